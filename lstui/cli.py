@@ -1,0 +1,530 @@
+"""The ``lstui`` command line: parse flags → JobSpec → run, store or plots.
+
+Heavy modules (torch, matplotlib, textual) are imported inside the commands that need
+them, so ``lstui ls`` answers quickly.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lstui import __version__
+from lstui.errors import LstuiError, SpecError
+from lstui.landscape.grid import parse_axis
+from lstui.landscape.options import (
+    BN_MODES,
+    COMPILE_MODES,
+    DIR_TYPES,
+    IGNORES,
+    LOSSES,
+    NORMS,
+    PRECISIONS,
+    SPLITS,
+)
+from lstui.spec import JobSpec
+
+
+def _fail(message: str, code: int = 2) -> None:
+    click.echo(f"lstui: error: {message}", err=True)
+    sys.exit(code)
+
+
+def job_options(default_x: str, default_dir_type: str = "weights") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The flags shared by ``run`` and ``submit`` (names follow the reference's)."""
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        options = [
+            click.option("--model", default="cnn", show_default=True, help="built-in name, torchvision:NAME or pkg.module:factory"),
+            click.option("--checkpoint", "--model-file", "checkpoint", default=None, help="checkpoint of the centre model (A)"),
+            click.option("--data", default="digits", show_default=True, help="digits, cifar10:PATH, cifar100:PATH, imagefolder:PATH or pkg.module:factory"),
+            click.option("--x", "x", default=default_x, show_default=True, help="x grid MIN:MAX:NUM"),
+            click.option("--y", "y", default=None, help="y grid MIN:MAX:NUM (2D surface)"),
+            click.option("--norm", "--xnorm", "norm", default="filter", show_default=True, type=click.Choice(NORMS)),
+            click.option("--ignore", "--xignore", "ignore", default="biasbn", show_default=True, type=click.Choice(IGNORES)),
+            click.option("--dir-type", default=default_dir_type, show_default=True, type=click.Choice(DIR_TYPES)),
+            click.option("--target", "--model-file2", "target", default=None, help="checkpoint: x direction towards it"),
+            click.option("--target-y", "--model-file3", "target_y", default=None, help="checkpoint: y direction towards it"),
+            click.option("--dir-file", default=None, help="reuse a direction file (the reference's too)"),
+            click.option("--split", default="train", show_default=True, type=click.Choice(SPLITS)),
+            click.option("--loss", "--loss-name", "loss", default="ce", show_default=True, type=click.Choice(LOSSES)),
+            click.option("--subset", default=None, help="a count or fraction of the train split (seeded)"),
+            click.option("--data-split", default=1, show_default=True, type=int, help="use len // N training samples (reference rule)"),
+            click.option("--raw-data", is_flag=True, help="skip input normalisation"),
+            click.option("--seed", default=123, show_default=True, type=int),
+            click.option("--batch-size", default=None, type=int, help="samples per forward pass (default: by device)"),
+            click.option("--precision", default="fp32", show_default=True, type=click.Choice(PRECISIONS)),
+            click.option("--bn", default="eval", show_default=True, type=click.Choice(BN_MODES), help="eval: running statistics; recompute: re-estimate them at every point"),
+            click.option("--compile", "compile_mode", default="auto", show_default=True, type=click.Choice(COMPILE_MODES)),
+            click.option("--trust-checkpoint", is_flag=True, help="allow checkpoints holding arbitrary pickled objects"),
+            click.option("--name", default="", help="a name for the job"),
+        ]
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
+def spec_from_flags(kind: str, flags: dict[str, Any]) -> JobSpec:
+    flags = dict(flags)
+    compile_mode = flags.pop("compile_mode", "auto")
+    values = {k: v for k, v in flags.items() if k in JobSpec.__dataclass_fields__}
+    values["compile"] = compile_mode
+    values["kind"] = kind
+    values["x"] = parse_axis(values["x"], "--x")
+    values["y"] = parse_axis(values["y"], "--y") if values.get("y") else None
+    return JobSpec(**values).validated()
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the errors a person can cause into one line and an exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except LstuiError as exc:
+            _fail(str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("lstui: interrupted", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+@click.group(invoke_without_command=True)
+@click.version_option(__version__, prog_name="lstui")
+@click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=None, envvar="LSTUI_HOME", help="state folder (default $LSTUI_HOME or ~/.local/share/lstui)")
+@click.pass_context
+def cli(ctx: click.Context, home: Path | None) -> None:
+    """lstui — a loss-landscape lab: queue, compute and plot loss surfaces."""
+    ctx.ensure_object(dict)
+    ctx.obj["home"] = home
+    if ctx.invoked_subcommand is None:
+        from lstui.tui import run_app
+
+        run_app(home)
+
+
+@cli.group()
+def run() -> None:
+    """Compute a job now, in this process, with a progress bar."""
+
+
+def _run_common(kind: str, out: Path | None, device: str, flags: dict[str, Any], no_figure: bool) -> None:
+    from lstui.scheduler.foreground import run_foreground
+
+    spec = spec_from_flags(kind, flags)
+    out_dir = out if out is not None else Path("lstui-out") / kind
+    code = run_foreground(spec, out_dir, device=device, figure=not no_figure)
+    sys.exit(code)
+
+
+_run_extra = [
+    click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="results folder (default ./lstui-out/KIND)"),
+    click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:1 …"),
+    click.option("--no-figure", is_flag=True, help="do not draw the PNG"),
+]
+
+
+def _with(options: list[Callable[..., Any]]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
+@run.command("surface")
+@job_options("-1:1:51")
+@_with(_run_extra)
+@handle_errors
+def run_surface(out: Path | None, device: str, no_figure: bool, **flags: Any) -> None:
+    """A 1D (--x) or 2D (--x and --y) surface around --checkpoint."""
+    _run_common("surface", out, device, flags, no_figure)
+
+
+@run.command("interp")
+@job_options("-0.5:1.5:41", default_dir_type="states")
+@click.option("--checkpoint-b", required=True, help="checkpoint B: x = 1")
+@_with(_run_extra)
+@handle_errors
+def run_interp(out: Path | None, device: str, no_figure: bool, **flags: Any) -> None:
+    """The 1D interpolation from --checkpoint A (x = 0) to --checkpoint-b B (x = 1)."""
+    if flags.get("y"):
+        raise SpecError("interp is one-dimensional; drop --y")
+    _run_common("interp", out, device, flags, no_figure)
+
+
+# -- the job store -------------------------------------------------------------------
+def _home(ctx: click.Context) -> Path | None:
+    return ctx.find_root().obj.get("home") if ctx.find_root().obj else None
+
+
+def _store(ctx: click.Context):  # type: ignore[no-untyped-def]
+    from lstui.store import Store
+
+    return Store.open_home(_home(ctx))
+
+
+def _warn_if_no_daemon(ctx: click.Context) -> None:
+    from lstui.scheduler.daemon import daemon_status
+
+    if not daemon_status(_home(ctx)).running:
+        click.echo("note: no daemon is running on this home; start one with 'lstui daemon start'", err=True)
+
+
+class _SubmitGroup(click.Group):
+    """``submit KIND …`` or ``submit FILE.toml``: a first word that is no kind is a file."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        takes_value = {
+            name for p in self.params if isinstance(p, click.Option) and not p.is_flag for name in p.opts
+        }
+        skip = False
+        for n, arg in enumerate(args):
+            if skip or arg.startswith("-"):
+                skip = not skip and arg in takes_value
+                continue
+            if arg not in self.commands:
+                args = args[:n] + ["file"] + args[n:]
+            break
+        return super().parse_args(ctx, args)
+
+
+@cli.group(cls=_SubmitGroup)
+@click.option("--wait", is_flag=True, help="follow the job(s) with a progress bar; exit non-zero if one fails")
+@click.option("--unit-size", default=None, type=int, help="points per work unit (default 16)")
+@click.pass_context
+def submit(ctx: click.Context, wait: bool, unit_size: int | None) -> None:
+    """Queue jobs: `submit surface|interp|trajectory …` or `submit FILE.toml`."""
+    ctx.obj["wait"] = wait
+    ctx.obj["unit_size"] = unit_size
+
+
+@submit.command("file", hidden=True)
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+@handle_errors
+def submit_file(ctx: click.Context, file: Path) -> None:
+    """Queue the jobs of a TOML file."""
+    from lstui.jobfile import read_job_file
+    from lstui.scheduler.submit import DEFAULT_UNIT_SIZE, submit_spec
+
+    entries = read_job_file(file)
+    unit_size = ctx.obj.get("unit_size")
+    with _store(ctx) as store:
+        ids = [
+            submit_spec(store, e.spec, unit_size=unit_size or e.unit_size or DEFAULT_UNIT_SIZE)
+            for e in entries
+        ]
+    for job_id in ids:
+        click.echo(job_id)
+    _warn_if_no_daemon(ctx)
+    if ctx.obj.get("wait"):
+        sys.exit(_follow(ctx, ids))
+
+
+def _submit_one(ctx: click.Context, kind: str, flags: dict[str, Any]) -> None:
+    from lstui.scheduler.submit import DEFAULT_UNIT_SIZE, submit_spec
+
+    priority = flags.pop("priority", 0)
+    spec = spec_from_flags(kind, flags)
+    if priority:
+        import dataclasses
+
+        spec = dataclasses.replace(spec, priority=priority)
+    with _store(ctx) as store:
+        job_id = submit_spec(store, spec, unit_size=ctx.obj.get("unit_size") or DEFAULT_UNIT_SIZE)
+    click.echo(job_id)
+    _warn_if_no_daemon(ctx)
+    if ctx.obj.get("wait"):
+        sys.exit(_follow(ctx, [job_id]))
+
+
+@submit.command("surface")
+@job_options("-1:1:51")
+@click.option("--priority", default=0, type=int)
+@click.pass_context
+@handle_errors
+def submit_surface(ctx: click.Context, **flags: Any) -> None:
+    """Queue a 1D or 2D surface."""
+    _submit_one(ctx, "surface", flags)
+
+
+@submit.command("interp")
+@job_options("-0.5:1.5:41", default_dir_type="states")
+@click.option("--checkpoint-b", required=True, help="checkpoint B: x = 1")
+@click.option("--priority", default=0, type=int)
+@click.pass_context
+@handle_errors
+def submit_interp(ctx: click.Context, **flags: Any) -> None:
+    """Queue the interpolation A → B."""
+    _submit_one(ctx, "interp", flags)
+
+
+def _follow(ctx: click.Context, ids: list[int]) -> int:
+    """Show a progress bar per job until all are finished; 1 if one failed or was cancelled."""
+    import time
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from lstui.store import FINISHED, JobState
+
+    with _store(ctx) as store, Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[state]}"), TimeElapsedColumn(),
+    ) as progress:
+        tasks = {}
+        for job_id in ids:
+            job = store.get_job(job_id)
+            tasks[job_id] = progress.add_task(f"{job_id} {job.name}"[:40], total=job.total_points, state=job.state.value)
+        while True:
+            jobs = [store.get_job(j) for j in ids]
+            for job in jobs:
+                progress.update(tasks[job.id], completed=job.done_points, state=job.state.value)
+            if all(job.state in FINISHED for job in jobs):
+                break
+            time.sleep(0.5)
+    bad = [job for job in jobs if job.state is not JobState.DONE]
+    for job in bad:
+        click.echo(f"lstui: job {job.id} {job.state.value}: {job.error or ''}".rstrip(": "), err=True)
+    return 1 if bad else 0
+
+
+def _parse_job_ids(text: tuple[str, ...]) -> list[int]:
+    out = []
+    for t in text:
+        if not t.isdigit():
+            raise SpecError(f"job id {t!r} is not a number")
+        out.append(int(t))
+    return out
+
+
+@cli.command("ls")
+@click.option("--all", "show_all", is_flag=True, help="include finished jobs")
+@click.option("--json", "as_json", is_flag=True, help="a JSON array of jobs")
+@click.pass_context
+@handle_errors
+def ls(ctx: click.Context, show_all: bool, as_json: bool) -> None:
+    """One line per job: id, state, progress, device, name."""
+    from lstui.views import job_summary, jobs_table
+
+    with _store(ctx) as store:
+        jobs = store.list_jobs(include_finished=show_all)
+    if as_json:
+        import json
+
+        click.echo(json.dumps([job_summary(j) for j in jobs], indent=1))
+        return
+    click.echo(jobs_table(jobs))
+
+
+@cli.command("show")
+@click.argument("job")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--no-plot", is_flag=True, help="no terminal plot")
+@click.pass_context
+@handle_errors
+def show(ctx: click.Context, job: str, as_json: bool, no_plot: bool) -> None:
+    """Details of a job and a terminal plot of its result so far."""
+    from lstui.views import job_details, job_summary, terminal_plot
+
+    (job_id,) = _parse_job_ids((job,))
+    with _store(ctx) as store:
+        row = store.get_job(job_id)
+        events = store.events(job_id, limit=None)
+        if as_json:
+            import json
+
+            from lstui.scheduler.exporting import SURFACE_FILE
+
+            info = job_summary(row)
+            info.update(
+                spec=row.spec, results_dir=str(row.results_dir), error=row.error,
+                surface_file=str(Path(row.results_dir) / SURFACE_FILE),
+                created=row.created, started=row.started, finished=row.finished,
+                depends_on=list(row.depends_on),
+            )
+            click.echo(json.dumps(info, indent=1))
+            return
+        click.echo(job_details(row, events[-5:]))
+        if not no_plot and row.done_points and row.kind != "figure":
+            import shutil
+
+            size = shutil.get_terminal_size((80, 24))
+            click.echo(terminal_plot(store, row, width=min(size.columns, 100), height=20))
+
+
+def _lifecycle(action: str) -> Callable[..., Any]:
+    @click.argument("jobs", nargs=-1, required=True)
+    @click.pass_context
+    @handle_errors
+    def command(ctx: click.Context, jobs: tuple[str, ...]) -> None:
+        ids = _parse_job_ids(jobs)
+        with _store(ctx) as store:
+            for job_id in ids:
+                getattr(store, action)(job_id)
+                click.echo(f"job {job_id}: {store.get_job(job_id).state.value}")
+
+    command.__doc__ = f"{action.capitalize()} jobs."
+    return command
+
+
+for _action in ("cancel", "pause", "resume", "retry"):
+    cli.command(_action)(_lifecycle(_action))
+
+
+@cli.command("priority")
+@click.argument("job")
+@click.argument("value", type=int)
+@click.pass_context
+@handle_errors
+def priority(ctx: click.Context, job: str, value: int) -> None:
+    """Set a job's priority (higher runs first)."""
+    (job_id,) = _parse_job_ids((job,))
+    with _store(ctx) as store:
+        store.set_priority(job_id, value)
+    click.echo(f"job {job_id}: priority {value}")
+
+
+@cli.command("logs")
+@click.argument("job")
+@click.option("-f", "--follow", is_flag=True, help="keep printing new lines until the job finishes")
+@click.pass_context
+@handle_errors
+def logs(ctx: click.Context, job: str, follow: bool) -> None:
+    """A job's log lines (events)."""
+    import time
+
+    from lstui.store import FINISHED
+    from lstui.views import format_event
+
+    (job_id,) = _parse_job_ids((job,))
+    with _store(ctx) as store:
+        store.get_job(job_id)
+        last = 0
+        while True:
+            for event in store.events(job_id, after_id=last):
+                click.echo(format_event(event))
+                last = event.id
+            if not follow or store.job_state(job_id) in FINISHED:
+                break
+            time.sleep(0.5)
+
+
+@cli.command("export")
+@click.argument("target")
+@click.option("--format", "formats", default="png,pdf", show_default=True, help="png,pdf,svg,vtp")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--dpi", default=150, show_default=True, type=int)
+@click.option("--vmin", type=float, default=None)
+@click.option("--vmax", type=float, default=None)
+@click.option("--vlevel", type=float, default=None)
+@click.option("--zmax", type=float, default=None, help="clip the 3D surface / VTP at this loss")
+@click.option("--log", "log_scale", is_flag=True, help="log scale")
+@click.pass_context
+@handle_errors
+def export(ctx: click.Context, target: str, formats: str, out: Path | None, dpi: int,
+           vmin: float | None, vmax: float | None, vlevel: float | None, zmax: float | None,
+           log_scale: bool) -> None:
+    """Export figures of a job (by id) or of a surface file (lstui's or the reference's)."""
+    from lstui.scheduler.exporting import export_job, export_surface, parse_formats
+
+    fmt = parse_formats(formats)
+    options: dict[str, Any] = dict(dpi=dpi, vmin=vmin, vmax=vmax, vlevel=vlevel, zmax=zmax, log=log_scale or None)
+    if target.isdigit():
+        with _store(ctx) as store:
+            job = store.get_job(int(target))
+            if not job.done_points:
+                raise SpecError(f"job {job.id} has no computed points yet")
+            paths = export_job(store, job, formats=fmt, out=out, **options)
+    else:
+        path = Path(target)
+        paths = export_surface(path, out or path.parent, formats=fmt, **options)
+    for p in paths:
+        click.echo(p)
+
+
+@cli.group()
+def daemon() -> None:
+    """Start, stop or query the scheduler daemon."""
+
+
+@daemon.command("start")
+@click.option("--devices", default=None, help="GPU indices (0,2) or cpu:N; default: every GPU, else one CPU worker")
+@click.option("--foreground", is_flag=True, help="run in this terminal")
+@click.option("--export", "export_formats", default="png,pdf", show_default=True, help="figures exported when a job finishes ('' for none)")
+@click.pass_context
+@handle_errors
+def daemon_start(ctx: click.Context, devices: str | None, foreground: bool, export_formats: str) -> None:
+    """Start the daemon (detached unless --foreground)."""
+    from lstui.scheduler.daemon import main as daemon_main
+    from lstui.scheduler.daemon import start_daemon
+    from lstui.scheduler.devices import parse_devices
+
+    home = _home(ctx)
+    extra = ["--export", export_formats]
+    if foreground:
+        parse_devices(devices)
+        args = (["--home", str(home)] if home else []) + (["--devices", devices] if devices else []) + extra
+        sys.exit(daemon_main(args))
+    pid = start_daemon(home, devices, extra_args=extra)
+    click.echo(f"daemon started (pid {pid})")
+
+
+@daemon.command("stop")
+@click.pass_context
+@handle_errors
+def daemon_stop(ctx: click.Context) -> None:
+    """Stop the daemon gracefully (units in flight finish their point and are released)."""
+    from lstui.scheduler.daemon import stop_daemon
+
+    pid = stop_daemon(_home(ctx))
+    click.echo("no daemon was running" if pid is None else f"daemon (pid {pid}) stopped")
+
+
+@daemon.command("status")
+@click.pass_context
+@handle_errors
+def daemon_status_cmd(ctx: click.Context) -> None:
+    """Whether a daemon runs, and its workers."""
+    from lstui.scheduler.daemon import daemon_status
+
+    status = daemon_status(_home(ctx))
+    if not status.running:
+        click.echo("daemon: not running")
+        sys.exit(3)
+    click.echo(f"daemon: running (pid {status.pid}) on {', '.join(status.devices)}")
+    with _store(ctx) as store:
+        for w in store.workers(alive_within_s=120):
+            job = f"job {w.current_job}" if w.current_job else "idle"
+            click.echo(f"  worker {w.id} pid {w.pid} {w.device}: {job}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point: usage errors become one line and exit code 2."""
+    try:
+        code = cli.main(args=argv, prog_name="lstui", standalone_mode=False)
+    except click.UsageError as exc:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        click.echo(f"lstui: error: {exc.format_message()}{hint}", err=True)
+        sys.exit(2)
+    except click.ClickException as exc:
+        click.echo(f"lstui: error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("lstui: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""Folders of images, one sub-folder per class, as torchvision's ``ImageFolder`` reads them."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lstui.datasets._arrays import ArraySplit, LandscapeData, channel_stats
+from lstui.errors import DataError
+
+#: The file endings torchvision's ImageFolder accepts.
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+
+
+def _class_names(folder: Path) -> list[str]:
+    # Every sub-folder, sorted, as torchvision does, so class indices match a model
+    # trained with ImageFolder on the same folder.
+    return sorted(entry.name for entry in os.scandir(folder) if entry.is_dir())
+
+
+def _image_files(folder: Path) -> list[Path]:
+    found = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        dirnames.sort()
+        for name in sorted(filenames):
+            if name.lower().endswith(IMAGE_EXTENSIONS):
+                found.append(Path(dirpath) / name)
+    return found
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("RGB"))
+    except Exception as exc:  # PIL raises OSError, ValueError and its own types
+        raise DataError(f"cannot read image {path}: {exc}") from exc
+
+
+def _read_split(
+    folder: Path, classes: list[str], size: tuple[int, int] | None, first: Path | None
+) -> tuple[torch.Tensor, torch.Tensor, Path]:
+    """Read every image under ``folder/<class>/`` into ``N×3×H×W`` bytes and labels."""
+    index = {name: i for i, name in enumerate(classes)}
+    files: list[tuple[Path, int]] = []
+    for name in _class_names(folder):
+        if name not in index:
+            raise DataError(
+                f"{folder / name} is a class the train split lacks; "
+                f"expected only {', '.join(classes)}"
+            )
+        images = _image_files(folder / name)
+        if not images:
+            raise DataError(
+                f"class folder {folder / name} holds no images ({', '.join(IMAGE_EXTENSIONS)})"
+            )
+        files.extend((path, index[name]) for path in images)
+    if not files:
+        raise DataError(f"{folder} holds no class folders; expected {folder}/CLASS/IMAGE.png")
+
+    pixels: np.ndarray | None = None
+    for row, (path, _) in enumerate(files):
+        image = _read_rgb(path)
+        height, width = image.shape[:2]
+        if size is None or first is None:
+            size, first = (height, width), path
+        if (height, width) != size:
+            raise DataError(
+                f"{path} is {width}×{height} but {first} is {size[1]}×{size[0]}; "
+                "all images must share one size, resize the folder first"
+            )
+        if pixels is None:
+            pixels = np.empty((len(files), 3, height, width), dtype=np.uint8)
+        pixels[row] = image.transpose(2, 0, 1)
+    assert pixels is not None and first is not None
+    labels = np.array([label for _, label in files], dtype=np.int64)
+    return torch.from_numpy(pixels), torch.from_numpy(labels), first
+
+
+def load_imagefolder(path: str, *, raw: bool = False) -> LandscapeData:
+    """Load ``imagefolder:PATH``: ``PATH/CLASS/*.png`` or ``PATH/{train,test|val}/CLASS/…``.
+
+    With a ``train/`` sub-folder, it and ``test/`` (else ``val/``, else none) are the
+    splits and the test classes are looked up by name among the train classes;
+    otherwise the whole folder is the train split and there is no test split. Images
+    are converted to RGB and kept as bytes (scale 1/255); all must share one size.
+
+    Args:
+        path: the folder; ``~`` is expanded.
+        raw: skip normalisation; otherwise inputs are normalised with the train
+            split's per-channel mean and (population) standard deviation.
+
+    Raises:
+        DataError: a missing folder, no images, an unreadable image or mixed sizes.
+    """
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise DataError(
+            f"image folder {root} does not exist or is not a folder; "
+            "expected PATH/CLASS/IMAGE.png or PATH/train/CLASS/IMAGE.png"
+        )
+    train_dir, test_dir = root, None
+    if (root / "train").is_dir():
+        train_dir = root / "train"
+        test_dir = next((root / n for n in ("test", "val") if (root / n).is_dir()), None)
+
+    classes = _class_names(train_dir)
+    if not classes:
+        raise DataError(f"{train_dir} holds no class folders; expected {train_dir}/CLASS/IMAGE.png")
+    train_x, train_y, first = _read_split(train_dir, classes, None, None)
+    size = (train_x.shape[2], train_x.shape[3])
+    mean, std = (None, None) if raw else channel_stats(train_x, 1.0 / 255.0)
+    train = ArraySplit(train_x, train_y, 1.0 / 255.0, mean, std)
+    test = None
+    if test_dir is not None:
+        test_x, test_y, _ = _read_split(test_dir, classes, size, first)
+        test = ArraySplit(test_x, test_y, 1.0 / 255.0, mean, std)
+    return LandscapeData(
+        name=f"imagefolder:{path}",
+        train=train,
+        test=test,
+        input_shape=tuple(train_x.shape[1:]),
+        num_classes=len(classes),
+    )

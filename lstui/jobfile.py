@@ -1,0 +1,76 @@
+"""TOML job files: reviewable, versioned experiment definitions (``lstui submit FILE``).
+
+A file holds one job as top-level keys, or several as ``[[job]]`` tables; ``[defaults]``
+gives keys shared by all. Keys are JobSpec fields (``x = "-1:1:51"``) plus ``unit_size``.
+Relative paths are read relative to the file.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lstui.errors import SpecError
+from lstui.spec import JobSpec
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+MAX_FILE_BYTES = 1_000_000
+MAX_JOBS = 1_000
+
+
+@dataclass(frozen=True)
+class JobEntry:
+    spec: JobSpec
+    unit_size: int | None = None
+
+
+def _entry(table: Mapping[str, Any], base: Path, where: str) -> JobEntry:
+    values = dict(table)
+    unit_size = values.pop("unit_size", None)
+    if unit_size is not None and (not isinstance(unit_size, int) or isinstance(unit_size, bool) or unit_size < 1):
+        raise SpecError(f"{where}: unit_size must be a whole number ≥ 1")
+    try:
+        spec = JobSpec.from_dict(values, base=base)
+    except SpecError as exc:
+        raise SpecError(f"{where}: {exc}") from None
+    return JobEntry(spec, unit_size)
+
+
+def read_job_file(path: Path) -> list[JobEntry]:
+    """Parse and validate every job of a TOML file (all or nothing)."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise SpecError(f"job file {str(path)!r} does not exist")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise SpecError(f"job file {str(path)!r} is larger than {MAX_FILE_BYTES // 1000} kB")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise SpecError(f"job file {str(path)!r} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"job file {str(path)!r} is not valid TOML: {exc}") from None
+    base = path.parent.resolve()
+    defaults = data.pop("defaults", {})
+    if not isinstance(defaults, dict):
+        raise SpecError(f"{path}: [defaults] must be a table")
+    jobs = data.pop("job", None)
+    if jobs is None:
+        tables = [data]
+    else:
+        if data:
+            raise SpecError(f"{path}: with [[job]] tables, put shared keys under [defaults], not at the top ({sorted(data)[0]!r})")
+        if not isinstance(jobs, list) or not all(isinstance(j, dict) for j in jobs):
+            raise SpecError(f"{path}: 'job' must be an array of tables ([[job]])")
+        tables = jobs
+    if not tables or len(tables) > MAX_JOBS:
+        raise SpecError(f"{path}: a job file holds 1 to {MAX_JOBS} jobs")
+    return [
+        _entry({**defaults, **t}, base, f"{path.name} job {n + 1}") for n, t in enumerate(tables)
+    ]

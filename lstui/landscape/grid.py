@@ -1,0 +1,115 @@
+"""Grid specs (``min:max:num``) and the point order of a surface.
+
+A surface of ``ny`` rows and ``nx`` columns holds, at ``Z[i, j]``, the value at
+``x = xcoordinates[j]``, ``y = ycoordinates[i]`` (the layout of ``numpy.meshgrid(x, y)``).
+The flat index of that point is ``k = i * nx + j``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from lstui.errors import GridError
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_SPEC = re.compile(rf"^\s*({_NUMBER})\s*:\s*({_NUMBER})\s*:\s*(\S+)\s*$")
+MAX_AXIS_POINTS = 10_001
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One axis of a grid: ``num`` evenly spaced coordinates from ``min`` to ``max``."""
+
+    min: float
+    max: float
+    num: int
+
+    @property
+    def coordinates(self) -> np.ndarray:
+        return np.linspace(self.min, self.max, self.num)
+
+    def __str__(self) -> str:
+        return f"{self.min:g}:{self.max:g}:{self.num}"
+
+
+def parse_axis(text: str, flag: str = "--x") -> Axis:
+    """Parse ``min:max:num``; raise :class:`GridError` naming what is accepted."""
+    accepted = f"expected {flag} MIN:MAX:NUM with MIN < MAX and NUM a whole number ≥ 2, e.g. -1:1:51"
+    match = _SPEC.match(str(text))
+    if match is None:
+        raise GridError(f"{flag} {text!r} is not a grid spec; {accepted}")
+    lo, hi, num_text = float(match.group(1)), float(match.group(2)), match.group(3)
+    if not re.fullmatch(r"\d+", num_text):
+        raise GridError(f"{flag} {text!r}: NUM {num_text!r} is not a whole number; {accepted}")
+    num = int(num_text)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise GridError(f"{flag} {text!r}: MIN and MAX must be finite; {accepted}")
+    if num < 2:
+        raise GridError(f"{flag} {text!r}: NUM must be at least 2; {accepted}")
+    if num > MAX_AXIS_POINTS:
+        raise GridError(f"{flag} {text!r}: NUM must be at most {MAX_AXIS_POINTS}; {accepted}")
+    if not lo < hi:
+        raise GridError(f"{flag} {text!r}: MIN must be smaller than MAX; {accepted}")
+    return Axis(lo, hi, num)
+
+
+@dataclass(frozen=True)
+class SurfaceGrid:
+    """The points of a 1D (``y is None``) or 2D surface."""
+
+    x: Axis
+    y: Axis | None = None
+
+    @property
+    def ndim(self) -> int:
+        return 1 if self.y is None else 2
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Array shape of a surface: ``(nx,)`` or ``(ny, nx)``."""
+        return (self.x.num,) if self.y is None else (self.y.num, self.x.num)
+
+    @property
+    def num_points(self) -> int:
+        return self.x.num * (1 if self.y is None else self.y.num)
+
+    def coordinates_of(self, index: int) -> tuple[float, float]:
+        """``(x, y)`` of flat index ``index`` (``y`` is 0.0 for a 1D grid)."""
+        nx = self.x.num
+        xs = self.x.coordinates
+        if self.y is None:
+            return float(xs[index]), 0.0
+        return float(xs[index % nx]), float(self.y.coordinates[index // nx])
+
+    def coarse_to_fine(self) -> list[int]:
+        """All flat indices, every 2^k-th point of both axes first, halving k each pass.
+
+        A prefix of this order already covers the whole plane, so a partial surface
+        is a coarse picture of the full one.
+        """
+        nx = self.x.num
+        ny = 1 if self.y is None else self.y.num
+        top = max(0, int(math.floor(math.log2(max(nx, ny) - 1))) if max(nx, ny) > 1 else 0)
+
+        def level(k: int) -> int:
+            i, j = divmod(k, nx)
+            lv = 0
+            while lv < top and i % (2 ** (lv + 1)) == 0 and j % (2 ** (lv + 1)) == 0:
+                lv += 1
+            return lv
+
+        return sorted(range(self.num_points), key=lambda k: (-level(k), k))
+
+    def work_units(self, chunk: int) -> list[list[int]]:
+        """The coarse-to-fine order cut into chunks of ``chunk`` points."""
+        if chunk < 1:
+            raise GridError(f"unit size must be at least 1, got {chunk}")
+        order = self.coarse_to_fine()
+        return [order[s : s + chunk] for s in range(0, len(order), chunk)]
+
+    def describe(self) -> str:
+        return str(self.x) if self.y is None else f"{self.x} × {self.y}"

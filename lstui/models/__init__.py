@@ -1,0 +1,66 @@
+"""Models: the reference's CIFAR zoo, small models, user models, safe checkpoint loading.
+
+The built-in zoo has the reference's names and exactly its state-dict keys and shapes,
+so checkpoints published with the original loss-landscape code load unchanged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from torch import nn
+
+from lstui.models._build import build_model
+from lstui.models._checkpoint import apply_state_dict, load_checkpoint
+from lstui.models._zoo import BUILTIN, REFERENCE_ZOO, SMALL_MODELS
+
+#: Every built-in model name, for help text and validation.
+MODEL_NAMES: tuple[str, ...] = tuple(BUILTIN)
+
+#: The names of the reference's CIFAR zoo.
+REFERENCE_MODEL_NAMES: tuple[str, ...] = tuple(REFERENCE_ZOO)
+
+#: The small models that size themselves to the data.
+SMALL_MODEL_NAMES: tuple[str, ...] = tuple(SMALL_MODELS)
+
+
+def load_model(
+    name: str,
+    checkpoint: str | Path | None,
+    *,
+    input_shape: tuple[int, ...] = (3, 32, 32),
+    num_classes: int = 10,
+    trust: bool = False,
+) -> nn.Module:
+    """Build a model and, given a checkpoint, load its weights.
+
+    Args:
+        name: as for ``build_model``.
+        checkpoint: a file ``torch.save`` wrote, or None to keep the fresh initialisation.
+        input_shape: the shape of one sample.
+        num_classes: outputs of the model.
+        trust: unpickle anything the checkpoint holds (only for trusted files).
+
+    Returns:
+        The model on the CPU in eval mode.
+
+    Raises:
+        ModelError: the model cannot be built.
+        CheckpointError: the checkpoint cannot be read or does not fit the model.
+    """
+    model = build_model(name, input_shape=input_shape, num_classes=num_classes)
+    if checkpoint is not None:
+        subject = f"checkpoint {str(checkpoint)!r} does not fit model {name!r}"
+        apply_state_dict(model, load_checkpoint(checkpoint, trust=trust), subject=subject)
+    return model.cpu().eval()
+
+
+__all__ = [
+    "MODEL_NAMES",
+    "REFERENCE_MODEL_NAMES",
+    "SMALL_MODEL_NAMES",
+    "apply_state_dict",
+    "build_model",
+    "load_checkpoint",
+    "load_model",
+]

@@ -1,0 +1,114 @@
+"""Turning a model name into a module: built-ins, ``torchvision:NAME``, ``pkg.module:factory``."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+
+from torch import nn
+
+from lstui.errors import ModelError
+from lstui.models._zoo import BUILTIN
+
+_ACCEPTED = "a built-in name, torchvision:NAME or pkg.module:factory"
+
+
+def build_model(
+    name: str, *, input_shape: tuple[int, ...] = (3, 32, 32), num_classes: int = 10
+) -> nn.Module:
+    """Build a freshly initialised model.
+
+    Args:
+        name: a built-in name (``MODEL_NAMES``, e.g. ``resnet56``), ``torchvision:NAME``
+            (built with ``weights=None``) or ``pkg.module:factory`` (the factory is called
+            with no arguments and must return a ``torch.nn.Module``).
+        input_shape: the shape of one sample, (channels, height, width) for images. The
+            small models size themselves to it; the zoo takes its channel count (and VGG
+            its size); torchvision models and factories ignore it.
+        num_classes: outputs of the model (not used by factories).
+
+    Returns:
+        The model, on the CPU, in training mode as built.
+
+    Raises:
+        ModelError: the name is unknown or the model cannot be built.
+    """
+    spec = name.strip()
+    shape = tuple(input_shape)
+    if not shape or not all(isinstance(d, int) and d > 0 for d in shape):
+        raise ModelError(f"input shape must be positive integers, got {shape}")
+    if num_classes < 1:
+        raise ModelError(f"number of classes must be at least 1, got {num_classes}")
+    builder = BUILTIN.get(spec.lower())
+    if builder is not None:
+        return builder(shape, num_classes)
+    if ":" in spec:
+        module_name, _, attribute = spec.partition(":")
+        if module_name == "torchvision":
+            return _torchvision_model(attribute, num_classes)
+        return _factory_model(spec, module_name, attribute)
+    raise ModelError(_unknown_name(spec))
+
+
+def _unknown_name(spec: str) -> str:
+    close = difflib.get_close_matches(spec.lower(), list(BUILTIN), n=3, cutoff=0.6)
+    if close:
+        return f"unknown model {spec!r} (did you mean {', '.join(close)}?); use {_ACCEPTED}"
+    return (
+        f"unknown model {spec!r}; use a built-in name ({', '.join(BUILTIN)}), "
+        "torchvision:NAME or pkg.module:factory"
+    )
+
+
+def _torchvision_model(arch: str, num_classes: int) -> nn.Module:
+    try:
+        import torchvision.models
+    except ImportError as error:
+        raise ModelError(
+            f"torchvision:{arch} needs torchvision, which fails to import ({error})"
+        ) from error
+    names = torchvision.models.list_models(module=torchvision.models)
+    if arch not in names:
+        close = difflib.get_close_matches(arch, names, n=3, cutoff=0.6)
+        hint = f"did you mean {', '.join(close)}?" if close else "see torchvision.models"
+        raise ModelError(f"torchvision has no classification model {arch!r} ({hint})")
+    try:
+        model = torchvision.models.get_model(arch, weights=None, num_classes=num_classes)
+    except (TypeError, ValueError) as error:
+        raise ModelError(f"torchvision:{arch} cannot be built: {error}") from error
+    return model
+
+
+def _factory_model(spec: str, module_name: str, attribute: str) -> nn.Module:
+    if not module_name or not attribute:
+        raise ModelError(f"model {spec!r} is not of the form pkg.module:factory")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ModelError(f"model {spec!r}: cannot import {module_name!r} ({error})") from error
+    factory: object = module
+    for part in attribute.split("."):
+        if not hasattr(factory, part):
+            raise ModelError(f"model {spec!r}: module {module_name!r} has no {attribute!r}")
+        factory = getattr(factory, part)
+    if not callable(factory):
+        raise ModelError(
+            f"model {spec!r}: {attribute} is of type {type(factory).__name__}, "
+            "not a callable factory"
+        )
+    try:
+        inspect.signature(factory).bind()
+    except TypeError:
+        raise ModelError(
+            f"model {spec!r}: {attribute}() needs arguments, but the factory is called with none"
+        ) from None
+    except ValueError:
+        pass  # no signature to inspect (a builtin); just call it
+    model = factory()
+    if not isinstance(model, nn.Module):
+        raise ModelError(
+            f"model {spec!r}: {attribute}() returned an object of type {type(model).__name__}, "
+            "not a torch.nn.Module"
+        )
+    return model

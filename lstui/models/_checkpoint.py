@@ -1,0 +1,169 @@
+"""Reading checkpoints safely and fitting them to models.
+
+A checkpoint is whatever ``torch.save`` wrote: a bare state dict, or a dict that holds one
+under ``state_dict`` (the reference's layout), ``model_state_dict``, ``model`` or ``net``.
+Keys may carry the ``module.`` prefix of ``DataParallel`` (or ``_orig_mod.`` of
+``torch.compile``). Files are unpickled with ``weights_only=True`` unless the person
+trusts them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from lstui.errors import CheckpointError
+
+#: Keys under which training scripts commonly keep the state dict, in order of preference.
+STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model", "net")
+
+#: Key prefixes added by wrappers around the model, stripped when every key has one.
+WRAPPER_PREFIXES = ("module.", "_orig_mod.")
+
+_UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
+
+
+def load_checkpoint(path: str | Path, *, trust: bool = False) -> dict[str, torch.Tensor]:
+    """Read the state dict a checkpoint file holds, onto the CPU.
+
+    Args:
+        path: the file ``torch.save`` wrote.
+        trust: unpickle anything the file holds (``weights_only=False``). Only for
+            files from a trusted source: unpickling can run arbitrary code.
+
+    Returns:
+        The state dict, with ``module.`` prefixes stripped.
+
+    Raises:
+        CheckpointError: the file is missing, is a directory, is not a torch checkpoint,
+            holds objects other than tensors (without ``trust``), or holds no state dict.
+    """
+    file = Path(path).expanduser()
+    if not file.exists():
+        raise CheckpointError(f"checkpoint {str(file)!r} does not exist")
+    if file.is_dir():
+        raise CheckpointError(f"checkpoint {str(file)!r} is a directory, not a file")
+    try:
+        stored = torch.load(file, map_location="cpu", weights_only=not trust)
+    except Exception as error:  # any failure to read means the file is not usable
+        raise CheckpointError(_unreadable(file, error, trust)) from error
+    return strip_wrapper_prefixes(_find_state_dict(stored, file))
+
+
+def _unreadable(file: Path, error: Exception, trust: bool) -> str:
+    message = str(error)
+    if not trust and message.startswith("Weights only load failed"):
+        found = sorted(set(_UNSUPPORTED_GLOBAL.findall(message)))
+        if found:
+            return (
+                f"checkpoint {str(file)!r} holds objects other than tensors "
+                f"({', '.join(found)}); --trust-checkpoint loads it if you trust the file"
+            )
+        reason = message.rsplit("WeightsUnpickler error:", 1)[-1].strip().splitlines()[0]
+        return (
+            f"checkpoint {str(file)!r} cannot be read as tensors only ({reason}); "
+            "--trust-checkpoint loads it if you trust the file"
+        )
+    first_line = message.strip().splitlines()[0] if message.strip() else ""
+    detail = f"{type(error).__name__}: {first_line}" if first_line else type(error).__name__
+    return f"{str(file)!r} is not a readable torch checkpoint ({detail})"
+
+
+def _is_state_dict(value: object) -> bool:
+    return (
+        isinstance(value, Mapping)
+        and len(value) > 0
+        and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items())
+    )
+
+
+def _find_state_dict(stored: object, file: Path) -> Mapping[str, torch.Tensor]:
+    if isinstance(stored, nn.Module):  # a whole pickled model (only with trust)
+        return stored.state_dict()
+    if _is_state_dict(stored):
+        assert isinstance(stored, Mapping)
+        return stored
+    if isinstance(stored, Mapping):
+        for key in STATE_DICT_KEYS:
+            value = stored.get(key)
+            if isinstance(value, nn.Module):
+                return value.state_dict()
+            if _is_state_dict(value):
+                assert isinstance(value, Mapping)
+                return value
+        keys = ", ".join(repr(k) for k in list(stored)[:8])
+        raise CheckpointError(
+            f"checkpoint {str(file)!r} holds a dict without a state dict (keys: {keys}; "
+            f"looked for a bare state dict or one under {', '.join(STATE_DICT_KEYS)})"
+        )
+    raise CheckpointError(
+        f"checkpoint {str(file)!r} holds a {type(stored).__name__}, not a state dict"
+    )
+
+
+def strip_wrapper_prefixes(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Drop a ``module.`` (or ``_orig_mod.``) prefix that every key carries, repeatedly."""
+    result = dict(state)
+    while True:
+        for prefix in WRAPPER_PREFIXES:
+            if result and all(key.startswith(prefix) for key in result):
+                result = {key[len(prefix) :]: value for key, value in result.items()}
+                break
+        else:
+            return result
+
+
+def apply_state_dict(
+    model: nn.Module, state: Mapping[str, torch.Tensor], *, subject: str | None = None
+) -> None:
+    """Load ``state`` into ``model`` strictly: every key present, none extra, shapes equal.
+
+    A missing BatchNorm ``num_batches_tracked`` counter (absent from checkpoints written
+    before PyTorch 0.4.1) is tolerated; the model keeps its own.
+
+    Args:
+        model: the model to load into.
+        state: the state dict, e.g. from ``load_checkpoint``.
+        subject: what is loaded into what, for the error message (default
+            "checkpoint does not fit <model class>").
+
+    Raises:
+        CheckpointError: the keys or shapes do not fit, naming the first missing, the
+            first unexpected and the first mis-shaped key, with counts.
+    """
+    expected = model.state_dict()
+    full = dict(state)
+    missing = []
+    for key, value in expected.items():
+        if key not in full:
+            if key.endswith("num_batches_tracked"):
+                full[key] = value
+            else:
+                missing.append(key)
+    unexpected = [key for key in full if key not in expected]
+    misshaped = [
+        (key, tuple(value.shape), tuple(expected[key].shape))
+        for key, value in full.items()
+        if key in expected and value.shape != expected[key].shape
+    ]
+    if missing or unexpected or misshaped:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing (first {missing[0]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected (first {unexpected[0]})")
+        if misshaped:
+            key, got, want = misshaped[0]
+            parts.append(
+                f"{len(misshaped)} mis-shaped (first {key}: checkpoint {list(got)}, "
+                f"model {list(want)})"
+            )
+        subject = subject or f"checkpoint does not fit {type(model).__name__}"
+        raise CheckpointError(
+            f"{subject}: {'; '.join(parts)} — is it for another model or number of classes?"
+        )
+    model.load_state_dict(full, strict=True)

@@ -1,0 +1,297 @@
+"""The look of lstui's figures: sizes, colours, markers, legends, colorbars.
+
+Every figure is a :class:`matplotlib.figure.Figure` made directly (never pyplot), with an
+Agg canvas attached, so figures can be drawn from any thread of the daemon. Text sizes
+are in points and chosen for a figure printed at single-column width (about 3.3 in).
+Legends (markers, and the note counting NaN/inf points) sit under the axes, so they
+never cover data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib
+import numpy as np
+from matplotlib.artist import Artist
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.cm import ScalarMappable
+from matplotlib.colorbar import Colorbar
+from matplotlib.colors import Colormap, ListedColormap, LogNorm, Normalize
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+from lstui.plots.levels import bad_note
+
+# Embed TrueType (Type 42) fonts in PDF/PS output: publishers reject Type 3 fonts. Set
+# once at import (a read-only setting for everything after), never per figure.
+matplotlib.rcParams["pdf.fonttype"] = 42
+matplotlib.rcParams["ps.fonttype"] = 42
+
+FIGSIZE_2D = (4.0, 3.6)
+FIGSIZE_1D = (4.2, 3.4)
+PANEL_WIDTH = 3.0
+
+LABEL_SIZE = 10.0
+TICK_SIZE = 8.5
+TITLE_SIZE = 10.0
+LEGEND_SIZE = 8.0
+CLABEL_SIZE = 7.0
+CLABEL_MAX = 8
+"""Label at most about this many contour lines (every other one beyond)."""
+
+CMAP_NAME = "viridis"
+GAP_COLOUR = "#d9d9d9"
+"""Where a filled figure has no value (NaN/inf), this light grey background shows."""
+LOSS_COLOUR = "#1f4e9c"
+ACC_COLOUR = "#c0392b"
+PATH_COLOUR = "#d62728"
+CENTRE_STYLE: dict[str, object] = {
+    "marker": "+",
+    "color": "black",
+    "markersize": 9,
+    "markeredgewidth": 1.6,
+}
+MIN_STYLE: dict[str, object] = {
+    "marker": "*",
+    "color": "#ff6f00",
+    "markersize": 11,
+    "markeredgecolor": "black",
+    "markeredgewidth": 0.6,
+}
+XLABEL_2D = "α"
+YLABEL_2D = "β"
+"""The paper's coordinates: f(α, β) = L(θ* + α·δ + β·η)."""
+
+
+def new_figure(figsize: tuple[float, float]) -> Figure:
+    """A figure with constrained layout and an Agg canvas (thread-safe, no pyplot)."""
+    fig = Figure(figsize=figsize, layout="constrained")
+    # A little more than the default padding, so edge tick labels do not touch the page edge.
+    fig.get_layout_engine().set(w_pad=0.06, h_pad=0.06)  # type: ignore[union-attr,call-arg]
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def line_cmap() -> Colormap:
+    """Viridis without its palest yellow, so every contour line shows on white."""
+    base = matplotlib.colormaps[CMAP_NAME]
+    return ListedColormap(base(np.linspace(0.0, 0.85, 256)), name="viridis_lines")
+
+
+def fill_cmap() -> Colormap:
+    return matplotlib.colormaps[CMAP_NAME]
+
+
+def make_norm(levels: np.ndarray, log: bool) -> Normalize:
+    """The colour scale spanning ``levels`` (log when asked and the levels are positive)."""
+    lo, hi = float(levels[0]), float(levels[-1])
+    if log and lo > 0:
+        return LogNorm(vmin=lo, vmax=hi)
+    return Normalize(vmin=lo, vmax=hi)
+
+
+def format_level(value: float) -> str:
+    """A contour or colorbar label: three significant digits, no trailing zeros."""
+    text = f"{value:.3g}"
+    return text.replace("e-0", "e-").replace("e+0", "e")
+
+
+def style_axes(ax: Axes, xlabel: str | None, ylabel: str | None, *, locate: str = "xy") -> None:
+    """Label and tick sizes; at most ~6 round ticks on the linear axes named in ``locate``."""
+    if xlabel:
+        ax.set_xlabel(xlabel, fontsize=LABEL_SIZE)
+    if ylabel:
+        ax.set_ylabel(ylabel, fontsize=LABEL_SIZE)
+    ax.tick_params(labelsize=TICK_SIZE)
+    for name in locate:
+        axis = ax.xaxis if name == "x" else ax.yaxis
+        if axis.get_scale() == "linear":
+            axis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
+
+
+def set_title(ax: Axes, title: str | None) -> None:
+    if title:
+        ax.set_title(title, fontsize=TITLE_SIZE)
+
+
+def note_handle(note: str, *, gap_patch: bool) -> Artist:
+    """A legend entry for the bad-point note: a swatch of the gap colour, or text alone."""
+    if gap_patch:
+        return Patch(facecolor=GAP_COLOUR, edgecolor="0.6", linewidth=0.5, label=note)
+    return Line2D([], [], linestyle="none", label=note)
+
+
+def legend_below(
+    fig: Figure,
+    handles: Sequence[Artist],
+    n_bad: int,
+    n_total: int,
+    *,
+    gap_patch: bool = False,
+    ncols: int = 2,
+) -> str | None:
+    """One legend under the axes holding ``handles`` and the bad-point note.
+
+    Returns:
+        The note ("3 points NaN/inf (not shown)"), or None when every point is finite.
+    """
+    entries = list(handles)
+    note = bad_note(n_bad, n_total)
+    if note is not None:
+        entries.append(note_handle(note, gap_patch=gap_patch))
+    if entries:
+        fig.legend(
+            handles=entries,
+            loc="outside lower center",
+            ncols=min(ncols, len(entries)),
+            fontsize=LEGEND_SIZE,
+            frameon=False,
+            handletextpad=0.5,
+            columnspacing=1.4,
+        )
+    return note
+
+
+def colorbar(
+    fig: Figure,
+    mappable: ScalarMappable,
+    ax: Axes | list[Axes],
+    label: str,
+    *,
+    ticks: np.ndarray | None = None,
+    extend: str | None = None,
+    shrink: float = 0.95,
+    pad: float = 0.03,
+) -> Colorbar:
+    """A colorbar labelled ``label``, its ticks written like contour labels (0.01, not 10⁻²)."""
+    kwargs: dict[str, object] = {"ax": ax, "shrink": shrink, "aspect": 22 * shrink, "pad": pad}
+    if extend is not None:
+        kwargs["extend"] = extend
+    cbar = fig.colorbar(mappable, **kwargs)  # type: ignore[arg-type]
+    cbar.set_label(label, fontsize=LABEL_SIZE)
+    cbar.ax.tick_params(labelsize=TICK_SIZE)
+    if ticks is not None and ticks.size:
+        step = 1 if ticks.size <= 12 else int(np.ceil(ticks.size / 10))
+        cbar.set_ticks(ticks[::step].tolist())
+    cbar.minorticks_off()
+    cbar.ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: format_level(value)))
+    return cbar
+
+
+def equal_aspect_wanted(x: np.ndarray, y: np.ndarray, limit: float = 3.0) -> bool:
+    """Equal axis scales when both spans are comparable (both directions share a unit)."""
+    span_x = float(np.ptp(x)) if x.size else 0.0
+    span_y = float(np.ptp(y)) if y.size else 0.0
+    return span_x > 0 and span_y > 0 and max(span_x / span_y, span_y / span_x) <= limit
+
+
+def equal_aspect_if_sensible(ax: Axes, x: np.ndarray, y: np.ndarray) -> None:
+    if equal_aspect_wanted(x, y):
+        ax.set_aspect("equal", adjustable="box")
+
+
+def figsize_2d(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    colorbar: bool,
+    width: float = FIGSIZE_2D[0],
+    title: bool = False,
+    legend_rows: int = 1,
+) -> tuple[float, float]:
+    """A figure size whose axes fit the data's aspect (equal scales when sensible).
+
+    The height holds the axes at that aspect plus the tick labels and axis label below
+    (and the title above, and the legend rows under everything).
+    """
+    extra = 0.85 + (0.28 if title else 0.0) + 0.2 * legend_rows
+    if not equal_aspect_wanted(x, y):
+        return (width, FIGSIZE_2D[1] - 1.17 + extra)
+    axes_width = width - (1.55 if colorbar else 0.8)
+    ratio = float(np.ptp(y)) / float(np.ptp(x))
+    return (width, float(min(max(axes_width * ratio + extra, 2.4), 5.5)))
+
+
+def argmin_position(
+    x: np.ndarray, y: np.ndarray, Z: np.ndarray
+) -> tuple[float, float, float] | None:
+    """``(x, y, value)`` of the smallest finite value of ``Z``, or None."""
+    finite = np.isfinite(Z)
+    if not finite.any():
+        return None
+    masked = np.where(finite, Z, np.inf)
+    i, j = np.unravel_index(int(np.argmin(masked)), Z.shape)
+    return float(x[j]), float(y[i]), float(Z[i, j])
+
+
+def mark_centre_and_min(
+    ax: Axes,
+    x: np.ndarray,
+    y: np.ndarray,
+    Z: np.ndarray,
+    *,
+    min_label: bool = True,
+) -> list[Artist]:
+    """Mark the centre (0, 0) when it lies on the grid, and the finite minimum.
+
+    The centre is drawn over the minimum, so both show when they coincide.
+
+    Returns:
+        The marker artists, labelled for a legend.
+    """
+    handles: list[Artist] = []
+    position = argmin_position(x, y, Z)
+    if position is not None:
+        mx, my, value = position
+        label = f"minimum ({format_level(value)})" if min_label else "minimum"
+        (minimum,) = ax.plot([mx], [my], linestyle="none", label=label, zorder=5, **MIN_STYLE)  # type: ignore[arg-type]
+        handles.append(minimum)
+    if x.min() <= 0 <= x.max() and y.min() <= 0 <= y.max():
+        (centre,) = ax.plot(
+            [0.0],
+            [0.0],
+            linestyle="none",
+            label="centre (0, 0)",
+            zorder=6,
+            **CENTRE_STYLE,  # type: ignore[arg-type]
+        )
+        handles.insert(0, centre)
+    return handles
+
+
+def check_surface(x: object, y: object, Z: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate a 2D surface and return float64 arrays ``(x, y, Z)`` with ±inf as NaN.
+
+    Raises:
+        ValueError: when the shapes do not follow ``Z.shape == (len(y), len(x))``.
+    """
+    xs = np.asarray(x, dtype=np.float64).ravel()
+    ys = np.asarray(y, dtype=np.float64).ravel()
+    zs = np.array(Z, dtype=np.float64)
+    if zs.ndim != 2 or zs.shape != (ys.size, xs.size):
+        hint = ""
+        if zs.ndim == 2 and zs.shape == (xs.size, ys.size):
+            hint = " (it looks transposed: the reference allocates (nx, ny); pass Z.T)"
+        raise ValueError(
+            f"Z has shape {zs.shape}, expected (len(y), len(x)) = ({ys.size}, {xs.size}){hint}"
+        )
+    if xs.size < 2 or ys.size < 2:
+        raise ValueError(
+            f"a 2D surface needs at least 2 points along x and y, got {xs.size}×{ys.size}"
+        )
+    if not (np.all(np.isfinite(xs)) and np.all(np.isfinite(ys))):
+        raise ValueError("x and y coordinates must be finite")
+    zs[~np.isfinite(zs)] = np.nan
+    return xs, ys, zs
+
+
+def cell_edges(coords: np.ndarray) -> np.ndarray:
+    """Edges of the cells centred on ``coords`` (midpoints, extended half a cell outward)."""
+    mids = (coords[:-1] + coords[1:]) / 2.0
+    first = coords[0] - (mids[0] - coords[0])
+    last = coords[-1] + (coords[-1] - mids[-1])
+    return np.concatenate([[first], mids, [last]])

@@ -1,0 +1,173 @@
+"""1D figures: loss and accuracy along one direction, and several curves compared.
+
+NaN and ±inf values break a line (a gap) and are counted in a note above the axes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from numpy.typing import ArrayLike
+
+from lstui.plots import _style as st
+from lstui.plots.levels import count_bad
+
+CURVE_NAMES = ("train_loss", "test_loss", "train_acc", "test_acc")
+_LABELS = {
+    "train_loss": "train loss",
+    "test_loss": "test loss",
+    "train_acc": "train accuracy",
+    "test_acc": "test accuracy",
+}
+_LINESTYLES = ("-", "--", "-.", ":")
+
+
+def _curve(x: np.ndarray, values: ArrayLike, name: str) -> np.ndarray:
+    ys = np.array(values, dtype=np.float64).ravel()
+    if ys.size != x.size:
+        raise ValueError(f"{name} has {ys.size} values for {x.size} x coordinates")
+    ys[~np.isfinite(ys)] = np.nan
+    return ys
+
+
+def plot_1d(
+    x: ArrayLike,
+    curves: Mapping[str, ArrayLike],
+    *,
+    log: bool = False,
+    title: str | None = None,
+    interpolation: bool = False,
+    names: tuple[str, str] = ("A", "B"),
+    xlabel: str | None = None,
+    loss_max: float | None = None,
+) -> Figure:
+    """Loss (left axis) and accuracy in percent (right axis) along one direction.
+
+    Train curves are solid, test curves dashed; one legend below the axes holds all.
+
+    Args:
+        x: the coordinates (α).
+        curves: any of ``train_loss``, ``test_loss``, ``train_acc``, ``test_acc``.
+        log: a log-scale loss axis (non-positive losses are not drawn).
+        interpolation: the paper's interpolation figure, θ(α) = (1 − α)·θ_A + α·θ_B:
+            α = 0 and α = 1 are marked by dotted lines and named on the top axis.
+        names: the names of the models at α = 0 and α = 1 (``interpolation`` only).
+        xlabel: the x-axis label (default "α").
+        loss_max: the top of the loss axis (the reference's ``--loss_max``); default auto.
+    """
+    xs = np.asarray(x, dtype=np.float64).ravel()
+    unknown = sorted(set(curves) - set(CURVE_NAMES))
+    if unknown:
+        raise ValueError(f"unknown curve(s) {unknown}; expected some of {list(CURVE_NAMES)}")
+    if not curves:
+        raise ValueError("plot_1d needs at least one curve")
+    data = {name: _curve(xs, curves[name], name) for name in CURVE_NAMES if name in curves}
+
+    fig = st.new_figure(st.FIGSIZE_1D)
+    ax_loss = fig.add_subplot()
+    losses = [n for n in data if n.endswith("_loss")]
+    accs = [n for n in data if n.endswith("_acc")]
+    ax_acc = ax_loss.twinx() if (losses and accs) else ax_loss
+
+    handles: list[Line2D] = []
+    for name in losses:
+        style = "-" if name.startswith("train") else "--"
+        (line,) = ax_loss.plot(
+            xs, data[name], style, color=st.LOSS_COLOUR, linewidth=1.4, label=_LABELS[name]
+        )
+        handles.append(line)
+    for name in accs:
+        style = "-" if name.startswith("train") else "--"
+        (line,) = ax_acc.plot(
+            xs, data[name], style, color=st.ACC_COLOUR, linewidth=1.4, label=_LABELS[name]
+        )
+        handles.append(line)
+
+    if losses:
+        if log:
+            ax_loss.set_yscale("log")
+        elif loss_max is None:
+            ax_loss.set_ylim(bottom=0)
+        if loss_max is not None:
+            ax_loss.set_ylim(top=loss_max)
+        colour = st.LOSS_COLOUR if accs else "black"
+        ax_loss.set_ylabel("loss", color=colour, fontsize=st.LABEL_SIZE)
+        ax_loss.tick_params(axis="y", colors=colour)
+    if accs:
+        ax_acc.set_ylim(0, 100)
+        colour = st.ACC_COLOUR if losses else "black"
+        ax_acc.set_ylabel("accuracy (%)", color=colour, fontsize=st.LABEL_SIZE)
+        ax_acc.tick_params(axis="y", colors=colour, labelsize=st.TICK_SIZE)
+    st.style_axes(ax_loss, xlabel or "α", None, locate="x")
+    if xs.size:
+        ax_loss.set_xlim(float(xs.min()), float(xs.max()))
+
+    if interpolation:
+        _mark_endpoints(ax_loss, xs, names)
+    if title:
+        fig.suptitle(title, fontsize=st.TITLE_SIZE)
+    n_bad = sum(count_bad(v) for v in data.values())
+    st.legend_below(fig, handles, n_bad, sum(v.size for v in data.values()))
+    return fig
+
+
+def _mark_endpoints(ax: Axes, xs: np.ndarray, names: tuple[str, str]) -> None:
+    """Dotted lines at α = 0 and α = 1, named on a top axis."""
+    lo, hi = (float(xs.min()), float(xs.max())) if xs.size else (0.0, 1.0)
+    ticks, labels = [], []
+    for position, name in zip((0.0, 1.0), names, strict=True):
+        if lo <= position <= hi:
+            ax.axvline(position, color="0.45", linestyle=":", linewidth=1.0, zorder=0)
+            ticks.append(position)
+            labels.append(name)
+    if ticks:
+        top = ax.secondary_xaxis("top")
+        top.set_xticks(ticks, labels=labels)
+        top.tick_params(labelsize=st.TICK_SIZE, length=0)
+
+
+def plot_comparison_1d(
+    curves: Sequence[tuple[str, ArrayLike, ArrayLike]],
+    *,
+    ylabel: str = "loss",
+    xlabel: str = "α",
+    log: bool = False,
+    title: str | None = None,
+) -> Figure:
+    """Several 1D curves on one axes, each named in the legend.
+
+    Args:
+        curves: ``(label, x, y)`` for each curve.
+    """
+    if not curves:
+        raise ValueError("plot_comparison_1d needs at least one curve")
+    fig = st.new_figure(st.FIGSIZE_1D)
+    ax = fig.add_subplot()
+    n_bad = n_total = 0
+    handles: list[Line2D] = []
+    colours = [f"C{k}" for k in range(10)]
+    for k, (label, x, y) in enumerate(curves):
+        xs = np.asarray(x, dtype=np.float64).ravel()
+        ys = _curve(xs, y, label)
+        n_bad += count_bad(ys)
+        n_total += ys.size
+        (line,) = ax.plot(
+            xs,
+            ys,
+            _LINESTYLES[k % len(_LINESTYLES)],
+            color=colours[k % len(colours)],
+            linewidth=1.4,
+            label=label,
+        )
+        handles.append(line)
+    if log:
+        ax.set_yscale("log")
+    ax.margins(x=0)
+    st.style_axes(ax, xlabel, ylabel, locate="x")
+    st.set_title(ax, title)
+    st.legend_below(fig, handles, n_bad, n_total)
+    return fig

@@ -1,0 +1,222 @@
+"""Contour levels and bands: pure numbers, shared by the figures and the terminal previews.
+
+A surface may hold points not computed yet or diverged; the caller maps the reference's
+``-1`` ("not computed") to NaN. Here every non-finite value (NaN, +inf, -inf) is a *bad*
+point: it never takes part in a range, a level or a colour scale.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from lstui.errors import BadInput
+
+DEFAULT_NUM_LEVELS = 15
+ROBUST_PERCENTILE = 95.0
+"""The automatic top level: this percentile of the finite values, so that a few huge
+losses at the edge of a grid do not squeeze every contour into the basin."""
+LOG_DECADES = 2.0
+"""Automatic levels are log-spaced when the finite, all-positive range spans this many decades."""
+
+_LINEAR_STEPS = (1.0, 2.0, 2.5, 5.0)
+_LOG_MANTISSAS = ((1.0,), (1.0, 3.0), (1.0, 2.0, 5.0), (1.0, 1.5, 2.0, 3.0, 5.0, 7.0))
+
+
+def finite_values(Z: ArrayLike) -> np.ndarray:
+    """The finite values of ``Z``, flattened, as float64."""
+    values = np.asarray(Z, dtype=np.float64).ravel()
+    return values[np.isfinite(values)]
+
+
+def count_bad(Z: ArrayLike) -> int:
+    """How many points of ``Z`` are NaN or ±inf (not computed, or diverged)."""
+    values = np.asarray(Z, dtype=np.float64)
+    return int(values.size - np.count_nonzero(np.isfinite(values)))
+
+
+def bad_note(n_bad: int, n_total: int) -> str | None:
+    """The note a figure carries about its bad points, or None when there are none."""
+    if n_bad <= 0:
+        return None
+    if n_bad >= n_total:
+        return f"all {n_total} points NaN/inf (nothing to show)"
+    noun = "point" if n_bad == 1 else "points"
+    return f"{n_bad} {noun} NaN/inf (not shown)"
+
+
+def robust_range(Z: ArrayLike) -> tuple[float, float] | None:
+    """``(finite min, robust max)`` of ``Z``, or None when no value is finite.
+
+    The robust max is the :data:`ROBUST_PERCENTILE` percentile of the finite values, or
+    the finite max when that percentile equals the min (a mostly flat surface).
+    """
+    values = finite_values(Z)
+    if values.size == 0:
+        return None
+    lo = float(values.min())
+    hi = float(np.percentile(values, ROBUST_PERCENTILE))
+    if hi <= lo:
+        hi = float(values.max())
+    return lo, hi
+
+
+def wants_log(Z: ArrayLike) -> bool:
+    """Whether automatic levels for ``Z`` are log-spaced.
+
+    True when every finite value is positive and the robust range spans at least
+    :data:`LOG_DECADES` decades (``robust max / min >= 100``).
+    """
+    values = finite_values(Z)
+    if values.size == 0 or values.min() <= 0:
+        return False
+    span = robust_range(values)
+    assert span is not None
+    lo, hi = span
+    return math.log10(hi / lo) >= LOG_DECADES - 1e-12
+
+
+def contour_levels(
+    Z: ArrayLike,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    vlevel: float | None = None,
+    *,
+    log: bool | None = None,
+    num: int = DEFAULT_NUM_LEVELS,
+) -> np.ndarray:
+    """The contour levels for ``Z``, strictly increasing.
+
+    With ``vlevel`` the reference's rule holds exactly: ``numpy.arange(vmin, vmax, vlevel)``
+    (``vmax`` excluded); a missing ``vmin``/``vmax`` is taken from the data (finite min,
+    robust max). Otherwise about ``num`` "nice" levels (1-2-2.5-5 steps, or 1-2-5 per
+    decade when log-spaced) lie between ``vmin`` (default: finite min) and ``vmax``
+    (default: robust max, see :func:`robust_range`). ``log=None`` picks log spacing by
+    :func:`wants_log`; ``log=True`` uses only the positive values.
+
+    Args:
+        Z: the surface (any shape); NaN and ±inf are ignored.
+        vmin, vmax, vlevel: the reference's ``--vmin``, ``--vmax``, ``--vlevel``.
+        log: log-spaced levels; None decides from the data.
+        num: the approximate number of automatic levels (at least 2).
+
+    Returns:
+        The levels as float64; empty when ``Z`` holds no finite value and no explicit
+        ``vmin``/``vmax`` pair makes a range.
+
+    Raises:
+        BadInput: for ``vlevel <= 0``, ``vmax <= vmin``, non-finite bounds, or log levels
+            with a non-positive ``vmin``.
+    """
+    for name, value in (("vmin", vmin), ("vmax", vmax), ("vlevel", vlevel)):
+        if value is not None and not math.isfinite(value):
+            raise BadInput(f"--{name} must be a finite number, not {value!r}")
+    if vlevel is not None and vlevel <= 0:
+        raise BadInput(f"--vlevel must be positive (the spacing between contours), not {vlevel:g}")
+    if vmin is not None and vmax is not None and vmax <= vmin:
+        raise BadInput(f"--vmax ({vmax:g}) must be greater than --vmin ({vmin:g})")
+    num = max(2, int(num))
+
+    values = finite_values(Z)
+    if log is None:
+        log = vlevel is None and wants_log(values) and (vmin is None or vmin > 0)
+    if log:
+        if vmin is not None and vmin <= 0:
+            raise BadInput(f"log-scale levels need --vmin > 0, not {vmin:g}")
+        values = values[values > 0]
+
+    span = robust_range(values)
+    lo = vmin if vmin is not None else (span[0] if span else None)
+    hi = vmax if vmax is not None else (span[1] if span else None)
+    if lo is None or hi is None:
+        return np.empty(0)
+    if hi <= lo:
+        # A flat surface, or a data range on the wrong side of one given bound.
+        hi, lo = _widen(lo, hi, log, fixed_lo=vmin is not None, fixed_hi=vmax is not None)
+
+    if vlevel is not None:
+        levels = np.arange(lo, hi, vlevel, dtype=np.float64)
+        return levels if levels.size else np.array([lo])
+    return _log_levels(lo, hi, num) if log else _linear_levels(lo, hi, num)
+
+
+def _widen(
+    lo: float, hi: float, log: bool, *, fixed_lo: bool, fixed_hi: bool
+) -> tuple[float, float]:
+    """Return ``(hi, lo)`` made into a non-empty range around a single value."""
+    if log:
+        if fixed_lo and not fixed_hi:
+            return lo * 10.0, lo
+        if fixed_hi and not fixed_lo:
+            return hi, hi / 10.0
+        centre = lo if lo > 0 else hi
+        return centre * math.sqrt(10.0), centre / math.sqrt(10.0)
+    if fixed_lo and not fixed_hi:
+        return lo + max(abs(lo), 1.0), lo
+    if fixed_hi and not fixed_lo:
+        return hi, hi - max(abs(hi), 1.0)
+    delta = max(abs(lo) * 0.05, 1e-3)
+    return lo + delta, lo - delta
+
+
+def _decimals(step: float) -> int:
+    return max(0, -math.floor(math.log10(step)) + 2)
+
+
+def _linear_levels(lo: float, hi: float, num: int) -> np.ndarray:
+    """Levels at multiples of a 1-2-2.5-5 step, at most ``num`` of them, within [lo, hi]."""
+    raw = (hi - lo) / (num - 1)
+    exponent = math.floor(math.log10(raw))
+    chosen: np.ndarray | None = None
+    for power in (exponent, exponent + 1):
+        for mantissa in _LINEAR_STEPS:
+            step = mantissa * 10.0**power
+            first = math.ceil(lo / step - 1e-9)
+            last = math.floor(hi / step + 1e-9)
+            if last - first + 1 <= num:
+                chosen = np.round(np.arange(first, last + 1) * step, _decimals(step))
+                break
+        if chosen is not None:
+            break
+    if chosen is None or chosen.size < 2:
+        return np.linspace(lo, hi, num)
+    return chosen
+
+
+def _log_levels(lo: float, hi: float, num: int) -> np.ndarray:
+    """Levels at 1-2-5 (or denser/sparser) mantissas per decade, within [lo, hi]."""
+    first_decade = math.floor(math.log10(lo))
+    last_decade = math.ceil(math.log10(hi))
+    best: np.ndarray | None = None
+    for mantissas in _LOG_MANTISSAS:
+        candidates = np.array(
+            [m * 10.0**d for d in range(first_decade, last_decade + 1) for m in mantissas]
+        )
+        tolerance = 1e-9 * hi
+        inside = candidates[(candidates >= lo * (1 - 1e-9)) & (candidates <= hi + tolerance)]
+        if inside.size > num * 1.3:
+            break
+        best = inside
+    if best is None or best.size < 2 or best.size < num // 3:
+        return np.geomspace(lo, hi, num)
+    return np.array([float(f"{v:.6g}") for v in best])
+
+
+def quantise(Z: ArrayLike, levels: ArrayLike) -> np.ndarray:
+    """The band of every point: which pair of levels it lies between.
+
+    Band ``0`` is below ``levels[0]``, band ``k`` is ``levels[k-1] <= z < levels[k]``, and
+    band ``len(levels)`` is at or above the top level (``numpy.digitize``), so there are
+    ``len(levels) + 1`` bands. NaN and ±inf points get ``-1``.
+
+    Returns:
+        An int array of ``Z``'s shape.
+    """
+    values = np.asarray(Z, dtype=np.float64)
+    edges = np.asarray(levels, dtype=np.float64)
+    bands = np.full(values.shape, -1, dtype=np.int64)
+    finite = np.isfinite(values)
+    bands[finite] = np.digitize(values[finite], edges)
+    return bands

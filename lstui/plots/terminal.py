@@ -1,0 +1,271 @@
+"""Terminal previews drawn with plotext: a banded heatmap of a surface, and 1D curves.
+
+plotext keeps its figure in module globals, so every build here holds one lock; the
+functions are safe to call from several threads. Each returns the rendered text (ANSI
+colours unless ``color=False``, which gives plain text for ``NO_COLOR``).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Mapping
+
+import matplotlib
+import numpy as np
+import plotext
+from numpy.typing import ArrayLike
+
+from lstui.plots import _style as st
+from lstui.plots.levels import bad_note, contour_levels, count_bad, finite_values, quantise
+
+_PLOTEXT_LOCK = threading.Lock()
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+TERMINAL_NUM_LEVELS = 9
+PLAIN_RAMP = ".,:;-=~oxO#@"
+"""Band characters without colour, from the lowest band to the highest."""
+BLOCK = "█"
+CENTRE_MARK = "+"
+MIN_MARK = "*"
+_MARK_COLOUR = (255, 40, 40)
+_MIN_PLOT_HEIGHT = 6
+
+_CURVE_STYLE = {
+    # name: (label, colour, plain marker)
+    "train_loss": ("train loss", (31, 119, 180), "*"),
+    "test_loss": ("test loss", (23, 190, 207), "o"),
+    "train_acc": ("train acc %", (214, 39, 40), "+"),
+    "test_acc": ("test acc %", (255, 127, 14), "x"),
+}
+
+
+def strip_ansi(text: str) -> str:
+    """``text`` without ANSI escape sequences."""
+    return _ANSI.sub("", text)
+
+
+def band_colours(n_bands: int) -> list[tuple[int, int, int]]:
+    """Viridis RGB for each band, lowest first (the figures' colour map)."""
+    cmap = matplotlib.colormaps[st.CMAP_NAME]
+    positions = np.linspace(0.0, 1.0, max(n_bands, 1))
+    return [tuple(int(round(255 * c)) for c in cmap(p)[:3]) for p in positions]  # type: ignore[misc]
+
+
+def band_chars(n_bands: int) -> list[str]:
+    """Plain-text band characters, spread over :data:`PLAIN_RAMP`."""
+    if n_bands <= 1:
+        return [PLAIN_RAMP[0]]
+    picks = np.round(np.linspace(0, len(PLAIN_RAMP) - 1, n_bands)).astype(int)
+    return [PLAIN_RAMP[k] for k in picks]
+
+
+def _paint(text: str, rgb: tuple[int, int, int]) -> str:
+    return f"\x1b[38;2;{rgb[0]};{rgb[1]};{rgb[2]}m{text}\x1b[0m"
+
+
+def _wrap(tokens: list[tuple[str, str]], width: int, sep: str = " ") -> list[str]:
+    """Greedy word wrap of (shown text, visible text) tokens into lines of ``width``."""
+    lines: list[str] = []
+    shown, visible = "", 0
+    for token, plain in tokens:
+        extra = len(plain) + (len(sep) if visible else 0)
+        if visible and visible + extra > width:
+            lines.append(shown)
+            shown, visible = "", 0
+            extra = len(plain)
+        shown += (sep if visible else "") + token
+        visible += extra
+    if visible:
+        lines.append(shown)
+    return lines
+
+
+def _canvas_size(
+    width: int, height: int, xlim: tuple[float, float], ylim: tuple[float, float], title: str | None
+) -> tuple[int, int]:
+    """The plot area plotext leaves inside its frame for these limits (columns, rows)."""
+    plotext.clear_figure()
+    plotext.plot_size(width, height)
+    plotext.theme("clear")
+    plotext.scatter([xlim[0]], [ylim[0]], marker=" ")
+    plotext.xlim(*xlim)
+    plotext.ylim(*ylim)
+    if title:
+        plotext.title(title)
+    lines = strip_ansi(plotext.build()).splitlines()
+    top = next(k for k, line in enumerate(lines) if "┌" in line)
+    bottom = next(k for k, line in enumerate(lines) if "└" in line)
+    frame = lines[top]
+    cols = frame.index("┐") - frame.index("┌") - 1
+    return cols, bottom - top - 1
+
+
+def terminal_heatmap(
+    x: ArrayLike,
+    y: ArrayLike,
+    Z: ArrayLike,
+    *,
+    width: int = 80,
+    height: int = 24,
+    levels: ArrayLike | None = None,
+    log: bool | None = None,
+    title: str | None = None,
+    color: bool = True,
+) -> str:
+    """A surface as a heatmap of contour bands, ``height`` lines of at most ``width`` columns.
+
+    Values are quantised into the bands between ``levels`` (default: about 9 automatic
+    levels, log-spaced by the same rule as the figures); each band has one viridis colour
+    (or, with ``color=False``, one character of :data:`PLAIN_RAMP`, low to high). NaN/inf
+    points stay blank. ``+`` marks the centre (0, 0) and ``*`` the minimum. Below the plot
+    a legend reads like a colorbar: ``█ 0.01 █ 0.02 █`` (the band between two numbers
+    holds the values between them), then the markers and the count of blank points.
+    """
+    xs, ys, zs = st.check_surface(x, y, Z)
+    if levels is not None:
+        chosen = np.unique(finite_values(levels))
+    else:
+        chosen = contour_levels(zs, log=log, num=TERMINAL_NUM_LEVELS)
+    bands = quantise(zs, chosen)
+    n_bands = chosen.size + 1
+    colours = band_colours(n_bands)
+    chars = band_chars(n_bands)
+
+    def swatch(k: int) -> tuple[str, str]:
+        if color:
+            return _paint(BLOCK, colours[k]), BLOCK
+        return chars[k], chars[k]
+
+    tokens: list[tuple[str, str]] = []
+    if chosen.size:
+        tokens.append(swatch(0))
+        for k, level in enumerate(chosen, start=1):
+            label = st.format_level(float(level))
+            tokens.append((f"{label} {swatch(k)[0]}", f"{label} {swatch(k)[1]}"))
+    finite = np.isfinite(zs)
+    markers: list[str] = []
+    if xs.min() <= 0 <= xs.max() and ys.min() <= 0 <= ys.max():
+        markers.append(f"{CENTRE_MARK} centre")
+    position = st.argmin_position(xs, ys, zs)
+    if position is not None:
+        markers.append(
+            f"{MIN_MARK} min {st.format_level(position[2])} at ({position[0]:.3g}, {position[1]:.3g})"
+        )
+    note = bad_note(count_bad(zs), zs.size)
+    if note is not None:
+        markers.append(note.replace("not shown", "blank"))
+    footer = _wrap(tokens, width) + _wrap([(m, m) for m in markers], width, sep="  ")
+    plot_height = max(_MIN_PLOT_HEIGHT, height - len(footer))
+
+    xlim = (float(xs.min()), float(xs.max()))
+    ylim = (float(ys.min()), float(ys.max()))
+    with _PLOTEXT_LOCK:
+        cols, rows = _canvas_size(width, plot_height, xlim, ylim, title)
+        plotext.clear_figure()
+        plotext.plot_size(width, plot_height)
+        plotext.theme("clear")
+        if cols > 0 and rows > 0 and finite.any():
+            sample_x = np.linspace(xlim[0], xlim[1], cols)
+            sample_y = np.linspace(ylim[0], ylim[1], rows)
+            col_index = np.clip(np.searchsorted(st.cell_edges(xs), sample_x) - 1, 0, xs.size - 1)
+            row_index = np.clip(np.searchsorted(st.cell_edges(ys), sample_y) - 1, 0, ys.size - 1)
+            sampled = bands[np.ix_(row_index, col_index)]
+            grid_x, grid_y = np.meshgrid(sample_x, sample_y)
+            for k in range(n_bands):
+                where = sampled == k
+                if not where.any():
+                    continue
+                px, py = grid_x[where].tolist(), grid_y[where].tolist()
+                if color:
+                    plotext.scatter(px, py, marker=BLOCK, color=colours[k])
+                else:
+                    plotext.scatter(px, py, marker=chars[k])
+        mark_colour = _MARK_COLOUR if color else None
+        if markers and markers[0].startswith(CENTRE_MARK):
+            plotext.scatter([0.0], [0.0], marker=CENTRE_MARK, color=mark_colour)
+        if position is not None:
+            plotext.scatter([position[0]], [position[1]], marker=MIN_MARK, color=mark_colour)
+        plotext.xlim(*xlim)
+        plotext.ylim(*ylim)
+        if title:
+            plotext.title(title)
+        text = plotext.build()
+        plotext.clear_figure()
+    lines = text.rstrip("\n").split("\n") + footer
+    result = "\n".join(lines)
+    return result if color else strip_ansi(result)
+
+
+def _segments(x: np.ndarray, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The runs of finite points (a NaN/inf point breaks the line)."""
+    finite = np.isfinite(y) & np.isfinite(x)
+    runs: list[tuple[np.ndarray, np.ndarray]] = []
+    start = None
+    for k, ok in enumerate(list(finite) + [False]):
+        if ok and start is None:
+            start = k
+        elif not ok and start is not None:
+            runs.append((x[start:k], y[start:k]))
+            start = None
+    return runs
+
+
+def terminal_lines(
+    x: ArrayLike,
+    curves: Mapping[str, ArrayLike],
+    *,
+    width: int = 80,
+    height: int = 24,
+    title: str | None = None,
+    color: bool = True,
+    log: bool = False,
+) -> str:
+    """1D loss (left axis) and accuracy (right axis) curves, ``height`` lines.
+
+    ``curves`` holds any of ``train_loss``, ``test_loss``, ``train_acc``, ``test_acc``.
+    NaN/inf points break the lines and are counted on the last line. With
+    ``color=False`` each curve has its own marker (``* o + x``) instead of a colour.
+    """
+    xs = np.asarray(x, dtype=np.float64).ravel()
+    unknown = sorted(set(curves) - set(_CURVE_STYLE))
+    if unknown:
+        raise ValueError(f"unknown curve(s) {unknown}; expected some of {list(_CURVE_STYLE)}")
+    data = {}
+    for name in _CURVE_STYLE:
+        if name in curves:
+            values = np.asarray(curves[name], dtype=np.float64).ravel()
+            if values.size != xs.size:
+                raise ValueError(f"{name} has {values.size} values for {xs.size} x coordinates")
+            data[name] = values
+    n_bad = sum(count_bad(v) for v in data.values())
+    note = bad_note(n_bad, sum(v.size for v in data.values()))
+    footer = [note.replace("not shown", "gaps")] if note else []
+    has_loss = any(n.endswith("loss") for n in data)
+
+    with _PLOTEXT_LOCK:
+        plotext.clear_figure()
+        plotext.plot_size(width, max(_MIN_PLOT_HEIGHT, height - len(footer)))
+        plotext.theme("clear")
+        for name, values in data.items():
+            label, rgb, plain_marker = _CURVE_STYLE[name]
+            side = "right" if (name.endswith("acc") and has_loss) else "left"
+            for k, (sx, sy) in enumerate(_segments(xs, values)):
+                plotext.plot(
+                    sx.tolist(),
+                    sy.tolist(),
+                    marker="braille" if color else plain_marker,
+                    color=rgb if color else None,
+                    yside=side,
+                    label=label if k == 0 else None,
+                )
+        if log and has_loss:
+            plotext.yscale("log", yside="left")
+        if xs.size:
+            plotext.xlim(float(np.nanmin(xs)), float(np.nanmax(xs)))
+        if title:
+            plotext.title(title)
+        text = plotext.build()
+        plotext.clear_figure()
+    result = "\n".join(text.rstrip("\n").split("\n") + footer)
+    return result if color else strip_ansi(result)

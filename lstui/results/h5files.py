@@ -1,0 +1,186 @@
+"""Reading and writing the reference's HDF5 files.
+
+Every write goes to a temporary file in the same folder and is renamed over the target,
+so a reader (or a crash) never sees half a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+
+from lstui.errors import BadInput
+
+SURFACE_KEYS = ("train_loss", "train_acc", "test_loss", "test_acc")
+MISSING = -1.0
+
+
+@contextlib.contextmanager
+def _atomic_h5(path: Path) -> Iterator[h5py.File]:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        with h5py.File(tmp, "w") as f:
+            yield f
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _open_for_reading(path: Path, what: str) -> h5py.File:
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise BadInput(f"{what} {str(path)!r} does not exist")
+    try:
+        return h5py.File(path, "r")
+    except OSError as exc:
+        raise BadInput(f"{what} {str(path)!r} is not a readable HDF5 file ({exc})") from None
+
+
+def _as_numpy(t: torch.Tensor | np.ndarray) -> np.ndarray:
+    return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+
+
+def write_directions(
+    path: Path,
+    xdirection: Sequence[torch.Tensor | np.ndarray],
+    ydirection: Sequence[torch.Tensor | np.ndarray] | None = None,
+    extra: Mapping[str, np.ndarray] | None = None,
+) -> None:
+    """Write groups ``xdirection`` (and ``ydirection``) with datasets ``"0"``, ``"1"``, …"""
+    with _atomic_h5(path) as f:
+        for name, direction in (("xdirection", xdirection), ("ydirection", ydirection)):
+            if direction is None:
+                continue
+            group = f.create_group(name)
+            for n, t in enumerate(direction):
+                group.create_dataset(str(n), data=_as_numpy(t))
+        for key, value in (extra or {}).items():
+            f[key] = np.asarray(value)
+
+
+def _read_group(f: h5py.File, name: str, path: Path) -> list[torch.Tensor]:
+    group = f[name]
+    if not isinstance(group, h5py.Group):
+        raise BadInput(f"direction file {str(path)!r}: {name!r} is not a group")
+    try:
+        count = len(group.keys())
+        return [torch.from_numpy(np.array(group[str(n)])) for n in range(count)]
+    except KeyError:
+        raise BadInput(
+            f"direction file {str(path)!r}: group {name!r} must hold datasets named 0..{count - 1}"
+        ) from None
+
+
+def read_directions(path: Path) -> tuple[list[torch.Tensor], list[torch.Tensor] | None, dict[str, np.ndarray]]:
+    """Read a direction file (the reference's own included): x, y (or None), extra arrays."""
+    with _open_for_reading(path, "direction file") as f:
+        if "xdirection" not in f:
+            raise BadInput(f"direction file {str(path)!r} has no 'xdirection' group")
+        x = _read_group(f, "xdirection", Path(path))
+        y = _read_group(f, "ydirection", Path(path)) if "ydirection" in f else None
+        extra = {
+            k: np.array(f[k]) for k in f.keys() if k not in ("xdirection", "ydirection")
+            and isinstance(f[k], h5py.Dataset)
+        }
+    return x, y, extra
+
+
+@dataclass
+class SurfaceFile:
+    """A surface in memory: coordinates and arrays of shape ``(nx,)`` or ``(ny, nx)``.
+
+    Arrays hold the reference's ``-1`` where a point is not computed yet, and ``NaN``
+    where it was computed and diverged. :meth:`values` gives NaN for both, for plotting.
+    """
+
+    xcoordinates: np.ndarray
+    ycoordinates: np.ndarray | None
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    dir_file: str = ""
+    attrs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        nx = len(self.xcoordinates)
+        return (nx,) if self.ycoordinates is None else (len(self.ycoordinates), nx)
+
+    def computed(self, key: str = "train_loss") -> np.ndarray:
+        """Boolean mask of the points already computed."""
+        return np.asarray(self.arrays[key]) != MISSING
+
+    def values(self, key: str = "train_loss") -> np.ndarray:
+        """The array with NaN where a point is missing (or diverged)."""
+        arr = np.asarray(self.arrays[key], dtype=np.float64)
+        return np.where(arr == MISSING, np.nan, arr)
+
+
+def write_surface(path: Path, surface: SurfaceFile) -> None:
+    """Write a surface file: ``dir_file``, coordinates, and each array with −1 for missing."""
+    with _atomic_h5(path) as f:
+        f["dir_file"] = surface.dir_file
+        f["xcoordinates"] = np.asarray(surface.xcoordinates, dtype=np.float64)
+        if surface.ycoordinates is not None:
+            f["ycoordinates"] = np.asarray(surface.ycoordinates, dtype=np.float64)
+        for key, arr in surface.arrays.items():
+            arr = np.asarray(arr, dtype=np.float64)
+            if arr.shape != surface.shape:
+                raise ValueError(f"{key} has shape {arr.shape}, expected {surface.shape}")
+            f[key] = arr
+        for k, v in surface.attrs.items():
+            f.attrs[k] = v
+
+
+def read_surface(path: Path) -> SurfaceFile:
+    """Read a surface file of lstui or of the reference.
+
+    The reference allocates ``(nx, ny)`` but fills it in flat order ``k = i*nx + j``;
+    re-shaping the flat values to ``(ny, nx)`` is right for both layouts.
+    """
+    with _open_for_reading(path, "surface file") as f:
+        if "xcoordinates" not in f:
+            raise BadInput(f"surface file {str(path)!r} has no 'xcoordinates'")
+        x = np.array(f["xcoordinates"], dtype=np.float64)
+        y = np.array(f["ycoordinates"], dtype=np.float64) if "ycoordinates" in f else None
+        shape = (len(x),) if y is None else (len(y), len(x))
+        arrays: dict[str, np.ndarray] = {}
+        for key in SURFACE_KEYS:
+            if key not in f:
+                continue
+            raw = np.array(f[key], dtype=np.float64)
+            if raw.size != int(np.prod(shape)):
+                raise BadInput(
+                    f"surface file {str(path)!r}: {key} has {raw.size} values, the grid {shape}"
+                )
+            arr = raw.ravel().reshape(shape)
+            arrays[key] = arr
+        dir_file = f["dir_file"][()] if "dir_file" in f else b""
+        if isinstance(dir_file, bytes):
+            dir_file = dir_file.decode()
+        attrs = {k: str(v) for k, v in f.attrs.items()}
+    return SurfaceFile(x, y, arrays, str(dir_file), attrs)
+
+
+def write_projection(path: Path, proj_x: np.ndarray, proj_y: np.ndarray) -> None:
+    """Write a trajectory projection file (``proj_xcoord``, ``proj_ycoord``)."""
+    with _atomic_h5(path) as f:
+        f["proj_xcoord"] = np.asarray(proj_x, dtype=np.float64)
+        f["proj_ycoord"] = np.asarray(proj_y, dtype=np.float64)
+
+
+def read_projection(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    with _open_for_reading(path, "projection file") as f:
+        return np.array(f["proj_xcoord"]), np.array(f["proj_ycoord"])

@@ -1,0 +1,155 @@
+"""Devices: what the daemon may run workers on, and live facts about GPUs (NVML).
+
+``CUDA_DEVICE_ORDER=PCI_BUS_ID`` is set so that CUDA's indices match NVML's.
+``CUDA_VISIBLE_DEVICES`` is honoured: index ``n`` below is the n-th visible device.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from lstui.errors import BadInput
+
+os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
+
+
+@dataclass(frozen=True)
+class DeviceFacts:
+    """One device as shown to a person: a GPU (NVML facts when available) or the CPU."""
+
+    key: str  # "cuda:0" or "cpu"
+    name: str
+    utilisation: float | None = None  # percent
+    memory_used: int | None = None  # bytes
+    memory_total: int | None = None
+    temperature: float | None = None  # °C
+    other_memory: int | None = None  # bytes used by processes that are not ours
+
+
+def parse_devices(text: str | None) -> list[str]:
+    """``None`` → every visible GPU, or one CPU worker; ``0,2`` → GPUs; ``cpu:N`` → N CPU workers."""
+    if text is None or text.strip() in ("", "auto"):
+        count = cuda_count()
+        return [f"cuda:{n}" for n in range(count)] if count else ["cpu"]
+    text = text.strip()
+    if text.startswith("cpu"):
+        _, _, n_text = text.partition(":")
+        if n_text == "":
+            n_text = "1"
+        if not n_text.isdigit() or not 1 <= int(n_text) <= 256:
+            raise BadInput(f"--devices {text!r}: expected cpu:N with N a whole number from 1 to 256")
+        return ["cpu"] * int(n_text)
+    out: list[str] = []
+    count = cuda_count()
+    for part in text.split(","):
+        part = part.strip().removeprefix("cuda:")
+        if not part.isdigit():
+            raise BadInput(f"--devices {text!r}: expected GPU indices such as 0,2 or cpu:N")
+        if int(part) >= count:
+            raise BadInput(f"--devices {text!r}: GPU {part} is not visible here ({count} visible)")
+        out.append(f"cuda:{int(part)}")
+    if len(set(out)) != len(out):
+        raise BadInput(f"--devices {text!r} names a GPU twice")
+    return out
+
+
+def cuda_count() -> int:
+    """Number of visible CUDA devices, without initialising CUDA in this process when possible."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return 0
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return 0
+    return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
+
+
+def _nvml():  # type: ignore[no-untyped-def]
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        return pynvml
+    except Exception:
+        return None
+
+
+def _visible_nvml_indices(count: int) -> list[int]:
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is None:
+        return list(range(count))
+    out = []
+    for part in visible.split(","):
+        part = part.strip()
+        if part.isdigit():
+            out.append(int(part))
+    return out
+
+
+def gpu_facts(own_pids: frozenset[int] = frozenset()) -> list[DeviceFacts]:
+    """Facts about each visible GPU through NVML; an empty list without NVML or GPUs."""
+    nvml = _nvml()
+    if nvml is None:
+        return []
+    facts: list[DeviceFacts] = []
+    try:
+        total = nvml.nvmlDeviceGetCount()
+        for cuda_index, nvml_index in enumerate(_visible_nvml_indices(total)):
+            if nvml_index >= total:
+                continue
+            h = nvml.nvmlDeviceGetHandleByIndex(nvml_index)
+            name = nvml.nvmlDeviceGetName(h)
+            name = name.decode() if isinstance(name, bytes) else str(name)
+            mem = nvml.nvmlDeviceGetMemoryInfo(h)
+            try:
+                util = float(nvml.nvmlDeviceGetUtilizationRates(h).gpu)
+            except Exception:
+                util = None
+            try:
+                temp = float(nvml.nvmlDeviceGetTemperature(h, nvml.NVML_TEMPERATURE_GPU))
+            except Exception:
+                temp = None
+            other = 0
+            try:
+                for proc in nvml.nvmlDeviceGetComputeRunningProcesses(h):
+                    if proc.pid not in own_pids and proc.usedGpuMemory:
+                        other += int(proc.usedGpuMemory)
+            except Exception:
+                other = 0
+            facts.append(
+                DeviceFacts(f"cuda:{cuda_index}", name, util, int(mem.used), int(mem.total), temp, other)
+            )
+    except Exception:
+        return facts
+    return facts
+
+
+def busy_by_others(facts: DeviceFacts, max_share: float) -> bool:
+    """True if processes other than ours hold more than ``max_share`` of the GPU's memory."""
+    if facts.memory_total is None or facts.other_memory is None or facts.memory_total == 0:
+        return False
+    return facts.other_memory / facts.memory_total > max_share
+
+
+def cpu_facts() -> DeviceFacts:
+    """The CPU as a device: load average as utilisation, memory from /proc/meminfo."""
+    util: float | None = None
+    try:
+        util = min(100.0, 100.0 * os.getloadavg()[0] / max(os.cpu_count() or 1, 1))
+    except OSError:
+        pass
+    total = used = None
+    try:
+        info = {}
+        with open("/proc/meminfo") as f:
+            for line in f:
+                key, _, rest = line.partition(":")
+                info[key] = int(rest.split()[0]) * 1024
+        total = info.get("MemTotal")
+        if total is not None and "MemAvailable" in info:
+            used = total - info["MemAvailable"]
+    except OSError:
+        pass
+    return DeviceFacts("cpu", f"CPU ({os.cpu_count()} cores)", util, used, total, None)

@@ -1,0 +1,146 @@
+"""From stored points to files: surface files and the figures exported for a job."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from lstui.errors import BadInput
+from lstui.results import SurfaceFile, read_surface, write_surface
+from lstui.spec import JobSpec
+from lstui.store import JobRow, Store
+
+DIRECTIONS_FILE = "directions.h5"
+SURFACE_FILE = "surface.h5"
+EXPORT_FORMATS = ("png", "pdf", "svg", "vtp")
+FIGURE_KINDS_2D = ("2dcontour", "2dcontourf", "2dheat", "3dsurface")
+
+
+def job_dir_file(spec: JobSpec, results_dir: Path) -> Path:
+    return Path(spec.dir_file) if spec.dir_file else results_dir / DIRECTIONS_FILE
+
+
+def job_surface(store: Store, job: JobRow) -> SurfaceFile:
+    """The job's surface assembled from the store (missing points −1, diverged NaN)."""
+    from lstui.scheduler.compute import assemble_surface
+
+    spec = JobSpec.from_dict(job.spec)
+    rows = store.points(job.id)
+    points = (
+        (r.idx, {"train_loss": r.train_loss, "train_acc": r.train_acc,
+                 "test_loss": r.test_loss, "test_acc": r.test_acc})
+        for r in rows
+    )
+    return assemble_surface(spec, job_dir_file(spec, Path(job.results_dir)), points)
+
+
+def write_job_surface(store: Store, job: JobRow) -> Path:
+    """Write ``surface.h5`` of a job from the store (atomic replace)."""
+    path = Path(job.results_dir) / SURFACE_FILE
+    write_surface(path, job_surface(store, job))
+    return path
+
+
+def parse_formats(text: str | Sequence[str]) -> tuple[str, ...]:
+    items = [t.strip().lower() for t in (text.split(",") if isinstance(text, str) else text)]
+    items = [t for t in items if t]
+    bad = [t for t in items if t not in EXPORT_FORMATS]
+    if bad or not items:
+        raise BadInput(
+            f"--format {','.join(items) or repr(text)}: choose from {', '.join(EXPORT_FORMATS)}"
+        )
+    return tuple(dict.fromkeys(items))
+
+
+def _saved_spec(surface: SurfaceFile) -> dict[str, object]:
+    """The settings lstui stored in a surface file (empty for the reference's files)."""
+    try:
+        saved = json.loads(surface.attrs.get("lstui_spec", "{}"))
+    except ValueError:
+        return {}
+    return saved if isinstance(saved, dict) else {}
+
+
+def export_surface(
+    surface_path: Path,
+    out: Path,
+    *,
+    formats: Sequence[str] = ("png", "pdf"),
+    title: str | None = None,
+    kinds: Sequence[str] | None = None,
+    dpi: int = 150,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    vlevel: float | None = None,
+    log: bool | None = None,
+    zmax: float | None = None,
+    stem: str | None = None,
+) -> list[Path]:
+    """Draw the figures of a surface file (lstui's or the reference's) into ``out``.
+
+    1D: loss and accuracy curves (the interpolation figure when the file is an
+    interpolation). 2D: contour lines, filled contours, heatmap and 3D surface of the
+    train loss (or test loss when only the test split was evaluated); VTP on request.
+    """
+    from lstui import plots
+
+    surface = read_surface(surface_path)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    stem = stem or Path(surface_path).stem
+    saved = _saved_spec(surface)
+    title = title or (str(saved["name"]) if saved.get("name") else None)
+    image_formats = [f for f in formats if f != "vtp"]
+    written: list[Path] = []
+    x = surface.xcoordinates
+    if not surface.arrays:
+        raise BadInput(f"{str(surface_path)!r} holds no loss or accuracy arrays")
+    if surface.ycoordinates is None:
+        curves = {k: surface.values(k) for k in surface.arrays}
+        interp = saved.get("kind") == "interp"
+        if image_formats:
+            fig = plots.plot_1d(x, curves, title=title, interpolation=interp, log=bool(log))
+            written += plots.save_figure(fig, out / f"{stem}_1d", image_formats, dpi=dpi)
+        return written
+    y = surface.ycoordinates
+    key = "train_loss" if "train_loss" in surface.arrays else "test_loss"
+    Z = surface.values(key)
+    kinds = tuple(kinds) if kinds is not None else FIGURE_KINDS_2D
+    if image_formats:
+        for kind in kinds:
+            if kind == "2dcontour":
+                fig = plots.plot_contour(x, y, Z, vmin=vmin, vmax=vmax, vlevel=vlevel, log=log, title=title)
+            elif kind == "2dcontourf":
+                fig = plots.plot_filled_contour(x, y, Z, vmin=vmin, vmax=vmax, vlevel=vlevel, log=log, title=title)
+            elif kind == "2dheat":
+                fig = plots.plot_heatmap(x, y, Z, vmin=vmin, vmax=vmax, log=log, title=title)
+            elif kind == "3dsurface":
+                fig = plots.plot_surface_3d(x, y, Z, zmax=zmax, log=log, title=title)
+            else:
+                raise BadInput(f"figure kind {kind!r}: choose from {', '.join(FIGURE_KINDS_2D)}")
+            written += plots.save_figure(fig, out / f"{stem}_{key}_{kind}", image_formats, dpi=dpi)
+    if "vtp" in formats:
+        written.append(plots.write_vtp(x, y, Z, out / f"{stem}_{key}.vtp", log=bool(log), zmax=zmax))
+    return written
+
+
+def export_job(
+    store: Store,
+    job: JobRow,
+    *,
+    formats: Sequence[str] = ("png", "pdf"),
+    out: Path | None = None,
+    **options: object,
+) -> list[Path]:
+    """Export a finished (or partial) job's figures; figure jobs have drawn theirs already."""
+    if not formats or job.kind == "figure":
+        return []
+    results = Path(job.results_dir)
+    path = write_job_surface(store, job)
+    written = export_surface(path, out or results, formats=formats, title=job.name, **options)  # type: ignore[arg-type]
+    if job.kind == "trajectory":
+        from lstui.scheduler.trajectory import export_trajectory
+
+        written += export_trajectory(results, out or results, formats=formats, title=job.name)
+    return written

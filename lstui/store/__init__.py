@@ -1,0 +1,39 @@
+"""The SQLite job store: jobs, work units, points, events and workers.
+
+The only package of lstui that writes SQL. See :class:`Store`.
+"""
+
+from lstui.store._paths import DB_NAME, default_home, safe_name
+from lstui.store._rows import Event, JobRow, PointRow, UnitClaim, UnitRow, WorkerRow
+from lstui.store._schema import SCHEMA_VERSION
+from lstui.store._store import Store
+from lstui.store.states import (
+    ACTIONS,
+    FINISHED,
+    TRANSITIONS,
+    JobState,
+    can_transition,
+    check_action,
+    check_transition,
+)
+
+__all__ = [
+    "ACTIONS",
+    "DB_NAME",
+    "FINISHED",
+    "SCHEMA_VERSION",
+    "TRANSITIONS",
+    "Event",
+    "JobRow",
+    "JobState",
+    "PointRow",
+    "Store",
+    "UnitClaim",
+    "UnitRow",
+    "WorkerRow",
+    "can_transition",
+    "check_action",
+    "check_transition",
+    "default_home",
+    "safe_name",
+]

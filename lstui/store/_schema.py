@@ -1,0 +1,158 @@
+"""The database schema as numbered migrations.
+
+``PRAGMA user_version`` holds how many migrations a database has had. Opening a store
+applies the missing ones, in order, inside one ``BEGIN IMMEDIATE`` transaction, so two
+processes opening an old database at once cannot both upgrade it. Never edit a
+migration that has shipped: append a new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlite_utils import Database
+from sqlite_utils.db import Table
+
+
+def _table(db: Database, name: str) -> Table:
+    return db.table(name)
+
+
+def _m001_core(db: Database) -> None:
+    """Jobs, their dependencies, work units, points, events and workers."""
+    _table(db, "jobs").create(
+        {
+            "id": int,
+            "name": str,
+            "kind": str,
+            "spec": str,  # JSON object
+            "state": str,
+            "priority": int,
+            "created": float,
+            "started": float,
+            "finished": float,
+            "attempts": int,
+            "error": str,
+            "results_dir": str,
+            "total_points": int,
+            "done_points": int,  # kept equal to COUNT(points) by write_points
+        },
+        pk="id",
+        not_null=[
+            "name",
+            "kind",
+            "spec",
+            "state",
+            "priority",
+            "created",
+            "attempts",
+            "results_dir",
+            "total_points",
+            "done_points",
+        ],
+        defaults={"state": "queued", "priority": 0, "attempts": 0, "done_points": 0},
+    )
+    _table(db, "jobs").create_index(["state"])
+
+    _table(db, "job_deps").create(
+        {"job_id": int, "depends_on": int},
+        pk=("job_id", "depends_on"),
+        foreign_keys=[("job_id", "jobs", "id"), ("depends_on", "jobs", "id")],
+    )
+    _table(db, "job_deps").create_index(["depends_on"])
+
+    _table(db, "workers").create(
+        {
+            "id": int,
+            "device": str,
+            "pid": int,
+            "host": str,
+            "started": float,
+            "heartbeat": float,
+            "state": str,
+            "current_job": int,
+        },
+        pk="id",
+        not_null=["device", "pid", "host", "started", "heartbeat", "state"],
+    )
+
+    _table(db, "units").create(
+        {
+            "id": int,
+            "job_id": int,
+            "seq": int,
+            "indices": str,  # JSON list of flat point indices
+            "state": str,  # pending | leased | done | failed
+            "lease_owner": int,
+            "lease_expires": float,
+            "attempts": int,
+            "last_error": str,
+        },
+        pk="id",
+        foreign_keys=[("job_id", "jobs", "id")],
+        not_null=["job_id", "seq", "indices", "state", "attempts"],
+        defaults={"state": "pending", "attempts": 0},
+    )
+    _table(db, "units").create_index(["job_id", "seq"], unique=True)
+    _table(db, "units").create_index(["state", "job_id", "seq"])
+
+    _table(db, "points").create(
+        {
+            "job_id": int,
+            "idx": int,
+            "train_loss": float,
+            "train_acc": float,
+            "test_loss": float,
+            "test_acc": float,
+            "unit_id": int,
+            "worker": int,
+            "created": float,
+        },
+        pk=("job_id", "idx"),  # the index by job; one row per point, ever
+        foreign_keys=[("job_id", "jobs", "id")],
+        not_null=["created"],
+    )
+
+    _table(db, "events").create(
+        {"id": int, "job_id": int, "ts": float, "level": str, "message": str},
+        pk="id",
+        foreign_keys=[("job_id", "jobs", "id")],
+        not_null=["ts", "level", "message"],
+    )
+    _table(db, "events").create_index(["job_id", "id"])
+
+
+def _m002_meta_and_device(db: Database) -> None:
+    """Daemon facts as key/value pairs; the device(s) a job last ran on."""
+    _table(db, "meta").create({"key": str, "value": str}, pk="key", not_null=["value"])
+    _table(db, "jobs").add_column("device", str)
+
+
+MIGRATIONS: tuple[Callable[[Database], None], ...] = (
+    _m001_core,
+    _m002_meta_and_device,
+)
+"""Every migration, in order; a database at version N has had the first N."""
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(db: Database) -> int:
+    """The number of migrations ``db`` has had."""
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def apply_migrations(db: Database, *, upto: int = SCHEMA_VERSION) -> int:
+    """Apply the migrations ``db`` lacks, up to number ``upto``.
+
+    The caller holds the write lock (``BEGIN IMMEDIATE``); this only runs the steps
+    and records the new version in the same transaction.
+
+    Returns:
+        The version the database now has.
+    """
+    current = schema_version(db)
+    for number in range(current + 1, upto + 1):
+        MIGRATIONS[number - 1](db)
+        db.execute(f"PRAGMA user_version = {number:d}")
+    return max(current, upto)

@@ -1,0 +1,1083 @@
+"""The SQLite job store: the one place in lstui that reads and writes SQL.
+
+Many processes use one database at once: the scheduler daemon, one worker per device,
+CLI commands and the TUI. The rules that keep that safe:
+
+* WAL journal, so readers never block the writer and the writer never blocks readers;
+* every write is one ``BEGIN IMMEDIATE`` transaction (:meth:`Store._immediate`), which
+  takes the write lock up front and waits for it up to ``busy_timeout`` instead of
+  failing half way with "database is locked";
+* a claim is one ``UPDATE … RETURNING`` inside that transaction, never read-then-write;
+* a point is stored once (``INSERT OR IGNORE`` on its primary key), whoever computes it.
+
+``synchronous=NORMAL``: a killed process never loses a committed transaction; a power
+cut may lose the last few, never the database.
+
+A :class:`Store` may be shared by the threads of one process (a lock serialises them),
+but not across ``fork``: each process opens its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from sqlite_utils import Database
+
+from lstui.errors import JobNotFound, StoreError
+from lstui.store._paths import DB_NAME, default_home, display_name, safe_name
+from lstui.store._rows import Event, JobRow, PointRow, UnitClaim, UnitRow, WorkerRow
+from lstui.store._schema import SCHEMA_VERSION, apply_migrations, schema_version
+from lstui.store.states import (
+    ACTIVE,
+    FINISHED,
+    JobState,
+    can_transition,
+    check_action,
+    check_priority_change,
+    check_transition,
+)
+
+MIN_SQLITE = (3, 35, 0)  # UPDATE … RETURNING
+DEFAULT_TIMEOUT_S = 30.0
+EVENT_LEVELS = frozenset({"debug", "info", "warning", "error"})
+
+
+def _sql_set(states: frozenset[JobState]) -> str:
+    return "(" + ", ".join(sorted(f"'{s.value}'" for s in states)) + ")"
+
+
+_ACTIVE_SQL = _sql_set(ACTIVE)  # ('queued', 'running')
+_FINISHED_SQL = _sql_set(FINISHED)  # ('cancelled', 'done', 'failed')
+
+_JOB_COLUMNS = """
+    j.id, j.name, j.kind, j.spec, j.state, j.priority, j.created, j.started, j.finished,
+    j.attempts, j.error, j.results_dir, j.total_points, j.done_points, j.device,
+    (SELECT group_concat(d.depends_on) FROM job_deps d WHERE d.job_id = j.id) AS deps
+"""
+
+# The next unit to run: of the claimable jobs, the one with the highest priority, then
+# the oldest; of its pending units, the first in the caller's (coarse-to-fine) order.
+_CLAIM_SQL = f"""
+UPDATE units
+SET state = 'leased', lease_owner = :worker, lease_expires = :expires,
+    attempts = attempts + 1
+WHERE id = (
+    SELECT u.id FROM units u
+    WHERE u.state = 'pending' AND u.job_id = (
+        SELECT j.id FROM jobs j
+        WHERE j.state IN {_ACTIVE_SQL}
+          AND (:any_job OR j.id IN (SELECT value FROM json_each(:job_ids)))
+          AND EXISTS (SELECT 1 FROM units p WHERE p.job_id = j.id AND p.state = 'pending')
+          AND NOT EXISTS (
+              SELECT 1 FROM job_deps d JOIN jobs dj ON dj.id = d.depends_on
+              WHERE d.job_id = j.id AND dj.state != 'done')
+        ORDER BY j.priority DESC, j.created ASC, j.id ASC
+        LIMIT 1)
+    ORDER BY u.seq
+    LIMIT 1)
+RETURNING id, job_id, seq, indices, attempts, lease_expires
+"""
+
+_RELEASE_LEASES_SQL = """
+UPDATE units
+SET state = 'pending', lease_owner = NULL, lease_expires = NULL,
+    attempts = max(attempts - 1, 0)
+WHERE job_id = ? AND state = 'leased'
+"""
+
+
+def _is_locked(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+class Store:
+    """The job store in one SQLite file.
+
+    Args:
+        path: the database file; its folder is created (mode 0700) and the file too
+            (mode 0600) when missing.
+        timeout_s: how long a write waits for another process's write to finish
+            before giving up with :class:`StoreError`.
+        clock: the source of unix time (tests pass a fake one to expire leases).
+
+    Raises:
+        StoreError: the file is locked, written by a newer lstui, on a file system
+            without WAL support, or this Python's SQLite is older than 3.35.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if sqlite3.sqlite_version_info < MIN_SQLITE:
+            raise StoreError(
+                f"SQLite {sqlite3.sqlite_version} is too old for the job store; "
+                f"lstui needs {'.'.join(map(str, MIN_SQLITE))} or newer"
+            )
+        self.path = Path(path).expanduser()
+        self.timeout_s = timeout_s
+        self._clock = clock
+        self._lock = threading.RLock()
+        _create_private(self.path)
+        self._conn = sqlite3.connect(
+            str(self.path),
+            timeout=timeout_s,
+            isolation_level=None,  # we issue BEGIN/COMMIT ourselves
+            check_same_thread=False,
+        )
+        self._db = Database(self._conn, execute_plugins=False)
+        try:
+            self._configure()
+            self._migrate()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    # -- opening and closing ---------------------------------------------------------
+
+    @classmethod
+    def open_home(cls, home: Path | None = None, **kwargs: Any) -> Store:
+        """Open ``home/lstui.db``; ``home`` defaults to :func:`default_home`."""
+        return cls((home if home is not None else default_home()) / DB_NAME, **kwargs)
+
+    def close(self) -> None:
+        """Close the connection; the store is unusable afterwards."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    @property
+    def schema_version(self) -> int:
+        """How many migrations the database has had."""
+        with self._read():
+            return schema_version(self._db)
+
+    def _configure(self) -> None:
+        c = self._conn
+        c.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000):d}")
+        c.execute("PRAGMA foreign_keys = ON")
+        deadline = time.monotonic() + self.timeout_s
+        while True:  # a brand-new file opened by many processes at once may be busy
+            try:
+                mode = c.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                break
+            except sqlite3.OperationalError as exc:
+                if not _is_locked(exc) or time.monotonic() > deadline:
+                    raise self._store_error(exc) from exc
+                time.sleep(0.02)
+        if str(mode).lower() != "wal":
+            raise StoreError(
+                f"database {self.path} cannot use a WAL journal (got {mode!r}); "
+                "put LSTUI_HOME on a local disk"
+            )
+        c.execute("PRAGMA synchronous = NORMAL")
+
+    def _migrate(self) -> None:
+        with self._read():
+            version = schema_version(self._db)
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"database {self.path} has schema version {version}, newer than this "
+                f"lstui knows ({SCHEMA_VERSION}); upgrade lstui"
+            )
+        if version < SCHEMA_VERSION:
+            with self._immediate():
+                apply_migrations(self._db)  # re-reads the version under the write lock
+
+    # -- transactions ----------------------------------------------------------------
+
+    def _store_error(self, exc: sqlite3.OperationalError) -> StoreError | sqlite3.OperationalError:
+        if _is_locked(exc):
+            return StoreError(
+                f"database {self.path} is locked by another process "
+                f"(waited {self.timeout_s:g} s: {exc})"
+            )
+        return exc
+
+    @contextmanager
+    def _immediate(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction: ``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` on error."""
+        with self._lock:
+            c = self._conn
+            if c.in_transaction:
+                raise RuntimeError("Store write transactions do not nest")
+            try:
+                c.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise self._store_error(exc) from exc
+            try:
+                yield c
+                c.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                if c.in_transaction:
+                    c.execute("ROLLBACK")
+                raise self._store_error(exc) from exc
+            except BaseException:
+                if c.in_transaction:
+                    c.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot for several SELECTs (joins an open transaction)."""
+        with self._lock:
+            c = self._conn
+            if c.in_transaction:
+                yield c
+                return
+            try:
+                c.execute("BEGIN")
+                yield c
+                c.execute("COMMIT")
+            except sqlite3.OperationalError as exc:
+                if c.in_transaction:
+                    c.execute("ROLLBACK")
+                raise self._store_error(exc) from exc
+            except BaseException:
+                if c.in_transaction:
+                    c.execute("ROLLBACK")
+                raise
+
+    @staticmethod
+    def _rows(c: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        cur = c.cursor()
+        cur.row_factory = sqlite3.Row
+        return cur.execute(sql, params).fetchall()
+
+    @staticmethod
+    def _one(
+        c: sqlite3.Connection, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> sqlite3.Row | None:
+        cur = c.cursor()
+        cur.row_factory = sqlite3.Row
+        row: sqlite3.Row | None = cur.execute(sql, params).fetchone()
+        return row
+
+    # -- jobs ------------------------------------------------------------------------
+
+    def add_job(
+        self,
+        *,
+        kind: str,
+        name: str,
+        spec: dict[str, Any],
+        total_points: int,
+        units: list[list[int]],
+        priority: int = 0,
+        depends_on: Iterable[int] = (),
+        results_root: Path,
+    ) -> int:
+        """Queue a job and its work units in one transaction.
+
+        Args:
+            kind: ``surface``, ``interp``, ``trajectory`` …
+            name: shown in listings (control characters removed) and, reduced to
+                ``[A-Za-z0-9._-]``, part of the results folder's name.
+            spec: the validated job spec as a JSON-able dict; returned with every claim.
+            total_points: the number of grid points; flat indices run 0 … total-1.
+            units: the work units in the order they should run (coarse points
+                first); together they hold every index exactly once.
+            priority: higher runs first; equal priorities run oldest first.
+            depends_on: jobs that must be done before this one starts.
+            results_root: the folder under which ``{id:05d}-{name}`` is the job's.
+
+        Returns:
+            The new job's id.
+
+        Raises:
+            JobNotFound: a dependency does not exist.
+            ValueError: the units do not cover ``range(total_points)`` exactly once.
+        """
+        _check_units(units, total_points)
+        spec_json = json.dumps(spec, sort_keys=True)
+        deps = sorted({int(d) for d in depends_on})
+        root = Path(results_root).expanduser().absolute()
+        shown = display_name(name)
+        with self._immediate() as c:
+            if deps:
+                found = {
+                    r[0]
+                    for r in c.execute(
+                        "SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?))",
+                        (json.dumps(deps),),
+                    )
+                }
+                missing = [d for d in deps if d not in found]
+                if missing:
+                    raise JobNotFound(f"job {missing[0]} does not exist; a job cannot depend on it")
+            now = self._clock()
+            cur = c.execute(
+                "INSERT INTO jobs (name, kind, spec, state, priority, created, attempts,"
+                " results_dir, total_points, done_points)"
+                " VALUES (?, ?, ?, 'queued', ?, ?, 0, '', ?, 0)",
+                (shown, kind, spec_json, int(priority), now, int(total_points)),
+            )
+            job_id = int(cur.lastrowid or 0)
+            results_dir = root / f"{job_id:05d}-{safe_name(name)}"
+            c.execute("UPDATE jobs SET results_dir = ? WHERE id = ?", (str(results_dir), job_id))
+            c.executemany(
+                "INSERT INTO job_deps (job_id, depends_on) VALUES (?, ?)",
+                [(job_id, d) for d in deps],
+            )
+            c.executemany(
+                "INSERT INTO units (job_id, seq, indices, state, attempts)"
+                " VALUES (?, ?, ?, 'pending', 0)",
+                [(job_id, seq, json.dumps(list(map(int, u)))) for seq, u in enumerate(units)],
+            )
+            after = f" after job{'s' if len(deps) > 1 else ''} {', '.join(map(str, deps))}"
+            self._event(
+                c,
+                job_id,
+                "info",
+                f"queued: {total_points} points in {len(units)} units" + (after if deps else ""),
+            )
+        return job_id
+
+    def get_job(self, job_id: int) -> JobRow:
+        """The job with this id.
+
+        Raises:
+            JobNotFound: no job has this id.
+        """
+        with self._read() as c:
+            row = self._one(c, f"SELECT {_JOB_COLUMNS} FROM jobs j WHERE j.id = ?", (job_id,))
+        if row is None:
+            raise JobNotFound(f"job {job_id} does not exist")
+        return _job_row(row)
+
+    def list_jobs(self, *, include_finished: bool = True, limit: int | None = None) -> list[JobRow]:
+        """Jobs in id order, with their stored-point counts, in one query.
+
+        Args:
+            include_finished: also list done, failed and cancelled jobs.
+            limit: keep only the newest ``limit`` jobs (still returned in id order).
+        """
+        where = "" if include_finished else f"WHERE j.state NOT IN {_FINISHED_SQL}"
+        sql = f"SELECT {_JOB_COLUMNS} FROM jobs j {where} ORDER BY j.id DESC"
+        params: tuple[Any, ...] = ()
+        if limit is not None:
+            sql += " LIMIT ?"
+            params = (int(limit),)
+        with self._read() as c:
+            rows = self._rows(c, sql, params)
+        return [_job_row(r) for r in reversed(rows)]
+
+    def job_state(self, job_id: int) -> JobState:
+        """The job's state; cheap enough for a worker to ask between batches.
+
+        Raises:
+            JobNotFound: no job has this id.
+        """
+        with self._read() as c:
+            return self._state(c, job_id)
+
+    def dependencies(self, job_id: int) -> list[int]:
+        """The jobs this one waits for."""
+        with self._read() as c:
+            self._state(c, job_id)
+            rows = c.execute(
+                "SELECT depends_on FROM job_deps WHERE job_id = ? ORDER BY depends_on", (job_id,)
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def jobs_waiting_on(self, job_id: int) -> list[int]:
+        """The jobs that depend on this one directly."""
+        with self._read() as c:
+            self._state(c, job_id)
+            rows = c.execute(
+                "SELECT job_id FROM job_deps WHERE depends_on = ? ORDER BY job_id", (job_id,)
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def set_job_device(self, job_id: int, device: str | None) -> None:
+        """Record the device(s) the job runs or last ran on, e.g. ``"cuda:0,cuda:1"``."""
+        with self._immediate() as c:
+            self._state(c, job_id)
+            c.execute("UPDATE jobs SET device = ? WHERE id = ?", (device, job_id))
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def cancel(self, job_id: int) -> None:
+        """Stop a job for good (until retried); its leases end, its points stay."""
+        with self._immediate() as c:
+            old = self._state(c, job_id)
+            check_action(old, "cancel", job_id=job_id)
+            c.execute(
+                "UPDATE jobs SET state = 'cancelled', finished = ? WHERE id = ?",
+                (self._clock(), job_id),
+            )
+            c.execute(_RELEASE_LEASES_SQL, (job_id,))
+            self._event(c, job_id, "info", f"cancelled (was {old.value})")
+
+    def pause(self, job_id: int) -> None:
+        """Hold a job: workers lose its leases at their next renewal and stop."""
+        with self._immediate() as c:
+            check_action(self._state(c, job_id), "pause", job_id=job_id)
+            c.execute("UPDATE jobs SET state = 'paused' WHERE id = ?", (job_id,))
+            c.execute(_RELEASE_LEASES_SQL, (job_id,))
+            self._event(c, job_id, "info", "paused")
+
+    def resume(self, job_id: int) -> None:
+        """Queue a paused job again."""
+        with self._immediate() as c:
+            check_action(self._state(c, job_id), "resume", job_id=job_id)
+            c.execute("UPDATE jobs SET state = 'queued' WHERE id = ?", (job_id,))
+            self._event(c, job_id, "info", "resumed")
+
+    def retry(self, job_id: int) -> None:
+        """Queue a failed or cancelled job again; unfinished units start afresh, points stay."""
+        with self._immediate() as c:
+            old = self._state(c, job_id)
+            check_action(old, "retry", job_id=job_id)
+            c.execute(
+                "UPDATE jobs SET state = 'queued', error = NULL, finished = NULL WHERE id = ?",
+                (job_id,),
+            )
+            c.execute(
+                "UPDATE units SET state = 'pending', attempts = 0, lease_owner = NULL,"
+                " lease_expires = NULL, last_error = NULL WHERE job_id = ? AND state != 'done'",
+                (job_id,),
+            )
+            self._event(c, job_id, "info", f"retried (was {old.value})")
+
+    def set_priority(self, job_id: int, priority: int) -> None:
+        """Change a job's priority (higher runs first); not for done jobs."""
+        with self._immediate() as c:
+            check_priority_change(self._state(c, job_id), job_id=job_id)
+            c.execute("UPDATE jobs SET priority = ? WHERE id = ?", (int(priority), job_id))
+            self._event(c, job_id, "info", f"priority set to {int(priority)}")
+
+    def fail_job(self, job_id: int, error: str) -> None:
+        """Mark a job failed with ``error`` (one line a person reads)."""
+        with self._immediate() as c:
+            self._fail_job(c, job_id, self._state(c, job_id), error)
+
+    def fail_dependants(self, job_id: int) -> list[int]:
+        """Fail the queued or paused jobs that wait, directly or not, on a failed or
+        cancelled job, saying ``dependency N failed: …``.
+
+        Returns:
+            The ids of the jobs failed, nearest first; empty if ``job_id`` is not
+            failed or cancelled.
+        """
+        with self._immediate() as c:
+            row = self._one(c, "SELECT state, error FROM jobs WHERE id = ?", (job_id,))
+            if row is None:
+                raise JobNotFound(f"job {job_id} does not exist")
+            state = JobState(row["state"])
+            if state is JobState.FAILED:
+                reason = f"dependency {job_id} failed: {row['error'] or 'no reason given'}"
+            elif state is JobState.CANCELLED:
+                reason = f"dependency {job_id} was cancelled"
+            else:
+                return []
+            failed: list[int] = []
+            frontier = [(job_id, reason)]
+            while frontier:
+                parent, why = frontier.pop(0)
+                for dep in self._rows(
+                    c,
+                    "SELECT j.id, j.state FROM job_deps d JOIN jobs j ON j.id = d.job_id"
+                    " WHERE d.depends_on = ? ORDER BY j.id",
+                    (parent,),
+                ):
+                    dep_state = JobState(dep["state"])
+                    if dep_state in FINISHED or not can_transition(dep_state, JobState.FAILED):
+                        continue
+                    self._fail_job(c, dep["id"], dep_state, why)
+                    failed.append(dep["id"])
+                    frontier.append((dep["id"], f"dependency {dep['id']} failed: {why}"))
+            return failed
+
+    # -- units -----------------------------------------------------------------------
+
+    def claim_unit(
+        self,
+        worker_id: int,
+        lease_s: float,
+        *,
+        job_ids: Iterable[int] | None = None,
+        max_attempts: int = 3,
+    ) -> UnitClaim | None:
+        """Lease the next unit to run to ``worker_id`` for ``lease_s`` seconds.
+
+        Expired leases go back to pending first (failing a job whose unit has lost
+        its worker ``max_attempts`` times). The next unit is the first pending unit,
+        in ``seq`` order, of the queued or running job with every dependency done and
+        the highest priority, then the oldest. A queued job becomes running.
+
+        Args:
+            worker_id: the claiming worker (see :meth:`register_worker`).
+            lease_s: lease length; renew with :meth:`renew_lease` well before it ends.
+            job_ids: only consider these jobs.
+            max_attempts: how often a unit may be claimed before its job fails.
+
+        Returns:
+            The claim, or None when nothing is claimable.
+        """
+        ids = None if job_ids is None else json.dumps(sorted({int(j) for j in job_ids}))
+        with self._immediate() as c:
+            now = self._clock()
+            self._requeue(
+                c,
+                "state = 'leased' AND lease_expires < ?",
+                (now,),
+                max_attempts,
+                "its lease expired",
+            )
+            row = self._one(
+                c,
+                _CLAIM_SQL,
+                {
+                    "worker": worker_id,
+                    "expires": now + lease_s,
+                    "any_job": ids is None,
+                    "job_ids": ids or "[]",
+                },
+            )
+            if row is None:
+                return None
+            job_id = row["job_id"]
+            job = self._one(
+                c,
+                "SELECT kind, spec, state, results_dir, device FROM jobs WHERE id = ?",
+                (job_id,),
+            )
+            assert job is not None
+            if job["state"] == JobState.QUEUED.value:
+                check_transition(JobState.QUEUED, JobState.RUNNING, job_id=job_id)
+                c.execute(
+                    "UPDATE jobs SET state = 'running', started = coalesce(started, ?),"
+                    " attempts = attempts + 1 WHERE id = ?",
+                    (now, job_id),
+                )
+                self._event(c, job_id, "info", f"started by worker {worker_id}")
+            worker = c.execute("SELECT device FROM workers WHERE id = ?", (worker_id,)).fetchone()
+            if worker is not None:
+                devices = set(filter(None, (job["device"] or "").split(",")))
+                if worker[0] not in devices:
+                    devices.add(worker[0])
+                    c.execute(
+                        "UPDATE jobs SET device = ? WHERE id = ?",
+                        (",".join(sorted(devices)), job_id),
+                    )
+            todo = [
+                r[0]
+                for r in c.execute(
+                    "SELECT value FROM json_each(?) WHERE value NOT IN"
+                    " (SELECT idx FROM points WHERE job_id = ?) ORDER BY key",
+                    (row["indices"], job_id),
+                )
+            ]
+        return UnitClaim(
+            unit_id=row["id"],
+            job_id=job_id,
+            seq=row["seq"],
+            indices=tuple(json.loads(row["indices"])),
+            todo=tuple(todo),
+            attempts=row["attempts"],
+            lease_expires=row["lease_expires"],
+            kind=job["kind"],
+            spec=json.loads(job["spec"]),
+            results_dir=Path(job["results_dir"]),
+        )
+
+    def renew_lease(self, unit_id: int, worker_id: int, lease_s: float) -> bool:
+        """Extend a lease; False when it is lost (job paused, cancelled, failed, or the
+        unit taken over), and the worker should stop this unit."""
+        with self._immediate() as c:
+            cur = c.execute(
+                "UPDATE units SET lease_expires = ?"
+                " WHERE id = ? AND state = 'leased' AND lease_owner = ?"
+                f" AND job_id IN (SELECT id FROM jobs WHERE state IN {_ACTIVE_SQL})",
+                (self._clock() + lease_s, unit_id, worker_id),
+            )
+            return cur.rowcount == 1
+
+    def write_points(self, unit_id: int, worker_id: int, rows: Sequence[PointRow]) -> int:
+        """Store evaluated points of a unit; call as often as useful (partial progress).
+
+        A point already stored is left as it is, so a unit computed twice (lease lost,
+        worker restarted) still yields one row per point. Points are kept even when the
+        worker no longer holds the lease; values are deterministic. NaN is stored as NULL.
+
+        Returns:
+            How many points were new.
+
+        Raises:
+            ValueError: the unit does not exist or an index is not one of its points.
+        """
+        now = self._clock()
+        with self._immediate() as c:
+            unit = c.execute(
+                "SELECT job_id, indices FROM units WHERE id = ?", (unit_id,)
+            ).fetchone()
+            if unit is None:
+                raise ValueError(f"unit {unit_id} does not exist")
+            job_id, indices = unit[0], set(json.loads(unit[1]))
+            stray = [r.idx for r in rows if r.idx not in indices]
+            if stray:
+                raise ValueError(f"point {stray[0]} is not part of unit {unit_id}")
+            before = c.total_changes
+            c.executemany(
+                "INSERT OR IGNORE INTO points (job_id, idx, train_loss, train_acc, test_loss,"
+                " test_acc, unit_id, worker, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        job_id,
+                        int(r.idx),
+                        _real(r.train_loss),
+                        _real(r.train_acc),
+                        _real(r.test_loss),
+                        _real(r.test_acc),
+                        unit_id,
+                        worker_id,
+                        now,
+                    )
+                    for r in rows
+                ],
+            )
+            added = c.total_changes - before
+            if added:
+                c.execute(
+                    "UPDATE jobs SET done_points = done_points + ? WHERE id = ?", (added, job_id)
+                )
+            return added
+
+    def complete_unit(self, unit_id: int, worker_id: int) -> bool:
+        """Mark a unit done; the last one done makes its job done in the same transaction.
+
+        Returns:
+            False when the worker no longer holds the lease (the unit is left alone).
+
+        Raises:
+            ValueError: some of the unit's points are not stored.
+        """
+        with self._immediate() as c:
+            unit = self._one(
+                c,
+                "SELECT job_id, indices, state, lease_owner FROM units WHERE id = ?",
+                (unit_id,),
+            )
+            if unit is None or unit["state"] != "leased" or unit["lease_owner"] != worker_id:
+                return False
+            job_id = unit["job_id"]
+            missing = c.execute(
+                "SELECT count(*) FROM json_each(?) WHERE value NOT IN"
+                " (SELECT idx FROM points WHERE job_id = ?)",
+                (unit["indices"], job_id),
+            ).fetchone()[0]
+            if missing:
+                raise ValueError(
+                    f"unit {unit_id} of job {job_id} lacks {missing} points; cannot complete it"
+                )
+            c.execute(
+                "UPDATE units SET state = 'done', lease_owner = NULL, lease_expires = NULL"
+                " WHERE id = ?",
+                (unit_id,),
+            )
+            left = c.execute(
+                "SELECT count(*) FROM units WHERE job_id = ? AND state != 'done'", (job_id,)
+            ).fetchone()[0]
+            if left == 0:
+                state = self._state(c, job_id)
+                if state is JobState.QUEUED:
+                    state = check_transition(state, JobState.RUNNING, job_id=job_id)
+                check_transition(state, JobState.DONE, job_id=job_id)
+                c.execute(
+                    "UPDATE jobs SET state = 'done', finished = ?, error = NULL WHERE id = ?",
+                    (self._clock(), job_id),
+                )
+                self._event(c, job_id, "info", "done")
+            return True
+
+    def release_unit(self, unit_id: int, worker_id: int) -> bool:
+        """Give a leased unit back untouched (shutdown, job paused); the attempt does
+        not count against it. False when the worker did not hold it."""
+        with self._immediate() as c:
+            cur = c.execute(
+                "UPDATE units SET state = 'pending', lease_owner = NULL, lease_expires = NULL,"
+                " attempts = max(attempts - 1, 0)"
+                " WHERE id = ? AND state = 'leased' AND lease_owner = ?",
+                (unit_id, worker_id),
+            )
+            return cur.rowcount == 1
+
+    def fail_unit(self, unit_id: int, worker_id: int, error: str, *, max_attempts: int = 3) -> bool:
+        """Record that computing a unit raised ``error``.
+
+        The unit goes back to pending, unless it has been tried ``max_attempts`` times:
+        then the job fails with the error and its other units are not claimed.
+
+        Returns:
+            Whether the job failed. False also when the worker did not hold the lease
+            (nothing is recorded then).
+        """
+        with self._immediate() as c:
+            unit = self._one(
+                c,
+                "SELECT job_id, seq, state, lease_owner, attempts FROM units WHERE id = ?",
+                (unit_id,),
+            )
+            if unit is None or unit["state"] != "leased" or unit["lease_owner"] != worker_id:
+                return False
+            job_id, seq, attempts = unit["job_id"], unit["seq"], unit["attempts"]
+            if attempts >= max_attempts:
+                c.execute(
+                    "UPDATE units SET state = 'failed', lease_owner = NULL, lease_expires = NULL,"
+                    " last_error = ? WHERE id = ?",
+                    (error, unit_id),
+                )
+                self._fail_job(
+                    c,
+                    job_id,
+                    self._state(c, job_id),
+                    f"unit {seq} failed {attempts} times: {error}",
+                )
+                return True
+            c.execute(
+                "UPDATE units SET state = 'pending', lease_owner = NULL, lease_expires = NULL,"
+                " last_error = ? WHERE id = ?",
+                (error, unit_id),
+            )
+            self._event(
+                c,
+                job_id,
+                "warning",
+                f"unit {seq} failed on worker {worker_id} (attempt {attempts} of "
+                f"{max_attempts}): {error}",
+            )
+            return False
+
+    def requeue_expired(self, *, max_attempts: int = 3) -> int:
+        """Put units whose lease has expired back to pending (the claim does this too).
+
+        Returns:
+            How many units were taken back.
+        """
+        with self._immediate() as c:
+            return self._requeue(
+                c,
+                "state = 'leased' AND lease_expires < ?",
+                (self._clock(),),
+                max_attempts,
+                "its lease expired",
+            )
+
+    def recover_orphans(self, live_worker_ids: Iterable[int], *, max_attempts: int = 3) -> int:
+        """After workers died (or the daemon restarted): units leased by any worker not
+        in ``live_worker_ids`` go back to pending, and running jobs that no worker
+        holds a unit of go back to queued. A unit that has lost its worker
+        ``max_attempts`` times fails its job instead, saying so.
+
+        Returns:
+            How many units were taken back.
+        """
+        live = json.dumps(sorted({int(w) for w in live_worker_ids}))
+        with self._immediate() as c:
+            n = self._requeue(
+                c,
+                "state = 'leased' AND lease_owner NOT IN (SELECT value FROM json_each(?))",
+                (live,),
+                max_attempts,
+                "its worker died",
+            )
+            for (job_id,) in c.execute(
+                "SELECT id FROM jobs j WHERE state = 'running' AND NOT EXISTS"
+                " (SELECT 1 FROM units u WHERE u.job_id = j.id AND u.state = 'leased')"
+            ).fetchall():
+                check_transition(JobState.RUNNING, JobState.QUEUED, job_id=job_id)
+                c.execute("UPDATE jobs SET state = 'queued' WHERE id = ?", (job_id,))
+                self._event(c, job_id, "info", "requeued: no worker holds it")
+            return n
+
+    def units(self, job_id: int) -> list[UnitRow]:
+        """A job's units in ``seq`` order."""
+        with self._read() as c:
+            self._state(c, job_id)
+            rows = self._rows(c, "SELECT * FROM units WHERE job_id = ? ORDER BY seq", (job_id,))
+        return [
+            UnitRow(
+                id=r["id"],
+                job_id=r["job_id"],
+                seq=r["seq"],
+                indices=tuple(json.loads(r["indices"])),
+                state=r["state"],
+                lease_owner=r["lease_owner"],
+                lease_expires=r["lease_expires"],
+                attempts=r["attempts"],
+                last_error=r["last_error"],
+            )
+            for r in rows
+        ]
+
+    # -- points ----------------------------------------------------------------------
+
+    def points(self, job_id: int) -> list[PointRow]:
+        """Every stored point of a job, by index."""
+        with self._read() as c:
+            rows = c.execute(
+                "SELECT idx, train_loss, train_acc, test_loss, test_acc FROM points"
+                " WHERE job_id = ? ORDER BY idx",
+                (job_id,),
+            ).fetchall()
+        return [PointRow(*r) for r in rows]
+
+    def point_count(self, job_id: int) -> int:
+        """How many points of a job are stored."""
+        with self._read() as c:
+            return int(
+                c.execute("SELECT count(*) FROM points WHERE job_id = ?", (job_id,)).fetchone()[0]
+            )
+
+    def points_since(self, job_id: int, after_rowid: int = 0) -> tuple[list[PointRow], int]:
+        """Points stored after a previous call, for previews that update in place.
+
+        Returns:
+            The new points in the order they were stored, and the cursor to pass next
+            time (``after_rowid`` itself when nothing is new).
+        """
+        with self._read() as c:
+            rows = c.execute(
+                "SELECT rowid, idx, train_loss, train_acc, test_loss, test_acc FROM points"
+                " WHERE job_id = ? AND rowid > ? ORDER BY rowid",
+                (job_id, after_rowid),
+            ).fetchall()
+        last = rows[-1][0] if rows else after_rowid
+        return [PointRow(*r[1:]) for r in rows], int(last)
+
+    # -- events ----------------------------------------------------------------------
+
+    def add_event(self, job_id: int | None, level: str, message: str) -> int:
+        """Append a line to a job's history (``job_id`` None: the daemon's)."""
+        with self._immediate() as c:
+            if job_id is not None:
+                self._state(c, job_id)
+            return self._event(c, job_id, level, message)
+
+    def events(
+        self, job_id: int | None = None, after_id: int = 0, limit: int | None = None
+    ) -> list[Event]:
+        """Events in order; of one job, or of all (``job_id`` None); newer than ``after_id``."""
+        sql = "SELECT id, job_id, ts, level, message FROM events WHERE id > ?"
+        params: list[Any] = [after_id]
+        if job_id is not None:
+            sql += " AND job_id = ?"
+            params.append(job_id)
+        sql += " ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        with self._read() as c:
+            rows = c.execute(sql, params).fetchall()
+        return [Event(*r) for r in rows]
+
+    # -- workers ---------------------------------------------------------------------
+
+    def register_worker(self, device: str, pid: int, host: str) -> int:
+        """Record a new worker process; returns its id (used as lease owner)."""
+        now = self._clock()
+        with self._immediate() as c:
+            cur = c.execute(
+                "INSERT INTO workers (device, pid, host, started, heartbeat, state)"
+                " VALUES (?, ?, ?, ?, ?, 'alive')",
+                (device, int(pid), host, now, now),
+            )
+            return int(cur.lastrowid or 0)
+
+    def heartbeat(self, worker_id: int, current_job: int | None = None) -> None:
+        """Say the worker is alive and what it works on."""
+        with self._immediate() as c:
+            c.execute(
+                "UPDATE workers SET heartbeat = ?, current_job = ? WHERE id = ?",
+                (self._clock(), current_job, worker_id),
+            )
+
+    def retire_worker(self, worker_id: int) -> None:
+        """Mark a worker as gone (clean exit, or found dead)."""
+        with self._immediate() as c:
+            c.execute(
+                "UPDATE workers SET state = 'retired', current_job = NULL WHERE id = ?",
+                (worker_id,),
+            )
+
+    def workers(self, alive_within_s: float | None = None) -> list[WorkerRow]:
+        """Registered workers; with ``alive_within_s``, only unretired ones whose last
+        heartbeat is that recent."""
+        sql = "SELECT id, device, pid, host, started, heartbeat, state, current_job FROM workers"
+        params: tuple[Any, ...] = ()
+        if alive_within_s is not None:
+            sql += " WHERE state = 'alive' AND heartbeat >= ?"
+            params = (self._clock() - alive_within_s,)
+        with self._read() as c:
+            rows = c.execute(sql + " ORDER BY id", params).fetchall()
+        return [WorkerRow(*r) for r in rows]
+
+    # -- meta ------------------------------------------------------------------------
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Remember a daemon fact (its pid, start time, device list …)."""
+        with self._immediate() as c:
+            c.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, str(value)),
+            )
+
+    def get_meta(self, key: str) -> str | None:
+        """A daemon fact, or None."""
+        with self._read() as c:
+            row = c.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    # -- helpers (run inside a transaction) -----------------------------------------
+
+    def _state(self, c: sqlite3.Connection, job_id: int) -> JobState:
+        row = c.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise JobNotFound(f"job {job_id} does not exist")
+        return JobState(row[0])
+
+    def _event(self, c: sqlite3.Connection, job_id: int | None, level: str, message: str) -> int:
+        if level not in EVENT_LEVELS:
+            raise ValueError(f"event level {level!r} is not one of {sorted(EVENT_LEVELS)}")
+        cur = c.execute(
+            "INSERT INTO events (job_id, ts, level, message) VALUES (?, ?, ?, ?)",
+            (job_id, self._clock(), level, message),
+        )
+        return int(cur.lastrowid or 0)
+
+    def _fail_job(self, c: sqlite3.Connection, job_id: int, old: JobState, error: str) -> None:
+        check_transition(old, JobState.FAILED, job_id=job_id, action="fail")
+        c.execute(
+            "UPDATE jobs SET state = 'failed', error = ?, finished = ? WHERE id = ?",
+            (error, self._clock(), job_id),
+        )
+        c.execute(_RELEASE_LEASES_SQL, (job_id,))
+        self._event(c, job_id, "error", f"failed: {error}")
+
+    def _requeue(
+        self,
+        c: sqlite3.Connection,
+        where: str,
+        params: Sequence[Any],
+        max_attempts: int,
+        why: str,
+    ) -> int:
+        """Take back leased units matching ``where``; fail jobs of units tried too often."""
+        lost = self._rows(
+            c,
+            f"SELECT id, job_id, seq, attempts, lease_owner FROM units WHERE {where}"
+            " ORDER BY job_id, seq",
+            params,
+        )
+        for u in lost:
+            reason = f"{why} (worker {u['lease_owner']})"
+            if u["attempts"] < max_attempts:
+                c.execute(
+                    "UPDATE units SET state = 'pending', lease_owner = NULL,"
+                    " lease_expires = NULL, last_error = ? WHERE id = ?",
+                    (reason, u["id"]),
+                )
+                self._event(c, u["job_id"], "warning", f"unit {u['seq']} requeued: {reason}")
+                continue
+            c.execute(
+                "UPDATE units SET state = 'failed', lease_owner = NULL, lease_expires = NULL,"
+                " last_error = ? WHERE id = ?",
+                (reason, u["id"]),
+            )
+            state = self._state(c, u["job_id"])
+            if can_transition(state, JobState.FAILED):
+                self._fail_job(
+                    c,
+                    u["job_id"],
+                    state,
+                    f"unit {u['seq']} lost its worker {u['attempts']} times, last because "
+                    f"{reason}; it may be crashing the worker (out of memory?)",
+                )
+        return len(lost)
+
+
+def _create_private(path: Path) -> None:
+    """Create the database's folder (0700) and an empty file (0600) if missing."""
+    try:
+        path.parent.mkdir(parents=True, mode=0o700)
+    except FileExistsError:
+        pass
+    else:
+        os.chmod(path.parent, 0o700)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
+def _check_units(units: list[list[int]], total_points: int) -> None:
+    if total_points < 0:
+        raise ValueError(f"total_points must be ≥ 0, not {total_points}")
+    seen = bytearray(total_points)
+    for seq, unit in enumerate(units):
+        if not unit:
+            raise ValueError(f"unit {seq} is empty")
+        for idx in unit:
+            if not 0 <= idx < total_points:
+                raise ValueError(f"unit {seq} holds point {idx}, outside 0…{total_points - 1}")
+            if seen[idx]:
+                raise ValueError(f"point {idx} is in more than one unit")
+            seen[idx] = 1
+    if total_points and not all(seen):
+        raise ValueError(f"point {seen.index(0)} is in no unit")
+
+
+def _real(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+def _job_row(r: sqlite3.Row) -> JobRow:
+    deps = r["deps"]
+    return JobRow(
+        id=r["id"],
+        name=r["name"],
+        kind=r["kind"],
+        spec=json.loads(r["spec"]),
+        state=JobState(r["state"]),
+        priority=r["priority"],
+        created=r["created"],
+        started=r["started"],
+        finished=r["finished"],
+        attempts=r["attempts"],
+        error=r["error"],
+        results_dir=Path(r["results_dir"]),
+        total_points=r["total_points"],
+        done_points=r["done_points"],
+        device=r["device"],
+        depends_on=tuple(sorted(int(d) for d in deps.split(","))) if deps else (),
+    )

@@ -1,0 +1,132 @@
+"""Plain-text views of jobs for the command line (``lstui ls``, ``show``, ``logs``).
+
+Everything here reads rows the store returned; nothing computes a landscape.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from lstui.store import Event, JobRow, JobState, Store
+
+
+def elapsed_s(job: JobRow, now: float | None = None) -> float | None:
+    if job.started is None:
+        return None
+    end = job.finished if job.finished is not None else (now or time.time())
+    return max(0.0, end - job.started)
+
+
+def eta_s(job: JobRow, now: float | None = None) -> float | None:
+    """Remaining seconds at the job's average rate so far (None if unknown)."""
+    spent = elapsed_s(job, now)
+    if job.state is not JobState.RUNNING or not spent or job.done_points <= 0:
+        return None
+    rate = job.done_points / spent
+    return (job.total_points - job.done_points) / rate
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+def job_summary(job: JobRow) -> dict[str, Any]:
+    """The fields of ``lstui ls --json``."""
+    return {
+        "id": job.id,
+        "name": job.name,
+        "kind": job.kind,
+        "state": job.state.value,
+        "code": job.code,
+        "priority": job.priority,
+        "done": job.done_points,
+        "total": job.total_points,
+        "progress": round(job.progress, 4),
+        "device": job.device or "",
+        "elapsed_s": elapsed_s(job),
+        "eta_s": eta_s(job),
+    }
+
+
+def progress_bar(fraction: float, width: int = 10) -> str:
+    filled = int(round(max(0.0, min(1.0, fraction)) * width))
+    return "█" * filled + "░" * (width - filled)
+
+
+def jobs_table(jobs: Sequence[JobRow]) -> str:
+    """One line per job, aligned, for terminals and scripts."""
+    if not jobs:
+        return "no jobs (queue one with 'lstui submit')"
+    now = time.time()
+    header = f"{'ID':>5} {'ST':<2} {'STATE':<9} {'PRIO':>4} {'PROGRESS':<10} {'DONE/TOTAL':>11} {'DEVICE':<10} {'ELAPSED':>7} {'ETA':>7}  NAME"
+    lines = [header]
+    for j in jobs:
+        lines.append(
+            f"{j.id:>5} {j.code:<2} {j.state.value:<9} {j.priority:>4} {progress_bar(j.progress)} "
+            f"{f'{j.done_points}/{j.total_points}':>11} {(j.device or '-')[:10]:<10} "
+            f"{format_duration(elapsed_s(j, now)):>7} {format_duration(eta_s(j, now)):>7}  {j.name}"
+        )
+    return "\n".join(lines)
+
+
+def format_time(ts: float | None) -> str:
+    return "-" if ts is None else datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def format_event(event: Event) -> str:
+    return f"{format_time(event.ts)} {event.level:<7} {event.message}"
+
+
+def job_details(job: JobRow, events: Sequence[Event] = ()) -> str:
+    spec = job.spec
+    lines = [
+        f"job {job.id}: {job.name}",
+        f"  kind      {job.kind}",
+        f"  state     {job.state.value} ({job.code})   priority {job.priority}",
+        f"  progress  {job.done_points}/{job.total_points} points ({100 * job.progress:.1f} %)",
+        f"  device    {job.device or '-'}",
+        f"  created   {format_time(job.created)}   started {format_time(job.started)}   finished {format_time(job.finished)}",
+        f"  elapsed   {format_duration(elapsed_s(job))}   ETA {format_duration(eta_s(job))}",
+        f"  model     {spec.get('model')}  checkpoint {spec.get('checkpoint') or '-'}",
+        f"  data      {spec.get('data')}  split {spec.get('split')}  loss {spec.get('loss')}",
+        f"  grid      x {spec.get('x')}  y {spec.get('y') or '-'}  norm {spec.get('norm')}  dir-type {spec.get('dir_type')}",
+        f"  results   {job.results_dir}",
+    ]
+    if job.depends_on:
+        lines.append(f"  waits on  {', '.join(str(d) for d in job.depends_on)}")
+    if job.error:
+        lines.append(f"  error     {job.error}")
+    if events:
+        lines.append("  log (last lines):")
+        lines += [f"    {format_event(e)}" for e in events]
+    return "\n".join(lines)
+
+
+def terminal_plot(store: Store, job: JobRow, *, width: int = 80, height: int = 20, color: bool | None = None) -> str:
+    """The job's result so far as a plotext picture (2D heatmap with bands, 1D lines)."""
+    import os
+
+    from lstui import plots
+    from lstui.scheduler.exporting import job_surface
+
+    if color is None:
+        color = "NO_COLOR" not in os.environ
+    surface = job_surface(store, job)
+    if surface.ycoordinates is None:
+        curves = {k: surface.values(k) for k in surface.arrays}
+        return plots.terminal_lines(surface.xcoordinates, curves, width=width, height=height, title=job.name, color=color)
+    key = "train_loss" if "train_loss" in surface.arrays else "test_loss"
+    return plots.terminal_heatmap(
+        surface.xcoordinates, surface.ycoordinates, surface.values(key),
+        width=width, height=height, title=f"{job.name} — {key}", color=color,
+    )

@@ -1,0 +1,150 @@
+import copy
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from lstui.errors import BadInput
+from lstui.landscape.directions import create_random_direction, model_tensors
+from lstui.landscape.evaluator import EvalData, Evaluator
+from tests.landscape.nets import conv_bn, relu_mlp, toy_data
+
+
+def _curve(model, seed, norm, xs):
+    x, y = toy_data()
+    d = create_random_direction(model, torch.Generator().manual_seed(seed), norm=norm)
+    ev = Evaluator(model, [d], train=EvalData(x, y), batch_size=16)
+    return np.array([ev.evaluate(float(a)).train_loss for a in xs])
+
+
+def _rescaled(model, c=10.0):
+    twin = copy.deepcopy(model)
+    with torch.no_grad():
+        twin[0].weight.mul_(c)
+        twin[0].bias.mul_(c)
+        twin[2].weight.div_(c)
+    return twin
+
+
+def test_filter_normalisation_is_scale_invariant():
+    model = relu_mlp()
+    twin = _rescaled(model)
+    xs = np.linspace(-1, 1, 11)
+    a = _curve(model, 7, "filter", xs)
+    b = _curve(twin, 7, "filter", xs)
+    np.testing.assert_allclose(a, b, rtol=1e-5)
+
+
+def test_without_normalisation_the_rescaled_twin_differs():
+    model = relu_mlp()
+    twin = _rescaled(model)
+    xs = np.linspace(-1, 1, 11)
+    a = _curve(model, 7, "none", xs)
+    b = _curve(twin, 7, "none", xs)
+    assert np.max(np.abs(a - b) / np.abs(a)) > 1e-2
+
+
+def _plain_loss(model, dx, dy, a, b, x, y, batch=10, loss="ce"):
+    m = copy.deepcopy(model)
+    with torch.no_grad():
+        for p, u, v in zip(m.parameters(), dx, dy):
+            p.add_(a * u + b * v)
+    m.eval()
+    total, correct = 0.0, 0
+    with torch.no_grad():
+        for s in range(0, len(x), batch):
+            out = m(x[s : s + batch])
+            if loss == "ce":
+                total += F.cross_entropy(out, y[s : s + batch]).item() * len(out)
+            else:
+                onehot = F.one_hot(y[s : s + batch], out.shape[1]).float()
+                total += F.mse_loss(F.softmax(out, 1), onehot).item() * len(out)
+            correct += (out.argmax(1) == y[s : s + batch]).sum().item()
+    return total / len(x), 100.0 * correct / len(x)
+
+
+@pytest.mark.parametrize("loss", ["ce", "mse"])
+def test_surface_values_equal_a_plain_computation(loss):
+    model = relu_mlp()
+    x, y = toy_data(50)
+    g = torch.Generator().manual_seed(11)
+    dx = create_random_direction(model, g)
+    dy = create_random_direction(model, g)
+    centre = copy.deepcopy(model)  # the Evaluator moves `model` in place
+    ev = Evaluator(model, [dx, dy], train=EvalData(x, y), test=EvalData(x[:20], y[:20]), batch_size=7, loss=loss)
+    for a, b in [(0.0, 0.0), (0.5, -0.25), (-1.0, 1.0), (0.3, 0.9)]:
+        res = ev.evaluate(a, b)
+        want_loss, want_acc = _plain_loss(centre, dx, dy, a, b, x, y, loss=loss)
+        assert res.train_loss == pytest.approx(want_loss, rel=1e-5)
+        assert res.train_acc == pytest.approx(want_acc)
+        test_loss, test_acc = _plain_loss(centre, dx, dy, a, b, x[:20], y[:20], loss=loss)
+        assert res.test_loss == pytest.approx(test_loss, rel=1e-5)
+        assert res.test_acc == pytest.approx(test_acc)
+
+
+def test_points_are_set_in_place_and_restore_returns_the_centre():
+    model = relu_mlp()
+    before = [t.clone() for t in model.parameters()]
+    x, y = toy_data()
+    d = create_random_direction(model, torch.Generator().manual_seed(1))
+    ev = Evaluator(model, [d], train=EvalData(x, y))
+    centre = ev.evaluate(0.0).train_loss
+    ev.evaluate(0.7)
+    assert not torch.equal(next(model.parameters()), before[0])
+    assert ev.evaluate(0.0).train_loss == pytest.approx(centre, rel=1e-6)
+    ev.restore()
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), before))
+
+
+def test_states_direction_moves_batchnorm_statistics_but_not_counters():
+    model = conv_bn()
+    model.train()
+    with torch.no_grad():
+        model(torch.randn(32, 1, 8, 8))
+    model.eval()
+    x = torch.randn(30, 1, 8, 8)
+    y = torch.randint(0, 3, (30,))
+    d = create_random_direction(model, torch.Generator().manual_seed(2), dir_type="states", ignore="none")
+    ev = Evaluator(model, [d], dir_type="states", train=EvalData(x, y))
+    mean0 = model[1].running_mean.clone()
+    count0 = model[1].num_batches_tracked.clone()
+    ev.set_point(0.5)
+    torch.testing.assert_close(model[1].running_mean, 1.5 * mean0)
+    assert torch.equal(model[1].num_batches_tracked, count0)
+
+
+def test_bn_recompute_uses_training_statistics_at_each_point():
+    model = conv_bn()
+    x = torch.randn(40, 1, 8, 8) * 3 + 1
+    y = torch.randint(0, 3, (40,))
+    d = create_random_direction(model, torch.Generator().manual_seed(4))
+    ev = Evaluator(model, [d], train=EvalData(x, y), bn="recompute", batch_size=40)
+    ev.evaluate(0.5)
+    # after recomputation on one full batch, running mean equals the batch mean of BN inputs
+    feats = model[0](x)
+    torch.testing.assert_close(model[1].running_mean, feats.mean(dim=(0, 2, 3)), rtol=1e-4, atol=1e-5)
+
+
+def test_uint8_inputs_are_scaled_and_normalised_on_the_device():
+    model = relu_mlp()
+    raw = torch.randint(0, 256, (20, 6), dtype=torch.uint8)
+    y = torch.randint(0, 3, (20,))
+    mean, std = (0.5,), (0.25,)
+    ev = Evaluator(model, [[torch.zeros_like(t) for t in model_tensors(model, "weights")]],
+                   train=EvalData(raw, y, scale=1 / 255, mean=mean, std=std))
+    direct = Evaluator(model, [[torch.zeros_like(t) for t in model_tensors(model, "weights")]],
+                       train=EvalData((raw.float() / 255 - 0.5) / 0.25, y))
+    assert ev.evaluate(0.0).train_loss == pytest.approx(direct.evaluate(0.0).train_loss, rel=1e-6)
+
+
+def test_bad_options_are_bad_input():
+    model = relu_mlp()
+    x, y = toy_data()
+    d = create_random_direction(model, torch.Generator().manual_seed(0))
+    with pytest.raises(BadInput, match="--loss"):
+        Evaluator(model, [d], train=EvalData(x, y), loss="hinge")
+    with pytest.raises(BadInput, match="nothing to evaluate"):
+        Evaluator(model, [d])
+    with pytest.raises(BadInput, match="the x direction"):
+        Evaluator(model, [d[:-1]], train=EvalData(x, y))

@@ -1,0 +1,47 @@
+import numpy as np
+import pytest
+
+from lstui.errors import GridError
+from lstui.landscape.grid import SurfaceGrid, parse_axis
+
+
+def test_parse_axis_reads_min_max_num():
+    axis = parse_axis("-1:1:51")
+    assert (axis.min, axis.max, axis.num) == (-1.0, 1.0, 51)
+    np.testing.assert_allclose(axis.coordinates, np.linspace(-1, 1, 51))
+    assert str(axis) == "-1:1:51"
+
+
+@pytest.mark.parametrize("text", ["1:-1:5", "a:b:c", "-1:1:0", "-1:1:1.5", "-1:1", "", "0:0:5", "-1:1:1", "nan:1:3"])
+def test_bad_grid_specs_say_what_is_accepted(text):
+    with pytest.raises(GridError, match="MIN:MAX:NUM"):
+        parse_axis(text)
+
+
+def test_flat_index_order_is_row_major_over_y():
+    grid = SurfaceGrid(parse_axis("0:4:5"), parse_axis("0:2:3"))
+    assert grid.shape == (3, 5)
+    # k = i*nx + j: x = xs[k % nx], y = ys[k // nx]
+    assert grid.coordinates_of(0) == (0.0, 0.0)
+    assert grid.coordinates_of(4) == (4.0, 0.0)
+    assert grid.coordinates_of(5) == (0.0, 1.0)
+    assert grid.coordinates_of(14) == (4.0, 2.0)
+
+
+def test_coarse_to_fine_covers_every_point_once_coarse_first():
+    grid = SurfaceGrid(parse_axis("-1:1:9"), parse_axis("-1:1:9"))
+    order = grid.coarse_to_fine()
+    assert sorted(order) == list(range(81))
+    first = {divmod(k, 9) for k in order[:9]}
+    # the first pass is every 4th point of both axes: the corners, edge midpoints and centre
+    assert first == {(i, j) for i in (0, 4, 8) for j in (0, 4, 8)}
+    units = grid.work_units(10)
+    assert [len(u) for u in units] == [10] * 8 + [1]
+    assert sum(units, []) == order
+
+
+def test_one_dimensional_grid():
+    grid = SurfaceGrid(parse_axis("-0.5:1.5:41"))
+    assert grid.shape == (41,) and grid.num_points == 41
+    assert grid.coordinates_of(40) == (1.5, 0.0)
+    assert sorted(grid.coarse_to_fine()) == list(range(41))

@@ -1,0 +1,95 @@
+"""Numbered migrations: old databases are upgraded in place, data kept."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from lstui.errors import StoreError
+from lstui.store import SCHEMA_VERSION, JobState, Store, _schema
+
+
+def _version_1_database(path: Path) -> None:
+    """A database as the first release left it, with one job that has one point."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    db = Database(conn)
+    conn.execute("BEGIN IMMEDIATE")
+    assert _schema.apply_migrations(db, upto=1) == 1
+    conn.execute(
+        "INSERT INTO jobs (name, kind, spec, state, priority, created, attempts, results_dir,"
+        " total_points, done_points) VALUES"
+        " ('old', 'interp', '{\"a\": 1}', 'queued', 0, 1.0, 0, '/r/00001-old', 2, 1)"
+    )
+    conn.execute(
+        "INSERT INTO units (job_id, seq, indices, state, attempts) VALUES (1, 0, '[0, 1]', 'pending', 0)"
+    )
+    conn.execute("INSERT INTO points (job_id, idx, train_loss, created) VALUES (1, 0, 0.5, 1.0)")
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def test_opening_a_version_1_database_upgrades_it_and_keeps_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "lstui.db"
+    _version_1_database(path)
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert "device" not in [r[1] for r in raw.execute("PRAGMA table_info(jobs)")]
+
+    with Store(path) as store:
+        assert store.schema_version == SCHEMA_VERSION == 2
+        job = store.get_job(1)
+        assert (job.name, job.kind, job.spec, job.state, job.device) == (
+            "old",
+            "interp",
+            {"a": 1},
+            JobState.QUEUED,
+            None,
+        )
+        assert [p.train_loss for p in store.points(1)] == [0.5]
+        store.set_meta("k", "v")
+        store.set_job_device(1, "cuda:0")
+        worker = store.register_worker("cuda:0", 1, "h")
+        claim = store.claim_unit(worker, lease_s=10)
+        assert claim is not None and claim.todo == (1,)
+
+    with Store(path) as again:  # reopening applies nothing twice
+        assert again.schema_version == SCHEMA_VERSION
+        assert again.get_meta("k") == "v"
+        assert again.get_job(1).device == "cuda:0"
+
+
+def test_a_failing_migration_leaves_the_database_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "lstui.db"
+    _version_1_database(path)
+
+    def broken(db: Database) -> None:
+        db.table("meta").create({"key": str, "value": str}, pk="key")
+        raise RuntimeError("migration bug")
+
+    monkeypatch.setattr(_schema, "MIGRATIONS", (_schema.MIGRATIONS[0], broken))
+    with pytest.raises(RuntimeError, match="migration bug"):
+        Store(path)
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
+        tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        assert "meta" not in tables and "jobs" in tables
+
+
+def test_a_database_from_a_newer_lstui_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "lstui.db"
+    Store(path).close()
+    with sqlite3.connect(path) as raw:
+        raw.execute("PRAGMA user_version = 99")
+    with pytest.raises(StoreError, match="schema version 99, newer than this lstui knows"):
+        Store(path)
+
+
+def test_migrations_are_numbered_in_order() -> None:
+    names = [m.__name__ for m in _schema.MIGRATIONS]
+    assert names == [f"_m{n:03d}_{name.split('_', 2)[2]}" for n, name in enumerate(names, 1)]
+    assert SCHEMA_VERSION == len(names)
