@@ -25,6 +25,7 @@ from lstui.landscape.options import (
     LOSSES,
     NORMS,
     PRECISIONS,
+    PROJECTIONS,
     SPLITS,
 )
 from lstui.spec import JobSpec
@@ -35,7 +36,7 @@ def _fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
-def job_options(default_x: str, default_dir_type: str = "weights") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+def job_options(default_x: str | None, default_dir_type: str = "weights") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The flags shared by ``run`` and ``submit`` (names follow the reference's)."""
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -233,10 +234,13 @@ def submit_file(ctx: click.Context, file: Path) -> None:
 
 
 def _submit_one(ctx: click.Context, kind: str, flags: dict[str, Any]) -> None:
+    priority = flags.pop("priority", 0)
+    _queue_and_report(ctx, spec_from_flags(kind, flags), priority)
+
+
+def _queue_and_report(ctx: click.Context, spec: JobSpec, priority: int) -> None:
     from lstui.scheduler.submit import DEFAULT_UNIT_SIZE, submit_spec
 
-    priority = flags.pop("priority", 0)
-    spec = spec_from_flags(kind, flags)
     if priority:
         import dataclasses
 
@@ -272,31 +276,14 @@ def submit_interp(ctx: click.Context, **flags: Any) -> None:
 
 def _follow(ctx: click.Context, ids: list[int]) -> int:
     """Show a progress bar per job until all are finished; 1 if one failed or was cancelled."""
-    import time
+    from rich.console import Console
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from lstui.scheduler.follow import follow_jobs, report_failures
 
-    from lstui.store import FINISHED, JobState
-
-    with _store(ctx) as store, Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("{task.fields[state]}"), TimeElapsedColumn(),
-    ) as progress:
-        tasks = {}
-        for job_id in ids:
-            job = store.get_job(job_id)
-            tasks[job_id] = progress.add_task(f"{job_id} {job.name}"[:40], total=job.total_points, state=job.state.value)
-        while True:
-            jobs = [store.get_job(j) for j in ids]
-            for job in jobs:
-                progress.update(tasks[job.id], completed=job.done_points, state=job.state.value)
-            if all(job.state in FINISHED for job in jobs):
-                break
-            time.sleep(0.5)
-    bad = [job for job in jobs if job.state is not JobState.DONE]
-    for job in bad:
-        click.echo(f"lstui: job {job.id} {job.state.value}: {job.error or ''}".rstrip(": "), err=True)
-    return 1 if bad else 0
+    console = Console(stderr=True)
+    with _store(ctx) as store:
+        jobs = follow_jobs(store, ids, console=console)
+    return report_failures(jobs, console)
 
 
 def _parse_job_ids(text: tuple[str, ...]) -> list[int]:
@@ -507,6 +494,131 @@ def daemon_status_cmd(ctx: click.Context) -> None:
         for w in store.workers(alive_within_s=120):
             job = f"job {w.current_job}" if w.current_job else "idle"
             click.echo(f"  worker {w.id} pid {w.pid} {w.device}: {job}")
+
+
+def _trajectory_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option("--checkpoints", "checkpoint_items", multiple=True, required=True,
+                      help="a glob or comma-separated list in training order (natural sort); the last is the centre")(fn)
+    fn = click.option("--projection", default="cos", show_default=True, type=click.Choice(PROJECTIONS))(fn)
+    fn = click.option("--num", default=21, show_default=True, type=int, help="grid points per axis when --x/--y are not given")(fn)
+    return fn
+
+
+def _trajectory_spec_and_plane(flags: dict[str, Any], plane_dir_for: Callable[[JobSpec], Path]) -> JobSpec:
+    """Expand the checkpoints, run the PCA into a folder, and return the job's spec."""
+    import dataclasses
+
+    from lstui.scheduler.trajectory import compute_plane, expand_checkpoints, trajectory_spec
+
+    items = flags.pop("checkpoint_items")
+    num = flags.pop("num")
+    x_given = flags.get("x") is not None
+    y_given = flags.get("y") is not None
+    flags["x"] = flags.get("x") or "-1:1:3"
+    flags["checkpoints"] = tuple(expand_checkpoints(items))
+    if num < 2 or num > 1001:
+        raise SpecError(f"--num must be between 2 and 1001, got {num}")
+    if flags.get("norm") == "filter":
+        flags["norm"] = "none"
+    spec = spec_from_flags("trajectory", flags)
+    spec = dataclasses.replace(spec, checkpoint=spec.checkpoints[-1])
+    plane = compute_plane(spec, plane_dir_for(spec))
+    return trajectory_spec(spec, plane, x_given=x_given, y_given=y_given, num=num)
+
+
+@run.command("trajectory")
+@job_options(None)
+@_trajectory_options
+@_with(_run_extra)
+@handle_errors
+def run_trajectory(out: Path | None, device: str, no_figure: bool, **flags: Any) -> None:
+    """PCA of a training run's checkpoints, the surface on that plane, the path over it."""
+    from lstui.scheduler.foreground import run_foreground
+
+    out_dir = out if out is not None else Path("lstui-out") / "trajectory"
+    spec = _trajectory_spec_and_plane(flags, lambda _spec: out_dir)
+    sys.exit(run_foreground(spec, out_dir, device=device, figure=not no_figure))
+
+
+@submit.command("trajectory")
+@job_options(None)
+@_trajectory_options
+@click.option("--priority", default=0, type=int)
+@click.pass_context
+@handle_errors
+def submit_trajectory(ctx: click.Context, **flags: Any) -> None:
+    """Queue a trajectory: PCA now (streaming), then the surface on the PCA plane."""
+    import time
+
+    from lstui.store import safe_name
+
+    with _store(ctx) as store:
+        root = store.path.parent / "trajectories"
+
+    def plane_dir(spec: JobSpec) -> Path:
+        return root / f"{time.strftime('%Y%m%d-%H%M%S')}-{safe_name(spec.default_name())}"
+
+    priority = flags.pop("priority", 0)
+    spec = _trajectory_spec_and_plane(flags, plane_dir)
+    _queue_and_report(ctx, spec, priority)
+
+
+@cli.command("compare")
+@click.argument("checkpoints", nargs=-1, required=True)
+@click.option("--model", default="cnn", show_default=True)
+@click.option("--data", default="digits", show_default=True)
+@click.option("--x", "curve_x", default="-1:1:51", show_default=True, help="grid of the 1D curves")
+@click.option("--surface", "surface_grid", default="-1:1:51", show_default=True, help="grid of each axis of the 2D surfaces")
+@click.option("--interp-x", default="-0.5:1.5:41", show_default=True, help="grid of the interpolations")
+@click.option("--split", default="train", show_default=True, type=click.Choice(SPLITS))
+@click.option("--loss", default="ce", show_default=True, type=click.Choice(LOSSES))
+@click.option("--subset", default=None)
+@click.option("--raw-data", is_flag=True)
+@click.option("--seed", default=123, show_default=True, type=int)
+@click.option("--precision", default="fp32", show_default=True, type=click.Choice(PRECISIONS))
+@click.option("--bn", default="eval", show_default=True, type=click.Choice(BN_MODES))
+@click.option("--batch-size", default=None, type=int)
+@click.option("--trust-checkpoint", is_flag=True)
+@click.option("--labels", default=None, help="comma-separated labels, one per checkpoint")
+@click.option("--name", default="", help="a prefix for the job names")
+@click.option("--wait", is_flag=True, help="follow the jobs; exit non-zero if one fails")
+@click.pass_context
+@handle_errors
+def compare(ctx: click.Context, checkpoints: tuple[str, ...], curve_x: str, surface_grid: str, interp_x: str,
+            labels: str | None, name: str, wait: bool, **flags: Any) -> None:
+    """Queue the comparison of minimizers A B [C …]: interpolations, 1D/2D surfaces, figures."""
+    from lstui.scheduler.compare import queue_comparison
+
+    label_list = [s.strip() for s in labels.split(",")] if labels else None
+    if label_list is not None and len(label_list) != len(checkpoints):
+        raise SpecError(f"--labels gives {len(label_list)} labels for {len(checkpoints)} checkpoints")
+    base = JobSpec(**flags).validated()
+    axis = parse_axis(surface_grid, "--surface")
+    with _store(ctx) as store:
+        plan = queue_comparison(
+            store, list(checkpoints), base,
+            curve_x=parse_axis(curve_x, "--x"), surface_x=axis, surface_y=axis,
+            interp_x=parse_axis(interp_x, "--interp-x"), labels=label_list, name=name,
+        )
+    for job_id in plan.all:
+        click.echo(job_id)
+    click.echo(f"figures will be in job {plan.figure}'s results folder (lstui show {plan.figure})", err=True)
+    _warn_if_no_daemon(ctx)
+    if wait:
+        sys.exit(_follow(ctx, list(plan.all)))
+
+
+@cli.command("demo")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("lstui-demo"), show_default=True)
+@click.option("--quick", is_flag=True, help="a shorter run (for CI)")
+@click.option("--devices", default=None, help="devices for the daemon it starts if none runs")
+@click.pass_context
+@handle_errors
+def demo(ctx: click.Context, out: Path, quick: bool, devices: str | None) -> None:
+    """Train small- and large-batch CNNs on digits, compare them, and write the figures."""
+    from lstui.scheduler.demo import run_demo
+
+    sys.exit(run_demo(_home(ctx), out, quick=quick, devices=devices))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -94,10 +94,27 @@ def make_norm(levels: np.ndarray, log: bool) -> Normalize:
     return Normalize(vmin=lo, vmax=hi)
 
 
-def format_level(value: float) -> str:
-    """A contour or colorbar label: three significant digits, no trailing zeros."""
-    text = f"{value:.3g}"
+def format_level(value: float, digits: int = 3) -> str:
+    """A contour or colorbar label: ``digits`` significant digits, no trailing zeros."""
+    text = f"{value:.{digits}g}"
     return text.replace("e-0", "e-").replace("e+0", "e")
+
+
+def level_digits(levels: np.ndarray | None) -> int:
+    """Significant digits that tell neighbouring levels apart (2.3125 vs 2.315), at least 3."""
+    if levels is None or np.size(levels) < 2:
+        return 3
+    values = np.asarray(levels, dtype=float)
+    for digits in range(3, 9):
+        labels = [format_level(v, digits) for v in values]
+        if len(set(labels)) == len(labels):
+            return digits
+    return 9
+
+
+def level_formatter(levels: np.ndarray | None) -> FuncFormatter:
+    digits = level_digits(levels)
+    return FuncFormatter(lambda value, _pos: format_level(value, digits))
 
 
 def style_axes(ax: Axes, xlabel: str | None, ylabel: str | None, *, locate: str = "xy") -> None:
@@ -178,7 +195,7 @@ def colorbar(
         step = 1 if ticks.size <= 12 else int(np.ceil(ticks.size / 10))
         cbar.set_ticks(ticks[::step].tolist())
     cbar.minorticks_off()
-    cbar.ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: format_level(value)))
+    cbar.ax.yaxis.set_major_formatter(level_formatter(ticks))
     return cbar
 
 

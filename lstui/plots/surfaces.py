@@ -92,7 +92,7 @@ def _draw_lines(
             inline=True,
             inline_spacing=2,
             fontsize=st.CLABEL_SIZE,
-            fmt=st.format_level,
+            fmt=st.level_formatter(drawn),
         )
     return cs
 

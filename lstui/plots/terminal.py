@@ -140,8 +140,9 @@ def terminal_heatmap(
     tokens: list[tuple[str, str]] = []
     if chosen.size:
         tokens.append(swatch(0))
+        digits = st.level_digits(chosen)
         for k, level in enumerate(chosen, start=1):
-            label = st.format_level(float(level))
+            label = st.format_level(float(level), digits)
             tokens.append((f"{label} {swatch(k)[0]}", f"{label} {swatch(k)[1]}"))
     finite = np.isfinite(zs)
     markers: list[str] = []

@@ -324,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s daemon[{os.getpid()}] %(levelname)s %(message)s"
     )
+    logging.getLogger("fontTools").setLevel(logging.WARNING)
     from lstui.scheduler.devices import parse_devices
 
     home = _home(args.home)

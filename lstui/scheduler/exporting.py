@@ -142,5 +142,6 @@ def export_job(
     if job.kind == "trajectory":
         from lstui.scheduler.trajectory import export_trajectory
 
-        written += export_trajectory(results, out or results, formats=formats, title=job.name)
+        spec = JobSpec.from_dict(job.spec)
+        written += export_trajectory(spec, path, out or results, formats=formats, title=job.name)
     return written

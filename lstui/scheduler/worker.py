@@ -166,12 +166,12 @@ class Worker:
                 log.warning("out of memory; batch size now %d", ev.batch_size)
 
     def _run_figure(self, claim: UnitClaim) -> None:
-        from lstui.scheduler.exporting import run_figure_job
+        from lstui.scheduler.compare import run_figure_job
         from lstui.spec import JobSpec
 
         try:
             spec = JobSpec.from_dict(claim.spec)
-            paths = run_figure_job(spec, self.store, Path(claim.results_dir))
+            paths = run_figure_job(spec, self.store, Path(claim.results_dir), claim.job_id)
         except LstuiError as exc:
             self._fail_job(claim, str(exc))
             return

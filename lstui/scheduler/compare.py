@@ -1,0 +1,203 @@
+"""The small- vs large-batch comparison: one set of settings, many jobs, one figure job.
+
+``lstui compare A B [C …]`` queues the interpolation between each consecutive pair, a
+filter-normalised 1D curve and 2D surface around each checkpoint, and a figure job that
+waits for all of them and draws the surfaces side by side on one colour scale, the
+interpolations, the curves on one axes, and a table of sharpness figures.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lstui.errors import BadInput, SpecError
+from lstui.landscape.grid import Axis
+from lstui.scheduler.submit import DEFAULT_UNIT_SIZE, submit_spec
+from lstui.spec import JobSpec
+from lstui.store import JobState, Store
+
+SHARPNESS_DISTANCES = (0.25, 0.5, 1.0)
+
+
+@dataclass(frozen=True)
+class ComparisonPlan:
+    """Job ids queued for one comparison."""
+
+    interps: tuple[int, ...]
+    curves: tuple[int, ...]
+    surfaces: tuple[int, ...]
+    figure: int
+
+    @property
+    def all(self) -> tuple[int, ...]:
+        return (*self.interps, *self.curves, *self.surfaces, self.figure)
+
+
+def checkpoint_labels(checkpoints: Sequence[str]) -> list[str]:
+    """Short distinct labels: the file stems, or the parent folders when stems repeat."""
+    stems = [Path(c).stem for c in checkpoints]
+    if len(set(stems)) == len(stems):
+        return stems
+    parents = [f"{Path(c).parent.name}/{Path(c).stem}" for c in checkpoints]
+    return parents if len(set(parents)) == len(parents) else [f"{n + 1}: {s}" for n, s in enumerate(stems)]
+
+
+def queue_comparison(
+    store: Store,
+    checkpoints: Sequence[str],
+    base: JobSpec,
+    *,
+    curve_x: Axis,
+    surface_x: Axis,
+    surface_y: Axis,
+    interp_x: Axis,
+    labels: Sequence[str] | None = None,
+    name: str = "",
+    unit_size: int = DEFAULT_UNIT_SIZE,
+) -> ComparisonPlan:
+    """Queue every job of the comparison, all validated before the first is queued."""
+    if len(checkpoints) < 2:
+        raise SpecError("compare needs at least two checkpoints")
+    labels = list(labels) if labels else checkpoint_labels(checkpoints)
+    prefix = f"{name}: " if name else ""
+    # one set of settings; the per-job fields below replace whatever the base held
+    base = dataclasses.replace(
+        base, target=None, target_y=None, dir_file=None, checkpoint_b=None, checkpoints=(), figure=None
+    )
+    interp_specs = [
+        dataclasses.replace(
+            base, kind="interp", checkpoint=a, checkpoint_b=b, x=interp_x, y=None,
+            dir_type="states", name=f"{prefix}interp {la}→{lb}",
+        ).validated()
+        for a, b, la, lb in zip(checkpoints, checkpoints[1:], labels, labels[1:], strict=False)
+    ]
+    curve_specs = [
+        dataclasses.replace(base, kind="surface", checkpoint=c, x=curve_x, y=None, name=f"{prefix}1D {lab}").validated()
+        for c, lab in zip(checkpoints, labels, strict=True)
+    ]
+    surface_specs = [
+        dataclasses.replace(base, kind="surface", checkpoint=c, x=surface_x, y=surface_y, name=f"{prefix}2D {lab}").validated()
+        for c, lab in zip(checkpoints, labels, strict=True)
+    ]
+    interps = tuple(submit_spec(store, s, unit_size=unit_size) for s in interp_specs)
+    curves = tuple(submit_spec(store, s, unit_size=unit_size) for s in curve_specs)
+    surfaces = tuple(submit_spec(store, s, unit_size=unit_size) for s in surface_specs)
+    figure = {
+        "type": "comparison",
+        "labels": list(labels),
+        "checkpoints": list(checkpoints),
+        "interps": list(interps),
+        "curves": list(curves),
+        "surfaces": list(surfaces),
+    }
+    figure_spec = dataclasses.replace(
+        base, kind="figure", checkpoint=checkpoints[0], figure=figure,
+        name=f"{prefix}comparison figures {' vs '.join(labels)}",
+    ).validated()
+    fig_id = submit_spec(store, figure_spec, depends_on=(*interps, *curves, *surfaces))
+    return ComparisonPlan(interps, curves, surfaces, fig_id)
+
+
+def _done_surface(store: Store, job_id: int):  # type: ignore[no-untyped-def]
+    from lstui.scheduler.exporting import job_surface
+
+    job = store.get_job(int(job_id))
+    if job.state is not JobState.DONE:
+        raise BadInput(f"dependency {job.id} ({job.name}) is {job.state.value}, not done")
+    return job, job_surface(store, job)
+
+
+def _key(surface) -> str:  # type: ignore[no-untyped-def]
+    return "train_loss" if "train_loss" in surface.arrays else "test_loss"
+
+
+def sharpness(x: np.ndarray, loss: np.ndarray, distances: Sequence[float] = SHARPNESS_DISTANCES) -> dict[str, float]:
+    """Loss increase at filter-normalised distance d: mean of L(−d) and L(+d), minus L(0)."""
+    ok = np.isfinite(loss)
+    out: dict[str, float] = {}
+    if ok.sum() < 2 or not (x[ok].min() <= 0.0 <= x[ok].max()):
+        return {f"Δloss@{d:g}": math.nan for d in distances}
+    centre = float(np.interp(0.0, x[ok], loss[ok]))
+    out["loss@0"] = centre
+    for d in distances:
+        sides = [float(np.interp(s, x[ok], loss[ok])) for s in (-d, d) if x[ok].min() <= s <= x[ok].max()]
+        out[f"Δloss@{d:g}"] = (sum(sides) / len(sides) - centre) if sides else math.nan
+    return out
+
+
+def _weight_norm(spec: JobSpec, checkpoint: str) -> float:
+    from lstui.scheduler.compute import build_centre, load_job_data
+
+    data = load_job_data(spec)
+    model = build_centre(spec, data, checkpoint)
+    return float(math.sqrt(sum(float((p.detach().double() ** 2).sum()) for p in model.parameters())))
+
+
+def run_figure_job(spec: JobSpec, store: Store, results_dir: Path, job_id: int | None = None) -> list[Path]:
+    """Draw the comparison's figures from its finished dependencies."""
+    from lstui import plots
+
+    fig = dict(spec.figure or {})
+    if fig.get("type") != "comparison":
+        raise BadInput(f"unknown figure type {fig.get('type')!r}")
+    labels: list[str] = [str(v) for v in fig.get("labels", [])]
+    results_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    written: list[Path] = []
+
+    panels = []
+    for job_id, label in zip(fig.get("surfaces", []), labels, strict=False):
+        _, s = _done_surface(store, job_id)
+        panels.append((label, s.xcoordinates, s.ycoordinates, s.values(_key(s))))
+    if panels:
+        written += plots.save_figure(
+            plots.plot_comparison_2d(panels, title="loss surfaces (filter-normalised directions)"),
+            results_dir / "comparison_2d",
+        )
+
+    rows: list[dict[str, object]] = []
+    curves = []
+    for job_id, label, checkpoint in zip(fig.get("curves", []), labels, fig.get("checkpoints", []), strict=False):
+        _, s = _done_surface(store, job_id)
+        loss = s.values(_key(s))
+        curves.append((label, s.xcoordinates, loss))
+        row: dict[str, object] = {"model": label}
+        row.update(sharpness(s.xcoordinates, loss))
+        row["weight norm"] = _weight_norm(spec, str(checkpoint))
+        rows.append(row)
+    if curves:
+        written += plots.save_figure(
+            plots.plot_comparison_1d(curves, ylabel="loss", title="1D loss curves (filter-normalised)"),
+            results_dir / "comparison_1d",
+        )
+    for n, job_id in enumerate(fig.get("interps", [])):
+        job, s = _done_surface(store, job_id)
+        names = (labels[n], labels[n + 1]) if n + 1 < len(labels) else ("A", "B")
+        curves_1d = {k: s.values(k) for k in s.arrays}
+        bad = int(sum(np.count_nonzero(~np.isfinite(v)) for v in curves_1d.values()))
+        if bad:
+            store.add_event(job_id, "warning",
+                            f"interpolation {job.id}: {bad} values are NaN/inf (diverged); drawn as gaps")
+        written += plots.save_figure(
+            plots.plot_1d(s.xcoordinates, curves_1d, interpolation=True, names=names, title=f"interpolation {names[0]} → {names[1]}"),
+            results_dir / f"interpolation_{n + 1}",
+        )
+    if rows:
+        written += plots.save_figure(plots.plot_sharpness_table(rows, title="sharpness"), results_dir / "sharpness")
+        json_path = results_dir / "sharpness.json"
+        json_path.write_text(json.dumps(rows, indent=1, default=float) + "\n")
+        csv_path = results_dir / "sharpness.csv"
+        with csv_path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        written += [json_path, csv_path]
+    return written
+

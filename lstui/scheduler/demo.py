@@ -1,0 +1,193 @@
+"""``lstui demo``: the paper's small- vs large-batch experiment on the embedded data.
+
+Two small CNNs are trained on scikit-learn's digits from the same initialisation, one
+with small and one with large batches, with a checkpoint every epoch. The comparison
+(interpolation, 1D curves, 2D surfaces, sharpness table) and a trajectory for each run
+are queued and computed by the daemon (started for the occasion if none runs), and the
+figures are gathered into one folder.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from rich.console import Console
+
+from lstui.landscape.grid import Axis
+from lstui.spec import JobSpec
+from lstui.store import Store
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """Sizes of the demo; ``quick`` is a shorter run for CI."""
+
+    small_batch: int = 16
+    small_epochs: int = 15
+    small_lr: float = 0.05
+    large_batch: int = 512
+    large_epochs: int = 60
+    large_lr: float = 0.1
+    curve_num: int = 41
+    surface_num: int = 25
+    interp_num: int = 41
+    trajectory_num: int = 17
+    model: str = "cnn"
+    data: str = "digits"
+    seed: int = 0
+
+    @classmethod
+    def quick(cls) -> DemoSettings:
+        return cls(small_epochs=4, large_epochs=12, curve_num=11, surface_num=9, interp_num=11, trajectory_num=7)
+
+
+def train_runs(settings: DemoSettings, out: Path, console: Console) -> dict[str, list[str]]:
+    """Train both runs from one initialisation; returns each run's checkpoints in order."""
+    from lstui.datasets import load_data
+    from lstui.models import build_model
+    from lstui.models.training import train_classifier
+
+    data = load_data(settings.data)
+    x, y = data.train.normalised(), data.train.targets
+    torch.manual_seed(settings.seed)
+    init = build_model(settings.model, input_shape=data.input_shape, num_classes=data.num_classes)
+    runs = {
+        "small-batch": (settings.small_batch, settings.small_epochs, settings.small_lr),
+        "large-batch": (settings.large_batch, settings.large_epochs, settings.large_lr),
+    }
+    checkpoints: dict[str, list[str]] = {}
+    for name, (batch, epochs, lr) in runs.items():
+        folder = out / "checkpoints" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        paths: list[str] = []
+        init_path = folder / "model_0.pt"
+        torch.save({"state_dict": init.state_dict()}, init_path)
+        paths.append(str(init_path))
+
+        def save(epoch: int, model: torch.nn.Module, loss: float, acc: float,
+                 folder: Path = folder, paths: list[str] = paths) -> None:
+            path = folder / f"model_{epoch}.pt"
+            torch.save({"state_dict": model.state_dict(), "epoch": epoch, "train_loss": loss, "train_acc": acc}, path)
+            paths.append(str(path))
+
+        start = time.monotonic()
+        model = copy.deepcopy(init)
+        train_classifier(model, x, y, batch_size=batch, epochs=epochs, lr=lr, seed=settings.seed, on_epoch=save)
+        with torch.no_grad():
+            acc = float((model(x).argmax(1) == y).float().mean()) * 100
+            test_acc = float("nan")
+            if data.test is not None:
+                xt = data.test.normalised()
+                test_acc = float((model(xt).argmax(1) == data.test.targets).float().mean()) * 100
+        console.print(
+            f"trained {name}: batch {batch}, {epochs} epochs, lr {lr} → train acc {acc:.1f} %, "
+            f"test acc {test_acc:.1f} % ({time.monotonic() - start:.1f} s)"
+        )
+        checkpoints[name] = paths
+    return checkpoints
+
+
+def queue_demo(store: Store, settings: DemoSettings, checkpoints: dict[str, list[str]], out: Path, console: Console) -> list[int]:
+    """Queue the comparison and one trajectory per run; returns every job id."""
+    from lstui.scheduler.compare import queue_comparison
+    from lstui.scheduler.submit import submit_spec
+    from lstui.scheduler.trajectory import compute_plane, trajectory_spec
+
+    base = JobSpec(model=settings.model, data=settings.data, split="both", seed=123).validated()
+    finals = [paths[-1] for paths in checkpoints.values()]
+    labels = list(checkpoints)
+    plan = queue_comparison(
+        store, finals, base,
+        curve_x=Axis(-1.0, 1.0, settings.curve_num),
+        surface_x=Axis(-1.0, 1.0, settings.surface_num),
+        surface_y=Axis(-1.0, 1.0, settings.surface_num),
+        interp_x=Axis(-0.5, 1.5, settings.interp_num),
+        labels=labels, name="demo",
+    )
+    ids = list(plan.all)
+    for name, paths in checkpoints.items():
+        spec = dataclasses.replace(
+            base, kind="trajectory", checkpoints=tuple(paths), split="train", name=f"demo: trajectory {name}",
+        ).validated()
+        plane = compute_plane(spec, out / "trajectories" / name)
+        console.print(
+            f"PCA of {len(paths)} {name} checkpoints: explained variance "
+            f"{100 * plane.explained_variance_ratio[0]:.1f} % and {100 * plane.explained_variance_ratio[1]:.1f} %"
+        )
+        job_spec = trajectory_spec(spec, plane, x_given=False, y_given=False, num=settings.trajectory_num)
+        ids.append(submit_spec(store, job_spec))
+    return ids
+
+
+def gather_figures(store: Store, ids: list[int], out: Path) -> list[Path]:
+    """Copy every job's PNG and PDF figures into ``out/figures``, named by job."""
+    target = out / "figures"
+    target.mkdir(parents=True, exist_ok=True)
+    copied = []
+    for job_id in ids:
+        job = store.get_job(job_id)
+        slug = job.results_dir.name.split("-", 1)[-1]
+        for path in sorted(Path(job.results_dir).glob("*")):
+            if path.suffix in (".png", ".pdf") or path.name.startswith("sharpness."):
+                dest = target / f"{job_id:03d}-{slug}-{path.name}"
+                shutil.copyfile(path, dest)
+                copied.append(dest)
+    return copied
+
+
+def run_demo(home: Path | None, out: Path, *, quick: bool = False, devices: str | None = None,
+             console: Console | None = None, timeout_s: float | None = None) -> int:
+    """The whole demo; returns the exit code."""
+    from lstui.scheduler.daemon import daemon_status, start_daemon, stop_daemon
+    from lstui.scheduler.follow import follow_jobs, report_failures
+
+    console = console or Console(stderr=True)
+    settings = DemoSettings.quick() if quick else DemoSettings()
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    console.rule("lstui demo: small- vs large-batch minimizers on digits")
+    checkpoints = train_runs(settings, out, console)
+    with Store.open_home(home) as store:
+        ids = queue_demo(store, settings, checkpoints, out, console)
+        console.print(f"queued jobs {ids[0]}–{ids[-1]} in {store.path}")
+        started_daemon = False
+        if not daemon_status(store.path.parent).running:
+            if devices is None:
+                from lstui.scheduler.devices import cuda_count
+
+                devices = None if cuda_count() else "cpu:2"
+            pid = start_daemon(store.path.parent, devices)
+            started_daemon = True
+            console.print(f"no daemon was running: started one for the demo (pid {pid}, devices {devices or 'all GPUs'})")
+        try:
+            jobs = follow_jobs(store, ids, console=console, timeout_s=timeout_s)
+            # the daemon exports figures right after a job finishes; give it a moment
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not _exported(store, ids):
+                time.sleep(0.5)
+        finally:
+            if started_daemon:
+                stop_daemon(store.path.parent)
+        code = report_failures(jobs, console)
+        figures = gather_figures(store, ids, out)
+    sharp = out / "figures"
+    console.print(f"[bold]figures:[/] {sharp} ({len(figures)} files) in {time.monotonic() - start:.0f} s")
+    for path in sorted(sharp.glob("*sharpness.csv")):
+        console.print(path.read_text(), markup=False)
+    print(sharp)
+    return code
+
+
+def _exported(store: Store, ids: list[int]) -> bool:
+    for job_id in ids:
+        job = store.get_job(job_id)
+        if job.kind != "figure" and not any(Path(job.results_dir).glob("*.png")):
+            return False
+    return True

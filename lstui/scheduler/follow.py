@@ -1,0 +1,47 @@
+"""Following jobs in the store with rich progress bars (``submit --wait``, ``demo``)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from lstui.store import FINISHED, JobRow, JobState, Store
+
+
+def follow_jobs(
+    store: Store, ids: Sequence[int], *, console: Console | None = None, poll_s: float = 0.5,
+    timeout_s: float | None = None,
+) -> list[JobRow]:
+    """Show one bar per job until every job is finished (or ``timeout_s`` passes)."""
+    console = console or Console(stderr=True)
+    start = time.monotonic()
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.fields[state]}"), TimeElapsedColumn(), console=console,
+    ) as progress:
+        tasks = {}
+        for job_id in ids:
+            job = store.get_job(job_id)
+            label = f"{job.id:>4} {job.name}"
+            tasks[job_id] = progress.add_task(label[:44].ljust(44), total=job.total_points, state=job.state.value)
+        while True:
+            jobs = [store.get_job(j) for j in ids]
+            for job in jobs:
+                progress.update(tasks[job.id], completed=job.done_points, state=job.state.value)
+            if all(job.state in FINISHED for job in jobs):
+                return jobs
+            if timeout_s is not None and time.monotonic() - start > timeout_s:
+                return jobs
+            time.sleep(poll_s)
+
+
+def report_failures(jobs: Sequence[JobRow], console: Console) -> int:
+    """Print one line per job that did not finish as done; 1 if any, else 0."""
+    bad = [job for job in jobs if job.state is not JobState.DONE]
+    for job in bad:
+        reason = f": {job.error}" if job.error else ""
+        console.print(f"lstui: job {job.id} ({job.name}) {job.state.value}{reason}", markup=False)
+    return 1 if bad else 0

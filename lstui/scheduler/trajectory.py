@@ -1,0 +1,139 @@
+"""Trajectory jobs: PCA directions of a training run, its projected path, and its figure.
+
+The PCA runs once, before the job is queued (``lstui submit trajectory`` or ``lstui run
+trajectory``), so that the grid can cover the path; the job itself is then a surface
+over the PCA plane around the final checkpoint, like any other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import glob
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lstui.errors import SpecError
+from lstui.landscape.grid import Axis
+from lstui.results import read_projection, read_surface, write_directions, write_projection
+from lstui.spec import JobSpec
+
+PROJECTION_FILE = "projection.h5"
+PCA_DIRECTIONS_FILE = "pca_directions.h5"
+DEFAULT_NUM = 21
+MARGIN = 0.25
+
+
+def natural_key(path: str) -> list[object]:
+    """Sort key that puts ``model_2`` before ``model_10``."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path)]
+
+
+def expand_checkpoints(items: Sequence[str]) -> list[str]:
+    """Globs and comma-separated lists → checkpoint paths in natural order (within each glob)."""
+    out: list[str] = []
+    for item in items:
+        for part in (p.strip() for p in item.split(",")):
+            if not part:
+                continue
+            pattern = str(Path(part).expanduser())
+            if any(ch in pattern for ch in "*?["):
+                found = sorted((p for p in glob.glob(pattern) if Path(p).is_file()), key=natural_key)
+                if not found:
+                    raise SpecError(f"--checkpoints {part!r} matches no file")
+                out += found
+            else:
+                out.append(pattern)
+    if len(out) < 3:
+        raise SpecError(f"a trajectory needs at least 3 checkpoints, got {len(out)}")
+    return out
+
+
+@dataclass(frozen=True)
+class TrajectoryPlane:
+    dir_file: Path
+    projection_file: Path
+    path_x: np.ndarray
+    path_y: np.ndarray
+    explained_variance_ratio: tuple[float, float]
+
+
+def _covering_axis(values: np.ndarray, num: int) -> Axis:
+    lo, hi = float(np.min(values)), float(np.max(values))
+    span = max(hi - lo, 1e-3)
+    lo, hi = lo - MARGIN * span, hi + MARGIN * span
+    # keep the centre (the final model, at 0) inside and the ticks round
+    step = 10 ** math.floor(math.log10((hi - lo) / 4))
+    return Axis(math.floor(min(lo, 0.0) / step) * step, math.ceil(max(hi, 0.0) / step) * step, num)
+
+
+def compute_plane(spec: JobSpec, out: Path) -> TrajectoryPlane:
+    """Streaming PCA of the checkpoints and the projected path, written to ``out``."""
+    from lstui.landscape.directions import model_tensors
+    from lstui.landscape.pca import project, trajectory_pca
+    from lstui.models import apply_state_dict, load_checkpoint
+    from lstui.scheduler.compute import build_centre, load_job_data
+
+    data = load_job_data(spec)
+    model = build_centre(spec, data, spec.checkpoints[-1])
+    ignore = spec.ignore == "biasbn"
+
+    def load(i: int) -> list:  # type: ignore[type-arg]
+        state = load_checkpoint(spec.checkpoints[i], trust=spec.trust_checkpoint)
+        apply_state_dict(model, state, subject=spec.checkpoints[i])
+        return [t.detach().clone() for t in model_tensors(model, spec.dir_type)]
+
+    count = len(spec.checkpoints)
+    pca = trajectory_pca(load, count, ignore_biasbn=ignore)
+    px, py = project(load, count, pca, method=spec.projection, ignore_biasbn=ignore)
+    out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    dir_file = out / PCA_DIRECTIONS_FILE
+    write_directions(
+        dir_file, pca.xdirection, pca.ydirection,
+        extra={
+            "explained_variance_ratio_": np.asarray(pca.explained_variance_ratio),
+            "explained_variance_": np.asarray(pca.explained_variance),
+            "singular_values_": np.asarray(pca.singular_values),
+        },
+    )
+    proj_file = out / PROJECTION_FILE
+    write_projection(proj_file, px, py)
+    return TrajectoryPlane(dir_file, proj_file, np.asarray(px), np.asarray(py), pca.explained_variance_ratio)
+
+
+def trajectory_spec(spec: JobSpec, plane: TrajectoryPlane, *, x_given: bool, y_given: bool, num: int = DEFAULT_NUM) -> JobSpec:
+    """The surface part of a trajectory job: around the final checkpoint, over the path."""
+    x = spec.x if x_given else _covering_axis(plane.path_x, num)
+    y = spec.y if (y_given and spec.y is not None) else _covering_axis(plane.path_y, num)
+    return dataclasses.replace(
+        spec, kind="trajectory", checkpoint=spec.checkpoints[-1], dir_file=str(plane.dir_file),
+        x=x, y=y, norm="none", target=None, target_y=None,
+    ).validated()
+
+
+def export_trajectory(spec: JobSpec, surface_path: Path, out: Path, *, formats: Sequence[str], title: str | None = None) -> list[Path]:
+    """The path over the contours, axes labelled with each PC's explained variance."""
+    from lstui import plots
+    from lstui.results import read_directions
+
+    if spec.dir_file is None:
+        return []
+    proj = Path(spec.dir_file).parent / PROJECTION_FILE
+    if not proj.exists():
+        return []
+    px, py = read_projection(proj)
+    _, _, extra = read_directions(Path(spec.dir_file))
+    ratio = extra.get("explained_variance_ratio_")
+    evr = (float(ratio[0]), float(ratio[1])) if ratio is not None and len(ratio) >= 2 else None
+    surface = read_surface(surface_path)
+    key = "train_loss" if "train_loss" in surface.arrays else "test_loss"
+    fig = plots.plot_trajectory(
+        surface.xcoordinates, surface.ycoordinates, surface.values(key), px, py,
+        explained_variance=evr, title=title,
+    )
+    image_formats = [f for f in formats if f != "vtp"]
+    return plots.save_figure(fig, Path(out) / "trajectory", image_formats) if image_formats else []

@@ -1,0 +1,305 @@
+"""What the TUI shows, read from the store away from the event loop.
+
+:class:`StorePoller` owns its own :class:`~lstui.store.Store` connection and is meant
+to be called from one worker thread, about once a second. Each :meth:`StorePoller.poll`
+returns a frozen :class:`Snapshot`: the jobs, the workers, the daemon, the devices and,
+for the job being looked at, its preview data and its log. The preview arrays are
+filled incrementally (:meth:`~lstui.store.Store.points_since`) and only when the job's
+``done_points`` changed, so a 101×101 surface is not re-read every second.
+
+Nothing here imports Textual, torch or matplotlib.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from lstui.errors import LstuiError
+from lstui.landscape.grid import parse_axis
+from lstui.scheduler.daemon import DaemonStatus, daemon_status
+from lstui.scheduler.devices import DeviceFacts, cpu_facts, gpu_facts
+from lstui.store import Event, JobRow, PointRow, Store, WorkerRow
+
+PROJECTION_FILE = "projection.h5"
+MAX_EVENTS = 500
+MAX_FILES = 200
+WORKER_ALIVE_S = 60.0
+DEVICES_EVERY_S = 2.0
+PREVIEW_CACHE = 6
+
+_KEYS_BY_SPLIT = {
+    "train": ("train_loss", "train_acc"),
+    "test": ("test_loss", "test_acc"),
+    "both": ("train_loss", "train_acc", "test_loss", "test_acc"),
+}
+
+
+def read_device_facts() -> list[DeviceFacts]:
+    """Every visible GPU (NVML) and the CPU."""
+    return [*gpu_facts(), cpu_facts()]
+
+
+@dataclass(frozen=True)
+class PreviewData:
+    """The computed part of one job's surface, for the preview.
+
+    ``arrays`` maps ``train_loss`` … to arrays of the grid's shape (``(ny, nx)`` or
+    ``(nx,)``) with NaN where no point is stored yet; they are never written to after
+    the snapshot is made. ``version`` changes whenever the numbers do.
+    """
+
+    job_id: int
+    kind: str
+    name: str
+    done_points: int
+    total_points: int
+    x: np.ndarray
+    y: np.ndarray | None
+    arrays: dict[str, np.ndarray]
+    version: int
+    path: tuple[np.ndarray, np.ndarray] | None = None
+    note: str | None = None
+
+    @property
+    def ndim(self) -> int:
+        return 1 if self.y is None else 2
+
+    @property
+    def loss_key(self) -> str | None:
+        """The array a 2D preview draws: the train loss, else the test loss."""
+        for key in ("train_loss", "test_loss"):
+            if key in self.arrays:
+                return key
+        return None
+
+
+@dataclass(frozen=True)
+class JobDetail:
+    """What the job screen shows beyond the job row: its log and its files."""
+
+    job_id: int
+    events: tuple[Event, ...]
+    files: tuple[tuple[str, int], ...]  # (path relative to the results folder, bytes)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One consistent look at the store and the machine."""
+
+    taken: float
+    jobs: tuple[JobRow, ...]
+    workers: tuple[WorkerRow, ...] = ()
+    daemon: DaemonStatus = field(default_factory=lambda: DaemonStatus(False))
+    devices: tuple[DeviceFacts, ...] = ()
+    preview: PreviewData | None = None
+    detail: JobDetail | None = None
+    error: str | None = None
+
+    def job(self, job_id: int | None) -> JobRow | None:
+        if job_id is None:
+            return None
+        for job in self.jobs:
+            if job.id == job_id:
+                return job
+        return None
+
+
+@dataclass
+class _PreviewState:
+    data: PreviewData
+    cursor: int = 0
+    loaded: bool = False
+    projection_mtime: float | None = None
+
+
+@dataclass
+class _DetailState:
+    job_id: int
+    events: deque[Event] = field(default_factory=lambda: deque(maxlen=MAX_EVENTS))
+    cursor: int = 0
+
+
+class StorePoller:
+    """Reads snapshots from the store in the home folder ``home``.
+
+    Args:
+        home: the lstui home (``lstui.db`` and ``results/``).
+        clock: unix time; the snapshot's ``taken`` and the store's notion of "alive".
+        device_facts: returns the devices to show (default: NVML GPUs and the CPU).
+        devices_every_s: how often device facts are read again.
+    """
+
+    def __init__(
+        self,
+        home: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        device_facts: Callable[[], Sequence[DeviceFacts]] = read_device_facts,
+        devices_every_s: float = DEVICES_EVERY_S,
+    ) -> None:
+        self.home = Path(home)
+        self.clock = clock
+        self.store = Store.open_home(self.home, clock=clock)
+        self._device_facts = device_facts
+        self._devices_every_s = devices_every_s
+        self._devices: tuple[DeviceFacts, ...] = ()
+        self._devices_read = -math.inf
+        self._previews: OrderedDict[int, _PreviewState] = OrderedDict()
+        self._detail: _DetailState | None = None
+        self.points_reads = 0
+        """How many times point rows were read (tests check that idle polls read none)."""
+
+    def close(self) -> None:
+        self.store.close()
+
+    def poll(self, preview_job: int | None = None, detail_job: int | None = None) -> Snapshot:
+        """Read everything the TUI shows now.
+
+        Args:
+            preview_job: the job whose surface the preview draws.
+            detail_job: the job whose log and files the job screen lists.
+        """
+        now = self.clock()
+        try:
+            jobs = tuple(self.store.list_jobs())
+            workers = tuple(self.store.workers(alive_within_s=WORKER_ALIVE_S))
+        except LstuiError as exc:
+            return Snapshot(now, (), error=str(exc))
+        daemon = daemon_status(self.home)
+        if time.monotonic() - self._devices_read >= self._devices_every_s:
+            self._devices = tuple(self._device_facts())
+            self._devices_read = time.monotonic()
+        by_id = {job.id: job for job in jobs}
+        preview = self._preview(by_id.get(preview_job)) if preview_job is not None else None
+        detail = self._job_detail(by_id.get(detail_job)) if detail_job is not None else None
+        return Snapshot(now, jobs, workers, daemon, self._devices, preview, detail)
+
+    # -- preview ---------------------------------------------------------------------
+
+    def _preview(self, job: JobRow | None) -> PreviewData | None:
+        if job is None:
+            return None
+        state = self._previews.get(job.id)
+        if state is None:
+            state = _PreviewState(_empty_preview(job))
+            self._previews[job.id] = state
+            while len(self._previews) > PREVIEW_CACHE:
+                self._previews.popitem(last=False)
+        self._previews.move_to_end(job.id)
+        data = state.data
+        if data.note is None and (not state.loaded or data.done_points != job.done_points):
+            rows, state.cursor = self.store.points_since(job.id, state.cursor)
+            state.loaded = True
+            self.points_reads += 1
+            arrays = _with_points(data.arrays, rows) if rows else data.arrays
+            state.data = _replace(data, arrays=arrays, done_points=job.done_points,
+                                  version=data.version + (1 if rows else 0))
+        if job.kind == "trajectory" and data.note is None:
+            path = _projection(Path(job.results_dir), state)
+            if path is not state.data.path:
+                state.data = _replace(state.data, path=path, version=state.data.version + 1)
+        if state.data.name != job.name:
+            state.data = _replace(state.data, name=job.name)
+        return state.data
+
+    # -- job screen -----------------------------------------------------------------
+
+    def _job_detail(self, job: JobRow | None) -> JobDetail | None:
+        if job is None:
+            return None
+        if self._detail is None or self._detail.job_id != job.id:
+            self._detail = _DetailState(job.id)
+        detail = self._detail
+        new = self.store.events(job.id, after_id=detail.cursor)
+        if new:
+            detail.events.extend(new)
+            detail.cursor = new[-1].id
+        return JobDetail(job.id, tuple(detail.events), _list_files(Path(job.results_dir)))
+
+
+def _replace(data: PreviewData, **changes: object) -> PreviewData:
+    from dataclasses import replace
+
+    return replace(data, **changes)  # type: ignore[arg-type]
+
+
+def _empty_preview(job: JobRow) -> PreviewData:
+    spec = job.spec
+    if job.kind == "figure":
+        return PreviewData(job.id, job.kind, job.name, 0, job.total_points, np.zeros(0), None, {},
+                           0, note="a figure job draws files, not a surface")
+    try:
+        x = parse_axis(str(spec["x"]), "--x").coordinates
+        y = parse_axis(str(spec["y"]), "--y").coordinates if spec.get("y") else None
+    except (KeyError, LstuiError) as exc:
+        return PreviewData(job.id, job.kind, job.name, 0, job.total_points, np.zeros(0), None, {},
+                           0, note=f"no grid to draw: {exc}")
+    shape = (len(x),) if y is None else (len(y), len(x))
+    keys = _KEYS_BY_SPLIT.get(str(spec.get("split", "train")), _KEYS_BY_SPLIT["train"])
+    arrays = {key: np.full(shape, np.nan) for key in keys}
+    return PreviewData(job.id, job.kind, job.name, 0, job.total_points, x, y, arrays, 0)
+
+
+def _with_points(arrays: dict[str, np.ndarray], rows: Sequence[PointRow]) -> dict[str, np.ndarray]:
+    """New arrays holding ``rows`` too (the old ones may be in a snapshot being drawn)."""
+    out = {}
+    idx = np.fromiter((r.idx for r in rows), dtype=np.int64, count=len(rows))
+    for key, old in arrays.items():
+        new = old.copy()
+        values = np.fromiter(
+            (math.nan if (v := getattr(r, key)) is None else v for r in rows),
+            dtype=np.float64,
+            count=len(rows),
+        )
+        inside = idx < new.size
+        new.flat[idx[inside]] = values[inside]
+        out[key] = new
+    return out
+
+
+def _projection(results_dir: Path, state: _PreviewState) -> tuple[np.ndarray, np.ndarray] | None:
+    """The trajectory's path on the surface's plane, if its projection file exists."""
+    path = results_dir / PROJECTION_FILE
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        state.projection_mtime = None
+        return None
+    if mtime == state.projection_mtime:
+        return state.data.path
+    state.projection_mtime = mtime
+    try:
+        from lstui.results import read_projection
+
+        xs, ys = read_projection(path)
+        return np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64)
+    except Exception:  # a half-written or foreign file: draw no path, try again later
+        state.projection_mtime = None
+        return None
+
+
+def _list_files(results_dir: Path) -> tuple[tuple[str, int], ...]:
+    out: list[tuple[str, int]] = []
+    try:
+        for root, dirs, files in os.walk(results_dir):
+            dirs.sort()
+            for name in sorted(files):
+                full = Path(root) / name
+                try:
+                    size = full.stat().st_size
+                except OSError:
+                    continue
+                out.append((str(full.relative_to(results_dir)), size))
+                if len(out) >= MAX_FILES:
+                    return tuple(out)
+    except OSError:
+        pass
+    return tuple(out)
