@@ -3,14 +3,68 @@
 One Evaluator per worker and job. It moves the model and the data to the device once;
 each point overwrites the model's tensors in place from the saved centre θ* and the
 directions (foreach operations), then runs the split(s) through the model in batches.
+
+Speed, and what each feature costs in accuracy:
+
+- **Data on the device.** Each split is kept where it is cheapest to read (``storage``):
+  a normalised float32 copy on the device when that is small; the raw inputs (uint8
+  pixels, a quarter of the size) on the device, converted and normalised batch by batch,
+  when the float copy would be large; or the inputs in pinned host memory, copied batch
+  by batch with non-blocking copies on a side stream (the next batch is in flight while
+  the current one runs), when not even the raw inputs fit. All three give bit-identical
+  inputs: the same elementwise operations run in the same order.
+- **Largest batch that fits.** ``batch_size=None`` on CUDA starts at
+  ``CUDA_START_BATCH`` samples (or the split size, whichever is smaller). Whenever the
+  device runs out of memory, with a given or a chosen batch, the Evaluator halves the
+  batch, empties the CUDA cache and evaluates the point again; the size that worked is
+  kept (``batch_size``) for the points that follow.
+- **Precision** (errors against strict fp32, see ``benchmarks/README.md``):
+
+  ======== ====================================== ==========================================
+  mode     what runs                              error of the loss against ``fp32``
+  ======== ====================================== ==========================================
+  ``fp32`` float32, TF32 off for matmuls and      reference (bit-for-bit the plain forward
+           cuDNN convolutions                     pass on the CPU)
+  ``tf32`` float32 storage, TF32 tensor cores     CUDA only (on the CPU it is fp32); TF32
+           for matmuls and convolutions (CUDA)    keeps 10 mantissa bits: relative error
+                                                  around 1e-3 (``TOLERANCE["tf32"]``)
+  ``bf16`` ``torch.autocast`` to bfloat16;        8 mantissa bits: relative error of a
+           outputs cast to float32, losses summed few 1e-3, at most ``TOLERANCE["bf16"]``
+           in float64                             (5e-2) on the nets we measured
+  ======== ====================================== ==========================================
+
+  Accuracy can change by a sample or two where an output's top two logits are closer
+  than the rounding error.
+- **Compilation** (``compile``): ``torch.compile`` of the model, once per Evaluator, with
+  static shapes (``dynamic=False``) and inductor's default mode. The last, partial batch
+  of a split is padded with zeros to the full batch (samples are independent in eval
+  mode; the padded rows' outputs are dropped), so each split compiles one graph instead
+  of one per tail size. CUDA graphs are not used: at the batch sizes used here the
+  kernel launches they save are a small share of the time, and their static output
+  buffers and input copies are a risk the gain does not repay. ``auto`` compiles only on
+  CUDA when the job is long: at least ``COMPILE_MIN_POINTS`` expected points and, timed
+  on the first eager points, at least ``COMPILE_MIN_EAGER_S`` seconds of work, so the
+  compile time (about a minute for ResNet-56) is a small share of the job. A compile
+  that fails under ``auto`` is logged and the Evaluator goes on without it.
+  BatchNorm recomputation (``bn="recompute"``) always runs the eager model.
+- **Channels-last** memory layout for convolutional nets on CUDA.
+
+Global switches (TF32, cuDNN autotuning) are set for the duration of each
+:meth:`Evaluator.evaluate` call and put back afterwards; concurrent Evaluators in one
+process should use the same precision.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
-from collections.abc import Iterator, Sequence
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -18,7 +72,39 @@ from torch import nn
 
 from lstui.errors import BadInput
 from lstui.landscape.directions import check_direction_fits, model_tensors
-from lstui.landscape.options import BN_MODES, LOSSES, PRECISIONS, check_choice
+from lstui.landscape.options import BN_MODES, COMPILE_MODES, LOSSES, PRECISIONS, check_choice
+
+log = logging.getLogger(__name__)
+
+STORAGES = ("auto", "float", "raw", "stream")
+"""Where a split's inputs live: ``auto`` decides by size (see :class:`Evaluator`)."""
+
+CUDA_START_BATCH = 8192
+"""First batch tried on CUDA when no batch size is given; halved on out-of-memory."""
+
+CPU_BATCH = 512
+"""Batch size on the CPU when none is given."""
+
+FLOAT_BUDGET = 0.25
+"""Largest share of free device memory a split's normalised float copy may take."""
+
+RAW_BUDGET = 0.5
+"""Largest share of free device memory a split's raw inputs may take (else: stream)."""
+
+COMPILE_MIN_POINTS = 200
+"""``compile="auto"`` compiles only for jobs of at least this many points ..."""
+
+COMPILE_MIN_EAGER_S = 300.0
+"""... whose eager run time, estimated from the first points, is at least this long."""
+
+TOLERANCE = {"fp32": 1e-6, "tf32": 1e-2, "bf16": 5e-2}
+"""Documented relative error of the mean loss of each precision against strict fp32."""
+
+_TIMED_POINTS = 2
+
+OutOfMemoryError: type[BaseException] = getattr(
+    torch, "OutOfMemoryError", torch.cuda.OutOfMemoryError
+)
 
 
 @dataclass(frozen=True)
@@ -62,6 +148,131 @@ def has_batchnorm(model: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
 
+@dataclass
+class _Split:
+    """One split as the Evaluator holds it."""
+
+    inputs: torch.Tensor  # normalised float32 (float), raw on the device (raw), host (stream)
+    targets: torch.Tensor  # int64, always on the device
+    storage: str
+    scale: float
+    mean: torch.Tensor | None  # (1, C, 1, …) on the device
+    std: torch.Tensor | None
+
+    @property
+    def size(self) -> int:
+        return int(self.targets.shape[0])
+
+
+def compile_available(device: torch.device | str = "cpu") -> bool:
+    """Whether ``torch.compile`` can compile for ``device`` in this process.
+
+    It needs a Python version that TorchDynamo supports and, on CUDA, Triton.
+    """
+    if not hasattr(torch, "compile"):
+        return False
+    try:
+        from torch._dynamo import is_dynamo_supported
+
+        if not is_dynamo_supported():
+            return False
+        if torch.device(device).type == "cuda":
+            from torch.utils._triton import has_triton
+
+            return bool(has_triton())
+    except Exception:  # a torch without these helpers: let compilation try
+        return True
+    return True
+
+
+def _host_memory_available() -> float:
+    try:
+        return float(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return math.inf
+
+
+def _cudnn() -> Any:
+    """``torch.backends.cudnn`` (typed loosely: its newer attributes are not in the stubs)."""
+    return torch.backends.cudnn
+
+
+class _GlobalFlags:
+    """TF32 and cuDNN-autotune switches, set while any Evaluator evaluates on CUDA.
+
+    The flags are process-wide: the first Evaluator to enter saves them, the last to
+    leave puts them back, so Evaluators in several threads (one per device) do not undo
+    each other. Torch 2.9 added a second API for TF32 (``fp32_precision``) and raises if
+    the legacy one is read after the new one was written; this speaks the legacy API
+    (which torch's inductor reads too) unless the new one is already in use.
+    """
+
+    _lock = threading.Lock()
+    _depth = 0
+    _saved: Callable[[], None] | None = None
+
+    @classmethod
+    @contextlib.contextmanager
+    def use(cls, tf32: bool) -> Iterator[None]:
+        with cls._lock:
+            if cls._depth == 0:
+                cls._saved = cls._save()
+            cls._depth += 1
+            cls._set(tf32)
+        try:
+            yield
+        finally:
+            with cls._lock:
+                cls._depth -= 1
+                if cls._depth == 0 and cls._saved is not None:
+                    cls._saved()
+                    cls._saved = None
+
+    @staticmethod
+    def _legacy() -> bool:
+        try:
+            torch.backends.cuda.matmul.allow_tf32  # noqa: B018 - raises if APIs were mixed
+            torch.backends.cudnn.allow_tf32  # noqa: B018
+            return True
+        except RuntimeError:
+            return False
+
+    @classmethod
+    def _save(cls) -> Callable[[], None]:
+        benchmark = torch.backends.cudnn.benchmark
+        if cls._legacy():
+            matmul = torch.backends.cuda.matmul.allow_tf32
+            cudnn = torch.backends.cudnn.allow_tf32
+
+            def restore() -> None:
+                torch.backends.cuda.matmul.allow_tf32 = matmul
+                torch.backends.cudnn.allow_tf32 = cudnn
+                torch.backends.cudnn.benchmark = benchmark
+
+            return restore
+        matmul_p = torch.backends.cuda.matmul.fp32_precision
+        conv_p = _cudnn().conv.fp32_precision
+
+        def restore_new() -> None:
+            torch.backends.cuda.matmul.fp32_precision = matmul_p
+            _cudnn().conv.fp32_precision = conv_p
+            torch.backends.cudnn.benchmark = benchmark
+
+        return restore_new
+
+    @classmethod
+    def _set(cls, tf32: bool) -> None:
+        if cls._legacy():
+            torch.backends.cuda.matmul.allow_tf32 = tf32
+            torch.backends.cudnn.allow_tf32 = tf32
+        else:
+            precision = "tf32" if tf32 else "ieee"
+            torch.backends.cuda.matmul.fp32_precision = precision
+            _cudnn().conv.fp32_precision = precision
+        # one input shape per split: let cuDNN time its algorithms once and keep the best
+        torch.backends.cudnn.benchmark = True
+
+
 class Evaluator:
     """Evaluate a model at points of the plane spanned by one or two directions.
 
@@ -73,10 +284,23 @@ class Evaluator:
         train, test: the data of each split (``None`` if the split is not evaluated).
         device: where to evaluate.
         loss: ``ce`` (cross-entropy) or ``mse`` (softmax outputs against one-hot targets).
-        batch_size: samples per forward pass; ``None`` picks one for the device.
-        precision: ``fp32`` (strict, TF32 off), ``tf32`` (CUDA's default) or ``bf16`` autocast.
+        batch_size: samples per forward pass; ``None`` picks one for the device
+            (``CUDA_START_BATCH`` on CUDA, backing off on out-of-memory; ``CPU_BATCH``).
+        precision: ``fp32`` (strict, TF32 off), ``tf32`` (TF32 matmuls and convolutions
+            on CUDA) or ``bf16`` autocast; see the module docstring for their errors.
         bn: ``eval`` uses the running statistics; ``recompute`` re-estimates BatchNorm
             statistics on the training data at every point.
+        channels_last: channels-last layout for model and inputs; ``None``: on CUDA
+            for models with 2D convolutions.
+        compile: ``on`` compiles the model with ``torch.compile`` (on any device),
+            ``off`` never, ``auto`` on CUDA for long jobs (see the module docstring).
+        expected_points: how many points this Evaluator will evaluate (for ``auto``).
+        storage: where each split's inputs live: ``float`` (normalised float32 copy on
+            the device), ``raw`` (the inputs as given on the device, normalised per
+            batch), ``stream`` (host memory, pinned on CUDA, copied per batch) or
+            ``auto``: ``float`` when that takes at most ``FLOAT_BUDGET`` of the free
+            device memory (of the available host memory on the CPU), else ``raw`` when
+            that takes at most ``RAW_BUDGET`` (always on the CPU), else ``stream``.
     """
 
     def __init__(
@@ -93,29 +317,35 @@ class Evaluator:
         precision: str = "fp32",
         bn: str = "eval",
         channels_last: bool | None = None,
+        compile: str = "auto",
+        expected_points: int | None = None,
+        storage: str = "auto",
     ) -> None:
         check_choice(loss, LOSSES, "--loss")
         check_choice(precision, PRECISIONS, "--precision")
         check_choice(bn, BN_MODES, "--bn")
+        check_choice(compile, COMPILE_MODES, "--compile")
+        check_choice(storage, STORAGES, "storage")
         if not 1 <= len(directions) <= 2:
             raise ValueError("an Evaluator takes one or two directions")
         if train is None and test is None:
             raise BadInput("nothing to evaluate: no train and no test split")
         if bn == "recompute" and train is None:
             raise BadInput("--bn recompute needs the training split")
+        if batch_size is not None and batch_size < 1:
+            raise BadInput(f"--batch-size must be at least 1, got {batch_size}")
         self.device = torch.device(device)
+        self._cuda = self.device.type == "cuda"
         self.loss = loss
         self.precision = precision
         self.bn = bn
         self.model = model.to(self.device).eval()
         if channels_last is None:
-            channels_last = self.device.type == "cuda" and any(
-                isinstance(m, nn.Conv2d) for m in model.modules()
-            )
+            channels_last = self._cuda and any(isinstance(m, nn.Conv2d) for m in model.modules())
         self.channels_last = channels_last
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.batch_size = batch_size or (4096 if self.device.type == "cuda" else 512)
+        self.batch_size = batch_size or (CUDA_START_BATCH if self._cuda else CPU_BATCH)
 
         tensors = model_tensors(self.model, dir_type)
         for n, d in enumerate(directions):
@@ -128,31 +358,147 @@ class Evaluator:
             [d[n].to(self.device, dtype=tensors[n].dtype) for n in moving] for d in directions
         ]
         self._bn_buffers = self._bn_state() if bn == "recompute" else []
-        self.splits: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._batch_in_use = self.batch_size
+        self._splits: dict[str, _Split] = {}
+        self._copy_stream: torch.cuda.Stream | None = None
         if train is not None:
-            self.splits["train"] = self._to_device(train)
+            self._splits["train"] = self._place(train, storage)
         if test is not None:
-            self.splits["test"] = self._to_device(test)
+            self._splits["test"] = self._place(test, storage)
+
+        self.compile_mode = compile
+        self.expected_points = expected_points
+        self._compiled: Callable[[torch.Tensor], torch.Tensor] | None = None
+        self._eager_times: list[float] = []
+        self._compile_undecided = False
+        if compile == "on":
+            self._compiled = self._compile()
+        elif compile == "auto":
+            self._compile_undecided = (
+                self._cuda
+                and expected_points is not None
+                and expected_points >= COMPILE_MIN_POINTS
+                and compile_available(self.device)
+            )
+
+    # -- facts ----------------------------------------------------------------------
+    @property
+    def storage(self) -> dict[str, str]:
+        """Where each split's inputs live (``float``, ``raw`` or ``stream``)."""
+        return {name: s.storage for name, s in self._splits.items()}
+
+    @property
+    def compiled(self) -> bool:
+        """Whether points are evaluated by the compiled model."""
+        return self._compiled is not None
 
     # -- data -----------------------------------------------------------------------
-    def _to_device(self, data: EvalData) -> tuple[torch.Tensor, torch.Tensor]:
-        x = data.inputs.to(self.device)
-        x = x.to(torch.float32)
-        if data.scale != 1.0:
-            x.mul_(data.scale)
+    def _place(self, data: EvalData, storage: str) -> _Split:
+        inputs = data.inputs
+        shape = (1, -1) + (1,) * (inputs.dim() - 2)
+        mean = std = None
         if data.mean is not None and data.std is not None:
-            shape = (1, -1) + (1,) * (x.dim() - 2)
-            mean = torch.tensor(data.mean, device=self.device).view(shape)
-            std = torch.tensor(data.std, device=self.device).view(shape)
-            x.sub_(mean).div_(std)
-        if self.channels_last and x.dim() == 4:
-            x = x.contiguous(memory_format=torch.channels_last)
-        return x, data.targets.to(self.device, dtype=torch.long)
+            mean = torch.tensor(data.mean, dtype=torch.float32, device=self.device).view(shape)
+            std = torch.tensor(data.std, dtype=torch.float32, device=self.device).view(shape)
+        targets = data.targets.to(self.device, dtype=torch.long)
+        if storage == "auto":
+            storage = self._choose_storage(inputs)
+        split = _Split(inputs, targets, storage, data.scale, mean, std)
+        cl = self.channels_last and inputs.dim() == 4
+        if storage == "float":
+            fmt = torch.channels_last if cl else torch.contiguous_format
+            if inputs.device == self.device and inputs.dtype == torch.float32 and mean is None and data.scale == 1.0:
+                split.inputs = inputs.contiguous(memory_format=fmt)  # nothing to do: no copy
+                return split
+            out = torch.empty(inputs.shape, dtype=torch.float32, device=self.device, memory_format=fmt)
+            step = 8192  # a chunk at a time: no second full-size copy, on host or device
+            for s in range(0, inputs.shape[0], step):
+                out[s : s + step] = self._normalise(inputs[s : s + step].to(self.device), split)
+            split.inputs = out
+        elif storage == "raw":
+            if cl:
+                inputs = inputs.contiguous(memory_format=torch.channels_last)
+            split.inputs = inputs.to(self.device)
+        elif self._cuda:  # stream
+            split.inputs = _pinned(inputs)
+        return split
 
-    def _batches(self, split: str) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        x, y = self.splits[split]
-        for s in range(0, x.shape[0], self.batch_size):
-            yield x[s : s + self.batch_size], y[s : s + self.batch_size]
+    def _choose_storage(self, inputs: torch.Tensor) -> str:
+        n = inputs.numel()
+        float_bytes = 4 * n
+        raw_bytes = inputs.element_size() * n
+        free = (
+            float(torch.cuda.mem_get_info(self.device)[0]) if self._cuda else _host_memory_available()
+        )
+        if float_bytes <= FLOAT_BUDGET * free:
+            return "float"
+        if not self._cuda or (raw_bytes < float_bytes and raw_bytes <= RAW_BUDGET * free):
+            return "raw"
+        return "stream"
+
+    @staticmethod
+    def _normalise(x: torch.Tensor, split: _Split) -> torch.Tensor:
+        """``(x * scale - mean) / std`` in float32, never writing into ``x``.
+
+        Every storage mode runs exactly these operations, so their inputs agree bit for bit.
+        """
+        out = x.to(torch.float32)
+        owned = out is not x
+        if split.scale != 1.0:
+            out = out.mul_(split.scale) if owned else out * split.scale
+            owned = True
+        if split.mean is not None and split.std is not None:
+            out = out.sub_(split.mean) if owned else out - split.mean
+            out.div_(split.std)
+        return out
+
+    def _batches(self, name: str, pad: bool = False) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Normalised float inputs and targets of ``name``, batch by batch.
+
+        With ``pad``, a short last batch is padded with zero rows to the common batch size
+        (the caller drops their outputs); the targets are never padded.
+        """
+        split = self._splits[name]
+        bs = min(self.batch_size, split.size)
+        self._batch_in_use = bs
+        if split.storage == "stream" and self._cuda:
+            batches = self._streamed(split, bs)
+        else:
+            batches = self._resident(split, bs)
+        for xb, yb in batches:
+            if pad and xb.shape[0] < bs:
+                xb = torch.cat([xb, xb.new_zeros((bs - xb.shape[0], *xb.shape[1:]))])
+            if self.channels_last and xb.dim() == 4:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            yield xb, yb
+
+    def _resident(self, split: _Split, bs: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        for s in range(0, split.size, bs):
+            xb = split.inputs[s : s + bs]
+            if split.storage != "float":
+                xb = self._normalise(xb.to(self.device), split)
+            yield xb, split.targets[s : s + bs]
+
+    def _streamed(self, split: _Split, bs: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Host → device copies on a side stream, one batch ahead of the computation."""
+        if self._copy_stream is None:
+            self._copy_stream = torch.cuda.Stream(self.device)
+        copier = self._copy_stream
+        compute = torch.cuda.current_stream(self.device)
+
+        def fetch(s: int) -> torch.Tensor:
+            with torch.cuda.stream(copier):
+                return split.inputs[s : s + bs].to(self.device, non_blocking=True)
+
+        ahead = fetch(0)
+        for s in range(0, split.size, bs):
+            compute.wait_stream(copier)
+            current = ahead
+            # allocated on the copy stream, used on the compute stream: keep it alive there
+            current.record_stream(compute)
+            if s + bs < split.size:
+                ahead = fetch(s + bs)
+            yield self._normalise(current, split), split.targets[s : s + bs]
 
     # -- weights --------------------------------------------------------------------
     @torch.no_grad()
@@ -169,27 +515,35 @@ class Evaluator:
         """Put θ* back into the model."""
         torch._foreach_copy_(self._targets, self._origin)
 
+    # -- compilation ----------------------------------------------------------------
+    def _compile(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        # Weights are read from the module's tensors at every call (they are graph
+        # inputs; inductor's "freezing", which would bake them in, stays off), so the
+        # in-place updates of set_point reach the compiled model.
+        compiled: Callable[[torch.Tensor], torch.Tensor] = torch.compile(self.model, dynamic=False)
+        return compiled
+
+    def _decide_compile(self, seconds: float) -> None:
+        """``auto``: compile once the first eager points show the job is long enough."""
+        self._eager_times.append(seconds)
+        if len(self._eager_times) < _TIMED_POINTS:
+            return
+        self._compile_undecided = False
+        points = self.expected_points or 0
+        if points * min(self._eager_times) >= COMPILE_MIN_EAGER_S:
+            log.info("compiling the model for %d points", points)
+            self._compiled = self._compile()
+
     # -- evaluation -----------------------------------------------------------------
     def _autocast(self) -> contextlib.AbstractContextManager[object]:
         if self.precision == "bf16":
             return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
-    @contextlib.contextmanager
-    def _matmul_precision(self) -> Iterator[None]:
-        if self.device.type != "cuda":
-            yield
-            return
-        old_matmul = torch.backends.cuda.matmul.allow_tf32
-        old_cudnn = torch.backends.cudnn.allow_tf32
-        tf32 = self.precision != "fp32"
-        torch.backends.cuda.matmul.allow_tf32 = tf32
-        torch.backends.cudnn.allow_tf32 = tf32
-        try:
-            yield
-        finally:
-            torch.backends.cuda.matmul.allow_tf32 = old_matmul
-            torch.backends.cudnn.allow_tf32 = old_cudnn
+    def _global_flags(self) -> contextlib.AbstractContextManager[None]:
+        if not self._cuda:
+            return contextlib.nullcontext()
+        return _GlobalFlags.use(tf32=self.precision != "fp32")
 
     def _bn_state(self) -> list[nn.modules.batchnorm._BatchNorm]:
         return [m for m in self.model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
@@ -202,23 +556,26 @@ class Evaluator:
             m.reset_running_stats()
             m.momentum = None
             m.train()
-        with self._autocast():
-            for xb, _ in self._batches("train"):
-                self.model(xb)
-        for m, (momentum, training) in zip(self._bn_buffers, saved, strict=True):
-            m.momentum = momentum
-            m.train(training)
+        try:
+            with self._autocast():
+                for xb, _ in self._batches("train"):
+                    self.model(xb)
+        finally:
+            for m, (momentum, training) in zip(self._bn_buffers, saved, strict=True):
+                m.momentum = momentum
+                m.train(training)
 
     @torch.no_grad()
     def evaluate_split(self, split: str) -> tuple[float, float]:
         """Mean loss and accuracy (percent) of the model as it stands on ``split``."""
+        forward = self.model if self._compiled is None else self._compiled
         total_loss = torch.zeros((), dtype=torch.float64, device=self.device)
         correct = torch.zeros((), dtype=torch.int64, device=self.device)
         n = 0
-        for xb, yb in self._batches(split):
+        for xb, yb in self._batches(split, pad=self._compiled is not None):
             with self._autocast():
-                out = self.model(xb)
-            out = out.float()
+                out = forward(xb)
+            out = out[: yb.shape[0]].float()
             if self.loss == "ce":
                 batch_loss = F.cross_entropy(out, yb, reduction="sum")
             else:
@@ -230,15 +587,58 @@ class Evaluator:
             n += yb.shape[0]
         return float(total_loss.item() / n), float(100.0 * correct.item() / n)
 
-    def evaluate(self, x: float, y: float = 0.0) -> PointResult:
-        """Set the point (x, y) and evaluate every split this Evaluator holds."""
-        with self._matmul_precision():
+    def _evaluate_once(self, x: float, y: float) -> PointResult:
+        with self._global_flags():
             self.set_point(x, y)
             if self.bn == "recompute":
                 self._recompute_bn()
             values: dict[str, float] = {}
-            for split in self.splits:
+            for split in self._splits:
                 loss, acc = self.evaluate_split(split)
                 values[f"{split}_loss"] = loss
                 values[f"{split}_acc"] = acc
         return PointResult(**values)
+
+    def evaluate(self, x: float, y: float = 0.0) -> PointResult:
+        """Set the point (x, y) and evaluate every split this Evaluator holds.
+
+        On out-of-memory the batch is halved and the point evaluated again, down to one
+        sample per batch; the batch that worked is kept for later points.
+        """
+        while True:
+            failed = 0
+            started = time.perf_counter()
+            try:
+                result = self._evaluate_once(x, y)
+            except OutOfMemoryError:
+                failed = self._batch_in_use
+                if failed <= 1:
+                    raise
+            except Exception as exc:
+                if self._compiled is None or self.compile_mode != "auto":
+                    raise
+                # the compiler failed (no C compiler, no Triton, an unsupported op): go on eagerly
+                log.warning("torch.compile failed, evaluating eagerly: %s", exc)
+                self._compiled = None
+                continue
+            if not failed:
+                if self._compile_undecided:
+                    self._decide_compile(time.perf_counter() - started)
+                return result
+            # outside the except block: the traceback (and the tensors it holds) is gone
+            self.batch_size = max(1, failed // 2)
+            if self._cuda:
+                torch.cuda.empty_cache()
+            log.warning("out of memory at batch %d; batch size now %d", failed, self.batch_size)
+
+
+def _pinned(inputs: torch.Tensor) -> torch.Tensor:
+    """``inputs`` in page-locked host memory, for asynchronous copies (as is if pinning fails)."""
+    inputs = inputs.cpu()
+    if inputs.is_pinned():
+        return inputs
+    try:
+        return inputs.pin_memory()
+    except RuntimeError:
+        log.warning("could not pin %.1f GB of host memory; copies will be synchronous", inputs.nbytes / 1e9)
+        return inputs

@@ -29,9 +29,11 @@ Loader = Callable[[int], Sequence[torch.Tensor]]
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
 
-# Float64 rows that trajectory_pca holds besides its block buffer: the centre θ_n,
-# one streamed row, and the two component accumulators of the second pass.
-_EXTRA_ROWS = 4
+# Float64 rows that trajectory_pca holds besides its block and stream buffers: the
+# centre θ_n and the two component accumulators of the second pass.
+_EXTRA_ROWS = 3
+# At most this share of the buffered rows streams; the rest is the block.
+_STREAM_SHARE = 8
 # An eigenvalue below this fraction of the total variance counts as zero.
 _RANK_RTOL = 1e-12
 
@@ -107,21 +109,22 @@ def trajectory_pca(
     The result equals scikit-learn's ``PCA(n_components=2).fit(D)`` on the rows
     ``θ_i − θ_n`` (``i = 0 … count−1``): same variances and singular values, same
     components, with scikit-learn's sign convention (each component's entry of
-    largest magnitude is positive).
+    largest magnitude is positive; see ``svd_flip(..., u_based_decision=False)``).
 
     Algorithm. Pass 1 builds the Gram matrix ``G = D Dᵀ``: rows are loaded ``k`` at a
-    time into a buffer; each block gives its own ``k × k`` part, then every later
-    checkpoint is streamed once against the block. ``G`` is centred (``H G H`` with
-    ``H = I − 11ᵀ/n``) and eigendecomposed in float64; the top two eigenpairs
-    ``(λ, u)`` give ``S = √λ`` and the components ``v = Dᵀ(H u) / S``, accumulated in
-    pass 2 (the last block is still buffered, so only earlier rows are loaded again).
-    The final checkpoint is loaded once; every other checkpoint at most
+    time into a block buffer; each block gives its own ``k × k`` part, then every later
+    checkpoint is streamed once against the block, ``s`` rows at a time, so that the
+    products are matrix-matrix rather than one pass over the block per row. ``G`` is
+    centred (``H G H`` with ``H = I − 11ᵀ/n``) and eigendecomposed in float64; the top
+    two eigenpairs ``(λ, u)`` give ``S = √λ`` and the components ``v = Dᵀ(H u) / S``,
+    accumulated in pass 2 (the last block is still buffered, so only earlier rows are
+    loaded again). The final checkpoint is loaded once; every other checkpoint at most
     ``⌈(count − 1) / k⌉`` times in all (once when ``k ≥ count − 1``).
 
-    Memory: ``(k + 4)`` float64 rows of P entries (the block buffer, the centre, one
-    streamed row, two component accumulators) plus an n × n Gram matrix, where
-    ``k = max(1, max_bytes // (8 P) − 4)``. The checkpoints that ``load`` returns
-    come on top.
+    Memory: ``k + s + 3`` float64 rows of P entries (the block buffer, the stream
+    buffer, the centre, two component accumulators) plus an n × n Gram matrix, where
+    ``k + s = max(2, max_bytes // (8 P) − 3)`` and ``s = max(1, (k + s) // 8)``. The
+    checkpoints that ``load`` returns come on top.
 
     Args:
         load: ``load(i)`` returns the tensors of checkpoint ``i`` in direction order;
@@ -129,8 +132,8 @@ def trajectory_pca(
         count: the number of checkpoints, at least 2.
         ignore_biasbn: zero the parts of 0/1-dim tensors, in the rows and so in the
             directions.
-        max_bytes: memory budget for the float64 rows held at once (see above). At
-            least one row is buffered whatever the budget.
+        max_bytes: memory budget for the float64 rows held at once (see above). One
+            block row and one stream row are used whatever the budget.
 
     Raises:
         BadInput: fewer than 2 checkpoints, checkpoints whose tensors do not match the
@@ -147,44 +150,46 @@ def trajectory_pca(
     p = centre.numel()
     device = centre.device
     rows = final_index  # the final row is zero; it is never loaded again
-    k = min(rows, max(1, max_bytes // (8 * max(p, 1)) - _EXTRA_ROWS))
+    k, s = _buffer_rows(max_bytes, p, rows)
 
-    buffer = torch.empty((k, p), dtype=torch.float64, device=device)
-    streamed = torch.empty(p, dtype=torch.float64, device=device)
+    block_buf = torch.empty((k, p), dtype=torch.float64, device=device)
+    stream_buf = torch.empty((min(s, rows - k), p), dtype=torch.float64, device=device)
 
-    def delta_into(i: int, out: torch.Tensor) -> None:
-        _flatten_into(_checked(load(i), i, shapes), out, ignore_biasbn)
-        out.sub_(centre)
+    def load_rows(first: int, out: torch.Tensor) -> None:
+        """Rows ``first … first + len(out) − 1`` of D into ``out``."""
+        for r in range(out.shape[0]):
+            _flatten_into(_checked(load(first + r), first + r, shapes), out[r], ignore_biasbn)
+            out[r].sub_(centre)
 
     # Pass 1: the Gram matrix, block by block.
     gram = np.zeros((count, count), dtype=np.float64)
-    start = 0
-    block = 0
+    start, block = 0, 0
     while start < rows:
         block = min(k, rows - start)
-        for r in range(block):
-            delta_into(start + r, buffer[r])
-        own = buffer[:block]
-        gram[start : start + block, start : start + block] = (own @ own.T).cpu().numpy()
-        for j in range(start + block, rows):
-            delta_into(j, streamed)
-            col = (own @ streamed).cpu().numpy()
-            gram[start : start + block, j] = col
-            gram[j, start : start + block] = col
-        start += block
+        own = block_buf[:block]
+        load_rows(start, own)
+        end = start + block
+        gram[start:end, start:end] = (own @ own.T).cpu().numpy()
+        for j in range(end, rows, s):
+            batch = stream_buf[: min(s, rows - j)]
+            load_rows(j, batch)
+            cross = (own @ batch.T).cpu().numpy()
+            gram[start:end, j : j + len(batch)] = cross
+            gram[j : j + len(batch), start:end] = cross.T
+        start = end
     last_start = rows - block
 
     lam, weights = _top_two(gram)
     singular = np.sqrt(lam)
 
-    # Pass 2: components v = Dᵀ (H u) / S; the last block is still in the buffer.
+    # Pass 2: components v = Dᵀ (H u) / S; the last block is still in its buffer.
     w = torch.from_numpy(weights).to(device)
-    acc = w[last_start:rows].T @ buffer[:block]
-    for i in range(last_start):
-        delta_into(i, streamed)
-        acc[0].add_(streamed, alpha=float(weights[i, 0]))
-        acc[1].add_(streamed, alpha=float(weights[i, 1]))
-    del buffer, streamed
+    acc = w[last_start:rows].T @ block_buf[:block]
+    for j in range(0, last_start, s):
+        batch = stream_buf[: min(s, last_start - j)]
+        load_rows(j, batch)
+        acc.addmm_(w[j : j + len(batch)].T, batch)
+    del block_buf, stream_buf
 
     components = []
     for c in range(2):
@@ -286,6 +291,23 @@ def _flatten_into(tensors: Sequence[torch.Tensor], out: torch.Tensor, ignore_bia
         else:
             part.copy_(t.detach().reshape(-1))
         offset += n
+
+
+def _buffer_rows(max_bytes: int, p: int, rows: int) -> tuple[int, int]:
+    """Block rows ``k`` and stream rows ``s`` for ``rows`` rows of ``p`` float64 entries.
+
+    ``k`` is at most ``rows``; a stream buffer holds ``min(s, rows − k)`` rows.
+
+    The stream buffer is about an eighth of what the budget allows: it turns the
+    products into matrix-matrix ones, while the block, which sets how often a
+    checkpoint is loaded, keeps most of the room.
+    """
+    room = max(2, max_bytes // (8 * max(p, 1)) - _EXTRA_ROWS)
+    s = max(1, room // _STREAM_SHARE)
+    k = room - s
+    if k >= rows:  # one block holds every row; nothing streams in pass 1 or 2
+        return rows, 1
+    return k, s
 
 
 def _check_count(count: int) -> None:

@@ -1,8 +1,12 @@
 """A worker process: one per device, claiming work units from the store under a lease.
 
 Run as ``python -m lstui.scheduler.worker --home H --device cuda:0``. It keeps the
-evaluator of the job it works on across units, writes its points as it goes, renews
-its lease, and on SIGTERM finishes the point in hand and gives its unit back.
+evaluator of the job it works on across units and writes its points as it goes. A
+background thread (:class:`LeaseKeeper`) keeps the lease of the unit in hand alive, so a
+point or a job's preparation may take longer than a lease, and notices within
+``WATCH_EVERY_S`` when the job is paused, cancelled or failed: the worker then stops after
+the point in hand. On SIGTERM, or once the daemon that started it is gone, the worker
+finishes the point in hand, stores what it computed and gives its unit back.
 """
 
 from __future__ import annotations
@@ -13,19 +17,31 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Any, TypeVar
 
-from lstui.errors import LstuiError
-from lstui.store import PointRow, Store, UnitClaim
+from lstui.errors import InvalidTransition, LstuiError
+from lstui.store import JobState, PointRow, Store, UnitClaim
 
 log = logging.getLogger("lstui.worker")
 
 FLUSH_EVERY_S = 1.0
+"""Computed points are written to the store at least this often."""
 IDLE_SLEEP_S = 0.5
+"""How long an idle worker waits before it asks for work again."""
+WATCH_EVERY_S = 0.25
+"""How often the lease keeper looks at the state of the job in hand."""
+HEARTBEAT_EVERY_S = 5.0
+"""How often the lease keeper tells the store the worker is alive."""
+
+_CLAIMABLE = frozenset({JobState.QUEUED, JobState.RUNNING})
+T = TypeVar("T")
 
 
 @dataclass
@@ -40,52 +56,188 @@ class WorkerConfig:
 
 
 @dataclass
+class WorkerStats:
+    """Where a worker's time went: computing points or waiting on the store."""
+
+    points: int = 0
+    compute_s: float = 0.0
+    store_s: float = 0.0  # the main thread's store calls (claims, writes, completions)
+    keeper_s: float = 0.0  # the lease keeper's store calls (renewals, state checks)
+
+    def describe(self) -> str:
+        share = self.store_s / self.compute_s if self.compute_s else 0.0
+        return (
+            f"{self.points} points, {self.compute_s:.3f} s computing, {self.store_s:.3f} s in "
+            f"store calls ({100 * share:.2f} % of compute), {self.keeper_s:.3f} s keeping leases"
+        )
+
+
+class LeaseKeeper:
+    """Keeps the lease of the unit a worker holds, from a background thread.
+
+    Every ``WATCH_EVERY_S`` it looks at the job's state (a read, which never waits on
+    writers) and every ``lease_s / 3`` it renews the lease (a write). When the job is no
+    longer queued or running, or the renewal fails (the lease was taken over), the unit
+    counts as lost (:meth:`lost`) and the worker stops after the point in hand. It also
+    sends the worker's heartbeats and, through ``on_tick``, lets the worker check that
+    its parent is alive while a long point runs.
+
+    Args:
+        store: the worker's store (a :class:`Store` may be shared by threads).
+        worker_id: the lease owner.
+        lease_s: the lease length.
+        on_tick: called on every round, in the keeper's thread.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        worker_id: int,
+        lease_s: float,
+        *,
+        on_tick: Callable[[], None] | None = None,
+        stats: WorkerStats | None = None,
+    ) -> None:
+        self._store = store
+        self._worker_id = worker_id
+        self._lease_s = lease_s
+        self._renew_every_s = max(0.05, lease_s / 3)
+        self._on_tick = on_tick
+        self._stats = stats if stats is not None else WorkerStats()
+        self._lock = threading.Lock()
+        self._claim: UnitClaim | None = None
+        self._renewed = 0.0
+        self._lost: int | None = None  # unit id
+        self._job: int | None = None
+        self._beat = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def hold(self, claim: UnitClaim | None) -> None:
+        """Start keeping ``claim``'s lease (just granted), or none."""
+        with self._lock:
+            self._claim = claim
+            self._renewed = time.monotonic()
+            self._lost = None
+
+    def lost(self, claim: UnitClaim) -> bool:
+        """Whether the worker should stop working on ``claim`` (job stopped, lease lost)."""
+        return self._lost == claim.unit_id
+
+    def _run(self) -> None:
+        while not self._stop.wait(WATCH_EVERY_S):
+            try:
+                self._tick()
+            except Exception:  # a busy database must not end the keeper; try next round
+                log.exception("lease keeper")
+
+    def _tick(self) -> None:
+        if self._on_tick is not None:
+            self._on_tick()
+        with self._lock:
+            claim, renewed = self._claim, self._renewed
+        now = time.monotonic()
+        if claim is not None and self._lost != claim.unit_id:
+            start = time.perf_counter()
+            if now - renewed >= self._renew_every_s:
+                ok = self._store.renew_lease(claim.unit_id, self._worker_id, self._lease_s)
+                with self._lock:
+                    if self._claim is claim:
+                        self._renewed = now
+            else:
+                ok = self._store.job_state(claim.job_id) in _CLAIMABLE
+            self._stats.keeper_s += time.perf_counter() - start
+            if not ok:
+                with self._lock:
+                    if self._claim is claim:
+                        self._lost = claim.unit_id
+                log.info("unit %d of job %d: lease lost or job stopped", claim.seq, claim.job_id)
+        job = claim.job_id if claim is not None else None
+        if now - self._beat >= HEARTBEAT_EVERY_S or job != self._job:
+            self._store.heartbeat(self._worker_id, job)
+            self._beat, self._job = now, job
+
+
+@dataclass
 class Worker:
     config: WorkerConfig
     store: Store
     worker_id: int = 0
     stopping: bool = False
-    _prepared: dict[int, object] = field(default_factory=dict)
+    stats: WorkerStats = field(default_factory=WorkerStats)
+    keeper: LeaseKeeper | None = None
+    _prepared: dict[int, Any] = field(default_factory=dict)
 
     def request_stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
         self.stopping = True
 
     def _orphaned(self) -> bool:
-        """True once the daemon that started this worker is gone (then the worker stops)."""
+        """True once asked to stop or the daemon that started this worker is gone."""
         parent = self.config.parent_pid
         if parent is not None and os.getppid() != parent:
             self.stopping = True
         return self.stopping
 
+    def _timed(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A store call, its time counted in :attr:`stats`."""
+        start = time.perf_counter()
+        try:
+            return call(*args, **kwargs)
+        finally:
+            self.stats.store_s += time.perf_counter() - start
+
     def run(self) -> int:
-        self.worker_id = self.store.register_worker(self.config.device, os.getpid(), socket.gethostname())
+        self.worker_id = self.store.register_worker(
+            self.config.device, os.getpid(), socket.gethostname()
+        )
         log.info("worker %d on %s (pid %d)", self.worker_id, self.config.device, os.getpid())
+        self.keeper = LeaseKeeper(
+            self.store, self.worker_id, self.config.lease_s, on_tick=self._orphaned,
+            stats=self.stats,
+        )
+        self.keeper.start()
         try:
             while not self._orphaned():
-                claim = self.store.claim_unit(
-                    self.worker_id, self.config.lease_s, max_attempts=self.config.max_attempts
+                claim = self._timed(
+                    self.store.claim_unit,
+                    self.worker_id,
+                    self.config.lease_s,
+                    max_attempts=self.config.max_attempts,
                 )
                 if claim is None:
-                    self.store.heartbeat(self.worker_id)
                     if self.config.exit_when_idle:
                         break
                     time.sleep(IDLE_SLEEP_S)
                     continue
-                self.store.heartbeat(self.worker_id, claim.job_id)
-                self.run_unit(claim)
+                self.keeper.hold(claim)
+                try:
+                    self.run_unit(claim)
+                finally:
+                    self.keeper.hold(None)
         finally:
+            self.keeper.stop()
+            log.info("worker %d: %s", self.worker_id, self.stats.describe())
             self.store.retire_worker(self.worker_id)
         return 0
 
     # -- one unit -------------------------------------------------------------------
-    def _prepare(self, claim: UnitClaim):  # type: ignore[no-untyped-def]
+    def _prepare(self, claim: UnitClaim) -> Any:
         from lstui.scheduler.compute import prepare_job
         from lstui.spec import JobSpec
 
         cached = self._prepared.get(claim.job_id)
         if cached is not None:
             return cached
-        self._prepared.clear()  # one job's evaluator at a time: free the device memory
+        if self._prepared:
+            self._prepared.clear()  # one job's evaluator at a time: free the device memory
+            _empty_cache()
         spec = JobSpec.from_dict(claim.spec)
         prepared = prepare_job(spec, Path(claim.results_dir), device=self.config.device)
         self._prepared[claim.job_id] = prepared
@@ -95,15 +247,23 @@ class Worker:
         return prepared
 
     def _fail_job(self, claim: UnitClaim, message: str, detail: str | None = None) -> None:
-        log.error("job %d failed: %s", claim.job_id, message)
-        if detail:
-            self.store.add_event(claim.job_id, "debug", detail)
-        self.store.fail_job(claim.job_id, message)
         self._prepared.pop(claim.job_id, None)
+        try:
+            if detail:
+                self.store.add_event(claim.job_id, "debug", detail)
+            self.store.fail_job(claim.job_id, message)
+        except InvalidTransition:
+            # Another worker failed it first, or a person cancelled it meanwhile.
+            log.info("job %d is already finished; not failing it again", claim.job_id)
+            return
+        log.error("job %d failed: %s", claim.job_id, message)
 
     def run_unit(self, claim: UnitClaim) -> None:
         if claim.kind == "figure":
             self._run_figure(claim)
+            return
+        if not claim.todo:  # taken over from a worker that stored every point
+            self._timed(self.store.complete_unit, claim.unit_id, self.worker_id)
             return
         try:
             prepared = self._prepare(claim)
@@ -113,46 +273,55 @@ class Worker:
         except Exception as exc:  # a bug or a broken user model: the job fails, not the worker
             self._fail_job(claim, f"{type(exc).__name__}: {exc}", traceback.format_exc())
             return
+        assert self.keeper is not None
         buffer: list[PointRow] = []
-        last_flush = last_renew = time.monotonic()
+        last_flush = time.monotonic()
         for index in claim.todo:
             if self._orphaned():
                 self._flush(claim, buffer)
-                self.store.release_unit(claim.unit_id, self.worker_id)
+                self._timed(self.store.release_unit, claim.unit_id, self.worker_id)
                 return
+            if self.keeper.lost(claim):
+                # paused, cancelled, failed or taken over: keep what we computed, stop here
+                self._flush(claim, buffer)
+                return
+            start = time.perf_counter()
             try:
                 result = self._evaluate(prepared, index)
             except Exception as exc:
                 self._flush(claim, buffer)
                 if _is_oom(exc):
-                    self.store.fail_unit(
-                        claim.unit_id, self.worker_id, f"out of memory at batch size 1: {exc}",
+                    self._timed(
+                        self.store.fail_unit,
+                        claim.unit_id,
+                        self.worker_id,
+                        f"out of memory at batch size 1: {exc}",
                         max_attempts=self.config.max_attempts,
                     )
                     return
                 self._fail_job(claim, f"{type(exc).__name__}: {exc}", traceback.format_exc())
                 return
-            buffer.append(PointRow(index, result.train_loss, result.train_acc, result.test_loss, result.test_acc))
+            self.stats.compute_s += time.perf_counter() - start
+            self.stats.points += 1
+            buffer.append(
+                PointRow(
+                    index, result.train_loss, result.train_acc, result.test_loss, result.test_acc
+                )
+            )
             now = time.monotonic()
             if now - last_flush >= FLUSH_EVERY_S:
                 self._flush(claim, buffer)
                 last_flush = now
-            if now - last_renew >= min(1.0, self.config.lease_s / 3):
-                last_renew = now
-                if not self.store.renew_lease(claim.unit_id, self.worker_id, self.config.lease_s):
-                    # cancelled, paused or taken over: keep what we computed, stop here
-                    self._flush(claim, buffer)
-                    return
-                self.store.heartbeat(self.worker_id, claim.job_id)
         self._flush(claim, buffer)
-        self.store.complete_unit(claim.unit_id, self.worker_id)
+        if not self.keeper.lost(claim):
+            self._timed(self.store.complete_unit, claim.unit_id, self.worker_id)
 
     def _flush(self, claim: UnitClaim, buffer: list[PointRow]) -> None:
         if buffer:
-            self.store.write_points(claim.unit_id, self.worker_id, list(buffer))
+            self._timed(self.store.write_points, claim.unit_id, self.worker_id, list(buffer))
             buffer.clear()
 
-    def _evaluate(self, prepared, index: int):  # type: ignore[no-untyped-def]
+    def _evaluate(self, prepared: Any, index: int) -> Any:
         """Evaluate one point; on CUDA out-of-memory halve the batch and try again."""
         while True:
             try:
@@ -180,7 +349,9 @@ class Worker:
             return
         for path in paths:
             self.store.add_event(claim.job_id, "info", f"wrote {path}")
-        self.store.write_points(claim.unit_id, self.worker_id, [PointRow(0, None, None, None, None)])
+        self.store.write_points(
+            claim.unit_id, self.worker_id, [PointRow(0, None, None, None, None)]
+        )
         self.store.complete_unit(claim.unit_id, self.worker_id)
 
 
@@ -209,20 +380,35 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s worker[{os.getpid()}] %(levelname)s %(message)s"
     )
+    config = WorkerConfig(
+        args.home,
+        args.device,
+        args.lease,
+        args.threads,
+        exit_when_idle=args.exit_when_idle,
+        parent_pid=args.parent,
+    )
+    # Handlers first: a SIGTERM that arrives while torch imports must not kill the
+    # worker before it has a chance to retire cleanly.
+    worker_box: list[Worker] = []
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        if worker_box:
+            worker_box[0].request_stop()
+        else:
+            raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     import torch
 
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.device.startswith("cuda"):
         torch.cuda.set_device(torch.device(args.device))
-    config = WorkerConfig(
-        args.home, args.device, args.lease, args.threads,
-        exit_when_idle=args.exit_when_idle, parent_pid=args.parent,
-    )
     with Store.open_home(args.home) as store:
         worker = Worker(config, store)
-        signal.signal(signal.SIGTERM, worker.request_stop)
-        signal.signal(signal.SIGINT, worker.request_stop)
+        worker_box.append(worker)
         return worker.run()
 
 

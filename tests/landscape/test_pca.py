@@ -52,8 +52,11 @@ def trajectory_matrix(checkpoints: list[list[torch.Tensor]], ignore_biasbn: bool
 
 
 def budget_for_block(rows: int) -> int:
-    """A ``max_bytes`` that makes trajectory_pca buffer exactly ``rows`` rows of P."""
-    return (rows + 4) * 8 * P
+    """A ``max_bytes`` for blocks of ``rows`` (< 7) rows of P and one streamed row.
+
+    The budget covers the block, one streamed row, the centre and two accumulators.
+    """
+    return (rows + 1 + 3) * 8 * P
 
 
 @pytest.mark.parametrize("ignore_biasbn", [True, False])
@@ -68,7 +71,9 @@ def test_trajectory_pca_equals_sklearn_pca_of_the_centred_matrix(
     )
     ref = PCA(n_components=2, svd_solver="full").fit(trajectory_matrix(checkpoints, ignore_biasbn))
 
-    np.testing.assert_allclose(pca.explained_variance_ratio, ref.explained_variance_ratio_, rtol=1e-9)
+    np.testing.assert_allclose(
+        pca.explained_variance_ratio, ref.explained_variance_ratio_, rtol=1e-9
+    )
     np.testing.assert_allclose(pca.explained_variance, ref.explained_variance_, rtol=1e-9)
     np.testing.assert_allclose(pca.singular_values, ref.singular_values_, rtol=1e-9)
     for direction, component in zip((pca.xdirection, pca.ydirection), ref.components_):
@@ -77,8 +82,28 @@ def test_trajectory_pca_equals_sklearn_pca_of_the_centred_matrix(
         np.testing.assert_allclose(v, sign * component, atol=1e-6)
 
 
+@pytest.mark.parametrize(("room", "block", "stream"), [(4, 3, 1), (16, 14, 2), (30, 27, 3)])
+def test_blocks_and_batches_of_streamed_rows_give_sklearn_pca(
+    room: int, block: int, stream: int
+) -> None:
+    """39 rows in blocks of ``block``; later rows stream ``stream`` at a time."""
+    checkpoints = random_walk(40, seed=3)
+    loader = CountingLoader(checkpoints)
+    pca = trajectory_pca(loader, 40, max_bytes=(room + 3) * 8 * P)
+    ref = PCA(n_components=2, svd_solver="full").fit(trajectory_matrix(checkpoints, True))
+    np.testing.assert_allclose(pca.explained_variance, ref.explained_variance_, rtol=1e-9)
+    np.testing.assert_allclose(
+        pca.explained_variance_ratio, ref.explained_variance_ratio_, rtol=1e-9
+    )
+    for direction, component in zip((pca.xdirection, pca.ydirection), ref.components_):
+        v = flatten(direction, ignore_biasbn=False).numpy()
+        np.testing.assert_allclose(v, np.sign(v @ component) * component, atol=1e-6)
+    assert max(loader.loads) == math.ceil(39 / block)
+
+
 def test_components_are_orthonormal_with_the_largest_entry_positive() -> None:
     pca = trajectory_pca(CountingLoader(random_walk(8)), 8)
+    assert isinstance(pca, TrajectoryPCA)
     x = flatten(pca.xdirection, ignore_biasbn=False)
     y = flatten(pca.ydirection, ignore_biasbn=False)
     assert float(x @ x) == pytest.approx(1.0, abs=1e-6)
@@ -209,7 +234,9 @@ def test_checkpoints_of_another_shape_are_bad_input() -> None:
     checkpoints[2] = [torch.zeros(20, 31) if i == 0 else t for i, t in enumerate(checkpoints[2])]
     _bad(CountingLoader(checkpoints), 5, r"checkpoint 2 .*shape \(20, 31\)")
     checkpoints[2] = checkpoints[1][:-1]
-    _bad(CountingLoader(checkpoints), 5, "checkpoint 2 has 5 tensors but the final checkpoint has 6")
+    _bad(
+        CountingLoader(checkpoints), 5, "checkpoint 2 has 5 tensors but the final checkpoint has 6"
+    )
 
 
 def test_identical_checkpoints_are_bad_input() -> None:
@@ -271,13 +298,15 @@ def _baseline_child() -> int:
 
 def _streaming_child() -> tuple[int, tuple[float, float]]:
     torch.ones(4, 4, dtype=torch.float64) @ torch.ones(4, dtype=torch.float64)
+    # Four seeded vectors (32 MB) make every checkpoint; no checkpoint is ever kept.
     g = torch.Generator().manual_seed(0)
-    base, bend, slope = (torch.randn(BIG_P, generator=g) for _ in range(3))
+    base, bend, slope, wiggle = (torch.randn(BIG_P, generator=g) for _ in range(4))
+    sizes = [math.prod(s) for s in BIG_SHAPES]
 
     def load(i: int) -> list[torch.Tensor]:
-        noise = torch.randn(BIG_P, generator=torch.Generator().manual_seed(1000 + i))
-        flat = base + math.cos(i / 10) * bend + (i / BIG_COUNT) * slope + 0.01 * noise
-        return [part.reshape(s) for part, s in zip(flat.split([math.prod(s) for s in BIG_SHAPES]), BIG_SHAPES)]
+        flat = base + math.cos(i / 10) * bend
+        flat.add_(slope, alpha=i / BIG_COUNT).add_(wiggle, alpha=0.1 * math.sin(i))
+        return [part.reshape(s) for part, s in zip(flat.split(sizes), BIG_SHAPES)]
 
     pca = trajectory_pca(load, BIG_COUNT, max_bytes=BIG_BUDGET)
     return _peak_rss_bytes(), pca.explained_variance_ratio

@@ -1,0 +1,411 @@
+"""The lstui terminal app: the job queue, the devices and a live preview, with no mouse.
+
+How it stays live without stalling: a thread worker (:meth:`LstuiApp._poll_store`) owns
+its own store connection and reads a :class:`~lstui.tui.snapshot.Snapshot` about once a
+second (at once when the selection changes), then posts it as a
+:class:`SnapshotReady` message. The handler hands it to the screens, which update table
+cells in place and repaint the preview only when its numbers changed. Every store
+write (cancel, pause, submit, …) and every export runs in another thread worker; an
+error a person caused becomes a one-line notification.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from textual import events, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.worker import get_current_worker
+
+from lstui.errors import LstuiError, SpecError
+from lstui.scheduler.devices import DeviceFacts
+from lstui.spec import JobSpec
+from lstui.store import JobRow, JobState, Store, default_home
+from lstui.tui.screens import ConfirmScreen, HelpScreen, JobScreen, MainScreen, NewJobScreen
+from lstui.tui.screens._job import short_path
+from lstui.tui.snapshot import Snapshot, StorePoller, read_device_facts
+
+NARROW_BELOW = 81
+POLL_S = 1.0
+EXPORT_FORMATS = ("png", "pdf")
+_PRIORITY = Binding.Group("priority", compact=True)
+
+
+class SnapshotReady(Message):
+    """A new look at the store, read by the poller thread."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        super().__init__()
+        self.snapshot = snapshot
+
+
+# (action, title, help) for the command palette
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("new_job", "New job", "Queue a surface or an interpolation with a form (n)"),
+    ("open_selected", "Open job", "Spec, timings, files and log of the selected job (enter)"),
+    ("cancel_job", "Cancel job", "Cancel the selected job, after asking (c)"),
+    ("pause_job", "Pause or resume job", "Pause a queued or running job, resume a paused one (p)"),
+    ("retry_job", "Retry job", "Queue a failed or cancelled job again (r)"),
+    ("priority(1)", "Raise priority", "Priority of the selected job + 1 (+)"),
+    ("priority(-1)", "Lower priority", "Priority of the selected job − 1 (-)"),
+    ("export_job", "Export figures", "PNG and PDF figures of the selected job (e)"),
+    ("logs", "Show log", "The selected job's log (l)"),
+    ("filter", "Filter jobs", "Show only jobs whose name, state or kind match (/)"),
+    ("toggle_log_scale", "Toggle log scale", "Log or linear contour levels in the preview (g)"),
+    ("start_daemon", "Start daemon", "Start the scheduler daemon on this home (d)"),
+    ("help", "Help", "Keys and what the preview shows (?)"),
+)
+
+_UNDER_MODAL_OFF = frozenset(
+    {"new_job", "cancel_job", "pause_job", "retry_job", "priority", "export_job", "logs",
+     "toggle_log_scale", "start_daemon", "help", "quit", "open_selected", "filter"}
+)
+
+
+class LstuiApp(App[None]):
+    """The lstui TUI.
+
+    Args:
+        home: the lstui home (``lstui.db``, ``results/``); default ``$LSTUI_HOME`` or
+            ``~/.local/share/lstui``.
+        clock: unix time used for elapsed times and ETAs (tests pass a fixed one).
+        poll_s: seconds between two reads of the store.
+        device_facts: the devices to show (default: NVML GPUs and the CPU).
+        daemon_devices: the ``--devices`` the ``d`` key starts a daemon with.
+    """
+
+    CSS_PATH = "app.tcss"
+    TITLE = "lstui"
+    ENABLE_COMMAND_PALETTE = True
+
+    BINDINGS = [
+        Binding("n", "new_job", "New"),
+        Binding("c", "cancel_job", "Cancel"),
+        Binding("p", "pause_job", "Pause"),
+        Binding("r", "retry_job", "Retry"),
+        Binding("plus", "priority(1)", "Prio+", group=_PRIORITY),
+        Binding("minus", "priority(-1)", "Prio-", group=_PRIORITY),
+        Binding("e", "export_job", "Export"),
+        Binding("l", "logs", "Log"),
+        Binding("g", "toggle_log_scale", "Log scale"),
+        Binding("d", "start_daemon", "Daemon"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        home: Path | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        poll_s: float = POLL_S,
+        device_facts: Callable[[], Sequence[DeviceFacts]] = read_device_facts,
+        daemon_devices: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.home = Path(home).expanduser() if home is not None else default_home()
+        self.clock = clock
+        self.poll_s = poll_s
+        self.device_facts = device_facts
+        self.daemon_devices = daemon_devices
+        self.snapshot: Snapshot | None = None
+        self.preview_job: int | None = None
+        self.detail_job: int | None = None
+        self.main = MainScreen()
+        self.refreshes = 0
+        """Snapshots applied so far."""
+        self.last_refresh_s = 0.0
+        """Seconds the last snapshot took to apply on the event loop."""
+        self._wake = threading.Event()
+        self._pending = threading.Event()
+        self._store: Store | None = None
+        self._store_lock = threading.Lock()
+
+    # -- screens ---------------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen[None]:
+        return self.main
+
+    def on_mount(self) -> None:
+        self.set_class(self.size.width < NARROW_BELOW, "narrow")
+        self._poll_store()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.width < NARROW_BELOW, "narrow")
+        if self.main.is_mounted:
+            self.main.relayout(event.size.width)
+
+    def on_unmount(self) -> None:
+        self._wake.set()
+        with self._store_lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+    def want_preview(self, job_id: int | None) -> None:
+        """Ask the poller for this job's preview now."""
+        if job_id != self.preview_job:
+            self.preview_job = job_id
+            self._wake.set()
+
+    def open_job(self, job_id: int, *, log: bool = False) -> None:
+        """Push the job screen of ``job_id`` (scrolled to its log with ``log``)."""
+        self.detail_job = job_id
+        self.want_preview(job_id)
+        self._wake.set()
+
+        def closed(_: None) -> None:
+            self.detail_job = None
+            self.want_preview(self.main.table.selected_job_id())
+
+        self.push_screen(JobScreen(job_id, log=log), closed)
+
+    def current_job(self) -> JobRow | None:
+        """The job the actions apply to: the job screen's, or the selected row's."""
+        screen = self.screen
+        if isinstance(screen, JobScreen):
+            return self.snapshot.job(screen.job_id) if self.snapshot else None
+        if isinstance(screen, MainScreen):
+            return screen.selected_job()
+        return None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in _UNDER_MODAL_OFF and isinstance(self.screen, ModalScreen):
+            return False
+        return True
+
+    # -- the poller --------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="poll", name="store poller")
+    def _poll_store(self) -> None:
+        worker = get_current_worker()
+        poller = StorePoller(self.home, clock=self.clock, device_facts=self.device_facts)
+        try:
+            while not worker.is_cancelled:
+                self._wake.clear()
+                snapshot = poller.poll(self.preview_job, self.detail_job)
+                if worker.is_cancelled:
+                    break
+                self._pending.set()
+                self.post_message(SnapshotReady(snapshot))
+                deadline = time.monotonic() + self.poll_s
+                # Wait out the interval, but wake for a new selection or a finished
+                # action, and never queue a second snapshot behind an unapplied one.
+                while not worker.is_cancelled:
+                    left = deadline - time.monotonic()
+                    if (left <= 0 or self._wake.is_set()) and not self._pending.is_set():
+                        break
+                    self._wake.wait(min(0.1, max(left, 0.01)))
+        finally:
+            poller.close()
+
+    def on_snapshot_ready(self, message: SnapshotReady) -> None:
+        start = time.perf_counter()
+        snapshot = message.snapshot
+        new_error = snapshot.error and (self.snapshot is None or self.snapshot.error != snapshot.error)
+        self.snapshot = snapshot
+        self.main.apply_snapshot(snapshot)
+        for screen in self.screen_stack:
+            if isinstance(screen, JobScreen):
+                screen.apply_snapshot(snapshot)
+        self.refreshes += 1
+        self.last_refresh_s = time.perf_counter() - start
+        self._pending.clear()
+        if new_error:
+            self.notify(str(snapshot.error), severity="error")
+
+    # -- store writes, in threads ------------------------------------------------------
+
+    def _action_store(self) -> Store:
+        with self._store_lock:
+            if self._store is None:
+                self._store = Store.open_home(self.home)
+            return self._store
+
+    def in_thread(self, name: str, fn: Callable[[Store], str | None]) -> None:
+        """Run ``fn(store)`` in a thread worker; notify what it returns, or its error."""
+
+        def run() -> None:
+            try:
+                message = fn(self._action_store())
+            except (LstuiError, OSError) as exc:
+                self.call_from_thread(self.notify, str(exc), severity="error", timeout=8)
+            else:
+                if message:
+                    self.call_from_thread(self.notify, message)
+            finally:
+                self._wake.set()
+
+        self.run_worker(run, name=name, group="actions", thread=True)
+
+    def actions_running(self) -> bool:
+        """Whether a store write or an export is still in progress."""
+        return any(w.group == "actions" and not w.is_finished for w in self.workers)
+
+    def _need_job(self) -> JobRow | None:
+        job = self.current_job()
+        if job is None:
+            self.notify("no job selected", severity="warning")
+        return job
+
+    # -- actions -----------------------------------------------------------------------
+
+    def action_new_job(self) -> None:
+        def queued(spec: JobSpec | None) -> None:
+            if spec is None:
+                return
+
+            def submit(store: Store) -> str:
+                from lstui.scheduler.submit import submit_spec
+
+                job_id = submit_spec(store, spec)
+                self.call_from_thread(self.main.table.select_when_shown, job_id)
+                return f"queued job {job_id}: {spec.default_name()}"
+
+            self.in_thread("submit", submit)
+
+        self.push_screen(NewJobScreen(), queued)
+
+    def action_open_selected(self) -> None:
+        job = self._need_job()
+        if job is not None and not isinstance(self.screen, JobScreen):
+            self.open_job(job.id)
+
+    def action_cancel_job(self) -> None:
+        job = self._need_job()
+        if job is None:
+            return
+        job_id = job.id
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.in_thread("cancel", lambda s: _lifecycle(s, "cancel", job_id))
+
+        self.push_screen(
+            ConfirmScreen(f"Cancel job {job_id} “{job.name}”?\nIts computed points are kept; r retries it."),
+            answered,
+        )
+
+    def action_pause_job(self) -> None:
+        job = self._need_job()
+        if job is not None:
+            verb = "resume" if job.state is JobState.PAUSED else "pause"
+            job_id = job.id
+            self.in_thread(verb, lambda s: _lifecycle(s, verb, job_id))
+
+    def action_retry_job(self) -> None:
+        job = self._need_job()
+        if job is not None:
+            job_id = job.id
+            self.in_thread("retry", lambda s: _lifecycle(s, "retry", job_id))
+
+    def action_priority(self, delta: int) -> None:
+        job = self._need_job()
+        if job is None:
+            return
+        job_id = job.id
+
+        def change(store: Store) -> str:
+            value = store.get_job(job_id).priority + delta
+            store.set_priority(job_id, value)
+            return f"job {job_id}: priority {value}"
+
+        self.in_thread("priority", change)
+
+    def action_export_job(self) -> None:
+        job = self._need_job()
+        if job is None:
+            return
+        job_id = job.id
+
+        def export(store: Store) -> str:
+            from lstui.scheduler.exporting import export_job
+
+            fresh = store.get_job(job_id)
+            if not fresh.done_points:
+                raise SpecError(f"job {job_id} has no computed points yet; nothing to draw")
+            paths = export_job(store, fresh, formats=EXPORT_FORMATS)
+            return f"job {job_id}: {len(paths)} figures in {short_path(fresh.results_dir)}" + _names(
+                p.name for p in paths
+            )
+
+        self.notify(f"exporting the figures of job {job_id}…")
+        self.in_thread("export", export)
+
+    def action_logs(self) -> None:
+        job = self._need_job()
+        if job is not None:
+            self.open_job(job.id, log=True)
+
+    def action_filter(self) -> None:
+        if self.screen is not self.main:
+            self.pop_screen()
+        self.main.action_filter()
+
+    def action_toggle_log_scale(self) -> None:
+        from lstui.tui.widgets import Preview
+
+        log = self.main.preview.toggle_log()
+        for screen in self.screen_stack:
+            if isinstance(screen, JobScreen):
+                for preview in screen.query(Preview):
+                    if preview.log_scale != log:
+                        preview.toggle_log()
+
+    def action_start_daemon(self) -> None:
+        status = self.snapshot.daemon if self.snapshot else None
+        if status is not None and status.running:
+            self.notify(f"a daemon already runs on this home (pid {status.pid})")
+            return
+        devices = self.daemon_devices
+
+        def start(_: Store) -> str:
+            from lstui.scheduler.daemon import start_daemon
+
+            pid = start_daemon(self.home, devices)
+            return f"daemon started (pid {pid})"
+
+        self.notify("starting the daemon…")
+        self.in_thread("daemon", start)
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    # -- command palette ---------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for action, title, help_text in COMMANDS:
+            yield SystemCommand(title, help_text, _runner(self, action))
+
+
+def _runner(app: LstuiApp, action: str) -> Callable[[], object]:
+    async def run() -> None:
+        await app.run_action(action)
+
+    return run
+
+
+def _lifecycle(store: Store, verb: str, job_id: int) -> str:
+    getattr(store, verb)(job_id)
+    return f"job {job_id}: {store.get_job(job_id).state.value}"
+
+
+def _names(names: Iterable[str], limit: int = 3) -> str:
+    items = list(names)
+    if not items:
+        return ""
+    shown = ", ".join(items[:limit])
+    more = len(items) - limit
+    return ": " + shown + (f" and {more} more" if more > 0 else "")
+
+
+def run_app(home: Path | None = None) -> None:
+    """Open the TUI on ``home`` (default ``$LSTUI_HOME`` or ``~/.local/share/lstui``)."""
+    LstuiApp(home).run()

@@ -1,0 +1,306 @@
+"""A surface drawn with half-block cells: two pixels per terminal cell, in contour bands.
+
+Pure drawing: numpy arrays in, lines of rich :class:`~rich.segment.Segment` out. A
+terminal cell is about twice as tall as wide, so ``▀`` with the top pixel's colour as
+foreground and the bottom pixel's as background gives square pixels. Values are
+quantised into the bands between contour levels (:func:`lstui.plots.levels.quantise`)
+and coloured with viridis, the figures' colour map. Points not computed yet are blank.
+
+Rows go from the largest ``y`` at the top to the smallest at the bottom, as in a figure.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from rich.color import Color
+from rich.segment import Segment
+from rich.style import Style
+
+from lstui.errors import BadInput
+from lstui.plots.levels import contour_levels, quantise
+
+RGB = tuple[int, int, int]
+
+# viridis at 0, 1/9, … 1 (matplotlib's values, rounded)
+_VIRIDIS: tuple[RGB, ...] = (
+    (68, 1, 84), (72, 36, 117), (64, 67, 135), (52, 94, 141), (41, 120, 142),
+    (32, 144, 141), (34, 168, 132), (68, 191, 112), (122, 209, 81), (189, 223, 38),
+    (253, 231, 37),
+)
+PLAIN_RAMP = ".:-=+*#%@"
+"""Band characters when colours are off (NO_COLOR), from the lowest band to the highest."""
+CENTRE_MARK = "+"
+MIN_MARK = "*"
+PATH_MARK = "•"
+CENTRE_STYLE = Style(color=Color.from_rgb(255, 255, 255), bold=True)
+MIN_STYLE = Style(color=Color.from_rgb(255, 50, 50), bold=True)
+PATH_STYLE = Style(color=Color.from_rgb(255, 255, 255))
+
+
+def band_colours(n_bands: int) -> list[RGB]:
+    """``n_bands`` viridis colours, lowest band first."""
+    if n_bands <= 1:
+        return [_VIRIDIS[0]]
+    out: list[RGB] = []
+    anchors = np.asarray(_VIRIDIS, dtype=np.float64)
+    for t in np.linspace(0.0, 1.0, n_bands):
+        pos = t * (len(anchors) - 1)
+        lo = int(math.floor(pos))
+        hi = min(lo + 1, len(anchors) - 1)
+        frac = pos - lo
+        rgb = anchors[lo] * (1 - frac) + anchors[hi] * frac
+        out.append((int(round(rgb[0])), int(round(rgb[1])), int(round(rgb[2]))))
+    return out
+
+
+def band_chars(n_bands: int) -> list[str]:
+    """Plain characters for ``n_bands`` bands, spread over :data:`PLAIN_RAMP`."""
+    if n_bands <= 1:
+        return [PLAIN_RAMP[0]]
+    picks = np.round(np.linspace(0, len(PLAIN_RAMP) - 1, n_bands)).astype(int)
+    return [PLAIN_RAMP[k] for k in picks]
+
+
+def surface_levels(Z: np.ndarray, *, log: bool, num: int) -> tuple[np.ndarray, bool]:
+    """Contour levels for the preview, and whether they are log-spaced.
+
+    A log scale that the data cannot have (no positive value) falls back to linear.
+    """
+    try:
+        return contour_levels(Z, log=log, num=num), log
+    except BadInput:
+        return contour_levels(Z, log=False, num=num), False
+
+
+def fit(x_span: float, y_span: float, cols: int, rows: int) -> tuple[int, int]:
+    """The largest ``(width, pixel height)`` with the data's aspect ratio in ``cols × rows`` cells.
+
+    Pixels are square: one column wide and half a row high.
+    """
+    px_rows = 2 * rows
+    if cols <= 0 or rows <= 0:
+        return 0, 0
+    aspect = x_span / y_span if y_span > 0 and x_span > 0 else 1.0
+    width = min(cols, max(1, int(round(px_rows * aspect))))
+    height = min(px_rows, max(1, int(round(width / aspect))))
+    return width, height
+
+
+def resample(Z: np.ndarray, height: int, width: int) -> np.ndarray:
+    """``Z`` (ny, nx) as a (height, width) picture: the mean of the computed points each
+    pixel covers (NaN where none is), with the last row of ``Z`` (largest y) on top."""
+    ny, nx = Z.shape
+    flipped = Z[::-1]
+    finite = np.isfinite(flipped)
+    values = np.where(finite, flipped, 0.0)
+    rows = (np.arange(height) * ny) // height
+    cols = (np.arange(width) * nx) // width
+    sums = np.add.reduceat(np.add.reduceat(values, rows, axis=0), cols, axis=1)
+    counts = np.add.reduceat(np.add.reduceat(finite.astype(np.int32), rows, axis=0), cols, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A character drawn over the map at data coordinates ``(x, y)``."""
+
+    x: float
+    y: float
+    char: str
+    style: Style
+
+
+def minimum_mark(x: np.ndarray, y: np.ndarray, Z: np.ndarray) -> tuple[float, float, float] | None:
+    """``(x, y, value)`` of the smallest computed value of ``Z``, or None."""
+    if not np.isfinite(Z).any():
+        return None
+    flat = int(np.nanargmin(np.where(np.isfinite(Z), Z, np.nan)))
+    i, j = divmod(flat, Z.shape[1])
+    return float(x[j]), float(y[i]), float(Z[i, j])
+
+
+def path_marks(xs: Sequence[float], ys: Sequence[float], steps: int = 8) -> list[Mark]:
+    """Marks along a path: its points and ``steps`` points between each pair."""
+    out: list[Mark] = []
+    pts = list(zip(xs, ys))
+    for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
+        for t in np.linspace(0.0, 1.0, steps, endpoint=False):
+            out.append(Mark(x0 + t * (x1 - x0), y0 + t * (y1 - y0), PATH_MARK, PATH_STYLE))
+    if pts:
+        out.append(Mark(pts[-1][0], pts[-1][1], PATH_MARK, PATH_STYLE))
+    return out
+
+
+class HeatmapPainter:
+    """Turns a resampled picture into lines of segments, caching one style per colour pair."""
+
+    def __init__(self, colours: Sequence[RGB], *, plain: bool = False) -> None:
+        self.colours = [Color.from_rgb(*c) for c in colours]
+        self.chars = band_chars(len(colours))
+        self.plain = plain
+        self._styles: dict[tuple[int, int], tuple[str, Style | None]] = {}
+
+    def cell(self, top: int, bottom: int) -> tuple[str, Style | None]:
+        key = (top, bottom)
+        found = self._styles.get(key)
+        if found is not None:
+            return found
+        c = self.colours
+        if self.plain:
+            band = top if top >= 0 else bottom
+            out: tuple[str, Style | None] = (" ", None) if band < 0 else (self.chars[band], None)
+        elif top < 0 and bottom < 0:
+            out = (" ", None)
+        elif bottom < 0:
+            out = ("▀", Style(color=c[top]))
+        elif top < 0:
+            out = ("▄", Style(color=c[bottom]))
+        else:
+            out = ("▀", Style(color=c[top], bgcolor=c[bottom]))
+        self._styles[key] = out
+        return out
+
+    def paint(
+        self,
+        bands: np.ndarray,
+        marks: dict[tuple[int, int], tuple[str, Style]] | None = None,
+    ) -> list[list[Segment]]:
+        """Lines of segments from a (pixel rows, width) band array (``-1`` blank).
+
+        ``marks`` maps ``(cell row, column)`` to a character and a style drawn there,
+        over the background colour of the cell's lower pixel.
+        """
+        px_rows, width = bands.shape
+        marks = marks or {}
+        lines: list[list[Segment]] = []
+        for row in range((px_rows + 1) // 2):
+            top = bands[2 * row]
+            bottom = bands[2 * row + 1] if 2 * row + 1 < px_rows else np.full(width, -1)
+            segments: list[Segment] = []
+            run_text = ""
+            run_style: Style | None = None
+            for col in range(width):
+                mark = marks.get((row, col))
+                if mark is not None:
+                    char, style = mark
+                    under = int(bottom[col]) if bottom[col] >= 0 else int(top[col])
+                    if under >= 0 and not self.plain:
+                        style = style + Style(bgcolor=self.colours[under])
+                else:
+                    char, style_or_none = self.cell(int(top[col]), int(bottom[col]))
+                    style = style_or_none  # type: ignore[assignment]
+                if style is run_style or style == run_style:
+                    run_text += char
+                else:
+                    if run_text:
+                        segments.append(Segment(run_text, run_style))
+                    run_text, run_style = char, style
+            if run_text:
+                segments.append(Segment(run_text, run_style))
+            lines.append(segments)
+        return lines
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A drawn surface: lines of ``width`` cells, its levels and colours."""
+
+    lines: list[list[Segment]]
+    width: int
+    levels: np.ndarray
+    colours: list[RGB]
+    log: bool
+    minimum: tuple[float, float, float] | None
+
+
+def draw_surface(
+    x: np.ndarray,
+    y: np.ndarray,
+    Z: np.ndarray,
+    cols: int,
+    rows: int,
+    *,
+    levels: np.ndarray,
+    log: bool = False,
+    path: tuple[np.ndarray, np.ndarray] | None = None,
+    plain: bool = False,
+) -> Picture:
+    """Draw ``Z`` (ny, nx) in at most ``cols × rows`` cells, keeping its aspect ratio.
+
+    Args:
+        x, y: the coordinates of ``Z``'s columns and rows.
+        levels: contour levels (see :func:`surface_levels`); bands lie between them.
+        path: a trajectory's ``(xs, ys)`` to draw over the map.
+        plain: one band character per cell instead of colours (NO_COLOR).
+    """
+    x_lo, x_hi = float(x[0]), float(x[-1])
+    y_lo, y_hi = float(y[0]), float(y[-1])
+    n_bands = len(levels) + 1
+    colours = band_colours(n_bands)
+    width, px_rows = fit(x_hi - x_lo, y_hi - y_lo, cols, rows)
+    minimum = minimum_mark(x, y, Z)
+    if width == 0 or px_rows == 0:
+        return Picture([], 0, levels, colours, log, minimum)
+    if plain:
+        px_rows = 2 * ((px_rows + 1) // 2)
+    picture = resample(Z, px_rows, width)
+    bands = quantise(picture, levels) if len(levels) else np.where(np.isfinite(picture), 0, -1)
+
+    def cell_of(mx: float, my: float) -> tuple[int, int] | None:
+        if not (x_lo <= mx <= x_hi and y_lo <= my <= y_hi):
+            return None
+        col = min(width - 1, int((mx - x_lo) / (x_hi - x_lo) * width)) if x_hi > x_lo else 0
+        prow = min(px_rows - 1, int((y_hi - my) / (y_hi - y_lo) * px_rows)) if y_hi > y_lo else 0
+        return prow // 2, col
+
+    marks: dict[tuple[int, int], tuple[str, Style]] = {}
+    all_marks: list[Mark] = []
+    if path is not None:
+        all_marks += path_marks(path[0], path[1])
+    all_marks.append(Mark(0.0, 0.0, CENTRE_MARK, CENTRE_STYLE))
+    if minimum is not None:
+        all_marks.append(Mark(minimum[0], minimum[1], MIN_MARK, MIN_STYLE))
+    for m in all_marks:
+        where = cell_of(m.x, m.y)
+        if where is not None:
+            marks[where] = (m.char, m.style)
+    painter = HeatmapPainter(colours, plain=plain)
+    return Picture(painter.paint(bands, marks), width, levels, colours, log, minimum)
+
+
+def format_level(value: float) -> str:
+    return f"{value:.3g}"
+
+
+def legend_lines(levels: np.ndarray, colours: Sequence[RGB], rows: int, *, plain: bool = False) -> list[list[Segment]]:
+    """A colour bar: one line per band, highest first, labelled with its lower edge.
+
+    When there are more bands than ``rows``, every other band is left out.
+    """
+    n = len(levels) + 1
+    chars = band_chars(n)
+    entries: list[tuple[int, str]] = []
+    for band in range(n - 1, -1, -1):
+        if band == n - 1 and n > 1:
+            label = f"≥{format_level(levels[-1])}"
+        elif band == 0:
+            label = f"<{format_level(levels[0])}" if len(levels) else "all"
+        else:
+            label = f" {format_level(levels[band - 1])}"
+        entries.append((band, label))
+    step = max(1, math.ceil(len(entries) / max(rows, 1)))
+    if step > 1:
+        entries = entries[::step]
+    lines = []
+    for band, label in entries[:rows]:
+        if plain:
+            swatch = Segment(chars[band] * 2)
+        else:
+            swatch = Segment("██", Style(color=Color.from_rgb(*colours[band])))
+        lines.append([swatch, Segment(" " + label)])
+    return lines

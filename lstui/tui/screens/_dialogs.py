@@ -1,0 +1,94 @@
+"""Small modal screens: a yes/no question and the help."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Asks ``question``; ``y`` answers yes, ``n`` or ``esc`` no (the default)."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes"),
+        Binding("n,escape", "answer(False)", "No"),
+    ]
+
+    def __init__(self, question: str) -> None:
+        super().__init__(classes="dialog")
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm"):
+            yield Static(self.question, id="confirm-question")
+            with Horizontal(id="confirm-buttons"):
+                yield Button("Yes (y)", variant="error", id="yes", compact=True)
+                yield Button("No (n)", variant="primary", id="no", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+KEYS: tuple[tuple[str, str], ...] = (
+    ("↑ ↓ pgup pgdn", "move in the job table"),
+    ("enter", "open the job: spec, timings, files, log"),
+    ("esc", "back (and clear the filter)"),
+    ("n", "new job (a form; nothing is queued until every field is right)"),
+    ("c", "cancel the job (asks first)"),
+    ("p", "pause a queued or running job; resume a paused one"),
+    ("r", "retry a failed or cancelled job (points already computed are kept)"),
+    ("+ / -", "raise / lower the job's priority (higher runs first)"),
+    ("e", "export the job's figures (PNG and PDF into its results folder)"),
+    ("l", "the job's log"),
+    ("/", "filter jobs by words in their name, state or kind"),
+    ("g", "log scale of the preview on/off"),
+    ("d", "start the daemon when none runs"),
+    ("ctrl+p", "command palette: every action by name"),
+    ("?", "this help"),
+    ("q", "quit (jobs keep running in the daemon)"),
+)
+
+
+def help_table() -> Table:
+    table = Table(box=None, show_header=False, padding=(0, 2, 0, 0), expand=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    for key, what in KEYS:
+        table.add_row(key, what)
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    """The keys, and what the preview's marks mean."""
+
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
+
+    def __init__(self) -> None:
+        super().__init__(classes="dialog")
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Static(Text("lstui — keys", style="bold"), id="help-title")
+            yield Static(help_table())
+            yield Static(
+                "Preview: contour bands of the loss, + the centre (0,0), * the lowest point "
+                "computed, • a trajectory's path. Blank cells are not computed yet; the "
+                "picture sharpens as coarse-to-fine units arrive.",
+                id="help-preview",
+            )
+
+    def action_close(self) -> None:
+        self.dismiss(None)

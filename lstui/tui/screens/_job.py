@@ -1,0 +1,210 @@
+"""The job screen: spec, timings, throughput, files and figures, the error, the log."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, RichLog, Static
+
+from lstui.store import Event, JobRow
+from lstui.tui.cells import LEVEL_STYLES, device_text, size_text, state_text
+from lstui.tui.snapshot import JobDetail, Snapshot
+from lstui.tui.widgets import Preview
+from lstui.views import elapsed_s, eta_s, format_duration
+
+if TYPE_CHECKING:
+    from lstui.tui.app import LstuiApp
+
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".vtp")
+
+
+def short_path(path: Path | str) -> str:
+    """``path`` with the user's home folder written ``~``."""
+    p = Path(path)
+    try:
+        return "~/" + str(p.relative_to(Path.home()))
+    except ValueError:
+        return str(p)
+
+
+def clock_time(ts: float | None, now: float) -> str:
+    """``14:02:11 (3m10s ago)``; the date too when it is not today's."""
+    if ts is None:
+        return "-"
+    when = datetime.fromtimestamp(ts)
+    shown = when.strftime("%H:%M:%S")
+    if when.date() != datetime.fromtimestamp(now).date():
+        shown = when.strftime("%Y-%m-%d ") + shown
+    return f"{shown} ({format_duration(max(0.0, now - ts))} ago)"
+
+
+def throughput(job: JobRow, now: float) -> str:
+    spent = elapsed_s(job, now)
+    if not spent or not job.done_points:
+        return "-"
+    return f"{60.0 * job.done_points / spent:.1f} points/min"
+
+
+def job_facts(job: JobRow, now: float) -> Text:
+    """The job's spec and timings, one fact per line."""
+    spec = job.spec
+    text = Text()
+
+    def line(label: str, value: str | Text) -> None:
+        text.append(f"{label:<10}", style="bold")
+        text.append_text(value if isinstance(value, Text) else Text(value))
+        text.append("\n")
+
+    state = state_text(job.state)
+    state.append(f" ({job.code})   priority {job.priority}   attempts {job.attempts}")
+    line("state", state)
+    if job.error:
+        line("error", Text(job.error, style="bold red"))
+    line("progress", f"{job.done_points}/{job.total_points} points ({100 * job.progress:.1f} %)"
+                     f"   device {device_text(job.device)}")
+    line("created", clock_time(job.created, now))
+    line("started", clock_time(job.started, now))
+    line("finished", clock_time(job.finished, now))
+    line("elapsed", f"{format_duration(elapsed_s(job, now))}   ETA {format_duration(eta_s(job, now))}"
+                    f"   {throughput(job, now)}")
+    line("model", f"{spec.get('model')}")
+    for key, label in (("checkpoint", "checkpoint"), ("checkpoint_b", "ckpt B")):
+        if spec.get(key):
+            line(label, short_path(str(spec[key])))
+    if spec.get("checkpoints"):
+        line("epochs", f"{len(spec['checkpoints'])} checkpoints")
+    data = f"{spec.get('data')}   split {spec.get('split')}   loss {spec.get('loss')}"
+    if spec.get("subset"):
+        data += f"   subset {spec['subset']}"
+    line("data", data)
+    grid = f"x {spec.get('x')}" + (f"   y {spec['y']}" if spec.get("y") else "")
+    line("grid", grid)
+    line("directions", f"{spec.get('dir_type')}   norm {spec.get('norm')}   ignore {spec.get('ignore')}"
+                       f"   seed {spec.get('seed')}")
+    line("compute", f"{spec.get('precision')}   batch {spec.get('batch_size') or 'auto'}"
+                    f"   bn {spec.get('bn')}")
+    if job.depends_on:
+        line("waits on", ", ".join(str(d) for d in job.depends_on))
+    line("results", short_path(job.results_dir))
+    text.rstrip()
+    return text
+
+
+def files_text(files: Sequence[tuple[str, int]]) -> Text:
+    """The results folder's figures, then its other files."""
+    text = Text()
+    figures = [f for f in files if f[0].lower().endswith(FIGURE_SUFFIXES)]
+    others = [f for f in files if f not in figures]
+    for title, group in (("figures", figures), ("files", others)):
+        text.append(f"{title}\n", style="bold")
+        if not group:
+            text.append("  none yet\n", style="dim")
+        for name, size in group:
+            text.append(f"  {name}", style="cyan" if title == "figures" else "")
+            text.append(f"  {size_text(size)}\n", style="dim")
+    text.rstrip()
+    return text
+
+
+def event_line(event: Event) -> Text:
+    text = Text(datetime.fromtimestamp(event.ts).strftime("%H:%M:%S "), style="dim")
+    text.append(f"{event.level:<7} ", style=LEVEL_STYLES.get(event.level, ""))
+    text.append(event.message)
+    return text
+
+
+class JobScreen(Screen[None]):
+    """Everything about one job. ``esc`` goes back, ``l`` gives the log the screen."""
+
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("l", "toggle_log", "Log"),
+    ]
+
+    def __init__(self, job_id: int, *, log: bool = False) -> None:
+        super().__init__(classes="log-full" if log else None)
+        self.job_id = job_id
+        self._last_event = 0
+        self._shown: dict[str, object] = {}
+
+    @property
+    def lstui(self) -> LstuiApp:
+        from lstui.tui.app import LstuiApp
+
+        assert isinstance(self.app, LstuiApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"job {self.job_id}", id="job-title")
+        with Horizontal(id="job-body"):
+            with VerticalScroll(id="job-info"):
+                yield Static("", id="job-facts")
+                yield Static("", id="job-files")
+            yield Preview(id="job-preview")
+        yield RichLog(id="job-log", max_lines=2000, wrap=True, markup=False, highlight=False)
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        log = self.query_one(RichLog)
+        log.border_title = "log"
+        if self.has_class("log-full"):
+            log.focus()
+        else:
+            self.query_one("#job-info").focus()
+        if self.lstui.snapshot is not None:
+            self.apply_snapshot(self.lstui.snapshot)
+
+    def _update(self, selector: str, key: object, content: Text | str) -> None:
+        if self._shown.get(selector) != key:
+            self._shown[selector] = key
+            self.query_one(selector, Static).update(content)
+
+    def apply_snapshot(self, snapshot: Snapshot) -> None:
+        job = snapshot.job(self.job_id)
+        if job is None:
+            self._update("#job-title", "gone", f"job {self.job_id} no longer exists — esc: back")
+            return
+        title = Text(f"job {job.id} · ", style="bold")
+        title.append(job.name, style="bold")
+        title.append(f" · {job.kind} · ")
+        title.append_text(state_text(job.state))
+        self._update("#job-title", title.markup, title)
+        now = snapshot.taken
+        facts = job_facts(job, now)
+        self._update("#job-facts", facts.markup, facts)
+        if snapshot.detail is not None and snapshot.detail.job_id == self.job_id:
+            self._show_detail(snapshot.detail)
+        preview = self.query_one("#job-preview", Preview)
+        if snapshot.preview is not None and snapshot.preview.job_id == self.job_id:
+            preview.show(snapshot.preview, job)
+        elif preview.job_id != self.job_id:
+            preview.show_nothing(job, "loading…")
+
+    def _show_detail(self, detail: JobDetail) -> None:
+        files = files_text(detail.files)
+        self._update("#job-files", files.markup, files)
+        log = self.query_one(RichLog)
+        for event in detail.events:
+            if event.id > self._last_event:
+                log.write(event_line(event))
+                self._last_event = event.id
+
+    def action_back(self) -> None:
+        self.dismiss(None)
+
+    def action_toggle_log(self) -> None:
+        self.toggle_class("log-full")
+        log = self.query_one(RichLog)
+        if self.has_class("log-full"):
+            log.focus()
+            log.scroll_end(animate=False)
+        else:
+            self.query_one("#job-info").focus()

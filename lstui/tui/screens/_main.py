@@ -1,0 +1,152 @@
+"""The main screen: the job table, the preview of the selected job, the devices."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input
+
+from lstui.store import JobRow
+from lstui.tui.snapshot import Snapshot
+from lstui.tui.widgets import DevicePanel, JobTable, Preview, StatusBar
+
+if TYPE_CHECKING:
+    from lstui.tui.app import LstuiApp
+
+
+class MainScreen(Screen[None]):
+    """Jobs on top; below, the selected job's preview and the device panel (which folds
+    into the status line when the terminal is narrow)."""
+
+    BINDINGS = [
+        Binding("enter", "open_job", "Open"),
+        Binding("slash", "filter", "Filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="main")
+        self.snapshot: Snapshot | None = None
+
+    @property
+    def lstui(self) -> LstuiApp:
+        from lstui.tui.app import LstuiApp
+
+        assert isinstance(self.app, LstuiApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status")
+        yield Input(placeholder="filter: words in name, state or kind · enter keeps it · esc clears",
+                    id="filter", compact=True)
+        yield JobTable(id="jobs")
+        with Horizontal(id="lower"):
+            yield Preview(id="preview")
+            yield DevicePanel(id="devices")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self.query_one(JobTable).focus()
+        self.relayout(self.app.size.width)
+
+    # -- snapshots -------------------------------------------------------------------
+
+    @property
+    def table(self) -> JobTable:
+        return self.query_one(JobTable)
+
+    @property
+    def preview(self) -> Preview:
+        return self.query_one("#preview", Preview)
+
+    def selected_job(self) -> JobRow | None:
+        table = self.table
+        return table.job(table.selected_job_id())
+
+    def apply_snapshot(self, snapshot: Snapshot) -> None:
+        """Show a snapshot: changed cells only, the preview only if its data changed."""
+        self.snapshot = snapshot
+        narrow = self.app.has_class("narrow")
+        table = self.table
+        table.apply(snapshot.jobs, snapshot.taken)
+        self.query_one(StatusBar).show(snapshot, table.filter_text, devices=narrow)
+        if not narrow:
+            self.query_one(DevicePanel).show(snapshot)
+        self._show_preview(snapshot)
+
+    def _show_preview(self, snapshot: Snapshot) -> None:
+        job = self.selected_job()
+        preview = self.preview
+        if job is None:
+            why = "no job matches the filter" if self.table.filter_text else "no jobs yet — press n to queue one"
+            preview.show_nothing(None, why)
+            return
+        if job.id != self.lstui.preview_job:
+            self.lstui.want_preview(job.id)
+        data = snapshot.preview
+        if data is not None and data.job_id == job.id:
+            preview.show(data, job)
+        elif preview.job_id != job.id:
+            preview.show_nothing(job, "loading…")
+
+    def relayout(self, width: int) -> None:
+        self.table.relayout(width)
+        if self.snapshot is not None:
+            self.apply_snapshot(self.snapshot)
+
+    # -- events ----------------------------------------------------------------------
+
+    @on(DataTable.RowHighlighted, "#jobs")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        key = event.row_key.value
+        if key is None:
+            return
+        job_id = int(key)
+        self.lstui.want_preview(job_id)
+        if self.snapshot is not None:
+            self._show_preview(self.snapshot)
+
+    @on(DataTable.RowSelected, "#jobs")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.lstui.open_job(int(event.row_key.value))
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.table.set_filter(event.value)
+        if self.snapshot is not None:
+            self.apply_snapshot(self.snapshot)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            self.query_one("#filter", Input).display = False
+        self.table.focus()
+
+    # -- actions ---------------------------------------------------------------------
+
+    def action_open_job(self) -> None:
+        job = self.selected_job()
+        if job is not None:
+            self.lstui.open_job(job.id)
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.display or box.value:
+            box.value = ""
+            box.display = False
+            self.table.set_filter("")
+            if self.snapshot is not None:
+                self.apply_snapshot(self.snapshot)
+        self.table.focus()

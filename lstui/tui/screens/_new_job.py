@@ -1,0 +1,122 @@
+"""The new-job form: the CLI's flags as fields, each checked before anything is queued."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widget import Widget
+from textual.widgets import Button, Input, Label, Select, Static
+
+from lstui.spec import JobSpec
+from lstui.tui.form import DEFAULT_DIR_TYPE, DEFAULT_X, FIELDS, GENERAL, validate_form
+
+
+class NewJobScreen(ModalScreen[JobSpec | None]):
+    """A form that returns a validated :class:`JobSpec` (queued by the app), or None.
+
+    Every wrong field gets its reason written under it; nothing is returned until all
+    are right. ``enter`` in a field or ``ctrl+s`` queues, ``esc`` cancels.
+    """
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "submit", "Queue"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="new-job")
+        self.errors: dict[str, str] = {}
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="form"):
+            yield Static("New job — tab: next field · enter/ctrl+s: queue · esc: cancel", id="form-title")
+            with VerticalScroll(id="form-fields"):
+                for f in FIELDS:
+                    with Horizontal(classes="field"):
+                        yield Label(f.label, classes="field-label")
+                        if f.choices:
+                            yield Select([(c, c) for c in f.choices], value=f.default, allow_blank=False,
+                                         compact=True, id=f"field-{f.key}")
+                        else:
+                            yield Input(f.default, placeholder=f.placeholder, compact=True,
+                                        id=f"field-{f.key}")
+                    yield Static("", classes="field-error", id=f"error-{f.key}")
+                yield Static("", classes="field-error", id=f"error-{GENERAL}")
+            with Horizontal(id="form-buttons"):
+                yield Button("Queue", variant="primary", id="queue", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
+
+    def on_mount(self) -> None:
+        for err in self.query(".field-error"):
+            err.display = False
+        self.query_one("#field-kind").focus()
+
+    def values(self) -> dict[str, str]:
+        """The text of every field as it stands."""
+        out: dict[str, str] = {}
+        for f in FIELDS:
+            widget = self.query_one(f"#field-{f.key}")
+            if isinstance(widget, Select):
+                out[f.key] = str(widget.value)
+            elif isinstance(widget, Input):
+                out[f.key] = widget.value
+        return out
+
+    def set_value(self, key: str, value: str) -> None:
+        widget = self.query_one(f"#field-{key}")
+        if isinstance(widget, Select):
+            widget.value = value
+        elif isinstance(widget, Input):
+            widget.value = value
+
+    def show_errors(self, errors: dict[str, str]) -> None:
+        """Write each reason under its field; clear the others."""
+        self.errors = errors
+        first: Widget | None = None
+        for f in [*FIELDS, None]:
+            key = GENERAL if f is None else f.key
+            label = self.query_one(f"#error-{key}", Static)
+            reason = errors.get(key)
+            label.update(f"↑ {reason}" if reason and f is not None else reason or "")
+            label.display = bool(reason)
+            if f is not None:
+                field = self.query_one(f"#field-{key}")
+                field.set_class(bool(reason), "-invalid")
+                if reason and first is None:
+                    first = field
+        if first is not None:
+            first.focus()
+            self.query_one("#form-fields", VerticalScroll).scroll_to_widget(first, animate=False)
+
+    @on(Select.Changed, "#field-kind")
+    def _kind_changed(self, event: Select.Changed) -> None:
+        kind = str(event.value)
+        values = self.values()
+        if kind in DEFAULT_X and values["x"] in DEFAULT_X.values():
+            self.set_value("x", DEFAULT_X[kind])
+        if kind in DEFAULT_DIR_TYPE and values["dir_type"] in DEFAULT_DIR_TYPE.values():
+            self.set_value("dir_type", DEFAULT_DIR_TYPE[kind])
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self.action_submit()
+
+    @on(Button.Pressed, "#queue")
+    def _queue(self) -> None:
+        self.action_submit()
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.action_cancel()
+
+    def action_submit(self) -> None:
+        spec, errors = validate_form(self.values())
+        self.show_errors(errors)
+        if spec is not None:
+            self.dismiss(spec)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,18 @@
+"""The TUI's widgets, one per private module."""
+
+from lstui.tui.widgets._devices import DevicePanel, StatusBar, device_lines, status_line
+from lstui.tui.widgets._job_table import JobTable, TableLayout, table_layout
+from lstui.tui.widgets._preview import CurvePlot, Preview, SurfaceView
+
+__all__ = [
+    "CurvePlot",
+    "DevicePanel",
+    "JobTable",
+    "Preview",
+    "StatusBar",
+    "SurfaceView",
+    "TableLayout",
+    "device_lines",
+    "status_line",
+    "table_layout",
+]

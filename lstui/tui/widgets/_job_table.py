@@ -1,0 +1,215 @@
+"""The job table: one row per job, updated cell by cell from snapshots."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey, RowKey
+
+from lstui.store import JobRow, JobState
+from lstui.tui.cells import KIND_SHORT, device_text, ellipsis, points_text, progress_text, state_text
+from lstui.views import elapsed_s, eta_s, format_duration
+
+COLUMNS = ("id", "name", "kind", "state", "progress", "points", "device", "elapsed", "eta")
+LABELS = {
+    "id": "ID", "name": "NAME", "kind": "KIND", "state": "STATE", "progress": "PROGRESS",
+    "points": "POINTS", "device": "DEVICE", "elapsed": "ELAPSED", "eta": "ETA",
+}
+RIGHT = frozenset({"id", "points", "elapsed", "eta"})
+MIN_NAME = 8
+
+
+@dataclass(frozen=True)
+class TableLayout:
+    """Column widths (each includes one cell of gap) and the progress bar's length."""
+
+    widths: tuple[tuple[str, int], ...]
+    bar: int
+    short_kind: bool
+
+    def width(self, column: str) -> int:
+        return dict(self.widths)[column]
+
+
+def table_layout(width: int) -> TableLayout:
+    """Column widths for a table ``width`` cells wide (one column kept for the scrollbar)."""
+    if width >= 120:
+        fixed = {"id": 6, "kind": 11, "state": 10, "progress": 17, "points": 12,
+                 "device": 12, "elapsed": 8, "eta": 8}
+        bar, short = 10, False
+    else:
+        fixed = {"id": 4, "kind": 7, "state": 10, "progress": 11, "points": 10,
+                 "device": 8, "elapsed": 7, "eta": 7}
+        bar, short = 5, True
+    name = max(MIN_NAME, width - 1 - sum(fixed.values()))
+    widths = tuple((c, name if c == "name" else fixed[c]) for c in COLUMNS)
+    return TableLayout(widths, bar, short)
+
+
+def _time_dependent(job: JobRow) -> bool:
+    return job.started is not None and job.finished is None
+
+
+class JobTable(DataTable[Text]):
+    """Jobs with their state, progress, device and times.
+
+    :meth:`apply` takes the jobs of a snapshot and touches only the cells whose text
+    changed; rows are added and removed only when jobs appear or disappear (or the
+    filter changes). The table is never cleared and rebuilt.
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes, cursor_type="row", cell_padding=0)
+        self.layout_spec = table_layout(80)
+        self.filter_text = ""
+        self._jobs: dict[int, JobRow] = {}
+        self._shown: dict[int, tuple[str, ...]] = {}
+        self._last: tuple[Sequence[JobRow], float] = ((), 0.0)
+        self._placed_cursor = False
+        self._want_cursor: int | None = None
+        self.cells_updated = 0
+        """Cells rewritten so far (the benchmark and tests read it)."""
+
+    def on_mount(self) -> None:
+        for column, width in self.layout_spec.widths:
+            label = Text(LABELS[column], justify="right" if column in RIGHT else "left")
+            if column not in RIGHT:
+                label = Text(" " + LABELS[column])
+            self.add_column(label, width=width, key=column)
+
+    # -- reading ---------------------------------------------------------------------
+
+    def selected_job_id(self) -> int | None:
+        """The job under the cursor, or None when the table is empty."""
+        if not self.row_count:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        except Exception:
+            return None
+        return int(key.value) if key.value is not None else None
+
+    def job(self, job_id: int | None) -> JobRow | None:
+        return None if job_id is None else self._jobs.get(job_id)
+
+    def matches(self, job: JobRow) -> bool:
+        """Whether the filter lets ``job`` show: every word is in its id, name, state or kind."""
+        words = self.filter_text.lower().split()
+        if not words:
+            return True
+        hay = f"{job.id} {job.name} {job.state.value} {job.kind}".lower()
+        return all(w in hay for w in words)
+
+    # -- writing ---------------------------------------------------------------------
+
+    def select_when_shown(self, job_id: int) -> None:
+        """Put the cursor on ``job_id`` as soon as it has a row (a job just queued)."""
+        self._want_cursor = job_id
+        if job_id in self._shown:
+            self._place_cursor(None, [self._jobs[job_id]])
+
+    def set_filter(self, text: str) -> None:
+        self.filter_text = text
+        jobs, now = self._last
+        self.apply(jobs, now)
+
+    def relayout(self, width: int) -> None:
+        """Fit the columns to ``width`` cells; cells are redrawn at their new widths."""
+        spec = table_layout(width)
+        if spec == self.layout_spec:
+            return
+        self.layout_spec = spec
+        for column, w in spec.widths:
+            self.columns[ColumnKey(column)].width = w
+        self._shown = {job_id: () for job_id in self._shown}
+        jobs, now = self._last
+        self.apply(jobs, now, force_dimensions=True)
+
+    def apply(self, jobs: Sequence[JobRow], now: float, *, force_dimensions: bool = False) -> None:
+        """Show ``jobs`` (in id order) as of unix time ``now``."""
+        self._last = (jobs, now)
+        selected = self.selected_job_id()
+        visible = [job for job in jobs if self.matches(job)]
+        wanted = {job.id for job in visible}
+        for gone in [j for j in self._shown if j not in wanted]:
+            self.remove_row(str(gone))
+            del self._shown[gone]
+        added_out_of_order = False
+        last_id = max(self._shown, default=0)
+        layout = self.layout_spec
+        for job in visible:
+            old_job = self._jobs.get(job.id)
+            shown = self._shown.get(job.id)
+            if shown and old_job == job and not _time_dependent(job):
+                continue
+            keys = self._keys(job, now, layout)
+            if shown is None:
+                self.add_row(*(self._cell(c, job, k, layout) for c, k in zip(COLUMNS, keys)), key=str(job.id))
+                self.cells_updated += len(COLUMNS)
+                added_out_of_order |= job.id < last_id
+                last_id = max(last_id, job.id)
+            else:
+                for n, (column, key) in enumerate(zip(COLUMNS, keys)):
+                    if not shown or shown[n] != key:
+                        self.update_cell(str(job.id), column, self._cell(column, job, key, layout))
+                        self.cells_updated += 1
+            self._shown[job.id] = keys
+        self._jobs = {job.id: job for job in jobs}
+        if added_out_of_order:
+            self.sort("id", key=lambda cell: int(cell.plain))
+        if force_dimensions and self.row_count:
+            first = next(iter(self._shown))
+            self.update_cell(str(first), "id", self.get_cell(str(first), "id"), update_width=True)
+        self._place_cursor(selected, visible)
+
+    def _place_cursor(self, selected: int | None, visible: Sequence[JobRow]) -> None:
+        if not visible:
+            return
+        if self._want_cursor is not None and self._want_cursor in self._shown:
+            target = self._want_cursor
+            self._want_cursor = None
+            self._placed_cursor = True
+        elif not self._placed_cursor:
+            self._placed_cursor = True
+            running = [j for j in visible if j.state is JobState.RUNNING]
+            target = (running[0] if running else visible[-1]).id
+        elif selected is not None and selected in self._shown:
+            target = selected
+        else:
+            return
+        index = self.get_row_index(RowKey(str(target)))
+        if index != self.cursor_row:
+            self.move_cursor(row=index, animate=False)
+
+    @staticmethod
+    def _keys(job: JobRow, now: float, layout: TableLayout) -> tuple[str, ...]:
+        name_width = layout.width("name") - 1
+        kind = KIND_SHORT.get(job.kind, job.kind) if layout.short_kind else job.kind
+        return (
+            str(job.id),
+            ellipsis(job.name, name_width),
+            kind,
+            job.state.value,
+            f"{job.state.value}|{job.done_points}|{job.total_points}|{layout.bar}",
+            points_text(job),
+            ellipsis(device_text(job.device), layout.width("device") - 1),
+            format_duration(elapsed_s(job, now)),
+            format_duration(eta_s(job, now)),
+        )
+
+    @staticmethod
+    def _cell(column: str, job: JobRow, key: str, layout: TableLayout) -> Text:
+        if column == "state":
+            text = Text(" ")
+            text.append_text(state_text(job.state))
+            return text
+        if column == "progress":
+            text = Text(" ")
+            text.append_text(progress_text(job, layout.bar))
+            return text
+        if column in RIGHT:
+            return Text(key, justify="right")
+        return Text(" " + key)

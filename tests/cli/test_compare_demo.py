@@ -1,0 +1,115 @@
+"""The comparison's figure job and `lstui demo`, with a real daemon and real files."""
+
+import json
+import os
+import signal
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lstui.datasets import load_data
+from lstui.models import load_model
+from lstui.store import JobState, Store
+from tests.cli.conftest import run_lstui
+
+
+def _checkpoints(tmp_path, seeds=(1, 2)):
+    data = load_data("digits")
+    paths = []
+    for seed in seeds:
+        torch.manual_seed(seed)
+        model = load_model("mlp", None, input_shape=data.input_shape, num_classes=data.num_classes)
+        path = tmp_path / f"model_{seed}.pt"
+        torch.save(model.state_dict(), path)
+        paths.append(path)
+    return paths
+
+
+def _not_blank(path):
+    pixels = np.asarray(Image.open(path).convert("L"), dtype=float)
+    return pixels.std() > 5
+
+
+@pytest.fixture
+def daemon_home(tmp_path):
+    home = tmp_path / "home"
+    yield home
+    run_lstui("daemon", "stop", home=home, timeout=120)
+    pid_file = home / "daemon.pid"
+    if pid_file.exists():  # stop failed: do not leave a daemon behind
+        pid = json.loads(pid_file.read_text())["pid"]
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+COMPARE = ["--model", "mlp", "--data", "digits", "--subset", "150", "--x", "-1:1:5",
+           "--surface", "-1:1:3", "--interp-x", "0:1:3"]
+
+
+def test_figure_job_waits_for_its_dependencies_then_draws_one_scale(tmp_path, daemon_home):
+    a, b = _checkpoints(tmp_path)
+    queued = run_lstui("compare", str(a), str(b), *COMPARE, "--labels", "small,large", home=daemon_home)
+    assert queued.returncode == 0, queued.stderr
+    ids = [int(line) for line in queued.stdout.split()]
+    assert len(ids) == 1 + 2 + 2 + 1
+    with Store.open_home(daemon_home) as store:
+        figure = store.get_job(ids[-1])
+        assert figure.kind == "figure"
+        assert set(figure.depends_on) == set(ids[:-1])
+        # nothing runs yet: the figure job cannot be claimed while its dependencies wait
+        worker = store.register_worker("cpu", os.getpid(), "test")
+        claimed = {store.claim_unit(worker, 30).job_id for _ in range(len(ids) - 1)}
+        assert ids[-1] not in claimed
+        assert store.claim_unit(worker, 30) is None
+        store.retire_worker(worker)
+        store.recover_orphans([])
+    started = run_lstui("daemon", "start", "--devices", "cpu:2", home=daemon_home)
+    assert started.returncode == 0, started.stderr
+    with Store.open_home(daemon_home) as store:
+        from lstui.scheduler.follow import follow_jobs
+
+        jobs = follow_jobs(store, ids, timeout_s=240)
+        assert [j.state for j in jobs] == [JobState.DONE] * len(ids), [j.error for j in jobs]
+        deps_finished = max(j.finished for j in jobs[:-1])
+        assert jobs[-1].started >= deps_finished
+        results = jobs[-1].results_dir
+    for name in ("comparison_2d.png", "comparison_1d.png", "interpolation_1.png", "sharpness.png"):
+        assert _not_blank(results / name), name
+    rows = json.loads((results / "sharpness.json").read_text())
+    assert [r["model"] for r in rows] == ["small", "large"]
+    assert all(r["weight norm"] > 0 for r in rows)
+
+
+def test_figure_job_fails_clearly_when_a_dependency_fails(tmp_path, daemon_home):
+    a, b = _checkpoints(tmp_path)
+    queued = run_lstui("compare", str(a), str(b), *COMPARE, home=daemon_home)
+    assert queued.returncode == 0, queued.stderr
+    ids = [int(line) for line in queued.stdout.split()]
+    b.write_bytes(b"this is no checkpoint")  # broken after queueing
+    assert run_lstui("daemon", "start", "--devices", "cpu:1", home=daemon_home).returncode == 0
+    with Store.open_home(daemon_home) as store:
+        from lstui.scheduler.follow import follow_jobs
+
+        jobs = follow_jobs(store, ids, timeout_s=240)
+    figure = jobs[-1]
+    assert figure.state is JobState.FAILED
+    assert figure.error.startswith("dependency ")
+    shown = run_lstui("show", str(figure.id), "--no-plot", home=daemon_home)
+    assert "error     dependency" in shown.stdout
+
+
+def test_demo_quick_writes_figures_that_are_not_blank(tmp_path):
+    out = tmp_path / "demo"
+    result = run_lstui("demo", "--quick", "--out", str(out), home=tmp_path / "home", timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == str(out / "figures")
+    pngs = sorted((out / "figures").glob("*.png"))
+    names = " ".join(p.name for p in pngs)
+    for expected in ("comparison_2d", "comparison_1d", "interpolation_1", "sharpness", "trajectory"):
+        assert expected in names
+    assert all(_not_blank(p) for p in pngs)
+    assert not (tmp_path / "home" / "daemon.pid").exists()  # the daemon it started is gone

@@ -1,0 +1,125 @@
+"""`lstui run surface|interp` end to end, with the real command line."""
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from lstui.datasets import load_data
+from lstui.landscape.directions import model_tensors
+from lstui.landscape.evaluator import EvalData, Evaluator
+from lstui.models import load_model
+from lstui.results import read_surface
+from tests.cli.conftest import run_lstui
+
+SMALL = ["--model", "mlp", "--data", "digits", "--subset", "200"]
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--x", "1:-1:5"], "MIN must be smaller than MAX"),
+        (["--x", "a:b:c"], "is not a grid spec"),
+        (["--x", "-1:1:0"], "NUM must be at least 2"),
+        (["--x", "-1:1:1.5"], "is not a whole number"),
+        (["--checkpoint", "/no/such/model.pt"], "no such file"),
+        (["--model", "resnet5"], "unknown model 'resnet5'"),
+        (["--data", "cifar10:/empty/folder"], "cifar10 folder"),
+        (["--norm", "bogus"], "'bogus' is not one of"),
+        (["--subset", "lots"], "subset"),
+    ],
+)
+def test_bad_input_gets_one_line_exit_2_and_writes_nothing(tmp_path, args, fragment):
+    out = tmp_path / "out"
+    result = run_lstui("run", "surface", *SMALL[:4], *args, "--out", str(out), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lstui: error:"), result.stderr
+    assert fragment in lines[0]
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_run_surface_writes_files_and_resumes_only_missing_points(tmp_path):
+    out = tmp_path / "out"
+    first = run_lstui("run", "surface", *SMALL, "--x", "-1:1:5", "--y", "-1:1:3", "--out", str(out))
+    assert first.returncode == 0, first.stderr
+    assert {p.name for p in out.iterdir()} >= {"directions.h5", "surface.h5", "surface_train_loss_2dcontour.png"}
+    surface = read_surface(out / "surface.h5")
+    assert surface.arrays["train_loss"].shape == (3, 5)
+    full = surface.arrays["train_loss"].copy()
+    assert np.all(full > 0)
+    # forget three points, as if the run had been interrupted
+    with h5py.File(out / "surface.h5", "r+") as f:
+        for key in ("train_loss", "train_acc"):
+            data = f[key][()]
+            data.flat[[1, 7, 14]] = -1
+            f[key][...] = data
+    again = run_lstui("run", "surface", *SMALL, "--x", "-1:1:5", "--y", "-1:1:3", "--out", str(out), "--no-figure")
+    assert again.returncode == 0, again.stderr
+    assert "12 already computed" in again.stderr
+    np.testing.assert_allclose(read_surface(out / "surface.h5").arrays["train_loss"], full, rtol=1e-6)
+
+
+def test_rerun_with_other_settings_on_the_same_out_is_refused(tmp_path):
+    out = tmp_path / "out"
+    assert run_lstui("run", "surface", *SMALL, "--x", "-1:1:3", "--out", str(out), "--no-figure").returncode == 0
+    other = run_lstui("run", "surface", *SMALL, "--x", "-1:1:3", "--norm", "layer", "--out", str(out))
+    assert other.returncode == 2
+    assert "holds a surface of other settings" in other.stderr
+
+
+def test_reference_direction_file_reproduces_the_same_values(tmp_path):
+    data = load_data("digits", subset="200", seed=123)
+    torch.manual_seed(123)
+    model = load_model("mlp", None, input_shape=data.input_shape, num_classes=data.num_classes)
+    weights = model_tensors(model, "weights")
+    g = torch.Generator().manual_seed(99)
+    dx = [torch.randn(w.shape, generator=g) * 0.1 for w in weights]
+    dy = [torch.randn(w.shape, generator=g) * 0.1 for w in weights]
+    dir_file = tmp_path / "reference_dirs.h5"
+    with h5py.File(dir_file, "w") as f:  # written the way the reference's h5_util does
+        for name, d in (("xdirection", dx), ("ydirection", dy)):
+            group = f.create_group(name)
+            for n, t in enumerate(d):
+                group.create_dataset(str(n), data=t.numpy())
+    out = tmp_path / "out"
+    result = run_lstui(
+        "run", "surface", *SMALL, "--x", "-1:1:3", "--y", "0:1:2", "--dir-file", str(dir_file),
+        "--out", str(out), "--no-figure",
+    )
+    assert result.returncode == 0, result.stderr
+    assert not (out / "directions.h5").exists()
+    surface = read_surface(out / "surface.h5")
+    assert surface.dir_file == str(dir_file)
+    ev = Evaluator(model, [dx, dy], train=EvalData(data.train.inputs, data.train.targets, data.train.scale,
+                                                    data.train.mean, data.train.std))
+    for (i, j) in [(0, 0), (1, 2), (0, 1)]:
+        x, y = surface.xcoordinates[j], surface.ycoordinates[i]
+        assert surface.arrays["train_loss"][i, j] == pytest.approx(ev.evaluate(x, y).train_loss, rel=1e-5)
+
+
+def test_interp_goes_from_a_at_0_to_b_at_1(tmp_path):
+    data = load_data("digits", subset="200", seed=123)
+    paths = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        m = load_model("cnn", None, input_shape=data.input_shape, num_classes=data.num_classes)
+        path = tmp_path / f"m{seed}.pt"
+        torch.save({"state_dict": m.state_dict()}, path)
+        paths.append(path)
+    out = tmp_path / "out"
+    result = run_lstui(
+        "run", "interp", "--model", "cnn", "--data", "digits", "--subset", "200",
+        "--checkpoint", str(paths[0]), "--checkpoint-b", str(paths[1]), "--x", "0:1:3", "--out", str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    surface = read_surface(out / "surface.h5")
+    assert (out / "surface_1d.png").exists()
+    split = data.train
+    for x, path in ((0, paths[0]), (2, paths[1])):
+        model = load_model("cnn", path, input_shape=data.input_shape, num_classes=data.num_classes)
+        zero = [torch.zeros_like(t) for t in model_tensors(model, "states")]
+        ev = Evaluator(model, [zero], dir_type="states",
+                       train=EvalData(split.inputs, split.targets, split.scale, split.mean, split.std))
+        assert surface.arrays["train_loss"][x] == pytest.approx(ev.evaluate(0.0).train_loss, rel=1e-5)

@@ -1,0 +1,123 @@
+"""A store whose content never changes, for snapshots and pilot tests without a daemon."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from lstui.landscape.grid import parse_axis
+from lstui.scheduler.devices import DeviceFacts
+from lstui.scheduler.submit import submit_spec
+from lstui.spec import JobSpec
+from lstui.store import PointRow, Store
+
+T0 = 1_700_000_000.0
+"""The fixed store's first moment (2023-11-14 22:13:20 UTC)."""
+NOW = T0 + 900.0
+"""The app's clock in tests that use the fixed store."""
+
+GIB = 2**30
+FIXED_DEVICES = (
+    DeviceFacts("cuda:0", "NVIDIA H100 80GB HBM3", 87.0, int(31.5 * GIB), 80 * GIB, 61.0),
+    DeviceFacts("cpu", "CPU (16 cores)", 12.0, int(9.1 * GIB), int(62.8 * GIB), None),
+)
+
+
+def fixed_devices() -> list[DeviceFacts]:
+    return list(FIXED_DEVICES)
+
+
+class Clock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def loss_at(x: float, y: float) -> float:
+    """A bowl with ripples, smallest near (0.2, -0.1)."""
+    return 0.25 + 2.0 * (x - 0.2) ** 2 + 1.2 * (y + 0.1) ** 2 + 0.15 * math.sin(4 * x) * math.cos(3 * y)
+
+
+def point(spec: JobSpec, idx: int) -> PointRow:
+    x, y = spec.grid.coordinates_of(idx)
+    loss = loss_at(x, y)
+    return PointRow(idx, loss, 100.0 * math.exp(-loss))
+
+
+def compute_units(store: Store, worker: int, job_id: int, spec: JobSpec, clock: Clock, units: int | None = None,
+                  partial: int = 0) -> None:
+    """Claim and complete ``units`` units of a job (all when None); then, with
+    ``partial``, store that many points of one more unit and keep its lease."""
+    done = 0
+    while units is None or done < units:
+        claim = store.claim_unit(worker, lease_s=3600, job_ids=[job_id])
+        if claim is None:
+            return
+        store.write_points(claim.unit_id, worker, [point(spec, i) for i in claim.todo])
+        assert store.complete_unit(claim.unit_id, worker)
+        clock.advance(2.0)
+        done += 1
+    if partial:
+        claim = store.claim_unit(worker, lease_s=3600, job_ids=[job_id])
+        if claim is not None:
+            store.write_points(claim.unit_id, worker, [point(spec, i) for i in claim.todo[:partial]])
+
+
+def build_fixed_store(home: Path) -> Path:
+    """Seven jobs in every state, with deterministic points and times; returns ``home``."""
+    clock = Clock()
+    home.mkdir(parents=True, exist_ok=True)
+    ckpt = home / "checkpoints"
+    ckpt.mkdir(exist_ok=True)
+    for name in ("small-batch.pt", "large-batch.pt"):
+        (ckpt / name).write_bytes(b"")
+    with Store.open_home(home, clock=clock) as store:
+        gpu = store.register_worker("cuda:0", 4242, "lab")
+        cpu = store.register_worker("cpu", 4243, "lab")
+
+        done = JobSpec(model="resnet56", data="digits", x=parse_axis("-1:1:21"), y=parse_axis("-1:1:21"),
+                       name="resnet56 small batch").validated()
+        j1 = submit_spec(store, done, unit_size=64)
+        clock.advance(10)
+        compute_units(store, gpu, j1, done, clock)
+
+        running = JobSpec(model="resnet56", data="digits", x=parse_axis("-1:1:31"), y=parse_axis("-1:1:31"),
+                          name="resnet56 large batch").validated()
+        j2 = submit_spec(store, running, unit_size=64)
+        clock.advance(5)
+        compute_units(store, gpu, j2, running, clock, units=6, partial=20)
+        store.heartbeat(gpu, j2)
+
+        interp = JobSpec(kind="interp", model="mlp", data="digits", checkpoint=str(ckpt / "small-batch.pt"),
+                         checkpoint_b=str(ckpt / "large-batch.pt"), x=parse_axis("-0.5:1.5:41"),
+                         dir_type="states", name="small → large").validated()
+        j3 = submit_spec(store, interp, unit_size=8)
+        compute_units(store, cpu, j3, interp, clock, units=3, partial=4)
+        store.heartbeat(cpu, j3)
+
+        failed = JobSpec(model="vgg9", data="digits", x=parse_axis("-1:1:11"), y=parse_axis("-1:1:11"),
+                         name="vgg9 sharp").validated()
+        j4 = submit_spec(store, failed)
+        store.fail_job(j4, "unit 0 failed 3 times: CUDA out of memory (tried to allocate 2.00 GiB)")
+
+        queued = JobSpec(model="cnn", data="digits", x=parse_axis("-1:1:51"), y=parse_axis("-1:1:51"),
+                         name="cnn wide", priority=3).validated()
+        submit_spec(store, queued)
+
+        paused = JobSpec(model="mlp", data="digits", x=parse_axis("-1:1:25"), name="mlp 1D").validated()
+        j6 = submit_spec(store, paused)
+        store.pause(j6)
+
+        cancelled = JobSpec(model="mlp", data="digits", x=parse_axis("-2:2:9"), y=parse_axis("-2:2:9"),
+                            name="mlp coarse").validated()
+        j7 = submit_spec(store, cancelled)
+        store.cancel(j7)
+        clock.advance(30)
+        store.heartbeat(gpu, j2)
+        store.heartbeat(cpu, j3)
+    return home
