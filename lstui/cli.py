@@ -6,6 +6,7 @@ them, so ``lstui ls`` answers quickly.
 
 from __future__ import annotations
 
+import errno
 import functools
 import sys
 from collections.abc import Callable
@@ -83,6 +84,9 @@ def spec_from_flags(kind: str, flags: dict[str, Any]) -> JobSpec:
     return JobSpec(**values).validated()
 
 
+_DISK_ERRORS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS}
+
+
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Turn the errors a person can cause into one line and an exit code."""
 
@@ -92,6 +96,11 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except LstuiError as exc:
             _fail(str(exc), exc.exit_code)
+        except OSError as exc:
+            if exc.errno not in _DISK_ERRORS:
+                raise
+            where = f" {exc.filename}" if exc.filename else ""
+            _fail(f"cannot write{where}: {exc.strerror} (free some space; nothing computed so far is lost)", 1)
         except KeyboardInterrupt:
             click.echo("lstui: interrupted", err=True)
             sys.exit(130)

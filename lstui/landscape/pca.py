@@ -33,7 +33,7 @@ DEFAULT_MAX_BYTES = 2 * 1024**3
 # centre θ_n and the two component accumulators of the second pass.
 _EXTRA_ROWS = 3
 # At most this share of the buffered rows streams; the rest is the block.
-_STREAM_SHARE = 8
+_STREAM_SHARE = 4
 # An eigenvalue below this fraction of the total variance counts as zero.
 _RANK_RTOL = 1e-12
 
@@ -123,7 +123,7 @@ def trajectory_pca(
 
     Memory: ``k + s + 3`` float64 rows of P entries (the block buffer, the stream
     buffer, the centre, two component accumulators) plus an n × n Gram matrix, where
-    ``k + s = max(2, max_bytes // (8 P) − 3)`` and ``s = max(1, (k + s) // 8)``. The
+    ``k + s = max(2, max_bytes // (8 P) − 3)`` and ``s = max(1, (k + s) // 4)``. The
     checkpoints that ``load`` returns come on top.
 
     Args:
@@ -158,8 +158,8 @@ def trajectory_pca(
     def load_rows(first: int, out: torch.Tensor) -> None:
         """Rows ``first … first + len(out) − 1`` of D into ``out``."""
         for r in range(out.shape[0]):
-            _flatten_into(_checked(load(first + r), first + r, shapes), out[r], ignore_biasbn)
-            out[r].sub_(centre)
+            tensors = _checked(load(first + r), first + r, shapes)
+            _flatten_into(tensors, out[r], ignore_biasbn, minus=centre)
 
     # Pass 1: the Gram matrix, block by block.
     gram = np.zeros((count, count), dtype=np.float64)
@@ -270,8 +270,7 @@ def project(
     ys = np.zeros(count, dtype=np.float64)
     d = torch.empty_like(centre)
     for i in range(final_index):
-        _flatten_into(_checked(load(i), i, shapes), d, ignore_biasbn)
-        d.sub_(centre)
+        _flatten_into(_checked(load(i), i, shapes), d, ignore_biasbn, minus=centre)
         px, py = float(d @ dx), float(d @ dy)
         if method == "cos":
             xs[i], ys[i] = px / math.sqrt(xx), py / math.sqrt(yy)
@@ -280,16 +279,32 @@ def project(
     return xs, ys
 
 
-def _flatten_into(tensors: Sequence[torch.Tensor], out: torch.Tensor, ignore_biasbn: bool) -> None:
-    """Write ``flatten(tensors)`` into ``out`` without a second full-size copy."""
+def _flatten_into(
+    tensors: Sequence[torch.Tensor],
+    out: torch.Tensor,
+    ignore_biasbn: bool,
+    *,
+    minus: torch.Tensor | None = None,
+) -> None:
+    """Write ``flatten(tensors)``, or ``flatten(tensors) − minus``, into ``out``.
+
+    No full-size temporary is made, and with ``minus`` the subtraction happens in the
+    same pass as the conversion to float64. ``minus`` must be a flattened vector made
+    with the same ``ignore_biasbn`` (zero on the ignored parts).
+    """
     offset = 0
     for t in tensors:
         n = t.numel()
         part = out[offset : offset + n]
         if ignore_biasbn and t.dim() <= 1:
             part.zero_()
-        else:
+        elif minus is None:
             part.copy_(t.detach().reshape(-1))
+        else:
+            flat = t.detach().reshape(-1).to(out.device)
+            if not flat.is_floating_point():  # integer buffers such as num_batches_tracked
+                flat = flat.to(torch.float64)
+            torch.sub(flat, minus[offset : offset + n], out=part)
         offset += n
 
 
@@ -298,9 +313,11 @@ def _buffer_rows(max_bytes: int, p: int, rows: int) -> tuple[int, int]:
 
     ``k`` is at most ``rows``; a stream buffer holds ``min(s, rows − k)`` rows.
 
-    The stream buffer is about an eighth of what the budget allows: it turns the
-    products into matrix-matrix ones, while the block, which sets how often a
-    checkpoint is loaded, keeps most of the room.
+    The stream buffer takes about a quarter of the room. Pass 1 reads the whole block
+    once per batch of ``s`` streamed rows, so with ``s = 1`` that traffic (``8 k P``
+    bytes per row) dwarfs loading the row itself; a larger ``s`` makes the products
+    matrix-matrix, while the block, which sets how often a checkpoint is loaded
+    (``⌈rows / k⌉``), keeps most of the room.
     """
     room = max(2, max_bytes // (8 * max(p, 1)) - _EXTRA_ROWS)
     s = max(1, room // _STREAM_SHARE)

@@ -218,6 +218,9 @@ class Store:
                 f"database {self.path} is locked by another process "
                 f"(waited {self.timeout_s:g} s: {exc})"
             )
+        text = str(exc).lower()
+        if "disk is full" in text or "disk i/o error" in text or "readonly" in text:
+            return StoreError(f"database {self.path} cannot be written ({exc}); nothing was changed")
         return exc
 
     @contextmanager
