@@ -2,7 +2,15 @@
 
 ``lstui daemon start`` detaches a daemon (pid file and log under ``$LSTUI_HOME``). The
 daemon holds an exclusive lock on ``daemon.lock`` for its whole life, which is what
-"a daemon runs on this home" means; the pid file only says which process it is.
+"a daemon runs on this home" means; the pid file only says which process it is. Status
+checks take a shared lock for an instant, so any number of them can run at once.
+
+Each round (``poll_s``) the daemon restarts workers that exited, gives the units of dead
+workers back to the queue, and hands file work to a writer thread: the surface file of
+every job whose points changed (at most every ``write_every_s``), and, once a job
+finishes, its final surface file and figures. A mark file in the job's results folder
+records which finish was handled, so a daemon restarted after a crash exports what its
+predecessor did not, and nothing twice.
 """
 
 from __future__ import annotations
@@ -19,20 +27,30 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from lstui.errors import DaemonError
-from lstui.store import FINISHED, JobState, Store, default_home
+from lstui.errors import DaemonError, LstuiError
+from lstui.store import FINISHED, JobRow, JobState, Store, default_home
 
 log = logging.getLogger("lstui.daemon")
 
 PID_FILE = "daemon.pid"
 LOCK_FILE = "daemon.lock"
 LOG_FILE = "daemon.log"
-HEARTBEAT_S = 10.0
+FINISH_MARK = ".lstui-finished"
+"""In a job's results folder: the ``finished`` time of the finish whose files were written."""
 RESTART_BACKOFF_S = 2.0
+"""A worker that exited is restarted at once, then after 2, 4, … (at most 30) seconds."""
+HEALTHY_RUN_S = 60.0
+"""A worker that ran this long before it exited is restarted without growing backoff."""
+LOCK_WAIT_S = 3.0
+"""How long a starting daemon retries the lock (status checks hold it for an instant)."""
+FUTURE_WORKER_IDS = 1024
+"""Worker ids above the highest one seen that count as alive during a recovery (workers
+that registered after the daemon looked)."""
 
 
 @dataclass(frozen=True)
@@ -50,14 +68,38 @@ def _home(home: Path | None) -> Path:
 
 
 @contextlib.contextmanager
-def _try_lock(path: Path) -> Iterator[bool]:
+def _try_lock(path: Path, kind: int = fcntl.LOCK_SH) -> Iterator[bool]:
+    """Take ``path``'s lock without waiting; yields whether it was free."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, kind | fcntl.LOCK_NB)
         except BlockingIOError:
             yield False
             return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def _daemon_lock(path: Path, wait_s: float = LOCK_WAIT_S) -> Iterator[bool]:
+    """The daemon's exclusive lock, retried for ``wait_s`` while status checks hold it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(0.05)
         try:
             yield True
         finally:
@@ -74,8 +116,10 @@ def daemon_status(home: Path | None = None) -> DaemonStatus:
             return DaemonStatus(False)
     try:
         info = json.loads((h / PID_FILE).read_text())
-        return DaemonStatus(True, int(info["pid"]), tuple(info.get("devices", ())), info.get("started"))
-    except (OSError, ValueError, KeyError):
+        return DaemonStatus(
+            True, int(info["pid"]), tuple(info.get("devices", ())), info.get("started")
+        )
+    except (OSError, ValueError, KeyError, TypeError):
         return DaemonStatus(True)
 
 
@@ -90,10 +134,12 @@ def start_daemon(
     h = _home(home)
     status = daemon_status(h)
     if status.running:
-        raise DaemonError(f"a daemon already runs on {h} (pid {status.pid}); stop it first")
-    from lstui.scheduler.devices import parse_devices
+        who = f" (pid {status.pid})" if status.pid else ""
+        raise DaemonError(f"a daemon already runs on {h}{who}; stop it first")
+    if devices is not None:
+        from lstui.scheduler.devices import parse_devices
 
-    parse_devices(devices)  # bad --devices fails here, with one line, before detaching
+        parse_devices(devices)  # bad --devices fails here, with one line, before detaching
     args = [sys.executable, "-m", "lstui.scheduler.daemon", "--home", str(h)]
     if devices:
         args += ["--devices", devices]
@@ -102,15 +148,21 @@ def start_daemon(
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     try:
         proc = subprocess.Popen(
-            args, stdin=subprocess.DEVNULL, stdout=fd, stderr=fd, start_new_session=True, close_fds=True
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=fd,
+            stderr=fd,
+            start_new_session=True,
+            close_fds=True,
         )
     finally:
         os.close(fd)
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] or ["(no log)"]
-            raise DaemonError(f"the daemon exited at start: {tail[0]} (log: {log_path})")
+            lines = log_path.read_text(errors="replace").strip().splitlines()
+            tail = lines[-1].removeprefix("lstui: error: ") if lines else "(no log)"
+            raise DaemonError(f"the daemon exited at start: {tail} (log: {log_path})")
         status = daemon_status(h)
         if status.running and status.pid == proc.pid:
             return proc.pid
@@ -143,6 +195,7 @@ class WorkerSlot:
     proc: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     next_start: float = 0.0
+    started_at: float = 0.0
 
 
 @dataclass
@@ -158,22 +211,28 @@ class Daemon:
     max_gpu_share: float = 0.5
     stopping: bool = False
     slots: list[WorkerSlot] = field(default_factory=list)
-    _written: dict[int, int] = field(default_factory=dict)
+    _written: dict[int, int] = field(default_factory=dict)  # job → done_points in its file
     _last_write: dict[int, float] = field(default_factory=dict)
+    _handled: dict[int, float | None] = field(default_factory=dict)  # job → finish handled
+    _pending: dict[int, Future[None]] = field(default_factory=dict)
+    _writer: ThreadPoolExecutor | None = None
 
     def request_stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
         self.stopping = True
 
     def run(self) -> int:
         self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with _try_lock(self.home / LOCK_FILE) as mine:
+        with _daemon_lock(self.home / LOCK_FILE) as mine:
             if not mine:
                 status = daemon_status(self.home)
-                raise DaemonError(f"a daemon already runs on {self.home} (pid {status.pid})")
+                who = f" (pid {status.pid})" if status.pid else ""
+                raise DaemonError(f"a daemon already runs on {self.home}{who}; stop it first")
             pid_path = self.home / PID_FILE
             info = {"pid": os.getpid(), "devices": self.devices, "started": time.time()}
-            pid_path.write_text(json.dumps(info))
-            os.chmod(pid_path, 0o600)
+            tmp = pid_path.with_name(f".{PID_FILE}.{os.getpid()}")
+            tmp.write_text(json.dumps(info))
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, pid_path)
             try:
                 with Store.open_home(self.home) as store:
                     return self._loop(store)
@@ -185,14 +244,16 @@ class Daemon:
     def _make_slots(self, store: Store) -> None:
         from lstui.scheduler.devices import busy_by_others, gpu_facts
 
-        facts = {f.key: f for f in gpu_facts(frozenset({os.getpid()}))}
+        gpus = [d for d in self.devices if d != "cpu"]
+        facts = {f.key: f for f in gpu_facts(frozenset({os.getpid()}))} if gpus else {}
         n_cpu = sum(1 for d in self.devices if d == "cpu")
         threads = max(1, (os.cpu_count() or 1) // n_cpu) if n_cpu else None
         for device in self.devices:
             fact = facts.get(device)
             if fact is not None and busy_by_others(fact, self.max_gpu_share):
                 store.add_event(
-                    None, "warning",
+                    None,
+                    "warning",
                     f"{device} ({fact.name}) is left alone: other processes use more than "
                     f"{self.max_gpu_share:.0%} of its memory",
                 )
@@ -202,11 +263,14 @@ class Daemon:
             raise DaemonError("no device is free for workers")
 
     def _start(self, slot: WorkerSlot) -> None:
-        args = [sys.executable, "-m", "lstui.scheduler.worker", "--home", str(self.home),
-                "--device", slot.device, "--lease", str(self.lease_s), "--parent", str(os.getpid())]
+        args = [
+            sys.executable, "-m", "lstui.scheduler.worker", "--home", str(self.home),
+            "--device", slot.device, "--lease", str(self.lease_s), "--parent", str(os.getpid()),
+        ]  # fmt: skip
         if slot.threads:
             args += ["--threads", str(slot.threads)]
         slot.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL)
+        slot.started_at = time.monotonic()
         log.info("started worker pid %d on %s", slot.proc.pid, slot.device)
 
     def _tend_workers(self, store: Store) -> None:
@@ -214,73 +278,142 @@ class Daemon:
         for slot in self.slots:
             if slot.proc is not None and slot.proc.poll() is not None:
                 code = slot.proc.returncode
-                log.warning("worker pid %d on %s exited with %s", slot.proc.pid, slot.device, code)
-                store.add_event(None, "warning", f"worker on {slot.device} exited ({code}); restarting")
-                slot.proc = None
+                how = f"was killed by signal {-code}" if code < 0 else f"exited with {code}"
+                log.warning("worker pid %d on %s %s", slot.proc.pid, slot.device, how)
+                if now - slot.started_at >= HEALTHY_RUN_S:
+                    slot.restarts = 0
                 slot.restarts += 1
-                slot.next_start = now + min(30.0, RESTART_BACKOFF_S * slot.restarts)
+                slot.next_start = now + min(30.0, RESTART_BACKOFF_S * (slot.restarts - 1))
+                store.add_event(
+                    None,
+                    "warning",
+                    f"worker pid {slot.proc.pid} on {slot.device} {how}; restarting it"
+                    + (f" in {slot.next_start - now:.0f} s" if slot.next_start > now else ""),
+                )
+                slot.proc = None
             if slot.proc is None and now >= slot.next_start and not self.stopping:
                 self._start(slot)
 
-    def _recover(self, store: Store) -> None:
-        """Give back the units of dead workers (ours: by pid; elsewhere: by heartbeat)."""
+    def _recover(self, store: Store, *, startup: bool = False) -> None:
+        """Give back the units of dead workers and of expired leases.
+
+        A worker on this host is dead when its process is gone; one elsewhere loses its
+        units when its lease expires. Workers that registered after the daemon looked
+        count as alive, so a unit claimed a moment ago is never taken back.
+        """
         host = socket.gethostname()
-        alive = []
-        for w in store.workers():
-            if w.state == "retired":
-                continue
-            if w.host == host:
-                if _pid_alive(w.pid):
-                    alive.append(w.id)
-            elif w.heartbeat is not None and time.time() - w.heartbeat < 3 * self.lease_s:
-                alive.append(w.id)
-        store.recover_orphans(alive)
+        workers = store.workers()
+        dead = [
+            w for w in workers if w.state != "retired" and w.host == host and not _pid_alive(w.pid)
+        ]
+        if dead or startup:
+            dead_ids = {w.id for w in dead}
+            top = max((w.id for w in workers), default=0)
+            live = [w.id for w in workers if w.state != "retired" and w.id not in dead_ids]
+            live += range(top + 1, top + 1 + FUTURE_WORKER_IDS)
+            store.recover_orphans(live)
+            for w in dead:
+                store.retire_worker(w.id)
+                log.info(
+                    "worker %d (pid %d on %s) is gone; its units are back", w.id, w.pid, w.device
+                )
         store.requeue_expired()
 
     # -- files ----------------------------------------------------------------------
-    def _write_results(self, store: Store) -> None:
-        from lstui.scheduler.exporting import export_job, write_job_surface
-
+    def _write_results(self, store: Store, *, wait: bool = False) -> None:
+        """Queue the file work each job needs now (``wait``: do it in this thread)."""
         now = time.monotonic()
+        for job_id in [j for j, f in self._pending.items() if f.done()]:
+            del self._pending[job_id]
         for job in store.list_jobs(include_finished=True):
-            if job.kind == "figure":
+            if job.kind == "figure" or job.id in self._pending:
                 continue
-            if job.state is JobState.DONE and self._written.get(job.id) == -1:
-                continue
-            changed = self._written.get(job.id) != job.done_points
-            if job.state is JobState.RUNNING and changed and now - self._last_write.get(job.id, 0.0) >= self.write_every_s:
-                write_job_surface(store, job)
-                self._written[job.id] = job.done_points
-                self._last_write[job.id] = now
-            elif job.state in FINISHED and self._written.get(job.id) != -1:
-                if job.done_points:
-                    write_job_surface(store, job)
-                if job.state is JobState.DONE:
-                    for path in export_job(store, job, formats=self.export_formats):
-                        store.add_event(job.id, "info", f"wrote {path}")
-                else:
+            if job.state in FINISHED:
+                if job.id in self._handled and self._handled[job.id] == job.finished:
+                    continue
+                if job.state is not JobState.DONE:
                     for dep in store.fail_dependants(job.id):
                         log.info("job %d failed: dependency %d is %s", dep, job.id, job.state.value)
-                self._written[job.id] = -1
+                self._handled[job.id] = job.finished
+                self._submit(job, self._finish_job, store, job, wait=wait)
+            elif (
+                job.done_points
+                and self._written.get(job.id) != job.done_points
+                and (wait or now - self._last_write.get(job.id, -1e9) >= self.write_every_s)
+            ):
+                self._written[job.id] = job.done_points
+                self._last_write[job.id] = now
+                self._submit(job, self._write_surface, store, job, wait=wait)
+
+    def _submit(self, job: JobRow, fn, *args, wait: bool) -> None:  # type: ignore[no-untyped-def]
+        if wait or self._writer is None:
+            fn(*args)
+        else:
+            self._pending[job.id] = self._writer.submit(fn, *args)
+
+    def _write_surface(self, store: Store, job: JobRow) -> None:
+        from lstui.scheduler.exporting import write_job_surface
+
+        try:
+            write_job_surface(store, job)
+        except Exception as exc:  # a broken job must not stop the others' files
+            log.exception("job %d: writing its surface file failed", job.id)
+            self._written.pop(job.id, None)
+            with contextlib.suppress(Exception):
+                store.add_event(job.id, "warning", f"could not write the surface file: {exc}")
+
+    def _finish_job(self, store: Store, job: JobRow) -> None:
+        """A finished job's final surface file, its figures (when done) and its mark."""
+        from lstui.scheduler.exporting import export_job, write_job_surface
+
+        results = Path(job.results_dir)
+        try:
+            if job.done_points:
+                write_job_surface(store, job)
+            if job.state is JobState.DONE and self.export_formats:
+                for path in export_job(store, job, formats=self.export_formats):
+                    store.add_event(job.id, "info", f"wrote {path}")
+        except Exception as exc:
+            log.exception("job %d: writing its results failed", job.id)
+            with contextlib.suppress(Exception):
+                store.add_event(job.id, "error", f"could not write its results: {exc}")
+        if results.is_dir():
+            with contextlib.suppress(OSError):
+                (results / FINISH_MARK).write_text(f"{job.finished!r}\n")
+        self._written[job.id] = job.done_points
+
+    def _load_marks(self, store: Store) -> None:
+        """Finished jobs whose files an earlier daemon wrote need nothing more."""
+        for job in store.list_jobs():
+            if job.state in FINISHED:
+                try:
+                    mark = (Path(job.results_dir) / FINISH_MARK).read_text().strip()
+                except OSError:
+                    continue
+                if mark == repr(job.finished):
+                    self._handled[job.id] = job.finished
 
     def _loop(self, store: Store) -> int:
         self._make_slots(store)
-        store.add_event(None, "info", f"daemon pid {os.getpid()} started on {', '.join(self.devices)}")
+        store.add_event(
+            None, "info", f"daemon pid {os.getpid()} started on {', '.join(self.devices)}"
+        )
+        self._load_marks(store)
+        self._recover(store, startup=True)
         for slot in self.slots:
             self._start(slot)
-        # Finished jobs whose files were written by an earlier daemon need nothing more.
-        for job in store.list_jobs():
-            if job.state in FINISHED and (Path(job.results_dir) / "surface.h5").exists():
-                self._written[job.id] = -1
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lstui-writer")
         try:
             while not self.stopping:
                 self._tend_workers(store)
                 self._recover(store)
                 try:
                     self._write_results(store)
-                except Exception:  # a failing export must not stop the daemon
+                except Exception:  # a failing file must not stop the daemon
                     log.exception("writing results failed")
-                time.sleep(self.poll_s)
+                deadline = time.monotonic() + self.poll_s
+                while not self.stopping and time.monotonic() < deadline:
+                    time.sleep(0.05)  # wake soon after SIGTERM (sleep resumes after signals)
         finally:
             self._shutdown(store)
         return 0
@@ -298,9 +431,15 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 slot.proc.kill()
                 slot.proc.wait()
-        with contextlib.suppress(Exception):
+        if self._writer is not None:
+            self._writer.shutdown(wait=True, cancel_futures=True)
+            self._writer = None
+        self._pending.clear()
+        try:
             self._recover(store)
-            self._write_results(store)
+            self._write_results(store, wait=True)
+        except Exception:
+            log.exception("final recovery and writes failed")
         store.add_event(None, "info", f"daemon pid {os.getpid()} stopped")
 
 
@@ -314,31 +453,55 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _export_formats(text: str) -> tuple[str, ...]:
+    """``--export`` checked; the usual ``png,pdf`` without importing the plotting code."""
+    formats = tuple(f.strip().lower() for f in text.split(",") if f.strip())
+    if set(formats) <= {"png", "pdf"}:
+        return formats
+    from lstui.errors import BadInput
+    from lstui.scheduler.exporting import parse_formats
+
+    try:
+        return parse_formats(formats)
+    except BadInput as exc:
+        raise BadInput(str(exc).replace("--format", "--export", 1)) from None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lstui-daemon")
     parser.add_argument("--home", type=Path, default=None)
     parser.add_argument("--devices", default=None)
     parser.add_argument("--lease", type=float, default=30.0)
-    parser.add_argument("--export", default="png,pdf", help="formats exported when a job finishes ('' for none)")
+    parser.add_argument(
+        "--export", default="png,pdf", help="formats exported when a job finishes ('' for none)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s daemon[{os.getpid()}] %(levelname)s %(message)s"
     )
     logging.getLogger("fontTools").setLevel(logging.WARNING)
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
     from lstui.scheduler.devices import parse_devices
 
-    home = _home(args.home)
-    formats = tuple(f for f in args.export.split(",") if f)
-    daemon = Daemon(home, parse_devices(args.devices), lease_s=args.lease, export_formats=formats)
-    signal.signal(signal.SIGTERM, daemon.request_stop)
-    signal.signal(signal.SIGINT, daemon.request_stop)
     try:
+        home = _home(args.home)
+        formats = _export_formats(args.export)
+        daemon = Daemon(
+            home, parse_devices(args.devices), lease_s=args.lease, export_formats=formats
+        )
+        signal.signal(signal.SIGTERM, daemon.request_stop)
+        signal.signal(signal.SIGINT, daemon.request_stop)
         return daemon.run()
-    except DaemonError as exc:
-        log.error("%s", exc)
+    except LstuiError as exc:  # bad flags, another daemon, a locked or too new database …
         print(f"lstui: error: {exc}", file=sys.stderr)
         return 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_code = main()
+    # The lock is released and the store closed: skip the slow teardown of the modules
+    # (torch, matplotlib) the writer thread imported.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(exit_code)

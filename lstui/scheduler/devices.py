@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from lstui.errors import BadInput
 
@@ -33,12 +34,12 @@ def parse_devices(text: str | None) -> list[str]:
         count = cuda_count()
         return [f"cuda:{n}" for n in range(count)] if count else ["cpu"]
     text = text.strip()
-    if text.startswith("cpu"):
-        _, _, n_text = text.partition(":")
-        if n_text == "":
-            n_text = "1"
+    if text.lower() == "cpu" or text.lower().startswith("cpu:"):
+        n_text = text[4:].strip() or "1"
         if not n_text.isdigit() or not 1 <= int(n_text) <= 256:
-            raise BadInput(f"--devices {text!r}: expected cpu:N with N a whole number from 1 to 256")
+            raise BadInput(
+                f"--devices {text!r}: expected cpu:N with N a whole number from 1 to 256"
+            )
         return ["cpu"] * int(n_text)
     out: list[str] = []
     count = cuda_count()
@@ -66,17 +67,28 @@ def cuda_count() -> int:
     return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
 
 
+_NVML: list[Any] = []  # the initialised pynvml module, or None; filled by the first call
+
+
 def _nvml():  # type: ignore[no-untyped-def]
-    try:
-        import pynvml
+    """pynvml, initialised once per process (None without NVML or a driver)."""
+    if not _NVML:
+        try:
+            import pynvml
 
-        pynvml.nvmlInit()
-        return pynvml
-    except Exception:
-        return None
+            pynvml.nvmlInit()
+            _NVML.append(pynvml)
+        except Exception:
+            _NVML.append(None)
+    return _NVML[0]
 
 
-def _visible_nvml_indices(count: int) -> list[int]:
+def _visible_nvml_indices(nvml: Any, count: int) -> list[int]:
+    """NVML's index of each CUDA-visible GPU, in CUDA's order.
+
+    ``CUDA_VISIBLE_DEVICES`` may hold indices or UUIDs (``GPU-…``, as Slurm and
+    Kubernetes set it); parsing stops at the first entry that names no GPU, as CUDA's does.
+    """
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is None:
         return list(range(count))
@@ -84,7 +96,18 @@ def _visible_nvml_indices(count: int) -> list[int]:
     for part in visible.split(","):
         part = part.strip()
         if part.isdigit():
-            out.append(int(part))
+            index = int(part)
+        elif part.startswith("GPU-"):
+            try:
+                handle = nvml.nvmlDeviceGetHandleByUUID(part)
+                index = int(nvml.nvmlDeviceGetIndex(handle))
+            except Exception:
+                break
+        else:
+            break
+        if not 0 <= index < count:
+            break
+        out.append(index)
     return out
 
 
@@ -96,9 +119,7 @@ def gpu_facts(own_pids: frozenset[int] = frozenset()) -> list[DeviceFacts]:
     facts: list[DeviceFacts] = []
     try:
         total = nvml.nvmlDeviceGetCount()
-        for cuda_index, nvml_index in enumerate(_visible_nvml_indices(total)):
-            if nvml_index >= total:
-                continue
+        for cuda_index, nvml_index in enumerate(_visible_nvml_indices(nvml, total)):
             h = nvml.nvmlDeviceGetHandleByIndex(nvml_index)
             name = nvml.nvmlDeviceGetName(h)
             name = name.decode() if isinstance(name, bytes) else str(name)
@@ -119,7 +140,9 @@ def gpu_facts(own_pids: frozenset[int] = frozenset()) -> list[DeviceFacts]:
             except Exception:
                 other = 0
             facts.append(
-                DeviceFacts(f"cuda:{cuda_index}", name, util, int(mem.used), int(mem.total), temp, other)
+                DeviceFacts(
+                    f"cuda:{cuda_index}", name, util, int(mem.used), int(mem.total), temp, other
+                )
             )
     except Exception:
         return facts

@@ -67,8 +67,8 @@ class WorkerStats:
     def describe(self) -> str:
         share = self.store_s / self.compute_s if self.compute_s else 0.0
         return (
-            f"{self.points} points, {self.compute_s:.3f} s computing, {self.store_s:.3f} s in "
-            f"store calls ({100 * share:.2f} % of compute), {self.keeper_s:.3f} s keeping leases"
+            f"{self.points} points, {self.compute_s:.3f} s computing, {self.store_s:.4f} s in "
+            f"store calls ({100 * share:.2f} % of compute), {self.keeper_s:.4f} s keeping leases"
         )
 
 
@@ -95,7 +95,7 @@ class LeaseKeeper:
         worker_id: int,
         lease_s: float,
         *,
-        on_tick: Callable[[], None] | None = None,
+        on_tick: Callable[[], object] | None = None,
         stats: WorkerStats | None = None,
     ) -> None:
         self._store = store
@@ -185,6 +185,12 @@ class Worker:
             self.stopping = True
         return self.stopping
 
+    def _idle(self, seconds: float) -> None:
+        """Sleep, but wake within 50 ms when asked to stop (sleep resumes after a signal)."""
+        deadline = time.monotonic() + seconds
+        while not self.stopping and time.monotonic() < deadline:
+            time.sleep(0.05)
+
     def _timed(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """A store call, its time counted in :attr:`stats`."""
         start = time.perf_counter()
@@ -199,7 +205,10 @@ class Worker:
         )
         log.info("worker %d on %s (pid %d)", self.worker_id, self.config.device, os.getpid())
         self.keeper = LeaseKeeper(
-            self.store, self.worker_id, self.config.lease_s, on_tick=self._orphaned,
+            self.store,
+            self.worker_id,
+            self.config.lease_s,
+            on_tick=self._orphaned,
             stats=self.stats,
         )
         self.keeper.start()
@@ -214,7 +223,7 @@ class Worker:
                 if claim is None:
                     if self.config.exit_when_idle:
                         break
-                    time.sleep(IDLE_SLEEP_S)
+                    self._idle(IDLE_SLEEP_S)
                     continue
                 self.keeper.hold(claim)
                 try:
@@ -413,4 +422,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_code = main()
+    # Everything is stored and the store is closed: skip the interpreter's slow
+    # teardown of torch so that stopping the daemon takes a moment, not seconds.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(exit_code)

@@ -1,0 +1,201 @@
+"""What the store and the scheduler add to each point, as a share of the compute.
+
+A job of ``--points`` points whose model sleeps ``--point-s`` (0.1 s) in its forward
+pass, on a one-batch data set, so that every point costs that much "compute" and nothing
+else competes for the CPU, runs through a real daemon with two CPU workers. Each worker
+times its own store calls (claims, point writes, completions) and its lease keeper's
+(renewals, state checks) against the time spent evaluating points, and logs the totals
+when it stops. The same evaluator is also timed directly, in this process, for the
+baseline cost of a point.
+
+Figures:
+
+- ``overhead_share``: store and lease-keeping seconds over compute seconds, all workers
+  (the target is under 2 %);
+- ``wall_overhead_share``: the job's wall time (first claim to last completion) over the
+  ideal ``points × direct point time / 2``, minus one; it also holds the workers' one-off
+  preparation (model, data, directions) and the last unit's imbalance.
+
+Run: ``python benchmarks/bench_scheduler.py [--points 200] [--point-s 0.1]``; the last
+line printed is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from lstui.store import JobState, Store
+
+BENCH_MODULE = '''
+"""A model that costs POINT_S per forward pass, and a one-batch data set."""
+import os
+import time
+
+import torch
+from torch import nn
+
+POINT_S = float(os.environ.get("LSTUI_BENCH_POINT_S", "0.1"))
+
+
+class Sleepy(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+
+    def forward(self, x):
+        time.sleep(POINT_S)
+        return self.fc(x)
+
+
+def model():
+    return Sleepy()
+
+
+def data():
+    g = torch.Generator().manual_seed(0)
+    return (torch.randn(8, 4, generator=g), torch.arange(8) % 2), None
+'''
+
+STATS = re.compile(
+    r"worker (\d+): (\d+) points, ([\d.]+) s computing, ([\d.]+) s in store calls "
+    r"\([\d.]+ % of compute\), ([\d.]+) s keeping leases"
+)
+
+
+def grid_for(points: int) -> dict[str, str]:
+    """A grid of about ``points`` points, 10 columns wide."""
+    rows = max(1, round(points / 10))
+    return {"x": "-1:1:10", "y": f"-1:1:{rows}"} if rows > 1 else {"x": "-1:1:10"}
+
+
+def direct_point_s(spec: dict[str, str], env: dict[str, str], count: int = 10) -> float:
+    """Seconds per point of the same evaluator called in a plain loop (another process)."""
+    code = f"""
+import tempfile, time
+from pathlib import Path
+from lstui.scheduler.compute import prepare_job
+from lstui.spec import JobSpec
+spec = JobSpec.from_dict({spec!r})
+prepared = prepare_job(spec, Path(tempfile.mkdtemp()), device="cpu")
+prepared.evaluate(0)
+start = time.perf_counter()
+for i in range({count}):
+    prepared.evaluate(i)
+print((time.perf_counter() - start) / {count})
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    return float(out.stdout.split()[-1])
+
+
+def lstui(env: dict[str, str], *args: str) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-m", "lstui.cli", *args], env=env, capture_output=True, text=True
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"lstui {' '.join(args)} failed: {proc.stderr.strip()}")
+    return proc.stdout
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=200)
+    parser.add_argument("--point-s", type=float, default=0.1)
+    parser.add_argument("--timeout-s", type=float, default=600.0)
+    options = parser.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="lstui-bench-"))
+    home, modules = root / "home", root / "modules"
+    modules.mkdir()
+    (modules / "bench_lab.py").write_text(BENCH_MODULE)
+    env = dict(os.environ)
+    env.update(
+        LSTUI_HOME=str(home),
+        LSTUI_BENCH_POINT_S=str(options.point_s),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(modules), env.get("PYTHONPATH")])),
+    )
+    spec = {"model": "bench_lab:model", "data": "bench_lab:data", **grid_for(options.points)}
+    spec_args = [a for key, value in spec.items() for a in (f"--{key}", value)]
+
+    t_direct = direct_point_s(spec, env)
+    print(f"direct loop: {t_direct * 1000:.2f} ms per point")
+
+    lstui(env, "daemon", "start", "--devices", "cpu:2", "--export", "")
+    daemon_pid = int(json.loads((home / "daemon.pid").read_text())["pid"])
+    try:
+        with Store.open_home(home) as store:
+            deadline = time.monotonic() + 120
+            while len(store.workers(alive_within_s=60)) < 2:
+                if time.monotonic() > deadline:
+                    raise SystemExit("the workers did not start")
+                time.sleep(0.2)
+            job_id = int(lstui(env, "submit", "surface", *spec_args).split()[-1])
+            deadline = time.monotonic() + options.timeout_s
+            while (job := store.get_job(job_id)).state is not JobState.DONE:
+                if job.state.finished or time.monotonic() > deadline:
+                    raise SystemExit(f"job {job_id} is {job.state.value}: {job.error}")
+                time.sleep(0.2)
+            events = store.events(job_id)
+        lstui(env, "daemon", "stop")
+    except BaseException:
+        try:
+            os.killpg(daemon_pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        raise
+
+    stats = [
+        tuple(map(float, m.groups())) for m in STATS.finditer((home / "daemon.log").read_text())
+    ]
+    points = int(sum(s[1] for s in stats))
+    compute_s = sum(s[2] for s in stats)
+    store_s = sum(s[3] for s in stats)
+    keeper_s = sum(s[4] for s in stats)
+    assert job.started is not None and job.finished is not None
+    wall_s = job.finished - job.started
+    ready = [e.ts for e in events if " ready on " in e.message]
+    prepare_s = (max(ready) - job.started) if ready else 0.0
+    ideal_s = job.total_points * t_direct / 2
+    overhead = (store_s + keeper_s) / compute_s
+    result = {
+        "overhead_share": round(overhead, 5),
+        "points": job.total_points,
+        "s_per_point": round(compute_s / points, 5),
+        "direct_s_per_point": round(t_direct, 5),
+        "store_ms_per_point": round(1000 * store_s / points, 4),
+        "keeper_ms_per_point": round(1000 * keeper_s / points, 4),
+        "workers": len(stats),
+        "wall_s": round(wall_s, 3),
+        "ideal_s": round(ideal_s, 3),
+        "prepare_s": round(prepare_s, 3),
+        "wall_overhead_share": round(wall_s / ideal_s - 1, 4),
+    }
+    print(
+        f"job {job_id}: {job.total_points} points on 2 CPU workers in {wall_s:.2f} s "
+        f"(ideal {ideal_s:.2f} s; the slower worker was ready {prepare_s:.2f} s after the start)"
+    )
+    for worker_id, n, comp, st, keep in stats:
+        print(
+            f"worker {int(worker_id)}: {int(n)} points, {comp:.2f} s compute, "
+            f"{1000 * st:.1f} ms store calls, {1000 * keep:.1f} ms lease keeping"
+        )
+    print(
+        f"store and lease keeping: {100 * overhead:.3f} % of compute "
+        f"(target < 2 %); wall over ideal: {100 * result['wall_overhead_share']:.1f} %"
+    )
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

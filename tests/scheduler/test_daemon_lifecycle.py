@@ -1,0 +1,293 @@
+"""One real daemon with two CPU workers, and what people do to its jobs.
+
+The daemon is shared by the tests of this module (starting one costs each worker a
+torch import); every test queues its own jobs and waits for them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lstui.store import JobState, Store
+from tests.scheduler.support import (
+    SLOW_SPEC,
+    Lab,
+    assert_same_surface,
+    surface_arrays,
+    wait_until,
+)
+
+pytestmark = pytest.mark.timeout(240)  # a hung daemon must not hang the suite
+
+REPO = Path(__file__).resolve().parents[2]
+SLOWER_8X8 = ("--model", "lab_models:slower", "--x", "-1:1:8", "--y", "-1:1:8", "--subset", "200")
+"""64 points of about 0.1 s each: about 3 s on two workers."""
+TINY = ("--model", "mlp", "--x", "-1:1:5", "--subset", "200")
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory, lab_modules: Path) -> Iterator[Lab]:
+    lab = Lab(tmp_path_factory.mktemp("shared") / "home", lab_modules)
+    try:
+        lab.start_daemon("cpu:2")  # its workers import torch while the first test sets up
+        yield lab
+    finally:
+        lab.teardown()
+
+
+def _stored(lab: Lab, job_id: int) -> list[dict]:
+    return lab.query("SELECT idx, created, worker FROM points WHERE job_id = ?", (job_id,))
+
+
+def _busy_with(lab: Lab, job_id: int) -> bool:
+    return any(w["current_job"] == job_id for w in lab.workers() if w["state"] == "alive")
+
+
+def _assert_complete_once(lab: Lab, job_id: int) -> None:
+    job = lab.job(job_id)
+    rows = lab.query(
+        "SELECT count(*) AS n, count(DISTINCT idx) AS d FROM points WHERE job_id = ?", (job_id,)
+    )[0]
+    assert rows["n"] == rows["d"] == job.total_points == job.done_points
+    assert {u["state"] for u in lab.units(job_id)} == {"done"}
+
+
+def test_two_cpu_workers_share_one_surface_equal_to_lstui_run(
+    shared: Lab, reference_surface: Path
+) -> None:
+    workers = shared.wait_workers(2)
+    job_id = shared.submit("surface", *SLOW_SPEC)
+    job = shared.wait_exported(job_id)
+
+    _assert_complete_once(shared, job_id)
+    writers = shared.query(
+        "SELECT worker, count(*) AS n FROM points WHERE job_id = ? GROUP BY worker", (job_id,)
+    )
+    assert {r["worker"] for r in writers} == {w["id"] for w in workers}
+    assert_same_surface(Path(job.results_dir) / "surface.h5", reference_surface)
+
+
+def test_fifty_submits_at_once_while_the_daemon_runs(shared: Lab) -> None:
+    before = {j["id"] for j in shared.query("SELECT id FROM jobs")}
+    # jobs that fail at their first point: the workers claim and fail them while the
+    # submits run (more writers), without leaving figures to draw
+    burst = ("--model", "lab_models:boom", "--x", "-1:1:5", "--subset", "200")
+    procs = [
+        shared.popen("submit", "surface", *burst, "--priority", "-10", "--name", f"burst {n}")
+        for n in range(50)
+    ]
+    results = [(p.wait(timeout=120), *p.communicate()) for p in procs]
+
+    assert [code for code, _, _ in results] == [0] * 50, [err for _, _, err in results]
+    assert not any("locked" in err.lower() or "Traceback" in err for _, _, err in results)
+    ids = {int(out.split()[-1]) for _, out, _ in results}
+    rows = shared.query("SELECT id, name, total_points FROM jobs")
+    new = {r["id"]: r for r in rows if r["id"] not in before}
+    assert set(new) == ids and len(ids) == 50
+    assert sorted(r["name"] for r in new.values()) == sorted(f"burst {n}" for n in range(50))
+    assert {r["total_points"] for r in new.values()} == {5}
+    for job_id in ids:
+        shared.wait_job(job_id, (JobState.FAILED,))
+
+
+def test_cancel_stops_a_running_job_within_seconds_and_retry_keeps_its_points(
+    shared: Lab,
+) -> None:
+    job_id = shared.submit("surface", *SLOWER_8X8)
+    wait_until("10 stored points", lambda: shared.job(job_id).done_points >= 10)
+    out = shared.cli("cancel", str(job_id)).stdout
+    cancelled_at = time.time()
+    assert out.strip() == f"job {job_id}: cancelled"
+
+    wait_until("the workers to leave the job", lambda: not _busy_with(shared, job_id), 5)
+    kept = _stored(shared, job_id)
+    time.sleep(1.0)
+    assert _stored(shared, job_id) == kept  # no new points
+    # what was in flight when the cancel landed is stored within a point's time or so
+    assert max(p["created"] for p in kept) < cancelled_at + 1.0
+    job = shared.job(job_id)
+    assert job.state is JobState.CANCELLED and 10 <= job.done_points < 64
+    assert not [u for u in shared.units(job_id) if u["state"] == "leased"]
+
+    assert shared.cli("retry", str(job_id)).stdout.strip() == f"job {job_id}: queued"
+    shared.wait_job(job_id)
+    _assert_complete_once(shared, job_id)
+    again = {p["idx"]: p["created"] for p in _stored(shared, job_id)}
+    assert all(again[p["idx"]] == p["created"] for p in kept)  # not recomputed
+
+
+def test_pause_keeps_the_points_and_resume_finishes(shared: Lab) -> None:
+    job_id = shared.submit("surface", *SLOWER_8X8)
+    wait_until("10 stored points", lambda: shared.job(job_id).done_points >= 10)
+    assert shared.cli("pause", str(job_id)).stdout.strip() == f"job {job_id}: paused"
+    wait_until("the workers to leave the job", lambda: not _busy_with(shared, job_id), 5)
+    kept = _stored(shared, job_id)
+    time.sleep(1.0)
+    assert _stored(shared, job_id) == kept
+    assert shared.job(job_id).state is JobState.PAUSED
+    assert not [u for u in shared.units(job_id) if u["state"] == "leased"]
+
+    resumed_at = time.time()
+    assert shared.cli("resume", str(job_id)).stdout.strip() == f"job {job_id}: queued"
+    shared.wait_job(job_id)
+    _assert_complete_once(shared, job_id)
+    points = _stored(shared, job_id)
+    assert len([p for p in points if p["created"] < resumed_at]) == len(kept)
+
+
+def test_failing_model_fails_its_job_with_the_message_and_the_next_job_runs(
+    shared: Lab,
+) -> None:
+    failing = shared.cli(
+        "submit", "--wait", "surface", "--model", "lab_models:boom", "--x", "-1:1:40",
+        "--subset", "200", check=False,
+    )  # fmt: skip
+    assert failing.returncode == 1
+    job_id = int(failing.stdout.split()[-1])
+    assert "boom: this model refuses to run" in failing.stderr
+    assert "Traceback" not in failing.stderr
+    job = shared.job(job_id)
+    assert job.state is JobState.FAILED
+    assert job.error == "RuntimeError: boom: this model refuses to run"
+    assert (
+        "error     RuntimeError: boom: this model refuses to run"
+        in shared.cli("show", str(job_id), "--no-plot").stdout
+    )
+    assert "failed: RuntimeError: boom" in shared.cli("logs", str(job_id)).stdout
+    assert not [u for u in shared.units(job_id) if u["state"] == "leased"]
+
+    following = shared.cli("submit", "--wait", "surface", *TINY)
+    next_id = int(following.stdout.split()[-1])
+    assert "5/5" in following.stderr  # the progress bar, completed
+    assert shared.job(next_id).state is JobState.DONE
+
+
+def test_ls_and_show_speak_json(shared: Lab) -> None:
+    job_id = shared.submit("surface", *TINY, "--name", "json please")
+    shared.wait_job(job_id)
+    listed = json.loads(shared.cli("ls", "--all", "--json").stdout)
+    (row,) = [r for r in listed if r["id"] == job_id]
+    assert {"id", "name", "kind", "state", "priority", "done", "total", "device"} <= set(row)
+    assert (row["name"], row["kind"], row["state"]) == ("json please", "surface", "done")
+    assert (row["done"], row["total"], row["priority"], row["device"]) == (5, 5, 0, "cpu")
+    assert job_id not in [r["id"] for r in json.loads(shared.cli("ls", "--json").stdout)]
+
+    shown = json.loads(shared.cli("show", "--json", str(job_id)).stdout)
+    assert shown["results_dir"] == str(shared.job(job_id).results_dir)
+    assert shown["surface_file"] == str(Path(shown["results_dir"]) / "surface.h5")
+
+
+def test_priority_changes_which_job_is_claimed_next(shared: Lab) -> None:
+    blocker = shared.submit("--unit-size", "4", "surface", *SLOWER_8X8)  # 16 short units
+    first = shared.submit("surface", *TINY, "--name", "queued first")
+    second = shared.submit("surface", *TINY, "--name", "queued second")
+    assert shared.cli("priority", str(second), "5").stdout.strip() == f"job {second}: priority 5"
+    # the test means something only if the blocker still had units to hand out
+    assert any(u["state"] == "pending" for u in shared.units(blocker))
+
+    for job_id in (blocker, first, second):
+        shared.wait_job(job_id)
+    assert shared.job(second).started < shared.job(first).started
+    assert shared.job(second).priority == 5
+
+
+def test_surface_file_is_written_while_running_and_figures_on_finish(shared: Lab) -> None:
+    job_id = shared.submit("surface", *SLOWER_8X8)
+    path = Path(shared.job(job_id).results_dir) / "surface.h5"
+
+    def partial_file() -> dict | None:
+        if not path.exists():
+            return None
+        return surface_arrays(path)
+
+    arrays = wait_until("a surface file while the job runs", partial_file)
+    assert shared.job(job_id).state is not JobState.DONE
+    loss = arrays["train_loss"]
+    assert loss.shape == (8, 8)
+    assert (loss == -1).any() and (loss != -1).any()
+
+    job = shared.wait_exported(job_id)
+    final = surface_arrays(path)["train_loss"]
+    assert not (final == -1).any() and np.isfinite(final).all()
+    with Store.open_home(shared.home) as store:
+        stored = {p.idx: p.train_loss for p in store.points(job_id)}
+    assert np.allclose(final.ravel(), [stored[i] for i in range(64)])
+    for kind in ("2dcontour", "2dcontourf", "2dheat", "3dsurface"):
+        for ext in ("png", "pdf"):
+            figure = Path(job.results_dir) / f"surface_train_loss_{kind}.{ext}"
+            assert figure.stat().st_size > 1000, figure
+
+
+def test_digits_demo_job_file_runs_to_done(shared: Lab) -> None:
+    out = shared.cli("submit", str(REPO / "jobs" / "digits_demo.toml")).stdout.split()
+    ids = [int(t) for t in out]
+    assert len(ids) == 2
+    jobs = [shared.wait_job(job_id) for job_id in ids]
+    assert [(j.name, j.total_points) for j in jobs] == [
+        ("digits mlp 2d", 81),
+        ("digits cnn 1d", 21),
+    ]
+    assert len(shared.units(ids[1])) == 3  # unit_size = 7
+
+
+# -- bad input: one clear line, a non-zero exit, the store untouched ---------------------
+BAD_TOML = "name = 'oops\nmodel = mlp\n"
+UNKNOWN_KEY = "model = 'mlp'\nx = '-1:1:5'\ncolour = 'red'\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("submit", "{tmp}/bad.toml"), "is not valid TOML"),
+        (("submit", "{tmp}/unknown.toml"), "unknown key 'colour'"),
+        (("submit", "{tmp}/missing.toml"), "does not exist"),
+        (("submit", "surface", "--model", "mlp", "--x", "1:-1:5"), "--x"),
+        (("show", "999"), "job 999 does not exist"),
+        (("logs", "999"), "job 999 does not exist"),
+        (("cancel", "999"), "job 999 does not exist"),
+        (("retry", "999"), "job 999 does not exist"),
+        (("priority", "999", "3"), "job 999 does not exist"),
+        (("show", "abc"), "is not a number"),
+        (("daemon", "start", "--devices", "cpu:2"), "a daemon already runs"),
+        (("daemon", "start", "--foreground", "--devices", "cpu:1"), "a daemon already runs"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "-".join(v),
+)
+def test_bad_input_gives_one_line_and_leaves_the_store_alone(
+    shared: Lab, tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    (tmp_path / "bad.toml").write_text(BAD_TOML)
+    (tmp_path / "unknown.toml").write_text(UNKNOWN_KEY)
+    args = tuple(a.format(tmp=tmp_path) for a in args)
+
+    def rows() -> dict:
+        tables = shared.snapshot()
+        tables.pop("workers", None)  # heartbeats tick on their own
+        return tables
+
+    shared.wait_quiet()
+    before = rows()
+    proc = shared.cli(*args, check=False)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("lstui: error: ") and message in lines[0], lines[0]
+    assert rows() == before
+
+
+@pytest.mark.parametrize("devices", ["cpu:zero", "cpu:0", "cpux"])
+def test_bad_devices_start_no_daemon(lab: Lab, devices: str) -> None:
+    proc = lab.cli("daemon", "start", "--devices", devices, check=False)
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert (
+        line.startswith(f"lstui: error: --devices {devices!r}: expected") or "not visible" in line
+    )
+    assert lab.cli("daemon", "status", check=False).returncode == 3
+    assert not (lab.home / "daemon.pid").exists()

@@ -1,0 +1,191 @@
+"""The scheduler's parts in one process, on a real SQLite file: leases kept by the
+worker's keeper thread, the daemon's lock, recovery of dead workers, finish marks."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from lstui.errors import BadInput
+from lstui.landscape.grid import parse_axis
+from lstui.scheduler.daemon import (
+    FINISH_MARK,
+    LOCK_FILE,
+    Daemon,
+    _daemon_lock,
+    _try_lock,
+    daemon_status,
+)
+from lstui.scheduler.devices import parse_devices
+from lstui.scheduler.submit import submit_spec
+from lstui.scheduler.worker import LeaseKeeper, Worker, WorkerConfig
+from lstui.spec import JobSpec
+from lstui.store import JobState, PointRow, Store
+from tests.scheduler.support import wait_until
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with Store.open_home(tmp_path / "home") as s:
+        yield s
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def _two_unit_job(store: Store, tmp_path: Path) -> int:
+    return store.add_job(
+        kind="surface", name="j", spec={}, total_points=2, units=[[0], [1]],
+        results_root=tmp_path / "results",
+    )  # fmt: skip
+
+
+def test_lease_keeper_holds_a_unit_longer_than_its_lease_and_sees_a_cancel(
+    store: Store, tmp_path: Path
+) -> None:
+    job_id = _two_unit_job(store, tmp_path)
+    mine = store.register_worker("cpu", os.getpid(), "here")
+    other = store.register_worker("cpu", os.getpid(), "here")
+    claim = store.claim_unit(mine, lease_s=0.6)
+    assert claim is not None
+    keeper = LeaseKeeper(store, mine, 0.6)
+    keeper.start()
+    try:
+        keeper.hold(claim)
+        time.sleep(1.5)  # a point that takes more than two leases
+        taken = store.claim_unit(other, lease_s=60)
+        assert taken is not None and taken.unit_id != claim.unit_id
+        assert store.claim_unit(other, lease_s=60) is None
+        assert not keeper.lost(claim)
+
+        store.cancel(job_id)
+        wait_until("the keeper to see the cancel", lambda: keeper.lost(claim), 1.0, 0.02)
+    finally:
+        keeper.stop()
+    assert {w.id: w.current_job for w in store.workers()}[mine] == job_id
+
+
+def test_a_worker_failing_a_job_that_is_already_finished_carries_on(
+    store: Store, tmp_path: Path
+) -> None:
+    job_id = _two_unit_job(store, tmp_path)
+    worker = Worker(WorkerConfig(tmp_path / "home"), store)
+    worker.worker_id = store.register_worker("cpu", os.getpid(), "here")
+    claim = store.claim_unit(worker.worker_id, lease_s=60)
+    assert claim is not None
+    store.fail_job(job_id, "the other worker's error")
+    worker._fail_job(claim, "RuntimeError: the same error, second")
+    job = store.get_job(job_id)
+    assert job.state is JobState.FAILED and job.error == "the other worker's error"
+
+
+def test_status_checks_never_keep_a_daemon_from_starting(tmp_path: Path) -> None:
+    lock = tmp_path / LOCK_FILE
+    holding = threading.Event()
+
+    def probe() -> None:
+        with _try_lock(lock) as free:
+            assert free
+            holding.set()
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    holding.wait(5)
+    assert not daemon_status(tmp_path).running  # two status checks at once: both see none
+    with _daemon_lock(lock) as mine:  # waits for the probe instead of failing
+        assert mine
+        assert daemon_status(tmp_path).running
+        with _daemon_lock(lock, wait_s=0.2) as second:
+            assert not second
+    thread.join()
+
+
+def test_recovery_gives_back_only_the_units_of_dead_workers(store: Store, tmp_path: Path) -> None:
+    job_id = store.add_job(
+        kind="surface", name="j", spec={}, total_points=3, units=[[0], [1], [2]],
+        results_root=tmp_path / "results",
+    )  # fmt: skip
+    import socket
+
+    host = socket.gethostname()
+    dead = store.register_worker("cpu", _dead_pid(), host)
+    alive = store.register_worker("cpu", os.getpid(), host)
+    remote = store.register_worker("cpu", _dead_pid(), "another-host")
+    lost = store.claim_unit(dead, lease_s=60)
+    kept = store.claim_unit(alive, lease_s=60)
+    far = store.claim_unit(remote, lease_s=60)
+    assert lost and kept and far
+
+    Daemon(tmp_path / "home", ["cpu"])._recover(store)
+    units = {u.id: u for u in store.units(job_id)}
+    assert units[lost.unit_id].state == "pending"
+    assert units[kept.unit_id].state == "leased"
+    assert units[far.unit_id].state == "leased"  # its lease decides, not our pid table
+    states = {w.id: w.state for w in store.workers()}
+    assert states == {dead: "retired", alive: "alive", remote: "alive"}
+
+
+def _work(store: Store, job_id: int, units: int | None = None) -> None:
+    """Compute ``units`` units of a job (all by default) as a worker would."""
+    worker = store.register_worker("cpu", os.getpid(), "here")
+    done = 0
+    while units is None or done < units:
+        claim = store.claim_unit(worker, lease_s=60, job_ids=[job_id])
+        if claim is None:
+            break
+        store.write_points(claim.unit_id, worker, [PointRow(i, float(i), 1.0) for i in claim.todo])
+        assert store.complete_unit(claim.unit_id, worker)
+        done += 1
+
+
+def test_every_finish_is_written_once_even_across_restarts_and_retries(
+    store: Store, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    spec = JobSpec(model="mlp", x=parse_axis("-1:1:3")).validated()
+    job_id = submit_spec(store, spec, unit_size=2)
+    _work(store, job_id, units=1)
+    store.cancel(job_id)
+    cancelled = store.get_job(job_id)
+    surface = Path(cancelled.results_dir) / "surface.h5"
+    mark = Path(cancelled.results_dir) / FINISH_MARK
+
+    daemon = Daemon(home, ["cpu"], export_formats=())
+    daemon._write_results(store, wait=True)
+    assert surface.exists() and mark.read_text().strip() == repr(cancelled.finished)
+    surface.unlink()
+    restarted = Daemon(home, ["cpu"], export_formats=())
+    restarted._load_marks(store)
+    restarted._write_results(store, wait=True)
+    assert not surface.exists()  # handled by its predecessor: nothing written twice
+
+    # retried, it finishes before the daemon ever sees it running: written all the same
+    store.retry(job_id)
+    _work(store, job_id)
+    done = store.get_job(job_id)
+    assert done.state is JobState.DONE and done.finished != cancelled.finished
+    restarted._write_results(store, wait=True)
+    assert surface.exists() and mark.read_text().strip() == repr(done.finished)
+
+
+@pytest.mark.parametrize(
+    ("text", "devices"),
+    [("cpu", ["cpu"]), ("cpu:3", ["cpu"] * 3), ("CPU:2", ["cpu"] * 2)],
+)
+def test_parse_devices_reads_cpu_counts(text: str, devices: list[str]) -> None:
+    assert parse_devices(text) == devices
+
+
+@pytest.mark.parametrize("text", ["cpux", "cpu:0", "cpu:-1", "cpu:two", "0,0", "7", "a,b"])
+def test_parse_devices_rejects_nonsense_in_one_line(text: str) -> None:
+    with pytest.raises(BadInput, match="--devices"):
+        parse_devices(text)
