@@ -17,37 +17,44 @@ Speed, and what each feature costs in accuracy:
   ``CUDA_START_BATCH`` samples (or the split size, whichever is smaller). Whenever the
   device runs out of memory, with a given or a chosen batch, the Evaluator halves the
   batch, empties the CUDA cache and evaluates the point again; the size that worked is
-  kept (``batch_size``) for the points that follow.
-- **Precision** (errors against strict fp32, see ``benchmarks/README.md``):
+  kept (``batch_size``) for the points that follow. On the CPU bigger is not better
+  (BatchNorm and ReLU are memory-bound and fall out of cache): the batch is sized to the
+  model's largest activation, ``CPU_ACTIVATION_BYTES``.
+- **Precision** (errors against strict fp32, measured in ``benchmarks/README.md``):
 
   ======== ====================================== ==========================================
-  mode     what runs                              error of the loss against ``fp32``
+  mode     what runs                              error of the mean loss against ``fp32``
   ======== ====================================== ==========================================
-  ``fp32`` float32, TF32 off for matmuls and      reference (bit-for-bit the plain forward
-           cuDNN convolutions                     pass on the CPU)
-  ``tf32`` float32 storage, TF32 tensor cores     CUDA only (on the CPU it is fp32); TF32
-           for matmuls and convolutions (CUDA)    keeps 10 mantissa bits: relative error
-                                                  around 1e-3 (``TOLERANCE["tf32"]``)
-  ``bf16`` ``torch.autocast`` to bfloat16;        8 mantissa bits: relative error of a
-           outputs cast to float32, losses summed few 1e-3, at most ``TOLERANCE["bf16"]``
-           in float64                             (5e-2) on the nets we measured
+  ``fp32`` float32; on CUDA TF32 off for matmuls  the reference (equal to a plain forward
+           and cuDNN convolutions                 pass within float32 rounding, 1e-6)
+  ``tf32`` float32 storage, TF32 tensor cores     CUDA only (on the CPU it is fp32). TF32
+           for matmuls and convolutions (CUDA)    keeps 11 significant bits: expected
+                                                  around 1e-3, held to ``TOLERANCE["tf32"]``
+                                                  (1e-2)
+  ``bf16`` ``torch.autocast`` to bfloat16;        8 significant bits: measured up to 7.5e-3
+           outputs cast to float32, losses summed relative on small trained nets (CPU),
+           in float64                             held to ``TOLERANCE["bf16"]`` (5e-2)
   ======== ====================================== ==========================================
 
   Accuracy can change by a sample or two where an output's top two logits are closer
   than the rounding error.
 - **Compilation** (``compile``): ``torch.compile`` of the model, once per Evaluator, with
-  static shapes (``dynamic=False``) and inductor's default mode. The last, partial batch
-  of a split is padded with zeros to the full batch (samples are independent in eval
-  mode; the padded rows' outputs are dropped), so each split compiles one graph instead
-  of one per tail size. CUDA graphs are not used: at the batch sizes used here the
-  kernel launches they save are a small share of the time, and their static output
-  buffers and input copies are a risk the gain does not repay. ``auto`` compiles only on
-  CUDA when the job is long: at least ``COMPILE_MIN_POINTS`` expected points and, timed
-  on the first eager points, at least ``COMPILE_MIN_EAGER_S`` seconds of work, so the
-  compile time (about a minute for ResNet-56) is a small share of the job. A compile
-  that fails under ``auto`` is logged and the Evaluator goes on without it.
+  static shapes (``dynamic=False``) and inductor's default mode. A split runs in
+  batches of equal size (``ceil(n / batch)`` batches of ``ceil(n / count)`` samples) and
+  the last, at most a few rows short, is padded with zeros (samples are independent in
+  eval mode; the padded rows' outputs are dropped), so each split compiles one graph
+  instead of one per tail size; a batch halved after out-of-memory compiles once more. Weights
+  stay graph inputs (inductor's "freezing" is off), so the in-place updates of each
+  point reach the compiled model. CUDA graphs are not used: at the batch sizes used
+  here the kernel launches they save are a small share of the time, and their static
+  output buffers and input copies are a risk the gain does not repay. ``auto`` compiles
+  only on CUDA when the job is long: at least ``COMPILE_MIN_POINTS`` expected points and,
+  timed on the first two eager points, at least ``COMPILE_MIN_EAGER_S`` seconds of work,
+  so the compile time (tens of seconds to minutes) is a small share of the job. A
+  compile that fails under ``auto`` is logged and the Evaluator goes on without it.
   BatchNorm recomputation (``bn="recompute"``) always runs the eager model.
-- **Channels-last** memory layout for convolutional nets on CUDA.
+- **Channels-last** memory layout for convolutional nets (cuDNN's and oneDNN's fast
+  layout; 10-15 % less CPU time per point on the CPU benchmark).
 
 Global switches (TF32, cuDNN autotuning) are set for the duration of each
 :meth:`Evaluator.evaluate` call and put back afterwards; concurrent Evaluators in one
@@ -82,8 +89,15 @@ STORAGES = ("auto", "float", "raw", "stream")
 CUDA_START_BATCH = 8192
 """First batch tried on CUDA when no batch size is given; halved on out-of-memory."""
 
-CPU_BATCH = 512
-"""Batch size on the CPU when none is given."""
+CPU_ACTIVATION_BYTES = 8 * 2**20
+"""On the CPU, with no batch size given, the batch is the largest power of two (from
+``CPU_MIN_BATCH`` to ``CPU_MAX_BATCH``) whose largest activation stays within this, so
+the memory-bound passes (BatchNorm, ReLU) run in cache. Measured on a 2-core Xeon, small
+CNN, CIFAR-sized images: batches of 64 to 256 (4 to 16 MiB) take 0.08 to 0.10 s a point,
+512 (32 MiB) two to three times as long."""
+
+CPU_MIN_BATCH = 16
+CPU_MAX_BATCH = 1024
 
 FLOAT_BUDGET = 0.25
 """Largest share of free device memory a split's normalised float copy may take."""
@@ -183,6 +197,14 @@ def compile_available(device: torch.device | str = "cpu") -> bool:
     except Exception:  # a torch without these helpers: let compilation try
         return True
     return True
+
+
+def compile_pays(expected_points: int | None, seconds_per_point: float) -> bool:
+    """Whether a job of ``expected_points`` eager points of ``seconds_per_point`` each is
+    long enough for ``compile="auto"`` to compile (see ``COMPILE_MIN_*``)."""
+    if expected_points is None or expected_points < COMPILE_MIN_POINTS:
+        return False
+    return expected_points * seconds_per_point >= COMPILE_MIN_EAGER_S
 
 
 def _host_memory_available() -> float:
@@ -285,13 +307,14 @@ class Evaluator:
         device: where to evaluate.
         loss: ``ce`` (cross-entropy) or ``mse`` (softmax outputs against one-hot targets).
         batch_size: samples per forward pass; ``None`` picks one for the device
-            (``CUDA_START_BATCH`` on CUDA, backing off on out-of-memory; ``CPU_BATCH``).
+            (``CUDA_START_BATCH`` on CUDA, backing off on out-of-memory; on the CPU
+            sized to the model's activations, see ``CPU_ACTIVATION_BYTES``).
         precision: ``fp32`` (strict, TF32 off), ``tf32`` (TF32 matmuls and convolutions
             on CUDA) or ``bf16`` autocast; see the module docstring for their errors.
         bn: ``eval`` uses the running statistics; ``recompute`` re-estimates BatchNorm
             statistics on the training data at every point.
-        channels_last: channels-last layout for model and inputs; ``None``: on CUDA
-            for models with 2D convolutions.
+        channels_last: channels-last layout for model and inputs; ``None``: for models
+            with 2D convolutions (faster with cuDNN and with oneDNN on the CPU).
         compile: ``on`` compiles the model with ``torch.compile`` (on any device),
             ``off`` never, ``auto`` on CUDA for long jobs (see the module docstring).
         expected_points: how many points this Evaluator will evaluate (for ``auto``).
@@ -341,11 +364,11 @@ class Evaluator:
         self.bn = bn
         self.model = model.to(self.device).eval()
         if channels_last is None:
-            channels_last = self._cuda and any(isinstance(m, nn.Conv2d) for m in model.modules())
+            channels_last = any(isinstance(m, nn.Conv2d) for m in model.modules())
         self.channels_last = channels_last
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.batch_size = batch_size or (CUDA_START_BATCH if self._cuda else CPU_BATCH)
+        self.batch_size = batch_size or (CUDA_START_BATCH if self._cuda else CPU_MAX_BATCH)
 
         tensors = model_tensors(self.model, dir_type)
         for n, d in enumerate(directions):
@@ -358,13 +381,15 @@ class Evaluator:
             [d[n].to(self.device, dtype=tensors[n].dtype) for n in moving] for d in directions
         ]
         self._bn_buffers = self._bn_state() if bn == "recompute" else []
-        self._batch_in_use = self.batch_size
         self._splits: dict[str, _Split] = {}
         self._copy_stream: torch.cuda.Stream | None = None
         if train is not None:
             self._splits["train"] = self._place(train, storage)
         if test is not None:
             self._splits["test"] = self._place(test, storage)
+        if batch_size is None and not self._cuda:
+            self.batch_size = self._cpu_batch()
+        self._batch_in_use = self.batch_size
 
         self.compile_mode = compile
         self.expected_points = expected_points
@@ -416,11 +441,10 @@ class Evaluator:
                 out[s : s + step] = self._normalise(inputs[s : s + step].to(self.device), split)
             split.inputs = out
         elif storage == "raw":
-            if cl:
-                inputs = inputs.contiguous(memory_format=torch.channels_last)
-            split.inputs = inputs.to(self.device)
-        elif self._cuda:  # stream
-            split.inputs = _pinned(inputs)
+            fmt = torch.channels_last if cl else torch.contiguous_format
+            split.inputs = inputs.contiguous(memory_format=fmt).to(self.device)
+        else:  # stream
+            split.inputs = _pinned(inputs.contiguous()) if self._cuda else inputs.contiguous()
         return split
 
     def _choose_storage(self, inputs: torch.Tensor) -> str:
@@ -435,6 +459,27 @@ class Evaluator:
         if not self._cuda or (raw_bytes < float_bytes and raw_bytes <= RAW_BUDGET * free):
             return "raw"
         return "stream"
+
+    @torch.no_grad()
+    def _cpu_batch(self) -> int:
+        """The CPU batch: the largest activation of one sample, measured, into the budget."""
+        largest = 1
+
+        def hook(_module: nn.Module, _inputs: object, out: object) -> None:
+            nonlocal largest
+            if isinstance(out, torch.Tensor) and out.dim() > 0 and out.shape[0] > 0:
+                largest = max(largest, out[0].numel() * out.element_size())
+
+        xb, _ = next(self._batches(next(iter(self._splits))))
+        handles = [m.register_forward_hook(hook) for m in self.model.modules()]
+        try:
+            with self._autocast():
+                self.model(xb[:1])
+        finally:
+            for h in handles:
+                h.remove()
+        fits = max(1, CPU_ACTIVATION_BYTES // largest)
+        return max(CPU_MIN_BATCH, min(CPU_MAX_BATCH, 1 << (fits.bit_length() - 1)))
 
     @staticmethod
     def _normalise(x: torch.Tensor, split: _Split) -> torch.Tensor:
@@ -459,7 +504,10 @@ class Evaluator:
         (the caller drops their outputs); the targets are never padded.
         """
         split = self._splits[name]
-        bs = min(self.batch_size, split.size)
+        # balanced batches: 10,000 samples at batch 8192 run as 2 × 5000, not 8192 + 1808,
+        # so a padded last batch costs the compiled model a few rows, not most of a batch
+        count = -(-split.size // min(self.batch_size, split.size))
+        bs = -(-split.size // count)
         self._batch_in_use = bs
         if split.storage == "stream" and self._cuda:
             batches = self._streamed(split, bs)
@@ -467,7 +515,7 @@ class Evaluator:
             batches = self._resident(split, bs)
         for xb, yb in batches:
             if pad and xb.shape[0] < bs:
-                xb = torch.cat([xb, xb.new_zeros((bs - xb.shape[0], *xb.shape[1:]))])
+                xb = _pad_rows(xb, bs)
             if self.channels_last and xb.dim() == 4:
                 xb = xb.contiguous(memory_format=torch.channels_last)
             yield xb, yb
@@ -529,9 +577,8 @@ class Evaluator:
         if len(self._eager_times) < _TIMED_POINTS:
             return
         self._compile_undecided = False
-        points = self.expected_points or 0
-        if points * min(self._eager_times) >= COMPILE_MIN_EAGER_S:
-            log.info("compiling the model for %d points", points)
+        if compile_pays(self.expected_points, min(self._eager_times)):
+            log.info("compiling the model for %s points", self.expected_points)
             self._compiled = self._compile()
 
     # -- evaluation -----------------------------------------------------------------
@@ -630,6 +677,20 @@ class Evaluator:
             if self._cuda:
                 torch.cuda.empty_cache()
             log.warning("out of memory at batch %d; batch size now %d", failed, self.batch_size)
+
+
+def _pad_rows(xb: torch.Tensor, rows: int) -> torch.Tensor:
+    """``xb`` with zero rows appended up to ``rows``, laid out with ``xb``'s strides.
+
+    Equal strides matter: the compiled model guards on them, and with one channel a
+    channels-last and a contiguous tensor have the same shape but different strides.
+    """
+    if xb.dim() == 0 or xb.stride(0) != math.prod(xb.shape[1:]):
+        return torch.cat([xb, xb.new_zeros((rows - xb.shape[0], *xb.shape[1:]))])
+    out = torch.empty_strided((rows, *xb.shape[1:]), xb.stride(), dtype=xb.dtype, device=xb.device)
+    out[: xb.shape[0]].copy_(xb)
+    out[xb.shape[0] :].zero_()
+    return out
 
 
 def _pinned(inputs: torch.Tensor) -> torch.Tensor:

@@ -148,3 +148,37 @@ def test_bad_options_are_bad_input():
         Evaluator(model, [d])
     with pytest.raises(BadInput, match="the x direction"):
         Evaluator(model, [d[:-1]], train=EvalData(x, y))
+
+
+def test_float_inputs_are_normalised_without_writing_into_the_callers_tensor():
+    model = relu_mlp()
+    x, y = toy_data(20)
+    before = x.clone()
+    zero = [[torch.zeros_like(t) for t in model_tensors(model, "weights")]]
+    ev = Evaluator(model, zero, train=EvalData(x, y, scale=2.0, mean=(0.1,), std=(0.5,)))
+    direct = Evaluator(model, zero, train=EvalData((before * 2.0 - 0.1) / 0.5, y))
+    assert ev.evaluate(0.0).train_loss == pytest.approx(direct.evaluate(0.0).train_loss, rel=1e-6)
+    assert torch.equal(x, before)
+
+
+def test_the_batch_size_does_not_change_the_values():
+    model = relu_mlp()
+    x, y = toy_data(50)
+    d = create_random_direction(model, torch.Generator().manual_seed(3))
+    values = [Evaluator(copy.deepcopy(model), [d], train=EvalData(x, y), batch_size=bs).evaluate(0.4)
+              for bs in (1, 7, 50, 1000)]
+    for v in values[1:]:
+        assert v.train_loss == pytest.approx(values[0].train_loss, rel=1e-6)
+        assert v.train_acc == values[0].train_acc
+
+
+def test_bad_speed_options_are_bad_input():
+    model = relu_mlp()
+    x, y = toy_data()
+    d = create_random_direction(model, torch.Generator().manual_seed(0))
+    with pytest.raises(BadInput, match="--compile"):
+        Evaluator(model, [d], train=EvalData(x, y), compile="always")
+    with pytest.raises(BadInput, match="--batch-size"):
+        Evaluator(model, [d], train=EvalData(x, y), batch_size=0)
+    with pytest.raises(BadInput, match="storage"):
+        Evaluator(model, [d], train=EvalData(x, y), storage="disk")

@@ -1,0 +1,390 @@
+"""Surface points per second: the reference's way against lstui's Evaluator, in one process.
+
+The baseline does, for every point, what the reference code does: the weights
+θ* + x·dx + y·dy are computed on the host and copied into the model
+(``p.data.copy_(host_tensor)``), then a ``torch.utils.data.DataLoader`` (batch 128) feeds
+the model batch by batch, each batch copied to the device, the loss summed with
+``.item()`` per batch, in fp32 (TF32 off, as in lstui's strict mode; cuDNN autotuning
+left at PyTorch's default, off). By default (``--baseline-data transforms``) the loader
+reads the images the way torchvision's CIFAR10 class does for the reference — uint8 HWC
+array → ``PIL.Image.fromarray`` → ``ToTensor()`` → ``Normalize(mean, std)`` per sample,
+every point; ``--baseline-data tensors`` gives the baseline pre-normalised float tensors
+instead (a stronger baseline than the reference ever was).
+
+lstui's Evaluator is timed in every precision mode (and compiled, on CUDA) on the same
+model, the same directions, the same synthetic CIFAR-sized data (uint8 3×32×32 images,
+random labels) and the same points. Calls are interleaved point by point (baseline, then
+each mode), so load from other processes falls on all of them alike; each figure is the
+median over the timed points; warm-up points (and compilation) are not timed.
+
+The last line printed is one JSON object (see ``benchmarks/README.md``).
+
+    python benchmarks/bench_surface.py                       # cnn on the CPU, 2,000 images
+    python benchmarks/bench_surface.py --device cuda --model resnet56 --images 10000
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import resource
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+if __package__ in (None, ""):  # run as a script: make the checkout importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from lstui.landscape.directions import create_random_direction  # noqa: E402
+from lstui.landscape.evaluator import EvalData, Evaluator, compile_available  # noqa: E402
+from lstui.models import build_model  # noqa: E402
+
+CIFAR_MEAN = tuple(v / 255.0 for v in (125.3, 123.0, 113.9))
+CIFAR_STD = tuple(v / 255.0 for v in (63.0, 62.1, 66.7))
+Point = tuple[float, float]
+
+
+# -- the data and the model ---------------------------------------------------------------
+def synthetic_cifar(n: int, classes: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
+    labels = torch.randint(0, classes, (n,), generator=g)
+    return images, labels
+
+
+def normalised_float(images: torch.Tensor) -> torch.Tensor:
+    mean = torch.tensor(CIFAR_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(CIFAR_STD).view(1, 3, 1, 1)
+    return (images.float() / 255.0 - mean) / std
+
+
+def centre_model(name: str, seed: int, images: torch.Tensor) -> nn.Module:
+    """The model at θ*: fresh weights, BatchNorm statistics from a few training batches."""
+    torch.manual_seed(seed)
+    model = build_model(name, input_shape=(3, 32, 32))
+    model.train()
+    with torch.no_grad():
+        x = normalised_float(images[:256])
+        for s in range(0, x.shape[0], 64):
+            model(x[s : s + 64])
+    return model.eval()
+
+
+# -- the reference's way -------------------------------------------------------------------
+class ReferenceStyleImages(Dataset[tuple[torch.Tensor, torch.Tensor]]):
+    """Images served as torchvision's CIFAR10 serves them: PIL, ToTensor, Normalize per sample."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        from torchvision import transforms
+
+        self.data = images.permute(0, 2, 3, 1).contiguous().numpy()  # N×H×W×C uint8, as CIFAR10.data
+        self.targets = [int(v) for v in labels]
+        self.transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize(CIFAR_MEAN, CIFAR_STD)])
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        from PIL import Image
+
+        image = self.transform(Image.fromarray(self.data[index]))
+        return image, torch.tensor(self.targets[index])
+
+
+class ReferenceBaseline:
+    """What the reference does at every point (``net_plotter.set_weights`` + ``eval_loss``)."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        dx: Sequence[torch.Tensor],
+        dy: Sequence[torch.Tensor],
+        inputs: torch.Tensor,
+        labels: torch.Tensor,
+        device: torch.device,
+        batch_size: int = 128,
+    ) -> None:
+        self.net = model.to(device).eval()
+        self.device = device
+        self.centre = [p.detach().cpu().clone() for p in self.net.parameters()]
+        self.dx = [d.cpu() for d in dx]
+        self.dy = [d.cpu() for d in dy]
+        dataset: Dataset[tuple[torch.Tensor, torch.Tensor]] = (
+            TensorDataset(inputs, labels) if inputs.is_floating_point() else ReferenceStyleImages(inputs, labels)
+        )
+        self.loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+
+    def evaluate(self, x: float, y: float) -> float:
+        if self.device.type != "cuda":
+            return self._evaluate(x, y)
+        # fp32 as in lstui's strict mode (PyTorch's default runs cuDNN convolutions in TF32)
+        saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+        try:
+            return self._evaluate(x, y)
+        finally:
+            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+    def _evaluate(self, x: float, y: float) -> float:
+        with torch.no_grad():
+            for p, w, u, v in zip(self.net.parameters(), self.centre, self.dx, self.dy):
+                p.data.copy_(w + x * u + y * v)
+        total, correct, total_n = 0.0, 0, 0
+        with torch.no_grad():
+            for inputs, targets in self.loader:
+                inputs, targets = inputs.to(self.device), targets.to(self.device)
+                outputs = self.net(inputs)
+                total += F.cross_entropy(outputs, targets).item() * inputs.shape[0]
+                correct += int((outputs.argmax(1) == targets).sum().item())
+                total_n += inputs.shape[0]
+        return total / total_n
+
+
+# -- timing --------------------------------------------------------------------------------
+@dataclass
+class Contender:
+    name: str
+    evaluate: Callable[[float, float], float]
+    times: list[float] = field(default_factory=list)
+    cpu_times: list[float] = field(default_factory=list)  # this process's CPU time
+    losses: list[float] = field(default_factory=list)
+    warmup_s: float = 0.0
+    memory_mb: float = 0.0
+    facts: dict[str, object] = field(default_factory=dict)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class MemoryProbe:
+    """Memory a contender takes: CUDA bytes on top of what was allocated before (peak), or
+    the growth of the process's peak resident set on the CPU (a lower bound)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+
+    def __enter__(self) -> MemoryProbe:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.before = torch.cuda.memory_allocated(self.device)
+        else:
+            self.before = _maxrss_bytes()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            self.mb = (torch.cuda.max_memory_allocated(self.device) - self.before) / 2**20
+        else:
+            self.mb = (_maxrss_bytes() - self.before) / 2**20
+
+
+def _maxrss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux
+
+
+def warm(contender: Contender, points: Sequence[Point], device: torch.device) -> None:
+    started = time.perf_counter()
+    for x, y in points:
+        contender.evaluate(x, y)
+    _sync(device)
+    contender.warmup_s = time.perf_counter() - started
+
+
+def time_interleaved(contenders: Sequence[Contender], points: Sequence[Point], device: torch.device) -> None:
+    for x, y in points:
+        for c in contenders:
+            _sync(device)
+            started, cpu_started = time.perf_counter(), time.process_time()
+            loss = c.evaluate(x, y)
+            _sync(device)
+            c.times.append(time.perf_counter() - started)
+            c.cpu_times.append(time.process_time() - cpu_started)
+            c.losses.append(loss)
+
+
+def scaling(
+    make: Callable[[torch.device], Evaluator], points: Sequence[Point], devices: Sequence[torch.device]
+) -> dict[str, object]:
+    """time(k devices) / time(1 device) for the same points, split round-robin, one thread each."""
+    evaluators = [make(d) for d in devices]
+    for ev in evaluators:
+        ev.evaluate(*points[0])
+
+    def run(evs: Sequence[Evaluator]) -> float:
+        shares = [points[i :: len(evs)] for i in range(len(evs))]
+        threads = [
+            threading.Thread(target=lambda e=e, s=s: [e.evaluate(x, y) for x, y in s])
+            for e, s in zip(evs, shares)
+        ]
+        for d in devices:
+            torch.cuda.synchronize(d)
+        started = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for d in devices:
+            torch.cuda.synchronize(d)
+        return time.perf_counter() - started
+
+    one = run(evaluators[:1])
+    result: dict[str, object] = {"time_1": one}
+    for k in sorted({2, len(devices)}):
+        tk = run(evaluators[:k])
+        result[f"time_{k}"] = tk
+        result[f"time_{k}_over_time_1"] = tk / one
+    return result
+
+
+# -- the run -------------------------------------------------------------------------------
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--model", default=None, help="built-in model (default: cnn on CPU, resnet56 on CUDA)")
+    p.add_argument("--images", type=int, default=2000, help="synthetic CIFAR-sized images")
+    p.add_argument("--points", type=int, default=10, help="timed points per contender")
+    p.add_argument("--warmup", type=int, default=1, help="untimed points per contender first (at least 1)")
+    p.add_argument("--batch-size", type=int, default=None, help="lstui's batch (default: its own)")
+    p.add_argument("--baseline-batch", type=int, default=128)
+    p.add_argument("--baseline-data", choices=("transforms", "tensors"), default="transforms",
+                   help="the baseline's loader: per-sample PIL/ToTensor/Normalize as the reference, or float tensors")
+    p.add_argument(
+        "--modes",
+        default=None,
+        help="comma list of precisions, '+c' for compiled (default: fp32,tf32,bf16; on CUDA "
+        "also fp32+c,tf32+c,bf16+c)",
+    )
+    p.add_argument("--no-scaling", action="store_true", help="skip the multi-device scaling run")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    if args.warmup < 1 or args.points < 1 or args.images < 1:
+        p.error("--warmup, --points and --images must be at least 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, object]:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    cuda = device.type == "cuda"
+    model_name = args.model or ("resnet56" if cuda else "cnn")
+    if args.modes:
+        modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    else:
+        modes = ["fp32", "tf32", "bf16"]
+        if cuda and compile_available(device):
+            modes += ["fp32+c", "tf32+c", "bf16+c"]
+    if modes[0] != "fp32":
+        modes.insert(0, "fp32")  # the reference for the error columns and the default mode
+
+    images, labels = synthetic_cifar(args.images, 10, args.seed)
+    model = centre_model(model_name, args.seed, images)
+    g = torch.Generator().manual_seed(args.seed + 123)
+    dx = create_random_direction(model, g)
+    dy = create_random_direction(model, g)
+    total = args.warmup + args.points
+    points = [(-1.0 + 2.0 * k / max(total - 1, 1), 0.5 - 1.0 * k / max(total - 1, 1)) for k in range(total)]
+    warm_pts, timed_pts = points[: args.warmup], points[args.warmup :]
+    data = EvalData(images, labels, scale=1 / 255, mean=CIFAR_MEAN, std=CIFAR_STD)
+
+    contenders: list[Contender] = []
+    with MemoryProbe(device) as mem:
+        base_inputs = normalised_float(images) if args.baseline_data == "tensors" else images
+        base = ReferenceBaseline(copy.deepcopy(model), dx, dy, base_inputs, labels, device, args.baseline_batch)
+        c = Contender("baseline", base.evaluate)
+        warm(c, warm_pts, device)
+    c.memory_mb = mem.mb
+    c.facts = {"batch_size": args.baseline_batch, "data": args.baseline_data}
+    contenders.append(c)
+
+    def make_evaluator(mode: str, dev: torch.device) -> Evaluator:
+        precision, _, compiled = mode.partition("+")
+        return Evaluator(
+            copy.deepcopy(model),
+            [dx, dy],
+            train=data,
+            device=dev,
+            batch_size=args.batch_size,
+            precision=precision,
+            compile="on" if compiled else "off",
+        )
+
+    for mode in modes:
+        with MemoryProbe(device) as mem:
+            ev = make_evaluator(mode, device)
+            c = Contender(mode, lambda x, y, ev=ev: float(ev.evaluate(x, y).train_loss or 0.0))
+            warm(c, warm_pts, device)
+        c.memory_mb = mem.mb
+        c.facts = {"batch_size": ev.batch_size, "storage": ev.storage["train"], "compiled": ev.compiled,
+                   "channels_last": ev.channels_last}
+        contenders.append(c)
+        print(f"ready: {mode:8s} warm-up {c.warmup_s:7.2f} s  ({c.facts})", flush=True)
+
+    time_interleaved(contenders, timed_pts, device)
+
+    baseline, fp32 = contenders[0], contenders[1]
+    base_s = statistics.median(baseline.times)
+    rows: dict[str, dict[str, object]] = {}
+    print(f"\n{'contender':10s} {'s/point':>9s} {'min':>9s} {'ratio':>7s} {'max|Δloss|':>11s} {'memory MB':>10s}  warm-up s")
+    for c in contenders:
+        s = statistics.median(c.times)
+        diff = max(abs(a - b) for a, b in zip(c.losses, fp32.losses))
+        print(f"{c.name:10s} {s:9.4f} {min(c.times):9.4f} {base_s / s:7.2f} {diff:11.3e} {c.memory_mb:10.1f}  {c.warmup_s:8.2f}")
+        if c is not baseline:
+            rows[c.name] = {"s_per_point": s, "min_s_per_point": min(c.times), "ratio": base_s / s,
+                            "cpu_s_per_point": statistics.median(c.cpu_times),
+                            "max_abs_loss_diff": diff,
+                            "memory_mb": c.memory_mb, "warmup_s": c.warmup_s, **c.facts}
+
+    result: dict[str, object] = {
+        "baseline_s_per_point": base_s,
+        "baseline_min_s_per_point": min(baseline.times),
+        "lstui_s_per_point": rows["fp32"]["s_per_point"],
+        "lstui_min_s_per_point": rows["fp32"]["min_s_per_point"],
+        "ratio": base_s / float(rows["fp32"]["s_per_point"]),  # type: ignore[arg-type]
+        # the median of baseline/lstui over each point's two adjacent calls: steadier when
+        # other processes load the machine unevenly over the run
+        "paired_ratio": statistics.median(b / f for b, f in zip(baseline.times, fp32.times)),
+        # CPU time counts the work done, not the waiting for a busy machine (with
+        # --threads 1 it is the steadiest figure; threads spinning at barriers add to it)
+        "baseline_cpu_s_per_point": statistics.median(baseline.cpu_times),
+        "lstui_cpu_s_per_point": rows["fp32"]["cpu_s_per_point"],
+        "cpu_ratio": statistics.median(baseline.cpu_times) / float(rows["fp32"]["cpu_s_per_point"]),  # type: ignore[arg-type]
+        "max_abs_loss_diff": max(abs(a - b) for a, b in zip(baseline.losses, fp32.losses)),
+        "device": torch.cuda.get_device_name(device) if cuda else f"cpu ({torch.get_num_threads()} threads)",
+        "model": model_name,
+        "images": args.images,
+        "timed_points": len(timed_pts),
+        "baseline_memory_mb": baseline.memory_mb,
+        "baseline_data": args.baseline_data,
+        "peak_rss_mb": _maxrss_bytes() / 2**20,
+        "modes": rows,
+    }
+    if cuda:
+        result["peak_cuda_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+    n_dev = torch.cuda.device_count() if cuda else 0
+    if n_dev > 1 and not args.no_scaling:
+        devices = [torch.device("cuda", i) for i in range(n_dev)]
+        result["scaling"] = scaling(lambda d: make_evaluator("tf32", d), timed_pts * 2, devices)
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
