@@ -11,8 +11,10 @@ error a person caused becomes a one-line notification.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -20,21 +22,21 @@ from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
+from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
 from textual.worker import get_current_worker
 
 from lstui.errors import LstuiError, SpecError
 from lstui.scheduler.devices import DeviceFacts
 from lstui.spec import JobSpec
-from lstui.store import JobRow, JobState, Store, default_home
+from lstui.store import JobRow, JobState, Store, check_action, default_home
+from lstui.tui.cells import short_path
 from lstui.tui.screens import ConfirmScreen, HelpScreen, JobScreen, MainScreen, NewJobScreen
-from lstui.tui.screens._job import short_path
 from lstui.tui.snapshot import Snapshot, StorePoller, read_device_facts
 
 NARROW_BELOW = 81
 POLL_S = 1.0
 EXPORT_FORMATS = ("png", "pdf")
-_PRIORITY = Binding.Group("priority", compact=True)
 
 
 class SnapshotReady(Message):
@@ -89,11 +91,11 @@ class LstuiApp(App[None]):
         Binding("c", "cancel_job", "Cancel"),
         Binding("p", "pause_job", "Pause"),
         Binding("r", "retry_job", "Retry"),
-        Binding("plus", "priority(1)", "Prio+", group=_PRIORITY),
-        Binding("minus", "priority(-1)", "Prio-", group=_PRIORITY),
+        Binding("plus", "priority(1)", "Prio+"),
+        Binding("minus", "priority(-1)", "Prio-"),
         Binding("e", "export_job", "Export"),
         Binding("l", "logs", "Log"),
-        Binding("g", "toggle_log_scale", "Log scale"),
+        Binding("g", "toggle_log_scale", "Scale"),
         Binding("d", "start_daemon", "Daemon"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
@@ -122,12 +124,28 @@ class LstuiApp(App[None]):
         """Snapshots applied so far."""
         self.last_refresh_s = 0.0
         """Seconds the last snapshot took to apply on the event loop."""
+        self.notices: deque[tuple[str, str]] = deque(maxlen=50)
+        """The latest notifications as ``(severity, message)``."""
         self._wake = threading.Event()
         self._pending = threading.Event()
         self._store: Store | None = None
         self._store_lock = threading.Lock()
 
     # -- screens ---------------------------------------------------------------------
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Show a notification (plain text by default: messages quote paths and
+        ``[brackets]``) and remember it in :attr:`notices`."""
+        self.notices.append((severity, str(message)))
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def get_default_screen(self) -> Screen[None]:
         return self.main
@@ -138,11 +156,13 @@ class LstuiApp(App[None]):
 
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.width < NARROW_BELOW, "narrow")
-        if self.main.is_mounted:
+        if self.main.ready:
             self.main.relayout(event.size.width)
 
     def on_unmount(self) -> None:
         self._wake.set()
+        if self.actions_running():
+            return  # an export still holds the store; it goes with the process
         with self._store_lock:
             if self._store is not None:
                 self._store.close()
@@ -185,11 +205,16 @@ class LstuiApp(App[None]):
     @work(thread=True, exclusive=True, group="poll", name="store poller")
     def _poll_store(self) -> None:
         worker = get_current_worker()
-        poller = StorePoller(self.home, clock=self.clock, device_facts=self.device_facts)
+        poller: StorePoller | None = None
         try:
             while not worker.is_cancelled:
                 self._wake.clear()
-                snapshot = poller.poll(self.preview_job, self.detail_job)
+                try:
+                    if poller is None:
+                        poller = StorePoller(self.home, clock=self.clock, device_facts=self.device_facts)
+                    snapshot = poller.poll(self.preview_job, self.detail_job)
+                except (LstuiError, OSError, sqlite3.Error) as exc:  # locked, too new, unwritable: say so, retry
+                    snapshot = Snapshot(self.clock(), (), error=str(exc))
                 if worker.is_cancelled:
                     break
                 self._pending.set()
@@ -203,7 +228,8 @@ class LstuiApp(App[None]):
                         break
                     self._wake.wait(min(0.1, max(left, 0.01)))
         finally:
-            poller.close()
+            if poller is not None:
+                poller.close()
 
     def on_snapshot_ready(self, message: SnapshotReady) -> None:
         start = time.perf_counter()
@@ -282,6 +308,11 @@ class LstuiApp(App[None]):
         if job is None:
             return
         job_id = job.id
+        try:
+            check_action(job.state, "cancel", job_id=job_id)  # no question about a done job
+        except LstuiError as exc:
+            self.notify(str(exc), severity="error", timeout=8)
+            return
 
         def answered(yes: bool | None) -> None:
             if yes:

@@ -6,6 +6,8 @@ a bar made of two characters), so the screen reads the same with ``NO_COLOR``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.text import Text
 
 from lstui.store import JobRow, JobState
@@ -19,6 +21,13 @@ STATE_STYLES: dict[JobState, str] = {
     JobState.CANCELLED: "dim",
 }
 
+PLAIN_STATE_STYLES: dict[JobState, str] = {
+    JobState.RUNNING: "bold",
+    JobState.FAILED: "bold reverse",
+}
+"""With NO_COLOR: greys of red and magenta would be unreadable, so only weight and
+reverse video are used."""
+
 KIND_SHORT = {"surface": "surface", "interp": "interp", "trajectory": "traj", "figure": "figure"}
 
 LEVEL_STYLES = {"debug": "dim", "info": "", "warning": "yellow", "error": "bold red"}
@@ -27,9 +36,14 @@ BAR_FULL = "█"
 BAR_EMPTY = "░"
 
 
-def state_text(state: JobState) -> Text:
-    """The state's name, coloured."""
-    return Text(state.value, style=STATE_STYLES.get(state, ""))
+def state_style(state: JobState, colour: bool = True) -> str:
+    """The style of a state's name: a colour, or (``colour`` False) bold or reverse."""
+    return STATE_STYLES.get(state, "") if colour else PLAIN_STATE_STYLES.get(state, "")
+
+
+def state_text(state: JobState, colour: bool = True) -> Text:
+    """The state's name, coloured (see :func:`state_style`)."""
+    return Text(state.value, style=state_style(state, colour))
 
 
 def bar(fraction: float, width: int, style: str = "") -> Text:
@@ -41,9 +55,9 @@ def bar(fraction: float, width: int, style: str = "") -> Text:
     return text
 
 
-def progress_text(job: JobRow, width: int) -> Text:
+def progress_text(job: JobRow, width: int, colour: bool = True) -> Text:
     """A bar and the percentage, e.g. ``█████░░░░░  50%``."""
-    text = bar(job.progress, width, STATE_STYLES.get(job.state, ""))
+    text = bar(job.progress, width, STATE_STYLES.get(job.state, "") if colour else "")
     text.append(f" {100 * job.progress:3.0f}%")
     return text
 
@@ -74,6 +88,25 @@ def device_text(device: str | None) -> str:
     return ",".join(out)
 
 
+def short_duration(seconds: float | None, *, live: bool = False) -> str:
+    """``45s``, ``14m``, ``2h05m``, ``3d04h``; ``<1m`` for under a minute that is ``live``.
+
+    The table shows this: a time that still runs (a running job's elapsed time, an
+    ETA) changes once a minute, not every second, since a changed cell makes the whole
+    table draw again.
+    """
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    if s < 60:
+        return "<1m" if live else f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m"
+    if s < 86400:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
+
+
 def size_text(n: int | None) -> str:
     """Bytes as ``512 B``, ``12.3 KiB``, ``1.5 GiB``."""
     if n is None:
@@ -97,3 +130,12 @@ def ellipsis(text: str, width: int) -> str:
     if len(text) <= width:
         return text
     return text[: max(0, width - 1)] + "…"
+
+
+def short_path(path: Path | str) -> str:
+    """``path`` with the user's home folder written ``~``."""
+    p = Path(path)
+    try:
+        return "~/" + str(p.relative_to(Path.home()))
+    except ValueError:
+        return str(p)

@@ -12,7 +12,7 @@ Rows go from the largest ``y`` at the top to the smallest at the bottom, as in a
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +39,7 @@ PATH_MARK = "•"
 CENTRE_STYLE = Style(color=Color.from_rgb(255, 255, 255), bold=True)
 MIN_STYLE = Style(color=Color.from_rgb(255, 50, 50), bold=True)
 PATH_STYLE = Style(color=Color.from_rgb(255, 255, 255))
+PLAIN_MARK_STYLE = Style(bold=True, reverse=True)
 
 
 def band_colours(n_bands: int) -> list[RGB]:
@@ -124,11 +125,11 @@ def minimum_mark(x: np.ndarray, y: np.ndarray, Z: np.ndarray) -> tuple[float, fl
     return float(x[j]), float(y[i]), float(Z[i, j])
 
 
-def path_marks(xs: Sequence[float], ys: Sequence[float], steps: int = 8) -> list[Mark]:
+def path_marks(xs: Sequence[float] | np.ndarray, ys: Sequence[float] | np.ndarray, steps: int = 8) -> list[Mark]:
     """Marks along a path: its points and ``steps`` points between each pair."""
     out: list[Mark] = []
-    pts = list(zip(xs, ys))
-    for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
+    pts = list(zip(xs, ys, strict=True))
+    for (x0, y0), (x1, y1) in zip(pts, pts[1:], strict=False):
         for t in np.linspace(0.0, 1.0, steps, endpoint=False):
             out.append(Mark(x0 + t * (x1 - x0), y0 + t * (y1 - y0), PATH_MARK, PATH_STYLE))
     if pts:
@@ -251,11 +252,16 @@ def draw_surface(
     picture = resample(Z, px_rows, width)
     bands = quantise(picture, levels) if len(levels) else np.where(np.isfinite(picture), 0, -1)
 
+    ny, nx = Z.shape
+
     def cell_of(mx: float, my: float) -> tuple[int, int] | None:
+        """The cell of data point (mx, my), on the pixels that draw its grid point."""
         if not (x_lo <= mx <= x_hi and y_lo <= my <= y_hi):
             return None
-        col = min(width - 1, int((mx - x_lo) / (x_hi - x_lo) * width)) if x_hi > x_lo else 0
-        prow = min(px_rows - 1, int((y_hi - my) / (y_hi - y_lo) * px_rows)) if y_hi > y_lo else 0
+        fx = (mx - x_lo) / (x_hi - x_lo) * (nx - 1) if x_hi > x_lo else 0.0
+        fy = (y_hi - my) / (y_hi - y_lo) * (ny - 1) if y_hi > y_lo else 0.0
+        col = min(width - 1, int((fx + 0.5) * width / nx))
+        prow = min(px_rows - 1, int((fy + 0.5) * px_rows / ny))
         return prow // 2, col
 
     marks: dict[tuple[int, int], tuple[str, Style]] = {}
@@ -268,13 +274,25 @@ def draw_surface(
     for m in all_marks:
         where = cell_of(m.x, m.y)
         if where is not None:
-            marks[where] = (m.char, m.style)
+            marks[where] = (m.char, PLAIN_MARK_STYLE if plain else m.style)
     painter = HeatmapPainter(colours, plain=plain)
     return Picture(painter.paint(bands, marks), width, levels, colours, log, minimum)
 
 
-def format_level(value: float) -> str:
-    return f"{value:.3g}"
+def level_formatter(levels: np.ndarray) -> Callable[[float], str]:
+    """A format that tells neighbouring levels apart: as many decimals as their spacing
+    needs (``2.295``, ``2.300``), or three significant digits for log-spaced ones."""
+    finite = levels[np.isfinite(levels)]
+    if finite.size < 2:
+        return lambda v: f"{v:.3g}"
+    steps = np.diff(finite)
+    if np.any(steps <= 0) or finite.min() <= 0 or finite.max() / finite.min() < 50:
+        step = float(steps.min()) if steps.size and steps.min() > 0 else 1.0
+        big = float(np.abs(finite).max())
+        if 1e-3 <= big < 1e6:
+            decimals = max(0, min(6, math.ceil(-math.log10(step) + 1e-9)))
+            return lambda v: f"{v:.{decimals}f}"
+    return lambda v: f"{v:.3g}"
 
 
 def legend_lines(levels: np.ndarray, colours: Sequence[RGB], rows: int, *, plain: bool = False) -> list[list[Segment]]:
@@ -284,6 +302,7 @@ def legend_lines(levels: np.ndarray, colours: Sequence[RGB], rows: int, *, plain
     """
     n = len(levels) + 1
     chars = band_chars(n)
+    format_level = level_formatter(np.asarray(levels, dtype=np.float64))
     entries: list[tuple[int, str]] = []
     for band in range(n - 1, -1, -1):
         if band == n - 1 and n > 1:

@@ -17,7 +17,7 @@ import os
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -226,8 +226,6 @@ class StorePoller:
 
 
 def _replace(data: PreviewData, **changes: object) -> PreviewData:
-    from dataclasses import replace
-
     return replace(data, **changes)  # type: ignore[arg-type]
 
 
@@ -248,19 +246,20 @@ def _empty_preview(job: JobRow) -> PreviewData:
     return PreviewData(job.id, job.kind, job.name, 0, job.total_points, x, y, arrays, 0)
 
 
+_COLUMNS = ("train_loss", "train_acc", "test_loss", "test_acc")
+
+
 def _with_points(arrays: dict[str, np.ndarray], rows: Sequence[PointRow]) -> dict[str, np.ndarray]:
     """New arrays holding ``rows`` too (the old ones may be in a snapshot being drawn)."""
+    # One float array of (idx, train_loss, …); numpy turns None into NaN.
+    table = np.array([(r.idx, r.train_loss, r.train_acc, r.test_loss, r.test_acc) for r in rows],
+                     dtype=np.float64)
+    idx = table[:, 0].astype(np.int64)
     out = {}
-    idx = np.fromiter((r.idx for r in rows), dtype=np.int64, count=len(rows))
     for key, old in arrays.items():
         new = old.copy()
-        values = np.fromiter(
-            (math.nan if (v := getattr(r, key)) is None else v for r in rows),
-            dtype=np.float64,
-            count=len(rows),
-        )
-        inside = idx < new.size
-        new.flat[idx[inside]] = values[inside]
+        inside = (idx >= 0) & (idx < new.size)
+        new.flat[idx[inside]] = table[inside, 1 + _COLUMNS.index(key)]
         out[key] = new
     return out
 

@@ -1,15 +1,21 @@
-"""A store whose content never changes, for snapshots and pilot tests without a daemon."""
+"""Helpers of the TUI tests: a store whose content never changes (snapshots and pilot
+tests without a daemon), the tiniest real job, and waiting for the app."""
 
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Callable
 from pathlib import Path
+
+from textual.pilot import Pilot
 
 from lstui.landscape.grid import parse_axis
 from lstui.scheduler.devices import DeviceFacts
 from lstui.scheduler.submit import submit_spec
 from lstui.spec import JobSpec
 from lstui.store import PointRow, Store
+from lstui.tui import LstuiApp
 
 T0 = 1_700_000_000.0
 """The fixed store's first moment (2023-11-14 22:13:20 UTC)."""
@@ -117,7 +123,52 @@ def build_fixed_store(home: Path) -> Path:
                             name="mlp coarse").validated()
         j7 = submit_spec(store, cancelled)
         store.cancel(j7)
-        clock.advance(30)
+        clock.now = NOW - 5
         store.heartbeat(gpu, j2)
         store.heartbeat(cpu, j3)
     return home
+
+
+def tiny_spec(name: str = "tiny", **changes: object) -> JobSpec:
+    """The smallest real job: a 5×5 surface of an MLP on 200 digits."""
+    values: dict[str, object] = dict(model="mlp", data="digits", x=parse_axis("-1:1:5"),
+                                     y=parse_axis("-1:1:5"), subset="200", name=name)
+    values.update(changes)
+    return JobSpec(**values).validated()  # type: ignore[arg-type]
+
+
+def fixed_app(home: Path, **kwargs: object) -> LstuiApp:
+    """The app on a fixed store with a frozen clock and made-up devices."""
+    return LstuiApp(home, clock=lambda: NOW, device_facts=fixed_devices, poll_s=0.2, **kwargs)  # type: ignore[arg-type]
+
+
+async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 30.0,
+                   what: str = "condition") -> None:
+    """Let the app run until ``condition()`` holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.05)
+
+
+def preview_ready(app: LstuiApp) -> bool:
+    """The main screen shows the selected job's preview (or its reason for none)."""
+    selected = app.main.table.selected_job_id()
+    snap = app.snapshot
+    return (
+        selected is not None
+        and snap is not None
+        and snap.preview is not None
+        and snap.preview.job_id == selected
+        and app.main.preview.job_id == selected
+        and app.main.preview.shown_data is not None
+    )
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    """Wait for the first snapshots and the selected job's preview, then a repaint."""
+    app = pilot.app
+    assert isinstance(app, LstuiApp)
+    await wait_for(pilot, lambda: app.refreshes >= 2 and preview_ready(app), 20, "the preview")
+    await pilot.pause(0.2)

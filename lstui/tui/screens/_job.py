@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -12,27 +11,18 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, RichLog, Static
+from textual.widgets import RichLog, Static
 
 from lstui.store import Event, JobRow
-from lstui.tui.cells import LEVEL_STYLES, device_text, size_text, state_text
+from lstui.tui.cells import LEVEL_STYLES, device_text, short_path, size_text, state_text
 from lstui.tui.snapshot import JobDetail, Snapshot
-from lstui.tui.widgets import Preview
+from lstui.tui.widgets import KeyBar, Preview
 from lstui.views import elapsed_s, eta_s, format_duration
 
 if TYPE_CHECKING:
     from lstui.tui.app import LstuiApp
 
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".vtp")
-
-
-def short_path(path: Path | str) -> str:
-    """``path`` with the user's home folder written ``~``."""
-    p = Path(path)
-    try:
-        return "~/" + str(p.relative_to(Path.home()))
-    except ValueError:
-        return str(p)
 
 
 def clock_time(ts: float | None, now: float) -> str:
@@ -53,21 +43,21 @@ def throughput(job: JobRow, now: float) -> str:
     return f"{60.0 * job.done_points / spent:.1f} points/min"
 
 
-def job_facts(job: JobRow, now: float) -> Text:
+def job_facts(job: JobRow, now: float, colour: bool = True) -> Text:
     """The job's spec and timings, one fact per line."""
     spec = job.spec
     text = Text()
 
     def line(label: str, value: str | Text) -> None:
-        text.append(f"{label:<10}", style="bold")
+        text.append(f"{label:<11}", style="bold")
         text.append_text(value if isinstance(value, Text) else Text(value))
         text.append("\n")
 
-    state = state_text(job.state)
+    state = state_text(job.state, colour)
     state.append(f" ({job.code})   priority {job.priority}   attempts {job.attempts}")
     line("state", state)
     if job.error:
-        line("error", Text(job.error, style="bold red"))
+        line("error", Text(job.error, style="bold red" if colour else "bold"))
     line("progress", f"{job.done_points}/{job.total_points} points ({100 * job.progress:.1f} %)"
                      f"   device {device_text(job.device)}")
     line("created", clock_time(job.created, now))
@@ -134,6 +124,7 @@ class JobScreen(Screen[None]):
         self.job_id = job_id
         self._last_event = 0
         self._shown: dict[str, object] = {}
+        self.ready = False
 
     @property
     def lstui(self) -> LstuiApp:
@@ -143,31 +134,41 @@ class JobScreen(Screen[None]):
         return self.app
 
     def compose(self) -> ComposeResult:
-        yield Static(f"job {self.job_id}", id="job-title")
+        self._statics = {
+            "#job-title": Static(f"job {self.job_id}", id="job-title"),
+            "#job-facts": Static("", id="job-facts"),
+            "#job-files": Static("", id="job-files"),
+        }
+        self._info = VerticalScroll(id="job-info")
+        self._preview = Preview(id="job-preview")
+        self._log = RichLog(id="job-log", max_lines=2000, wrap=True, markup=False, highlight=False)
+        yield self._statics["#job-title"]
         with Horizontal(id="job-body"):
-            with VerticalScroll(id="job-info"):
-                yield Static("", id="job-facts")
-                yield Static("", id="job-files")
-            yield Preview(id="job-preview")
-        yield RichLog(id="job-log", max_lines=2000, wrap=True, markup=False, highlight=False)
-        yield Footer(compact=True)
+            with self._info:
+                yield self._statics["#job-facts"]
+                yield self._statics["#job-files"]
+            yield self._preview
+        yield self._log
+        yield KeyBar()
 
     def on_mount(self) -> None:
-        log = self.query_one(RichLog)
-        log.border_title = "log"
+        self._log.border_title = "log"
         if self.has_class("log-full"):
-            log.focus()
+            self._log.focus()
         else:
-            self.query_one("#job-info").focus()
+            self._info.focus()
+        self.ready = True
         if self.lstui.snapshot is not None:
             self.apply_snapshot(self.lstui.snapshot)
 
     def _update(self, selector: str, key: object, content: Text | str) -> None:
         if self._shown.get(selector) != key:
             self._shown[selector] = key
-            self.query_one(selector, Static).update(content)
+            self._statics[selector].update(content)
 
     def apply_snapshot(self, snapshot: Snapshot) -> None:
+        if not self.ready:
+            return
         job = snapshot.job(self.job_id)
         if job is None:
             self._update("#job-title", "gone", f"job {self.job_id} no longer exists — esc: back")
@@ -175,14 +176,14 @@ class JobScreen(Screen[None]):
         title = Text(f"job {job.id} · ", style="bold")
         title.append(job.name, style="bold")
         title.append(f" · {job.kind} · ")
-        title.append_text(state_text(job.state))
+        title.append_text(state_text(job.state, not self.app.no_color))
         self._update("#job-title", title.markup, title)
         now = snapshot.taken
-        facts = job_facts(job, now)
+        facts = job_facts(job, now, not self.app.no_color)
         self._update("#job-facts", facts.markup, facts)
         if snapshot.detail is not None and snapshot.detail.job_id == self.job_id:
             self._show_detail(snapshot.detail)
-        preview = self.query_one("#job-preview", Preview)
+        preview = self._preview
         if snapshot.preview is not None and snapshot.preview.job_id == self.job_id:
             preview.show(snapshot.preview, job)
         elif preview.job_id != self.job_id:
@@ -191,7 +192,7 @@ class JobScreen(Screen[None]):
     def _show_detail(self, detail: JobDetail) -> None:
         files = files_text(detail.files)
         self._update("#job-files", files.markup, files)
-        log = self.query_one(RichLog)
+        log = self._log
         for event in detail.events:
             if event.id > self._last_event:
                 log.write(event_line(event))
@@ -202,9 +203,8 @@ class JobScreen(Screen[None]):
 
     def action_toggle_log(self) -> None:
         self.toggle_class("log-full")
-        log = self.query_one(RichLog)
         if self.has_class("log-full"):
-            log.focus()
-            log.scroll_end(animate=False)
+            self._log.focus()
+            self._log.scroll_end(animate=False)
         else:
-            self.query_one("#job-info").focus()
+            self._info.focus()

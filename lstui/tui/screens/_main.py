@@ -9,11 +9,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import DataTable, Input
 
 from lstui.store import JobRow
 from lstui.tui.snapshot import Snapshot
-from lstui.tui.widgets import DevicePanel, JobTable, Preview, StatusBar
+from lstui.tui.widgets import DevicePanel, JobTable, KeyBar, Preview, StatusBar
 
 if TYPE_CHECKING:
     from lstui.tui.app import LstuiApp
@@ -32,6 +32,8 @@ class MainScreen(Screen[None]):
     def __init__(self) -> None:
         super().__init__(id="main")
         self.snapshot: Snapshot | None = None
+        self.ready = False
+        """Set once the widgets exist; snapshots before that wait for :meth:`on_mount`."""
 
     @property
     def lstui(self) -> LstuiApp:
@@ -48,22 +50,31 @@ class MainScreen(Screen[None]):
         with Horizontal(id="lower"):
             yield Preview(id="preview")
             yield DevicePanel(id="devices")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
-        self.query_one("#filter", Input).display = False
-        self.query_one(JobTable).focus()
+        # Kept, not queried: a snapshot may arrive while the app is closing.
+        self._table = self.query_one(JobTable)
+        self._preview = self.query_one("#preview", Preview)
+        self._status = self.query_one(StatusBar)
+        self._devices = self.query_one(DevicePanel)
+        self._filter = self.query_one("#filter", Input)
+        self._filter.display = False
+        self._table.focus()
+        self.ready = True
         self.relayout(self.app.size.width)
+        if self.lstui.snapshot is not None:
+            self.apply_snapshot(self.lstui.snapshot)
 
     # -- snapshots -------------------------------------------------------------------
 
     @property
     def table(self) -> JobTable:
-        return self.query_one(JobTable)
+        return self._table
 
     @property
     def preview(self) -> Preview:
-        return self.query_one("#preview", Preview)
+        return self._preview
 
     def selected_job(self) -> JobRow | None:
         table = self.table
@@ -72,12 +83,14 @@ class MainScreen(Screen[None]):
     def apply_snapshot(self, snapshot: Snapshot) -> None:
         """Show a snapshot: changed cells only, the preview only if its data changed."""
         self.snapshot = snapshot
+        if not self.ready:
+            return
         narrow = self.app.has_class("narrow")
         table = self.table
         table.apply(snapshot.jobs, snapshot.taken)
-        self.query_one(StatusBar).show(snapshot, table.filter_text, devices=narrow)
+        self._status.show(snapshot, table.filter_text, devices=narrow)
         if not narrow:
-            self.query_one(DevicePanel).show(snapshot)
+            self._devices.show(snapshot)
         self._show_preview(snapshot)
 
     def _show_preview(self, snapshot: Snapshot) -> None:
@@ -126,7 +139,7 @@ class MainScreen(Screen[None]):
     @on(Input.Submitted, "#filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
         if not event.value.strip():
-            self.query_one("#filter", Input).display = False
+            self._filter.display = False
         self.table.focus()
 
     # -- actions ---------------------------------------------------------------------
@@ -137,12 +150,12 @@ class MainScreen(Screen[None]):
             self.lstui.open_job(job.id)
 
     def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
+        box = self._filter
         box.display = True
         box.focus()
 
     def action_clear_filter(self) -> None:
-        box = self.query_one("#filter", Input)
+        box = self._filter
         if box.display or box.value:
             box.value = ""
             box.display = False

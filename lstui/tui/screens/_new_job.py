@@ -84,7 +84,7 @@ class NewJobScreen(ModalScreen[JobSpec | None]):
             label.display = bool(reason)
             if f is not None:
                 field = self.query_one(f"#field-{key}")
-                field.set_class(bool(reason), "-invalid")
+                field.set_class(bool(reason), "-wrong")
                 if reason and first is None:
                     first = field
         if first is not None:

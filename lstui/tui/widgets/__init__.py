@@ -1,18 +1,27 @@
 """The TUI's widgets, one per private module."""
 
-from lstui.tui.widgets._devices import DevicePanel, StatusBar, device_lines, status_line
+from lstui.tui.widgets._devices import (
+    DevicePanel,
+    StatusBar,
+    device_lines,
+    device_summary,
+    status_line,
+)
 from lstui.tui.widgets._job_table import JobTable, TableLayout, table_layout
+from lstui.tui.widgets._key_bar import KeyBar
 from lstui.tui.widgets._preview import CurvePlot, Preview, SurfaceView
 
 __all__ = [
     "CurvePlot",
     "DevicePanel",
     "JobTable",
+    "KeyBar",
     "Preview",
     "StatusBar",
     "SurfaceView",
     "TableLayout",
     "device_lines",
+    "device_summary",
     "status_line",
     "table_layout",
 ]

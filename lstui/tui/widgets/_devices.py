@@ -9,20 +9,19 @@ from rich.text import Text
 from textual.widgets import Static
 
 from lstui.scheduler.daemon import DaemonStatus
-from lstui.scheduler.devices import DeviceFacts
 from lstui.store import JobRow, JobState, WorkerRow
-from lstui.tui.cells import STATE_STYLES, bar, ellipsis, gib
+from lstui.tui.cells import bar, ellipsis, gib, state_style
 from lstui.tui.snapshot import Snapshot
 
 RUNNING_DOT = "●"
 STOPPED_DOT = "○"
 
 
-def daemon_text(daemon: DaemonStatus, *, short: bool = False) -> Text:
+def daemon_text(daemon: DaemonStatus, *, short: bool = False, colour: bool = True) -> Text:
     """``● daemon running (pid 12, cpu×2)`` or ``○ daemon stopped — d: start``."""
     if daemon.running:
-        text = Text(RUNNING_DOT + " ", style="green")
-        text.append("daemon running", style="green")
+        text = Text(RUNNING_DOT + " ", style="green" if colour else "")
+        text.append("daemon running", style="green" if colour else "bold")
         if not short:
             devices = Counter(daemon.devices)
             shown = ", ".join(f"{d}×{n}" if n > 1 else d for d, n in devices.items())
@@ -30,9 +29,9 @@ def daemon_text(daemon: DaemonStatus, *, short: bool = False) -> Text:
             if extra:
                 text.append(f" ({extra})")
         return text
-    text = Text(STOPPED_DOT + " ", style="yellow")
-    text.append("daemon stopped", style="bold yellow")
-    text.append(" — d: start")
+    text = Text(STOPPED_DOT + " ", style="yellow" if colour else "")
+    text.append("daemon stopped", style="bold yellow" if colour else "bold reverse")
+    text.append(" (d starts it)" if short else " — press d to start it")
     return text
 
 
@@ -43,13 +42,13 @@ def _workers_by_device(workers: Sequence[WorkerRow]) -> dict[str, list[WorkerRow
     return out
 
 
-def _worker_line(w: WorkerRow, jobs: dict[int, JobRow], width: int) -> Text:
+def _worker_line(w: WorkerRow, jobs: dict[int, JobRow], width: int, colour: bool) -> Text:
     text = Text(f"  worker {w.id} ")
     if w.current_job is None:
         text.append("idle", style="dim")
         return text
     job = jobs.get(w.current_job)
-    text.append(f"job {w.current_job}", style=STATE_STYLES[JobState.RUNNING])
+    text.append(f"job {w.current_job}", style=state_style(JobState.RUNNING, colour))
     if job is not None:
         room = width - len(text.plain) - 1
         if room > 4:
@@ -57,12 +56,12 @@ def _worker_line(w: WorkerRow, jobs: dict[int, JobRow], width: int) -> Text:
     return text
 
 
-def device_lines(snapshot: Snapshot, width: int) -> Text:
+def device_lines(snapshot: Snapshot, width: int, colour: bool = True) -> Text:
     """The device panel's text for a panel ``width`` cells wide."""
     jobs = {j.id: j for j in snapshot.jobs}
     workers = _workers_by_device(snapshot.workers)
     out = Text(no_wrap=True, overflow="ellipsis")
-    out.append_text(daemon_text(snapshot.daemon))
+    out.append_text(daemon_text(snapshot.daemon, colour=colour))
     bar_w = max(4, min(12, width - 22))
     shown: set[str] = set()
     for fact in snapshot.devices:
@@ -72,17 +71,17 @@ def device_lines(snapshot: Snapshot, width: int) -> Text:
         if fact.utilisation is not None:
             label = "load" if fact.key == "cpu" else "util"
             out.append(f"\n  {label} ")
-            out.append_text(bar(fact.utilisation / 100, bar_w, "cyan"))
+            out.append_text(bar(fact.utilisation / 100, bar_w, "cyan" if colour else ""))
             out.append(f" {fact.utilisation:3.0f}%")
         if fact.memory_used is not None and fact.memory_total:
             out.append("\n  mem  ")
-            out.append_text(bar(fact.memory_used / fact.memory_total, bar_w, "magenta"))
+            out.append_text(bar(fact.memory_used / fact.memory_total, bar_w, "magenta" if colour else ""))
             out.append(f" {gib(fact.memory_used)}/{gib(fact.memory_total)} GiB")
         if fact.temperature is not None:
             out.append(f"\n  temp {fact.temperature:.0f}°C")
         for w in workers.get(fact.key, []):
             out.append("\n")
-            out.append_text(_worker_line(w, jobs, width))
+            out.append_text(_worker_line(w, jobs, width, colour))
         shown.add(fact.key)
     for device, ws in sorted(workers.items()):
         if device in shown:
@@ -91,41 +90,56 @@ def device_lines(snapshot: Snapshot, width: int) -> Text:
         out.append(device, style="bold")
         for w in ws:
             out.append("\n")
-            out.append_text(_worker_line(w, jobs, width))
+            out.append_text(_worker_line(w, jobs, width, colour))
     if not snapshot.devices and not snapshot.workers:
         out.append("\nno devices known yet", style="dim")
     return out
 
 
-def status_line(snapshot: Snapshot, filter_text: str, *, devices: bool) -> Text:
-    """The top line: the daemon, job counts by state, the filter and, when the device
-    panel is hidden (``devices``), each device in a few words."""
+def status_line(snapshot: Snapshot, filter_text: str, *, devices: bool, colour: bool = True) -> Text:
+    """The top line: the daemon, job counts by state and the filter. With ``devices``
+    (the device panel is hidden), a second line: each device in a few words."""
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append("lstui ", style="bold")
-    text.append_text(daemon_text(snapshot.daemon, short=devices))
+    if not devices:
+        text.append_text(daemon_text(snapshot.daemon, short=True, colour=colour))
+        text.append(" │ ")
     counts = Counter(j.state for j in snapshot.jobs)
-    parts = [(s, counts[s]) for s in (JobState.RUNNING, JobState.QUEUED, JobState.PAUSED, JobState.FAILED) if counts[s]]
-    text.append(f" │ {len(snapshot.jobs)} jobs")
-    for state, n in parts:
-        text.append(" ")
-        text.append(f"{n} {state.value}", style=STATE_STYLES[state])
+    text.append(f"{len(snapshot.jobs)} jobs")
+    for state in (JobState.RUNNING, JobState.QUEUED, JobState.PAUSED, JobState.FAILED):
+        if counts[state]:
+            text.append(" · ")
+            text.append(f"{counts[state]} {state.value}", style=state_style(state, colour))
     if filter_text:
         text.append(f" │ filter: {filter_text}", style="bold")
-    if devices:
-        busy = {w.device: w.current_job for w in snapshot.workers if w.current_job is not None}
-        for fact in snapshot.devices:
-            text.append(" │ ")
-            text.append(fact.key, style="bold")
-            if fact.utilisation is not None:
-                text.append(f" {fact.utilisation:.0f}%")
-            if fact.key != "cpu" and fact.memory_used is not None:
-                text.append(f" {gib(fact.memory_used)}G")
-            if fact.temperature is not None:
-                text.append(f" {fact.temperature:.0f}°C")
-            if fact.key in busy:
-                text.append(f" job {busy[fact.key]}", style=STATE_STYLES[JobState.RUNNING])
     if snapshot.error:
-        text.append(f" │ {snapshot.error}", style="bold red")
+        text.append(f" │ {snapshot.error}", style="bold red" if colour else "bold reverse")
+    if devices:
+        text.append("\n")
+        text.append_text(device_summary(snapshot, colour))
+    return text
+
+
+def device_summary(snapshot: Snapshot, colour: bool = True) -> Text:
+    """The daemon and every device on one line (the device panel, folded)."""
+    text = daemon_text(snapshot.daemon, short=True, colour=colour)
+    busy: dict[str, list[int]] = defaultdict(list)
+    for w in snapshot.workers:
+        if w.current_job is not None:
+            busy[w.device].append(w.current_job)
+    for fact in snapshot.devices:
+        text.append(" │ ")
+        text.append(fact.key, style="bold")
+        if fact.utilisation is not None:
+            text.append(f" {fact.utilisation:.0f}%")
+        if fact.key != "cpu" and fact.memory_used is not None and fact.memory_total:
+            text.append(f" {gib(fact.memory_used)}/{gib(fact.memory_total)}G")
+        if fact.temperature is not None:
+            text.append(f" {fact.temperature:.0f}°C")
+        jobs = busy.get(fact.key)
+        if jobs:
+            text.append(" job " + ",".join(str(j) for j in sorted(set(jobs))),
+                        style=state_style(JobState.RUNNING, colour))
     return text
 
 
@@ -135,15 +149,14 @@ class DevicePanel(Static):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__("", id=id, classes=classes)
-        self._shown: str | None = None
+        self._shown: Text | None = None
         self._snapshot: Snapshot | None = None
 
     def show(self, snapshot: Snapshot) -> None:
         self._snapshot = snapshot
-        text = device_lines(snapshot, max(20, self.content_region.width or 40))
-        key = text.markup
-        if key != self._shown:
-            self._shown = key
+        text = device_lines(snapshot, max(20, self.content_region.width or 40), not self.app.no_color)
+        if text != self._shown:
+            self._shown = text
             self.update(text)
 
     def on_resize(self) -> None:
@@ -156,11 +169,10 @@ class StatusBar(Static):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__("", id=id, classes=classes)
-        self._shown: str | None = None
+        self._shown: Text | None = None
 
     def show(self, snapshot: Snapshot, filter_text: str, *, devices: bool) -> None:
-        text = status_line(snapshot, filter_text, devices=devices)
-        key = text.markup
-        if key != self._shown:
-            self._shown = key
+        text = status_line(snapshot, filter_text, devices=devices, colour=not self.app.no_color)
+        if text != self._shown:
+            self._shown = text
             self.update(text)

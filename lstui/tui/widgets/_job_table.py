@@ -6,51 +6,77 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey, RowKey
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 
 from lstui.store import JobRow, JobState
-from lstui.tui.cells import KIND_SHORT, device_text, ellipsis, points_text, progress_text, state_text
-from lstui.views import elapsed_s, eta_s, format_duration
+from lstui.tui.cells import (
+    KIND_SHORT,
+    device_text,
+    ellipsis,
+    points_text,
+    progress_text,
+    short_duration,
+    state_text,
+)
+from lstui.views import elapsed_s, eta_s
 
-COLUMNS = ("id", "name", "kind", "state", "progress", "points", "device", "elapsed", "eta")
+COLUMNS = ("id", "name", "kind", "state", "progress", "points", "device", "elapsed", "eta", "prio")
+WIDE_ONLY = frozenset({"prio"})
+"""Columns shown only from :data:`WIDE` columns on (added and removed on resize)."""
+WIDE = 120
 LABELS = {
-    "id": "ID", "name": "NAME", "kind": "KIND", "state": "STATE", "progress": "PROGRESS",
-    "points": "POINTS", "device": "DEVICE", "elapsed": "ELAPSED", "eta": "ETA",
+    "id": "ID", "name": "NAME", "kind": "KIND", "state": "STATE", "prio": "PRIO",
+    "progress": "PROGRESS", "points": "POINTS", "device": "DEVICE", "elapsed": "ELAPSED", "eta": "ETA",
 }
-RIGHT = frozenset({"id", "points", "elapsed", "eta"})
+RIGHT = frozenset({"id", "prio", "points", "elapsed", "eta"})
 MIN_NAME = 8
 
 
 @dataclass(frozen=True)
 class TableLayout:
-    """Column widths (each includes one cell of gap) and the progress bar's length."""
+    """The columns shown with their widths (each includes one cell of gap), and the
+    progress bar's length."""
 
     widths: tuple[tuple[str, int], ...]
     bar: int
     short_kind: bool
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(c for c, _ in self.widths)
 
     def width(self, column: str) -> int:
         return dict(self.widths)[column]
 
 
 def table_layout(width: int) -> TableLayout:
-    """Column widths for a table ``width`` cells wide (one column kept for the scrollbar)."""
-    if width >= 120:
+    """Column widths for a table ``width`` cells wide (one column kept for the scrollbar).
+
+    Below :data:`WIDE` columns the priority is left out (the job screen shows it).
+    """
+    if width >= WIDE:
         fixed = {"id": 6, "kind": 11, "state": 10, "progress": 17, "points": 12,
-                 "device": 12, "elapsed": 8, "eta": 8}
+                 "device": 12, "elapsed": 8, "eta": 8, "prio": 5}
         bar, short = 10, False
     else:
-        fixed = {"id": 4, "kind": 7, "state": 10, "progress": 11, "points": 10,
-                 "device": 8, "elapsed": 7, "eta": 7}
+        fixed = {"id": 4, "kind": 8, "state": 10, "progress": 11, "points": 10,
+                 "device": 8, "elapsed": 7, "eta": 6}
         bar, short = 5, True
     name = max(MIN_NAME, width - 1 - sum(fixed.values()))
-    widths = tuple((c, name if c == "name" else fixed[c]) for c in COLUMNS)
+    widths = tuple((c, name if c == "name" else fixed[c]) for c in COLUMNS if c == "name" or c in fixed)
     return TableLayout(widths, bar, short)
 
 
 def _time_dependent(job: JobRow) -> bool:
     return job.started is not None and job.finished is None
+
+
+def _row_key(job: JobRow) -> tuple[object, ...]:
+    """What the row shows of a job, apart from the time (cheaper to compare than the row)."""
+    return (job.name, job.kind, job.state, job.priority, job.done_points, job.total_points,
+            job.device, job.started, job.finished)
 
 
 class JobTable(DataTable[Text]):
@@ -61,12 +87,15 @@ class JobTable(DataTable[Text]):
     filter changes). The table is never cleared and rebuilt.
     """
 
+    BINDINGS = [Binding("enter", "select_cursor", "Open")]
+
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes, cursor_type="row", cell_padding=0)
         self.layout_spec = table_layout(80)
         self.filter_text = ""
         self._jobs: dict[int, JobRow] = {}
-        self._shown: dict[int, tuple[str, ...]] = {}
+        self._shown: dict[int, dict[str, str]] = {}
+        self._row_keys: dict[int, tuple[object, ...]] = {}
         self._last: tuple[Sequence[JobRow], float] = ((), 0.0)
         self._placed_cursor = False
         self._want_cursor: int | None = None
@@ -75,10 +104,11 @@ class JobTable(DataTable[Text]):
 
     def on_mount(self) -> None:
         for column, width in self.layout_spec.widths:
-            label = Text(LABELS[column], justify="right" if column in RIGHT else "left")
-            if column not in RIGHT:
-                label = Text(" " + LABELS[column])
-            self.add_column(label, width=width, key=column)
+            self.add_column(self._label(column), width=width, key=column)
+
+    @staticmethod
+    def _label(column: str) -> Text:
+        return Text(LABELS[column], justify="right") if column in RIGHT else Text(" " + LABELS[column])
 
     # -- reading ---------------------------------------------------------------------
 
@@ -88,7 +118,7 @@ class JobTable(DataTable[Text]):
             return None
         try:
             key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        except Exception:
+        except CellDoesNotExist:
             return None
         return int(key.value) if key.value is not None else None
 
@@ -122,9 +152,15 @@ class JobTable(DataTable[Text]):
         if spec == self.layout_spec:
             return
         self.layout_spec = spec
+        for column in WIDE_ONLY:
+            key = ColumnKey(column)
+            if column in spec.columns and key not in self.columns:
+                self.add_column(self._label(column), width=spec.width(column), key=column, default=Text(""))
+            elif column not in spec.columns and key in self.columns:
+                self.remove_column(key)
         for column, w in spec.widths:
             self.columns[ColumnKey(column)].width = w
-        self._shown = {job_id: () for job_id in self._shown}
+        self._shown = {job_id: {} for job_id in self._shown}
         jobs, now = self._last
         self.apply(jobs, now, force_dimensions=True)
 
@@ -141,20 +177,21 @@ class JobTable(DataTable[Text]):
         last_id = max(self._shown, default=0)
         layout = self.layout_spec
         for job in visible:
-            old_job = self._jobs.get(job.id)
             shown = self._shown.get(job.id)
-            if shown and old_job == job and not _time_dependent(job):
+            row_key = _row_key(job)
+            if shown and self._row_keys.get(job.id) == row_key and not _time_dependent(job):
                 continue
+            self._row_keys[job.id] = row_key
             keys = self._keys(job, now, layout)
             if shown is None:
-                self.add_row(*(self._cell(c, job, k, layout) for c, k in zip(COLUMNS, keys)), key=str(job.id))
-                self.cells_updated += len(COLUMNS)
+                self.add_row(*(self._cell(c, job, keys[c], layout) for c in layout.columns), key=str(job.id))
+                self.cells_updated += len(layout.columns)
                 added_out_of_order |= job.id < last_id
                 last_id = max(last_id, job.id)
             else:
-                for n, (column, key) in enumerate(zip(COLUMNS, keys)):
-                    if not shown or shown[n] != key:
-                        self.update_cell(str(job.id), column, self._cell(column, job, key, layout))
+                for column in layout.columns:
+                    if shown.get(column) != keys[column]:
+                        self.update_cell(str(job.id), column, self._cell(column, job, keys[column], layout))
                         self.cells_updated += 1
             self._shown[job.id] = keys
         self._jobs = {job.id: job for job in jobs}
@@ -185,30 +222,31 @@ class JobTable(DataTable[Text]):
             self.move_cursor(row=index, animate=False)
 
     @staticmethod
-    def _keys(job: JobRow, now: float, layout: TableLayout) -> tuple[str, ...]:
-        name_width = layout.width("name") - 1
+    def _keys(job: JobRow, now: float, layout: TableLayout) -> dict[str, str]:
+        """The text of each cell (the progress cell's: what it is drawn from)."""
         kind = KIND_SHORT.get(job.kind, job.kind) if layout.short_kind else job.kind
-        return (
-            str(job.id),
-            ellipsis(job.name, name_width),
-            kind,
-            job.state.value,
-            f"{job.state.value}|{job.done_points}|{job.total_points}|{layout.bar}",
-            points_text(job),
-            ellipsis(device_text(job.device), layout.width("device") - 1),
-            format_duration(elapsed_s(job, now)),
-            format_duration(eta_s(job, now)),
-        )
+        return {
+            "id": str(job.id),
+            "name": ellipsis(job.name, layout.width("name") - 1),
+            "kind": kind,
+            "state": job.state.value,
+            "progress": f"{job.state.value}|{job.done_points}|{job.total_points}|{layout.bar}",
+            "points": points_text(job),
+            "device": ellipsis(device_text(job.device), layout.width("device") - 1),
+            "elapsed": short_duration(elapsed_s(job, now), live=job.finished is None),
+            "eta": short_duration(eta_s(job, now), live=True),
+            "prio": str(job.priority),
+        }
 
-    @staticmethod
-    def _cell(column: str, job: JobRow, key: str, layout: TableLayout) -> Text:
+    def _cell(self, column: str, job: JobRow, key: str, layout: TableLayout) -> Text:
+        colour = not self.app.no_color
         if column == "state":
             text = Text(" ")
-            text.append_text(state_text(job.state))
+            text.append_text(state_text(job.state, colour))
             return text
         if column == "progress":
             text = Text(" ")
-            text.append_text(progress_text(job, layout.bar))
+            text.append_text(progress_text(job, layout.bar, colour))
             return text
         if column in RIGHT:
             return Text(key, justify="right")

@@ -8,6 +8,7 @@ or the scale changed.
 from __future__ import annotations
 
 import numpy as np
+from rich.cells import cell_len
 from rich.segment import Segment
 from rich.text import Text
 from textual.app import ComposeResult
@@ -21,9 +22,10 @@ from textual_plotext import PlotextPlot
 from lstui.store import JobRow
 from lstui.tui.heatmap import (
     CENTRE_MARK,
-    band_colours,
     MIN_MARK,
+    band_colours,
     draw_surface,
+    fit,
     legend_lines,
     minimum_mark,
     surface_levels,
@@ -31,69 +33,103 @@ from lstui.tui.heatmap import (
 from lstui.tui.snapshot import PreviewData
 
 NUM_LEVELS = 9
-LEGEND_GAP = 2
+GAP = 2
+INFO_MIN = 30
 LABELS = {"train_loss": "train loss", "test_loss": "test loss",
           "train_acc": "train acc %", "test_acc": "test acc %"}
 CURVE_COLOURS = {"train_loss": "cyan", "test_loss": "blue", "train_acc": "orange", "test_acc": "red"}
 
 
 class SurfaceView(Widget):
-    """A 2D surface in contour bands with a colour bar, drawn with the line API.
+    """A 2D surface in contour bands, its colour bar and a few lines about it.
 
-    The map keeps the grid's aspect ratio; ``+`` marks the centre (0, 0) and ``*`` the
-    smallest computed value; a trajectory's path is drawn with ``•``.
+    Drawn with the line API and cached: the picture is painted again only when the
+    numbers, the levels, the size or the scale changed. The map keeps the grid's aspect
+    ratio; ``+`` marks the centre (0, 0), ``*`` the smallest computed value and ``•`` a
+    trajectory's path.
     """
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self.data: PreviewData | None = None
-        self.key: str | None = None
+        self.surface_data: PreviewData | None = None
+        self.surface_key: str | None = None
         self.levels = np.empty(0)
-        self.log = False
+        self.log_levels = False
+        self.info: list[Text] = []
         self.plain = False
         self._cache_key: tuple[object, ...] | None = None
         self._strips: list[Strip] = []
         self.renders = 0
         """How many times the picture was painted (tests and the benchmark read it)."""
 
-    def set_surface(self, data: PreviewData, key: str, levels: np.ndarray, log: bool) -> None:
-        self.data, self.key, self.levels, self.log = data, key, levels, log
+    def set_surface(self, data: PreviewData, key: str, levels: np.ndarray, log: bool,
+                    info: list[Text]) -> None:
+        """Draw ``data.arrays[key]`` in the bands between ``levels``, ``info`` beside it."""
+        self.surface_data, self.surface_key, self.levels, self.log_levels = data, key, levels, log
+        self.info = info
+        self._cache_key = None
         self.refresh()
 
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return container.height
 
     def _build(self) -> list[Strip]:
-        data, key = self.data, self.key
+        data, key = self.surface_data, self.surface_key
         width, height = self.size
-        cache_key = (None if data is None else (data.job_id, data.version), key, self.log,
-                     self.plain, width, height, len(self.levels), self.rich_style)
+        cache_key = (None if data is None else (data.job_id, data.version), key, width, height,
+                     self.rich_style)
         if cache_key == self._cache_key:
             return self._strips
         self._cache_key = cache_key
         self._strips = []
         if data is None or key is None or data.y is None or width <= 0 or height <= 0:
             return self._strips
+        self._strips = self.paint(data, key, width, height)
+        self.renders += 1
+        return self._strips
+
+    def paint(self, data: PreviewData, key: str, width: int, height: int) -> list[Strip]:
+        """The widget's lines: map, gap, colour bar, then the info lines beside the bar,
+        or under the map when that leaves the map more room (a tall, narrow panel)."""
+        assert data.y is not None
         n_bands = len(self.levels) + 1
         legend = legend_lines(self.levels, band_colours(n_bands), height, plain=self.plain)
-        legend_w = max((sum(len(s.text) for s in line) for line in legend), default=0)
-        map_cols = max(1, width - legend_w - LEGEND_GAP)
-        picture = draw_surface(data.x, data.y, data.arrays[key], map_cols, height,
-                               levels=self.levels, log=self.log, path=data.path, plain=self.plain)
+        legend_w = max((sum(cell_len(s.text) for s in line) for line in legend), default=0)
+        info_w = min(INFO_MIN, max((t.cell_len for t in self.info), default=0))
+        x_span = float(data.x[-1] - data.x[0])
+        y_span = float(data.y[-1] - data.y[0])
+        beside = (max(1, width - legend_w - 2 * GAP - info_w), height)
+        below = (max(1, width - legend_w - GAP), max(1, height - len(self.info) - 1))
+        fit_beside, fit_below = fit(x_span, y_span, *beside), fit(x_span, y_span, *below)
+        under = fit_below[0] * fit_below[1] > fit_beside[0] * fit_beside[1]
+        map_cols, map_rows = below if under else beside
+        picture = draw_surface(data.x, data.y, data.arrays[key], map_cols, map_rows,
+                               levels=self.levels, log=self.log_levels, path=data.path, plain=self.plain)
+        console = self.app.console
+        info = []
+        for text in self.info:
+            line = text.copy()
+            line.truncate(max(0, width - (0 if under else picture.width + legend_w + 2 * GAP)),
+                          overflow="ellipsis")
+            info.append(list(line.render(console)))
+        info_x, info_y = (0, len(picture.lines) + 1) if under else (picture.width + GAP + legend_w + GAP, 0)
         base = self.rich_style
+        strips = []
         for row in range(height):
             segments: list[Segment] = []
             if row < len(picture.lines):
                 segments += picture.lines[row]
-            pad = picture.width + LEGEND_GAP if row < len(legend) else 0
-            if pad:
-                used = sum(len(s.text) for s in segments)
-                segments.append(Segment(" " * max(0, pad - used)))
+            if row < len(legend):
+                used = sum(cell_len(s.text) for s in segments)
+                segments.append(Segment(" " * max(0, picture.width + GAP - used)))
                 segments += legend[row]
-            strip = Strip(segments).apply_style(base).adjust_cell_length(width, base)
-            self._strips.append(strip)
-        self.renders += 1
-        return self._strips
+            n = row - info_y
+            if 0 <= n < len(info) and width - info_x >= 8:
+                used = sum(cell_len(s.text) for s in segments)
+                segments.append(Segment(" " * max(0, info_x - used)))
+                segments += info[n]
+            strips.append(Strip(segments).apply_style(base).adjust_cell_length(width, base))
+        return strips
 
     def render_line(self, y: int) -> Strip:
         strips = self._build()
@@ -133,36 +169,45 @@ class Preview(Vertical):
         self.log_scale = False
         self.job_id: int | None = None
         self._shown: tuple[object, ...] | None = None
-        self.data: PreviewData | None = None
+        self.shown_data: PreviewData | None = None
+        self._title_line = Static("", classes="preview-title")
+        self.surface = SurfaceView(classes="preview-surface")
+        self.curves = CurvePlot(classes="preview-curves")
+        self._note = Static("no job selected", classes="preview-note")
+        self.surface.display = self.curves.display = False
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="preview-title", classes="preview-title")
-        yield SurfaceView(classes="preview-surface")
-        yield CurvePlot(classes="preview-curves")
-        yield Static("", classes="preview-note")
+        yield self._title_line
+        yield self.surface
+        yield self.curves
+        yield self._note
 
     def on_mount(self) -> None:
-        self.query_one(SurfaceView).plain = self.app.no_color
-        self._switch("note")
-        self.query_one(".preview-note", Static).update("no job selected")
+        self.surface.plain = self.app.no_color
 
     def _switch(self, which: str) -> None:
-        self.query_one(SurfaceView).display = which == "surface"
-        self.query_one(CurvePlot).display = which == "curves"
-        self.query_one(".preview-note", Static).display = which == "note"
+        self.surface.display = which == "surface"
+        self.curves.display = which == "curves"
+        self._note.display = which == "note"
 
-    def _title(self, first: Text, second: Text | str = "") -> None:
+    def _title(self, first: Text | None, second: Text | str = "") -> None:
+        """Two lines over the picture; none (``first`` None) for a 2D surface, which
+        writes its lines beside the map."""
+        title = self._title_line
+        title.display = first is not None
+        if first is None:
+            return
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append_text(first)
         text.append("\n")
         text.append_text(second if isinstance(second, Text) else Text(second))
-        self.query_one("#preview-title", Static).update(text)
+        title.update(text)
 
     def toggle_log(self) -> bool:
         self.log_scale = not self.log_scale
         self._shown = None
-        if self.data is not None:
-            self.show(self.data, None)
+        if self.shown_data is not None:
+            self.show(self.shown_data, None)
         return self.log_scale
 
     def show_nothing(self, job: JobRow | None, why: str) -> None:
@@ -172,10 +217,10 @@ class Preview(Vertical):
         if key == self._shown:
             return
         self._shown = key
-        self.data = None
+        self.shown_data = None
         self._title(Text(f"job {job.id} · {job.name}" if job else "preview", style="bold"), "")
         self._switch("note")
-        self.query_one(".preview-note", Static).update(why)
+        self._note.update(why)
 
     def show(self, data: PreviewData, job: JobRow | None) -> None:
         """Draw ``data`` unless it is what is already drawn."""
@@ -183,39 +228,42 @@ class Preview(Vertical):
         if key == self._shown:
             return
         self._shown = key
-        self.data = data
+        self.shown_data = data
         self.job_id = data.job_id
-        head = Text(f"job {data.job_id} · ", style="bold")
-        head.append(data.name, style="bold")
-        head.append(f" · {data.done_points}/{data.total_points} points")
+        head = Text(f"job {data.job_id} · {data.name}", style="bold")
         if data.note:
             self._title(head)
             self._switch("note")
-            self.query_one(".preview-note", Static).update(data.note)
+            self._note.update(data.note)
             return
         if data.done_points == 0:
             self._title(head, "waiting for the first points")
             self._switch("note")
-            self.query_one(".preview-note", Static).update("nothing computed yet")
+            self._note.update("nothing computed yet")
             return
         if data.ndim == 1:
-            self._title(head, f"loss and accuracy · {'log' if self.log_scale else 'linear'} (g)")
+            self._title(head, f"{data.done_points}/{data.total_points} points · loss and accuracy · "
+                              f"{'log' if self.log_scale else 'linear'} (g)")
             self._switch("curves")
-            self.query_one(CurvePlot).show(data, self.log_scale)
+            self.curves.show(data, self.log_scale)
             return
         key_name = data.loss_key or next(iter(data.arrays))
         Z = data.arrays[key_name]
         levels, log = surface_levels(Z, log=self.log_scale, num=NUM_LEVELS)
         assert data.y is not None
         low = minimum_mark(data.x, data.y, Z)
-        second = Text(f"{LABELS.get(key_name, key_name)} · {'log' if log else 'linear'} (g) · ")
-        second.append(CENTRE_MARK, style="bold")
-        second.append(" (0,0) ")
+        info = [
+            head,
+            Text(f"{data.done_points}/{data.total_points} points"),
+            Text(f"{LABELS.get(key_name, key_name)} · {'log' if log else 'linear'} (g)"),
+            Text.assemble((CENTRE_MARK, "bold"), " centre (0,0)"),
+        ]
         if low is not None:
-            second.append(MIN_MARK, style="bold red")
-            second.append(f" min {low[2]:.4g} at ({low[0]:.3g},{low[1]:.3g})")
+            info.append(Text.assemble((MIN_MARK, "bold" if self.app.no_color else "bold red"),
+                                      f" min {low[2]:.4g}"))
+            info.append(Text(f"  at ({low[0]:.3g}, {low[1]:.3g})"))
         if data.path is not None:
-            second.append(" · • path")
-        self._title(head, second)
+            info.append(Text.assemble(("•", "bold"), " trajectory"))
+        self._title(None)
         self._switch("surface")
-        self.query_one(SurfaceView).set_surface(data, key_name, levels, log)
+        self.surface.set_surface(data, key_name, levels, log, info)

@@ -1,0 +1,56 @@
+"""Fixtures for the TUI tests: a fixed store (no daemon) and a home with a live daemon."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lstui.scheduler.daemon import start_daemon, stop_daemon
+from tests.tui.support import build_fixed_store
+
+
+@pytest.fixture
+def utc() -> Iterator[None]:
+    """Local time is UTC, so clock times in snapshots do not depend on the machine."""
+    old = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    yield
+    if old is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = old
+    time.tzset()
+
+
+@pytest.fixture
+def fixed_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, utc: None) -> Path:
+    """The fixed store at ``~/home`` (HOME is the test's tmp_path, so paths
+    show as ``~/home/…`` whatever the machine)."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    return build_fixed_store(tmp_path / "home")
+
+
+def _import_exporting() -> None:
+    import lstui.plots.surfaces  # noqa: F401
+    import lstui.scheduler.compute  # noqa: F401
+
+
+@pytest.fixture(scope="session")
+def daemon_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A home with a daemon running one CPU worker (figures are not exported on finish,
+    so a test can tell that the TUI exported them)."""
+    home = tmp_path_factory.mktemp("daemon") / "home"
+    start_daemon(home, "cpu:1", extra_args=["--export", ""])
+    # Exporting imports torch and matplotlib; do it while the worker starts, not in a test.
+    threading.Thread(target=_import_exporting, daemon=True).start()
+    try:
+        yield home
+    finally:
+        stop_daemon(home)

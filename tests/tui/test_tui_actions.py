@@ -1,0 +1,235 @@
+"""Every action, driven with keys against a real store and a daemon with a CPU worker."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from rich.text import Text
+from textual.command import CommandList, CommandPalette
+from textual.pilot import Pilot
+from textual.widgets import Input, Static
+
+from lstui.landscape.grid import parse_axis
+from lstui.scheduler.daemon import daemon_status, stop_daemon
+from lstui.scheduler.submit import submit_spec
+from lstui.store import JobState, Store
+from lstui.tui import LstuiApp
+from lstui.tui.app import COMMANDS
+from lstui.tui.screens import ConfirmScreen, HelpScreen, JobScreen, MainScreen, NewJobScreen
+from tests.tui.support import tiny_spec, wait_for
+
+
+def _wait_store(home: Path, job_id: int, state: JobState, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    with Store.open_home(home) as store:
+        while store.get_job(job_id).state is not state:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"job {job_id} is {store.get_job(job_id).state}, not {state}")
+            time.sleep(0.1)
+
+
+async def _select(pilot: Pilot[None], job_id: int) -> None:
+    app = pilot.app
+    assert isinstance(app, LstuiApp)
+    table = app.main.table
+    await wait_for(pilot, lambda: job_id in table._shown, 10, f"job {job_id} in the table")
+    for _ in range(table.row_count + 1):
+        current = table.selected_job_id() or 0
+        if current == job_id:
+            return
+        await pilot.press("up" if current > job_id else "down")
+    raise AssertionError(f"could not select job {job_id}")
+
+
+def _palette_choice(app: LstuiApp) -> str | None:
+    """The title of the command the palette would run on enter."""
+    if not isinstance(app.screen, CommandPalette):
+        return None
+    commands = app.screen.query_one(CommandList)
+    index = commands.highlighted
+    if index is None or index >= commands.option_count:
+        return None
+    prompt = commands.get_option_at_index(index).prompt
+    text = prompt.plain if isinstance(prompt, Text) else str(prompt)
+    return text.split("\n")[0].strip()
+
+
+def _state_cell(app: LstuiApp, job_id: int) -> str:
+    return app.main.table.get_cell(str(job_id), "state").plain.strip()
+
+
+async def _act(pilot: Pilot[None], *keys: str) -> None:
+    """Press keys, then wait for the store writes they started."""
+    app = pilot.app
+    assert isinstance(app, LstuiApp)
+    await pilot.press(*keys)
+    await pilot.pause(0.05)
+    await wait_for(pilot, lambda: not app.actions_running(), 120, "the action")
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])
+def test_every_action_changes_the_store(daemon_home: Path, size: tuple[int, int]) -> None:
+    tag = f"{size[0]}x{size[1]}"
+    with Store.open_home(daemon_home) as store:
+        done = submit_spec(store, tiny_spec(f"done-{tag}"))
+        big = parse_axis("-1:1:41")
+        blocker = submit_spec(store, tiny_spec(f"blocker-{tag}", x=big, y=big))
+        store.pause(blocker)
+        held = submit_spec(store, tiny_spec(f"held-{tag}"), depends_on=[blocker])
+    _wait_store(daemon_home, done, JobState.DONE)
+    asyncio.run(_drive(daemon_home, size, tag, done, held))
+
+
+async def _drive(home: Path, size: tuple[int, int], tag: str, done: int, held: int) -> None:
+    app = LstuiApp(home, poll_s=0.5)
+    store = Store.open_home(home)
+    try:
+        async with app.run_test(size=size) as pilot:
+            await wait_for(pilot, lambda: app.refreshes >= 1 and app.main.ready, 10, "the first snapshot")
+            assert app.has_class("narrow") is (size[0] < 81)
+            await wait_for(pilot, lambda: _state_cell(app, done) == "done", 10, "the done job")
+
+            # pause, resume
+            await _select(pilot, held)
+            await _act(pilot, "p")
+            assert store.get_job(held).state is JobState.PAUSED
+            await wait_for(pilot, lambda: _state_cell(app, held) == "paused", 5, "the paused cell")
+            await _act(pilot, "p")
+            assert store.get_job(held).state is JobState.QUEUED
+
+            # priority
+            await _act(pilot, "plus")
+            await _act(pilot, "plus")
+            await _act(pilot, "minus")
+            assert store.get_job(held).priority == 1
+
+            # a refused move is a one-line error
+            await _act(pilot, "r")
+            assert app.notices[-1] == ("error", f"job {held} is queued; cannot retry it")
+
+            # cancel asks first
+            await pilot.press("c")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5, "the question")
+            await _act(pilot, "n")
+            assert store.get_job(held).state is JobState.QUEUED
+            await pilot.press("c")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5, "the question")
+            await _act(pilot, "y")
+            assert store.get_job(held).state is JobState.CANCELLED
+            await wait_for(pilot, lambda: _state_cell(app, held) == "cancelled", 5, "the cancelled cell")
+
+            # retry
+            await _act(pilot, "r")
+            assert store.get_job(held).state is JobState.QUEUED
+
+            # the command palette runs the same actions
+            await pilot.press("ctrl+p")
+            await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), 5, "the palette")
+            await pilot.press(*"lower")
+            await wait_for(pilot, lambda: _palette_choice(app) == "Lower priority", 10, "the command")
+            await _act(pilot, "enter")
+            assert store.get_job(held).priority == 0
+            titles = {title for _, title, _ in COMMANDS}
+            palette = {c.title for c in app.get_system_commands(app.screen)}
+            assert titles <= palette
+
+            # export figures of the finished job
+            await _select(pilot, done)
+            await _act(pilot, "e")
+            results = store.get_job(done).results_dir
+            assert sorted(p.suffix for p in results.glob("*_2dcontour.*")) == [".pdf", ".png"]
+            assert any(sev == "information" and "figures in" in msg for sev, msg in app.notices)
+
+            # open the job: spec, files, log; l gives the log the screen; esc goes back
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, JobScreen), 5, "the job screen")
+            screen = app.screen
+            assert isinstance(screen, JobScreen)
+            await wait_for(pilot, lambda: "2dcontour.png" in str(screen.query_one("#job-files", Static).render()),
+                           10, "the figures listed")
+            await wait_for(pilot, lambda: screen._last_event > 0, 10, "the log")
+            await pilot.press("l")
+            assert screen.has_class("log-full")
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), 5, "the main screen")
+            await pilot.press("l")
+            await wait_for(pilot, lambda: isinstance(app.screen, JobScreen), 5, "the log screen")
+            assert app.screen.has_class("log-full")
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), 5, "the main screen")
+
+            # filter
+            await pilot.press("slash")
+            await pilot.press(*"done")
+            await pilot.pause(0.1)
+            shown = [store.get_job(j) for j in app.main.table._shown]
+            assert done in app.main.table._shown
+            assert all("done" in f"{j.name} {j.state.value}" for j in shown)
+            assert held not in app.main.table._shown
+            await pilot.press("enter", "escape")
+            await pilot.pause(0.1)
+            assert len(app.main.table._shown) == len(store.list_jobs())
+            assert not app.main.query_one("#filter", Input).display
+
+            # log scale of the preview
+            await pilot.press("g")
+            assert app.main.preview.log_scale
+            await pilot.press("g")
+            assert not app.main.preview.log_scale
+
+            # help
+            await pilot.press("question_mark")
+            await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), 5, "the help")
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), 5, "the main screen")
+
+            # the daemon runs already
+            await pilot.press("d")
+            assert "already runs" in app.notices[-1][1]
+
+            # a new job through the form
+            count = len(store.list_jobs())
+            await pilot.press("n")
+            await wait_for(pilot, lambda: isinstance(app.screen, NewJobScreen), 5, "the form")
+            await pilot.press("tab", *"mlp")
+            for _ in range(4):
+                await pilot.press("tab")
+            await pilot.press(*"-1:1:3", "tab", *"-1:1:3")
+            for _ in range(4):
+                await pilot.press("tab")
+            await pilot.press(*tag)
+            await _act(pilot, "enter")
+            jobs = store.list_jobs()
+            assert len(jobs) == count + 1
+            new = jobs[-1]
+            assert (new.name, new.spec["model"], new.spec["x"], new.spec["y"]) == (tag, "mlp", "-1:1:3", "-1:1:3")
+            await wait_for(pilot, lambda: app.main.table.selected_job_id() == new.id, 10, "the new job selected")
+
+            await pilot.press("q")
+            await pilot.pause(0.2)
+        assert app.return_code == 0
+    finally:
+        store.close()
+
+
+def test_d_starts_a_daemon_when_none_runs(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+
+    async def drive() -> None:
+        app = LstuiApp(home, poll_s=0.2, daemon_devices="cpu:1")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: app.refreshes >= 1, 10, "the first snapshot")
+            assert app.snapshot is not None and not app.snapshot.daemon.running
+            await _act(pilot, "d")
+            assert app.notices[-1][1].startswith("daemon started")
+            await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.daemon.running, 10,
+                           "the daemon in the status line")
+
+    try:
+        asyncio.run(drive())
+        assert daemon_status(home).running
+    finally:
+        stop_daemon(home)

@@ -1,0 +1,93 @@
+"""The new-job form: field-by-field validation, and nothing queued while a field is wrong."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from textual.widgets import Static
+
+from lstui.store import Store
+from lstui.tui.form import GENERAL, defaults, validate_form
+from lstui.tui.screens import NewJobScreen
+from tests.tui.support import fixed_app, settle, wait_for
+
+
+def test_form_defaults_are_the_cli_defaults() -> None:
+    spec, errors = validate_form(defaults())
+    assert errors == {}
+    assert spec is not None
+    assert (spec.kind, spec.model, spec.data, str(spec.x), spec.y) == ("surface", "cnn", "digits", "-1:1:51", None)
+    assert (spec.norm, spec.dir_type, spec.split, spec.priority) == ("filter", "weights", "train", 0)
+
+
+def test_every_wrong_field_gets_its_own_reason(tmp_path: Path) -> None:
+    spec, errors = validate_form({
+        "model": " ", "checkpoint": str(tmp_path / "missing.pt"), "x": "1:-1:5", "y": "zero",
+        "norm": "sideways", "priority": "high", "name": "bad\x07name",
+    })
+    assert spec is None
+    assert set(errors) == {"model", "checkpoint", "x", "y", "norm", "priority", "name"}
+    assert "no such file" in errors["checkpoint"]
+    assert "MIN must be smaller than MAX" in errors["x"]
+    assert "not a grid spec" in errors["y"]
+    assert "choose one of filter" in errors["norm"]
+    assert "whole number" in errors["priority"]
+
+
+def test_interp_needs_both_checkpoints_and_one_axis(tmp_path: Path) -> None:
+    spec, errors = validate_form({"kind": "interp", "y": "-1:1:3"})
+    assert spec is None
+    assert set(errors) == {"checkpoint", "checkpoint_b", "y"}
+    a, b = tmp_path / "a.pt", tmp_path / "b.pt"
+    a.write_bytes(b"")
+    b.write_bytes(b"")
+    spec, errors = validate_form({"kind": "interp", "checkpoint": str(a), "checkpoint_b": str(b),
+                                  "x": "-0.5:1.5:41", "dir_type": "states"})
+    assert errors == {}
+    assert spec is not None and spec.checkpoint_b == str(b)
+
+
+def test_checkpoint_b_without_interp_is_refused() -> None:
+    _, errors = validate_form({"checkpoint_b": "/etc/hostname"})
+    assert "only an interp job" in errors["checkpoint_b"]
+    assert GENERAL not in errors
+
+
+def test_bad_input_in_the_form_is_marked_and_nothing_is_queued(fixed_home: Path) -> None:
+    with Store.open_home(fixed_home) as store:
+        before = len(store.list_jobs())
+    asyncio.run(_fill_the_form_badly(fixed_home))
+    with Store.open_home(fixed_home) as store:
+        assert len(store.list_jobs()) == before
+
+
+async def _fill_the_form_badly(fixed_home: Path) -> None:
+    app = fixed_app(fixed_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NewJobScreen), 5, "the form")
+        form = app.screen
+        assert isinstance(form, NewJobScreen)
+        await pilot.press("tab", "ctrl+u")  # model: emptied
+        for _ in range(4):
+            await pilot.press("tab")  # checkpoint, checkpoint-b, data, x
+        await pilot.press("ctrl+u", *"1:-1:5", "tab", *"zero")  # x, then y
+        form.set_value("priority", "high")
+        await pilot.press("enter")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, NewJobScreen), "the form stays open"
+        assert set(form.errors) == {"model", "x", "y", "priority"}
+        for key in ("model", "x", "y", "priority"):
+            label = form.query_one(f"#error-{key}", Static)
+            assert label.display
+            assert form.errors[key] in str(label.render())
+            assert form.query_one(f"#field-{key}").has_class("-wrong")
+        for key in ("data", "name", "norm"):
+            assert not form.query_one(f"#error-{key}", Static).display
+            assert not form.query_one(f"#field-{key}").has_class("-wrong")
+        assert app.focused is form.query_one("#field-model"), "the first wrong field has the focus"
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        assert not isinstance(app.screen, NewJobScreen)

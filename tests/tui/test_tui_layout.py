@@ -1,0 +1,63 @@
+"""80×24 and larger terminals, resizing, and screens without colour."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from lstui.tui.screens import JobScreen
+from tests.tui.support import fixed_app, settle, wait_for
+
+
+def test_resizing_folds_and_unfolds_the_device_panel(fixed_home: Path) -> None:
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            main = app.main
+            assert app.has_class("narrow")
+            assert not main._devices.display or main._devices.region.width == 0
+            assert "cuda:0 87%" in str(main._status.render()), "devices folded into the status"
+            narrow_name = main.table.columns[next(k for k in main.table.columns if k.value == "name")].width
+            await pilot.resize_terminal(160, 48)
+            await wait_for(pilot, lambda: not app.has_class("narrow"), 5, "the wide layout")
+            await pilot.pause(0.3)
+            assert main._devices.region.width > 30
+            assert "NVIDIA H100" in str(main._devices.render())
+            wide_name = main.table.columns[next(k for k in main.table.columns if k.value == "name")].width
+            assert wide_name > narrow_name + 40
+            assert main.table.virtual_size.width <= 160
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, JobScreen), 5, "the job screen")
+            await pilot.resize_terminal(80, 24)
+            await wait_for(pilot, lambda: app.has_class("narrow"), 5, "the narrow layout")
+            await pilot.pause(0.3)
+            screen = app.screen
+            assert isinstance(screen, JobScreen)
+            assert screen._preview.region.width == 0, "no room for the preview beside the facts"
+            await pilot.press("escape")
+            await pilot.pause(0.3)
+            assert main.table.virtual_size.width <= 80
+
+    asyncio.run(drive())
+
+
+def test_without_colour_every_state_is_still_written(fixed_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert app.no_color
+            table = app.main.table
+            states = {table.get_cell(str(j), "state").plain.strip() for j in range(1, 7)}
+            assert states == {"done", "running", "failed", "queued", "paused"}
+            for j in range(1, 7):
+                cell = table.get_cell(str(j), "state")
+                assert all("red" not in str(span.style) and "magenta" not in str(span.style) for span in cell.spans)
+            assert app.main.preview.surface.plain
+
+    asyncio.run(drive())

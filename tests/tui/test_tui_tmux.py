@@ -1,0 +1,111 @@
+"""``lstui`` in a real terminal: tmux at 80×24, driven with keys, read with capture-pane."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from lstui.store import JobState, Store
+
+TMUX = shutil.which("tmux")
+
+
+class Tmux:
+    """One tmux session on its own server socket (the user's sessions are not touched)."""
+
+    def __init__(self, socket: Path, name: str) -> None:
+        assert TMUX is not None
+        self.base = [TMUX, "-S", str(socket)]
+        self.name = name
+
+    def run(self, *args: str, check: bool = True) -> str:
+        done = subprocess.run([*self.base, *args], capture_output=True, text=True, check=check, timeout=20)
+        return done.stdout
+
+    def start(self, command: str, width: int, height: int) -> None:
+        self.run("new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height), command)
+
+    def keys(self, *keys: str) -> None:
+        """Press keys one by one, at a quick typist's pace (a Tab moves the focus, which
+        the app applies before it reads the next key only if that comes a moment later)."""
+        for key in keys:
+            self.run("send-keys", "-t", self.name, key)
+            time.sleep(0.4 if key == "Tab" else 0.15)
+
+    def type(self, text: str) -> None:
+        self.run("send-keys", "-t", self.name, "-l", "--", text)
+        time.sleep(0.15)
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", self.name, check=False)
+
+    def alive(self) -> bool:
+        return subprocess.run([*self.base, "has-session", "-t", self.name], capture_output=True).returncode == 0
+
+    def wait(self, condition: Callable[[str], bool], timeout: float, what: str) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.screen()
+            if condition(text):
+                return text
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}; the screen:\n{text}")
+            time.sleep(0.2)
+
+    def kill(self) -> None:
+        self.run("kill-server", check=False)
+
+
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
+def test_lstui_in_tmux_queues_a_job_with_the_form_and_shows_it_done(daemon_home: Path, tmp_path: Path) -> None:
+    lstui = Path(sys.executable).parent / "lstui"
+    tmux = Tmux(tmp_path / "tmux.sock", "lstui")
+    tmux.start(f"env LSTUI_HOME={daemon_home} {lstui}", 80, 24)
+    try:
+        tmux.wait(lambda s: "jobs" in s and "daemon running" in s, 30, "the app")
+        tmux.keys("n")
+        tmux.wait(lambda s: "New job" in s, 10, "the form")
+        tmux.keys("Tab")
+        tmux.type("mlp")
+        tmux.wait(lambda s: re.search(r"│ model +mlp ", s) is not None, 5, "model mlp")
+        tmux.keys("Tab", "Tab", "Tab", "Tab")
+        tmux.type("-1:1:5")
+        tmux.wait(lambda s: re.search(r"│ x +-1:1:5 ", s) is not None, 5, "x -1:1:5")
+        tmux.keys("Tab")
+        tmux.type("-1:1:5")
+        tmux.wait(lambda s: re.search(r"│ y +-1:1:5 ", s) is not None, 5, "y -1:1:5")
+        tmux.keys("Tab", "Tab", "Tab", "Tab")
+        tmux.type("tmux-job")
+        tmux.wait(lambda s: re.search(r"│ name +tmux-job ", s) is not None, 5, "the name")
+        tmux.keys("Enter")
+        screen = tmux.wait(
+            lambda s: any("tmux-job" in line and " done " in line for line in s.splitlines())
+            and "centre (0,0)" in s,
+            90,
+            "the job to be done, with its preview",
+        )
+        lines = screen.splitlines()
+        assert len(lines) <= 24 and all(len(line) <= 80 for line in lines)
+        row = next(line for line in lines if "tmux-job" in line)
+        assert "25/25" in row and "100%" in row
+        assert "≥" in screen and "min " in screen, "the preview's legend and minimum"
+        assert "Export" in screen and "Quit" in screen, "every key in the footer"
+        (tmp_path / "screen.txt").write_text(screen)
+        with Store.open_home(daemon_home) as store:
+            job = next(j for j in store.list_jobs() if j.name == "tmux-job")
+            assert job.state is JobState.DONE
+            assert (job.spec["model"], job.spec["x"], job.spec["y"]) == ("mlp", "-1:1:5", "-1:1:5")
+        tmux.keys("q")
+        deadline = time.monotonic() + 30
+        while tmux.alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not tmux.alive(), f"q quits; the screen:\n{tmux.screen()}"
+    finally:
+        tmux.kill()

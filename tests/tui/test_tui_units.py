@@ -1,0 +1,197 @@
+"""The TUI's pure parts: the poller, the half-block heatmap, table layout and cells."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lstui.plots.levels import contour_levels
+from lstui.results import write_projection
+from lstui.scheduler.submit import submit_spec
+from lstui.store import PointRow, Store
+from lstui.tui.cells import count, device_text, ellipsis, progress_text
+from lstui.tui.heatmap import (
+    CENTRE_MARK,
+    MIN_MARK,
+    PATH_MARK,
+    band_colours,
+    draw_surface,
+    fit,
+    legend_lines,
+    resample,
+)
+from lstui.tui.snapshot import StorePoller
+from lstui.tui.widgets import table_layout
+from tests.tui.support import NOW, Clock, build_fixed_store, fixed_devices, point, tiny_spec
+
+
+def _text(lines: list) -> list[str]:
+    return ["".join(seg.text for seg in line) for line in lines]
+
+
+# -- the heatmap ----------------------------------------------------------------------
+
+
+def test_resample_averages_computed_points_and_leaves_gaps_blank() -> None:
+    Z = np.array([[1.0, 3.0, np.nan, np.nan], [5.0, 7.0, np.nan, np.nan]])
+    picture = resample(Z, 1, 2)
+    assert picture[0, 0] == pytest.approx(4.0)
+    assert math.isnan(picture[0, 1])
+
+
+def test_resample_puts_the_largest_y_on_top_and_repeats_when_enlarging() -> None:
+    Z = np.array([[0.0, 1.0], [2.0, 3.0]])  # row 1 is the larger y
+    picture = resample(Z, 4, 4)
+    assert picture[0].tolist() == [2.0, 2.0, 3.0, 3.0]
+    assert picture[-1].tolist() == [0.0, 0.0, 1.0, 1.0]
+
+
+def test_fit_keeps_the_aspect_ratio_with_square_pixels() -> None:
+    assert fit(2.0, 2.0, 80, 10) == (20, 20)
+    assert fit(4.0, 2.0, 80, 10) == (40, 20)
+    assert fit(2.0, 2.0, 12, 10) == (12, 12)
+
+
+def test_a_partial_surface_is_drawn_with_blank_cells_and_marks() -> None:
+    x = np.linspace(-1, 1, 9)
+    y = np.linspace(-1, 1, 9)
+    X, Y = np.meshgrid(x, y)
+    Z = 1.0 + (X - 0.5) ** 2 + (Y - 0.5) ** 2
+    Z[:, :4] = np.nan  # the left half is not computed yet
+    levels = contour_levels(Z, num=5)
+    picture = draw_surface(x, y, Z, 18, 9, levels=levels)
+    rows = _text(picture.lines)
+    assert picture.width == 18 and len(rows) == 9
+    assert all(row[:6].strip() == "" for row in rows), "not computed: blank"
+    assert all(set(row[8:]) <= {"▀", "▄", MIN_MARK, CENTRE_MARK} for row in rows), "computed: drawn"
+    assert sum(row.count(MIN_MARK) for row in rows) == 1
+    assert picture.minimum == (0.5, 0.5, 1.0)
+    full = draw_surface(x, y, np.nan_to_num(Z, nan=3.0), 18, 9, levels=levels)
+    assert sum(row.count(CENTRE_MARK) for row in _text(full.lines)) == 1
+
+
+def test_a_trajectory_path_is_drawn_over_the_map() -> None:
+    x = y = np.linspace(-1, 1, 11)
+    Z = np.add.outer(y**2, x**2) + 0.1
+    path = (np.array([-0.8, -0.4, 0.0]), np.array([0.8, 0.4, 0.0]))
+    picture = draw_surface(x, y, Z, 22, 11, levels=contour_levels(Z), path=path)
+    assert sum(row.count(PATH_MARK) for row in _text(picture.lines)) >= 5
+
+
+def test_without_colour_bands_are_characters() -> None:
+    x = y = np.linspace(-1, 1, 5)
+    Z = np.add.outer(y**2, x**2)
+    picture = draw_surface(x, y, Z, 10, 5, levels=np.array([0.5, 1.0, 1.5]), plain=True)
+    chars = set("".join(_text(picture.lines)))
+    assert "▀" not in chars and {".", "@"} & chars
+    assert all(seg.style is None or seg.style.color is None for line in picture.lines for seg in line)
+
+
+def test_the_legend_names_each_band_from_the_top() -> None:
+    levels = np.array([0.5, 1.0, 2.0])
+    lines = _text(legend_lines(levels, band_colours(4), 10))
+    assert [line[3:] for line in lines] == ["≥2.0", " 1.0", " 0.5", "<0.5"]
+    assert len(legend_lines(np.arange(1.0, 12.0), band_colours(12), 6)) == 6
+
+
+# -- the poller -----------------------------------------------------------------------
+
+
+def test_the_poller_reads_points_only_when_done_points_change(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    clock = Clock()
+    with Store.open_home(home, clock=clock) as store:
+        spec = tiny_spec()
+        job = submit_spec(store, spec, unit_size=5)
+        worker = store.register_worker("cpu", 1, "here")
+        poller = StorePoller(home, clock=clock, device_facts=fixed_devices)
+        first = poller.poll(job)
+        assert first.preview is not None and first.preview.done_points == 0
+        assert np.isnan(first.preview.arrays["train_loss"]).all()
+        reads = poller.points_reads
+        poller.poll(job)
+        assert poller.points_reads == reads, "nothing new: no point read"
+
+        claim = store.claim_unit(worker, 60, job_ids=[job])
+        assert claim is not None
+        store.write_points(claim.unit_id, worker, [point(spec, i) for i in claim.todo])
+        second = poller.poll(job)
+        assert poller.points_reads == reads + 1
+        assert second.preview is not None and second.preview.done_points == len(claim.todo)
+        Z = second.preview.arrays["train_loss"]
+        assert np.isfinite(Z).sum() == len(claim.todo)
+        i = claim.todo[0]
+        assert Z.flat[i] == pytest.approx(point(spec, i).train_loss)
+        assert np.isnan(first.preview.arrays["train_loss"]).all(), "an older snapshot is never changed"
+        assert second.preview.version > first.preview.version
+        third = poller.poll(job)
+        assert third.preview is second.preview
+        poller.close()
+
+
+def test_the_poller_gives_the_job_screen_its_log_and_files(tmp_path: Path) -> None:
+    home = build_fixed_store(tmp_path / "home")
+    poller = StorePoller(home, clock=lambda: NOW, device_facts=fixed_devices)
+    with Store.open_home(home) as store:
+        job = store.get_job(1)
+    job.results_dir.mkdir(parents=True)
+    (job.results_dir / "surface_train_loss_2dcontour.png").write_bytes(b"x" * 10)
+    snap = poller.poll(detail_job=1)
+    assert snap.detail is not None
+    assert [e.message for e in snap.detail.events][:1] == ["queued: 441 points in 7 units"]
+    assert snap.detail.files == (("surface_train_loss_2dcontour.png", 10),)
+    assert [w.current_job for w in snap.workers] == [2, 3]
+    assert snap.devices == tuple(fixed_devices())
+    poller.close()
+
+
+def test_a_trajectory_preview_carries_its_projection_and_tolerates_none(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with Store.open_home(home) as store:
+        job_id = store.add_job(kind="trajectory", name="traj", spec={"x": "-1:1:3", "y": "-1:1:3", "split": "train"},
+                               total_points=9, units=[list(range(9))], results_root=home / "results")
+        worker = store.register_worker("cpu", 1, "here")
+        claim = store.claim_unit(worker, 60)
+        assert claim is not None
+        store.write_points(claim.unit_id, worker, [PointRow(i, float(i)) for i in range(9)])
+        results = store.get_job(job_id).results_dir
+    poller = StorePoller(home, device_facts=fixed_devices)
+    snap = poller.poll(job_id)
+    assert snap.preview is not None and snap.preview.path is None
+    results.mkdir(parents=True, exist_ok=True)
+    write_projection(results / "projection.h5", np.array([0.5, 0.0]), np.array([0.5, 0.0]))
+    snap = poller.poll(job_id)
+    assert snap.preview is not None and snap.preview.path is not None
+    assert snap.preview.path[0].tolist() == [0.5, 0.0]
+    poller.close()
+
+
+# -- table and cells --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("width", [80, 100, 160])
+def test_the_table_fits_the_terminal(width: int) -> None:
+    spec = table_layout(width)
+    total = sum(w for _, w in spec.widths)
+    assert total == width - 1, "one column is left for the scrollbar"
+    assert spec.width("name") >= 12
+    assert spec.width("state") >= len(" cancelled")
+
+
+def test_cells_stay_short() -> None:
+    assert [count(n) for n in (12, 9999, 10201, 250_000, 1_500_000)] == ["12", "9999", "10.2k", "250k", "1.5M"]
+    assert device_text("cuda:0,cuda:1") == "cuda:0,1"
+    assert device_text(None) == "-"
+    assert ellipsis("resnet56 small batch", 10) == "resnet56 …"
+
+
+def test_progress_reads_without_colour(tmp_path: Path) -> None:
+    home = build_fixed_store(tmp_path / "home")
+    with Store.open_home(home) as store:
+        job = store.get_job(2)
+    text = progress_text(job, 10, colour=False)
+    assert text.plain == "████░░░░░░  42%"
+    assert all(not span.style or "dim" in str(span.style) for span in text.spans)
