@@ -203,7 +203,10 @@ class StorePoller:
             state.data = _replace(data, arrays=arrays, done_points=job.done_points,
                                   version=data.version + (1 if rows else 0))
         if job.kind == "trajectory" and data.note is None:
-            path = _projection(Path(job.results_dir), state)
+            # the PCA plane (directions and projection) lives beside the job's direction file
+            dir_file = job.spec.get("dir_file")
+            plane_dir = Path(dir_file).parent if dir_file else Path(job.results_dir)
+            path = _projection(plane_dir, state)
             if path is not state.data.path:
                 state.data = _replace(state.data, path=path, version=state.data.version + 1)
         if state.data.name != job.name:
@@ -264,9 +267,9 @@ def _with_points(arrays: dict[str, np.ndarray], rows: Sequence[PointRow]) -> dic
     return out
 
 
-def _projection(results_dir: Path, state: _PreviewState) -> tuple[np.ndarray, np.ndarray] | None:
+def _projection(plane_dir: Path, state: _PreviewState) -> tuple[np.ndarray, np.ndarray] | None:
     """The trajectory's path on the surface's plane, if its projection file exists."""
-    path = results_dir / PROJECTION_FILE
+    path = plane_dir / PROJECTION_FILE
     try:
         mtime = path.stat().st_mtime
     except OSError:
