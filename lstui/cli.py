@@ -394,9 +394,10 @@ def priority(ctx: click.Context, job: str, value: int) -> None:
 @cli.command("logs")
 @click.argument("job")
 @click.option("-f", "--follow", is_flag=True, help="keep printing new lines until the job finishes")
+@click.option("--debug", is_flag=True, help="also show debug lines (tracebacks)")
 @click.pass_context
 @handle_errors
-def logs(ctx: click.Context, job: str, follow: bool) -> None:
+def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
     """A job's log lines (events)."""
     import time
 
@@ -409,8 +410,10 @@ def logs(ctx: click.Context, job: str, follow: bool) -> None:
         last = 0
         while True:
             for event in store.events(job_id, after_id=last):
-                click.echo(format_event(event))
                 last = event.id
+                if event.level == "debug" and not debug:
+                    continue
+                click.echo(format_event(event))
             if not follow or store.job_state(job_id) in FINISHED:
                 break
             time.sleep(0.5)

@@ -7,6 +7,7 @@ Relative paths are read relative to the file.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +24,14 @@ else:  # pragma: no cover
 
 MAX_FILE_BYTES = 1_000_000
 MAX_JOBS = 1_000
+MAX_KEY_PARTS = 32
+"""Dotted keys (``a.b.c = 1``, ``[a.b.c]``) of more parts are refused before parsing:
+tomllib's time and memory grow with the square of a key's parts."""
+
+_BARE = r"""[^\s.=\[\]{},#"']"""
+_KEY_PART = rf"""(?:"[^"\n]*"|'[^'\n]*'|{_BARE}+)"""
+# Starts only where no bare-key character precedes, so the search stays linear.
+_LONG_DOTTED_KEY = re.compile(rf"(?<!{_BARE})(?:{_KEY_PART}[ \t]*\.[ \t]*){{{MAX_KEY_PARTS}}}")
 
 
 @dataclass(frozen=True)
@@ -46,22 +55,41 @@ def _entry(table: Mapping[str, Any], base: Path, where: str) -> JobEntry:
 def read_job_file(path: Path) -> list[JobEntry]:
     """Parse and validate every job of a TOML file (all or nothing)."""
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise SpecError(f"job file {str(path)!r} does not exist")
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise SpecError(f"job file {str(path)!r} is larger than {MAX_FILE_BYTES // 1000} kB")
+    where = f"job file {str(path)!r}"
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        if not path.is_file():
+            raise SpecError(f"{where} does not exist or is not a file")
+        with path.open("rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise SpecError(f"{where} cannot be read ({exc.strerror})") from None
+    except ValueError as exc:  # a NUL byte in the path
+        raise SpecError(f"{where} is not a usable path ({exc})") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise SpecError(f"{where} is larger than {MAX_FILE_BYTES // 1000} kB")
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise SpecError(f"job file {str(path)!r} is not UTF-8 text") from None
+        raise SpecError(f"{where} is not UTF-8 text") from None
+    if _LONG_DOTTED_KEY.search(text):
+        raise SpecError(f"{where} has a dotted key of more than {MAX_KEY_PARTS} parts")
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise SpecError(f"job file {str(path)!r} is not valid TOML: {exc}") from None
+        raise SpecError(f"{where} is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise SpecError(f"{where} nests arrays or tables too deeply") from None
     base = path.parent.resolve()
     defaults = data.pop("defaults", {})
     if not isinstance(defaults, dict):
         raise SpecError(f"{path}: [defaults] must be a table")
     jobs = data.pop("job", None)
     if jobs is None:
+        if not data:
+            raise SpecError(
+                f"{path}: the file holds no job; give keys at the top for one job "
+                "or [[job]] tables for several"
+            )
         tables = [data]
     else:
         if data:

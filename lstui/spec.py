@@ -7,7 +7,10 @@ JSON the store keeps. This module imports no torch so that the CLI stays quick.
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,11 +33,29 @@ from lstui.landscape.options import (
 
 JOB_KINDS = ("surface", "interp", "trajectory", "figure")
 MAX_NAME = 80
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+MAX_SEED = 2**63 - 1
+MAX_PRIORITY = 1_000_000_000
+MAX_BATCH_SIZE = 2**24
+MAX_DATA_SPLIT = 1_000_000
+_NAME_REFUSED = frozenset({"Cc", "Cs", "Zl", "Zp"})  # control chars, lone surrogates, line breaks
+_IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")  # pkg.module:factory
+_MODEL_NAME = re.compile(r"[A-Za-z_][\w.-]*")
+_DATA_FOLDERS = ("cifar10", "cifar100", "imagefolder")
+_DATA_FORMS = "digits, cifar10:PATH, cifar100:PATH, imagefolder:PATH or pkg.module:factory"
+
+
+def _number_text(value: float) -> str:
+    """``value`` as short as ``:g`` writes it when that is exact, else every digit."""
+    short = f"{value:g}"
+    return short if float(short) == value else repr(float(value))
 
 
 def _axis_text(axis: Axis | None) -> str | None:
-    return None if axis is None else str(axis)
+    """The axis as ``MIN:MAX:NUM`` text that parses back to the very same axis (``str``
+    rounds to 6 digits: 1.0000001:1.0000002 would come back as the invalid 1:1)."""
+    if axis is None:
+        return None
+    return f"{_number_text(axis.min)}:{_number_text(axis.max)}:{axis.num}"
 
 
 @dataclass(frozen=True)
@@ -70,6 +91,12 @@ class JobSpec:
     name: str = ""
     priority: int = 0
     figure: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        # The store keeps the priority in an SQLite integer; check its range even for a
+        # spec made without validated() (``dataclasses.replace(spec, priority=…)``).
+        if isinstance(self.priority, int) and not isinstance(self.priority, bool):
+            _check_range(self.priority, -MAX_PRIORITY, MAX_PRIORITY, "--priority")
 
     @property
     def grid(self) -> SurfaceGrid:
@@ -124,19 +151,21 @@ class JobSpec:
         check_choice(self.bn, BN_MODES, "--bn")
         check_choice(self.compile, COMPILE_MODES, "--compile")
         check_choice(self.projection, PROJECTIONS, "--projection")
-        if self.data_split < 1:
-            raise SpecError(f"--data-split must be at least 1, got {self.data_split}")
-        if self.batch_size is not None and self.batch_size < 1:
-            raise SpecError(f"--batch-size must be at least 1, got {self.batch_size}")
-        if _CONTROL.search(self.name) or len(self.name) > MAX_NAME:
+        _check_range(self.data_split, 1, MAX_DATA_SPLIT, "--data-split")
+        if self.batch_size is not None:
+            _check_range(self.batch_size, 1, MAX_BATCH_SIZE, "--batch-size")
+        _check_range(self.seed, 0, MAX_SEED, "--seed")
+        _check_range(self.priority, -MAX_PRIORITY, MAX_PRIORITY, "--priority")
+        if len(self.name) > MAX_NAME or any(
+            unicodedata.category(ch) in _NAME_REFUSED for ch in self.name
+        ):
             raise SpecError(
                 f"--name must be at most {MAX_NAME} printable characters without control characters"
             )
-        if not self.model.strip():
-            raise SpecError("--model is empty; give a built-in name, torchvision:NAME or pkg.module:factory")
-        if not self.data.strip():
-            raise SpecError("--data is empty; give digits, cifar10:PATH, cifar100:PATH, imagefolder:PATH or pkg.module:factory")
-        changes: dict[str, Any] = {}
+        _check_model(self.model)
+        _check_data(self.data)
+        subset = _check_subset(self.subset)
+        changes: dict[str, Any] = {"subset": subset}
         for key in ("checkpoint", "checkpoint_b", "target", "target_y", "dir_file"):
             value = getattr(self, key)
             if value is not None:
@@ -147,8 +176,8 @@ class JobSpec:
             )
         data = self.data
         kind, _, rest = data.partition(":")
-        if kind in ("cifar10", "cifar100", "imagefolder") and rest:
-            changes["data"] = f"{kind}:{_absolute(rest, base)}"
+        if kind in _DATA_FOLDERS and rest:
+            changes["data"] = f"{kind}:{_absolute(rest, base, '--data')}"
         spec = dataclasses.replace(self, **changes)
         if spec.kind == "interp":
             if spec.checkpoint is None or spec.checkpoint_b is None:
@@ -187,19 +216,86 @@ def _check_type(spec: JobSpec) -> None:
         if f.name in ("model", "data", "name", "kind", "norm", "ignore", "dir_type", "split",
                       "loss", "precision", "bn", "compile", "projection") and not isinstance(value, str):
             raise SpecError(f"{f.name} must be a string, got {value!r}")
+        if f.name in ("checkpoint", "checkpoint_b", "target", "target_y", "dir_file") and not (
+            value is None or isinstance(value, str)
+        ):
+            raise SpecError(f"{f.name} must be a file path, got {value!r}")
+        if f.name == "subset" and not (
+            value is None or isinstance(value, str | float)
+            or (isinstance(value, int) and not isinstance(value, bool))
+        ):
+            raise SpecError(f"subset must be a count or a fraction, got {value!r}")
+        if f.name == "figure" and value is not None:
+            if not isinstance(value, Mapping):
+                raise SpecError(f"figure must be a table of settings, got {value!r}")
+            try:
+                json.dumps(value, sort_keys=True)
+            except (TypeError, ValueError) as exc:  # a TOML date, a non-text key …
+                raise SpecError(f"figure settings must be numbers, text, lists and tables ({exc})") from None
 
 
-def _absolute(path: str, base: Path | None) -> str:
-    p = Path(path).expanduser()
-    if not p.is_absolute():
-        p = (base or Path.cwd()) / p
-    return str(p.resolve())
+def _check_range(value: int, lo: int, hi: int, flag: str) -> None:
+    if not lo <= value <= hi:
+        raise SpecError(f"{flag} must be a whole number from {lo} to {hi}, got {value}")
+
+
+def _check_model(model: str) -> None:
+    text = model.strip()
+    if not text:
+        raise SpecError("--model is empty; give a built-in name, torchvision:NAME or pkg.module:factory")
+    if not (_MODEL_NAME.fullmatch(text) or _IMPORT_PATH.fullmatch(text)):
+        raise SpecError(
+            f"--model {model!r} is not a model name; give a built-in name (e.g. resnet56), "
+            "torchvision:NAME or pkg.module:factory"
+        )
+
+
+def _check_data(data: str) -> None:
+    if not data.strip():
+        raise SpecError(f"--data is empty; give {_DATA_FORMS}")
+    kind, sep, rest = data.partition(":")
+    if data == "digits" or (kind in _DATA_FOLDERS and rest) or _IMPORT_PATH.fullmatch(data):
+        return
+    if kind in _DATA_FOLDERS:
+        raise SpecError(f"--data {data!r} needs a folder: {kind}:PATH")
+    raise SpecError(f"--data {data!r} is not a data set; give {_DATA_FORMS}")
+
+
+def _check_subset(subset: object) -> str | None:
+    """``--subset`` as text: a count of 1 or more, or a fraction in (0, 1] (as datasets
+    reads it); None for the whole train split."""
+    if subset is None:
+        return None
+    text = str(subset).strip()
+    if re.fullmatch(r"\d+", text):
+        if int(text) < 1:
+            raise SpecError(f"--subset {subset!r} selects no samples; give a count of 1 or more")
+        return text
+    try:
+        fraction = float(text)
+    except ValueError:
+        raise SpecError(
+            f"--subset {subset!r} is neither a count (e.g. 500) nor a fraction (e.g. 0.1)"
+        ) from None
+    if not (math.isfinite(fraction) and 0.0 < fraction <= 1.0):
+        raise SpecError(f"--subset fraction {subset!r} must lie in (0, 1], e.g. 0.1")
+    return text
+
+
+def _absolute(path: str, base: Path | None, flag: str = "path") -> str:
+    try:
+        p = Path(path).expanduser()
+        if not p.is_absolute():
+            p = (base or Path.cwd()) / p
+        return str(p.resolve())
+    except (OSError, RuntimeError, ValueError) as exc:  # NUL bytes, ~unknownuser, loops
+        raise SpecError(f"{flag} {path!r} is not a usable path ({exc})") from None
 
 
 def _existing_file(path: str, flag: str, base: Path | None) -> str:
     if not isinstance(path, str) or not path:
         raise SpecError(f"{flag} must be a file path")
-    resolved = _absolute(path, base)
+    resolved = _absolute(path, base, flag)
     if not Path(resolved).is_file():
         raise SpecError(f"{flag} {path!r}: no such file")
     return resolved

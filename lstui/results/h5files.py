@@ -1,57 +1,130 @@
 """Reading and writing the reference's HDF5 files.
 
-Every write goes to a temporary file in the same folder and is renamed over the target,
-so a reader (or a crash) never sees half a file.
+Every file is built in memory, written to a temporary file (mode 0600) in the same
+folder, synced and renamed over the target, so a reader (or a crash, or a full disk)
+never sees half a file. Folders are created with mode 0700. A file that is truncated or
+not HDF5 at all raises :class:`BadInput` naming it, never an HDF5 error.
+
+torch is imported only to read direction files: surface files, the daemon's work, need
+numpy alone (the daemon stays near 100 MB instead of 600).
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import h5py
 import numpy as np
-import torch
 
 from lstui.errors import BadInput
+
+if TYPE_CHECKING:
+    import torch
 
 SURFACE_KEYS = ("train_loss", "train_acc", "test_loss", "test_acc")
 MISSING = -1.0
 
 
-@contextlib.contextmanager
-def _atomic_h5(path: Path) -> Iterator[h5py.File]:
+def make_private_dirs(folder: Path) -> None:
+    """Create ``folder`` and its missing parents with mode 0700 (results are private)."""
+    folder = Path(folder)
+    missing = []
+    while not folder.is_dir():
+        missing.append(folder)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    for d in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            d.mkdir(mode=0o700)
+
+
+def write_private_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: a 0600 temporary file, fsync, rename.
+
+    Raises:
+        OSError: the file cannot be written (a full disk gives ``ENOSPC`` or ``EFBIG``,
+            with ``filename`` set to ``path``); ``path`` is then left as it was.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     try:
-        with h5py.File(tmp, "w") as f:
-            yield f
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.chmod(tmp, 0o600)
         os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        raise
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
 
 
-def _open_for_reading(path: Path, what: str) -> h5py.File:
+@contextlib.contextmanager
+def _atomic_h5(path: Path) -> Iterator[h5py.File]:
+    """An HDF5 file built in memory, then written in one go by :func:`write_private_bytes`.
+
+    HDF5 handles a failing ``write(2)`` (a full disk) badly, up to crashing the process;
+    plain ``os.write`` turns it into an ``OSError`` and leaves the old file in place.
+    """
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        yield f
+    write_private_bytes(Path(path), buffer.getvalue())
+
+
+_DAMAGE = (OSError, KeyError, ValueError, TypeError, RuntimeError, IndexError)
+"""What h5py raises on a truncated, damaged or foreign file while it is read."""
+
+
+@contextlib.contextmanager
+def _open_for_reading(path: Path, what: str) -> Iterator[h5py.File]:
+    """Open an HDF5 file to read; any damage found while reading becomes one BadInput."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise BadInput(f"{what} {str(path)!r} does not exist")
     try:
-        return h5py.File(path, "r")
-    except OSError as exc:
-        raise BadInput(f"{what} {str(path)!r} is not a readable HDF5 file ({exc})") from None
+        f = h5py.File(path, "r")
+    except _DAMAGE as exc:
+        raise BadInput(
+            f"{what} {str(path)!r} is not a readable HDF5 file ({_first_line(exc)})"
+        ) from None
+    try:
+        with f:
+            yield f
+    except _DAMAGE as exc:
+        raise BadInput(
+            f"{what} {str(path)!r} is damaged or truncated ({_first_line(exc)})"
+        ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _as_numpy(t: torch.Tensor | np.ndarray) -> np.ndarray:
-    return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+    # duck-typed: surface files never need torch, so the daemon does not import it
+    return t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t)
 
 
 def write_directions(
@@ -73,6 +146,8 @@ def write_directions(
 
 
 def _read_group(f: h5py.File, name: str, path: Path) -> list[torch.Tensor]:
+    import torch
+
     group = f[name]
     if not isinstance(group, h5py.Group):
         raise BadInput(f"direction file {str(path)!r}: {name!r} is not a group")

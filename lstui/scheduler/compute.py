@@ -2,31 +2,27 @@
 
 This is where models, data, directions and files meet; both the foreground
 ``lstui run`` and the daemon's workers go through it, so they compute the same numbers.
+torch and the modules built on it are imported inside the functions that compute: the
+daemon only assembles surface files here and stays light without them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
+import os
+import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from lstui.datasets import ArraySplit, LandscapeData, load_data
 from lstui.errors import BadInput
-from lstui.landscape.directions import (
-    Direction,
-    check_direction_fits,
-    create_random_direction,
-    model_tensors,
-    target_direction,
-)
-from lstui.landscape.evaluator import EvalData, Evaluator, PointResult
 from lstui.landscape.grid import SurfaceGrid
-from lstui.models import load_model
 from lstui.results import (
     SURFACE_KEYS,
     SurfaceFile,
@@ -36,9 +32,23 @@ from lstui.results import (
 )
 from lstui.spec import JobSpec
 
+if TYPE_CHECKING:
+    import torch
+
+    from lstui.datasets import ArraySplit, LandscapeData
+    from lstui.landscape.directions import Direction
+    from lstui.landscape.evaluator import EvalData, Evaluator, PointResult
+
 DIRECTIONS_FILE = "directions.h5"
 SURFACE_FILE = "surface.h5"
 SPEC_FILE = "spec.json"
+CORRUPT_SUFFIX = ".corrupt-"
+"""A damaged file of lstui's own is moved aside to ``NAME.corrupt-YYYYmmdd-HHMMSS``."""
+
+log = logging.getLogger("lstui.compute")
+
+NoteCallback = Callable[[str], None]
+"""Receives a line worth a job event (a warning a person should see)."""
 
 
 @dataclass
@@ -49,6 +59,8 @@ class PreparedJob:
     grid: SurfaceGrid
     evaluator: Evaluator
     dir_file: Path
+    notes: list[str] = field(default_factory=list)
+    """Warnings from the preparation (a damaged direction file made again), for events."""
 
     def evaluate(self, index: int) -> PointResult:
         x, y = self.grid.coordinates_of(index)
@@ -56,6 +68,8 @@ class PreparedJob:
 
 
 def resolve_device(device: str | torch.device | None) -> torch.device:
+    import torch
+
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
@@ -65,12 +79,16 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 
 def _eval_data(split: ArraySplit | None) -> EvalData | None:
+    from lstui.landscape.evaluator import EvalData
+
     if split is None:
         return None
     return EvalData(split.inputs, split.targets, split.scale, split.mean, split.std)
 
 
 def load_job_data(spec: JobSpec) -> LandscapeData:
+    from lstui.datasets import load_data
+
     return load_data(
         spec.data, raw=spec.raw_data, subset=spec.subset, seed=spec.seed, data_split=spec.data_split
     )
@@ -78,6 +96,10 @@ def load_job_data(spec: JobSpec) -> LandscapeData:
 
 def build_centre(spec: JobSpec, data: LandscapeData, checkpoint: str | None = None) -> torch.nn.Module:
     """The model at the centre θ*: built (seeded when it has no checkpoint) and loaded."""
+    import torch
+
+    from lstui.models import load_model
+
     torch.manual_seed(spec.seed)
     return load_model(
         spec.model,
@@ -90,6 +112,14 @@ def build_centre(spec: JobSpec, data: LandscapeData, checkpoint: str | None = No
 
 def make_directions(spec: JobSpec, model: torch.nn.Module, data: LandscapeData) -> list[Direction]:
     """The job's x (and y) directions, from its settings (not from a file)."""
+    import torch
+
+    from lstui.landscape.directions import (
+        create_random_direction,
+        model_tensors,
+        target_direction,
+    )
+
     centre = [t.detach().cpu() for t in model_tensors(model, spec.dir_type)]
     if spec.kind == "interp":
         other = build_centre(spec, data, spec.checkpoint_b)
@@ -111,23 +141,77 @@ def make_directions(spec: JobSpec, model: torch.nn.Module, data: LandscapeData) 
     return dirs
 
 
+def set_aside(path: Path) -> Path:
+    """Move a damaged file to ``NAME.corrupt-YYYYmmdd-HHMMSS`` next to it; returns the new path."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}{CORRUPT_SUFFIX}{stamp}")
+    n = 1
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}{CORRUPT_SUFFIX}{stamp}-{n}")
+    os.replace(path, target)
+    return target
+
+
+def _read_fitting_directions(
+    path: Path, tensors: list[torch.Tensor], wanted: int
+) -> list[Direction]:
+    from lstui.landscape.directions import check_direction_fits
+
+    x, y, _ = read_directions(path)
+    dirs = [x] if wanted == 1 else [x] + ([y] if y is not None else [])
+    if len(dirs) < wanted:
+        raise BadInput(f"direction file {str(path)!r} has no ydirection, but the grid is 2D")
+    for n, d in enumerate(dirs):
+        check_direction_fits(d, tensors, f"direction file {str(path)!r} ({'xy'[n]})")
+    return dirs
+
+
 def load_or_make_directions(
-    spec: JobSpec, model: torch.nn.Module, data: LandscapeData, results_dir: Path
+    spec: JobSpec,
+    model: torch.nn.Module,
+    data: LandscapeData,
+    results_dir: Path,
+    *,
+    on_note: NoteCallback | None = None,
 ) -> tuple[list[Direction], Path]:
-    """Read ``--dir-file`` or the job's own direction file; create and write it if absent."""
+    """Read ``--dir-file`` or the job's own direction file; create and write it if absent.
+
+    The job's own ``directions.h5`` is derived from its settings (seed, checkpoints), so a
+    damaged one is moved aside (:func:`set_aside`) and made again, identical to the
+    original, with a note to ``on_note``. A damaged ``--dir-file`` is the person's file:
+    that is a :class:`BadInput` naming it.
+    """
+    from lstui.landscape.directions import model_tensors
+
     tensors = model_tensors(model, spec.dir_type)
     wanted = 1 if spec.y is None else 2
     path = Path(spec.dir_file) if spec.dir_file else results_dir / DIRECTIONS_FILE
-    if path.exists():
-        x, y, _ = read_directions(path)
-        dirs = [x] if wanted == 1 else [x] + ([y] if y is not None else [])
-        if len(dirs) < wanted:
-            raise BadInput(f"direction file {str(path)!r} has no ydirection, but the grid is 2D")
-        for n, d in enumerate(dirs):
-            check_direction_fits(d, tensors, f"direction file {str(path)!r} ({'xy'[n]})")
-        return dirs, path
     if spec.dir_file:
-        raise BadInput(f"--dir-file {spec.dir_file!r}: no such file")
+        if not path.exists():
+            raise BadInput(f"--dir-file {spec.dir_file!r}: no such file")
+        try:
+            return _read_fitting_directions(path, tensors, wanted), path
+        except BadInput as exc:
+            raise BadInput(f"--dir-file: {exc}") from None
+    if path.exists():
+        try:
+            return _read_fitting_directions(path, tensors, wanted), path
+        except BadInput as exc:
+            damage = exc
+        with contextlib.suppress(BadInput):
+            # another worker of the job may have set it aside and written it meanwhile
+            return _read_fitting_directions(path, tensors, wanted), path
+        aside: Path | None = None
+        with contextlib.suppress(FileNotFoundError):
+            aside = set_aside(path)
+        note = (
+            f"{damage}; moved it to {aside.name if aside else 'one side'} and made the "
+            f"directions again from the job's settings (seed {spec.seed})"
+        )
+        log.warning("%s", note)
+        if on_note is not None:
+            on_note(note)
     dirs = make_directions(spec, model, data)
     write_directions(path, dirs[0], dirs[1] if len(dirs) > 1 else None)
     return dirs, path
@@ -139,12 +223,26 @@ def prepare_job(
     *,
     device: str | torch.device | None = None,
     batch_size: int | None = None,
+    on_note: NoteCallback | None = None,
 ) -> PreparedJob:
-    """Build the model, data, directions and Evaluator of ``spec`` on ``device``."""
+    """Build the model, data, directions and Evaluator of ``spec`` on ``device``.
+
+    Warnings a person should see (a damaged direction file made again) go to
+    ``on_note`` as they happen and are kept in :attr:`PreparedJob.notes`.
+    """
+    from lstui.landscape.evaluator import Evaluator
+
+    notes: list[str] = []
+
+    def note(text: str) -> None:
+        notes.append(text)
+        if on_note is not None:
+            on_note(text)
+
     dev = resolve_device(device)
     data = load_job_data(spec)
     model = build_centre(spec, data)
-    dirs, dir_path = load_or_make_directions(spec, model, data, results_dir)
+    dirs, dir_path = load_or_make_directions(spec, model, data, results_dir, on_note=note)
     evaluator = Evaluator(
         model,
         dirs,
@@ -156,10 +254,12 @@ def prepare_job(
         batch_size=batch_size or spec.batch_size,
         precision=spec.precision,
         bn=spec.bn,
+        compile=spec.compile,
+        expected_points=spec.grid.num_points,
     )
     if "test" in spec.splits and data.test is None:
         raise BadInput(f"--split {spec.split}: the data set {spec.data!r} has no test split")
-    return PreparedJob(spec, spec.grid, evaluator, dir_path)
+    return PreparedJob(spec, spec.grid, evaluator, dir_path, notes)
 
 
 def empty_surface(spec: JobSpec, dir_file: Path | str) -> SurfaceFile:
@@ -194,14 +294,35 @@ def surface_points(surface: SurfaceFile) -> dict[int, dict[str, float]]:
     return {int(i): {k: float(surface.arrays[k].flat[i]) for k in keys} for i in done}
 
 
-def existing_points(spec: JobSpec, out: Path) -> dict[int, dict[str, float]]:
-    """Points already in ``out/surface.h5`` if it belongs to the same job; else an error."""
+def existing_points(
+    spec: JobSpec, out: Path, *, on_note: NoteCallback | None = None
+) -> dict[int, dict[str, float]]:
+    """Points already in ``out/surface.h5`` if it belongs to the same job; else an error.
+
+    A damaged or truncated surface file cannot say which points it held: it is moved
+    aside (:func:`set_aside`), with a note to ``on_note``, and the job starts afresh.
+    """
     path = out / SURFACE_FILE
     if not path.exists():
         return {}
-    surface = read_surface(path)
+    try:
+        surface = read_surface(path)
+    except BadInput as exc:
+        aside = set_aside(path)
+        note = f"{exc}; moved it to {aside.name} and computing every point again"
+        log.warning("%s", note)
+        if on_note is not None:
+            on_note(note)
+        return {}
     saved = surface.attrs.get("lstui_spec")
-    if saved is not None and _compute_keys(json.loads(saved)) != _compute_keys(spec.to_dict()):
+    try:
+        saved_spec = json.loads(saved) if saved is not None else None
+    except ValueError:
+        saved_spec = {}
+    if saved_spec is not None and (
+        not isinstance(saved_spec, dict)
+        or _compute_keys(saved_spec) != _compute_keys(spec.to_dict())
+    ):
         raise BadInput(
             f"{str(out)!r} holds a surface of other settings; use another --out or remove it"
         )
@@ -216,4 +337,4 @@ def _compute_keys(d: Mapping[str, object]) -> dict[str, object]:
     return {k: v for k, v in d.items() if k not in ignore}
 
 
-ProgressCallback = Callable[[int, PointResult], None]
+ProgressCallback = Callable[[int, "PointResult"], None]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import math
-import os
 import time
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -18,6 +19,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from lstui.errors import LstuiError
+from lstui.results.h5files import make_private_dirs, write_private_bytes
 from lstui.scheduler.compute import (
     SPEC_FILE,
     SURFACE_FILE,
@@ -29,6 +32,11 @@ from lstui.spec import JobSpec
 
 WRITE_EVERY_S = 2.0
 EXIT_DIVERGED = 3
+_DISK_FULL = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+
+
+class SurfaceNotSaved(LstuiError):
+    """The surface file cannot be written (a full disk): says what is kept and what is lost."""
 
 
 def run_foreground(
@@ -39,27 +47,50 @@ def run_foreground(
     figure: bool = True,
     console: Console | None = None,
 ) -> int:
-    """Compute every missing point of ``spec`` into ``out``; returns the exit code."""
+    """Compute every missing point of ``spec`` into ``out``; returns the exit code.
+
+    Exit codes: 0 when every point is finite, :data:`EXIT_DIVERGED` (3) when some
+    diverged (NaN or infinite loss; saved as they are and drawn as gaps).
+
+    Raises:
+        SurfaceNotSaved: the surface file could not be written; the run stops there.
+    """
     console = console or Console(stderr=True)
+
+    def warn(text: str) -> None:
+        console.print(f"[yellow]warning:[/] {escape(text)}", soft_wrap=True, highlight=False)
+
     out = Path(out)
-    done = existing_points(spec, out)
-    prepared = prepare_job(spec, out, device=device)
-    os.makedirs(out, mode=0o700, exist_ok=True)
-    (out / SPEC_FILE).write_text(json.dumps(spec.to_dict(), indent=2) + "\n")
+    done = existing_points(spec, out, on_note=warn)
+    prepared = prepare_job(spec, out, device=device, on_note=warn)
+    make_private_dirs(out)
+    write_private_bytes(out / SPEC_FILE, (json.dumps(spec.to_dict(), indent=2) + "\n").encode())
     grid = prepared.grid
     todo = [k for k in grid.coarse_to_fine() if k not in done]
     surface_path = out / SURFACE_FILE
     points: dict[int, dict[str, float | None]] = dict(done)  # type: ignore[arg-type]
+    saved = len(done)
     console.print(
         f"[bold]{spec.kind}[/] {spec.model} on {spec.data}: grid {grid.describe()} "
         f"({grid.num_points} points, {len(done)} already computed) on {prepared.evaluator.device}"
     )
 
     def write() -> None:
-        surface = assemble_surface(spec, prepared.dir_file, points.items())
+        nonlocal saved
         from lstui.results import write_surface
 
-        write_surface(surface_path, surface)
+        surface = assemble_surface(spec, prepared.dir_file, points.items())
+        try:
+            write_surface(surface_path, surface)
+        except OSError as exc:
+            if exc.errno not in _DISK_FULL:
+                raise
+            raise SurfaceNotSaved(
+                f"cannot write {surface_path}: {exc.strerror}; it keeps the {saved} points "
+                f"saved before, the {len(points) - saved} computed since are lost "
+                "(free some space and run the same command again to go on)"
+            ) from None
+        saved = len(points)
 
     last_write = time.monotonic()
     columns = (
@@ -72,6 +103,7 @@ def run_foreground(
         TimeRemainingColumn(),
     )
     start = time.monotonic()
+    failed_write = False
     try:
         with Progress(*columns, console=console, transient=False) as progress:
             task = progress.add_task("points", total=grid.num_points, completed=len(done), rate="-")
@@ -81,11 +113,26 @@ def run_foreground(
                 rate = n / max(time.monotonic() - start, 1e-9)
                 progress.update(task, advance=1, rate=f"{rate:.1f}")
                 if time.monotonic() - last_write >= WRITE_EVERY_S:
-                    write()
+                    try:
+                        write()
+                    except SurfaceNotSaved:
+                        failed_write = True
+                        raise
                     last_write = time.monotonic()
     finally:
-        write()
+        if not failed_write:
+            write()
+    computed = len(points) - len(done)
+    if computed:
+        spent = time.monotonic() - start
+        console.print(f"{computed} points in {spent:.1f} s ({spent / computed:.4f} s/point)")
     console.print(f"wrote {surface_path} and {prepared.dir_file}")
+    used = prepared.evaluator.device
+    if used.type == "cuda":
+        import torch
+
+        peak = torch.cuda.max_memory_allocated(used) / 2**30
+        console.print(f"peak GPU memory {peak:.2f} GiB on {torch.cuda.get_device_name(used)}")
     if figure:
         from lstui.scheduler.exporting import export_surface
 
@@ -93,9 +140,9 @@ def run_foreground(
             console.print(f"wrote {path}")
     bad = [k for k, v in points.items() if any(x is not None and not math.isfinite(x) for x in v.values())]
     if bad:
-        console.print(
-            f"[yellow]warning:[/] {len(bad)} of {grid.num_points} points have NaN or infinite loss "
-            "(diverged); they are saved as NaN and drawn as gaps"
+        warn(
+            f"{len(bad)} of {grid.num_points} points have NaN or infinite loss (diverged); "
+            "they are saved as they are (NaN or inf) and drawn as gaps"
         )
         return EXIT_DIVERGED
     return 0
