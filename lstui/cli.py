@@ -253,7 +253,7 @@ def _queue_and_report(ctx: click.Context, spec: JobSpec, priority: int) -> None:
     if priority:
         import dataclasses
 
-        spec = dataclasses.replace(spec, priority=priority)
+        spec = dataclasses.replace(spec, priority=priority).validated()
     with _store(ctx) as store:
         job_id = submit_spec(store, spec, unit_size=ctx.obj.get("unit_size") or DEFAULT_UNIT_SIZE)
     click.echo(job_id)
@@ -385,7 +385,11 @@ for _action in ("cancel", "pause", "resume", "retry"):
 @handle_errors
 def priority(ctx: click.Context, job: str, value: int) -> None:
     """Set a job's priority (higher runs first)."""
+    from lstui.spec import MAX_PRIORITY
+
     (job_id,) = _parse_job_ids((job,))
+    if abs(value) > MAX_PRIORITY:
+        raise SpecError(f"priority {value} is out of range; use a whole number from -{MAX_PRIORITY} to {MAX_PRIORITY}")
     with _store(ctx) as store:
         store.set_priority(job_id, value)
     click.echo(f"job {job_id}: priority {value}")

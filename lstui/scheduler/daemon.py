@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from lstui.errors import DaemonError, LstuiError
+from lstui.errors import DaemonError, LstuiError, StoreError
+from lstui.results.h5files import write_private_bytes
 from lstui.store import FINISHED, JobRow, JobState, Store, default_home
 
 log = logging.getLogger("lstui.daemon")
@@ -379,7 +380,7 @@ class Daemon:
                 store.add_event(job.id, "error", f"could not write its results: {exc}")
         if results.is_dir():
             with contextlib.suppress(OSError):
-                (results / FINISH_MARK).write_text(f"{job.finished!r}\n")
+                write_private_bytes(results / FINISH_MARK, f"{job.finished!r}\n".encode())
         self._written[job.id] = job.done_points
 
     def _load_marks(self, store: Store) -> None:
@@ -404,14 +405,20 @@ class Daemon:
             self._start(slot)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lstui-writer")
         try:
+            backoff = 0.0
             while not self.stopping:
-                self._tend_workers(store)
-                self._recover(store)
+                try:
+                    self._tend_workers(store)
+                    self._recover(store)
+                    backoff = 0.0
+                except StoreError as exc:  # a full disk or a locked database: wait, retry
+                    backoff = min(10.0, max(0.5, 2 * backoff))
+                    log.warning("the store cannot be written (%s); retrying in %.1f s", exc, backoff)
                 try:
                     self._write_results(store)
                 except Exception:  # a failing file must not stop the daemon
                     log.exception("writing results failed")
-                deadline = time.monotonic() + self.poll_s
+                deadline = time.monotonic() + self.poll_s + backoff
                 while not self.stopping and time.monotonic() < deadline:
                     time.sleep(0.05)  # wake soon after SIGTERM (sleep resumes after signals)
         finally:
@@ -490,6 +497,8 @@ def main(argv: list[str] | None = None) -> int:
             home, parse_devices(args.devices), lease_s=args.lease, export_formats=formats
         )
         signal.signal(signal.SIGTERM, daemon.request_stop)
+        # a file-size limit (a full quota) must give an error to handle, not kill the process
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         signal.signal(signal.SIGINT, daemon.request_stop)
         return daemon.run()
     except LstuiError as exc:  # bad flags, another daemon, a locked or too new database …

@@ -26,7 +26,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
-from lstui.errors import InvalidTransition, LstuiError
+from lstui.errors import InvalidTransition, LstuiError, StoreError
 from lstui.store import JobState, PointRow, Store, UnitClaim
 
 log = logging.getLogger("lstui.worker")
@@ -192,12 +192,25 @@ class Worker:
             time.sleep(0.05)
 
     def _timed(self, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """A store call, its time counted in :attr:`stats`."""
-        start = time.perf_counter()
-        try:
-            return call(*args, **kwargs)
-        finally:
-            self.stats.store_s += time.perf_counter() - start
+        """A store call, its time counted in :attr:`stats`.
+
+        While the store cannot be written (a full disk, a database locked for longer than
+        the busy timeout) the call is retried with a growing pause, so the points in hand
+        are kept; a worker asked to stop gives up instead.
+        """
+        pause = 0.5
+        while True:
+            start = time.perf_counter()
+            try:
+                return call(*args, **kwargs)
+            except StoreError as exc:
+                if self.stopping:
+                    raise
+                log.warning("store call %s failed (%s); retrying in %.1f s", call.__name__, exc, pause)
+                self._idle(pause)
+                pause = min(10.0, 2 * pause)
+            finally:
+                self.stats.store_s += time.perf_counter() - start
 
     def run(self) -> int:
         self.worker_id = self.store.register_worker(
@@ -237,6 +250,11 @@ class Worker:
         return 0
 
     # -- one unit -------------------------------------------------------------------
+    def _note(self, job_id: int, message: str) -> None:
+        """A warning about a job (e.g. a damaged file set aside), kept in its log."""
+        log.warning("job %d: %s", job_id, message)
+        self.store.add_event(job_id, "warning", message)
+
     def _prepare(self, claim: UnitClaim) -> Any:
         from lstui.scheduler.compute import prepare_job
         from lstui.spec import JobSpec
@@ -248,7 +266,10 @@ class Worker:
             self._prepared.clear()  # one job's evaluator at a time: free the device memory
             _empty_cache()
         spec = JobSpec.from_dict(claim.spec)
-        prepared = prepare_job(spec, Path(claim.results_dir), device=self.config.device)
+        prepared = prepare_job(
+            spec, Path(claim.results_dir), device=self.config.device,
+            on_note=lambda message: self._note(claim.job_id, message),
+        )
         self._prepared[claim.job_id] = prepared
         self.store.add_event(
             claim.job_id, "info", f"worker {self.worker_id} ready on {self.config.device}"
@@ -408,6 +429,8 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
+    # a file-size limit (a full quota) must give an error to handle, not kill the process
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     signal.signal(signal.SIGINT, stop)
     import torch
 

@@ -142,6 +142,14 @@ class Store:
         try:
             self._configure()
             self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            if isinstance(exc, sqlite3.OperationalError) and _is_locked(exc):
+                raise self._store_error(exc) from exc
+            raise StoreError(
+                f"database {self.path} is damaged or not an lstui database ({exc}); "
+                "move it aside and start again, or restore a copy"
+            ) from exc
         except BaseException:
             self._conn.close()
             raise

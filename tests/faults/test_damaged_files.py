@@ -183,11 +183,6 @@ def test_damaged_files_of_a_job_are_made_again_and_its_values_are_right(
     assert "moved it to directions.h5.corrupt-" in log
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="worker.py Worker._prepare does not pass on_note to prepare_job (nor records "
-    "PreparedJob.notes), so the set-aside direction file reaches the log but not the job's events",
-)
 def test_a_direction_file_made_again_is_a_job_event(damaged_run: DamagedRun) -> None:
     events = damaged_run.lab.events(damaged_run.resumed)
     assert any("directions.h5.corrupt-" in e for e in events), events

@@ -263,12 +263,6 @@ def test_a_folder_or_a_missing_file_as_job_file_is_one_line(tmp_path: Path) -> N
     assert "is a directory" in one_error_line(err)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="cli.py priority() passes VALUE straight to Store.set_priority, which cannot store "
-    "an integer beyond 64 bits: a traceback; check it like --priority (spec.MAX_PRIORITY)",
-)
 def test_lstui_priority_with_a_huge_value_is_one_line(tmp_path: Path) -> None:
     home = tmp_path / "home"
     code, out, err = cli_in_process(["submit", "surface", "--model", "mlp"], home)

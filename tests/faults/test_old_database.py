@@ -92,13 +92,6 @@ def test_a_database_from_a_newer_lstui_is_one_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
-@pytest.mark.xfail(
-    strict=True,
-    raises=sqlite3.DatabaseError,
-    reason="store/_store.py Store.__init__/_configure (and _store_error) turn only "
-    "sqlite3.OperationalError into StoreError; a damaged file raises sqlite3.DatabaseError "
-    "('file is not a database', 'database disk image is malformed'): a traceback",
-)
 def test_a_damaged_database_is_one_line(tmp_path: Path, damage: str) -> None:
     home = tmp_path / "home"
     path = _version_1_home(home)

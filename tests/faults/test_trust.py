@@ -18,8 +18,6 @@ import socket
 import stat
 from pathlib import Path
 
-import pytest
-
 from tests.faults.conftest import FinishedLab
 from tests.faults.support import (
     KILL_SPEC,
@@ -93,11 +91,6 @@ def test_the_database_logs_and_results_are_private(finished_lab: FinishedLab) ->
     assert loose == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="daemon.py Daemon._finish_job writes the .lstui-finished mark with "
-    "Path.write_text, so it gets the umask's 0644, not 0600",
-)
 def test_the_finish_marks_are_private(finished_lab: FinishedLab) -> None:
     marks = list(finished_lab.lab.home.rglob(".lstui-finished"))
     assert marks and [why for p in marks if (why := _loose(p))] == []
