@@ -69,32 +69,14 @@ def _home(home: Path | None) -> Path:
 
 
 @contextlib.contextmanager
-def _try_lock(path: Path, kind: int = fcntl.LOCK_SH) -> Iterator[bool]:
-    """Take ``path``'s lock without waiting; yields whether it was free."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, kind | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def _daemon_lock(path: Path, wait_s: float = LOCK_WAIT_S) -> Iterator[bool]:
-    """The daemon's exclusive lock, retried for ``wait_s`` while status checks hold it."""
+def _try_lock(path: Path, kind: int = fcntl.LOCK_SH, wait_s: float = 0.0) -> Iterator[bool]:
+    """Take ``path``'s lock, retrying for ``wait_s``; yields whether it was had."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         deadline = time.monotonic() + wait_s
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fd, kind | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
@@ -107,6 +89,11 @@ def _daemon_lock(path: Path, wait_s: float = LOCK_WAIT_S) -> Iterator[bool]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def _daemon_lock(path: Path, wait_s: float = LOCK_WAIT_S) -> contextlib.AbstractContextManager[bool]:
+    """The daemon's exclusive lock, retried for ``wait_s`` while status checks hold it."""
+    return _try_lock(path, fcntl.LOCK_EX, wait_s)
 
 
 def daemon_status(home: Path | None = None) -> DaemonStatus:
