@@ -465,16 +465,19 @@ def daemon() -> None:
 @click.option("--devices", default=None, help="GPU indices (0,2) or cpu:N; default: every GPU, else one CPU worker")
 @click.option("--foreground", is_flag=True, help="run in this terminal")
 @click.option("--export", "export_formats", default="png,pdf", show_default=True, help="figures exported when a job finishes ('' for none)")
+@click.option("--max-gpu-share", default=0.5, show_default=True, type=click.FloatRange(0.0, 1.0),
+              help="leave alone a GPU whose memory other processes use more than this share of")
 @click.pass_context
 @handle_errors
-def daemon_start(ctx: click.Context, devices: str | None, foreground: bool, export_formats: str) -> None:
+def daemon_start(ctx: click.Context, devices: str | None, foreground: bool, export_formats: str,
+                 max_gpu_share: float) -> None:
     """Start the daemon (detached unless --foreground)."""
     from lstui.scheduler.daemon import main as daemon_main
     from lstui.scheduler.daemon import start_daemon
     from lstui.scheduler.devices import parse_devices
 
     home = _home(ctx)
-    extra = ["--export", export_formats]
+    extra = ["--export", export_formats, "--max-gpu-share", str(max_gpu_share)]
     if foreground:
         parse_devices(devices)
         args = (["--home", str(home)] if home else []) + (["--devices", devices] if devices else []) + extra

@@ -467,6 +467,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--devices", default=None)
     parser.add_argument("--lease", type=float, default=30.0)
     parser.add_argument(
+        "--max-gpu-share", type=float, default=0.5,
+        help="leave alone a GPU whose memory other processes use more than this share of",
+    )
+    parser.add_argument(
         "--export", default="png,pdf", help="formats exported when a job finishes ('' for none)"
     )
     args = parser.parse_args(argv)
@@ -481,7 +485,8 @@ def main(argv: list[str] | None = None) -> int:
         home = _home(args.home)
         formats = _export_formats(args.export)
         daemon = Daemon(
-            home, parse_devices(args.devices), lease_s=args.lease, export_formats=formats
+            home, parse_devices(args.devices), lease_s=args.lease, export_formats=formats,
+            max_gpu_share=args.max_gpu_share,
         )
         signal.signal(signal.SIGTERM, daemon.request_stop)
         # a file-size limit (a full quota) must give an error to handle, not kill the process

@@ -189,3 +189,21 @@ def test_parse_devices_reads_cpu_counts(text: str, devices: list[str]) -> None:
 def test_parse_devices_rejects_nonsense_in_one_line(text: str) -> None:
     with pytest.raises(BadInput, match="--devices"):
         parse_devices(text)
+
+
+def test_a_gpu_used_by_others_beyond_the_share_is_left_alone() -> None:
+    from lstui.scheduler.devices import DeviceFacts, busy_by_others
+
+    gib = 2**30
+    gpu = DeviceFacts("cuda:0", "H200", 10.0, 90 * gib, 140 * gib, 40.0, other_memory=80 * gib)
+    assert busy_by_others(gpu, 0.5)  # 57 % used by other processes
+    assert not busy_by_others(gpu, 0.6)
+    assert not busy_by_others(DeviceFacts("cpu", "CPU"), 0.0)  # no facts: never refused
+
+
+def test_daemon_takes_the_gpu_share_from_its_command_line(tmp_path: Path) -> None:
+    from lstui.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--home", str(tmp_path), "daemon", "start", "--max-gpu-share", "1.5"])
+    assert exit_info.value.code == 2
