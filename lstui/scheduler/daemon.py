@@ -49,9 +49,6 @@ HEALTHY_RUN_S = 60.0
 """A worker that ran this long before it exited is restarted without growing backoff."""
 LOCK_WAIT_S = 3.0
 """How long a starting daemon retries the lock (status checks hold it for an instant)."""
-FUTURE_WORKER_IDS = 1024
-"""Worker ids above the highest one seen that count as alive during a recovery (workers
-that registered after the daemon looked)."""
 
 
 @dataclass(frozen=True)
@@ -286,8 +283,8 @@ class Daemon:
         """Give back the units of dead workers and of expired leases.
 
         A worker on this host is dead when its process is gone; one elsewhere loses its
-        units when its lease expires. Workers that registered after the daemon looked
-        count as alive, so a unit claimed a moment ago is never taken back.
+        units when its lease expires. Only the dead are named, so a worker that registers
+        while the daemon looks never loses the unit it just claimed.
         """
         host = socket.gethostname()
         workers = store.workers()
@@ -295,11 +292,7 @@ class Daemon:
             w for w in workers if w.state != "retired" and w.host == host and not _pid_alive(w.pid)
         ]
         if dead or startup:
-            dead_ids = {w.id for w in dead}
-            top = max((w.id for w in workers), default=0)
-            live = [w.id for w in workers if w.state != "retired" and w.id not in dead_ids]
-            live += range(top + 1, top + 1 + FUTURE_WORKER_IDS)
-            store.recover_orphans(live)
+            store.recover_workers([w.id for w in dead])
             for w in dead:
                 store.retire_worker(w.id)
                 log.info(

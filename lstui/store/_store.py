@@ -811,14 +811,31 @@ class Store:
             How many units were taken back.
         """
         live = json.dumps(sorted({int(w) for w in live_worker_ids}))
+        return self._recover_where(
+            "state = 'leased' AND lease_owner NOT IN (SELECT value FROM json_each(?))",
+            (live,),
+            max_attempts,
+        )
+
+    def recover_workers(self, dead_worker_ids: Iterable[int], *, max_attempts: int = 3) -> int:
+        """Units leased by the named dead workers (or by retired ones) go back to pending.
+
+        Unlike :meth:`recover_orphans` this names the dead, so a worker that registers
+        while the caller looks is never mistaken for one. Running jobs that no worker
+        holds a unit of go back to queued; a unit that has lost its worker
+        ``max_attempts`` times fails its job. Returns how many units were taken back.
+        """
+        dead = json.dumps(sorted({int(w) for w in dead_worker_ids}))
+        return self._recover_where(
+            "state = 'leased' AND (lease_owner IN (SELECT value FROM json_each(?))"
+            " OR lease_owner IN (SELECT id FROM workers WHERE state = 'retired'))",
+            (dead,),
+            max_attempts,
+        )
+
+    def _recover_where(self, where: str, params: tuple[Any, ...], max_attempts: int) -> int:
         with self._immediate() as c:
-            n = self._requeue(
-                c,
-                "state = 'leased' AND lease_owner NOT IN (SELECT value FROM json_each(?))",
-                (live,),
-                max_attempts,
-                "its worker died",
-            )
+            n = self._requeue(c, where, params, max_attempts, "its worker died")
             for (job_id,) in c.execute(
                 "SELECT id FROM jobs j WHERE state = 'running' AND NOT EXISTS"
                 " (SELECT 1 FROM units u WHERE u.job_id = j.id AND u.state = 'leased')"

@@ -359,6 +359,24 @@ def test_recover_orphans_keeps_live_leases_and_requeues_idle_running_jobs(
     assert store.get_job(orphaned).started is not None
 
 
+def test_recover_workers_takes_back_only_the_named_dead_and_a_newcomer_keeps_its_unit(
+    store: Store, tmp_path: Path
+) -> None:
+    first = add_job(store, tmp_path, points=1)
+    second = add_job(store, tmp_path, points=1)
+    dead = store.register_worker("cpu", 2, "h")
+    dead_claim = store.claim_unit(dead, lease_s=10, job_ids=[first])
+    newcomer = store.register_worker("cpu", 3, "h")  # registered after the caller looked
+    new_claim = store.claim_unit(newcomer, lease_s=10, job_ids=[second])
+    assert dead_claim is not None and new_claim is not None
+
+    assert store.recover_workers([dead]) == 1
+    assert store.units(first)[0].state == "pending"
+    assert store.job_state(first) is JobState.QUEUED
+    assert store.units(second)[0].state == "leased"
+    assert store.renew_lease(new_claim.unit_id, newcomer, lease_s=10)
+
+
 def _job_in(store: Store, tmp_path: Path, state: JobState) -> int:
     job = add_job(store, tmp_path, points=2)
     worker = store.register_worker("cpu", 1, "h")
