@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.ma  # noqa: F401  (np.percentile imports it on first use: 20 ms of the event loop)
 from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from lstui.tui import LstuiApp
 from lstui.tui.screens import JobScreen
-from tests.tui.support import fixed_app, settle, wait_for
+from lstui.tui.widgets import JobTable
+from tests.tui.support import NOW, Clock, fixed_app, fixed_devices, settle, wait_for
 
 
 def test_resizing_folds_and_unfolds_the_device_panel(fixed_home: Path) -> None:
@@ -59,5 +61,42 @@ def test_without_colour_every_state_is_still_written(fixed_home: Path, monkeypat
                 cell = table.get_cell(str(j), "state")
                 assert all("red" not in str(span.style) and "magenta" not in str(span.style) for span in cell.spans)
             assert app.main.preview.surface.plain
+
+    asyncio.run(drive())
+
+
+def test_a_row_updated_in_place_draws_what_a_full_redraw_draws(fixed_home: Path) -> None:
+    """The table redraws only the rows whose cells changed; what it draws must be what
+    DataTable would draw after dropping every cache."""
+    clock = Clock(NOW)
+
+    def lines(table: JobTable) -> list[str]:
+        return [table.render_line(y).text for y in range(table.size.height)]
+
+    async def drive() -> None:
+        app = LstuiApp(fixed_home, clock=clock, device_facts=fixed_devices, poll_s=0.1)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await settle(pilot)
+            table = app.main.table
+            before = lines(table)
+            running = next(i for i, line in enumerate(before) if "resnet56 large batch" in line)
+            updated = table.cells_updated
+            refreshes = app.refreshes
+            clock.advance(125.0)
+            await wait_for(pilot, lambda: app.refreshes >= refreshes + 2, 10, "two snapshots")
+            assert table.cells_updated > updated, "the running job's elapsed time and ETA changed"
+            after = lines(table)
+            assert after[running] != before[running]
+            assert before[running].split()[-3:-1] == ["14m", "20m"], before[running]
+            assert after[running].split()[-3:-1] == ["16m", "22m"], "elapsed and ETA two minutes on"
+            changed = [a.split()[0] for a, b in zip(after, before) if a != b]
+            assert changed == ["2", "3"], "only the rows of the two running jobs changed"
+            table._update_count += 1  # what DataTable.update_cell does: every cache is stale
+            assert lines(table) == after
+            await pilot.press("up")  # the cursor row is drawn from the same caches
+            await pilot.pause(0.1)
+            moved = lines(table)
+            table._update_count += 1
+            assert lines(table) == moved
 
     asyncio.run(drive())
