@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from rich.text import Text
 from textual.binding import Binding
@@ -216,9 +215,9 @@ class JobTable(DataTable[Text]):
         The widths stay as they are (cell texts are cut to the column widths).
         """
         row_key = RowKey(row)
-        caches: list[LRUCache[Any, Any]] = [getattr(self, name, None) for name in _CACHES]
+        caches = [c for c in (getattr(self, name, None) for name in _CACHES) if isinstance(c, LRUCache)]
         index = self._row_locations.get(row_key)
-        if index is None or any(cache is None for cache in caches):  # another Textual: the slow way
+        if index is None or len(caches) != len(_CACHES):  # another Textual: the slow way
             for column, value in cells.items():
                 self.update_cell(row, column, value)
             return
