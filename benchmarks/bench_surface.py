@@ -52,6 +52,7 @@ from lstui.models import build_model  # noqa: E402
 CIFAR_MEAN = tuple(v / 255.0 for v in (125.3, 123.0, 113.9))
 CIFAR_STD = tuple(v / 255.0 for v in (63.0, 62.1, 66.7))
 Point = tuple[float, float]
+COMPILE_FLAGS = {"c": "default", "a": "max-autotune-no-cudagraphs", "g": "reduce-overhead"}
 
 
 # -- the data and the model ---------------------------------------------------------------
@@ -265,8 +266,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--modes",
         default=None,
-        help="comma list of precisions, '+c' for compiled (default: fp32,tf32,bf16; on CUDA "
-        "also fp32+c,tf32+c,bf16+c)",
+        help="comma list of precisions with flags after '+': 'c' compiled, 'a' compiled with "
+        "max-autotune, 'g' compiled with CUDA graphs, 'n' BatchNorm not folded (default: "
+        "fp32,tf32,bf16; on CUDA also fp32+c,tf32+c,bf16+c)",
     )
     p.add_argument("--no-scaling", action="store_true", help="skip the multi-device scaling run")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
@@ -314,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     contenders.append(c)
 
     def make_evaluator(mode: str, dev: torch.device) -> Evaluator:
-        precision, _, compiled = mode.partition("+")
+        precision, _, flags = mode.partition("+")
         return Evaluator(
             copy.deepcopy(model),
             [dx, dy],
@@ -322,7 +324,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
             device=dev,
             batch_size=args.batch_size,
             precision=precision,
-            compile="on" if compiled else "off",
+            compile="on" if set(flags) & set(COMPILE_FLAGS) else "off",
+            compile_mode=next((COMPILE_FLAGS[f] for f in flags if f in COMPILE_FLAGS), "default"),
+            fold_bn="n" not in flags,
         )
 
     for mode in modes:
@@ -332,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
             warm(c, warm_pts, device)
         c.memory_mb = mem.mb
         c.facts = {"batch_size": ev.batch_size, "storage": ev.storage["train"], "compiled": ev.compiled,
-                   "channels_last": ev.channels_last}
+                   "channels_last": ev.channels_last, "folded_bn": ev.folded_bn}
         contenders.append(c)
         print(f"ready: {mode:8s} warm-up {c.warmup_s:7.2f} s  ({c.facts})", flush=True)
 

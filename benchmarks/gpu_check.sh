@@ -14,8 +14,10 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT
 $PY -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name(0))" | tee -a "$OUT/gpu.txt"
 timeout "${TESTS_S:-120}" $PY -m pytest -q -p no:cacheprovider -m gpu tests/landscape/test_precision.py 2>&1 \
   | tail -5 | tee "$OUT/gpu_tests.txt"
-timeout "${BENCH_S:-260}" $PY benchmarks/bench_surface.py --device cuda --model resnet56 --images 50000 \
-  --points "${POINTS:-3}" --baseline-data tensors --modes "${MODES:-fp32,tf32,bf16,bf16+c}" 2>&1 | tee "$OUT/bench.txt"
+# modes: precision, then flags: c compiled, g compiled with CUDA graphs, a max-autotune, n BatchNorm not folded
+timeout "${BENCH_S:-330}" $PY benchmarks/bench_surface.py --device cuda --model resnet56 --images 50000 \
+  --points "${POINTS:-3}" --baseline-data tensors \
+  --modes "${MODES:-fp32,fp32+n,tf32,tf32+c,bf16,bf16+c,bf16+g}" 2>&1 | tee "$OUT/bench.txt"
 $PY - <<'PY'
 from pathlib import Path
 from tests.datasets.cifar_fixture import write_cifar10

@@ -86,6 +86,7 @@ class JobSpec:
     precision: str = "fp32"
     bn: str = "eval"
     compile: str = "auto"
+    fold_bn: bool = True
     projection: str = "cos"
     trust_checkpoint: bool = False
     name: str = ""
@@ -211,7 +212,7 @@ def _check_type(spec: JobSpec) -> None:
             raise SpecError(f"{f.name} must be a whole number, got {value!r}")
         if f.name in ("data_split", "seed", "priority") and (not isinstance(value, int) or isinstance(value, bool)):
             raise SpecError(f"{f.name} must be a whole number, got {value!r}")
-        if f.name in ("raw_data", "trust_checkpoint") and not isinstance(value, bool):
+        if f.name in ("raw_data", "trust_checkpoint", "fold_bn") and not isinstance(value, bool):
             raise SpecError(f"{f.name} must be true or false, got {value!r}")
         if f.name in ("model", "data", "name", "kind", "norm", "ignore", "dir_type", "split",
                       "loss", "precision", "bn", "compile", "projection") and not isinstance(value, str):

@@ -117,7 +117,11 @@ def test_auto_storage_is_float_when_small_and_raw_when_host_memory_is_short(monk
 
 
 class _SmallMemory(nn.Module):
-    """Raises CUDA's out-of-memory error for batches larger than ``limit``."""
+    """Raises CUDA's out-of-memory error for batches larger than ``limit``.
+
+    Its Evaluators get ``fold_bn=False``: folding traces the model with ``torch.fx``, which
+    would record a proxy here and, where the trace succeeds, inline this Python away.
+    """
 
     def __init__(self, inner: nn.Module, limit: int):
         super().__init__()
@@ -140,7 +144,7 @@ def test_out_of_memory_halves_the_batch_until_it_fits_and_keeps_it(batch_size):
     g = torch.Generator().manual_seed(1)
     wdirs = [create_random_direction(wrapped, g), create_random_direction(wrapped, g)]
     assert all(torch.equal(a, b) for a, b in zip(wdirs[0], dirs[0]))
-    ev = Evaluator(wrapped, wdirs, train=data, batch_size=batch_size)
+    ev = Evaluator(wrapped, wdirs, train=data, batch_size=batch_size, fold_bn=False)
     got = _values(ev)
     assert ev.batch_size <= 10
     assert wrapped.sizes[-1] <= 10
@@ -156,7 +160,7 @@ def test_a_split_runs_in_batches_of_nearly_equal_size():
     model, dirs, data = _setup()
     recorder = _SmallMemory(copy.deepcopy(model), limit=10**9)
     g = torch.Generator().manual_seed(1)
-    ev = Evaluator(recorder, [create_random_direction(recorder, g)], train=data, batch_size=16)
+    ev = Evaluator(recorder, [create_random_direction(recorder, g)], train=data, batch_size=16, fold_bn=False)
     ev.evaluate(0.1)
     assert recorder.sizes == [13, 13, 11]  # 37 samples at most 16 a batch: not 16, 16, 5
 
@@ -165,7 +169,7 @@ def test_out_of_memory_at_one_sample_is_raised():
     model, dirs, data = _setup()
     wrapped = _SmallMemory(copy.deepcopy(model), limit=0)
     g = torch.Generator().manual_seed(1)
-    ev = Evaluator(wrapped, [create_random_direction(wrapped, g)], train=data, batch_size=4)
+    ev = Evaluator(wrapped, [create_random_direction(wrapped, g)], train=data, batch_size=4, fold_bn=False)
     with pytest.raises(torch.OutOfMemoryError):
         ev.evaluate(0.5)
     assert ev.batch_size == 1
@@ -210,7 +214,8 @@ def test_padding_the_last_batch_compiles_one_graph_per_split(monkeypatch):
 
 
 @needs_compile
-def test_the_compiled_model_agrees_with_eager_and_sees_in_place_updates():
+@pytest.mark.parametrize("mode", ["default", "reduce-overhead"])
+def test_the_compiled_model_agrees_with_eager_and_sees_in_place_updates(mode):
     torch._dynamo.reset()
     model, dirs, data = _setup(seed=3)
     model.train()
@@ -220,8 +225,9 @@ def test_the_compiled_model_agrees_with_eager_and_sees_in_place_updates():
     states = [create_random_direction(model, torch.Generator().manual_seed(5), dir_type="states", ignore="none")]
     kw = dict(dir_type="states", train=data, batch_size=16)
     eager = Evaluator(copy.deepcopy(model), states, compile="off", **kw)
-    compiled = Evaluator(copy.deepcopy(model), states, compile="on", **kw)
+    compiled = Evaluator(copy.deepcopy(model), states, compile="on", compile_mode=mode, **kw)
     assert compiled.compiled
+    assert compiled.folded_bn == 2
     points = [(0.0, 0.0), (0.5, 0.0), (-0.25, 0.0)]
     want, got = _values(eager, points), _values(compiled, points)
     assert len({r.train_loss for r in got}) == 3  # the weights (and BN statistics) moved
@@ -307,7 +313,7 @@ def test_cuda_default_batch_starts_large_and_backs_off():
     big = EvalData(data.inputs.repeat(300, 1, 1, 1), data.targets.repeat(300), data.scale, data.mean, data.std)
     wrapped = _SmallMemory(copy.deepcopy(model), limit=1000)
     g = torch.Generator().manual_seed(1)
-    ev = Evaluator(wrapped, [create_random_direction(wrapped, g)], train=big, device="cuda")
+    ev = Evaluator(wrapped, [create_random_direction(wrapped, g)], train=big, device="cuda", fold_bn=False)
     assert ev.batch_size == CUDA_START_BATCH
     assert ev.channels_last
     ev.evaluate(0.2)
@@ -317,11 +323,16 @@ def test_cuda_default_batch_starts_large_and_backs_off():
 @pytest.mark.gpu
 @cuda
 @pytest.mark.skipif(not compile_available("cuda"), reason="torch.compile unavailable for CUDA here")
-def test_cuda_compiled_model_agrees_with_eager():
+@pytest.mark.parametrize("mode", ["default", "reduce-overhead"])
+def test_cuda_compiled_model_agrees_with_eager(mode):
+    """Also with CUDA graphs: the weights written in place between replays are read."""
     torch._dynamo.reset()
     model, dirs, data = _setup()
     want = _values(Evaluator(copy.deepcopy(model), dirs, train=data, device="cuda", batch_size=16))
-    ev = Evaluator(copy.deepcopy(model), dirs, train=data, device="cuda", batch_size=16, compile="on")
-    for w, g in zip(want, _values(ev)):
+    ev = Evaluator(copy.deepcopy(model), dirs, train=data, device="cuda", batch_size=16, compile="on",
+                   compile_mode=mode)
+    got = _values(ev)
+    assert len({r.train_loss for r in got}) == 3
+    for w, g in zip(want, got):
         assert g.train_loss == pytest.approx(w.train_loss, rel=1e-5)
     torch._dynamo.reset()

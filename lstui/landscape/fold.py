@@ -1,0 +1,101 @@
+"""BatchNorm folded into the convolution before it, recomputed from the live tensors.
+
+In eval mode ``bn(conv(x))`` is one convolution with the weight ``W·s`` and the bias
+``(b − μ)·s + β``, where ``s = γ / sqrt(σ² + ε)`` per output channel. The evaluation
+then skips one pass over every BatchNorm's activations (a memory-bound read and write
+per layer) for a few operations on the weights per batch.
+
+The folded weights are computed from the model's own tensors at every forward pass, so
+the in-place updates of :meth:`Evaluator.set_point` (weights, and running statistics
+with ``states`` directions) and re-estimated statistics (``--bn recompute``) are always
+seen. Nothing is cached and the original modules are shared, not copied.
+
+The model is traced with ``torch.fx``; a model that does not trace (data-dependent
+control flow) is evaluated as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+import torch.fx as fx
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+
+class ConvBN(nn.Module):
+    """``bn(conv(x))`` as one convolution, folded at every call (eval mode only)."""
+
+    def __init__(self, conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
+        super().__init__()
+        self.conv = conv
+        self.bn = bn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        conv, bn = self.conv, self.bn
+        assert bn.running_mean is not None and bn.running_var is not None
+        scale = torch.rsqrt(bn.running_var + bn.eps)
+        if bn.weight is not None:
+            scale = scale * bn.weight
+        weight = conv.weight * scale.reshape(-1, 1, 1, 1)
+        bias = -bn.running_mean * scale
+        if conv.bias is not None:
+            bias = bias + conv.bias * scale
+        if bn.bias is not None:
+            bias = bias + bn.bias
+        return conv._conv_forward(x, weight, bias)
+
+
+def _foldable(conv: object, bn: object) -> bool:
+    return (
+        type(conv) is nn.Conv2d
+        and type(bn) is nn.BatchNorm2d
+        and bn.track_running_stats
+        and bn.running_mean is not None
+        and bn.running_var is not None
+        and conv.out_channels == bn.num_features
+    )
+
+
+def fold_batchnorm(model: nn.Module) -> tuple[nn.Module, int]:
+    """A module computing ``model``'s eval-mode outputs with each ``Conv2d → BatchNorm2d``
+    pair as one convolution, and the number of pairs folded.
+
+    Returns ``(model, 0)`` when nothing can be folded (no pair, or the model does not
+    trace). The result shares ``model``'s parameters and buffers; use it in eval mode
+    only (a folded BatchNorm does not update its statistics).
+    """
+    if not any(isinstance(m, nn.BatchNorm2d) for m in model.modules()):
+        return model, 0
+    try:
+        traced = fx.symbolic_trace(model)
+    except Exception as exc:  # data-dependent control flow, unsupported Python: keep the model
+        log.info("BatchNorm not folded: the model does not trace (%s)", str(exc).splitlines()[0] if str(exc) else exc)
+        return model, 0
+    modules = dict(traced.named_modules())
+    folded = 0
+    for node in list(traced.graph.nodes):
+        if node.op != "call_module" or len(node.args) != 1 or node.kwargs:
+            continue
+        prev = node.args[0]
+        if not (isinstance(prev, fx.Node) and prev.op == "call_module" and len(prev.users) == 1
+                and len(prev.args) == 1 and not prev.kwargs):
+            continue
+        conv, bn = modules.get(str(prev.target)), modules.get(str(node.target))  # a fused node: None
+        if not _foldable(conv, bn):
+            continue
+        name = f"lstui_folded_{folded}"
+        traced.add_submodule(name, ConvBN(conv, bn))  # type: ignore[arg-type]
+        with traced.graph.inserting_before(node):
+            fused = traced.graph.call_module(name, (prev.args[0],))
+        node.replace_all_uses_with(fused)
+        traced.graph.erase_node(node)
+        traced.graph.erase_node(prev)
+        folded += 1
+    if not folded:
+        return model, 0
+    traced.graph.lint()
+    traced.recompile()
+    return traced.eval(), folded

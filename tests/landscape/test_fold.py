@@ -1,0 +1,150 @@
+"""BatchNorm folded into convolutions: the same outputs, for every built-in model, at
+every point (weights, running statistics and re-estimated statistics moving)."""
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from lstui.landscape.directions import create_random_direction
+from lstui.landscape.evaluator import EvalData, Evaluator
+from lstui.landscape.fold import ConvBN, fold_batchnorm
+from lstui.models import build_model
+from lstui.models._zoo import REFERENCE_ZOO
+from tests.landscape.nets import conv_bn
+
+# one of each family (the deep variants differ only in depth); all 29 in test_zoo_folds below
+FAMILIES = ["resnet20", "resnet56_noshort", "wrn56_2", "resnet18", "resnet50", "vgg9", "densenet121", "cnn"]
+
+
+def _randomise_bn(model: nn.Module, seed: int = 0) -> nn.Module:
+    """BatchNorm statistics and affine parameters far from their initial 0/1."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                n = m.num_features
+                m.running_mean.copy_(torch.rand(n, generator=g) - 0.5)
+                m.running_var.copy_(0.5 + 1.5 * torch.rand(n, generator=g))
+                m.weight.copy_(0.5 + torch.rand(n, generator=g))
+                m.bias.copy_(0.4 * torch.rand(n, generator=g) - 0.2)
+    return model.eval()
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_a_folded_model_gives_the_models_outputs(name: str) -> None:
+    model = _randomise_bn(build_model(name, input_shape=(3, 32, 32), num_classes=10))
+    folded, count = fold_batchnorm(model)
+    convs_with_bn = sum(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    assert count > 0
+    assert count <= convs_with_bn
+    x = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        want, got = model(x), folded(x)
+    assert torch.allclose(got, want, rtol=1e-4, atol=1e-5 * want.abs().max().item())
+    assert {id(p) for p in folded.parameters()} <= {id(p) for p in model.parameters()}, "shared, not copied"
+
+
+def test_zoo_folds() -> None:
+    """Every model of the reference zoo traces and folds every BatchNorm that follows a convolution."""
+    for name in REFERENCE_ZOO:
+        model = build_model(name, input_shape=(3, 32, 32), num_classes=10).eval()
+        _, count = fold_batchnorm(model)
+        assert count > 0, name
+
+
+def test_which_pairs_fold() -> None:
+    torch.manual_seed(0)
+
+    class TwoUsers(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(1, 2, 3, padding=1)
+            self.bn = nn.BatchNorm2d(2)
+            self.plain = nn.BatchNorm2d(1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.conv(x)
+            return self.bn(y) + y + self.plain(x).mean()  # the conv's output is needed as it is
+
+    model = _randomise_bn(TwoUsers())
+    assert fold_batchnorm(model) == (model, 0)
+    no_stats = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2, track_running_stats=False)).eval()
+    assert fold_batchnorm(no_stats)[1] == 0, "batch statistics in eval mode cannot be folded"
+    no_bn = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU())
+    assert fold_batchnorm(no_bn) == (no_bn, 0)
+
+
+def test_a_model_that_does_not_trace_is_used_as_it_is() -> None:
+    class Branchy(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = conv_bn(0)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            if x.sum() > 0:  # data-dependent control flow: fx cannot trace it
+                return self.body(x)
+            return -self.body(x)
+
+    model = Branchy().eval()
+    assert fold_batchnorm(model) == (model, 0)
+    x = torch.rand(4, 1, 8, 8)
+    ev = Evaluator(model, [create_random_direction(model, torch.Generator().manual_seed(0))],
+                   train=EvalData(x, torch.zeros(4, dtype=torch.long)), batch_size=4)
+    assert ev.folded_bn == 0
+    assert ev.evaluate(0.5).finite
+
+
+def _data(n: int = 40, seed: int = 0) -> EvalData:
+    g = torch.Generator().manual_seed(seed)
+    raw = torch.randint(0, 256, (n, 1, 8, 8), dtype=torch.uint8, generator=g)
+    return EvalData(raw, torch.randint(0, 3, (n,), generator=g), scale=1 / 255, mean=(0.45,), std=(0.27,))
+
+
+@pytest.mark.parametrize(("dir_type", "bn"), [("weights", "eval"), ("states", "eval"), ("weights", "recompute")])
+def test_the_folded_evaluator_follows_every_point(dir_type: str, bn: str) -> None:
+    """Weights, running statistics (``states`` directions) and re-estimated statistics
+    (``--bn recompute``) change at every point; the folded model sees all of them."""
+    model = _randomise_bn(conv_bn(2), seed=2)
+    g = torch.Generator().manual_seed(7)
+    dirs = [create_random_direction(model, g, dir_type=dir_type, ignore="none") for _ in range(2)]
+    kw = dict(dir_type=dir_type, train=_data(), test=_data(24, seed=1), batch_size=16, bn=bn)
+    plain = Evaluator(copy.deepcopy(model), dirs, fold_bn=False, **kw)  # type: ignore[arg-type]
+    folded = Evaluator(copy.deepcopy(model), dirs, **kw)  # type: ignore[arg-type]
+    assert (plain.folded_bn, folded.folded_bn) == (0, 2)
+    assert any(isinstance(m, ConvBN) for m in folded._forward_model.modules())
+    points = [(0.0, 0.0), (0.3, -0.2), (-0.5, 0.4), (0.0, 0.0)]
+    losses = set()
+    for x, y in points:
+        want, got = plain.evaluate(x, y), folded.evaluate(x, y)
+        for key in ("train_loss", "test_loss"):
+            assert getattr(got, key) == pytest.approx(getattr(want, key), rel=1e-6)
+        assert abs(got.train_acc - want.train_acc) <= 100 / 40
+        losses.add(got.train_loss)
+    assert len(losses) == 3, "the loss moved with the point, and came back at the centre"
+
+
+def test_a_model_whose_python_matters_is_checked_and_evaluated_as_it_is(caplog: pytest.LogCaptureFixture) -> None:
+    """fx bakes a forward's Python into the graph as it ran while tracing; the Evaluator
+    compares the folded model with the model on a few samples and keeps the model."""
+
+    class Counting(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = _randomise_bn(conv_bn(0))
+            self.calls = 0
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.calls += 1
+            return self.body(x) * self.calls
+
+    model = Counting().eval()
+    assert fold_batchnorm(model)[1] == 2, "it traces"
+    model.calls = 0
+    with caplog.at_level("WARNING"):
+        ev = Evaluator(model, [create_random_direction(model, torch.Generator().manual_seed(0))],
+                       train=_data(), batch_size=16)
+    assert ev.folded_bn == 0
+    assert "BatchNorm not folded" in caplog.text
+    assert ev._forward_model is ev.model
