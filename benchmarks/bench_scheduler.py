@@ -14,7 +14,12 @@ Figures:
   (the target is under 2 %);
 - ``wall_overhead_share``: the job's wall time (first claim to last completion) over the
   ideal ``points × direct point time / 2``, minus one; it also holds the workers' one-off
-  preparation (model, data, directions) and the last unit's imbalance.
+  preparation (model, data, directions) and the last unit's imbalance;
+- ``two_over_one``: the job's wall time on two workers over its wall time on one (a
+  second daemon, same job). The model's "compute" is a sleep, so the two workers do
+  not compete for cores, as two GPUs' workers would not: the figure is what the
+  scheduler's split of one surface gives (the speed issue's target: at most 0.55).
+  ``--no-scaling`` skips that run.
 
 Run: ``python benchmarks/bench_scheduler.py [--points 200] [--point-s 0.1]``; the last
 line printed is one JSON object.
@@ -33,7 +38,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from lstui.store import JobState, Store
+from lstui.store import Event, JobRow, JobState, Store
 
 BENCH_MODULE = '''
 """A model that costs POINT_S per forward pass, and a one-batch data set."""
@@ -107,11 +112,43 @@ def lstui(env: dict[str, str], *args: str) -> str:
     return proc.stdout
 
 
+def run_job(env: dict[str, str], home: Path, devices: str, spec_args: list[str],
+            timeout_s: float) -> tuple[JobRow, list[Event]]:
+    """Start a daemon on ``home`` with ``devices``, run one job through it, stop it."""
+    env = {**env, "LSTUI_HOME": str(home)}
+    workers = int(devices.partition(":")[2] or 1)
+    lstui(env, "daemon", "start", "--devices", devices, "--export", "")
+    daemon_pid = int(json.loads((home / "daemon.pid").read_text())["pid"])
+    try:
+        with Store.open_home(home) as store:
+            deadline = time.monotonic() + 120
+            while len(store.workers(alive_within_s=60)) < workers:
+                if time.monotonic() > deadline:
+                    raise SystemExit("the workers did not start")
+                time.sleep(0.2)
+            job_id = int(lstui(env, "submit", "surface", *spec_args).split()[-1])
+            deadline = time.monotonic() + timeout_s
+            while (job := store.get_job(job_id)).state is not JobState.DONE:
+                if job.state.finished or time.monotonic() > deadline:
+                    raise SystemExit(f"job {job_id} is {job.state.value}: {job.error}")
+                time.sleep(0.2)
+            events = store.events(job_id)
+        lstui(env, "daemon", "stop")
+    except BaseException:
+        try:
+            os.killpg(daemon_pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        raise
+    return job, events
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=200)
     parser.add_argument("--point-s", type=float, default=0.1)
     parser.add_argument("--timeout-s", type=float, default=600.0)
+    parser.add_argument("--no-scaling", action="store_true", help="skip the one-worker run")
     options = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="lstui-bench-"))
@@ -130,30 +167,8 @@ def main() -> int:
     t_direct = direct_point_s(spec, env)
     print(f"direct loop: {t_direct * 1000:.2f} ms per point")
 
-    lstui(env, "daemon", "start", "--devices", "cpu:2", "--export", "")
-    daemon_pid = int(json.loads((home / "daemon.pid").read_text())["pid"])
-    try:
-        with Store.open_home(home) as store:
-            deadline = time.monotonic() + 120
-            while len(store.workers(alive_within_s=60)) < 2:
-                if time.monotonic() > deadline:
-                    raise SystemExit("the workers did not start")
-                time.sleep(0.2)
-            job_id = int(lstui(env, "submit", "surface", *spec_args).split()[-1])
-            deadline = time.monotonic() + options.timeout_s
-            while (job := store.get_job(job_id)).state is not JobState.DONE:
-                if job.state.finished or time.monotonic() > deadline:
-                    raise SystemExit(f"job {job_id} is {job.state.value}: {job.error}")
-                time.sleep(0.2)
-            events = store.events(job_id)
-        lstui(env, "daemon", "stop")
-    except BaseException:
-        try:
-            os.killpg(daemon_pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        raise
-
+    job, events = run_job(env, home, "cpu:2", spec_args, options.timeout_s)
+    job_id = job.id
     stats = [
         tuple(map(float, m.groups())) for m in STATS.finditer((home / "daemon.log").read_text())
     ]
@@ -193,6 +208,15 @@ def main() -> int:
         f"store and lease keeping: {100 * overhead:.3f} % of compute "
         f"(target < 2 %); wall over ideal: {100 * result['wall_overhead_share']:.1f} %"
     )
+    if not options.no_scaling:
+        # the same job on one worker: what the second one buys (the issue's target: <= 0.55)
+        one, _ = run_job(env, root / "home-1", "cpu:1", spec_args, options.timeout_s)
+        assert one.started is not None and one.finished is not None
+        one_s = one.finished - one.started
+        result["one_worker_wall_s"] = round(one_s, 3)
+        result["two_over_one"] = round(wall_s / one_s, 4)
+        print(f"the same job on 1 worker: {one_s:.2f} s; 2 workers take {wall_s / one_s:.3f} of that "
+              "(target <= 0.55)")
     print(json.dumps(result))
     return 0
 
