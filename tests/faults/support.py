@@ -1,22 +1,11 @@
-"""A lab for the fault tests: real daemons, workers and CLI processes on a tmp home.
-
-Nothing is mocked. Every process is ``python -m lstui.cli`` (or the daemon and workers
-it starts) with ``LSTUI_HOME`` set to a tmp folder and a module of test models
-(:data:`FAULT_MODELS`) on ``PYTHONPATH``. The store is read through a read-only SQLite
-connection, so a test never takes a write lock the processes under test need.
-"""
+"""A lab for the fault tests: real daemons, workers and CLI processes on a tmp home
+(:mod:`tests.lab`), the test models (:data:`FAULT_MODELS`) and the checks on results."""
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import resource
 import signal
-import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +13,8 @@ from typing import Any
 import numpy as np
 
 from lstui.results import read_surface
+from tests import lab as _lab
+from tests.lab import pid_alive as pid_alive  # re-exported for the fault tests
 
 FAULT_MODELS = '''
 """Models for the fault tests (factories called with no arguments)."""
@@ -120,24 +111,8 @@ def write_evil_checkpoint(path: Path, marker: Path) -> None:
 def wait_until(
     what: str, check: Callable[[], Any], timeout_s: float = TIMEOUT_S, every_s: float = 0.1
 ) -> Any:
-    """Poll ``check`` until it returns something true; fail naming ``what`` after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(every_s)
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie counts as gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    """:func:`tests.lab.wait_until` with the fault tests' longer default timeout."""
+    return _lab.wait_until(what, check, timeout_s, every_s)
 
 
 def file_size_limit(limit: int) -> Callable[[], None]:
@@ -187,116 +162,12 @@ def one_error_line(stderr: str) -> str:
     return errors[0]
 
 
-class Lab:
-    """One ``LSTUI_HOME`` and the processes started on it."""
+class Lab(_lab.Lab):
+    """The shared lab, with the fault tests' longer timeout and wider terminal."""
 
-    def __init__(self, home: Path, modules: Path) -> None:
-        self.home = home
-        self.env = dict(os.environ)
-        self.env["LSTUI_HOME"] = str(home)
-        self.env["PYTHONPATH"] = os.pathsep.join(
-            [str(modules)] + ([self.env["PYTHONPATH"]] if self.env.get("PYTHONPATH") else [])
-        )
-        self.env["COLUMNS"] = "200"
-        self.env.pop("LSTUI_SOAK", None)
-        self.daemon_pids: list[int] = []
-
-    # -- processes ------------------------------------------------------------------
-    def cli(
-        self,
-        *args: str,
-        check: bool = True,
-        timeout_s: float = TIMEOUT_S,
-        preexec_fn: Callable[[], None] | None = None,
-        cwd: Path | None = None,
-    ) -> subprocess.CompletedProcess[str]:
-        """Run ``lstui ARGS``; with ``check``, fail on a non-zero exit."""
-        proc = subprocess.run(
-            [sys.executable, "-m", "lstui.cli", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            stdin=subprocess.DEVNULL,
-            preexec_fn=preexec_fn,
-            cwd=cwd,
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError(
-                f"lstui {' '.join(args)} exited {proc.returncode}\n"
-                f"stdout: {proc.stdout}\nstderr: {proc.stderr}"
-            )
-        return proc
-
-    def submit(self, *args: str) -> int:
-        return int(self.cli("submit", *args).stdout.split()[-1])
-
-    def start_daemon(self, devices: str = "cpu:2", *extra: str) -> int:
-        self.cli("daemon", "start", "--devices", devices, *extra)
-        pid = self.daemon_pid()
-        assert pid is not None
-        self.daemon_pids.append(pid)
-        return pid
-
-    def daemon_pid(self) -> int | None:
-        """The pid the pid file names, if that process runs."""
-        try:
-            pid = int(json.loads((self.home / "daemon.pid").read_text())["pid"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-        return pid if pid_alive(pid) else None
-
-    def stop_daemon(self) -> None:
-        self.cli("daemon", "stop")
-
-    def lab_pids(self) -> list[int]:
-        """Live daemon and worker processes started on this home (from /proc)."""
-        found = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/cmdline", "rb") as f:
-                    argv = f.read().split(b"\0")
-            except OSError:
-                continue
-            if str(self.home).encode() in argv and any(b"lstui.scheduler" in a for a in argv):
-                if pid_alive(int(entry)):
-                    found.append(int(entry))
-        return found
-
-    def teardown(self) -> None:
-        """Stop every daemon of the lab gracefully, else kill what is left of it."""
-        if self.daemon_pid() is not None:
-            self.cli("daemon", "stop", check=False)
-        for pid in self.lab_pids():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-
-    def live_workers(self) -> list[dict[str, Any]]:
-        return [w for w in self.workers() if w["state"] == "alive" and pid_alive(w["pid"])]
-
-    def wait_workers(self, count: int, timeout_s: float = TIMEOUT_S) -> list[dict[str, Any]]:
-        def ready() -> list[dict[str, Any]]:
-            alive = self.live_workers()
-            return alive if len(alive) >= count else []
-
-        return wait_until(f"{count} live workers", ready, timeout_s, every_s=0.2)
-
-    # -- the store, read-only -------------------------------------------------------
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        db = self.home / "lstui.db"
-        if not db.exists():
-            return []
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=60)
-        try:
-            conn.row_factory = sqlite3.Row
-            return [dict(r) for r in conn.execute(sql, params).fetchall()]
-        finally:
-            conn.close()
-
-    def workers(self) -> list[dict[str, Any]]:
-        return self.query("SELECT * FROM workers ORDER BY id")
+    timeout_s = TIMEOUT_S
+    columns = "200"
+    make_home = False
 
     def job(self, job_id: int) -> dict[str, Any]:
         return self.query("SELECT * FROM jobs WHERE id = ?", (job_id,))[0]

@@ -1,20 +1,10 @@
-"""A lab for scheduler tests: real daemons, workers and CLI processes on a tmp home.
-
-Everything here starts real processes (``lstui`` through ``python -m lstui.cli``) and
-reads the real SQLite file; nothing is mocked. Test models live in a module written to a
-tmp folder that is put on ``PYTHONPATH`` for every process the lab starts.
-"""
+"""A lab for scheduler tests: real daemons, workers and CLI processes on a tmp home
+(:mod:`tests.lab`), the test models they run, and the checks on their results."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import sqlite3
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +12,11 @@ import numpy as np
 
 from lstui.results import read_surface
 from lstui.store import JobRow, JobState, Store
+from tests import lab as _lab
+from tests.lab import pid_alive, wait_until
+
+__all__ = ["LAB_MODELS", "SLOW_SPEC", "TIMEOUT_S", "Lab", "assert_same_surface", "pid_alive",
+           "surface_arrays", "wait_until", "write_lab_models"]
 
 LAB_MODELS = '''
 """Models for the scheduler tests (factories called with no arguments)."""
@@ -86,139 +81,10 @@ def write_lab_models(folder: Path) -> Path:
     return folder
 
 
-def wait_until(
-    what: str, check: Callable[[], Any], timeout_s: float = TIMEOUT_S, every_s: float = 0.05
-) -> Any:
-    """Poll ``check`` until it returns something true; fail with ``what`` after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(every_s)
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # a zombie child of ours counts as gone
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-class Lab:
-    """One ``LSTUI_HOME`` and the processes started on it."""
-
-    def __init__(self, home: Path, modules: Path) -> None:
-        self.home = home
-        self.home.mkdir(parents=True, exist_ok=True)
-        self.env = dict(os.environ)
-        self.env["LSTUI_HOME"] = str(home)
-        self.env["PYTHONPATH"] = os.pathsep.join(
-            [str(modules)] + ([self.env["PYTHONPATH"]] if self.env.get("PYTHONPATH") else [])
-        )
-        self.env["COLUMNS"] = "120"
-        self.daemon_pids: list[int] = []
-
-    # -- processes ------------------------------------------------------------------
-    def cli(
-        self, *args: str, check: bool = True, timeout_s: float = TIMEOUT_S
-    ) -> subprocess.CompletedProcess[str]:
-        """Run ``lstui ARGS`` in a subprocess; with ``check``, fail on a non-zero exit."""
-        proc = subprocess.run(
-            [sys.executable, "-m", "lstui.cli", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            stdin=subprocess.DEVNULL,
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError(
-                f"lstui {' '.join(args)} exited {proc.returncode}\n"
-                f"stdout: {proc.stdout}\nstderr: {proc.stderr}"
-            )
-        return proc
-
-    def popen(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "lstui.cli", *args],
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-
-    def submit(self, *args: str) -> int:
-        out = self.cli("submit", *args).stdout.split()
-        return int(out[-1])
-
-    def start_daemon(self, devices: str = "cpu:2", *extra: str) -> int:
-        self.cli("daemon", "start", "--devices", devices, *extra)
-        pid = self.daemon_pid()
-        assert pid is not None
-        self.daemon_pids.append(pid)
-        return pid
-
-    def daemon_pid(self) -> int | None:
-        try:
-            return int(json.loads((self.home / "daemon.pid").read_text())["pid"])
-        except (OSError, ValueError, KeyError):
-            return None
-
-    def stop_daemon(self) -> None:
-        self.cli("daemon", "stop")
-
-    def teardown(self) -> None:
-        """Stop every daemon the lab started: gracefully, else its whole process group."""
-        pid = self.daemon_pid()
-        if pid is not None and pid_alive(pid):
-            self.cli("daemon", "stop", check=False)
-        for pid in self.daemon_pids:
-            try:
-                os.killpg(pid, signal.SIGKILL)  # the daemon leads its group; workers are in it
-            except (ProcessLookupError, PermissionError):
-                pass
-        for w in self.workers():
-            if pid_alive(w["pid"]):
-                try:
-                    os.kill(w["pid"], signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-
-    def wait_workers(self, count: int, timeout_s: float = TIMEOUT_S) -> list[dict[str, Any]]:
-        """Wait until ``count`` live workers registered; returns them."""
-
-        def ready() -> list[dict[str, Any]]:
-            alive = [w for w in self.workers() if w["state"] == "alive" and pid_alive(w["pid"])]
-            return alive if len(alive) >= count else []
-
-        return wait_until(f"{count} workers", ready, timeout_s, every_s=0.2)
+class Lab(_lab.Lab):
+    """The shared lab, with the store read as the scheduler tests need it."""
 
     # -- the store, read-only -------------------------------------------------------
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        """Rows of a read-only query on the live database."""
-        db = self.home / "lstui.db"
-        if not db.exists():
-            return []
-        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
-        try:
-            conn.row_factory = sqlite3.Row
-            return [dict(r) for r in conn.execute(sql, params).fetchall()]
-        finally:
-            conn.close()
-
-    def workers(self) -> list[dict[str, Any]]:
-        return self.query("SELECT * FROM workers ORDER BY id")
-
     def job(self, job_id: int) -> JobRow:
         with Store.open_home(self.home) as store:
             return store.get_job(job_id)

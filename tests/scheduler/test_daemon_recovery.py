@@ -39,23 +39,6 @@ def _assert_complete_once(lab: Lab, job_id: int) -> None:
     assert {u["state"] for u in lab.units(job_id)} == {"done"}
 
 
-def _lab_processes(lab: Lab) -> list[int]:
-    """Pids of live daemon or worker processes started on this lab's home."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if str(lab.home).encode() in argv and any(b"lstui.scheduler" in a for a in argv):
-            if pid_alive(int(entry)):
-                found.append(int(entry))
-    return found
-
-
 def test_worker_killed_in_the_middle_of_a_unit_loses_no_point(
     lab: Lab, reference_surface: Path
 ) -> None:
@@ -103,7 +86,7 @@ def test_daemon_killed_in_the_middle_of_a_job_resumes_after_restart(
     os.kill(daemon, signal.SIGKILL)
 
     # the workers notice their parent is gone, store what they computed and stop
-    wait_until("the orphaned workers to stop", lambda: not _lab_processes(lab), 15)
+    wait_until("the orphaned workers to stop", lambda: not lab.lab_pids(), 15)
     assert not any(pid_alive(p) for p in worker_pids)
     assert not daemon_status(lab.home).running
     left = lab.job(job_id)
