@@ -56,7 +56,9 @@ def test_worker_killed_in_the_middle_of_a_unit_loses_no_point(
             " WHERE u.job_id = ? AND u.state = 'leased'",
             (job_id,),
         )
-        return next((r for r in rows if 0 < r["stored"] < 50), None)
+        # at most 40 of 50 stored: the worker still has 0.4 s or more of the unit to go
+        # when the kill lands (a unit seen at 48 of 50 could complete first under load)
+        return next((r for r in rows if 0 < r["stored"] <= 40), None)
 
     victim = wait_until("a half-stored leased unit", half_done_unit)
     os.kill(victim["pid"], signal.SIGKILL)
