@@ -19,8 +19,9 @@ median over the timed points; warm-up points (and compilation) are not timed.
 
 The last line printed is one JSON object (see ``benchmarks/README.md``).
 
-    python benchmarks/bench_surface.py                       # cnn on the CPU, 2,000 images
-    python benchmarks/bench_surface.py --device cuda --model resnet56 --images 10000
+    python benchmarks/bench_surface.py                       # ResNet-56 on the CPU, 512 images
+    python benchmarks/bench_surface.py --model cnn --images 2000   # the small CNN
+    python benchmarks/bench_surface.py --device cuda --images 50000
 """
 
 from __future__ import annotations
@@ -255,9 +256,11 @@ def scaling(
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--model", default=None, help="built-in model (default: cnn on CPU, resnet56 on CUDA)")
-    p.add_argument("--images", type=int, default=2000, help="synthetic CIFAR-sized images")
-    p.add_argument("--points", type=int, default=10, help="timed points per contender")
+    p.add_argument("--model", default="resnet56", help="built-in model (default: resnet56)")
+    p.add_argument("--images", type=int, default=None,
+                   help="synthetic CIFAR-sized images (default: 512 on the CPU, 10,000 on CUDA)")
+    p.add_argument("--points", type=int, default=None, help="timed points per contender (default: 5 on "
+                   "the CPU, 10 on CUDA)")
     p.add_argument("--warmup", type=int, default=1, help="untimed points per contender first (at least 1)")
     p.add_argument("--batch-size", type=int, default=None, help="lstui's batch (default: its own)")
     p.add_argument("--baseline-batch", type=int, default=128)
@@ -274,6 +277,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
+    cuda = torch.device(args.device).type == "cuda"
+    args.images = args.images if args.images is not None else (10_000 if cuda else 512)
+    args.points = args.points if args.points is not None else (10 if cuda else 5)
     if args.warmup < 1 or args.points < 1 or args.images < 1:
         p.error("--warmup, --points and --images must be at least 1")
     return args
@@ -285,7 +291,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     cuda = device.type == "cuda"
-    model_name = args.model or ("resnet56" if cuda else "cnn")
+    model_name = args.model
     if args.modes:
         modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     else:

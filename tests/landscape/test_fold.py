@@ -148,3 +148,36 @@ def test_a_model_whose_python_matters_is_checked_and_evaluated_as_it_is(caplog: 
     assert ev.folded_bn == 0
     assert "BatchNorm not folded" in caplog.text
     assert ev._forward_model is ev.model
+
+
+def test_relu_runs_in_place_only_on_tensors_nothing_else_reads() -> None:
+    torch.manual_seed(0)
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 2, 3, padding=1)
+            self.bn1 = nn.BatchNorm2d(2)
+            self.conv2 = nn.Conv2d(2, 2, 3, padding=1)
+            self.bn2 = nn.BatchNorm2d(2)
+            self.act = nn.ReLU()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            inp = torch.relu(x)  # the caller's tensor: never changed in place
+            a = torch.nn.functional.relu(self.bn1(self.conv1(inp)))  # fresh, read once: in place
+            b = self.bn2(self.conv2(a))
+            c = self.act(b)  # b is read again below: not in place
+            return c + b + self.act(a + b)  # a fresh sum read once: in place
+
+    model = _randomise_bn(Net())
+    folded, count = fold_batchnorm(model)
+    assert count == 2
+    assert isinstance(folded, torch.fx.GraphModule)
+    in_place = [n for n in folded.graph.nodes if n.target is torch.relu_]
+    assert [n.args[0].op for n in in_place] == ["call_module", "call_function"]
+    x = torch.randn(2, 1, 6, 6)
+    before = x.clone()
+    with torch.no_grad():
+        want, got = model(x), folded(x)
+    assert torch.equal(x, before), "the input was not written"
+    assert torch.allclose(got, want, rtol=1e-5, atol=1e-6)
