@@ -5,26 +5,31 @@
 #      reference-style loop, |Δloss| against fp32, peak memory);
 #   3. a 51×51 ResNet-56 surface end to end with `lstui run` (start-up included), bf16.
 # Usage: OUT=/some/folder bash benchmarks/gpu_check.sh   (figures land in $OUT)
+#   PHASES="tests bench e2e" (default) picks the parts; their timeouts (TESTS_S, BENCH_S,
+#   E2E_S: 90 + 330 + 170 s) add up to just under one 10-minute device call.
 set -u
+PHASES=${PHASES:-tests bench e2e}
+has() { case " $PHASES " in *" $1 "*) return 0 ;; esac; return 1; }
 OUT=${OUT:-/tmp/lstui-gpu-check}
 mkdir -p "$OUT"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 PY=${PYTHON:-python3}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
 $PY -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name(0))" | tee -a "$OUT/gpu.txt"
-timeout "${TESTS_S:-120}" $PY -m pytest -q -p no:cacheprovider -m gpu tests/landscape/test_precision.py 2>&1 \
+has tests && timeout "${TESTS_S:-90}" $PY -m pytest -q -p no:cacheprovider -m gpu tests/landscape/test_precision.py 2>&1 \
   | tail -5 | tee "$OUT/gpu_tests.txt"
 # modes: precision, then flags: c compiled, g compiled with CUDA graphs, a max-autotune, n BatchNorm not folded
-timeout "${BENCH_S:-330}" $PY benchmarks/bench_surface.py --device cuda --model resnet56 --images 50000 \
+has bench && timeout "${BENCH_S:-330}" $PY benchmarks/bench_surface.py --device cuda --model resnet56 --images 50000 \
   --points "${POINTS:-3}" --baseline-data tensors \
   --modes "${MODES:-fp32,fp32+n,tf32,tf32+c,bf16,bf16+c,bf16+g}" 2>&1 | tee "$OUT/bench.txt"
+if has e2e; then
 $PY - <<'PY'
 from pathlib import Path
 from tests.datasets.cifar_fixture import write_cifar10
 print("synthetic CIFAR-10 folder:", write_cifar10(Path("/tmp/lstui-cifar"), n_per_batch=10000))
 PY
 start=$SECONDS
-timeout "${E2E_S:-200}" $PY -m lstui.cli run surface --model resnet56 --data cifar10:/tmp/lstui-cifar \
+timeout "${E2E_S:-170}" $PY -m lstui.cli run surface --model resnet56 --data cifar10:/tmp/lstui-cifar \
   --x -1:1:51 --y -1:1:51 --precision "${PRECISION:-bf16}" --device cuda --out /tmp/lstui-s51 --no-figure 2>&1 \
   | tail -8 | tee "$OUT/e2e.txt"
 echo "end to end: $((SECONDS - start)) s (whole lstui run process, start-up included)" | tee -a "$OUT/e2e.txt"
@@ -34,3 +39,4 @@ s = read_surface("/tmp/lstui-s51/surface.h5")
 done = int(s.computed().sum())
 print(f"points computed: {done} of {s.computed().size}")
 PY
+fi
