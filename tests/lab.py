@@ -187,3 +187,17 @@ class Lab:
 
     def workers(self) -> list[dict[str, Any]]:
         return self.query("SELECT * FROM workers ORDER BY id")
+
+
+def assert_points_once(lab: Lab, job_id: int) -> None:
+    """Every point of the job stored exactly once, every unit done, the counter right."""
+    job = lab.query("SELECT total_points, done_points FROM jobs WHERE id = ?", (job_id,))[0]
+    rows = lab.query(
+        "SELECT count(*) AS n, count(DISTINCT idx) AS d, min(idx) AS lo, max(idx) AS hi"
+        " FROM points WHERE job_id = ?",
+        (job_id,),
+    )[0]
+    assert rows["n"] == rows["d"] == job["total_points"] == job["done_points"], (rows, job)
+    assert (rows["lo"], rows["hi"]) == (0, job["total_points"] - 1)
+    units = lab.query("SELECT state FROM units WHERE job_id = ?", (job_id,))
+    assert {u["state"] for u in units} == {"done"}

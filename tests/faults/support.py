@@ -14,7 +14,8 @@ import numpy as np
 
 from lstui.results import read_surface
 from tests import lab as _lab
-from tests.lab import pid_alive as pid_alive  # re-exported for the fault tests
+from tests.lab import assert_points_once as assert_points_once  # re-exported for the fault tests
+from tests.lab import pid_alive as pid_alive
 
 FAULT_MODELS = '''
 """Models for the fault tests (factories called with no arguments)."""
@@ -224,20 +225,6 @@ class Lab(_lab.Lab):
         """Wait until the daemon wrote a finished job's files (its finish mark)."""
         mark = Path(self.job(job_id)["results_dir"]) / ".lstui-finished"
         wait_until(f"job {job_id}'s files", mark.exists, timeout_s)
-
-
-def assert_points_once(lab: Lab, job_id: int) -> None:
-    """Every point of the job stored exactly once, every unit done, the counter right."""
-    job = lab.job(job_id)
-    rows = lab.query(
-        "SELECT count(*) AS n, count(DISTINCT idx) AS d, min(idx) AS lo, max(idx) AS hi"
-        " FROM points WHERE job_id = ?",
-        (job_id,),
-    )[0]
-    assert rows["n"] == rows["d"] == job["total_points"] == job["done_points"], (rows, job)
-    assert (rows["lo"], rows["hi"]) == (0, job["total_points"] - 1)
-    units = lab.query("SELECT state FROM units WHERE job_id = ?", (job_id,))
-    assert {u["state"] for u in units} == {"done"}
 
 
 def assert_points_equal_surface(lab: Lab, job_id: int, reference: Path, tol: float = 1e-6) -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from lstui.scheduler.daemon import daemon_status
 from lstui.store import JobState
+from tests.lab import assert_points_once
 from tests.scheduler.support import (
     SLOW_SPEC,
     Lab,
@@ -24,19 +25,6 @@ from tests.scheduler.support import (
 )
 
 pytestmark = pytest.mark.timeout(240)  # a hung daemon must not hang the suite
-
-
-def _assert_complete_once(lab: Lab, job_id: int) -> None:
-    """Every point stored exactly once, every unit done, the counter right."""
-    job = lab.job(job_id)
-    rows = lab.query(
-        "SELECT count(*) AS n, count(DISTINCT idx) AS d, min(idx) AS lo, max(idx) AS hi"
-        " FROM points WHERE job_id = ?",
-        (job_id,),
-    )[0]
-    assert rows["n"] == rows["d"] == job.total_points == job.done_points
-    assert (rows["lo"], rows["hi"]) == (0, job.total_points - 1)
-    assert {u["state"] for u in lab.units(job_id)} == {"done"}
 
 
 def test_worker_killed_in_the_middle_of_a_unit_loses_no_point(
@@ -65,7 +53,7 @@ def test_worker_killed_in_the_middle_of_a_unit_loses_no_point(
     wait_until("the worker to die", lambda: not pid_alive(victim["pid"]), 10)
 
     job = lab.wait_exported(job_id)
-    _assert_complete_once(lab, job_id)
+    assert_points_once(lab, job_id)
     unit = lab.query("SELECT * FROM units WHERE id = ?", (victim["id"],))[0]
     assert unit["state"] == "done" and unit["attempts"] == 2
     writers = lab.query("SELECT DISTINCT worker FROM points WHERE unit_id = ?", (victim["id"],))
@@ -97,7 +85,7 @@ def test_daemon_killed_in_the_middle_of_a_job_resumes_after_restart(
 
     lab.start_daemon("cpu:2", "--export", "")
     job = lab.wait_exported(job_id)
-    _assert_complete_once(lab, job_id)
+    assert_points_once(lab, job_id)
     assert job.attempts >= 1
     assert_same_surface(Path(job.results_dir) / "surface.h5", reference_surface)
 
