@@ -93,10 +93,10 @@ from lstui.landscape.options import BN_MODES, COMPILE_MODES, LOSSES, PRECISIONS,
 log = logging.getLogger(__name__)
 
 STORAGES = ("auto", "float", "raw", "stream")
+"""Where a split's inputs live: ``auto`` decides by size (see :class:`Evaluator`)."""
 
 INDUCTOR_MODES = ("default", "max-autotune-no-cudagraphs", "reduce-overhead")
 """``torch.compile`` modes an Evaluator can compile with (``compile_mode``)."""
-"""Where a split's inputs live: ``auto`` decides by size (see :class:`Evaluator`)."""
 
 CUDA_START_BATCH = 8192
 """First batch tried on CUDA when no batch size is given; halved on out-of-memory."""

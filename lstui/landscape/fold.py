@@ -116,13 +116,12 @@ def _fresh(node: fx.Node, modules: dict[str, nn.Module]) -> bool:
     return node.op == "call_function" and node.target in _ADDS
 
 
-def _relu_in_place(traced: fx.GraphModule) -> int:
+def _relu_in_place(traced: fx.GraphModule) -> None:
     """Apply each ReLU in place to a tensor that only it reads, freshly made by a folded
     convolution, a layer or an addition: no new tensor and one pass over memory fewer
     (on the CPU an out-of-place ReLU of a 8 MiB activation took 2.5 ms, in place 0.4 ms).
     """
     modules = dict(traced.named_modules())
-    changed = 0
     for node in list(traced.graph.nodes):
         is_relu = (
             (node.op == "call_function" and node.target in _RELUS and not node.kwargs.get("inplace"))
@@ -137,5 +136,3 @@ def _relu_in_place(traced: fx.GraphModule) -> int:
             in_place = traced.graph.call_function(torch.relu_, (source,))
         node.replace_all_uses_with(in_place)
         traced.graph.erase_node(node)
-        changed += 1
-    return changed

@@ -13,10 +13,8 @@ import numpy as np
 from lstui.results import read_surface
 from lstui.store import JobRow, JobState, Store
 from tests import lab as _lab
-from tests.lab import pid_alive, wait_until
-
-__all__ = ["LAB_MODELS", "SLOW_SPEC", "TIMEOUT_S", "Lab", "assert_same_surface", "pid_alive",
-           "surface_arrays", "wait_until", "write_lab_models"]
+from tests.lab import pid_alive as pid_alive  # re-exported for the scheduler tests
+from tests.lab import wait_until as wait_until
 
 LAB_MODELS = '''
 """Models for the scheduler tests (factories called with no arguments)."""
