@@ -98,6 +98,7 @@ def fold_batchnorm(model: nn.Module) -> tuple[nn.Module, int]:
         folded += 1
     if not folded:
         return model, 0
+    _add_in_place(traced)
     _relu_in_place(traced)
     traced.graph.lint()
     traced.recompile()
@@ -109,11 +110,50 @@ _ADDS = {operator.add, torch.add}
 _FRESH_MODULES = (ConvBN, nn.Conv2d, nn.Linear, nn.BatchNorm2d)
 
 
+def add_into(a: object, b: object) -> object:
+    """``a + b``, written into ``a`` when that is the same tensor ``a + b`` would make.
+
+    Only called on an ``a`` that nothing else reads. The sum is computed in place when
+    both are tensors and ``a`` already has the result's dtype and shape (under autocast a
+    bfloat16 ``a`` plus a float32 ``b`` is float32: a new tensor, as before).
+    """
+    if (
+        isinstance(a, torch.Tensor)
+        and isinstance(b, torch.Tensor)
+        and a.dtype == torch.result_type(a, b)
+        and (a.shape == b.shape or torch.broadcast_shapes(a.shape, b.shape) == a.shape)
+    ):
+        return a.add_(b)
+    return a + b  # type: ignore[operator]
+
+
 def _fresh(node: fx.Node, modules: dict[str, nn.Module]) -> bool:
     """Whether ``node`` makes a new tensor (not a view, an input or a weight)."""
     if node.op == "call_module":
         return type(modules.get(str(node.target))) in _FRESH_MODULES
-    return node.op == "call_function" and node.target in _ADDS
+    return node.op == "call_function" and (node.target in _ADDS or node.target is add_into)
+
+
+def _add_in_place(traced: fx.GraphModule) -> None:
+    """Add into a summand that only the addition reads, freshly made by a folded
+    convolution, a layer or another addition (a residual block's ``out + shortcut(x)``):
+    no new tensor per block. Either summand may be the one written (float addition
+    commutes exactly).
+    """
+    modules = dict(traced.named_modules())
+    for node in list(traced.graph.nodes):
+        if node.op != "call_function" or node.target not in _ADDS or node.kwargs or len(node.args) != 2:
+            continue
+        a, b = node.args
+        if not (isinstance(a, fx.Node) and isinstance(b, fx.Node)) or a is b:
+            continue
+        for target, other in ((a, b), (b, a)):
+            if len(target.users) == 1 and _fresh(target, modules):
+                with traced.graph.inserting_before(node):
+                    in_place = traced.graph.call_function(add_into, (target, other))
+                node.replace_all_uses_with(in_place)
+                traced.graph.erase_node(node)
+                break
 
 
 def _relu_in_place(traced: fx.GraphModule) -> None:

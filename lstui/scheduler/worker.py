@@ -27,6 +27,7 @@ from types import FrameType
 from typing import Any, TypeVar
 
 from lstui.errors import InvalidTransition, LstuiError, StoreError
+from lstui.scheduler.allocator import keep_freed_memory
 from lstui.store import JobState, PointRow, Store, UnitClaim
 
 log = logging.getLogger("lstui.worker")
@@ -436,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.device == "cpu":
+        keep_freed_memory()
     if args.device.startswith("cuda"):
         torch.cuda.set_device(torch.device(args.device))
     with Store.open_home(args.home) as store:

@@ -9,7 +9,7 @@ from torch import nn
 
 from lstui.landscape.directions import create_random_direction
 from lstui.landscape.evaluator import EvalData, Evaluator
-from lstui.landscape.fold import ConvBN, fold_batchnorm
+from lstui.landscape.fold import ConvBN, add_into, fold_batchnorm
 from lstui.models import build_model
 from lstui.models._zoo import REFERENCE_ZOO
 from tests.landscape.nets import conv_bn
@@ -175,9 +175,36 @@ def test_relu_runs_in_place_only_on_tensors_nothing_else_reads() -> None:
     assert isinstance(folded, torch.fx.GraphModule)
     in_place = [n for n in folded.graph.nodes if n.target is torch.relu_]
     assert [n.args[0].op for n in in_place] == ["call_module", "call_function"]
+    sums = [n for n in folded.graph.nodes if n.target is add_into]
+    assert len(sums) == 1, "only (c + b) is a fresh summand read once; a and b are read again"
     x = torch.randn(2, 1, 6, 6)
     before = x.clone()
     with torch.no_grad():
         want, got = model(x), folded(x)
     assert torch.equal(x, before), "the input was not written"
     assert torch.allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_a_residual_sum_is_written_into_the_fresh_summand() -> None:
+    model = _randomise_bn(build_model("resnet20", input_shape=(3, 32, 32), num_classes=10))
+    folded, _ = fold_batchnorm(model)
+    assert isinstance(folded, torch.fx.GraphModule)
+    sums = [n for n in folded.graph.nodes if n.target is add_into]
+    assert len(sums) == 9, "one per basic block"
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(folded(x), model(x), rtol=1e-5, atol=1e-5)
+
+
+def test_add_into_writes_only_when_the_sum_has_the_summands_dtype_and_shape() -> None:
+    a, b = torch.ones(2, 3), torch.full((2, 3), 2.0)
+    assert add_into(a, b) is a and torch.equal(a, torch.full((2, 3), 3.0))
+    narrow = torch.ones(2, 3, dtype=torch.bfloat16)
+    wide = add_into(narrow, b)  # autocast: a bfloat16 output plus a float32 shortcut
+    assert isinstance(wide, torch.Tensor) and wide.dtype == torch.float32
+    assert torch.equal(narrow, torch.ones(2, 3, dtype=torch.bfloat16)), "not written"
+    column = torch.ones(2, 1)
+    grown = add_into(column, b)  # broadcast to a bigger shape
+    assert isinstance(grown, torch.Tensor) and grown.shape == (2, 3)
+    assert torch.equal(column, torch.ones(2, 1))
+    assert add_into(2, 3) == 5
