@@ -1,4 +1,4 @@
-"""Surface points per second: the reference's way against lstui's Evaluator, in one process.
+"""Surface points per second: the reference's way against lstui's Evaluator, each in a process of its own.
 
 The baseline does, for every point, what the reference code does: the weights
 θ* + x·dx + y·dy are computed on the host and copied into the model
@@ -13,9 +13,14 @@ instead (a stronger baseline than the reference ever was).
 
 lstui's Evaluator is timed in every precision mode (and compiled, on CUDA) on the same
 model, the same directions, the same synthetic CIFAR-sized data (uint8 3×32×32 images,
-random labels) and the same points. Calls are interleaved point by point (baseline, then
-each mode), so load from other processes falls on all of them alike; each figure is the
-median over the timed points; warm-up points (and compilation) are not timed.
+random labels) and the same points. Each contender runs in a process of its own (its
+allocator, thread pools, caches and global switches are its own, as in an lstui worker or
+a reference script): lstui's CPU contenders keep freed memory as lstui's CPU workers do,
+the baseline runs with the C library's defaults as the reference's scripts do
+(``--baseline-keeps-freed-memory`` gives it the same setting). The processes take turns
+point by point (baseline, then each mode), so load from other processes falls on all of
+them alike; each figure is the median over the timed points; warm-up points (and
+compilation) are not timed, and the contenders warm up one at a time.
 
 The last line printed is one JSON object (see ``benchmarks/README.md``).
 
@@ -29,6 +34,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import multiprocessing as mp
 import resource
 import statistics
 import sys
@@ -37,6 +43,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -49,6 +56,7 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable
 from lstui.landscape.directions import create_random_direction  # noqa: E402
 from lstui.landscape.evaluator import EvalData, Evaluator, compile_available  # noqa: E402
 from lstui.models import build_model  # noqa: E402
+from lstui.scheduler.allocator import keep_freed_memory  # noqa: E402
 
 CIFAR_MEAN = tuple(v / 255.0 for v in (125.3, 123.0, 113.9))
 CIFAR_STD = tuple(v / 255.0 for v in (63.0, 62.1, 66.7))
@@ -153,16 +161,34 @@ class ReferenceBaseline:
 
 
 # -- timing --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Setup:
+    """What every contender's process rebuilds identically (the same seed gives the same
+    model, directions, data and points)."""
+
+    model: str
+    images: int
+    seed: int
+    device: str
+    threads: int | None
+    batch_size: int | None
+    baseline_batch: int
+    baseline_data: str
+    baseline_keeps_freed_memory: bool
+
+
 @dataclass
 class Contender:
     name: str
-    evaluate: Callable[[float, float], float]
     times: list[float] = field(default_factory=list)
-    cpu_times: list[float] = field(default_factory=list)  # this process's CPU time
+    cpu_times: list[float] = field(default_factory=list)  # its process's CPU time
+    faults: list[int] = field(default_factory=list)  # its process's minor page faults
     losses: list[float] = field(default_factory=list)
     warmup_s: float = 0.0
     memory_mb: float = 0.0
     facts: dict[str, object] = field(default_factory=dict)
+    conn: Any = None
+    process: Any = None
 
 
 def _sync(device: torch.device) -> None:
@@ -170,52 +196,128 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-class MemoryProbe:
-    """Memory a contender takes: CUDA bytes on top of what was allocated before (peak), or
-    the growth of the process's peak resident set on the CPU (a lower bound)."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-
-    def __enter__(self) -> MemoryProbe:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            torch.cuda.reset_peak_memory_stats(self.device)
-            self.before = torch.cuda.memory_allocated(self.device)
-        else:
-            self.before = _maxrss_bytes()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-            self.mb = (torch.cuda.max_memory_allocated(self.device) - self.before) / 2**20
-        else:
-            self.mb = (_maxrss_bytes() - self.before) / 2**20
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize()
 
 
 def _maxrss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # kB on Linux
 
 
-def warm(contender: Contender, points: Sequence[Point], device: torch.device) -> None:
+def _minflt() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def common(setup: Setup) -> tuple[nn.Module, list[torch.Tensor], list[torch.Tensor], torch.Tensor, torch.Tensor]:
+    images, labels = synthetic_cifar(setup.images, 10, setup.seed)
+    model = centre_model(setup.model, setup.seed, images)
+    g = torch.Generator().manual_seed(setup.seed + 123)
+    dx = create_random_direction(model, g)
+    dy = create_random_direction(model, g)
+    return model, dx, dy, images, labels
+
+
+def make_contender(
+    name: str, setup: Setup, device: torch.device
+) -> tuple[Callable[[float, float], float], Callable[[], dict[str, object]]]:
+    """The contender's evaluate(x, y) → loss, and a function giving its facts."""
+    model, dx, dy, images, labels = common(setup)
+    if name == "baseline":
+        base_inputs = normalised_float(images) if setup.baseline_data == "tensors" else images
+        base = ReferenceBaseline(model, dx, dy, base_inputs, labels, device, setup.baseline_batch)
+        return base.evaluate, lambda: {"batch_size": setup.baseline_batch, "data": setup.baseline_data}
+    ev = make_evaluator(name, model, dx, dy, EvalData(images, labels, 1 / 255, CIFAR_MEAN, CIFAR_STD),
+                        device, setup.batch_size)
+    return (
+        lambda x, y: float(ev.evaluate(x, y).train_loss or 0.0),
+        lambda: {"batch_size": ev.batch_size, "storage": ev.storage["train"], "compiled": ev.compiled,
+                 "channels_last": ev.channels_last, "folded_bn": ev.folded_bn},
+    )
+
+
+def make_evaluator(mode: str, model: nn.Module, dx: Sequence[torch.Tensor], dy: Sequence[torch.Tensor],
+                   data: EvalData, device: torch.device, batch_size: int | None) -> Evaluator:
+    precision, _, flags = mode.partition("+")
+    return Evaluator(
+        model,
+        [dx, dy],
+        train=data,
+        device=device,
+        batch_size=batch_size,
+        precision=precision,
+        compile="on" if set(flags) & set(COMPILE_FLAGS) else "off",
+        compile_mode=next((COMPILE_FLAGS[f] for f in flags if f in COMPILE_FLAGS), "default"),
+        fold_bn="n" not in flags,
+    )
+
+
+def contender_process(conn: Any, name: str, setup: Setup, warm_points: Sequence[Point]) -> None:
+    """One contender in a process of its own: its allocator, thread pools, caches and
+    global switches are its own, as in a worker or a reference script.
+
+    CPU lstui contenders keep freed memory as lstui's CPU workers do
+    (:func:`lstui.scheduler.allocator.keep_freed_memory`); the baseline runs with the C
+    library's defaults, as the reference's scripts do, unless
+    ``--baseline-keeps-freed-memory``.
+    """
+    device = torch.device(setup.device)
+    if setup.threads:
+        torch.set_num_threads(setup.threads)
+    if device.type == "cpu" and (name != "baseline" or setup.baseline_keeps_freed_memory):
+        keep_freed_memory()
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    conn.recv()  # go: contenders warm up one at a time
+    before = torch.cuda.memory_allocated(device) if device.type == "cuda" else _rss_bytes()
     started = time.perf_counter()
-    for x, y in points:
-        contender.evaluate(x, y)
+    evaluate, facts = make_contender(name, setup, device)
+    for x, y in warm_points:
+        evaluate(x, y)
     _sync(device)
-    contender.warmup_s = time.perf_counter() - started
+    conn.send((time.perf_counter() - started, facts()))
+    while (point := conn.recv()) is not None:
+        _sync(device)
+        t0, cpu0, f0 = time.perf_counter(), time.process_time(), _minflt()
+        loss = evaluate(*point)
+        _sync(device)
+        conn.send((time.perf_counter() - t0, time.process_time() - cpu0, _minflt() - f0, loss))
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated(device) - before
+    else:
+        peak = _maxrss_bytes() - before  # the contender's growth of its process's peak
+    conn.send(peak / 2**20)
 
 
-def time_interleaved(contenders: Sequence[Contender], points: Sequence[Point], device: torch.device) -> None:
+def start(names: Sequence[str], setup: Setup, warm_points: Sequence[Point]) -> list[Contender]:
+    ctx = mp.get_context("spawn")  # CUDA cannot be forked into
+    contenders = []
+    for name in names:
+        parent, child = ctx.Pipe()
+        process = ctx.Process(target=contender_process, args=(child, name, setup, list(warm_points)), daemon=True)
+        process.start()
+        contenders.append(Contender(name, conn=parent, process=process))
+    for c in contenders:
+        c.conn.send("go")
+        c.warmup_s, c.facts = c.conn.recv()
+        print(f"ready: {c.name:8s} warm-up {c.warmup_s:7.2f} s  ({c.facts})", flush=True)
+    return contenders
+
+
+def time_interleaved(contenders: Sequence[Contender], points: Sequence[Point]) -> None:
+    """Each point by each contender in turn, so load from other processes falls on all alike."""
     for x, y in points:
         for c in contenders:
-            _sync(device)
-            started, cpu_started = time.perf_counter(), time.process_time()
-            loss = c.evaluate(x, y)
-            _sync(device)
-            c.times.append(time.perf_counter() - started)
-            c.cpu_times.append(time.process_time() - cpu_started)
+            c.conn.send((x, y))
+            wall, cpu, faults, loss = c.conn.recv()
+            c.times.append(wall)
+            c.cpu_times.append(cpu)
+            c.faults.append(faults)
             c.losses.append(loss)
+    for c in contenders:
+        c.conn.send(None)
+        c.memory_mb = c.conn.recv()
+        c.process.join(timeout=60)
 
 
 def scaling(
@@ -259,8 +361,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", default="resnet56", help="built-in model (default: resnet56)")
     p.add_argument("--images", type=int, default=None,
                    help="synthetic CIFAR-sized images (default: 512 on the CPU, 10,000 on CUDA)")
-    p.add_argument("--points", type=int, default=None, help="timed points per contender (default: 5 on "
-                   "the CPU, 10 on CUDA)")
+    p.add_argument("--points", type=int, default=None, help="timed points per contender (default: 10)")
     p.add_argument("--warmup", type=int, default=1, help="untimed points per contender first (at least 1)")
     p.add_argument("--batch-size", type=int, default=None, help="lstui's batch (default: its own)")
     p.add_argument("--baseline-batch", type=int, default=128)
@@ -273,13 +374,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "max-autotune, 'g' compiled with CUDA graphs, 'n' BatchNorm not folded (default: "
         "fp32,tf32,bf16; on CUDA also fp32+c,tf32+c,bf16+c)",
     )
+    p.add_argument("--baseline-keeps-freed-memory", action="store_true",
+                   help="the baseline's process keeps freed memory as lstui's CPU workers do (default: "
+                   "the C library's defaults, as the reference's scripts run)")
     p.add_argument("--no-scaling", action="store_true", help="skip the multi-device scaling run")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     cuda = torch.device(args.device).type == "cuda"
     args.images = args.images if args.images is not None else (10_000 if cuda else 512)
-    args.points = args.points if args.points is not None else (10 if cuda else 5)
+    args.points = args.points if args.points is not None else 10
     if args.warmup < 1 or args.points < 1 or args.images < 1:
         p.error("--warmup, --points and --images must be at least 1")
     return args
@@ -301,64 +405,28 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     if modes[0] != "fp32":
         modes.insert(0, "fp32")  # the reference for the error columns and the default mode
 
-    images, labels = synthetic_cifar(args.images, 10, args.seed)
-    model = centre_model(model_name, args.seed, images)
-    g = torch.Generator().manual_seed(args.seed + 123)
-    dx = create_random_direction(model, g)
-    dy = create_random_direction(model, g)
     total = args.warmup + args.points
     points = [(-1.0 + 2.0 * k / max(total - 1, 1), 0.5 - 1.0 * k / max(total - 1, 1)) for k in range(total)]
     warm_pts, timed_pts = points[: args.warmup], points[args.warmup :]
-    data = EvalData(images, labels, scale=1 / 255, mean=CIFAR_MEAN, std=CIFAR_STD)
-
-    contenders: list[Contender] = []
-    with MemoryProbe(device) as mem:
-        base_inputs = normalised_float(images) if args.baseline_data == "tensors" else images
-        base = ReferenceBaseline(copy.deepcopy(model), dx, dy, base_inputs, labels, device, args.baseline_batch)
-        c = Contender("baseline", base.evaluate)
-        warm(c, warm_pts, device)
-    c.memory_mb = mem.mb
-    c.facts = {"batch_size": args.baseline_batch, "data": args.baseline_data}
-    contenders.append(c)
-
-    def make_evaluator(mode: str, dev: torch.device) -> Evaluator:
-        precision, _, flags = mode.partition("+")
-        return Evaluator(
-            copy.deepcopy(model),
-            [dx, dy],
-            train=data,
-            device=dev,
-            batch_size=args.batch_size,
-            precision=precision,
-            compile="on" if set(flags) & set(COMPILE_FLAGS) else "off",
-            compile_mode=next((COMPILE_FLAGS[f] for f in flags if f in COMPILE_FLAGS), "default"),
-            fold_bn="n" not in flags,
-        )
-
-    for mode in modes:
-        with MemoryProbe(device) as mem:
-            ev = make_evaluator(mode, device)
-            c = Contender(mode, lambda x, y, ev=ev: float(ev.evaluate(x, y).train_loss or 0.0))
-            warm(c, warm_pts, device)
-        c.memory_mb = mem.mb
-        c.facts = {"batch_size": ev.batch_size, "storage": ev.storage["train"], "compiled": ev.compiled,
-                   "channels_last": ev.channels_last, "folded_bn": ev.folded_bn}
-        contenders.append(c)
-        print(f"ready: {mode:8s} warm-up {c.warmup_s:7.2f} s  ({c.facts})", flush=True)
-
-    time_interleaved(contenders, timed_pts, device)
+    setup = Setup(model_name, args.images, args.seed, str(device), args.threads, args.batch_size,
+                  args.baseline_batch, args.baseline_data, args.baseline_keeps_freed_memory)
+    contenders = start(["baseline", *modes], setup, warm_pts)
+    time_interleaved(contenders, timed_pts)
 
     baseline, fp32 = contenders[0], contenders[1]
     base_s = statistics.median(baseline.times)
     rows: dict[str, dict[str, object]] = {}
-    print(f"\n{'contender':10s} {'s/point':>9s} {'min':>9s} {'ratio':>7s} {'max|Δloss|':>11s} {'memory MB':>10s}  warm-up s")
+    print(f"\n{'contender':10s} {'s/point':>9s} {'min':>9s} {'ratio':>7s} {'max|Δloss|':>11s} {'memory MB':>10s}  warm-up s  faults/pt")
     for c in contenders:
         s = statistics.median(c.times)
         diff = max(abs(a - b) for a, b in zip(c.losses, fp32.losses))
-        print(f"{c.name:10s} {s:9.4f} {min(c.times):9.4f} {base_s / s:7.2f} {diff:11.3e} {c.memory_mb:10.1f}  {c.warmup_s:8.2f}")
+        print(f"{c.name:10s} {s:9.4f} {min(c.times):9.4f} {base_s / s:7.2f} {diff:11.3e} {c.memory_mb:10.1f}  "
+              f"{c.warmup_s:8.2f}  {statistics.median(c.faults):9.0f}")
         if c is not baseline:
             rows[c.name] = {"s_per_point": s, "min_s_per_point": min(c.times), "ratio": base_s / s,
+                            "paired_ratio": statistics.median(b / t for b, t in zip(baseline.times, c.times)),
                             "cpu_s_per_point": statistics.median(c.cpu_times),
+                            "page_faults_per_point": statistics.median(c.faults),
                             "max_abs_loss_diff": diff,
                             "memory_mb": c.memory_mb, "warmup_s": c.warmup_s, **c.facts}
 
@@ -383,15 +451,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
         "timed_points": len(timed_pts),
         "baseline_memory_mb": baseline.memory_mb,
         "baseline_data": args.baseline_data,
-        "peak_rss_mb": _maxrss_bytes() / 2**20,
+        "baseline_page_faults_per_point": statistics.median(baseline.faults),
+        "baseline_keeps_freed_memory": args.baseline_keeps_freed_memory,
         "modes": rows,
     }
-    if cuda:
-        result["peak_cuda_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
     n_dev = torch.cuda.device_count() if cuda else 0
     if n_dev > 1 and not args.no_scaling:
         devices = [torch.device("cuda", i) for i in range(n_dev)]
-        result["scaling"] = scaling(lambda d: make_evaluator("tf32", d), timed_pts * 2, devices)
+        model, dx, dy, images, labels = common(setup)
+        data = EvalData(images, labels, 1 / 255, CIFAR_MEAN, CIFAR_STD)
+        result["scaling"] = scaling(
+            lambda d: make_evaluator("tf32", copy.deepcopy(model), dx, dy, data, d, args.batch_size), timed_pts * 2, devices
+        )
     print(json.dumps(result))
     return result
 

@@ -59,8 +59,9 @@ Speed, and what each feature costs in accuracy:
   live tensors at every batch (:mod:`lstui.landscape.fold`). Outputs agree with the
   unfolded model to float32 rounding (1e-7 on the losses measured); a model whose folded
   trace gives other outputs on a few samples is evaluated as it is. ReLUs whose input
-  nothing else reads run in place. CPU, 2 cores: about a fifth less time per point
-  (ResNet-56, the small CNN).
+  nothing else reads run in place, and a residual block's sum is written into the fresh
+  convolution output when that gives the same tensor. CPU, 2 cores: about a fifth less
+  time per point (ResNet-56, the small CNN).
 - **Channels-last** memory layout for convolutional nets (cuDNN's and oneDNN's fast
   layout; 10-15 % less CPU time per point on the CPU benchmark).
 
