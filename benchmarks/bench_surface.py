@@ -266,7 +266,7 @@ def contender_process(conn: Any, name: str, setup: Setup, warm_points: Sequence[
         torch.set_num_threads(setup.threads)
     if device.type == "cpu" and (name != "baseline" or setup.baseline_keeps_freed_memory):
         keep_freed_memory()
-    if device.type == "cuda":
+    if device.type == "cuda" and device.index is not None:
         torch.cuda.set_device(device)
     conn.recv()  # go: contenders warm up one at a time
     before = torch.cuda.memory_allocated(device) if device.type == "cuda" else _rss_bytes()
