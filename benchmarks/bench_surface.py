@@ -261,6 +261,13 @@ def contender_process(conn: Any, name: str, setup: Setup, warm_points: Sequence[
     library's defaults, as the reference's scripts do, unless
     ``--baseline-keeps-freed-memory``.
     """
+    try:
+        _serve(conn, name, setup, warm_points)
+    except (EOFError, BrokenPipeError):  # the parent is gone (another contender failed)
+        pass
+
+
+def _serve(conn: Any, name: str, setup: Setup, warm_points: Sequence[Point]) -> None:
     device = torch.device(setup.device)
     if setup.threads:
         torch.set_num_threads(setup.threads)
@@ -296,12 +303,22 @@ def start(names: Sequence[str], setup: Setup, warm_points: Sequence[Point]) -> l
         parent, child = ctx.Pipe()
         process = ctx.Process(target=contender_process, args=(child, name, setup, list(warm_points)), daemon=True)
         process.start()
+        child.close()  # the child's end lives in the child only: its exit ends our recv
         contenders.append(Contender(name, conn=parent, process=process))
     for c in contenders:
         c.conn.send("go")
-        c.warmup_s, c.facts = c.conn.recv()
+        c.warmup_s, c.facts = _recv(c)
         print(f"ready: {c.name:8s} warm-up {c.warmup_s:7.2f} s  ({c.facts})", flush=True)
     return contenders
+
+
+def _recv(c: Contender) -> Any:
+    try:
+        return c.conn.recv()
+    except EOFError:
+        c.process.join(timeout=10)
+        raise SystemExit(f"bench_surface: the {c.name} contender's process ended (exit code "
+                         f"{c.process.exitcode}); its error is above") from None
 
 
 def time_interleaved(contenders: Sequence[Contender], points: Sequence[Point]) -> None:
@@ -309,14 +326,14 @@ def time_interleaved(contenders: Sequence[Contender], points: Sequence[Point]) -
     for x, y in points:
         for c in contenders:
             c.conn.send((x, y))
-            wall, cpu, faults, loss = c.conn.recv()
+            wall, cpu, faults, loss = _recv(c)
             c.times.append(wall)
             c.cpu_times.append(cpu)
             c.faults.append(faults)
             c.losses.append(loss)
     for c in contenders:
         c.conn.send(None)
-        c.memory_mb = c.conn.recv()
+        c.memory_mb = _recv(c)
         c.process.join(timeout=60)
 
 

@@ -19,6 +19,8 @@ $PY -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_na
 has tests && timeout "${TESTS_S:-90}" $PY -m pytest -q -p no:cacheprovider -m gpu tests/landscape/test_precision.py 2>&1 \
   | tail -5 | tee "$OUT/gpu_tests.txt"
 # modes: precision, then flags: c compiled, g compiled with CUDA graphs, a max-autotune, n BatchNorm not folded
+# each contender is a process of its own (its CUDA context, cached memory and cuDNN choices):
+# with 7 modes, about 40-50 GB of the card together (about 6 GB each at batch 8192 in fp32)
 has bench && timeout "${BENCH_S:-330}" $PY benchmarks/bench_surface.py --device cuda --model resnet56 --images 50000 \
   --points "${POINTS:-3}" --baseline-data tensors \
   --modes "${MODES:-fp32,fp32+n,tf32,tf32+c,bf16,bf16+c,bf16+g}" 2>&1 | tee "$OUT/bench.txt"
