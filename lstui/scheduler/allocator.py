@@ -1,4 +1,5 @@
-"""The host allocator of a CPU worker: keep freed activations for reuse.
+"""The host allocator of a process evaluating on the CPU (a worker, ``lstui run``): keep
+freed activations for reuse.
 
 A CPU forward pass frees and re-allocates the same few activation sizes (megabytes each)
 at every layer of every batch. glibc's ``malloc`` serves blocks above its mmap threshold

@@ -21,6 +21,7 @@ from rich.progress import (
 
 from lstui.errors import LstuiError
 from lstui.results.h5files import make_private_dirs, write_private_bytes
+from lstui.scheduler.allocator import keep_freed_memory
 from lstui.scheduler.compute import (
     SPEC_FILE,
     SURFACE_FILE,
@@ -63,6 +64,8 @@ def run_foreground(
     out = Path(out)
     done = existing_points(spec, out, on_note=warn)
     prepared = prepare_job(spec, out, device=device, on_note=warn)
+    if prepared.evaluator.device.type == "cpu":
+        keep_freed_memory()  # as a CPU worker does
     make_private_dirs(out)
     write_private_bytes(out / SPEC_FILE, (json.dumps(spec.to_dict(), indent=2) + "\n").encode())
     grid = prepared.grid
