@@ -7,11 +7,11 @@ with fresh ``mmap`` pages and hands freed memory at the top of the heap back to 
 above its trim threshold, so those activations page-fault in again, zeroed by the kernel,
 at every use: ResNet-56 on 512 CIFAR images took about 16,000 minor faults and 30-50 ms of
 system time a point on a 2-core Xeon. With both thresholds raised the heap keeps the
-memory and a point takes none (``benchmarks/README.md``).
+memory: one fault and 1.5 ms of system time a point (``benchmarks/README.md``).
 
-The cost is memory held after a free: at most ``KEEP_BYTES`` above what is in use, on top
-of the worker's own peak. Allocations bigger than that (a whole dataset) still come from
-``mmap`` and go back to the kernel when freed.
+The cost is memory held after a free: up to ``KEEP_BYTES`` free at the top of the heap
+(and whatever free blocks lie below it), within the process's own peak. Allocations bigger
+than that (a whole dataset) still come from ``mmap`` and go back to the kernel when freed.
 """
 
 from __future__ import annotations
