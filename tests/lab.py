@@ -22,6 +22,25 @@ from typing import Any
 
 DEFAULT_TIMEOUT_S = 90.0
 
+SLOW_MODEL = """
+
+class Slow(nn.Module):
+    \"\"\"A 64-32-10 MLP for digits whose every forward pass also sleeps ``pause`` s.\"\"\"
+
+    def __init__(self, pause):
+        super().__init__()
+        self.fc1 = nn.Linear(64, 32)
+        self.fc2 = nn.Linear(32, 10)
+        self.pause = pause
+
+    def forward(self, x):
+        if self.pause:
+            time.sleep(self.pause)
+        return self.fc2(torch.relu(self.fc1(x.flatten(1))))
+"""
+"""Source of the labs' slow test model, for the model modules they write (which import
+``time``, ``torch`` and ``nn``)."""
+
 
 def wait_until(
     what: str, check: Callable[[], Any], timeout_s: float = DEFAULT_TIMEOUT_S, every_s: float = 0.05

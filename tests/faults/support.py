@@ -14,30 +14,21 @@ import numpy as np
 
 from lstui.results import read_surface
 from tests import lab as _lab
+from tests.lab import SLOW_MODEL
 from tests.lab import assert_points_once as assert_points_once  # re-exported for the fault tests
 from tests.lab import pid_alive as pid_alive
 
-FAULT_MODELS = '''
+FAULT_MODELS = (
+    '''
 """Models for the fault tests (factories called with no arguments)."""
 import time
 
 import torch
 from torch import nn
 
-
-class Slow(nn.Module):
-    """A 64-32-10 MLP for digits whose every forward pass also sleeps ``pause`` s."""
-
-    def __init__(self, pause):
-        super().__init__()
-        self.fc1 = nn.Linear(64, 32)
-        self.fc2 = nn.Linear(32, 10)
-        self.pause = pause
-
-    def forward(self, x):
-        if self.pause:
-            time.sleep(self.pause)
-        return self.fc2(torch.relu(self.fc1(x.flatten(1))))
+'''
+    + SLOW_MODEL
+    + '''
 
 
 class Diverging(nn.Module):
@@ -73,6 +64,7 @@ def slower():
 def diverging():
     return Diverging()
 '''
+)
 
 TINY = ("--data", "digits", "--subset", "150")
 KILL_SPEC = ("--model", "fault_models:slow", *TINY, "--x", "-1:1:7", "--y", "-1:1:7")

@@ -13,10 +13,12 @@ import numpy as np
 from lstui.results import read_surface
 from lstui.store import JobRow, JobState, Store
 from tests import lab as _lab
+from tests.lab import SLOW_MODEL
 from tests.lab import pid_alive as pid_alive  # re-exported for the scheduler tests
 from tests.lab import wait_until as wait_until
 
-LAB_MODELS = '''
+LAB_MODELS = (
+    '''
 """Models for the scheduler tests (factories called with no arguments)."""
 import os
 import signal
@@ -25,20 +27,9 @@ import time
 import torch
 from torch import nn
 
-
-class Slow(nn.Module):
-    """A 64-32-10 MLP for digits whose every forward pass also sleeps ``pause`` s."""
-
-    def __init__(self, pause):
-        super().__init__()
-        self.fc1 = nn.Linear(64, 32)
-        self.fc2 = nn.Linear(32, 10)
-        self.pause = pause
-
-    def forward(self, x):
-        if self.pause:
-            time.sleep(self.pause)
-        return self.fc2(torch.relu(self.fc1(x.flatten(1))))
+'''
+    + SLOW_MODEL
+    + '''
 
 
 class Boom(Slow):
@@ -66,6 +57,7 @@ def boom():
 def crash():
     return Crash(0)
 '''
+)
 
 SLOW_SPEC = ("--model", "lab_models:slow", "--x", "-1:1:10", "--y", "-1:1:10", "--subset", "300")
 """100 points of about 0.04 s each: the job whose values the recovery tests compare."""
