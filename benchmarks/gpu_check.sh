@@ -3,12 +3,14 @@
 #   1. the tests marked `gpu`;
 #   2. bench_surface on ResNet-56 with 50,000 CIFAR-sized images (each mode vs the
 #      reference-style loop, |Δloss| against fp32, peak memory);
-#   3. a 51×51 ResNet-56 surface end to end with `lstui run` (start-up included), bf16.
+#   3. profile_point: the kernels of one point in the eager modes (where the time goes);
+#   4. a 51×51 ResNet-56 surface end to end with `lstui run` (start-up included), bf16,
+#      with the card's memory in use sampled every second.
 # Usage: OUT=/some/folder bash benchmarks/gpu_check.sh   (figures land in $OUT)
-#   PHASES="tests bench e2e" (default) picks the parts; their timeouts (TESTS_S, BENCH_S,
-#   E2E_S: 90 + 330 + 170 s) add up to just under one 10-minute device call.
+#   PHASES="tests bench profile e2e" (default) picks the parts; their timeouts (TESTS_S,
+#   BENCH_S, PROFILE_S, E2E_S: 90 + 220 + 60 + 130 s) add up to under 9 minutes.
 set -u
-PHASES=${PHASES:-tests bench e2e}
+PHASES=${PHASES:-tests bench profile e2e}
 has() { case " $PHASES " in *" $1 "*) return 0 ;; esac; return 1; }
 OUT=${OUT:-/tmp/lstui-gpu-check}
 mkdir -p "$OUT"
@@ -16,25 +18,32 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 PY=${PYTHON:-python3}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
 $PY -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name(0))" | tee -a "$OUT/gpu.txt"
-has tests && timeout "${TESTS_S:-90}" $PY -m pytest -q -p no:cacheprovider -m gpu tests/landscape/test_precision.py 2>&1 \
-  | tail -5 | tee "$OUT/gpu_tests.txt"
-# modes: precision, then flags: c compiled, g compiled with CUDA graphs, a max-autotune, n BatchNorm not folded
-# each contender is a process of its own (its CUDA context, cached memory and cuDNN choices):
-# with 7 modes, about 40-50 GB of the card together (about 6 GB each at batch 8192 in fp32)
-has bench && timeout "${BENCH_S:-330}" $PY benchmarks/bench_surface.py --device cuda --model resnet56 --images 50000 \
+has tests && timeout "${TESTS_S:-90}" $PY -m pytest -q -p no:cacheprovider -m gpu tests/landscape/test_precision.py \
+  tests/landscape/test_fold.py 2>&1 | tail -8 | tee "$OUT/gpu_tests.txt"
+# modes: precision, then flags: c compiled, g compiled with CUDA graphs, a max-autotune, n BatchNorm
+# not folded, f convolution + sum + ReLU as one cuDNN call; each contender is a process of its own
+# (its CUDA context, cached memory and cuDNN choices): with 7 modes, about 40-50 GB of the card
+# together (about 6 GB each at batch 8192 in fp32)
+has bench && timeout "${BENCH_S:-220}" $PY benchmarks/bench_surface.py --device cuda --model resnet56 --images 50000 \
   --points "${POINTS:-3}" --baseline-data tensors \
-  --modes "${MODES:-fp32,fp32+n,tf32,tf32+c,bf16,bf16+c,bf16+g}" 2>&1 | tee "$OUT/bench.txt"
+  --modes "${MODES:-fp32,tf32,tf32+f,bf16,bf16+f,bf16+c,bf16+g}" 2>&1 | tee "$OUT/bench.txt"
+has profile && timeout "${PROFILE_S:-60}" $PY benchmarks/profile_point.py --device cuda --images 50000 \
+  --modes "${PROFILE_MODES:-bf16,bf16+f}" --top 10 2>&1 | grep -v "^USDT\|^ERROR:\|^STAGE:" | tee "$OUT/profile.txt"
 if has e2e; then
 $PY - <<'PY'
 from pathlib import Path
 from tests.datasets.cifar_fixture import write_cifar10
 print("synthetic CIFAR-10 folder:", write_cifar10(Path("/tmp/lstui-cifar"), n_per_batch=10000))
 PY
+nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader -l 1 > "$OUT/e2e_memory.csv" 2>/dev/null &
+sampler=$!
 start=$SECONDS
-timeout "${E2E_S:-170}" $PY -m lstui.cli run surface --model resnet56 --data cifar10:/tmp/lstui-cifar \
+timeout "${E2E_S:-130}" $PY -m lstui.cli run surface --model resnet56 --data cifar10:/tmp/lstui-cifar \
   --x -1:1:51 --y -1:1:51 --precision "${PRECISION:-bf16}" --device cuda --out /tmp/lstui-s51 --no-figure 2>&1 \
   | tail -8 | tee "$OUT/e2e.txt"
 echo "end to end: $((SECONDS - start)) s (whole lstui run process, start-up included)" | tee -a "$OUT/e2e.txt"
+kill "$sampler" 2>/dev/null
+echo "card memory in use, largest sample: $(sort -t, -k2 -n "$OUT/e2e_memory.csv" | tail -1)" | tee -a "$OUT/e2e.txt"
 $PY - <<'PY' | tee -a "$OUT/e2e.txt"
 from lstui.results import read_surface
 s = read_surface("/tmp/lstui-s51/surface.h5")

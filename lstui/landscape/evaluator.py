@@ -56,12 +56,17 @@ Speed, and what each feature costs in accuracy:
   BatchNorm recomputation (``bn="recompute"``) always runs the eager model.
 - **BatchNorm folded** into the convolution before it (``fold_bn``, on by default): one
   pass over each BatchNorm's activations fewer; the folded weights are computed from the
-  live tensors at every batch (:mod:`lstui.landscape.fold`). Outputs agree with the
+  live tensors once per point, after the point is set (:mod:`lstui.landscape.fold`; the
+  compiled model folds them inside its graph at every batch). Outputs agree with the
   unfolded model to float32 rounding (1e-7 on the losses measured); a model whose folded
   trace gives other outputs on a few samples is evaluated as it is. ReLUs whose input
   nothing else reads run in place, and a residual block's sum is written into the fresh
   convolution output when that gives the same tensor. CPU, 2 cores: about a fifth less
   time per point (ResNet-56, the small CNN).
+- **Convolution, sum and ReLU fused** (``fuse_relu``; by default on CUDA for the eager
+  model): each folded convolution followed by a ReLU, or by a residual sum and a ReLU,
+  is one cuDNN call (``torch.cudnn_convolution_relu`` / ``_add_relu``). The compiled
+  model fuses these itself and is compiled from the unfused fold.
 - **Channels-last** memory layout for convolutional nets (cuDNN's and oneDNN's fast
   layout; 10-15 % less CPU time per point on the CPU benchmark).
 
@@ -88,7 +93,7 @@ from torch import nn
 
 from lstui.errors import BadInput
 from lstui.landscape.directions import check_direction_fits, model_tensors
-from lstui.landscape.fold import fold_batchnorm
+from lstui.landscape.fold import fold_batchnorm, freeze, thaw
 from lstui.landscape.options import BN_MODES, COMPILE_MODES, LOSSES, PRECISIONS, check_choice
 
 log = logging.getLogger(__name__)
@@ -339,8 +344,11 @@ class Evaluator:
             compiles) or ``reduce-overhead`` (CUDA graphs; the weights keep their
             addresses, as ``set_point`` writes them in place).
         fold_bn: evaluate each ``Conv2d → BatchNorm2d`` pair as one convolution whose
-            weights are folded from the live tensors at every batch (see
+            weights are folded from the live tensors at every point (see
             :mod:`lstui.landscape.fold`; ``folded_bn`` says how many pairs were folded).
+        fuse_relu: with ``fold_bn``, each folded convolution and the residual sum and
+            ReLU after it as one call (cuDNN's fused kernel on CUDA); ``None``: on CUDA
+            (``fused_relu`` says whether it is in use).
         storage: where each split's inputs live: ``float`` (normalised float32 copy on
             the device), ``raw`` (the inputs as given on the device, normalised per
             batch), ``stream`` (host memory, pinned on CUDA, copied per batch) or
@@ -368,6 +376,7 @@ class Evaluator:
         storage: str = "auto",
         fold_bn: bool = True,
         compile_mode: str = "default",
+        fuse_relu: bool | None = None,
     ) -> None:
         check_choice(loss, LOSSES, "--loss")
         check_choice(precision, PRECISIONS, "--precision")
@@ -394,7 +403,11 @@ class Evaluator:
         self.channels_last = channels_last
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self._forward_model, self.folded_bn = fold_batchnorm(self.model) if fold_bn else (self.model, 0)
+        self._fuse_asked = fuse_relu
+        self.fused_relu = bool(fold_bn and (self._cuda if fuse_relu is None else fuse_relu))
+        self._forward_model, self.folded_bn = (
+            fold_batchnorm(self.model, fuse_relu=self.fused_relu) if fold_bn else (self.model, 0)
+        )
         self.batch_size = batch_size or (CUDA_START_BATCH if self._cuda else CPU_MAX_BATCH)
 
         tensors = model_tensors(self.model, dir_type)
@@ -597,30 +610,48 @@ class Evaluator:
     def _check_fold(self) -> None:
         """Keep the folded model only if it gives the model's outputs on a few samples
         (strict fp32). Tracing runs a model's Python once with placeholders: a model
-        whose outputs depend on more than its tensor operations is evaluated as it is."""
+        whose outputs depend on more than its tensor operations is evaluated as it is.
+        A fused model that fails (a cuDNN without the fused kernels) is folded unfused."""
         name = next(iter(self._splits))
         xb = next(self._batches(name))[0][:FOLD_CHECK_SAMPLES]
-        flags = _GlobalFlags.use(tf32=False) if self._cuda else contextlib.nullcontext()
-        try:
-            with flags:
-                want = self.model(xb).float()
-                got = self._forward_model(xb).float()
-            scale = max(1.0, float(want.abs().max()))
-            same = want.shape == got.shape and bool(torch.allclose(got, want, rtol=1e-3, atol=1e-3 * scale))
-            why = "" if same else f"largest difference {float((got - want).abs().max()):.3g}"
-        except Exception as exc:  # the traced model cannot run what the model can
-            same, why = False, f"{type(exc).__name__}: {exc}"
-        if not same:
+        with self._strict():
+            want = self.model(xb).float()
+        why = self._fold_differs(xb, want)
+        if why and self.fused_relu:
+            log.warning("convolutions and ReLUs not fused: %s", why)
+            self.fused_relu = False
+            self._forward_model = fold_batchnorm(self.model)[0]
+            why = self._fold_differs(xb, want)
+        if why:
             log.warning("BatchNorm not folded: the folded model's outputs differ from the model's (%s)", why)
             self._forward_model, self.folded_bn = self.model, 0
+
+    def _strict(self) -> contextlib.AbstractContextManager[None]:
+        return _GlobalFlags.use(tf32=False) if self._cuda else contextlib.nullcontext()
+
+    def _fold_differs(self, xb: torch.Tensor, want: torch.Tensor) -> str:
+        """Why the folded model's outputs on ``xb`` are not ``want`` ("" when they are)."""
+        try:
+            with self._strict():
+                got = self._forward_model(xb).float()
+        except Exception as exc:  # the traced model cannot run what the model can
+            return f"{type(exc).__name__}: {exc}"
+        scale = max(1.0, float(want.abs().max()))
+        if want.shape == got.shape and bool(torch.allclose(got, want, rtol=1e-3, atol=1e-3 * scale)):
+            return ""
+        return f"largest difference {float((got - want).abs().max()):.3g}" if want.shape == got.shape else "shapes differ"
 
     # -- compilation ----------------------------------------------------------------
     def _compile(self) -> Callable[[torch.Tensor], torch.Tensor]:
         # Weights are read from the module's tensors at every call (they are graph
         # inputs; inductor's "freezing", which would bake them in, stays off), so the
         # in-place updates of set_point reach the compiled model.
+        target = self._forward_model
+        if self.fused_relu and self._fuse_asked is None:
+            # inductor fuses the bias, sum and ReLU into its own kernels after each convolution
+            target = fold_batchnorm(self.model)[0]
         compiled: Callable[[torch.Tensor], torch.Tensor] = torch.compile(
-            self._forward_model, dynamic=False, mode=self.inductor_mode
+            target, dynamic=False, mode=self.inductor_mode
         )
         if self.inductor_mode != "reduce-overhead":
             return compiled
@@ -701,11 +732,18 @@ class Evaluator:
             self.set_point(x, y)
             if self.bn == "recompute":
                 self._recompute_bn()
+            frozen = self.folded_bn > 0 and self._compiled is None
+            if frozen:  # the weights stay as they are for this point: fold them once
+                freeze(self._forward_model, torch.bfloat16 if self.precision == "bf16" else None)
             values: dict[str, float] = {}
-            for split in self._splits:
-                loss, acc = self.evaluate_split(split)
-                values[f"{split}_loss"] = loss
-                values[f"{split}_acc"] = acc
+            try:
+                for split in self._splits:
+                    loss, acc = self.evaluate_split(split)
+                    values[f"{split}_loss"] = loss
+                    values[f"{split}_acc"] = acc
+            finally:
+                if frozen:
+                    thaw(self._forward_model)
         return PointResult(**values)
 
     def evaluate(self, x: float, y: float = 0.0) -> PointResult:

@@ -8,7 +8,16 @@ per layer) for a few operations on the weights per batch.
 The folded weights are computed from the model's own tensors at every forward pass, so
 the in-place updates of :meth:`Evaluator.set_point` (weights, and running statistics
 with ``states`` directions) and re-estimated statistics (``--bn recompute``) are always
-seen. Nothing is cached and the original modules are shared, not copied.
+seen; the original modules are shared, not copied. Between two changes of the tensors
+the Evaluator may :func:`freeze` the folded weights (computed once, and cast once to
+autocast's dtype, for all the batches of a point) and :func:`thaw` them after.
+
+With ``fuse_relu``, a folded convolution followed by a ReLU, or by a sum and a ReLU (a
+residual block's ``relu(bn(conv(x)) + shortcut)``), becomes one call. On CUDA that call
+is cuDNN's fused convolution, bias, addition and ReLU
+(``torch.cudnn_convolution_relu``, ``torch.cudnn_convolution_add_relu``): the output
+is written once instead of being read and written again by the sum and by the ReLU.
+Elsewhere it runs the same operations as the unfused graph (the sum and the ReLU in place).
 
 The model is traced with ``torch.fx``; a model that does not trace (data-dependent
 control flow) is evaluated as it is. In the traced graph an addition writes into a
@@ -30,14 +39,23 @@ log = logging.getLogger(__name__)
 
 
 class ConvBN(nn.Module):
-    """``bn(conv(x))`` as one convolution, folded at every call (eval mode only)."""
+    """``bn(conv(x))`` as one convolution, folded at every call (eval mode only).
 
-    def __init__(self, conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
+    With ``relu``: ``relu(bn(conv(x)) + z)``, or ``relu(bn(conv(x)))`` when no ``z`` is
+    given (see the module docstring for what runs on CUDA).
+    """
+
+    def __init__(self, conv: nn.Conv2d, bn: nn.BatchNorm2d, relu: bool = False) -> None:
         super().__init__()
         self.conv = conv
         self.bn = bn
+        self.relu = relu
+        self.frozen: tuple[torch.Tensor, torch.Tensor] | None = None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def folded(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The folded weight and bias: frozen ones if any, else from the live tensors."""
+        if self.frozen is not None:
+            return self.frozen
         conv, bn = self.conv, self.bn
         assert bn.running_mean is not None and bn.running_var is not None
         scale = torch.rsqrt(bn.running_var + bn.eps)
@@ -49,7 +67,67 @@ class ConvBN(nn.Module):
             bias = bias + conv.bias * scale
         if bn.bias is not None:
             bias = bias + bn.bias
-        return conv._conv_forward(x, weight, bias)
+        return weight, bias
+
+    def forward(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
+        weight, bias = self.folded()
+        if not self.relu:
+            return self.conv._conv_forward(x, weight, bias)
+        if x.is_cuda and _cudnn_fusable(self.conv):
+            return _cudnn_conv_relu(self.conv, x, weight, bias, z)
+        out = self.conv._conv_forward(x, weight, bias)
+        if z is not None:
+            out = add_into(out, z)  # type: ignore[assignment]
+        return torch.relu_(out)
+
+
+def _cudnn_fusable(conv: nn.Conv2d) -> bool:
+    return (
+        conv.padding_mode == "zeros"
+        and isinstance(conv.padding, tuple)
+        and torch.backends.cudnn.is_available()
+        and torch.backends.cudnn.enabled
+    )
+
+
+def _cudnn_conv_relu(
+    conv: nn.Conv2d, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, z: torch.Tensor | None
+) -> torch.Tensor:
+    """cuDNN's fused ``relu(conv(x, weight) + bias (+ z))``, in autocast's dtype when autocast
+    is on (these operators are not on its list, so the casts are done here)."""
+    dtype = torch.get_autocast_dtype("cuda") if torch.is_autocast_enabled("cuda") else x.dtype
+    x, weight, bias = x.to(dtype), weight.to(dtype), bias.to(dtype)
+    assert isinstance(conv.padding, tuple)  # _cudnn_fusable: not "same" or "valid"
+    stride, padding, dilation = list(conv.stride), [int(p) for p in conv.padding], list(conv.dilation)
+    if z is None:
+        return torch.cudnn_convolution_relu(x, weight, bias, stride, padding, dilation, conv.groups)
+    return torch.cudnn_convolution_add_relu(
+        x, weight, z.to(dtype), 1.0, bias, stride, padding, dilation, conv.groups
+    )
+
+
+def freeze(model: nn.Module, dtype: torch.dtype | None = None) -> int:
+    """Compute each folded convolution's weight and bias once (cast to ``dtype`` if given:
+    autocast's, so that it casts nothing per batch) and use them until :func:`thaw`.
+
+    Only while the model's tensors do not change. Returns how many were frozen.
+    """
+    count = 0
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, ConvBN):
+                m.frozen = None
+                weight, bias = m.folded()
+                m.frozen = (weight.to(dtype), bias.to(dtype)) if dtype is not None else (weight, bias)
+                count += 1
+    return count
+
+
+def thaw(model: nn.Module) -> None:
+    """Fold from the live tensors again at every call (undo :func:`freeze`)."""
+    for m in model.modules():
+        if isinstance(m, ConvBN):
+            m.frozen = None
 
 
 def _foldable(conv: object, bn: object) -> bool:
@@ -63,9 +141,10 @@ def _foldable(conv: object, bn: object) -> bool:
     )
 
 
-def fold_batchnorm(model: nn.Module) -> tuple[nn.Module, int]:
+def fold_batchnorm(model: nn.Module, fuse_relu: bool = False) -> tuple[nn.Module, int]:
     """A module computing ``model``'s eval-mode outputs with each ``Conv2d → BatchNorm2d``
-    pair as one convolution, and the number of pairs folded.
+    pair as one convolution, and the number of pairs folded. With ``fuse_relu``, a folded
+    convolution and the sum and ReLU after it are one call (:func:`_fuse_relu`).
 
     Returns ``(model, 0)`` when nothing can be folded (no pair, or the model does not
     trace). The result shares ``model``'s parameters and buffers; use it in eval mode
@@ -100,6 +179,8 @@ def fold_batchnorm(model: nn.Module) -> tuple[nn.Module, int]:
         folded += 1
     if not folded:
         return model, 0
+    if fuse_relu:
+        _fuse_relu(traced)
     _add_in_place(traced)
     _relu_in_place(traced)
     traced.graph.lint()
@@ -156,6 +237,63 @@ def _add_in_place(traced: fx.GraphModule) -> None:
                 node.replace_all_uses_with(in_place)
                 traced.graph.erase_node(node)
                 break
+
+
+def _is_relu(node: fx.Node, modules: dict[str, nn.Module]) -> bool:
+    """A ReLU of one tensor, written as a function or a module (in place or not)."""
+    if len(node.args) != 1 or not isinstance(node.args[0], fx.Node):
+        return False
+    if node.op == "call_function":
+        return node.target in _RELUS and set(node.kwargs) <= {"inplace"}
+    return node.op == "call_module" and type(modules.get(str(node.target))) is nn.ReLU
+
+
+def _fuse_relu(traced: fx.GraphModule) -> None:
+    """``relu(convbn(x))`` → ``convbn(x)`` with ``relu`` on, and ``relu(convbn(x) + z)``
+    (either summand) → ``convbn(x, z)``, where only the ReLU (or the sum) reads the
+    convolution's output and only the ReLU reads the sum."""
+    modules = dict(traced.named_modules())
+
+    def convbn(node: object) -> ConvBN | None:
+        if isinstance(node, fx.Node) and node.op == "call_module" and len(node.users) == 1 and len(node.args) == 1:
+            m = modules.get(str(node.target))
+            if type(m) is ConvBN and not m.relu:
+                return m
+        return None
+
+    count = 0
+    for relu in list(traced.graph.nodes):
+        if not _is_relu(relu, modules):
+            continue
+        source = relu.args[0]
+        sum_node = None
+        conv, z = convbn(source), None
+        if conv is None:
+            if not (source.op == "call_function" and source.target in _ADDS and len(source.users) == 1
+                    and len(source.args) == 2 and not source.kwargs):
+                continue
+            sum_node = source
+            a, b = source.args
+            for candidate, other in ((a, b), (b, a)):
+                if a is not b and isinstance(other, fx.Node) and (conv := convbn(candidate)) is not None:
+                    source, z = candidate, other
+                    break
+            else:
+                continue
+        assert conv is not None
+        name = f"lstui_fused_{count}"
+        count += 1
+        traced.add_submodule(name, ConvBN(conv.conv, conv.bn, relu=True))
+        args = (source.args[0],) if z is None else (source.args[0], z)
+        with traced.graph.inserting_before(relu):
+            call = traced.graph.call_module(name, args)
+        relu.replace_all_uses_with(call)
+        traced.graph.erase_node(relu)
+        if sum_node is not None:
+            traced.graph.erase_node(sum_node)
+        traced.graph.erase_node(source)
+    if count:
+        traced.delete_all_unused_submodules()
 
 
 def _relu_in_place(traced: fx.GraphModule) -> None:

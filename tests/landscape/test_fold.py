@@ -9,7 +9,7 @@ from torch import nn
 
 from lstui.landscape.directions import create_random_direction
 from lstui.landscape.evaluator import EvalData, Evaluator
-from lstui.landscape.fold import ConvBN, add_into, fold_batchnorm
+from lstui.landscape.fold import ConvBN, add_into, fold_batchnorm, freeze, thaw
 from lstui.models import build_model
 from lstui.models._zoo import REFERENCE_ZOO
 from tests.landscape.nets import conv_bn
@@ -32,10 +32,14 @@ def _randomise_bn(model: nn.Module, seed: int = 0) -> nn.Module:
     return model.eval()
 
 
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+@pytest.mark.parametrize("fuse_relu", [False, True])
 @pytest.mark.parametrize("name", FAMILIES)
-def test_a_folded_model_gives_the_models_outputs(name: str) -> None:
+def test_a_folded_model_gives_the_models_outputs(name: str, fuse_relu: bool) -> None:
     model = _randomise_bn(build_model(name, input_shape=(3, 32, 32), num_classes=10))
-    folded, count = fold_batchnorm(model)
+    folded, count = fold_batchnorm(model, fuse_relu=fuse_relu)
     convs_with_bn = sum(isinstance(m, nn.BatchNorm2d) for m in model.modules())
     assert count > 0
     assert count <= convs_with_bn
@@ -208,3 +212,116 @@ def test_add_into_writes_only_when_the_sum_has_the_summands_dtype_and_shape() ->
     assert isinstance(grown, torch.Tensor) and grown.shape == (2, 3)
     assert torch.equal(column, torch.ones(2, 1))
     assert add_into(2, 3) == 5
+
+
+# -- convolution, sum and ReLU as one call ---------------------------------------------------
+def _calls(folded: nn.Module) -> list[tuple[str, int]]:
+    """Each module call of a traced graph: the module's type and how many inputs it takes."""
+    assert isinstance(folded, torch.fx.GraphModule)
+    modules = dict(folded.named_modules())
+    return [(type(modules[str(n.target)]).__name__ + ("+relu" if getattr(modules[str(n.target)], "relu", False) else ""),
+             len(n.args)) for n in folded.graph.nodes if n.op == "call_module"]
+
+
+def test_a_residual_block_is_two_fused_calls() -> None:
+    """ResNet-20: the stem and each block's first convolution take their ReLU; each
+    block's second convolution takes the shortcut's sum and the ReLU after it. The
+    projection shortcuts (1×1 convolution and BatchNorm) stay folded, unfused."""
+    model = _randomise_bn(build_model("resnet20", input_shape=(3, 32, 32), num_classes=10))
+    folded, count = fold_batchnorm(model, fuse_relu=True)
+    calls = _calls(folded)
+    assert count == 21
+    assert calls.count(("ConvBN+relu", 1)) == 10
+    assert calls.count(("ConvBN+relu", 2)) == 9, "one sum and ReLU per basic block"
+    assert calls.count(("ConvBN", 1)) == 2, "the two projection shortcuts"
+    assert not [n for n in folded.graph.nodes if n.target in (add_into, torch.relu_, torch.nn.functional.relu)]
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(folded(x), model(x), rtol=1e-5, atol=1e-5)
+
+
+def test_only_outputs_nothing_else_reads_are_fused() -> None:
+    torch.manual_seed(0)
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv1, self.bn1 = nn.Conv2d(1, 2, 3, padding=1), nn.BatchNorm2d(2)
+            self.conv2, self.bn2 = nn.Conv2d(2, 2, 3, padding=1), nn.BatchNorm2d(2)
+            self.conv3, self.bn3 = nn.Conv2d(2, 2, 3, padding=1), nn.BatchNorm2d(2)
+            self.act = nn.ReLU()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            a = self.bn1(self.conv1(x))
+            b = self.act(a)  # a is read again below: not fused
+            c = self.bn2(self.conv2(b)) + a
+            d = torch.relu(c)  # c is read again below: not fused
+            e = torch.relu(a + self.bn3(self.conv3(d)))  # the second summand: fused with a
+            return e + c
+
+    model = _randomise_bn(Net())
+    folded, count = fold_batchnorm(model, fuse_relu=True)
+    assert count == 3
+    assert _calls(folded).count(("ConvBN+relu", 2)) == 1
+    assert _calls(folded).count(("ConvBN", 1)) == 2
+    x = torch.randn(2, 1, 6, 6)
+    with torch.no_grad():
+        assert torch.allclose(folded(x), model(x), rtol=1e-5, atol=1e-6)
+
+
+def test_frozen_weights_hold_until_thawed() -> None:
+    model = _randomise_bn(conv_bn(1))
+    folded, _ = fold_batchnorm(model, fuse_relu=True)
+    x = torch.randn(3, 1, 8, 8)
+    with torch.no_grad():
+        before = folded(x)
+        assert freeze(folded) == 2
+        model[0].weight.mul_(2.0)
+        assert torch.equal(folded(x), before), "the frozen weights are used"
+        thaw(folded)
+        assert not torch.allclose(folded(x), before), "the live weights again"
+        assert all(m.frozen is None for m in folded.modules() if isinstance(m, ConvBN))
+        freeze(folded, torch.bfloat16)
+        frozen = [m.frozen for m in folded.modules() if isinstance(m, ConvBN)]
+        assert all(w.dtype == b.dtype == torch.bfloat16 for w, b in frozen if w is not None)
+        thaw(folded)
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_the_fused_evaluator_agrees_with_the_unfused_one(precision: str) -> None:
+    """On the CPU a fused call runs the unfused operations: the same losses; the folded
+    weights are frozen for each point only."""
+    model = _randomise_bn(build_model("resnet20", input_shape=(1, 8, 8), num_classes=3), seed=3)
+    g = torch.Generator().manual_seed(4)
+    dirs = [create_random_direction(model, g) for _ in range(2)]
+    kw = dict(train=_data(), batch_size=16, precision=precision)
+    plain = Evaluator(copy.deepcopy(model), dirs, fuse_relu=False, **kw)  # type: ignore[arg-type]
+    fused = Evaluator(copy.deepcopy(model), dirs, fuse_relu=True, **kw)  # type: ignore[arg-type]
+    assert Evaluator(copy.deepcopy(model), dirs, **kw).fused_relu is False, "on CUDA only by default"  # type: ignore[arg-type]
+    assert (plain.fused_relu, fused.fused_relu) == (False, True)
+    for x, y in [(0.0, 0.0), (0.4, -0.3), (-0.2, 0.5)]:
+        want, got = plain.evaluate(x, y), fused.evaluate(x, y)
+        assert got.train_loss == pytest.approx(want.train_loss, rel=1e-6)
+        assert got.train_acc == want.train_acc
+    assert all(m.frozen is None for m in fused._forward_model.modules() if isinstance(m, ConvBN))
+
+
+@pytest.mark.gpu
+@cuda
+@pytest.mark.parametrize("precision", ["fp32", "tf32", "bf16"])
+def test_cudnn_fused_calls_agree_with_the_unfused_model(precision: str) -> None:
+    """cuDNN's fused convolution, bias, sum and ReLU against the unfused fold on CUDA."""
+    from lstui.landscape.evaluator import TOLERANCE
+
+    model = _randomise_bn(build_model("resnet20", input_shape=(3, 32, 32), num_classes=10), seed=5)
+    g = torch.Generator().manual_seed(6)
+    dirs = [create_random_direction(model, g) for _ in range(2)]
+    raw = torch.randint(0, 256, (300, 3, 32, 32), dtype=torch.uint8, generator=g)
+    data = EvalData(raw, torch.randint(0, 10, (300,), generator=g), 1 / 255, (0.5,) * 3, (0.25,) * 3)
+    kw = dict(train=data, device="cuda", batch_size=128, precision=precision)
+    plain = Evaluator(copy.deepcopy(model), dirs, fuse_relu=False, **kw)  # type: ignore[arg-type]
+    fused = Evaluator(copy.deepcopy(model), dirs, **kw)  # type: ignore[arg-type]
+    assert fused.fused_relu and fused.folded_bn == 21
+    rel = 1e-5 if precision == "fp32" else TOLERANCE[precision]
+    for x, y in [(0.0, 0.0), (0.3, -0.2)]:
+        assert fused.evaluate(x, y).train_loss == pytest.approx(plain.evaluate(x, y).train_loss, rel=rel)
