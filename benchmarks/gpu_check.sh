@@ -4,6 +4,7 @@
 #   2. bench_surface on ResNet-56 with 50,000 CIFAR-sized images (each mode vs the
 #      reference-style loop, |Δloss| against fp32, peak memory);
 #   3. profile_point: the kernels of one point in the eager modes (where the time goes);
+#      sweep: bench_surface again at each batch size of SWEEP_BATCHES (not by default);
 #   4. a 51×51 ResNet-56 surface end to end with `lstui run` (start-up included), bf16,
 #      with the card's memory in use sampled every second.
 # Usage: OUT=/some/folder bash benchmarks/gpu_check.sh   (figures land in $OUT)
@@ -27,6 +28,14 @@ has tests && timeout "${TESTS_S:-90}" $PY -m pytest -q -p no:cacheprovider -m gp
 has bench && timeout "${BENCH_S:-220}" $PY benchmarks/bench_surface.py --device cuda --model resnet56 --images 50000 \
   --points "${POINTS:-3}" --baseline-data tensors \
   --modes "${MODES:-fp32,tf32,tf32+f,bf16,bf16+f,bf16+c,bf16+g}" 2>&1 | tee "$OUT/bench.txt"
+if has sweep; then
+  for b in ${SWEEP_BATCHES:-512 2048 16384}; do
+    echo "== batch $b" | tee -a "$OUT/sweep.txt"
+    timeout "${SWEEP_S:-60}" $PY benchmarks/bench_surface.py --device cuda --model resnet56 --images 50000 \
+      --points "${SWEEP_POINTS:-2}" --baseline-data tensors --batch-size "$b" \
+      --modes "${SWEEP_MODES:-fp32,tf32+fr,bf16+f,bf16+fr}" 2>&1 | grep -v "^{\|^ready" | tee -a "$OUT/sweep.txt"
+  done
+fi
 has profile && timeout "${PROFILE_S:-60}" $PY benchmarks/profile_point.py --device cuda --images 50000 \
   --modes "${PROFILE_MODES:-bf16,bf16+f}" --top 10 2>&1 | grep -v "^USDT\|^ERROR:\|^STAGE:" | tee "$OUT/profile.txt"
 if has e2e; then

@@ -93,7 +93,7 @@ from torch import nn
 
 from lstui.errors import BadInput
 from lstui.landscape.directions import check_direction_fits, model_tensors
-from lstui.landscape.fold import fold_batchnorm, freeze, thaw
+from lstui.landscape.fold import ConvBN, fold_batchnorm, freeze, thaw
 from lstui.landscape.options import BN_MODES, COMPILE_MODES, LOSSES, PRECISIONS, check_choice
 
 log = logging.getLogger(__name__)
@@ -348,7 +348,11 @@ class Evaluator:
             :mod:`lstui.landscape.fold`; ``folded_bn`` says how many pairs were folded).
         fuse_relu: with ``fold_bn``, each folded convolution and the residual sum and
             ReLU after it as one call (cuDNN's fused kernel on CUDA); ``None``: on CUDA
-            (``fused_relu`` says whether it is in use).
+            (``fused_relu`` says whether it is in use: a model with no convolution
+            followed by a ReLU has nothing to fuse).
+        cuda_graphs: on CUDA, capture the eager model's forward pass for each batch shape
+            in a CUDA graph at the first point and replay it at every batch after (the
+            weights are written in place, so the graph reads each point's).
         storage: where each split's inputs live: ``float`` (normalised float32 copy on
             the device), ``raw`` (the inputs as given on the device, normalised per
             batch), ``stream`` (host memory, pinned on CUDA, copied per batch) or
@@ -377,6 +381,7 @@ class Evaluator:
         fold_bn: bool = True,
         compile_mode: str = "default",
         fuse_relu: bool | None = None,
+        cuda_graphs: bool = False,
     ) -> None:
         check_choice(loss, LOSSES, "--loss")
         check_choice(precision, PRECISIONS, "--precision")
@@ -432,6 +437,11 @@ class Evaluator:
         self._batch_in_use = self.batch_size
         if self.folded_bn:
             self._check_fold()
+        self.fused_relu = self.fused_relu and any(
+            isinstance(m, ConvBN) and m.relu for m in self._forward_model.modules()
+        )
+        self.cuda_graphs = cuda_graphs and self._cuda
+        self._graphs: dict[tuple[object, ...], tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor]] = {}
 
         self.compile_mode = compile
         self.inductor_mode = compile_mode
@@ -442,8 +452,11 @@ class Evaluator:
         if compile == "on":
             self._compiled = self._compile()
         elif compile == "auto":
+            # a model whose convolutions run fused with their ReLUs is faster eager than
+            # compiled (ResNet-56 on an H200: 0.149 against 0.199 s a point in bf16)
             self._compile_undecided = (
                 self._cuda
+                and not self.fused_relu
                 and expected_points is not None
                 and expected_points >= COMPILE_MIN_POINTS
                 and compile_available(self.device)
@@ -677,7 +690,8 @@ class Evaluator:
     # -- evaluation -----------------------------------------------------------------
     def _autocast(self) -> contextlib.AbstractContextManager[object]:
         if self.precision == "bf16":
-            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
+            # no cache of cast weights: a captured CUDA graph must cast them itself
+            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, cache_enabled=False)
         return contextlib.nullcontext()
 
     def _global_flags(self) -> contextlib.AbstractContextManager[None]:
@@ -709,10 +723,12 @@ class Evaluator:
     def evaluate_split(self, split: str) -> tuple[float, float]:
         """Mean loss and accuracy (percent) of the model as it stands on ``split``."""
         forward = self._forward_model if self._compiled is None else self._compiled
+        if self._compiled is None and self.cuda_graphs:
+            forward = self._replay
         total_loss = torch.zeros((), dtype=torch.float64, device=self.device)
         correct = torch.zeros((), dtype=torch.int64, device=self.device)
         n = 0
-        for xb, yb in self._batches(split, pad=self._compiled is not None):
+        for xb, yb in self._batches(split, pad=forward is not self._forward_model):
             with self._autocast():
                 out = forward(xb)
             out = out[: yb.shape[0]].float()
@@ -726,6 +742,32 @@ class Evaluator:
             correct += (out.argmax(dim=1) == yb).sum()
             n += yb.shape[0]
         return float(total_loss.item() / n), float(100.0 * correct.item() / n)
+
+    def _replay(self, xb: torch.Tensor) -> torch.Tensor:
+        """The eager model's output for ``xb`` from a CUDA graph, captured for the batch's
+        shape at its first use. The output is the graph's own buffer: reduce it before the
+        next replay (stream order does, on one stream)."""
+        key = (tuple(xb.shape), xb.stride(), xb.dtype)
+        entry = self._graphs.get(key)
+        if entry is None:
+            entry = self._graphs[key] = self._capture(xb)
+        graph, static_in, static_out = entry
+        static_in.copy_(xb)
+        graph.replay()
+        return static_out
+
+    def _capture(self, xb: torch.Tensor) -> tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor]:
+        static_in = xb.clone()
+        side = torch.cuda.Stream(self.device)
+        side.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(side):  # warm-up off the capture: cuDNN picks its algorithms
+            for _ in range(2):
+                self._forward_model(static_in)
+        torch.cuda.current_stream(self.device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            static_out = self._forward_model(static_in)
+        return graph, static_in, static_out
 
     def _evaluate_once(self, x: float, y: float) -> PointResult:
         with self._global_flags():
@@ -774,6 +816,7 @@ class Evaluator:
                 return result
             # outside the except block: the traceback (and the tensors it holds) is gone
             self.batch_size = max(1, failed // 2)
+            self._graphs.clear()
             if self._cuda:
                 torch.cuda.empty_cache()
             log.warning("out of memory at batch %d; batch size now %d", failed, self.batch_size)

@@ -51,6 +51,7 @@ class ConvBN(nn.Module):
         self.bn = bn
         self.relu = relu
         self.frozen: tuple[torch.Tensor, torch.Tensor] | None = None
+        self._kept: tuple[torch.Tensor, torch.Tensor] | None = None  # freeze()'s buffers
 
     def folded(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The folded weight and bias: frozen ones if any, else from the live tensors."""
@@ -110,7 +111,9 @@ def freeze(model: nn.Module, dtype: torch.dtype | None = None) -> int:
     """Compute each folded convolution's weight and bias once (cast to ``dtype`` if given:
     autocast's, so that it casts nothing per batch) and use them until :func:`thaw`.
 
-    Only while the model's tensors do not change. Returns how many were frozen.
+    Only while the model's tensors do not change. Each freeze writes into the buffers of
+    the last one when they fit, so the frozen tensors keep their addresses from point to
+    point (a captured CUDA graph reads them there). Returns how many were frozen.
     """
     count = 0
     with torch.no_grad():
@@ -118,7 +121,18 @@ def freeze(model: nn.Module, dtype: torch.dtype | None = None) -> int:
             if isinstance(m, ConvBN):
                 m.frozen = None
                 weight, bias = m.folded()
-                m.frozen = (weight.to(dtype), bias.to(dtype)) if dtype is not None else (weight, bias)
+                if dtype is not None:
+                    weight, bias = weight.to(dtype), bias.to(dtype)
+                kept = m._kept
+                if kept is not None and all(
+                    k.shape == t.shape and k.dtype == t.dtype and k.device == t.device
+                    for k, t in zip(kept, (weight, bias), strict=True)
+                ):
+                    kept[0].copy_(weight)
+                    kept[1].copy_(bias)
+                else:
+                    m._kept = kept = (weight, bias)  # new tensors: folded() computes them
+                m.frozen = kept
                 count += 1
     return count
 
