@@ -233,7 +233,7 @@ def make_contender(
         lambda x, y: float(ev.evaluate(x, y).train_loss or 0.0),
         lambda: {"batch_size": ev.batch_size, "storage": ev.storage["train"], "compiled": ev.compiled,
                  "channels_last": ev.channels_last, "folded_bn": ev.folded_bn,
-                 "fused_relu": ev.fused_relu, "cuda_graphs": ev.cuda_graphs},
+                 "fused_relu": ev.fused_relu, "cuda_graphs": ev.cuda_graphs and not ev.compiled},
     )
 
 
@@ -250,8 +250,8 @@ def make_evaluator(mode: str, model: nn.Module, dx: Sequence[torch.Tensor], dy: 
         compile="on" if set(flags) & set(COMPILE_FLAGS) else "off",
         compile_mode=next((COMPILE_FLAGS[f] for f in flags if f in COMPILE_FLAGS), "default"),
         fold_bn="n" not in flags,
-        fuse_relu="f" in flags,
-        cuda_graphs="r" in flags,
+        fuse_relu=True if "f" in flags else False if "u" in flags else None,
+        cuda_graphs=True if "r" in flags else False if "u" in flags else None,
     )
 
 
@@ -390,10 +390,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--modes",
         default=None,
-        help="comma list of precisions with flags after '+': 'c' compiled, 'a' compiled with "
-        "max-autotune, 'g' compiled with CUDA graphs, 'n' BatchNorm not folded, 'f' folded "
-        "convolution, sum and ReLU as one call (cuDNN's fused kernel on CUDA), 'r' the eager "
-        "model replayed from CUDA graphs (default: "
+        help="comma list of precisions with flags after '+' (no flag: the Evaluator's defaults): "
+        "'c' compiled, 'a' compiled with max-autotune, 'g' compiled with CUDA graphs, 'n' "
+        "BatchNorm not folded, 'f' folded convolution, sum and ReLU as one call (cuDNN's fused "
+        "kernel; the default on CUDA), 'r' the eager model replayed from CUDA graphs (the "
+        "default on CUDA), 'u' neither of the last two (default: "
         "fp32,tf32,bf16; on CUDA also fp32+c,tf32+c,bf16+c)",
     )
     p.add_argument("--baseline-keeps-freed-memory", action="store_true",

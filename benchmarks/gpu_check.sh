@@ -21,23 +21,24 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT
 $PY -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name(0))" | tee -a "$OUT/gpu.txt"
 has tests && timeout "${TESTS_S:-90}" $PY -m pytest -q -p no:cacheprovider -m gpu tests/landscape/test_precision.py \
   tests/landscape/test_fold.py 2>&1 | tail -8 | tee "$OUT/gpu_tests.txt"
-# modes: precision, then flags: c compiled, g compiled with CUDA graphs, a max-autotune, n BatchNorm
-# not folded, f convolution + sum + ReLU as one cuDNN call; each contender is a process of its own
+# modes: precision (the Evaluator's defaults: on CUDA convolution + sum + ReLU as one cuDNN call,
+# the eager model replayed from CUDA graphs), then flags: u neither of those, c compiled, g compiled
+# with CUDA graphs, a max-autotune, n BatchNorm not folded; each contender is a process of its own
 # (its CUDA context, cached memory and cuDNN choices): with 7 modes, about 40-50 GB of the card
 # together (about 6 GB each at batch 8192 in fp32)
 has bench && timeout "${BENCH_S:-220}" $PY benchmarks/bench_surface.py --device cuda --model resnet56 --images 50000 \
   --points "${POINTS:-3}" --baseline-data tensors \
-  --modes "${MODES:-fp32,tf32,tf32+f,bf16,bf16+f,bf16+c,bf16+g}" 2>&1 | tee "$OUT/bench.txt"
+  --modes "${MODES:-fp32,fp32+u,tf32,tf32+u,bf16,bf16+u,bf16+c,bf16+a}" 2>&1 | tee "$OUT/bench.txt"
 if has sweep; then
   for b in ${SWEEP_BATCHES:-512 2048 16384}; do
     echo "== batch $b" | tee -a "$OUT/sweep.txt"
     timeout "${SWEEP_S:-60}" $PY benchmarks/bench_surface.py --device cuda --model resnet56 --images 50000 \
       --points "${SWEEP_POINTS:-2}" --baseline-data tensors --batch-size "$b" \
-      --modes "${SWEEP_MODES:-fp32,tf32+fr,bf16+f,bf16+fr}" 2>&1 | grep -v "^{\|^ready" | tee -a "$OUT/sweep.txt"
+      --modes "${SWEEP_MODES:-fp32,tf32,bf16}" 2>&1 | grep -v "^{\|^ready" | tee -a "$OUT/sweep.txt"
   done
 fi
 has profile && timeout "${PROFILE_S:-60}" $PY benchmarks/profile_point.py --device cuda --images 50000 \
-  --modes "${PROFILE_MODES:-bf16,bf16+f}" --top 10 2>&1 | grep -v "^USDT\|^ERROR:\|^STAGE:" | tee "$OUT/profile.txt"
+  --modes "${PROFILE_MODES:-bf16,bf16+u}" --top 10 2>&1 | grep -v "^USDT\|^ERROR:\|^STAGE:" | tee "$OUT/profile.txt"
 if has e2e; then
 $PY - <<'PY'
 from pathlib import Path

@@ -2,8 +2,10 @@
 
 Builds the same model, directions and synthetic CIFAR-sized data as ``bench_surface.py``,
 evaluates one warm-up point in each mode asked for, then profiles one point with
-``torch.profiler`` and prints the kernels that took the most time (on CUDA, GPU time;
-on the CPU, CPU time), with their share of the point. The last line is one JSON object.
+``torch.profiler`` and prints the kernels that took the most time (on CUDA, the GPU
+kernels' time, without the operators that launched them, which would count it twice, or
+the profiler's own overhead records; on the CPU, each operator's own CPU time), with their
+share of the point. The last line is one JSON object.
 
     python benchmarks/profile_point.py --device cuda --images 50000 --modes bf16,bf16+f
     python benchmarks/profile_point.py --modes fp32 --top 10          # the CPU, 512 images
@@ -19,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
 if __package__ in (None, ""):  # run as a script: make the checkout importable
@@ -26,6 +29,11 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable
 
 from benchmarks.bench_surface import CIFAR_MEAN, CIFAR_STD, Setup, common, make_evaluator  # noqa: E402
 from lstui.landscape.evaluator import EvalData  # noqa: E402
+
+# records CUPTI adds to a CUDA profile that are no kernel (its overhead kinds)
+PROFILER_OVERHEADS = {"Command Buffer Full", "Buffer Flush", "Activity Buffer Request", "Instrumentation",
+                      "Resource", "Driver Compiler", "Lazy Function Loading",
+                      "Runtime Triggered Module Loading", "UVM Activity Init", "Unknown"}
 
 
 def profile_mode(mode: str, setup: Setup, top: int) -> dict[str, object]:
@@ -46,7 +54,9 @@ def profile_mode(mode: str, setup: Setup, top: int) -> dict[str, object]:
     wall = time.perf_counter() - started
     events = prof.key_averages()
     if cuda:
-        kernels = [(e.key, e.self_device_time_total, e.count) for e in events if e.self_device_time_total > 0]
+        kernels = [(e.key, e.self_device_time_total, e.count) for e in events
+                   if e.device_type == DeviceType.CUDA and e.key not in PROFILER_OVERHEADS
+                   and e.self_device_time_total > 0]
     else:
         kernels = [(e.key, e.self_cpu_time_total, e.count) for e in events if e.self_cpu_time_total > 0]
     kernels.sort(key=lambda k: -k[1])
