@@ -757,6 +757,8 @@ class Evaluator:
         """The eager model's output for ``xb`` from a CUDA graph, captured for the batch's
         shape at its first use. The output is the graph's own buffer: reduce it before the
         next replay (stream order does, on one stream)."""
+        if not self.cuda_graphs:  # a capture failed earlier in this split
+            return self._forward_model(xb)
         key = (tuple(xb.shape), xb.stride(), xb.dtype)
         entry = self._graphs.get(key)
         if entry is None:
