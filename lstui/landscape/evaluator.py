@@ -779,17 +779,25 @@ class Evaluator:
         return static_out
 
     def _capture(self, xb: torch.Tensor) -> tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor]:
+        """A graph of the eager model for ``xb``'s shape, checked once against the eager
+        outputs: a graph holds a forward pass's Python as it ran at capture, so a model
+        whose outputs depend on more than its tensors is not replayed."""
         static_in = xb.clone()
         side = torch.cuda.Stream(self.device)
         side.wait_stream(torch.cuda.current_stream(self.device))
         with torch.cuda.stream(side):  # warm-up off the capture: cuDNN picks its algorithms
             for _ in range(2):
-                self._forward_model(static_in)
+                eager = self._forward_model(static_in)
         torch.cuda.current_stream(self.device).wait_stream(side)
         graph = torch.cuda.CUDAGraph()
         # thread_local: Evaluators of other devices in other threads go on while this captures
         with torch.cuda.graph(graph, capture_error_mode="thread_local"):
             static_out = self._forward_model(static_in)
+        graph.replay()
+        want, got = eager.float(), static_out.float()
+        scale = max(1.0, float(want.abs().max()))
+        if want.shape != got.shape or not torch.allclose(got, want, rtol=1e-3, atol=1e-3 * scale):
+            raise RuntimeError("the replayed graph's outputs differ from the eager model's")
         return graph, static_in, static_out
 
     def _evaluate_once(self, x: float, y: float) -> PointResult:

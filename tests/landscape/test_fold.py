@@ -379,6 +379,29 @@ def test_a_model_that_cannot_be_captured_is_evaluated_eagerly(caplog: pytest.Log
     assert ev.evaluate(-0.3).finite
 
 
+@pytest.mark.gpu
+@cuda
+def test_a_model_whose_python_matters_is_not_replayed(caplog: pytest.LogCaptureFixture) -> None:
+    """A graph holds the Python of the forward pass as it ran at capture."""
+
+    class Counting(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = _randomise_bn(conv_bn(0))
+            self.calls = 0
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.calls += 1
+            return self.body(x) * self.calls
+
+    model = Counting().eval()
+    dirs = [create_random_direction(model, torch.Generator().manual_seed(0))]
+    with caplog.at_level("WARNING"):
+        ev = Evaluator(model, dirs, train=_data(), batch_size=16, device="cuda", fold_bn=False)
+        assert ev.evaluate(0.3).finite
+    assert "graph's outputs differ" in caplog.text and not ev.cuda_graphs
+
+
 def test_cuda_graphs_are_for_cuda_only() -> None:
     model = _randomise_bn(conv_bn(0))
     ev = Evaluator(model, [create_random_direction(model, torch.Generator().manual_seed(0))],
