@@ -439,18 +439,21 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     baseline, fp32 = contenders[0], contenders[1]
     base_s = statistics.median(baseline.times)
     rows: dict[str, dict[str, object]] = {}
-    print(f"\n{'contender':10s} {'s/point':>9s} {'min':>9s} {'ratio':>7s} {'max|Δloss|':>11s} {'memory MB':>10s}  warm-up s  faults/pt")
+    print(f"\n{'contender':10s} {'s/point':>9s} {'min':>9s} {'ratio':>7s} {'max|Δloss|':>11s} {'relative':>9s} "
+          f"{'memory MB':>10s}  warm-up s  faults/pt")
     for c in contenders:
         s = statistics.median(c.times)
         diff = max(abs(a - b) for a, b in zip(c.losses, fp32.losses))
-        print(f"{c.name:10s} {s:9.4f} {min(c.times):9.4f} {base_s / s:7.2f} {diff:11.3e} {c.memory_mb:10.1f}  "
+        # relative, as the tests hold each precision to (TOLERANCE in lstui/landscape/evaluator.py)
+        rel = max(abs(a - b) / max(abs(b), 1e-12) for a, b in zip(c.losses, fp32.losses))
+        print(f"{c.name:10s} {s:9.4f} {min(c.times):9.4f} {base_s / s:7.2f} {diff:11.3e} {rel:9.1e} {c.memory_mb:10.1f}  "
               f"{c.warmup_s:8.2f}  {statistics.median(c.faults):9.0f}")
         if c is not baseline:
             rows[c.name] = {"s_per_point": s, "min_s_per_point": min(c.times), "ratio": base_s / s,
                             "paired_ratio": statistics.median(b / t for b, t in zip(baseline.times, c.times)),
                             "cpu_s_per_point": statistics.median(c.cpu_times),
                             "page_faults_per_point": statistics.median(c.faults),
-                            "max_abs_loss_diff": diff,
+                            "max_abs_loss_diff": diff, "max_rel_loss_diff": rel,
                             "memory_mb": c.memory_mb, "warmup_s": c.warmup_s, **c.facts}
 
     result: dict[str, object] = {
