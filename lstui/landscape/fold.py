@@ -52,6 +52,7 @@ class ConvBN(nn.Module):
         self.relu = relu
         self.frozen: tuple[torch.Tensor, torch.Tensor] | None = None
         self._kept: tuple[torch.Tensor, torch.Tensor] | None = None  # freeze()'s buffers
+        self.cudnn_failed = False  # cuDNN's fused call raised once: the unfused operations
 
     def folded(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The folded weight and bias: frozen ones if any, else from the live tensors."""
@@ -74,17 +75,36 @@ class ConvBN(nn.Module):
         weight, bias = self.folded()
         if not self.relu:
             return self.conv._conv_forward(x, weight, bias)
-        if x.is_cuda and _cudnn_fusable(self.conv):
-            return _cudnn_conv_relu(self.conv, x, weight, bias, z)
+        if not self.cudnn_failed and _use_cudnn(x, self.conv):
+            try:
+                return _cudnn_conv_relu(self.conv, x, weight, bias, z)
+            except torch.OutOfMemoryError:
+                raise
+            except RuntimeError as exc:  # no fused engine for this dtype or card: unfused
+                _say_once("cuDNN's fused convolution and ReLU failed, running them apart: %s",
+                          str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                self.cudnn_failed = True
         out = self.conv._conv_forward(x, weight, bias)
         if z is not None:
             out = add_into(out, z)  # type: ignore[assignment]
         return torch.relu_(out)
 
 
-def _cudnn_fusable(conv: nn.Conv2d) -> bool:
+_said: set[str] = set()
+
+
+def _say_once(message: str, *args: object) -> None:
+    """A warning, once per process (not once per layer)."""
+    if message not in _said:
+        _said.add(message)
+        log.warning(message, *args)
+
+
+def _use_cudnn(x: torch.Tensor, conv: nn.Conv2d) -> bool:
+    """Whether ``conv`` on ``x`` runs as cuDNN's fused call."""
     return (
-        conv.padding_mode == "zeros"
+        x.is_cuda
+        and conv.padding_mode == "zeros"
         and isinstance(conv.padding, tuple)
         and torch.backends.cudnn.is_available()
         and torch.backends.cudnn.enabled
@@ -98,7 +118,7 @@ def _cudnn_conv_relu(
     is on (these operators are not on its list, so the casts are done here)."""
     dtype = torch.get_autocast_dtype("cuda") if torch.is_autocast_enabled("cuda") else x.dtype
     x, weight, bias = x.to(dtype), weight.to(dtype), bias.to(dtype)
-    assert isinstance(conv.padding, tuple)  # _cudnn_fusable: not "same" or "valid"
+    assert isinstance(conv.padding, tuple)  # _use_cudnn: not "same" or "valid"
     stride, padding, dilation = list(conv.stride), [int(p) for p in conv.padding], list(conv.dilation)
     if z is None:
         return torch.cudnn_convolution_relu(x, weight, bias, stride, padding, dilation, conv.groups)

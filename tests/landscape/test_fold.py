@@ -287,6 +287,24 @@ def test_frozen_weights_hold_until_thawed() -> None:
         thaw(folded)
 
 
+def test_a_fused_call_that_fails_runs_unfused(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Where cuDNN has no fused kernel for a dtype or a card, the call raises once per
+    layer and the layer runs the unfused operations from then on, with one warning.
+    (Here: cuDNN's operator asked to run on the CPU, where it does not exist.)"""
+    from lstui.landscape import fold
+
+    model = _randomise_bn(build_model("resnet20", input_shape=(3, 16, 16), num_classes=10))
+    folded, _ = fold_batchnorm(model, fuse_relu=True)
+    monkeypatch.setattr(fold, "_use_cudnn", lambda x, conv: True)
+    monkeypatch.setattr(fold, "_said", set())
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad(), caplog.at_level("WARNING"):
+        assert torch.allclose(folded(x), model(x), rtol=1e-5, atol=1e-5)
+        assert torch.allclose(folded(x), model(x), rtol=1e-5, atol=1e-5)
+    assert caplog.text.count("fused convolution and ReLU failed") == 1
+    assert all(m.cudnn_failed for m in folded.modules() if isinstance(m, ConvBN) and m.relu)
+
+
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_the_fused_evaluator_agrees_with_the_unfused_one(precision: str) -> None:
     """On the CPU a fused call runs the unfused operations: the same losses; the folded
