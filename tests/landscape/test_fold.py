@@ -129,21 +129,24 @@ def test_the_folded_evaluator_follows_every_point(dir_type: str, bn: str) -> Non
     assert len(losses) == 3, "the loss moved with the point, and came back at the centre"
 
 
+class _Counting(nn.Module):
+    """A model whose outputs depend on its Python state: how often it was called."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = _randomise_bn(conv_bn(0))
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return self.body(x) * self.calls
+
+
 def test_a_model_whose_python_matters_is_checked_and_evaluated_as_it_is(caplog: pytest.LogCaptureFixture) -> None:
     """fx bakes a forward's Python into the graph as it ran while tracing; the Evaluator
     compares the folded model with the model on a few samples and keeps the model."""
 
-    class Counting(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.body = _randomise_bn(conv_bn(0))
-            self.calls = 0
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            self.calls += 1
-            return self.body(x) * self.calls
-
-    model = Counting().eval()
+    model = _Counting().eval()
     assert fold_batchnorm(model)[1] == 2, "it traces"
     model.calls = 0
     with caplog.at_level("WARNING"):
@@ -402,17 +405,7 @@ def test_a_model_that_cannot_be_captured_is_evaluated_eagerly(caplog: pytest.Log
 def test_a_model_whose_python_matters_is_not_replayed(caplog: pytest.LogCaptureFixture) -> None:
     """A graph holds the Python of the forward pass as it ran at capture."""
 
-    class Counting(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.body = _randomise_bn(conv_bn(0))
-            self.calls = 0
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            self.calls += 1
-            return self.body(x) * self.calls
-
-    model = Counting().eval()
+    model = _Counting().eval()
     dirs = [create_random_direction(model, torch.Generator().manual_seed(0))]
     with caplog.at_level("WARNING"):
         ev = Evaluator(model, dirs, train=_data(), batch_size=16, device="cuda", fold_bn=False)
