@@ -337,11 +337,7 @@ def _relu_in_place(traced: fx.GraphModule) -> None:
     """
     modules = dict(traced.named_modules())
     for node in list(traced.graph.nodes):
-        is_relu = (
-            (node.op == "call_function" and node.target in _RELUS and not node.kwargs.get("inplace"))
-            or (node.op == "call_module" and type(modules.get(str(node.target))) is nn.ReLU)
-        )
-        if not is_relu or len(node.args) != 1 or not isinstance(node.args[0], fx.Node):
+        if not _is_relu(node, modules) or node.kwargs.get("inplace"):  # already in place
             continue
         source = node.args[0]
         if len(source.users) != 1 or not _fresh(source, modules):
