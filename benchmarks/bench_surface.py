@@ -233,7 +233,8 @@ def make_contender(
         lambda x, y: float(ev.evaluate(x, y).train_loss or 0.0),
         lambda: {"batch_size": ev.batch_size, "storage": ev.storage["train"], "compiled": ev.compiled,
                  "channels_last": ev.channels_last, "folded_bn": ev.folded_bn,
-                 "fused_relu": ev.fused_relu, "cuda_graphs": ev.cuda_graphs and not ev.compiled},
+                 "fused_relu": ev.fused_relu, "cuda_graphs": ev.cuda_graphs and not ev.compiled,
+                 "triton_layers": ev.triton_layers},
     )
 
 
@@ -252,6 +253,7 @@ def make_evaluator(mode: str, model: nn.Module, dx: Sequence[torch.Tensor], dy: 
         fold_bn="n" not in flags,
         fuse_relu=True if "f" in flags else False if "u" in flags else None,
         cuda_graphs=True if "r" in flags else False if "u" in flags else None,
+        triton_conv="t" in flags,
     )
 
 
@@ -394,7 +396,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "'c' compiled, 'a' compiled with max-autotune, 'g' compiled with CUDA graphs, 'n' "
         "BatchNorm not folded, 'f' folded convolution, sum and ReLU as one call (cuDNN's fused "
         "kernel; the default on CUDA), 'r' the eager model replayed from CUDA graphs (the "
-        "default on CUDA), 'u' neither of the last two (default: "
+        "default on CUDA), 'u' neither of the last two, 't' 16-bit convolutions on lstui's "
+        "Triton kernel (default: "
         "fp32,tf32,bf16; on CUDA also fp32+c,tf32+c,bf16+c)",
     )
     p.add_argument("--baseline-keeps-freed-memory", action="store_true",

@@ -10,7 +10,7 @@
 #      with the card's memory in use sampled every second.
 # Usage: OUT=/some/folder bash benchmarks/gpu_check.sh   (figures land in $OUT)
 #   PHASES="tests bench compiled e2e" (default; also: profile, sweep) picks the parts; their
-#   timeouts (TESTS_S, BENCH_S, COMPILED_S, E2E_S: 80 + 120 + 240 + 100 s) add up to 9
+#   timeouts (TESTS_S, BENCH_S, COMPILED_S, E2E_S: 120 + 150 + 180 + 100 s) add up to 9
 #   minutes: give the call timeout_s 600. `compiled` is bench_surface again with the
 #   compiled modes (max-autotune compiles for minutes), so that a compile running over
 #   its time loses only those figures.
@@ -23,19 +23,20 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 PY=${PYTHON:-python3}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
 $PY -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name(0))" | tee -a "$OUT/gpu.txt"
-has tests && timeout "${TESTS_S:-80}" $PY -m pytest -q -p no:cacheprovider -m gpu tests/landscape/test_precision.py \
-  tests/landscape/test_fold.py 2>&1 | tail -8 | tee "$OUT/gpu_tests.txt"
+has tests && timeout "${TESTS_S:-120}" $PY -m pytest -q -p no:cacheprovider -m gpu tests/landscape/test_precision.py \
+  tests/landscape/test_fold.py tests/landscape/test_triton_conv.py 2>&1 | tail -12 | tee "$OUT/gpu_tests.txt"
 # modes: precision (the Evaluator's defaults: on CUDA convolution + sum + ReLU as one cuDNN call,
 # the eager model replayed from CUDA graphs), then flags: u neither of those, c compiled, g compiled
-# with CUDA graphs, a max-autotune, n BatchNorm not folded; each contender is a process of its own
+# with CUDA graphs, a max-autotune, n BatchNorm not folded, t lstui's Triton convolution (16-bit;
+# its first batch of each shape compiles and tunes the kernels); each contender is a process of its own
 # (its CUDA context, cached memory and cuDNN choices): with 7 modes, about 40-50 GB of the card
 # together (about 6 GB each at batch 8192 in fp32)
 has bench && timeout "${BENCH_S:-120}" $PY benchmarks/bench_surface.py --device cuda --model resnet56 --images 50000 \
   --points "${POINTS:-3}" --baseline-data tensors \
-  --modes "${MODES:-fp32,fp32+u,tf32,tf32+u,bf16,bf16+u}" 2>&1 | tee "$OUT/bench.txt"
-has compiled && timeout "${COMPILED_S:-240}" $PY benchmarks/bench_surface.py --device cuda --model resnet56 \
+  --modes "${MODES:-fp32,tf32,bf16,bf16+t}" 2>&1 | tee "$OUT/bench.txt"
+has compiled && timeout "${COMPILED_S:-180}" $PY benchmarks/bench_surface.py --device cuda --model resnet56 \
   --images 50000 --points "${POINTS:-3}" --baseline-data tensors \
-  --modes "${COMPILED_MODES:-fp32,bf16,bf16+c,bf16+a}" 2>&1 | tee "$OUT/compiled.txt"
+  --modes "${COMPILED_MODES:-fp32,bf16,bf16+a}" 2>&1 | tee "$OUT/compiled.txt"
 if has sweep; then
   for b in ${SWEEP_BATCHES:-512 2048 16384}; do
     echo "== batch $b" | tee -a "$OUT/sweep.txt"
@@ -45,7 +46,7 @@ if has sweep; then
   done
 fi
 has profile && timeout "${PROFILE_S:-50}" $PY benchmarks/profile_point.py --device cuda --images 50000 \
-  --modes "${PROFILE_MODES:-bf16,bf16+u}" --top 10 2>&1 | grep -v "^USDT\|^ERROR:\|^STAGE:" | tee "$OUT/profile.txt"
+  --modes "${PROFILE_MODES:-bf16,bf16+t}" --top 10 2>&1 | grep -v "^USDT\|^ERROR:\|^STAGE:" | tee "$OUT/profile.txt"
 if has e2e; then
 $PY - <<'PY'
 from pathlib import Path

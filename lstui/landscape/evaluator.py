@@ -76,6 +76,11 @@ Speed, and what each feature costs in accuracy:
   pass of each batch shape is captured once and replayed, so the host launches one graph
   a batch instead of a few kernels a layer. 1 % at the default batch (bf16 0.1523 →
   0.1505 s a point); at batch 512 0.426 → 0.201, where the launches were the limit.
+- **lstui's Triton convolution** (``triton_conv``; off until measured on a card): under
+  ``bf16`` each folded convolution, with its bias, sum and ReLU, runs a Triton kernel
+  written for few-channel layers (:mod:`lstui.landscape.triton_conv`) instead of cuDNN;
+  each layer checks its first output of each shape against cuDNN's and keeps cuDNN if
+  the two differ beyond 16-bit rounding or the kernel fails to build.
 - **Channels-last** memory layout for convolutional nets (cuDNN's and oneDNN's fast
   layout; 10-15 % less CPU time per point on the CPU benchmark).
 
@@ -363,6 +368,9 @@ class Evaluator:
             in a CUDA graph at the first point and replay it at every batch after (the
             weights are written in place, so the graph reads each point's); ``None``: on
             CUDA. A model that cannot be captured is evaluated eagerly, with a warning.
+        triton_conv: with ``fold_bn``, the folded convolutions on 16-bit inputs (``bf16``)
+            run lstui's Triton kernel on CUDA, not cuDNN (``triton_layers`` counts those
+            that do); the compiled model does not use it.
         storage: where each split's inputs live: ``float`` (normalised float32 copy on
             the device), ``raw`` (the inputs as given on the device, normalised per
             batch), ``stream`` (host memory, pinned on CUDA, copied per batch) or
@@ -392,6 +400,7 @@ class Evaluator:
         compile_mode: str = "default",
         fuse_relu: bool | None = None,
         cuda_graphs: bool | None = None,
+        triton_conv: bool = False,
     ) -> None:
         check_choice(loss, LOSSES, "--loss")
         check_choice(precision, PRECISIONS, "--precision")
@@ -420,8 +429,11 @@ class Evaluator:
             self.model = self.model.to(memory_format=torch.channels_last)
         self._fuse_asked = fuse_relu
         self.fused_relu = bool(fold_bn and (self._cuda if fuse_relu is None else fuse_relu))
+        self.triton_conv = bool(fold_bn and triton_conv)
         self._forward_model, self.folded_bn = (
-            fold_batchnorm(self.model, fuse_relu=self.fused_relu) if fold_bn else (self.model, 0)
+            fold_batchnorm(self.model, fuse_relu=self.fused_relu, triton=self.triton_conv)
+            if fold_bn
+            else (self.model, 0)
         )
         self.batch_size = batch_size or (CUDA_START_BATCH if self._cuda else CPU_MAX_BATCH)
 
@@ -482,6 +494,16 @@ class Evaluator:
     def compiled(self) -> bool:
         """Whether points are evaluated by the compiled model."""
         return self._compiled is not None
+
+    @property
+    def triton_layers(self) -> int:
+        """How many folded convolutions have run lstui's Triton kernel (and still do)."""
+        if self.compiled:
+            return 0
+        return sum(
+            1 for m in self._forward_model.modules()
+            if isinstance(m, ConvBN) and m.triton and not m.triton_failed and m._triton_checked
+        )
 
     # -- data -----------------------------------------------------------------------
     def _place(self, data: EvalData, storage: str) -> _Split:
@@ -643,7 +665,7 @@ class Evaluator:
         if why and self.fused_relu:
             log.warning("convolutions and ReLUs not fused: %s", why)
             self.fused_relu = False
-            self._forward_model = fold_batchnorm(self.model)[0]
+            self._forward_model = fold_batchnorm(self.model, triton=self.triton_conv)[0]
             why = self._fold_differs(xb, want)
         if why:
             log.warning("BatchNorm not folded: the folded model's outputs differ from the model's (%s)", why)
@@ -670,9 +692,11 @@ class Evaluator:
         # inputs; inductor's "freezing", which would bake them in, stays off), so the
         # in-place updates of set_point reach the compiled model.
         target = self._forward_model
-        if self.fused_relu and self._fuse_asked is None:
-            # inductor fuses the bias, sum and ReLU into its own kernels after each convolution
-            target = fold_batchnorm(self.model)[0]
+        if (self.fused_relu and self._fuse_asked is None) or self.triton_conv:
+            # inductor fuses the bias, sum and ReLU into its own kernels after each
+            # convolution, and makes its own Triton kernels
+            fuse = self.fused_relu and self._fuse_asked is not None
+            target = fold_batchnorm(self.model, fuse_relu=fuse)[0]
         compiled: Callable[[torch.Tensor], torch.Tensor] = torch.compile(
             target, dynamic=False, mode=self.inductor_mode
         )

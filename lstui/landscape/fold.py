@@ -35,6 +35,8 @@ import torch.fx as fx
 import torch.nn.functional as F
 from torch import nn
 
+from lstui.landscape import triton_conv
+
 log = logging.getLogger(__name__)
 
 
@@ -53,6 +55,9 @@ class ConvBN(nn.Module):
         self.frozen: tuple[torch.Tensor, torch.Tensor] | None = None
         self._kept: tuple[torch.Tensor, torch.Tensor] | None = None  # freeze()'s buffers
         self.cudnn_failed = False  # cuDNN's fused call raised once: the unfused operations
+        self.triton = False  # 16-bit inputs through lstui's Triton kernel (fold_batchnorm)
+        self.triton_failed = False  # it raised, or differed from cuDNN: cuDNN from then on
+        self._triton_checked: set[tuple[object, ...]] = set()
 
     def folded(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The folded weight and bias: frozen ones if any, else from the live tensors."""
@@ -73,6 +78,13 @@ class ConvBN(nn.Module):
 
     def forward(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         weight, bias = self.folded()
+        if self.triton and not self.triton_failed:
+            out = self._triton(x, weight, bias, z)
+            if out is not None:
+                return out
+        return self._conv(x, weight, bias, z)
+
+    def _conv(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
         if not self.relu:
             return self.conv._conv_forward(x, weight, bias)
         if not self.cudnn_failed and _use_cudnn(x, self.conv):
@@ -81,13 +93,60 @@ class ConvBN(nn.Module):
             except torch.OutOfMemoryError:
                 raise
             except RuntimeError as exc:  # no fused engine for this dtype or card: unfused
-                _say_once("cuDNN's fused convolution and ReLU failed, running them apart: %s",
-                          str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                _say_once("cuDNN's fused convolution and ReLU failed, running them apart: %s", _first_line(exc))
                 self.cudnn_failed = True
         out = self.conv._conv_forward(x, weight, bias)
         if z is not None:
             out = add_into(out, z)  # type: ignore[assignment]
         return torch.relu_(out)
+
+    def _triton(
+        self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, z: torch.Tensor | None
+    ) -> torch.Tensor | None:
+        """The output from :mod:`~lstui.landscape.triton_conv`, or ``None`` where it does
+        not apply. The first call of each input shape also computes the output as
+        :meth:`_conv` does and keeps Triton's only if the two agree to 16-bit rounding."""
+        dtype = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) else x.dtype
+        if not triton_conv.usable(x, self.conv, dtype):
+            return None
+        key = (tuple(x.shape), dtype, z is not None)
+        checked = key in self._triton_checked
+        if not checked and x.is_cuda and torch.cuda.is_current_stream_capturing():
+            return None  # a new shape is checked (and its kernel tuned) outside a capture
+        assert isinstance(self.conv.padding, tuple)  # usable(): not "same" or "valid"
+        try:
+            out = triton_conv.conv2d(
+                x.to(dtype), weight.to(dtype), bias.to(dtype),
+                (int(self.conv.stride[0]), int(self.conv.stride[1])),
+                (int(self.conv.padding[0]), int(self.conv.padding[1])),
+                z=None if z is None else z.to(dtype), relu=self.relu,
+            )
+        except torch.OutOfMemoryError:
+            raise
+        except Exception as exc:  # no compiler for the card, too little shared memory, ...
+            _say_once("lstui's Triton convolution failed, running cuDNN's: %s", _first_line(exc))
+            self.triton_failed = True
+            return None
+        if not checked:
+            want = self._conv(x, weight, bias, z)
+            diff = float((out.float() - want.float()).abs().max()) if out.shape == want.shape else float("inf")
+            scale = float(want.float().abs().max()) if want.numel() else 0.0
+            if not diff <= TRITON_TOLERANCE * max(scale, 1.0):
+                _say_once("lstui's Triton convolution differs from cuDNN's (by %.3g at most): running cuDNN's", diff)
+                self.triton_failed = True
+                return want
+            self._triton_checked.add(key)
+        return out
+
+
+# The Triton and cuDNN outputs of a layer, both rounded to 16 bits from float32 sums in
+# different orders, differ by a few units in the last place of bfloat16 (2⁻⁸ relative);
+# an indexing error differs by the outputs' own size.
+TRITON_TOLERANCE = 2.0**-5
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 _said: set[str] = set()
@@ -175,10 +234,12 @@ def _foldable(conv: object, bn: object) -> bool:
     )
 
 
-def fold_batchnorm(model: nn.Module, fuse_relu: bool = False) -> tuple[nn.Module, int]:
+def fold_batchnorm(model: nn.Module, fuse_relu: bool = False, triton: bool = False) -> tuple[nn.Module, int]:
     """A module computing ``model``'s eval-mode outputs with each ``Conv2d → BatchNorm2d``
     pair as one convolution, and the number of pairs folded. With ``fuse_relu``, a folded
-    convolution and the sum and ReLU after it are one call (:func:`_fuse_relu`).
+    convolution and the sum and ReLU after it are one call (:func:`_fuse_relu`). With
+    ``triton``, folded convolutions on 16-bit inputs run lstui's Triton kernel
+    (:mod:`~lstui.landscape.triton_conv`), each checked against cuDNN at its first call.
 
     Returns ``(model, 0)`` when nothing can be folded (no pair, or the model does not
     trace). The result shares ``model``'s parameters and buffers; use it in eval mode
@@ -189,7 +250,7 @@ def fold_batchnorm(model: nn.Module, fuse_relu: bool = False) -> tuple[nn.Module
     try:
         traced = fx.symbolic_trace(model)
     except Exception as exc:  # data-dependent control flow, unsupported Python: keep the model
-        log.info("BatchNorm not folded: the model does not trace (%s)", str(exc).splitlines()[0] if str(exc) else exc)
+        log.info("BatchNorm not folded: the model does not trace (%s)", _first_line(exc))
         return model, 0
     modules = dict(traced.named_modules())
     folded = 0
@@ -215,6 +276,9 @@ def fold_batchnorm(model: nn.Module, fuse_relu: bool = False) -> tuple[nn.Module
         return model, 0
     if fuse_relu:
         _fuse_relu(traced)
+    for m in traced.modules():
+        if isinstance(m, ConvBN):
+            m.triton = triton
     _add_in_place(traced)
     _relu_in_place(traced)
     traced.graph.lint()

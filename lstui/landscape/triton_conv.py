@@ -1,0 +1,174 @@
+"""A direct convolution in Triton: 16-bit activations, the folded bias, the residual sum
+and the ReLU applied before the output's one write.
+
+Why: in ResNet-56 the convolutions have 16, 32 or 64 channels, too few to fill the
+tiles of cuDNN's implicit-GEMM kernels (an H200 profile of a bf16 point: 0.132 of its
+0.135 s in ``sm80_xmma ... 256x32x32`` kernels, about a tenth of the card's bf16 rate),
+while inductor's Triton convolution, in the speed issue's table, beat them. This kernel
+is the same implicit GEMM, written for these layers: one program computes a tile of
+``BLOCK_M`` output pixels (of the flattened ``N·OH·OW``) by ``BLOCK_N`` output channels
+as a sum over the ``KH·KW`` taps and ``BLOCK_C`` input channels at a time, each step one
+``tl.dot`` of a ``BLOCK_M × BLOCK_C`` slice of the input (zeros outside the image) by a
+``BLOCK_C × BLOCK_N`` slice of the weight, accumulated in float32; then bias, sum and
+ReLU, and one store in the activations' dtype. Tile sizes are chosen by Triton's
+autotuner per layer shape (a handful of configurations: the first batch of each shape
+pays their compilation once per process; Triton keeps compiled kernels on disk).
+
+Channels-last inputs read whole pixels (all their channels) contiguously; any layout is
+correct, as every tensor is addressed through its strides.
+
+Only ``float16`` and ``bfloat16`` inputs, ``groups == 1``, no dilation, zero padding
+(:func:`usable`); the caller runs anything else, and any failure, elsewhere. With
+``TRITON_INTERPRET=1`` Triton runs the kernel on the CPU (slowly: for tests; its
+``bfloat16`` arithmetic is not right, ``float16`` is).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+from torch import nn
+
+try:
+    import triton
+    import triton.language as tl
+except ImportError:  # pragma: no cover - torch's CUDA builds bring triton
+    triton = None
+
+DTYPES = (torch.float16, torch.bfloat16)
+MAX_BLOCK_N = 64  # output channels per program (more: several programs per pixel tile)
+MAX_BLOCK_C = 64  # input channels per tl.dot
+
+
+def interpreting() -> bool:
+    """Whether Triton runs kernels on the CPU (``TRITON_INTERPRET=1`` when it was imported)."""
+    return os.environ.get("TRITON_INTERPRET") == "1"
+
+
+def available() -> bool:
+    return triton is not None
+
+
+def usable(x: torch.Tensor, conv: nn.Conv2d, dtype: torch.dtype) -> bool:
+    """Whether :func:`conv2d` can compute ``conv`` on ``x`` in ``dtype``."""
+    return (
+        triton is not None
+        and (x.is_cuda or (interpreting() and x.device.type == "cpu"))
+        and dtype in DTYPES
+        and x.dim() == 4
+        and conv.groups == 1
+        and tuple(conv.dilation) == (1, 1)
+        and conv.padding_mode == "zeros"
+        and isinstance(conv.padding, tuple)
+    )
+
+
+def _configs() -> list[Any]:
+    if interpreting():
+        return [triton.Config({"BLOCK_M": 32}, num_warps=4)]
+    return [
+        triton.Config({"BLOCK_M": bm}, num_warps=warps, num_stages=stages)
+        for bm, warps, stages in ((64, 4, 3), (128, 4, 3), (128, 8, 3), (256, 8, 3))
+    ]
+
+
+if triton is not None:
+
+    @triton.autotune(configs=_configs(), key=["M", "C", "H", "W", "K", "OH", "OW", "HAS_Z", "RELU"])
+    @triton.jit
+    def _conv_kernel(
+        x_ptr, w_ptr, b_ptr, z_ptr, y_ptr,
+        M, C, H, W, K, OH, OW,
+        sxn, sxc, sxh, sxw,
+        syn, syc, syh, syw,
+        szn, szc, szh, szw,
+        STRIDE_H: tl.constexpr, STRIDE_W: tl.constexpr, PAD_H: tl.constexpr, PAD_W: tl.constexpr,
+        KH: tl.constexpr, KW: tl.constexpr, HAS_Z: tl.constexpr, RELU: tl.constexpr,
+        BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_C: tl.constexpr,
+    ):
+        rm = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
+        rn = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
+        rc = tl.arange(0, BLOCK_C)
+        m_ok = rm < M
+        n_ok = rn < K
+        img = rm // (OH * OW)
+        oh = (rm % (OH * OW)) // OW
+        ow = rm % OW
+        x_img = x_ptr + img.to(tl.int64) * sxn
+        acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
+        c_blocks = tl.cdiv(C, BLOCK_C)
+        # one loop over (tap, channel block), not nested ones: Triton pipelines the loads
+        # of the next steps behind the current tl.dot only within one loop, and a layer of
+        # 16 to 64 channels has one channel block per tap
+        for step in range(KH * KW * c_blocks):
+            tap = step // c_blocks
+            kh = tap // KW
+            kw = tap % KW
+            c = (step % c_blocks) * BLOCK_C + rc
+            c_ok = c < C
+            ih = oh * STRIDE_H - PAD_H + kh
+            iw = ow * STRIDE_W - PAD_W + kw
+            row_ok = m_ok & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W)
+            x_row = x_img + ih * sxh + iw * sxw
+            a = tl.load(x_row[:, None] + c[None, :] * sxc, mask=row_ok[:, None] & c_ok[None, :], other=0.0)
+            # the weight is laid out [KH, KW, C, K]: a tap's slice is C × K, K contiguous
+            w_tap = w_ptr + (tap * C + c)[:, None] * K + rn[None, :]
+            b = tl.load(w_tap, mask=c_ok[:, None] & n_ok[None, :], other=0.0)
+            acc = tl.dot(a, b, acc)
+        acc += tl.load(b_ptr + rn, mask=n_ok, other=0.0).to(tl.float32)[None, :]
+        mask = m_ok[:, None] & n_ok[None, :]
+        if HAS_Z:
+            z_row = img.to(tl.int64) * szn + oh * szh + ow * szw
+            acc += tl.load(z_ptr + z_row[:, None] + rn[None, :] * szc, mask=mask, other=0.0).to(tl.float32)
+        if RELU:
+            acc = tl.maximum(acc, 0.0)
+        y_row = img.to(tl.int64) * syn + oh * syh + ow * syw
+        tl.store(y_ptr + y_row[:, None] + rn[None, :] * syc, acc.to(y_ptr.dtype.element_ty), mask=mask)
+
+
+def _block(n: int, most: int) -> int:
+    """The tile side for ``n`` channels: a power of two, at least 16 (``tl.dot``'s least)."""
+    return max(16, min(most, triton.next_power_of_2(n)))
+
+
+def conv2d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    z: torch.Tensor | None = None,
+    relu: bool = False,
+) -> torch.Tensor:
+    """``conv2d(x, weight, bias) (+ z)``, then ``relu`` if asked, in ``x``'s dtype (which
+    ``weight``, ``bias`` and ``z`` must share); the output is channels-last."""
+    n, c, h, w = x.shape
+    k, c_w, kh, kw = weight.shape
+    if c_w != c:
+        raise ValueError(f"the weight takes {c_w} channels, the input has {c}")
+    oh = (h + 2 * padding[0] - kh) // stride[0] + 1
+    ow = (w + 2 * padding[1] - kw) // stride[1] + 1
+    y = torch.empty((n, k, oh, ow), device=x.device, dtype=x.dtype, memory_format=torch.channels_last)
+    if y.numel() == 0:
+        return y
+    w_taps = weight.permute(2, 3, 1, 0).contiguous()  # [KH, KW, C, K]
+    zz = y if z is None else z  # not read without HAS_Z
+    if zz.shape != y.shape:
+        raise ValueError(f"the summand's shape {tuple(zz.shape)} is not the output's {tuple(y.shape)}")
+    m = n * oh * ow
+    block_n = _block(k, MAX_BLOCK_N)
+
+    def grid(meta: dict[str, int]) -> tuple[int, int]:
+        return triton.cdiv(m, meta["BLOCK_M"]), triton.cdiv(k, block_n)
+
+    _conv_kernel[grid](
+        x, w_taps, bias.contiguous(), zz, y,
+        m, c, h, w, k, oh, ow,
+        *x.stride(), *y.stride(), *zz.stride(),
+        STRIDE_H=stride[0], STRIDE_W=stride[1], PAD_H=padding[0], PAD_W=padding[1],
+        KH=kh, KW=kw, HAS_Z=z is not None, RELU=relu,
+        BLOCK_N=block_n, BLOCK_C=_block(c, MAX_BLOCK_C),
+    )
+    return y

@@ -1,0 +1,231 @@
+"""lstui's Triton convolution: its outputs against PyTorch's (on the CPU through Triton's
+interpreter, in a process of its own started with ``TRITON_INTERPRET=1``; on a card when
+there is one), and a folded layer falling back to cuDNN when it fails or differs."""
+
+import copy
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from lstui.landscape import fold, triton_conv
+from lstui.landscape.directions import create_random_direction
+from lstui.landscape.evaluator import TOLERANCE, EvalData, Evaluator
+from lstui.landscape.fold import ConvBN
+from lstui.models import build_model
+from tests.landscape.nets import conv_bn
+
+needs_triton = pytest.mark.skipif(not triton_conv.available(), reason="needs triton")
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+def _interpreted(script: str) -> str:
+    """Run ``script`` in a new Python with Triton's interpreter on; its stdout."""
+    env = {**os.environ, "TRITON_INTERPRET": "1"}
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], env=env,
+                          capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+@needs_triton
+def test_the_kernel_computes_the_convolution_bias_sum_and_relu() -> None:
+    """Shapes of every kind the kernel meets: 3 input channels, output channels not a
+    power of two, more input channels than one block (70 > 64), strides 1 and 2, 1×1 and
+    3×3 kernels, channels-last and contiguous inputs, with and without sum and ReLU."""
+    out = _interpreted("""
+        import torch
+        import torch.nn.functional as F
+        from lstui.landscape import triton_conv
+
+        g = torch.Generator().manual_seed(0)
+        cases = [  # n, c, h, w, k, kernel, stride, padding
+            (2, 16, 8, 8, 16, 3, 1, 1), (2, 3, 9, 7, 20, 3, 2, 1), (1, 32, 8, 8, 64, 1, 2, 0),
+            (3, 70, 6, 5, 17, 3, 1, 1), (1, 16, 7, 7, 32, 3, 2, 1), (2, 8, 5, 5, 8, 3, 1, 0),
+        ]
+        for n, c, h, w, k, kernel, stride, padding in cases:
+            for channels_last in (True, False):
+                x = torch.randn(n, c, h, w, generator=g).half()
+                if channels_last:
+                    x = x.to(memory_format=torch.channels_last)
+                weight = (torch.randn(k, c, kernel, kernel, generator=g) / (c * kernel * kernel) ** 0.5).half()
+                bias = torch.randn(k, generator=g).half()
+                conv = F.conv2d(x.float(), weight.float(), bias.float(), stride=stride, padding=padding)
+                z = torch.randn(conv.shape, generator=g).half()
+                for summand, relu in ((None, False), (None, True), (z, True), (z, False)):
+                    got = triton_conv.conv2d(x, weight, bias, (stride, stride), (padding, padding), z=summand, relu=relu)
+                    want = conv if summand is None else conv + summand.float()
+                    want = want.relu() if relu else want
+                    assert got.dtype == torch.float16 and got.shape == want.shape
+                    assert got.is_contiguous(memory_format=torch.channels_last)
+                    err = float((got.float() - want).abs().max())
+                    assert err <= 4e-3 * float(want.abs().max()), (n, c, k, kernel, stride, summand is None, relu, err)
+                    print("ok", n, c, k, kernel, stride, channels_last, summand is not None, relu)
+    """)
+    assert out.count("ok") == 6 * 2 * 4
+
+
+@needs_triton
+def test_a_folded_resnet_on_the_triton_kernel_gives_the_models_outputs() -> None:
+    """ResNet-20 in float16, folded and fused with every convolution on the kernel: each
+    layer checked against PyTorch's at its first call, none falls back, same logits."""
+    out = _interpreted("""
+        import torch
+        from lstui.landscape.fold import ConvBN, fold_batchnorm
+        from lstui.models import build_model
+
+        torch.manual_seed(0)
+        model = build_model("resnet20", input_shape=(3, 32, 32), num_classes=10).eval()
+        with torch.no_grad():
+            for m in model.modules():
+                if isinstance(m, torch.nn.BatchNorm2d):
+                    m.running_mean.uniform_(-0.5, 0.5)
+                    m.running_var.uniform_(0.5, 2.0)
+        model = model.half().to(memory_format=torch.channels_last)
+        folded, count = fold_batchnorm(model, fuse_relu=True, triton=True)
+        x = torch.randn(2, 3, 8, 8).half().to(memory_format=torch.channels_last)
+        with torch.no_grad():
+            want, got = model(x).float(), folded(x).float()
+            again = folded(x).float()
+        layers = [m for m in folded.modules() if isinstance(m, ConvBN)]
+        assert all(m.triton and m._triton_checked and not m.triton_failed for m in layers)
+        print("layers", len(layers), "err", float((got - want).abs().max()), "scale", float(want.abs().max()))
+        assert torch.allclose(got, want, rtol=2e-2, atol=2e-2 * float(want.abs().max()))
+        assert torch.equal(got, again)
+    """)
+    assert "layers 21" in out, out
+
+
+def _fp16_layer(relu: bool) -> tuple[ConvBN, torch.Tensor]:
+    model = conv_bn(3).eval()
+    layer = ConvBN(model[0], model[1], relu=relu).half()
+    layer.triton = True
+    return layer, torch.randn(2, 1, 6, 6, generator=torch.Generator().manual_seed(3)).half()
+
+
+def test_a_failing_kernel_falls_back_to_cudnn(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A kernel that raises (no compiler, too little shared memory): the layer's output
+    from PyTorch's operations, said once, and the kernel not tried again."""
+    calls = []
+
+    def broken(*args: object, **kwargs: object) -> torch.Tensor:
+        calls.append(1)
+        raise RuntimeError("PassManager::run failed\nmore detail")
+
+    monkeypatch.setattr(triton_conv, "usable", lambda x, conv, dtype: True)
+    monkeypatch.setattr(triton_conv, "conv2d", broken)
+    monkeypatch.setattr(fold, "_said", set())
+    layer, x = _fp16_layer(relu=True)
+    want = torch.relu(layer.conv._conv_forward(x, *layer.folded()))
+    with caplog.at_level(logging.WARNING, logger="lstui.landscape.fold"), torch.no_grad():
+        outs = [layer(x) for _ in range(3)]
+    assert all(torch.equal(o, want) for o in outs)
+    assert layer.triton_failed and len(calls) == 1
+    assert caplog.text.count("Triton convolution failed, running cuDNN's: PassManager::run failed") == 1
+
+
+def test_a_kernel_that_differs_is_not_used(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """The first output of a shape is checked against PyTorch's: a wrong one is replaced
+    by the right one, and the layer runs PyTorch's from then on."""
+    monkeypatch.setattr(triton_conv, "usable", lambda x, conv, dtype: True)
+    monkeypatch.setattr(fold, "_said", set())
+    layer, x = _fp16_layer(relu=False)
+    with torch.no_grad():
+        want = layer.conv._conv_forward(x, *layer.folded())
+        monkeypatch.setattr(triton_conv, "conv2d", lambda *a, **k: want + 0.5 * want.abs().max())
+        with caplog.at_level(logging.WARNING, logger="lstui.landscape.fold"):
+            got = layer(x)
+    assert torch.equal(got, want) and layer.triton_failed
+    assert "Triton convolution differs from cuDNN's" in caplog.text
+
+
+def test_a_kernel_within_rounding_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outputs within 16-bit rounding of PyTorch's pass the check; the shape is checked once."""
+    monkeypatch.setattr(triton_conv, "usable", lambda x, conv, dtype: True)
+    layer, x = _fp16_layer(relu=False)
+    calls = []
+    with torch.no_grad():
+        want = layer.conv._conv_forward(x, *layer.folded())
+        near = want + want.abs().max() * 2.0**-9
+
+        def kernel(*a: object, **k: object) -> torch.Tensor:
+            calls.append(1)
+            return near
+
+        monkeypatch.setattr(triton_conv, "conv2d", kernel)
+        first, second = layer(x), layer(x)
+    assert first is near and second is near and not layer.triton_failed
+    assert layer._triton_checked == {((2, 1, 6, 6), torch.float16, False)} and len(calls) == 2
+
+
+def test_the_kernel_is_for_16_bit_cuda_inputs_only() -> None:
+    conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+    x = torch.zeros(1, 3, 4, 4)
+    if not triton_conv.interpreting():
+        assert not triton_conv.usable(x, conv, torch.float16), "not on the CPU"
+    if torch.cuda.is_available() and triton_conv.available():
+        xc = x.cuda()
+        assert triton_conv.usable(xc, conv, torch.bfloat16)
+        assert not triton_conv.usable(xc, conv, torch.float32)
+        assert not triton_conv.usable(xc, torch.nn.Conv2d(4, 8, 3, groups=2), torch.float16)
+        assert not triton_conv.usable(xc, torch.nn.Conv2d(3, 8, 3, dilation=2), torch.float16)
+        assert not triton_conv.usable(xc, torch.nn.Conv2d(3, 8, 3, padding="same"), torch.float16)
+
+
+def test_the_evaluator_passes_triton_to_its_folded_layers() -> None:
+    """On the CPU the Evaluator takes the option; no layer runs the kernel there."""
+    model = build_model("resnet20", input_shape=(3, 8, 8), num_classes=10).eval()
+    g = torch.Generator().manual_seed(0)
+    dirs = [create_random_direction(model, g)]
+    data = EvalData(torch.randn(12, 3, 8, 8, generator=g), torch.randint(0, 10, (12,), generator=g))
+    ev = Evaluator(model, dirs, train=data, batch_size=6, triton_conv=True, compile="off")
+    assert ev.triton_conv and all(m.triton for m in ev._forward_model.modules() if isinstance(m, ConvBN))
+    ev.evaluate(0.1)
+    if not triton_conv.interpreting():
+        assert ev.triton_layers == 0
+    off = Evaluator(copy.deepcopy(model), dirs, train=data, batch_size=6, fold_bn=False, triton_conv=True)
+    assert not off.triton_conv, "nothing folded, nothing on the kernel"
+
+
+@pytest.mark.gpu
+@cuda
+@needs_triton
+@pytest.mark.parametrize("graphs", [False, True])
+def test_the_triton_evaluator_agrees_with_cudnn_on_a_card(graphs: bool) -> None:
+    """bf16 ResNet-20 on the kernel against cuDNN's fused calls, at two points, eager and
+    replayed from CUDA graphs; every folded convolution on the kernel."""
+    model = build_model("resnet20", input_shape=(3, 32, 32), num_classes=10).eval()
+    g = torch.Generator().manual_seed(6)
+    dirs = [create_random_direction(model, g) for _ in range(2)]
+    raw = torch.randint(0, 256, (300, 3, 32, 32), dtype=torch.uint8, generator=g)
+    data = EvalData(raw, torch.randint(0, 10, (300,), generator=g), 1 / 255, (0.5,) * 3, (0.25,) * 3)
+    kw = dict(train=data, device="cuda", batch_size=128, precision="bf16", cuda_graphs=graphs)
+    cudnn = Evaluator(copy.deepcopy(model), dirs, **kw)  # type: ignore[arg-type]
+    tri = Evaluator(copy.deepcopy(model), dirs, triton_conv=True, **kw)  # type: ignore[arg-type]
+    for x, y in [(0.0, 0.0), (0.3, -0.2), (0.0, 0.0)]:
+        got, want = tri.evaluate(x, y), cudnn.evaluate(x, y)
+        assert got.train_loss == pytest.approx(want.train_loss, rel=TOLERANCE["bf16"])
+    assert tri.triton_layers == tri.folded_bn == 21
+    assert tri.cuda_graphs == graphs
+
+
+@pytest.mark.gpu
+@cuda
+@needs_triton
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_the_kernel_on_a_card(dtype: torch.dtype) -> None:
+    """ResNet-56's layer shapes at a large batch, against cuDNN in float32."""
+    g = torch.Generator(device="cuda").manual_seed(0)
+    for c, k, hw, stride in [(3, 16, 32, 1), (16, 16, 32, 1), (16, 32, 32, 2), (32, 64, 16, 2), (64, 64, 8, 1)]:
+        x = torch.randn(512, c, hw, hw, device="cuda", generator=g).to(dtype, memory_format=torch.channels_last)
+        weight = (torch.randn(k, c, 3, 3, device="cuda", generator=g) / (9 * c) ** 0.5).to(dtype)
+        bias = torch.randn(k, device="cuda", generator=g).to(dtype)
+        want = torch.nn.functional.conv2d(x.float(), weight.float(), bias.float(), stride=stride, padding=1)
+        z = torch.randn(want.shape, device="cuda", generator=g).to(dtype)
+        got = triton_conv.conv2d(x, weight, bias, (stride, stride), (1, 1), z=z, relu=True)
+        want = (want + z.float()).relu()
+        assert float((got.float() - want).abs().max()) <= 2.0**-6 * float(want.abs().max())
