@@ -87,7 +87,11 @@ if triton is not None:
         STRIDE_H: tl.constexpr, STRIDE_W: tl.constexpr, PAD_H: tl.constexpr, PAD_W: tl.constexpr,
         KH: tl.constexpr, KW: tl.constexpr, HAS_Z: tl.constexpr, RELU: tl.constexpr,
         BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_C: tl.constexpr,
+        EVEN_C: tl.constexpr, EVEN_K: tl.constexpr,
     ):
+        # EVEN_C, EVEN_K: the channels fill whole blocks, so no mask varies along a pixel's
+        # channels and its loads and stores are vector ones (a mask per channel would make
+        # them one element at a time)
         rm = tl.program_id(0) * BLOCK_M + tl.arange(0, BLOCK_M)
         rn = tl.program_id(1) * BLOCK_N + tl.arange(0, BLOCK_N)
         rc = tl.arange(0, BLOCK_C)
@@ -112,13 +116,25 @@ if triton is not None:
             iw = ow * STRIDE_W - PAD_W + kw
             row_ok = m_ok & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W)
             x_row = x_img + ih * sxh + iw * sxw
-            a = tl.load(x_row[:, None] + c[None, :] * sxc, mask=row_ok[:, None] & c_ok[None, :], other=0.0)
+            x_tile = x_row[:, None] + c[None, :] * sxc
             # the weight is laid out [KH, KW, C, K]: a tap's slice is C × K, K contiguous
             w_tap = w_ptr + (tap * C + c)[:, None] * K + rn[None, :]
-            b = tl.load(w_tap, mask=c_ok[:, None] & n_ok[None, :], other=0.0)
+            if EVEN_C:
+                a = tl.load(x_tile, mask=row_ok[:, None], other=0.0)
+                if EVEN_K:
+                    b = tl.load(w_tap)
+                else:
+                    b = tl.load(w_tap, mask=n_ok[None, :], other=0.0)
+            else:
+                a = tl.load(x_tile, mask=row_ok[:, None] & c_ok[None, :], other=0.0)
+                b = tl.load(w_tap, mask=c_ok[:, None] & n_ok[None, :], other=0.0)
             acc = tl.dot(a, b, acc)
-        acc += tl.load(b_ptr + rn, mask=n_ok, other=0.0).to(tl.float32)[None, :]
-        mask = m_ok[:, None] & n_ok[None, :]
+        if EVEN_K:
+            acc += tl.load(b_ptr + rn).to(tl.float32)[None, :]
+            mask = m_ok[:, None]
+        else:
+            acc += tl.load(b_ptr + rn, mask=n_ok, other=0.0).to(tl.float32)[None, :]
+            mask = m_ok[:, None] & n_ok[None, :]
         if HAS_Z:
             z_row = img.to(tl.int64) * szn + oh * szh + ow * szw
             acc += tl.load(z_ptr + z_row[:, None] + rn[None, :] * szc, mask=mask, other=0.0).to(tl.float32)
@@ -131,6 +147,19 @@ if triton is not None:
 def _block(n: int, most: int) -> int:
     """The tile side for ``n`` channels: a power of two, at least 16 (``tl.dot``'s least)."""
     return max(16, min(most, triton.next_power_of_2(n)))
+
+
+def constexprs(
+    c: int, k: int, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
+    has_z: bool, relu: bool,
+) -> dict[str, int | bool]:
+    """The kernel's compile-time arguments for a layer (all but the tuned ``BLOCK_M``)."""
+    block_n, block_c = _block(k, MAX_BLOCK_N), _block(c, MAX_BLOCK_C)
+    return dict(
+        STRIDE_H=stride[0], STRIDE_W=stride[1], PAD_H=padding[0], PAD_W=padding[1],
+        KH=kernel[0], KW=kernel[1], HAS_Z=has_z, RELU=relu,
+        BLOCK_N=block_n, BLOCK_C=block_c, EVEN_C=c % block_c == 0, EVEN_K=k % block_n == 0,
+    )
 
 
 def conv2d(
@@ -158,17 +187,14 @@ def conv2d(
     if zz.shape != y.shape:
         raise ValueError(f"the summand's shape {tuple(zz.shape)} is not the output's {tuple(y.shape)}")
     m = n * oh * ow
-    block_n = _block(k, MAX_BLOCK_N)
+    fixed = constexprs(c, k, (kh, kw), stride, padding, z is not None, relu)
 
     def grid(meta: dict[str, int]) -> tuple[int, int]:
-        return triton.cdiv(m, meta["BLOCK_M"]), triton.cdiv(k, block_n)
+        return triton.cdiv(m, meta["BLOCK_M"]), triton.cdiv(k, meta["BLOCK_N"])
 
     _conv_kernel[grid](
         x, w_taps, bias.contiguous(), zz, y,
         m, c, h, w, k, oh, ow,
-        *x.stride(), *y.stride(), *zz.stride(),
-        STRIDE_H=stride[0], STRIDE_W=stride[1], PAD_H=padding[0], PAD_W=padding[1],
-        KH=kh, KW=kw, HAS_Z=z is not None, RELU=relu,
-        BLOCK_N=block_n, BLOCK_C=_block(c, MAX_BLOCK_C),
+        *x.stride(), *y.stride(), *zz.stride(), **fixed,
     )
     return y

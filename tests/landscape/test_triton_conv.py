@@ -100,6 +100,55 @@ def test_a_folded_resnet_on_the_triton_kernel_gives_the_models_outputs() -> None
     assert "layers 21" in out, out
 
 
+def _ptx(arch: int, c: int, k: int, stride: int, has_z: bool, **overrides: object) -> str:
+    """The PTX of the kernel for a ResNet layer on a channels-last batch, compiled for
+    ``sm_<arch>`` with Triton's own compiler and ptxas (no card needed), specialised as a
+    launch on such tensors specialises it (unit channel strides, the rest multiples of 16)."""
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    fn = triton_conv._conv_kernel.fn
+    fixed: dict[str, object] = {**triton_conv.constexprs(c, k, (3, 3), (stride, stride), (1, 1), has_z, True),
+                                "BLOCK_M": 128, "sxc": 1, "syc": 1, "szc": 1, **overrides}
+    signature = {n: "constexpr" if n in fixed else "*bf16" if n.endswith("_ptr") else "i32" for n in fn.arg_names}
+    aligned = [(i,) for i, n in enumerate(fn.arg_names) if n not in fixed and n not in ("C", "H", "W", "K", "OH", "OW")]
+    src = ASTSource(fn, signature, {(fn.arg_names.index(n),): v for n, v in fixed.items()},
+                    {key: [["tt.divisibility", 16]] for key in aligned})
+    kernel = triton.compile(src, target=GPUTarget("cuda", arch, 32), options={"num_warps": 4, "num_stages": 3})
+    return str(kernel.asm["ptx"])
+
+
+def _nvidia_compiler() -> bool:
+    try:
+        from triton.backends import backends
+    except ImportError:
+        return False
+    return "nvidia" in backends
+
+
+@needs_triton
+@pytest.mark.skipif(not _nvidia_compiler(), reason="needs Triton's CUDA compiler")
+@pytest.mark.parametrize("arch", [80, 90])
+def test_the_kernel_compiles_to_tensor_cores_and_vector_memory_access(
+    arch: int, tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ResNet-56's layers compiled for an A100 (sm_80) and an H100/H200 (sm_90): the
+    products on tensor cores, each step's tiles copied to shared memory 16 bytes at a time
+    behind the current product (cp.async), outputs stored 16 bytes at a time. With a mask
+    per channel (``EVEN_C``/``EVEN_K`` off: channels not filling whole blocks) the same
+    layer loads and stores one 2-byte element at a time: what the flags are for."""
+    monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))  # compiled anew, not from ~/.triton
+    mma = "wgmma.mma_async" if arch == 90 else "mma.sync.aligned"
+    for c, k, stride, has_z in [(16, 16, 1, True), (16, 32, 2, False), (32, 32, 1, True), (64, 64, 1, True)]:
+        ptx = _ptx(arch, c, k, stride, has_z)
+        assert mma in ptx and ".bf16" in ptx, (c, k)
+        assert "cp.async.cg.shared.global" in ptx and "st.global.v4" in ptx, (c, k)
+        assert "st.global.b16" not in ptx, (c, k)
+    masked = _ptx(arch, 16, 16, 1, True, EVEN_C=False, EVEN_K=False)
+    assert "cp.async" not in masked and "st.global.b16" in masked and "st.global.v4" not in masked
+
+
 def _fp16_layer(relu: bool) -> tuple[ConvBN, torch.Tensor]:
     model = conv_bn(3).eval()
     layer = ConvBN(model[0], model[1], relu=relu).half()
