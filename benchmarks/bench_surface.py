@@ -253,7 +253,7 @@ def make_evaluator(mode: str, model: nn.Module, dx: Sequence[torch.Tensor], dy: 
         fold_bn="n" not in flags,
         fuse_relu=True if "f" in flags else False if "u" in flags else None,
         cuda_graphs=True if "r" in flags else False if "u" in flags else None,
-        triton_conv="t" in flags,
+        triton_conv="on" if "t" in flags else "auto" if "s" in flags else "off",
     )
 
 
@@ -397,7 +397,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "BatchNorm not folded, 'f' folded convolution, sum and ReLU as one call (cuDNN's fused "
         "kernel; the default on CUDA), 'r' the eager model replayed from CUDA graphs (the "
         "default on CUDA), 'u' neither of the last two, 't' 16-bit convolutions on lstui's "
-        "Triton kernel (default: "
+        "Triton kernel, 's' each on the faster of that kernel and cuDNN (default: "
         "fp32,tf32,bf16; on CUDA also fp32+c,tf32+c,bf16+c)",
     )
     p.add_argument("--baseline-keeps-freed-memory", action="store_true",

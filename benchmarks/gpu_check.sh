@@ -28,12 +28,13 @@ has tests && timeout "${TESTS_S:-120}" $PY -m pytest -q -p no:cacheprovider -m g
 # modes: precision (the Evaluator's defaults: on CUDA convolution + sum + ReLU as one cuDNN call,
 # the eager model replayed from CUDA graphs), then flags: u neither of those, c compiled, g compiled
 # with CUDA graphs, a max-autotune, n BatchNorm not folded, t lstui's Triton convolution (16-bit;
-# its first batch of each shape compiles and tunes the kernels); each contender is a process of its own
+# its first batch of each shape compiles and tunes the kernels), s each layer on the faster of that
+# and cuDNN; each contender is a process of its own
 # (its CUDA context, cached memory and cuDNN choices): with 7 modes, about 40-50 GB of the card
 # together (about 6 GB each at batch 8192 in fp32)
 has bench && timeout "${BENCH_S:-120}" $PY benchmarks/bench_surface.py --device cuda --model resnet56 --images 50000 \
   --points "${POINTS:-3}" --baseline-data tensors \
-  --modes "${MODES:-fp32,tf32,bf16,bf16+t}" 2>&1 | tee "$OUT/bench.txt"
+  --modes "${MODES:-fp32,tf32,bf16,bf16+t,bf16+s}" 2>&1 | tee "$OUT/bench.txt"
 has compiled && timeout "${COMPILED_S:-180}" $PY benchmarks/bench_surface.py --device cuda --model resnet56 \
   --images 50000 --points "${POINTS:-3}" --baseline-data tensors \
   --modes "${COMPILED_MODES:-fp32,bf16,bf16+a}" 2>&1 | tee "$OUT/compiled.txt"

@@ -78,9 +78,11 @@ Speed, and what each feature costs in accuracy:
   0.1505 s a point); at batch 512 0.426 → 0.201, where the launches were the limit.
 - **lstui's Triton convolution** (``triton_conv``; off until measured on a card): under
   ``bf16`` each folded convolution, with its bias, sum and ReLU, runs a Triton kernel
-  written for few-channel layers (:mod:`lstui.landscape.triton_conv`) instead of cuDNN;
-  each layer checks its first output of each shape against cuDNN's and keeps cuDNN if
-  the two differ beyond 16-bit rounding or the kernel fails to build.
+  written for few-channel layers (:mod:`lstui.landscape.triton_conv`) instead of cuDNN
+  (``on``), or whichever of the two was faster for that layer and batch shape, timed at
+  its first batch (``auto``). Each layer checks its first output of each shape against
+  cuDNN's and keeps cuDNN if the two differ beyond 16-bit rounding or the kernel fails
+  to build.
 - **Channels-last** memory layout for convolutional nets (cuDNN's and oneDNN's fast
   layout; 10-15 % less CPU time per point on the CPU benchmark).
 
@@ -108,7 +110,14 @@ from torch import nn
 from lstui.errors import BadInput
 from lstui.landscape.directions import check_direction_fits, model_tensors
 from lstui.landscape.fold import ConvBN, fold_batchnorm, freeze, thaw
-from lstui.landscape.options import BN_MODES, COMPILE_MODES, LOSSES, PRECISIONS, check_choice
+from lstui.landscape.options import (
+    BN_MODES,
+    COMPILE_MODES,
+    LOSSES,
+    PRECISIONS,
+    TRITON_MODES,
+    check_choice,
+)
 
 log = logging.getLogger(__name__)
 
@@ -368,9 +377,11 @@ class Evaluator:
             in a CUDA graph at the first point and replay it at every batch after (the
             weights are written in place, so the graph reads each point's); ``None``: on
             CUDA. A model that cannot be captured is evaluated eagerly, with a warning.
-        triton_conv: with ``fold_bn``, the folded convolutions on 16-bit inputs (``bf16``)
-            run lstui's Triton kernel on CUDA, not cuDNN (``triton_layers`` counts those
-            that do); the compiled model does not use it.
+        triton_conv: with ``fold_bn``, ``on`` runs the folded convolutions on 16-bit
+            inputs (``bf16``) on lstui's Triton kernel on CUDA, not cuDNN; ``auto`` runs
+            each on whichever was faster at its first batch of each shape; ``off`` never
+            (``triton_layers`` counts the layers running it); the compiled model does not
+            use it.
         storage: where each split's inputs live: ``float`` (normalised float32 copy on
             the device), ``raw`` (the inputs as given on the device, normalised per
             batch), ``stream`` (host memory, pinned on CUDA, copied per batch) or
@@ -400,7 +411,7 @@ class Evaluator:
         compile_mode: str = "default",
         fuse_relu: bool | None = None,
         cuda_graphs: bool | None = None,
-        triton_conv: bool = False,
+        triton_conv: str = "off",
     ) -> None:
         check_choice(loss, LOSSES, "--loss")
         check_choice(precision, PRECISIONS, "--precision")
@@ -408,6 +419,7 @@ class Evaluator:
         check_choice(compile, COMPILE_MODES, "--compile")
         check_choice(storage, STORAGES, "storage")
         check_choice(compile_mode, INDUCTOR_MODES, "compile mode")
+        check_choice(triton_conv, TRITON_MODES, "triton_conv")
         if not 1 <= len(directions) <= 2:
             raise ValueError("an Evaluator takes one or two directions")
         if train is None and test is None:
@@ -429,7 +441,7 @@ class Evaluator:
             self.model = self.model.to(memory_format=torch.channels_last)
         self._fuse_asked = fuse_relu
         self.fused_relu = bool(fold_bn and (self._cuda if fuse_relu is None else fuse_relu))
-        self.triton_conv = bool(fold_bn and triton_conv)
+        self.triton_conv = triton_conv if fold_bn else "off"
         self._forward_model, self.folded_bn = (
             fold_batchnorm(self.model, fuse_relu=self.fused_relu, triton=self.triton_conv)
             if fold_bn
@@ -497,12 +509,12 @@ class Evaluator:
 
     @property
     def triton_layers(self) -> int:
-        """How many folded convolutions have run lstui's Triton kernel (and still do)."""
+        """How many folded convolutions run lstui's Triton kernel (for some batch shape)."""
         if self.compiled:
             return 0
         return sum(
             1 for m in self._forward_model.modules()
-            if isinstance(m, ConvBN) and m.triton and not m.triton_failed and m._triton_checked
+            if isinstance(m, ConvBN) and not m.triton_failed and any(m.triton_use.values())
         )
 
     # -- data -----------------------------------------------------------------------
@@ -692,7 +704,7 @@ class Evaluator:
         # inputs; inductor's "freezing", which would bake them in, stays off), so the
         # in-place updates of set_point reach the compiled model.
         target = self._forward_model
-        if (self.fused_relu and self._fuse_asked is None) or self.triton_conv:
+        if (self.fused_relu and self._fuse_asked is None) or self.triton_conv != "off":
             # inductor fuses the bias, sum and ReLU into its own kernels after each
             # convolution, and makes its own Triton kernels
             fuse = self.fused_relu and self._fuse_asked is not None

@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import logging
 import operator
+import time
+from collections.abc import Callable
 
 import torch
 import torch.fx as fx
@@ -55,9 +57,9 @@ class ConvBN(nn.Module):
         self.frozen: tuple[torch.Tensor, torch.Tensor] | None = None
         self._kept: tuple[torch.Tensor, torch.Tensor] | None = None  # freeze()'s buffers
         self.cudnn_failed = False  # cuDNN's fused call raised once: the unfused operations
-        self.triton = False  # 16-bit inputs through lstui's Triton kernel (fold_batchnorm)
+        self.triton = "off"  # 16-bit inputs on lstui's Triton kernel: "on", "auto" (fold_batchnorm)
         self.triton_failed = False  # it raised, or differed from cuDNN: cuDNN from then on
-        self._triton_checked: set[tuple[object, ...]] = set()
+        self.triton_use: dict[tuple[object, ...], bool] = {}  # input shape checked → run Triton
 
     def folded(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The folded weight and bias: frozen ones if any, else from the live tensors."""
@@ -78,7 +80,7 @@ class ConvBN(nn.Module):
 
     def forward(self, x: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         weight, bias = self.folded()
-        if self.triton and not self.triton_failed:
+        if self.triton != "off" and not self.triton_failed:
             out = self._triton(x, weight, bias, z)
             if out is not None:
                 return out
@@ -104,30 +106,33 @@ class ConvBN(nn.Module):
         self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, z: torch.Tensor | None
     ) -> torch.Tensor | None:
         """The output from :mod:`~lstui.landscape.triton_conv`, or ``None`` where it does
-        not apply. The first call of each input shape also computes the output as
-        :meth:`_conv` does and keeps Triton's only if the two agree to 16-bit rounding."""
+        not apply or is not chosen. The first call of each input shape also computes the
+        output as :meth:`_conv` does and keeps Triton's only if the two agree to 16-bit
+        rounding; with ``auto`` it then times both and runs the faster for that shape."""
         dtype = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) else x.dtype
         if not triton_conv.usable(x, self.conv, dtype):
             return None
         key = (tuple(x.shape), dtype, z is not None)
-        checked = key in self._triton_checked
-        if not checked and x.is_cuda and torch.cuda.is_current_stream_capturing():
+        use = self.triton_use.get(key)
+        if use is False or (use is None and x.is_cuda and torch.cuda.is_current_stream_capturing()):
             return None  # a new shape is checked (and its kernel tuned) outside a capture
         assert isinstance(self.conv.padding, tuple)  # usable(): not "same" or "valid"
+        stride = (int(self.conv.stride[0]), int(self.conv.stride[1]))
+        padding = (int(self.conv.padding[0]), int(self.conv.padding[1]))
+
+        def run() -> torch.Tensor:
+            return triton_conv.conv2d(x.to(dtype), weight.to(dtype), bias.to(dtype), stride, padding,
+                                      z=None if z is None else z.to(dtype), relu=self.relu)
+
         try:
-            out = triton_conv.conv2d(
-                x.to(dtype), weight.to(dtype), bias.to(dtype),
-                (int(self.conv.stride[0]), int(self.conv.stride[1])),
-                (int(self.conv.padding[0]), int(self.conv.padding[1])),
-                z=None if z is None else z.to(dtype), relu=self.relu,
-            )
+            out = run()
         except torch.OutOfMemoryError:
             raise
         except Exception as exc:  # no compiler for the card, too little shared memory, ...
             _say_once("lstui's Triton convolution failed, running cuDNN's: %s", _first_line(exc))
             self.triton_failed = True
             return None
-        if not checked:
+        if use is None:
             want = self._conv(x, weight, bias, z)
             diff = float((out.float() - want.float()).abs().max()) if out.shape == want.shape else float("inf")
             scale = float(want.float().abs().max()) if want.numel() else 0.0
@@ -135,8 +140,29 @@ class ConvBN(nn.Module):
                 _say_once("lstui's Triton convolution differs from cuDNN's (by %.3g at most): running cuDNN's", diff)
                 self.triton_failed = True
                 return want
-            self._triton_checked.add(key)
-        return out
+            use = self.triton_use[key] = self.triton == "on" or _seconds(run, x.device) < _seconds(
+                lambda: self._conv(x, weight, bias, z), x.device
+            )
+        return out if use else None
+
+
+def _seconds(fn: Callable[[], object], device: torch.device, repeats: int = 3) -> float:
+    """The fastest of ``repeats`` timed calls of ``fn`` (on CUDA by events on the current
+    stream, after the work already queued)."""
+    times = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            end.synchronize()
+            times.append(start.elapsed_time(end) / 1000)
+        else:
+            began = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - began)
+    return min(times)
 
 
 # The Triton and cuDNN outputs of a layer, both rounded to 16 bits from float32 sums in
@@ -234,12 +260,13 @@ def _foldable(conv: object, bn: object) -> bool:
     )
 
 
-def fold_batchnorm(model: nn.Module, fuse_relu: bool = False, triton: bool = False) -> tuple[nn.Module, int]:
+def fold_batchnorm(model: nn.Module, fuse_relu: bool = False, triton: str = "off") -> tuple[nn.Module, int]:
     """A module computing ``model``'s eval-mode outputs with each ``Conv2d → BatchNorm2d``
     pair as one convolution, and the number of pairs folded. With ``fuse_relu``, a folded
     convolution and the sum and ReLU after it are one call (:func:`_fuse_relu`). With
-    ``triton``, folded convolutions on 16-bit inputs run lstui's Triton kernel
-    (:mod:`~lstui.landscape.triton_conv`), each checked against cuDNN at its first call.
+    ``triton`` ``on``, folded convolutions on 16-bit inputs run lstui's Triton kernel
+    (:mod:`~lstui.landscape.triton_conv`), each checked against cuDNN at its first call of
+    each input shape; with ``auto`` each runs whichever of the two was faster there.
 
     Returns ``(model, 0)`` when nothing can be folded (no pair, or the model does not
     trace). The result shares ``model``'s parameters and buffers; use it in eval mode

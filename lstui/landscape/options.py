@@ -14,6 +14,7 @@ LOSSES = ("ce", "mse")
 PRECISIONS = ("fp32", "tf32", "bf16")
 BN_MODES = ("eval", "recompute")
 COMPILE_MODES = ("auto", "on", "off")
+TRITON_MODES = ("off", "on", "auto")
 PROJECTIONS = ("cos", "lstsq")
 
 

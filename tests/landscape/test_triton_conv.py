@@ -8,10 +8,12 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 import torch
 
+from lstui.errors import BadInput
 from lstui.landscape import fold, triton_conv
 from lstui.landscape.directions import create_random_direction
 from lstui.landscape.evaluator import TOLERANCE, EvalData, Evaluator
@@ -86,18 +88,23 @@ def test_a_folded_resnet_on_the_triton_kernel_gives_the_models_outputs() -> None
                     m.running_mean.uniform_(-0.5, 0.5)
                     m.running_var.uniform_(0.5, 2.0)
         model = model.half().to(memory_format=torch.channels_last)
-        folded, count = fold_batchnorm(model, fuse_relu=True, triton=True)
         x = torch.randn(2, 3, 8, 8).half().to(memory_format=torch.channels_last)
-        with torch.no_grad():
-            want, got = model(x).float(), folded(x).float()
-            again = folded(x).float()
-        layers = [m for m in folded.modules() if isinstance(m, ConvBN)]
-        assert all(m.triton and m._triton_checked and not m.triton_failed for m in layers)
-        print("layers", len(layers), "err", float((got - want).abs().max()), "scale", float(want.abs().max()))
-        assert torch.allclose(got, want, rtol=2e-2, atol=2e-2 * float(want.abs().max()))
-        assert torch.equal(got, again)
+        for mode in ("on", "auto"):
+            folded, count = fold_batchnorm(model, fuse_relu=True, triton=mode)
+            with torch.no_grad():
+                want, got = model(x).float(), folded(x).float()
+                again = folded(x).float()
+            layers = [m for m in folded.modules() if isinstance(m, ConvBN)]
+            assert all(len(m.triton_use) == 1 and not m.triton_failed for m in layers)
+            on_triton = sum(use for m in layers for use in m.triton_use.values())
+            print(mode, "layers", len(layers), "on triton", on_triton, "err", float((got - want).abs().max()))
+            assert torch.allclose(got, want, rtol=2e-2, atol=2e-2 * float(want.abs().max()))
+            assert torch.equal(got, again)
     """)
-    assert "layers 21" in out, out
+    assert "on layers 21 on triton 21" in out, out
+    # timed against PyTorch's CPU convolution, the interpreter (NumPy, one program at a
+    # time) is far slower: auto keeps PyTorch's for every layer
+    assert "auto layers 21 on triton 0" in out, out
 
 
 def _ptx(arch: int, c: int, k: int, stride: int, has_z: bool, **overrides: object) -> str:
@@ -152,7 +159,7 @@ def test_the_kernel_compiles_to_tensor_cores_and_vector_memory_access(
 def _fp16_layer(relu: bool) -> tuple[ConvBN, torch.Tensor]:
     model = conv_bn(3).eval()
     layer = ConvBN(model[0], model[1], relu=relu).half()
-    layer.triton = True
+    layer.triton = "on"
     return layer, torch.randn(2, 1, 6, 6, generator=torch.Generator().manual_seed(3)).half()
 
 
@@ -208,7 +215,44 @@ def test_a_kernel_within_rounding_is_kept(monkeypatch: pytest.MonkeyPatch) -> No
         monkeypatch.setattr(triton_conv, "conv2d", kernel)
         first, second = layer(x), layer(x)
     assert first is near and second is near and not layer.triton_failed
-    assert layer._triton_checked == {((2, 1, 6, 6), torch.float16, False)} and len(calls) == 2
+    assert layer.triton_use == {((2, 1, 6, 6), torch.float16, False): True} and len(calls) == 2
+
+
+@pytest.mark.parametrize(("triton_s", "torch_s", "chosen"), [(1e-3, 2e-3, True), (2e-3, 1e-3, False)])
+def test_auto_keeps_the_faster_for_each_shape(
+    monkeypatch: pytest.MonkeyPatch, triton_s: float, torch_s: float, chosen: bool
+) -> None:
+    """``auto``: after the check, both are timed (Triton first) and the faster runs that
+    shape from then on; a new shape is decided anew."""
+    monkeypatch.setattr(triton_conv, "usable", lambda x, conv, dtype: True)
+    layer, x = _fp16_layer(relu=False)
+    layer.triton = "auto"
+    timed: list[float] = []
+
+    def seconds(fn: object, device: torch.device) -> float:
+        timed.append(len(timed))
+        return triton_s if len(timed) % 2 else torch_s
+
+    monkeypatch.setattr(fold, "_seconds", seconds)
+    made: list[torch.Tensor] = []
+
+    def kernel(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, *a: object, **k: object) -> torch.Tensor:
+        made.append(layer.conv._conv_forward(x, weight, bias) * (1 + 2.0**-9))
+        return made[-1]
+
+    monkeypatch.setattr(triton_conv, "conv2d", kernel)
+    with torch.no_grad():
+        outs = [layer(x) for _ in range(3)] + [layer(torch.cat([x, x])) for _ in range(2)]
+    assert all(any(o is m for m in made) == chosen for o in outs)
+    assert len(timed) == 4, "each shape timed once"
+    assert layer.triton_use == {((2, 1, 6, 6), torch.float16, False): chosen,
+                                ((4, 1, 6, 6), torch.float16, False): chosen}
+    assert not layer.triton_failed
+
+
+def test_the_timer_times_the_work() -> None:
+    assert fold._seconds(lambda: time.sleep(0.02), torch.device("cpu")) >= 0.02
+    assert fold._seconds(lambda: None, torch.device("cpu")) < 0.02
 
 
 def test_the_kernel_is_for_16_bit_cuda_inputs_only() -> None:
@@ -231,13 +275,15 @@ def test_the_evaluator_passes_triton_to_its_folded_layers() -> None:
     g = torch.Generator().manual_seed(0)
     dirs = [create_random_direction(model, g)]
     data = EvalData(torch.randn(12, 3, 8, 8, generator=g), torch.randint(0, 10, (12,), generator=g))
-    ev = Evaluator(model, dirs, train=data, batch_size=6, triton_conv=True, compile="off")
-    assert ev.triton_conv and all(m.triton for m in ev._forward_model.modules() if isinstance(m, ConvBN))
+    ev = Evaluator(model, dirs, train=data, batch_size=6, triton_conv="auto", compile="off")
+    assert all(m.triton == "auto" for m in ev._forward_model.modules() if isinstance(m, ConvBN))
     ev.evaluate(0.1)
     if not triton_conv.interpreting():
         assert ev.triton_layers == 0
-    off = Evaluator(copy.deepcopy(model), dirs, train=data, batch_size=6, fold_bn=False, triton_conv=True)
-    assert not off.triton_conv, "nothing folded, nothing on the kernel"
+    off = Evaluator(copy.deepcopy(model), dirs, train=data, batch_size=6, fold_bn=False, triton_conv="on")
+    assert off.triton_conv == "off", "nothing folded, nothing on the kernel"
+    with pytest.raises(BadInput, match="triton_conv 'yes' is not known"):
+        Evaluator(copy.deepcopy(model), dirs, train=data, triton_conv="yes")
 
 
 @pytest.mark.gpu
@@ -254,11 +300,14 @@ def test_the_triton_evaluator_agrees_with_cudnn_on_a_card(graphs: bool) -> None:
     data = EvalData(raw, torch.randint(0, 10, (300,), generator=g), 1 / 255, (0.5,) * 3, (0.25,) * 3)
     kw = dict(train=data, device="cuda", batch_size=128, precision="bf16", cuda_graphs=graphs)
     cudnn = Evaluator(copy.deepcopy(model), dirs, **kw)  # type: ignore[arg-type]
-    tri = Evaluator(copy.deepcopy(model), dirs, triton_conv=True, **kw)  # type: ignore[arg-type]
+    tri = Evaluator(copy.deepcopy(model), dirs, triton_conv="on", **kw)  # type: ignore[arg-type]
+    auto = Evaluator(copy.deepcopy(model), dirs, triton_conv="auto", **kw)  # type: ignore[arg-type]
     for x, y in [(0.0, 0.0), (0.3, -0.2), (0.0, 0.0)]:
-        got, want = tri.evaluate(x, y), cudnn.evaluate(x, y)
+        got, want, chosen = tri.evaluate(x, y), cudnn.evaluate(x, y), auto.evaluate(x, y)
         assert got.train_loss == pytest.approx(want.train_loss, rel=TOLERANCE["bf16"])
+        assert chosen.train_loss == pytest.approx(want.train_loss, rel=TOLERANCE["bf16"])
     assert tri.triton_layers == tri.folded_bn == 21
+    print("auto: layers on Triton", auto.triton_layers, "of", auto.folded_bn)
     assert tri.cuda_graphs == graphs
 
 
