@@ -28,7 +28,9 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.bench_surface import CIFAR_MEAN, CIFAR_STD, Setup, common, make_evaluator  # noqa: E402
-from lstui.landscape.evaluator import EvalData  # noqa: E402
+from lstui.landscape import triton_conv  # noqa: E402
+from lstui.landscape.evaluator import EvalData, Evaluator  # noqa: E402
+from lstui.landscape.fold import ConvBN  # noqa: E402
 
 # records CUPTI adds to a CUDA profile that are no kernel (its overhead kinds)
 PROFILER_OVERHEADS = {"Command Buffer Full", "Buffer Flush", "Activity Buffer Request", "Instrumentation",
@@ -65,8 +67,24 @@ def profile_mode(mode: str, setup: Setup, top: int) -> dict[str, object]:
           f"time in {sum(k[2] for k in kernels)} calls, batch {ev.batch_size}")
     for name, us, count in kernels[:top]:
         print(f"  {100 * us / total_us:5.1f} %  {us / 1e3:9.2f} ms  {count:6d}×  {name[:90]}")
-    return {"wall_s": wall, "busy_s": total_us / 1e6, "batch_size": ev.batch_size,
-            "top": [{"name": n[:200], "ms": us / 1e3, "count": c} for n, us, c in kernels[:top]]}
+    result: dict[str, object] = {
+        "wall_s": wall, "busy_s": total_us / 1e6, "batch_size": ev.batch_size,
+        "top": [{"name": n[:200], "ms": us / 1e3, "count": c} for n, us, c in kernels[:top]]}
+    if ev.triton_conv != "off":
+        result["triton"] = triton_facts(ev)
+        facts = result["triton"]
+        print(f"  layers on Triton: {facts['layers_on_triton']}; tuned: {json.dumps(facts['configs'])}")
+    return result
+
+
+def triton_facts(ev: Evaluator) -> dict[str, object]:
+    """Which layers run lstui's Triton kernel (per input shape) and the configuration its
+    autotuner chose per layer shape."""
+    layers = {name: {str(key[0]): use for key, use in m.triton_use.items()} | ({"failed": True} if m.triton_failed else {})
+              for name, m in ev._forward_model.named_modules() if isinstance(m, ConvBN)}
+    tuned = getattr(triton_conv._conv_kernel, "cache", {}) if triton_conv.available() else {}
+    return {"layers_on_triton": ev.triton_layers, "layers": layers,
+            "configs": {str(key): str(config) for key, config in tuned.items()}}
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, object]:
