@@ -4,18 +4,19 @@
 #   2. bench_surface on ResNet-56 with 50,000 CIFAR-sized images (each mode vs the
 #      reference-style loop, |Δloss| against fp32, peak memory), eager modes, then
 #      compiled ones;
-#   3. not by default: profile (profile_point: the kernels of one point, where the time
-#      goes) and sweep (bench_surface again at each batch size of SWEEP_BATCHES);
+#   3. profile (profile_point: the kernels of one point, where the time goes; with lstui's
+#      Triton kernel, the layers running it and its tuned configurations); not by default:
+#      sweep (bench_surface again at each batch size of SWEEP_BATCHES);
 #   4. a 51×51 ResNet-56 surface end to end with `lstui run` (start-up included), bf16,
 #      with the card's memory in use sampled every second.
 # Usage: OUT=/some/folder bash benchmarks/gpu_check.sh   (figures land in $OUT)
-#   PHASES="tests bench compiled e2e" (default; also: profile, sweep) picks the parts; their
-#   timeouts (TESTS_S, BENCH_S, COMPILED_S, E2E_S: 120 + 150 + 180 + 100 s) add up to 9
-#   minutes: give the call timeout_s 600. `compiled` is bench_surface again with the
+#   PHASES="tests bench profile compiled e2e" (default; also: sweep) picks the parts; their
+#   timeouts (TESTS_S, BENCH_S, PROFILE_S, COMPILED_S, E2E_S: 100 + 150 + 50 + 150 + 90 s)
+#   add up to 9 minutes: give the call timeout_s 600. `compiled` is bench_surface again with the
 #   compiled modes (max-autotune compiles for minutes), so that a compile running over
 #   its time loses only those figures.
 set -u
-PHASES=${PHASES:-tests bench compiled e2e}
+PHASES=${PHASES:-tests bench profile compiled e2e}
 has() { case " $PHASES " in *" $1 "*) return 0 ;; esac; return 1; }
 OUT=${OUT:-/tmp/lstui-gpu-check}
 mkdir -p "$OUT"
@@ -23,7 +24,7 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 PY=${PYTHON:-python3}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
 $PY -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name(0))" | tee -a "$OUT/gpu.txt"
-has tests && timeout "${TESTS_S:-120}" $PY -m pytest -q -p no:cacheprovider -m gpu tests/landscape/test_precision.py \
+has tests && timeout "${TESTS_S:-100}" $PY -m pytest -q -p no:cacheprovider -m gpu tests/landscape/test_precision.py \
   tests/landscape/test_fold.py tests/landscape/test_triton_conv.py 2>&1 | tail -12 | tee "$OUT/gpu_tests.txt"
 # modes: precision (the Evaluator's defaults: on CUDA convolution + sum + ReLU as one cuDNN call,
 # the eager model replayed from CUDA graphs), then flags: u neither of those, c compiled, g compiled
@@ -32,12 +33,14 @@ has tests && timeout "${TESTS_S:-120}" $PY -m pytest -q -p no:cacheprovider -m g
 # and cuDNN; each contender is a process of its own
 # (its CUDA context, cached memory and cuDNN choices): with 7 modes, about 40-50 GB of the card
 # together (about 6 GB each at batch 8192 in fp32)
-has bench && timeout "${BENCH_S:-120}" $PY benchmarks/bench_surface.py --device cuda --model resnet56 --images 50000 \
+has bench && timeout "${BENCH_S:-150}" $PY benchmarks/bench_surface.py --device cuda --model resnet56 --images 50000 \
   --points "${POINTS:-3}" --baseline-data tensors \
   --modes "${MODES:-fp32,tf32,bf16,bf16+t,bf16+s}" 2>&1 | tee "$OUT/bench.txt"
-has compiled && timeout "${COMPILED_S:-180}" $PY benchmarks/bench_surface.py --device cuda --model resnet56 \
+has profile && timeout "${PROFILE_S:-50}" $PY benchmarks/profile_point.py --device cuda --images 50000 \
+  --modes "${PROFILE_MODES:-bf16+t}" --top 10 2>&1 | grep -v "^USDT\|^ERROR:\|^STAGE:" | tee "$OUT/profile.txt"
+has compiled && timeout "${COMPILED_S:-150}" $PY benchmarks/bench_surface.py --device cuda --model resnet56 \
   --images 50000 --points "${POINTS:-3}" --baseline-data tensors \
-  --modes "${COMPILED_MODES:-fp32,bf16,bf16+a}" 2>&1 | tee "$OUT/compiled.txt"
+  --modes "${COMPILED_MODES:-fp32,bf16+a}" 2>&1 | tee "$OUT/compiled.txt"
 if has sweep; then
   for b in ${SWEEP_BATCHES:-512 2048 16384}; do
     echo "== batch $b" | tee -a "$OUT/sweep.txt"
@@ -46,8 +49,6 @@ if has sweep; then
       --modes "${SWEEP_MODES:-fp32,tf32,bf16}" 2>&1 | grep -v "^{\|^ready" | tee -a "$OUT/sweep.txt"
   done
 fi
-has profile && timeout "${PROFILE_S:-50}" $PY benchmarks/profile_point.py --device cuda --images 50000 \
-  --modes "${PROFILE_MODES:-bf16,bf16+t}" --top 10 2>&1 | grep -v "^USDT\|^ERROR:\|^STAGE:" | tee "$OUT/profile.txt"
 if has e2e; then
 $PY - <<'PY'
 from pathlib import Path
@@ -57,7 +58,7 @@ PY
 nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader -l 1 > "$OUT/e2e_memory.csv" 2>/dev/null &
 sampler=$!
 start=$SECONDS
-timeout "${E2E_S:-100}" $PY -m lstui.cli run surface --model resnet56 --data cifar10:/tmp/lstui-cifar \
+timeout "${E2E_S:-90}" $PY -m lstui.cli run surface --model resnet56 --data cifar10:/tmp/lstui-cifar \
   --x -1:1:51 --y -1:1:51 --precision "${PRECISION:-bf16}" --device cuda --out /tmp/lstui-s51 --no-figure 2>&1 \
   | tail -8 | tee "$OUT/e2e.txt"
 echo "end to end: $((SECONDS - start)) s (whole lstui run process, start-up included)" | tee -a "$OUT/e2e.txt"
