@@ -31,8 +31,8 @@ has tests && timeout "${TESTS_S:-100}" $PY -m pytest -q -p no:cacheprovider -m g
 # with CUDA graphs, a max-autotune, n BatchNorm not folded, t lstui's Triton convolution (16-bit;
 # its first batch of each shape compiles and tunes the kernels), s each layer on the faster of that
 # and cuDNN; each contender is a process of its own
-# (its CUDA context, cached memory and cuDNN choices): with 7 modes, about 40-50 GB of the card
-# together (about 6 GB each at batch 8192 in fp32)
+# (its CUDA context, cached memory and cuDNN choices; about 6 GB each at batch 8192 in fp32,
+# 1.5 GB in bf16, all held together)
 has bench && timeout "${BENCH_S:-150}" $PY benchmarks/bench_surface.py --device cuda --model resnet56 --images 50000 \
   --points "${POINTS:-3}" --baseline-data tensors \
   --modes "${MODES:-fp32,tf32,bf16,bf16+t,bf16+s}" 2>&1 | tee "$OUT/bench.txt"
