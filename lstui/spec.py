@@ -28,6 +28,7 @@ from lstui.landscape.options import (
     PRECISIONS,
     PROJECTIONS,
     SPLITS,
+    TRITON_MODES,
     check_choice,
 )
 
@@ -87,6 +88,7 @@ class JobSpec:
     bn: str = "eval"
     compile: str = "auto"
     fold_bn: bool = True
+    triton_conv: str = "off"
     projection: str = "cos"
     trust_checkpoint: bool = False
     name: str = ""
@@ -151,6 +153,7 @@ class JobSpec:
         check_choice(self.precision, PRECISIONS, "--precision")
         check_choice(self.bn, BN_MODES, "--bn")
         check_choice(self.compile, COMPILE_MODES, "--compile")
+        check_choice(self.triton_conv, TRITON_MODES, "--triton-conv")
         check_choice(self.projection, PROJECTIONS, "--projection")
         _check_range(self.data_split, 1, MAX_DATA_SPLIT, "--data-split")
         if self.batch_size is not None:
@@ -215,7 +218,7 @@ def _check_type(spec: JobSpec) -> None:
         if f.name in ("raw_data", "trust_checkpoint", "fold_bn") and not isinstance(value, bool):
             raise SpecError(f"{f.name} must be true or false, got {value!r}")
         if f.name in ("model", "data", "name", "kind", "norm", "ignore", "dir_type", "split",
-                      "loss", "precision", "bn", "compile", "projection") and not isinstance(value, str):
+                      "loss", "precision", "bn", "compile", "triton_conv", "projection") and not isinstance(value, str):
             raise SpecError(f"{f.name} must be a string, got {value!r}")
         if f.name in ("checkpoint", "checkpoint_b", "target", "target_y", "dir_file") and not (
             value is None or isinstance(value, str)

@@ -256,6 +256,7 @@ def prepare_job(
         bn=spec.bn,
         compile=spec.compile,
         fold_bn=spec.fold_bn,
+        triton_conv=spec.triton_conv,
         expected_points=spec.grid.num_points,
     )
     if "test" in spec.splits and data.test is None:
@@ -334,7 +335,7 @@ def existing_points(
 
 def _compute_keys(d: Mapping[str, object]) -> dict[str, object]:
     """The settings that change the numbers (not the name, priority or batch size)."""
-    ignore = {"name", "priority", "batch_size", "compile", "fold_bn", "figure"}
+    ignore = {"name", "priority", "batch_size", "compile", "fold_bn", "triton_conv", "figure"}
     return {k: v for k, v in d.items() if k not in ignore}
 
 

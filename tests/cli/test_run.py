@@ -1,5 +1,7 @@
 """`lstui run surface|interp` end to end, with the real command line."""
 
+import json
+
 import h5py
 import numpy as np
 import pytest
@@ -27,6 +29,7 @@ SMALL = ["--model", "mlp", "--data", "digits", "--subset", "200"]
         (["--data", "cifar10:/empty/folder"], "cifar10 folder"),
         (["--norm", "bogus"], "'bogus' is not one of"),
         (["--subset", "lots"], "subset"),
+        (["--triton-conv", "yes"], "'yes' is not one of"),
     ],
 )
 def test_bad_input_gets_one_line_exit_2_and_writes_nothing(tmp_path, args, fragment):
@@ -67,6 +70,20 @@ def test_rerun_with_other_settings_on_the_same_out_is_refused(tmp_path):
     other = run_lstui("run", "surface", *SMALL, "--x", "-1:1:3", "--norm", "layer", "--out", str(out))
     assert other.returncode == 2
     assert "holds a surface of other settings" in other.stderr
+
+
+def test_the_triton_choice_is_kept_with_the_job_and_does_not_change_its_numbers(tmp_path):
+    """``--triton-conv`` reaches the job's spec; it picks a kernel, not the numbers, so a
+    surface computed with one choice is resumed under another."""
+    out = tmp_path / "out"
+    args = ["run", "surface", "--model", "cnn", "--data", "digits", "--subset", "100", "--x", "-1:1:3"]
+    first = run_lstui(*args, "--triton-conv", "auto", "--out", str(out), "--no-figure")
+    assert first.returncode == 0, first.stderr
+    with h5py.File(out / "surface.h5", "r") as f:
+        assert json.loads(f.attrs["lstui_spec"])["triton_conv"] == "auto"
+    again = run_lstui(*args, "--triton-conv", "off", "--out", str(out), "--no-figure")
+    assert again.returncode == 0, again.stderr
+    assert "3 already computed" in again.stderr
 
 
 def test_reference_direction_file_reproduces_the_same_values(tmp_path):
