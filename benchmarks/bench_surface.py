@@ -396,8 +396,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "'c' compiled, 'a' compiled with max-autotune, 'g' compiled with CUDA graphs, 'n' "
         "BatchNorm not folded, 'f' folded convolution, sum and ReLU as one call (cuDNN's fused "
         "kernel; the default on CUDA), 'r' the eager model replayed from CUDA graphs (the "
-        "default on CUDA), 'u' neither of the last two, 't' 16-bit convolutions on lstui's "
-        "Triton kernel, 's' each on the faster of that kernel and cuDNN (default: "
+        "default on CUDA), 'u' neither of the last two, 't' tf32 and bf16 convolutions on "
+        "lstui's Triton kernel, 's' each on the faster of that kernel and cuDNN (default: "
         "fp32,tf32,bf16; on CUDA also fp32+c,tf32+c,bf16+c)",
     )
     p.add_argument("--baseline-keeps-freed-memory", action="store_true",

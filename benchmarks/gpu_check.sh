@@ -2,21 +2,23 @@
 # One prepared GPU check (the speed issue), for a machine with one CUDA GPU and torch:
 #   1. the tests marked `gpu`;
 #   2. bench_surface on ResNet-56 with 50,000 CIFAR-sized images (each mode vs the
-#      reference-style loop, |Δloss| against fp32, peak memory), eager modes, then
-#      compiled ones;
+#      reference-style loop, |Δloss| against fp32, peak memory): eager modes, cuDNN's
+#      convolutions against lstui's Triton kernel in tf32 and bf16; not by default:
+#      compiled (the compiled modes);
 #   3. profile (profile_point: the kernels of one point, where the time goes; with lstui's
 #      Triton kernel, the layers running it and its tuned configurations); not by default:
 #      sweep (bench_surface again at each batch size of SWEEP_BATCHES);
 #   4. a 51×51 ResNet-56 surface end to end with `lstui run` (start-up included), bf16,
-#      with the card's memory in use sampled every second.
+#      `--triton-conv auto` (E2E_TRITON), with the card's memory in use sampled every second.
 # Usage: OUT=/some/folder bash benchmarks/gpu_check.sh   (figures land in $OUT)
-#   PHASES="tests bench profile compiled e2e" (default; also: sweep) picks the parts; their
-#   timeouts (TESTS_S, BENCH_S, PROFILE_S, COMPILED_S, E2E_S: 100 + 150 + 50 + 150 + 90 s)
-#   add up to 9 minutes: give the call timeout_s 600. `compiled` is bench_surface again with the
-#   compiled modes (max-autotune compiles for minutes), so that a compile running over
-#   its time loses only those figures.
+#   PHASES="tests bench profile e2e" (default; also: compiled, sweep) picks the parts; their
+#   timeouts (TESTS_S, BENCH_S, PROFILE_S, E2E_S: 100 + 240 + 70 + 120 s) add up to under
+#   9 minutes: give the call timeout_s 600. `compiled` (COMPILED_S 150) is bench_surface
+#   again with the compiled modes (max-autotune compiles for minutes; H200: bf16 compiled
+#   0.199 s a point against 0.15 eager), so that a compile running over its time loses
+#   only those figures.
 set -u
-PHASES=${PHASES:-tests bench profile compiled e2e}
+PHASES=${PHASES:-tests bench profile e2e}
 has() { case " $PHASES " in *" $1 "*) return 0 ;; esac; return 1; }
 OUT=${OUT:-/tmp/lstui-gpu-check}
 mkdir -p "$OUT"
@@ -28,16 +30,16 @@ has tests && timeout "${TESTS_S:-100}" $PY -m pytest -q -p no:cacheprovider -m g
   tests/landscape/test_fold.py tests/landscape/test_triton_conv.py 2>&1 | tail -12 | tee "$OUT/gpu_tests.txt"
 # modes: precision (the Evaluator's defaults: on CUDA convolution + sum + ReLU as one cuDNN call,
 # the eager model replayed from CUDA graphs), then flags: u neither of those, c compiled, g compiled
-# with CUDA graphs, a max-autotune, n BatchNorm not folded, t lstui's Triton convolution (16-bit;
+# with CUDA graphs, a max-autotune, n BatchNorm not folded, t lstui's Triton convolution (tf32, bf16;
 # its first batch of each shape compiles and tunes the kernels), s each layer on the faster of that
 # and cuDNN; each contender is a process of its own
 # (its CUDA context, cached memory and cuDNN choices; about 6 GB each at batch 8192 in fp32,
 # 1.5 GB in bf16, all held together)
-has bench && timeout "${BENCH_S:-150}" $PY benchmarks/bench_surface.py --device cuda --model resnet56 --images 50000 \
+has bench && timeout "${BENCH_S:-240}" $PY benchmarks/bench_surface.py --device cuda --model resnet56 --images 50000 \
   --points "${POINTS:-3}" --baseline-data tensors \
-  --modes "${MODES:-fp32,tf32,bf16,bf16+t,bf16+s}" 2>&1 | tee "$OUT/bench.txt"
-has profile && timeout "${PROFILE_S:-50}" $PY benchmarks/profile_point.py --device cuda --images 50000 \
-  --modes "${PROFILE_MODES:-bf16+t}" --top 10 2>&1 | grep -v "^USDT\|^ERROR:\|^STAGE:" | tee "$OUT/profile.txt"
+  --modes "${MODES:-fp32,tf32,tf32+t,tf32+s,bf16,bf16+t,bf16+s}" 2>&1 | tee "$OUT/bench.txt"
+has profile && timeout "${PROFILE_S:-70}" $PY benchmarks/profile_point.py --device cuda --images 50000 \
+  --modes "${PROFILE_MODES:-bf16+t,tf32+t}" --top 10 2>&1 | grep -v "^USDT\|^ERROR:\|^STAGE:" | tee "$OUT/profile.txt"
 has compiled && timeout "${COMPILED_S:-150}" $PY benchmarks/bench_surface.py --device cuda --model resnet56 \
   --images 50000 --points "${POINTS:-3}" --baseline-data tensors \
   --modes "${COMPILED_MODES:-fp32,bf16+a}" 2>&1 | tee "$OUT/compiled.txt"
@@ -58,8 +60,8 @@ PY
 nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader -l 1 > "$OUT/e2e_memory.csv" 2>/dev/null &
 sampler=$!
 start=$SECONDS
-timeout "${E2E_S:-90}" $PY -m lstui.cli run surface --model resnet56 --data cifar10:/tmp/lstui-cifar \
-  --x -1:1:51 --y -1:1:51 --precision "${PRECISION:-bf16}" --device cuda --out /tmp/lstui-s51 --no-figure 2>&1 \
+timeout "${E2E_S:-120}" $PY -m lstui.cli run surface --model resnet56 --data cifar10:/tmp/lstui-cifar \
+  --x -1:1:51 --y -1:1:51 --precision "${PRECISION:-bf16}" --triton-conv "${E2E_TRITON:-auto}" --device cuda --out /tmp/lstui-s51 --no-figure 2>&1 \
   | tail -8 | tee "$OUT/e2e.txt"
 echo "end to end: $((SECONDS - start)) s (whole lstui run process, start-up included)" | tee -a "$OUT/e2e.txt"
 kill "$sampler" 2>/dev/null

@@ -65,7 +65,7 @@ def job_options(default_x: str | None, default_dir_type: str = "weights") -> Cal
             click.option("--bn", default="eval", show_default=True, type=click.Choice(BN_MODES), help="eval: running statistics; recompute: re-estimate them at every point"),
             click.option("--compile", "compile_mode", default="auto", show_default=True, type=click.Choice(COMPILE_MODES)),
             click.option("--triton-conv", default="off", show_default=True, type=click.Choice(TRITON_MODES),
-                         help="with --fold-bn and 16-bit activations on CUDA: lstui's Triton convolution (on), or per layer the faster of it and cuDNN's (auto)"),
+                         help="with --fold-bn, under bf16 or tf32 on CUDA: lstui's Triton convolution (on), or per layer the faster of it and cuDNN's (auto)"),
             click.option("--fold-bn/--no-fold-bn", default=True, show_default=True, help="evaluate Conv2d→BatchNorm2d pairs as one convolution"),
             click.option("--trust-checkpoint", is_flag=True, help="allow checkpoints holding arbitrary pickled objects"),
             click.option("--name", default="", help="a name for the job"),

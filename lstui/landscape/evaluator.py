@@ -77,12 +77,12 @@ Speed, and what each feature costs in accuracy:
   a batch instead of a few kernels a layer. 1 % at the default batch (bf16 0.1523 →
   0.1505 s a point); at batch 512 0.426 → 0.201, where the launches were the limit.
 - **lstui's Triton convolution** (``triton_conv``; off until measured on a card): under
-  ``bf16`` each folded convolution, with its bias, sum and ReLU, runs a Triton kernel
-  written for few-channel layers (:mod:`lstui.landscape.triton_conv`) instead of cuDNN
-  (``on``), or whichever of the two was faster for that layer and batch shape, timed at
-  its first batch (``auto``). Each layer checks its first output of each shape against
-  cuDNN's and keeps cuDNN if the two differ beyond 16-bit rounding or the kernel fails
-  to build.
+  ``bf16`` and ``tf32`` (TF32 products, as cuDNN's; never under strict ``fp32``) each
+  folded convolution, with its bias, sum and ReLU, runs a Triton kernel written for
+  few-channel layers (:mod:`lstui.landscape.triton_conv`) instead of cuDNN (``on``), or
+  whichever of the two was faster for that layer and batch shape, timed at its first
+  batch (``auto``). Each layer checks its first output of each shape against cuDNN's and
+  keeps cuDNN if the two differ beyond 16-bit rounding or the kernel fails to build.
 - **Channels-last** memory layout for convolutional nets (cuDNN's and oneDNN's fast
   layout; 10-15 % less CPU time per point on the CPU benchmark).
 
@@ -377,8 +377,8 @@ class Evaluator:
             in a CUDA graph at the first point and replay it at every batch after (the
             weights are written in place, so the graph reads each point's); ``None``: on
             CUDA. A model that cannot be captured is evaluated eagerly, with a warning.
-        triton_conv: with ``fold_bn``, ``on`` runs the folded convolutions on 16-bit
-            inputs (``bf16``) on lstui's Triton kernel on CUDA, not cuDNN; ``auto`` runs
+        triton_conv: with ``fold_bn``, ``on`` runs the folded convolutions under ``bf16``
+            and ``tf32`` on lstui's Triton kernel on CUDA, not cuDNN; ``auto`` runs
             each on whichever was faster at its first batch of each shape; ``off`` never
             (``triton_layers`` counts the layers running it); the compiled model does not
             use it.

@@ -57,7 +57,7 @@ class ConvBN(nn.Module):
         self.frozen: tuple[torch.Tensor, torch.Tensor] | None = None
         self._kept: tuple[torch.Tensor, torch.Tensor] | None = None  # freeze()'s buffers
         self.cudnn_failed = False  # cuDNN's fused call raised once: the unfused operations
-        self.triton = "off"  # 16-bit inputs on lstui's Triton kernel: "on", "auto" (fold_batchnorm)
+        self.triton = "off"  # 16-bit (or TF32) inputs on lstui's Triton kernel: "on", "auto" (fold_batchnorm)
         self.triton_failed = False  # it raised, or differed from cuDNN: cuDNN from then on
         self.triton_use: dict[tuple[object, ...], bool] = {}  # input shape checked → run Triton
 
@@ -264,7 +264,8 @@ def fold_batchnorm(model: nn.Module, fuse_relu: bool = False, triton: str = "off
     """A module computing ``model``'s eval-mode outputs with each ``Conv2d → BatchNorm2d``
     pair as one convolution, and the number of pairs folded. With ``fuse_relu``, a folded
     convolution and the sum and ReLU after it are one call (:func:`_fuse_relu`). With
-    ``triton`` ``on``, folded convolutions on 16-bit inputs run lstui's Triton kernel
+    ``triton`` ``on``, folded convolutions on 16-bit inputs (or float32 ones while cuDNN
+    may use TF32) run lstui's Triton kernel
     (:mod:`~lstui.landscape.triton_conv`), each checked against cuDNN at its first call of
     each input shape; with ``auto`` each runs whichever of the two was faster there.
 

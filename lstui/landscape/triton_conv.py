@@ -1,5 +1,5 @@
-"""A direct convolution in Triton: 16-bit activations, the folded bias, the residual sum
-and the ReLU applied before the output's one write.
+"""A direct convolution in Triton: 16-bit activations (or float32 ones with TF32 products),
+the folded bias, the residual sum and the ReLU applied before the output's one write.
 
 Why: in ResNet-56 the convolutions have 16, 32 or 64 channels, too few to fill the
 tiles of cuDNN's implicit-GEMM kernels (an H200 profile of a bf16 point: 0.132 of its
@@ -19,10 +19,12 @@ disk, so later processes only time them).
 Channels-last inputs read whole pixels (all their channels) contiguously; any layout is
 correct, as every tensor is addressed through its strides.
 
-Only ``float16`` and ``bfloat16`` inputs, ``groups == 1``, no dilation, zero padding
-(:func:`usable`); the caller runs anything else, and any failure, elsewhere. With
-``TRITON_INTERPRET=1`` Triton runs the kernel on the CPU (slowly: for tests; its
-``bfloat16`` arithmetic is not right, ``float16`` is).
+Only ``float16`` and ``bfloat16`` inputs, or ``float32`` ones while cuDNN may use TF32
+(lstui's ``tf32`` mode: the products are TF32, as cuDNN's are; strict ``fp32`` never runs
+the kernel), ``groups == 1``, no dilation, zero padding (:func:`usable`); the caller runs
+anything else, and any failure, elsewhere. With ``TRITON_INTERPRET=1`` Triton runs the
+kernel on the CPU (slowly: for tests; its ``bfloat16`` arithmetic is not right,
+``float16`` and ``float32`` are).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ try:
 except ImportError:  # pragma: no cover - torch's CUDA builds bring triton
     triton = None
 
-DTYPES = (torch.float16, torch.bfloat16)
+DTYPES = (torch.float16, torch.bfloat16)  # and float32 while cuDNN may use TF32 (tf32_allowed)
 MAX_BLOCK_N = 64  # output channels per program (more: several programs per pixel tile)
 MAX_BLOCK_C = 64  # input channels per tl.dot
 
@@ -53,12 +55,22 @@ def available() -> bool:
     return triton is not None
 
 
+def tf32_allowed() -> bool:
+    """Whether cuDNN's convolutions may use TF32 (lstui's ``tf32`` mode, PyTorch's default;
+    not ``fp32``): then the kernel may too, for float32 inputs."""
+    try:
+        return bool(torch.backends.cudnn.allow_tf32)
+    except RuntimeError:  # torch ≥ 2.9 with its newer TF32 switches already in use
+        conv_precision: Any = getattr(torch.backends.cudnn, "conv", None)
+        return getattr(conv_precision, "fp32_precision", "ieee") == "tf32"
+
+
 def usable(x: torch.Tensor, conv: nn.Conv2d, dtype: torch.dtype) -> bool:
     """Whether :func:`conv2d` can compute ``conv`` on ``x`` in ``dtype``."""
     return (
         triton is not None
         and (x.is_cuda or (interpreting() and x.device.type == "cpu"))
-        and dtype in DTYPES
+        and (dtype in DTYPES or (dtype == torch.float32 and tf32_allowed()))
         and x.dim() == 4
         and conv.groups == 1
         and tuple(conv.dilation) == (1, 1)
@@ -132,7 +144,7 @@ if triton is not None:
             else:
                 a = tl.load(x_tile, mask=row_ok[:, None] & c_ok[None, :], other=0.0)
                 b = tl.load(w_tap, mask=c_ok[:, None] & n_ok[None, :], other=0.0)
-            acc = tl.dot(a, b, acc)
+            acc = tl.dot(a, b, acc, input_precision="tf32")  # float32 tiles: TF32 (16-bit: as they are)
         if EVEN_K:
             acc += tl.load(b_ptr + rn).to(tl.float32)[None, :]
             mask = m_ok[:, None]

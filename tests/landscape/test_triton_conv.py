@@ -49,26 +49,28 @@ def test_the_kernel_computes_the_convolution_bias_sum_and_relu() -> None:
             (2, 16, 8, 8, 16, 3, 1, 1), (2, 3, 9, 7, 20, 3, 2, 1), (1, 32, 8, 8, 64, 1, 2, 0),
             (3, 70, 6, 5, 17, 3, 1, 1), (1, 16, 7, 7, 32, 3, 2, 1), (2, 8, 5, 5, 8, 3, 1, 0),
         ]
-        for n, c, h, w, k, kernel, stride, padding in cases:
-            for channels_last in (True, False):
-                x = torch.randn(n, c, h, w, generator=g).half()
-                if channels_last:
-                    x = x.to(memory_format=torch.channels_last)
-                weight = (torch.randn(k, c, kernel, kernel, generator=g) / (c * kernel * kernel) ** 0.5).half()
-                bias = torch.randn(k, generator=g).half()
-                conv = F.conv2d(x.float(), weight.float(), bias.float(), stride=stride, padding=padding)
-                z = torch.randn(conv.shape, generator=g).half()
-                for summand, relu in ((None, False), (None, True), (z, True), (z, False)):
-                    got = triton_conv.conv2d(x, weight, bias, (stride, stride), (padding, padding), z=summand, relu=relu)
-                    want = conv if summand is None else conv + summand.float()
-                    want = want.relu() if relu else want
-                    assert got.dtype == torch.float16 and got.shape == want.shape
-                    assert got.is_contiguous(memory_format=torch.channels_last)
-                    err = float((got.float() - want).abs().max())
-                    assert err <= 4e-3 * float(want.abs().max()), (n, c, k, kernel, stride, summand is None, relu, err)
-                    print("ok", n, c, k, kernel, stride, channels_last, summand is not None, relu)
+        # float32: the interpreter's products are float32 ones (on a card, TF32)
+        for dtype, tolerance in ((torch.float16, 4e-3), (torch.float32, 1e-5)):
+            for n, c, h, w, k, kernel, stride, padding in cases:
+                for channels_last in (True, False):
+                    x = torch.randn(n, c, h, w, generator=g).to(dtype)
+                    if channels_last:
+                        x = x.to(memory_format=torch.channels_last)
+                    weight = (torch.randn(k, c, kernel, kernel, generator=g) / (c * kernel * kernel) ** 0.5).to(dtype)
+                    bias = torch.randn(k, generator=g).to(dtype)
+                    conv = F.conv2d(x.float(), weight.float(), bias.float(), stride=stride, padding=padding)
+                    z = torch.randn(conv.shape, generator=g).to(dtype)
+                    for summand, relu in ((None, False), (None, True), (z, True), (z, False)):
+                        got = triton_conv.conv2d(x, weight, bias, (stride, stride), (padding, padding), z=summand, relu=relu)
+                        want = conv if summand is None else conv + summand.float()
+                        want = want.relu() if relu else want
+                        assert got.dtype == dtype and got.shape == want.shape
+                        assert got.is_contiguous(memory_format=torch.channels_last)
+                        err = float((got.float() - want).abs().max())
+                        assert err <= tolerance * float(want.abs().max()), (dtype, n, c, k, kernel, stride, relu, err)
+                        print("ok", dtype, n, c, k, kernel, stride, channels_last, summand is not None, relu)
     """)
-    assert out.count("ok") == 6 * 2 * 4
+    assert out.count("ok torch.float16") == out.count("ok torch.float32") == 6 * 2 * 4
 
 
 @needs_triton
@@ -100,14 +102,25 @@ def test_a_folded_resnet_on_the_triton_kernel_gives_the_models_outputs() -> None
             print(mode, "layers", len(layers), "on triton", on_triton, "err", float((got - want).abs().max()))
             assert torch.allclose(got, want, rtol=2e-2, atol=2e-2 * float(want.abs().max()))
             assert torch.equal(got, again)
+        # float32 runs the kernel while cuDNN may use TF32 (lstui's tf32 mode), not in strict fp32
+        model, x = model.float(), x.float()
+        for tf32 in (True, False):
+            torch.backends.cudnn.allow_tf32 = tf32
+            folded, _ = fold_batchnorm(model, fuse_relu=True, triton="on")
+            with torch.no_grad():
+                want, got = model(x), folded(x)
+            on_triton = sum(use for m in folded.modules() if isinstance(m, ConvBN) for use in m.triton_use.values())
+            print("float32 tf32", tf32, "on triton", on_triton)
+            assert torch.allclose(got, want, rtol=1e-4, atol=1e-4 * float(want.abs().max()))
     """)
     assert "on layers 21 on triton 21" in out, out
+    assert "float32 tf32 True on triton 21" in out and "float32 tf32 False on triton 0" in out, out
     # timed against PyTorch's CPU convolution, the interpreter (NumPy, one program at a
     # time) is far slower: auto keeps PyTorch's for every layer
     assert "auto layers 21 on triton 0" in out, out
 
 
-def _ptx(arch: int, c: int, k: int, stride: int, has_z: bool, **overrides: object) -> str:
+def _ptx(arch: int, c: int, k: int, stride: int, has_z: bool, pointer: str = "*bf16", **overrides: object) -> str:
     """The PTX of the kernel for a ResNet layer on a channels-last batch, compiled for
     ``sm_<arch>`` with Triton's own compiler and ptxas (no card needed), specialised as a
     launch on such tensors specialises it (unit channel strides, the rest multiples of 16)."""
@@ -118,7 +131,7 @@ def _ptx(arch: int, c: int, k: int, stride: int, has_z: bool, **overrides: objec
     fn = triton_conv._conv_kernel.fn
     fixed: dict[str, object] = {**triton_conv.constexprs(c, k, (3, 3), (stride, stride), (1, 1), has_z, True),
                                 "BLOCK_M": 128, "sxc": 1, "syc": 1, "szc": 1, **overrides}
-    signature = {n: "constexpr" if n in fixed else "*bf16" if n.endswith("_ptr") else "i32" for n in fn.arg_names}
+    signature = {n: "constexpr" if n in fixed else pointer if n.endswith("_ptr") else "i32" for n in fn.arg_names}
     aligned = [(i,) for i, n in enumerate(fn.arg_names) if n not in fixed and n not in ("C", "H", "W", "K", "OH", "OW")]
     src = ASTSource(fn, signature, {(fn.arg_names.index(n),): v for n, v in fixed.items()},
                     {key: [["tt.divisibility", 16]] for key in aligned})
@@ -141,7 +154,7 @@ def test_the_kernel_compiles_to_tensor_cores_and_vector_memory_access(
     arch: int, tmp_path: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """ResNet-56's layers compiled for an A100 (sm_80) and an H100/H200 (sm_90): the
-    products on tensor cores, each step's tiles copied to shared memory 16 bytes at a time
+    products on tensor cores (TF32 ones for float32 activations), each step's tiles copied to shared memory 16 bytes at a time
     behind the current product (cp.async), outputs stored 16 bytes at a time. With a mask
     per channel (``EVEN_C``/``EVEN_K`` off: channels not filling whole blocks) the same
     layer loads and stores one 2-byte element at a time: what the flags are for."""
@@ -154,6 +167,11 @@ def test_the_kernel_compiles_to_tensor_cores_and_vector_memory_access(
         assert "st.global.b16" not in ptx, (c, k)
     masked = _ptx(arch, 16, 16, 1, True, EVEN_C=False, EVEN_K=False)
     assert "cp.async" not in masked and "st.global.b16" in masked and "st.global.v4" not in masked
+    # float32 activations (lstui's tf32 mode): TF32 products, the same 16-byte accesses
+    for c, k in [(16, 16), (64, 64)]:
+        ptx = _ptx(arch, c, k, 1, True, pointer="*fp32")
+        assert mma in ptx and ".tf32" in ptx, (c, k)
+        assert "cp.async.cg.shared.global" in ptx and "st.global.v4.b32" in ptx, (c, k)
 
 
 def _fp16_layer(relu: bool) -> tuple[ConvBN, torch.Tensor]:
@@ -255,15 +273,22 @@ def test_the_timer_times_the_work() -> None:
     assert fold._seconds(lambda: None, torch.device("cpu")) < 0.02
 
 
-def test_the_kernel_is_for_16_bit_cuda_inputs_only() -> None:
+def test_the_kernel_is_for_16_bit_or_tf32_cuda_inputs_only(monkeypatch: pytest.MonkeyPatch) -> None:
     conv = torch.nn.Conv2d(3, 8, 3, padding=1)
     x = torch.zeros(1, 3, 4, 4)
     if not triton_conv.interpreting():
         assert not triton_conv.usable(x, conv, torch.float16), "not on the CPU"
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+    assert not triton_conv.tf32_allowed()
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", True)
+    assert triton_conv.tf32_allowed()
     if torch.cuda.is_available() and triton_conv.available():
         xc = x.cuda()
         assert triton_conv.usable(xc, conv, torch.bfloat16)
-        assert not triton_conv.usable(xc, conv, torch.float32)
+        assert triton_conv.usable(xc, conv, torch.float32), "TF32 allowed"
+        assert not triton_conv.usable(xc, conv, torch.float64)
+        monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
+        assert not triton_conv.usable(xc, conv, torch.float32), "strict float32"
         assert not triton_conv.usable(xc, torch.nn.Conv2d(4, 8, 3, groups=2), torch.float16)
         assert not triton_conv.usable(xc, torch.nn.Conv2d(3, 8, 3, dilation=2), torch.float16)
         assert not triton_conv.usable(xc, torch.nn.Conv2d(3, 8, 3, padding="same"), torch.float16)
@@ -289,24 +314,26 @@ def test_the_evaluator_passes_triton_to_its_folded_layers() -> None:
 @pytest.mark.gpu
 @cuda
 @needs_triton
-@pytest.mark.parametrize("graphs", [False, True])
-def test_the_triton_evaluator_agrees_with_cudnn_on_a_card(graphs: bool) -> None:
-    """bf16 ResNet-20 on the kernel against cuDNN's fused calls, at two points, eager and
-    replayed from CUDA graphs; every folded convolution on the kernel."""
+@pytest.mark.parametrize("precision, graphs", [("bf16", False), ("bf16", True), ("tf32", True), ("fp32", True)])
+def test_the_triton_evaluator_agrees_with_cudnn_on_a_card(precision: str, graphs: bool) -> None:
+    """ResNet-20 on the kernel against cuDNN's fused calls, at two points, eager and
+    replayed from CUDA graphs; every folded convolution on the kernel in bf16 and tf32,
+    none in strict fp32."""
     model = build_model("resnet20", input_shape=(3, 32, 32), num_classes=10).eval()
     g = torch.Generator().manual_seed(6)
     dirs = [create_random_direction(model, g) for _ in range(2)]
     raw = torch.randint(0, 256, (300, 3, 32, 32), dtype=torch.uint8, generator=g)
     data = EvalData(raw, torch.randint(0, 10, (300,), generator=g), 1 / 255, (0.5,) * 3, (0.25,) * 3)
-    kw = dict(train=data, device="cuda", batch_size=128, precision="bf16", cuda_graphs=graphs)
+    kw = dict(train=data, device="cuda", batch_size=128, precision=precision, cuda_graphs=graphs)
     cudnn = Evaluator(copy.deepcopy(model), dirs, **kw)  # type: ignore[arg-type]
     tri = Evaluator(copy.deepcopy(model), dirs, triton_conv="on", **kw)  # type: ignore[arg-type]
     auto = Evaluator(copy.deepcopy(model), dirs, triton_conv="auto", **kw)  # type: ignore[arg-type]
     for x, y in [(0.0, 0.0), (0.3, -0.2), (0.0, 0.0)]:
         got, want, chosen = tri.evaluate(x, y), cudnn.evaluate(x, y), auto.evaluate(x, y)
-        assert got.train_loss == pytest.approx(want.train_loss, rel=TOLERANCE["bf16"])
-        assert chosen.train_loss == pytest.approx(want.train_loss, rel=TOLERANCE["bf16"])
-    assert tri.triton_layers == tri.folded_bn == 21
+        assert got.train_loss == pytest.approx(want.train_loss, rel=TOLERANCE[precision])
+        assert chosen.train_loss == pytest.approx(want.train_loss, rel=TOLERANCE[precision])
+    assert tri.folded_bn == 21
+    assert tri.triton_layers == (0 if precision == "fp32" else 21)
     print("auto: layers on Triton", auto.triton_layers, "of", auto.folded_bn)
     assert tri.cuda_graphs == graphs
 
@@ -314,9 +341,10 @@ def test_the_triton_evaluator_agrees_with_cudnn_on_a_card(graphs: bool) -> None:
 @pytest.mark.gpu
 @cuda
 @needs_triton
-@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32])
 def test_the_kernel_on_a_card(dtype: torch.dtype) -> None:
-    """ResNet-56's layer shapes at a large batch, against cuDNN in float32."""
+    """ResNet-56's layer shapes at a large batch, against cuDNN on float32 copies (both
+    with TF32 products, PyTorch's default for cuDNN, as the kernel's float32 ones are)."""
     g = torch.Generator(device="cuda").manual_seed(0)
     for c, k, hw, stride in [(3, 16, 32, 1), (16, 16, 32, 1), (16, 32, 32, 2), (32, 64, 16, 2), (64, 64, 8, 1)]:
         x = torch.randn(512, c, hw, hw, device="cuda", generator=g).to(dtype, memory_format=torch.channels_last)
