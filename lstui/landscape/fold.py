@@ -55,7 +55,8 @@ class ConvBN(nn.Module):
         self.bn = bn
         self.relu = relu
         self.frozen: tuple[torch.Tensor, torch.Tensor] | None = None
-        self._kept: tuple[torch.Tensor, torch.Tensor] | None = None  # freeze()'s buffers
+        self._kept: tuple[torch.Tensor, ...] | None = None  # freeze()'s buffers
+        self.frozen_taps: torch.Tensor | None = None  # with triton: the frozen weight as the kernel reads it
         self.cudnn_failed = False  # cuDNN's fused call raised once: the unfused operations
         self.triton = "off"  # 16-bit (or TF32) inputs on lstui's Triton kernel: "on", "auto" (fold_batchnorm)
         self.triton_failed = False  # it raised, or differed from cuDNN: cuDNN from then on
@@ -120,9 +121,12 @@ class ConvBN(nn.Module):
         stride = (int(self.conv.stride[0]), int(self.conv.stride[1]))
         padding = (int(self.conv.padding[0]), int(self.conv.padding[1]))
 
+        w_taps = self.frozen_taps if self.frozen is not None else None
+
         def run() -> torch.Tensor:
             return triton_conv.conv2d(x.to(dtype), weight.to(dtype), bias.to(dtype), stride, padding,
-                                      z=None if z is None else z.to(dtype), relu=self.relu)
+                                      z=None if z is None else z.to(dtype), relu=self.relu,
+                                      w_taps=w_taps if w_taps is not None and w_taps.dtype == dtype else None)
 
         try:
             out = run()
@@ -214,7 +218,8 @@ def _cudnn_conv_relu(
 
 def freeze(model: nn.Module, dtype: torch.dtype | None = None) -> int:
     """Compute each folded convolution's weight and bias once (cast to ``dtype`` if given:
-    autocast's, so that it casts nothing per batch) and use them until :func:`thaw`.
+    autocast's, so that it casts nothing per batch) and use them until :func:`thaw`; for a
+    layer that may run the Triton kernel, also the weight in the kernel's layout.
 
     Only while the model's tensors do not change. Each freeze writes into the buffers of
     the last one when they fit, so the frozen tensors keep their addresses from point to
@@ -228,16 +233,20 @@ def freeze(model: nn.Module, dtype: torch.dtype | None = None) -> int:
                 weight, bias = m.folded()
                 if dtype is not None:
                     weight, bias = weight.to(dtype), bias.to(dtype)
+                fresh: tuple[torch.Tensor, ...] = (weight, bias)
+                if m.triton != "off" and not m.triton_failed:
+                    fresh += (triton_conv.taps(weight),)
                 kept = m._kept
-                if kept is not None and all(
+                if kept is not None and len(kept) == len(fresh) and all(
                     k.shape == t.shape and k.dtype == t.dtype and k.device == t.device
-                    for k, t in zip(kept, (weight, bias), strict=True)
+                    for k, t in zip(kept, fresh, strict=True)
                 ):
-                    kept[0].copy_(weight)
-                    kept[1].copy_(bias)
+                    for k, t in zip(kept, fresh, strict=True):
+                        k.copy_(t)
                 else:
-                    m._kept = kept = (weight, bias)  # new tensors: folded() computes them
-                m.frozen = kept
+                    m._kept = kept = fresh  # new tensors: folded() computes them
+                m.frozen = (kept[0], kept[1])
+                m.frozen_taps = kept[2] if len(kept) == 3 else None
                 count += 1
     return count
 
@@ -246,7 +255,7 @@ def thaw(model: nn.Module) -> None:
     """Fold from the live tensors again at every call (undo :func:`freeze`)."""
     for m in model.modules():
         if isinstance(m, ConvBN):
-            m.frozen = None
+            m.frozen = m.frozen_taps = None
 
 
 def _foldable(conv: object, bn: object) -> bool:

@@ -178,6 +178,11 @@ def constexprs(
     )
 
 
+def taps(weight: torch.Tensor) -> torch.Tensor:
+    """``weight`` ([K, C, KH, KW]) laid out as the kernel reads it: [KH, KW, C, K], contiguous."""
+    return weight.permute(2, 3, 1, 0).contiguous()
+
+
 def conv2d(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -186,9 +191,11 @@ def conv2d(
     padding: tuple[int, int],
     z: torch.Tensor | None = None,
     relu: bool = False,
+    w_taps: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``conv2d(x, weight, bias) (+ z)``, then ``relu`` if asked, in ``x``'s dtype (which
-    ``weight``, ``bias`` and ``z`` must share); the output is channels-last."""
+    ``weight``, ``bias`` and ``z`` must share); the output is channels-last. ``w_taps``:
+    :func:`taps` of ``weight`` made once beforehand (else here, at every call)."""
     n, c, h, w = x.shape
     k, c_w, kh, kw = weight.shape
     if c_w != c:
@@ -198,7 +205,10 @@ def conv2d(
     y = torch.empty((n, k, oh, ow), device=x.device, dtype=x.dtype, memory_format=torch.channels_last)
     if y.numel() == 0:
         return y
-    w_taps = weight.permute(2, 3, 1, 0).contiguous()  # [KH, KW, C, K]
+    if w_taps is None:
+        w_taps = taps(weight)
+    elif w_taps.shape != (kh, kw, c, k) or w_taps.dtype != weight.dtype:
+        raise ValueError(f"taps of shape {tuple(w_taps.shape)} are not those of a weight {tuple(weight.shape)}")
     zz = y if z is None else z  # not read without HAS_Z
     if zz.shape != y.shape:
         raise ValueError(f"the summand's shape {tuple(zz.shape)} is not the output's {tuple(y.shape)}")

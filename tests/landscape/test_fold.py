@@ -290,6 +290,36 @@ def test_frozen_weights_hold_until_thawed() -> None:
         thaw(folded)
 
 
+def test_frozen_weights_for_the_triton_kernel_are_laid_out_once_per_freeze_in_kept_buffers() -> None:
+    """With the Triton kernel on, a freeze also lays the weight out as the kernel reads it
+    ([KH, KW, C, K]); the next freeze writes into the same tensors (a captured CUDA graph
+    reads them there), thaw drops them; with it off there is no such copy."""
+    from lstui.landscape import triton_conv
+
+    model = _randomise_bn(conv_bn(3))
+    off, _ = fold_batchnorm(model, fuse_relu=True)
+    on, _ = fold_batchnorm(model, fuse_relu=True, triton="on")
+    with torch.no_grad():
+        freeze(off)
+        assert all(m.frozen_taps is None for m in off.modules() if isinstance(m, ConvBN))
+        freeze(on, torch.float16)
+        layers = [m for m in on.modules() if isinstance(m, ConvBN)]
+        first = []
+        for m in layers:
+            assert m.frozen is not None and m.frozen_taps is not None
+            assert torch.equal(m.frozen_taps, m.frozen[0].permute(2, 3, 1, 0))
+            assert m.frozen_taps.is_contiguous() and m.frozen_taps.dtype == torch.float16
+            first.append(m.frozen_taps.data_ptr())
+        model[0].weight.mul_(-1.0)
+        freeze(on, torch.float16)
+        for m, ptr in zip(layers, first, strict=True):
+            assert m.frozen is not None and m.frozen_taps is not None
+            assert m.frozen_taps.data_ptr() == ptr
+            assert torch.equal(m.frozen_taps, triton_conv.taps(m.frozen[0]))
+        thaw(on)
+        assert all(m.frozen is None and m.frozen_taps is None for m in layers)
+
+
 def test_a_fused_call_that_fails_runs_unfused(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     """Where cuDNN has no fused kernel for a dtype or a card, the call raises once per
     layer and the layer runs the unfused operations from then on, with one warning.

@@ -79,7 +79,7 @@ def test_a_folded_resnet_on_the_triton_kernel_gives_the_models_outputs() -> None
     layer checked against PyTorch's at its first call, none falls back, same logits."""
     out = _interpreted("""
         import torch
-        from lstui.landscape.fold import ConvBN, fold_batchnorm
+        from lstui.landscape.fold import ConvBN, fold_batchnorm, freeze, thaw
         from lstui.models import build_model
 
         torch.manual_seed(0)
@@ -102,6 +102,10 @@ def test_a_folded_resnet_on_the_triton_kernel_gives_the_models_outputs() -> None
             print(mode, "layers", len(layers), "on triton", on_triton, "err", float((got - want).abs().max()))
             assert torch.allclose(got, want, rtol=2e-2, atol=2e-2 * float(want.abs().max()))
             assert torch.equal(got, again)
+            with torch.no_grad():  # the frozen weights, laid out for the kernel once
+                freeze(folded)
+                assert torch.equal(folded(x).float(), got)
+                thaw(folded)
         # float32 runs the kernel while cuDNN may use TF32 (lstui's tf32 mode), not in strict fp32
         model, x = model.float(), x.float()
         for tf32 in (True, False):
@@ -118,6 +122,38 @@ def test_a_folded_resnet_on_the_triton_kernel_gives_the_models_outputs() -> None
     # timed against PyTorch's CPU convolution, the interpreter (NumPy, one program at a
     # time) is far slower: auto keeps PyTorch's for every layer
     assert "auto layers 21 on triton 0" in out, out
+
+
+@needs_triton
+def test_the_evaluator_in_tf32_runs_the_kernel_on_weights_laid_out_once_a_point() -> None:
+    """``tf32`` with ``triton_conv="on"`` (float32 on the interpreter): every folded layer
+    runs the kernel on the frozen weights laid out for it at each point (not per batch),
+    and the losses are those of the Evaluator without it."""
+    out = _interpreted("""
+        import copy
+        import torch
+        from lstui.landscape import triton_conv
+        from lstui.landscape.directions import create_random_direction
+        from lstui.landscape.evaluator import EvalData, Evaluator
+        from lstui.models import build_model
+
+        model = build_model("resnet20", input_shape=(3, 4, 4), num_classes=10).eval()
+        g = torch.Generator().manual_seed(0)
+        dirs = [create_random_direction(model, g) for _ in range(2)]
+        data = EvalData(torch.randn(8, 3, 4, 4, generator=g), torch.randint(0, 10, (8,), generator=g))
+        kw = dict(train=data, batch_size=4, precision="tf32", compile="off")
+        plain = Evaluator(copy.deepcopy(model), dirs, **kw)
+        tri = Evaluator(copy.deepcopy(model), dirs, triton_conv="on", **kw)
+        laid_out = []
+        taps = triton_conv.taps
+        triton_conv.taps = lambda w: laid_out.append(w.shape) or taps(w)
+        for x, y in [(0.0, 0.0), (0.3, -0.2)]:
+            want, got = plain.evaluate(x, y).train_loss, tri.evaluate(x, y).train_loss
+            assert abs(got - want) <= 1e-6 * abs(want), (x, y, got, want)
+        print("layers", tri.triton_layers, "of", tri.folded_bn, "laid out", len(laid_out))
+    """)
+    # two points, two batches each: 21 layouts a point, none per batch
+    assert "layers 21 of 21 laid out 42" in out, out
 
 
 def _ptx(arch: int, c: int, k: int, stride: int, has_z: bool, pointer: str = "*bf16", **overrides: object) -> str:
@@ -271,6 +307,17 @@ def test_auto_keeps_the_faster_for_each_shape(
 def test_the_timer_times_the_work() -> None:
     assert fold._seconds(lambda: time.sleep(0.02), torch.device("cpu")) >= 0.02
     assert fold._seconds(lambda: None, torch.device("cpu")) < 0.02
+
+
+@needs_triton
+def test_taps_of_another_weight_are_refused() -> None:
+    x = torch.zeros(1, 4, 5, 5).half()
+    weight = torch.zeros(8, 4, 3, 3).half()
+    bias = torch.zeros(8).half()
+    with pytest.raises(ValueError, match="not those of a weight"):
+        triton_conv.conv2d(x, weight, bias, (1, 1), (1, 1), w_taps=triton_conv.taps(weight[:, :2]))
+    with pytest.raises(ValueError, match="not those of a weight"):
+        triton_conv.conv2d(x, weight, bias, (1, 1), (1, 1), w_taps=triton_conv.taps(weight).float())
 
 
 def test_the_kernel_is_for_16_bit_or_tf32_cuda_inputs_only(monkeypatch: pytest.MonkeyPatch) -> None:
