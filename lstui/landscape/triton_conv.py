@@ -13,8 +13,8 @@ as a sum over the ``KH·KW`` taps and ``BLOCK_C`` input channels at a time, each
 ``BLOCK_C × BLOCK_N`` slice of the weight, accumulated in float32; then bias, sum and
 ReLU, and one store in the activations' dtype. Tile sizes are chosen by Triton's
 autotuner per layer shape (four configurations: the first batch of each layer shape
-pays their compilation and timing once per process; Triton keeps compiled kernels on
-disk, so later processes only time them).
+pays their compilation and timing; Triton keeps the compiled kernels and, from Triton
+3.2, the timings on disk, so a later process on the same type of card pays neither).
 
 Channels-last inputs read whole pixels (all their channels) contiguously; any layout is
 correct, as every tensor is addressed through its strides.
@@ -29,6 +29,7 @@ kernel on the CPU (slowly: for tests; its ``bfloat16`` arithmetic is not right,
 
 from __future__ import annotations
 
+import inspect
 import os
 from typing import Any
 
@@ -88,11 +89,19 @@ def _configs() -> list[Any]:
     ]
 
 
+def _autotune_options() -> dict[str, Any]:
+    """``cache_results`` where this Triton has it (its autotuner's timings kept on disk)."""
+    return {"cache_results": True} if "cache_results" in inspect.signature(triton.autotune).parameters else {}
+
+
 if triton is not None:
 
     # tuned once per layer shape, not per batch size: a split's last, smaller batch keeps
-    # the configuration of its first (both large enough to fill the card)
-    @triton.autotune(configs=_configs(), key=["C", "H", "W", "K", "OH", "OW", "HAS_Z", "RELU"])
+    # the configuration of its first (both large enough to fill the card); the choices are
+    # kept on disk with the compiled kernels (Triton ≥ 3.2), per card type, so a later
+    # worker process neither compiles nor times them again
+    @triton.autotune(configs=_configs(), key=["C", "H", "W", "K", "OH", "OW", "HAS_Z", "RELU"],
+                     **_autotune_options())
     @triton.jit
     def _conv_kernel(
         x_ptr, w_ptr, b_ptr, z_ptr, y_ptr,

@@ -402,3 +402,31 @@ def test_the_kernel_on_a_card(dtype: torch.dtype) -> None:
         got = triton_conv.conv2d(x, weight, bias, (stride, stride), (1, 1), z=z, relu=True)
         want = (want + z.float()).relu()
         assert float((got.float() - want).abs().max()) <= 2.0**-6 * float(want.abs().max())
+
+
+@pytest.mark.gpu
+@cuda
+@needs_triton
+@pytest.mark.skipif(not triton_conv.available() or not triton_conv._autotune_options(),
+                    reason="this Triton keeps no autotuning results")
+def test_a_later_process_reuses_the_tuned_configurations(tmp_path: object) -> None:
+    """The first process on a card times the kernel's configurations for a layer shape;
+    a second one (a later worker) finds the choice on disk and times none."""
+    script = """
+        import torch
+        from lstui.landscape import triton_conv
+
+        timed = []
+        bench = triton_conv._conv_kernel._bench
+        triton_conv._conv_kernel._bench = lambda *a, **k: timed.append(1) or bench(*a, **k)
+        x = torch.randn(256, 16, 32, 32, device="cuda").to(torch.bfloat16, memory_format=torch.channels_last)
+        weight = torch.randn(16, 16, 3, 3, device="cuda").to(torch.bfloat16)
+        triton_conv.conv2d(x, weight, torch.zeros(16, device="cuda").to(torch.bfloat16), (1, 1), (1, 1), relu=True)
+        torch.cuda.synchronize()
+        print("timed", len(timed))
+    """
+    env = {**os.environ, "TRITON_CACHE_DIR": str(tmp_path)}
+    runs = [subprocess.run([sys.executable, "-c", textwrap.dedent(script)], env=env, capture_output=True,
+                           text=True, timeout=240) for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs), runs[-1].stderr[-3000:]
+    assert runs[0].stdout.split() == ["timed", "4"] and runs[1].stdout.split() == ["timed", "0"], [r.stdout for r in runs]
