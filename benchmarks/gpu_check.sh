@@ -7,13 +7,14 @@
 #      compiled (the compiled modes);
 #   3. profile (profile_point: the kernels of one point, where the time goes; with lstui's
 #      Triton kernel, the layers running it and its tuned configurations); not by default:
-#      sweep (bench_surface again at each batch size of SWEEP_BATCHES);
+#      sweep (bench_surface again at each batch size of SWEEP_BATCHES), wscap (tf32 and
+#      bf16 at batch 16,384 with cuDNN's workspace capped);
 #   4. a 51×51 ResNet-56 surface end to end with `lstui run` (start-up included), bf16,
 #      `--triton-conv auto` (E2E_TRITON), with the card's memory in use sampled every second.
 # Usage: OUT=/some/folder bash benchmarks/gpu_check.sh   (figures land in $OUT)
-#   PHASES="tests bench profile e2e" (default; also: compiled, sweep) picks the parts; their
-#   timeouts (TESTS_S, BENCH_S, PROFILE_S, E2E_S: 100 + 240 + 70 + 120 s) add up to under
-#   9 minutes: give the call timeout_s 600. `compiled` (COMPILED_S 150) is bench_surface
+#   PHASES="tests bench profile e2e" (default; also: compiled, sweep, wscap) picks the parts; their
+#   timeouts (TESTS_S, BENCH_S, PROFILE_S, E2E_S: 150 + 240 + 70 + 100 s) add up to
+#   560 s: give the call timeout_s 600. `compiled` (COMPILED_S 150) is bench_surface
 #   again with the compiled modes (max-autotune compiles for minutes; H200: bf16 compiled
 #   0.199 s a point against 0.15 eager), so that a compile running over its time loses
 #   only those figures.
@@ -26,7 +27,7 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 PY=${PYTHON:-python3}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
 $PY -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name(0))" | tee -a "$OUT/gpu.txt"
-has tests && timeout "${TESTS_S:-100}" $PY -m pytest -q -p no:cacheprovider -m gpu tests/landscape/test_precision.py \
+has tests && timeout "${TESTS_S:-150}" $PY -m pytest -q -p no:cacheprovider -m gpu tests/landscape/test_precision.py \
   tests/landscape/test_fold.py tests/landscape/test_triton_conv.py 2>&1 | tail -12 | tee "$OUT/gpu_tests.txt"
 # modes: precision (the Evaluator's defaults: on CUDA convolution + sum + ReLU as one cuDNN call,
 # the eager model replayed from CUDA graphs), then flags: u neither of those, c compiled, g compiled
@@ -51,6 +52,18 @@ if has sweep; then
       --modes "${SWEEP_MODES:-fp32,tf32,bf16}" 2>&1 | grep -v "^{\|^ready" | tee -a "$OUT/sweep.txt"
   done
 fi
+# cuDNN's workspace capped (MiB; PyTorch's CUDNN_CONV_WSCAP_DBG): does tf32's memory (6.6 GB at
+# batch 8192 against bf16's 1.5 GB, most of it beyond the activations) shrink, and at what speed,
+# so that batch 16,384 (tf32 0.198 s a point, 11 GB) fits under 10 GB?
+if has wscap; then
+  for cap in ${WSCAP_MIB:-none 1024 256}; do
+    echo "== cuDNN workspace cap $cap MiB, batch ${WSCAP_BATCH:-16384}" | tee -a "$OUT/wscap.txt"
+    ( [ "$cap" = none ] || export CUDNN_CONV_WSCAP_DBG="$cap"
+      timeout "${WSCAP_S:-60}" $PY benchmarks/bench_surface.py --device cuda --model resnet56 --images 50000 \
+        --points 2 --baseline-data tensors --batch-size "${WSCAP_BATCH:-16384}" \
+        --modes "${WSCAP_MODES:-tf32,bf16}" 2>&1 | grep -v "^{\|^ready" | tee -a "$OUT/wscap.txt" )
+  done
+fi
 if has e2e; then
 $PY - <<'PY'
 from pathlib import Path
@@ -60,7 +73,7 @@ PY
 nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader -l 1 > "$OUT/e2e_memory.csv" 2>/dev/null &
 sampler=$!
 start=$SECONDS
-timeout "${E2E_S:-120}" $PY -m lstui.cli run surface --model resnet56 --data cifar10:/tmp/lstui-cifar \
+timeout "${E2E_S:-100}" $PY -m lstui.cli run surface --model resnet56 --data cifar10:/tmp/lstui-cifar \
   --x -1:1:51 --y -1:1:51 --precision "${PRECISION:-bf16}" --triton-conv "${E2E_TRITON:-auto}" --device cuda --out /tmp/lstui-s51 --no-figure 2>&1 \
   | tail -8 | tee "$OUT/e2e.txt"
 echo "end to end: $((SECONDS - start)) s (whole lstui run process, start-up included)" | tee -a "$OUT/e2e.txt"
