@@ -56,6 +56,7 @@ class ConvBN(nn.Module):
         self.relu = relu
         self.frozen: tuple[torch.Tensor, torch.Tensor] | None = None
         self._kept: tuple[torch.Tensor, ...] | None = None  # freeze()'s buffers
+        self._kept_taps: tuple[torch.Tensor, ...] | None = None
         self.frozen_taps: torch.Tensor | None = None  # with triton: the frozen weight as the kernel reads it
         self.cudnn_failed = False  # cuDNN's fused call raised once: the unfused operations
         self.triton = "off"  # 16-bit (or TF32) inputs on lstui's Triton kernel: "on", "auto" (fold_batchnorm)
@@ -233,22 +234,25 @@ def freeze(model: nn.Module, dtype: torch.dtype | None = None) -> int:
                 weight, bias = m.folded()
                 if dtype is not None:
                     weight, bias = weight.to(dtype), bias.to(dtype)
-                fresh: tuple[torch.Tensor, ...] = (weight, bias)
-                if m.triton != "off" and not m.triton_failed:
-                    fresh += (triton_conv.taps(weight),)
-                kept = m._kept
-                if kept is not None and len(kept) == len(fresh) and all(
-                    k.shape == t.shape and k.dtype == t.dtype and k.device == t.device
-                    for k, t in zip(kept, fresh, strict=True)
-                ):
-                    for k, t in zip(kept, fresh, strict=True):
-                        k.copy_(t)
-                else:
-                    m._kept = kept = fresh  # new tensors: folded() computes them
-                m.frozen = (kept[0], kept[1])
-                m.frozen_taps = kept[2] if len(kept) == 3 else None
+                m._kept = _keep(m._kept, (weight, bias))
+                m.frozen = (m._kept[0], m._kept[1])
+                m.frozen_taps = None
+                if m.triton != "off":  # even after a failure: a captured graph may still read them
+                    m._kept_taps = _keep(m._kept_taps, (triton_conv.taps(m.frozen[0]),))
+                    m.frozen_taps = m._kept_taps[0]
                 count += 1
     return count
+
+
+def _keep(kept: tuple[torch.Tensor, ...] | None, fresh: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """``fresh``'s values in ``kept``'s tensors when they fit (same addresses), else ``fresh``."""
+    if kept is not None and len(kept) == len(fresh) and all(
+        k.shape == t.shape and k.dtype == t.dtype and k.device == t.device for k, t in zip(kept, fresh, strict=True)
+    ):
+        for k, t in zip(kept, fresh, strict=True):
+            k.copy_(t)
+        return kept
+    return fresh  # new tensors: folded() computed them
 
 
 def thaw(model: nn.Module) -> None:

@@ -316,6 +316,17 @@ def test_frozen_weights_for_the_triton_kernel_are_laid_out_once_per_freeze_in_ke
             assert m.frozen is not None and m.frozen_taps is not None
             assert m.frozen_taps.data_ptr() == ptr
             assert torch.equal(m.frozen_taps, triton_conv.taps(m.frozen[0]))
+        # a layer that gave the kernel up keeps its buffers, and its taps up to date (a graph
+        # captured before may still run the kernel on them)
+        weights = [m.frozen[0].data_ptr() for m in layers if m.frozen is not None]
+        for m in layers:
+            m.triton_failed = True
+        model[0].weight.mul_(3.0)
+        freeze(on, torch.float16)
+        assert [m.frozen[0].data_ptr() for m in layers if m.frozen is not None] == weights
+        for m, ptr in zip(layers, first, strict=True):
+            assert m.frozen is not None and m.frozen_taps is not None and m.frozen_taps.data_ptr() == ptr
+            assert torch.equal(m.frozen_taps, triton_conv.taps(m.frozen[0]))
         thaw(on)
         assert all(m.frozen is None and m.frozen_taps is None for m in layers)
 

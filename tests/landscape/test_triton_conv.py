@@ -119,9 +119,10 @@ def test_a_folded_resnet_on_the_triton_kernel_gives_the_models_outputs() -> None
     """)
     assert "on layers 21 on triton 21" in out, out
     assert "float32 tf32 True on triton 21" in out and "float32 tf32 False on triton 0" in out, out
-    # timed against PyTorch's CPU convolution, the interpreter (NumPy, one program at a
-    # time) is far slower: auto keeps PyTorch's for every layer
-    assert "auto layers 21 on triton 0" in out, out
+    # auto checked and timed every layer (which it keeps is a matter of timing: the
+    # interpreter is far slower than PyTorch's CPU convolution, but PyTorch's float16 one is
+    # slow too, and a loaded machine can tip a layer; the choice is tested with a fake timer)
+    assert "auto layers 21 on triton" in out, out
 
 
 @needs_triton
