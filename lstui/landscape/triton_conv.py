@@ -11,10 +11,11 @@ implicit GEMM written for these layers: one program computes a tile of
 as a sum over the ``KH·KW`` taps and ``BLOCK_C`` input channels at a time, each step one
 ``tl.dot`` of a ``BLOCK_M × BLOCK_C`` slice of the input (zeros outside the image) by a
 ``BLOCK_C × BLOCK_N`` slice of the weight, accumulated in float32; then bias, sum and
-ReLU, and one store in the activations' dtype. Tile sizes are chosen by Triton's
-autotuner per layer shape (four configurations: the first batch of each layer shape
-pays their compilation and timing; Triton keeps the compiled kernels and, from Triton
-3.2, the timings on disk, so a later process on the same type of card pays neither).
+ReLU, and one store in the activations' dtype. Tile sizes and pipelining are chosen by
+Triton's autotuner per layer shape (six configurations, :data:`CONFIGS`: the first batch
+of each layer shape pays their compilation and timing; Triton keeps the compiled kernels
+and, from Triton 3.2, the timings on disk, so a later process on the same type of card
+pays neither).
 
 Channels-last inputs read whole pixels (all their channels) contiguously; any layout is
 correct, as every tensor is addressed through its strides.
@@ -80,13 +81,20 @@ def usable(x: torch.Tensor, conv: nn.Conv2d, dtype: torch.dtype) -> bool:
     )
 
 
+# (BLOCK_M, warps, stages). With 2 or more stages the next steps' tiles are copied to
+# shared memory behind the current product (cp.async), but those copies skip the L1
+# cache: each of the 9 taps of a 3×3 layer reads its input pixels from L2 again, about
+# 9 × 16 channels × 2 bytes per output pixel of a 16-channel layer, which may bound
+# ResNet-56's first stage. With one stage the loads are plain ones through L1, where
+# the taps' overlapping pixels can hit, but nothing is loaded ahead of the product: the
+# autotuner times both kinds.
+CONFIGS = ((64, 4, 3), (128, 4, 3), (128, 8, 3), (256, 8, 3), (128, 4, 1), (256, 8, 1))
+
+
 def _configs() -> list[Any]:
     if interpreting():
         return [triton.Config({"BLOCK_M": 32}, num_warps=4)]
-    return [
-        triton.Config({"BLOCK_M": bm}, num_warps=warps, num_stages=stages)
-        for bm, warps, stages in ((64, 4, 3), (128, 4, 3), (128, 8, 3), (256, 8, 3))
-    ]
+    return [triton.Config({"BLOCK_M": bm}, num_warps=warps, num_stages=stages) for bm, warps, stages in CONFIGS]
 
 
 def _autotune_options() -> dict[str, Any]:

@@ -157,7 +157,8 @@ def test_the_evaluator_in_tf32_runs_the_kernel_on_weights_laid_out_once_a_point(
     assert "layers 21 of 21 laid out 42" in out, out
 
 
-def _ptx(arch: int, c: int, k: int, stride: int, has_z: bool, pointer: str = "*bf16", **overrides: object) -> str:
+def _ptx(arch: int, c: int, k: int, stride: int, has_z: bool, pointer: str = "*bf16", stages: int = 3,
+         **overrides: object) -> str:
     """The PTX of the kernel for a ResNet layer on a channels-last batch, compiled for
     ``sm_<arch>`` with Triton's own compiler and ptxas (no card needed), specialised as a
     launch on such tensors specialises it (unit channel strides, the rest multiples of 16)."""
@@ -172,7 +173,7 @@ def _ptx(arch: int, c: int, k: int, stride: int, has_z: bool, pointer: str = "*b
     aligned = [(i,) for i, n in enumerate(fn.arg_names) if n not in fixed and n not in ("C", "H", "W", "K", "OH", "OW")]
     src = ASTSource(fn, signature, {(fn.arg_names.index(n),): v for n, v in fixed.items()},
                     {key: [["tt.divisibility", 16]] for key in aligned})
-    kernel = triton.compile(src, target=GPUTarget("cuda", arch, 32), options={"num_warps": 4, "num_stages": 3})
+    kernel = triton.compile(src, target=GPUTarget("cuda", arch, 32), options={"num_warps": 4, "num_stages": stages})
     return str(kernel.asm["ptx"])
 
 
@@ -194,7 +195,9 @@ def test_the_kernel_compiles_to_tensor_cores_and_vector_memory_access(
     products on tensor cores (TF32 ones for float32 activations), each step's tiles copied to shared memory 16 bytes at a time
     behind the current product (cp.async), outputs stored 16 bytes at a time. With a mask
     per channel (``EVEN_C``/``EVEN_K`` off: channels not filling whole blocks) the same
-    layer loads and stores one 2-byte element at a time: what the flags are for."""
+    layer loads and stores one 2-byte element at a time: what the flags are for. With one
+    stage (configurations that read the taps' overlapping pixels through L1) the loads are
+    plain 16-byte ones."""
     monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))  # compiled anew, not from ~/.triton
     mma = "wgmma.mma_async" if arch == 90 else "mma.sync.aligned"
     for c, k, stride, has_z in [(16, 16, 1, True), (16, 32, 2, False), (32, 32, 1, True), (64, 64, 1, True)]:
@@ -204,6 +207,9 @@ def test_the_kernel_compiles_to_tensor_cores_and_vector_memory_access(
         assert "st.global.b16" not in ptx, (c, k)
     masked = _ptx(arch, 16, 16, 1, True, EVEN_C=False, EVEN_K=False)
     assert "cp.async" not in masked and "st.global.b16" in masked and "st.global.v4" not in masked
+    # one stage: nothing copied ahead (no cp.async), plain 16-byte loads through L1
+    single = _ptx(arch, 16, 16, 1, True, stages=1)
+    assert mma in single and "cp.async" not in single and "ld.global.v4" in single and "st.global.v4" in single
     # float32 activations (lstui's tf32 mode): TF32 products, the same 16-byte accesses
     for c, k in [(16, 16), (64, 64)]:
         ptx = _ptx(arch, c, k, 1, True, pointer="*fp32")
@@ -430,4 +436,5 @@ def test_a_later_process_reuses_the_tuned_configurations(tmp_path: object) -> No
     runs = [subprocess.run([sys.executable, "-c", textwrap.dedent(script)], env=env, capture_output=True,
                            text=True, timeout=240) for _ in range(2)]
     assert all(r.returncode == 0 for r in runs), runs[-1].stderr[-3000:]
-    assert runs[0].stdout.split() == ["timed", "4"] and runs[1].stdout.split() == ["timed", "0"], [r.stdout for r in runs]
+    tried = str(len(triton_conv.CONFIGS))
+    assert runs[0].stdout.split() == ["timed", tried] and runs[1].stdout.split() == ["timed", "0"], [r.stdout for r in runs]
