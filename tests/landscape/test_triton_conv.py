@@ -170,7 +170,7 @@ def _ptx(arch: int, c: int, k: int, stride: int, has_z: bool, pointer: str = "*b
     fixed: dict[str, object] = {**triton_conv.constexprs(c, k, (3, 3), (stride, stride), (1, 1), has_z, True),
                                 "BLOCK_M": 128, "sxc": 1, "syc": 1, "szc": 1, **overrides}
     signature = {n: "constexpr" if n in fixed else pointer if n.endswith("_ptr") else "i32" for n in fn.arg_names}
-    aligned = [(i,) for i, n in enumerate(fn.arg_names) if n not in fixed and n not in ("C", "H", "W", "K", "OH", "OW")]
+    aligned = [(i,) for i, n in enumerate(fn.arg_names) if n not in fixed and n not in ("C", "H", "W", "K", "OH", "OW", "M_LOG2")]
     src = ASTSource(fn, signature, {(fn.arg_names.index(n),): v for n, v in fixed.items()},
                     {key: [["tt.divisibility", 16]] for key in aligned})
     kernel = triton.compile(src, target=GPUTarget("cuda", arch, 32), options={"num_warps": 4, "num_stages": stages})
