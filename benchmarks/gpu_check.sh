@@ -14,7 +14,7 @@
 # Usage: OUT=/some/folder bash benchmarks/gpu_check.sh   (figures land in $OUT)
 #   PHASES="tests bench profile e2e" (default; also: compiled, sweep, wscap) picks the parts; their
 #   timeouts (TESTS_S, BENCH_S, PROFILE_S, E2E_S: 200 + 220 + 60 + 90 s) add up to 570 s:
-#   give the call timeout_s 600. The tests and the Triton modes compile six kernel
+#   give the call timeout_s 600. The tests and the Triton modes compile up to eight kernel
 #   configurations per layer shape and dtype (kept on disk for the phases after).
 #   `compiled` (COMPILED_S 150) is bench_surface again with the compiled modes
 #   (max-autotune compiles for minutes; H200: bf16 compiled 0.199 s a point against 0.15

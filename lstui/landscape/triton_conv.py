@@ -12,7 +12,7 @@ as a sum over the ``KH·KW`` taps and ``BLOCK_C`` input channels at a time, each
 ``tl.dot`` of a ``BLOCK_M × BLOCK_C`` slice of the input (zeros outside the image) by a
 ``BLOCK_C × BLOCK_N`` slice of the weight, accumulated in float32; then bias, sum and
 ReLU, and one store in the activations' dtype. Tile sizes and pipelining are chosen by
-Triton's autotuner per layer shape (six configurations, :data:`CONFIGS`: the first batch
+Triton's autotuner per layer shape (up to eight configurations, :data:`CONFIGS`: the first batch
 of each layer shape pays their compilation and timing; Triton keeps the compiled kernels
 and, from Triton 3.2, the timings on disk, so a later process on the same type of card
 pays neither).
@@ -81,20 +81,34 @@ def usable(x: torch.Tensor, conv: nn.Conv2d, dtype: torch.dtype) -> bool:
     )
 
 
-# (BLOCK_M, warps, stages). With 2 or more stages the next steps' tiles are copied to
-# shared memory behind the current product (cp.async), but those copies skip the L1
-# cache: each of the 9 taps of a 3×3 layer reads its input pixels from L2 again, about
-# 9 × 16 channels × 2 bytes per output pixel of a 16-channel layer, which may bound
-# ResNet-56's first stage. With one stage the loads are plain ones through L1, where
-# the taps' overlapping pixels can hit, but nothing is loaded ahead of the product: the
-# autotuner times both kinds.
-CONFIGS = ((64, 4, 3), (128, 4, 3), (128, 8, 3), (256, 8, 3), (128, 4, 1), (256, 8, 1))
+# (BLOCK_M, warps, stages, ROW_TAPS). With 2 or more stages the next steps' tiles are
+# copied to shared memory behind the current product (cp.async), but those copies skip
+# the L1 cache: each of the 9 taps of a 3×3 layer reads its input pixels from L2 again,
+# 9 × 16 channels × 2 bytes = 288 bytes per output pixel of a 16-channel bf16 layer, three
+# times what the layer reads and writes in memory, which may bound ResNet-56's first
+# stage. Two ways round it, for the autotuner to time against the plain kernel: one
+# stage (plain loads through L1, where the taps' overlapping pixels can hit, but nothing
+# loaded ahead of the product), and ROW_TAPS (one load and one product per kernel row:
+# see the kernel), for channels-last layers of up to 32 channels (ROW_OK).
+CONFIGS = (
+    (128, 4, 3, False), (128, 8, 3, False), (256, 8, 3, False), (128, 4, 1, False), (256, 8, 1, False),
+    (128, 4, 3, True), (256, 8, 3, True), (128, 4, 1, True),
+)
+MAX_ROW_TILE = 128  # ROW_TAPS: at most this many (tap, channel) pairs a product
 
 
 def _configs() -> list[Any]:
     if interpreting():
-        return [triton.Config({"BLOCK_M": 32}, num_warps=4)]
-    return [triton.Config({"BLOCK_M": bm}, num_warps=warps, num_stages=stages) for bm, warps, stages in CONFIGS]
+        return [triton.Config({"BLOCK_M": 32, "ROW_TAPS": False}, num_warps=4)]
+    return [
+        triton.Config({"BLOCK_M": bm, "ROW_TAPS": row_taps}, num_warps=warps, num_stages=stages)
+        for bm, warps, stages, row_taps in CONFIGS
+    ]
+
+
+def _prune(configs: list[Any], named_args: dict[str, Any], **kwargs: Any) -> list[Any]:
+    """The configurations that apply to a launch: no ROW_TAPS ones unless ROW_OK."""
+    return [c for c in configs if kwargs.get("ROW_OK") or not c.kwargs.get("ROW_TAPS")]
 
 
 def _autotune_options() -> dict[str, Any]:
@@ -108,8 +122,8 @@ if triton is not None:
     # kernel does not read: a test's batch of 128 does not choose for a job's 8,192); the
     # choices are kept on disk with the compiled kernels (Triton ≥ 3.2), per card type, so
     # a later worker process neither compiles nor times them again
-    @triton.autotune(configs=_configs(), key=["C", "H", "W", "K", "OH", "OW", "M_LOG2", "HAS_Z", "RELU"],
-                     **_autotune_options())
+    @triton.autotune(configs=_configs(), key=["C", "H", "W", "K", "OH", "OW", "M_LOG2", "HAS_Z", "RELU", "ROW_OK"],
+                     prune_configs_by={"early_config_prune": _prune}, **_autotune_options())
     @triton.jit
     def _conv_kernel(
         x_ptr, w_ptr, b_ptr, z_ptr, y_ptr,
@@ -121,6 +135,7 @@ if triton is not None:
         KH: tl.constexpr, KW: tl.constexpr, HAS_Z: tl.constexpr, RELU: tl.constexpr,
         BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_C: tl.constexpr,
         EVEN_C: tl.constexpr, EVEN_K: tl.constexpr,
+        ROW_OK: tl.constexpr, K_TILE: tl.constexpr, ROW_TAPS: tl.constexpr,
     ):
         # EVEN_C, EVEN_K: the channels fill whole blocks, so no mask varies along a pixel's
         # channels and its loads and stores are vector ones (a mask per channel would make
@@ -135,33 +150,58 @@ if triton is not None:
         ow = rm % OW
         x_img = x_ptr + img.to(tl.int64) * sxn
         acc = tl.zeros((BLOCK_M, BLOCK_N), dtype=tl.float32)
-        c_blocks = tl.cdiv(C, BLOCK_C)
-        # one loop over (tap, channel block), not nested ones: Triton pipelines the loads
-        # of the next steps behind the current tl.dot only within one loop, and a layer of
-        # 16 to 64 channels has one channel block per tap
-        for step in range(KH * KW * c_blocks):
-            tap = step // c_blocks
-            kh = tap // KW
-            kw = tap % KW
-            c = (step % c_blocks) * BLOCK_C + rc
-            c_ok = c < C
-            ih = oh * STRIDE_H - PAD_H + kh
-            iw = ow * STRIDE_W - PAD_W + kw
-            row_ok = m_ok & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W)
-            x_row = x_img + ih * sxh + iw * sxw
-            x_tile = x_row[:, None] + c[None, :] * sxc
-            # the weight is laid out [KH, KW, C, K]: a tap's slice is C × K, K contiguous
-            w_tap = w_ptr + (tap * C + c)[:, None] * K + rn[None, :]
-            if EVEN_C:
-                a = tl.load(x_tile, mask=row_ok[:, None], other=0.0)
+        if ROW_TAPS:
+            # ROW_OK: channels-last, C = BLOCK_C, so a pixel's channels are contiguous and so
+            # are the KW pixels one kernel row reads: the (kw, c) pairs of a row are one
+            # K_TILE-wide slice of memory (its tail beyond KW·C masked), one load and one
+            # product per kernel row (KH steps, not KH·KW), and the pixels that neighbouring
+            # outputs share fall in the same load instructions. The weight's [KH, KW, C, K]
+            # layout makes a kernel row's (kw, c) × K slice contiguous too.
+            tl.static_assert(ROW_OK, "ROW_TAPS: channels-last input with C = BLOCK_C only")
+            k = tl.arange(0, K_TILE)
+            k_ok = k < KW * BLOCK_C
+            iw0 = ow * STRIDE_W - PAD_W
+            iw = iw0[:, None] + (k // BLOCK_C)[None, :]
+            col_ok = k_ok[None, :] & (iw >= 0) & (iw < W)
+            for kh in range(KH):
+                ih = oh * STRIDE_H - PAD_H + kh
+                row_ok = m_ok & (ih >= 0) & (ih < H)
+                x_tile = (x_img + ih * sxh + iw0 * BLOCK_C)[:, None] + k[None, :]
+                a = tl.load(x_tile, mask=row_ok[:, None] & col_ok, other=0.0)
+                w_row = w_ptr + (kh * KW * BLOCK_C + k)[:, None] * K + rn[None, :]
                 if EVEN_K:
-                    b = tl.load(w_tap)
+                    b = tl.load(w_row, mask=k_ok[:, None], other=0.0)
                 else:
-                    b = tl.load(w_tap, mask=n_ok[None, :], other=0.0)
-            else:
-                a = tl.load(x_tile, mask=row_ok[:, None] & c_ok[None, :], other=0.0)
-                b = tl.load(w_tap, mask=c_ok[:, None] & n_ok[None, :], other=0.0)
-            acc = tl.dot(a, b, acc, input_precision="tf32")  # float32 tiles: TF32 (16-bit: as they are)
+                    b = tl.load(w_row, mask=k_ok[:, None] & n_ok[None, :], other=0.0)
+                acc = tl.dot(a, b, acc, input_precision="tf32")
+        else:
+            c_blocks = tl.cdiv(C, BLOCK_C)
+            # one loop over (tap, channel block), not nested ones: Triton pipelines the loads
+            # of the next steps behind the current tl.dot only within one loop, and a layer of
+            # 16 to 64 channels has one channel block per tap
+            for step in range(KH * KW * c_blocks):
+                tap = step // c_blocks
+                kh = tap // KW
+                kw = tap % KW
+                c = (step % c_blocks) * BLOCK_C + rc
+                c_ok = c < C
+                ih = oh * STRIDE_H - PAD_H + kh
+                iw = ow * STRIDE_W - PAD_W + kw
+                row_ok = m_ok & (ih >= 0) & (ih < H) & (iw >= 0) & (iw < W)
+                x_row = x_img + ih * sxh + iw * sxw
+                x_tile = x_row[:, None] + c[None, :] * sxc
+                # the weight is laid out [KH, KW, C, K]: a tap's slice is C × K, K contiguous
+                w_tap = w_ptr + (tap * C + c)[:, None] * K + rn[None, :]
+                if EVEN_C:
+                    a = tl.load(x_tile, mask=row_ok[:, None], other=0.0)
+                    if EVEN_K:
+                        b = tl.load(w_tap)
+                    else:
+                        b = tl.load(w_tap, mask=n_ok[None, :], other=0.0)
+                else:
+                    a = tl.load(x_tile, mask=row_ok[:, None] & c_ok[None, :], other=0.0)
+                    b = tl.load(w_tap, mask=c_ok[:, None] & n_ok[None, :], other=0.0)
+                acc = tl.dot(a, b, acc, input_precision="tf32")  # float32 tiles: TF32 (16-bit: as they are)
         if EVEN_K:
             acc += tl.load(b_ptr + rn).to(tl.float32)[None, :]
             mask = m_ok[:, None]
@@ -184,14 +224,18 @@ def _block(n: int, most: int) -> int:
 
 def constexprs(
     c: int, k: int, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
-    has_z: bool, relu: bool,
+    has_z: bool, relu: bool, channels_last: bool = True,
 ) -> dict[str, int | bool]:
-    """The kernel's compile-time arguments for a layer (all but the tuned ``BLOCK_M``)."""
+    """The kernel's compile-time arguments for a layer (all but the tuned ``BLOCK_M`` and
+    ``ROW_TAPS``); ``channels_last``: each input pixel's channels contiguous, and the
+    pixels of a row one after the other."""
     block_n, block_c = _block(k, MAX_BLOCK_N), _block(c, MAX_BLOCK_C)
+    row_ok = channels_last and c == block_c and kernel[1] * c <= MAX_ROW_TILE
     return dict(
         STRIDE_H=stride[0], STRIDE_W=stride[1], PAD_H=padding[0], PAD_W=padding[1],
         KH=kernel[0], KW=kernel[1], HAS_Z=has_z, RELU=relu,
         BLOCK_N=block_n, BLOCK_C=block_c, EVEN_C=c % block_c == 0, EVEN_K=k % block_n == 0,
+        ROW_OK=row_ok, K_TILE=triton.next_power_of_2(kernel[1] * c) if row_ok else 16,
     )
 
 
@@ -209,10 +253,13 @@ def conv2d(
     z: torch.Tensor | None = None,
     relu: bool = False,
     w_taps: torch.Tensor | None = None,
+    config: dict[str, Any] | None = None,
 ) -> torch.Tensor:
     """``conv2d(x, weight, bias) (+ z)``, then ``relu`` if asked, in ``x``'s dtype (which
     ``weight``, ``bias`` and ``z`` must share); the output is channels-last. ``w_taps``:
-    :func:`taps` of ``weight`` made once beforehand (else here, at every call)."""
+    :func:`taps` of ``weight`` made once beforehand (else here, at every call).
+    ``config``: run this configuration (``BLOCK_M``, ``ROW_TAPS``, ``num_warps``,
+    ``num_stages``) rather than the autotuner's choice."""
     n, c, h, w = x.shape
     k, c_w, kh, kw = weight.shape
     if c_w != c:
@@ -230,14 +277,16 @@ def conv2d(
     if zz.shape != y.shape:
         raise ValueError(f"the summand's shape {tuple(zz.shape)} is not the output's {tuple(y.shape)}")
     m = n * oh * ow
-    fixed = constexprs(c, k, (kh, kw), stride, padding, z is not None, relu)
+    channels_last = x.stride(1) == 1 and x.stride(3) == c
+    fixed = constexprs(c, k, (kh, kw), stride, padding, z is not None, relu, channels_last)
 
     def grid(meta: dict[str, int]) -> tuple[int, int]:
         return triton.cdiv(m, meta["BLOCK_M"]), triton.cdiv(k, meta["BLOCK_N"])
 
-    _conv_kernel[grid](
-        x, w_taps, bias.contiguous(), zz, y,
-        m, c, h, w, k, oh, ow, (m - 1).bit_length(),
-        *x.stride(), *y.stride(), *zz.stride(), **fixed,
-    )
+    args = (x, w_taps, bias.contiguous(), zz, y, m, c, h, w, k, oh, ow, (m - 1).bit_length(),
+            *x.stride(), *y.stride(), *zz.stride())
+    if config is None:
+        _conv_kernel[grid](*args, **fixed)
+    else:
+        _conv_kernel.fn[grid](*args, **fixed, **config)
     return y

@@ -38,7 +38,8 @@ def _interpreted(script: str) -> str:
 def test_the_kernel_computes_the_convolution_bias_sum_and_relu() -> None:
     """Shapes of every kind the kernel meets: 3 input channels, output channels not a
     power of two, more input channels than one block (70 > 64), strides 1 and 2, 1×1 and
-    3×3 kernels, channels-last and contiguous inputs, with and without sum and ReLU."""
+    3×3 kernels, channels-last and contiguous inputs, with and without sum and ReLU; and
+    the same with a kernel row's taps read as one (``ROW_TAPS``) where that applies."""
     out = _interpreted("""
         import torch
         import torch.nn.functional as F
@@ -69,8 +70,23 @@ def test_the_kernel_computes_the_convolution_bias_sum_and_relu() -> None:
                         err = float((got.float() - want).abs().max())
                         assert err <= tolerance * float(want.abs().max()), (dtype, n, c, k, kernel, stride, relu, err)
                         print("ok", dtype, n, c, k, kernel, stride, channels_last, summand is not None, relu)
+                        if channels_last and c in (16, 32):  # one load and one product per kernel row
+                            row = triton_conv.conv2d(x, weight, bias, (stride, stride), (padding, padding), z=summand,
+                                                     relu=relu, config={"BLOCK_M": 32, "ROW_TAPS": True, "num_warps": 4})
+                            err = float((row.float() - want).abs().max())
+                            assert err <= tolerance * float(want.abs().max()), (dtype, n, c, k, kernel, stride, relu, err)
+                            print("row", dtype)
+        try:  # rows of taps need each pixel's channels contiguous
+            x = torch.randn(1, 16, 5, 5, generator=g).half()
+            triton_conv.conv2d(x, torch.randn(16, 16, 3, 3).half(), torch.zeros(16).half(), (1, 1), (1, 1),
+                               config={"BLOCK_M": 32, "ROW_TAPS": True, "num_warps": 4})
+        except Exception as exc:
+            print("refused:", exc)
     """)
     assert out.count("ok torch.float16") == out.count("ok torch.float32") == 6 * 2 * 4
+    # the channels-last cases of 16 and 32 channels: 3 shapes × 4 combinations, each dtype
+    assert out.count("row torch.float16") == out.count("row torch.float32") == 3 * 4
+    assert "refused:" in out and "ROW_TAPS: channels-last input" in out
 
 
 @needs_triton
@@ -168,7 +184,7 @@ def _ptx(arch: int, c: int, k: int, stride: int, has_z: bool, pointer: str = "*b
 
     fn = triton_conv._conv_kernel.fn
     fixed: dict[str, object] = {**triton_conv.constexprs(c, k, (3, 3), (stride, stride), (1, 1), has_z, True),
-                                "BLOCK_M": 128, "sxc": 1, "syc": 1, "szc": 1, **overrides}
+                                "BLOCK_M": 128, "ROW_TAPS": False, "sxc": 1, "syc": 1, "szc": 1, **overrides}
     signature = {n: "constexpr" if n in fixed else pointer if n.endswith("_ptr") else "i32" for n in fn.arg_names}
     aligned = [(i,) for i, n in enumerate(fn.arg_names) if n not in fixed and n not in ("C", "H", "W", "K", "OH", "OW", "M_LOG2")]
     src = ASTSource(fn, signature, {(fn.arg_names.index(n),): v for n, v in fixed.items()},
@@ -207,6 +223,11 @@ def test_the_kernel_compiles_to_tensor_cores_and_vector_memory_access(
         assert "st.global.b16" not in ptx, (c, k)
     masked = _ptx(arch, 16, 16, 1, True, EVEN_C=False, EVEN_K=False)
     assert "cp.async" not in masked and "st.global.b16" in masked and "st.global.v4" not in masked
+    # a kernel row's taps as one load and one product: the same 16-byte copies
+    for c, k, stride in [(16, 16, 1), (16, 32, 2), (32, 32, 1)]:
+        rows = _ptx(arch, c, k, stride, True, ROW_TAPS=True)
+        assert mma in rows and "cp.async.cg.shared.global" in rows and "st.global.v4" in rows, (c, k)
+        assert "st.global.b16" not in rows and ", 0x2," not in rows, (c, k)
     # one stage: nothing copied ahead (no cp.async), plain 16-byte loads through L1
     single = _ptx(arch, 16, 16, 1, True, stages=1)
     assert mma in single and "cp.async" not in single and "ld.global.v4" in single and "st.global.v4" in single
@@ -317,6 +338,19 @@ def test_the_timer_times_the_work() -> None:
 
 
 @needs_triton
+def test_rows_of_taps_are_tuned_only_where_they_apply() -> None:
+    every = [triton_conv.triton.Config({"BLOCK_M": bm, "ROW_TAPS": row}) for bm, _, _, row in triton_conv.CONFIGS]
+    plain = triton_conv._prune(every, {}, ROW_OK=False)
+    assert plain and not any(c.kwargs["ROW_TAPS"] for c in plain)
+    assert triton_conv._prune(every, {}, ROW_OK=True) == every
+    assert triton_conv.constexprs(16, 16, (3, 3), (1, 1), (1, 1), True, True)["ROW_OK"]
+    assert triton_conv.constexprs(32, 64, (3, 3), (2, 2), (1, 1), False, True)["K_TILE"] == 128
+    assert not triton_conv.constexprs(64, 64, (3, 3), (1, 1), (1, 1), True, True)["ROW_OK"], "192 > 128"
+    assert not triton_conv.constexprs(3, 16, (3, 3), (1, 1), (1, 1), False, True)["ROW_OK"], "3 channels"
+    assert not triton_conv.constexprs(16, 16, (3, 3), (1, 1), (1, 1), True, True, channels_last=False)["ROW_OK"]
+
+
+@needs_triton
 def test_taps_of_another_weight_are_refused() -> None:
     x = torch.zeros(1, 4, 5, 5).half()
     weight = torch.zeros(8, 4, 3, 3).half()
@@ -409,6 +443,11 @@ def test_the_kernel_on_a_card(dtype: torch.dtype) -> None:
         got = triton_conv.conv2d(x, weight, bias, (stride, stride), (1, 1), z=z, relu=True)
         want = (want + z.float()).relu()
         assert float((got.float() - want).abs().max()) <= 2.0**-6 * float(want.abs().max())
+        if c in (16, 32):  # a kernel row's taps as one product, whatever the autotuner chose
+            for stages in (3, 1):
+                config = {"BLOCK_M": 128, "ROW_TAPS": True, "num_warps": 4, "num_stages": stages}
+                got = triton_conv.conv2d(x, weight, bias, (stride, stride), (1, 1), z=z, relu=True, config=config)
+                assert float((got.float() - want).abs().max()) <= 2.0**-6 * float(want.abs().max()), (c, k, stages)
 
 
 @pytest.mark.gpu
