@@ -122,7 +122,7 @@ class ConvBN(nn.Module):
         stride = (int(self.conv.stride[0]), int(self.conv.stride[1]))
         padding = (int(self.conv.padding[0]), int(self.conv.padding[1]))
 
-        w_taps = self.frozen_taps if self.frozen is not None else None
+        w_taps = self.frozen_taps  # set with the frozen weights, cleared with them
 
         def run() -> torch.Tensor:
             return triton_conv.conv2d(x.to(dtype), weight.to(dtype), bias.to(dtype), stride, padding,
@@ -252,7 +252,7 @@ def _keep(kept: tuple[torch.Tensor, ...] | None, fresh: tuple[torch.Tensor, ...]
         for k, t in zip(kept, fresh, strict=True):
             k.copy_(t)
         return kept
-    return fresh  # new tensors: folded() computed them
+    return fresh  # the tensors just made for this freeze
 
 
 def thaw(model: nn.Module) -> None:
