@@ -123,6 +123,7 @@ class ReferenceBaseline:
         labels: torch.Tensor,
         device: torch.device,
         batch_size: int = 128,
+        workers: int = 0,
     ) -> None:
         self.net = model.to(device).eval()
         self.device = device
@@ -132,7 +133,9 @@ class ReferenceBaseline:
         dataset: Dataset[tuple[torch.Tensor, torch.Tensor]] = (
             TensorDataset(inputs, labels) if inputs.is_floating_point() else ReferenceStyleImages(inputs, labels)
         )
-        self.loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
+        # the reference's loaders take num_workers=threads (2 by default), started anew at
+        # every pass over the data (no persistent workers)
+        self.loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers)
 
     def evaluate(self, x: float, y: float) -> float:
         if self.device.type != "cuda":
@@ -175,6 +178,7 @@ class Setup:
     baseline_batch: int
     baseline_data: str
     baseline_keeps_freed_memory: bool
+    baseline_workers: int = 0
 
 
 @dataclass
@@ -225,7 +229,8 @@ def make_contender(
     model, dx, dy, images, labels = common(setup)
     if name == "baseline":
         base_inputs = normalised_float(images) if setup.baseline_data == "tensors" else images
-        base = ReferenceBaseline(model, dx, dy, base_inputs, labels, device, setup.baseline_batch)
+        base = ReferenceBaseline(model, dx, dy, base_inputs, labels, device, setup.baseline_batch,
+                                 setup.baseline_workers)
         return base.evaluate, lambda: {"batch_size": setup.baseline_batch, "data": setup.baseline_data}
     ev = make_evaluator(name, model, dx, dy, EvalData(images, labels, 1 / 255, CIFAR_MEAN, CIFAR_STD),
                         device, setup.batch_size)
@@ -306,7 +311,9 @@ def start(names: Sequence[str], setup: Setup, warm_points: Sequence[Point]) -> l
     contenders = []
     for name in names:
         parent, child = ctx.Pipe()
-        process = ctx.Process(target=contender_process, args=(child, name, setup, list(warm_points)), daemon=True)
+        # a daemonic process may not start the loader's worker processes
+        daemon = not (name == "baseline" and setup.baseline_workers > 0)
+        process = ctx.Process(target=contender_process, args=(child, name, setup, list(warm_points)), daemon=daemon)
         process.start()
         child.close()  # the child's end lives in the child only: its exit ends our recv
         contenders.append(Contender(name, conn=parent, process=process))
@@ -403,6 +410,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--baseline-keeps-freed-memory", action="store_true",
                    help="the baseline's process keeps freed memory as lstui's CPU workers do (default: "
                    "the C library's defaults, as the reference's scripts run)")
+    p.add_argument("--baseline-workers", type=int, default=0,
+                   help="the baseline loader's worker processes (the reference's --threads, 2 by default; "
+                   "default here 0: loading in the baseline's own process; their CPU time is not in "
+                   "baseline_cpu_s_per_point)")
     p.add_argument("--no-scaling", action="store_true", help="skip the multi-device scaling run")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--seed", type=int, default=0)
@@ -435,7 +446,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     points = [(-1.0 + 2.0 * k / max(total - 1, 1), 0.5 - 1.0 * k / max(total - 1, 1)) for k in range(total)]
     warm_pts, timed_pts = points[: args.warmup], points[args.warmup :]
     setup = Setup(model_name, args.images, args.seed, str(device), args.threads, args.batch_size,
-                  args.baseline_batch, args.baseline_data, args.baseline_keeps_freed_memory)
+                  args.baseline_batch, args.baseline_data, args.baseline_keeps_freed_memory, args.baseline_workers)
     contenders = start(["baseline", *modes], setup, warm_pts)
     time_interleaved(contenders, timed_pts)
 
@@ -482,6 +493,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
         "baseline_data": args.baseline_data,
         "baseline_page_faults_per_point": statistics.median(baseline.faults),
         "baseline_keeps_freed_memory": args.baseline_keeps_freed_memory,
+        "baseline_workers": args.baseline_workers,
         "modes": rows,
     }
     n_dev = torch.cuda.device_count() if cuda else 0
