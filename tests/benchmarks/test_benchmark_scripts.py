@@ -1,0 +1,42 @@
+"""The benchmark scripts, run as a person runs them (tiny sizes, on the CPU): they finish,
+and their last line is the JSON object benchmarks/README.md describes. A GPU session has
+minutes for them; an argument they no longer take must show up here first."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from lstui.landscape.evaluator import TOLERANCE
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _last_json(*args: str) -> dict:
+    done = subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_bench_surface_times_every_mode_against_the_reference_loop() -> None:
+    """With the reference's loader processes (one here), the Triton flags (which run
+    nothing on the CPU) and each precision within its documented error."""
+    out = _last_json("benchmarks/bench_surface.py", "--model", "cnn", "--images", "64", "--points", "2",
+                     "--modes", "fp32,tf32+t,bf16+s", "--baseline-workers", "1")
+    assert out["baseline_workers"] == 1 and out["device"].startswith("cpu") and out["timed_points"] == 2
+    assert out["baseline_s_per_point"] > 0 and out["ratio"] > 0
+    assert out["max_abs_loss_diff"] < 1e-5, "the reference loop and lstui's fp32 give the same losses"
+    assert set(out["modes"]) == {"fp32", "tf32+t", "bf16+s"}
+    for name, row in out["modes"].items():
+        assert row["s_per_point"] > 0 and row["memory_mb"] > 0, name
+        assert row["max_rel_loss_diff"] <= TOLERANCE[name.split("+")[0]], name
+        assert row["triton_layers"] == 0, "no Triton on the CPU"
+
+
+def test_profile_point_lists_where_a_point_goes() -> None:
+    out = _last_json("benchmarks/profile_point.py", "--device", "cpu", "--model", "cnn", "--images", "64",
+                     "--modes", "fp32,bf16+t", "--top", "3")
+    assert set(out["modes"]) == {"fp32", "bf16+t"}
+    fp32 = out["modes"]["fp32"]
+    assert 0 < len(fp32["top"]) <= 3 and any("convolution" in row["name"] for row in fp32["top"])
+    assert out["modes"]["bf16+t"]["triton"]["layers_on_triton"] == 0
