@@ -8,11 +8,12 @@
 #   3. profile (profile_point: the kernels of one point, where the time goes; with lstui's
 #      Triton kernel, the layers running it and its tuned configurations); not by default:
 #      sweep (bench_surface again at each batch size of SWEEP_BATCHES), wscap (tf32 and
-#      bf16 at batch 16,384 with cuDNN's workspace capped);
+#      bf16 at batch 16,384 with cuDNN's workspace capped), scaling (with two GPUs or more: one
+#      21×21 surface through lstui's daemon on two GPUs, then on one);
 #   4. a 51×51 ResNet-56 surface end to end with `lstui run` (start-up included), bf16,
 #      `--triton-conv auto` (E2E_TRITON), with the card's memory in use sampled every second.
 # Usage: OUT=/some/folder bash benchmarks/gpu_check.sh   (figures land in $OUT)
-#   PHASES="tests bench profile e2e" (default; also: compiled, sweep, wscap) picks the parts; their
+#   PHASES="tests bench profile e2e" (default; also: compiled, sweep, wscap, scaling) picks the parts; their
 #   timeouts (TESTS_S, BENCH_S, PROFILE_S, E2E_S: 200 + 220 + 60 + 90 s) add up to 570 s:
 #   give the call timeout_s 600. The tests and the Triton modes compile up to eight kernel
 #   configurations per layer shape and dtype (kept on disk for the phases after).
@@ -26,6 +27,13 @@ OUT=${OUT:-/tmp/lstui-gpu-check}
 mkdir -p "$OUT"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 PY=${PYTHON:-python3}
+cifar_folder() {  # synthetic CIFAR-10 folder of 50,000 training images, for the lstui jobs
+  [ -d /tmp/lstui-cifar ] || $PY - <<'PY'
+from pathlib import Path
+from tests.datasets.cifar_fixture import write_cifar10
+print("synthetic CIFAR-10 folder:", write_cifar10(Path("/tmp/lstui-cifar"), n_per_batch=10000))
+PY
+}
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
 $PY -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name(0))" | tee -a "$OUT/gpu.txt"
 has tests && timeout "${TESTS_S:-200}" $PY -m pytest -q -p no:cacheprovider -m gpu tests/landscape/test_precision.py \
@@ -53,6 +61,18 @@ if has sweep; then
       --modes "${SWEEP_MODES:-fp32,tf32,bf16}" 2>&1 | grep -v "^{\|^ready" | tee -a "$OUT/sweep.txt"
   done
 fi
+# two GPUs or more (not by default; on such a machine run PHASES="scaling bench"): one surface
+# through the real daemon on GPUs 0,1 and then on GPU 0 alone, the speed issue's two-device figure
+if has scaling; then
+  if [ "$(nvidia-smi -L 2>/dev/null | wc -l)" -ge 2 ]; then
+    cifar_folder
+    timeout "${SCALING_S:-300}" $PY benchmarks/bench_scheduler.py --two 0,1 --one 0 --job \
+      "--model resnet56 --data cifar10:/tmp/lstui-cifar --precision bf16 --x -1:1:${SCALING_N:-21} --y -1:1:${SCALING_N:-21}" \
+      2>&1 | tee "$OUT/scaling.txt"
+  else
+    echo "scaling: fewer than two GPUs here" | tee "$OUT/scaling.txt"
+  fi
+fi
 # cuDNN's workspace capped (MiB; PyTorch's CUDNN_CONV_WSCAP_DBG): does tf32's memory (6.6 GB at
 # batch 8192 against bf16's 1.5 GB, most of it beyond the activations) shrink, and at what speed,
 # so that batch 16,384 (tf32 0.198 s a point, 11 GB) fits under 10 GB?
@@ -66,11 +86,7 @@ if has wscap; then
   done
 fi
 if has e2e; then
-$PY - <<'PY'
-from pathlib import Path
-from tests.datasets.cifar_fixture import write_cifar10
-print("synthetic CIFAR-10 folder:", write_cifar10(Path("/tmp/lstui-cifar"), n_per_batch=10000))
-PY
+cifar_folder
 nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader -l 1 > "$OUT/e2e_memory.csv" 2>/dev/null &
 sampler=$!
 start=$SECONDS

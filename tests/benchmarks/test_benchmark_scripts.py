@@ -40,3 +40,14 @@ def test_profile_point_lists_where_a_point_goes() -> None:
     fp32 = out["modes"]["fp32"]
     assert 0 < len(fp32["top"]) <= 3 and any("convolution" in row["name"] for row in fp32["top"])
     assert out["modes"]["bf16+t"]["triton"]["layers_on_triton"] == 0
+
+
+def test_bench_scheduler_runs_a_real_job_on_two_worker_sets() -> None:
+    """``--job`` (as gpu_check's scaling phase runs it on two GPUs): a real surface through
+    a real daemon on ``--two``'s workers, then on ``--one``'s, and their wall-time ratio."""
+    out = _last_json("benchmarks/bench_scheduler.py", "--two", "cpu:2", "--one", "cpu:1",
+                     "--job", "--model cnn --data digits --subset 100 --x -1:1:6 --y -1:1:4")
+    assert out["points"] == 24 and out["workers"] == 2 and out["devices"] == "cpu:2"
+    assert out["wall_s"] > 0 and out["one_worker_wall_s"] > 0
+    assert out["two_over_one"] == round(out["wall_s"] / out["one_worker_wall_s"], 4)
+    assert "ideal_s" not in out, "no direct loop for a real job"
