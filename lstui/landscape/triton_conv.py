@@ -134,7 +134,7 @@ if triton is not None:
         STRIDE_H: tl.constexpr, STRIDE_W: tl.constexpr, PAD_H: tl.constexpr, PAD_W: tl.constexpr,
         KH: tl.constexpr, KW: tl.constexpr, HAS_Z: tl.constexpr, RELU: tl.constexpr,
         BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_C: tl.constexpr,
-        EVEN_C: tl.constexpr, EVEN_K: tl.constexpr,
+        EVEN_C: tl.constexpr, EVEN_K: tl.constexpr, C_BLOCKS: tl.constexpr,
         ROW_OK: tl.constexpr, K_TILE: tl.constexpr, ROW_TAPS: tl.constexpr,
     ):
         # EVEN_C, EVEN_K: the channels fill whole blocks, so no mask varies along a pixel's
@@ -175,15 +175,16 @@ if triton is not None:
                     b = tl.load(w_row, mask=k_ok[:, None] & n_ok[None, :], other=0.0)
                 acc = tl.dot(a, b, acc, input_precision="tf32")
         else:
-            c_blocks = tl.cdiv(C, BLOCK_C)
             # one loop over (tap, channel block), not nested ones: Triton pipelines the loads
             # of the next steps behind the current tl.dot only within one loop, and a layer of
-            # 16 to 64 channels has one channel block per tap
-            for step in range(KH * KW * c_blocks):
-                tap = step // c_blocks
+            # 16 to 64 channels has one channel block per tap. C_BLOCKS (= cdiv(C, BLOCK_C))
+            # is a compile-time constant: the trip count is static (and Triton 3.6's
+            # interpreter cannot loop over a count computed from a runtime argument)
+            for step in range(KH * KW * C_BLOCKS):
+                tap = step // C_BLOCKS
                 kh = tap // KW
                 kw = tap % KW
-                c = (step % c_blocks) * BLOCK_C + rc
+                c = (step % C_BLOCKS) * BLOCK_C + rc
                 c_ok = c < C
                 ih = oh * STRIDE_H - PAD_H + kh
                 iw = ow * STRIDE_W - PAD_W + kw
@@ -235,6 +236,7 @@ def constexprs(
         STRIDE_H=stride[0], STRIDE_W=stride[1], PAD_H=padding[0], PAD_W=padding[1],
         KH=kernel[0], KW=kernel[1], HAS_Z=has_z, RELU=relu,
         BLOCK_N=block_n, BLOCK_C=block_c, EVEN_C=c % block_c == 0, EVEN_K=k % block_n == 0,
+        C_BLOCKS=triton.cdiv(c, block_c),
         ROW_OK=row_ok, K_TILE=triton.next_power_of_2(kernel[1] * c) if row_ok else 16,
     )
 
