@@ -134,8 +134,9 @@ class Lab:
     def submit(self, *args: str) -> int:
         return int(self.cli("submit", *args).stdout.split()[-1])
 
-    def start_daemon(self, devices: str = "cpu:2", *extra: str) -> int:
-        self.cli("daemon", "start", "--devices", devices, *extra)
+    def start_daemon(self, devices: str = "cpu:2", *extra: str,
+                     preexec_fn: Callable[[], None] | None = None) -> int:
+        self.cli("daemon", "start", "--devices", devices, *extra, preexec_fn=preexec_fn)
         pid = self.daemon_pid()
         assert pid is not None
         self.daemon_pids.append(pid)

@@ -227,12 +227,13 @@ class Daemon:
 
     # -- workers --------------------------------------------------------------------
     def _make_slots(self, store: Store) -> None:
-        from lstui.scheduler.devices import busy_by_others, gpu_facts
+        from lstui.scheduler.devices import busy_by_others, gpu_facts, usable_cpus
 
         gpus = [d for d in self.devices if d != "cpu"]
         facts = {f.key: f for f in gpu_facts(frozenset({os.getpid()}))} if gpus else {}
         n_cpu = sum(1 for d in self.devices if d == "cpu")
-        threads = max(1, (os.cpu_count() or 1) // n_cpu) if n_cpu else None
+        # the cores the daemon may use (under `taskset -c 0-7`: 8), shared by its CPU workers
+        threads = max(1, usable_cpus() // n_cpu) if n_cpu else None
         for device in self.devices:
             fact = facts.get(device)
             if fact is not None and busy_by_others(fact, self.max_gpu_share):

@@ -156,6 +156,15 @@ def busy_by_others(facts: DeviceFacts, max_share: float) -> bool:
     return facts.other_memory / facts.memory_total > max_share
 
 
+def usable_cpus() -> int:
+    """The cores this process may run on (its affinity: ``taskset``, a cgroup's cpuset),
+    not every core of the machine."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity on this platform
+        return max(1, os.cpu_count() or 1)
+
+
 def cpu_facts() -> DeviceFacts:
     """The CPU as a device: load average as utilisation, memory from /proc/meminfo."""
     util: float | None = None
