@@ -15,6 +15,9 @@ Figures:
 - ``wall_overhead_share``: the job's wall time (first claim to last completion) over the
   ideal ``points × direct point time / 2``, minus one; it also holds the workers' one-off
   preparation (model, data, directions) and the last unit's imbalance;
+- ``compute_spread_s``: the most compute seconds one worker had less than another: how
+  far apart their last units left them (it does not depend on the one-worker run, so it
+  holds still on a machine whose load varies);
 - ``two_over_one``: the job's wall time on two workers over its wall time on one (a
   second daemon, same job). The model's "compute" is a sleep, so the two workers do
   not compete for cores, as two GPUs' workers would not: the figure is what the
@@ -27,6 +30,13 @@ GPUs, ``--job "--model resnet56 --data cifar10:PATH --precision bf16 --x -1:1:21
 -1:1:21" --two 0,1 --one 0`` gives the speed issue's two-device figure the way lstui runs
 it (one worker process per GPU, each preparing its own data and model, which is part of
 the job's wall time). There is no direct loop then (nor ``ideal_s``).
+
+Without two GPUs, cores can stand for devices: ``--two cpu:2 --two-cores 0,1 --one cpu:1
+--one-cores 0`` runs the real job on two single-threaded workers over two cores, then on
+one worker confined to one core (each daemon and its workers under that affinity; a CPU
+worker takes one thread per core it may use). Cores of one socket share its memory
+bandwidth and caches, which two GPUs do not, so this is a check of the split and of each
+worker's preparation, not the GPU figure.
 
 Run: ``python benchmarks/bench_scheduler.py [--points 200] [--point-s 0.1]``; the last
 line printed is one JSON object.
@@ -112,9 +122,11 @@ print((time.perf_counter() - start) / {count})
     return float(out.stdout.split()[-1])
 
 
-def lstui(env: dict[str, str], *args: str) -> str:
+def lstui(env: dict[str, str], *args: str, cores: set[int] | None = None) -> str:
+    """``lstui ARGS``; ``cores``: the only cores it (and a daemon it starts) may run on."""
     proc = subprocess.run(
-        [sys.executable, "-m", "lstui.cli", *args], env=env, capture_output=True, text=True
+        [sys.executable, "-m", "lstui.cli", *args], env=env, capture_output=True, text=True,
+        preexec_fn=None if cores is None else lambda: os.sched_setaffinity(0, cores),
     )
     if proc.returncode != 0:
         raise SystemExit(f"lstui {' '.join(args)} failed: {proc.stderr.strip()}")
@@ -122,11 +134,12 @@ def lstui(env: dict[str, str], *args: str) -> str:
 
 
 def run_job(env: dict[str, str], home: Path, devices: str, spec_args: list[str],
-            timeout_s: float) -> tuple[JobRow, list[Event]]:
-    """Start a daemon on ``home`` with ``devices``, run one job through it, stop it."""
+            timeout_s: float, cores: set[int] | None = None) -> tuple[JobRow, list[Event]]:
+    """Start a daemon on ``home`` with ``devices`` (on ``cores`` only, if given), run one
+    job through it, stop it."""
     env = {**env, "LSTUI_HOME": str(home)}
     workers = len(parse_devices(devices))
-    lstui(env, "daemon", "start", "--devices", devices, "--export", "")
+    lstui(env, "daemon", "start", "--devices", devices, "--export", "", cores=cores)
     daemon_pid = int(json.loads((home / "daemon.pid").read_text())["pid"])
     try:
         with Store.open_home(home) as store:
@@ -152,6 +165,17 @@ def run_job(env: dict[str, str], home: Path, devices: str, spec_args: list[str],
     return job, events
 
 
+def cores_list(text: str) -> set[int]:
+    """``0,1`` → {0, 1}: cores for ``os.sched_setaffinity``."""
+    try:
+        cores = {int(part) for part in text.split(",")}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected core numbers such as 0,1, not {text!r}") from None
+    if not cores <= os.sched_getaffinity(0):
+        raise argparse.ArgumentTypeError(f"cores {text} are not all among this process's {sorted(os.sched_getaffinity(0))}")
+    return cores
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", type=int, default=200)
@@ -162,6 +186,10 @@ def main() -> int:
                         help="a real job instead of the sleeping one: `lstui submit surface` arguments")
     parser.add_argument("--two", default="cpu:2", help="the daemon's --devices for the main run")
     parser.add_argument("--one", default="cpu:1", help="its --devices for the scaling run")
+    parser.add_argument("--two-cores", type=cores_list, default=None,
+                        help="the cores the main run's daemon and workers may use (e.g. 0,1)")
+    parser.add_argument("--one-cores", type=cores_list, default=None,
+                        help="the cores the scaling run's may use (e.g. 0)")
     options = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="lstui-bench-"))
@@ -183,7 +211,7 @@ def main() -> int:
         t_direct = direct_point_s(spec, env)
         print(f"direct loop: {t_direct * 1000:.2f} ms per point")
 
-    job, events = run_job(env, home, options.two, spec_args, options.timeout_s)
+    job, events = run_job(env, home, options.two, spec_args, options.timeout_s, options.two_cores)
     job_id = job.id
     stats = [
         tuple(map(float, m.groups())) for m in STATS.finditer((home / "daemon.log").read_text())
@@ -204,9 +232,12 @@ def main() -> int:
         "store_ms_per_point": round(1000 * store_s / points, 4),
         "keeper_ms_per_point": round(1000 * keeper_s / points, 4),
         "devices": options.two,
+        **({"cores": sorted(options.two_cores)} if options.two_cores else {}),
         "workers": len(stats),
         "wall_s": round(wall_s, 3),
         "prepare_s": round(prepare_s, 3),
+        # how far apart the workers' compute ended: the last units' imbalance (0 with one)
+        "compute_spread_s": round(max(s[2] for s in stats) - min(s[2] for s in stats), 3),
     }
     ideal = ""
     if t_direct is not None:
@@ -227,10 +258,12 @@ def main() -> int:
           + (f"; wall over ideal: {100 * result['wall_overhead_share']:.1f} %" if t_direct is not None else ""))
     if not options.no_scaling:
         # the same job on one worker: what the second one buys (the issue's target: <= 0.55)
-        one, _ = run_job(env, root / "home-1", options.one, spec_args, options.timeout_s)
+        one, _ = run_job(env, root / "home-1", options.one, spec_args, options.timeout_s, options.one_cores)
         assert one.started is not None and one.finished is not None
         one_s = one.finished - one.started
         result["one_worker_wall_s"] = round(one_s, 3)
+        if options.one_cores:
+            result["one_cores"] = sorted(options.one_cores)
         result["two_over_one"] = round(wall_s / one_s, 4)
         print(f"the same job on {options.one}: {one_s:.2f} s; {options.two} take {wall_s / one_s:.3f} of that "
               "(target <= 0.55)")

@@ -215,7 +215,8 @@ class _SubmitGroup(click.Group):
 
 @cli.group(cls=_SubmitGroup)
 @click.option("--wait", is_flag=True, help="follow the job(s) with a progress bar; exit non-zero if one fails")
-@click.option("--unit-size", default=None, type=int, help="points per work unit (default 16)")
+@click.option("--unit-size", default=None, type=int,
+              help="points per work unit (default: 16, a job's last units smaller)")
 @click.pass_context
 def submit(ctx: click.Context, wait: bool, unit_size: int | None) -> None:
     """Queue jobs: `submit surface|interp|trajectory …` or `submit FILE.toml`."""
@@ -230,13 +231,13 @@ def submit(ctx: click.Context, wait: bool, unit_size: int | None) -> None:
 def submit_file(ctx: click.Context, file: Path) -> None:
     """Queue the jobs of a TOML file."""
     from lstui.jobfile import read_job_file
-    from lstui.scheduler.submit import DEFAULT_UNIT_SIZE, submit_spec
+    from lstui.scheduler.submit import submit_spec
 
     entries = read_job_file(file)
     unit_size = ctx.obj.get("unit_size")
     with _store(ctx) as store:
         ids = [
-            submit_spec(store, e.spec, unit_size=unit_size or e.unit_size or DEFAULT_UNIT_SIZE)
+            submit_spec(store, e.spec, unit_size=e.unit_size if unit_size is None else unit_size)
             for e in entries
         ]
     for job_id in ids:
@@ -252,14 +253,14 @@ def _submit_one(ctx: click.Context, kind: str, flags: dict[str, Any]) -> None:
 
 
 def _queue_and_report(ctx: click.Context, spec: JobSpec, priority: int) -> None:
-    from lstui.scheduler.submit import DEFAULT_UNIT_SIZE, submit_spec
+    from lstui.scheduler.submit import submit_spec
 
     if priority:
         import dataclasses
 
         spec = dataclasses.replace(spec, priority=priority).validated()
     with _store(ctx) as store:
-        job_id = submit_spec(store, spec, unit_size=ctx.obj.get("unit_size") or DEFAULT_UNIT_SIZE)
+        job_id = submit_spec(store, spec, unit_size=ctx.obj.get("unit_size"))
     click.echo(job_id)
     _warn_if_no_daemon(ctx)
     if ctx.obj.get("wait"):

@@ -104,12 +104,36 @@ class SurfaceGrid:
 
         return sorted(range(self.num_points), key=lambda k: (-level(k), k))
 
-    def work_units(self, chunk: int) -> list[list[int]]:
-        """The coarse-to-fine order cut into chunks of ``chunk`` points."""
+    def work_units(self, chunk: int, taper: int = 0) -> list[list[int]]:
+        """The coarse-to-fine order cut into chunks of at most ``chunk`` points; with
+        ``taper``, the last ones smaller (:func:`unit_sizes`)."""
         if chunk < 1:
             raise GridError(f"unit size must be at least 1, got {chunk}")
         order = self.coarse_to_fine()
-        return [order[s : s + chunk] for s in range(0, len(order), chunk)]
+        units, start = [], 0
+        for size in unit_sizes(len(order), chunk, taper):
+            units.append(order[start : start + size])
+            start += size
+        return units
 
     def describe(self) -> str:
         return str(self.x) if self.y is None else f"{self.x} × {self.y}"
+
+
+def unit_sizes(points: int, chunk: int, taper: int = 0) -> list[int]:
+    """Sizes of the units ``points`` points are cut into: ``chunk`` each, except that with
+    ``taper`` the last units halve in size down to one point, ``taper`` units of each size
+    (chunk 16, taper 4: 16, …, 16, r, 8, 8, 8, 8, 4, 4, 4, 4, 2, 2, 2, 2, 1, 1, 1, 1 with
+    r what is left over, if any). Workers taking units in turn then run out of work
+    within about a point of each other, not up to a whole unit apart."""
+    tail: list[int] = []
+    left, size = points, 1
+    while taper and size < chunk and left:
+        for _ in range(taper):
+            take = min(size, left)
+            if take:
+                tail.append(take)
+                left -= take
+        size *= 2
+    bulk = [chunk] * (left // chunk) + ([left % chunk] if left % chunk else [])
+    return bulk + tail[::-1]

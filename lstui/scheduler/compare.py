@@ -20,7 +20,7 @@ import numpy as np
 
 from lstui.errors import BadInput, SpecError
 from lstui.landscape.grid import Axis
-from lstui.scheduler.submit import DEFAULT_UNIT_SIZE, submit_spec
+from lstui.scheduler.submit import submit_spec
 from lstui.spec import JobSpec
 from lstui.store import JobState, Store
 
@@ -61,7 +61,7 @@ def queue_comparison(
     interp_x: Axis,
     labels: Sequence[str] | None = None,
     name: str = "",
-    unit_size: int = DEFAULT_UNIT_SIZE,
+    unit_size: int | None = None,
 ) -> ComparisonPlan:
     """Queue every job of the comparison, all validated before the first is queued."""
     if len(checkpoints) < 2:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from lstui.errors import GridError
-from lstui.landscape.grid import SurfaceGrid, parse_axis
+from lstui.landscape.grid import SurfaceGrid, parse_axis, unit_sizes
 
 
 def test_parse_axis_reads_min_max_num():
@@ -38,6 +38,20 @@ def test_coarse_to_fine_covers_every_point_once_coarse_first():
     units = grid.work_units(10)
     assert [len(u) for u in units] == [10] * 8 + [1]
     assert sum(units, []) == order
+    tapered = grid.work_units(16, taper=4)  # a job's units by default: the last ones smaller
+    assert [len(u) for u in tapered] == [16, 5, 8, 8, 8, 8, 4, 4, 4, 4, 2, 2, 2, 2, 1, 1, 1, 1]
+    assert sum(tapered, []) == order
+
+
+@pytest.mark.parametrize("points", [1, 5, 21, 60, 61, 441, 2601])
+@pytest.mark.parametrize("chunk", [1, 2, 7, 16])
+def test_unit_sizes_cover_the_points_and_end_in_single_points(points: int, chunk: int) -> None:
+    sizes = unit_sizes(points, chunk, taper=4)
+    assert sum(sizes) == points and max(sizes) <= chunk and min(sizes) >= 1
+    assert sizes[-min(4, points):] == [1] * min(4, points)
+    halving = sizes[-4 * (chunk - 1).bit_length():] if chunk > 1 and points >= 4 * (chunk - 1) else []
+    assert all(a >= b for a, b in zip(halving, halving[1:]))  # the tail never grows
+    assert unit_sizes(points, chunk) == [chunk] * (points // chunk) + ([points % chunk] if points % chunk else [])
 
 
 def test_one_dimensional_grid():

@@ -7,6 +7,7 @@ torch import); every test queues its own jobs and waits for them.
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -233,7 +234,7 @@ def test_digits_demo_job_file_runs_to_done(shared: Lab) -> None:
         ("digits mlp 2d", 81),
         ("digits cnn 1d", 21),
     ]
-    assert len(shared.units(ids[1])) == 3  # unit_size = 7
+    assert len(shared.units(ids[1])) == 3  # unit_size = 7, given: units of 7 exactly
 
 
 # -- bad input: one clear line, a non-zero exit, the store untouched ---------------------
@@ -291,3 +292,32 @@ def test_bad_devices_start_no_daemon(lab: Lab, devices: str) -> None:
     )
     assert lab.cli("daemon", "status", check=False).returncode == 3
     assert not (lab.home / "daemon.pid").exists()
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs two cores and CPU affinity")
+def test_cpu_workers_share_the_cores_the_daemon_may_use(lab: Lab) -> None:
+    """A daemon started under ``taskset -c CORE`` gives its CPU worker one thread, not one
+    per core of the machine (the worker's threads would contend for that one core)."""
+    core = min(os.sched_getaffinity(0))
+    lab.start_daemon("cpu:1", preexec_fn=lambda: os.sched_setaffinity(0, {core}))
+    (worker,) = lab.wait_workers(1)
+    argv = Path(f"/proc/{worker['pid']}/cmdline").read_bytes().decode().split("\0")
+    assert argv[argv.index("--threads") + 1] == "1", argv
+    assert os.sched_getaffinity(worker["pid"]) == {core}
+
+
+def test_a_jobs_last_units_are_smaller_unless_a_unit_size_is_given(lab: Lab) -> None:
+    """Queued with the default unit size, a 121-point surface ends in units of 8, 4, 2
+    and 1 points (its workers then finish within about a point of each other); with
+    ``--unit-size 16`` its units are 16 points each, the left-over last."""
+    spec = ("surface", "--model", "mlp", "--x", "-1:1:11", "--y", "-1:1:11", "--subset", "50")
+
+    def sizes(job_id: int) -> list[int]:
+        return [len(json.loads(u["indices"])) for u in lab.units(job_id)]
+
+    assert sizes(lab.submit(*spec)) == [16, 16, 16, 13, 8, 8, 8, 8, 4, 4, 4, 4, 2, 2, 2, 2, 1, 1, 1, 1]
+    assert sizes(lab.submit("--unit-size", "16", *spec)) == [16] * 7 + [9]
+    refused = lab.cli("submit", "--unit-size", "0", *spec, check=False)
+    (line,) = refused.stderr.strip().splitlines()
+    assert refused.returncode == 2 and "--unit-size must be between 1 and" in line

@@ -92,7 +92,8 @@ def test_daemon_killed_in_the_middle_of_a_job_resumes_after_restart(
 
 def test_unit_that_kills_its_worker_three_times_fails_the_job(lab: Lab) -> None:
     daemon = lab.start_daemon("cpu:2", "--export", "")
-    crash = lab.submit("surface", "--model", "lab_models:crash", "--x", "-1:1:3", "--subset", "200")
+    crash = lab.submit("--unit-size", "3", "surface", "--model", "lab_models:crash", "--x", "-1:1:3",
+                       "--subset", "200")  # one unit
     after = lab.submit("surface", "--model", "mlp", "--x", "-1:1:5", "--subset", "200")
 
     job = lab.wait_job(crash, (JobState.FAILED,), timeout_s=120)

@@ -108,7 +108,7 @@ def build_fixed_store(home: Path) -> Path:
 
         failed = JobSpec(model="vgg9", data="digits", x=parse_axis("-1:1:11"), y=parse_axis("-1:1:11"),
                          name="vgg9 sharp").validated()
-        j4 = submit_spec(store, failed)
+        j4 = submit_spec(store, failed, unit_size=16)
         store.fail_job(j4, "unit 0 failed 3 times: CUDA out of memory (tried to allocate 2.00 GiB)")
 
         queued = JobSpec(model="cnn", data="digits", x=parse_axis("-1:1:51"), y=parse_axis("-1:1:51"),
