@@ -3,6 +3,7 @@ and their last line is the JSON object benchmarks/README.md describes. A GPU ses
 minutes for them; an argument they no longer take must show up here first."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -46,10 +47,17 @@ def test_profile_point_lists_where_a_point_goes() -> None:
 
 def test_bench_scheduler_runs_a_real_job_on_two_worker_sets() -> None:
     """``--job`` (as gpu_check's scaling phase runs it on two GPUs): a real surface through
-    a real daemon on ``--two``'s workers, then on ``--one``'s, and their wall-time ratio."""
-    out = _last_json("benchmarks/bench_scheduler.py", "--two", "cpu:2", "--one", "cpu:1",
+    a real daemon on ``--two``'s workers, then on ``--one``'s, and their wall-time ratio;
+    with ``--two-cores``/``--one-cores`` (cores standing for devices) each daemon on those
+    cores only."""
+    cores = sorted(os.sched_getaffinity(0))[:2] if hasattr(os, "sched_getaffinity") else []
+    pinned = ["--two-cores", ",".join(map(str, cores)), "--one-cores", str(cores[0])] if len(cores) == 2 else []
+    out = _last_json("benchmarks/bench_scheduler.py", "--two", "cpu:2", "--one", "cpu:1", *pinned,
                      "--job", "--model cnn --data digits --subset 100 --x -1:1:6 --y -1:1:4")
     assert out["points"] == 24 and out["workers"] == 2 and out["devices"] == "cpu:2"
     assert out["wall_s"] > 0 and out["one_worker_wall_s"] > 0
     assert out["two_over_one"] == pytest.approx(out["wall_s"] / out["one_worker_wall_s"], rel=1e-3)
+    assert 0 <= out["compute_spread_s"] < out["wall_s"]
     assert "ideal_s" not in out, "no direct loop for a real job"
+    if pinned:
+        assert out["cores"] == cores and out["one_cores"] == cores[:1]
