@@ -66,12 +66,14 @@ Speed, and what each feature costs in accuracy:
   nothing else reads run in place, and a residual block's sum is written into the fresh
   convolution output when that gives the same tensor. CPU, 2 cores: about a fifth less
   time per point (ResNet-56, the small CNN).
-- **Convolution, sum and ReLU fused** (``fuse_relu``; by default on CUDA for the eager
-  model): each folded convolution followed by a ReLU, or by a residual sum and a ReLU,
-  is one cuDNN call (``torch.cudnn_convolution_relu`` / ``_add_relu``), bias included
+- **Convolution, sum and ReLU fused** (``fuse_relu``; by default for the eager model):
+  each folded convolution followed by a ReLU, or by a residual sum and a ReLU, is one
+  cuDNN call on CUDA (``torch.cudnn_convolution_relu`` / ``_add_relu``), bias included
   (PyTorch's plain cuDNN convolution adds its bias in a pass of its own). ResNet-56,
-  50,000 images, H200: tf32 0.357 → 0.2005 s a point, bf16 0.251 → 0.149. The compiled
-  model fuses these itself and is compiled from the unfused fold.
+  50,000 images, H200: tf32 0.357 → 0.2005 s a point, bf16 0.251 → 0.149. On the CPU,
+  in float32, it is one oneDNN convolution with the sum and the ReLU as post-ops: a few
+  per cent (ResNet-56, 2 cores: 4 % in the median of ten points, one process timing
+  both). The compiled model fuses these itself and is compiled from the unfused fold.
 - **CUDA graphs** (``cuda_graphs``; by default on CUDA for the eager model): the forward
   pass of each batch shape is captured once and replayed, so the host launches one graph
   a batch instead of a few kernels a layer. 1 % at the default batch (bf16 0.1523 →
@@ -109,7 +111,7 @@ from torch import nn
 
 from lstui.errors import BadInput
 from lstui.landscape.directions import check_direction_fits, model_tensors
-from lstui.landscape.fold import ConvBN, fold_batchnorm, freeze, thaw
+from lstui.landscape.fold import ConvBN, fold_batchnorm, freeze, onednn_available, thaw
 from lstui.landscape.options import (
     BN_MODES,
     COMPILE_MODES,
@@ -370,9 +372,10 @@ class Evaluator:
             weights are folded from the live tensors at every point (see
             :mod:`lstui.landscape.fold`; ``folded_bn`` says how many pairs were folded).
         fuse_relu: with ``fold_bn``, each folded convolution and the residual sum and
-            ReLU after it as one call (cuDNN's fused kernel on CUDA); ``None``: on CUDA
-            (``fused_relu`` says whether it is in use: a model with no convolution
-            followed by a ReLU has nothing to fuse).
+            ReLU after it as one call (cuDNN's fused kernel on CUDA, oneDNN's convolution
+            with post-ops for float32 on the CPU); ``None``: on CUDA, and on the CPU
+            where this torch has oneDNN's (``fused_relu`` says whether it is in use: a
+            model with no convolution followed by a ReLU has nothing to fuse).
         cuda_graphs: on CUDA, capture the eager model's forward pass for each batch shape
             in a CUDA graph at the first point and replay it at every batch after (the
             weights are written in place, so the graph reads each point's); ``None``: on
@@ -440,7 +443,8 @@ class Evaluator:
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
         self._fuse_asked = fuse_relu
-        self.fused_relu = bool(fold_bn and (self._cuda if fuse_relu is None else fuse_relu))
+        default_fuse = self._cuda or (self.device.type == "cpu" and onednn_available())
+        self.fused_relu = bool(fold_bn and (default_fuse if fuse_relu is None else fuse_relu))
         self.triton_conv = triton_conv if fold_bn else "off"
         self._forward_model, self.folded_bn = (
             fold_batchnorm(self.model, fuse_relu=self.fused_relu, triton=self.triton_conv)

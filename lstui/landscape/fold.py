@@ -16,8 +16,11 @@ With ``fuse_relu``, a folded convolution followed by a ReLU, or by a sum and a R
 residual block's ``relu(bn(conv(x)) + shortcut)``), becomes one call. On CUDA that call
 is cuDNN's fused convolution, bias, addition and ReLU
 (``torch.cudnn_convolution_relu``, ``torch.cudnn_convolution_add_relu``): the output
-is written once instead of being read and written again by the sum and by the ReLU.
-Elsewhere it runs the same operations as the unfused graph (the sum and the ReLU in place).
+is written once instead of being read and written again by the sum and by the ReLU. On
+the CPU, for float32 outside autocast, it is oneDNN's convolution with the sum and the
+ReLU as post-ops (``torch.ops.mkldnn._convolution_pointwise``, what inductor's CPU
+fusions call). Elsewhere it runs the same operations as the unfused graph (the sum and
+the ReLU in place). A fused call that raises once is not tried again for that layer.
 
 The model is traced with ``torch.fx``; a model that does not trace (data-dependent
 control flow) is evaluated as it is. In the traced graph an addition writes into a
@@ -59,6 +62,7 @@ class ConvBN(nn.Module):
         self._kept_taps: tuple[torch.Tensor, ...] | None = None
         self.frozen_taps: torch.Tensor | None = None  # with triton: the frozen weight as the kernel reads it
         self.cudnn_failed = False  # cuDNN's fused call raised once: the unfused operations
+        self.onednn_failed = False  # the same for oneDNN's, on the CPU
         self.triton = "off"  # 16-bit (or TF32) inputs on lstui's Triton kernel: "on", "auto" (fold_batchnorm)
         self.triton_failed = False  # it raised, or differed from cuDNN: cuDNN from then on
         self.triton_use: dict[tuple[object, ...], bool] = {}  # input shape checked → run Triton
@@ -99,6 +103,12 @@ class ConvBN(nn.Module):
             except RuntimeError as exc:  # no fused engine for this dtype or card: unfused
                 _say_once("cuDNN's fused convolution and ReLU failed, running them apart: %s", _first_line(exc))
                 self.cudnn_failed = True
+        elif not self.onednn_failed and _use_onednn(x, self.conv, weight):
+            try:
+                return _onednn_conv_relu(self.conv, x, weight, bias, z)
+            except RuntimeError as exc:  # a shape or layout this oneDNN does not fuse: unfused
+                _say_once("oneDNN's fused convolution and ReLU failed, running them apart: %s", _first_line(exc))
+                self.onednn_failed = True
         out = self.conv._conv_forward(x, weight, bias)
         if z is not None:
             out = add_into(out, z)  # type: ignore[assignment]
@@ -214,6 +224,41 @@ def _cudnn_conv_relu(
         return torch.cudnn_convolution_relu(x, weight, bias, stride, padding, dilation, conv.groups)
     return torch.cudnn_convolution_add_relu(
         x, weight, z.to(dtype), 1.0, bias, stride, padding, dilation, conv.groups
+    )
+
+
+def onednn_available() -> bool:
+    """Whether this torch has oneDNN's convolution with post-ops for the CPU."""
+    return bool(torch.backends.mkldnn.is_available()) and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+
+
+def _use_onednn(x: torch.Tensor, conv: nn.Conv2d, weight: torch.Tensor) -> bool:
+    """Whether ``conv`` on ``x`` runs as oneDNN's fused call: float32 on the CPU, outside
+    autocast (whose bfloat16 runs the unfused operations)."""
+    return (
+        x.device.type == "cpu"
+        and x.dtype == torch.float32
+        and weight.dtype == torch.float32
+        and conv.padding_mode == "zeros"
+        and isinstance(conv.padding, tuple)
+        and not torch.is_autocast_enabled("cpu")
+        and bool(torch.backends.mkldnn.enabled)
+        and onednn_available()
+    )
+
+
+def _onednn_conv_relu(
+    conv: nn.Conv2d, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, z: torch.Tensor | None
+) -> torch.Tensor:
+    """oneDNN's ``relu(conv(x, weight) + bias (+ z))``: the sum and the ReLU as post-ops of
+    the convolution, so its output is written once."""
+    assert isinstance(conv.padding, tuple)  # _use_onednn: not "same" or "valid"
+    stride, padding, dilation = list(conv.stride), [int(p) for p in conv.padding], list(conv.dilation)
+    ops = torch.ops.mkldnn
+    if z is None:
+        return ops._convolution_pointwise(x, weight, bias, padding, stride, dilation, conv.groups, "relu", [], "")
+    return ops._convolution_pointwise.binary(
+        x, z, weight, bias, padding, stride, dilation, conv.groups, "add", None, "relu", [], ""
     )
 
 

@@ -9,7 +9,7 @@ from torch import nn
 
 from lstui.landscape.directions import create_random_direction
 from lstui.landscape.evaluator import EvalData, Evaluator
-from lstui.landscape.fold import ConvBN, add_into, fold_batchnorm, freeze, thaw
+from lstui.landscape.fold import ConvBN, add_into, fold_batchnorm, freeze, onednn_available, thaw
 from lstui.models import build_model
 from lstui.models._zoo import REFERENCE_ZOO
 from tests.landscape.nets import conv_bn
@@ -350,22 +350,78 @@ def test_a_fused_call_that_fails_runs_unfused(monkeypatch: pytest.MonkeyPatch, c
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
-def test_the_fused_evaluator_agrees_with_the_unfused_one(precision: str) -> None:
-    """On the CPU a fused call runs the unfused operations: the same losses; the folded
-    weights are frozen for each point only."""
+def test_the_fused_evaluator_agrees_with_the_unfused_one(precision: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the CPU a fused call is oneDNN's convolution with the sum and the ReLU as
+    post-ops in float32 (by default where this torch has it), the unfused operations
+    under bf16 autocast: the same losses; the folded weights are frozen for each point
+    only."""
+    from lstui.landscape import fold
+
+    calls = []
+    real = fold._onednn_conv_relu
+    monkeypatch.setattr(fold, "_onednn_conv_relu", lambda *a: calls.append(1) or real(*a))
     model = _randomise_bn(build_model("resnet20", input_shape=(1, 8, 8), num_classes=3), seed=3)
     g = torch.Generator().manual_seed(4)
     dirs = [create_random_direction(model, g) for _ in range(2)]
     kw = dict(train=_data(), batch_size=16, precision=precision)
     plain = Evaluator(copy.deepcopy(model), dirs, fuse_relu=False, **kw)  # type: ignore[arg-type]
     fused = Evaluator(copy.deepcopy(model), dirs, fuse_relu=True, **kw)  # type: ignore[arg-type]
-    assert Evaluator(copy.deepcopy(model), dirs, **kw).fused_relu is False, "on CUDA only by default"  # type: ignore[arg-type]
+    default = Evaluator(copy.deepcopy(model), dirs, **kw)  # type: ignore[arg-type]
+    assert default.fused_relu is fold.onednn_available(), "on the CPU: where oneDNN fuses"
     assert (plain.fused_relu, fused.fused_relu) == (False, True)
+    calls.clear()
     for x, y in [(0.0, 0.0), (0.4, -0.3), (-0.2, 0.5)]:
         want, got = plain.evaluate(x, y), fused.evaluate(x, y)
         assert got.train_loss == pytest.approx(want.train_loss, rel=1e-6)
         assert got.train_acc == want.train_acc
     assert all(m.frozen is None for m in fused._forward_model.modules() if isinstance(m, ConvBN))
+    assert bool(calls) is (precision == "fp32" and fold.onednn_available())
+
+
+@pytest.mark.skipif(not onednn_available(), reason="this torch has no oneDNN convolution with post-ops")
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("with_z", [True, False])
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_onednn_fused_calls_give_the_unfused_operations(stride: int, with_z: bool, channels_last: bool) -> None:
+    """oneDNN's ``relu(conv(x) + bias (+ z))`` in one call against the three operations."""
+    from lstui.landscape.fold import _onednn_conv_relu
+
+    g = torch.Generator().manual_seed(stride + 2 * with_z)
+    conv = nn.Conv2d(16, 32, 3, stride=stride, padding=1, bias=False)
+    x = torch.randn(4, 16, 12, 12, generator=g)
+    weight, bias = torch.randn(32, 16, 3, 3, generator=g) * 0.1, torch.randn(32, generator=g)
+    z = torch.randn(4, 32, 12 // stride, 12 // stride, generator=g) if with_z else None
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+        z = None if z is None else z.contiguous(memory_format=torch.channels_last)
+    want = torch.nn.functional.conv2d(x, weight, bias, stride, 1)
+    want = torch.relu(want if z is None else want + z)
+    got = _onednn_conv_relu(conv, x, weight, bias, z)
+    assert got.shape == want.shape
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    if z is not None:
+        assert not torch.equal(z, got), "z is read, not written"
+
+
+def test_a_failing_onednn_call_runs_unfused(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """A oneDNN that cannot fuse a layer raises once; the layer runs the unfused
+    operations from then on, with one warning."""
+    from lstui.landscape import fold
+
+    def refuse(*args: object) -> torch.Tensor:
+        raise RuntimeError("could not create a primitive descriptor")
+
+    model = _randomise_bn(build_model("resnet20", input_shape=(3, 16, 16), num_classes=10))
+    folded, _ = fold_batchnorm(model, fuse_relu=True)
+    monkeypatch.setattr(fold, "_use_onednn", lambda x, conv, weight: True)
+    monkeypatch.setattr(fold, "_onednn_conv_relu", refuse)
+    monkeypatch.setattr(fold, "_said", set())
+    x = torch.randn(2, 3, 16, 16)
+    with torch.no_grad(), caplog.at_level("WARNING"):
+        assert torch.allclose(folded(x), model(x), rtol=1e-5, atol=1e-5)
+        assert torch.allclose(folded(x), model(x), rtol=1e-5, atol=1e-5)
+    assert caplog.text.count("oneDNN's fused convolution and ReLU failed") == 1
+    assert all(m.onednn_failed for m in folded.modules() if isinstance(m, ConvBN) and m.relu)
 
 
 @pytest.mark.gpu
