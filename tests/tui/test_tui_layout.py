@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from textual.widgets import RichLog
 
 from lstui.tui import LstuiApp
 from lstui.tui.screens import JobScreen
@@ -98,5 +99,32 @@ def test_a_row_updated_in_place_draws_what_a_full_redraw_draws(fixed_home: Path)
             moved = lines(table)
             table._update_count += 1
             assert lines(table) == moved
+
+    asyncio.run(drive())
+
+
+def test_the_job_log_wraps_long_lines_within_an_80_column_terminal(fixed_home: Path) -> None:
+    """A log line longer than the terminal is wide (a figure's path) wraps at the log's own
+    width: every character shows, none under the scrollbar or beyond the edge (RichLog's
+    default minimum width of 78 columns lost one at each wrap)."""
+    from lstui.store import Store
+
+    path = "/srv/lab/results/00001-resnet56-small-batch/" + "x" * 40 + "/surface_train_loss_2dcontour.png"
+    with Store.open_home(fixed_home) as store:
+        store.add_event(1, "info", f"wrote {path}")
+
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            app.open_job(1)
+            await wait_for(pilot, lambda: bool(app.screen.query("#job-log")), 5, "the job screen's log")
+            assert isinstance(app.screen, JobScreen)
+            log = app.screen.query_one("#job-log", RichLog)
+            await wait_for(pilot, lambda: any("contour.png" in s.text for s in log.lines), 5, "the long line")
+            width = log.scrollable_content_region.width
+            assert 0 < width < 78
+            assert all(strip.cell_length <= width for strip in log.lines)
+            assert path in "".join(strip.text.rstrip() for strip in log.lines)
 
     asyncio.run(drive())

@@ -141,7 +141,9 @@ class JobScreen(Screen[None]):
         }
         self._info = VerticalScroll(id="job-info")
         self._preview = Preview(id="job-preview")
-        self._log = RichLog(id="job-log", max_lines=2000, wrap=True, markup=False, highlight=False)
+        # min_width: RichLog's default (78) wraps wider than an 80-column terminal leaves it,
+        # and the last character of each wrapped line fell under the scrollbar
+        self._log = RichLog(id="job-log", max_lines=2000, wrap=True, markup=False, highlight=False, min_width=20)
         yield self._statics["#job-title"]
         with Horizontal(id="job-body"):
             with self._info:
