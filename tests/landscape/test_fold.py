@@ -331,22 +331,32 @@ def test_frozen_weights_for_the_triton_kernel_are_laid_out_once_per_freeze_in_ke
         assert all(m.frozen is None and m.frozen_taps is None for m in layers)
 
 
-def test_a_fused_call_that_fails_runs_unfused(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    """Where cuDNN has no fused kernel for a dtype or a card, the call raises once per
-    layer and the layer runs the unfused operations from then on, with one warning.
-    (Here: cuDNN's operator asked to run on the CPU, where it does not exist.)"""
+@pytest.mark.parametrize(("library", "use", "failed"),
+                         [("cuDNN", "_use_cudnn", "cudnn_failed"), ("oneDNN", "_use_onednn", "onednn_failed")])
+def test_a_fused_call_that_fails_runs_unfused(
+    library: str, use: str, failed: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Where cuDNN (or oneDNN) has no fused kernel for a dtype, a card or a shape, the call
+    raises once per layer and the layer runs the unfused operations from then on, with
+    one warning. (Here: cuDNN's operator asked to run on the CPU, where it does not exist;
+    oneDNN's replaced by one that refuses.)"""
     from lstui.landscape import fold
+
+    def refuse(*args: object) -> torch.Tensor:
+        raise RuntimeError("could not create a primitive descriptor")
 
     model = _randomise_bn(build_model("resnet20", input_shape=(3, 16, 16), num_classes=10))
     folded, _ = fold_batchnorm(model, fuse_relu=True)
-    monkeypatch.setattr(fold, "_use_cudnn", lambda x, conv: True)
+    monkeypatch.setattr(fold, use, lambda *args: True)
+    if library == "oneDNN":
+        monkeypatch.setattr(fold, "_onednn_conv_relu", refuse)
     monkeypatch.setattr(fold, "_said", set())
     x = torch.randn(2, 3, 16, 16)
     with torch.no_grad(), caplog.at_level("WARNING"):
         assert torch.allclose(folded(x), model(x), rtol=1e-5, atol=1e-5)
         assert torch.allclose(folded(x), model(x), rtol=1e-5, atol=1e-5)
-    assert caplog.text.count("fused convolution and ReLU failed") == 1
-    assert all(m.cudnn_failed for m in folded.modules() if isinstance(m, ConvBN) and m.relu)
+    assert caplog.text.count(f"{library}'s fused convolution and ReLU failed") == 1
+    assert all(getattr(m, failed) for m in folded.modules() if isinstance(m, ConvBN) and m.relu)
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
@@ -401,27 +411,6 @@ def test_onednn_fused_calls_give_the_unfused_operations(stride: int, with_z: boo
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
     if z is not None:
         assert not torch.equal(z, got), "z is read, not written"
-
-
-def test_a_failing_onednn_call_runs_unfused(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
-    """A oneDNN that cannot fuse a layer raises once; the layer runs the unfused
-    operations from then on, with one warning."""
-    from lstui.landscape import fold
-
-    def refuse(*args: object) -> torch.Tensor:
-        raise RuntimeError("could not create a primitive descriptor")
-
-    model = _randomise_bn(build_model("resnet20", input_shape=(3, 16, 16), num_classes=10))
-    folded, _ = fold_batchnorm(model, fuse_relu=True)
-    monkeypatch.setattr(fold, "_use_onednn", lambda x, conv, weight: True)
-    monkeypatch.setattr(fold, "_onednn_conv_relu", refuse)
-    monkeypatch.setattr(fold, "_said", set())
-    x = torch.randn(2, 3, 16, 16)
-    with torch.no_grad(), caplog.at_level("WARNING"):
-        assert torch.allclose(folded(x), model(x), rtol=1e-5, atol=1e-5)
-        assert torch.allclose(folded(x), model(x), rtol=1e-5, atol=1e-5)
-    assert caplog.text.count("oneDNN's fused convolution and ReLU failed") == 1
-    assert all(m.onednn_failed for m in folded.modules() if isinstance(m, ConvBN) and m.relu)
 
 
 @pytest.mark.gpu
