@@ -30,6 +30,7 @@ that nothing else reads: fewer new tensors and passes over memory per block.
 
 from __future__ import annotations
 
+import functools
 import logging
 import operator
 import time
@@ -227,8 +228,10 @@ def _cudnn_conv_relu(
     )
 
 
+@functools.cache
 def onednn_available() -> bool:
-    """Whether this torch has oneDNN's convolution with post-ops for the CPU."""
+    """Whether this torch has oneDNN's convolution with post-ops for the CPU (asked once:
+    each folded layer's every batch asks)."""
     return bool(torch.backends.mkldnn.is_available()) and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
 
 
