@@ -49,6 +49,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -191,8 +192,14 @@ def main() -> int:
     parser.add_argument("--one-cores", type=cores_list, default=None,
                         help="the cores the scaling run's may use (e.g. 0)")
     options = parser.parse_args()
-
     root = Path(tempfile.mkdtemp(prefix="lstui-bench-"))
+    try:
+        return run(options, root)
+    finally:  # the homes, stores and daemon logs of both runs
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def run(options: argparse.Namespace, root: Path) -> int:
     home, modules = root / "home", root / "modules"
     modules.mkdir()
     (modules / "bench_lab.py").write_text(BENCH_MODULE)
