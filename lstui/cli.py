@@ -320,12 +320,15 @@ def ls(ctx: click.Context, show_all: bool, as_json: bool) -> None:
 
     with _store(ctx) as store:
         jobs = store.list_jobs(include_finished=show_all)
+        hidden = 0
+        if not jobs and not show_all and not as_json:
+            hidden = len(store.list_jobs(include_finished=True))
     if as_json:
         import json
 
         click.echo(json.dumps([job_summary(j) for j in jobs], indent=1))
         return
-    click.echo(jobs_table(jobs))
+    click.echo(jobs_table(jobs, hidden_finished=hidden))
 
 
 @cli.command("show")
@@ -357,6 +360,14 @@ def show(ctx: click.Context, job: str, as_json: bool, no_plot: bool) -> None:
             click.echo(json.dumps(info, indent=1))
             return
         click.echo(job_details(row, events[-5:]))
+        table = Path(row.results_dir) / "sharpness.json"
+        if row.kind == "figure" and table.is_file():
+            import json
+
+            from lstui.views import rows_text
+
+            click.echo("\nsharpness (every digit: sharpness.csv, sharpness.json)")
+            click.echo(rows_text(json.loads(table.read_text())))
         if not no_plot and row.done_points and row.kind != "figure":
             import shutil
 

@@ -6,7 +6,7 @@ Everything here reads rows the store returned; nothing computes a landscape.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -63,9 +63,16 @@ def progress_bar(fraction: float, width: int = 10) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
-def jobs_table(jobs: Sequence[JobRow]) -> str:
-    """One line per job, aligned, for terminals and scripts."""
+def jobs_table(jobs: Sequence[JobRow], *, hidden_finished: int = 0) -> str:
+    """One line per job, aligned, for terminals and scripts.
+
+    ``hidden_finished``: how many finished jobs the caller left out; an empty table then
+    says so rather than that there are no jobs at all.
+    """
     if not jobs:
+        if hidden_finished:
+            return (f"no queued or running jobs; {hidden_finished} finished "
+                    f"(lstui ls --all shows them)")
         return "no jobs (queue one with 'lstui submit')"
     now = time.time()
     header = f"{'ID':>5} {'ST':<2} {'STATE':<9} {'PRIO':>4} {'PROGRESS':<10} {'DONE/TOTAL':>11} {'DEVICE':<10} {'ELAPSED':>7} {'ETA':>7}  NAME"
@@ -110,6 +117,28 @@ def job_details(job: JobRow, events: Sequence[Event] = ()) -> str:
         lines.append("  log (last lines):")
         lines += [f"    {format_event(e)}" for e in events]
     return "\n".join(lines)
+
+
+def rows_text(rows: Sequence[Mapping[str, object]]) -> str:
+    """Rows of numbers (a comparison's sharpness table) aligned for a terminal.
+
+    The columns are the keys in first-seen order; reals have four significant digits, as
+    in the exported table figure. The CSV and JSON files keep every digit.
+    """
+    from lstui.plots.table import format_cell
+
+    columns: list[str] = []
+    for row in rows:
+        columns.extend(str(k) for k in row if k not in columns)
+    cells = [[format_cell(row.get(c)) for c in columns] for row in rows]
+    widths = [max([len(c)] + [len(r[k]) for r in cells]) for k, c in enumerate(columns)]
+
+    def line(values: Sequence[str]) -> str:
+        # the first column (names) to the left, numbers to the right
+        padded = (v.ljust(w) if k == 0 else v.rjust(w) for k, (v, w) in enumerate(zip(values, widths, strict=True)))
+        return "  ".join(padded).rstrip()
+
+    return "\n".join([line(columns), *(line(r) for r in cells)])
 
 
 def terminal_plot(store: Store, job: JobRow, *, width: int = 80, height: int = 20, color: bool | None = None) -> str:

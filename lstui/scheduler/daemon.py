@@ -353,8 +353,7 @@ class Daemon:
             if job.done_points:
                 write_job_surface(store, job)
             if job.state is JobState.DONE and self.export_formats:
-                for path in export_job(store, job, formats=self.export_formats):
-                    store.add_event(job.id, "info", f"wrote {path}")
+                export_job(store, job, formats=self.export_formats)
         except Exception as exc:
             log.exception("job %d: writing its results failed", job.id)
             with contextlib.suppress(Exception):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
 import shutil
 import time
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from rich.console import Console
 from lstui.landscape.grid import Axis
 from lstui.spec import JobSpec
 from lstui.store import Store
+from lstui.views import rows_text
 
 
 @dataclass(frozen=True)
@@ -179,8 +181,10 @@ def run_demo(home: Path | None, out: Path, *, quick: bool = False, devices: str 
         figures = gather_figures(store, ids, out)
     sharp = out / "figures"
     console.print(f"[bold]figures:[/] {sharp} ({len(figures)} files) in {time.monotonic() - start:.0f} s")
-    for path in sorted(sharp.glob("*sharpness.csv")):
-        console.print(path.read_text(), markup=False)
+    for path in sorted(sharp.glob("*sharpness.json")):
+        console.print(f"\n{path.with_suffix('.csv').name}:", markup=False)
+        console.print(rows_text(json.loads(path.read_text())), markup=False, soft_wrap=True)
+        console.print()
     print(sharp)
     return code
 

@@ -133,7 +133,11 @@ def export_job(
     out: Path | None = None,
     **options: object,
 ) -> list[Path]:
-    """Export a finished (or partial) job's figures; figure jobs have drawn theirs already."""
+    """Export a finished (or partial) job's figures; figure jobs have drawn theirs already.
+
+    Each file written is recorded in the job's log ("wrote PATH"), whoever asked for it:
+    the daemon when the job ends, ``lstui export`` or the TUI's ``e``.
+    """
     if not formats or job.kind == "figure":
         return []
     results = Path(job.results_dir)
@@ -144,4 +148,6 @@ def export_job(
 
         spec = JobSpec.from_dict(job.spec)
         written += export_trajectory(spec, path, out or results, formats=formats, title=job.name)
+    for figure in written:
+        store.add_event(job.id, "info", f"wrote {figure}")
     return written

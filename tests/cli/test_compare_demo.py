@@ -114,3 +114,19 @@ def test_demo_quick_writes_figures_that_are_not_blank(tmp_path):
         assert expected in names
     assert all(_not_blank(p) for p in pngs)
     assert not (tmp_path / "home" / "daemon.pid").exists()  # the daemon it started is gone
+
+    # the sharpness table, one aligned line per minimizer (the CSV keeps every digit), on
+    # stderr with the rest of the report: stdout is the figures' folder alone
+    lines = result.stderr.splitlines()
+    header = next(n for n, line in enumerate(lines) if line.startswith("model "))
+    assert lines[header].split() == ["model", "loss@0", "Δloss@0.25", "Δloss@0.5", "Δloss@1", "weight", "norm"]
+    for line, name in zip(lines[header + 1:header + 3], ("small-batch", "large-batch"), strict=True):
+        cells = line.split()
+        assert cells[0] == name and len(cells) == 6
+        assert all(c == f"{float(c):.4g}" and float(c) >= 0 for c in cells[1:])
+
+    # the finished jobs are not in `lstui ls`, and it says where they are
+    listed = run_lstui("ls", home=tmp_path / "home").stdout.strip()
+    jobs = json.loads(run_lstui("ls", "--all", "--json", home=tmp_path / "home").stdout)
+    assert len(jobs) == 8 and {j["state"] for j in jobs} == {"done"}
+    assert listed == "no queued or running jobs; 8 finished (lstui ls --all shows them)"

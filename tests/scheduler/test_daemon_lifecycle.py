@@ -224,6 +224,14 @@ def test_surface_file_is_written_while_running_and_figures_on_finish(shared: Lab
             figure = Path(job.results_dir) / f"surface_train_loss_{kind}.{ext}"
             assert figure.stat().st_size > 1000, figure
 
+    # an export asked for later is in the job's log as the daemon's are
+    out = Path(job.results_dir) / "again"
+    printed = shared.cli("export", str(job_id), "--format", "svg", "--out", str(out)).stdout.split()
+    with Store.open_home(shared.home) as store:
+        wrote = [e.message for e in store.events(job_id) if e.message.startswith("wrote ")]
+    assert f"wrote {Path(job.results_dir) / 'surface_train_loss_2dcontour.png'}" in wrote
+    assert len(printed) == 4 and [f"wrote {p}" for p in printed] == wrote[-4:]
+
 
 def test_digits_demo_job_file_runs_to_done(shared: Lab) -> None:
     out = shared.cli("submit", str(REPO / "jobs" / "digits_demo.toml")).stdout.split()

@@ -10,7 +10,7 @@ import pytest
 from rich.text import Text
 from textual.command import CommandList, CommandPalette
 from textual.pilot import Pilot
-from textual.widgets import Input, Static
+from textual.widgets import Input, RichLog, Static
 
 from lstui.landscape.grid import parse_axis
 from lstui.scheduler.daemon import daemon_status, stop_daemon
@@ -142,6 +142,8 @@ async def _drive(home: Path, size: tuple[int, int], tag: str, done: int, held: i
             results = store.get_job(done).results_dir
             assert sorted(p.suffix for p in results.glob("*_2dcontour.*")) == [".pdf", ".png"]
             assert any(sev == "information" and "figures in" in msg for sev, msg in app.notices)
+            wrote = [e.message for e in store.events(done) if e.message.startswith("wrote ")]
+            assert f"wrote {results / 'surface_train_loss_2dcontour.png'}" in wrote
 
             # open the job: spec, files, log; l gives the log the screen; esc goes back
             await pilot.press("enter")
@@ -151,6 +153,10 @@ async def _drive(home: Path, size: tuple[int, int], tag: str, done: int, held: i
             await wait_for(pilot, lambda: "2dcontour.png" in str(screen.query_one("#job-files", Static).render()),
                            10, "the figures listed")
             await wait_for(pilot, lambda: screen._last_event > 0, 10, "the log")
+            # the log names the job's files without the folder the files panel shows
+            log_text = "\n".join(line.text for line in screen.query_one("#job-log", RichLog).lines)
+            assert "wrote surface_train_loss_2dcontour.png" in log_text
+            assert str(results) not in log_text
             await pilot.press("l")
             assert screen.has_class("log-full")
             await pilot.press("escape")

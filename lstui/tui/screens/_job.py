@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -104,10 +105,18 @@ def files_text(files: Sequence[tuple[str, int]]) -> Text:
     return text
 
 
-def event_line(event: Event) -> Text:
+def event_line(event: Event, results_dir: Path | str | None = None) -> Text:
+    """One log line; paths inside ``results_dir`` are written relative to it.
+
+    The files panel above names the folder; repeating it in every "wrote" line made each
+    of them wrap over two or three rows of an 80-column terminal.
+    """
     text = Text(datetime.fromtimestamp(event.ts).strftime("%H:%M:%S "), style="dim")
     text.append(f"{event.level:<7} ", style=LEVEL_STYLES.get(event.level, ""))
-    text.append(event.message)
+    message = event.message
+    if results_dir:
+        message = message.replace(str(results_dir).rstrip("/") + "/", "")
+    text.append(message)
     return text
 
 
@@ -184,20 +193,20 @@ class JobScreen(Screen[None]):
         facts = job_facts(job, now, not self.app.no_color)
         self._update("#job-facts", facts.markup, facts)
         if snapshot.detail is not None and snapshot.detail.job_id == self.job_id:
-            self._show_detail(snapshot.detail)
+            self._show_detail(snapshot.detail, job.results_dir)
         preview = self._preview
         if snapshot.preview is not None and snapshot.preview.job_id == self.job_id:
             preview.show(snapshot.preview, job)
         elif preview.job_id != self.job_id:
             preview.show_nothing(job, "loading…")
 
-    def _show_detail(self, detail: JobDetail) -> None:
+    def _show_detail(self, detail: JobDetail, results_dir: Path) -> None:
         files = files_text(detail.files)
         self._update("#job-files", files.markup, files)
         log = self._log
         for event in detail.events:
             if event.id > self._last_event:
-                log.write(event_line(event))
+                log.write(event_line(event, results_dir))
                 self._last_event = event.id
 
     def action_back(self) -> None:
