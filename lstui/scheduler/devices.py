@@ -184,4 +184,12 @@ def cpu_facts() -> DeviceFacts:
             used = total - info["MemAvailable"]
     except OSError:
         pass
-    return DeviceFacts("cpu", f"CPU ({os.cpu_count()} cores)", util, used, total, None)
+    return DeviceFacts("cpu", f"CPU ({cpu_cores_text()})", util, used, total, None)
+
+
+def cpu_cores_text() -> str:
+    """``16 cores``, or ``4 of 16 cores`` when this process may use only some of them."""
+    machine = max(1, os.cpu_count() or 1)
+    usable = usable_cpus()
+    cores = "core" if machine == 1 else "cores"
+    return f"{machine} {cores}" if usable >= machine else f"{usable} of {machine} {cores}"

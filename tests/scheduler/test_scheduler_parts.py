@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -207,3 +208,17 @@ def test_daemon_takes_the_gpu_share_from_its_command_line(tmp_path: Path) -> Non
     with pytest.raises(SystemExit) as exit_info:
         main(["--home", str(tmp_path), "daemon", "start", "--max-gpu-share", "1.5"])
     assert exit_info.value.code == 2
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity here")
+def test_the_cpu_device_names_the_cores_this_process_may_use() -> None:
+    # a real child process confined to one core, as `taskset -c N` would
+    core = min(os.sched_getaffinity(0))
+    code = "from lstui.scheduler.devices import cpu_facts; print(cpu_facts().name)"
+    confined = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        preexec_fn=lambda: os.sched_setaffinity(0, {core}),
+    ).stdout.strip()
+    machine = os.cpu_count()
+    expected = "CPU (1 core)" if machine == 1 else f"CPU (1 of {machine} cores)"
+    assert confined == expected
