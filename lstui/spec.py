@@ -7,6 +7,7 @@ JSON the store keeps. This module imports no torch so that the CLI stays quick.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import math
 import re
@@ -42,6 +43,21 @@ _NAME_REFUSED = frozenset({"Cc", "Cs", "Zl", "Zp"})  # control chars, lone surro
 _IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")  # pkg.module:factory
 _MODEL_NAME = re.compile(r"[A-Za-z_][\w.-]*")
 _DATA_FOLDERS = ("cifar10", "cifar100", "imagefolder")
+_MODEL_FORMS = "a built-in name, torchvision:NAME or pkg.module:factory"
+
+#: The built-in model names, in ``lstui.models.MODEL_NAMES``'s order. Kept here, without
+#: torch, so that a submit refuses a misspelt name at once rather than the job failing on
+#: a worker; a test checks that the two lists agree.
+BUILTIN_MODELS: tuple[str, ...] = (
+    "mlp", "cnn", "cnn_nobn",
+    "resnet20", "resnet20_noshort", "resnet32_noshort", "resnet44_noshort", "resnet50_16_noshort",
+    "resnet56", "resnet56_noshort", "resnet110", "resnet110_noshort",
+    "wrn56_2", "wrn56_2_noshort", "wrn56_4", "wrn56_4_noshort", "wrn56_8", "wrn56_8_noshort",
+    "wrn110_2_noshort", "wrn110_4_noshort",
+    "resnet18", "resnet18_noshort", "resnet34", "resnet34_noshort", "resnet50", "resnet50_noshort",
+    "resnet101", "resnet101_noshort", "resnet152", "resnet152_noshort",
+    "vgg9", "densenet121",
+)
 _DATA_FORMS = "digits, cifar10:PATH, cifar100:PATH, imagefolder:PATH or pkg.module:factory"
 
 
@@ -118,8 +134,14 @@ class JobSpec:
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, base: Path | None = None) -> JobSpec:
-        """Validate a mapping (JSON from the store, a TOML table, form fields)."""
+    def from_dict(
+        cls, data: Mapping[str, Any], *, base: Path | None = None, check_files: bool = True
+    ) -> JobSpec:
+        """Validate a mapping (JSON from the store, a TOML table, form fields).
+
+        ``check_files=False`` reads a spec back (a stored job's, to draw or export what
+        it computed) without asking that its checkpoints and data still be there.
+        """
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -139,10 +161,13 @@ class JobSpec:
             spec = cls(**values)
         except TypeError as exc:
             raise SpecError(f"job spec: {exc}") from None
-        return spec.validated(base=base)
+        return spec.validated(base=base, check_files=check_files)
 
-    def validated(self, *, base: Path | None = None) -> JobSpec:
-        """Check every field; resolve paths to absolute ones. Returns a new spec."""
+    def validated(self, *, base: Path | None = None, check_files: bool = True) -> JobSpec:
+        """Check every field; resolve paths to absolute ones. Returns a new spec.
+
+        With ``check_files`` (the default) the files and data folders it names must exist.
+        """
         _check_type(self)
         check_choice(self.kind, JOB_KINDS, "kind")
         check_choice(self.norm, NORMS, "--norm")
@@ -173,15 +198,18 @@ class JobSpec:
         for key in ("checkpoint", "checkpoint_b", "target", "target_y", "dir_file"):
             value = getattr(self, key)
             if value is not None:
-                changes[key] = _existing_file(value, f"--{key.replace('_', '-')}", base)
+                changes[key] = _file(value, f"--{key.replace('_', '-')}", base, check_files)
         if self.checkpoints:
             changes["checkpoints"] = tuple(
-                _existing_file(c, "--checkpoints", base) for c in self.checkpoints
+                _file(c, "--checkpoints", base, check_files) for c in self.checkpoints
             )
         data = self.data
         kind, _, rest = data.partition(":")
         if kind in _DATA_FOLDERS and rest:
-            changes["data"] = f"{kind}:{_absolute(rest, base, '--data')}"
+            folder = _absolute(rest, base, "--data")
+            if check_files and not Path(folder).is_dir():
+                raise SpecError(f"--data {data!r}: no such folder")
+            changes["data"] = f"{kind}:{folder}"
         spec = dataclasses.replace(self, **changes)
         if spec.kind == "interp":
             if spec.checkpoint is None or spec.checkpoint_b is None:
@@ -243,15 +271,28 @@ def _check_range(value: int, lo: int, hi: int, flag: str) -> None:
         raise SpecError(f"{flag} must be a whole number from {lo} to {hi}, got {value}")
 
 
+def unknown_model_message(name: str) -> str:
+    """Why ``name`` is no model, with the closest built-in names when some are close."""
+    close = difflib.get_close_matches(name.lower(), BUILTIN_MODELS, n=3, cutoff=0.6)
+    if close:
+        return f"unknown model {name!r} (did you mean {', '.join(close)}?); use {_MODEL_FORMS}"
+    return (
+        f"unknown model {name!r}; use a built-in name ({', '.join(BUILTIN_MODELS)}), "
+        "torchvision:NAME or pkg.module:factory"
+    )
+
+
 def _check_model(model: str) -> None:
     text = model.strip()
     if not text:
-        raise SpecError("--model is empty; give a built-in name, torchvision:NAME or pkg.module:factory")
+        raise SpecError(f"--model is empty; give {_MODEL_FORMS}")
     if not (_MODEL_NAME.fullmatch(text) or _IMPORT_PATH.fullmatch(text)):
         raise SpecError(
             f"--model {model!r} is not a model name; give a built-in name (e.g. resnet56), "
             "torchvision:NAME or pkg.module:factory"
         )
+    if ":" not in text and text.lower() not in BUILTIN_MODELS:
+        raise SpecError(f"--model: {unknown_model_message(text)}")
 
 
 def _check_data(data: str) -> None:
@@ -296,10 +337,10 @@ def _absolute(path: str, base: Path | None, flag: str = "path") -> str:
         raise SpecError(f"{flag} {path!r} is not a usable path ({exc})") from None
 
 
-def _existing_file(path: str, flag: str, base: Path | None) -> str:
+def _file(path: str, flag: str, base: Path | None, must_exist: bool) -> str:
     if not isinstance(path, str) or not path:
         raise SpecError(f"{flag} must be a file path")
     resolved = _absolute(path, base, flag)
-    if not Path(resolved).is_file():
+    if must_exist and not Path(resolved).is_file():
         raise SpecError(f"{flag} {path!r}: no such file")
     return resolved

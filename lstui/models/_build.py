@@ -10,8 +10,7 @@ from torch import nn
 
 from lstui.errors import ModelError
 from lstui.models._zoo import BUILTIN
-
-_ACCEPTED = "a built-in name, torchvision:NAME or pkg.module:factory"
+from lstui.spec import unknown_model_message
 
 
 def build_model(
@@ -48,17 +47,7 @@ def build_model(
         if module_name == "torchvision":
             return _torchvision_model(attribute, num_classes)
         return _factory_model(spec, module_name, attribute)
-    raise ModelError(_unknown_name(spec))
-
-
-def _unknown_name(spec: str) -> str:
-    close = difflib.get_close_matches(spec.lower(), list(BUILTIN), n=3, cutoff=0.6)
-    if close:
-        return f"unknown model {spec!r} (did you mean {', '.join(close)}?); use {_ACCEPTED}"
-    return (
-        f"unknown model {spec!r}; use a built-in name ({', '.join(BUILTIN)}), "
-        "torchvision:NAME or pkg.module:factory"
-    )
+    raise ModelError(unknown_model_message(spec))
 
 
 def _torchvision_model(arch: str, num_classes: int) -> nn.Module:

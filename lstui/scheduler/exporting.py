@@ -25,7 +25,7 @@ def job_surface(store: Store, job: JobRow) -> SurfaceFile:
     """The job's surface assembled from the store (missing points −1, diverged NaN)."""
     from lstui.scheduler.compute import assemble_surface
 
-    spec = JobSpec.from_dict(job.spec)
+    spec = JobSpec.from_dict(job.spec, check_files=False)
     rows = store.points(job.id)
     points = (
         (r.idx, {"train_loss": r.train_loss, "train_acc": r.train_acc,
@@ -146,7 +146,7 @@ def export_job(
     if job.kind == "trajectory":
         from lstui.scheduler.trajectory import export_trajectory
 
-        spec = JobSpec.from_dict(job.spec)
+        spec = JobSpec.from_dict(job.spec, check_files=False)
         written += export_trajectory(spec, path, out or results, formats=formats, title=job.name)
     for figure in written:
         store.add_event(job.id, "info", f"wrote {figure}")

@@ -84,6 +84,19 @@ def test_figure_job_waits_for_its_dependencies_then_draws_one_scale(tmp_path, da
     assert [r["model"] for r in rows] == ["small", "large"]
     assert all(r["weight norm"] > 0 for r in rows)
 
+    # the checkpoints moved away after the jobs: what was computed still exports and shows
+    a.unlink()
+    b.unlink()
+    exported = run_lstui("export", str(ids[0]), "--format", "png", "--out", str(tmp_path / "again"),
+                         home=daemon_home)
+    assert exported.returncode == 0, exported.stderr
+    assert [line.rsplit("/", 1)[-1] for line in exported.stdout.split()] == ["surface_1d.png"]
+    shown = run_lstui("show", str(ids[-1]), home=daemon_home)
+    assert shown.returncode == 0, shown.stderr
+    table = shown.stdout.splitlines()[-3:]
+    assert table[0].split()[:2] == ["model", "loss@0"]
+    assert [line.split()[0] for line in table[1:]] == ["small", "large"]
+
 
 def test_figure_job_fails_clearly_when_a_dependency_fails(tmp_path, daemon_home):
     a, b = _checkpoints(tmp_path)

@@ -26,7 +26,8 @@ SMALL = ["--model", "mlp", "--data", "digits", "--subset", "200"]
         (["--x", "-1:1:1.5"], "is not a whole number"),
         (["--checkpoint", "/no/such/model.pt"], "no such file"),
         (["--model", "resnet5"], "unknown model 'resnet5'"),
-        (["--data", "cifar10:/empty/folder"], "cifar10 folder"),
+        (["--data", "cifar10:/no/such/folder"], "--data 'cifar10:/no/such/folder': no such folder"),
+        (["--data", "cifar10:."], "holds no cifar-10-batches-py/"),  # the test's empty folder
         (["--norm", "bogus"], "'bogus' is not one of"),
         (["--subset", "lots"], "subset"),
         (["--triton-conv", "yes"], "'yes' is not one of"),

@@ -29,6 +29,13 @@ def test_unknown_name_without_close_matches_lists_what_is_accepted() -> None:
         build_model("transformer")
 
 
+def test_the_specs_torch_free_list_of_names_is_the_zoos() -> None:
+    from lstui.models import MODEL_NAMES
+    from lstui.spec import BUILTIN_MODELS
+
+    assert BUILTIN_MODELS == MODEL_NAMES
+
+
 def test_builtin_names_ignore_case() -> None:
     assert build_model("ResNet20").state_dict()["linear.weight"].shape == (10, 64)
 

@@ -25,7 +25,7 @@ def test_the_examples_are_there() -> None:
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
-def test_every_job_file_starts_with_a_comment_and_validates_but_for_checkpoints(
+def test_every_job_file_starts_with_a_comment_and_validates_but_for_its_files(
     path: Path,
 ) -> None:
     text = path.read_text()
@@ -36,8 +36,8 @@ def test_every_job_file_starts_with_a_comment_and_validates_but_for_checkpoints(
     for table in tables:
         values = {**defaults, **table}
         values.pop("unit_size", None)
-        values.pop("checkpoint", None)  # may name a file of the user's that is not here
-        JobSpec.from_dict(values, base=path.parent)
+        # checkpoints and data folders are the user's, not here: every other check holds
+        JobSpec.from_dict(values, base=path.parent, check_files=False)
 
 
 def test_digits_demo_validates_whole() -> None:
@@ -53,8 +53,37 @@ def test_resnet56_file_is_the_papers_surface_and_asks_for_its_checkpoint() -> No
     ):
         read_job_file(path)
     data = tomllib.loads(path.read_text())
-    spec = JobSpec.from_dict({k: v for k, v in data.items() if k != "checkpoint"})
+    spec = JobSpec.from_dict(data, check_files=False)
     assert (spec.model, spec.norm, spec.ignore) == ("resnet56", "filter", "biasbn")
     assert spec.grid.shape == (51, 51)
     assert spec.data.startswith("cifar10:") and spec.data.endswith("/data")
     assert "must exist" in path.read_text()
+
+
+def test_files_and_folders_a_spec_names_must_exist_unless_it_is_read_back(tmp_path: Path) -> None:
+    missing = {"model": "cnn", "data": f"cifar10:{tmp_path / 'nope'}", "x": "-1:1:3",
+               "checkpoint": str(tmp_path / "gone.pt")}
+    with pytest.raises(SpecError, match=r"--checkpoint '.*gone\.pt': no such file"):
+        JobSpec.from_dict(missing)
+    with pytest.raises(SpecError, match=r"^--data 'cifar10:.*nope': no such folder$"):
+        JobSpec.from_dict({**missing, "checkpoint": None})
+    # a stored job's spec, read back to draw what it computed: its paths kept as they were
+    stored = JobSpec.from_dict(missing, check_files=False)
+    assert (stored.data, stored.checkpoint) == (missing["data"], missing["checkpoint"])
+    (tmp_path / "nope").mkdir()
+    relative = JobSpec.from_dict({"data": "imagefolder:nope", "x": "-1:1:3"}, base=tmp_path)
+    assert relative.data == f"imagefolder:{tmp_path / 'nope'}"
+
+
+@pytest.mark.parametrize(
+    ("model", "fragment"),
+    [("resnet99", "did you mean resnet56, resnet50, resnet34?"), ("transformer", "built-in name (mlp, cnn,")],
+)
+def test_an_unknown_builtin_model_is_refused_before_it_is_queued(model: str, fragment: str) -> None:
+    with pytest.raises(SpecError) as caught:
+        JobSpec(model=model).validated()
+    assert str(caught.value).startswith(f"--model: unknown model {model!r}")
+    assert fragment in str(caught.value) and "\n" not in str(caught.value)
+    # names of other kinds are checked where the model is built
+    for accepted in ("ResNet56", "torchvision:resnet18", "my_pkg.models:factory"):
+        assert JobSpec(model=accepted).validated().model == accepted
