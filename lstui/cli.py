@@ -30,7 +30,7 @@ from lstui.landscape.options import (
     SPLITS,
     TRITON_MODES,
 )
-from lstui.spec import JobSpec
+from lstui.spec import BUILTIN_MODELS, JobSpec
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -43,7 +43,8 @@ def job_options(default_x: str | None, default_dir_type: str = "weights") -> Cal
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         options = [
-            click.option("--model", default="cnn", show_default=True, help="built-in name, torchvision:NAME or pkg.module:factory"),
+            click.option("--model", default="cnn", show_default=True,
+                         help=f"a built-in name ({', '.join(BUILTIN_MODELS)}), torchvision:NAME or pkg.module:factory"),
             click.option("--checkpoint", "--model-file", "checkpoint", default=None, help="checkpoint of the centre model (A)"),
             click.option("--data", default="digits", show_default=True, help="digits, cifar10:PATH, cifar100:PATH, imagefolder:PATH or pkg.module:factory"),
             click.option("--x", "x", default=default_x, show_default=True, help="x grid MIN:MAX:NUM"),

@@ -277,8 +277,9 @@ def unknown_model_message(name: str) -> str:
     if close:
         return f"unknown model {name!r} (did you mean {', '.join(close)}?); use {_MODEL_FORMS}"
     return (
-        f"unknown model {name!r}; use a built-in name ({', '.join(BUILTIN_MODELS)}), "
-        "torchvision:NAME or pkg.module:factory"
+        f"unknown model {name!r}; use a built-in name (mlp, cnn, resnet20, resnet56, resnet110, "
+        f"wrn56_2, vgg9, densenet121, …: {len(BUILTIN_MODELS)} in all, listed by "
+        "'lstui submit surface --help'), torchvision:NAME or pkg.module:factory"
     )
 
 
