@@ -519,13 +519,17 @@ def daemon_stop(ctx: click.Context) -> None:
 @handle_errors
 def daemon_status_cmd(ctx: click.Context) -> None:
     """Whether a daemon runs, and its workers."""
+    from collections import Counter
+
     from lstui.scheduler.daemon import daemon_status
 
     status = daemon_status(_home(ctx))
     if not status.running:
         click.echo("daemon: not running")
         sys.exit(3)
-    click.echo(f"daemon: running (pid {status.pid}) on {', '.join(status.devices)}")
+    counts = Counter(status.devices)  # cpu:2 is two workers on "cpu"
+    devices = ", ".join(d if n == 1 else f"{d} ×{n}" for d, n in counts.items())
+    click.echo(f"daemon: running (pid {status.pid}) on {devices}")
     with _store(ctx) as store:
         for w in store.workers(alive_within_s=120):
             job = f"job {w.current_job}" if w.current_job else "idle"

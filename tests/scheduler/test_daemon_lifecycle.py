@@ -63,6 +63,8 @@ def test_two_cpu_workers_share_one_surface_equal_to_lstui_run(
     shared: Lab, reference_surface: Path
 ) -> None:
     workers = shared.wait_workers(2)
+    status = shared.cli("daemon", "status").stdout.splitlines()
+    assert status[0].endswith(" on cpu ×2") and len(status) == 3, status
     job_id = shared.submit("surface", *SLOW_SPEC)
     job = shared.wait_exported(job_id)
 
