@@ -456,15 +456,19 @@ def export(ctx: click.Context, target: str, formats: str, out: Path | None, dpi:
            vmin: float | None, vmax: float | None, vlevel: float | None, zmax: float | None,
            log_scale: bool) -> None:
     """Export figures of a job (by id) or of a surface file (lstui's or the reference's)."""
-    from lstui.scheduler.exporting import export_job, export_surface, parse_formats
+    from lstui.scheduler.exporting import (
+        check_exportable,
+        export_job,
+        export_surface,
+        parse_formats,
+    )
 
     fmt = parse_formats(formats)
     options: dict[str, Any] = dict(dpi=dpi, vmin=vmin, vmax=vmax, vlevel=vlevel, zmax=zmax, log=log_scale or None)
     if target.isdigit():
         with _store(ctx) as store:
             job = store.get_job(int(target))
-            if not job.done_points:
-                raise SpecError(f"job {job.id} has no computed points yet")
+            check_exportable(job)
             paths = export_job(store, job, formats=fmt, out=out, **options)
     else:
         path = Path(target)

@@ -125,6 +125,18 @@ def export_surface(
     return written
 
 
+def check_exportable(job: JobRow) -> None:
+    """Refuse in one line a job that ``lstui export JOB`` or the TUI's ``e`` cannot draw."""
+    if job.kind == "figure":
+        drawn = len(list(Path(job.results_dir).glob("*.png")))
+        raise BadInput(
+            f"job {job.id} is a figure job: it drew its figures when it ran ({drawn} PNG, "
+            f"each with its PDF, in {job.results_dir}); export the jobs it draws from for theirs"
+        )
+    if not job.done_points:
+        raise BadInput(f"job {job.id} has no computed points yet; nothing to draw")
+
+
 def export_job(
     store: Store,
     job: JobRow,

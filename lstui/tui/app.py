@@ -26,7 +26,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
 from textual.worker import get_current_worker
 
-from lstui.errors import LstuiError, SpecError
+from lstui.errors import LstuiError
 from lstui.scheduler.devices import DeviceFacts
 from lstui.spec import JobSpec
 from lstui.store import JobRow, JobState, Store, check_action, default_home
@@ -356,11 +356,10 @@ class LstuiApp(App[None]):
         job_id = job.id
 
         def export(store: Store) -> str:
-            from lstui.scheduler.exporting import export_job
+            from lstui.scheduler.exporting import check_exportable, export_job
 
             fresh = store.get_job(job_id)
-            if not fresh.done_points:
-                raise SpecError(f"job {job_id} has no computed points yet; nothing to draw")
+            check_exportable(fresh)
             paths = export_job(store, fresh, formats=EXPORT_FORMATS)
             return f"job {job_id}: {len(paths)} figures in {short_path(fresh.results_dir)}" + _names(
                 p.name for p in paths

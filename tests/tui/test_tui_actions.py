@@ -144,6 +144,11 @@ async def _drive(home: Path, size: tuple[int, int], tag: str, done: int, held: i
             assert any(sev == "information" and "figures in" in msg for sev, msg in app.notices)
             wrote = [e.message for e in store.events(done) if e.message.startswith("wrote ")]
             assert f"wrote {results / 'surface_train_loss_2dcontour.png'}" in wrote
+            # a job without points: one error line
+            await _select(pilot, held)
+            await _act(pilot, "e")
+            assert app.notices[-1] == ("error", f"job {held} has no computed points yet; nothing to draw")
+            await _select(pilot, done)
 
             # open the job: spec, files, log; l gives the log the screen; esc goes back
             await pilot.press("enter")
