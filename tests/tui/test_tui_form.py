@@ -88,6 +88,13 @@ async def _fill_the_form_badly(fixed_home: Path) -> None:
             assert not form.query_one(f"#error-{key}", Static).display
             assert not form.query_one(f"#field-{key}").has_class("-wrong")
         assert app.focused is form.query_one("#field-model"), "the first wrong field has the focus"
+        # editing a wrong field takes its reason away; the others keep theirs
+        await pilot.press(*"mlp")
+        await pilot.pause(0.1)
+        assert set(form.errors) == {"x", "y", "priority"}
+        assert not form.query_one("#error-model", Static).display
+        assert not form.query_one("#field-model").has_class("-wrong")
+        assert form.query_one("#error-x", Static).display
         await pilot.press("escape")
         await pilot.pause(0.1)
         assert not isinstance(app.screen, NewJobScreen)

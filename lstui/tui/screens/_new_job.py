@@ -91,6 +91,17 @@ class NewJobScreen(ModalScreen[JobSpec | None]):
             first.focus()
             self.query_one("#form-fields", VerticalScroll).scroll_to_widget(first, animate=False)
 
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def _edited(self, event: Input.Changed | Select.Changed) -> None:
+        """A field's reason goes as soon as its value changes: it was about the old one.
+        The next submit checks every field again."""
+        key = (event.control.id or "").removeprefix("field-")
+        if key in self.errors:
+            del self.errors[key]
+            self.query_one(f"#error-{key}", Static).display = False
+            event.control.remove_class("-wrong")
+
     @on(Select.Changed, "#field-kind")
     def _kind_changed(self, event: Select.Changed) -> None:
         kind = str(event.value)
