@@ -125,12 +125,9 @@ def rows_text(rows: Sequence[Mapping[str, object]]) -> str:
     The columns are the keys in first-seen order; reals have four significant digits, as
     in the exported table figure. The CSV and JSON files keep every digit.
     """
-    from lstui.plots.table import format_cell
+    from lstui.plots.table import table_cells
 
-    columns: list[str] = []
-    for row in rows:
-        columns.extend(str(k) for k in row if k not in columns)
-    cells = [[format_cell(row.get(c)) for c in columns] for row in rows]
+    columns, cells = table_cells(rows)
     widths = [max([len(c)] + [len(r[k]) for r in cells]) for k, c in enumerate(columns)]
 
     def line(values: Sequence[str]) -> str:

@@ -31,6 +31,17 @@ def format_cell(value: object) -> str:
     return str(value)
 
 
+def table_cells(rows: Sequence[Mapping[str, object]]) -> tuple[list[str], list[list[str]]]:
+    """The columns (the keys, in first-seen order) and each row's cells as text
+    (:func:`format_cell`; "–" where a row lacks the key)."""
+    columns: list[str] = []
+    for row in rows:
+        for key in row:
+            if key not in columns:
+                columns.append(str(key))
+    return columns, [[format_cell(row.get(column)) for column in columns] for row in rows]
+
+
 def plot_sharpness_table(
     rows: Sequence[Mapping[str, object]],
     *,
@@ -40,12 +51,7 @@ def plot_sharpness_table(
 
     A key missing from a row shows "–". The figure is sized to its text.
     """
-    columns: list[str] = []
-    for row in rows:
-        for key in row:
-            if key not in columns:
-                columns.append(str(key))
-    cells = [[format_cell(row.get(column)) for column in columns] for row in rows]
+    columns, cells = table_cells(rows)
 
     widths = [
         max([len(column)] + [len(r[k]) for r in cells]) + 2 for k, column in enumerate(columns)
