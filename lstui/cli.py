@@ -483,24 +483,32 @@ def daemon() -> None:
 
 
 @daemon.command("start")
-@click.option("--devices", default=None, help="GPU indices (0,2) or cpu:N; default: every GPU, else one CPU worker")
+@click.option("--devices", default=None,
+              help="GPU indices (0,2), cpu:N, or ray:N / ray-cpu:N (N GPUs / CPU cores of a Ray cluster); "
+                   "default: every GPU, else one CPU worker")
+@click.option("--ray-address", default="auto", show_default=True,
+              help="the Ray cluster of ray devices (auto: RAY_ADDRESS, or the one `ray start` runs here)")
 @click.option("--foreground", is_flag=True, help="run in this terminal")
 @click.option("--export", "export_formats", default="png,pdf", show_default=True, help="figures exported when a job finishes ('' for none)")
 @click.option("--max-gpu-share", default=0.5, show_default=True, type=click.FloatRange(0.0, 1.0),
               help="leave alone a GPU whose memory other processes use more than this share of")
 @click.pass_context
 @handle_errors
-def daemon_start(ctx: click.Context, devices: str | None, foreground: bool, export_formats: str,
-                 max_gpu_share: float) -> None:
+def daemon_start(ctx: click.Context, devices: str | None, ray_address: str, foreground: bool,
+                 export_formats: str, max_gpu_share: float) -> None:
     """Start the daemon (detached unless --foreground)."""
     from lstui.scheduler.daemon import main as daemon_main
     from lstui.scheduler.daemon import start_daemon
-    from lstui.scheduler.devices import parse_devices
+    from lstui.scheduler.devices import RAY_DEVICES, parse_devices
 
     home = _home(ctx)
-    extra = ["--export", export_formats, "--max-gpu-share", str(max_gpu_share)]
+    extra = ["--export", export_formats, "--max-gpu-share", str(max_gpu_share), "--ray-address", ray_address]
+    parsed = parse_devices(devices)
+    if any(d in RAY_DEVICES for d in parsed):
+        from lstui.scheduler.ray_executor import check_cluster
+
+        check_cluster(parsed, ray_address)  # no Ray, no cluster, too few GPUs: one line now
     if foreground:
-        parse_devices(devices)
         args = (["--home", str(home)] if home else []) + (["--devices", devices] if devices else []) + extra
         sys.exit(daemon_main(args))
     pid = start_daemon(home, devices, extra_args=extra)

@@ -34,6 +34,7 @@ from types import FrameType
 
 from lstui.errors import DaemonError, LstuiError, StoreError
 from lstui.results.h5files import write_private_bytes
+from lstui.scheduler.devices import RAY_DEVICES
 from lstui.store import FINISHED, JobRow, JobState, Store, default_home
 
 log = logging.getLogger("lstui.daemon")
@@ -194,6 +195,7 @@ class Daemon:
     write_every_s: float = 3.0
     export_formats: tuple[str, ...] = ("png", "pdf")
     max_gpu_share: float = 0.5
+    ray_address: str = "auto"
     stopping: bool = False
     slots: list[WorkerSlot] = field(default_factory=list)
     _written: dict[int, int] = field(default_factory=dict)  # job → done_points in its file
@@ -229,7 +231,7 @@ class Daemon:
     def _make_slots(self, store: Store) -> None:
         from lstui.scheduler.devices import busy_by_others, gpu_facts, usable_cpus
 
-        gpus = [d for d in self.devices if d != "cpu"]
+        gpus = [d for d in self.devices if d.startswith("cuda")]
         facts = {f.key: f for f in gpu_facts(frozenset({os.getpid()}))} if gpus else {}
         n_cpu = sum(1 for d in self.devices if d == "cpu")
         # the cores the daemon may use (under `taskset -c 0-7`: 8), shared by its CPU workers
@@ -255,6 +257,8 @@ class Daemon:
         ]  # fmt: skip
         if slot.threads:
             args += ["--threads", str(slot.threads)]
+        if slot.device in RAY_DEVICES:
+            args += ["--ray-address", self.ray_address]
         slot.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL)
         slot.started_at = time.monotonic()
         log.info("started worker pid %d on %s", slot.proc.pid, slot.device)
@@ -466,6 +470,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--export", default="png,pdf", help="formats exported when a job finishes ('' for none)"
     )
+    parser.add_argument("--ray-address", default="auto", help="the Ray cluster of ray devices")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s daemon[{os.getpid()}] %(levelname)s %(message)s"
@@ -479,7 +484,7 @@ def main(argv: list[str] | None = None) -> int:
         formats = _export_formats(args.export)
         daemon = Daemon(
             home, parse_devices(args.devices), lease_s=args.lease, export_formats=formats,
-            max_gpu_share=args.max_gpu_share,
+            max_gpu_share=args.max_gpu_share, ray_address=args.ray_address,
         )
         signal.signal(signal.SIGTERM, daemon.request_stop)
         # a file-size limit (a full quota) must give an error to handle, not kill the process

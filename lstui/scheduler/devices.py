@@ -28,25 +28,32 @@ class DeviceFacts:
     other_memory: int | None = None  # bytes used by processes that are not ours
 
 
+RAY_DEVICES = ("ray", "ray-cpu")
+"""Devices of a Ray cluster: a worker whose points one GPU (``ray``) or one CPU core
+(``ray-cpu``) of the cluster computes, wherever Ray places it."""
+
+
 def parse_devices(text: str | None) -> list[str]:
-    """``None`` → every visible GPU, or one CPU worker; ``0,2`` → GPUs; ``cpu:N`` → N CPU workers."""
+    """``None`` → every visible GPU, or one CPU worker; ``0,2`` → GPUs; ``cpu:N`` → N CPU
+    workers; ``ray:N`` / ``ray-cpu:N`` → N workers on GPUs / CPU cores of a Ray cluster."""
     if text is None or text.strip() in ("", "auto"):
         count = cuda_count()
         return [f"cuda:{n}" for n in range(count)] if count else ["cpu"]
     text = text.strip()
-    if text.lower() == "cpu" or text.lower().startswith("cpu:"):
-        n_text = text[4:].strip() or "1"
-        if not n_text.isdigit() or not 1 <= int(n_text) <= 256:
-            raise BadInput(
-                f"--devices {text!r}: expected cpu:N with N a whole number from 1 to 256"
-            )
-        return ["cpu"] * int(n_text)
+    for kind in ("cpu", *RAY_DEVICES):
+        if text.lower() == kind or text.lower().startswith(f"{kind}:"):
+            n_text = text[len(kind) + 1:].strip() or "1"
+            if not n_text.isdigit() or not 1 <= int(n_text) <= 256:
+                raise BadInput(
+                    f"--devices {text!r}: expected {kind}:N with N a whole number from 1 to 256"
+                )
+            return [kind] * int(n_text)
     out: list[str] = []
     count = cuda_count()
     for part in text.split(","):
         part = part.strip().removeprefix("cuda:")
         if not part.isdigit():
-            raise BadInput(f"--devices {text!r}: expected GPU indices such as 0,2 or cpu:N")
+            raise BadInput(f"--devices {text!r}: expected GPU indices such as 0,2, cpu:N or ray:N")
         if int(part) >= count:
             raise BadInput(f"--devices {text!r}: GPU {part} is not visible here ({count} visible)")
         out.append(f"cuda:{int(part)}")

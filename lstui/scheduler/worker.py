@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from lstui.errors import InvalidTransition, LstuiError, StoreError
 from lstui.scheduler.allocator import keep_freed_memory
+from lstui.scheduler.devices import RAY_DEVICES
 from lstui.store import JobState, PointRow, Store, UnitClaim
 
 log = logging.getLogger("lstui.worker")
@@ -353,17 +354,7 @@ class Worker:
             buffer.clear()
 
     def _evaluate(self, prepared: Any, index: int) -> Any:
-        """Evaluate one point; on CUDA out-of-memory halve the batch and try again."""
-        while True:
-            try:
-                return prepared.evaluate(index)
-            except Exception as exc:
-                ev = prepared.evaluator
-                if not _is_oom(exc) or ev.batch_size <= 1:
-                    raise
-                ev.batch_size = max(1, ev.batch_size // 2)
-                _empty_cache()
-                log.warning("out of memory; batch size now %d", ev.batch_size)
+        return evaluate_with_backoff(prepared, index)
 
     def _run_figure(self, claim: UnitClaim) -> None:
         from lstui.scheduler.compare import run_figure_job
@@ -384,6 +375,21 @@ class Worker:
             claim.unit_id, self.worker_id, [PointRow(0, None, None, None, None)]
         )
         self.store.complete_unit(claim.unit_id, self.worker_id)
+
+
+def evaluate_with_backoff(prepared: Any, index: int) -> Any:
+    """Evaluate one point of a prepared job; on CUDA out-of-memory halve the batch and
+    try again (down to one sample)."""
+    while True:
+        try:
+            return prepared.evaluate(index)
+        except Exception as exc:
+            ev = prepared.evaluator
+            if not _is_oom(exc) or ev.batch_size <= 1:
+                raise
+            ev.batch_size = max(1, ev.batch_size // 2)
+            _empty_cache()
+            log.warning("out of memory; batch size now %d", ev.batch_size)
 
 
 def _is_oom(exc: BaseException) -> bool:
@@ -407,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--exit-when-idle", action="store_true")
     parser.add_argument("--parent", type=int, default=None, help="stop when this process is gone")
+    parser.add_argument("--ray-address", default="auto", help="the Ray cluster of a ray device")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s worker[{os.getpid()}] %(levelname)s %(message)s"
@@ -433,6 +440,17 @@ def main(argv: list[str] | None = None) -> int:
     # a file-size limit (a full quota) must give an error to handle, not kill the process
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     signal.signal(signal.SIGINT, stop)
+    if args.device in RAY_DEVICES:
+        from lstui.scheduler.ray_executor import ExecutorLost, RayWorker
+
+        with Store.open_home(args.home) as store:
+            ray_worker = RayWorker(config, store, address=args.ray_address, gpu=args.device == "ray")
+            worker_box.append(ray_worker)
+            try:
+                return ray_worker.run()
+            except (ExecutorLost, LstuiError) as exc:  # no cluster, no free device, a lost actor
+                log.error("%s", exc)
+                return 1
     import torch
 
     if args.threads:

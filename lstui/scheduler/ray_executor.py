@@ -1,0 +1,211 @@
+"""Workers whose points are computed on a Ray cluster, when one machine is not enough.
+
+``lstui daemon start --devices ray:N`` starts N workers as usual, on the daemon's machine;
+each one places a Ray actor on one GPU of the cluster (``ray-cpu:N``: one CPU core) and
+has it compute the points of the units it claims. The worker keeps everything else: it
+claims units, holds their leases, writes the points to the store, logs and fails jobs,
+exactly as a local worker does, so the store stays on one machine and SQLite is never
+shared over a network.
+
+The actor builds each job where it runs (:func:`~lstui.scheduler.compute.prepare_job`:
+model, data on its device, directions), so the cluster's nodes must see the job's files
+at the paths the job names: the checkpoints, the data folders and ``$LSTUI_HOME/results``
+(a shared filesystem, as the reference's MPI scripts needed). A job's direction file is
+made once by the first actor that prepares it and read by the others.
+
+An actor that dies (its node lost) ends its worker process; the daemon restarts the
+worker, which places a new actor, and gives the unit in hand back to the queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lstui.errors import DaemonError
+from lstui.scheduler.devices import RAY_DEVICES
+from lstui.scheduler.worker import Worker, evaluate_with_backoff
+from lstui.store import UnitClaim
+
+log = logging.getLogger("lstui.ray")
+
+PLACE_TIMEOUT_S = 120.0
+"""How long a worker waits for the cluster to give its actor a GPU (or a core)."""
+
+
+class ExecutorLost(BaseException):
+    """The worker's actor is gone. Not an ``Exception``: it must not fail the job in
+    hand, only end the worker (whose unit the daemon gives back)."""
+
+
+class RemoteEvaluator:
+    """The Ray actor: one job prepared at a time, evaluated point by point."""
+
+    def __init__(self, threads: int | None) -> None:
+        import torch
+
+        if threads:
+            torch.set_num_threads(threads)
+        self.job_id: int | None = None
+        self.prepared: Any = None
+
+    def where(self) -> str:
+        """``HOST/cuda:K`` or ``HOST/cpu``: where this actor computes (K: the GPU's index
+        on that machine, as Ray gave it)."""
+        import ray
+        import torch
+
+        node = socket.gethostname()
+        if torch.cuda.is_available():
+            return f"{node}/cuda:{','.join(str(g) for g in ray.get_gpu_ids())}"
+        return f"{node}/cpu"
+
+    def prepare(self, job_id: int, spec: dict[str, Any], results_dir: str) -> list[str]:
+        """Build the job on this actor's device; returns the notes a person should see."""
+        import torch
+
+        from lstui.scheduler.compute import prepare_job
+        from lstui.spec import JobSpec
+
+        self.job_id, self.prepared = None, None  # one job's evaluator at a time
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.prepared = prepare_job(JobSpec.from_dict(spec), Path(results_dir), device=device)
+        self.job_id = job_id
+        return list(self.prepared.notes)
+
+    def evaluate(self, job_id: int, index: int) -> Any:
+        if job_id != self.job_id:
+            raise RuntimeError(f"the actor holds job {self.job_id}, not job {job_id}")
+        return evaluate_with_backoff(self.prepared, index)
+
+
+@dataclass
+class RayWorker(Worker):
+    """A worker whose points a Ray actor computes (see the module's text)."""
+
+    address: str = "auto"
+    gpu: bool = True
+    _actor: Any = None
+
+    def run(self) -> int:
+        ray = connect(self.address)
+        try:
+            self._place()
+            return super().run()
+        finally:
+            if self._actor is not None:
+                ray.kill(self._actor)
+            ray.shutdown()
+
+    def _place(self) -> None:
+        import ray
+
+        if self.gpu:
+            decorate = ray.remote(max_restarts=0, num_gpus=1)
+        else:
+            decorate = ray.remote(max_restarts=0, num_cpus=1)
+        self._actor = decorate(RemoteEvaluator).remote(None if self.gpu else 1)
+        what = "a GPU" if self.gpu else "a CPU core"
+        try:
+            where = ray.get(self._actor.where.remote(), timeout=PLACE_TIMEOUT_S)
+        except ray.exceptions.GetTimeoutError:
+            raise DaemonError(
+                f"the Ray cluster at {self.address} gave no {what} within "
+                f"{PLACE_TIMEOUT_S:.0f} s (all taken, or none there)"
+            ) from None
+        self.config.device = f"ray:{where}"
+        log.info("Ray actor on %s", where)
+
+    def _remote(self, ref: Any) -> Any:
+        """The actor's answer; its exception as the original one, so that a job's bad
+        input fails the job in one line as on a local worker."""
+        import ray
+
+        try:
+            return ray.get(ref)
+        except ray.exceptions.RayActorError as exc:
+            raise ExecutorLost(f"the Ray actor on {self.config.device} is gone: {exc}") from None
+        except ray.exceptions.RayTaskError as exc:
+            cause = exc.cause
+            if isinstance(cause, Exception):
+                raise cause from None
+            raise
+
+    def _prepare(self, claim: UnitClaim) -> Any:
+        if claim.job_id in self._prepared:
+            return claim.job_id
+        self._prepared.clear()
+        ref = self._actor.prepare.remote(claim.job_id, claim.spec, str(claim.results_dir))
+        for note in self._remote(ref):
+            self._note(claim.job_id, note)
+        self._prepared[claim.job_id] = claim.job_id
+        self.store.add_event(
+            claim.job_id, "info", f"worker {self.worker_id} ready on {self.config.device}"
+        )
+        return claim.job_id
+
+    def _evaluate(self, prepared: Any, index: int) -> Any:
+        return self._remote(self._actor.evaluate.remote(prepared, index))
+
+
+def connect(address: str) -> Any:
+    """``ray`` connected to the cluster at ``address`` (``auto``: ``RAY_ADDRESS``, or the
+    cluster ``ray start`` runs on this machine); one clear error when that fails."""
+    try:
+        import ray
+    except ImportError:
+        raise DaemonError(
+            "Ray devices need Ray in lstui's environment: pip install 'lstui[ray]'"
+        ) from None
+    if ray.is_initialized():
+        return ray
+    _reachable(address)
+    try:
+        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DaemonError(
+            f"no Ray cluster at --ray-address {address} ({first}); start one with "
+            "'ray start --head' or give its address"
+        ) from None
+    return ray
+
+
+def _reachable(address: str, timeout_s: float = 5.0) -> None:
+    """A ``HOST:PORT`` nobody answers on is refused at once (Ray itself would retry for
+    minutes); ``auto`` and ``ray://`` addresses are left to Ray."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or "://" in address:
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as exc:
+        raise DaemonError(
+            f"no Ray cluster at --ray-address {address} ({exc.strerror or exc}); start one "
+            "with 'ray start --head' or give its address"
+        ) from None
+
+
+def check_cluster(devices: list[str], address: str) -> None:
+    """Before a daemon starts Ray workers: Ray is there, and so is a cluster with the
+    GPUs (or cores) asked for. Raises :class:`DaemonError` in one line."""
+    wanted = {kind: devices.count(kind) for kind in RAY_DEVICES if kind in devices}
+    if not wanted:
+        return
+    ray = connect(address)
+    try:
+        total = ray.cluster_resources()
+    finally:
+        ray.shutdown()
+    for kind, count in wanted.items():
+        resource = "GPU" if kind == "ray" else "CPU"
+        have = int(total.get(resource, 0))
+        if have < count:
+            raise DaemonError(
+                f"--devices {kind}:{count}: the Ray cluster at {address} has {have} {resource}s"
+            )

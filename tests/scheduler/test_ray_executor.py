@@ -1,0 +1,144 @@
+"""Ray devices: a real one-node Ray cluster (``ray start --head``, 2 CPUs, no GPU) and a
+real daemon whose workers compute on its actors (``--devices ray-cpu:2``)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lstui.store import JobState, Store
+from tests.scheduler.support import SLOW_SPEC, Lab, assert_same_surface, wait_until
+
+pytest.importorskip("ray")
+
+REPO = Path(__file__).resolve().parents[2]
+RAY = Path(sys.executable).with_name("ray")
+HERE = f"ray:{socket.gethostname()}/cpu"
+"""The device of a worker whose actor computes on this machine's CPU."""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _cluster_up(address: str, env: dict[str, str]) -> bool:
+    code = f"import ray; ray.init(address={address!r}); print(ray.cluster_resources().get('CPU'))"
+    probe = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    return probe.returncode == 0 and probe.stdout.strip().endswith("2.0")
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(lab_modules: Path) -> Iterator[str]:
+    """The address of a Ray cluster of one node, stopped (its process group) afterwards.
+    Its processes see the lab's test models, as a real cluster's nodes see shared files."""
+    temp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # Ray's socket paths must be short
+    port = _free_port()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(lab_modules), str(REPO)]))
+    with open(temp / "head.log", "wb") as log:
+        head = subprocess.Popen(
+            [str(RAY), "start", "--head", "--block", "--port", str(port), "--node-ip-address", "127.0.0.1",
+             "--num-cpus", "2", "--num-gpus", "0", "--object-store-memory", str(80 * 2**20),
+             "--include-dashboard", "false", "--disable-usage-stats", "--temp-dir", str(temp)],
+            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+    address = f"127.0.0.1:{port}"
+    try:
+        wait_until("the Ray cluster", lambda: head.poll() is None and _cluster_up(address, env), 90, every_s=1)
+        yield address
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+            head.wait()
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _actor_pids() -> list[int]:
+    """Processes of lstui's Ray actors (Ray names them ``ray::RemoteEvaluator…``)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if cmdline.startswith(b"ray::RemoteEvaluator"):
+                found.append(int(entry))
+    return found
+
+
+def test_two_ray_workers_compute_a_surface_equal_to_lstui_run(
+    lab: Lab, ray_cluster: str, reference_surface: Path
+) -> None:
+    lab.start_daemon("ray-cpu:2", "--ray-address", ray_cluster)
+    workers = lab.wait_workers(2)
+    assert all(w["device"] == HERE for w in workers), workers
+    status = lab.cli("daemon", "status").stdout
+    assert "on ray-cpu ×2" in status
+
+    job_id = lab.submit("surface", *SLOW_SPEC)
+    job = lab.wait_exported(job_id)
+    assert_same_surface(Path(job.results_dir) / "surface.h5", reference_surface)
+    writers = lab.query("SELECT worker, count(*) AS n FROM points WHERE job_id = ? GROUP BY worker", (job_id,))
+    assert {r["worker"] for r in writers} == {w["id"] for w in workers}
+    assert sum(r["n"] for r in writers) == 100
+    with Store.open_home(lab.home) as store:
+        events = [e.message for e in store.events(job_id)]
+    assert sum(f"ready on {HERE}" in e for e in events) == 2, events
+
+    # bad input fails the job in one line, as on a local worker
+    bad = lab.submit("surface", "--model", "lab_models:boom", "--x", "-1:1:5", "--subset", "200")
+    failed = lab.wait_job(bad, (JobState.FAILED,))
+    assert failed.error is not None and "\n" not in failed.error and "Ray" not in failed.error
+
+
+def test_a_killed_actor_loses_no_point_and_its_worker_comes_back(
+    lab: Lab, ray_cluster: str, reference_surface: Path
+) -> None:
+    lab.start_daemon("ray-cpu:2", "--ray-address", ray_cluster)
+    lab.wait_workers(2)
+    job_id = lab.submit("surface", *SLOW_SPEC)
+    wait_until("points of the job", lambda: lab.job(job_id).done_points >= 10, 60)
+    victims = _actor_pids()
+    assert len(victims) == 2, victims
+    os.kill(victims[0], signal.SIGKILL)
+
+    job = lab.wait_exported(job_id, timeout_s=180)
+    assert_same_surface(Path(job.results_dir) / "surface.h5", reference_surface)
+    rows = lab.query("SELECT count(*) AS n, count(DISTINCT idx) AS d FROM points WHERE job_id = ?", (job_id,))[0]
+    assert rows["n"] == rows["d"] == 100
+    wait_until("a new actor in place of the killed one", lambda: len(_actor_pids()) == 2, 60)
+    assert victims[0] not in _actor_pids()
+    assert "is gone" in (lab.home / "daemon.log").read_text()
+
+
+def test_ray_devices_without_a_cluster_or_its_gpus_are_refused_in_one_line(lab: Lab, ray_cluster: str) -> None:
+    nobody = f"127.0.0.1:{_free_port()}"
+    for devices, address, fragment in [
+        ("ray:1", ray_cluster, f"--devices ray:1: the Ray cluster at {ray_cluster} has 0 GPUs"),
+        ("ray-cpu:3", ray_cluster, f"--devices ray-cpu:3: the Ray cluster at {ray_cluster} has 2 CPUs"),
+        ("ray-cpu:1", nobody, f"no Ray cluster at --ray-address {nobody}"),
+    ]:
+        started = time.monotonic()
+        result = lab.cli("daemon", "start", "--devices", devices, "--ray-address", address, check=False,
+                         timeout_s=120)
+        assert result.returncode != 0
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"lstui: error: {fragment}"), result.stderr
+        assert lab.daemon_pid() is None, f"no daemon after {time.monotonic() - started:.0f} s"
