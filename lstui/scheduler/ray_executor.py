@@ -136,18 +136,15 @@ class RayWorker(Worker):
                 raise cause from None
             raise
 
-    def _prepare(self, claim: UnitClaim) -> Any:
-        if claim.job_id in self._prepared:
-            return claim.job_id
-        self._prepared.clear()
+    def _build(self, claim: UnitClaim) -> Any:
+        """The job made ready on the actor; what stands for it here is its id."""
         ref = self._actor.prepare.remote(claim.job_id, claim.spec, str(claim.results_dir))
         for note in self._remote(ref):
             self._note(claim.job_id, note)
-        self._prepared[claim.job_id] = claim.job_id
-        self.store.add_event(
-            claim.job_id, "info", f"worker {self.worker_id} ready on {self.config.device}"
-        )
         return claim.job_id
+
+    def _free_device(self) -> None:
+        """Nothing here: the actor frees its device when it prepares the next job."""
 
     def _evaluate(self, prepared: Any, index: int) -> Any:
         return self._remote(self._actor.evaluate.remote(prepared, index))

@@ -258,25 +258,32 @@ class Worker:
         self.store.add_event(job_id, "warning", message)
 
     def _prepare(self, claim: UnitClaim) -> Any:
-        from lstui.scheduler.compute import prepare_job
-        from lstui.spec import JobSpec
-
         cached = self._prepared.get(claim.job_id)
         if cached is not None:
             return cached
         if self._prepared:
             self._prepared.clear()  # one job's evaluator at a time: free the device memory
-            _empty_cache()
-        spec = JobSpec.from_dict(claim.spec)
-        prepared = prepare_job(
-            spec, Path(claim.results_dir), device=self.config.device,
-            on_note=lambda message: self._note(claim.job_id, message),
-        )
+            self._free_device()
+        prepared = self._build(claim)
         self._prepared[claim.job_id] = prepared
         self.store.add_event(
             claim.job_id, "info", f"worker {self.worker_id} ready on {self.config.device}"
         )
         return prepared
+
+    def _build(self, claim: UnitClaim) -> Any:
+        """The claim's job made ready on this worker's device (model, data, directions)."""
+        from lstui.scheduler.compute import prepare_job
+        from lstui.spec import JobSpec
+
+        spec = JobSpec.from_dict(claim.spec)
+        return prepare_job(
+            spec, Path(claim.results_dir), device=self.config.device,
+            on_note=lambda message: self._note(claim.job_id, message),
+        )
+
+    def _free_device(self) -> None:
+        _empty_cache()
 
     def _fail_job(self, claim: UnitClaim, message: str, detail: str | None = None) -> None:
         self._prepared.pop(claim.job_id, None)
