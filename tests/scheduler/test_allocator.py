@@ -29,7 +29,7 @@ PROGRAM = textwrap.dedent(
     for n in range(3):
         ev.evaluate(0.01 * n)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for n in range(5):
+    for n in range(10):  # enough points that a one-off (a thread's 8 MiB stack) is noise
         ev.evaluate(0.1 + 0.01 * n)
     print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
     """
@@ -44,5 +44,5 @@ def _faults(mode: str) -> int:
 @pytest.mark.skipif(glibc() is None, reason="glibc's malloc")
 def test_a_cpu_worker_reuses_freed_activations_without_page_faults() -> None:
     default, kept = _faults("default"), _faults("kept")
-    assert default > 5 * 1000, f"activations fault in anew at every point by default ({default})"
+    assert default > 10 * 1000, f"activations fault in anew at every point by default ({default})"
     assert kept < default / 20, f"kept: {kept} faults against {default}"
