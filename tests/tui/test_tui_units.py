@@ -195,3 +195,16 @@ def test_progress_reads_without_colour(tmp_path: Path) -> None:
     text = progress_text(job, 10, colour=False)
     assert text.plain == "████░░░░░░  42%"
     assert all(not span.style or "dim" in str(span.style) for span in text.spans)
+
+
+def test_the_status_line_counts_one_job_and_many(tmp_path: Path) -> None:
+    from lstui.tui.snapshot import Snapshot
+    from lstui.tui.widgets._devices import status_line
+
+    with Store.open_home(tmp_path / "home") as store:
+        submit_spec(store, tiny_spec())
+        one = Snapshot(taken=NOW, jobs=tuple(store.list_jobs()))
+        submit_spec(store, tiny_spec())
+        two = Snapshot(taken=NOW, jobs=tuple(store.list_jobs()))
+    assert status_line(one, "", devices=False).plain.split(" │ ")[1] == "1 job · 1 queued"
+    assert status_line(two, "", devices=False).plain.split(" │ ")[1] == "2 jobs · 2 queued"

@@ -105,7 +105,7 @@ def status_line(snapshot: Snapshot, filter_text: str, *, devices: bool, colour: 
         text.append_text(daemon_text(snapshot.daemon, short=True, colour=colour))
         text.append(" │ ")
     counts = Counter(j.state for j in snapshot.jobs)
-    text.append(f"{len(snapshot.jobs)} jobs")
+    text.append(f"{len(snapshot.jobs)} job{'' if len(snapshot.jobs) == 1 else 's'}")
     for state in (JobState.RUNNING, JobState.QUEUED, JobState.PAUSED, JobState.FAILED):
         if counts[state]:
             text.append(" · ")
