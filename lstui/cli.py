@@ -232,13 +232,15 @@ def submit(ctx: click.Context, wait: bool, unit_size: int | None) -> None:
 def submit_file(ctx: click.Context, file: Path) -> None:
     """Queue the jobs of a TOML file."""
     from lstui.jobfile import read_job_file
+    from lstui.scheduler.preflight import check_inputs
     from lstui.scheduler.submit import submit_spec
 
     entries = read_job_file(file)
+    check_inputs(e.spec for e in entries)
     unit_size = ctx.obj.get("unit_size")
     with _store(ctx) as store:
         ids = [
-            submit_spec(store, e.spec, unit_size=e.unit_size if unit_size is None else unit_size)
+            submit_spec(store, e.spec, unit_size=e.unit_size if unit_size is None else unit_size, check=False)
             for e in entries
         ]
     for job_id in ids:

@@ -10,11 +10,13 @@ Sources, named by a spec string (``--data``):
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from lstui.datasets._arrays import ArraySplit, LandscapeData
-from lstui.datasets._cifar import CIFAR_MEAN, CIFAR_STD, load_cifar
-from lstui.datasets._digits import load_digits
-from lstui.datasets._factory import FACTORY_PATTERN, load_factory
-from lstui.datasets._imagefolder import load_imagefolder
+from lstui.datasets._cifar import CIFAR_MEAN, CIFAR_STD, LAYOUTS, batch_folder, load_cifar
+from lstui.datasets._digits import DIGITS_CLASSES, DIGITS_INPUT_SHAPE, load_digits
+from lstui.datasets._factory import FACTORY_PATTERN, factory_function, load_factory
+from lstui.datasets._imagefolder import load_imagefolder, probe_imagefolder
 from lstui.datasets._select import (
     check_data_split,
     parse_subset,
@@ -28,8 +30,10 @@ __all__ = [
     "CIFAR_STD",
     "DATA_KINDS",
     "ArraySplit",
+    "DataProbe",
     "LandscapeData",
     "load_data",
+    "probe_data",
     "parse_subset",
     "reference_split_indices",
 ]
@@ -44,19 +48,60 @@ DATA_KINDS: tuple[str, ...] = (
 )
 
 
-def _source(spec: str, raw: bool) -> LandscapeData:
+class DataProbe(NamedTuple):
+    """What a look at a data set's files tells without reading them all."""
+
+    input_shape: tuple[int, ...]
+    num_classes: int
+    has_test: bool
+
+
+def _kind(spec: str) -> tuple[str, str]:
+    """``(kind, folder)`` of a data spec: digits, cifar10, cifar100, imagefolder or factory."""
     kind, sep, rest = spec.partition(":")
     if spec == "digits":
-        return load_digits(raw=raw)
+        return "digits", ""
     if kind in ("cifar10", "cifar100", "imagefolder"):
         if not rest:
             raise DataError(f"data {spec!r} needs a folder: {kind}:PATH")
-        if kind == "imagefolder":
-            return load_imagefolder(rest, raw=raw)
-        return load_cifar(kind, rest, raw=raw)
+        return kind, rest
     if sep and FACTORY_PATTERN.fullmatch(spec):
-        return load_factory(spec)
+        return "factory", ""
     raise DataError(f"unknown data {spec!r}; expected one of {', '.join(DATA_KINDS)}")
+
+
+def _source(spec: str, raw: bool) -> LandscapeData:
+    kind, folder = _kind(spec)
+    if kind == "digits":
+        return load_digits(raw=raw)
+    if kind == "imagefolder":
+        return load_imagefolder(folder, raw=raw)
+    if kind == "factory":
+        return load_factory(spec)
+    return load_cifar(kind, folder, raw=raw)
+
+
+def probe_data(spec: str) -> DataProbe | None:
+    """Check, cheaply, that the data a spec names is there, before a job is queued.
+
+    CIFAR folders must hold every batch file and an image folder must have classes and
+    a readable first image; neither is read whole (a job does that on its device). A
+    factory is imported but not called, since only calling it tells its shapes: that
+    returns None.
+
+    Raises:
+        DataError: as :func:`load_data` would for what is checked.
+    """
+    kind, folder = _kind(spec)
+    if kind == "digits":
+        return DataProbe(DIGITS_INPUT_SHAPE, DIGITS_CLASSES, True)
+    if kind == "imagefolder":
+        return DataProbe(*probe_imagefolder(folder))
+    if kind == "factory":
+        factory_function(spec)
+        return None
+    batch_folder(kind, folder)
+    return DataProbe((3, 32, 32), LAYOUTS[kind].num_classes, True)
 
 
 def load_data(

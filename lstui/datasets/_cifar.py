@@ -115,6 +115,23 @@ def resolve_folder(path: str, layout: CifarLayout) -> Path:
     raise DataError(f"{layout.kind} folder {root} holds no {expected}")
 
 
+def batch_folder(kind: str, path: str) -> Path:
+    """The batch folder of ``cifar10:PATH`` or ``cifar100:PATH``, holding every batch file.
+
+    Raises:
+        DataError: the folder or a batch file is missing.
+    """
+    layout = LAYOUTS[kind]
+    folder = resolve_folder(path, layout)
+    missing = [name for name in layout.files if not (folder / name).is_file()]
+    if missing:
+        raise DataError(
+            f"{layout.kind} folder {folder} lacks {', '.join(missing)}; "
+            f"expected {', '.join(layout.files)}"
+        )
+    return folder
+
+
 def read_batch(path: Path, layout: CifarLayout) -> tuple[np.ndarray, np.ndarray]:
     """Read one batch file: pixels ``N×3072`` uint8 and labels ``N`` int64."""
     try:
@@ -173,13 +190,7 @@ def load_cifar(kind: str, path: str, *, raw: bool = False) -> LandscapeData:
         DataError: the folder or a batch file is missing or malformed.
     """
     layout = LAYOUTS[kind]
-    folder = resolve_folder(path, layout)
-    missing = [name for name in layout.files if not (folder / name).is_file()]
-    if missing:
-        raise DataError(
-            f"{layout.kind} folder {folder} lacks {', '.join(missing)}; "
-            f"expected {', '.join(layout.files)}"
-        )
+    folder = batch_folder(kind, path)
     return LandscapeData(
         name=f"{kind}:{path}",
         train=_split(folder, layout.train_files, layout, raw),

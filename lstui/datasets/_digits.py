@@ -13,6 +13,9 @@ DIGITS_TEST_SIZE = 360
 DIGITS_SPLIT_SEED = 0
 #: Pixel values run 0..16.
 DIGITS_SCALE = 1.0 / 16.0
+#: One sample's shape and the number of classes.
+DIGITS_INPUT_SHAPE = (1, 8, 8)
+DIGITS_CLASSES = 10
 
 
 def load_digits(*, raw: bool = False) -> LandscapeData:
@@ -29,7 +32,7 @@ def load_digits(*, raw: bool = False) -> LandscapeData:
     from sklearn.datasets import load_digits as sklearn_digits
 
     images, labels = sklearn_digits(return_X_y=True)
-    inputs = torch.from_numpy(images.astype(np.uint8).reshape(-1, 1, 8, 8))
+    inputs = torch.from_numpy(images.astype(np.uint8).reshape(-1, *DIGITS_INPUT_SHAPE))
     targets = torch.from_numpy(labels.astype(np.int64))
 
     order = np.random.RandomState(DIGITS_SPLIT_SEED).permutation(len(targets))
@@ -41,5 +44,6 @@ def load_digits(*, raw: bool = False) -> LandscapeData:
     train = ArraySplit(train_inputs, targets[train_idx], DIGITS_SCALE, mean, std)
     test = ArraySplit(inputs[test_idx], targets[test_idx], DIGITS_SCALE, mean, std)
     return LandscapeData(
-        name="digits", train=train, test=test, input_shape=(1, 8, 8), num_classes=10
+        name="digits", train=train, test=test, input_shape=DIGITS_INPUT_SHAPE,
+        num_classes=DIGITS_CLASSES,
     )

@@ -111,6 +111,24 @@ def materialise(dataset: Any, what: str) -> ArraySplit:
     return ArraySplit(inputs.contiguous(), targets)
 
 
+def factory_function(spec: str) -> Any:
+    """Import ``pkg.module:factory`` and return the factory, without calling it.
+
+    Raises:
+        DataError: the module does not import or has no such callable.
+    """
+    module_name, _, attr = spec.partition(":")
+    try:
+        target: Any = importlib.import_module(module_name)
+    except Exception as exc:
+        raise DataError(f"cannot import {module_name} for data {spec}: {exc}") from exc
+    for part in attr.split("."):
+        target = getattr(target, part, None)
+    if not callable(target):
+        raise DataError(f"data {spec}: {module_name} has no callable {attr}")
+    return target
+
+
 def load_factory(spec: str) -> LandscapeData:
     """Import ``pkg.module:factory``, call it, and materialise what it returns.
 
@@ -122,15 +140,7 @@ def load_factory(spec: str) -> LandscapeData:
         DataError: the module does not import, the factory is missing, fails or returns
             something else.
     """
-    module_name, _, attr = spec.partition(":")
-    try:
-        target: Any = importlib.import_module(module_name)
-    except Exception as exc:
-        raise DataError(f"cannot import {module_name} for data {spec}: {exc}") from exc
-    for part in attr.split("."):
-        target = getattr(target, part, None)
-    if not callable(target):
-        raise DataError(f"data {spec}: {module_name} has no callable {attr}")
+    target = factory_function(spec)
     try:
         result = target()
     except Exception as exc:

@@ -81,6 +81,42 @@ def _read_split(
     return torch.from_numpy(pixels), torch.from_numpy(labels), first
 
 
+def _layout(path: str) -> tuple[Path, Path | None, list[str]]:
+    """The train folder, the test folder (or None) and the class names of ``path``."""
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise DataError(
+            f"image folder {root} does not exist or is not a folder; "
+            "expected PATH/CLASS/IMAGE.png or PATH/train/CLASS/IMAGE.png"
+        )
+    train_dir, test_dir = root, None
+    if (root / "train").is_dir():
+        train_dir = root / "train"
+        test_dir = next((root / n for n in ("test", "val") if (root / n).is_dir()), None)
+    classes = _class_names(train_dir)
+    if not classes:
+        raise DataError(f"{train_dir} holds no class folders; expected {train_dir}/CLASS/IMAGE.png")
+    return train_dir, test_dir, classes
+
+
+def probe_imagefolder(path: str) -> tuple[tuple[int, ...], int, bool]:
+    """The sample shape, class count and whether a test split exists, from the folder
+    layout and the first image (the others are read by the job).
+
+    Raises:
+        DataError: a missing folder, no class folders, an image-less first class or an
+            unreadable first image.
+    """
+    train_dir, test_dir, classes = _layout(path)
+    images = _image_files(train_dir / classes[0])
+    if not images:
+        raise DataError(
+            f"class folder {train_dir / classes[0]} holds no images ({', '.join(IMAGE_EXTENSIONS)})"
+        )
+    height, width = _read_rgb(images[0]).shape[:2]
+    return (3, height, width), len(classes), test_dir is not None
+
+
 def load_imagefolder(path: str, *, raw: bool = False) -> LandscapeData:
     """Load ``imagefolder:PATH``: ``PATH/CLASS/*.png`` or ``PATH/{train,test|val}/CLASS/…``.
 
@@ -97,20 +133,7 @@ def load_imagefolder(path: str, *, raw: bool = False) -> LandscapeData:
     Raises:
         DataError: a missing folder, no images, an unreadable image or mixed sizes.
     """
-    root = Path(path).expanduser()
-    if not root.is_dir():
-        raise DataError(
-            f"image folder {root} does not exist or is not a folder; "
-            "expected PATH/CLASS/IMAGE.png or PATH/train/CLASS/IMAGE.png"
-        )
-    train_dir, test_dir = root, None
-    if (root / "train").is_dir():
-        train_dir = root / "train"
-        test_dir = next((root / n for n in ("test", "val") if (root / n).is_dir()), None)
-
-    classes = _class_names(train_dir)
-    if not classes:
-        raise DataError(f"{train_dir} holds no class folders; expected {train_dir}/CLASS/IMAGE.png")
+    train_dir, test_dir, classes = _layout(path)
     train_x, train_y, first = _read_split(train_dir, classes, None, None)
     size = (train_x.shape[2], train_x.shape[3])
     mean, std = (None, None) if raw else channel_stats(train_x, 1.0 / 255.0)

@@ -11,7 +11,7 @@ from pathlib import Path
 from torch import nn
 
 from lstui.models._build import build_model
-from lstui.models._checkpoint import apply_state_dict, load_checkpoint
+from lstui.models._checkpoint import apply_state_dict, fitted_state_dict, load_checkpoint
 from lstui.models._zoo import BUILTIN, REFERENCE_ZOO, SMALL_MODELS
 
 #: Every built-in model name, for help text and validation.
@@ -22,6 +22,11 @@ REFERENCE_MODEL_NAMES: tuple[str, ...] = tuple(REFERENCE_ZOO)
 
 #: The small models that size themselves to the data.
 SMALL_MODEL_NAMES: tuple[str, ...] = tuple(SMALL_MODELS)
+
+
+def misfit_subject(checkpoint: str | Path, name: str) -> str:
+    """The start of the message for a checkpoint that does not fit model ``name``."""
+    return f"checkpoint {str(checkpoint)!r} does not fit model {name!r}"
 
 
 def load_model(
@@ -50,8 +55,8 @@ def load_model(
     """
     model = build_model(name, input_shape=input_shape, num_classes=num_classes)
     if checkpoint is not None:
-        subject = f"checkpoint {str(checkpoint)!r} does not fit model {name!r}"
-        apply_state_dict(model, load_checkpoint(checkpoint, trust=trust), subject=subject)
+        state = load_checkpoint(checkpoint, trust=trust)
+        apply_state_dict(model, state, subject=misfit_subject(checkpoint, name))
     return model.cpu().eval()
 
 
@@ -61,6 +66,8 @@ __all__ = [
     "SMALL_MODEL_NAMES",
     "apply_state_dict",
     "build_model",
+    "fitted_state_dict",
     "load_checkpoint",
     "load_model",
+    "misfit_subject",
 ]

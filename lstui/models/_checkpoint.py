@@ -54,7 +54,20 @@ def load_checkpoint(path: str | Path, *, trust: bool = False) -> dict[str, torch
     return strip_wrapper_prefixes(_find_state_dict(stored, file))
 
 
+#: How a file ``torch.save`` wrote begins: a zip archive (PyTorch 1.6 and later) or a pickle
+#: of protocol 2 or more (the legacy format).
+_CHECKPOINT_MAGIC = (b"PK\x03\x04", b"\x80")
+
+
 def _unreadable(file: Path, error: Exception, trust: bool) -> str:
+    try:
+        with file.open("rb") as handle:
+            head = handle.read(4)
+    except OSError:
+        head = _CHECKPOINT_MAGIC[0]
+    if not head.startswith(_CHECKPOINT_MAGIC):
+        what = "is empty" if not head else "is neither a zip archive nor a pickle"
+        return f"{str(file)!r} is not a torch checkpoint: it {what}"
     message = str(error)
     if not trust and message.startswith("Weights only load failed"):
         found = sorted(set(_UNSUPPORTED_GLOBAL.findall(message)))
@@ -135,6 +148,18 @@ def apply_state_dict(
         CheckpointError: the keys or shapes do not fit, naming the first missing, the
             first unexpected and the first mis-shaped key, with counts.
     """
+    model.load_state_dict(fitted_state_dict(model, state, subject=subject), strict=True)
+
+
+def fitted_state_dict(
+    model: nn.Module, state: Mapping[str, torch.Tensor], *, subject: str | None = None
+) -> dict[str, torch.Tensor]:
+    """``state`` checked against ``model``'s keys and shapes, with a missing BatchNorm
+    counter taken from the model; loads nothing, so ``model`` may be on the meta device.
+
+    Raises:
+        CheckpointError: as :func:`apply_state_dict`.
+    """
     expected = model.state_dict()
     full = dict(state)
     missing = []
@@ -166,4 +191,4 @@ def apply_state_dict(
         raise CheckpointError(
             f"{subject}: {'; '.join(parts)} — is it for another model or number of classes?"
         )
-    model.load_state_dict(full, strict=True)
+    return full

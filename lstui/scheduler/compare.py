@@ -20,6 +20,7 @@ import numpy as np
 
 from lstui.errors import BadInput, SpecError
 from lstui.landscape.grid import Axis
+from lstui.scheduler.preflight import check_inputs
 from lstui.scheduler.submit import submit_spec
 from lstui.spec import JobSpec
 from lstui.store import JobState, Store
@@ -87,9 +88,10 @@ def queue_comparison(
         dataclasses.replace(base, kind="surface", checkpoint=c, x=surface_x, y=surface_y, name=f"{prefix}2D {lab}").validated()
         for c, lab in zip(checkpoints, labels, strict=True)
     ]
-    interps = tuple(submit_spec(store, s, unit_size=unit_size) for s in interp_specs)
-    curves = tuple(submit_spec(store, s, unit_size=unit_size) for s in curve_specs)
-    surfaces = tuple(submit_spec(store, s, unit_size=unit_size) for s in surface_specs)
+    check_inputs([*interp_specs, *curve_specs, *surface_specs])
+    interps = tuple(submit_spec(store, s, unit_size=unit_size, check=False) for s in interp_specs)
+    curves = tuple(submit_spec(store, s, unit_size=unit_size, check=False) for s in curve_specs)
+    surfaces = tuple(submit_spec(store, s, unit_size=unit_size, check=False) for s in surface_specs)
     figure = {
         "type": "comparison",
         "labels": list(labels),

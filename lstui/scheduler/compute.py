@@ -153,7 +153,7 @@ def set_aside(path: Path) -> Path:
     return target
 
 
-def _read_fitting_directions(
+def read_fitting_directions(
     path: Path, tensors: list[torch.Tensor], wanted: int
 ) -> list[Direction]:
     from lstui.landscape.directions import check_direction_fits
@@ -191,17 +191,17 @@ def load_or_make_directions(
         if not path.exists():
             raise BadInput(f"--dir-file {spec.dir_file!r}: no such file")
         try:
-            return _read_fitting_directions(path, tensors, wanted), path
+            return read_fitting_directions(path, tensors, wanted), path
         except BadInput as exc:
             raise BadInput(f"--dir-file: {exc}") from None
     if path.exists():
         try:
-            return _read_fitting_directions(path, tensors, wanted), path
+            return read_fitting_directions(path, tensors, wanted), path
         except BadInput as exc:
             damage = exc
         with contextlib.suppress(BadInput):
             # another worker of the job may have set it aside and written it meanwhile
-            return _read_fitting_directions(path, tensors, wanted), path
+            return read_fitting_directions(path, tensors, wanted), path
         aside: Path | None = None
         with contextlib.suppress(FileNotFoundError):
             aside = set_aside(path)

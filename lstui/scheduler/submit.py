@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lstui.errors import SpecError
+from lstui.scheduler.preflight import check_inputs
 from lstui.spec import JobSpec
 from lstui.store import Store
 
@@ -30,14 +31,22 @@ def submit_spec(
     *,
     unit_size: int | None = None,
     depends_on: Sequence[int] = (),
+    check: bool = True,
 ) -> int:
     """Queue ``spec`` with its points cut into coarse-to-fine units: of ``unit_size``
     points each if given, else of :data:`DEFAULT_UNIT_SIZE` with the last ones smaller
-    (:data:`TAPER`); returns the job id."""
+    (:data:`TAPER`); returns the job id.
+
+    With ``check`` (the default) the job's data, checkpoints and direction file are read
+    first (:func:`~lstui.scheduler.preflight.check_inputs`), so input a worker would
+    refuse is refused here; pass False where they were checked already, for a set of
+    jobs queued together."""
     taper = TAPER if unit_size is None else 0
     unit_size = DEFAULT_UNIT_SIZE if unit_size is None else unit_size
     if not 1 <= unit_size <= MAX_UNIT_SIZE:
         raise SpecError(f"--unit-size must be between 1 and {MAX_UNIT_SIZE}, got {unit_size}")
+    if check:
+        check_inputs([spec])
     if spec.kind == "figure":
         units: list[list[int]] = [[0]]
         total = 1

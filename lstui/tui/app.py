@@ -290,7 +290,7 @@ class LstuiApp(App[None]):
             def submit(store: Store) -> str:
                 from lstui.scheduler.submit import submit_spec
 
-                job_id = submit_spec(store, spec)
+                job_id = submit_spec(store, spec, check=False)  # the form checked its files
                 self.call_from_thread(self.main.table.select_when_shown, job_id)
                 return f"queued job {job_id}: {spec.default_name()}"
 

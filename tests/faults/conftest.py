@@ -15,6 +15,7 @@ from tests.faults.support import (
     Lab,
     write_evil_checkpoint,
     write_fault_models,
+    write_fitting_files,
 )
 
 
@@ -72,12 +73,18 @@ def finished_lab(
     lab = Lab(root / "home", fault_modules)
     marker = root / "pwned"
     evil = root / "evil.pt"
-    write_evil_checkpoint(evil, marker)
     try:
+        # submit refuses the evil file, so it replaces a good one after its job is queued
+        write_fitting_files(lab, "fault_models:slow", checkpoint=evil)
+        queued = lab.cli(
+            "submit", "surface", *KILL_SPEC, "--checkpoint", str(evil),
+            preexec_fn=lambda: os.umask(0o022),  # it creates the home, the store
+        )  # fmt: skip
+        evil_job = int(queued.stdout.split()[-1])
+        write_evil_checkpoint(evil, marker)
         lab.cli("daemon", "start", "--devices", "cpu:1", preexec_fn=lambda: os.umask(0o022))
         surface = lab.submit("surface", *KILL_SPEC)
         diverging = lab.submit("surface", *DIVERGING_SPEC, "--name", "../../escape")
-        evil_job = lab.submit("surface", *KILL_SPEC, "--checkpoint", str(evil))
         for job in (surface, diverging):
             lab.wait_job(job)
             lab.wait_finished_files(job)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import resource
 import signal
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -99,6 +101,37 @@ def write_evil_checkpoint(path: Path, marker: Path) -> None:
 
     torch.save({"state_dict": Evil()}, path)
     assert not marker.exists()
+
+
+_FITTING_FILES = """
+import sys
+from pathlib import Path
+
+import torch
+
+from lstui.landscape.directions import model_tensors
+from lstui.models import build_model
+from lstui.results import write_directions
+
+model = build_model(sys.argv[1], input_shape=(1, 8, 8))
+if sys.argv[2]:
+    torch.save({"state_dict": model.state_dict()}, sys.argv[2])
+if sys.argv[3]:
+    zeros = [torch.zeros_like(t) for t in model_tensors(model, "weights")]
+    write_directions(Path(sys.argv[3]), zeros, zeros)
+"""
+
+
+def write_fitting_files(
+    lab: Lab, model: str, *, checkpoint: Path | None = None, dir_file: Path | None = None
+) -> None:
+    """Write a checkpoint of ``model`` (a lab module's factory, built for digits) and a 2D
+    direction file that fits it, in a process on the lab's PYTHONPATH: files that pass
+    the checks of ``lstui submit``, for tests that damage them after their job is queued."""
+    subprocess.run(
+        [sys.executable, "-c", _FITTING_FILES, model, str(checkpoint or ""), str(dir_file or "")],
+        env=lab.env, check=True, timeout=TIMEOUT_S, capture_output=True,
+    )
 
 
 def wait_until(

@@ -37,6 +37,7 @@ from tests.faults.support import (
     assert_points_once,
     one_error_line,
     wait_until,
+    write_fitting_files,
 )
 
 
@@ -153,13 +154,13 @@ def damaged_run(
         _truncate(results / "directions.h5")
         (results / "surface.h5").write_bytes(b"not an HDF5 file\n" * 100)
 
-        checkpoint = root / "ck.pt"
-        checkpoint.write_bytes(b"a checkpoint that will be gone")
+        # submit reads both files, so they are damaged after their jobs are queued
+        checkpoint, dir_file = root / "ck.pt", root / "dirs.h5"
+        write_fitting_files(lab, "fault_models:slow", checkpoint=checkpoint, dir_file=dir_file)
         no_checkpoint = lab.submit("surface", *KILL_SPEC, "--checkpoint", str(checkpoint))
         checkpoint.unlink()
-        dir_file = root / "dirs.h5"
-        dir_file.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
         bad_dir_file = lab.submit("surface", *KILL_SPEC, "--dir-file", str(dir_file))
+        dir_file.write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
 
         lab.start_daemon("cpu:1", "--export", "")
         lab.wait_job(resumed)

@@ -48,7 +48,21 @@ def test_a_checkpoint_that_would_run_code_is_refused_and_runs_none(
     assert not marker.exists()
 
 
+def test_submit_refuses_it_before_queueing(tmp_path: Path) -> None:
+    marker, evil = tmp_path / "pwned", tmp_path / "evil.pt"
+    write_evil_checkpoint(evil, marker)
+    argv = ["submit", "surface", "--model", "mlp", "--data", "digits", "--x", "-1:1:3",
+            "--checkpoint", str(evil)]  # fmt: skip
+    code, _, err = cli_in_process(argv, tmp_path / "home")
+    line = one_error_line(err)
+    assert code == 2 and "(io.open)" in line and "--trust-checkpoint" in line
+    assert not marker.exists()
+    code, out, _ = cli_in_process(["ls", "--all", "--json"], tmp_path / "home")
+    assert code == 0 and out.strip() == "[]"
+
+
 def test_the_daemon_refuses_it_too(finished_lab: FinishedLab) -> None:
+    """The file was swapped in after its job was queued, past the submit's check."""
     job = finished_lab.lab.job(finished_lab.evil)
     assert job["state"] == "failed"
     assert "--trust-checkpoint" in job["error"] and "\n" not in job["error"]

@@ -8,9 +8,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import torch
 from textual.pilot import Pilot
 
 from lstui.landscape.grid import parse_axis
+from lstui.models import build_model
 from lstui.scheduler.devices import DeviceFacts
 from lstui.scheduler.submit import submit_spec
 from lstui.spec import JobSpec
@@ -80,8 +82,8 @@ def build_fixed_store(home: Path) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     ckpt = home / "checkpoints"
     ckpt.mkdir(exist_ok=True)
-    for name in ("small-batch.pt", "large-batch.pt"):
-        (ckpt / name).write_bytes(b"")
+    for name in ("small-batch.pt", "large-batch.pt"):  # real checkpoints: submit reads them
+        torch.save(build_model("mlp", input_shape=(1, 8, 8)).state_dict(), ckpt / name)
     with Store.open_home(home, clock=clock) as store:
         gpu = store.register_worker("cuda:0", 4242, "lab")
         cpu = store.register_worker("cpu", 4243, "lab")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import torch
 from textual.widgets import Static
 
+from lstui.models import build_model
 from lstui.store import Store
 from lstui.tui.form import GENERAL, defaults, validate_form
 from lstui.tui.screens import NewJobScreen
@@ -98,3 +100,42 @@ async def _fill_the_form_badly(fixed_home: Path) -> None:
         await pilot.press("escape")
         await pilot.pause(0.1)
         assert not isinstance(app.screen, NewJobScreen)
+
+
+def test_a_checkpoint_of_another_model_keeps_the_form_open_with_its_reason(
+    fixed_home: Path, tmp_path: Path
+) -> None:
+    """The files are checked in a thread after the fields: the reason goes under the field
+    that names the file, nothing is queued; the right model then queues the job."""
+    checkpoint = tmp_path / "cnn.pt"
+    torch.save(build_model("cnn", input_shape=(1, 8, 8)).state_dict(), checkpoint)
+    with Store.open_home(fixed_home) as store:
+        before = len(store.list_jobs())
+    asyncio.run(_queue_with_a_misfit_checkpoint(fixed_home, checkpoint))
+    with Store.open_home(fixed_home) as store:
+        jobs = store.list_jobs()
+    assert len(jobs) == before + 1
+    assert jobs[-1].spec["model"] == "cnn" and jobs[-1].spec["checkpoint"] == str(checkpoint)
+
+
+async def _queue_with_a_misfit_checkpoint(fixed_home: Path, checkpoint: Path) -> None:
+    app = fixed_app(fixed_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, NewJobScreen), 5, "the form")
+        form = app.screen
+        assert isinstance(form, NewJobScreen)
+        form.set_value("model", "mlp")
+        form.set_value("checkpoint", str(checkpoint))
+        form.set_value("x", "-1:1:3")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "checkpoint" in form.errors, 60, "the check's reason")
+        assert isinstance(app.screen, NewJobScreen), "the form stays open"
+        assert "does not fit model 'mlp'" in form.errors["checkpoint"]
+        assert form.query_one("#error-checkpoint", Static).display
+        assert not form.checking
+        form.set_value("model", "cnn")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: not isinstance(app.screen, NewJobScreen), 60, "the form to close")
+        await wait_for(pilot, lambda: not app.actions_running(), 30, "the job queued")

@@ -10,15 +10,25 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
 
+from lstui.errors import LstuiError
 from lstui.spec import JobSpec
 from lstui.tui.form import DEFAULT_DIR_TYPE, DEFAULT_X, FIELDS, GENERAL, validate_form
 
+TITLE = "New job — tab: next field · enter/ctrl+s: queue · esc: cancel"
+
+#: The fields whose files the check reads, in the order a reason naming a file is matched.
+FILE_FIELDS = ("checkpoint", "checkpoint_b", "data")
+
 
 class NewJobScreen(ModalScreen[JobSpec | None]):
-    """A form that returns a validated :class:`JobSpec` (queued by the app), or None.
+    """A form that returns a checked :class:`JobSpec` (queued by the app), or None.
 
     Every wrong field gets its reason written under it; nothing is returned until all
-    are right. ``enter`` in a field or ``ctrl+s`` queues, ``esc`` cancels.
+    are right. Then the files the job will read are checked in a thread
+    (:func:`~lstui.scheduler.preflight.check_inputs`: the torch import makes it take a
+    few seconds the first time), and a reason found there goes under the field naming
+    the file, the form staying open. ``enter`` in a field or ``ctrl+s`` queues, ``esc``
+    cancels.
     """
 
     BINDINGS = [
@@ -29,10 +39,11 @@ class NewJobScreen(ModalScreen[JobSpec | None]):
     def __init__(self) -> None:
         super().__init__(id="new-job")
         self.errors: dict[str, str] = {}
+        self.checking = False
 
     def compose(self) -> ComposeResult:
         with Vertical(id="form"):
-            yield Static("New job — tab: next field · enter/ctrl+s: queue · esc: cancel", id="form-title")
+            yield Static(TITLE, id="form-title")
             with VerticalScroll(id="form-fields"):
                 for f in FIELDS:
                     with Horizontal(classes="field"):
@@ -124,10 +135,34 @@ class NewJobScreen(ModalScreen[JobSpec | None]):
         self.action_cancel()
 
     def action_submit(self) -> None:
-        spec, errors = validate_form(self.values())
+        if self.checking:
+            return
+        values = self.values()
+        spec, errors = validate_form(values)
         self.show_errors(errors)
-        if spec is not None:
-            self.dismiss(spec)
+        if spec is None:
+            return
+        self.checking = True
+        self.query_one("#form-title", Static).update("checking the job's files …")
+
+        def check() -> None:
+            from lstui.scheduler.preflight import check_inputs
+
+            try:
+                check_inputs([spec])
+            except (LstuiError, OSError) as exc:  # what the CLI shows as one line
+                self.app.call_from_thread(self._refused, str(exc), values)
+            else:
+                self.app.call_from_thread(self.dismiss, spec)
+
+        self.run_worker(check, name="check", group="form-check", thread=True)
+
+    def _refused(self, reason: str, values: dict[str, str]) -> None:
+        """Show what the check found under the field that names its file."""
+        self.checking = False
+        self.query_one("#form-title", Static).update(TITLE)
+        key = next((k for k in FILE_FIELDS if values[k] and values[k] in reason), GENERAL)
+        self.show_errors({key: reason})
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -1,0 +1,105 @@
+"""Reading what a job will read before it is queued, so bad input fails at submit.
+
+A job that a worker takes up hours later should not fail on its first point for
+something knowable now: a checkpoint that is not one, or that belongs to another model, a
+CIFAR folder that lacks a batch, a direction file that does not fit. These checks read
+the checkpoints and the direction file whole, but the data only as far as a look at its
+files tells (:func:`lstui.datasets.probe_data`), and build the model on PyTorch's meta
+device, where it has shapes but no memory. What only computing tells (a NaN loss, a
+factory's data) is still the worker's to report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lstui.errors import BadInput
+from lstui.spec import JobSpec
+
+if TYPE_CHECKING:
+    import torch
+
+    from lstui.datasets import DataProbe
+
+
+def check_inputs(specs: Iterable[JobSpec]) -> None:
+    """Raise the BadInput a worker would meet preparing any of ``specs``, naming it.
+
+    Checked for each spec: the data (:func:`~lstui.datasets.probe_data`) and that a test
+    split exists where the job needs one; every checkpoint it names (``checkpoint``,
+    ``checkpoint_b``, ``target``, ``target_y``) is readable as allowed and, where the
+    data's shapes are known, fits the model; a ``dir_file`` fits the model and the grid.
+    A trajectory's other checkpoints were read by its PCA already. Figure jobs read
+    only results, and jobs on the embedded digits with no file to read have nothing to
+    check: both are skipped without importing torch.
+    """
+    probes: dict[str, DataProbe | None] = {}
+    for spec in specs:
+        if spec.kind == "figure" or (spec.data == "digits" and not _model_files(spec) and not spec.dir_file):
+            continue  # nothing on disk to look at (and no torch import to pay, 2-3 s)
+        from lstui.datasets import probe_data
+
+        if spec.data not in probes:
+            probes[spec.data] = probe_data(spec.data)
+        probe = probes[spec.data]
+        if probe is not None and "test" in spec.splits and not probe.has_test:
+            raise BadInput(f"--split {spec.split}: the data set {spec.data!r} has no test split")
+        _check_model_files(spec, probe)
+
+
+def _check_model_files(spec: JobSpec, probe: DataProbe | None) -> None:
+    from lstui.models import fitted_state_dict, load_checkpoint, misfit_subject
+
+    files = _model_files(spec)
+    if not files and not spec.dir_file:
+        return
+    model = _shape_model(spec, probe) if probe is not None else None
+    for file in files:
+        state = load_checkpoint(file, trust=spec.trust_checkpoint)
+        if model is not None:
+            fitted_state_dict(model, state, subject=misfit_subject(file, spec.model))
+    if spec.dir_file:
+        _check_dir_file(spec, model)
+
+
+def _model_files(spec: JobSpec) -> list[str]:
+    """The checkpoints a worker of ``spec`` loads into its model, each once."""
+    files = (spec.checkpoint, spec.checkpoint_b, spec.target, spec.target_y)
+    return list(dict.fromkeys(f for f in files if f))
+
+
+def _shape_model(spec: JobSpec, probe: DataProbe) -> torch.nn.Module:
+    """The job's model with its shapes: on the meta device, or on the CPU for a user
+    factory that cannot be built there."""
+    import torch
+
+    from lstui.models import build_model
+
+    def build() -> torch.nn.Module:
+        return build_model(spec.model, input_shape=probe.input_shape, num_classes=probe.num_classes)
+
+    try:
+        with torch.device("meta"):
+            return build()
+    except BadInput:
+        raise
+    except Exception:  # some factories compute on their tensors while building
+        return build()
+
+
+def _check_dir_file(spec: JobSpec, model: torch.nn.Module | None) -> None:
+    from lstui.landscape.directions import model_tensors
+    from lstui.results import read_directions
+    from lstui.scheduler.compute import read_fitting_directions
+
+    path = Path(spec.dir_file or "")
+    try:
+        if model is None:
+            read_directions(path)
+        else:
+            wanted = 1 if spec.y is None else 2
+            read_fitting_directions(path, model_tensors(model, spec.dir_type), wanted)
+    except BadInput as exc:
+        raise BadInput(f"--dir-file: {exc}") from None
