@@ -8,9 +8,14 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from lstui.errors import LstuiError
+from lstui.spec import JobSpec
 from lstui.store import Event, JobRow, JobState, Store
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def elapsed_s(job: JobRow, now: float | None = None) -> float | None:
@@ -139,14 +144,17 @@ def rows_text(rows: Sequence[Mapping[str, object]]) -> str:
 
 
 def terminal_plot(store: Store, job: JobRow, *, width: int = 80, height: int = 20, color: bool | None = None) -> str:
-    """The job's result so far as a plotext picture (2D heatmap with bands, 1D lines)."""
+    """The job's result so far as a plotext picture (2D heatmap with bands, 1D lines, a
+    trajectory's path). Colours by default only on a terminal and without ``NO_COLOR``:
+    click drops them from a pipe, where the bands would all be the same ``█``."""
     import os
+    import sys
 
     from lstui import plots
     from lstui.scheduler.exporting import job_surface
 
     if color is None:
-        color = "NO_COLOR" not in os.environ
+        color = "NO_COLOR" not in os.environ and sys.stdout.isatty()
     surface = job_surface(store, job)
     if surface.ycoordinates is None:
         curves = {k: surface.values(k) for k in surface.arrays}
@@ -155,4 +163,15 @@ def terminal_plot(store: Store, job: JobRow, *, width: int = 80, height: int = 2
     return plots.terminal_heatmap(
         surface.xcoordinates, surface.ycoordinates, surface.values(key),
         width=width, height=height, title=f"{job.name} — {key}", color=color,
+        path=_trajectory_path(job) if job.kind == "trajectory" else None,
     )
+
+
+def _trajectory_path(job: JobRow) -> tuple[np.ndarray, np.ndarray] | None:
+    """A trajectory job's path for its plot; None, drawing none, if its file is unreadable."""
+    from lstui.scheduler.trajectory import trajectory_path
+
+    try:
+        return trajectory_path(JobSpec.from_dict(job.spec, check_files=False))
+    except (LstuiError, OSError):
+        return None

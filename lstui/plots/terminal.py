@@ -28,7 +28,11 @@ PLAIN_RAMP = ".,:;-=~oxO#@"
 BLOCK = "█"
 CENTRE_MARK = "+"
 MIN_MARK = "*"
+PATH_MARK = "•"
 _MARK_COLOUR = (255, 40, 40)
+_PATH_COLOUR = (255, 255, 255)
+_PATH_STEPS = 8
+"""Marks drawn between two points of a trajectory, so the path reads as a line."""
 _MIN_PLOT_HEIGHT = 6
 
 _CURVE_STYLE = {
@@ -112,6 +116,7 @@ def terminal_heatmap(
     log: bool | None = None,
     title: str | None = None,
     color: bool = True,
+    path: tuple[ArrayLike, ArrayLike] | None = None,
 ) -> str:
     """A surface as a heatmap of contour bands, ``height`` lines of at most ``width`` columns.
 
@@ -121,6 +126,7 @@ def terminal_heatmap(
     points stay blank. ``+`` marks the centre (0, 0) and ``*`` the minimum. Below the plot
     a legend reads like a colorbar: ``█ 0.01 █ 0.02 █`` (the band between two numbers
     holds the values between them), then the markers and the count of blank points.
+    ``path`` (a trajectory's ``(xs, ys)``) is drawn over the bands with ``•``.
     """
     xs, ys, zs = st.check_surface(x, y, Z)
     if levels is not None:
@@ -153,6 +159,9 @@ def terminal_heatmap(
         markers.append(
             f"{MIN_MARK} min {st.format_level(position[2])} at ({position[0]:.3g}, {position[1]:.3g})"
         )
+    path_x, path_y = _path_points(path)
+    if path_x.size:
+        markers.append(f"{PATH_MARK} trajectory")
     note = bad_note(count_bad(zs), zs.size)
     if note is not None:
         markers.append(note.replace("not shown", "blank"))
@@ -182,6 +191,9 @@ def terminal_heatmap(
                     plotext.scatter(px, py, marker=BLOCK, color=colours[k])
                 else:
                     plotext.scatter(px, py, marker=chars[k])
+        if path_x.size:
+            plotext.scatter(path_x.tolist(), path_y.tolist(), marker=PATH_MARK,
+                            color=_PATH_COLOUR if color else None)
         mark_colour = _MARK_COLOUR if color else None
         if markers and markers[0].startswith(CENTRE_MARK):
             plotext.scatter([0.0], [0.0], marker=CENTRE_MARK, color=mark_colour)
@@ -196,6 +208,21 @@ def terminal_heatmap(
     lines = text.rstrip("\n").split("\n") + footer
     result = "\n".join(lines)
     return result if color else strip_ansi(result)
+
+
+def _path_points(path: tuple[ArrayLike, ArrayLike] | None) -> tuple[np.ndarray, np.ndarray]:
+    """A path's finite points and :data:`_PATH_STEPS` points between each pair."""
+    if path is None:
+        return np.empty(0), np.empty(0)
+    xs, ys = (np.asarray(a, dtype=np.float64).ravel() for a in path)
+    keep = np.isfinite(xs) & np.isfinite(ys)
+    xs, ys = xs[keep], ys[keep]
+    if xs.size < 2:
+        return xs, ys
+    t = np.arange(_PATH_STEPS) / _PATH_STEPS
+    fill_x = (xs[:-1, None] + t * np.diff(xs)[:, None]).ravel()
+    fill_y = (ys[:-1, None] + t * np.diff(ys)[:, None]).ravel()
+    return np.append(fill_x, xs[-1]), np.append(fill_y, ys[-1])
 
 
 def _segments(x: np.ndarray, y: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:

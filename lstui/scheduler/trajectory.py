@@ -115,17 +115,26 @@ def trajectory_spec(spec: JobSpec, plane: TrajectoryPlane, *, x_given: bool, y_g
     ).validated()
 
 
+def trajectory_path(spec: JobSpec) -> tuple[np.ndarray, np.ndarray] | None:
+    """The checkpoints' projected path, from beside the job's PCA directions; None for a
+    job without a direction file or whose projection file is gone."""
+    if spec.dir_file is None:
+        return None
+    proj = Path(spec.dir_file).parent / PROJECTION_FILE
+    if not proj.exists():
+        return None
+    return read_projection(proj)
+
+
 def export_trajectory(spec: JobSpec, surface_path: Path, out: Path, *, formats: Sequence[str], title: str | None = None) -> list[Path]:
     """The path over the contours, axes labelled with each PC's explained variance."""
     from lstui import plots
     from lstui.results import read_directions
 
-    if spec.dir_file is None:
+    found = trajectory_path(spec)
+    if found is None or spec.dir_file is None:
         return []
-    proj = Path(spec.dir_file).parent / PROJECTION_FILE
-    if not proj.exists():
-        return []
-    px, py = read_projection(proj)
+    px, py = found
     _, _, extra = read_directions(Path(spec.dir_file))
     ratio = extra.get("explained_variance_ratio_")
     evr = (float(ratio[0]), float(ratio[1])) if ratio is not None and len(ratio) >= 2 else None

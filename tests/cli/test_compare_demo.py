@@ -147,3 +147,11 @@ def test_demo_quick_writes_figures_that_are_not_blank(tmp_path):
     jobs = json.loads(run_lstui("ls", "--all", "--json", home=tmp_path / "home").stdout)
     assert len(jobs) == 8 and {j["state"] for j in jobs} == {"done"}
     assert listed == "no queued or running jobs; 8 finished (lstui ls --all shows them)"
+
+    # `lstui show` of a trajectory, into a pipe: bands as characters (click drops colours
+    # there, which left a picture of identical blocks) and the path over them
+    trajectory = next(j for j in jobs if j["kind"] == "trajectory")
+    shown = run_lstui("show", str(trajectory["id"]), home=tmp_path / "home").stdout
+    assert "• trajectory" in shown and "\x1b[" not in shown
+    picture = shown[shown.index("┌"):shown.index("└")]
+    assert picture.count("•") >= 5 and len(set(picture) & set(".,:;-=~oxO#@")) >= 3

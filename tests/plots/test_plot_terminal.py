@@ -129,3 +129,20 @@ def test_lines_report_nan_points():
     assert lines[-1] == "1 point NaN/inf (gaps)"
     with pytest.raises(ValueError, match="unknown curve"):
         terminal_lines(x, {"loss": loss})
+
+
+def test_a_trajectory_path_is_drawn_as_a_line_over_the_bands(two_minima):
+    x, y, Z = two_minima
+    # from the left edge's middle to the centre, with a NaN point (dropped) on the way
+    path = (np.array([-2.0, -1.0, np.nan, 0.0]), np.array([0.0, 0.0, 5.0, 0.0]))
+    text = terminal_heatmap(x, y, Z, width=70, height=24, color=False, path=path)
+    rows = canvas(text)
+    n_rows, n_cols = len(rows), len(rows[0])
+    middle = rows[round((n_rows - 1) / 2)]
+    marks = [c for c, ch in enumerate(middle) if ch == "•"]
+    # a line of marks across the left half, none past the centre (the `+` covers its end)
+    assert len(marks) >= n_cols // 4
+    assert min(marks) <= 1 and max(marks) < n_cols // 2
+    assert sum(row.count("•") for row in rows) == len(marks)
+    assert "• trajectory" in text.split("\n")[-1]
+    assert "•" not in terminal_heatmap(x, y, Z, width=70, height=24, color=False)
