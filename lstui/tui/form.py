@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from lstui.errors import LstuiError
 from lstui.landscape.grid import parse_axis
-from lstui.landscape.options import DIR_TYPES, NORMS, SPLITS
+from lstui.landscape.options import DIR_TYPES, NORMS, PRECISIONS, SPLITS
 from lstui.spec import JobSpec
 
 FORM_KINDS = ("surface", "interp")
@@ -44,6 +44,8 @@ FIELDS: tuple[Field, ...] = (
     Field("norm", "norm", "filter", NORMS),
     Field("dir_type", "dir-type", "weights", DIR_TYPES),
     Field("split", "split", "train", SPLITS),
+    Field("precision", "precision", "fp32", PRECISIONS),
+    Field("subset", "subset", placeholder="train samples: a count or a fraction; empty: all"),
     Field("name", "name", placeholder="shown in the job list"),
     Field("priority", "priority", "0", placeholder="higher runs first"),
 )
@@ -85,7 +87,7 @@ def validate_form(values: Mapping[str, str]) -> tuple[JobSpec | None, dict[str, 
         errors["kind"] = f"kind {kind!r} is not known; choose one of {', '.join(FORM_KINDS)}"
     out["kind"] = kind
 
-    for key in ("model", "data", "norm", "dir_type", "split", "name"):
+    for key in ("model", "data", "norm", "dir_type", "split", "precision", "name"):
         if key in ("model", "data") and not text[key]:
             flag = "--" + key
             hint = (
@@ -100,7 +102,7 @@ def validate_form(values: Mapping[str, str]) -> tuple[JobSpec | None, dict[str, 
             errors[key] = reason
         out[key] = text[key]
 
-    for key in ("checkpoint", "checkpoint_b"):
+    for key in ("checkpoint", "checkpoint_b", "subset"):
         if text[key]:
             reason = _check_alone(key, text[key])
             if reason:

@@ -209,12 +209,12 @@ async def _drive(home: Path, size: tuple[int, int], tag: str, done: int, held: i
             for _ in range(4):
                 await pilot.press("tab")
             await pilot.press(*"-1:1:3", "tab", *"-1:1:3")
-            for _ in range(4):
+            for _ in range(6):  # norm, dir-type, split, precision, subset, name
                 await pilot.press("tab")
             await pilot.press(*tag)
             await _act(pilot, "enter")
+            await wait_for(pilot, lambda: len(store.list_jobs()) == count + 1, 60, "the new job")
             jobs = store.list_jobs()
-            assert len(jobs) == count + 1
             new = jobs[-1]
             assert (new.name, new.spec["model"], new.spec["x"], new.spec["y"]) == (tag, "mlp", "-1:1:3", "-1:1:3")
             await wait_for(pilot, lambda: app.main.table.selected_job_id() == new.id, 10, "the new job selected")

@@ -81,7 +81,7 @@ def test_lstui_in_tmux_queues_a_job_with_the_form_and_shows_it_done(daemon_home:
         tmux.keys("Tab")
         tmux.type("-1:1:5")
         tmux.wait(lambda s: re.search(r"│ y +-1:1:5 ", s) is not None, 5, "y -1:1:5")
-        tmux.keys("Tab", "Tab", "Tab", "Tab")
+        tmux.keys("Tab", "Tab", "Tab", "Tab", "Tab", "Tab")  # norm … precision, subset
         tmux.type("tmux-job")
         tmux.wait(lambda s: re.search(r"│ name +tmux-job ", s) is not None, 5, "the name")
         tmux.keys("Enter")

@@ -155,7 +155,8 @@ class NewJobScreen(ModalScreen[JobSpec | None]):
             else:
                 self.app.call_from_thread(self.dismiss, spec)
 
-        self.run_worker(check, name="check", group="form-check", thread=True)
+        # in the app's "actions" group: checking is the first step of queueing
+        self.run_worker(check, name="check", group="actions", thread=True)
 
     def _refused(self, reason: str, values: dict[str, str]) -> None:
         """Show what the check found under the field that names its file."""
