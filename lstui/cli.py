@@ -363,7 +363,9 @@ def show(ctx: click.Context, job: str, as_json: bool, no_plot: bool) -> None:
             click.echo(json.dumps(info, indent=1))
             return
         click.echo(job_details(row, events[-5:]))
-        table = Path(row.results_dir) / "sharpness.json"
+        from lstui.scheduler.compare import SHARPNESS
+
+        table = Path(row.results_dir) / f"{SHARPNESS}.json"
         if row.kind == "figure" and table.is_file():
             import json
 

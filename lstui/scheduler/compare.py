@@ -26,6 +26,9 @@ from lstui.spec import JobSpec
 from lstui.store import JobState, Store
 
 SHARPNESS_DISTANCES = (0.25, 0.5, 1.0)
+SHARPNESS = "sharpness"
+"""The stem of the sharpness table's files in a comparison's results folder: ``.json`` and
+``.csv`` (every digit), ``.png`` and ``.pdf`` (the table drawn)."""
 
 
 @dataclass(frozen=True)
@@ -192,10 +195,10 @@ def run_figure_job(spec: JobSpec, store: Store, results_dir: Path, job_id: int |
             results_dir / f"interpolation_{n + 1}",
         )
     if rows:
-        written += plots.save_figure(plots.plot_sharpness_table(rows, title="sharpness"), results_dir / "sharpness")
-        json_path = results_dir / "sharpness.json"
+        written += plots.save_figure(plots.plot_sharpness_table(rows, title="sharpness"), results_dir / SHARPNESS)
+        json_path = results_dir / f"{SHARPNESS}.json"
         json_path.write_text(json.dumps(rows, indent=1, default=float) + "\n")
-        csv_path = results_dir / "sharpness.csv"
+        csv_path = results_dir / f"{SHARPNESS}.csv"
         with csv_path.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(rows[0]))
             writer.writeheader()

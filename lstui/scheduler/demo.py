@@ -21,6 +21,7 @@ import torch
 from rich.console import Console
 
 from lstui.landscape.grid import Axis
+from lstui.scheduler.compare import SHARPNESS
 from lstui.spec import JobSpec
 from lstui.store import Store
 from lstui.views import rows_text
@@ -136,7 +137,7 @@ def gather_figures(store: Store, ids: list[int], out: Path) -> list[Path]:
         job = store.get_job(job_id)
         slug = job.results_dir.name.split("-", 1)[-1]
         for path in sorted(Path(job.results_dir).glob("*")):
-            if path.suffix in (".png", ".pdf") or path.name.startswith("sharpness."):
+            if path.suffix in (".png", ".pdf") or path.name.startswith(f"{SHARPNESS}."):
                 dest = target / f"{job_id:03d}-{slug}-{path.name}"
                 shutil.copyfile(path, dest)
                 copied.append(dest)
@@ -181,7 +182,7 @@ def run_demo(home: Path | None, out: Path, *, quick: bool = False, devices: str 
         figures = gather_figures(store, ids, out)
     sharp = out / "figures"
     console.print(f"[bold]figures:[/] {sharp} ({len(figures)} files) in {time.monotonic() - start:.0f} s")
-    for path in sorted(sharp.glob("*sharpness.json")):
+    for path in sorted(sharp.glob(f"*{SHARPNESS}.json")):
         console.print(f"\n{path.with_suffix('.csv').name}:", markup=False)
         console.print(rows_text(json.loads(path.read_text())), markup=False, soft_wrap=True)
         console.print()
