@@ -13,7 +13,14 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from lstui.datasets._arrays import ArraySplit, LandscapeData
-from lstui.datasets._cifar import CIFAR_MEAN, CIFAR_STD, LAYOUTS, batch_folder, load_cifar
+from lstui.datasets._cifar import (
+    CIFAR_MEAN,
+    CIFAR_STD,
+    INPUT_SHAPE,
+    LAYOUTS,
+    batch_folder,
+    load_cifar,
+)
 from lstui.datasets._digits import DIGITS_CLASSES, DIGITS_INPUT_SHAPE, load_digits
 from lstui.datasets._factory import FACTORY_PATTERN, factory_function, load_factory
 from lstui.datasets._imagefolder import load_imagefolder, probe_imagefolder
@@ -101,7 +108,7 @@ def probe_data(spec: str) -> DataProbe | None:
         factory_function(spec)
         return None
     batch_folder(kind, folder)
-    return DataProbe((3, 32, 32), LAYOUTS[kind].num_classes, True)
+    return DataProbe(INPUT_SHAPE, LAYOUTS[kind].num_classes, True)
 
 
 def load_data(

@@ -25,6 +25,8 @@ from lstui.errors import DataError
 CIFAR_MEAN: tuple[float, ...] = tuple(v / 255.0 for v in (125.3, 123.0, 113.9))
 CIFAR_STD: tuple[float, ...] = tuple(v / 255.0 for v in (63.0, 62.1, 66.7))
 
+INPUT_SHAPE = (3, 32, 32)
+"""One CIFAR image: channels, height, width."""
 _PIXELS = 3 * 32 * 32
 
 
@@ -195,6 +197,6 @@ def load_cifar(kind: str, path: str, *, raw: bool = False) -> LandscapeData:
         name=f"{kind}:{path}",
         train=_split(folder, layout.train_files, layout, raw),
         test=_split(folder, (layout.test_file,), layout, raw),
-        input_shape=(3, 32, 32),
+        input_shape=INPUT_SHAPE,
         num_classes=layout.num_classes,
     )

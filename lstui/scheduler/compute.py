@@ -217,6 +217,11 @@ def load_or_make_directions(
     return dirs, path
 
 
+def no_test_split(spec: JobSpec) -> BadInput:
+    """The error for a job that asks for a test split its data set lacks."""
+    return BadInput(f"--split {spec.split}: the data set {spec.data!r} has no test split")
+
+
 def prepare_job(
     spec: JobSpec,
     results_dir: Path,
@@ -260,7 +265,7 @@ def prepare_job(
         expected_points=spec.grid.num_points,
     )
     if "test" in spec.splits and data.test is None:
-        raise BadInput(f"--split {spec.split}: the data set {spec.data!r} has no test split")
+        raise no_test_split(spec)
     return PreparedJob(spec, spec.grid, evaluator, dir_path, notes)
 
 

@@ -45,7 +45,9 @@ def check_inputs(specs: Iterable[JobSpec]) -> None:
             probes[spec.data] = probe_data(spec.data)
         probe = probes[spec.data]
         if probe is not None and "test" in spec.splits and not probe.has_test:
-            raise BadInput(f"--split {spec.split}: the data set {spec.data!r} has no test split")
+            from lstui.scheduler.compute import no_test_split
+
+            raise no_test_split(spec)
         _check_model_files(spec, probe)
 
 
