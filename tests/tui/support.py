@@ -18,6 +18,7 @@ from lstui.scheduler.submit import submit_spec
 from lstui.spec import JobSpec
 from lstui.store import PointRow, Store
 from lstui.tui import LstuiApp
+from lstui.tui.screens import NewJobScreen
 
 T0 = 1_700_000_000.0
 """The fixed store's first moment (2023-11-14 22:13:20 UTC)."""
@@ -142,6 +143,16 @@ def tiny_spec(name: str = "tiny", **changes: object) -> JobSpec:
 def fixed_app(home: Path, **kwargs: object) -> LstuiApp:
     """The app on a fixed store with a frozen clock and made-up devices."""
     return LstuiApp(home, clock=lambda: NOW, device_facts=fixed_devices, poll_s=0.2, **kwargs)  # type: ignore[arg-type]
+
+
+async def open_form(pilot: Pilot[None]) -> NewJobScreen:
+    """Open the new-job form (``n``) once the app has settled; returns it."""
+    await settle(pilot)
+    await pilot.press("n")
+    await wait_for(pilot, lambda: isinstance(pilot.app.screen, NewJobScreen), 5, "the form")
+    form = pilot.app.screen
+    assert isinstance(form, NewJobScreen)
+    return form
 
 
 async def wait_for(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 30.0,

@@ -6,14 +6,13 @@ import asyncio
 from pathlib import Path
 
 import torch
-from textual.pilot import Pilot
 from textual.widgets import Static
 
 from lstui.models import build_model
 from lstui.store import Store
 from lstui.tui.form import GENERAL, defaults, validate_form
 from lstui.tui.screens import NewJobScreen
-from tests.tui.support import fixed_app, settle, wait_for
+from tests.tui.support import fixed_app, open_form, wait_for
 
 
 def test_form_defaults_are_the_cli_defaults() -> None:
@@ -65,19 +64,10 @@ def test_bad_input_in_the_form_is_marked_and_nothing_is_queued(fixed_home: Path)
         assert len(store.list_jobs()) == before
 
 
-async def _open_form(pilot: Pilot[None]) -> NewJobScreen:
-    await settle(pilot)
-    await pilot.press("n")
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, NewJobScreen), 5, "the form")
-    form = pilot.app.screen
-    assert isinstance(form, NewJobScreen)
-    return form
-
-
 async def _fill_the_form_badly(fixed_home: Path) -> None:
     app = fixed_app(fixed_home)
     async with app.run_test(size=(80, 24)) as pilot:
-        form = await _open_form(pilot)
+        form = await open_form(pilot)
         await pilot.press("tab", "ctrl+u")  # model: emptied
         for _ in range(4):
             await pilot.press("tab")  # checkpoint, checkpoint-b, data, x
@@ -127,7 +117,7 @@ def test_a_checkpoint_of_another_model_keeps_the_form_open_with_its_reason(
 async def _queue_with_a_misfit_checkpoint(fixed_home: Path, checkpoint: Path) -> None:
     app = fixed_app(fixed_home)
     async with app.run_test(size=(80, 24)) as pilot:
-        form = await _open_form(pilot)
+        form = await open_form(pilot)
         form.set_value("model", "mlp")
         form.set_value("checkpoint", str(checkpoint))
         form.set_value("x", "-1:1:3")

@@ -13,8 +13,8 @@ from textual.screen import Screen
 from textual.widgets import Input
 
 from lstui.tui import LstuiApp
-from lstui.tui.screens import JobScreen, NewJobScreen
-from tests.tui.support import fixed_app, settle, wait_for
+from lstui.tui.screens import JobScreen
+from tests.tui.support import fixed_app, open_form, settle, wait_for
 
 
 async def _open_job(pilot: Pilot[None], job_id: int) -> None:
@@ -70,23 +70,16 @@ def _still(screen: Screen[object]) -> None:
 
 
 def test_new_job_form(snap_compare, fixed_home: Path) -> None:
-    async def open_form(pilot: Pilot[None]) -> None:
-        await settle(pilot)
-        await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, NewJobScreen), 5, "the form")
-        _still(pilot.app.screen)
+    async def opened(pilot: Pilot[None]) -> None:
+        _still(await open_form(pilot))
         await pilot.pause(0.2)
 
-    assert snap_compare(fixed_app(fixed_home), terminal_size=(80, 24), run_before=open_form)
+    assert snap_compare(fixed_app(fixed_home), terminal_size=(80, 24), run_before=opened)
 
 
 def test_new_job_form_marks_each_wrong_field(snap_compare, fixed_home: Path) -> None:
     async def fill_badly(pilot: Pilot[None]) -> None:
-        await settle(pilot)
-        await pilot.press("n")
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, NewJobScreen), 5, "the form")
-        form = pilot.app.screen
-        assert isinstance(form, NewJobScreen)
+        form = await open_form(pilot)
         _still(form)
         form.set_value("x", "1:-1:5")
         form.set_value("y", "zero")
