@@ -11,6 +11,10 @@ every job whose points changed (at most every ``write_every_s``), and, once a jo
 finishes, its final surface file and figures. A mark file in the job's results folder
 records which finish was handled, so a daemon restarted after a crash exports what its
 predecessor did not, and nothing twice.
+
+A daemon whose database is deleted or replaced under it (its home removed, say) stops its
+workers and exits at the next round: it would otherwise run on with an unlinked file that
+no command can reach, and ``lstui daemon stop`` could no longer find it.
 """
 
 from __future__ import annotations
@@ -203,6 +207,8 @@ class Daemon:
     _handled: dict[int, float | None] = field(default_factory=dict)  # job → finish handled
     _pending: dict[int, Future[None]] = field(default_factory=dict)
     _writer: ThreadPoolExecutor | None = None
+    _db_identity: tuple[int, int] | None = None  # (device, inode) of the database opened
+    orphaned: str | None = None  # why the daemon's database is no longer its home's
 
     def request_stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
         self.stopping = True
@@ -224,8 +230,23 @@ class Daemon:
                 with Store.open_home(self.home) as store:
                     return self._loop(store)
             finally:
-                with contextlib.suppress(FileNotFoundError):
-                    pid_path.unlink()
+                _remove_own_pid_file(pid_path)
+
+    def _check_home(self, store: Store) -> None:
+        """Stop when the database file at the home's path is no longer the one opened."""
+        try:
+            st = os.stat(store.path)
+        except FileNotFoundError:
+            self.orphaned = f"its database {store.path} was deleted"
+        else:
+            identity = (st.st_dev, st.st_ino)
+            if self._db_identity is None:
+                self._db_identity = identity
+            elif identity != self._db_identity:
+                self.orphaned = f"its database {store.path} was replaced by another file"
+        if self.orphaned:
+            log.error("stopping: %s", self.orphaned)
+            self.stopping = True
 
     # -- workers --------------------------------------------------------------------
     def _make_slots(self, store: Store) -> None:
@@ -379,6 +400,7 @@ class Daemon:
                     self._handled[job.id] = job.finished
 
     def _loop(self, store: Store) -> int:
+        self._check_home(store)
         self._make_slots(store)
         store.add_event(
             None, "info", f"daemon pid {os.getpid()} started on {', '.join(self.devices)}"
@@ -391,6 +413,9 @@ class Daemon:
         try:
             backoff = 0.0
             while not self.stopping:
+                self._check_home(store)
+                if self.stopping:
+                    break
                 try:
                     self._tend_workers(store)
                     self._recover(store)
@@ -407,7 +432,7 @@ class Daemon:
                     time.sleep(0.05)  # wake soon after SIGTERM (sleep resumes after signals)
         finally:
             self._shutdown(store)
-        return 0
+        return 1 if self.orphaned else 0
 
     def _shutdown(self, store: Store, timeout_s: float = 30.0) -> None:
         for slot in self.slots:
@@ -426,12 +451,23 @@ class Daemon:
             self._writer.shutdown(wait=True, cancel_futures=True)
             self._writer = None
         self._pending.clear()
+        if self.orphaned:  # nothing to write: the files would land in a home that is gone
+            return
         try:
             self._recover(store)
             self._write_results(store, wait=True)
         except Exception:
             log.exception("final recovery and writes failed")
         store.add_event(None, "info", f"daemon pid {os.getpid()} stopped")
+
+
+def _remove_own_pid_file(pid_path: Path) -> None:
+    """Remove the pid file if it is this process's (a later daemon's is left alone)."""
+    try:
+        if json.loads(pid_path.read_text()).get("pid") == os.getpid():
+            pid_path.unlink()
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _pid_alive(pid: int) -> bool:
