@@ -387,8 +387,13 @@ def _lifecycle(action: str) -> Callable[..., Any]:
     def command(ctx: click.Context, jobs: tuple[str, ...]) -> None:
         ids = _parse_job_ids(jobs)
         with _store(ctx) as store:
+            if action == "retry":  # its files are read first, as at submit
+                from lstui.scheduler.submit import retry_jobs
+
+                retry_jobs(store, ids)
             for job_id in ids:
-                getattr(store, action)(job_id)
+                if action != "retry":
+                    getattr(store, action)(job_id)
                 click.echo(f"job {job_id}: {store.get_job(job_id).state.value}")
 
     command.__doc__ = f"{action.capitalize()} jobs."

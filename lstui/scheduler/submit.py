@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from lstui.errors import SpecError
+from lstui.errors import BadInput, SpecError
 from lstui.scheduler.preflight import check_inputs
 from lstui.spec import JobSpec
 from lstui.store import Store
+from lstui.store.states import check_action
 
 DEFAULT_UNIT_SIZE = 16
 MAX_UNIT_SIZE = 10_000
@@ -64,3 +65,22 @@ def submit_spec(
         depends_on=tuple(depends_on),
         results_root=results_root(store),
     )
+
+
+def retry_jobs(store: Store, job_ids: Sequence[int]) -> None:
+    """Queue failed or cancelled jobs again, once their files pass the submit check.
+
+    A job failed on its checkpoint fails the same way when retried unless the file was
+    mended, so each job's spec is checked as :func:`submit_spec` checks it, every job
+    before the first is retried: either all are queued again or none is.
+    """
+    jobs = [store.get_job(job_id) for job_id in job_ids]
+    for job in jobs:
+        check_action(job.state, "retry", job_id=job.id)
+    for job in jobs:
+        try:
+            check_inputs([JobSpec.from_dict(job.spec)])  # the files must still be there
+        except BadInput as exc:
+            raise type(exc)(f"job {job.id} was not retried: {exc}") from None
+    for job_id in job_ids:
+        store.retry(job_id)

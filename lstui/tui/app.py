@@ -334,7 +334,14 @@ class LstuiApp(App[None]):
         job = self._need_job()
         if job is not None:
             job_id = job.id
-            self.in_thread("retry", lambda s: _lifecycle(s, "retry", job_id))
+
+            def retry(store: Store) -> str:
+                from lstui.scheduler.submit import retry_jobs
+
+                retry_jobs(store, [job_id])  # reads its files first, as at submit
+                return f"job {job_id}: {store.get_job(job_id).state.value}"
+
+            self.in_thread("retry", retry)
 
     def action_priority(self, delta: int) -> None:
         job = self._need_job()

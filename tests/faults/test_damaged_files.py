@@ -205,3 +205,15 @@ def test_a_damaged_dir_file_fails_its_job_naming_the_file(damaged_run: DamagedRu
     assert str(damaged_run.dir_file) in job["error"] and "--dir-file" in job["error"]
     assert "\n" not in job["error"] and "Traceback" not in job["error"]
     assert damaged_run.dir_file.exists()  # the person's file is not moved
+
+
+def test_retrying_a_job_whose_file_is_still_bad_leaves_it_failed(damaged_run: DamagedRun) -> None:
+    """``lstui retry`` reads the files as submit does: a job failed on a deleted
+    checkpoint or a damaged direction file stays failed, with one line naming the file."""
+    run = damaged_run
+    for job_id, path in ((run.no_checkpoint, run.checkpoint), (run.bad_dir_file, run.dir_file)):
+        proc = run.lab.cli("retry", str(job_id), check=False)
+        line = one_error_line(proc.stderr)
+        assert proc.returncode == 2 and f"job {job_id} was not retried: " in line
+        assert path.name in line, line
+        assert run.lab.job(job_id)["state"] == "failed"

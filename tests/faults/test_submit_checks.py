@@ -21,6 +21,7 @@ from lstui.models import build_model
 from lstui.results import write_directions
 from lstui.scheduler.preflight import _shape_model, check_inputs
 from lstui.spec import JobSpec
+from lstui.store import Store
 from tests.datasets.cifar_fixture import write_cifar10
 from tests.faults.support import cli_in_process, one_error_line
 
@@ -177,3 +178,40 @@ def test_probe_data_reads_shapes_without_reading_the_data(tmp_path: Path) -> Non
     (images / "train" / "cat").mkdir()
     with pytest.raises(DataError, match="holds no images"):
         probe_data(f"imagefolder:{images}")
+
+
+def _states(home: Path) -> dict[int, str]:
+    return {int(job["id"]): str(job["state"]) for job in _queued(home)}
+
+
+def test_retry_reads_the_files_again_and_retries_all_or_none(tmp_path: Path) -> None:
+    """A job that failed on its checkpoint is not queued again by ``lstui retry`` while
+    the file is still bad: one line, exit 2, and no job of the command retried. Mended,
+    the same command queues them."""
+    home = tmp_path / "home"
+    good = _checkpoint(tmp_path, "cnn", "good.pt")
+    mended = _checkpoint(tmp_path, "cnn", "mended.pt")
+    ids = []
+    for ckpt in (good, mended):
+        code, out, err = cli_in_process(
+            ["submit", "surface", "--model", "cnn", "--checkpoint", str(ckpt), "--x", "-1:1:3"],
+            home,
+        )
+        assert code == 0, err
+        ids.append(int(out))
+    content = mended.read_bytes()
+    mended.write_bytes(content[: len(content) // 2])
+    with Store.open_home(home) as store:  # what a worker records when the file is bad
+        for job_id in ids:
+            store.fail_job(job_id, "could not read its checkpoint")
+
+    code, _, err = cli_in_process(["retry", *map(str, ids)], home)
+    line = one_error_line(err)
+    assert code == 2 and f"job {ids[1]} was not retried: " in line and "mended.pt" in line
+    assert _states(home) == {ids[0]: "failed", ids[1]: "failed"}
+
+    mended.write_bytes(content)
+    code, out, err = cli_in_process(["retry", *map(str, ids)], home)
+    assert code == 0, err
+    assert out.split("\n")[:2] == [f"job {ids[0]}: queued", f"job {ids[1]}: queued"]
+    assert _states(home) == {ids[0]: "queued", ids[1]: "queued"}
