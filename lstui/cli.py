@@ -387,7 +387,7 @@ def _lifecycle(action: str) -> Callable[..., Any]:
     def command(ctx: click.Context, jobs: tuple[str, ...]) -> None:
         ids = _parse_job_ids(jobs)
         with _store(ctx) as store:
-            if action == "retry":  # its files are read first, as at submit
+            if action == "retry":  # their files are read first, as at submit: all or none
                 from lstui.scheduler.submit import retry_jobs
 
                 retry_jobs(store, ids)

@@ -71,8 +71,8 @@ def retry_jobs(store: Store, job_ids: Sequence[int]) -> None:
     """Queue failed or cancelled jobs again, once their files pass the submit check.
 
     A job failed on its checkpoint fails the same way when retried unless the file was
-    mended, so each job's spec is checked as :func:`submit_spec` checks it, every job
-    before the first is retried: either all are queued again or none is.
+    mended, so each job's spec is checked as :func:`submit_spec` checks it. All are
+    checked before the first is retried: either all are queued again or none is.
     """
     jobs = [store.get_job(job_id) for job_id in job_ids]
     for job in jobs:
