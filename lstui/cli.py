@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from lstui import __version__
-from lstui.errors import LstuiError, SpecError
+from lstui.errors import BadInput, LstuiError, SpecError
 from lstui.landscape.grid import parse_axis
 from lstui.landscape.options import (
     BN_MODES,
@@ -89,7 +89,19 @@ def spec_from_flags(kind: str, flags: dict[str, Any]) -> JobSpec:
     return JobSpec(**values).validated()
 
 
-_DISK_ERRORS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS}
+_FILE_ERRORS = {
+    errno.ENOSPC: "free some space; nothing computed so far is lost",
+    errno.EFBIG: "free some space; nothing computed so far is lost",
+    errno.EDQUOT: "free some space; nothing computed so far is lost",
+    errno.EROFS: "choose a writable folder (--out, --home)",
+    errno.EACCES: "check the folder's permissions, or choose another (--out, --home)",
+    errno.EPERM: "check the folder's permissions, or choose another (--out, --home)",
+    errno.ENOTDIR: "a part of that path is a file, not a folder",
+}
+"""File errors a person's circumstances cause (a full disk, a read-only mount), each
+with what would help; any other OSError is a bug and stays a traceback."""
+MAX_JOB_ID = 2**63 - 1
+"""SQLite's largest integer."""
 
 
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -102,10 +114,10 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except LstuiError as exc:
             _fail(str(exc), exc.exit_code)
         except OSError as exc:
-            if exc.errno not in _DISK_ERRORS:
+            if exc.errno not in _FILE_ERRORS:
                 raise
             where = f" {exc.filename}" if exc.filename else ""
-            _fail(f"cannot write{where}: {exc.strerror} (free some space; nothing computed so far is lost)", 1)
+            _fail(f"cannot write{where}: {exc.strerror} ({_FILE_ERRORS[exc.errno]})", 1)
         except KeyboardInterrupt:
             click.echo("lstui: interrupted", err=True)
             sys.exit(130)
@@ -115,10 +127,13 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.group(invoke_without_command=True)
 @click.version_option(__version__, prog_name="lstui")
-@click.option("--home", type=click.Path(file_okay=False, path_type=Path), default=None, envvar="LSTUI_HOME", help="state folder (default $LSTUI_HOME or ~/.local/share/lstui)")
+@click.option("--home", type=click.Path(path_type=Path), default=None, envvar="LSTUI_HOME", help="state folder (default $LSTUI_HOME or ~/.local/share/lstui)")
 @click.pass_context
 def cli(ctx: click.Context, home: Path | None) -> None:
     """lstui — a loss-landscape lab: queue, compute and plot loss surfaces."""
+    if home is not None and home.exists() and not home.is_dir():
+        given = ctx.get_parameter_source("home") is click.core.ParameterSource.COMMANDLINE
+        raise click.UsageError(f"{'--home' if given else '$LSTUI_HOME'} {home} is a file, not a folder")
     ctx.ensure_object(dict)
     ctx.obj["home"] = home
     if ctx.invoked_subcommand is None:
@@ -133,9 +148,11 @@ def run() -> None:
 
 
 def _run_common(kind: str, out: Path | None, device: str, flags: dict[str, Any], no_figure: bool) -> None:
+    from lstui.scheduler.compute import resolve_device
     from lstui.scheduler.foreground import run_foreground
 
     spec = spec_from_flags(kind, flags)
+    resolve_device(device)  # a wrong --device is refused before the results folder is made
     out_dir = out if out is not None else Path("lstui-out") / kind
     code = run_foreground(spec, out_dir, device=device, figure=not no_figure)
     sys.exit(code)
@@ -166,6 +183,37 @@ def run_surface(out: Path | None, device: str, no_figure: bool, **flags: Any) ->
     _run_common("surface", out, device, flags, no_figure)
 
 
+_UNUSED_FLAGS: dict[str, dict[str, str]] = {
+    "interp": {
+        "target": "it goes from --checkpoint A to --checkpoint-b B",
+        "target_y": "it goes from --checkpoint A to --checkpoint-b B",
+        "norm": "it moves along B − A unscaled",
+        "ignore": "it moves every tensor along B − A",
+    },
+    "trajectory": {
+        "checkpoint": "its centre is the last of --checkpoints",
+        "target": "its directions are the PCA plane of --checkpoints",
+        "target_y": "its directions are the PCA plane of --checkpoints",
+        "dir_file": "its directions are the PCA plane of --checkpoints",
+        "norm": "the PCA directions are used as they are",
+    },
+}
+"""Flags of ``run``/``submit`` that a kind of job does not use, and why: given on the
+command line, they are refused rather than silently ignored."""
+
+
+def _refuse_unused(kind: str) -> None:
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    for name, why in _UNUSED_FLAGS[kind].items():
+        if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE:
+            if name == "norm" and ctx.params.get("norm") == "none":
+                continue
+            flag = "--" + name.replace("_", "-")
+            raise SpecError(f"{flag} has no effect on {kind} jobs ({why}); drop it")
+
+
 @run.command("interp")
 @job_options("-0.5:1.5:41", default_dir_type="states")
 @click.option("--checkpoint-b", required=True, help="checkpoint B: x = 1")
@@ -175,6 +223,7 @@ def run_interp(out: Path | None, device: str, no_figure: bool, **flags: Any) -> 
     """The 1D interpolation from --checkpoint A (x = 0) to --checkpoint-b B (x = 1)."""
     if flags.get("y"):
         raise SpecError("interp is one-dimensional; drop --y")
+    _refuse_unused("interp")
     _run_common("interp", out, device, flags, no_figure)
 
 
@@ -236,7 +285,11 @@ def submit_file(ctx: click.Context, file: Path) -> None:
     from lstui.scheduler.submit import submit_spec
 
     entries = read_job_file(file)
-    check_inputs(e.spec for e in entries)
+    for entry in entries:  # every job checked before the first is queued
+        try:
+            check_inputs([entry.spec])
+        except BadInput as exc:
+            raise type(exc)(f"{entry.where}: {exc}") from None
     unit_size = ctx.obj.get("unit_size")
     with _store(ctx) as store:
         ids = [
@@ -288,6 +341,7 @@ def submit_surface(ctx: click.Context, **flags: Any) -> None:
 @handle_errors
 def submit_interp(ctx: click.Context, **flags: Any) -> None:
     """Queue the interpolation A → B."""
+    _refuse_unused("interp")
     _submit_one(ctx, "interp", flags)
 
 
@@ -306,8 +360,8 @@ def _follow(ctx: click.Context, ids: list[int]) -> int:
 def _parse_job_ids(text: tuple[str, ...]) -> list[int]:
     out = []
     for t in text:
-        if not t.isdigit():
-            raise SpecError(f"job id {t!r} is not a number")
+        if not t.isdigit() or not 1 <= int(t) <= MAX_JOB_ID:
+            raise SpecError(f"job id {t!r}: expected a whole number from 1 to {MAX_JOB_ID}")
         out.append(int(t))
     return out
 
@@ -385,15 +439,20 @@ def _lifecycle(action: str) -> Callable[..., Any]:
     @click.pass_context
     @handle_errors
     def command(ctx: click.Context, jobs: tuple[str, ...]) -> None:
-        ids = _parse_job_ids(jobs)
+        ids = list(dict.fromkeys(_parse_job_ids(jobs)))  # `pause 3 3` pauses job 3 once
         with _store(ctx) as store:
             if action == "retry":  # their files are read first, as at submit: all or none
                 from lstui.scheduler.submit import retry_jobs
 
                 retry_jobs(store, ids)
-            for job_id in ids:
-                if action != "retry":
+            else:
+                from lstui.store.states import check_action
+
+                for job_id in ids:  # every job allowed before the first is changed
+                    check_action(store.get_job(job_id).state, action, job_id=job_id)
+                for job_id in ids:
                     getattr(store, action)(job_id)
+            for job_id in ids:
                 click.echo(f"job {job_id}: {store.get_job(job_id).state.value}")
 
     command.__doc__ = f"{action.capitalize()} jobs."
@@ -453,7 +512,7 @@ def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
 @click.argument("target")
 @click.option("--format", "formats", default="png,pdf", show_default=True, help="png,pdf,svg,vtp")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None)
-@click.option("--dpi", default=150, show_default=True, type=int)
+@click.option("--dpi", default=150, show_default=True, type=click.IntRange(20, 1200))
 @click.option("--vmin", type=float, default=None)
 @click.option("--vmax", type=float, default=None)
 @click.option("--vlevel", type=float, default=None)
@@ -475,8 +534,9 @@ def export(ctx: click.Context, target: str, formats: str, out: Path | None, dpi:
     fmt = parse_formats(formats)
     options: dict[str, Any] = dict(dpi=dpi, vmin=vmin, vmax=vmax, vlevel=vlevel, zmax=zmax, log=log_scale or None)
     if target.isdigit():
+        (job_id,) = _parse_job_ids((target,))
         with _store(ctx) as store:
-            job = store.get_job(int(target))
+            job = store.get_job(job_id)
             check_exportable(job)
             paths = export_job(store, job, formats=fmt, out=out, **options)
     else:
@@ -571,6 +631,7 @@ def _trajectory_spec_and_plane(flags: dict[str, Any], plane_dir_for: Callable[[J
 
     from lstui.scheduler.trajectory import compute_plane, expand_checkpoints, trajectory_spec
 
+    _refuse_unused("trajectory")
     items = flags.pop("checkpoint_items")
     num = flags.pop("num")
     x_given = flags.get("x") is not None
@@ -653,6 +714,12 @@ def compare(ctx: click.Context, checkpoints: tuple[str, ...], curve_x: str, surf
     label_list = [s.strip() for s in labels.split(",")] if labels else None
     if label_list is not None and len(label_list) != len(checkpoints):
         raise SpecError(f"--labels gives {len(label_list)} labels for {len(checkpoints)} checkpoints")
+    if label_list is not None and (not all(label_list) or len(set(label_list)) < len(label_list)):
+        raise SpecError(f"--labels {labels!r}: give each checkpoint a label of its own, none empty")
+    for checkpoint in checkpoints:  # named as compare's arguments, not as the flags they become
+        if not Path(checkpoint).expanduser().is_file():
+            what = "is a folder" if Path(checkpoint).expanduser().is_dir() else "no such file"
+            raise SpecError(f"checkpoint {checkpoint!r}: {what}")
     base = JobSpec(**flags).validated()
     axis = parse_axis(surface_grid, "--surface")
     with _store(ctx) as store:

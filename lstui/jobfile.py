@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lstui.errors import SpecError
+from lstui.errors import BadInput, SpecError
 from lstui.spec import JobSpec
 
 if sys.version_info >= (3, 11):
@@ -38,6 +38,8 @@ _LONG_DOTTED_KEY = re.compile(rf"(?<!{_BARE})(?:{_KEY_PART}[ \t]*\.[ \t]*){{{MAX
 class JobEntry:
     spec: JobSpec
     unit_size: int | None = None
+    where: str = ""
+    """Which job of which file (``jobs.toml job 2``), for the messages about it."""
 
 
 def _entry(table: Mapping[str, Any], base: Path, where: str) -> JobEntry:
@@ -46,10 +48,10 @@ def _entry(table: Mapping[str, Any], base: Path, where: str) -> JobEntry:
     if unit_size is not None and (not isinstance(unit_size, int) or isinstance(unit_size, bool) or unit_size < 1):
         raise SpecError(f"{where}: unit_size must be a whole number ≥ 1")
     try:
-        spec = JobSpec.from_dict(values, base=base)
-    except SpecError as exc:
-        raise SpecError(f"{where}: {exc}") from None
-    return JobEntry(spec, unit_size)
+        spec = JobSpec.from_dict(values, base=base, extra_keys=("unit_size",))
+    except BadInput as exc:  # a malformed grid too
+        raise type(exc)(f"{where}: {exc}") from None
+    return JobEntry(spec, unit_size, where)
 
 
 def read_job_file(path: Path) -> list[JobEntry]:

@@ -12,7 +12,7 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,18 +135,26 @@ class JobSpec:
 
     @classmethod
     def from_dict(
-        cls, data: Mapping[str, Any], *, base: Path | None = None, check_files: bool = True
+        cls,
+        data: Mapping[str, Any],
+        *,
+        base: Path | None = None,
+        check_files: bool = True,
+        extra_keys: Sequence[str] = (),
     ) -> JobSpec:
         """Validate a mapping (JSON from the store, a TOML table, form fields).
 
         ``check_files=False`` reads a spec back (a stored job's, to draw or export what
         it computed) without asking that its checkpoints and data still be there.
+        ``extra_keys``: keys the caller took out of ``data`` itself (a job file's
+        ``unit_size``), named with the known keys when an unknown one is refused.
         """
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise SpecError(
-                f"unknown key {unknown[0]!r} in job spec; known keys: {', '.join(sorted(known))}"
+                f"unknown key {unknown[0]!r} in job spec; known keys: "
+                f"{', '.join(sorted(known | set(extra_keys)))}"
             )
         values = dict(data)
         for key in ("x", "y"):
@@ -218,6 +226,13 @@ class JobSpec:
                 raise SpecError("interp is one-dimensional; drop --y")
         if spec.kind == "trajectory" and len(spec.checkpoints) < 3:
             raise SpecError("trajectory needs at least 3 checkpoints (--checkpoints)")
+        for key in ("checkpoint_b", "target", "target_y"):
+            other = getattr(spec, key)
+            if other is not None and spec.checkpoint is not None and _same_file(other, spec.checkpoint):
+                raise SpecError(
+                    f"--{key.replace('_', '-')} is the --checkpoint file itself: the direction "
+                    "towards it would be zero; give another checkpoint"
+                )
         if spec.target_y is not None and spec.target is None:
             raise SpecError("--target-y needs --target")
         if spec.target_y is not None and spec.y is None:
@@ -338,10 +353,20 @@ def _absolute(path: str, base: Path | None, flag: str = "path") -> str:
         raise SpecError(f"{flag} {path!r} is not a usable path ({exc})") from None
 
 
+def _same_file(a: str, b: str) -> bool:
+    """The same path, or two paths of one file (a link)."""
+    try:
+        return a == b or Path(a).samefile(b)
+    except OSError:  # one is missing (a stored spec read back)
+        return False
+
+
 def _file(path: str, flag: str, base: Path | None, must_exist: bool) -> str:
     if not isinstance(path, str) or not path:
         raise SpecError(f"{flag} must be a file path")
     resolved = _absolute(path, base, flag)
+    if must_exist and Path(resolved).is_dir():
+        raise SpecError(f"{flag} {path!r} is a folder; give a file")
     if must_exist and not Path(resolved).is_file():
         raise SpecError(f"{flag} {path!r}: no such file")
     return resolved

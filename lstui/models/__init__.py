@@ -10,7 +10,7 @@ from pathlib import Path
 
 from torch import nn
 
-from lstui.models._build import build_model
+from lstui.models._build import build_model, check_takes_inputs
 from lstui.models._checkpoint import apply_state_dict, fitted_state_dict, load_checkpoint
 from lstui.models._zoo import BUILTIN, REFERENCE_ZOO, SMALL_MODELS
 
@@ -66,6 +66,7 @@ __all__ = [
     "SMALL_MODEL_NAMES",
     "apply_state_dict",
     "build_model",
+    "check_takes_inputs",
     "fitted_state_dict",
     "load_checkpoint",
     "load_model",

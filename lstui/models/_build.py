@@ -101,3 +101,43 @@ def _factory_model(spec: str, module_name: str, attribute: str) -> nn.Module:
             "not a torch.nn.Module"
         )
     return model
+
+
+def check_takes_inputs(
+    model: nn.Module, name: str, input_shape: tuple[int, ...], num_classes: int
+) -> None:
+    """Raise ModelError unless ``model`` maps a batch of ``input_shape`` samples to
+    (batch, ≥ ``num_classes``) outputs, as the loss needs.
+
+    A torchvision model or a factory ignores the data's shape, so an ImageNet ResNet on
+    1-channel 8×8 digits would fail on its first point with PyTorch's message. Two zero
+    samples go through in eval mode, without gradients; on the meta device (the submit
+    check) this costs nothing. A model whose operations the meta device lacks passes.
+    """
+    import torch
+
+    first = next(model.parameters(), None)
+    device = first.device if first is not None else torch.device("cpu")
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(torch.zeros((2, *input_shape), device=device))
+    except NotImplementedError:
+        return  # an operation without a meta kernel: the worker's first point will tell
+    except (RuntimeError, ValueError, TypeError, IndexError, AssertionError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(
+            f"model {name!r} cannot take the data's inputs of shape "
+            f"{'×'.join(map(str, input_shape))}: {reason}"
+        ) from None
+    finally:
+        model.train(was_training)
+    if isinstance(out, (tuple, list)) and out:  # (logits, aux) of Inception and the like
+        out = out[0]
+    shape = tuple(getattr(out, "shape", ()))
+    if len(shape) != 2 or shape[1] < num_classes:
+        raise ModelError(
+            f"model {name!r} gives outputs of shape {tuple(shape)} for a batch of 2; "
+            f"the data has {num_classes} classes, so (2, {num_classes}) was expected"
+        )

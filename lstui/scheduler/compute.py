@@ -13,6 +13,7 @@ import json
 import logging
 import math
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -72,9 +73,20 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    if isinstance(device, torch.device):
+        dev = device
+    elif re.fullmatch(r"cpu|cuda(:\d{1,4})?", device.strip()):
+        dev = torch.device(device.strip())
+    else:
+        raise BadInput(f"device {device!r}: expected auto, cpu, cuda or cuda:N")
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise BadInput(f"device {device!r} asked for, but CUDA is not available here; use cpu")
+        raise BadInput(f"device {str(device)!r} asked for, but CUDA is not available here; use cpu")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        count = torch.cuda.device_count()
+        raise BadInput(
+            f"device {str(device)!r} asked for, but this machine has {count} CUDA "
+            f"device{'s' if count != 1 else ''} (cuda:0 to cuda:{count - 1})"
+        )
     return dev
 
 
@@ -244,9 +256,12 @@ def prepare_job(
         if on_note is not None:
             on_note(text)
 
+    from lstui.models import check_takes_inputs
+
     dev = resolve_device(device)
     data = load_job_data(spec)
     model = build_centre(spec, data)
+    check_takes_inputs(model, spec.model, data.input_shape, data.num_classes)
     dirs, dir_path = load_or_make_directions(spec, model, data, results_dir, on_note=note)
     evaluator = Evaluator(
         model,

@@ -43,5 +43,9 @@ def report_failures(jobs: Sequence[JobRow], console: Console) -> int:
     bad = [job for job in jobs if job.state is not JobState.DONE]
     for job in bad:
         reason = f": {job.error}" if job.error else ""
-        console.print(f"lstui: job {job.id} ({job.name}) {job.state.value}{reason}", markup=False)
+        # one line however narrow the terminal (a log reader greps for it)
+        console.print(
+            f"lstui: error: job {job.id} ({job.name}) {job.state.value}{reason}",
+            markup=False, soft_wrap=True,
+        )
     return 1 if bad else 0

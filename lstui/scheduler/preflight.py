@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lstui.errors import BadInput
-from lstui.spec import JobSpec
+from lstui.spec import BUILTIN_MODELS, JobSpec
 
 if TYPE_CHECKING:
     import torch
@@ -37,8 +37,12 @@ def check_inputs(specs: Iterable[JobSpec]) -> None:
     """
     probes: dict[str, DataProbe | None] = {}
     for spec in specs:
-        if spec.kind == "figure" or (spec.data == "digits" and not _model_files(spec) and not spec.dir_file):
-            continue  # nothing on disk to look at (and no torch import to pay, 2-3 s)
+        if spec.kind == "figure" or (
+            spec.data == "digits" and spec.model.strip().lower() in BUILTIN_MODELS
+            and not _model_files(spec) and not spec.dir_file
+        ):
+            continue  # nothing to look at (and no torch import to pay, 2-3 s): a built-in
+            # model sizes itself to the data
         from lstui.datasets import probe_data
 
         if spec.data not in probes:
@@ -55,9 +59,11 @@ def _check_model_files(spec: JobSpec, probe: DataProbe | None) -> None:
     from lstui.models import fitted_state_dict, load_checkpoint, misfit_subject
 
     files = _model_files(spec)
+    model = _shape_model(spec, probe) if probe is not None else None
+    if model is not None and probe is not None:
+        _check_takes_inputs(spec, model, probe)
     if not files and not spec.dir_file:
         return
-    model = _shape_model(spec, probe) if probe is not None else None
     for file in files:
         state = load_checkpoint(file, trust=spec.trust_checkpoint)
         if model is not None:
@@ -89,6 +95,23 @@ def _shape_model(spec: JobSpec, probe: DataProbe) -> torch.nn.Module:
         raise
     except Exception:  # some factories compute on their tensors while building
         return build()
+
+
+def _check_takes_inputs(spec: JobSpec, model: torch.nn.Module, probe: DataProbe) -> None:
+    """The model takes the data's samples; tried on the CPU too before a refusal, since
+    the meta device cannot run everything a model may do (``.item()``, say)."""
+    from lstui.errors import ModelError
+    from lstui.models import build_model, check_takes_inputs
+
+    try:
+        check_takes_inputs(model, spec.model, probe.input_shape, probe.num_classes)
+    except ModelError:
+        if not any(t.is_meta for t in model.parameters()):
+            raise
+        cpu_model = build_model(
+            spec.model, input_shape=probe.input_shape, num_classes=probe.num_classes
+        )
+        check_takes_inputs(cpu_model, spec.model, probe.input_shape, probe.num_classes)
 
 
 def _check_dir_file(spec: JobSpec, model: torch.nn.Module | None) -> None:

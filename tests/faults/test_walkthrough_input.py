@@ -1,0 +1,197 @@
+"""Bad input a tester met walking through the product: each gets one line and an exit
+code, never a traceback, and changes nothing.
+
+Real CLI entry point (in process), real store, real checkpoints written by torch.save.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from rich.console import Console
+
+from lstui.models import build_model
+from lstui.scheduler.follow import report_failures
+from lstui.store import Store
+from tests.faults.support import cli_in_process, one_error_line
+
+DIGITS = (1, 8, 8)
+
+
+def _checkpoint(folder: Path, name: str, seed: int = 0) -> Path:
+    torch.manual_seed(seed)
+    path = folder / name
+    torch.save({"state_dict": build_model("cnn", input_shape=DIGITS).state_dict()}, path)
+    return path
+
+
+def _fails(home: Path, *argv: str, code: int = 2) -> str:
+    got, _, err = cli_in_process(list(argv), home)
+    line = one_error_line(err)
+    assert got == code, err
+    return line
+
+
+def _jobs(home: Path) -> list[dict[str, object]]:
+    got, out, err = cli_in_process(["ls", "--all", "--json"], home)
+    assert got == 0, err
+    return json.loads(out)
+
+
+def _submit(home: Path, *argv: str) -> int:
+    got, out, err = cli_in_process(["submit", "surface", *argv], home)
+    assert got == 0, err
+    return int(out.split()[-1])
+
+
+@pytest.mark.parametrize("device", ["tpu", "mps", "cuda:x", "0", "meta"])
+def test_a_device_that_is_not_cpu_or_cuda_is_refused_before_the_folder_is_made(
+    tmp_path: Path, device: str
+) -> None:
+    out = tmp_path / "out"
+    line = _fails(tmp_path / "home", "run", "surface", "--model", "mlp", "--x", "-1:1:3",
+                  "--device", device, "--out", str(out))
+    assert "expected auto, cpu, cuda or cuda:N" in line
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("dpi", ["0", "-5", "20000"])
+def test_export_refuses_a_dpi_out_of_range(tmp_path: Path, dpi: str) -> None:
+    line = _fails(tmp_path / "home", "export", "1", "--dpi", dpi, "--out", str(tmp_path / "o"))
+    assert "--dpi" in line and "20<=x<=1200" in line
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_home_that_is_a_file_or_lies_under_one_is_one_line(tmp_path: Path) -> None:
+    file = tmp_path / "file"
+    file.write_text("not a folder\n")
+    got, _, err = cli_in_process(["ls"], file)  # as $LSTUI_HOME
+    assert got == 2 and "$LSTUI_HOME" in one_error_line(err) and "is a file" in err
+    line = _fails(file / "sub", "ls", code=1)
+    assert "Not a directory" in line and "a part of that path is a file" in line
+    assert file.read_text() == "not a folder\n"
+
+
+@pytest.mark.parametrize("command", ["show", "logs", "cancel", "retry", "export"])
+@pytest.mark.parametrize("job", ["99999999999999999999999", "0"])
+def test_job_ids_out_of_sqlites_range_are_one_line(tmp_path: Path, command: str, job: str) -> None:
+    line = _fails(tmp_path / "home", command, job)
+    assert f"job id '{job}': expected a whole number from 1 to" in line
+
+
+def test_pause_of_several_jobs_changes_none_when_one_cannot_be_paused(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    queued = _submit(home, "--model", "mlp", "--x", "-1:1:3")
+    cancelled = _submit(home, "--model", "mlp", "--x", "-1:1:3")
+    assert cli_in_process(["cancel", str(cancelled)], home)[0] == 0
+    for order in ((queued, cancelled), (cancelled, queued)):
+        line = _fails(home, "pause", *map(str, order))
+        assert f"job {cancelled} is cancelled; cannot pause it" in line
+        assert {j["id"]: j["state"] for j in _jobs(home)} == {
+            queued: "queued", cancelled: "cancelled"
+        }
+    got, out, _ = cli_in_process(["pause", str(queued), str(queued)], home)
+    assert got == 0 and out.splitlines() == [f"job {queued}: paused"]
+
+
+def test_a_model_that_cannot_take_the_data_is_refused_by_submit_and_run(tmp_path: Path) -> None:
+    """An ImageNet ResNet on 1-channel 8×8 digits: PyTorch's error was a traceback of
+    `run`, and a job `submit` queued failed on its worker."""
+    home = tmp_path / "home"
+    spec = ("surface", "--model", "torchvision:resnet18", "--x", "-1:1:3")
+    line = _fails(home, "submit", *spec)
+    assert "model 'torchvision:resnet18' cannot take the data's inputs of shape 1×8×8" in line
+    assert "3 channels" in line and _jobs(home) == []
+    line = _fails(home, "run", *spec, "--device", "cpu", "--out", str(tmp_path / "o"))
+    assert "cannot take the data's inputs of shape 1×8×8" in line
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (("submit", "interp", "--checkpoint", "A", "--checkpoint-b", "B", "--target", "C"),
+         "--target has no effect on interp jobs"),
+        (("run", "interp", "--checkpoint", "A", "--checkpoint-b", "B", "--norm", "layer"),
+         "--norm has no effect on interp jobs"),
+        (("submit", "trajectory", "--checkpoints", "T*.pt", "--checkpoint", "A"),
+         "--checkpoint has no effect on trajectory jobs (its centre is the last of --checkpoints)"),
+        (("run", "trajectory", "--checkpoints", "T*.pt", "--target", "B"),
+         "--target has no effect on trajectory jobs"),
+        (("submit", "trajectory", "--checkpoints", "T*.pt", "--norm", "filter"),
+         "--norm has no effect on trajectory jobs"),
+    ],
+)
+def test_flags_a_kind_of_job_does_not_use_are_refused(
+    tmp_path: Path, argv: tuple[str, ...], says: str
+) -> None:
+    files = {"A": _checkpoint(tmp_path, "a.pt", 0), "B": _checkpoint(tmp_path, "b.pt", 1),
+             "C": _checkpoint(tmp_path, "c.pt", 2)}
+    for n in range(3):
+        _checkpoint(tmp_path, f"T{n}.pt", 10 + n)
+    args = [str(files[a]) if a in files else a.replace("T*", str(tmp_path / "T*")) for a in argv]
+    line = _fails(tmp_path / "home", *args)
+    assert says in line and line.endswith("drop it")
+    assert _jobs(tmp_path / "home") == []
+
+
+def test_compare_names_its_own_arguments_and_wants_distinct_labels(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    a = _checkpoint(tmp_path, "a.pt")
+    line = _fails(home, "compare", str(a), str(tmp_path / "missing.pt"))
+    assert f"checkpoint '{tmp_path / 'missing.pt'}': no such file" in line
+    assert "--checkpoint-b" not in line
+    b = _checkpoint(tmp_path, "b.pt", 1)
+    for labels in ("x,x", ",", "x,"):
+        line = _fails(home, "compare", str(a), str(b), "--labels", labels)
+        assert "a label of its own" in line
+    assert _jobs(home) == []
+
+
+def test_a_target_that_is_the_checkpoint_itself_is_refused(tmp_path: Path) -> None:
+    a = _checkpoint(tmp_path, "a.pt")
+    (tmp_path / "link.pt").symlink_to(a)
+    for target in (a, tmp_path / "link.pt"):
+        line = _fails(tmp_path / "home", "submit", "surface", "--checkpoint", str(a),
+                      "--target", str(target), "--x", "-1:1:3")
+        assert "--target is the --checkpoint file itself" in line
+
+
+def test_a_folder_given_as_a_checkpoint_says_so(tmp_path: Path) -> None:
+    line = _fails(tmp_path / "home", "submit", "surface", "--checkpoint", str(tmp_path),
+                  "--x", "-1:1:3")
+    assert "is a folder; give a file" in line
+
+
+def test_job_file_errors_name_the_file_and_the_job(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    good = _checkpoint(tmp_path, "good.pt")
+    torch.save({"state_dict": build_model("mlp", input_shape=DIGITS).state_dict()},
+               tmp_path / "mlp.pt")
+    cases = {
+        'x = "1:-1:5"\n': "grid.toml job 1: ",
+        f'[defaults]\nx = "-1:1:3"\n[[job]]\ncheckpoint = "{good}"\n'
+        f'[[job]]\ncheckpoint = "{tmp_path / "mlp.pt"}"\n': "fit.toml job 2: ",
+        'x = "-1:1:3"\nunit_sise = 4\n': "unitsize.toml job 1: unknown key 'unit_sise'",
+    }
+    for (text, says), stem in zip(cases.items(), ("grid", "fit", "unitsize")):
+        path = tmp_path / f"{stem}.toml"
+        path.write_text(text)
+        line = _fails(home, "submit", str(path))
+        assert says in line, line
+        if stem == "unitsize":
+            assert "unit_size" in line.split("known keys:")[1]
+    assert _jobs(home) == []
+
+
+def test_a_failed_job_is_one_error_line_however_narrow_the_console(tmp_path: Path) -> None:
+    with Store.open_home(tmp_path / "home") as store:
+        job_id = _submit(tmp_path / "home", "--model", "mlp", "--x", "-1:1:3")
+        store.fail_job(job_id, "RuntimeError: " + "a long reason " * 12)
+        buffer = io.StringIO()
+        assert report_failures([store.get_job(job_id)], Console(file=buffer, width=40)) == 1
+    (line,) = buffer.getvalue().splitlines()
+    assert line.startswith(f"lstui: error: job {job_id} (") and line.rstrip().endswith("a long reason")
