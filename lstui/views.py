@@ -156,14 +156,18 @@ def terminal_plot(store: Store, job: JobRow, *, width: int = 80, height: int = 2
     if color is None:
         color = "NO_COLOR" not in os.environ and sys.stdout.isatty()
     surface = job_surface(store, job)
+    key = "train_loss" if "train_loss" in surface.arrays else "test_loss"
+    pending = ~surface.computed(key)  # told apart from diverged points on the last line
     if surface.ycoordinates is None:
         curves = {k: surface.values(k) for k in surface.arrays}
-        return plots.terminal_lines(surface.xcoordinates, curves, width=width, height=height, title=job.name, color=color)
-    key = "train_loss" if "train_loss" in surface.arrays else "test_loss"
+        return plots.terminal_lines(
+            surface.xcoordinates, curves, width=width, height=height, title=job.name,
+            color=color, pending=pending,
+        )
     return plots.terminal_heatmap(
         surface.xcoordinates, surface.ycoordinates, surface.values(key),
         width=width, height=height, title=f"{job.name} — {key}", color=color,
-        path=_trajectory_path(job) if job.kind == "trajectory" else None,
+        path=_trajectory_path(job) if job.kind == "trajectory" else None, pending=pending,
     )
 
 

@@ -2,7 +2,8 @@
 
 2D arrays ``Z`` have shape ``(ny, nx)``: ``Z[i, j]`` is the value at ``x[j]``, ``y[i]``
 (the layout of ``numpy.meshgrid(x, y)``). NaN and ±inf points (not computed yet, or
-diverged) are drawn as gaps, never stretch a colour scale, and are counted on the figure.
+diverged) are drawn as gaps, never stretch a colour scale, and are counted on the figure;
+a ``pending`` mask, where given, says which are not computed yet, and they are counted apart.
 
 Figures are :class:`matplotlib.figure.Figure` objects on an Agg canvas, never pyplot, so
 they can be drawn from any thread; :func:`save_figure` writes them as PNG, PDF or SVG.

@@ -3,8 +3,8 @@
 Every figure is a :class:`matplotlib.figure.Figure` made directly (never pyplot), with an
 Agg canvas attached, so figures can be drawn from any thread of the daemon. Text sizes
 are in points and chosen for a figure printed at single-column width (about 3.3 in).
-Legends (markers, and the note counting NaN/inf points) sit under the axes, so they
-never cover data.
+Legends (markers, and the note counting points not computed yet or NaN/inf) sit under
+the axes, so they never cover data.
 """
 
 from __future__ import annotations
@@ -148,18 +148,22 @@ def legend_below(
     n_bad: int,
     n_total: int,
     *,
+    n_pending: int = 0,
     gap_patch: bool = False,
     ncols: int = 2,
 ) -> str | None:
     """One legend under the axes holding ``handles`` and the bad-point note.
 
+    ``n_pending`` of the ``n_bad`` points are not computed yet, and said so.
+
     Returns:
         The note ("3 points NaN/inf (not shown)"), or None when every point is finite.
     """
     entries = list(handles)
-    note = bad_note(n_bad, n_total)
+    note = bad_note(n_bad, n_total, n_pending)
     if note is not None:
-        entries.append(note_handle(note, gap_patch=gap_patch))
+        # both counts on one line would run past a single-column figure's edges
+        entries.append(note_handle(note.replace(", ", ",\n"), gap_patch=gap_patch))
     if entries:
         fig.legend(
             handles=entries,

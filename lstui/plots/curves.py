@@ -1,6 +1,7 @@
 """1D figures: loss and accuracy along one direction, and several curves compared.
 
-NaN and ±inf values break a line (a gap) and are counted in a note above the axes.
+NaN and ±inf values break a line (a gap) and are counted in the legend under the axes;
+points not computed yet (``pending``) are counted apart from diverged ones.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from matplotlib.lines import Line2D
 from numpy.typing import ArrayLike
 
 from lstui.plots import _style as st
-from lstui.plots.levels import count_bad
+from lstui.plots.levels import blank_pending, count_bad, count_bad_points
 
 CURVE_NAMES = ("train_loss", "test_loss", "train_acc", "test_acc")
 _LABELS = {
@@ -44,6 +45,7 @@ def plot_1d(
     names: tuple[str, str] = ("A", "B"),
     xlabel: str | None = None,
     loss_max: float | None = None,
+    pending: ArrayLike | None = None,
 ) -> Figure:
     """Loss (left axis) and accuracy in percent (right axis) along one direction.
 
@@ -58,6 +60,7 @@ def plot_1d(
         names: the names of the models at α = 0 and α = 1 (``interpolation`` only).
         xlabel: the x-axis label (default "α").
         loss_max: the top of the loss axis (the reference's ``--loss_max``); default auto.
+        pending: a boolean mask of ``x``'s shape, True where a point is not computed yet.
     """
     xs = np.asarray(x, dtype=np.float64).ravel()
     unknown = sorted(set(curves) - set(CURVE_NAMES))
@@ -66,6 +69,9 @@ def plot_1d(
     if not curves:
         raise ValueError("plot_1d needs at least one curve")
     data = {name: _curve(xs, curves[name], name) for name in CURVE_NAMES if name in curves}
+    n_pending = 0
+    for name, values in data.items():
+        data[name], n_pending = blank_pending(values, pending)
 
     fig = st.new_figure(st.FIGSIZE_1D)
     ax_loss = fig.add_subplot()
@@ -110,8 +116,7 @@ def plot_1d(
         _mark_endpoints(ax_loss, xs, names)
     if title:
         fig.suptitle(title, fontsize=st.TITLE_SIZE)
-    n_bad = sum(count_bad(v) for v in data.values())
-    st.legend_below(fig, handles, n_bad, sum(v.size for v in data.values()))
+    st.legend_below(fig, handles, count_bad_points(data.values()), xs.size, n_pending=n_pending)
     return fig
 
 

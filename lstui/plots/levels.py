@@ -1,13 +1,15 @@
 """Contour levels and bands: pure numbers, shared by the figures and the terminal previews.
 
 A surface may hold points not computed yet or diverged; the caller maps the reference's
-``-1`` ("not computed") to NaN. Here every non-finite value (NaN, +inf, -inf) is a *bad*
-point: it never takes part in a range, a level or a colour scale.
+``-1`` ("not computed") to NaN, and may pass which points those are (``pending``) so that
+the notes tell them from diverged ones. Here every non-finite value (NaN, +inf, -inf) is
+a *bad* point: it never takes part in a range, a level or a colour scale.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -37,14 +39,62 @@ def count_bad(Z: ArrayLike) -> int:
     return int(values.size - np.count_nonzero(np.isfinite(values)))
 
 
-def bad_note(n_bad: int, n_total: int) -> str | None:
-    """The note a figure carries about its bad points, or None when there are none."""
+def count_bad_points(curves: Iterable[ArrayLike]) -> int:
+    """How many points of curves along one ``x`` have a NaN or ±inf value on some curve
+    (a diverged point counts once, with its loss and its accuracy)."""
+    bad: np.ndarray | None = None
+    for values in curves:
+        here = ~np.isfinite(np.asarray(values, dtype=np.float64))
+        bad = here if bad is None else bad | here
+    return 0 if bad is None else int(np.count_nonzero(bad))
+
+
+def blank_pending(Z: np.ndarray, pending: ArrayLike | None) -> tuple[np.ndarray, int]:
+    """``Z`` with its points not computed yet set to NaN, and how many those are.
+
+    Args:
+        Z: the values, as float64.
+        pending: a boolean mask of ``Z``'s shape, True where a point is not computed
+            yet (a surface file's ``-1``); None when the caller cannot tell.
+
+    Raises:
+        ValueError: when the mask's shape is not ``Z``'s.
+    """
+    if pending is None:
+        return Z, 0
+    mask = np.asarray(pending, dtype=bool)
+    if mask.shape != Z.shape:
+        raise ValueError(f"pending has shape {mask.shape}, expected the values' {Z.shape}")
+    if not mask.any():
+        return Z, 0
+    # A point not computed yet is never drawn, whatever the caller left in its place.
+    return np.where(mask, np.nan, Z), int(np.count_nonzero(mask))
+
+
+def _points(n: int) -> str:
+    return "point" if n == 1 else "points"
+
+
+def bad_note(n_bad: int, n_total: int, n_pending: int = 0) -> str | None:
+    """The note a figure carries about its bad points, or None when there are none.
+
+    ``n_pending`` of the ``n_bad`` points are not computed yet (a partial job), and said
+    so: "2268 points not computed yet"; the rest are NaN/inf (diverged, or of unknown
+    cause when the caller could not tell): "3 points NaN/inf (not shown)".
+    """
     if n_bad <= 0:
         return None
-    if n_bad >= n_total:
-        return f"all {n_total} points NaN/inf (nothing to show)"
-    noun = "point" if n_bad == 1 else "points"
-    return f"{n_bad} {noun} NaN/inf (not shown)"
+    n_pending = min(max(n_pending, 0), n_bad)
+    n_nan = n_bad - n_pending
+    if n_bad >= n_total and not (n_pending and n_nan):
+        what = "not computed yet" if n_pending else "NaN/inf"
+        return f"all {n_total} points {what} (nothing to show)"
+    pending = f"{n_pending} {_points(n_pending)} not computed yet"
+    if not n_nan:
+        return pending
+    nan = f"{n_nan} NaN/inf" if n_pending else f"{n_nan} {_points(n_nan)} NaN/inf"
+    shown = "(nothing to show)" if n_bad >= n_total else "(not shown)"
+    return f"{pending}, {nan} {shown}" if n_pending else f"{nan} {shown}"
 
 
 def robust_range(Z: ArrayLike) -> tuple[float, float] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from collections.abc import Iterable
@@ -12,6 +13,15 @@ from matplotlib.figure import Figure
 from lstui.errors import BadInput
 
 FIGURE_FORMATS = ("png", "pdf", "svg")
+
+# matplotlib subsets the fonts it embeds in a PDF with fontTools, whose subsetter logs
+# some 50 INFO lines per file to "fontTools.subset". Every process that saves figures
+# comes here, the daemon's workers too (they draw figure jobs, log at INFO and write to
+# daemon.log), so the level is set here once rather than in each main; a level someone
+# set on purpose is left alone.
+_FONT_SUBSET_LOG = logging.getLogger("fontTools.subset")
+if _FONT_SUBSET_LOG.level == logging.NOTSET:
+    _FONT_SUBSET_LOG.setLevel(logging.WARNING)
 
 # No creation dates in vector files: the same figure gives the same bytes.
 _METADATA: dict[str, dict[str, None]] = {

@@ -4,7 +4,9 @@ and surfaces compared side by side.
 Every function takes ``x`` (nx,), ``y`` (ny,) and ``Z`` (ny, nx) with ``Z[i, j]`` the
 value at ``x[j]``, ``y[i]`` (the layout of ``numpy.meshgrid(x, y)``). NaN and ±inf points
 are gaps: masked in the drawing, left out of every level and colour scale, and counted in
-the legend under the axes ("3 points NaN/inf (not shown)").
+the legend under the axes ("3 points NaN/inf (not shown)"). ``pending``, a boolean mask of
+``Z``'s shape, names the points not computed yet (a partial job), so the legend tells
+them from diverged ones ("2268 points not computed yet (not shown)").
 
 Levels follow :func:`lstui.plots.levels.contour_levels`: explicit ``levels``, or the
 reference's ``vmin``/``vmax``/``vlevel``, or automatic ones. ``log=None`` switches to
@@ -25,7 +27,14 @@ from matplotlib.ticker import MaxNLocator
 from numpy.typing import ArrayLike
 
 from lstui.plots import _style as st
-from lstui.plots.levels import contour_levels, count_bad, finite_values, robust_range, wants_log
+from lstui.plots.levels import (
+    blank_pending,
+    contour_levels,
+    count_bad,
+    finite_values,
+    robust_range,
+    wants_log,
+)
 
 Panel = tuple[str, ArrayLike, ArrayLike, ArrayLike]
 """One surface of a comparison: ``(name, x, y, Z)``."""
@@ -127,6 +136,7 @@ def plot_contour(
     title: str | None = None,
     xlabel: str | None = st.XLABEL_2D,
     ylabel: str | None = st.YLABEL_2D,
+    pending: ArrayLike | None = None,
 ) -> Figure:
     """Contour lines with their values written on them; centre and minimum marked.
 
@@ -134,6 +144,7 @@ def plot_contour(
         The figure; its first axes holds the :class:`~matplotlib.contour.QuadContourSet`.
     """
     xs, ys, zs = st.check_surface(x, y, Z)
+    zs, n_pending = blank_pending(zs, pending)
     chosen, use_log = resolve_levels(zs, levels, vmin, vmax, vlevel, log)
     rows = 1 + (count_bad(zs) > 0)
     fig = st.new_figure(st.figsize_2d(xs, ys, colorbar=False, title=bool(title), legend_rows=rows))
@@ -144,7 +155,8 @@ def plot_contour(
     st.style_axes(ax, xlabel, ylabel)
     st.set_title(ax, title)
     st.equal_aspect_if_sensible(ax, xs, ys)
-    st.legend_below(fig, st.mark_centre_and_min(ax, xs, ys, zs), count_bad(zs), zs.size)
+    handles = st.mark_centre_and_min(ax, xs, ys, zs)
+    st.legend_below(fig, handles, count_bad(zs), zs.size, n_pending=n_pending)
     return fig
 
 
@@ -162,12 +174,14 @@ def plot_filled_contour(
     zlabel: str = "loss",
     xlabel: str | None = st.XLABEL_2D,
     ylabel: str | None = st.YLABEL_2D,
+    pending: ArrayLike | None = None,
 ) -> Figure:
     """Filled contours (one colour per band between levels) with a colorbar.
 
     Values beyond the outer levels take the end colours (arrows on the colorbar).
     """
     xs, ys, zs = st.check_surface(x, y, Z)
+    zs, n_pending = blank_pending(zs, pending)
     chosen, use_log = resolve_levels(zs, levels, vmin, vmax, vlevel, log)
     rows = 1 + (count_bad(zs) > 0)
     fig = st.new_figure(st.figsize_2d(xs, ys, colorbar=True, title=bool(title), legend_rows=rows))
@@ -182,7 +196,7 @@ def plot_filled_contour(
     st.set_title(ax, title)
     st.equal_aspect_if_sensible(ax, xs, ys)
     handles = st.mark_centre_and_min(ax, xs, ys, zs)
-    st.legend_below(fig, handles, count_bad(zs), zs.size, gap_patch=True)
+    st.legend_below(fig, handles, count_bad(zs), zs.size, n_pending=n_pending, gap_patch=True)
     return fig
 
 
@@ -198,6 +212,7 @@ def plot_heatmap(
     zlabel: str = "loss",
     xlabel: str | None = st.XLABEL_2D,
     ylabel: str | None = st.YLABEL_2D,
+    pending: ArrayLike | None = None,
 ) -> Figure:
     """One coloured cell per grid point (cells centred on the coordinates, y upward).
 
@@ -205,6 +220,7 @@ def plot_heatmap(
     robust max; larger values take the top colour, shown by the colorbar's arrow).
     """
     xs, ys, zs = st.check_surface(x, y, Z)
+    zs, n_pending = blank_pending(zs, pending)
     use_log = resolve_levels(zs, None, vmin, vmax, None, log)[1]
     values = finite_values(zs)
     span = robust_range(values[values > 0] if use_log else values)
@@ -236,7 +252,7 @@ def plot_heatmap(
     st.set_title(ax, title)
     st.equal_aspect_if_sensible(ax, edges_x, edges_y)
     handles = st.mark_centre_and_min(ax, xs, ys, zs)
-    st.legend_below(fig, handles, count_bad(zs), zs.size, gap_patch=True)
+    st.legend_below(fig, handles, count_bad(zs), zs.size, n_pending=n_pending, gap_patch=True)
     return fig
 
 
@@ -253,6 +269,7 @@ def plot_surface_3d(
     ylabel: str | None = st.YLABEL_2D,
     elev: float = 30.0,
     azim: float = -60.0,
+    pending: ArrayLike | None = None,
 ) -> Figure:
     """The surface in 3D, coloured by value; NaN/inf points leave holes.
 
@@ -260,6 +277,7 @@ def plot_surface_3d(
     the colour scale only (None: as for contours); heights stay linear.
     """
     xs, ys, zs = st.check_surface(x, y, Z)
+    zs, n_pending = blank_pending(zs, pending)
     n_bad = count_bad(zs)
     if zmax is not None:
         zs = np.where(zs > zmax, zmax, zs)
@@ -295,7 +313,7 @@ def plot_surface_3d(
         axis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))
     ax.tick_params(labelsize=st.TICK_SIZE - 1, pad=-1)
     st.set_title(ax, title)
-    st.legend_below(fig, [], n_bad, zs.size)
+    st.legend_below(fig, [], n_bad, zs.size, n_pending=n_pending)
     return fig
 
 
@@ -313,6 +331,7 @@ def plot_trajectory(
     vlevel: float | None = None,
     log: bool | None = None,
     title: str | None = None,
+    pending: ArrayLike | None = None,
 ) -> Figure:
     """An optimisation path drawn over the contours of the surface on its PCA plane.
 
@@ -323,6 +342,7 @@ def plot_trajectory(
             model, usually at the origin).
         explained_variance: the explained variance *ratios* (0 to 1) of the two
             components; the axes then read "1st PC: 42.17 %".
+        pending: the surface's points not computed yet (a mask of ``Z``'s shape).
     """
     px = np.asarray(path_x, dtype=np.float64).ravel()
     py = np.asarray(path_y, dtype=np.float64).ravel()
@@ -338,10 +358,13 @@ def plot_trajectory(
         xlabel, ylabel = f"1st PC: {100 * r1:.2f} %", f"2nd PC: {100 * r2:.2f} %"
 
     surface = None
+    n_pending = 0
     if Z is not None:
         if x is None or y is None:
             raise ValueError("plot_trajectory needs x and y with Z")
-        surface = st.check_surface(x, y, Z)
+        xs, ys, zs = st.check_surface(x, y, Z)
+        zs, n_pending = blank_pending(zs, pending)
+        surface = (xs, ys, zs)
     span_x = surface[0] if surface else px
     span_y = surface[1] if surface else py
     rows = 1 + (surface is not None and count_bad(surface[2]) > 0)
@@ -376,7 +399,7 @@ def plot_trajectory(
     st.style_axes(ax, xlabel, ylabel)
     st.set_title(ax, title)
     st.equal_aspect_if_sensible(ax, span_x, span_y)
-    st.legend_below(fig, [start, end], n_bad, n_total)
+    st.legend_below(fig, [start, end], n_bad, n_total, n_pending=n_pending)
     return fig
 
 

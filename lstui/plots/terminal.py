@@ -17,7 +17,15 @@ import plotext
 from numpy.typing import ArrayLike
 
 from lstui.plots import _style as st
-from lstui.plots.levels import bad_note, contour_levels, count_bad, finite_values, quantise
+from lstui.plots.levels import (
+    bad_note,
+    blank_pending,
+    contour_levels,
+    count_bad,
+    count_bad_points,
+    finite_values,
+    quantise,
+)
 
 _PLOTEXT_LOCK = threading.Lock()
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -117,6 +125,7 @@ def terminal_heatmap(
     title: str | None = None,
     color: bool = True,
     path: tuple[ArrayLike, ArrayLike] | None = None,
+    pending: ArrayLike | None = None,
 ) -> str:
     """A surface as a heatmap of contour bands, ``height`` lines of at most ``width`` columns.
 
@@ -127,8 +136,14 @@ def terminal_heatmap(
     a legend reads like a colorbar: ``█ 0.01 █ 0.02 █`` (the band between two numbers
     holds the values between them), then the markers and the count of blank points.
     ``path`` (a trajectory's ``(xs, ys)``) is drawn over the bands with ``•``.
+    ``pending`` (a boolean mask of ``Z``'s shape) names the points not computed yet, so
+    the last line counts them apart from the NaN/inf ones.
+
+    A grid finer than the plot shows each computed point in the character it falls in,
+    so a partial surface (computed coarse points first) shows every point it has.
     """
     xs, ys, zs = st.check_surface(x, y, Z)
+    zs, n_pending = blank_pending(zs, pending)
     if levels is not None:
         chosen = np.unique(finite_values(levels))
     else:
@@ -162,7 +177,7 @@ def terminal_heatmap(
     path_x, path_y = _path_points(path)
     if path_x.size:
         markers.append(f"{PATH_MARK} trajectory")
-    note = bad_note(count_bad(zs), zs.size)
+    note = bad_note(count_bad(zs), zs.size, n_pending)
     if note is not None:
         markers.append(note.replace("not shown", "blank"))
     footer = _wrap(tokens, width) + _wrap([(m, m) for m in markers], width, sep="  ")
@@ -181,6 +196,14 @@ def terminal_heatmap(
             col_index = np.clip(np.searchsorted(st.cell_edges(xs), sample_x) - 1, 0, xs.size - 1)
             row_index = np.clip(np.searchsorted(st.cell_edges(ys), sample_y) - 1, 0, ys.size - 1)
             sampled = bands[np.ix_(row_index, col_index)]
+            # Sampling alone skips grid rows and columns between two characters; a
+            # computed point there still colours the blank character it falls in.
+            at_row = np.rint((ys - ylim[0]) / ((ylim[1] - ylim[0]) or 1.0) * (rows - 1)).astype(int)
+            at_col = np.rint((xs - xlim[0]) / ((xlim[1] - xlim[0]) or 1.0) * (cols - 1)).astype(int)
+            ii, jj = np.nonzero(bands >= 0)
+            r, c = at_row[ii], at_col[jj]
+            blank = sampled[r, c] < 0
+            sampled[r[blank], c[blank]] = bands[ii[blank], jj[blank]]
             grid_x, grid_y = np.meshgrid(sample_x, sample_y)
             for k in range(n_bands):
                 where = sampled == k
@@ -248,12 +271,14 @@ def terminal_lines(
     title: str | None = None,
     color: bool = True,
     log: bool = False,
+    pending: ArrayLike | None = None,
 ) -> str:
     """1D loss (left axis) and accuracy (right axis) curves, ``height`` lines.
 
     ``curves`` holds any of ``train_loss``, ``test_loss``, ``train_acc``, ``test_acc``.
     NaN/inf points break the lines and are counted on the last line. With
     ``color=False`` each curve has its own marker (``* o + x``) instead of a colour.
+    ``pending`` (a boolean mask of ``x``'s shape) names the points not computed yet.
     """
     xs = np.asarray(x, dtype=np.float64).ravel()
     unknown = sorted(set(curves) - set(_CURVE_STYLE))
@@ -266,8 +291,10 @@ def terminal_lines(
             if values.size != xs.size:
                 raise ValueError(f"{name} has {values.size} values for {xs.size} x coordinates")
             data[name] = values
-    n_bad = sum(count_bad(v) for v in data.values())
-    note = bad_note(n_bad, sum(v.size for v in data.values()))
+    n_pending = 0
+    for name, values in data.items():
+        data[name], n_pending = blank_pending(values, pending)
+    note = bad_note(count_bad_points(data.values()), xs.size, n_pending)
     footer = [note.replace("not shown", "gaps")] if note else []
     has_loss = any(n.endswith("loss") for n in data)
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from lstui.errors import BadInput
 from lstui.results import SurfaceFile, read_surface, write_surface
@@ -15,6 +17,8 @@ DIRECTIONS_FILE = "directions.h5"
 SURFACE_FILE = "surface.h5"
 EXPORT_FORMATS = ("png", "pdf", "svg", "vtp")
 FIGURE_KINDS_2D = ("2dcontour", "2dcontourf", "2dheat", "3dsurface")
+
+log = logging.getLogger("lstui.export")
 
 
 def job_dir_file(spec: JobSpec, results_dir: Path) -> Path:
@@ -76,52 +80,100 @@ def export_surface(
     log: bool | None = None,
     zmax: float | None = None,
     stem: str | None = None,
+    on_note: Callable[[str], None] | None = None,
 ) -> list[Path]:
     """Draw the figures of a surface file (lstui's or the reference's) into ``out``.
 
     1D: loss and accuracy curves (the interpolation figure when the file is an
     interpolation). 2D: contour lines, filled contours, heatmap and 3D surface of the
     train loss (or test loss when only the test split was evaluated); VTP on request.
+    Points not computed yet (the file's ``-1``) are named as such on the figures.
+
+    A format that does not apply (VTP of a 1D surface) is skipped with a warning, logged
+    and passed to ``on_note``; asked for alone, it is refused.
+
+    Raises:
+        BadInput: no arrays in the file, an unknown figure kind, or VTP alone of a 1D surface.
     """
     from lstui import plots
 
     surface = read_surface(surface_path)
+    if not surface.arrays:
+        raise BadInput(f"{str(surface_path)!r} holds no loss or accuracy arrays")
+    image_formats = [f for f in formats if f != "vtp"]
+    if surface.ycoordinates is None and "vtp" in formats:
+        what = "vtp needs a 2D surface (--x and --y) and this one is 1D"
+        if not image_formats:
+            raise BadInput(f"--format vtp: {what}; export its curves as png, pdf or svg")
+        _note(f"no vtp written: {what}", on_note)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True, mode=0o700)
     stem = stem or Path(surface_path).stem
     saved = _saved_spec(surface)
     title = title or (str(saved["name"]) if saved.get("name") else None)
-    image_formats = [f for f in formats if f != "vtp"]
     written: list[Path] = []
     x = surface.xcoordinates
-    if not surface.arrays:
-        raise BadInput(f"{str(surface_path)!r} holds no loss or accuracy arrays")
+    key = "train_loss" if "train_loss" in surface.arrays else "test_loss"
+    # every array of a file holds -1 at the same points: those not computed yet
+    pending = ~surface.computed(key if key in surface.arrays else next(iter(surface.arrays)))
     if surface.ycoordinates is None:
         curves = {k: surface.values(k) for k in surface.arrays}
         interp = saved.get("kind") == "interp"
         if image_formats:
-            fig = plots.plot_1d(x, curves, title=title, interpolation=interp, log=bool(log))
+            fig = plots.plot_1d(x, curves, title=title, interpolation=interp, log=bool(log), pending=pending)
             written += plots.save_figure(fig, out / f"{stem}_1d", image_formats, dpi=dpi)
         return written
     y = surface.ycoordinates
-    key = "train_loss" if "train_loss" in surface.arrays else "test_loss"
     Z = surface.values(key)
     kinds = tuple(kinds) if kinds is not None else FIGURE_KINDS_2D
     if image_formats:
         for kind in kinds:
             if kind == "2dcontour":
-                fig = plots.plot_contour(x, y, Z, vmin=vmin, vmax=vmax, vlevel=vlevel, log=log, title=title)
+                fig = plots.plot_contour(x, y, Z, vmin=vmin, vmax=vmax, vlevel=vlevel, log=log, title=title, pending=pending)
             elif kind == "2dcontourf":
-                fig = plots.plot_filled_contour(x, y, Z, vmin=vmin, vmax=vmax, vlevel=vlevel, log=log, title=title)
+                fig = plots.plot_filled_contour(x, y, Z, vmin=vmin, vmax=vmax, vlevel=vlevel, log=log, title=title, pending=pending)
             elif kind == "2dheat":
-                fig = plots.plot_heatmap(x, y, Z, vmin=vmin, vmax=vmax, log=log, title=title)
+                fig = plots.plot_heatmap(x, y, Z, vmin=vmin, vmax=vmax, log=log, title=title, pending=pending)
             elif kind == "3dsurface":
-                fig = plots.plot_surface_3d(x, y, Z, zmax=zmax, log=log, title=title)
+                fig = plots.plot_surface_3d(x, y, Z, zmax=zmax, log=log, title=title, pending=pending)
             else:
                 raise BadInput(f"figure kind {kind!r}: choose from {', '.join(FIGURE_KINDS_2D)}")
             written += plots.save_figure(fig, out / f"{stem}_{key}_{kind}", image_formats, dpi=dpi)
     if "vtp" in formats:
         written.append(plots.write_vtp(x, y, Z, out / f"{stem}_{key}.vtp", log=bool(log), zmax=zmax))
+    return written
+
+
+def _note(text: str, on_note: Callable[[str], None] | None) -> None:
+    # Logged too: with no handler set up (the command line) logging's last resort
+    # prints a warning on stderr, and the daemon's log file keeps it.
+    log.warning("%s", text)
+    if on_note is not None:
+        on_note(text)
+
+
+def export_figures(
+    spec: JobSpec,
+    surface_path: Path,
+    out: Path,
+    *,
+    formats: Sequence[str] = ("png", "pdf"),
+    title: str | None = None,
+    **options: Any,
+) -> list[Path]:
+    """Every figure of a job's surface file: :func:`export_surface`'s, and for a
+    trajectory its path over the contours (``trajectory.png``).
+
+    The one way from a job's surface file to its figures, for the daemon, ``lstui
+    export JOB``, the TUI and ``lstui run``. ``options`` go to :func:`export_surface`.
+    """
+    written = export_surface(surface_path, out, formats=formats, title=title, **options)
+    if spec.kind == "trajectory":
+        from lstui.scheduler.trajectory import export_trajectory
+
+        written += export_trajectory(
+            spec, surface_path, out, formats=formats, title=title, dpi=options.get("dpi", 150)
+        )
     return written
 
 
@@ -148,18 +200,21 @@ def export_job(
     """Export a finished (or partial) job's figures; figure jobs have drawn theirs already.
 
     Each file written is recorded in the job's log ("wrote PATH"), whoever asked for it:
-    the daemon when the job ends, ``lstui export`` or the TUI's ``e``.
+    the daemon when the job ends, ``lstui export`` or the TUI's ``e``; so is a format
+    skipped (VTP of a 1D job).
     """
     if not formats or job.kind == "figure":
         return []
     results = Path(job.results_dir)
     path = write_job_surface(store, job)
-    written = export_surface(path, out or results, formats=formats, title=job.name, **options)  # type: ignore[arg-type]
-    if job.kind == "trajectory":
-        from lstui.scheduler.trajectory import export_trajectory
+    spec = JobSpec.from_dict(job.spec, check_files=False)
 
-        spec = JobSpec.from_dict(job.spec, check_files=False)
-        written += export_trajectory(spec, path, out or results, formats=formats, title=job.name)
+    def note(text: str) -> None:
+        store.add_event(job.id, "warning", text)
+
+    written = export_figures(
+        spec, path, out or results, formats=formats, title=job.name, on_note=note, **options
+    )
     for figure in written:
         store.add_event(job.id, "info", f"wrote {figure}")
     return written

@@ -137,9 +137,10 @@ def run_foreground(
         peak = torch.cuda.max_memory_allocated(used) / 2**30
         console.print(f"peak GPU memory {peak:.2f} GiB on {torch.cuda.get_device_name(used)}")
     if figure:
-        from lstui.scheduler.exporting import export_surface
+        from lstui.scheduler.exporting import export_figures
 
-        for path in export_surface(surface_path, out, formats=("png",), title=spec.default_name()):
+        # the daemon's figures (a trajectory's path too), as PNG only
+        for path in export_figures(spec, surface_path, out, formats=("png",), title=spec.default_name()):
             console.print(f"wrote {path}")
     bad = [k for k, v in points.items() if any(x is not None and not math.isfinite(x) for x in v.values())]
     if bad:

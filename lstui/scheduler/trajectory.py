@@ -126,7 +126,15 @@ def trajectory_path(spec: JobSpec) -> tuple[np.ndarray, np.ndarray] | None:
     return read_projection(proj)
 
 
-def export_trajectory(spec: JobSpec, surface_path: Path, out: Path, *, formats: Sequence[str], title: str | None = None) -> list[Path]:
+def export_trajectory(
+    spec: JobSpec,
+    surface_path: Path,
+    out: Path,
+    *,
+    formats: Sequence[str],
+    title: str | None = None,
+    dpi: int = 150,
+) -> list[Path]:
     """The path over the contours, axes labelled with each PC's explained variance."""
     from lstui import plots
     from lstui.results import read_directions
@@ -142,7 +150,7 @@ def export_trajectory(spec: JobSpec, surface_path: Path, out: Path, *, formats: 
     key = "train_loss" if "train_loss" in surface.arrays else "test_loss"
     fig = plots.plot_trajectory(
         surface.xcoordinates, surface.ycoordinates, surface.values(key), px, py,
-        explained_variance=evr, title=title,
+        explained_variance=evr, title=title, pending=~surface.computed(key),
     )
     image_formats = [f for f in formats if f != "vtp"]
-    return plots.save_figure(fig, Path(out) / "trajectory", image_formats) if image_formats else []
+    return plots.save_figure(fig, Path(out) / "trajectory", image_formats, dpi=dpi) if image_formats else []

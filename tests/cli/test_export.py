@@ -1,11 +1,19 @@
-"""`lstui export FILE.h5` on a reference-layout surface file, every format."""
+"""`lstui export FILE.h5` on a reference-layout surface file, every format; the export of
+not finished jobs."""
 
+import os
 import xml.etree.ElementTree as ET
 
 import h5py
+import matplotlib
 import numpy as np
 from PIL import Image
 
+from lstui.landscape.grid import parse_axis
+from lstui.scheduler.exporting import export_job
+from lstui.spec import JobSpec
+from lstui.store import PointRow, Store
+from lstui.views import terminal_plot
 from tests.cli.conftest import run_lstui
 
 
@@ -54,3 +62,72 @@ def test_export_bad_format_and_missing_file(tmp_path):
     missing = run_lstui("export", str(tmp_path / "nope.h5"))
     assert missing.returncode == 2 and "does not exist" in missing.stderr
     assert "Traceback" not in missing.stderr + bad.stderr
+
+
+def _surface_1d(path):
+    xs = np.linspace(-1, 1, 9)
+    with h5py.File(path, "w") as f:
+        f["xcoordinates"] = xs
+        f["train_loss"] = 0.1 + xs**2
+        f["train_acc"] = 90 - xs**2
+
+
+def test_vtp_of_a_1d_surface_is_skipped_with_one_line_or_refused_when_alone(tmp_path):
+    src = tmp_path / "line.h5"
+    _surface_1d(src)
+    out = tmp_path / "figs"
+    both = run_lstui("export", str(src), "--format", "png,vtp", "--out", str(out))
+    assert both.returncode == 0, both.stderr
+    assert [p.split("/")[-1] for p in both.stdout.split()] == ["line_1d.png"]
+    assert both.stderr.strip().splitlines() == [
+        "no vtp written: vtp needs a 2D surface (--x and --y) and this one is 1D"
+    ]
+    alone = run_lstui("export", str(src), "--format", "vtp", "--out", str(tmp_path / "none"))
+    assert alone.returncode == 2
+    assert alone.stderr.strip().splitlines() == [
+        "lstui: error: --format vtp: vtp needs a 2D surface (--x and --y) and this one is 1D; "
+        "export its curves as png, pdf or svg"
+    ]
+    assert not (tmp_path / "none").exists()
+
+
+def _partial_job(store, home, spec, done):
+    """A job of ``spec`` paused after its first ``done`` points (coarse first); the last
+    of them diverged (a NULL loss in the store)."""
+    order = spec.grid.coarse_to_fine()
+    n = spec.grid.num_points
+    job_id = store.add_job(kind=spec.kind, name=spec.name, spec=spec.to_dict(), total_points=n,
+                           units=[order[:done], order[done:]], results_root=home / "results")
+    worker = store.register_worker("cpu", os.getpid(), "test")
+    claim = store.claim_unit(worker, lease_s=60, job_ids=[job_id])
+    rows = [PointRow(i, 0.5 + 0.01 * i, 50.0) for i in claim.todo[:-1]] + [PointRow(claim.todo[-1])]
+    store.write_points(claim.unit_id, worker, rows)
+    store.release_unit(claim.unit_id, worker)
+    store.pause(job_id)
+    return store.get_job(job_id)
+
+
+def test_a_paused_job_names_its_points_not_computed_yet_apart_from_diverged_ones(tmp_path):
+    home = tmp_path / "home"
+    spec = JobSpec(x=parse_axis("-1:1:9"), y=parse_axis("-1:1:9"), name="paused")
+    with Store.open_home(home) as store:
+        job = _partial_job(store, home, spec, done=20)
+        shown = terminal_plot(store, job, width=80, height=20, color=False)
+        assert shown.split("\n")[-1].endswith("61 points not computed yet, 1 NaN/inf (blank)")
+        with matplotlib.rc_context({"svg.fonttype": "none"}):  # text as text, to read it
+            paths = export_job(store, job, formats=("svg",), out=tmp_path / "figs")
+    assert len(paths) == 4
+    for path in paths:
+        text = " ".join(t.text or "" for t in ET.parse(path).getroot().iter() if t.tag.endswith("text"))
+        assert "61 points not computed yet," in text and "1 NaN/inf (not shown)" in text, path.name
+
+
+def test_vtp_of_a_1d_job_is_skipped_with_a_line_in_its_log(tmp_path):
+    home = tmp_path / "home"
+    spec = JobSpec(x=parse_axis("-1:1:9"), name="line")
+    with Store.open_home(home) as store:
+        job = _partial_job(store, home, spec, done=5)
+        paths = export_job(store, job, formats=("png", "vtp"))
+        assert [p.suffix for p in paths] == [".png"]
+        warnings = [e.message for e in store.events(job.id) if e.level == "warning"]
+    assert warnings == ["no vtp written: vtp needs a 2D surface (--x and --y) and this one is 1D"]

@@ -1,17 +1,22 @@
-"""`lstui run surface|interp` end to end, with the real command line."""
+"""`lstui run surface|interp|trajectory` end to end, with the real command line."""
 
 import json
+import os
 
 import h5py
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from lstui.datasets import load_data
 from lstui.landscape.directions import model_tensors
 from lstui.landscape.evaluator import EvalData, Evaluator
 from lstui.models import load_model
 from lstui.results import read_surface
+from lstui.scheduler.exporting import export_job
+from lstui.spec import JobSpec
+from lstui.store import PointRow, Store
 from tests.cli.conftest import run_lstui
 
 SMALL = ["--model", "mlp", "--data", "digits", "--subset", "200"]
@@ -141,3 +146,45 @@ def test_interp_goes_from_a_at_0_to_b_at_1(tmp_path):
         ev = Evaluator(model, [zero], dir_type="states",
                        train=EvalData(split.inputs, split.targets, split.scale, split.mean, split.std))
         assert surface.arrays["train_loss"][x] == pytest.approx(ev.evaluate(0.0).train_loss, rel=1e-5)
+
+
+def test_run_trajectory_draws_the_figures_the_daemon_exports_the_path_among_them(tmp_path):
+    """``lstui run trajectory`` writes the figures the daemon's export of the same job
+    writes (``export_job``, fed the same points through a store): the path over the
+    contours, ``trajectory.png``, as well as the surface's own."""
+    torch.manual_seed(0)
+    state = load_model("cnn", None, input_shape=(1, 8, 8), num_classes=10).state_dict()
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    g = torch.Generator().manual_seed(1)
+    for epoch in range(1, 5):  # a random walk of the weights, one checkpoint per "epoch"
+        state = {k: v + 0.05 * torch.randn(v.shape, generator=g) if v.is_floating_point() else v
+                 for k, v in state.items()}
+        torch.save({"state_dict": state}, folder / f"cnn{epoch}.pt")
+    out = tmp_path / "out"
+    result = run_lstui(
+        "run", "trajectory", "--model", "cnn", "--data", "digits", "--subset", "200",
+        "--checkpoints", str(folder / "cnn*.pt"), "--num", "5", "--out", str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    drawn = {p.name for p in out.glob("*.png")}
+    assert "trajectory.png" in drawn and "surface_train_loss_2dcontour.png" in drawn
+    with Image.open(out / "trajectory.png") as image:
+        assert image.format == "PNG" and image.width > 300 and image.height > 300
+        assert np.asarray(image.convert("L"), dtype=float).std() > 5
+
+    spec = JobSpec.from_dict(json.loads((out / "spec.json").read_text()), check_files=False)
+    surface = read_surface(out / "surface.h5")
+    n = spec.grid.num_points
+    with Store.open_home(tmp_path / "home") as store:
+        job_id = store.add_job(kind="trajectory", name="walk", spec=spec.to_dict(), total_points=n,
+                               units=[list(range(n))], results_root=tmp_path / "home" / "results")
+        worker = store.register_worker("cpu", os.getpid(), "test")
+        claim = store.claim_unit(worker, lease_s=60, job_ids=[job_id])
+        assert claim is not None
+        rows = [PointRow(i, float(surface.arrays["train_loss"].flat[i]),
+                         float(surface.arrays["train_acc"].flat[i])) for i in range(n)]
+        store.write_points(claim.unit_id, worker, rows)
+        assert store.complete_unit(claim.unit_id, worker)
+        exported = export_job(store, store.get_job(job_id), formats=("png",))
+    assert {p.name for p in exported} == drawn

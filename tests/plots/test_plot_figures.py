@@ -164,6 +164,53 @@ def test_an_all_nan_surface_still_renders_with_its_note(paraboloid):
         assert f"all {empty.size} points NaN/inf (nothing to show)" in legend_texts(fig)
 
 
+@pytest.mark.parametrize("kind", ["contour", "filled", "heatmap", "surface3d", "trajectory"])
+def test_points_not_computed_yet_are_named_apart_from_nan_ones_and_never_drawn(kind, two_minima):
+    """A partial surface: the top half not computed yet, left as the reference's -1 (a
+    value lower than any computed one), and one computed point diverged (NaN)."""
+    x, y, Z = two_minima
+    partial = Z.copy()
+    pending = np.zeros(Z.shape, dtype=bool)
+    pending[11:, :] = True  # y > 0: the global minimum (1, 0.5) is not computed yet
+    partial[pending] = -1.0
+    partial[0, 0] = np.nan
+    draw = {
+        "contour": plot_contour,
+        "filled": plot_filled_contour,
+        "heatmap": plot_heatmap,
+        "surface3d": plot_surface_3d,
+        "trajectory": lambda x, y, Z, pending: plot_trajectory(x, y, Z, [1, 0], [-1, 0], pending=pending),
+    }[kind]
+    fig = draw(x, y, partial, pending=pending)
+    fig.canvas.draw()
+    n_pending = int(pending.sum())
+    assert f"{n_pending} points not computed yet,\n1 NaN/inf (not shown)" in legend_texts(fig)
+    for artist in (c for ax in fig.axes for c in ax.collections if c.get_array() is not None):
+        assert artist.norm.vmin >= 0  # the -1 of the points not computed is on no scale
+    if kind in ("contour", "filled", "heatmap"):
+        # the minimum of the computed points: the local one at (-1, -0.5), not a pending -1
+        assert marker_data(fig, "minimum") == (-1.0, -0.5)
+
+
+def test_1d_points_count_once_whatever_the_number_of_curves():
+    x = np.linspace(-1, 1, 11)
+    loss, acc = x**2 + 0.1, 90 - x**2
+    pending = x > 0.5
+    loss[pending], acc[pending] = -1.0, -1.0
+    loss[2] = acc[2] = np.nan  # diverged: no loss, no accuracy
+    fig = plot_1d(x, {"train_loss": loss, "train_acc": acc}, pending=pending)
+    fig.canvas.draw()
+    assert "3 points not computed yet,\n1 NaN/inf (not shown)" in legend_texts(fig)
+    (line,) = [ln for ln in fig.axes[0].get_lines() if ln.get_label() == "train loss"]
+    assert np.isnan(line.get_ydata()[pending]).all()
+
+
+def test_a_pending_mask_of_the_wrong_shape_is_refused(two_minima):
+    x, y, Z = two_minima
+    with pytest.raises(ValueError, match="pending has shape"):
+        plot_contour(x, y, Z, pending=np.zeros(Z.T.shape, dtype=bool))
+
+
 def test_a_transposed_surface_is_refused_with_a_hint(two_minima):
     x, y, Z = two_minima
     with pytest.raises(ValueError, match="looks transposed"):

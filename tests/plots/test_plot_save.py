@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -91,3 +93,23 @@ def test_unknown_format_is_refused_before_writing(tmp_path):
     with pytest.raises(BadInput, match="formats are png, pdf, svg"):
         save_figure(FIGURES["contour"](), tmp_path / "x", formats=("png", "jpeg"))
     assert list(Path(tmp_path).iterdir()) == []
+
+
+def test_a_pdf_saved_by_a_process_logging_at_info_logs_no_font_subsetting(tmp_path):
+    """The daemon's workers log at INFO into daemon.log and draw figure jobs as PDF:
+    fontTools' subsetter (about 50 INFO lines a PDF) must stay out of it."""
+    code = (
+        "import logging, sys\n"
+        "logging.basicConfig(level=logging.INFO, format='%(name)s %(levelname)s %(message)s')\n"
+        "import numpy as np\n"
+        "from lstui.plots import plot_contour, save_figure\n"
+        "x = np.linspace(-1, 1, 9)\n"
+        "fig = plot_contour(x, x, np.add.outer(x**2, x**2), title='α β loss')\n"
+        "save_figure(fig, sys.argv[1], formats=('pdf', 'svg'))\n"
+        "logging.getLogger('lstui.test').info('saved')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "fig")], capture_output=True, text=True, check=True
+    )
+    assert (tmp_path / "fig.pdf").read_bytes().startswith(b"%PDF-")
+    assert result.stderr.splitlines() == ["lstui.test INFO saved"]  # INFO lines do get through

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
+from lstui.landscape.grid import Axis, SurfaceGrid
 from lstui.plots import contour_levels, terminal_heatmap, terminal_lines
 from lstui.plots.terminal import PLAIN_RAMP, strip_ansi
 
@@ -129,6 +130,38 @@ def test_lines_report_nan_points():
     assert lines[-1] == "1 point NaN/inf (gaps)"
     with pytest.raises(ValueError, match="unknown curve"):
         terminal_lines(x, {"loss": loss})
+
+
+def test_a_partial_surface_shows_every_computed_point_and_counts_the_rest_as_not_computed():
+    """A 51 × 51 job paused after 333 points (coarse points first): the grid is finer
+    than the plot, yet the row of the minimum is drawn, not left blank around its ``*``."""
+    grid = SurfaceGrid(Axis(-1.0, 1.0, 51), Axis(-1.0, 1.0, 51))
+    x, y = grid.x.coordinates, grid.y.coordinates
+    X, Y = np.meshgrid(x, y)
+    full = 0.5 + (X - 0.3) ** 2 + 2 * (Y - 0.6) ** 2
+    done = grid.coarse_to_fine()[:333]
+    partial = np.full(full.shape, -1.0)  # the surface file's "not computed yet"
+    partial.flat[done] = full.flat[done]
+    partial.flat[done[-1]] = np.nan  # one diverged point
+    pending = partial == -1.0
+    text = terminal_heatmap(x, y, partial, width=80, height=24, color=False, pending=pending)
+    assert text.split("\n")[-1].endswith("2268 points not computed yet, 1 NaN/inf (blank)")
+    # the minimum of the computed points (every 4th column: 0.28, not the true 0.3)
+    assert "* min 0.5 at (0.28, 0.6)" in text
+    rows = canvas(text)
+    (star_row,) = [row for row in rows if "*" in row]
+    assert sum(ch in PLAIN_RAMP for ch in star_row) >= 10
+
+
+def test_lines_count_points_not_computed_yet_apart():
+    x = np.linspace(-1, 1, 21)
+    loss = x**2
+    pending = x > 0.55
+    loss[pending] = -1.0
+    loss[4] = np.nan
+    text = terminal_lines(x, {"train_loss": loss, "train_acc": 100 - loss}, width=50, height=12,
+                          color=False, pending=pending)
+    assert text.split("\n")[-1] == "5 points not computed yet, 1 NaN/inf (gaps)"
 
 
 def test_a_trajectory_path_is_drawn_as_a_line_over_the_bands(two_minima):
