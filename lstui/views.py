@@ -114,6 +114,8 @@ def job_details(job: JobRow, events: Sequence[Event] = ()) -> str:
         f"  grid      x {spec.get('x')}  y {spec.get('y') or '-'}  norm {spec.get('norm')}  dir-type {spec.get('dir_type')}",
         f"  results   {job.results_dir}",
     ]
+    if job.kind == "figure":  # it draws what the jobs it waits on computed: no grid of its own
+        del lines[-2]
     if job.depends_on:
         lines.append(f"  waits on  {', '.join(str(d) for d in job.depends_on)}")
     if job.error:

@@ -97,6 +97,7 @@ def test_figure_job_waits_for_its_dependencies_then_draws_one_scale(tmp_path, da
     assert f"job {ids[-1]} is a figure job: it drew its figures when it ran (4 PNG" in refused.stderr
     shown = run_lstui("show", str(ids[-1]), home=daemon_home)
     assert shown.returncode == 0, shown.stderr
+    assert "  grid " not in shown.stdout  # a figure job has no grid of its own
     table = shown.stdout.splitlines()[-3:]
     assert table[0].split()[:2] == ["model", "loss@0"]
     assert [line.split()[0] for line in table[1:]] == ["small", "large"]

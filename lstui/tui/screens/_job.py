@@ -76,12 +76,13 @@ def job_facts(job: JobRow, now: float, colour: bool = True) -> Text:
     if spec.get("subset"):
         data += f"   subset {spec['subset']}"
     line("data", data)
-    grid = f"x {spec.get('x')}" + (f"   y {spec['y']}" if spec.get("y") else "")
-    line("grid", grid)
-    line("directions", f"{spec.get('dir_type')}   norm {spec.get('norm')}   ignore {spec.get('ignore')}"
-                       f"   seed {spec.get('seed')}")
-    line("compute", f"{spec.get('precision')}   batch {spec.get('batch_size') or 'auto'}"
-                    f"   bn {spec.get('bn')}")
+    if job.kind != "figure":  # a figure job draws what the jobs it waits on computed
+        grid = f"x {spec.get('x')}" + (f"   y {spec['y']}" if spec.get("y") else "")
+        line("grid", grid)
+        line("directions", f"{spec.get('dir_type')}   norm {spec.get('norm')}   ignore {spec.get('ignore')}"
+                           f"   seed {spec.get('seed')}")
+        line("compute", f"{spec.get('precision')}   batch {spec.get('batch_size') or 'auto'}"
+                        f"   bn {spec.get('bn')}")
     if job.depends_on:
         line("waits on", ", ".join(str(d) for d in job.depends_on))
     line("results", short_path(job.results_dir))
