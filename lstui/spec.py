@@ -298,6 +298,14 @@ def unknown_model_message(name: str) -> str:
     )
 
 
+def ignores_data_shape(model: str) -> bool:
+    """Whether ``model`` is built without regard to the data's shape: a torchvision model
+    (ImageNet-shaped). Built-in models size themselves to the data, and a factory is the
+    person's own, written for their data; a torchvision model is checked against the
+    data's samples before its job runs (:func:`lstui.models.check_takes_inputs`)."""
+    return model.strip().startswith("torchvision:")
+
+
 def _check_model(model: str) -> None:
     text = model.strip()
     if not text:

@@ -109,8 +109,8 @@ def check_takes_inputs(
     """Raise ModelError unless ``model`` maps a batch of ``input_shape`` samples to
     (batch, ≥ ``num_classes``) outputs, as the loss needs.
 
-    A torchvision model or a factory ignores the data's shape, so an ImageNet ResNet on
-    1-channel 8×8 digits would fail on its first point with PyTorch's message. Two zero
+    A torchvision model ignores the data's shape, so an ImageNet ResNet on 1-channel
+    8×8 digits would fail on its first point with PyTorch's message. Two zero
     samples go through in eval mode, without gradients; on the meta device (the submit
     check) this costs nothing. A model whose operations the meta device lacks passes.
     """

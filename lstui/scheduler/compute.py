@@ -31,7 +31,7 @@ from lstui.results import (
     read_surface,
     write_directions,
 )
-from lstui.spec import JobSpec
+from lstui.spec import JobSpec, ignores_data_shape
 
 if TYPE_CHECKING:
     import torch
@@ -261,7 +261,8 @@ def prepare_job(
     dev = resolve_device(device)
     data = load_job_data(spec)
     model = build_centre(spec, data)
-    check_takes_inputs(model, spec.model, data.input_shape, data.num_classes)
+    if ignores_data_shape(spec.model):  # PyTorch's shape error, said as one line before the first point
+        check_takes_inputs(model, spec.model, data.input_shape, data.num_classes)
     dirs, dir_path = load_or_make_directions(spec, model, data, results_dir, on_note=note)
     evaluator = Evaluator(
         model,

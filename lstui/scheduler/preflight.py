@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lstui.errors import BadInput
-from lstui.spec import BUILTIN_MODELS, JobSpec
+from lstui.spec import JobSpec, ignores_data_shape
 
 if TYPE_CHECKING:
     import torch
@@ -38,11 +38,10 @@ def check_inputs(specs: Iterable[JobSpec]) -> None:
     probes: dict[str, DataProbe | None] = {}
     for spec in specs:
         if spec.kind == "figure" or (
-            spec.data == "digits" and spec.model.strip().lower() in BUILTIN_MODELS
+            spec.data == "digits" and not ignores_data_shape(spec.model)
             and not _model_files(spec) and not spec.dir_file
         ):
-            continue  # nothing to look at (and no torch import to pay, 2-3 s): a built-in
-            # model sizes itself to the data
+            continue  # nothing on disk to look at (and no torch import to pay, 2-3 s)
         from lstui.datasets import probe_data
 
         if spec.data not in probes:
@@ -60,7 +59,7 @@ def _check_model_files(spec: JobSpec, probe: DataProbe | None) -> None:
 
     files = _model_files(spec)
     model = _shape_model(spec, probe) if probe is not None else None
-    if model is not None and probe is not None:
+    if model is not None and probe is not None and ignores_data_shape(spec.model):
         _check_takes_inputs(spec, model, probe)
     if not files and not spec.dir_file:
         return

@@ -264,7 +264,7 @@ UNKNOWN_KEY = "model = 'mlp'\nx = '-1:1:5'\ncolour = 'red'\n"
         (("cancel", "999"), "job 999 does not exist"),
         (("retry", "999"), "job 999 does not exist"),
         (("priority", "999", "3"), "job 999 does not exist"),
-        (("show", "abc"), "is not a number"),
+        (("show", "abc"), "expected a whole number from 1 to"),
         (("daemon", "start", "--devices", "cpu:2"), "a daemon already runs"),
         (("daemon", "start", "--foreground", "--devices", "cpu:1"), "a daemon already runs"),
     ],
