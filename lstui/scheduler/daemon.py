@@ -12,6 +12,10 @@ finishes, its final surface file and figures. A mark file in the job's results f
 records which finish was handled, so a daemon restarted after a crash exports what its
 predecessor did not, and nothing twice.
 
+A daemon that starts while another process holds the database's write lock waits it out,
+retrying with a growing pause and a warning in its log each time, as a running daemon does
+when a round fails; SIGTERM stops it while it waits.
+
 A daemon whose database is deleted or replaced under it (its home removed, say) stops its
 workers and exits at the next round: it would otherwise run on with an unlinked file that
 no command can reach, and ``lstui daemon stop`` could no longer find it.
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import fcntl
 import json
 import logging
@@ -39,7 +44,15 @@ from types import FrameType
 from lstui.errors import DaemonError, LstuiError, StoreError
 from lstui.results.h5files import write_private_bytes
 from lstui.scheduler.devices import RAY_DEVICES
-from lstui.store import FINISHED, JobRow, JobState, Store, default_home
+from lstui.store import (
+    DEFAULT_TIMEOUT_S,
+    FINISHED,
+    DatabaseLocked,
+    JobRow,
+    JobState,
+    Store,
+    default_home,
+)
 
 log = logging.getLogger("lstui.daemon")
 
@@ -54,6 +67,11 @@ HEALTHY_RUN_S = 60.0
 """A worker that ran this long before it exited is restarted without growing backoff."""
 LOCK_WAIT_S = 3.0
 """How long a starting daemon retries the lock (status checks hold it for an instant)."""
+START_TRY_S = 1.0
+"""How long each start-up try waits for a locked database: SQLite's wait cannot be cut
+short by SIGTERM, so a starting daemon waits in short tries and checks between them."""
+STORE_BACKOFF_MAX_S = 10.0
+"""The longest pause between tries when the database is locked or cannot be written."""
 
 
 @dataclass(frozen=True)
@@ -73,7 +91,19 @@ def _home(home: Path | None) -> Path:
 @contextlib.contextmanager
 def _try_lock(path: Path, kind: int = fcntl.LOCK_SH, wait_s: float = 0.0) -> Iterator[bool]:
     """Take ``path``'s lock, retrying for ``wait_s``; yields whether it was had."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        # A home this user cannot write (a read-only mount): a status check can still look.
+        if kind != fcntl.LOCK_SH or exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            fd = -1  # a daemon holds the file it created: none has run here
+    if fd < 0:
+        yield True
+        return
     try:
         deadline = time.monotonic() + wait_s
         while True:
@@ -227,10 +257,57 @@ class Daemon:
             os.chmod(tmp, 0o600)
             os.replace(tmp, pid_path)
             try:
-                with Store.open_home(self.home) as store:
+                store = self._open_store()
+                if store is None:  # stopped while the database was locked
+                    return 0
+                with store:
                     return self._loop(store)
             finally:
                 _remove_own_pid_file(pid_path)
+
+    def _open_store(self) -> Store | None:
+        """Open the store and start up (:meth:`_start_up`), waiting out a locked database.
+
+        Returns:
+            The store, waiting :data:`~lstui.store.DEFAULT_TIMEOUT_S` for locks
+            again; None if the daemon was asked to stop first.
+        """
+        backoff = 0.0
+        while not self.stopping:
+            store = None
+            try:
+                store = Store.open_home(self.home, timeout_s=START_TRY_S)
+                self._start_up(store)
+            except DatabaseLocked as exc:
+                if store is not None:
+                    store.close()
+                backoff = min(STORE_BACKOFF_MAX_S, max(0.5, 2 * backoff))
+                log.warning("the database is locked (%s); retrying in %.1f s", exc, backoff)
+                self._pause(backoff)
+                continue
+            except BaseException:
+                if store is not None:
+                    store.close()
+                raise
+            store.set_timeout(DEFAULT_TIMEOUT_S)
+            return store
+        return None
+
+    def _start_up(self, store: Store) -> None:
+        """What the daemon does once before its rounds; repeatable, should it fail half way."""
+        self._check_home(store)
+        self._make_slots(store)
+        store.add_event(
+            None, "info", f"daemon pid {os.getpid()} started on {', '.join(self.devices)}"
+        )
+        self._load_marks(store)
+        self._recover(store, startup=True)
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less if asked to stop (sleep resumes after signals)."""
+        deadline = time.monotonic() + seconds
+        while not self.stopping and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def _check_home(self, store: Store) -> None:
         """Stop when the database file at the home's path is no longer the one opened."""
@@ -252,6 +329,7 @@ class Daemon:
     def _make_slots(self, store: Store) -> None:
         from lstui.scheduler.devices import busy_by_others, gpu_facts, usable_cpus
 
+        self.slots = []
         gpus = [d for d in self.devices if d.startswith("cuda")]
         facts = {f.key: f for f in gpu_facts(frozenset({os.getpid()}))} if gpus else {}
         n_cpu = sum(1 for d in self.devices if d == "cpu")
@@ -400,13 +478,6 @@ class Daemon:
                     self._handled[job.id] = job.finished
 
     def _loop(self, store: Store) -> int:
-        self._check_home(store)
-        self._make_slots(store)
-        store.add_event(
-            None, "info", f"daemon pid {os.getpid()} started on {', '.join(self.devices)}"
-        )
-        self._load_marks(store)
-        self._recover(store, startup=True)
         for slot in self.slots:
             self._start(slot)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lstui-writer")
@@ -421,15 +492,13 @@ class Daemon:
                     self._recover(store)
                     backoff = 0.0
                 except StoreError as exc:  # a full disk or a locked database: wait, retry
-                    backoff = min(10.0, max(0.5, 2 * backoff))
+                    backoff = min(STORE_BACKOFF_MAX_S, max(0.5, 2 * backoff))
                     log.warning("the store cannot be written (%s); retrying in %.1f s", exc, backoff)
                 try:
                     self._write_results(store)
                 except Exception:  # a failing file must not stop the daemon
                     log.exception("writing results failed")
-                deadline = time.monotonic() + self.poll_s + backoff
-                while not self.stopping and time.monotonic() < deadline:
-                    time.sleep(0.05)  # wake soon after SIGTERM (sleep resumes after signals)
+                self._pause(self.poll_s + backoff)
         finally:
             self._shutdown(store)
         return 1 if self.orphaned else 0

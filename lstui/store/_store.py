@@ -15,6 +15,10 @@ cut may lose the last few, never the database.
 
 A :class:`Store` may be shared by the threads of one process (a lock serialises them),
 but not across ``fork``: each process opens its own.
+
+A home this process cannot write (a read-only mount, a folder or file without write
+permission) is opened read-only (:attr:`Store.read_only`): reads work, every write is
+refused with one line saying why, and nothing on disk is touched.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -100,6 +105,21 @@ def _is_locked(exc: sqlite3.OperationalError) -> bool:
     return "locked" in text or "busy" in text
 
 
+def _cannot_open(exc: sqlite3.DatabaseError) -> bool:
+    """Whether SQLite failed to open or write a file (SQLITE_CANTOPEN, SQLITE_READONLY)."""
+    name = getattr(exc, "sqlite_errorname", "")  # Python 3.11+
+    text = str(exc).lower()
+    return (
+        name.startswith(("SQLITE_CANTOPEN", "SQLITE_READONLY"))
+        or "unable to open" in text
+        or "readonly" in text
+    )
+
+
+class DatabaseLocked(StoreError):
+    """Another process holds the database's write lock for longer than the store waits."""
+
+
 class Store:
     """The job store in one SQLite file.
 
@@ -111,8 +131,10 @@ class Store:
         clock: the source of unix time (tests pass a fake one to expire leases).
 
     Raises:
-        StoreError: the file is locked, written by a newer lstui, on a file system
-            without WAL support, or this Python's SQLite is older than 3.35.
+        DatabaseLocked: another process holds the write lock for more than ``timeout_s``.
+        StoreError: the file is written by a newer lstui, damaged, cannot be opened
+            even read-only, on a file system without WAL support, or this Python's
+            SQLite is older than 3.35.
     """
 
     def __init__(
@@ -131,28 +153,86 @@ class Store:
         self.timeout_s = timeout_s
         self._clock = clock
         self._lock = threading.RLock()
-        _create_private(self.path)
+        self._unwritable: tuple[str, str] | None = None  # (why, what would help) when read-only
+        self._immutable = False
+        try:
+            _create_private(self.path)
+        except OSError as exc:
+            unwritable = _unwritable(self.path)
+            if unwritable is None:
+                raise
+            why, helps = unwritable
+            raise StoreError(
+                f"database {self.path} cannot be created: {why} ({exc.strerror}); {helps}"
+            ) from exc
+        try:
+            self._open("rw")
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and _is_locked(exc):
+                raise self._store_error(exc) from exc
+            # A home that cannot be written is no damaged database: read it without writing.
+            unwritable = _unwritable(self.path) if _cannot_open(exc) else None
+            if unwritable is None:
+                raise StoreError(
+                    f"database {self.path} is damaged or not an lstui database ({exc}); "
+                    "move it aside and start again, or restore a copy"
+                ) from exc
+            self._unwritable = unwritable
+            self._open_read_only(exc)
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the database was opened read-only, its home being unwritable here."""
+        return self._unwritable is not None
+
+    def _open(self, mode: str) -> None:
+        """Connect (``rw``; ``ro``; ``immutable``: ``ro`` without the WAL's shared-memory
+        file, for a folder where it cannot be created), configure and migrate; on failure
+        the connection is closed again."""
+        if mode == "rw":
+            target, uri = str(self.path), False
+        else:
+            query = "mode=ro&immutable=1" if mode == "immutable" else "mode=ro"
+            target, uri = f"file:{urllib.parse.quote(str(self.path))}?{query}", True
         self._conn = sqlite3.connect(
-            str(self.path),
-            timeout=timeout_s,
+            target,
+            timeout=self.timeout_s,
             isolation_level=None,  # we issue BEGIN/COMMIT ourselves
             check_same_thread=False,
+            uri=uri,
         )
         self._db = Database(self._conn, execute_plugins=False)
+        self._immutable = mode == "immutable"
         try:
             self._configure()
             self._migrate()
-        except sqlite3.DatabaseError as exc:
-            self._conn.close()
-            if isinstance(exc, sqlite3.OperationalError) and _is_locked(exc):
-                raise self._store_error(exc) from exc
-            raise StoreError(
-                f"database {self.path} is damaged or not an lstui database ({exc}); "
-                "move it aside and start again, or restore a copy"
-            ) from exc
         except BaseException:
             self._conn.close()
             raise
+
+    def _open_read_only(self, cause: sqlite3.DatabaseError) -> None:
+        """Open read-only a database whose home cannot be written (``cause``: why not rw).
+
+        A WAL database is read through its shared-memory file (``-shm``), which SQLite
+        creates on first use. Where it exists (a daemon writes through another mount,
+        say), a plain ``mode=ro`` connection shares it and sees every commit. Where it
+        does not and cannot be created, the file is read as immutable; that is only
+        sound while no ``-wal`` file exists (so every commit is in the file), and
+        :meth:`_read` switches to ``mode=ro`` as soon as one appears.
+        """
+        assert self._unwritable is not None
+        why, helps = self._unwritable
+        try:
+            try:
+                self._open("ro")
+            except sqlite3.OperationalError as exc:
+                if not _cannot_open(exc) or _wal_file(self.path).exists():
+                    raise
+                self._open("immutable")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"database {self.path} cannot be opened: {why} ({cause}); {helps}"
+            ) from exc
 
     # -- opening and closing ---------------------------------------------------------
 
@@ -160,6 +240,12 @@ class Store:
     def open_home(cls, home: Path | None = None, **kwargs: Any) -> Store:
         """Open ``home/lstui.db``; ``home`` defaults to :func:`default_home`."""
         return cls((home if home is not None else default_home()) / DB_NAME, **kwargs)
+
+    def set_timeout(self, timeout_s: float) -> None:
+        """Change how long a write waits for another process's write (see ``timeout_s``)."""
+        with self._lock:
+            self.timeout_s = timeout_s
+            self._conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000):d}")
 
     def close(self) -> None:
         """Close the connection; the store is unusable afterwards."""
@@ -190,12 +276,19 @@ class Store:
         c = self._conn
         c.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000):d}")
         c.execute("PRAGMA foreign_keys = ON")
+        if self.read_only:
+            # The journal mode is the file's, set by whoever wrote it. The first read opens
+            # the WAL's files: let its error through as SQLite's, for _open_read_only.
+            c.execute("PRAGMA user_version").fetchone()
+            return
         deadline = time.monotonic() + self.timeout_s
         while True:  # a brand-new file opened by many processes at once may be busy
             try:
                 mode = c.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 break
             except sqlite3.OperationalError as exc:
+                if _cannot_open(exc):
+                    raise  # the caller tells an unwritable home from a damaged file
                 if not _is_locked(exc) or time.monotonic() > deadline:
                     raise self._store_error(exc) from exc
                 time.sleep(0.02)
@@ -215,6 +308,12 @@ class Store:
                 f"lstui knows ({SCHEMA_VERSION}); upgrade lstui"
             )
         if version < SCHEMA_VERSION:
+            if self._unwritable is not None:
+                why, helps = self._unwritable
+                raise StoreError(
+                    f"database {self.path} has schema version {version} and needs an "
+                    f"upgrade to {SCHEMA_VERSION}, but cannot be written: {why}; {helps}"
+                )
             with self._immediate():
                 apply_migrations(self._db)  # re-reads the version under the write lock
 
@@ -222,18 +321,33 @@ class Store:
 
     def _store_error(self, exc: sqlite3.OperationalError) -> StoreError | sqlite3.OperationalError:
         if _is_locked(exc):
-            return StoreError(
+            return DatabaseLocked(
                 f"database {self.path} is locked by another process "
                 f"(waited {self.timeout_s:g} s: {exc})"
             )
         text = str(exc).lower()
+        if "readonly" in text and (unwritable := _unwritable(self.path)) is not None:
+            why, helps = unwritable
+            return StoreError(
+                f"database {self.path} cannot be written: {why} ({exc}); "
+                f"nothing was changed; {helps}"
+            )
         if "disk is full" in text or "disk i/o error" in text or "readonly" in text:
             return StoreError(f"database {self.path} cannot be written ({exc}); nothing was changed")
         return exc
 
+    def _refuse_write(self) -> None:
+        """A read-only store refuses a write before it begins (SQLite would begin one)."""
+        if self._unwritable is not None:
+            why, helps = self._unwritable
+            raise StoreError(
+                f"database {self.path} cannot be written: {why}; nothing was changed; {helps}"
+            )
+
     @contextmanager
     def _immediate(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: ``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` on error."""
+        self._refuse_write()
         with self._lock:
             c = self._conn
             if c.in_transaction:
@@ -258,6 +372,8 @@ class Store:
     def _read(self) -> Iterator[sqlite3.Connection]:
         """A consistent snapshot for several SELECTs (joins an open transaction)."""
         with self._lock:
+            if self._immutable and not self._conn.in_transaction and _wal_file(self.path).exists():
+                self._reopen_shared()
             c = self._conn
             if c.in_transaction:
                 yield c
@@ -274,6 +390,25 @@ class Store:
                 if c.in_transaction:
                     c.execute("ROLLBACK")
                 raise
+
+    def _reopen_shared(self) -> None:
+        """Leave an immutable connection for a ``mode=ro`` one: someone writes the file now.
+
+        If that cannot be opened (yet), the immutable one stays for the next try, unused.
+        """
+        immutable = self._conn, self._db
+        try:
+            self._open("ro")
+        except BaseException as exc:
+            self._conn, self._db = immutable
+            self._immutable = True
+            if not isinstance(exc, sqlite3.DatabaseError):
+                raise
+            raise StoreError(
+                f"database {self.path} is being written by another process and cannot be "
+                f"read from here now ({exc}); try again in a moment"
+            ) from exc
+        immutable[0].close()
 
     @staticmethod
     def _rows(c: sqlite3.Connection, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
@@ -1066,6 +1201,33 @@ def _create_private(path: Path) -> None:
         return
     os.close(fd)
     os.chmod(path, 0o600)
+
+
+def _wal_file(path: Path) -> Path:
+    return path.with_name(path.name + "-wal")
+
+
+def _unwritable(path: Path) -> tuple[str, str] | None:
+    """Why this process cannot write the database ``path`` and the journal files beside
+    it, and what would help; None when it can (as far as permissions and mounts say)."""
+    folder = path.parent
+    try:
+        read_only_mount = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return None
+    if read_only_mount:
+        return (
+            f"its folder {folder} is on a read-only file system",
+            "remount it read-write, or use a writable home (--home)",
+        )
+    helps = "check the permissions, or use a writable home (--home)"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"its folder {folder} is not writable by this user", helps
+    if path.exists() and not os.access(path, os.R_OK):
+        return "the file is not readable by this user", helps
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the file is not writable by this user", helps
+    return None
 
 
 def _check_units(units: list[list[int]], total_points: int) -> None:
