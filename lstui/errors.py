@@ -43,6 +43,10 @@ class StoreError(LstuiError):
     """The job store cannot do what was asked (locked, missing job, bad transition)."""
 
 
+class DatabaseLocked(StoreError):
+    """Another process holds the database's write lock for longer than the store waits."""
+
+
 class JobNotFound(StoreError):
     """No job has the given id."""
 

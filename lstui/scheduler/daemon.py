@@ -41,13 +41,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from lstui.errors import DaemonError, LstuiError, StoreError
+from lstui.errors import DaemonError, DatabaseLocked, LstuiError, StoreError
 from lstui.results.h5files import write_private_bytes
 from lstui.scheduler.devices import RAY_DEVICES
 from lstui.store import (
     DEFAULT_TIMEOUT_S,
     FINISHED,
-    DatabaseLocked,
     JobRow,
     JobState,
     Store,

@@ -6,7 +6,7 @@ The only package of lstui that writes SQL. See :class:`Store`.
 from lstui.store._paths import DB_NAME, default_home, safe_name
 from lstui.store._rows import Event, JobRow, PointRow, UnitClaim, UnitRow, WorkerRow
 from lstui.store._schema import SCHEMA_VERSION
-from lstui.store._store import DEFAULT_TIMEOUT_S, DatabaseLocked, Store
+from lstui.store._store import DEFAULT_TIMEOUT_S, Store
 from lstui.store.states import (
     ACTIONS,
     FINISHED,
@@ -21,7 +21,6 @@ __all__ = [
     "ACTIONS",
     "DB_NAME",
     "DEFAULT_TIMEOUT_S",
-    "DatabaseLocked",
     "FINISHED",
     "SCHEMA_VERSION",
     "TRANSITIONS",

@@ -37,7 +37,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from lstui.errors import JobNotFound, StoreError
+from lstui.errors import DatabaseLocked, JobNotFound, StoreError
 from lstui.store._paths import DB_NAME, default_home, display_name, safe_name
 from lstui.store._rows import Event, JobRow, PointRow, UnitClaim, UnitRow, WorkerRow
 from lstui.store._schema import SCHEMA_VERSION, apply_migrations, schema_version
@@ -114,10 +114,6 @@ def _cannot_open(exc: sqlite3.DatabaseError) -> bool:
         or "unable to open" in text
         or "readonly" in text
     )
-
-
-class DatabaseLocked(StoreError):
-    """Another process holds the database's write lock for longer than the store waits."""
 
 
 class Store:
