@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import signal
@@ -178,6 +179,13 @@ def cli_in_process(argv: Sequence[str], home: Path) -> tuple[int, str, str]:
             out.getvalue().decode(errors="replace"),
             err.getvalue().decode(errors="replace"),
         )
+
+
+def listed_jobs(home: Path) -> list[dict[str, Any]]:
+    """Every job of ``home`` as ``lstui ls --all --json`` lists it (through the real CLI)."""
+    code, out, err = cli_in_process(["ls", "--all", "--json"], home)
+    assert code == 0, err
+    return json.loads(out)
 
 
 def one_error_line(stderr: str) -> str:

@@ -6,7 +6,6 @@ folders, direction files, the real CLI entry point and a real store.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from lstui.scheduler.preflight import _shape_model, check_inputs
 from lstui.spec import JobSpec
 from lstui.store import Store
 from tests.datasets.cifar_fixture import write_cifar10
-from tests.faults.support import cli_in_process, one_error_line
+from tests.faults.support import cli_in_process, listed_jobs, one_error_line
 
 DIGITS = (1, 8, 8)
 
@@ -34,18 +33,12 @@ def _checkpoint(tmp_path: Path, model: str, name: str, shape: tuple[int, ...] = 
     return path
 
 
-def _queued(home: Path) -> list[dict[str, object]]:
-    code, out, err = cli_in_process(["ls", "--all", "--json"], home)
-    assert code == 0, err
-    return json.loads(out)
-
-
 def _refused(home: Path, *argv: str) -> str:
     """Run ``lstui ARGV``; assert it exits 2 with one error line and queues nothing."""
     code, _, err = cli_in_process(list(argv), home)
     line = one_error_line(err)
     assert code == 2, err
-    assert _queued(home) == []
+    assert listed_jobs(home) == []
     return line
 
 
@@ -134,7 +127,7 @@ def test_a_job_file_with_one_bad_job_queues_none(tmp_path: Path) -> None:
     assert "bad.pt' does not fit model 'cnn'" in line
 
 
-def test_fitting_inputs_are_queued(tmp_path: Path) -> None:
+def test_fitting_inputs_arelisted_jobs(tmp_path: Path) -> None:
     cnn = _checkpoint(tmp_path, "cnn", "cnn.pt")
     target = _checkpoint(tmp_path, "cnn", "target.pt")
     home = tmp_path / "home"
@@ -144,7 +137,7 @@ def test_fitting_inputs_are_queued(tmp_path: Path) -> None:
         home,
     )
     assert code == 0, err
-    assert [job["id"] for job in _queued(home)] == [int(out)]
+    assert [job["id"] for job in listed_jobs(home)] == [int(out)]
 
 
 def test_a_zoo_model_is_checked_on_the_meta_device_without_its_memory(tmp_path: Path) -> None:
@@ -181,7 +174,7 @@ def test_probe_data_reads_shapes_without_reading_the_data(tmp_path: Path) -> Non
 
 
 def _states(home: Path) -> dict[int, str]:
-    return {int(job["id"]): str(job["state"]) for job in _queued(home)}
+    return {int(job["id"]): str(job["state"]) for job in listed_jobs(home)}
 
 
 def test_retry_reads_the_files_again_and_retries_all_or_none(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ Real CLI entry point (in process), real store, real checkpoints written by torch
 from __future__ import annotations
 
 import io
-import json
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from rich.console import Console
 from lstui.models import build_model
 from lstui.scheduler.follow import report_failures
 from lstui.store import Store
-from tests.faults.support import cli_in_process, one_error_line
+from tests.faults.support import cli_in_process, listed_jobs, one_error_line
 
 DIGITS = (1, 8, 8)
 
@@ -34,12 +33,6 @@ def _fails(home: Path, *argv: str, code: int = 2) -> str:
     line = one_error_line(err)
     assert got == code, err
     return line
-
-
-def _jobs(home: Path) -> list[dict[str, object]]:
-    got, out, err = cli_in_process(["ls", "--all", "--json"], home)
-    assert got == 0, err
-    return json.loads(out)
 
 
 def _submit(home: Path, *argv: str) -> int:
@@ -91,7 +84,7 @@ def test_pause_of_several_jobs_changes_none_when_one_cannot_be_paused(tmp_path: 
     for order in ((queued, cancelled), (cancelled, queued)):
         line = _fails(home, "pause", *map(str, order))
         assert f"job {cancelled} is cancelled; cannot pause it" in line
-        assert {j["id"]: j["state"] for j in _jobs(home)} == {
+        assert {j["id"]: j["state"] for j in listed_jobs(home)} == {
             queued: "queued", cancelled: "cancelled"
         }
     got, out, _ = cli_in_process(["pause", str(queued), str(queued)], home)
@@ -105,7 +98,7 @@ def test_a_model_that_cannot_take_the_data_is_refused_by_submit_and_run(tmp_path
     spec = ("surface", "--model", "torchvision:resnet18", "--x", "-1:1:3")
     line = _fails(home, "submit", *spec)
     assert "model 'torchvision:resnet18' cannot take the data's inputs of shape 1×8×8" in line
-    assert "3 channels" in line and _jobs(home) == []
+    assert "3 channels" in line and listed_jobs(home) == []
     line = _fails(home, "run", *spec, "--device", "cpu", "--out", str(tmp_path / "o"))
     assert "cannot take the data's inputs of shape 1×8×8" in line
 
@@ -135,7 +128,7 @@ def test_flags_a_kind_of_job_does_not_use_are_refused(
     args = [str(files[a]) if a in files else a.replace("T*", str(tmp_path / "T*")) for a in argv]
     line = _fails(tmp_path / "home", *args)
     assert says in line and line.endswith("drop it")
-    assert _jobs(tmp_path / "home") == []
+    assert listed_jobs(tmp_path / "home") == []
 
 
 def test_compare_names_its_own_arguments_and_wants_distinct_labels(tmp_path: Path) -> None:
@@ -148,7 +141,7 @@ def test_compare_names_its_own_arguments_and_wants_distinct_labels(tmp_path: Pat
     for labels in ("x,x", ",", "x,"):
         line = _fails(home, "compare", str(a), str(b), "--labels", labels)
         assert "a label of its own" in line
-    assert _jobs(home) == []
+    assert listed_jobs(home) == []
 
 
 def test_a_target_that_is_the_checkpoint_itself_is_refused(tmp_path: Path) -> None:
@@ -184,7 +177,7 @@ def test_job_file_errors_name_the_file_and_the_job(tmp_path: Path) -> None:
         assert says in line, line
         if stem == "unitsize":
             assert "unit_size" in line.split("known keys:")[1]
-    assert _jobs(home) == []
+    assert listed_jobs(home) == []
 
 
 def test_a_failed_job_is_one_error_line_however_narrow_the_console(tmp_path: Path) -> None:
