@@ -89,13 +89,15 @@ def spec_from_flags(kind: str, flags: dict[str, Any]) -> JobSpec:
     return JobSpec(**values).validated()
 
 
+_FULL = "free some space; nothing computed so far is lost"
+_DENIED = "check the folder's permissions, or choose another (--out, --home)"
 _FILE_ERRORS = {
-    errno.ENOSPC: "free some space; nothing computed so far is lost",
-    errno.EFBIG: "free some space; nothing computed so far is lost",
-    errno.EDQUOT: "free some space; nothing computed so far is lost",
+    errno.ENOSPC: _FULL,
+    errno.EFBIG: _FULL,
+    errno.EDQUOT: _FULL,
     errno.EROFS: "choose a writable folder (--out, --home)",
-    errno.EACCES: "check the folder's permissions, or choose another (--out, --home)",
-    errno.EPERM: "check the folder's permissions, or choose another (--out, --home)",
+    errno.EACCES: _DENIED,
+    errno.EPERM: _DENIED,
     errno.ENOTDIR: "a part of that path is a file, not a folder",
 }
 """File errors a person's circumstances cause (a full disk, a read-only mount), each
