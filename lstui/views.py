@@ -19,14 +19,18 @@ if TYPE_CHECKING:
 
 
 def elapsed_s(job: JobRow, now: float | None = None) -> float | None:
-    if job.started is None:
+    """Seconds the job has spent running, paused and queued time left out (None if
+    it never ran)."""
+    if job.run_s is None and job.run_since is None:
         return None
-    end = job.finished if job.finished is not None else (now or time.time())
-    return max(0.0, end - job.started)
+    spent = job.run_s or 0.0
+    if job.run_since is not None:
+        spent += max(0.0, (now or time.time()) - job.run_since)
+    return spent
 
 
 def eta_s(job: JobRow, now: float | None = None) -> float | None:
-    """Remaining seconds at the job's average rate so far (None if unknown)."""
+    """Remaining seconds at the job's average rate while running (None if unknown)."""
     spent = elapsed_s(job, now)
     if job.state is not JobState.RUNNING or not spent or job.done_points <= 0:
         return None

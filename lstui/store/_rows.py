@@ -44,6 +44,10 @@ class JobRow:
     done_points: int
     device: str | None
     depends_on: tuple[int, ...] = ()
+    run_s: float | None = None
+    """Seconds spent running in the runs that ended (None: it never ran)."""
+    run_since: float | None = None
+    """When the current run began (None unless it runs)."""
 
     @property
     def progress(self) -> float:

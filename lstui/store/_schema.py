@@ -128,9 +128,30 @@ def _m002_meta_and_device(db: Database) -> None:
     _table(db, "jobs").add_column("device", str)
 
 
+def _m003_running_time(db: Database) -> None:
+    """The time each job has spent running, paused and queued time left out: ``run_s``
+    sums its runs that ended, ``run_since`` is when the current one began (NULL unless
+    it runs). Jobs from before get the best figure their rows give: a finished job its
+    start to its end, a paused or queued one its start to its last point, a running
+    one a run that began when it first started."""
+    jobs = _table(db, "jobs")
+    jobs.add_column("run_s", float)
+    jobs.add_column("run_since", float)
+    db.execute(
+        "UPDATE jobs SET run_s = 0, run_since = started"
+        " WHERE state = 'running' AND started IS NOT NULL"
+    )
+    db.execute(
+        "UPDATE jobs SET run_s = max(0, coalesce(finished,"
+        " (SELECT max(p.created) FROM points p WHERE p.job_id = jobs.id), started) - started)"
+        " WHERE state != 'running' AND started IS NOT NULL"
+    )
+
+
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     _m001_core,
     _m002_meta_and_device,
+    _m003_running_time,
 )
 """Every migration, in order; a database at version N has had the first N."""
 

@@ -66,6 +66,7 @@ _FINISHED_SQL = _sql_set(FINISHED)  # ('cancelled', 'done', 'failed')
 _JOB_COLUMNS = """
     j.id, j.name, j.kind, j.spec, j.state, j.priority, j.created, j.started, j.finished,
     j.attempts, j.error, j.results_dir, j.total_points, j.done_points, j.device,
+    j.run_s, j.run_since,
     (SELECT group_concat(d.depends_on) FROM job_deps d WHERE d.job_id = j.id) AS deps
 """
 
@@ -570,6 +571,7 @@ class Store:
         with self._immediate() as c:
             old = self._state(c, job_id)
             check_action(old, "cancel", job_id=job_id)
+            self._stop_run(c, job_id)
             c.execute(
                 "UPDATE jobs SET state = 'cancelled', finished = ? WHERE id = ?",
                 (self._clock(), job_id),
@@ -581,6 +583,7 @@ class Store:
         """Hold a job: workers lose its leases at their next renewal and stop."""
         with self._immediate() as c:
             check_action(self._state(c, job_id), "pause", job_id=job_id)
+            self._stop_run(c, job_id)
             c.execute("UPDATE jobs SET state = 'paused' WHERE id = ?", (job_id,))
             c.execute(_RELEASE_LEASES_SQL, (job_id,))
             self._event(c, job_id, "info", "paused")
@@ -716,8 +719,8 @@ class Store:
                 check_transition(JobState.QUEUED, JobState.RUNNING, job_id=job_id)
                 c.execute(
                     "UPDATE jobs SET state = 'running', started = coalesce(started, ?),"
-                    " attempts = attempts + 1 WHERE id = ?",
-                    (now, job_id),
+                    " run_since = ?, attempts = attempts + 1 WHERE id = ?",
+                    (now, now, job_id),
                 )
                 self._event(c, job_id, "info", f"started by worker {worker_id}")
             worker = c.execute("SELECT device FROM workers WHERE id = ?", (worker_id,)).fetchone()
@@ -852,6 +855,7 @@ class Store:
                 if state is JobState.QUEUED:
                     state = check_transition(state, JobState.RUNNING, job_id=job_id)
                 check_transition(state, JobState.DONE, job_id=job_id)
+                self._stop_run(c, job_id)
                 c.execute(
                     "UPDATE jobs SET state = 'done', finished = ?, error = NULL WHERE id = ?",
                     (self._clock(), job_id),
@@ -972,6 +976,7 @@ class Store:
                 " (SELECT 1 FROM units u WHERE u.job_id = j.id AND u.state = 'leased')"
             ).fetchall():
                 check_transition(JobState.RUNNING, JobState.QUEUED, job_id=job_id)
+                self._stop_run(c, job_id, ended_at_last_point=True)
                 c.execute("UPDATE jobs SET state = 'queued' WHERE id = ?", (job_id,))
                 self._event(c, job_id, "info", "requeued: no worker holds it")
             return n
@@ -1132,8 +1137,33 @@ class Store:
         )
         return int(cur.lastrowid or 0)
 
+    def _stop_run(
+        self, c: sqlite3.Connection, job_id: int, *, ended_at_last_point: bool = False
+    ) -> None:
+        """Add the job's current run, if it runs, to its running time.
+
+        ``ended_at_last_point``: its workers died, so the run ended when its last point
+        was stored (or, with none stored in this run, when it began), not now: a daemon
+        restarted hours after a crash does not count the hours.
+        """
+        row = c.execute("SELECT run_since FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None or row[0] is None:
+            return
+        since = float(row[0])
+        end = self._clock()
+        if ended_at_last_point:
+            last = c.execute(
+                "SELECT max(created) FROM points WHERE job_id = ?", (job_id,)
+            ).fetchone()[0]
+            end = min(end, max(since, float(last))) if last is not None else since
+        c.execute(
+            "UPDATE jobs SET run_s = coalesce(run_s, 0) + ?, run_since = NULL WHERE id = ?",
+            (max(0.0, end - since), job_id),
+        )
+
     def _fail_job(self, c: sqlite3.Connection, job_id: int, old: JobState, error: str) -> None:
         check_transition(old, JobState.FAILED, job_id=job_id, action="fail")
+        self._stop_run(c, job_id)
         c.execute(
             "UPDATE jobs SET state = 'failed', error = ?, finished = ? WHERE id = ?",
             (error, self._clock(), job_id),
@@ -1266,4 +1296,6 @@ def _job_row(r: sqlite3.Row) -> JobRow:
         done_points=r["done_points"],
         device=r["device"],
         depends_on=tuple(sorted(int(d) for d in deps.split(","))) if deps else (),
+        run_s=_real(r["run_s"]),
+        run_since=_real(r["run_since"]),
     )

@@ -39,7 +39,7 @@ def test_opening_a_version_1_database_upgrades_it_and_keeps_its_data(tmp_path: P
         assert "device" not in [r[1] for r in raw.execute("PRAGMA table_info(jobs)")]
 
     with Store(path) as store:
-        assert store.schema_version == SCHEMA_VERSION == 2
+        assert store.schema_version == SCHEMA_VERSION == 3
         job = store.get_job(1)
         assert (job.name, job.kind, job.spec, job.state, job.device) == (
             "old",
@@ -93,3 +93,34 @@ def test_migrations_are_numbered_in_order() -> None:
     names = [m.__name__ for m in _schema.MIGRATIONS]
     assert names == [f"_m{n:03d}_{name.split('_', 2)[2]}" for n, name in enumerate(names, 1)]
     assert SCHEMA_VERSION == len(names)
+
+
+def test_migration_3_gives_old_jobs_the_running_time_their_rows_tell(tmp_path: Path) -> None:
+    path = tmp_path / "lstui.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    assert _schema.apply_migrations(Database(conn), upto=2) == 2
+    for name, state, started, finished in (
+        ("done", "done", 100.0, 160.0),
+        ("paused", "paused", 100.0, None),
+        ("running", "running", 100.0, None),
+        ("never ran", "queued", None, None),
+    ):
+        conn.execute(
+            "INSERT INTO jobs (name, kind, spec, state, priority, created, started, finished,"
+            " attempts, results_dir, total_points, done_points)"
+            " VALUES (?, 'surface', '{}', ?, 0, 1.0, ?, ?, 0, '/r', 2, 0)",
+            (name, state, started, finished),
+        )
+    conn.execute("INSERT INTO points (job_id, idx, train_loss, created) VALUES (2, 0, 0.5, 130.0)")
+    conn.execute("COMMIT")
+    conn.close()
+
+    with Store(path) as store:
+        rows = {j.name: (j.run_s, j.run_since) for j in store.list_jobs()}
+    assert rows == {
+        "done": (60.0, None),  # its start to its end
+        "paused": (30.0, None),  # its start to its last point
+        "running": (0.0, 100.0),  # a run that began when it first started
+        "never ran": (None, None),
+    }

@@ -1,0 +1,90 @@
+"""A job's running time: what ELAPSED and the ETA are measured on.
+
+Paused and queued time is left out, so a job paused overnight does not show a night of
+elapsed time and an ETA computed from a rate that includes the night.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lstui.store import JobState, PointRow, Store
+from lstui.views import elapsed_s, eta_s
+from tests.store.support import FakeClock, add_job
+
+
+def _compute_one(store: Store, worker: int, job_id: int, clock: FakeClock, seconds: float) -> None:
+    claim = store.claim_unit(worker, lease_s=60, job_ids=[job_id])
+    assert claim is not None
+    clock.advance(seconds)
+    store.write_points(claim.unit_id, worker, [PointRow(i, 1.0) for i in claim.todo])
+    assert store.complete_unit(claim.unit_id, worker)
+
+
+def test_paused_and_queued_time_is_not_running_time(
+    store: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    job = add_job(store, tmp_path, points=4)
+    clock.advance(100)  # queued: not counted
+    assert elapsed_s(store.get_job(job), clock.now) is None
+    worker = store.register_worker("cpu", 1, "h")
+    _compute_one(store, worker, job, clock, 10)
+    row = store.get_job(job)
+    assert row.state is JobState.RUNNING and elapsed_s(row, clock.now) == pytest.approx(10)
+    assert eta_s(row, clock.now) == pytest.approx(30)  # 3 points left at 10 s each
+
+    store.pause(job)
+    clock.advance(3600)  # paused for an hour
+    row = store.get_job(job)
+    assert elapsed_s(row, clock.now) == pytest.approx(10)
+    assert eta_s(row, clock.now) is None  # not running: no ETA
+    store.resume(job)
+    clock.advance(50)  # queued again behind nothing, still not counted
+    _compute_one(store, worker, job, clock, 10)
+    row = store.get_job(job)
+    assert elapsed_s(row, clock.now) == pytest.approx(20)
+    assert eta_s(row, clock.now) == pytest.approx(20)  # the rate of running time only
+
+    _compute_one(store, worker, job, clock, 10)
+    _compute_one(store, worker, job, clock, 10)
+    row = store.get_job(job)
+    clock.advance(500)  # done: the figure stays
+    assert row.state is JobState.DONE
+    assert elapsed_s(store.get_job(job), clock.now) == pytest.approx(40)
+
+
+def test_a_run_whose_workers_died_ends_at_its_last_point(
+    store: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    job = add_job(store, tmp_path, points=4)
+    worker = store.register_worker("cpu", 1, "h")
+    _compute_one(store, worker, job, clock, 10)
+    assert store.claim_unit(worker, lease_s=60, job_ids=[job]) is not None
+    clock.advance(4 * 3600)  # the daemon was killed and restarts four hours later
+    assert store.recover_orphans([]) == 1
+    row = store.get_job(job)
+    assert row.state is JobState.QUEUED
+    assert elapsed_s(row, clock.now) == pytest.approx(10)  # not four hours
+
+
+def test_cancelled_and_failed_jobs_keep_the_time_they_ran(
+    store: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    worker = store.register_worker("cpu", 1, "h")
+    cancelled = add_job(store, tmp_path, points=2, name="c")
+    _compute_one(store, worker, cancelled, clock, 7)
+    clock.advance(3)
+    store.cancel(cancelled)
+    clock.advance(100)
+    assert elapsed_s(store.get_job(cancelled), clock.now) == pytest.approx(10)
+
+    failing = add_job(store, tmp_path, points=2, name="f")
+    claim = store.claim_unit(worker, lease_s=60, job_ids=[failing])
+    assert claim is not None
+    clock.advance(5)
+    store.fail_unit(claim.unit_id, worker, "boom", max_attempts=1)
+    clock.advance(100)
+    row = store.get_job(failing)
+    assert row.state is JobState.FAILED and elapsed_s(row, clock.now) == pytest.approx(5)
