@@ -111,7 +111,14 @@ from torch import nn
 
 from lstui.errors import BadInput
 from lstui.landscape.directions import check_direction_fits, model_tensors
-from lstui.landscape.fold import ConvBN, fold_batchnorm, freeze, onednn_available, thaw
+from lstui.landscape.fold import (
+    ConvBN,
+    fold_batchnorm,
+    freeze,
+    fused_nonfinite,
+    onednn_available,
+    thaw,
+)
 from lstui.landscape.options import (
     BN_MODES,
     COMPILE_MODES,
@@ -770,8 +777,14 @@ class Evaluator:
                 m.train(training)
 
     @torch.no_grad()
-    def evaluate_split(self, split: str) -> tuple[float, float]:
-        """Mean loss and accuracy (percent) of the model as it stands on ``split``."""
+    def evaluate_split(self, split: str, nonfinite: torch.Tensor | None = None) -> tuple[float, float]:
+        """Mean loss and accuracy (percent) of the model as it stands on ``split``.
+
+        ``nonfinite``: a 0-dim bool tensor, true when the model's outputs are not numbers
+        though a fused ReLU hid it (:func:`~lstui.landscape.fold.fused_nonfinite`). A
+        loss that is NaN or infinite comes with a NaN accuracy: the argmax of outputs
+        that are not numbers is no prediction.
+        """
         forward = self._forward_model if self._compiled is None else self._compiled
         if self._compiled is None and self.cuda_graphs:
             forward = self._replay
@@ -791,7 +804,10 @@ class Evaluator:
             total_loss += batch_loss.double()
             correct += (out.argmax(dim=1) == yb).sum()
             n += yb.shape[0]
-        return float(total_loss.item() / n), float(100.0 * correct.item() / n)
+        if nonfinite is not None:
+            total_loss = torch.where(nonfinite, torch.nan, total_loss)
+        loss = float(total_loss.item() / n)
+        return loss, float(100.0 * correct.item() / n) if math.isfinite(loss) else math.nan
 
     def _replay(self, xb: torch.Tensor) -> torch.Tensor:
         """The eager model's output for ``xb`` from a CUDA graph, captured for the batch's
@@ -850,8 +866,10 @@ class Evaluator:
                 freeze(self._forward_model, torch.bfloat16 if self.precision == "bf16" else None)
             values: dict[str, float] = {}
             try:
+                with torch.no_grad():
+                    nonfinite = fused_nonfinite(self._forward_model) if self.folded_bn else None
                 for split in self._splits:
-                    loss, acc = self.evaluate_split(split)
+                    loss, acc = self.evaluate_split(split, nonfinite)
                     values[f"{split}_loss"] = loss
                     values[f"{split}_acc"] = acc
             finally:

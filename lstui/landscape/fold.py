@@ -292,6 +292,26 @@ def freeze(model: nn.Module, dtype: torch.dtype | None = None) -> int:
     return count
 
 
+def fused_nonfinite(model: nn.Module) -> torch.Tensor | None:
+    """Whether a folded weight or bias of a convolution whose ReLU is fused is NaN or
+    infinite, as a 0-dim bool tensor on the model's device (no wait for the device);
+    ``None`` when no ReLU is fused.
+
+    A fused call's ReLU takes ``max(x, 0)``, which maps NaN to 0 (cuDNN's, oneDNN's and
+    the Triton kernel's alike), where PyTorch's ``relu`` keeps NaN. NaN weights (a
+    BatchNorm running variance made negative by an interpolation or a ``states``
+    direction, say) would then give a finite, wrong loss instead of the NaN the model
+    computes: the Evaluator marks such a point NaN.
+    """
+    tensors = [t for m in model.modules() if isinstance(m, ConvBN) and m.relu for t in m.folded()]
+    if not tensors:
+        return None
+    # x·0 is 0 for a finite x and NaN for NaN or ±inf, and a sum with a NaN is NaN: a few
+    # multi-tensor kernels on CUDA, where a test per tensor took two launches each
+    zeros = torch._foreach_mul(tensors, 0.0)
+    return torch.stack(torch._foreach_norm(zeros, 1, dtype=torch.float32)).isnan().any()
+
+
 def _keep(kept: tuple[torch.Tensor, ...] | None, fresh: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
     """``fresh``'s values in ``kept``'s tensors when they fit (same addresses), else ``fresh``."""
     if kept is not None and len(kept) == len(fresh) and all(

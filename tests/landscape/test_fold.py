@@ -2,6 +2,7 @@
 every point (weights, running statistics and re-estimated statistics moving)."""
 
 import copy
+import math
 
 import pytest
 import torch
@@ -522,3 +523,29 @@ def test_auto_does_not_compile_a_model_whose_convolutions_run_fused() -> None:
     assert fused.fused_relu and not fused._compile_undecided
     plain = Evaluator(copy.deepcopy(model), dirs, fuse_relu=False, **kw)  # type: ignore[arg-type]
     assert plain._compile_undecided == compile_available("cuda")
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=cuda)])
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_a_negative_running_variance_gives_nan_fused_or_not(precision: str, device: str) -> None:
+    """An interpolation or a ``states`` direction can make a BatchNorm's running variance
+    negative; the model's outputs are then NaN. A fused call's ReLU maps NaN to 0, and a
+    finite, wrong loss came out (the demo's interpolation beyond x = 1.05 showed 163
+    where the model gives NaN): every path now gives NaN, with a NaN accuracy."""
+    model = _randomise_bn(build_model("resnet20", input_shape=(1, 8, 8), num_classes=3), seed=5)
+    state = model.state_dict()
+    direction = [torch.zeros(t.shape) for t in state.values()]
+    var = list(state).index("bn1.running_var")  # the first BatchNorm: its ReLU is fused
+    direction[var] = -2.0 * state["bn1.running_var"].float()  # x = 1: the variance negated
+    kw = dict(dir_type="states", train=_data(), batch_size=16, precision=precision, device=device)
+    plain = Evaluator(copy.deepcopy(model), [direction], fold_bn=False, **kw)  # type: ignore[arg-type]
+    fused = Evaluator(copy.deepcopy(model), [direction], fuse_relu=True, **kw)  # type: ignore[arg-type]
+    assert fused.fused_relu and fused.folded_bn
+    ok_plain, ok_fused = plain.evaluate(0.25), fused.evaluate(0.25)  # variance halved: fine
+    assert ok_fused.train_loss == pytest.approx(ok_plain.train_loss, rel=1e-2 if precision == "bf16" else 1e-6)
+    for ev in (plain, fused):
+        got = ev.evaluate(1.0)
+        assert got.train_loss is not None and got.train_acc is not None
+        assert math.isnan(got.train_loss) and math.isnan(got.train_acc), (ev.fused_relu, got)
+        assert not got.finite
+    assert fused.evaluate(0.0).finite  # the next point is not marked
