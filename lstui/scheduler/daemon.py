@@ -59,6 +59,18 @@ PID_FILE = "daemon.pid"
 LOCK_FILE = "daemon.lock"
 LOG_FILE = "daemon.log"
 FINISH_MARK = ".lstui-finished"
+
+
+def finish_marked(job: JobRow) -> bool:
+    """Whether a daemon has written everything of this finished run of ``job`` (its
+    surface file, its figures): its results folder holds the mark of this finish."""
+    if job.state not in FINISHED:
+        return False
+    try:
+        mark = (Path(job.results_dir) / FINISH_MARK).read_text().strip()
+    except OSError:
+        return False
+    return mark == repr(job.finished)
 """In a job's results folder: the ``finished`` time of the finish whose files were written."""
 RESTART_BACKOFF_S = 2.0
 """A worker that exited is restarted at once, then after 2, 4, … (at most 30) seconds."""
@@ -468,13 +480,8 @@ class Daemon:
     def _load_marks(self, store: Store) -> None:
         """Finished jobs whose files an earlier daemon wrote need nothing more."""
         for job in store.list_jobs():
-            if job.state in FINISHED:
-                try:
-                    mark = (Path(job.results_dir) / FINISH_MARK).read_text().strip()
-                except OSError:
-                    continue
-                if mark == repr(job.finished):
-                    self._handled[job.id] = job.finished
+            if finish_marked(job):
+                self._handled[job.id] = job.finished
 
     def _loop(self, store: Store) -> int:
         for slot in self.slots:

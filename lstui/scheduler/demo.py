@@ -191,8 +191,8 @@ def run_demo(home: Path | None, out: Path, *, quick: bool = False, devices: str 
 
 
 def _exported(store: Store, ids: list[int]) -> bool:
-    for job_id in ids:
-        job = store.get_job(job_id)
-        if job.kind != "figure" and not any(Path(job.results_dir).glob("*.png")):
-            return False
-    return True
+    """Whether the daemon has written every job's files (a job's last figure lands after
+    its first: a folder holding some PNGs is not finished)."""
+    from lstui.scheduler.daemon import finish_marked
+
+    return all(finish_marked(store.get_job(job_id)) for job_id in ids)

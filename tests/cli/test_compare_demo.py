@@ -156,3 +156,23 @@ def test_demo_quick_writes_figures_that_are_not_blank(tmp_path):
     assert "• trajectory" in shown and "\x1b[" not in shown
     picture = shown[shown.index("┌"):shown.index("└")]
     assert picture.count("•") >= 5 and len(set(picture) & set(".,:;-=~oxO#@")) >= 3
+
+
+def test_the_demo_waits_for_each_jobs_finish_mark_not_its_first_png(tmp_path):
+    """A job's figures are written one after another: the demo used to copy a folder
+    as soon as it held one PNG, and once printed 46 of its 52 files."""
+    from lstui.scheduler.daemon import FINISH_MARK
+    from lstui.scheduler.demo import _exported
+    from tests.store.support import add_job, finish_job
+
+    with Store(tmp_path / "home" / "lstui.db") as store:
+        job_id = add_job(store, tmp_path, points=2)
+        finish_job(store, store.register_worker("cpu", 1, "h"), job_id)
+        job = store.get_job(job_id)
+        job.results_dir.mkdir(parents=True)
+        (job.results_dir / "surface_1d.png").write_bytes(b"a first figure")
+        assert not _exported(store, [job_id])
+        (job.results_dir / FINISH_MARK).write_text("12.5\n")  # an earlier finish's mark
+        assert not _exported(store, [job_id])
+        (job.results_dir / FINISH_MARK).write_text(f"{job.finished!r}\n")
+        assert _exported(store, [job_id])
