@@ -110,6 +110,10 @@ class JobSpec:
     name: str = ""
     priority: int = 0
     figure: Mapping[str, Any] | None = None
+    digests: Mapping[str, str] | None = None
+    """The SHA-256 of each file a worker reads, by path, taken when the job was queued
+    (:func:`lstui.scheduler.preflight.with_digests`): a checkpoint overwritten later
+    (``model_best.pt``) is refused instead of mixed into the job's points."""
 
     def __post_init__(self) -> None:
         # The store keeps the priority in an SQLite integer; check its range even for a
@@ -131,6 +135,7 @@ class JobSpec:
         out["y"] = _axis_text(self.y)
         out["checkpoints"] = list(self.checkpoints)
         out["figure"] = dict(self.figure) if self.figure is not None else None
+        out["digests"] = dict(self.digests) if self.digests is not None else None
         return out
 
     @classmethod
@@ -272,6 +277,11 @@ def _check_type(spec: JobSpec) -> None:
             or (isinstance(value, int) and not isinstance(value, bool))
         ):
             raise SpecError(f"subset must be a count or a fraction, got {value!r}")
+        if f.name == "digests" and value is not None and not (
+            isinstance(value, Mapping)
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+        ):
+            raise SpecError(f"digests must be a table of file paths and digests, got {value!r}")
         if f.name == "figure" and value is not None:
             if not isinstance(value, Mapping):
                 raise SpecError(f"figure must be a table of settings, got {value!r}")

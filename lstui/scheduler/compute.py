@@ -257,7 +257,9 @@ def prepare_job(
             on_note(text)
 
     from lstui.models import check_takes_inputs
+    from lstui.scheduler.preflight import check_unchanged
 
+    check_unchanged(spec)
     dev = resolve_device(device)
     data = load_job_data(spec)
     model = build_centre(spec, data)
@@ -342,13 +344,23 @@ def existing_points(
         saved_spec = json.loads(saved) if saved is not None else None
     except ValueError:
         saved_spec = {}
-    if saved_spec is not None and (
-        not isinstance(saved_spec, dict)
-        or _compute_keys(saved_spec) != _compute_keys(spec.to_dict())
-    ):
-        raise BadInput(
-            f"{str(out)!r} holds a surface of other settings; use another --out or remove it"
-        )
+    if saved_spec is not None and not isinstance(saved_spec, dict):
+        saved_spec = {}
+    if saved_spec is not None:
+        saved_keys, keys = _compute_keys(saved_spec), _compute_keys(spec.to_dict())
+        saved_digests, digests = saved_keys.pop("digests", None), keys.pop("digests", None)
+        if saved_keys != keys:
+            raise BadInput(
+                f"{str(out)!r} holds a surface of other settings; use another --out or remove it"
+            )
+        # (a file written before lstui kept digests has none to compare)
+        if isinstance(saved_digests, dict) and isinstance(digests, dict):
+            changed = [f for f, d in digests.items() if saved_digests.get(f, d) != d]
+            if changed:
+                raise BadInput(
+                    f"{str(out)!r} holds a surface computed from other contents of "
+                    f"{changed[0]!r} (the file changed since); use another --out or remove it"
+                )
     if surface.shape != spec.grid.shape:
         raise BadInput(f"{str(path)!r} has grid {surface.shape}, this job {spec.grid.shape}")
     return surface_points(surface)

@@ -29,6 +29,7 @@ from lstui.scheduler.compute import (
     existing_points,
     prepare_job,
 )
+from lstui.scheduler.preflight import with_digests
 from lstui.spec import JobSpec
 
 WRITE_EVERY_S = 2.0
@@ -62,6 +63,7 @@ def run_foreground(
         console.print(f"[yellow]warning:[/] {escape(text)}", soft_wrap=True, highlight=False)
 
     out = Path(out)
+    spec = with_digests(spec)  # so that a rerun into ``out`` after a checkpoint changed is refused
     done = existing_points(spec, out, on_note=warn)
     prepared = prepare_job(spec, out, device=device, on_note=warn)
     if prepared.evaluator.device.type == "cpu":

@@ -11,6 +11,8 @@ factory's data) is still the worker's to report.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,6 +71,64 @@ def _check_model_files(spec: JobSpec, probe: DataProbe | None) -> None:
             fitted_state_dict(model, state, subject=misfit_subject(file, spec.model))
     if spec.dir_file:
         _check_dir_file(spec, model)
+
+
+def worker_files(spec: JobSpec) -> list[str]:
+    """The files a worker of ``spec`` reads, each once: its checkpoints (a trajectory's
+    last one, the centre), and a ``--dir-file`` (not a trajectory's, which lstui wrote)."""
+    files = _model_files(spec)
+    if spec.kind == "trajectory" and spec.checkpoints:
+        files.append(spec.checkpoints[-1])
+    elif spec.dir_file:
+        files.append(spec.dir_file)
+    return list(dict.fromkeys(files))
+
+
+def file_digest(path: str | Path) -> str:
+    """``sha256:`` and the hex digest of the file's bytes (about 1 GB/s)."""
+    with open(Path(path).expanduser(), "rb") as f:
+        return "sha256:" + hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def with_digests(spec: JobSpec) -> JobSpec:
+    """``spec`` with the digest of each file its workers read (:attr:`JobSpec.digests`).
+
+    Raises:
+        BadInput: a file cannot be read.
+    """
+    files = worker_files(spec) if spec.kind != "figure" else []
+    if not files:
+        return spec
+    digests = {}
+    for file in files:
+        try:
+            digests[file] = file_digest(file)
+        except OSError as exc:
+            raise BadInput(f"cannot read {file!r}: {exc.strerror or exc}") from None
+    return dataclasses.replace(spec, digests=digests)
+
+
+def changed_files(spec: JobSpec) -> list[str]:
+    """The files of ``spec.digests`` whose bytes are not the ones digested."""
+    changed = []
+    for file, digest in (spec.digests or {}).items():
+        try:
+            if file_digest(file) != digest:
+                changed.append(file)
+        except OSError:  # missing or unreadable now: the loader says so in its words
+            continue
+    return changed
+
+
+def check_unchanged(spec: JobSpec) -> None:
+    """Raise a BadInput naming a file changed since ``spec`` was queued: the job's
+    points would mix two models."""
+    changed = changed_files(spec)
+    if changed:
+        raise BadInput(
+            f"{changed[0]!r} changed after the job was queued (its contents differ), and "
+            "its points would mix two models; queue a new job for the new file"
+        )
 
 
 def _model_files(spec: JobSpec) -> list[str]:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lstui.errors import BadInput, SpecError
-from lstui.scheduler.preflight import check_inputs
+from lstui.scheduler.preflight import changed_files, check_inputs, with_digests
 from lstui.spec import JobSpec
 from lstui.store import Store
 from lstui.store.states import check_action
@@ -48,6 +48,7 @@ def submit_spec(
         raise SpecError(f"--unit-size must be between 1 and {MAX_UNIT_SIZE}, got {unit_size}")
     if check:
         check_inputs([spec])
+    spec = with_digests(spec)
     if spec.kind == "figure":
         units: list[list[int]] = [[0]]
         total = 1
@@ -77,10 +78,22 @@ def retry_jobs(store: Store, job_ids: Sequence[int]) -> None:
     jobs = [store.get_job(job_id) for job_id in job_ids]
     for job in jobs:
         check_action(job.state, "retry", job_id=job.id)
+    specs = {}
     for job in jobs:
+        spec = JobSpec.from_dict(job.spec)
         try:
-            check_inputs([JobSpec.from_dict(job.spec)])  # the files must still be there
+            check_inputs([spec])  # the files must still be there
         except BadInput as exc:
             raise type(exc)(f"job {job.id} was not retried: {exc}") from None
+        changed = changed_files(spec)
+        if changed and job.done_points:
+            raise BadInput(
+                f"job {job.id} was not retried: {changed[0]!r} changed after it was queued, "
+                f"and its {job.done_points} "
+                f"{'point is' if job.done_points == 1 else 'points are'} of the old file; "
+                "queue a new job"
+            )
+        # a file mended before any point was stored: the job goes on with what it holds now
+        specs[job.id] = with_digests(spec).to_dict() if changed else None
     for job_id in job_ids:
-        store.retry(job_id)
+        store.retry(job_id, spec=specs[job_id])

@@ -29,7 +29,7 @@ import sqlite3
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -595,11 +595,19 @@ class Store:
             c.execute("UPDATE jobs SET state = 'queued' WHERE id = ?", (job_id,))
             self._event(c, job_id, "info", "resumed")
 
-    def retry(self, job_id: int) -> None:
-        """Queue a failed or cancelled job again; unfinished units start afresh, points stay."""
+    def retry(self, job_id: int, *, spec: Mapping[str, Any] | None = None) -> None:
+        """Queue a failed or cancelled job again; unfinished units start afresh, points stay.
+
+        ``spec``: the job's spec as it is to run now (its files' digests taken again
+        after a file was mended), in place of the stored one.
+        """
         with self._immediate() as c:
             old = self._state(c, job_id)
             check_action(old, "retry", job_id=job_id)
+            if spec is not None:
+                c.execute(
+                    "UPDATE jobs SET spec = ? WHERE id = ?", (json.dumps(dict(spec), sort_keys=True), job_id)
+                )
             c.execute(
                 "UPDATE jobs SET state = 'queued', error = NULL, finished = NULL WHERE id = ?",
                 (job_id,),
