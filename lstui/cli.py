@@ -528,8 +528,8 @@ def export(ctx: click.Context, target: str, formats: str, out: Path | None, dpi:
     """Export figures of a job (by id) or of a surface file (lstui's or the reference's)."""
     from lstui.scheduler.exporting import (
         check_exportable,
+        export_file,
         export_job,
-        export_surface,
         parse_formats,
     )
 
@@ -543,7 +543,7 @@ def export(ctx: click.Context, target: str, formats: str, out: Path | None, dpi:
             paths = export_job(store, job, formats=fmt, out=out, **options)
     else:
         path = Path(target)
-        paths = export_surface(path, out or path.parent, formats=fmt, **options)
+        paths = export_file(path, out or path.parent, formats=fmt, **options)
     for p in paths:
         click.echo(p)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -113,9 +114,9 @@ def export_surface(
     title = title or (str(saved["name"]) if saved.get("name") else None)
     written: list[Path] = []
     x = surface.xcoordinates
-    key = "train_loss" if "train_loss" in surface.arrays else "test_loss"
+    keys = [k for k in ("train_loss", "test_loss") if k in surface.arrays]
     # every array of a file holds -1 at the same points: those not computed yet
-    pending = ~surface.computed(key if key in surface.arrays else next(iter(surface.arrays)))
+    pending = ~surface.computed(keys[0] if keys else next(iter(surface.arrays)))
     if surface.ycoordinates is None:
         curves = {k: surface.values(k) for k in surface.arrays}
         interp = saved.get("kind") == "interp"
@@ -124,23 +125,42 @@ def export_surface(
             written += plots.save_figure(fig, out / f"{stem}_1d", image_formats, dpi=dpi)
         return written
     y = surface.ycoordinates
-    Z = surface.values(key)
     kinds = tuple(kinds) if kinds is not None else FIGURE_KINDS_2D
+    bad = [k for k in kinds if k not in FIGURE_KINDS_2D]
+    if bad:
+        raise BadInput(f"figure kind {bad[0]!r}: choose from {', '.join(FIGURE_KINDS_2D)}")
+    for key in keys:  # the train loss's figures, and the test loss's when it was evaluated
+        label = key.replace("_", " ")
+        titled = (f"{title} ({label})" if title else label) if len(keys) > 1 else title
+        written += _surface_figures(x, y, surface.values(key), pending, out / f"{stem}_{key}", kinds,
+                                    image_formats, "vtp" in formats, title=titled, zlabel=label,
+                                    dpi=dpi, vmin=vmin, vmax=vmax, vlevel=vlevel, log=log, zmax=zmax)
+    return written
+
+
+def _surface_figures(
+    x: Any, y: Any, Z: Any, pending: Any, base: Path, kinds: Sequence[str],
+    image_formats: Sequence[str], vtp: bool, *, title: str | None, zlabel: str, dpi: int,
+    vmin: float | None, vmax: float | None, vlevel: float | None, log: bool | None,
+    zmax: float | None,
+) -> list[Path]:
+    """One loss array's 2D figures, each saved as ``{base}_{kind}.{format}``, and its VTP."""
+    from lstui import plots
+
+    written: list[Path] = []
     if image_formats:
         for kind in kinds:
             if kind == "2dcontour":
                 fig = plots.plot_contour(x, y, Z, vmin=vmin, vmax=vmax, vlevel=vlevel, log=log, title=title, pending=pending)
             elif kind == "2dcontourf":
-                fig = plots.plot_filled_contour(x, y, Z, vmin=vmin, vmax=vmax, vlevel=vlevel, log=log, title=title, pending=pending)
+                fig = plots.plot_filled_contour(x, y, Z, vmin=vmin, vmax=vmax, vlevel=vlevel, log=log, title=title, pending=pending, zlabel=zlabel)
             elif kind == "2dheat":
-                fig = plots.plot_heatmap(x, y, Z, vmin=vmin, vmax=vmax, log=log, title=title, pending=pending)
-            elif kind == "3dsurface":
-                fig = plots.plot_surface_3d(x, y, Z, zmax=zmax, log=log, title=title, pending=pending)
+                fig = plots.plot_heatmap(x, y, Z, vmin=vmin, vmax=vmax, log=log, title=title, pending=pending, zlabel=zlabel)
             else:
-                raise BadInput(f"figure kind {kind!r}: choose from {', '.join(FIGURE_KINDS_2D)}")
-            written += plots.save_figure(fig, out / f"{stem}_{key}_{kind}", image_formats, dpi=dpi)
-    if "vtp" in formats:
-        written.append(plots.write_vtp(x, y, Z, out / f"{stem}_{key}.vtp", log=bool(log), zmax=zmax))
+                fig = plots.plot_surface_3d(x, y, Z, zmax=zmax, log=log, title=title, pending=pending, zlabel=zlabel)
+            written += plots.save_figure(fig, Path(f"{base}_{kind}"), image_formats, dpi=dpi)
+    if vtp:
+        written.append(plots.write_vtp(x, y, Z, Path(f"{base}.vtp"), log=bool(log), zmax=zmax))
     return written
 
 
@@ -175,6 +195,31 @@ def export_figures(
             spec, surface_path, out, formats=formats, title=title, dpi=options.get("dpi", 150)
         )
     return written
+
+
+def export_file(
+    surface_path: Path, out: Path, *, formats: Sequence[str] = ("png", "pdf"), **options: Any
+) -> list[Path]:
+    """Every figure of a surface file named by its path (``lstui export FILE``): a
+    trajectory job's file (its settings are in it) gets its path drawn too, from the
+    projection beside its PCA directions, or beside the file when the folder moved."""
+    from lstui.errors import LstuiError
+    from lstui.scheduler.trajectory import PCA_DIRECTIONS_FILE
+
+    surface_path = Path(surface_path)
+    saved = _saved_spec(read_surface(surface_path))
+    spec = None
+    if saved.get("kind") == "trajectory":
+        try:
+            spec = JobSpec.from_dict(saved, check_files=False)
+        except LstuiError:  # settings of another lstui version: the surface alone
+            spec = None
+    if spec is None:
+        return export_surface(surface_path, out, formats=formats, **options)
+    beside = surface_path.parent / PCA_DIRECTIONS_FILE
+    if (spec.dir_file is None or not Path(spec.dir_file).exists()) and beside.exists():
+        spec = dataclasses.replace(spec, dir_file=str(beside))
+    return export_figures(spec, surface_path, out, formats=formats, **options)
 
 
 def check_exportable(job: JobRow) -> None:

@@ -188,3 +188,22 @@ def test_run_trajectory_draws_the_figures_the_daemon_exports_the_path_among_them
         assert store.complete_unit(claim.unit_id, worker)
         exported = export_job(store, store.get_job(job_id), formats=("png",))
     assert {p.name for p in exported} == drawn
+
+    # the file alone, by its path: the path is drawn too, also once the folder has moved
+    moved = tmp_path / "moved"
+    out.rename(moved)
+    result = run_lstui("export", str(moved / "surface.h5"), "--format", "png", "--out", str(tmp_path / "again"))
+    assert result.returncode == 0, result.stderr
+    assert {p.name for p in (tmp_path / "again").glob("*.png")} == drawn
+
+
+def test_a_2d_surface_of_both_splits_draws_the_test_loss_too(tmp_path):
+    out = tmp_path / "out"
+    result = run_lstui(
+        "run", "surface", "--model", "cnn", "--data", "digits", "--subset", "100", "--split", "both",
+        "--x", "-1:1:3", "--y", "-1:1:3", "--out", str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    drawn = {p.name for p in out.glob("*.png")}
+    for key in ("train_loss", "test_loss"):
+        assert {f"surface_{key}_{kind}.png" for kind in ("2dcontour", "2dcontourf", "2dheat", "3dsurface")} <= drawn
