@@ -62,7 +62,7 @@ def run_foreground(
     def warn(text: str) -> None:
         console.print(f"[yellow]warning:[/] {escape(text)}", soft_wrap=True, highlight=False)
 
-    out = Path(out)
+    out = Path(out).absolute()  # the surface file names its direction file: not relative to here
     spec = with_digests(spec)  # so that a rerun into ``out`` after a checkpoint changed is refused
     done = existing_points(spec, out, on_note=warn)
     prepared = prepare_job(spec, out, device=device, on_note=warn)
@@ -131,7 +131,11 @@ def run_foreground(
     if computed:
         spent = time.monotonic() - start
         console.print(f"{computed} points in {spent:.1f} s ({spent / computed:.4f} s/point)")
-    console.print(f"wrote {surface_path} and {prepared.dir_file}")
+    if spec.dir_file:  # the person's --dir-file (or a trajectory's PCA), read, not written
+        wrote = f"wrote {surface_path} (directions from {prepared.dir_file})"
+    else:
+        wrote = f"wrote {surface_path} and {prepared.dir_file}"
+    console.print(wrote, soft_wrap=True, highlight=False, markup=False)  # paths to copy: never wrapped
     used = prepared.evaluator.device
     if used.type == "cuda":
         import torch
@@ -143,7 +147,7 @@ def run_foreground(
 
         # the daemon's figures (a trajectory's path too), as PNG only
         for path in export_figures(spec, surface_path, out, formats=("png",), title=spec.default_name()):
-            console.print(f"wrote {path}")
+            console.print(f"wrote {path}", soft_wrap=True, highlight=False, markup=False)
     bad = [k for k, v in points.items() if any(x is not None and not math.isfinite(x) for x in v.values())]
     if bad:
         warn(

@@ -207,3 +207,20 @@ def test_a_2d_surface_of_both_splits_draws_the_test_loss_too(tmp_path):
     drawn = {p.name for p in out.glob("*.png")}
     for key in ("train_loss", "test_loss"):
         assert {f"surface_{key}_{kind}.png" for kind in ("2dcontour", "2dcontourf", "2dheat", "3dsurface")} <= drawn
+
+
+def test_a_relative_out_gives_a_surface_file_naming_its_directions_absolutely(tmp_path):
+    """The surface file names its direction file; another tool (or a later export) reads
+    it from elsewhere. With ``--dir-file`` the directions are read, not written: the last
+    line says so."""
+    args = ("run", "surface", "--model", "mlp", "--data", "digits", "--subset", "100", "--x", "-1:1:3",
+            "--no-figure")
+    result = run_lstui(*args, "--out", "first", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    first = read_surface(tmp_path / "first" / "surface.h5")
+    assert first.dir_file == str(tmp_path / "first" / "directions.h5")
+
+    result = run_lstui(*args, "--out", "second", "--dir-file", "first/directions.h5", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"(directions from {tmp_path / 'first' / 'directions.h5'})" in result.stderr
+    assert not (tmp_path / "second" / "directions.h5").exists()
