@@ -731,6 +731,8 @@ class Store:
                     (now, now, job_id),
                 )
                 self._event(c, job_id, "info", f"started by worker {worker_id}")
+            # a running job this worker (and every other) has left for this one waits again
+            self._queue_unheld(c, f"queued again: its workers went to job {job_id}", but=job_id)
             worker = c.execute("SELECT device FROM workers WHERE id = ?", (worker_id,)).fetchone()
             if worker is not None:
                 devices = set(filter(None, (job["device"] or "").split(",")))
@@ -979,15 +981,23 @@ class Store:
     def _recover_where(self, where: str, params: tuple[Any, ...], max_attempts: int) -> int:
         with self._immediate() as c:
             n = self._requeue(c, where, params, max_attempts, "its worker died")
-            for (job_id,) in c.execute(
-                "SELECT id FROM jobs j WHERE state = 'running' AND NOT EXISTS"
-                " (SELECT 1 FROM units u WHERE u.job_id = j.id AND u.state = 'leased')"
-            ).fetchall():
-                check_transition(JobState.RUNNING, JobState.QUEUED, job_id=job_id)
-                self._stop_run(c, job_id, ended_at_last_point=True)
-                c.execute("UPDATE jobs SET state = 'queued' WHERE id = ?", (job_id,))
-                self._event(c, job_id, "info", "requeued: no worker holds it")
+            self._queue_unheld(c, "requeued: no worker holds it")
             return n
+
+    def _queue_unheld(self, c: sqlite3.Connection, why: str, *, but: int | None = None) -> None:
+        """Running jobs (other than ``but``) of which no worker holds a unit go back to
+        queued: their workers died, or left them for a job of higher priority. Their
+        run ends at their last stored point, and a worker that claims them starts the
+        next."""
+        for (job_id,) in c.execute(
+            "SELECT id FROM jobs j WHERE state = 'running' AND id IS NOT ? AND NOT EXISTS"
+            " (SELECT 1 FROM units u WHERE u.job_id = j.id AND u.state = 'leased')",
+            (but,),
+        ).fetchall():
+            check_transition(JobState.RUNNING, JobState.QUEUED, job_id=job_id)
+            self._stop_run(c, job_id, ended_at_last_point=True)
+            c.execute("UPDATE jobs SET state = 'queued' WHERE id = ?", (job_id,))
+            self._event(c, job_id, "info", why)
 
     def units(self, job_id: int) -> list[UnitRow]:
         """A job's units in ``seq`` order."""

@@ -88,3 +88,30 @@ def test_cancelled_and_failed_jobs_keep_the_time_they_ran(
     clock.advance(100)
     row = store.get_job(failing)
     assert row.state is JobState.FAILED and elapsed_s(row, clock.now) == pytest.approx(5)
+
+
+def test_a_job_its_workers_left_for_a_higher_priority_one_waits_again(
+    store: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    """It stayed "running" with an ETA from its old rate while nothing computed it."""
+    low = add_job(store, tmp_path, points=6, name="low")
+    w1, w2 = store.register_worker("cpu", 1, "h"), store.register_worker("cpu", 2, "h")
+    _compute_one(store, w1, low, clock, 10)
+    held = store.claim_unit(w2, lease_s=60)  # w2 holds a unit of low
+    assert held is not None and held.job_id == low
+    high = add_job(store, tmp_path, points=4, name="high", priority=5)
+    clock.advance(5)
+    claim = store.claim_unit(w1, lease_s=60)
+    assert claim is not None and claim.job_id == high
+    assert store.get_job(low).state is JobState.RUNNING  # w2 still computes it
+
+    store.write_points(held.unit_id, w2, [PointRow(i, 1.0) for i in held.todo])
+    assert store.complete_unit(held.unit_id, w2)
+    clock.advance(5)
+    claim = store.claim_unit(w2, lease_s=60)
+    assert claim is not None and claim.job_id == high
+    row = store.get_job(low)
+    assert row.state is JobState.QUEUED and eta_s(row, clock.now) is None
+    assert f"queued again: its workers went to job {high}" in [e.message for e in store.events(low)]
+    clock.advance(100)
+    assert elapsed_s(store.get_job(low), clock.now) == pytest.approx(15)  # to its last point
