@@ -12,6 +12,7 @@ finishes the point in hand, stores what it computed and gives its unit back.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import signal
@@ -26,7 +27,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
-from lstui.errors import InvalidTransition, LstuiError, StoreError
+from lstui.errors import InvalidTransition, LstuiError, SpecError, StoreError
 from lstui.scheduler.allocator import keep_freed_memory
 from lstui.scheduler.devices import RAY_DEVICES
 from lstui.store import JobState, PointRow, Store, UnitClaim
@@ -276,6 +277,13 @@ class Worker:
         from lstui.scheduler.compute import prepare_job
         from lstui.spec import JobSpec
 
+        unknown = sorted(set(claim.spec) - {f.name for f in dataclasses.fields(JobSpec)})
+        if unknown:  # lstui was upgraded under a running daemon, whose workers run the old code
+            raise SpecError(
+                f"the job was queued by a newer lstui than this worker's (its spec has "
+                f"{unknown[0]!r}): restart the daemon (lstui daemon stop; lstui daemon start), "
+                f"then lstui retry {claim.job_id}"
+            )
         spec = JobSpec.from_dict(claim.spec)
         return prepare_job(
             spec, Path(claim.results_dir), device=self.config.device,

@@ -15,7 +15,7 @@ from sqlite_utils import Database
 
 from lstui.landscape.grid import parse_axis
 from lstui.spec import JobSpec
-from lstui.store import SCHEMA_VERSION
+from lstui.store import SCHEMA_VERSION, Store
 from lstui.store._schema import apply_migrations
 from tests.faults.support import Lab, cli_in_process, one_error_line
 
@@ -103,3 +103,20 @@ def test_a_damaged_database_is_one_line(tmp_path: Path, damage: str) -> None:
     code, _, err = cli_in_process(["ls"], home)
     assert code == 1
     assert str(path) in one_error_line(err)
+
+
+def test_a_job_a_newer_lstui_queued_fails_saying_to_restart_the_daemon(lab: Lab) -> None:
+    """lstui upgraded under a running daemon: its workers (the old code) meet a spec key
+    they do not know. The job fails with what to do, not with the list of known keys."""
+    spec = JobSpec(model="mlp", data="digits", subset="150", x=parse_axis("-1:1:3")).validated()
+    with Store(lab.home / "lstui.db") as store:
+        job_id = store.add_job(
+            kind="surface", name="from the future", spec={**spec.to_dict(), "hologram": True},
+            total_points=3, units=[[0, 1, 2]], results_root=lab.home / "results",
+        )
+    lab.start_daemon("cpu:1", "--export", "")
+    job = lab.wait_job(job_id, states=("failed",))
+    assert job["error"] == (
+        "the job was queued by a newer lstui than this worker's (its spec has 'hologram'): "
+        f"restart the daemon (lstui daemon stop; lstui daemon start), then lstui retry {job_id}"
+    )
