@@ -68,7 +68,19 @@ def _covering_axis(values: np.ndarray, num: int) -> Axis:
     lo, hi = lo - MARGIN * span, hi + MARGIN * span
     # keep the centre (the final model, at 0) inside and the ticks round
     step = 10 ** math.floor(math.log10((hi - lo) / 4))
-    return Axis(math.floor(min(lo, 0.0) / step) * step, math.ceil(max(hi, 0.0) / step) * step, num)
+    lo, hi = math.floor(min(lo, 0.0) / step) * step, math.ceil(max(hi, 0.0) / step) * step
+    # the centre a grid point too, so the surface holds the final model's own loss: ``a``
+    # intervals left of 0 and ``num - 1 - a`` right of it, of a width rounded up to two
+    # significant digits (the range grows by about one interval at most)
+    a = round((num - 1) * -lo / (hi - lo))
+    a = min(max(a, 1 if lo < 0 else 0), num - 2 if hi > 0 else num - 1)
+    b = num - 1 - a
+    if a < 0 or b < 0 or (lo < 0 and a == 0) or (hi > 0 and b == 0):
+        return Axis(lo, hi, num)  # too few points to put one at 0
+    width = max(-lo / a if a else 0.0, hi / b if b else 0.0)
+    unit = 10 ** (math.floor(math.log10(width)) - 1)
+    width = math.ceil(round(width / unit, 9)) * unit
+    return Axis(round(-a * width, 12), round(b * width, 12), num)
 
 
 def compute_plane(spec: JobSpec, out: Path) -> TrajectoryPlane:
