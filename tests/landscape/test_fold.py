@@ -525,7 +525,7 @@ def test_auto_does_not_compile_a_model_whose_convolutions_run_fused() -> None:
     assert plain._compile_undecided == compile_available("cuda")
 
 
-@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=cuda)])
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=[cuda, pytest.mark.gpu])])
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_a_negative_running_variance_gives_nan_fused_or_not(precision: str, device: str) -> None:
     """An interpolation or a ``states`` direction can make a BatchNorm's running variance
