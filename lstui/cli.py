@@ -30,7 +30,7 @@ from lstui.landscape.options import (
     SPLITS,
     TRITON_MODES,
 )
-from lstui.spec import BUILTIN_MODELS, JobSpec
+from lstui.spec import BUILTIN_MODELS, JobSpec, refuse_unused
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -185,35 +185,15 @@ def run_surface(out: Path | None, device: str, no_figure: bool, **flags: Any) ->
     _run_common("surface", out, device, flags, no_figure)
 
 
-_UNUSED_FLAGS: dict[str, dict[str, str]] = {
-    "interp": {
-        "target": "it goes from --checkpoint A to --checkpoint-b B",
-        "target_y": "it goes from --checkpoint A to --checkpoint-b B",
-        "norm": "it moves along B − A unscaled",
-        "ignore": "it moves every tensor along B − A",
-    },
-    "trajectory": {
-        "checkpoint": "its centre is the last of --checkpoints",
-        "target": "its directions are the PCA plane of --checkpoints",
-        "target_y": "its directions are the PCA plane of --checkpoints",
-        "dir_file": "its directions are the PCA plane of --checkpoints",
-        "norm": "the PCA directions are used as they are",
-    },
-}
-"""Flags of ``run``/``submit`` that a kind of job does not use, and why: given on the
-command line, they are refused rather than silently ignored."""
-
-
 def _refuse_unused(kind: str) -> None:
+    """The flags given on the command line that ``kind`` does not use, refused
+    (:data:`lstui.spec.UNUSED_KEYS`)."""
     from click.core import ParameterSource
 
     ctx = click.get_current_context()
-    for name, why in _UNUSED_FLAGS[kind].items():
-        if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE:
-            if name == "norm" and ctx.params.get("norm") == "none":
-                continue
-            flag = "--" + name.replace("_", "-")
-            raise SpecError(f"{flag} has no effect on {kind} jobs ({why}); drop it")
+    given = {name: value for name, value in ctx.params.items()
+             if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE}
+    refuse_unused(kind, given, flags=True)
 
 
 @run.command("interp")
@@ -277,16 +257,22 @@ def submit(ctx: click.Context, wait: bool, unit_size: int | None) -> None:
 
 
 @submit.command("file", hidden=True)
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
 @handle_errors
-def submit_file(ctx: click.Context, file: Path) -> None:
-    """Queue the jobs of a TOML file."""
+def submit_file(ctx: click.Context, files: tuple[Path, ...]) -> None:
+    """Queue the jobs of TOML files: every job of every file is checked (a trajectory's
+    PCA computed) before the first is queued."""
+    import dataclasses
+    import time
+
     from lstui.jobfile import read_job_file
     from lstui.scheduler.preflight import check_inputs
     from lstui.scheduler.submit import submit_spec
+    from lstui.scheduler.trajectory import compute_plane, trajectory_spec
+    from lstui.store import safe_name
 
-    entries = read_job_file(file)
+    entries = [entry for file in files for entry in read_job_file(file)]
     for entry in entries:  # every job checked before the first is queued
         try:
             check_inputs([entry.spec])
@@ -294,6 +280,17 @@ def submit_file(ctx: click.Context, file: Path) -> None:
             raise type(exc)(f"{entry.where}: {exc}") from None
     unit_size = ctx.obj.get("unit_size")
     with _store(ctx) as store:
+        root = store.path.parent / "trajectories"
+        for n, entry in enumerate(entries):
+            if entry.spec.kind == "trajectory":  # its PCA plane now, as `submit trajectory` does
+                folder = root / f"{time.strftime('%Y%m%d-%H%M%S')}-{safe_name(entry.spec.default_name())}"
+                try:
+                    plane = compute_plane(entry.spec, folder)
+                except BadInput as exc:
+                    raise type(exc)(f"{entry.where}: {exc}") from None
+                x_given, y_given = entry.axes_given
+                spec = trajectory_spec(entry.spec, plane, x_given=x_given, y_given=y_given, num=entry.num)
+                entries[n] = dataclasses.replace(entry, spec=spec)
         ids = [
             submit_spec(store, e.spec, unit_size=e.unit_size if unit_size is None else unit_size, check=False)
             for e in entries

@@ -1,8 +1,10 @@
 """TOML job files: reviewable, versioned experiment definitions (``lstui submit FILE``).
 
 A file holds one job as top-level keys, or several as ``[[job]]`` tables; ``[defaults]``
-gives keys shared by all. Keys are JobSpec fields (``x = "-1:1:51"``) plus ``unit_size``.
-Relative paths are read relative to the file.
+gives keys shared by all. Keys are JobSpec fields (``x = "-1:1:51"``) plus ``unit_size``,
+with the defaults of ``lstui submit KIND`` (an interpolation's ``dir_type = "states"``).
+Relative paths are read relative to the file; ``checkpoints`` may hold globs, as
+``--checkpoints`` does.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lstui.errors import BadInput, SpecError
-from lstui.spec import JobSpec
+from lstui.spec import UNUSED_KEYS, JobSpec, kind_defaults, refuse_unused
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -40,18 +42,56 @@ class JobEntry:
     unit_size: int | None = None
     where: str = ""
     """Which job of which file (``jobs.toml job 2``), for the messages about it."""
+    axes_given: tuple[bool, bool] = (True, True)
+    """Whether the job's table gave ``x`` and ``y``: a trajectory's grid otherwise
+    covers its path (:func:`lstui.scheduler.trajectory.trajectory_spec`)."""
+    num: int = 21
+    """A trajectory's points per axis when its grid covers its path."""
 
 
-def _entry(table: Mapping[str, Any], base: Path, where: str) -> JobEntry:
-    values = dict(table)
+def _entry(defaults: Mapping[str, Any], table: Mapping[str, Any], base: Path, where: str) -> JobEntry:
+    """One job: its table over the file's ``[defaults]`` over the defaults of its kind
+    (an interpolation's ``states`` directions). A key the kind does not use is refused
+    in the job's table and left out from ``[defaults]``, which serves every kind."""
+    kind = table.get("kind", defaults.get("kind", "surface"))
+    kind = kind if isinstance(kind, str) else "surface"  # from_dict says what is wrong
+    try:
+        refuse_unused(kind, table)
+    except SpecError as exc:
+        raise SpecError(f"{where}: {exc}") from None
+    unused = set(UNUSED_KEYS.get(kind, {}))
+    if kind == "trajectory":  # a grid in [defaults] is of weight space, not of its PCA plane
+        unused |= {"x", "y"}
+    values = {**kind_defaults(kind), **{k: v for k, v in defaults.items() if k not in unused}, **table}
+    num = values.pop("num", 21)
+    if kind != "trajectory" and "num" in table:
+        raise SpecError(f"{where}: num is for trajectory jobs (points per axis over the path)")
+    if not isinstance(num, int) or isinstance(num, bool) or not 2 <= num <= 1001:
+        raise SpecError(f"{where}: num must be a whole number from 2 to 1001")
+    if kind == "trajectory" and isinstance(values.get("checkpoints"), str | list):
+        values["checkpoints"] = _checkpoints(values["checkpoints"], base, where)
     unit_size = values.pop("unit_size", None)
     if unit_size is not None and (not isinstance(unit_size, int) or isinstance(unit_size, bool) or unit_size < 1):
         raise SpecError(f"{where}: unit_size must be a whole number ≥ 1")
     try:
-        spec = JobSpec.from_dict(values, base=base, extra_keys=("unit_size",))
+        spec = JobSpec.from_dict(values, base=base, extra_keys=("unit_size", "num"))
     except BadInput as exc:  # a malformed grid too
         raise type(exc)(f"{where}: {exc}") from None
-    return JobEntry(spec, unit_size, where)
+    return JobEntry(spec, unit_size, where, ("x" in table, "y" in table), num)
+
+
+def _checkpoints(value: str | list[Any], base: Path, where: str) -> list[str]:
+    """A trajectory's ``checkpoints`` (a glob, a list of paths and globs), expanded as
+    ``--checkpoints`` is, relative to the job file's folder."""
+    from lstui.scheduler.trajectory import expand_checkpoints
+
+    items = [value] if isinstance(value, str) else value
+    if not all(isinstance(item, str) for item in items):
+        raise SpecError(f"{where}: checkpoints must be paths or globs")
+    try:
+        return expand_checkpoints([str(base / Path(item).expanduser()) for item in items])
+    except BadInput as exc:
+        raise type(exc)(f"{where}: {exc}") from None
 
 
 def read_job_file(path: Path) -> list[JobEntry]:
@@ -102,5 +142,5 @@ def read_job_file(path: Path) -> list[JobEntry]:
     if not tables or len(tables) > MAX_JOBS:
         raise SpecError(f"{path}: a job file holds 1 to {MAX_JOBS} jobs")
     return [
-        _entry({**defaults, **t}, base, f"{path.name} job {n + 1}") for n, t in enumerate(tables)
+        _entry(defaults, t, base, f"{path.name} job {n + 1}") for n, t in enumerate(tables)
     ]

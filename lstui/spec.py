@@ -61,6 +61,42 @@ BUILTIN_MODELS: tuple[str, ...] = (
 _DATA_FORMS = "digits, cifar10:PATH, cifar100:PATH, imagefolder:PATH or pkg.module:factory"
 
 
+UNUSED_KEYS: dict[str, dict[str, str]] = {
+    "interp": {
+        "target": "it goes from --checkpoint A to --checkpoint-b B",
+        "target_y": "it goes from --checkpoint A to --checkpoint-b B",
+        "dir_file": "its direction is B − A, not a direction file's",
+        "norm": "it moves along B − A unscaled",
+        "ignore": "it moves every tensor along B − A",
+    },
+    "trajectory": {
+        "checkpoint": "its centre is the last of --checkpoints",
+        "target": "its directions are the PCA plane of --checkpoints",
+        "target_y": "its directions are the PCA plane of --checkpoints",
+        "dir_file": "its directions are the PCA plane of --checkpoints",
+        "norm": "the PCA directions are used as they are",
+    },
+}
+"""Settings a kind of job does not use, and why: given for such a job (a flag, a job
+file's key), they are refused rather than silently ignored (``norm = "none"`` passes)."""
+
+
+def kind_defaults(kind: str) -> dict[str, Any]:
+    """Settings whose default depends on the kind of job: an interpolation moves every
+    tensor of the state, BatchNorm statistics included (``states``), so that x = 1 is
+    model B itself, as the reference advises."""
+    return {"dir_type": "states"} if kind == "interp" else {}
+
+
+def refuse_unused(kind: str, given: Mapping[str, Any], *, flags: bool = False) -> None:
+    """Raise a SpecError naming the first of ``given``'s settings that ``kind`` does not
+    use (:data:`UNUSED_KEYS`), as a flag (``--dir-file``) or a job file's key."""
+    for key, why in UNUSED_KEYS.get(kind, {}).items():
+        if key in given and not (key == "norm" and given[key] == "none"):
+            name = "--" + key.replace("_", "-") if flags else key
+            raise SpecError(f"{name} has no effect on {kind} jobs ({why}); drop it")
+
+
 def _number_text(value: float) -> str:
     """``value`` as short as ``:g`` writes it when that is exact, else every digit."""
     short = f"{value:g}"

@@ -1,0 +1,117 @@
+"""A job file gives the job `lstui submit KIND` gives: an interpolation's `states`
+directions, a trajectory's PCA plane and covering grid, the same refusal of settings a
+kind does not use; several files at once, all or none.
+
+Real CLI entry point (in process), real store, real checkpoints from torch.save.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+
+from lstui.models import build_model
+from tests.faults.support import cli_in_process, listed_jobs, one_error_line
+
+DIGITS = (1, 8, 8)
+
+
+def _walk(folder: Path, steps: int = 4) -> list[Path]:
+    """Checkpoints of a random walk of a cnn's weights, one per "epoch"."""
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    state = build_model("cnn", input_shape=DIGITS).state_dict()
+    g = torch.Generator().manual_seed(1)
+    paths = []
+    for epoch in range(1, steps + 1):
+        state = {k: v + 0.05 * torch.randn(v.shape, generator=g) if v.is_floating_point() else v
+                 for k, v in state.items()}
+        paths.append(folder / f"cnn_{epoch}.pt")
+        torch.save(state, paths[-1])
+    return paths
+
+
+def _spec(home: Path, job_id: int) -> dict:
+    code, out, err = cli_in_process(["show", str(job_id), "--json"], home)
+    assert code == 0, err
+    return json.loads(out)["spec"]
+
+
+def _submit(home: Path, *argv: str) -> list[int]:
+    code, out, err = cli_in_process(["submit", *argv], home)
+    assert code == 0, err
+    return [int(line) for line in out.split()]
+
+
+def test_an_interpolation_from_a_file_is_the_one_from_the_command_line(tmp_path: Path) -> None:
+    a, b = _walk(tmp_path / "ck", 2)
+    (tmp_path / "i.toml").write_text(
+        '# an interpolation\n[defaults]\nnorm = "layer"\nsubset = "100"\n'
+        f'[[job]]\nkind = "interp"\ncheckpoint = "{a}"\ncheckpoint_b = "{b}"\nx = "0:1:5"\n'
+    )
+    home = tmp_path / "home"
+    (from_file,) = _submit(home, str(tmp_path / "i.toml"))
+    (from_flags,) = _submit(home, "interp", "--checkpoint", str(a), "--checkpoint-b", str(b),
+                            "--subset", "100", "--x", "0:1:5")
+    got, want = _spec(home, from_file), _spec(home, from_flags)
+    assert got["dir_type"] == want["dir_type"] == "states"  # x = 1 is B, statistics and all
+    assert got["norm"] == want["norm"]  # [defaults]' norm is for the kinds that use it
+
+
+def test_a_setting_an_interpolation_does_not_use_is_refused_in_its_table_and_as_a_flag(
+    tmp_path: Path,
+) -> None:
+    a, b = _walk(tmp_path / "ck", 2)
+    d = tmp_path / "d.h5"
+    d.write_bytes(b"")
+    (tmp_path / "i.toml").write_text(
+        f'# x\nkind = "interp"\ncheckpoint = "{a}"\ncheckpoint_b = "{b}"\ndir_file = "{d}"\n'
+    )
+    home = tmp_path / "home"
+    code, _, err = cli_in_process(["submit", str(tmp_path / "i.toml")], home)
+    assert code == 2 and one_error_line(err).endswith(
+        "i.toml job 1: dir_file has no effect on interp jobs (its direction is B − A, not a "
+        "direction file's); drop it"
+    )
+    code, _, err = cli_in_process(["submit", "interp", "--checkpoint", str(a), "--checkpoint-b", str(b),
+                                   "--dir-file", str(d)], home)
+    assert code == 2 and "--dir-file has no effect on interp jobs" in one_error_line(err)
+    assert listed_jobs(home) == []
+
+
+def test_a_trajectory_from_a_file_gets_its_pca_plane_from_a_glob(tmp_path: Path) -> None:
+    """It was queued with no plane: a random direction around a random model."""
+    _walk(tmp_path / "run")
+    (tmp_path / "t.toml").write_text(
+        '# a trajectory\n[defaults]\nx = "-1:1:51"\nsubset = "100"\n'
+        '[[job]]\nkind = "trajectory"\ncheckpoints = "run/cnn_*.pt"\nnum = 7\n'
+    )
+    home = tmp_path / "home"
+    (from_file,) = _submit(home, str(tmp_path / "t.toml"))
+    (from_flags,) = _submit(home, "trajectory", "--checkpoints", str(tmp_path / "run" / "cnn_*.pt"),
+                            "--subset", "100", "--num", "7")
+    got, want = _spec(home, from_file), _spec(home, from_flags)
+    assert got["checkpoint"] == want["checkpoint"] == str(tmp_path / "run" / "cnn_4.pt")
+    assert got["checkpoints"] == want["checkpoints"]
+    assert (got["x"], got["y"], got["norm"]) == (want["x"], want["y"], want["norm"])  # not [defaults]' x
+    assert got["dir_file"] and got["dir_file"] != want["dir_file"]
+    with h5py.File(got["dir_file"]) as f, h5py.File(want["dir_file"]) as g:
+        for key in ("xdirection", "ydirection"):
+            for name in f[key]:
+                np.testing.assert_allclose(f[key][name][()], g[key][name][()], rtol=1e-6, atol=1e-7)
+
+
+def test_several_files_are_queued_all_or_none(tmp_path: Path) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text('# one\nmodel = "mlp"\nx = "-1:1:3"\nsubset = "100"\n')
+    bad = tmp_path / "bad.toml"
+    bad.write_text('# two\nmodel = "mlp"\nx = "-1:1:0"\n')
+    home = tmp_path / "home"
+    code, _, err = cli_in_process(["submit", str(good), str(bad)], home)
+    assert code == 2 and "bad.toml" in one_error_line(err)
+    assert listed_jobs(home) == []
+    assert len(_submit(home, str(good), str(good))) == 2
