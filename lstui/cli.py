@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import functools
+import io
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -462,7 +463,7 @@ for _action in ("cancel", "pause", "resume", "retry"):
     cli.command(_action)(_lifecycle(_action))
 
 
-@cli.command("priority")
+@cli.command("priority", context_settings={"ignore_unknown_options": True})  # `priority 3 -5`
 @click.argument("job")
 @click.argument("value", type=int)
 @click.pass_context
@@ -479,9 +480,15 @@ def priority(ctx: click.Context, job: str, value: int) -> None:
     click.echo(f"job {job_id}: priority {value}")
 
 
+FOLLOW_FILES_S = 60.0
+"""How long ``lstui logs -f`` waits, once its job finished, for the daemon to write the
+job's files and their log lines (a 51×51 surface's figures take a few seconds)."""
+
+
 @cli.command("logs")
 @click.argument("job")
-@click.option("-f", "--follow", is_flag=True, help="keep printing new lines until the job finishes")
+@click.option("-f", "--follow", is_flag=True,
+              help="keep printing new lines until the job finishes and its files are written")
 @click.option("--debug", is_flag=True, help="also show debug lines (tracebacks)")
 @click.pass_context
 @handle_errors
@@ -489,6 +496,7 @@ def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
     """A job's log lines (events)."""
     import time
 
+    from lstui.scheduler.daemon import daemon_status, finish_marked
     from lstui.store import FINISHED
     from lstui.views import format_event
 
@@ -496,14 +504,23 @@ def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
     with _store(ctx) as store:
         store.get_job(job_id)
         last = 0
+        files_by = 0.0  # once finished: how long to wait for the daemon's files ("wrote …")
         while True:
             for event in store.events(job_id, after_id=last):
                 last = event.id
                 if event.level == "debug" and not debug:
                     continue
                 click.echo(format_event(event))
-            if not follow or store.job_state(job_id) in FINISHED:
+            if not follow:
                 break
+            if store.job_state(job_id) in FINISHED:
+                files_by = files_by or time.monotonic() + FOLLOW_FILES_S
+                if (finish_marked(store.get_job(job_id)) or time.monotonic() > files_by
+                        or not daemon_status(store.path.parent).running):
+                    for event in store.events(job_id, after_id=last):  # the lines written with the mark
+                        if event.level != "debug" or debug:
+                            click.echo(format_event(event))
+                    break
             time.sleep(0.5)
 
 
@@ -750,6 +767,9 @@ def demo(ctx: click.Context, out: Path, quick: bool, devices: str | None) -> Non
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: usage errors become one line and exit code 2."""
+    for stream in (sys.stdout, sys.stderr):  # a terminal that is not UTF-8: `?`, not a traceback
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="replace")
     try:
         code = cli.main(args=argv, prog_name="lstui", standalone_mode=False)
     except click.UsageError as exc:

@@ -1,0 +1,48 @@
+"""What a walk through the command line met while operating a daemon: each is a real
+CLI process on a real home with a real daemon."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from tests.faults.support import Lab
+
+
+def test_logs_follow_ends_after_the_lines_of_the_files_the_daemon_wrote(lab: Lab) -> None:
+    """``logs -f`` stopped at "done", before the "wrote …png" lines a second later:
+    whoever followed the log never saw where the figures went."""
+    lab.cli("submit", "surface", "--model", "mlp", "--data", "digits", "--subset", "100",
+            "--x", "-1:1:5")
+    lab.start_daemon("cpu:1", "--export", "png")
+    follow = lab.cli("logs", "1", "-f")
+    lines = follow.stdout.splitlines()
+    done = next(n for n, line in enumerate(lines) if line.endswith(" done"))
+    wrote = [line for line in lines[done:] if "wrote " in line and line.endswith(".png")]
+    assert wrote, follow.stdout
+    assert lines == lab.cli("logs", "1").stdout.splitlines()  # nothing came after
+
+
+def test_a_negative_priority_needs_no_double_dash(lab: Lab) -> None:
+    lab.cli("submit", "surface", "--model", "mlp", "--data", "digits", "--x", "-1:1:3")
+    assert lab.cli("priority", "1", "-3").stdout.strip() == "job 1: priority -3"
+    assert lab.job(1)["priority"] == -3
+    bad = lab.cli("priority", "1", "--3", check=False)
+    assert bad.returncode == 2 and "not a valid integer" in bad.stderr
+
+
+def test_show_on_a_terminal_that_is_not_utf8_prints_no_traceback(lab: Lab) -> None:
+    """``→`` in an interpolation's name, on a latin-1 terminal."""
+    a = lab.home.parent / "a.pt"
+    b = lab.home.parent / "b.pt"
+    code = ("import torch; from lstui.models import build_model\n"
+            f"torch.manual_seed(1); torch.save(build_model('mlp', input_shape=(1, 8, 8)).state_dict(), {str(a)!r})\n"
+            f"torch.manual_seed(2); torch.save(build_model('mlp', input_shape=(1, 8, 8)).state_dict(), {str(b)!r})\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    lab.cli("submit", "interp", "--model", "mlp", "--checkpoint", str(a), "--checkpoint-b", str(b))
+    env = {**os.environ, **lab.env, "PYTHONIOENCODING": "latin-1"}
+    for argv in (["show", "1"], ["ls"], ["logs", "1"]):
+        proc = subprocess.run([sys.executable, "-m", "lstui.cli", *argv], env=env, capture_output=True)
+        assert proc.returncode == 0 and b"Traceback" not in proc.stderr, proc.stderr.decode("latin-1")
+        assert b"interp a" in proc.stdout or argv == ["logs", "1"]
