@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 import math
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ import numpy as np
 
 from lstui.errors import BadInput, SpecError
 from lstui.landscape.grid import Axis
+from lstui.results.h5files import write_private_bytes
 from lstui.scheduler.preflight import check_inputs
 from lstui.scheduler.submit import submit_spec
 from lstui.spec import JobSpec
@@ -197,12 +199,13 @@ def run_figure_job(spec: JobSpec, store: Store, results_dir: Path, job_id: int |
     if rows:
         written += plots.save_figure(plots.plot_sharpness_table(rows, title="sharpness"), results_dir / SHARPNESS)
         json_path = results_dir / f"{SHARPNESS}.json"
-        json_path.write_text(json.dumps(rows, indent=1, default=float) + "\n")
+        write_private_bytes(json_path, (json.dumps(rows, indent=1, default=float) + "\n").encode())
         csv_path = results_dir / f"{SHARPNESS}.csv"
-        with csv_path.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
+        table = io.StringIO(newline="")
+        writer = csv.DictWriter(table, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+        write_private_bytes(csv_path, table.getvalue().encode())  # 0600, as every result
         written += [json_path, csv_path]
     return written
 

@@ -20,6 +20,7 @@ import numpy as np
 from lstui.errors import SpecError
 from lstui.landscape.grid import Axis
 from lstui.results import read_projection, read_surface, write_directions, write_projection
+from lstui.results.h5files import make_private_dirs
 from lstui.spec import JobSpec
 
 PROJECTION_FILE = "projection.h5"
@@ -102,7 +103,7 @@ def compute_plane(spec: JobSpec, out: Path) -> TrajectoryPlane:
     count = len(spec.checkpoints)
     pca = trajectory_pca(load, count, ignore_biasbn=ignore)
     px, py = project(load, count, pca, method=spec.projection, ignore_biasbn=ignore)
-    out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    make_private_dirs(out)  # $LSTUI_HOME/trajectories too: 0700, as the results
     dir_file = out / PCA_DIRECTIONS_FILE
     write_directions(
         dir_file, pca.xdirection, pca.ydirection,

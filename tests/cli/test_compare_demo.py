@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import stat
 
 import numpy as np
 import pytest
@@ -83,6 +84,9 @@ def test_figure_job_waits_for_its_dependencies_then_draws_one_scale(tmp_path, da
     rows = json.loads((results / "sharpness.json").read_text())
     assert [r["model"] for r in rows] == ["small", "large"]
     assert all(r["weight norm"] > 0 for r in rows)
+    # private, as every result (the table's CSV and JSON followed the umask)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in results.iterdir()}
+    assert {name for name, mode in modes.items() if mode & 0o077} == set(), modes
 
     # the checkpoints moved away after the jobs: what was computed still exports and shows
     a.unlink()

@@ -2,6 +2,7 @@
 
 import json
 import os
+import stat
 
 import h5py
 import numpy as np
@@ -15,6 +16,7 @@ from lstui.landscape.evaluator import EvalData, Evaluator
 from lstui.models import load_model
 from lstui.results import read_surface
 from lstui.scheduler.exporting import export_job
+from lstui.scheduler.trajectory import compute_plane
 from lstui.spec import JobSpec
 from lstui.store import PointRow, Store
 from tests.cli.conftest import run_lstui
@@ -188,6 +190,12 @@ def test_run_trajectory_draws_the_figures_the_daemon_exports_the_path_among_them
         assert store.complete_unit(claim.unit_id, worker)
         exported = export_job(store, store.get_job(job_id), formats=("png",))
     assert {p.name for p in exported} == drawn
+
+    # a PCA plane's folder and its parents are private, as the results are
+    plane_home = tmp_path / "home" / "trajectories" / "walk"
+    compute_plane(spec, plane_home)
+    for folder in (plane_home, plane_home.parent):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
 
     # the file alone, by its path: the path is drawn too, also once the folder has moved
     moved = tmp_path / "moved"
