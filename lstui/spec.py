@@ -269,7 +269,7 @@ class JobSpec:
             raise SpecError("trajectory needs at least 3 checkpoints (--checkpoints)")
         for key in ("checkpoint_b", "target", "target_y"):
             other = getattr(spec, key)
-            if other is not None and spec.checkpoint is not None and _same_file(other, spec.checkpoint):
+            if other is not None and spec.checkpoint is not None and same_file(other, spec.checkpoint):
                 raise SpecError(
                     f"--{key.replace('_', '-')} is the --checkpoint file itself: the direction "
                     "towards it would be zero; give another checkpoint"
@@ -407,7 +407,7 @@ def _absolute(path: str, base: Path | None, flag: str = "path") -> str:
         raise SpecError(f"{flag} {path!r} is not a usable path ({exc})") from None
 
 
-def _same_file(a: str, b: str) -> bool:
+def same_file(a: str, b: str) -> bool:
     """The same path, or two paths of one file (a link)."""
     try:
         return a == b or Path(a).samefile(b)

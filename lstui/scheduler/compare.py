@@ -24,7 +24,7 @@ from lstui.landscape.grid import Axis
 from lstui.results.h5files import write_private_bytes
 from lstui.scheduler.preflight import check_inputs
 from lstui.scheduler.submit import submit_spec
-from lstui.spec import JobSpec
+from lstui.spec import JobSpec, same_file
 from lstui.store import JobState, Store
 
 SHARPNESS_DISTANCES = (0.25, 0.5, 1.0)
@@ -72,6 +72,12 @@ def queue_comparison(
     """Queue every job of the comparison, all validated before the first is queued."""
     if len(checkpoints) < 2:
         raise SpecError("compare needs at least two checkpoints")
+    for n, (a, b) in enumerate(zip(checkpoints, checkpoints[1:], strict=False)):
+        if same_file(a, b):
+            raise SpecError(
+                f"checkpoints {n + 1} and {n + 2} are the same file ({a!r}): there is nothing "
+                "between them to interpolate; compare two minimizers"
+            )
     labels = list(labels) if labels else checkpoint_labels(checkpoints)
     prefix = f"{name}: " if name else ""
     # one set of settings; the per-job fields below replace whatever the base held

@@ -141,6 +141,10 @@ def test_compare_names_its_own_arguments_and_wants_distinct_labels(tmp_path: Pat
     for labels in ("x,x", ",", "x,"):
         line = _fails(home, "compare", str(a), str(b), "--labels", labels)
         assert "a label of its own" in line
+    (tmp_path / "link.pt").symlink_to(a)
+    for same in (a, tmp_path / "link.pt"):
+        line = _fails(home, "compare", str(a), str(same))
+        assert "checkpoints 1 and 2 are the same file" in line and "--checkpoint" not in line
     assert listed_jobs(home) == []
 
 
