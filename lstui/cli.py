@@ -10,9 +10,9 @@ import errno
 import functools
 import io
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -32,6 +32,9 @@ from lstui.landscape.options import (
     TRITON_MODES,
 )
 from lstui.spec import BUILTIN_MODELS, JobSpec, refuse_unused
+
+if TYPE_CHECKING:
+    from lstui.store import Event
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -611,11 +614,31 @@ def daemon_stop(ctx: click.Context) -> None:
     click.echo("no daemon was running" if pid is None else f"daemon (pid {pid}) stopped")
 
 
+TROUBLE_WINDOW_S = 600.0
+"""How far back ``lstui daemon status`` looks for why workers are missing."""
+
+
+def _last_trouble(events: Sequence[Event]) -> str | None:
+    """The daemon's latest error line (else warning) and how often it came, as one line."""
+    from datetime import datetime
+
+    for level in ("error", "warning"):
+        said = [e for e in events if e.level == level]
+        if said:
+            last = said[-1]
+            same = [e for e in said if e.message == last.message]
+            when = datetime.fromtimestamp(same[0].ts).strftime("%H:%M:%S")
+            times = f" ({len(same)} times since {when})" if len(same) > 1 else f" (at {when})"
+            return f"{level}: {last.message}{times}"
+    return None
+
+
 @daemon.command("status")
 @click.pass_context
 @handle_errors
 def daemon_status_cmd(ctx: click.Context) -> None:
-    """Whether a daemon runs, and its workers."""
+    """Whether a daemon runs, and its workers (and, when some are missing, why)."""
+    import time
     from collections import Counter
 
     from lstui.scheduler.daemon import daemon_status
@@ -628,9 +651,15 @@ def daemon_status_cmd(ctx: click.Context) -> None:
     devices = ", ".join(d if n == 1 else f"{d} ×{n}" for d, n in counts.items())
     click.echo(f"daemon: running (pid {status.pid}) on {devices}")
     with _store(ctx) as store:
-        for w in store.workers(alive_within_s=120):
+        workers = store.workers(alive_within_s=120)
+        for w in workers:
             job = f"job {w.current_job}" if w.current_job else "idle"
             click.echo(f"  worker {w.id} pid {w.pid} {w.device}: {job}")
+        if len(workers) < len(status.devices):  # some do not start, or keep stopping: why
+            click.echo(f"  {len(workers)} of {len(status.devices)} workers running")
+            trouble = _last_trouble(store.daemon_events(time.time() - TROUBLE_WINDOW_S))
+            if trouble:
+                click.echo(f"  {trouble}")
 
 
 def _trajectory_options(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -420,6 +420,16 @@ def _empty_cache() -> None:
         torch.cuda.empty_cache()
 
 
+def _say_why(store: Store, device: str, exc: BaseException) -> None:
+    """Why this worker stops, as one line of the daemon's own log in the store, where
+    ``lstui daemon status`` finds it (daemon.log has the whole of it)."""
+    lines = str(exc).strip().splitlines()
+    try:
+        store.add_event(None, "error", f"worker on {device} stopped: {lines[0] if lines else type(exc).__name__}")
+    except StoreError:
+        log.warning("could not record why the worker stopped")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lstui-worker")
     parser.add_argument("--home", type=Path, required=True)
@@ -465,6 +475,7 @@ def main(argv: list[str] | None = None) -> int:
                 return ray_worker.run()
             except (ExecutorLost, LstuiError) as exc:  # no cluster, no free device, a lost actor
                 log.error("%s", exc)
+                _say_why(store, args.device, exc)
                 return 1
     import torch
 

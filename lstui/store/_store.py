@@ -1080,6 +1080,17 @@ class Store:
             rows = c.execute(sql, params).fetchall()
         return [Event(*r) for r in rows]
 
+    def daemon_events(self, since: float) -> list[Event]:
+        """The daemon's and its workers' own lines (of no job) since ``since`` (unix
+        time), in order."""
+        with self._read() as c:
+            rows = c.execute(
+                "SELECT id, job_id, ts, level, message FROM events"
+                " WHERE job_id IS NULL AND ts >= ? ORDER BY id",
+                (since,),
+            ).fetchall()
+        return [Event(*r) for r in rows]
+
     # -- workers ---------------------------------------------------------------------
 
     def register_worker(self, device: str, pid: int, host: str) -> int:

@@ -44,6 +44,13 @@ def _cluster_up(address: str, env: dict[str, str]) -> bool:
 def ray_cluster(lab_modules: Path) -> Iterator[str]:
     """The address of a Ray cluster of one node, stopped (its process group) afterwards.
     Its processes see the lab's test models, as a real cluster's nodes see shared files."""
+    with one_node_cluster(lab_modules) as address:
+        yield address
+
+
+@contextlib.contextmanager
+def one_node_cluster(lab_modules: Path) -> Iterator[str]:
+    """A Ray cluster of one node (2 CPUs) for the time of the block; its address."""
     temp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))  # Ray's socket paths must be short
     port = _free_port()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(lab_modules), str(REPO)]))
@@ -142,3 +149,21 @@ def test_ray_devices_without_a_cluster_or_its_gpus_are_refused_in_one_line(lab: 
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"lstui: error: {fragment}"), result.stderr
         assert lab.daemon_pid() is None, f"no daemon after {time.monotonic() - started:.0f} s"
+
+
+def test_a_cluster_that_goes_away_is_named_by_daemon_status(lab: Lab, lab_modules: Path) -> None:
+    """The cluster stopped under a running daemon: its workers stop and restart in a loop
+    that only daemon.log told of; ``daemon status`` listed no worker and no reason."""
+    with one_node_cluster(lab_modules) as address:
+        lab.start_daemon("ray-cpu:1", "--ray-address", address)
+        lab.wait_workers(1)
+    # the cluster is gone: the worker's actor with it, then each new worker at ray.init
+
+    def said() -> str | None:
+        out = lab.cli("daemon", "status").stdout
+        return out if "no Ray cluster at --ray-address" in out else None
+
+    out = wait_until("daemon status to say why no worker runs", said, 150, every_s=2)
+    assert "0 of 1 workers running" in out
+    (line,) = [line for line in out.splitlines() if "no Ray cluster" in line]
+    assert line.startswith("  error: worker on ray-cpu stopped: no Ray cluster at --ray-address")
