@@ -31,7 +31,7 @@ from lstui.landscape.options import (
     SPLITS,
     TRITON_MODES,
 )
-from lstui.spec import BUILTIN_MODELS, JobSpec, refuse_unused
+from lstui.spec import BUILTIN_MODELS, UNUSED_KEYS, JobSpec, kind_defaults, refuse_unused
 
 if TYPE_CHECKING:
     from lstui.store import Event
@@ -42,23 +42,36 @@ def _fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
-def job_options(default_x: str | None, default_dir_type: str = "weights") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """The flags shared by ``run`` and ``submit`` (names follow the reference's)."""
+def job_options(default_x: str | None, kind: str = "surface") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The flags shared by ``run`` and ``submit`` (names follow the reference's), with
+    ``kind``'s defaults; those ``kind`` does not use are left out of its help (given,
+    they are refused saying why: :data:`lstui.spec.UNUSED_KEYS`)."""
+    unused = set(UNUSED_KEYS.get(kind, {})) | ({"y"} if kind == "interp" else set())
+    default_dir_type = kind_defaults(kind).get("dir_type", "weights")
+
+    def hide(name: str) -> bool:
+        return name in unused
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         options = [
             click.option("--model", default="cnn", show_default=True,
                          help=f"a built-in name ({', '.join(BUILTIN_MODELS)}), torchvision:NAME or pkg.module:factory"),
-            click.option("--checkpoint", "--model-file", "checkpoint", default=None, help="checkpoint of the centre model (A)"),
+            click.option("--checkpoint", "--model-file", "checkpoint", default=None, help="checkpoint of the centre model (A)",
+                         hidden=hide("checkpoint")),
             click.option("--data", default="digits", show_default=True, help="digits, cifar10:PATH, cifar100:PATH, imagefolder:PATH or pkg.module:factory"),
             click.option("--x", "x", default=default_x, show_default=True, help="x grid MIN:MAX:NUM"),
-            click.option("--y", "y", default=None, help="y grid MIN:MAX:NUM (2D surface)"),
-            click.option("--norm", "--xnorm", "norm", default="filter", show_default=True, type=click.Choice(NORMS)),
-            click.option("--ignore", "--xignore", "ignore", default="biasbn", show_default=True, type=click.Choice(IGNORES)),
+            click.option("--y", "y", default=None, help="y grid MIN:MAX:NUM (2D surface)", hidden=hide("y")),
+            click.option("--norm", "--xnorm", "norm", default="filter", show_default=True, type=click.Choice(NORMS),
+                         hidden=hide("norm")),
+            click.option("--ignore", "--xignore", "ignore", default="biasbn", show_default=True, type=click.Choice(IGNORES),
+                         hidden=hide("ignore")),
             click.option("--dir-type", default=default_dir_type, show_default=True, type=click.Choice(DIR_TYPES)),
-            click.option("--target", "--model-file2", "target", default=None, help="checkpoint: x direction towards it"),
-            click.option("--target-y", "--model-file3", "target_y", default=None, help="checkpoint: y direction towards it"),
-            click.option("--dir-file", default=None, help="reuse a direction file (the reference's too)"),
+            click.option("--target", "--model-file2", "target", default=None, help="checkpoint: x direction towards it",
+                         hidden=hide("target")),
+            click.option("--target-y", "--model-file3", "target_y", default=None, help="checkpoint: y direction towards it",
+                         hidden=hide("target_y")),
+            click.option("--dir-file", default=None, help="reuse a direction file (the reference's too)",
+                         hidden=hide("dir_file")),
             click.option("--split", default="train", show_default=True, type=click.Choice(SPLITS)),
             click.option("--loss", "--loss-name", "loss", default="ce", show_default=True, type=click.Choice(LOSSES)),
             click.option("--subset", default=None, help="a count or fraction of the train split (seeded)"),
@@ -201,7 +214,7 @@ def _refuse_unused(kind: str) -> None:
 
 
 @run.command("interp")
-@job_options("-0.5:1.5:41", default_dir_type="states")
+@job_options("-0.5:1.5:41", kind="interp")
 @click.option("--checkpoint-b", required=True, help="checkpoint B: x = 1")
 @_with(_run_extra)
 @handle_errors
@@ -337,7 +350,7 @@ def submit_surface(ctx: click.Context, **flags: Any) -> None:
 
 
 @submit.command("interp")
-@job_options("-0.5:1.5:41", default_dir_type="states")
+@job_options("-0.5:1.5:41", kind="interp")
 @click.option("--checkpoint-b", required=True, help="checkpoint B: x = 1")
 @click.option("--priority", default=0, type=int)
 @click.pass_context
@@ -694,7 +707,7 @@ def _trajectory_spec_and_plane(flags: dict[str, Any], plane_dir_for: Callable[[J
 
 
 @run.command("trajectory")
-@job_options(None)
+@job_options(None, kind="trajectory")
 @_trajectory_options
 @_with(_run_extra)
 @handle_errors
@@ -708,7 +721,7 @@ def run_trajectory(out: Path | None, device: str, no_figure: bool, **flags: Any)
 
 
 @submit.command("trajectory")
-@job_options(None)
+@job_options(None, kind="trajectory")
 @_trajectory_options
 @click.option("--priority", default=0, type=int)
 @click.pass_context

@@ -192,3 +192,15 @@ def test_a_failed_job_is_one_error_line_however_narrow_the_console(tmp_path: Pat
         assert report_failures([store.get_job(job_id)], Console(file=buffer, width=40)) == 1
     (line,) = buffer.getvalue().splitlines()
     assert line.startswith(f"lstui: error: job {job_id} (") and line.rstrip().endswith("a long reason")
+
+
+@pytest.mark.parametrize(("kind", "left_out"), [
+    ("interp", ("--y", "--norm", "--ignore", "--target", "--target-y", "--dir-file")),
+    ("trajectory", ("--checkpoint ", "--norm", "--target", "--target-y", "--dir-file")),
+])
+def test_the_help_of_a_kind_lists_no_flag_that_kind_refuses(tmp_path: Path, kind: str, left_out: tuple[str, ...]) -> None:
+    for command in ("submit", "run"):
+        code, out, err = cli_in_process([command, kind, "--help"], tmp_path / "home")
+        assert code == 0, err
+        flags = " ".join(line.split(",")[0].split()[0] for line in out.splitlines() if line.strip().startswith("--"))
+        assert not [flag for flag in left_out if flag.strip() in flags.split()], out
