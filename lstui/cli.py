@@ -389,6 +389,8 @@ def _parse_job_ids(text: tuple[str, ...]) -> list[int]:
 @handle_errors
 def ls(ctx: click.Context, show_all: bool, as_json: bool) -> None:
     """One line per job: id, state, progress, device, name."""
+    from lstui.scheduler.daemon import daemon_status
+    from lstui.store import JobState
     from lstui.views import job_summary, jobs_table
 
     with _store(ctx) as store:
@@ -396,12 +398,14 @@ def ls(ctx: click.Context, show_all: bool, as_json: bool) -> None:
         hidden = 0
         if not jobs and not show_all and not as_json:
             hidden = len(store.list_jobs(include_finished=True))
+    # a running job that no daemon computes is stalled: no ETA (only asked when it matters)
+    daemon_running = not any(j.state is JobState.RUNNING for j in jobs) or daemon_status(_home(ctx)).running
     if as_json:
         import json
 
-        click.echo(json.dumps([job_summary(j) for j in jobs], indent=1))
+        click.echo(json.dumps([job_summary(j, daemon_running=daemon_running) for j in jobs], indent=1))
         return
-    click.echo(jobs_table(jobs, hidden_finished=hidden))
+    click.echo(jobs_table(jobs, hidden_finished=hidden, daemon_running=daemon_running))
 
 
 @cli.command("show")
@@ -412,18 +416,22 @@ def ls(ctx: click.Context, show_all: bool, as_json: bool) -> None:
 @handle_errors
 def show(ctx: click.Context, job: str, as_json: bool, no_plot: bool) -> None:
     """Details of a job and a terminal plot of its result so far."""
+    from lstui.scheduler.daemon import daemon_status
+    from lstui.store import JobState
     from lstui.views import job_details, job_summary, terminal_plot
 
     (job_id,) = _parse_job_ids((job,))
     with _store(ctx) as store:
         row = store.get_job(job_id)
         events = store.events(job_id, limit=None)
+        # a running job that no daemon computes is stalled, as `ls` says
+        daemon_running = row.state is not JobState.RUNNING or daemon_status(_home(ctx)).running
         if as_json:
             import json
 
             from lstui.scheduler.exporting import SURFACE_FILE
 
-            info = job_summary(row)
+            info = job_summary(row, daemon_running=daemon_running)
             info.update(
                 spec=row.spec, results_dir=str(row.results_dir), error=row.error,
                 surface_file=str(Path(row.results_dir) / SURFACE_FILE),
@@ -432,7 +440,7 @@ def show(ctx: click.Context, job: str, as_json: bool, no_plot: bool) -> None:
             )
             click.echo(json.dumps(info, indent=1))
             return
-        click.echo(job_details(row, events[-5:]))
+        click.echo(job_details(row, events[-5:], daemon_running=daemon_running))
         from lstui.scheduler.compare import SHARPNESS
 
         table = Path(row.results_dir) / f"{SHARPNESS}.json"

@@ -29,12 +29,46 @@ def elapsed_s(job: JobRow, now: float | None = None) -> float | None:
     return spent
 
 
-def eta_s(job: JobRow, now: float | None = None) -> float | None:
-    """Remaining seconds at the job's average rate while running (None if unknown)."""
+STALLED = "stalled"
+"""What a running job is called while no daemon runs on its home: the store still says
+running (a daemon killed with SIGKILL cannot say otherwise), but nothing computes it
+until a daemon starts again and takes its units back."""
+STALLED_CODE = "ST"
+"""Slurm's code for a job that holds its allocation while nothing executes it (STOPPED)."""
+
+
+def stalled(job: JobRow, *, daemon_running: bool) -> bool:
+    """Whether ``job`` is running in the store while no daemon runs to compute it."""
+    return job.state is JobState.RUNNING and not daemon_running
+
+
+def state_name(job: JobRow, *, daemon_running: bool = True) -> str:
+    """The job's state as shown: its stored state, or :data:`STALLED`."""
+    return STALLED if stalled(job, daemon_running=daemon_running) else job.state.value
+
+
+def state_code(job: JobRow, *, daemon_running: bool = True) -> str:
+    """The state's Slurm-style code as shown: its stored state's, or :data:`STALLED_CODE`."""
+    return STALLED_CODE if stalled(job, daemon_running=daemon_running) else job.code
+
+
+def points_per_s(job: JobRow, now: float | None = None, *, daemon_running: bool = True) -> float | None:
+    """Points per second over the job's running time (None before its first point, and
+    while it is stalled: nothing computes it, so a rate would be a guess)."""
     spent = elapsed_s(job, now)
-    if job.state is not JobState.RUNNING or not spent or job.done_points <= 0:
+    if stalled(job, daemon_running=daemon_running) or not spent or job.done_points <= 0:
         return None
-    rate = job.done_points / spent
+    return job.done_points / spent
+
+
+def eta_s(job: JobRow, now: float | None = None, *, daemon_running: bool = True) -> float | None:
+    """Remaining seconds at the job's average rate while running (None if unknown, and
+    while it is stalled)."""
+    if job.state is not JobState.RUNNING:
+        return None
+    rate = points_per_s(job, now, daemon_running=daemon_running)
+    if rate is None:
+        return None
     return (job.total_points - job.done_points) / rate
 
 
@@ -49,8 +83,9 @@ def format_duration(seconds: float | None) -> str:
     return f"{s // 3600}h{(s % 3600) // 60:02d}m"
 
 
-def job_summary(job: JobRow) -> dict[str, Any]:
-    """The fields of ``lstui ls --json``."""
+def job_summary(job: JobRow, *, daemon_running: bool = True) -> dict[str, Any]:
+    """The fields of ``lstui ls --json``. ``state`` and ``code`` are the stored ones
+    (scripts compare them); ``stalled`` says that no daemon computes a running job."""
     return {
         "id": job.id,
         "name": job.name,
@@ -63,7 +98,8 @@ def job_summary(job: JobRow) -> dict[str, Any]:
         "progress": round(job.progress, 4),
         "device": job.device or "",
         "elapsed_s": elapsed_s(job),
-        "eta_s": eta_s(job),
+        "eta_s": eta_s(job, daemon_running=daemon_running),
+        "stalled": stalled(job, daemon_running=daemon_running),
     }
 
 
@@ -72,11 +108,12 @@ def progress_bar(fraction: float, width: int = 10) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
-def jobs_table(jobs: Sequence[JobRow], *, hidden_finished: int = 0) -> str:
+def jobs_table(jobs: Sequence[JobRow], *, hidden_finished: int = 0, daemon_running: bool = True) -> str:
     """One line per job, aligned, for terminals and scripts.
 
     ``hidden_finished``: how many finished jobs the caller left out; an empty table then
-    says so rather than that there are no jobs at all.
+    says so rather than that there are no jobs at all. ``daemon_running`` False: running
+    jobs are shown stalled, without an ETA (see :data:`STALLED`).
     """
     if not jobs:
         if hidden_finished:
@@ -88,9 +125,11 @@ def jobs_table(jobs: Sequence[JobRow], *, hidden_finished: int = 0) -> str:
     lines = [header]
     for j in jobs:
         lines.append(
-            f"{j.id:>5} {j.code:<2} {j.state.value:<9} {j.priority:>4} {progress_bar(j.progress)} "
+            f"{j.id:>5} {state_code(j, daemon_running=daemon_running):<2} "
+            f"{state_name(j, daemon_running=daemon_running):<9} {j.priority:>4} {progress_bar(j.progress)} "
             f"{f'{j.done_points}/{j.total_points}':>11} {(j.device or '-')[:10]:<10} "
-            f"{format_duration(elapsed_s(j, now)):>7} {format_duration(eta_s(j, now)):>7}  {j.name}"
+            f"{format_duration(elapsed_s(j, now)):>7} "
+            f"{format_duration(eta_s(j, now, daemon_running=daemon_running)):>7}  {j.name}"
         )
     return "\n".join(lines)
 
@@ -103,16 +142,21 @@ def format_event(event: Event) -> str:
     return f"{format_time(event.ts)} {event.level:<7} {event.message}"
 
 
-def job_details(job: JobRow, events: Sequence[Event] = ()) -> str:
+def job_details(job: JobRow, events: Sequence[Event] = (), *, daemon_running: bool = True) -> str:
+    """``lstui show``'s lines; ``daemon_running`` False: a running job is shown stalled."""
     spec = job.spec
+    state = f"{state_name(job, daemon_running=daemon_running)} ({state_code(job, daemon_running=daemon_running)})"
+    if stalled(job, daemon_running=daemon_running):
+        state += ": no daemon runs on this home (lstui daemon start)"
     lines = [
         f"job {job.id}: {job.name}",
         f"  kind      {job.kind}",
-        f"  state     {job.state.value} ({job.code})   priority {job.priority}",
+        f"  state     {state}   priority {job.priority}",
         f"  progress  {job.done_points}/{job.total_points} points ({100 * job.progress:.1f} %)",
         f"  device    {job.device or '-'}",
         f"  created   {format_time(job.created)}   started {format_time(job.started)}   finished {format_time(job.finished)}",
-        f"  elapsed   {format_duration(elapsed_s(job))}   ETA {format_duration(eta_s(job))}",
+        f"  elapsed   {format_duration(elapsed_s(job))}   "
+        f"ETA {format_duration(eta_s(job, daemon_running=daemon_running))}",
         f"  model     {spec.get('model')}  checkpoint {spec.get('checkpoint') or '-'}",
         f"  data      {spec.get('data')}  split {spec.get('split')}  loss {spec.get('loss')}",
         f"  grid      x {spec.get('x')}  y {spec.get('y') or '-'}  norm {spec.get('norm')}  dir-type {spec.get('dir_type')}",

@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from textual import events, work
 from textual.app import App, SystemCommand
@@ -24,12 +25,12 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
-from textual.worker import get_current_worker
+from textual.worker import Worker, get_current_worker
 
 from lstui.errors import LstuiError
 from lstui.scheduler.devices import DeviceFacts
 from lstui.spec import JobSpec
-from lstui.store import JobRow, JobState, Store, check_action, default_home
+from lstui.store import DEFAULT_TIMEOUT_S, JobRow, JobState, Store, check_action, default_home
 from lstui.tui.cells import short_path
 from lstui.tui.screens import ConfirmScreen, HelpScreen, JobScreen, MainScreen, NewJobScreen
 from lstui.tui.snapshot import Snapshot, StorePoller, read_device_facts
@@ -37,6 +38,9 @@ from lstui.tui.snapshot import Snapshot, StorePoller, read_device_facts
 NARROW_BELOW = 81
 POLL_S = 1.0
 EXPORT_FORMATS = ("png", "pdf")
+SLOW_S = 1.0
+"""An action still running after this long says so (see :meth:`LstuiApp.in_thread`)."""
+WAITING_FOR_DATABASE = "waiting for the database (another process is writing to it)…"
 
 
 class SnapshotReady(Message):
@@ -80,6 +84,9 @@ class LstuiApp(App[None]):
         poll_s: seconds between two reads of the store.
         device_facts: the devices to show (default: NVML GPUs and the CPU).
         daemon_devices: the ``--devices`` the ``d`` key starts a daemon with.
+        write_timeout_s: how long a write (cancel, pause, submit, …) waits for another
+            process's write lock before it fails with a notice; the app says at once
+            that it waits.
     """
 
     CSS_PATH = "app.tcss"
@@ -109,6 +116,7 @@ class LstuiApp(App[None]):
         poll_s: float = POLL_S,
         device_facts: Callable[[], Sequence[DeviceFacts]] = read_device_facts,
         daemon_devices: str | None = None,
+        write_timeout_s: float = DEFAULT_TIMEOUT_S,
     ) -> None:
         super().__init__()
         self.home = Path(home).expanduser() if home is not None else default_home()
@@ -116,6 +124,7 @@ class LstuiApp(App[None]):
         self.poll_s = poll_s
         self.device_facts = device_facts
         self.daemon_devices = daemon_devices
+        self.write_timeout_s = write_timeout_s
         self.snapshot: Snapshot | None = None
         self.preview_job: int | None = None
         self.detail_job: int | None = None
@@ -140,12 +149,18 @@ class LstuiApp(App[None]):
         title: str = "",
         severity: SeverityLevel = "information",
         timeout: float | None = None,
-        markup: bool = False,
+        markup: bool = True,
     ) -> None:
-        """Show a notification (plain text by default: messages quote paths and
-        ``[brackets]``) and remember it in :attr:`notices`."""
+        """Show a notification and remember it in :attr:`notices`. Markup as in Textual,
+        whose own messages use it (ctrl+c's "Press [b]q[/b] to quit"); ours go through
+        :meth:`say`."""
         self.notices.append((severity, str(message)))
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def say(self, message: str, *, severity: SeverityLevel = "information", timeout: float | None = None) -> None:
+        """Notify one of lstui's messages: plain text, never markup, since they quote
+        paths, errors and job names that may hold ``[brackets]``."""
+        self.notify(message, severity=severity, timeout=timeout, markup=False)
 
     def get_default_screen(self) -> Screen[None]:
         return self.main
@@ -244,31 +259,48 @@ class LstuiApp(App[None]):
         self.last_refresh_s = time.perf_counter() - start
         self._pending.clear()
         if new_error:
-            self.notify(str(snapshot.error), severity="error")
+            self.say(str(snapshot.error), severity="error")
 
     # -- store writes, in threads ------------------------------------------------------
 
     def _action_store(self) -> Store:
         with self._store_lock:
             if self._store is None:
-                self._store = Store.open_home(self.home)
+                self._store = Store.open_home(self.home, timeout_s=self.write_timeout_s)
             return self._store
 
-    def in_thread(self, name: str, fn: Callable[[Store], str | None]) -> None:
-        """Run ``fn(store)`` in a thread worker; notify what it returns, or its error."""
+    def in_thread(self, name: str, fn: Callable[[Store], str | None], *,
+                  slow: str | None = WAITING_FOR_DATABASE) -> None:
+        """Run ``fn(store)`` in a thread worker; notify what it returns, or its error.
+
+        ``slow``: said when the work takes longer than :data:`SLOW_S` (a store write
+        waits up to half a minute for another process's write lock, and the app
+        would otherwise say nothing all that time).
+        """
 
         def run() -> None:
             try:
                 message = fn(self._action_store())
             except (LstuiError, OSError) as exc:
-                self.call_from_thread(self.notify, str(exc), severity="error", timeout=8)
+                self.call_from_thread(self.say, str(exc), severity="error", timeout=8)
             else:
                 if message:
-                    self.call_from_thread(self.notify, message)
+                    self.call_from_thread(self.say, message)
             finally:
                 self._wake.set()
 
-        self.run_worker(run, name=name, group="actions", thread=True)
+        worker = self.run_worker(run, name=name, group="actions", thread=True)
+        if slow is not None:
+            self.say_if_slow(worker, f"{name}: {slow}")
+
+    def say_if_slow(self, worker: Worker[Any], message: str) -> None:
+        """Say ``message`` if ``worker`` still runs :data:`SLOW_S` from now."""
+
+        def check() -> None:
+            if not worker.is_finished:
+                self.say(message)
+
+        self.set_timer(SLOW_S, check)
 
     def actions_running(self) -> bool:
         """Whether a store write or an export is still in progress."""
@@ -277,26 +309,28 @@ class LstuiApp(App[None]):
     def _need_job(self) -> JobRow | None:
         job = self.current_job()
         if job is None:
-            self.notify("no job selected", severity="warning")
+            self.say("no job selected", severity="warning")
         return job
 
     # -- actions -----------------------------------------------------------------------
 
     def action_new_job(self) -> None:
-        def queued(spec: JobSpec | None) -> None:
-            if spec is None:
-                return
+        def closed(job_id: int | None) -> None:
+            if job_id is not None:  # once the form is gone: a table under it does not scroll
+                self.main.table.select_when_shown(job_id)
 
-            def submit(store: Store) -> str:
-                from lstui.scheduler.submit import submit_spec
+        self.push_screen(NewJobScreen(self.queue_spec), closed)
 
-                job_id = submit_spec(store, spec, check=False)  # the form checked its files
-                self.call_from_thread(self.main.table.select_when_shown, job_id)
-                return f"queued job {job_id}: {spec.default_name()}"
+    def queue_spec(self, spec: JobSpec) -> int:
+        """Queue ``spec``, whose files the form checked; returns its id. Called in the
+        form's thread, which keeps the form open until this returns: an error (the
+        database locked by another process) leaves every typed value in place."""
+        from lstui.scheduler.submit import submit_spec
 
-            self.in_thread("submit", submit)
-
-        self.push_screen(NewJobScreen(), queued)
+        try:
+            return submit_spec(self._action_store(), spec, check=False)
+        finally:
+            self._wake.set()
 
     def action_open_selected(self) -> None:
         job = self._need_job()
@@ -311,7 +345,7 @@ class LstuiApp(App[None]):
         try:
             check_action(job.state, "cancel", job_id=job_id)  # no question about a done job
         except LstuiError as exc:
-            self.notify(str(exc), severity="error", timeout=8)
+            self.say(str(exc), severity="error", timeout=8)
             return
 
         def answered(yes: bool | None) -> None:
@@ -341,7 +375,7 @@ class LstuiApp(App[None]):
                 retry_jobs(store, [job_id])  # reads its files first, as at submit
                 return f"job {job_id}: {store.get_job(job_id).state.value}"
 
-            self.in_thread("retry", retry)
+            self.in_thread("retry", retry, slow="reading the job's files (or waiting for the database)…")
 
     def action_priority(self, delta: int) -> None:
         job = self._need_job()
@@ -372,8 +406,8 @@ class LstuiApp(App[None]):
                 p.name for p in paths
             )
 
-        self.notify(f"exporting the figures of job {job_id}…")
-        self.in_thread("export", export)
+        self.say(f"exporting the figures of job {job_id}…")
+        self.in_thread("export", export, slow=None)
 
     def action_logs(self) -> None:
         job = self._need_job()
@@ -398,7 +432,7 @@ class LstuiApp(App[None]):
     def action_start_daemon(self) -> None:
         status = self.snapshot.daemon if self.snapshot else None
         if status is not None and status.running:
-            self.notify(f"a daemon already runs on this home (pid {status.pid})")
+            self.say(f"a daemon already runs on this home (pid {status.pid})")
             return
         devices = self.daemon_devices
 
@@ -408,8 +442,8 @@ class LstuiApp(App[None]):
             pid = start_daemon(self.home, devices)
             return f"daemon started (pid {pid})"
 
-        self.notify("starting the daemon…")
-        self.in_thread("daemon", start)
+        self.say("starting the daemon…")
+        self.in_thread("daemon", start, slow=None)
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())

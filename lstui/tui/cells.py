@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.cells import cell_len
 from rich.text import Text
 
 from lstui.store import JobRow, JobState
+from lstui.views import STALLED, state_name
 
 STATE_STYLES: dict[JobState, str] = {
     JobState.QUEUED: "yellow",
@@ -27,6 +29,9 @@ PLAIN_STATE_STYLES: dict[JobState, str] = {
 }
 """With NO_COLOR: greys of red and magenta would be unreadable, so only weight and
 reverse video are used."""
+
+STALLED_STYLE = "bold yellow"
+PLAIN_STALLED_STYLE = "reverse"
 
 KIND_SHORT = {"surface": "surface", "interp": "interp", "trajectory": "traj", "figure": "figure"}
 
@@ -46,6 +51,14 @@ def state_text(state: JobState, colour: bool = True) -> Text:
     return Text(state.value, style=state_style(state, colour))
 
 
+def job_state_text(job: JobRow, daemon_running: bool, colour: bool = True) -> Text:
+    """The job's state as shown (``stalled`` for a running job no daemon computes)."""
+    name = state_name(job, daemon_running=daemon_running)
+    if name == STALLED:
+        return Text(name, style=STALLED_STYLE if colour else PLAIN_STALLED_STYLE)
+    return state_text(job.state, colour)
+
+
 def bar(fraction: float, width: int, style: str = "") -> Text:
     """A bar of ``width`` cells, ``█`` for the done part and ``░`` for the rest."""
     fraction = max(0.0, min(1.0, fraction))
@@ -62,16 +75,30 @@ def progress_text(job: JobRow, width: int, colour: bool = True) -> Text:
     return text
 
 
+COUNT_MAX = 5
+"""The most characters :func:`count` writes (below a billion)."""
+
+
 def count(n: int) -> str:
-    """``12``, ``9999``, ``10.2k``, ``1.5M``: at most five characters."""
+    """``12``, ``9999``, ``10.2k``, ``250k``, ``1.5M``: at most :data:`COUNT_MAX`
+    characters (rounded down, so a count never shows more than there is)."""
     if n < 10_000:
         return str(n)
+    if n < 100_000:
+        return f"{n // 100 / 10:.1f}k"
     if n < 1_000_000:
-        return f"{n / 1000:.1f}k" if n < 100_000 else f"{n // 1000}k"
-    return f"{n / 1_000_000:.1f}M"
+        return f"{n // 1000}k"
+    if n < 10_000_000:
+        return f"{n // 100_000 / 10:.1f}M"
+    return f"{n // 1_000_000}M"
+
+
+POINTS_MAX = 2 * COUNT_MAX + 1
+"""The most characters :func:`points_text` writes (``10.2k/10.2k``)."""
 
 
 def points_text(job: JobRow) -> str:
+    """``done/total`` in at most :data:`POINTS_MAX` characters."""
     return f"{count(job.done_points)}/{count(job.total_points)}"
 
 
@@ -124,12 +151,23 @@ def gib(n: int | None) -> str:
 
 
 def ellipsis(text: str, width: int) -> str:
-    """``text`` cut to ``width`` cells with ``…`` where it was cut."""
+    """``text`` cut to ``width`` terminal cells with ``…`` where it was cut.
+
+    Cells, not characters: a CJK character or an emoji takes two, and counting
+    characters let such names run past the column, which cut the ``…`` off.
+    """
     if width <= 0:
         return ""
-    if len(text) <= width:
+    if cell_len(text) <= width:
         return text
-    return text[: max(0, width - 1)] + "…"
+    kept: list[str] = []
+    used = 0
+    for ch in text:
+        used += cell_len(ch)
+        if used > width - 1:
+            break
+        kept.append(ch)
+    return "".join(kept) + "…"
 
 
 def short_path(path: Path | str) -> str:

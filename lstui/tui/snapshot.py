@@ -26,7 +26,7 @@ from lstui.errors import LstuiError
 from lstui.landscape.grid import parse_axis
 from lstui.scheduler.daemon import DaemonStatus, daemon_status
 from lstui.scheduler.devices import DeviceFacts, cpu_facts, gpu_facts
-from lstui.store import Event, JobRow, PointRow, Store, WorkerRow
+from lstui.store import Event, JobRow, JobState, PointRow, Store, WorkerRow
 
 PROJECTION_FILE = "projection.h5"
 MAX_EVENTS = 500
@@ -110,6 +110,15 @@ class Snapshot:
             if job.id == job_id:
                 return job
         return None
+
+    def blockers(self, job: JobRow) -> tuple[int, ...]:
+        """The jobs ``job`` waits on that are not done yet (it starts only after them)."""
+        waits = []
+        for dep_id in job.depends_on:
+            dep = self.job(dep_id)
+            if dep is not None and dep.state is not JobState.DONE:
+                waits.append(dep_id)
+        return tuple(waits)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from lstui.scheduler.daemon import start_daemon, stop_daemon
-from tests.tui.support import build_fixed_store
+from tests.tui.support import build_fixed_store, holding_daemon_lock
 
 
 @pytest.fixture
@@ -29,12 +29,20 @@ def utc() -> Iterator[None]:
 
 
 @pytest.fixture
-def fixed_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, utc: None) -> Path:
+def stopped_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, utc: None) -> Path:
     """The fixed store at ``~/home`` (HOME is the test's tmp_path, so paths
-    show as ``~/home/…`` whatever the machine)."""
+    show as ``~/home/…`` whatever the machine), with no daemon: as after the daemon was
+    killed, its two running jobs are stalled."""
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("NO_COLOR", raising=False)
     return build_fixed_store(tmp_path / "home")
+
+
+@pytest.fixture
+def fixed_home(stopped_home: Path) -> Iterator[Path]:
+    """The fixed store with its daemon said to run (see :func:`holding_daemon_lock`)."""
+    with holding_daemon_lock(stopped_home):
+        yield stopped_home
 
 
 def _import_exporting() -> None:

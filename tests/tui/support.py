@@ -3,9 +3,13 @@ tests without a daemon), the tiniest real job, and waiting for the app."""
 
 from __future__ import annotations
 
+import fcntl
+import json
 import math
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -13,6 +17,7 @@ from textual.pilot import Pilot
 
 from lstui.landscape.grid import parse_axis
 from lstui.models import build_model
+from lstui.scheduler.daemon import LOCK_FILE, PID_FILE
 from lstui.scheduler.devices import DeviceFacts
 from lstui.scheduler.submit import submit_spec
 from lstui.spec import JobSpec
@@ -132,6 +137,29 @@ def build_fixed_store(home: Path) -> Path:
     return home
 
 
+FIXED_DAEMON_PID = 4240
+
+
+@contextmanager
+def holding_daemon_lock(home: Path) -> Iterator[None]:
+    """This process holds ``home``'s daemon lock and pid file, which is what "a daemon
+    runs on this home" means to :func:`~lstui.scheduler.daemon.daemon_status`.
+
+    The fixed store's workers beat their hearts as a daemon's do; with the lock held its
+    running jobs read as running, not stalled, while no real daemon computes (and so
+    changes) them.
+    """
+    fd = os.open(home / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        (home / PID_FILE).write_text(json.dumps({"pid": FIXED_DAEMON_PID, "devices": ["cuda:0", "cpu"],
+                                                 "started": T0}))
+        yield
+    finally:
+        (home / PID_FILE).unlink(missing_ok=True)
+        os.close(fd)
+
+
 def tiny_spec(name: str = "tiny", **changes: object) -> JobSpec:
     """The smallest real job: a 5×5 surface of an MLP on 200 digits."""
     values: dict[str, object] = dict(model="mlp", data="digits", x=parse_axis("-1:1:5"),
@@ -185,3 +213,8 @@ async def settle(pilot: Pilot[None]) -> None:
     assert isinstance(app, LstuiApp)
     await wait_for(pilot, lambda: app.refreshes >= 2 and preview_ready(app), 20, "the preview")
     await pilot.pause(0.2)
+
+
+def screen_text(app: LstuiApp) -> list[str]:
+    """The lines the terminal shows now, as text (every screen and toast composited)."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]

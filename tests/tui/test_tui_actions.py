@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from lstui.store import JobState, Store
 from lstui.tui import LstuiApp
 from lstui.tui.app import COMMANDS
 from lstui.tui.screens import ConfirmScreen, HelpScreen, JobScreen, MainScreen, NewJobScreen
-from tests.tui.support import tiny_spec, wait_for
+from tests.tui.support import fixed_app, settle, tiny_spec, wait_for
 
 
 def _wait_store(home: Path, job_id: int, state: JobState, timeout: float = 60.0) -> None:
@@ -205,7 +206,8 @@ async def _drive(home: Path, size: tuple[int, int], tag: str, done: int, held: i
             count = len(store.list_jobs())
             await pilot.press("n")
             await wait_for(pilot, lambda: isinstance(app.screen, NewJobScreen), 5, "the form")
-            await pilot.press("tab", *"mlp")
+            assert app.focused is app.screen.query_one("#field-model"), "the first text field"
+            await pilot.press("ctrl+u", *"mlp")
             for _ in range(4):
                 await pilot.press("tab")
             await pilot.press(*"-1:1:3", "tab", *"-1:1:3")
@@ -244,3 +246,31 @@ def test_d_starts_a_daemon_when_none_runs(tmp_path: Path) -> None:
         assert daemon_status(home).running
     finally:
         stop_daemon(home)
+
+
+def test_an_action_waiting_for_a_locked_database_says_so_at_once(fixed_home: Path) -> None:
+    """``p`` while another process held the write lock: 30 s of silence, then a toast."""
+    holder = sqlite3.connect(fixed_home / "lstui.db", isolation_level=None)
+
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await _select(pilot, 5)
+            holder.execute("BEGIN IMMEDIATE")
+            try:
+                await pilot.press("p")
+                await wait_for(pilot, lambda: any("waiting for the database" in m for _, m in app.notices), 5,
+                               "the waiting notice")
+                assert app.actions_running()
+            finally:
+                holder.execute("ROLLBACK")
+            await wait_for(pilot, lambda: not app.actions_running(), 30, "the pause")
+            assert app.notices[-1] == ("information", "job 5: paused")
+
+    try:
+        asyncio.run(drive())
+    finally:
+        holder.close()
+    with Store.open_home(fixed_home) as store:
+        assert store.get_job(5).state is JobState.PAUSED

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import torch
 from textual.widgets import Static
 
 from lstui.models import build_model
+from lstui.scheduler.submit import submit_spec
 from lstui.store import Store
 from lstui.tui.form import GENERAL, defaults, validate_form
 from lstui.tui.screens import NewJobScreen
-from tests.tui.support import fixed_app, open_form, wait_for
+from lstui.tui.screens._new_job import WAITING
+from tests.tui.support import fixed_app, open_form, screen_text, tiny_spec, wait_for
 
 
 def test_form_defaults_are_the_cli_defaults() -> None:
@@ -68,7 +71,7 @@ async def _fill_the_form_badly(fixed_home: Path) -> None:
     app = fixed_app(fixed_home)
     async with app.run_test(size=(80, 24)) as pilot:
         form = await open_form(pilot)
-        await pilot.press("tab", "ctrl+u")  # model: emptied
+        await pilot.press("ctrl+u")  # model (the focus starts there): emptied
         for _ in range(4):
             await pilot.press("tab")  # checkpoint, checkpoint-b, data, x
         await pilot.press("ctrl+u", *"1:-1:5", "tab", *"zero")  # x, then y
@@ -130,4 +133,84 @@ async def _queue_with_a_misfit_checkpoint(fixed_home: Path, checkpoint: Path) ->
         form.set_value("model", "cnn")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: not isinstance(app.screen, NewJobScreen), 60, "the form to close")
+        await wait_for(pilot, lambda: not app.actions_running(), 30, "the job queued")
+
+
+def _fill(form: NewJobScreen, name: str) -> None:
+    form.set_value("model", "mlp")
+    form.set_value("x", "-1:1:3")
+    form.set_value("y", "-1:1:3")
+    form.set_value("subset", "100")
+    form.set_value("name", name)
+
+
+def test_queueing_while_another_process_writes_waits_with_the_form_open(fixed_home: Path) -> None:
+    """The form closed at once, then nothing for 30 s, then a toast, and every typed
+    value was gone. Now it says at once that it waits, and closes once queued; enter in
+    the first field (where the focus starts) queues. With more jobs than the table
+    shows, the new one is selected and scrolled into view."""
+    with Store.open_home(fixed_home) as store:
+        for n in range(4):
+            submit_spec(store, tiny_spec(f"more {n}"))
+    holder = sqlite3.connect(fixed_home / "lstui.db", isolation_level=None)
+    try:
+        asyncio.run(_queue_while_locked(fixed_home, holder))
+    finally:
+        holder.close()
+    with Store.open_home(fixed_home) as store:
+        assert store.list_jobs()[-1].name == "waited"
+
+
+async def _queue_while_locked(fixed_home: Path, holder: sqlite3.Connection) -> None:
+    app = fixed_app(fixed_home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot)
+        assert app.focused is form.query_one("#field-model"), "enter in a text field queues"
+        _fill(form, "waited")
+        title = form.query_one("#form-title", Static)
+        holder.execute("BEGIN IMMEDIATE")  # another process's write, still going on
+        try:
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: WAITING in str(title.render()), 20, "the waiting title")
+            assert ("information", WAITING) in app.notices
+            await pilot.pause(0.5)
+            assert app.screen is form, "open while it waits"
+        finally:
+            holder.execute("ROLLBACK")
+        await wait_for(pilot, lambda: app.screen is not form, 30, "the form to close")
+        await wait_for(pilot, lambda: not app.actions_running(), 30, "the job queued")
+        assert app.notices[-1][1].startswith("queued job 12: ")
+        await wait_for(pilot, lambda: app.main.table.selected_job_id() == 12, 10, "the new job selected")
+        await pilot.pause(0.3)
+        assert any(line.split()[:2] == ["12", "waited"] for line in screen_text(app)), "its row in view"
+
+
+def test_queueing_that_fails_on_a_locked_database_keeps_the_form_and_its_values(fixed_home: Path) -> None:
+    holder = sqlite3.connect(fixed_home / "lstui.db", isolation_level=None)
+    try:
+        asyncio.run(_queue_until_it_fails(fixed_home, holder))
+    finally:
+        holder.close()
+    with Store.open_home(fixed_home) as store:
+        assert [j.name for j in store.list_jobs()][-1] == "kept"
+
+
+async def _queue_until_it_fails(fixed_home: Path, holder: sqlite3.Connection) -> None:
+    app = fixed_app(fixed_home, write_timeout_s=1.0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        form = await open_form(pilot)
+        _fill(form, "kept")
+        typed = form.values()
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: GENERAL in form.errors, 30, "the reason")
+        finally:
+            holder.execute("ROLLBACK")
+        assert "is locked by another process" in form.errors[GENERAL]
+        assert app.screen is form and form.values() == typed, "every typed value is still there"
+        assert form.query_one(f"#error-{GENERAL}", Static).display
+        assert not form.checking
+        await pilot.press("ctrl+s")  # the database is free again
+        await wait_for(pilot, lambda: app.screen is not form, 30, "the form to close")
         await wait_for(pilot, lambda: not app.actions_running(), 30, "the job queued")

@@ -6,12 +6,27 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from textual.widgets import RichLog
+from textual.pilot import Pilot
+from textual.widgets import Input, RichLog
+from textual.widgets._footer import FooterKey
 
+from lstui.scheduler.submit import submit_spec
+from lstui.store import Store
 from lstui.tui import LstuiApp
 from lstui.tui.screens import JobScreen
-from lstui.tui.widgets import JobTable
-from tests.tui.support import NOW, Clock, fixed_app, fixed_devices, settle, wait_for
+from lstui.tui.widgets import JobTable, KeyBar
+from tests.tui.support import (
+    NOW,
+    Clock,
+    compute_units,
+    fixed_app,
+    fixed_devices,
+    preview_ready,
+    screen_text,
+    settle,
+    tiny_spec,
+    wait_for,
+)
 
 
 def test_resizing_folds_and_unfolds_the_device_panel(fixed_home: Path) -> None:
@@ -126,5 +141,178 @@ def test_the_job_log_wraps_long_lines_within_an_80_column_terminal(fixed_home: P
             assert 0 < width < 78
             assert all(strip.cell_length <= width for strip in log.lines)
             assert path in "".join(strip.text.rstrip() for strip in log.lines)
+
+    asyncio.run(drive())
+
+
+async def _select(pilot: Pilot[None], job_id: int) -> None:
+    app = pilot.app
+    assert isinstance(app, LstuiApp)
+    table = app.main.table
+    await wait_for(pilot, lambda: job_id in table._shown, 10, f"job {job_id} in the table")
+    for _ in range(table.row_count + 1):
+        current = table.selected_job_id() or 0
+        if current == job_id:
+            return
+        await pilot.press("up" if current > job_id else "down")
+    raise AssertionError(f"could not select job {job_id}")
+
+
+def test_long_names_are_cut_so_that_id_kind_state_and_points_stay_in_view(fixed_home: Path) -> None:
+    """A 79-character name wrapped the job screen's one-line title down to ``job 9 ·``
+    and pushed the preview's points line out of view."""
+    long_name = "resnet56 sgd lr0.1 batch128 weight-decay5e-4 seed7 " + "x" * 28
+    assert len(long_name) == 79
+    with Store.open_home(fixed_home) as store:
+        spec = tiny_spec(long_name, y=None)
+        job_id = submit_spec(store, spec, unit_size=2)
+        worker = store.register_worker("cpu", 4244, "lab")
+        compute_units(store, worker, job_id, spec, Clock(NOW), units=1)
+
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await _select(pilot, job_id)
+            await wait_for(pilot, lambda: app.main.preview.job_id == job_id and preview_ready(app), 10, "the preview")
+            await pilot.pause(0.3)
+            lines = screen_text(app)
+            head = next(n for n, line in enumerate(lines) if f"job {job_id} · resnet56" in line)
+            assert lines[head].rstrip().endswith("…"), lines[head]
+            assert "2/5 points · loss and accuracy" in lines[head + 1], lines[head:head + 2]
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, JobScreen), 5, "the job screen")
+            await pilot.pause(0.5)
+            title = screen_text(app)[0].rstrip()
+            assert title.startswith(f" job {job_id} · resnet56 sgd")
+            assert title.endswith("… · surface · running"), title
+            assert len(title) <= 80
+
+    asyncio.run(drive())
+
+
+def test_a_narrow_terminal_keeps_elapsed_and_eta_and_puts_columns_back_in_order(fixed_home: Path) -> None:
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            table = app.main.table
+            full = [str(c.key.value) for c in table.ordered_columns]
+            await pilot.resize_terminal(64, 24)
+            await wait_for(pilot, lambda: len(table.ordered_columns) < len(full), 5, "the narrower layout")
+            await pilot.pause(0.3)
+            assert [str(c.key.value) for c in table.ordered_columns] == [
+                "id", "name", "state", "progress", "points", "elapsed", "eta"]
+            header = next(line for line in screen_text(app) if " ID " in line)
+            assert header.split()[-3:] == ["POINTS", "ELAPSED", "ETA"], header
+            row = next(line for line in screen_text(app) if line.startswith("   2 "))
+            assert row.split()[-2:] == ["14m", "20m"]
+            await wait_for(pilot, lambda: app.main.query_one(KeyBar).size.height == 3, 5, "three rows of keys")
+            await pilot.pause(0.3)
+            footer = "\n".join(screen_text(app)[-3:])
+            for label in ("/ Filter", "c Cancel", "e Export", "d Daemon", "^p palette"):
+                assert label in footer, footer
+            await pilot.resize_terminal(80, 24)
+            await wait_for(pilot, lambda: len(table.ordered_columns) == len(full), 5, "the 80-column layout")
+            await pilot.pause(0.3)
+            assert [str(c.key.value) for c in table.ordered_columns] == full
+            assert table.get_cell("2", "device").plain.strip() == "cuda:0"
+
+    asyncio.run(drive())
+
+
+def test_the_footer_hides_the_keys_that_type_into_the_filter(fixed_home: Path) -> None:
+    """While the filter has the focus, ``+`` and ``-`` go into its text: the footer
+    listed them as Prio+ and Prio- all the same."""
+
+    def footer_keys(app: LstuiApp) -> set[str]:
+        return {key.key for key in app.main.query(FooterKey)}
+
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await wait_for(pilot, lambda: {"plus", "minus", "n", "q"} <= footer_keys(app), 10, "the footer")
+            assert "escape" not in footer_keys(app), "no filter to clear"
+            await pilot.press("slash")
+            await wait_for(pilot, lambda: "plus" not in footer_keys(app), 5, "the footer while filtering")
+            assert not footer_keys(app) & {"plus", "minus", "n", "c", "p", "q", "question_mark", "slash"}
+            assert "escape" in footer_keys(app)
+            await pilot.press(*"+cnn")
+            assert app.main.query_one("#filter", Input).value == "+cnn", "typed, not bound"
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: "plus" in footer_keys(app), 5, "the footer after the filter")
+            assert "escape" not in footer_keys(app)
+
+    asyncio.run(drive())
+
+
+def test_textual_s_own_notices_render_their_markup_and_ours_stay_plain(fixed_home: Path) -> None:
+    """ctrl+c showed ``Press [b]ctrl+q[/b] to quit``: every notice was made plain text."""
+
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            await settle(pilot)
+            await pilot.press("ctrl+c")
+            await pilot.pause(0.3)
+            shown = "\n".join(screen_text(app))
+            assert "to quit the app" in shown
+            assert "[b]" not in shown and "[/b]" not in shown
+            app.say("wrote ~/figs/[b]run[/b].png")
+            await pilot.pause(0.3)
+            assert "~/figs/[b]run[/b].png" in "\n".join(screen_text(app))
+
+    asyncio.run(drive())
+
+
+def test_the_preview_of_a_job_without_points_says_what_its_state_means(fixed_home: Path) -> None:
+    """A failed, queued, paused or cancelled job's preview said "waiting for the first
+    points", and did not change when the state did (its numbers had not)."""
+    with Store.open_home(fixed_home) as store:
+        after = submit_spec(store, tiny_spec("after the large batch"), depends_on=[2])
+
+    def shown(app: LstuiApp) -> str:
+        return "\n".join(screen_text(app))
+
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            for job_id, says in (
+                (4, "failed: unit 0 failed 3 times: CUDA out of memory"),
+                (5, "queued — waiting for a free worker"),
+                (6, "paused — p resumes it"),
+                (7, "cancelled — r queues it again"),
+                (after, "queued behind job 2"),
+            ):
+                await _select(pilot, job_id)
+                await wait_for(pilot, lambda s=says: s in shown(app), 5, says)  # type: ignore[misc]
+                assert "waiting for the first points" not in shown(app)
+            await _select(pilot, 5)
+            await wait_for(pilot, lambda: "queued — waiting" in shown(app), 5, "the queued job")
+            with Store.open_home(fixed_home) as store:
+                store.fail_job(5, "disk full [errno 28] " + "and a long tail " * 8)
+            await wait_for(pilot, lambda: "failed: disk full [errno 28]" in shown(app), 5, "the failure")
+            line = next(x for x in screen_text(app) if "failed: disk full" in x)
+            assert line.rstrip().endswith("…"), "one line, cut"
+
+    asyncio.run(drive())
+
+
+def test_the_help_says_how_to_close_it_and_both_keys_do(fixed_home: Path) -> None:
+    from lstui.tui.screens import HelpScreen, MainScreen
+
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            for close in ("question_mark", "escape"):
+                await pilot.press("question_mark")
+                await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), 5, "the help")
+                await pilot.pause(0.2)
+                assert "esc or ?: close" in "\n".join(screen_text(app))
+                await pilot.press(close)
+                await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), 5, f"{close} to close it")
 
     asyncio.run(drive())

@@ -97,3 +97,8 @@ def test_help_screen(snap_compare, fixed_home: Path) -> None:
         await pilot.pause(0.2)
 
     assert snap_compare(fixed_app(fixed_home), terminal_size=(80, 24), run_before=open_help)
+
+
+def test_main_screen_without_a_daemon_shows_running_jobs_stalled(snap_compare, stopped_home: Path) -> None:
+    """As after ``kill -9`` of the daemon: the two running jobs are stalled, with no ETA."""
+    assert snap_compare(fixed_app(stopped_home), terminal_size=(80, 24), run_before=settle)

@@ -72,7 +72,7 @@ def test_lstui_in_tmux_queues_a_job_with_the_form_and_shows_it_done(daemon_home:
         tmux.wait(lambda s: "jobs" in s and "daemon running" in s, 30, "the app")
         tmux.keys("n")
         tmux.wait(lambda s: "New job" in s, 10, "the form")
-        tmux.keys("Tab")
+        tmux.keys("C-u")  # the focus starts in the model field
         tmux.type("mlp")
         tmux.wait(lambda s: re.search(r"│ model +mlp ", s) is not None, 5, "model mlp")
         tmux.keys("Tab", "Tab", "Tab", "Tab")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from lstui.plots.levels import contour_levels
 from lstui.results import write_projection
 from lstui.scheduler.submit import submit_spec
 from lstui.store import PointRow, Store
-from lstui.tui.cells import count, device_text, ellipsis, progress_text
+from lstui.tui.cells import COUNT_MAX, count, device_text, ellipsis, progress_text
 from lstui.tui.heatmap import (
     CENTRE_MARK,
     MIN_MARK,
@@ -24,7 +25,7 @@ from lstui.tui.heatmap import (
     resample,
 )
 from lstui.tui.snapshot import StorePoller
-from lstui.tui.widgets import table_layout
+from lstui.tui.widgets import JobTable, table_layout
 from tests.tui.support import NOW, Clock, build_fixed_store, fixed_devices, point, tiny_spec
 
 
@@ -208,3 +209,110 @@ def test_the_status_line_counts_one_job_and_many(tmp_path: Path) -> None:
         two = Snapshot(taken=NOW, jobs=tuple(store.list_jobs()))
     assert status_line(one, "", devices=False).plain.split(" │ ")[1] == "1 job · 1 queued"
     assert status_line(two, "", devices=False).plain.split(" │ ")[1] == "2 jobs · 2 queued"
+
+
+@pytest.mark.parametrize("width", [40, 50, 60, 66, 70, 73, 74, 79, 80, 100, 119, 120, 160])
+def test_the_points_column_holds_the_longest_count_with_a_gap(width: int) -> None:
+    """``10.2k/10.2k`` ran into the progress column's percentage, and a done 101×101
+    job lost the k of its total."""
+    longest = max((count(n) for n in (12, 9999, 10_201, 99_950, 99_999, 250_000, 999_999, 1_500_000,
+                                      9_999_999, 10_000_000, 999_999_999)), key=len)
+    assert len(longest) <= COUNT_MAX
+    assert count(99_999) == "99.9k", "rounded down, never 100.0k"
+    spec = table_layout(width)
+    if "points" in spec.columns:
+        assert spec.width("points") >= len(f"{longest}/{longest}") + 1
+
+
+@pytest.mark.parametrize("width", [60, 66, 70, 72])
+def test_a_narrow_table_drops_device_and_kind_before_elapsed_and_eta(width: int) -> None:
+    """Below about 73 columns ELAPSED and ETA were pushed off the edge without a word."""
+    spec = table_layout(width)
+    assert sum(w for _, w in spec.widths) == width - 1
+    assert {"id", "name", "state", "progress", "elapsed", "eta"} <= set(spec.columns)
+    assert "device" not in spec.columns
+    assert ("kind" in spec.columns) is (width >= 68)
+    assert spec.width("name") >= 8
+
+
+def test_names_are_cut_by_terminal_cells_with_an_ellipsis() -> None:
+    """CJK characters and emoji take two cells: counted as one, a name ran past its
+    column and lost the ``…``."""
+    from rich.cells import cell_len
+
+    name = "λ-ландшафт-損失-地形-🙂-final"
+    for width in range(4, 30):
+        cut = ellipsis(name, width)
+        assert cell_len(cut) <= width
+        if cell_len(name) > width:
+            assert cut.endswith("…")
+    assert ellipsis("λ-ландшафт-損失", 13) == "λ-ландшафт-…"
+    assert ellipsis("損失地形", 8) == "損失地形"
+
+
+def test_a_paused_job_shows_its_elapsed_seconds_not_under_a_minute(tmp_path: Path) -> None:
+    """``<1m`` is for a time that still runs; a paused job's 11 s stay 11 s (``ls`` said
+    11s while the table said <1m)."""
+    clock = Clock()
+    with Store.open_home(tmp_path / "home", clock=clock) as store:
+        job_id = submit_spec(store, tiny_spec(), unit_size=5)
+        worker = store.register_worker("cpu", 1, "here")
+        assert store.claim_unit(worker, 60, job_ids=[job_id]) is not None
+        clock.advance(11)
+        running = store.get_job(job_id)
+        store.pause(job_id)
+        paused = store.get_job(job_id)
+    layout = table_layout(80)
+    assert JobTable._keys(running, clock.now, layout)["elapsed"] == "<1m"
+    assert JobTable._keys(paused, clock.now + 300, layout)["elapsed"] == "11s"
+
+
+def test_ls_and_the_tui_say_stalled_when_no_daemon_runs(stopped_home: Path) -> None:
+    """After ``kill -9`` of the daemon its jobs stay running in the store; with no daemon
+    on the home, ``lstui ls`` and the TUI's cells (one rule, in lstui.views) show them
+    stalled, without an ETA or a rate."""
+    from click.testing import CliRunner
+
+    from lstui.cli import cli
+    from lstui.tui.screens._job import throughput
+    from lstui.views import eta_s, state_code, state_name
+    from tests.tui.support import holding_daemon_lock
+
+    runner = CliRunner()
+
+    def ls(*args: str) -> str:
+        result = runner.invoke(cli, ["--home", str(stopped_home), "ls", *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    def row(text: str, job_id: int) -> list[str]:
+        return next(line.split() for line in text.splitlines() if line.split()[:1] == [str(job_id)])
+
+    stalled_row = row(ls(), 2)
+    assert stalled_row[1:3] == ["ST", "stalled"]
+    assert stalled_row[-4] == "-", "no ETA (the name is three words)"
+    listed = {j["id"]: j for j in json.loads(ls("--json"))}
+    assert (listed[2]["state"], listed[2]["stalled"], listed[2]["eta_s"]) == ("running", True, None)
+    assert listed[5]["stalled"] is False
+    with Store.open_home(stopped_home) as store:
+        job = store.get_job(2)
+    layout = table_layout(80)
+    keys = JobTable._keys(job, NOW, layout, daemon_running=False)
+    assert (keys["state"], keys["eta"]) == ("stalled", "-")
+    assert throughput(job, NOW, daemon_running=False) == "-"
+    assert (state_name(job, daemon_running=False), state_code(job, daemon_running=False)) == ("stalled", "ST")
+    assert eta_s(job, NOW, daemon_running=False) is None
+
+    shown = runner.invoke(cli, ["--home", str(stopped_home), "show", "2", "--no-plot"]).output
+    assert "state     stalled (ST): no daemon runs on this home" in shown and "ETA -" in shown
+    assert json.loads(runner.invoke(cli, ["--home", str(stopped_home), "show", "2", "--json"]).output)["stalled"]
+
+    with holding_daemon_lock(stopped_home):  # a daemon runs: running, with an ETA
+        shown = runner.invoke(cli, ["--home", str(stopped_home), "show", "2", "--no-plot"]).output
+        assert "state     running (R)" in shown and "ETA -" not in shown
+        running_row = row(ls(), 2)
+        assert running_row[1:3] == ["R", "running"]
+        assert running_row[-4] != "-"
+        assert json.loads(ls("--json"))[1]["stalled"] is False
+    keys = JobTable._keys(job, NOW, layout, daemon_running=True)
+    assert (keys["state"], keys["eta"]) == ("running", "20m")

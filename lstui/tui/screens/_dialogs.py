@@ -72,7 +72,8 @@ def help_table() -> Table:
 
 
 class HelpScreen(ModalScreen[None]):
-    """The keys, and what the preview's marks mean."""
+    """The keys, and what the preview's marks mean; ``esc``, ``?`` or ``q`` close it
+    (the title says so)."""
 
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
 
@@ -81,7 +82,9 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
-            yield Static(Text("lstui — keys", style="bold"), id="help-title")
+            title = Text("lstui — keys", style="bold")
+            title.append("   esc or ?: close", style="dim")
+            yield Static(title, id="help-title")
             yield Static(help_table())
             yield Static(
                 "Preview: contour bands of the loss, + the centre (0,0), * the lowest point "

@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,10 +16,17 @@ from textual.screen import Screen
 from textual.widgets import RichLog, Static
 
 from lstui.store import Event, JobRow
-from lstui.tui.cells import LEVEL_STYLES, device_text, short_path, size_text, state_text
+from lstui.tui.cells import (
+    LEVEL_STYLES,
+    device_text,
+    ellipsis,
+    job_state_text,
+    short_path,
+    size_text,
+)
 from lstui.tui.snapshot import JobDetail, Snapshot
 from lstui.tui.widgets import KeyBar, Preview
-from lstui.views import elapsed_s, eta_s, format_duration
+from lstui.views import elapsed_s, eta_s, format_duration, points_per_s, stalled, state_code
 
 if TYPE_CHECKING:
     from lstui.tui.app import LstuiApp
@@ -37,15 +45,28 @@ def clock_time(ts: float | None, now: float) -> str:
     return f"{shown} ({format_duration(max(0.0, now - ts))} ago)"
 
 
-def throughput(job: JobRow, now: float) -> str:
-    spent = elapsed_s(job, now)
-    if not spent or not job.done_points:
-        return "-"
-    return f"{60.0 * job.done_points / spent:.1f} points/min"
+def throughput(job: JobRow, now: float, daemon_running: bool = True) -> str:
+    rate = points_per_s(job, now, daemon_running=daemon_running)
+    return "-" if rate is None else f"{60.0 * rate:.1f} points/min"
 
 
-def job_facts(job: JobRow, now: float, colour: bool = True) -> Text:
-    """The job's spec and timings, one fact per line."""
+def job_title(job: JobRow, width: int, daemon_running: bool = True, colour: bool = True) -> Text:
+    """``job 3 · NAME · surface · running`` in ``width`` cells: the name is cut with
+    ``…`` so that the id, the kind and the state always show."""
+    head = f"job {job.id} · "
+    state = job_state_text(job, daemon_running, colour)
+    tail = f" · {job.kind} · "
+    room = width - cell_len(head) - cell_len(tail) - state.cell_len
+    title = Text(head, style="bold")
+    title.append(ellipsis(job.name, max(1, room)), style="bold")
+    title.append(tail)
+    title.append_text(state)
+    return title
+
+
+def job_facts(job: JobRow, now: float, colour: bool = True, daemon_running: bool = True) -> Text:
+    """The job's spec and timings, one fact per line (``daemon_running`` False: a
+    running job is stalled, with no ETA or rate)."""
     spec = job.spec
     text = Text()
 
@@ -54,9 +75,12 @@ def job_facts(job: JobRow, now: float, colour: bool = True) -> Text:
         text.append_text(value if isinstance(value, Text) else Text(value))
         text.append("\n")
 
-    state = state_text(job.state, colour)
-    state.append(f" ({job.code})   priority {job.priority}   attempts {job.attempts}")
+    state = job_state_text(job, daemon_running, colour)
+    state.append(f" ({state_code(job, daemon_running=daemon_running)})   priority {job.priority}"
+                 f"   attempts {job.attempts}")
     line("state", state)
+    if stalled(job, daemon_running=daemon_running):
+        line("", "no daemon runs on this home: d starts one")
     if job.error:
         line("error", Text(job.error, style="bold red" if colour else "bold"))
     line("progress", f"{job.done_points}/{job.total_points} points ({100 * job.progress:.1f} %)"
@@ -64,8 +88,9 @@ def job_facts(job: JobRow, now: float, colour: bool = True) -> Text:
     line("created", clock_time(job.created, now))
     line("started", clock_time(job.started, now))
     line("finished", clock_time(job.finished, now))
-    line("elapsed", f"{format_duration(elapsed_s(job, now))}   ETA {format_duration(eta_s(job, now))}"
-                    f"   {throughput(job, now)}")
+    eta = format_duration(eta_s(job, now, daemon_running=daemon_running))
+    line("elapsed", f"{format_duration(elapsed_s(job, now))}   ETA {eta}"
+                    f"   {throughput(job, now, daemon_running)}")
     line("model", f"{spec.get('model')}")
     for key, label in (("checkpoint", "checkpoint"), ("checkpoint_b", "ckpt B")):
         if spec.get(key):
@@ -185,19 +210,19 @@ class JobScreen(Screen[None]):
         if job is None:
             self._update("#job-title", "gone", f"job {self.job_id} no longer exists — esc: back")
             return
-        title = Text(f"job {job.id} · ", style="bold")
-        title.append(job.name, style="bold")
-        title.append(f" · {job.kind} · ")
-        title.append_text(state_text(job.state, not self.app.no_color))
+        colour = not self.app.no_color
+        daemon_running = snapshot.daemon.running
+        title = job_title(job, self._statics["#job-title"].content_region.width or self.app.size.width - 2,
+                          daemon_running, colour)
         self._update("#job-title", title.markup, title)
         now = snapshot.taken
-        facts = job_facts(job, now, not self.app.no_color)
+        facts = job_facts(job, now, colour, daemon_running)
         self._update("#job-facts", facts.markup, facts)
         if snapshot.detail is not None and snapshot.detail.job_id == self.job_id:
             self._show_detail(snapshot.detail, job.results_dir)
         preview = self._preview
         if snapshot.preview is not None and snapshot.preview.job_id == self.job_id:
-            preview.show(snapshot.preview, job)
+            preview.show(snapshot.preview, job, snapshot)
         elif preview.job_id != self.job_id:
             preview.show_nothing(job, "loading…")
 

@@ -26,7 +26,7 @@ class MainScreen(Screen[None]):
     BINDINGS = [
         Binding("enter", "open_job", "Open"),
         Binding("slash", "filter", "Filter"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("escape", "clear_filter", "Clear filter"),
     ]
 
     def __init__(self) -> None:
@@ -87,7 +87,7 @@ class MainScreen(Screen[None]):
             return
         narrow = self.app.has_class("narrow")
         table = self.table
-        table.apply(snapshot.jobs, snapshot.taken)
+        table.apply(snapshot.jobs, snapshot.taken, daemon_running=snapshot.daemon.running)
         self._status.show(snapshot, table.filter_text, devices=narrow)
         if not narrow:
             self._devices.show(snapshot)
@@ -104,7 +104,7 @@ class MainScreen(Screen[None]):
             self.lstui.want_preview(job.id)
         data = snapshot.preview
         if data is not None and data.job_id == job.id:
-            preview.show(data, job)
+            preview.show(data, job, snapshot)
         elif preview.job_id != job.id:
             preview.show_nothing(job, "loading…")
 
@@ -141,8 +141,15 @@ class MainScreen(Screen[None]):
         if not event.value.strip():
             self._filter.display = False
         self.table.focus()
+        self.refresh_bindings()
 
     # -- actions ---------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``esc`` (and its footer key) only while there is a filter to clear."""
+        if action == "clear_filter" and self.ready:
+            return self._filter.display or bool(self._filter.value)
+        return True
 
     def action_open_job(self) -> None:
         job = self.selected_job()
@@ -163,3 +170,4 @@ class MainScreen(Screen[None]):
             if self.snapshot is not None:
                 self.apply_snapshot(self.snapshot)
         self.table.focus()
+        self.refresh_bindings()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,20 +17,30 @@ from lstui.spec import JobSpec
 from lstui.tui.form import DEFAULT_DIR_TYPE, DEFAULT_X, FIELDS, GENERAL, validate_form
 
 TITLE = "New job — tab: next field · enter/ctrl+s: queue · esc: cancel"
+CHECKING = "checking the job's files …"
+QUEUEING = "queueing …"
+WAITING = "queueing: waiting for the database, which another process is writing to …"
 
 #: The fields whose files the check reads, in the order a reason naming a file is matched.
 FILE_FIELDS = ("checkpoint", "checkpoint_b", "data")
 
 
-class NewJobScreen(ModalScreen[JobSpec | None]):
-    """A form that returns a checked :class:`JobSpec` (queued by the app), or None.
+class NewJobScreen(ModalScreen[int | None]):
+    """A form that queues a checked :class:`JobSpec` with ``queue`` and closes with the
+    new job's id (None: cancelled).
 
-    Every wrong field gets its reason written under it; nothing is returned until all
-    are right. Then the files the job will read are checked in a thread
+    Every wrong field gets its reason written under it; nothing is queued until all
+    are right. Then, in a thread, the files the job will read are checked
     (:func:`~lstui.scheduler.preflight.check_inputs`: the torch import makes it take a
-    few seconds the first time), and a reason found there goes under the field naming
-    the file, the form staying open. ``enter`` in a field or ``ctrl+s`` queues, ``esc``
-    cancels.
+    few seconds the first time) and the job is queued. A reason found on the way goes
+    under the field naming its file (or under the form), the form staying open with
+    every value. The title says what the thread is doing, and that it waits for the
+    database when another process holds it. ``enter`` in a text field or ``ctrl+s``
+    queues, ``esc`` cancels; the focus starts in the first text field, so that
+    ``enter`` queues rather than opening the kind's list.
+
+    Args:
+        queue: queues a spec (called in a thread); returns the job's id.
     """
 
     BINDINGS = [
@@ -36,10 +48,13 @@ class NewJobScreen(ModalScreen[JobSpec | None]):
         Binding("ctrl+s", "submit", "Queue"),
     ]
 
-    def __init__(self) -> None:
+    def __init__(self, queue: Callable[[JobSpec], int]) -> None:
         super().__init__(id="new-job")
+        self.queue = queue
         self.errors: dict[str, str] = {}
         self.checking = False
+        self.stage = ""
+        """What the thread is doing: "", "checking" or "queueing"."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="form"):
@@ -63,7 +78,7 @@ class NewJobScreen(ModalScreen[JobSpec | None]):
     def on_mount(self) -> None:
         for err in self.query(".field-error"):
             err.display = False
-        self.query_one("#field-kind").focus()
+        self.query_one("#field-model").focus()
 
     def values(self) -> dict[str, str]:
         """The text of every field as it stands."""
@@ -143,26 +158,62 @@ class NewJobScreen(ModalScreen[JobSpec | None]):
         if spec is None:
             return
         self.checking = True
-        self.query_one("#form-title", Static).update("checking the job's files …")
+        self._stage("checking", CHECKING)
 
-        def check() -> None:
+        def check_and_queue() -> None:
             from lstui.scheduler.preflight import check_inputs
 
             try:
                 check_inputs([spec])
             except (LstuiError, OSError) as exc:  # what the CLI shows as one line
                 self.app.call_from_thread(self._refused, str(exc), values)
+                return
+            self.app.call_from_thread(self._stage, "queueing", QUEUEING)
+            try:
+                job_id = self.queue(spec)
+            except (LstuiError, OSError) as exc:  # the database locked too long, say
+                self.app.call_from_thread(self._refused, str(exc), None)
             else:
-                self.app.call_from_thread(self.dismiss, spec)
+                self.app.call_from_thread(self._queued, job_id, spec)
 
         # in the app's "actions" group: checking is the first step of queueing
-        self.run_worker(check, name="check", group="actions", thread=True)
+        self.run_worker(check_and_queue, name="queue", group="actions", thread=True)
 
-    def _refused(self, reason: str, values: dict[str, str]) -> None:
-        """Show what the check found under the field that names its file."""
+    def _stage(self, stage: str, title: str) -> None:
+        """Say in the title what the thread does; queueing that takes longer than a
+        moment is waiting for the database, and says so at once, not after 30 s."""
+        self.stage = stage
+        self.query_one("#form-title", Static).update(title)
+        if stage == "queueing":
+            from lstui.tui.app import SLOW_S
+
+            self.set_timer(SLOW_S, self._still_queueing)
+
+    def _still_queueing(self) -> None:
+        if self.stage == "queueing":
+            self.query_one("#form-title", Static).update(WAITING)
+            self.notify(WAITING, markup=False)
+
+    def _queued(self, job_id: int, spec: JobSpec) -> None:
+        """Say that ``spec`` is queued as ``job_id`` and close (unless ``esc`` closed
+        the form already)."""
+        self.stage = ""
+        self.app.notify(f"queued job {job_id}: {spec.default_name()}", markup=False)
+        if self.is_active:
+            self.dismiss(job_id)
+
+    def _refused(self, reason: str, values: dict[str, str] | None) -> None:
+        """Show what the check found under the field that names its file (``values``:
+        the fields checked; None: queueing failed, said under the form)."""
         self.checking = False
+        self.stage = ""
+        if self not in self.app.screen_stack:  # esc closed the form: the reason is all there is
+            self.app.notify(reason, severity="error", timeout=8, markup=False)
+            return
         self.query_one("#form-title", Static).update(TITLE)
-        key = next((k for k in FILE_FIELDS if values[k] and values[k] in reason), GENERAL)
+        key = GENERAL
+        if values is not None:
+            key = next((k for k in FILE_FIELDS if values[k] and values[k] in reason), GENERAL)
         self.show_errors({key: reason})
 
     def action_cancel(self) -> None:

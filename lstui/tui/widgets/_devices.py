@@ -10,8 +10,9 @@ from textual.widgets import Static
 
 from lstui.scheduler.daemon import DaemonStatus
 from lstui.store import JobRow, JobState, WorkerRow
-from lstui.tui.cells import bar, ellipsis, gib, state_style
+from lstui.tui.cells import PLAIN_STALLED_STYLE, STALLED_STYLE, bar, ellipsis, gib, state_style
 from lstui.tui.snapshot import Snapshot
+from lstui.views import STALLED, state_name
 
 RUNNING_DOT = "●"
 STOPPED_DOT = "○"
@@ -104,12 +105,16 @@ def status_line(snapshot: Snapshot, filter_text: str, *, devices: bool, colour: 
     if not devices:
         text.append_text(daemon_text(snapshot.daemon, short=True, colour=colour))
         text.append(" │ ")
-    counts = Counter(j.state for j in snapshot.jobs)
+    running = snapshot.daemon.running
+    counts = Counter(state_name(j, daemon_running=running) for j in snapshot.jobs)
     text.append(f"{len(snapshot.jobs)} job{'' if len(snapshot.jobs) == 1 else 's'}")
+    if counts[STALLED]:
+        text.append(" · ")
+        text.append(f"{counts[STALLED]} {STALLED}", style=STALLED_STYLE if colour else PLAIN_STALLED_STYLE)
     for state in (JobState.RUNNING, JobState.QUEUED, JobState.PAUSED, JobState.FAILED):
-        if counts[state]:
+        if counts[state.value]:
             text.append(" · ")
-            text.append(f"{counts[state]} {state.value}", style=state_style(state, colour))
+            text.append(f"{counts[state.value]} {state.value}", style=state_style(state, colour))
     if filter_text:
         text.append(f" │ filter: {filter_text}", style="bold")
     if snapshot.error:

@@ -14,19 +14,23 @@ from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
 from lstui.store import JobRow, JobState
 from lstui.tui.cells import (
     KIND_SHORT,
+    POINTS_MAX,
     device_text,
     ellipsis,
+    job_state_text,
     points_text,
     progress_text,
     short_duration,
-    state_text,
 )
-from lstui.views import elapsed_s, eta_s
+from lstui.views import elapsed_s, eta_s, state_name
 
 COLUMNS = ("id", "name", "kind", "state", "progress", "points", "device", "elapsed", "eta", "prio")
-WIDE_ONLY = frozenset({"prio"})
-"""Columns shown only from :data:`WIDE` columns on (added and removed on resize)."""
 WIDE = 120
+"""From this width on every column shows, the priority too."""
+NARROW_DROPS = ("device", "kind", "points", "elapsed")
+"""Below :data:`WIDE`, the columns left out one by one while the name would get fewer
+than :data:`MIN_NAME` cells: the least useful first (the job screen shows them all), the
+state, the progress and the ETA last."""
 LABELS = {
     "id": "ID", "name": "NAME", "kind": "KIND", "state": "STATE", "prio": "PRIO",
     "progress": "PROGRESS", "points": "POINTS", "device": "DEVICE", "elapsed": "ELAPSED", "eta": "ETA",
@@ -57,29 +61,39 @@ class TableLayout:
 def table_layout(width: int) -> TableLayout:
     """Column widths for a table ``width`` cells wide (one column kept for the scrollbar).
 
-    Below :data:`WIDE` columns the priority is left out (the job screen shows it).
+    Below :data:`WIDE` columns the priority is left out, and below about 74 the columns
+    of :data:`NARROW_DROPS` one after another (the job screen shows them all). The
+    points column fits the longest text :func:`~lstui.tui.cells.points_text` writes and
+    a cell of gap, so it never runs into the progress bar's percentage.
     """
     if width >= WIDE:
-        fixed = {"id": 6, "kind": 11, "state": 10, "progress": 17, "points": 12,
+        fixed = {"id": 6, "kind": 11, "state": 10, "progress": 17, "points": POINTS_MAX + 1,
                  "device": 12, "elapsed": 8, "eta": 8, "prio": 5}
         bar, short = 10, False
     else:
-        fixed = {"id": 4, "kind": 8, "state": 10, "progress": 11, "points": 10,
+        fixed = {"id": 4, "kind": 8, "state": 10, "progress": 11, "points": POINTS_MAX + 1,
                  "device": 8, "elapsed": 7, "eta": 6}
         bar, short = 5, True
+        for column in NARROW_DROPS:
+            if width - 1 - sum(fixed.values()) >= MIN_NAME:
+                break
+            del fixed[column]
+            if column == "device":  # "ELAPSED" fills 7 cells; DEVICE's blank kept it off POINTS
+                fixed["elapsed"] += 1
     name = max(MIN_NAME, width - 1 - sum(fixed.values()))
     widths = tuple((c, name if c == "name" else fixed[c]) for c in COLUMNS if c == "name" or c in fixed)
     return TableLayout(widths, bar, short)
 
 
 def _time_dependent(job: JobRow) -> bool:
-    return job.started is not None and job.finished is None
+    """Whether the row's times move on their own: only a running job's do."""
+    return job.state is JobState.RUNNING
 
 
-def _row_key(job: JobRow) -> tuple[object, ...]:
+def _row_key(job: JobRow, daemon_running: bool) -> tuple[object, ...]:
     """What the row shows of a job, apart from the time (cheaper to compare than the row)."""
     return (job.name, job.kind, job.state, job.priority, job.done_points, job.total_points,
-            job.device, job.started, job.finished)
+            job.device, job.started, job.finished, job.run_s, daemon_running)
 
 
 class JobTable(DataTable[Text]):
@@ -99,7 +113,7 @@ class JobTable(DataTable[Text]):
         self._jobs: dict[int, JobRow] = {}
         self._shown: dict[int, dict[str, str]] = {}
         self._row_keys: dict[int, tuple[object, ...]] = {}
-        self._last: tuple[Sequence[JobRow], float] = ((), 0.0)
+        self._last: tuple[Sequence[JobRow], float, bool] = ((), 0.0, True)
         self._placed_cursor = False
         self._want_cursor: int | None = None
         self.cells_updated = 0
@@ -128,12 +142,14 @@ class JobTable(DataTable[Text]):
     def job(self, job_id: int | None) -> JobRow | None:
         return None if job_id is None else self._jobs.get(job_id)
 
-    def matches(self, job: JobRow) -> bool:
-        """Whether the filter lets ``job`` show: every word is in its id, name, state or kind."""
+    def matches(self, job: JobRow, daemon_running: bool = True) -> bool:
+        """Whether the filter lets ``job`` show: every word is in its id, name, state
+        (the stored one or the one shown) or kind."""
         words = self.filter_text.lower().split()
         if not words:
             return True
-        hay = f"{job.id} {job.name} {job.state.value} {job.kind}".lower()
+        shown = state_name(job, daemon_running=daemon_running)
+        hay = f"{job.id} {job.name} {job.state.value} {shown} {job.kind}".lower()
         return all(w in hay for w in words)
 
     # -- writing ---------------------------------------------------------------------
@@ -146,8 +162,8 @@ class JobTable(DataTable[Text]):
 
     def set_filter(self, text: str) -> None:
         self.filter_text = text
-        jobs, now = self._last
-        self.apply(jobs, now)
+        jobs, now, daemon_running = self._last
+        self.apply(jobs, now, daemon_running=daemon_running)
 
     def relayout(self, width: int) -> None:
         """Fit the columns to ``width`` cells; cells are redrawn at their new widths."""
@@ -155,23 +171,34 @@ class JobTable(DataTable[Text]):
         if spec == self.layout_spec:
             return
         self.layout_spec = spec
-        for column in WIDE_ONLY:
-            key = ColumnKey(column)
-            if column in spec.columns and key not in self.columns:
-                self.add_column(self._label(column), width=spec.width(column), key=column, default=Text(""))
-            elif column not in spec.columns and key in self.columns:
-                self.remove_column(key)
+        self._set_columns(spec)
         for column, w in spec.widths:
             self.columns[ColumnKey(column)].width = w
         self._shown = {job_id: {} for job_id in self._shown}
-        jobs, now = self._last
-        self.apply(jobs, now, force_dimensions=True)
+        jobs, now, daemon_running = self._last
+        self.apply(jobs, now, daemon_running=daemon_running, force_dimensions=True)
 
-    def apply(self, jobs: Sequence[JobRow], now: float, *, force_dimensions: bool = False) -> None:
-        """Show ``jobs`` (in id order) as of unix time ``now``."""
-        self._last = (jobs, now)
+    def _set_columns(self, spec: TableLayout) -> None:
+        """Make the columns those of ``spec``, in its order; the rows stay (new cells
+        are blank until :meth:`apply` fills them). DataTable adds columns only at the
+        end, so the ones after the first difference are taken off and put back."""
+        current = [str(column.key.value) for column in self.ordered_columns]
+        wanted = list(spec.columns)
+        same = 0
+        while same < min(len(current), len(wanted)) and current[same] == wanted[same]:
+            same += 1
+        for column in current[same:]:
+            self.remove_column(ColumnKey(column))
+        for column in wanted[same:]:
+            self.add_column(self._label(column), width=spec.width(column), key=column, default=Text(""))
+
+    def apply(self, jobs: Sequence[JobRow], now: float, *, daemon_running: bool = True,
+              force_dimensions: bool = False) -> None:
+        """Show ``jobs`` (in id order) as of unix time ``now``; with ``daemon_running``
+        False, running jobs are shown stalled (no daemon computes them)."""
+        self._last = (jobs, now, daemon_running)
         selected = self.selected_job_id()
-        visible = [job for job in jobs if self.matches(job)]
+        visible = [job for job in jobs if self.matches(job, daemon_running)]
         wanted = {job.id for job in visible}
         for gone in [j for j in self._shown if j not in wanted]:
             self.remove_row(str(gone))
@@ -181,18 +208,19 @@ class JobTable(DataTable[Text]):
         layout = self.layout_spec
         for job in visible:
             shown = self._shown.get(job.id)
-            row_key = _row_key(job)
+            row_key = _row_key(job, daemon_running)
             if shown and self._row_keys.get(job.id) == row_key and not _time_dependent(job):
                 continue
             self._row_keys[job.id] = row_key
-            keys = self._keys(job, now, layout)
+            keys = self._keys(job, now, layout, daemon_running)
             if shown is None:
-                self.add_row(*(self._cell(c, job, keys[c], layout) for c in layout.columns), key=str(job.id))
+                self.add_row(*(self._cell(c, job, keys[c], layout, daemon_running) for c in layout.columns),
+                             key=str(job.id))
                 self.cells_updated += len(layout.columns)
                 added_out_of_order |= job.id < last_id
                 last_id = max(last_id, job.id)
             else:
-                changed = {column: self._cell(column, job, keys[column], layout)
+                changed = {column: self._cell(column, job, keys[column], layout, daemon_running)
                            for column in layout.columns if shown.get(column) != keys[column]}
                 if changed:
                     self._update_row(str(job.id), changed)
@@ -253,27 +281,30 @@ class JobTable(DataTable[Text]):
             self.move_cursor(row=index, animate=False)
 
     @staticmethod
-    def _keys(job: JobRow, now: float, layout: TableLayout) -> dict[str, str]:
+    def _keys(job: JobRow, now: float, layout: TableLayout, daemon_running: bool = True) -> dict[str, str]:
         """The text of each cell (the progress cell's: what it is drawn from)."""
         kind = KIND_SHORT.get(job.kind, job.kind) if layout.short_kind else job.kind
+        state = state_name(job, daemon_running=daemon_running)
+        widths = dict(layout.widths)
         return {
             "id": str(job.id),
-            "name": ellipsis(job.name, layout.width("name") - 1),
+            "name": ellipsis(job.name, widths["name"] - 1),
             "kind": kind,
-            "state": job.state.value,
-            "progress": f"{job.state.value}|{job.done_points}|{job.total_points}|{layout.bar}",
+            "state": state,
+            "progress": f"{state}|{job.done_points}|{job.total_points}|{layout.bar}",
             "points": points_text(job),
-            "device": ellipsis(device_text(job.device), layout.width("device") - 1),
-            "elapsed": short_duration(elapsed_s(job, now), live=job.finished is None),
-            "eta": short_duration(eta_s(job, now), live=True),
+            "device": ellipsis(device_text(job.device), widths.get("device", 0) - 1),
+            # "<1m" only while the time runs: a paused job's 11 s are 11 s
+            "elapsed": short_duration(elapsed_s(job, now), live=job.state is JobState.RUNNING),
+            "eta": short_duration(eta_s(job, now, daemon_running=daemon_running), live=True),
             "prio": str(job.priority),
         }
 
-    def _cell(self, column: str, job: JobRow, key: str, layout: TableLayout) -> Text:
+    def _cell(self, column: str, job: JobRow, key: str, layout: TableLayout, daemon_running: bool = True) -> Text:
         colour = not self.app.no_color
         if column == "state":
             text = Text(" ")
-            text.append_text(state_text(job.state, colour))
+            text.append_text(job_state_text(job, daemon_running, colour))
             return text
         if column == "progress":
             text = Text(" ")

@@ -19,7 +19,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from lstui.store import JobRow
+from lstui.store import JobRow, JobState
 from lstui.tui.heatmap import (
     CENTRE_MARK,
     MIN_MARK,
@@ -30,7 +30,8 @@ from lstui.tui.heatmap import (
     minimum_mark,
     surface_levels,
 )
-from lstui.tui.snapshot import PreviewData
+from lstui.tui.snapshot import PreviewData, Snapshot
+from lstui.views import state_name
 
 NUM_LEVELS = 9
 GAP = 2
@@ -38,6 +39,36 @@ INFO_MIN = 30
 LABELS = {"train_loss": "train loss", "test_loss": "test loss",
           "train_acc": "train acc %", "test_acc": "test acc %"}
 CURVE_COLOURS = {"train_loss": "cyan", "test_loss": "blue", "train_acc": "orange", "test_acc": "red"}
+
+
+def without_points(job: JobRow | None, snapshot: Snapshot | None = None) -> tuple[str, str, bool]:
+    """What the preview of a job with no point yet says, from its state: the line under
+    its title, the note in the middle, and whether that note is one line cut with ``…``
+    (a failed job's error, which the job screen shows whole).
+
+    ``snapshot`` tells whether a daemon runs and what a queued job waits for.
+    """
+    daemon = snapshot is None or snapshot.daemon.running
+    if job is None or (job.state is JobState.RUNNING and daemon):
+        return "waiting for the first points", "nothing computed yet", False
+    points = f"0/{job.total_points} points · {state_name(job, daemon_running=daemon)}"
+    if job.state is JobState.RUNNING:
+        return points, "no daemon runs on this home — d starts one", False
+    if job.state is JobState.FAILED:
+        return points, f"failed: {' '.join((job.error or 'no reason recorded').split())}", True
+    if job.state is JobState.CANCELLED:
+        return points, "cancelled — r queues it again", False
+    if job.state is JobState.PAUSED:
+        return points, "paused — p resumes it", False
+    if job.state is JobState.QUEUED:
+        blockers = snapshot.blockers(job) if snapshot is not None else ()
+        if blockers:
+            jobs = "job" if len(blockers) == 1 else "jobs"
+            return points, f"queued behind {jobs} {', '.join(map(str, blockers))}", False
+        if not daemon:
+            return points, "queued — no daemon runs on this home; d starts one", False
+        return points, "queued — waiting for a free worker", False
+    return points, "nothing computed", False
 
 
 class SurfaceView(Widget):
@@ -220,26 +251,35 @@ class Preview(Vertical):
         self.shown_data = None
         self._title(Text(f"job {job.id} · {job.name}" if job else "preview", style="bold"), "")
         self._switch("note")
-        self._note.update(why)
+        self._note.set_class(False, "-one-line")
+        self._note.update(Text(why))
 
-    def show(self, data: PreviewData, job: JobRow | None) -> None:
-        """Draw ``data`` unless it is what is already drawn."""
-        key = (data.job_id, data.version, data.done_points, data.name, self.log_scale)
+    def show(self, data: PreviewData, job: JobRow | None, snapshot: Snapshot | None = None) -> None:
+        """Draw ``data`` unless it is what is already drawn; a job without points gets
+        what its state says (see :func:`without_points`; ``snapshot``: the daemon and
+        the jobs a queued one waits on)."""
+        waiting = without_points(job, snapshot) if data.done_points == 0 and not data.note else None
+        # the state is part of the key: a job that fails or is paused before its first
+        # point has the same numbers as before
+        key = (data.job_id, data.version, data.done_points, data.name, self.log_scale, waiting)
         if key == self._shown:
             return
         self._shown = key
         self.shown_data = data
         self.job_id = data.job_id
         head = Text(f"job {data.job_id} · {data.name}", style="bold")
+        self._note.set_class(False, "-one-line")
         if data.note:
             self._title(head)
             self._switch("note")
-            self._note.update(data.note)
+            self._note.update(Text(data.note))
             return
-        if data.done_points == 0:
-            self._title(head, "waiting for the first points")
+        if waiting is not None:
+            under, note, one_line = waiting
+            self._title(head, under)
             self._switch("note")
-            self._note.update("nothing computed yet")
+            self._note.set_class(one_line, "-one-line")
+            self._note.update(Text(note))  # not markup: an error may quote [brackets]
             return
         if data.ndim == 1:
             self._title(head, f"{data.done_points}/{data.total_points} points · loss and accuracy · "
