@@ -79,7 +79,9 @@ def job_options(default_x: str | None, kind: str = "surface") -> Callable[[Calla
             click.option("--raw-data", is_flag=True, help="skip input normalisation"),
             click.option("--seed", default=123, show_default=True, type=int),
             click.option("--batch-size", default=None, type=int, help="samples per forward pass (default: by device)"),
-            click.option("--precision", default="fp32", show_default=True, type=click.Choice(PRECISIONS)),
+            click.option("--precision", default="fp32", show_default=True, type=click.Choice(PRECISIONS),
+                         help="fp32 strict; tf32: TF32 products on CUDA (on the CPU the same as fp32); "
+                              "bf16: autocast (on CPUs without AMX slower than fp32)"),
             click.option("--bn", default="eval", show_default=True, type=click.Choice(BN_MODES), help="eval: running statistics; recompute: re-estimate them at every point"),
             click.option("--compile", "compile_mode", default="auto", show_default=True, type=click.Choice(COMPILE_MODES)),
             click.option("--triton-conv", default="off", show_default=True, type=click.Choice(TRITON_MODES),

@@ -257,7 +257,8 @@ class JobSpec:
         if kind in _DATA_FOLDERS and rest:
             folder = _absolute(rest, base, "--data")
             if check_files and not Path(folder).is_dir():
-                raise SpecError(f"--data {data!r}: no such folder")
+                what = "is a file; give the folder that holds the data" if Path(folder).exists() else "no such folder"
+                raise SpecError(f"--data {data!r}: {what}")
             changes["data"] = f"{kind}:{folder}"
         spec = dataclasses.replace(self, **changes)
         if spec.kind == "interp":
@@ -274,6 +275,11 @@ class JobSpec:
                     f"--{key.replace('_', '-')} is the --checkpoint file itself: the direction "
                     "towards it would be zero; give another checkpoint"
                 )
+        if spec.bn == "recompute" and "train" not in spec.splits:
+            raise SpecError(
+                "--bn recompute re-estimates BatchNorm statistics on the training split; "
+                "use --split train or both"
+            )
         if spec.target_y is not None and spec.target is None:
             raise SpecError("--target-y needs --target")
         if spec.target_y is not None and spec.y is None:
@@ -350,6 +356,17 @@ def ignores_data_shape(model: str) -> bool:
     person's own, written for their data; a torchvision model is checked against the
     data's samples before its job runs (:func:`lstui.models.check_takes_inputs`)."""
     return model.strip().startswith("torchvision:")
+
+
+def checked_against_data(model: str) -> bool:
+    """Whether ``model``'s fit to the data is checked with two of its samples before a
+    job's first point (:func:`lstui.models.check_takes_inputs`, where the job is
+    prepared): a torchvision model, which ignores the data's shape, and a factory, the
+    person's own code. Built-in models size themselves to the data. At submit only
+    torchvision models are (:func:`ignores_data_shape`): a factory's forward is the
+    person's code, run where the job runs, not in ``lstui submit``."""
+    name = model.strip()
+    return ignores_data_shape(name) or (":" in name and not name.startswith("torchvision:"))
 
 
 def _check_model(model: str) -> None:

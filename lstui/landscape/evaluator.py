@@ -782,8 +782,8 @@ class Evaluator:
 
         ``nonfinite``: a 0-dim bool tensor, true when the model's outputs are not numbers
         though a fused ReLU hid it (:func:`~lstui.landscape.fold.fused_nonfinite`). A
-        loss that is NaN or infinite comes with a NaN accuracy: the argmax of outputs
-        that are not numbers is no prediction.
+        NaN loss comes with a NaN accuracy: the argmax of outputs that are not numbers
+        is no prediction (an infinite loss, from a logit of −inf, keeps its accuracy).
         """
         forward = self._forward_model if self._compiled is None else self._compiled
         if self._compiled is None and self.cuda_graphs:
@@ -807,7 +807,7 @@ class Evaluator:
         if nonfinite is not None:
             total_loss = torch.where(nonfinite, torch.nan, total_loss)
         loss = float(total_loss.item() / n)
-        return loss, float(100.0 * correct.item() / n) if math.isfinite(loss) else math.nan
+        return loss, float(100.0 * correct.item() / n) if not math.isnan(loss) else math.nan
 
     def _replay(self, xb: torch.Tensor) -> torch.Tensor:
         """The eager model's output for ``xb`` from a CUDA graph, captured for the batch's

@@ -94,7 +94,13 @@ def _factory_model(spec: str, module_name: str, attribute: str) -> nn.Module:
         ) from None
     except ValueError:
         pass  # no signature to inspect (a builtin); just call it
-    model = factory()
+    try:
+        model = factory()
+    except Exception as exc:  # the person's code: its error in one line, not a traceback
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise ModelError(
+            f"model {spec!r}: {attribute}() failed: {type(exc).__name__}" + (f": {reason}" if reason else "")
+        ) from None
     if not isinstance(model, nn.Module):
         raise ModelError(
             f"model {spec!r}: {attribute}() returned an object of type {type(model).__name__}, "
@@ -133,9 +139,12 @@ def check_takes_inputs(
         ) from None
     finally:
         model.train(was_training)
-    if isinstance(out, (tuple, list)) and out:  # (logits, aux) of Inception and the like
-        out = out[0]
-    shape = tuple(getattr(out, "shape", ()))
+    if not isinstance(out, torch.Tensor):  # (logits, aux), {"logits": …}: not what the loss takes
+        raise ModelError(
+            f"model {name!r} returns a {type(out).__name__} in eval mode; lstui needs forward() "
+            "to return one tensor of logits, of shape (batch, classes)"
+        )
+    shape = tuple(out.shape)
     if len(shape) != 2 or shape[1] < num_classes:
         raise ModelError(
             f"model {name!r} gives outputs of shape {tuple(shape)} for a batch of 2; "

@@ -3,6 +3,7 @@
 from lstui.results.h5files import (
     SURFACE_KEYS,
     SurfaceFile,
+    read_direction_attrs,
     read_directions,
     read_projection,
     read_surface,
@@ -14,6 +15,7 @@ from lstui.results.h5files import (
 __all__ = [
     "SURFACE_KEYS",
     "SurfaceFile",
+    "read_direction_attrs",
     "read_directions",
     "read_projection",
     "read_surface",

@@ -132,9 +132,13 @@ def write_directions(
     xdirection: Sequence[torch.Tensor | np.ndarray],
     ydirection: Sequence[torch.Tensor | np.ndarray] | None = None,
     extra: Mapping[str, np.ndarray] | None = None,
+    attrs: Mapping[str, str] | None = None,
 ) -> None:
-    """Write groups ``xdirection`` (and ``ydirection``) with datasets ``"0"``, ``"1"``, …"""
+    """Write groups ``xdirection`` (and ``ydirection``) with datasets ``"0"``, ``"1"``, …;
+    ``attrs``: text attributes of the file (what made it)."""
     with _atomic_h5(path) as f:
+        for key, text in (attrs or {}).items():
+            f.attrs[key] = text
         for name, direction in (("xdirection", xdirection), ("ydirection", ydirection)):
             if direction is None:
                 continue
@@ -158,6 +162,12 @@ def _read_group(f: h5py.File, name: str, path: Path) -> list[torch.Tensor]:
         raise BadInput(
             f"direction file {str(path)!r}: group {name!r} must hold datasets named 0..{count - 1}"
         ) from None
+
+
+def read_direction_attrs(path: Path) -> dict[str, str]:
+    """The text attributes of a direction file (none in the reference's)."""
+    with _open_for_reading(path, "direction file") as f:
+        return {k: v.decode() if isinstance(v, bytes) else str(v) for k, v in f.attrs.items()}
 
 
 def read_directions(path: Path) -> tuple[list[torch.Tensor], list[torch.Tensor] | None, dict[str, np.ndarray]]:

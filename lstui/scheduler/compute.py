@@ -27,11 +27,12 @@ from lstui.landscape.grid import SurfaceGrid
 from lstui.results import (
     SURFACE_KEYS,
     SurfaceFile,
+    read_direction_attrs,
     read_directions,
     read_surface,
     write_directions,
 )
-from lstui.spec import JobSpec, ignores_data_shape
+from lstui.spec import JobSpec, checked_against_data
 
 if TYPE_CHECKING:
     import torch
@@ -206,14 +207,15 @@ def load_or_make_directions(
             return read_fitting_directions(path, tensors, wanted), path
         except BadInput as exc:
             raise BadInput(f"--dir-file: {exc}") from None
+    key = directions_key(spec)
     if path.exists():
         try:
-            return read_fitting_directions(path, tensors, wanted), path
+            return _own_directions(path, key, tensors, wanted), path
         except BadInput as exc:
             damage = exc
         with contextlib.suppress(BadInput):
             # another worker of the job may have set it aside and written it meanwhile
-            return read_fitting_directions(path, tensors, wanted), path
+            return _own_directions(path, key, tensors, wanted), path
         aside: Path | None = None
         with contextlib.suppress(FileNotFoundError):
             aside = set_aside(path)
@@ -225,8 +227,40 @@ def load_or_make_directions(
         if on_note is not None:
             on_note(note)
     dirs = make_directions(spec, model, data)
-    write_directions(path, dirs[0], dirs[1] if len(dirs) > 1 else None)
+    write_directions(path, dirs[0], dirs[1] if len(dirs) > 1 else None, attrs={DIRECTIONS_KEY: key})
     return dirs, path
+
+
+DIRECTIONS_KEY = "lstui_directions"
+"""The attribute of a job's own direction file that names the settings that made it."""
+
+
+def directions_key(spec: JobSpec) -> str:
+    """The settings a job's own directions are made from, as text: the model and its
+    checkpoints (with their digests), the kind of direction, its normalisation and seed."""
+    files = [f for f in (spec.checkpoint, spec.checkpoint_b, spec.target, spec.target_y) if f]
+    made_from = {
+        "kind": spec.kind, "model": spec.model, "checkpoint": spec.checkpoint,
+        "checkpoint_b": spec.checkpoint_b, "target": spec.target, "target_y": spec.target_y,
+        "dir_type": spec.dir_type, "norm": spec.norm, "ignore": spec.ignore, "seed": spec.seed,
+        "digests": {f: (spec.digests or {}).get(f) for f in files},
+    }
+    return json.dumps(made_from, sort_keys=True)
+
+
+def _own_directions(path: Path, key: str, tensors: list[torch.Tensor], wanted: int) -> list[Direction]:
+    """The job's own direction file, if it was made from ``key``'s settings (a file that
+    does not say, from an earlier lstui, is taken as it is) and fits the model."""
+    made_from = read_direction_attrs(path).get(DIRECTIONS_KEY)
+    if made_from is not None and made_from != key:
+        settings = json.loads(made_from) if made_from.startswith("{") else {}
+        differ = [k for k, v in json.loads(key).items() if settings.get(k) != v]
+        what = " and ".join(differ) if len(differ) <= 2 else f"{len(differ)} settings"
+        raise BadInput(
+            f"direction file {str(path)!r} was made for other settings "
+            f"(its {what or 'settings'} {'differs' if len(differ) == 1 else 'differ'})"
+        )
+    return read_fitting_directions(path, tensors, wanted)
 
 
 def no_test_split(spec: JobSpec) -> BadInput:
@@ -259,11 +293,14 @@ def prepare_job(
     from lstui.models import check_takes_inputs
     from lstui.scheduler.preflight import check_unchanged
 
-    check_unchanged(spec)
+    if spec.trust_checkpoint:  # a file swapped in since would be unpickled, code and all
+        check_unchanged(spec)
     dev = resolve_device(device)
     data = load_job_data(spec)
+    if "test" in spec.splits and data.test is None:  # before a file is written
+        raise no_test_split(spec)
     model = build_centre(spec, data)
-    if ignores_data_shape(spec.model):  # PyTorch's shape error, said as one line before the first point
+    if checked_against_data(spec.model):  # PyTorch's shape error, said as one line before the first point
         check_takes_inputs(model, spec.model, data.input_shape, data.num_classes)
     dirs, dir_path = load_or_make_directions(spec, model, data, results_dir, on_note=note)
     evaluator = Evaluator(
@@ -282,8 +319,9 @@ def prepare_job(
         triton_conv=spec.triton_conv,
         expected_points=spec.grid.num_points,
     )
-    if "test" in spec.splits and data.test is None:
-        raise no_test_split(spec)
+    # a file changed since the job was queued: after the loaders, so that a damaged or
+    # untrusted one is told in their words, and before the first point
+    check_unchanged(spec)
     return PreparedJob(spec, spec.grid, evaluator, dir_path, notes)
 
 

@@ -41,6 +41,11 @@ class SurfaceNotSaved(LstuiError):
     """The surface file cannot be written (a full disk): says what is kept and what is lost."""
 
 
+class PointFailed(LstuiError):
+    """Evaluating a point raised (the person's model, most often): the run stops there,
+    keeping the points computed before."""
+
+
 def run_foreground(
     spec: JobSpec,
     out: Path,
@@ -113,7 +118,17 @@ def run_foreground(
         with Progress(*columns, console=console, transient=False) as progress:
             task = progress.add_task("points", total=grid.num_points, completed=len(done), rate="-")
             for n, index in enumerate(todo, start=1):
-                result = prepared.evaluate(index)
+                try:
+                    result = prepared.evaluate(index)
+                except (LstuiError, MemoryError):
+                    raise
+                except Exception as exc:  # the person's model failed on a point: one line, as a worker says it
+                    x, y = grid.coordinates_of(index)
+                    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                    raise PointFailed(
+                        f"point {index} (x {x:g}, y {y:g}) failed: {type(exc).__name__}"
+                        + (f": {reason}" if reason else "")
+                    ) from exc
                 points[index] = result.as_dict()
                 rate = n / max(time.monotonic() - start, 1e-9)
                 progress.update(task, advance=1, rate=f"{rate:.1f}")
@@ -125,8 +140,8 @@ def run_foreground(
                         raise
                     last_write = time.monotonic()
     finally:
-        if not failed_write:
-            write()
+        if not failed_write and (len(points) > len(done) or surface_path.exists()):
+            write()  # what was computed (an interrupted run goes on from it); nothing: no file
     computed = len(points) - len(done)
     if computed:
         spent = time.monotonic() - start

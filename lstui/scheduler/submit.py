@@ -80,8 +80,8 @@ def retry_jobs(store: Store, job_ids: Sequence[int]) -> None:
         check_action(job.state, "retry", job_id=job.id)
     specs = {}
     for job in jobs:
-        spec = JobSpec.from_dict(job.spec)
         try:
+            spec = JobSpec.from_dict(job.spec)
             check_inputs([spec])  # the files must still be there
         except BadInput as exc:
             raise type(exc)(f"job {job.id} was not retried: {exc}") from None

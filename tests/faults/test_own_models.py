@@ -1,0 +1,144 @@
+"""A researcher's own models and settings, as a walk through the product met them:
+each mistake is one line and an exit code, never a traceback, and leaves no file that
+would change or block the next run.
+
+Real CLI entry point (in process), real files; the models are factories in a module
+written for the test and put on sys.path.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from lstui.models import build_model
+from lstui.results import read_surface
+from tests.faults.support import cli_in_process, listed_jobs, one_error_line
+
+MODELS = '''
+import torch
+from torch import nn
+
+
+def broken():
+    raise RuntimeError("boom in factory")
+
+
+class Pair(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(64, 10)
+
+    def forward(self, x):
+        z = self.fc(x.flatten(1))
+        return z, z
+
+
+def pair():
+    return Pair()
+
+
+class Picky(nn.Module):
+    """Fine at its centre; raises wherever its 1x1 gate moved away from 1."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(64, 10)
+        self.gate = nn.Parameter(torch.ones(1, 1))
+
+    def forward(self, x):
+        if abs(float(self.gate) - 1.0) > 1e-6:
+            raise RuntimeError("gate moved")
+        return self.fc(x.flatten(1))
+
+
+def picky():
+    return Picky()
+'''
+
+
+@pytest.fixture
+def own_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    folder = tmp_path / "mods"
+    folder.mkdir()
+    (folder / "own_models.py").write_text(MODELS)
+    monkeypatch.syspath_prepend(str(folder))
+    return "own_models"
+
+
+def _run(tmp_path: Path, *argv: str) -> tuple[int, str, str]:
+    return cli_in_process(["run", "surface", "--data", "digits", "--subset", "100", *argv], tmp_path / "home")
+
+
+def test_a_factory_that_raises_is_one_line_at_run_and_at_submit(tmp_path: Path, own_models: str) -> None:
+    out = tmp_path / "out"
+    code, _, err = _run(tmp_path, "--model", f"{own_models}:broken", "--x", "-1:1:3", "--out", str(out))
+    assert code == 2
+    assert one_error_line(err).endswith("broken() failed: RuntimeError: boom in factory")
+    assert not out.exists()
+    ck = tmp_path / "ck.pt"  # with a checkpoint to fit, submit builds the model: its error is one line too
+    torch.save(build_model("mlp", input_shape=(1, 8, 8)).state_dict(), ck)
+    code, _, err = cli_in_process(["submit", "surface", "--model", f"{own_models}:broken", "--x", "-1:1:3",
+                                   "--checkpoint", str(ck)], tmp_path / "home")
+    assert code == 2 and "broken() failed: RuntimeError: boom in factory" in one_error_line(err)
+    assert listed_jobs(tmp_path / "home") == []
+
+
+def test_a_factory_model_returning_a_tuple_is_refused_before_any_file(tmp_path: Path, own_models: str) -> None:
+    out = tmp_path / "out"
+    code, _, err = _run(tmp_path, "--model", f"{own_models}:pair", "--x", "-1:1:3", "--out", str(out))
+    assert code == 2
+    assert "returns a tuple in eval mode; lstui needs forward() to return one tensor" in one_error_line(err)
+    assert not out.exists()
+
+
+def test_a_model_failing_at_a_point_is_one_line_and_leaves_no_empty_surface(
+    tmp_path: Path, own_models: str
+) -> None:
+    out = tmp_path / "out"
+    code, _, err = _run(tmp_path, "--model", f"{own_models}:picky", "--ignore", "none", "--x", "-1:1:3",
+                        "--out", str(out))
+    assert code == 1
+    assert "failed: RuntimeError: gate moved" in one_error_line(err)
+    surface = out / "surface.h5"
+    if surface.exists():  # the centre came first: it is kept, the rest is still to do
+        assert read_surface(surface).computed("train_loss").sum() >= 1
+    # the same out with a model that works is not refused as "other settings"
+    code, _, err = _run(tmp_path, "--model", "mlp", "--x", "-1:1:3", "--out", str(tmp_path / "fine"))
+    assert code == 0, err
+
+
+def test_a_job_s_own_directions_made_for_other_settings_are_made_again(tmp_path: Path) -> None:
+    """A folder whose directions.h5 is of seed 123 (a run that stopped before its first
+    point stored one) and a run of seed 5 into it: the directions were reused silently,
+    and spec.json said seed 5."""
+    out, fresh = tmp_path / "out", tmp_path / "fresh"
+    args = ("--model", "mlp", "--x", "-1:1:5", "--no-figure")
+    assert _run(tmp_path, *args, "--out", str(out))[0] == 0
+    (out / "surface.h5").unlink()
+    code, _, err = _run(tmp_path, *args, "--seed", "5", "--out", str(out))
+    assert code == 0, err
+    assert "was made for other settings (its seed differs)" in err
+    assert _run(tmp_path, *args, "--seed", "5", "--out", str(fresh))[0] == 0
+    np.testing.assert_array_equal(read_surface(out / "surface.h5").arrays["train_loss"],
+                                  read_surface(fresh / "surface.h5").arrays["train_loss"])
+    assert json.loads((out / "spec.json").read_text())["seed"] == 5
+
+
+def test_bn_recompute_without_the_training_split_is_refused_before_any_file(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    code, _, err = _run(tmp_path, "--model", "cnn", "--bn", "recompute", "--split", "test", "--x", "-1:1:3",
+                        "--out", str(out))
+    assert code == 2 and "--bn recompute re-estimates BatchNorm statistics on the training split" in one_error_line(err)
+    assert not out.exists()
+
+
+def test_a_data_folder_that_is_a_file_says_so(tmp_path: Path) -> None:
+    f = tmp_path / "r20.pt"
+    f.write_bytes(b"x")
+    code, _, err = cli_in_process(["run", "surface", "--data", f"cifar10:{f}", "--x", "-1:1:3"], tmp_path / "home")
+    assert code == 2 and one_error_line(err).endswith("is a file; give the folder that holds the data")
