@@ -129,12 +129,23 @@ def factory_function(spec: str) -> Any:
     return target
 
 
+def _stated_classes(dataset: object) -> int | None:
+    """The class count a data set states: ``num_classes``, or ``len(classes)`` as
+    torchvision's data sets have it (None when it states neither)."""
+    count = getattr(dataset, "num_classes", None)
+    if count is None and isinstance(getattr(dataset, "classes", None), (list, tuple)):
+        count = len(dataset.classes)  # type: ignore[attr-defined]
+    return count if isinstance(count, int) and not isinstance(count, bool) and count > 0 else None
+
+
 def load_factory(spec: str) -> LandscapeData:
     """Import ``pkg.module:factory``, call it, and materialise what it returns.
 
     The factory takes no arguments and returns ``(train, test_or_None)``; each split is
     taken as :func:`materialise` describes and kept as given (no normalisation: the
-    data set's own transforms apply). ``num_classes`` is the largest label plus one.
+    data set's own transforms apply). ``num_classes`` is what the train split states
+    (``num_classes``, or ``len(classes)`` as torchvision's data sets have it), else the
+    largest label plus one.
 
     Raises:
         DataError: the module does not import, the factory is missing, fails or returns
@@ -161,6 +172,13 @@ def load_factory(spec: str) -> LandscapeData:
     num_classes = int(train.targets.max()) + 1
     if test is not None:
         num_classes = max(num_classes, int(test.targets.max()) + 1)
+    stated = _stated_classes(result[0])
+    if stated is not None:
+        if stated < num_classes:
+            raise DataError(
+                f"data {spec}: the train split states {stated} classes but holds label {num_classes - 1}"
+            )
+        num_classes = stated  # a subset that lacks the last classes still has them all
     return LandscapeData(
         name=spec, train=train, test=test, input_shape=input_shape, num_classes=num_classes
     )

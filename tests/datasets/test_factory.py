@@ -60,6 +60,21 @@ SOURCE = textwrap.dedent(
         return [(Image.new("RGB", (2, 2)), 0)], None
 
 
+    class Stated(TensorDataset):
+        classes = ["a", "b", "c", "d", "e"]
+
+
+    def stated():
+        x = torch.zeros(4, 2)
+        return Stated(x, torch.tensor([0, 1, 1, 0])), None
+
+
+    def overstated():
+        data = TensorDataset(torch.zeros(2, 2), torch.tensor([0, 7]))
+        data.num_classes = 3
+        return data, None
+
+
     NOT_CALLABLE = 3
     """
 )
@@ -97,6 +112,14 @@ def test_num_classes_spans_both_splits_and_xy_pairs_are_accepted(user_module):
     data = load_data(f"{user_module}:pairs")
     assert data.train.inputs.dtype == torch.float32
     assert data.num_classes == 7
+
+
+def test_a_data_set_that_states_its_classes_keeps_those_its_labels_lack(user_module):
+    """A subset without the last classes: the largest label + 1 would make a 10-class
+    checkpoint look like it belongs to another model."""
+    assert load_data(f"{user_module}:stated").num_classes == 5
+    with pytest.raises(DataError, match="states 3 classes but holds label 7"):
+        load_data(f"{user_module}:overstated")
 
 
 @pytest.mark.parametrize(
