@@ -769,8 +769,15 @@ class Evaluator:
             m.train()
         try:
             with self._autocast():
+                held: torch.Tensor | None = None  # one batch behind: a last batch of one sample joins it
                 for xb, _ in self._batches("train"):
-                    self.model(xb)
+                    if held is not None and xb.shape[0] == 1:  # BatchNorm1d cannot train on one sample
+                        xb = torch.cat([held, xb])
+                    elif held is not None:
+                        self.model(held)
+                    held = xb
+                if held is not None:
+                    self.model(held)
         finally:
             for m, (momentum, training) in zip(self._bn_buffers, saved, strict=True):
                 m.momentum = momentum

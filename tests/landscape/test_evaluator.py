@@ -126,6 +126,16 @@ def test_bn_recompute_uses_training_statistics_at_each_point():
     torch.testing.assert_close(model[1].running_mean, feats.mean(dim=(0, 2, 3)), rtol=1e-4, atol=1e-5)
 
 
+def test_bn_recompute_of_a_batchnorm1d_model_takes_a_last_batch_of_one_sample_with_the_one_before():
+    """7 samples at batch 3 run as 3, 3, 1: BatchNorm1d cannot train on one sample."""
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 16), torch.nn.BatchNorm1d(16),
+                                torch.nn.ReLU(), torch.nn.Linear(16, 3))
+    x = torch.randn(7, 1, 8, 8)
+    d = create_random_direction(model, torch.Generator().manual_seed(4))
+    ev = Evaluator(model, [d], train=EvalData(x, torch.randint(0, 3, (7,))), bn="recompute", batch_size=3)
+    assert ev.evaluate(0.5).finite
+
+
 def test_uint8_inputs_are_scaled_and_normalised_on_the_device():
     model = relu_mlp()
     raw = torch.randint(0, 256, (20, 6), dtype=torch.uint8)
