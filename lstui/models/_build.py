@@ -131,11 +131,11 @@ def check_takes_inputs(
             out = model(torch.zeros((2, *input_shape), device=device))
     except NotImplementedError:
         return  # an operation without a meta kernel: the worker's first point will tell
-    except (RuntimeError, ValueError, TypeError, IndexError, AssertionError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except Exception as exc:  # a shape PyTorch refuses, or the person's forward() raising
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise ModelError(
             f"model {name!r} cannot take the data's inputs of shape "
-            f"{'×'.join(map(str, input_shape))}: {reason}"
+            f"{'×'.join(map(str, input_shape))}: {type(exc).__name__}" + (f": {reason}" if reason else "")
         ) from None
     finally:
         model.train(was_training)
