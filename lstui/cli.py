@@ -407,7 +407,18 @@ def ls(ctx: click.Context, show_all: bool, as_json: bool) -> None:
 
         click.echo(json.dumps([job_summary(j, daemon_running=daemon_running) for j in jobs], indent=1))
         return
-    click.echo(jobs_table(jobs, hidden_finished=hidden, daemon_running=daemon_running))
+    click.echo(jobs_table(jobs, hidden_finished=hidden, daemon_running=daemon_running, width=_terminal_width()))
+
+
+def _terminal_width() -> int | None:
+    """The terminal's width (``$COLUMNS`` first), or None when the output goes to a
+    file or a pipe without ``$COLUMNS``: scripts get whole lines."""
+    import os
+    import shutil
+
+    if "COLUMNS" in os.environ or sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return None
 
 
 @cli.command("show")

@@ -108,12 +108,29 @@ def progress_bar(fraction: float, width: int = 10) -> str:
     return "█" * filled + "░" * (width - filled)
 
 
-def jobs_table(jobs: Sequence[JobRow], *, hidden_finished: int = 0, daemon_running: bool = True) -> str:
+_LS_COLUMNS = (  # key, header, width, right-aligned
+    ("id", "ID", 5, True), ("code", "ST", 2, False), ("state", "STATE", 9, False),
+    ("prio", "PRIO", 4, True), ("progress", "PROGRESS", 10, False),
+    ("points", "DONE/TOTAL", 11, True), ("device", "DEVICE", 10, False),
+    ("elapsed", "ELAPSED", 7, True), ("eta", "ETA", 7, True),
+)
+_LS_DROPPED_FIRST = ("device", "prio", "progress", "code")
+"""The columns a narrow terminal loses first, in order (the state says what the code
+says; the counts say what the bar shows)."""
+NAME_MIN = 8
+
+
+def jobs_table(
+    jobs: Sequence[JobRow], *, hidden_finished: int = 0, daemon_running: bool = True,
+    width: int | None = None,
+) -> str:
     """One line per job, aligned, for terminals and scripts.
 
     ``hidden_finished``: how many finished jobs the caller left out; an empty table then
     says so rather than that there are no jobs at all. ``daemon_running`` False: running
-    jobs are shown stalled, without an ETA (see :data:`STALLED`).
+    jobs are shown stalled, without an ETA (see :data:`STALLED`). ``width``: the
+    terminal's; a narrower one loses DEVICE, PRIO, PROGRESS and ST in turn, and the
+    name is cut with an ellipsis (None: every column, whole names).
     """
     if not jobs:
         if hidden_finished:
@@ -121,17 +138,46 @@ def jobs_table(jobs: Sequence[JobRow], *, hidden_finished: int = 0, daemon_runni
                     f"(lstui ls --all shows them)")
         return "no jobs (queue one with 'lstui submit')"
     now = time.time()
-    header = f"{'ID':>5} {'ST':<2} {'STATE':<9} {'PRIO':>4} {'PROGRESS':<10} {'DONE/TOTAL':>11} {'DEVICE':<10} {'ELAPSED':>7} {'ETA':>7}  NAME"
-    lines = [header]
+    columns = list(_LS_COLUMNS)
+
+    def fixed() -> int:  # every column, their spaces, and the two before the name
+        return sum(c[2] for c in columns) + len(columns) - 1 + 2
+
+    if width is not None:
+        for key in _LS_DROPPED_FIRST:
+            if fixed() + NAME_MIN <= width:
+                break
+            columns = [c for c in columns if c[0] != key]
+
+    def row(cells: dict[str, str], name: str) -> str:
+        parts = [f"{cells[k]:>{w}}" if right else f"{cells[k][:w]:<{w}}" for k, _, w, right in columns]
+        if width is not None:
+            name = _cut(name, max(NAME_MIN, width - fixed()))
+        return " ".join(parts) + "  " + name
+
+    lines = [row({k: header for k, header, _, _ in columns}, "NAME")]
     for j in jobs:
-        lines.append(
-            f"{j.id:>5} {state_code(j, daemon_running=daemon_running):<2} "
-            f"{state_name(j, daemon_running=daemon_running):<9} {j.priority:>4} {progress_bar(j.progress)} "
-            f"{f'{j.done_points}/{j.total_points}':>11} {(j.device or '-')[:10]:<10} "
-            f"{format_duration(elapsed_s(j, now)):>7} "
-            f"{format_duration(eta_s(j, now, daemon_running=daemon_running)):>7}  {j.name}"
-        )
+        lines.append(row({
+            "id": str(j.id),
+            "code": state_code(j, daemon_running=daemon_running),
+            "state": state_name(j, daemon_running=daemon_running),
+            "prio": str(j.priority),
+            "progress": progress_bar(j.progress),
+            "points": f"{j.done_points}/{j.total_points}",
+            "device": j.device or "-",
+            "elapsed": format_duration(elapsed_s(j, now)),
+            "eta": format_duration(eta_s(j, now, daemon_running=daemon_running)),
+        }, j.name))
     return "\n".join(lines)
+
+
+def _cut(text: str, cells: int) -> str:
+    """``text`` in at most ``cells`` terminal cells, ending in ``…`` when cut."""
+    from rich.cells import cell_len, set_cell_size
+
+    if cell_len(text) <= cells:
+        return text
+    return set_cell_size(text, cells - 1).rstrip() + "…"
 
 
 def format_time(ts: float | None) -> str:

@@ -46,3 +46,22 @@ def test_show_on_a_terminal_that_is_not_utf8_prints_no_traceback(lab: Lab) -> No
         proc = subprocess.run([sys.executable, "-m", "lstui.cli", *argv], env=env, capture_output=True)
         assert proc.returncode == 0 and b"Traceback" not in proc.stderr, proc.stderr.decode("latin-1")
         assert b"interp a" in proc.stdout or argv == ["logs", "1"]
+
+
+def test_ls_fits_the_terminal_and_gives_scripts_whole_lines(lab: Lab) -> None:
+    """``COLUMNS=60 lstui ls`` printed 108-character lines, which the terminal wrapped."""
+    name = "a rather long name for a job that goes on and on"
+    lab.cli("submit", "surface", "--model", "mlp", "--data", "digits", "--x", "-1:1:3", "--name", name)
+    env = {**os.environ, **lab.env}
+    env.pop("COLUMNS", None)
+    for columns, dropped in ((80, ["DEVICE"]), (60, ["DEVICE", "PRIO", "PROGRESS"]),
+                             (54, ["DEVICE", "PRIO", "PROGRESS", "ST"])):
+        out = subprocess.run([sys.executable, "-m", "lstui.cli", "ls"], env={**env, "COLUMNS": str(columns)},
+                             capture_output=True, text=True, check=True).stdout
+        lines = out.splitlines()
+        assert max(len(line) for line in lines) <= columns, out
+        assert not set(dropped) & set(lines[0].split()) and lines[1].endswith("…")
+        assert lines[1].split()[0] == "1" and "0/3" in lines[1]
+    whole = subprocess.run([sys.executable, "-m", "lstui.cli", "ls"], env=env, capture_output=True, text=True,
+                           check=True).stdout  # a pipe without $COLUMNS: a script's
+    assert whole.splitlines()[1].endswith(name) and "DEVICE" in whole
