@@ -768,7 +768,8 @@ def submit_trajectory(ctx: click.Context, **flags: Any) -> None:
 @click.argument("checkpoints", nargs=-1, required=True)
 @click.option("--model", default="cnn", show_default=True)
 @click.option("--data", default="digits", show_default=True)
-@click.option("--x", "curve_x", default="-1:1:51", show_default=True, help="grid of the 1D curves")
+@click.option("--x", "curve_x", default="-1:1:41", show_default=True,
+              help="grid of the 1D curves (a point every 0.05: the sharpness table's ±0.25, ±0.5, ±1 are on it)")
 @click.option("--surface", "surface_grid", default="-1:1:51", show_default=True, help="grid of each axis of the 2D surfaces")
 @click.option("--interp-x", default="-0.5:1.5:41", show_default=True, help="grid of the interpolations")
 @click.option("--split", default="train", show_default=True, type=click.Choice(SPLITS))

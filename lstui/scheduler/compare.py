@@ -146,6 +146,12 @@ def sharpness(x: np.ndarray, loss: np.ndarray, distances: Sequence[float] = SHAR
     return out
 
 
+def off_grid_distances(x: np.ndarray, distances: Sequence[float] = SHARPNESS_DISTANCES) -> list[float]:
+    """The distances of the sharpness table whose ±d are not both points of grid ``x``
+    (their Δloss is interpolated)."""
+    return [d for d in distances if not all(np.isclose(x, s, rtol=0, atol=1e-9).any() for s in (-d, d))]
+
+
 def _weight_norm(spec: JobSpec, checkpoint: str) -> float:
     from lstui.scheduler.compute import build_centre, load_job_data
 
@@ -158,6 +164,7 @@ def run_figure_job(spec: JobSpec, store: Store, results_dir: Path, job_id: int |
     """Draw the comparison's figures from its finished dependencies."""
     from lstui import plots
 
+    figure_job = job_id  # (the loops below name their dependencies job_id)
     fig = dict(spec.figure or {})
     if fig.get("type") != "comparison":
         raise BadInput(f"unknown figure type {fig.get('type')!r}")
@@ -185,6 +192,11 @@ def run_figure_job(spec: JobSpec, store: Store, results_dir: Path, job_id: int |
         row.update(sharpness(s.xcoordinates, loss))
         row["weight norm"] = _weight_norm(spec, str(checkpoint))
         rows.append(row)
+        off_grid = off_grid_distances(s.xcoordinates)
+        if off_grid and figure_job is not None:
+            store.add_event(figure_job, "info", f"{label}: Δloss at {', '.join(f'±{d:g}' for d in off_grid)} "
+                            "is interpolated between the curve's grid points (a grid with a point every "
+                            "0.05, like -1:1:41, has them)")
     if curves:
         written += plots.save_figure(
             plots.plot_comparison_1d(curves, ylabel="loss", title="1D loss curves (filter-normalised)"),

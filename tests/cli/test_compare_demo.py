@@ -84,6 +84,9 @@ def test_figure_job_waits_for_its_dependencies_then_draws_one_scale(tmp_path, da
     rows = json.loads((results / "sharpness.json").read_text())
     assert [r["model"] for r in rows] == ["small", "large"]
     assert all(r["weight norm"] > 0 for r in rows)
+    with Store.open_home(daemon_home) as store:  # the curves' grid -1:1:5 lacks ±0.25: said
+        said = [e.message for e in store.events(ids[-1])]
+    assert any("small: Δloss at ±0.25 is interpolated" in m for m in said), said
     # private, as every result (the table's CSV and JSON followed the umask)
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in results.iterdir()}
     assert {name for name, mode in modes.items() if mode & 0o077} == set(), modes
@@ -180,3 +183,13 @@ def test_the_demo_waits_for_each_jobs_finish_mark_not_its_first_png(tmp_path):
         assert not _exported(store, [job_id])
         (job.results_dir / FINISH_MARK).write_text(f"{job.finished!r}\n")
         assert _exported(store, [job_id])
+
+
+def test_the_sharpness_distances_are_points_of_compare_s_default_grid():
+    """The default curve grid was -1:1:51 (a point every 0.04): Δloss at 0.25 and 0.5
+    were interpolated between points, and the table did not say so."""
+    from lstui.scheduler.compare import off_grid_distances
+
+    assert off_grid_distances(np.linspace(-1, 1, 51)) == [0.25, 0.5]
+    assert off_grid_distances(np.linspace(-1, 1, 41)) == []
+    assert "[default: -1:1:41]" in run_lstui("compare", "--help").stdout
