@@ -283,13 +283,11 @@ def submit_file(ctx: click.Context, files: tuple[Path, ...]) -> None:
     """Queue the jobs of TOML files: every job of every file is checked (a trajectory's
     PCA computed) before the first is queued."""
     import dataclasses
-    import time
 
     from lstui.jobfile import read_job_file
     from lstui.scheduler.preflight import check_inputs
     from lstui.scheduler.submit import submit_spec
-    from lstui.scheduler.trajectory import compute_plane, trajectory_spec
-    from lstui.store import safe_name
+    from lstui.scheduler.trajectory import compute_plane, new_plane_dir, trajectory_spec
 
     entries = [entry for file in files for entry in read_job_file(file)]
     for entry in entries:  # every job checked before the first is queued
@@ -299,12 +297,10 @@ def submit_file(ctx: click.Context, files: tuple[Path, ...]) -> None:
             raise type(exc)(f"{entry.where}: {exc}") from None
     unit_size = ctx.obj.get("unit_size")
     with _store(ctx) as store:
-        root = store.path.parent / "trajectories"
         for n, entry in enumerate(entries):
             if entry.spec.kind == "trajectory":  # its PCA plane now, as `submit trajectory` does
-                folder = root / f"{time.strftime('%Y%m%d-%H%M%S')}-{safe_name(entry.spec.default_name())}"
                 try:
-                    plane = compute_plane(entry.spec, folder)
+                    plane = compute_plane(entry.spec, new_plane_dir(store.path.parent, entry.spec))
                 except BadInput as exc:
                     raise type(exc)(f"{entry.where}: {exc}") from None
                 x_given, y_given = entry.axes_given
@@ -749,18 +745,13 @@ def run_trajectory(out: Path | None, device: str, no_figure: bool, **flags: Any)
 @handle_errors
 def submit_trajectory(ctx: click.Context, **flags: Any) -> None:
     """Queue a trajectory: PCA now (streaming), then the surface on the PCA plane."""
-    import time
-
-    from lstui.store import safe_name
+    from lstui.scheduler.trajectory import new_plane_dir
 
     with _store(ctx) as store:
-        root = store.path.parent / "trajectories"
-
-    def plane_dir(spec: JobSpec) -> Path:
-        return root / f"{time.strftime('%Y%m%d-%H%M%S')}-{safe_name(spec.default_name())}"
+        home = store.path.parent
 
     priority = flags.pop("priority", 0)
-    spec = _trajectory_spec_and_plane(flags, plane_dir)
+    spec = _trajectory_spec_and_plane(flags, lambda spec: new_plane_dir(home, spec))
     _queue_and_report(ctx, spec, priority)
 
 

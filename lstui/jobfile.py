@@ -88,8 +88,9 @@ def _checkpoints(value: str | list[Any], base: Path, where: str) -> list[str]:
     items = [value] if isinstance(value, str) else value
     if not all(isinstance(item, str) for item in items):
         raise SpecError(f"{where}: checkpoints must be paths or globs")
+    parts = [part.strip() for item in items for part in item.split(",") if part.strip()]
     try:
-        return expand_checkpoints([str(base / Path(item).expanduser()) for item in items])
+        return expand_checkpoints([str(base / Path(part).expanduser()) for part in parts])
     except BadInput as exc:
         raise type(exc)(f"{where}: {exc}") from None
 

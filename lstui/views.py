@@ -138,7 +138,23 @@ def jobs_table(
                     f"(lstui ls --all shows them)")
         return "no jobs (queue one with 'lstui submit')"
     now = time.time()
-    columns = list(_LS_COLUMNS)
+    rows = [({
+        "id": str(j.id),
+        "code": state_code(j, daemon_running=daemon_running),
+        "state": state_name(j, daemon_running=daemon_running),
+        "prio": str(j.priority),
+        "progress": progress_bar(j.progress),
+        "points": f"{j.done_points}/{j.total_points}",
+        "device": j.device or "-",
+        "elapsed": format_duration(elapsed_s(j, now)),
+        "eta": format_duration(eta_s(j, now, daemon_running=daemon_running)),
+    }, j.name) for j in jobs]
+    # a column as wide as its longest number (a priority of -1000, 1000 h, 10⁶ points);
+    # DEVICE, a list of devices, is cut instead
+    columns = [
+        (key, header, w if key == "device" or not right else max(w, *(len(r[key]) for r, _ in rows)), right)
+        for key, header, w, right in _LS_COLUMNS
+    ]
 
     def fixed() -> int:  # every column, their spaces, and the two before the name
         return sum(c[2] for c in columns) + len(columns) - 1 + 2
@@ -149,26 +165,14 @@ def jobs_table(
                 break
             columns = [c for c in columns if c[0] != key]
 
-    def row(cells: dict[str, str], name: str) -> str:
+    def line(cells: dict[str, str], name: str) -> str:
         parts = [f"{cells[k]:>{w}}" if right else f"{cells[k][:w]:<{w}}" for k, _, w, right in columns]
         if width is not None:
             name = _cut(name, max(NAME_MIN, width - fixed()))
         return " ".join(parts) + "  " + name
 
-    lines = [row({k: header for k, header, _, _ in columns}, "NAME")]
-    for j in jobs:
-        lines.append(row({
-            "id": str(j.id),
-            "code": state_code(j, daemon_running=daemon_running),
-            "state": state_name(j, daemon_running=daemon_running),
-            "prio": str(j.priority),
-            "progress": progress_bar(j.progress),
-            "points": f"{j.done_points}/{j.total_points}",
-            "device": j.device or "-",
-            "elapsed": format_duration(elapsed_s(j, now)),
-            "eta": format_duration(eta_s(j, now, daemon_running=daemon_running)),
-        }, j.name))
-    return "\n".join(lines)
+    header = line({k: h for k, h, _, _ in columns}, "NAME")
+    return "\n".join([header, *(line(cells, name) for cells, name in rows)])
 
 
 def _cut(text: str, cells: int) -> str:

@@ -771,7 +771,7 @@ class Evaluator:
             with self._autocast():
                 held: torch.Tensor | None = None  # one batch behind: a last batch of one sample joins it
                 for xb, _ in self._batches("train"):
-                    if held is not None and xb.shape[0] == 1:  # BatchNorm1d cannot train on one sample
+                    if held is not None and xb.shape[0] == 1 < held.shape[0]:  # BatchNorm1d cannot train on one sample
                         xb = torch.cat([held, xb])
                     elif held is not None:
                         self.model(held)

@@ -293,23 +293,34 @@ def freeze(model: nn.Module, dtype: torch.dtype | None = None) -> int:
 
 
 def fused_nonfinite(model: nn.Module) -> torch.Tensor | None:
-    """Whether a folded weight or bias of a convolution whose ReLU is fused is NaN or
-    infinite, as a 0-dim bool tensor on the model's device (no wait for the device);
-    ``None`` when no ReLU is fused.
+    """Whether the model's outputs are NaN where a fused ReLU may hide it, as a 0-dim
+    bool tensor on the model's device (no wait for the device); ``None`` when no ReLU
+    is fused.
 
     A fused call's ReLU takes ``max(x, 0)``, which maps NaN to 0 (cuDNN's, oneDNN's and
-    the Triton kernel's alike), where PyTorch's ``relu`` keeps NaN. NaN weights (a
-    BatchNorm running variance made negative by an interpolation or a ``states``
-    direction, say) would then give a finite, wrong loss instead of the NaN the model
-    computes: the Evaluator marks such a point NaN.
+    the Triton kernel's alike), where PyTorch's ``relu`` keeps NaN: a NaN made before a
+    fused layer would give a finite, wrong loss instead of the NaN the model computes.
+    Such a NaN comes from a tensor that is NaN or infinite (a folded weight, or any
+    parameter or buffer), or from a BatchNorm whose running variance plus ε is negative
+    (an interpolation or a ``states`` direction can make one; folded or not, as in a
+    pre-activation block). The Evaluator marks such a point NaN.
     """
-    tensors = [t for m in model.modules() if isinstance(m, ConvBN) and m.relu for t in m.folded()]
-    if not tensors:
+    modules = list(model.modules())
+    if not any(isinstance(m, ConvBN) and m.relu for m in modules):
         return None
+    tensors = [t for m in modules if isinstance(m, ConvBN) and m.relu for t in m.folded()]
+    tensors += [t for t in (*model.parameters(), *model.buffers()) if t.is_floating_point()]
     # x·0 is 0 for a finite x and NaN for NaN or ±inf, and a sum with a NaN is NaN: a few
     # multi-tensor kernels on CUDA, where a test per tensor took two launches each
     zeros = torch._foreach_mul(tensors, 0.0)
-    return torch.stack(torch._foreach_norm(zeros, 1, dtype=torch.float32)).isnan().any()
+    bad = torch.stack(torch._foreach_norm(zeros, 1, dtype=torch.float32)).isnan().any()
+    norms = [(m.running_var, float(m.eps)) for m in modules
+             if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_var is not None]
+    if norms:  # min(var + ε, 0) is 0 unless negative: its L1 norm is positive then
+        shifted = torch._foreach_add([v for v, _ in norms], [eps for _, eps in norms])
+        below = torch._foreach_clamp_max(shifted, 0.0)
+        bad = bad | (torch.stack(torch._foreach_norm(below, 1, dtype=torch.float32)) > 0).any()
+    return bad
 
 
 def _keep(kept: tuple[torch.Tensor, ...] | None, fresh: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:

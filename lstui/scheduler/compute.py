@@ -302,6 +302,9 @@ def prepare_job(
     model = build_centre(spec, data)
     if checked_against_data(spec.model):  # PyTorch's shape error, said as one line before the first point
         check_takes_inputs(model, spec.model, data.input_shape, data.num_classes)
+    # a checkpoint changed since the job was queued: after its loader (a damaged or
+    # untrusted file is told in its words), before directions are made from it
+    check_unchanged(spec, [f for f in (spec.digests or {}) if f != spec.dir_file])
     dirs, dir_path = load_or_make_directions(spec, model, data, results_dir, on_note=note)
     evaluator = Evaluator(
         model,
@@ -319,9 +322,8 @@ def prepare_job(
         triton_conv=spec.triton_conv,
         expected_points=spec.grid.num_points,
     )
-    # a file changed since the job was queued: after the loaders, so that a damaged or
-    # untrusted one is told in their words, and before the first point
-    check_unchanged(spec)
+    if spec.dir_file:  # the person's direction file, likewise after its reader
+        check_unchanged(spec, [spec.dir_file])
     return PreparedJob(spec, spec.grid, evaluator, dir_path, notes)
 
 

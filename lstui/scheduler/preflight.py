@@ -120,10 +120,11 @@ def changed_files(spec: JobSpec) -> list[str]:
     return changed
 
 
-def check_unchanged(spec: JobSpec) -> None:
-    """Raise a BadInput naming a file changed since ``spec`` was queued: the job's
-    points would mix two models."""
-    changed = changed_files(spec)
+def check_unchanged(spec: JobSpec, files: Iterable[str] | None = None) -> None:
+    """Raise a BadInput naming a file changed since ``spec`` was queued (of ``files``
+    only, if given): the job's points would mix two models."""
+    wanted = None if files is None else set(files)
+    changed = [f for f in changed_files(spec) if wanted is None or f in wanted]
     if changed:
         raise BadInput(
             f"{changed[0]!r} changed after the job was queued (its contents differ), and "

@@ -27,7 +27,7 @@ from typing import Any
 
 from lstui.errors import DaemonError
 from lstui.scheduler.devices import RAY_DEVICES
-from lstui.scheduler.worker import Worker, evaluate_with_backoff
+from lstui.scheduler.worker import Worker, evaluate_with_backoff, refuse_newer_spec
 from lstui.store import UnitClaim
 
 log = logging.getLogger("lstui.ray")
@@ -138,6 +138,7 @@ class RayWorker(Worker):
 
     def _build(self, claim: UnitClaim) -> Any:
         """The job made ready on the actor; what stands for it here is its id."""
+        refuse_newer_spec(claim)  # (the actor runs this lstui's code too, or an older one)
         ref = self._actor.prepare.remote(claim.job_id, claim.spec, str(claim.results_dir))
         for note in self._remote(ref):
             self._note(claim.job_id, note)

@@ -86,6 +86,11 @@ def retry_jobs(store: Store, job_ids: Sequence[int]) -> None:
         except BadInput as exc:
             raise type(exc)(f"job {job.id} was not retried: {exc}") from None
         changed = changed_files(spec)
+        if changed and spec.kind == "trajectory":
+            raise BadInput(
+                f"job {job.id} was not retried: {changed[0]!r} changed after it was queued, and "
+                "its PCA plane and path are of the old checkpoints; queue the trajectory again"
+            )
         if changed and job.done_points:
             raise BadInput(
                 f"job {job.id} was not retried: {changed[0]!r} changed after it was queued, "

@@ -11,6 +11,7 @@ import dataclasses
 import glob
 import math
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,25 @@ def _covering_axis(values: np.ndarray, num: int) -> Axis:
     unit = 10 ** (math.floor(math.log10(width)) - 1)
     width = math.ceil(round(width / unit, 9)) * unit
     return Axis(round(-a * width, 12), round(b * width, 12), num)
+
+
+def new_plane_dir(home: Path, spec: JobSpec) -> Path:
+    """A new folder of its own for a queued trajectory's PCA plane, under
+    ``home/trajectories``: its time and name, and ``-2``, ``-3``, … when another job of
+    the same name was planned in the same second (two jobs must not share a plane)."""
+    from lstui.store import safe_name
+
+    root = home / "trajectories"
+    make_private_dirs(root)
+    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{safe_name(spec.default_name())}"
+    for n in range(1, 10_000):
+        folder = root / (stem if n == 1 else f"{stem}-{n}")
+        try:
+            folder.mkdir(mode=0o700)  # atomic: two submits at once get two folders
+        except FileExistsError:
+            continue
+        return folder
+    raise OSError(f"no free folder name for {stem!r} under {root}")
 
 
 def compute_plane(spec: JobSpec, out: Path) -> TrajectoryPlane:

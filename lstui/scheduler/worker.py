@@ -277,13 +277,7 @@ class Worker:
         from lstui.scheduler.compute import prepare_job
         from lstui.spec import JobSpec
 
-        unknown = sorted(set(claim.spec) - {f.name for f in dataclasses.fields(JobSpec)})
-        if unknown:  # lstui was upgraded under a running daemon, whose workers run the old code
-            raise SpecError(
-                f"the job was queued by a newer lstui than this worker's (its spec has "
-                f"{unknown[0]!r}): restart the daemon (lstui daemon stop; lstui daemon start), "
-                f"then lstui retry {claim.job_id}"
-            )
+        refuse_newer_spec(claim)
         spec = JobSpec.from_dict(claim.spec)
         return prepare_job(
             spec, Path(claim.results_dir), device=self.config.device,
@@ -418,6 +412,20 @@ def _empty_cache() -> None:
 
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
+
+
+def refuse_newer_spec(claim: UnitClaim) -> None:
+    """Raise a SpecError for a job whose spec has keys this lstui does not know: it was
+    queued by a newer lstui than this worker's (an upgrade under a running daemon)."""
+    from lstui.spec import JobSpec
+
+    unknown = sorted(set(claim.spec) - {f.name for f in dataclasses.fields(JobSpec)})
+    if unknown:
+        raise SpecError(
+            f"the job was queued by a newer lstui than this worker's (its spec has "
+            f"{unknown[0]!r}): restart the daemon (lstui daemon stop; lstui daemon start), "
+            f"then lstui retry {claim.job_id}"
+        )
 
 
 def _say_why(store: Store, device: str, exc: BaseException) -> None:

@@ -905,6 +905,7 @@ class Store:
                 return False
             job_id, seq, attempts = unit["job_id"], unit["seq"], unit["attempts"]
             if attempts >= max_attempts:
+                self._stop_run(c, job_id)  # while its worker's lease still says it computed
                 c.execute(
                     "UPDATE units SET state = 'failed', lease_owner = NULL, lease_expires = NULL,"
                     " last_error = ? WHERE id = ?",
@@ -1173,13 +1174,21 @@ class Store:
 
         ``ended_at_last_point``: its workers died, so the run ended when its last point
         was stored (or, with none stored in this run, when it began), not now: a daemon
-        restarted hours after a crash does not count the hours.
+        restarted hours after a crash does not count the hours. So it is too when no
+        worker holds a live lease of the job now (a job cancelled while its daemon is
+        dead). Call this before the job's leases are released.
         """
         row = c.execute("SELECT run_since FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None or row[0] is None:
             return
         since = float(row[0])
         end = self._clock()
+        if not ended_at_last_point:
+            held = c.execute(
+                "SELECT 1 FROM units WHERE job_id = ? AND state = 'leased' AND lease_expires >= ?",
+                (job_id, end),
+            ).fetchone()
+            ended_at_last_point = held is None
         if ended_at_last_point:
             last = c.execute(
                 "SELECT max(created) FROM points WHERE job_id = ?", (job_id,)

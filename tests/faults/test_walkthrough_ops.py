@@ -52,6 +52,8 @@ def test_ls_fits_the_terminal_and_gives_scripts_whole_lines(lab: Lab) -> None:
     """``COLUMNS=60 lstui ls`` printed 108-character lines, which the terminal wrapped."""
     name = "a rather long name for a job that goes on and on"
     lab.cli("submit", "surface", "--model", "mlp", "--data", "digits", "--x", "-1:1:3", "--name", name)
+    lab.cli("submit", "surface", "--model", "mlp", "--data", "digits", "--x", "-1:1:1001", "--y", "-1:1:1001",
+            "--priority", "-1000")  # wider numbers than the columns' own widths
     env = {**os.environ, **lab.env}
     env.pop("COLUMNS", None)
     for columns, dropped in ((80, ["DEVICE"]), (60, ["DEVICE", "PRIO", "PROGRESS"]),

@@ -549,3 +549,24 @@ def test_a_negative_running_variance_gives_nan_fused_or_not(precision: str, devi
         assert math.isnan(got.train_loss) and math.isnan(got.train_acc), (ev.fused_relu, got)
         assert not got.finite
     assert fused.evaluate(0.0).finite  # the next point is not marked
+
+
+def test_a_negative_variance_before_a_fused_layer_gives_nan_too() -> None:
+    """A pre-activation block (DenseNet's ``norm1 → relu → conv1 → norm2 → relu``): its
+    first BatchNorm is not folded, and the NaN of its negative variance reached the
+    fused ``conv1`` whose ReLU made it 0."""
+    model = nn.Sequential(
+        nn.BatchNorm2d(1), nn.ReLU(), nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(),
+        nn.Flatten(), nn.Linear(4 * 8 * 8, 3),
+    )
+    model = _randomise_bn(model, seed=6)
+    state = model.state_dict()
+    direction = [torch.zeros(t.shape) for t in state.values()]
+    direction[list(state).index("0.running_var")] = -2.0 * state["0.running_var"].float()
+    kw = dict(dir_type="states", train=_data(), batch_size=16)
+    plain = Evaluator(copy.deepcopy(model), [direction], fold_bn=False, **kw)  # type: ignore[arg-type]
+    fused = Evaluator(copy.deepcopy(model), [direction], fuse_relu=True, **kw)  # type: ignore[arg-type]
+    assert fused.fused_relu and fused.folded_bn == 1
+    for ev in (plain, fused):
+        assert math.isnan(ev.evaluate(1.0).train_loss)  # type: ignore[arg-type]
+    assert fused.evaluate(0.25).train_loss == pytest.approx(plain.evaluate(0.25).train_loss, rel=1e-6)

@@ -115,3 +115,20 @@ def test_several_files_are_queued_all_or_none(tmp_path: Path) -> None:
     assert code == 2 and "bad.toml" in one_error_line(err)
     assert listed_jobs(home) == []
     assert len(_submit(home, str(good), str(good))) == 2
+
+
+def test_two_trajectories_planned_in_one_second_get_a_plane_each(tmp_path: Path) -> None:
+    """Same name, same second: they shared one folder, and the first job drew on the
+    second's plane. A comma list with globs is relative to the file, item by item."""
+    _walk(tmp_path / "run")
+    (tmp_path / "t.toml").write_text(
+        '# two\n[defaults]\nsubset = "100"\nkind = "trajectory"\nnum = 5\n'
+        '[[job]]\ncheckpoints = "run/cnn_1.pt, run/cnn_[234].pt"\nprojection = "cos"\n'
+        '[[job]]\ncheckpoints = ["run/cnn_*.pt"]\nprojection = "lstsq"\n'
+    )
+    home = tmp_path / "home"
+    first, second = _submit(home, str(tmp_path / "t.toml"))
+    a, b = _spec(home, first), _spec(home, second)
+    assert a["checkpoints"] == b["checkpoints"] == [str(tmp_path / "run" / f"cnn_{n}.pt") for n in range(1, 5)]
+    assert a["dir_file"] != b["dir_file"]
+    assert Path(a["dir_file"]).parent.parent == Path(b["dir_file"]).parent.parent == home / "trajectories"

@@ -73,12 +73,20 @@ def test_cancelled_and_failed_jobs_keep_the_time_they_ran(
     store: Store, tmp_path: Path, clock: FakeClock
 ) -> None:
     worker = store.register_worker("cpu", 1, "h")
-    cancelled = add_job(store, tmp_path, points=2, name="c")
+    cancelled = add_job(store, tmp_path, points=3, name="c")
     _compute_one(store, worker, cancelled, clock, 7)
-    clock.advance(3)
+    assert store.claim_unit(worker, lease_s=60, job_ids=[cancelled]) is not None
+    clock.advance(3)  # a worker computes it: these seconds count
     store.cancel(cancelled)
     clock.advance(100)
     assert elapsed_s(store.get_job(cancelled), clock.now) == pytest.approx(10)
+
+    stalled = add_job(store, tmp_path, points=3, name="s")
+    _compute_one(store, worker, stalled, clock, 4)
+    assert store.claim_unit(worker, lease_s=60, job_ids=[stalled]) is not None
+    clock.advance(3600)  # its daemon was killed: the lease ran out, nothing computed
+    store.cancel(stalled)
+    assert elapsed_s(store.get_job(stalled), clock.now) == pytest.approx(4)  # to its last point
 
     failing = add_job(store, tmp_path, points=2, name="f")
     claim = store.claim_unit(worker, lease_s=60, job_ids=[failing])

@@ -281,7 +281,7 @@ def test_ls_and_the_tui_say_stalled_when_no_daemon_runs(stopped_home: Path) -> N
     runner = CliRunner()
 
     def ls(*args: str) -> str:
-        result = runner.invoke(cli, ["--home", str(stopped_home), "ls", *args])
+        result = runner.invoke(cli, ["--home", str(stopped_home), "ls", *args], env={"COLUMNS": "200"})
         assert result.exit_code == 0, result.output
         return result.output
 
