@@ -218,3 +218,17 @@ async def settle(pilot: Pilot[None]) -> None:
 def screen_text(app: LstuiApp) -> list[str]:
     """The lines the terminal shows now, as text (every screen and toast composited)."""
     return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+async def select_job(pilot: Pilot[None], job_id: int) -> None:
+    """Move the table's selection to ``job_id`` with the arrow keys, as a person would."""
+    app = pilot.app
+    assert isinstance(app, LstuiApp)
+    table = app.main.table
+    await wait_for(pilot, lambda: job_id in table._shown, 10, f"job {job_id} in the table")
+    for _ in range(table.row_count + 1):
+        current = table.selected_job_id() or 0
+        if current == job_id:
+            return
+        await pilot.press("up" if current > job_id else "down")
+    raise AssertionError(f"could not select job {job_id}")

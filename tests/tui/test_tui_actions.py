@@ -20,7 +20,7 @@ from lstui.store import JobState, Store
 from lstui.tui import LstuiApp
 from lstui.tui.app import COMMANDS
 from lstui.tui.screens import ConfirmScreen, HelpScreen, JobScreen, MainScreen, NewJobScreen
-from tests.tui.support import fixed_app, settle, tiny_spec, wait_for
+from tests.tui.support import fixed_app, select_job, settle, tiny_spec, wait_for
 
 
 def _wait_store(home: Path, job_id: int, state: JobState, timeout: float = 60.0) -> None:
@@ -30,19 +30,6 @@ def _wait_store(home: Path, job_id: int, state: JobState, timeout: float = 60.0)
             if time.monotonic() > deadline:
                 raise AssertionError(f"job {job_id} is {store.get_job(job_id).state}, not {state}")
             time.sleep(0.1)
-
-
-async def _select(pilot: Pilot[None], job_id: int) -> None:
-    app = pilot.app
-    assert isinstance(app, LstuiApp)
-    table = app.main.table
-    await wait_for(pilot, lambda: job_id in table._shown, 10, f"job {job_id} in the table")
-    for _ in range(table.row_count + 1):
-        current = table.selected_job_id() or 0
-        if current == job_id:
-            return
-        await pilot.press("up" if current > job_id else "down")
-    raise AssertionError(f"could not select job {job_id}")
 
 
 def _palette_choice(app: LstuiApp) -> str | None:
@@ -94,7 +81,7 @@ async def _drive(home: Path, size: tuple[int, int], tag: str, done: int, held: i
             await wait_for(pilot, lambda: _state_cell(app, done) == "done", 10, "the done job")
 
             # pause, resume
-            await _select(pilot, held)
+            await select_job(pilot, held)
             await _act(pilot, "p")
             assert store.get_job(held).state is JobState.PAUSED
             await wait_for(pilot, lambda: _state_cell(app, held) == "paused", 5, "the paused cell")
@@ -138,7 +125,7 @@ async def _drive(home: Path, size: tuple[int, int], tag: str, done: int, held: i
             assert titles <= palette
 
             # export figures of the finished job
-            await _select(pilot, done)
+            await select_job(pilot, done)
             await _act(pilot, "e")
             results = store.get_job(done).results_dir
             assert sorted(p.suffix for p in results.glob("*_2dcontour.*")) == [".pdf", ".png"]
@@ -146,10 +133,10 @@ async def _drive(home: Path, size: tuple[int, int], tag: str, done: int, held: i
             wrote = [e.message for e in store.events(done) if e.message.startswith("wrote ")]
             assert f"wrote {results / 'surface_train_loss_2dcontour.png'}" in wrote
             # a job without points: one error line
-            await _select(pilot, held)
+            await select_job(pilot, held)
             await _act(pilot, "e")
             assert app.notices[-1] == ("error", f"job {held} has no computed points yet; nothing to draw")
-            await _select(pilot, done)
+            await select_job(pilot, done)
 
             # open the job: spec, files, log; l gives the log the screen; esc goes back
             await pilot.press("enter")
@@ -256,7 +243,7 @@ def test_an_action_waiting_for_a_locked_database_says_so_at_once(fixed_home: Pat
         app = fixed_app(fixed_home)
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
-            await _select(pilot, 5)
+            await select_job(pilot, 5)
             holder.execute("BEGIN IMMEDIATE")
             try:
                 await pilot.press("p")

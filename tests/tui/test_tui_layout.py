@@ -6,7 +6,6 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from textual.pilot import Pilot
 from textual.widgets import Input, RichLog
 from textual.widgets._footer import FooterKey
 
@@ -23,6 +22,7 @@ from tests.tui.support import (
     fixed_devices,
     preview_ready,
     screen_text,
+    select_job,
     settle,
     tiny_spec,
     wait_for,
@@ -145,19 +145,6 @@ def test_the_job_log_wraps_long_lines_within_an_80_column_terminal(fixed_home: P
     asyncio.run(drive())
 
 
-async def _select(pilot: Pilot[None], job_id: int) -> None:
-    app = pilot.app
-    assert isinstance(app, LstuiApp)
-    table = app.main.table
-    await wait_for(pilot, lambda: job_id in table._shown, 10, f"job {job_id} in the table")
-    for _ in range(table.row_count + 1):
-        current = table.selected_job_id() or 0
-        if current == job_id:
-            return
-        await pilot.press("up" if current > job_id else "down")
-    raise AssertionError(f"could not select job {job_id}")
-
-
 def test_long_names_are_cut_so_that_id_kind_state_and_points_stay_in_view(fixed_home: Path) -> None:
     """A 79-character name wrapped the job screen's one-line title down to ``job 9 ·``
     and pushed the preview's points line out of view."""
@@ -173,7 +160,7 @@ def test_long_names_are_cut_so_that_id_kind_state_and_points_stay_in_view(fixed_
         app = fixed_app(fixed_home)
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
-            await _select(pilot, job_id)
+            await select_job(pilot, job_id)
             await wait_for(pilot, lambda: app.main.preview.job_id == job_id and preview_ready(app), 10, "the preview")
             await pilot.pause(0.3)
             lines = screen_text(app)
@@ -286,10 +273,10 @@ def test_the_preview_of_a_job_without_points_says_what_its_state_means(fixed_hom
                 (7, "cancelled — r queues it again"),
                 (after, "queued behind job 2"),
             ):
-                await _select(pilot, job_id)
+                await select_job(pilot, job_id)
                 await wait_for(pilot, lambda s=says: s in shown(app), 5, says)  # type: ignore[misc]
                 assert "waiting for the first points" not in shown(app)
-            await _select(pilot, 5)
+            await select_job(pilot, 5)
             await wait_for(pilot, lambda: "queued — waiting" in shown(app), 5, "the queued job")
             with Store.open_home(fixed_home) as store:
                 store.fail_job(5, "disk full [errno 28] " + "and a long tail " * 8)
