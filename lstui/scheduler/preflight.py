@@ -108,10 +108,14 @@ def with_digests(spec: JobSpec) -> JobSpec:
     return dataclasses.replace(spec, digests=digests)
 
 
-def changed_files(spec: JobSpec) -> list[str]:
-    """The files of ``spec.digests`` whose bytes are not the ones digested."""
+def changed_files(spec: JobSpec, files: Iterable[str] | None = None) -> list[str]:
+    """The files of ``spec.digests`` (of ``files`` only, if given: each is read whole)
+    whose bytes are not the ones digested."""
+    wanted = None if files is None else set(files)
     changed = []
     for file, digest in (spec.digests or {}).items():
+        if wanted is not None and file not in wanted:
+            continue
         try:
             if file_digest(file) != digest:
                 changed.append(file)
@@ -123,8 +127,7 @@ def changed_files(spec: JobSpec) -> list[str]:
 def check_unchanged(spec: JobSpec, files: Iterable[str] | None = None) -> None:
     """Raise a BadInput naming a file changed since ``spec`` was queued (of ``files``
     only, if given): the job's points would mix two models."""
-    wanted = None if files is None else set(files)
-    changed = [f for f in changed_files(spec) if wanted is None or f in wanted]
+    changed = changed_files(spec, files)
     if changed:
         raise BadInput(
             f"{changed[0]!r} changed after the job was queued (its contents differ), and "
