@@ -47,7 +47,7 @@ class DemoSettings:
 
     @classmethod
     def quick(cls) -> DemoSettings:
-        return cls(small_epochs=4, large_epochs=12, curve_num=11, surface_num=9, interp_num=11, trajectory_num=7)
+        return cls(small_epochs=4, large_epochs=12, curve_num=11, surface_num=9, interp_num=9, trajectory_num=7)
 
 
 def train_runs(settings: DemoSettings, out: Path, console: Console) -> dict[str, list[str]]:

@@ -193,3 +193,13 @@ def test_the_sharpness_distances_are_points_of_compare_s_default_grid():
     assert off_grid_distances(np.linspace(-1, 1, 51)) == [0.25, 0.5]
     assert off_grid_distances(np.linspace(-1, 1, 41)) == []
     assert "[default: -1:1:41]" in run_lstui("compare", "--help").stdout
+
+
+def test_both_demos_interpolate_through_both_minimizers():
+    """The quick demo's interpolation grid was -0.5:1.5:11 (a point every 0.2): neither
+    minimizer (α = 0, α = 1) was on it, so the curve's two ends were never evaluated."""
+    from lstui.scheduler.demo import DemoSettings
+
+    for settings in (DemoSettings(), DemoSettings.quick()):
+        alphas = np.linspace(-0.5, 1.5, settings.interp_num)
+        assert np.isclose(alphas, 0.0).any() and np.isclose(alphas, 1.0).any(), settings
