@@ -18,14 +18,18 @@ if TYPE_CHECKING:
     import numpy as np
 
 
-def elapsed_s(job: JobRow, now: float | None = None) -> float | None:
+def elapsed_s(job: JobRow, now: float | None = None, *, daemon_running: bool = True) -> float | None:
     """Seconds the job has spent running, paused and queued time left out (None if
-    it never ran)."""
+    it never ran). A stalled job's run stopped with its last point: its clock does not
+    run on while nothing computes it."""
     if job.run_s is None and job.run_since is None:
         return None
     spent = job.run_s or 0.0
     if job.run_since is not None:
-        spent += max(0.0, (now or time.time()) - job.run_since)
+        end = now or time.time()
+        if stalled(job, daemon_running=daemon_running):
+            end = min(end, max(job.run_since, job.last_point or job.run_since))
+        spent += max(0.0, end - job.run_since)
     return spent
 
 
@@ -55,7 +59,7 @@ def state_code(job: JobRow, *, daemon_running: bool = True) -> str:
 def points_per_s(job: JobRow, now: float | None = None, *, daemon_running: bool = True) -> float | None:
     """Points per second over the job's running time (None before its first point, and
     while it is stalled: nothing computes it, so a rate would be a guess)."""
-    spent = elapsed_s(job, now)
+    spent = elapsed_s(job, now, daemon_running=daemon_running)
     if stalled(job, daemon_running=daemon_running) or not spent or job.done_points <= 0:
         return None
     return job.done_points / spent
@@ -97,7 +101,7 @@ def job_summary(job: JobRow, *, daemon_running: bool = True) -> dict[str, Any]:
         "total": job.total_points,
         "progress": round(job.progress, 4),
         "device": job.device or "",
-        "elapsed_s": elapsed_s(job),
+        "elapsed_s": elapsed_s(job, daemon_running=daemon_running),
         "eta_s": eta_s(job, daemon_running=daemon_running),
         "stalled": stalled(job, daemon_running=daemon_running),
     }
@@ -146,7 +150,7 @@ def jobs_table(
         "progress": progress_bar(j.progress),
         "points": f"{j.done_points}/{j.total_points}",
         "device": j.device or "-",
-        "elapsed": format_duration(elapsed_s(j, now)),
+        "elapsed": format_duration(elapsed_s(j, now, daemon_running=daemon_running)),
         "eta": format_duration(eta_s(j, now, daemon_running=daemon_running)),
     }, j.name) for j in jobs]
     # a column as wide as its longest number (a priority of -1000, 1000 h, 10⁶ points);
@@ -205,7 +209,7 @@ def job_details(job: JobRow, events: Sequence[Event] = (), *, daemon_running: bo
         f"  progress  {job.done_points}/{job.total_points} points ({100 * job.progress:.1f} %)",
         f"  device    {job.device or '-'}",
         f"  created   {format_time(job.created)}   started {format_time(job.started)}   finished {format_time(job.finished)}",
-        f"  elapsed   {format_duration(elapsed_s(job))}   "
+        f"  elapsed   {format_duration(elapsed_s(job, daemon_running=daemon_running))}   "
         f"ETA {format_duration(eta_s(job, daemon_running=daemon_running))}",
         f"  model     {spec.get('model')}  checkpoint {spec.get('checkpoint') or '-'}",
         f"  data      {spec.get('data')}  split {spec.get('split')}  loss {spec.get('loss')}",

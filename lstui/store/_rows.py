@@ -48,6 +48,8 @@ class JobRow:
     """Seconds spent running in the runs that ended (None: it never ran)."""
     run_since: float | None = None
     """When the current run began (None unless it runs)."""
+    last_point: float | None = None
+    """When the job's last point was stored (None unless it runs, or before its first)."""
 
     @property
     def progress(self) -> float:

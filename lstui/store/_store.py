@@ -67,6 +67,8 @@ _JOB_COLUMNS = """
     j.id, j.name, j.kind, j.spec, j.state, j.priority, j.created, j.started, j.finished,
     j.attempts, j.error, j.results_dir, j.total_points, j.done_points, j.device,
     j.run_s, j.run_since,
+    CASE WHEN j.run_since IS NOT NULL
+         THEN (SELECT max(p.created) FROM points p WHERE p.job_id = j.id) END AS last_point,
     (SELECT group_concat(d.depends_on) FROM job_deps d WHERE d.job_id = j.id) AS deps
 """
 
@@ -1336,4 +1338,5 @@ def _job_row(r: sqlite3.Row) -> JobRow:
         depends_on=tuple(sorted(int(d) for d in deps.split(","))) if deps else (),
         run_s=_real(r["run_s"]),
         run_since=_real(r["run_since"]),
+        last_point=_real(r["last_point"]),
     )

@@ -123,3 +123,18 @@ def test_a_job_its_workers_left_for_a_higher_priority_one_waits_again(
     assert f"queued again: its workers went to job {high}" in [e.message for e in store.events(low)]
     clock.advance(100)
     assert elapsed_s(store.get_job(low), clock.now) == pytest.approx(15)  # to its last point
+
+
+def test_a_stalled_job_s_clock_stops_at_its_last_point(
+    store: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    """With its daemon killed the store still says running; ELAPSED ran on for the
+    hours nothing computed it."""
+    job = add_job(store, tmp_path, points=4)
+    worker = store.register_worker("cpu", 1, "h")
+    _compute_one(store, worker, job, clock, 10)
+    clock.advance(7200)  # the daemon died two hours ago
+    row = store.get_job(job)
+    assert row.last_point == pytest.approx(clock.now - 7200)
+    assert elapsed_s(row, clock.now, daemon_running=False) == pytest.approx(10)
+    assert elapsed_s(row, clock.now, daemon_running=True) == pytest.approx(7210)

@@ -89,7 +89,7 @@ def job_facts(job: JobRow, now: float, colour: bool = True, daemon_running: bool
     line("started", clock_time(job.started, now))
     line("finished", clock_time(job.finished, now))
     eta = format_duration(eta_s(job, now, daemon_running=daemon_running))
-    line("elapsed", f"{format_duration(elapsed_s(job, now))}   ETA {eta}"
+    line("elapsed", f"{format_duration(elapsed_s(job, now, daemon_running=daemon_running))}   ETA {eta}"
                     f"   {throughput(job, now, daemon_running)}")
     line("model", f"{spec.get('model')}")
     for key, label in (("checkpoint", "checkpoint"), ("checkpoint_b", "ckpt B")):

@@ -295,7 +295,8 @@ class JobTable(DataTable[Text]):
             "points": points_text(job),
             "device": ellipsis(device_text(job.device), widths.get("device", 0) - 1),
             # "<1m" only while the time runs: a paused job's 11 s are 11 s
-            "elapsed": short_duration(elapsed_s(job, now), live=job.state is JobState.RUNNING),
+            "elapsed": short_duration(elapsed_s(job, now, daemon_running=daemon_running),
+                                      live=job.state is JobState.RUNNING and daemon_running),
             "eta": short_duration(eta_s(job, now, daemon_running=daemon_running), live=True),
             "prio": str(job.priority),
         }
