@@ -61,3 +61,17 @@ class InvalidTransition(StoreError):
 
 class DaemonError(LstuiError):
     """The scheduler daemon cannot start, stop or be reached."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message ("" when it has none): what one line of a
+    log, a job's error or a message may quote of an error from PyTorch, Ray or a
+    person's code, whose messages run to many lines."""
+    text = str(exc).strip()
+    return text.splitlines()[0].strip() if text else ""
+
+
+def described(exc: BaseException) -> str:
+    """``exc`` in one line: ``Type: first line of its message``, or ``Type``."""
+    line = first_line(exc)
+    return f"{type(exc).__name__}: {line}" if line else type(exc).__name__

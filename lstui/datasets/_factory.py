@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from lstui.datasets._arrays import ArraySplit, LandscapeData
-from lstui.errors import DataError
+from lstui.errors import DataError, described
 
 FACTORY_PATTERN = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
@@ -155,7 +155,7 @@ def load_factory(spec: str) -> LandscapeData:
     try:
         result = target()
     except Exception as exc:
-        raise DataError(f"data factory {spec} failed: {type(exc).__name__}: {exc}") from exc
+        raise DataError(f"data factory {spec} failed: {described(exc)}") from exc
     if not (isinstance(result, (tuple, list)) and len(result) == 2):
         raise DataError(
             f"data factory {spec} returned a {type(result).__name__}; "

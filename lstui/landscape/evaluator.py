@@ -109,7 +109,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lstui.errors import BadInput
+from lstui.errors import BadInput, described
 from lstui.landscape.directions import check_direction_fits, model_tensors
 from lstui.landscape.fold import (
     ConvBN,
@@ -703,7 +703,7 @@ class Evaluator:
             with self._strict():
                 got = self._forward_model(xb).float()
         except Exception as exc:  # the traced model cannot run what the model can
-            return f"{type(exc).__name__}: {exc}"
+            return described(exc)
         scale = max(1.0, float(want.abs().max()))
         if want.shape == got.shape and bool(torch.allclose(got, want, rtol=1e-3, atol=1e-3 * scale)):
             return ""
@@ -831,7 +831,7 @@ class Evaluator:
                 raise
             except Exception as exc:  # a forward pass that syncs with the host, or reads it
                 log.warning("CUDA graphs off, evaluating eagerly: the model could not be captured (%s)",
-                            str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                            described(exc))
                 self.cuda_graphs = False
                 self._graphs.clear()
                 return self._forward_model(xb)

@@ -41,6 +41,7 @@ import torch.fx as fx
 import torch.nn.functional as F
 from torch import nn
 
+from lstui.errors import first_line
 from lstui.landscape import triton_conv
 
 log = logging.getLogger(__name__)
@@ -188,7 +189,7 @@ TRITON_TOLERANCE = 2.0**-5
 
 
 def _first_line(exc: BaseException) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return first_line(exc) or type(exc).__name__
 
 
 _said: set[str] = set()

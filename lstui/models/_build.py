@@ -8,7 +8,7 @@ import inspect
 
 from torch import nn
 
-from lstui.errors import ModelError
+from lstui.errors import ModelError, described
 from lstui.models._zoo import BUILTIN
 from lstui.spec import unknown_model_message
 
@@ -97,10 +97,7 @@ def _factory_model(spec: str, module_name: str, attribute: str) -> nn.Module:
     try:
         model = factory()
     except Exception as exc:  # the person's code: its error in one line, not a traceback
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise ModelError(
-            f"model {spec!r}: {attribute}() failed: {type(exc).__name__}" + (f": {reason}" if reason else "")
-        ) from None
+        raise ModelError(f"model {spec!r}: {attribute}() failed: {described(exc)}") from None
     if not isinstance(model, nn.Module):
         raise ModelError(
             f"model {spec!r}: {attribute}() returned an object of type {type(model).__name__}, "
@@ -132,10 +129,9 @@ def check_takes_inputs(
     except NotImplementedError:
         return  # an operation without a meta kernel: the worker's first point will tell
     except Exception as exc:  # a shape PyTorch refuses, or the person's forward() raising
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise ModelError(
             f"model {name!r} cannot take the data's inputs of shape "
-            f"{'×'.join(map(str, input_shape))}: {type(exc).__name__}" + (f": {reason}" if reason else "")
+            f"{'×'.join(map(str, input_shape))}: {described(exc)}"
         ) from None
     finally:
         model.train(was_training)

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from lstui.errors import CheckpointError
+from lstui.errors import CheckpointError, described
 
 #: Keys under which training scripts commonly keep the state dict, in order of preference.
 STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model", "net")
@@ -81,8 +81,7 @@ def _unreadable(file: Path, error: Exception, trust: bool) -> str:
             f"checkpoint {str(file)!r} cannot be read as tensors only ({reason}); "
             "--trust-checkpoint loads it if you trust the file"
         )
-    first_line = message.strip().splitlines()[0] if message.strip() else ""
-    detail = f"{type(error).__name__}: {first_line}" if first_line else type(error).__name__
+    detail = described(error)
     return f"{str(file)!r} is not a readable torch checkpoint ({detail})"
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import h5py
 import numpy as np
 
-from lstui.errors import BadInput
+from lstui.errors import BadInput, first_line
 
 if TYPE_CHECKING:
     import torch
@@ -118,8 +118,7 @@ def _open_for_reading(path: Path, what: str) -> Iterator[h5py.File]:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return first_line(exc) or type(exc).__name__
 
 
 def _as_numpy(t: torch.Tensor | np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from lstui.errors import LstuiError
+from lstui.errors import LstuiError, described
 from lstui.results.h5files import make_private_dirs, write_private_bytes
 from lstui.scheduler.allocator import keep_freed_memory
 from lstui.scheduler.compute import (
@@ -124,11 +124,7 @@ def run_foreground(
                     raise
                 except Exception as exc:  # the person's model failed on a point: one line, as a worker says it
                     x, y = grid.coordinates_of(index)
-                    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                    raise PointFailed(
-                        f"point {index} (x {x:g}, y {y:g}) failed: {type(exc).__name__}"
-                        + (f": {reason}" if reason else "")
-                    ) from exc
+                    raise PointFailed(f"point {index} (x {x:g}, y {y:g}) failed: {described(exc)}") from exc
                 points[index] = result.as_dict()
                 rate = n / max(time.monotonic() - start, 1e-9)
                 progress.update(task, advance=1, rate=f"{rate:.1f}")

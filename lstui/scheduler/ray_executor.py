@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lstui.errors import DaemonError
+from lstui.errors import DaemonError, first_line
 from lstui.scheduler.devices import RAY_DEVICES
 from lstui.scheduler.worker import Worker, evaluate_with_backoff, refuse_newer_spec
 from lstui.store import UnitClaim
@@ -129,7 +129,7 @@ class RayWorker(Worker):
         try:
             return ray.get(ref)
         except ray.exceptions.RayActorError as exc:
-            raise ExecutorLost(f"the Ray actor on {self.config.device} is gone: {exc}") from None
+            raise ExecutorLost(f"the Ray actor on {self.config.device} is gone: {first_line(exc)}") from None
         except ray.exceptions.RayTaskError as exc:
             cause = exc.cause
             if isinstance(cause, Exception):
@@ -166,7 +166,7 @@ def connect(address: str) -> Any:
     try:
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc) or type(exc).__name__
         raise DaemonError(
             f"no Ray cluster at --ray-address {address} ({first}); start one with "
             "'ray start --head' or give its address"

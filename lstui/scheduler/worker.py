@@ -27,7 +27,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
-from lstui.errors import InvalidTransition, LstuiError, SpecError, StoreError
+from lstui.errors import InvalidTransition, LstuiError, SpecError, StoreError, described, first_line
 from lstui.scheduler.allocator import keep_freed_memory
 from lstui.scheduler.devices import RAY_DEVICES
 from lstui.store import JobState, PointRow, Store, UnitClaim
@@ -308,11 +308,11 @@ class Worker:
             return
         try:
             prepared = self._prepare(claim)
-        except LstuiError as exc:
-            self._fail_job(claim, str(exc))
+        except LstuiError as exc:  # one line; what a person's code raised under it, whole, as detail
+            self._fail_job(claim, str(exc), traceback.format_exc() if exc.__cause__ is not None else None)
             return
         except Exception as exc:  # a bug or a broken user model: the job fails, not the worker
-            self._fail_job(claim, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+            self._fail_job(claim, described(exc), traceback.format_exc())
             return
         assert self.keeper is not None
         buffer: list[PointRow] = []
@@ -336,11 +336,11 @@ class Worker:
                         self.store.fail_unit,
                         claim.unit_id,
                         self.worker_id,
-                        f"out of memory at batch size 1: {exc}",
+                        f"out of memory at batch size 1: {first_line(exc)}",
                         max_attempts=self.config.max_attempts,
                     )
                     return
-                self._fail_job(claim, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+                self._fail_job(claim, described(exc), traceback.format_exc())
                 return
             self.stats.compute_s += time.perf_counter() - start
             self.stats.points += 1
@@ -376,7 +376,7 @@ class Worker:
             self._fail_job(claim, str(exc))
             return
         except Exception as exc:
-            self._fail_job(claim, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+            self._fail_job(claim, described(exc), traceback.format_exc())
             return
         for path in paths:
             self.store.add_event(claim.job_id, "info", f"wrote {path}")
@@ -431,9 +431,8 @@ def refuse_newer_spec(claim: UnitClaim) -> None:
 def _say_why(store: Store, device: str, exc: BaseException) -> None:
     """Why this worker stops, as one line of the daemon's own log in the store, where
     ``lstui daemon status`` finds it (daemon.log has the whole of it)."""
-    lines = str(exc).strip().splitlines()
     try:
-        store.add_event(None, "error", f"worker on {device} stopped: {lines[0] if lines else type(exc).__name__}")
+        store.add_event(None, "error", f"worker on {device} stopped: {first_line(exc) or type(exc).__name__}")
     except StoreError:
         log.warning("could not record why the worker stopped")
 

@@ -222,3 +222,29 @@ def test_the_cpu_device_names_the_cores_this_process_may_use() -> None:
     machine = os.cpu_count()
     expected = "CPU (1 core)" if machine == 1 else f"CPU (1 of {machine} cores)"
     assert confined == expected
+
+
+def test_a_job_failed_by_a_many_line_error_keeps_one_line_and_the_whole_in_its_events(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PyTorch's and Ray's errors run to many lines; a job's error is a line of the TUI
+    and of ``lstui ls``, so it is the first line, and the traceback is kept as a debug event."""
+    folder = tmp_path / "mods"
+    folder.mkdir()
+    (folder / "many_lines.py").write_text(
+        "def data():\n    raise RuntimeError('no data today\\n  line two of the detail\\n  line three')\n"
+    )
+    monkeypatch.syspath_prepend(str(folder))
+    spec = JobSpec(model="mlp", data="many_lines:data", x=parse_axis("-1:1:3")).validated()
+    job_id = submit_spec(store, spec)
+    worker = Worker(WorkerConfig(tmp_path / "home"), store)
+    worker.worker_id = store.register_worker("cpu", os.getpid(), "here")
+    claim = store.claim_unit(worker.worker_id, lease_s=60)
+    assert claim is not None
+    worker.run_unit(claim)
+    job = store.get_job(job_id)
+    assert job.state is JobState.FAILED
+    assert job.error is not None and "\n" not in job.error
+    assert job.error.endswith("RuntimeError: no data today"), job.error
+    debug = [e.message for e in store.events(job_id) if e.level == "debug"]
+    assert any("line three" in m for m in debug), debug
