@@ -188,14 +188,18 @@ def test_ls_and_show_speak_json(shared: Lab) -> None:
 
 
 def test_priority_changes_which_job_is_claimed_next(shared: Lab) -> None:
-    blocker = shared.submit("--unit-size", "4", "surface", *SLOWER_8X8)  # 16 short units
+    # 256 points of 0.1 s in 64 units: busy for a while however loaded the machine is
+    # (64 points were done before the third CLI call on a busy one); cancelled after
+    blocker = shared.submit("--unit-size", "4", "surface", *SLOWER_8X8[:2], "--x", "-1:1:16",
+                            "--y", "-1:1:16", "--subset", "200")
     first = shared.submit("surface", *TINY, "--name", "queued first")
     second = shared.submit("surface", *TINY, "--name", "queued second")
     assert shared.cli("priority", str(second), "5").stdout.strip() == f"job {second}: priority 5"
     # the test means something only if the blocker still had units to hand out
     assert any(u["state"] == "pending" for u in shared.units(blocker))
+    shared.cli("cancel", str(blocker))
 
-    for job_id in (blocker, first, second):
+    for job_id in (first, second):
         shared.wait_job(job_id)
     assert shared.job(second).started < shared.job(first).started
     assert shared.job(second).priority == 5
