@@ -637,11 +637,24 @@ def daemon_start(ctx: click.Context, devices: str | None, ray_address: str, fore
 @click.pass_context
 @handle_errors
 def daemon_stop(ctx: click.Context) -> None:
-    """Stop the daemon gracefully (units in flight finish their point and are released)."""
+    """Stop the daemon gracefully: each worker finishes the point in hand (for up to 30 s;
+    one still computing then is killed and its point computed again later) and gives its
+    unit back; finished jobs' files are written."""
+    import contextlib
+    import time
+
     from lstui.scheduler.daemon import stop_daemon
 
+    asked = time.time()
     pid = stop_daemon(_home(ctx))
-    click.echo("no daemon was running" if pid is None else f"daemon (pid {pid}) stopped")
+    if pid is None:
+        click.echo("no daemon was running")
+        return
+    click.echo(f"daemon (pid {pid}) stopped")
+    with contextlib.suppress(LstuiError), _store(ctx) as store:
+        for event in store.daemon_events(since=asked):
+            if "killed after" in event.message:
+                click.echo(event.message)
 
 
 TROUBLE_WINDOW_S = 600.0

@@ -291,20 +291,21 @@ def _flatten_into(
     No full-size temporary is made, and with ``minus`` the subtraction happens in the
     same pass as the conversion to float64. ``minus`` must be a flattened vector made
     with the same ``ignore_biasbn`` (zero on the ignored parts).
+
+    Integer buffers (BatchNorm's ``num_batches_tracked``) are zero: no direction moves
+    them, and a batch counter that grows by thousands between checkpoints would
+    otherwise be the first principal component of every ``--dir-type states`` path.
     """
     offset = 0
     for t in tensors:
         n = t.numel()
         part = out[offset : offset + n]
-        if ignore_biasbn and t.dim() <= 1:
+        if (ignore_biasbn and t.dim() <= 1) or not t.is_floating_point():
             part.zero_()
         elif minus is None:
             part.copy_(t.detach().reshape(-1))
         else:
-            flat = t.detach().reshape(-1).to(out.device)
-            if not flat.is_floating_point():  # integer buffers such as num_batches_tracked
-                flat = flat.to(torch.float64)
-            torch.sub(flat, minus[offset : offset + n], out=part)
+            torch.sub(t.detach().reshape(-1).to(out.device), minus[offset : offset + n], out=part)
         offset += n
 
 

@@ -12,6 +12,7 @@ numpy alone (the daemon stays near 100 MB instead of 600).
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import tempfile
@@ -44,6 +45,15 @@ def make_private_dirs(folder: Path) -> None:
     for d in reversed(missing):
         with contextlib.suppress(FileExistsError):
             d.mkdir(mode=0o700)
+
+
+NO_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+"""A full disk, a full quota, a file-size limit: what passes once space is made."""
+
+
+def no_space(exc: BaseException) -> bool:
+    """Whether ``exc`` is a write that failed for want of space (it may pass later)."""
+    return isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS
 
 
 def write_private_bytes(path: Path, data: bytes) -> None:

@@ -41,8 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from lstui.errors import DaemonError, DatabaseLocked, LstuiError, StoreError
-from lstui.results.h5files import write_private_bytes
+from lstui.errors import DaemonError, DatabaseLocked, LstuiError, StoreError, first_line
+from lstui.results.h5files import no_space, write_private_bytes
 from lstui.scheduler.devices import RAY_DEVICES
 from lstui.store import (
     DEFAULT_TIMEOUT_S,
@@ -76,6 +76,12 @@ RESTART_BACKOFF_S = 2.0
 """A worker that exited is restarted at once, then after 2, 4, … (at most 30) seconds."""
 HEALTHY_RUN_S = 60.0
 """A worker that ran this long before it exited is restarted without growing backoff."""
+RESULTS_RETRY_S = 10.0
+"""A finished job whose files found no space (ENOSPC, EDQUOT, EFBIG) is written again
+after 10 s, then 20, 40, … (at most 300) seconds."""
+RESULTS_RETRY_MAX_S = 300.0
+STOP_WAIT_S = 30.0
+"""How long a stopping daemon waits for its workers to finish the point in hand."""
 LOCK_WAIT_S = 3.0
 """How long a starting daemon retries the lock (status checks hold it for an instant)."""
 START_TRY_S = 1.0
@@ -247,6 +253,8 @@ class Daemon:
     _last_write: dict[int, float] = field(default_factory=dict)
     _handled: dict[int, float | None] = field(default_factory=dict)  # job → finish handled
     _pending: dict[int, Future[None]] = field(default_factory=dict)
+    _retry_at: dict[int, float] = field(default_factory=dict)  # job → when to write its files again
+    _retry_wait: dict[int, float] = field(default_factory=dict)
     _writer: ThreadPoolExecutor | None = None
     _db_identity: tuple[int, int] | None = None  # (device, inode) of the database opened
     orphaned: str | None = None  # why the daemon's database is no longer its home's
@@ -426,7 +434,13 @@ class Daemon:
                 continue
             if job.state in FINISHED:
                 if job.id in self._handled and self._handled[job.id] == job.finished:
+                    if job.done_points and self._written.get(job.id, job.done_points) != job.done_points:
+                        # points its workers stored after the cancel (the one in hand, flushed)
+                        self._written[job.id] = job.done_points
+                        self._submit(job, self._write_surface, store, job, wait=wait)
                     continue
+                if now < self._retry_at.get(job.id, 0.0):
+                    continue  # its files failed for want of space: tried again later
                 if job.state is not JobState.DONE:
                     for dep in store.fail_dependants(job.id):
                         log.info("job %d failed: dependency %d is %s", dep, job.id, job.state.value)
@@ -468,20 +482,41 @@ class Daemon:
                 write_job_surface(store, job)
             if job.state is JobState.DONE and self.export_formats:
                 export_job(store, job, formats=self.export_formats)
+        except OSError as exc:
+            if not no_space(exc):
+                self._results_failed(store, job, exc)
+            else:  # no mark: written again once there is space, however long that takes
+                wait = min(RESULTS_RETRY_MAX_S, 2 * self._retry_wait.get(job.id, RESULTS_RETRY_S / 2))
+                self._retry_wait[job.id] = wait
+                self._retry_at[job.id] = time.monotonic() + wait
+                self._handled.pop(job.id, None)
+                log.warning("job %d: no space for its results (%s); trying again in %.0f s",
+                            job.id, first_line(exc), wait)
+                with contextlib.suppress(Exception):
+                    store.add_event(job.id, "warning", f"no space for its results ({first_line(exc)}); "
+                                                       f"the daemon tries again in {wait:.0f} s")
+                return
         except Exception as exc:
-            log.exception("job %d: writing its results failed", job.id)
-            with contextlib.suppress(Exception):
-                store.add_event(job.id, "error", f"could not write its results: {exc}")
+            self._results_failed(store, job, exc)
+        self._retry_at.pop(job.id, None)
+        self._retry_wait.pop(job.id, None)
         if results.is_dir():
             with contextlib.suppress(OSError):
                 write_private_bytes(results / FINISH_MARK, f"{job.finished!r}\n".encode())
         self._written[job.id] = job.done_points
+
+    @staticmethod
+    def _results_failed(store: Store, job: JobRow, exc: BaseException) -> None:
+        log.exception("job %d: writing its results failed", job.id)
+        with contextlib.suppress(Exception):
+            store.add_event(job.id, "error", f"could not write its results: {first_line(exc)}")
 
     def _load_marks(self, store: Store) -> None:
         """Finished jobs whose files an earlier daemon wrote need nothing more."""
         for job in store.list_jobs():
             if finish_marked(job):
                 self._handled[job.id] = job.finished
+                self._written[job.id] = job.done_points
 
     def _loop(self, store: Store) -> int:
         for slot in self.slots:
@@ -509,11 +544,12 @@ class Daemon:
             self._shutdown(store)
         return 1 if self.orphaned else 0
 
-    def _shutdown(self, store: Store, timeout_s: float = 30.0) -> None:
+    def _shutdown(self, store: Store, timeout_s: float = STOP_WAIT_S) -> None:
         for slot in self.slots:
             if slot.proc is not None and slot.proc.poll() is None:
                 slot.proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + timeout_s
+        killed: dict[int, str] = {}  # pid → device
         for slot in self.slots:
             if slot.proc is None:
                 continue
@@ -522,18 +558,41 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 slot.proc.kill()
                 slot.proc.wait()
+                killed[slot.proc.pid] = slot.device
         if self._writer is not None:
             self._writer.shutdown(wait=True, cancel_futures=True)
             self._writer = None
+        for job_id, future in self._pending.items():
+            if future.cancelled():  # never written: the final writes below do it
+                self._handled.pop(job_id, None)
+                self._written.pop(job_id, None)
         self._pending.clear()
         if self.orphaned:  # nothing to write: the files would land in a home that is gone
             return
         try:
+            self._release_killed(store, killed, timeout_s)
             self._recover(store)
             self._write_results(store, wait=True)
         except Exception:
             log.exception("final recovery and writes failed")
         store.add_event(None, "info", f"daemon pid {os.getpid()} stopped")
+
+
+    def _release_killed(self, store: Store, killed: dict[int, str], waited_s: float) -> None:
+        """The units of workers stopped mid-point go back uncounted: the point in hand
+        is computed again by the next daemon, and the job does not fail for it."""
+        if not killed:
+            return
+        host = socket.gethostname()
+        for worker in store.workers():
+            if worker.host == host and worker.pid in killed and worker.state != "retired":
+                why = (f"the daemon stopped and worker {worker.id} on {worker.device} was still "
+                       f"computing a point after {waited_s:.0f} s; that point is computed again")
+                n = store.release_stopped_worker(worker.id, why)
+                said = (f"worker {worker.id} on {worker.device} was killed after {waited_s:.0f} s "
+                        f"in the middle of a point; {n} unit(s) back, not counted as failed")
+                log.warning("%s", said)
+                store.add_event(None, "warning", said)
 
 
 def _remove_own_pid_file(pid_path: Path) -> None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from lstui.errors import BadInput, SpecError
+from lstui.errors import BadInput, InvalidTransition, SpecError
 from lstui.scheduler.preflight import changed_files, check_inputs, with_digests
 from lstui.spec import JobSpec
-from lstui.store import Store
+from lstui.store import JobState, Store
 from lstui.store.states import check_action
 
 DEFAULT_UNIT_SIZE = 16
@@ -78,6 +78,14 @@ def retry_jobs(store: Store, job_ids: Sequence[int]) -> None:
     jobs = [store.get_job(job_id) for job_id in job_ids]
     for job in jobs:
         check_action(job.state, "retry", job_id=job.id)
+    for job in jobs:  # a job waiting on a job that will not run would wait for ever
+        for dep in job.depends_on:
+            state = store.get_job(dep).state
+            if dep not in job_ids and state in (JobState.FAILED, JobState.CANCELLED):
+                raise InvalidTransition(
+                    f"job {job.id} was not retried: it waits on job {dep}, which is "
+                    f"{state.value}; retry both: lstui retry {dep} {job.id}"
+                )
     specs = {}
     for job in jobs:
         try:
@@ -100,5 +108,5 @@ def retry_jobs(store: Store, job_ids: Sequence[int]) -> None:
             )
         # a file mended before any point was stored: the job goes on with what it holds now
         specs[job.id] = with_digests(spec).to_dict() if changed else None
-    for job_id in job_ids:
+    for job_id in sorted(job_ids):  # a job's dependencies (older jobs) first
         store.retry(job_id, spec=specs[job_id])

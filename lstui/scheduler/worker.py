@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import os
 import signal
@@ -28,6 +29,7 @@ from types import FrameType
 from typing import Any, TypeVar
 
 from lstui.errors import InvalidTransition, LstuiError, SpecError, StoreError, described, first_line
+from lstui.results.h5files import no_space
 from lstui.scheduler.allocator import keep_freed_memory
 from lstui.scheduler.devices import RAY_DEVICES
 from lstui.store import JobState, PointRow, Store, UnitClaim
@@ -38,6 +40,10 @@ FLUSH_EVERY_S = 1.0
 """Computed points are written to the store at least this often."""
 IDLE_SLEEP_S = 0.5
 """How long an idle worker waits before it asks for work again."""
+NO_SPACE_WAIT_S = 5.0
+"""A worker that found no space to make a job ready waits 5 s, then 10, 20, … (at most
+120) seconds before it tries again."""
+NO_SPACE_WAIT_MAX_S = 120.0
 WATCH_EVERY_S = 0.25
 """How often the lease keeper looks at the state of the job in hand."""
 HEARTBEAT_EVERY_S = 5.0
@@ -176,7 +182,11 @@ class Worker:
     stopping: bool = False
     stats: WorkerStats = field(default_factory=WorkerStats)
     keeper: LeaseKeeper | None = None
-    _prepared: dict[int, Any] = field(default_factory=dict)
+    _space_wait: float = 0.0  # how long the last "no space" made this worker wait
+    _prepared: dict[tuple[int, str], Any] = field(default_factory=dict)
+    """The job this worker is ready for, keyed by its id and its spec as it is now: a job
+    retried with a mended checkpoint (new digests) is made ready again, not computed from
+    the model read before."""
 
     def request_stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
         self.stopping = True
@@ -239,6 +249,7 @@ class Worker:
                 if claim is None:
                     if self.config.exit_when_idle:
                         break
+                    self._forget_prepared()  # nothing to do: the device is others' meanwhile
                     self._idle(IDLE_SLEEP_S)
                     continue
                 self.keeper.hold(claim)
@@ -259,14 +270,13 @@ class Worker:
         self.store.add_event(job_id, "warning", message)
 
     def _prepare(self, claim: UnitClaim) -> Any:
-        cached = self._prepared.get(claim.job_id)
+        key = (claim.job_id, json.dumps(claim.spec, sort_keys=True))
+        cached = self._prepared.get(key)
         if cached is not None:
             return cached
-        if self._prepared:
-            self._prepared.clear()  # one job's evaluator at a time: free the device memory
-            self._free_device()
+        self._forget_prepared()  # one job's evaluator at a time
         prepared = self._build(claim)
-        self._prepared[claim.job_id] = prepared
+        self._prepared[key] = prepared
         self.store.add_event(
             claim.job_id, "info", f"worker {self.worker_id} ready on {self.config.device}"
         )
@@ -287,8 +297,15 @@ class Worker:
     def _free_device(self) -> None:
         _empty_cache()
 
+    def _forget_prepared(self) -> None:
+        """Drop the evaluator this worker holds (model, data, directions) and free the
+        device memory it held."""
+        if self._prepared:
+            self._prepared.clear()
+            self._free_device()
+
     def _fail_job(self, claim: UnitClaim, message: str, detail: str | None = None) -> None:
-        self._prepared.pop(claim.job_id, None)
+        self._forget_prepared()
         try:
             if detail:
                 self.store.add_event(claim.job_id, "debug", detail)
@@ -308,12 +325,24 @@ class Worker:
             return
         try:
             prepared = self._prepare(claim)
+        except OSError as exc:
+            if not no_space(exc):
+                self._fail_job(claim, described(exc), traceback.format_exc())
+                return
+            # a full disk passes: the unit goes back untouched, and this worker waits
+            self._space_wait = min(NO_SPACE_WAIT_MAX_S, 2 * self._space_wait or NO_SPACE_WAIT_S)
+            self._note(claim.job_id, f"no space to make the job ready ({first_line(exc)}); "
+                                     f"trying again in {self._space_wait:.0f} s")
+            self._timed(self.store.release_unit, claim.unit_id, self.worker_id)
+            self._idle(self._space_wait)
+            return
         except LstuiError as exc:  # one line; what a person's code raised under it, whole, as detail
             self._fail_job(claim, str(exc), traceback.format_exc() if exc.__cause__ is not None else None)
             return
         except Exception as exc:  # a bug or a broken user model: the job fails, not the worker
             self._fail_job(claim, described(exc), traceback.format_exc())
             return
+        self._space_wait = 0.0
         assert self.keeper is not None
         buffer: list[PointRow] = []
         last_flush = time.monotonic()

@@ -37,7 +37,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from lstui.errors import DatabaseLocked, JobNotFound, StoreError
+from lstui.errors import DatabaseLocked, InvalidTransition, JobNotFound, StoreError
 from lstui.store._paths import DB_NAME, default_home, display_name, safe_name
 from lstui.store._rows import Event, JobRow, PointRow, UnitClaim, UnitRow, WorkerRow
 from lstui.store._schema import SCHEMA_VERSION, apply_migrations, schema_version
@@ -606,6 +606,16 @@ class Store:
         with self._immediate() as c:
             old = self._state(c, job_id)
             check_action(old, "retry", job_id=job_id)
+            stuck = c.execute(
+                "SELECT d.depends_on, j.state FROM job_deps d JOIN jobs j ON j.id = d.depends_on"
+                " WHERE d.job_id = ? AND j.state IN ('failed', 'cancelled') ORDER BY d.depends_on",
+                (job_id,),
+            ).fetchone()
+            if stuck is not None:
+                raise InvalidTransition(
+                    f"job {job_id} waits on job {stuck[0]}, which is {stuck[1]}; "
+                    f"retry both: lstui retry {stuck[0]} {job_id}"
+                )
             if spec is not None:
                 c.execute(
                     "UPDATE jobs SET spec = ? WHERE id = ?", (json.dumps(dict(spec), sort_keys=True), job_id)
@@ -886,6 +896,31 @@ class Store:
                 (unit_id, worker_id),
             )
             return cur.rowcount == 1
+
+    def release_stopped_worker(self, worker_id: int, why: str) -> int:
+        """A worker the daemon stopped in the middle of a point (``lstui daemon stop``
+        waited for it no longer): its units go back untouched, the attempt not counted
+        against them (nothing in them failed), it is retired, and each job's log says
+        ``why``. Returns how many units went back."""
+        with self._immediate() as c:
+            held = self._rows(
+                c,
+                "SELECT id, job_id, seq FROM units WHERE state = 'leased' AND lease_owner = ?"
+                " ORDER BY job_id, seq",
+                (worker_id,),
+            )
+            for u in held:
+                c.execute(
+                    "UPDATE units SET state = 'pending', lease_owner = NULL, lease_expires = NULL,"
+                    " attempts = max(attempts - 1, 0) WHERE id = ?",
+                    (u["id"],),
+                )
+                self._event(c, u["job_id"], "warning", f"unit {u['seq']} back: {why}")
+            c.execute(
+                "UPDATE workers SET state = 'retired', current_job = NULL WHERE id = ?", (worker_id,)
+            )
+            self._queue_unheld(c, "queued again: the daemon stopped")
+            return len(held)
 
     def fail_unit(self, unit_id: int, worker_id: int, error: str, *, max_attempts: int = 3) -> bool:
         """Record that computing a unit raised ``error``.

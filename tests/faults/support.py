@@ -66,6 +66,11 @@ def slower():
 
 def diverging():
     return Diverging()
+
+
+def big():
+    """Over a million weights: a direction file of about 8 MB."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(64, 16384), nn.ReLU(), nn.Linear(16384, 10))
 '''
 )
 

@@ -221,6 +221,21 @@ def test_moves_of_biases_alone_project_to_the_origin_when_ignoring_biasbn() -> N
     assert (x[0], y[0]) == (0.0, 0.0)
 
 
+def test_a_batch_counter_does_not_make_the_plane_of_a_states_trajectory() -> None:
+    """With ``--dir-type states --ignore none`` BatchNorm's ``num_batches_tracked`` (an
+    integer growing by hundreds an epoch) was the first PC: 99.98 % "explained"."""
+    walk = random_walk(8)
+    with_counter = [[*c, torch.tensor(300 * i, dtype=torch.long)] for i, c in enumerate(walk)]
+    pca = trajectory_pca(CountingLoader(with_counter), 8, ignore_biasbn=False)
+    plain = trajectory_pca(CountingLoader(walk), 8, ignore_biasbn=False)
+    np.testing.assert_allclose(pca.explained_variance_ratio, plain.explained_variance_ratio, rtol=1e-9)
+    assert float(pca.xdirection[-1]) == 0.0 and float(pca.ydirection[-1]) == 0.0
+    x, y = project(CountingLoader(with_counter), 8, pca)
+    x0, y0 = project(CountingLoader(walk), 8, plain)
+    np.testing.assert_allclose(np.abs(x), np.abs(x0), rtol=1e-9)
+    np.testing.assert_allclose(np.abs(y), np.abs(y0), rtol=1e-9)
+
+
 def _bad(load: Callable[[int], Sequence[torch.Tensor]], count: int, match: str) -> None:
     with pytest.raises(BadInput, match=match) as info:
         trajectory_pca(load, count)

@@ -3,6 +3,7 @@ worker's keeper thread, the daemon's lock, recovery of dead workers, finish mark
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from lstui.errors import BadInput
 from lstui.landscape.grid import parse_axis
@@ -248,3 +250,73 @@ def test_a_job_failed_by_a_many_line_error_keeps_one_line_and_the_whole_in_its_e
     assert job.error.endswith("RuntimeError: no data today"), job.error
     debug = [e.message for e in store.events(job_id) if e.level == "debug"]
     assert any("line three" in m for m in debug), debug
+
+
+def _mlp_checkpoint(path: Path, seed: int) -> None:
+    from lstui.models import build_model
+
+    torch.manual_seed(seed)
+    torch.save(build_model("mlp", input_shape=(1, 8, 8)).state_dict(), path)
+
+
+def test_a_job_retried_with_a_mended_checkpoint_is_computed_from_the_new_file(
+    store: Store, tmp_path: Path
+) -> None:
+    """The worker kept the job made ready from the old file (cancelled while it got
+    ready, the file replaced, retried), keyed by job id alone: the new spec's digests
+    said the new file, the points were the old one's."""
+    from lstui.scheduler.submit import retry_jobs
+
+    ck, new = tmp_path / "ck.pt", tmp_path / "new.pt"
+    _mlp_checkpoint(ck, 1)
+    _mlp_checkpoint(new, 2)
+    spec = JobSpec(model="mlp", data="digits", subset=100, checkpoint=str(ck), x=parse_axis("-1:1:3"))
+    job_id = submit_spec(store, spec.validated(), unit_size=3)
+    worker = Worker(WorkerConfig(tmp_path / "home"), store)
+    worker.worker_id = store.register_worker("cpu", os.getpid(), "here")
+    worker.keeper = LeaseKeeper(store, worker.worker_id, 60.0)
+    claim = store.claim_unit(worker.worker_id, lease_s=60)
+    assert claim is not None
+    worker._prepare(claim)  # ready on the old file ...
+    store.cancel(job_id)  # ... when it was cancelled
+    ck.write_bytes(new.read_bytes())  # the file mended, then the job retried
+    retry_jobs(store, [job_id])
+    claim = store.claim_unit(worker.worker_id, lease_s=60)
+    assert claim is not None and claim.job_id == job_id
+    worker.keeper.hold(claim)
+    worker.run_unit(claim)
+    got = {p.idx: p.train_loss for p in store.points(job_id)}
+
+    fresh_id = submit_spec(store, dataclasses.replace(spec, checkpoint=str(new), name="fresh").validated(), unit_size=3)
+    fresh = Worker(WorkerConfig(tmp_path / "home"), store)
+    fresh.worker_id = store.register_worker("cpu", os.getpid(), "here")
+    fresh.keeper = LeaseKeeper(store, fresh.worker_id, 60.0)
+    claim = store.claim_unit(fresh.worker_id, lease_s=60)
+    assert claim is not None and claim.job_id == fresh_id
+    fresh.keeper.hold(claim)
+    fresh.run_unit(claim)
+    want = {p.idx: p.train_loss for p in store.points(fresh_id)}
+    assert got == want and len(got) == 3
+
+
+def test_a_job_waiting_on_a_failed_or_cancelled_one_is_retried_only_with_it(
+    store: Store, tmp_path: Path
+) -> None:
+    """Retried alone, it sat queued for ever: its dependency would never be done."""
+    from lstui.errors import InvalidTransition
+    from lstui.scheduler.submit import retry_jobs
+
+    spec = JobSpec(model="mlp", data="digits", x=parse_axis("-1:1:3")).validated()
+    parent = submit_spec(store, spec)
+    child = submit_spec(store, spec, depends_on=[parent])
+    store.cancel(parent)
+    assert store.fail_dependants(parent) == [child]
+    with pytest.raises(InvalidTransition, match=f"waits on job {parent}, which is cancelled; "
+                                                f"retry both: lstui retry {parent} {child}"):
+        retry_jobs(store, [child])
+    with pytest.raises(InvalidTransition, match=f"waits on job {parent}"):
+        store.retry(child)
+    assert store.get_job(child).state is JobState.FAILED
+    retry_jobs(store, [child, parent])  # together, in either order
+    assert store.get_job(parent).state is JobState.QUEUED
+    assert store.get_job(child).state is JobState.QUEUED

@@ -1,0 +1,109 @@
+"""The daemon's file work at its edges: a stop that comes while files wait to be written,
+points stored after a job was cancelled, workers killed by a stop in the middle of a
+point. Real stores, real result files, real (dead) processes; the daemon object is
+driven in this process, its loop left out.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from lstui.landscape.grid import parse_axis
+from lstui.results import read_surface
+from lstui.scheduler.daemon import FINISH_MARK, Daemon, finish_marked
+from lstui.scheduler.submit import submit_spec
+from lstui.spec import JobSpec
+from lstui.store import JobState, PointRow, Store
+
+
+def _job(store: Store, name: str) -> int:
+    spec = JobSpec(model="mlp", data="digits", x=parse_axis("-1:1:3"), y=parse_axis("-1:1:3"),
+                   name=name).validated()
+    return submit_spec(store, spec, unit_size=3)
+
+
+def _compute(store: Store, worker: int, job_id: int, units: int) -> None:
+    for _ in range(units):
+        claim = store.claim_unit(worker, lease_s=60, job_ids=[job_id])
+        assert claim is not None
+        store.write_points(claim.unit_id, worker, [PointRow(i, 1.0 + i, 50.0) for i in claim.todo])
+        assert store.complete_unit(claim.unit_id, worker)
+
+
+def _daemon(home: Path) -> Daemon:
+    daemon = Daemon(home, [], export_formats=())
+    daemon._writer = ThreadPoolExecutor(max_workers=1)
+    return daemon
+
+
+def test_a_stop_while_finished_jobs_wait_for_their_files_writes_them(tmp_path: Path) -> None:
+    """``submit --wait … && daemon stop``: the stop cancelled the file work still queued,
+    and the jobs, already counted as handled, were left with no surface file for good."""
+    home = tmp_path / "home"
+    with Store.open_home(home) as store:
+        worker = store.register_worker("cpu", os.getpid(), socket.gethostname())
+        jobs = [_job(store, "first"), _job(store, "second")]
+        for job_id in jobs:
+            _compute(store, worker, job_id, 3)
+        daemon = _daemon(home)
+        busy = threading.Event()
+        assert daemon._writer is not None
+        daemon._writer.submit(busy.wait, 1.0)  # the writer is busy: both jobs wait in its queue
+        daemon._write_results(store)
+        assert set(daemon._pending) == set(jobs)
+        daemon._shutdown(store, timeout_s=1.0)
+        for job_id in jobs:
+            job = store.get_job(job_id)
+            assert finish_marked(job), job.results_dir
+            assert read_surface(job.results_dir / "surface.h5").computed().all()
+
+
+def test_points_stored_after_a_cancel_reach_the_surface_file(tmp_path: Path) -> None:
+    """A worker flushes the points in hand after its job was cancelled; the daemon had
+    written the file at the cancel, and never again."""
+    home = tmp_path / "home"
+    with Store.open_home(home) as store:
+        worker = store.register_worker("cpu", os.getpid(), socket.gethostname())
+        job_id = _job(store, "cancelled")
+        _compute(store, worker, job_id, 1)
+        claim = store.claim_unit(worker, lease_s=60, job_ids=[job_id])
+        assert claim is not None
+        store.cancel(job_id)
+        daemon = _daemon(home)
+        daemon._write_results(store, wait=True)
+        path = store.get_job(job_id).results_dir / "surface.h5"
+        assert read_surface(path).computed().sum() == 3
+        store.write_points(claim.unit_id, worker, [PointRow(i, 2.0, 50.0) for i in claim.todo[:2]])
+        daemon._write_results(store, wait=True)
+        assert store.get_job(job_id).state is JobState.CANCELLED
+        assert read_surface(path).computed().sum() == 5
+        assert (path.parent / FINISH_MARK).exists()
+
+
+def test_a_worker_killed_by_a_stop_mid_point_gives_its_unit_back_uncounted(tmp_path: Path) -> None:
+    """A point longer than the stop's wait: its worker is killed. Three stops failed the
+    job ("lost its worker 3 times"), though nothing in it failed."""
+    home = tmp_path / "home"
+    with Store.open_home(home) as store:
+        job_id = _job(store, "long points")
+        for stop in range(4):
+            proc = subprocess.Popen(["sleep", "30"])  # the worker, in the middle of a point
+            worker = store.register_worker("cpu", proc.pid, socket.gethostname())
+            claim = store.claim_unit(worker, lease_s=60)
+            assert claim is not None and claim.seq == 0
+            proc.kill()  # as the stop does after its wait
+            proc.wait()
+            daemon = _daemon(home)
+            daemon._release_killed(store, {proc.pid: "cpu"}, 30.0)
+            daemon._recover(store)  # what the stop does next: nothing more is counted
+            unit = store.units(job_id)[0]
+            assert (unit.state, unit.attempts) == ("pending", 0), stop
+            assert store.get_job(job_id).state is JobState.QUEUED
+        said = [e.message for e in store.daemon_events(since=0)]
+        assert any("killed after 30 s in the middle of a point; 1 unit(s) back" in m for m in said), said
+        assert any("computed again" in e.message for e in store.events(job_id))
