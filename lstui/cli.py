@@ -174,6 +174,7 @@ def _run_common(kind: str, out: Path | None, device: str, flags: dict[str, Any],
 
     spec = spec_from_flags(kind, flags)
     resolve_device(device)  # a wrong --device is refused before the results folder is made
+    _note_no_checkpoint(spec)
     out_dir = out if out is not None else Path("lstui-out") / kind
     code = run_foreground(spec, out_dir, device=device, figure=not no_figure)
     sys.exit(code)
@@ -201,6 +202,7 @@ def _with(options: list[Callable[..., Any]]) -> Callable[[Callable[..., Any]], C
 @handle_errors
 def run_surface(out: Path | None, device: str, no_figure: bool, **flags: Any) -> None:
     """A 1D (--x) or 2D (--x and --y) surface around --checkpoint."""
+    _refuse_unused("surface")
     _run_common("surface", out, device, flags, no_figure)
 
 
@@ -317,6 +319,15 @@ def submit_file(ctx: click.Context, files: tuple[Path, ...]) -> None:
         sys.exit(_follow(ctx, ids))
 
 
+def _note_no_checkpoint(spec: JobSpec) -> None:
+    """A surface with no --checkpoint is one around a random initialisation: allowed (a
+    landscape at initialisation is a thing to look at), said, as the reference wants a
+    model file and hours of GPU time on an untrained net are easily spent by mistake."""
+    if spec.kind == "surface" and not spec.checkpoint:
+        click.echo(f"note: no --checkpoint: the surface is around {spec.model}'s initialisation "
+                   f"(seed {spec.seed}), not a trained minimizer", err=True)
+
+
 def _submit_one(ctx: click.Context, kind: str, flags: dict[str, Any]) -> None:
     priority = flags.pop("priority", 0)
     _queue_and_report(ctx, spec_from_flags(kind, flags), priority)
@@ -332,6 +343,7 @@ def _queue_and_report(ctx: click.Context, spec: JobSpec, priority: int) -> None:
     with _store(ctx) as store:
         job_id = submit_spec(store, spec, unit_size=ctx.obj.get("unit_size"))
     click.echo(job_id)
+    _note_no_checkpoint(spec)
     _warn_if_no_daemon(ctx)
     if ctx.obj.get("wait"):
         sys.exit(_follow(ctx, [job_id]))
@@ -344,6 +356,7 @@ def _queue_and_report(ctx: click.Context, spec: JobSpec, priority: int) -> None:
 @handle_errors
 def submit_surface(ctx: click.Context, **flags: Any) -> None:
     """Queue a 1D or 2D surface."""
+    _refuse_unused("surface")
     _submit_one(ctx, "surface", flags)
 
 

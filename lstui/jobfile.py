@@ -9,6 +9,7 @@ Relative paths are read relative to the file; ``checkpoints`` may hold globs, as
 
 from __future__ import annotations
 
+import difflib
 import re
 import sys
 from collections.abc import Mapping
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lstui.errors import BadInput, SpecError
-from lstui.spec import UNUSED_KEYS, JobSpec, kind_defaults, refuse_unused
+from lstui.spec import INTERNAL_KEYS, UNUSED_KEYS, JobSpec, kind_defaults, refuse_unused
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -55,6 +56,11 @@ def _entry(defaults: Mapping[str, Any], table: Mapping[str, Any], base: Path, wh
     in the job's table and left out from ``[defaults]``, which serves every kind."""
     kind = table.get("kind", defaults.get("kind", "surface"))
     kind = kind if isinstance(kind, str) else "surface"  # from_dict says what is wrong
+    if kind == "figure":
+        raise SpecError(f"{where}: figure jobs are queued by lstui compare, not by job files")
+    for key in INTERNAL_KEYS:
+        if key in table or key in defaults:
+            raise SpecError(f"{where}: {key} is lstui's own record of a queued job; drop it")
     try:
         refuse_unused(kind, table)
     except SpecError as exc:
@@ -101,7 +107,10 @@ def read_job_file(path: Path) -> list[JobEntry]:
     where = f"job file {str(path)!r}"
     try:
         if not path.is_file():
-            raise SpecError(f"{where} does not exist or is not a file")
+            kinds = ("surface", "interp", "trajectory")
+            close = difflib.get_close_matches(path.name, kinds, n=1, cutoff=0.6) if not path.suffix else []
+            hint = f" (did you mean 'lstui submit {close[0]}'?)" if close else ""
+            raise SpecError(f"{where} does not exist or is not a file{hint}")
         with path.open("rb") as f:
             raw = f.read(MAX_FILE_BYTES + 1)
     except OSError as exc:

@@ -81,6 +81,11 @@ UNUSED_KEYS: dict[str, dict[str, str]] = {
 file's key), they are refused rather than silently ignored (``norm = "none"`` passes)."""
 
 
+INTERNAL_KEYS = ("digests", "figure")
+"""Keys of a stored spec that lstui writes itself (the digests of the files a job reads,
+the figure a comparison draws): refused in job files, not offered as known keys."""
+
+
 def kind_defaults(kind: str) -> dict[str, Any]:
     """Settings whose default depends on the kind of job: an interpolation moves every
     tensor of the state, BatchNorm statistics included (``states``), so that x = 1 is
@@ -88,13 +93,28 @@ def kind_defaults(kind: str) -> dict[str, Any]:
     return {"dir_type": "states"} if kind == "interp" else {}
 
 
+UNUSED_WITH_DIR_FILE = ("target", "target_y", "seed", "norm", "ignore")
+"""What makes directions, which a job reading them from ``--dir-file`` does not use."""
+
+
 def refuse_unused(kind: str, given: Mapping[str, Any], *, flags: bool = False) -> None:
     """Raise a SpecError naming the first of ``given``'s settings that ``kind`` does not
-    use (:data:`UNUSED_KEYS`), as a flag (``--dir-file``) or a job file's key."""
+    use (:data:`UNUSED_KEYS`), or that a job given ``dir_file`` does not
+    (:data:`UNUSED_WITH_DIR_FILE`), as a flag (``--dir-file``) or a job file's key."""
+
+    def name(key: str) -> str:
+        return "--" + key.replace("_", "-") if flags else key
+
     for key, why in UNUSED_KEYS.get(kind, {}).items():
         if key in given and not (key == "norm" and given[key] == "none"):
-            name = "--" + key.replace("_", "-") if flags else key
-            raise SpecError(f"{name} has no effect on {kind} jobs ({why}); drop it")
+            raise SpecError(f"{name(key)} has no effect on {kind} jobs ({why}); drop it")
+    if given.get("dir_file"):
+        for key in UNUSED_WITH_DIR_FILE:
+            if given.get(key) is not None:
+                raise SpecError(
+                    f"{name(key)} has no effect with {name('dir_file')} (the directions are "
+                    f"read from the file as they are); drop one of them"
+                )
 
 
 def _number_text(value: float) -> str:
@@ -193,10 +213,10 @@ class JobSpec:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise SpecError(
-                f"unknown key {unknown[0]!r} in job spec; known keys: "
-                f"{', '.join(sorted(known | set(extra_keys)))}"
-            )
+            shown = sorted((known - set(INTERNAL_KEYS)) | set(extra_keys))
+            close = difflib.get_close_matches(str(unknown[0]), shown, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise SpecError(f"unknown key {unknown[0]!r} in job spec; {hint}known keys: {', '.join(shown)}")
         values = dict(data)
         for key in ("x", "y"):
             if key in values and values[key] is not None and not isinstance(values[key], Axis):
@@ -410,7 +430,9 @@ def _check_subset(subset: object) -> str | None:
             f"--subset {subset!r} is neither a count (e.g. 500) nor a fraction (e.g. 0.1)"
         ) from None
     if not (math.isfinite(fraction) and 0.0 < fraction <= 1.0):
-        raise SpecError(f"--subset fraction {subset!r} must lie in (0, 1], e.g. 0.1")
+        raise SpecError(
+            f"--subset {subset!r}: give a count of 1 or more (e.g. 500) or a fraction in (0, 1] (e.g. 0.1)"
+        )
     return text
 
 

@@ -21,7 +21,13 @@ from lstui.datasets._cifar import (
     batch_folder,
     load_cifar,
 )
-from lstui.datasets._digits import DIGITS_CLASSES, DIGITS_INPUT_SHAPE, load_digits
+from lstui.datasets._digits import (
+    DIGITS_CLASSES,
+    DIGITS_INPUT_SHAPE,
+    DIGITS_SIZE,
+    DIGITS_TEST_SIZE,
+    load_digits,
+)
 from lstui.datasets._factory import FACTORY_PATTERN, factory_function, load_factory
 from lstui.datasets._imagefolder import load_imagefolder, probe_imagefolder
 from lstui.datasets._select import (
@@ -61,6 +67,8 @@ class DataProbe(NamedTuple):
     input_shape: tuple[int, ...]
     num_classes: int
     has_test: bool
+    train_size: int | None = None
+    """How many training samples there are, where that is known without reading them."""
 
 
 def _kind(spec: str) -> tuple[str, str]:
@@ -101,7 +109,7 @@ def probe_data(spec: str) -> DataProbe | None:
     """
     kind, folder = _kind(spec)
     if kind == "digits":
-        return DataProbe(DIGITS_INPUT_SHAPE, DIGITS_CLASSES, True)
+        return DataProbe(DIGITS_INPUT_SHAPE, DIGITS_CLASSES, True, DIGITS_SIZE - DIGITS_TEST_SIZE)
     if kind == "imagefolder":
         return DataProbe(*probe_imagefolder(folder))
     if kind == "factory":

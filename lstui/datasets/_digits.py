@@ -7,7 +7,8 @@ import torch
 
 from lstui.datasets._arrays import ArraySplit, LandscapeData, channel_stats
 
-#: Samples held out for the test split (a fifth of the 1,797).
+#: Samples in all, and those held out for the test split (a fifth).
+DIGITS_SIZE = 1797
 DIGITS_TEST_SIZE = 360
 #: Seed of the fixed train/test shuffle; independent of any job's ``seed``.
 DIGITS_SPLIT_SEED = 0

@@ -35,7 +35,9 @@ def parse_subset(text: str) -> int | float:
             f"subset {text!r} is neither a count (e.g. 500) nor a fraction (e.g. 0.1)"
         ) from None
     if not (math.isfinite(fraction) and 0.0 < fraction <= 1.0):
-        raise DataError(f"subset fraction {text!r} must lie in (0, 1], e.g. 0.1")
+        raise DataError(
+            f"subset {text!r}: give a count of 1 or more (e.g. 500) or a fraction in (0, 1] (e.g. 0.1)"
+        )
     return fraction
 
 

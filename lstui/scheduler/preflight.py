@@ -41,7 +41,7 @@ def check_inputs(specs: Iterable[JobSpec]) -> None:
     for spec in specs:
         if spec.kind == "figure" or (
             spec.data == "digits" and not ignores_data_shape(spec.model)
-            and not _model_files(spec) and not spec.dir_file
+            and not _model_files(spec) and not spec.dir_file and not spec.subset
         ):
             continue  # nothing on disk to look at (and no torch import to pay, 2-3 s)
         from lstui.datasets import probe_data
@@ -53,6 +53,10 @@ def check_inputs(specs: Iterable[JobSpec]) -> None:
             from lstui.scheduler.compute import no_test_split
 
             raise no_test_split(spec)
+        if probe is not None and probe.train_size is not None and spec.subset:
+            from lstui.datasets._select import parse_subset, subset_count
+
+            subset_count(parse_subset(spec.subset), probe.train_size // spec.data_split)
         _check_model_files(spec, probe)
 
 

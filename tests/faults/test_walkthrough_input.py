@@ -131,6 +131,25 @@ def test_flags_a_kind_of_job_does_not_use_are_refused(
     assert listed_jobs(tmp_path / "home") == []
 
 
+@pytest.mark.parametrize("flag", [("--target", "C"), ("--seed", "7"), ("--norm", "layer"), ("--ignore", "none")])
+@pytest.mark.parametrize("command", ["submit", "run"])
+def test_settings_of_directions_given_with_a_direction_file_are_refused(
+    tmp_path: Path, command: str, flag: tuple[str, str]
+) -> None:
+    """The file's directions were used and the flag silently dropped, while ``lstui show``
+    reported it (``norm layer`` of directions made with ``filter``)."""
+    dirs = tmp_path / "d"
+    code, _, err = cli_in_process(["run", "surface", "--model", "mlp", "--x", "-1:1:3", "--subset", "50",
+                                   "--out", str(dirs), "--no-figure"], tmp_path / "home")
+    assert code == 0, err
+    value = str(_checkpoint(tmp_path, "c.pt", 2)) if flag[1] == "C" else flag[1]
+    line = _fails(tmp_path / "home", command, "surface", "--model", "mlp", "--x", "-1:1:3",
+                  "--dir-file", str(dirs / "directions.h5"), flag[0], value,
+                  *(["--out", str(tmp_path / "o")] if command == "run" else []))
+    assert f"{flag[0]} has no effect with --dir-file" in line
+    assert listed_jobs(tmp_path / "home") == [] and not (tmp_path / "o").exists()
+
+
 def test_compare_names_its_own_arguments_and_wants_distinct_labels(tmp_path: Path) -> None:
     home = tmp_path / "home"
     a = _checkpoint(tmp_path, "a.pt")
@@ -204,3 +223,45 @@ def test_the_help_of_a_kind_lists_no_flag_that_kind_refuses(tmp_path: Path, kind
         assert code == 0, err
         flags = " ".join(line.split(",")[0].split()[0] for line in out.splitlines() if line.strip().startswith("--"))
         assert not [flag for flag in left_out if flag.strip() in flags.split()], out
+
+
+def test_a_subset_larger_than_the_data_is_refused_at_submit(tmp_path: Path) -> None:
+    """It was queued and failed in the worker ("exceeds the 1437 training samples"),
+    and `lstui retry` queued it again to fail again."""
+    home = tmp_path / "home"
+    line = _fails(home, "submit", "surface", "--model", "mlp", "--x", "-1:1:3", "--subset", "5000")
+    assert line.endswith("subset 5000 exceeds the 1437 training samples")
+    line = _fails(home, "submit", "surface", "--model", "mlp", "--x", "-1:1:3", "--subset", "1000",
+                  "--data-split", "2")
+    assert line.endswith("subset 1000 exceeds the 718 training samples")
+    line = _fails(home, "submit", "surface", "--model", "mlp", "--x", "-1:1:3", "--subset=-3")
+    assert "give a count of 1 or more (e.g. 500) or a fraction in (0, 1]" in line
+    assert listed_jobs(home) == []
+
+
+def test_job_files_suggest_a_misspelt_key_and_refuse_lstui_s_own_records(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    cases = {
+        'modle = "mlp"\nx = "-1:1:3"\n': "unknown key 'modle' in job spec; did you mean 'model'?",
+        'model = "mlp"\nx = "-1:1:3"\ndigests = {a = "b"}\n': "digests is lstui's own record of a queued job",
+        'model = "mlp"\nx = "-1:1:3"\nfigure = {a = 1}\n': "figure is lstui's own record of a queued job",
+        'kind = "figure"\nmodel = "mlp"\n': "figure jobs are queued by lstui compare, not by job files",
+    }
+    for n, (text, says) in enumerate(cases.items()):
+        path = tmp_path / f"j{n}.toml"
+        path.write_text(text)
+        line = _fails(home, "submit", str(path))
+        assert says in line, line
+        assert "digests" not in line.partition("known keys:")[2]
+    assert listed_jobs(home) == []
+    assert _fails(home, "submit", "surfce").endswith("(did you mean 'lstui submit surface'?)")
+
+
+def test_a_surface_without_a_checkpoint_says_it_is_around_an_initialisation(tmp_path: Path) -> None:
+    code, out, err = cli_in_process(["submit", "surface", "--model", "mlp", "--x", "-1:1:3"], tmp_path / "home")
+    assert code == 0 and out.strip().isdigit()
+    assert "note: no --checkpoint: the surface is around mlp's initialisation (seed 123)" in err
+    ck = _checkpoint(tmp_path, "a.pt")
+    code, _, err = cli_in_process(["submit", "surface", "--model", "cnn", "--x", "-1:1:3", "--checkpoint", str(ck)],
+                                  tmp_path / "home")
+    assert code == 0 and "no --checkpoint" not in err
