@@ -174,9 +174,10 @@ def _run_common(kind: str, out: Path | None, device: str, flags: dict[str, Any],
 
     spec = spec_from_flags(kind, flags)
     resolve_device(device)  # a wrong --device is refused before the results folder is made
-    _note_no_checkpoint(spec)
     out_dir = out if out is not None else Path("lstui-out") / kind
     code = run_foreground(spec, out_dir, device=device, figure=not no_figure)
+    if code == 0:
+        _note_no_checkpoint(spec)
     sys.exit(code)
 
 
@@ -235,10 +236,50 @@ def _home(ctx: click.Context) -> Path | None:
     return ctx.find_root().obj.get("home") if ctx.find_root().obj else None
 
 
-def _store(ctx: click.Context):  # type: ignore[no-untyped-def]
-    from lstui.store import Store
+def _home_path(ctx: click.Context) -> Path:
+    from lstui.store._paths import default_home
 
+    return (_home(ctx) or default_home()).expanduser()
+
+
+def _store(ctx: click.Context, *, existing: bool = False):  # type: ignore[no-untyped-def]
+    """The home's job store; ``existing``: for a command that reads or changes jobs, a
+    home with no store is an error (a mistyped $LSTUI_HOME), not a new empty store."""
+    from lstui.store import Store
+    from lstui.store._paths import DB_NAME
+
+    if existing:
+        try:
+            (_home_path(ctx) / DB_NAME).stat()
+        except FileNotFoundError:
+            raise NoStore(f"no job store at {_home_path(ctx)}: nothing was ever queued on this home "
+                          "(is $LSTUI_HOME or --home right?)") from None
+        except OSError:
+            pass  # a path through a file, a folder it may not read: the store says so
     return Store.open_home(_home(ctx))
+
+
+class NoStore(LstuiError):
+    """A command that reads jobs was pointed at a home without a job store."""
+
+
+_LOW_SPACE_BYTES = 16 * 2**20
+"""Less free space than this on the home's disk: the next surface file may not fit."""
+
+
+def _note_if_disk_full(ctx: click.Context) -> None:
+    """Say so when the home's disk is (nearly) full: the daemon and its workers wait,
+    quietly, for space, and the job store cannot record why."""
+    import os
+
+    try:
+        st = os.statvfs(_home_path(ctx))
+    except OSError:
+        return
+    free = st.f_bavail * st.f_frsize
+    if free < _LOW_SPACE_BYTES:
+        click.echo(f"note: the disk holding {_home_path(ctx)} has {free / 2**20:.1f} MiB free: the daemon "
+                   "and its workers wait for space (their points are kept)", err=True)
 
 
 def _warn_if_no_daemon(ctx: click.Context) -> None:
@@ -404,7 +445,13 @@ def ls(ctx: click.Context, show_all: bool, as_json: bool) -> None:
     from lstui.store import JobState
     from lstui.views import job_summary, jobs_table
 
-    with _store(ctx) as store:
+    try:
+        store_cm = _store(ctx, existing=True)
+    except NoStore as exc:
+        click.echo("[]" if as_json else f"no jobs: {exc}")
+        return
+    _note_if_disk_full(ctx)
+    with store_cm as store:
         jobs = store.list_jobs(include_finished=show_all)
         hidden = 0
         if not jobs and not show_all and not as_json:
@@ -443,7 +490,8 @@ def show(ctx: click.Context, job: str, as_json: bool, no_plot: bool) -> None:
     from lstui.views import job_details, job_summary, terminal_plot
 
     (job_id,) = _parse_job_ids((job,))
-    with _store(ctx) as store:
+    with _store(ctx, existing=True) as store:
+        _note_if_disk_full(ctx)
         row = store.get_job(job_id)
         events = store.events(job_id, limit=None)
         # a running job that no daemon computes is stalled, as `ls` says
@@ -486,7 +534,7 @@ def _lifecycle(action: str) -> Callable[..., Any]:
     @handle_errors
     def command(ctx: click.Context, jobs: tuple[str, ...]) -> None:
         ids = list(dict.fromkeys(_parse_job_ids(jobs)))  # `pause 3 3` pauses job 3 once
-        with _store(ctx) as store:
+        with _store(ctx, existing=True) as store:
             if action == "retry":  # their files are read first, as at submit: all or none
                 from lstui.scheduler.submit import retry_jobs
 
@@ -521,7 +569,7 @@ def priority(ctx: click.Context, job: str, value: int) -> None:
     (job_id,) = _parse_job_ids((job,))
     if abs(value) > MAX_PRIORITY:
         raise SpecError(f"priority {value} is out of range; use a whole number from -{MAX_PRIORITY} to {MAX_PRIORITY}")
-    with _store(ctx) as store:
+    with _store(ctx, existing=True) as store:
         store.set_priority(job_id, value)
     click.echo(f"job {job_id}: priority {value}")
 
@@ -547,7 +595,7 @@ def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
     from lstui.views import format_event
 
     (job_id,) = _parse_job_ids((job,))
-    with _store(ctx) as store:
+    with _store(ctx, existing=True) as store:
         store.get_job(job_id)
         last = 0
         files_by = 0.0  # once finished: how long to wait for the daemon's files ("wrote …")
@@ -586,6 +634,7 @@ def export(ctx: click.Context, target: str, formats: str, out: Path | None, dpi:
            vmin: float | None, vmax: float | None, vlevel: float | None, zmax: float | None,
            log_scale: bool) -> None:
     """Export figures of a job (by id) or of a surface file (lstui's or the reference's)."""
+    from lstui.results.h5files import remove_stale_temporaries
     from lstui.scheduler.exporting import (
         check_exportable,
         export_file,
@@ -597,12 +646,14 @@ def export(ctx: click.Context, target: str, formats: str, out: Path | None, dpi:
     options: dict[str, Any] = dict(dpi=dpi, vmin=vmin, vmax=vmax, vlevel=vlevel, zmax=zmax, log=log_scale or None)
     if target.isdigit():
         (job_id,) = _parse_job_ids((target,))
-        with _store(ctx) as store:
+        with _store(ctx, existing=True) as store:
             job = store.get_job(job_id)
             check_exportable(job)
+            remove_stale_temporaries(out or job.results_dir)  # of an export killed half way
             paths = export_job(store, job, formats=fmt, out=out, **options)
     else:
         path = Path(target)
+        remove_stale_temporaries(out or path.parent)
         paths = export_file(path, out or path.parent, formats=fmt, **options)
     for p in paths:
         click.echo(p)
@@ -666,7 +717,7 @@ def daemon_stop(ctx: click.Context) -> None:
     click.echo(f"daemon (pid {pid}) stopped")
     with contextlib.suppress(LstuiError), _store(ctx) as store:
         for event in store.daemon_events(since=asked):
-            if "killed after" in event.message:
+            if "and was killed;" in event.message:
                 click.echo(event.message)
 
 
@@ -703,10 +754,11 @@ def daemon_status_cmd(ctx: click.Context) -> None:
     if not status.running:
         click.echo("daemon: not running")
         sys.exit(3)
+    _note_if_disk_full(ctx)
     counts = Counter(status.devices)  # cpu:2 is two workers on "cpu"
     devices = ", ".join(d if n == 1 else f"{d} ×{n}" for d, n in counts.items())
     click.echo(f"daemon: running (pid {status.pid}) on {devices}")
-    with _store(ctx) as store:
+    with _store(ctx, existing=True) as store:
         workers = store.workers(alive_within_s=120)
         for w in workers:
             job = f"job {w.current_job}" if w.current_job else "idle"
@@ -846,11 +898,26 @@ def demo(ctx: click.Context, out: Path, quick: bool, devices: str | None) -> Non
     sys.exit(run_demo(_home(ctx), out, quick=quick, devices=devices))
 
 
+def _interrupt_on_termination() -> None:
+    """SIGTERM (``kill``) and SIGHUP (an SSH connection dropped) end a command as Ctrl-C
+    does: `lstui run` writes the points it holds, `lstui export` leaves no half file,
+    and the line says so. (The daemon and the TUI set their own handlers.)"""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) is signal.SIG_DFL:  # not when started with nohup
+            signal.signal(signum, interrupt)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: usage errors become one line and exit code 2."""
     for stream in (sys.stdout, sys.stderr):  # a terminal that is not UTF-8: `?`, not a traceback
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="replace")
+    _interrupt_on_termination()
     try:
         code = cli.main(args=argv, prog_name="lstui", standalone_mode=False)
     except click.UsageError as exc:

@@ -56,6 +56,31 @@ def no_space(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS
 
 
+STALE_TEMPORARY_S = 600.0
+"""A temporary file of an atomic write (``.NAME.XXXX.tmp``) this old was left by a
+process killed while it wrote: no write takes ten minutes."""
+
+
+def remove_stale_temporaries(folder: Path, older_than_s: float = STALE_TEMPORARY_S) -> list[Path]:
+    """Delete the temporary files that writes killed half way left in ``folder`` (a write
+    removes its own when it fails, not when its process is killed); returns them."""
+    import time
+
+    removed: list[Path] = []
+    cutoff = time.time() - older_than_s
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        if entry.name.startswith(".") and entry.name.endswith(".tmp"):
+            with contextlib.suppress(OSError):
+                if entry.is_file() and not entry.is_symlink() and entry.stat().st_mtime < cutoff:
+                    entry.unlink()
+                    removed.append(entry)
+    return removed
+
+
 def write_private_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically: a 0600 temporary file, fsync, rename.
 

@@ -42,7 +42,7 @@ from pathlib import Path
 from types import FrameType
 
 from lstui.errors import DaemonError, DatabaseLocked, LstuiError, StoreError, first_line
-from lstui.results.h5files import no_space, write_private_bytes
+from lstui.results.h5files import no_space, remove_stale_temporaries, write_private_bytes
 from lstui.scheduler.devices import RAY_DEVICES
 from lstui.store import (
     DEFAULT_TIMEOUT_S,
@@ -477,6 +477,7 @@ class Daemon:
         from lstui.scheduler.exporting import export_job, write_job_surface
 
         results = Path(job.results_dir)
+        remove_stale_temporaries(results)  # of a daemon killed while it wrote them
         try:
             if job.done_points:
                 write_job_surface(store, job)
@@ -500,10 +501,34 @@ class Daemon:
             self._results_failed(store, job, exc)
         self._retry_at.pop(job.id, None)
         self._retry_wait.pop(job.id, None)
+        self._check_directions(store, job)
         if results.is_dir():
             with contextlib.suppress(OSError):
                 write_private_bytes(results / FINISH_MARK, f"{job.finished!r}\n".encode())
         self._written[job.id] = job.done_points
+
+    @staticmethod
+    def _check_directions(store: Store, job: JobRow) -> None:
+        """Say so in the job's log when the direction file its surface file names is gone
+        or damaged (its folder deleted while it ran): the points are whole, but the
+        directions cannot be reused, nor the surface recomputed from its file."""
+        from lstui.results.h5files import read_direction_attrs
+        from lstui.scheduler.exporting import job_dir_file
+        from lstui.spec import JobSpec
+
+        if job.kind not in ("surface", "interp") or not job.done_points:
+            return
+        try:
+            path = job_dir_file(JobSpec.from_dict(job.spec, check_files=False), Path(job.results_dir))
+        except LstuiError:
+            return
+        try:
+            read_direction_attrs(path)
+        except (LstuiError, OSError) as exc:
+            why = "is gone" if not path.exists() else f"cannot be read ({first_line(exc)})"
+            with contextlib.suppress(Exception):
+                store.add_event(job.id, "warning", f"its direction file {path} {why} (changed while the job "
+                                "ran?): the points are all kept, but its directions cannot be reused")
 
     @staticmethod
     def _results_failed(store: Store, job: JobRow, exc: BaseException) -> None:
@@ -572,6 +597,7 @@ class Daemon:
         try:
             self._release_killed(store, killed, timeout_s)
             self._recover(store)
+            store.recover_workers([])  # jobs no worker holds now wait as queued, not running
             self._write_results(store, wait=True)
         except Exception:
             log.exception("final recovery and writes failed")
@@ -586,11 +612,11 @@ class Daemon:
         host = socket.gethostname()
         for worker in store.workers():
             if worker.host == host and worker.pid in killed and worker.state != "retired":
-                why = (f"the daemon stopped and worker {worker.id} on {worker.device} was still "
-                       f"computing a point after {waited_s:.0f} s; that point is computed again")
+                why = (f"the daemon stopped and worker {worker.id} on {worker.device} did not "
+                       f"stop within {waited_s:.0f} s (a long point); its point is computed again")
                 n = store.release_stopped_worker(worker.id, why)
-                said = (f"worker {worker.id} on {worker.device} was killed after {waited_s:.0f} s "
-                        f"in the middle of a point; {n} unit(s) back, not counted as failed")
+                said = (f"worker {worker.id} on {worker.device} did not stop within {waited_s:.0f} s "
+                        f"and was killed; {n} unit(s) back, not counted as failed")
                 log.warning("%s", said)
                 store.add_event(None, "warning", said)
 

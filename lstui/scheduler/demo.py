@@ -20,10 +20,11 @@ from pathlib import Path
 import torch
 from rich.console import Console
 
+from lstui.errors import LstuiError
 from lstui.landscape.grid import Axis
 from lstui.scheduler.compare import SHARPNESS
 from lstui.spec import JobSpec
-from lstui.store import Store
+from lstui.store import FINISHED, Store
 from lstui.views import rows_text
 
 
@@ -144,6 +145,20 @@ def gather_figures(store: Store, ids: list[int], out: Path) -> list[Path]:
     return copied
 
 
+def _id_ranges(ids: list[int]) -> str:
+    """``1–3, 5``: job ids as ranges."""
+    parts: list[str] = []
+    start = prev = ids[0]
+    for i in [*ids[1:], None]:
+        if i is not None and i == prev + 1:
+            prev = i
+            continue
+        parts.append(str(start) if start == prev else f"{start}–{prev}")
+        if i is not None:
+            start = prev = i
+    return ", ".join(parts)
+
+
 def run_demo(home: Path | None, out: Path, *, quick: bool = False, devices: str | None = None,
              console: Console | None = None, timeout_s: float | None = None) -> int:
     """The whole demo; returns the exit code."""
@@ -175,6 +190,16 @@ def run_demo(home: Path | None, out: Path, *, quick: bool = False, devices: str 
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and not _exported(store, ids):
                 time.sleep(0.5)
+        except KeyboardInterrupt:
+            try:
+                left = [j.id for j in map(store.get_job, ids) if j.state not in FINISHED]
+            except LstuiError:  # the store cannot say (locked): nothing to add
+                left = []
+            if left:
+                console.print(f"the demo's jobs {_id_ranges(left)} stay queued in {store.path}: "
+                              f"lstui cancel {' '.join(map(str, left))} drops them, "
+                              "lstui daemon start computes them", markup=False)
+            raise
         finally:
             if started_daemon:
                 stop_daemon(store.path.parent)

@@ -20,7 +20,7 @@ from rich.progress import (
 )
 
 from lstui.errors import LstuiError, described
-from lstui.results.h5files import make_private_dirs, write_private_bytes
+from lstui.results.h5files import make_private_dirs, remove_stale_temporaries, write_private_bytes
 from lstui.scheduler.allocator import keep_freed_memory
 from lstui.scheduler.compute import (
     SPEC_FILE,
@@ -74,6 +74,7 @@ def run_foreground(
     if prepared.evaluator.device.type == "cpu":
         keep_freed_memory()  # as a CPU worker does
     make_private_dirs(out)
+    remove_stale_temporaries(out)  # of a run killed while it wrote
     write_private_bytes(out / SPEC_FILE, (json.dumps(spec.to_dict(), indent=2) + "\n").encode())
     grid = prepared.grid
     todo = [k for k in grid.coarse_to_fine() if k not in done]

@@ -154,7 +154,7 @@ def test_a_zoo_model_is_checked_on_the_meta_device_without_its_memory(tmp_path: 
 
 
 def test_probe_data_reads_shapes_without_reading_the_data(tmp_path: Path) -> None:
-    assert probe_data("digits") == DataProbe(DIGITS, 10, True)
+    assert probe_data("digits") == DataProbe(DIGITS, 10, True, 1437)
     assert probe_data(f"cifar10:{write_cifar10(tmp_path / 'c', n_per_batch=2)}") == DataProbe(
         (3, 32, 32), 10, True
     )

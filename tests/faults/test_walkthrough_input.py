@@ -265,3 +265,17 @@ def test_a_surface_without_a_checkpoint_says_it_is_around_an_initialisation(tmp_
     code, _, err = cli_in_process(["submit", "surface", "--model", "cnn", "--x", "-1:1:3", "--checkpoint", str(ck)],
                                   tmp_path / "home")
     assert code == 0 and "no --checkpoint" not in err
+
+
+def test_commands_that_read_jobs_do_not_make_a_home_of_a_mistyped_path(tmp_path: Path) -> None:
+    """`LSTUI_HOME=~/.local/share/lsuti lstui ls` made an empty store there and said
+    "no jobs", as if the jobs were gone."""
+    home = tmp_path / "typo"
+    code, out, err = cli_in_process(["ls"], home)
+    assert code == 0 and out.startswith("no jobs: no job store at") and "LSTUI_HOME" in out
+    code, out, _ = cli_in_process(["ls", "--json"], home)
+    assert code == 0 and out.strip() == "[]"
+    for argv in (["show", "1"], ["logs", "1"], ["cancel", "1"], ["priority", "1", "3"], ["export", "1"]):
+        line = _fails(home, *argv, code=1)
+        assert "no job store at" in line, argv
+    assert not home.exists()

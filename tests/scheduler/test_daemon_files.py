@@ -105,5 +105,18 @@ def test_a_worker_killed_by_a_stop_mid_point_gives_its_unit_back_uncounted(tmp_p
             assert (unit.state, unit.attempts) == ("pending", 0), stop
             assert store.get_job(job_id).state is JobState.QUEUED
         said = [e.message for e in store.daemon_events(since=0)]
-        assert any("killed after 30 s in the middle of a point; 1 unit(s) back" in m for m in said), said
+        assert any("did not stop within 30 s and was killed; 1 unit(s) back" in m for m in said), said
         assert any("computed again" in e.message for e in store.events(job_id))
+
+
+def test_a_job_whose_direction_file_went_while_it_ran_says_so_when_it_ends(tmp_path: Path) -> None:
+    """Its folder deleted mid-run, a job ended `done` with a surface file naming a
+    direction file that is not there, and not a word in its log."""
+    home = tmp_path / "home"
+    with Store.open_home(home) as store:
+        worker = store.register_worker("cpu", os.getpid(), socket.gethostname())
+        job_id = _job(store, "folder deleted")
+        _compute(store, worker, job_id, 3)  # the points, and no directions.h5 written
+        _daemon(home)._write_results(store, wait=True)
+        said = [e.message for e in store.events(job_id) if e.level == "warning"]
+        assert any("directions.h5 is gone" in m and "points are all kept" in m for m in said), said

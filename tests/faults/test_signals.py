@@ -1,0 +1,60 @@
+"""SIGTERM and SIGHUP (an SSH connection dropped) to lstui's commands, a daemon stopped in
+the middle of a job, and the files a write killed half way leaves. Real processes and
+real signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from lstui.results import read_surface
+from lstui.results.h5files import remove_stale_temporaries
+from tests.faults.support import SLOW_SPEC, Lab, wait_until
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_run_ended_by_a_signal_keeps_its_points_and_says_so(lab: Lab, tmp_path: Path, signum: int) -> None:
+    """Only Ctrl-C was an interrupt: SIGTERM and SIGHUP killed `lstui run` without a
+    word and lost the points it held."""
+    out = tmp_path / "out"
+    proc = lab.popen("run", "surface", *SLOW_SPEC, "--out", str(out), "--device", "cpu", "--no-figure")
+    try:
+        wait_until("some points in the file", lambda: (out / "surface.h5").exists(), 120)
+        time.sleep(1.0)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "lstui: interrupted" in err and "Traceback" not in err
+    kept = int(read_surface(out / "surface.h5").computed().sum())
+    assert 0 < kept < 49
+
+
+def test_a_stopped_daemon_leaves_its_running_job_queued_not_stalled(lab: Lab) -> None:
+    """A job a stop took its workers from stayed `running` (shown stalled) until the next
+    daemon started: no worker held it."""
+    lab.start_daemon("cpu:1", "--export", "")
+    job_id = lab.submit("surface", *SLOW_SPEC)
+    lab.wait_job(job_id, ("running",))
+    wait_until("a point", lambda: lab.job(job_id)["done_points"] > 0)
+    lab.stop_daemon()
+    job = lab.job(job_id)
+    assert job["state"] == "queued", lab.diagnose(job_id)
+    assert job["run_since"] is None
+
+
+def test_temporary_files_of_killed_writes_are_removed_once_stale(tmp_path: Path) -> None:
+    old = tmp_path / ".surface_train_loss_2dcontour.ab12cd.pdf.tmp"
+    fresh = tmp_path / ".surface.h5.xy98zz.tmp"  # a write going on now, in another process
+    kept = [tmp_path / "surface.h5", tmp_path / ".hidden"]
+    for path in (old, fresh, *kept):
+        path.write_bytes(b"x")
+    hour_ago = time.time() - 3600
+    os.utime(old, (hour_ago, hour_ago))
+    assert remove_stale_temporaries(tmp_path) == [old]
+    assert not old.exists() and fresh.exists() and all(p.exists() for p in kept)
