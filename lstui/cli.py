@@ -622,18 +622,21 @@ def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
 @click.argument("target")
 @click.option("--format", "formats", default="png,pdf", show_default=True, help="png,pdf,svg,vtp")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None)
-@click.option("--dpi", default=150, show_default=True, type=click.IntRange(20, 1200))
-@click.option("--vmin", type=float, default=None)
-@click.option("--vmax", type=float, default=None)
-@click.option("--vlevel", type=float, default=None)
-@click.option("--zmax", type=float, default=None, help="clip the 3D surface / VTP at this loss")
-@click.option("--log", "log_scale", is_flag=True, help="log scale")
+@click.option("--dpi", default=None, type=click.IntRange(20, 1200), help="of PNG figures [default: 300]")
+@click.option("--vmin", type=float, default=None, help="lowest contour level (the reference's --vmin)")
+@click.option("--vmax", type=float, default=None, help="highest contour level (the reference's --vmax)")
+@click.option("--vlevel", type=float, default=None, help="spacing of contour levels (the reference's --vlevel)")
+@click.option("--zmax", type=float, default=None, help="clip the 3D surface / VTP at this loss (> 0)")
+@click.option("--log/--no-log", "log_scale", default=None,
+              help="log loss scale [default: when the loss spans two decades or more]")
 @click.pass_context
 @handle_errors
-def export(ctx: click.Context, target: str, formats: str, out: Path | None, dpi: int,
+def export(ctx: click.Context, target: str, formats: str, out: Path | None, dpi: int | None,
            vmin: float | None, vmax: float | None, vlevel: float | None, zmax: float | None,
-           log_scale: bool) -> None:
+           log_scale: bool | None) -> None:
     """Export figures of a job (by id) or of a surface file (lstui's or the reference's)."""
+    import math
+
     from lstui.results.h5files import remove_stale_temporaries
     from lstui.scheduler.exporting import (
         check_exportable,
@@ -643,7 +646,10 @@ def export(ctx: click.Context, target: str, formats: str, out: Path | None, dpi:
     )
 
     fmt = parse_formats(formats)
-    options: dict[str, Any] = dict(dpi=dpi, vmin=vmin, vmax=vmax, vlevel=vlevel, zmax=zmax, log=log_scale or None)
+    if zmax is not None and not (math.isfinite(zmax) and zmax > 0):
+        raise BadInput(f"--zmax must be a positive loss to clip at, not {zmax:g} "
+                       "(the reference's -1, no clip, is leaving --zmax out)")
+    options: dict[str, Any] = dict(dpi=dpi, vmin=vmin, vmax=vmax, vlevel=vlevel, zmax=zmax, log=log_scale)
     if target.isdigit():
         (job_id,) = _parse_job_ids((target,))
         with _store(ctx, existing=True) as store:

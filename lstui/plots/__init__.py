@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from lstui.plots.levels import bad_note, contour_levels, count_bad, quantise, robust_range
     from lstui.plots.save import FIGURE_FORMATS, save_figure
     from lstui.plots.surfaces import (
+        pc_axis_labels,
         plot_comparison_2d,
         plot_contour,
         plot_filled_contour,
@@ -44,6 +45,7 @@ _HOME = {
     "robust_range": "levels",
     "FIGURE_FORMATS": "save",
     "save_figure": "save",
+    "pc_axis_labels": "surfaces",
     "plot_comparison_2d": "surfaces",
     "plot_contour": "surfaces",
     "plot_filled_contour": "surfaces",
@@ -62,6 +64,7 @@ __all__ = [
     "bad_note",
     "contour_levels",
     "count_bad",
+    "pc_axis_labels",
     "plot_1d",
     "plot_comparison_1d",
     "plot_comparison_2d",

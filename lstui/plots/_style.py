@@ -9,17 +9,19 @@ the axes, so they never cover data.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import matplotlib
 import numpy as np
 from matplotlib.artist import Artist
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.cm import ScalarMappable
 from matplotlib.colorbar import Colorbar
 from matplotlib.colors import Colormap, ListedColormap, LogNorm, Normalize
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
@@ -33,6 +35,7 @@ matplotlib.rcParams["ps.fonttype"] = 42
 
 FIGSIZE_2D = (4.0, 3.6)
 FIGSIZE_1D = (4.2, 3.4)
+FIGSIZE_3D = (4.0, 3.0)
 PANEL_WIDTH = 3.0
 
 LABEL_SIZE = 10.0
@@ -42,6 +45,8 @@ LEGEND_SIZE = 8.0
 CLABEL_SIZE = 7.0
 CLABEL_MAX = 8
 """Label at most about this many contour lines (every other one beyond)."""
+TITLE_MARGIN_IN = 0.12
+"""A title is wrapped to the figure's width less this much on each side."""
 
 CMAP_NAME = "viridis"
 GAP_COLOUR = "#d9d9d9"
@@ -130,9 +135,78 @@ def style_axes(ax: Axes, xlabel: str | None, ylabel: str | None, *, locate: str 
             axis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))
 
 
-def set_title(ax: Axes, title: str | None) -> None:
+def text_width_in(text: str, fontsize: float) -> float:
+    """The width in inches of ``text`` on one line, as Agg draws it at ``fontsize`` points."""
+    renderer = RendererAgg(1, 1, 72)  # 72 dpi: one pixel is one point
+    width, _, _ = renderer.get_text_width_height_descent(
+        text, FontProperties(size=fontsize), ismath=False
+    )
+    return float(width) / 72.0
+
+
+def wrap_text(text: str, width_in: float, fontsize: float) -> str:
+    """``text`` broken at spaces into lines no wider than ``width_in`` inches.
+
+    A word wider than a line by itself is cut between characters, so no line runs past
+    ``width_in``. Lines the text already holds are kept.
+    """
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in _title_words(paragraph, width_in, fontsize):
+            candidate = f"{line} {word}" if line else word
+            if text_width_in(candidate, fontsize) <= width_in:
+                line = candidate
+                continue
+            if line:
+                lines.append(line)
+            line = word
+            while len(line) > 1 and text_width_in(line, fontsize) > width_in:
+                cut = len(line) - 1
+                while cut > 1 and text_width_in(line[:cut], fontsize) > width_in:
+                    cut -= 1
+                lines.append(line[:cut])
+                line = line[cut:]
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _title_words(text: str, width_in: float, fontsize: float) -> list[str]:
+    """The pieces a line break may fall between: words, and a parenthesised group
+    ("(train loss)") as one piece when it fits on a line."""
+    words: list[str] = []
+    for piece in re.findall(r"\([^()]*\)\S*|\S+", text):
+        if " " in piece and text_width_in(piece, fontsize) > width_in:
+            words += piece.split()
+        else:
+            words.append(piece)
+    return words
+
+
+def figure_title(fig: Figure, title: str | None) -> int:
+    """Write ``title`` above everything in ``fig`` (axes and colorbar), wrapped to its width.
+
+    A long title (a job's default name) takes as many lines as it needs, and the figure
+    grows by the height of the lines beyond the first, so the axes keep their size.
+
+    Returns:
+        The number of lines of the title (0 without one).
+    """
+    if not title:
+        return 0
+    text = wrap_text(title, fig.get_figwidth() - 2 * TITLE_MARGIN_IN, TITLE_SIZE)
+    fig.suptitle(text, fontsize=TITLE_SIZE)
+    lines = text.count("\n") + 1
+    if lines > 1:
+        fig.set_figheight(fig.get_figheight() + (lines - 1) * TITLE_SIZE * 1.2 / 72.0)
+    return lines
+
+
+def set_title(ax: Axes, title: str | None, width_in: float | None = None) -> None:
+    """A title over one axes (a panel's name), wrapped to ``width_in`` inches when given."""
     if title:
-        ax.set_title(title, fontsize=TITLE_SIZE)
+        text = wrap_text(title, width_in, TITLE_SIZE) if width_in else title
+        ax.set_title(text, fontsize=TITLE_SIZE)
 
 
 def note_handle(note: str, *, gap_patch: bool) -> Artist:
@@ -235,6 +309,42 @@ def figsize_2d(
     axes_width = width - (1.55 if colorbar else 0.8)
     ratio = float(np.ptp(y)) / float(np.ptp(x))
     return (width, float(min(max(axes_width * ratio + extra, 2.4), 5.5)))
+
+
+def trim_height(fig: Figure, ax: Axes, *, min_height: float = 2.0, tries: int = 6) -> None:
+    """Take from ``fig``'s height the blank that equal axis scales leave above and below
+    ``ax``, so the title sits on the axes and the legend under them.
+
+    The figure's size is an estimate made before the title, the legend and the tick
+    labels were measured; the layout does not change linearly with the height (tick
+    labels come and go), so the height is searched: the shortest one, down to
+    ``min_height``, at which the axes still take the whole width they are given. Lays
+    the figure out.
+    """
+
+    def blank() -> tuple[float, float]:
+        fig.draw_without_rendering()
+        given, used = ax.get_position(original=True), ax.get_position()
+        return (
+            (given.height - used.height) * fig.get_figheight(),
+            (given.width - used.width) * fig.get_figwidth(),
+        )
+
+    spare, _ = blank()
+    good, short = fig.get_figheight(), None
+    for _ in range(tries):
+        if spare < 0.05 or good <= min_height or (short is not None and good - short < 0.05):
+            break  # within a twentieth of an inch
+        height = max(good - 0.7 * spare, min_height) if short is None else (good + short) / 2
+        fig.set_figheight(height)
+        spare_now, spare_width = blank()
+        if spare_width > 0.02:  # the axes lost width: too short
+            short = height
+        else:
+            good, spare = height, spare_now
+    if fig.get_figheight() != good:
+        fig.set_figheight(good)
+        fig.draw_without_rendering()
 
 
 def argmin_position(

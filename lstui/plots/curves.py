@@ -12,10 +12,11 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter
 from numpy.typing import ArrayLike
 
 from lstui.plots import _style as st
-from lstui.plots.levels import blank_pending, count_bad, count_bad_points
+from lstui.plots.levels import blank_pending, count_bad, count_bad_points, wants_log
 
 CURVE_NAMES = ("train_loss", "test_loss", "train_acc", "test_acc")
 _LABELS = {
@@ -39,7 +40,7 @@ def plot_1d(
     x: ArrayLike,
     curves: Mapping[str, ArrayLike],
     *,
-    log: bool = False,
+    log: bool | None = None,
     title: str | None = None,
     interpolation: bool = False,
     names: tuple[str, str] = ("A", "B"),
@@ -54,7 +55,9 @@ def plot_1d(
     Args:
         x: the coordinates (α).
         curves: any of ``train_loss``, ``test_loss``, ``train_acc``, ``test_acc``.
-        log: a log-scale loss axis (non-positive losses are not drawn).
+        log: a log-scale loss axis (non-positive losses are not drawn); None decides
+            as for 2D figures (:func:`~lstui.plots.levels.wants_log`): log when every
+            finite loss is positive and they span two decades or more.
         interpolation: the paper's interpolation figure, θ(α) = (1 − α)·θ_A + α·θ_B:
             α = 0 and α = 1 are marked by dotted lines and named on the top axis.
         names: the names of the models at α = 0 and α = 1 (``interpolation`` only).
@@ -94,8 +97,10 @@ def plot_1d(
         handles.append(line)
 
     if losses:
+        if log is None:
+            log = wants_log(np.concatenate([data[name] for name in losses]))
         if log:
-            ax_loss.set_yscale("log")
+            _log_axis(ax_loss)
         elif loss_max is None:
             ax_loss.set_ylim(bottom=0)
         if loss_max is not None:
@@ -114,10 +119,15 @@ def plot_1d(
 
     if interpolation:
         _mark_endpoints(ax_loss, xs, names)
-    if title:
-        fig.suptitle(title, fontsize=st.TITLE_SIZE)
+    st.figure_title(fig, title)
     st.legend_below(fig, handles, count_bad_points(data.values()), xs.size, n_pending=n_pending)
     return fig
+
+
+def _log_axis(ax: Axes) -> None:
+    """A log-scale y axis whose decades read 0.01, 1, 100 (as the colorbars do), not 10⁻²."""
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: st.format_level(value)))
 
 
 def _mark_endpoints(ax: Axes, xs: np.ndarray, names: tuple[str, str]) -> None:
@@ -140,13 +150,15 @@ def plot_comparison_1d(
     *,
     ylabel: str = "loss",
     xlabel: str = "α",
-    log: bool = False,
+    log: bool | None = None,
     title: str | None = None,
 ) -> Figure:
     """Several 1D curves on one axes, each named in the legend.
 
     Args:
         curves: ``(label, x, y)`` for each curve.
+        log: a log-scale y axis; None decides from all the curves' finite values, as
+            :func:`plot_1d` does.
     """
     if not curves:
         raise ValueError("plot_comparison_1d needs at least one curve")
@@ -169,10 +181,12 @@ def plot_comparison_1d(
             label=label,
         )
         handles.append(line)
+    if log is None:
+        log = wants_log(np.concatenate([np.asarray(line.get_ydata(), dtype=float) for line in handles]))
     if log:
-        ax.set_yscale("log")
+        _log_axis(ax)
     ax.margins(x=0)
     st.style_axes(ax, xlabel, ylabel, locate="x")
-    st.set_title(ax, title)
+    st.figure_title(fig, title)
     st.legend_below(fig, handles, n_bad, n_total)
     return fig

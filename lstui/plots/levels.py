@@ -187,9 +187,19 @@ def contour_levels(
         hi, lo = _widen(lo, hi, log, fixed_lo=vmin is not None, fixed_hi=vmax is not None)
 
     if vlevel is not None:
+        if (hi - lo) / vlevel > MAX_LEVELS:
+            raise BadInput(
+                f"--vlevel {vlevel:g} draws {(hi - lo) / vlevel:.3g} contours between {lo:g} and {hi:g}; "
+                f"give one of at least {(hi - lo) / MAX_LEVELS:.3g} (at most {MAX_LEVELS} contours)"
+            )
         levels = np.arange(lo, hi, vlevel, dtype=np.float64)
         return levels if levels.size else np.array([lo])
     return _log_levels(lo, hi, num) if log else _linear_levels(lo, hi, num)
+
+
+MAX_LEVELS = 1000
+"""More contours than this (a tiny ``--vlevel``) are refused: they cannot be told apart,
+and a few million of them exhaust memory before anything is drawn."""
 
 
 def _widen(
@@ -252,6 +262,71 @@ def _log_levels(lo: float, hi: float, num: int) -> np.ndarray:
     if best is None or best.size < 2 or best.size < num // 3:
         return np.geomspace(lo, hi, num)
     return np.array([float(f"{v:.6g}") for v in best])
+
+
+BASIN_SHARE = 0.01
+"""A basin level is added when more than this share of the finite points (and at least
+three) lie below the lowest automatic level."""
+_BASIN_DIVISORS = (2, 4, 5, 10, 20, 50, 100)
+_BASIN_MANTISSAS = ((1.0, 2.0, 5.0), (1.0, 1.5, 2.0, 3.0, 5.0, 7.0), tuple(np.arange(10, 100) / 10))
+
+
+def with_basin_level(levels: ArrayLike, Z: ArrayLike, *, log: bool) -> np.ndarray:
+    """``levels`` with one more level inside the basin, when the basin would have none.
+
+    Automatic levels start at a round number at or above the minimum, so the region
+    around the minimum, below the lowest level, can be wide (a minimum of 1.03 under a
+    lowest level of 1.5) and hold no contour. This adds the roundest number between the
+    minimum and the lowest level, near the middle of the gap (1.25 there; for log levels,
+    near the middle in log space), when more than :data:`BASIN_SHARE` of the finite
+    points (and at least three) lie below the lowest level.
+
+    Args:
+        levels: increasing levels (automatic ones).
+        Z: the surface they were chosen for; NaN and ±inf are ignored.
+        log: the levels are log-spaced (only the positive values count).
+
+    Returns:
+        The levels, with the basin level first when one was added.
+    """
+    chosen = np.asarray(levels, dtype=np.float64)
+    values = finite_values(Z)
+    if log:
+        values = values[values > 0]
+    if chosen.size < 2 or values.size == 0:
+        return chosen
+    lo, first = float(values.min()), float(chosen[0])
+    below = int(np.count_nonzero(values < first))
+    if lo >= first or below < max(3, BASIN_SHARE * values.size):
+        return chosen
+    extra = _round_between(lo, first, log=log, step=float(chosen[1] - chosen[0]))
+    return chosen if extra is None else np.concatenate([[extra], chosen])
+
+
+def _round_between(lo: float, hi: float, *, log: bool, step: float) -> float | None:
+    """The roundest number in the middle part of (lo, hi), nearest its centre; or None."""
+    if log:
+        a, b = math.log10(lo), math.log10(hi)
+        inner_lo, inner_hi = a + 0.2 * (b - a), b - 0.2 * (b - a)
+        centre = (a + b) / 2
+        for mantissas in _BASIN_MANTISSAS:
+            candidates = [
+                float(f"{m * 10.0**d:.6g}")
+                for d in range(math.floor(a), math.ceil(b) + 1)
+                for m in mantissas
+            ]
+            inside = [c for c in candidates if inner_lo <= math.log10(c) <= inner_hi]
+            if inside:
+                return min(inside, key=lambda c: abs(math.log10(c) - centre))
+        return None
+    inner_lo, inner_hi = lo + 0.2 * (hi - lo), hi - 0.2 * (hi - lo)
+    for divisor in _BASIN_DIVISORS:
+        sub = step / divisor
+        first, last = math.ceil(inner_lo / sub - 1e-9), math.floor(inner_hi / sub + 1e-9)
+        if first <= last:
+            middle = min(range(first, last + 1), key=lambda m: abs(m * sub - (lo + hi) / 2))
+            return round(middle * sub, _decimals(sub))
+    return None
 
 
 def quantise(Z: ArrayLike, levels: ArrayLike) -> np.ndarray:

@@ -13,6 +13,9 @@ from matplotlib.figure import Figure
 from lstui.errors import BadInput
 
 FIGURE_FORMATS = ("png", "pdf", "svg")
+DEFAULT_DPI = 300
+"""Pixels per inch of a PNG (and of the rasterised heatmap inside a PDF or SVG): the
+reference's resolution, print quality at single-column width."""
 
 # matplotlib subsets the fonts it embeds in a PDF with fontTools, whose subsetter logs
 # some 50 INFO lines per file to "fontTools.subset". Every process that saves figures
@@ -35,7 +38,7 @@ def save_figure(
     fig: Figure,
     stem: Path | str,
     formats: Iterable[str] = ("png", "pdf"),
-    dpi: int = 150,
+    dpi: int = DEFAULT_DPI,
 ) -> list[Path]:
     """Write ``fig`` as ``stem.png``, ``stem.pdf``, ``stem.svg`` (those asked for).
 

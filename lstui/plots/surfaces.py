@@ -17,13 +17,16 @@ decades or more; ``log=True``/``False`` forces either.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import Normalize
 from matplotlib.contour import QuadContourSet
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import Bbox
 from numpy.typing import ArrayLike
 
 from lstui.plots import _style as st
@@ -34,7 +37,11 @@ from lstui.plots.levels import (
     finite_values,
     robust_range,
     wants_log,
+    with_basin_level,
 )
+
+if TYPE_CHECKING:
+    from mpl_toolkits.mplot3d.axes3d import Axes3D
 
 Panel = tuple[str, ArrayLike, ArrayLike, ArrayLike]
 """One surface of a comparison: ``(name, x, y, Z)``."""
@@ -51,7 +58,9 @@ def resolve_levels(
     """The levels to draw and whether the colour scale is logarithmic.
 
     Explicit ``levels`` are used as given (sorted; duplicates and non-finite dropped) with
-    a linear scale unless ``log=True``.
+    a linear scale unless ``log=True``. Automatic levels get one more inside a wide basin
+    around the minimum (:func:`~lstui.plots.levels.with_basin_level`), unless ``vmin`` or
+    ``vlevel`` says where they start.
     """
     if levels is not None:
         chosen = np.unique(finite_values(levels))
@@ -59,7 +68,11 @@ def resolve_levels(
     if log is None:
         # The reference's evenly spaced levels (vlevel) go with a linear colour scale.
         log = vlevel is None and wants_log(Z) and (vmin is None or vmin > 0)
-    return contour_levels(Z, vmin, vmax, vlevel, log=log), bool(log)
+    chosen = contour_levels(Z, vmin, vmax, vlevel, log=log)
+    if vmin is None and vlevel is None:
+        # a contour inside the basin too, not only around it
+        chosen = with_basin_level(chosen, Z, log=bool(log))
+    return chosen, bool(log)
 
 
 def _extend(Z: np.ndarray, lo: float, hi: float) -> str:
@@ -87,23 +100,122 @@ def _draw_lines(
     *,
     linewidth: float = 0.9,
 ) -> QuadContourSet:
-    """Contour lines coloured by value, every line (or every other one) labelled."""
+    """Contour lines coloured by value (labelled later by :func:`_label_lines`)."""
     masked = np.ma.masked_invalid(Z)
-    cs = ax.contour(
+    return ax.contour(
         x, y, masked, levels=levels, cmap=st.line_cmap(), norm=norm, linewidths=linewidth
     )
+
+
+LABEL_ARC = 3.5
+"""A contour piece holds a label only when it is at least this many label widths long."""
+LABEL_PAD_PT = 2.0
+"""Labels keep at least this many points apart, and from the markers."""
+
+
+def _label_lines(
+    fig: Figure,
+    ax: Axes,
+    cs: QuadContourSet,
+    avoid: Sequence[tuple[float, float, float]] = (),
+) -> list[float]:
+    """Write the values on the contour lines where they fit.
+
+    Every line (every other one beyond :data:`~lstui.plots._style.CLABEL_MAX` levels)
+    gets at most one label per connected piece, placed where the piece runs nearly
+    straight for the label's length, inside the axes, clear of the labels already placed
+    and of the points in ``avoid`` (``(x, y, radius in points)``: the markers). A piece
+    too short to hold its label (the small rings around a minimum) gets none, so labels
+    never pile up. Call it last: it lays the figure out to know where things are.
+
+    Returns:
+        The levels that got a label (each once).
+    """
     drawn = np.asarray(cs.levels)
-    if drawn.size:
-        step = 1 if drawn.size <= st.CLABEL_MAX else 2
+    if not drawn.size:
+        return []
+    fig.draw_without_rendering()  # the final layout: the display coordinates below hold
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    points = fig.dpi / 72.0
+    pad = LABEL_PAD_PT * points
+    fmt = st.level_formatter(drawn)
+    font = FontProperties(size=st.CLABEL_SIZE)
+    frame = ax.get_window_extent(renderer)
+    to_display = ax.transData.transform
+    taken: list[tuple[float, float, float, float]] = []  # centre x, y, half width, height
+    for ax_x, ax_y, radius in avoid:
+        cx, cy = to_display((ax_x, ax_y))
+        if np.isfinite(cx) and np.isfinite(cy):
+            taken.append((float(cx), float(cy), radius * points, radius * points))
+    step = 1 if drawn.size <= st.CLABEL_MAX else 2
+    positions: list[tuple[float, float]] = []
+    labelled: list[float] = []
+    for k in range(0, drawn.size, step):
+        width, height, _ = renderer.get_text_width_height_descent(
+            fmt(drawn[k], None), font, ismath=False
+        )
+        for segment in cs.allsegs[k]:
+            spot = _label_spot(to_display(segment), width, height, frame, taken, pad)
+            if spot is None:
+                continue
+            centre, half = spot
+            taken.append((*centre, *half))
+            positions.append(tuple(ax.transData.inverted().transform(centre)))
+            if not labelled or labelled[-1] != drawn[k]:
+                labelled.append(float(drawn[k]))
+    if positions:
         ax.clabel(
             cs,
-            levels=drawn[::step],
+            levels=labelled,
+            manual=positions,
             inline=True,
             inline_spacing=2,
             fontsize=st.CLABEL_SIZE,
-            fmt=st.level_formatter(drawn),
+            fmt=fmt,
         )
-    return cs
+    return labelled
+
+
+def _label_spot(
+    path: np.ndarray,
+    width: float,
+    height: float,
+    frame: Bbox,
+    taken: Sequence[tuple[float, float, float, float]],
+    pad: float,
+) -> tuple[tuple[float, float], tuple[float, float]] | None:
+    """Where on one contour piece (display coordinates) a label of ``width`` × ``height``
+    fits, and the half extents of its (rotated) box; None when it fits nowhere."""
+    finite = np.all(np.isfinite(path), axis=1)
+    path = path[finite]
+    if len(path) < 2:
+        return None
+    arc = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(path, axis=0).T))])
+    length = float(arc[-1])
+    if length < LABEL_ARC * width:
+        return None
+    for fraction in (0.5, 0.3, 0.7, 0.15, 0.85, 0.4, 0.6, 0.05, 0.95):
+        at = fraction * length
+        if at - width / 2.0 < 0 or at + width / 2.0 > length:
+            continue
+        x0, y0, x1, y1 = (
+            float(np.interp(at + d, arc, path[:, i])) for d in (-width / 2.0, width / 2.0) for i in (0, 1)
+        )
+        if np.hypot(x1 - x0, y1 - y0) < 0.85 * width:
+            continue  # the line bends under the label
+        angle = np.arctan2(y1 - y0, x1 - x0)
+        cos, sin = abs(float(np.cos(angle))), abs(float(np.sin(angle)))
+        hx = width / 2.0 * cos + height / 2.0 * sin
+        hy = width / 2.0 * sin + height / 2.0 * cos
+        cx, cy = float(np.interp(at, arc, path[:, 0])), float(np.interp(at, arc, path[:, 1]))
+        inside = frame.x0 + hx <= cx <= frame.x1 - hx and frame.y0 + hy <= cy <= frame.y1 - hy
+        clear = all(
+            abs(cx - ox) >= hx + ow + pad or abs(cy - oy) >= hy + oh + pad
+            for ox, oy, ow, oh in taken
+        )
+        if inside and clear:
+            return (cx, cy), (hx, hy)
+    return None
 
 
 def _draw_filled(
@@ -149,15 +261,26 @@ def plot_contour(
     rows = 1 + (count_bad(zs) > 0)
     fig = st.new_figure(st.figsize_2d(xs, ys, colorbar=False, title=bool(title), legend_rows=rows))
     ax = fig.add_subplot()
-    if chosen.size:
-        _draw_lines(ax, xs, ys, zs, chosen, st.make_norm(chosen, use_log))
+    cs = _draw_lines(ax, xs, ys, zs, chosen, st.make_norm(chosen, use_log)) if chosen.size else None
     _limits(ax, xs, ys)
     st.style_axes(ax, xlabel, ylabel)
-    st.set_title(ax, title)
+    st.figure_title(fig, title)
     st.equal_aspect_if_sensible(ax, xs, ys)
     handles = st.mark_centre_and_min(ax, xs, ys, zs)
     st.legend_below(fig, handles, count_bad(zs), zs.size, n_pending=n_pending)
+    st.trim_height(fig, ax)
+    if cs is not None:
+        _label_lines(fig, ax, cs, _marker_spots(xs, ys, zs))
     return fig
+
+
+def _marker_spots(x: np.ndarray, y: np.ndarray, Z: np.ndarray) -> list[tuple[float, float, float]]:
+    """``(x, y, radius in points)`` of the centre and minimum markers, for labels to avoid."""
+    spots = [(0.0, 0.0, float(st.CENTRE_STYLE["markersize"]) / 2)]  # type: ignore[arg-type]
+    position = st.argmin_position(x, y, Z)
+    if position is not None:
+        spots.append((position[0], position[1], float(st.MIN_STYLE["markersize"]) / 2))  # type: ignore[arg-type]
+    return spots
 
 
 def plot_filled_contour(
@@ -193,10 +316,11 @@ def plot_filled_contour(
         st.colorbar(fig, filled, ax, zlabel, ticks=chosen)
     _limits(ax, xs, ys)
     st.style_axes(ax, xlabel, ylabel)
-    st.set_title(ax, title)
+    st.figure_title(fig, title)
     st.equal_aspect_if_sensible(ax, xs, ys)
     handles = st.mark_centre_and_min(ax, xs, ys, zs)
     st.legend_below(fig, handles, count_bad(zs), zs.size, n_pending=n_pending, gap_patch=True)
+    st.trim_height(fig, ax)
     return fig
 
 
@@ -245,14 +369,17 @@ def plot_heatmap(
             shading="flat",
             rasterized=True,
         )
-        st.colorbar(fig, mesh, ax, zlabel, extend=_extend(zs, lo, hi))
+        # a log scale's default ticks are its decades only: two labels for 0.128 to 30
+        ticks = contour_levels(np.array([lo, hi]), lo, hi, log=True, num=7) if use_log else None
+        st.colorbar(fig, mesh, ax, zlabel, ticks=ticks, extend=_extend(zs, lo, hi))
     ax.set_xlim(float(edges_x[0]), float(edges_x[-1]))
     ax.set_ylim(float(edges_y[0]), float(edges_y[-1]))
     st.style_axes(ax, xlabel, ylabel)
-    st.set_title(ax, title)
+    st.figure_title(fig, title)
     st.equal_aspect_if_sensible(ax, edges_x, edges_y)
     handles = st.mark_centre_and_min(ax, xs, ys, zs)
     st.legend_below(fig, handles, count_bad(zs), zs.size, n_pending=n_pending, gap_patch=True)
+    st.trim_height(fig, ax)
     return fig
 
 
@@ -282,7 +409,7 @@ def plot_surface_3d(
     if zmax is not None:
         zs = np.where(zs > zmax, zmax, zs)
     use_log = resolve_levels(zs, None, None, None, None, log)[1]
-    fig = st.new_figure((st.FIGSIZE_2D[0], st.FIGSIZE_2D[1]))
+    fig = st.new_figure(st.FIGSIZE_3D)
     ax = fig.add_subplot(projection="3d")
     values = finite_values(zs)
     if values.size:
@@ -303,18 +430,51 @@ def plot_surface_3d(
         )
         st.colorbar(fig, surface, ax, zlabel, shrink=0.6, pad=0.1)
     ax.view_init(elev=elev, azim=azim)
-    ax.set_box_aspect(None, zoom=0.88)
     if xlabel:
         ax.set_xlabel(xlabel, fontsize=st.LABEL_SIZE, labelpad=0)
     if ylabel:
         ax.set_ylabel(ylabel, fontsize=st.LABEL_SIZE, labelpad=0)
-    ax.set_zlabel(zlabel, fontsize=st.LABEL_SIZE, labelpad=1)
+    if not values.size:  # the colorbar names the values when there is one
+        ax.set_zlabel(zlabel, fontsize=st.LABEL_SIZE, labelpad=1)
     for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
         axis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))
     ax.tick_params(labelsize=st.TICK_SIZE - 1, pad=-1)
-    st.set_title(ax, title)
+    st.figure_title(fig, title)
     st.legend_below(fig, [], n_bad, zs.size, n_pending=n_pending)
+    _fit_3d(fig, ax)
     return fig
+
+
+def _fit_3d(fig: Figure, ax: Axes3D) -> None:
+    """Draw the box as large as the page allows with every label of its axes on the page
+    (the layout does not see where a 3D axis writes its label: "1st PC: 93.15 %" runs
+    off the bottom at the size "α" fits)."""
+    for zoom in (0.95, 0.9, 0.85, 0.8, 0.75):
+        ax.set_box_aspect(None, zoom=zoom)
+        fig.draw_without_rendering()
+        drawn = ax.get_tightbbox(fig.canvas.get_renderer())  # type: ignore[attr-defined]
+        if drawn is None or (
+            drawn.x0 >= fig.bbox.x0 and drawn.y0 >= fig.bbox.y0 and drawn.x1 <= fig.bbox.x1
+        ):
+            return
+
+
+def pc_axis_labels(explained_variance: tuple[float, float] | None) -> tuple[str, str]:
+    """The axis labels of a PCA plane: "1st PC: 42.17 %", "2nd PC: 12.03 %".
+
+    Args:
+        explained_variance: the explained variance *ratios* (0 to 1) of the two
+            components, or None for "1st PC", "2nd PC".
+
+    Raises:
+        ValueError: for a ratio outside [0, 1] (percentages passed as ratios).
+    """
+    if explained_variance is None:
+        return "1st PC", "2nd PC"
+    r1, r2 = (float(r) for r in explained_variance)
+    if not (0.0 <= r1 <= 1.0 and 0.0 <= r2 <= 1.0):
+        raise ValueError(f"explained_variance takes ratios in [0, 1], got ({r1}, {r2})")
+    return f"1st PC: {100 * r1:.2f} %", f"2nd PC: {100 * r2:.2f} %"
 
 
 def plot_trajectory(
@@ -350,12 +510,7 @@ def plot_trajectory(
         raise ValueError(
             f"path_x and path_y need the same, non-zero length ({px.size} vs {py.size})"
         )
-    xlabel, ylabel = "1st PC", "2nd PC"
-    if explained_variance is not None:
-        r1, r2 = (float(r) for r in explained_variance)
-        if not (0.0 <= r1 <= 1.0 and 0.0 <= r2 <= 1.0):
-            raise ValueError(f"explained_variance takes ratios in [0, 1], got ({r1}, {r2})")
-        xlabel, ylabel = f"1st PC: {100 * r1:.2f} %", f"2nd PC: {100 * r2:.2f} %"
+    xlabel, ylabel = pc_axis_labels(explained_variance)
 
     surface = None
     n_pending = 0
@@ -373,12 +528,13 @@ def plot_trajectory(
     )
     ax = fig.add_subplot()
     n_bad = n_total = 0
+    cs = None
     if surface is not None:
         xs, ys, zs = surface
         n_bad, n_total = count_bad(zs), zs.size
         chosen, use_log = resolve_levels(zs, levels, vmin, vmax, vlevel, log)
         if chosen.size:
-            _draw_lines(ax, xs, ys, zs, chosen, st.make_norm(chosen, use_log), linewidth=0.8)
+            cs = _draw_lines(ax, xs, ys, zs, chosen, st.make_norm(chosen, use_log), linewidth=0.8)
         _limits(ax, xs, ys)
     ax.plot(px, py, color=st.PATH_COLOUR, linewidth=1.2, marker=".", markersize=4, zorder=3)
     (start,) = ax.plot(
@@ -397,9 +553,13 @@ def plot_trajectory(
     if surface is None:
         ax.margins(0.08)
     st.style_axes(ax, xlabel, ylabel)
-    st.set_title(ax, title)
+    st.figure_title(fig, title)
     st.equal_aspect_if_sensible(ax, span_x, span_y)
     st.legend_below(fig, [start, end], n_bad, n_total, n_pending=n_pending)
+    st.trim_height(fig, ax)
+    if cs is not None:
+        ends = [(float(px[0]), float(py[0]), 3.5), (float(px[-1]), float(py[-1]), 5.5)]
+        _label_lines(fig, ax, cs, [*ends, *((float(a), float(b), 2.5) for a, b in zip(px, py, strict=True))])
     return fig
 
 
@@ -448,12 +608,11 @@ def plot_comparison_2d(
         _limits(ax, xs, ys)
         st.style_axes(ax, xlabel, ylabel if k == 0 else None)
         bad = count_bad(zs)
-        st.set_title(ax, f"{name}  ({bad} NaN/inf)" if bad else name)
+        st.set_title(ax, f"{name}  ({bad} NaN/inf)" if bad else name, st.PANEL_WIDTH - 0.2)
         st.equal_aspect_if_sensible(ax, xs, ys)
         handles = st.mark_centre_and_min(ax, xs, ys, zs, min_label=False)
     if mappable is not None:
         st.colorbar(fig, mappable, axes, zlabel, ticks=chosen)
-    if title:
-        fig.suptitle(title, fontsize=st.TITLE_SIZE)
+    st.figure_title(fig, title)
     st.legend_below(fig, handles, count_bad(every), every.size, gap_patch=True, ncols=3)
     return fig

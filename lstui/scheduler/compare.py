@@ -132,6 +132,12 @@ def _key(surface) -> str:  # type: ignore[no-untyped-def]
     return "train_loss" if "train_loss" in surface.arrays else "test_loss"
 
 
+def _value_label(keys: Sequence[str]) -> str:
+    """What the figure of these arrays shows: "train loss" (or "test loss"); "loss"
+    when the surfaces drawn together are of different splits."""
+    return keys[0].replace("_", " ") if keys and len(set(keys)) == 1 else "loss"
+
+
 def sharpness(x: np.ndarray, loss: np.ndarray, distances: Sequence[float] = SHARPNESS_DISTANCES) -> dict[str, float]:
     """Loss increase at filter-normalised distance d: mean of L(−d) and L(+d), minus L(0)."""
     ok = np.isfinite(loss)
@@ -173,19 +179,24 @@ def run_figure_job(spec: JobSpec, store: Store, results_dir: Path, job_id: int |
     written: list[Path] = []
 
     panels = []
+    panel_keys = []
     for job_id, label in zip(fig.get("surfaces", []), labels, strict=False):
         _, s = _done_surface(store, job_id)
+        panel_keys.append(_key(s))
         panels.append((label, s.xcoordinates, s.ycoordinates, s.values(_key(s))))
     if panels:
         written += plots.save_figure(
-            plots.plot_comparison_2d(panels, title="loss surfaces (filter-normalised directions)"),
+            plots.plot_comparison_2d(panels, title="loss surfaces (filter-normalised directions)",
+                                     zlabel=_value_label(panel_keys)),
             results_dir / "comparison_2d",
         )
 
     rows: list[dict[str, object]] = []
     curves = []
+    curve_keys = []
     for job_id, label, checkpoint in zip(fig.get("curves", []), labels, fig.get("checkpoints", []), strict=False):
         _, s = _done_surface(store, job_id)
+        curve_keys.append(_key(s))
         loss = s.values(_key(s))
         curves.append((label, s.xcoordinates, loss))
         row: dict[str, object] = {"model": label}
@@ -199,7 +210,8 @@ def run_figure_job(spec: JobSpec, store: Store, results_dir: Path, job_id: int |
                             "0.05, like -1:1:41, has them)")
     if curves:
         written += plots.save_figure(
-            plots.plot_comparison_1d(curves, ylabel="loss", title="1D loss curves (filter-normalised)"),
+            plots.plot_comparison_1d(curves, ylabel=_value_label(curve_keys),
+                                     title="1D loss curves (filter-normalised)"),
             results_dir / "comparison_1d",
         )
     for n, job_id in enumerate(fig.get("interps", [])):

@@ -74,21 +74,28 @@ def export_surface(
     formats: Sequence[str] = ("png", "pdf"),
     title: str | None = None,
     kinds: Sequence[str] | None = None,
-    dpi: int = 150,
+    dpi: int | None = None,
     vmin: float | None = None,
     vmax: float | None = None,
     vlevel: float | None = None,
     log: bool | None = None,
     zmax: float | None = None,
     stem: str | None = None,
+    axis_labels: tuple[str, str] | None = None,
     on_note: Callable[[str], None] | None = None,
 ) -> list[Path]:
     """Draw the figures of a surface file (lstui's or the reference's) into ``out``.
 
     1D: loss and accuracy curves (the interpolation figure when the file is an
-    interpolation). 2D: contour lines, filled contours, heatmap and 3D surface of the
-    train loss (or test loss when only the test split was evaluated); VTP on request.
-    Points not computed yet (the file's ``-1``) are named as such on the figures.
+    interpolation, its ends named after the checkpoints' files). 2D: contour lines,
+    filled contours, heatmap and 3D surface of the train loss (or test loss when only
+    the test split was evaluated); VTP on request. Points not computed yet (the file's
+    ``-1``) are named as such on the figures.
+
+    ``dpi`` defaults to :data:`lstui.plots.save.DEFAULT_DPI`; ``log`` None decides from
+    the values (log when they span two decades), True or False forces it. A 2D
+    surface's axes read ``axis_labels`` (a trajectory's "1st PC: 91.15 %"), α and β
+    without.
 
     A format that does not apply (VTP of a 1D surface) is skipped with a warning, logged
     and passed to ``on_note``; asked for alone, it is refused.
@@ -97,7 +104,9 @@ def export_surface(
         BadInput: no arrays in the file, an unknown figure kind, or VTP alone of a 1D surface.
     """
     from lstui import plots
+    from lstui.plots.save import DEFAULT_DPI
 
+    dpi = dpi or DEFAULT_DPI
     surface = read_surface(surface_path)
     if not surface.arrays:
         raise BadInput(f"{str(surface_path)!r} holds no loss or accuracy arrays")
@@ -121,7 +130,8 @@ def export_surface(
         curves = {k: surface.values(k) for k in surface.arrays}
         interp = saved.get("kind") == "interp"
         if image_formats:
-            fig = plots.plot_1d(x, curves, title=title, interpolation=interp, log=bool(log), pending=pending)
+            fig = plots.plot_1d(x, curves, title=title, interpolation=interp, names=_endpoint_names(saved),
+                                log=log, pending=pending)
             written += plots.save_figure(fig, out / f"{stem}_1d", image_formats, dpi=dpi)
         return written
     y = surface.ycoordinates
@@ -134,33 +144,56 @@ def export_surface(
         titled = (f"{title} ({label})" if title else label) if len(keys) > 1 else title
         written += _surface_figures(x, y, surface.values(key), pending, out / f"{stem}_{key}", kinds,
                                     image_formats, "vtp" in formats, title=titled, zlabel=label,
-                                    dpi=dpi, vmin=vmin, vmax=vmax, vlevel=vlevel, log=log, zmax=zmax)
+                                    axis_labels=axis_labels, dpi=dpi, vmin=vmin, vmax=vmax,
+                                    vlevel=vlevel, log=log, zmax=zmax)
     return written
+
+
+def _endpoint_names(saved: dict[str, object]) -> tuple[str, str]:
+    """An interpolation's ends as the comparison names them: the checkpoints' file stems
+    (their folders too when the stems are the same); "A" and "B" for a file without them."""
+    from lstui.scheduler.compare import checkpoint_labels
+
+    a, b = saved.get("checkpoint"), saved.get("checkpoint_b")
+    if not (isinstance(a, str) and a and isinstance(b, str) and b):
+        return ("A", "B")
+    first, second = checkpoint_labels([a, b])
+    return first, second
 
 
 def _surface_figures(
     x: Any, y: Any, Z: Any, pending: Any, base: Path, kinds: Sequence[str],
-    image_formats: Sequence[str], vtp: bool, *, title: str | None, zlabel: str, dpi: int,
-    vmin: float | None, vmax: float | None, vlevel: float | None, log: bool | None,
-    zmax: float | None,
+    image_formats: Sequence[str], vtp: bool, *, title: str | None, zlabel: str,
+    axis_labels: tuple[str, str] | None, dpi: int, vmin: float | None, vmax: float | None,
+    vlevel: float | None, log: bool | None, zmax: float | None,
 ) -> list[Path]:
     """One loss array's 2D figures, each saved as ``{base}_{kind}.{format}``, and its VTP."""
     from lstui import plots
 
     written: list[Path] = []
+    common: dict[str, Any] = dict(log=log, title=title, pending=pending)
+    if axis_labels is not None:
+        common.update(xlabel=axis_labels[0], ylabel=axis_labels[1])
+    levels: dict[str, Any] = dict(vmin=vmin, vmax=vmax, vlevel=vlevel)
     if image_formats:
         for kind in kinds:
             if kind == "2dcontour":
-                fig = plots.plot_contour(x, y, Z, vmin=vmin, vmax=vmax, vlevel=vlevel, log=log, title=title, pending=pending)
+                fig = plots.plot_contour(x, y, Z, **levels, **common)
             elif kind == "2dcontourf":
-                fig = plots.plot_filled_contour(x, y, Z, vmin=vmin, vmax=vmax, vlevel=vlevel, log=log, title=title, pending=pending, zlabel=zlabel)
+                fig = plots.plot_filled_contour(x, y, Z, **levels, **common, zlabel=zlabel)
             elif kind == "2dheat":
-                fig = plots.plot_heatmap(x, y, Z, vmin=vmin, vmax=vmax, log=log, title=title, pending=pending, zlabel=zlabel)
+                fig = plots.plot_heatmap(x, y, Z, vmin=vmin, vmax=vmax, **common, zlabel=zlabel)
             else:
-                fig = plots.plot_surface_3d(x, y, Z, zmax=zmax, log=log, title=title, pending=pending, zlabel=zlabel)
+                fig = plots.plot_surface_3d(x, y, Z, zmax=zmax, **common, zlabel=zlabel)
             written += plots.save_figure(fig, Path(f"{base}_{kind}"), image_formats, dpi=dpi)
     if vtp:
-        written.append(plots.write_vtp(x, y, Z, Path(f"{base}.vtp"), log=bool(log), zmax=zmax))
+        import numpy as np
+
+        if np.isfinite(np.asarray(Z, dtype=np.float64)).any():
+            written.append(plots.write_vtp(x, y, Z, Path(f"{base}.vtp"), log=bool(log), zmax=zmax))
+        else:
+            _note(f"{base.name}.vtp not written: no point of the surface is finite (all diverged "
+                  "or none computed yet)", None)
     return written
 
 
@@ -185,16 +218,44 @@ def export_figures(
     trajectory its path over the contours (``trajectory.png``).
 
     The one way from a job's surface file to its figures, for the daemon, ``lstui
-    export JOB``, the TUI and ``lstui run``. ``options`` go to :func:`export_surface`.
+    export JOB``, the TUI and ``lstui run``. ``options`` go to :func:`export_surface`;
+    a trajectory's surface figures have their axes named as its path's are.
     """
+    from lstui.plots.save import DEFAULT_DPI
+
+    options["dpi"] = options.get("dpi") or DEFAULT_DPI
+    if spec.kind == "trajectory" and options.get("axis_labels") is None:
+        options["axis_labels"] = _pca_axis_labels(spec)
     written = export_surface(surface_path, out, formats=formats, title=title, **options)
     if spec.kind == "trajectory":
         from lstui.scheduler.trajectory import export_trajectory
 
         written += export_trajectory(
-            spec, surface_path, out, formats=formats, title=title, dpi=options.get("dpi", 150)
+            spec, surface_path, out, formats=formats, title=title, dpi=options["dpi"]
         )
     return written
+
+
+def _pca_axis_labels(spec: JobSpec) -> tuple[str, str] | None:
+    """"1st PC: 91.15 %", "2nd PC: 5.99 %" from a trajectory's direction file (the
+    explained variance ratios its PCA stored), or None when the file does not hold them."""
+    from lstui import plots
+    from lstui.errors import LstuiError
+    from lstui.results import read_directions
+
+    if spec.dir_file is None or not Path(spec.dir_file).exists():
+        return None
+    try:
+        _, _, extra = read_directions(Path(spec.dir_file))
+    except LstuiError:
+        return None
+    ratio = extra.get("explained_variance_ratio_")
+    if ratio is None or len(ratio) < 2:
+        return None
+    try:
+        return plots.pc_axis_labels((float(ratio[0]), float(ratio[1])))
+    except ValueError:
+        return None
 
 
 def export_file(

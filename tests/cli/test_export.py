@@ -131,3 +131,108 @@ def test_vtp_of_a_1d_job_is_skipped_with_a_line_in_its_log(tmp_path):
         assert [p.suffix for p in paths] == [".png"]
         warnings = [e.message for e in store.events(job.id) if e.level == "warning"]
     assert warnings == ["no vtp written: vtp needs a 2D surface (--x and --y) and this one is 1D"]
+
+
+def _svg_text(path):
+    return " ".join(t.text or "" for t in ET.parse(path).getroot().iter() if t.tag.endswith("text"))
+
+
+def _lstui_surface(path, spec, xs, ys, loss):
+    import json
+
+    from lstui.results import SurfaceFile, write_surface
+
+    arrays = {"train_loss": loss}
+    write_surface(path, SurfaceFile(xs, ys, arrays, attrs={"lstui_spec": json.dumps(spec)}))
+
+
+def test_an_interpolation_names_its_ends_after_the_checkpoints(tmp_path):
+    from lstui.scheduler.exporting import export_surface
+
+    spec = JobSpec(x=parse_axis("-0.5:1.5:9"), name="interp").to_dict()
+    spec.update(kind="interp", checkpoint="runs/small/model_4.pt", checkpoint_b="runs/large/model_12.pt")
+    xs = np.linspace(-0.5, 1.5, 9)
+    _lstui_surface(tmp_path / "s.h5", spec, xs, None, 0.1 + (xs - 0.2) ** 2)
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        (path,) = export_surface(tmp_path / "s.h5", tmp_path / "figs", formats=("svg",))
+    text = _svg_text(path)
+    assert "model_4" in text and "model_12" in text
+    assert " A " not in f" {text} " and " B " not in f" {text} "
+
+
+def test_a_1d_export_takes_a_log_axis_when_the_loss_spans_decades_and_keeps_an_explicit_choice(
+    tmp_path, monkeypatch
+):
+    from matplotlib.figure import Figure
+
+    from lstui.scheduler.exporting import export_surface
+
+    xs = np.linspace(-1, 1, 9)
+    _lstui_surface(tmp_path / "s.h5", {}, xs, None, 0.007 + 90 * xs**2)
+    scales = []
+    original = Figure.savefig
+
+    def record(fig, *args, **kwargs):
+        scales.append(fig.axes[0].get_yscale())
+        return original(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", record)
+    for log in (None, False, True):
+        export_surface(tmp_path / "s.h5", tmp_path / "figs", formats=("png",), log=log, dpi=50)
+    assert scales == ["log", "linear", "log"]
+
+
+def test_a_trajectorys_surface_figures_read_the_explained_variance_on_their_axes(tmp_path):
+    from lstui.results import write_directions
+    from lstui.scheduler.exporting import export_file
+
+    directions = tmp_path / "pca_directions.h5"
+    write_directions(directions, [np.ones(3)], [np.ones(3)],
+                     extra={"explained_variance_ratio_": np.array([0.9115, 0.0599])})
+    spec = JobSpec(x=parse_axis("-1:1:5"), y=parse_axis("-1:1:5"), name="path").to_dict()
+    spec.update(kind="trajectory", norm="none", dir_file=str(directions), checkpoint="m_2.pt",
+                checkpoints=["m_0.pt", "m_1.pt", "m_2.pt"])
+    xs = np.linspace(-1, 1, 5)
+    xx, yy = np.meshgrid(xs, xs)
+    _lstui_surface(tmp_path / "surface.h5", spec, xs, xs, 0.1 + xx**2 + yy**2)
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        paths = export_file(tmp_path / "surface.h5", tmp_path / "figs", formats=("svg",))
+    assert len(paths) == 4  # contour, filled, heatmap, 3D (no projection file: no path figure)
+    for path in paths:
+        text = _svg_text(path)
+        assert "1st PC: 91.15 %" in text and "2nd PC: 5.99 %" in text, path.name
+        assert "α" not in text and "β" not in text, path.name
+
+
+def test_comparison_figures_name_the_split_they_show():
+    from lstui.scheduler.compare import _value_label
+
+    assert _value_label(["train_loss", "train_loss"]) == "train loss"
+    assert _value_label(["test_loss"]) == "test loss"
+    assert _value_label(["train_loss", "test_loss"]) == "loss"
+
+
+def test_export_refuses_levels_and_clips_that_would_draw_nothing_or_everything(tmp_path):
+    """A tiny --vlevel asked numpy for 30 GiB of levels; --zmax -1 (the reference's
+    "no clip") flattened every point to -1; both gave no clear line."""
+    src = tmp_path / "s.h5"
+    _reference_surface(src)
+    result = run_lstui("export", str(src), "--format", "png", "--vlevel", "1e-9", "--out", str(tmp_path / "a"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "at most 1000 contours" in result.stderr
+    for zmax in ("-1", "0", "nan"):
+        result = run_lstui("export", str(src), "--format", "vtp", "--zmax", zmax, "--out", str(tmp_path / "b"))
+        assert result.returncode == 2 and "--zmax must be a positive loss" in result.stderr, zmax
+    assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
+
+
+def test_the_vtp_of_a_surface_with_no_finite_point_is_skipped_with_a_line(tmp_path):
+    src = tmp_path / "s.h5"
+    with h5py.File(src, "w") as f:
+        f["xcoordinates"] = np.linspace(-1, 1, 3)
+        f["ycoordinates"] = np.linspace(-1, 1, 3)
+        f["train_loss"] = np.full((3, 3), -1.0)  # set up, nothing computed yet
+    result = run_lstui("export", str(src), "--format", "png,vtp", "--out", str(tmp_path / "o"))
+    assert "Traceback" not in result.stderr
+    assert "vtp not written: no point of the surface is finite" in result.stderr
+    assert not list((tmp_path / "o").glob("*.vtp"))

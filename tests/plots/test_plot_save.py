@@ -113,3 +113,11 @@ def test_a_pdf_saved_by_a_process_logging_at_info_logs_no_font_subsetting(tmp_pa
     )
     assert (tmp_path / "fig.pdf").read_bytes().startswith(b"%PDF-")
     assert result.stderr.splitlines() == ["lstui.test INFO saved"]  # INFO lines do get through
+
+
+def test_png_defaults_to_the_references_300_dpi(tmp_path):
+    fig = FIGURES["contour"]()
+    (path,) = save_figure(fig, tmp_path / "default", formats=("png",))
+    with Image.open(path) as image:
+        expected = fig.get_size_inches() * 300
+        assert np.all(np.abs(np.array(image.size) - expected) < 1.0), (image.size, expected)
