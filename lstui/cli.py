@@ -34,6 +34,7 @@ from lstui.landscape.options import (
 from lstui.spec import BUILTIN_MODELS, UNUSED_KEYS, JobSpec, kind_defaults, refuse_unused
 
 if TYPE_CHECKING:
+    from lstui.scheduler.trajectory import TrajectoryPlane
     from lstui.store import Event
 
 
@@ -330,7 +331,7 @@ def submit_file(ctx: click.Context, files: tuple[Path, ...]) -> None:
     from lstui.jobfile import read_job_file
     from lstui.scheduler.preflight import check_inputs
     from lstui.scheduler.submit import submit_spec
-    from lstui.scheduler.trajectory import compute_plane, new_plane_dir, trajectory_spec
+    from lstui.scheduler.trajectory import plane_in_new_dir, trajectory_spec
 
     entries = [entry for file in files for entry in read_job_file(file)]
     for entry in entries:  # every job checked before the first is queued
@@ -343,7 +344,7 @@ def submit_file(ctx: click.Context, files: tuple[Path, ...]) -> None:
         for n, entry in enumerate(entries):
             if entry.spec.kind == "trajectory":  # its PCA plane now, as `submit trajectory` does
                 try:
-                    plane = compute_plane(entry.spec, new_plane_dir(store.path.parent, entry.spec))
+                    plane = plane_in_new_dir(store.path.parent, entry.spec)
                 except BadInput as exc:
                     raise type(exc)(f"{entry.where}: {exc}") from None
                 x_given, y_given = entry.axes_given
@@ -784,11 +785,12 @@ def _trajectory_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def _trajectory_spec_and_plane(flags: dict[str, Any], plane_dir_for: Callable[[JobSpec], Path]) -> JobSpec:
-    """Expand the checkpoints, run the PCA into a folder, and return the job's spec."""
+def _trajectory_spec_and_plane(flags: dict[str, Any], plane_for: Callable[[JobSpec], TrajectoryPlane]) -> JobSpec:
+    """Expand the checkpoints, run the PCA (``plane_for``: into which folder), and
+    return the job's spec."""
     import dataclasses
 
-    from lstui.scheduler.trajectory import compute_plane, expand_checkpoints, trajectory_spec
+    from lstui.scheduler.trajectory import expand_checkpoints, trajectory_spec
 
     _refuse_unused("trajectory")
     items = flags.pop("checkpoint_items")
@@ -803,7 +805,7 @@ def _trajectory_spec_and_plane(flags: dict[str, Any], plane_dir_for: Callable[[J
         flags["norm"] = "none"
     spec = spec_from_flags("trajectory", flags)
     spec = dataclasses.replace(spec, checkpoint=spec.checkpoints[-1])
-    plane = compute_plane(spec, plane_dir_for(spec))
+    plane = plane_for(spec)
     return trajectory_spec(spec, plane, x_given=x_given, y_given=y_given, num=num)
 
 
@@ -815,9 +817,10 @@ def _trajectory_spec_and_plane(flags: dict[str, Any], plane_dir_for: Callable[[J
 def run_trajectory(out: Path | None, device: str, no_figure: bool, **flags: Any) -> None:
     """PCA of a training run's checkpoints, the surface on that plane, the path over it."""
     from lstui.scheduler.foreground import run_foreground
+    from lstui.scheduler.trajectory import compute_plane
 
     out_dir = out if out is not None else Path("lstui-out") / "trajectory"
-    spec = _trajectory_spec_and_plane(flags, lambda _spec: out_dir)
+    spec = _trajectory_spec_and_plane(flags, lambda spec: compute_plane(spec, out_dir))
     sys.exit(run_foreground(spec, out_dir, device=device, figure=not no_figure))
 
 
@@ -829,13 +832,13 @@ def run_trajectory(out: Path | None, device: str, no_figure: bool, **flags: Any)
 @handle_errors
 def submit_trajectory(ctx: click.Context, **flags: Any) -> None:
     """Queue a trajectory: PCA now (streaming), then the surface on the PCA plane."""
-    from lstui.scheduler.trajectory import new_plane_dir
+    from lstui.scheduler.trajectory import plane_in_new_dir
 
     with _store(ctx) as store:
         home = store.path.parent
 
     priority = flags.pop("priority", 0)
-    spec = _trajectory_spec_and_plane(flags, lambda spec: new_plane_dir(home, spec))
+    spec = _trajectory_spec_and_plane(flags, lambda spec: plane_in_new_dir(home, spec))
     _queue_and_report(ctx, spec, priority)
 
 

@@ -11,6 +11,7 @@ import dataclasses
 import glob
 import math
 import re
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -93,7 +94,9 @@ def new_plane_dir(home: Path, spec: JobSpec) -> Path:
 
     root = home / "trajectories"
     make_private_dirs(root)
-    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{safe_name(spec.default_name())}"
+    # not the default name: it holds the grid, which is not known before the plane is
+    name = spec.name or f"trajectory {spec.model} {Path(spec.checkpoints[-1]).stem if spec.checkpoints else ''}"
+    stem = f"{time.strftime('%Y%m%d-%H%M%S')}-{safe_name(name)}"
     for n in range(1, 10_000):
         folder = root / (stem if n == 1 else f"{stem}-{n}")
         try:
@@ -102,6 +105,17 @@ def new_plane_dir(home: Path, spec: JobSpec) -> Path:
             continue
         return folder
     raise OSError(f"no free folder name for {stem!r} under {root}")
+
+
+def plane_in_new_dir(home: Path, spec: JobSpec) -> TrajectoryPlane:
+    """:func:`compute_plane` into a :func:`new_plane_dir`, which goes again when the PCA
+    fails (a checkpoint refused): a refused submit leaves no folder behind."""
+    folder = new_plane_dir(home, spec)
+    try:
+        return compute_plane(spec, folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def compute_plane(spec: JobSpec, out: Path) -> TrajectoryPlane:

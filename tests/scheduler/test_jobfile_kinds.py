@@ -132,3 +132,21 @@ def test_two_trajectories_planned_in_one_second_get_a_plane_each(tmp_path: Path)
     assert a["checkpoints"] == b["checkpoints"] == [str(tmp_path / "run" / f"cnn_{n}.pt") for n in range(1, 5)]
     assert a["dir_file"] != b["dir_file"]
     assert Path(a["dir_file"]).parent.parent == Path(b["dir_file"]).parent.parent == home / "trajectories"
+
+
+def test_a_refused_trajectory_leaves_no_plane_folder_and_planes_are_named_without_a_grid(tmp_path: Path) -> None:
+    """A checkpoint the PCA refused left an empty folder under trajectories/; every
+    folder was named after the placeholder grid -1:1:3, not the job's."""
+    _walk(tmp_path / "run")
+    (tmp_path / "run" / "cnn_9.pt").write_text("not a checkpoint\n")
+    home = tmp_path / "home"
+    code, _, err = cli_in_process(["submit", "trajectory", "--model", "cnn", "--subset", "100",
+                                   "--checkpoints", str(tmp_path / "run" / "cnn_*.pt")], home)
+    assert code == 2 and "cnn_9.pt" in err
+    assert not any((home / "trajectories").iterdir())
+    (tmp_path / "run" / "cnn_9.pt").unlink()
+    code, _, err = cli_in_process(["submit", "trajectory", "--model", "cnn", "--subset", "100", "--num", "5",
+                                   "--checkpoints", str(tmp_path / "run" / "cnn_*.pt")], home)
+    assert code == 0, err
+    (plane,) = (home / "trajectories").iterdir()
+    assert plane.name.endswith("-trajectory-cnn-cnn_4") and "-1-1-3" not in plane.name
