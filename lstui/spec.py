@@ -81,7 +81,7 @@ UNUSED_KEYS: dict[str, dict[str, str]] = {
 file's key), they are refused rather than silently ignored (``norm = "none"`` passes)."""
 
 
-INTERNAL_KEYS = ("digests", "figure")
+INTERNAL_KEYS = ("digests", "figure", "import_path")
 """Keys of a stored spec that lstui writes itself (the digests of the files a job reads,
 the figure a comparison draws): refused in job files, not offered as known keys."""
 
@@ -170,6 +170,10 @@ class JobSpec:
     """The SHA-256 of each file a worker reads, by path, taken when the job was queued
     (:func:`lstui.scheduler.preflight.with_digests`): a checkpoint overwritten later
     (``model_best.pt``) is refused instead of mixed into the job's points."""
+    import_path: tuple[str, ...] | None = None
+    """The folders the job's own model and data factories were imported from when it was
+    queued (:func:`lstui.scheduler.imports.with_import_path`): its workers import from
+    there first, wherever the daemon was started."""
 
     def __post_init__(self) -> None:
         # The store keeps the priority in an SQLite integer; check its range even for a
@@ -192,6 +196,10 @@ class JobSpec:
         out["checkpoints"] = list(self.checkpoints)
         out["figure"] = dict(self.figure) if self.figure is not None else None
         out["digests"] = dict(self.digests) if self.digests is not None else None
+        if self.import_path is None:  # only jobs of factories carry it (an older worker refuses it)
+            del out["import_path"]
+        else:
+            out["import_path"] = list(self.import_path)
         return out
 
     @classmethod
@@ -226,6 +234,11 @@ class JobSpec:
             if isinstance(cps, str) or not isinstance(cps, list | tuple):
                 raise SpecError("checkpoints must be a list of paths")
             values["checkpoints"] = tuple(str(c) for c in cps)
+        if values.get("import_path") is not None:
+            folders = values["import_path"]
+            if isinstance(folders, str) or not isinstance(folders, list | tuple):
+                raise SpecError("import_path must be a list of folders")
+            values["import_path"] = tuple(str(f) for f in folders)
         try:
             spec = cls(**values)
         except TypeError as exc:

@@ -291,7 +291,10 @@ def prepare_job(
             on_note(text)
 
     from lstui.models import check_takes_inputs
+    from lstui.scheduler.imports import add_import_path
     from lstui.scheduler.preflight import check_unchanged
+
+    add_import_path(spec.import_path)  # the person's own modules, where they were queued from
 
     if spec.trust_checkpoint:  # a file swapped in since would be unpickled, code and all
         check_unchanged(spec)
@@ -409,7 +412,7 @@ def existing_points(
 
 def _compute_keys(d: Mapping[str, object]) -> dict[str, object]:
     """The settings that change the numbers (not the name, priority or batch size)."""
-    ignore = {"name", "priority", "batch_size", "compile", "fold_bn", "triton_conv", "figure"}
+    ignore = {"name", "priority", "batch_size", "compile", "fold_bn", "triton_conv", "figure", "import_path"}
     return {k: v for k, v in d.items() if k not in ignore}
 
 

@@ -29,6 +29,7 @@ from lstui.scheduler.compute import (
     existing_points,
     prepare_job,
 )
+from lstui.scheduler.imports import with_import_path
 from lstui.scheduler.preflight import with_digests
 from lstui.spec import JobSpec
 
@@ -68,7 +69,7 @@ def run_foreground(
         console.print(f"[yellow]warning:[/] {escape(text)}", soft_wrap=True, highlight=False)
 
     out = Path(out).absolute()  # the surface file names its direction file: not relative to here
-    spec = with_digests(spec)  # so that a rerun into ``out`` after a checkpoint changed is refused
+    spec = with_digests(with_import_path(spec))  # a rerun after a checkpoint changed is refused
     done = existing_points(spec, out, on_note=warn)
     prepared = prepare_job(spec, out, device=device, on_note=warn)
     if prepared.evaluator.device.type == "cpu":

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from lstui.errors import BadInput, InvalidTransition, SpecError
+from lstui.scheduler.imports import add_import_path, with_import_path
 from lstui.scheduler.preflight import changed_files, check_inputs, with_digests
 from lstui.spec import JobSpec
 from lstui.store import JobState, Store
@@ -46,6 +47,8 @@ def submit_spec(
     unit_size = DEFAULT_UNIT_SIZE if unit_size is None else unit_size
     if not 1 <= unit_size <= MAX_UNIT_SIZE:
         raise SpecError(f"--unit-size must be between 1 and {MAX_UNIT_SIZE}, got {unit_size}")
+    spec = with_import_path(spec)
+    add_import_path(spec.import_path)  # a module of the current folder, for the checks here
     if check:
         check_inputs([spec])
     spec = with_digests(spec)

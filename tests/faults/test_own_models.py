@@ -142,3 +142,29 @@ def test_a_data_folder_that_is_a_file_says_so(tmp_path: Path) -> None:
     f.write_bytes(b"x")
     code, _, err = cli_in_process(["run", "surface", "--data", f"cifar10:{f}", "--x", "-1:1:3"], tmp_path / "home")
     assert code == 2 and one_error_line(err).endswith("is a file; give the folder that holds the data")
+
+
+def test_a_model_of_the_folder_it_is_queued_from_is_imported_by_the_daemon_s_workers(
+    tmp_path: Path, fault_modules: Path
+) -> None:
+    """The daemon, started elsewhere, could not import the person's module ("cannot
+    import 'my_net'"), and a submit without a checkpoint did not look for it at all."""
+    from tests.faults.support import Lab
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "my_net.py").write_text(
+        "from torch import nn\n\ndef make():\n    return nn.Sequential(nn.Flatten(), nn.Linear(64, 10))\n"
+    )
+    lab = Lab(tmp_path / "home", fault_modules)
+    try:
+        lab.start_daemon("cpu:1", "--export", "")
+        argv = ("submit", "surface", "--model", "my_net:make", "--x", "-1:1:3", "--subset", "50")
+        refused = lab.cli(*argv, check=False, cwd=tmp_path)
+        assert refused.returncode == 2
+        assert "no module 'my_net' can be imported from here" in one_error_line(refused.stderr)
+        job_id = int(lab.cli(*argv, cwd=project).stdout.split()[0])
+        job = lab.wait_job(job_id)
+        assert json.loads(job["spec"])["import_path"] == [str(project.resolve())]
+    finally:
+        lab.teardown()

@@ -1,0 +1,89 @@
+"""Where a job's own code (``--model pkg.module:factory``, ``--data pkg.module:factory``)
+is imported from.
+
+A researcher queues a job from the folder that holds ``my_models.py`` (or with it on
+``PYTHONPATH``); the daemon was started elsewhere, with another ``sys.path``, and its
+worker could not import the module. At submit the folder each factory's module is found
+in is kept with the job (:attr:`JobSpec.import_path`), and a worker imports from there
+first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from lstui.errors import DataError, ModelError
+from lstui.spec import JobSpec
+
+
+def _factories(spec: JobSpec) -> list[tuple[str, type[ModelError] | type[DataError], str]]:
+    """``(flag, error class, module name)`` of each factory the spec names."""
+    found: list[tuple[str, type[ModelError] | type[DataError], str]] = []
+    for flag, value, error in (("--model", spec.model, ModelError), ("--data", spec.data, DataError)):
+        module, sep, _ = value.partition(":")
+        if sep and module not in ("torchvision", "cifar10", "cifar100", "imagefolder", ""):
+            found.append((flag, error, module))
+    return found
+
+
+def module_root(module: str) -> Path | None:
+    """The folder ``module`` is imported from here: on ``sys.path``, else the current
+    folder (as ``python -m`` has it; the ``lstui`` script's ``sys.path`` lacks it). None
+    when it is not found, or is built in."""
+    top = module.split(".")[0]
+    try:
+        found = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return None
+    if found is None:
+        here = Path.cwd()
+        if (here / f"{top}.py").is_file() or (here / top / "__init__.py").is_file():
+            return here.resolve()
+        return None
+    if found.submodule_search_locations:  # a package: the folder holding its folder
+        return Path(next(iter(found.submodule_search_locations))).resolve().parent
+    if found.origin and found.has_location:
+        return Path(found.origin).resolve().parent
+    return None
+
+
+def _in_environment(folder: Path) -> bool:
+    """Whether ``folder`` is lstui's own environment's (its site-packages, the standard
+    library): importable by any worker of this installation anyway."""
+    prefixes = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
+    return any(folder == p or p in folder.parents for p in prefixes)
+
+
+def with_import_path(spec: JobSpec) -> JobSpec:
+    """``spec`` with the folders its factories' modules are imported from here.
+
+    Raises:
+        ModelError, DataError: a factory's module cannot be found from here.
+    """
+    roots: list[str] = []
+    for flag, error, module in _factories(spec):
+        root = module_root(module)
+        if root is None:
+            raise error(
+                f"{flag} {getattr(spec, flag[2:])!r}: no module {module!r} can be imported from here; "
+                "queue the job from the folder that holds it, or with that folder on PYTHONPATH"
+            )
+        if not _in_environment(root) and str(root) not in roots:
+            roots.append(str(root))
+    if not roots:
+        return spec
+    return dataclasses.replace(spec, import_path=tuple(roots))
+
+
+def add_import_path(folders: Sequence[str] | None) -> None:
+    """Put ``folders`` first on ``sys.path`` (those not on it yet): a worker builds the
+    job's model and data with the modules the person queued it with. They stay there,
+    for the imports the person's code makes later, while it computes."""
+    added = [f for f in folders or () if f not in sys.path]
+    if added:
+        sys.path[:0] = added
+        importlib.invalidate_caches()
