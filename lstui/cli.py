@@ -294,6 +294,7 @@ class _SubmitGroup(click.Group):
     """``submit KIND …`` or ``submit FILE.toml``: a first word that is no kind is a file."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        args = self._own_options_first(args)
         takes_value = {
             name for p in self.params if isinstance(p, click.Option) and not p.is_flag for name in p.opts
         }
@@ -306,6 +307,32 @@ class _SubmitGroup(click.Group):
                 args = args[:n] + ["file"] + args[n:]
             break
         return super().parse_args(ctx, args)
+
+    @staticmethod
+    def _own_options_first(args: list[str]) -> list[str]:
+        """``--wait`` and ``--unit-size N`` where they are given (``submit surface … --wait``,
+        ``submit jobs.toml --wait``, as ``compare … --wait``), moved before the kind."""
+        own: list[str] = []
+        rest: list[str] = []
+        n = 0
+        while n < len(args):
+            arg = args[n]
+            if arg == "--":
+                rest += args[n:]
+                break
+            if arg == "--wait" or arg.startswith("--unit-size="):
+                own.append(arg)
+            elif arg == "--unit-size" and n + 1 < len(args):
+                own += args[n : n + 2]
+                n += 1
+            else:
+                rest.append(arg)
+            n += 1
+        return own + rest
+
+
+_SUBMIT_EPILOG = ("Also, anywhere on the line: --wait (follow the job with a progress bar; exit "
+                  "non-zero if it fails), --unit-size N (points per work unit).")
 
 
 @cli.group(cls=_SubmitGroup)
@@ -391,7 +418,7 @@ def _queue_and_report(ctx: click.Context, spec: JobSpec, priority: int) -> None:
         sys.exit(_follow(ctx, [job_id]))
 
 
-@submit.command("surface")
+@submit.command("surface", epilog=_SUBMIT_EPILOG)
 @job_options("-1:1:51")
 @click.option("--priority", default=0, type=int)
 @click.pass_context
@@ -402,7 +429,7 @@ def submit_surface(ctx: click.Context, **flags: Any) -> None:
     _submit_one(ctx, "surface", flags)
 
 
-@submit.command("interp")
+@submit.command("interp", epilog=_SUBMIT_EPILOG)
 @job_options("-0.5:1.5:41", kind="interp")
 @click.option("--checkpoint-b", required=True, help="checkpoint B: x = 1")
 @click.option("--priority", default=0, type=int)
@@ -824,7 +851,7 @@ def run_trajectory(out: Path | None, device: str, no_figure: bool, **flags: Any)
     sys.exit(run_foreground(spec, out_dir, device=device, figure=not no_figure))
 
 
-@submit.command("trajectory")
+@submit.command("trajectory", epilog=_SUBMIT_EPILOG)
 @job_options(None, kind="trajectory")
 @_trajectory_options
 @click.option("--priority", default=0, type=int)

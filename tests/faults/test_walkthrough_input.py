@@ -279,3 +279,20 @@ def test_commands_that_read_jobs_do_not_make_a_home_of_a_mistyped_path(tmp_path:
         line = _fails(home, *argv, code=1)
         assert "no job store at" in line, argv
     assert not home.exists()
+
+
+def test_submit_s_own_options_are_taken_after_the_kind_too(tmp_path: Path) -> None:
+    """`lstui submit surface … --unit-size 2` said "No such option" and suggested
+    --batch-size; `lstui compare … --wait` takes its flag there."""
+    from lstui.store import Store
+
+    home = tmp_path / "home"
+    for argv in (["submit", "surface", "--model", "mlp", "--x", "-1:1:5", "--unit-size", "2"],
+                 ["submit", "surface", "--model", "mlp", "--unit-size=2", "--x", "-1:1:5"],
+                 ["submit", "--unit-size", "2", "surface", "--model", "mlp", "--x", "-1:1:5"]):
+        code, out, err = cli_in_process(argv, home)
+        assert code == 0, err
+        with Store.open_home(home) as store:
+            assert [len(u.indices) for u in store.units(int(out.split()[0]))] == [2, 2, 1], argv
+    code, out, _ = cli_in_process(["submit", "surface", "--help"], home)
+    assert "--wait" in out and "--unit-size N" in out
