@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -161,7 +162,17 @@ def _id_ranges(ids: list[int]) -> str:
 
 def run_demo(home: Path | None, out: Path, *, quick: bool = False, devices: str | None = None,
              console: Console | None = None, timeout_s: float | None = None) -> int:
-    """The whole demo; returns the exit code."""
+    """The whole demo; returns the exit code. What it writes under ``out`` (checkpoints,
+    figures) is private to its owner, as ``lstui run``'s and the daemon's files are."""
+    mask = os.umask(0o077)
+    try:
+        return _run_demo(home, out, quick=quick, devices=devices, console=console, timeout_s=timeout_s)
+    finally:
+        os.umask(mask)
+
+
+def _run_demo(home: Path | None, out: Path, *, quick: bool, devices: str | None,
+              console: Console | None, timeout_s: float | None) -> int:
     from lstui.scheduler.daemon import daemon_status, start_daemon, stop_daemon
     from lstui.scheduler.follow import follow_jobs, report_failures
 

@@ -139,6 +139,9 @@ def test_demo_quick_writes_figures_that_are_not_blank(tmp_path):
         assert expected in names
     assert all(_not_blank(p) for p in pngs)
     assert not (tmp_path / "home" / "daemon.pid").exists()  # the daemon it started is gone
+    # private to its owner, as the daemon's and `lstui run`'s files are (was 755/644)
+    shared = [p for p in (out, *out.rglob("*")) if p.stat().st_mode & 0o077]
+    assert not shared, shared[:5]
 
     # the sharpness table, one aligned line per minimizer (the CSV keeps every digit), on
     # stderr with the rest of the report: stdout is the figures' folder alone
