@@ -189,10 +189,12 @@ def _surface_figures(
     if vtp:
         import numpy as np
 
+        # named as the reference's h52vtp names them: a clipped or log file is not the plain one
+        name = f"{base}{f'_zmax={zmax:g}' if zmax is not None else ''}{'_log' if log else ''}.vtp"
         if np.isfinite(np.asarray(Z, dtype=np.float64)).any():
-            written.append(plots.write_vtp(x, y, Z, Path(f"{base}.vtp"), log=bool(log), zmax=zmax))
+            written.append(plots.write_vtp(x, y, Z, Path(name), log=bool(log), zmax=zmax))
         else:
-            _note(f"{base.name}.vtp not written: no point of the surface is finite (all diverged "
+            _note(f"{Path(name).name} not written: no point of the surface is finite (all diverged "
                   "or none computed yet)", None)
     return written
 

@@ -236,3 +236,15 @@ def test_the_vtp_of_a_surface_with_no_finite_point_is_skipped_with_a_line(tmp_pa
     assert "Traceback" not in result.stderr
     assert "vtp not written: no point of the surface is finite" in result.stderr
     assert not list((tmp_path / "o").glob("*.vtp"))
+
+
+def test_a_clipped_or_log_vtp_is_named_so_and_leaves_the_plain_one_alone(tmp_path):
+    """`export --format vtp --log --zmax 5` overwrote the daemon's plain VTP under the
+    same name; the reference names it ..._zmax=5.0_log.vtp."""
+    src = tmp_path / "s.h5"
+    _reference_surface(src)
+    out = tmp_path / "o"
+    assert run_lstui("export", str(src), "--format", "vtp", "--out", str(out)).returncode == 0
+    result = run_lstui("export", str(src), "--format", "vtp", "--log", "--zmax", "5", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.glob("*.vtp")) == ["s_train_loss.vtp", "s_train_loss_zmax=5_log.vtp"]
