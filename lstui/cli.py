@@ -657,11 +657,14 @@ def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
 @click.option("--zmax", type=float, default=None, help="clip the 3D surface / VTP at this loss (> 0)")
 @click.option("--log/--no-log", "log_scale", default=None,
               help="log loss scale [default: when the loss spans two decades or more]")
+@click.option("--surf-name", "surf_names", default=None,
+              help="what 2D figures draw, a comma list of train_loss, test_loss, train_err, test_err "
+                   "(100 − accuracy; the reference's --surf_name) [default: the losses]")
 @click.pass_context
 @handle_errors
 def export(ctx: click.Context, target: str, formats: str, out: Path | None, dpi: int | None,
            vmin: float | None, vmax: float | None, vlevel: float | None, zmax: float | None,
-           log_scale: bool | None) -> None:
+           log_scale: bool | None, surf_names: str | None) -> None:
     """Export figures of a job (by id) or of a surface file (lstui's or the reference's)."""
     import math
 
@@ -678,6 +681,10 @@ def export(ctx: click.Context, target: str, formats: str, out: Path | None, dpi:
         raise BadInput(f"--zmax must be a positive loss to clip at, not {zmax:g} "
                        "(the reference's -1, no clip, is leaving --zmax out)")
     options: dict[str, Any] = dict(dpi=dpi, vmin=vmin, vmax=vmax, vlevel=vlevel, zmax=zmax, log=log_scale)
+    if surf_names is not None:
+        options["surf_names"] = tuple(dict.fromkeys(n.strip() for n in surf_names.split(",") if n.strip()))
+        if not options["surf_names"]:
+            raise BadInput("--surf-name is empty; give e.g. train_loss,train_err")
     if target.isdigit():
         (job_id,) = _parse_job_ids((target,))
         with _store(ctx, existing=True) as store:

@@ -82,6 +82,7 @@ def export_surface(
     zmax: float | None = None,
     stem: str | None = None,
     axis_labels: tuple[str, str] | None = None,
+    surf_names: Sequence[str] | None = None,
     on_note: Callable[[str], None] | None = None,
 ) -> list[Path]:
     """Draw the figures of a surface file (lstui's or the reference's) into ``out``.
@@ -97,11 +98,16 @@ def export_surface(
     surface's axes read ``axis_labels`` (a trajectory's "1st PC: 91.15 %"), α and β
     without.
 
+    ``surf_names``: which values a 2D surface's figures draw (the reference's
+    ``--surf_name``: :data:`SURF_NAMES`, an error being 100 − accuracy); the train loss,
+    and the test loss when it was evaluated, without.
+
     A format that does not apply (VTP of a 1D surface) is skipped with a warning, logged
     and passed to ``on_note``; asked for alone, it is refused.
 
     Raises:
-        BadInput: no arrays in the file, an unknown figure kind, or VTP alone of a 1D surface.
+        BadInput: no arrays in the file, an unknown figure kind, a value the file does
+            not hold, or VTP alone of a 1D surface.
     """
     from lstui import plots
     from lstui.plots.save import DEFAULT_DPI
@@ -139,14 +145,37 @@ def export_surface(
     bad = [k for k in kinds if k not in FIGURE_KINDS_2D]
     if bad:
         raise BadInput(f"figure kind {bad[0]!r}: choose from {', '.join(FIGURE_KINDS_2D)}")
-    for key in keys:  # the train loss's figures, and the test loss's when it was evaluated
-        label = key.replace("_", " ")
-        titled = (f"{title} ({label})" if title else label) if len(keys) > 1 else title
-        written += _surface_figures(x, y, surface.values(key), pending, out / f"{stem}_{key}", kinds,
+    names = list(surf_names) if surf_names else keys
+    for key in names:  # the train loss's figures, and the test loss's when it was evaluated
+        values, label = _surface_values(surface, key, surface_path)
+        titled = (f"{title} ({label})" if title else label) if len(names) > 1 or surf_names else title
+        written += _surface_figures(x, y, values, pending, out / f"{stem}_{key}", kinds,
                                     image_formats, "vtp" in formats, title=titled, zlabel=label,
                                     axis_labels=axis_labels, dpi=dpi, vmin=vmin, vmax=vmax,
                                     vlevel=vlevel, log=log, zmax=zmax)
     return written
+
+
+SURF_NAMES = ("train_loss", "test_loss", "train_err", "test_err")
+"""What a 2D surface's figures may draw, as the reference's ``--surf_name`` names them:
+values to be low at a good minimizer (the figures mark the minimum), so an accuracy is
+drawn as its error, 100 − accuracy."""
+
+
+def _surface_values(surface: Any, key: str, path: Path) -> tuple[Any, str]:
+    """The values ``key`` names (an error is 100 − the accuracy, in %) and their label."""
+    if key not in SURF_NAMES:
+        raise BadInput(f"--surf-name {key!r}: choose from {', '.join(SURF_NAMES)}")
+    split, what = key.split("_")
+    stored = f"{split}_acc" if what == "err" else key  # no accuracy surfaces: see SURF_NAMES
+    if stored not in surface.arrays:
+        raise BadInput(f"--surf-name {key}: {str(path)!r} holds no {stored} "
+                       f"(it holds {', '.join(sorted(surface.arrays))})")
+    values = surface.values(stored)
+    if what == "err":
+        values = 100.0 - values
+    label = {"loss": f"{split} loss", "err": f"{split} error (%)"}[what]
+    return values, label
 
 
 def _endpoint_names(saved: dict[str, object]) -> tuple[str, str]:

@@ -248,3 +248,17 @@ def test_a_clipped_or_log_vtp_is_named_so_and_leaves_the_plain_one_alone(tmp_pat
     result = run_lstui("export", str(src), "--format", "vtp", "--log", "--zmax", "5", "--out", str(out))
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.glob("*.vtp")) == ["s_train_loss.vtp", "s_train_loss_zmax=5_log.vtp"]
+
+
+def test_error_surfaces_are_drawn_on_request_as_the_reference_s_surf_name(tmp_path):
+    src = tmp_path / "s.h5"
+    _reference_surface(src)  # train_acc 50 % everywhere: an error of 50 %
+    out = tmp_path / "o"
+    result = run_lstui("export", str(src), "--format", "png", "--surf-name", "train_err", "--out", str(out),
+                       "--dpi", "60")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.glob("*.png")) == [
+        f"s_train_err_{kind}.png" for kind in ("2dcontour", "2dcontourf", "2dheat", "3dsurface")]
+    for bad, says in (("test_err", "holds no test_acc"), ("train_acc", "choose from train_loss, test_loss")):
+        result = run_lstui("export", str(src), "--format", "png", "--surf-name", bad, "--out", str(out))
+        assert result.returncode == 2 and says in result.stderr, result.stderr
