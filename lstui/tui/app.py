@@ -11,6 +11,9 @@ error a person caused becomes a one-line notification.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
 import sqlite3
 import threading
 import time
@@ -30,10 +33,18 @@ from textual.worker import Worker, get_current_worker
 from lstui.errors import LstuiError
 from lstui.scheduler.devices import DeviceFacts
 from lstui.spec import JobSpec
-from lstui.store import DEFAULT_TIMEOUT_S, JobRow, JobState, Store, check_action, default_home
+from lstui.store import (
+    DB_NAME,
+    DEFAULT_TIMEOUT_S,
+    JobRow,
+    JobState,
+    Store,
+    check_action,
+    default_home,
+)
 from lstui.tui.cells import short_path
 from lstui.tui.screens import ConfirmScreen, HelpScreen, JobScreen, MainScreen, NewJobScreen
-from lstui.tui.snapshot import Snapshot, StorePoller, read_device_facts
+from lstui.tui.snapshot import Snapshot, StorePoller, database_identity, read_device_facts
 
 NARROW_BELOW = 81
 POLL_S = 1.0
@@ -125,6 +136,7 @@ class LstuiApp(App[None]):
         self.device_facts = device_facts
         self.daemon_devices = daemon_devices
         self.write_timeout_s = write_timeout_s
+        self.terminated = False  # ended by SIGTERM or SIGHUP
         self.snapshot: Snapshot | None = None
         self.preview_job: int | None = None
         self.detail_job: int | None = None
@@ -138,6 +150,7 @@ class LstuiApp(App[None]):
         self._wake = threading.Event()
         self._pending = threading.Event()
         self._store: Store | None = None
+        self._store_identity: tuple[int, int] | None = None
         self._store_lock = threading.Lock()
 
     # -- screens ---------------------------------------------------------------------
@@ -168,6 +181,16 @@ class LstuiApp(App[None]):
     def on_mount(self) -> None:
         self.set_class(self.size.width < NARROW_BELOW, "narrow")
         self._poll_store()
+        # `kill` or an SSH connection dropped: leave as `q` does, giving the terminal back
+        # (a KeyboardInterrupt raised inside the event loop left it in the app's modes)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(signum, self._terminated)
+
+    def _terminated(self) -> None:
+        self.terminated = True
+        self.exit()
 
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.width < NARROW_BELOW, "narrow")
@@ -199,13 +222,15 @@ class LstuiApp(App[None]):
             self.detail_job = None
             self.want_preview(self.main.table.selected_job_id())
 
-        self.push_screen(JobScreen(job_id, log=log), closed)
+        self.push_screen(JobScreen(job_id, log=log, database=self.shown_database()), closed)
 
     def current_job(self) -> JobRow | None:
         """The job the actions apply to: the job screen's, or the selected row's."""
         screen = self.screen
         if isinstance(screen, JobScreen):
-            return self.snapshot.job(screen.job_id) if self.snapshot else None
+            if self.snapshot is None or not screen.shows(self.snapshot):
+                return None  # its job was read from a database file that is gone
+            return self.snapshot.job(screen.job_id)
         if isinstance(screen, MainScreen):
             return screen.selected_job()
         return None
@@ -251,6 +276,8 @@ class LstuiApp(App[None]):
         snapshot = message.snapshot
         new_error = snapshot.error and (self.snapshot is None or self.snapshot.error != snapshot.error)
         self.snapshot = snapshot
+        if snapshot.notice:
+            self.say(snapshot.notice, severity="warning", timeout=8)
         self.main.apply_snapshot(snapshot)
         for screen in self.screen_stack:
             if isinstance(screen, JobScreen):
@@ -263,24 +290,47 @@ class LstuiApp(App[None]):
 
     # -- store writes, in threads ------------------------------------------------------
 
-    def _action_store(self) -> Store:
+    def shown_database(self) -> tuple[int, int] | None:
+        """The identity of the database file the jobs on screen were read from."""
+        return self.snapshot.database if self.snapshot is not None else None
+
+    def _action_store(self, database: tuple[int, int] | None = None) -> Store:
+        """The connection store writes go through, on the database file at the home's
+        path now: a connection to a file since deleted or replaced is dropped first.
+
+        Args:
+            database: the identity of the file the job acted on was read from (see
+                :func:`~lstui.tui.snapshot.database_identity`). When the file at the
+                path is another one, nothing is done: job 1 there is another job.
+        """
+        path = self.home / DB_NAME
         with self._store_lock:
+            if self._store is not None and database_identity(path) != self._store_identity:
+                self._store.close()
+                self._store = None
+            if database is not None and database_identity(path) != database:
+                raise LstuiError(f"not done: the database {path} was deleted or replaced since the jobs "
+                                 "on screen were read from it; look at the list again")
             if self._store is None:
                 self._store = Store.open_home(self.home, timeout_s=self.write_timeout_s)
+                self._store_identity = database_identity(self._store.path)
+            if database is not None and self._store_identity != database:
+                raise LstuiError(f"not done: the database {path} was replaced while the action started")
             return self._store
 
     def in_thread(self, name: str, fn: Callable[[Store], str | None], *,
-                  slow: str | None = WAITING_FOR_DATABASE) -> None:
+                  slow: str | None = WAITING_FOR_DATABASE, database: tuple[int, int] | None = None) -> None:
         """Run ``fn(store)`` in a thread worker; notify what it returns, or its error.
 
         ``slow``: said when the work takes longer than :data:`SLOW_S` (a store write
         waits up to half a minute for another process's write lock, and the app
-        would otherwise say nothing all that time).
+        would otherwise say nothing all that time). ``database``: the identity of the
+        database file the job was read from; on another file ``fn`` is not run.
         """
 
         def run() -> None:
             try:
-                message = fn(self._action_store())
+                message = fn(self._action_store(database))
             except (LstuiError, OSError) as exc:
                 self.call_from_thread(self.say, str(exc), severity="error", timeout=8)
             else:
@@ -341,7 +391,7 @@ class LstuiApp(App[None]):
         job = self._need_job()
         if job is None:
             return
-        job_id = job.id
+        job_id, database = job.id, self.shown_database()
         try:
             check_action(job.state, "cancel", job_id=job_id)  # no question about a done job
         except LstuiError as exc:
@@ -350,7 +400,7 @@ class LstuiApp(App[None]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.in_thread("cancel", lambda s: _lifecycle(s, "cancel", job_id))
+                self.in_thread("cancel", lambda s: _lifecycle(s, "cancel", job_id), database=database)
 
         self.push_screen(
             ConfirmScreen(f"Cancel job {job_id} “{job.name}”?\nIts computed points are kept; r retries it."),
@@ -362,7 +412,7 @@ class LstuiApp(App[None]):
         if job is not None:
             verb = "resume" if job.state is JobState.PAUSED else "pause"
             job_id = job.id
-            self.in_thread(verb, lambda s: _lifecycle(s, verb, job_id))
+            self.in_thread(verb, lambda s: _lifecycle(s, verb, job_id), database=self.shown_database())
 
     def action_retry_job(self) -> None:
         job = self._need_job()
@@ -375,7 +425,8 @@ class LstuiApp(App[None]):
                 retry_jobs(store, [job_id])  # reads its files first, as at submit
                 return f"job {job_id}: {store.get_job(job_id).state.value}"
 
-            self.in_thread("retry", retry, slow="reading the job's files (or waiting for the database)…")
+            self.in_thread("retry", retry, slow="reading the job's files (or waiting for the database)…",
+                           database=self.shown_database())
 
     def action_priority(self, delta: int) -> None:
         job = self._need_job()
@@ -388,7 +439,7 @@ class LstuiApp(App[None]):
             store.set_priority(job_id, value)
             return f"job {job_id}: priority {value}"
 
-        self.in_thread("priority", change)
+        self.in_thread("priority", change, database=self.shown_database())
 
     def action_export_job(self) -> None:
         job = self._need_job()
@@ -407,7 +458,7 @@ class LstuiApp(App[None]):
             )
 
         self.say(f"exporting the figures of job {job_id}…")
-        self.in_thread("export", export, slow=None)
+        self.in_thread("export", export, slow=None, database=self.shown_database())
 
     def action_logs(self) -> None:
         job = self._need_job()
@@ -478,5 +529,12 @@ def _names(names: Iterable[str], limit: int = 3) -> str:
 
 
 def run_app(home: Path | None = None) -> None:
-    """Open the TUI on ``home`` (default ``$LSTUI_HOME`` or ``~/.local/share/lstui``)."""
-    LstuiApp(home).run()
+    """Open the TUI on ``home`` (default ``$LSTUI_HOME`` or ``~/.local/share/lstui``).
+
+    Raises:
+        KeyboardInterrupt: it was ended by SIGTERM or SIGHUP (once the terminal is back).
+    """
+    app = LstuiApp(home)
+    app.run()
+    if app.terminated:
+        raise KeyboardInterrupt

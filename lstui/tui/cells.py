@@ -177,3 +177,36 @@ def short_path(path: Path | str) -> str:
         return "~/" + str(p.relative_to(Path.home()))
     except ValueError:
         return str(p)
+
+
+def _tail(text: str, width: int) -> str:
+    """The last characters of ``text`` that fit in ``width`` cells."""
+    kept: list[str] = []
+    used = 0
+    for ch in reversed(text):
+        used += cell_len(ch)
+        if used > width:
+            break
+        kept.append(ch)
+    return "".join(reversed(kept))
+
+
+def middle_path(path: Path | str, width: int) -> str:
+    """``path`` (as :func:`short_path` writes it) in ``width`` cells, cut in the middle
+    with ``…`` so that its start and its file name show: ``~/runs/…/model_300.t7``.
+
+    A file name longer than the room is itself cut in its middle, keeping its suffix.
+    """
+    text = short_path(path)
+    if width <= 0:
+        return ""
+    if cell_len(text) <= width:
+        return text
+    name = Path(text).name or text
+    room = width - cell_len(name) - 2  # "…/"
+    if room >= 1:
+        return ellipsis(text[: len(text) - len(name)], room + 1).rstrip("…") + "…/" + name
+    if width <= 2:
+        return _tail(name, width)
+    head = (width - 1) // 2
+    return ellipsis(name, head + 1).rstrip("…") + "…" + _tail(name, width - 1 - head)

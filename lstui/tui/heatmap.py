@@ -4,7 +4,9 @@ Pure drawing: numpy arrays in, lines of rich :class:`~rich.segment.Segment` out.
 terminal cell is about twice as tall as wide, so ``▀`` with the top pixel's colour as
 foreground and the bottom pixel's as background gives square pixels. Values are
 quantised into the bands between contour levels (:func:`lstui.plots.levels.quantise`)
-and coloured with viridis, the figures' colour map. Points not computed yet are blank.
+and coloured with viridis, the figures' colour map. Points not computed yet are blank;
+computed points whose value is NaN or infinite (a diverged network) are grey, ``x``
+without colours.
 
 Rows go from the largest ``y`` at the top to the smallest at the bottom, as in a figure.
 """
@@ -41,6 +43,12 @@ CENTRE_STYLE = Style(color=Color.from_rgb(255, 255, 255), bold=True)
 MIN_STYLE = Style(color=Color.from_rgb(255, 50, 50), bold=True)
 PATH_STYLE = Style(color=Color.from_rgb(255, 255, 255))
 PLAIN_MARK_STYLE = Style(bold=True, reverse=True)
+NOT_FINITE: RGB = (150, 150, 150)
+"""The colour of pixels whose computed points are all NaN or infinite (no viridis grey)."""
+NOT_FINITE_CHAR = "x"
+NOT_FINITE_BAND = -2
+"""The band of such pixels in a band array (``-1``: nothing computed there yet)."""
+NOT_FINITE_LABEL = "NaN/inf"
 
 
 def band_colours(n_bands: int) -> list[RGB]:
@@ -93,18 +101,29 @@ def fit(x_span: float, y_span: float, cols: int, rows: int) -> tuple[int, int]:
 
 
 def resample(Z: np.ndarray, height: int, width: int) -> np.ndarray:
-    """``Z`` (ny, nx) as a (height, width) picture: the mean of the computed points each
+    """``Z`` (ny, nx) as a (height, width) picture: the mean of the finite points each
     pixel covers (NaN where none is), with the last row of ``Z`` (largest y) on top."""
     ny, nx = Z.shape
     flipped = Z[::-1]
     finite = np.isfinite(flipped)
     values = np.where(finite, flipped, 0.0)
-    rows = (np.arange(height) * ny) // height
-    cols = (np.arange(width) * nx) // width
-    sums = np.add.reduceat(np.add.reduceat(values, rows, axis=0), cols, axis=1)
-    counts = np.add.reduceat(np.add.reduceat(finite.astype(np.int32), rows, axis=0), cols, axis=1)
+    sums = _pixel_sums(values, height, width)
+    counts = _pixel_sums(finite.astype(np.int32), height, width)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def resample_mask(mask: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Which pixels of a (height, width) picture of ``mask`` (ny, nx) cover a True cell
+    (the same pixels :func:`resample` draws, largest y on top)."""
+    return _pixel_sums(mask[::-1].astype(np.int32), height, width) > 0
+
+
+def _pixel_sums(values: np.ndarray, height: int, width: int) -> np.ndarray:
+    ny, nx = values.shape
+    rows = (np.arange(height) * ny) // height
+    cols = (np.arange(width) * nx) // width
+    return np.add.reduceat(np.add.reduceat(values, rows, axis=0), cols, axis=1)
 
 
 @dataclass(frozen=True)
@@ -142,8 +161,9 @@ class HeatmapPainter:
     """Turns a resampled picture into lines of segments, caching one style per colour pair."""
 
     def __init__(self, colours: Sequence[RGB], *, plain: bool = False) -> None:
-        self.colours = [Color.from_rgb(*c) for c in colours]
-        self.chars = band_chars(len(colours))
+        # one more "band" past the last: NaN/inf pixels (NOT_FINITE_BAND in band arrays)
+        self.colours = [Color.from_rgb(*c) for c in (*colours, NOT_FINITE)]
+        self.chars = [*band_chars(len(colours)), NOT_FINITE_CHAR]
         self.plain = plain
         self._styles: dict[tuple[int, int], tuple[str, Style | None]] = {}
 
@@ -179,6 +199,7 @@ class HeatmapPainter:
         """
         px_rows, width = bands.shape
         marks = marks or {}
+        bands = np.where(bands == NOT_FINITE_BAND, len(self.colours) - 1, bands)
         lines: list[list[Segment]] = []
         for row in range((px_rows + 1) // 2):
             top = bands[2 * row]
@@ -231,6 +252,7 @@ def draw_surface(
     log: bool = False,
     path: tuple[np.ndarray, np.ndarray] | None = None,
     plain: bool = False,
+    not_finite: np.ndarray | None = None,
 ) -> Picture:
     """Draw ``Z`` (ny, nx) in at most ``cols × rows`` cells, keeping its aspect ratio.
 
@@ -239,6 +261,8 @@ def draw_surface(
         levels: contour levels (see :func:`surface_levels`); bands lie between them.
         path: a trajectory's ``(xs, ys)`` to draw over the map.
         plain: one band character per cell instead of colours (NO_COLOR).
+        not_finite: (ny, nx), True where a point is computed but NaN or infinite;
+            a pixel with no finite point and one of these is drawn as such, not blank.
     """
     x_lo, x_hi = float(x[0]), float(x[-1])
     y_lo, y_hi = float(y[0]), float(y[-1])
@@ -252,6 +276,8 @@ def draw_surface(
         px_rows = 2 * ((px_rows + 1) // 2)
     picture = resample(Z, px_rows, width)
     bands = quantise(picture, levels) if len(levels) else np.where(np.isfinite(picture), 0, -1)
+    if not_finite is not None and not_finite.any():
+        bands = np.where((bands < 0) & resample_mask(not_finite, px_rows, width), NOT_FINITE_BAND, bands)
 
     ny, nx = Z.shape
 
@@ -296,11 +322,17 @@ def level_formatter(levels: np.ndarray) -> Callable[[float], str]:
     return lambda v: f"{v:.3g}"
 
 
-def legend_lines(levels: np.ndarray, colours: Sequence[RGB], rows: int, *, plain: bool = False) -> list[list[Segment]]:
-    """A colour bar: one line per band, highest first, labelled with its lower edge.
+def legend_lines(levels: np.ndarray, colours: Sequence[RGB], rows: int, *, plain: bool = False,
+                 not_finite: bool = False) -> list[list[Segment]]:
+    """A colour bar: one line per band, highest first, labelled with its lower edge,
+    and with ``not_finite`` a last line for NaN/inf pixels.
 
     When there are more bands than ``rows``, every other band is left out.
     """
+    if not_finite:
+        extra = Segment(NOT_FINITE_CHAR * 2) if plain else Segment("██", Style(color=Color.from_rgb(*NOT_FINITE)))
+        bar = legend_lines(levels, colours, max(1, rows - 1), plain=plain) if rows > 1 else []
+        return [*bar, [extra, Segment(" " + NOT_FINITE_LABEL)]]
     n = len(levels) + 1
     chars = band_chars(n)
     format_level = level_formatter(np.asarray(levels, dtype=np.float64))

@@ -26,7 +26,7 @@ from lstui.errors import LstuiError
 from lstui.landscape.grid import parse_axis
 from lstui.scheduler.daemon import DaemonStatus, daemon_status
 from lstui.scheduler.devices import DeviceFacts, cpu_facts, gpu_facts
-from lstui.store import Event, JobRow, JobState, PointRow, Store, WorkerRow
+from lstui.store import DB_NAME, Event, JobRow, JobState, PointRow, Store, WorkerRow
 
 PROJECTION_FILE = "projection.h5"
 MAX_EVENTS = 500
@@ -42,6 +42,17 @@ _KEYS_BY_SPLIT = {
 }
 
 
+def database_identity(path: Path) -> tuple[int, int] | None:
+    """``(st_dev, st_ino)`` of the file at ``path``, or None when there is none: the
+    same test the daemon makes (``_check_home``) to tell that its database was deleted
+    or replaced by another file."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def read_device_facts() -> list[DeviceFacts]:
     """Every visible GPU (NVML) and the CPU."""
     return [*gpu_facts(), cpu_facts()]
@@ -52,8 +63,10 @@ class PreviewData:
     """The computed part of one job's surface, for the preview.
 
     ``arrays`` maps ``train_loss`` … to arrays of the grid's shape (``(ny, nx)`` or
-    ``(nx,)``) with NaN where no point is stored yet; they are never written to after
-    the snapshot is made. ``version`` changes whenever the numbers do.
+    ``(nx,)``) with NaN where no point is stored yet; ``computed`` is True where a point
+    is stored, so that NaN there is a value (the store keeps NaN as NULL: a diverged
+    point, BatchNorm variances gone negative) and not a gap. They are never written to
+    after the snapshot is made. ``version`` changes whenever the numbers do.
     """
 
     job_id: int
@@ -67,10 +80,27 @@ class PreviewData:
     version: int
     path: tuple[np.ndarray, np.ndarray] | None = None
     note: str | None = None
+    computed: np.ndarray | None = None
 
     @property
     def ndim(self) -> int:
         return 1 if self.y is None else 2
+
+    def not_finite(self, key: str) -> np.ndarray:
+        """Where a point of ``arrays[key]`` is stored but is NaN or ±inf."""
+        values = self.arrays[key]
+        if self.computed is None:
+            return np.isinf(values)
+        return self.computed & ~np.isfinite(values)
+
+    def not_finite_count(self) -> int:
+        """How many stored points have a NaN or infinite value in any array."""
+        if not self.arrays:
+            return 0
+        bad = np.zeros(next(iter(self.arrays.values())).shape, dtype=bool)
+        for key in self.arrays:
+            bad |= self.not_finite(key)
+        return int(bad.sum())
 
     @property
     def loss_key(self) -> str | None:
@@ -102,6 +132,11 @@ class Snapshot:
     preview: PreviewData | None = None
     detail: JobDetail | None = None
     error: str | None = None
+    database: tuple[int, int] | None = None
+    """``(st_dev, st_ino)`` of the database file the jobs were read from (None: none
+    was read). Actions check it, so that a key never acts on a job of another file."""
+    notice: str | None = None
+    """Said once: the database file was deleted or replaced since the last poll."""
 
     def job(self, job_id: int | None) -> JobRow | None:
         if job_id is None:
@@ -156,7 +191,11 @@ class StorePoller:
     ) -> None:
         self.home = Path(home)
         self.clock = clock
-        self.store = Store.open_home(self.home, clock=clock)
+        self.store: Store | None = Store.open_home(self.home, clock=clock)
+        self.identity = database_identity(self.store.path)
+        """The identity of the database file :attr:`store` reads (see :func:`database_identity`)."""
+        self._gone: Store | None = None
+        """The connection to a database file since deleted, kept open to keep its inode."""
         self._device_facts = device_facts
         self._devices_every_s = devices_every_s
         self._devices: tuple[DeviceFacts, ...] = ()
@@ -167,7 +206,39 @@ class StorePoller:
         """How many times point rows were read (tests check that idle polls read none)."""
 
     def close(self) -> None:
-        self.store.close()
+        for store in (self.store, self._gone):
+            if store is not None:
+                store.close()
+        self.store = self._gone = None
+
+    def _check_database(self) -> str | None:
+        """Stop reading through :attr:`store` when the database file at the home's path
+        is no longer the one it reads, and open the new one (none while there is no
+        file). Returns what happened, in one line, or None when nothing did."""
+        path = self.home / DB_NAME
+        now = database_identity(path)
+        if self.store is not None and now == self.identity:
+            return None
+        replaced = self.store is not None
+        if replaced:
+            # Kept open, never read, until another file is opened: while it is open its
+            # inode cannot be given to the new file, whose identity would then be the
+            # old one's and an action meant for the old file would pass the check.
+            if self._gone is not None:
+                self._gone.close()
+            self._gone, self.store = self.store, None
+            self._previews.clear()  # job ids start again at 1 in another file
+            self._detail = None
+        if now is None:  # not created again here: lstui submit or the form will
+            return None  # the snapshot's error says it, as long as it lasts
+        self.store = Store.open_home(self.home, clock=self.clock)
+        self.identity = database_identity(self.store.path)
+        if self._gone is not None:
+            self._gone.close()
+            self._gone = None
+        if replaced:
+            return f"the database {path} was replaced by another file: showing its jobs"
+        return f"a new database {path}: showing its jobs"
 
     def poll(self, preview_job: int | None = None, detail_job: int | None = None) -> Snapshot:
         """Read everything the TUI shows now.
@@ -177,11 +248,17 @@ class StorePoller:
             detail_job: the job whose log and files the job screen lists.
         """
         now = self.clock()
+        notice = self._check_database()
+        store = self.store
+        if store is None:
+            # one line, in the status bar: the error says it all
+            return Snapshot(now, (), daemon=daemon_status(self.home), devices=self._devices,
+                            error=f"the database {self.home / DB_NAME} was deleted; waiting for a new one")
         try:
-            jobs = tuple(self.store.list_jobs())
-            workers = tuple(self.store.workers(alive_within_s=WORKER_ALIVE_S))
+            jobs = tuple(store.list_jobs())
+            workers = tuple(store.workers(alive_within_s=WORKER_ALIVE_S))
         except LstuiError as exc:
-            return Snapshot(now, (), error=str(exc))
+            return Snapshot(now, (), error=str(exc), database=self.identity, notice=notice)
         daemon = daemon_status(self.home)
         if time.monotonic() - self._devices_read >= self._devices_every_s:
             self._devices = tuple(self._device_facts())
@@ -189,12 +266,13 @@ class StorePoller:
         by_id = {job.id: job for job in jobs}
         preview = self._preview(by_id.get(preview_job)) if preview_job is not None else None
         detail = self._job_detail(by_id.get(detail_job)) if detail_job is not None else None
-        return Snapshot(now, jobs, workers, daemon, self._devices, preview, detail)
+        return Snapshot(now, jobs, workers, daemon, self._devices, preview, detail,
+                        database=self.identity, notice=notice)
 
     # -- preview ---------------------------------------------------------------------
 
     def _preview(self, job: JobRow | None) -> PreviewData | None:
-        if job is None:
+        if job is None or self.store is None:
             return None
         state = self._previews.get(job.id)
         if state is None:
@@ -208,8 +286,10 @@ class StorePoller:
             rows, state.cursor = self.store.points_since(job.id, state.cursor)
             state.loaded = True
             self.points_reads += 1
-            arrays = _with_points(data.arrays, rows) if rows else data.arrays
-            state.data = _replace(data, arrays=arrays, done_points=job.done_points,
+            arrays, computed = data.arrays, data.computed
+            if rows:
+                arrays, computed = _with_points(arrays, computed, rows)
+            state.data = _replace(data, arrays=arrays, computed=computed, done_points=job.done_points,
                                   version=data.version + (1 if rows else 0))
         if job.kind == "trajectory" and data.note is None:
             # the PCA plane (directions and projection) lives beside the job's direction file
@@ -225,7 +305,7 @@ class StorePoller:
     # -- job screen -----------------------------------------------------------------
 
     def _job_detail(self, job: JobRow | None) -> JobDetail | None:
-        if job is None:
+        if job is None or self.store is None:
             return None
         if self._detail is None or self._detail.job_id != job.id:
             self._detail = _DetailState(job.id)
@@ -255,14 +335,17 @@ def _empty_preview(job: JobRow) -> PreviewData:
     shape = (len(x),) if y is None else (len(y), len(x))
     keys = _KEYS_BY_SPLIT.get(str(spec.get("split", "train")), _KEYS_BY_SPLIT["train"])
     arrays = {key: np.full(shape, np.nan) for key in keys}
-    return PreviewData(job.id, job.kind, job.name, 0, job.total_points, x, y, arrays, 0)
+    return PreviewData(job.id, job.kind, job.name, 0, job.total_points, x, y, arrays, 0,
+                       computed=np.zeros(shape, dtype=bool))
 
 
 _COLUMNS = ("train_loss", "train_acc", "test_loss", "test_acc")
 
 
-def _with_points(arrays: dict[str, np.ndarray], rows: Sequence[PointRow]) -> dict[str, np.ndarray]:
-    """New arrays holding ``rows`` too (the old ones may be in a snapshot being drawn)."""
+def _with_points(arrays: dict[str, np.ndarray], computed: np.ndarray | None,
+                 rows: Sequence[PointRow]) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
+    """New arrays and mask of stored points holding ``rows`` too (the old ones may be
+    in a snapshot being drawn)."""
     # One float array of (idx, train_loss, …); numpy turns None into NaN.
     table = np.array([(r.idx, r.train_loss, r.train_acc, r.test_loss, r.test_acc) for r in rows],
                      dtype=np.float64)
@@ -273,7 +356,10 @@ def _with_points(arrays: dict[str, np.ndarray], rows: Sequence[PointRow]) -> dic
         inside = (idx >= 0) & (idx < new.size)
         new.flat[idx[inside]] = table[inside, 1 + _COLUMNS.index(key)]
         out[key] = new
-    return out
+    if computed is not None:
+        computed = computed.copy()
+        computed.flat[idx[(idx >= 0) & (idx < computed.size)]] = True
+    return out, computed
 
 
 def _projection(plane_dir: Path, state: _PreviewState) -> tuple[np.ndarray, np.ndarray] | None:

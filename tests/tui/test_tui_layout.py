@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import Input, RichLog
 from textual.widgets._footer import FooterKey
 
@@ -166,7 +167,7 @@ def test_long_names_are_cut_so_that_id_kind_state_and_points_stay_in_view(fixed_
             lines = screen_text(app)
             head = next(n for n, line in enumerate(lines) if f"job {job_id} · resnet56" in line)
             assert lines[head].rstrip().endswith("…"), lines[head]
-            assert "2/5 points · loss and accuracy" in lines[head + 1], lines[head:head + 2]
+            assert "2/5 points · prio 0 · ━ train loss" in lines[head + 1], lines[head:head + 2]
             await pilot.press("enter")
             await wait_for(pilot, lambda: isinstance(app.screen, JobScreen), 5, "the job screen")
             await pilot.pause(0.5)
@@ -301,5 +302,111 @@ def test_the_help_says_how_to_close_it_and_both_keys_do(fixed_home: Path) -> Non
                 assert "esc or ?: close" in "\n".join(screen_text(app))
                 await pilot.press(close)
                 await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), 5, f"{close} to close it")
+
+    asyncio.run(drive())
+
+
+def _many_jobs_home(home: Path, count: int, running: int | None = None) -> Path:
+    """``count`` queued 1D jobs (``running``: that one claimed by a worker)."""
+    with Store.open_home(home, clock=lambda: NOW) as store:
+        for i in range(1, count + 1):
+            store.add_job(kind="surface", name=f"job number {i}", spec={"x": "-1:1:3", "split": "train"},
+                          total_points=3, units=[[0, 1, 2]], results_root=home / "results")
+        if running is not None:
+            worker = store.register_worker("cpu", 1, "here")
+            assert store.claim_unit(worker, 3600, job_ids=[running]) is not None
+    return home
+
+
+def _cursor_in_view(table: JobTable) -> bool:
+    """The selected row is among the rows the table shows (the header takes one)."""
+    first = int(table.scroll_y)
+    shown = table.size.height - 1
+    return table.row_count > 0 and first <= table.cursor_row < first + shown
+
+
+@pytest.mark.parametrize("running", [None, 30])
+def test_the_selected_row_is_in_view_at_startup_and_after_shrinking(tmp_path: Path, running: int | None) -> None:
+    home = _many_jobs_home(tmp_path / "home", 34, running)
+
+    async def in_view(pilot: Pilot[None], table: JobTable) -> None:
+        # the layout settles over a few refreshes (the footer's rows, the status's)
+        await wait_for(pilot, lambda: _cursor_in_view(table), 5, "the selected row in view")
+
+    async def drive() -> None:
+        app = fixed_app(home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            table = app.main.table
+            want = running or 34
+            assert table.selected_job_id() == want
+            await in_view(pilot, table)
+            assert any(line.split()[:2] == [str(want), "job"] for line in screen_text(app)[:12] if line.strip())
+            await pilot.resize_terminal(120, 40)
+            await pilot.pause(0.3)
+            await select_job(pilot, 34)
+            await pilot.resize_terminal(80, 24)
+            await pilot.pause(0.3)
+            assert table.selected_job_id() == 34
+            await in_view(pilot, table)
+            await pilot.resize_terminal(60, 20)
+            await pilot.pause(0.3)
+            await in_view(pilot, table)
+
+    asyncio.run(drive())
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)])
+def test_the_status_lines_are_cut_not_wrapped_below_81_columns(fixed_home: Path, size: tuple[int, int]) -> None:
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            await pilot.press("slash", *"surface queued", "enter")
+            await pilot.pause(0.5)
+            status = app.main._status
+            assert status.size.height == 2
+            lines = screen_text(app)[:2]
+            assert lines[0].startswith(" lstui 7 jobs · 2 running"), lines
+            assert lines[1].startswith(" ● daemon running │ cuda:0"), lines
+            assert lines[0].rstrip().endswith("…"), lines
+            assert any(line.startswith("surface queued") for line in screen_text(app)), "the kept filter shows"
+
+    asyncio.run(drive())
+
+
+def test_a_kept_filter_leaves_the_footer_two_rows_at_80_columns(fixed_home: Path) -> None:
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("slash", *"surface", "enter")
+            await wait_for(pilot, lambda: any(k.key == "escape" for k in app.main.query(FooterKey)), 5,
+                           "the esc key in the footer")
+            await pilot.pause(0.3)
+            footer = app.main.query_one(KeyBar)
+            assert footer.size.height == 2
+            keys = list(app.main.query(FooterKey))
+            assert len(keys) == 16
+            text = "\n".join(screen_text(app)[-2:])
+            assert "esc Clear" in text and "^p palette" in text and "q Quit" in text
+
+    asyncio.run(drive())
+
+
+def test_the_preview_shows_the_priority_the_narrow_table_leaves_out(fixed_home: Path) -> None:
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            assert "prio" not in app.main.table.layout_spec.columns
+            await select_job(pilot, 5)
+            await wait_for(pilot, lambda: preview_ready(app) and app.main.preview.job_id == 5, 5, "job 5")
+            await pilot.pause(0.2)
+            assert any("0/2601 points · queued · prio 3" in line for line in screen_text(app))
+            await select_job(pilot, 1)
+            await wait_for(pilot, lambda: preview_ready(app) and app.main.preview.job_id == 1, 5, "job 1")
+            await pilot.pause(0.2)
+            assert any("441/441 points · prio 0" in line for line in screen_text(app))
 
     asyncio.run(drive())

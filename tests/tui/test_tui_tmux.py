@@ -109,3 +109,27 @@ def test_lstui_in_tmux_queues_a_job_with_the_form_and_shows_it_done(daemon_home:
         assert not tmux.alive(), f"q quits; the screen:\n{tmux.screen()}"
     finally:
         tmux.kill()
+
+
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
+@pytest.mark.parametrize("signum", ["TERM", "HUP"])
+def test_a_tui_ended_by_sigterm_or_sighup_gives_the_terminal_back(stopped_home: Path, tmp_path: Path,
+                                                                  signum: str) -> None:
+    """`kill` (or an SSH connection dropped) left the alternate screen on, the cursor
+    hidden and mouse tracking on: the shell beneath was unusable."""
+    lstui = Path(sys.executable).parent / "lstui"
+    tmux = Tmux(tmp_path / "tmux.sock", "shell")
+    tmux.start("env PS1='$ ' bash --norc --noprofile", 80, 24)
+    try:
+        tmux.type(f"env LSTUI_HOME={stopped_home} {lstui}; echo rc=$?\n")
+        tmux.wait(lambda s: "jobs" in s and "daemon" in s, 30, "the app")
+        pid = tmux.run("list-panes", "-t", "shell", "-F", "#{pane_pid}").strip()
+        app = subprocess.run(["pgrep", "-P", pid], capture_output=True, text=True).stdout.split()
+        assert app, "the app's process"
+        subprocess.run(["kill", f"-{signum}", app[0]], check=True)
+        text = tmux.wait(lambda s: re.search(r"rc=\d", s) is not None, 20, "the app to end")
+        assert "lstui: interrupted" in text and "rc=130" in text and "Traceback" not in text
+        state = tmux.run("display", "-p", "-t", "shell", "#{alternate_on} #{cursor_flag} #{mouse_any_flag}")
+        assert state.split() == ["0", "1", "0"]
+    finally:
+        tmux.kill()

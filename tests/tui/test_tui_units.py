@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
+from rich.cells import cell_len
 
 from lstui.plots.levels import contour_levels
 from lstui.results import write_projection
 from lstui.scheduler.submit import submit_spec
 from lstui.store import PointRow, Store
-from lstui.tui.cells import COUNT_MAX, count, device_text, ellipsis, progress_text
+from lstui.tui.cells import COUNT_MAX, count, device_text, ellipsis, middle_path, progress_text
 from lstui.tui.heatmap import (
     CENTRE_MARK,
     MIN_MARK,
@@ -24,6 +26,7 @@ from lstui.tui.heatmap import (
     legend_lines,
     resample,
 )
+from lstui.tui.screens._job import job_facts
 from lstui.tui.snapshot import StorePoller
 from lstui.tui.widgets import JobTable, table_layout
 from tests.tui.support import NOW, Clock, build_fixed_store, fixed_devices, point, tiny_spec
@@ -316,3 +319,29 @@ def test_ls_and_the_tui_say_stalled_when_no_daemon_runs(stopped_home: Path) -> N
         assert json.loads(ls("--json"))[1]["stalled"] is False
     keys = JobTable._keys(job, NOW, layout, daemon_running=True)
     assert (keys["state"], keys["eta"]) == ("running", "20m")
+
+
+@pytest.mark.parametrize("width", [8, 12, 20, 30, 47, 200])
+def test_long_paths_are_cut_in_the_middle_keeping_the_file_name(width: int) -> None:
+    path = "/srv/lab/experiments/2026-resnet56/sgd-lr0.1-batch128/checkpoints/model_300.t7"
+    cut = middle_path(path, width)
+    assert cell_len(cut) <= width
+    if width >= len(path):
+        assert cut == path
+    elif width >= len("model_300.t7") + 3:
+        assert cut.endswith("…/model_300.t7") and path.startswith(cut.split("…")[0])
+    else:
+        assert "…" in cut and cut.endswith(".t7")
+
+
+def test_the_job_screen_cuts_paths_to_its_width_so_they_keep_their_labels(stopped_home: Path) -> None:
+    with Store.open_home(stopped_home) as store:
+        job = store.get_job(3)
+    deep = "/srv/lab/experiments/2026-resnet56/sgd-lr0.1-batch128/checkpoints/model_300.t7"
+    job = dataclasses.replace(job, spec={**job.spec, "checkpoint": deep})
+    facts = job_facts(job, NOW, width=58).plain.splitlines()
+    line = next(line for line in facts if line.startswith("checkpoint "))
+    assert line.endswith("…/model_300.t7") and len(line) <= 58
+    results = next(line for line in facts if line.startswith("results "))
+    assert len(results) <= 58
+    assert job_facts(job, NOW).plain.count(deep) == 1, "no width: the whole path"

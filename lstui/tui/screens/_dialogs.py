@@ -19,6 +19,9 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("y", "answer(True)", "Yes"),
         Binding("n,escape", "answer(False)", "No"),
     ]
+    AUTO_FOCUS = "#no"
+    """Focused as the screen is shown: focusing it later (in ``on_mount``) left "Yes"
+    focused for a moment, and an enter typed ahead after ``c`` cancelled the job."""
 
     def __init__(self, question: str) -> None:
         super().__init__(classes="dialog")
@@ -30,9 +33,6 @@ class ConfirmScreen(ModalScreen[bool]):
             with Horizontal(id="confirm-buttons"):
                 yield Button("Yes (y)", variant="error", id="yes", compact=True)
                 yield Button("No (n)", variant="primary", id="no", compact=True)
-
-    def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
@@ -88,8 +88,9 @@ class HelpScreen(ModalScreen[None]):
             yield Static(help_table())
             yield Static(
                 "Preview: contour bands of the loss, + the centre (0,0), * the lowest point "
-                "computed, • a trajectory's path. Blank cells are not computed yet; the "
-                "picture sharpens as coarse-to-fine units arrive.",
+                "computed, • a trajectory's path. Blank cells are not computed yet, grey ones "
+                "(x without colours) computed as NaN or inf; the picture sharpens as "
+                "coarse-to-fine units arrive.",
                 id="help-preview",
             )
 

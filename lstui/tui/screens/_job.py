@@ -21,6 +21,7 @@ from lstui.tui.cells import (
     device_text,
     ellipsis,
     job_state_text,
+    middle_path,
     short_path,
     size_text,
 )
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from lstui.tui.app import LstuiApp
 
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".vtp")
+LABEL_WIDTH = 11
+"""Cells of a fact's label (``checkpoint ``)."""
 
 
 def clock_time(ts: float | None, now: float) -> str:
@@ -64,14 +67,20 @@ def job_title(job: JobRow, width: int, daemon_running: bool = True, colour: bool
     return title
 
 
-def job_facts(job: JobRow, now: float, colour: bool = True, daemon_running: bool = True) -> Text:
+def job_facts(job: JobRow, now: float, colour: bool = True, daemon_running: bool = True,
+              width: int | None = None) -> Text:
     """The job's spec and timings, one fact per line (``daemon_running`` False: a
-    running job is stalled, with no ETA or rate)."""
+    running job is stalled, with no ETA or rate). Paths are cut in the middle to fit
+    ``width`` cells, keeping their file names: wrapped, they left their labels blank."""
     spec = job.spec
     text = Text()
+    path_room = None if width is None else max(8, width - LABEL_WIDTH)
+
+    def path(value: object) -> str:
+        return short_path(str(value)) if path_room is None else middle_path(str(value), path_room)
 
     def line(label: str, value: str | Text) -> None:
-        text.append(f"{label:<11}", style="bold")
+        text.append(f"{label:<{LABEL_WIDTH}}", style="bold")
         text.append_text(value if isinstance(value, Text) else Text(value))
         text.append("\n")
 
@@ -94,7 +103,7 @@ def job_facts(job: JobRow, now: float, colour: bool = True, daemon_running: bool
     line("model", f"{spec.get('model')}")
     for key, label in (("checkpoint", "checkpoint"), ("checkpoint_b", "ckpt B")):
         if spec.get(key):
-            line(label, short_path(str(spec[key])))
+            line(label, path(spec[key]))
     if spec.get("checkpoints"):
         line("epochs", f"{len(spec['checkpoints'])} checkpoints")
     data = f"{spec.get('data')}   split {spec.get('split')}   loss {spec.get('loss')}"
@@ -110,7 +119,7 @@ def job_facts(job: JobRow, now: float, colour: bool = True, daemon_running: bool
                         f"   bn {spec.get('bn')}")
     if job.depends_on:
         line("waits on", ", ".join(str(d) for d in job.depends_on))
-    line("results", short_path(job.results_dir))
+    line("results", path(job.results_dir))
     text.rstrip()
     return text
 
@@ -154,12 +163,14 @@ class JobScreen(Screen[None]):
         Binding("l", "toggle_log", "Log"),
     ]
 
-    def __init__(self, job_id: int, *, log: bool = False) -> None:
+    def __init__(self, job_id: int, *, log: bool = False, database: tuple[int, int] | None = None) -> None:
         super().__init__(classes="log-full" if log else None)
         self.job_id = job_id
         self._last_event = 0
         self._shown: dict[str, object] = {}
         self.ready = False
+        self.database = database
+        """The database file its job was read from (None: the first snapshot's)."""
 
     @property
     def lstui(self) -> LstuiApp:
@@ -203,8 +214,18 @@ class JobScreen(Screen[None]):
             self._shown[selector] = key
             self._statics[selector].update(content)
 
+    def shows(self, snapshot: Snapshot) -> bool:
+        """Whether ``snapshot`` was read from the database file this screen's job is in."""
+        return self.database is None or snapshot.database == self.database
+
     def apply_snapshot(self, snapshot: Snapshot) -> None:
         if not self.ready:
+            return
+        if self.database is None:
+            self.database = snapshot.database
+        if not self.shows(snapshot):
+            self._update("#job-title", "other database",
+                         f"job {self.job_id} was in a database file that is gone — esc: back")
             return
         job = snapshot.job(self.job_id)
         if job is None:
@@ -216,7 +237,8 @@ class JobScreen(Screen[None]):
                           daemon_running, colour)
         self._update("#job-title", title.markup, title)
         now = snapshot.taken
-        facts = job_facts(job, now, colour, daemon_running)
+        facts = job_facts(job, now, colour, daemon_running,
+                          width=self._statics["#job-facts"].content_region.width or None)
         self._update("#job-facts", facts.markup, facts)
         if snapshot.detail is not None and snapshot.detail.job_id == self.job_id:
             self._show_detail(snapshot.detail, job.results_dir)

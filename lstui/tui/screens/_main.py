@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -25,13 +25,17 @@ class MainScreen(Screen[None]):
 
     BINDINGS = [
         Binding("enter", "open_job", "Open"),
-        Binding("slash", "filter", "Filter"),
-        Binding("escape", "clear_filter", "Clear filter"),
+        # priority: run as the key arrives, before the keys typed after it are handed
+        # to the focused widget (the table, whose bindings they would trigger)
+        Binding("slash", "filter", "Filter", priority=True),
+        Binding("escape", "clear_filter", "Clear"),
     ]
 
     def __init__(self) -> None:
         super().__init__(id="main")
         self.snapshot: Snapshot | None = None
+        self.database: tuple[int, int] | None = None
+        """The database file the table's rows were read from (see :attr:`Snapshot.database`)."""
         self.ready = False
         """Set once the widgets exist; snapshots before that wait for :meth:`on_mount`."""
 
@@ -87,6 +91,11 @@ class MainScreen(Screen[None]):
             return
         narrow = self.app.has_class("narrow")
         table = self.table
+        if snapshot.database is not None and snapshot.database != self.database:
+            if self.database is not None:  # another file: its job 1 is not the row's job 1
+                table.forget_jobs()
+                self.preview.forget()
+            self.database = snapshot.database
         table.apply(snapshot.jobs, snapshot.taken, daemon_running=snapshot.daemon.running)
         self._status.show(snapshot, table.filter_text, devices=narrow)
         if not narrow:
@@ -158,8 +167,13 @@ class MainScreen(Screen[None]):
 
     def action_filter(self) -> None:
         box = self._filter
+        if self.focused is box:  # the binding comes first: "/" is typed into the filter,
+            box.post_message(events.Key("slash", "/"))  # after the keys typed before it
+            return
         box.display = True
-        box.focus()
+        # at once, not after the keys already queued (``box.focus()`` waits for them):
+        # "/surface queued" typed ahead sent r, c and the space to the job table
+        self.set_focus(box)
 
     def action_clear_filter(self) -> None:
         box = self._filter

@@ -98,10 +98,15 @@ def device_lines(snapshot: Snapshot, width: int, colour: bool = True) -> Text:
 
 
 def status_line(snapshot: Snapshot, filter_text: str, *, devices: bool, colour: bool = True) -> Text:
-    """The top line: the daemon, job counts by state and the filter. With ``devices``
-    (the device panel is hidden), a second line: each device in a few words."""
+    """The top line: an error reading the store, the daemon, job counts by state and
+    the filter. With ``devices`` (the device panel is hidden), a second line: the daemon
+    and each device in a few words. Each line is cut at the terminal's edge (the
+    stylesheet's ``text-wrap: nowrap``), so what matters most comes first."""
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append("lstui ", style="bold")
+    if snapshot.error:
+        text.append(snapshot.error, style="bold red" if colour else "bold reverse")
+        text.append(" │ ")
     if not devices:
         text.append_text(daemon_text(snapshot.daemon, short=True, colour=colour))
         text.append(" │ ")
@@ -117,8 +122,6 @@ def status_line(snapshot: Snapshot, filter_text: str, *, devices: bool, colour: 
             text.append(f"{counts[state.value]} {state.value}", style=state_style(state, colour))
     if filter_text:
         text.append(f" │ filter: {filter_text}", style="bold")
-    if snapshot.error:
-        text.append(f" │ {snapshot.error}", style="bold red" if colour else "bold reverse")
     if devices:
         text.append("\n")
         text.append_text(device_summary(snapshot, colour))

@@ -160,6 +160,17 @@ class JobTable(DataTable[Text]):
         if job_id in self._shown:
             self._place_cursor(None, [self._jobs[job_id]])
 
+    def forget_jobs(self) -> None:
+        """Take every row away (they are another database's jobs); the next
+        :meth:`apply` builds the table again and places the cursor as at startup."""
+        self.clear()
+        self._jobs = {}
+        self._shown = {}
+        self._row_keys = {}
+        self._last = ((), self._last[1], self._last[2])
+        self._placed_cursor = False
+        self._want_cursor = None
+
     def set_filter(self, text: str) -> None:
         self.filter_text = text
         jobs, now, daemon_running = self._last
@@ -279,6 +290,18 @@ class JobTable(DataTable[Text]):
         index = self.get_row_index(RowKey(str(target)))
         if index != self.cursor_row:
             self.move_cursor(row=index, animate=False)
+            # At startup the table's height is not known yet (it fits its rows up to a
+            # share of the screen): scrolling now scrolled too little.
+            self.call_after_refresh(self.scroll_to_cursor)
+
+    def scroll_to_cursor(self) -> None:
+        """Scroll the selected row into view, as laid out now."""
+        if self.row_count and self.is_mounted:
+            self._scroll_cursor_into_view(animate=False)
+
+    def on_resize(self) -> None:
+        """A smaller table keeps its selected row in view."""
+        self.call_after_refresh(self.scroll_to_cursor)
 
     @staticmethod
     def _keys(job: JobRow, now: float, layout: TableLayout, daemon_running: bool = True) -> dict[str, str]:

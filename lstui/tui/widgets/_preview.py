@@ -7,11 +7,13 @@ or the scale changed.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import ComposeResult, RenderResult
 from textual.containers import Vertical
 from textual.geometry import Size
 from textual.strip import Strip
@@ -39,6 +41,14 @@ INFO_MIN = 30
 LABELS = {"train_loss": "train loss", "test_loss": "test loss",
           "train_acc": "train acc %", "test_acc": "test acc %"}
 CURVE_COLOURS = {"train_loss": "cyan", "test_loss": "blue", "train_acc": "orange", "test_acc": "red"}
+LEGEND_STYLES = {"train_loss": "bold cyan", "test_loss": "bold blue", "train_acc": "bold dark_orange",
+                 "test_acc": "bold red"}
+""":data:`CURVE_COLOURS` in rich's names, for the legend in the title line."""
+LOSS_KEYS = ("train_loss", "test_loss")
+ACC_KEYS = ("train_acc", "test_acc")
+PLOT_FRAME_ROWS = 4
+MIN_PLOT_ROWS = 3
+TOO_SMALL = "too small: enter opens the job"
 
 
 def without_points(job: JobRow | None, snapshot: Snapshot | None = None) -> tuple[str, str, bool]:
@@ -69,6 +79,12 @@ def without_points(job: JobRow | None, snapshot: Snapshot | None = None) -> tupl
             return points, "queued — no daemon runs on this home; d starts one", False
         return points, "queued — waiting for a free worker", False
     return points, "nothing computed", False
+
+
+def _not_finite_note(data: PreviewData) -> str:
+    """`` · 8 NaN/inf`` when some computed points are not numbers (diverged), else nothing."""
+    count = data.not_finite_count()
+    return f" · {count} NaN/inf" if count else ""
 
 
 class SurfaceView(Widget):
@@ -124,7 +140,9 @@ class SurfaceView(Widget):
         or under the map when that leaves the map more room (a tall, narrow panel)."""
         assert data.y is not None
         n_bands = len(self.levels) + 1
-        legend = legend_lines(self.levels, band_colours(n_bands), height, plain=self.plain)
+        not_finite = data.not_finite(key)
+        legend = legend_lines(self.levels, band_colours(n_bands), height, plain=self.plain,
+                              not_finite=bool(not_finite.any()))
         legend_w = max((sum(cell_len(s.text) for s in line) for line in legend), default=0)
         info_w = min(INFO_MIN, max((t.cell_len for t in self.info), default=0))
         x_span = float(data.x[-1] - data.x[0])
@@ -135,7 +153,8 @@ class SurfaceView(Widget):
         under = fit_below[0] * fit_below[1] > fit_beside[0] * fit_beside[1]
         map_cols, map_rows = below if under else beside
         picture = draw_surface(data.x, data.y, data.arrays[key], map_cols, map_rows,
-                               levels=self.levels, log=self.log_levels, path=data.path, plain=self.plain)
+                               levels=self.levels, log=self.log_levels, path=data.path, plain=self.plain,
+                               not_finite=not_finite)
         console = self.app.console
         info = []
         for text in self.info:
@@ -143,7 +162,9 @@ class SurfaceView(Widget):
             line.truncate(max(0, width - (0 if under else picture.width + legend_w + 2 * GAP)),
                           overflow="ellipsis")
             info.append(list(line.render(console)))
-        info_x, info_y = (0, len(picture.lines) + 1) if under else (picture.width + GAP + legend_w + GAP, 0)
+        # under the map and under the colour bar, which may be the taller
+        info_x, info_y = ((0, max(len(picture.lines), len(legend)) + 1) if under
+                          else (picture.width + GAP + legend_w + GAP, 0))
         base = self.rich_style
         strips = []
         for row in range(height):
@@ -170,26 +191,87 @@ class SurfaceView(Widget):
 
 
 class CurvePlot(PlotextPlot):
-    """A 1D job's loss (left axis) and accuracy (right axis) over its x coordinates."""
+    """A 1D job's loss (left axis) and accuracy (right axis) over its x coordinates.
+
+    The plot is built when it is drawn, at the widget's size: the y ticks sit on rows
+    (each label reads the value of its own row), the x axis spans the whole grid, the
+    legend is left to the title line (plotext's covered where the curves start), and a
+    panel too low for :data:`MIN_PLOT_ROWS` rows of curve says so instead.
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.curve_data: PreviewData | None = None
+        self.log_scale = False
 
     def show(self, data: PreviewData, log: bool) -> None:
+        self.curve_data, self.log_scale = data, log
+        self.refresh()
+
+    def plot_rows(self) -> int:
+        """Rows of curve at the widget's height (the frame, the x ticks and the label take 4)."""
+        return self.size.height - PLOT_FRAME_ROWS
+
+    def render(self) -> RenderResult:
+        data = self.curve_data
+        if data is None:
+            return Text("")
+        rows = self.plot_rows()
+        if rows < MIN_PLOT_ROWS:
+            return Text(TOO_SMALL, style="dim", no_wrap=True, overflow="ellipsis")
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
         x = data.x
-        drew = False
-        for key, values in data.arrays.items():
-            done = np.isfinite(values)
-            if not done.any():
-                continue
-            side = "right" if key.endswith("_acc") else "left"
-            plt.plot(x[done].tolist(), values[done].tolist(), label=LABELS.get(key, key),
-                     color=CURVE_COLOURS.get(key, "white"), marker="braille", yside=side)
-            drew = True
-        if drew and log:
-            plt.yscale("log", yside="left")
+        for side, keys in (("left", LOSS_KEYS), ("right", ACC_KEYS)):
+            shown: list[np.ndarray] = []
+            for key in keys:
+                if key not in data.arrays:
+                    continue
+                values = data.arrays[key]
+                log = self.log_scale and side == "left"
+                if log:
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        values = np.where(values > 0, np.log10(np.where(values > 0, values, 1.0)), np.nan)
+                done = np.isfinite(values)
+                if not done.any():
+                    continue
+                plt.plot(x[done].tolist(), values[done].tolist(), color=CURVE_COLOURS.get(key, "white"),
+                         marker="braille", yside=side)
+                shown.append(values[done])
+            if shown:
+                _row_ticks(plt, np.concatenate(shown), rows, side, log=self.log_scale and side == "left")
+        if len(x) > 1:  # the grid's range, also where its last points are NaN
+            plt.xlim(float(x[0]), float(x[-1]))
         plt.xlabel("α" if data.kind == "interp" else "x")
-        self.refresh()
+        return super().render()
+
+
+def _row_ticks(plt: Any, values: np.ndarray, rows: int, side: str, *, log: bool) -> None:
+    """Y limits and ticks on one side: a tick every other row from the top (every row
+    when there are few), each labelled with the value of that row."""
+    lo, hi = float(values.min()), float(values.max())
+    if hi <= lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    plt.ylim(lo, hi, yside=side)
+    step = 1 if rows <= 4 else 2
+    ticks = [hi - (hi - lo) * r / (rows - 1) for r in range(0, rows, step)]
+    labels = [f"{10 ** t:.3g}" if log else f"{t:.3g}" for t in ticks]
+    plt.yticks(ticks, labels, yside=side)
+
+
+def curve_legend(data: PreviewData) -> Text:
+    """The 1D preview's legend, for its title line: a coloured dash and the name of each
+    curve drawn; accuracies are read on the right axis."""
+    text = Text()
+    for key in (*LOSS_KEYS, *ACC_KEYS):
+        if key not in data.arrays or not np.isfinite(data.arrays[key]).any():
+            continue
+        if text:
+            text.append(" ")
+        text.append("━ ", style=LEGEND_STYLES.get(key, ""))
+        text.append(LABELS.get(key, key) + (" (right)" if key in ACC_KEYS else ""))
+    return text
 
 
 class Preview(Vertical):
@@ -234,6 +316,12 @@ class Preview(Vertical):
         text.append_text(second if isinstance(second, Text) else Text(second))
         title.update(text)
 
+    def forget(self) -> None:
+        """Draw again whatever comes next, even with the same job id and version."""
+        self._shown = None
+        self.shown_data = None
+        self.job_id = None
+
     def toggle_log(self) -> bool:
         self.log_scale = not self.log_scale
         self._shown = None
@@ -261,7 +349,9 @@ class Preview(Vertical):
         waiting = without_points(job, snapshot) if data.done_points == 0 and not data.note else None
         # the state is part of the key: a job that fails or is paused before its first
         # point has the same numbers as before
-        key = (data.job_id, data.version, data.done_points, data.name, self.log_scale, waiting)
+        # the priority: the table's PRIO column shows only from 120 columns on
+        prio = f" · prio {job.priority}" if job is not None else ""
+        key = (data.job_id, data.version, data.done_points, data.name, self.log_scale, waiting, prio)
         if key == self._shown:
             return
         self._shown = key
@@ -276,14 +366,17 @@ class Preview(Vertical):
             return
         if waiting is not None:
             under, note, one_line = waiting
-            self._title(head, under)
+            self._title(head, under + prio)
             self._switch("note")
             self._note.set_class(one_line, "-one-line")
             self._note.update(Text(note))  # not markup: an error may quote [brackets]
             return
         if data.ndim == 1:
-            self._title(head, f"{data.done_points}/{data.total_points} points · loss and accuracy · "
-                              f"{'log' if self.log_scale else 'linear'} (g)")
+            # the legend before the scale: cut at the panel's edge, the scale matters least
+            second = Text(f"{data.done_points}/{data.total_points} points{_not_finite_note(data)}{prio} · ")
+            second.append_text(curve_legend(data))
+            second.append(f" · {'log' if self.log_scale else 'linear'} (g)")
+            self._title(head, second)
             self._switch("curves")
             self.curves.show(data, self.log_scale)
             return
@@ -294,7 +387,7 @@ class Preview(Vertical):
         low = minimum_mark(data.x, data.y, Z)
         info = [
             head,
-            Text(f"{data.done_points}/{data.total_points} points"),
+            Text(f"{data.done_points}/{data.total_points} points{_not_finite_note(data)}{prio}"),
             Text(f"{LABELS.get(key_name, key_name)} · {'log' if log else 'linear'} (g)"),
             Text.assemble((CENTRE_MARK, "bold"), " centre (0,0)"),
         ]

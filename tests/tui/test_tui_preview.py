@@ -1,0 +1,163 @@
+"""The preview: diverged (NaN) points, the 1D plot's legend, ticks and size, the
+trajectory's info lines."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+
+from lstui.store import PointRow, Store
+from lstui.tui.heatmap import NOT_FINITE_CHAR, NOT_FINITE_LABEL, draw_surface, legend_lines
+from lstui.tui.snapshot import StorePoller
+from lstui.tui.widgets import CurvePlot, SurfaceView
+from lstui.tui.widgets._preview import TOO_SMALL
+from tests.tui.support import fixed_app, fixed_devices, screen_text, select_job, settle, wait_for
+
+NAN_FROM = 33
+"""The interpolation's points from this index on (α ≥ 1.15) are NaN, as when BatchNorm
+variances turn negative."""
+
+
+def _diverged_home(home: Path) -> Path:
+    """Job 1: an interpolation over -0.5:1.5:41 whose last 8 points are NaN; job 2: a
+    5×5 surface, four times wider than high as trajectory planes often are, whose
+    right column is NaN and whose top row is not computed yet."""
+    with Store.open_home(home) as store:
+        worker = store.register_worker("cpu", 1, "here")
+        interp = store.add_job(kind="interp", name="small → large", spec={"x": "-0.5:1.5:41", "split": "train"},
+                               total_points=41, units=[list(range(41))], results_root=home / "results")
+        claim = store.claim_unit(worker, 60, job_ids=[interp])
+        assert claim is not None
+        xs = np.linspace(-0.5, 1.5, 41)
+        store.write_points(claim.unit_id, worker, [
+            PointRow(i, math.nan, math.nan) if i >= NAN_FROM else PointRow(i, 0.2 + (x - 0.1) ** 2, 90.0 - 10 * x)
+            for i, x in enumerate(xs)])
+        assert store.complete_unit(claim.unit_id, worker)
+        surface = store.add_job(kind="surface", name="bowl", spec={"x": "-1:1:5", "y": "-0.25:0.25:5", "split": "train"},
+                                total_points=25, units=[list(range(20)), list(range(20, 25))],
+                                results_root=home / "results")
+        claim = store.claim_unit(worker, 60, job_ids=[surface])
+        assert claim is not None and list(claim.todo) == list(range(20))
+        store.write_points(claim.unit_id, worker, [
+            PointRow(i, math.nan, math.nan) if i % 5 == 4 else PointRow(i, 1.0 + i % 5 + i // 5, 50.0)
+            for i in range(20)])
+        assert store.complete_unit(claim.unit_id, worker)
+    return home
+
+
+def test_the_poller_keeps_which_points_are_stored_apart_from_their_nan(tmp_path: Path) -> None:
+    home = _diverged_home(tmp_path / "home")
+    poller = StorePoller(home, device_facts=fixed_devices)
+    try:
+        interp = poller.poll(1).preview
+        assert interp is not None and interp.computed is not None
+        assert interp.computed.all() and np.isnan(interp.arrays["train_loss"][NAN_FROM:]).all()
+        assert interp.not_finite_count() == 41 - NAN_FROM
+        surface = poller.poll(2).preview
+        assert surface is not None and surface.computed is not None
+        assert surface.computed.sum() == 20 and not surface.computed[4].any(), "the top row is not computed"
+        assert surface.not_finite("train_loss").sum() == 4
+        assert surface.not_finite_count() == 4
+    finally:
+        poller.close()
+
+
+def test_nan_cells_are_drawn_apart_from_cells_not_computed_yet() -> None:
+    x = y = np.linspace(-1, 1, 5)
+    Z = np.full((5, 5), np.nan)
+    Z[:4, :4] = 1.0 + np.arange(16).reshape(4, 4)
+    bad = np.zeros((5, 5), dtype=bool)
+    bad[:4, 4] = True  # the right column computed, NaN; the top row not computed
+    levels = np.linspace(2, 15, 5)
+    picture = draw_surface(x, y, Z, 10, 5, levels=levels, plain=True, not_finite=bad)
+    rows = ["".join(s.text for s in line) for line in picture.lines]
+    assert rows[0].strip() == "", "not computed yet: blank"
+    assert all(row[-2:] == NOT_FINITE_CHAR * 2 for row in rows[1:])
+    assert all(NOT_FINITE_CHAR not in row[:-2] for row in rows)
+    legend = ["".join(s.text for s in line) for line in legend_lines(levels, [(0, 0, 0)] * 6, 5, plain=True,
+                                                                      not_finite=True)]
+    assert len(legend) <= 5 and legend[-1] == f"{NOT_FINITE_CHAR * 2} {NOT_FINITE_LABEL}"
+
+
+def test_the_preview_says_how_many_points_diverged_and_keeps_the_grid_s_range(tmp_path: Path) -> None:
+    home = _diverged_home(tmp_path / "home")
+
+    async def drive() -> None:
+        app = fixed_app(home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await select_job(pilot, 1)
+            await wait_for(pilot, lambda: app.main.preview.curves.display, 5, "the curves")
+            await pilot.pause(0.3)
+            text = screen_text(app)
+            assert any("41/41 points · 8 NaN/inf" in line for line in text), text
+            axis = next(line for line in text if "-0.50" in line)
+            assert axis.split()[-1] == "1.50", "the x axis ends where the grid does"
+            await select_job(pilot, 2)
+            await wait_for(pilot, lambda: app.main.preview.surface.display, 5, "the surface")
+            await pilot.pause(0.3)
+            text = screen_text(app)
+            assert any("20/25 points · 4 NaN/inf" in line for line in text), text
+            assert any(f"██ {NOT_FINITE_LABEL}" in line for line in text), "the colour bar names NaN cells"
+
+    asyncio.run(drive())
+
+
+def test_the_1d_preview_has_its_legend_in_the_title_and_ticks_on_every_other_row(tmp_path: Path) -> None:
+    home = _diverged_home(tmp_path / "home")
+
+    async def drive() -> None:
+        app = fixed_app(home)
+        async with app.run_test(size=(80, 30)) as pilot:
+            await settle(pilot)
+            await select_job(pilot, 1)
+            curves = app.main.preview.curves
+            await wait_for(pilot, lambda: curves.display, 5, "the curves")
+            await pilot.pause(0.3)
+            assert isinstance(curves, CurvePlot) and curves.plot_rows() >= 5
+            text = screen_text(app)
+            title = next(line for line in text if "points ·" in line)
+            assert "━ train loss" in title and "━ train acc % (right)" in title
+            top = curves.region.y
+            plot = text[top + 1: top + 1 + curves.plot_rows()]
+            assert not any("train loss" in line for line in plot), "no legend over the curves"
+            ticked = [i for i, line in enumerate(plot) if "┤" in line]
+            assert ticked == list(range(0, len(plot), 2)), plot
+            # each label is its row's value: evenly spaced from the top row down
+            values = [float(re.search(r"([-\d.e]+)┤", plot[i]).group(1)) for i in ticked]  # type: ignore[union-attr]
+            steps = np.diff(values)
+            assert np.allclose(steps, steps[0], rtol=0.05, atol=0.002)
+            await pilot.resize_terminal(60, 14)
+            await pilot.pause(0.5)
+            assert curves.plot_rows() < 3
+            assert any(TOO_SMALL in line for line in screen_text(app))
+
+    asyncio.run(drive())
+
+
+def test_the_info_lines_under_a_trajectory_s_map_clear_its_colour_bar(tmp_path: Path) -> None:
+    """A tall, narrow panel puts the info under the map; the colour bar is taller than
+    the map there, and the info once started on its last line (``██ <1.5job 11``)."""
+    home = _diverged_home(tmp_path / "home")
+
+    async def drive() -> None:
+        app = fixed_app(home)
+        async with app.run_test(size=(60, 40)) as pilot:
+            await settle(pilot)
+            await select_job(pilot, 2)
+            surface = app.main.preview.surface
+            await wait_for(pilot, lambda: surface.display, 5, "the surface")
+            await pilot.pause(0.3)
+            assert isinstance(surface, SurfaceView)
+            lines = [strip.text for strip in surface._build()]
+            head = next(i for i, line in enumerate(lines) if "job 2 · bowl" in line)
+            bar = [i for i, line in enumerate(lines) if "██" in line]
+            assert len(bar) > head - 2, "the colour bar is taller than the map"
+            assert head > max(bar), lines
+            assert lines[head].lstrip().startswith("job 2"), lines
+
+    asyncio.run(drive())
