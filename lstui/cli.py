@@ -356,14 +356,18 @@ def submit_file(ctx: click.Context, files: tuple[Path, ...]) -> None:
     import dataclasses
 
     from lstui.jobfile import read_job_file
+    from lstui.scheduler.imports import add_import_path, with_import_path
     from lstui.scheduler.preflight import check_inputs
     from lstui.scheduler.submit import submit_spec
     from lstui.scheduler.trajectory import plane_in_new_dir, trajectory_spec
 
     entries = [entry for file in files for entry in read_job_file(file)]
-    for entry in entries:  # every job checked before the first is queued
+    for n, entry in enumerate(entries):  # every job checked before the first is queued
         try:
-            check_inputs([entry.spec])
+            spec = with_import_path(entry.spec)  # its own modules, found from here
+            add_import_path(spec.import_path)
+            entries[n] = dataclasses.replace(entry, spec=spec)
+            check_inputs([spec])
         except BadInput as exc:
             raise type(exc)(f"{entry.where}: {exc}") from None
     unit_size = ctx.obj.get("unit_size")

@@ -93,8 +93,9 @@ def kind_defaults(kind: str) -> dict[str, Any]:
     return {"dir_type": "states"} if kind == "interp" else {}
 
 
-UNUSED_WITH_DIR_FILE = ("target", "target_y", "seed", "norm", "ignore")
-"""What makes directions, which a job reading them from ``--dir-file`` does not use."""
+UNUSED_WITH_DIR_FILE = ("target", "target_y", "norm", "ignore")
+"""What makes directions, which a job reading them from ``--dir-file`` does not use
+(``--seed`` also draws ``--subset``'s samples and a model without a checkpoint: kept)."""
 
 
 def refuse_unused(kind: str, given: Mapping[str, Any], *, flags: bool = False) -> None:

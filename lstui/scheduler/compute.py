@@ -291,10 +291,11 @@ def prepare_job(
             on_note(text)
 
     from lstui.models import check_takes_inputs
-    from lstui.scheduler.imports import add_import_path
+    from lstui.scheduler.imports import add_import_path, fresh_factories
     from lstui.scheduler.preflight import check_unchanged
 
     add_import_path(spec.import_path)  # the person's own modules, where they were queued from
+    fresh_factories(spec)  # ... as they are now, not as an earlier job of this worker had them
 
     if spec.trust_checkpoint:  # a file swapped in since would be unpickled, code and all
         check_unchanged(spec)

@@ -146,8 +146,11 @@ def _daemon_lock(path: Path, wait_s: float = LOCK_WAIT_S) -> contextlib.Abstract
 
 
 def daemon_status(home: Path | None = None) -> DaemonStatus:
-    """Whether a daemon holds this home's lock, and what its pid file says."""
-    h = _home(home)
+    """Whether a daemon holds this home's lock, and what its pid file says. A home
+    without a lock file (or none at all) has no daemon: nothing is made there."""
+    h = Path(home) if home is not None else default_home()
+    if not (h / LOCK_FILE).exists():
+        return DaemonStatus(False)
     with _try_lock(h / LOCK_FILE) as free:
         if free:
             return DaemonStatus(False)
@@ -209,7 +212,7 @@ def start_daemon(
 
 def stop_daemon(home: Path | None = None, timeout_s: float = 60.0) -> int | None:
     """Ask the daemon to stop (SIGTERM) and wait for it; returns its pid, None if none ran."""
-    h = _home(home)
+    h = Path(home) if home is not None else default_home()
     status = daemon_status(h)
     if not status.running:
         return None
@@ -686,6 +689,7 @@ def main(argv: list[str] | None = None) -> int:
         # a file-size limit (a full quota) must give an error to handle, not kill the process
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         signal.signal(signal.SIGINT, daemon.request_stop)
+        signal.signal(signal.SIGHUP, daemon.request_stop)  # --foreground over SSH, dropped
         return daemon.run()
     except LstuiError as exc:  # bad flags, another daemon, a locked or too new database …
         print(f"lstui: error: {exc}", file=sys.stderr)

@@ -146,8 +146,9 @@ def export_surface(
     if bad:
         raise BadInput(f"figure kind {bad[0]!r}: choose from {', '.join(FIGURE_KINDS_2D)}")
     names = list(surf_names) if surf_names else keys
+    drawn = {key: _surface_values(surface, key, surface_path) for key in names}  # all checked first
     for key in names:  # the train loss's figures, and the test loss's when it was evaluated
-        values, label = _surface_values(surface, key, surface_path)
+        values, label = drawn[key]
         titled = (f"{title} ({label})" if title else label) if len(names) > 1 or surf_names else title
         written += _surface_figures(x, y, values, pending, out / f"{stem}_{key}", kinds,
                                     image_formats, "vtp" in formats, title=titled, zlabel=label,

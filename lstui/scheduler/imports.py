@@ -79,11 +79,33 @@ def with_import_path(spec: JobSpec) -> JobSpec:
     return dataclasses.replace(spec, import_path=tuple(roots))
 
 
+def fresh_factories(spec: JobSpec) -> None:
+    """Forget the modules of ``spec``'s factories that this process imported from the
+    person's folders (:attr:`JobSpec.import_path`) before: a worker lives on from job to
+    job, and the next job's ``my_models.py`` (another folder's, or the same file edited
+    since) is imported anew, not the copy of the job before. Modules of lstui's own
+    environment (installed packages, C extensions among them) are left alone."""
+    folders = [Path(f) for f in spec.import_path or ()]
+    if not folders:
+        return
+    for _, _, module in _factories(spec):
+        top = module.split(".")[0]
+        for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
+            file = getattr(sys.modules[name], "__file__", None)
+            if file is None or not _in_environment(Path(file).resolve()):
+                del sys.modules[name]
+    importlib.invalidate_caches()
+
+
 def add_import_path(folders: Sequence[str] | None) -> None:
-    """Put ``folders`` first on ``sys.path`` (those not on it yet): a worker builds the
-    job's model and data with the modules the person queued it with. They stay there,
-    for the imports the person's code makes later, while it computes."""
-    added = [f for f in folders or () if f not in sys.path]
-    if added:
-        sys.path[:0] = added
-        importlib.invalidate_caches()
+    """Put ``folders`` first on ``sys.path`` (moved there if they are on it already): a
+    worker builds the job's model and data with the modules the person queued it with,
+    ahead of an earlier job's folder. They stay, for the imports the person's code
+    makes later, while it computes."""
+    if not folders:
+        return
+    for folder in reversed(folders):
+        while folder in sys.path:
+            sys.path.remove(folder)
+        sys.path.insert(0, folder)
+    importlib.invalidate_caches()

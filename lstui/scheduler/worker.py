@@ -12,6 +12,7 @@ finishes the point in hand, stores what it computed and gives its unit back.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import logging
@@ -331,9 +332,10 @@ class Worker:
                 return
             # a full disk passes: the unit goes back untouched, and this worker waits
             self._space_wait = min(NO_SPACE_WAIT_MAX_S, 2 * self._space_wait or NO_SPACE_WAIT_S)
-            self._note(claim.job_id, f"no space to make the job ready ({first_line(exc)}); "
-                                     f"trying again in {self._space_wait:.0f} s")
             self._timed(self.store.release_unit, claim.unit_id, self.worker_id)
+            with contextlib.suppress(StoreError):  # the store may be out of space too
+                self._note(claim.job_id, f"no space to make the job ready ({first_line(exc)}); "
+                                         f"trying again in {self._space_wait:.0f} s")
             self._idle(self._space_wait)
             return
         except LstuiError as exc:  # one line; what a person's code raised under it, whole, as detail

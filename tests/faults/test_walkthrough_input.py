@@ -131,7 +131,7 @@ def test_flags_a_kind_of_job_does_not_use_are_refused(
     assert listed_jobs(tmp_path / "home") == []
 
 
-@pytest.mark.parametrize("flag", [("--target", "C"), ("--seed", "7"), ("--norm", "layer"), ("--ignore", "none")])
+@pytest.mark.parametrize("flag", [("--target", "C"), ("--norm", "layer"), ("--ignore", "none")])
 @pytest.mark.parametrize("command", ["submit", "run"])
 def test_settings_of_directions_given_with_a_direction_file_are_refused(
     tmp_path: Path, command: str, flag: tuple[str, str]
@@ -296,3 +296,36 @@ def test_submit_s_own_options_are_taken_after_the_kind_too(tmp_path: Path) -> No
             assert [len(u.indices) for u in store.units(int(out.split()[0]))] == [2, 2, 1], argv
     code, out, _ = cli_in_process(["submit", "surface", "--help"], home)
     assert "--wait" in out and "--unit-size N" in out
+
+
+def test_daemon_status_and_stop_make_no_home_of_a_mistyped_path(tmp_path: Path) -> None:
+    home = tmp_path / "typo"
+    code, out, _ = cli_in_process(["daemon", "status"], home)
+    assert code == 3 and out.strip() == "daemon: not running"
+    code, out, _ = cli_in_process(["daemon", "stop"], home)
+    assert code == 0 and out.strip() == "no daemon was running"
+    assert not home.exists()
+
+
+def test_a_job_file_naming_data_of_the_folder_it_is_queued_from_is_queued(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same job as flags was queued; from a job file the check could not import the
+    module ("No module named ..."): the file's jobs were checked before the folder was
+    looked in."""
+    import sys
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "walk_own_data.py").write_text(
+        "import torch\n\ndef make():\n"
+        "    g = torch.Generator().manual_seed(0)\n"
+        "    x, y = torch.randn(40, 1, 8, 8, generator=g), torch.randint(0, 10, (40,), generator=g)\n"
+        "    return list(zip(x, y.tolist())), None\n"
+    )
+    (project / "one.toml").write_text('model = "mlp"\ndata = "walk_own_data:make"\nx = "-1:1:3"\n')
+    monkeypatch.chdir(project)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    code, out, err = cli_in_process(["submit", "one.toml"], tmp_path / "home")
+    assert code == 0, err
+    assert [j["name"] for j in listed_jobs(tmp_path / "home")] and out.strip().isdigit()

@@ -1,0 +1,70 @@
+"""A worker lives from job to job: each job's own modules are imported from the folder
+it was queued from, as they are now (lstui.scheduler.imports)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lstui.models import build_model
+from lstui.scheduler.imports import add_import_path, fresh_factories, with_import_path
+from lstui.spec import JobSpec
+
+MODULE = "lstui_test_own_models"
+
+
+def _write(folder: Path, outputs: int) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{MODULE}.py").write_text(
+        f"from torch import nn\n\ndef make():\n    return nn.Linear(64, {outputs})\n"
+    )
+
+
+@pytest.fixture
+def clean_imports() -> Iterator[None]:
+    path = list(sys.path)
+    try:
+        yield
+    finally:
+        sys.path[:] = path
+        for name in [n for n in sys.modules if n == MODULE]:
+            del sys.modules[name]
+
+
+def _outputs(spec: JobSpec) -> int:
+    add_import_path(spec.import_path)  # as prepare_job does, job after job
+    fresh_factories(spec)
+    return build_model(spec.model, input_shape=(1, 8, 8)).out_features  # type: ignore[return-value]
+
+
+def test_each_job_builds_its_own_folder_s_module_as_it_is_now(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clean_imports: None
+) -> None:
+    """Two projects with a `my_models.py` each: the second job was computed with the
+    first job's module (and an edited file with its old code)."""
+    a, b = tmp_path / "a", tmp_path / "b"
+    _write(a, 3)
+    _write(b, 5)
+    specs = {}
+    for folder in (a, b):
+        monkeypatch.chdir(folder)  # queued from the folder holding it, as a person does
+        specs[folder] = with_import_path(JobSpec(model=f"{MODULE}:make", x=None))
+        assert specs[folder].import_path == (str(folder.resolve()),)
+    monkeypatch.chdir(tmp_path)  # the worker runs elsewhere
+    assert [_outputs(specs[a]), _outputs(specs[b]), _outputs(specs[a])] == [3, 5, 3]
+    _write(a, 17)  # edited since (a size of its own: the cached bytecode is checked by mtime and size)
+    assert _outputs(specs[a]) == 17
+
+
+def test_a_module_found_nowhere_is_refused_and_installed_ones_need_no_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lstui.errors import ModelError
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelError, match="no module 'nowhere_xyz' can be imported from here"):
+        with_import_path(JobSpec(model="nowhere_xyz:make", x=None))
+    assert with_import_path(JobSpec(model="torch.nn:Identity", x=None)).import_path is None
