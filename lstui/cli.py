@@ -57,7 +57,8 @@ def job_options(default_x: str | None, kind: str = "surface") -> Callable[[Calla
         options = [
             click.option("--model", default="cnn", show_default=True,
                          help=f"a built-in name ({', '.join(BUILTIN_MODELS)}), torchvision:NAME or pkg.module:factory"),
-            click.option("--checkpoint", "--model-file", "checkpoint", default=None, help="checkpoint of the centre model (A)",
+            click.option("--checkpoint", "--model-file", "checkpoint", default=None,
+                         help="checkpoint A: x = 0" if kind == "interp" else "checkpoint of the centre model",
                          hidden=hide("checkpoint")),
             click.option("--data", default="digits", show_default=True, help="digits, cifar10:PATH, cifar100:PATH, imagefolder:PATH or pkg.module:factory"),
             click.option("--x", "x", default=default_x, show_default=True, help="x grid MIN:MAX:NUM"),
@@ -511,7 +512,7 @@ def _terminal_width() -> int | None:
 
 @cli.command("show")
 @click.argument("job")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="the job as one JSON object (for scripts)")
 @click.option("--no-plot", is_flag=True, help="no terminal plot")
 @click.pass_context
 @handle_errors
@@ -653,7 +654,8 @@ def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
 @cli.command("export")
 @click.argument("target")
 @click.option("--format", "formats", default="png,pdf", show_default=True, help="png,pdf,svg,vtp")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="folder of the figures [default: the job's results folder, or the file's folder]")
 @click.option("--dpi", default=None, type=click.IntRange(20, 1200), help="of PNG figures [default: 300]")
 @click.option("--vmin", type=float, default=None, help="lowest contour level (the reference's --vmin)")
 @click.option("--vmax", type=float, default=None, help="highest contour level (the reference's --vmax)")
@@ -890,13 +892,15 @@ def submit_trajectory(ctx: click.Context, **flags: Any) -> None:
 @click.option("--interp-x", default="-0.5:1.5:41", show_default=True, help="grid of the interpolations")
 @click.option("--split", default="train", show_default=True, type=click.Choice(SPLITS))
 @click.option("--loss", default="ce", show_default=True, type=click.Choice(LOSSES))
-@click.option("--subset", default=None)
-@click.option("--raw-data", is_flag=True)
-@click.option("--seed", default=123, show_default=True, type=int)
-@click.option("--precision", default="fp32", show_default=True, type=click.Choice(PRECISIONS))
-@click.option("--bn", default="eval", show_default=True, type=click.Choice(BN_MODES))
-@click.option("--batch-size", default=None, type=int)
-@click.option("--trust-checkpoint", is_flag=True)
+@click.option("--subset", default=None, help="a count or fraction of the train split (seeded)")
+@click.option("--raw-data", is_flag=True, help="skip input normalisation")
+@click.option("--seed", default=123, show_default=True, type=int, help="of the random directions and the subset")
+@click.option("--precision", default="fp32", show_default=True, type=click.Choice(PRECISIONS),
+              help="as for lstui submit surface")
+@click.option("--bn", default="eval", show_default=True, type=click.Choice(BN_MODES),
+              help="eval: running statistics; recompute: re-estimate them at every point")
+@click.option("--batch-size", default=None, type=int, help="samples per forward pass (default: by device)")
+@click.option("--trust-checkpoint", is_flag=True, help="allow checkpoints holding arbitrary pickled objects")
 @click.option("--labels", default=None, help="comma-separated labels, one per checkpoint")
 @click.option("--name", default="", help="a prefix for the job names")
 @click.option("--wait", is_flag=True, help="follow the jobs; exit non-zero if one fails")

@@ -55,7 +55,10 @@ def parse_devices(text: str | None) -> list[str]:
         if not part.isdigit():
             raise BadInput(f"--devices {text!r}: expected GPU indices such as 0,2, cpu:N or ray:N")
         if int(part) >= count:
-            raise BadInput(f"--devices {text!r}: GPU {part} is not visible here ({count} visible)")
+            if count == 0:
+                raise BadInput(f"--devices {text!r}: no GPU is visible here (CUDA finds none); "
+                               "use cpu:N for N workers on the CPU")
+            raise BadInput(f"--devices {text!r}: GPU {part} is not visible here ({count} visible: 0–{count - 1})")
         out.append(f"cuda:{int(part)}")
     if len(set(out)) != len(out):
         raise BadInput(f"--devices {text!r} names a GPU twice")
