@@ -768,6 +768,9 @@ def daemon_stop(ctx: click.Context) -> None:
                 click.echo(event.message)
 
 
+STALE_HEARTBEAT_S = 30.0
+"""A worker silent this long (it beats every few seconds) is shown as such by
+``lstui daemon status``."""
 TROUBLE_WINDOW_S = 600.0
 """How far back ``lstui daemon status`` looks for why workers are missing."""
 
@@ -807,9 +810,13 @@ def daemon_status_cmd(ctx: click.Context) -> None:
     click.echo(f"daemon: running (pid {status.pid}) on {devices}")
     with _store(ctx, existing=True) as store:
         workers = store.workers(alive_within_s=120)
+        now = time.time()
         for w in workers:
             job = f"job {w.current_job}" if w.current_job else "idle"
-            click.echo(f"  worker {w.id} pid {w.pid} {w.device}: {job}")
+            # a worker stopped (SIGSTOP), or stuck on a locked database, beats no more
+            silent = now - w.heartbeat
+            quiet = f" (no heartbeat for {silent:.0f} s)" if silent > STALE_HEARTBEAT_S else ""
+            click.echo(f"  worker {w.id} pid {w.pid} {w.device}: {job}{quiet}")
         if len(workers) < len(status.devices):  # some do not start, or keep stopping: why
             click.echo(f"  {len(workers)} of {len(status.devices)} workers running")
             trouble = _last_trouble(store.daemon_events(time.time() - TROUBLE_WINDOW_S))

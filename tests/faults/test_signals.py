@@ -58,3 +58,23 @@ def test_temporary_files_of_killed_writes_are_removed_once_stale(tmp_path: Path)
     os.utime(old, (hour_ago, hour_ago))
     assert remove_stale_temporaries(tmp_path) == [old]
     assert not old.exists() and fresh.exists() and all(p.exists() for p in kept)
+
+
+def test_daemon_status_says_which_worker_has_gone_silent(lab: Lab) -> None:
+    """A worker stopped (SIGSTOP, or stuck) was listed as working on its job with no sign
+    that it had not been heard from for a while."""
+    lab.start_daemon("cpu:1", "--export", "")
+    (worker,) = wait_until("a worker", lambda: lab.live_workers())
+    os.kill(worker["pid"], signal.SIGSTOP)
+    try:
+        time.sleep(36)  # past 30 s without a heartbeat (it beats every 5 s)
+        out = lab.cli("daemon", "status").stdout
+    finally:
+        os.kill(worker["pid"], signal.SIGCONT)
+    line = next(line for line in out.splitlines() if f"worker {worker['id']} " in line)
+    assert "(no heartbeat for 3" in line, out
+
+    def heard_again() -> bool:
+        return "no heartbeat" not in lab.cli("daemon", "status").stdout
+
+    wait_until("a heartbeat again", heard_again)
