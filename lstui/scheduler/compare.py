@@ -166,9 +166,24 @@ def _weight_norm(spec: JobSpec, checkpoint: str) -> float:
     return float(math.sqrt(sum(float((p.detach().double() ** 2).sum()) for p in model.parameters())))
 
 
-def run_figure_job(spec: JobSpec, store: Store, results_dir: Path, job_id: int | None = None) -> list[Path]:
-    """Draw the comparison's figures from its finished dependencies."""
+def run_figure_job(
+    spec: JobSpec,
+    store: Store,
+    results_dir: Path,
+    job_id: int | None = None,
+    *,
+    formats: Sequence[str] = ("png", "pdf"),
+    dpi: int | None = None,
+    rows_from: Path | None = None,
+) -> list[Path]:
+    """Draw the comparison's figures from its finished dependencies into ``results_dir``.
+
+    ``job_id``: the figure job running (its log gets the notes); None for ``lstui export``
+    drawing them again, in ``formats`` at ``dpi``, its sharpness rows read from
+    ``rows_from`` (the job's ``sharpness.json``: the checkpoints may be gone since).
+    """
     from lstui import plots
+    from lstui.plots.save import DEFAULT_DPI
 
     figure_job = job_id  # (the loops below name their dependencies job_id)
     fig = dict(spec.figure or {})
@@ -177,6 +192,9 @@ def run_figure_job(spec: JobSpec, store: Store, results_dir: Path, job_id: int |
     labels: list[str] = [str(v) for v in fig.get("labels", [])]
     results_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     written: list[Path] = []
+    formats = [f for f in formats if f != "vtp"]
+    dpi = dpi or DEFAULT_DPI
+    stored_rows = json.loads(rows_from.read_text()) if rows_from is not None and rows_from.is_file() else None
 
     panels = []
     panel_keys = []
@@ -188,7 +206,7 @@ def run_figure_job(spec: JobSpec, store: Store, results_dir: Path, job_id: int |
         written += plots.save_figure(
             plots.plot_comparison_2d(panels, title="loss surfaces (filter-normalised directions)",
                                      zlabel=_value_label(panel_keys)),
-            results_dir / "comparison_2d",
+            results_dir / "comparison_2d", formats, dpi=dpi,
         )
 
     rows: list[dict[str, object]] = []
@@ -199,10 +217,11 @@ def run_figure_job(spec: JobSpec, store: Store, results_dir: Path, job_id: int |
         curve_keys.append(_key(s))
         loss = s.values(_key(s))
         curves.append((label, s.xcoordinates, loss))
-        row: dict[str, object] = {"model": label}
-        row.update(sharpness(s.xcoordinates, loss))
-        row["weight norm"] = _weight_norm(spec, str(checkpoint))
-        rows.append(row)
+        if stored_rows is None:
+            row: dict[str, object] = {"model": label}
+            row.update(sharpness(s.xcoordinates, loss))
+            row["weight norm"] = _weight_norm(spec, str(checkpoint))
+            rows.append(row)
         off_grid = off_grid_distances(s.xcoordinates)
         if off_grid and figure_job is not None:
             store.add_event(figure_job, "info", f"{label}: Δloss at {', '.join(f'±{d:g}' for d in off_grid)} "
@@ -212,22 +231,25 @@ def run_figure_job(spec: JobSpec, store: Store, results_dir: Path, job_id: int |
         written += plots.save_figure(
             plots.plot_comparison_1d(curves, ylabel=_value_label(curve_keys),
                                      title="1D loss curves (filter-normalised)"),
-            results_dir / "comparison_1d",
+            results_dir / "comparison_1d", formats, dpi=dpi,
         )
     for n, job_id in enumerate(fig.get("interps", [])):
         job, s = _done_surface(store, job_id)
         names = (labels[n], labels[n + 1]) if n + 1 < len(labels) else ("A", "B")
         curves_1d = {k: s.values(k) for k in s.arrays}
         bad = int(sum(np.count_nonzero(~np.isfinite(v)) for v in curves_1d.values()))
-        if bad:
+        if bad and figure_job is not None:
             store.add_event(job_id, "warning",
                             f"interpolation {job.id}: {bad} values are NaN/inf (diverged); drawn as gaps")
         written += plots.save_figure(
             plots.plot_1d(s.xcoordinates, curves_1d, interpolation=True, names=names, title=f"interpolation {names[0]} → {names[1]}"),
-            results_dir / f"interpolation_{n + 1}",
+            results_dir / f"interpolation_{n + 1}", formats, dpi=dpi,
         )
+    if stored_rows is not None:
+        rows = stored_rows
     if rows:
-        written += plots.save_figure(plots.plot_sharpness_table(rows, title="sharpness"), results_dir / SHARPNESS)
+        written += plots.save_figure(plots.plot_sharpness_table(rows, title="sharpness"), results_dir / SHARPNESS,
+                                     formats, dpi=dpi)
         json_path = results_dir / f"{SHARPNESS}.json"
         write_private_bytes(json_path, (json.dumps(rows, indent=1, default=float) + "\n").encode())
         csv_path = results_dir / f"{SHARPNESS}.csv"

@@ -12,7 +12,7 @@ from typing import Any
 from lstui.errors import BadInput
 from lstui.results import SurfaceFile, read_surface, write_surface
 from lstui.spec import JobSpec
-from lstui.store import JobRow, Store
+from lstui.store import JobRow, JobState, Store
 
 DIRECTIONS_FILE = "directions.h5"
 SURFACE_FILE = "surface.h5"
@@ -318,11 +318,10 @@ def export_file(
 def check_exportable(job: JobRow) -> None:
     """Refuse in one line a job that ``lstui export JOB`` or the TUI's ``e`` cannot draw."""
     if job.kind == "figure":
-        drawn = len(list(Path(job.results_dir).glob("*.png")))
-        raise BadInput(
-            f"job {job.id} is a figure job: it drew its figures when it ran ({drawn} PNG, "
-            f"each with its PDF, in {job.results_dir}); export the jobs it draws from for theirs"
-        )
+        if job.state is not JobState.DONE:
+            raise BadInput(f"job {job.id} is a figure job that is {job.state.value}: it draws its "
+                           "figures when the jobs it waits on are done")
+        return
     if not job.done_points:
         raise BadInput(f"job {job.id} has no computed points yet; nothing to draw")
 
@@ -335,15 +334,28 @@ def export_job(
     out: Path | None = None,
     **options: object,
 ) -> list[Path]:
-    """Export a finished (or partial) job's figures; figure jobs have drawn theirs already.
+    """Export a finished (or partial) job's figures (a comparison's figure job: its
+    figures drawn again from its jobs' surfaces, in the formats asked for).
 
     Each file written is recorded in the job's log ("wrote PATH"), whoever asked for it:
     the daemon when the job ends, ``lstui export`` or the TUI's ``e``; so is a format
     skipped (VTP of a 1D job).
     """
-    if not formats or job.kind == "figure":
+    if not formats:
         return []
     results = Path(job.results_dir)
+    if job.kind == "figure":  # a comparison's figures, drawn again from its jobs' surfaces
+        from lstui.scheduler.compare import SHARPNESS, run_figure_job
+
+        if set(formats) == {"vtp"}:
+            raise BadInput("--format vtp: a comparison's figures are drawings; choose png, pdf or svg")
+        dpi = options.get("dpi")
+        written = run_figure_job(JobSpec.from_dict(job.spec, check_files=False), store, out or results,
+                                 formats=formats, dpi=dpi if isinstance(dpi, int) else None,
+                                 rows_from=results / f"{SHARPNESS}.json")
+        for figure in written:
+            store.add_event(job.id, "info", f"wrote {figure}")
+        return written
     path = write_job_surface(store, job)
     spec = JobSpec.from_dict(job.spec, check_files=False)
 

@@ -98,10 +98,16 @@ def test_figure_job_waits_for_its_dependencies_then_draws_one_scale(tmp_path, da
                          home=daemon_home)
     assert exported.returncode == 0, exported.stderr
     assert [line.rsplit("/", 1)[-1] for line in exported.stdout.split()] == ["surface_1d.png"]
-    # the figure job drew its figures when it ran: exporting it says so, in one line
-    refused = run_lstui("export", str(ids[-1]), home=daemon_home)
-    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
-    assert f"job {ids[-1]} is a figure job: it drew its figures when it ran (4 PNG" in refused.stderr
+    # the comparison's figures drawn again as SVG (the checkpoints gone: the sharpness
+    # table from its stored rows); was refused ("it drew its figures when it ran")
+    again = tmp_path / "svg"
+    exported = run_lstui("export", str(ids[-1]), "--format", "svg", "--out", str(again), home=daemon_home)
+    assert exported.returncode == 0, exported.stderr
+    assert sorted(p.name for p in again.glob("*.svg")) == [
+        "comparison_1d.svg", "comparison_2d.svg", "interpolation_1.svg", "sharpness.svg"]
+    assert json.loads((again / "sharpness.json").read_text()) == rows
+    refused = run_lstui("export", str(ids[-1]), "--format", "vtp", home=daemon_home)
+    assert refused.returncode == 2 and "a comparison's figures are drawings" in refused.stderr
     shown = run_lstui("show", str(ids[-1]), home=daemon_home)
     assert shown.returncode == 0, shown.stderr
     assert "  grid " not in shown.stdout  # a figure job has no grid of its own
