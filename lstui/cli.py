@@ -572,13 +572,8 @@ def _lifecycle(action: str) -> Callable[..., Any]:
                 from lstui.scheduler.submit import retry_jobs
 
                 retry_jobs(store, ids)
-            else:
-                from lstui.store.states import check_action
-
-                for job_id in ids:  # every job allowed before the first is changed
-                    check_action(store.get_job(job_id).state, action, job_id=job_id)
-                for job_id in ids:
-                    getattr(store, action)(job_id)
+            else:  # every job allowed before the first is changed, in one transaction
+                store.act(action, ids)
             for job_id in ids:
                 click.echo(f"job {job_id}: {store.get_job(job_id).state.value}")
 

@@ -570,32 +570,43 @@ class Store:
 
     def cancel(self, job_id: int) -> None:
         """Stop a job for good (until retried); its leases end, its points stay."""
-        with self._immediate() as c:
-            old = self._state(c, job_id)
-            check_action(old, "cancel", job_id=job_id)
-            self._stop_run(c, job_id)
-            c.execute(
-                "UPDATE jobs SET state = 'cancelled', finished = ? WHERE id = ?",
-                (self._clock(), job_id),
-            )
-            c.execute(_RELEASE_LEASES_SQL, (job_id,))
-            self._event(c, job_id, "info", f"cancelled (was {old.value})")
+        self.act("cancel", [job_id])
 
     def pause(self, job_id: int) -> None:
         """Hold a job: workers lose its leases at their next renewal and stop."""
-        with self._immediate() as c:
-            check_action(self._state(c, job_id), "pause", job_id=job_id)
-            self._stop_run(c, job_id)
-            c.execute("UPDATE jobs SET state = 'paused' WHERE id = ?", (job_id,))
-            c.execute(_RELEASE_LEASES_SQL, (job_id,))
-            self._event(c, job_id, "info", "paused")
+        self.act("pause", [job_id])
 
     def resume(self, job_id: int) -> None:
         """Queue a paused job again."""
+        self.act("resume", [job_id])
+
+    def act(self, action: str, job_ids: Sequence[int]) -> None:
+        """``cancel``, ``pause`` or ``resume`` every job of ``job_ids``, all or none: each
+        is checked before the first is changed, in one transaction (a job that changed
+        state meanwhile leaves them all as they were)."""
+        change = {"cancel": self._cancel, "pause": self._pause, "resume": self._resume}[action]
         with self._immediate() as c:
-            check_action(self._state(c, job_id), "resume", job_id=job_id)
-            c.execute("UPDATE jobs SET state = 'queued' WHERE id = ?", (job_id,))
-            self._event(c, job_id, "info", "resumed")
+            for job_id in job_ids:
+                check_action(self._state(c, job_id), action, job_id=job_id)
+            for job_id in job_ids:
+                change(c, job_id)
+
+    def _cancel(self, c: sqlite3.Connection, job_id: int) -> None:
+        old = self._state(c, job_id)
+        self._stop_run(c, job_id)
+        c.execute("UPDATE jobs SET state = 'cancelled', finished = ? WHERE id = ?", (self._clock(), job_id))
+        c.execute(_RELEASE_LEASES_SQL, (job_id,))
+        self._event(c, job_id, "info", f"cancelled (was {old.value})")
+
+    def _pause(self, c: sqlite3.Connection, job_id: int) -> None:
+        self._stop_run(c, job_id)
+        c.execute("UPDATE jobs SET state = 'paused' WHERE id = ?", (job_id,))
+        c.execute(_RELEASE_LEASES_SQL, (job_id,))
+        self._event(c, job_id, "info", "paused")
+
+    def _resume(self, c: sqlite3.Connection, job_id: int) -> None:
+        c.execute("UPDATE jobs SET state = 'queued' WHERE id = ?", (job_id,))
+        self._event(c, job_id, "info", "resumed")
 
     def retry(self, job_id: int, *, spec: Mapping[str, Any] | None = None) -> None:
         """Queue a failed or cancelled job again; unfinished units start afresh, points stay.

@@ -566,3 +566,15 @@ def test_meta_keeps_daemon_facts(store: Store) -> None:
     store.set_meta("daemon_pid", "123")
     store.set_meta("daemon_pid", "456")
     assert store.get_meta("daemon_pid") == "456"
+
+
+def test_an_action_on_several_jobs_changes_all_or_none(store: Store, tmp_path: Path) -> None:
+    """`lstui cancel A B` checked both, then changed each in a transaction of its own: a
+    job that changed state between the two left A cancelled and B as it was."""
+    a, b = add_job(store, tmp_path, points=2), add_job(store, tmp_path, points=2)
+    store.pause(b)
+    with pytest.raises(InvalidTransition):
+        store.act("pause", [a, b])  # b is paused already
+    assert store.get_job(a).state is JobState.QUEUED
+    store.act("cancel", [a, b])
+    assert {store.get_job(j).state for j in (a, b)} == {JobState.CANCELLED}
