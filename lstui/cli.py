@@ -323,7 +323,7 @@ class _SubmitGroup(click.Group):
                 break
             if arg == "--wait" or arg.startswith("--unit-size="):
                 own.append(arg)
-            elif arg == "--unit-size" and n + 1 < len(args):
+            elif arg == "--unit-size":  # (alone at the end: click says it needs a value)
                 own += args[n : n + 2]
                 n += 1
             else:
@@ -365,7 +365,8 @@ def submit_file(ctx: click.Context, files: tuple[Path, ...]) -> None:
     entries = [entry for file in files for entry in read_job_file(file)]
     for n, entry in enumerate(entries):  # every job checked before the first is queued
         try:
-            spec = with_import_path(entry.spec)  # its own modules, found from here
+            # its own modules, found next to the file first, then from here
+            spec = with_import_path(entry.spec, first=[entry.base] if entry.base else [])
             add_import_path(spec.import_path)
             entries[n] = dataclasses.replace(entry, spec=spec)
             check_inputs([spec])

@@ -48,6 +48,8 @@ class JobEntry:
     covers its path (:func:`lstui.scheduler.trajectory.trajectory_spec`)."""
     num: int = 21
     """A trajectory's points per axis when its grid covers its path."""
+    base: Path | None = None
+    """The file's folder: where its relative paths, and its jobs' own modules, are found."""
 
 
 def _entry(defaults: Mapping[str, Any], table: Mapping[str, Any], base: Path, where: str) -> JobEntry:
@@ -83,7 +85,7 @@ def _entry(defaults: Mapping[str, Any], table: Mapping[str, Any], base: Path, wh
         spec = JobSpec.from_dict(values, base=base, extra_keys=("unit_size", "num"))
     except BadInput as exc:  # a malformed grid too
         raise type(exc)(f"{where}: {exc}") from None
-    return JobEntry(spec, unit_size, where, ("x" in table, "y" in table), num)
+    return JobEntry(spec, unit_size, where, ("x" in table, "y" in table), num, base)
 
 
 def _checkpoints(value: str | list[Any], base: Path, where: str) -> list[str]:

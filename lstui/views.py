@@ -170,7 +170,8 @@ def jobs_table(
             columns = [c for c in columns if c[0] != key]
 
     def line(cells: dict[str, str], name: str) -> str:
-        parts = [f"{cells[k]:>{w}}" if right else f"{cells[k][:w]:<{w}}" for k, _, w, right in columns]
+        # a cut column (DEVICE: cpu,ray:vm/cpu) ends in "…", not in what looks like a name
+        parts = [f"{cells[k]:>{w}}" if right else f"{_cut(cells[k], w):<{w}}" for k, _, w, right in columns]
         if width is not None:
             name = _cut(name, max(NAME_MIN, width - fixed()))
         return " ".join(parts) + "  " + name

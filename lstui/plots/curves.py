@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from numpy.typing import ArrayLike
 
 from lstui.plots import _style as st
@@ -107,7 +107,7 @@ def plot_1d(
             ax_loss.set_ylim(top=loss_max)
         colour = st.LOSS_COLOUR if accs else "black"
         ax_loss.set_ylabel("loss", color=colour, fontsize=st.LABEL_SIZE)
-        ax_loss.tick_params(axis="y", colors=colour)
+        ax_loss.tick_params(axis="y", which="both", colors=colour, labelsize=st.TICK_SIZE)
     if accs:
         ax_acc.set_ylim(0, 100)
         colour = st.ACC_COLOUR if losses else "black"
@@ -125,9 +125,18 @@ def plot_1d(
 
 
 def _log_axis(ax: Axes) -> None:
-    """A log-scale y axis whose decades read 0.01, 1, 100 (as the colorbars do), not 10⁻²."""
+    """A log-scale y axis whose ticks read 0.01, 1, 100 (as the colorbars do), not 10⁻²;
+    within a decade (a forced log scale over a narrow range) its 2 and 5 ticks are
+    labelled the same way, in the axis's colour and size, not 2×10⁰."""
     ax.set_yscale("log")
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: st.format_level(value)))
+    plain = FuncFormatter(lambda value, _pos: st.format_level(value))
+    ax.yaxis.set_major_formatter(plain)
+    low, high = ax.get_ylim()
+    if 0 < low < high and high / low < 100:  # few decades: label the 2 and 5 between them
+        ax.yaxis.set_minor_locator(LogLocator(base=10.0, subs=(2.0, 5.0)))
+        ax.yaxis.set_minor_formatter(plain)
+    else:
+        ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _mark_endpoints(ax: Axes, xs: np.ndarray, names: tuple[str, str]) -> None:

@@ -187,6 +187,8 @@ def contour_levels(
         hi, lo = _widen(lo, hi, log, fixed_lo=vmin is not None, fixed_hi=vmax is not None)
 
     if vlevel is not None:
+        if vmin is None:  # round levels (1.1, 1.2, …), not the minimum's 1.03295 + k·0.1
+            lo = math.floor(lo / vlevel) * vlevel
         if (hi - lo) / vlevel > MAX_LEVELS:
             raise BadInput(
                 f"--vlevel {vlevel:g} draws {(hi - lo) / vlevel:.3g} contours between {lo:g} and {hi:g}; "

@@ -174,12 +174,14 @@ def run_figure_job(
     *,
     formats: Sequence[str] = ("png", "pdf"),
     dpi: int | None = None,
+    log: bool | None = None,
     rows_from: Path | None = None,
 ) -> list[Path]:
     """Draw the comparison's figures from its finished dependencies into ``results_dir``.
 
     ``job_id``: the figure job running (its log gets the notes); None for ``lstui export``
-    drawing them again, in ``formats`` at ``dpi``, its sharpness rows read from
+    drawing them again, in ``formats`` at ``dpi`` (``log``: the loss axes' scale, None
+    deciding from the values), its sharpness rows read from
     ``rows_from`` (the job's ``sharpness.json``: the checkpoints may be gone since).
     """
     from lstui import plots
@@ -205,7 +207,7 @@ def run_figure_job(
     if panels:
         written += plots.save_figure(
             plots.plot_comparison_2d(panels, title="loss surfaces (filter-normalised directions)",
-                                     zlabel=_value_label(panel_keys)),
+                                     zlabel=_value_label(panel_keys), log=log),
             results_dir / "comparison_2d", formats, dpi=dpi,
         )
 
@@ -229,7 +231,7 @@ def run_figure_job(
                             "0.05, like -1:1:41, has them)")
     if curves:
         written += plots.save_figure(
-            plots.plot_comparison_1d(curves, ylabel=_value_label(curve_keys),
+            plots.plot_comparison_1d(curves, ylabel=_value_label(curve_keys), log=log,
                                      title="1D loss curves (filter-normalised)"),
             results_dir / "comparison_1d", formats, dpi=dpi,
         )
@@ -237,12 +239,14 @@ def run_figure_job(
         job, s = _done_surface(store, job_id)
         names = (labels[n], labels[n + 1]) if n + 1 < len(labels) else ("A", "B")
         curves_1d = {k: s.values(k) for k in s.arrays}
-        bad = int(sum(np.count_nonzero(~np.isfinite(v)) for v in curves_1d.values()))
+        finite = np.all([np.isfinite(v) for v in curves_1d.values()], axis=0) if curves_1d else np.ones(0, bool)
+        bad = int(np.count_nonzero(~finite))  # points, as the figure and `lstui show` count them
         if bad and figure_job is not None:
-            store.add_event(job_id, "warning",
-                            f"interpolation {job.id}: {bad} values are NaN/inf (diverged); drawn as gaps")
+            store.add_event(job_id, "warning", f"interpolation {job.id}: {bad} point{'s' if bad > 1 else ''} "
+                                               "NaN/inf (diverged); drawn as gaps")
         written += plots.save_figure(
-            plots.plot_1d(s.xcoordinates, curves_1d, interpolation=True, names=names, title=f"interpolation {names[0]} → {names[1]}"),
+            plots.plot_1d(s.xcoordinates, curves_1d, interpolation=True, names=names, log=log,
+                          title=f"interpolation {names[0]} → {names[1]}"),
             results_dir / f"interpolation_{n + 1}", formats, dpi=dpi,
         )
     if stored_rows is not None:

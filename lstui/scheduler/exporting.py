@@ -349,9 +349,15 @@ def export_job(
 
         if set(formats) == {"vtp"}:
             raise BadInput("--format vtp: a comparison's figures are drawings; choose png, pdf or svg")
-        dpi = options.get("dpi")
+        for key in ("vmin", "vmax", "vlevel", "zmax", "surf_names"):
+            if options.get(key) is not None:
+                flag = "--surf-name" if key == "surf_names" else f"--{key}"
+                raise BadInput(f"{flag} has no effect on a comparison's figures (one scale for all its "
+                               "surfaces, from their values); drop it")
+        dpi, log = options.get("dpi"), options.get("log")
         written = run_figure_job(JobSpec.from_dict(job.spec, check_files=False), store, out or results,
                                  formats=formats, dpi=dpi if isinstance(dpi, int) else None,
+                                 log=log if isinstance(log, bool) else None,
                                  rows_from=results / f"{SHARPNESS}.json")
         for figure in written:
             store.add_event(job.id, "info", f"wrote {figure}")

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lstui.errors import DataError, ModelError
+from lstui.errors import DataError, ModelError, described
 from lstui.spec import JobSpec
 
 
@@ -30,20 +30,25 @@ def _factories(spec: JobSpec) -> list[tuple[str, type[ModelError] | type[DataErr
     return found
 
 
-def module_root(module: str) -> Path | None:
-    """The folder ``module`` is imported from here: on ``sys.path``, else the current
-    folder (as ``python -m`` has it; the ``lstui`` script's ``sys.path`` lacks it). None
-    when it is not found, or is built in."""
+def _holds(folder: Path, top: str) -> bool:
+    return (folder / f"{top}.py").is_file() or (folder / top / "__init__.py").is_file()
+
+
+def module_root(module: str, first: Sequence[Path] = ()) -> Path | None:
+    """The folder ``module`` is imported from here: one of ``first`` (a job file's
+    folder) that holds it, else on ``sys.path``, else the current folder (as ``python
+    -m`` has it; the ``lstui`` script's ``sys.path`` lacks it). None when it is not
+    found, or is built in."""
     top = module.split(".")[0]
+    for folder in first:
+        if _holds(folder, top):
+            return folder.resolve()
     try:
         found = importlib.util.find_spec(top)
     except (ImportError, ValueError):
         return None
     if found is None:
-        here = Path.cwd()
-        if (here / f"{top}.py").is_file() or (here / top / "__init__.py").is_file():
-            return here.resolve()
-        return None
+        return Path.cwd().resolve() if _holds(Path.cwd(), top) else None
     if found.submodule_search_locations:  # a package: the folder holding its folder
         return Path(next(iter(found.submodule_search_locations))).resolve().parent
     if found.origin and found.has_location:
@@ -58,15 +63,16 @@ def _in_environment(folder: Path) -> bool:
     return any(folder == p or p in folder.parents for p in prefixes)
 
 
-def with_import_path(spec: JobSpec) -> JobSpec:
-    """``spec`` with the folders its factories' modules are imported from here.
+def with_import_path(spec: JobSpec, first: Sequence[Path] = ()) -> JobSpec:
+    """``spec`` with the folders its factories' modules are imported from here (``first``
+    looked in first: a job file's folder).
 
     Raises:
         ModelError, DataError: a factory's module cannot be found from here.
     """
     roots: list[str] = []
     for flag, error, module in _factories(spec):
-        root = module_root(module)
+        root = module_root(module, first)
         if root is None:
             raise error(
                 f"{flag} {getattr(spec, flag[2:])!r}: no module {module!r} can be imported from here; "
@@ -77,6 +83,48 @@ def with_import_path(spec: JobSpec) -> JobSpec:
     if not roots:
         return spec
     return dataclasses.replace(spec, import_path=tuple(roots))
+
+
+def check_factories(spec: JobSpec) -> None:
+    """Import each factory's module (from ``spec.import_path``, put first on ``sys.path``)
+    and check it names a callable, not calling it: a misspelt factory is refused at
+    submit, not in the worker.
+
+    Raises:
+        ModelError, DataError: the module does not import, or has no such callable.
+    """
+    add_import_path(spec.import_path)
+    for flag, error, module in _factories(spec):
+        value = getattr(spec, flag[2:])
+        attribute = value.partition(":")[2]
+        try:
+            target: object = importlib.import_module(module)
+        except Exception as exc:  # the person's module raising as it is imported
+            raise error(f"{flag} {value!r}: cannot import {module!r} ({described(exc)})") from None
+        for part in attribute.split("."):
+            if not hasattr(target, part):
+                raise error(f"{flag} {value!r}: module {module!r} has no {attribute!r}")
+            target = getattr(target, part)
+        if not callable(target):
+            raise error(f"{flag} {value!r}: {attribute} is not a callable factory")
+
+
+def factory_files(spec: JobSpec) -> list[str]:
+    """The source files of ``spec``'s factories found in the person's folders
+    (:attr:`JobSpec.import_path`): a file a worker reads, digested with the checkpoints,
+    so that a module edited while its job runs is refused rather than mixed in."""
+    files: list[str] = []
+    for _, _, module in _factories(spec):
+        parts = module.split(".")
+        for root in map(Path, spec.import_path or ()):
+            for candidate in (root.joinpath(*parts[:-1], f"{parts[-1]}.py"), root.joinpath(*parts, "__init__.py")):
+                if candidate.is_file():
+                    files.append(str(candidate))
+                    break
+            else:
+                continue
+            break
+    return list(dict.fromkeys(files))
 
 
 def fresh_factories(spec: JobSpec) -> None:

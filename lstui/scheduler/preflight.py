@@ -37,8 +37,12 @@ def check_inputs(specs: Iterable[JobSpec]) -> None:
     only results, and jobs on the embedded digits with no file to read have nothing to
     check: both are skipped without importing torch.
     """
+    from lstui.scheduler.imports import check_factories
+
     probes: dict[str, DataProbe | None] = {}
     for spec in specs:
+        if spec.kind != "figure":
+            check_factories(spec)  # a misspelt factory of the person's module, found now
         if spec.kind == "figure" or (
             spec.data == "digits" and not ignores_data_shape(spec.model)
             and not _model_files(spec) and not spec.dir_file and not spec.subset
@@ -79,12 +83,16 @@ def _check_model_files(spec: JobSpec, probe: DataProbe | None) -> None:
 
 def worker_files(spec: JobSpec) -> list[str]:
     """The files a worker of ``spec`` reads, each once: its checkpoints (a trajectory's
-    last one, the centre), and a ``--dir-file`` (not a trajectory's, which lstui wrote)."""
+    last one, the centre), a ``--dir-file`` (not a trajectory's, which lstui wrote), and
+    the source files of its own model and data factories."""
+    from lstui.scheduler.imports import factory_files
+
     files = _model_files(spec)
     if spec.kind == "trajectory" and spec.checkpoints:
         files.append(spec.checkpoints[-1])
     elif spec.dir_file:
         files.append(spec.dir_file)
+    files += factory_files(spec)  # the person's own module, edited while the job runs
     return list(dict.fromkeys(files))
 
 

@@ -27,18 +27,13 @@ from typing import Any
 
 from lstui.errors import DaemonError, first_line
 from lstui.scheduler.devices import RAY_DEVICES
-from lstui.scheduler.worker import Worker, evaluate_with_backoff, refuse_newer_spec
+from lstui.scheduler.worker import ExecutorLost, Worker, evaluate_with_backoff, refuse_newer_spec
 from lstui.store import UnitClaim
 
 log = logging.getLogger("lstui.ray")
 
 PLACE_TIMEOUT_S = 120.0
 """How long a worker waits for the cluster to give its actor a GPU (or a core)."""
-
-
-class ExecutorLost(BaseException):
-    """The worker's actor is gone. Not an ``Exception``: it must not fail the job in
-    hand, only end the worker (whose unit the daemon gives back)."""
 
 
 class RemoteEvaluator:
@@ -166,7 +161,8 @@ def connect(address: str) -> Any:
     try:
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        first = first_line(exc) or type(exc).__name__
+        # Ray's own advice names its flags (`--address`), not lstui's: its first sentence only
+        first = (first_line(exc) or type(exc).__name__).split(". ")[0].rstrip(".")
         raise DaemonError(
             f"no Ray cluster at --ray-address {address} ({first}); start one with "
             "'ray start --head' or give its address"
@@ -204,6 +200,8 @@ def check_cluster(devices: list[str], address: str) -> None:
         resource = "GPU" if kind == "ray" else "CPU"
         have = int(total.get(resource, 0))
         if have < count:
+            cores = int(total.get("CPU", 0))
+            hint = f" (its {cores} CPU cores: --devices ray-cpu:N)" if kind == "ray" and cores else ""
             raise DaemonError(
-                f"--devices {kind}:{count}: the Ray cluster at {address} has {have} {resource}s"
+                f"--devices {kind}:{count}: the Ray cluster at {address} has {have} {resource}s{hint}"
             )

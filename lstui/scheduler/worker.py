@@ -175,6 +175,11 @@ class LeaseKeeper:
             self._beat, self._job = now, job
 
 
+class ExecutorLost(BaseException):
+    """What computes a worker's points (its Ray actor) is gone. Not an ``Exception``: it
+    must not fail the job in hand, only end the worker, which gives its unit back."""
+
+
 @dataclass
 class Worker:
     config: WorkerConfig
@@ -256,6 +261,12 @@ class Worker:
                 self.keeper.hold(claim)
                 try:
                     self.run_unit(claim)
+                except (ExecutorLost, KeyboardInterrupt, SystemExit):
+                    # this worker ends with the unit in hand, through no fault of the unit:
+                    # it goes back now, uncounted (not when its lease runs out, counted)
+                    with contextlib.suppress(Exception):
+                        self.store.release_unit(claim.unit_id, self.worker_id)
+                    raise
                 finally:
                     self.keeper.hold(None)
         finally:
@@ -504,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     signal.signal(signal.SIGINT, stop)
     if args.device in RAY_DEVICES:
-        from lstui.scheduler.ray_executor import ExecutorLost, RayWorker
+        from lstui.scheduler.ray_executor import RayWorker
 
         with Store.open_home(args.home) as store:
             ray_worker = RayWorker(config, store, address=args.ray_address, gpu=args.device == "ray")

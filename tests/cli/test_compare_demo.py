@@ -108,6 +108,11 @@ def test_figure_job_waits_for_its_dependencies_then_draws_one_scale(tmp_path, da
     assert json.loads((again / "sharpness.json").read_text()) == rows
     refused = run_lstui("export", str(ids[-1]), "--format", "vtp", home=daemon_home)
     assert refused.returncode == 2 and "a comparison's figures are drawings" in refused.stderr
+    refused = run_lstui("export", str(ids[-1]), "--vlevel", "0.5", "--out", str(again), home=daemon_home)
+    assert refused.returncode == 2 and "--vlevel has no effect on a comparison's figures" in refused.stderr
+    linear = run_lstui("export", str(ids[-1]), "--no-log", "--format", "png", "--out", str(tmp_path / "lin"),
+                       home=daemon_home)
+    assert linear.returncode == 0, linear.stderr
     shown = run_lstui("show", str(ids[-1]), home=daemon_home)
     assert shown.returncode == 0, shown.stderr
     assert "  grid " not in shown.stdout  # a figure job has no grid of its own
@@ -207,8 +212,11 @@ def test_the_sharpness_distances_are_points_of_compare_s_default_grid():
 def test_both_demos_interpolate_through_both_minimizers():
     """The quick demo's interpolation grid was -0.5:1.5:11 (a point every 0.2): neither
     minimizer (α = 0, α = 1) was on it, so the curve's two ends were never evaluated."""
+    from lstui.scheduler.compare import off_grid_distances
     from lstui.scheduler.demo import DemoSettings
 
     for settings in (DemoSettings(), DemoSettings.quick()):
         alphas = np.linspace(-0.5, 1.5, settings.interp_num)
         assert np.isclose(alphas, 0.0).any() and np.isclose(alphas, 1.0).any(), settings
+        # and the sharpness table's distances are points of the curves (was -1:1:11)
+        assert off_grid_distances(np.linspace(-1, 1, settings.curve_num)) == [], settings

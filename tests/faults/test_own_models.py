@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from lstui.errors import BadInput
 from lstui.models import build_model
 from lstui.results import read_surface
 from tests.faults.support import cli_in_process, listed_jobs, one_error_line
@@ -168,3 +169,50 @@ def test_a_model_of_the_folder_it_is_queued_from_is_imported_by_the_daemon_s_wor
         assert json.loads(job["spec"])["import_path"] == [str(project.resolve())]
     finally:
         lab.teardown()
+
+
+def test_a_module_edited_after_its_job_was_queued_is_refused_not_mixed_in(tmp_path: Path) -> None:
+    """The person's model module changed while the job ran: the points after the edit
+    were of another network, along the first one's directions, and nothing said so."""
+    import sys
+
+    from lstui.scheduler.imports import add_import_path, fresh_factories, with_import_path
+    from lstui.scheduler.preflight import changed_files, check_unchanged, with_digests
+    from lstui.spec import JobSpec
+
+    project = tmp_path / "p"
+    project.mkdir()
+    module = project / "edited_net.py"
+    module.write_text("from torch import nn\n\ndef make():\n    return nn.Linear(64, 10)\n")
+    path = list(sys.path)
+    try:
+        spec = with_digests(with_import_path(JobSpec(model="edited_net:make", x=None), first=[project]))
+        assert str(module) in (spec.digests or {})
+        add_import_path(spec.import_path)
+        fresh_factories(spec)
+        check_unchanged(spec)  # as queued: fine
+        module.write_text("from torch import nn\n\ndef make():\n    return nn.Linear(64, 10, bias=False)\n")
+        assert changed_files(spec) == [str(module)]
+        with pytest.raises(BadInput, match="edited_net.py' changed after the job was queued"):
+            check_unchanged(spec)
+    finally:
+        sys.path[:] = path
+        sys.modules.pop("edited_net", None)
+
+
+def test_a_job_file_s_module_is_found_next_to_it_and_a_misspelt_factory_is_refused(tmp_path: Path) -> None:
+    project, elsewhere = tmp_path / "proj", tmp_path / "elsewhere"
+    project.mkdir()
+    elsewhere.mkdir()
+    (project / "file_net.py").write_text("from torch import nn\n\ndef make():\n    return nn.Linear(64, 10)\n")
+    (project / "job.toml").write_text('model = "file_net:make"\nx = "-1:1:3"\n')
+    (project / "typo.toml").write_text('model = "file_net:mkae"\nx = "-1:1:3"\n')
+    from tests.faults.support import Lab
+
+    lab = Lab(tmp_path / "home", tmp_path)
+    job_id = int(lab.cli("submit", str(project / "job.toml"), cwd=elsewhere).stdout.split()[0])
+    assert json.loads(lab.job(job_id)["spec"])["import_path"] == [str(project.resolve())]
+    refused = lab.cli("submit", str(project / "typo.toml"), check=False, cwd=elsewhere)
+    assert refused.returncode == 2
+    assert "module 'file_net' has no 'mkae'" in one_error_line(refused.stderr)
+    assert len(lab.jobs()) == 1

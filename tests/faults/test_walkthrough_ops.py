@@ -67,3 +67,17 @@ def test_ls_fits_the_terminal_and_gives_scripts_whole_lines(lab: Lab) -> None:
     whole = subprocess.run([sys.executable, "-m", "lstui.cli", "ls"], env=env, capture_output=True, text=True,
                            check=True).stdout  # a pipe without $COLUMNS: a script's
     assert whole.splitlines()[1].endswith(name) and "DEVICE" in whole
+
+
+def test_a_cut_device_column_ends_in_an_ellipsis_not_in_a_name() -> None:
+    """A job moved from cpu:2 to Ray showed "cpu,ray:vm", a name that looks whole."""
+    from pathlib import Path
+
+    from lstui.store import JobRow, JobState
+    from lstui.views import jobs_table
+
+    job = JobRow(id=7, name="moved", kind="surface", spec={}, state=JobState.DONE, priority=0, created=0.0,
+                 started=0.0, finished=1.0, attempts=1, error=None, results_dir=Path("/r"), total_points=625,
+                 done_points=625, device="cpu,ray:vm/cpu", run_s=20.0)
+    row = jobs_table([job]).splitlines()[1]
+    assert "cpu,ray:v…" in row and "cpu,ray:vm " not in row

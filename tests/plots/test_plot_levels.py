@@ -35,6 +35,14 @@ def test_vlevel_alone_fills_the_bounds_from_the_data(paraboloid):
     assert levels[-1] < hi
 
 
+def test_vlevel_alone_gives_round_levels_from_below_the_minimum():
+    """Levels started at the minimum, 1.03295 + k·0.1, labelled 1.23, 1.43 …"""
+    Z = np.array([[1.03295, 1.5], [2.0, 2.41]])
+    levels = contour_levels(Z, vlevel=0.1, log=False)
+    assert np.allclose(levels[:3], [1.0, 1.1, 1.2]) and levels[0] <= Z.min()
+    assert np.allclose(levels, np.round(levels, 6)) and np.allclose(np.diff(levels), 0.1)
+
+
 def test_vmin_vmax_bound_the_automatic_levels(paraboloid):
     _, _, Z = paraboloid
     levels = contour_levels(Z, vmin=0.3, vmax=1.7, log=False)

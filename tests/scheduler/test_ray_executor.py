@@ -133,12 +133,16 @@ def test_a_killed_actor_loses_no_point_and_its_worker_comes_back(
     wait_until("a new actor in place of the killed one", lambda: len(_actor_pids()) == 2, 60)
     assert victims[0] not in _actor_pids()
     assert "is gone" in (lab.home / "daemon.log").read_text()
+    # its unit went back at once, uncounted: not 30 s later "requeued: its lease expired"
+    said = [r["message"] for r in lab.query("SELECT message FROM events WHERE job_id = ?", (job_id,))]
+    assert not any("lease expired" in m for m in said), said
 
 
 def test_ray_devices_without_a_cluster_or_its_gpus_are_refused_in_one_line(lab: Lab, ray_cluster: str) -> None:
     nobody = f"127.0.0.1:{_free_port()}"
     for devices, address, fragment in [
-        ("ray:1", ray_cluster, f"--devices ray:1: the Ray cluster at {ray_cluster} has 0 GPUs"),
+        ("ray:1", ray_cluster, f"--devices ray:1: the Ray cluster at {ray_cluster} has 0 GPUs "
+                               "(its 2 CPU cores: --devices ray-cpu:N)"),
         ("ray-cpu:3", ray_cluster, f"--devices ray-cpu:3: the Ray cluster at {ray_cluster} has 2 CPUs"),
         ("ray-cpu:1", nobody, f"no Ray cluster at --ray-address {nobody}"),
     ]:
@@ -148,6 +152,7 @@ def test_ray_devices_without_a_cluster_or_its_gpus_are_refused_in_one_line(lab: 
         assert result.returncode != 0
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith(f"lstui: error: {fragment}"), result.stderr
+        assert "`--address`" not in lines[0]  # Ray's own flag, not lstui's
         assert lab.daemon_pid() is None, f"no daemon after {time.monotonic() - started:.0f} s"
 
 
