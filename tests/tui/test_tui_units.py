@@ -345,3 +345,19 @@ def test_the_job_screen_cuts_paths_to_its_width_so_they_keep_their_labels(stoppe
     results = next(line for line in facts if line.startswith("results "))
     assert len(results) <= 58
     assert job_facts(job, NOW).plain.count(deep) == 1, "no width: the whole path"
+
+
+def test_the_folded_device_line_names_ray_workers_and_their_jobs() -> None:
+    """At 80 columns the line read "● daemon running │ cpu 100%" while two Ray workers
+    computed job 7: their device is not one of this machine's."""
+    from lstui.scheduler.daemon import DaemonStatus
+    from lstui.scheduler.devices import DeviceFacts
+    from lstui.store import WorkerRow
+    from lstui.tui.snapshot import Snapshot
+    from lstui.tui.widgets._devices import device_summary
+
+    workers = tuple(WorkerRow(id=n, device="ray:vm/cpu", pid=100 + n, host="vm", started=0.0, heartbeat=0.0,
+                              state="alive", current_job=7) for n in (1, 2))
+    snapshot = Snapshot(taken=0.0, jobs=(), workers=workers, daemon=DaemonStatus(True, 42, ("ray-cpu", "ray-cpu")),
+                        devices=(DeviceFacts("cpu", "CPU", utilisation=100.0),))
+    assert device_summary(snapshot, colour=False).plain.endswith("│ cpu 100% │ ray:vm/cpu job 7")

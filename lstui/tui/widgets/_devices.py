@@ -148,6 +148,16 @@ def device_summary(snapshot: Snapshot, colour: bool = True) -> Text:
         if jobs:
             text.append(" job " + ",".join(str(j) for j in sorted(set(jobs))),
                         style=state_style(JobState.RUNNING, colour))
+    # workers on devices this machine does not list (Ray's: ray:HOST/cpu), as the
+    # unfolded panel shows them
+    listed = {fact.key for fact in snapshot.devices}
+    for device in sorted({w.device for w in snapshot.workers} - listed):
+        text.append(" │ ")
+        text.append(device, style="bold")
+        jobs = busy.get(device)
+        if jobs:
+            text.append(" job " + ",".join(str(j) for j in sorted(set(jobs))),
+                        style=state_style(JobState.RUNNING, colour))
     return text
 
 
