@@ -261,7 +261,7 @@ def main() -> None:
         "--soak-jobs", type=int, default=60, help="small jobs the daemon works through"
     )
     parser.add_argument("--workers", type=int, default=1, help="CPU workers of the soak daemon")
-    parser.add_argument("--soak-max-s", type=float, default=600.0)
+    parser.add_argument("--soak-max-s", type=float, default=600.0, help="give the soak up after (default 600 s)")
     parser.add_argument("--warmup-s", type=float, default=20.0, help="left out of the RSS slope")
     args = parser.parse_args()
 

@@ -179,9 +179,9 @@ def cores_list(text: str) -> set[int]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--points", type=int, default=200)
-    parser.add_argument("--point-s", type=float, default=0.1)
-    parser.add_argument("--timeout-s", type=float, default=600.0)
+    parser.add_argument("--points", type=int, default=200, help="points of the surface (default 200)")
+    parser.add_argument("--point-s", type=float, default=0.1, help="seconds a point takes (default 0.1)")
+    parser.add_argument("--timeout-s", type=float, default=600.0, help="give up after (default 600 s)")
     parser.add_argument("--no-scaling", action="store_true", help="skip the one-worker run")
     parser.add_argument("--job", default=None,
                         help="a real job instead of the sleeping one: `lstui submit surface` arguments")

@@ -426,6 +426,34 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return args
 
 
+MODE_FLAGS = set(COMPILE_FLAGS) | set("nfurts")
+"""The letters after ``+`` in a mode: compile (c, a, g), BatchNorm not folded (n), ReLU
+fused or not (f, u), CUDA graphs (r), Triton convolution (t, s)."""
+
+
+def _check_modes_and_model(modes: Sequence[str], model_name: str) -> None:
+    """Exit with one line (code 2) for a mode or a model that a contender would fail on."""
+    from lstui.errors import LstuiError
+    from lstui.landscape.options import PRECISIONS
+
+    for mode in modes:
+        precision, _, flags = mode.partition("+")
+        unknown = sorted(set(flags) - MODE_FLAGS)
+        if precision not in PRECISIONS or unknown:
+            _usage_error(f"--modes: {mode!r} is not a mode; a precision ({', '.join(PRECISIONS)}) "
+                         f"and flags after '+' of {''.join(sorted(MODE_FLAGS))}")
+    try:
+        with torch.device("meta"):
+            build_model(model_name, input_shape=(3, 32, 32))
+    except LstuiError as exc:
+        _usage_error(f"--model: {exc}")
+
+
+def _usage_error(message: str) -> None:
+    print(f"bench_surface: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     args = parse_args(argv)
     if args.threads:
@@ -441,6 +469,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
             modes += ["fp32+c", "tf32+c", "bf16+c"]
     if modes[0] != "fp32":
         modes.insert(0, "fp32")  # the reference for the error columns and the default mode
+    _check_modes_and_model(modes, model_name)  # one line now, not a contender's traceback later
 
     total = args.warmup + args.points
     points = [(-1.0 + 2.0 * k / max(total - 1, 1), 0.5 - 1.0 * k / max(total - 1, 1)) for k in range(total)]

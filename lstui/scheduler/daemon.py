@@ -257,6 +257,8 @@ class Daemon:
     _handled: dict[int, float | None] = field(default_factory=dict)  # job → finish handled
     _pending: dict[int, Future[None]] = field(default_factory=dict)
     _retry_at: dict[int, float] = field(default_factory=dict)  # job → when to write its files again
+    _seen_marker: tuple[int, int] | None = None  # the store as the last look at the jobs found it
+    _look_again: bool = False  # a job's files wait for a later round, whatever the store does
     _retry_wait: dict[int, float] = field(default_factory=dict)
     _writer: ThreadPoolExecutor | None = None
     _db_identity: tuple[int, int] | None = None  # (device, inode) of the database opened
@@ -432,6 +434,13 @@ class Daemon:
         now = time.monotonic()
         for job_id in [j for j, f in self._pending.items() if f.done()]:
             del self._pending[job_id]
+        # an idle daemon does not read every job it ever ran twice a second: only when the
+        # store changed, a write waits (its 3 s, its space), or the writer has work in hand
+        marker = store.change_marker()
+        if (not wait and marker == self._seen_marker and not self._pending and not self._look_again
+                and not any(now >= t for t in self._retry_at.values())):
+            return
+        self._seen_marker, self._look_again = marker, False
         for job in store.list_jobs(include_finished=True):
             if job.kind == "figure" or job.id in self._pending:
                 continue
@@ -449,11 +458,10 @@ class Daemon:
                         log.info("job %d failed: dependency %d is %s", dep, job.id, job.state.value)
                 self._handled[job.id] = job.finished
                 self._submit(job, self._finish_job, store, job, wait=wait)
-            elif (
-                job.done_points
-                and self._written.get(job.id) != job.done_points
-                and (wait or now - self._last_write.get(job.id, -1e9) >= self.write_every_s)
-            ):
+            elif job.done_points and self._written.get(job.id) != job.done_points:
+                if not (wait or now - self._last_write.get(job.id, -1e9) >= self.write_every_s):
+                    self._look_again = True  # its new points are written in a moment
+                    continue
                 self._written[job.id] = job.done_points
                 self._last_write[job.id] = now
                 self._submit(job, self._write_surface, store, job, wait=wait)
@@ -472,6 +480,7 @@ class Daemon:
         except Exception as exc:  # a broken job must not stop the others' files
             log.exception("job %d: writing its surface file failed", job.id)
             self._written.pop(job.id, None)
+            self._look_again = True
             with contextlib.suppress(Exception):
                 store.add_event(job.id, "warning", f"could not write the surface file: {exc}")
 
