@@ -239,7 +239,7 @@ def _home(ctx: click.Context) -> Path | None:
 
 
 def _home_path(ctx: click.Context) -> Path:
-    from lstui.store._paths import default_home
+    from lstui.store import default_home
 
     return (_home(ctx) or default_home()).expanduser()
 
@@ -247,8 +247,7 @@ def _home_path(ctx: click.Context) -> Path:
 def _store(ctx: click.Context, *, existing: bool = False):  # type: ignore[no-untyped-def]
     """The home's job store; ``existing``: for a command that reads or changes jobs, a
     home with no store is an error (a mistyped $LSTUI_HOME), not a new empty store."""
-    from lstui.store import Store
-    from lstui.store._paths import DB_NAME
+    from lstui.store import DB_NAME, Store
 
     if existing:
         try:
