@@ -10,7 +10,7 @@ from pathlib import Path
 
 from torch import nn
 
-from lstui.models._build import build_model, check_takes_inputs
+from lstui.models._build import build_model, check_takes_inputs, model_factory
 from lstui.models._checkpoint import apply_state_dict, fitted_state_dict, load_checkpoint
 from lstui.models._zoo import BUILTIN, REFERENCE_ZOO, SMALL_MODELS
 
@@ -71,4 +71,5 @@ __all__ = [
     "load_checkpoint",
     "load_model",
     "misfit_subject",
+    "model_factory",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
+from collections.abc import Callable
 
 from torch import nn
 
@@ -69,13 +70,21 @@ def _torchvision_model(arch: str, num_classes: int) -> nn.Module:
     return model
 
 
-def _factory_model(spec: str, module_name: str, attribute: str) -> nn.Module:
+def model_factory(spec: str) -> Callable[[], object]:
+    """Import ``pkg.module:factory`` and return the factory, without calling it.
+
+    Raises:
+        ModelError: the module does not import or has no such callable.
+    """
+    module_name, _, attribute = spec.strip().partition(":")
     if not module_name or not attribute:
         raise ModelError(f"model {spec!r} is not of the form pkg.module:factory")
     try:
         module = importlib.import_module(module_name)
     except ImportError as error:
         raise ModelError(f"model {spec!r}: cannot import {module_name!r} ({error})") from error
+    except Exception as error:  # the person's module raising as it is imported: one line
+        raise ModelError(f"model {spec!r}: cannot import {module_name!r} ({described(error)})") from None
     factory: object = module
     for part in attribute.split("."):
         if not hasattr(factory, part):
@@ -86,6 +95,11 @@ def _factory_model(spec: str, module_name: str, attribute: str) -> nn.Module:
             f"model {spec!r}: {attribute} is of type {type(factory).__name__}, "
             "not a callable factory"
         )
+    return factory
+
+
+def _factory_model(spec: str, module_name: str, attribute: str) -> nn.Module:
+    factory = model_factory(f"{module_name}:{attribute}")
     try:
         inspect.signature(factory).bind()
     except TypeError:

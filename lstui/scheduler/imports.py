@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lstui.errors import DataError, ModelError, described
+from lstui.errors import DataError, ModelError
 from lstui.spec import JobSpec
 
 
@@ -93,20 +93,15 @@ def check_factories(spec: JobSpec) -> None:
     Raises:
         ModelError, DataError: the module does not import, or has no such callable.
     """
+    from lstui.datasets import factory_function
+    from lstui.models import model_factory
+
     add_import_path(spec.import_path)
-    for flag, error, module in _factories(spec):
-        value = getattr(spec, flag[2:])
-        attribute = value.partition(":")[2]
-        try:
-            target: object = importlib.import_module(module)
-        except Exception as exc:  # the person's module raising as it is imported
-            raise error(f"{flag} {value!r}: cannot import {module!r} ({described(exc)})") from None
-        for part in attribute.split("."):
-            if not hasattr(target, part):
-                raise error(f"{flag} {value!r}: module {module!r} has no {attribute!r}")
-            target = getattr(target, part)
-        if not callable(target):
-            raise error(f"{flag} {value!r}: {attribute} is not a callable factory")
+    for flag, _, _ in _factories(spec):
+        if flag == "--model":
+            model_factory(spec.model)
+        else:
+            factory_function(spec.data)
 
 
 def factory_files(spec: JobSpec) -> list[str]:
