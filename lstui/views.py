@@ -57,17 +57,25 @@ def state_code(job: JobRow, *, daemon_running: bool = True) -> str:
 
 
 def points_per_s(job: JobRow, now: float | None = None, *, daemon_running: bool = True) -> float | None:
-    """Points per second over the job's running time (None before its first point, and
-    while it is stalled: nothing computes it, so a rate would be a guess)."""
+    """Points per second as the job runs now: over the last one to two minutes of its
+    current run (:data:`lstui.store.PACE_WINDOW_S`), over its whole running time when
+    it does not run. None before its first point, and while it is stalled: nothing
+    computes it, so a rate would be a guess."""
+    if stalled(job, daemon_running=daemon_running) or job.done_points <= 0:
+        return None
+    if job.pace_since is not None and job.pace_done is not None:
+        span = (now or time.time()) - job.pace_since
+        if span > 0 and job.done_points > job.pace_done:
+            return (job.done_points - job.pace_done) / span
     spent = elapsed_s(job, now, daemon_running=daemon_running)
-    if stalled(job, daemon_running=daemon_running) or not spent or job.done_points <= 0:
+    if not spent:
         return None
     return job.done_points / spent
 
 
 def eta_s(job: JobRow, now: float | None = None, *, daemon_running: bool = True) -> float | None:
-    """Remaining seconds at the job's average rate while running (None if unknown, and
-    while it is stalled)."""
+    """Remaining seconds at the job's current rate (:func:`points_per_s`) while it runs
+    (None if unknown, and while it is stalled)."""
     if job.state is not JobState.RUNNING:
         return None
     rate = points_per_s(job, now, daemon_running=daemon_running)

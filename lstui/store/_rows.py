@@ -50,6 +50,11 @@ class JobRow:
     """When the current run began (None unless it runs)."""
     last_point: float | None = None
     """When the job's last point was stored (None unless it runs, or before its first)."""
+    pace_since: float | None = None
+    """The moment of its current run its rate is measured from: one to two minutes
+    back, or the run's start while it is younger (None unless it runs)."""
+    pace_done: int | None = None
+    """Its stored points at :attr:`pace_since`."""
 
     @property
     def progress(self) -> float:

@@ -148,10 +148,26 @@ def _m003_running_time(db: Database) -> None:
     )
 
 
+def _m004_pace(db: Database) -> None:
+    """Where the running job's current rate is measured from: ``pace_ts`` and
+    ``pace_done`` are a moment of its current run and its points then, one to two
+    minutes back once the run is that old; ``pace_next_ts`` and ``pace_next_done`` the
+    moment that takes their place next (see ``Store.write_points``). A job that runs
+    now gets its run's start and its points so far."""
+    jobs = _table(db, "jobs")
+    for column, kind in (("pace_ts", float), ("pace_done", int),
+                         ("pace_next_ts", float), ("pace_next_done", int)):
+        jobs.add_column(column, kind)
+    db.execute(
+        "UPDATE jobs SET pace_ts = run_since, pace_done = done_points WHERE run_since IS NOT NULL"
+    )
+
+
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     _m001_core,
     _m002_meta_and_device,
     _m003_running_time,
+    _m004_pace,
 )
 """Every migration, in order; a database at version N has had the first N."""
 

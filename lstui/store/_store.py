@@ -53,6 +53,9 @@ from lstui.store.states import (
 
 MIN_SQLITE = (3, 35, 0)  # UPDATE … RETURNING
 DEFAULT_TIMEOUT_S = 30.0
+PACE_WINDOW_S = 60.0
+"""A running job's rate is measured over its last one to two of these (its whole run
+while that is shorter): what ETAs and points/s show."""
 EVENT_LEVELS = frozenset({"debug", "info", "warning", "error"})
 
 
@@ -66,7 +69,7 @@ _FINISHED_SQL = _sql_set(FINISHED)  # ('cancelled', 'done', 'failed')
 _JOB_COLUMNS = """
     j.id, j.name, j.kind, j.spec, j.state, j.priority, j.created, j.started, j.finished,
     j.attempts, j.error, j.results_dir, j.total_points, j.done_points, j.device,
-    j.run_s, j.run_since,
+    j.run_s, j.run_since, j.pace_ts, j.pace_done,
     CASE WHEN j.run_since IS NOT NULL
          THEN (SELECT max(p.created) FROM points p WHERE p.job_id = j.id) END AS last_point,
     (SELECT group_concat(d.depends_on) FROM job_deps d WHERE d.job_id = j.id) AS deps
@@ -750,8 +753,9 @@ class Store:
                 check_transition(JobState.QUEUED, JobState.RUNNING, job_id=job_id)
                 c.execute(
                     "UPDATE jobs SET state = 'running', started = coalesce(started, ?),"
-                    " run_since = ?, attempts = attempts + 1 WHERE id = ?",
-                    (now, now, job_id),
+                    " run_since = ?, attempts = attempts + 1, pace_ts = ?, pace_done = done_points,"
+                    " pace_next_ts = NULL, pace_next_done = NULL WHERE id = ?",
+                    (now, now, now, job_id),
                 )
                 self._event(c, job_id, "info", f"started by worker {worker_id}")
             # a running job this worker (and every other) has left for this one waits again
@@ -846,6 +850,7 @@ class Store:
                 c.execute(
                     "UPDATE jobs SET done_points = done_points + ? WHERE id = ?", (added, job_id)
                 )
+                self._move_pace(c, job_id, now)
             return added
 
     def complete_unit(self, unit_id: int, worker_id: int) -> bool:
@@ -1223,6 +1228,33 @@ class Store:
         )
         return int(cur.lastrowid or 0)
 
+    def _move_pace(self, c: sqlite3.Connection, job_id: int, now: float) -> None:
+        """Keep the moment the job's current rate is measured from (``pace_ts``,
+        ``pace_done``) one to two :data:`PACE_WINDOW_S` back: the next moment is taken
+        a window after it, and takes its place a window later. The rate then follows
+        the job as it runs now (a second device joined, the compile at the start is
+        over), not the average of its whole run."""
+        row = c.execute(
+            "SELECT pace_ts, pace_next_ts, pace_next_done, done_points FROM jobs"
+            " WHERE id = ? AND run_since IS NOT NULL AND pace_ts IS NOT NULL",
+            (job_id,),
+        ).fetchone()
+        if row is None:
+            return
+        pace_ts, next_ts, next_done, done = row
+        if next_ts is None:
+            if now - pace_ts >= PACE_WINDOW_S:
+                c.execute(
+                    "UPDATE jobs SET pace_next_ts = ?, pace_next_done = ? WHERE id = ?",
+                    (now, done, job_id),
+                )
+        elif now - next_ts >= PACE_WINDOW_S:
+            c.execute(
+                "UPDATE jobs SET pace_ts = ?, pace_done = ?, pace_next_ts = ?,"
+                " pace_next_done = ? WHERE id = ?",
+                (next_ts, next_done, now, done, job_id),
+            )
+
     def _stop_run(
         self, c: sqlite3.Connection, job_id: int, *, ended_at_last_point: bool = False
     ) -> None:
@@ -1393,4 +1425,6 @@ def _job_row(r: sqlite3.Row) -> JobRow:
         run_s=_real(r["run_s"]),
         run_since=_real(r["run_since"]),
         last_point=_real(r["last_point"]),
+        pace_since=_real(r["pace_ts"]) if r["run_since"] is not None else None,
+        pace_done=r["pace_done"] if r["run_since"] is not None else None,
     )

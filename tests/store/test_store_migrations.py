@@ -39,7 +39,7 @@ def test_opening_a_version_1_database_upgrades_it_and_keeps_its_data(tmp_path: P
         assert "device" not in [r[1] for r in raw.execute("PRAGMA table_info(jobs)")]
 
     with Store(path) as store:
-        assert store.schema_version == SCHEMA_VERSION == 3
+        assert store.schema_version == SCHEMA_VERSION == 4
         job = store.get_job(1)
         assert (job.name, job.kind, job.spec, job.state, job.device) == (
             "old",
@@ -124,3 +124,23 @@ def test_migration_3_gives_old_jobs_the_running_time_their_rows_tell(tmp_path: P
         "running": (0.0, 100.0),  # a run that began when it first started
         "never ran": (None, None),
     }
+
+
+def test_migration_4_measures_a_running_jobs_rate_from_its_run_start(tmp_path: Path) -> None:
+    path = tmp_path / "lstui.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    assert _schema.apply_migrations(Database(conn), upto=3) == 3
+    for name, state, run_since, done in (("running", "running", 100.0, 7), ("queued", "queued", None, 2)):
+        conn.execute(
+            "INSERT INTO jobs (name, kind, spec, state, priority, created, started, attempts,"
+            " results_dir, total_points, done_points, run_s, run_since)"
+            " VALUES (?, 'surface', '{}', ?, 0, 1.0, 100.0, 1, '/r', 20, ?, 0, ?)",
+            (name, state, done, run_since),
+        )
+    conn.execute("COMMIT")
+    conn.close()
+
+    with Store(path) as store:
+        rows = {j.name: (j.pace_since, j.pace_done) for j in store.list_jobs()}
+    assert rows == {"running": (100.0, 7), "queued": (None, None)}

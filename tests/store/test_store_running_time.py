@@ -138,3 +138,26 @@ def test_a_stalled_job_s_clock_stops_at_its_last_point(
     assert row.last_point == pytest.approx(clock.now - 7200)
     assert elapsed_s(row, clock.now, daemon_running=False) == pytest.approx(10)
     assert elapsed_s(row, clock.now, daemon_running=True) == pytest.approx(7210)
+
+
+def test_the_eta_follows_the_rate_of_the_last_minutes_not_the_whole_run(
+    store: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    """A slow start (a compile, a second device that joins later) weighs on the ETA for
+    a minute or two, not for the rest of the run."""
+    job = add_job(store, tmp_path, points=100)
+    worker = store.register_worker("cpu", 1, "h")
+    _compute_one(store, worker, job, clock, 300)  # five minutes for the first point
+    row = store.get_job(job)
+    assert eta_s(row, clock.now) == pytest.approx(99 * 300)  # all it knows so far
+    for _ in range(30):  # then a point every 5 s
+        _compute_one(store, worker, job, clock, 5)
+    row = store.get_job(job)
+    assert row.done_points == 31
+    assert eta_s(row, clock.now) == pytest.approx(69 * 5)  # not 69 × (450 / 31) ≈ 1,000 s
+    assert elapsed_s(row, clock.now) == pytest.approx(450)
+
+    clock.advance(600)  # then nothing for ten minutes (a hung device): the ETA grows
+    row = store.get_job(job)
+    eta = eta_s(row, clock.now)
+    assert eta is not None and eta > 5 * 69 * 5  # the rate of the last minutes fell

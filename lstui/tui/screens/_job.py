@@ -86,7 +86,7 @@ def job_facts(job: JobRow, now: float, colour: bool = True, daemon_running: bool
 
     state = job_state_text(job, daemon_running, colour)
     state.append(f" ({state_code(job, daemon_running=daemon_running)})   priority {job.priority}"
-                 f"   attempts {job.attempts}")
+                 f"   runs {job.attempts}")
     line("state", state)
     if stalled(job, daemon_running=daemon_running):
         line("", "no daemon runs on this home: d starts one")
