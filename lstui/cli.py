@@ -35,7 +35,7 @@ from lstui.spec import BUILTIN_MODELS, UNUSED_KEYS, JobSpec, kind_defaults, refu
 
 if TYPE_CHECKING:
     from lstui.scheduler.trajectory import TrajectoryPlane
-    from lstui.store import Event
+    from lstui.store import Event, JobRow
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -494,9 +494,21 @@ def ls(ctx: click.Context, show_all: bool, as_json: bool) -> None:
     if as_json:
         import json
 
-        click.echo(json.dumps([job_summary(j, daemon_running=daemon_running) for j in jobs], indent=1))
+        click.echo(json.dumps([job_summary(j, daemon_running=daemon_running, files_written=_files_written(j))
+                               for j in jobs], indent=1))
         return
     click.echo(jobs_table(jobs, hidden_finished=hidden, daemon_running=daemon_running, width=_terminal_width()))
+
+
+def _files_written(job: JobRow) -> bool | None:
+    """Whether a daemon wrote a finished job's surface file and figures (a comparison's
+    figure job draws its own as it runs); None while it has not finished."""
+    from lstui.scheduler.daemon import finish_marked
+    from lstui.store import FINISHED
+
+    if job.state not in FINISHED:
+        return None
+    return job.kind == "figure" or finish_marked(job)
 
 
 def _terminal_width() -> int | None:
@@ -528,13 +540,16 @@ def show(ctx: click.Context, job: str, as_json: bool, no_plot: bool) -> None:
         row = store.get_job(job_id)
         events = store.events(job_id, limit=None)
         # a running job that no daemon computes is stalled, as `ls` says
-        daemon_running = row.state is not JobState.RUNNING or daemon_status(_home(ctx)).running
+        files_written = _files_written(row)
+        # asked only when it matters: a running job may be stalled, a finished one's files pending
+        daemon_running = (row.state is not JobState.RUNNING and files_written is not False
+                          ) or daemon_status(_home(ctx)).running
         if as_json:
             import json
 
             from lstui.scheduler.exporting import SURFACE_FILE
 
-            info = job_summary(row, daemon_running=daemon_running)
+            info = job_summary(row, daemon_running=daemon_running, files_written=files_written)
             info.update(
                 spec=row.spec, results_dir=str(row.results_dir), error=row.error,
                 surface_file=str(Path(row.results_dir) / SURFACE_FILE),
@@ -543,7 +558,7 @@ def show(ctx: click.Context, job: str, as_json: bool, no_plot: bool) -> None:
             )
             click.echo(json.dumps(info, indent=1))
             return
-        click.echo(job_details(row, events[-5:], daemon_running=daemon_running))
+        click.echo(job_details(row, events[-5:], daemon_running=daemon_running, files_written=files_written))
         from lstui.scheduler.compare import SHARPNESS
 
         table = Path(row.results_dir) / f"{SHARPNESS}.json"

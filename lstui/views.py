@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from lstui.errors import LstuiError
 from lstui.spec import JobSpec
-from lstui.store import Event, JobRow, JobState, Store
+from lstui.store import FINISHED, Event, JobRow, JobState, Store
 
 if TYPE_CHECKING:
     import numpy as np
@@ -95,9 +95,14 @@ def format_duration(seconds: float | None) -> str:
     return f"{s // 3600}h{(s % 3600) // 60:02d}m"
 
 
-def job_summary(job: JobRow, *, daemon_running: bool = True) -> dict[str, Any]:
+def job_summary(
+    job: JobRow, *, daemon_running: bool = True, files_written: bool | None = None
+) -> dict[str, Any]:
     """The fields of ``lstui ls --json``. ``state`` and ``code`` are the stored ones
-    (scripts compare them); ``stalled`` says that no daemon computes a running job."""
+    (scripts compare them); ``stalled`` says that no daemon computes a running job;
+    ``files_written`` whether a daemon has written a finished job's surface file and
+    figures (None while it has not finished: a job is done when its last point is
+    stored, its files come after)."""
     return {
         "id": job.id,
         "name": job.name,
@@ -112,6 +117,7 @@ def job_summary(job: JobRow, *, daemon_running: bool = True) -> dict[str, Any]:
         "elapsed_s": elapsed_s(job, daemon_running=daemon_running),
         "eta_s": eta_s(job, daemon_running=daemon_running),
         "stalled": stalled(job, daemon_running=daemon_running),
+        "files_written": files_written if job.state in FINISHED else None,
     }
 
 
@@ -205,8 +211,12 @@ def format_event(event: Event) -> str:
     return f"{format_time(event.ts)} {event.level:<7} {event.message}"
 
 
-def job_details(job: JobRow, events: Sequence[Event] = (), *, daemon_running: bool = True) -> str:
-    """``lstui show``'s lines; ``daemon_running`` False: a running job is shown stalled."""
+def job_details(
+    job: JobRow, events: Sequence[Event] = (), *, daemon_running: bool = True,
+    files_written: bool | None = None,
+) -> str:
+    """``lstui show``'s lines; ``daemon_running`` False: a running job is shown stalled.
+    ``files_written`` False: a finished job's files are said to be on their way."""
     spec = job.spec
     state = f"{state_name(job, daemon_running=daemon_running)} ({state_code(job, daemon_running=daemon_running)})"
     if stalled(job, daemon_running=daemon_running):
@@ -223,7 +233,7 @@ def job_details(job: JobRow, events: Sequence[Event] = (), *, daemon_running: bo
         f"  model     {spec.get('model')}  checkpoint {spec.get('checkpoint') or '-'}",
         f"  data      {spec.get('data')}  split {spec.get('split')}  loss {spec.get('loss')}",
         f"  grid      x {spec.get('x')}  y {spec.get('y') or '-'}  norm {spec.get('norm')}  dir-type {spec.get('dir_type')}",
-        f"  results   {job.results_dir}",
+        f"  results   {job.results_dir}{_files_note(job, files_written, daemon_running)}",
     ]
     if job.kind == "figure":  # it draws what the jobs it waits on computed: no grid of its own
         del lines[-2]
@@ -235,6 +245,14 @@ def job_details(job: JobRow, events: Sequence[Event] = (), *, daemon_running: bo
         lines.append("  log (last lines):")
         lines += [f"    {format_event(e)}" for e in events]
     return "\n".join(lines)
+
+
+def _files_note(job: JobRow, files_written: bool | None, daemon_running: bool) -> str:
+    if job.state not in FINISHED or files_written is not False or job.kind == "figure":
+        return ""
+    if not daemon_running:
+        return "   (files not written yet: lstui daemon start writes them)"
+    return "   (files being written by the daemon)"
 
 
 def rows_text(rows: Sequence[Mapping[str, object]]) -> str:
