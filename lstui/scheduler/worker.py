@@ -156,19 +156,24 @@ class LeaseKeeper:
         now = time.monotonic()
         if claim is not None and self._lost != claim.unit_id:
             start = time.perf_counter()
+            finished_by_it = False
             if now - renewed >= self._renew_every_s:
                 ok = self._store.renew_lease(claim.unit_id, self._worker_id, self._lease_s)
                 with self._lock:
                     if self._claim is claim:
                         self._renewed = now
             else:
-                ok = self._store.job_state(claim.job_id) in _CLAIMABLE
+                state = self._store.job_state(claim.job_id)
+                ok = state in _CLAIMABLE
+                finished_by_it = state is JobState.DONE  # its last unit, just completed
             self._stats.keeper_s += time.perf_counter() - start
             if not ok:
                 with self._lock:
-                    if self._claim is claim:
+                    held = self._claim is claim  # not a unit its worker finished meanwhile
+                    if held:
                         self._lost = claim.unit_id
-                log.info("unit %d of job %d: lease lost or job stopped", claim.seq, claim.job_id)
+                if held and not finished_by_it:
+                    log.info("unit %d of job %d: lease lost or job stopped", claim.seq, claim.job_id)
         job = claim.job_id if claim is not None else None
         if now - self._beat >= HEARTBEAT_EVERY_S or job != self._job:
             self._store.heartbeat(self._worker_id, job)

@@ -76,6 +76,36 @@ def test_lease_keeper_holds_a_unit_longer_than_its_lease_and_sees_a_cancel(
     assert {w.id: w.current_job for w in store.workers()}[mine] == job_id
 
 
+def test_the_keeper_says_lease_lost_for_a_stopped_job_not_for_the_unit_its_worker_finished(
+    store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    job_id = _two_unit_job(store, tmp_path)
+    mine = store.register_worker("cpu", os.getpid(), "here")
+    keeper = LeaseKeeper(store, mine, 60.0)  # ticked by hand below, not started
+    caplog.set_level("INFO", logger="lstui")
+    first = store.claim_unit(mine, lease_s=60)
+    assert first is not None
+    keeper.hold(first)
+    store.write_points(first.unit_id, mine, [PointRow(0, 1.0)])
+    assert store.complete_unit(first.unit_id, mine)
+    last = store.claim_unit(mine, lease_s=60)
+    assert last is not None
+    keeper.hold(last)
+    store.write_points(last.unit_id, mine, [PointRow(1, 1.0)])
+    assert store.complete_unit(last.unit_id, mine)  # the job is done; the worker lets go next
+    keeper._tick()
+    assert store.get_job(job_id).state is JobState.DONE
+    assert "lease lost" not in caplog.text
+
+    other = _two_unit_job(store, tmp_path)
+    claim = store.claim_unit(mine, lease_s=60)
+    assert claim is not None and claim.job_id == other
+    keeper.hold(claim)
+    store.cancel(other)
+    keeper._tick()
+    assert keeper.lost(claim) and "lease lost or job stopped" in caplog.text
+
+
 def test_a_worker_failing_a_job_that_is_already_finished_carries_on(
     store: Store, tmp_path: Path
 ) -> None:
