@@ -190,6 +190,7 @@ class Contender:
     losses: list[float] = field(default_factory=list)
     warmup_s: float = 0.0
     memory_mb: float = 0.0
+    reserved_mb: float = 0.0  # CUDA: the most the caching allocator held
     facts: dict[str, object] = field(default_factory=dict)
     conn: Any = None
     process: Any = None
@@ -299,11 +300,15 @@ def _serve(conn: Any, name: str, setup: Setup, warm_points: Sequence[Point]) -> 
         loss = evaluate(*point)
         _sync(device)
         conn.send((time.perf_counter() - t0, time.process_time() - cpu0, _minflt() - f0, loss))
+    reserved = 0
     if device.type == "cuda":
+        # the job's whole peak, its warm-up's (cuDNN's algorithm search, graph capture,
+        # Triton's tuning) included: what it needs of the card; and what the allocator held
         peak = torch.cuda.max_memory_allocated(device) - before
+        reserved = torch.cuda.max_memory_reserved(device)
     else:
         peak = _maxrss_bytes() - before  # the contender's growth of its process's peak
-    conn.send(peak / 2**20)
+    conn.send((peak / 2**20, reserved / 2**20))
 
 
 def start(names: Sequence[str], setup: Setup, warm_points: Sequence[Point]) -> list[Contender]:
@@ -345,7 +350,7 @@ def time_interleaved(contenders: Sequence[Contender], points: Sequence[Point]) -
             c.losses.append(loss)
     for c in contenders:
         c.conn.send(None)
-        c.memory_mb = _recv(c)
+        c.memory_mb, c.reserved_mb = _recv(c)
         c.process.join(timeout=60)
 
 
@@ -497,7 +502,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
                             "cpu_s_per_point": statistics.median(c.cpu_times),
                             "page_faults_per_point": statistics.median(c.faults),
                             "max_abs_loss_diff": diff, "max_rel_loss_diff": rel,
-                            "memory_mb": c.memory_mb, "warmup_s": c.warmup_s, **c.facts}
+                            "memory_mb": c.memory_mb, "reserved_mb": c.reserved_mb,
+                            "warmup_s": c.warmup_s, **c.facts}
 
     result: dict[str, object] = {
         "baseline_s_per_point": base_s,

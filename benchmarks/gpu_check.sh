@@ -14,8 +14,9 @@
 #      `--triton-conv auto` (E2E_TRITON), with the card's memory in use sampled every second.
 # Usage: OUT=/some/folder bash benchmarks/gpu_check.sh   (figures land in $OUT)
 #   PHASES="tests bench profile e2e" (default; also: compiled, sweep, wscap, scaling) picks the parts; their
-#   timeouts (TESTS_S, BENCH_S, PROFILE_S, E2E_S: 200 + 220 + 60 + 90 s) add up to 570 s:
-#   give the call timeout_s 600. The tests and the Triton modes compile up to eight kernel
+#   timeouts (TESTS_S, BENCH_S, PROFILE_S, E2E_S: 200 + 220 + 60 + 75 s) add up to 555 s,
+#   which leaves the steps outside them (the card's facts, writing the CIFAR folder, reading
+#   the surface) about 45 s: give the call timeout_s 600. The tests and the Triton modes compile up to eight kernel
 #   configurations per layer shape and dtype (kept on disk for the phases after).
 #   `compiled` (COMPILED_S 150) is bench_surface again with the compiled modes
 #   (max-autotune compiles for minutes; H200: bf16 compiled 0.199 s a point against 0.15
@@ -28,10 +29,12 @@ mkdir -p "$OUT"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 PY=${PYTHON:-python3}
 cifar_folder() {  # synthetic CIFAR-10 folder of 50,000 training images, for the lstui jobs
-  [ -d /tmp/lstui-cifar ] || $PY - <<'PY'
+  # written aside and moved into place whole: a run killed while writing leaves no half folder
+  [ -d /tmp/lstui-cifar ] && return 0
+  rm -rf /tmp/lstui-cifar.part && $PY - <<'PY' && mv /tmp/lstui-cifar.part /tmp/lstui-cifar
 from pathlib import Path
 from tests.datasets.cifar_fixture import write_cifar10
-print("synthetic CIFAR-10 folder:", write_cifar10(Path("/tmp/lstui-cifar"), n_per_batch=10000))
+print("synthetic CIFAR-10 folder:", write_cifar10(Path("/tmp/lstui-cifar.part"), n_per_batch=10000))
 PY
 }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
@@ -89,8 +92,9 @@ if has e2e; then
 cifar_folder
 nvidia-smi --query-gpu=timestamp,memory.used --format=csv,noheader -l 1 > "$OUT/e2e_memory.csv" 2>/dev/null &
 sampler=$!
+rm -rf /tmp/lstui-s51  # a rerun on a warm machine computes it all again, not resumes it
 start=$SECONDS
-timeout "${E2E_S:-90}" $PY -m lstui.cli run surface --model resnet56 --data cifar10:/tmp/lstui-cifar \
+timeout "${E2E_S:-75}" $PY -m lstui.cli run surface --model resnet56 --data cifar10:/tmp/lstui-cifar \
   --x -1:1:51 --y -1:1:51 --precision "${PRECISION:-bf16}" --triton-conv "${E2E_TRITON:-auto}" --device cuda --out /tmp/lstui-s51 --no-figure 2>&1 \
   | tail -8 | tee "$OUT/e2e.txt"
 echo "end to end: $((SECONDS - start)) s (whole lstui run process, start-up included)" | tee -a "$OUT/e2e.txt"

@@ -96,6 +96,7 @@ process should use the same precision.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import math
 import os
@@ -116,6 +117,7 @@ from lstui.landscape.fold import (
     fold_batchnorm,
     freeze,
     fused_nonfinite,
+    is_out_of_memory,
     onednn_available,
     thaw,
 )
@@ -276,32 +278,53 @@ class _GlobalFlags:
     """TF32 and cuDNN-autotune switches, set while any Evaluator evaluates on CUDA.
 
     The flags are process-wide: the first Evaluator to enter saves them, the last to
-    leave puts them back, so Evaluators in several threads (one per device) do not undo
-    each other. Torch 2.9 added a second API for TF32 (``fp32_precision``) and raises if
+    leave puts them back. Evaluators in several threads (one per device) share them:
+    one that asks for the setting in force goes on at once, one that asks for the other
+    waits until no other thread evaluates (a strict ``fp32`` evaluation never runs with
+    TF32 on because a ``tf32`` one started beside it, nor the other way round). A thread
+    that nests a different setting in its own has it until it leaves, then its outer
+    one again. Torch 2.9 added a second API for TF32 (``fp32_precision``) and raises if
     the legacy one is read after the new one was written; this speaks the legacy API
     (which torch's inductor reads too) unless the new one is already in use.
     """
 
-    _lock = threading.Lock()
+    _cond = threading.Condition()
     _depth = 0
+    _holders: dict[int, int] = {}  # thread id -> how many uses it is inside
+    _tf32: bool | None = None  # the setting in force while _depth > 0
     _saved: Callable[[], None] | None = None
 
     @classmethod
     @contextlib.contextmanager
     def use(cls, tf32: bool) -> Iterator[None]:
-        with cls._lock:
+        me = threading.get_ident()
+        with cls._cond:
+            while cls._depth and cls._tf32 != tf32 and me not in cls._holders:
+                cls._cond.wait()
             if cls._depth == 0:
                 cls._saved = cls._save()
+            outer = cls._tf32 if cls._depth else None
             cls._depth += 1
-            cls._set(tf32)
+            cls._holders[me] = cls._holders.get(me, 0) + 1
+            if cls._tf32 != tf32:
+                cls._set(tf32)
+            cls._tf32 = tf32
         try:
             yield
         finally:
-            with cls._lock:
+            with cls._cond:
                 cls._depth -= 1
-                if cls._depth == 0 and cls._saved is not None:
-                    cls._saved()
-                    cls._saved = None
+                cls._holders[me] -= 1
+                if not cls._holders[me]:
+                    del cls._holders[me]
+                if cls._depth == 0:
+                    if cls._saved is not None:
+                        cls._saved()
+                    cls._saved, cls._tf32 = None, None
+                elif outer is not None and outer != cls._tf32:
+                    cls._set(outer)
+                    cls._tf32 = outer
+                cls._cond.notify_all()
 
     @staticmethod
     def _legacy() -> bool:
@@ -443,69 +466,78 @@ class Evaluator:
         self.loss = loss
         self.precision = precision
         self.bn = bn
-        self.model = model.to(self.device).eval()
-        if channels_last is None:
-            channels_last = any(isinstance(m, nn.Conv2d) for m in model.modules())
-        self.channels_last = channels_last
-        if channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
-        self._fuse_asked = fuse_relu
-        default_fuse = self._cuda or (self.device.type == "cpu" and onednn_available())
-        self.fused_relu = bool(fold_bn and (default_fuse if fuse_relu is None else fuse_relu))
-        self.triton_conv = triton_conv if fold_bn else "off"
-        self._forward_model, self.folded_bn = (
-            fold_batchnorm(self.model, fuse_relu=self.fused_relu, triton=self.triton_conv)
-            if fold_bn
-            else (self.model, 0)
-        )
-        self.batch_size = batch_size or (CUDA_START_BATCH if self._cuda else CPU_MAX_BATCH)
-
-        tensors = model_tensors(self.model, dir_type)
-        for n, d in enumerate(directions):
-            check_direction_fits(d, tensors, f"the {'xy'[n]} direction")
-        # Only floating tensors move; integer ones (num_batches_tracked) stay as they are.
-        moving = [n for n, t in enumerate(tensors) if t.is_floating_point()]
-        self._targets = [tensors[n] for n in moving]
-        self._origin = [t.detach().clone() for t in self._targets]
-        self._dirs = [
-            [d[n].to(self.device, dtype=tensors[n].dtype) for n in moving] for d in directions
-        ]
-        self._bn_buffers = self._bn_state() if bn == "recompute" else []
-        self._splits: dict[str, _Split] = {}
-        self._copy_stream: torch.cuda.Stream | None = None
-        if train is not None:
-            self._splits["train"] = self._place(train, storage)
-        if test is not None:
-            self._splits["test"] = self._place(test, storage)
-        if batch_size is None and not self._cuda:
-            self.batch_size = self._cpu_batch()
-        self._batch_in_use = self.batch_size
-        if self.folded_bn:
-            self._check_fold()
-        self.fused_relu = self.fused_relu and any(
-            isinstance(m, ConvBN) and m.relu for m in self._forward_model.modules()
-        )
-        self.cuda_graphs = self._cuda and cuda_graphs is not False
-        self._graphs: dict[tuple[object, ...], tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor]] = {}
-
-        self.compile_mode = compile
-        self.inductor_mode = compile_mode
-        self.expected_points = expected_points
-        self._compiled: Callable[[torch.Tensor], torch.Tensor] | None = None
-        self._eager_times: list[float] = []
-        self._compile_undecided = False
-        if compile == "on":
-            self._compiled = self._compile()
-        elif compile == "auto":
-            # a model whose convolutions run fused with their ReLUs is faster eager than
-            # compiled (ResNet-56 on an H200: 0.149 against 0.199 s a point in bf16)
-            self._compile_undecided = (
-                self._cuda
-                and not self.fused_relu
-                and expected_points is not None
-                and expected_points >= COMPILE_MIN_POINTS
-                and compile_available(self.device)
+        with self._on_device():  # Triton, graphs and streams use the current GPU
+            self.model = model.to(self.device).eval()
+            if channels_last is None:
+                channels_last = any(isinstance(m, nn.Conv2d) for m in model.modules())
+            self.channels_last = channels_last
+            if channels_last:
+                self.model = self.model.to(memory_format=torch.channels_last)
+            self._fuse_asked = fuse_relu
+            default_fuse = self._cuda or (self.device.type == "cpu" and onednn_available())
+            self.fused_relu = bool(fold_bn and (default_fuse if fuse_relu is None else fuse_relu))
+            self.triton_conv = triton_conv if fold_bn else "off"
+            self._forward_model, self.folded_bn = (
+                fold_batchnorm(self.model, fuse_relu=self.fused_relu, triton=self.triton_conv)
+                if fold_bn
+                else (self.model, 0)
             )
+            self.batch_size = batch_size or (CUDA_START_BATCH if self._cuda else CPU_MAX_BATCH)
+
+            tensors = model_tensors(self.model, dir_type)
+            for n, d in enumerate(directions):
+                check_direction_fits(d, tensors, f"the {'xy'[n]} direction")
+            # Only floating tensors move; integer ones (num_batches_tracked) stay as they are.
+            moving = [n for n, t in enumerate(tensors) if t.is_floating_point()]
+            self._targets = [tensors[n] for n in moving]
+            self._origin = [t.detach().clone() for t in self._targets]
+                # laid out as the tensors they move (channels-last weights too): CUDA's
+            # multi-tensor kernels of set_point need equal strides, else one kernel a tensor
+            self._dirs = [
+                [torch.empty_like(tensors[n]).copy_(d[n]) for n in moving] for d in directions
+            ]
+            self._bn_buffers = self._bn_state() if bn == "recompute" else []
+            self._splits: dict[str, _Split] = {}
+            self._copy_stream: torch.cuda.Stream | None = None
+            if train is not None:
+                self._splits["train"] = self._place(train, storage)
+            if test is not None:
+                self._splits["test"] = self._place(test, storage)
+            if batch_size is None and not self._cuda:
+                self.batch_size = self._cpu_batch()
+            self._batch_in_use = self.batch_size
+            if self.folded_bn:
+                self._check_fold()
+            self.fused_relu = self.fused_relu and any(
+                isinstance(m, ConvBN) and m.relu for m in self._forward_model.modules()
+            )
+            self.cuda_graphs = self._cuda and cuda_graphs is not False
+            self._graphs: dict[tuple[object, ...], tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor]] = {}
+
+            self.compile_mode = compile
+            self.inductor_mode = compile_mode
+            self.expected_points = expected_points
+            self._compiled: Callable[[torch.Tensor], torch.Tensor] | None = None
+            self._eager_times: list[float] = []
+            self._compile_undecided = False
+            if compile == "on":
+                self._compiled = self._compile()
+            elif compile == "auto":
+                # a model whose convolutions run fused with their ReLUs is faster eager than
+                # compiled (ResNet-56 on an H200: 0.149 against 0.199 s a point in bf16)
+                self._compile_undecided = (
+                    self._cuda
+                    and not self.fused_relu
+                    and expected_points is not None
+                    and expected_points >= COMPILE_MIN_POINTS
+                    and compile_available(self.device)
+                )
+
+    def _on_device(self) -> contextlib.AbstractContextManager[object]:
+        """This Evaluator's GPU as the current one: Triton launches its kernels, CUDA
+        graphs capture and events time on the current device, not on their tensors'
+        (``lstui run --device cuda:1``, the benchmark's threads of other devices)."""
+        return torch.cuda.device(self.device) if self._cuda else contextlib.nullcontext()
 
     # -- facts ----------------------------------------------------------------------
     @property
@@ -743,6 +775,7 @@ class Evaluator:
         if compile_pays(self.expected_points, min(self._eager_times)):
             log.info("compiling the model for %s points", self.expected_points)
             self._compiled = self._compile()
+            self._graphs.clear()  # the eager model's graphs (and their memory) are not replayed again
 
     # -- evaluation -----------------------------------------------------------------
     def _autocast(self) -> contextlib.AbstractContextManager[object]:
@@ -827,9 +860,9 @@ class Evaluator:
         if entry is None:
             try:
                 entry = self._capture(xb)
-            except OutOfMemoryError:
-                raise
             except Exception as exc:  # a forward pass that syncs with the host, or reads it
+                if is_out_of_memory(exc):
+                    raise
                 log.warning("CUDA graphs off, evaluating eagerly: the model could not be captured (%s)",
                             described(exc))
                 self.cuda_graphs = False
@@ -854,7 +887,7 @@ class Evaluator:
         torch.cuda.current_stream(self.device).wait_stream(side)
         graph = torch.cuda.CUDAGraph()
         # thread_local: Evaluators of other devices in other threads go on while this captures
-        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+        with torch.cuda.graph(graph, stream=torch.cuda.Stream(self.device), capture_error_mode="thread_local"):
             static_out = self._forward_model(static_in)
         graph.replay()
         want, got = eager.float(), static_out.float()
@@ -890,32 +923,41 @@ class Evaluator:
         On out-of-memory the batch is halved and the point evaluated again, down to one
         sample per batch; the batch that worked is kept for later points.
         """
-        while True:
-            failed = 0
-            started = time.perf_counter()
-            try:
-                result = self._evaluate_once(x, y)
-            except OutOfMemoryError:
-                failed = self._batch_in_use
-                if failed <= 1:
-                    raise
-            except Exception as exc:
-                if self._compiled is None or self.compile_mode != "auto":
-                    raise
-                # the compiler failed (no C compiler, no Triton, an unsupported op): go on eagerly
-                log.warning("torch.compile failed, evaluating eagerly: %s", exc)
-                self._compiled = None
-                continue
-            if not failed:
-                if self._compile_undecided:
-                    self._decide_compile(time.perf_counter() - started)
-                return result
-            # outside the except block: the traceback (and the tensors it holds) is gone
-            self.batch_size = max(1, failed // 2)
-            self._graphs.clear()
-            if self._cuda:
-                torch.cuda.empty_cache()
-            log.warning("out of memory at batch %d; batch size now %d", failed, self.batch_size)
+        with self._on_device():
+            while True:
+                failed = 0
+                started = time.perf_counter()
+                try:
+                    result = self._evaluate_once(x, y)
+                except Exception as exc:
+                    if is_out_of_memory(exc):
+                        failed = self._batch_in_use
+                        if failed <= 1:
+                            raise
+                    elif self._compiled is None or self.compile_mode != "auto":
+                        raise
+                    else:
+                        # the compiler failed (no C compiler, no Triton, an unsupported op): go on eagerly
+                        log.warning("torch.compile failed, evaluating eagerly: %s", exc)
+                        self._compiled = None
+                        continue
+                if not failed:
+                    if self._compile_undecided:
+                        self._decide_compile(time.perf_counter() - started)
+                    return result
+                # outside the except block: the traceback (and the tensors it holds) is gone
+                self.shrink_batch(failed)
+
+    def shrink_batch(self, failed: int | None = None) -> None:
+        """After an out-of-memory at batch ``failed`` (the batch in use): halve it, and let
+        go of what was sized for it (the CUDA graphs captured for its shapes)."""
+        failed = failed or self._batch_in_use
+        self.batch_size = max(1, failed // 2)
+        self._graphs.clear()
+        if self._cuda:
+            gc.collect()  # a traceback's frames in a cycle may still hold the batch's tensors
+            torch.cuda.empty_cache()
+        log.warning("out of memory at batch %d; batch size now %d", failed, self.batch_size)
 
 
 def _pad_rows(xb: torch.Tensor, rows: int) -> torch.Tensor:

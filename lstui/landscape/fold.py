@@ -100,9 +100,9 @@ class ConvBN(nn.Module):
         if not self.cudnn_failed and _use_cudnn(x, self.conv):
             try:
                 return _cudnn_conv_relu(self.conv, x, weight, bias, z)
-            except torch.OutOfMemoryError:
-                raise
             except RuntimeError as exc:  # no fused engine for this dtype or card: unfused
+                if is_out_of_memory(exc):
+                    raise
                 _say_once("cuDNN's fused convolution and ReLU failed, running them apart: %s", _first_line(exc))
                 self.cudnn_failed = True
         elif not self.onednn_failed and _use_onednn(x, self.conv, weight):
@@ -143,9 +143,9 @@ class ConvBN(nn.Module):
 
         try:
             out = run()
-        except torch.OutOfMemoryError:
-            raise
         except Exception as exc:  # no compiler for the card, too little shared memory, ...
+            if is_out_of_memory(exc) or device_broken(x.device):
+                raise  # (a kernel's illegal address leaves the device unusable: cuDNN would fail too)
             _say_once("lstui's Triton convolution failed, running cuDNN's: %s", _first_line(exc))
             self.triton_failed = True
             return None
@@ -161,6 +161,26 @@ class ConvBN(nn.Module):
                 lambda: self._conv(x, weight, bias, z), x.device
             )
         return out if use else None
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is an out-of-memory: torch's own error, or one that comes as a
+    plain CUDA error (a graph's instantiation, a library handle, a kernel's module)."""
+    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+def device_broken(device: torch.device | str) -> bool:
+    """Whether ``device`` is a GPU whose CUDA context an error left unusable (an illegal
+    address, a launch failure, an ECC error: every later call on it fails). Waits for
+    the work queued on it."""
+    device = torch.device(device)
+    if device.type != "cuda" or torch.cuda.is_current_stream_capturing():
+        return False  # (no waiting inside a capture: the capture's error says what failed)
+    try:
+        torch.cuda.synchronize(device)
+    except Exception:
+        return True
+    return False
 
 
 def _seconds(fn: Callable[[], object], device: torch.device, repeats: int = 3) -> float:

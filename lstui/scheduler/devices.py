@@ -1,6 +1,7 @@
 """Devices: what the daemon may run workers on, and live facts about GPUs (NVML).
 
-``CUDA_DEVICE_ORDER=PCI_BUS_ID`` is set so that CUDA's indices match NVML's.
+``CUDA_DEVICE_ORDER=PCI_BUS_ID`` is set (by importing :mod:`lstui`) so that CUDA's
+indices match NVML's.
 ``CUDA_VISIBLE_DEVICES`` is honoured: index ``n`` below is the n-th visible device.
 """
 
@@ -11,8 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from lstui.errors import BadInput
-
-os.environ.setdefault("CUDA_DEVICE_ORDER", "PCI_BUS_ID")
 
 
 @dataclass(frozen=True)

@@ -185,6 +185,13 @@ class ExecutorLost(BaseException):
     must not fail the job in hand, only end the worker, which gives its unit back."""
 
 
+class DeviceFault(ExecutorLost):
+    """An error left the worker's GPU unusable (an illegal address, a launch failure, an
+    ECC error): every later job would fail on it too. The unit's try is counted (a
+    kernel that fails the same way each time fails its job after the unit's tries), and
+    the worker ends; the daemon starts a fresh process, with a fresh CUDA context."""
+
+
 @dataclass
 class Worker:
     config: WorkerConfig
@@ -355,9 +362,11 @@ class Worker:
             self._idle(self._space_wait)
             return
         except LstuiError as exc:  # one line; what a person's code raised under it, whole, as detail
+            self._end_if_device_broken(claim, exc)  # (a model's first samples met the device's error)
             self._fail_job(claim, str(exc), traceback.format_exc() if exc.__cause__ is not None else None)
             return
         except Exception as exc:  # a bug or a broken user model: the job fails, not the worker
+            self._end_if_device_broken(claim, exc)
             self._fail_job(claim, described(exc), traceback.format_exc())
             return
         self._space_wait = 0.0
@@ -379,6 +388,7 @@ class Worker:
             except Exception as exc:
                 self._flush(claim, buffer)
                 if _is_oom(exc):
+                    self._forget_prepared()  # a try again starts at the full batch, on a clean device
                     self._timed(
                         self.store.fail_unit,
                         claim.unit_id,
@@ -387,6 +397,7 @@ class Worker:
                         max_attempts=self.config.max_attempts,
                     )
                     return
+                self._end_if_device_broken(claim, exc)
                 self._fail_job(claim, described(exc), traceback.format_exc())
                 return
             self.stats.compute_s += time.perf_counter() - start
@@ -403,6 +414,18 @@ class Worker:
         self._flush(claim, buffer)
         if not self.keeper.lost(claim):
             self._timed(self.store.complete_unit, claim.unit_id, self.worker_id)
+
+    def _end_if_device_broken(self, claim: UnitClaim, exc: BaseException) -> None:
+        """Raise :class:`DeviceFault` when ``exc`` left this worker's GPU unusable, after
+        counting the unit's try against it."""
+        if not _device_broken(self.config.device):
+            return
+        message = f"the device {self.config.device} failed: {described(exc)}"
+        log.error("%s; this worker ends, the daemon starts a fresh one", message)
+        self._prepared.clear()  # (its memory goes with the process)
+        self._timed(self.store.fail_unit, claim.unit_id, self.worker_id, message,
+                    max_attempts=self.config.max_attempts)
+        raise DeviceFault(message) from exc
 
     def _flush(self, claim: UnitClaim, buffer: list[PointRow]) -> None:
         if buffer:
@@ -434,8 +457,9 @@ class Worker:
 
 
 def evaluate_with_backoff(prepared: Any, index: int) -> Any:
-    """Evaluate one point of a prepared job; on CUDA out-of-memory halve the batch and
-    try again (down to one sample)."""
+    """Evaluate one point of a prepared job; on out-of-memory halve the batch and try
+    again, down to one sample (the Evaluator does so itself; this catches what comes
+    from outside its evaluation)."""
     while True:
         try:
             return prepared.evaluate(index)
@@ -443,21 +467,32 @@ def evaluate_with_backoff(prepared: Any, index: int) -> Any:
             ev = prepared.evaluator
             if not _is_oom(exc) or ev.batch_size <= 1:
                 raise
-            ev.batch_size = max(1, ev.batch_size // 2)
-            _empty_cache()
-            log.warning("out of memory; batch size now %d", ev.batch_size)
+        ev.shrink_batch()  # outside the except block: its traceback holds the batch's tensors
 
 
 def _is_oom(exc: BaseException) -> bool:
-    import torch
+    from lstui.landscape.fold import is_out_of_memory
 
-    return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
+    return is_out_of_memory(exc)
+
+
+def _device_broken(device: str) -> bool:
+    """Whether this worker's GPU is left unusable by an error (see
+    :func:`lstui.landscape.fold.device_broken`); never for the CPU or a Ray actor."""
+    if not device.startswith("cuda"):
+        return False
+    from lstui.landscape.fold import device_broken
+
+    return device_broken(device)
 
 
 def _empty_cache() -> None:
+    import gc
+
     import torch
 
     if torch.cuda.is_available():
+        gc.collect()  # the folded model's modules sit in a reference cycle: free them first
         torch.cuda.empty_cache()
 
 
@@ -537,12 +572,16 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     if args.device == "cpu":
         keep_freed_memory()
-    if args.device.startswith("cuda"):
+    if args.device.startswith("cuda") and torch.device(args.device).index is not None:
         torch.cuda.set_device(torch.device(args.device))
     with Store.open_home(args.home) as store:
         worker = Worker(config, store)
         worker_box.append(worker)
-        return worker.run()
+        try:
+            return worker.run()
+        except DeviceFault as exc:  # the daemon restarts this worker: a fresh CUDA context
+            _say_why(store, args.device, exc)
+            return 1
 
 
 if __name__ == "__main__":
