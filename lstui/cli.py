@@ -43,6 +43,19 @@ def _fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
+class _Folder(click.Path):
+    """A folder to write into; an empty one refused (``Path("")`` is the current folder,
+    which then got a job's files among the person's own)."""
+
+    def __init__(self) -> None:
+        super().__init__(file_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("is empty; give a folder", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def job_options(default_x: str | None, kind: str = "surface") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """The flags shared by ``run`` and ``submit`` (names follow the reference's), with
     ``kind``'s defaults; those ``kind`` does not use are left out of its help (given,
@@ -121,8 +134,16 @@ _FILE_ERRORS = {
     errno.EPERM: _DENIED,
     errno.ENOTDIR: "a part of that path is a file, not a folder",
 }
-"""File errors a person's circumstances cause (a full disk, a read-only mount), each
-with what would help; any other OSError is a bug and stays a traceback."""
+"""File errors a person's circumstances cause when lstui writes (a full disk, a read-only
+mount), each with what would help."""
+_PATH_ERRORS = {
+    errno.ENAMETOOLONG: "a name in that path is longer than most file systems allow, 255 bytes",
+    errno.ELOOP: "its symbolic links point at each other",
+    errno.ENOENT: "a folder on that path does not exist, or a symbolic link in it points nowhere",
+    errno.EEXIST: "something is in the way there (a symbolic link that points nowhere?)",
+}
+"""Errors of a path a person gave, read or written; any other OSError is a bug and stays
+a traceback."""
 MAX_JOB_ID = 2**63 - 1
 """SQLite's largest integer."""
 
@@ -137,9 +158,11 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except LstuiError as exc:
             _fail(str(exc), exc.exit_code)
         except OSError as exc:
+            where = f" {exc.filename}" if exc.filename else ""
+            if exc.errno in _PATH_ERRORS:
+                _fail(f"path{where}: {exc.strerror} ({_PATH_ERRORS[exc.errno]})", 2)
             if exc.errno not in _FILE_ERRORS:
                 raise
-            where = f" {exc.filename}" if exc.filename else ""
             _fail(f"cannot write{where}: {exc.strerror} ({_FILE_ERRORS[exc.errno]})", 1)
         except KeyboardInterrupt:
             click.echo("lstui: interrupted", err=True)
@@ -150,13 +173,21 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.group(invoke_without_command=True)
 @click.version_option(__version__, prog_name="lstui")
-@click.option("--home", type=click.Path(path_type=Path), default=None, envvar="LSTUI_HOME", help="state folder (default $LSTUI_HOME or ~/.local/share/lstui)")
+@click.option("--home", "home_text", default=None, envvar="LSTUI_HOME", help="state folder (default $LSTUI_HOME or ~/.local/share/lstui)")
 @click.pass_context
-def cli(ctx: click.Context, home: Path | None) -> None:
+def cli(ctx: click.Context, home_text: str | None) -> None:
     """lstui — a loss-landscape lab: queue, compute and plot loss surfaces."""
-    if home is not None and home.exists() and not home.is_dir():
-        given = ctx.get_parameter_source("home") is click.core.ParameterSource.COMMANDLINE
-        raise click.UsageError(f"{'--home' if given else '$LSTUI_HOME'} {home} is a file, not a folder")
+    given = ctx.get_parameter_source("home_text") is click.core.ParameterSource.COMMANDLINE
+    flag = "--home" if given else "$LSTUI_HOME"
+    if home_text is not None and not home_text.strip():  # (Path("") would be the current folder)
+        raise click.UsageError(f"{flag} is empty; give a folder")
+    home = Path(home_text) if home_text is not None else None
+    try:
+        not_folder = home is not None and home.exists() and not home.is_dir()
+    except OSError as exc:  # a name too long, a loop of links
+        raise click.UsageError(f"{flag} {home}: {exc.strerror}") from None
+    if not_folder:
+        raise click.UsageError(f"{flag} {home} is a file, not a folder")
     ctx.ensure_object(dict)
     ctx.obj["home"] = home
     if ctx.invoked_subcommand is None:
@@ -184,7 +215,7 @@ def _run_common(kind: str, out: Path | None, device: str, flags: dict[str, Any],
 
 
 _run_extra = [
-    click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="results folder (default ./lstui-out/KIND)"),
+    click.option("--out", type=_Folder(), default=None, help="results folder (default ./lstui-out/KIND)"),
     click.option("--device", default="auto", show_default=True, help="cpu, cuda, cuda:1 …"),
     click.option("--no-figure", is_flag=True, help="do not draw the PNG"),
 ]
@@ -220,13 +251,25 @@ def _refuse_unused(kind: str) -> None:
     refuse_unused(kind, given, flags=True)
 
 
+def _need_checkpoint_b(flags: dict[str, Any]) -> None:
+    """An interpolation's B, said in one line when missing: ``--target`` (a surface's B,
+    in the reference's scripts too) is what a person tries first."""
+    if flags.get("checkpoint_b"):
+        return
+    if flags.get("target"):
+        raise SpecError("an interpolation takes checkpoint B as --checkpoint-b, not --target "
+                        "(a surface's x direction towards a checkpoint)")
+    raise SpecError("an interpolation needs --checkpoint-b: checkpoint B, at x = 1 (A, --checkpoint, at x = 0)")
+
+
 @run.command("interp")
 @job_options("-0.5:1.5:41", kind="interp")
-@click.option("--checkpoint-b", required=True, help="checkpoint B: x = 1")
+@click.option("--checkpoint-b", default=None, help="checkpoint B: x = 1 (required)")
 @_with(_run_extra)
 @handle_errors
 def run_interp(out: Path | None, device: str, no_figure: bool, **flags: Any) -> None:
     """The 1D interpolation from --checkpoint A (x = 0) to --checkpoint-b B (x = 1)."""
+    _need_checkpoint_b(flags)
     if flags.get("y"):
         raise SpecError("interp is one-dimensional; drop --y")
     _refuse_unused("interp")
@@ -436,12 +479,13 @@ def submit_surface(ctx: click.Context, **flags: Any) -> None:
 
 @submit.command("interp", epilog=_SUBMIT_EPILOG)
 @job_options("-0.5:1.5:41", kind="interp")
-@click.option("--checkpoint-b", required=True, help="checkpoint B: x = 1")
+@click.option("--checkpoint-b", default=None, help="checkpoint B: x = 1 (required)")
 @click.option("--priority", default=0, type=int)
 @click.pass_context
 @handle_errors
 def submit_interp(ctx: click.Context, **flags: Any) -> None:
     """Queue the interpolation A → B."""
+    _need_checkpoint_b(flags)
     _refuse_unused("interp")
     _submit_one(ctx, "interp", flags)
 
@@ -664,7 +708,7 @@ def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
 @cli.command("export")
 @click.argument("target")
 @click.option("--format", "formats", default="png,pdf", show_default=True, help="png,pdf,svg,vtp")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", type=_Folder(), default=None,
               help="folder of the figures [default: the job's results folder, or the file's folder]")
 @click.option("--dpi", default=None, type=click.IntRange(20, 1200), help="of PNG figures [default: 300]")
 @click.option("--vmin", type=float, default=None, help="lowest contour level (the reference's --vmin)")
@@ -847,6 +891,7 @@ def _trajectory_spec_and_plane(flags: dict[str, Any], plane_for: Callable[[JobSp
     return the job's spec."""
     import dataclasses
 
+    from lstui.scheduler.imports import check_factories
     from lstui.scheduler.trajectory import expand_checkpoints, trajectory_spec
 
     _refuse_unused("trajectory")
@@ -862,6 +907,7 @@ def _trajectory_spec_and_plane(flags: dict[str, Any], plane_for: Callable[[JobSp
         flags["norm"] = "none"
     spec = spec_from_flags("trajectory", flags)
     spec = dataclasses.replace(spec, checkpoint=spec.checkpoints[-1])
+    check_factories(spec)  # the PCA builds the model: its module imported from here first
     plane = plane_for(spec)
     return trajectory_spec(spec, plane, x_given=x_given, y_given=y_given, num=num)
 
@@ -937,12 +983,20 @@ def compare(ctx: click.Context, checkpoints: tuple[str, ...], curve_x: str, surf
         if not Path(checkpoint).expanduser().is_file():
             what = "is a folder" if Path(checkpoint).expanduser().is_dir() else "no such file"
             raise SpecError(f"checkpoint {checkpoint!r}: {what}")
+    from lstui.scheduler.compare import off_grid_distances
+
     base = JobSpec(**flags).validated()
     axis = parse_axis(surface_grid, "--surface")
+    curve_axis = parse_axis(curve_x, "--x")
+    off_grid = off_grid_distances(curve_axis.coordinates)
+    if off_grid:
+        click.echo(f"note: --x {curve_x} has no points at {', '.join(f'±{d:g}' for d in off_grid)}: the "
+                   "sharpness table interpolates those columns between grid points (a point every 0.05, "
+                   "as -1:1:41 has, gives them exactly)", err=True)
     with _store(ctx) as store:
         plan = queue_comparison(
             store, list(checkpoints), base,
-            curve_x=parse_axis(curve_x, "--x"), surface_x=axis, surface_y=axis,
+            curve_x=curve_axis, surface_x=axis, surface_y=axis,
             interp_x=parse_axis(interp_x, "--interp-x"), labels=label_list, name=name,
         )
     for job_id in plan.all:
@@ -954,7 +1008,7 @@ def compare(ctx: click.Context, checkpoints: tuple[str, ...], curve_x: str, surf
 
 
 @cli.command("demo")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("lstui-demo"), show_default=True)
+@click.option("--out", type=_Folder(), default=Path("lstui-demo"), show_default=True)
 @click.option("--quick", is_flag=True, help="a shorter run (for CI)")
 @click.option("--devices", default=None, help="devices for the daemon it starts if none runs")
 @click.pass_context

@@ -219,12 +219,14 @@ def run_figure_job(
         curve_keys.append(_key(s))
         loss = s.values(_key(s))
         curves.append((label, s.xcoordinates, loss))
+        off_grid = off_grid_distances(s.xcoordinates)
         if stored_rows is None:
             row: dict[str, object] = {"model": label}
             row.update(sharpness(s.xcoordinates, loss))
             row["weight norm"] = _weight_norm(spec, str(checkpoint))
+            if off_grid:  # said in the table itself, not only in the job's log
+                row["interpolated"] = " ".join(f"Δloss@{d:g}" for d in off_grid)
             rows.append(row)
-        off_grid = off_grid_distances(s.xcoordinates)
         if off_grid and figure_job is not None:
             store.add_event(figure_job, "info", f"{label}: Δloss at {', '.join(f'±{d:g}' for d in off_grid)} "
                             "is interpolated between the curve's grid points (a grid with a point every "
@@ -258,7 +260,8 @@ def run_figure_job(
         write_private_bytes(json_path, (json.dumps(rows, indent=1, default=float) + "\n").encode())
         csv_path = results_dir / f"{SHARPNESS}.csv"
         table = io.StringIO(newline="")
-        writer = csv.DictWriter(table, fieldnames=list(rows[0]))
+        fields = list(dict.fromkeys(k for row in rows for k in row))  # every row's, in order
+        writer = csv.DictWriter(table, fieldnames=fields, restval="")
         writer.writeheader()
         writer.writerows(rows)
         write_private_bytes(csv_path, table.getvalue().encode())  # 0600, as every result

@@ -179,6 +179,10 @@ def _run_demo(home: Path | None, out: Path, *, quick: bool, devices: str | None,
 
     console = console or Console(stderr=True)
     settings = DemoSettings.quick() if quick else DemoSettings()
+    if devices is not None:  # refused before anything is trained or queued
+        from lstui.scheduler.devices import parse_devices
+
+        parse_devices(devices)
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from lstui.errors import BadInput
+from lstui.errors import BadInput, StoreError
 from lstui.results import SurfaceFile, read_surface, write_surface
 from lstui.spec import JobSpec
 from lstui.store import JobRow, JobState, Store
@@ -323,7 +323,29 @@ def check_exportable(job: JobRow) -> None:
                            "figures when the jobs it waits on are done")
         return
     if not job.done_points:
+        if job.state in (JobState.FAILED, JobState.CANCELLED):
+            why = f": {job.error}" if job.error else ""
+            raise BadInput(f"job {job.id} {job.state.value} before its first point{why}; nothing to draw")
         raise BadInput(f"job {job.id} has no computed points yet; nothing to draw")
+
+
+class _Recorder:
+    """The job's log, written as long as the store takes it: figures drawn for a person
+    (``lstui export --out``) are theirs even when the database cannot be written now
+    (a read-only home, another process's lock); that is said once, not waited out again
+    for every file."""
+
+    def __init__(self, store: Store, job_id: int) -> None:
+        self.store, self.job_id, self.failed = store, job_id, False
+
+    def __call__(self, level: str, text: str) -> None:
+        if self.failed:
+            return
+        try:
+            self.store.add_event(self.job_id, level, text)
+        except StoreError as exc:
+            self.failed = True
+            log.warning("job %d: the files are written, but not recorded in its log: %s", self.job_id, exc)
 
 
 def export_job(
@@ -344,6 +366,7 @@ def export_job(
     if not formats:
         return []
     results = Path(job.results_dir)
+    record = _Recorder(store, job.id)
     if job.kind == "figure":  # a comparison's figures, drawn again from its jobs' surfaces
         from lstui.scheduler.compare import SHARPNESS, run_figure_job
 
@@ -360,17 +383,15 @@ def export_job(
                                  log=log if isinstance(log, bool) else None,
                                  rows_from=results / f"{SHARPNESS}.json")
         for figure in written:
-            store.add_event(job.id, "info", f"wrote {figure}")
+            record("info", f"wrote {figure}")
         return written
     path = write_job_surface(store, job)
     spec = JobSpec.from_dict(job.spec, check_files=False)
 
-    def note(text: str) -> None:
-        store.add_event(job.id, "warning", text)
-
     written = export_figures(
-        spec, path, out or results, formats=formats, title=job.name, on_note=note, **options
+        spec, path, out or results, formats=formats, title=job.name,
+        on_note=lambda text: record("warning", text), **options,
     )
     for figure in written:
-        store.add_event(job.id, "info", f"wrote {figure}")
+        record("info", f"wrote {figure}")
     return written

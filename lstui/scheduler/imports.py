@@ -71,6 +71,7 @@ def with_import_path(spec: JobSpec, first: Sequence[Path] = ()) -> JobSpec:
         ModelError, DataError: a factory's module cannot be found from here.
     """
     roots: list[str] = []
+    first = [*first, *(Path(f) for f in spec.import_path or ())]  # where it was found before
     for flag, error, module in _factories(spec):
         root = module_root(module, first)
         if root is None:
@@ -86,9 +87,10 @@ def with_import_path(spec: JobSpec, first: Sequence[Path] = ()) -> JobSpec:
 
 
 def check_factories(spec: JobSpec) -> None:
-    """Import each factory's module (from ``spec.import_path``, put first on ``sys.path``)
-    and check it names a callable, not calling it: a misspelt factory is refused at
-    submit, not in the worker.
+    """Import each factory's module (from ``spec.import_path``, or where
+    :func:`with_import_path` finds it from here, put first on ``sys.path``) and check it
+    names a callable, not calling it: a misspelt factory is refused at submit, not in the
+    worker.
 
     Raises:
         ModelError, DataError: the module does not import, or has no such callable.
@@ -96,7 +98,9 @@ def check_factories(spec: JobSpec) -> None:
     from lstui.datasets import factory_function
     from lstui.models import model_factory
 
-    add_import_path(spec.import_path)
+    # from the folders the spec names, else found from here (the current folder, as the
+    # job is queued from it): compare and trajectory check before a job's spec has them
+    add_import_path(with_import_path(spec).import_path)
     for flag, _, _ in _factories(spec):
         if flag == "--model":
             model_factory(spec.model)

@@ -69,6 +69,12 @@ def _check_model_files(spec: JobSpec, probe: DataProbe | None) -> None:
 
     files = _model_files(spec)
     model = _shape_model(spec, probe) if probe is not None else None
+    if model is None and (files or spec.dir_file) and _factory_of_its_own(spec.model):
+        # the person's own data (a factory, not called here): a model of their own is
+        # built without the data's shapes, so its checkpoints are checked all the same
+        from lstui.datasets import DataProbe
+
+        model = _shape_model(spec, DataProbe((1,), 1, False))
     if model is not None and probe is not None and ignores_data_shape(spec.model):
         _check_takes_inputs(spec, model, probe)
     if not files and not spec.dir_file:
@@ -151,6 +157,13 @@ def _model_files(spec: JobSpec) -> list[str]:
     """The checkpoints a worker of ``spec`` loads into its model, each once."""
     files = (spec.checkpoint, spec.checkpoint_b, spec.target, spec.target_y)
     return list(dict.fromkeys(f for f in files if f))
+
+
+def _factory_of_its_own(model: str) -> bool:
+    """Whether ``model`` is a person's ``module:factory`` (called with no arguments: its
+    shapes do not depend on the data's), not a built-in or torchvision model."""
+    module, sep, _ = model.partition(":")
+    return bool(sep) and module != "torchvision"
 
 
 def _shape_model(spec: JobSpec, probe: DataProbe) -> torch.nn.Module:

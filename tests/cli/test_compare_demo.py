@@ -4,6 +4,9 @@ import json
 import os
 import signal
 import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -55,6 +58,7 @@ def test_figure_job_waits_for_its_dependencies_then_draws_one_scale(tmp_path, da
     a, b = _checkpoints(tmp_path)
     queued = run_lstui("compare", str(a), str(b), *COMPARE, "--labels", "small,large", home=daemon_home)
     assert queued.returncode == 0, queued.stderr
+    assert "note: --x -1:1:5 has no points at ±0.25: the sharpness table interpolates" in queued.stderr
     ids = [int(line) for line in queued.stdout.split()]
     assert len(ids) == 1 + 2 + 2 + 1
     with Store.open_home(daemon_home) as store:
@@ -87,6 +91,8 @@ def test_figure_job_waits_for_its_dependencies_then_draws_one_scale(tmp_path, da
     with Store.open_home(daemon_home) as store:  # the curves' grid -1:1:5 lacks ±0.25: said
         said = [e.message for e in store.events(ids[-1])]
     assert any("small: Δloss at ±0.25 is interpolated" in m for m in said), said
+    assert [r["interpolated"] for r in rows] == ["Δloss@0.25"] * 2  # and in the table itself
+    assert (results / "sharpness.csv").read_text().splitlines()[0].endswith(",weight norm,interpolated")
     # private, as every result (the table's CSV and JSON followed the umask)
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in results.iterdir()}
     assert {name for name, mode in modes.items() if mode & 0o077} == set(), modes
@@ -220,3 +226,36 @@ def test_both_demos_interpolate_through_both_minimizers():
         assert np.isclose(alphas, 0.0).any() and np.isclose(alphas, 1.0).any(), settings
         # and the sharpness table's distances are points of the curves (was -1:1:11)
         assert off_grid_distances(np.linspace(-1, 1, settings.curve_num)) == [], settings
+
+
+def test_compare_and_trajectory_import_the_persons_module_from_the_current_folder(tmp_path):
+    """`submit surface` found `mylab` in the folder it was run from; `compare` and
+    `submit trajectory` (whose checks and PCA build the model first) did not."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "mylab.py").write_text(
+        "from torch import nn\n\ndef make_model():\n    return nn.Sequential(nn.Flatten(), nn.Linear(64, 10))\n"
+    )
+    for seed in range(3):
+        torch.manual_seed(seed)
+        torch.save(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10)).state_dict(),
+                   work / f"ck{seed}.pt")
+    home = tmp_path / "home"
+    # the `lstui` script, as a person runs it: its sys.path lacks the current folder
+    # (`python -m lstui.cli` would have it)
+    script = str(Path(sys.executable).parent / "lstui")
+    env = {**os.environ, "LSTUI_HOME": str(home), "PYTHONPATH": ""}
+
+    def lstui(*args):
+        return subprocess.run([script, *args], cwd=work, env=env, capture_output=True, text=True, timeout=300)
+
+    compared = lstui("compare", "ck0.pt", "ck1.pt", "--model", "mylab:make_model", "--data", "digits",
+                     "--x", "-1:1:5", "--surface", "-1:1:3")
+    assert compared.returncode == 0, compared.stderr
+    trajectory = lstui("submit", "trajectory", "--checkpoints", "ck*.pt", "--model", "mylab:make_model",
+                       "--data", "digits", "--num", "3")
+    assert trajectory.returncode == 0, trajectory.stderr
+    with Store.open_home(home) as store:
+        jobs = store.list_jobs()
+    assert len(jobs) == 7
+    assert all(j.spec.get("import_path") == [str(work.resolve())] for j in jobs if j.kind != "figure")

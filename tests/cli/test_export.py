@@ -265,3 +265,46 @@ def test_error_surfaces_are_drawn_on_request_as_the_reference_s_surf_name(tmp_pa
                            "--out", str(fresh))
         assert result.returncode == 2 and says in result.stderr, result.stderr
         assert not list(fresh.glob("*.png"))  # refused before the first figure
+
+
+def test_exporting_a_job_that_failed_before_its_first_point_says_it_failed(tmp_path):
+    """It said "no computed points yet", as if waiting would help."""
+    from tests.store.support import add_job
+
+    home = tmp_path / "home"
+    with Store.open_home(home) as store:
+        failed = add_job(store, tmp_path, points=3)
+        store.fail_job(failed, "ModelError: the checkpoint does not fit")
+        queued = add_job(store, tmp_path, points=3, name="waits")
+    out = run_lstui("export", str(failed), home=home)
+    assert out.returncode == 2
+    assert out.stderr.strip() == (f"lstui: error: job {failed} failed before its first point: "
+                                  "ModelError: the checkpoint does not fit; nothing to draw")
+    out = run_lstui("export", str(queued), home=home)
+    assert out.returncode == 2 and "has no computed points yet; nothing to draw" in out.stderr
+
+
+def test_a_job_exported_while_another_process_locks_the_store_keeps_its_figures(tmp_path, caplog):
+    """The figures were written, then the job's log could not be: `lstui export` said it
+    failed and that nothing was changed, with the files in the folder."""
+    import sqlite3
+
+    from lstui.scheduler.submit import submit_spec
+    from tests.store.support import finish_job
+
+    home = tmp_path / "home"
+    with Store.open_home(home) as store:
+        job_id = submit_spec(store, JobSpec(model="mlp", data="digits", x=parse_axis("-1:1:3")).validated())
+        finish_job(store, store.register_worker("cpu", 1, "h"), job_id)
+    lock = sqlite3.connect(home / "lstui.db", isolation_level=None)
+    with Store.open_home(home, timeout_s=0.2) as store:
+        job = store.get_job(job_id)
+        lock.execute("BEGIN EXCLUSIVE")
+        try:
+            written = export_job(store, job, formats=("png", "svg"), out=tmp_path / "figs", dpi=50)
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+        assert [p.suffix for p in written] == [".png", ".svg"] and all(p.is_file() for p in written)
+        assert caplog.text.count("the files are written, but not recorded in its log") == 1
+        assert not [e for e in store.events(job_id) if e.message.startswith("wrote ")]

@@ -329,3 +329,75 @@ def test_a_job_file_naming_data_of_the_folder_it_is_queued_from_is_queued(
     code, out, err = cli_in_process(["submit", "one.toml"], tmp_path / "home")
     assert code == 0, err
     assert [j["name"] for j in listed_jobs(tmp_path / "home")] and out.strip().isdigit()
+
+
+@pytest.mark.parametrize("command", ["submit", "run"])
+def test_an_interpolation_given_its_b_as_target_says_which_flag_takes_it(tmp_path: Path, command: str) -> None:
+    """`--target` is a surface's B: click said only "Missing option '--checkpoint-b'", and
+    once that was added, that `--target` has no effect."""
+    a, b = _checkpoint(tmp_path, "a.pt", 0), _checkpoint(tmp_path, "b.pt", 1)
+    line = _fails(tmp_path / "home", command, "interp", "--checkpoint", str(a), "--target", str(b))
+    assert line.endswith("takes checkpoint B as --checkpoint-b, not --target (a surface's x direction towards a checkpoint)")
+    line = _fails(tmp_path / "home", command, "interp", "--checkpoint", str(a))
+    assert line.endswith("needs --checkpoint-b: checkpoint B, at x = 1 (A, --checkpoint, at x = 0)")
+    assert listed_jobs(tmp_path / "home") == []
+
+
+def test_paths_that_cannot_be_used_are_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """A name over 255 bytes, a loop of symbolic links, a link that points nowhere, a
+    folder under /proc: OSErrors outside the write errors were tracebacks."""
+    long_name = tmp_path / ("a" * 300)
+    (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere" / "deeper")
+    home = tmp_path / "home"
+    line = _fails(home, "--home", str(long_name), "ls")
+    assert "File name too long" in line
+    line = _fails(home, "--home", str(tmp_path / "loop1"), "ls")
+    assert "Too many levels of symbolic links" in line and "point at each other" in line
+    line = _fails(home, "--home", str(tmp_path / "dangling"), "submit", "surface", "--x", "-1:1:3")
+    assert "a symbolic link in it points nowhere" in line
+    line = _fails(home, "export", f"{long_name}.h5")
+    assert "File name too long" in line and "255 bytes" in line
+    assert not home.exists()
+
+
+@pytest.mark.parametrize("argv", [("--home", "", "ls"), ("run", "surface", "--x", "-1:1:3", "--out", ""),
+                                  ("demo", "--quick", "--out", ""), ("export", "1", "--out", "")])
+def test_an_empty_folder_is_refused_not_taken_for_the_current_one(tmp_path: Path, argv: tuple[str, ...],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    line = _fails(tmp_path / "home", *argv)
+    assert "is empty; give a folder" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_with_bad_devices_refuses_before_training_or_queueing(tmp_path: Path) -> None:
+    line = _fails(tmp_path / "home", "demo", "--quick", "--devices", "bogus", "--out", str(tmp_path / "d"))
+    assert line.startswith("lstui: error: --devices 'bogus'")
+    assert not (tmp_path / "d").exists() and not (tmp_path / "home").exists()
+
+
+def test_a_checkpoint_of_another_model_is_refused_at_submit_with_the_persons_own_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The person's data factory is not called at submit, so nothing was checked; their
+    own model is built without the data's shapes, so its checkpoints are checked now."""
+    (tmp_path / "mylab.py").write_text(
+        "import torch\nfrom torch import nn\n\n"
+        "def ten():\n    return nn.Sequential(nn.Flatten(), nn.Linear(64, 10))\n\n"
+        "def five():\n    return nn.Sequential(nn.Flatten(), nn.Linear(64, 5))\n\n"
+        "def data():\n    return torch.randn(20, 1, 8, 8), torch.randint(0, 10, (20,))\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    torch.manual_seed(0)
+    torch.save(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10)).state_dict(), tmp_path / "ten.pt")
+    home = tmp_path / "home"
+    line = _fails(home, "submit", "surface", "--model", "mylab:five", "--data", "mylab:data",
+                  "--checkpoint", str(tmp_path / "ten.pt"), "--x", "-1:1:3")
+    assert "does not fit model 'mylab:five'" in line and "checkpoint [10, 64], model [5, 64]" in line
+    assert listed_jobs(home) == []
+    code, _, err = cli_in_process(["submit", "surface", "--model", "mylab:ten", "--data", "mylab:data",
+                                   "--checkpoint", str(tmp_path / "ten.pt"), "--x", "-1:1:3"], home)
+    assert code == 0, err
