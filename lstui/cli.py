@@ -191,6 +191,9 @@ def cli(ctx: click.Context, home_text: str | None) -> None:
     ctx.ensure_object(dict)
     ctx.obj["home"] = home
     if ctx.invoked_subcommand is None:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):  # it drew into the pipe, and waited for keys
+            raise click.UsageError("the TUI needs a terminal (its input and output are not one); "
+                                   "for scripts: lstui ls, lstui show JOB, lstui logs JOB")
         from lstui.tui import run_app
 
         run_app(home)
@@ -491,7 +494,8 @@ def submit_interp(ctx: click.Context, **flags: Any) -> None:
 
 
 def _follow(ctx: click.Context, ids: list[int]) -> int:
-    """Show a progress bar per job until all are finished; 1 if one failed or was cancelled."""
+    """Show a progress bar per job until all are finished; 1 if one failed or was
+    cancelled, 3 if all are done and some points diverged (as ``lstui run``)."""
     from rich.console import Console
 
     from lstui.scheduler.follow import follow_jobs, report_failures
@@ -499,7 +503,7 @@ def _follow(ctx: click.Context, ids: list[int]) -> int:
     console = Console(stderr=True)
     with _store(ctx) as store:
         jobs = follow_jobs(store, ids, console=console)
-    return report_failures(jobs, console)
+        return report_failures(jobs, console, store)
 
 
 def _parse_job_ids(text: tuple[str, ...]) -> list[int]:
@@ -686,6 +690,9 @@ def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
         store.get_job(job_id)
         last = 0
         files_by = 0.0  # once finished: how long to wait for the daemon's files ("wrote …")
+        if follow and store.job_state(job_id) not in FINISHED and not daemon_status(store.path.parent).running:
+            click.echo(f"note: no daemon is running on this home: job {job_id} makes no progress until "
+                       "'lstui daemon start'", err=True)
         while True:
             for event in store.events(job_id, after_id=last):
                 last = event.id
@@ -780,10 +787,15 @@ def daemon() -> None:
 def daemon_start(ctx: click.Context, devices: str | None, ray_address: str, foreground: bool,
                  export_formats: str, max_gpu_share: float) -> None:
     """Start the daemon (detached unless --foreground)."""
+    import math
+
     from lstui.scheduler.daemon import main as daemon_main
-    from lstui.scheduler.daemon import start_daemon
+    from lstui.scheduler.daemon import parse_export_formats, start_daemon
     from lstui.scheduler.devices import RAY_DEVICES, parse_devices
 
+    parse_export_formats(export_formats)  # refused here, in one line, not by the daemon it would start
+    if math.isnan(max_gpu_share):
+        raise SpecError("--max-gpu-share must be a number from 0 to 1, got nan")
     home = _home(ctx)
     extra = ["--export", export_formats, "--max-gpu-share", str(max_gpu_share), "--ray-address", ray_address]
     parsed = parse_devices(devices)
@@ -1040,8 +1052,13 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="replace")
     _interrupt_on_termination()
+    no_command = getattr(click.exceptions, "NoArgsIsHelpError", ())
     try:
         code = cli.main(args=argv, prog_name="lstui", standalone_mode=False)
+    except no_command as exc:  # `lstui submit`, `lstui daemon` alone: their help, not an error
+        assert exc.ctx is not None
+        click.echo(exc.ctx.get_help())
+        sys.exit(0)
     except click.UsageError as exc:
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
         click.echo(f"lstui: error: {exc.format_message()}{hint}", err=True)

@@ -18,6 +18,9 @@ from lstui.errors import GridError
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _SPEC = re.compile(rf"^\s*({_NUMBER})\s*:\s*({_NUMBER})\s*:\s*(\S+)\s*$")
 MAX_AXIS_POINTS = 10_001
+MAX_POINTS = 1001 * 1001
+"""Points of one job at most: a 1001×1001 surface is 17 hours at 0.06 s a point, and a
+10001×10001 one took 12 GB of memory to queue before it was refused."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ def parse_axis(text: str, flag: str = "--x") -> Axis:
     if match is None:
         raise GridError(f"{flag} {text!r} is not a grid spec; {accepted}")
     lo, hi, num_text = float(match.group(1)), float(match.group(2)), match.group(3)
+    if re.fullmatch(r"[-+]\d+", num_text) and int(num_text) < 2:
+        raise GridError(f"{flag} {text!r}: NUM must be at least 2; {accepted}")
     if not re.fullmatch(r"\d+", num_text):
         raise GridError(f"{flag} {text!r}: NUM {num_text!r} is not a whole number; {accepted}")
     num = int(num_text)
@@ -63,6 +68,13 @@ class SurfaceGrid:
 
     x: Axis
     y: Axis | None = None
+
+    def __post_init__(self) -> None:
+        if self.num_points > MAX_POINTS:
+            raise GridError(
+                f"--x {self.x} × --y {self.y} is {self.num_points:,} points; one job takes at most "
+                f"{MAX_POINTS:,} (1001×1001): queue a coarser grid, or several jobs over parts of it"
+            )
 
     @property
     def ndim(self) -> int:

@@ -61,7 +61,7 @@ def save_figure(
             " (vtp is written from the surface, not from a figure)"
         )
     stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
+    stem.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # private, as every result
     written: list[Path] = []
     for fmt in dict.fromkeys(wanted):
         target = stem.parent / f"{stem.name}.{fmt}"

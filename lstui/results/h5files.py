@@ -136,7 +136,8 @@ def _open_for_reading(path: Path, what: str) -> Iterator[h5py.File]:
     """Open an HDF5 file to read; any damage found while reading becomes one BadInput."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise BadInput(f"{what} {str(path)!r} does not exist")
+        kind = "is a folder" if path.is_dir() else "is not a file" if path.exists() else "does not exist"
+        raise BadInput(f"{what} {str(path)!r} {kind}")
     try:
         f = h5py.File(path, "r")
     except _DAMAGE as exc:

@@ -514,10 +514,24 @@ class Daemon:
         self._retry_at.pop(job.id, None)
         self._retry_wait.pop(job.id, None)
         self._check_directions(store, job)
+        self._note_diverged(store, job)
         if results.is_dir():
             with contextlib.suppress(OSError):
                 write_private_bytes(results / FINISH_MARK, f"{job.finished!r}\n".encode())
         self._written[job.id] = job.done_points
+
+    @staticmethod
+    def _note_diverged(store: Store, job: JobRow) -> None:
+        """Say in a done job's log how many of its points diverged (NaN or infinite
+        loss), as ``lstui run`` says it: ``show`` and ``logs`` tell it, not only a plot."""
+        from lstui.scheduler.follow import diverged_note, diverged_points
+
+        if job.state is not JobState.DONE:
+            return
+        with contextlib.suppress(Exception):
+            count = diverged_points(store, job)
+            if count:
+                store.add_event(job.id, "warning", diverged_note(job, count))
 
     @staticmethod
     def _check_directions(store: Store, job: JobRow) -> None:
@@ -652,7 +666,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _export_formats(text: str) -> tuple[str, ...]:
+def parse_export_formats(text: str) -> tuple[str, ...]:
     """``--export`` checked; the usual ``png,pdf`` without importing the plotting code."""
     formats = tuple(f.strip().lower() for f in text.split(",") if f.strip())
     if set(formats) <= {"png", "pdf"}:
@@ -689,7 +703,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         home = _home(args.home)
-        formats = _export_formats(args.export)
+        formats = parse_export_formats(args.export)
         daemon = Daemon(
             home, parse_devices(args.devices), lease_s=args.lease, export_formats=formats,
             max_gpu_share=args.max_gpu_share, ray_address=args.ray_address,

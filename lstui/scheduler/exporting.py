@@ -122,8 +122,7 @@ def export_surface(
         if not image_formats:
             raise BadInput(f"--format vtp: {what}; export its curves as png, pdf or svg")
         _note(f"no vtp written: {what}", on_note)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    out = Path(out)  # made by the first file saved: a refused option leaves no empty folder
     stem = stem or Path(surface_path).stem
     saved = _saved_spec(surface)
     title = title or (str(saved["name"]) if saved.get("name") else None)

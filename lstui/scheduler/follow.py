@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 
@@ -38,8 +39,32 @@ def follow_jobs(
             time.sleep(poll_s)
 
 
-def report_failures(jobs: Sequence[JobRow], console: Console) -> int:
-    """Print one line per job that did not finish as done; 1 if any, else 0."""
+EXIT_DIVERGED = 3
+"""Every job done, some of their points diverged (NaN or infinite loss): as `lstui run`."""
+
+
+def diverged_points(store: Store, job: JobRow) -> int:
+    """How many of the job's stored points have a NaN or infinite loss on a split it
+    evaluates (a figure job has none)."""
+    if job.kind == "figure":
+        return 0
+    splits = ("train", "test") if job.spec.get("split") == "both" else (str(job.spec.get("split", "train")),)
+    count = 0
+    for point in store.points(job.id):
+        losses = [point.train_loss if split == "train" else point.test_loss for split in splits]
+        count += any(v is None or not math.isfinite(v) for v in losses)
+    return count
+
+
+def diverged_note(job: JobRow, count: int) -> str:
+    return (f"{count} of {job.total_points} points have NaN or infinite loss (diverged); they are "
+            "saved as they are and drawn as gaps")
+
+
+def report_failures(jobs: Sequence[JobRow], console: Console, store: Store | None = None) -> int:
+    """Print one line per job that did not finish as done; 1 if any. With ``store``, one
+    warning per done job some of whose points diverged, and :data:`EXIT_DIVERGED` (3)
+    when that is all (as ``lstui run`` says it); else 0."""
     bad = [job for job in jobs if job.state is not JobState.DONE]
     for job in bad:
         reason = f": {job.error}" if job.error else ""
@@ -48,4 +73,11 @@ def report_failures(jobs: Sequence[JobRow], console: Console) -> int:
             f"lstui: error: job {job.id} ({job.name}) {job.state.value}{reason}",
             markup=False, soft_wrap=True,
         )
-    return 1 if bad else 0
+    diverged = 0
+    for job in jobs:
+        count = diverged_points(store, job) if store is not None and job.state is JobState.DONE else 0
+        if count:
+            diverged += 1
+            console.print(f"lstui: warning: job {job.id} ({job.name}): {diverged_note(job, count)}",
+                          markup=False, soft_wrap=True)
+    return 1 if bad else EXIT_DIVERGED if diverged else 0

@@ -45,7 +45,7 @@ def check_inputs(specs: Iterable[JobSpec]) -> None:
             check_factories(spec)  # a misspelt factory of the person's module, found now
         if spec.kind == "figure" or (
             spec.data == "digits" and not ignores_data_shape(spec.model)
-            and not _model_files(spec) and not spec.dir_file and not spec.subset
+            and not _model_files(spec) and not spec.dir_file and not spec.subset and spec.data_split == 1
         ):
             continue  # nothing on disk to look at (and no torch import to pay, 2-3 s)
         from lstui.datasets import probe_data
@@ -57,6 +57,11 @@ def check_inputs(specs: Iterable[JobSpec]) -> None:
             from lstui.scheduler.compute import no_test_split
 
             raise no_test_split(spec)
+        if probe is not None and probe.train_size is not None and probe.train_size // spec.data_split == 0:
+            from lstui.errors import DataError
+
+            raise DataError(f"--data-split {spec.data_split} leaves none of the {probe.train_size} "
+                            "training samples")
         if probe is not None and probe.train_size is not None and spec.subset:
             from lstui.datasets._select import parse_subset, subset_count
 

@@ -30,7 +30,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -338,6 +338,23 @@ class Store:
             return StoreError(f"database {self.path} cannot be written ({exc}); nothing was changed")
         return exc
 
+    def _damaged(self, exc: sqlite3.DatabaseError) -> BaseException:
+        """A page found damaged while reading or writing (``database disk image is
+        malformed``): one line, as a damaged file is at open. Constraint errors
+        (``IntegrityError``) are bugs and stay as they are."""
+        if type(exc) is not sqlite3.DatabaseError:
+            return exc
+        return StoreError(
+            f"database {self.path} is damaged ({exc}); move it aside and start again, or "
+            "restore a copy (the results folders keep every job's files)"
+        )
+
+    @staticmethod
+    def _rollback_quietly(c: sqlite3.Connection) -> None:
+        with suppress(sqlite3.Error):
+            if c.in_transaction:
+                c.execute("ROLLBACK")
+
     def _refuse_write(self) -> None:
         """A read-only store refuses a write before it begins (SQLite would begin one)."""
         if self._unwritable is not None:
@@ -365,6 +382,9 @@ class Store:
                 if c.in_transaction:
                     c.execute("ROLLBACK")
                 raise self._store_error(exc) from exc
+            except sqlite3.DatabaseError as exc:
+                self._rollback_quietly(c)
+                raise self._damaged(exc) from exc
             except BaseException:
                 if c.in_transaction:
                     c.execute("ROLLBACK")
@@ -388,6 +408,9 @@ class Store:
                 if c.in_transaction:
                     c.execute("ROLLBACK")
                 raise self._store_error(exc) from exc
+            except sqlite3.DatabaseError as exc:
+                self._rollback_quietly(c)
+                raise self._damaged(exc) from exc
             except BaseException:
                 if c.in_transaction:
                     c.execute("ROLLBACK")

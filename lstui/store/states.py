@@ -144,7 +144,9 @@ def check_action(old: JobState | str, action: str, *, job_id: int | None = None)
     new = check_transition(old, ACTIONS[action], job_id=job_id, action=action)
     if new is JobState.QUEUED and QUEUED_BY.get(old) != action:
         who = f"job {job_id}" if job_id is not None else "the job"
-        hint = f" ({QUEUED_BY[old]} it instead)" if old in QUEUED_BY else ""
+        hint = f" ({QUEUED_BY[old]} it instead)" if QUEUED_BY.get(old) in ACTIONS else ""
+        if old is JobState.RUNNING:  # (the daemon requeues; a person has no such command)
+            hint = " (it runs; pause and resume it to queue it again)"
         raise InvalidTransition(f"{who} is {old.value}; cannot {action} it{hint}")
     return new
 

@@ -308,3 +308,17 @@ def test_a_job_exported_while_another_process_locks_the_store_keeps_its_figures(
         assert [p.suffix for p in written] == [".png", ".svg"] and all(p.is_file() for p in written)
         assert caplog.text.count("the files are written, but not recorded in its log") == 1
         assert not [e for e in store.events(job_id) if e.message.startswith("wrote ")]
+
+
+def test_a_refused_export_leaves_no_empty_folder(tmp_path):
+    src = tmp_path / "s.h5"
+    _reference_surface(src)
+    for n, options in enumerate((["--vmin", "5", "--vmax", "1"], ["--vlevel", "0"], ["--surf-name", "bogus"],
+                                 ["--surf-name", "test_loss"])):
+        out = tmp_path / f"figs{n}"
+        result = run_lstui("export", str(src), "--out", str(out), *options)
+        assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert not out.exists(), options
+    out = tmp_path / "made" / "here"
+    assert run_lstui("export", str(src), "--out", str(out), "--format", "png", "--dpi", "40").returncode == 0
+    assert oct(out.stat().st_mode & 0o777) == "0o700"

@@ -217,3 +217,32 @@ def test_retrying_a_job_whose_file_is_still_bad_leaves_it_failed(damaged_run: Da
         assert proc.returncode == 2 and f"job {job_id} was not retried: " in line
         assert path.name in line, line
         assert run.lab.job(job_id)["state"] == "failed"
+
+
+def test_a_database_with_damaged_pages_is_one_line_for_every_command(tmp_path: Path) -> None:
+    """Pages overwritten in the middle of lstui.db (a disk fault, a copy cut short): the
+    header reads, so the store opens, and the first query that meets a damaged page
+    raised `database disk image is malformed` as a traceback."""
+    from lstui.store import Store
+    from tests.faults.support import cli_in_process
+    from tests.store.support import add_job
+
+    home = tmp_path / "home"
+    with Store.open_home(home) as store:
+        for n in range(300):
+            add_job(store, tmp_path, points=20, name=f"job {n} " * 5)
+    db = home / "lstui.db"
+    data = bytearray(db.read_bytes())
+    rng = random.Random(1)
+    for i in range(20000, min(60000, len(data)), 7):
+        data[i] = rng.randrange(256)
+    db.write_bytes(bytes(data))
+    damaged = 0
+    for argv in (["show", "1"], ["show", "30", "--json"], ["cancel", "30"], ["pause", "30"],
+                 ["priority", "30", "1"], ["logs", "10"], ["retry", "15"], ["ls", "--all"], ["ls", "--json"]):
+        code, _, err = cli_in_process(argv, home)  # a traceback fails the test
+        if "is damaged" in err:
+            damaged += 1
+            assert code == 1 and len(err.strip().splitlines()) == 1, err
+            assert "move it aside and start again, or restore a copy" in err
+    assert damaged >= 5

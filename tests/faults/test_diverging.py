@@ -68,3 +68,13 @@ def test_the_daemon_completes_a_diverging_job_and_stores_nan_as_null(
     code, out, err = cli_in_process(["show", str(job["id"])], lab.home)
     assert code == 0 and "Traceback" not in err, err
     assert "done" in out
+    # said in its log, as `lstui run` says it (only the plot's footer told it)
+    assert f"{DIVERGED_POINTS} of 6 points have NaN or infinite loss (diverged)" in out
+
+
+def test_submit_wait_of_a_diverging_job_exits_3_as_run_does(finished_lab: FinishedLab) -> None:
+    """It exited 0 with no word of the diverged points."""
+    done = finished_lab.lab.cli("submit", "--wait", "surface", *DIVERGING_SPEC, "--name", "again", check=False)
+    assert done.returncode == 3, done.stderr
+    assert "lstui: warning: job " in done.stderr
+    assert f"{DIVERGED_POINTS} of 6 points have NaN or infinite loss (diverged)" in done.stderr

@@ -401,3 +401,59 @@ def test_a_checkpoint_of_another_model_is_refused_at_submit_with_the_persons_own
     code, _, err = cli_in_process(["submit", "surface", "--model", "mylab:ten", "--data", "mylab:data",
                                    "--checkpoint", str(tmp_path / "ten.pt"), "--x", "-1:1:3"], home)
     assert code == 0, err
+
+
+def test_a_data_split_that_leaves_no_sample_is_refused_at_submit(tmp_path: Path) -> None:
+    """`run` refused it; `submit` queued it, a worker failed it, and `retry` queued it again."""
+    home = tmp_path / "home"
+    line = _fails(home, "submit", "surface", "--x", "-1:1:3", "--data-split", "100000")
+    assert line.endswith("--data-split 100000 leaves none of the 1437 training samples")
+    assert listed_jobs(home) == []
+
+
+def test_the_tui_without_a_terminal_is_one_line_not_a_screen_drawn_into_a_pipe(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "lstui.cli"], stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=60, env={"LSTUI_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith("lstui: error: the TUI needs a terminal")
+
+
+@pytest.mark.parametrize(("flag", "says"), [(("--export", "bogus"), "--export bogus: choose from png, pdf"),
+                                            (("--max-gpu-share", "nan"), "--max-gpu-share must be a number")])
+def test_daemon_start_refuses_a_bad_flag_itself_before_it_starts_a_daemon(
+    tmp_path: Path, flag: tuple[str, str], says: str
+) -> None:
+    """`--export bogus` was checked by the daemon it started (exit 1, "the daemon exited at
+    start"); `--max-gpu-share nan` passed click's range and started one."""
+    line = _fails(tmp_path / "home", "daemon", "start", "--devices", "cpu:1", *flag)
+    assert says in line and not (tmp_path / "home").exists()
+
+
+def test_a_group_without_its_command_prints_its_help_not_an_error(tmp_path: Path) -> None:
+    code, out, err = cli_in_process(["submit"], tmp_path / "home")
+    assert code == 0 and err == "" and out.startswith("Usage: lstui submit")
+
+
+def test_a_folder_given_as_surface_file_is_called_a_folder(tmp_path: Path) -> None:
+    assert _fails(tmp_path / "home", "export", str(tmp_path)).endswith(f"surface file '{tmp_path}' is a folder")
+
+
+def test_logs_follow_says_when_no_daemon_computes_the_job(tmp_path: Path) -> None:
+    """It printed the log and waited for ever, without a word."""
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    job = _submit(home, "--model", "mlp", "--x", "-1:1:3")
+    proc = subprocess.Popen([sys.executable, "-m", "lstui.cli", "logs", str(job), "-f"], stderr=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, text=True, env={"LSTUI_HOME": str(home), "PATH": "/usr/bin:/bin"})
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+    finally:
+        proc.kill()
+        proc.wait()
+    assert line.startswith(f"note: no daemon is running on this home: job {job} makes no progress")

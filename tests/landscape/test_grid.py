@@ -59,3 +59,23 @@ def test_one_dimensional_grid():
     assert grid.shape == (41,) and grid.num_points == 41
     assert grid.coordinates_of(40) == (1.5, 0.0)
     assert sorted(grid.coarse_to_fine()) == list(range(41))
+
+
+def test_a_grid_of_more_points_than_a_job_takes_is_refused_before_anything_is_made(tmp_path) -> None:
+    """Each axis was capped, their product was not: 10001×10001 took 12 GB of memory at
+    submit before anyone stopped it."""
+    import pytest
+
+    from lstui.errors import GridError
+    from lstui.landscape.grid import MAX_POINTS, SurfaceGrid, parse_axis
+    from lstui.spec import JobSpec
+    from tests.faults.support import cli_in_process
+
+    assert SurfaceGrid(parse_axis("-1:1:1001"), parse_axis("-1:1:1001")).num_points == MAX_POINTS
+    with pytest.raises(GridError, match=r"is 1,003,002 points; one job takes at most 1,002,001"):
+        JobSpec(model="mlp", x=parse_axis("-1:1:1002"), y=parse_axis("-1:1:1001")).validated()
+    code, _, err = cli_in_process(["submit", "surface", "--x", "-1:1:10001", "--y", "-1:1:10001"], tmp_path / "home")
+    assert code == 2 and "100,020,001 points" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "home").exists()
+    code, _, err = cli_in_process(["submit", "surface", "--x", "-1:1:-3"], tmp_path / "home")
+    assert code == 2 and "NUM must be at least 2" in err

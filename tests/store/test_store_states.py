@@ -63,7 +63,7 @@ def test_short_codes_follow_slurm() -> None:
     [
         (JobState.PAUSED, "retry", "job 2 is paused; cannot retry it (resume it instead)"),
         (JobState.FAILED, "resume", "job 2 is failed; cannot resume it (retry it instead)"),
-        (JobState.RUNNING, "retry", "job 2 is running; cannot retry it (requeue it instead)"),
+        (JobState.RUNNING, "retry", "job 2 is running; cannot retry it (it runs; pause and resume it to queue it again)"),
         (JobState.QUEUED, "resume", "job 2 is queued; cannot resume it"),
         (JobState.DONE, "retry", "job 2 is done; cannot retry it"),
         (JobState.CANCELLED, "cancel", "job 2 is cancelled; cannot cancel it"),
