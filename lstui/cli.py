@@ -427,6 +427,7 @@ def submit_file(ctx: click.Context, files: tuple[Path, ...]) -> None:
                     raise type(exc)(f"{entry.where}: {exc}") from None
                 x_given, y_given = entry.axes_given
                 spec = trajectory_spec(entry.spec, plane, x_given=x_given, y_given=y_given, num=entry.num)
+                _note_path_outside(plane, spec)
                 entries[n] = dataclasses.replace(entry, spec=spec)
         ids = [
             submit_spec(store, e.spec, unit_size=e.unit_size if unit_size is None else unit_size, check=False)
@@ -723,7 +724,8 @@ def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
 @click.option("--vlevel", type=float, default=None, help="spacing of contour levels (the reference's --vlevel)")
 @click.option("--zmax", type=float, default=None, help="clip the 3D surface / VTP at this loss (> 0)")
 @click.option("--log/--no-log", "log_scale", default=None,
-              help="log loss scale [default: when the loss spans two decades or more]")
+              help="log loss scale [default: when the loss spans two decades or more; on 2D "
+                   "figures, leaving out its highest 5 %]")
 @click.option("--surf-name", "surf_names", default=None,
               help="what 2D figures draw, a comma list of train_loss, test_loss, train_err, test_err "
                    "(100 − accuracy; the reference's --surf_name) [default: the losses]")
@@ -921,7 +923,17 @@ def _trajectory_spec_and_plane(flags: dict[str, Any], plane_for: Callable[[JobSp
     spec = dataclasses.replace(spec, checkpoint=spec.checkpoints[-1])
     check_factories(spec)  # the PCA builds the model: its module imported from here first
     plane = plane_for(spec)
-    return trajectory_spec(spec, plane, x_given=x_given, y_given=y_given, num=num)
+    spec = trajectory_spec(spec, plane, x_given=x_given, y_given=y_given, num=num)
+    _note_path_outside(plane, spec)
+    return spec
+
+
+def _note_path_outside(plane: TrajectoryPlane, spec: JobSpec) -> None:
+    from lstui.scheduler.trajectory import path_outside
+
+    note = path_outside(plane, spec.x, spec.y)
+    if note:
+        click.echo(f"note: {note}", err=True)
 
 
 @run.command("trajectory")

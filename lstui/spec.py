@@ -253,7 +253,7 @@ class JobSpec:
         """
         _check_type(self)
         check_choice(self.kind, JOB_KINDS, "kind")
-        if self.kind != "figure":
+        if self.kind != "figure" and isinstance(self.x, Axis) and (self.y is None or isinstance(self.y, Axis)):
             self.grid  # noqa: B018 - its size refused before anything is read or made
         check_choice(self.norm, NORMS, "--norm")
         check_choice(self.ignore, IGNORES, "--ignore")

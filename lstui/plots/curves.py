@@ -55,9 +55,10 @@ def plot_1d(
     Args:
         x: the coordinates (α).
         curves: any of ``train_loss``, ``test_loss``, ``train_acc``, ``test_acc``.
-        log: a log-scale loss axis (non-positive losses are not drawn); None decides
-            as for 2D figures (:func:`~lstui.plots.levels.wants_log`): log when every
-            finite loss is positive and they span two decades or more.
+        log: a log-scale loss axis (non-positive losses are not drawn); None: log when
+            every finite loss is positive and they span two decades or more, their
+            largest included (:func:`~lstui.plots.levels.wants_log` with ``robust=False``:
+            2D figures leave out their top 5 %, a curve's axis draws every value).
         interpolation: the paper's interpolation figure, θ(α) = (1 − α)·θ_A + α·θ_B:
             α = 0 and α = 1 are marked by dotted lines and named on the top axis.
         names: the names of the models at α = 0 and α = 1 (``interpolation`` only).
@@ -98,7 +99,7 @@ def plot_1d(
 
     if losses:
         if log is None:
-            log = wants_log(np.concatenate([data[name] for name in losses]))
+            log = wants_log(np.concatenate([data[name] for name in losses]), robust=False)
         if log:
             _log_axis(ax_loss)
         elif loss_max is None:
@@ -191,7 +192,8 @@ def plot_comparison_1d(
         )
         handles.append(line)
     if log is None:
-        log = wants_log(np.concatenate([np.asarray(line.get_ydata(), dtype=float) for line in handles]))
+        log = wants_log(np.concatenate([np.asarray(line.get_ydata(), dtype=float) for line in handles]),
+                        robust=False)
     if log:
         _log_axis(ax)
     ax.margins(x=0)

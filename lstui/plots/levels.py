@@ -113,16 +113,18 @@ def robust_range(Z: ArrayLike) -> tuple[float, float] | None:
     return lo, hi
 
 
-def wants_log(Z: ArrayLike) -> bool:
+def wants_log(Z: ArrayLike, *, robust: bool = True) -> bool:
     """Whether automatic levels for ``Z`` are log-spaced.
 
     True when every finite value is positive and the robust range spans at least
-    :data:`LOG_DECADES` decades (``robust max / min >= 100``).
+    :data:`LOG_DECADES` decades (``robust max / min >= 100``). ``robust=False`` (a 1D
+    curve's axis, which draws every value): the whole range, so that a curve from 0.001
+    to 1.6 is not drawn on a linear axis where its low part is a flat line.
     """
     values = finite_values(Z)
     if values.size == 0 or values.min() <= 0:
         return False
-    span = robust_range(values)
+    span = robust_range(values) if robust else (float(values.min()), float(values.max()))
     assert span is not None
     lo, hi = span
     return math.log10(hi / lo) >= LOG_DECADES - 1e-12

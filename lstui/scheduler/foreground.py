@@ -84,7 +84,8 @@ def run_foreground(
     saved = len(done)
     console.print(
         f"[bold]{spec.kind}[/] {spec.model} on {spec.data}: grid {grid.describe()} "
-        f"({grid.num_points} points, {len(done)} already computed) on {prepared.evaluator.device}"
+        f"({grid.num_points} points, {len(done)} already computed) on {prepared.evaluator.device}",
+        soft_wrap=True,  # one line in a log, however narrow (a grep finds it whole)
     )
 
     def write() -> None:
@@ -143,7 +144,7 @@ def run_foreground(
     computed = len(points) - len(done)
     if computed:
         spent = time.monotonic() - start
-        console.print(f"{computed} points in {spent:.1f} s ({spent / computed:.4f} s/point)")
+        console.print(f"{computed} points in {spent:.1f} s ({spent / computed:.4f} s/point)", soft_wrap=True)
     if spec.dir_file:  # the person's --dir-file (or a trajectory's PCA), read, not written
         wrote = f"wrote {surface_path} (directions from {prepared.dir_file})"
     else:

@@ -69,18 +69,24 @@ def _covering_axis(values: np.ndarray, num: int) -> Axis:
     lo, hi = float(np.min(values)), float(np.max(values))
     span = max(hi - lo, 1e-3)
     lo, hi = lo - MARGIN * span, hi + MARGIN * span
-    # keep the centre (the final model, at 0) inside and the ticks round
-    step = 10 ** math.floor(math.log10((hi - lo) / 4))
-    lo, hi = math.floor(min(lo, 0.0) / step) * step, math.ceil(max(hi, 0.0) / step) * step
+    lo, hi = min(lo, 0.0), max(hi, 0.0)  # the centre (the final model, at 0) inside
     # the centre a grid point too, so the surface holds the final model's own loss: ``a``
     # intervals left of 0 and ``num - 1 - a`` right of it, of a width rounded up to two
     # significant digits (the range grows by about one interval at most)
-    a = round((num - 1) * -lo / (hi - lo))
-    a = min(max(a, 1 if lo < 0 else 0), num - 2 if hi > 0 else num - 1)
-    b = num - 1 - a
-    if a < 0 or b < 0 or (lo < 0 and a == 0) or (hi > 0 and b == 0):
+    # of the ways to split the intervals, the one of the narrowest width: the grid then
+    # hugs the path on both sides (rounding ``a`` from the proportions left one side
+    # wider, a 11-point grid of -4:16 over a path of -0.77 to 9.63)
+    choices = [a for a in range(num) if (a > 0 or lo >= 0) and (num - 1 - a > 0 or hi <= 0)]
+    if not choices:
         return Axis(lo, hi, num)  # too few points to put one at 0
-    width = max(-lo / a if a else 0.0, hi / b if b else 0.0)
+
+    def width_of(a: int) -> float:
+        b = num - 1 - a
+        return max(-lo / a if a else 0.0, hi / b if b else 0.0)
+
+    a = min(choices, key=width_of)
+    b = num - 1 - a
+    width = width_of(a)
     unit = 10 ** (math.floor(math.log10(width)) - 1)
     width = math.ceil(round(width / unit, 9)) * unit
     return Axis(round(-a * width, 12), round(b * width, 12), num)
@@ -160,6 +166,22 @@ def trajectory_spec(spec: JobSpec, plane: TrajectoryPlane, *, x_given: bool, y_g
         spec, kind="trajectory", checkpoint=spec.checkpoints[-1], dir_file=str(plane.dir_file),
         x=x, y=y, norm="none", target=None, target_y=None,
     ).validated()
+
+
+def path_outside(plane: TrajectoryPlane, x: Axis, y: Axis | None) -> str | None:
+    """What a note says when the checkpoints' path leaves the grid the person gave (its
+    start off the figure, with nothing to tell it); None when the grid holds it."""
+    out = []
+    for flag, values, axis in (("--x", plane.path_x, x), ("--y", plane.path_y, y)):
+        if axis is None:
+            continue
+        lo, hi = float(np.min(values)), float(np.max(values))
+        if lo < axis.min or hi > axis.max:
+            out.append(f"{flag} {axis} (the path spans {lo:.3g} to {hi:.3g})")
+    if not out:
+        return None
+    return (f"the checkpoints' path leaves the grid {' and '.join(out)}: the figure shows only "
+            "its part on the grid; without --x/--y the grid covers it")
 
 
 def trajectory_path(spec: JobSpec) -> tuple[np.ndarray, np.ndarray] | None:

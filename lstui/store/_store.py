@@ -510,7 +510,7 @@ class Store:
                 (shown, kind, spec_json, int(priority), now, int(total_points)),
             )
             job_id = int(cur.lastrowid or 0)
-            results_dir = root / f"{job_id:05d}-{safe_name(name)}"
+            results_dir = _fresh_folder(root / f"{job_id:05d}-{safe_name(name)}")
             c.execute("UPDATE jobs SET results_dir = ? WHERE id = ?", (str(results_dir), job_id))
             c.executemany(
                 "INSERT INTO job_deps (job_id, depends_on) VALUES (?, ?)",
@@ -1420,6 +1420,18 @@ def _check_units(units: list[list[int]], total_points: int) -> None:
             seen[idx] = 1
     if total_points and not all(seen):
         raise ValueError(f"point {seen.index(0)} is in no unit")
+
+
+def _fresh_folder(path: Path) -> Path:
+    """``path``, or ``path-2``, ``path-3``, … when a folder of that name is there already:
+    a job of a database that was moved aside, emptied or lost, whose ids start again at
+    1. Its files are not written over by a new job's."""
+    n = 1
+    candidate = path
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.name}-{n}")
+    return candidate
 
 
 def _real(value: float | None) -> float | None:

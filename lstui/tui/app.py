@@ -140,6 +140,8 @@ class LstuiApp(App[None]):
         self.snapshot: Snapshot | None = None
         self.preview_job: int | None = None
         self.detail_job: int | None = None
+        self.form_values: dict[str, str] = {}
+        """The new-job form's values when it last queued a job: it opens with them."""
         self.main = MainScreen()
         self.refreshes = 0
         """Snapshots applied so far."""
@@ -369,7 +371,7 @@ class LstuiApp(App[None]):
             if job_id is not None:  # once the form is gone: a table under it does not scroll
                 self.main.table.select_when_shown(job_id)
 
-        self.push_screen(NewJobScreen(self.queue_spec), closed)
+        self.push_screen(NewJobScreen(self.queue_spec, self.form_values), closed)
 
     def queue_spec(self, spec: JobSpec) -> int:
         """Queue ``spec``, whose files the form checked; returns its id. Called in the

@@ -191,3 +191,14 @@ def test_3d_axis_labels_as_long_as_a_pcs_stay_on_the_page():
     fig.canvas.draw()
     drawn = fig.axes[0].get_tightbbox(fig.canvas.get_renderer())  # type: ignore[attr-defined]
     assert drawn.x0 >= 0 and drawn.y0 >= 0 and drawn.x1 <= fig.bbox.x1
+
+
+def test_an_interpolation_whose_last_point_is_far_higher_is_drawn_on_a_log_axis():
+    """A walker's interpolation: 0.0009 to 0.012 between the minima, 1.59 at its last
+    point. Its top 5 % were left out of the decision, so the axis was linear, up to 1.59,
+    and the barrier between the minima a flat line at 0."""
+    x = np.linspace(-0.5, 1.5, 21)
+    loss = np.array([1.9e-3, 1.2e-3, 9e-4, 9e-4, 1e-3, 1.4e-3, 2.1e-3, 3.4e-3, 5.5e-3, 8e-3, 1.05e-2,
+                     1.19e-2, 1.16e-2, 9.9e-3, 7.4e-3, 5.6e-3, 5e-3, 6e-3, 1.07e-2, 3.19e-2, 1.5874])
+    assert plot_1d(x, {"train_loss": loss}, interpolation=True).axes[0].get_yscale() == "log"
+    assert plot_comparison_1d([("a", x, loss)]).axes[0].get_yscale() == "log"

@@ -152,6 +152,14 @@ async def _drive(home: Path, size: tuple[int, int], tag: str, done: int, held: i
             assert str(results) not in log_text
             await pilot.press("l")
             assert screen.has_class("log-full")
+            # v gives the plot the screen: at 80 columns it has no room beside the facts
+            await pilot.press("v")
+            assert screen.has_class("plot-full") and not screen.has_class("log-full")
+            await pilot.pause(0.2)
+            assert screen.query_one("#job-preview").region.width >= size[0] - 4
+            assert screen.query_one("#job-info").region.width == 0
+            await pilot.press("v")
+            assert not screen.has_class("plot-full")
             await pilot.press("escape")
             await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), 5, "the main screen")
             await pilot.press("l")

@@ -134,6 +134,13 @@ async def _queue_with_a_misfit_checkpoint(fixed_home: Path, checkpoint: Path) ->
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: not isinstance(app.screen, NewJobScreen), 60, "the form to close")
         await wait_for(pilot, lambda: not app.actions_running(), 30, "the job queued")
+        # the next form opens with the values of the job it queued (a person's factory and
+        # data were typed again each time)
+        again = await open_form(pilot)
+        assert again is not form
+        assert (again.values()["model"], again.values()["checkpoint"], again.values()["x"]) == (
+            "cnn", str(checkpoint), "-1:1:3")
+        await pilot.press("escape")
 
 
 def _fill(form: NewJobScreen, name: str) -> None:

@@ -156,11 +156,14 @@ def event_line(event: Event, results_dir: Path | str | None = None) -> Text:
 
 
 class JobScreen(Screen[None]):
-    """Everything about one job. ``esc`` goes back, ``l`` gives the log the screen."""
+    """Everything about one job. ``esc`` goes back, ``l`` gives the log the screen, ``v``
+    the plot (on a narrow terminal, 80 columns, the only way to see it: beside the facts
+    there is no room for it)."""
 
     BINDINGS = [
         Binding("escape", "back", "Back"),
         Binding("l", "toggle_log", "Log"),
+        Binding("v", "toggle_plot", "Plot"),
     ]
 
     def __init__(self, job_id: int, *, log: bool = False, database: tuple[int, int] | None = None) -> None:
@@ -260,7 +263,13 @@ class JobScreen(Screen[None]):
     def action_back(self) -> None:
         self.dismiss(None)
 
+    def action_toggle_plot(self) -> None:
+        self.remove_class("log-full")
+        self.toggle_class("plot-full")
+        self._info.focus()
+
     def action_toggle_log(self) -> None:
+        self.remove_class("plot-full")
         self.toggle_class("log-full")
         if self.has_class("log-full"):
             self._log.focus()

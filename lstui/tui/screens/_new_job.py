@@ -41,6 +41,9 @@ class NewJobScreen(ModalScreen[int | None]):
 
     Args:
         queue: queues a spec (called in a thread); returns the job's id.
+        remembered: the values of the last job queued from the form, which it opens
+            with (and which it updates when it queues one): a person queueing a second
+            job of their own model does not type its factory and data again.
     """
 
     BINDINGS = [
@@ -48,9 +51,10 @@ class NewJobScreen(ModalScreen[int | None]):
         Binding("ctrl+s", "submit", "Queue"),
     ]
 
-    def __init__(self, queue: Callable[[JobSpec], int]) -> None:
+    def __init__(self, queue: Callable[[JobSpec], int], remembered: dict[str, str] | None = None) -> None:
         super().__init__(id="new-job")
         self.queue = queue
+        self.remembered = remembered if remembered is not None else {}
         self.errors: dict[str, str] = {}
         self.checking = False
         self.stage = ""
@@ -63,11 +67,13 @@ class NewJobScreen(ModalScreen[int | None]):
                 for f in FIELDS:
                     with Horizontal(classes="field"):
                         yield Label(f.label, classes="field-label")
+                        value = self.remembered.get(f.key, f.default)
                         if f.choices:
-                            yield Select([(c, c) for c in f.choices], value=f.default, allow_blank=False,
+                            value = value if value in f.choices else f.default
+                            yield Select([(c, c) for c in f.choices], value=value, allow_blank=False,
                                          compact=True, id=f"field-{f.key}")
                         else:
-                            yield Input(f.default, placeholder=f.placeholder, compact=True,
+                            yield Input(value, placeholder=f.placeholder, compact=True,
                                         id=f"field-{f.key}")
                     yield Static("", classes="field-error", id=f"error-{f.key}")
                 yield Static("", classes="field-error", id=f"error-{GENERAL}")
@@ -174,7 +180,7 @@ class NewJobScreen(ModalScreen[int | None]):
             except (LstuiError, OSError) as exc:  # the database locked too long, say
                 self.app.call_from_thread(self._refused, str(exc), None)
             else:
-                self.app.call_from_thread(self._queued, job_id, spec)
+                self.app.call_from_thread(self._queued, job_id, spec, values)
 
         # in the app's "actions" group: checking is the first step of queueing
         self.run_worker(check_and_queue, name="queue", group="actions", thread=True)
@@ -194,9 +200,11 @@ class NewJobScreen(ModalScreen[int | None]):
             self.query_one("#form-title", Static).update(WAITING)
             self.notify(WAITING, markup=False)
 
-    def _queued(self, job_id: int, spec: JobSpec) -> None:
-        """Say that ``spec`` is queued as ``job_id`` and close (unless ``esc`` closed
-        the form already)."""
+    def _queued(self, job_id: int, spec: JobSpec, values: dict[str, str]) -> None:
+        """Say that ``spec`` is queued as ``job_id``, remember its values for the next
+        form, and close (unless ``esc`` closed the form already)."""
+        self.remembered.clear()
+        self.remembered.update(values)
         self.stage = ""
         self.app.notify(f"queued job {job_id}: {spec.default_name()}", markup=False)
         if self.is_active:
