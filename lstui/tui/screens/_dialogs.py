@@ -53,7 +53,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("+ / -", "raise / lower the job's priority (higher runs first)"),
     ("e", "export the job's figures (PNG and PDF into its results folder)"),
     ("l", "the job's log"),
-    ("v", "in a job: its plot the whole screen (on 80 columns, where it has no room beside the facts)"),
+    ("v", "in a job's screen: its plot on the whole screen"),
     ("/", "filter jobs by words in their name, state or kind"),
     ("g", "log scale of the preview on/off"),
     ("d", "start the daemon when none runs"),
