@@ -119,7 +119,7 @@ def spec_from_flags(kind: str, flags: dict[str, Any]) -> JobSpec:
     values["compile"] = compile_mode
     values["kind"] = kind
     values["x"] = parse_axis(values["x"], "--x")
-    values["y"] = parse_axis(values["y"], "--y") if values.get("y") else None
+    values["y"] = parse_axis(values["y"], "--y") if values.get("y") is not None else None  # "" refused, not 1D
     return JobSpec(**values).validated()
 
 
@@ -510,7 +510,7 @@ def _follow(ctx: click.Context, ids: list[int]) -> int:
 def _parse_job_ids(text: tuple[str, ...]) -> list[int]:
     out = []
     for t in text:
-        if not t.isdigit() or not 1 <= int(t) <= MAX_JOB_ID:
+        if not (t.isascii() and t.isdigit()) or not 1 <= int(t) <= MAX_JOB_ID:  # not "１" for 1
             raise SpecError(f"job id {t!r}: expected a whole number from 1 to {MAX_JOB_ID}")
         out.append(int(t))
     return out
@@ -601,7 +601,8 @@ def show(ctx: click.Context, job: str, as_json: bool, no_plot: bool) -> None:
             info = job_summary(row, daemon_running=daemon_running, files_written=files_written)
             info.update(
                 spec=row.spec, results_dir=str(row.results_dir), error=row.error,
-                surface_file=str(Path(row.results_dir) / SURFACE_FILE),
+                # a comparison's figure job draws figures, it has no surface file
+                surface_file=None if row.kind == "figure" else str(Path(row.results_dir) / SURFACE_FILE),
                 created=row.created, started=row.started, finished=row.finished,
                 depends_on=list(row.depends_on),
             )

@@ -366,6 +366,8 @@ def export_job(
         return []
     results = Path(job.results_dir)
     record = _Recorder(store, job.id)
+    if out is not None:  # the job's log names files wherever its reader stands
+        out = Path(out).expanduser().absolute()
     if job.kind == "figure":  # a comparison's figures, drawn again from its jobs' surfaces
         from lstui.scheduler.compare import SHARPNESS, run_figure_job
 

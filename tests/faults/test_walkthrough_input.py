@@ -457,3 +457,12 @@ def test_logs_follow_says_when_no_daemon_computes_the_job(tmp_path: Path) -> Non
         proc.kill()
         proc.wait()
     assert line.startswith(f"note: no daemon is running on this home: job {job} makes no progress")
+
+
+def test_a_job_id_in_other_digits_and_an_empty_y_are_refused(tmp_path: Path) -> None:
+    """`show １` (a full-width 1) showed job 1; `--y ""` queued a 1D job."""
+    home = tmp_path / "home"
+    _submit(home, "--model", "mlp", "--x", "-1:1:3")
+    assert "job id '１'" in _fails(home, "show", "１")
+    assert "--y '' is not a grid spec" in _fails(home, "submit", "surface", "--x", "-1:1:3", "--y", "")
+    assert len(listed_jobs(home)) == 1
