@@ -120,7 +120,7 @@ def spec_from_flags(kind: str, flags: dict[str, Any]) -> JobSpec:
     values["kind"] = kind
     values["x"] = parse_axis(values["x"], "--x")
     values["y"] = parse_axis(values["y"], "--y") if values.get("y") is not None else None  # "" refused, not 1D
-    return JobSpec(**values).validated()
+    return JobSpec(**values).checked_size().validated()
 
 
 _FULL = "free some space; nothing computed so far is lost"
@@ -543,21 +543,25 @@ def ls(ctx: click.Context, show_all: bool, as_json: bool) -> None:
     if as_json:
         import json
 
-        click.echo(json.dumps([job_summary(j, daemon_running=daemon_running, files_written=_files_written(j))
+        click.echo(json.dumps([job_summary(j, daemon_running=daemon_running, files_pending=_files_pending(j))
                                for j in jobs], indent=1))
         return
     click.echo(jobs_table(jobs, hidden_finished=hidden, daemon_running=daemon_running, width=_terminal_width()))
 
 
-def _files_written(job: JobRow) -> bool | None:
-    """Whether a daemon wrote a finished job's surface file and figures (a comparison's
-    figure job draws its own as it runs); None while it has not finished."""
+def _files_pending(job: JobRow) -> bool | None:
+    """Whether a finished job's surface file and figures are still to be written by a
+    daemon (None while it has not finished). A job finished with no point (cancelled
+    while queued, failed before its first point) and a comparison's figure job (it draws
+    its figures as it runs) have none to wait for."""
     from lstui.scheduler.daemon import finish_marked
     from lstui.store import FINISHED
 
     if job.state not in FINISHED:
         return None
-    return job.kind == "figure" or finish_marked(job)
+    if job.kind == "figure" or not job.done_points:
+        return False
+    return not finish_marked(job)
 
 
 def _terminal_width() -> int | None:
@@ -589,16 +593,16 @@ def show(ctx: click.Context, job: str, as_json: bool, no_plot: bool) -> None:
         row = store.get_job(job_id)
         events = store.events(job_id, limit=None)
         # a running job that no daemon computes is stalled, as `ls` says
-        files_written = _files_written(row)
+        files_pending = _files_pending(row)
         # asked only when it matters: a running job may be stalled, a finished one's files pending
-        daemon_running = (row.state is not JobState.RUNNING and files_written is not False
+        daemon_running = (row.state is not JobState.RUNNING and not files_pending
                           ) or daemon_status(_home(ctx)).running
         if as_json:
             import json
 
             from lstui.scheduler.exporting import SURFACE_FILE
 
-            info = job_summary(row, daemon_running=daemon_running, files_written=files_written)
+            info = job_summary(row, daemon_running=daemon_running, files_pending=files_pending)
             info.update(
                 spec=row.spec, results_dir=str(row.results_dir), error=row.error,
                 # a comparison's figure job draws figures, it has no surface file
@@ -608,7 +612,7 @@ def show(ctx: click.Context, job: str, as_json: bool, no_plot: bool) -> None:
             )
             click.echo(json.dumps(info, indent=1))
             return
-        click.echo(job_details(row, events[-5:], daemon_running=daemon_running, files_written=files_written))
+        click.echo(job_details(row, events[-5:], daemon_running=daemon_running, files_pending=files_pending))
         from lstui.scheduler.compare import SHARPNESS
 
         table = Path(row.results_dir) / f"{SHARPNESS}.json"

@@ -47,6 +47,11 @@ class DatabaseLocked(StoreError):
     """Another process holds the database's write lock for longer than the store waits."""
 
 
+class DatabaseDamaged(StoreError):
+    """A page of the database file is damaged (``database disk image is malformed``):
+    not something waiting or retrying mends."""
+
+
 class JobNotFound(StoreError):
     """No job has the given id."""
 

@@ -82,7 +82,7 @@ def _entry(defaults: Mapping[str, Any], table: Mapping[str, Any], base: Path, wh
     if unit_size is not None and (not isinstance(unit_size, int) or isinstance(unit_size, bool) or unit_size < 1):
         raise SpecError(f"{where}: unit_size must be a whole number ≥ 1")
     try:
-        spec = JobSpec.from_dict(values, base=base, extra_keys=("unit_size", "num"))
+        spec = JobSpec.from_dict(values, base=base, extra_keys=("unit_size", "num")).checked_size()
     except BadInput as exc:  # a malformed grid too
         raise type(exc)(f"{where}: {exc}") from None
     return JobEntry(spec, unit_size, where, ("x" in table, "y" in table), num, base)

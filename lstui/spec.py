@@ -186,6 +186,13 @@ class JobSpec:
     def grid(self) -> SurfaceGrid:
         return SurfaceGrid(self.x, self.y)
 
+    def checked_size(self) -> JobSpec:
+        """This spec, its grid's size checked (:meth:`SurfaceGrid.check_size`): where a
+        new job enters (flags, job files, the form, submit), not where a stored one is read."""
+        if self.kind != "figure":
+            self.grid.check_size()
+        return self
+
     @property
     def splits(self) -> tuple[str, ...]:
         return ("train", "test") if self.split == "both" else (self.split,)
@@ -253,8 +260,6 @@ class JobSpec:
         """
         _check_type(self)
         check_choice(self.kind, JOB_KINDS, "kind")
-        if self.kind != "figure" and isinstance(self.x, Axis) and (self.y is None or isinstance(self.y, Axis)):
-            self.grid  # noqa: B018 - its size refused before anything is read or made
         check_choice(self.norm, NORMS, "--norm")
         check_choice(self.ignore, IGNORES, "--ignore")
         check_choice(self.dir_type, DIR_TYPES, "--dir-type")

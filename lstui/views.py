@@ -96,12 +96,12 @@ def format_duration(seconds: float | None) -> str:
 
 
 def job_summary(
-    job: JobRow, *, daemon_running: bool = True, files_written: bool | None = None
+    job: JobRow, *, daemon_running: bool = True, files_pending: bool | None = None
 ) -> dict[str, Any]:
     """The fields of ``lstui ls --json``. ``state`` and ``code`` are the stored ones
     (scripts compare them); ``stalled`` says that no daemon computes a running job;
-    ``files_written`` whether a daemon has written a finished job's surface file and
-    figures (None while it has not finished: a job is done when its last point is
+    ``files_pending`` whether a daemon has still to write a finished job's surface file
+    and figures (None while it has not finished: a job is done when its last point is
     stored, its files come after)."""
     return {
         "id": job.id,
@@ -117,7 +117,7 @@ def job_summary(
         "elapsed_s": elapsed_s(job, daemon_running=daemon_running),
         "eta_s": eta_s(job, daemon_running=daemon_running),
         "stalled": stalled(job, daemon_running=daemon_running),
-        "files_written": files_written if job.state in FINISHED else None,
+        "files_pending": files_pending if job.state in FINISHED else None,
     }
 
 
@@ -213,10 +213,10 @@ def format_event(event: Event) -> str:
 
 def job_details(
     job: JobRow, events: Sequence[Event] = (), *, daemon_running: bool = True,
-    files_written: bool | None = None,
+    files_pending: bool | None = None,
 ) -> str:
     """``lstui show``'s lines; ``daemon_running`` False: a running job is shown stalled.
-    ``files_written`` False: a finished job's files are said to be on their way."""
+    ``files_pending`` True: a finished job's files are said to be on their way."""
     spec = job.spec
     state = f"{state_name(job, daemon_running=daemon_running)} ({state_code(job, daemon_running=daemon_running)})"
     if stalled(job, daemon_running=daemon_running):
@@ -233,7 +233,7 @@ def job_details(
         f"  model     {spec.get('model')}  checkpoint {spec.get('checkpoint') or '-'}",
         f"  data      {spec.get('data')}  split {spec.get('split')}  loss {spec.get('loss')}",
         f"  grid      x {spec.get('x')}  y {spec.get('y') or '-'}  norm {spec.get('norm')}  dir-type {spec.get('dir_type')}",
-        f"  results   {job.results_dir}{_files_note(job, files_written, daemon_running)}",
+        f"  results   {job.results_dir}{_files_note(job, files_pending, daemon_running)}",
     ]
     if job.kind == "figure":  # it draws what the jobs it waits on computed: no grid of its own
         del lines[-2]
@@ -247,8 +247,8 @@ def job_details(
     return "\n".join(lines)
 
 
-def _files_note(job: JobRow, files_written: bool | None, daemon_running: bool) -> str:
-    if job.state not in FINISHED or files_written is not False or job.kind == "figure":
+def _files_note(job: JobRow, files_pending: bool | None, daemon_running: bool) -> str:
+    if job.state not in FINISHED or not files_pending:
         return ""
     if not daemon_running:
         return "   (files not written yet: lstui daemon start writes them)"

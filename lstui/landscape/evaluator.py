@@ -281,34 +281,52 @@ class _GlobalFlags:
     leave puts them back. Evaluators in several threads (one per device) share them:
     one that asks for the setting in force goes on at once, one that asks for the other
     waits until no other thread evaluates (a strict ``fp32`` evaluation never runs with
-    TF32 on because a ``tf32`` one started beside it, nor the other way round). A thread
-    that nests a different setting in its own has it until it leaves, then its outer
-    one again. Torch 2.9 added a second API for TF32 (``fp32_precision``) and raises if
-    the legacy one is read after the new one was written; this speaks the legacy API
-    (which torch's inductor reads too) unless the new one is already in use.
+    TF32 on because a ``tf32`` one started beside it, nor the other way round). The two
+    settings take turns: while a thread waits for the other one, new uses of the one in
+    force wait too, so threads evaluating point after point cannot keep it out. A
+    thread may nest the setting it holds, not the other one (that would flip it under
+    the other threads inside). Torch 2.9 added a second API for TF32
+    (``fp32_precision``) and raises if the legacy one is read after the new one was
+    written; this speaks the legacy API (which torch's inductor reads too) unless the
+    new one is already in use.
     """
 
     _cond = threading.Condition()
     _depth = 0
     _holders: dict[int, int] = {}  # thread id -> how many uses it is inside
+    _wanting = {False: 0, True: 0}  # threads waiting, by the setting they ask for
     _tf32: bool | None = None  # the setting in force while _depth > 0
+    _last: bool | None = None  # the setting of the last turn, for turns when both wait
     _saved: Callable[[], None] | None = None
+
+    @classmethod
+    def _may_enter(cls, me: int, tf32: bool) -> bool:
+        other_waits = cls._wanting[not tf32] > 0
+        if me in cls._holders:
+            return True
+        if cls._depth == 0:
+            return not other_waits or cls._last != tf32
+        return cls._tf32 == tf32 and not other_waits
 
     @classmethod
     @contextlib.contextmanager
     def use(cls, tf32: bool) -> Iterator[None]:
         me = threading.get_ident()
         with cls._cond:
-            while cls._depth and cls._tf32 != tf32 and me not in cls._holders:
-                cls._cond.wait()
+            if me in cls._holders and cls._tf32 != tf32:
+                raise RuntimeError("an Evaluator nested the other TF32 setting in its own evaluation")
+            cls._wanting[tf32] += 1
+            try:
+                while not cls._may_enter(me, tf32):
+                    cls._cond.wait()
+            finally:
+                cls._wanting[tf32] -= 1
             if cls._depth == 0:
-                cls._saved = cls._save()
-            outer = cls._tf32 if cls._depth else None
+                saved = cls._save()
+                cls._set(tf32)  # (raising here leaves the count as it was)
+                cls._saved, cls._tf32, cls._last = saved, tf32, tf32
             cls._depth += 1
             cls._holders[me] = cls._holders.get(me, 0) + 1
-            if cls._tf32 != tf32:
-                cls._set(tf32)
-            cls._tf32 = tf32
         try:
             yield
         finally:
@@ -318,12 +336,11 @@ class _GlobalFlags:
                 if not cls._holders[me]:
                     del cls._holders[me]
                 if cls._depth == 0:
-                    if cls._saved is not None:
-                        cls._saved()
-                    cls._saved, cls._tf32 = None, None
-                elif outer is not None and outer != cls._tf32:
-                    cls._set(outer)
-                    cls._tf32 = outer
+                    try:
+                        if cls._saved is not None:
+                            cls._saved()
+                    finally:
+                        cls._saved, cls._tf32 = None, None
                 cls._cond.notify_all()
 
     @staticmethod

@@ -69,7 +69,9 @@ class SurfaceGrid:
     x: Axis
     y: Axis | None = None
 
-    def __post_init__(self) -> None:
+    def check_size(self) -> None:
+        """Refuse a grid of more than :data:`MAX_POINTS` (a new job's: one queued before
+        the cap, by an older lstui, is still computed and read back)."""
         if self.num_points > MAX_POINTS:
             raise GridError(
                 f"--x {self.x} × --y {self.y} is {self.num_points:,} points; one job takes at most "

@@ -153,9 +153,17 @@ def sharpness(x: np.ndarray, loss: np.ndarray, distances: Sequence[float] = SHAR
 
 
 def off_grid_distances(x: np.ndarray, distances: Sequence[float] = SHARPNESS_DISTANCES) -> list[float]:
-    """The distances of the sharpness table whose ±d are not both points of grid ``x``
-    (their Δloss is interpolated)."""
-    return [d for d in distances if not all(np.isclose(x, s, rtol=0, atol=1e-9).any() for s in (-d, d))]
+    """The distances of the sharpness table whose Δloss is interpolated: a ±d inside
+    grid ``x`` that is not one of its points (outside it there is no value: the table
+    says "–"; with one side outside, the other alone is used)."""
+    x = np.asarray(x, dtype=np.float64)
+    lo, hi = float(x.min()), float(x.max())
+    out = []
+    for d in distances:
+        inside = [s for s in (-d, d) if lo - 1e-9 <= s <= hi + 1e-9]
+        if any(not np.isclose(x, s, rtol=0, atol=1e-9).any() for s in inside):
+            out.append(d)
+    return out
 
 
 def _weight_norm(spec: JobSpec, checkpoint: str) -> float:

@@ -41,7 +41,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from lstui.errors import DaemonError, DatabaseLocked, LstuiError, StoreError, first_line
+from lstui.errors import (
+    DaemonError,
+    DatabaseDamaged,
+    DatabaseLocked,
+    LstuiError,
+    StoreError,
+    first_line,
+)
 from lstui.results.h5files import no_space, remove_stale_temporaries, write_private_bytes
 from lstui.scheduler.devices import RAY_DEVICES
 from lstui.store import (
@@ -263,6 +270,7 @@ class Daemon:
     _writer: ThreadPoolExecutor | None = None
     _db_identity: tuple[int, int] | None = None  # (device, inode) of the database opened
     orphaned: str | None = None  # why the daemon's database is no longer its home's
+    failed: bool = False  # it stopped on a damaged database
 
     def request_stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
         self.stopping = True
@@ -583,6 +591,11 @@ class Daemon:
                     self._tend_workers(store)
                     self._recover(store)
                     backoff = 0.0
+                except DatabaseDamaged as exc:  # no wait mends it: the daemon stops, saying why
+                    log.error("%s; the daemon stops", exc)
+                    self.stopping = True
+                    self.failed = True
+                    break
                 except StoreError as exc:  # a full disk or a locked database: wait, retry
                     backoff = min(STORE_BACKOFF_MAX_S, max(0.5, 2 * backoff))
                     log.warning("the store cannot be written (%s); retrying in %.1f s", exc, backoff)
@@ -593,7 +606,7 @@ class Daemon:
                 self._pause(self.poll_s + backoff)
         finally:
             self._shutdown(store)
-        return 1 if self.orphaned else 0
+        return 1 if self.orphaned or self.failed else 0
 
     def _shutdown(self, store: Store, timeout_s: float = STOP_WAIT_S) -> None:
         for slot in self.slots:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 
@@ -49,11 +48,7 @@ def diverged_points(store: Store, job: JobRow) -> int:
     if job.kind == "figure":
         return 0
     splits = ("train", "test") if job.spec.get("split") == "both" else (str(job.spec.get("split", "train")),)
-    count = 0
-    for point in store.points(job.id):
-        losses = [point.train_loss if split == "train" else point.test_loss for split in splits]
-        count += any(v is None or not math.isfinite(v) for v in losses)
-    return count
+    return store.diverged_count(job.id, splits)
 
 
 def diverged_note(job: JobRow, count: int) -> str:

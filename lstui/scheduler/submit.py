@@ -47,6 +47,7 @@ def submit_spec(
     unit_size = DEFAULT_UNIT_SIZE if unit_size is None else unit_size
     if not 1 <= unit_size <= MAX_UNIT_SIZE:
         raise SpecError(f"--unit-size must be between 1 and {MAX_UNIT_SIZE}, got {unit_size}")
+    spec.checked_size()
     spec = with_import_path(spec)
     add_import_path(spec.import_path)  # a module of the current folder, for the checks here
     if check:

@@ -29,7 +29,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
 
-from lstui.errors import InvalidTransition, LstuiError, SpecError, StoreError, described, first_line
+from lstui.errors import (
+    DatabaseDamaged,
+    InvalidTransition,
+    LstuiError,
+    SpecError,
+    StoreError,
+    described,
+    first_line,
+)
 from lstui.results.h5files import no_space
 from lstui.scheduler.allocator import keep_freed_memory
 from lstui.scheduler.devices import RAY_DEVICES
@@ -235,7 +243,7 @@ class Worker:
             try:
                 return call(*args, **kwargs)
             except StoreError as exc:
-                if self.stopping:
+                if self.stopping or isinstance(exc, DatabaseDamaged):  # (no wait mends a damaged page)
                     raise
                 log.warning("store call %s failed (%s); retrying in %.1f s", call.__name__, exc, pause)
                 self._idle(pause)
@@ -413,6 +421,9 @@ class Worker:
                 last_flush = now
         self._flush(claim, buffer)
         if not self.keeper.lost(claim):
+            # let go of it first: a keeper's tick that met it completed (a renewal refused,
+            # the job done) would say "lease lost"; the lease holds for the moment this takes
+            self.keeper.hold(None)
             self._timed(self.store.complete_unit, claim.unit_id, self.worker_id)
 
     def _end_if_device_broken(self, claim: UnitClaim, exc: BaseException) -> None:

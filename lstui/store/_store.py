@@ -33,11 +33,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlite_utils import Database
 
-from lstui.errors import DatabaseLocked, InvalidTransition, JobNotFound, StoreError
+from lstui.errors import DatabaseDamaged, DatabaseLocked, InvalidTransition, JobNotFound, StoreError
 from lstui.store._paths import DB_NAME, default_home, display_name, safe_name
 from lstui.store._rows import Event, JobRow, PointRow, UnitClaim, UnitRow, WorkerRow
 from lstui.store._schema import SCHEMA_VERSION, apply_migrations, schema_version
@@ -338,16 +338,17 @@ class Store:
             return StoreError(f"database {self.path} cannot be written ({exc}); nothing was changed")
         return exc
 
-    def _damaged(self, exc: sqlite3.DatabaseError) -> BaseException:
+    def _raise_damaged(self, exc: sqlite3.DatabaseError) -> NoReturn:
         """A page found damaged while reading or writing (``database disk image is
-        malformed``): one line, as a damaged file is at open. Constraint errors
-        (``IntegrityError``) are bugs and stay as they are."""
+        malformed``): one line, as a damaged file is at open, and a :class:`DatabaseDamaged`
+        that the daemon and its workers do not retry. Constraint errors (``IntegrityError``)
+        are bugs and stay as they are."""
         if type(exc) is not sqlite3.DatabaseError:
-            return exc
-        return StoreError(
+            raise exc
+        raise DatabaseDamaged(
             f"database {self.path} is damaged ({exc}); move it aside and start again, or "
             "restore a copy (the results folders keep every job's files)"
-        )
+        ) from exc
 
     @staticmethod
     def _rollback_quietly(c: sqlite3.Connection) -> None:
@@ -375,6 +376,8 @@ class Store:
                 c.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
                 raise self._store_error(exc) from exc
+            except sqlite3.DatabaseError as exc:
+                self._raise_damaged(exc)
             try:
                 yield c
                 c.execute("COMMIT")
@@ -384,7 +387,7 @@ class Store:
                 raise self._store_error(exc) from exc
             except sqlite3.DatabaseError as exc:
                 self._rollback_quietly(c)
-                raise self._damaged(exc) from exc
+                self._raise_damaged(exc)
             except BaseException:
                 if c.in_transaction:
                     c.execute("ROLLBACK")
@@ -410,7 +413,7 @@ class Store:
                 raise self._store_error(exc) from exc
             except sqlite3.DatabaseError as exc:
                 self._rollback_quietly(c)
-                raise self._damaged(exc) from exc
+                self._raise_damaged(exc)
             except BaseException:
                 if c.in_transaction:
                     c.execute("ROLLBACK")
@@ -1114,6 +1117,18 @@ class Store:
             return int(
                 c.execute("SELECT count(*) FROM points WHERE job_id = ?", (job_id,)).fetchone()[0]
             )
+
+    def diverged_count(self, job_id: int, splits: Sequence[str]) -> int:
+        """How many stored points of a job have a NaN (stored as NULL) or infinite loss on
+        any of ``splits`` (``train``, ``test``), counted in SQLite, not in Python."""
+        unknown = [s for s in splits if s not in ("train", "test")]
+        if unknown or not splits:
+            raise ValueError(f"splits are train and test, got {list(splits)}")
+        bad = " OR ".join(f"{s}_loss IS NULL OR abs({s}_loss) > 1.7e308" for s in dict.fromkeys(splits))
+        with self._read() as c:
+            return int(c.execute(
+                f"SELECT count(*) FROM points WHERE job_id = ? AND ({bad})", (job_id,)
+            ).fetchone()[0])
 
     def points_since(self, job_id: int, after_rowid: int = 0) -> tuple[list[PointRow], int]:
         """Points stored after a previous call, for previews that update in place.

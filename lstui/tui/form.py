@@ -135,6 +135,6 @@ def validate_form(values: Mapping[str, str]) -> tuple[JobSpec | None, dict[str, 
     if errors:
         return None, errors
     try:
-        return JobSpec.from_dict(out), {}
+        return JobSpec.from_dict(out).checked_size(), {}
     except LstuiError as exc:
         return None, {GENERAL: str(exc)}

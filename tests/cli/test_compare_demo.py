@@ -214,6 +214,10 @@ def test_the_sharpness_distances_are_points_of_compare_s_default_grid():
 
     assert off_grid_distances(np.linspace(-1, 1, 51)) == [0.25, 0.5]
     assert off_grid_distances(np.linspace(-1, 1, 41)) == []
+    # outside the grid there is no value ("–"), and one side alone is that side's: not interpolated
+    assert off_grid_distances(np.linspace(-0.1, 0.1, 21)) == []
+    assert off_grid_distances(np.linspace(0, 1, 21)) == []
+    assert off_grid_distances(np.linspace(0, 1, 11)) == [0.25]
     assert "[default: -1:1:41]" in run_lstui("compare", "--help").stdout
 
 

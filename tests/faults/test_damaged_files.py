@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -246,3 +247,15 @@ def test_a_database_with_damaged_pages_is_one_line_for_every_command(tmp_path: P
             assert code == 1 and len(err.strip().splitlines()) == 1, err
             assert "move it aside and start again, or restore a copy" in err
     assert damaged >= 5
+
+    # the daemon's workers retry a locked or full store; a damaged one is not retried
+    from lstui.errors import DatabaseDamaged
+    from lstui.scheduler.worker import Worker, WorkerConfig
+
+    with Store.open_home(home) as store:
+        worker = Worker(WorkerConfig(home), store)
+        started = time.monotonic()
+        with pytest.raises(DatabaseDamaged, match="is damaged"):
+            for job_id in range(1, 301):
+                worker._timed(store.events, job_id, limit=None)
+        assert time.monotonic() - started < 5

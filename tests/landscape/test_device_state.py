@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 
+import pytest
 import torch
 
 from lstui.landscape.directions import create_random_direction
@@ -52,7 +53,7 @@ def test_a_strict_evaluation_keeps_tf32_off_while_a_tf32_one_waits_for_it() -> N
     assert _tf32() == before, "the last to leave puts the flags back"
 
 
-def test_the_same_setting_shares_and_a_nested_one_gives_back_the_outer() -> None:
+def test_the_same_setting_shares_and_a_thread_nests_only_its_own() -> None:
     before = _tf32()
     other_inside = threading.Event()
 
@@ -65,8 +66,10 @@ def test_the_same_setting_shares_and_a_nested_one_gives_back_the_outer() -> None
         t.start()
         assert other_inside.wait(10), "the same setting does not wait"
         t.join(10)
-        with _GlobalFlags.use(tf32=False):  # this thread's own, nested
-            assert _tf32() == (False, False)
+        with _GlobalFlags.use(tf32=True):  # this thread's own setting, nested
+            assert _tf32() == (True, True)
+        with pytest.raises(RuntimeError, match="nested the other TF32 setting"), _GlobalFlags.use(tf32=False):
+            pass  # (it would flip it under the other threads inside)
         assert _tf32() == (True, True)
     assert _tf32() == before
 
@@ -93,3 +96,29 @@ def test_importing_lstui_numbers_gpus_in_pci_order() -> None:
     code = "import lstui.scheduler.foreground, os; print(os.environ['CUDA_DEVICE_ORDER'])"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "PCI_BUS_ID"
+
+
+def test_a_thread_asking_for_the_other_setting_gets_its_turn() -> None:
+    """Threads evaluating point after point with TF32 (entering and leaving at once) kept
+    a strict one out for as long as they ran."""
+    stop = threading.Event()
+
+    def busy() -> None:
+        while not stop.is_set():
+            with _GlobalFlags.use(tf32=True):
+                time.sleep(0.002)
+
+    threads = [threading.Thread(target=busy) for _ in range(2)]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(0.05)
+        started = time.perf_counter()
+        with _GlobalFlags.use(tf32=False):
+            waited = time.perf_counter() - started
+            assert _tf32() == (False, False)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(10)
+    assert waited < 1.0

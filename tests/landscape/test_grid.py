@@ -73,7 +73,10 @@ def test_a_grid_of_more_points_than_a_job_takes_is_refused_before_anything_is_ma
 
     assert SurfaceGrid(parse_axis("-1:1:1001"), parse_axis("-1:1:1001")).num_points == MAX_POINTS
     with pytest.raises(GridError, match=r"is 1,003,002 points; one job takes at most 1,002,001"):
-        JobSpec(model="mlp", x=parse_axis("-1:1:1002"), y=parse_axis("-1:1:1001")).validated()
+        JobSpec(model="mlp", x=parse_axis("-1:1:1002"), y=parse_axis("-1:1:1001")).checked_size()
+    # a job queued before the cap (an older lstui allowed 10001 a side) is still read back
+    stored = JobSpec.from_dict({"model": "mlp", "x": "-1:1:2001", "y": "-1:1:2001"}, check_files=False)
+    assert stored.grid.num_points == 2001 * 2001
     code, _, err = cli_in_process(["submit", "surface", "--x", "-1:1:10001", "--y", "-1:1:10001"], tmp_path / "home")
     assert code == 2 and "100,020,001 points" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "home").exists()

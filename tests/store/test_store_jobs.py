@@ -578,3 +578,24 @@ def test_an_action_on_several_jobs_changes_all_or_none(store: Store, tmp_path: P
     assert store.get_job(a).state is JobState.QUEUED
     store.act("cancel", [a, b])
     assert {store.get_job(j).state for j in (a, b)} == {JobState.CANCELLED}
+
+
+def test_diverged_points_are_counted_in_sqlite_by_the_splits_evaluated(tmp_path: Path) -> None:
+    """NaN is stored as NULL and inf as inf; a split not evaluated (NULL) does not count."""
+    from tests.store.support import add_job
+
+    with Store.open_home(tmp_path / "home") as store:
+        job = add_job(store, tmp_path, points=5, unit_size=5)
+        worker = store.register_worker("cpu", 1, "h")
+        claim = store.claim_unit(worker, lease_s=60)
+        assert claim is not None
+        inf, nan = float("inf"), float("nan")
+        store.write_points(claim.unit_id, worker, [
+            PointRow(0, 1.0, 50.0, 2.0, 40.0), PointRow(1, nan, nan, 2.0, 40.0),
+            PointRow(2, inf, 10.0, None, None), PointRow(3, 1.0, 50.0, -inf, 40.0), PointRow(4, 1.0, 50.0),
+        ])
+        assert store.diverged_count(job, ["train"]) == 2
+        assert store.diverged_count(job, ["test"]) == 3  # 2's and 4's test split not evaluated: NULL
+        assert store.diverged_count(job, ["train", "test"]) == 4
+        with pytest.raises(ValueError):
+            store.diverged_count(job, ["train_loss; DROP TABLE points"])
