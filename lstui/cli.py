@@ -91,7 +91,8 @@ def job_options(default_x: str | None, kind: str = "surface") -> Callable[[Calla
             click.option("--loss", "--loss-name", "loss", default="ce", show_default=True, type=click.Choice(LOSSES)),
             click.option("--subset", default=None, help="a count or fraction of the train split (seeded)"),
             click.option("--data-split", default=1, show_default=True, type=int, help="use len // N training samples (reference rule)"),
-            click.option("--raw-data", is_flag=True, help="skip input normalisation"),
+            click.option("--raw-data", is_flag=True, help="skip input normalisation (CIFAR: the reference's "
+                         "mean/std; digits, image folders: their train split's)"),
             click.option("--seed", default=123, show_default=True, type=int),
             click.option("--batch-size", default=None, type=int, help="samples per forward pass (default: by device)"),
             click.option("--precision", default="fp32", show_default=True, type=click.Choice(PRECISIONS),

@@ -67,8 +67,9 @@ CIFAR100 = CifarLayout(
 )
 LAYOUTS = {layout.kind: layout for layout in (CIFAR10, CIFAR100)}
 
-# Everything a CIFAR batch pickle refers to by name: numpy's array reconstruction and
-# the codec that protocol-2 pickles written by Python 3 use for bytes.
+# Everything a CIFAR batch pickle refers to by name: numpy's array reconstruction, the
+# codec that protocol-2 pickles written by Python 3 use for bytes, and the rebuilding of
+# an array from its bytes that protocol 5 uses (a batch re-pickled with it).
 _ALLOWED_GLOBALS = {
     ("_codecs", "encode"),
     ("numpy", "ndarray"),
@@ -77,6 +78,8 @@ _ALLOWED_GLOBALS = {
     ("numpy.core.multiarray", "scalar"),
     ("numpy._core.multiarray", "_reconstruct"),
     ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"),
 }
 
 

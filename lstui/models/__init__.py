@@ -24,9 +24,18 @@ REFERENCE_MODEL_NAMES: tuple[str, ...] = tuple(REFERENCE_ZOO)
 SMALL_MODEL_NAMES: tuple[str, ...] = tuple(SMALL_MODELS)
 
 
-def misfit_subject(checkpoint: str | Path, name: str) -> str:
-    """The start of the message for a checkpoint that does not fit model ``name``."""
-    return f"checkpoint {str(checkpoint)!r} does not fit model {name!r}"
+def misfit_subject(
+    checkpoint: str | Path, name: str, input_shape: tuple[int, ...] | None = None,
+    num_classes: int | None = None,
+) -> str:
+    """The start of the message for a checkpoint that does not fit model ``name``; a
+    built-in model names the data it was built for (its channels and classes are the
+    data's: a grayscale image folder is read as RGB, a folder one level off has one class)."""
+    built_for = ""
+    if input_shape is not None and num_classes is not None and ":" not in name:  # a built-in
+        built_for = (f" (built for the data's {'×'.join(map(str, input_shape))} samples and "
+                     f"{num_classes} class{'es' if num_classes != 1 else ''})")
+    return f"checkpoint {str(checkpoint)!r} does not fit model {name!r}{built_for}"
 
 
 def load_model(
@@ -56,7 +65,7 @@ def load_model(
     model = build_model(name, input_shape=input_shape, num_classes=num_classes)
     if checkpoint is not None:
         state = load_checkpoint(checkpoint, trust=trust)
-        apply_state_dict(model, state, subject=misfit_subject(checkpoint, name))
+        apply_state_dict(model, state, subject=misfit_subject(checkpoint, name, input_shape, num_classes))
     return model.cpu().eval()
 
 

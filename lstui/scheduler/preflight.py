@@ -87,7 +87,8 @@ def _check_model_files(spec: JobSpec, probe: DataProbe | None) -> None:
     for file in files:
         state = load_checkpoint(file, trust=spec.trust_checkpoint)
         if model is not None:
-            fitted_state_dict(model, state, subject=misfit_subject(file, spec.model))
+            shape = (probe.input_shape, probe.num_classes) if probe is not None else (None, None)
+            fitted_state_dict(model, state, subject=misfit_subject(file, spec.model, *shape))
     if spec.dir_file:
         _check_dir_file(spec, model)
 

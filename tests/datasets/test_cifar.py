@@ -198,3 +198,18 @@ def test_garbage_file_is_a_data_error(tmp_path):
     (root / CIFAR10_FOLDER / "test_batch").write_bytes(b"not a pickle")
     with pytest.raises(DataError, match="not a readable CIFAR batch"):
         load_data(f"cifar10:{root}")
+
+
+def test_cifar10_batches_repickled_with_protocol_5_read_the_same(tmp_path):
+    """NumPy pickles arrays by their bytes at protocol 5 (``_frombuffer``), which the
+    batch unpickler refused."""
+    root = write_cifar10(tmp_path / "orig", n_per_batch=8)
+    want = load_data(f"cifar10:{root}")
+    folder = root / CIFAR10_FOLDER
+    for name in [*CIFAR10_TRAIN_FILES, "test_batch"]:
+        entry = read_batch(folder / name)
+        entry[b"data"] = np.ascontiguousarray(entry[b"data"])
+        (folder / name).write_bytes(pickle.dumps(entry, protocol=5))
+    assert b"_frombuffer" in (folder / "test_batch").read_bytes()
+    got = load_data(f"cifar10:{root}")
+    assert torch.equal(got.train.inputs, want.train.inputs) and torch.equal(got.test.inputs, want.test.inputs)

@@ -71,8 +71,9 @@ def test_val_is_used_when_there_is_no_test(tmp_path):
 
 def test_grayscale_images_become_rgb(tmp_path):
     _write(tmp_path / "a" / "g.png", np.full((4, 5), 77, dtype=np.uint8))
+    _write(tmp_path / "b" / "g.png", np.full((4, 5), 77, dtype=np.uint8))
     data = load_data(f"imagefolder:{tmp_path}", raw=True)
-    assert data.train.inputs.shape == (1, 3, 4, 5)
+    assert data.train.inputs.shape == (2, 3, 4, 5)
     assert int(data.train.inputs.min()) == int(data.train.inputs.max()) == 77
 
 
@@ -84,7 +85,7 @@ def test_mixed_sizes_are_a_data_error_saying_to_resize(tmp_path):
 
 
 def test_test_class_missing_from_train_is_a_data_error(tmp_path):
-    _folder(tmp_path / "train", classes=("a",))
+    _folder(tmp_path / "train", classes=("a", "b"))
     _folder(tmp_path / "test", classes=("z",))
     with pytest.raises(DataError, match="train split lacks"):
         load_data(f"imagefolder:{tmp_path}")
@@ -106,3 +107,48 @@ def test_unreadable_image_is_a_data_error_naming_it(tmp_path):
     (tmp_path / "cat" / "broken.png").write_bytes(b"not a png")
     with pytest.raises(DataError, match="broken.png"):
         load_data(f"imagefolder:{tmp_path}")
+
+
+def test_one_class_folder_is_refused_naming_the_folder_it_meant(tmp_path):
+    """imagefolder:PATH one level off (PATH/val/CLASS/…) was one class: the loss over one
+    class is 0 at every point, a flat landscape, with no word."""
+    from lstui.datasets import probe_data
+
+    _folder(tmp_path / "valonly" / "val")
+    for load in (load_data, probe_data):
+        with pytest.raises(DataError, match=r"holds one class folder \(val\); a landscape needs two classes "
+                                            r"or more, each a folder of images; did you mean imagefolder:.*valonly/val\?"):
+            load(f"imagefolder:{tmp_path / 'valonly'}")
+
+
+def test_hidden_and_system_entries_are_not_classes_or_images(tmp_path):
+    """Jupyter's .ipynb_checkpoints was a class (refused: no images), macOS's ._x.png an
+    image (refused: cannot identify it), a checkpoint copy inside a class a sample."""
+    _folder(tmp_path)
+    (tmp_path / ".ipynb_checkpoints").mkdir()
+    (tmp_path / "__MACOSX").mkdir()
+    (tmp_path / "cat" / "._img0.png").write_bytes(b"AppleDouble")
+    _write(tmp_path / "cat" / ".ipynb_checkpoints" / "img0-checkpoint.png", np.zeros((4, 5, 3), dtype=np.uint8))
+    data = load_data(f"imagefolder:{tmp_path}", raw=True)
+    assert data.num_classes == 2 and len(data.train) == 6
+
+
+@pytest.mark.parametrize("fault", ["empty_class", "extra_test_class", "empty_test"])
+def test_the_probe_at_submit_finds_what_file_names_tell(tmp_path, fault):
+    """Each was queued, and failed on its worker's first point."""
+    from lstui.datasets import probe_data
+
+    _folder(tmp_path / "train", classes=("a", "b", "c"))
+    (tmp_path / "test").mkdir()
+    if fault == "empty_class":
+        for f in (tmp_path / "train" / "b").iterdir():
+            f.unlink()
+        _folder(tmp_path / "test", classes=("a",))
+        says = "class folder .*train/b holds no images"
+    elif fault == "extra_test_class":
+        _folder(tmp_path / "test", classes=("a", "zz"))
+        says = "test/zz is a class the train split lacks"
+    else:
+        says = "test holds no class folders"
+    with pytest.raises(DataError, match=says):
+        probe_data(f"imagefolder:{tmp_path}")

@@ -149,7 +149,7 @@ def test_a_zoo_model_is_checked_on_the_meta_device_without_its_memory(tmp_path: 
     model = _shape_model(spec, DataProbe((3, 32, 32), 10, True))
     assert all(t.is_meta for t in model.state_dict().values())
     wrong = JobSpec(model="resnet20", checkpoint=str(ckpt), data=f"cifar10:{root}", x="-1:1:3")
-    with pytest.raises(BadInput, match="does not fit model 'resnet20': 216 unexpected"):
+    with pytest.raises(BadInput, match=r"does not fit model 'resnet20' \(built for the data's 3×32×32 samples and 10 classes\): 216 unexpected"):
         check_inputs([wrong.validated()])
 
 
