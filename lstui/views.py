@@ -56,16 +56,22 @@ def state_code(job: JobRow, *, daemon_running: bool = True) -> str:
     return STALLED_CODE if stalled(job, daemon_running=daemon_running) else job.code
 
 
+PACE_MIN_S = 10.0
+"""A run's own rate is used once its window is this long; before, the whole running
+time's average (a rate of the first second or two of a run is noise)."""
+
+
 def points_per_s(job: JobRow, now: float | None = None, *, daemon_running: bool = True) -> float | None:
-    """Points per second as the job runs now: over the last one to two minutes of its
-    current run (:data:`lstui.store.PACE_WINDOW_S`), over its whole running time when
-    it does not run. None before its first point, and while it is stalled: nothing
-    computes it, so a rate would be a guess."""
+    """Points per second as the job runs now: over the last minute or so of its current
+    run (:data:`lstui.store.PACE_WINDOW_S`, from the run's first stored points: the time
+    its workers took to get ready is left out), over its whole running time when that
+    window is shorter than :data:`PACE_MIN_S` or the job does not run. None before its
+    first point, and while it is stalled: nothing computes it, so a rate would be a guess."""
     if stalled(job, daemon_running=daemon_running) or job.done_points <= 0:
         return None
     if job.pace_since is not None and job.pace_done is not None:
         span = (now or time.time()) - job.pace_since
-        if span > 0 and job.done_points > job.pace_done:
+        if span >= PACE_MIN_S and job.done_points > job.pace_done:
             return (job.done_points - job.pace_done) / span
     spent = elapsed_s(job, now, daemon_running=daemon_running)
     if not spent:
@@ -82,6 +88,14 @@ def eta_s(job: JobRow, now: float | None = None, *, daemon_running: bool = True)
     if rate is None:
         return None
     return (job.total_points - job.done_points) / rate
+
+
+def format_rate(rate: float | None) -> str:
+    """Points per second as ``lstui run`` says them (``3.6 points/s``); under one a
+    second, per minute (``12.5 points/min``); ``-`` when unknown."""
+    if rate is None:
+        return "-"
+    return f"{rate:.1f} points/s" if rate >= 1.0 else f"{60.0 * rate:.1f} points/min"
 
 
 def format_duration(seconds: float | None) -> str:
@@ -116,6 +130,7 @@ def job_summary(
         "device": job.device or "",
         "elapsed_s": elapsed_s(job, daemon_running=daemon_running),
         "eta_s": eta_s(job, daemon_running=daemon_running),
+        "points_per_s": points_per_s(job, daemon_running=daemon_running) if job.state is JobState.RUNNING else None,
         "stalled": stalled(job, daemon_running=daemon_running),
         "files_pending": files_pending if job.state in FINISHED else None,
     }
@@ -229,7 +244,9 @@ def job_details(
         f"  device    {job.device or '-'}",
         f"  created   {format_time(job.created)}   started {format_time(job.started)}   finished {format_time(job.finished)}",
         f"  elapsed   {format_duration(elapsed_s(job, daemon_running=daemon_running))}   "
-        f"ETA {format_duration(eta_s(job, daemon_running=daemon_running))}",
+        f"ETA {format_duration(eta_s(job, daemon_running=daemon_running))}"
+        + (f"   {format_rate(points_per_s(job, daemon_running=daemon_running))}"
+           if job.state is JobState.RUNNING else ""),
         f"  model     {spec.get('model')}  checkpoint {spec.get('checkpoint') or '-'}",
         f"  data      {spec.get('data')}  split {spec.get('split')}  loss {spec.get('loss')}",
         f"  grid      x {spec.get('x')}  y {spec.get('y') or '-'}  norm {spec.get('norm')}  dir-type {spec.get('dir_type')}",

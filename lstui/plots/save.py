@@ -11,6 +11,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 
 from lstui.errors import BadInput
+from lstui.results.h5files import temporary_prefix
 
 FIGURE_FORMATS = ("png", "pdf", "svg")
 DEFAULT_DPI = 300
@@ -66,7 +67,7 @@ def save_figure(
     for fmt in dict.fromkeys(wanted):
         target = stem.parent / f"{stem.name}.{fmt}"
         handle, tmp_name = tempfile.mkstemp(
-            prefix=f".{stem.name}.", suffix=f".{fmt}.tmp", dir=stem.parent
+            prefix=temporary_prefix(stem.name), suffix=f".{fmt}.tmp", dir=stem.parent
         )
         try:
             with os.fdopen(handle, "wb") as stream:

@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from lstui.plots import _style as st
+from lstui.results.h5files import temporary_prefix
 
 LOG_OFFSET = 0.1
 """``log=True`` writes ln(z + 0.1), as the reference does, so a zero loss stays finite."""
@@ -146,7 +147,7 @@ def write_vtp(
     ]
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    handle, tmp_name = tempfile.mkstemp(prefix=temporary_prefix(target.name), suffix=".tmp", dir=target.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.writelines(parts)

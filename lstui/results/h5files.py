@@ -15,6 +15,8 @@ import contextlib
 import errno
 import io
 import os
+import re
+import socket
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -61,9 +63,35 @@ STALE_TEMPORARY_S = 600.0
 process killed while it wrote: no write takes ten minutes."""
 
 
+def temporary_prefix(name: str) -> str:
+    """The start of the name of an atomic write's temporary file for ``name``:
+    ``.NAME.pidPID@HOST-``, so that a daemon tells one whose writer is dead (killed
+    while it wrote) from one another process on this machine or another is writing."""
+    return f".{name}.pid{os.getpid()}@{socket.gethostname()}-"
+
+
+_WRITER = re.compile(r"\.pid(\d+)@")
+
+
+def _writer_dead(name: str) -> bool:
+    """Whether ``name`` (a temporary file's) names its writer, on this machine, and that
+    process is gone."""
+    found = _WRITER.search(name)
+    if found is None or not name[found.end():].startswith(socket.gethostname() + "-"):
+        return False
+    try:
+        os.kill(int(found.group(1)), 0)
+    except ProcessLookupError:
+        return True
+    except (OSError, ValueError, OverflowError):
+        return False
+    return False
+
+
 def remove_stale_temporaries(folder: Path, older_than_s: float = STALE_TEMPORARY_S) -> list[Path]:
     """Delete the temporary files that writes killed half way left in ``folder`` (a write
-    removes its own when it fails, not when its process is killed); returns them."""
+    removes its own when it fails, not when its process is killed): those whose writer,
+    on this machine, is gone, and any older than ``older_than_s``; returns them."""
     import time
 
     removed: list[Path] = []
@@ -75,7 +103,9 @@ def remove_stale_temporaries(folder: Path, older_than_s: float = STALE_TEMPORARY
     for entry in entries:
         if entry.name.startswith(".") and entry.name.endswith(".tmp"):
             with contextlib.suppress(OSError):
-                if entry.is_file() and not entry.is_symlink() and entry.stat().st_mtime < cutoff:
+                if entry.is_file() and not entry.is_symlink() and (
+                    _writer_dead(entry.name) or entry.stat().st_mtime < cutoff
+                ):
                     entry.unlink()
                     removed.append(entry)
     return removed
@@ -90,7 +120,7 @@ def write_private_bytes(path: Path, data: bytes) -> None:
     """
     path = Path(path)
     make_private_dirs(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=temporary_prefix(path.name), suffix=".tmp", dir=path.parent)
     try:
         try:
             view = memoryview(data)

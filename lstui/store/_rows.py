@@ -51,8 +51,9 @@ class JobRow:
     last_point: float | None = None
     """When the job's last point was stored (None unless it runs, or before its first)."""
     pace_since: float | None = None
-    """The moment of its current run its rate is measured from: one to two minutes
-    back, or the run's start while it is younger (None unless it runs)."""
+    """The moment of its current run its rate is measured from: a minute or a little
+    more back, or its first stored points while the run is younger (None unless it runs,
+    and before the run's first points)."""
     pace_done: int | None = None
     """Its stored points at :attr:`pace_since`."""
 

@@ -150,17 +150,13 @@ def _m003_running_time(db: Database) -> None:
 
 def _m004_pace(db: Database) -> None:
     """Where the running job's current rate is measured from: ``pace_ts`` and
-    ``pace_done`` are a moment of its current run and its points then, one to two
-    minutes back once the run is that old; ``pace_next_ts`` and ``pace_next_done`` the
-    moment that takes their place next (see ``Store.write_points``). A job that runs
-    now gets its run's start and its points so far."""
+    ``pace_done`` are a moment of its current run and its points then, a minute or a
+    little more back once the run is that old; ``pace_marks`` the moments kept to move
+    it by (a JSON list of ``[time, points]``, see ``Store.write_points``). A job that runs
+    now is measured from its next stored points."""
     jobs = _table(db, "jobs")
-    for column, kind in (("pace_ts", float), ("pace_done", int),
-                         ("pace_next_ts", float), ("pace_next_done", int)):
+    for column, kind in (("pace_ts", float), ("pace_done", int), ("pace_marks", str)):
         jobs.add_column(column, kind)
-    db.execute(
-        "UPDATE jobs SET pace_ts = run_since, pace_done = done_points WHERE run_since IS NOT NULL"
-    )
 
 
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (

@@ -54,8 +54,8 @@ from lstui.store.states import (
 MIN_SQLITE = (3, 35, 0)  # UPDATE … RETURNING
 DEFAULT_TIMEOUT_S = 30.0
 PACE_WINDOW_S = 60.0
-"""A running job's rate is measured over its last one to two of these (its whole run
-while that is shorter): what ETAs and points/s show."""
+"""A running job's rate is measured over its last minute or a little more (its run
+since its first stored points while that is shorter): what ETAs and points/s show."""
 EVENT_LEVELS = frozenset({"debug", "info", "warning", "error"})
 
 
@@ -529,7 +529,8 @@ class Store:
                 c,
                 job_id,
                 "info",
-                f"queued: {total_points} points in {len(units)} units" + (after if deps else ""),
+                f"queued: {total_points} point{'s' if total_points != 1 else ''} in {len(units)} "
+                f"unit{'s' if len(units) != 1 else ''}" + (after if deps else ""),
             )
         return job_id
 
@@ -779,9 +780,9 @@ class Store:
                 check_transition(JobState.QUEUED, JobState.RUNNING, job_id=job_id)
                 c.execute(
                     "UPDATE jobs SET state = 'running', started = coalesce(started, ?),"
-                    " run_since = ?, attempts = attempts + 1, pace_ts = ?, pace_done = done_points,"
-                    " pace_next_ts = NULL, pace_next_done = NULL WHERE id = ?",
-                    (now, now, now, job_id),
+                    " run_since = ?, attempts = attempts + 1, pace_ts = NULL, pace_done = NULL,"
+                    " pace_marks = NULL WHERE id = ?",
+                    (now, now, job_id),
                 )
                 self._event(c, job_id, "info", f"started by worker {worker_id}")
             # a running job this worker (and every other) has left for this one waits again
@@ -1268,30 +1269,27 @@ class Store:
 
     def _move_pace(self, c: sqlite3.Connection, job_id: int, now: float) -> None:
         """Keep the moment the job's current rate is measured from (``pace_ts``,
-        ``pace_done``) one to two :data:`PACE_WINDOW_S` back: the next moment is taken
-        a window after it, and takes its place a window later. The rate then follows
-        the job as it runs now (a second device joined, the compile at the start is
-        over), not the average of its whole run."""
+        ``pace_done``) a minute back, :data:`PACE_WINDOW_S`, moved in steps of a quarter
+        of it: the rate then follows the job as it runs now (a second device joined,
+        the compile at the start is over), not the average of its whole run, and does
+        not jump when its window moves. The run's first stored points are its first
+        moment: the time its worker took to get ready is in no window."""
         row = c.execute(
-            "SELECT pace_ts, pace_next_ts, pace_next_done, done_points FROM jobs"
-            " WHERE id = ? AND run_since IS NOT NULL AND pace_ts IS NOT NULL",
+            "SELECT pace_marks, done_points FROM jobs WHERE id = ? AND run_since IS NOT NULL",
             (job_id,),
         ).fetchone()
         if row is None:
             return
-        pace_ts, next_ts, next_done, done = row
-        if next_ts is None:
-            if now - pace_ts >= PACE_WINDOW_S:
-                c.execute(
-                    "UPDATE jobs SET pace_next_ts = ?, pace_next_done = ? WHERE id = ?",
-                    (now, done, job_id),
-                )
-        elif now - next_ts >= PACE_WINDOW_S:
-            c.execute(
-                "UPDATE jobs SET pace_ts = ?, pace_done = ?, pace_next_ts = ?,"
-                " pace_next_done = ? WHERE id = ?",
-                (next_ts, next_done, now, done, job_id),
-            )
+        marks: list[list[float]] = json.loads(row[0]) if row[0] else []
+        done = int(row[1])
+        if not marks or now - marks[-1][0] >= PACE_WINDOW_S / 4:
+            marks.append([now, done])
+        while len(marks) > 1 and now - marks[1][0] >= PACE_WINDOW_S:
+            marks.pop(0)  # the next one is a window old: measure from it
+        c.execute(
+            "UPDATE jobs SET pace_ts = ?, pace_done = ?, pace_marks = ? WHERE id = ?",
+            (marks[0][0], int(marks[0][1]), json.dumps(marks), job_id),
+        )
 
     def _stop_run(
         self, c: sqlite3.Connection, job_id: int, *, ended_at_last_point: bool = False

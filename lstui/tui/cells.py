@@ -116,19 +116,22 @@ def device_text(device: str | None) -> str:
 
 
 def short_duration(seconds: float | None, *, live: bool = False) -> str:
-    """``45s``, ``14m``, ``2h05m``, ``3d04h``; ``<1m`` for under a minute that is ``live``.
+    """``45s``, ``5m24s``, ``2h05m``, ``3d04h``, rounded as ``lstui ls`` rounds.
 
-    The table shows this: a time that still runs (a running job's elapsed time, an
-    ETA) changes once a minute, not every second, since a changed cell makes the whole
-    table draw again.
+    A time that still runs (a running job's elapsed time, an ETA: ``live``) is shown to
+    the nearest minute (``<1m`` under one), so that it changes once a minute, not every
+    second: a changed cell makes the whole table draw again. One that no longer runs (a
+    finished or paused job's time) has its seconds.
     """
     if seconds is None:
         return "-"
-    s = int(seconds)
+    s = int(round(seconds))
     if s < 60:
         return "<1m" if live else f"{s}s"
+    if live:
+        s = int(round(seconds / 60)) * 60  # (flooring showed "1m" with 1m59s left)
     if s < 3600:
-        return f"{s // 60}m"
+        return f"{s // 60}m" if live else f"{s // 60}m{s % 60:02d}s"
     if s < 86400:
         return f"{s // 3600}h{(s % 3600) // 60:02d}m"
     return f"{s // 86400}d{(s % 86400) // 3600:02d}h"

@@ -78,3 +78,25 @@ def test_daemon_status_says_which_worker_has_gone_silent(lab: Lab) -> None:
         return "no heartbeat" not in lab.cli("daemon", "status").stdout
 
     wait_until("a heartbeat again", heard_again)
+
+
+def test_a_temporary_file_whose_writer_was_killed_is_removed_at_once(tmp_path: Path) -> None:
+    """A daemon killed while it wrote a figure left `.NAME.XXXX.pdf.tmp`; its successor,
+    restarted within the ten minutes, left it there for good. A temporary file names its
+    writer now: one whose writer is gone (on this machine) goes at once, one whose
+    writer runs, or that another machine writes, stays."""
+    import socket
+    import subprocess
+
+    from lstui.results.h5files import temporary_prefix
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    host = socket.gethostname()
+    killed = tmp_path / f".surface_train_loss_2dcontour.pid{dead.pid}@{host}-kgaa_icb.pdf.tmp"
+    running = tmp_path / f"{temporary_prefix('surface.h5')}xy98zz.tmp"  # this process: writing now
+    elsewhere = tmp_path / f".directions.h5.pid{dead.pid}@another-{host}-ab12.tmp"  # a Ray node's
+    for path in (killed, running, elsewhere):
+        path.write_bytes(b"x")
+    assert remove_stale_temporaries(tmp_path) == [killed]
+    assert running.exists() and elsewhere.exists()

@@ -161,3 +161,63 @@ def test_the_eta_follows_the_rate_of_the_last_minutes_not_the_whole_run(
     row = store.get_job(job)
     eta = eta_s(row, clock.now)
     assert eta is not None and eta > 5 * 69 * 5  # the rate of the last minutes fell
+
+
+def test_a_resumed_run_is_measured_from_its_first_points_not_its_workers_getting_ready(
+    store: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    """After a resume the window began at the claim: the worker's 1–5 s of getting ready
+    fell in a window seconds long, and the ETA doubled for 10–20 s."""
+    job = add_job(store, tmp_path, points=200, unit_size=200)
+    worker = store.register_worker("cpu", 1, "h")
+    claim = store.claim_unit(worker, lease_s=60)
+    assert claim is not None
+    done = 0
+
+    def compute(n: int, seconds: float) -> None:
+        nonlocal done
+        clock.advance(seconds)
+        store.write_points(claim.unit_id, worker, [PointRow(i, 1.0) for i in range(done, done + n)])
+        done += n
+
+    for _ in range(20):
+        compute(5, 1.0)  # 5 points a second
+    store.pause(job)
+    store.resume(job)
+    claim = store.claim_unit(worker, lease_s=60)
+    assert claim is not None
+    clock.advance(4.0)  # getting ready again: no point
+    etas = []
+    for _ in range(20):
+        compute(5, 1.0)
+        etas.append(eta_s(store.get_job(job), clock.now))
+    left = [(200 - 100 - 5 * (k + 1)) / 5.0 for k in range(20)]
+    assert all(e is not None and abs(e - t) <= 0.25 * t + 1 for e, t in zip(etas, left, strict=True)), (etas, left)
+    # the rate itself, as `show`, `ls --json` and the TUI say it: as `lstui run` does
+    from lstui.views import format_rate, points_per_s
+
+    assert format_rate(points_per_s(store.get_job(job), clock.now)) == "5.0 points/s"
+    assert format_rate(0.5) == "30.0 points/min" and format_rate(None) == "-"
+
+
+def test_the_rate_moves_in_small_steps_as_its_window_moves(
+    store: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    """The window moved by a whole minute at once: the ETA jumped 30–50 % when the rate had
+    changed within the last two minutes."""
+    job = add_job(store, tmp_path, points=2000, unit_size=2000)
+    worker = store.register_worker("cpu", 1, "h")
+    claim = store.claim_unit(worker, lease_s=60)
+    assert claim is not None
+    done = 0
+    rates = []
+    for second in range(240):
+        clock.advance(1.0)
+        n = 2 if second < 120 else 4  # a second device joins after two minutes
+        store.write_points(claim.unit_id, worker, [PointRow(i, 1.0) for i in range(done, done + n)])
+        done += n
+        rate = 1.0 / (eta_s(store.get_job(job), clock.now) or 1) * (2000 - done)
+        rates.append(rate)
+    steps = [abs(b - a) / a for a, b in zip(rates[130:], rates[131:])]
+    assert max(steps) < 0.12, max(steps)  # no jump of a third at a window's move
+    assert abs(rates[-1] - 4.0) < 0.2  # and a minute on, the rate is the new one

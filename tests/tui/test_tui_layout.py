@@ -104,8 +104,8 @@ def test_a_row_updated_in_place_draws_what_a_full_redraw_draws(fixed_home: Path)
             assert table.cells_updated > updated, "the running job's elapsed time and ETA changed"
             after = lines(table)
             assert after[running] != before[running]
-            assert before[running].split()[-3:-1] == ["14m", "20m"], before[running]
-            assert after[running].split()[-3:-1] == ["16m", "22m"], "elapsed and ETA two minutes on"
+            assert before[running].split()[-3:-1] == ["15m", "24m"], before[running]  # 14m31s, to the nearest minute
+            assert after[running].split()[-3:-1] == ["17m", "27m"], "elapsed and ETA two minutes on"
             changed = [a.split()[0] for a, b in zip(after, before) if a != b]
             assert changed == ["2", "3"], "only the rows of the two running jobs changed"
             table._update_count += 1  # what DataTable.update_cell does: every cache is stale
@@ -194,7 +194,7 @@ def test_a_narrow_terminal_keeps_elapsed_and_eta_and_puts_columns_back_in_order(
             header = next(line for line in screen_text(app) if " ID " in line)
             assert header.split()[-3:] == ["POINTS", "ELAPSED", "ETA"], header
             row = next(line for line in screen_text(app) if line.startswith("   2 "))
-            assert row.split()[-2:] == ["14m", "20m"]
+            assert row.split()[-2:] == ["15m", "24m"]
             await wait_for(pilot, lambda: app.main.query_one(KeyBar).size.height == 3, 5, "three rows of keys")
             await pilot.pause(0.3)
             footer = "\n".join(screen_text(app)[-3:])

@@ -318,7 +318,7 @@ def test_ls_and_the_tui_say_stalled_when_no_daemon_runs(stopped_home: Path) -> N
         assert running_row[-4] != "-"
         assert json.loads(ls("--json"))[1]["stalled"] is False
     keys = JobTable._keys(job, NOW, layout, daemon_running=True)
-    assert (keys["state"], keys["eta"]) == ("running", "20m")
+    assert (keys["state"], keys["eta"]) == ("running", "24m")
 
 
 @pytest.mark.parametrize("width", [8, 12, 20, 30, 47, 200])

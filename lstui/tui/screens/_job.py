@@ -27,7 +27,15 @@ from lstui.tui.cells import (
 )
 from lstui.tui.snapshot import JobDetail, Snapshot
 from lstui.tui.widgets import KeyBar, Preview
-from lstui.views import elapsed_s, eta_s, format_duration, points_per_s, stalled, state_code
+from lstui.views import (
+    elapsed_s,
+    eta_s,
+    format_duration,
+    format_rate,
+    points_per_s,
+    stalled,
+    state_code,
+)
 
 if TYPE_CHECKING:
     from lstui.tui.app import LstuiApp
@@ -49,8 +57,7 @@ def clock_time(ts: float | None, now: float) -> str:
 
 
 def throughput(job: JobRow, now: float, daemon_running: bool = True) -> str:
-    rate = points_per_s(job, now, daemon_running=daemon_running)
-    return "-" if rate is None else f"{60.0 * rate:.1f} points/min"
+    return format_rate(points_per_s(job, now, daemon_running=daemon_running))
 
 
 def job_title(job: JobRow, width: int, daemon_running: bool = True, colour: bool = True) -> Text:
