@@ -89,7 +89,7 @@ def job_options(default_x: str | None, kind: str = "surface") -> Callable[[Calla
                          hidden=hide("dir_file")),
             click.option("--split", default="train", show_default=True, type=click.Choice(SPLITS)),
             click.option("--loss", "--loss-name", "loss", default="ce", show_default=True, type=click.Choice(LOSSES)),
-            click.option("--subset", default=None, help="a count or fraction of the train split (seeded)"),
+            click.option("--subset", default=None, help="a count or fraction of the train split (seeded); the test split is cut to the same count"),
             click.option("--data-split", default=1, show_default=True, type=int, help="use len // N training samples (reference rule)"),
             click.option("--raw-data", is_flag=True, help="skip input normalisation (CIFAR: the reference's "
                          "mean/std; digits, image folders: their train split's)"),
@@ -985,7 +985,7 @@ def submit_trajectory(ctx: click.Context, **flags: Any) -> None:
 @click.option("--interp-x", default="-0.5:1.5:41", show_default=True, help="grid of the interpolations")
 @click.option("--split", default="train", show_default=True, type=click.Choice(SPLITS))
 @click.option("--loss", default="ce", show_default=True, type=click.Choice(LOSSES))
-@click.option("--subset", default=None, help="a count or fraction of the train split (seeded)")
+@click.option("--subset", default=None, help="a count or fraction of the train split (seeded); the test split is cut to the same count")
 @click.option("--raw-data", is_flag=True, help="skip input normalisation")
 @click.option("--seed", default=123, show_default=True, type=int, help="of the random directions and the subset")
 @click.option("--precision", default="fp32", show_default=True, type=click.Choice(PRECISIONS),

@@ -321,6 +321,7 @@ class _GlobalFlags:
                     cls._cond.wait()
             finally:
                 cls._wanting[tf32] -= 1
+                cls._cond.notify_all()  # (a thread its wait kept out may go now)
             if cls._depth == 0:
                 saved = cls._save()
                 cls._set(tf32)  # (raising here leaves the count as it was)
