@@ -149,14 +149,11 @@ def _m003_running_time(db: Database) -> None:
 
 
 def _m004_pace(db: Database) -> None:
-    """Where the running job's current rate is measured from: ``pace_ts`` and
-    ``pace_done`` are a moment of its current run and its points then, a minute or a
-    little more back once the run is that old; ``pace_marks`` the moments kept to move
-    it by (a JSON list of ``[time, points]``, see ``Store.write_points``). A job that runs
-    now is measured from its next stored points."""
-    jobs = _table(db, "jobs")
-    for column, kind in (("pace_ts", float), ("pace_done", int), ("pace_marks", str)):
-        jobs.add_column(column, kind)
+    """Where the running job's current rate is measured from: ``pace_marks`` holds moments
+    of its current run and its points then (a JSON list of ``[time, points]``, oldest
+    first, see ``Store.write_points``), the first a minute or a little more back once the
+    run is that old. A job that runs now is measured from its next stored points."""
+    _table(db, "jobs").add_column("pace_marks", str)
 
 
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (

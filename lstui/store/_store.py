@@ -69,7 +69,8 @@ _FINISHED_SQL = _sql_set(FINISHED)  # ('cancelled', 'done', 'failed')
 _JOB_COLUMNS = """
     j.id, j.name, j.kind, j.spec, j.state, j.priority, j.created, j.started, j.finished,
     j.attempts, j.error, j.results_dir, j.total_points, j.done_points, j.device,
-    j.run_s, j.run_since, j.pace_ts, j.pace_done,
+    j.run_s, j.run_since, json_extract(j.pace_marks, '$[0][0]') AS pace_ts,
+    json_extract(j.pace_marks, '$[0][1]') AS pace_done,
     CASE WHEN j.run_since IS NOT NULL
          THEN (SELECT max(p.created) FROM points p WHERE p.job_id = j.id) END AS last_point,
     (SELECT group_concat(d.depends_on) FROM job_deps d WHERE d.job_id = j.id) AS deps
@@ -780,8 +781,7 @@ class Store:
                 check_transition(JobState.QUEUED, JobState.RUNNING, job_id=job_id)
                 c.execute(
                     "UPDATE jobs SET state = 'running', started = coalesce(started, ?),"
-                    " run_since = ?, attempts = attempts + 1, pace_ts = NULL, pace_done = NULL,"
-                    " pace_marks = NULL WHERE id = ?",
+                    " run_since = ?, attempts = attempts + 1, pace_marks = NULL WHERE id = ?",
                     (now, now, job_id),
                 )
                 self._event(c, job_id, "info", f"started by worker {worker_id}")
@@ -1268,8 +1268,8 @@ class Store:
         return int(cur.lastrowid or 0)
 
     def _move_pace(self, c: sqlite3.Connection, job_id: int, now: float) -> None:
-        """Keep the moment the job's current rate is measured from (``pace_ts``,
-        ``pace_done``) a minute back, :data:`PACE_WINDOW_S`, moved in steps of a quarter
+        """Keep the moment the job's current rate is measured from (the first of its
+        ``pace_marks``) a minute back, :data:`PACE_WINDOW_S`, moved in steps of a quarter
         of it: the rate then follows the job as it runs now (a second device joined,
         the compile at the start is over), not the average of its whole run, and does
         not jump when its window moves. The run's first stored points are its first
@@ -1287,8 +1287,7 @@ class Store:
         while len(marks) > 1 and now - marks[1][0] >= PACE_WINDOW_S:
             marks.pop(0)  # the next one is a window old: measure from it
         c.execute(
-            "UPDATE jobs SET pace_ts = ?, pace_done = ?, pace_marks = ? WHERE id = ?",
-            (marks[0][0], int(marks[0][1]), json.dumps(marks), job_id),
+            "UPDATE jobs SET pace_marks = ? WHERE id = ?", (json.dumps(marks), job_id),
         )
 
     def _stop_run(
