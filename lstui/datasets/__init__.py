@@ -19,6 +19,7 @@ from lstui.datasets._cifar import (
     INPUT_SHAPE,
     LAYOUTS,
     batch_folder,
+    has_test_batch,
     load_cifar,
 )
 from lstui.datasets._digits import (
@@ -46,6 +47,7 @@ __all__ = [
     "DataProbe",
     "LandscapeData",
     "load_data",
+    "missing_test_hint",
     "probe_data",
     "parse_subset",
     "reference_split_indices",
@@ -99,7 +101,7 @@ def _source(spec: str, raw: bool) -> LandscapeData:
 def probe_data(spec: str) -> DataProbe | None:
     """Check, cheaply, that the data a spec names is there, before a job is queued.
 
-    CIFAR folders must hold every batch file and an image folder must have classes and
+    CIFAR folders must hold every training batch file and an image folder must have classes and
     a readable first image; neither is read whole (a job does that on its device). A
     factory is imported but not called, since only calling it tells its shapes: that
     returns None.
@@ -115,8 +117,17 @@ def probe_data(spec: str) -> DataProbe | None:
     if kind == "factory":
         factory_function(spec)
         return None
-    batch_folder(kind, folder)
-    return DataProbe(INPUT_SHAPE, LAYOUTS[kind].num_classes, True)
+    found = batch_folder(kind, folder)
+    return DataProbe(INPUT_SHAPE, LAYOUTS[kind].num_classes, has_test_batch(kind, found))
+
+
+def missing_test_hint(spec: str) -> str:
+    """What a data set without a test split lacks, for the error of a job that wants one:
+    ``" (… lacks test_batch)"`` for a CIFAR folder, ``""`` for the rest."""
+    kind, folder = _kind(spec)
+    if kind not in LAYOUTS:
+        return ""
+    return f" ({batch_folder(kind, folder)} lacks {LAYOUTS[kind].test_file})"
 
 
 def load_data(

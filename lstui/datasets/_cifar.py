@@ -121,20 +121,26 @@ def resolve_folder(path: str, layout: CifarLayout) -> Path:
 
 
 def batch_folder(kind: str, path: str) -> Path:
-    """The batch folder of ``cifar10:PATH`` or ``cifar100:PATH``, holding every batch file.
+    """The batch folder of ``cifar10:PATH`` or ``cifar100:PATH``, holding every training
+    batch file (the test batch may be missing: see :func:`has_test_batch`).
 
     Raises:
-        DataError: the folder or a batch file is missing.
+        DataError: the folder or a training batch file is missing.
     """
     layout = LAYOUTS[kind]
     folder = resolve_folder(path, layout)
-    missing = [name for name in layout.files if not (folder / name).is_file()]
+    missing = [name for name in layout.train_files if not (folder / name).is_file()]
     if missing:
         raise DataError(
             f"{layout.kind} folder {folder} lacks {', '.join(missing)}; "
             f"expected {', '.join(layout.files)}"
         )
     return folder
+
+
+def has_test_batch(kind: str, folder: Path) -> bool:
+    """Whether a batch folder holds the test batch: a job of the train split needs none."""
+    return (folder / LAYOUTS[kind].test_file).is_file()
 
 
 def read_batch(path: Path, layout: CifarLayout) -> tuple[np.ndarray, np.ndarray]:
@@ -192,14 +198,16 @@ def load_cifar(kind: str, path: str, *, raw: bool = False) -> LandscapeData:
         raw: skip normalisation (pixels stay in [0, 1]), the reference's raw-data option.
 
     Raises:
-        DataError: the folder or a batch file is missing or malformed.
+        DataError: the folder or a training batch file is missing, or a batch file is
+            malformed. A missing test batch leaves the test split ``None``.
     """
     layout = LAYOUTS[kind]
     folder = batch_folder(kind, path)
+    has_test = has_test_batch(kind, folder)
     return LandscapeData(
         name=f"{kind}:{path}",
         train=_split(folder, layout.train_files, layout, raw),
-        test=_split(folder, (layout.test_file,), layout, raw),
+        test=_split(folder, (layout.test_file,), layout, raw) if has_test else None,
         input_shape=INPUT_SHAPE,
         num_classes=layout.num_classes,
     )

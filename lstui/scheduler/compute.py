@@ -265,7 +265,11 @@ def _own_directions(path: Path, key: str, tensors: list[torch.Tensor], wanted: i
 
 def no_test_split(spec: JobSpec) -> BadInput:
     """The error for a job that asks for a test split its data set lacks."""
-    return BadInput(f"--split {spec.split}: the data set {spec.data!r} has no test split")
+    from lstui.datasets import missing_test_hint
+
+    return BadInput(
+        f"--split {spec.split}: the data set {spec.data!r} has no test split{missing_test_hint(spec.data)}"
+    )
 
 
 def prepare_job(

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from lstui.datasets import CIFAR_MEAN, CIFAR_STD, load_data
+from lstui.datasets import CIFAR_MEAN, CIFAR_STD, load_data, missing_test_hint, probe_data
 from lstui.errors import DataError
 from tests.datasets.cifar_fixture import (
     CIFAR10_FOLDER,
@@ -117,6 +117,17 @@ def test_missing_batch_file_is_named(tmp_path):
     (root / CIFAR10_FOLDER / "data_batch_3").unlink()
     with pytest.raises(DataError, match="lacks data_batch_3"):
         load_data(f"cifar10:{root}")
+
+
+def test_a_folder_without_the_test_batch_has_a_train_split_only(tmp_path):
+    root = write_cifar10(tmp_path, n_per_batch=2)
+    (root / CIFAR10_FOLDER / "test_batch").unlink()
+    data = load_data(f"cifar10:{root}")
+    assert data.test is None and len(data.train) == 10
+    assert probe_data(f"cifar10:{root}").has_test is False
+    assert probe_data(f"cifar10:{write_cifar10(tmp_path / 'whole', n_per_batch=2)}").has_test
+    assert missing_test_hint(f"cifar10:{root}") == f" ({root / CIFAR10_FOLDER} lacks test_batch)"
+    assert missing_test_hint("digits") == ""
 
 
 def test_unextracted_archive_is_pointed_out(tmp_path):

@@ -97,6 +97,22 @@ def test_the_test_split_of_an_image_folder_without_one_is_refused(tmp_path: Path
     assert "has no test split" in line
 
 
+def test_cifar_without_its_test_batch_serves_the_train_split_only(tmp_path: Path) -> None:
+    root = write_cifar10(tmp_path / "data", n_per_batch=2)
+    (root / "cifar-10-batches-py" / "test_batch").unlink()
+    line = _refused(
+        tmp_path / "home", "submit", "surface", "--model", "resnet20", "--data", f"cifar10:{root}",
+        "--split", "test", "--x", "-1:1:3",
+    )
+    assert "has no test split" in line and "lacks test_batch" in line
+    code, out, err = cli_in_process(
+        ["submit", "surface", "--model", "resnet20", "--data", f"cifar10:{root}", "--x", "-1:1:3"],
+        tmp_path / "home",
+    )
+    assert code == 0, err
+    assert [job["state"] for job in listed_jobs(tmp_path / "home")] == ["queued"]
+
+
 def test_a_direction_file_for_another_model_is_refused_at_submit(tmp_path: Path) -> None:
     mlp = build_model("mlp", input_shape=DIGITS)
     dirs = [torch.zeros_like(p) for p in mlp.parameters()]
