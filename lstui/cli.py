@@ -735,12 +735,23 @@ def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
 @click.option("--surf-name", "surf_names", default=None,
               help="what 2D figures draw, a comma list of train_loss, test_loss, train_err, test_err "
                    "(100 − accuracy; the reference's --surf_name) [default: the losses]")
+@click.option("--proj-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="a projected trajectory to draw over a surface file (the reference's --proj_file) "
+                   "[default: DIR_FILE_proj_cos.h5 beside the direction file it names, if there]")
+@click.option("--dir-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="the PCA direction file, for the axes' explained variance (the reference's "
+                   "--dir_file) [default: the one the surface file names]")
 @click.pass_context
 @handle_errors
 def export(ctx: click.Context, target: str, formats: str, out: Path | None, dpi: int | None,
            vmin: float | None, vmax: float | None, vlevel: float | None, zmax: float | None,
-           log_scale: bool | None, surf_names: str | None) -> None:
-    """Export figures of a job (by id) or of a surface file (lstui's or the reference's)."""
+           log_scale: bool | None, surf_names: str | None, proj_file: Path | None,
+           dir_file: Path | None) -> None:
+    """Export figures of a job (by id) or of a surface file (lstui's or the reference's).
+
+    A reference trajectory is drawn as its plot_2D.py would: `lstui export SURF_FILE
+    --proj-file PROJ_FILE --dir-file DIR_FILE`, or just the surface file when the
+    projection lies beside the direction file it names."""
     import math
 
     from lstui.results.h5files import remove_stale_temporaries
@@ -761,6 +772,9 @@ def export(ctx: click.Context, target: str, formats: str, out: Path | None, dpi:
         if not options["surf_names"]:
             raise BadInput("--surf-name is empty; give e.g. train_loss,train_err")
     if target.isdigit():
+        if proj_file is not None or dir_file is not None:
+            raise BadInput(f"--{'proj' if proj_file is not None else 'dir'}-file is for a surface file; "
+                           f"job {target} draws its own trajectory (if it is one)")
         (job_id,) = _parse_job_ids((target,))
         with _store(ctx, existing=True) as store:
             job = store.get_job(job_id)
@@ -770,7 +784,8 @@ def export(ctx: click.Context, target: str, formats: str, out: Path | None, dpi:
     else:
         path = Path(target)
         remove_stale_temporaries(out or path.parent)
-        paths = export_file(path, out or path.parent, formats=fmt, **options)
+        paths = export_file(path, out or path.parent, formats=fmt, proj_file=proj_file, dir_file=dir_file,
+                            **options)
     for p in paths:
         click.echo(p)
 

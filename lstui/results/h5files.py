@@ -332,5 +332,13 @@ def write_projection(path: Path, proj_x: np.ndarray, proj_y: np.ndarray) -> None
 
 
 def read_projection(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read a projected path (the reference's ``*_proj_cos.h5`` and lstui's ``projection.h5``)."""
     with _open_for_reading(path, "projection file") as f:
-        return np.array(f["proj_xcoord"]), np.array(f["proj_ycoord"])
+        missing = [k for k in ("proj_xcoord", "proj_ycoord") if not isinstance(f.get(k), h5py.Dataset)]
+        if missing:
+            raise BadInput(f"projection file {str(path)!r} has no {' or '.join(repr(k) for k in missing)}")
+        px = np.array(f["proj_xcoord"], dtype=np.float64).ravel()
+        py = np.array(f["proj_ycoord"], dtype=np.float64).ravel()
+    if len(px) != len(py) or not len(px):
+        raise BadInput(f"projection file {str(path)!r}: {len(px)} x and {len(py)} y coordinates")
+    return px, py

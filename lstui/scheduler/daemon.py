@@ -66,6 +66,7 @@ PID_FILE = "daemon.pid"
 LOCK_FILE = "daemon.lock"
 LOG_FILE = "daemon.log"
 FINISH_MARK = ".lstui-finished"
+"""In a job's results folder: the ``finished`` time of the finish whose files were written."""
 
 
 def finish_marked(job: JobRow) -> bool:
@@ -78,7 +79,8 @@ def finish_marked(job: JobRow) -> bool:
     except OSError:
         return False
     return mark == repr(job.finished)
-"""In a job's results folder: the ``finished`` time of the finish whose files were written."""
+
+
 RESTART_BACKOFF_S = 2.0
 """A worker that exited is restarted at once, then after 2, 4, … (at most 30) seconds."""
 HEALTHY_RUN_S = 60.0

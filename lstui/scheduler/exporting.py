@@ -270,48 +270,109 @@ def export_figures(
 def _pca_axis_labels(spec: JobSpec) -> tuple[str, str] | None:
     """"1st PC: 91.15 %", "2nd PC: 5.99 %" from a trajectory's direction file (the
     explained variance ratios its PCA stored), or None when the file does not hold them."""
-    from lstui import plots
-    from lstui.errors import LstuiError
-    from lstui.results import read_directions
+    from lstui.scheduler.trajectory import pca_ratios
 
-    if spec.dir_file is None or not Path(spec.dir_file).exists():
-        return None
-    try:
-        _, _, extra = read_directions(Path(spec.dir_file))
-    except LstuiError:
-        return None
-    ratio = extra.get("explained_variance_ratio_")
-    if ratio is None or len(ratio) < 2:
-        return None
-    try:
-        return plots.pc_axis_labels((float(ratio[0]), float(ratio[1])))
-    except ValueError:
-        return None
+    return _pc_labels(pca_ratios(Path(spec.dir_file)) if spec.dir_file else None)
+
+
+def _pc_labels(ratios: tuple[float, float] | None) -> tuple[str, str] | None:
+    from lstui import plots
+
+    return plots.pc_axis_labels(ratios) if ratios is not None else None
 
 
 def export_file(
-    surface_path: Path, out: Path, *, formats: Sequence[str] = ("png", "pdf"), **options: Any
+    surface_path: Path,
+    out: Path,
+    *,
+    formats: Sequence[str] = ("png", "pdf"),
+    proj_file: Path | None = None,
+    dir_file: Path | None = None,
+    **options: Any,
 ) -> list[Path]:
-    """Every figure of a surface file named by its path (``lstui export FILE``): a
-    trajectory job's file (its settings are in it) gets its path drawn too, from the
-    projection beside its PCA directions, or beside the file when the folder moved."""
+    """Every figure of a surface file named by its path (``lstui export FILE``).
+
+    A trajectory's path is drawn over its contours (``{stem}_trajectory``, its axes the
+    PCs' explained variance): an lstui trajectory job's file gets it from the projection
+    beside its PCA directions, or beside the file when the folder moved; the
+    reference's, from ``proj_file`` (its ``--proj_file``) or else from the
+    ``*_proj_cos.h5`` (or ``_proj_lstsq.h5``) beside the direction file its ``dir_file``
+    names (``dir_file`` given: that one), as ``plot_2D.py`` would be told them.
+    """
     from lstui.errors import LstuiError
     from lstui.scheduler.trajectory import PCA_DIRECTIONS_FILE
 
     surface_path = Path(surface_path)
-    saved = _saved_spec(read_surface(surface_path))
+    surface = read_surface(surface_path)
+    saved = _saved_spec(surface)
     spec = None
-    if saved.get("kind") == "trajectory":
+    if saved.get("kind") == "trajectory" and proj_file is None and dir_file is None:
         try:
             spec = JobSpec.from_dict(saved, check_files=False)
         except LstuiError:  # settings of another lstui version: the surface alone
             spec = None
-    if spec is None:
+    if spec is not None:
+        beside = surface_path.parent / PCA_DIRECTIONS_FILE
+        if (spec.dir_file is None or not Path(spec.dir_file).exists()) and beside.exists():
+            spec = dataclasses.replace(spec, dir_file=str(beside))
+        return export_figures(spec, surface_path, out, formats=formats, **options)
+    found = _reference_trajectory(surface_path, surface, proj_file, dir_file)
+    if found is None:
         return export_surface(surface_path, out, formats=formats, **options)
-    beside = surface_path.parent / PCA_DIRECTIONS_FILE
-    if (spec.dir_file is None or not Path(spec.dir_file).exists()) and beside.exists():
-        spec = dataclasses.replace(spec, dir_file=str(beside))
-    return export_figures(spec, surface_path, out, formats=formats, **options)
+    from lstui.plots.save import DEFAULT_DPI
+    from lstui.results import read_projection
+    from lstui.scheduler.trajectory import draw_trajectory, pca_ratios
+
+    path = read_projection(found[0])  # a bad projection file said before any figure is drawn
+    ratios = pca_ratios(found[1])
+    options["dpi"] = options.get("dpi") or DEFAULT_DPI
+    if options.get("axis_labels") is None:
+        options["axis_labels"] = _pc_labels(ratios)
+    written = export_surface(surface_path, out, formats=formats, **options)
+    stem = options.get("stem") or surface_path.stem
+    return written + draw_trajectory(surface_path, path, ratios, Path(out) / f"{stem}_trajectory",
+                                     formats=formats, title=options.get("title"), dpi=options["dpi"])
+
+
+PROJECTION_SUFFIXES = ("_proj_cos.h5", "_proj_lstsq.h5")
+"""What the reference's ``projection.py`` appends to a PCA direction file's name for the
+projected path (by cosine, its default, or by least squares)."""
+
+
+def _reference_trajectory(
+    surface_path: Path, surface: SurfaceFile, proj_file: Path | None, dir_file: Path | None
+) -> tuple[Path, Path | None] | None:
+    """``(projection file, PCA direction file or None)`` of a surface file drawn with a
+    path: those given, or found from its ``dir_file`` (as written, relative to the
+    current folder, or beside the surface file); None for a surface without one."""
+    for flag, given in (("--proj-file", proj_file), ("--dir-file", dir_file)):
+        if given is not None and not Path(given).is_file():
+            raise BadInput(f"{flag} {given}: no such file")
+    if surface.ycoordinates is None:
+        if proj_file is not None:
+            raise BadInput(f"--proj-file draws a path over a 2D surface; {str(surface_path)!r} is 1D")
+        return None
+    named = Path(dir_file) if dir_file is not None else None
+    candidates = [named] if named is not None else _beside(surface.dir_file, surface_path)
+    directions = next((c for c in candidates if c.is_file()), None)
+    if proj_file is not None:
+        return Path(proj_file), directions
+    for candidate in candidates:
+        for suffix in PROJECTION_SUFFIXES:
+            proj = Path(f"{candidate}{suffix}")
+            if proj.is_file():
+                return proj, candidate if candidate.is_file() else directions
+    return None
+
+
+def _beside(name: str, surface_path: Path) -> list[Path]:
+    """Where a file a surface file names may be: as named, and beside the surface file."""
+    if not name.strip():
+        return []
+    named = Path(name).expanduser()
+    places = [named] if named.is_absolute() else [named, surface_path.parent / named]
+    places.append(surface_path.parent / named.name)
+    return list(dict.fromkeys(places))
 
 
 def check_exportable(job: JobRow) -> None:

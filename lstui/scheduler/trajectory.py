@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lstui.errors import SpecError
+from lstui.errors import BadInput, SpecError
 from lstui.landscape.grid import Axis
 from lstui.results import read_projection, read_surface, write_directions, write_projection
 from lstui.results.h5files import make_private_dirs
@@ -205,21 +205,55 @@ def export_trajectory(
     dpi: int = 150,
 ) -> list[Path]:
     """The path over the contours, axes labelled with each PC's explained variance."""
-    from lstui import plots
-    from lstui.results import read_directions
-
     found = trajectory_path(spec)
     if found is None or spec.dir_file is None:
         return []
-    px, py = found
-    _, _, extra = read_directions(Path(spec.dir_file))
+    return draw_trajectory(surface_path, found, pca_ratios(Path(spec.dir_file)), Path(out) / "trajectory",
+                           formats=formats, title=title, dpi=dpi)
+
+
+def pca_ratios(dir_file: Path | None) -> tuple[float, float] | None:
+    """The explained variance ratios of a PCA direction file's two directions (lstui's
+    or the reference's ``explained_variance_ratio_``); None for a file without them, or
+    one that cannot be read."""
+    from lstui.errors import LstuiError
+    from lstui.results import read_directions
+
+    if dir_file is None or not Path(dir_file).is_file():
+        return None
+    try:
+        _, _, extra = read_directions(Path(dir_file))
+    except LstuiError:
+        return None
     ratio = extra.get("explained_variance_ratio_")
-    evr = (float(ratio[0]), float(ratio[1])) if ratio is not None and len(ratio) >= 2 else None
+    if ratio is None or len(ratio) < 2 or not all(0.0 <= float(r) <= 1.0 for r in ratio[:2]):
+        return None
+    return float(ratio[0]), float(ratio[1])
+
+
+def draw_trajectory(
+    surface_path: Path,
+    path: tuple[np.ndarray, np.ndarray],
+    ratios: tuple[float, float] | None,
+    base: Path,
+    *,
+    formats: Sequence[str],
+    title: str | None = None,
+    dpi: int = 150,
+) -> list[Path]:
+    """A projected path over a 2D surface's loss contours, saved as ``{base}.{format}``."""
+    from lstui import plots
+
+    px, py = path
     surface = read_surface(surface_path)
+    if surface.ycoordinates is None:
+        raise BadInput(f"a trajectory is drawn over a 2D surface; {str(surface_path)!r} is 1D")
     key = "train_loss" if "train_loss" in surface.arrays else "test_loss"
+    if key not in surface.arrays:
+        raise BadInput(f"{str(surface_path)!r} holds no loss to draw the trajectory over")
     fig = plots.plot_trajectory(
         surface.xcoordinates, surface.ycoordinates, surface.values(key), px, py,
-        explained_variance=evr, title=title, pending=~surface.computed(key),
+        explained_variance=ratios, title=title, pending=~surface.computed(key),
     )
     image_formats = [f for f in formats if f != "vtp"]
-    return plots.save_figure(fig, Path(out) / "trajectory", image_formats, dpi=dpi) if image_formats else []
+    return plots.save_figure(fig, base, image_formats, dpi=dpi) if image_formats else []

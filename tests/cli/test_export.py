@@ -322,3 +322,88 @@ def test_a_refused_export_leaves_no_empty_folder(tmp_path):
     out = tmp_path / "made" / "here"
     assert run_lstui("export", str(src), "--out", str(out), "--format", "png", "--dpi", "40").returncode == 0
     assert oct(out.stat().st_mode & 0o777) == "0o700"
+
+
+def _reference_trajectory(root, method="cos"):
+    """A reference PCA run's files as its scripts lay them out: the PCA directions under
+    ``PCA_…/directions.h5``, the projected path beside them (``directions.h5_proj_cos.h5``)
+    and the surface computed on them, whose ``dir_file`` names the directions as given
+    on the reference's command line (relative to where it ran)."""
+    import torch
+
+    from lstui.results import write_directions
+
+    folder = root / "run" / "PCA_weights_ignore=biasbn_save_epoch=1"
+    folder.mkdir(parents=True)
+    directions = folder / "directions.h5"
+    write_directions(directions, [torch.ones(3)], [torch.ones(3)],
+                     extra={"explained_variance_ratio_": np.array([0.912, 0.0415])})
+    path_x, path_y = np.array([-0.8, -0.5, -0.2, 0.0]), np.array([0.4, 0.3, 0.1, 0.0])
+    with h5py.File(f"{directions}_proj_{method}.h5", "w") as f:
+        f["proj_xcoord"], f["proj_ycoord"] = path_x, path_y
+    xs = np.linspace(-1, 1, 7)
+    xx, yy = np.meshgrid(xs, xs)
+    surface = folder / "directions.h5_[-1.0,1.0,7]x[-1.0,1.0,7].h5"
+    with h5py.File(surface, "w") as f:
+        f["dir_file"] = "run/PCA_weights_ignore=biasbn_save_epoch=1/directions.h5"
+        f["xcoordinates"], f["ycoordinates"] = xs, xs
+        f["train_loss"] = (0.1 + xx**2 + yy**2).ravel().reshape(7, 7)
+    return surface, directions, (path_x, path_y)
+
+
+def test_a_reference_trajectory_is_drawn_from_the_projection_beside_its_directions(
+    tmp_path, monkeypatch
+):
+    from lstui import plots
+    from lstui.scheduler.exporting import export_file
+
+    drawn = []
+    original = plots.plot_trajectory
+
+    def record(x, y, Z, px, py, **kwargs):
+        drawn.append((px, py, kwargs["explained_variance"]))
+        return original(x, y, Z, px, py, **kwargs)
+
+    monkeypatch.setattr(plots, "plot_trajectory", record)
+    for method in ("cos", "lstsq"):  # found from the surface file alone, from elsewhere
+        surface, _, (px, py) = _reference_trajectory(tmp_path / method, method)
+        with matplotlib.rc_context({"svg.fonttype": "none"}):
+            paths = export_file(surface, tmp_path / method / "figs", formats=("svg",))
+        assert [p.name for p in paths][-1] == f"{surface.stem}_trajectory.svg"
+        assert len(paths) == 5
+        for path in paths:
+            assert "1st PC: 91.20 %" in _svg_text(path) and "2nd PC: 4.15 %" in _svg_text(path)
+        assert np.array_equal(drawn[-1][0], px) and np.array_equal(drawn[-1][1], py)
+        assert drawn[-1][2] == (0.912, 0.0415)
+
+
+def test_a_reference_trajectory_is_drawn_as_plot_2d_is_told_it_and_bad_files_are_one_line(tmp_path):
+    surface, directions, _ = _reference_trajectory(tmp_path)
+    proj = tmp_path / "elsewhere.h5"
+    os.rename(f"{directions}_proj_cos.h5", proj)
+    out = tmp_path / "figs"
+    plain = run_lstui("export", str(surface), "--format", "png", "--out", str(out), "--dpi", "50")
+    assert plain.returncode == 0, plain.stderr
+    # no projection beside the directions: no path drawn
+    assert not [line for line in plain.stdout.split() if line.endswith("_trajectory.png")]
+    told = run_lstui("export", str(surface), "--format", "png", "--out", str(out), "--dpi", "50",
+                     "--proj-file", str(proj), "--dir-file", str(directions))
+    assert told.returncode == 0, told.stderr
+    (figure,) = [line for line in told.stdout.split() if line.endswith("_trajectory.png")]
+    assert np.asarray(Image.open(figure).convert("L"), dtype=float).std() > 5
+    with h5py.File(tmp_path / "empty.h5", "w"):
+        pass
+    for argv, says in [
+        (("--proj-file", str(tmp_path / "nope.h5")), "--proj-file " + str(tmp_path / "nope.h5") + ": no such file"),
+        (("--proj-file", str(tmp_path / "empty.h5")), "has no 'proj_xcoord' or 'proj_ycoord'"),
+    ]:
+        bad = run_lstui("export", str(surface), "--out", str(tmp_path / "bad"), *argv)
+        assert bad.returncode == 2 and says in bad.stderr, bad.stderr
+        assert len(bad.stderr.strip().splitlines()) == 1
+        assert not (tmp_path / "bad").exists()
+    line = tmp_path / "line.h5"
+    _surface_1d(line)
+    flat = run_lstui("export", str(line), "--proj-file", str(proj))
+    assert flat.returncode == 2 and "is 1D" in flat.stderr
+    job = run_lstui("export", "3", "--proj-file", str(proj))
+    assert job.returncode == 2 and "--proj-file is for a surface file" in job.stderr
