@@ -80,6 +80,10 @@ def job_options(default_x: str | None, kind: str = "surface") -> Callable[[Calla
                          hidden=hide("norm")),
             click.option("--ignore", "--xignore", "ignore", default="biasbn", show_default=True, type=click.Choice(IGNORES),
                          hidden=hide("ignore")),
+            click.option("--ynorm", "ynorm", default=None, type=click.Choice(NORMS), hidden=True,
+                         help="the reference's --ynorm: taken when it is --norm's (both directions alike)"),
+            click.option("--yignore", "yignore", default=None, type=click.Choice(IGNORES), hidden=True,
+                         help="the reference's --yignore: taken when it is --ignore's"),
             click.option("--dir-type", default=default_dir_type, show_default=True, type=click.Choice(DIR_TYPES)),
             click.option("--target", "--model-file2", "target", default=None, help="checkpoint: x direction towards it",
                          hidden=hide("target")),
@@ -116,6 +120,11 @@ def job_options(default_x: str | None, kind: str = "surface") -> Callable[[Calla
 def spec_from_flags(kind: str, flags: dict[str, Any]) -> JobSpec:
     flags = dict(flags)
     compile_mode = flags.pop("compile_mode", "auto")
+    for y_flag, x_flag in (("ynorm", "norm"), ("yignore", "ignore")):
+        given = flags.pop(y_flag, None)  # the reference's scripts give both; lstui has one setting
+        if given is not None and given != flags.get(x_flag):
+            raise BadInput(f"--{y_flag} {given}: lstui treats both directions alike, with --{x_flag} "
+                           f"({flags.get(x_flag)}); give --{x_flag} {given}, or the same to both")
     values = {k: v for k, v in flags.items() if k in JobSpec.__dataclass_fields__}
     values["compile"] = compile_mode
     values["kind"] = kind
@@ -252,6 +261,9 @@ def _refuse_unused(kind: str) -> None:
     ctx = click.get_current_context()
     given = {name: value for name, value in ctx.params.items()
              if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE}
+    for y_key, key in (("ynorm", "norm"), ("yignore", "ignore")):  # the reference's names of them
+        if y_key in given:
+            given.setdefault(key, given.pop(y_key))
     refuse_unused(kind, given, flags=True)
 
 

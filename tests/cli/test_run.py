@@ -38,6 +38,8 @@ SMALL = ["--model", "mlp", "--data", "digits", "--subset", "200"]
         (["--norm", "bogus"], "'bogus' is not one of"),
         (["--subset", "lots"], "subset"),
         (["--triton-conv", "yes"], "'yes' is not one of"),
+        (["--y", "-1:1:3", "--ynorm", "layer"], "--ynorm layer: lstui treats both directions alike"),
+        (["--y", "-1:1:3", "--yignore", "none"], "--yignore none: lstui treats both directions alike"),
     ],
 )
 def test_bad_input_gets_one_line_exit_2_and_writes_nothing(tmp_path, args, fragment):
@@ -49,6 +51,16 @@ def test_bad_input_gets_one_line_exit_2_and_writes_nothing(tmp_path, args, fragm
     assert fragment in lines[0]
     assert "Traceback" not in result.stderr
     assert not out.exists()
+
+
+def test_the_reference_scripts_x_and_y_flags_give_the_same_surface(tmp_path):
+    grid = ["--x", "-1:1:3", "--y", "-1:1:3", "--subset", "100"]
+    plain = run_lstui("run", "surface", *SMALL[:4], *grid, "--out", str(tmp_path / "a"))
+    theirs = run_lstui("run", "surface", *SMALL[:4], *grid, "--out", str(tmp_path / "b"), "--xnorm", "filter",
+                       "--ynorm", "filter", "--xignore", "biasbn", "--yignore", "biasbn")
+    assert plain.returncode == 0 and theirs.returncode == 0, plain.stderr + theirs.stderr
+    a, b = read_surface(tmp_path / "a" / "surface.h5"), read_surface(tmp_path / "b" / "surface.h5")
+    assert np.array_equal(a.arrays["train_loss"], b.arrays["train_loss"])
 
 
 def test_run_surface_writes_files_and_resumes_only_missing_points(tmp_path):
