@@ -127,13 +127,20 @@ def job_summary(
         "done": job.done_points,
         "total": job.total_points,
         "progress": round(job.progress, 4),
-        "device": job.device or "",
+        "device": shown_device(job),
         "elapsed_s": elapsed_s(job, daemon_running=daemon_running),
         "eta_s": eta_s(job, daemon_running=daemon_running),
-        "points_per_s": points_per_s(job, daemon_running=daemon_running) if job.state is JobState.RUNNING else None,
+        "points_per_s": points_per_s(job, daemon_running=daemon_running)
+        if job.state is JobState.RUNNING and job.kind != "figure" else None,
         "stalled": stalled(job, daemon_running=daemon_running),
         "files_pending": files_pending if job.state in FINISHED else None,
     }
+
+
+def shown_device(job: JobRow) -> str:
+    """The device(s) a job runs on, or ran on once it finished; ``""`` while it waits
+    (queued, paused): the store keeps where it last ran, which is not where it will."""
+    return (job.device or "") if job.state is JobState.RUNNING or job.state in FINISHED else ""
 
 
 def progress_bar(fraction: float, width: int = 10) -> str:
@@ -178,7 +185,7 @@ def jobs_table(
         "prio": str(j.priority),
         "progress": progress_bar(j.progress),
         "points": f"{j.done_points}/{j.total_points}",
-        "device": j.device or "-",
+        "device": shown_device(j) or "-",
         "elapsed": format_duration(elapsed_s(j, now, daemon_running=daemon_running)),
         "eta": format_duration(eta_s(j, now, daemon_running=daemon_running)),
     }, j.name) for j in jobs]
@@ -240,13 +247,15 @@ def job_details(
         f"job {job.id}: {job.name}",
         f"  kind      {job.kind}",
         f"  state     {state}   priority {job.priority}",
-        f"  progress  {job.done_points}/{job.total_points} points ({100 * job.progress:.1f} %)",
-        f"  device    {job.device or '-'}",
+        f"  progress  {job.done_points}/{job.total_points} points ({100 * job.progress:.1f} %)"
+        if job.kind != "figure" else  # it draws the figures of the jobs it waits on: no points
+        f"  progress  {'figures drawn' if job.state is JobState.DONE else 'figures not drawn yet'}",
+        f"  device    {shown_device(job) or '-'}",
         f"  created   {format_time(job.created)}   started {format_time(job.started)}   finished {format_time(job.finished)}",
         f"  elapsed   {format_duration(elapsed_s(job, daemon_running=daemon_running))}   "
         f"ETA {format_duration(eta_s(job, daemon_running=daemon_running))}"
         + (f"   {format_rate(points_per_s(job, daemon_running=daemon_running))}"
-           if job.state is JobState.RUNNING else ""),
+           if job.state is JobState.RUNNING and job.kind != "figure" else ""),
         f"  model     {spec.get('model')}  checkpoint {spec.get('checkpoint') or '-'}",
         f"  data      {spec.get('data')}  split {spec.get('split')}  loss {spec.get('loss')}",
         f"  grid      x {spec.get('x')}  y {spec.get('y') or '-'}  norm {spec.get('norm')}  dir-type {spec.get('dir_type')}",

@@ -124,6 +124,7 @@ def test_figure_job_waits_for_its_dependencies_then_draws_one_scale(tmp_path, da
     shown = run_lstui("show", str(ids[-1]), home=daemon_home)
     assert shown.returncode == 0, shown.stderr
     assert "  grid " not in shown.stdout  # a figure job has no grid of its own
+    assert "progress  figures drawn" in shown.stdout and "points" not in shown.stdout.split("results")[0]
     table = shown.stdout.splitlines()[-3:]
     assert table[0].split()[:2] == ["model", "loss@0"]
     assert [line.split()[0] for line in table[1:]] == ["small", "large"]

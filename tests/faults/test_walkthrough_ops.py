@@ -81,3 +81,27 @@ def test_a_cut_device_column_ends_in_an_ellipsis_not_in_a_name() -> None:
                  done_points=625, device="cpu,ray:vm/cpu", run_s=20.0)
     row = jobs_table([job]).splitlines()[1]
     assert "cpu,ray:v…" in row and "cpu,ray:vm " not in row
+
+
+def test_a_job_waiting_again_shows_no_device_where_it_last_ran(lab: Lab) -> None:
+    """A job a daemon stop sent back to the queue showed "cpu" as if it ran there."""
+    import dataclasses
+    import json
+
+    from lstui.store import JobRow, JobState, Store
+    from lstui.views import job_details, job_summary, jobs_table
+
+    job_id = lab.submit("surface", "--x", "-1:1:3")
+    with Store(lab.home / "lstui.db") as store:
+        worker = store.register_worker("cuda:1", os.getpid(), "here")
+        store.claim_unit(worker, lease_s=60, job_ids=[job_id])
+        running = store.get_job(job_id)
+        store.recover_workers([worker])  # its worker died: back to the queue
+        waiting = store.get_job(job_id)
+    assert running.state is JobState.RUNNING and waiting.state is JobState.QUEUED
+    assert waiting.device == "cuda:1"  # the store keeps where it last ran
+    assert "cuda:1" in jobs_table([running]) and "cuda:1" not in jobs_table([waiting])
+    assert "device    cuda:1" in job_details(running) and "device    -" in job_details(waiting)
+    assert job_summary(waiting)["device"] == "" and json.dumps(job_summary(running))
+    done: JobRow = dataclasses.replace(waiting, state=JobState.DONE)
+    assert job_summary(done)["device"] == "cuda:1"  # a finished job: where it ran
