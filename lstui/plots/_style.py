@@ -3,7 +3,7 @@
 Every figure is a :class:`matplotlib.figure.Figure` made directly (never pyplot), with an
 Agg canvas attached, so figures can be drawn from any thread of the daemon. Text sizes
 are in points and chosen for a figure printed at single-column width (about 3.3 in).
-Legends (markers, and the note counting points not computed yet or NaN/inf) sit under
+Legends (markers, and the note counting points not computed or NaN/inf) sit under
 the axes, so they never cover data.
 """
 
@@ -37,6 +37,8 @@ FIGSIZE_2D = (4.0, 3.6)
 FIGSIZE_1D = (4.2, 3.4)
 FIGSIZE_3D = (4.0, 3.0)
 PANEL_WIDTH = 3.0
+MAX_FIGURE_WIDTH = 6.75
+"""The widest figure drawn (a comparison): a two-column format's full text width."""
 
 LABEL_SIZE = 10.0
 TICK_SIZE = 8.5
@@ -223,18 +225,23 @@ def legend_below(
     n_total: int,
     *,
     n_pending: int = 0,
+    partial: bool = False,
     gap_patch: bool = False,
+    notes: Sequence[str] = (),
     ncols: int = 2,
 ) -> str | None:
-    """One legend under the axes holding ``handles`` and the bad-point note.
+    """One legend under the axes holding ``handles``, ``notes`` (text alone: "flat:
+    every point 2.3026") and the bad-point note.
 
-    ``n_pending`` of the ``n_bad`` points are not computed yet, and said so.
+    ``n_pending`` of the ``n_bad`` points are not computed, and said so; ``partial``:
+    the figure draws a coarser lattice of them ("partial: 777 of 6561 points").
 
     Returns:
         The note ("3 points NaN/inf (not shown)"), or None when every point is finite.
     """
     entries = list(handles)
-    note = bad_note(n_bad, n_total, n_pending)
+    entries += [note_handle(text, gap_patch=False) for text in notes]
+    note = bad_note(n_bad, n_total, n_pending, partial=partial)
     if note is not None:
         # both counts on one line would run past a single-column figure's edges
         entries.append(note_handle(note.replace(", ", ",\n"), gap_patch=gap_patch))
@@ -359,6 +366,34 @@ def argmin_position(
     return float(x[j]), float(y[i]), float(Z[i, j])
 
 
+def minimum_to_mark(
+    x: np.ndarray, y: np.ndarray, Z: np.ndarray
+) -> tuple[float, float, float] | None:
+    """``(x, y, value)`` of the minimum a figure marks, or None when none is worth a marker.
+
+    Only a minimum held by one point is marked: a value tied over several points (a
+    flat surface, a plateau of 0 % error) has no one place, and the first tied point (a
+    corner) would be a wrong one; where the centre is one of them, the centre's marker
+    says so (:func:`mark_centre_and_min`).
+    """
+    position = argmin_position(x, y, Z)
+    if position is None:
+        return None
+    value = position[2]
+    tied = int(np.count_nonzero(Z == value))
+    if tied > 1:
+        return None
+    return position
+
+
+def centre_value(x: np.ndarray, y: np.ndarray, Z: np.ndarray) -> float | None:
+    """The value at the centre (0, 0) when it is a grid point, else None."""
+    at_x, at_y = np.flatnonzero(x == 0.0), np.flatnonzero(y == 0.0)
+    if not (at_x.size and at_y.size):
+        return None
+    return float(Z[at_y[0], at_x[0]])
+
+
 def mark_centre_and_min(
     ax: Axes,
     x: np.ndarray,
@@ -369,24 +404,33 @@ def mark_centre_and_min(
 ) -> list[Artist]:
     """Mark the centre (0, 0) when it lies on the grid, and the finite minimum.
 
-    The centre is drawn over the minimum, so both show when they coincide.
+    The centre is drawn over the minimum, so both show when they coincide. The minimum
+    is marked only where :func:`minimum_to_mark` says; when the centre holds it, tied
+    with other points, the centre's label says so ("centre (0, 0) = minimum").
 
     Returns:
         The marker artists, labelled for a legend.
     """
     handles: list[Artist] = []
-    position = argmin_position(x, y, Z)
+    position = minimum_to_mark(x, y, Z)
     if position is not None:
         mx, my, value = position
         label = f"minimum ({format_level(value)})" if min_label else "minimum"
         (minimum,) = ax.plot([mx], [my], linestyle="none", label=label, zorder=5, **MIN_STYLE)  # type: ignore[arg-type]
         handles.append(minimum)
     if x.min() <= 0 <= x.max() and y.min() <= 0 <= y.max():
+        label = "centre (0, 0)"
+        lowest = argmin_position(x, y, Z)
+        at_centre = centre_value(x, y, Z)
+        finite = Z[np.isfinite(Z)]
+        flat = finite.size > 1 and bool(np.all(finite == finite[0]))
+        if position is None and lowest is not None and at_centre == lowest[2] and not flat:
+            label = "centre (0, 0) = minimum"
         (centre,) = ax.plot(
             [0.0],
             [0.0],
             linestyle="none",
-            label="centre (0, 0)",
+            label=label,
             zorder=6,
             **CENTRE_STYLE,  # type: ignore[arg-type]
         )

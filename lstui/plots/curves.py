@@ -1,12 +1,13 @@
 """1D figures: loss and accuracy along one direction, and several curves compared.
 
 NaN and ±inf values break a line (a gap) and are counted in the legend under the axes;
-points not computed yet (``pending``) are counted apart from diverged ones.
+points not computed (``pending``) are counted apart from diverged ones. In :func:`plot_1d`
+the x-range of a diverged point is shaded in the light grey of the 2D figures' gaps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -16,7 +17,13 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from numpy.typing import ArrayLike
 
 from lstui.plots import _style as st
-from lstui.plots.levels import blank_pending, count_bad, count_bad_points, wants_log
+from lstui.plots.levels import (
+    blank_pending,
+    count_bad,
+    count_bad_points,
+    lattice_stride,
+    wants_log,
+)
 
 CURVE_NAMES = ("train_loss", "test_loss", "train_acc", "test_acc")
 _LABELS = {
@@ -26,6 +33,8 @@ _LABELS = {
     "test_acc": "test accuracy",
 }
 _LINESTYLES = ("-", "--", "-.", ":")
+ACC_MARGIN = 2.0
+"""The accuracy axis runs from −2 to 102 %, so a curve at 100 % is not drawn on the frame."""
 
 
 def _curve(x: np.ndarray, values: ArrayLike, name: str) -> np.ndarray:
@@ -64,7 +73,10 @@ def plot_1d(
         names: the names of the models at α = 0 and α = 1 (``interpolation`` only).
         xlabel: the x-axis label (default "α").
         loss_max: the top of the loss axis (the reference's ``--loss_max``); default auto.
-        pending: a boolean mask of ``x``'s shape, True where a point is not computed yet.
+        pending: a boolean mask of ``x``'s shape, True where a point is not computed;
+            a job stopped early (points computed coarse first) is drawn on every
+            ``s``-th point (:func:`~lstui.plots.levels.lattice_stride`), where its
+            lines join.
     """
     xs = np.asarray(x, dtype=np.float64).ravel()
     unknown = sorted(set(curves) - set(CURVE_NAMES))
@@ -76,24 +88,30 @@ def plot_1d(
     n_pending = 0
     for name, values in data.items():
         data[name], n_pending = blank_pending(values, pending)
+    step = lattice_stride(pending) if n_pending else 1
+    n_bad = count_bad_points(data.values())
 
     fig = st.new_figure(st.FIGSIZE_1D)
     ax_loss = fig.add_subplot()
     losses = [n for n in data if n.endswith("_loss")]
     accs = [n for n in data if n.endswith("_acc")]
     ax_acc = ax_loss.twinx() if (losses and accs) else ax_loss
+    computed = ~np.asarray(pending, dtype=bool).ravel() if n_pending else np.ones(xs.size, bool)
+    diverged = _shade_diverged(ax_loss, xs, data.values(), computed)
 
     handles: list[Line2D] = []
     for name in losses:
         style = "-" if name.startswith("train") else "--"
         (line,) = ax_loss.plot(
-            xs, data[name], style, color=st.LOSS_COLOUR, linewidth=1.4, label=_LABELS[name]
+            xs[::step], data[name][::step], style, color=st.LOSS_COLOUR, linewidth=1.4,
+            label=_LABELS[name],
         )
         handles.append(line)
     for name in accs:
         style = "-" if name.startswith("train") else "--"
         (line,) = ax_acc.plot(
-            xs, data[name], style, color=st.ACC_COLOUR, linewidth=1.4, label=_LABELS[name]
+            xs[::step], data[name][::step], style, color=st.ACC_COLOUR, linewidth=1.4,
+            label=_LABELS[name],
         )
         handles.append(line)
 
@@ -110,7 +128,8 @@ def plot_1d(
         ax_loss.set_ylabel("loss", color=colour, fontsize=st.LABEL_SIZE)
         ax_loss.tick_params(axis="y", which="both", colors=colour, labelsize=st.TICK_SIZE)
     if accs:
-        ax_acc.set_ylim(0, 100)
+        ax_acc.set_ylim(-ACC_MARGIN, 100 + ACC_MARGIN)
+        ax_acc.set_yticks(np.arange(0, 101, 20))
         colour = st.ACC_COLOUR if losses else "black"
         ax_acc.set_ylabel("accuracy (%)", color=colour, fontsize=st.LABEL_SIZE)
         ax_acc.tick_params(axis="y", colors=colour, labelsize=st.TICK_SIZE)
@@ -121,19 +140,54 @@ def plot_1d(
     if interpolation:
         _mark_endpoints(ax_loss, xs, names)
     st.figure_title(fig, title)
-    st.legend_below(fig, handles, count_bad_points(data.values()), xs.size, n_pending=n_pending)
+    st.legend_below(fig, handles, n_bad, xs.size, n_pending=n_pending, partial=step > 1,
+                    gap_patch=diverged)
     return fig
+
+
+def _shade_diverged(
+    ax: Axes, xs: np.ndarray, curves: Iterable[np.ndarray], computed: np.ndarray
+) -> bool:
+    """Shade the x-range of every computed point with a NaN/inf value on some curve (from
+    the midpoints with its neighbours), so a diverged region is seen, not just a gap in
+    the lines. Returns whether any was shaded."""
+    bad = np.zeros(xs.size, dtype=bool)
+    for values in curves:
+        bad |= ~np.isfinite(values)
+    bad &= computed & np.isfinite(xs)
+    if xs.size < 2 or not bad.any():
+        return False
+    order = np.argsort(xs)
+    sorted_x, sorted_bad = xs[order], bad[order]
+    edges = st.cell_edges(sorted_x)
+    start = None
+    for k, here in enumerate([*sorted_bad.tolist(), False]):
+        if here and start is None:
+            start = k
+        elif not here and start is not None:
+            ax.axvspan(float(edges[start]), float(edges[k]), color=st.GAP_COLOUR, linewidth=0,
+                       zorder=0)
+            start = None
+    return True
+
+
+LABEL_SUBS_BELOW = 1000.0
+"""A log axis spanning less than this ratio has its 2 and 5 ticks labelled too."""
 
 
 def _log_axis(ax: Axes) -> None:
     """A log-scale y axis whose ticks read 0.01, 1, 100 (as the colorbars do), not 10⁻²;
-    within a decade (a forced log scale over a narrow range) its 2 and 5 ticks are
+    over up to :data:`LABEL_SUBS_BELOW` (three decades: 0.17 to 22 had only "1" and
+    "10"), or wherever fewer than four decades would be labelled, its 2 and 5 ticks are
     labelled the same way, in the axis's colour and size, not 2×10⁰."""
     ax.set_yscale("log")
     plain = FuncFormatter(lambda value, _pos: st.format_level(value))
     ax.yaxis.set_major_formatter(plain)
     low, high = ax.get_ylim()
-    if 0 < low < high and high / low < 100:  # few decades: label the 2 and 5 between them
+    decades = (
+        np.floor(np.log10(high) + 1e-9) - np.ceil(np.log10(low) - 1e-9) + 1 if 0 < low < high else 0
+    )
+    if 0 < low < high and (high / low < LABEL_SUBS_BELOW or decades < 4):
         ax.yaxis.set_minor_locator(LogLocator(base=10.0, subs=(2.0, 5.0)))
         ax.yaxis.set_minor_formatter(plain)
     else:

@@ -75,26 +75,82 @@ def _points(n: int) -> str:
     return "point" if n == 1 else "points"
 
 
-def bad_note(n_bad: int, n_total: int, n_pending: int = 0) -> str | None:
+def bad_note(n_bad: int, n_total: int, n_pending: int = 0, *, partial: bool = False) -> str | None:
     """The note a figure carries about its bad points, or None when there are none.
 
-    ``n_pending`` of the ``n_bad`` points are not computed yet (a partial job), and said
-    so: "2268 points not computed yet"; the rest are NaN/inf (diverged, or of unknown
-    cause when the caller could not tell): "3 points NaN/inf (not shown)".
+    ``n_pending`` of the ``n_bad`` points are not computed (a job still running, paused
+    or cancelled: the note does not guess which), and said so: "2268 points not
+    computed"; the rest are NaN/inf (diverged, or of unknown cause when the caller could
+    not tell): "3 points NaN/inf (not shown)". ``partial``: the figure is drawn on a
+    coarser lattice of the computed points (:func:`lattice_stride`), and the note counts
+    what was computed instead: "partial: 777 of 6561 points".
     """
     if n_bad <= 0:
         return None
     n_pending = min(max(n_pending, 0), n_bad)
     n_nan = n_bad - n_pending
     if n_bad >= n_total and not (n_pending and n_nan):
-        what = "not computed yet" if n_pending else "NaN/inf"
+        what = "not computed" if n_pending else "NaN/inf"
         return f"all {n_total} points {what} (nothing to show)"
-    pending = f"{n_pending} {_points(n_pending)} not computed yet"
+    if partial and n_pending:
+        pending = f"partial: {n_total - n_pending} of {n_total} points"
+    else:
+        pending = f"{n_pending} {_points(n_pending)} not computed"
     if not n_nan:
         return pending
     nan = f"{n_nan} NaN/inf" if n_pending else f"{n_nan} {_points(n_nan)} NaN/inf"
     shown = "(nothing to show)" if n_bad >= n_total else "(not shown)"
     return f"{pending}, {nan} {shown}" if n_pending else f"{nan} {shown}"
+
+
+def flat_note(Z: ArrayLike) -> str | None:
+    """"flat: every point 2.3026" when every finite value of ``Z`` (two or more) is the
+    same, so a figure with no contour to draw says why; None otherwise."""
+    values = finite_values(Z)
+    if values.size < 2 or float(np.ptp(values)) > 1e-12 * max(1.0, float(np.abs(values).max())):
+        return None
+    return f"flat: every point {float(values[0]):.5g}"
+
+
+LATTICE_SHARE = 0.9
+"""A finer lattice is drawn when it covers at least this share of what the best one does."""
+
+
+def lattice_stride(pending: ArrayLike | None) -> int:
+    """The step ``s`` of the lattice a partial surface's contours and 3D view are drawn on.
+
+    Points are computed coarse first (every ``2^k``-th point of every axis, then half
+    that step: :meth:`lstui.landscape.grid.SurfaceGrid.coarse_to_fine`), so a job
+    stopped early holds scattered points of the full grid, no grid cell has its corners
+    computed, and a contour has nothing to join. The lattice of every ``s``-th point
+    (``Z[::s, ::s]``, or ``y[::s]`` for a curve) is then complete. This picks the
+    finest step whose complete cells cover at least :data:`LATTICE_SHARE` of the area
+    the best step covers; 1 (the full grid) when nothing is pending, or when the missing
+    points are whole rows or regions and the computed part has complete cells.
+
+    Args:
+        pending: a boolean mask, True where a point is not computed; None: unknown (1).
+    """
+    if pending is None:
+        return 1
+    known = ~np.asarray(pending, dtype=bool)
+    if known.all() or not known.any() or known.ndim == 0:
+        return 1
+    covered: list[tuple[int, int]] = []
+    step = 1
+    while all((n - 1) // step >= 1 for n in known.shape):
+        cells = known[(slice(None, None, step),) * known.ndim]
+        for axis in range(cells.ndim):
+            head = [slice(None)] * cells.ndim
+            tail = list(head)
+            head[axis], tail[axis] = slice(None, -1), slice(1, None)
+            cells = cells[tuple(head)] & cells[tuple(tail)]
+        covered.append((step, int(np.count_nonzero(cells)) * step**known.ndim))
+        step *= 2
+    best = max((area for _, area in covered), default=0)
+    if best == 0:
+        return 1
+    return next(step for step, area in covered if area >= LATTICE_SHARE * best)
 
 
 def robust_range(Z: ArrayLike) -> tuple[float, float] | None:
@@ -186,7 +242,7 @@ def contour_levels(
         return np.empty(0)
     if hi <= lo:
         # A flat surface, or a data range on the wrong side of one given bound.
-        hi, lo = _widen(lo, hi, log, fixed_lo=vmin is not None, fixed_hi=vmax is not None)
+        lo, hi = nonempty_range(lo, hi, log, fixed_lo=vmin is not None, fixed_hi=vmax is not None)
 
     if vlevel is not None:
         if vmin is None:  # round levels (1.1, 1.2, …), not the minimum's 1.03295 + k·0.1
@@ -204,6 +260,21 @@ def contour_levels(
 MAX_LEVELS = 1000
 """More contours than this (a tiny ``--vlevel``) are refused: they cannot be told apart,
 and a few million of them exhaust memory before anything is drawn."""
+
+
+def nonempty_range(
+    lo: float, hi: float, log: bool, *, fixed_lo: bool = False, fixed_hi: bool = False
+) -> tuple[float, float]:
+    """``(lo, hi)``, made a non-empty range around a single value when ``hi <= lo``.
+
+    The one rule for a flat surface (every value 2.302585), for levels and colour
+    scales alike: ±5 % around it (at least ±0.001), or half a decade either way on a
+    log scale; a bound the caller gave (``fixed_lo``/``fixed_hi``) stays where it is.
+    """
+    if hi > lo:
+        return lo, hi
+    hi, lo = _widen(lo, hi, log, fixed_lo=fixed_lo, fixed_hi=fixed_hi)
+    return lo, hi
 
 
 def _widen(

@@ -4,9 +4,15 @@ and surfaces compared side by side.
 Every function takes ``x`` (nx,), ``y`` (ny,) and ``Z`` (ny, nx) with ``Z[i, j]`` the
 value at ``x[j]``, ``y[i]`` (the layout of ``numpy.meshgrid(x, y)``). NaN and ±inf points
 are gaps: masked in the drawing, left out of every level and colour scale, and counted in
-the legend under the axes ("3 points NaN/inf (not shown)"). ``pending``, a boolean mask of
-``Z``'s shape, names the points not computed yet (a partial job), so the legend tells
-them from diverged ones ("2268 points not computed yet (not shown)").
+the legend under the axes ("3 points NaN/inf (not shown)"); the contour-line figures show
+them on the same grey as the filled ones. ``pending``, a boolean mask of ``Z``'s shape,
+names the points not computed (a partial job), so the legend tells them from diverged
+ones ("2268 points not computed"). A job stopped early holds points scattered over the
+grid (computed coarse first), none with a whole cell around it: its contours and 3D view
+are drawn on the finest lattice of every ``s``-th point that is computed
+(:func:`~lstui.plots.levels.lattice_stride`), and the legend says "partial: 777 of 6561
+points". A flat surface says so ("flat: every point 2.3026"), and its colour scales all
+follow :func:`~lstui.plots.levels.nonempty_range`.
 
 Levels follow :func:`lstui.plots.levels.contour_levels`: explicit ``levels``, or the
 reference's ``vmin``/``vmax``/``vlevel``, or automatic ones. ``log=None`` switches to
@@ -19,13 +25,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import contourpy
+import matplotlib
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import Normalize
 from matplotlib.contour import QuadContourSet
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
-from matplotlib.ticker import MaxNLocator
+from matplotlib.patches import PathPatch
+from matplotlib.path import Path as MplPath
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 from matplotlib.transforms import Bbox
 from numpy.typing import ArrayLike
 
@@ -35,6 +45,9 @@ from lstui.plots.levels import (
     contour_levels,
     count_bad,
     finite_values,
+    flat_note,
+    lattice_stride,
+    nonempty_range,
     robust_range,
     wants_log,
     with_basin_level,
@@ -85,6 +98,48 @@ def _extend(Z: np.ndarray, lo: float, hi: float) -> str:
     )
 
 
+def _lattice(
+    x: np.ndarray, y: np.ndarray, Z: np.ndarray, pending: ArrayLike | None, n_pending: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """``(x, y, Z)`` of the lattice a partial surface is drawn on, and whether it is a
+    coarser one than the grid (see :func:`~lstui.plots.levels.lattice_stride`)."""
+    step = lattice_stride(pending) if n_pending else 1
+    return x[::step], y[::step], Z[::step, ::step], step > 1
+
+
+def _notes(Z: np.ndarray) -> list[str]:
+    note = flat_note(Z)
+    return [note] if note else []
+
+
+def _draw_gaps(ax: Axes, x: np.ndarray, y: np.ndarray, Z: np.ndarray) -> None:
+    """The grey of the filled figures where a contour-line figure has no value: grey
+    axes, white wherever :meth:`~matplotlib.axes.Axes.contourf` would fill (the cells
+    with four finite corners), so a diverged region does not read as "no contour here".
+
+    The white is plain patches (contourpy's polygons, as contourf computes them), not a
+    colour-mapped artist: no colour scale of the figure comes from it.
+    """
+    ax.set_facecolor(st.GAP_COLOUR)
+    values = finite_values(Z)
+    if not values.size:
+        return
+    lo, hi = float(values.min()), float(values.max())
+    pad = max(hi - lo, abs(lo), 1.0)
+    generator = contourpy.contour_generator(
+        x, y, np.ma.masked_invalid(Z),
+        name=matplotlib.rcParams["contour.algorithm"],
+        corner_mask=matplotlib.rcParams["contour.corner_mask"],
+        fill_type=contourpy.FillType.OuterCode,
+    )
+    points, codes = generator.filled(lo - pad, hi + pad)[:2]  # OuterCode: two lists
+    for outline, kinds in zip(points, codes, strict=True):
+        if outline is None:
+            continue
+        ax.add_patch(PathPatch(MplPath(outline, kinds), facecolor="white", edgecolor="none",
+                               zorder=0))
+
+
 def _limits(ax: Axes, x: np.ndarray, y: np.ndarray) -> None:
     ax.set_xlim(float(x.min()), float(x.max()))
     ax.set_ylim(float(y.min()), float(y.max()))
@@ -111,6 +166,9 @@ LABEL_ARC = 3.5
 """A contour piece holds a label only when it is at least this many label widths long."""
 LABEL_PAD_PT = 2.0
 """Labels keep at least this many points apart, and from the markers."""
+INNER_LABELS = 3
+"""Beyond :data:`~lstui.plots._style.CLABEL_MAX` levels, the lowest levels are labelled
+wherever they fit until this many have a label, then every other level above them."""
 
 
 def _label_lines(
@@ -121,12 +179,15 @@ def _label_lines(
 ) -> list[float]:
     """Write the values on the contour lines where they fit.
 
-    Every line (every other one beyond :data:`~lstui.plots._style.CLABEL_MAX` levels)
-    gets at most one label per connected piece, placed where the piece runs nearly
-    straight for the label's length, inside the axes, clear of the labels already placed
-    and of the points in ``avoid`` (``(x, y, radius in points)``: the markers). A piece
-    too short to hold its label (the small rings around a minimum) gets none, so labels
-    never pile up. Call it last: it lays the figure out to know where things are.
+    Every line (beyond :data:`~lstui.plots._style.CLABEL_MAX` levels: the lowest ones
+    until :data:`INNER_LABELS` have a label, then every other one above them) gets at
+    most one label per connected piece, placed where the piece runs nearly straight for the
+    label's length, inside the axes, clear of the labels already placed and of the
+    points in ``avoid`` (``(x, y, radius in points)``: the markers). The lowest lines
+    (the rings around the minimum, which 1-2-5 log spacing makes hard to tell apart) are
+    labelled first, so the wide outer ones never take their room. A piece too short to
+    hold its label (a tiny ring) gets none, so labels never pile up. Call it last: it
+    lays the figure out to know where things are.
 
     Returns:
         The levels that got a label (each once).
@@ -147,10 +208,12 @@ def _label_lines(
         cx, cy = to_display((ax_x, ax_y))
         if np.isfinite(cx) and np.isfinite(cy):
             taken.append((float(cx), float(cy), radius * points, radius * points))
-    step = 1 if drawn.size <= st.CLABEL_MAX else 2
     positions: list[tuple[float, float]] = []
     labelled: list[float] = []
-    for k in range(0, drawn.size, step):
+    last = -2  # the index of the last level that got a label
+    for k in range(drawn.size):
+        if drawn.size > st.CLABEL_MAX and len(labelled) >= INNER_LABELS and k < last + 2:
+            continue
         width, height, _ = renderer.get_text_width_height_descent(
             fmt(drawn[k], None), font, ismath=False
         )
@@ -163,6 +226,7 @@ def _label_lines(
             positions.append(tuple(ax.transData.inverted().transform(centre)))
             if not labelled or labelled[-1] != drawn[k]:
                 labelled.append(float(drawn[k]))
+                last = k
     if positions:
         ax.clabel(
             cs,
@@ -258,16 +322,22 @@ def plot_contour(
     xs, ys, zs = st.check_surface(x, y, Z)
     zs, n_pending = blank_pending(zs, pending)
     chosen, use_log = resolve_levels(zs, levels, vmin, vmax, vlevel, log)
-    rows = 1 + (count_bad(zs) > 0)
+    n_bad = count_bad(zs)
+    notes = _notes(zs)
+    rows = 1 + (n_bad > 0) + len(notes)
     fig = st.new_figure(st.figsize_2d(xs, ys, colorbar=False, title=bool(title), legend_rows=rows))
     ax = fig.add_subplot()
-    cs = _draw_lines(ax, xs, ys, zs, chosen, st.make_norm(chosen, use_log)) if chosen.size else None
+    dx, dy, dz, partial = _lattice(xs, ys, zs, pending, n_pending)
+    if n_bad:
+        _draw_gaps(ax, dx, dy, dz)
+    cs = _draw_lines(ax, dx, dy, dz, chosen, st.make_norm(chosen, use_log)) if chosen.size else None
     _limits(ax, xs, ys)
     st.style_axes(ax, xlabel, ylabel)
     st.figure_title(fig, title)
     st.equal_aspect_if_sensible(ax, xs, ys)
     handles = st.mark_centre_and_min(ax, xs, ys, zs)
-    st.legend_below(fig, handles, count_bad(zs), zs.size, n_pending=n_pending)
+    st.legend_below(fig, handles, n_bad, zs.size, n_pending=n_pending, partial=partial,
+                    gap_patch=True, notes=notes)
     st.trim_height(fig, ax)
     if cs is not None:
         _label_lines(fig, ax, cs, _marker_spots(xs, ys, zs))
@@ -277,7 +347,7 @@ def plot_contour(
 def _marker_spots(x: np.ndarray, y: np.ndarray, Z: np.ndarray) -> list[tuple[float, float, float]]:
     """``(x, y, radius in points)`` of the centre and minimum markers, for labels to avoid."""
     spots = [(0.0, 0.0, float(st.CENTRE_STYLE["markersize"]) / 2)]  # type: ignore[arg-type]
-    position = st.argmin_position(x, y, Z)
+    position = st.minimum_to_mark(x, y, Z)
     if position is not None:
         spots.append((position[0], position[1], float(st.MIN_STYLE["markersize"]) / 2))  # type: ignore[arg-type]
     return spots
@@ -306,20 +376,23 @@ def plot_filled_contour(
     xs, ys, zs = st.check_surface(x, y, Z)
     zs, n_pending = blank_pending(zs, pending)
     chosen, use_log = resolve_levels(zs, levels, vmin, vmax, vlevel, log)
-    rows = 1 + (count_bad(zs) > 0)
+    notes = _notes(zs)
+    rows = 1 + (count_bad(zs) > 0) + len(notes)
     fig = st.new_figure(st.figsize_2d(xs, ys, colorbar=True, title=bool(title), legend_rows=rows))
     ax = fig.add_subplot()
     ax.set_facecolor(st.GAP_COLOUR)
+    dx, dy, dz, partial = _lattice(xs, ys, zs, pending, n_pending)
     if chosen.size >= 2:
         extend = _extend(zs, chosen[0], chosen[-1])
-        filled = _draw_filled(ax, xs, ys, zs, chosen, st.make_norm(chosen, use_log), extend)
+        filled = _draw_filled(ax, dx, dy, dz, chosen, st.make_norm(chosen, use_log), extend)
         st.colorbar(fig, filled, ax, zlabel, ticks=chosen)
     _limits(ax, xs, ys)
     st.style_axes(ax, xlabel, ylabel)
     st.figure_title(fig, title)
     st.equal_aspect_if_sensible(ax, xs, ys)
     handles = st.mark_centre_and_min(ax, xs, ys, zs)
-    st.legend_below(fig, handles, count_bad(zs), zs.size, n_pending=n_pending, gap_patch=True)
+    st.legend_below(fig, handles, count_bad(zs), zs.size, n_pending=n_pending, partial=partial,
+                    gap_patch=True, notes=notes)
     st.trim_height(fig, ax)
     return fig
 
@@ -349,7 +422,8 @@ def plot_heatmap(
     values = finite_values(zs)
     span = robust_range(values[values > 0] if use_log else values)
     edges_x, edges_y = st.cell_edges(xs), st.cell_edges(ys)
-    rows = 1 + (count_bad(zs) > 0)
+    notes = _notes(zs)
+    rows = 1 + (count_bad(zs) > 0) + len(notes)
     fig = st.new_figure(
         st.figsize_2d(edges_x, edges_y, colorbar=True, title=bool(title), legend_rows=rows)
     )
@@ -358,8 +432,10 @@ def plot_heatmap(
     if span is not None:
         lo = vmin if vmin is not None else span[0]
         hi = vmax if vmax is not None else span[1]
-        if hi <= lo:
-            hi = lo * 10.0 if use_log else lo + max(abs(lo), 1.0)
+        flat_ticks = None
+        if hi <= lo:  # a flat surface: the scale (and ticks) of its filled contours
+            flat_ticks = _flat_levels(zs, vmin, vmax, use_log)
+            lo, hi = float(flat_ticks[0]), float(flat_ticks[-1])
         mesh = ax.pcolormesh(
             edges_x,
             edges_y,
@@ -370,7 +446,7 @@ def plot_heatmap(
             rasterized=True,
         )
         # a log scale's default ticks are its decades only: two labels for 0.128 to 30
-        ticks = contour_levels(np.array([lo, hi]), lo, hi, log=True, num=7) if use_log else None
+        ticks = contour_levels(np.array([lo, hi]), lo, hi, log=True, num=7) if use_log else flat_ticks
         st.colorbar(fig, mesh, ax, zlabel, ticks=ticks, extend=_extend(zs, lo, hi))
     ax.set_xlim(float(edges_x[0]), float(edges_x[-1]))
     ax.set_ylim(float(edges_y[0]), float(edges_y[-1]))
@@ -378,9 +454,21 @@ def plot_heatmap(
     st.figure_title(fig, title)
     st.equal_aspect_if_sensible(ax, edges_x, edges_y)
     handles = st.mark_centre_and_min(ax, xs, ys, zs)
-    st.legend_below(fig, handles, count_bad(zs), zs.size, n_pending=n_pending, gap_patch=True)
+    partial = _lattice(xs, ys, zs, pending, n_pending)[3]
+    st.legend_below(fig, handles, count_bad(zs), zs.size, n_pending=n_pending, partial=partial,
+                    gap_patch=True, notes=notes)
     st.trim_height(fig, ax)
     return fig
+
+
+def _flat_levels(Z: np.ndarray, vmin: float | None, vmax: float | None, log: bool) -> np.ndarray:
+    """The levels of a surface with one value (or a range given on its wrong side): the
+    filled contours' own, whose ends make the colour scale, so every figure of it agrees."""
+    chosen = contour_levels(Z, vmin, vmax, log=log)
+    if chosen.size >= 2:
+        return chosen
+    value = float(finite_values(Z).min())
+    return np.array(nonempty_range(value, value, log))
 
 
 def plot_surface_3d(
@@ -401,7 +489,9 @@ def plot_surface_3d(
     """The surface in 3D, coloured by value; NaN/inf points leave holes.
 
     ``zmax`` clips larger values to a plateau (the reference's ``--zmax``). ``log`` sets
-    the colour scale only (None: as for contours); heights stay linear.
+    the colour scale only (None: as for contours), its colorbar ticked at 1-2-5 values
+    as the filled contours' is; heights stay linear, and the z axis is labelled
+    ``zlabel`` as the colorbar is.
     """
     xs, ys, zs = st.check_surface(x, y, Z)
     zs, n_pending = blank_pending(zs, pending)
@@ -409,38 +499,46 @@ def plot_surface_3d(
     if zmax is not None:
         zs = np.where(zs > zmax, zmax, zs)
     use_log = resolve_levels(zs, None, None, None, None, log)[1]
+    notes = _notes(zs)
     fig = st.new_figure(st.FIGSIZE_3D)
     ax = fig.add_subplot(projection="3d")
     values = finite_values(zs)
+    dx, dy, dz, partial = _lattice(xs, ys, zs, pending, n_pending)
     if values.size:
         lo, hi = float(values.min()), float(values.max())
         use_log = use_log and lo > 0
-        norm = st.make_norm(np.array([lo, hi if hi > lo else lo + 1.0]), use_log)
-        X, Y = np.meshgrid(xs, ys)
+        if hi <= lo:  # a flat surface: the scale of its filled contours
+            flat = _flat_levels(zs, None, None, use_log)
+            lo, hi = float(flat[0]), float(flat[-1])
+        norm = st.make_norm(np.array([lo, hi]), use_log)
+        X, Y = np.meshgrid(dx, dy)
         surface = ax.plot_surface(
             X,
             Y,
-            zs,
+            dz,
             cmap=st.fill_cmap(),
             norm=norm,
-            rcount=min(ys.size, 101),
-            ccount=min(xs.size, 101),
+            rcount=min(dy.size, 101),
+            ccount=min(dx.size, 101),
             linewidth=0,
             antialiased=True,
         )
-        st.colorbar(fig, surface, ax, zlabel, shrink=0.6, pad=0.1)
+        # a log scale's default ticks are its decades only: "1" and "10" for 0.1 to 20
+        ticks = contour_levels(np.array([lo, hi]), lo, hi, log=True, num=7) if use_log else None
+        st.colorbar(fig, surface, ax, zlabel, ticks=ticks, shrink=0.6, pad=0.16)
     ax.view_init(elev=elev, azim=azim)
     if xlabel:
         ax.set_xlabel(xlabel, fontsize=st.LABEL_SIZE, labelpad=0)
     if ylabel:
         ax.set_ylabel(ylabel, fontsize=st.LABEL_SIZE, labelpad=0)
-    if not values.size:  # the colorbar names the values when there is one
-        ax.set_zlabel(zlabel, fontsize=st.LABEL_SIZE, labelpad=1)
+    ax.set_zlabel(zlabel, fontsize=st.LABEL_SIZE - 1, labelpad=2)
     for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
         axis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))
+    # 2e7, not 2 under an offset "1e7" floating between the box and the colorbar
+    ax.zaxis.set_major_formatter(FuncFormatter(lambda value, _pos: st.format_level(value)))
     ax.tick_params(labelsize=st.TICK_SIZE - 1, pad=-1)
     st.figure_title(fig, title)
-    st.legend_below(fig, [], n_bad, zs.size, n_pending=n_pending)
+    st.legend_below(fig, [], n_bad, zs.size, n_pending=n_pending, partial=partial, notes=notes)
     _fit_3d(fig, ax)
     return fig
 
@@ -529,13 +627,19 @@ def plot_trajectory(
     ax = fig.add_subplot()
     n_bad = n_total = 0
     cs = None
+    partial = False
+    off = np.zeros(px.size, dtype=bool)
     if surface is not None:
         xs, ys, zs = surface
         n_bad, n_total = count_bad(zs), zs.size
         chosen, use_log = resolve_levels(zs, levels, vmin, vmax, vlevel, log)
+        dx, dy, dz, partial = _lattice(xs, ys, zs, pending, n_pending)
+        if n_bad:
+            _draw_gaps(ax, dx, dy, dz)
         if chosen.size:
-            cs = _draw_lines(ax, xs, ys, zs, chosen, st.make_norm(chosen, use_log), linewidth=0.8)
+            cs = _draw_lines(ax, dx, dy, dz, chosen, st.make_norm(chosen, use_log), linewidth=0.8)
         _limits(ax, xs, ys)
+        off = (px < xs.min()) | (px > xs.max()) | (py < ys.min()) | (py > ys.max())
     ax.plot(px, py, color=st.PATH_COLOUR, linewidth=1.2, marker=".", markersize=4, zorder=3)
     (start,) = ax.plot(
         px[:1],
@@ -546,21 +650,38 @@ def plot_trajectory(
         color="#2ca02c",
         markeredgecolor="black",
         markeredgewidth=0.6,
-        label="start",
+        label="start (off the grid)" if off[0] else "start",
         zorder=4,
     )
-    (end,) = ax.plot(px[-1:], py[-1:], linestyle="none", label="end", zorder=4, **st.MIN_STYLE)  # type: ignore[arg-type]
+    (end,) = ax.plot(px[-1:], py[-1:], linestyle="none", label="end (off the grid)" if off[-1] else "end",
+                     zorder=4, **st.MIN_STYLE)  # type: ignore[arg-type]
     if surface is None:
         ax.margins(0.08)
     st.style_axes(ax, xlabel, ylabel)
     st.figure_title(fig, title)
     st.equal_aspect_if_sensible(ax, span_x, span_y)
-    st.legend_below(fig, [start, end], n_bad, n_total, n_pending=n_pending)
+    # a path leaving the surface is cut at the axes' edge: say so, or it reads as whole
+    notes = ["path leaves the grid"] if off[1:-1].any() and not (off[0] or off[-1]) else []
+    st.legend_below(fig, [start, end], n_bad, n_total, n_pending=n_pending, partial=partial,
+                    gap_patch=n_bad > 0, notes=notes)
     st.trim_height(fig, ax)
     if cs is not None:
         ends = [(float(px[0]), float(py[0]), 3.5), (float(px[-1]), float(py[-1]), 5.5)]
         _label_lines(fig, ax, cs, [*ends, *((float(a), float(b), 2.5) for a, b in zip(px, py, strict=True))])
     return fig
+
+
+COLORBAR_WIDTH = 0.8
+"""Inches a comparison's shared colorbar takes beside its panels."""
+
+
+def comparison_columns(n: int) -> int:
+    """Panels in a row of a comparison of ``n``: all up to three, else rows of three
+    at most, as even as they come (4: 2 + 2, 5: 3 + 2)."""
+    if n <= 3:
+        return n
+    rows = -(-n // 3)
+    return -(-n // rows)
 
 
 def plot_comparison_2d(
@@ -582,8 +703,13 @@ def plot_comparison_2d(
     a colour means the same value in every panel (as the paper compares small- and
     large-batch minimizers). Each panel marks its centre and its minimum.
 
+    The figure is at most :data:`~lstui.plots._style.MAX_FIGURE_WIDTH` wide (a
+    two-column page's text width): up to three panels side by side, more in rows of
+    :func:`comparison_columns`, panels narrower than
+    :data:`~lstui.plots._style.PANEL_WIDTH` where the width asks for it.
+
     Args:
-        panels: ``(name, x, y, Z)`` for each surface, left to right.
+        panels: ``(name, x, y, Z)`` for each surface, left to right, top to bottom.
     """
     if not panels:
         raise ValueError("plot_comparison_2d needs at least one panel")
@@ -591,12 +717,14 @@ def plot_comparison_2d(
     every = np.concatenate([zs.ravel() for _, _, _, zs in surfaces])
     chosen, use_log = resolve_levels(every, levels, vmin, vmax, vlevel, log)
     n = len(surfaces)
+    cols = comparison_columns(n)
+    rows = -(-n // cols)
+    panel_width = min(st.PANEL_WIDTH, (st.MAX_FIGURE_WIDTH - COLORBAR_WIDTH) / cols)
     _, first_x, first_y, _ = surfaces[0]
-    height = st.figsize_2d(
-        first_x, first_y, colorbar=False, width=st.PANEL_WIDTH, title=bool(title)
-    )[1]
-    fig = st.new_figure((st.PANEL_WIDTH * n + 0.8, height))
-    axes = [fig.add_subplot(1, n, k + 1) for k in range(n)]
+    panel_height = st.figsize_2d(first_x, first_y, colorbar=False, width=panel_width)[1]
+    height = panel_height * rows + (0.28 if title else 0.0)
+    fig = st.new_figure((panel_width * cols + COLORBAR_WIDTH, height))
+    axes = [fig.add_subplot(rows, cols, k + 1) for k in range(n)]
     drawable = chosen.size >= 2
     norm = st.make_norm(chosen, use_log) if drawable else None
     extend = _extend(every, chosen[0], chosen[-1]) if drawable else "neither"
@@ -606,9 +734,11 @@ def plot_comparison_2d(
         if norm is not None:
             mappable = _draw_filled(ax, xs, ys, zs, chosen, norm, extend)
         _limits(ax, xs, ys)
-        st.style_axes(ax, xlabel, ylabel if k == 0 else None)
+        st.style_axes(ax, xlabel if k + cols >= n else None, ylabel if k % cols == 0 else None)
+        if panel_width < st.PANEL_WIDTH - 0.5:  # five tick labels would touch: -1.0-0.5 0.0
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=3, steps=[1, 2, 2.5, 5, 10]))
         bad = count_bad(zs)
-        st.set_title(ax, f"{name}  ({bad} NaN/inf)" if bad else name, st.PANEL_WIDTH - 0.2)
+        st.set_title(ax, f"{name}  ({bad} NaN/inf)" if bad else name, panel_width - 0.2)
         st.equal_aspect_if_sensible(ax, xs, ys)
         handles = st.mark_centre_and_min(ax, xs, ys, zs, min_label=False)
     if mappable is not None:

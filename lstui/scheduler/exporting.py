@@ -148,7 +148,8 @@ def export_surface(
     drawn = {key: _surface_values(surface, key, surface_path) for key in names}  # all checked first
     for key in names:  # the train loss's figures, and the test loss's when it was evaluated
         values, label = drawn[key]
-        titled = (f"{title} ({label})" if title else label) if len(names) > 1 or surf_names else title
+        # always say what is drawn: "NAME — train loss" ("(train error (%))" doubled brackets)
+        titled = f"{title} — {label}" if title else label
         written += _surface_figures(x, y, values, pending, out / f"{stem}_{key}", kinds,
                                     image_formats, "vtp" in formats, title=titled, zlabel=label,
                                     axis_labels=axis_labels, dpi=dpi, vmin=vmin, vmax=vmax,

@@ -113,13 +113,13 @@ def test_a_paused_job_names_its_points_not_computed_yet_apart_from_diverged_ones
     with Store.open_home(home) as store:
         job = _partial_job(store, home, spec, done=20)
         shown = terminal_plot(store, job, width=80, height=20, color=False)
-        assert shown.split("\n")[-1].endswith("61 points not computed yet, 1 NaN/inf (blank)")
+        assert shown.split("\n")[-1].endswith("61 points not computed, 1 NaN/inf (blank)")
         with matplotlib.rc_context({"svg.fonttype": "none"}):  # text as text, to read it
             paths = export_job(store, job, formats=("svg",), out=tmp_path / "figs")
     assert len(paths) == 4
     for path in paths:
         text = " ".join(t.text or "" for t in ET.parse(path).getroot().iter() if t.tag.endswith("text"))
-        assert "61 points not computed yet," in text and "1 NaN/inf (not shown)" in text, path.name
+        assert "partial: 20 of 81 points," in text and "1 NaN/inf (not shown)" in text, path.name
 
 
 def test_vtp_of_a_1d_job_is_skipped_with_a_line_in_its_log(tmp_path):

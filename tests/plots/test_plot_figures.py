@@ -184,7 +184,7 @@ def test_points_not_computed_yet_are_named_apart_from_nan_ones_and_never_drawn(k
     fig = draw(x, y, partial, pending=pending)
     fig.canvas.draw()
     n_pending = int(pending.sum())
-    assert f"{n_pending} points not computed yet,\n1 NaN/inf (not shown)" in legend_texts(fig)
+    assert f"{n_pending} points not computed,\n1 NaN/inf (not shown)" in legend_texts(fig)
     for artist in (c for ax in fig.axes for c in ax.collections if c.get_array() is not None):
         assert artist.norm.vmin >= 0  # the -1 of the points not computed is on no scale
     if kind in ("contour", "filled", "heatmap"):
@@ -200,7 +200,7 @@ def test_1d_points_count_once_whatever_the_number_of_curves():
     loss[2] = acc[2] = np.nan  # diverged: no loss, no accuracy
     fig = plot_1d(x, {"train_loss": loss, "train_acc": acc}, pending=pending)
     fig.canvas.draw()
-    assert "3 points not computed yet,\n1 NaN/inf (not shown)" in legend_texts(fig)
+    assert "3 points not computed,\n1 NaN/inf (not shown)" in legend_texts(fig)
     (line,) = [ln for ln in fig.axes[0].get_lines() if ln.get_label() == "train loss"]
     assert np.isnan(line.get_ydata()[pending]).all()
 
@@ -252,7 +252,8 @@ def test_1d_figure_puts_loss_left_accuracy_right_train_solid_test_dashed():
     assert styles["train loss"] == "-" and styles["test loss"] == "--"
     assert styles["train accuracy"] == "-" and styles["test accuracy"] == "--"
     assert ax_loss.get_ylabel() == "loss" and ax_acc.get_ylabel() == "accuracy (%)"
-    assert ax_acc.get_ylim() == (0.0, 100.0)
+    assert ax_acc.get_ylim() == (-2.0, 102.0)  # 100 % is not drawn on the frame
+    assert list(ax_acc.get_yticks()) == [0, 20, 40, 60, 80, 100]
     assert legend_texts(fig) == ["train loss", "test loss", "train accuracy", "test accuracy"]
     top = [child for child in ax_loss.child_axes]
     assert [t.get_text() for t in top[0].get_xticklabels()] == ["small batch", "large batch"]

@@ -139,13 +139,20 @@ def test_bad_note_counts_points():
     assert bad_note(10, 10) == "all 10 points NaN/inf (nothing to show)"
 
 
-def test_bad_note_tells_points_not_computed_yet_from_nan_ones():
-    assert bad_note(2268, 2601, n_pending=2268) == "2268 points not computed yet"
-    assert bad_note(1, 10, n_pending=1) == "1 point not computed yet"
-    assert bad_note(5, 10, n_pending=4) == "4 points not computed yet, 1 NaN/inf (not shown)"
-    assert bad_note(10, 10, n_pending=10) == "all 10 points not computed yet (nothing to show)"
-    assert bad_note(10, 10, n_pending=7) == "7 points not computed yet, 3 NaN/inf (nothing to show)"
+def test_bad_note_tells_points_not_computed_from_nan_ones():
+    """Neutral: a cancelled job's points will not be computed "yet"."""
+    assert bad_note(2268, 2601, n_pending=2268) == "2268 points not computed"
+    assert bad_note(1, 10, n_pending=1) == "1 point not computed"
+    assert bad_note(5, 10, n_pending=4) == "4 points not computed, 1 NaN/inf (not shown)"
+    assert bad_note(10, 10, n_pending=10) == "all 10 points not computed (nothing to show)"
+    assert bad_note(10, 10, n_pending=7) == "7 points not computed, 3 NaN/inf (nothing to show)"
     assert bad_note(3, 10, n_pending=0) == "3 points NaN/inf (not shown)"
+
+
+def test_a_figure_drawn_on_a_coarser_lattice_counts_what_was_computed():
+    assert bad_note(5784, 6561, n_pending=5784, partial=True) == "partial: 777 of 6561 points"
+    assert (bad_note(5785, 6561, n_pending=5784, partial=True)
+            == "partial: 777 of 6561 points, 1 NaN/inf (not shown)")
 
 
 def test_importing_the_levels_for_a_preview_does_not_load_matplotlib_or_plotext():

@@ -174,11 +174,11 @@ def test_a_log_heatmap_colorbar_has_round_ticks_across_its_range():
     assert mantissas <= {1.0, 2.0, 3.0, 5.0}
 
 
-def test_3d_surface_names_its_values_once_and_wastes_little_height():
+def test_3d_surface_names_its_values_on_both_scales_and_wastes_little_height():
     x, y, Z = wide_bowl()
     fig = plot_surface_3d(x, y, Z, zlabel="train loss")
     ax, colorbar = fig.axes
-    assert ax.get_zlabel() == "" and colorbar.get_ylabel() == "train loss"
+    assert ax.get_zlabel() == "train loss" and colorbar.get_ylabel() == "train loss"
     fig.canvas.draw()
     grey = np.asarray(fig.canvas.buffer_rgba())[..., :3].mean(axis=2)  # type: ignore[attr-defined]
     blank_rows = float(np.mean(np.all(grey > 250, axis=1)))
@@ -202,3 +202,172 @@ def test_an_interpolation_whose_last_point_is_far_higher_is_drawn_on_a_log_axis(
                      1.19e-2, 1.16e-2, 9.9e-3, 7.4e-3, 5.6e-3, 5e-3, 6e-3, 1.07e-2, 3.19e-2, 1.5874])
     assert plot_1d(x, {"train_loss": loss}, interpolation=True).axes[0].get_yscale() == "log"
     assert plot_comparison_1d([("a", x, loss)]).axes[0].get_yscale() == "log"
+
+
+def legend_texts(fig: Figure) -> list[str]:
+    return [t.get_text() for legend in fig.legends for t in legend.get_texts()]
+
+
+def marker_labels(fig: Figure) -> list[str]:
+    return [str(line.get_label()) for line in fig.axes[0].get_lines()]
+
+
+def test_a_flat_surface_says_so_and_has_one_colour_scale_in_every_figure():
+    x = y = np.linspace(-1, 1, 21)
+    Z = np.full((21, 21), 2.302585)
+    scales = []
+    for draw in (plot_contour, plot_filled_contour, plot_heatmap, plot_surface_3d):
+        fig = draw(x, y, Z)
+        assert "flat: every point 2.3026" in legend_texts(fig), draw.__name__
+        assert not any(label.startswith("minimum") for label in marker_labels(fig)), draw.__name__
+        if draw is not plot_contour:
+            mappable = next(c for c in fig.axes[0].collections if c.get_array() is not None)
+            scales.append((round(mappable.norm.vmin, 9), round(mappable.norm.vmax, 9)))
+    assert len(set(scales)) == 1, scales  # not 2.2–2.4, 2.3–4.6 and 2.3–3.3
+    lo, hi = scales[0]
+    assert lo < 2.302585 < hi and hi - lo < 0.5
+
+
+def test_a_minimum_tied_over_a_plateau_is_not_marked_off_centre():
+    x = y = np.linspace(-1, 1, 21)
+    X, Y = np.meshgrid(x, y)
+    error = np.where(X**2 + Y**2 < 0.3, 0.0, 10 * (X**2 + Y**2))  # 0 % error around the centre
+    fig = plot_filled_contour(x, y, error, zlabel="train error (%)")
+    assert "centre (0, 0) = minimum" in marker_labels(fig)
+    assert not any(label.startswith("minimum") for label in marker_labels(fig))
+    shifted = np.where((X - 0.5) ** 2 + Y**2 < 0.1, 0.0, 10 * ((X - 0.5) ** 2 + Y**2))
+    fig = plot_contour(x, y, shifted)  # tied away from the centre: no one place to mark
+    assert not any(label.startswith("minimum") for label in marker_labels(fig))
+    assert "centre (0, 0)" in marker_labels(fig)
+    unique = plot_contour(x, y, 1 + X**2 + Y**2)  # a minimum of its own is still marked
+    assert "minimum (1)" in marker_labels(unique)
+
+
+def test_the_rings_around_the_minimum_are_labelled_first():
+    """1-2-5 log levels 0.01 … 20: every other label skipped 0.1, between 0.05 and 0.2."""
+    x = y = np.linspace(-1, 1, 51)
+    X, Y = np.meshgrid(x, y)
+    fig = plot_contour(x, y, 0.01 + 5 * (X**2 + 0.5 * Y**2) + 20 * (X**4 + Y**4))
+    texts = {t.get_text() for t in contour_labels(fig)}
+    assert {"0.05", "0.1", "0.2"} <= texts, texts
+    assert len(line_sets(fig)[0].levels) > 8  # more levels than all get a label
+
+
+def test_diverged_points_are_grey_in_a_contour_line_figure():
+    from matplotlib.colors import to_rgb
+    from matplotlib.patches import PathPatch
+
+    from lstui.plots._style import GAP_COLOUR
+
+    x = y = np.linspace(-1, 1, 41)
+    X, Y = np.meshgrid(x, y)
+    Z = 0.5 + X**2 + Y**2
+    Z[(X > 0.5) & (Y > 0.3)] = np.nan
+    for fig in (plot_contour(x, y, Z), plot_trajectory(x, y, Z, [0.2, 0.0], [0.2, 0.0])):
+        ax = fig.axes[0]
+        assert ax.get_facecolor()[:3] == pytest.approx(to_rgb(GAP_COLOUR))
+        white = [p for p in ax.patches if isinstance(p, PathPatch)]
+        assert white and all(p.get_facecolor()[:3] == (1.0, 1.0, 1.0) for p in white)
+        covered = white[0].get_path().contains_points([(0.0, 0.0), (0.9, 0.9)])
+        assert list(covered) == [True, False]  # white where computed, grey where diverged
+        # the note's legend entry is a swatch of the same grey, as in the filled figures
+        (swatch,) = [h for h in fig.legends[0].legend_handles if "NaN/inf" in str(h.get_label())]
+        assert swatch.get_facecolor()[:3] == pytest.approx(to_rgb(GAP_COLOUR))
+    clean = plot_contour(x, y, 0.5 + X**2 + Y**2)
+    assert clean.axes[0].get_facecolor()[:3] == (1.0, 1.0, 1.0) and not clean.axes[0].patches
+
+
+def test_a_1d_figure_shades_the_range_of_diverged_points():
+    x = np.linspace(-1, 1, 41)
+    loss = 0.2 + x**2
+    loss[30:35] = np.nan  # x = 0.5 … 0.7
+    fig = plot_1d(x, {"train_loss": loss, "train_acc": 100 - 20 * x**2})
+    spans = [p for p in fig.axes[0].patches]
+    assert len(spans) == 1
+    (span,) = spans  # a Rectangle in data x, axes y
+    assert (span.get_x(), span.get_x() + span.get_width()) == pytest.approx((0.475, 0.725))
+    assert "5 points NaN/inf (not shown)" in legend_texts(fig)
+
+
+def test_3d_surface_z_axis_reads_without_an_offset_and_its_log_colorbar_has_ticks():
+    x = y = np.linspace(-1, 1, 21)
+    X, Y = np.meshgrid(x, y)
+    fig = plot_surface_3d(x, y, 1e7 * (0.01 + X**2 + Y**2), zlabel="loss")
+    fig.canvas.draw()
+    ax, colorbar = fig.axes
+    assert ax.get_zlabel() == "loss"
+    assert ax.zaxis.get_offset_text().get_text() == ""
+    labels = [t.get_text() for t in ax.zaxis.get_ticklabels() if t.get_text()]
+    assert "1e7" in labels or "2e7" in labels
+    lo, hi = colorbar.get_ylim()
+    ticks = [t for t in colorbar.get_yticks() if lo <= t <= hi]
+    assert len(ticks) >= 4  # not "1e6" and "1e7" alone
+
+
+def test_a_log_axis_over_two_decades_labels_its_2_and_5_ticks():
+    x = np.linspace(-1, 1, 41)
+    fig = plot_1d(x, {"train_loss": 0.17 + 22 * x**2})
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log"
+    fig.canvas.draw()
+    low, high = ax.get_ylim()
+    shown = {t.get_text() for t in ax.yaxis.get_ticklabels(which="both")
+             if t.get_text() and low <= t.get_position()[1] <= high}
+    assert {"0.2", "0.5", "1", "2", "5", "10", "20"} <= shown, shown
+
+
+@pytest.mark.parametrize("n, rows", [(2, 1), (3, 1), (4, 2), (5, 2)])
+def test_a_comparison_fits_a_pages_text_width_on_one_colour_scale(n, rows):
+    from lstui.plots import plot_comparison_2d
+
+    x = y = np.linspace(-1, 1, 21)
+    X, Y = np.meshgrid(x, y)
+    fig = plot_comparison_2d([(f"m{k}", x, y, (k + 1) * (X**2 + Y**2) + 0.1) for k in range(n)])
+    assert fig.get_figwidth() <= 6.75
+    panels = fig.axes[:n]
+    assert len({round(ax.get_position().y0, 3) for ax in panels}) == rows
+    norms = {(c.norm.vmin, c.norm.vmax) for ax in panels for c in ax.collections
+             if isinstance(c, ContourSet) and c.filled}
+    assert len(norms) == 1
+
+
+def test_a_path_leaving_the_grid_is_said_to():
+    x = y = np.linspace(-1, 1, 21)
+    X, Y = np.meshgrid(x, y)
+    Z = 0.5 + X**2 + Y**2
+    fig = plot_trajectory(x, y, Z, np.linspace(1.6, 0, 10), np.linspace(0.9, 0, 10))
+    assert "start (off the grid)" in legend_texts(fig)
+    through = plot_trajectory(x, y, Z, [0.5, 1.5, 0.2, 0.0], [0.5, 0.0, 0.1, 0.0])
+    assert "path leaves the grid" in legend_texts(through) and "start" in legend_texts(through)
+    inside = plot_trajectory(x, y, Z, [0.5, 0.0], [0.5, 0.0])
+    assert legend_texts(inside) == ["start", "end"]
+
+
+@pytest.mark.parametrize("surf_names, titles", [
+    (None, ["job 3 — train loss"]),
+    (["train_err"], ["job 3 — train error (%)"]),
+])
+def test_every_exported_2d_figure_names_what_it_draws(tmp_path, surf_names, titles):
+    """The export's own titles (the exporter lives in lstui.scheduler; its figures are
+    these). One split: the title was the job's name alone."""
+    import json
+    import xml.etree.ElementTree as ET
+
+    import matplotlib
+
+    from lstui.results import SurfaceFile, write_surface
+    from lstui.scheduler.exporting import export_surface
+
+    x = y = np.linspace(-1, 1, 9)
+    X, Y = np.meshgrid(x, y)
+    arrays = {"train_loss": 0.5 + X**2 + Y**2, "train_acc": 90 - X**2}
+    path = tmp_path / "surface.h5"
+    write_surface(path, SurfaceFile(x, y, arrays, attrs={"lstui_spec": json.dumps({"name": "job 3"})}))
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        written = export_surface(path, tmp_path / "out", formats=("svg",), kinds=("2dcontour", "2dcontourf"),
+                                 surf_names=surf_names)
+    assert len(written) == 2
+    for figure in written:
+        text = " ".join(t.text or "" for t in ET.parse(figure).getroot().iter() if t.tag.endswith("text"))
+        assert all(title in text for title in titles), (figure.name, text[:200])
+        assert "((" not in text and "(%))" not in text

@@ -145,7 +145,7 @@ def test_a_partial_surface_shows_every_computed_point_and_counts_the_rest_as_not
     partial.flat[done[-1]] = np.nan  # one diverged point
     pending = partial == -1.0
     text = terminal_heatmap(x, y, partial, width=80, height=24, color=False, pending=pending)
-    assert text.split("\n")[-1].endswith("2268 points not computed yet, 1 NaN/inf (blank)")
+    assert text.split("\n")[-1].endswith("2268 points not computed, 1 NaN/inf (blank)")
     # the minimum of the computed points (every 4th column: 0.28, not the true 0.3)
     assert "* min 0.5 at (0.28, 0.6)" in text
     rows = canvas(text)
@@ -161,7 +161,7 @@ def test_lines_count_points_not_computed_yet_apart():
     loss[4] = np.nan
     text = terminal_lines(x, {"train_loss": loss, "train_acc": 100 - loss}, width=50, height=12,
                           color=False, pending=pending)
-    assert text.split("\n")[-1] == "5 points not computed yet, 1 NaN/inf (gaps)"
+    assert text.split("\n")[-1] == "5 points not computed, 1 NaN/inf (gaps)"
 
 
 def test_a_trajectory_path_is_drawn_as_a_line_over_the_bands(two_minima):
