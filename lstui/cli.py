@@ -835,7 +835,10 @@ def daemon_start(ctx: click.Context, devices: str | None, ray_address: str, fore
     extra = ["--export", export_formats, "--max-gpu-share", str(max_gpu_share), "--ray-address", ray_address]
     parsed = parse_devices(devices)
     if any(d in RAY_DEVICES for d in parsed):
+        from lstui.scheduler.daemon import refuse_if_running
         from lstui.scheduler.ray_executor import check_cluster
+
+        refuse_if_running(home)  # said before a cluster is asked (a second, and its errors)
 
         check_cluster(parsed, ray_address)  # no Ray, no cluster, too few GPUs: one line now
     if foreground:
@@ -920,7 +923,9 @@ def daemon_status_cmd(ctx: click.Context) -> None:
             click.echo(f"  worker {w.id} pid {w.pid} {w.device}: {job}{quiet}")
         if len(workers) < len(status.devices):  # some do not start, or keep stopping: why
             click.echo(f"  {len(workers)} of {len(status.devices)} workers running")
-            trouble = _last_trouble(store.daemon_events(time.time() - TROUBLE_WINDOW_S))
+            # this daemon's troubles: not those of one stopped before it started
+            since = max(time.time() - TROUBLE_WINDOW_S, status.started or 0.0)
+            trouble = _last_trouble(store.daemon_events(since))
             if trouble:
                 click.echo(f"  {trouble}")
 

@@ -172,6 +172,15 @@ def daemon_status(home: Path | None = None) -> DaemonStatus:
         return DaemonStatus(True)
 
 
+def refuse_if_running(home: Path | None) -> None:
+    """Raise :class:`DaemonError` when a daemon runs on ``home`` already."""
+    h = _home(home)
+    status = daemon_status(h)
+    if status.running:
+        who = f" (pid {status.pid})" if status.pid else ""
+        raise DaemonError(f"a daemon already runs on {h}{who}; stop it first")
+
+
 def start_daemon(
     home: Path | None = None,
     devices: str | None = None,
@@ -181,10 +190,7 @@ def start_daemon(
 ) -> int:
     """Start a detached daemon on ``home``; returns its pid once it holds the lock."""
     h = _home(home)
-    status = daemon_status(h)
-    if status.running:
-        who = f" (pid {status.pid})" if status.pid else ""
-        raise DaemonError(f"a daemon already runs on {h}{who}; stop it first")
+    refuse_if_running(h)
     if devices is not None:
         from lstui.scheduler.devices import parse_devices
 

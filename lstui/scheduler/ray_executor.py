@@ -20,7 +20,9 @@ worker, which places a new actor, and gives the unit in hand back to the queue.
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,15 @@ log = logging.getLogger("lstui.ray")
 
 PLACE_TIMEOUT_S = 120.0
 """How long a worker waits for the cluster to give its actor a GPU (or a core)."""
+POINT_TIMEOUT_S = float(os.environ.get("LSTUI_RAY_POINT_TIMEOUT_S", "900"))
+"""How long a worker waits for its actor's next point before it takes the actor for hung
+(a GPU or a file system that stopped answering), at least: 20 times its slowest point so
+far, if longer. ``$LSTUI_RAY_POINT_TIMEOUT_S`` sets it, for jobs whose points take longer."""
+SLOWEST_POINT_FACTOR = 20.0
+
+
+class ActorHung(Exception):
+    """The actor computed no point within its time (:data:`POINT_TIMEOUT_S`)."""
 
 
 class RemoteEvaluator:
@@ -86,6 +97,7 @@ class RayWorker(Worker):
     address: str = "auto"
     gpu: bool = True
     _actor: Any = None
+    _slowest_s: float = 0.0
 
     def run(self) -> int:
         ray = connect(self.address)
@@ -105,24 +117,29 @@ class RayWorker(Worker):
         else:
             decorate = ray.remote(max_restarts=0, num_cpus=1)
         self._actor = decorate(RemoteEvaluator).remote(None if self.gpu else 1)
-        what = "a GPU" if self.gpu else "a CPU core"
+        what = "GPU" if self.gpu else "CPU core"
         try:
             where = ray.get(self._actor.where.remote(), timeout=PLACE_TIMEOUT_S)
         except ray.exceptions.GetTimeoutError:
             raise DaemonError(
-                f"the Ray cluster at {self.address} gave no {what} within "
+                f"the Ray cluster at {self.address} gave this worker no {what} within "
                 f"{PLACE_TIMEOUT_S:.0f} s (all taken, or none there)"
             ) from None
         self.config.device = f"ray:{where}"
         log.info("Ray actor on %s", where)
 
-    def _remote(self, ref: Any) -> Any:
+    def _remote(self, ref: Any, timeout_s: float | None = None) -> Any:
         """The actor's answer; its exception as the original one, so that a job's bad
-        input fails the job in one line as on a local worker."""
+        input fails the job in one line as on a local worker. No answer in ``timeout_s``:
+        :class:`ActorHung`, the actor killed."""
         import ray
 
         try:
-            return ray.get(ref)
+            return ray.get(ref, timeout=timeout_s)
+        except ray.exceptions.GetTimeoutError:
+            ray.kill(self._actor)
+            raise ActorHung(f"the Ray actor on {self.config.device} computed no point in "
+                            f"{timeout_s:.0f} s (hung?); it was stopped") from None
         except ray.exceptions.RayActorError as exc:
             raise ExecutorLost(f"the Ray actor on {self.config.device} is gone: {first_line(exc)}") from None
         except ray.exceptions.RayTaskError as exc:
@@ -143,7 +160,19 @@ class RayWorker(Worker):
         """Nothing here: the actor frees its device when it prepares the next job."""
 
     def _evaluate(self, prepared: Any, index: int) -> Any:
-        return self._remote(self._actor.evaluate.remote(prepared, index))
+        start = time.monotonic()
+        timeout_s = max(POINT_TIMEOUT_S, SLOWEST_POINT_FACTOR * self._slowest_s)
+        result = self._remote(self._actor.evaluate.remote(prepared, index), timeout_s)
+        self._slowest_s = max(self._slowest_s, time.monotonic() - start)
+        return result
+
+    def _end_if_device_broken(self, claim: UnitClaim, exc: BaseException) -> None:
+        """A hung actor ends this worker as a broken GPU ends a local one: the unit's try
+        counted (a point that hangs each time fails its job after its tries), the daemon
+        starts a fresh worker, which places a fresh actor."""
+        if isinstance(exc, ActorHung):
+            self._prepared.clear()
+            self._end_with(claim, str(exc), exc)
 
 
 def connect(address: str) -> Any:
@@ -177,12 +206,43 @@ def _reachable(address: str, timeout_s: float = 5.0) -> None:
     if not sep or not port.isdigit() or "://" in address:
         return
     try:
-        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+        with socket.create_connection((host, int(port)), timeout=timeout_s) as conn:
+            if os.environ.get("RAY_USE_TLS", "0").lower() in ("0", "false", ""):
+                conn.sendall(_HTTP2_PREFACE)
+                answer = _read_some(conn, 9)
+            else:
+                answer = None  # a TLS cluster's handshake is Ray's to make
     except OSError as exc:
         raise DaemonError(
             f"no Ray cluster at --ray-address {address} ({exc.strerror or exc}); start one "
             "with 'ray start --head' or give its address"
         ) from None
+    if answer is not None and not (len(answer) == 9 and answer[3] == _HTTP2_SETTINGS):
+        # something else listens there (Ray would try for minutes, printing C++ warnings)
+        raise DaemonError(
+            f"--ray-address {address} answers, but not as a Ray cluster's head (no gRPC); "
+            "give the port 'ray start --head' printed (6379 by default)"
+        )
+
+
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+"""What an HTTP/2 (gRPC) client sends first: the preface and an empty SETTINGS frame. A
+Ray head's GCS answers with its own SETTINGS frame (the frame type, byte 3, is 4)."""
+_HTTP2_SETTINGS = 4
+
+
+def _read_some(conn: socket.socket, size: int) -> bytes:
+    """Up to ``size`` bytes, fewer when the peer closes; b"" when it says nothing in time."""
+    data = b""
+    try:
+        while len(data) < size:
+            chunk = conn.recv(size - len(data))
+            if not chunk:
+                break
+            data += chunk
+    except TimeoutError:
+        pass
+    return data
 
 
 def check_cluster(devices: list[str], address: str) -> None:

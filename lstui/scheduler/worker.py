@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from lstui.errors import (
     DatabaseDamaged,
@@ -431,9 +431,13 @@ class Worker:
         counting the unit's try against it."""
         if not _device_broken(self.config.device):
             return
-        message = f"the device {self.config.device} failed: {described(exc)}"
-        log.error("%s; this worker ends, the daemon starts a fresh one", message)
         self._prepared.clear()  # (its memory goes with the process)
+        self._end_with(claim, f"the device {self.config.device} failed: {described(exc)}", exc)
+
+    def _end_with(self, claim: UnitClaim, message: str, exc: BaseException) -> NoReturn:
+        """End this worker for what broke under it: the unit's try counted against it
+        (one that breaks it each time fails its job after its tries), :class:`DeviceFault`."""
+        log.error("%s; this worker ends, the daemon starts a fresh one", message)
         self._timed(self.store.fail_unit, claim.unit_id, self.worker_id, message,
                     max_attempts=self.config.max_attempts)
         raise DeviceFault(message) from exc
@@ -596,7 +600,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    exit_code = main()
+    # main of the imported module, not of __main__: the classes it catches (ExecutorLost)
+    # are then those that the modules it imports (ray_executor) raise
+    from lstui.scheduler.worker import main as module_main
+
+    exit_code = module_main()
     # Everything is stored and the store is closed: skip the interpreter's slow
     # teardown of torch so that stopping the daemon takes a moment, not seconds.
     logging.shutdown()

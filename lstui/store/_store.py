@@ -1214,12 +1214,15 @@ class Store:
             )
 
     def retire_worker(self, worker_id: int) -> None:
-        """Mark a worker as gone (clean exit, or found dead)."""
+        """Mark a worker as gone (clean exit, or found dead). A running job that no
+        worker holds a unit of now (its last worker gave its unit back and left: a lost
+        Ray cluster) goes back to queued, as it does when its workers die."""
         with self._immediate() as c:
             c.execute(
                 "UPDATE workers SET state = 'retired', current_job = NULL WHERE id = ?",
                 (worker_id,),
             )
+            self._queue_unheld(c, "requeued: no worker holds it")
 
     def workers(self, alive_within_s: float | None = None) -> list[WorkerRow]:
         """Registered workers; with ``alive_within_s``, only unretired ones whose last

@@ -536,6 +536,23 @@ def test_events_can_be_read_incrementally(store: Store, tmp_path: Path) -> None:
         store.add_event(job, "loud", "x")
 
 
+def test_a_running_job_whose_last_worker_retires_goes_back_to_the_queue(store: Store, tmp_path: Path) -> None:
+    """A Ray worker whose cluster went away gives its unit back and retires: its job
+    stayed "running" with nobody computing it."""
+    job = add_job(store, tmp_path, points=2)
+    a, b = store.register_worker("ray:x", 10, "h"), store.register_worker("ray:x", 11, "h")
+    first = store.claim_unit(a, lease_s=60)
+    second = store.claim_unit(b, lease_s=60)
+    assert first is not None and second is not None
+    store.release_unit(first.unit_id, a)
+    store.retire_worker(a)
+    assert store.get_job(job).state is JobState.RUNNING  # b still computes it
+    store.release_unit(second.unit_id, b)
+    store.retire_worker(b)
+    assert store.get_job(job).state is JobState.QUEUED
+    assert store.events(job)[-1].message == "requeued: no worker holds it"
+
+
 def test_workers_register_beat_and_retire(store: Store, clock: FakeClock) -> None:
     a = store.register_worker("cuda:0", 10, "gpu1")
     b = store.register_worker("cuda:1", 11, "gpu1")
