@@ -28,6 +28,8 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
+from textual.widgets import Input, Select
 from textual.worker import Worker, get_current_worker
 
 from lstui.errors import LstuiError
@@ -44,7 +46,14 @@ from lstui.store import (
 )
 from lstui.tui.cells import short_path
 from lstui.tui.screens import ConfirmScreen, HelpScreen, JobScreen, MainScreen, NewJobScreen
-from lstui.tui.snapshot import Snapshot, StorePoller, database_identity, read_device_facts
+from lstui.tui.snapshot import (
+    Snapshot,
+    StorePoller,
+    changed_in_place,
+    database_identity,
+    read_device_facts,
+    wal_index_identity,
+)
 
 NARROW_BELOW = 81
 POLL_S = 1.0
@@ -117,6 +126,9 @@ class LstuiApp(App[None]):
         Binding("d", "start_daemon", "Daemon"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
+        # a TUI over SSH: ctrl+c quits, as q does (Textual only said "press ctrl+q"),
+        # also from a text field, where Textual would copy
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
     def __init__(
@@ -153,6 +165,7 @@ class LstuiApp(App[None]):
         self._pending = threading.Event()
         self._store: Store | None = None
         self._store_identity: tuple[int, int] | None = None
+        self._store_wal_index: tuple[int, int] | None = None
         self._store_lock = threading.Lock()
 
     # -- screens ---------------------------------------------------------------------
@@ -167,7 +180,7 @@ class LstuiApp(App[None]):
         markup: bool = True,
     ) -> None:
         """Show a notification and remember it in :attr:`notices`. Markup as in Textual,
-        whose own messages use it (ctrl+c's "Press [b]q[/b] to quit"); ours go through
+        whose own messages use it ("Press [b]q[/b] to quit"); ours go through
         :meth:`say`."""
         self.notices.append((severity, str(message)))
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
@@ -181,7 +194,7 @@ class LstuiApp(App[None]):
         return self.main
 
     def on_mount(self) -> None:
-        self.set_class(self.size.width < NARROW_BELOW, "narrow")
+        self.follow_width(self.size.width)
         self._poll_store()
         # `kill` or an SSH connection dropped: leave as `q` does, giving the terminal back
         # (a KeyboardInterrupt raised inside the event loop left it in the app's modes)
@@ -190,14 +203,53 @@ class LstuiApp(App[None]):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signum, self._terminated)
 
+    async def on_event(self, event: events.Event) -> None:
+        """Run the binding of a key that a text field or a choice does not type (tab,
+        backspace, enter, esc…) in its place among the keys typed around it.
+
+        Textual runs such a binding only once the key has bubbled back up from the
+        focused field, behind the keys typed after it: ``/``, backspace and ``abc``
+        sent at once left ``ab`` (the backspace ran last), and in the form a tab with
+        text 50 ms behind it put the text in the field before while the app was busy
+        applying a snapshot (the tab moved the focus only afterwards). Here the field
+        first handles the keys already handed to it, then the binding runs at once;
+        the keys after it go to the field it leaves focused.
+        """
+        if (isinstance(event, events.Key) and not getattr(event, "is_forwarded", True)
+                and not event.is_printable and self._screen_stack):
+            focused = self.focused
+            if (isinstance(focused, (Input, Select)) and self.screen.maximized is None
+                    and _knows_internals(self, focused)):
+                self.app_focus = True
+                await _handled_so_far(focused)
+                if await self._check_bindings(event.key, priority=True) or await self._check_bindings(event.key):
+                    return
+        await super().on_event(event)
+
     def _terminated(self) -> None:
         self.terminated = True
         self.exit()
 
     def on_resize(self, event: events.Resize) -> None:
-        self.set_class(event.size.width < NARROW_BELOW, "narrow")
+        self.follow_width(event.size.width)
         if self.main.ready:
             self.main.relayout(event.size.width)
+
+    def follow_width(self, width: int) -> None:
+        """Give the app the class "narrow" below :data:`NARROW_BELOW` columns, and
+        restyle every screen of the stack for it.
+
+        Textual restyles only the screens on top (down to the first opaque one) when
+        the app's classes change: the main screen, under the job screen during a
+        resize, came back in the layout of the old width (the device panel squeezing
+        the preview to 8 columns at 80, the status line without its daemon line).
+        """
+        narrow = width < NARROW_BELOW
+        if narrow == self.has_class("narrow"):
+            return
+        self.set_class(narrow, "narrow")
+        for screen in self.screen_stack:
+            screen.update_node_styles(animate=False)
 
     def on_unmount(self) -> None:
         self._wake.set()
@@ -251,6 +303,13 @@ class LstuiApp(App[None]):
         try:
             while not worker.is_cancelled:
                 self._wake.clear()
+                # Its stale WAL index would be lent to the poller's new connection. Not
+                # waited for: an action opening the store may wait out a write lock.
+                if self._store_lock.acquire(blocking=False):
+                    try:
+                        self._drop_changed_store()
+                    finally:
+                        self._store_lock.release()
                 try:
                     if poller is None:
                         poller = StorePoller(self.home, clock=self.clock, device_facts=self.device_facts)
@@ -307,18 +366,28 @@ class LstuiApp(App[None]):
         """
         path = self.home / DB_NAME
         with self._store_lock:
-            if self._store is not None and database_identity(path) != self._store_identity:
-                self._store.close()
-                self._store = None
+            self._drop_changed_store()
             if database is not None and database_identity(path) != database:
                 raise LstuiError(f"not done: the database {path} was deleted or replaced since the jobs "
                                  "on screen were read from it; look at the list again")
             if self._store is None:
                 self._store = Store.open_home(self.home, timeout_s=self.write_timeout_s)
                 self._store_identity = database_identity(self._store.path)
+                self._store_wal_index = wal_index_identity(self._store.path)
             if database is not None and self._store_identity != database:
                 raise LstuiError(f"not done: the database {path} was replaced while the action started")
             return self._store
+
+    def _drop_changed_store(self) -> None:
+        """Close the action connection when the file at the home's path is not the one
+        it writes, or was changed in place (see
+        :func:`~lstui.tui.snapshot.changed_in_place`). Called with :attr:`_store_lock` held."""
+        if self._store is None:
+            return
+        path = self.home / DB_NAME
+        if database_identity(path) != self._store_identity or changed_in_place(path, self._store_wal_index):
+            self._store.close()
+            self._store = None
 
     def in_thread(self, name: str, fn: Callable[[Store], str | None], *,
                   slow: str | None = WAITING_FOR_DATABASE, database: tuple[int, int] | None = None) -> None:
@@ -507,6 +576,25 @@ class LstuiApp(App[None]):
         yield from super().get_system_commands(screen)
         for action, title, help_text in COMMANDS:
             yield SystemCommand(title, help_text, _runner(self, action))
+
+
+def _knows_internals(app: App[None], widget: Widget) -> bool:
+    """Whether this Textual has the internals :meth:`LstuiApp.on_event` reads (those of
+    Textual 8; a later one without them gets Textual's own key order, not an error)."""
+    return (callable(getattr(app, "_check_bindings", None)) and hasattr(widget, "_message_queue")
+            and hasattr(widget, "_pending_message"))
+
+
+async def _handled_so_far(widget: Widget, limit_s: float = 1.0) -> None:
+    """Wait (at most ``limit_s``) until ``widget`` and the widgets above it, up to its
+    screen, have handled the messages sent to them: the keys handed to the field and
+    what they made it say (``Input.Changed``), which a key bubbling up from the field
+    found handled before it."""
+    chain = [node for node in widget.ancestors_with_self if isinstance(node, Widget)]
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline and any(
+            not node._message_queue.empty() or node._pending_message is not None for node in chain):
+        await asyncio.sleep(0.002)
 
 
 def _runner(app: LstuiApp, action: str) -> Callable[[], object]:

@@ -53,6 +53,35 @@ def database_identity(path: Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+"""The first bytes of every SQLite database file."""
+
+
+def wal_index_identity(path: Path) -> tuple[int, int] | None:
+    """The identity (see :func:`database_identity`) of the database's WAL index, the
+    ``-shm`` file beside it, which SQLite keeps while a connection is open."""
+    return database_identity(path.with_name(path.name + "-shm"))
+
+
+def changed_in_place(path: Path, wal_index: tuple[int, int] | None) -> bool:
+    """Whether the database file at ``path``, still the same file, no longer holds what
+    a connection opened on it reads: its first bytes are not SQLite's (overwritten or
+    truncated in place), or the WAL index the connection opened (``wal_index``; None:
+    none was) was deleted or replaced. Such a connection goes on reading the pages it
+    cached and the deleted WAL, old jobs as if live, with no error.
+
+    A file that cannot be read at all is left to SQLite to report.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(len(SQLITE_HEADER))
+    except OSError:
+        return False
+    if head != SQLITE_HEADER:
+        return True
+    return wal_index is not None and wal_index_identity(path) != wal_index
+
+
 def read_device_facts() -> list[DeviceFacts]:
     """Every visible GPU (NVML) and the CPU."""
     return [*gpu_facts(), cpu_facts()]
@@ -194,8 +223,11 @@ class StorePoller:
         self.store: Store | None = Store.open_home(self.home, clock=clock)
         self.identity = database_identity(self.store.path)
         """The identity of the database file :attr:`store` reads (see :func:`database_identity`)."""
+        self._wal_index = wal_index_identity(self.store.path)
         self._gone: Store | None = None
         """The connection to a database file since deleted, kept open to keep its inode."""
+        self._unreadable = False
+        """The last poll could not open the database file (damaged, not a database)."""
         self._device_facts = device_facts
         self._devices_every_s = devices_every_s
         self._devices: tuple[DeviceFacts, ...] = ()
@@ -213,31 +245,55 @@ class StorePoller:
 
     def _check_database(self) -> str | None:
         """Stop reading through :attr:`store` when the database file at the home's path
-        is no longer the one it reads, and open the new one (none while there is no
-        file). Returns what happened, in one line, or None when nothing did."""
+        is no longer the one it reads, or no longer holds what it reads, and open the
+        file there now (none while there is no file). Returns what happened, in one
+        line, or None when nothing did.
+
+        Raises:
+            LstuiError: the file there cannot be read (damaged, not a database); the
+                next poll tries again.
+        """
         path = self.home / DB_NAME
         now = database_identity(path)
+        in_place = False
         if self.store is not None and now == self.identity:
-            return None
+            if not changed_in_place(path, self._wal_index):
+                return None
+            in_place = True
         replaced = self.store is not None
-        if replaced:
-            # Kept open, never read, until another file is opened: while it is open its
-            # inode cannot be given to the new file, whose identity would then be the
-            # old one's and an action meant for the old file would pass the check.
-            if self._gone is not None:
-                self._gone.close()
-            self._gone, self.store = self.store, None
+        if self.store is not None:
+            if in_place:
+                # Closed at once, before anyone restores a copy over the file: closing
+                # it (as the last connection of the machine) writes the pages of the
+                # deleted WAL back into the file, and an open one would lend its stale
+                # WAL index to the next connection this process opens on the file.
+                self.store.close()
+                self.store = None
+            else:
+                # Kept open, never read, until another file is opened: while it is open its
+                # inode cannot be given to the new file, whose identity would then be the
+                # old one's and an action meant for the old file would pass the check.
+                if self._gone is not None:
+                    self._gone.close()
+                self._gone, self.store = self.store, None
             self._previews.clear()  # job ids start again at 1 in another file
             self._detail = None
         if now is None:  # not created again here: lstui submit or the form will
             return None  # the snapshot's error says it, as long as it lasts
+        unreadable, self._unreadable = self._unreadable, True
         self.store = Store.open_home(self.home, clock=self.clock)
+        self._unreadable = False
         self.identity = database_identity(self.store.path)
+        self._wal_index = wal_index_identity(self.store.path)
         if self._gone is not None:
             self._gone.close()
             self._gone = None
+        if in_place:
+            return f"the database {path} was changed under the app: showing what it holds now"
         if replaced:
             return f"the database {path} was replaced by another file: showing its jobs"
+        if unreadable:
+            return f"the database {path} can be read again: showing its jobs"
         return f"a new database {path}: showing its jobs"
 
     def poll(self, preview_job: int | None = None, detail_job: int | None = None) -> Snapshot:
@@ -248,7 +304,10 @@ class StorePoller:
             detail_job: the job whose log and files the job screen lists.
         """
         now = self.clock()
-        notice = self._check_database()
+        try:
+            notice = self._check_database()
+        except LstuiError as exc:  # damaged, not a database: as when the app starts on it
+            return Snapshot(now, (), daemon=daemon_status(self.home), devices=self._devices, error=str(exc))
         store = self.store
         if store is None:
             # one line, in the status bar: the error says it all
@@ -387,8 +446,9 @@ def _list_files(results_dir: Path) -> tuple[tuple[str, int], ...]:
     out: list[tuple[str, int]] = []
     try:
         for root, dirs, files in os.walk(results_dir):
-            dirs.sort()
-            for name in sorted(files):
+            # hidden ones are temporary (".surface….png.tmp" while a figure is written)
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(f for f in files if not f.startswith(".")):
                 full = Path(root) / name
                 try:
                     size = full.stat().st_size

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 from lstui.scheduler.submit import submit_spec
@@ -10,6 +11,9 @@ from lstui.store import DB_NAME, JobState, Store
 from lstui.tui.screens import ConfirmScreen, MainScreen
 from lstui.tui.snapshot import StorePoller
 from tests.tui.support import fixed_app, fixed_devices, screen_text, settle, tiny_spec, wait_for
+
+DAMAGED = "is damaged"
+"""What the store says of a file that is not (or no longer) an SQLite database."""
 
 
 def _remove_database(home: Path) -> None:
@@ -78,6 +82,8 @@ def test_keys_never_act_on_a_job_of_a_replaced_database(fixed_home: Path) -> Non
             assert table.get_cell("2", "name").plain.strip() == "new two"
             text = "\n".join(screen_text(app))
             assert "resnet56" not in text and "new two" in text
+            assert table.selected_job_id() == 1, "placed as at startup: the first queued job"
+            await pilot.press("down")
             assert table.selected_job_id() == 2
             await pilot.press("c")
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5, "the question")
@@ -87,5 +93,82 @@ def test_keys_never_act_on_a_job_of_a_replaced_database(fixed_home: Path) -> Non
         with Store.open_home(fixed_home) as store:
             assert store.get_job(2).state is JobState.CANCELLED
             assert store.get_job(1).state is JobState.QUEUED
+
+    asyncio.run(drive())
+
+
+def _damage_in_place(home: Path) -> None:
+    """What ``rm lstui.db-wal lstui.db-shm; head -c 8192 /dev/urandom > lstui.db`` does:
+    the same file (inode), other bytes."""
+    for suffix in ("-wal", "-shm"):
+        (home / (DB_NAME + suffix)).unlink(missing_ok=True)
+    with open(home / DB_NAME, "r+b") as f:
+        f.write(os.urandom(8192))
+        f.truncate()
+
+
+def test_the_poller_notices_a_database_damaged_in_place_and_its_repair(stopped_home: Path) -> None:
+    """With its WAL files deleted, a connection kept reading its cached pages and the
+    deleted WAL: the jobs written since the last checkpoint showed as live, with no
+    error, while ``lstui ls`` said the file was damaged."""
+    backup = (stopped_home / DB_NAME).read_bytes()
+    poller = StorePoller(stopped_home, device_facts=fixed_devices)
+    try:
+        assert len(poller.poll(preview_job=2).jobs) == 7
+        _new_database(stopped_home, ("one more", "and another"))  # pages in the WAL
+        assert len(poller.poll(preview_job=2).jobs) == 9
+        _damage_in_place(stopped_home)
+        damaged = poller.poll(preview_job=2, detail_job=2)
+        assert damaged.jobs == () and damaged.preview is None and damaged.detail is None
+        assert damaged.error is not None and DAMAGED in damaged.error
+        try:
+            Store.open_home(stopped_home).close()
+        except Exception as exc:  # noqa: BLE001 - the same words as lstui ls says now
+            assert str(exc) == damaged.error
+        else:
+            raise AssertionError("the damaged file opened")
+        assert poller.poll().error == damaged.error, "still damaged"
+        with open(stopped_home / DB_NAME, "r+b") as f:  # a copy restored in place
+            f.write(backup)
+            f.truncate()
+        back = poller.poll(preview_job=2)
+        assert back.error is None and len(back.jobs) == 7
+        assert back.notice is not None and "can be read again" in back.notice
+        assert back.preview is not None and back.preview.done_points == back.jobs[1].done_points
+    finally:
+        poller.close()
+
+
+def test_the_app_says_the_store_cannot_be_read_in_the_status_and_the_preview(fixed_home: Path) -> None:
+    """Damaged while the app ran, the table kept its rows as if live; started on a
+    damaged file, the preview said "no jobs yet — press n" and the status line was cut
+    in the middle of the reason."""
+
+    def text(app: object) -> list[str]:
+        return screen_text(app)  # type: ignore[arg-type]
+
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            _new_database(fixed_home, ("queued from the shell",))
+            await wait_for(pilot, lambda: app.main.table.row_count == 8, 5, "the new job")
+            _damage_in_place(fixed_home)
+            await wait_for(pilot, lambda: app.main.table.row_count == 0, 5, "the table emptied")
+            await pilot.pause(0.3)
+            lines = text(app)
+            assert lines[0].rstrip() == " lstui can't read the job store (see below) │ 0 jobs", lines[0]
+            shown = " ".join(line.strip() for line in lines)
+            assert "The job store can't be read:" in shown and DAMAGED in shown and "move it aside" in shown
+            assert "no jobs yet" not in shown
+            assert any(s == "error" and DAMAGED in m for s, m in app.notices)
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: app.refreshes >= 2, 10, "the first snapshots")
+            await pilot.pause(0.3)
+            lines = text(app)
+            assert lines[0].rstrip() == " lstui can't read the job store (see below) │ 0 jobs", lines[0]
+            shown = " ".join(line.strip() for line in lines)
+            assert "The job store can't be read:" in shown and DAMAGED in shown and "no jobs yet" not in shown
 
     asyncio.run(drive())

@@ -21,6 +21,7 @@ from tests.tui.support import (
     compute_units,
     fixed_app,
     fixed_devices,
+    open_form,
     preview_ready,
     screen_text,
     select_job,
@@ -236,13 +237,13 @@ def test_the_footer_hides_the_keys_that_type_into_the_filter(fixed_home: Path) -
 
 
 def test_textual_s_own_notices_render_their_markup_and_ours_stay_plain(fixed_home: Path) -> None:
-    """ctrl+c showed ``Press [b]ctrl+q[/b] to quit``: every notice was made plain text."""
+    """Textual's ``Press [b]q[/b] to quit`` showed its markup: every notice was made plain text."""
 
     async def drive() -> None:
         app = fixed_app(fixed_home)
         async with app.run_test(size=(80, 24), notifications=True) as pilot:
             await settle(pilot)
-            await pilot.press("ctrl+c")
+            app.action_help_quit()  # Textual's "Press [b]q[/b] to quit the app"
             await pilot.pause(0.3)
             shown = "\n".join(screen_text(app))
             assert "to quit the app" in shown
@@ -282,8 +283,11 @@ def test_the_preview_of_a_job_without_points_says_what_its_state_means(fixed_hom
             with Store.open_home(fixed_home) as store:
                 store.fail_job(5, "disk full [errno 28] " + "and a long tail " * 8)
             await wait_for(pilot, lambda: "failed: disk full [errno 28]" in shown(app), 5, "the failure")
-            line = next(x for x in screen_text(app) if "failed: disk full" in x)
-            assert line.rstrip().endswith("…"), "one line, cut"
+            lines = screen_text(app)
+            first = next(n for n, x in enumerate(lines) if "failed: disk full" in x)
+            note = " ".join(x.strip() for x in lines[first:first + 4])
+            assert ("and a long tail " * 8).strip() in note, "wrapped whole on the empty rows below"
+            assert "…" not in note
 
     asyncio.run(drive())
 
@@ -306,14 +310,22 @@ def test_the_help_says_how_to_close_it_and_both_keys_do(fixed_home: Path) -> Non
     asyncio.run(drive())
 
 
-def _many_jobs_home(home: Path, count: int, running: int | None = None) -> Path:
-    """``count`` queued 1D jobs (``running``: that one claimed by a worker)."""
+def _many_jobs_home(home: Path, count: int, running: int | None = None, done: int = 0) -> Path:
+    """``count`` queued 1D jobs (``running``: that one claimed by a worker; ``done``: the
+    first that many computed)."""
+    from lstui.store import PointRow
+
     with Store.open_home(home, clock=lambda: NOW) as store:
         for i in range(1, count + 1):
             store.add_job(kind="surface", name=f"job number {i}", spec={"x": "-1:1:3", "split": "train"},
                           total_points=3, units=[[0, 1, 2]], results_root=home / "results")
+        worker = store.register_worker("cpu", 1, "here")
+        for i in range(1, done + 1):
+            claim = store.claim_unit(worker, 3600, job_ids=[i])
+            assert claim is not None
+            store.write_points(claim.unit_id, worker, [PointRow(n, 1.0, 50.0) for n in claim.todo])
+            assert store.complete_unit(claim.unit_id, worker)
         if running is not None:
-            worker = store.register_worker("cpu", 1, "here")
             assert store.claim_unit(worker, 3600, job_ids=[running]) is not None
     return home
 
@@ -325,9 +337,13 @@ def _cursor_in_view(table: JobTable) -> bool:
     return table.row_count > 0 and first <= table.cursor_row < first + shown
 
 
-@pytest.mark.parametrize("running", [None, 30])
-def test_the_selected_row_is_in_view_at_startup_and_after_shrinking(tmp_path: Path, running: int | None) -> None:
-    home = _many_jobs_home(tmp_path / "home", 34, running)
+@pytest.mark.parametrize(("running", "done", "want"), [(None, 34, 34), (None, 29, 30), (31, 29, 31)],
+                         ids=["all-done", "queued", "running"])
+def test_the_selected_row_is_in_view_at_startup_and_after_shrinking(tmp_path: Path, running: int | None,
+                                                                    done: int, want: int) -> None:
+    """The cursor starts on the first running job, else the first queued, else the last
+    job: below the fold, at 80×24, they were out of sight."""
+    home = _many_jobs_home(tmp_path / "home", 34, running, done)
 
     async def in_view(pilot: Pilot[None], table: JobTable) -> None:
         # the layout settles over a few refreshes (the footer's rows, the status's)
@@ -338,7 +354,6 @@ def test_the_selected_row_is_in_view_at_startup_and_after_shrinking(tmp_path: Pa
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
             table = app.main.table
-            want = running or 34
             assert table.selected_job_id() == want
             await in_view(pilot, table)
             assert any(line.split()[:2] == [str(want), "job"] for line in screen_text(app)[:12] if line.strip())
@@ -408,5 +423,63 @@ def test_the_preview_shows_the_priority_the_narrow_table_leaves_out(fixed_home: 
             await wait_for(pilot, lambda: preview_ready(app) and app.main.preview.job_id == 1, 5, "job 1")
             await pilot.pause(0.2)
             assert any("441/441 points · prio 0" in line for line in screen_text(app))
+
+    asyncio.run(drive())
+
+
+@pytest.mark.parametrize(("start", "then"), [((120, 40), (80, 24)), ((80, 24), (120, 40))],
+                         ids=["wide-then-narrow", "narrow-then-wide"])
+def test_the_main_screen_takes_the_layout_of_a_resize_made_on_the_job_screen(
+        fixed_home: Path, start: tuple[int, int], then: tuple[int, int]) -> None:
+    """Resized while the job screen was on top, the main screen came back in the old
+    width's layout: at 80 columns the device panel squeezed the preview to 8 columns
+    and the status line had no daemon line, until it was widened again."""
+
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=start) as pilot:
+            await settle(pilot)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, JobScreen), 5, "the job screen")
+            await pilot.resize_terminal(*then)
+            await pilot.pause(0.3)
+            await pilot.press("escape")
+            await wait_for(pilot, lambda: app.screen is app.main, 5, "the main screen")
+            await pilot.pause(0.3)
+            main = app.main
+            width = then[0]
+            if width < 81:
+                assert main._devices.region.width == 0, "no device panel at 80 columns"
+                assert main._status.size.height == 2
+                assert main.preview.region.width == width
+                assert "daemon" in screen_text(app)[1]
+            else:
+                assert main._devices.region.width == 44
+                assert main._status.size.height == 1
+                assert main.preview.region.width == width - 44
+
+    asyncio.run(drive())
+
+
+def test_the_form_title_keeps_esc_cancel_at_60_columns(fixed_home: Path) -> None:
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(60, 20)) as pilot:
+            await open_form(pilot)
+            await pilot.pause(0.2)
+            title = next(line for line in screen_text(app) if "New job" in line)
+            assert "esc: cancel" in title and "enter: queue" in title, title
+
+    asyncio.run(drive())
+
+
+def test_ctrl_c_quits_as_q_does_even_from_a_text_field(fixed_home: Path) -> None:
+    async def drive() -> None:
+        for first in ((), ("slash", *"surf")):
+            app = fixed_app(fixed_home)
+            async with app.run_test(size=(80, 24)) as pilot:
+                await settle(pilot)
+                await pilot.press(*first, "ctrl+c")
+                await wait_for(pilot, lambda: not app.is_running, 5, "the app to end")  # noqa: B023
 
     asyncio.run(drive())

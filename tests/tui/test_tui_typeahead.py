@@ -8,8 +8,8 @@ from pathlib import Path
 from textual.widgets import Input
 
 from lstui.store import JobState, Store
-from lstui.tui.screens import MainScreen
-from tests.tui.support import fixed_app, settle
+from lstui.tui.screens import MainScreen, NewJobScreen
+from tests.tui.support import fixed_app, open_form, settle
 
 
 def _burst(app: object, text: str) -> None:
@@ -56,5 +56,73 @@ def test_a_key_typed_ahead_after_c_never_answers_yes(fixed_home: Path) -> None:
             assert not any(m.startswith("job 2:") for _, m in app.notices), "enter answered yes"
         with Store.open_home(fixed_home) as store:
             assert store.get_job(2).state is JobState.RUNNING
+
+    asyncio.run(drive())
+
+
+def _keys(app: object, *keys: str) -> None:
+    """Named keys and characters, all queued at once (see :func:`_burst`)."""
+    from textual import events
+    from textual.keys import _character_to_key
+
+    for key in keys:
+        if len(key) == 1:
+            app.post_message(events.Key(_character_to_key(key), key))  # type: ignore[attr-defined]
+        else:
+            app.post_message(events.Key(key, None))  # type: ignore[attr-defined]
+
+
+def test_a_backspace_typed_ahead_after_slash_acts_in_its_place(fixed_home: Path) -> None:
+    """``/``, backspace and ``abc`` sent at once gave ``ab``: the backspace's binding ran
+    after the letters typed behind it."""
+
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            box = app.main.query_one("#filter", Input)
+            _keys(app, "/", "backspace", "a", "b", "c", "backspace", "d")
+            await pilot.pause(0.5)
+            assert box.value == "abd"
+
+    asyncio.run(drive())
+
+
+def test_slash_again_refines_the_kept_filter(fixed_home: Path) -> None:
+    """``/interp`` enter, then ``/ done`` gave `` done``: the refocused box selected its
+    text and the first key replaced it."""
+
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.press("slash", *"interp", "enter")
+            await pilot.pause(0.2)
+            assert app.main.table.filter_text == "interp" and app.focused is app.main.table
+            await pilot.press("slash", "space", *"done")
+            await pilot.pause(0.2)
+            box = app.main.query_one("#filter", Input)
+            assert box.value == "interp done" and box.cursor_position == len("interp done")
+            assert app.main.table.filter_text == "interp done"
+
+    asyncio.run(drive())
+
+
+def test_text_typed_after_a_tab_goes_into_the_next_field_of_the_form(fixed_home: Path) -> None:
+    """A tab and text 50 ms behind it put the text in the field before while jobs ran:
+    the tab's binding ran only once the key had bubbled back up from the field, behind
+    the keys typed after it, which a busy app (a snapshot to apply) had already read."""
+
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            form = await open_form(pilot)
+            assert app.focused is form.query_one("#field-model", Input)
+            # a field tabbed back into has its text selected (Input's select_on_focus): end first
+            _keys(app, "ctrl+u", *"mlp", "tab", *"xyz", "tab", *"uvw", "shift+tab", "end", "backspace", "tab", "end", "q")
+            await pilot.pause(0.5)
+            values = form.values()
+            assert (values["model"], values["checkpoint"], values["checkpoint_b"]) == ("mlp", "xy", "uvwq")
+            assert isinstance(app.screen, NewJobScreen)
 
     asyncio.run(drive())

@@ -14,7 +14,7 @@ from rich.cells import cell_len
 from lstui.plots.levels import contour_levels
 from lstui.results import write_projection
 from lstui.scheduler.submit import submit_spec
-from lstui.store import PointRow, Store
+from lstui.store import JobState, PointRow, Store
 from lstui.tui.cells import COUNT_MAX, count, device_text, ellipsis, middle_path, progress_text
 from lstui.tui.heatmap import (
     CENTRE_MARK,
@@ -147,6 +147,11 @@ def test_the_poller_gives_the_job_screen_its_log_and_files(tmp_path: Path) -> No
     assert snap.detail is not None
     assert [e.message for e in snap.detail.events][:1] == ["queued: 441 points in 7 units"]
     assert snap.detail.files == (("surface_train_loss_2dcontour.png", 10),)
+    # a figure being written, and hidden folders: temporary, not listed
+    (job.results_dir / ".surface_train_loss_3dsurface.pid321@lab.png.tmp").write_bytes(b"")
+    (job.results_dir / ".cache").mkdir()
+    (job.results_dir / ".cache" / "x.png").write_bytes(b"x")
+    assert poller.poll(detail_job=1).detail.files == (("surface_train_loss_2dcontour.png", 10),)  # type: ignore[union-attr]
     assert [w.current_job for w in snap.workers] == [2, 3]
     assert snap.devices == tuple(fixed_devices())
     poller.close()
@@ -345,6 +350,43 @@ def test_the_job_screen_cuts_paths_to_its_width_so_they_keep_their_labels(stoppe
     results = next(line for line in facts if line.startswith("results "))
     assert len(results) <= 58
     assert job_facts(job, NOW).plain.count(deep) == 1, "no width: the whole path"
+
+
+def test_the_job_screen_wraps_facts_under_their_values_between_their_parts(stopped_home: Path) -> None:
+    """A long error wrapped back to column 1, under the labels; at 120 columns the
+    directions line broke between ``seed`` and its value."""
+    with Store.open_home(stopped_home) as store:
+        job = store.get_job(4)
+    error = "unit 0 failed 3 times: CUDA out of memory (tried to allocate 2.00 GiB) " * 2
+    job = dataclasses.replace(job, error=error, spec={**job.spec, "seed": 123})
+    facts = job_facts(job, NOW, width=58).plain.splitlines()
+    start = next(n for n, line in enumerate(facts) if line.startswith("error "))
+    rows = [facts[start]]
+    while facts[start + len(rows)].startswith(" " * 11):
+        rows.append(facts[start + len(rows)])
+    assert len(rows) >= 3 and all(len(row) <= 58 for row in rows)
+    assert " ".join(row[11:].strip() for row in rows) == error.strip()
+    directions = [n for n, line in enumerate(facts) if line.startswith("directions ")][0]
+    assert "seed 123" in facts[directions] + facts[directions + 1]
+    assert not any(line.strip() == "123" or line.rstrip().endswith(" seed") for line in facts)
+    assert all(len(line) <= 58 for line in facts)
+
+
+def test_the_job_screen_says_a_figure_job_draws_figures_and_a_waiting_job_has_no_device(
+    stopped_home: Path,
+) -> None:
+    """A comparison's figure job said "1/1 points" and a rate in points/min; a job back
+    in the queue showed the device it last ran on."""
+    with Store.open_home(stopped_home) as store:
+        job = store.get_job(3)
+    figure = dataclasses.replace(job, kind="figure", state=JobState.DONE, total_points=1, done_points=1)
+    facts = job_facts(figure, NOW).plain
+    assert "figures drawn" in facts and " points" not in facts.split("results")[0], facts
+    waiting = dataclasses.replace(job, state=JobState.QUEUED, device="cuda:1")
+    (progress,) = [line for line in job_facts(waiting, NOW).plain.splitlines() if line.startswith("progress")]
+    assert progress.endswith("device -")
+    running = dataclasses.replace(waiting, state=JobState.RUNNING)
+    assert "device cuda:1" in job_facts(running, NOW).plain
 
 
 def test_the_folded_device_line_names_ray_workers_and_their_jobs() -> None:

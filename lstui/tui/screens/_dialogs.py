@@ -44,6 +44,7 @@ class ConfirmScreen(ModalScreen[bool]):
 
 KEYS: tuple[tuple[str, str], ...] = (
     ("↑ ↓ pgup pgdn", "move in the job table"),
+    ("home / end", "the first / the last job"),
     ("enter", "open the job: spec, timings, files, log"),
     ("esc", "back (and clear the filter)"),
     ("n", "new job (a form; nothing is queued until every field is right)"),
@@ -59,7 +60,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("d", "start the daemon when none runs"),
     ("ctrl+p", "command palette: every action by name"),
     ("?", "this help"),
-    ("q", "quit (jobs keep running in the daemon)"),
+    ("q ctrl+c", "quit (jobs keep running in the daemon)"),
 )
 
 

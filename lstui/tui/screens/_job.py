@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -15,7 +16,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import RichLog, Static
 
-from lstui.store import Event, JobRow
+from lstui.store import Event, JobRow, JobState
 from lstui.tui.cells import (
     LEVEL_STYLES,
     device_text,
@@ -33,6 +34,7 @@ from lstui.views import (
     format_duration,
     format_rate,
     points_per_s,
+    shown_device,
     stalled,
     state_code,
 )
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg", ".vtp")
 LABEL_WIDTH = 11
 """Cells of a fact's label (``checkpoint ``)."""
+FACT_GAP = "   "
+"""Between two parts of a fact (``fp32   batch auto   bn train``)."""
 
 
 def clock_time(ts: float | None, now: float) -> str:
@@ -86,9 +90,13 @@ def job_facts(job: JobRow, now: float, colour: bool = True, daemon_running: bool
     def path(value: object) -> str:
         return short_path(str(value)) if path_room is None else middle_path(str(value), path_room)
 
-    def line(label: str, value: str | Text) -> None:
+    def line(label: str, value: str | Text, style: str = "") -> None:
         text.append(f"{label:<{LABEL_WIDTH}}", style="bold")
-        text.append_text(value if isinstance(value, Text) else Text(value))
+        if isinstance(value, Text):
+            text.append_text(value)
+        else:
+            rows = fact_rows(value, None if width is None else width - LABEL_WIDTH)
+            text.append(("\n" + " " * LABEL_WIDTH).join(rows), style=style)
         text.append("\n")
 
     state = job_state_text(job, daemon_running, colour)
@@ -98,15 +106,19 @@ def job_facts(job: JobRow, now: float, colour: bool = True, daemon_running: bool
     if stalled(job, daemon_running=daemon_running):
         line("", "no daemon runs on this home: d starts one")
     if job.error:
-        line("error", Text(job.error, style="bold red" if colour else "bold"))
-    line("progress", f"{job.done_points}/{job.total_points} points ({100 * job.progress:.1f} %)"
-                     f"   device {device_text(job.device)}")
+        line("error", " ".join(job.error.split()), style="bold red" if colour else "bold")
+    if job.kind == "figure":  # it draws the figures of the jobs it waits on: no points
+        drawn = "figures drawn" if job.state is JobState.DONE else "figures not drawn yet"
+        line("progress", f"{drawn}   device {device_text(shown_device(job))}")
+    else:
+        line("progress", f"{job.done_points}/{job.total_points} points ({100 * job.progress:.1f} %)"
+                         f"   device {device_text(shown_device(job))}")
     line("created", clock_time(job.created, now))
     line("started", clock_time(job.started, now))
     line("finished", clock_time(job.finished, now))
     eta = format_duration(eta_s(job, now, daemon_running=daemon_running))
-    line("elapsed", f"{format_duration(elapsed_s(job, now, daemon_running=daemon_running))}   ETA {eta}"
-                    f"   {throughput(job, now, daemon_running)}")
+    rate = "" if job.kind == "figure" else f"   {throughput(job, now, daemon_running)}"
+    line("elapsed", f"{format_duration(elapsed_s(job, now, daemon_running=daemon_running))}   ETA {eta}{rate}")
     line("model", f"{spec.get('model')}")
     for key, label in (("checkpoint", "checkpoint"), ("checkpoint_b", "ckpt B")):
         if spec.get(key):
@@ -129,6 +141,21 @@ def job_facts(job: JobRow, now: float, colour: bool = True, daemon_running: bool
     line("results", path(job.results_dir))
     text.rstrip()
     return text
+
+
+def fact_rows(value: str, room: int | None) -> list[str]:
+    """``value`` in rows of at most ``room`` cells (None: one row), broken between its
+    parts (``a   b   c``) rather than inside one (``seed`` and ``123`` were on two
+    rows at 120 columns), and a part longer than a row between its words."""
+    if room is None or cell_len(value) <= room:
+        return [value]
+    rows: list[str] = []
+    for part in value.split(FACT_GAP):
+        pieces = textwrap.wrap(part, max(8, room)) or [""]
+        if rows and cell_len(rows[-1]) + len(FACT_GAP) + cell_len(pieces[0]) <= room:
+            rows[-1] += FACT_GAP + pieces.pop(0)
+        rows.extend(pieces)
+    return rows
 
 
 def files_text(files: Sequence[tuple[str, int]]) -> Text:

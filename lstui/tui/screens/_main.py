@@ -48,8 +48,9 @@ class MainScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
+        # not select_on_focus: "/" again refines the filter kept, it does not replace it
         yield Input(placeholder="filter: words in name, state or kind · enter keeps it · esc clears",
-                    id="filter", compact=True)
+                    id="filter", compact=True, select_on_focus=False)
         yield JobTable(id="jobs")
         with Horizontal(id="lower"):
             yield Preview(id="preview")
@@ -106,7 +107,12 @@ class MainScreen(Screen[None]):
         job = self.selected_job()
         preview = self.preview
         if job is None:
-            why = "no job matches the filter" if self.table.filter_text else "no jobs yet — press n to queue one"
+            if snapshot.error:
+                why = f"The job store can't be read:\n\n{snapshot.error}"
+            elif self.table.filter_text:
+                why = "no job matches the filter"
+            else:
+                why = "no jobs yet — press n to queue one"
             preview.show_nothing(None, why)
             return
         if job.id != self.lstui.preview_job:
@@ -171,6 +177,7 @@ class MainScreen(Screen[None]):
             box.post_message(events.Key("slash", "/"))  # after the keys typed before it
             return
         box.display = True
+        box.cursor_position = len(box.value)
         # at once, not after the keys already queued (``box.focus()`` waits for them):
         # "/surface queued" typed ahead sent r, c and the space to the job table
         self.set_focus(box)

@@ -16,7 +16,8 @@ from lstui.errors import LstuiError
 from lstui.spec import JobSpec
 from lstui.tui.form import DEFAULT_DIR_TYPE, DEFAULT_X, FIELDS, GENERAL, validate_form
 
-TITLE = "New job — tab: next field · enter/ctrl+s: queue · esc: cancel"
+TITLE = "New job · tab: next field · enter: queue · esc: cancel"
+"""Whole in the 56 columns the form leaves at 60 (ctrl+s queues too, from any field)."""
 CHECKING = "checking the job's files …"
 QUEUEING = "queueing …"
 WAITING = "queueing: waiting for the database, which another process is writing to …"

@@ -15,6 +15,8 @@ from lstui.tui.snapshot import Snapshot
 from lstui.views import STALLED, state_name
 
 RUNNING_DOT = "●"
+STORE_UNREADABLE = "can't read the job store (see below)"
+"""The status line's word on an error reading the store, which the preview gives in full."""
 STOPPED_DOT = "○"
 
 
@@ -98,14 +100,16 @@ def device_lines(snapshot: Snapshot, width: int, colour: bool = True) -> Text:
 
 
 def status_line(snapshot: Snapshot, filter_text: str, *, devices: bool, colour: bool = True) -> Text:
-    """The top line: an error reading the store, the daemon, job counts by state and
+    """The top line: that the store cannot be read, the daemon, job counts by state and
     the filter. With ``devices`` (the device panel is hidden), a second line: the daemon
     and each device in a few words. Each line is cut at the terminal's edge (the
     stylesheet's ``text-wrap: nowrap``), so what matters most comes first."""
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append("lstui ", style="bold")
     if snapshot.error:
-        text.append(snapshot.error, style="bold red" if colour else "bold reverse")
+        # the error in full (a path, what to do) took the whole line and was cut at 80
+        # columns; the preview, below, has room for it
+        text.append(STORE_UNREADABLE, style="bold red" if colour else "bold reverse")
         text.append(" │ ")
     if not devices:
         text.append_text(daemon_text(snapshot.daemon, short=True, colour=colour))

@@ -22,7 +22,7 @@ from lstui.tui.cells import (
     progress_text,
     short_duration,
 )
-from lstui.views import elapsed_s, eta_s, state_name
+from lstui.views import elapsed_s, eta_s, shown_device, state_name
 
 COLUMNS = ("id", "name", "kind", "state", "progress", "points", "device", "elapsed", "eta", "prio")
 WIDE = 120
@@ -85,6 +85,16 @@ def table_layout(width: int) -> TableLayout:
     return TableLayout(widths, bar, short)
 
 
+def _where_work_is(jobs: Sequence[JobRow]) -> int:
+    """The job the cursor starts on: the first running job, else the first queued one,
+    else the last job (``jobs`` is not empty)."""
+    for state in (JobState.RUNNING, JobState.QUEUED):
+        first = next((job.id for job in jobs if job.state is state), None)
+        if first is not None:
+            return first
+    return jobs[-1].id
+
+
 def _time_dependent(job: JobRow) -> bool:
     """Whether the row's times move on their own: only a running job's do."""
     return job.state is JobState.RUNNING
@@ -102,9 +112,19 @@ class JobTable(DataTable[Text]):
     :meth:`apply` takes the jobs of a snapshot and touches only the cells whose text
     changed; rows are added and removed only when jobs appear or disappear (or the
     filter changes). The table is never cleared and rebuilt.
+
+    The cursor starts on the first running job (else the first queued one, else the
+    last job) and, until the person moves it, moves to each job that starts running.
+    Once they move it (a key, a click), it stays on their row.
+    ``home``/``end`` (and ``ctrl+home``/``ctrl+end``) go to the first and last rows.
     """
 
-    BINDINGS = [Binding("enter", "select_cursor", "Open")]
+    BINDINGS = [
+        Binding("enter", "select_cursor", "Open"),
+        # DataTable binds home/end to scrolling sideways: nothing, with a row cursor
+        Binding("home,ctrl+home", "scroll_top", "First", show=False),
+        Binding("end,ctrl+end", "scroll_bottom", "Last", show=False),
+    ]
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes, cursor_type="row", cell_padding=0)
@@ -115,6 +135,10 @@ class JobTable(DataTable[Text]):
         self._row_keys: dict[int, tuple[object, ...]] = {}
         self._last: tuple[Sequence[JobRow], float, bool] = ((), 0.0, True)
         self._placed_cursor = False
+        self.follows = True
+        """Whether the cursor follows the work (see the class); False once the person moved it."""
+        self._running_jobs: set[int] = set()
+        """The jobs that were running at the last :meth:`apply`."""
         self._want_cursor: int | None = None
         self.cells_updated = 0
         """Cells rewritten so far (the benchmark and tests read it)."""
@@ -158,7 +182,7 @@ class JobTable(DataTable[Text]):
         """Put the cursor on ``job_id`` as soon as it has a row (a job just queued)."""
         self._want_cursor = job_id
         if job_id in self._shown:
-            self._place_cursor(None, [self._jobs[job_id]])
+            self._place_cursor(None, [self._jobs[job_id]], self._running_jobs)
 
     def forget_jobs(self) -> None:
         """Take every row away (they are another database's jobs); the next
@@ -169,6 +193,8 @@ class JobTable(DataTable[Text]):
         self._row_keys = {}
         self._last = ((), self._last[1], self._last[2])
         self._placed_cursor = False
+        self.follows = True
+        self._running_jobs = set()
         self._want_cursor = None
 
     def set_filter(self, text: str) -> None:
@@ -243,7 +269,7 @@ class JobTable(DataTable[Text]):
         if force_dimensions and self.row_count:
             first = next(iter(self._shown))
             self.update_cell(str(first), "id", self.get_cell(str(first), "id"), update_width=True)
-        self._place_cursor(selected, visible)
+        self._place_cursor(selected, visible, {job.id for job in jobs if job.state is JobState.RUNNING})
 
     def _update_row(self, row: str, cells: dict[str, Text]) -> None:
         """Put new ``cells`` in ``row`` and redraw that row alone.
@@ -272,17 +298,23 @@ class JobTable(DataTable[Text]):
         line_cache.clear()  # keyed by screen line; the other rows come back from the row cache
         self.refresh_row(index)
 
-    def _place_cursor(self, selected: int | None, visible: Sequence[JobRow]) -> None:
+    def _place_cursor(self, selected: int | None, visible: Sequence[JobRow], running: set[int]) -> None:
+        """Put the cursor where it belongs after an :meth:`apply` (``running``: the ids
+        of every running job, shown or filtered out)."""
+        started = [j.id for j in visible if j.id in running and j.id not in self._running_jobs]
+        self._running_jobs = running
         if not visible:
             return
         if self._want_cursor is not None and self._want_cursor in self._shown:
-            target = self._want_cursor
+            target = self._want_cursor  # the job the person just queued: their choice
             self._want_cursor = None
             self._placed_cursor = True
+            self.follows = False
         elif not self._placed_cursor:
             self._placed_cursor = True
-            running = [j for j in visible if j.state is JobState.RUNNING]
-            target = (running[0] if running else visible[-1]).id
+            target = _where_work_is(visible)
+        elif self.follows and started:
+            target = started[0]
         elif selected is not None and selected in self._shown:
             target = selected
         else:
@@ -293,6 +325,39 @@ class JobTable(DataTable[Text]):
             # At startup the table's height is not known yet (it fits its rows up to a
             # share of the screen): scrolling now scrolled too little.
             self.call_after_refresh(self.scroll_to_cursor)
+
+    # -- the person moves the cursor: it stops following the work -------------------------
+
+    def _moved(self) -> None:
+        self.follows = False
+        self._want_cursor = None
+
+    def action_cursor_up(self) -> None:
+        self._moved()
+        super().action_cursor_up()
+
+    def action_cursor_down(self) -> None:
+        self._moved()
+        super().action_cursor_down()
+
+    def action_page_up(self) -> None:
+        self._moved()
+        super().action_page_up()
+
+    def action_page_down(self) -> None:
+        self._moved()
+        super().action_page_down()
+
+    def action_scroll_top(self) -> None:
+        self._moved()
+        super().action_scroll_top()
+
+    def action_scroll_bottom(self) -> None:
+        self._moved()
+        super().action_scroll_bottom()
+
+    def on_click(self) -> None:
+        self._moved()
 
     def scroll_to_cursor(self) -> None:
         """Scroll the selected row into view, as laid out now."""
@@ -316,7 +381,7 @@ class JobTable(DataTable[Text]):
             "state": state,
             "progress": f"{state}|{job.done_points}|{job.total_points}|{layout.bar}",
             "points": points_text(job),
-            "device": ellipsis(device_text(job.device), widths.get("device", 0) - 1),
+            "device": ellipsis(device_text(shown_device(job)), widths.get("device", 0) - 1),
             # "<1m" only while the time runs: a paused job's 11 s are 11 s
             "elapsed": short_duration(elapsed_s(job, now, daemon_running=daemon_running),
                                       live=job.state is JobState.RUNNING and daemon_running),

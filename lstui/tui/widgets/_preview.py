@@ -54,7 +54,7 @@ TOO_SMALL = "too small: enter opens the job"
 def without_points(job: JobRow | None, snapshot: Snapshot | None = None) -> tuple[str, str, bool]:
     """What the preview of a job with no point yet says, from its state: the line under
     its title, the note in the middle, and whether that note is one line cut with ``…``
-    (a failed job's error, which the job screen shows whole).
+    (none is now: a failed job's error, cut to one line above empty rows, is wrapped).
 
     ``snapshot`` tells whether a daemon runs and what a queued job waits for.
     """
@@ -65,7 +65,7 @@ def without_points(job: JobRow | None, snapshot: Snapshot | None = None) -> tupl
     if job.state is JobState.RUNNING:
         return points, "no daemon runs on this home — d starts one", False
     if job.state is JobState.FAILED:
-        return points, f"failed: {' '.join((job.error or 'no reason recorded').split())}", True
+        return points, f"failed: {' '.join((job.error or 'no reason recorded').split())}", False
     if job.state is JobState.CANCELLED:
         return points, "cancelled — r queues it again", False
     if job.state is JobState.PAUSED:
