@@ -31,7 +31,7 @@ from lstui.landscape.options import (
     SPLITS,
     TRITON_MODES,
 )
-from lstui.spec import BUILTIN_MODELS, UNUSED_KEYS, JobSpec, kind_defaults, refuse_unused
+from lstui.spec import BUILTIN_MODELS, INTERP_X, UNUSED_KEYS, JobSpec, kind_defaults, refuse_unused
 
 if TYPE_CHECKING:
     from lstui.scheduler.trajectory import TrajectoryPlane
@@ -80,9 +80,9 @@ def job_options(default_x: str | None, kind: str = "surface") -> Callable[[Calla
                          hidden=hide("norm")),
             click.option("--ignore", "--xignore", "ignore", default="biasbn", show_default=True, type=click.Choice(IGNORES),
                          hidden=hide("ignore")),
-            click.option("--ynorm", "ynorm", default=None, type=click.Choice(NORMS), hidden=True,
+            click.option("--ynorm", "ynorm", default=None, type=click.Choice(NORMS), hidden=hide("norm"),
                          help="the reference's --ynorm: taken when it is --norm's (both directions alike)"),
-            click.option("--yignore", "yignore", default=None, type=click.Choice(IGNORES), hidden=True,
+            click.option("--yignore", "yignore", default=None, type=click.Choice(IGNORES), hidden=hide("ignore"),
                          help="the reference's --yignore: taken when it is --ignore's"),
             click.option("--dir-type", default=default_dir_type, show_default=True, type=click.Choice(DIR_TYPES)),
             click.option("--target", "--model-file2", "target", default=None, help="checkpoint: x direction towards it",
@@ -101,7 +101,8 @@ def job_options(default_x: str | None, kind: str = "surface") -> Callable[[Calla
             click.option("--batch-size", default=None, type=int, help="samples per forward pass (default: by device)"),
             click.option("--precision", default="fp32", show_default=True, type=click.Choice(PRECISIONS),
                          help="fp32 strict; tf32: TF32 products on CUDA (on the CPU the same as fp32); "
-                              "bf16: autocast (on CPUs without AMX slower than fp32)"),
+                              "bf16: autocast (on a CPU faster or slower than fp32 by its bf16 "
+                              "instructions: time both)"),
             click.option("--bn", default="eval", show_default=True, type=click.Choice(BN_MODES), help="eval: running statistics; recompute: re-estimate them at every point"),
             click.option("--compile", "compile_mode", default="auto", show_default=True, type=click.Choice(COMPILE_MODES)),
             click.option("--triton-conv", default="off", show_default=True, type=click.Choice(TRITON_MODES),
@@ -279,7 +280,7 @@ def _need_checkpoint_b(flags: dict[str, Any]) -> None:
 
 
 @run.command("interp")
-@job_options("-0.5:1.5:41", kind="interp")
+@job_options(INTERP_X, kind="interp")
 @click.option("--checkpoint-b", default=None, help="checkpoint B: x = 1 (required)")
 @_with(_run_extra)
 @handle_errors
@@ -495,7 +496,7 @@ def submit_surface(ctx: click.Context, **flags: Any) -> None:
 
 
 @submit.command("interp", epilog=_SUBMIT_EPILOG)
-@job_options("-0.5:1.5:41", kind="interp")
+@job_options(INTERP_X, kind="interp")
 @click.option("--checkpoint-b", default=None, help="checkpoint B: x = 1 (required)")
 @click.option("--priority", default=0, type=int)
 @click.pass_context
@@ -1014,7 +1015,7 @@ def submit_trajectory(ctx: click.Context, **flags: Any) -> None:
 @click.option("--x", "curve_x", default="-1:1:41", show_default=True,
               help="grid of the 1D curves (a point every 0.05: the sharpness table's ±0.25, ±0.5, ±1 are on it)")
 @click.option("--surface", "surface_grid", default="-1:1:51", show_default=True, help="grid of each axis of the 2D surfaces")
-@click.option("--interp-x", default="-0.5:1.5:41", show_default=True, help="grid of the interpolations")
+@click.option("--interp-x", default=INTERP_X, show_default=True, help="grid of the interpolations")
 @click.option("--split", default="train", show_default=True, type=click.Choice(SPLITS))
 @click.option("--loss", default="ce", show_default=True, type=click.Choice(LOSSES))
 @click.option("--subset", default=None, help="a count or fraction of the train split (seeded); the test split is cut to the same count")

@@ -61,8 +61,18 @@ BUILTIN_MODELS: tuple[str, ...] = (
 _DATA_FORMS = "digits, cifar10:PATH, cifar100:PATH, imagefolder:PATH or pkg.module:factory"
 
 
+_INTERP_ONLY = 'checkpoint B is an interpolation\'s (kind = "interp")'
+_TRAJECTORY_ONLY = 'it is a trajectory\'s (kind = "trajectory")'
+
 UNUSED_KEYS: dict[str, dict[str, str]] = {
+    "surface": {
+        "checkpoint_b": _INTERP_ONLY,
+        "checkpoints": _TRAJECTORY_ONLY,
+        "projection": _TRAJECTORY_ONLY,
+    },
     "interp": {
+        "checkpoints": _TRAJECTORY_ONLY,
+        "projection": _TRAJECTORY_ONLY,
         "target": "it goes from --checkpoint A to --checkpoint-b B",
         "target_y": "it goes from --checkpoint A to --checkpoint-b B",
         "dir_file": "its direction is B − A, not a direction file's",
@@ -71,6 +81,7 @@ UNUSED_KEYS: dict[str, dict[str, str]] = {
     },
     "trajectory": {
         "checkpoint": "its centre is the last of --checkpoints",
+        "checkpoint_b": _INTERP_ONLY,
         "target": "its directions are the PCA plane of --checkpoints",
         "target_y": "its directions are the PCA plane of --checkpoints",
         "dir_file": "its directions are the PCA plane of --checkpoints",
@@ -86,11 +97,15 @@ INTERNAL_KEYS = ("digests", "figure", "import_path")
 the figure a comparison draws): refused in job files, not offered as known keys."""
 
 
+INTERP_X = "-0.5:1.5:41"
+"""An interpolation's default grid: A at 0, B at 1, and half the way again beyond each."""
+
+
 def kind_defaults(kind: str) -> dict[str, Any]:
     """Settings whose default depends on the kind of job: an interpolation moves every
     tensor of the state, BatchNorm statistics included (``states``), so that x = 1 is
-    model B itself, as the reference advises."""
-    return {"dir_type": "states"} if kind == "interp" else {}
+    model B itself, as the reference advises, over :data:`INTERP_X`."""
+    return {"dir_type": "states", "x": INTERP_X} if kind == "interp" else {}
 
 
 UNUSED_WITH_DIR_FILE = ("target", "target_y", "norm", "ignore")

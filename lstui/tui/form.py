@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from lstui.errors import LstuiError
 from lstui.landscape.grid import parse_axis
 from lstui.landscape.options import DIR_TYPES, NORMS, PRECISIONS, SPLITS
-from lstui.spec import JobSpec
+from lstui.spec import INTERP_X, JobSpec
 
 FORM_KINDS = ("surface", "interp")
-DEFAULT_X = {"surface": "-1:1:51", "interp": "-0.5:1.5:41"}
+DEFAULT_X = {"surface": "-1:1:51", "interp": INTERP_X}
 DEFAULT_DIR_TYPE = {"surface": "weights", "interp": "states"}
 GENERAL = "form"
 """The key of an error that belongs to no single field."""

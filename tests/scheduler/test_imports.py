@@ -68,3 +68,24 @@ def test_a_module_found_nowhere_is_refused_and_installed_ones_need_no_folder(
     with pytest.raises(ModelError, match="no module 'nowhere_xyz' can be imported from here"):
         with_import_path(JobSpec(model="nowhere_xyz:make", x=None))
     assert with_import_path(JobSpec(model="torch.nn:Identity", x=None)).import_path is None
+
+
+def test_a_submit_with_no_file_and_no_factory_to_check_does_not_import_torch(tmp_path: Path) -> None:
+    """Checking factories imported the data sets' module, and torch with it, for every
+    submit: 2 s of a submit that has nothing to check."""
+    import os
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from lstui.cli import main\n"
+        "try:\n"
+        "    main(['submit', 'surface', '--model', 'cnn', '--x', '-1:1:3'])\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "LSTUI_HOME": str(tmp_path / "home")},
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1"

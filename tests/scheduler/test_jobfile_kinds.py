@@ -60,6 +60,32 @@ def test_an_interpolation_from_a_file_is_the_one_from_the_command_line(tmp_path:
     got, want = _spec(home, from_file), _spec(home, from_flags)
     assert got["dir_type"] == want["dir_type"] == "states"  # x = 1 is B, statistics and all
     assert got["norm"] == want["norm"]  # [defaults]' norm is for the kinds that use it
+    # no x: the grid `submit interp` takes, not a surface's -1:1:51
+    (tmp_path / "nox.toml").write_text(f'# x\nkind = "interp"\ncheckpoint = "{a}"\ncheckpoint_b = "{b}"\n')
+    (from_file,) = _submit(home, str(tmp_path / "nox.toml"))
+    (from_flags,) = _submit(home, "interp", "--checkpoint", str(a), "--checkpoint-b", str(b))
+    assert _spec(home, from_file)["x"] == _spec(home, from_flags)["x"] == "-0.5:1.5:41"
+
+
+def test_keys_of_another_kind_are_refused_in_a_table_not_dropped(tmp_path: Path) -> None:
+    """checkpoint_b in a surface's table (kind forgotten) queued a surface, and digested B."""
+    a, b = _walk(tmp_path / "ck", 2)
+    home = tmp_path / "home"
+    surface = f'checkpoint = "{a}"\n'
+    for body, says in [
+        (f'{surface}checkpoint_b = "{b}"', "checkpoint_b has no effect on surface jobs (checkpoint B is an "
+                                           "interpolation's (kind = \"interp\")); drop it"),
+        (f'kind = "surface"\n{surface}projection = "lstsq"', "projection has no effect on surface jobs"),
+        (f'kind = "surface"\n{surface}checkpoints = "ck/*.pt"', "checkpoints has no effect on surface jobs"),
+        (f'kind = "trajectory"\ncheckpoints = "ck/*.pt"\ncheckpoint_b = "{b}"',
+         "checkpoint_b has no effect on trajectory jobs"),
+        (f'kind = "interp"\n{surface}checkpoint_b = "{b}"\nprojection = "lstsq"',
+         "projection has no effect on interp jobs"),
+    ]:
+        (tmp_path / "j.toml").write_text(f"# x\n{body}\n")
+        code, _, err = cli_in_process(["submit", str(tmp_path / "j.toml")], home)
+        assert code == 2 and says in one_error_line(err), (body, err)
+    assert listed_jobs(home) == []
 
 
 def test_a_setting_an_interpolation_does_not_use_is_refused_in_its_table_and_as_a_flag(
