@@ -363,6 +363,9 @@ def _reference_trajectory(
             proj = Path(f"{candidate}{suffix}")
             if proj.is_file():
                 return proj, candidate if candidate.is_file() else directions
+    if named is not None:  # given for a path to draw: not dropped without a word
+        raise BadInput(f"--dir-file {named}: no projected path beside it ({named.name}"
+                       f"{' or '.join(PROJECTION_SUFFIXES)}); give it with --proj-file")
     return None
 
 

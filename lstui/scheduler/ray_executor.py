@@ -36,11 +36,31 @@ log = logging.getLogger("lstui.ray")
 
 PLACE_TIMEOUT_S = 120.0
 """How long a worker waits for the cluster to give its actor a GPU (or a core)."""
-POINT_TIMEOUT_S = float(os.environ.get("LSTUI_RAY_POINT_TIMEOUT_S", "900"))
+POINT_TIMEOUT_S = 900.0
 """How long a worker waits for its actor's next point before it takes the actor for hung
 (a GPU or a file system that stopped answering), at least: 20 times its slowest point so
 far, if longer. ``$LSTUI_RAY_POINT_TIMEOUT_S`` sets it, for jobs whose points take longer."""
+POINT_TIMEOUT_ENV = "LSTUI_RAY_POINT_TIMEOUT_S"
 SLOWEST_POINT_FACTOR = 20.0
+
+
+def point_timeout_s() -> float:
+    """:data:`POINT_TIMEOUT_S`, or ``$LSTUI_RAY_POINT_TIMEOUT_S`` (seconds > 0).
+
+    Raises:
+        DaemonError: the variable is not a number of seconds above 0.
+    """
+    text = os.environ.get(POINT_TIMEOUT_ENV)
+    if text is None:
+        return POINT_TIMEOUT_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise DaemonError(f"{POINT_TIMEOUT_ENV}={text!r}: give the seconds a Ray actor may take "
+                          f"for a point before it is taken for hung, above 0 (default {POINT_TIMEOUT_S:g})")
+    return value
 
 
 class ActorHung(Exception):
@@ -98,8 +118,10 @@ class RayWorker(Worker):
     gpu: bool = True
     _actor: Any = None
     _slowest_s: float = 0.0
+    _point_timeout_s: float = POINT_TIMEOUT_S
 
     def run(self) -> int:
+        self._point_timeout_s = point_timeout_s()
         ray = connect(self.address)
         try:
             self._place()
@@ -139,7 +161,8 @@ class RayWorker(Worker):
         except ray.exceptions.GetTimeoutError:
             ray.kill(self._actor)
             raise ActorHung(f"the Ray actor on {self.config.device} computed no point in "
-                            f"{timeout_s:.0f} s (hung?); it was stopped") from None
+                            f"{timeout_s:.0f} s (hung?; {POINT_TIMEOUT_ENV} gives points longer); "
+                            "it was stopped") from None
         except ray.exceptions.RayActorError as exc:
             raise ExecutorLost(f"the Ray actor on {self.config.device} is gone: {first_line(exc)}") from None
         except ray.exceptions.RayTaskError as exc:
@@ -161,7 +184,7 @@ class RayWorker(Worker):
 
     def _evaluate(self, prepared: Any, index: int) -> Any:
         start = time.monotonic()
-        timeout_s = max(POINT_TIMEOUT_S, SLOWEST_POINT_FACTOR * self._slowest_s)
+        timeout_s = max(self._point_timeout_s, SLOWEST_POINT_FACTOR * self._slowest_s)
         result = self._remote(self._actor.evaluate.remote(prepared, index), timeout_s)
         self._slowest_s = max(self._slowest_s, time.monotonic() - start)
         return result
@@ -251,6 +274,7 @@ def check_cluster(devices: list[str], address: str) -> None:
     wanted = {kind: devices.count(kind) for kind in RAY_DEVICES if kind in devices}
     if not wanted:
         return
+    point_timeout_s()  # a bad $LSTUI_RAY_POINT_TIMEOUT_S said now, not by each worker
     ray = connect(address)
     try:
         total = ray.cluster_resources()

@@ -283,9 +283,10 @@ class Worker:
                     self.run_unit(claim)
                 except (ExecutorLost, KeyboardInterrupt, SystemExit):
                     # this worker ends with the unit in hand, through no fault of the unit:
-                    # it goes back now, uncounted (not when its lease runs out, counted)
+                    # it goes back now, uncounted (not when its lease runs out, counted),
+                    # and its job to the queue if no other worker computes it
                     with contextlib.suppress(Exception):
-                        self.store.release_unit(claim.unit_id, self.worker_id)
+                        self.store.release_unit(claim.unit_id, self.worker_id, leaving=True)
                     raise
                 finally:
                     self.keeper.hold(None)

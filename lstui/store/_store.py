@@ -928,16 +928,24 @@ class Store:
                 self._event(c, job_id, "info", "done")
             return True
 
-    def release_unit(self, unit_id: int, worker_id: int) -> bool:
+    def release_unit(self, unit_id: int, worker_id: int, *, leaving: bool = False) -> bool:
         """Give a leased unit back untouched (shutdown, job paused); the attempt does
-        not count against it. False when the worker did not hold it."""
+        not count against it. False when the worker did not hold it.
+
+        ``leaving``: the worker ends with it (what computed its points is gone: a lost
+        Ray cluster); its job goes back to queued when no worker holds a unit of it now,
+        as when its workers die, rather than stay "running" with nobody computing it.
+        """
         with self._immediate() as c:
+            row = c.execute("SELECT job_id FROM units WHERE id = ?", (unit_id,)).fetchone()
             cur = c.execute(
                 "UPDATE units SET state = 'pending', lease_owner = NULL, lease_expires = NULL,"
                 " attempts = max(attempts - 1, 0)"
                 " WHERE id = ? AND state = 'leased' AND lease_owner = ?",
                 (unit_id, worker_id),
             )
+            if leaving and row is not None:
+                self._queue_unheld(c, "requeued: no worker holds it", only=row[0])
             return cur.rowcount == 1
 
     def release_stopped_worker(self, worker_id: int, why: str) -> int:
@@ -1065,15 +1073,17 @@ class Store:
             self._queue_unheld(c, "requeued: no worker holds it")
             return n
 
-    def _queue_unheld(self, c: sqlite3.Connection, why: str, *, but: int | None = None) -> None:
-        """Running jobs (other than ``but``) of which no worker holds a unit go back to
-        queued: their workers died, or left them for a job of higher priority. Their
-        run ends at their last stored point, and a worker that claims them starts the
-        next."""
+    def _queue_unheld(
+        self, c: sqlite3.Connection, why: str, *, but: int | None = None, only: int | None = None
+    ) -> None:
+        """Running jobs (other than ``but``; ``only``: that one alone) of which no worker
+        holds a unit go back to queued: their workers died, or left them for a job of
+        higher priority. Their run ends at their last stored point, and a worker that
+        claims them starts the next."""
         for (job_id,) in c.execute(
-            "SELECT id FROM jobs j WHERE state = 'running' AND id IS NOT ? AND NOT EXISTS"
-            " (SELECT 1 FROM units u WHERE u.job_id = j.id AND u.state = 'leased')",
-            (but,),
+            "SELECT id FROM jobs j WHERE state = 'running' AND id IS NOT ? AND (? IS NULL OR id = ?)"
+            " AND NOT EXISTS (SELECT 1 FROM units u WHERE u.job_id = j.id AND u.state = 'leased')",
+            (but, only, only),
         ).fetchall():
             check_transition(JobState.RUNNING, JobState.QUEUED, job_id=job_id)
             self._stop_run(c, job_id, ended_at_last_point=True)
@@ -1214,15 +1224,12 @@ class Store:
             )
 
     def retire_worker(self, worker_id: int) -> None:
-        """Mark a worker as gone (clean exit, or found dead). A running job that no
-        worker holds a unit of now (its last worker gave its unit back and left: a lost
-        Ray cluster) goes back to queued, as it does when its workers die."""
+        """Mark a worker as gone (clean exit, or found dead)."""
         with self._immediate() as c:
             c.execute(
                 "UPDATE workers SET state = 'retired', current_job = NULL WHERE id = ?",
                 (worker_id,),
             )
-            self._queue_unheld(c, "requeued: no worker holds it")
 
     def workers(self, alive_within_s: float | None = None) -> list[WorkerRow]:
         """Registered workers; with ``alive_within_s``, only unretired ones whose last

@@ -216,10 +216,10 @@ class LstuiApp(App[None]):
         the keys after it go to the field it leaves focused.
         """
         if (isinstance(event, events.Key) and not getattr(event, "is_forwarded", True)
-                and not event.is_printable and self._screen_stack):
+                and not event.is_printable):
             focused = self.focused
-            if (isinstance(focused, (Input, Select)) and self.screen.maximized is None
-                    and _knows_internals(self, focused)):
+            if (isinstance(focused, (Input, Select)) and _knows_internals(self, focused)
+                    and self._screen_stack and getattr(self.screen, "maximized", None) is None):
                 self.app_focus = True
                 await _handled_so_far(focused)
                 if await self._check_bindings(event.key, priority=True) or await self._check_bindings(event.key):
@@ -581,15 +581,16 @@ class LstuiApp(App[None]):
 def _knows_internals(app: App[None], widget: Widget) -> bool:
     """Whether this Textual has the internals :meth:`LstuiApp.on_event` reads (those of
     Textual 8; a later one without them gets Textual's own key order, not an error)."""
-    return (callable(getattr(app, "_check_bindings", None)) and hasattr(widget, "_message_queue")
-            and hasattr(widget, "_pending_message"))
+    return (callable(getattr(app, "_check_bindings", None)) and hasattr(app, "_screen_stack")
+            and hasattr(widget, "_message_queue") and hasattr(widget, "_pending_message"))
 
 
 async def _handled_so_far(widget: Widget, limit_s: float = 1.0) -> None:
     """Wait (at most ``limit_s``) until ``widget`` and the widgets above it, up to its
-    screen, have handled the messages sent to them: the keys handed to the field and
-    what they made it say (``Input.Changed``), which a key bubbling up from the field
-    found handled before it."""
+    screen, have taken the messages sent to them off their queues: the keys handed to
+    the field and what they made it say (``Input.Changed``), which a key bubbling up
+    from the field found handled before it. (Taken is as good as handled here: an
+    ``Input`` inserts a key's text before its handler first awaits.)"""
     chain = [node for node in widget.ancestors_with_self if isinstance(node, Widget)]
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline and any(

@@ -401,6 +401,8 @@ def test_a_reference_trajectory_is_drawn_as_plot_2d_is_told_it_and_bad_files_are
         assert bad.returncode == 2 and says in bad.stderr, bad.stderr
         assert len(bad.stderr.strip().splitlines()) == 1
         assert not (tmp_path / "bad").exists()
+    alone = run_lstui("export", str(surface), "--dir-file", str(directions), "--out", str(tmp_path / "bad"))
+    assert alone.returncode == 2 and "no projected path beside it" in alone.stderr, alone.stderr
     line = tmp_path / "line.h5"
     _surface_1d(line)
     flat = run_lstui("export", str(line), "--proj-file", str(proj))

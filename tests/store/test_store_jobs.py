@@ -536,19 +536,23 @@ def test_events_can_be_read_incrementally(store: Store, tmp_path: Path) -> None:
         store.add_event(job, "loud", "x")
 
 
-def test_a_running_job_whose_last_worker_retires_goes_back_to_the_queue(store: Store, tmp_path: Path) -> None:
-    """A Ray worker whose cluster went away gives its unit back and retires: its job
-    stayed "running" with nobody computing it."""
-    job = add_job(store, tmp_path, points=2)
-    a, b = store.register_worker("ray:x", 10, "h"), store.register_worker("ray:x", 11, "h")
+def test_a_running_job_whose_last_worker_leaves_goes_back_to_the_queue(store: Store, tmp_path: Path) -> None:
+    """A Ray worker whose cluster went away gives its unit back and ends: its job stayed
+    "running" with nobody computing it. Another worker that retires while one is between
+    two units of the job leaves it running."""
+    job = add_job(store, tmp_path, points=4)
+    a, b, c = (store.register_worker("ray:x", pid, "h") for pid in (10, 11, 12))
     first = store.claim_unit(a, lease_s=60)
-    second = store.claim_unit(b, lease_s=60)
-    assert first is not None and second is not None
-    store.release_unit(first.unit_id, a)
-    store.retire_worker(a)
-    assert store.get_job(job).state is JobState.RUNNING  # b still computes it
-    store.release_unit(second.unit_id, b)
-    store.retire_worker(b)
+    assert first is not None
+    store.write_points(first.unit_id, a, [PointRow(i, 1.0, 50.0) for i in first.todo])
+    store.complete_unit(first.unit_id, a)  # a is between two units of the job
+    store.retire_worker(b)  # an idle worker leaves
+    assert store.get_job(job).state is JobState.RUNNING
+    second, third = store.claim_unit(a, lease_s=60), store.claim_unit(c, lease_s=60)
+    assert second is not None and third is not None
+    store.release_unit(second.unit_id, a, leaving=True)
+    assert store.get_job(job).state is JobState.RUNNING  # c still computes it
+    store.release_unit(third.unit_id, c, leaving=True)
     assert store.get_job(job).state is JobState.QUEUED
     assert store.events(job)[-1].message == "requeued: no worker holds it"
 

@@ -172,3 +172,25 @@ def test_the_app_says_the_store_cannot_be_read_in_the_status_and_the_preview(fix
             assert "The job store can't be read:" in shown and DAMAGED in shown and "no jobs yet" not in shown
 
     asyncio.run(drive())
+
+
+def test_the_app_keeps_its_locks_so_another_process_leaves_the_wal_alone(stopped_home: Path) -> None:
+    """A poll that opened and closed the database file by path (to read its header)
+    dropped the process's POSIX locks on it: the next `lstui submit` closed as if it
+    were the last connection and deleted the WAL under the app's connections (a false
+    "changed under the app", and rows lost when the app wrote next)."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "LSTUI_HOME": str(stopped_home)}
+    poller = StorePoller(stopped_home, device_facts=fixed_devices)
+    try:
+        assert len(poller.poll(preview_job=2).jobs) == 7
+        for n in (8, 9):
+            subprocess.run([sys.executable, "-m", "lstui.cli", "submit", "surface", "--x", "-1:1:3"],
+                           env=env, check=True, capture_output=True)
+            assert (stopped_home / (DB_NAME + "-wal")).exists(), "the WAL went while the app read it"
+            polled = poller.poll(preview_job=2)
+            assert polled.notice is None and polled.error is None and len(polled.jobs) == n
+    finally:
+        poller.close()
