@@ -264,7 +264,9 @@ def _refuse_unused(kind: str) -> None:
              if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE}
     for y_key, key in (("ynorm", "norm"), ("yignore", "ignore")):  # the reference's names of them
         if y_key in given:
-            given.setdefault(key, given.pop(y_key))
+            value = given.pop(y_key)
+            refuse_unused(kind, {key: value}, flags=True, named=f"--{y_key}")
+            given.setdefault(key, value)
     refuse_unused(kind, given, flags=True)
 
 

@@ -113,12 +113,15 @@ UNUSED_WITH_DIR_FILE = ("target", "target_y", "norm", "ignore")
 (``--seed`` also draws ``--subset``'s samples and a model without a checkpoint: kept)."""
 
 
-def refuse_unused(kind: str, given: Mapping[str, Any], *, flags: bool = False) -> None:
+def refuse_unused(kind: str, given: Mapping[str, Any], *, flags: bool = False, named: str | None = None) -> None:
     """Raise a SpecError naming the first of ``given``'s settings that ``kind`` does not
     use (:data:`UNUSED_KEYS`), or that a job given ``dir_file`` does not
-    (:data:`UNUSED_WITH_DIR_FILE`), as a flag (``--dir-file``) or a job file's key."""
+    (:data:`UNUSED_WITH_DIR_FILE`), as a flag (``--dir-file``) or a job file's key;
+    ``named``: the flag to name instead, as typed (``--ynorm``, given for ``norm``)."""
 
     def name(key: str) -> str:
+        if named is not None:  # the flag as typed (--ynorm for norm)
+            return named
         return "--" + key.replace("_", "-") if flags else key
 
     for key, why in UNUSED_KEYS.get(kind, {}).items():

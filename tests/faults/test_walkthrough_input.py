@@ -117,7 +117,7 @@ def test_a_model_that_cannot_take_the_data_is_refused_by_submit_and_run(tmp_path
         (("submit", "trajectory", "--checkpoints", "T*.pt", "--norm", "filter"),
          "--norm has no effect on trajectory jobs"),
         (("submit", "interp", "--checkpoint", "A", "--checkpoint-b", "B", "--ynorm", "filter"),
-         "--norm has no effect on interp jobs"),
+         "--ynorm has no effect on interp jobs"),
     ],
 )
 def test_flags_a_kind_of_job_does_not_use_are_refused(
