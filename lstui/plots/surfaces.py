@@ -454,7 +454,7 @@ def plot_heatmap(
     st.figure_title(fig, title)
     st.equal_aspect_if_sensible(ax, edges_x, edges_y)
     handles = st.mark_centre_and_min(ax, xs, ys, zs)
-    partial = _lattice(xs, ys, zs, pending, n_pending)[3]
+    partial = bool(n_pending) and lattice_stride(pending) > 1  # (the cells are drawn as they are)
     st.legend_below(fig, handles, count_bad(zs), zs.size, n_pending=n_pending, partial=partial,
                     gap_patch=True, notes=notes)
     st.trim_height(fig, ax)

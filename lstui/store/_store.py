@@ -937,14 +937,14 @@ class Store:
         as when its workers die, rather than stay "running" with nobody computing it.
         """
         with self._immediate() as c:
-            row = c.execute("SELECT job_id FROM units WHERE id = ?", (unit_id,)).fetchone()
+            row = c.execute("SELECT job_id FROM units WHERE id = ?", (unit_id,)).fetchone() if leaving else None
             cur = c.execute(
                 "UPDATE units SET state = 'pending', lease_owner = NULL, lease_expires = NULL,"
                 " attempts = max(attempts - 1, 0)"
                 " WHERE id = ? AND state = 'leased' AND lease_owner = ?",
                 (unit_id, worker_id),
             )
-            if leaving and row is not None:
+            if row is not None:
                 self._queue_unheld(c, "requeued: no worker holds it", only=row[0])
             return cur.rowcount == 1
 
