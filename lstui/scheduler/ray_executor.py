@@ -210,6 +210,9 @@ def connect(address: str) -> Any:
     if ray.is_initialized():
         return ray
     _reachable(address)
+    # Ray's C++ handler prints a stack dump for every SIGTERM, which is how the daemon
+    # stops a worker: daemon.log would read like a crash at each stop
+    os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
     try:
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:

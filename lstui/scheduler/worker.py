@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import faulthandler
 import json
 import logging
 import os
@@ -548,6 +549,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s worker[{os.getpid()}] %(levelname)s %(message)s"
     )
+    # a crash in native code (SIGSEGV in a CUDA library) leaves its Python stack in
+    # daemon.log, not only the daemon's "was killed by signal 11"
+    faulthandler.enable()
     config = WorkerConfig(
         args.home,
         args.device,

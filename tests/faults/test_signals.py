@@ -100,3 +100,18 @@ def test_a_temporary_file_whose_writer_was_killed_is_removed_at_once(tmp_path: P
         path.write_bytes(b"x")
     assert remove_stale_temporaries(tmp_path) == [killed]
     assert running.exists() and elsewhere.exists()
+
+
+def test_a_worker_crashed_in_native_code_leaves_its_stack_in_the_log(lab: Lab) -> None:
+    """A segmentation fault (a CUDA library's, say) left only the daemon's "was killed by
+    signal 11": nothing said where the worker was."""
+    lab.start_daemon("cpu:1", "--export", "")
+    job_id = lab.submit("surface", *SLOW_SPEC)
+    lab.wait_job(job_id, ("running",))
+    wait_until("a point", lambda: lab.job(job_id)["done_points"] > 0)
+    (worker,) = lab.live_workers()
+    os.kill(worker["pid"], signal.SIGSEGV)
+    lab.wait_job(job_id, ("done",))
+    log = (lab.home / "daemon.log").read_text()
+    assert "Fatal Python error: Segmentation fault" in log, log
+    assert "was killed by signal 11" in log, log

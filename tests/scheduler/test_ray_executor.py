@@ -114,6 +114,11 @@ def test_two_ray_workers_compute_a_surface_equal_to_lstui_run(
     failed = lab.wait_job(bad, (JobState.FAILED,))
     assert failed.error is not None and "\n" not in failed.error and "Ray" not in failed.error
 
+    # stopping the workers (SIGTERM) is no crash: Ray's C++ printed a stack dump for each
+    lab.stop_daemon()
+    log = (lab.home / "daemon.log").read_text()
+    assert "SIGTERM received" not in log and "PC: @" not in log, log
+
 
 def test_a_killed_actor_loses_no_point_and_its_worker_comes_back(
     lab: Lab, ray_cluster: str, reference_surface: Path
