@@ -31,7 +31,15 @@ from lstui.landscape.options import (
     SPLITS,
     TRITON_MODES,
 )
-from lstui.spec import BUILTIN_MODELS, INTERP_X, UNUSED_KEYS, JobSpec, kind_defaults, refuse_unused
+from lstui.spec import (
+    BUILTIN_MODELS,
+    INTERP_X,
+    SURF_NAMES,
+    UNUSED_KEYS,
+    JobSpec,
+    kind_defaults,
+    refuse_unused,
+)
 
 if TYPE_CHECKING:
     from lstui.scheduler.trajectory import TrajectoryPlane
@@ -595,9 +603,12 @@ def _terminal_width() -> int | None:
 @click.argument("job")
 @click.option("--json", "as_json", is_flag=True, help="the job as one JSON object (for scripts)")
 @click.option("--no-plot", is_flag=True, help="no terminal plot")
+@click.option("--surf-name", "surf_name", type=click.Choice(SURF_NAMES), default=None,
+              help="what a 2D job's plot draws (an error is 100 − accuracy; a 1D plot draws "
+                   "every curve) [default: the train loss, or the test loss]")
 @click.pass_context
 @handle_errors
-def show(ctx: click.Context, job: str, as_json: bool, no_plot: bool) -> None:
+def show(ctx: click.Context, job: str, as_json: bool, no_plot: bool, surf_name: str | None) -> None:
     """Details of a job and a terminal plot of its result so far."""
     from lstui.scheduler.daemon import daemon_status
     from lstui.store import JobState
@@ -628,6 +639,13 @@ def show(ctx: click.Context, job: str, as_json: bool, no_plot: bool) -> None:
             )
             click.echo(json.dumps(info, indent=1))
             return
+        plot = None
+        if not no_plot and row.done_points and row.kind != "figure":
+            import shutil
+
+            size = shutil.get_terminal_size((80, 24))
+            # drawn first: a --surf-name the job lacks is one line, before anything else
+            plot = terminal_plot(store, row, width=min(size.columns, 100), height=20, surf_name=surf_name)
         click.echo(job_details(row, events[-5:], daemon_running=daemon_running, files_pending=files_pending))
         from lstui.scheduler.compare import SHARPNESS
 
@@ -639,11 +657,8 @@ def show(ctx: click.Context, job: str, as_json: bool, no_plot: bool) -> None:
 
             click.echo("\nsharpness (every digit: sharpness.csv, sharpness.json)")
             click.echo(rows_text(json.loads(table.read_text())))
-        if not no_plot and row.done_points and row.kind != "figure":
-            import shutil
-
-            size = shutil.get_terminal_size((80, 24))
-            click.echo(terminal_plot(store, row, width=min(size.columns, 100), height=20))
+        if plot is not None:
+            click.echo(plot)
 
 
 def _lifecycle(action: str) -> Callable[..., Any]:

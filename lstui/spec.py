@@ -100,6 +100,11 @@ the figure a comparison draws): refused in job files, not offered as known keys.
 INTERP_X = "-0.5:1.5:41"
 """An interpolation's default grid: A at 0, B at 1, and half the way again beyond each."""
 
+SURF_NAMES = ("train_loss", "test_loss", "train_err", "test_err")
+"""What a 2D surface's figures and terminal plot may draw, as the reference's
+``--surf_name`` names them: values to be low at a good minimizer (the figures mark the
+minimum), so an accuracy is drawn as its error, 100 − accuracy."""
+
 
 def kind_defaults(kind: str) -> dict[str, Any]:
     """Settings whose default depends on the kind of job: an interpolation moves every

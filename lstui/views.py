@@ -300,15 +300,24 @@ def rows_text(rows: Sequence[Mapping[str, object]]) -> str:
     return "\n".join([line(columns), *(line(r) for r in cells)])
 
 
-def terminal_plot(store: Store, job: JobRow, *, width: int = 80, height: int = 20, color: bool | None = None) -> str:
+def terminal_plot(store: Store, job: JobRow, *, width: int = 80, height: int = 20, color: bool | None = None,
+                  surf_name: str | None = None) -> str:
     """The job's result so far as a plotext picture (2D heatmap with bands, 1D lines, a
     trajectory's path). Colours by default only on a terminal and without ``NO_COLOR``:
-    click drops them from a pipe, where the bands would all be the same ``█``."""
+    click drops them from a pipe, where the bands would all be the same ``█``.
+
+    ``surf_name``: what a 2D heatmap draws, as ``export --surf-name`` names it
+    (``test_loss``, ``train_err`` = 100 − accuracy …); default the train loss, or the
+    test loss of a test-only job. A 1D plot draws every curve.
+
+    Raises:
+        BadInput: a ``surf_name`` that is not known or that the job does not compute.
+    """
     import os
     import sys
 
     from lstui import plots
-    from lstui.scheduler.exporting import job_surface
+    from lstui.scheduler.exporting import job_surface, surface_values
 
     if color is None:
         color = "NO_COLOR" not in os.environ and sys.stdout.isatty()
@@ -321,9 +330,10 @@ def terminal_plot(store: Store, job: JobRow, *, width: int = 80, height: int = 2
             surface.xcoordinates, curves, width=width, height=height, title=job.name,
             color=color, pending=pending,
         )
+    values, label = surface_values(surface, surf_name or key, f"job {job.id}")
     return plots.terminal_heatmap(
-        surface.xcoordinates, surface.ycoordinates, surface.values(key),
-        width=width, height=height, title=f"{job.name} — {key}", color=color,
+        surface.xcoordinates, surface.ycoordinates, values,
+        width=width, height=height, title=f"{job.name} — {label}", color=color,
         path=_trajectory_path(job) if job.kind == "trajectory" else None, pending=pending,
     )
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from lstui.errors import BadInput, StoreError
 from lstui.results import SurfaceFile, read_surface, write_surface
-from lstui.spec import JobSpec
+from lstui.spec import SURF_NAMES, JobSpec
 from lstui.store import JobRow, JobState, Store
 
 DIRECTIONS_FILE = "directions.h5"
@@ -145,7 +145,7 @@ def export_surface(
     if bad:
         raise BadInput(f"figure kind {bad[0]!r}: choose from {', '.join(FIGURE_KINDS_2D)}")
     names = list(surf_names) if surf_names else keys
-    drawn = {key: _surface_values(surface, key, surface_path) for key in names}  # all checked first
+    drawn = {key: surface_values(surface, key, repr(str(surface_path))) for key in names}  # all checked first
     for key in names:  # the train loss's figures, and the test loss's when it was evaluated
         values, label = drawn[key]
         # always say what is drawn: "NAME — train loss" ("(train error (%))" doubled brackets)
@@ -157,20 +157,15 @@ def export_surface(
     return written
 
 
-SURF_NAMES = ("train_loss", "test_loss", "train_err", "test_err")
-"""What a 2D surface's figures may draw, as the reference's ``--surf_name`` names them:
-values to be low at a good minimizer (the figures mark the minimum), so an accuracy is
-drawn as its error, 100 − accuracy."""
-
-
-def _surface_values(surface: Any, key: str, path: Path) -> tuple[Any, str]:
-    """The values ``key`` names (an error is 100 − the accuracy, in %) and their label."""
+def surface_values(surface: Any, key: str, source: str) -> tuple[Any, str]:
+    """The values ``key`` names (an error is 100 − the accuracy, in %) and their label;
+    ``source`` names the surface in an error ("job 3", a file's path)."""
     if key not in SURF_NAMES:
         raise BadInput(f"--surf-name {key!r}: choose from {', '.join(SURF_NAMES)}")
     split, what = key.split("_")
     stored = f"{split}_acc" if what == "err" else key  # no accuracy surfaces: see SURF_NAMES
     if stored not in surface.arrays:
-        raise BadInput(f"--surf-name {key}: {str(path)!r} holds no {stored} "
+        raise BadInput(f"--surf-name {key}: {source} holds no {stored} "
                        f"(it holds {', '.join(sorted(surface.arrays))})")
     values = surface.values(stored)
     if what == "err":

@@ -105,3 +105,29 @@ def test_a_job_waiting_again_shows_no_device_where_it_last_ran(lab: Lab) -> None
     assert job_summary(waiting)["device"] == "" and json.dumps(job_summary(running))
     done: JobRow = dataclasses.replace(waiting, state=JobState.DONE)
     assert job_summary(done)["device"] == "cuda:1"  # a finished job: where it ran
+
+
+def test_show_draws_the_quantity_asked_for_and_refuses_one_the_job_lacks(lab: Lab) -> None:
+    """``show`` drew the train loss only: a surface's test loss or error could be seen
+    in exported figures, never in the terminal."""
+    lab.cli("submit", "surface", "--model", "mlp", "--data", "digits", "--subset", "100",
+            "--x", "-1:1:5", "--y", "-1:1:5", "--split", "both")
+    lab.cli("submit", "surface", "--model", "mlp", "--data", "digits", "--subset", "100",
+            "--x", "-1:1:5", "--y", "-1:1:5")
+    lab.start_daemon("cpu:1", "--export", "")
+    lab.wait_job(1, ("done",))
+    lab.wait_job(2, ("done",))
+    titles = {}
+    for name in ("train_loss", "test_loss", "train_err", "test_err"):
+        out = lab.cli("show", "1", "--surf-name", name).stdout
+        titles[name] = next(line.strip() for line in out.splitlines() if " — " in line and "surface" in line)
+        assert "* min" in out, out
+    label = {"train_loss": "train loss", "test_loss": "test loss",
+             "train_err": "train error (%)", "test_err": "test error (%)"}
+    assert all(titles[name].endswith(label[name]) for name in label), titles
+    assert lab.cli("show", "1").stdout == lab.cli("show", "1", "--surf-name", "train_loss").stdout
+
+    lacking = lab.cli("show", "2", "--surf-name", "test_err", check=False)
+    assert lacking.returncode == 2 and lacking.stdout == ""
+    assert lacking.stderr.strip() == ("lstui: error: --surf-name test_err: job 2 holds no test_acc "
+                                      "(it holds train_acc, train_loss)")
