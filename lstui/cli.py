@@ -111,7 +111,7 @@ def job_options(default_x: str | None, kind: str = "surface") -> Callable[[Calla
                          help="fp32 strict; tf32: TF32 products on CUDA (on the CPU the same as fp32); "
                               "bf16: autocast (on a CPU faster or slower than fp32 by its bf16 "
                               "instructions: time both)"),
-            click.option("--bn", default="eval", show_default=True, type=click.Choice(BN_MODES), help="eval: running statistics; recompute: re-estimate them at every point"),
+            click.option("--bn", default="eval", show_default=True, type=click.Choice(BN_MODES), help="eval: running statistics; recompute: re-estimate them at every point, over training batches of --batch-size (1024 if not given) on every device"),
             click.option("--compile", "compile_mode", default="auto", show_default=True, type=click.Choice(COMPILE_MODES)),
             click.option("--triton-conv", default="off", show_default=True, type=click.Choice(TRITON_MODES),
                          help="with --fold-bn, under bf16 or tf32 on CUDA: lstui's Triton convolution (on), or per layer the faster of it and cuDNN's (auto)"),
@@ -1041,7 +1041,7 @@ def submit_trajectory(ctx: click.Context, **flags: Any) -> None:
 @click.option("--precision", default="fp32", show_default=True, type=click.Choice(PRECISIONS),
               help="as for lstui submit surface")
 @click.option("--bn", default="eval", show_default=True, type=click.Choice(BN_MODES),
-              help="eval: running statistics; recompute: re-estimate them at every point")
+              help="eval: running statistics; recompute: re-estimate them at every point, over training batches of --batch-size (1024 if not given) on every device")
 @click.option("--batch-size", default=None, type=int, help="samples per forward pass (default: by device)")
 @click.option("--trust-checkpoint", is_flag=True, help="allow checkpoints holding arbitrary pickled objects")
 @click.option("--labels", default=None, help="comma-separated labels, one per checkpoint")
@@ -1063,16 +1063,16 @@ def compare(ctx: click.Context, checkpoints: tuple[str, ...], curve_x: str, surf
         if not Path(checkpoint).expanduser().is_file():
             what = "is a folder" if Path(checkpoint).expanduser().is_dir() else "no such file"
             raise SpecError(f"checkpoint {checkpoint!r}: {what}")
-    from lstui.scheduler.compare import off_grid_distances
+    from lstui.scheduler.compare import off_grid_distances, off_grid_names
 
     base = JobSpec(**flags).validated()
     axis = parse_axis(surface_grid, "--surface")
     curve_axis = parse_axis(curve_x, "--x")
     off_grid = off_grid_distances(curve_axis.coordinates)
     if off_grid:
-        click.echo(f"note: --x {curve_x} has no points at {', '.join(f'±{d:g}' for d in off_grid)}: the "
-                   "sharpness table interpolates those columns between grid points (a point every 0.05, "
-                   "as -1:1:41 has, gives them exactly)", err=True)
+        click.echo(f"note: --x {curve_x} has no points at {off_grid_names(off_grid)}: the sharpness "
+                   "table interpolates those values between grid points (a point every 0.05, as "
+                   "-1:1:41 has, gives them exactly)", err=True)
     with _store(ctx) as store:
         plan = queue_comparison(
             store, list(checkpoints), base,

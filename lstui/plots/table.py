@@ -18,7 +18,8 @@ _ROW_HEIGHT_IN = 0.28
 
 
 def format_cell(value: object) -> str:
-    """Four significant digits for reals, "–" for missing or NaN, ``str`` otherwise."""
+    """Four significant digits for reals ("NaN", "inf": a diverged value), "–" for
+    missing, ``str`` otherwise."""
     if value is None:
         return "–"
     if isinstance(value, bool):
@@ -27,7 +28,7 @@ def format_cell(value: object) -> str:
         return str(int(value))
     if isinstance(value, numbers.Real):
         number = float(value)
-        return "–" if math.isnan(number) else f"{number:.4g}"
+        return "NaN" if math.isnan(number) else f"{number:.4g}"
     return str(value)
 
 

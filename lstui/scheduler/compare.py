@@ -138,32 +138,67 @@ def _value_label(keys: Sequence[str]) -> str:
     return keys[0].replace("_", " ") if keys and len(set(keys)) == 1 else "loss"
 
 
-def sharpness(x: np.ndarray, loss: np.ndarray, distances: Sequence[float] = SHARPNESS_DISTANCES) -> dict[str, float]:
-    """Loss increase at filter-normalised distance d: mean of L(−d) and L(+d), minus L(0)."""
-    ok = np.isfinite(loss)
-    out: dict[str, float] = {}
-    if ok.sum() < 2 or not (x[ok].min() <= 0.0 <= x[ok].max()):
-        return {f"Δloss@{d:g}": math.nan for d in distances}
-    centre = float(np.interp(0.0, x[ok], loss[ok]))
-    out["loss@0"] = centre
+def sharpness(
+    x: np.ndarray, loss: np.ndarray, distances: Sequence[float] = SHARPNESS_DISTANCES
+) -> dict[str, float | None]:
+    """Loss increase at filter-normalised distance d: mean of L(−d) and L(+d), minus L(0);
+    None where the grid holds neither side (the table's "–").
+
+    A value between grid points is interpolated from its two neighbours (see
+    :func:`off_grid_distances`); one taken from a diverged point is that point's: +inf
+    when every point it is taken from that is not finite is +inf, else NaN. A diverged
+    point is never stepped over to a finite one beyond it.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    loss = np.asarray(loss, dtype=np.float64)
+    if x.size < 2 or not (x.min() <= 0.0 <= x.max()):
+        return {f"Δloss@{d:g}": None for d in distances}
+    centre = _value_at(x, loss, 0.0)
+    out: dict[str, float | None] = {"loss@0": centre}
     for d in distances:
-        sides = [float(np.interp(s, x[ok], loss[ok])) for s in (-d, d) if x[ok].min() <= s <= x[ok].max()]
-        out[f"Δloss@{d:g}"] = (sum(sides) / len(sides) - centre) if sides else math.nan
+        sides = [_value_at(x, loss, s) for s in (-d, d) if x.min() <= s <= x.max()]
+        out[f"Δloss@{d:g}"] = (sum(sides) / len(sides) - centre) if sides else None
     return out
+
+
+def _value_at(x: np.ndarray, values: np.ndarray, at: float) -> float:
+    """``values`` at ``at`` (inside sorted grid ``x``): the grid point's, or interpolated
+    between the two around it; not finite when one of those is not (+inf only if no NaN)."""
+    exact = np.flatnonzero(np.isclose(x, at, rtol=0, atol=_ON_GRID))
+    used = exact[:1] if exact.size else np.clip(np.searchsorted(x, at) - np.array([1, 0]), 0, x.size - 1)
+    picked = values[used]
+    if not np.isfinite(picked).all():
+        return math.nan if np.isnan(picked).any() or (picked == -np.inf).any() else math.inf
+    return float(picked[0]) if exact.size else float(np.interp(at, x[used], picked))
+
+
+_ON_GRID = 1e-9
+"""How near a grid point a distance of the table must be to be that point."""
 
 
 def off_grid_distances(x: np.ndarray, distances: Sequence[float] = SHARPNESS_DISTANCES) -> list[float]:
-    """The distances of the sharpness table whose Δloss is interpolated: a ±d inside
-    grid ``x`` that is not one of its points (outside it there is no value: the table
-    says "–"; with one side outside, the other alone is used)."""
+    """The distances of the sharpness table whose values are interpolated: 0 (``loss@0``,
+    from which every Δloss is measured) or a ±d inside grid ``x`` that is not one of its
+    points (outside it there is no value: the table says "–"; with one side outside, the
+    other alone is used)."""
     x = np.asarray(x, dtype=np.float64)
     lo, hi = float(x.min()), float(x.max())
     out = []
-    for d in distances:
-        inside = [s for s in (-d, d) if lo - 1e-9 <= s <= hi + 1e-9]
-        if any(not np.isclose(x, s, rtol=0, atol=1e-9).any() for s in inside):
+    for d in (0.0, *distances):
+        inside = [s for s in (-d, d) if lo - _ON_GRID <= s <= hi + _ON_GRID]
+        if any(not np.isclose(x, s, rtol=0, atol=_ON_GRID).any() for s in inside):
             out.append(d)
     return out
+
+
+def off_grid_names(distances: Sequence[float]) -> str:
+    """``0, ±0.25``: the points :func:`off_grid_distances` found, as the notes name them."""
+    return ", ".join("0" if d == 0 else f"±{d:g}" for d in distances)
+
+
+def off_grid_columns(distances: Sequence[float]) -> str:
+    """``loss@0 Δloss@0.25``: the table's columns interpolated at those distances."""
+    return " ".join("loss@0" if d == 0 else f"Δloss@{d:g}" for d in distances)
 
 
 def _weight_norm(spec: JobSpec, checkpoint: str) -> float:
@@ -233,12 +268,18 @@ def run_figure_job(
             row.update(sharpness(s.xcoordinates, loss))
             row["weight norm"] = _weight_norm(spec, str(checkpoint))
             if off_grid:  # said in the table itself, not only in the job's log
-                row["interpolated"] = " ".join(f"Δloss@{d:g}" for d in off_grid)
+                row["interpolated"] = off_grid_columns(off_grid)
             rows.append(row)
         if off_grid and figure_job is not None:
-            store.add_event(figure_job, "info", f"{label}: Δloss at {', '.join(f'±{d:g}' for d in off_grid)} "
+            store.add_event(figure_job, "info", f"{label}: the loss at {off_grid_names(off_grid)} "
                             "is interpolated between the curve's grid points (a grid with a point every "
                             "0.05, like -1:1:41, has them)")
+        diverged = [d for d in (0.0, *SHARPNESS_DISTANCES)
+                    if any(not math.isfinite(_value_at(s.xcoordinates, loss, t))
+                           for t in {-d, d} if s.xcoordinates.min() <= t <= s.xcoordinates.max())]
+        if diverged and figure_job is not None:
+            store.add_event(figure_job, "warning", f"{label}: the loss at {off_grid_names(diverged)} is "
+                            "NaN/inf (diverged): the sharpness table says so, it does not step over it")
     if curves:
         written += plots.save_figure(
             plots.plot_comparison_1d(curves, ylabel=_value_label(curve_keys), log=log,

@@ -92,7 +92,7 @@ def test_figure_job_waits_for_its_dependencies_then_draws_one_scale(tmp_path, da
     assert all(r["weight norm"] > 0 for r in rows)
     with Store.open_home(daemon_home) as store:  # the curves' grid -1:1:5 lacks ±0.25: said
         said = [e.message for e in store.events(ids[-1])]
-    assert any("small: Δloss at ±0.25 is interpolated" in m for m in said), said
+    assert any("small: the loss at ±0.25 is interpolated" in m for m in said), said
     assert [r["interpolated"] for r in rows] == ["Δloss@0.25"] * 2  # and in the table itself
     assert (results / "sharpness.csv").read_text().splitlines()[0].endswith(",weight norm,interpolated")
     # private, as every result (the table's CSV and JSON followed the umask)
@@ -219,7 +219,34 @@ def test_the_sharpness_distances_are_points_of_compare_s_default_grid():
     assert off_grid_distances(np.linspace(-0.1, 0.1, 21)) == []
     assert off_grid_distances(np.linspace(0, 1, 21)) == []
     assert off_grid_distances(np.linspace(0, 1, 11)) == [0.25]
+    # the centre, from which every Δloss is measured, was interpolated without a word
+    assert off_grid_distances(np.linspace(-1, 1, 40)) == [0.0, 0.25, 0.5]
     assert "[default: -1:1:41]" in run_lstui("compare", "--help").stdout
+
+
+def test_the_sharpness_table_says_a_diverged_point_and_never_steps_over_it():
+    """A NaN centre and a +inf at ±1 (the sharpest outcome) became finite numbers:
+    the diverged points were dropped and the values interpolated across the gap."""
+    from lstui.scheduler.compare import sharpness
+
+    x = np.linspace(-1, 1, 41)
+    loss = 10 * x**2 + 0.01
+    assert sharpness(x, loss) == pytest.approx({"loss@0": 0.01, "Δloss@0.25": 0.625, "Δloss@0.5": 2.5,
+                                               "Δloss@1": 10.0})
+    at = {round(v, 3): k for k, v in enumerate(x)}
+    sharp = loss.copy()
+    sharp[at[1.0]] = np.inf
+    table = sharpness(x, sharp)
+    assert table["Δloss@1"] == np.inf and table["Δloss@0.5"] == pytest.approx(2.5)
+    sharp[at[0.5]] = np.nan  # NaN beside +inf: not a number
+    sharp[at[0.0]] = np.nan
+    assert all(np.isnan(v) for v in sharpness(x, sharp).values())
+    between = np.linspace(-1, 1, 40)  # 0.25 lies between two points: one of them diverged
+    sharp = 10 * between**2
+    sharp[np.searchsorted(between, 0.25)] = np.inf
+    assert sharpness(between, sharp)["Δloss@0.25"] == np.inf
+    # outside the grid: no value (None, the table's "–"), not NaN (a diverged one)
+    assert sharpness(np.linspace(0, 0.5, 11), np.linspace(0, 0.5, 11))["Δloss@1"] is None
 
 
 def test_both_demos_interpolate_through_both_minimizers():

@@ -126,6 +126,31 @@ def test_bn_recompute_uses_training_statistics_at_each_point():
     torch.testing.assert_close(model[1].running_mean, feats.mean(dim=(0, 2, 3)), rtol=1e-4, atol=1e-5)
 
 
+def test_bn_recompute_batches_are_the_job_s_not_the_device_s_nor_an_out_of_memory_s():
+    """The statistics are averages over batches, which were the evaluation's: 719 on a
+    CPU, 1437 on a GPU for the same job (the loss moved by 9e-4), and halved after an
+    out-of-memory in the middle of a surface."""
+    from lstui.landscape.evaluator import BN_RECOMPUTE_BATCH
+
+    model = conv_bn()
+    x = torch.randn(1500, 1, 8, 8) * 3 + 1
+    y = torch.randint(0, 3, (1500,))
+    d = create_random_direction(model, torch.Generator().manual_seed(4))
+    ev = Evaluator(model, [d], train=EvalData(x, y), bn="recompute", fold_bn=False)
+    assert ev.bn_batch == BN_RECOMPUTE_BATCH == 1024
+    first = ev.evaluate(0.5)
+    feats = model[0](x)  # 1500 samples at 1024: two balanced batches of 750
+    halves = (feats[:750].mean(dim=(0, 2, 3)) + feats[750:].mean(dim=(0, 2, 3))) / 2
+    torch.testing.assert_close(model[1].running_mean, halves, rtol=1e-4, atol=1e-5)
+    ev.shrink_batch(64)  # as after an out-of-memory: the evaluation's batch only
+    assert ev.batch_size == 32 and ev.bn_batch == 1024
+    again = ev.evaluate(0.5)
+    assert again.train_loss == pytest.approx(first.train_loss, rel=1e-6)
+    torch.testing.assert_close(model[1].running_mean, halves, rtol=1e-4, atol=1e-5)
+    # a batch size given is the job's: it sets both
+    assert Evaluator(model, [d], train=EvalData(x, y), bn="recompute", batch_size=100).bn_batch == 100
+
+
 def test_bn_recompute_of_a_batchnorm1d_model_takes_a_last_batch_of_one_sample_with_the_one_before():
     """7 samples at batch 3 run as 3, 3, 1: BatchNorm1d cannot train on one sample."""
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 16), torch.nn.BatchNorm1d(16),
@@ -192,3 +217,18 @@ def test_bad_speed_options_are_bad_input():
         Evaluator(model, [d], train=EvalData(x, y), batch_size=0)
     with pytest.raises(BadInput, match="storage"):
         Evaluator(model, [d], train=EvalData(x, y), storage="disk")
+
+
+def test_a_mean_loss_whose_batch_sum_overflows_float32_is_finite():
+    """Finite per-sample losses of about 1e37 were summed per batch in float32, which
+    overflowed to inf: the point was stored as diverged."""
+    x = torch.ones(64, 4)
+    y = torch.zeros(64, dtype=torch.long)
+    model = torch.nn.Linear(4, 2)
+    with torch.no_grad():
+        model.weight.zero_()
+        model.bias.copy_(torch.tensor([0.0, 1e37]))  # every sample: loss 1e37, finite
+    zero = [torch.zeros_like(p) for p in model.parameters()]
+    result = Evaluator(model, [zero], train=EvalData(x, y), batch_size=64).evaluate(0.0)
+    assert result.train_loss == pytest.approx(1e37, rel=1e-6)
+    assert result.train_acc == 0.0

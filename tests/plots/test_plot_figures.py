@@ -286,13 +286,16 @@ def test_sharpness_table_has_a_column_per_key_and_formats_values():
     rows = [
         {"model": "bs=128", "sharpness": 12.3456789},
         {"model": "bs=8192", "sharpness": float("nan"), "test acc": 91.25},
+        {"model": "bs=512", "sharpness": None, "test acc": float("inf")},
     ]
     fig = plot_sharpness_table(rows, title="Sharpness")
     (table,) = fig.axes[0].tables
     cells = {key: cell.get_text().get_text() for key, cell in table.get_celld().items()}
     assert [cells[(0, c)] for c in range(3)] == ["model", "sharpness", "test acc"]
     assert [cells[(1, c)] for c in range(3)] == ["bs=128", "12.35", "–"]
-    assert [cells[(2, c)] for c in range(3)] == ["bs=8192", "–", "91.25"]
+    # a diverged value is said, not shown as missing
+    assert [cells[(2, c)] for c in range(3)] == ["bs=8192", "NaN", "91.25"]
+    assert [cells[(3, c)] for c in range(3)] == ["bs=512", "–", "inf"]
 
 
 def test_figures_can_be_drawn_from_several_threads(paraboloid):
