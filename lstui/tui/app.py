@@ -54,6 +54,7 @@ from lstui.tui.snapshot import (
     read_device_facts,
     wal_index_identity,
 )
+from lstui.tui.widgets import ACC_KEYS, LABELS, Preview, drawn_quantity
 
 NARROW_BELOW = 81
 POLL_S = 1.0
@@ -84,13 +85,15 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("logs", "Show log", "The selected job's log (l)"),
     ("filter", "Filter jobs", "Show only jobs whose name, state or kind match (/)"),
     ("toggle_log_scale", "Toggle log scale", "Log or linear contour levels in the preview (g)"),
+    ("cycle_quantity", "Next quantity",
+     "What a 2D preview draws: train loss, test loss, train acc, test acc (t)"),
     ("start_daemon", "Start daemon", "Start the scheduler daemon on this home (d)"),
     ("help", "Help", "Keys and what the preview shows (?)"),
 )
 
 _UNDER_MODAL_OFF = frozenset(
     {"new_job", "cancel_job", "pause_job", "retry_job", "priority", "export_job", "logs",
-     "toggle_log_scale", "start_daemon", "help", "quit", "open_selected", "filter"}
+     "toggle_log_scale", "cycle_quantity", "start_daemon", "help", "quit", "open_selected", "filter"}
 )
 
 
@@ -123,6 +126,7 @@ class LstuiApp(App[None]):
         Binding("e", "export_job", "Export"),
         Binding("l", "logs", "Log"),
         Binding("g", "toggle_log_scale", "Scale"),
+        Binding("t", "cycle_quantity", "What"),
         Binding("d", "start_daemon", "Daemon"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
@@ -541,15 +545,50 @@ class LstuiApp(App[None]):
             self.pop_screen()
         self.main.action_filter()
 
-    def action_toggle_log_scale(self) -> None:
-        from lstui.tui.widgets import Preview
-
-        log = self.main.preview.toggle_log()
+    def previews(self) -> list[Preview]:
+        """The main screen's preview, then those of the job screens open: the ones
+        ``g`` and ``t`` change together. The main one holds the choices; a job screen's
+        starts with them."""
+        out = [self.main.preview]
         for screen in self.screen_stack:
             if isinstance(screen, JobScreen):
-                for preview in screen.query(Preview):
-                    if preview.log_scale != log:
-                        preview.toggle_log()
+                out += screen.query(Preview)
+        return out
+
+    def action_toggle_log_scale(self) -> None:
+        log = self.main.preview.toggle_log()
+        for preview in self.previews()[1:]:
+            if preview.log_scale != log:
+                preview.toggle_log()
+        if log and self.shown_preview().drawn in ACC_KEYS:
+            self.say("log scale on for the losses; an accuracy stays linear")
+
+    def shown_preview(self) -> Preview:
+        """The preview on screen: the job screen's, else the main screen's."""
+        screen = self.screen
+        return screen.preview if isinstance(screen, JobScreen) else self.main.preview
+
+    def action_cycle_quantity(self) -> None:
+        """``t``: every 2D preview draws the quantity after the one drawn (train loss,
+        test loss, train acc %, test acc %, those the job has), until ``t`` again; a
+        job without it draws its first. 1D previews draw them all already."""
+        preview = self.shown_preview()
+        data = preview.shown_data
+        if data is None or data.note:
+            self.say("t picks what a 2D preview draws: no surface is shown")
+            return
+        if data.ndim != 2:
+            self.say("a 1D preview draws every quantity already")
+            return
+        quantity = preview.next_quantity()
+        if quantity is None:
+            only = drawn_quantity(data, preview.quantity)
+            self.say(f"this job has {LABELS.get(only, only)} only")
+            return
+        for each in self.previews():
+            each.set_quantity(quantity)
+        if preview.drawn is None:  # no point yet: the note stays
+            self.say(f"the preview will draw {LABELS.get(quantity, quantity)}")
 
     def action_start_daemon(self) -> None:
         status = self.snapshot.daemon if self.snapshot else None

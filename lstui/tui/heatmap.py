@@ -38,6 +38,7 @@ PLAIN_RAMP = ".:-=+*#%@"
 """Band characters when colours are off (NO_COLOR), from the lowest band to the highest."""
 CENTRE_MARK = "+"
 MIN_MARK = "*"
+"""Marks the smallest value computed (the largest, for an accuracy)."""
 PATH_MARK = "•"
 CENTRE_STYLE = Style(color=Color.from_rgb(255, 255, 255), bold=True)
 MIN_STYLE = Style(color=Color.from_rgb(255, 50, 50), bold=True)
@@ -75,11 +76,17 @@ def band_chars(n_bands: int) -> list[str]:
     return [PLAIN_RAMP[k] for k in picks]
 
 
-def surface_levels(Z: np.ndarray, *, log: bool, num: int) -> tuple[np.ndarray, bool]:
+def surface_levels(Z: np.ndarray, *, log: bool, num: int, highest: bool = False) -> tuple[np.ndarray, bool]:
     """Contour levels for the preview, and whether they are log-spaced.
 
     A log scale that the data cannot have (no positive value) falls back to linear.
+    ``highest``: ``Z`` is best where it is high (an accuracy). Its levels are linear and
+    mirror a loss's: from a robust low (see :func:`~lstui.plots.levels.robust_range`)
+    up to the largest value, so that the bands resolve the top, where the basin is,
+    instead of folding it into one ``≥`` band.
     """
+    if highest:
+        return 0.0 - contour_levels(-Z, log=False, num=num)[::-1], False  # 0.0 -: no "-0" level
     try:
         return contour_levels(Z, log=log, num=num), log
     except BadInput:
@@ -136,11 +143,14 @@ class Mark:
     style: Style
 
 
-def minimum_mark(x: np.ndarray, y: np.ndarray, Z: np.ndarray) -> tuple[float, float, float] | None:
-    """``(x, y, value)`` of the smallest computed value of ``Z``, or None."""
+def extreme_mark(x: np.ndarray, y: np.ndarray, Z: np.ndarray, *,
+                 highest: bool = False) -> tuple[float, float, float] | None:
+    """``(x, y, value)`` of the smallest computed value of ``Z`` (the largest with
+    ``highest``), or None."""
     if not np.isfinite(Z).any():
         return None
-    flat = int(np.nanargmin(np.where(np.isfinite(Z), Z, np.nan)))
+    finite = np.where(np.isfinite(Z), Z, np.nan)
+    flat = int(np.nanargmax(finite) if highest else np.nanargmin(finite))
     i, j = divmod(flat, Z.shape[1])
     return float(x[j]), float(y[i]), float(Z[i, j])
 
@@ -238,7 +248,8 @@ class Picture:
     levels: np.ndarray
     colours: list[RGB]
     log: bool
-    minimum: tuple[float, float, float] | None
+    extreme: tuple[float, float, float] | None
+    """``(x, y, value)`` of the point :data:`MIN_MARK` marks (see :func:`extreme_mark`)."""
 
 
 def draw_surface(
@@ -253,6 +264,7 @@ def draw_surface(
     path: tuple[np.ndarray, np.ndarray] | None = None,
     plain: bool = False,
     not_finite: np.ndarray | None = None,
+    highest: bool = False,
 ) -> Picture:
     """Draw ``Z`` (ny, nx) in at most ``cols × rows`` cells, keeping its aspect ratio.
 
@@ -263,15 +275,16 @@ def draw_surface(
         plain: one band character per cell instead of colours (NO_COLOR).
         not_finite: (ny, nx), True where a point is computed but NaN or infinite;
             a pixel with no finite point and one of these is drawn as such, not blank.
+        highest: mark the largest value (an accuracy), not the smallest.
     """
     x_lo, x_hi = float(x[0]), float(x[-1])
     y_lo, y_hi = float(y[0]), float(y[-1])
     n_bands = len(levels) + 1
     colours = band_colours(n_bands)
     width, px_rows = fit(x_hi - x_lo, y_hi - y_lo, cols, rows)
-    minimum = minimum_mark(x, y, Z)
+    extreme = extreme_mark(x, y, Z, highest=highest)
     if width == 0 or px_rows == 0:
-        return Picture([], 0, levels, colours, log, minimum)
+        return Picture([], 0, levels, colours, log, extreme)
     if plain:
         px_rows = 2 * ((px_rows + 1) // 2)
     picture = resample(Z, px_rows, width)
@@ -296,14 +309,14 @@ def draw_surface(
     if path is not None:
         all_marks += path_marks(path[0], path[1])
     all_marks.append(Mark(0.0, 0.0, CENTRE_MARK, CENTRE_STYLE))
-    if minimum is not None:
-        all_marks.append(Mark(minimum[0], minimum[1], MIN_MARK, MIN_STYLE))
+    if extreme is not None:
+        all_marks.append(Mark(extreme[0], extreme[1], MIN_MARK, MIN_STYLE))
     for m in all_marks:
         where = cell_of(m.x, m.y)
         if where is not None:
             marks[where] = (m.char, PLAIN_MARK_STYLE if plain else m.style)
     painter = HeatmapPainter(colours, plain=plain)
-    return Picture(painter.paint(bands, marks), width, levels, colours, log, minimum)
+    return Picture(painter.paint(bands, marks), width, levels, colours, log, extreme)
 
 
 def level_formatter(levels: np.ndarray) -> Callable[[float], str]:

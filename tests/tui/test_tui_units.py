@@ -72,7 +72,7 @@ def test_a_partial_surface_is_drawn_with_blank_cells_and_marks() -> None:
     assert all(row[:6].strip() == "" for row in rows), "not computed: blank"
     assert all(set(row[8:]) <= {"▀", "▄", MIN_MARK, CENTRE_MARK} for row in rows), "computed: drawn"
     assert sum(row.count(MIN_MARK) for row in rows) == 1
-    assert picture.minimum == (0.5, 0.5, 1.0)
+    assert picture.extreme == (0.5, 0.5, 1.0)
     full = draw_surface(x, y, np.nan_to_num(Z, nan=3.0), 18, 9, levels=levels)
     assert sum(row.count(CENTRE_MARK) for row in _text(full.lines)) == 1
 

@@ -56,7 +56,8 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("l", "the job's log"),
     ("v", "in a job's screen: its plot on the whole screen"),
     ("/", "filter jobs by words in their name, state or kind"),
-    ("g", "log scale of the preview on/off"),
+    ("g", "log scale of the preview on/off (accuracies stay linear)"),
+    ("t", "2D preview: train loss → test loss → train acc → test acc"),
     ("d", "start the daemon when none runs"),
     ("ctrl+p", "command palette: every action by name"),
     ("?", "this help"),
@@ -89,8 +90,9 @@ class HelpScreen(ModalScreen[None]):
             yield Static(title, id="help-title")
             yield Static(help_table())
             yield Static(
-                "Preview: contour bands of the loss, + the centre (0,0), * the lowest point "
-                "computed, • a trajectory's path. Blank cells are not computed yet, grey ones "
+                "Preview: contour bands of the loss (or what t picked), + the centre (0,0), "
+                "* the lowest point computed (the highest of an accuracy), • a trajectory's "
+                "path. Blank cells are not computed yet, grey ones "
                 "(x without colours) computed as NaN or inf; the picture sharpens as "
                 "coarse-to-fine units arrive.",
                 id="help-preview",

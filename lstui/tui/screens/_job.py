@@ -223,7 +223,9 @@ class JobScreen(Screen[None]):
             "#job-files": Static("", id="job-files"),
         }
         self._info = VerticalScroll(id="job-info")
-        self._preview = Preview(id="job-preview")
+        # g and t are app-wide: the main preview holds what they chose
+        chosen = self.lstui.main.preview
+        self._preview = Preview(id="job-preview", log_scale=chosen.log_scale, quantity=chosen.quantity)
         # min_width: RichLog's default (78) wraps wider than an 80-column terminal leaves it,
         # and the last character of each wrapped line fell under the scrollbar
         self._log = RichLog(id="job-log", max_lines=2000, wrap=True, markup=False, highlight=False, min_width=20)
@@ -235,6 +237,10 @@ class JobScreen(Screen[None]):
             yield self._preview
         yield self._log
         yield KeyBar()
+
+    @property
+    def preview(self) -> Preview:
+        return self._preview
 
     def on_mount(self) -> None:
         self._log.border_title = "log"

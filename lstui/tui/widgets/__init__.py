@@ -9,9 +9,21 @@ from lstui.tui.widgets._devices import (
 )
 from lstui.tui.widgets._job_table import JobTable, TableLayout, table_layout
 from lstui.tui.widgets._key_bar import KeyBar
-from lstui.tui.widgets._preview import CurvePlot, Preview, SurfaceView
+from lstui.tui.widgets._preview import (
+    ACC_KEYS,
+    LABELS,
+    QUANTITIES,
+    CurvePlot,
+    Preview,
+    SurfaceView,
+    drawn_quantity,
+    quantities,
+)
 
 __all__ = [
+    "ACC_KEYS",
+    "LABELS",
+    "QUANTITIES",
     "CurvePlot",
     "DevicePanel",
     "JobTable",
@@ -22,6 +34,8 @@ __all__ = [
     "TableLayout",
     "device_lines",
     "device_summary",
+    "drawn_quantity",
+    "quantities",
     "status_line",
     "table_layout",
 ]

@@ -19,6 +19,11 @@ TYPED_KEYS = frozenset(_character_to_key(chr(code)) for code in range(32, 127))
 """The keys that type a character (``n``, ``plus``, ``question_mark``…): in a text field
 they go into the text, not to their bindings."""
 
+GIVES_WAY = frozenset({"cycle_quantity"})
+"""Actions whose key is shown only where it adds no row to the bar: ``t What`` at 80
+columns fills the two rows, and a kept filter's ``esc Clear`` (the way out of it)
+matters more there than a key the help and the command palette also list."""
+
 
 def key_rows(width: int, keys: int, cell: int) -> int:
     """How many rows ``keys`` cells of at least ``cell`` columns need in ``width``
@@ -35,21 +40,35 @@ class KeyBar(Footer):
     every label stays whole (``/ Filte`` and ``c Cance`` below 73 columns).
 
     While a text field has the focus (the filter), the keys that would type into it are
-    left out: ``+ Prio+`` promised what the key no longer does there.
+    left out: ``+ Prio+`` promised what the key no longer does there. The keys of
+    :data:`GIVES_WAY` are left out where they would take one more row.
     """
 
     def __init__(self) -> None:
         super().__init__(compact=True)
-        self._rows: int | None = None
         self._cell = 1
+        self._counts = (0, 0)  # the keys, and those of GIVES_WAY among them
+        self._shown: tuple[int, bool] | None = None
+
+    def _layout(self) -> tuple[int, bool]:
+        """The rows at the terminal's width now, and whether the keys of
+        :data:`GIVES_WAY` show."""
+        width, (keys, spare) = self.app.size.width, self._counts
+        rows = key_rows(width, keys, self._cell)
+        if spare and key_rows(width, keys - spare, self._cell) < rows:
+            return key_rows(width, keys - spare, self._cell), False
+        return rows, True
 
     def compose(self) -> ComposeResult:
         keys = list(super().compose())
         if isinstance(self.screen.focused, Input):
             keys = [k for k in keys if not (isinstance(k, FooterKey) and k.key in TYPED_KEYS)]
         self._cell = max((_label_width(k) for k in keys), default=1)
-        rows = key_rows(self.app.size.width, len(keys), self._cell)
-        self._rows = rows
+        spare = [k for k in keys if isinstance(k, FooterKey) and k.action in GIVES_WAY]
+        self._counts = (len(keys), len(spare))
+        self._shown = rows, keep = self._layout()
+        if not keep:
+            keys = [k for k in keys if k not in spare]
         self.set_class(rows > 1, "-grid")
         if rows > 1:
             self.styles.grid_size_columns = math.ceil(len(keys) / rows)
@@ -59,7 +78,7 @@ class KeyBar(Footer):
         yield from keys
 
     def on_resize(self, event: events.Resize) -> None:
-        if self._rows is not None and self._rows != key_rows(self.app.size.width, len(self.children), self._cell):
+        if self._shown is not None and self._shown != self._layout():
             self.call_after_refresh(self.recompose)
 
 

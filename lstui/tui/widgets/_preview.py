@@ -1,8 +1,9 @@
 """The preview of a job: a 2D surface as a banded half-block heatmap, a 1D job as lines.
 
 The arrays arrive with the snapshot (read in the poller's thread); here they are only
-resampled to the widget's size and painted, and only when the job's numbers, the size
-or the scale changed.
+resampled to the widget's size and painted, and only when the job's numbers, the size,
+the scale or the quantity drawn changed. A 2D preview draws one of the quantities the
+job has (``t`` picks which, see :data:`QUANTITIES`); a 1D preview draws them all.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from lstui.tui.heatmap import (
     MIN_MARK,
     band_colours,
     draw_surface,
+    extreme_mark,
     fit,
     legend_lines,
-    minimum_mark,
     surface_levels,
 )
 from lstui.tui.snapshot import PreviewData, Snapshot
@@ -46,6 +47,10 @@ LEGEND_STYLES = {"train_loss": "bold cyan", "test_loss": "bold blue", "train_acc
 """:data:`CURVE_COLOURS` in rich's names, for the legend in the title line."""
 LOSS_KEYS = ("train_loss", "test_loss")
 ACC_KEYS = ("train_acc", "test_acc")
+QUANTITIES = (*LOSS_KEYS, *ACC_KEYS)
+"""What a 2D preview can draw, in the order ``t`` steps through them."""
+NEXT_HINT = " · t: next"
+"""Said after the quantity's line when the job has another one, where it fits."""
 PLOT_FRAME_ROWS = 4
 MIN_PLOT_ROWS = 3
 TOO_SMALL = "too small: enter opens the job"
@@ -81,6 +86,27 @@ def without_points(job: JobRow | None, snapshot: Snapshot | None = None) -> tupl
     return points, "nothing computed", False
 
 
+def quantities(data: PreviewData) -> tuple[str, ...]:
+    """The quantities of :data:`QUANTITIES` that ``data`` holds values of, in that order
+    (all of its arrays while none holds one: no point computed yet).
+
+    The store keeps a quantity a job did not compute as NULL, read as NaN: an array
+    with no finite value is one the job does not have.
+    """
+    present = [key for key in QUANTITIES if key in data.arrays]
+    return tuple([key for key in present if np.isfinite(data.arrays[key]).any()] or present)
+
+
+def drawn_quantity(data: PreviewData, chosen: str | None) -> str:
+    """What a 2D preview of ``data`` draws when ``chosen`` is asked for: that, if the
+    job has it, else the first quantity it has (None asks for the first)."""
+    have = quantities(data)
+    if chosen in have:
+        assert chosen is not None
+        return chosen
+    return have[0] if have else (data.loss_key or next(iter(data.arrays)))
+
+
 def _not_finite_note(data: PreviewData) -> str:
     """`` · 8 NaN/inf`` when some computed points are not numbers (diverged), else nothing."""
     count = data.not_finite_count()
@@ -92,8 +118,8 @@ class SurfaceView(Widget):
 
     Drawn with the line API and cached: the picture is painted again only when the
     numbers, the levels, the size or the scale changed. The map keeps the grid's aspect
-    ratio; ``+`` marks the centre (0, 0), ``*`` the smallest computed value and ``•`` a
-    trajectory's path.
+    ratio; ``+`` marks the centre (0, 0), ``*`` the smallest computed value (the largest
+    of an accuracy) and ``•`` a trajectory's path.
     """
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
@@ -102,7 +128,9 @@ class SurfaceView(Widget):
         self.surface_key: str | None = None
         self.levels = np.empty(0)
         self.log_levels = False
+        self.highest = False
         self.info: list[Text] = []
+        self.tails: dict[int, Text] = {}
         self.plain = False
         self._cache_key: tuple[object, ...] | None = None
         self._strips: list[Strip] = []
@@ -110,10 +138,18 @@ class SurfaceView(Widget):
         """How many times the picture was painted (tests and the benchmark read it)."""
 
     def set_surface(self, data: PreviewData, key: str, levels: np.ndarray, log: bool,
-                    info: list[Text]) -> None:
-        """Draw ``data.arrays[key]`` in the bands between ``levels``, ``info`` beside it."""
+                    info: list[Text], *, highest: bool = False, tails: dict[int, Text] | None = None) -> None:
+        """Draw ``data.arrays[key]`` in the bands between ``levels``, ``info`` beside it.
+
+        Args:
+            highest: mark the largest value (an accuracy), not the smallest.
+            tails: text to add to the end of some info lines (by index) where the whole
+                line fits; it does not widen the room the info takes.
+        """
         self.surface_data, self.surface_key, self.levels, self.log_levels = data, key, levels, log
+        self.highest = highest
         self.info = info
+        self.tails = tails or {}
         self._cache_key = None
         self.refresh()
 
@@ -154,13 +190,16 @@ class SurfaceView(Widget):
         map_cols, map_rows = below if under else beside
         picture = draw_surface(data.x, data.y, data.arrays[key], map_cols, map_rows,
                                levels=self.levels, log=self.log_levels, path=data.path, plain=self.plain,
-                               not_finite=not_finite)
+                               not_finite=not_finite, highest=self.highest)
         console = self.app.console
+        room = max(0, width - (0 if under else picture.width + legend_w + 2 * GAP))
         info = []
-        for text in self.info:
+        for n, text in enumerate(self.info):
             line = text.copy()
-            line.truncate(max(0, width - (0 if under else picture.width + legend_w + 2 * GAP)),
-                          overflow="ellipsis")
+            tail = self.tails.get(n)
+            if tail is not None and line.cell_len + tail.cell_len <= room:
+                line.append_text(tail)
+            line.truncate(room, overflow="ellipsis")
             info.append(list(line.render(console)))
         # under the map and under the colour bar, which may be the taller
         info_x, info_y = ((0, max(len(picture.lines), len(legend)) + 1) if under
@@ -275,14 +314,25 @@ def curve_legend(data: PreviewData) -> Text:
 
 
 class Preview(Vertical):
-    """Title lines over a :class:`SurfaceView` (2D) or a :class:`CurvePlot` (1D)."""
+    """Title lines over a :class:`SurfaceView` (2D) or a :class:`CurvePlot` (1D).
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+    Args:
+        log_scale: log-spaced levels (``g``) for a loss.
+        quantity: the key of :data:`QUANTITIES` a 2D surface draws (``t``) where the
+            job has it; None: the first the job has.
+    """
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None, log_scale: bool = False,
+                 quantity: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self.log_scale = False
+        self.log_scale = log_scale
+        self.quantity = quantity
+        self.drawn: str | None = None
+        """The quantity the surface draws now; None while no surface is drawn."""
         self.job_id: int | None = None
         self._shown: tuple[object, ...] | None = None
         self.shown_data: PreviewData | None = None
+        self._shown_for: tuple[JobRow | None, Snapshot | None] = (None, None)
         self._title_line = Static("", classes="preview-title")
         self.surface = SurfaceView(classes="preview-surface")
         self.curves = CurvePlot(classes="preview-curves")
@@ -321,13 +371,36 @@ class Preview(Vertical):
         self._shown = None
         self.shown_data = None
         self.job_id = None
+        self.drawn = None
+
+    def _redraw(self) -> None:
+        self._shown = None
+        if self.shown_data is not None:
+            self.show(self.shown_data, *self._shown_for)
 
     def toggle_log(self) -> bool:
         self.log_scale = not self.log_scale
-        self._shown = None
-        if self.shown_data is not None:
-            self.show(self.shown_data, None)
+        self._redraw()
         return self.log_scale
+
+    def set_quantity(self, quantity: str | None) -> None:
+        """Draw ``quantity`` (a key of :data:`QUANTITIES`) in a 2D surface from now on,
+        where the job has it."""
+        if quantity != self.quantity:
+            self.quantity = quantity
+            self._redraw()
+
+    def next_quantity(self) -> str | None:
+        """The quantity after the one drawn, among those of the job shown (``t``), or
+        None when it has no other or no surface is shown."""
+        data = self.shown_data
+        if data is None or data.note or data.ndim != 2:
+            return None
+        have = quantities(data)
+        if len(have) < 2:
+            return None
+        drawn = drawn_quantity(data, self.quantity)
+        return have[(have.index(drawn) + 1) % len(have)]
 
     def show_nothing(self, job: JobRow | None, why: str) -> None:
         """No picture: ``why`` says what is missing (no job, loading, no points yet)."""
@@ -337,6 +410,7 @@ class Preview(Vertical):
             return
         self._shown = key
         self.shown_data = None
+        self.drawn = None
         self._title(Text(f"job {job.id} · {job.name}" if job else "preview", style="bold"), "")
         self._switch("note")
         self._note.set_class(False, "-one-line")
@@ -351,12 +425,15 @@ class Preview(Vertical):
         # point has the same numbers as before
         # the priority: the table's PRIO column shows only from 120 columns on
         prio = f" · prio {job.priority}" if job is not None else ""
-        key = (data.job_id, data.version, data.done_points, data.name, self.log_scale, waiting, prio)
+        key = (data.job_id, data.version, data.done_points, data.name, self.log_scale, self.quantity, waiting,
+               prio)
         if key == self._shown:
             return
         self._shown = key
         self.shown_data = data
+        self._shown_for = (job, snapshot)
         self.job_id = data.job_id
+        self.drawn = None
         head = Text(f"job {data.job_id} · {data.name}", style="bold")
         self._note.set_class(False, "-one-line")
         if data.note:
@@ -380,23 +457,29 @@ class Preview(Vertical):
             self._switch("curves")
             self.curves.show(data, self.log_scale)
             return
-        key_name = data.loss_key or next(iter(data.arrays))
+        key_name = drawn_quantity(data, self.quantity)
+        # an accuracy is best where it is high: its maximum is marked, and its levels
+        # stay linear (a log scale spreads the low values, the losses' interesting end)
+        accuracy = key_name in ACC_KEYS
         Z = data.arrays[key_name]
-        levels, log = surface_levels(Z, log=self.log_scale, num=NUM_LEVELS)
+        levels, log = surface_levels(Z, log=self.log_scale and not accuracy, num=NUM_LEVELS, highest=accuracy)
         assert data.y is not None
-        low = minimum_mark(data.x, data.y, Z)
+        mark = extreme_mark(data.x, data.y, Z, highest=accuracy)
+        scale = "linear" if accuracy else f"{'log' if log else 'linear'} (g)"
         info = [
             head,
             Text(f"{data.done_points}/{data.total_points} points{_not_finite_note(data)}{prio}"),
-            Text(f"{LABELS.get(key_name, key_name)} · {'log' if log else 'linear'} (g)"),
+            Text(f"{LABELS.get(key_name, key_name)} · {scale}"),
             Text.assemble((CENTRE_MARK, "bold"), " centre (0,0)"),
         ]
-        if low is not None:
+        tails = {2: Text(NEXT_HINT, style="dim")} if len(quantities(data)) > 1 else {}
+        if mark is not None:
             info.append(Text.assemble((MIN_MARK, "bold" if self.app.no_color else "bold red"),
-                                      f" min {low[2]:.4g}"))
-            info.append(Text(f"  at ({low[0]:.3g}, {low[1]:.3g})"))
+                                      f" {'max' if accuracy else 'min'} {mark[2]:.4g}"))
+            info.append(Text(f"  at ({mark[0]:.3g}, {mark[1]:.3g})"))
         if data.path is not None:
             info.append(Text.assemble(("•", "bold"), " trajectory"))
         self._title(None)
         self._switch("surface")
-        self.surface.set_surface(data, key_name, levels, log, info)
+        self.drawn = key_name
+        self.surface.set_surface(data, key_name, levels, log, info, highest=accuracy, tails=tails)
