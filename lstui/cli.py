@@ -112,7 +112,8 @@ def job_options(default_x: str | None, kind: str = "surface") -> Callable[[Calla
                               "bf16: autocast (on a CPU faster or slower than fp32 by its bf16 "
                               "instructions: time both)"),
             click.option("--bn", default="eval", show_default=True, type=click.Choice(BN_MODES), help="eval: running statistics; recompute: re-estimate them at every point, over training batches of --batch-size (1024 if not given) on every device"),
-            click.option("--compile", "compile_mode", default="auto", show_default=True, type=click.Choice(COMPILE_MODES)),
+            click.option("--compile", "compile_mode", default="auto", show_default=True, type=click.Choice(COMPILE_MODES),
+                         help="torch.compile the model: auto on CUDA for long jobs only (it takes minutes), on, off"),
             click.option("--triton-conv", default="off", show_default=True, type=click.Choice(TRITON_MODES),
                          help="with --fold-bn, under bf16 or tf32 on CUDA: lstui's Triton convolution (on), or per layer the faster of it and cuDNN's (auto)"),
             click.option("--fold-bn/--no-fold-bn", default=True, show_default=True, help="evaluate Conv2d→BatchNorm2d pairs as one convolution"),
@@ -192,10 +193,13 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.group(invoke_without_command=True)
 @click.version_option(__version__, prog_name="lstui")
-@click.option("--home", "home_text", default=None, envvar="LSTUI_HOME", help="state folder (default $LSTUI_HOME or ~/.local/share/lstui)")
+@click.option("--home", "home_text", default=None, envvar="LSTUI_HOME",
+              help="state folder (default $LSTUI_HOME or ~/.local/share/lstui); before or after the command")
 @click.pass_context
 def cli(ctx: click.Context, home_text: str | None) -> None:
-    """lstui — a loss-landscape lab: queue, compute and plot loss surfaces."""
+    """lstui — a loss-landscape lab: queue, compute and plot loss surfaces.
+
+    Without a command, lstui opens its terminal app (the TUI) on the home's jobs."""
     given = ctx.get_parameter_source("home_text") is click.core.ParameterSource.COMMANDLINE
     flag = "--home" if given else "$LSTUI_HOME"
     if home_text is not None and not home_text.strip():  # (Path("") would be the current folder)
@@ -406,7 +410,7 @@ _SUBMIT_EPILOG = ("Also, anywhere on the line: --wait (follow the job with a pro
 
 
 @cli.group(cls=_SubmitGroup)
-@click.option("--wait", is_flag=True, help="follow the job(s) with a progress bar; exit non-zero if one fails")
+@click.option("--wait", is_flag=True, help="follow the job(s) with a progress bar; exit 1 if one fails, 3 if all finish but some points are NaN/inf")
 @click.option("--unit-size", default=None, type=int,
               help="points per work unit (default: 16, a job's last units smaller)")
 @click.pass_context
@@ -496,7 +500,8 @@ def _queue_and_report(ctx: click.Context, spec: JobSpec, priority: int) -> None:
 
 @submit.command("surface", epilog=_SUBMIT_EPILOG)
 @job_options("-1:1:51")
-@click.option("--priority", default=0, type=int)
+@click.option("--priority", default=0, show_default=True, type=int,
+              help="higher runs first; equal ones in the order queued")
 @click.pass_context
 @handle_errors
 def submit_surface(ctx: click.Context, **flags: Any) -> None:
@@ -508,7 +513,8 @@ def submit_surface(ctx: click.Context, **flags: Any) -> None:
 @submit.command("interp", epilog=_SUBMIT_EPILOG)
 @job_options(INTERP_X, kind="interp")
 @click.option("--checkpoint-b", default=None, help="checkpoint B: x = 1 (required)")
-@click.option("--priority", default=0, type=int)
+@click.option("--priority", default=0, show_default=True, type=int,
+              help="higher runs first; equal ones in the order queued")
 @click.pass_context
 @handle_errors
 def submit_interp(ctx: click.Context, **flags: Any) -> None:
@@ -677,8 +683,19 @@ def _lifecycle(action: str) -> Callable[..., Any]:
             for job_id in ids:
                 click.echo(f"job {job_id}: {store.get_job(job_id).state.value}")
 
-    command.__doc__ = f"{action.capitalize()} jobs."
+    command.__doc__ = _LIFECYCLE_HELP[action]
     return command
+
+
+_LIFECYCLE_HELP = {
+    "cancel": "Cancel queued, running or paused jobs (ids: 3 5): their workers stop after the "
+              "point in hand, keeping every point computed; `retry` queues them again.",
+    "pause": "Pause queued or running jobs (ids: 3 5): their workers stop after the point in "
+             "hand, keeping every point computed, until `resume`.",
+    "resume": "Resume paused jobs (ids: 3 5): they are queued again.",
+    "retry": "Queue failed or cancelled jobs again (ids: 3 5), keeping the points computed; their "
+             "files are checked first, as at submit.",
+}
 
 
 for _action in ("cancel", "pause", "resume", "retry"):
@@ -1010,7 +1027,8 @@ def run_trajectory(out: Path | None, device: str, no_figure: bool, **flags: Any)
 @submit.command("trajectory", epilog=_SUBMIT_EPILOG)
 @job_options(None, kind="trajectory")
 @_trajectory_options
-@click.option("--priority", default=0, type=int)
+@click.option("--priority", default=0, show_default=True, type=int,
+              help="higher runs first; equal ones in the order queued")
 @click.pass_context
 @handle_errors
 def submit_trajectory(ctx: click.Context, **flags: Any) -> None:
@@ -1046,7 +1064,7 @@ def submit_trajectory(ctx: click.Context, **flags: Any) -> None:
 @click.option("--trust-checkpoint", is_flag=True, help="allow checkpoints holding arbitrary pickled objects")
 @click.option("--labels", default=None, help="comma-separated labels, one per checkpoint")
 @click.option("--name", default="", help="a prefix for the job names")
-@click.option("--wait", is_flag=True, help="follow the jobs; exit non-zero if one fails")
+@click.option("--wait", is_flag=True, help="follow the jobs; exit 1 if one fails, 3 if all finish but some points are NaN/inf (an interpolation's BatchNorm statistics often are beyond its ends)")
 @click.pass_context
 @handle_errors
 def compare(ctx: click.Context, checkpoints: tuple[str, ...], curve_x: str, surface_grid: str, interp_x: str,
@@ -1088,9 +1106,14 @@ def compare(ctx: click.Context, checkpoints: tuple[str, ...], curve_x: str, surf
 
 
 @cli.command("demo")
-@click.option("--out", type=_Folder(), default=Path("lstui-demo"), show_default=True)
-@click.option("--quick", is_flag=True, help="a shorter run (for CI)")
-@click.option("--devices", default=None, help="devices for the daemon it starts if none runs")
+@click.option("--out", type=_Folder(), default=Path("lstui-demo"), show_default=True,
+              help="its folder: the figures in OUT/figures (an earlier demo's copies there replaced), "
+                   "the trained checkpoints in OUT/checkpoints, the PCA planes in OUT/trajectories")
+@click.option("--quick", is_flag=True,
+              help="a shorter run, for CI: the large-batch run is undertrained (about 77 % train "
+                   "accuracy), so its sharpness is not the paper's comparison")
+@click.option("--devices", default=None,
+              help="devices for the daemon it starts if none runs [default: every GPU, else cpu:2]")
 @click.pass_context
 @handle_errors
 def demo(ctx: click.Context, out: Path, quick: bool, devices: str | None) -> None:
@@ -1114,6 +1137,24 @@ def _interrupt_on_termination() -> None:
             signal.signal(signum, interrupt)
 
 
+def home_first(args: Sequence[str]) -> list[str]:
+    """``args`` with a ``--home D`` (or ``--home=D``) given after the command moved before
+    it, where the group reads it: ``lstui ls --home D`` said "No such option '--home'".
+    Nothing after ``--`` moves, nor a ``--home`` without its folder."""
+    args = list(args)
+    moved: list[str] = []
+    n = 0
+    while n < len(args) and args[n] != "--":
+        if args[n] == "--home" and n + 1 < len(args):
+            moved += args[n : n + 2]
+            del args[n : n + 2]
+        elif args[n].startswith("--home="):
+            moved.append(args.pop(n))
+        else:
+            n += 1
+    return moved + args
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: usage errors become one line and exit code 2."""
     for stream in (sys.stdout, sys.stderr):  # a terminal that is not UTF-8: `?`, not a traceback
@@ -1122,7 +1163,8 @@ def main(argv: list[str] | None = None) -> None:
     _interrupt_on_termination()
     no_command = getattr(click.exceptions, "NoArgsIsHelpError", ())
     try:
-        code = cli.main(args=argv, prog_name="lstui", standalone_mode=False)
+        args = home_first(sys.argv[1:] if argv is None else argv)
+        code = cli.main(args=args, prog_name="lstui", standalone_mode=False)
     except no_command as exc:  # `lstui submit`, `lstui daemon` alone: their help, not an error
         assert exc.ctx is not None
         click.echo(exc.ctx.get_help())

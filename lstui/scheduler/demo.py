@@ -13,6 +13,7 @@ import copy
 import dataclasses
 import json
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -132,9 +133,17 @@ def queue_demo(store: Store, settings: DemoSettings, checkpoints: dict[str, list
 
 
 def gather_figures(store: Store, ids: list[int], out: Path) -> list[Path]:
-    """Copy every job's PNG and PDF figures into ``out/figures``, named by job."""
+    """Copy every job's PNG and PDF figures into ``out/figures``, named by job.
+
+    The copies an earlier demo left there are removed first (their jobs' results folders
+    keep the originals): a second demo in the same folder showed 136 files, and two
+    sharpness tables, the first of them the earlier run's.
+    """
     target = out / "figures"
     target.mkdir(parents=True, exist_ok=True)
+    for old in target.iterdir():
+        if _DEMO_COPY.match(old.name) and old.is_file():
+            old.unlink()
     copied = []
     for job_id in ids:
         job = store.get_job(job_id)
@@ -145,6 +154,10 @@ def gather_figures(store: Store, ids: list[int], out: Path) -> list[Path]:
                 shutil.copyfile(path, dest)
                 copied.append(dest)
     return copied
+
+
+_DEMO_COPY = re.compile(r"\d{3,}-.+\.(png|pdf|csv|json)")
+"""The names :func:`gather_figures` gives its copies: ``001-SLUG-FILE``."""
 
 
 def _id_ranges(ids: list[int]) -> str:
@@ -223,7 +236,7 @@ def _run_demo(home: Path | None, out: Path, *, quick: bool, devices: str | None,
         figures = gather_figures(store, ids, out)
     sharp = out / "figures"
     console.print(f"[bold]figures:[/] {sharp} ({len(figures)} files) in {time.monotonic() - start:.0f} s")
-    for path in sorted(sharp.glob(f"*{SHARPNESS}.json")):
+    for path in sorted(p for p in figures if p.name.endswith(f"{SHARPNESS}.json")):
         console.print(f"\n{path.with_suffix('.csv').name}:", markup=False)
         console.print(rows_text(json.loads(path.read_text())), markup=False, soft_wrap=True)
         console.print()

@@ -205,7 +205,8 @@ def connect(address: str) -> Any:
         import ray
     except ImportError:
         raise DaemonError(
-            "Ray devices need Ray in lstui's environment: pip install 'lstui[ray]'"
+            "Ray devices need Ray in lstui's environment: pip install 'ray>=2.9' "
+            "(the version the cluster runs)"
         ) from None
     if ray.is_initialized():
         return ray

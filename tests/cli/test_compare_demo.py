@@ -150,9 +150,26 @@ def test_figure_job_fails_clearly_when_a_dependency_fails(tmp_path, daemon_home)
 
 def test_demo_quick_writes_figures_that_are_not_blank(tmp_path):
     out = tmp_path / "demo"
+    # an earlier demo's copies: a second demo in the folder showed both runs' figures
+    # and printed the earlier run's sharpness table first
+    (out / "figures").mkdir(parents=True)
+    for folder in (out, out / "figures"):
+        folder.chmod(0o700)
+    earlier = [out / "figures" / name for name in ("009-demo-2D-small-surface_train_loss_2dcontour.png",
+                                                   "014-comparison-figures-demo-sharpness.json")]
+    for path in earlier:
+        path.write_text('[{"model": "earlier run"}]')
+    mine = out / "figures" / "notes.txt"
+    mine.write_text("kept")
+    mine.chmod(0o600)
     result = run_lstui("demo", "--quick", "--out", str(out), home=tmp_path / "home", timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == str(out / "figures")
+    assert not any(p.exists() for p in earlier) and mine.read_text() == "kept"
+    assert "earlier run" not in result.stderr
+    assert sum(line.startswith("model ") for line in result.stderr.splitlines()) == 1
+    said = " ".join(result.stderr.split())  # rich wraps the long path
+    assert f"({len(list((out / 'figures').iterdir())) - 1} files) in" in said, said[-500:]
     pngs = sorted((out / "figures").glob("*.png"))
     names = " ".join(p.name for p in pngs)
     for expected in ("comparison_2d", "comparison_1d", "interpolation_1", "sharpness", "trajectory"):

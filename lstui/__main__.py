@@ -1,0 +1,5 @@
+"""``python -m lstui``: the ``lstui`` command."""
+
+from lstui.cli import main
+
+main()
