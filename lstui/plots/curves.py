@@ -100,20 +100,15 @@ def plot_1d(
     diverged = _shade_diverged(ax_loss, xs, data.values(), computed)
 
     handles: list[Line2D] = []
-    for name in losses:
-        style = "-" if name.startswith("train") else "--"
-        (line,) = ax_loss.plot(
-            xs[::step], data[name][::step], style, color=st.LOSS_COLOUR, linewidth=1.4,
-            label=_LABELS[name],
-        )
-        handles.append(line)
-    for name in accs:
-        style = "-" if name.startswith("train") else "--"
-        (line,) = ax_acc.plot(
-            xs[::step], data[name][::step], style, color=st.ACC_COLOUR, linewidth=1.4,
-            label=_LABELS[name],
-        )
-        handles.append(line)
+    for keys, ax, colour in ((losses, ax_loss, st.LOSS_COLOUR), (accs, ax_acc, st.ACC_COLOUR)):
+        for name in keys:
+            style = "-" if name.startswith("train") else "--"
+            x_drawn, y_drawn = xs[::step], data[name][::step]
+            (line,) = ax.plot(x_drawn, y_drawn, style, color=colour, linewidth=1.4, label=_LABELS[name])
+            handles.append(line)
+            alone = _isolated(y_drawn)
+            if alone.any():  # a line needs two points: a finite one between gaps was not drawn
+                ax.plot(x_drawn[alone], y_drawn[alone], "o", color=colour, markersize=3)
 
     if losses:
         if log is None:
@@ -143,6 +138,14 @@ def plot_1d(
     st.legend_below(fig, handles, n_bad, xs.size, n_pending=n_pending, partial=step > 1,
                     gap_patch=diverged)
     return fig
+
+
+def _isolated(values: np.ndarray) -> np.ndarray:
+    """Where ``values`` is finite with no finite neighbour: a point a line leaves out."""
+    finite = np.isfinite(values)
+    left = np.concatenate([[False], finite[:-1]])
+    right = np.concatenate([finite[1:], [False]])
+    return finite & ~left & ~right
 
 
 def _shade_diverged(

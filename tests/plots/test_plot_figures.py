@@ -273,6 +273,21 @@ def test_1d_figure_breaks_lines_at_nan_and_reports_them():
         plot_1d(x, {"train_err": loss})
 
 
+def test_1d_figure_marks_a_finite_point_between_gaps():
+    """A lone finite point between diverged ones drew nothing: a line needs two points
+    (only the centre finite left an empty axis)."""
+    x = np.linspace(-1, 1, 5)
+    loss = np.array([np.inf, np.inf, 0.17, np.inf, np.inf])
+    fig = plot_1d(x, {"train_loss": loss, "train_acc": np.full(5, 12.0)})
+    fig.canvas.draw()
+    markers = [line for ax in fig.axes for line in ax.get_lines() if line.get_marker() == "o"]
+    assert len(markers) == 1 and list(markers[0].get_xdata()) == [0.0]
+    assert list(markers[0].get_ydata()) == [0.17]
+    # no marker where a line is drawn
+    fig = plot_1d(x, {"train_loss": np.array([1.0, 0.5, 0.2, 0.5, np.nan])})
+    assert not [line for line in fig.axes[0].get_lines() if line.get_marker() == "o"]
+
+
 def test_comparison_1d_draws_every_curve_with_its_label():
     x = np.linspace(-1, 1, 11)
     fig = plot_comparison_1d(
