@@ -26,7 +26,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from lstui.plots.levels import bad_note
+from lstui.plots.levels import bad_note, format_level, level_digits
 
 # Embed TrueType (Type 42) fonts in PDF/PS output: publishers reject Type 3 fonts. Set
 # once at import (a read-only setting for everything after), never per figure.
@@ -99,24 +99,6 @@ def make_norm(levels: np.ndarray, log: bool) -> Normalize:
     if log and lo > 0:
         return LogNorm(vmin=lo, vmax=hi)
     return Normalize(vmin=lo, vmax=hi)
-
-
-def format_level(value: float, digits: int = 3) -> str:
-    """A contour or colorbar label: ``digits`` significant digits, no trailing zeros."""
-    text = f"{value:.{digits}g}"
-    return text.replace("e-0", "e-").replace("e+0", "e")
-
-
-def level_digits(levels: np.ndarray | None) -> int:
-    """Significant digits that tell neighbouring levels apart (2.3125 vs 2.315), at least 3."""
-    if levels is None or np.size(levels) < 2:
-        return 3
-    values = np.asarray(levels, dtype=float)
-    for digits in range(3, 9):
-        labels = [format_level(v, digits) for v in values]
-        if len(set(labels)) == len(labels):
-            return digits
-    return 9
 
 
 def level_formatter(levels: np.ndarray | None) -> FuncFormatter:

@@ -420,3 +420,21 @@ def quantise(Z: ArrayLike, levels: ArrayLike) -> np.ndarray:
     finite = np.isfinite(values)
     bands[finite] = np.digitize(values[finite], edges)
     return bands
+
+
+def format_level(value: float, digits: int = 3) -> str:
+    """A contour or colorbar label: ``digits`` significant digits, no trailing zeros."""
+    text = f"{value:.{digits}g}"
+    return text.replace("e-0", "e-").replace("e+0", "e")
+
+
+def level_digits(levels: np.ndarray | None) -> int:
+    """Significant digits that tell neighbouring levels apart (2.3125 vs 2.315), at least 3."""
+    if levels is None or np.size(levels) < 2:
+        return 3
+    values = np.asarray(levels, dtype=float)
+    for digits in range(3, 9):
+        labels = [format_level(v, digits) for v in values]
+        if len(set(labels)) == len(labels):
+            return digits
+    return 9

@@ -39,7 +39,7 @@ def test_resizing_folds_and_unfolds_the_device_panel(fixed_home: Path) -> None:
             main = app.main
             assert app.has_class("narrow")
             assert not main._devices.display or main._devices.region.width == 0
-            assert "cuda:0 87%" in str(main._status.render()), "devices folded into the status"
+            assert "cuda:0 util 87%" in str(main._status.render()), "devices folded into the status"
             narrow_name = main.table.columns[next(k for k in main.table.columns if k.value == "name")].width
             await pilot.resize_terminal(160, 48)
             await wait_for(pilot, lambda: not app.has_class("narrow"), 5, "the wide layout")

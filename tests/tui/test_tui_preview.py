@@ -9,12 +9,14 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from lstui.store import PointRow, Store
+from lstui.tui import LstuiApp
 from lstui.tui.heatmap import NOT_FINITE_CHAR, NOT_FINITE_LABEL, draw_surface, legend_lines
 from lstui.tui.snapshot import StorePoller
 from lstui.tui.widgets import CurvePlot, SurfaceView
-from lstui.tui.widgets._preview import TOO_SMALL
+from lstui.tui.widgets._preview import TOO_SMALL, row_ticks
 from tests.tui.support import fixed_app, fixed_devices, screen_text, select_job, settle, wait_for
 
 NAN_FROM = 33
@@ -161,3 +163,125 @@ def test_the_info_lines_under_a_trajectory_s_map_clear_its_colour_bar(tmp_path: 
             assert lines[head].lstrip().startswith("job 2"), lines
 
     asyncio.run(drive())
+
+
+NARROW_LOSS = (2.3112, 2.3247)
+"""An untrained network's loss along a line: a range its ticks once labelled 2.32, 2.31,
+2.31, 2.31, 2.31."""
+FLAT_LOSS = 2.302585
+
+
+def _narrow_home(home: Path) -> Path:
+    """Job 1: a 1D line whose loss spans only :data:`NARROW_LOSS` (and its accuracy 10.2
+    to 10.7 %); job 2: one whose loss is :data:`FLAT_LOSS` and accuracy 10 % everywhere."""
+    xs = np.linspace(-1, 1, 21)
+    lo, hi = NARROW_LOSS
+    curves = {
+        "narrow": [PointRow(i, lo + (hi - lo) * ((x + 1) / 2) ** 2, 10.7 - 0.5 * abs(x)) for i, x in enumerate(xs)],
+        "flat": [PointRow(i, FLAT_LOSS, 10.0) for i in range(21)],
+    }
+    with Store.open_home(home) as store:
+        worker = store.register_worker("cpu", 1, "here")
+        for name, points in curves.items():
+            job = store.add_job(kind="interp", name=name, spec={"x": "-1:1:21", "split": "train"},
+                                total_points=21, units=[list(range(21))], results_root=home / "results")
+            claim = store.claim_unit(worker, 60, job_ids=[job])
+            assert claim is not None
+            store.write_points(claim.unit_id, worker, points)
+            assert store.complete_unit(claim.unit_id, worker)
+    return home
+
+
+def _tick_labels(app: LstuiApp, curves: CurvePlot) -> tuple[list[str], list[str]]:
+    """The labels of the 1D plot's left and right axes, top down."""
+    top = curves.region.y
+    plot = screen_text(app)[top + 1: top + 1 + curves.plot_rows()]
+    left = [m.group(1) for line in plot if (m := re.search(r"([-\d.e]+)┤", line))]
+    right = [m.group(1) for line in plot if (m := re.search(r"├([-\d.e]+)", line))]
+    return left, right
+
+
+def _significant_digits(label: str) -> int:
+    return len(label.replace("-", "").replace(".", "").lstrip("0"))
+
+
+def test_the_1d_preview_labels_a_narrow_curve_s_rows_apart_in_few_digits(tmp_path: Path) -> None:
+    """A loss from 2.3112 to 2.3247 was labelled 2.32, 2.31, 2.31, 2.31, 2.31: now each
+    label differs from its neighbours, linear and log, on both axes, and takes no more
+    digits than that needs."""
+    home = _narrow_home(tmp_path / "home")
+
+    async def drive() -> None:
+        app = fixed_app(home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await select_job(pilot, 1)
+            curves = app.main.preview.curves
+            await wait_for(pilot, lambda: curves.display, 5, "the curves")
+            # digits of the loss and the accuracy: 13 rows of 10.2 to 10.7 % need a fourth
+            for size, scale, digits in (((80, 24), "linear", (4, 3)), ((80, 24), "log", (4, 3)),
+                                        ((100, 40), "log", (4, 4)), ((100, 40), "linear", (4, 4))):
+                if (scale == "log") != app.main.preview.log_scale:
+                    await pilot.press("g")
+                await pilot.resize_terminal(*size)
+                await pilot.pause(0.3)
+                assert isinstance(curves, CurvePlot) and curves.plot_rows() >= 5
+                left, right = _tick_labels(app, curves)
+                where = f"{size} {scale}: {left} {right}"
+                assert len(left) >= 3 and len(set(left)) == len(left), where
+                assert len(right) >= 3 and len(set(right)) == len(right), where
+                values = [float(label) for label in left]
+                assert values == sorted(values, reverse=True), where
+                assert NARROW_LOSS[0] - 1e-3 <= values[-1] < values[0] <= NARROW_LOSS[1] + 1e-3, where
+                assert (max(map(_significant_digits, left)), max(map(_significant_digits, right))) == digits, where
+
+    asyncio.run(drive())
+
+
+def test_the_1d_preview_labels_a_flat_curve_once_with_its_value(tmp_path: Path) -> None:
+    home = _narrow_home(tmp_path / "home")
+
+    async def drive() -> None:
+        app = fixed_app(home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await select_job(pilot, 2)
+            curves = app.main.preview.curves
+            await wait_for(pilot, lambda: curves.display, 5, "the curves")
+            for log in (False, True):
+                if log != app.main.preview.log_scale:
+                    await pilot.press("g")
+                await pilot.pause(0.3)
+                assert isinstance(curves, CurvePlot)
+                assert _tick_labels(app, curves) == (["2.3026"], ["10"]), f"log: {log}"
+                top = curves.region.y
+                plot = screen_text(app)[top + 1: top + 1 + curves.plot_rows()]
+                (row,) = [line for line in plot if "┤" in line]
+                assert any("⠁" <= char <= "⣿" for char in row), f"the line is drawn on its label's row: {plot}"
+
+    asyncio.run(drive())
+
+
+def test_row_ticks_tell_neighbouring_rows_apart_in_as_few_digits_as_the_figures() -> None:
+    narrow = np.linspace(*NARROW_LOSS, 21)
+    (lo, hi), ticks, labels = row_ticks(narrow, 9, log=False)
+    assert (lo, hi) == NARROW_LOSS and ticks[0] == hi and ticks[-1] == lo
+    assert labels == ["2.325", "2.321", "2.318", "2.315", "2.311"]
+    _, _, labels = row_ticks(np.log10(narrow), 9, log=True)
+    assert labels == ["2.325", "2.321", "2.318", "2.315", "2.311"]
+    _, _, labels = row_ticks(np.array([0.01, 30.0]), 9, log=False)
+    assert labels == ["30", "22.5", "15", "7.51", "0.01"], "three digits where they tell rows apart"
+    _, _, labels = row_ticks(np.log10([0.01, 30.0]), 9, log=True)
+    assert labels == ["30", "4.05", "0.548", "0.074", "0.01"]
+
+
+def test_row_ticks_give_a_flat_curve_one_label_on_its_own_row() -> None:
+    for values, log, label in ((np.full(5, FLAT_LOSS), False, "2.3026"),
+                               (np.log10(np.full(5, FLAT_LOSS)), True, "2.3026"),
+                               (np.zeros(5), False, "0"),
+                               (np.array([FLAT_LOSS, FLAT_LOSS + 1e-15]), False, "2.3026")):
+        for rows in (3, 9, 10):
+            (lo, hi), ticks, labels = row_ticks(values, rows, log=log)
+            assert labels == [label] and lo < ticks[0] < hi
+            row = (hi - ticks[0]) / (hi - lo) * (rows - 1)
+            assert row == pytest.approx((rows - 1) // 2), "on a row, the middle one"

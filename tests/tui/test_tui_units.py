@@ -402,4 +402,26 @@ def test_the_folded_device_line_names_ray_workers_and_their_jobs() -> None:
                               state="alive", current_job=7) for n in (1, 2))
     snapshot = Snapshot(taken=0.0, jobs=(), workers=workers, daemon=DaemonStatus(True, 42, ("ray-cpu", "ray-cpu")),
                         devices=(DeviceFacts("cpu", "CPU", utilisation=100.0),))
-    assert device_summary(snapshot, colour=False).plain.endswith("│ cpu 100% │ ray:vm/cpu job 7")
+    assert device_summary(snapshot, colour=False).plain.endswith("│ cpu load 100% │ ray:vm/cpu job 7")
+
+
+def test_the_folded_device_line_names_each_percentage_as_the_panel_does() -> None:
+    """At 80 columns, no daemon running, the line read "○ daemon stopped (d starts it) │
+    cpu 100%", as if a worker were busy: the CPU's percentage is the machine's load."""
+    from lstui.scheduler.daemon import DaemonStatus
+    from lstui.scheduler.devices import DeviceFacts
+    from lstui.tui.snapshot import Snapshot
+    from lstui.tui.widgets._devices import device_lines, device_summary
+
+    cpu = DeviceFacts("cpu", "CPU", utilisation=100.0)
+    stopped = Snapshot(taken=0.0, jobs=(), workers=(), daemon=DaemonStatus(False, None, ()), devices=(cpu,))
+    line = device_summary(stopped, colour=False).plain
+    assert line == "○ daemon stopped (d starts it) │ cpu load 100%"
+    assert len(line) <= 60
+    gpu = DeviceFacts("cuda:0", "NVIDIA H100", 87.0, 31 * 2**30, 80 * 2**30, 61.0)
+    running = Snapshot(taken=0.0, jobs=(), workers=(), daemon=DaemonStatus(True, 42, ("cuda:0",)),
+                       devices=(gpu, cpu))
+    line = device_summary(running, colour=False).plain
+    assert line == "● daemon running │ cuda:0 util 87% 31.0/80.0G 61°C │ cpu load 100%"
+    panel = device_lines(running, 40, colour=False).plain
+    assert "util " in panel and "load " in panel, "the words of the unfolded panel"

@@ -38,6 +38,12 @@ def daemon_text(daemon: DaemonStatus, *, short: bool = False, colour: bool = Tru
     return text
 
 
+def utilisation_word(device: str) -> str:
+    """What a device's percentage is: the CPU's is the machine's ``load`` (every process
+    on it, with or without a daemon), a GPU's its ``util``."""
+    return "load" if device == "cpu" else "util"
+
+
 def _workers_by_device(workers: Sequence[WorkerRow]) -> dict[str, list[WorkerRow]]:
     out: dict[str, list[WorkerRow]] = defaultdict(list)
     for w in workers:
@@ -72,8 +78,7 @@ def device_lines(snapshot: Snapshot, width: int, colour: bool = True) -> Text:
         out.append(f"{fact.key}", style="bold")
         out.append(" " + ellipsis(fact.name, max(0, width - len(fact.key) - 2)))
         if fact.utilisation is not None:
-            label = "load" if fact.key == "cpu" else "util"
-            out.append(f"\n  {label} ")
+            out.append(f"\n  {utilisation_word(fact.key)} ")
             out.append_text(bar(fact.utilisation / 100, bar_w, "cyan" if colour else ""))
             out.append(f" {fact.utilisation:3.0f}%")
         if fact.memory_used is not None and fact.memory_total:
@@ -133,7 +138,8 @@ def status_line(snapshot: Snapshot, filter_text: str, *, devices: bool, colour: 
 
 
 def device_summary(snapshot: Snapshot, colour: bool = True) -> Text:
-    """The daemon and every device on one line (the device panel, folded)."""
+    """The daemon and every device on one line (the device panel, folded), each
+    percentage named as the panel names it: ``○ daemon stopped (d starts it) │ cpu load 100%``."""
     text = daemon_text(snapshot.daemon, short=True, colour=colour)
     busy: dict[str, list[int]] = defaultdict(list)
     for w in snapshot.workers:
@@ -143,7 +149,7 @@ def device_summary(snapshot: Snapshot, colour: bool = True) -> Text:
         text.append(" │ ")
         text.append(fact.key, style="bold")
         if fact.utilisation is not None:
-            text.append(f" {fact.utilisation:.0f}%")
+            text.append(f" {utilisation_word(fact.key)} {fact.utilisation:.0f}%")
         if fact.key != "cpu" and fact.memory_used is not None and fact.memory_total:
             text.append(f" {gib(fact.memory_used)}/{gib(fact.memory_total)}G")
         if fact.temperature is not None:

@@ -8,6 +8,7 @@ job has (``t`` picks which, see :data:`QUANTITIES`); a 1D preview draws them all
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from textual.widget import Widget
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
+from lstui.plots.levels import format_level, level_digits, nonempty_range
 from lstui.store import JobRow, JobState
 from lstui.tui.heatmap import (
     CENTRE_MARK,
@@ -54,6 +56,8 @@ NEXT_HINT = " · t: next"
 PLOT_FRAME_ROWS = 4
 MIN_PLOT_ROWS = 3
 TOO_SMALL = "too small: enter opens the job"
+FLAT_DIGITS = 5
+"""Significant digits of a flat curve's one label, as a flat figure's note writes its value."""
 
 
 def without_points(job: JobRow | None, snapshot: Snapshot | None = None) -> tuple[str, str, bool]:
@@ -287,16 +291,48 @@ class CurvePlot(PlotextPlot):
 
 
 def _row_ticks(plt: Any, values: np.ndarray, rows: int, side: str, *, log: bool) -> None:
-    """Y limits and ticks on one side: a tick every other row from the top (every row
-    when there are few), each labelled with the value of that row."""
-    lo, hi = float(values.min()), float(values.max())
-    if hi <= lo:
-        lo, hi = lo - 0.5, hi + 0.5
+    """Y limits and ticks on one side, from :func:`row_ticks`."""
+    (lo, hi), ticks, labels = row_ticks(values, rows, log=log)
     plt.ylim(lo, hi, yside=side)
+    plt.yticks(ticks, labels, yside=side)
+
+
+def row_ticks(values: np.ndarray, rows: int, *, log: bool) -> tuple[tuple[float, float], list[float], list[str]]:
+    """The y limits, ticks and labels of one side of a 1D plot ``rows`` rows high: a
+    tick every other row from the top (every row when there are few), each labelled
+    with the value of that row in as few significant digits as tell its neighbours
+    apart (the figures' rule, :func:`lstui.plots.levels.level_digits`).
+
+    A flat curve (or one too narrow to label its rows apart) gets one label, its value,
+    on the row it is drawn on, between the figures' limits for one value
+    (:func:`lstui.plots.levels.nonempty_range`).
+
+    Args:
+        values: what is drawn: the values, or their log10 with ``log``.
+        log: label each tick with ``10 ** tick``.
+
+    Returns:
+        ``((lo, hi), ticks, labels)``, ticks and limits in ``values``' units.
+    """
+    def value_of(t: float) -> float:
+        return float(10**t) if log else t
+
+    lo, hi = float(values.min()), float(values.max())
     step = 1 if rows <= 4 else 2
     ticks = [hi - (hi - lo) * r / (rows - 1) for r in range(0, rows, step)]
-    labels = [f"{10 ** t:.3g}" if log else f"{t:.3g}" for t in ticks]
-    plt.yticks(ticks, labels, yside=side)
+    digits = level_digits(np.array([value_of(t) for t in ticks]))
+    labels = [format_level(value_of(t), digits) for t in ticks]
+    if hi > lo and len(set(labels)) == len(labels):
+        return (lo, hi), ticks, labels
+    centre = (lo + hi) / 2
+    below, above = nonempty_range(value_of(centre), value_of(centre), log)
+    if log:
+        below, above = math.log10(below), math.log10(above)
+    # the line on a row (the middle one, or the upper of two), the label on that row
+    per_row = (above - below) / max(rows - 1, 1)
+    row = (rows - 1) // 2
+    limits = (centre - per_row * (rows - 1 - row), centre + per_row * row)
+    return limits, [centre], [format_level(value_of(centre), FLAT_DIGITS)]
 
 
 def curve_legend(data: PreviewData) -> Text:
