@@ -13,8 +13,11 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from lstui.landscape.grid import parse_axis
 from lstui.results import read_surface
+from lstui.scheduler import daemon as daemon_module
 from lstui.scheduler.daemon import FINISH_MARK, Daemon, finish_marked
 from lstui.scheduler.submit import submit_spec
 from lstui.spec import JobSpec
@@ -61,6 +64,62 @@ def test_a_stop_while_finished_jobs_wait_for_their_files_writes_them(tmp_path: P
             job = store.get_job(job_id)
             assert finish_marked(job), job.results_dir
             assert read_surface(job.results_dir / "surface.h5").computed().all()
+
+
+def test_a_stop_leaves_a_backlog_of_figures_to_the_next_daemon_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hundreds of finished jobs waiting for figures (drawn at 2.3 jobs a second) held a
+    stop for 90 s: ``lstui daemon stop`` gave up after 60 s and said it had not stopped."""
+    home = tmp_path / "home"
+    with Store.open_home(home) as store:
+        worker = store.register_worker("cpu", os.getpid(), socket.gethostname())
+        jobs = [_job(store, "first"), _job(store, "second")]
+        for job_id in jobs:
+            _compute(store, worker, job_id, 3)
+        monkeypatch.setattr(daemon_module, "FINAL_WRITES_S", 0.0)  # the stop's time is up at once
+        daemon = _daemon(home)
+        daemon._shutdown(store, timeout_s=1.0)
+        assert not any(finish_marked(store.get_job(job_id)) for job_id in jobs)
+        said = [e.message for e in store.events() if e.job_id is None]
+        assert ("stopping: the figures of 2 finished jobs are left to the next daemon "
+                "(lstui daemon start writes them)") in said
+        later = _daemon(home)  # the next daemon
+        later._load_marks(store)
+        later._write_results(store, wait=True)
+        assert all(finish_marked(store.get_job(job_id)) for job_id in jobs)
+
+
+def test_between_full_looks_the_daemon_reads_only_unfinished_and_lately_finished_jobs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It read every job it ever ran at each point stored: 9,500 of them took half a core."""
+    home = tmp_path / "home"
+    with Store.open_home(home) as store:
+        worker = store.register_worker("cpu", os.getpid(), socket.gethostname())
+        old = _job(store, "old")
+        _compute(store, worker, old, 3)
+        monkeypatch.setattr(daemon_module, "LATE_POINTS_S", 0.0)  # as if it finished long ago
+        daemon = _daemon(home)
+        daemon._write_results(store, wait=True)  # the first look reads every job
+        assert finish_marked(store.get_job(old))
+        running = _job(store, "running")
+        asked: list[float | None] = []
+        listed = store.list_jobs
+
+        def list_jobs(**kwargs):  # type: ignore[no-untyped-def]
+            asked.append(kwargs.get("finished_after"))
+            return listed(**kwargs)
+
+        monkeypatch.setattr(store, "list_jobs", list_jobs)
+        _compute(store, worker, running, 1)
+        daemon._write_results(store)
+        assert len(asked) == 1 and asked[0] is not None
+        assert [j.id for j in listed(finished_after=asked[0])] == [running]  # the old one left out
+        daemon._full_look_at -= daemon_module.FULL_LOOK_S  # five minutes later: every job again
+        _compute(store, worker, running, 1)
+        daemon._write_results(store)
+        assert asked[-1] is None
 
 
 def test_points_stored_after_a_cancel_reach_the_surface_file(tmp_path: Path) -> None:

@@ -524,6 +524,58 @@ def test_list_jobs_hides_finished_and_keeps_the_newest(store: Store, tmp_path: P
     assert [j.id for j in store.list_jobs(limit=2)] == jobs[-2:]
 
 
+def test_jobs_version_moves_with_the_jobs_and_not_with_heartbeats_or_leases(
+    store: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    """SQLite's data_version moved with every heartbeat and lease renewal, so the
+    daemon and the TUI read every job again twice a second while anything ran."""
+    before = store.jobs_version()
+    job = add_job(store, tmp_path, points=2)
+    queued = store.jobs_version()
+    assert queued > before
+    worker = store.register_worker("cpu", 10, "host")
+    claim = store.claim_unit(worker, lease_s=30)
+    assert claim is not None
+    claimed = store.jobs_version()
+    assert claimed > queued
+    for _ in range(3):
+        clock.advance(5)
+        store.heartbeat(worker, current_job=job)
+        assert store.renew_lease(claim.unit_id, worker, 30)
+        store.add_event(job, "info", "a line of the job's log")
+    assert store.jobs_version() == claimed
+    store.write_points(claim.unit_id, worker, [PointRow(claim.todo[0], 1.0)])
+    assert store.jobs_version() > claimed
+    with Store(store.path) as other:  # another connection's change counts too
+        seen = other.jobs_version()
+        store.act("pause", [job])
+        assert other.jobs_version() > seen
+
+
+def test_list_jobs_keeps_finished_jobs_after_a_moment(store: Store, tmp_path: Path, clock: FakeClock) -> None:
+    worker = store.register_worker("cpu", 10, "host")
+    old = add_job(store, tmp_path)
+    finish_job(store, worker, old)
+    clock.advance(100)
+    recent = add_job(store, tmp_path)
+    finish_job(store, worker, recent)
+    waiting = add_job(store, tmp_path)
+    assert [j.id for j in store.list_jobs(finished_after=clock.now - 50)] == [recent, waiting]
+    assert [j.id for j in store.list_jobs()] == [old, recent, waiting]
+    assert [j.id for j in store.list_jobs(finished_after=clock.now - 50, limit=1)] == [waiting]
+
+
+def test_the_wal_file_is_cut_back_after_a_big_write(store: Store, tmp_path: Path) -> None:
+    """The WAL file kept its largest size for good (10 MB after 9,500 jobs)."""
+    from lstui.store._store import WAL_SIZE_LIMIT
+
+    add_job(store, tmp_path, points=300_000, unit_size=1)  # one big transaction
+    wal = store.path.with_name(store.path.name + "-wal")
+    assert wal.stat().st_size > 2 * WAL_SIZE_LIMIT
+    store.add_event(None, "info", "a small write after the checkpoint")
+    assert wal.stat().st_size <= WAL_SIZE_LIMIT
+
+
 def test_events_can_be_read_incrementally(store: Store, tmp_path: Path) -> None:
     job = add_job(store, tmp_path)
     daemon = store.add_event(None, "info", "daemon started on cuda:0,cuda:1")

@@ -39,7 +39,7 @@ def test_opening_a_version_1_database_upgrades_it_and_keeps_its_data(tmp_path: P
         assert "device" not in [r[1] for r in raw.execute("PRAGMA table_info(jobs)")]
 
     with Store(path) as store:
-        assert store.schema_version == SCHEMA_VERSION == 4
+        assert store.schema_version == SCHEMA_VERSION == 5
         job = store.get_job(1)
         assert (job.name, job.kind, job.spec, job.state, job.device) == (
             "old",
