@@ -702,6 +702,51 @@ for _action in ("cancel", "pause", "resume", "retry"):
     cli.command(_action)(_lifecycle(_action))
 
 
+@cli.command("rm")
+@click.argument("jobs", nargs=-1)
+@click.option("--older-than", "older_than", default=None,
+              help="every finished job that finished longer ago than this (30d, 12h, 90m, 2w): "
+                   "listed, and removed with --yes")
+@click.option("--yes", is_flag=True, help="remove what --older-than selects")
+@click.option("--keep-files", is_flag=True, help="leave their folders on the disk")
+@click.pass_context
+@handle_errors
+def rm(ctx: click.Context, jobs: tuple[str, ...], older_than: str | None, yes: bool, keep_files: bool) -> None:
+    """Remove finished jobs (ids: 3 5) from the store, with their results folders.
+
+    Their points and logs go with them, and their ids are not given again. A job that a
+    job left in the store is drawn from (a comparison's curves) is refused, or kept by
+    --older-than; a queued, running or paused job is refused: cancel it first."""
+    from lstui.scheduler.daemon import daemon_status
+    from lstui.scheduler.prune import cutoff_of, finished_before, parse_age, remove_jobs
+    from lstui.views import id_ranges
+
+    if bool(jobs) == (older_than is not None):
+        raise SpecError("give job ids (lstui rm 3 5) or --older-than AGE, not both, not neither")
+    ids = _parse_job_ids(jobs)
+    with _store(ctx, existing=True) as store:
+        home = store.path.parent
+        if older_than is not None:
+            age_s = parse_age(older_than)
+            ids, kept = finished_before(store, cutoff_of(age_s))
+            if kept:
+                click.echo(f"kept {len(kept)} job{'s' if len(kept) > 1 else ''} that later jobs are drawn "
+                           f"from: {id_ranges(kept)}", err=True)
+            if not ids:
+                click.echo(f"no finished job is older than {older_than}")
+                return
+            if not yes:
+                click.echo(f"{len(ids)} finished job{'s' if len(ids) > 1 else ''} older than {older_than}: "
+                           f"{id_ranges(ids)}; lstui rm --older-than {older_than} --yes removes them")
+                return
+        removal = remove_jobs(store, ids, home, keep_files=keep_files,
+                              daemon_running=daemon_status(home).running)
+    freed = f", {removal.freed_bytes / 2**20:.1f} MB of files" if removal.folders else ""
+    kept_note = " (their folders kept)" if keep_files else ""
+    click.echo(f"removed {len(removal.jobs)} job{'s' if len(removal.jobs) != 1 else ''}: "
+               f"{id_ranges([j.id for j in removal.jobs])}{freed}{kept_note}")
+
+
 @cli.command("priority", context_settings={"ignore_unknown_options": True})  # `priority 3 -5`
 @click.argument("job")
 @click.argument("value", type=int)

@@ -281,6 +281,20 @@ def _files_note(job: JobRow, files_pending: bool | None, daemon_running: bool) -
     return "   (files being written by the daemon)"
 
 
+def id_ranges(ids: Sequence[int]) -> str:
+    """``1–3, 5``: job ids as ranges."""
+    parts: list[str] = []
+    start = prev = ids[0]
+    for i in [*ids[1:], None]:
+        if i is not None and i == prev + 1:
+            prev = i
+            continue
+        parts.append(str(start) if start == prev else f"{start}–{prev}")
+        if i is not None:
+            start = prev = i
+    return ", ".join(parts)
+
+
 def rows_text(rows: Sequence[Mapping[str, object]]) -> str:
     """Rows of numbers (a comparison's sharpness table) aligned for a terminal.
 

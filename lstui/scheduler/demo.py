@@ -27,7 +27,7 @@ from lstui.landscape.grid import Axis
 from lstui.scheduler.compare import SHARPNESS
 from lstui.spec import JobSpec
 from lstui.store import FINISHED, Store
-from lstui.views import rows_text
+from lstui.views import id_ranges, rows_text
 
 
 @dataclass(frozen=True)
@@ -160,20 +160,6 @@ _DEMO_COPY = re.compile(r"\d{3,}-.+\.(png|pdf|csv|json)")
 """The names :func:`gather_figures` gives its copies: ``001-SLUG-FILE``."""
 
 
-def _id_ranges(ids: list[int]) -> str:
-    """``1–3, 5``: job ids as ranges."""
-    parts: list[str] = []
-    start = prev = ids[0]
-    for i in [*ids[1:], None]:
-        if i is not None and i == prev + 1:
-            prev = i
-            continue
-        parts.append(str(start) if start == prev else f"{start}–{prev}")
-        if i is not None:
-            start = prev = i
-    return ", ".join(parts)
-
-
 def run_demo(home: Path | None, out: Path, *, quick: bool = False, devices: str | None = None,
              console: Console | None = None, timeout_s: float | None = None) -> int:
     """The whole demo; returns the exit code. What it writes under ``out`` (checkpoints,
@@ -225,7 +211,7 @@ def _run_demo(home: Path | None, out: Path, *, quick: bool, devices: str | None,
             except LstuiError:  # the store cannot say (locked): nothing to add
                 left = []
             if left:
-                console.print(f"the demo's jobs {_id_ranges(left)} stay queued in {store.path}: "
+                console.print(f"the demo's jobs {id_ranges(left)} stay queued in {store.path}: "
                               f"lstui cancel {' '.join(map(str, left))} drops them, "
                               "lstui daemon start computes them", markup=False)
             raise

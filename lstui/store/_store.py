@@ -76,6 +76,13 @@ _JOB_COLUMNS = """
     (SELECT group_concat(d.depends_on) FROM job_deps d WHERE d.job_id = j.id) AS deps
 """
 
+_NEXT_JOB_ID_SQL = (
+    "(SELECT max(coalesce((SELECT max(id) FROM jobs), 0),"
+    " coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'last_removed_job'), 0)) + 1)"
+)
+"""A new job's id: past every job there is and every job removed (SQLite would give a
+removed last job's id again, and its old log lines and folder name with it)."""
+
 # The next unit to run: of the claimable jobs, the one with the highest priority, then
 # the oldest; of its pending units, the first in the caller's (coarse-to-fine) order.
 _CLAIM_SQL = f"""
@@ -515,9 +522,9 @@ class Store:
                     raise JobNotFound(f"job {missing[0]} does not exist; a job cannot depend on it")
             now = self._clock()
             cur = c.execute(
-                "INSERT INTO jobs (name, kind, spec, state, priority, created, attempts,"
+                "INSERT INTO jobs (id, name, kind, spec, state, priority, created, attempts,"
                 " results_dir, total_points, done_points)"
-                " VALUES (?, ?, ?, 'queued', ?, ?, 0, '', ?, 0)",
+                f" VALUES ({_NEXT_JOB_ID_SQL}, ?, ?, ?, 'queued', ?, ?, 0, '', ?, 0)",
                 (shown, kind, spec_json, int(priority), now, int(total_points)),
             )
             job_id = int(cur.lastrowid or 0)
@@ -580,6 +587,53 @@ class Store:
         with self._read() as c:
             rows = self._rows(c, sql, params)
         return [_job_row(r) for r in reversed(rows)]
+
+    def remove_jobs(self, job_ids: Sequence[int]) -> list[JobRow]:
+        """Delete finished jobs from the store, all or none: their rows, units, points,
+        log and dependencies, in one transaction. Their ids are never given again.
+
+        Returns:
+            The rows removed, in id order (their results folders are the caller's).
+
+        Raises:
+            JobNotFound: an id no job has.
+            InvalidTransition: a job that is not finished (queued, running, paused), or
+                one that a job left in the store depends on (a comparison's figures
+                are drawn from its curves and surfaces).
+        """
+        ids = sorted(set(int(j) for j in job_ids))
+        wanted = json.dumps(ids)
+        with self._immediate() as c:
+            for job_id in ids:
+                state = self._state(c, job_id)
+                if state not in FINISHED:
+                    raise InvalidTransition(f"job {job_id} is {state.value}: only finished jobs are removed "
+                                            f"(lstui cancel {job_id} first)")
+            needed = c.execute(
+                "SELECT depends_on, job_id FROM job_deps WHERE depends_on IN (SELECT value FROM json_each(?))"
+                " AND job_id NOT IN (SELECT value FROM json_each(?)) ORDER BY depends_on, job_id",
+                (wanted, wanted),
+            ).fetchone()
+            if needed is not None:
+                raise InvalidTransition(
+                    f"job {needed[1]} is drawn from job {needed[0]}: remove both "
+                    f"(lstui rm {needed[0]} {needed[1]}) or neither"
+                )
+            rows = self._rows(
+                c, f"SELECT {_JOB_COLUMNS} FROM jobs j WHERE j.id IN (SELECT value FROM json_each(?))"
+                " ORDER BY j.id", (wanted,),
+            )
+            removed = [_job_row(r) for r in rows]
+            if ids:
+                c.execute(
+                    "INSERT INTO meta (key, value) VALUES ('last_removed_job', ?) ON CONFLICT (key)"
+                    " DO UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+                    (str(ids[-1]),),
+                )
+            for table in ("points", "units", "events", "job_deps"):
+                c.execute(f"DELETE FROM {table} WHERE job_id IN (SELECT value FROM json_each(?))", (wanted,))
+            c.execute("DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(?))", (wanted,))
+        return removed
 
     def job_state(self, job_id: int) -> JobState:
         """The job's state; cheap enough for a worker to ask between batches.

@@ -576,6 +576,35 @@ def test_the_wal_file_is_cut_back_after_a_big_write(store: Store, tmp_path: Path
     assert wal.stat().st_size <= WAL_SIZE_LIMIT
 
 
+def test_remove_jobs_keeps_what_a_job_left_is_drawn_from_and_never_gives_an_id_again(
+    store: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    from lstui.errors import InvalidTransition
+    from lstui.scheduler.prune import finished_before
+
+    worker = store.register_worker("cpu", 10, "host")
+    curve, surface = add_job(store, tmp_path), add_job(store, tmp_path)
+    figures = add_job(store, tmp_path, depends_on=[curve, surface])
+    finish_job(store, worker, curve)
+    finish_job(store, worker, surface)
+    early = clock.now
+    clock.advance(10)
+    finish_job(store, worker, figures)
+    last = add_job(store, tmp_path)
+    finish_job(store, worker, last)
+    with pytest.raises(InvalidTransition, match=rf"job {figures} is drawn from job {curve}: remove both "
+                                                rf"\(lstui rm {curve} {figures}\) or neither"):
+        store.remove_jobs([curve])
+    assert [j.id for j in store.list_jobs()] == [curve, surface, figures, last]  # all or none
+    assert finished_before(store, clock.now + 1) == ([curve, surface, figures, last], [])
+    # the curves are old, the figures drawn from them are not: the curves are kept
+    assert finished_before(store, early + 5) == ([], [curve, surface])
+    removed = store.remove_jobs([figures, curve, surface, last])
+    assert [j.id for j in removed] == [curve, surface, figures, last]
+    assert store.list_jobs() == [] and store.points(curve) == []
+    assert add_job(store, tmp_path) == last + 1  # SQLite alone would give `last` again
+
+
 def test_events_can_be_read_incrementally(store: Store, tmp_path: Path) -> None:
     job = add_job(store, tmp_path)
     daemon = store.add_event(None, "info", "daemon started on cuda:0,cuda:1")

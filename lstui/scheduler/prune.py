@@ -1,0 +1,130 @@
+"""``lstui rm``: finished jobs taken out of the store, and their folders off the disk.
+
+The store grows with every job ever run (its rows, points and log lines) and so does
+``results/`` (52 KB to 190 KB a job). Only finished jobs are removed, never one that a
+job left in the store is drawn from, and only folders under the home: a results folder,
+and a trajectory's PCA plane under ``trajectories/``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lstui.errors import BadInput, InvalidTransition
+from lstui.store import FINISHED, JobRow, Store
+
+_AGE = re.compile(r"(\d+(?:\.\d+)?)([smhdw]?)")
+_UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0, "": 86400.0}
+
+
+def parse_age(text: str) -> float:
+    """Seconds of ``30d``, ``12h``, ``90m``, ``2w`` (a bare number is days).
+
+    Raises:
+        BadInput: anything else.
+    """
+    match = _AGE.fullmatch(text.strip())
+    if match is None:
+        raise BadInput(f"--older-than {text!r}: give a number and a unit, like 30d, 12h, 90m or 2w")
+    return float(match.group(1)) * _UNIT_S[match.group(2)]
+
+
+@dataclass
+class Removal:
+    """What :func:`remove_jobs` did."""
+
+    jobs: list[JobRow] = field(default_factory=list)
+    folders: list[Path] = field(default_factory=list)
+    freed_bytes: int = 0
+
+
+def finished_before(store: Store, cutoff: float) -> tuple[list[int], list[int]]:
+    """The finished jobs that finished before unix time ``cutoff``, less those a job left
+    in the store is drawn from (a comparison whose figures are newer than its curves).
+
+    Returns:
+        ``(removable, kept)``: job ids.
+    """
+    jobs = store.list_jobs(include_finished=True)
+    old = {j.id for j in jobs if j.state in FINISHED and j.finished is not None and j.finished < cutoff}
+    kept: set[int] = set()
+    changed = True
+    while changed:  # a job kept keeps what it is drawn from, and so on
+        changed = False
+        for job in jobs:
+            if job.id in old - kept:
+                continue
+            for dep in job.depends_on:
+                if dep in old and dep not in kept:
+                    kept.add(dep)
+                    changed = True
+    return sorted(old - kept), sorted(kept)
+
+
+def remove_jobs(
+    store: Store, job_ids: Sequence[int], home: Path, *, keep_files: bool = False, daemon_running: bool = False
+) -> Removal:
+    """Take finished jobs out of the store (all or none, see :meth:`Store.remove_jobs`),
+    then delete their folders under ``home`` unless ``keep_files``.
+
+    Raises:
+        InvalidTransition: a job whose files a running daemon has still to write (its
+            folder would come back half written), or one the store refuses.
+    """
+    from lstui.scheduler.daemon import finish_marked
+
+    if daemon_running:
+        for job_id in job_ids:
+            job = store.get_job(job_id)
+            if job.state in FINISHED and job.kind != "figure" and job.done_points and not finish_marked(job):
+                raise InvalidTransition(f"job {job_id}'s files are being written by the daemon; "
+                                        "try again in a moment")
+    removal = Removal(store.remove_jobs(job_ids))
+    if keep_files:
+        return removal
+    home = home.resolve()
+    for job in removal.jobs:
+        for folder in _own_folders(job, home):
+            removal.freed_bytes += _size(folder)
+            shutil.rmtree(folder, ignore_errors=True)
+            removal.folders.append(folder)
+    return removal
+
+
+def _own_folders(job: JobRow, home: Path) -> list[Path]:
+    """The job's folders that lie under ``home``: its results folder and, for a
+    trajectory, its PCA plane's folder under ``home/trajectories``."""
+    candidates = [(Path(job.results_dir), home / "results")]
+    dir_file = job.spec.get("dir_file") if job.kind == "trajectory" else None
+    if isinstance(dir_file, str) and dir_file:
+        candidates.append((Path(dir_file).parent, home / "trajectories"))
+    out = []
+    for folder, root in candidates:
+        try:
+            folder = folder.resolve()
+        except OSError:
+            continue
+        if folder.parent == root.resolve() and folder.is_dir():
+            out.append(folder)
+    return out
+
+
+def _size(folder: Path) -> int:
+    total = 0
+    for path in folder.rglob("*"):
+        try:
+            if path.is_file() and not path.is_symlink():
+                total += path.stat().st_size
+        except OSError:
+            continue
+    return total
+
+
+def cutoff_of(age_s: float, now: float | None = None) -> float:
+    """The unix time ``age_s`` seconds before ``now``."""
+    return (time.time() if now is None else now) - age_s
