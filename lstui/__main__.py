@@ -2,4 +2,5 @@
 
 from lstui.cli import main
 
-main()
+if __name__ == "__main__":
+    main()

@@ -618,12 +618,14 @@ def show(ctx: click.Context, job: str, as_json: bool, no_plot: bool, surf_name: 
     """Details of a job and a terminal plot of its result so far."""
     from lstui.scheduler.daemon import daemon_status
     from lstui.store import JobState
-    from lstui.views import job_details, job_summary, terminal_plot
+    from lstui.views import check_surf_name, job_details, job_summary, terminal_plot
 
     (job_id,) = _parse_job_ids((job,))
     with _store(ctx, existing=True) as store:
         _note_if_disk_full(ctx)
         row = store.get_job(job_id)
+        if surf_name is not None:
+            check_surf_name(row, surf_name)
         events = store.events(job_id, limit=None)
         # a running job that no daemon computes is stalled, as `ls` says
         files_pending = _files_pending(row)
@@ -1185,12 +1187,18 @@ def _interrupt_on_termination() -> None:
 def home_first(args: Sequence[str]) -> list[str]:
     """``args`` with a ``--home D`` (or ``--home=D``) given after the command moved before
     it, where the group reads it: ``lstui ls --home D`` said "No such option '--home'".
-    Nothing after ``--`` moves, nor a ``--home`` without its folder."""
+    Nothing after ``--`` moves.
+
+    Raises:
+        click.UsageError: a ``--home`` last, without its folder.
+    """
     args = list(args)
     moved: list[str] = []
     n = 0
     while n < len(args) and args[n] != "--":
-        if args[n] == "--home" and n + 1 < len(args):
+        if args[n] == "--home" and n + 1 == len(args):
+            raise click.UsageError("--home needs a folder: lstui --home FOLDER COMMAND …")
+        if args[n] == "--home":
             moved += args[n : n + 2]
             del args[n : n + 2]
         elif args[n].startswith("--home="):

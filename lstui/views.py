@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from lstui.errors import LstuiError
+from lstui.errors import BadInput, LstuiError
 from lstui.spec import JobSpec
 from lstui.store import FINISHED, Event, JobRow, JobState, Store
 
@@ -312,6 +312,22 @@ def rows_text(rows: Sequence[Mapping[str, object]]) -> str:
         return "  ".join(padded).rstrip()
 
     return "\n".join([line(columns), *(line(r) for r in cells)])
+
+
+def check_surf_name(job: JobRow, surf_name: str) -> None:
+    """Refuse, before anything is printed, a ``--surf-name`` the job does not compute
+    (``test_loss`` of a train-split job) or a job with no surface (a comparison's figures).
+
+    Raises:
+        BadInput: in one line.
+    """
+    if job.kind == "figure":
+        raise BadInput(f"--surf-name {surf_name}: job {job.id} draws a comparison's figures; it has no surface")
+    split = str(job.spec.get("split") or "train")
+    computed = [f"{s}_{what}" for s in (("train", "test") if split == "both" else (split,)) for what in ("loss", "acc")]
+    stored = surf_name.replace("_err", "_acc")
+    if stored not in computed:
+        raise BadInput(f"--surf-name {surf_name}: job {job.id} holds no {stored} (it holds {', '.join(sorted(computed))})")
 
 
 def terminal_plot(store: Store, job: JobRow, *, width: int = 80, height: int = 20, color: bool | None = None,

@@ -112,7 +112,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lstui.errors import BadInput, described
+from lstui.errors import BadInput, LstuiError, described
 from lstui.landscape.directions import check_direction_fits, model_tensors
 from lstui.landscape.fold import (
     ConvBN,
@@ -984,7 +984,7 @@ class Evaluator:
                         failed = self._batch_in_use
                         if failed <= 1:
                             raise
-                    elif self._compiled is None or self.compile_mode != "auto" or isinstance(exc, BadInput):
+                    elif self._compiled is None or self.compile_mode != "auto" or isinstance(exc, LstuiError):
                         raise
                     else:
                         # the compiler failed (no C compiler, no Triton, an unsupported op): go on eagerly

@@ -41,7 +41,7 @@ import torch.fx as fx
 import torch.nn.functional as F
 from torch import nn
 
-from lstui.errors import first_line
+from lstui.errors import LstuiError, first_line
 from lstui.landscape import triton_conv
 
 log = logging.getLogger(__name__)
@@ -165,7 +165,11 @@ class ConvBN(nn.Module):
 
 def is_out_of_memory(exc: BaseException) -> bool:
     """Whether ``exc`` is an out-of-memory: torch's own error, or one that comes as a
-    plain CUDA error (a graph's instantiation, a library handle, a kernel's module)."""
+    plain CUDA error (a graph's instantiation, a library handle, a kernel's module).
+    lstui's own errors are not, whatever they say: one that names an out-of-memory has
+    decided what to do about it (halving the batch would not help)."""
+    if isinstance(exc, LstuiError):
+        return False
     return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
 
 

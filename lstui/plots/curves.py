@@ -248,6 +248,9 @@ def plot_comparison_1d(
             label=label,
         )
         handles.append(line)
+        alone = _isolated(ys)
+        if alone.any():  # a finite point between gaps, which no line draws
+            ax.plot(xs[alone], ys[alone], "o", color=colours[k % len(colours)], markersize=3)
     if log is None:
         log = wants_log(np.concatenate([np.asarray(line.get_ydata(), dtype=float) for line in handles]),
                         robust=False)

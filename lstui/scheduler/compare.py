@@ -157,7 +157,12 @@ def sharpness(
     out: dict[str, float | None] = {"loss@0": centre}
     for d in distances:
         sides = [_value_at(x, loss, s) for s in (-d, d) if x.min() <= s <= x.max()]
-        out[f"Δloss@{d:g}"] = (sum(sides) / len(sides) - centre) if sides else None
+        if not sides:
+            out[f"Δloss@{d:g}"] = None
+        elif not math.isfinite(centre):  # an increase from a diverged centre is no number (not −inf)
+            out[f"Δloss@{d:g}"] = math.nan
+        else:
+            out[f"Δloss@{d:g}"] = sum(sides) / len(sides) - centre
     return out
 
 

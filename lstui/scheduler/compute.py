@@ -416,8 +416,11 @@ def existing_points(
 
 
 def _compute_keys(d: Mapping[str, object]) -> dict[str, object]:
-    """The settings that change the numbers (not the name, priority or batch size)."""
+    """The settings that change the numbers (not the name, priority or batch size; the
+    batch size does under ``--bn recompute``: the statistics are averages over batches)."""
     ignore = {"name", "priority", "batch_size", "compile", "fold_bn", "triton_conv", "figure", "import_path"}
+    if d.get("bn") == "recompute":
+        ignore.discard("batch_size")
     return {k: v for k, v in d.items() if k not in ignore}
 
 

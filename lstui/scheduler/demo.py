@@ -13,7 +13,6 @@ import copy
 import dataclasses
 import json
 import os
-import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from rich.console import Console
 
 from lstui.errors import LstuiError
 from lstui.landscape.grid import Axis
+from lstui.results.h5files import write_private_bytes
 from lstui.scheduler.compare import SHARPNESS
 from lstui.spec import JobSpec
 from lstui.store import FINISHED, Store
@@ -135,15 +135,21 @@ def queue_demo(store: Store, settings: DemoSettings, checkpoints: dict[str, list
 def gather_figures(store: Store, ids: list[int], out: Path) -> list[Path]:
     """Copy every job's PNG and PDF figures into ``out/figures``, named by job.
 
-    The copies an earlier demo left there are removed first (their jobs' results folders
-    keep the originals): a second demo in the same folder showed 136 files, and two
-    sharpness tables, the first of them the earlier run's.
+    The copies an earlier demo left there, as its list :data:`COPIES_LIST` names them,
+    are removed first (their jobs' results folders keep the originals): a second demo in
+    the same folder showed 136 files, and two sharpness tables, the first of them the
+    earlier run's. Nothing else in the folder is touched.
     """
     target = out / "figures"
     target.mkdir(parents=True, exist_ok=True)
-    for old in target.iterdir():
-        if _DEMO_COPY.match(old.name) and old.is_file():
-            old.unlink()
+    listed = target / COPIES_LIST
+    try:
+        earlier = listed.read_text().splitlines()
+    except OSError:
+        earlier = []
+    for name in earlier:
+        if name and "/" not in name and name not in (".", ".."):
+            (target / name).unlink(missing_ok=True)
     copied = []
     for job_id in ids:
         job = store.get_job(job_id)
@@ -153,11 +159,12 @@ def gather_figures(store: Store, ids: list[int], out: Path) -> list[Path]:
                 dest = target / f"{job_id:03d}-{slug}-{path.name}"
                 shutil.copyfile(path, dest)
                 copied.append(dest)
+    write_private_bytes(listed, "".join(f"{p.name}\n" for p in copied).encode())
     return copied
 
 
-_DEMO_COPY = re.compile(r"\d{3,}-.+\.(png|pdf|csv|json)")
-"""The names :func:`gather_figures` gives its copies: ``001-SLUG-FILE``."""
+COPIES_LIST = ".lstui-demo-copies"
+"""The file in ``OUT/figures`` naming the copies the last demo wrote there."""
 
 
 def run_demo(home: Path | None, out: Path, *, quick: bool = False, devices: str | None = None,

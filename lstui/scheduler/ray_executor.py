@@ -201,6 +201,10 @@ class RayWorker(Worker):
 def connect(address: str) -> Any:
     """``ray`` connected to the cluster at ``address`` (``auto``: ``RAY_ADDRESS``, or the
     cluster ``ray start`` runs on this machine); one clear error when that fails."""
+    # Ray's C++ handler prints a stack dump for every SIGTERM, which is how the daemon
+    # stops a worker: daemon.log would read like a crash at each stop. Ray reads the
+    # setting when it is imported, so it is set before.
+    os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
     try:
         import ray
     except ImportError:
@@ -211,9 +215,6 @@ def connect(address: str) -> Any:
     if ray.is_initialized():
         return ray
     _reachable(address)
-    # Ray's C++ handler prints a stack dump for every SIGTERM, which is how the daemon
-    # stops a worker: daemon.log would read like a crash at each stop
-    os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
     try:
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
     except (ConnectionError, RuntimeError, ValueError) as exc:

@@ -159,18 +159,22 @@ def test_demo_quick_writes_figures_that_are_not_blank(tmp_path):
                                                    "014-comparison-figures-demo-sharpness.json")]
     for path in earlier:
         path.write_text('[{"model": "earlier run"}]')
-    mine = out / "figures" / "notes.txt"
-    mine.write_text("kept")
-    mine.chmod(0o600)
+    (out / "figures" / ".lstui-demo-copies").write_text("".join(f"{p.name}\n" for p in earlier) + "../x\n")
+    # the person's own files, however their names look, are left alone
+    mine = [out / "figures" / name for name in ("notes.txt", "2024-final-results.csv", "100-epochs.png")]
+    for path in mine:
+        path.write_text("kept")
+    for path in (*mine, out / "figures" / ".lstui-demo-copies"):
+        path.chmod(0o600)
     result = run_lstui("demo", "--quick", "--out", str(out), home=tmp_path / "home", timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == str(out / "figures")
-    assert not any(p.exists() for p in earlier) and mine.read_text() == "kept"
+    assert not any(p.exists() for p in earlier) and all(p.read_text() == "kept" for p in mine)
     assert "earlier run" not in result.stderr
     assert sum(line.startswith("model ") for line in result.stderr.splitlines()) == 1
     said = " ".join(result.stderr.split())  # rich wraps the long path
-    assert f"({len(list((out / 'figures').iterdir())) - 1} files) in" in said, said[-500:]
-    pngs = sorted((out / "figures").glob("*.png"))
+    assert f"({len(list((out / 'figures').iterdir())) - 1 - len(mine)} files) in" in said, said[-500:]
+    pngs = sorted(p for p in (out / "figures").glob("*.png") if p not in mine)
     names = " ".join(p.name for p in pngs)
     for expected in ("comparison_2d", "comparison_1d", "interpolation_1", "sharpness", "trajectory"):
         assert expected in names
@@ -258,6 +262,10 @@ def test_the_sharpness_table_says_a_diverged_point_and_never_steps_over_it():
     sharp[at[0.5]] = np.nan  # NaN beside +inf: not a number
     sharp[at[0.0]] = np.nan
     assert all(np.isnan(v) for v in sharpness(x, sharp).values())
+    centre_only = loss.copy()
+    centre_only[at[0.0]] = np.inf  # an increase from an infinite centre is no number, not −inf
+    table = sharpness(x, centre_only)
+    assert table["loss@0"] == np.inf and all(np.isnan(table[f"Δloss@{d:g}"]) for d in (0.25, 0.5, 1))
     between = np.linspace(-1, 1, 40)  # 0.25 lies between two points: one of them diverged
     sharp = 10 * between**2
     sharp[np.searchsorted(between, 0.25)] = np.inf

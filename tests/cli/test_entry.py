@@ -9,6 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
+import pytest
+
 from lstui.cli import home_first
 from tests.cli.conftest import run_lstui
 
@@ -28,7 +31,8 @@ def test_home_first_moves_only_the_home_flag_and_its_folder() -> None:
     assert home_first(["ls", "--home", "D", "--all"]) == ["--home", "D", "ls", "--all"]
     assert home_first(["--home=D", "ls"]) == ["--home=D", "ls"]
     assert home_first(["show", "3", "--home=D"]) == ["--home=D", "show", "3"]
-    assert home_first(["ls", "--home"]) == ["ls", "--home"]  # click says it needs a value
+    with pytest.raises(click.UsageError, match="--home needs a folder"):
+        home_first(["ls", "--home"])  # it said "No such option '--home'. Did you mean '--help'?"
     assert home_first(["run", "--", "--home", "D"]) == ["run", "--", "--home", "D"]
 
 

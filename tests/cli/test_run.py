@@ -90,6 +90,17 @@ def test_rerun_with_other_settings_on_the_same_out_is_refused(tmp_path):
     other = run_lstui("run", "surface", *SMALL, "--x", "-1:1:3", "--norm", "layer", "--out", str(out))
     assert other.returncode == 2
     assert "holds a surface of other settings" in other.stderr
+    # the batch size changes nothing, except under --bn recompute (averages over batches)
+    again = run_lstui("run", "surface", *SMALL, "--x", "-1:1:3", "--batch-size", "7", "--out", str(out),
+                      "--no-figure")
+    assert again.returncode == 0, again.stderr
+    bn = tmp_path / "bn"
+    first = run_lstui("run", "surface", *SMALL, "--x", "-1:1:3", "--bn", "recompute", "--batch-size", "64",
+                      "--out", str(bn), "--no-figure")
+    assert first.returncode == 0, first.stderr
+    other_batch = run_lstui("run", "surface", *SMALL, "--x", "-1:1:3", "--bn", "recompute", "--batch-size",
+                            "128", "--out", str(bn), "--no-figure")
+    assert other_batch.returncode == 2 and "holds a surface of other settings" in other_batch.stderr
 
 
 def test_the_triton_choice_is_kept_with_the_job_and_does_not_change_its_numbers(tmp_path):

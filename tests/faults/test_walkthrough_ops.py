@@ -127,7 +127,8 @@ def test_show_draws_the_quantity_asked_for_and_refuses_one_the_job_lacks(lab: La
     assert all(titles[name].endswith(label[name]) for name in label), titles
     assert lab.cli("show", "1").stdout == lab.cli("show", "1", "--surf-name", "train_loss").stdout
 
-    lacking = lab.cli("show", "2", "--surf-name", "test_err", check=False)
-    assert lacking.returncode == 2 and lacking.stdout == ""
-    assert lacking.stderr.strip() == ("lstui: error: --surf-name test_err: job 2 holds no test_acc "
-                                      "(it holds train_acc, train_loss)")
+    for extra in ((), ("--json",), ("--no-plot",)):  # refused whatever is shown
+        lacking = lab.cli("show", "2", "--surf-name", "test_err", *extra, check=False)
+        assert lacking.returncode == 2 and lacking.stdout == ""
+        assert lacking.stderr.strip() == ("lstui: error: --surf-name test_err: job 2 holds no test_acc "
+                                          "(it holds train_acc, train_loss)")

@@ -151,6 +151,27 @@ def test_bn_recompute_batches_are_the_job_s_not_the_device_s_nor_an_out_of_memor
     assert Evaluator(model, [d], train=EvalData(x, y), bn="recompute", batch_size=100).bn_batch == 100
 
 
+def test_an_out_of_memory_in_the_bn_pass_fails_the_point_in_one_line_and_does_not_retry(monkeypatch):
+    """The pass's own error named the out-of-memory, so the evaluation took it for one,
+    halved its batch (which the pass does not use) and tried again, for ever."""
+    model = conv_bn()
+    x = torch.randn(300, 1, 8, 8)
+    d = create_random_direction(model, torch.Generator().manual_seed(4))
+    ev = Evaluator(model, [d], train=EvalData(x, torch.randint(0, 3, (300,))), bn="recompute", fold_bn=False)
+    calls = []
+
+    def no_memory(module, inputs):
+        if module.training:
+            calls.append(1)
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    model[1].register_forward_pre_hook(no_memory)
+    with pytest.raises(BadInput, match="out of memory re-estimating BatchNorm statistics in batches of 1024; "
+                                       "give a smaller --batch-size"):
+        ev.evaluate(0.5)
+    assert len(calls) == 1 and ev.batch_size == ev.bn_batch == 1024
+
+
 def test_bn_recompute_of_a_batchnorm1d_model_takes_a_last_batch_of_one_sample_with_the_one_before():
     """7 samples at batch 3 run as 3, 3, 1: BatchNorm1d cannot train on one sample."""
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 16), torch.nn.BatchNorm1d(16),

@@ -286,6 +286,10 @@ def test_1d_figure_marks_a_finite_point_between_gaps():
     # no marker where a line is drawn
     fig = plot_1d(x, {"train_loss": np.array([1.0, 0.5, 0.2, 0.5, np.nan])})
     assert not [line for line in fig.axes[0].get_lines() if line.get_marker() == "o"]
+    # and a comparison's curves alike
+    fig = plot_comparison_1d([("small", x, loss), ("large", x, np.array([1.0, 0.5, 0.2, 0.5, 1.0]))])
+    dots = [line for line in fig.axes[0].get_lines() if line.get_marker() == "o"]
+    assert len(dots) == 1 and list(dots[0].get_xdata()) == [0.0] and dots[0].get_color() == "C0"
 
 
 def test_comparison_1d_draws_every_curve_with_its_label():
