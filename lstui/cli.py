@@ -567,7 +567,7 @@ def ls(ctx: click.Context, show_all: bool, as_json: bool) -> None:
         jobs = store.list_jobs(include_finished=show_all)
         hidden = 0
         if not jobs and not show_all and not as_json:
-            hidden = len(store.list_jobs(include_finished=True))
+            hidden = store.count_jobs()
     # a running job that no daemon computes is stalled: no ETA (only asked when it matters)
     daemon_running = not any(j.state is JobState.RUNNING for j in jobs) or daemon_status(_home(ctx)).running
     if as_json:

@@ -588,6 +588,11 @@ class Store:
             rows = self._rows(c, sql, params)
         return [_job_row(r) for r in reversed(rows)]
 
+    def count_jobs(self) -> int:
+        """How many jobs the store holds, finished ones included (without reading them)."""
+        with self._read() as c:
+            return int(c.execute("SELECT count(*) FROM jobs").fetchone()[0])
+
     def remove_jobs(self, job_ids: Sequence[int]) -> list[JobRow]:
         """Delete finished jobs from the store, all or none: their rows, units, points,
         log and dependencies, in one transaction. Their ids are never given again.

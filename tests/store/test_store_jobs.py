@@ -522,6 +522,7 @@ def test_list_jobs_hides_finished_and_keeps_the_newest(store: Store, tmp_path: P
         JobState.PAUSED,
     ]
     assert [j.id for j in store.list_jobs(limit=2)] == jobs[-2:]
+    assert store.count_jobs() == len(jobs)
 
 
 def test_jobs_version_moves_with_the_jobs_and_not_with_heartbeats_or_leases(
