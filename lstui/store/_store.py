@@ -1267,14 +1267,6 @@ class Store:
         with self._read() as c:
             return int(c.execute("SELECT n FROM jobs_version WHERE id = 1").fetchone()[0])
 
-    def change_marker(self) -> tuple[int, int]:
-        """A value that changes whenever the database does, by any connection: SQLite's
-        ``data_version`` (commits of other connections) and this connection's own count
-        of changed rows. Equal markers: nothing was written in between."""
-        with self._read() as c:
-            version = int(c.execute("PRAGMA data_version").fetchone()[0])
-            return version, c.total_changes
-
     def daemon_events(self, since: float) -> list[Event]:
         """The daemon's and its workers' own lines (of no job) since ``since`` (unix
         time), in order."""

@@ -5,7 +5,10 @@ to be called from one worker thread, about once a second. Each :meth:`StorePolle
 returns a frozen :class:`Snapshot`: the jobs, the workers, the daemon, the devices and,
 for the job being looked at, its preview data and its log. The preview arrays are
 filled incrementally (:meth:`~lstui.store.Store.points_since`) and only when the job's
-``done_points`` changed, so a 101×101 surface is not re-read every second.
+``done_points`` changed, so a 101×101 surface is not re-read every second. The jobs
+are read again only when they changed (:meth:`~lstui.store.Store.jobs_version`; a
+worker's heartbeat changes nothing): reading 9,500 jobs took 0.27 s, every second, with
+nothing changing.
 
 Nothing here imports Textual, torch or matplotlib.
 """
@@ -227,6 +230,10 @@ class StorePoller:
         self._detail: _DetailState | None = None
         self.points_reads = 0
         """How many times point rows were read (tests check that idle polls read none)."""
+        self.jobs_reads = 0
+        """How many times the jobs were read (tests check that idle polls read none)."""
+        self._jobs_read: tuple[Store, object, tuple[JobRow, ...]] | None = None
+        """The store the jobs were last read from, its marker just before, and the jobs."""
 
     def close(self) -> None:
         for store in (self.store, self._gone):
@@ -305,7 +312,7 @@ class StorePoller:
             return Snapshot(now, (), daemon=daemon_status(self.home), devices=self._devices,
                             error=f"the database {self.home / DB_NAME} was deleted; waiting for a new one")
         try:
-            jobs = tuple(store.list_jobs())
+            jobs = self._jobs(store)
             workers = tuple(store.workers(alive_within_s=WORKER_ALIVE_S))
         except LstuiError as exc:
             return Snapshot(now, (), error=str(exc), database=self.identity, notice=notice)
@@ -318,6 +325,27 @@ class StorePoller:
         detail = self._job_detail(by_id.get(detail_job)) if detail_job is not None else None
         return Snapshot(now, jobs, workers, daemon, self._devices, preview, detail,
                         database=self.identity, notice=notice)
+
+    def _jobs(self, store: Store) -> tuple[JobRow, ...]:
+        """Every job, in id order: the tuple read last time when nothing was written to
+        the database since (the same object, so the screens can tell at once).
+
+        Only the jobs are kept: what depends on the time (elapsed, ETA, stalled, the
+        workers alive) is worked out at each poll from the snapshot's time, the
+        workers and the daemon, all read every time.
+
+        The jobs' version is read before the jobs, so a write between the two is read
+        again at the next poll; another database file is another :class:`Store` (see
+        :meth:`_check_database`).
+        """
+        marker = store.jobs_version()
+        last = self._jobs_read
+        if last is not None and last[0] is store and last[1] == marker:
+            return last[2]
+        jobs = tuple(store.list_jobs())
+        self.jobs_reads += 1
+        self._jobs_read = (store, marker, jobs)
+        return jobs
 
     # -- preview ---------------------------------------------------------------------
 

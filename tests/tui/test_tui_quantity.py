@@ -282,3 +282,21 @@ def test_an_accuracy_marks_its_maximum_and_its_levels_resolve_the_top() -> None:
     picture = draw_surface(x, y, acc, 18, 9, levels=levels, highest=True)
     assert picture.extreme == (0.5, -0.25, 97.3)
     assert sum("".join(s.text for s in line).count(MIN_MARK) for line in picture.lines) == 1
+
+
+def test_a_loss_diverged_to_inf_at_every_point_is_still_the_loss_drawn() -> None:
+    """Every point so far at +inf loss, the accuracy finite (a logit of -inf keeps its
+    accuracy): the preview drew the accuracy and said the job had nothing else."""
+    from lstui.tui.snapshot import PreviewData
+    from lstui.tui.widgets import drawn_quantity, quantities
+
+    shape = (3, 3)
+    data = PreviewData(1, "surface", "diverged", 9, 9, np.linspace(-1, 1, 3), np.linspace(-1, 1, 3),
+                       {"train_loss": np.full(shape, np.inf), "train_acc": np.full(shape, 10.0)}, 0,
+                       computed=np.ones(shape, dtype=bool))
+    assert quantities(data) == ("train_loss", "train_acc")
+    assert drawn_quantity(data, None) == "train_loss"
+    all_nan = PreviewData(1, "surface", "diverged", 9, 9, np.linspace(-1, 1, 3), np.linspace(-1, 1, 3),
+                          {"train_loss": np.full(shape, np.nan), "train_acc": np.full(shape, np.nan)}, 0,
+                          computed=np.ones(shape, dtype=bool))
+    assert drawn_quantity(all_nan, None) == "train_loss"

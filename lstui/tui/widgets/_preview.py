@@ -92,13 +92,15 @@ def without_points(job: JobRow | None, snapshot: Snapshot | None = None) -> tupl
 
 def quantities(data: PreviewData) -> tuple[str, ...]:
     """The quantities of :data:`QUANTITIES` that ``data`` holds values of, in that order
-    (all of its arrays while none holds one: no point computed yet).
+    (all of its arrays while none holds one: no point computed yet, or all NaN).
 
-    The store keeps a quantity a job did not compute as NULL, read as NaN: an array
-    with no finite value is one the job does not have.
+    The store keeps a quantity a job did not compute as NULL, read as NaN: an array of
+    NaN only is one the job does not have. An infinite value is a value: a loss that
+    diverged to +inf at every point so far is still drawn (as NaN/inf cells), not left
+    out for the accuracy, which stays finite there.
     """
     present = [key for key in QUANTITIES if key in data.arrays]
-    return tuple([key for key in present if np.isfinite(data.arrays[key]).any()] or present)
+    return tuple([key for key in present if (~np.isnan(data.arrays[key])).any()] or present)
 
 
 def drawn_quantity(data: PreviewData, chosen: str | None) -> str:
