@@ -38,6 +38,15 @@ def _compute(store: Store, worker: int, job_id: int, units: int) -> None:
         assert store.complete_unit(claim.unit_id, worker)
 
 
+def _two_finished(store: Store) -> list[int]:
+    """Two 3×3 jobs, every point stored, their files not written."""
+    worker = store.register_worker("cpu", os.getpid(), socket.gethostname())
+    jobs = [_job(store, "first"), _job(store, "second")]
+    for job_id in jobs:
+        _compute(store, worker, job_id, 3)
+    return jobs
+
+
 def _daemon(home: Path) -> Daemon:
     daemon = Daemon(home, [], export_formats=())
     daemon._writer = ThreadPoolExecutor(max_workers=1)
@@ -49,10 +58,7 @@ def test_a_stop_while_finished_jobs_wait_for_their_files_writes_them(tmp_path: P
     and the jobs, already counted as handled, were left with no surface file for good."""
     home = tmp_path / "home"
     with Store.open_home(home) as store:
-        worker = store.register_worker("cpu", os.getpid(), socket.gethostname())
-        jobs = [_job(store, "first"), _job(store, "second")]
-        for job_id in jobs:
-            _compute(store, worker, job_id, 3)
+        jobs = _two_finished(store)
         daemon = _daemon(home)
         busy = threading.Event()
         assert daemon._writer is not None
@@ -73,10 +79,7 @@ def test_a_stop_leaves_a_backlog_of_figures_to_the_next_daemon_and_says_so(
     stop for 90 s: ``lstui daemon stop`` gave up after 60 s and said it had not stopped."""
     home = tmp_path / "home"
     with Store.open_home(home) as store:
-        worker = store.register_worker("cpu", os.getpid(), socket.gethostname())
-        jobs = [_job(store, "first"), _job(store, "second")]
-        for job_id in jobs:
-            _compute(store, worker, job_id, 3)
+        jobs = _two_finished(store)
         monkeypatch.setattr(daemon_module, "FINAL_WRITES_S", 0.0)  # the stop's time is up at once
         daemon = _daemon(home)
         daemon._shutdown(store, timeout_s=1.0)

@@ -84,6 +84,15 @@ def _painted(surface: SurfaceView) -> list[list[tuple[str, object]]]:
     return [[(seg.text, seg.style) for seg in strip] for strip in surface._build()]
 
 
+async def _on_job_one(pilot: Pilot[None], app: LstuiApp) -> Preview:
+    """The app settled on job 1 (both splits), its train loss drawn: the main preview."""
+    await settle(pilot)
+    await select_job(pilot, BOTH)
+    preview = app.main.preview
+    await wait_for(pilot, lambda: preview.drawn == "train_loss", 10, "job 1's surface")
+    return preview
+
+
 async def _press(pilot: Pilot[None], key: str) -> None:
     await pilot.press(key)
     await pilot.pause(0.2)
@@ -95,10 +104,7 @@ def test_t_steps_the_2d_preview_through_the_job_s_quantities(tmp_path: Path) -> 
     async def drive() -> None:
         app = fixed_app(home)
         async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await select_job(pilot, BOTH)
-            preview = app.main.preview
-            await wait_for(pilot, lambda: preview.drawn == "train_loss", 10, "job 1's surface")
+            preview = await _on_job_one(pilot, app)
             await pilot.pause(0.2)
             assert "train loss · linear (g) · t: next" in _quantity_line(preview)
             pictures = [_painted(preview.surface)]
@@ -143,10 +149,7 @@ def test_the_choice_is_app_wide_kept_across_jobs_and_followed_by_the_job_screen(
     async def drive() -> None:
         app = fixed_app(home)
         async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await select_job(pilot, BOTH)
-            preview = app.main.preview
-            await wait_for(pilot, lambda: preview.drawn == "train_loss", 10, "job 1's surface")
+            preview = await _on_job_one(pilot, app)
             for _ in range(3):
                 await _press(pilot, "t")
             assert preview.drawn == "test_acc"
@@ -238,10 +241,7 @@ def test_the_palette_runs_t_and_the_key_bar_shows_it_where_it_adds_no_row(tmp_pa
     async def drive() -> None:
         app = fixed_app(home)
         async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await select_job(pilot, BOTH)
-            preview = app.main.preview
-            await wait_for(pilot, lambda: preview.drawn == "train_loss", 10, "job 1's surface")
+            preview = await _on_job_one(pilot, app)
             await app.run_action("cycle_quantity")
             assert preview.drawn == "test_loss"
             assert "Next quantity" in {c.title for c in app.get_system_commands(app.screen)}
