@@ -720,7 +720,13 @@ def rm(ctx: click.Context, jobs: tuple[str, ...], older_than: str | None, yes: b
     job left in the store is drawn from (a comparison's curves) is refused, or kept by
     --older-than; a queued, running or paused job is refused: cancel it first."""
     from lstui.scheduler.daemon import daemon_status
-    from lstui.scheduler.prune import cutoff_of, finished_before, parse_age, remove_jobs
+    from lstui.scheduler.prune import (
+        cutoff_of,
+        finished_before,
+        parse_age,
+        remove_jobs,
+        unremovable,
+    )
     from lstui.views import id_ranges
 
     if bool(jobs) == (older_than is not None):
@@ -728,12 +734,17 @@ def rm(ctx: click.Context, jobs: tuple[str, ...], older_than: str | None, yes: b
     ids = _parse_job_ids(jobs)
     with _store(ctx, existing=True) as store:
         home = store.path.parent
+        running = daemon_status(home).running
         if older_than is not None:
             age_s = parse_age(older_than)
             ids, kept = finished_before(store, cutoff_of(age_s))
             if kept:
                 click.echo(f"kept {len(kept)} job{'s' if len(kept) > 1 else ''} that later jobs are drawn "
                            f"from: {id_ranges(kept)}", err=True)
+            busy = unremovable(store, ids, home, keep_files=keep_files, daemon_running=running)
+            for why in busy.values():
+                click.echo(f"kept: {why}", err=True)
+            ids = [j for j in ids if j not in busy]
             if not ids:
                 click.echo(f"no finished job is older than {older_than}")
                 return
@@ -741,8 +752,7 @@ def rm(ctx: click.Context, jobs: tuple[str, ...], older_than: str | None, yes: b
                 click.echo(f"{len(ids)} finished job{'s' if len(ids) > 1 else ''} older than {older_than}: "
                            f"{id_ranges(ids)}; lstui rm --older-than {older_than} --yes removes them")
                 return
-        removal = remove_jobs(store, ids, home, keep_files=keep_files,
-                              daemon_running=daemon_status(home).running)
+        removal = remove_jobs(store, ids, home, keep_files=keep_files, daemon_running=running)
     freed = f", {removal.freed_bytes / 2**20:.1f} MB of files" if removal.folders else ""
     kept_note = " (their folders kept)" if keep_files else ""
     click.echo(f"removed {len(removal.jobs)} job{'s' if len(removal.jobs) != 1 else ''}: "

@@ -418,10 +418,13 @@ def existing_points(
 def _compute_keys(d: Mapping[str, object]) -> dict[str, object]:
     """The settings that change the numbers (not the name, priority or batch size; the
     batch size does under ``--bn recompute``: the statistics are averages over batches)."""
+    from lstui.landscape.evaluator import BN_RECOMPUTE_BATCH
+
     ignore = {"name", "priority", "batch_size", "compile", "fold_bn", "triton_conv", "figure", "import_path"}
-    if d.get("bn") == "recompute":
-        ignore.discard("batch_size")
-    return {k: v for k, v in d.items() if k not in ignore}
+    keys = {k: v for k, v in d.items() if k not in ignore}
+    if d.get("bn") == "recompute":  # (none given is the default, the same numbers)
+        keys["batch_size"] = d.get("batch_size") or BN_RECOMPUTE_BATCH
+    return keys
 
 
 ProgressCallback = Callable[[int, "PointResult"], None]

@@ -46,6 +46,7 @@ from lstui.errors import (
     DaemonError,
     DatabaseDamaged,
     DatabaseLocked,
+    JobNotFound,
     LstuiError,
     StoreError,
     first_line,
@@ -92,10 +93,13 @@ after 10 s, then 20, 40, … (at most 300) seconds."""
 RESULTS_RETRY_MAX_S = 300.0
 STOP_WAIT_S = 30.0
 """How long a stopping daemon waits for its workers to finish the point in hand."""
-FINAL_WRITES_S = 20.0
-"""How long a stopping daemon spends on the files of jobs that finished (figures take a
-second or more a job): with a backlog of hundreds, ``lstui daemon stop`` gave up after
-60 s and said the daemon had not stopped. The rest is left to the next daemon."""
+STOP_BUDGET_S = 45.0
+"""How long after a stop began a stopping daemon stops starting the files of finished
+jobs (figures take a second or more a job): with a backlog of hundreds, ``lstui daemon
+stop`` gave up after 60 s and said the daemon had not stopped. The rest is left to the
+next daemon."""
+FINAL_WRITES_MIN_S = 5.0
+"""The least time a stopping daemon gives those files, however long its workers took."""
 LOCK_WAIT_S = 3.0
 """How long a starting daemon retries the lock (status checks hold it for an instant)."""
 START_TRY_S = 1.0
@@ -289,6 +293,7 @@ class Daemon:
     _seen_marker: int | None = None  # the jobs' version as the last look at them found it
     _full_look_at: float = -math.inf  # (monotonic) when the last look read every job
     _full_look_wall: float = 0.0  # (unix time) the same moment
+    _full_look_marker: int | None = None  # the jobs' version then
     _look_again: bool = False  # a job's files wait for a later round, whatever the store does
     _retry_wait: dict[int, float] = field(default_factory=dict)
     _writer: ThreadPoolExecutor | None = None
@@ -474,16 +479,19 @@ class Daemon:
         # an idle daemon does not read every job it ever ran twice a second: only when the
         # jobs changed, a write waits (its 3 s, its space), or the writer has work in hand
         marker = store.jobs_version()
-        if (not wait and marker == self._seen_marker and not self._pending and not self._look_again
+        # nor, while jobs run, every job it ever ran at each point stored: the unfinished
+        # ones and those finished lately (a cancelled job's last point comes after its
+        # finish), and every job again once FULL_LOOK_S has passed and they changed
+        full = wait or bool(self._retry_at) or (
+            marker != self._full_look_marker and now - self._full_look_at >= FULL_LOOK_S)
+        if (not full and marker == self._seen_marker and not self._pending and not self._look_again
                 and not any(now >= t for t in self._retry_at.values())):
             return 0
         self._seen_marker, self._look_again = marker, False
-        # nor, while jobs run, every job it ever ran at each point stored: the unfinished
-        # ones and those finished lately (a cancelled job's last point comes after its
-        # finish), and every job once in FULL_LOOK_S
-        if wait or self._retry_at or now - self._full_look_at >= FULL_LOOK_S:
-            self._full_look_at, self._full_look_wall = now, time.time()
+        if full:
+            self._full_look_at, self._full_look_wall, self._full_look_marker = now, time.time(), marker
             jobs = store.list_jobs(include_finished=True)
+            self._forget_removed({j.id for j in jobs})
         else:
             jobs = store.list_jobs(include_finished=True, finished_after=self._full_look_wall - LATE_POINTS_S)
         for job in jobs:
@@ -498,12 +506,12 @@ class Daemon:
                     continue
                 if now < self._retry_at.get(job.id, 0.0):
                     continue  # its files failed for want of space: tried again later
-                if until is not None and time.monotonic() >= until:
-                    left += 1
-                    continue
                 if job.state is not JobState.DONE:
                     for dep in store.fail_dependants(job.id):
                         log.info("job %d failed: dependency %d is %s", dep, job.id, job.state.value)
+                if until is not None and time.monotonic() >= until:
+                    left += 1
+                    continue
                 self._handled[job.id] = job.finished
                 self._submit(job, self._finish_job, store, job, wait=wait)
             elif job.done_points and self._written.get(job.id) != job.done_points:
@@ -515,6 +523,13 @@ class Daemon:
                 self._submit(job, self._write_surface, store, job, wait=wait)
         return left
 
+    def _forget_removed(self, present: set[int]) -> None:
+        """Drop what is kept about jobs no longer in the store (``lstui rm``): a job
+        waiting to retry its files kept every look a full read, for good."""
+        for kept in (self._retry_at, self._retry_wait, self._handled, self._written, self._last_write):
+            for job_id in [j for j in kept if j not in present]:
+                del kept[job_id]
+
     def _submit(self, job: JobRow, fn, *args, wait: bool) -> None:  # type: ignore[no-untyped-def]
         if wait or self._writer is None:
             fn(*args)
@@ -524,6 +539,8 @@ class Daemon:
     def _write_surface(self, store: Store, job: JobRow) -> None:
         from lstui.scheduler.exporting import write_job_surface
 
+        if _removed(store, job):
+            return
         try:
             write_job_surface(store, job)
         except Exception as exc:  # a broken job must not stop the others' files
@@ -537,6 +554,8 @@ class Daemon:
         """A finished job's final surface file, its figures (when done) and its mark."""
         from lstui.scheduler.exporting import export_job, write_job_surface
 
+        if _removed(store, job):
+            return
         results = Path(job.results_dir)
         remove_stale_temporaries(results)  # of a daemon killed while it wrote them
         try:
@@ -650,6 +669,7 @@ class Daemon:
         return 1 if self.orphaned or self.failed else 0
 
     def _shutdown(self, store: Store, timeout_s: float = STOP_WAIT_S) -> None:
+        began = time.monotonic()
         for slot in self.slots:
             if slot.proc is not None and slot.proc.poll() is None:
                 slot.proc.send_signal(signal.SIGTERM)
@@ -678,7 +698,10 @@ class Daemon:
             self._release_killed(store, killed, timeout_s)
             self._recover(store)
             store.recover_workers([])  # jobs no worker holds now wait as queued, not running
-            left = self._write_results(store, wait=True, until=time.monotonic() + FINAL_WRITES_S)
+            # within lstui daemon stop's minute, counted from the stop, however long the
+            # workers took; a few seconds at least, for the files of the jobs just finished
+            until = max(began + STOP_BUDGET_S, time.monotonic() + FINAL_WRITES_MIN_S)
+            left = self._write_results(store, wait=True, until=until)
             if left:
                 said = (f"stopping: the figures of {left} finished job{'s' if left > 1 else ''} are "
                         "left to the next daemon (lstui daemon start writes them)")
@@ -704,6 +727,16 @@ class Daemon:
                         f"and was killed; {n} unit(s) back, not counted as failed")
                 log.warning("%s", said)
                 store.add_event(None, "warning", said)
+
+
+def _removed(store: Store, job: JobRow) -> bool:
+    """Whether ``job`` left the store (``lstui rm``) since it was read: its files are not
+    written, which would bring back the folder just deleted."""
+    try:
+        store.get_job(job.id)
+    except JobNotFound:
+        return True
+    return False
 
 
 def _remove_own_pid_file(pid_path: Path) -> None:

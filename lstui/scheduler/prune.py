@@ -66,6 +66,64 @@ def finished_before(store: Store, cutoff: float) -> tuple[list[int], list[int]]:
     return sorted(old - kept), sorted(kept)
 
 
+WRITING_S = 120.0
+"""A finished job whose files a running daemon has not marked written yet, and which
+finished this recently, is taken to be in its hands (after that: a folder deleted by
+hand, or one it could not write, is nothing to wait for)."""
+
+_PATH_KEYS = ("dir_file", "checkpoint", "checkpoint_b", "target", "target_y", "projection")
+"""The keys of a job's spec that name a file it reads (``checkpoints``: a list of them)."""
+
+
+def unremovable(store: Store, job_ids: Sequence[int], home: Path, *, keep_files: bool,
+                daemon_running: bool, now: float | None = None) -> dict[int, str]:
+    """The jobs of ``job_ids`` that cannot go now, each with why, in one line: one whose
+    files a running daemon is writing, or (unless ``keep_files``) one whose folder holds a
+    file a job left in the store reads (a ``--dir-file`` reusing its directions)."""
+    from lstui.scheduler.daemon import finish_marked
+
+    now = time.time() if now is None else now
+    wanted = set(job_ids)
+    jobs = store.list_jobs(include_finished=True)
+    by_id = {j.id: j for j in jobs}
+    why: dict[int, str] = {}
+    for job_id in job_ids:
+        job = by_id.get(job_id)
+        if (daemon_running and job is not None and job.state in FINISHED and job.kind != "figure"
+                and job.done_points and not finish_marked(job) and Path(job.results_dir).is_dir()
+                and job.finished is not None and now - job.finished < WRITING_S):
+            why[job_id] = f"job {job_id}'s files are being written by the daemon; try again in a moment"
+    if keep_files:
+        return why
+    home = home.resolve()
+    folders = {j: _own_folders(by_id[j], home) for j in job_ids if j in by_id}
+    for other in jobs:
+        if other.id in wanted:
+            continue
+        for used in _paths_read(other):
+            for job_id, owned in folders.items():
+                if job_id not in why and any(used == f or f in used.parents for f in owned):
+                    why[job_id] = (f"job {other.id} reads {used} from job {job_id}'s folder: remove both "
+                                   f"(lstui rm {job_id} {other.id}), or this one with --keep-files")
+    return why
+
+
+def _paths_read(job: JobRow) -> list[Path]:
+    """The files ``job``'s spec names, resolved (those it would read to run again)."""
+    named = [job.spec.get(key) for key in _PATH_KEYS]
+    checkpoints = job.spec.get("checkpoints")
+    if isinstance(checkpoints, list | tuple):
+        named += list(checkpoints)
+    out = []
+    for value in named:
+        if isinstance(value, str) and value:
+            try:
+                out.append(Path(value).expanduser().resolve())
+            except OSError:
+                continue
+    return out
+
+
 def remove_jobs(
     store: Store, job_ids: Sequence[int], home: Path, *, keep_files: bool = False, daemon_running: bool = False
 ) -> Removal:
@@ -73,17 +131,12 @@ def remove_jobs(
     then delete their folders under ``home`` unless ``keep_files``.
 
     Raises:
-        InvalidTransition: a job whose files a running daemon has still to write (its
-            folder would come back half written), or one the store refuses.
+        InvalidTransition: a job :func:`unremovable` names (the first), or one the store
+            refuses.
     """
-    from lstui.scheduler.daemon import finish_marked
-
-    if daemon_running:
-        for job_id in job_ids:
-            job = store.get_job(job_id)
-            if job.state in FINISHED and job.kind != "figure" and job.done_points and not finish_marked(job):
-                raise InvalidTransition(f"job {job_id}'s files are being written by the daemon; "
-                                        "try again in a moment")
+    why = unremovable(store, job_ids, home, keep_files=keep_files, daemon_running=daemon_running)
+    if why:
+        raise InvalidTransition(next(iter(why.values())))
     removal = Removal(store.remove_jobs(job_ids))
     if keep_files:
         return removal

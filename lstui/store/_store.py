@@ -76,12 +76,21 @@ _JOB_COLUMNS = """
     (SELECT group_concat(d.depends_on) FROM job_deps d WHERE d.job_id = j.id) AS deps
 """
 
+WORKER_HOLD_S = 30.0
+"""A worker heard from this recently whose current job is one to remove still holds it:
+it writes the point in hand after a cancel."""
+
 _NEXT_JOB_ID_SQL = (
     "(SELECT max(coalesce((SELECT max(id) FROM jobs), 0),"
     " coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'last_removed_job'), 0)) + 1)"
 )
 """A new job's id: past every job there is and every job removed (SQLite would give a
 removed last job's id again, and its old log lines and folder name with it)."""
+_NEXT_UNIT_ID_SQL = (
+    "SELECT max(coalesce((SELECT max(id) FROM units), 0),"
+    " coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'last_removed_unit'), 0)) + 1"
+)
+"""A new job's first unit id, likewise past every unit removed."""
 
 # The next unit to run: of the claimable jobs, the one with the highest priority, then
 # the oldest; of its pending units, the first in the caller's (coarse-to-fine) order.
@@ -534,10 +543,13 @@ class Store:
                 "INSERT INTO job_deps (job_id, depends_on) VALUES (?, ?)",
                 [(job_id, d) for d in deps],
             )
+            # past every unit removed too: a worker that finishes a removed job's point
+            # must find no unit under its id, not another job's
+            first_unit = int(c.execute(_NEXT_UNIT_ID_SQL).fetchone()[0])
             c.executemany(
-                "INSERT INTO units (job_id, seq, indices, state, attempts)"
-                " VALUES (?, ?, ?, 'pending', 0)",
-                [(job_id, seq, json.dumps(list(map(int, u)))) for seq, u in enumerate(units)],
+                "INSERT INTO units (id, job_id, seq, indices, state, attempts)"
+                " VALUES (?, ?, ?, ?, 'pending', 0)",
+                [(first_unit + seq, job_id, seq, json.dumps(list(map(int, u)))) for seq, u in enumerate(units)],
             )
             after = f" after job{'s' if len(deps) > 1 else ''} {', '.join(map(str, deps))}"
             self._event(
@@ -629,12 +641,24 @@ class Store:
                 " ORDER BY j.id", (wanted,),
             )
             removed = [_job_row(r) for r in rows]
-            if ids:
-                c.execute(
-                    "INSERT INTO meta (key, value) VALUES ('last_removed_job', ?) ON CONFLICT (key)"
-                    " DO UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
-                    (str(ids[-1]),),
-                )
+            held = c.execute(
+                "SELECT current_job, id FROM workers WHERE state = 'alive' AND heartbeat >= ?"
+                " AND current_job IN (SELECT value FROM json_each(?)) ORDER BY current_job",
+                (self._clock() - WORKER_HOLD_S, wanted),
+            ).fetchone()
+            if held is not None:
+                raise InvalidTransition(f"job {held[0]} is still in worker {held[1]}'s hands (the point it "
+                                        "was computing when it stopped); try again in a moment")
+            last_unit = c.execute(
+                "SELECT max(id) FROM units WHERE job_id IN (SELECT value FROM json_each(?))", (wanted,)
+            ).fetchone()[0]
+            for key, value in (("last_removed_job", ids[-1] if ids else None), ("last_removed_unit", last_unit)):
+                if value is not None:
+                    c.execute(
+                        "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE"
+                        " SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+                        (key, str(value)),
+                    )
             for table in ("points", "units", "events", "job_deps"):
                 c.execute(f"DELETE FROM {table} WHERE job_id IN (SELECT value FROM json_each(?))", (wanted,))
             c.execute("DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(?))", (wanted,))
@@ -915,16 +939,19 @@ class Store:
         Returns:
             How many points were new.
 
+        A unit that no longer exists (its job removed) takes nothing: 0. Unit ids are
+        never given again, so its points cannot land in another job.
+
         Raises:
-            ValueError: the unit does not exist or an index is not one of its points.
+            ValueError: an index is not one of the unit's points.
         """
         now = self._clock()
         with self._immediate() as c:
             unit = c.execute(
                 "SELECT job_id, indices FROM units WHERE id = ?", (unit_id,)
             ).fetchone()
-            if unit is None:
-                raise ValueError(f"unit {unit_id} does not exist")
+            if unit is None:  # its job was removed (lstui rm) while the point was computed
+                return 0
             job_id, indices = unit[0], set(json.loads(unit[1]))
             stray = [r.idx for r in rows if r.idx not in indices]
             if stray:

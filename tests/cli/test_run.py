@@ -101,6 +101,11 @@ def test_rerun_with_other_settings_on_the_same_out_is_refused(tmp_path):
     other_batch = run_lstui("run", "surface", *SMALL, "--x", "-1:1:3", "--bn", "recompute", "--batch-size",
                             "128", "--out", str(bn), "--no-figure")
     assert other_batch.returncode == 2 and "holds a surface of other settings" in other_batch.stderr
+    default = tmp_path / "default"  # no batch size given is 1024: the same numbers
+    for batch in ((), ("--batch-size", "1024")):
+        same = run_lstui("run", "surface", *SMALL, "--x", "-1:1:3", "--bn", "recompute", *batch,
+                         "--out", str(default), "--no-figure")
+        assert same.returncode == 0, same.stderr
 
 
 def test_the_triton_choice_is_kept_with_the_job_and_does_not_change_its_numbers(tmp_path):

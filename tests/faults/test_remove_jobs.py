@@ -4,9 +4,15 @@ MB of results), and a results folder deleted by hand was written again by the da
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
+import pytest
+
+from lstui.errors import InvalidTransition
+from lstui.scheduler.prune import remove_jobs, unremovable
+from lstui.store import PointRow, Store
 from tests.faults.support import Lab, wait_until
 
 TINY_JOB = ("surface", "--model", "mlp", "--data", "digits", "--subset", "100", "--x", "-1:1:3")
@@ -18,6 +24,8 @@ def _done_jobs(lab: Lab, count: int) -> list[int]:
         lab.wait_job(job_id, ("done",))
     wait_until("their files", lambda: all((Path(lab.job(j)["results_dir"]) / ".lstui-finished").exists()
                                           for j in ids))
+    wait_until("idle workers", lambda: not lab.query(
+        "SELECT id FROM workers WHERE state = 'alive' AND current_job IS NOT NULL"))
     return ids
 
 
@@ -55,13 +63,13 @@ def test_rm_refuses_an_unfinished_job_in_one_line_and_removes_nothing(lab: Lab) 
 def test_rm_older_than_lists_first_then_removes_with_yes_and_keep_files_keeps_folders(lab: Lab) -> None:
     lab.start_daemon("cpu:1", "--export", "")
     old, recent = _done_jobs(lab, 2)
-    time.sleep(2.5)
+    time.sleep(6)
     (newest,) = _done_jobs(lab, 1)
-    listed = lab.cli("rm", "--older-than", "2s").stdout.strip()
-    assert listed == f"2 finished jobs older than 2s: {old}–{recent}; lstui rm --older-than 2s --yes removes them"
+    listed = lab.cli("rm", "--older-than", "5s").stdout.strip()
+    assert listed == f"2 finished jobs older than 5s: {old}–{recent}; lstui rm --older-than 5s --yes removes them"
     assert len(lab.jobs()) == 3  # nothing removed yet
     folder = Path(lab.job(old)["results_dir"])
-    out = lab.cli("rm", "--older-than", "2s", "--yes", "--keep-files").stdout.strip()
+    out = lab.cli("rm", "--older-than", "5s", "--yes", "--keep-files").stdout.strip()
     assert out == f"removed 2 jobs: {old}–{recent} (their folders kept)"
     assert [j["id"] for j in lab.jobs()] == [newest] and folder.is_dir()
     assert lab.cli("rm", "--older-than", "1w").stdout.strip() == "no finished job is older than 1w"
@@ -69,3 +77,67 @@ def test_rm_older_than_lists_first_then_removes_with_yes_and_keep_files_keeps_fo
     assert bad.returncode == 2 and "give a number and a unit, like 30d" in bad.stderr
     both = lab.cli("rm", "3", "--older-than", "1d", check=False)
     assert both.returncode == 2 and "not both, not neither" in both.stderr
+
+
+def _finished(store: Store, home: Path, name: str, spec: dict[str, object], kind: str = "surface") -> int:
+    """A finished one-point job whose results folder exists, with a file in it."""
+    job_id = store.add_job(kind=kind, name=name, spec=spec, total_points=1, units=[[0]],
+                           results_root=home / "results")
+    worker = store.register_worker("cpu", 4242, "lab")
+    claim = store.claim_unit(worker, lease_s=60, job_ids=[job_id])
+    assert claim is not None
+    store.write_points(claim.unit_id, worker, [PointRow(0, 1.0)])
+    store.complete_unit(claim.unit_id, worker)
+    store.heartbeat(worker, current_job=None)
+    folder = store.get_job(job_id).results_dir
+    folder.mkdir(parents=True)
+    (folder / "directions.h5").write_bytes(b"x")
+    return job_id
+
+
+def test_rm_keeps_a_folder_another_job_reads_and_deletes_only_under_the_home(tmp_path: Path) -> None:
+    """Only job_deps was asked: a job queued with --dir-file in a finished job's folder
+    (reusing its directions) lost its direction file to `lstui rm` of that job."""
+    home = tmp_path / "home"
+    with Store.open_home(home) as store:
+        first = _finished(store, home, "first", {"model": "mlp"})
+        reused = str(store.get_job(first).results_dir / "directions.h5")
+        second = _finished(store, home, "second", {"model": "mlp", "dir_file": reused})
+        with pytest.raises(InvalidTransition, match=rf"job {second} reads .*directions.h5 from job {first}'s "
+                                                    rf"folder: remove both \(lstui rm {first} {second}\)"):
+            remove_jobs(store, [first], home)
+        assert Path(reused).exists() and len(store.list_jobs()) == 2
+        assert unremovable(store, [first], home, keep_files=True, daemon_running=False) == {}
+
+        # a trajectory's plane folder goes with it; a folder outside the home never does
+        plane = home / "trajectories" / "20261206-120000-traj"
+        plane.mkdir(parents=True)
+        (plane / "pca_directions.h5").write_bytes(b"x")
+        trajectory = _finished(store, home, "traj", {"model": "mlp", "dir_file": str(plane / "pca_directions.h5")},
+                               kind="trajectory")
+        outside = tmp_path / "elsewhere" / "00009-linked"
+        outside.mkdir(parents=True)
+        linked = home / "results" / "00099-linked"
+        linked.symlink_to(outside)
+        stray = _finished(store, home, "stray", {"model": "mlp"})
+        stray_folder = store.get_job(stray).results_dir
+        shutil.rmtree(stray_folder)
+        stray_folder.symlink_to(outside)  # its folder, a link out of the home
+        removal = remove_jobs(store, [first, second, trajectory, stray], home)
+        assert [j.id for j in removal.jobs] == [first, second, trajectory, stray]
+        assert not Path(reused).exists() and not plane.exists()
+        assert outside.is_dir() and stray_folder.is_symlink()  # the link's target is not the home's
+        assert store.list_jobs() == []
+
+
+def test_rm_waits_for_files_the_daemon_is_writing_but_not_for_a_folder_deleted_by_hand(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    with Store.open_home(home) as store:
+        job = _finished(store, home, "fresh", {"model": "mlp"})  # finished now, no finish mark
+        busy = unremovable(store, [job], home, keep_files=False, daemon_running=True)
+        assert busy == {job: f"job {job}'s files are being written by the daemon; try again in a moment"}
+        assert unremovable(store, [job], home, keep_files=False, daemon_running=False) == {}
+        shutil.rmtree(store.get_job(job).results_dir)  # gone: nothing the daemon could be writing
+        assert unremovable(store, [job], home, keep_files=False, daemon_running=True) == {}
+        assert unremovable(store, [job], home, keep_files=False, daemon_running=True,
+                           now=time.time() + 3600) == {}

@@ -80,7 +80,8 @@ def test_a_stop_leaves_a_backlog_of_figures_to_the_next_daemon_and_says_so(
     home = tmp_path / "home"
     with Store.open_home(home) as store:
         jobs = _two_finished(store)
-        monkeypatch.setattr(daemon_module, "FINAL_WRITES_S", 0.0)  # the stop's time is up at once
+        monkeypatch.setattr(daemon_module, "STOP_BUDGET_S", 0.0)  # the stop's time is up at once
+        monkeypatch.setattr(daemon_module, "FINAL_WRITES_MIN_S", 0.0)
         daemon = _daemon(home)
         daemon._shutdown(store, timeout_s=1.0)
         assert not any(finish_marked(store.get_job(job_id)) for job_id in jobs)
@@ -182,3 +183,23 @@ def test_a_job_whose_direction_file_went_while_it_ran_says_so_when_it_ends(tmp_p
         _daemon(home)._write_results(store, wait=True)
         said = [e.message for e in store.events(job_id) if e.level == "warning"]
         assert any("directions.h5 is gone" in m and "points are all kept" in m for m in said), said
+
+
+def test_a_removed_job_is_forgotten_and_its_folder_not_written_again(tmp_path: Path) -> None:
+    """A job waiting to retry its files (no space) kept every look a full read after
+    `lstui rm`; a write queued before the removal brought its folder back."""
+    home = tmp_path / "home"
+    with Store.open_home(home) as store:
+        gone, kept = _two_finished(store)
+        daemon = _daemon(home)
+        folder = store.get_job(gone).results_dir
+        row = store.get_job(gone)  # read before the removal, as a queued write holds it
+        daemon._retry_at[gone] = 0.0
+        daemon._retry_wait[gone] = 10.0
+        store.remove_jobs([gone])
+        daemon._finish_job(store, row)
+        daemon._write_surface(store, row)
+        assert not folder.exists()
+        daemon._write_results(store, wait=True)
+        assert gone not in daemon._retry_at and gone not in daemon._retry_wait and gone not in daemon._handled
+        assert finish_marked(store.get_job(kept))

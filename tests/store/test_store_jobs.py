@@ -606,6 +606,30 @@ def test_remove_jobs_keeps_what_a_job_left_is_drawn_from_and_never_gives_an_id_a
     assert add_job(store, tmp_path) == last + 1  # SQLite alone would give `last` again
 
 
+def test_a_removed_job_s_late_point_lands_nowhere_and_a_worker_still_on_it_holds_it(
+    store: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    """A worker writes the point in hand after a cancel: with its job removed, its unit
+    id could be a new job's (SQLite gives the last rowid again), and the point land there."""
+    from lstui.errors import InvalidTransition
+
+    worker = store.register_worker("cpu", 10, "host")
+    job = add_job(store, tmp_path, points=2)
+    claim = store.claim_unit(worker, lease_s=30)
+    assert claim is not None
+    store.heartbeat(worker, current_job=job)
+    store.cancel(job)
+    with pytest.raises(InvalidTransition, match=rf"job {job} is still in worker {worker}'s hands"):
+        store.remove_jobs([job])
+    clock.advance(60)  # its worker has moved on (no word from it holding the job)
+    store.remove_jobs([job])
+    newer = add_job(store, tmp_path, points=2)
+    assert all(u > claim.unit_id for u in
+               [c.unit_id for c in iter(lambda: store.claim_unit(worker, lease_s=30), None)])
+    assert store.write_points(claim.unit_id, worker, [PointRow(claim.todo[0], 9.0)]) == 0
+    assert store.points(newer) == []
+
+
 def test_events_can_be_read_incrementally(store: Store, tmp_path: Path) -> None:
     job = add_job(store, tmp_path)
     daemon = store.add_event(None, "info", "daemon started on cuda:0,cuda:1")
