@@ -549,14 +549,18 @@ def _parse_job_ids(text: tuple[str, ...]) -> list[int]:
 @cli.command("ls")
 @click.option("--all", "show_all", is_flag=True, help="include finished jobs")
 @click.option("--json", "as_json", is_flag=True, help="a JSON array of jobs")
+@click.option("--state", "states_text", default=None,
+              help="only jobs in these states, a comma list of queued, running, paused, done, failed, cancelled")
+@click.option("--last", type=click.IntRange(min=1), default=None, help="only the newest N jobs listed")
 @click.pass_context
 @handle_errors
-def ls(ctx: click.Context, show_all: bool, as_json: bool) -> None:
+def ls(ctx: click.Context, show_all: bool, as_json: bool, states_text: str | None, last: int | None) -> None:
     """One line per job: id, state, progress, device, name."""
     from lstui.scheduler.daemon import daemon_status
-    from lstui.store import JobState
+    from lstui.store import FINISHED, JobState
     from lstui.views import job_summary, jobs_table
 
+    states = _states(states_text)
     try:
         store_cm = _store(ctx, existing=True)
     except NoStore as exc:
@@ -564,8 +568,15 @@ def ls(ctx: click.Context, show_all: bool, as_json: bool) -> None:
         return
     _note_if_disk_full(ctx)
     with store_cm as store:
-        jobs = store.list_jobs(include_finished=show_all)
+        jobs = store.list_jobs(include_finished=show_all or bool(states & FINISHED))
+        if states:
+            jobs = [j for j in jobs if j.state in states]
+        if last is not None:
+            jobs = jobs[-last:]
         hidden = 0
+        if states and not jobs and not as_json:
+            click.echo(f"no {' or '.join(sorted(s.value for s in states))} jobs")
+            return
         if not jobs and not show_all and not as_json:
             hidden = store.count_jobs()
     # a running job that no daemon computes is stalled: no ETA (only asked when it matters)
@@ -577,6 +588,24 @@ def ls(ctx: click.Context, show_all: bool, as_json: bool) -> None:
                                for j in jobs], indent=1))
         return
     click.echo(jobs_table(jobs, hidden_finished=hidden, daemon_running=daemon_running, width=_terminal_width()))
+
+
+def _states(text: str | None) -> frozenset[Any]:
+    """The job states a comma list names (none: every state).
+
+    Raises:
+        BadInput: a name that is no state.
+    """
+    from lstui.store import JobState
+
+    if text is None:
+        return frozenset()
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    known = {s.value: s for s in JobState}
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise BadInput(f"--state {text!r}: give a comma list of {', '.join(known)}")
+    return frozenset(known[n] for n in names)
 
 
 def _files_pending(job: JobRow) -> bool | None:

@@ -3,6 +3,7 @@ CLI process on a real home with a real daemon."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -132,3 +133,22 @@ def test_show_draws_the_quantity_asked_for_and_refuses_one_the_job_lacks(lab: La
         assert lacking.returncode == 2 and lacking.stdout == ""
         assert lacking.stderr.strip() == ("lstui: error: --surf-name test_err: job 2 holds no test_acc "
                                           "(it holds train_acc, train_loss)")
+
+
+def test_ls_lists_the_states_asked_for_and_the_newest_few(lab: Lab) -> None:
+    """A store of 9,500 jobs had no way to list its failed ones but all 9,500 lines."""
+    ids = [lab.submit("surface", "--model", "mlp", "--data", "digits", "--x", "-1:1:3") for _ in range(4)]
+    lab.cli("cancel", str(ids[1]), str(ids[2]))
+
+    def listed(*args: str) -> list[int]:
+        return [job["id"] for job in json.loads(lab.cli("ls", "--json", *args).stdout)]
+
+    assert listed("--state", "cancelled") == [ids[1], ids[2]]  # finished ones without --all
+    assert listed("--state", "queued,cancelled", "--last", "2") == [ids[2], ids[3]]
+    assert listed("--last", "1") == [ids[3]]
+    assert lab.cli("ls", "--state", "failed").stdout.strip() == "no failed jobs"
+    table = lab.cli("ls", "--state", "Cancelled").stdout.splitlines()
+    assert len(table) == 3 and all("cancelled" in line for line in table[1:])
+    bad = lab.cli("ls", "--state", "stopped", check=False)
+    assert bad.returncode == 2 and bad.stderr.strip() == (
+        "lstui: error: --state 'stopped': give a comma list of queued, running, paused, done, failed, cancelled")
