@@ -748,9 +748,10 @@ def rm(ctx: click.Context, jobs: tuple[str, ...], older_than: str | None, yes: b
     Their points and logs go with them, and their ids are not given again. A job that a
     job left in the store is drawn from (a comparison's curves) is refused, or kept by
     --older-than; a queued, running or paused job is refused: cancel it first."""
+    import time
+
     from lstui.scheduler.daemon import daemon_status
     from lstui.scheduler.prune import (
-        cutoff_of,
         finished_before,
         parse_age,
         remove_jobs,
@@ -766,7 +767,7 @@ def rm(ctx: click.Context, jobs: tuple[str, ...], older_than: str | None, yes: b
         running = daemon_status(home).running
         if older_than is not None:
             age_s = parse_age(older_than)
-            ids, kept = finished_before(store, cutoff_of(age_s))
+            ids, kept = finished_before(store, time.time() - age_s)
             if kept:
                 click.echo(f"kept {len(kept)} job{'s' if len(kept) > 1 else ''} that later jobs are drawn "
                            f"from: {id_ranges(kept)}", err=True)

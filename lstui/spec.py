@@ -100,6 +100,13 @@ the figure a comparison draws): refused in job files, not offered as known keys.
 INTERP_X = "-0.5:1.5:41"
 """An interpolation's default grid: A at 0, B at 1, and half the way again beyond each."""
 
+def split_keys(split: object) -> tuple[str, ...]:
+    """The values a job of ``split`` (``train``, ``test``, ``both``; anything else is
+    ``train``) stores at each point: ``train_loss``, ``train_acc`` …"""
+    splits = ("train", "test") if split == "both" else ("test",) if split == "test" else ("train",)
+    return tuple(f"{s}_{what}" for s in splits for what in ("loss", "acc"))
+
+
 SURF_NAMES = ("train_loss", "test_loss", "train_err", "test_err")
 """What a 2D surface's figures and terminal plot may draw, as the reference's
 ``--surf_name`` names them: values to be low at a good minimizer (the figures mark the

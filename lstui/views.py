@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from lstui.errors import BadInput, LstuiError
-from lstui.spec import JobSpec
+from lstui.spec import JobSpec, split_keys
 from lstui.store import FINISHED, Event, JobRow, JobState, Store
 
 if TYPE_CHECKING:
@@ -323,8 +323,7 @@ def check_surf_name(job: JobRow, surf_name: str) -> None:
     """
     if job.kind == "figure":
         raise BadInput(f"--surf-name {surf_name}: job {job.id} draws a comparison's figures; it has no surface")
-    split = str(job.spec.get("split") or "train")
-    computed = [f"{s}_{what}" for s in (("train", "test") if split == "both" else (split,)) for what in ("loss", "acc")]
+    computed = split_keys(job.spec.get("split"))
     stored = surf_name.replace("_err", "_acc")
     if stored not in computed:
         raise BadInput(f"--surf-name {surf_name}: job {job.id} holds no {stored} (it holds {', '.join(sorted(computed))})")

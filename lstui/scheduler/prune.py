@@ -176,8 +176,3 @@ def _size(folder: Path) -> int:
         except OSError:
             continue
     return total
-
-
-def cutoff_of(age_s: float, now: float | None = None) -> float:
-    """The unix time ``age_s`` seconds before ``now``."""
-    return (time.time() if now is None else now) - age_s

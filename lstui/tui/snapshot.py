@@ -29,6 +29,7 @@ from lstui.errors import LstuiError
 from lstui.landscape.grid import parse_axis
 from lstui.scheduler.daemon import DaemonStatus, daemon_status
 from lstui.scheduler.devices import DeviceFacts, cpu_facts, gpu_facts
+from lstui.spec import split_keys
 from lstui.store import DB_NAME, Event, JobRow, JobState, PointRow, Store, WorkerRow
 
 PROJECTION_FILE = "projection.h5"
@@ -37,12 +38,6 @@ MAX_FILES = 200
 WORKER_ALIVE_S = 60.0
 DEVICES_EVERY_S = 2.0
 PREVIEW_CACHE = 6
-
-_KEYS_BY_SPLIT = {
-    "train": ("train_loss", "train_acc"),
-    "test": ("test_loss", "test_acc"),
-    "both": ("train_loss", "train_acc", "test_loss", "test_acc"),
-}
 
 
 def database_identity(path: Path) -> tuple[int, int] | None:
@@ -411,7 +406,7 @@ def _empty_preview(job: JobRow) -> PreviewData:
         return PreviewData(job.id, job.kind, job.name, 0, job.total_points, np.zeros(0), None, {},
                            0, note=f"no grid to draw: {exc}")
     shape = (len(x),) if y is None else (len(y), len(x))
-    keys = _KEYS_BY_SPLIT.get(str(spec.get("split", "train")), _KEYS_BY_SPLIT["train"])
+    keys = split_keys(spec.get("split"))
     arrays = {key: np.full(shape, np.nan) for key in keys}
     return PreviewData(job.id, job.kind, job.name, 0, job.total_points, x, y, arrays, 0,
                        computed=np.zeros(shape, dtype=bool))
