@@ -62,6 +62,10 @@ def crash():
 SLOW_SPEC = ("--model", "lab_models:slow", "--x", "-1:1:10", "--y", "-1:1:10", "--subset", "300")
 """100 points of about 0.04 s each: the job whose values the recovery tests compare."""
 
+SLOWER_SPEC = tuple("lab_models:slower" if a == "lab_models:slow" else a for a in SLOW_SPEC)
+""":data:`SLOW_SPEC` at about 0.1 s a point, with the same values (the pause leaves the
+weights alone): room for a kill to land in the middle of the job on a loaded machine."""
+
 TIMEOUT_S = 90.0
 
 

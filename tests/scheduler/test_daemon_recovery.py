@@ -17,7 +17,7 @@ from lstui.scheduler.daemon import daemon_status
 from lstui.store import JobState
 from tests.lab import assert_points_once
 from tests.scheduler.support import (
-    SLOW_SPEC,
+    SLOWER_SPEC,
     Lab,
     assert_same_surface,
     pid_alive,
@@ -32,9 +32,9 @@ def test_worker_killed_in_the_middle_of_a_unit_loses_no_point(
 ) -> None:
     lab.start_daemon("cpu:2", "--export", "")
     lab.wait_workers(2)
-    # two units of 50 points (about 2 s each): points are flushed every second, so a
+    # two units of 50 points (about 5 s each): points are flushed every second, so a
     # unit is seen half stored while its worker still holds it
-    job_id = lab.submit("--unit-size", "50", "surface", *SLOW_SPEC)
+    job_id = lab.submit("--unit-size", "50", "surface", *SLOWER_SPEC)
 
     def half_done_unit() -> dict | None:
         rows = lab.query(
@@ -44,7 +44,7 @@ def test_worker_killed_in_the_middle_of_a_unit_loses_no_point(
             " WHERE u.job_id = ? AND u.state = 'leased'",
             (job_id,),
         )
-        # at most 40 of 50 stored: the worker still has 0.4 s or more of the unit to go
+        # at most 40 of 50 stored: the worker still has 1 s or more of the unit to go
         # when the kill lands (a unit seen at 48 of 50 could complete first under load)
         return next((r for r in rows if 0 < r["stored"] <= 40), None)
 
@@ -70,7 +70,8 @@ def test_daemon_killed_in_the_middle_of_a_job_resumes_after_restart(
 ) -> None:
     daemon = lab.start_daemon("cpu:2", "--export", "")
     lab.wait_workers(2)
-    job_id = lab.submit("surface", *SLOW_SPEC)
+    # 100 points of 0.1 s on two workers: some 3 s of the job are left after 20 points
+    job_id = lab.submit("surface", *SLOWER_SPEC)
     wait_until("20 points", lambda: lab.job(job_id).done_points >= 20)
     worker_pids = [w["pid"] for w in lab.workers()]
     os.kill(daemon, signal.SIGKILL)
