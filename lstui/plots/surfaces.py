@@ -554,7 +554,37 @@ def _fit_3d(fig: Figure, ax: Axes3D) -> None:
         if drawn is None or (
             drawn.x0 >= fig.bbox.x0 and drawn.y0 >= fig.bbox.y0 and drawn.x1 <= fig.bbox.x1
         ):
-            return
+            break
+    _close_title_gap(fig, ax)
+
+
+def _close_title_gap(fig: Figure, ax: Axes3D, margin_pt: float = 6.0) -> None:
+    """Take out the band of page a 3D axes leaves empty above its box, under the title.
+
+    The layout keeps the axes' whole square, but the box drawn in it stops well short
+    of its top; the first row of ink under the title is found in the drawn page. The
+    layout is then frozen and the page cut by the band, every axes keeping its place
+    in inches from the bottom.
+    """
+    title = fig._suptitle  # type: ignore[attr-defined]
+    if title is None:
+        return
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+    below = int(fig.bbox.height - title.get_window_extent(renderer).y0) + 1  # rows from top
+    left, right = (int(v) for v in ax.get_window_extent(renderer).intervalx)
+    ink = np.asarray(fig.canvas.buffer_rgba())[below:, max(left, 0) : right, :3] < 250  # type: ignore[attr-defined]
+    rows = np.flatnonzero(ink.any(axis=(1, 2)))
+    band = (rows[0] if rows.size else 0) - margin_pt * fig.dpi / 72.0
+    if band <= 1:
+        return
+    height = fig.bbox.height
+    places = [(axes, axes.get_position()) for axes in fig.axes]
+    fig.set_layout_engine("none")
+    fig.set_figheight((height - band) / fig.dpi)
+    scale = height / (height - band)
+    for axes, box in places:
+        axes.set_position((box.x0, box.y0 * scale, box.width, box.height * scale))
 
 
 def pc_axis_labels(explained_variance: tuple[float, float] | None) -> tuple[str, str]:

@@ -58,8 +58,19 @@ def test_a_long_title_is_whole_inside_the_page_and_above_every_axes_and_colorbar
     assert " ".join(title.get_text().split()) == LONG_TITLE  # every word, in order
     box = title.get_window_extent(renderer)
     assert 0 <= box.x0 and box.x1 <= fig.bbox.x1 and box.y1 <= fig.bbox.y1
+    if kind == "surface3d":  # its axes reach up behind the title, empty: no ink there
+        title.set_visible(False)
+        assert not ink_rows(fig)[: int(fig.bbox.height - box.y0)].any()
+        return
     for ax in fig.axes:  # the plot and its colorbar
         assert box.y0 >= ax.get_window_extent(renderer).y1 - 1, ax
+
+
+def ink_rows(fig: Figure) -> np.ndarray:
+    """Which rows of the drawn page, top first, hold anything but white."""
+    fig.canvas.draw()
+    grey = np.asarray(fig.canvas.buffer_rgba())[..., :3].mean(axis=2)  # type: ignore[attr-defined]
+    return (grey < 250).any(axis=1)
 
 
 def test_the_title_sits_on_the_axes_with_no_band_of_blank_between():
@@ -183,6 +194,17 @@ def test_3d_surface_names_its_values_on_both_scales_and_wastes_little_height():
     grey = np.asarray(fig.canvas.buffer_rgba())[..., :3].mean(axis=2)  # type: ignore[attr-defined]
     blank_rows = float(np.mean(np.all(grey > 250, axis=1)))
     assert blank_rows < 0.28, blank_rows  # 0.34 before
+
+
+def test_a_3d_surface_starts_under_its_title_with_no_band_of_blank_between():
+    x, y, Z = wide_bowl()
+    for title in ("t", LONG_TITLE):
+        fig = plot_surface_3d(x, y, Z, title=title)
+        fig.canvas.draw()
+        below = int(fig.bbox.height - fig._suptitle.get_window_extent().y0) + 1
+        first = int(np.flatnonzero(ink_rows(fig)[below:])[0])
+        assert first < 0.12 * fig.dpi, first  # 0.38 in before, for "t"
+        assert ink_rows(fig)[-int(0.3 * fig.dpi):].any()  # the bottom was not cut
 
 
 def test_3d_axis_labels_as_long_as_a_pcs_stay_on_the_page():
