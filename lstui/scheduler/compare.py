@@ -292,14 +292,10 @@ def run_figure_job(
             results_dir / "comparison_1d", formats, dpi=dpi,
         )
     for n, job_id in enumerate(fig.get("interps", [])):
-        job, s = _done_surface(store, job_id)
+        _, s = _done_surface(store, job_id)
         names = (labels[n], labels[n + 1]) if n + 1 < len(labels) else ("A", "B")
+        # its diverged points are said in its own log, once, when it finished
         curves_1d = {k: s.values(k) for k in s.arrays}
-        finite = np.all([np.isfinite(v) for v in curves_1d.values()], axis=0) if curves_1d else np.ones(0, bool)
-        bad = int(np.count_nonzero(~finite))  # points, as the figure and `lstui show` count them
-        if bad and figure_job is not None:
-            store.add_event(job_id, "warning", f"interpolation {job.id}: {bad} point{'s' if bad > 1 else ''} "
-                                               "NaN/inf (diverged); drawn as gaps")
         written += plots.save_figure(
             plots.plot_1d(s.xcoordinates, curves_1d, interpolation=True, names=names, log=log,
                           title=f"interpolation {names[0]} → {names[1]}"),

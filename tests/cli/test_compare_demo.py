@@ -245,6 +245,23 @@ def test_the_sharpness_distances_are_points_of_compare_s_default_grid():
     assert "[default: -1:1:41]" in run_lstui("compare", "--help").stdout
 
 
+def test_a_diverged_interpolation_says_so_once_in_its_log(tmp_path, daemon_home):
+    """It was said twice, in two wordings: when the job finished and again when the
+    comparison drew it."""
+    a, b = _checkpoints(tmp_path)
+    state = torch.load(b)
+    torch.save({k: v * 1e30 for k, v in state.items()}, b)  # its logits overflow: NaN loss
+    started = run_lstui("daemon", "start", "--devices", "cpu:1", home=daemon_home)
+    assert started.returncode == 0, started.stderr
+    done = run_lstui("compare", str(a), str(b), *COMPARE, "--wait", home=daemon_home, timeout=240)
+    assert done.returncode == 3, done.stderr  # done, some points diverged
+    ids = [int(line) for line in done.stdout.split() if line.isdigit()]
+    with Store.open_home(daemon_home) as store:
+        (interp,) = [store.get_job(i) for i in ids if store.get_job(i).kind == "interp"]
+        said = [e.message for e in store.events(interp.id) if "NaN" in e.message]
+    assert len(said) == 1 and said[0].startswith("2 of 3 points"), said
+
+
 def test_the_sharpness_table_says_a_diverged_point_and_never_steps_over_it():
     """A NaN centre and a +inf at ±1 (the sharpest outcome) became finite numbers:
     the diverged points were dropped and the values interpolated across the gap."""
