@@ -495,7 +495,12 @@ class Daemon:
         else:
             jobs = store.list_jobs(include_finished=True, finished_after=self._full_look_wall - LATE_POINTS_S)
         for job in jobs:
-            if job.kind == "figure" or job.id in self._pending:
+            if job.kind == "figure":
+                continue
+            if job.id in self._pending:
+                # its earlier write is in hand: looked at again once that is done, though
+                # nothing else changes (a job that finished meanwhile waits for its files)
+                self._look_again = True
                 continue
             if job.state in FINISHED:
                 if job.id in self._handled and self._handled[job.id] == job.finished:

@@ -126,6 +126,36 @@ def test_between_full_looks_the_daemon_reads_only_unfinished_and_lately_finished
         assert asked[-1] is None
 
 
+def test_a_job_that_finishes_while_its_surface_is_being_written_gets_its_files(
+    tmp_path: Path,
+) -> None:
+    """Its finish was seen while the write of its last points was still in hand, and
+    skipped; once that write was done nothing had changed in the store, so the idle
+    daemon never looked again: `lstui demo` handed back a folder without the
+    trajectories' 20 figures until another job was submitted."""
+    home = tmp_path / "home"
+    with Store.open_home(home) as store:
+        worker = store.register_worker("cpu", os.getpid(), socket.gethostname())
+        job_id = _job(store, "late")
+        _compute(store, worker, job_id, 1)
+        daemon = _daemon(home)
+        assert daemon._writer is not None
+        busy = threading.Event()
+        daemon._writer.submit(busy.wait, 5.0)  # the writer is busy: the surface write waits
+        daemon._write_results(store)
+        assert job_id in daemon._pending
+        _compute(store, worker, job_id, 2)  # the job finishes meanwhile
+        daemon._write_results(store)  # sees it finished, its write still in hand
+        busy.set()
+        daemon._pending[job_id].result(timeout=10)
+        for _ in range(3):  # the idle daemon's next looks, the store unchanged
+            daemon._write_results(store)
+            for future in list(daemon._pending.values()):
+                future.result(timeout=10)
+        assert finish_marked(store.get_job(job_id))
+        assert read_surface(store.get_job(job_id).results_dir / "surface.h5").computed().all()
+
+
 def test_points_stored_after_a_cancel_reach_the_surface_file(tmp_path: Path) -> None:
     """A worker flushes the points in hand after its job was cancelled; the daemon had
     written the file at the cancel, and never again."""
