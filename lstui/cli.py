@@ -1195,7 +1195,7 @@ def compare(ctx: click.Context, checkpoints: tuple[str, ...], curve_x: str, surf
 @cli.command("demo")
 @click.option("--out", type=_Folder(), default=Path("lstui-demo"), show_default=True,
               help="its folder: the figures in OUT/figures (an earlier demo's copies there replaced), "
-                   "the trained checkpoints in OUT/checkpoints, the PCA planes in OUT/trajectories")
+                   "the trained checkpoints in OUT/checkpoints (an earlier demo's replaced)")
 @click.option("--quick", is_flag=True,
               help="a shorter run, for CI: the large-batch run is undertrained (about 77 % train "
                    "accuracy), so its sharpness is not the paper's comparison")

@@ -13,6 +13,7 @@ import copy
 import dataclasses
 import json
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from lstui.landscape.grid import Axis
 from lstui.results.h5files import write_private_bytes
 from lstui.scheduler.compare import SHARPNESS
 from lstui.spec import JobSpec
-from lstui.store import FINISHED, Store
+from lstui.store import FINISHED, JobState, Store
 from lstui.views import id_ranges, rows_text
 
 
@@ -72,6 +73,11 @@ def train_runs(settings: DemoSettings, out: Path, console: Console) -> dict[str,
     for name, (batch, epochs, lr) in runs.items():
         folder = out / "checkpoints" / name
         folder.mkdir(parents=True, exist_ok=True)
+        # an earlier demo's: its model_5 … model_15 stayed beside this run's model_0 … 4,
+        # and a glob of the folder took two runs as one trajectory
+        for earlier in folder.glob("model_*.pt"):
+            if re.fullmatch(r"model_\d+\.pt", earlier.name):
+                earlier.unlink()
         paths: list[str] = []
         init_path = folder / "model_0.pt"
         torch.save({"state_dict": init.state_dict()}, init_path)
@@ -104,7 +110,7 @@ def queue_demo(store: Store, settings: DemoSettings, checkpoints: dict[str, list
     """Queue the comparison and one trajectory per run; returns every job id."""
     from lstui.scheduler.compare import queue_comparison
     from lstui.scheduler.submit import submit_spec
-    from lstui.scheduler.trajectory import compute_plane, trajectory_spec
+    from lstui.scheduler.trajectory import plane_in_new_dir, trajectory_spec
 
     base = JobSpec(model=settings.model, data=settings.data, split="both", seed=123).validated()
     finals = [paths[-1] for paths in checkpoints.values()]
@@ -122,7 +128,9 @@ def queue_demo(store: Store, settings: DemoSettings, checkpoints: dict[str, list
         spec = dataclasses.replace(
             base, kind="trajectory", checkpoints=tuple(paths), split="train", name=f"demo: trajectory {name}",
         ).validated()
-        plane = compute_plane(spec, out / "trajectories" / name)
+        # a folder of its own (as `submit trajectory`'s), not one an earlier demo's job
+        # names: a second demo drew its path over the first's surface
+        plane = plane_in_new_dir(store.path.parent, spec)
         console.print(
             f"PCA of {len(paths)} {name} checkpoints: explained variance "
             f"{100 * plane.explained_variance_ratio[0]:.1f} % and {100 * plane.explained_variance_ratio[1]:.1f} %"
@@ -209,9 +217,15 @@ def _run_demo(home: Path | None, out: Path, *, quick: bool, devices: str | None,
         try:
             jobs = follow_jobs(store, ids, console=console, timeout_s=timeout_s)
             # the daemon exports figures right after a job finishes; give it a moment
+            done = [job.id for job in jobs if job.state is JobState.DONE]
             deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and not _exported(store, ids):
+            while time.monotonic() < deadline and not _exported(store, done):
                 time.sleep(0.5)
+            unwritten = [job_id for job_id in done if not _exported(store, [job_id])]
+            if unwritten:
+                console.print(f"note: the figures of jobs {id_ranges(unwritten)} are not written yet; "
+                              "they are not in the figures folder (lstui export ID writes them)",
+                              markup=False)
         except KeyboardInterrupt:
             try:
                 left = [j.id for j in map(store.get_job, ids) if j.state not in FINISHED]

@@ -160,21 +160,32 @@ def test_demo_quick_writes_figures_that_are_not_blank(tmp_path):
     for path in earlier:
         path.write_text('[{"model": "earlier run"}]')
     (out / "figures" / ".lstui-demo-copies").write_text("".join(f"{p.name}\n" for p in earlier) + "../x\n")
+    # an earlier, longer demo's checkpoints: its model_5 … stayed beside this run's
+    # model_0 … 4, and a glob of the folder took both runs as one trajectory
+    runs = out / "checkpoints" / "small-batch"
+    runs.mkdir(parents=True)
+    for folder in (out / "checkpoints", runs):
+        folder.chmod(0o700)
+    stale = runs / "model_60.pt"
+    stale.write_bytes(b"an earlier run")
     # the person's own files, however their names look, are left alone
     mine = [out / "figures" / name for name in ("notes.txt", "2024-final-results.csv", "100-epochs.png")]
+    mine.append(runs / "model_60-notes.txt")
     for path in mine:
         path.write_text("kept")
-    for path in (*mine, out / "figures" / ".lstui-demo-copies"):
+    for path in (*mine, out / "figures" / ".lstui-demo-copies", stale):
         path.chmod(0o600)
     result = run_lstui("demo", "--quick", "--out", str(out), home=tmp_path / "home", timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == str(out / "figures")
     assert not any(p.exists() for p in earlier) and all(p.read_text() == "kept" for p in mine)
+    assert not stale.exists()
     assert "earlier run" not in result.stderr
     assert sum(line.startswith("model ") for line in result.stderr.splitlines()) == 1
     said = " ".join(result.stderr.split())  # rich wraps the long path
-    assert f"({len(list((out / 'figures').iterdir())) - 1 - len(mine)} files) in" in said, said[-500:]
+    assert f"({len(list((out / 'figures').iterdir())) - 1 - 3} files) in" in said, said[-500:]
     pngs = sorted(p for p in (out / "figures").glob("*.png") if p not in mine)
+    assert len(pngs) == 33  # the trajectories' 20 too: they came late, once (the daemon's look)
     names = " ".join(p.name for p in pngs)
     for expected in ("comparison_2d", "comparison_1d", "interpolation_1", "sharpness", "trajectory"):
         assert expected in names
@@ -203,6 +214,13 @@ def test_demo_quick_writes_figures_that_are_not_blank(tmp_path):
     # `lstui show` of a trajectory, into a pipe: bands as characters (click drops colours
     # there, which left a picture of identical blocks) and the path over them
     trajectory = next(j for j in jobs if j["kind"] == "trajectory")
+    # each trajectory's PCA plane in a folder of its own under the home, as submit's: a
+    # second demo wrote the same OUT/trajectories/small-batch and drew over the first
+    planes = {json.loads(run_lstui("show", str(j["id"]), "--json", home=tmp_path / "home").stdout)["spec"]
+              ["dir_file"] for j in jobs if j["kind"] == "trajectory"}
+    assert len(planes) == 2 and all(
+        Path(p).parent.parent == tmp_path / "home" / "trajectories" for p in planes), planes
+    assert not (out / "trajectories").exists()
     shown = run_lstui("show", str(trajectory["id"]), home=tmp_path / "home").stdout
     assert "• trajectory" in shown and "\x1b[" not in shown
     picture = shown[shown.index("┌"):shown.index("└")]
