@@ -18,6 +18,9 @@ from lstui.errors import GridError
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _SPEC = re.compile(rf"^\s*({_NUMBER})\s*:\s*({_NUMBER})\s*:\s*(\S+)\s*$")
 MAX_AXIS_POINTS = 10_001
+MAX_COORDINATE = float(np.finfo(np.float32).max)
+"""The largest |MIN| or |MAX|: a step is taken in float32 (3.4e38 at most); a larger one
+failed every point in the worker ("value cannot be converted to type float")."""
 MAX_POINTS = 1001 * 1001
 """Points of one job at most: a 1001×1001 surface is 17 hours at 0.06 s a point, and a
 10001×10001 one took 12 GB of memory to queue before it was refused."""
@@ -48,11 +51,16 @@ def parse_axis(text: str, flag: str = "--x") -> Axis:
     lo, hi, num_text = float(match.group(1)), float(match.group(2)), match.group(3)
     if re.fullmatch(r"[-+]\d+", num_text) and int(num_text) < 2:
         raise GridError(f"{flag} {text!r}: NUM must be at least 2; {accepted}")
+    if re.fullmatch(_NUMBER, num_text) and float(num_text) > MAX_AXIS_POINTS:
+        raise GridError(f"{flag} {text!r}: NUM must be at most {MAX_AXIS_POINTS}; {accepted}")
     if not re.fullmatch(r"\d+", num_text):
         raise GridError(f"{flag} {text!r}: NUM {num_text!r} is not a whole number; {accepted}")
     num = int(num_text)
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise GridError(f"{flag} {text!r}: MIN and MAX must be finite; {accepted}")
+    if max(abs(lo), abs(hi)) > MAX_COORDINATE:
+        raise GridError(f"{flag} {text!r}: MIN and MAX must lie within ±3.4e38 (a step is taken "
+                        f"in float32); {accepted}")
     if num < 2:
         raise GridError(f"{flag} {text!r}: NUM must be at least 2; {accepted}")
     if num > MAX_AXIS_POINTS:

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from lstui.errors import BadInput, GridError
 from lstui.jobfile import MAX_FILE_BYTES, read_job_file
-from lstui.landscape.grid import MAX_AXIS_POINTS, Axis, parse_axis
+from lstui.landscape.grid import MAX_AXIS_POINTS, MAX_COORDINATE, Axis, parse_axis
 from lstui.scheduler.submit import submit_spec
 from lstui.spec import JobSpec
 from lstui.store import Store
@@ -75,6 +75,7 @@ grid_text = st.one_of(
 @example("1e-320:2e-320:3")
 @example("-1:1:10001")
 @example("0:1e400:3")
+@example("-1e39:1e39:3")  # past float32: queued, then every point failed in the worker
 def test_any_text_is_a_valid_axis_or_a_grid_error(spec: str) -> None:
     try:
         axis = parse_axis(spec, "--x")
@@ -83,6 +84,7 @@ def test_any_text_is_a_valid_axis_or_a_grid_error(spec: str) -> None:
         return
     assert isinstance(axis, Axis)
     assert math.isfinite(axis.min) and math.isfinite(axis.max) and axis.min < axis.max
+    assert max(abs(axis.min), abs(axis.max)) <= MAX_COORDINATE
     assert 2 <= axis.num <= MAX_AXIS_POINTS
     _assert_round_trip(JobSpec(model="mlp", x=axis).validated())
 
