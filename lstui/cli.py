@@ -683,7 +683,7 @@ def show(ctx: click.Context, job: str, as_json: bool, no_plot: bool, surf_name: 
             size = shutil.get_terminal_size((80, 24))
             # drawn first: a --surf-name the job lacks is one line, before anything else
             plot = terminal_plot(store, row, width=min(size.columns, 100), height=20, surf_name=surf_name)
-        click.echo(job_details(row, events[-5:], daemon_running=daemon_running, files_pending=files_pending))
+        click.echo(job_details(row, events, daemon_running=daemon_running, files_pending=files_pending))
         from lstui.scheduler.compare import SHARPNESS
 
         table = Path(row.results_dir) / f"{SHARPNESS}.json"

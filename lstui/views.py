@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from lstui.errors import BadInput, LstuiError
-from lstui.spec import JobSpec, split_keys
+from lstui.spec import SURF_NAMES, JobSpec, split_keys
 from lstui.store import FINISHED, Event, JobRow, JobState, Store
 
 if TYPE_CHECKING:
@@ -238,7 +238,8 @@ def job_details(
     files_pending: bool | None = None,
 ) -> str:
     """``lstui show``'s lines; ``daemon_running`` False: a running job is shown stalled.
-    ``files_pending`` True: a finished job's files are said to be on their way."""
+    ``files_pending`` True: a finished job's files are said to be on their way.
+    ``events``: its log, of which the last five lines that are not debug are shown."""
     spec = job.spec
     state = f"{state_name(job, daemon_running=daemon_running)} ({state_code(job, daemon_running=daemon_running)})"
     if stalled(job, daemon_running=daemon_running):
@@ -259,17 +260,23 @@ def job_details(
         f"  model     {spec.get('model')}  checkpoint {spec.get('checkpoint') or '-'}",
         f"  data      {spec.get('data')}  split {spec.get('split')}  loss {spec.get('loss')}",
         f"  grid      x {spec.get('x')}  y {spec.get('y') or '-'}  norm {spec.get('norm')}  dir-type {spec.get('dir_type')}",
+        # what else decides the numbers: a figure is read with these beside it
+        f"  settings  subset {spec.get('subset') or 'all'}  seed {spec.get('seed')}  "
+        f"precision {spec.get('precision')}  bn {spec.get('bn')}  ignore {spec.get('ignore')}",
         f"  results   {job.results_dir}{_files_note(job, files_pending, daemon_running)}",
     ]
     if job.kind == "figure":  # it draws what the jobs it waits on computed: no grid of its own
-        del lines[-2]
+        del lines[-3:-1]
     if job.depends_on:
         lines.append(f"  waits on  {', '.join(str(d) for d in job.depends_on)}")
     if job.error:
         lines.append(f"  error     {job.error}")
-    if events:
+    shown = [e for e in events if e.level != "debug"][-5:]  # a traceback is `logs --debug`'s
+    if shown:
         lines.append("  log (last lines):")
-        lines += [f"    {format_event(e)}" for e in events]
+        lines += [f"    {format_event(e)}" for e in shown]
+    if any(e.level == "debug" for e in events) and job.state is JobState.FAILED:
+        lines.append(f"  (lstui logs {job.id} --debug shows the traceback)")
     return "\n".join(lines)
 
 
@@ -326,7 +333,9 @@ def check_surf_name(job: JobRow, surf_name: str) -> None:
     computed = split_keys(job.spec.get("split"))
     stored = surf_name.replace("_err", "_acc")
     if stored not in computed:
-        raise BadInput(f"--surf-name {surf_name}: job {job.id} holds no {stored} (it holds {', '.join(sorted(computed))})")
+        choices = [name for name in SURF_NAMES if name.replace("_err", "_acc") in computed]
+        raise BadInput(f"--surf-name {surf_name}: job {job.id} holds no {stored} "
+                       f"(its choices: {', '.join(choices)})")
 
 
 def terminal_plot(store: Store, job: JobRow, *, width: int = 80, height: int = 20, color: bool | None = None,

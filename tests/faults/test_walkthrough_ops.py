@@ -132,7 +132,25 @@ def test_show_draws_the_quantity_asked_for_and_refuses_one_the_job_lacks(lab: La
         lacking = lab.cli("show", "2", "--surf-name", "test_err", *extra, check=False)
         assert lacking.returncode == 2 and lacking.stdout == ""
         assert lacking.stderr.strip() == ("lstui: error: --surf-name test_err: job 2 holds no test_acc "
-                                          "(it holds train_acc, train_loss)")
+                                          "(its choices: train_loss, train_err)")
+
+
+def test_show_of_a_failed_job_leaves_its_traceback_to_logs_debug_and_says_its_settings(lab: Lab) -> None:
+    """``show`` printed the worker's 14-line traceback among the log's last lines, where
+    ``logs`` hides it; and it named neither the subset, the seed, the precision nor the
+    BatchNorm mode a figure was made with."""
+    from lstui.store import Store
+
+    job_id = lab.submit("surface", "--model", "mlp", "--subset", "300", "--seed", "5",
+                        "--precision", "bf16", "--bn", "recompute", "--x", "-1:1:3")
+    with Store(lab.home / "lstui.db") as store:
+        store.add_event(job_id, "error", "failed: the data batch is truncated")
+        store.add_event(job_id, "debug", "Traceback (most recent call last):\n  File ...\nUnpicklingError")
+        store.fail_job(job_id, "the data batch is truncated")
+    shown = lab.cli("show", str(job_id)).stdout
+    assert "Traceback" not in shown and "failed: the data batch is truncated" in shown
+    assert f"(lstui logs {job_id} --debug shows the traceback)" in shown
+    assert "  settings  subset 300  seed 5  precision bf16  bn recompute  ignore biasbn" in shown, shown
 
 
 def test_ls_lists_the_states_asked_for_and_the_newest_few(lab: Lab) -> None:
