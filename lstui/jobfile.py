@@ -2,7 +2,7 @@
 
 A file holds one job as top-level keys, or several as ``[[job]]`` tables; ``[defaults]``
 gives keys shared by all. Keys are JobSpec fields (``x = "-1:1:51"``) plus ``unit_size``,
-with the defaults of ``lstui submit KIND`` (an interpolation's ``dir_type = "states"``).
+or the reference's names the flags take too (``xnorm``: :data:`ALIASES`), with the defaults of ``lstui submit KIND`` (an interpolation's ``dir_type = "states"``).
 Relative paths are read relative to the file; ``checkpoints`` may hold globs, as
 ``--checkpoints`` does.
 """
@@ -52,10 +52,26 @@ class JobEntry:
     """The file's folder: where its relative paths, and its jobs' own modules, are found."""
 
 
+ALIASES = {"xnorm": "norm", "xignore": "ignore", "model_file": "checkpoint", "loss_name": "loss"}
+"""The keys of the flags ``submit`` also takes under the reference's names (``--xnorm``)."""
+
+
+def _canonical(table: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """``table`` with the reference's names (:data:`ALIASES`) as lstui's; both given: refused."""
+    values = dict(table)
+    for alias, key in ALIASES.items():
+        if alias in values:
+            if key in values:
+                raise SpecError(f"{where}: {alias} and {key} are one setting; give one of them")
+            values[key] = values.pop(alias)
+    return values
+
+
 def _entry(defaults: Mapping[str, Any], table: Mapping[str, Any], base: Path, where: str) -> JobEntry:
     """One job: its table over the file's ``[defaults]`` over the defaults of its kind
     (an interpolation's ``states`` directions). A key the kind does not use is refused
     in the job's table and left out from ``[defaults]``, which serves every kind."""
+    defaults, table = _canonical(defaults, where), _canonical(table, where)
     kind = table.get("kind", defaults.get("kind", "surface"))
     kind = kind if isinstance(kind, str) else "surface"  # from_dict says what is wrong
     if kind == "figure":
