@@ -384,9 +384,10 @@ def existing_points(
     except BadInput as exc:
         aside = set_aside(path)
         note = f"{exc}; moved it to {aside.name} and computing every point again"
-        log.warning("%s", note)
-        if on_note is not None:
+        if on_note is not None:  # said once: by the caller (`lstui run` printed it twice)
             on_note(note)
+        else:
+            log.warning("%s", note)
         return {}
     saved = surface.attrs.get("lstui_spec")
     try:
