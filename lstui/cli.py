@@ -885,16 +885,25 @@ def export(ctx: click.Context, target: str, formats: str, out: Path | None, dpi:
 
     A reference trajectory is drawn as its plot_2D.py would: `lstui export SURF_FILE
     --proj-file PROJ_FILE --dir-file DIR_FILE`, or just the surface file when the
-    projection lies beside the direction file it names."""
+    projection lies beside the direction file it names.
+
+    Exits 3 when some points diverged (as `lstui run`), 1 when no point is computed,
+    the figures drawn either way."""
     import math
 
+    import numpy as np
+
+    from lstui.results import read_surface
     from lstui.results.h5files import remove_stale_temporaries
     from lstui.scheduler.exporting import (
+        SURFACE_FILE,
         check_exportable,
         export_file,
         export_job,
         parse_formats,
+        point_counts,
     )
+    from lstui.scheduler.follow import EXIT_DIVERGED
 
     fmt = parse_formats(formats)
     if zmax is not None and not (math.isfinite(zmax) and zmax > 0):
@@ -915,13 +924,25 @@ def export(ctx: click.Context, target: str, formats: str, out: Path | None, dpi:
             check_exportable(job)
             remove_stale_temporaries(out or job.results_dir)  # of an export killed half way
             paths = export_job(store, job, formats=fmt, out=out, **options)
+        surface = None if job.kind == "figure" else Path(job.results_dir) / SURFACE_FILE
     else:
-        path = Path(target)
-        remove_stale_temporaries(out or path.parent)
-        paths = export_file(path, out or path.parent, formats=fmt, proj_file=proj_file, dir_file=dir_file,
-                            **options)
+        surface = Path(target)
+        remove_stale_temporaries(out or surface.parent)
+        paths = export_file(surface, out or surface.parent, formats=fmt, proj_file=proj_file,
+                            dir_file=dir_file, **options)
     for p in paths:
         click.echo(p)
+    if surface is not None:  # the figures say it; so does the exit code, as `lstui run`'s
+        drawn = read_surface(surface)
+        total = int(np.prod(drawn.shape))
+        computed, diverged = point_counts(drawn)
+        if not computed:
+            click.echo(f"warning: no point of {surface} is computed: its figures show none", err=True)
+            sys.exit(1)
+        if diverged:
+            click.echo(f"warning: {diverged} of {total} points have NaN or infinite loss (diverged); "
+                       "they are drawn as gaps", err=True)
+            sys.exit(EXIT_DIVERGED)
 
 
 @cli.group()

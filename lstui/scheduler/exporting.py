@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from lstui.errors import BadInput, StoreError
 from lstui.results import SurfaceFile, read_surface, write_surface
 from lstui.spec import SURF_NAMES, JobSpec
@@ -372,6 +374,22 @@ def _beside(name: str, surface_path: Path) -> list[Path]:
     places = [named] if named.is_absolute() else [named, surface_path.parent / named]
     places.append(surface_path.parent / named.name)
     return list(dict.fromkeys(places))
+
+
+def point_counts(surface: SurfaceFile) -> tuple[int, int]:
+    """How many points of ``surface`` are computed, and how many of those diverged (a
+    loss NaN or infinite), as ``lstui run`` counts them."""
+    losses = [k for k in surface.arrays if k.endswith("_loss")] or list(surface.arrays)
+    if not losses:
+        return 0, 0
+    computed = np.zeros(surface.shape, bool)
+    diverged = np.zeros(surface.shape, bool)
+    for key in losses:
+        values = np.asarray(surface.arrays[key], dtype=np.float64)
+        done = surface.computed(key)
+        computed |= done
+        diverged |= done & ~np.isfinite(values)
+    return int(computed.sum()), int(diverged.sum())
 
 
 def check_exportable(job: JobRow) -> None:

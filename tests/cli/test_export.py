@@ -17,11 +17,12 @@ from lstui.views import terminal_plot
 from tests.cli.conftest import run_lstui
 
 
-def _reference_surface(path, nx=7, ny=5):
+def _reference_surface(path, nx=7, ny=5, diverged=True):
     xs, ys = np.linspace(-1, 1, nx), np.linspace(-1, 1, ny)
     xx, yy = np.meshgrid(xs, ys)
     loss = 0.1 + xx**2 + 2 * yy**2
-    loss[0, 0] = np.nan  # a diverged point
+    if diverged:
+        loss[0, 0] = np.nan  # a diverged point
     with h5py.File(path, "w") as f:
         f["dir_file"] = "model_300.t7_weights_xignore=biasbn_xnorm=filter.h5"
         f["xcoordinates"] = xs
@@ -36,7 +37,10 @@ def test_export_reference_file_in_every_format(tmp_path):
     _reference_surface(src)
     out = tmp_path / "figs"
     result = run_lstui("export", str(src), "--format", "png,pdf,svg,vtp", "--out", str(out), "--dpi", "100")
-    assert result.returncode == 0, result.stderr
+    # drawn, and said as `lstui run` says it: one line, exit 3 (was 0, silent)
+    assert result.returncode == 3, result.stderr
+    assert result.stderr == ("warning: 1 of 35 points have NaN or infinite loss (diverged); "
+                             "they are drawn as gaps\n")
     written = [p for p in result.stdout.split("\n") if p]
     suffixes = sorted({p.rsplit(".", 1)[1] for p in written})
     assert suffixes == ["pdf", "png", "svg", "vtp"]
@@ -242,7 +246,7 @@ def test_a_clipped_or_log_vtp_is_named_so_and_leaves_the_plain_one_alone(tmp_pat
     """`export --format vtp --log --zmax 5` overwrote the daemon's plain VTP under the
     same name; the reference names it ..._zmax=5.0_log.vtp."""
     src = tmp_path / "s.h5"
-    _reference_surface(src)
+    _reference_surface(src, diverged=False)
     out = tmp_path / "o"
     assert run_lstui("export", str(src), "--format", "vtp", "--out", str(out)).returncode == 0
     result = run_lstui("export", str(src), "--format", "vtp", "--log", "--zmax", "5", "--out", str(out))
@@ -252,7 +256,7 @@ def test_a_clipped_or_log_vtp_is_named_so_and_leaves_the_plain_one_alone(tmp_pat
 
 def test_error_surfaces_are_drawn_on_request_as_the_reference_s_surf_name(tmp_path):
     src = tmp_path / "s.h5"
-    _reference_surface(src)  # train_acc 50 % everywhere: an error of 50 %
+    _reference_surface(src, diverged=False)  # train_acc 50 % everywhere: an error of 50 %
     out = tmp_path / "o"
     result = run_lstui("export", str(src), "--format", "png", "--surf-name", "train_err", "--out", str(out),
                        "--dpi", "60")
@@ -310,9 +314,20 @@ def test_a_job_exported_while_another_process_locks_the_store_keeps_its_figures(
         assert not [e for e in store.events(job_id) if e.message.startswith("wrote ")]
 
 
+def test_export_of_a_surface_with_no_point_computed_says_so_and_fails(tmp_path):
+    """It drew figures saying "nothing to show" and exited 0, silent."""
+    src = tmp_path / "s.h5"
+    _reference_surface(src, diverged=False)
+    with h5py.File(src, "r+") as f:
+        f["train_loss"][...] = -1  # the reference's mark of a point not computed
+    result = run_lstui("export", str(src), "--format", "png", "--out", str(tmp_path / "o"), "--dpi", "40")
+    assert result.returncode == 1
+    assert result.stderr == f"warning: no point of {src} is computed: its figures show none\n"
+
+
 def test_a_refused_export_leaves_no_empty_folder(tmp_path):
     src = tmp_path / "s.h5"
-    _reference_surface(src)
+    _reference_surface(src, diverged=False)
     for n, options in enumerate((["--vmin", "5", "--vmax", "1"], ["--vlevel", "0"], ["--surf-name", "bogus"],
                                  ["--surf-name", "test_loss"])):
         out = tmp_path / f"figs{n}"
