@@ -10,6 +10,7 @@ trusts them.
 from __future__ import annotations
 
 import re
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -39,8 +40,9 @@ def load_checkpoint(path: str | Path, *, trust: bool = False) -> dict[str, torch
         The state dict, with ``module.`` prefixes stripped.
 
     Raises:
-        CheckpointError: the file is missing, is a directory, is not a torch checkpoint,
-            holds objects other than tensors (without ``trust``), or holds no state dict.
+        CheckpointError: the file is missing, is a directory, is not a torch checkpoint
+            (or is one cut short), holds objects other than tensors (without ``trust``),
+            holds no state dict, or holds floating-point values that are NaN or inf.
     """
     file = Path(path).expanduser()
     if not file.exists():
@@ -51,12 +53,38 @@ def load_checkpoint(path: str | Path, *, trust: bool = False) -> dict[str, torch
         stored = torch.load(file, map_location="cpu", weights_only=not trust)
     except Exception as error:  # any failure to read means the file is not usable
         raise CheckpointError(_unreadable(file, error, trust)) from error
-    return strip_wrapper_prefixes(_find_state_dict(stored, file))
+    state = strip_wrapper_prefixes(_find_state_dict(stored, file))
+    _check_finite(state, file)
+    return state
+
+
+def _check_finite(state: Mapping[str, torch.Tensor], file: Path) -> None:
+    """Refuse a state dict with a NaN or inf in a floating-point tensor: every point of a
+    landscape around it would be NaN, and the landscape, not the file, would be blamed.
+    Integer tensors (BatchNorm's ``num_batches_tracked``) cannot hold either."""
+    bad = [
+        key
+        for key, value in state.items()
+        if (value.is_floating_point() or value.is_complex())
+        and not bool(torch.isfinite(value).all())
+    ]
+    if bad:
+        more = f" and {len(bad) - 1} more tensor{'s' if len(bad) > 2 else ''}" if len(bad) > 1 else ""
+        raise CheckpointError(
+            f"checkpoint {str(file)!r} holds values that are not finite (NaN or inf) in "
+            f"{bad[0]}{more}"
+        )
 
 
 #: How a file ``torch.save`` wrote begins: a zip archive (PyTorch 1.6 and later) or a pickle
 #: of protocol 2 or more (the legacy format).
 _CHECKPOINT_MAGIC = (b"PK\x03\x04", b"\x80")
+
+#: How much of a reader's own message a one-line error quotes.
+_REASON_CHARS = 120
+
+#: What PyTorch and pickle say when a legacy (pickle) checkpoint ends early.
+_PICKLE_CUT_SHORT = ("unexpected EOF", "pickle data was truncated", "Ran out of input")
 
 
 def _unreadable(file: Path, error: Exception, trust: bool) -> str:
@@ -69,6 +97,18 @@ def _unreadable(file: Path, error: Exception, trust: bool) -> str:
         what = "is empty" if not head else "is neither a zip archive nor a pickle"
         return f"{str(file)!r} is not a torch checkpoint: it {what}"
     message = str(error)
+    if head.startswith(b"PK") and not _zip_is_whole(file):
+        return (
+            f"{str(file)!r} is not a readable torch checkpoint: it looks truncated or damaged "
+            "(a zip archive whose end is missing)"
+        )
+    if head.startswith(b"\x80") and (
+        isinstance(error, EOFError) or any(cut in message for cut in _PICKLE_CUT_SHORT)
+    ):
+        return (
+            f"{str(file)!r} is not a readable torch checkpoint: it looks truncated "
+            "(a legacy pickle that ends early)"
+        )
     if not trust and message.startswith("Weights only load failed"):
         found = sorted(set(_UNSUPPORTED_GLOBAL.findall(message)))
         if found:
@@ -82,7 +122,22 @@ def _unreadable(file: Path, error: Exception, trust: bool) -> str:
             "--trust-checkpoint loads it if you trust the file"
         )
     detail = described(error)
+    if len(detail) > _REASON_CHARS:
+        detail = detail[: _REASON_CHARS - 1].rstrip() + "…"
     return f"{str(file)!r} is not a readable torch checkpoint ({detail})"
+
+
+def _zip_is_whole(file: Path) -> bool:
+    """Whether ``file`` is a zip archive whose central directory (at its end) can be read:
+    a ``torch.save`` file cut short by a full disk or a broken copy has none."""
+    try:
+        if not zipfile.is_zipfile(file):
+            return False
+        with zipfile.ZipFile(file) as archive:
+            archive.infolist()
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return False
+    return True
 
 
 def _is_state_dict(value: object) -> bool:

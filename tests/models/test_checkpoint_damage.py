@@ -1,0 +1,185 @@
+"""Checkpoints that are whole files but hold NaN or inf, and checkpoints cut short, are
+refused before any point is computed, in one line that blames the file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from lstui.errors import CheckpointError
+from lstui.models import build_model, load_checkpoint, load_model
+from tests.cli.conftest import run_lstui
+
+#: The digits set's samples and classes, which the small ``mlp`` sizes itself to.
+DIGITS = {"input_shape": (1, 8, 8), "num_classes": 10}
+
+SMALL = ["--model", "mlp", "--data", "digits", "--subset", "200", "--x", "-1:1:3"]
+
+
+def _mlp_state() -> dict[str, torch.Tensor]:
+    torch.manual_seed(0)
+    return dict(build_model("mlp", **DIGITS).state_dict())
+
+
+def _saved(path: Path, state: dict[str, torch.Tensor], *, legacy: bool = False) -> Path:
+    torch.save(state, path, _use_new_zipfile_serialization=not legacy)
+    return path
+
+
+@pytest.fixture
+def nan_checkpoint(tmp_path: Path) -> Path:
+    state = _mlp_state()
+    state["fc1.weight"][0, 0] = float("nan")
+    return _saved(tmp_path / "nanweight.pt", state)
+
+
+def _one_error_line(stderr: str) -> str:
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lstui: error:"), stderr
+    assert "Traceback" not in stderr
+    return lines[0]
+
+
+def _cut(source: Path, percent: int, target: Path) -> Path:
+    data = source.read_bytes()
+    target.write_bytes(data[: len(data) * percent // 100])
+    return target
+
+
+# --- NaN and inf -----------------------------------------------------------------------
+
+
+def test_a_nan_weight_names_the_file_and_the_first_non_finite_tensor(nan_checkpoint: Path) -> None:
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(nan_checkpoint)
+    message = str(caught.value)
+    assert message == (
+        f"checkpoint {str(nan_checkpoint)!r} holds values that are not finite (NaN or inf) "
+        "in fc1.weight"
+    )
+
+
+def test_the_workers_load_model_refuses_a_nan_checkpoint(nan_checkpoint: Path) -> None:
+    with pytest.raises(CheckpointError, match="not finite"):
+        load_model("mlp", nan_checkpoint, **DIGITS)
+
+
+def test_every_non_finite_tensor_is_counted_infinities_included(tmp_path: Path) -> None:
+    state = _mlp_state()
+    state["fc2.bias"][3] = float("inf")
+    state["fc3.weight"][0, 0] = float("-inf")
+    path = _saved(tmp_path / "inf.pt", {"state_dict": state, "epoch": 3})
+    with pytest.raises(CheckpointError, match=r"in fc2\.bias and 1 more tensor$"):
+        load_checkpoint(path)
+
+
+def test_a_whole_pickled_model_with_nan_is_refused_even_when_trusted(tmp_path: Path) -> None:
+    model = build_model("mlp", **DIGITS)
+    with torch.no_grad():
+        model.fc3.bias[0] = float("nan")  # type: ignore[index]
+    path = tmp_path / "whole.pt"
+    torch.save(model, path)
+    with pytest.raises(CheckpointError, match=r"not finite \(NaN or inf\) in fc3\.bias"):
+        load_checkpoint(path, trust=True)
+
+
+def test_batchnorm_checkpoints_with_integer_counters_still_load(tmp_path: Path) -> None:
+    state = dict(build_model("resnet20").state_dict())
+    assert any(key.endswith("num_batches_tracked") for key in state)
+    loaded = load_checkpoint(_saved(tmp_path / "resnet20.pt", state))
+    assert loaded.keys() == state.keys()
+
+
+def test_a_nan_in_a_batchnorm_running_variance_is_refused(tmp_path: Path) -> None:
+    state = dict(build_model("resnet20").state_dict())
+    state["bn1.running_var"][2] = float("nan")
+    with pytest.raises(CheckpointError, match=r"in bn1\.running_var$"):
+        load_checkpoint(_saved(tmp_path / "bn.pt", state))
+
+
+def test_lstui_run_refuses_a_nan_checkpoint_before_computing_a_point(
+    tmp_path: Path, nan_checkpoint: Path
+) -> None:
+    out = tmp_path / "out"
+    result = run_lstui("run", "surface", *SMALL, "--checkpoint", str(nan_checkpoint),
+                       "--out", str(out), "--device", "cpu", home=tmp_path / "home", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    line = _one_error_line(result.stderr)
+    assert "nanweight.pt' holds values that are not finite (NaN or inf) in fc1.weight" in line
+    assert "diverged" not in result.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("kind", ["surface", "interp"])
+def test_lstui_submit_refuses_a_nan_checkpoint_and_queues_nothing(
+    tmp_path: Path, nan_checkpoint: Path, kind: str
+) -> None:
+    home = tmp_path / "home"
+    if kind == "surface":
+        args = [*SMALL, "--checkpoint", str(nan_checkpoint)]
+    else:  # the NaN file is checkpoint B, the end of the line
+        good = _saved(tmp_path / "good.pt", _mlp_state())
+        args = [*SMALL[:6], "--checkpoint", str(good), "--checkpoint-b", str(nan_checkpoint)]
+    result = run_lstui("submit", kind, *args, home=home, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    line = _one_error_line(result.stderr)
+    assert "nanweight.pt' holds values that are not finite" in line and "fc1.weight" in line
+
+    listed = run_lstui("ls", "--all", "--json", home=home, cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert json.loads(listed.stdout) == []
+
+
+# --- cut short -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("percent", [10, 50, 90, 99])
+def test_a_zip_checkpoint_cut_short_says_it_looks_truncated(tmp_path: Path, percent: int) -> None:
+    whole = _saved(tmp_path / "whole.pt", _mlp_state())
+    cut = _cut(whole, percent, tmp_path / "trunc.pt")
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(cut)
+    assert str(caught.value) == (
+        f"{str(cut)!r} is not a readable torch checkpoint: it looks truncated or damaged "
+        "(a zip archive whose end is missing)"
+    )
+
+
+@pytest.mark.parametrize("percent", [1, 50, 99])
+def test_a_legacy_checkpoint_cut_short_says_it_looks_truncated(tmp_path: Path, percent: int) -> None:
+    whole = _saved(tmp_path / "whole.t7", _mlp_state(), legacy=True)
+    cut = _cut(whole, percent, tmp_path / "trunc.t7")
+    with pytest.raises(CheckpointError, match="it looks truncated") as caught:
+        load_checkpoint(cut)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_whole_zip_that_is_no_checkpoint_gives_a_short_reason(tmp_path: Path) -> None:
+    import zipfile
+
+    path = tmp_path / "notes.pt"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("notes.txt", "x" * 500)
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(path)
+    message = str(caught.value)
+    assert "truncated" not in message and "\n" not in message
+    reason = message.split("(", 1)[1]
+    assert len(reason) <= 121, message
+
+
+@pytest.mark.parametrize("percent", [10, 99])
+def test_lstui_run_on_a_truncated_checkpoint_prints_one_line(tmp_path: Path, percent: int) -> None:
+    whole = _saved(tmp_path / "whole.pt", _mlp_state())
+    cut = _cut(whole, percent, tmp_path / "trunc.pt")
+    out = tmp_path / "out"
+    result = run_lstui("run", "surface", *SMALL, "--checkpoint", str(cut), "--out", str(out),
+                       "--device", "cpu", home=tmp_path / "home", cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    line = _one_error_line(result.stderr)
+    assert "trunc.pt' is not a readable torch checkpoint: it looks truncated" in line
+    assert "miniz" not in line and "Errno" not in line
+    assert not out.exists()
