@@ -865,7 +865,7 @@ def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
 @click.option("--zmax", type=float, default=None, help="clip the 3D surface / VTP at this loss (> 0)")
 @click.option("--log/--no-log", "log_scale", default=None,
               help="log loss scale [default: when the loss spans two decades or more; on 2D "
-                   "figures, leaving out its highest 5 %]")
+                   "figures, leaving out its highest 5 %; a comparison's 1D curves: linear]")
 @click.option("--surf-name", "surf_names", default=None,
               help="what 2D figures draw, a comma list of train_loss, test_loss, train_err, test_err "
                    "(100 − accuracy; the reference's --surf_name) [default: the losses]")
