@@ -1177,7 +1177,11 @@ def submit_trajectory(ctx: click.Context, **flags: Any) -> None:
 @handle_errors
 def compare(ctx: click.Context, checkpoints: tuple[str, ...], curve_x: str, surface_grid: str, interp_x: str,
             labels: str | None, name: str, wait: bool, **flags: Any) -> None:
-    """Queue the comparison of minimizers A B [C …]: interpolations, 1D/2D surfaces, figures."""
+    """Queue the comparison of minimizers A B [C …]: interpolations, 1D/2D surfaces, figures.
+
+    The figures include a sharpness table: for each minimizer, along its 1D curve (a
+    filter-normalised random direction), loss@0 = L(0) and Δloss@d = ½ (L(−d) + L(+d))
+    − L(0) at d = 0.25, 0.5 and 1, L the train loss (the test loss of --split test)."""
     from lstui.scheduler.compare import queue_comparison
 
     label_list = [s.strip() for s in labels.split(",")] if labels else None

@@ -57,7 +57,8 @@ def plot_sharpness_table(
     widths = [
         max([len(column)] + [len(r[k]) for r in cells]) + 2 for k, column in enumerate(columns)
     ]
-    width_in = max(2.0, sum(widths) * _CHAR_WIDTH_IN + 0.2)
+    width_in = max(2.0, sum(widths) * _CHAR_WIDTH_IN + 0.2,
+                   st.text_width_in(title, st.TITLE_SIZE) + 0.3 if title else 0.0)
     title_in = 0.35 if title else 0.0
     height_in = max(0.8, (len(cells) + 1) * _ROW_HEIGHT_IN + 0.15 + title_in)
     # A fixed layout: the table fills the axes, which fills the figure under the title.

@@ -29,6 +29,8 @@ from lstui.store import JobState, Store
 
 SHARPNESS_DISTANCES = (0.25, 0.5, 1.0)
 SHARPNESS = "sharpness"
+SHARPNESS_TITLE = "sharpness: Δloss@d = ½ (L(−d) + L(+d)) − L(0) along each 1D curve"
+"""The table's figure says what its columns are (L: the curves' loss, train or test)."""
 """The stem of the sharpness table's files in a comparison's results folder: ``.json`` and
 ``.csv`` (every digit), ``.png`` and ``.pdf`` (the table drawn)."""
 
@@ -304,7 +306,7 @@ def run_figure_job(
     if stored_rows is not None:
         rows = stored_rows
     if rows:
-        written += plots.save_figure(plots.plot_sharpness_table(rows, title="sharpness"), results_dir / SHARPNESS,
+        written += plots.save_figure(plots.plot_sharpness_table(rows, title=SHARPNESS_TITLE), results_dir / SHARPNESS,
                                      formats, dpi=dpi)
         json_path = results_dir / f"{SHARPNESS}.json"
         write_private_bytes(json_path, (json.dumps(rows, indent=1, default=float) + "\n").encode())

@@ -317,6 +317,18 @@ def test_sharpness_table_has_a_column_per_key_and_formats_values():
     assert [cells[(3, c)] for c in range(3)] == ["bs=512", "–", "inf"]
 
 
+def test_the_sharpness_table_says_what_its_columns_are_in_a_title_on_the_page():
+    """"sharpness" alone: Δloss@d was defined nowhere a reader of the figure could see."""
+    from lstui.scheduler.compare import SHARPNESS_TITLE
+
+    fig = plot_sharpness_table([{"model": "a", "loss@0": 0.0045}], title=SHARPNESS_TITLE)
+    fig.canvas.draw()
+    (title,) = fig.texts
+    assert title.get_text() == SHARPNESS_TITLE and "½ (L(−d) + L(+d)) − L(0)" in SHARPNESS_TITLE
+    box = title.get_window_extent(fig.canvas.get_renderer())  # type: ignore[attr-defined]
+    assert box.x0 >= 0 and box.x1 <= fig.bbox.x1  # a narrow table widens its page for it
+
+
 def test_figures_can_be_drawn_from_several_threads(paraboloid):
     x, y, Z = paraboloid
 
