@@ -245,6 +245,13 @@ def test_the_demo_waits_for_each_jobs_finish_mark_not_its_first_png(tmp_path):
         assert not _exported(store, [job_id])
         (job.results_dir / FINISH_MARK).write_text(f"{job.finished!r}\n")
         assert _exported(store, [job_id])
+        # a comparison's figure job draws its files before it is done, and is never
+        # marked: the demo waited 30 s for its mark on every run
+        figure = store.add_job(kind="figure", name="figures", spec={"figure": {}}, total_points=1,
+                               units=[[0]], results_root=tmp_path / "results")
+        assert not _exported(store, [job_id, figure])
+        finish_job(store, store.register_worker("cpu", 2, "h"), figure)
+        assert _exported(store, [job_id, figure])
 
 
 def test_the_sharpness_distances_are_points_of_compare_s_default_grid():
