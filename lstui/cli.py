@@ -530,10 +530,18 @@ def _follow(ctx: click.Context, ids: list[int]) -> int:
     from rich.console import Console
 
     from lstui.scheduler.follow import follow_jobs, report_failures
+    from lstui.views import id_ranges
 
     console = Console(stderr=True)
     with _store(ctx) as store:
-        jobs = follow_jobs(store, ids, console=console)
+        try:
+            jobs = follow_jobs(store, ids, console=console)
+        except KeyboardInterrupt:  # only the following stops: the jobs are the daemon's
+            which = f"job {ids[0]} is" if len(ids) == 1 else f"jobs {id_ranges(ids)} are"
+            click.echo(f"lstui: interrupted; {which} still the daemon's "
+                       f"(lstui cancel {' '.join(map(str, ids))} stops {'it' if len(ids) == 1 else 'them'})",
+                       err=True)
+            sys.exit(130)
         return report_failures(jobs, console, store)
 
 

@@ -35,6 +35,20 @@ def test_run_ended_by_a_signal_keeps_its_points_and_says_so(lab: Lab, tmp_path: 
     assert 0 < kept < 49
 
 
+def test_ctrl_c_in_submit_wait_says_the_jobs_go_on_and_how_to_stop_them(lab: Lab) -> None:
+    """It said "lstui: interrupted" alone: had the job been cancelled, or not?"""
+    proc = lab.popen("submit", "--wait", "surface", *SLOW_SPEC)  # no daemon: it waits
+    try:
+        wait_until("the job queued", lambda: bool(lab.cli("ls", "--json").stdout.strip("[]\n ")), 60)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert err.strip().splitlines()[-1] == "lstui: interrupted; job 1 is still the daemon's (lstui cancel 1 stops it)"
+    assert lab.job(1)["state"] == "queued"
+
+
 def test_a_stopped_daemon_leaves_its_running_job_queued_not_stalled(lab: Lab) -> None:
     """A job a stop took its workers from stayed `running` (shown stalled) until the next
     daemon started: no worker held it."""
