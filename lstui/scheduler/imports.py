@@ -56,6 +56,18 @@ def module_root(module: str, first: Sequence[Path] = ()) -> Path | None:
     return None
 
 
+def _built_in(module: str) -> bool:
+    """Whether ``module`` is built into the interpreter or frozen (``sys``, ``os``)."""
+    top = module.split(".")[0]
+    if top in sys.builtin_module_names:
+        return True
+    try:
+        found = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return False
+    return found is not None and not found.has_location
+
+
 def _in_environment(folder: Path) -> bool:
     """Whether ``folder`` is lstui's own environment's (its site-packages, the standard
     library): importable by any worker of this installation anyway."""
@@ -74,6 +86,9 @@ def with_import_path(spec: JobSpec, first: Sequence[Path] = ()) -> JobSpec:
     first = [*first, *(Path(f) for f in spec.import_path or ())]  # where it was found before
     for flag, error, module in _factories(spec):
         root = module_root(module, first)
+        if root is None and _built_in(module):
+            raise error(f"{flag} {getattr(spec, flag[2:])!r}: {module!r} is built into Python; a "
+                        "factory is a function of a module of your own (module:function)")
         if root is None:
             raise error(
                 f"{flag} {getattr(spec, flag[2:])!r}: no module {module!r} can be imported from here; "

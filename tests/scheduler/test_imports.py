@@ -68,6 +68,10 @@ def test_a_module_found_nowhere_is_refused_and_installed_ones_need_no_folder(
     with pytest.raises(ModelError, match="no module 'nowhere_xyz' can be imported from here"):
         with_import_path(JobSpec(model="nowhere_xyz:make", x=None))
     assert with_import_path(JobSpec(model="torch.nn:Identity", x=None)).import_path is None
+    # built in or frozen: said so, not "cannot be imported from here" (which is false)
+    for model in ("os:getcwd", "sys:getrecursionlimit"):
+        with pytest.raises(ModelError, match=f"'{model.split(':')[0]}' is built into Python; a factory is"):
+            with_import_path(JobSpec(model=model, x=None))
 
 
 def test_a_submit_with_no_file_and_no_factory_to_check_does_not_import_torch(tmp_path: Path) -> None:
