@@ -21,6 +21,7 @@ from lstui.plots.levels import (
     blank_pending,
     count_bad,
     count_bad_points,
+    finite_values,
     lattice_stride,
     wants_log,
 )
@@ -117,6 +118,11 @@ def plot_1d(
             _log_axis(ax_loss)
         elif loss_max is None:
             ax_loss.set_ylim(bottom=0)
+            highest = finite_values(np.concatenate([data[name] for name in losses]))
+            if accs and highest.size and highest.max() > 0:
+                # the loss peaks at 4/5 of the height, under the accuracies (near 100 % at
+                # a good minimizer), not among them at the top
+                ax_loss.set_ylim(top=1.25 * float(highest.max()))
         if loss_max is not None:
             ax_loss.set_ylim(top=loss_max)
         colour = st.LOSS_COLOUR if accs else "black"

@@ -217,6 +217,19 @@ def test_3d_axis_labels_as_long_as_a_pcs_stay_on_the_page():
     assert drawn.x0 >= 0 and drawn.y0 >= 0 and drawn.x1 <= fig.bbox.x1
 
 
+def test_a_linear_loss_peaks_under_the_accuracies_not_among_them():
+    """The demo's interpolation: its test-loss peak touched the top of the axes, under
+    the accuracy curves running at 96-100 %."""
+    x = np.linspace(-0.5, 1.5, 21)
+    loss = 0.05 + 0.1 * np.exp(-((x - 0.75) ** 2) / 0.05)
+    fig = plot_1d(x, {"train_loss": loss, "train_acc": np.full(21, 98.0)}, interpolation=True)
+    bottom, top = fig.axes[0].get_ylim()
+    assert fig.axes[0].get_yscale() == "linear" and bottom == 0
+    assert loss.max() / top == pytest.approx(0.8)
+    alone = plot_1d(x, {"train_loss": loss})  # no accuracy: the loss has the height
+    assert loss.max() / alone.axes[0].get_ylim()[1] > 0.9
+
+
 def test_an_interpolation_whose_last_point_is_far_higher_is_drawn_on_a_log_axis():
     """A walker's interpolation: 0.0009 to 0.012 between the minima, 1.59 at its last
     point. Its top 5 % were left out of the decision, so the axis was linear, up to 1.59,
