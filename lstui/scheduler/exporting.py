@@ -43,9 +43,15 @@ def job_surface(store: Store, job: JobRow) -> SurfaceFile:
 
 
 def write_job_surface(store: Store, job: JobRow) -> Path:
-    """Write ``surface.h5`` of a job from the store (atomic replace)."""
+    """Write ``surface.h5`` of a job from the store (atomic replace), and its settings
+    beside it as ``spec.json``, as ``lstui run`` leaves them: a folder copied away from
+    the home still says what its figures were made with."""
+    from lstui.results.h5files import write_private_bytes
+    from lstui.scheduler.compute import SPEC_FILE
+
     path = Path(job.results_dir) / SURFACE_FILE
     write_surface(path, job_surface(store, job))
+    write_private_bytes(path.parent / SPEC_FILE, (json.dumps(job.spec, indent=2) + "\n").encode())
     return path
 
 

@@ -6,6 +6,7 @@ driven in this process, its loop left out.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -70,6 +71,8 @@ def test_a_stop_while_finished_jobs_wait_for_their_files_writes_them(tmp_path: P
             job = store.get_job(job_id)
             assert finish_marked(job), job.results_dir
             assert read_surface(job.results_dir / "surface.h5").computed().all()
+            # its settings beside it, as `lstui run` leaves them (a daemon's folder had none)
+            assert json.loads((job.results_dir / "spec.json").read_text()) == job.spec
 
 
 def test_a_stop_leaves_a_backlog_of_figures_to_the_next_daemon_and_says_so(
