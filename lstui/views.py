@@ -308,7 +308,7 @@ def rows_text(rows: Sequence[Mapping[str, object]]) -> str:
     The columns are the keys in first-seen order; reals have four significant digits, as
     in the exported table figure. The CSV and JSON files keep every digit.
     """
-    from lstui.plots.table import table_cells
+    from lstui.plots.cells import table_cells
 
     columns, cells = table_cells(rows)
     widths = [max([len(c)] + [len(r[k]) for r in cells]) for k, c in enumerate(columns)]

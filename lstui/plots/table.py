@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import numbers
 from collections.abc import Mapping, Sequence
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -11,36 +9,11 @@ from matplotlib.figure import Figure
 from matplotlib.transforms import Bbox
 
 from lstui.plots import _style as st
+from lstui.plots.cells import table_cells
 
 _TABLE_FONT = 9.0
 _CHAR_WIDTH_IN = 0.085
 _ROW_HEIGHT_IN = 0.28
-
-
-def format_cell(value: object) -> str:
-    """Four significant digits for reals ("NaN", "inf": a diverged value), "–" for
-    missing, ``str`` otherwise."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, numbers.Integral):
-        return str(int(value))
-    if isinstance(value, numbers.Real):
-        number = float(value)
-        return "NaN" if math.isnan(number) else f"{number:.4g}"
-    return str(value)
-
-
-def table_cells(rows: Sequence[Mapping[str, object]]) -> tuple[list[str], list[list[str]]]:
-    """The columns (the keys, in first-seen order) and each row's cells as text
-    (:func:`format_cell`; "–" where a row lacks the key)."""
-    columns: list[str] = []
-    for row in rows:
-        for key in row:
-            if key not in columns:
-                columns.append(str(key))
-    return columns, [[format_cell(row.get(column)) for column in columns] for row in rows]
 
 
 def plot_sharpness_table(

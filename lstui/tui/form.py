@@ -118,9 +118,16 @@ def validate_form(values: Mapping[str, str]) -> tuple[JobSpec | None, dict[str, 
             errors[key] = str(exc)
 
     try:
-        out["priority"] = int(text["priority"])
+        priority = int(text["priority"])
     except ValueError:
         errors["priority"] = f"priority {text['priority']!r} is not a whole number; e.g. 0, 5 or -1"
+    else:
+        # its range too, here: left to the whole spec's check, the reason went under the
+        # form, flush left, instead of under the field it is about
+        reason = _check_alone("priority", priority)
+        if reason:
+            errors["priority"] = reason
+        out["priority"] = priority
 
     if kind == "interp":
         if not text["checkpoint"] and "checkpoint" not in errors:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,10 +13,12 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, HorizontalScroll, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import RichLog, Static
 
+from lstui.plots.cells import table_cells
+from lstui.scheduler.compare import SHARPNESS, SHARPNESS_TITLE
 from lstui.store import Event, JobRow, JobState
 from lstui.tui.cells import (
     LEVEL_STYLES,
@@ -47,6 +50,10 @@ LABEL_WIDTH = 11
 """Cells of a fact's label (``checkpoint ``)."""
 FACT_GAP = "   "
 """Between two parts of a fact (``fp32   batch auto   bn train``)."""
+SHARPNESS_FILE = f"{SHARPNESS}.json"
+"""A comparison's sharpness table in its figure job's results folder: a list of rows."""
+SHARPNESS_MAX_BYTES = 1 << 20
+"""A bigger ``sharpness.json`` is not read: a comparison's table has a row a checkpoint."""
 
 
 def clock_time(ts: float | None, now: float) -> str:
@@ -174,6 +181,117 @@ def files_text(files: Sequence[tuple[str, int]]) -> Text:
     return text
 
 
+def read_sharpness(path: Path) -> list[Mapping[str, object]]:
+    """The rows of a comparison's ``sharpness.json``.
+
+    Raises:
+        OSError: the file cannot be read (FileNotFoundError: it is not there).
+        ValueError: it is too big, or not a non-empty JSON list of tables.
+    """
+    with path.open("rb") as handle:
+        data = handle.read(SHARPNESS_MAX_BYTES + 1)
+    if len(data) > SHARPNESS_MAX_BYTES:
+        raise ValueError(f"bigger than {size_text(SHARPNESS_MAX_BYTES)}")
+    try:
+        rows = json.loads(data)
+    except RecursionError:
+        raise ValueError("nested too deep") from None
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError
+        raise ValueError("not JSON") from None
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        raise ValueError("not a list of rows")
+    return rows
+
+
+def sharpness_text(rows: Sequence[Mapping[str, object]], colour: bool = True) -> Text:
+    """The rows aligned as ``lstui show`` prints them (:func:`lstui.views.rows_text`):
+    the columns are the keys in first-seen order, the first (the model) to the left,
+    the numbers to the right; the header bold, a diverged value red."""
+    columns, cells = table_cells(rows)
+    widths = [max([cell_len(c)] + [cell_len(r[k]) for r in cells]) for k, c in enumerate(columns)]
+    text = Text(no_wrap=True, overflow="crop")
+    for n, values in enumerate([columns, *cells]):
+        line = Text()
+        for k, (value, width) in enumerate(zip(values, widths, strict=True)):
+            if k:
+                line.append("  ")
+            pad = " " * (width - cell_len(value))
+            style = "bold" if n == 0 else ""
+            if n and colour and value in ("NaN", "inf", "-inf"):
+                style = "bold red"
+            line.append(value + pad if k == 0 else pad + value, style=style)
+        line.rstrip()
+        if n:
+            text.append("\n")
+        text.append_text(line)
+    return text
+
+
+class SideScroll(HorizontalScroll):
+    """Scrolls sideways what is wider than the pane (the sharpness table beside a plot);
+    in the focus chain only then."""
+
+    DEFAULT_CSS = """
+    SideScroll {
+        height: auto;
+        scrollbar-size-horizontal: 1;
+    }
+    """
+
+    def allow_focus(self) -> bool:
+        return super().allow_focus() and self.max_scroll_x > 0
+
+
+class SharpnessTable(Vertical):
+    """A comparison's sharpness table on its figure job's screen: what it is (wrapped),
+    then its rows, which scroll sideways when wider than the pane. Hidden until
+    :meth:`show` has rows or a reason for none."""
+
+    DEFAULT_CSS = """
+    SharpnessTable {
+        height: auto;
+        margin-bottom: 1;
+        display: none;
+    }
+    SharpnessTable .sharpness-rows {
+        width: auto;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 (Textual's name)
+        super().__init__(id=id)
+        # made here, not in compose: the job screen may show a table before this is composed
+        self._title = Static("", classes="sharpness-title")
+        self._rows = Static("", classes="sharpness-rows")
+        self._scroll = SideScroll(self._rows)
+
+    def compose(self) -> ComposeResult:
+        yield self._title
+        yield self._scroll
+
+    def show(self, path: Path | None, colour: bool = True) -> None:
+        """The table in ``path`` (None: hide it); one line instead when it is not there
+        or not a table."""
+        self.display = path is not None
+        if path is None:
+            return
+        try:
+            table = sharpness_text(read_sharpness(path), colour)
+        except FileNotFoundError:
+            reason = "is not in the results folder"
+        except OSError as exc:
+            reason = f"cannot be read ({exc.strerror or exc})"
+        except ValueError as exc:
+            reason = f"is {exc}"
+        else:
+            self._title.update(Text(SHARPNESS_TITLE, style="bold"))
+            self._rows.update(table)
+            self._scroll.display = True
+            return
+        self._title.update(Text(f"no sharpness table: {path.name} {reason}", style="dim"))
+        self._scroll.display = False
+
+
 def event_line(event: Event, results_dir: Path | str | None = None) -> Text:
     """One log line; paths inside ``results_dir`` are written relative to it.
 
@@ -192,7 +310,8 @@ def event_line(event: Event, results_dir: Path | str | None = None) -> Text:
 class JobScreen(Screen[None]):
     """Everything about one job. ``esc`` goes back, ``l`` gives the log the screen, ``v``
     the plot (on a narrow terminal, 80 columns, the only way to see it: beside the facts
-    there is no room for it)."""
+    there is no room for it). A done comparison's figure job, which has no plot, shows
+    its result above the facts: the sharpness table."""
 
     BINDINGS = [
         Binding("escape", "back", "Back"),
@@ -223,6 +342,7 @@ class JobScreen(Screen[None]):
             "#job-files": Static("", id="job-files"),
         }
         self._info = VerticalScroll(id="job-info")
+        self._sharpness = SharpnessTable(id="job-sharpness")
         # g and t are app-wide: the main preview holds what they chose
         chosen = self.lstui.main.preview
         self._preview = Preview(id="job-preview", log_scale=chosen.log_scale, quantity=chosen.quantity)
@@ -232,6 +352,7 @@ class JobScreen(Screen[None]):
         yield self._statics["#job-title"]
         with Horizontal(id="job-body"):
             with self._info:
+                yield self._sharpness  # a comparison's result: first, in view at 80x24
                 yield self._statics["#job-facts"]
                 yield self._statics["#job-files"]
             yield self._preview
@@ -285,6 +406,7 @@ class JobScreen(Screen[None]):
         self._update("#job-facts", facts.markup, facts)
         if snapshot.detail is not None and snapshot.detail.job_id == self.job_id:
             self._show_detail(snapshot.detail, job.results_dir)
+            self._show_sharpness(job, snapshot.detail.files, colour)
         preview = self._preview
         if snapshot.preview is not None and snapshot.preview.job_id == self.job_id:
             preview.show(snapshot.preview, job, snapshot)
@@ -299,6 +421,16 @@ class JobScreen(Screen[None]):
             if event.id > self._last_event:
                 log.write(event_line(event, results_dir))
                 self._last_event = event.id
+
+    def _show_sharpness(self, job: JobRow, files: Sequence[tuple[str, int]], colour: bool) -> None:
+        """A done comparison's sharpness table, read again only when the listing of its
+        results folder says the file changed (nothing for any other job)."""
+        key: object = None
+        if job.kind == "figure" and job.state is JobState.DONE:
+            key = ("sharpness", job.finished, next((f for f in files if f[0] == SHARPNESS_FILE), None))
+        if self._shown.get("#job-sharpness") != key:
+            self._shown["#job-sharpness"] = key
+            self._sharpness.show(None if key is None else Path(job.results_dir) / SHARPNESS_FILE, colour)
 
     def action_back(self) -> None:
         self.dismiss(None)
