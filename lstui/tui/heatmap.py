@@ -93,6 +93,25 @@ def surface_levels(Z: np.ndarray, *, log: bool, num: int, highest: bool = False)
         return contour_levels(Z, log=False, num=num), False
 
 
+def merged_levels(levels: np.ndarray, max_bands: int, *, highest: bool = False) -> np.ndarray:
+    """The levels of at most ``max_bands`` bands: ``levels`` when they make no more, else
+    ``max_bands - 1`` of them (neighbouring bands merge), the lowest and the highest
+    among them and the others spread as evenly between as the levels allow.
+
+    The ``≥`` and ``<`` bands stay those of all the levels. With room for one level only,
+    it is the lowest (the highest with ``highest``, an accuracy's): the basin's edge. A
+    map and its colour bar (:func:`legend_lines`) drawn with the result name every colour
+    the map uses, one row a band.
+    """
+    levels = np.asarray(levels, dtype=np.float64)
+    most = max(0, max_bands - 1)
+    if len(levels) <= most:
+        return levels
+    if most <= 1:
+        return levels[len(levels) - most:] if highest else levels[:most]
+    return levels[np.unique(np.round(np.linspace(0, len(levels) - 1, most)).astype(int))]
+
+
 def fit(x_span: float, y_span: float, cols: int, rows: int) -> tuple[int, int]:
     """The largest ``(width, pixel height)`` with the data's aspect ratio in ``cols × rows`` cells.
 
@@ -340,12 +359,20 @@ def legend_lines(levels: np.ndarray, colours: Sequence[RGB], rows: int, *, plain
     """A colour bar: one line per band, highest first, labelled with its lower edge,
     and with ``not_finite`` a last line for NaN/inf pixels.
 
-    When there are more bands than ``rows``, every other band is left out.
+    Every band has its line: levels that make more bands than there are rows for
+    (``rows``, less one with ``not_finite``) are merged first, as :func:`merged_levels`
+    merges them, in the :func:`band_colours` of the merged bands. Draw the map with
+    those merged levels too, or it uses colours that no line names.
     """
+    if rows <= 0:
+        return []
     if not_finite:
         extra = Segment(NOT_FINITE_CHAR * 2) if plain else Segment("██", Style(color=Color.from_rgb(*NOT_FINITE)))
         bar = legend_lines(levels, colours, max(1, rows - 1), plain=plain) if rows > 1 else []
         return [*bar, [extra, Segment(" " + NOT_FINITE_LABEL)]]
+    if len(levels) + 1 > rows:
+        levels = merged_levels(levels, rows)
+        colours = band_colours(len(levels) + 1)
     n = len(levels) + 1
     chars = band_chars(n)
     format_level = level_formatter(np.asarray(levels, dtype=np.float64))
@@ -358,11 +385,8 @@ def legend_lines(levels: np.ndarray, colours: Sequence[RGB], rows: int, *, plain
         else:
             label = f" {format_level(levels[band - 1])}"
         entries.append((band, label))
-    step = max(1, math.ceil(len(entries) / max(rows, 1)))
-    if step > 1:
-        entries = entries[::step]
     lines = []
-    for band, label in entries[:rows]:
+    for band, label in entries:
         if plain:
             swatch = Segment(chars[band] * 2)
         else:

@@ -170,6 +170,9 @@ class JobTable(DataTable[Text]):
         self._cursor_job: int | None = None
         """The job the cursor was on at the end of the last :meth:`apply` that left rows:
         a filter that hid every row and is then taken back finds the cursor there again."""
+        self._filter_changed = False
+        """Whether the filter changed since the last :meth:`apply`: a cursor whose job it
+        hides goes to the first row, not to wherever the rows taken away left it."""
         self._hidden: dict[int, tuple[list[Text], dict[str, str]]] = {}
         """The cells and their texts of the rows the filter hides, shown again as they
         are when it lets them through and their jobs did not change."""
@@ -235,7 +238,10 @@ class JobTable(DataTable[Text]):
         self._hidden = {}
 
     def set_filter(self, text: str) -> None:
+        """Show only the jobs ``text`` matches (see :meth:`matches`). The cursor stays
+        on its job if that still shows, else it goes to the first row."""
         self.filter_text = text
+        self._filter_changed = True
         jobs, now, daemon_running = self._last
         self.apply(jobs, now, daemon_running=daemon_running)
 
@@ -407,6 +413,7 @@ class JobTable(DataTable[Text]):
         of every running job, shown or filtered out)."""
         started = [j.id for j in visible if j.id in running and j.id not in self._running_jobs]
         self._running_jobs = running
+        filter_changed, self._filter_changed = self._filter_changed, False
         if not visible:
             return
         if self._want_cursor is not None and self._want_cursor in self._shown:
@@ -421,6 +428,10 @@ class JobTable(DataTable[Text]):
             target = started[0]
         elif selected is not None and selected in self._shown:
             target = selected
+        elif filter_changed:
+            # the filter hid the selected job: the first match, not the row number the
+            # cursor had, cut to the rows left (the last match)
+            target = visible[0].id
         else:
             return
         index = self.get_row_index(RowKey(str(target)))

@@ -33,6 +33,7 @@ from lstui.tui.heatmap import (
     extreme_mark,
     fit,
     legend_lines,
+    merged_levels,
     surface_levels,
 )
 from lstui.tui.snapshot import PreviewData, Snapshot
@@ -179,12 +180,19 @@ class SurfaceView(Widget):
 
     def paint(self, data: PreviewData, key: str, width: int, height: int) -> list[Strip]:
         """The widget's lines: map, gap, colour bar, then the info lines beside the bar,
-        or under the map when that leaves the map more room (a tall, narrow panel)."""
+        or under the map when that leaves the map more room (a tall, narrow panel).
+
+        A panel lower than the bands between :attr:`levels` draws the map and its bar
+        in fewer, merged bands (:func:`~lstui.tui.heatmap.merged_levels`)."""
         assert data.y is not None
-        n_bands = len(self.levels) + 1
         not_finite = data.not_finite(key)
-        legend = legend_lines(self.levels, band_colours(n_bands), height, plain=self.plain,
-                              not_finite=bool(not_finite.any()))
+        has_not_finite = bool(not_finite.any())
+        # the map in no more bands than the colour bar has rows for, so that it names
+        # every colour drawn (it once left every other band out, and the map did not)
+        bar_rows = max(1, height - 1 if has_not_finite else height)
+        levels = merged_levels(self.levels, bar_rows, highest=self.highest)
+        legend = legend_lines(levels, band_colours(len(levels) + 1), height, plain=self.plain,
+                              not_finite=has_not_finite)
         legend_w = max((sum(cell_len(s.text) for s in line) for line in legend), default=0)
         info_w = min(INFO_MIN, max((t.cell_len for t in self.info), default=0))
         x_span = float(data.x[-1] - data.x[0])
@@ -195,7 +203,7 @@ class SurfaceView(Widget):
         under = fit_below[0] * fit_below[1] > fit_beside[0] * fit_beside[1]
         map_cols, map_rows = below if under else beside
         picture = draw_surface(data.x, data.y, data.arrays[key], map_cols, map_rows,
-                               levels=self.levels, log=self.log_levels, path=data.path, plain=self.plain,
+                               levels=levels, log=self.log_levels, path=data.path, plain=self.plain,
                                not_finite=not_finite, highest=self.highest)
         console = self.app.console
         room = max(0, width - (0 if under else picture.width + legend_w + 2 * GAP))
