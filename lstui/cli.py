@@ -43,7 +43,7 @@ from lstui.spec import (
 
 if TYPE_CHECKING:
     from lstui.scheduler.trajectory import TrajectoryPlane
-    from lstui.store import Event, JobRow
+    from lstui.store import Event, JobRow, Store
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -530,19 +530,34 @@ def _follow(ctx: click.Context, ids: list[int]) -> int:
     from rich.console import Console
 
     from lstui.scheduler.follow import follow_jobs, report_failures
-    from lstui.views import id_ranges
 
     console = Console(stderr=True)
     with _store(ctx) as store:
         try:
             jobs = follow_jobs(store, ids, console=console)
-        except KeyboardInterrupt:  # only the following stops: the jobs are the daemon's
-            which = f"job {ids[0]} is" if len(ids) == 1 else f"jobs {id_ranges(ids)} are"
-            click.echo(f"lstui: interrupted; {which} still the daemon's "
-                       f"(lstui cancel {' '.join(map(str, ids))} stops {'it' if len(ids) == 1 else 'them'})",
-                       err=True)
+        except KeyboardInterrupt:  # only the following stops: the jobs stay queued
+            click.echo(f"lstui: interrupted{_left_note(ctx, store, ids)}", err=True)
             sys.exit(130)
         return report_failures(jobs, console, store)
+
+
+def _left_note(ctx: click.Context, store: Store, ids: list[int]) -> str:
+    """What an interrupted ``--wait`` leaves: the jobs not finished yet, whose daemon (or
+    none) goes on with them, and the cancel that stops them all (finished ones left out:
+    a cancel naming one is refused whole)."""
+    from lstui.scheduler.daemon import daemon_status
+    from lstui.store import FINISHED
+    from lstui.views import id_ranges
+
+    try:
+        left = [job.id for job in map(store.get_job, ids) if job.state not in FINISHED]
+    except LstuiError:  # the store cannot say now (locked): nothing to add
+        return ""
+    if not left:
+        return ""
+    which = f"job {left[0]} is" if len(left) == 1 else f"jobs {id_ranges(left)} are"
+    who = "the daemon's" if daemon_status(_home(ctx)).running else "queued (no daemon runs on this home)"
+    return f"; {which} still {who}: lstui cancel {' '.join(map(str, left))} drops {'it' if len(left) == 1 else 'them'}"
 
 
 def _parse_job_ids(text: tuple[str, ...]) -> list[int]:

@@ -4,6 +4,7 @@ real signals."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -35,18 +36,35 @@ def test_run_ended_by_a_signal_keeps_its_points_and_says_so(lab: Lab, tmp_path: 
     assert 0 < kept < 49
 
 
-def test_ctrl_c_in_submit_wait_says_the_jobs_go_on_and_how_to_stop_them(lab: Lab) -> None:
-    """It said "lstui: interrupted" alone: had the job been cancelled, or not?"""
+def test_ctrl_c_in_submit_wait_says_which_jobs_are_left_and_how_to_drop_them(lab: Lab) -> None:
+    """It said "lstui: interrupted" alone: had the jobs been cancelled, or not? Only the
+    unfinished ones are named: a cancel naming a done one is refused whole."""
+    done = lab.submit("surface", "--model", "mlp", "--x", "-1:1:3", "--subset", "100")
+    lab.start_daemon("cpu:1", "--export", "")
+    lab.wait_job(done, ("done",))
+    lab.stop_daemon()
     proc = lab.popen("submit", "--wait", "surface", *SLOW_SPEC)  # no daemon: it waits
     try:
-        wait_until("the job queued", lambda: bool(lab.cli("ls", "--json").stdout.strip("[]\n ")), 60)
+        wait_until("the job queued", lambda: len(json.loads(lab.cli("ls", "--json").stdout)) == 1, 60)
+        (left,) = [job["id"] for job in json.loads(lab.cli("ls", "--json").stdout)]
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
     assert proc.returncode == 130, err
-    assert err.strip().splitlines()[-1] == "lstui: interrupted; job 1 is still the daemon's (lstui cancel 1 stops it)"
-    assert lab.job(1)["state"] == "queued"
+    assert err.strip().splitlines()[-1] == (
+        f"lstui: interrupted; job {left} is still queued (no daemon runs on this home): "
+        f"lstui cancel {left} drops it")
+    assert lab.job(left)["state"] == "queued"
+    # what the follow of several jobs names, one of them finished: the unfinished only
+    from click import Context
+
+    from lstui.cli import _left_note, cli
+    from lstui.store import Store
+
+    with Store(lab.home / "lstui.db") as store:
+        note = _left_note(Context(cli, obj={"home": lab.home}), store, [done, left])
+    assert note == f"; job {left} is still queued (no daemon runs on this home): lstui cancel {left} drops it"
 
 
 def test_a_stopped_daemon_leaves_its_running_job_queued_not_stalled(lab: Lab) -> None:
