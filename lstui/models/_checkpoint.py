@@ -42,7 +42,7 @@ def load_checkpoint(path: str | Path, *, trust: bool = False) -> dict[str, torch
     Raises:
         CheckpointError: the file is missing, is a directory, is not a torch checkpoint
             (or is one cut short), holds objects other than tensors (without ``trust``),
-            holds no state dict, or holds floating-point values that are NaN or inf.
+            holds no state dict, or holds a NaN.
     """
     file = Path(path).expanduser()
     if not file.exists():
@@ -54,25 +54,25 @@ def load_checkpoint(path: str | Path, *, trust: bool = False) -> dict[str, torch
     except Exception as error:  # any failure to read means the file is not usable
         raise CheckpointError(_unreadable(file, error, trust)) from error
     state = strip_wrapper_prefixes(_find_state_dict(stored, file))
-    _check_finite(state, file)
+    _check_no_nan(state, file)
     return state
 
 
-def _check_finite(state: Mapping[str, torch.Tensor], file: Path) -> None:
-    """Refuse a state dict with a NaN or inf in a floating-point tensor: every point of a
+def _check_no_nan(state: Mapping[str, torch.Tensor], file: Path) -> None:
+    """Refuse a state dict with a NaN in a floating-point tensor: every point of a
     landscape around it would be NaN, and the landscape, not the file, would be blamed.
-    Integer tensors (BatchNorm's ``num_batches_tracked``) cannot hold either."""
+    An infinity is let through: a model may keep one on purpose (an attention mask of
+    −inf in a buffer). Integer tensors (``num_batches_tracked``) hold neither."""
     bad = [
         key
         for key, value in state.items()
-        if (value.is_floating_point() or value.is_complex())
-        and not bool(torch.isfinite(value).all())
+        if (value.is_floating_point() or value.is_complex()) and bool(torch.isnan(value).any())
     ]
     if bad:
         more = f" and {len(bad) - 1} more tensor{'s' if len(bad) > 2 else ''}" if len(bad) > 1 else ""
         raise CheckpointError(
-            f"checkpoint {str(file)!r} holds values that are not finite (NaN or inf) in "
-            f"{bad[0]}{more}"
+            f"checkpoint {str(file)!r} holds NaN in {bad[0]}{more}: the run that saved it had "
+            "diverged; leave it out, or take an earlier one"
         )
 
 
