@@ -2,7 +2,7 @@
 
 A file holds one job as top-level keys, or several as ``[[job]]`` tables; ``[defaults]``
 gives keys shared by all. Keys are JobSpec fields (``x = "-1:1:51"``) plus ``unit_size``,
-or the reference's names the flags take too (``xnorm``: :data:`ALIASES`), with the defaults of ``lstui submit KIND`` (an interpolation's ``dir_type = "states"``).
+or the reference's names the flags take too (``xnorm``: :data:`ALIASES`, :data:`Y_KEYS`), with the defaults of ``lstui submit KIND`` (an interpolation's ``dir_type = "states"``).
 Relative paths are read relative to the file; ``checkpoints`` may hold globs, as
 ``--checkpoints`` does.
 """
@@ -52,8 +52,12 @@ class JobEntry:
     """The file's folder: where its relative paths, and its jobs' own modules, are found."""
 
 
-ALIASES = {"xnorm": "norm", "xignore": "ignore", "model_file": "checkpoint", "loss_name": "loss"}
+ALIASES = {"xnorm": "norm", "xignore": "ignore", "model_file": "checkpoint", "loss_name": "loss",
+           "model_file2": "target", "model_file3": "target_y"}
 """The keys of the flags ``submit`` also takes under the reference's names (``--xnorm``)."""
+Y_KEYS = {"ynorm": "norm", "yignore": "ignore"}
+"""The reference's settings of its y direction: taken when they are the x direction's
+(lstui treats both alike), as ``--ynorm`` is."""
 
 
 def _canonical(table: Mapping[str, Any], where: str) -> dict[str, Any]:
@@ -87,6 +91,12 @@ def _entry(defaults: Mapping[str, Any], table: Mapping[str, Any], base: Path, wh
     if kind == "trajectory":  # a grid in [defaults] is of weight space, not of its PCA plane
         unused |= {"x", "y"}
     values = {**kind_defaults(kind), **{k: v for k, v in defaults.items() if k not in unused}, **table}
+    for y_key, key in Y_KEYS.items():
+        if y_key in values:
+            given, x_value = values.pop(y_key), values.get(key, JobSpec.__dataclass_fields__[key].default)
+            if given != x_value:
+                raise SpecError(f"{where}: {y_key} = {given!r}: lstui treats both directions alike, "
+                                f"with {key} ({x_value!r}); give {key} = {given!r}, or the same to both")
     num = values.pop("num", 21)
     if kind != "trajectory" and "num" in table:
         raise SpecError(f"{where}: num is for trajectory jobs (points per axis over the path)")

@@ -69,21 +69,28 @@ def test_an_interpolation_from_a_file_is_the_one_from_the_command_line(tmp_path:
 
 def test_a_job_file_takes_the_reference_s_names_the_flags_take(tmp_path: Path) -> None:
     """``--xnorm`` is a flag of submit, and ``xnorm = "filter"`` was an unknown key."""
-    (a,) = _walk(tmp_path / "ck", 1)
+    a, b = _walk(tmp_path / "ck", 2)
     home = tmp_path / "home"
     (tmp_path / "r.toml").write_text(
-        f'# the reference\'s names\n[defaults]\nxignore = "none"\n[[job]]\nmodel = "cnn"\n'
-        f'model_file = "{a}"\nxnorm = "layer"\nloss_name = "mse"\nx = "-1:1:3"\n'
+        f'# the reference\'s names\n[defaults]\nxignore = "none"\nyignore = "none"\n[[job]]\nmodel = "cnn"\n'
+        f'model_file = "{a}"\nmodel_file2 = "{b}"\nxnorm = "layer"\nynorm = "layer"\nloss_name = "mse"\n'
+        'x = "-1:1:3"\n'
     )
     (from_file,) = _submit(home, str(tmp_path / "r.toml"))
     (from_flags,) = _submit(home, "surface", "--model", "cnn", "--model-file", str(a), "--xnorm", "layer",
-                            "--xignore", "none", "--loss-name", "mse", "--x", "-1:1:3")
+                            "--ynorm", "layer", "--xignore", "none", "--yignore", "none", "--loss-name", "mse",
+                            "--model-file2", str(b), "--x", "-1:1:3")
     got, want = _spec(home, from_file), _spec(home, from_flags)
-    assert (got["norm"], got["ignore"], got["loss"], got["checkpoint"]) == ("layer", "none", "mse", str(a))
+    assert (got["norm"], got["ignore"], got["loss"], got["checkpoint"], got["target"]) == (
+        "layer", "none", "mse", str(a), str(b))
     assert {k: v for k, v in got.items() if k != "name"} == {k: v for k, v in want.items() if k != "name"}
     (tmp_path / "both.toml").write_text('# x\nnorm = "layer"\nxnorm = "filter"\n')
     code, _, err = cli_in_process(["submit", str(tmp_path / "both.toml")], home)
     assert code == 2 and "xnorm and norm are one setting; give one of them" in one_error_line(err)
+    (tmp_path / "y.toml").write_text('# x\nxnorm = "layer"\nynorm = "filter"\n')  # as --ynorm is refused
+    code, _, err = cli_in_process(["submit", str(tmp_path / "y.toml")], home)
+    assert code == 2 and ("ynorm = 'filter': lstui treats both directions alike, with norm ('layer')"
+                          in one_error_line(err))
 
 
 def test_keys_of_another_kind_are_refused_in_a_table_not_dropped(tmp_path: Path) -> None:
