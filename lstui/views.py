@@ -261,8 +261,8 @@ def job_details(
         f"  data      {spec.get('data')}  split {spec.get('split')}  loss {spec.get('loss')}",
         f"  grid      x {spec.get('x')}  y {spec.get('y') or '-'}  norm {spec.get('norm')}  dir-type {spec.get('dir_type')}",
         # what else decides the numbers: a figure is read with these beside it
-        f"  settings  subset {spec.get('subset') or 'all'}  seed {spec.get('seed')}  "
-        f"precision {spec.get('precision')}  bn {spec.get('bn')}  ignore {spec.get('ignore')}",
+        f"  settings  subset {spec.get('subset') or 'all'}  seed {_setting(spec, 'seed')}  "
+        f"precision {_setting(spec, 'precision')}  bn {_setting(spec, 'bn')}  ignore {_setting(spec, 'ignore')}",
         f"  results   {job.results_dir}{_files_note(job, files_pending, daemon_running)}",
     ]
     if job.kind == "figure":  # it draws what the jobs it waits on computed: no grid of its own
@@ -278,6 +278,11 @@ def job_details(
     if any(e.level == "debug" for e in events) and job.state is JobState.FAILED:
         lines.append(f"  (lstui logs {job.id} --debug shows the traceback)")
     return "\n".join(lines)
+
+
+def _setting(spec: Mapping[str, Any], key: str) -> object:
+    """A setting of a stored spec, or its default where an older lstui stored none."""
+    return spec.get(key, JobSpec.__dataclass_fields__[key].default)
 
 
 def _files_note(job: JobRow, files_pending: bool | None, daemon_running: bool) -> str:

@@ -29,10 +29,10 @@ from lstui.store import JobState, Store
 
 SHARPNESS_DISTANCES = (0.25, 0.5, 1.0)
 SHARPNESS = "sharpness"
-SHARPNESS_TITLE = "sharpness: Δloss@d = ½ (L(−d) + L(+d)) − L(0) along each 1D curve"
-"""The table's figure says what its columns are (L: the curves' loss, train or test)."""
 """The stem of the sharpness table's files in a comparison's results folder: ``.json`` and
 ``.csv`` (every digit), ``.png`` and ``.pdf`` (the table drawn)."""
+SHARPNESS_TITLE = "sharpness: Δloss@d = ½ (L(−d) + L(+d)) − L(0) along each 1D curve"
+"""The table's figure says what its columns are (L: the curves' loss, train or test)."""
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,13 @@ def write_job_surface(store: Store, job: JobRow) -> Path:
 
     path = Path(job.results_dir) / SURFACE_FILE
     write_surface(path, job_surface(store, job))
-    write_private_bytes(path.parent / SPEC_FILE, (json.dumps(job.spec, indent=2) + "\n").encode())
+    settings = (json.dumps(job.spec, indent=2) + "\n").encode()
+    try:
+        same = (path.parent / SPEC_FILE).read_bytes() == settings
+    except OSError:
+        same = False
+    if not same:  # written once, not at each of a running job's writes
+        write_private_bytes(path.parent / SPEC_FILE, settings)
     return path
 
 
