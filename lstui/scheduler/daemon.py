@@ -356,6 +356,7 @@ class Daemon:
 
     def _start_up(self, store: Store) -> None:
         """What the daemon does once before its rounds; repeatable, should it fail half way."""
+        store.check_pages()  # a damaged file refused before anything is written to it
         self._check_home(store)
         self._make_slots(store)
         store.add_event(

@@ -1286,6 +1286,21 @@ class Store:
             rows = c.execute(sql, params).fetchall()
         return [Event(*r) for r in rows]
 
+    def check_pages(self) -> None:
+        """SQLite's ``quick_check`` of every page (0.08 s for 40 MB): a long-lived writer
+        (the daemon) refuses to start on a damaged file, where a write could spread the
+        damage, rather than find it later in the middle of a job.
+
+        Raises:
+            DatabaseDamaged: in one line, naming the first problem found.
+        """
+        with self._read() as c:
+            found = [str(row[0]) for row in c.execute("PRAGMA quick_check(3)").fetchall()]
+        if found != ["ok"]:
+            lines = [line.strip() for row in found for line in row.splitlines()]
+            said = [line for line in lines if line and not line.startswith("***")]  # "*** in database main ***"
+            self._raise_damaged(sqlite3.DatabaseError(said[0] if said else "quick_check found damage"))
+
     def jobs_version(self) -> int:
         """A count that grows with every change to a job's row (queued, claimed, a point
         stored, finished, removed), by any connection, and with nothing else: a worker's

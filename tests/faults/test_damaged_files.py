@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 import shutil
+import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -260,3 +261,35 @@ def test_a_database_with_damaged_pages_is_one_line_for_every_command(tmp_path: P
             for job_id in range(1, 301):
                 worker._timed(store.events, job_id, limit=None)
         assert time.monotonic() - started < 5
+
+
+def test_the_daemon_refuses_to_start_on_damaged_pages_and_writes_nothing(tmp_path: Path) -> None:
+    """A page damaged where no command looked (the points of done jobs): `ls`, `submit`
+    and a daemon went on writing into a file SQLite calls malformed."""
+    from lstui.store import Store
+    from tests.cli.conftest import run_lstui
+    from tests.store.support import add_job, finish_job
+
+    home = tmp_path / "home"
+    with Store.open_home(home) as store:
+        worker = store.register_worker("cpu", 1, "h")
+        for n in range(40):
+            finish_job(store, worker, add_job(store, tmp_path, points=50, name=f"job {n}"))
+    db = home / "lstui.db"
+    with sqlite3.connect(db) as c:
+        c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        root = c.execute("SELECT rootpage FROM sqlite_master WHERE name = 'points'").fetchone()[0]
+    data = bytearray(db.read_bytes())
+    page = (root - 1) * 4096
+    data[page + 8:page + 608] = b"\x5a" * 600  # the cells of the points table's root page
+    db.write_bytes(bytes(data))
+    before = db.read_bytes()
+    proc = run_lstui("daemon", "start", "--devices", "cpu:1", home=home)
+    if proc.returncode == 0:  # started after all: not left running after the test
+        run_lstui("daemon", "stop", home=home)
+    assert proc.returncode == 1, proc.stderr
+    line = one_error_line(proc.stderr)
+    assert "the daemon exited at start: database" in line and "is damaged (On tree page" in line, line
+    assert "move it aside" in line
+    assert db.read_bytes() == before  # not a byte written
+
