@@ -62,6 +62,24 @@ def add_done_figure_job(home: Path, sharpness: str | None) -> int:
     return job_id
 
 
+def sharpness_screen(home: Path, job_id: int) -> list[str]:
+    """The lines of the job screen of ``job_id`` at 80x24 once its table (or the reason
+    for none) shows, each stripped; the app still on that screen (no crash)."""
+    lines: list[str] = []
+
+    async def drive() -> None:
+        app = fixed_app(home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await open_job_screen(pilot, job_id)
+            await wait_for(pilot, lambda: screen.query_one(SharpnessTable).display, 5, "the table")
+            await pilot.pause(0.1)
+            lines.extend(line.strip() for line in screen_text(app))
+            assert isinstance(app.screen, JobScreen)
+
+    asyncio.run(drive())
+    return lines
+
+
 async def open_job_screen(pilot: Pilot[None], job_id: int) -> JobScreen:
     """The job screen of ``job_id`` once its results folder is listed."""
     app = pilot.app
@@ -89,22 +107,12 @@ def test_the_sharpness_table_is_written_as_lstui_show_prints_it() -> None:
 def test_a_done_figure_job_shows_its_sharpness_table_at_80x24(stopped_home: Path) -> None:
     """Its one result, the table, above the facts: in view without scrolling, every
     column whole in 80 columns, titled with what the numbers are."""
-    job_id = add_done_figure_job(stopped_home, json.dumps(ROWS, indent=1))
-
-    async def drive() -> None:
-        app = fixed_app(stopped_home)
-        async with app.run_test(size=(80, 24)) as pilot:
-            screen = await open_job_screen(pilot, job_id)
-            await wait_for(pilot, lambda: screen.query_one(SharpnessTable).display, 5, "the table")
-            await pilot.pause(0.1)
-            lines = [line.strip() for line in screen_text(app)]
-            assert SHARPNESS_TITLE in lines
-            for row in SHOWN:
-                assert row in lines, (row, lines)
-            assert lines.index(SHOWN[0]) == lines.index(SHARPNESS_TITLE) + 1
-            assert any(line.startswith("state") and "done" in line for line in lines), "the facts follow"
-
-    asyncio.run(drive())
+    lines = sharpness_screen(stopped_home, add_done_figure_job(stopped_home, json.dumps(ROWS, indent=1)))
+    assert SHARPNESS_TITLE in lines
+    for row in SHOWN:
+        assert row in lines, (row, lines)
+    assert lines.index(SHOWN[0]) == lines.index(SHARPNESS_TITLE) + 1
+    assert any(line.startswith("state") and "done" in line for line in lines), "the facts follow"
 
 
 @pytest.mark.parametrize(
@@ -121,22 +129,11 @@ def test_a_done_figure_job_shows_its_sharpness_table_at_80x24(stopped_home: Path
 def test_a_figure_job_without_a_readable_table_says_so_in_one_line(
     stopped_home: Path, content: str | None, reason: str
 ) -> None:
-    job_id = add_done_figure_job(stopped_home, content)
-
-    async def drive() -> None:
-        app = fixed_app(stopped_home)
-        async with app.run_test(size=(80, 24)) as pilot:
-            screen = await open_job_screen(pilot, job_id)
-            await wait_for(pilot, lambda: screen.query_one(SharpnessTable).display, 5, "the reason")
-            await pilot.pause(0.1)
-            lines = [line.strip() for line in screen_text(app)]
-            assert f"no sharpness table: {reason}" in lines, lines
-            text = "\n".join(lines)
-            assert SHARPNESS_TITLE not in text and "weight norm" not in text
-            assert any(line.startswith("state") and "done" in line for line in lines)
-            assert isinstance(app.screen, JobScreen)
-
-    asyncio.run(drive())
+    lines = sharpness_screen(stopped_home, add_done_figure_job(stopped_home, content))
+    assert f"no sharpness table: {reason}" in lines, lines
+    text = "\n".join(lines)
+    assert SHARPNESS_TITLE not in text and "weight norm" not in text
+    assert any(line.startswith("state") and "done" in line for line in lines)
 
 
 def test_other_jobs_show_no_sharpness_table(stopped_home: Path) -> None:
