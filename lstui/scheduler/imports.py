@@ -128,8 +128,10 @@ def check_factories(spec: JobSpec) -> None:
 
 def factory_files(spec: JobSpec) -> list[str]:
     """The source files of ``spec``'s factories found in the person's folders
-    (:attr:`JobSpec.import_path`): a file a worker reads, digested with the checkpoints,
-    so that a module edited while its job runs is refused rather than mixed in."""
+    (:attr:`JobSpec.import_path`), and of the modules of those folders they import (a
+    ``common.py`` the data factory normalises with): files a worker reads, digested with
+    the checkpoints, so that a module edited while its job runs is refused rather than
+    mixed in. The factories' modules are imported for that (not called)."""
     files: list[str] = []
     for _, _, module in _factories(spec):
         parts = module.split(".")
@@ -141,15 +143,41 @@ def factory_files(spec: JobSpec) -> list[str]:
             else:
                 continue
             break
+    if files:
+        add_import_path(spec.import_path)
+        for _, _, module in _factories(spec):
+            try:
+                importlib.import_module(module)
+            except Exception:  # noqa: BLE001 (its own check says what is wrong, in one line)
+                continue
+        files += sorted(file for _, file in local_modules(spec.import_path) if file.endswith(".py"))
     return list(dict.fromkeys(files))
+
+
+def local_modules(folders: Sequence[str] | None) -> list[tuple[str, str]]:
+    """``(name, file)`` of the modules this process imported from ``folders`` (the
+    person's, :attr:`JobSpec.import_path`), lstui itself and its environment left out."""
+    roots = [Path(f).resolve() for f in folders or ()]
+    found = []
+    for name, module in list(sys.modules.items()):
+        if name == "lstui" or name.startswith("lstui."):  # its own (an editable install below the folder)
+            continue
+        file = getattr(module, "__file__", None)
+        if not isinstance(file, str) or not Path(file).is_absolute():  # torch._classes: "_classes.py"
+            continue
+        path = Path(file).resolve()
+        if any(root in path.parents for root in roots) and not _in_environment(path) and path.is_file():
+            found.append((name, str(path)))
+    return found
 
 
 def fresh_factories(spec: JobSpec) -> None:
     """Forget the modules of ``spec``'s factories that this process imported from the
-    person's folders (:attr:`JobSpec.import_path`) before: a worker lives on from job to
-    job, and the next job's ``my_models.py`` (another folder's, or the same file edited
-    since) is imported anew, not the copy of the job before. Modules of lstui's own
-    environment (installed packages, C extensions among them) are left alone."""
+    person's folders (:attr:`JobSpec.import_path`) before, and every other module of
+    those folders (the helpers they import): a worker lives on from job to job, and the
+    next job's ``my_models.py`` and its ``common.py`` (another folder's, or the same files
+    edited since) are imported anew, not the copies of the job before. Modules of lstui's
+    own environment (installed packages, C extensions among them) are left alone."""
     folders = [Path(f) for f in spec.import_path or ()]
     if not folders:
         return
@@ -159,6 +187,8 @@ def fresh_factories(spec: JobSpec) -> None:
             file = getattr(sys.modules[name], "__file__", None)
             if file is None or not _in_environment(Path(file).resolve()):
                 del sys.modules[name]
+    for name, _ in local_modules(spec.import_path):
+        sys.modules.pop(name, None)
     importlib.invalidate_caches()
 
 

@@ -155,7 +155,8 @@ def check_unchanged(spec: JobSpec, files: Iterable[str] | None = None) -> None:
     if changed:
         raise BadInput(
             f"{changed[0]!r} changed after the job was queued (its contents differ), and "
-            "its points would mix two models; queue a new job for the new file"
+            "its points would mix two models; queue a new job for the new file (or retry this "
+            "one, if it stored no point yet)"
         )
 
 

@@ -200,6 +200,47 @@ def test_a_module_edited_after_its_job_was_queued_is_refused_not_mixed_in(tmp_pa
         sys.modules.pop("edited_net", None)
 
 
+def test_a_helper_module_edited_after_its_job_was_queued_is_refused_and_a_worker_reimports_it(
+    tmp_path: Path,
+) -> None:
+    """A walker's data factory normalised with `common.py`: edited after the job was
+    queued (inputs ×3), the job ran to done with the centre loss 1.17 for 0.03, silently.
+    Only the factory's own module was digested, and a worker kept the helper it had
+    imported for an earlier job."""
+    import importlib
+    import sys
+
+    from lstui.scheduler.imports import add_import_path, fresh_factories, with_import_path
+    from lstui.scheduler.preflight import check_unchanged, with_digests
+    from lstui.spec import JobSpec
+
+    project = tmp_path / "p"
+    project.mkdir()
+    helper = project / "lstui_test_common.py"
+    helper.write_text("SCALE = 1\n")
+    (project / "lstui_test_helped.py").write_text(
+        "from torch import nn\nimport lstui_test_common\n\n"
+        "def make():\n    return nn.Linear(64, 10 * lstui_test_common.SCALE)\n"
+    )
+    path = list(sys.path)
+    try:
+        spec = with_digests(with_import_path(JobSpec(model="lstui_test_helped:make", x=None), first=[project]))
+        assert str(helper.resolve()) in (spec.digests or {})  # the helper too, not the factory's module alone
+        add_import_path(spec.import_path)  # a worker's job, as prepare_job does
+        fresh_factories(spec)
+        check_unchanged(spec)
+        assert importlib.import_module("lstui_test_helped").lstui_test_common.SCALE == 1
+        helper.write_text("SCALE = 3  # edited since\n")
+        with pytest.raises(BadInput, match="lstui_test_common.py' changed after the job was queued"):
+            check_unchanged(spec)
+        fresh_factories(spec)  # the same worker's next job: the helper is imported anew
+        assert importlib.import_module("lstui_test_helped").lstui_test_common.SCALE == 3
+    finally:
+        sys.path[:] = path
+        for name in ("lstui_test_helped", "lstui_test_common"):
+            sys.modules.pop(name, None)
+
+
 def test_a_job_file_s_module_is_found_next_to_it_and_a_misspelt_factory_is_refused(tmp_path: Path) -> None:
     project, elsewhere = tmp_path / "proj", tmp_path / "elsewhere"
     project.mkdir()

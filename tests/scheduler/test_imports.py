@@ -93,3 +93,14 @@ def test_a_submit_with_no_file_and_no_factory_to_check_does_not_import_torch(tmp
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "1"
+
+
+def test_lstui_itself_is_never_one_of_the_person_s_modules() -> None:
+    """A job queued from the folder above an editable checkout of lstui: its workers
+    would have forgotten (and digested) lstui's own modules with the person's."""
+    import lstui
+    from lstui.scheduler.imports import local_modules
+
+    above = str(Path(lstui.__file__).resolve().parents[1])
+    assert not [name for name, _ in local_modules([above]) if name.split(".")[0] == "lstui"]
+
