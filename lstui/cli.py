@@ -1296,6 +1296,77 @@ def home_first(args: Sequence[str]) -> list[str]:
     return moved + args
 
 
+REFERENCE_ONLY = {
+    "--mpi": "lstui spreads a job over every GPU through its daemon (lstui daemon start "
+             "--devices 0,1,…); it has no --mpi",
+    "--cuda": "lstui uses the GPUs it finds (lstui run --device cuda:0; the daemon: --devices); "
+              "it has no --cuda",
+    "--ngpu": "the daemon runs one worker per GPU (lstui daemon start --devices 0,1,…); it has no --ngpu",
+    "--surf-file": "lstui names the surface file itself: surface.h5 in the job's results folder "
+                   "(lstui run: in --out); it has no --surf_file",
+    "--same-dir": "lstui has no --same_dir: a 2D surface takes two random directions, and a 1D one "
+                  "(no --y) one",
+    "--idx": "lstui draws random directions from --seed, or reads a direction file with --dir-file; "
+             "it has no --idx",
+    "--dataset": "lstui names the data with --data: cifar10:PATH, cifar100:PATH, imagefolder:PATH, "
+                 "digits or module:factory",
+    "--datapath": "lstui names the data with --data: cifar10:PATH (the folder holding "
+                  "cifar-10-batches-py), imagefolder:PATH, …",
+    "--model-folder": "lstui submit trajectory takes the checkpoints as --checkpoints "
+                      "'FOLDER/model_*.t7' (a glob, in epoch order)",
+    "--plot": "lstui draws a job's figures when it finishes (lstui export draws them again)",
+    "--show": "lstui draws a job's figures when it finishes (lstui export draws them again)",
+}
+"""Flags of the reference's scripts with no lstui counterpart, and what to do instead."""
+DRAWING_FLAGS = ("--vmin", "--vmax", "--vlevel", "--zmax", "--log", "--proj-file", "--surf-name")
+"""Flags of the reference's plot_2D.py / h52vtp.py: ``lstui export``'s, not a job's."""
+EMPTY_MEANS_NONE = ("--xnorm", "--ynorm", "--xignore", "--yignore", "--norm", "--ignore")
+
+
+def reference_flags(args: Sequence[str]) -> list[str]:
+    """``args`` with the reference's spellings of flags made lstui's: ``--model_file`` as
+    ``--model-file``, ``--loss_name crossentropy`` as ``--loss-name ce``, ``--xnorm ''``
+    (its default: no normalisation) as ``--xnorm none``. A flag of the reference that
+    lstui has no use for (``--mpi``, ``--surf_file``) is refused in one line saying what
+    to do instead, and a drawing flag given to a job points at ``lstui export``. Nothing
+    after ``--`` is touched, nor any value.
+
+    Raises:
+        click.UsageError: a reference flag lstui does not take.
+    """
+    out = list(args)
+    command, k = "", 0
+    while k < len(out) and not command:  # the first word that is no option (nor --home's folder)
+        k, command = (k + 2, "") if out[k] == "--home" else (k + 1, "" if out[k].startswith("-") else out[k])
+    n = 0
+    while n < len(out) and out[n] != "--":
+        token = out[n]
+        if not token.startswith("--") or token == "--":
+            n += 1
+            continue
+        name, eq, value = token.partition("=")
+        name = name.replace("_", "-")
+        if name in REFERENCE_ONLY:
+            raise click.UsageError(f"{token.partition('=')[0]}: {REFERENCE_ONLY[name]}")
+        if name in DRAWING_FLAGS and command in ("run", "submit", "compare"):
+            raise click.UsageError(f"{token.partition('=')[0]} is a drawing option: lstui export "
+                                   f"takes it (lstui export JOB {name} …)")
+        takes_value = not eq and n + 1 < len(out)
+        if name in ("--loss-name", "--loss"):
+            if eq and value == "crossentropy":
+                value = "ce"
+            elif takes_value and out[n + 1] == "crossentropy":
+                out[n + 1] = "ce"
+        if name in EMPTY_MEANS_NONE:
+            if eq and value == "":
+                value = "none"
+            elif takes_value and out[n + 1] == "":
+                out[n + 1] = "none"
+        out[n] = f"{name}{eq}{value}" if eq else name
+        n += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: usage errors become one line and exit code 2."""
     for stream in (sys.stdout, sys.stderr):  # a terminal that is not UTF-8: `?`, not a traceback
@@ -1304,7 +1375,7 @@ def main(argv: list[str] | None = None) -> None:
     _interrupt_on_termination()
     no_command = getattr(click.exceptions, "NoArgsIsHelpError", ())
     try:
-        args = home_first(sys.argv[1:] if argv is None else argv)
+        args = reference_flags(home_first(sys.argv[1:] if argv is None else argv))
         code = cli.main(args=args, prog_name="lstui", standalone_mode=False)
     except no_command as exc:  # `lstui submit`, `lstui daemon` alone: their help, not an error
         assert exc.ctx is not None

@@ -1,0 +1,67 @@
+"""The reference's spellings on lstui's command line: a researcher moving from
+plot_surface.py types `--model_file`, `--loss_name crossentropy`, `--xnorm ''` (its
+default), `--mpi`; each was "No such option" or a wrong "Did you mean"."""
+
+from __future__ import annotations
+
+import json
+
+import click
+import pytest
+import torch
+
+from lstui.cli import reference_flags
+from lstui.models import build_model
+from tests.cli.conftest import run_lstui
+
+
+def test_underscores_values_and_empty_norms_become_lstui_s_spellings() -> None:
+    assert reference_flags(["run", "surface", "--model_file", "a.t7", "--dir_type=states", "--x=-1:1:51"]) == [
+        "run", "surface", "--model-file", "a.t7", "--dir-type=states", "--x=-1:1:51"]
+    assert reference_flags(["run", "--loss_name", "crossentropy", "--loss-name=crossentropy"]) == [
+        "run", "--loss-name", "ce", "--loss-name=ce"]
+    assert reference_flags(["run", "--xnorm", "", "--xignore=", "--ynorm", "filter"]) == [
+        "run", "--xnorm", "none", "--xignore=none", "--ynorm", "filter"]
+    # values are never touched, nor anything after --
+    assert reference_flags(["submit", "surface", "--name", "my_run_1", "--", "--model_file"]) == [
+        "submit", "surface", "--name", "my_run_1", "--", "--model_file"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["run", "surface", "--mpi"], "--mpi: lstui spreads a job over every GPU through its daemon"),
+        (["submit", "surface", "--surf_file", "s.h5"], "--surf_file: lstui names the surface file itself"),
+        (["run", "surface", "--same_dir"], "--same_dir: lstui has no --same_dir"),
+        (["submit", "trajectory", "--model_folder", "run/"], "lstui submit trajectory takes the checkpoints"),
+        (["--home", "h", "run", "--vmax", "5"], "--vmax is a drawing option: lstui export takes it"),
+    ],
+)
+def test_a_reference_flag_lstui_has_no_use_for_says_what_to_do_instead(argv: list[str], says: str) -> None:
+    with pytest.raises(click.UsageError, match=says.replace("(", r"\(")):
+        reference_flags(argv)
+
+
+def test_export_keeps_its_drawing_flags() -> None:
+    assert reference_flags(["export", "3", "--vmax", "5", "--surf_name", "train_loss"]) == [
+        "export", "3", "--vmax", "5", "--surf-name", "train_loss"]
+
+
+def test_a_reference_style_command_line_gives_the_job_the_dashed_one_gives(tmp_path) -> None:
+    ck = tmp_path / "mlp.pt"
+    torch.manual_seed(0)
+    torch.save(build_model("mlp", input_shape=(1, 8, 8)).state_dict(), ck)
+    specs = []
+    for n, argv in enumerate((
+        ["--model_file", "{ck}", "--xnorm", "", "--xignore", "", "--loss_name", "crossentropy",
+         "--data_split", "2"],
+        ["--model-file", "{ck}", "--norm", "none", "--ignore", "none", "--loss", "ce", "--data-split", "2"],
+    )):
+        out = tmp_path / f"out{n}"
+        done = run_lstui("run", "surface", "--model", "mlp", "--x=-1:1:3", "--subset", "100",
+                         *[a.format(ck=ck) for a in argv], "--out", str(out), "--no-figure",
+                         home=tmp_path / "home")
+        assert done.returncode == 0, done.stderr
+        specs.append(json.loads((out / "spec.json").read_text()))
+    assert specs[0] == specs[1]
+    assert (specs[0]["norm"], specs[0]["ignore"], specs[0]["loss"]) == ("none", "none", "ce")
