@@ -158,7 +158,9 @@ def export_surface(
     bad = [k for k in kinds if k not in FIGURE_KINDS_2D]
     if bad:
         raise BadInput(f"figure kind {bad[0]!r}: choose from {', '.join(FIGURE_KINDS_2D)}")
-    names = list(surf_names) if surf_names else keys
+    # a file of accuracies alone (no loss): their errors, not nothing at all
+    names = list(surf_names) if surf_names else keys or [
+        k.replace("_acc", "_err") for k in ("train_acc", "test_acc") if k in surface.arrays]
     drawn = {key: surface_values(surface, key, repr(str(surface_path))) for key in names}  # all checked first
     for key in names:  # the train loss's figures, and the test loss's when it was evaluated
         values, label = drawn[key]

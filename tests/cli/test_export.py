@@ -314,6 +314,18 @@ def test_a_job_exported_while_another_process_locks_the_store_keeps_its_figures(
         assert not [e for e in store.events(job_id) if e.message.startswith("wrote ")]
 
 
+def test_a_file_of_accuracies_alone_draws_their_errors_not_nothing(tmp_path):
+    """A surface file holding train_acc and no loss: export exited 0, silent, no file."""
+    src = tmp_path / "acc.h5"
+    _reference_surface(src, diverged=False)
+    with h5py.File(src, "r+") as f:
+        del f["train_loss"]
+    result = run_lstui("export", str(src), "--format", "png", "--out", str(tmp_path / "o"), "--dpi", "40")
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "o").glob("*.png")) == [
+        f"acc_train_err_{kind}.png" for kind in ("2dcontour", "2dcontourf", "2dheat", "3dsurface")]
+
+
 def test_export_of_a_surface_with_no_point_computed_says_so_and_fails(tmp_path):
     """It drew figures saying "nothing to show" and exited 0, silent."""
     src = tmp_path / "s.h5"
