@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lstui.errors import BadInput, LstuiError
@@ -286,6 +287,9 @@ def _setting(spec: Mapping[str, Any], key: str) -> object:
 
 
 def _files_note(job: JobRow, files_pending: bool | None, daemon_running: bool) -> str:
+    if job.state in FINISHED and not files_pending and not Path(job.results_dir).is_dir():
+        # failed or cancelled before its first point (or deleted since): not there
+        return "   (not there: no file of it)"
     if job.state not in FINISHED or not files_pending:
         return ""
     if not daemon_running:

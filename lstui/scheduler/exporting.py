@@ -142,7 +142,7 @@ def export_surface(
     title = title or (str(saved["name"]) if saved.get("name") else None)
     written: list[Path] = []
     x = surface.xcoordinates
-    keys = [k for k in ("train_loss", "test_loss") if k in surface.arrays]
+    keys: list[str] = [k for k in ("train_loss", "test_loss") if k in surface.arrays]
     # every array of a file holds -1 at the same points: those not computed yet
     pending = ~surface.computed(keys[0] if keys else next(iter(surface.arrays)))
     if surface.ycoordinates is None:

@@ -150,6 +150,7 @@ def test_show_of_a_failed_job_leaves_its_traceback_to_logs_debug_and_says_its_se
     shown = lab.cli("show", str(job_id)).stdout
     assert "Traceback" not in shown and "failed: the data batch is truncated" in shown
     assert f"(lstui logs {job_id} --debug shows the traceback)" in shown
+    assert "(not there: no file of it)" in shown  # it named a folder that is not there
     assert "  settings  subset 300  seed 5  precision bf16  bn recompute  ignore biasbn" in shown, shown
 
 
