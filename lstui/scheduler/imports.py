@@ -128,66 +128,123 @@ def check_factories(spec: JobSpec) -> None:
 
 def factory_files(spec: JobSpec) -> list[str]:
     """The source files of ``spec``'s factories found in the person's folders
-    (:attr:`JobSpec.import_path`), and of the modules of those folders they import (a
-    ``common.py`` the data factory normalises with): files a worker reads, digested with
-    the checkpoints, so that a module edited while its job runs is refused rather than
-    mixed in. The factories' modules are imported for that (not called)."""
+    (:attr:`JobSpec.import_path`), and of the modules of those folders they import, read
+    from their source (a ``common.py`` the data factory normalises with; nothing is
+    imported or run): files a worker reads, digested with the checkpoints, so that a
+    module edited while its job runs is refused rather than mixed in."""
+    roots = [Path(f) for f in spec.import_path or ()]
     files: list[str] = []
     for _, _, module in _factories(spec):
-        parts = module.split(".")
-        for root in map(Path, spec.import_path or ()):
-            for candidate in (root.joinpath(*parts[:-1], f"{parts[-1]}.py"), root.joinpath(*parts, "__init__.py")):
-                if candidate.is_file():
-                    files.append(str(candidate))
-                    break
-            else:
-                continue
+        found = _module_file(module, roots)
+        if found is not None:
+            files.append(str(found))
+    todo = list(files)
+    while todo:  # the imports of each, found in the same folders, and theirs
+        for name in _imported_names(Path(todo.pop()), roots):
+            found = _module_file(name, roots)
+            if found is not None and str(found) not in files:
+                files.append(str(found))
+                todo.append(str(found))
+    return files
+
+
+def _module_file(module: str, roots: Sequence[Path]) -> Path | None:
+    """The source file of ``module`` in the first of ``roots`` that holds it."""
+    parts = module.split(".")
+    for root in roots:
+        for candidate in (root.joinpath(*parts[:-1], f"{parts[-1]}.py"), root.joinpath(*parts, "__init__.py")):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _imported_names(source: Path, roots: Sequence[Path] = ()) -> list[str]:
+    """The modules ``source`` imports (``import a.b``, ``from a import b``: ``a``,
+    ``a.b``), wherever in the file; a relative import (``from . import b``) by its
+    absolute name, the file's package known from the one of ``roots`` holding it. A file
+    that does not parse: none."""
+    import ast
+
+    try:
+        tree = ast.parse(source.read_bytes(), filename=str(source))
+    except (OSError, SyntaxError, ValueError):
+        return []
+    package: list[str] | None = None
+    for root in roots:
+        if root.resolve() in source.resolve().parents:
+            package = list(source.resolve().relative_to(root.resolve()).parts[:-1])
             break
-    if files:
-        add_import_path(spec.import_path)
-        for _, _, module in _factories(spec):
-            try:
-                importlib.import_module(module)
-            except Exception:  # noqa: BLE001 (its own check says what is wrong, in one line)
-                continue
-        files += sorted(file for _, file in local_modules(spec.import_path) if file.endswith(".py"))
-    return list(dict.fromkeys(files))
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                parts = alias.name.split(".")
+                names += [".".join(parts[: k + 1]) for k in range(len(parts))]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                if package is None or node.level - 1 > len(package):
+                    continue
+                base = package[: len(package) - (node.level - 1)]
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            if module:
+                names.append(module)
+            names += [f"{module}.{alias.name}" if module else alias.name for alias in node.names]
+    return names
 
 
 def local_modules(folders: Sequence[str] | None) -> list[tuple[str, str]]:
-    """``(name, file)`` of the modules this process imported from ``folders`` (the
-    person's, :attr:`JobSpec.import_path`), lstui itself and its environment left out."""
+    """``(name, file)`` of the Python modules this process imported from ``folders``
+    (the person's, :attr:`JobSpec.import_path`): lstui itself, ``__main__``, installed
+    packages (any site-packages, the user's too, lstui's environment) and compiled
+    extensions left out, which are never the person's to edit between jobs."""
     roots = [Path(f).resolve() for f in folders or ()]
+    if not roots:
+        return []
     found = []
     for name, module in list(sys.modules.items()):
-        if name == "lstui" or name.startswith("lstui."):  # its own (an editable install below the folder)
+        if name in ("__main__", "__mp_main__") or name == "lstui" or name.startswith("lstui."):
             continue
         file = getattr(module, "__file__", None)
-        if not isinstance(file, str) or not Path(file).is_absolute():  # torch._classes: "_classes.py"
-            continue
+        if not isinstance(file, str) or not file.endswith(".py") or not Path(file).is_absolute():
+            continue  # torch._classes says "_classes.py"; C extensions stay loaded for good
         path = Path(file).resolve()
-        if any(root in path.parents for root in roots) and not _in_environment(path) and path.is_file():
-            found.append((name, str(path)))
+        if not any(root in path.parents for root in roots) or _installed(path):
+            continue
+        found.append((name, str(path)))
     return found
 
 
+def _installed(path: Path) -> bool:
+    """Whether ``path`` belongs to an installed package: lstui's environment, or any
+    site-packages or dist-packages folder (``pip install --user``'s among them)."""
+    return _in_environment(path) or any(part in ("site-packages", "dist-packages") for part in path.parts)
+
+
+_PERSON_FOLDERS: list[str] = []
+"""Every folder :func:`add_import_path` put first in this process: a worker forgets the
+modules of all of them before a job (``common.py`` of an earlier job's folder shadowed
+the next job's own ``common.py``)."""
+
+
 def fresh_factories(spec: JobSpec) -> None:
-    """Forget the modules of ``spec``'s factories that this process imported from the
-    person's folders (:attr:`JobSpec.import_path`) before, and every other module of
-    those folders (the helpers they import): a worker lives on from job to job, and the
-    next job's ``my_models.py`` and its ``common.py`` (another folder's, or the same files
-    edited since) are imported anew, not the copies of the job before. Modules of lstui's
-    own environment (installed packages, C extensions among them) are left alone."""
-    folders = [Path(f) for f in spec.import_path or ()]
+    """Forget the modules of ``spec``'s factories that this process imported before, and
+    every module it imported from the person's folders of this job and of earlier ones
+    (the helpers they import): a worker lives on from job to job, and the next job's
+    ``my_models.py`` and its ``common.py`` (another folder's, or the same files edited
+    since) are imported anew, not the copies of the job before. Installed packages and
+    compiled extensions are left alone (:func:`local_modules`)."""
+    folders = [*(spec.import_path or ()), *_PERSON_FOLDERS]
     if not folders:
         return
     for _, _, module in _factories(spec):
         top = module.split(".")[0]
         for name in [n for n in sys.modules if n == top or n.startswith(top + ".")]:
             file = getattr(sys.modules[name], "__file__", None)
-            if file is None or not _in_environment(Path(file).resolve()):
+            if file is None or not _installed(Path(file).resolve()):
                 del sys.modules[name]
-    for name, _ in local_modules(spec.import_path):
+    for name, _ in local_modules(folders):
         sys.modules.pop(name, None)
     importlib.invalidate_caches()
 
@@ -203,4 +260,6 @@ def add_import_path(folders: Sequence[str] | None) -> None:
         while folder in sys.path:
             sys.path.remove(folder)
         sys.path.insert(0, folder)
+        if folder not in _PERSON_FOLDERS:
+            _PERSON_FOLDERS.append(folder)
     importlib.invalidate_caches()

@@ -104,3 +104,62 @@ def test_lstui_itself_is_never_one_of_the_person_s_modules() -> None:
     above = str(Path(lstui.__file__).resolve().parents[1])
     assert not [name for name, _ in local_modules([above]) if name.split(".")[0] == "lstui"]
 
+
+
+def test_a_job_digests_the_helpers_its_factory_imports_and_no_other_module_of_its_folder(
+    tmp_path: Path, clean_imports: None
+) -> None:
+    """Found from the source: a process that had imported another factory of the same
+    folder gave a job the digests of modules it never used (the review's models_a /
+    models_b), and a relative import inside a package was missed."""
+    from lstui.scheduler.imports import factory_files
+
+    (tmp_path / "lt_common.py").write_text("SCALE = 1\n")
+    (tmp_path / "lt_models_a.py").write_text("import lt_common\n\ndef make():\n    return lt_common\n")
+    (tmp_path / "lt_models_b.py").write_text("def make():\n    from torch import nn\n    return nn.Identity()\n")
+    (tmp_path / "lt_pkg").mkdir()
+    (tmp_path / "lt_pkg" / "__init__.py").write_text("")
+    (tmp_path / "lt_pkg" / "nets.py").write_text("from . import blocks\nfrom .blocks import conv\n")
+    (tmp_path / "lt_pkg" / "blocks.py").write_text("def conv():\n    pass\n")
+    root = (str(tmp_path),)
+    spec_a = JobSpec(model="lt_models_a:make", x=None, import_path=root)
+    spec_b = JobSpec(model="lt_models_b:make", x=None, import_path=root)
+    spec_p = JobSpec(model="lt_pkg.nets:make", x=None, import_path=root)
+    assert factory_files(spec_a) == [str(tmp_path / "lt_models_a.py"), str(tmp_path / "lt_common.py")]
+    assert factory_files(spec_b) == [str(tmp_path / "lt_models_b.py")]
+    assert factory_files(spec_p) == [str(tmp_path / "lt_pkg" / "nets.py"), str(tmp_path / "lt_pkg" / "__init__.py"),
+                                     str(tmp_path / "lt_pkg" / "blocks.py")]
+    assert not [name for name in sys.modules if name.startswith("lt_")]  # read, not imported
+
+
+def test_a_worker_forgets_an_earlier_job_s_helper_of_the_same_name_and_never_installed_packages(
+    tmp_path: Path, clean_imports: None
+) -> None:
+    """Two projects each with a `common.py`: the second job's factory saw the first's
+    (SCALE 1 for 3). And a package installed with `pip install --user` below the
+    person's folder was forgotten with their modules: torch's import again failed."""
+    import importlib
+
+    from lstui.scheduler.imports import local_modules
+
+    for name, scale in (("fa", 1), ("fb", 3)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "common.py").write_text(f"SCALE = {scale}\n")
+        (tmp_path / name / f"net_{name}.py").write_text("import common\n\ndef make():\n    return common.SCALE\n")
+    site = tmp_path / "fa" / ".local" / "lib" / "site-packages"
+    site.mkdir(parents=True)
+    (site / "lt_installed.py").write_text("X = 1\n")
+    scales = []
+    try:
+        for name in ("fa", "fb"):
+            spec = JobSpec(model=f"net_{name}:make", x=None, import_path=(str(tmp_path / name),))
+            add_import_path(spec.import_path)  # as prepare_job does, job after job
+            fresh_factories(spec)
+            scales.append(importlib.import_module(f"net_{name}").make())
+        assert scales == [1, 3]
+        sys.path.insert(0, str(site))
+        importlib.import_module("lt_installed")
+        assert "lt_installed" not in [name for name, _ in local_modules([str(tmp_path / "fa")])]
+    finally:
+        for name in ("common", "net_fa", "net_fb", "lt_installed"):
+            sys.modules.pop(name, None)
