@@ -56,6 +56,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("l", "the job's log"),
     ("v", "in a job's screen: its plot on the whole screen"),
     ("/", "filter jobs by words in their name, state or kind"),
+    ("s", "sort jobs: id → priority → state → progress → id"),
     ("g", "log scale of the preview on/off (accuracies stay linear)"),
     ("t", "2D preview: train loss → test loss → train acc → test acc"),
     ("d", "start the daemon when none runs"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from rich.cells import cell_len
@@ -41,6 +41,11 @@ RIGHT = frozenset({"id", "prio", "points", "elapsed", "eta"})
 MIN_NAME = 8
 _CACHES = ("_cell_render_cache", "_row_render_cache", "_row_renderable_cache", "_line_cache")
 """DataTable's render caches (Textual 8) that :meth:`JobTable._update_row` trims."""
+STATE_ORDER = (JobState.RUNNING, JobState.QUEUED, JobState.PAUSED, JobState.FAILED,
+               JobState.CANCELLED, JobState.DONE)
+"""The table's state order: the work going on, the work waiting, the work held, then
+the jobs that need no more of it."""
+_STATE_RANK = {state: rank for rank, state in enumerate(STATE_ORDER)}
 REBUILD_ROW_COST = 64
 """About how many rows ``DataTable.remove_row`` renumbers (0.46 µs each here) in the time
 a row takes to go into an emptied table: 13 µs with the cells it had, 70 µs with new ones."""
@@ -66,6 +71,53 @@ def no_match_note(filter_text: str, width: int) -> str:
     return f" no job matches '{ellipsis(words, room)}' — esc clears"
 
 
+SortKey = tuple[float, int]
+
+
+@dataclass(frozen=True)
+class JobOrder:
+    """An order of the job table's rows (:data:`ORDERS`); ties go by id."""
+
+    name: str
+    """What it is called in the notice ("sorted by priority")."""
+    column: str
+    """The column whose header carries :attr:`arrow`."""
+    arrow: str
+    """The header's mark: ``▼`` the largest (or the first state) on top, ``▲`` the
+    smallest; none in id order, the table's default."""
+    how: str
+    """How the rows go, said after the name ("highest first")."""
+    key: Callable[[JobRow], SortKey]
+
+
+def _by_id(job: JobRow) -> SortKey:
+    return (0, job.id)
+
+
+def _by_priority(job: JobRow) -> SortKey:
+    return (-job.priority, job.id)
+
+
+def _by_state(job: JobRow) -> SortKey:
+    return (_STATE_RANK.get(job.state, len(_STATE_RANK)), job.id)
+
+
+def _by_progress(job: JobRow) -> SortKey:
+    return (job.progress, job.id)
+
+
+ORDERS = (
+    JobOrder("id", "id", "", "oldest first", _by_id),
+    JobOrder("priority", "prio", "▼", "highest first", _by_priority),
+    JobOrder("state", "state", "▼", ", ".join(state.value for state in STATE_ORDER), _by_state),
+    # Least done first: what is furthest from finished (stuck at a few per cent, not
+    # started) comes to the top, finished jobs sink to the bottom as in the state order,
+    # and just above them the jobs about to finish (``end`` goes there).
+    JobOrder("progress", "progress", "▲", "least done first", _by_progress),
+)
+"""The orders ``s`` goes through, the first one the default."""
+
+
 @dataclass(frozen=True)
 class TableLayout:
     """The columns shown with their widths (each includes one cell of gap), and the
@@ -89,11 +141,12 @@ def table_layout(width: int) -> TableLayout:
     Below :data:`WIDE` columns the priority is left out, and below about 74 the columns
     of :data:`NARROW_DROPS` one after another (the job screen shows them all). The
     points column fits the longest text :func:`~lstui.tui.cells.points_text` writes and
-    a cell of gap, so it never runs into the progress bar's percentage.
+    a cell of gap, so it never runs into the progress bar's percentage; the priority
+    column fits ``PRIO▼`` with its gap (the ETA's longest text, ``23h59m``, keeps one).
     """
     if width >= WIDE:
         fixed = {"id": 6, "kind": 11, "state": 10, "progress": 17, "points": POINTS_MAX + 1,
-                 "device": 12, "elapsed": 8, "eta": 8, "prio": 5}
+                 "device": 12, "elapsed": 8, "eta": 7, "prio": 6}
         bar, short = 10, False
     else:
         fixed = {"id": 4, "kind": 8, "state": 10, "progress": 11, "points": POINTS_MAX + 1,
@@ -140,6 +193,11 @@ class JobTable(DataTable[Text]):
     filled again instead (see :func:`rebuild_is_cheaper`), the cursor kept on its job.
     When the filter hides every job, the table says so in its first line.
 
+    The rows go in the table's :attr:`order` (id order until :meth:`next_order`), the
+    sorted column's header marked. A poll sorts the rows again only when a job that
+    appeared or changed is no longer between its neighbours (:meth:`_in_order`): an
+    idle poll sorts nothing, and a running job whose progress moves checks two rows.
+
     The cursor starts on the first running job (else the first queued one, else the
     last job) and, until the person moves it, moves to each job that starts running.
     Once they move it (a key, a click), it stays on their row.
@@ -180,14 +238,34 @@ class JobTable(DataTable[Text]):
         """Cells rewritten so far (the benchmark and tests read it)."""
         self.rebuilds = 0
         """How many times :meth:`apply` emptied the table and filled it again (tests read it)."""
+        self.order = ORDERS[0]
+        """The order of the rows (see :data:`ORDERS`)."""
+        self._placed: dict[int, SortKey] = {}
+        """The sort key of each row's job, as it was when the row was put in its place."""
+        self.sorts = 0
+        """How many times the rows were sorted again (tests read it)."""
 
     def on_mount(self) -> None:
         for column, width in self.layout_spec.widths:
             self.add_column(self._label(column), width=width, key=column)
 
-    @staticmethod
-    def _label(column: str) -> Text:
-        return Text(LABELS[column], justify="right") if column in RIGHT else Text(" " + LABELS[column])
+    def _label(self, column: str) -> Text:
+        """The header of ``column``: its name, marked when the rows are sorted by it;
+        the name's header carries the mark of a sorted column this width leaves out
+        (the priority's, below :data:`WIDE`), where it fits."""
+        order = self.order
+        label = LABELS[column] + (order.arrow if order.column == column else "")
+        if column == "name" and order.arrow and order.column not in self.layout_spec.columns:
+            marked = f"{label} ·{LABELS[order.column]}{order.arrow}"
+            if cell_len(marked) < self.layout_spec.width("name") - 1:
+                label = marked
+        return Text(label, justify="right") if column in RIGHT else Text(" " + label)
+
+    def _relabel(self) -> None:
+        """Give each column the header :meth:`_label` writes now (the table draws it
+        at its next sort or change of size)."""
+        for column in self.ordered_columns:
+            column.label = self._label(str(column.key.value))
 
     # -- reading ---------------------------------------------------------------------
 
@@ -222,6 +300,54 @@ class JobTable(DataTable[Text]):
         if job_id in self._shown:
             self._place_cursor(None, [self._jobs[job_id]], self._running_jobs)
 
+    def next_order(self) -> JobOrder:
+        """Sort the rows by the order after the current one in :data:`ORDERS` (after
+        the last: the first); returns it."""
+        order = ORDERS[(ORDERS.index(self.order) + 1) % len(ORDERS)]
+        self.set_order(order)
+        return order
+
+    def set_order(self, order: JobOrder) -> None:
+        """Sort the rows by ``order`` and mark its column; the cursor stays on its job."""
+        selected = self.selected_job_id()
+        self.order = order
+        self._placed = {job_id: order.key(self._jobs[job_id]) for job_id in self._shown}
+        self._relabel()
+        self._sort_rows()  # also when the rows are in order already: it redraws the header
+        if selected is not None:
+            self._place_cursor(selected, [self._jobs[selected]], self._running_jobs)
+
+    def order_note(self) -> str:
+        """What the notice says of the rows' order: which it is, how the rows go, and
+        where its column is not shown at this width, that the order applies all the same."""
+        order = self.order
+        note = f"sorted by {order.name}" + (": " if order.column == "state" else ", ") + order.how
+        if order.column not in self.layout_spec.columns:
+            note += f" (the {LABELS[order.column]} column is hidden below {WIDE} columns)"
+        return note
+
+    def _sort_rows(self) -> None:
+        """Put every row in its place in :attr:`order`, by the keys of :attr:`_placed`."""
+        placed = self._placed
+        self.sort("id", key=lambda cell: placed[int(cell.plain)])
+        self.sorts += 1
+
+    def _in_order(self, jobs: Iterable[int]) -> bool:
+        """Whether the rows are still in order, given that only those of ``jobs`` may
+        have left their places (they are new, or their sort keys changed): the rows
+        were in order, so each of those between its neighbours is enough."""
+        rows = self.ordered_rows
+        placed = self._placed
+        last = len(rows) - 1
+        for job_id in jobs:
+            index = self.get_row_index(str(job_id))
+            key = placed[job_id]
+            if index > 0 and placed[int(rows[index - 1].key.value or 0)] > key:
+                return False
+            if index < last and placed[int(rows[index + 1].key.value or 0)] < key:
+                return False
+        return True
+
     def forget_jobs(self) -> None:
         """Take every row away (they are another database's jobs); the next
         :meth:`apply` builds the table again and places the cursor as at startup."""
@@ -236,6 +362,7 @@ class JobTable(DataTable[Text]):
         self._want_cursor = None
         self._cursor_job = None
         self._hidden = {}
+        self._placed = {}
 
     def set_filter(self, text: str) -> None:
         """Show only the jobs ``text`` matches (see :meth:`matches`). The cursor stays
@@ -254,6 +381,7 @@ class JobTable(DataTable[Text]):
         self._set_columns(spec)
         for column, w in spec.widths:
             self.columns[ColumnKey(column)].width = w
+        self._relabel()  # a sorted column this width leaves out marks the name's header
         self._shown = {job_id: {} for job_id in self._shown}
         self._hidden = {}
         jobs, now, daemon_running = self._last
@@ -275,8 +403,9 @@ class JobTable(DataTable[Text]):
 
     def apply(self, jobs: Sequence[JobRow], now: float, *, daemon_running: bool = True,
               force_dimensions: bool = False) -> None:
-        """Show ``jobs`` (in id order) as of unix time ``now``; with ``daemon_running``
-        False, running jobs are shown stalled (no daemon computes them)."""
+        """Show ``jobs`` (in id order) as of unix time ``now``, their rows in the
+        table's :attr:`order`; with ``daemon_running`` False, running jobs are shown
+        stalled (no daemon computes them)."""
         self._last = (jobs, now, daemon_running)
         selected = self.selected_job_id()
         if selected is None and not self.row_count:
@@ -288,14 +417,16 @@ class JobTable(DataTable[Text]):
         gone = [j for j in self._shown if j not in wanted]
         for job_id in gone:
             self._hidden[job_id] = (self.get_row(str(job_id)), self._shown[job_id])
+        order_key = self.order.key
         if rebuild_is_cheaper(len(gone), len(self._shown), len(visible)):
-            self._rebuild(visible, now, daemon_running)
+            self._rebuild(visible if self.order is ORDERS[0] else sorted(visible, key=order_key),
+                          now, daemon_running)
         else:
             for job_id in gone:
                 self.remove_row(str(job_id))
                 del self._shown[job_id]
-        added_out_of_order = False
-        last_id = max(self._shown, default=0)
+                self._placed.pop(job_id, None)
+        moved: list[int] = []  # the rows added, and those whose sort key changed
         for job in visible:
             shown = self._shown.get(job.id)
             row_key = _row_key(job, daemon_running)
@@ -304,8 +435,6 @@ class JobTable(DataTable[Text]):
             if shown is None:
                 cells, keys = self._new_row(job, row_key, now, daemon_running)
                 self.add_row(*cells, key=str(job.id))
-                added_out_of_order |= job.id < last_id
-                last_id = max(last_id, job.id)
             else:
                 self._row_keys[job.id] = row_key
                 keys = self._keys(job, now, layout, daemon_running)
@@ -315,11 +444,15 @@ class JobTable(DataTable[Text]):
                     self._update_row(str(job.id), changed)
                     self.cells_updated += len(changed)
             self._shown[job.id] = keys
+            sort_key = order_key(job)
+            if self._placed.get(job.id) != sort_key:
+                self._placed[job.id] = sort_key
+                moved.append(job.id)
         self._jobs = {job.id: job for job in jobs}
         if not self.filter_text.strip():
             self._hidden.clear()
-        if added_out_of_order:
-            self.sort("id", key=lambda cell: int(cell.plain))
+        if moved and not self._in_order(moved):
+            self._sort_rows()
         if force_dimensions and self.row_count:
             first = next(iter(self._shown))
             self.update_cell(str(first), "id", self.get_cell(str(first), "id"), update_width=True)
@@ -343,8 +476,9 @@ class JobTable(DataTable[Text]):
         return [self._cell(c, job, keys[c], layout, daemon_running) for c in layout.columns], keys
 
     def _rebuild(self, visible: Sequence[JobRow], now: float, daemon_running: bool) -> None:
-        """Empty the table and add a row for each of the ``visible`` jobs, in id order,
-        with the cells its row has or had (:meth:`apply` then updates those that changed).
+        """Empty the table and add a row for each of the ``visible`` jobs, in their
+        order (the table's), with the cells its row has or had (:meth:`apply` then
+        updates those that changed).
 
         ``DataTable.remove_row`` renumbers every row after the one it takes away: hiding
         4,000 rows one by one took 4.7 s, 8,500 rows 38 s. Clearing and adding them
@@ -360,6 +494,8 @@ class JobTable(DataTable[Text]):
                 rows.append((job.id, *self._new_row(job, _row_key(job, daemon_running), now, daemon_running)))
         self.clear()
         self._shown = {}
+        order_key = self.order.key
+        self._placed = {job.id: order_key(job) for job in visible}
         for job_id, cells, keys in rows:
             self.add_row(*cells, key=str(job_id))
             self._shown[job_id] = keys
@@ -429,9 +565,10 @@ class JobTable(DataTable[Text]):
         elif selected is not None and selected in self._shown:
             target = selected
         elif filter_changed:
-            # the filter hid the selected job: the first match, not the row number the
-            # cursor had, cut to the rows left (the last match)
-            target = visible[0].id
+            # the filter hid the selected job: the first match (the first row), not the
+            # row number the cursor had, cut to the rows left (the last match)
+            first = self.ordered_rows[0].key.value if self.row_count else None
+            target = int(first) if first is not None else visible[0].id
         else:
             return
         index = self.get_row_index(RowKey(str(target)))
