@@ -300,6 +300,7 @@ class Daemon:
     _db_identity: tuple[int, int] | None = None  # (device, inode) of the database opened
     orphaned: str | None = None  # why the daemon's database is no longer its home's
     failed: bool = False  # it stopped on a damaged database
+    _pages_checked: bool = False  # the store's pages checked at start (Store.check_pages)
 
     def request_stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
         self.stopping = True
@@ -311,6 +312,9 @@ class Daemon:
                 status = daemon_status(self.home)
                 who = f" (pid {status.pid})" if status.pid else ""
                 raise DaemonError(f"a daemon already runs on {self.home}{who}; stop it first")
+            # before the pid file, which `lstui daemon start` takes for a started daemon:
+            # a damaged store is refused there, not after "daemon started" was said
+            self._check_pages_first()
             pid_path = self.home / PID_FILE
             info = {"pid": os.getpid(), "devices": self.devices, "started": time.time()}
             tmp = pid_path.with_name(f".{PID_FILE}.{os.getpid()}")
@@ -354,9 +358,21 @@ class Daemon:
             return store
         return None
 
+    def _check_pages_first(self) -> None:
+        """Every page of the store checked (:meth:`Store.check_pages`) before the daemon
+        says it runs; a store locked now is checked at :meth:`_start_up` instead."""
+        try:
+            with Store.open_home(self.home, timeout_s=START_TRY_S) as store:
+                store.check_pages()
+        except DatabaseLocked:
+            return
+        self._pages_checked = True
+
     def _start_up(self, store: Store) -> None:
         """What the daemon does once before its rounds; repeatable, should it fail half way."""
-        store.check_pages()  # a damaged file refused before anything is written to it
+        if not self._pages_checked:
+            store.check_pages()  # a damaged file refused before anything is written to it
+            self._pages_checked = True
         self._check_home(store)
         self._make_slots(store)
         store.add_event(

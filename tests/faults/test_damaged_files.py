@@ -263,7 +263,9 @@ def test_a_database_with_damaged_pages_is_one_line_for_every_command(tmp_path: P
         assert time.monotonic() - started < 5
 
 
-def test_the_daemon_refuses_to_start_on_damaged_pages_and_writes_nothing(tmp_path: Path) -> None:
+def test_the_daemon_refuses_to_start_on_damaged_pages_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A page damaged where no command looked (the points of done jobs): `ls`, `submit`
     and a daemon went on writing into a file SQLite calls malformed."""
     from lstui.store import Store
@@ -292,4 +294,24 @@ def test_the_daemon_refuses_to_start_on_damaged_pages_and_writes_nothing(tmp_pat
     assert "the daemon exited at start: database" in line and "is damaged (On tree page" in line, line
     assert "move it aside" in line
     assert db.read_bytes() == before  # not a byte written
+
+    # refused before its pid file was written, which `daemon start` takes for a started
+    # daemon: with a 410 MB store the check outlasted its 0.1 s look, and it said
+    # "daemon started" (a tiny store's daemon exits first, so the look is checked here)
+    import os
+
+    from lstui.errors import DatabaseDamaged
+    from lstui.scheduler.daemon import PID_FILE, Daemon
+
+    replaced: list[str] = []
+    real_replace = os.replace
+
+    def replace(src, dst):  # type: ignore[no-untyped-def]
+        replaced.append(str(dst))
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(DatabaseDamaged, match="is damaged"):
+        Daemon(home, ["cpu"], export_formats=()).run()
+    assert not [dst for dst in replaced if dst.endswith(PID_FILE)]
 
