@@ -85,11 +85,15 @@ def _entry(defaults: Mapping[str, Any], table: Mapping[str, Any], base: Path, wh
             raise SpecError(f"{where}: {key} is lstui's own record of a queued job; drop it")
     try:
         refuse_unused(kind, table)
+        for y_key, key in Y_KEYS.items():  # ynorm in an interpolation's table, as norm there
+            if y_key in table:
+                refuse_unused(kind, {key: table[y_key]}, named=y_key)
     except SpecError as exc:
         raise SpecError(f"{where}: {exc}") from None
     unused = set(UNUSED_KEYS.get(kind, {}))
     if kind == "trajectory":  # a grid in [defaults] is of weight space, not of its PCA plane
         unused |= {"x", "y"}
+    unused |= {y_key for y_key, key in Y_KEYS.items() if key in unused}
     values = {**kind_defaults(kind), **{k: v for k, v in defaults.items() if k not in unused}, **table}
     for y_key, key in Y_KEYS.items():
         if y_key in values:

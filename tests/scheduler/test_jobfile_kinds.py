@@ -87,6 +87,15 @@ def test_a_job_file_takes_the_reference_s_names_the_flags_take(tmp_path: Path) -
     (tmp_path / "both.toml").write_text('# x\nnorm = "layer"\nxnorm = "filter"\n')
     code, _, err = cli_in_process(["submit", str(tmp_path / "both.toml")], home)
     assert code == 2 and "xnorm and norm are one setting; give one of them" in one_error_line(err)
+    # the reference's defaults in [defaults] serve an interpolation too (it uses no norm)
+    (tmp_path / "d.toml").write_text(
+        f'# x\n[defaults]\nxnorm = "none"\nynorm = "none"\nyignore = "none"\n[[job]]\nkind = "interp"\n'
+        f'checkpoint = "{a}"\ncheckpoint_b = "{b}"\nx = "0:1:3"\n')
+    assert _submit(home, str(tmp_path / "d.toml"))
+    (tmp_path / "i.toml").write_text(  # but in its own table, as norm there
+        f'# x\nkind = "interp"\ncheckpoint = "{a}"\ncheckpoint_b = "{b}"\nynorm = "filter"\n')
+    code, _, err = cli_in_process(["submit", str(tmp_path / "i.toml")], home)
+    assert code == 2 and "ynorm has no effect on interp jobs" in one_error_line(err), err
     (tmp_path / "y.toml").write_text('# x\nxnorm = "layer"\nynorm = "filter"\n')  # as --ynorm is refused
     code, _, err = cli_in_process(["submit", str(tmp_path / "y.toml")], home)
     assert code == 2 and ("ynorm = 'filter': lstui treats both directions alike, with norm ('layer')"
