@@ -63,11 +63,7 @@ def _check_no_nan(state: Mapping[str, torch.Tensor], file: Path) -> None:
     landscape around it would be NaN, and the landscape, not the file, would be blamed.
     An infinity is let through: a model may keep one on purpose (an attention mask of
     −inf in a buffer). Integer tensors (``num_batches_tracked``) hold neither."""
-    bad = [
-        key
-        for key, value in state.items()
-        if (value.is_floating_point() or value.is_complex()) and bool(torch.isnan(value).any())
-    ]
+    bad = [key for key, value in state.items() if _dense_float(value) and bool(torch.isnan(value).any())]
     if bad:
         more = f" and {len(bad) - 1} more tensor{'s' if len(bad) > 2 else ''}" if len(bad) > 1 else ""
         raise CheckpointError(
@@ -245,4 +241,28 @@ def fitted_state_dict(
         raise CheckpointError(
             f"{subject}: {'; '.join(parts)} — is it for another model or number of classes?"
         )
+    # an infinity in a buffer may be on purpose (a mask); in a parameter, a run diverged
+    parameters = {name for name, _ in model.named_parameters()}
+    infinite = [key for key in full if key in parameters and _dense_float(full[key])
+                and bool(torch.isinf(full[key]).any())]
+    if infinite:
+        raise CheckpointError(
+            f"{_checkpoint_named(subject)} holds an infinity in the parameter {infinite[0]}: the "
+            "run that saved it had diverged; leave it out, or take an earlier one"
+        )
     return full
+
+
+def _dense_float(value: torch.Tensor) -> bool:
+    """Whether ``value`` holds numbers to look at: a dense floating tensor with data (not
+    on the meta device, not sparse or quantized)."""
+    return (value.is_floating_point() or value.is_complex()) and value.layout == torch.strided \
+        and not value.is_meta and not value.is_quantized
+
+
+def _checkpoint_named(subject: str | None) -> str:
+    """The checkpoint a misfit ``subject`` names ("checkpoint 'a.pt' does not fit …", or a
+    bare path), for another message about it."""
+    if subject and subject.startswith("checkpoint '"):
+        return subject[: subject.index("'", len("checkpoint '")) + 1]
+    return f"checkpoint {subject!r}" if subject else "the checkpoint"

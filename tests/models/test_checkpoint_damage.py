@@ -81,6 +81,23 @@ def test_every_nan_tensor_is_counted_and_an_infinity_is_let_through(tmp_path: Pa
     assert torch.equal(loaded["mask"], masked["mask"])
 
 
+def test_an_infinity_in_a_parameter_is_refused_when_the_model_is_known(tmp_path: Path) -> None:
+    """A diverged fp16 run often holds inf before NaN: let through with the mask buffers,
+    its surface came out "2 of 3 points … diverged", blamed on the landscape."""
+    state = _mlp_state()
+    state["fc1.weight"][0, 0] = float("inf")
+    path = _saved(tmp_path / "inf.pt", state)
+    with pytest.raises(CheckpointError) as caught:
+        load_model("mlp", path, **DIGITS)
+    assert str(caught.value) == (
+        f"checkpoint {str(path)!r} holds an infinity in the parameter fc1.weight: the run that "
+        "saved it had diverged; leave it out, or take an earlier one")
+    result = run_lstui("run", "surface", *SMALL, "--checkpoint", str(path), "--out", str(tmp_path / "o"),
+                       "--device", "cpu", home=tmp_path / "home", cwd=tmp_path)
+    assert result.returncode == 2 and "holds an infinity in the parameter fc1.weight" in _one_error_line(
+        result.stderr)
+
+
 def test_a_whole_pickled_model_with_nan_is_refused_even_when_trusted(tmp_path: Path) -> None:
     model = build_model("mlp", **DIGITS)
     with torch.no_grad():
