@@ -1329,7 +1329,7 @@ def reference_flags(args: Sequence[str]) -> list[str]:
     (its default: no normalisation) as ``--xnorm none``. A flag of the reference that
     lstui has no use for (``--mpi``, ``--surf_file``) is refused in one line saying what
     to do instead, and a drawing flag given to a job points at ``lstui export``. Nothing
-    after ``--`` is touched, nor any value.
+    after ``--`` is touched, nor a value (one that starts with ``--`` is read as a flag).
 
     Raises:
         click.UsageError: a reference flag lstui does not take.
@@ -1346,13 +1346,17 @@ def reference_flags(args: Sequence[str]) -> list[str]:
             continue
         name, eq, value = token.partition("=")
         name = name.replace("_", "-")
+        if name == "--loss-name":  # compare has --loss alone
+            name = "--loss"
+        if name == "--surf-file" and command == "export":
+            raise click.UsageError(f"{token.partition('=')[0]}: give the surface file as lstui export FILE")
         if name in REFERENCE_ONLY:
             raise click.UsageError(f"{token.partition('=')[0]}: {REFERENCE_ONLY[name]}")
         if name in DRAWING_FLAGS and command in ("run", "submit", "compare"):
             raise click.UsageError(f"{token.partition('=')[0]} is a drawing option: lstui export "
                                    f"takes it (lstui export JOB {name} …)")
         takes_value = not eq and n + 1 < len(out)
-        if name in ("--loss-name", "--loss"):
+        if name == "--loss":
             if eq and value == "crossentropy":
                 value = "ce"
             elif takes_value and out[n + 1] == "crossentropy":

@@ -286,8 +286,16 @@ def _setting(spec: Mapping[str, Any], key: str) -> object:
     return spec.get(key, JobSpec.__dataclass_fields__[key].default)
 
 
+def _is_dir(path: Path) -> bool:
+    """Whether ``path`` is a folder; one that cannot be looked at counts as there."""
+    try:
+        return path.is_dir()
+    except OSError:
+        return True
+
+
 def _files_note(job: JobRow, files_pending: bool | None, daemon_running: bool) -> str:
-    if job.state in FINISHED and not files_pending and not Path(job.results_dir).is_dir():
+    if job.state in FINISHED and not files_pending and not _is_dir(Path(job.results_dir)):
         # failed or cancelled before its first point (or deleted since): not there
         return "   (not there: no file of it)"
     if job.state not in FINISHED or not files_pending:

@@ -19,7 +19,7 @@ def test_underscores_values_and_empty_norms_become_lstui_s_spellings() -> None:
     assert reference_flags(["run", "surface", "--model_file", "a.t7", "--dir_type=states", "--x=-1:1:51"]) == [
         "run", "surface", "--model-file", "a.t7", "--dir-type=states", "--x=-1:1:51"]
     assert reference_flags(["run", "--loss_name", "crossentropy", "--loss-name=crossentropy"]) == [
-        "run", "--loss-name", "ce", "--loss-name=ce"]
+        "run", "--loss", "ce", "--loss=ce"]  # --loss: compare has no --loss-name
     assert reference_flags(["run", "--xnorm", "", "--xignore=", "--ynorm", "filter"]) == [
         "run", "--xnorm", "none", "--xignore=none", "--ynorm", "filter"]
     # values are never touched, nor anything after --
@@ -35,6 +35,7 @@ def test_underscores_values_and_empty_norms_become_lstui_s_spellings() -> None:
         (["run", "surface", "--same_dir"], "--same_dir: lstui has no --same_dir"),
         (["submit", "trajectory", "--model_folder", "run/"], "lstui submit trajectory takes the checkpoints"),
         (["--home", "h", "run", "--vmax", "5"], "--vmax is a drawing option: lstui export takes it"),
+        (["export", "--surf_file", "s.h5"], "--surf_file: give the surface file as lstui export FILE"),
     ],
 )
 def test_a_reference_flag_lstui_has_no_use_for_says_what_to_do_instead(argv: list[str], says: str) -> None:
