@@ -926,7 +926,7 @@ def export(ctx: click.Context, target: str, formats: str, out: Path | None, dpi:
         parse_formats,
         point_counts,
     )
-    from lstui.scheduler.follow import EXIT_DIVERGED
+    from lstui.scheduler.follow import EXIT_DIVERGED, diverged_text
 
     fmt = parse_formats(formats)
     if zmax is not None and not (math.isfinite(zmax) and zmax > 0):
@@ -963,8 +963,7 @@ def export(ctx: click.Context, target: str, formats: str, out: Path | None, dpi:
             click.echo(f"warning: no point of {surface} is computed: its figures show none", err=True)
             sys.exit(1)
         if diverged:
-            click.echo(f"warning: {diverged} of {total} points have NaN or infinite loss (diverged); "
-                       "they are drawn as gaps", err=True)
+            click.echo(f"warning: {diverged_text(diverged, total)}; they are drawn as gaps", err=True)
             sys.exit(EXIT_DIVERGED)
 
 

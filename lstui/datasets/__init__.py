@@ -3,7 +3,7 @@
 Sources, named by a spec string (``--data``):
 
 - ``cifar10:PATH``, ``cifar100:PATH``: the python-pickle batch folders, read offline.
-- ``digits``: scikit-learn's bundled 8×8 digits, the embedded demo set.
+- ``digits``: the UCI 8×8 handwritten digits shipped in ``data/digits.npz``, the embedded demo set.
 - ``imagefolder:PATH``: ``PATH/CLASS/IMAGE`` (optionally under ``train/``, ``test/``).
 - ``pkg.module:factory``: a user function returning ``(train, test_or_None)``.
 """

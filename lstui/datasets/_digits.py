@@ -1,11 +1,17 @@
-"""The embedded demo set: scikit-learn's bundled handwritten digits (offline, real)."""
+"""The embedded demo set: the UCI handwritten digits, shipped in ``data/digits.npz`` (offline, real)."""
 
 from __future__ import annotations
+
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from lstui.datasets._arrays import ArraySplit, LandscapeData, channel_stats
+from lstui.errors import DataError
 
 #: Samples in all, and those held out for the test split (a fifth).
 DIGITS_SIZE = 1797
@@ -17,6 +23,37 @@ DIGITS_SCALE = 1.0 / 16.0
 #: One sample's shape and the number of classes.
 DIGITS_INPUT_SHAPE = (1, 8, 8)
 DIGITS_CLASSES = 10
+#: The file, in the top-level ``data/`` of a checkout; a wheel installs it as
+#: ``share/lstui/digits.npz`` under its prefix.
+DIGITS_FILE = "digits.npz"
+
+
+def digits_file() -> Path:
+    """Where the embedded digits are: the checkout's ``data/`` (an editable install), else
+    the ``share/lstui`` of the installation's prefix (a wheel's data files)."""
+    candidates = [Path(__file__).resolve().parents[2] / "data" / DIGITS_FILE]
+    for prefix in dict.fromkeys((sysconfig.get_paths()["data"], sys.prefix)):
+        candidates.append(Path(prefix) / "share" / "lstui" / DIGITS_FILE)
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise DataError(f"the embedded digits data is missing (looked for {' and '.join(map(str, candidates))}); "
+                    "reinstall lstui")
+
+
+def _read_digits(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The 1,797 images (uint8, 0..16) and labels of ``path``, checked: a damaged file is
+    one clear error, not a wrong demo."""
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            images, labels = arrays["images"], arrays["labels"]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise DataError(f"the embedded digits data {path} cannot be read ({exc}); reinstall lstui") from None
+    if (images.shape != (DIGITS_SIZE, *DIGITS_INPUT_SHAPE[1:]) or labels.shape != (DIGITS_SIZE,)
+            or images.dtype != np.uint8 or labels.dtype != np.uint8
+            or images.max() > 16 or labels.max() >= DIGITS_CLASSES):
+        raise DataError(f"the embedded digits data {path} is not the 1,797 8×8 digits; reinstall lstui")
+    return images, labels
 
 
 def load_digits(*, raw: bool = False) -> LandscapeData:
@@ -30,10 +67,8 @@ def load_digits(*, raw: bool = False) -> LandscapeData:
         raw: skip normalisation; otherwise inputs are normalised with the train
             split's mean and (population) standard deviation.
     """
-    from sklearn.datasets import load_digits as sklearn_digits
-
-    images, labels = sklearn_digits(return_X_y=True)
-    inputs = torch.from_numpy(images.astype(np.uint8).reshape(-1, *DIGITS_INPUT_SHAPE))
+    images, labels = _read_digits(digits_file())
+    inputs = torch.from_numpy(images.reshape(-1, *DIGITS_INPUT_SHAPE))
     targets = torch.from_numpy(labels.astype(np.int64))
 
     order = np.random.RandomState(DIGITS_SPLIT_SEED).permutation(len(targets))

@@ -1,10 +1,10 @@
 """``lstui demo``: the paper's small- vs large-batch experiment on the embedded data.
 
-Two small CNNs are trained on scikit-learn's digits from the same initialisation, one
-with small and one with large batches, with a checkpoint every epoch. The comparison
-(interpolation, 1D curves, 2D surfaces, sharpness table) and a trajectory for each run
-are queued and computed by the daemon (started for the occasion if none runs), and the
-figures are gathered into one folder.
+Two small CNNs are trained on the embedded digits (data/digits.npz) from the same
+initialisation, one with small and one with large batches, with a checkpoint every
+epoch. The comparison (interpolation, 1D curves, 2D surfaces, sharpness table) and a
+trajectory for each run are queued and computed by the daemon (started for the occasion
+if none runs), and the figures are gathered into one folder.
 """
 
 from __future__ import annotations

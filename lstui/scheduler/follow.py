@@ -51,9 +51,13 @@ def diverged_points(store: Store, job: JobRow) -> int:
     return store.diverged_count(job.id, splits)
 
 
+def diverged_text(count: int, total: int) -> str:
+    """"3 of 9 points have …" (one "has"), as every command that finds diverged points says it."""
+    return f"{count} of {total} points {'has' if count == 1 else 'have'} NaN or infinite loss (diverged)"
+
+
 def diverged_note(job: JobRow, count: int) -> str:
-    return (f"{count} of {job.total_points} points have NaN or infinite loss (diverged); they are "
-            "saved as they are and drawn as gaps")
+    return f"{diverged_text(count, job.total_points)}; they are saved as they are and drawn as gaps"
 
 
 def report_failures(jobs: Sequence[JobRow], console: Console, store: Store | None = None) -> int:

@@ -29,6 +29,7 @@ from lstui.scheduler.compute import (
     existing_points,
     prepare_job,
 )
+from lstui.scheduler.follow import diverged_text
 from lstui.scheduler.imports import with_import_path
 from lstui.scheduler.preflight import with_digests
 from lstui.spec import JobSpec
@@ -165,8 +166,7 @@ def run_foreground(
     bad = [k for k, v in points.items() if any(x is not None and not math.isfinite(x) for x in v.values())]
     if bad:
         warn(
-            f"{len(bad)} of {grid.num_points} points have NaN or infinite loss (diverged); "
-            "they are saved as they are (NaN or inf) and drawn as gaps"
+            f"{diverged_text(len(bad), grid.num_points)}; they are saved as they are (NaN or inf) and drawn as gaps"
         )
         return EXIT_DIVERGED
     return 0

@@ -39,7 +39,7 @@ def test_export_reference_file_in_every_format(tmp_path):
     result = run_lstui("export", str(src), "--format", "png,pdf,svg,vtp", "--out", str(out), "--dpi", "100")
     # drawn, and said as `lstui run` says it: one line, exit 3 (was 0, silent)
     assert result.returncode == 3, result.stderr
-    assert result.stderr == ("warning: 1 of 35 points have NaN or infinite loss (diverged); "
+    assert result.stderr == ("warning: 1 of 35 points has NaN or infinite loss (diverged); "
                              "they are drawn as gaps\n")
     written = [p for p in result.stdout.split("\n") if p]
     suffixes = sorted({p.rsplit(".", 1)[1] for p in written})

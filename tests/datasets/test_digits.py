@@ -41,3 +41,35 @@ def test_digits_raw_is_scaled_to_unit_range():
     assert raw.train.mean is None
     x = raw.train.normalised()
     assert float(x.min()) == 0.0 and float(x.max()) == 1.0
+
+
+def test_the_shipped_digits_are_scikit_learn_s_digits_to_the_pixel(digits):
+    from sklearn.datasets import load_digits
+
+    from lstui.datasets._digits import _read_digits, digits_file
+
+    images, labels = load_digits(return_X_y=True)
+    shipped_images, shipped_labels = _read_digits(digits_file())
+    assert digits_file().parent.name == "data"  # the checkout's top-level data/
+    assert (shipped_images.reshape(len(images), -1) == images).all()
+    assert (shipped_labels == labels).all()
+
+
+def test_a_damaged_digits_file_is_one_clear_error(tmp_path):
+    import numpy as np
+
+    from lstui.datasets._digits import _read_digits, digits_file
+    from lstui.errors import DataError
+
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(digits_file().read_bytes()[:1000])
+    with pytest.raises(DataError, match="cannot be read.*reinstall lstui"):
+        _read_digits(truncated)
+    other = tmp_path / "other.npz"
+    np.savez(other, images=np.zeros((10, 8, 8), np.uint8), labels=np.zeros(10, np.uint8))
+    with pytest.raises(DataError, match="is not the 1,797 8×8 digits"):
+        _read_digits(other)
+    pickled = tmp_path / "pickled.npz"
+    np.savez(pickled, images=np.array([object()]), labels=np.zeros(1, np.uint8))
+    with pytest.raises(DataError, match="cannot be read"):
+        _read_digits(pickled)
