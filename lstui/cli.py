@@ -97,8 +97,10 @@ def job_options(default_x: str | None, kind: str = "surface") -> Callable[[Calla
                          hidden=hide("target")),
             click.option("--target-y", "--model-file3", "target_y", default=None, help="checkpoint: y direction towards it",
                          hidden=hide("target_y")),
-            click.option("--dir-file", default=None, help="reuse a direction file (the reference's too)",
-                         hidden=hide("dir_file")),
+            click.option("--dir-file", default=None, hidden=hide("dir_file"),
+                         help="project the path on this direction file's two directions, not on a PCA of "
+                              "its own (another run's plane; the reference's too)" if kind == "trajectory"
+                              else "reuse a direction file (the reference's too)"),
             click.option("--split", default="train", show_default=True, type=click.Choice(SPLITS)),
             click.option("--loss", "--loss-name", "loss", default="ce", show_default=True, type=click.Choice(LOSSES)),
             click.option("--subset", default=None, help="a count or fraction of the train split (seeded); the test split is cut to the same count"),
@@ -1162,7 +1164,8 @@ def run_trajectory(out: Path | None, device: str, no_figure: bool, **flags: Any)
 @click.pass_context
 @handle_errors
 def submit_trajectory(ctx: click.Context, **flags: Any) -> None:
-    """Queue a trajectory: PCA now (streaming), then the surface on the PCA plane."""
+    """Queue a trajectory: PCA now (streaming), then the surface on the PCA plane
+    (--dir-file: on that file's plane instead)."""
     from lstui.scheduler.trajectory import plane_in_new_dir
 
     with _store(ctx) as store:

@@ -84,7 +84,6 @@ UNUSED_KEYS: dict[str, dict[str, str]] = {
         "checkpoint_b": _INTERP_ONLY,
         "target": "its directions are the PCA plane of --checkpoints",
         "target_y": "its directions are the PCA plane of --checkpoints",
-        "dir_file": "its directions are the PCA plane of --checkpoints",
         "norm": "the PCA directions are used as they are",
     },
 }

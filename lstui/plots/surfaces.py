@@ -620,6 +620,7 @@ def plot_trajectory(
     log: bool | None = None,
     title: str | None = None,
     pending: ArrayLike | None = None,
+    axis_labels: tuple[str, str] | None = None,
 ) -> Figure:
     """An optimisation path drawn over the contours of the surface on its PCA plane.
 
@@ -631,6 +632,7 @@ def plot_trajectory(
         explained_variance: the explained variance *ratios* (0 to 1) of the two
             components; the axes then read "1st PC: 42.17 %".
         pending: the surface's points not computed yet (a mask of ``Z``'s shape).
+        axis_labels: the axes' labels, instead of the PCs' (a plane of given directions).
     """
     px = np.asarray(path_x, dtype=np.float64).ravel()
     py = np.asarray(path_y, dtype=np.float64).ravel()
@@ -638,7 +640,7 @@ def plot_trajectory(
         raise ValueError(
             f"path_x and path_y need the same, non-zero length ({px.size} vs {py.size})"
         )
-    xlabel, ylabel = pc_axis_labels(explained_variance)
+    xlabel, ylabel = axis_labels or pc_axis_labels(explained_variance)
 
     surface = None
     n_pending = 0

@@ -131,9 +131,10 @@ def queue_demo(store: Store, settings: DemoSettings, checkpoints: dict[str, list
         # a folder of its own (as `submit trajectory`'s), not one an earlier demo's job
         # names: a second demo drew its path over the first's surface
         plane = plane_in_new_dir(store.path.parent, spec)
+        ratios = plane.explained_variance_ratio or (float("nan"), float("nan"))  # a PCA: never None
         console.print(
             f"PCA of {len(paths)} {name} checkpoints: explained variance "
-            f"{100 * plane.explained_variance_ratio[0]:.1f} % and {100 * plane.explained_variance_ratio[1]:.1f} %"
+            f"{100 * ratios[0]:.1f} % and {100 * ratios[1]:.1f} %"
         )
         job_spec = trajectory_spec(spec, plane, x_given=False, y_given=False, num=settings.trajectory_num)
         ids.append(submit_spec(store, job_spec))

@@ -281,10 +281,13 @@ def export_figures(
 
 def _pca_axis_labels(spec: JobSpec) -> tuple[str, str] | None:
     """"1st PC: 91.15 %", "2nd PC: 5.99 %" from a trajectory's direction file (the
-    explained variance ratios its PCA stored), or None when the file does not hold them."""
-    from lstui.scheduler.trajectory import pca_ratios
+    explained variance ratios its PCA stored), "x direction (--dir-file)", … for a plane
+    of given directions, or None when the file holds neither."""
+    from lstui.scheduler.trajectory import given_axis_labels, pca_ratios
 
-    return _pc_labels(pca_ratios(Path(spec.dir_file)) if spec.dir_file else None)
+    if not spec.dir_file:
+        return None
+    return given_axis_labels(Path(spec.dir_file)) or _pc_labels(pca_ratios(Path(spec.dir_file)))
 
 
 def _pc_labels(ratios: tuple[float, float] | None) -> tuple[str, str] | None:

@@ -27,6 +27,8 @@ from lstui.spec import JobSpec
 
 PROJECTION_FILE = "projection.h5"
 PCA_DIRECTIONS_FILE = "pca_directions.h5"
+#: The dataset of a plane's direction file naming the ``--dir-file`` it copies (no PCA).
+GIVEN_KEY = "directions_from"
 DEFAULT_NUM = 21
 MARGIN = 0.25
 
@@ -62,7 +64,7 @@ class TrajectoryPlane:
     projection_file: Path
     path_x: np.ndarray
     path_y: np.ndarray
-    explained_variance_ratio: tuple[float, float]
+    explained_variance_ratio: tuple[float, float] | None  # None: the directions of a --dir-file
 
 
 def _covering_axis(values: np.ndarray, num: int) -> Axis:
@@ -125,15 +127,22 @@ def plane_in_new_dir(home: Path, spec: JobSpec) -> TrajectoryPlane:
 
 
 def compute_plane(spec: JobSpec, out: Path) -> TrajectoryPlane:
-    """Streaming PCA of the checkpoints and the projected path, written to ``out``."""
+    """Streaming PCA of the checkpoints and the projected path, written to ``out``.
+
+    With ``spec.dir_file`` (the reference's ``plot_trajectory.py --dir_file``) the path
+    is projected on that file's two directions as they are, instead of a PCA of its own:
+    another run's PCA plane, to see two runs' paths in one plane. They are copied into
+    ``out`` (the job reads its own copy), without the other run's variance ratios.
+    """
     from lstui.landscape.directions import model_tensors
     from lstui.landscape.pca import project, trajectory_pca
     from lstui.models import apply_state_dict, load_checkpoint
-    from lstui.scheduler.compute import build_centre, load_job_data
+    from lstui.scheduler.compute import build_centre, load_job_data, read_fitting_directions
 
     data = load_job_data(spec)
     model = build_centre(spec, data, spec.checkpoints[-1])
-    ignore = spec.ignore == "biasbn"
+    given = Path(spec.dir_file) if spec.dir_file else None
+    ignore = spec.ignore == "biasbn" and given is None  # a file's directions: as they are
 
     def load(i: int) -> list:  # type: ignore[type-arg]
         state = load_checkpoint(spec.checkpoints[i], trust=spec.trust_checkpoint)
@@ -141,21 +150,36 @@ def compute_plane(spec: JobSpec, out: Path) -> TrajectoryPlane:
         return [t.detach().clone() for t in model_tensors(model, spec.dir_type)]
 
     count = len(spec.checkpoints)
-    pca = trajectory_pca(load, count, ignore_biasbn=ignore)
-    px, py = project(load, count, pca, method=spec.projection, ignore_biasbn=ignore)
-    make_private_dirs(out)  # $LSTUI_HOME/trajectories too: 0700, as the results
-    dir_file = out / PCA_DIRECTIONS_FILE
-    write_directions(
-        dir_file, pca.xdirection, pca.ydirection,
-        extra={
+    ratios: tuple[float, float] | None = None
+    extra: dict[str, np.ndarray] = {}
+    if given is None:
+        pca = trajectory_pca(load, count, ignore_biasbn=ignore)
+        xdirection, ydirection = pca.xdirection, pca.ydirection
+        ratios = pca.explained_variance_ratio
+        extra = {
             "explained_variance_ratio_": np.asarray(pca.explained_variance_ratio),
             "explained_variance_": np.asarray(pca.explained_variance),
             "singular_values_": np.asarray(pca.singular_values),
-        },
-    )
+        }
+    else:
+        from lstui.results import read_directions
+
+        if read_directions(given)[1] is None:
+            raise BadInput(f"--dir-file: direction file {str(given)!r} has one direction (no "
+                           "ydirection); a trajectory is projected on two")
+        try:
+            xdirection, ydirection = read_fitting_directions(
+                given, [t.detach() for t in model_tensors(model, spec.dir_type)], 2)
+        except BadInput as exc:
+            raise BadInput(f"--dir-file: {exc}") from None
+        extra = {GIVEN_KEY: np.array(str(given).encode())}
+    px, py = project(load, count, (xdirection, ydirection), method=spec.projection, ignore_biasbn=ignore)
+    make_private_dirs(out)  # $LSTUI_HOME/trajectories too: 0700, as the results
+    dir_file = out / PCA_DIRECTIONS_FILE
+    write_directions(dir_file, xdirection, ydirection, extra=extra)
     proj_file = out / PROJECTION_FILE
     write_projection(proj_file, px, py)
-    return TrajectoryPlane(dir_file, proj_file, np.asarray(px), np.asarray(py), pca.explained_variance_ratio)
+    return TrajectoryPlane(dir_file, proj_file, np.asarray(px), np.asarray(py), ratios)
 
 
 def trajectory_spec(spec: JobSpec, plane: TrajectoryPlane, *, x_given: bool, y_given: bool, num: int = DEFAULT_NUM) -> JobSpec:
@@ -208,8 +232,26 @@ def export_trajectory(
     found = trajectory_path(spec)
     if found is None or spec.dir_file is None:
         return []
-    return draw_trajectory(surface_path, found, pca_ratios(Path(spec.dir_file)), Path(out) / "trajectory",
-                           formats=formats, title=title, dpi=dpi)
+    dir_file = Path(spec.dir_file)
+    return draw_trajectory(surface_path, found, pca_ratios(dir_file), Path(out) / "trajectory",
+                           formats=formats, title=title, dpi=dpi, axis_labels=given_axis_labels(dir_file))
+
+
+def given_axis_labels(dir_file: Path | None) -> tuple[str, str] | None:
+    """"x direction (--dir-file)", … for a plane copied from a ``--dir-file`` (they are
+    not this path's principal components); None for a PCA plane."""
+    from lstui.errors import LstuiError
+    from lstui.results import read_directions
+
+    if dir_file is None or not Path(dir_file).is_file():
+        return None
+    try:
+        _, _, extra = read_directions(Path(dir_file))
+    except LstuiError:
+        return None
+    if GIVEN_KEY not in extra:
+        return None
+    return "x direction (--dir-file)", "y direction (--dir-file)"
 
 
 def pca_ratios(dir_file: Path | None) -> tuple[float, float] | None:
@@ -240,8 +282,10 @@ def draw_trajectory(
     formats: Sequence[str],
     title: str | None = None,
     dpi: int = 150,
+    axis_labels: tuple[str, str] | None = None,
 ) -> list[Path]:
-    """A projected path over a 2D surface's loss contours, saved as ``{base}.{format}``."""
+    """A projected path over a 2D surface's loss contours, saved as ``{base}.{format}``;
+    its axes the PCs' (``ratios``), or ``axis_labels``."""
     from lstui import plots
 
     px, py = path
@@ -253,7 +297,7 @@ def draw_trajectory(
         raise BadInput(f"{str(surface_path)!r} holds no loss to draw the trajectory over")
     fig = plots.plot_trajectory(
         surface.xcoordinates, surface.ycoordinates, surface.values(key), px, py,
-        explained_variance=ratios, title=title, pending=~surface.computed(key),
+        explained_variance=ratios, title=title, pending=~surface.computed(key), axis_labels=axis_labels,
     )
     image_formats = [f for f in formats if f != "vtp"]
     return plots.save_figure(fig, base, image_formats, dpi=dpi) if image_formats else []

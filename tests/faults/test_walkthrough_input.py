@@ -217,7 +217,7 @@ def test_a_failed_job_is_one_error_line_however_narrow_the_console(tmp_path: Pat
 
 @pytest.mark.parametrize(("kind", "left_out"), [
     ("interp", ("--y", "--norm", "--ignore", "--target", "--target-y", "--dir-file")),
-    ("trajectory", ("--checkpoint ", "--norm", "--target", "--target-y", "--dir-file")),
+    ("trajectory", ("--checkpoint ", "--norm", "--target", "--target-y")),
 ])
 def test_the_help_of_a_kind_lists_no_flag_that_kind_refuses(tmp_path: Path, kind: str, left_out: tuple[str, ...]) -> None:
     for command in ("submit", "run"):

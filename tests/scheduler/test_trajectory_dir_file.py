@@ -1,0 +1,150 @@
+"""A trajectory projected on given directions (the reference's ``plot_trajectory.py
+--dir_file``): another run's PCA plane, so two runs' paths lie in one plane."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+
+from lstui.models import build_model
+from lstui.results import read_projection
+from lstui.scheduler.trajectory import PROJECTION_FILE, given_axis_labels, pca_ratios
+from tests.faults.support import cli_in_process, listed_jobs, one_error_line
+
+DIGITS = (1, 8, 8)
+
+
+def _walk(folder: Path, seed: int, steps: int = 4) -> list[Path]:
+    """Checkpoints of a random walk of a cnn's weights from one initialisation."""
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    state = build_model("cnn", input_shape=DIGITS).state_dict()
+    g = torch.Generator().manual_seed(seed)
+    paths = []
+    for epoch in range(1, steps + 1):
+        state = {k: v + 0.05 * torch.randn(v.shape, generator=g) if v.is_floating_point() else v
+                 for k, v in state.items()}
+        paths.append(folder / f"cnn_{epoch}.pt")
+        torch.save(state, paths[-1])
+    return paths
+
+
+def _submit(home: Path, *argv: str) -> int:
+    code, out, err = cli_in_process(["submit", *argv], home)
+    assert code == 0, err
+    return int(out.split()[0])
+
+
+def _spec(home: Path, job_id: int) -> dict:
+    code, out, err = cli_in_process(["show", str(job_id), "--json"], home)
+    assert code == 0, err
+    return json.loads(out)["spec"]
+
+
+def _directions(path: str) -> dict[str, list[np.ndarray]]:
+    with h5py.File(path) as f:
+        return {key: [np.array(f[key][str(n)]) for n in range(len(f[key]))] for key in ("xdirection", "ydirection")}
+
+
+def _own_projection(checkpoints: list[Path], directions: dict[str, list[np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """x_i = (θ_i − θ_n)·dx / ‖dx‖ over every weight (the file's directions as they are)."""
+    names = [name for name, _ in build_model("cnn", input_shape=DIGITS).named_parameters()]
+    states = [torch.load(p, weights_only=True) for p in checkpoints]
+    flat = [np.concatenate([s[n].double().numpy().ravel() for n in names]) for s in states]
+    out = []
+    for key in ("xdirection", "ydirection"):
+        d = np.concatenate([a.astype(np.float64).ravel() for a in directions[key]])
+        out.append(np.array([(f - flat[-1]) @ d / np.linalg.norm(d) for f in flat]))
+    return out[0], out[1]
+
+
+def test_a_run_s_path_is_projected_on_another_run_s_pca_plane(tmp_path: Path) -> None:
+    a = _walk(tmp_path / "a", seed=1)
+    b = _walk(tmp_path / "b", seed=2)
+    home = tmp_path / "home"
+    plane_a = _spec(home, _submit(home, "trajectory", "--checkpoints", str(tmp_path / "a" / "cnn_*.pt"),
+                                  "--subset", "100", "--num", "5"))["dir_file"]
+    assert len(a) == 4 and pca_ratios(Path(plane_a)) is not None
+
+    job = _submit(home, "trajectory", "--checkpoints", str(tmp_path / "b" / "cnn_*.pt"), "--subset", "100",
+                  "--num", "5", "--dir-file", plane_a)
+    spec = _spec(home, job)
+    plane_b = Path(spec["dir_file"])
+    assert plane_b != Path(plane_a) and plane_b.parent.parent == home / "trajectories"  # its own copy
+    assert spec["checkpoint"] == str(b[-1])
+    given, copied = _directions(plane_a), _directions(str(plane_b))
+    for key in given:
+        for x, y in zip(given[key], copied[key], strict=True):
+            np.testing.assert_array_equal(x, y)
+    # not run A's variance ratios: B's axes name the directions, not B's PCs
+    assert pca_ratios(plane_b) is None
+    assert given_axis_labels(plane_b) == ("x direction (--dir-file)", "y direction (--dir-file)")
+    assert given_axis_labels(Path(plane_a)) is None
+
+    px, py = read_projection(plane_b.parent / PROJECTION_FILE)
+    want_x, want_y = _own_projection(b, given)
+    np.testing.assert_allclose(px, want_x, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(py, want_y, rtol=1e-5, atol=1e-7)
+    assert (px[-1], py[-1]) == (0.0, 0.0)
+    x0, x1 = (float(v) for v in spec["x"].split(":")[:2])
+    assert x0 <= px.min() and px.max() <= x1  # the grid covers the path on the given plane
+
+
+def test_a_job_file_s_trajectory_takes_dir_file_as_the_flag_does(tmp_path: Path) -> None:
+    _walk(tmp_path / "a", seed=1)
+    b = _walk(tmp_path / "b", seed=2)
+    home = tmp_path / "home"
+    plane_a = _spec(home, _submit(home, "trajectory", "--checkpoints", str(tmp_path / "a" / "cnn_*.pt"),
+                                  "--subset", "100", "--num", "5"))["dir_file"]
+    (tmp_path / "t.toml").write_text(
+        f'# b on a\nkind = "trajectory"\ncheckpoints = "b/cnn_*.pt"\nsubset = "100"\nnum = 5\n'
+        f'dir_file = "{plane_a}"\n'
+    )
+    plane_b = Path(_spec(home, _submit(home, str(tmp_path / "t.toml")))["dir_file"])
+    px, py = read_projection(plane_b.parent / PROJECTION_FILE)
+    want_x, want_y = _own_projection(b, _directions(plane_a))
+    np.testing.assert_allclose(px, want_x, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(py, want_y, rtol=1e-5, atol=1e-7)
+
+
+def test_a_direction_file_a_trajectory_cannot_use_is_one_line_and_queues_nothing(tmp_path: Path) -> None:
+    _walk(tmp_path / "b", seed=2)
+    home = tmp_path / "home"
+    glob = str(tmp_path / "b" / "cnn_*.pt")
+    one = tmp_path / "one.h5"
+    code, _, err = cli_in_process(["run", "surface", "--model", "cnn", "--x", "-1:1:2", "--subset", "20",
+                                   "--out", str(tmp_path / "one"), "--no-figure"], home)
+    assert code == 0, err
+    (tmp_path / "one" / "directions.h5").rename(one)
+    other = tmp_path / "other.h5"
+    code, _, err = cli_in_process(["run", "surface", "--model", "mlp", "--x", "-1:1:2", "--y", "-1:1:2",
+                                   "--subset", "20", "--out", str(tmp_path / "other"), "--no-figure"], home)
+    assert code == 0, err
+    (tmp_path / "other" / "directions.h5").rename(other)
+    cases = [
+        (["--dir-file", str(one)], "has one direction (no ydirection); a trajectory is projected on two"),
+        (["--dir-file", str(other)], "check --dir-type and --model"),
+        (["--dir-file", str(tmp_path / "none.h5")], "no such file"),
+        (["--dir-file", str(other), "--ignore", "biasbn"], "--ignore has no effect with --dir-file"),
+    ]
+    for extra, message in cases:
+        code, out, err = cli_in_process(["submit", "trajectory", "--checkpoints", glob, "--subset", "100", *extra],
+                                        home)
+        assert code == 2 and message in one_error_line(err), (extra, err)
+    assert listed_jobs(home) == []
+    assert not any((home / "trajectories").glob("*"))  # no plane folder left behind
+
+
+def test_a_path_on_given_directions_is_drawn_with_their_names_on_the_axes(tmp_path: Path) -> None:
+    from lstui import plots
+
+    fig = plots.plot_trajectory(None, None, None, [1.0, 0.5, 0.0], [0.2, 0.1, 0.0],
+                                axis_labels=("x direction (--dir-file)", "y direction (--dir-file)"))
+    assert (fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()) == ("x direction (--dir-file)",
+                                                                     "y direction (--dir-file)")
+    fig = plots.plot_trajectory(None, None, None, [1.0, 0.0], [0.2, 0.0], explained_variance=(0.5, 0.25))
+    assert fig.axes[0].get_xlabel() == "1st PC: 50.00 %"
