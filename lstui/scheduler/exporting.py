@@ -267,6 +267,7 @@ def export_figures(
     from lstui.plots.save import DEFAULT_DPI
 
     options["dpi"] = options.get("dpi") or DEFAULT_DPI
+    title = title or spec.name or None  # the path figure's too, as the surface's figures
     if spec.kind == "trajectory" and options.get("axis_labels") is None:
         options["axis_labels"] = _pca_axis_labels(spec)
     written = export_surface(surface_path, out, formats=formats, title=title, **options)
@@ -274,9 +275,20 @@ def export_figures(
         from lstui.scheduler.trajectory import export_trajectory
 
         written += export_trajectory(
-            spec, surface_path, out, formats=formats, title=title, dpi=options["dpi"]
+            spec, surface_path, out, formats=formats, title=title, dpi=options["dpi"],
+            **_trajectory_contours(options),
         )
     return written
+
+
+def _trajectory_contours(options: dict[str, Any]) -> dict[str, Any]:
+    """What of :func:`export_surface`'s options a trajectory's path figure draws its
+    contours with, as the surface's contour figures do: the levels, and the first
+    ``surf_names``."""
+    contours = {key: options.get(key) for key in ("vmin", "vmax", "vlevel", "log")}
+    names = options.get("surf_names")
+    contours["surf_name"] = names[0] if names else None
+    return contours
 
 
 def _pca_axis_labels(spec: JobSpec) -> tuple[str, str] | None:
@@ -346,7 +358,8 @@ def export_file(
     written = export_surface(surface_path, out, formats=formats, **options)
     stem = options.get("stem") or surface_path.stem
     return written + draw_trajectory(surface_path, path, ratios, Path(out) / f"{stem}_trajectory",
-                                     formats=formats, title=options.get("title"), dpi=options["dpi"])
+                                     formats=formats, title=options.get("title"), dpi=options["dpi"],
+                                     **_trajectory_contours(options))
 
 
 PROJECTION_SUFFIXES = ("_proj_cos.h5", "_proj_lstsq.h5")

@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -227,14 +228,17 @@ def export_trajectory(
     formats: Sequence[str],
     title: str | None = None,
     dpi: int = 150,
+    **contours: Any,
 ) -> list[Path]:
-    """The path over the contours, axes labelled with each PC's explained variance."""
+    """The path over the contours, axes labelled with each PC's explained variance;
+    ``contours``: :func:`draw_trajectory`'s ``surf_name``, ``vmin``, ``vmax``, ``vlevel``, ``log``."""
     found = trajectory_path(spec)
     if found is None or spec.dir_file is None:
         return []
     dir_file = Path(spec.dir_file)
     return draw_trajectory(surface_path, found, pca_ratios(dir_file), Path(out) / "trajectory",
-                           formats=formats, title=title, dpi=dpi, axis_labels=given_axis_labels(dir_file))
+                           formats=formats, title=title, dpi=dpi, axis_labels=given_axis_labels(dir_file),
+                           **contours)
 
 
 def given_axis_labels(dir_file: Path | None) -> tuple[str, str] | None:
@@ -283,21 +287,37 @@ def draw_trajectory(
     title: str | None = None,
     dpi: int = 150,
     axis_labels: tuple[str, str] | None = None,
+    surf_name: str | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    vlevel: float | None = None,
+    log: bool | None = None,
 ) -> list[Path]:
-    """A projected path over a 2D surface's loss contours, saved as ``{base}.{format}``;
-    its axes the PCs' (``ratios``), or ``axis_labels``."""
+    """A projected path over a 2D surface's contours, saved as ``{base}.{format}``; its
+    axes the PCs' (``ratios``), or ``axis_labels``.
+
+    The contours are the train loss's (the test loss's when only it was evaluated), or
+    ``surf_name``'s (the reference's ``--surf_name``: an error is 100 − the accuracy),
+    at the levels ``vmin``, ``vmax``, ``vlevel`` and ``log`` choose as for the surface's
+    own contour figures; the title says which values they are.
+    """
     from lstui import plots
+    from lstui.scheduler.exporting import surface_values
 
     px, py = path
     surface = read_surface(surface_path)
     if surface.ycoordinates is None:
         raise BadInput(f"a trajectory is drawn over a 2D surface; {str(surface_path)!r} is 1D")
-    key = "train_loss" if "train_loss" in surface.arrays else "test_loss"
-    if key not in surface.arrays:
+    losses = [k for k in ("train_loss", "test_loss") if k in surface.arrays]
+    if surf_name is None and not losses:
         raise BadInput(f"{str(surface_path)!r} holds no loss to draw the trajectory over")
+    values, label = surface_values(surface, surf_name or losses[0], repr(str(surface_path)))
+    # every array holds -1 at the same points: those not computed yet
+    pending = ~surface.computed(losses[0] if losses else next(iter(surface.arrays)))
     fig = plots.plot_trajectory(
-        surface.xcoordinates, surface.ycoordinates, surface.values(key), px, py,
-        explained_variance=ratios, title=title, pending=~surface.computed(key), axis_labels=axis_labels,
+        surface.xcoordinates, surface.ycoordinates, values, px, py,
+        explained_variance=ratios, title=f"{title} — {label}" if title else label, pending=pending,
+        axis_labels=axis_labels, vmin=vmin, vmax=vmax, vlevel=vlevel, log=log,
     )
     image_formats = [f for f in formats if f != "vtp"]
     return plots.save_figure(fig, base, image_formats, dpi=dpi) if image_formats else []

@@ -208,6 +208,49 @@ def test_a_trajectorys_surface_figures_read_the_explained_variance_on_their_axes
         assert "α" not in text and "β" not in text, path.name
 
 
+def test_a_trajectorys_path_figure_takes_the_levels_and_surf_name_its_contour_figures_take(tmp_path, monkeypatch):
+    """The path figure, the one a paper shows, drew its own automatic levels of the train
+    loss whatever --vmin/--vmax/--vlevel/--surf-name said, and did not say what it showed."""
+    import json
+
+    from matplotlib.figure import Figure
+
+    from lstui.results import SurfaceFile, write_directions, write_projection, write_surface
+    from lstui.scheduler.exporting import export_file
+
+    directions = tmp_path / "pca_directions.h5"
+    write_directions(directions, [np.ones(3)], [np.ones(3)],
+                     extra={"explained_variance_ratio_": np.array([0.9115, 0.0599])})
+    write_projection(tmp_path / "projection.h5", np.array([0.8, 0.3, 0.0]), np.array([-0.5, 0.2, 0.0]))
+    spec = JobSpec(x=parse_axis("-1:1:5"), y=parse_axis("-1:1:5"), name="path").to_dict()
+    spec.update(kind="trajectory", norm="none", dir_file=str(directions), checkpoint="m_2.pt",
+                checkpoints=["m_0.pt", "m_1.pt", "m_2.pt"])
+    xs = np.linspace(-1, 1, 5)
+    xx, yy = np.meshgrid(xs, xs)
+    arrays = {"train_loss": 0.1 + xx**2 + yy**2, "train_acc": 90.0 - 10 * (xx**2 + yy**2)}
+    write_surface(tmp_path / "surface.h5", SurfaceFile(xs, xs, arrays, attrs={"lstui_spec": json.dumps(spec)}))
+    levels: list[list[float]] = []  # of each figure saved: contour, filled, heat, 3D, path
+
+    def record(fig, *args, **kwargs):
+        found = [c for c in fig.axes[0].collections if hasattr(c, "levels")]
+        levels.append([round(float(v), 6) for v in found[0].levels] if found else [])
+        return original(fig, *args, **kwargs)
+
+    original = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", record)
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        paths = export_file(tmp_path / "surface.h5", tmp_path / "figs", formats=("svg",),
+                            vmin=0.5, vmax=1.5, vlevel=0.25)
+        assert [p.name for p in paths][::4] == ["surface_train_loss_2dcontour.svg", "trajectory.svg"]
+        assert levels[0] == levels[-1] == [0.5, 0.75, 1.0, 1.25]
+        assert "path — train loss" in _svg_text(tmp_path / "figs" / "trajectory.svg")
+        levels.clear()
+        paths = export_file(tmp_path / "surface.h5", tmp_path / "errs", formats=("svg",), surf_names=["train_err"])
+        assert [p.name for p in paths][::4] == ["surface_train_err_2dcontour.svg", "trajectory.svg"]
+        assert "path — train error (%)" in _svg_text(tmp_path / "errs" / "trajectory.svg")
+        assert levels[0] == levels[-1] and levels[0][0] >= 10  # errors (%), not losses
+
+
 def test_comparison_figures_name_the_split_they_show():
     from lstui.scheduler.compare import _value_label
 
