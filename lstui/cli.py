@@ -896,7 +896,8 @@ def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
                    "(100 − accuracy; the reference's --surf_name) [default: the losses]")
 @click.option("--proj-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="a projected trajectory to draw over a surface file (the reference's --proj_file) "
-                   "[default: DIR_FILE_proj_cos.h5 beside the direction file it names, if there]")
+                   "[default: DIR_FILE_proj_cos.h5 beside the direction file it names, or lstui's "
+                   "projection.h5 beside its pca_directions.h5, if there]")
 @click.option("--dir-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="the PCA direction file, for the axes' explained variance (the reference's "
                    "--dir_file) [default: the one the surface file names]")

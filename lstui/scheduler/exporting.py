@@ -385,14 +385,19 @@ def _reference_trajectory(
     directions = next((c for c in candidates if c.is_file()), None)
     if proj_file is not None:
         return Path(proj_file), directions
+    from lstui.scheduler.trajectory import PCA_DIRECTIONS_FILE, PROJECTION_FILE
+
     for candidate in candidates:
-        for suffix in PROJECTION_SUFFIXES:
-            proj = Path(f"{candidate}{suffix}")
+        projections = [Path(f"{candidate}{suffix}") for suffix in PROJECTION_SUFFIXES]
+        if candidate.name == PCA_DIRECTIONS_FILE:  # an lstui trajectory's plane
+            projections.append(candidate.parent / PROJECTION_FILE)
+        for proj in projections:
             if proj.is_file():
                 return proj, candidate if candidate.is_file() else directions
     if named is not None:  # given for a path to draw: not dropped without a word
         raise BadInput(f"--dir-file {named}: no projected path beside it ({named.name}"
-                       f"{' or '.join(PROJECTION_SUFFIXES)}); give it with --proj-file")
+                       f"{' or '.join(PROJECTION_SUFFIXES)}, or lstui's {PROJECTION_FILE} beside its "
+                       f"{PCA_DIRECTIONS_FILE}); give it with --proj-file")
     return None
 
 

@@ -251,6 +251,30 @@ def test_a_trajectorys_path_figure_takes_the_levels_and_surf_name_its_contour_fi
         assert levels[0] == levels[-1] and levels[0][0] >= 10  # errors (%), not losses
 
 
+def test_an_lstui_plane_given_as_dir_file_finds_its_projection_beside_it(tmp_path):
+    """``export SURF --dir-file …/pca_directions.h5`` refused lstui's own plane: it looked
+    for the reference's ``_proj_cos.h5`` only, not the ``projection.h5`` beside it."""
+    from lstui.results import write_directions, write_projection
+    from lstui.scheduler.exporting import export_file
+
+    plane = tmp_path / "plane"
+    plane.mkdir()
+    write_directions(plane / "pca_directions.h5", [np.ones(3)], [np.ones(3)],
+                     extra={"explained_variance_ratio_": np.array([0.9115, 0.0599])})
+    write_projection(plane / "projection.h5", np.array([0.8, 0.3, 0.0]), np.array([-0.5, 0.2, 0.0]))
+    xs = np.linspace(-1, 1, 5)
+    xx, yy = np.meshgrid(xs, xs)
+    spec = JobSpec(x=parse_axis("-1:1:5"), y=parse_axis("-1:1:5"), name="path").to_dict()
+    _lstui_surface(tmp_path / "surface.h5", spec, xs, xs, 0.1 + xx**2 + yy**2)
+    paths = export_file(tmp_path / "surface.h5", tmp_path / "figs", formats=("png",),
+                        dir_file=plane / "pca_directions.h5")
+    assert paths[-1].name == "surface_trajectory.png"
+    (plane / "projection.h5").unlink()
+    result = run_lstui("export", str(tmp_path / "surface.h5"), "--dir-file", str(plane / "pca_directions.h5"),
+                       "--out", str(tmp_path / "none"))
+    assert result.returncode == 2 and "or lstui's projection.h5 beside its pca_directions.h5" in result.stderr
+
+
 def test_comparison_figures_name_the_split_they_show():
     from lstui.scheduler.compare import _value_label
 
