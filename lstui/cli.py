@@ -407,8 +407,9 @@ class _SubmitGroup(click.Group):
         return own + rest
 
 
-_SUBMIT_EPILOG = ("Also, anywhere on the line: --wait (follow the job with a progress bar; exit "
-                  "non-zero if it fails), --unit-size N (points per work unit).")
+_SUBMIT_EPILOG = ("Also, anywhere on the line: --wait (follow the job with a progress bar; exit 1 "
+                  "if it fails, 3 if it finishes with NaN/inf points), --unit-size N (points per "
+                  "work unit).")
 
 
 @cli.group(cls=_SubmitGroup)
@@ -1066,7 +1067,8 @@ def _last_trouble(events: Sequence[Event]) -> str | None:
 @click.pass_context
 @handle_errors
 def daemon_status_cmd(ctx: click.Context) -> None:
-    """Whether a daemon runs, and its workers (and, when some are missing, why)."""
+    """Whether a daemon runs, and its workers (and, when some are missing, why); exit 3
+    when none runs."""
     import time
     from collections import Counter
 
@@ -1307,8 +1309,8 @@ REFERENCE_ONLY = {
     "--ngpu": "the daemon runs one worker per GPU (lstui daemon start --devices 0,1,…); it has no --ngpu",
     "--surf-file": "lstui names the surface file itself: surface.h5 in the job's results folder "
                    "(lstui run: in --out); it has no --surf_file",
-    "--same-dir": "lstui has no --same_dir: a 2D surface takes two random directions, and a 1D one "
-                  "(no --y) one",
+    "--same-dir": "lstui has no --same_dir (y along x's direction): for the loss along one "
+                  "direction give a 1D surface (--x, no --y); a 2D surface takes two random directions",
     "--idx": "lstui draws random directions from --seed, or reads a direction file with --dir-file; "
              "it has no --idx",
     "--dataset": "lstui names the data with --data: cifar10:PATH, cifar100:PATH, imagefolder:PATH, "

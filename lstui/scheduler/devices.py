@@ -52,7 +52,7 @@ def parse_devices(text: str | None) -> list[str]:
     for part in text.split(","):
         part = part.strip().removeprefix("cuda:")
         if not part.isdigit():
-            raise BadInput(f"--devices {text!r}: expected GPU indices such as 0,2, cpu:N or ray:N")
+            raise BadInput(f"--devices {text!r}: expected GPU indices such as 0,2, cpu:N, ray:N or ray-cpu:N")
         if int(part) >= count:
             if count == 0:
                 raise BadInput(f"--devices {text!r}: no GPU is visible here (CUDA finds none); "

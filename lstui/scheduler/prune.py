@@ -103,8 +103,9 @@ def unremovable(store: Store, job_ids: Sequence[int], home: Path, *, keep_files:
         for used in _paths_read(other):
             for job_id, owned in folders.items():
                 if job_id not in why and any(used == f or f in used.parents for f in owned):
-                    why[job_id] = (f"job {other.id} reads {used} from job {job_id}'s folder: remove both "
-                                   f"(lstui rm {job_id} {other.id}), or this one with --keep-files")
+                    together = " ".join(str(j) for j in sorted(wanted | {other.id}))
+                    why[job_id] = (f"job {other.id} reads {used} from job {job_id}'s folder: remove it too "
+                                   f"(lstui rm {together}), or this one with --keep-files")
     return why
 
 

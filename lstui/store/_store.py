@@ -630,11 +630,13 @@ class Store:
                 "SELECT depends_on, job_id FROM job_deps WHERE depends_on IN (SELECT value FROM json_each(?))"
                 " AND job_id NOT IN (SELECT value FROM json_each(?)) ORDER BY depends_on, job_id",
                 (wanted, wanted),
-            ).fetchone()
-            if needed is not None:
+            ).fetchall()
+            if needed:
+                # the command that does what was asked: every id given, and the jobs drawn from them
+                together = " ".join(str(j) for j in sorted(set(ids) | {int(r[1]) for r in needed}))
                 raise InvalidTransition(
-                    f"job {needed[1]} is drawn from job {needed[0]}: remove both "
-                    f"(lstui rm {needed[0]} {needed[1]}) or neither"
+                    f"job {needed[0][1]} is drawn from job {needed[0][0]}: remove it too "
+                    f"(lstui rm {together}) or keep job {needed[0][0]}"
                 )
             rows = self._rows(
                 c, f"SELECT {_JOB_COLUMNS} FROM jobs j WHERE j.id IN (SELECT value FROM json_each(?))"

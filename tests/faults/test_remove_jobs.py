@@ -104,7 +104,7 @@ def test_rm_keeps_a_folder_another_job_reads_and_deletes_only_under_the_home(tmp
         reused = str(store.get_job(first).results_dir / "directions.h5")
         second = _finished(store, home, "second", {"model": "mlp", "dir_file": reused})
         with pytest.raises(InvalidTransition, match=rf"job {second} reads .*directions.h5 from job {first}'s "
-                                                    rf"folder: remove both \(lstui rm {first} {second}\)"):
+                                                    rf"folder: remove it too \(lstui rm {first} {second}\)"):
             remove_jobs(store, [first], home)
         assert Path(reused).exists() and len(store.list_jobs()) == 2
         assert unremovable(store, [first], home, keep_files=True, daemon_running=False) == {}

@@ -143,6 +143,7 @@ def test_show_of_a_failed_job_leaves_its_traceback_to_logs_debug_and_says_its_se
 
     job_id = lab.submit("surface", "--model", "mlp", "--subset", "300", "--seed", "5",
                         "--precision", "bf16", "--bn", "recompute", "--x", "-1:1:3")
+    assert "(not there yet: made when it starts)" in lab.cli("show", str(job_id)).stdout  # queued
     with Store(lab.home / "lstui.db") as store:
         store.add_event(job_id, "error", "failed: the data batch is truncated")
         store.add_event(job_id, "debug", "Traceback (most recent call last):\n  File ...\nUnpicklingError")

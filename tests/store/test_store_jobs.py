@@ -593,9 +593,12 @@ def test_remove_jobs_keeps_what_a_job_left_is_drawn_from_and_never_gives_an_id_a
     finish_job(store, worker, figures)
     last = add_job(store, tmp_path)
     finish_job(store, worker, last)
-    with pytest.raises(InvalidTransition, match=rf"job {figures} is drawn from job {curve}: remove both "
-                                                rf"\(lstui rm {curve} {figures}\) or neither"):
+    with pytest.raises(InvalidTransition, match=rf"job {figures} is drawn from job {curve}: remove it too "
+                                                rf"\(lstui rm {curve} {figures}\) or keep job {curve}"):
         store.remove_jobs([curve])
+    # the command it gives does what was asked: the ids given, and the jobs drawn from them
+    with pytest.raises(InvalidTransition, match=rf"\(lstui rm {curve} {figures} {last}\)"):
+        store.remove_jobs([last, curve])
     assert [j.id for j in store.list_jobs()] == [curve, surface, figures, last]  # all or none
     assert finished_before(store, clock.now + 1) == ([curve, surface, figures, last], [])
     # the curves are old, the figures drawn from them are not: the curves are kept
