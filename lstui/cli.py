@@ -474,10 +474,30 @@ def submit_file(ctx: click.Context, files: tuple[Path, ...]) -> None:
 def _note_no_checkpoint(spec: JobSpec) -> None:
     """A surface with no --checkpoint is one around a random initialisation: allowed (a
     landscape at initialisation is a thing to look at), said, as the reference wants a
-    model file and hours of GPU time on an untrained net are easily spent by mistake."""
+    model file and hours of GPU time on an untrained net are easily spent by mistake.
+    So is a ``--target`` with ``weights`` directions of a net with BatchNorm: x = 1 is not
+    B (B's weights with A's running statistics), as the reference's is not either."""
     if spec.kind == "surface" and not spec.checkpoint:
         click.echo(f"note: no --checkpoint: the surface is around {spec.model}'s initialisation "
                    f"(seed {spec.seed}), not a trained minimizer", err=True)
+    if spec.kind == "surface" and spec.dir_type == "weights":
+        for flag, path in (("--target", spec.target), ("--target-y", spec.target_y)):
+            if path and _has_batchnorm_statistics(path, spec.trust_checkpoint):
+                name = Path(path).name
+                click.echo(f"note: {flag} with --dir-type weights moves the weights only: at 1 the model has "
+                           f"{name}'s weights with the centre's BatchNorm statistics, not {name} itself "
+                           "(--dir-type states moves those too)", err=True)
+
+
+def _has_batchnorm_statistics(path: str, trust: bool) -> bool:
+    """Whether a checkpoint holds BatchNorm running statistics (it was read at submit)."""
+    from lstui.errors import LstuiError
+    from lstui.models import load_checkpoint
+
+    try:
+        return any(key.endswith(("running_mean", "running_var")) for key in load_checkpoint(path, trust=trust))
+    except LstuiError:
+        return False
 
 
 def _submit_one(ctx: click.Context, kind: str, flags: dict[str, Any]) -> None:

@@ -468,3 +468,21 @@ def test_a_job_id_in_other_digits_and_an_empty_y_are_refused(tmp_path: Path) -> 
     assert "job id '１'" in _fails(home, "show", "１")
     assert "--y '' is not a grid spec" in _fails(home, "submit", "surface", "--x", "-1:1:3", "--y", "")
     assert len(listed_jobs(home)) == 1
+
+
+def test_a_target_with_weights_directions_of_a_batchnorm_net_says_x_1_is_not_b(tmp_path: Path) -> None:
+    """``--target B`` with the default ``weights`` directions: at x = 1 the loss was 2.68
+    where B's own is 1.03 (B's weights, A's BatchNorm statistics), and nothing said so."""
+    for name, model, seed in (("a.pt", "cnn", 0), ("b.pt", "cnn", 1), ("ma.pt", "mlp", 0), ("mb.pt", "mlp", 1)):
+        torch.manual_seed(seed)
+        torch.save(build_model(model, input_shape=DIGITS).state_dict(), tmp_path / name)
+    home = tmp_path / "home"
+    grid = ("--x", "-0.5:1.5:5")
+    code, _, err = cli_in_process(["submit", "surface", "--checkpoint", str(tmp_path / "a.pt"),
+                                   "--target", str(tmp_path / "b.pt"), *grid], home)
+    assert code == 0 and ("note: --target with --dir-type weights moves the weights only: at 1 the model has "
+                          "b.pt's weights with the centre's BatchNorm statistics, not b.pt itself") in err, err
+    for argv in (["--checkpoint", str(tmp_path / "a.pt"), "--target", str(tmp_path / "b.pt"), "--dir-type", "states"],
+                 ["--model", "mlp", "--checkpoint", str(tmp_path / "ma.pt"), "--target", str(tmp_path / "mb.pt")]):
+        code, _, err = cli_in_process(["submit", "surface", *argv, *grid], home)
+        assert code == 0 and "BatchNorm" not in err, (argv, err)  # B itself at 1: nothing to say
