@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _help import DefaultsHelp  # benchmarks/ is sys.path[0] when run as a script
 
 from lstui.landscape.grid import parse_axis
 from lstui.scheduler.submit import submit_spec
@@ -254,15 +255,16 @@ def soak(home: Path, n_jobs: int, workers: int, max_s: float, warmup_s: float) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=DefaultsHelp)
     parser.add_argument("--jobs", type=int, default=1000, help="queued jobs")
     parser.add_argument("--grid", type=int, default=201, help="points per axis of the big surface")
     parser.add_argument(
         "--soak-jobs", type=int, default=60, help="small jobs the daemon works through"
     )
     parser.add_argument("--workers", type=int, default=1, help="CPU workers of the soak daemon")
-    parser.add_argument("--soak-max-s", type=float, default=600.0, help="give the soak up after (default 600 s)")
-    parser.add_argument("--warmup-s", type=float, default=20.0, help="left out of the RSS slope")
+    parser.add_argument("--soak-max-s", type=float, default=600.0, help="seconds after which the soak is given up")
+    parser.add_argument("--warmup-s", type=float, default=20.0,
+                        help="the soak's first seconds, left out of the RSS slope")
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="lstui-bench-load-"))

@@ -57,6 +57,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _help import DefaultsHelp  # benchmarks/ is sys.path[0] when run as a script
+
 from lstui.scheduler.devices import parse_devices
 from lstui.store import Event, JobRow, JobState, Store
 
@@ -178,19 +180,21 @@ def cores_list(text: str) -> set[int]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--points", type=int, default=200, help="points of the surface (default 200)")
-    parser.add_argument("--point-s", type=float, default=0.1, help="seconds a point takes (default 0.1)")
-    parser.add_argument("--timeout-s", type=float, default=600.0, help="give up after (default 600 s)")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=DefaultsHelp)
+    parser.add_argument("--points", type=int, default=200, help="points of the surface")
+    parser.add_argument("--point-s", type=float, default=0.1, help="seconds a point takes")
+    parser.add_argument("--timeout-s", type=float, default=600.0, help="seconds after which a run is given up")
     parser.add_argument("--no-scaling", action="store_true", help="skip the one-worker run")
     parser.add_argument("--job", default=None,
-                        help="a real job instead of the sleeping one: `lstui submit surface` arguments")
+                        help="a real job instead of the sleeping one: `lstui submit surface` arguments "
+                        "(default: the sleeping job of --points and --point-s)")
     parser.add_argument("--two", default="cpu:2", help="the daemon's --devices for the main run")
     parser.add_argument("--one", default="cpu:1", help="its --devices for the scaling run")
     parser.add_argument("--two-cores", type=cores_list, default=None,
-                        help="the cores the main run's daemon and workers may use (e.g. 0,1)")
+                        help="the cores the main run's daemon and workers may use, e.g. 0,1 "
+                        "(default: any of this process's)")
     parser.add_argument("--one-cores", type=cores_list, default=None,
-                        help="the cores the scaling run's may use (e.g. 0)")
+                        help="the cores the scaling run's may use, e.g. 0 (default: any of this process's)")
     options = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="lstui-bench-"))
     try:

@@ -53,6 +53,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 if __package__ in (None, ""):  # run as a script: make the checkout importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks._help import DefaultsHelp  # noqa: E402
 from lstui.landscape.directions import create_random_direction  # noqa: E402
 from lstui.landscape.evaluator import EvalData, Evaluator, compile_available  # noqa: E402
 from lstui.models import build_model  # noqa: E402
@@ -390,15 +391,16 @@ def scaling(
 
 # -- the run -------------------------------------------------------------------------------
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--model", default="resnet56", help="built-in model (default: resnet56)")
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=DefaultsHelp)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                   help="the torch device (default: cuda where there is one, else cpu)")
+    p.add_argument("--model", default="resnet56", help="built-in model")
     p.add_argument("--images", type=int, default=None,
                    help="synthetic CIFAR-sized images (default: 512 on the CPU, 10,000 on CUDA)")
     p.add_argument("--points", type=int, default=None, help="timed points per contender (default: 10)")
-    p.add_argument("--warmup", type=int, default=1, help="untimed points per contender first (at least 1)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed points per contender first, at least 1")
     p.add_argument("--batch-size", type=int, default=None, help="lstui's batch (default: its own)")
-    p.add_argument("--baseline-batch", type=int, default=128)
+    p.add_argument("--baseline-batch", type=int, default=128, help="the reference loop's batch")
     p.add_argument("--baseline-data", choices=("transforms", "tensors"), default="transforms",
                    help="the baseline's loader: per-sample PIL/ToTensor/Normalize as the reference, or float tensors")
     p.add_argument(
@@ -416,12 +418,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                    help="the baseline's process keeps freed memory as lstui's CPU workers do (default: "
                    "the C library's defaults, as the reference's scripts run)")
     p.add_argument("--baseline-workers", type=int, default=0,
-                   help="the baseline loader's worker processes (the reference's --threads, 2 by default; "
-                   "default here 0: loading in the baseline's own process; their CPU time is not in "
-                   "baseline_cpu_s_per_point)")
+                   help="the baseline loader's worker processes, as the reference's --threads (2 there); "
+                   "their CPU time is not in baseline_cpu_s_per_point (default: 0, loading in the "
+                   "baseline's own process)")
     p.add_argument("--no-scaling", action="store_true", help="skip the multi-device scaling run")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the model's weights, the directions and the data")
     args = p.parse_args(argv)
     cuda = torch.device(args.device).type == "cuda"
     args.images = args.images if args.images is not None else (10_000 if cuda else 512)

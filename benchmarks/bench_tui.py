@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _help import DefaultsHelp  # benchmarks/ is sys.path[0] when run as a script
+
 from lstui.landscape.grid import parse_axis
 from lstui.scheduler.devices import DeviceFacts
 from lstui.scheduler.submit import submit_spec
@@ -193,10 +195,10 @@ async def measure_idle(home: Path, big_id: int, size: tuple[int, int], idle_s: f
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--jobs", type=int, default=200, help="jobs in the store (default 200)")
-    parser.add_argument("--seconds", type=float, default=6.0, help="filling time measured per size")
-    parser.add_argument("--idle-s", type=float, default=10.0, help="idle time measured (default 10 s)")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=DefaultsHelp)
+    parser.add_argument("--jobs", type=int, default=200, help="jobs in the store")
+    parser.add_argument("--seconds", type=float, default=6.0, help="seconds of filling measured per size")
+    parser.add_argument("--idle-s", type=float, default=10.0, help="seconds of idling measured")
     parser.add_argument("--rate", type=float, default=400.0, help="points written per second")
     args = parser.parse_args()
 

@@ -4,6 +4,7 @@ minutes for them; an argument they no longer take must show up here first."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,27 @@ import pytest
 from lstui.landscape.evaluator import TOLERANCE
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    "script", ["bench_load", "bench_scheduler", "bench_surface", "bench_tui", "profile_point"]
+)
+def test_help_names_every_options_default(script: str) -> None:
+    """``--help`` ends each option's help with ``(default: ...)``: its value, or in words
+    what a default of None stands for; a flag (no value) has none to state."""
+    done = subprocess.run([sys.executable, f"benchmarks/{script}.py", "--help"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "default: None" not in done.stdout
+    options = done.stdout.split("\noptions:\n", 1)[1]
+    entries = re.split(r"\n(?=  -)", options.strip("\n"))  # an option per entry, its help wrapped
+    unstated = []
+    for entry in entries:
+        invocation = re.split(r"\s{2,}", entry.strip(), maxsplit=1)[0]  # "--jobs JOBS", "-h, --help"
+        flag = all(" " not in name for name in invocation.split(", "))
+        if not flag and "(default: " not in " ".join(entry.split()):
+            unstated.append(invocation)
+    assert len(entries) > 2 and not unstated, f"{script}: no (default: ...) for {unstated}"
 
 
 def _last_json(*args: str) -> dict:
