@@ -113,7 +113,7 @@ def job_options(default_x: str | None, kind: str = "surface") -> Callable[[Calla
                          help="fp32 strict; tf32: TF32 products on CUDA (on the CPU the same as fp32); "
                               "bf16: autocast (on a CPU faster or slower than fp32 by its bf16 "
                               "instructions: time both)"),
-            click.option("--bn", default="eval", show_default=True, type=click.Choice(BN_MODES), help="eval: running statistics; recompute: re-estimate them at every point, over training batches of --batch-size (1024 if not given) on every device"),
+            click.option("--bn", default="eval", show_default=True, type=click.Choice(BN_MODES), help="eval: running statistics; recompute: re-estimate them at every point, over equal training batches of at most --batch-size (1024 if not given) on every device"),
             click.option("--compile", "compile_mode", default="auto", show_default=True, type=click.Choice(COMPILE_MODES),
                          help="torch.compile the model: auto on CUDA for long jobs only (it takes minutes), on, off"),
             click.option("--triton-conv", default="off", show_default=True, type=click.Choice(TRITON_MODES),
@@ -1215,7 +1215,7 @@ def submit_trajectory(ctx: click.Context, **flags: Any) -> None:
 @click.option("--precision", default="fp32", show_default=True, type=click.Choice(PRECISIONS),
               help="as for lstui submit surface")
 @click.option("--bn", default="eval", show_default=True, type=click.Choice(BN_MODES),
-              help="eval: running statistics; recompute: re-estimate them at every point, over training batches of --batch-size (1024 if not given) on every device")
+              help="eval: running statistics; recompute: re-estimate them at every point, over equal training batches of at most --batch-size (1024 if not given) on every device")
 @click.option("--batch-size", default=None, type=int, help="samples per forward pass (default: by device)")
 @click.option("--trust-checkpoint", is_flag=True, help="allow checkpoints holding arbitrary pickled objects")
 @click.option("--labels", default=None, help="comma-separated labels, one per checkpoint")

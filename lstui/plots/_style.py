@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.ticker import Formatter, FuncFormatter, MaxNLocator
 
 from lstui.plots.levels import bad_note, format_level, level_digits
 
@@ -101,9 +101,33 @@ def make_norm(levels: np.ndarray, log: bool) -> Normalize:
     return Normalize(vmin=lo, vmax=hi)
 
 
-def level_formatter(levels: np.ndarray | None) -> FuncFormatter:
+def level_formatter(levels: np.ndarray | None) -> Formatter:
+    """Ticks written like contour labels, in as few digits as tell ``levels`` apart; with
+    no levels, as few as tell the axis's own ticks apart (2.2982 and 2.2984, not "2.3"
+    twice)."""
+    if levels is None:
+        return TickDigits()
     digits = level_digits(levels)
     return FuncFormatter(lambda value, _pos: format_level(value, digits))
+
+
+class TickDigits(Formatter):
+    """Ticks in as few significant digits (3 at least) as tell them apart."""
+
+    def __init__(self) -> None:
+        self.digits = 3
+
+    def set_locs(self, locs: list[float]) -> None:
+        super().set_locs(locs)
+        values = np.asarray(locs, dtype=float)
+        if self.axis is not None and values.size:  # the locator's ticks beyond the view are not drawn
+            lo, hi = sorted(float(v) for v in self.axis.get_view_interval())
+            slack = 1e-9 * max(abs(lo), abs(hi), 1e-300)
+            values = values[(values >= lo - slack) & (values <= hi + slack)]
+        self.digits = level_digits(values)
+
+    def __call__(self, x: float, pos: int | None = None) -> str:
+        return format_level(x, self.digits)
 
 
 def style_axes(ax: Axes, xlabel: str | None, ylabel: str | None, *, locate: str = "xy") -> None:

@@ -35,7 +35,7 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import PathPatch
 from matplotlib.path import Path as MplPath
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import Bbox
 from numpy.typing import ArrayLike
 
@@ -535,7 +535,7 @@ def plot_surface_3d(
     for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
         axis.set_major_locator(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]))
     # 2e7, not 2 under an offset "1e7" floating between the box and the colorbar
-    ax.zaxis.set_major_formatter(FuncFormatter(lambda value, _pos: st.format_level(value)))
+    ax.zaxis.set_major_formatter(st.TickDigits())  # 2.2982 and 2.2984, not "2.3" twice
     ax.tick_params(labelsize=st.TICK_SIZE - 1, pad=-1)
     st.figure_title(fig, title)
     st.legend_below(fig, [], n_bad, zs.size, n_pending=n_pending, partial=partial, notes=notes)

@@ -293,7 +293,7 @@ def _trajectory_contours(options: dict[str, Any]) -> dict[str, Any]:
 
 def _pca_axis_labels(spec: JobSpec) -> tuple[str, str] | None:
     """"1st PC: 91.15 %", "2nd PC: 5.99 %" from a trajectory's direction file (the
-    explained variance ratios its PCA stored), "x direction (--dir-file)", … for a plane
+    explained variance ratios its PCA stored), "α", "β" for a plane
     of given directions, or None when the file holds neither."""
     from lstui.scheduler.trajectory import given_axis_labels, pca_ratios
 

@@ -242,8 +242,9 @@ def export_trajectory(
 
 
 def given_axis_labels(dir_file: Path | None) -> tuple[str, str] | None:
-    """"x direction (--dir-file)", … for a plane copied from a ``--dir-file`` (they are
-    not this path's principal components); None for a PCA plane."""
+    """"α", "β" for a plane copied from a ``--dir-file``, as on any surface's figures of
+    given directions (they are not this path's principal components); None for a PCA
+    plane."""
     from lstui.errors import LstuiError
     from lstui.results import read_directions
 
@@ -255,7 +256,7 @@ def given_axis_labels(dir_file: Path | None) -> tuple[str, str] | None:
         return None
     if GIVEN_KEY not in extra:
         return None
-    return "x direction (--dir-file)", "y direction (--dir-file)"
+    return "α", "β"  # lstui.plots' own labels of a plane
 
 
 def pca_ratios(dir_file: Path | None) -> tuple[float, float] | None:

@@ -407,3 +407,19 @@ def test_every_exported_2d_figure_names_what_it_draws(tmp_path, surf_names, titl
         text = " ".join(t.text or "" for t in ET.parse(figure).getroot().iter() if t.tag.endswith("text"))
         assert all(title in text for title in titles), (figure.name, text[:200])
         assert "((" not in text and "(%))" not in text
+
+
+def test_a_narrow_3d_surface_s_ticks_tell_their_values_apart():
+    """A loss of 2.2982 to 2.2990 was ticked "2.3" three times on the z axis and six times
+    on the colorbar: three significant digits, whatever the span."""
+    x = y = np.linspace(-0.1, 0.05, 5)
+    X, Y = np.meshgrid(x, y)
+    fig = plot_surface_3d(x, y, 2.2986 - 0.004 * X - 0.002 * Y, zlabel="train loss")
+    fig.canvas.draw()
+    ax, colorbar = fig.axes
+    for axis in (ax.zaxis, colorbar.yaxis):
+        labels = [t.get_text() for t in axis.get_ticklabels() if t.get_text() and t.get_visible()]
+        lo, hi = sorted(axis.get_view_interval())
+        shown = [t for t, v in zip(labels, axis.get_ticklocs(), strict=False) if lo <= v <= hi]
+        assert len(shown) >= 2 and len(set(shown)) == len(shown), labels
+        assert all(len(t) <= 7 for t in shown), labels  # as few digits as tell them apart

@@ -82,7 +82,7 @@ def test_a_run_s_path_is_projected_on_another_run_s_pca_plane(tmp_path: Path) ->
             np.testing.assert_array_equal(x, y)
     # not run A's variance ratios: B's axes name the directions, not B's PCs
     assert pca_ratios(plane_b) is None
-    assert given_axis_labels(plane_b) == ("x direction (--dir-file)", "y direction (--dir-file)")
+    assert given_axis_labels(plane_b) == ("α", "β")  # as any surface on given directions
     assert given_axis_labels(Path(plane_a)) is None
 
     px, py = read_projection(plane_b.parent / PROJECTION_FILE)
@@ -143,8 +143,7 @@ def test_a_path_on_given_directions_is_drawn_with_their_names_on_the_axes(tmp_pa
     from lstui import plots
 
     fig = plots.plot_trajectory(None, None, None, [1.0, 0.5, 0.0], [0.2, 0.1, 0.0],
-                                axis_labels=("x direction (--dir-file)", "y direction (--dir-file)"))
-    assert (fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()) == ("x direction (--dir-file)",
-                                                                     "y direction (--dir-file)")
+                                axis_labels=("α", "β"))
+    assert (fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()) == ("α", "β")
     fig = plots.plot_trajectory(None, None, None, [1.0, 0.0], [0.2, 0.0], explained_variance=(0.5, 0.25))
     assert fig.axes[0].get_xlabel() == "1st PC: 50.00 %"
