@@ -422,7 +422,9 @@ def mark_centre_and_min(
     if position is not None:
         mx, my, value = position
         label = f"minimum ({format_level(value)})" if min_label else "minimum"
-        (minimum,) = ax.plot([mx], [my], linestyle="none", label=label, zorder=5, **MIN_STYLE)  # type: ignore[arg-type]
+        # not clipped: a minimum on the grid's edge shows whole, not half a star
+        (minimum,) = ax.plot([mx], [my], linestyle="none", label=label, zorder=5, clip_on=False,
+                             **MIN_STYLE)  # type: ignore[arg-type]
         handles.append(minimum)
     if x.min() <= 0 <= x.max() and y.min() <= 0 <= y.max():
         label = "centre (0, 0)"
@@ -438,6 +440,7 @@ def mark_centre_and_min(
             linestyle="none",
             label=label,
             zorder=6,
+            clip_on=False,
             **CENTRE_STYLE,  # type: ignore[arg-type]
         )
         handles.insert(0, centre)

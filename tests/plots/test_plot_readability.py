@@ -423,3 +423,13 @@ def test_a_narrow_3d_surface_s_ticks_tell_their_values_apart():
         shown = [t for t, v in zip(labels, axis.get_ticklocs(), strict=False) if lo <= v <= hi]
         assert len(shown) >= 2 and len(set(shown)) == len(shown), labels
         assert all(len(t) <= 7 for t in shown), labels  # as few digits as tell them apart
+
+
+def test_a_minimum_on_the_grid_s_edge_is_marked_whole():
+    """The large-batch trajectory's minimum, on the bottom row, showed half a star."""
+    x, y = np.linspace(-1, 1, 11), np.linspace(-0.3, 1, 9)
+    X, Y = np.meshgrid(x, y)
+    fig = plot_filled_contour(x, y, 0.5 + (X - 0.25) ** 2 + (Y + 0.5) ** 2, zlabel="train loss")
+    markers = {line.get_label().split(" ")[0]: line for line in fig.axes[0].lines}
+    assert markers["minimum"].get_ydata()[0] == pytest.approx(-0.3)  # on the edge
+    assert not markers["minimum"].get_clip_on() and not markers["centre"].get_clip_on()
