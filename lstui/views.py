@@ -264,7 +264,7 @@ def job_details(
         # what else decides the numbers: a figure is read with these beside it
         f"  settings  subset {spec.get('subset') or 'all'}  seed {_setting(spec, 'seed')}  "
         f"precision {_setting(spec, 'precision')}  bn {_setting(spec, 'bn')}  ignore {_setting(spec, 'ignore')}",
-        f"  results   {job.results_dir}{_files_note(job, files_pending, daemon_running)}",
+        f"  results   {job.results_dir}{_files_note(job, files_pending, daemon_running, events)}",
     ]
     if job.kind == "figure":  # it draws what the jobs it waits on computed: no grid of its own
         del lines[-3:-1]
@@ -294,7 +294,8 @@ def _is_dir(path: Path) -> bool:
         return True
 
 
-def _files_note(job: JobRow, files_pending: bool | None, daemon_running: bool) -> str:
+def _files_note(job: JobRow, files_pending: bool | None, daemon_running: bool,
+                events: Sequence[Event] = ()) -> str:
     if job.state in FINISHED and not files_pending and not _is_dir(Path(job.results_dir)):
         # failed or cancelled before its first point (or deleted since): not there
         return "   (not there: no file of it)"
@@ -304,6 +305,12 @@ def _files_note(job: JobRow, files_pending: bool | None, daemon_running: bool) -
         return ""
     if not daemon_running:
         return "   (files not written yet: lstui daemon start writes them)"
+    from lstui.scheduler.daemon import RETRY_WORDS
+
+    last = next((e for e in reversed(events) if e.level != "debug"), None)
+    if last is not None and RETRY_WORDS in last.message:
+        # a write that failed for want of space or permission: not "being written"
+        return "   (files not written: the daemon tries again; the log below says why)"
     return "   (files being written by the daemon)"
 
 

@@ -58,6 +58,17 @@ def no_space(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS
 
 
+NOT_ALLOWED_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+"""A folder made read-only (chmod, chattr, a read-only remount): what passes once a
+person allows the write again."""
+
+
+def may_pass_later(exc: BaseException) -> bool:
+    """Whether ``exc`` is a write that failed for want of space or of permission: one to
+    try again later, not a job's files given up for good."""
+    return isinstance(exc, OSError) and exc.errno in NO_SPACE_ERRNOS | NOT_ALLOWED_ERRNOS
+
+
 STALE_TEMPORARY_S = 600.0
 """A temporary file of an atomic write (``.NAME.XXXX.tmp``) this old was left by a
 process killed while it wrote: no write takes ten minutes."""

@@ -51,7 +51,12 @@ from lstui.errors import (
     StoreError,
     first_line,
 )
-from lstui.results.h5files import no_space, remove_stale_temporaries, write_private_bytes
+from lstui.results.h5files import (
+    may_pass_later,
+    no_space,
+    remove_stale_temporaries,
+    write_private_bytes,
+)
 from lstui.scheduler.devices import RAY_DEVICES
 from lstui.store import (
     DEFAULT_TIMEOUT_S,
@@ -88,9 +93,12 @@ RESTART_BACKOFF_S = 2.0
 HEALTHY_RUN_S = 60.0
 """A worker that ran this long before it exited is restarted without growing backoff."""
 RESULTS_RETRY_S = 10.0
-"""A finished job whose files found no space (ENOSPC, EDQUOT, EFBIG) is written again
-after 10 s, then 20, 40, … (at most 300) seconds."""
+"""A finished job whose files found no space (ENOSPC, EDQUOT, EFBIG) or no permission
+(EACCES, EPERM, EROFS: its folder made read-only) is written again after 10 s, then 20,
+40, … (at most 300) seconds."""
 RESULTS_RETRY_MAX_S = 300.0
+RETRY_WORDS = "the daemon tries again in"
+"""How a job's log says its files wait for another try (``lstui show`` looks for it)."""
 STOP_WAIT_S = 30.0
 """How long a stopping daemon waits for its workers to finish the point in hand."""
 STOP_BUDGET_S = 45.0
@@ -586,18 +594,18 @@ class Daemon:
             if job.state is JobState.DONE and self.export_formats:
                 export_job(store, job, formats=self.export_formats)
         except OSError as exc:
-            if not no_space(exc):
+            if not may_pass_later(exc):
                 self._results_failed(store, job, exc)
-            else:  # no mark: written again once there is space, however long that takes
+            else:  # no mark: written again once there is space (or leave), however long that takes
                 wait = min(RESULTS_RETRY_MAX_S, 2 * self._retry_wait.get(job.id, RESULTS_RETRY_S / 2))
                 self._retry_wait[job.id] = wait
                 self._retry_at[job.id] = time.monotonic() + wait
                 self._handled.pop(job.id, None)
-                log.warning("job %d: no space for its results (%s); trying again in %.0f s",
-                            job.id, first_line(exc), wait)
+                what = "no space for its results" if no_space(exc) else "could not write its results"
+                log.warning("job %d: %s (%s); trying again in %.0f s", job.id, what, first_line(exc), wait)
                 with contextlib.suppress(Exception):
-                    store.add_event(job.id, "warning", f"no space for its results ({first_line(exc)}); "
-                                                       f"the daemon tries again in {wait:.0f} s")
+                    store.add_event(job.id, "warning", f"{what} ({first_line(exc)}); "
+                                                       f"{RETRY_WORDS} {wait:.0f} s")
                 return
         except Exception as exc:
             self._results_failed(store, job, exc)

@@ -48,3 +48,45 @@ def test_figures_that_found_no_space_are_drawn_once_there_is_space(lab: Lab) -> 
     _set_file_limit([daemon], resource.RLIM_INFINITY)
     lab.wait_finished_files(job_id)
     assert (results / "surface_train_loss_2dcontour.png").stat().st_size > 1000
+
+
+def _chattr(flag: str, folder: Path) -> bool:
+    import subprocess
+
+    try:
+        return subprocess.run(["chattr", flag, str(folder)], capture_output=True).returncode == 0
+    except OSError:
+        return False
+
+
+def test_files_a_read_only_folder_refused_are_written_once_it_is_writable_again(lab: Lab) -> None:
+    """A results folder made read-only (here immutable: chmod does not stop root) while the
+    job ran: the job was done, its surface.h5 held 38 of 121 points, nothing tried again,
+    and `show` said its files were "being written by the daemon" for good."""
+    import pytest
+
+    from tests.faults.support import SLOW_SPEC
+
+    lab.start_daemon("cpu:1", "--export", "png")
+    job_id = lab.submit("surface", *SLOW_SPEC)
+    results = Path(lab.job(job_id)["results_dir"])
+    wait_until("the job's directions", lambda: (results / "directions.h5").exists())
+    if not _chattr("+i", results):
+        pytest.skip("chattr +i is not allowed here (not root, or the file system has no such flag)")
+    try:
+        lab.wait_job(job_id)
+        wait_until("the daemon to find its folder read-only",
+                   lambda: any("could not write its results" in m and "tries again in" in m
+                               for m in lab.events(job_id)))
+        shown = lab.cli("show", str(job_id)).stdout
+        assert "(files not written: the daemon tries again; the log below says why)" in shown, shown
+        assert not (results / ".lstui-finished").exists()
+    finally:
+        _chattr("-i", results)
+    lab.wait_finished_files(job_id)
+    assert (results / "surface_train_loss_2dcontour.png").stat().st_size > 1000
+    assert_points_once(lab, job_id)
+    from lstui.results import read_surface
+
+    assert read_surface(results / "surface.h5").computed("train_loss").all()  # every point, not 38 of 121
+    assert "files being written" not in lab.cli("show", str(job_id)).stdout
