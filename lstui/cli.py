@@ -833,6 +833,11 @@ def rm(ctx: click.Context, jobs: tuple[str, ...], older_than: str | None, yes: b
     kept_note = " (their folders kept)" if keep_files else ""
     click.echo(f"removed {len(removal.jobs)} job{'s' if len(removal.jobs) != 1 else ''}: "
                f"{id_ranges([j.id for j in removal.jobs])}{freed}{kept_note}")
+    for folder, why in removal.left:
+        click.echo(f"lstui: error: {folder} could not be deleted ({why}); its job is out of the store, "
+                   "its files are still on the disk: delete them by hand", err=True)
+    if removal.left:
+        sys.exit(1)
 
 
 @cli.command("priority", context_settings={"ignore_unknown_options": True})  # `priority 3 -5`

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 import shutil
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lstui.errors import BadInput, InvalidTransition
+from lstui.errors import BadInput, InvalidTransition, first_line
 from lstui.store import FINISHED, JobRow, Store
 
 _AGE = re.compile(r"(\d+(?:\.\d+)?)([smhdw]?)")
@@ -41,6 +42,8 @@ class Removal:
     jobs: list[JobRow] = field(default_factory=list)
     folders: list[Path] = field(default_factory=list)
     freed_bytes: int = 0
+    left: list[tuple[Path, str]] = field(default_factory=list)
+    """Folders (or their files) that could not be deleted, with why (a read-only folder)."""
 
 
 def finished_before(store: Store, cutoff: float) -> tuple[list[int], list[int]]:
@@ -144,10 +147,25 @@ def remove_jobs(
     home = home.resolve()
     for job in removal.jobs:
         for folder in _own_folders(job, home):
-            removal.freed_bytes += _size(folder)
-            shutil.rmtree(folder, ignore_errors=True)
+            before = _size(folder)
+            errors = _remove_tree(folder)
+            if folder.exists():  # said, not counted as freed: its files are still on the disk
+                removal.left.append((folder, errors[0] if errors else "it is still there"))
+                removal.freed_bytes += before - _size(folder)
+            else:
+                removal.freed_bytes += before
             removal.folders.append(folder)
     return removal
+
+
+def _remove_tree(folder: Path) -> list[str]:
+    """Delete ``folder`` as far as it can be; why each part could not be, in one line each."""
+    errors: list[str] = []
+    if sys.version_info >= (3, 12):
+        shutil.rmtree(folder, onexc=lambda _fn, _path, exc: errors.append(first_line(exc)))
+    else:
+        shutil.rmtree(folder, onerror=lambda _fn, _path, info: errors.append(first_line(info[1])))
+    return errors
 
 
 def _own_folders(job: JobRow, home: Path) -> list[Path]:

@@ -141,3 +141,30 @@ def test_rm_waits_for_files_the_daemon_is_writing_but_not_for_a_folder_deleted_b
         assert unremovable(store, [job], home, keep_files=False, daemon_running=True) == {}
         assert unremovable(store, [job], home, keep_files=False, daemon_running=True,
                            now=time.time() + 3600) == {}
+
+
+def test_rm_of_a_folder_that_cannot_be_deleted_says_so_and_exits_1(tmp_path: Path) -> None:
+    """`rm 48` of a read-only folder said "removed 1 job: 48, 0.6 MB of files", exit 0,
+    with every file still on the disk."""
+    import subprocess
+
+    from tests.faults.support import cli_in_process
+
+    home = tmp_path / "home"
+    with Store.open_home(home) as store:
+        job_id = _finished(store, home, "kept", {"model": "mlp"})
+        folder = store.get_job(job_id).results_dir
+    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not allowed here (not root, or the file system has no such flag)")
+    try:
+        code, out, err = cli_in_process(["rm", str(job_id)], home)
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], capture_output=True)
+    assert code == 1, (out, err)
+    assert out.strip() == f"removed 1 job: {job_id}, 0.0 MB of files"  # nothing freed
+    assert err.strip() == (f"lstui: error: {folder.resolve()} could not be deleted ([Errno 1] Operation not "
+                           "permitted: 'directions.h5'); its job is out of the store, its files are still on "
+                           "the disk: delete them by hand")
+    assert (folder / "directions.h5").exists()
+    with Store.open_home(home) as store:
+        assert store.list_jobs(include_finished=True) == []
