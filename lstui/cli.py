@@ -557,7 +557,7 @@ def _follow(ctx: click.Context, ids: list[int]) -> int:
     console = Console(stderr=True)
     with _store(ctx) as store:
         try:
-            jobs = follow_jobs(store, ids, console=console)
+            jobs = follow_jobs(store, ids, console=console, home=_home(ctx))
         except KeyboardInterrupt:  # only the following stops: the jobs stay queued
             click.echo(f"lstui: interrupted{_left_note(ctx, store, ids)}", err=True)
             sys.exit(130)
@@ -569,17 +569,22 @@ def _left_note(ctx: click.Context, store: Store, ids: list[int]) -> str:
     none) goes on with them, and the cancel that stops them all (finished ones left out:
     a cancel naming one is refused whole)."""
     from lstui.scheduler.daemon import daemon_status
-    from lstui.store import FINISHED
+    from lstui.store import FINISHED, JobState
     from lstui.views import id_ranges
 
     try:
-        left = [job.id for job in map(store.get_job, ids) if job.state not in FINISHED]
+        jobs = [job for job in map(store.get_job, ids) if job.state not in FINISHED]
     except LstuiError:  # the store cannot say now (locked): nothing to add
         return ""
-    if not left:
+    if not jobs:
         return ""
+    left = [job.id for job in jobs]
     which = f"job {left[0]} is" if len(left) == 1 else f"jobs {id_ranges(left)} are"
-    who = "the daemon's" if daemon_status(_home(ctx)).running else "queued (no daemon runs on this home)"
+    states = {job.state for job in jobs}
+    # a running job with no daemon is stalled, not queued (the daemon was killed)
+    state = ("queued" if states == {JobState.QUEUED} else "stalled" if states == {JobState.RUNNING}
+             else "unfinished")
+    who = "the daemon's" if daemon_status(_home(ctx)).running else f"{state} (no daemon runs on this home)"
     return f"; {which} still {who}: lstui cancel {' '.join(map(str, left))} drops {'it' if len(left) == 1 else 'them'}"
 
 

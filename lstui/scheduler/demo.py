@@ -216,7 +216,7 @@ def _run_demo(home: Path | None, out: Path, *, quick: bool, devices: str | None,
             started_daemon = True
             console.print(f"no daemon was running: started one for the demo (pid {pid}, devices {devices or 'all GPUs'})")
         try:
-            jobs = follow_jobs(store, ids, console=console, timeout_s=timeout_s)
+            jobs = follow_jobs(store, ids, console=console, timeout_s=timeout_s, home=store.path.parent)
             # the daemon exports figures right after a job finishes; give it a moment
             done = [job.id for job in jobs if job.state is JobState.DONE]
             deadline = time.monotonic() + 30

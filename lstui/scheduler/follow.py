@@ -4,20 +4,38 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from lstui.errors import DaemonError
 from lstui.store import FINISHED, JobRow, JobState, Store
+
+DAEMON_GONE_S = 10.0
+"""How long a daemon seen while following may be gone before the following stops."""
+DAEMON_LOOK_S = 2.0
+"""How often the following looks whether a daemon runs (its pid file and lock)."""
 
 
 def follow_jobs(
     store: Store, ids: Sequence[int], *, console: Console | None = None, poll_s: float = 0.5,
-    timeout_s: float | None = None,
+    timeout_s: float | None = None, home: Path | None = None,
 ) -> list[JobRow]:
-    """Show one bar per job until every job is finished (or ``timeout_s`` passes)."""
+    """Show one bar per job until every job is finished (or ``timeout_s`` passes).
+
+    With ``home``, whether its daemon runs is looked at as well: with none, a running job
+    reads "stalled (no daemon)" and a queued one "queued (no daemon)"; and once a daemon
+    seen while following has been gone for :data:`DAEMON_GONE_S` (killed, stopped), the
+    following ends with a :class:`DaemonError` naming the jobs left, not a bar that waits
+    for ever. With no daemon from the start it waits: one may be started.
+    """
     console = console or Console(stderr=True)
     start = time.monotonic()
+    seen = False  # a daemon ran while these jobs were followed
+    gone_since: float | None = None
+    looked = -DAEMON_LOOK_S
+    running = True
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[state]}"), TimeElapsedColumn(), console=console,
@@ -28,14 +46,35 @@ def follow_jobs(
             label = f"{job.id:>4} {job.name}"
             tasks[job_id] = progress.add_task(label[:44].ljust(44), total=job.total_points, state=job.state.value)
         while True:
+            now = time.monotonic()
+            if home is not None and now - looked >= DAEMON_LOOK_S:
+                from lstui.scheduler.daemon import daemon_status
+
+                looked, running = now, daemon_status(home).running
+                seen = seen or running
+                gone_since = None if running else (gone_since if gone_since is not None else now)
             jobs = [store.get_job(j) for j in ids]
             for job in jobs:
-                progress.update(tasks[job.id], completed=job.done_points, state=job.state.value)
+                progress.update(tasks[job.id], completed=job.done_points, state=_state_shown(job, running))
             if all(job.state in FINISHED for job in jobs):
                 return jobs
-            if timeout_s is not None and time.monotonic() - start > timeout_s:
+            if seen and gone_since is not None and now - gone_since >= DAEMON_GONE_S:
+                left = [job for job in jobs if job.state not in FINISHED]
+                raise DaemonError(
+                    "the daemon stopped while --wait followed "
+                    + ", ".join(f"job {job.id} ({job.done_points}/{job.total_points} points)" for job in left)
+                    + ": lstui daemon start goes on with "
+                    + ("it" if len(left) == 1 else "them")
+                )
+            if timeout_s is not None and now - start > timeout_s:
                 return jobs
             time.sleep(poll_s)
+
+
+def _state_shown(job: JobRow, daemon_running: bool) -> str:
+    if daemon_running or job.state not in (JobState.RUNNING, JobState.QUEUED):
+        return job.state.value
+    return "stalled (no daemon)" if job.state is JobState.RUNNING else "queued (no daemon)"
 
 
 EXIT_DIVERGED = 3
