@@ -309,8 +309,12 @@ class Daemon:
     orphaned: str | None = None  # why the daemon's database is no longer its home's
     failed: bool = False  # it stopped on a damaged database
     _pages_checked: bool = False  # the store's pages checked at start (Store.check_pages)
+    stop_reason: str | None = None  # the signal that stopped it (SIGTERM: lstui daemon stop)
 
     def request_stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
+        # said in the log when the loop sees it (a signal handler must not log: its lock)
+        if self.stop_reason is None:
+            self.stop_reason = signal.Signals(signum).name if signum else "asked to"
         self.stopping = True
 
     def run(self) -> int:
@@ -700,6 +704,8 @@ class Daemon:
 
     def _shutdown(self, store: Store, timeout_s: float = STOP_WAIT_S) -> None:
         began = time.monotonic()
+        why = self.orphaned or self.stop_reason or ("its database is damaged" if self.failed else "an error")
+        log.info("stopping (%s): its workers finish the point in hand", why)
         for slot in self.slots:
             if slot.proc is not None and slot.proc.poll() is None:
                 slot.proc.send_signal(signal.SIGTERM)
@@ -740,6 +746,7 @@ class Daemon:
         except Exception:
             log.exception("final recovery and writes failed")
         store.add_event(None, "info", f"daemon pid {os.getpid()} stopped")
+        log.info("stopped after %.1f s", time.monotonic() - began)
 
 
     def _release_killed(self, store: Store, killed: dict[int, str], waited_s: float) -> None:

@@ -32,6 +32,7 @@ from typing import Any, NoReturn, TypeVar
 
 from lstui.errors import (
     DatabaseDamaged,
+    DatabaseLocked,
     InvalidTransition,
     LstuiError,
     SpecError,
@@ -154,6 +155,8 @@ class LeaseKeeper:
         while not self._stop.wait(WATCH_EVERY_S):
             try:
                 self._tick()
+            except DatabaseLocked as exc:  # waited out at the next round: one line, no traceback
+                log.warning("lease keeper: %s; trying again", first_line(exc))
             except Exception:  # a busy database must not end the keeper; try next round
                 log.exception("lease keeper")
 

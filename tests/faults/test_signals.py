@@ -78,6 +78,17 @@ def test_a_stopped_daemon_leaves_its_running_job_queued_not_stalled(lab: Lab) ->
     job = lab.job(job_id)
     assert job["state"] == "queued", lab.diagnose(job_id)
     assert job["run_since"] is None
+    log = (lab.home / "daemon.log").read_text()  # it said neither why nor when it stopped
+    assert "INFO stopping (SIGTERM): its workers finish the point in hand" in log, log[-2000:]
+    assert "INFO stopped after " in log
+
+
+def test_a_daemon_hung_up_on_says_so_in_its_log(lab: Lab) -> None:
+    """SIGHUP (a --foreground daemon's SSH connection dropped) stopped it without a word."""
+    pid = lab.start_daemon("cpu:1", "--export", "")
+    os.kill(pid, signal.SIGHUP)
+    wait_until("the daemon to stop", lambda: lab.daemon_pid() is None)
+    assert "INFO stopping (SIGHUP): its workers finish the point in hand" in (lab.home / "daemon.log").read_text()
 
 
 def test_temporary_files_of_killed_writes_are_removed_once_stale(tmp_path: Path) -> None:
