@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from lstui.errors import BadInput, SpecError
-from lstui.spec import INTERNAL_KEYS, UNUSED_KEYS, JobSpec, kind_defaults, refuse_unused
+from lstui.spec import (
+    INTERNAL_KEYS,
+    MAX_UNIT_SIZE,
+    UNUSED_KEYS,
+    JobSpec,
+    kind_defaults,
+    refuse_unused,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -109,8 +116,9 @@ def _entry(defaults: Mapping[str, Any], table: Mapping[str, Any], base: Path, wh
     if kind == "trajectory" and isinstance(values.get("checkpoints"), str | list):
         values["checkpoints"] = _checkpoints(values["checkpoints"], base, where)
     unit_size = values.pop("unit_size", None)
-    if unit_size is not None and (not isinstance(unit_size, int) or isinstance(unit_size, bool) or unit_size < 1):
-        raise SpecError(f"{where}: unit_size must be a whole number ≥ 1")
+    if unit_size is not None and (not isinstance(unit_size, int) or isinstance(unit_size, bool)
+                                  or not 1 <= unit_size <= MAX_UNIT_SIZE):
+        raise SpecError(f"{where}: unit_size must be a whole number from 1 to {MAX_UNIT_SIZE}")
     try:
         spec = JobSpec.from_dict(values, base=base, extra_keys=("unit_size", "num")).checked_size()
     except BadInput as exc:  # a malformed grid too

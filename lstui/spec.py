@@ -36,6 +36,8 @@ from lstui.landscape.options import (
 JOB_KINDS = ("surface", "interp", "trajectory", "figure")
 MAX_NAME = 80
 MAX_SEED = 2**63 - 1
+MAX_UNIT_SIZE = 10_000
+"""Points of one work unit at most (``--unit-size``, a job file's ``unit_size``)."""
 MAX_PRIORITY = 1_000_000_000
 MAX_BATCH_SIZE = 2**24
 MAX_DATA_SPLIT = 1_000_000

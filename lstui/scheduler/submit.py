@@ -8,12 +8,11 @@ from pathlib import Path
 from lstui.errors import BadInput, InvalidTransition, SpecError
 from lstui.scheduler.imports import add_import_path, with_import_path
 from lstui.scheduler.preflight import changed_files, check_inputs, with_digests
-from lstui.spec import JobSpec
+from lstui.spec import MAX_UNIT_SIZE, JobSpec
 from lstui.store import JobState, Store
 from lstui.store.states import check_action
 
 DEFAULT_UNIT_SIZE = 16
-MAX_UNIT_SIZE = 10_000
 TAPER = 4
 """Without an explicit unit size, a job's last units halve in size down to one point, this
 many of each size, so that its workers (GPUs) finish together: with units of 16

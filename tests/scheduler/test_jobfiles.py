@@ -87,3 +87,13 @@ def test_an_unknown_builtin_model_is_refused_before_it_is_queued(model: str, fra
     # names of other kinds are checked where the model is built
     for accepted in ("ResNet56", "torchvision:resnet18", "my_pkg.models:factory"):
         assert JobSpec(model=accepted).validated().model == accepted
+
+
+@pytest.mark.parametrize("value", ["0", "100000", "true", '"8"'])
+def test_a_unit_size_out_of_range_names_its_file_and_job(tmp_path: Path, value: str) -> None:
+    """``unit_size = 100000`` said "--unit-size must be between 1 and 10000", a flag the
+    file has not, and no "s.toml job 1:" as every other key's error has."""
+    path = tmp_path / "s.toml"
+    path.write_text(f'# one\nmodel = "mlp"\nx = "-1:1:3"\nunit_size = {value}\n')
+    with pytest.raises(SpecError, match=r"^s\.toml job 1: unit_size must be a whole number from 1 to 10000$"):
+        read_job_file(path)
