@@ -480,7 +480,7 @@ def _note_no_checkpoint(spec: JobSpec) -> None:
     if spec.kind == "surface" and not spec.checkpoint:
         click.echo(f"note: no --checkpoint: the surface is around {spec.model}'s initialisation "
                    f"(seed {spec.seed}), not a trained minimizer", err=True)
-    if spec.kind == "surface" and spec.dir_type == "weights":
+    if spec.kind == "surface" and spec.dir_type == "weights" and spec.bn != "recompute":
         for flag, path in (("--target", spec.target), ("--target-y", spec.target_y)):
             if path and _has_batchnorm_statistics(path, spec.trust_checkpoint):
                 name = Path(path).name
@@ -557,7 +557,7 @@ def _follow(ctx: click.Context, ids: list[int]) -> int:
     console = Console(stderr=True)
     with _store(ctx) as store:
         try:
-            jobs = follow_jobs(store, ids, console=console, home=_home(ctx))
+            jobs = follow_jobs(store, ids, console=console, home=store.path.parent)
         except KeyboardInterrupt:  # only the following stops: the jobs stay queued
             click.echo(f"lstui: interrupted{_left_note(ctx, store, ids)}", err=True)
             sys.exit(130)
@@ -1182,11 +1182,35 @@ def _note_path_outside(plane: TrajectoryPlane, spec: JobSpec) -> None:
 def run_trajectory(out: Path | None, device: str, no_figure: bool, **flags: Any) -> None:
     """PCA of a training run's checkpoints, the surface on that plane, the path over it."""
     from lstui.scheduler.foreground import run_foreground
-    from lstui.scheduler.trajectory import compute_plane
 
     out_dir = out if out is not None else Path("lstui-out") / "trajectory"
-    spec = _trajectory_spec_and_plane(flags, lambda spec: compute_plane(spec, out_dir))
+    spec = _plane_into(out_dir, flags)
     sys.exit(run_foreground(spec, out_dir, device=device, figure=not no_figure))
+
+
+def _plane_into(out_dir: Path, flags: dict[str, Any]) -> JobSpec:
+    """``run trajectory``'s plane, made beside ``out_dir`` and moved in only once the
+    folder is known to hold this trajectory or none: a refused ``--out`` (another run's)
+    kept its surface but had its plane and path overwritten by the new run's."""
+    import dataclasses
+    import os
+    import shutil
+
+    from lstui.results.h5files import make_private_dirs
+    from lstui.scheduler.compute import existing_points
+    from lstui.scheduler.trajectory import PCA_DIRECTIONS_FILE, PROJECTION_FILE, compute_plane
+
+    staging = out_dir.parent / f".{out_dir.name}.plane-{os.getpid()}"
+    try:
+        spec = _trajectory_spec_and_plane(flags, lambda spec: compute_plane(spec, staging))
+        spec = dataclasses.replace(spec, dir_file=str((out_dir / PCA_DIRECTIONS_FILE).expanduser().resolve()))
+        existing_points(spec, out_dir)  # another run's folder: refused before anything of it changes
+        make_private_dirs(out_dir)
+        for name in (PCA_DIRECTIONS_FILE, PROJECTION_FILE):
+            os.replace(staging / name, out_dir / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return spec
 
 
 @submit.command("trajectory", epilog=_SUBMIT_EPILOG)

@@ -299,7 +299,7 @@ def _files_note(job: JobRow, files_pending: bool | None, daemon_running: bool,
     if job.state in FINISHED and not files_pending and not _is_dir(Path(job.results_dir)):
         # failed or cancelled before its first point (or deleted since): not there
         return "   (not there: no file of it)"
-    if job.state not in FINISHED and not _is_dir(Path(job.results_dir)):
+    if job.state is JobState.QUEUED and job.started is None and not _is_dir(Path(job.results_dir)):
         return "   (not there yet: made when it starts)"
     if job.state not in FINISHED or not files_pending:
         return ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import site
 import sys
 import sysconfig
 import zipfile
@@ -30,9 +31,11 @@ DIGITS_FILE = "digits.npz"
 
 def digits_file() -> Path:
     """Where the embedded digits are: the checkout's ``data/`` (an editable install), else
-    the ``share/lstui`` of the installation's prefix (a wheel's data files)."""
+    the ``share/lstui`` of the installation's prefix (a wheel's data files; ``~/.local``
+    for a user install)."""
     candidates = [Path(__file__).resolve().parents[2] / "data" / DIGITS_FILE]
-    for prefix in dict.fromkeys((sysconfig.get_paths()["data"], sys.prefix)):
+    # the install's prefix: a venv's or the system's, or ~/.local for `pip install --user`
+    for prefix in dict.fromkeys((sysconfig.get_paths()["data"], sys.prefix, site.getuserbase())):
         candidates.append(Path(prefix) / "share" / "lstui" / DIGITS_FILE)
     for path in candidates:
         if path.is_file():

@@ -246,6 +246,16 @@ def read_direction_attrs(path: Path) -> dict[str, str]:
         return {k: v.decode() if isinstance(v, bytes) else str(v) for k, v in f.attrs.items()}
 
 
+def direction_file_keys(path: Path) -> set[str]:
+    """The top-level names of a direction file (no tensor read); none for one that
+    cannot be read."""
+    try:
+        with _open_for_reading(path, "direction file") as f:
+            return set(f.keys())
+    except (BadInput, OSError):
+        return set()
+
+
 def read_directions(path: Path) -> tuple[list[torch.Tensor], list[torch.Tensor] | None, dict[str, np.ndarray]]:
     """Read a direction file (the reference's own included): x, y (or None), extra arrays."""
     with _open_for_reading(path, "direction file") as f:

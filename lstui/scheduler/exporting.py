@@ -348,18 +348,18 @@ def export_file(
         return export_surface(surface_path, out, formats=formats, **options)
     from lstui.plots.save import DEFAULT_DPI
     from lstui.results import read_projection
-    from lstui.scheduler.trajectory import draw_trajectory, pca_ratios
+    from lstui.scheduler.trajectory import draw_trajectory, given_axis_labels, pca_ratios
 
     path = read_projection(found[0])  # a bad projection file said before any figure is drawn
     ratios = pca_ratios(found[1])
     options["dpi"] = options.get("dpi") or DEFAULT_DPI
-    if options.get("axis_labels") is None:
-        options["axis_labels"] = _pc_labels(ratios)
+    if options.get("axis_labels") is None:  # a plane of given directions: α, β, not "1st PC"
+        options["axis_labels"] = given_axis_labels(found[1]) or _pc_labels(ratios)
     written = export_surface(surface_path, out, formats=formats, **options)
     stem = options.get("stem") or surface_path.stem
     return written + draw_trajectory(surface_path, path, ratios, Path(out) / f"{stem}_trajectory",
                                      formats=formats, title=options.get("title"), dpi=options["dpi"],
-                                     **_trajectory_contours(options))
+                                     axis_labels=options["axis_labels"], **_trajectory_contours(options))
 
 
 PROJECTION_SUFFIXES = ("_proj_cos.h5", "_proj_lstsq.h5")

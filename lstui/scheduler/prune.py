@@ -100,15 +100,22 @@ def unremovable(store: Store, job_ids: Sequence[int], home: Path, *, keep_files:
         return why
     home = home.resolve()
     folders = {j: _own_folders(by_id[j], home) for j in job_ids if j in by_id}
+    readers: dict[int, list[tuple[int, Path]]] = {}  # job → (a job left that reads its folder, what)
     for other in jobs:
         if other.id in wanted:
             continue
         for used in _paths_read(other):
             for job_id, owned in folders.items():
                 if job_id not in why and any(used == f or f in used.parents for f in owned):
-                    together = " ".join(str(j) for j in sorted(wanted | {other.id}))
-                    why[job_id] = (f"job {other.id} reads {used} from job {job_id}'s folder: remove it too "
-                                   f"(lstui rm {together}), or this one with --keep-files")
+                    readers.setdefault(job_id, []).append((other.id, used))
+    if readers:
+        # the command that does what was asked: the ids given and every job reading their folders
+        together = " ".join(str(j) for j in sorted(wanted | {r for rs in readers.values() for r, _ in rs}))
+        for job_id, found in readers.items():
+            other_id, used = found[0]
+            more = f" (and {len({r for r, _ in found}) - 1} more)" if len({r for r, _ in found}) > 1 else ""
+            why[job_id] = (f"job {other_id}{more} reads {used} from job {job_id}'s folder: remove it too "
+                           f"(lstui rm {together}), or this one with --keep-files")
     return why
 
 

@@ -245,16 +245,11 @@ def given_axis_labels(dir_file: Path | None) -> tuple[str, str] | None:
     """"α", "β" for a plane copied from a ``--dir-file``, as on any surface's figures of
     given directions (they are not this path's principal components); None for a PCA
     plane."""
-    from lstui.errors import LstuiError
-    from lstui.results import read_directions
+    from lstui.results.h5files import direction_file_keys
 
     if dir_file is None or not Path(dir_file).is_file():
         return None
-    try:
-        _, _, extra = read_directions(Path(dir_file))
-    except LstuiError:
-        return None
-    if GIVEN_KEY not in extra:
+    if GIVEN_KEY not in direction_file_keys(Path(dir_file)):
         return None
     return "α", "β"  # lstui.plots' own labels of a plane
 

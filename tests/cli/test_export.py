@@ -275,6 +275,29 @@ def test_an_lstui_plane_given_as_dir_file_finds_its_projection_beside_it(tmp_pat
     assert result.returncode == 2 and "or lstui's projection.h5 beside its pca_directions.h5" in result.stderr
 
 
+def test_a_plane_of_given_directions_given_as_dir_file_is_drawn_with_alpha_and_beta(tmp_path):
+    """``export SURF --dir-file`` of a trajectory's plane copied from a --dir-file read
+    "1st PC", "2nd PC" on its path figure; the job's own export reads α, β."""
+    from lstui.results import write_directions, write_projection
+    from lstui.scheduler.exporting import export_file
+
+    plane = tmp_path / "plane"
+    plane.mkdir()
+    write_directions(plane / "pca_directions.h5", [np.ones(3)], [np.ones(3)],
+                     extra={"directions_from": np.array(b"/runs/a/pca_directions.h5")})
+    write_projection(plane / "projection.h5", np.array([0.8, 0.3, 0.0]), np.array([-0.5, 0.2, 0.0]))
+    xs = np.linspace(-1, 1, 5)
+    xx, yy = np.meshgrid(xs, xs)
+    spec = JobSpec(x=parse_axis("-1:1:5"), y=parse_axis("-1:1:5"), name="path").to_dict()
+    _lstui_surface(tmp_path / "surface.h5", spec, xs, xs, 0.1 + xx**2 + yy**2)
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        paths = export_file(tmp_path / "surface.h5", tmp_path / "figs", formats=("svg",),
+                            dir_file=plane / "pca_directions.h5")
+    for path in paths:
+        text = _svg_text(path)
+        assert "α" in text and "β" in text and "PC" not in text, path.name
+
+
 def test_comparison_figures_name_the_split_they_show():
     from lstui.scheduler.compare import _value_label
 

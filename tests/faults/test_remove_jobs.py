@@ -108,6 +108,12 @@ def test_rm_keeps_a_folder_another_job_reads_and_deletes_only_under_the_home(tmp
             remove_jobs(store, [first], home)
         assert Path(reused).exists() and len(store.list_jobs()) == 2
         assert unremovable(store, [first], home, keep_files=True, daemon_running=False) == {}
+        # two jobs read it: the command given names both, not one that is refused again
+        third = _finished(store, home, "third", {"model": "mlp", "dir_file": reused})
+        with pytest.raises(InvalidTransition, match=rf"job {second} \(and 1 more\) reads .* remove it too "
+                                                    rf"\(lstui rm {first} {second} {third}\)"):
+            remove_jobs(store, [first], home)
+        store.remove_jobs([third])
 
         # a trajectory's plane folder goes with it; a folder outside the home never does
         plane = home / "trajectories" / "20261206-120000-traj"

@@ -40,3 +40,40 @@ def test_wait_with_no_daemon_says_the_job_waits_for_one(lab: Lab) -> None:
         if waiting.poll() is None:
             waiting.kill()
     assert waiting.returncode == 0, (out, err)
+
+
+def test_wait_notices_a_dead_daemon_on_the_default_home_too(lab: Lab, tmp_path) -> None:
+    """With neither --home nor $LSTUI_HOME (the home most people use) the look for the
+    daemon was never made: the bar read "running" 50 s after the kill."""
+    import subprocess
+    import sys
+
+    env = dict(lab.env)
+    env.pop("LSTUI_HOME")
+    env["HOME"] = str(tmp_path / "person")
+    home = tmp_path / "person" / ".local" / "share" / "lstui"
+
+    def lstui(*args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, "-m", "lstui.cli", *args], env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+
+    assert lstui("daemon", "start", "--devices", "cpu:1").wait(timeout=60) == 0
+    pid = int(json.loads((home / "daemon.pid").read_text())["pid"])
+    lab.daemon_pids.append(pid)  # the lab's teardown kills it if the test does not
+    waiting = lstui("submit", "surface", *SLOW_SPEC, "--wait")
+    try:
+        wait_until("a first point", lambda: (home / "lstui.db").exists() and any(
+            j["done_points"] > 0 for j in _jobs(home)))
+        os.kill(pid, signal.SIGKILL)
+        out, err = waiting.communicate(timeout=60)
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+    assert waiting.returncode == 1 and "the daemon stopped while --wait followed job 1 (" in err, (out, err)
+
+
+def _jobs(home) -> list[dict]:
+    from lstui.store import Store
+
+    with Store(home / "lstui.db") as store:
+        return [{"done_points": j.done_points} for j in store.list_jobs(include_finished=True)]

@@ -483,6 +483,7 @@ def test_a_target_with_weights_directions_of_a_batchnorm_net_says_x_1_is_not_b(t
     assert code == 0 and ("note: --target with --dir-type weights moves the weights only: at 1 the model has "
                           "b.pt's weights with the centre's BatchNorm statistics, not b.pt itself") in err, err
     for argv in (["--checkpoint", str(tmp_path / "a.pt"), "--target", str(tmp_path / "b.pt"), "--dir-type", "states"],
+                 ["--checkpoint", str(tmp_path / "a.pt"), "--target", str(tmp_path / "b.pt"), "--bn", "recompute"],
                  ["--model", "mlp", "--checkpoint", str(tmp_path / "ma.pt"), "--target", str(tmp_path / "mb.pt")]):
         code, _, err = cli_in_process(["submit", "surface", *argv, *grid], home)
         assert code == 0 and "BatchNorm" not in err, (argv, err)  # B itself at 1: nothing to say

@@ -147,3 +147,30 @@ def test_a_path_on_given_directions_is_drawn_with_their_names_on_the_axes(tmp_pa
     assert (fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()) == ("α", "β")
     fig = plots.plot_trajectory(None, None, None, [1.0, 0.0], [0.2, 0.0], explained_variance=(0.5, 0.25))
     assert fig.axes[0].get_xlabel() == "1st PC: 50.00 %"
+
+
+def test_run_trajectory_into_another_run_s_folder_is_refused_before_its_plane_changes(tmp_path: Path) -> None:
+    """`run trajectory --dir-file out/pca_directions.h5` of run B into run A's folder was
+    refused, but only after B's plane and path had overwritten A's."""
+    import hashlib
+
+    _walk(tmp_path / "a", seed=1)
+    _walk(tmp_path / "b", seed=2)
+    home, out = tmp_path / "home", tmp_path / "out"
+    common = ["--subset", "100", "--num", "5", "--no-figure", "--out", str(out)]
+    code, _, err = cli_in_process(["run", "trajectory", "--checkpoints", str(tmp_path / "a" / "cnn_*.pt"), *common],
+                                  home)
+    assert code == 0, err
+
+    def digests() -> dict[str, str]:
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.iterdir())}
+
+    before = digests()
+    code, _, err = cli_in_process(["run", "trajectory", "--checkpoints", str(tmp_path / "b" / "cnn_*.pt"), *common,
+                                   "--dir-file", str(out / "pca_directions.h5")], home)
+    assert code == 2 and "holds a surface of other settings" in one_error_line(err), err
+    assert digests() == before  # A's plane, path and surface as they were
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "home") == ["a", "b", "out"]  # no plane left aside
+    code, _, err = cli_in_process(["run", "trajectory", "--checkpoints", str(tmp_path / "a" / "cnn_*.pt"), *common],
+                                  home)
+    assert code == 0 and digests().keys() == before.keys(), err  # A again: its folder resumed
