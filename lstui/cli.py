@@ -459,6 +459,7 @@ def submit_file(ctx: click.Context, files: tuple[Path, ...]) -> None:
                 x_given, y_given = entry.axes_given
                 spec = trajectory_spec(entry.spec, plane, x_given=x_given, y_given=y_given, num=entry.num)
                 _note_path_outside(plane, spec)
+                _note_plane(plane, spec)
                 entries[n] = dataclasses.replace(entry, spec=spec)
         ids = [
             submit_spec(store, e.spec, unit_size=e.unit_size if unit_size is None else unit_size, check=False)
@@ -1138,9 +1139,11 @@ def _trajectory_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def _trajectory_spec_and_plane(flags: dict[str, Any], plane_for: Callable[[JobSpec], TrajectoryPlane]) -> JobSpec:
+def _trajectory_spec_and_plane(
+    flags: dict[str, Any], plane_for: Callable[[JobSpec], TrajectoryPlane]
+) -> tuple[JobSpec, TrajectoryPlane]:
     """Expand the checkpoints, run the PCA (``plane_for``: into which folder), and
-    return the job's spec."""
+    return the job's spec and its plane."""
     import dataclasses
 
     from lstui.scheduler.imports import check_factories
@@ -1163,7 +1166,13 @@ def _trajectory_spec_and_plane(flags: dict[str, Any], plane_for: Callable[[JobSp
     plane = plane_for(spec)
     spec = trajectory_spec(spec, plane, x_given=x_given, y_given=y_given, num=num)
     _note_path_outside(plane, spec)
-    return spec
+    return spec, plane
+
+
+def _note_plane(plane: TrajectoryPlane, spec: JobSpec) -> None:
+    from lstui.scheduler.trajectory import plane_note
+
+    click.echo(f"note: {plane_note(plane, spec)}", err=True)
 
 
 def _note_path_outside(plane: TrajectoryPlane, spec: JobSpec) -> None:
@@ -1202,14 +1211,16 @@ def _plane_into(out_dir: Path, flags: dict[str, Any]) -> JobSpec:
 
     staging = out_dir.parent / f".{out_dir.name}.plane-{os.getpid()}"
     try:
-        spec = _trajectory_spec_and_plane(flags, lambda spec: compute_plane(spec, staging))
-        spec = dataclasses.replace(spec, dir_file=str((out_dir / PCA_DIRECTIONS_FILE).expanduser().resolve()))
+        spec, plane = _trajectory_spec_and_plane(flags, lambda spec: compute_plane(spec, staging))
+        final = (out_dir / PCA_DIRECTIONS_FILE).expanduser().resolve()
+        spec = dataclasses.replace(spec, dir_file=str(final))
         existing_points(spec, out_dir)  # another run's folder: refused before anything of it changes
         make_private_dirs(out_dir)
         for name in (PCA_DIRECTIONS_FILE, PROJECTION_FILE):
             os.replace(staging / name, out_dir / name)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    _note_plane(dataclasses.replace(plane, dir_file=final, projection_file=final.parent / PROJECTION_FILE), spec)
     return spec
 
 
@@ -1229,7 +1240,8 @@ def submit_trajectory(ctx: click.Context, **flags: Any) -> None:
         home = store.path.parent
 
     priority = flags.pop("priority", 0)
-    spec = _trajectory_spec_and_plane(flags, lambda spec: plane_in_new_dir(home, spec))
+    spec, plane = _trajectory_spec_and_plane(flags, lambda spec: plane_in_new_dir(home, spec))
+    _note_plane(plane, spec)
     _queue_and_report(ctx, spec, priority)
 
 
@@ -1260,6 +1272,8 @@ def submit_trajectory(ctx: click.Context, **flags: Any) -> None:
 def compare(ctx: click.Context, checkpoints: tuple[str, ...], curve_x: str, surface_grid: str, interp_x: str,
             labels: str | None, name: str, wait: bool, **flags: Any) -> None:
     """Queue the comparison of minimizers A B [C …]: interpolations, 1D/2D surfaces, figures.
+
+    The interpolations go between neighbours in the order given (A→B, B→C; not A→C).
 
     The figures include a sharpness table: for each minimizer, along its 1D curve (a
     filter-normalised random direction), loss@0 = L(0) and Δloss@d = ½ (L(−d) + L(+d))

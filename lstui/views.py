@@ -266,6 +266,8 @@ def job_details(
         f"precision {_setting(spec, 'precision')}  bn {_setting(spec, 'bn')}  ignore {_setting(spec, 'ignore')}",
         f"  results   {job.results_dir}{_files_note(job, files_pending, daemon_running, events)}",
     ]
+    if job.kind == "trajectory" and spec.get("dir_file"):  # another run's --dir-file takes it
+        lines.append(f"  plane     {spec.get('dir_file')}")
     if job.kind == "figure":  # it draws what the jobs it waits on computed: no grid of its own
         del lines[-3:-1]
     if job.depends_on:

@@ -306,7 +306,9 @@ def run_figure_job(
     if stored_rows is not None:
         rows = stored_rows
     if rows:
-        written += plots.save_figure(plots.plot_sharpness_table(rows, title=SHARPNESS_TITLE), results_dir / SHARPNESS,
+        # which L: a table of test losses read as train losses (its columns say "loss")
+        title = SHARPNESS_TITLE + (f", L the {_value_label(curve_keys)}" if curve_keys else "")
+        written += plots.save_figure(plots.plot_sharpness_table(rows, title=title), results_dir / SHARPNESS,
                                      formats, dpi=dpi)
         json_path = results_dir / f"{SHARPNESS}.json"
         write_private_bytes(json_path, (json.dumps(rows, indent=1, default=float) + "\n").encode())

@@ -66,6 +66,7 @@ class TrajectoryPlane:
     path_x: np.ndarray
     path_y: np.ndarray
     explained_variance_ratio: tuple[float, float] | None  # None: the directions of a --dir-file
+    given_from: Path | None = None  # the --dir-file copied, for a plane of given directions
 
 
 def _covering_axis(values: np.ndarray, num: int) -> Axis:
@@ -180,17 +181,41 @@ def compute_plane(spec: JobSpec, out: Path) -> TrajectoryPlane:
     write_directions(dir_file, xdirection, ydirection, extra=extra)
     proj_file = out / PROJECTION_FILE
     write_projection(proj_file, px, py)
-    return TrajectoryPlane(dir_file, proj_file, np.asarray(px), np.asarray(py), ratios)
+    return TrajectoryPlane(dir_file, proj_file, np.asarray(px), np.asarray(py), ratios, given)
 
 
 def trajectory_spec(spec: JobSpec, plane: TrajectoryPlane, *, x_given: bool, y_given: bool, num: int = DEFAULT_NUM) -> JobSpec:
     """The surface part of a trajectory job: around the final checkpoint, over the path."""
     x = spec.x if x_given else _covering_axis(plane.path_x, num)
     y = spec.y if (y_given and spec.y is not None) else _covering_axis(plane.path_y, num)
+    name = spec.name
+    if plane.given_from is not None and not name:  # whose plane, in its name and titles
+        name = f"trajectory {spec.model} {Path(spec.checkpoints[-1]).stem} on {plane_label(plane.given_from)}"
     return dataclasses.replace(
         spec, kind="trajectory", checkpoint=spec.checkpoints[-1], dir_file=str(plane.dir_file),
-        x=x, y=y, norm="none", target=None, target_y=None,
+        x=x, y=y, norm="none", target=None, target_y=None, name=name,
     ).validated()
+
+
+def plane_label(dir_file: Path) -> str:
+    """A direction file named for a title: an lstui plane by its folder, less the time it
+    was made ("trajectory-cnn-model_15's plane"); another file by its name."""
+    folder = Path(dir_file).parent.name
+    if Path(dir_file).name == PCA_DIRECTIONS_FILE and folder:
+        return f"{re.sub(r'^[0-9]{8}-[0-9]{6}-', '', folder)}'s plane"
+    return Path(dir_file).name
+
+
+def plane_note(plane: TrajectoryPlane, spec: JobSpec) -> str:
+    """What ``submit``/``run trajectory`` say of the plane: where it is (for another run's
+    ``--dir-file``) and its variance, or, on given directions, whose they are and that
+    (0, 0) is still this run's own end."""
+    if plane.given_from is not None:
+        return (f"the path is projected on the directions of {plane.given_from}; its (0, 0), and the "
+                f"surface's centre, are this run's own last checkpoint {spec.checkpoints[-1]}")
+    ratios = plane.explained_variance_ratio
+    share = f" (1st PC {100 * ratios[0]:.2f} %, 2nd PC {100 * ratios[1]:.2f} %)" if ratios else ""
+    return f"its PCA plane: {plane.dir_file}{share}; another run's path goes on it with --dir-file"
 
 
 def path_outside(plane: TrajectoryPlane, x: Axis, y: Axis | None) -> str | None:

@@ -70,9 +70,15 @@ def test_a_run_s_path_is_projected_on_another_run_s_pca_plane(tmp_path: Path) ->
                                   "--subset", "100", "--num", "5"))["dir_file"]
     assert len(a) == 4 and pca_ratios(Path(plane_a)) is not None
 
-    job = _submit(home, "trajectory", "--checkpoints", str(tmp_path / "b" / "cnn_*.pt"), "--subset", "100",
-                  "--num", "5", "--dir-file", plane_a)
+    code, out, err = cli_in_process(["submit", "trajectory", "--checkpoints", str(tmp_path / "b" / "cnn_*.pt"),
+                                     "--subset", "100", "--num", "5", "--dir-file", plane_a], home)
+    assert code == 0, err
+    job = int(out.split()[0])
+    # said at submit, named in its titles: whose directions, and that (0, 0) is its own end
+    assert (f"note: the path is projected on the directions of {plane_a}; its (0, 0), and the surface's "
+            f"centre, are this run's own last checkpoint {b[-1]}") in err
     spec = _spec(home, job)
+    assert spec["name"] == "trajectory cnn cnn_4 on trajectory-cnn-cnn_4's plane"
     plane_b = Path(spec["dir_file"])
     assert plane_b != Path(plane_a) and plane_b.parent.parent == home / "trajectories"  # its own copy
     assert spec["checkpoint"] == str(b[-1])
