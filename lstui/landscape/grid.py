@@ -36,7 +36,12 @@ class Axis:
 
     @property
     def coordinates(self) -> np.ndarray:
-        return np.linspace(self.min, self.max, self.num)
+        values = np.linspace(self.min, self.max, self.num)
+        if self.num > 1:
+            # the centre is 0 exactly, not 1.8e-15 (-11.1:3.7:5): its point is the model itself,
+            # and a figure says "minimum at (0, 0)", not "at (0, 8.88e-16)"
+            values[np.abs(values) < 1e-9 * (self.max - self.min) / (self.num - 1)] = 0.0
+        return values
 
     def __str__(self) -> str:
         return f"{self.min:g}:{self.max:g}:{self.num}"

@@ -82,3 +82,15 @@ def test_a_grid_of_more_points_than_a_job_takes_is_refused_before_anything_is_ma
     assert not (tmp_path / "home").exists()
     code, _, err = cli_in_process(["submit", "surface", "--x", "-1:1:-3"], tmp_path / "home")
     assert code == 2 and "NUM must be at least 2" in err
+
+
+def test_a_grid_s_centre_is_zero_exactly_not_linspace_s_rounding():
+    """-11.1:3.7:5 put its centre at 1.8e-15 (a trajectory's grid): "minimum at (0,
+    8.88e-16)" on the figures, and the centre point was not quite the model."""
+    from lstui.landscape.grid import Axis
+
+    for axis in (Axis(-11.1, 3.7, 5), Axis(-0.141, 0.047, 5), Axis(-1.0, 1.0, 51)):
+        values = axis.coordinates
+        assert 0.0 in values.tolist() and np.count_nonzero(values == 0.0) == 1, values
+        np.testing.assert_allclose(values, np.linspace(axis.min, axis.max, axis.num), rtol=0, atol=1e-12)
+    assert 0.0 not in Axis(-1.0, 1.0, 4).coordinates.tolist()  # a grid with no point at 0 keeps none
