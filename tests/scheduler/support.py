@@ -156,3 +156,23 @@ def assert_same_surface(a: Path, b: Path, tol: float = 1e-6) -> None:
         assert sa[key].shape == sb[key].shape, key
         assert not (sa[key] == -1).any(), f"{a}: {key} has missing points"
         np.testing.assert_allclose(sa[key], sb[key], rtol=tol, atol=tol, err_msg=key)
+
+
+def walk_checkpoints(folder: Path, seed: int = 1, steps: int = 4) -> list[Path]:
+    """Checkpoints of a random walk of a cnn's weights on digits, one per "epoch", from
+    one initialisation (``seed`` draws the steps: two seeds, two runs from one start)."""
+    import torch
+
+    from lstui.models import build_model
+
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    state = build_model("cnn", input_shape=(1, 8, 8)).state_dict()
+    g = torch.Generator().manual_seed(seed)
+    paths = []
+    for epoch in range(1, steps + 1):
+        state = {k: v + 0.05 * torch.randn(v.shape, generator=g) if v.is_floating_point() else v
+                 for k, v in state.items()}
+        paths.append(folder / f"cnn_{epoch}.pt")
+        torch.save(state, paths[-1])
+    return paths

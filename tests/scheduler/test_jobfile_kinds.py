@@ -12,27 +12,9 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-import torch
 
-from lstui.models import build_model
 from tests.faults.support import cli_in_process, listed_jobs, one_error_line
-
-DIGITS = (1, 8, 8)
-
-
-def _walk(folder: Path, steps: int = 4) -> list[Path]:
-    """Checkpoints of a random walk of a cnn's weights, one per "epoch"."""
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(0)
-    state = build_model("cnn", input_shape=DIGITS).state_dict()
-    g = torch.Generator().manual_seed(1)
-    paths = []
-    for epoch in range(1, steps + 1):
-        state = {k: v + 0.05 * torch.randn(v.shape, generator=g) if v.is_floating_point() else v
-                 for k, v in state.items()}
-        paths.append(folder / f"cnn_{epoch}.pt")
-        torch.save(state, paths[-1])
-    return paths
+from tests.scheduler.support import walk_checkpoints
 
 
 def _spec(home: Path, job_id: int) -> dict:
@@ -48,7 +30,7 @@ def _submit(home: Path, *argv: str) -> list[int]:
 
 
 def test_an_interpolation_from_a_file_is_the_one_from_the_command_line(tmp_path: Path) -> None:
-    a, b = _walk(tmp_path / "ck", 2)
+    a, b = walk_checkpoints(tmp_path / "ck", steps=2)
     (tmp_path / "i.toml").write_text(
         '# an interpolation\n[defaults]\nnorm = "layer"\nsubset = "100"\n'
         f'[[job]]\nkind = "interp"\ncheckpoint = "{a}"\ncheckpoint_b = "{b}"\nx = "0:1:5"\n'
@@ -69,7 +51,7 @@ def test_an_interpolation_from_a_file_is_the_one_from_the_command_line(tmp_path:
 
 def test_a_job_file_takes_the_reference_s_names_the_flags_take(tmp_path: Path) -> None:
     """``--xnorm`` is a flag of submit, and ``xnorm = "filter"`` was an unknown key."""
-    a, b = _walk(tmp_path / "ck", 2)
+    a, b = walk_checkpoints(tmp_path / "ck", steps=2)
     home = tmp_path / "home"
     (tmp_path / "r.toml").write_text(
         f'# the reference\'s names\n[defaults]\nxignore = "none"\nyignore = "none"\n[[job]]\nmodel = "cnn"\n'
@@ -104,7 +86,7 @@ def test_a_job_file_takes_the_reference_s_names_the_flags_take(tmp_path: Path) -
 
 def test_keys_of_another_kind_are_refused_in_a_table_not_dropped(tmp_path: Path) -> None:
     """checkpoint_b in a surface's table (kind forgotten) queued a surface, and digested B."""
-    a, b = _walk(tmp_path / "ck", 2)
+    a, b = walk_checkpoints(tmp_path / "ck", steps=2)
     home = tmp_path / "home"
     surface = f'checkpoint = "{a}"\n'
     for body, says in [
@@ -126,7 +108,7 @@ def test_keys_of_another_kind_are_refused_in_a_table_not_dropped(tmp_path: Path)
 def test_a_setting_an_interpolation_does_not_use_is_refused_in_its_table_and_as_a_flag(
     tmp_path: Path,
 ) -> None:
-    a, b = _walk(tmp_path / "ck", 2)
+    a, b = walk_checkpoints(tmp_path / "ck", steps=2)
     d = tmp_path / "d.h5"
     d.write_bytes(b"")
     (tmp_path / "i.toml").write_text(
@@ -146,7 +128,7 @@ def test_a_setting_an_interpolation_does_not_use_is_refused_in_its_table_and_as_
 
 def test_a_trajectory_from_a_file_gets_its_pca_plane_from_a_glob(tmp_path: Path) -> None:
     """It was queued with no plane: a random direction around a random model."""
-    _walk(tmp_path / "run")
+    walk_checkpoints(tmp_path / "run")
     (tmp_path / "t.toml").write_text(
         '# a trajectory\n[defaults]\nx = "-1:1:51"\nsubset = "100"\n'
         '[[job]]\nkind = "trajectory"\ncheckpoints = "run/cnn_*.pt"\nnum = 7\n'
@@ -181,7 +163,7 @@ def test_several_files_are_queued_all_or_none(tmp_path: Path) -> None:
 def test_two_trajectories_planned_in_one_second_get_a_plane_each(tmp_path: Path) -> None:
     """Same name, same second: they shared one folder, and the first job drew on the
     second's plane. A comma list with globs is relative to the file, item by item."""
-    _walk(tmp_path / "run")
+    walk_checkpoints(tmp_path / "run")
     (tmp_path / "t.toml").write_text(
         '# two\n[defaults]\nsubset = "100"\nkind = "trajectory"\nnum = 5\n'
         '[[job]]\ncheckpoints = "run/cnn_1.pt, run/cnn_[234].pt"\nprojection = "cos"\n'
@@ -198,7 +180,7 @@ def test_two_trajectories_planned_in_one_second_get_a_plane_each(tmp_path: Path)
 def test_a_refused_trajectory_leaves_no_plane_folder_and_planes_are_named_without_a_grid(tmp_path: Path) -> None:
     """A checkpoint the PCA refused left an empty folder under trajectories/; every
     folder was named after the placeholder grid -1:1:3, not the job's."""
-    _walk(tmp_path / "run")
+    walk_checkpoints(tmp_path / "run")
     (tmp_path / "run" / "cnn_9.pt").write_text("not a checkpoint\n")
     home = tmp_path / "home"
     code, _, err = cli_in_process(["submit", "trajectory", "--model", "cnn", "--subset", "100",

@@ -14,23 +14,9 @@ from lstui.models import build_model
 from lstui.results import read_projection
 from lstui.scheduler.trajectory import PROJECTION_FILE, given_axis_labels, pca_ratios
 from tests.faults.support import cli_in_process, listed_jobs, one_error_line
+from tests.scheduler.support import walk_checkpoints
 
 DIGITS = (1, 8, 8)
-
-
-def _walk(folder: Path, seed: int, steps: int = 4) -> list[Path]:
-    """Checkpoints of a random walk of a cnn's weights from one initialisation."""
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(0)
-    state = build_model("cnn", input_shape=DIGITS).state_dict()
-    g = torch.Generator().manual_seed(seed)
-    paths = []
-    for epoch in range(1, steps + 1):
-        state = {k: v + 0.05 * torch.randn(v.shape, generator=g) if v.is_floating_point() else v
-                 for k, v in state.items()}
-        paths.append(folder / f"cnn_{epoch}.pt")
-        torch.save(state, paths[-1])
-    return paths
 
 
 def _submit(home: Path, *argv: str) -> int:
@@ -63,8 +49,8 @@ def _own_projection(checkpoints: list[Path], directions: dict[str, list[np.ndarr
 
 
 def test_a_run_s_path_is_projected_on_another_run_s_pca_plane(tmp_path: Path) -> None:
-    a = _walk(tmp_path / "a", seed=1)
-    b = _walk(tmp_path / "b", seed=2)
+    a = walk_checkpoints(tmp_path / "a", seed=1)
+    b = walk_checkpoints(tmp_path / "b", seed=2)
     home = tmp_path / "home"
     plane_a = _spec(home, _submit(home, "trajectory", "--checkpoints", str(tmp_path / "a" / "cnn_*.pt"),
                                   "--subset", "100", "--num", "5"))["dir_file"]
@@ -101,8 +87,8 @@ def test_a_run_s_path_is_projected_on_another_run_s_pca_plane(tmp_path: Path) ->
 
 
 def test_a_job_file_s_trajectory_takes_dir_file_as_the_flag_does(tmp_path: Path) -> None:
-    _walk(tmp_path / "a", seed=1)
-    b = _walk(tmp_path / "b", seed=2)
+    walk_checkpoints(tmp_path / "a", seed=1)
+    b = walk_checkpoints(tmp_path / "b", seed=2)
     home = tmp_path / "home"
     plane_a = _spec(home, _submit(home, "trajectory", "--checkpoints", str(tmp_path / "a" / "cnn_*.pt"),
                                   "--subset", "100", "--num", "5"))["dir_file"]
@@ -118,7 +104,7 @@ def test_a_job_file_s_trajectory_takes_dir_file_as_the_flag_does(tmp_path: Path)
 
 
 def test_a_direction_file_a_trajectory_cannot_use_is_one_line_and_queues_nothing(tmp_path: Path) -> None:
-    _walk(tmp_path / "b", seed=2)
+    walk_checkpoints(tmp_path / "b", seed=2)
     home = tmp_path / "home"
     glob = str(tmp_path / "b" / "cnn_*.pt")
     one = tmp_path / "one.h5"
@@ -160,8 +146,8 @@ def test_run_trajectory_into_another_run_s_folder_is_refused_before_its_plane_ch
     refused, but only after B's plane and path had overwritten A's."""
     import hashlib
 
-    _walk(tmp_path / "a", seed=1)
-    _walk(tmp_path / "b", seed=2)
+    walk_checkpoints(tmp_path / "a", seed=1)
+    walk_checkpoints(tmp_path / "b", seed=2)
     home, out = tmp_path / "home", tmp_path / "out"
     common = ["--subset", "100", "--num", "5", "--no-figure", "--out", str(out)]
     code, _, err = cli_in_process(["run", "trajectory", "--checkpoints", str(tmp_path / "a" / "cnn_*.pt"), *common],
