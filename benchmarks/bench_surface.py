@@ -390,13 +390,18 @@ def scaling(
 
 
 # -- the run -------------------------------------------------------------------------------
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=DefaultsHelp)
+def setup_options(p: argparse.ArgumentParser) -> None:
+    """The device, model and data flags this benchmark shares with ``profile_point.py``."""
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                    help="the torch device (default: cuda where there is one, else cpu)")
     p.add_argument("--model", default="resnet56", help="built-in model")
     p.add_argument("--images", type=int, default=None,
                    help="synthetic CIFAR-sized images (default: 512 on the CPU, 10,000 on CUDA)")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=DefaultsHelp)
+    setup_options(p)
     p.add_argument("--points", type=int, default=None, help="timed points per contender (default: 10)")
     p.add_argument("--warmup", type=int, default=1, help="untimed points per contender first, at least 1")
     p.add_argument("--batch-size", type=int, default=None, help="lstui's batch (default: its own)")

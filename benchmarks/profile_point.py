@@ -28,7 +28,14 @@ if __package__ in (None, ""):  # run as a script: make the checkout importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._help import DefaultsHelp  # noqa: E402
-from benchmarks.bench_surface import CIFAR_MEAN, CIFAR_STD, Setup, common, make_evaluator  # noqa: E402
+from benchmarks.bench_surface import (  # noqa: E402
+    CIFAR_MEAN,
+    CIFAR_STD,
+    Setup,
+    common,
+    make_evaluator,
+    setup_options,
+)
 from lstui.landscape import triton_conv  # noqa: E402
 from lstui.landscape.evaluator import EvalData, Evaluator  # noqa: E402
 from lstui.landscape.fold import ConvBN  # noqa: E402
@@ -90,11 +97,7 @@ def triton_facts(ev: Evaluator) -> dict[str, object]:
 
 def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=DefaultsHelp)
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
-                   help="the torch device (default: cuda where there is one, else cpu)")
-    p.add_argument("--model", default="resnet56", help="built-in model")
-    p.add_argument("--images", type=int, default=None,
-                   help="synthetic CIFAR-sized images (default: 512 on the CPU, 10,000 on CUDA)")
+    setup_options(p)
     p.add_argument("--modes", default="fp32", help="comma list, as bench_surface.py's --modes")
     p.add_argument("--batch-size", type=int, default=None, help="lstui's batch (default: its own)")
     p.add_argument("--top", type=int, default=12, help="kernels listed per mode")
