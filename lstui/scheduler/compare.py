@@ -293,13 +293,19 @@ def run_figure_job(
                                      title="1D loss curves (filter-normalised)"),
             results_dir / "comparison_1d", formats, dpi=dpi,
         )
-    for n, job_id in enumerate(fig.get("interps", [])):
-        _, s = _done_surface(store, job_id)
+    interps = [_done_surface(store, job_id)[1] for job_id in fig.get("interps", [])]
+    interp_log = log
+    if log is None and interps:  # one scale for all: A→B linear beside B→C log was misread
+        from lstui.plots.levels import wants_log
+
+        losses = [s.values(k) for s in interps for k in s.arrays if k.endswith("_loss")]
+        interp_log = wants_log(np.concatenate([v.ravel() for v in losses]), robust=False) if losses else None
+    for n, s in enumerate(interps):
         names = (labels[n], labels[n + 1]) if n + 1 < len(labels) else ("A", "B")
         # its diverged points are said in its own log, once, when it finished
         curves_1d = {k: s.values(k) for k in s.arrays}
         written += plots.save_figure(
-            plots.plot_1d(s.xcoordinates, curves_1d, interpolation=True, names=names, log=log,
+            plots.plot_1d(s.xcoordinates, curves_1d, interpolation=True, names=names, log=interp_log,
                           title=f"interpolation {names[0]} → {names[1]}"),
             results_dir / f"interpolation_{n + 1}", formats, dpi=dpi,
         )

@@ -360,3 +360,44 @@ def test_compare_and_trajectory_import_the_persons_module_from_the_current_folde
         jobs = store.list_jobs()
     assert len(jobs) == 7
     assert all(j.spec.get("import_path") == [str(work.resolve())] for j in jobs if j.kind != "figure")
+
+
+def test_a_comparison_s_interpolations_share_one_loss_scale(tmp_path: Path, monkeypatch) -> None:
+    """With three minimizers A→B came out on a linear axis and B→C on a log one (each
+    deciding from its own range), so the two could not be read side by side."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from lstui.landscape.grid import parse_axis
+    from lstui.scheduler.compare import run_figure_job
+    from lstui.spec import JobSpec
+    from lstui.store import PointRow, Store
+
+    x = np.linspace(-0.5, 1.5, 9)
+    losses = {"a→b": 0.5 + (x - 0.5) ** 2, "b→c": 0.01 * np.exp(6 * x)}  # 0.5–1.5; 0.0005–80
+    with Store.open_home(tmp_path / "home") as store:
+        worker = store.register_worker("cpu", 4251, "lab")
+        interps = []
+        for name, loss in losses.items():
+            spec = JobSpec(kind="surface", model="mlp", x=parse_axis("-0.5:1.5:9"), name=name).to_dict()
+            spec.update(kind="interp", checkpoint="a.pt", checkpoint_b="b.pt")  # files not read
+            job_id = store.add_job(kind="interp", name=name, spec=spec, total_points=9, units=[list(range(9))],
+                                   results_root=tmp_path / "home" / "results")
+            claim = store.claim_unit(worker, lease_s=60, job_ids=[job_id])
+            assert claim is not None
+            store.write_points(claim.unit_id, worker, [PointRow(i, float(v)) for i, v in enumerate(loss)])
+            assert store.complete_unit(claim.unit_id, worker)
+            interps.append(job_id)
+        figure = {"type": "comparison", "labels": ["A", "B", "C"], "interps": interps, "curves": [], "surfaces": []}
+        scales: list[str] = []
+        original = Figure.savefig
+
+        def record(fig, *args, **kwargs):
+            scales.append(fig.axes[0].get_yscale())
+            return original(fig, *args, **kwargs)
+
+        monkeypatch.setattr(Figure, "savefig", record)
+        written = run_figure_job(JobSpec(kind="figure", model="mlp", figure=figure), store, tmp_path / "figs",
+                                 formats=("png",), dpi=50)
+    assert [p.name for p in written] == ["interpolation_1.png", "interpolation_2.png"]
+    assert scales == ["log", "log"]  # B→C spans five decades: both on its scale
