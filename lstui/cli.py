@@ -26,6 +26,7 @@ from lstui.landscape.options import (
     IGNORES,
     LOSSES,
     NORMS,
+    ORIGINS,
     PRECISIONS,
     PROJECTIONS,
     SPLITS,
@@ -1136,11 +1137,15 @@ def _trajectory_options(fn: Callable[..., Any]) -> Callable[..., Any]:
                       help="a glob or comma-separated list in training order (natural sort); the last is the centre")(fn)
     fn = click.option("--projection", default="cos", show_default=True, type=click.Choice(PROJECTIONS))(fn)
     fn = click.option("--num", default=21, show_default=True, type=int, help="grid points per axis when --x/--y are not given")(fn)
+    fn = click.option("--origin", default="own", show_default=True, type=click.Choice(ORIGINS),
+                      help="where (0, 0) and the surface's centre are: this run's last checkpoint (the "
+                           "reference's), or, with an lstui plane as --dir-file, that plane's own, its "
+                           "run's path drawn beside: both paths in one frame")(fn)
     return fn
 
 
 def _trajectory_spec_and_plane(
-    flags: dict[str, Any], plane_for: Callable[[JobSpec], TrajectoryPlane]
+    flags: dict[str, Any], plane_for: Callable[[JobSpec, str], TrajectoryPlane]
 ) -> tuple[JobSpec, TrajectoryPlane]:
     """Expand the checkpoints, run the PCA (``plane_for``: into which folder), and
     return the job's spec and its plane."""
@@ -1152,6 +1157,7 @@ def _trajectory_spec_and_plane(
     _refuse_unused("trajectory")
     items = flags.pop("checkpoint_items")
     num = flags.pop("num")
+    origin = flags.pop("origin")
     x_given = flags.get("x") is not None
     y_given = flags.get("y") is not None
     flags["x"] = flags.get("x") or "-1:1:3"
@@ -1163,7 +1169,7 @@ def _trajectory_spec_and_plane(
     spec = spec_from_flags("trajectory", flags)
     spec = dataclasses.replace(spec, checkpoint=spec.checkpoints[-1])
     check_factories(spec)  # the PCA builds the model: its module imported from here first
-    plane = plane_for(spec)
+    plane = plane_for(spec, origin)
     spec = trajectory_spec(spec, plane, x_given=x_given, y_given=y_given, num=num)
     _note_path_outside(plane, spec)
     return spec, plane
@@ -1207,17 +1213,26 @@ def _plane_into(out_dir: Path, flags: dict[str, Any]) -> JobSpec:
 
     from lstui.results.h5files import make_private_dirs
     from lstui.scheduler.compute import existing_points
-    from lstui.scheduler.trajectory import PCA_DIRECTIONS_FILE, PROJECTION_FILE, compute_plane
+    from lstui.scheduler.trajectory import (
+        PCA_DIRECTIONS_FILE,
+        PLANE_PROJECTION_FILE,
+        PROJECTION_FILE,
+        compute_plane,
+    )
 
     staging = out_dir.parent / f".{out_dir.name}.plane-{os.getpid()}"
     try:
-        spec, plane = _trajectory_spec_and_plane(flags, lambda spec: compute_plane(spec, staging))
+        spec, plane = _trajectory_spec_and_plane(
+            flags, lambda spec, origin: compute_plane(spec, staging, origin=origin))
         final = (out_dir / PCA_DIRECTIONS_FILE).expanduser().resolve()
         spec = dataclasses.replace(spec, dir_file=str(final))
         existing_points(spec, out_dir)  # another run's folder: refused before anything of it changes
         make_private_dirs(out_dir)
-        for name in (PCA_DIRECTIONS_FILE, PROJECTION_FILE):
-            os.replace(staging / name, out_dir / name)
+        for name in (PCA_DIRECTIONS_FILE, PROJECTION_FILE, PLANE_PROJECTION_FILE):
+            if (staging / name).exists() or name != PLANE_PROJECTION_FILE:
+                os.replace(staging / name, out_dir / name)
+            else:  # no plane's own path to draw beside (not --origin plane): none left from before
+                (out_dir / name).unlink(missing_ok=True)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     _note_plane(dataclasses.replace(plane, dir_file=final, projection_file=final.parent / PROJECTION_FILE), spec)
@@ -1240,7 +1255,8 @@ def submit_trajectory(ctx: click.Context, **flags: Any) -> None:
         home = store.path.parent
 
     priority = flags.pop("priority", 0)
-    spec, plane = _trajectory_spec_and_plane(flags, lambda spec: plane_in_new_dir(home, spec))
+    spec, plane = _trajectory_spec_and_plane(
+        flags, lambda spec, origin: plane_in_new_dir(home, spec, origin=origin))
     _note_plane(plane, spec)
     _queue_and_report(ctx, spec, priority)
 

@@ -16,6 +16,8 @@ BN_MODES = ("eval", "recompute")
 COMPILE_MODES = ("auto", "on", "off")
 TRITON_MODES = ("off", "on", "auto")
 PROJECTIONS = ("cos", "lstsq")
+ORIGINS = ("own", "plane")
+"""Where a trajectory's (0, 0) is: its own last checkpoint, or its --dir-file plane's origin."""
 
 
 def check_choice(value: str, choices: Sequence[str], flag: str) -> str:

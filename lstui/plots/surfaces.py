@@ -621,6 +621,7 @@ def plot_trajectory(
     title: str | None = None,
     pending: ArrayLike | None = None,
     axis_labels: tuple[str, str] | None = None,
+    other_path: tuple[ArrayLike, ArrayLike] | None = None,
 ) -> Figure:
     """An optimisation path drawn over the contours of the surface on its PCA plane.
 
@@ -633,6 +634,8 @@ def plot_trajectory(
             components; the axes then read "1st PC: 42.17 %".
         pending: the surface's points not computed yet (a mask of ``Z``'s shape).
         axis_labels: the axes' labels, instead of the PCs' (a plane of given directions).
+        other_path: the path of the run the plane was made from, in the same frame
+            (drawn grey, under this one, ending at (0, 0)).
     """
     px = np.asarray(path_x, dtype=np.float64).ravel()
     py = np.asarray(path_y, dtype=np.float64).ravel()
@@ -672,6 +675,13 @@ def plot_trajectory(
             cs = _draw_lines(ax, dx, dy, dz, chosen, st.make_norm(chosen, use_log), linewidth=0.8)
         _limits(ax, xs, ys)
         off = (px < xs.min()) | (px > xs.max()) | (py < ys.min()) | (py > ys.max())
+    handles = []
+    if other_path is not None:
+        ox = np.asarray(other_path[0], dtype=np.float64).ravel()
+        oy = np.asarray(other_path[1], dtype=np.float64).ravel()
+        (other,) = ax.plot(ox, oy, color="0.45", linewidth=1.0, marker=".", markersize=3, zorder=2,
+                           linestyle="--", label="the plane's own run")
+        handles.append(other)
     ax.plot(px, py, color=st.PATH_COLOUR, linewidth=1.2, marker=".", markersize=4, zorder=3)
     (start,) = ax.plot(
         px[:1],
@@ -694,7 +704,7 @@ def plot_trajectory(
     st.equal_aspect_if_sensible(ax, span_x, span_y)
     # a path leaving the surface is cut at the axes' edge: say so, or it reads as whole
     notes = ["path leaves the grid"] if off[1:-1].any() and not (off[0] or off[-1]) else []
-    st.legend_below(fig, [start, end], n_bad, n_total, n_pending=n_pending, partial=partial,
+    st.legend_below(fig, [start, end, *handles], n_bad, n_total, n_pending=n_pending, partial=partial,
                     gap_patch=n_bad > 0, notes=notes)
     st.trim_height(fig, ax)
     if cs is not None:

@@ -22,6 +22,7 @@ import numpy as np
 
 from lstui.errors import BadInput, SpecError
 from lstui.landscape.grid import Axis
+from lstui.landscape.options import ORIGINS
 from lstui.results import read_projection, read_surface, write_directions, write_projection
 from lstui.results.h5files import make_private_dirs
 from lstui.spec import JobSpec
@@ -30,6 +31,10 @@ PROJECTION_FILE = "projection.h5"
 PCA_DIRECTIONS_FILE = "pca_directions.h5"
 #: The dataset of a plane's direction file naming the ``--dir-file`` it copies (no PCA).
 GIVEN_KEY = "directions_from"
+#: The dataset of a plane's direction file naming the checkpoint at its (0, 0).
+ORIGIN_KEY = "origin_checkpoint"
+#: The path of the run a plane was made from, copied beside a path put on it (--origin plane).
+PLANE_PROJECTION_FILE = "plane_projection.h5"
 DEFAULT_NUM = 21
 MARGIN = 0.25
 
@@ -67,6 +72,8 @@ class TrajectoryPlane:
     path_y: np.ndarray
     explained_variance_ratio: tuple[float, float] | None  # None: the directions of a --dir-file
     given_from: Path | None = None  # the --dir-file copied, for a plane of given directions
+    origin: Path | None = None  # the checkpoint at (0, 0) when not this run's last (--origin plane)
+    plane_path: tuple[np.ndarray, np.ndarray] | None = None  # the plane's own run's, drawn beside
 
 
 def _covering_axis(values: np.ndarray, num: int) -> Axis:
@@ -117,38 +124,50 @@ def new_plane_dir(home: Path, spec: JobSpec) -> Path:
     raise OSError(f"no free folder name for {stem!r} under {root}")
 
 
-def plane_in_new_dir(home: Path, spec: JobSpec) -> TrajectoryPlane:
+def plane_in_new_dir(home: Path, spec: JobSpec, *, origin: str = "own") -> TrajectoryPlane:
     """:func:`compute_plane` into a :func:`new_plane_dir`, which goes again when the PCA
     fails (a checkpoint refused): a refused submit leaves no folder behind."""
     folder = new_plane_dir(home, spec)
     try:
-        return compute_plane(spec, folder)
+        return compute_plane(spec, folder, origin=origin)
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
 
 
-def compute_plane(spec: JobSpec, out: Path) -> TrajectoryPlane:
+def compute_plane(spec: JobSpec, out: Path, *, origin: str = "own") -> TrajectoryPlane:
     """Streaming PCA of the checkpoints and the projected path, written to ``out``.
 
     With ``spec.dir_file`` (the reference's ``plot_trajectory.py --dir_file``) the path
     is projected on that file's two directions as they are, instead of a PCA of its own:
     another run's PCA plane, to see two runs' paths in one plane. They are copied into
     ``out`` (the job reads its own copy), without the other run's variance ratios.
+
+    ``origin``: where (0, 0) is. ``own``: this run's last checkpoint, as the reference
+    has it. ``plane`` (with an lstui plane as ``dir_file``): the plane's own origin, the
+    last checkpoint of the run it was made from, so that both paths lie in one frame;
+    that run's path is copied beside (``plane_projection.h5``) to be drawn with this one.
     """
     from lstui.landscape.directions import model_tensors
     from lstui.landscape.pca import project, trajectory_pca
     from lstui.models import apply_state_dict, load_checkpoint
     from lstui.scheduler.compute import build_centre, load_job_data, read_fitting_directions
 
+    given = Path(spec.dir_file) if spec.dir_file else None
+    if origin not in ORIGINS:
+        raise BadInput(f"--origin {origin!r}: choose from {', '.join(ORIGINS)}")
+    if origin == "plane" and given is None:
+        raise BadInput("--origin plane takes the origin of a --dir-file's plane; give --dir-file")
+    centre = plane_origin(given) if origin == "plane" and given is not None else None
     data = load_job_data(spec)
     model = build_centre(spec, data, spec.checkpoints[-1])
-    given = Path(spec.dir_file) if spec.dir_file else None
     ignore = spec.ignore == "biasbn" and given is None  # a file's directions: as they are
+    # the checkpoints to load: this run's, and last the one at (0, 0) when it is not its own
+    files = [*spec.checkpoints, *([str(centre)] if centre is not None else [])]
 
     def load(i: int) -> list:  # type: ignore[type-arg]
-        state = load_checkpoint(spec.checkpoints[i], trust=spec.trust_checkpoint)
-        apply_state_dict(model, state, subject=spec.checkpoints[i])
+        state = load_checkpoint(files[i], trust=spec.trust_checkpoint)
+        apply_state_dict(model, state, subject=files[i])
         return [t.detach().clone() for t in model_tensors(model, spec.dir_type)]
 
     count = len(spec.checkpoints)
@@ -175,24 +194,54 @@ def compute_plane(spec: JobSpec, out: Path) -> TrajectoryPlane:
         except BadInput as exc:
             raise BadInput(f"--dir-file: {exc}") from None
         extra = {GIVEN_KEY: np.array(str(given).encode())}
-    px, py = project(load, count, (xdirection, ydirection), method=spec.projection, ignore_biasbn=ignore)
+    # (0, 0) of this plane, for a later run's --origin plane
+    extra[ORIGIN_KEY] = np.array(str(centre or Path(spec.checkpoints[-1]).resolve()).encode())
+    px, py = project(load, len(files), (xdirection, ydirection), method=spec.projection, ignore_biasbn=ignore)
+    px, py = px[:count], py[:count]
     make_private_dirs(out)  # $LSTUI_HOME/trajectories too: 0700, as the results
     dir_file = out / PCA_DIRECTIONS_FILE
     write_directions(dir_file, xdirection, ydirection, extra=extra)
     proj_file = out / PROJECTION_FILE
     write_projection(proj_file, px, py)
-    return TrajectoryPlane(dir_file, proj_file, np.asarray(px), np.asarray(py), ratios, given)
+    plane_path = None
+    if centre is not None and given is not None and (given.parent / PROJECTION_FILE).is_file():
+        # the plane's own run, drawn beside this path: same directions, same origin
+        plane_path = read_projection(given.parent / PROJECTION_FILE)
+        write_projection(out / PLANE_PROJECTION_FILE, *plane_path)
+    return TrajectoryPlane(dir_file, proj_file, np.asarray(px), np.asarray(py), ratios, given, centre, plane_path)
+
+
+def plane_origin(dir_file: Path) -> Path:
+    """The checkpoint at (0, 0) of an lstui plane (the last of the run it was made from)."""
+    from lstui.results import read_directions
+
+    _, _, extra = read_directions(dir_file)
+    value = extra.get(ORIGIN_KEY)
+    if value is None:
+        raise BadInput(f"--origin plane: {str(dir_file)!r} does not name its origin (an lstui "
+                       "trajectory's pca_directions.h5 does); leave --origin own")
+    path = Path(bytes(value.item()).decode() if isinstance(value.item(), bytes) else str(value.item()))
+    if not path.is_file():
+        raise BadInput(f"--origin plane: the plane's origin {str(path)!r} is not there (moved or deleted)")
+    return path
 
 
 def trajectory_spec(spec: JobSpec, plane: TrajectoryPlane, *, x_given: bool, y_given: bool, num: int = DEFAULT_NUM) -> JobSpec:
     """The surface part of a trajectory job: around the final checkpoint, over the path."""
-    x = spec.x if x_given else _covering_axis(plane.path_x, num)
-    y = spec.y if (y_given and spec.y is not None) else _covering_axis(plane.path_y, num)
+    # the grid covers the path, and the plane's own run's drawn beside it
+    path_x, path_y = plane.path_x, plane.path_y
+    if plane.plane_path is not None:
+        path_x, path_y = np.concatenate([path_x, plane.plane_path[0]]), np.concatenate([path_y, plane.plane_path[1]])
+    x = spec.x if x_given else _covering_axis(path_x, num)
+    y = spec.y if (y_given and spec.y is not None) else _covering_axis(path_y, num)
     name = spec.name
     if plane.given_from is not None and not name:  # whose plane, in its name and titles
-        name = f"trajectory {spec.model} {Path(spec.checkpoints[-1]).stem} on {plane_label(plane.given_from)}"
+        where = "in" if plane.origin is not None else "on"
+        name = f"trajectory {spec.model} {Path(spec.checkpoints[-1]).stem} {where} {plane_label(plane.given_from)}"
+    # the surface is around (0, 0): this run's last checkpoint, or the plane's origin
+    centre = str(plane.origin) if plane.origin is not None else spec.checkpoints[-1]
     return dataclasses.replace(
-        spec, kind="trajectory", checkpoint=spec.checkpoints[-1], dir_file=str(plane.dir_file),
+        spec, kind="trajectory", checkpoint=centre, dir_file=str(plane.dir_file),
         x=x, y=y, norm="none", target=None, target_y=None, name=name,
     ).validated()
 
@@ -210,9 +259,13 @@ def plane_note(plane: TrajectoryPlane, spec: JobSpec) -> str:
     """What ``submit``/``run trajectory`` say of the plane: where it is (for another run's
     ``--dir-file``) and its variance, or, on given directions, whose they are and that
     (0, 0) is still this run's own end."""
+    if plane.given_from is not None and plane.origin is not None:
+        return (f"the path is projected on the directions of {plane.given_from} about its origin "
+                f"{plane.origin}: that run's path and this one lie in one frame, drawn together")
     if plane.given_from is not None:
         return (f"the path is projected on the directions of {plane.given_from}; its (0, 0), and the "
-                f"surface's centre, are this run's own last checkpoint {spec.checkpoints[-1]}")
+                f"surface's centre, are this run's own last checkpoint {spec.checkpoints[-1]} "
+                "(--origin plane puts both runs' paths in one frame)")
     ratios = plane.explained_variance_ratio
     share = f" (1st PC {100 * ratios[0]:.2f} %, 2nd PC {100 * ratios[1]:.2f} %)" if ratios else ""
     return f"its PCA plane: {plane.dir_file}{share}; another run's path goes on it with --dir-file"
@@ -261,9 +314,11 @@ def export_trajectory(
     if found is None or spec.dir_file is None:
         return []
     dir_file = Path(spec.dir_file)
+    beside = dir_file.parent / PLANE_PROJECTION_FILE  # --origin plane: the plane's own run's path
+    other = read_projection(beside) if beside.is_file() else None
     return draw_trajectory(surface_path, found, pca_ratios(dir_file), Path(out) / "trajectory",
                            formats=formats, title=title, dpi=dpi, axis_labels=given_axis_labels(dir_file),
-                           **contours)
+                           other_path=other, **contours)
 
 
 def given_axis_labels(dir_file: Path | None) -> tuple[str, str] | None:
@@ -308,6 +363,7 @@ def draw_trajectory(
     title: str | None = None,
     dpi: int = 150,
     axis_labels: tuple[str, str] | None = None,
+    other_path: tuple[np.ndarray, np.ndarray] | None = None,
     surf_name: str | None = None,
     vmin: float | None = None,
     vmax: float | None = None,
@@ -338,7 +394,7 @@ def draw_trajectory(
     fig = plots.plot_trajectory(
         surface.xcoordinates, surface.ycoordinates, values, px, py,
         explained_variance=ratios, title=f"{title} — {label}" if title else label, pending=pending,
-        axis_labels=axis_labels, vmin=vmin, vmax=vmax, vlevel=vlevel, log=log,
+        axis_labels=axis_labels, vmin=vmin, vmax=vmax, vlevel=vlevel, log=log, other_path=other_path,
     )
     image_formats = [f for f in formats if f != "vtp"]
     return plots.save_figure(fig, base, image_formats, dpi=dpi) if image_formats else []

@@ -166,3 +166,63 @@ def test_run_trajectory_into_another_run_s_folder_is_refused_before_its_plane_ch
     code, _, err = cli_in_process(["run", "trajectory", "--checkpoints", str(tmp_path / "a" / "cnn_*.pt"), *common],
                                   home)
     assert code == 0 and digests().keys() == before.keys(), err  # A again: its folder resumed
+
+
+def test_origin_plane_puts_both_runs_paths_in_one_frame(tmp_path: Path) -> None:
+    """With ``--origin plane`` the path is projected about the plane's own origin (the
+    last checkpoint of the run it was made from), the surface is around that model, and
+    that run's path is kept beside, to be drawn with this one."""
+    a = walk_checkpoints(tmp_path / "a", seed=1)
+    b = walk_checkpoints(tmp_path / "b", seed=2)
+    home = tmp_path / "home"
+    plane_a = _spec(home, _submit(home, "trajectory", "--checkpoints", str(tmp_path / "a" / "cnn_*.pt"),
+                                  "--subset", "100", "--num", "5"))["dir_file"]
+    code, out, err = cli_in_process(["submit", "trajectory", "--checkpoints", str(tmp_path / "b" / "cnn_*.pt"),
+                                     "--subset", "100", "--num", "5", "--dir-file", plane_a, "--origin", "plane"],
+                                    home)
+    assert code == 0, err
+    assert f"about its origin {a[-1]}: that run's path and this one lie in one frame" in err
+    spec = _spec(home, int(out.split()[0]))
+    assert spec["checkpoint"] == str(a[-1])  # the surface is around A's last model, (0, 0)
+    assert spec["name"] == "trajectory cnn cnn_4 in trajectory-cnn-cnn_4's plane"
+    plane_b = Path(spec["dir_file"])
+    px, py = read_projection(plane_b.parent / PROJECTION_FILE)
+    given = _directions(plane_a)
+    want_x, want_y = _own_projection([*b, a[-1]], given)  # about A's last, not B's
+    np.testing.assert_allclose(px, want_x[:-1], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(py, want_y[:-1], rtol=1e-5, atol=1e-7)
+    assert abs(px[-1]) > 1e-3  # B's end is not at (0, 0)
+    ax, ay = read_projection(plane_b.parent / "plane_projection.h5")
+    np.testing.assert_array_equal(ax, read_projection(Path(plane_a).parent / PROJECTION_FILE)[0])
+    assert (ax[-1], ay[-1]) == (0.0, 0.0)  # A's path ends at the shared origin
+    x0, x1 = (float(v) for v in spec["x"].split(":")[:2])
+    assert x0 <= min(px.min(), ax.min()) and max(px.max(), ax.max()) <= x1  # the grid covers both paths
+
+
+def test_origin_plane_needs_a_plane_that_names_its_origin(tmp_path: Path) -> None:
+    walk_checkpoints(tmp_path / "b", seed=2)
+    home = tmp_path / "home"
+    glob = str(tmp_path / "b" / "cnn_*.pt")
+    code, _, err = cli_in_process(["run", "surface", "--model", "cnn", "--x", "-1:1:2", "--y", "-1:1:2",
+                                   "--subset", "20", "--out", str(tmp_path / "s"), "--no-figure"], home)
+    assert code == 0, err
+    for extra, message in (
+        ([], "--origin plane takes the origin of a --dir-file's plane; give --dir-file"),
+        (["--dir-file", str(tmp_path / "s" / "directions.h5")], "does not name its origin (an lstui trajectory's "
+                                                               "pca_directions.h5 does); leave --origin own"),
+    ):
+        code, _, err = cli_in_process(["submit", "trajectory", "--checkpoints", glob, "--subset", "100",
+                                       "--origin", "plane", *extra], home)
+        assert code == 2 and message in one_error_line(err), (extra, err)
+    assert listed_jobs(home) == [] and not any((home / "trajectories").glob("*"))
+
+
+def test_the_plane_s_own_path_is_drawn_and_named_beside_the_path() -> None:
+    from lstui import plots
+
+    fig = plots.plot_trajectory(None, None, None, [1.0, 0.5, 0.2], [0.2, 0.1, 0.3],
+                                other_path=([2.0, 1.0, 0.0], [1.0, 0.5, 0.0]))
+    labels = [line.get_label() for line in fig.axes[0].lines]
+    assert "the plane's own run" in labels
+    texts = [t.get_text() for t in fig.legends[0].get_texts()] if fig.legends else []
+    assert "the plane's own run" in texts
