@@ -454,7 +454,7 @@ def submit_file(ctx: click.Context, files: tuple[Path, ...]) -> None:
         for n, entry in enumerate(entries):
             if entry.spec.kind == "trajectory":  # its PCA plane now, as `submit trajectory` does
                 try:
-                    plane = plane_in_new_dir(store.path.parent, entry.spec)
+                    plane = plane_in_new_dir(store.path.parent, entry.spec, origin=entry.origin)
                 except BadInput as exc:
                     raise type(exc)(f"{entry.where}: {exc}") from None
                 x_given, y_given = entry.axes_given

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lstui.errors import BadInput, SpecError
+from lstui.landscape.options import ORIGINS
 from lstui.spec import (
     INTERNAL_KEYS,
     MAX_UNIT_SIZE,
@@ -55,6 +56,8 @@ class JobEntry:
     covers its path (:func:`lstui.scheduler.trajectory.trajectory_spec`)."""
     num: int = 21
     """A trajectory's points per axis when its grid covers its path."""
+    origin: str = "own"
+    """A trajectory's (0, 0): its own last checkpoint, or its ``dir_file`` plane's origin."""
     base: Path | None = None
     """The file's folder: where its relative paths, and its jobs' own modules, are found."""
 
@@ -111,6 +114,11 @@ def _entry(defaults: Mapping[str, Any], table: Mapping[str, Any], base: Path, wh
     num = values.pop("num", 21)
     if kind != "trajectory" and "num" in table:
         raise SpecError(f"{where}: num is for trajectory jobs (points per axis over the path)")
+    origin = values.pop("origin", "own")
+    if kind != "trajectory" and "origin" in table:
+        raise SpecError(f"{where}: origin is for trajectory jobs (where (0, 0) of their plane is)")
+    if origin not in ORIGINS:
+        raise SpecError(f"{where}: origin must be one of {', '.join(ORIGINS)}, got {origin!r}")
     if not isinstance(num, int) or isinstance(num, bool) or not 2 <= num <= 1001:
         raise SpecError(f"{where}: num must be a whole number from 2 to 1001")
     if kind == "trajectory" and isinstance(values.get("checkpoints"), str | list):
@@ -120,10 +128,10 @@ def _entry(defaults: Mapping[str, Any], table: Mapping[str, Any], base: Path, wh
                                   or not 1 <= unit_size <= MAX_UNIT_SIZE):
         raise SpecError(f"{where}: unit_size must be a whole number from 1 to {MAX_UNIT_SIZE}")
     try:
-        spec = JobSpec.from_dict(values, base=base, extra_keys=("unit_size", "num")).checked_size()
+        spec = JobSpec.from_dict(values, base=base, extra_keys=("unit_size", "num", "origin")).checked_size()
     except BadInput as exc:  # a malformed grid too
         raise type(exc)(f"{where}: {exc}") from None
-    return JobEntry(spec, unit_size, where, ("x" in table, "y" in table), num, base)
+    return JobEntry(spec, unit_size, where, ("x" in table, "y" in table), num, base=base, origin=origin)
 
 
 def _checkpoints(value: str | list[Any], base: Path, where: str) -> list[str]:

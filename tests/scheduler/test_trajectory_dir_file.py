@@ -226,3 +226,19 @@ def test_the_plane_s_own_path_is_drawn_and_named_beside_the_path() -> None:
     assert "the plane's own run" in labels
     texts = [t.get_text() for t in fig.legends[0].get_texts()] if fig.legends else []
     assert "the plane's own run" in texts
+
+
+def test_a_job_file_s_trajectory_takes_origin_as_the_flag_does(tmp_path: Path) -> None:
+    a = walk_checkpoints(tmp_path / "a", seed=1)
+    walk_checkpoints(tmp_path / "b", seed=2)
+    home = tmp_path / "home"
+    plane_a = _spec(home, _submit(home, "trajectory", "--checkpoints", str(tmp_path / "a" / "cnn_*.pt"),
+                                  "--subset", "100", "--num", "5"))["dir_file"]
+    (tmp_path / "t.toml").write_text(
+        '# b in the frame of a\nkind = "trajectory"\ncheckpoints = "b/cnn_*.pt"\nsubset = "100"\nnum = 5\n'
+        f'dir_file = "{plane_a}"\norigin = "plane"\n'
+    )
+    assert _spec(home, _submit(home, str(tmp_path / "t.toml")))["checkpoint"] == str(a[-1])
+    (tmp_path / "s.toml").write_text('# x\nmodel = "mlp"\nx = "-1:1:3"\norigin = "plane"\n')
+    code, _, err = cli_in_process(["submit", str(tmp_path / "s.toml")], home)
+    assert code == 2 and "s.toml job 1: origin is for trajectory jobs" in one_error_line(err), err
