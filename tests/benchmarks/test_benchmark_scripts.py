@@ -78,7 +78,10 @@ def test_bench_scheduler_runs_a_real_job_on_two_worker_sets() -> None:
                      "--job", "--model cnn --data digits --subset 100 --x -1:1:6 --y -1:1:4")
     assert out["points"] == 24 and out["workers"] == 2 and out["devices"] == "cpu:2"
     assert out["wall_s"] > 0 and out["one_worker_wall_s"] > 0
-    assert out["two_over_one"] == pytest.approx(out["wall_s"] / out["one_worker_wall_s"], rel=1e-3)
+    # the ratio of the unrounded walls; the walls are printed to 3 decimals, which alone
+    # moves a ratio of 0.216 s / 0.139 s by 0.4 % (a loaded run failed on rel=1e-3)
+    wall, one = out["wall_s"], out["one_worker_wall_s"]
+    assert out["two_over_one"] == pytest.approx(wall / one, abs=0.0005 * (1 / one + wall / one**2) + 1e-4)
     assert 0 <= out["compute_spread_s"] < out["wall_s"]
     assert "ideal_s" not in out, "no direct loop for a real job"
     if pinned:
