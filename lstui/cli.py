@@ -484,22 +484,17 @@ def _note_no_checkpoint(spec: JobSpec) -> None:
                    f"(seed {spec.seed}), not a trained minimizer", err=True)
     if spec.kind == "surface" and spec.dir_type == "weights" and spec.bn != "recompute":
         for flag, path in (("--target", spec.target), ("--target-y", spec.target_y)):
-            if path and _has_batchnorm_statistics(path, spec.trust_checkpoint):
+            if path and _has_running_statistics(path, spec.trust_checkpoint):
                 name = Path(path).name
                 click.echo(f"note: {flag} with --dir-type weights moves the weights only: at 1 the model has "
                            f"{name}'s weights with the centre's BatchNorm statistics, not {name} itself "
                            "(--dir-type states moves those too)", err=True)
 
 
-def _has_batchnorm_statistics(path: str, trust: bool) -> bool:
-    """Whether a checkpoint holds BatchNorm running statistics (it was read at submit)."""
-    from lstui.errors import LstuiError
-    from lstui.models import load_checkpoint
+def _has_running_statistics(path: str, trust: bool) -> bool:
+    from lstui.models import has_running_statistics
 
-    try:
-        return any(key.endswith(("running_mean", "running_var")) for key in load_checkpoint(path, trust=trust))
-    except LstuiError:
-        return False
+    return has_running_statistics(path, trust=trust)
 
 
 def _submit_one(ctx: click.Context, kind: str, flags: dict[str, Any]) -> None:

@@ -11,7 +11,12 @@ from pathlib import Path
 from torch import nn
 
 from lstui.models._build import build_model, check_takes_inputs, model_factory
-from lstui.models._checkpoint import apply_state_dict, fitted_state_dict, load_checkpoint
+from lstui.models._checkpoint import (
+    apply_state_dict,
+    fitted_state_dict,
+    has_running_statistics,
+    load_checkpoint,
+)
 from lstui.models._zoo import BUILTIN, REFERENCE_ZOO, SMALL_MODELS
 
 #: Every built-in model name, for help text and validation.
@@ -77,6 +82,7 @@ __all__ = [
     "build_model",
     "check_takes_inputs",
     "fitted_state_dict",
+    "has_running_statistics",
     "load_checkpoint",
     "load_model",
     "misfit_subject",

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from lstui.errors import CheckpointError, described
+from lstui.errors import CheckpointError, LstuiError, described
 
 #: Keys under which training scripts commonly keep the state dict, in order of preference.
 STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model", "net")
@@ -56,6 +56,16 @@ def load_checkpoint(path: str | Path, *, trust: bool = False) -> dict[str, torch
     state = strip_wrapper_prefixes(_find_state_dict(stored, file))
     _check_no_nan(state, file)
     return state
+
+
+def has_running_statistics(path: str | Path, *, trust: bool = False) -> bool:
+    """Whether a checkpoint holds BatchNorm running statistics; False for one that cannot
+    be read (said where it is read for the job)."""
+    try:
+        state = load_checkpoint(path, trust=trust)
+    except LstuiError:
+        return False
+    return any(key.endswith(("running_mean", "running_var")) for key in state)
 
 
 def _check_no_nan(state: Mapping[str, torch.Tensor], file: Path) -> None:
