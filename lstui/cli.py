@@ -547,17 +547,25 @@ def submit_interp(ctx: click.Context, **flags: Any) -> None:
 def _follow(ctx: click.Context, ids: list[int]) -> int:
     """Show a progress bar per job until all are finished; 1 if one failed or was
     cancelled, 3 if all are done and some points diverged (as ``lstui run``)."""
+    import signal
+
     from rich.console import Console
 
     from lstui.scheduler.follow import follow_jobs, report_failures
 
     console = Console(stderr=True)
+    # Ctrl-C sets a flag the following looks at between rounds: raised wherever the main
+    # thread was (inside the progress display's lock), it could hang the process
+    hit: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: hit.append(signum))
     with _store(ctx) as store:
         try:
-            jobs = follow_jobs(store, ids, console=console, home=store.path.parent)
+            jobs = follow_jobs(store, ids, console=console, home=store.path.parent, interrupted=lambda: bool(hit))
         except KeyboardInterrupt:  # only the following stops: the jobs stay queued
             click.echo(f"lstui: interrupted{_left_note(ctx, store, ids)}", err=True)
             sys.exit(130)
+        finally:
+            signal.signal(signal.SIGINT, previous)
         return report_failures(jobs, console, store)
 
 

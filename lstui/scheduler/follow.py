@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -20,7 +20,7 @@ DAEMON_LOOK_S = 2.0
 
 def follow_jobs(
     store: Store, ids: Sequence[int], *, console: Console | None = None, poll_s: float = 0.5,
-    timeout_s: float | None = None, home: Path | None = None,
+    timeout_s: float | None = None, home: Path | None = None, interrupted: Callable[[], bool] | None = None,
 ) -> list[JobRow]:
     """Show one bar per job until every job is finished (or ``timeout_s`` passes).
 
@@ -29,6 +29,11 @@ def follow_jobs(
     seen while following has been gone for :data:`DAEMON_GONE_S` (killed, stopped), the
     following ends with a :class:`DaemonError` naming the jobs left, not a bar that waits
     for ever. With no daemon from the start it waits: one may be started.
+
+    ``interrupted``: polled at each round; True ends the following with a
+    KeyboardInterrupt raised here, between rounds (a Ctrl-C caught by a handler that
+    sets a flag, not raised wherever the main thread happens to be: inside the progress
+    display's lock it hung the process).
     """
     console = console or Console(stderr=True)
     start = time.monotonic()
@@ -69,6 +74,8 @@ def follow_jobs(
             if timeout_s is not None and now - start > timeout_s:
                 return jobs
             time.sleep(poll_s)
+            if interrupted is not None and interrupted():
+                raise KeyboardInterrupt
 
 
 def _state_shown(job: JobRow, daemon_running: bool) -> str:
