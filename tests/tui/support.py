@@ -3,12 +3,13 @@ tests without a daemon), the tiniest real job, and waiting for the app."""
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -213,6 +214,20 @@ async def settle(pilot: Pilot[None]) -> None:
     assert isinstance(app, LstuiApp)
     await wait_for(pilot, lambda: app.refreshes >= 2 and preview_ready(app), 20, "the preview")
     await pilot.pause(0.2)
+
+
+def drive_app(home: Path, steps: Callable[[Pilot[None], LstuiApp], Awaitable[None]], *,
+              size: tuple[int, int] = (80, 24), **run_test: object) -> None:
+    """Run the fixed app on ``home`` at ``size``, settled (:func:`settle`), through
+    ``steps(pilot, app)``."""
+
+    async def drive() -> None:
+        app = fixed_app(home)
+        async with app.run_test(size=size, **run_test) as pilot:  # type: ignore[arg-type]
+            await settle(pilot)
+            await steps(pilot, app)
+
+    asyncio.run(drive())
 
 
 def screen_text(app: LstuiApp) -> list[str]:

@@ -3,15 +3,16 @@ the filter, the cursor kept on its job, and jobs that change or appear put in th
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
+
+from textual.pilot import Pilot
 
 from lstui.store import PointRow, Store
 from lstui.tui import LstuiApp
 from lstui.tui.screens import HelpScreen
 from lstui.tui.widgets import JobTable
 from lstui.tui.widgets._job_table import ORDERS
-from tests.tui.support import NOW, fixed_app, screen_text, settle, wait_for
+from tests.tui.support import NOW, drive_app, screen_text, wait_for
 
 QUEUE = (("scan a", 1), ("scan b", 3), ("probe c", 1), ("probe d", 3),
          ("scan e", 0), ("probe f", 1), ("scan g", 3), ("probe h", 0))
@@ -69,7 +70,6 @@ def _header(app: LstuiApp) -> str:
 
 async def _sort(pilot: object, app: LstuiApp, name: str) -> None:
     """Press ``s`` once and wait for the table to take the order ``name``."""
-    from textual.pilot import Pilot
 
     assert isinstance(pilot, Pilot)
     await pilot.press("s")
@@ -104,26 +104,23 @@ def test_s_cycles_id_priority_state_progress_and_back_marking_the_column(tmp_pat
     the order in a notice; the fourth brings back id order, unmarked."""
     home, _ = _queue_home(tmp_path / "home")
 
-    async def drive() -> None:
-        app = fixed_app(home)
-        async with app.run_test(size=(160, 48), notifications=True) as pilot:
-            await settle(pilot)
-            table = app.main.table
-            assert _rows(table) == BY_ID
-            for name, rows, mark, note in (
-                ("priority", BY_PRIORITY, "PRIO▼", "sorted by priority, highest first"),
-                ("state", BY_STATE, "STATE▼", "sorted by state: running, queued"),
-                ("progress", BY_PROGRESS, "PROGRESS▲", "sorted by progress, least done first"),
-                ("id", BY_ID, "ID", "sorted by id, oldest first"),
-            ):
-                await _sort(pilot, app, name)
-                assert _rows(table) == rows, name
-                header = _header(app)
-                assert mark in header.split(), header
-                assert header.count("▼") + header.count("▲") == (name != "id"), header
-                await wait_for(pilot, lambda n=note: n in "\n".join(screen_text(app)), 5, f"the notice {note!r}")  # type: ignore[misc]
+    async def steps(pilot: Pilot[None], app: LstuiApp) -> None:
+        table = app.main.table
+        assert _rows(table) == BY_ID
+        for name, rows, mark, note in (
+            ("priority", BY_PRIORITY, "PRIO▼", "sorted by priority, highest first"),
+            ("state", BY_STATE, "STATE▼", "sorted by state: running, queued"),
+            ("progress", BY_PROGRESS, "PROGRESS▲", "sorted by progress, least done first"),
+            ("id", BY_ID, "ID", "sorted by id, oldest first"),
+        ):
+            await _sort(pilot, app, name)
+            assert _rows(table) == rows, name
+            header = _header(app)
+            assert mark in header.split(), header
+            assert header.count("▼") + header.count("▲") == (name != "id"), header
+            await wait_for(pilot, lambda n=note: n in "\n".join(screen_text(app)), 5, f"the notice {note!r}")  # type: ignore[misc]
 
-    asyncio.run(drive())
+    drive_app(home, steps, size=(160, 48), notifications=True)
 
 
 def test_at_80_columns_the_hidden_priority_still_orders_and_the_name_header_says_so(tmp_path: Path) -> None:
@@ -131,48 +128,42 @@ def test_at_80_columns_the_hidden_priority_still_orders_and_the_name_header_says
     header carries its mark and the notice says the column is hidden."""
     home, _ = _queue_home(tmp_path / "home")
 
-    async def drive() -> None:
-        app = fixed_app(home)
-        async with app.run_test(size=(80, 24), notifications=True) as pilot:
-            await settle(pilot)
-            table = app.main.table
-            assert "prio" not in table.layout_spec.columns
-            await _sort(pilot, app, "priority")
-            assert _rows(table) == BY_PRIORITY
-            assert "NAME ·PRIO▼" in _header(app)
-            await wait_for(pilot, lambda: "hidden below 120" in "\n".join(screen_text(app)), 5, "the notice")
-            await pilot.resize_terminal(160, 48)
-            await wait_for(pilot, lambda: "prio" in table.layout_spec.columns, 5, "the wide layout")
-            await pilot.pause(0.2)
-            header = _header(app)
-            assert "PRIO▼" in header.split() and "·PRIO" not in header, header
-            assert _rows(table) == BY_PRIORITY
+    async def steps(pilot: Pilot[None], app: LstuiApp) -> None:
+        table = app.main.table
+        assert "prio" not in table.layout_spec.columns
+        await _sort(pilot, app, "priority")
+        assert _rows(table) == BY_PRIORITY
+        assert "NAME ·PRIO▼" in _header(app)
+        await wait_for(pilot, lambda: "hidden below 120" in "\n".join(screen_text(app)), 5, "the notice")
+        await pilot.resize_terminal(160, 48)
+        await wait_for(pilot, lambda: "prio" in table.layout_spec.columns, 5, "the wide layout")
+        await pilot.pause(0.2)
+        header = _header(app)
+        assert "PRIO▼" in header.split() and "·PRIO" not in header, header
+        assert _rows(table) == BY_PRIORITY
 
-    asyncio.run(drive())
+    drive_app(home, steps, notifications=True)
 
 
 def test_the_cursor_stays_on_its_job_through_every_order(tmp_path: Path) -> None:
     home, _ = _queue_home(tmp_path / "home")
 
-    async def drive() -> None:
-        app = fixed_app(home)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            table = app.main.table
-            assert table.selected_job_id() == 3, "the first running job"
-            await pilot.press("down", "down", "down")
-            assert table.selected_job_id() == 6
-            for name, rows in (("priority", BY_PRIORITY), ("state", BY_STATE), ("progress", BY_PROGRESS),
-                               ("id", BY_ID)):
-                await _sort(pilot, app, name)
-                assert table.selected_job_id() == 6, name
-                assert table.cursor_row == rows.index(6), name
-                assert app.main.preview.job_id == 6
-            await _sort(pilot, app, "priority")
-            await pilot.press("down")
-            assert table.selected_job_id() == 5, "the arrows go through the rows in their order"
+    async def steps(pilot: Pilot[None], app: LstuiApp) -> None:
+        table = app.main.table
+        assert table.selected_job_id() == 3, "the first running job"
+        await pilot.press("down", "down", "down")
+        assert table.selected_job_id() == 6
+        for name, rows in (("priority", BY_PRIORITY), ("state", BY_STATE), ("progress", BY_PROGRESS),
+                           ("id", BY_ID)):
+            await _sort(pilot, app, name)
+            assert table.selected_job_id() == 6, name
+            assert table.cursor_row == rows.index(6), name
+            assert app.main.preview.job_id == 6
+        await _sort(pilot, app, "priority")
+        await pilot.press("down")
+        assert table.selected_job_id() == 5, "the arrows go through the rows in their order"
 
-    asyncio.run(drive())
+    drive_app(home, steps)
 
 
 def test_the_filter_shows_its_rows_in_the_chosen_order(tmp_path: Path) -> None:
@@ -185,31 +176,28 @@ def test_the_filter_shows_its_rows_in_the_chosen_order(tmp_path: Path) -> None:
             _add(store, home, f"{'keep' if i % 6 == 0 else 'drop'} {i}", i % 4)
     by_priority = sorted(range(1, 61), key=lambda i: (-(i % 4), i))
 
-    async def drive() -> None:
-        app = fixed_app(home)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            table = app.main.table
-            await _sort(pilot, app, "priority")
-            assert _rows(table) == by_priority
-            rebuilds = table.rebuilds
-            await pilot.press("slash", *"keep", "enter")
-            await wait_for(pilot, lambda: table.filter_text == "keep" and table.row_count == 10, 5, "keep")
-            assert table.rebuilds > rebuilds, "most rows hidden: rebuilt"
-            assert _rows(table) == [i for i in by_priority if i % 6 == 0]
-            await pilot.press("escape")
-            await wait_for(pilot, lambda: table.row_count == 60, 5, "the filter cleared")
-            assert _rows(table) == by_priority
-            await pilot.press("slash", *"drop", "enter")
-            await wait_for(pilot, lambda: table.filter_text == "drop" and table.row_count == 50, 5, "drop")
-            assert _rows(table) == [i for i in by_priority if i % 6]
-            await _sort(pilot, app, "state")
-            assert _rows(table) == [i for i in range(1, 61) if i % 6], "all queued: by id"
-            await pilot.press("escape")
-            await wait_for(pilot, lambda: table.row_count == 60, 5, "the filter cleared")
-            assert _rows(table) == list(range(1, 61))
+    async def steps(pilot: Pilot[None], app: LstuiApp) -> None:
+        table = app.main.table
+        await _sort(pilot, app, "priority")
+        assert _rows(table) == by_priority
+        rebuilds = table.rebuilds
+        await pilot.press("slash", *"keep", "enter")
+        await wait_for(pilot, lambda: table.filter_text == "keep" and table.row_count == 10, 5, "keep")
+        assert table.rebuilds > rebuilds, "most rows hidden: rebuilt"
+        assert _rows(table) == [i for i in by_priority if i % 6 == 0]
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: table.row_count == 60, 5, "the filter cleared")
+        assert _rows(table) == by_priority
+        await pilot.press("slash", *"drop", "enter")
+        await wait_for(pilot, lambda: table.filter_text == "drop" and table.row_count == 50, 5, "drop")
+        assert _rows(table) == [i for i in by_priority if i % 6]
+        await _sort(pilot, app, "state")
+        assert _rows(table) == [i for i in range(1, 61) if i % 6], "all queued: by id"
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: table.row_count == 60, 5, "the filter cleared")
+        assert _rows(table) == list(range(1, 61))
 
-    asyncio.run(drive())
+    drive_app(home, steps)
 
 
 def test_a_job_whose_priority_state_or_progress_changes_moves_to_its_place(tmp_path: Path) -> None:
@@ -222,81 +210,72 @@ def test_a_job_whose_priority_state_or_progress_changes_moves_to_its_place(tmp_p
         seen = app.refreshes
         await wait_for(pilot, lambda: app.refreshes >= seen + count, 10, f"{count} polls")  # type: ignore[arg-type]
 
-    async def drive() -> None:
-        app = fixed_app(home)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            table = app.main.table
-            await _sort(pilot, app, "priority")
-            sorts = table.sorts
-            await polls(pilot, app)
-            assert table.sorts == sorts, "idle polls sort nothing"
-            with Store.open_home(home, clock=lambda: NOW) as store:
-                store.set_priority(5, 7)
-            await wait_for(pilot, lambda: _rows(table)[0] == 5, 5, "job 5 on top")
-            assert _rows(table) == [5, 2, 4, 7, 1, 3, 6, 8]
-            sorts = table.sorts
-            with Store.open_home(home, clock=lambda: NOW) as store:
-                _compute(store, worker, 7, 1)  # 2/4 now: its priority, and place, stay
-            await wait_for(pilot, lambda: table.job(7) is not None and table.job(7).done_points == 2, 5,  # type: ignore[union-attr]
-                           "job 7's points")
-            await polls(pilot, app)
-            assert table.sorts == sorts and _rows(table) == [5, 2, 4, 7, 1, 3, 6, 8]
-            await _sort(pilot, app, "state")
-            assert _rows(table) == [3, 7, 2, 5, 4, 6, 8, 1]
-            with Store.open_home(home, clock=lambda: NOW) as store:
-                store.pause(2)
-            await wait_for(pilot, lambda: _rows(table) == [3, 7, 5, 2, 4, 6, 8, 1], 5, "job 2 among the paused")
-            await _sort(pilot, app, "progress")
-            assert _rows(table) == [2, 4, 5, 6, 3, 7, 8, 1], "7 at 50 % now, as 3 and 8"
-            with Store.open_home(home, clock=lambda: NOW) as store:
-                _compute(store, worker, 3, 1)  # its held unit is still pending: a fourth
-            await wait_for(pilot, lambda: _rows(table) == [2, 4, 5, 6, 7, 8, 3, 1], 5, "job 3 at 75 %")
+    async def steps(pilot: Pilot[None], app: LstuiApp) -> None:
+        table = app.main.table
+        await _sort(pilot, app, "priority")
+        sorts = table.sorts
+        await polls(pilot, app)
+        assert table.sorts == sorts, "idle polls sort nothing"
+        with Store.open_home(home, clock=lambda: NOW) as store:
+            store.set_priority(5, 7)
+        await wait_for(pilot, lambda: _rows(table)[0] == 5, 5, "job 5 on top")
+        assert _rows(table) == [5, 2, 4, 7, 1, 3, 6, 8]
+        sorts = table.sorts
+        with Store.open_home(home, clock=lambda: NOW) as store:
+            _compute(store, worker, 7, 1)  # 2/4 now: its priority, and place, stay
+        await wait_for(pilot, lambda: table.job(7) is not None and table.job(7).done_points == 2, 5,  # type: ignore[union-attr]
+                       "job 7's points")
+        await polls(pilot, app)
+        assert table.sorts == sorts and _rows(table) == [5, 2, 4, 7, 1, 3, 6, 8]
+        await _sort(pilot, app, "state")
+        assert _rows(table) == [3, 7, 2, 5, 4, 6, 8, 1]
+        with Store.open_home(home, clock=lambda: NOW) as store:
+            store.pause(2)
+        await wait_for(pilot, lambda: _rows(table) == [3, 7, 5, 2, 4, 6, 8, 1], 5, "job 2 among the paused")
+        await _sort(pilot, app, "progress")
+        assert _rows(table) == [2, 4, 5, 6, 3, 7, 8, 1], "7 at 50 % now, as 3 and 8"
+        with Store.open_home(home, clock=lambda: NOW) as store:
+            _compute(store, worker, 3, 1)  # its held unit is still pending: a fourth
+        await wait_for(pilot, lambda: _rows(table) == [2, 4, 5, 6, 7, 8, 3, 1], 5, "job 3 at 75 %")
 
-    asyncio.run(drive())
+    drive_app(home, steps)
 
 
 def test_a_new_job_lands_in_its_place(tmp_path: Path) -> None:
     """A job queued from another shell appears where the order puts it, filter or not."""
     home, _ = _queue_home(tmp_path / "home")
 
-    async def drive() -> None:
-        app = fixed_app(home)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            table = app.main.table
-            await _sort(pilot, app, "priority")
-            with Store.open_home(home, clock=lambda: NOW) as store:
-                _add(store, home, "scan i", 2)
-            await wait_for(pilot, lambda: table.row_count == 9, 5, "job 9")
-            assert _rows(table) == [2, 4, 7, 9, 1, 3, 6, 5, 8]
-            assert table.selected_job_id() == 3, "the cursor stays on its job"
-            await pilot.press("slash", *"scan", "enter")
-            await wait_for(pilot, lambda: table.filter_text == "scan" and table.row_count == 5, 5, "scan")
-            assert _rows(table) == [2, 7, 9, 1, 5]
-            with Store.open_home(home, clock=lambda: NOW) as store:
-                _add(store, home, "scan j", 3)
-                _add(store, home, "probe k", 9)
-            await wait_for(pilot, lambda: table.row_count == 6, 5, "job 10")
-            assert _rows(table) == [2, 7, 10, 9, 1, 5]
-            await pilot.press("escape")
-            await wait_for(pilot, lambda: table.row_count == 11, 5, "every job")
-            assert _rows(table) == [11, 2, 4, 7, 10, 9, 1, 3, 6, 5, 8]
+    async def steps(pilot: Pilot[None], app: LstuiApp) -> None:
+        table = app.main.table
+        await _sort(pilot, app, "priority")
+        with Store.open_home(home, clock=lambda: NOW) as store:
+            _add(store, home, "scan i", 2)
+        await wait_for(pilot, lambda: table.row_count == 9, 5, "job 9")
+        assert _rows(table) == [2, 4, 7, 9, 1, 3, 6, 5, 8]
+        assert table.selected_job_id() == 3, "the cursor stays on its job"
+        await pilot.press("slash", *"scan", "enter")
+        await wait_for(pilot, lambda: table.filter_text == "scan" and table.row_count == 5, 5, "scan")
+        assert _rows(table) == [2, 7, 9, 1, 5]
+        with Store.open_home(home, clock=lambda: NOW) as store:
+            _add(store, home, "scan j", 3)
+            _add(store, home, "probe k", 9)
+        await wait_for(pilot, lambda: table.row_count == 6, 5, "job 10")
+        assert _rows(table) == [2, 7, 10, 9, 1, 5]
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: table.row_count == 11, 5, "every job")
+        assert _rows(table) == [11, 2, 4, 7, 10, 9, 1, 3, 6, 5, 8]
 
-    asyncio.run(drive())
+    drive_app(home, steps)
 
 
 def test_the_help_lists_s(tmp_path: Path) -> None:
     home, _ = _queue_home(tmp_path / "home")
 
-    async def drive() -> None:
-        app = fixed_app(home)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await pilot.press("question_mark")
-            await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), 5, "the help")
-            await pilot.pause(0.2)
-            assert any(line.strip("│ ").startswith("s ") and "sort jobs: id → priority → state → progress" in line
-                       for line in screen_text(app))
+    async def steps(pilot: Pilot[None], app: LstuiApp) -> None:
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), 5, "the help")
+        await pilot.pause(0.2)
+        assert any(line.strip("│ ").startswith("s ") and "sort jobs: id → priority → state → progress" in line
+                   for line in screen_text(app))
 
-    asyncio.run(drive())
+    drive_app(home, steps)
