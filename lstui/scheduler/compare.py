@@ -13,9 +13,10 @@ import dataclasses
 import io
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +33,10 @@ SHARPNESS = "sharpness"
 """The stem of the sharpness table's files in a comparison's results folder: ``.json`` and
 ``.csv`` (every digit), ``.png`` and ``.pdf`` (the table drawn)."""
 SHARPNESS_TITLE = "sharpness: Δloss@d = ½ (L(−d) + L(+d)) − L(0) along each 1D curve"
+FILE_ONLY_COLUMNS = ("checkpoint", "L", "data", "norm", "ignore", "seed")
+"""The sharpness table's columns kept in its CSV and JSON, for whoever reads them later
+(which minimizer, which values, which directions), but not drawn or shown: the table
+on the page and the screen holds the numbers to compare."""
 """The table's figure says what its columns are (L: the curves' loss, train or test)."""
 
 
@@ -121,6 +126,11 @@ def queue_comparison(
     return ComparisonPlan(interps, curves, surfaces, fig_id)
 
 
+def shown_rows(rows: Sequence[Mapping[str, object]]) -> list[dict[str, object]]:
+    """The sharpness table's rows as drawn and shown: without :data:`FILE_ONLY_COLUMNS`."""
+    return [{k: v for k, v in row.items() if k not in FILE_ONLY_COLUMNS} for row in rows]
+
+
 def _done_surface(store: Store, job_id: int):  # type: ignore[no-untyped-def]
     from lstui.scheduler.exporting import job_surface
 
@@ -208,6 +218,17 @@ def off_grid_columns(distances: Sequence[float]) -> str:
     return " ".join("loss@0" if d == 0 else f"Δloss@{d:g}" for d in distances)
 
 
+def _provenance(curve_spec: Mapping[str, Any], checkpoint: str, key: str) -> dict[str, object]:
+    """The :data:`FILE_ONLY_COLUMNS` of a minimizer's row: its checkpoint, the values its
+    sharpness is of (``train_loss``), the data they were computed on, and the direction's
+    normalisation, ignored parameters and seed (from its 1D curve's spec)."""
+    data = str(curve_spec.get("data", ""))
+    if curve_spec.get("subset"):
+        data += f" (subset {curve_spec['subset']})"
+    return {"checkpoint": checkpoint, "L": key, "data": data, "norm": curve_spec.get("norm"),
+            "ignore": curve_spec.get("ignore"), "seed": curve_spec.get("seed")}
+
+
 def _weight_norm(spec: JobSpec, checkpoint: str) -> float:
     from lstui.scheduler.compute import build_centre, load_job_data
 
@@ -265,7 +286,7 @@ def run_figure_job(
     curves = []
     curve_keys = []
     for job_id, label, checkpoint in zip(fig.get("curves", []), labels, fig.get("checkpoints", []), strict=False):
-        _, s = _done_surface(store, job_id)
+        curve_job, s = _done_surface(store, job_id)
         curve_keys.append(_key(s))
         loss = s.values(_key(s))
         curves.append((label, s.xcoordinates, loss))
@@ -276,6 +297,7 @@ def run_figure_job(
             row["weight norm"] = _weight_norm(spec, str(checkpoint))
             if off_grid:  # said in the table itself, not only in the job's log
                 row["interpolated"] = off_grid_columns(off_grid)
+            row.update(_provenance(curve_job.spec, str(checkpoint), _key(s)))
             rows.append(row)
         if off_grid and figure_job is not None:
             store.add_event(figure_job, "info", f"{label}: the loss at {off_grid_names(off_grid)} "
@@ -314,7 +336,7 @@ def run_figure_job(
     if rows:
         # which L: a table of test losses read as train losses (its columns say "loss")
         title = SHARPNESS_TITLE + (f", L the {_value_label(curve_keys)}" if curve_keys else "")
-        written += plots.save_figure(plots.plot_sharpness_table(rows, title=title), results_dir / SHARPNESS,
+        written += plots.save_figure(plots.plot_sharpness_table(shown_rows(rows), title=title), results_dir / SHARPNESS,
                                      formats, dpi=dpi)
         json_path = results_dir / f"{SHARPNESS}.json"
         write_private_bytes(json_path, (json.dumps(rows, indent=1, default=float) + "\n").encode())

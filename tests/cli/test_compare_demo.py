@@ -94,7 +94,14 @@ def test_figure_job_waits_for_its_dependencies_then_draws_one_scale(tmp_path, da
         said = [e.message for e in store.events(ids[-1])]
     assert any("small: the loss at ±0.25 is interpolated" in m for m in said), said
     assert [r["interpolated"] for r in rows] == ["Δloss@0.25"] * 2  # and in the table itself
-    assert (results / "sharpness.csv").read_text().splitlines()[0].endswith(",weight norm,interpolated")
+    assert (results / "sharpness.csv").read_text().splitlines()[0].endswith(
+        ",weight norm,interpolated,checkpoint,L,data,norm,ignore,seed")
+    # what each row is of, for whoever reads the files later; not drawn, not shown
+    assert [(r["checkpoint"], r["L"], r["norm"], r["ignore"]) for r in rows] == [
+        (str(a), "train_loss", "filter", "biasbn"), (str(b), "train_loss", "filter", "biasbn")]
+    assert all(isinstance(r["seed"], int) and r["data"] for r in rows), rows
+    shown_text = run_lstui("show", str(ids[-1]), home=daemon_home).stdout
+    assert "weight norm" in shown_text and "checkpoint" not in shown_text.split("sharpness (")[1]
     # private, as every result (the table's CSV and JSON followed the umask)
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in results.iterdir()}
     assert {name for name, mode in modes.items() if mode & 0o077} == set(), modes

@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import RichLog, Static
 
 from lstui.plots.cells import table_cells
-from lstui.scheduler.compare import SHARPNESS, SHARPNESS_TITLE
+from lstui.scheduler.compare import SHARPNESS, SHARPNESS_TITLE, shown_rows
 from lstui.store import Event, JobRow, JobState
 from lstui.tui.cells import (
     LEVEL_STYLES,
@@ -276,7 +276,7 @@ class SharpnessTable(Vertical):
         if path is None:
             return
         try:
-            table = sharpness_text(read_sharpness(path), colour)
+            table = sharpness_text(shown_rows(read_sharpness(path)), colour)
         except FileNotFoundError:
             reason = "is not in the results folder"
         except OSError as exc:
