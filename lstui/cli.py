@@ -235,11 +235,11 @@ def _run_common(kind: str, out: Path | None, device: str, flags: dict[str, Any],
     from lstui.scheduler.foreground import run_foreground
 
     spec = spec_from_flags(kind, flags)
-    resolve_device(device)  # a wrong --device is refused before the results folder is made
+    on = resolve_device(device)  # a wrong --device is refused before the results folder is made
     out_dir = out if out is not None else Path("lstui-out") / kind
     code = run_foreground(spec, out_dir, device=device, figure=not no_figure)
     if code == 0:
-        _note_no_checkpoint(spec)
+        _note_no_checkpoint(spec, on.type)
     sys.exit(code)
 
 
@@ -473,12 +473,20 @@ def submit_file(ctx: click.Context, files: tuple[Path, ...]) -> None:
         sys.exit(_follow(ctx, ids))
 
 
-def _note_no_checkpoint(spec: JobSpec) -> None:
+def _note_no_checkpoint(spec: JobSpec, device_type: str | None = None) -> None:
     """A surface with no --checkpoint is one around a random initialisation: allowed (a
     landscape at initialisation is a thing to look at), said, as the reference wants a
     model file and hours of GPU time on an untrained net are easily spent by mistake.
     So is a ``--target`` with ``weights`` directions of a net with BatchNorm: x = 1 is not
-    B (B's weights with A's running statistics), as the reference's is not either."""
+    B (B's weights with A's running statistics), as the reference's is not either.
+    And a ``--triton-conv`` asked for where it cannot run (``device_type``: where the job
+    ran, None when a daemon's worker will decide)."""
+    if spec.triton_conv != "off":
+        why = ("under --no-fold-bn: it runs the folded convolutions" if not spec.fold_bn
+               else "under strict --precision fp32: it runs under bf16 or tf32" if spec.precision == "fp32"
+               else "on the CPU: it runs on CUDA" if device_type == "cpu" else None)
+        if why:
+            click.echo(f"note: --triton-conv {spec.triton_conv} does nothing {why}", err=True)
     if spec.kind == "surface" and not spec.checkpoint:
         click.echo(f"note: no --checkpoint: the surface is around {spec.model}'s initialisation "
                    f"(seed {spec.seed}), not a trained minimizer", err=True)

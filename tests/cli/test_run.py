@@ -117,9 +117,24 @@ def test_the_triton_choice_is_kept_with_the_job_and_does_not_change_its_numbers(
     assert first.returncode == 0, first.stderr
     with h5py.File(out / "surface.h5", "r") as f:
         assert json.loads(f.attrs["lstui_spec"])["triton_conv"] == "auto"
+    # where it cannot run, said (strict fp32 here: never the Triton kernel)
+    assert "note: --triton-conv auto does nothing under strict --precision fp32" in first.stderr
     again = run_lstui(*args, "--triton-conv", "off", "--out", str(out), "--no-figure")
     assert again.returncode == 0, again.stderr
     assert "3 already computed" in again.stderr
+    assert "--triton-conv" not in again.stderr
+
+
+@pytest.mark.parametrize(
+    ("flags", "said"),
+    [(["--precision", "bf16"], "on the CPU: it runs on CUDA"),
+     (["--precision", "bf16", "--no-fold-bn"], "under --no-fold-bn: it runs the folded convolutions")],
+)
+def test_a_triton_conv_that_cannot_run_is_said(tmp_path, flags, said):
+    ran = run_lstui("run", "surface", "--model", "cnn", "--subset", "50", "--x", "-1:1:3", "--device", "cpu",
+                    "--triton-conv", "on", *flags, "--out", str(tmp_path / "out"), "--no-figure")
+    assert ran.returncode == 0, ran.stderr
+    assert f"note: --triton-conv on does nothing {said}" in ran.stderr
 
 
 def test_reference_direction_file_reproduces_the_same_values(tmp_path):
