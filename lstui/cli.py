@@ -1084,9 +1084,6 @@ def daemon_stop(ctx: click.Context) -> None:
                 click.echo(event.message)
 
 
-STALE_HEARTBEAT_S = 30.0
-"""A worker silent this long (it beats every few seconds) is shown as such by
-``lstui daemon status``."""
 TROUBLE_WINDOW_S = 600.0
 """How far back ``lstui daemon status`` looks for why workers are missing."""
 
@@ -1115,7 +1112,8 @@ def daemon_status_cmd(ctx: click.Context) -> None:
     import time
     from collections import Counter
 
-    from lstui.scheduler.daemon import daemon_status
+    from lstui.scheduler.daemon import daemon_status, worker_process_exists
+    from lstui.views import STALE_HEARTBEAT_S
 
     status = daemon_status(_home(ctx))
     if not status.running:
@@ -1126,8 +1124,10 @@ def daemon_status_cmd(ctx: click.Context) -> None:
     devices = ", ".join(d if n == 1 else f"{d} ×{n}" for d, n in counts.items())
     click.echo(f"daemon: running (pid {status.pid}) on {devices}")
     with _store(ctx, existing=True) as store:
-        workers = store.workers(alive_within_s=120)
         now = time.time()
+        # a silent one is listed while its process exists (stopped: its job computes nothing)
+        workers = [w for w in store.workers(alive_within_s=3600)
+                   if now - w.heartbeat <= 120 or worker_process_exists(w)]
         for w in workers:
             job = f"job {w.current_job}" if w.current_job else "idle"
             # a worker stopped (SIGSTOP), or stuck on a locked database, beats no more

@@ -57,6 +57,12 @@ def state_code(job: JobRow, *, daemon_running: bool = True) -> str:
     return STALLED_CODE if stalled(job, daemon_running=daemon_running) else job.code
 
 
+STALE_HEARTBEAT_S = 30.0
+"""A worker silent this long (it beats every few seconds) is shown as such by
+``lstui daemon status`` and the TUI's device panel: stopped (SIGSTOP), stuck on a locked
+database or a hung device call, it computes nothing while its job still reads running."""
+
+
 PACE_MIN_S = 10.0
 """A run's own rate is used once its window is this long; before, the whole running
 time's average (a rate of the first second or two of a run is noise)."""

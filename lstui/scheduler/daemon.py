@@ -64,6 +64,7 @@ from lstui.store import (
     JobRow,
     JobState,
     Store,
+    WorkerRow,
     default_home,
 )
 
@@ -793,6 +794,12 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def worker_process_exists(worker: WorkerRow) -> bool:
+    """Whether ``worker``'s process runs on this machine (one of another host cannot be
+    looked at: no). A stopped one (SIGSTOP) exists; a killed daemon's, gone, does not."""
+    return worker.host == socket.gethostname() and _pid_alive(worker.pid)
 
 
 def parse_export_formats(text: str) -> tuple[str, ...]:

@@ -12,7 +12,7 @@ from lstui.scheduler.daemon import DaemonStatus
 from lstui.store import JobRow, JobState, WorkerRow
 from lstui.tui.cells import PLAIN_STALLED_STYLE, STALLED_STYLE, bar, ellipsis, gib, state_style
 from lstui.tui.snapshot import Snapshot
-from lstui.views import STALLED, state_name
+from lstui.views import STALE_HEARTBEAT_S, STALLED, format_duration, state_name
 
 RUNNING_DOT = "●"
 STORE_UNREADABLE = "can't read the job store (see below)"
@@ -51,8 +51,11 @@ def _workers_by_device(workers: Sequence[WorkerRow]) -> dict[str, list[WorkerRow
     return out
 
 
-def _worker_line(w: WorkerRow, jobs: dict[int, JobRow], width: int, colour: bool) -> Text:
+def _worker_line(w: WorkerRow, jobs: dict[int, JobRow], width: int, colour: bool, now: float) -> Text:
     text = Text(f"  worker {w.id} ")
+    silent = now - w.heartbeat
+    if silent > STALE_HEARTBEAT_S:  # stopped or stuck: its job reads running, nothing computes it
+        text.append(f"silent {format_duration(silent)} ", style="bold yellow" if colour else "bold reverse")
     if w.current_job is None:
         text.append("idle", style="dim")
         return text
@@ -89,7 +92,7 @@ def device_lines(snapshot: Snapshot, width: int, colour: bool = True) -> Text:
             out.append(f"\n  temp {fact.temperature:.0f}°C")
         for w in workers.get(fact.key, []):
             out.append("\n")
-            out.append_text(_worker_line(w, jobs, width, colour))
+            out.append_text(_worker_line(w, jobs, width, colour, snapshot.taken))
         shown.add(fact.key)
     for device, ws in sorted(workers.items()):
         if device in shown:
@@ -98,7 +101,7 @@ def device_lines(snapshot: Snapshot, width: int, colour: bool = True) -> Text:
         out.append(device, style="bold")
         for w in ws:
             out.append("\n")
-            out.append_text(_worker_line(w, jobs, width, colour))
+            out.append_text(_worker_line(w, jobs, width, colour, snapshot.taken))
     if not snapshot.devices and not snapshot.workers:
         out.append("\nno devices known yet", style="dim")
     return out
