@@ -133,3 +133,70 @@ def test_a_tui_ended_by_sigterm_or_sighup_gives_the_terminal_back(stopped_home: 
         assert state.split() == ["0", "1", "0"]
     finally:
         tmux.kill()
+
+
+DEAD_TERMINAL = """
+import errno, os, sys
+from pathlib import Path
+from textual.drivers import _writer_thread
+
+_writer_thread.MAX_QUEUED_WRITES = 1  # a dead output thread blocks the app's next write at once
+run = _writer_thread.WriterThread.run
+
+
+class Dying:
+    # the terminal as once the SSH connection is gone: every write fails (EIO)
+    def __init__(self, file):
+        self.file = file
+
+    def write(self, text):
+        if os.path.exists(sys.argv[2]):
+            raise OSError(errno.EIO, "Input/output error")
+        return self.file.write(text)
+
+    def flush(self):
+        return self.file.flush()
+
+    def fileno(self):
+        return self.file.fileno()
+
+
+def dying_run(self):
+    self._file = Dying(self._file)
+    run(self)
+
+
+_writer_thread.WriterThread.run = dying_run
+import lstui.tui.app as app
+
+app.LEAVE_GRACE_S = 2.0
+app.run_app(Path(sys.argv[1]))
+"""
+
+
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
+def test_a_tui_whose_terminal_died_still_ends_on_sighup(stopped_home: Path, tmp_path: Path) -> None:
+    """Once, after its tmux session was killed, the TUI stayed up for good, deaf to SIGHUP
+    and SIGTERM: Textual's output thread had died on a write to the dead terminal and the
+    app waited on it; the loop's signal handler waited behind. Here the output fails
+    with EIO from a moment on, as a dead terminal's does (the terminal itself stays, to
+    read the exit code); the app must end within its grace after SIGHUP, with 128 + 1."""
+    script = tmp_path / "dead_terminal.py"
+    script.write_text(DEAD_TERMINAL)
+    dead = tmp_path / "dead"
+    tmux = Tmux(tmp_path / "tmux.sock", "shell")
+    tmux.start("env PS1='$ ' bash --norc --noprofile", 80, 24)
+    try:
+        tmux.type(f"{sys.executable} {script} {stopped_home} {dead}; echo rc=$?\n")
+        tmux.wait(lambda s: "jobs" in s and "daemon" in s, 30, "the app")
+        pid = tmux.run("list-panes", "-t", "shell", "-F", "#{pane_pid}").strip()
+        app = subprocess.run(["pgrep", "-P", pid], capture_output=True, text=True).stdout.split()
+        assert app, "the app's process"
+        dead.touch()
+        time.sleep(4)  # the output thread dies at the app's next write; the one after waits on it
+        subprocess.run(["kill", "-HUP", app[0]], check=True)
+        text = tmux.wait(lambda s: re.search(r"rc=\d", s) is not None, 20, "the app to end")
+        assert "rc=129" in text, text
+    finally:
+        tmux.kill()
+        subprocess.run(["pkill", "-KILL", "-f", str(script)], check=False)  # had it hung
