@@ -126,6 +126,21 @@ UNUSED_WITH_DIR_FILE = ("target", "target_y", "norm", "ignore")
 (``--seed`` also draws ``--subset``'s samples and a model without a checkpoint: kept)."""
 
 
+def unused_settings(spec: Mapping[str, Any]) -> frozenset[str]:
+    """The settings a stored spec holds (their defaults) that its job does not use
+    (:data:`UNUSED_KEYS`, :data:`UNUSED_WITH_DIR_FILE`): shown as "-", not as if they
+    had shaped its numbers (an interpolation's ``norm filter``)."""
+    unused = set(UNUSED_KEYS.get(str(spec.get("kind", "surface")), {}))
+    if spec.get("dir_file"):
+        unused.update(UNUSED_WITH_DIR_FILE)
+    return frozenset(unused)
+
+
+def shown_setting(spec: Mapping[str, Any], key: str) -> object:
+    """``spec[key]`` as ``show`` and the TUI say it: "-" where the job does not use it."""
+    return "-" if key in unused_settings(spec) else spec.get(key, JobSpec.__dataclass_fields__[key].default)
+
+
 def refuse_unused(kind: str, given: Mapping[str, Any], *, flags: bool = False, named: str | None = None) -> None:
     """Raise a SpecError naming the first of ``given``'s settings that ``kind`` does not
     use (:data:`UNUSED_KEYS`), or that a job given ``dir_file`` does not

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lstui.errors import BadInput, LstuiError
-from lstui.spec import SURF_NAMES, JobSpec, split_keys
+from lstui.spec import SURF_NAMES, JobSpec, shown_setting, split_keys
 from lstui.store import FINISHED, Event, JobRow, JobState, Store
 
 if TYPE_CHECKING:
@@ -266,10 +266,10 @@ def job_details(
            if job.state is JobState.RUNNING and job.kind != "figure" else ""),
         f"  model     {spec.get('model')}  checkpoint {spec.get('checkpoint') or '-'}",
         f"  data      {spec.get('data')}  split {spec.get('split')}  loss {spec.get('loss')}",
-        f"  grid      x {spec.get('x')}  y {spec.get('y') or '-'}  norm {spec.get('norm')}  dir-type {spec.get('dir_type')}",
+        f"  grid      x {spec.get('x')}  y {spec.get('y') or '-'}  norm {shown_setting(spec, 'norm')}  dir-type {spec.get('dir_type')}",
         # what else decides the numbers: a figure is read with these beside it
         f"  settings  subset {spec.get('subset') or 'all'}  seed {_setting(spec, 'seed')}  "
-        f"precision {_setting(spec, 'precision')}  bn {_setting(spec, 'bn')}  ignore {_setting(spec, 'ignore')}",
+        f"precision {_setting(spec, 'precision')}  bn {_setting(spec, 'bn')}  ignore {shown_setting(spec, 'ignore')}",
         f"  results   {job.results_dir}{_files_note(job, files_pending, daemon_running, events)}",
     ]
     if job.kind == "trajectory" and spec.get("dir_file"):  # another run's --dir-file takes it

@@ -18,6 +18,9 @@ from lstui.spec import INTERP_X, JobSpec
 FORM_KINDS = ("surface", "interp")
 DEFAULT_X = {"surface": "-1:1:51", "interp": INTERP_X}
 DEFAULT_DIR_TYPE = {"surface": "weights", "interp": "states"}
+HIDDEN = {"interp": ("norm",)}
+"""The fields a kind of job does not use (an interpolation moves along B − A unscaled):
+hidden while that kind is picked, and not sent (the CLI refuses the flag)."""
 GENERAL = "form"
 """The key of an error that belongs to no single field."""
 
@@ -88,6 +91,8 @@ def validate_form(values: Mapping[str, str]) -> tuple[JobSpec | None, dict[str, 
     out["kind"] = kind
 
     for key in ("model", "data", "norm", "dir_type", "split", "precision", "name"):
+        if key in HIDDEN.get(kind, ()):
+            continue
         if key in ("model", "data") and not text[key]:
             flag = "--" + key
             hint = (

@@ -172,3 +172,27 @@ def test_ls_lists_the_states_asked_for_and_the_newest_few(lab: Lab) -> None:
     bad = lab.cli("ls", "--state", "stopped", check=False)
     assert bad.returncode == 2 and bad.stderr.strip() == (
         "lstui: error: --state 'stopped': give a comma list of queued, running, paused, done, failed, cancelled")
+
+
+def test_show_says_dash_for_the_settings_an_interpolation_does_not_use(lab: Lab, tmp_path) -> None:
+    """An interpolation moves along B − A unscaled, every tensor: `show` said "norm
+    filter" and "ignore biasbn", the defaults it never used (`--norm` is refused for it)."""
+    import torch
+
+    from lstui.datasets import load_data
+    from lstui.models import load_model
+
+    data = load_data("digits")
+    paths = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        model = load_model("mlp", None, input_shape=data.input_shape, num_classes=data.num_classes)
+        paths.append(tmp_path / f"m{seed}.pt")
+        torch.save(model.state_dict(), paths[-1])
+    job_id = lab.submit("interp", "--model", "mlp", "--checkpoint", str(paths[0]),
+                        "--checkpoint-b", str(paths[1]), "--x", "0:1:3")
+    shown = lab.cli("show", str(job_id)).stdout
+    assert "norm -  dir-type states" in shown and "ignore -" in shown, shown
+    surface = lab.submit("surface", "--model", "mlp", "--x", "-1:1:3")
+    shown = lab.cli("show", str(surface)).stdout
+    assert "norm filter  dir-type weights" in shown and "ignore biasbn" in shown, shown

@@ -53,6 +53,35 @@ def test_interp_needs_both_checkpoints_and_one_axis(tmp_path: Path) -> None:
     assert spec is not None and spec.checkpoint_b == str(b)
 
 
+def test_an_interpolation_s_form_hides_the_norm_it_does_not_use(fixed_home: Path, tmp_path: Path) -> None:
+    """The form offered "norm filter" for an interpolation, which moves along B − A
+    unscaled (`submit interp --norm` is refused); `show` then said "norm filter"."""
+    a, b = tmp_path / "a.pt", tmp_path / "b.pt"
+    a.write_bytes(b"")
+    b.write_bytes(b"")
+    spec, errors = validate_form({"kind": "interp", "checkpoint": str(a), "checkpoint_b": str(b),
+                                  "norm": "layer"})
+    assert errors == {} and spec is not None and spec.norm == "filter", "not sent: the default"
+
+    async def drive() -> None:
+        from textual.widgets import Select
+
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            form = await open_form(pilot)
+            row = form.query_one("#field-norm").parent
+            assert row is not None and row.display
+            form.query_one("#field-kind", Select).value = "interp"
+            await pilot.pause(0.1)
+            assert not row.display
+            assert "norm" not in "\n".join(screen_text(app))
+            form.query_one("#field-kind", Select).value = "surface"
+            await pilot.pause(0.1)
+            assert row.display
+
+    asyncio.run(drive())
+
+
 def test_checkpoint_b_without_interp_is_refused() -> None:
     _, errors = validate_form({"checkpoint_b": "/etc/hostname"})
     assert "only an interp job" in errors["checkpoint_b"]

@@ -19,6 +19,7 @@ from textual.widgets import RichLog, Static
 
 from lstui.plots.cells import table_cells
 from lstui.scheduler.compare import SHARPNESS, SHARPNESS_TITLE, shown_rows
+from lstui.spec import shown_setting
 from lstui.store import Event, JobRow, JobState
 from lstui.tui.cells import (
     LEVEL_STYLES,
@@ -139,7 +140,8 @@ def job_facts(job: JobRow, now: float, colour: bool = True, daemon_running: bool
     if job.kind != "figure":  # a figure job draws what the jobs it waits on computed
         grid = f"x {spec.get('x')}" + (f"   y {spec['y']}" if spec.get("y") else "")
         line("grid", grid)
-        line("directions", f"{spec.get('dir_type')}   norm {spec.get('norm')}   ignore {spec.get('ignore')}"
+        line("directions", f"{spec.get('dir_type')}   norm {shown_setting(spec, 'norm')}"
+                           f"   ignore {shown_setting(spec, 'ignore')}"
                            f"   seed {spec.get('seed')}")
         line("compute", f"{spec.get('precision')}   batch {spec.get('batch_size') or 'auto'}"
                         f"   bn {spec.get('bn')}")

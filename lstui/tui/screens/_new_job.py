@@ -14,7 +14,7 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from lstui.errors import LstuiError
 from lstui.spec import JobSpec
-from lstui.tui.form import DEFAULT_DIR_TYPE, DEFAULT_X, FIELDS, GENERAL, validate_form
+from lstui.tui.form import DEFAULT_DIR_TYPE, DEFAULT_X, FIELDS, GENERAL, HIDDEN, validate_form
 
 TITLE = "New job · tab: next field · enter: queue · esc: cancel"
 """Whole in the 56 columns the form leaves at 60 (ctrl+s queues too, from any field)."""
@@ -85,7 +85,15 @@ class NewJobScreen(ModalScreen[int | None]):
     def on_mount(self) -> None:
         for err in self.query(".field-error"):
             err.display = False
+        self._show_fields_of(self.values()["kind"])
         self.query_one("#field-model").focus()
+
+    def _show_fields_of(self, kind: str) -> None:
+        """Hide the fields ``kind`` does not use (:data:`~lstui.tui.form.HIDDEN`)."""
+        for f in FIELDS:
+            row = self.query_one(f"#field-{f.key}").parent
+            if isinstance(row, Widget):
+                row.display = f.key not in HIDDEN.get(kind, ())
 
     def values(self) -> dict[str, str]:
         """The text of every field as it stands."""
@@ -143,6 +151,7 @@ class NewJobScreen(ModalScreen[int | None]):
             self.set_value("x", DEFAULT_X[kind])
         if kind in DEFAULT_DIR_TYPE and values["dir_type"] in DEFAULT_DIR_TYPE.values():
             self.set_value("dir_type", DEFAULT_DIR_TYPE[kind])
+        self._show_fields_of(kind)
 
     @on(Input.Submitted)
     def _submitted(self) -> None:
