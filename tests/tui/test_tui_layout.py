@@ -409,6 +409,23 @@ def test_a_kept_filter_leaves_the_footer_two_rows_at_80_columns(fixed_home: Path
     asyncio.run(drive())
 
 
+@pytest.mark.parametrize("width", [120, 127, 128])
+def test_the_one_row_key_bar_shows_every_key_it_keeps_whole(fixed_home: Path, width: int) -> None:
+    """At exactly 120 columns the one-row bar ended "? Help▏^p palette": q Quit was past
+    the edge. A row only where every key fits; t gives way first (as at 80 columns)."""
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(width, 30)) as pilot:
+            await settle(pilot)
+            await pilot.pause(0.3)
+            assert app.main.query_one(KeyBar).size.height == 1
+            last = screen_text(app)[-1]
+            assert "q Quit" in last and "^p palette" in last, last
+            assert ("t What" in last) == (width >= 128), last
+
+    asyncio.run(drive())
+
+
 def test_the_preview_shows_the_priority_the_narrow_table_leaves_out(fixed_home: Path) -> None:
     async def drive() -> None:
         app = fixed_app(fixed_home)

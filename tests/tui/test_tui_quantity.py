@@ -255,10 +255,16 @@ def test_the_palette_runs_t_and_the_key_bar_shows_it_where_it_adds_no_row(tmp_pa
             await wait_for(pilot, lambda: "escape" in keys(app), 5, "esc in the key bar")
             await pilot.pause(0.3)
             assert "t" not in keys(app) and bar.size.height == 2
-            await pilot.resize_terminal(120, 30)
+            await pilot.resize_terminal(140, 30)
             await wait_for(pilot, lambda: "t" in keys(app), 5, "t back in one row")
             await pilot.pause(0.3)
             assert bar.size.height == 1 and "escape" in keys(app)
+            # at 120 they do not all fit in one row, nor without t: two rows, with q Quit
+            # in view (it was cut off past the edge of one row)
+            await pilot.resize_terminal(120, 30)
+            await wait_for(pilot, lambda: bar.size.height == 2, 5, "two rows at 120 columns")
+            await pilot.pause(0.3)
+            assert "q Quit" in "".join(screen_text(app)[-2:]), screen_text(app)[-2:]
             await pilot.resize_terminal(80, 24)
             await wait_for(pilot, lambda: "t" not in keys(app), 5, "t gone at 80 columns")
             await pilot.press("escape")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from rich.cells import cell_len
 from textual import events
@@ -13,7 +14,7 @@ from textual.widgets import Footer, Input
 from textual.widgets._footer import FooterKey
 
 ONE_ROW_MIN = 120
-"""Terminal widths from this one on show every key in one row."""
+"""Terminal widths from this one on show every key in one row, if they fit in it."""
 
 TYPED_KEYS = frozenset(_character_to_key(chr(code)) for code in range(32, 127))
 """The keys that type a character (``n``, ``plus``, ``question_mark``…): in a text field
@@ -25,10 +26,12 @@ columns fills the two rows, and a kept filter's ``esc Clear`` (the way out of it
 matters more there than a key the help and the command palette also list."""
 
 
-def key_rows(width: int, keys: int, cell: int) -> int:
+def key_rows(width: int, keys: int, cell: int, row: int = 0) -> int:
     """How many rows ``keys`` cells of at least ``cell`` columns need in ``width``
-    columns: one from :data:`ONE_ROW_MIN` on, else at least two."""
-    if width >= ONE_ROW_MIN or keys == 0:
+    columns: one from :data:`ONE_ROW_MIN` on where their ``row`` (the columns of all of
+    them side by side) fits, else at least two (at exactly 120 columns a one-row bar
+    lost its ``q Quit`` past the edge)."""
+    if (width >= ONE_ROW_MIN and width >= row) or keys == 0:
         return 1
     per_row = max(1, width // max(1, cell))
     return max(2, math.ceil(keys / per_row))
@@ -48,15 +51,17 @@ class KeyBar(Footer):
         super().__init__(compact=True)
         self._cell = 1
         self._counts = (0, 0)  # the keys, and those of GIVES_WAY among them
+        self._rows = (0, 0)  # their columns side by side (:func:`_row_width`)
         self._shown: tuple[int, bool] | None = None
 
     def _layout(self) -> tuple[int, bool]:
         """The rows at the terminal's width now, and whether the keys of
         :data:`GIVES_WAY` show."""
-        width, (keys, spare) = self.app.size.width, self._counts
-        rows = key_rows(width, keys, self._cell)
-        if spare and key_rows(width, keys - spare, self._cell) < rows:
-            return key_rows(width, keys - spare, self._cell), False
+        width, (keys, spare), (row, spare_row) = self.app.size.width, self._counts, self._rows
+        rows = key_rows(width, keys, self._cell, row)
+        fewer = key_rows(width, keys - spare, self._cell, row - spare_row)
+        if spare and fewer < rows:
+            return fewer, False
         return rows, True
 
     def compose(self) -> ComposeResult:
@@ -66,6 +71,7 @@ class KeyBar(Footer):
         self._cell = max((_label_width(k) for k in keys), default=1)
         spare = [k for k in keys if isinstance(k, FooterKey) and k.action in GIVES_WAY]
         self._counts = (len(keys), len(spare))
+        self._rows = (_row_width(keys), _row_width(spare))
         self._shown = rows, keep = self._layout()
         if not keep:
             keys = [k for k in keys if k not in spare]
@@ -80,6 +86,12 @@ class KeyBar(Footer):
     def on_resize(self, event: events.Resize) -> None:
         if self._shown is not None and self._shown != self._layout():
             self.call_after_refresh(self.recompose)
+
+
+def _row_width(keys: Sequence[Widget]) -> int:
+    """The columns ``keys`` take in one row: each label and the gap after it, and one
+    more for the command palette's separator."""
+    return sum(_label_width(k) + 1 for k in keys) + 1 if keys else 0
 
 
 def _label_width(key: Widget) -> int:
