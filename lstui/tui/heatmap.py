@@ -13,13 +13,14 @@ Rows go from the largest ``y`` at the top to the smallest at the bottom, as in a
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.ma  # noqa: F401  (np.percentile imports it on first use: 20 ms of the event loop)
-from rich.color import Color
+from rich.color import Color, ColorSystem
 from rich.segment import Segment
 from rich.style import Style
 
@@ -52,10 +53,38 @@ NOT_FINITE_BAND = -2
 NOT_FINITE_LABEL = "NaN/inf"
 
 
-def band_colours(n_bands: int) -> list[RGB]:
-    """``n_bands`` viridis colours, lowest band first."""
+_CUBE = (0, 95, 135, 175, 215, 255)
+"""The channel values of the 256-colour palette's 6×6×6 cube (colours 16 to 231)."""
+
+
+@functools.cache
+def _eight_bit_colours() -> tuple[RGB, ...]:
+    """The cube's colours that a 256-colour terminal shows as themselves: those rich
+    turns into their own palette number (not a near-grey it sends to the grey ramp)."""
+    out = []
+    for number in range(16, 232):
+        k = number - 16
+        rgb = (_CUBE[k // 36], _CUBE[k // 6 % 6], _CUBE[k % 6])
+        if Color.from_rgb(*rgb).downgrade(ColorSystem.EIGHT_BIT).number == number:
+            out.append(rgb)
+    return tuple(out)
+
+
+def band_colours(n_bands: int, *, eight_bit: bool = False) -> list[RGB]:
+    """``n_bands`` viridis colours, lowest band first.
+
+    ``eight_bit``: for a terminal of 256 colours (tmux's default), where neighbouring
+    viridis colours became the same palette colour and two bands one: each band takes
+    the palette colour nearest its viridis colour that no lower band took."""
     if n_bands <= 1:
         return [_VIRIDIS[0]]
+    if eight_bit:
+        palette = np.asarray(_eight_bit_colours(), dtype=np.float64)
+        taken: list[int] = []
+        for rgb in band_colours(n_bands):
+            order = np.argsort(((palette - np.asarray(rgb, dtype=np.float64)) ** 2).sum(axis=1), kind="stable")
+            taken.append(next(int(i) for i in order if int(i) not in taken))
+        return [_eight_bit_colours()[i] for i in taken]
     out: list[RGB] = []
     anchors = np.asarray(_VIRIDIS, dtype=np.float64)
     for t in np.linspace(0.0, 1.0, n_bands):
@@ -284,6 +313,7 @@ def draw_surface(
     plain: bool = False,
     not_finite: np.ndarray | None = None,
     highest: bool = False,
+    eight_bit: bool = False,
 ) -> Picture:
     """Draw ``Z`` (ny, nx) in at most ``cols × rows`` cells, keeping its aspect ratio.
 
@@ -295,11 +325,12 @@ def draw_surface(
         not_finite: (ny, nx), True where a point is computed but NaN or infinite;
             a pixel with no finite point and one of these is drawn as such, not blank.
         highest: mark the largest value (an accuracy), not the smallest.
+        eight_bit: colours a 256-colour terminal tells apart (see :func:`band_colours`).
     """
     x_lo, x_hi = float(x[0]), float(x[-1])
     y_lo, y_hi = float(y[0]), float(y[-1])
     n_bands = len(levels) + 1
-    colours = band_colours(n_bands)
+    colours = band_colours(n_bands, eight_bit=eight_bit)
     width, px_rows = fit(x_hi - x_lo, y_hi - y_lo, cols, rows)
     extreme = extreme_mark(x, y, Z, highest=highest)
     if width == 0 or px_rows == 0:
@@ -355,7 +386,7 @@ def level_formatter(levels: np.ndarray) -> Callable[[float], str]:
 
 
 def legend_lines(levels: np.ndarray, colours: Sequence[RGB], rows: int, *, plain: bool = False,
-                 not_finite: bool = False) -> list[list[Segment]]:
+                 not_finite: bool = False, eight_bit: bool = False) -> list[list[Segment]]:
     """A colour bar: one line per band, highest first, labelled with its lower edge,
     and with ``not_finite`` a last line for NaN/inf pixels.
 
@@ -368,11 +399,11 @@ def legend_lines(levels: np.ndarray, colours: Sequence[RGB], rows: int, *, plain
         return []
     if not_finite:
         extra = Segment(NOT_FINITE_CHAR * 2) if plain else Segment("██", Style(color=Color.from_rgb(*NOT_FINITE)))
-        bar = legend_lines(levels, colours, max(1, rows - 1), plain=plain) if rows > 1 else []
+        bar = legend_lines(levels, colours, max(1, rows - 1), plain=plain, eight_bit=eight_bit) if rows > 1 else []
         return [*bar, [extra, Segment(" " + NOT_FINITE_LABEL)]]
     if len(levels) + 1 > rows:
         levels = merged_levels(levels, rows)
-        colours = band_colours(len(levels) + 1)
+        colours = band_colours(len(levels) + 1, eight_bit=eight_bit)
     n = len(levels) + 1
     chars = band_chars(n)
     format_level = level_formatter(np.asarray(levels, dtype=np.float64))

@@ -101,6 +101,28 @@ def test_the_legend_names_each_band_from_the_top() -> None:
     assert len(legend_lines(np.arange(1.0, 12.0), band_colours(12), 6)) == 6
 
 
+@pytest.mark.parametrize("n_bands", [2, 5, 8, 10, 12, 16, 20])
+def test_a_256_colour_terminal_gets_one_palette_colour_a_band(n_bands: int) -> None:
+    """In tmux's default 256 colours two viridis neighbours became one palette colour:
+    the 80x24 preview of a demo surface drew its 2.0 and 3.0 bands alike."""
+    from rich.color import Color, ColorSystem
+
+    def numbers(colours: list[tuple[int, int, int]]) -> list[int | None]:
+        return [Color.from_rgb(*c).downgrade(ColorSystem.EIGHT_BIT).number for c in colours]
+
+    if n_bands >= 8:
+        assert len(set(numbers(band_colours(n_bands)))) < n_bands, "truecolour's viridis merges"
+    shown = numbers(band_colours(n_bands, eight_bit=True))
+    assert len(set(shown)) == n_bands, shown
+    assert shown[0] == numbers(band_colours(n_bands))[0] and shown[-1] == numbers(band_colours(n_bands))[-1]
+    # the map and its bar alike
+    levels = np.linspace(0.0, 1.0, n_bands - 1)
+    Z = np.linspace(-0.1, 1.1, 40)[None, :].repeat(20, axis=0)
+    picture = draw_surface(np.linspace(-1, 1, 40), np.linspace(-1, 1, 20), Z, 40, 10, levels=levels,
+                           eight_bit=True)
+    assert picture.colours == band_colours(n_bands, eight_bit=True)
+
+
 # -- the poller -----------------------------------------------------------------------
 
 

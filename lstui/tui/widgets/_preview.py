@@ -191,8 +191,10 @@ class SurfaceView(Widget):
         # every colour drawn (it once left every other band out, and the map did not)
         bar_rows = max(1, height - 1 if has_not_finite else height)
         levels = merged_levels(self.levels, bar_rows, highest=self.highest)
-        legend = legend_lines(levels, band_colours(len(levels) + 1), height, plain=self.plain,
-                              not_finite=has_not_finite)
+        # 256 colours (tmux's default): viridis neighbours were one palette colour
+        eight_bit = self.app.console.color_system == "256"
+        legend = legend_lines(levels, band_colours(len(levels) + 1, eight_bit=eight_bit), height,
+                              plain=self.plain, not_finite=has_not_finite, eight_bit=eight_bit)
         legend_w = max((sum(cell_len(s.text) for s in line) for line in legend), default=0)
         info_w = min(INFO_MIN, max((t.cell_len for t in self.info), default=0))
         x_span = float(data.x[-1] - data.x[0])
@@ -204,7 +206,7 @@ class SurfaceView(Widget):
         map_cols, map_rows = below if under else beside
         picture = draw_surface(data.x, data.y, data.arrays[key], map_cols, map_rows,
                                levels=levels, log=self.log_levels, path=data.path, plain=self.plain,
-                               not_finite=not_finite, highest=self.highest)
+                               not_finite=not_finite, highest=self.highest, eight_bit=eight_bit)
         console = self.app.console
         room = max(0, width - (0 if under else picture.width + legend_w + 2 * GAP))
         info = []
