@@ -529,7 +529,7 @@ def _queue_and_report(ctx: click.Context, spec: JobSpec, priority: int) -> None:
 @submit.command("surface", epilog=_SUBMIT_EPILOG)
 @job_options("-1:1:51")
 @click.option("--priority", default=0, show_default=True, type=int,
-              help="higher runs first; equal ones in the order queued")
+              help="higher runs first; of equal ones, a running job, then in the order queued")
 @click.pass_context
 @handle_errors
 def submit_surface(ctx: click.Context, **flags: Any) -> None:
@@ -542,7 +542,7 @@ def submit_surface(ctx: click.Context, **flags: Any) -> None:
 @job_options(INTERP_X, kind="interp")
 @click.option("--checkpoint-b", default=None, help="checkpoint B: x = 1 (required)")
 @click.option("--priority", default=0, show_default=True, type=int,
-              help="higher runs first; equal ones in the order queued")
+              help="higher runs first; of equal ones, a running job, then in the order queued")
 @click.pass_context
 @handle_errors
 def submit_interp(ctx: click.Context, **flags: Any) -> None:
@@ -1254,7 +1254,7 @@ def _plane_into(out_dir: Path, flags: dict[str, Any]) -> JobSpec:
 @job_options(None, kind="trajectory")
 @_trajectory_options
 @click.option("--priority", default=0, show_default=True, type=int,
-              help="higher runs first; equal ones in the order queued")
+              help="higher runs first; of equal ones, a running job, then in the order queued")
 @click.pass_context
 @handle_errors
 def submit_trajectory(ctx: click.Context, **flags: Any) -> None:

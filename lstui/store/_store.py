@@ -92,8 +92,10 @@ _NEXT_UNIT_ID_SQL = (
 )
 """A new job's first unit id, likewise past every unit removed."""
 
-# The next unit to run: of the claimable jobs, the one with the highest priority, then
-# the oldest; of its pending units, the first in the caller's (coarse-to-fine) order.
+# The next unit to run: of the claimable jobs, the one with the highest priority, then a
+# running one (a retried or resumed older job does not take the workers of a newer one
+# running at its priority: what has started finishes), then the oldest; of its pending
+# units, the first in the caller's (coarse-to-fine) order.
 _CLAIM_SQL = f"""
 UPDATE units
 SET state = 'leased', lease_owner = :worker, lease_expires = :expires,
@@ -108,7 +110,7 @@ WHERE id = (
           AND NOT EXISTS (
               SELECT 1 FROM job_deps d JOIN jobs dj ON dj.id = d.depends_on
               WHERE d.job_id = j.id AND dj.state != 'done')
-        ORDER BY j.priority DESC, j.created ASC, j.id ASC
+        ORDER BY j.priority DESC, j.state = 'running' DESC, j.created ASC, j.id ASC
         LIMIT 1)
     ORDER BY u.seq
     LIMIT 1)
@@ -839,7 +841,8 @@ class Store:
         Expired leases go back to pending first (failing a job whose unit has lost
         its worker ``max_attempts`` times). The next unit is the first pending unit,
         in ``seq`` order, of the queued or running job with every dependency done and
-        the highest priority, then the oldest. A queued job becomes running.
+        the highest priority, then a running one, then the oldest. A queued job becomes
+        running.
 
         Args:
             worker_id: the claiming worker (see :meth:`register_worker`).

@@ -113,6 +113,32 @@ def test_higher_priority_runs_first_then_the_older_job(
     assert [c.job_id for c in claims if c] == [new_high, newer_high, old_low, newest_low]
 
 
+def test_an_older_job_resumed_does_not_take_the_workers_of_a_running_one_of_its_priority(
+    store: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    """A retried or resumed older job took the workers of the newer one running ("queued
+    again: its workers went to job 14"), though the two had the same priority: what has
+    started finishes first; a higher priority still goes before it."""
+    older = add_job(store, tmp_path, points=2)
+    clock.advance(1)
+    newer = add_job(store, tmp_path, points=2)
+    store.pause(older)
+    worker = store.register_worker("cpu", 1, "h")
+    first = store.claim_unit(worker, lease_s=10)
+    assert first is not None and first.job_id == newer
+    store.resume(older)
+    assert store.job_state(older) is JobState.QUEUED
+    store.write_points(first.unit_id, worker, [PointRow(i, 1.0) for i in first.todo])
+    assert store.complete_unit(first.unit_id, worker)
+    then = store.claim_unit(worker, lease_s=10)
+    assert then is not None and then.job_id == newer, "the running job's next unit"
+    assert store.job_state(newer) is JobState.RUNNING and store.job_state(older) is JobState.QUEUED
+    store.write_points(then.unit_id, worker, [PointRow(i, 1.0) for i in then.todo])
+    assert store.complete_unit(then.unit_id, worker)
+    last = store.claim_unit(worker, lease_s=10)
+    assert last is not None and last.job_id == older
+
+
 def test_set_priority_reorders_the_queue(store: Store, tmp_path: Path, clock: FakeClock) -> None:
     first = add_job(store, tmp_path, points=1)
     clock.advance(1)
