@@ -222,7 +222,7 @@ def cli(ctx: click.Context, home_text: str | None) -> None:
                                    "for scripts: lstui ls, lstui show JOB, lstui logs JOB")
         from lstui.tui import run_app
 
-        run_app(home)
+        sys.exit(run_app(home))
 
 
 @cli.group()

@@ -396,18 +396,23 @@ def terminal_plot(store: Store, job: JobRow, *, width: int = 80, height: int = 2
     surface = job_surface(store, job)
     key = "train_loss" if "train_loss" in surface.arrays else "test_loss"
     pending = ~surface.computed(key)  # told apart from diverged points on the last line
-    if surface.ycoordinates is None:
-        curves = {k: surface.values(k) for k in surface.arrays}
-        return plots.terminal_lines(
-            surface.xcoordinates, curves, width=width, height=height, title=job.name,
-            color=color, pending=pending,
+    values, label = (None, "") if surface.ycoordinates is None else surface_values(
+        surface, surf_name or key, f"job {job.id}")
+    try:
+        if surface.ycoordinates is None or values is None:
+            curves = {k: surface.values(k) for k in surface.arrays}
+            return plots.terminal_lines(
+                surface.xcoordinates, curves, width=width, height=height, title=job.name,
+                color=color, pending=pending,
+            )
+        return plots.terminal_heatmap(
+            surface.xcoordinates, surface.ycoordinates, values,
+            width=width, height=height, title=f"{job.name} — {label}", color=color,
+            path=_trajectory_path(job) if job.kind == "trajectory" else None, pending=pending,
         )
-    values, label = surface_values(surface, surf_name or key, f"job {job.id}")
-    return plots.terminal_heatmap(
-        surface.xcoordinates, surface.ycoordinates, values,
-        width=width, height=height, title=f"{job.name} — {label}", color=color,
-        path=_trajectory_path(job) if job.kind == "trajectory" else None, pending=pending,
-    )
+    except OverflowError:  # plotext, on a span of 1e-320 (queued before such grids were refused)
+        spans = [f"{a[0]:.3g} to {a[-1]:.3g}" for a in (surface.xcoordinates, surface.ycoordinates) if a is not None]
+        return f"(no terminal plot: its grid spans too little to draw: {', '.join(spans)})"
 
 
 def _trajectory_path(job: JobRow) -> tuple[np.ndarray, np.ndarray] | None:

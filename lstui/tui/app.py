@@ -685,8 +685,12 @@ LEAVE_GRACE_S = 10.0
 without it (a normal leave took up to 7 s on a loaded 2-core machine)."""
 
 
-def run_app(home: Path | None = None) -> None:
+def run_app(home: Path | None = None) -> int:
     """Open the TUI on ``home`` (default ``$LSTUI_HOME`` or ``~/.local/share/lstui``).
+
+    Returns:
+        The app's exit status: 0, or 1 when it ended on an error (Textual has printed
+        its traceback): the shell saw 0 after a crash.
 
     Raises:
         KeyboardInterrupt: it was ended by SIGTERM or SIGHUP (once the terminal is back).
@@ -698,3 +702,4 @@ def run_app(home: Path | None = None) -> None:
         app.leave_timer.cancel()
     if app.terminated:
         raise KeyboardInterrupt
+    return app.return_code or 0

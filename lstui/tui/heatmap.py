@@ -150,6 +150,8 @@ def fit(x_span: float, y_span: float, cols: int, rows: int) -> tuple[int, int]:
     if cols <= 0 or rows <= 0:
         return 0, 0
     aspect = x_span / y_span if y_span > 0 and x_span > 0 else 1.0
+    # a span of 1e-320 beside one of 2 made it infinite (and the app end on an OverflowError)
+    aspect = min(max(aspect, 1e-6), 1e6) if math.isfinite(aspect) else 1.0
     width = min(cols, max(1, int(round(px_rows * aspect))))
     height = min(px_rows, max(1, int(round(width / aspect))))
     return width, height

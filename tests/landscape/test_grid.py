@@ -94,3 +94,35 @@ def test_a_grid_s_centre_is_zero_exactly_not_linspace_s_rounding():
         assert 0.0 in values.tolist() and np.count_nonzero(values == 0.0) == 1, values
         np.testing.assert_allclose(values, np.linspace(axis.min, axis.max, axis.num), rtol=0, atol=1e-12)
     assert 0.0 not in Axis(-1.0, 1.0, 4).coordinates.tolist()  # a grid with no point at 0 keeps none
+
+
+def test_a_grid_whose_points_are_one_in_float32_is_refused_and_one_queued_before_still_shows(tmp_path) -> None:
+    """±1e-320 was taken: every point the same model (the weights are stepped in float32),
+    then `show` ended in plotext's OverflowError and the TUI's preview in one of its own
+    (its aspect infinite), the shell seeing exit 0."""
+    import pytest
+
+    from lstui.errors import GridError
+    from lstui.landscape.grid import parse_axis
+    from lstui.spec import JobSpec
+    from lstui.store import Store
+    from lstui.tui.heatmap import fit
+    from lstui.views import terminal_plot
+    from tests.faults.support import cli_in_process
+
+    for text, step in (("-1e-320:1e-320:3", "1e-320"), ("1:1.0000001:3", "5e-08"), ("-1e-300:1e-300:5", "5e-301")):
+        with pytest.raises(GridError, match=rf"a step of {step} is lost in float32"):
+            JobSpec(model="mlp", x=parse_axis("-1:1:3"), y=parse_axis(text)).checked_size()
+    JobSpec(model="mlp", x=parse_axis("0:1e-30:3")).checked_size()  # tiny, but distinct
+    code, _, err = cli_in_process(["submit", "surface", "--x=-1e-320:1e-320:3"], tmp_path / "home")
+    assert code == 2 and "--x -1e-320:1e-320:3: a step of 1e-320 is lost in float32" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "home").exists()
+    assert fit(2.0, 1e-320, 40, 10)[0] >= 1 and fit(1e-320, 2.0, 40, 10)[1] >= 1
+    # one queued by an older lstui: read back, shown in a line instead of a plot
+    home = tmp_path / "old"
+    spec = JobSpec.from_dict({"model": "mlp", "x": "-1e-320:1e-320:3", "y": "-1:1:3"}, check_files=False)
+    with Store.open_home(home) as store:
+        job_id = store.add_job(kind="surface", name="tiny", spec=spec.to_dict(), total_points=9,
+                               units=[list(range(9))], results_root=home / "results")
+        shown = terminal_plot(store, store.get_job(job_id), color=False)
+    assert shown == "(no terminal plot: its grid spans too little to draw: -1e-320 to 1e-320, -1 to 1)"

@@ -200,3 +200,37 @@ def test_a_tui_whose_terminal_died_still_ends_on_sighup(stopped_home: Path, tmp_
     finally:
         tmux.kill()
         subprocess.run(["pkill", "-KILL", "-f", str(script)], check=False)  # had it hung
+
+
+CRASHING = """
+import sys
+from pathlib import Path
+
+import lstui.tui.app as app
+
+
+def broken(self, width):
+    raise RuntimeError("a drawing bug")
+
+
+app.LstuiApp.follow_width = broken
+from lstui.cli import cli
+
+sys.argv = ["lstui", "--home", sys.argv[1]]
+cli()
+"""
+
+
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
+def test_a_tui_that_ends_on_an_error_exits_non_zero(stopped_home: Path, tmp_path: Path) -> None:
+    """A job whose preview raised ended the app with Textual's traceback, and exit 0."""
+    script = tmp_path / "crashing.py"
+    script.write_text(CRASHING)
+    tmux = Tmux(tmp_path / "tmux.sock", "shell")
+    tmux.start("env PS1='$ ' bash --norc --noprofile", 80, 24)
+    try:
+        tmux.type(f"{sys.executable} {script} {stopped_home} 2>/dev/null; echo rc=$?\n")
+        text = tmux.wait(lambda s: re.search(r"rc=\d", s) is not None, 30, "the app to end")
+        assert "rc=1" in text, text
+    finally:
+        tmux.kill()
