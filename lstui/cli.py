@@ -1029,10 +1029,13 @@ def daemon() -> None:
 @click.option("--export", "export_formats", default="png,pdf", show_default=True, help="figures exported when a job finishes ('' for none)")
 @click.option("--max-gpu-share", default=0.5, show_default=True, type=click.FloatRange(0.0, 1.0),
               help="leave alone a GPU whose memory other processes use more than this share of")
+@click.option("--kill-after", default=30.0, show_default=True, type=click.FloatRange(1.0, 86400.0),
+              help="seconds a worker may go on with a point of a job cancelled, paused or failed "
+                   "meanwhile (a hung point) before it is killed and a fresh one started")
 @click.pass_context
 @handle_errors
 def daemon_start(ctx: click.Context, devices: str | None, ray_address: str, foreground: bool,
-                 export_formats: str, max_gpu_share: float) -> None:
+                 export_formats: str, max_gpu_share: float, kill_after: float) -> None:
     """Start the daemon (detached unless --foreground)."""
     import math
 
@@ -1044,7 +1047,8 @@ def daemon_start(ctx: click.Context, devices: str | None, ray_address: str, fore
     if math.isnan(max_gpu_share):
         raise SpecError("--max-gpu-share must be a number from 0 to 1, got nan")
     home = _home(ctx)
-    extra = ["--export", export_formats, "--max-gpu-share", str(max_gpu_share), "--ray-address", ray_address]
+    extra = ["--export", export_formats, "--max-gpu-share", str(max_gpu_share), "--ray-address", ray_address,
+             "--kill-after", str(kill_after)]
     parsed = parse_devices(devices)
     if any(d in RAY_DEVICES for d in parsed):
         from lstui.scheduler.daemon import refuse_if_running

@@ -102,6 +102,13 @@ RETRY_WORDS = "the daemon tries again in"
 """How a job's log says its files wait for another try (``lstui show`` looks for it)."""
 STOP_WAIT_S = 30.0
 """How long a stopping daemon waits for its workers to finish the point in hand."""
+LEFT_JOB_WAIT_S = 30.0
+"""How long a worker may go on computing a point of a job cancelled, paused or failed
+meanwhile (it stops after the point in hand) before the daemon kills it and starts a
+fresh one: a point stuck in a hung data loader or device call held its worker, and
+every job queued behind it, until the daemon stopped."""
+LEFT_JOB_LOOK_S = 2.0
+"""How often the daemon looks for such workers."""
 STOP_BUDGET_S = 45.0
 """How long after a stop began a stopping daemon stops starting the files of finished
 jobs (figures take a second or more a job): with a backlog of hundreds, ``lstui daemon
@@ -311,6 +318,9 @@ class Daemon:
     failed: bool = False  # it stopped on a damaged database
     _pages_checked: bool = False  # the store's pages checked at start (Store.check_pages)
     stop_reason: str | None = None  # the signal that stopped it (SIGTERM: lstui daemon stop)
+    left_job_wait_s: float = LEFT_JOB_WAIT_S
+    _left_since: dict[int, float] = field(default_factory=dict)  # worker → (monotonic) its job stopped
+    _left_look: float = -math.inf
 
     def request_stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
         # said in the log when the loop sees it (a signal handler must not log: its lock)
@@ -473,6 +483,39 @@ class Daemon:
                 slot.proc = None
             if slot.proc is None and now >= slot.next_start and not self.stopping:
                 self._start(slot)
+
+    def _free_workers_of_stopped_jobs(self, store: Store) -> None:
+        """Kill a worker still computing a point of a job cancelled, paused or failed
+        :attr:`left_job_wait_s` ago (:meth:`_tend_workers` starts a fresh one); its
+        units go back uncounted."""
+        now = time.monotonic()
+        if now - self._left_look < LEFT_JOB_LOOK_S:
+            return
+        self._left_look = now
+        by_pid = {s.proc.pid: s for s in self.slots if s.proc is not None and s.proc.poll() is None}
+        still: dict[int, float] = {}
+        for w in store.workers():
+            slot = by_pid.get(w.pid)
+            if slot is None or slot.proc is None or w.state == "retired" or w.current_job is None:
+                continue
+            try:
+                state = store.job_state(w.current_job)
+            except JobNotFound:
+                continue
+            if state not in (JobState.CANCELLED, JobState.PAUSED, JobState.FAILED):
+                continue
+            since = still[w.id] = self._left_since.get(w.id, now)
+            if now - since < self.left_job_wait_s:
+                continue
+            slot.proc.kill()
+            slot.proc.wait()
+            del still[w.id]
+            why = (f"worker {w.id} on {w.device} was still computing a point of job {w.current_job}, "
+                   f"{state.value} {now - since:.0f} s before, and was killed; a fresh one starts")
+            store.release_stopped_worker(w.id, why, requeued="queued again: its worker was killed")
+            log.warning("%s", why)
+            store.add_event(None, "warning", why)
+        self._left_since = still
 
     def _recover(self, store: Store, *, startup: bool = False) -> None:
         """Give back the units of dead workers and of expired leases.
@@ -683,6 +726,7 @@ class Daemon:
                 if self.stopping:
                     break
                 try:
+                    self._free_workers_of_stopped_jobs(store)
                     self._tend_workers(store)
                     self._recover(store)
                     backoff = 0.0
@@ -829,6 +873,8 @@ def main(argv: list[str] | None = None) -> int:
         "--export", default="png,pdf", help="formats exported when a job finishes ('' for none)"
     )
     parser.add_argument("--ray-address", default="auto", help="the Ray cluster of ray devices")
+    parser.add_argument("--kill-after", type=float, default=LEFT_JOB_WAIT_S,
+                        help="kill a worker still on a point of a job stopped this many seconds ago")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s daemon[{os.getpid()}] %(levelname)s %(message)s"
@@ -842,7 +888,7 @@ def main(argv: list[str] | None = None) -> int:
         formats = parse_export_formats(args.export)
         daemon = Daemon(
             home, parse_devices(args.devices), lease_s=args.lease, export_formats=formats,
-            max_gpu_share=args.max_gpu_share, ray_address=args.ray_address,
+            max_gpu_share=args.max_gpu_share, ray_address=args.ray_address, left_job_wait_s=args.kill_after,
         )
         signal.signal(signal.SIGTERM, daemon.request_stop)
         # a file-size limit (a full quota) must give an error to handle, not kill the process

@@ -56,6 +56,22 @@ class Diverging(nn.Module):
         return z
 
 
+class Hanging(Slow):
+    """The slow MLP, whose forward pass hangs (a stuck data loader or device call) once a
+    file ``hang_now`` lies beside this module."""
+
+    def forward(self, x):
+        import os
+
+        while os.path.exists(os.path.join(os.path.dirname(__file__), "hang_now")):
+            time.sleep(0.1)
+        return super().forward(x)
+
+
+def hanging():
+    return Hanging(0.05)
+
+
 def slow():
     return Slow(0.05)
 

@@ -158,3 +158,35 @@ def test_a_worker_crashed_in_native_code_leaves_its_stack_in_the_log(lab: Lab) -
     log = (lab.home / "daemon.log").read_text()
     assert "Fatal Python error: Segmentation fault" in log, log
     assert "was killed by signal 11" in log, log
+
+
+def test_a_worker_hung_in_a_cancelled_job_is_killed_and_the_queue_moves_on(tmp_path: Path) -> None:
+    """A cancelled job's worker stuck inside a point (a hung data loader or device call)
+    kept its job in hand for good: the next job stayed queued until `daemon stop` killed
+    the worker 30 s into its stop."""
+    from tests.faults.support import write_fault_models
+
+    modules = write_fault_models(tmp_path / "modules")  # its own: the file below hangs its model
+    hang = modules / "hang_now"
+    lab = Lab(tmp_path / "home", modules)
+    try:
+        _hung_worker_killed(lab, hang)
+    finally:
+        hang.unlink(missing_ok=True)
+        lab.teardown()
+
+
+def _hung_worker_killed(lab: Lab, hang: Path) -> None:
+    lab.start_daemon("cpu:1", "--export", "", "--kill-after", "3")
+    stuck = lab.submit("surface", "--model", "fault_models:hanging", "--data", "digits", "--subset", "150",
+                       "--x", "-1:1:7", "--y", "-1:1:7")
+    lab.wait_job(stuck, ("running",))
+    wait_until("a point", lambda: lab.job(stuck)["done_points"] > 0)
+    hang.touch()
+    behind = lab.submit("surface", "--model", "mlp", "--data", "digits", "--subset", "150", "--x", "-1:1:3")
+    assert lab.cli("cancel", str(stuck)).returncode == 0
+    done = lab.wait_job(behind, ("done",), timeout_s=90)
+    assert done["done_points"] == 3
+    said = lab.events()
+    assert any(f"was still computing a point of job {stuck}, cancelled" in m and "was killed" in m for m in said), said
+    assert lab.job(stuck)["state"] == "cancelled"
