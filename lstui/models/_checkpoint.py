@@ -54,8 +54,21 @@ def load_checkpoint(path: str | Path, *, trust: bool = False) -> dict[str, torch
     except Exception as error:  # any failure to read means the file is not usable
         raise CheckpointError(_unreadable(file, error, trust)) from error
     state = strip_wrapper_prefixes(_find_state_dict(stored, file))
+    _check_has_data(state, file)
     _check_no_nan(state, file)
     return state
+
+
+def _check_has_data(state: Mapping[str, torch.Tensor], file: Path) -> None:
+    """Refuse tensors with no data (on the ``meta`` device: a model built there and saved
+    before its weights were made): loading them failed in a 60-line traceback."""
+    empty = [key for key, value in state.items() if isinstance(value, torch.Tensor) and value.is_meta]
+    if empty:
+        more = f" and {len(empty) - 1} more" if len(empty) > 1 else ""
+        raise CheckpointError(
+            f"checkpoint {str(file)!r} holds tensors with no data (on the meta device): {empty[0]}{more}; "
+            "it was saved from a model whose weights were never made"
+        )
 
 
 def has_running_statistics(path: str | Path, *, trust: bool = False) -> bool:

@@ -122,6 +122,20 @@ def test_a_nan_in_a_batchnorm_running_variance_is_refused(tmp_path: Path) -> Non
         load_checkpoint(_saved(tmp_path / "bn.pt", state))
 
 
+def test_a_checkpoint_of_meta_tensors_is_refused_in_one_line(tmp_path: Path) -> None:
+    """Saved from a model built on the meta device: `run` printed a 60-line traceback
+    from load_state_dict, `submit` queued a job that failed on its worker."""
+    state = {k: v.to("meta") for k, v in build_model("mlp").state_dict().items()}
+    path = _saved(tmp_path / "meta.pt", state)
+    with pytest.raises(CheckpointError, match=r"holds tensors with no data \(on the meta device\): fc1\.weight and 5 more"):
+        load_checkpoint(path)
+    for command in (("run", "surface", "--out", str(tmp_path / "out"), "--device", "cpu"), ("submit", "surface")):
+        result = run_lstui(*command, *SMALL, "--checkpoint", str(path), home=tmp_path / "home", cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert "meta.pt' holds tensors with no data" in _one_error_line(result.stderr)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "home" / "results").exists()
+
+
 def test_lstui_run_refuses_a_nan_checkpoint_before_computing_a_point(
     tmp_path: Path, nan_checkpoint: Path
 ) -> None:
