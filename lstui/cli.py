@@ -883,7 +883,8 @@ job's files and their log lines (a 51×51 surface's figures take a few seconds).
 @cli.command("logs")
 @click.argument("job")
 @click.option("-f", "--follow", is_flag=True,
-              help="keep printing new lines until the job finishes and its files are written")
+              help="keep printing new lines until the job finishes and its files are written "
+                   "(exit 1 when it ends failed or cancelled, as submit --wait)")
 @click.option("--debug", is_flag=True, help="also show debug lines (tracebacks)")
 @click.pass_context
 @handle_errors
@@ -892,7 +893,7 @@ def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
     import time
 
     from lstui.scheduler.daemon import daemon_status, finish_marked
-    from lstui.store import FINISHED
+    from lstui.store import FINISHED, JobState
     from lstui.views import format_event
 
     (job_id,) = _parse_job_ids((job,))
@@ -913,11 +914,16 @@ def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
                 break
             if store.job_state(job_id) in FINISHED:
                 files_by = files_by or time.monotonic() + FOLLOW_FILES_S
-                if (finish_marked(store.get_job(job_id)) or time.monotonic() > files_by
+                ended = store.get_job(job_id)
+                # a job that ended with no point (failed as it started) has no files to come
+                nothing_to_write = ended.state is not JobState.DONE and not ended.done_points
+                if (nothing_to_write or finish_marked(ended) or time.monotonic() > files_by
                         or not daemon_status(store.path.parent).running):
                     for event in store.events(job_id, after_id=last):  # the lines written with the mark
                         if event.level != "debug" or debug:
                             click.echo(format_event(event))
+                    if ended.state is not JobState.DONE:  # as submit --wait: a script sees it
+                        sys.exit(1)
                     break
             time.sleep(0.5)
 

@@ -25,6 +25,26 @@ def test_logs_follow_ends_after_the_lines_of_the_files_the_daemon_wrote(lab: Lab
     assert lines == lab.cli("logs", "1").stdout.splitlines()  # nothing came after
 
 
+def test_logs_follow_of_a_job_that_failed_as_it_started_ends_at_once_with_exit_1(lab: Lab) -> None:
+    """It waited a minute for files that never come (a job that failed before its first
+    point has none), then exited 0."""
+    import time
+
+    ckpt = lab.home.parent / "gone.pt"
+    code = ("import torch; from lstui.models import build_model\n"
+            f"torch.save(build_model('mlp', input_shape=(1, 8, 8)).state_dict(), {str(ckpt)!r})\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    job = lab.submit("surface", "--model", "mlp", "--checkpoint", str(ckpt), "--x", "-1:1:3")
+    ckpt.unlink()  # gone before a worker reads it: the job fails as it starts
+    lab.start_daemon("cpu:1", "--export", "")
+    lab.wait_job(job, ("failed",))
+    began = time.monotonic()
+    follow = lab.cli("logs", str(job), "-f", check=False)
+    assert follow.returncode == 1, follow.stderr
+    assert time.monotonic() - began < 20, "not the minute it waited for files"
+    assert follow.stdout.splitlines() == lab.cli("logs", str(job)).stdout.splitlines()
+
+
 def test_a_negative_priority_needs_no_double_dash(lab: Lab) -> None:
     lab.cli("submit", "surface", "--model", "mlp", "--data", "digits", "--x", "-1:1:3")
     assert lab.cli("priority", "1", "-3").stdout.strip() == "job 1: priority -3"
