@@ -123,7 +123,7 @@ def job_summary(
     (scripts compare them); ``stalled`` says that no daemon computes a running job;
     ``files_pending`` whether a daemon has still to write a finished job's surface file
     and figures (None while it has not finished: a job is done when its last point is
-    stored, its files come after)."""
+    stored, its files come after); ``error`` why a failed job failed (None otherwise)."""
     return {
         "id": job.id,
         "name": job.name,
@@ -141,6 +141,7 @@ def job_summary(
         if job.state is JobState.RUNNING and job.kind != "figure" else None,
         "stalled": stalled(job, daemon_running=daemon_running),
         "files_pending": files_pending if job.state in FINISHED else None,
+        "error": job.error if job.state is JobState.FAILED else None,
     }
 
 

@@ -43,6 +43,9 @@ def test_logs_follow_of_a_job_that_failed_as_it_started_ends_at_once_with_exit_1
     assert follow.returncode == 1, follow.stderr
     assert time.monotonic() - began < 20, "not the minute it waited for files"
     assert follow.stdout.splitlines() == lab.cli("logs", str(job)).stdout.splitlines()
+    # why, in `ls --json` too (a script listing failed jobs had to `show` each one)
+    listed = {j["id"]: j for j in json.loads(lab.cli("ls", "--all", "--json").stdout)}
+    assert "gone.pt" in listed[job]["error"], listed[job]
 
 
 def test_a_negative_priority_needs_no_double_dash(lab: Lab) -> None:
