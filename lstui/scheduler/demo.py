@@ -25,7 +25,7 @@ from rich.console import Console
 from lstui.errors import LstuiError
 from lstui.landscape.grid import Axis
 from lstui.results.h5files import write_private_bytes
-from lstui.scheduler.compare import SHARPNESS
+from lstui.scheduler.compare import SHARPNESS, shown_rows
 from lstui.spec import JobSpec
 from lstui.store import FINISHED, JobState, Store
 from lstui.views import id_ranges, rows_text
@@ -246,7 +246,7 @@ def _run_demo(home: Path | None, out: Path, *, quick: bool, devices: str | None,
     console.print(f"[bold]figures:[/] {sharp} ({len(figures)} files) in {time.monotonic() - start:.0f} s")
     for path in sorted(p for p in figures if p.name.endswith(f"{SHARPNESS}.json")):
         console.print(f"\n{path.with_suffix('.csv').name}:", markup=False)
-        console.print(rows_text(json.loads(path.read_text())), markup=False, soft_wrap=True)
+        console.print(rows_text(shown_rows(json.loads(path.read_text()))), markup=False, soft_wrap=True)
         console.print()
     print(sharp)
     return code
