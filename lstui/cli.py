@@ -10,6 +10,7 @@ import errno
 import functools
 import io
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -1481,13 +1482,31 @@ def reference_flags(args: Sequence[str]) -> list[str]:
     return out
 
 
+_GLYPHS_SAID: list[bool] = []
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: object = None, line: str | None = None) -> None:
+    """A warning from a library (matplotlib, torch) as one line, without its source line;
+    the figures' missing glyphs (a name in a script the font lacks), once, not a line each."""
+    text = " ".join(str(message).split())
+    if text.startswith("Glyph ") and "missing from font" in text:
+        if _GLYPHS_SAID:
+            return
+        _GLYPHS_SAID.append(True)
+        text = f"the figures' font lacks some characters of their text, drawn as boxes ({text})"
+    click.echo(f"lstui: warning: {text}", err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: usage errors become one line and exit code 2."""
     for stream in (sys.stdout, sys.stderr):  # a terminal that is not UTF-8: `?`, not a traceback
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="replace")
     _interrupt_on_termination()
+    warnings.showwarning = _show_warning
     no_command = getattr(click.exceptions, "NoArgsIsHelpError", ())
+    args: list[str] = []
     try:
         args = reference_flags(home_first(sys.argv[1:] if argv is None else argv))
         code = cli.main(args=args, prog_name="lstui", standalone_mode=False)
@@ -1497,6 +1516,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(0)
     except click.UsageError as exc:
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        if "--checkpoints" in args and exc.format_message().startswith("Got unexpected extra argument"):
+            # `--checkpoints run/model_*.t7` unquoted: the shell gave the files one by one
+            hint = " (quote --checkpoints' glob, as in --checkpoints 'run/model_*.t7': the shell expanded it)"
         click.echo(f"lstui: error: {exc.format_message()}{hint}", err=True)
         sys.exit(2)
     except click.ClickException as exc:

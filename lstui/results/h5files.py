@@ -326,6 +326,13 @@ def read_surface(path: Path) -> SurfaceFile:
             raise BadInput(f"surface file {str(path)!r} has no 'xcoordinates'")
         x = np.array(f["xcoordinates"], dtype=np.float64)
         y = np.array(f["ycoordinates"], dtype=np.float64) if "ycoordinates" in f else None
+        for name, axis in (("xcoordinates", x), ("ycoordinates", y)):
+            values = axis.ravel() if axis is not None else np.empty(0)
+            steps = np.diff(values)
+            if steps.size and not (np.all(steps > 0) or np.all(steps < 0)):
+                # every x the same drew a figure of nothing, under matplotlib's warnings
+                raise BadInput(f"surface file {str(path)!r}: its {name} ({values[0]:g} … {values[-1]:g}) "
+                               "are not a grid's: they repeat a value or turn back")
         shape = (len(x),) if y is None else (len(y), len(x))
         arrays: dict[str, np.ndarray] = {}
         for key in SURFACE_KEYS:

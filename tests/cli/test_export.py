@@ -526,3 +526,30 @@ def test_a_reference_trajectory_is_drawn_as_plot_2d_is_told_it_and_bad_files_are
     assert flat.returncode == 2 and "is 1D" in flat.stderr
     job = run_lstui("export", "3", "--proj-file", str(proj))
     assert job.returncode == 2 and "--proj-file is for a surface file" in job.stderr
+
+
+def test_a_surface_file_whose_coordinates_are_all_equal_is_refused_in_one_line(tmp_path):
+    """Every x 0.0: export drew a figure of nothing under matplotlib's warnings, exit 0."""
+    path = tmp_path / "dupx.h5"
+    with h5py.File(path, "w") as f:
+        f["xcoordinates"] = np.zeros(5)
+        f["ycoordinates"] = np.linspace(-1, 1, 5)
+        f["train_loss"] = np.ones((5, 5))
+    result = run_lstui("export", str(path), "--format", "png", home=tmp_path / "home")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"lstui: error: surface file {str(path)!r}: its xcoordinates (0 … 0) are not a grid's: "
+        "they repeat a value or turn back"]
+    assert list(tmp_path.glob("*.png")) == []
+
+
+def test_a_name_the_figures_font_lacks_is_one_warning_line(tmp_path):
+    """A CJK --name printed 8 multi-line matplotlib UserWarnings, one a glyph."""
+    out = tmp_path / "out"
+    result = run_lstui("run", "surface", "--model", "mlp", "--subset", "50", "--x", "-1:1:3", "--y", "-1:1:3",
+                       "--name", "名前 テスト", "--out", str(out), home=tmp_path / "home")
+    assert result.returncode == 0, result.stderr
+    said = [line for line in result.stderr.splitlines() if "Glyph" in line or "Warning" in line]
+    assert len(said) == 1, result.stderr
+    assert said[0].startswith("lstui: warning: the figures' font lacks some characters of their text")
+    assert (out / "surface_train_loss_2dcontour.png").exists()

@@ -487,3 +487,12 @@ def test_a_target_with_weights_directions_of_a_batchnorm_net_says_x_1_is_not_b(t
                  ["--model", "mlp", "--checkpoint", str(tmp_path / "ma.pt"), "--target", str(tmp_path / "mb.pt")]):
         code, _, err = cli_in_process(["submit", "surface", *argv, *grid], home)
         assert code == 0 and "BatchNorm" not in err, (argv, err)  # B itself at 1: nothing to say
+
+
+def test_an_unquoted_checkpoints_glob_is_said_to_need_quotes(tmp_path: Path) -> None:
+    """The shell expanded `--checkpoints run/model_*.pt`: click's "Got unexpected extra
+    arguments (…)" said nothing of why."""
+    files = [tmp_path / f"model_{n}.pt" for n in (1, 2, 3)]
+    line = _fails(tmp_path / "home", "submit", "trajectory", "--checkpoints", *map(str, files))
+    assert line.startswith("lstui: error: Got unexpected extra arguments")
+    assert line.endswith("(quote --checkpoints' glob, as in --checkpoints 'run/model_*.t7': the shell expanded it)")
