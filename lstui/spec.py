@@ -528,5 +528,6 @@ def _file(path: str, flag: str, base: Path | None, must_exist: bool) -> str:
     if must_exist and Path(resolved).is_dir():
         raise SpecError(f"{flag} {path!r} is a folder; give a file")
     if must_exist and not Path(resolved).is_file():
-        raise SpecError(f"{flag} {path!r}: no such file")
+        there = Path(resolved).exists()  # a FIFO, /dev/null: there, but not a file to read
+        raise SpecError(f"{flag} {path!r}: {'not a regular file' if there else 'no such file'}")
     return resolved

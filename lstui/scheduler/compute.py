@@ -203,6 +203,8 @@ def load_or_make_directions(
     if spec.dir_file:
         if not path.exists():
             raise BadInput(f"--dir-file {spec.dir_file!r}: no such file")
+        if not path.is_file():
+            raise BadInput(f"--dir-file {spec.dir_file!r}: not a regular file")
         try:
             return read_fitting_directions(path, tensors, wanted), path
         except BadInput as exc:

@@ -61,6 +61,7 @@ from lstui.scheduler.devices import RAY_DEVICES
 from lstui.store import (
     DEFAULT_TIMEOUT_S,
     FINISHED,
+    WORKER_DIED,
     JobRow,
     JobState,
     Store,
@@ -321,6 +322,7 @@ class Daemon:
     left_job_wait_s: float = LEFT_JOB_WAIT_S
     _left_since: dict[int, float] = field(default_factory=dict)  # worker → (monotonic) its job stopped
     _left_look: float = -math.inf
+    _exits: dict[int, str] = field(default_factory=dict)  # pid → how its worker process ended
 
     def request_stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
         # said in the log when the loop sees it (a signal handler must not log: its lock)
@@ -469,6 +471,7 @@ class Daemon:
             if slot.proc is not None and slot.proc.poll() is not None:
                 code = slot.proc.returncode
                 how = f"was killed by signal {-code}" if code < 0 else f"exited with {code}"
+                self._exits[slot.proc.pid] = how  # for its units' log: how their worker died
                 log.warning("worker pid %d on %s %s", slot.proc.pid, slot.device, how)
                 if now - slot.started_at >= HEALTHY_RUN_S:
                     slot.restarts = 0
@@ -529,13 +532,14 @@ class Daemon:
         dead = [
             w for w in workers if w.state != "retired" and w.host == host and not _pid_alive(w.pid)
         ]
-        if dead or startup:
-            store.recover_workers([w.id for w in dead])
-            for w in dead:
-                store.retire_worker(w.id)
-                log.info(
-                    "worker %d (pid %d on %s) is gone; its units are back", w.id, w.pid, w.device
-                )
+        if startup and not dead:
+            store.recover_workers([])
+        for w in dead:  # each with how it ended, if this daemon saw its process end
+            how = self._exits.pop(w.pid, None)
+            store.recover_workers([w.id], why=f"its worker died: it {how}" if how else WORKER_DIED)
+        for w in dead:
+            store.retire_worker(w.id)
+            log.info("worker %d (pid %d on %s) is gone; its units are back", w.id, w.pid, w.device)
         store.requeue_expired()
 
     # -- files ----------------------------------------------------------------------

@@ -6,7 +6,7 @@ The only package of lstui that writes SQL. See :class:`Store`.
 from lstui.store._paths import DB_NAME, default_home, safe_name
 from lstui.store._rows import Event, JobRow, PointRow, UnitClaim, UnitRow, WorkerRow
 from lstui.store._schema import SCHEMA_VERSION
-from lstui.store._store import DEFAULT_TIMEOUT_S, PACE_WINDOW_S, Store
+from lstui.store._store import DEFAULT_TIMEOUT_S, PACE_WINDOW_S, WORKER_DIED, Store
 from lstui.store.states import (
     ACTIONS,
     FINISHED,
@@ -32,6 +32,7 @@ __all__ = [
     "Store",
     "UnitClaim",
     "UnitRow",
+    "WORKER_DIED",
     "WorkerRow",
     "can_transition",
     "check_action",

@@ -92,6 +92,9 @@ _NEXT_UNIT_ID_SQL = (
 )
 """A new job's first unit id, likewise past every unit removed."""
 
+WORKER_DIED = "its worker died"
+"""Why a dead worker's units went back, when nothing more is known of its end."""
+
 # The next unit to run: of the claimable jobs, the one with the highest priority, then a
 # running one (a retried or resumed older job does not take the workers of a newer one
 # running at its priority: what has started finishes), then the oldest; of its pending
@@ -1161,13 +1164,16 @@ class Store:
             max_attempts,
         )
 
-    def recover_workers(self, dead_worker_ids: Iterable[int], *, max_attempts: int = 3) -> int:
+    def recover_workers(self, dead_worker_ids: Iterable[int], *, max_attempts: int = 3,
+                        why: str = WORKER_DIED) -> int:
         """Units leased by the named dead workers (or by retired ones) go back to pending.
 
         Unlike :meth:`recover_orphans` this names the dead, so a worker that registers
         while the caller looks is never mistaken for one. Running jobs that no worker
         holds a unit of go back to queued; a unit that has lost its worker
         ``max_attempts`` times fails its job. Returns how many units were taken back.
+        ``why``: how they died, as the units' and jobs' logs say it (the daemon knows a
+        worker's exit status: "its worker died: it exited with 7").
         """
         dead = json.dumps(sorted({int(w) for w in dead_worker_ids}))
         return self._recover_where(
@@ -1175,11 +1181,13 @@ class Store:
             " OR lease_owner IN (SELECT id FROM workers WHERE state = 'retired'))",
             (dead,),
             max_attempts,
+            why,
         )
 
-    def _recover_where(self, where: str, params: tuple[Any, ...], max_attempts: int) -> int:
+    def _recover_where(self, where: str, params: tuple[Any, ...], max_attempts: int,
+                       why: str = WORKER_DIED) -> int:
         with self._immediate() as c:
-            n = self._requeue(c, where, params, max_attempts, "its worker died")
+            n = self._requeue(c, where, params, max_attempts, why)
             self._queue_unheld(c, "requeued: no worker holds it")
             return n
 
@@ -1504,7 +1512,9 @@ class Store:
                     u["job_id"],
                     state,
                     f"unit {u['seq']} lost its worker {u['attempts']} times, last because "
-                    f"{reason}; it may be crashing the worker (out of memory?)",
+                    f"{reason}; it may be crashing the worker"
+                    # a process killed (SIGKILL: the kernel's OOM killer), or gone we know not how
+                    + (" (out of memory?)" if why == WORKER_DIED or "signal 9" in why else ""),
                 )
         return len(lost)
 

@@ -190,3 +190,22 @@ def _hung_worker_killed(lab: Lab, hang: Path) -> None:
     said = lab.events()
     assert any(f"was still computing a point of job {stuck}, cancelled" in m and "was killed" in m for m in said), said
     assert lab.job(stuck)["state"] == "cancelled"
+
+
+def test_a_job_whose_worker_keeps_exiting_says_how_it_ended(tmp_path: Path) -> None:
+    """"unit 0 lost its worker 3 times, last because its worker died (worker 5); it may be
+    crashing the worker (out of memory?)": daemon.log had "exited with 7", the job not."""
+    from tests.faults.support import write_fault_models
+
+    modules = write_fault_models(tmp_path / "modules")
+    (modules / "exit_now").touch()  # from the first forward pass the worker prepares the job with
+    lab = Lab(tmp_path / "home", modules)
+    try:
+        lab.start_daemon("cpu:1", "--export", "")
+        job = lab.submit("surface", "--model", "fault_models:exiting", "--data", "digits", "--subset", "50",
+                         "--x", "-1:1:3")
+        failed = lab.wait_job(job, ("failed",), timeout_s=120)
+    finally:
+        lab.teardown()
+    assert "lost its worker 3 times, last because its worker died: it exited with 7" in failed["error"], failed
+    assert "out of memory" not in failed["error"]

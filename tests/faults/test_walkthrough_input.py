@@ -496,3 +496,14 @@ def test_an_unquoted_checkpoints_glob_is_said_to_need_quotes(tmp_path: Path) -> 
     line = _fails(tmp_path / "home", "submit", "trajectory", "--checkpoints", *map(str, files))
     assert line.startswith("lstui: error: Got unexpected extra arguments")
     assert line.endswith("(quote --checkpoints' glob, as in --checkpoints 'run/model_*.t7': the shell expanded it)")
+
+
+def test_a_fifo_or_dev_null_as_checkpoint_is_not_called_missing(tmp_path: Path) -> None:
+    """`--checkpoint /dev/null` (or a FIFO) said "no such file": it is there."""
+    import os
+
+    fifo = tmp_path / "fifo.pt"
+    os.mkfifo(fifo)
+    for path in (str(fifo), "/dev/null"):
+        line = _fails(tmp_path / "home", "submit", "surface", "--model", "mlp", "--checkpoint", path, "--x", "-1:1:3")
+        assert line == f"lstui: error: --checkpoint {path!r}: not a regular file"
