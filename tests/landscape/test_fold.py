@@ -130,6 +130,23 @@ def test_the_folded_evaluator_follows_every_point(dir_type: str, bn: str) -> Non
     assert len(losses) == 3, "the loss moved with the point, and came back at the centre"
 
 
+def test_a_diverged_model_is_folded_without_blaming_the_folding(caplog: pytest.LogCaptureFixture) -> None:
+    """Weights × 1e30: the model's own outputs were inf/NaN, and the check said
+    "convolutions and ReLUs not fused: largest difference nan" and "BatchNorm not folded",
+    as if the folding were wrong. Where the model's outputs are not finite the folded
+    model's are not either: they agree."""
+    model = _randomise_bn(conv_bn(2), seed=3)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(1e30)
+    with caplog.at_level("WARNING"):
+        ev = Evaluator(model, [create_random_direction(model, torch.Generator().manual_seed(0))],
+                       train=_data(), batch_size=16)
+    assert not bool(torch.isfinite(model(_data().inputs[:4].float())).all()), "it diverged"
+    assert ev.folded_bn == 2
+    assert "not folded" not in caplog.text and "not fused" not in caplog.text, caplog.text
+
+
 class _Counting(nn.Module):
     """A model whose outputs depend on its Python state: how often it was called."""
 
