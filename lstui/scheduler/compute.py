@@ -402,8 +402,11 @@ def existing_points(
         saved_keys, keys = _compute_keys(saved_spec), _compute_keys(spec.to_dict())
         saved_digests, digests = saved_keys.pop("digests", None), keys.pop("digests", None)
         if saved_keys != keys:
+            differ = sorted(k for k in {*saved_keys, *keys} if saved_keys.get(k) != keys.get(k))
+            shown = ", ".join(f"{k} {saved_keys.get(k)!r} there, {keys.get(k)!r} here" for k in differ[:2])
+            more = f" and {len(differ) - 2} more" if len(differ) > 2 else ""
             raise BadInput(
-                f"{str(out)!r} holds a surface of other settings; use another --out or remove it"
+                f"{str(out)!r} holds a surface of other settings ({shown}{more}); use another --out or remove it"
             )
         # (a file written before lstui kept digests has none to compare)
         if isinstance(saved_digests, dict) and isinstance(digests, dict):

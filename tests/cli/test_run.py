@@ -89,7 +89,7 @@ def test_rerun_with_other_settings_on_the_same_out_is_refused(tmp_path):
     assert run_lstui("run", "surface", *SMALL, "--x", "-1:1:3", "--out", str(out), "--no-figure").returncode == 0
     other = run_lstui("run", "surface", *SMALL, "--x", "-1:1:3", "--norm", "layer", "--out", str(out))
     assert other.returncode == 2
-    assert "holds a surface of other settings" in other.stderr
+    assert "holds a surface of other settings (norm 'filter' there, 'layer' here)" in other.stderr  # which
     # the batch size changes nothing, except under --bn recompute (averages over batches)
     again = run_lstui("run", "surface", *SMALL, "--x", "-1:1:3", "--batch-size", "7", "--out", str(out),
                       "--no-figure")
@@ -100,7 +100,7 @@ def test_rerun_with_other_settings_on_the_same_out_is_refused(tmp_path):
     assert first.returncode == 0, first.stderr
     other_batch = run_lstui("run", "surface", *SMALL, "--x", "-1:1:3", "--bn", "recompute", "--batch-size",
                             "128", "--out", str(bn), "--no-figure")
-    assert other_batch.returncode == 2 and "holds a surface of other settings" in other_batch.stderr
+    assert other_batch.returncode == 2 and "(batch_size 64 there, 128 here)" in other_batch.stderr
     default = tmp_path / "default"  # no batch size given is 1024: the same numbers
     for batch in ((), ("--batch-size", "1024")):
         same = run_lstui("run", "surface", *SMALL, "--x", "-1:1:3", "--bn", "recompute", *batch,
