@@ -318,6 +318,8 @@ class LstuiApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in _UNDER_MODAL_OFF and isinstance(self.screen, ModalScreen):
             return False
+        if isinstance(self.screen, JobScreen):  # a figure job's screen: no plot keys
+            return self.screen.check_action(action, parameters)
         return True
 
     # -- the poller --------------------------------------------------------------------

@@ -115,6 +115,8 @@ def test_a_done_figure_job_shows_its_sharpness_table_at_80x24(stopped_home: Path
         assert row in lines, (row, lines)
     assert lines.index(SHOWN[0]) == lines.index(SHARPNESS_TITLE) + 1
     assert any(line.startswith("state") and "done" in line for line in lines), "the facts follow"
+    # a figure job draws files, not a surface: no plot keys (v said so, g and t did nothing)
+    assert not any(key in line for line in lines for key in ("v Plot", "g Scale", "t What")), lines[-3:]
 
 
 @pytest.mark.parametrize(
@@ -144,7 +146,9 @@ def test_other_jobs_show_no_sharpness_table(stopped_home: Path) -> None:
         async with app.run_test(size=(80, 24)) as pilot:
             screen = await open_job_screen(pilot, 1)  # a done surface
             assert not screen.query_one(SharpnessTable).display
-            assert "sharpness" not in "\n".join(screen_text(app))
+            text = "\n".join(screen_text(app))
+            assert "sharpness" not in text
+            assert all(key in text for key in ("v Plot", "g Scale", "t What")), "a surface's plot keys"
 
     asyncio.run(drive())
 

@@ -329,6 +329,8 @@ class JobScreen(Screen[None]):
         self.ready = False
         self.database = database
         """The database file its job was read from (None: the first snapshot's)."""
+        self.kind: str | None = None
+        """Its job's kind once read: a figure job's screen offers no plot keys."""
 
     @property
     def lstui(self) -> LstuiApp:
@@ -397,6 +399,9 @@ class JobScreen(Screen[None]):
         if job is None:
             self._update("#job-title", "gone", f"job {self.job_id} no longer exists — esc: back")
             return
+        if job.kind != self.kind:
+            self.kind = job.kind
+            self.app.refresh_bindings()  # a figure job draws files: v, g and t go
         colour = not self.app.no_color
         daemon_running = snapshot.daemon.running
         title = job_title(job, self._statics["#job-title"].content_region.width or self.app.size.width - 2,
@@ -433,6 +438,12 @@ class JobScreen(Screen[None]):
         if self._shown.get("#job-sharpness") != key:
             self._shown["#job-sharpness"] = key
             self._sharpness.show(None if key is None else Path(job.results_dir) / SHARPNESS_FILE, colour)
+
+    PLOT_ACTIONS = frozenset({"toggle_plot", "toggle_log_scale", "cycle_quantity"})
+    """The keys of a plot (v, g, t), which a figure job's screen does not offer."""
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (self.kind == "figure" and action in self.PLOT_ACTIONS)
 
     def action_back(self) -> None:
         self.dismiss(None)
