@@ -234,3 +234,20 @@ def test_a_tui_that_ends_on_an_error_exits_non_zero(stopped_home: Path, tmp_path
         assert "rc=1" in text, text
     finally:
         tmux.kill()
+
+
+@pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
+def test_a_notification_stands_above_the_two_row_key_bar(stopped_home: Path, tmp_path: Path) -> None:
+    """At 80 columns a toast covered the key bar's first row ("c Cancel ▌", hiding
+    p Pause, r Retry, Prio+): Textual leaves room for a one-row footer only."""
+    lstui = Path(sys.executable).parent / "lstui"
+    tmux = Tmux(tmp_path / "tmux.sock", "lstui")
+    tmux.start(f"env LSTUI_HOME={stopped_home} {lstui}", 80, 24)
+    try:
+        tmux.wait(lambda s: "jobs" in s and "q Quit" in s, 30, "the app")
+        tmux.keys("Home", "c")  # job 1 is done: a toast says it cannot be cancelled
+        text = tmux.wait(lambda s: "cannot cancel it" in s, 10, "the toast")
+        bar = text.rstrip("\n").splitlines()[-2:]
+        assert "p Pause" in bar[0] and "- Prio-" in bar[0] and "q Quit" in bar[1], bar
+    finally:
+        tmux.kill()

@@ -12,6 +12,7 @@ from textual.keys import _character_to_key
 from textual.widget import Widget
 from textual.widgets import Footer, Input
 from textual.widgets._footer import FooterKey
+from textual.widgets._toast import ToastRack
 
 ONE_ROW_MIN = 120
 """Terminal widths from this one on show every key in one row, if they fit in it."""
@@ -76,12 +77,19 @@ class KeyBar(Footer):
         if not keep:
             keys = [k for k in keys if k not in spare]
         self.set_class(rows > 1, "-grid")
+        self.call_after_refresh(self._lift_toasts, rows)
         if rows > 1:
             self.styles.grid_size_columns = math.ceil(len(keys) / rows)
             self.styles.height = rows
         else:
             self.styles.clear_rule("height")
         yield from keys
+
+    def _lift_toasts(self, rows: int) -> None:
+        """Notifications stand above the bar, not over its rows (Textual leaves one row,
+        a one-row footer's): at 80 columns one hid ``c Cancel p Pause r Retry``."""
+        for rack in self.screen.query(ToastRack):
+            rack.styles.margin = (0, 0, rows, 0)
 
     def on_resize(self, event: events.Resize) -> None:
         if self._shown is not None and self._shown != self._layout():
