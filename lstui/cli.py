@@ -183,6 +183,10 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             _fail(str(exc), exc.exit_code)
         except OSError as exc:
             where = f" {exc.filename}" if exc.filename else ""
+            name = Path(str(exc.filename or "")).name
+            if name.startswith(".") and name.endswith(".tmp") and ".pid" in name:
+                # an atomic write's temporary file: the folder is what the person can mend
+                where = f" in {Path(str(exc.filename)).parent}"
             if exc.errno in _PATH_ERRORS:
                 _fail(f"path{where}: {exc.strerror} ({_PATH_ERRORS[exc.errno]})", 2)
             if exc.errno not in _FILE_ERRORS:

@@ -52,3 +52,23 @@ def test_the_commands_acting_on_jobs_say_which_states_they_take() -> None:
                           ("resume", "paused"), ("retry", "failed or cancelled")):
         text = " ".join(run_lstui(action, "--help").stdout.split())
         assert words in text and "ids: 3 5" in text, text
+
+
+def test_a_write_refused_in_a_folder_names_the_folder_not_the_temporary_file(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`export --out` into a read-only folder named
+    ".ok_train_loss_2dcontour.pid20337@vm.png.tmp", a file the person never asked for."""
+    import errno
+
+    from lstui.cli import handle_errors
+
+    @handle_errors
+    def export() -> None:
+        raise PermissionError(errno.EPERM, "Operation not permitted", "/data/figs/.ok_2dcontour.pid7@vm.png.tmp")
+
+    with pytest.raises(SystemExit) as ended:
+        export()
+    assert ended.value.code == 1
+    assert capsys.readouterr().err.strip() == (
+        "lstui: error: cannot write in /data/figs: Operation not permitted "
+        "(check the folder's permissions, or choose another (--out, --home))")
