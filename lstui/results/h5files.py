@@ -194,6 +194,17 @@ def _open_for_reading(path: Path, what: str) -> Iterator[h5py.File]:
         ) from None
 
 
+def _numbers(f: h5py.File, key: str, what: str, path: Path) -> np.ndarray:
+    """``f[key]`` as float64; a dataset of text (or of compound values) is said to be
+    that, not "damaged or truncated" as h5py's failed conversion read."""
+    data = f[key]
+    kind = getattr(getattr(data, "dtype", None), "kind", None)
+    if kind not in ("f", "i", "u", "b"):
+        shown = "a group" if kind is None else f"{data.dtype} values"
+        raise BadInput(f"{what} {str(path)!r}: its {key!r} holds {shown}, not numbers")
+    return np.array(data, dtype=np.float64)
+
+
 def _first_line(exc: BaseException) -> str:
     return first_line(exc) or type(exc).__name__
 
@@ -324,8 +335,8 @@ def read_surface(path: Path) -> SurfaceFile:
     with _open_for_reading(path, "surface file") as f:
         if "xcoordinates" not in f:
             raise BadInput(f"surface file {str(path)!r} has no 'xcoordinates'")
-        x = np.array(f["xcoordinates"], dtype=np.float64)
-        y = np.array(f["ycoordinates"], dtype=np.float64) if "ycoordinates" in f else None
+        x = _numbers(f, "xcoordinates", "surface file", path)
+        y = _numbers(f, "ycoordinates", "surface file", path) if "ycoordinates" in f else None
         for name, axis in (("xcoordinates", x), ("ycoordinates", y)):
             values = axis.ravel() if axis is not None else np.empty(0)
             steps = np.diff(values)
@@ -338,7 +349,7 @@ def read_surface(path: Path) -> SurfaceFile:
         for key in SURFACE_KEYS:
             if key not in f:
                 continue
-            raw = np.array(f[key], dtype=np.float64)
+            raw = _numbers(f, key, "surface file", path)
             if raw.size != int(np.prod(shape)):
                 raise BadInput(
                     f"surface file {str(path)!r}: {key} has {raw.size} values, the grid {shape}"
@@ -365,8 +376,8 @@ def read_projection(path: Path) -> tuple[np.ndarray, np.ndarray]:
         missing = [k for k in ("proj_xcoord", "proj_ycoord") if not isinstance(f.get(k), h5py.Dataset)]
         if missing:
             raise BadInput(f"projection file {str(path)!r} has no {' or '.join(repr(k) for k in missing)}")
-        px = np.array(f["proj_xcoord"], dtype=np.float64).ravel()
-        py = np.array(f["proj_ycoord"], dtype=np.float64).ravel()
+        px = _numbers(f, "proj_xcoord", "projection file", path).ravel()
+        py = _numbers(f, "proj_ycoord", "projection file", path).ravel()
     if len(px) != len(py) or not len(px):
         raise BadInput(f"projection file {str(path)!r}: {len(px)} x and {len(py)} y coordinates")
     return px, py

@@ -553,3 +553,16 @@ def test_a_name_the_figures_font_lacks_is_one_warning_line(tmp_path):
     assert len(said) == 1, result.stderr
     assert said[0].startswith("lstui: warning: the figures' font lacks some characters of their text")
     assert (out / "surface_train_loss_2dcontour.png").exists()
+
+
+def test_a_surface_file_of_text_coordinates_is_said_to_hold_text(tmp_path):
+    """It was "damaged or truncated (Can't synchronously read data (no appropriate
+    function for conversion path))": a whole file, of the wrong type."""
+    path = tmp_path / "strx.h5"
+    with h5py.File(path, "w") as f:
+        f["xcoordinates"] = np.array([b"a", b"b", b"c"])
+        f["ycoordinates"] = np.linspace(-1, 1, 3)
+        f["train_loss"] = np.ones((3, 3))
+    result = run_lstui("export", str(path), "--format", "png", home=tmp_path / "home")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == f"lstui: error: surface file {str(path)!r}: its 'xcoordinates' holds |S1 values, not numbers"
