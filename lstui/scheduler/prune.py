@@ -142,9 +142,12 @@ def remove_jobs(
     then delete their folders under ``home`` unless ``keep_files``.
 
     Raises:
+        JobNotFound: an id no job has.
         InvalidTransition: a job :func:`unremovable` names (the first), or one the store
             refuses.
     """
+    for job_id in job_ids:  # an id no job has is said first: `rm 4 9999` suggested `rm 4 30 9999`
+        store.get_job(job_id)
     why = unremovable(store, job_ids, home, keep_files=keep_files, daemon_running=daemon_running)
     if why:
         raise InvalidTransition(next(iter(why.values())))

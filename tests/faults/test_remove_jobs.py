@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lstui.errors import InvalidTransition
+from lstui.errors import InvalidTransition, JobNotFound
 from lstui.scheduler.prune import remove_jobs, unremovable
 from lstui.store import PointRow, Store
 from tests.faults.support import Lab, wait_until
@@ -108,6 +108,9 @@ def test_rm_keeps_a_folder_another_job_reads_and_deletes_only_under_the_home(tmp
             remove_jobs(store, [first], home)
         assert Path(reused).exists() and len(store.list_jobs()) == 2
         assert unremovable(store, [first], home, keep_files=True, daemon_running=False) == {}
+        # an id no job has is said first (it suggested `lstui rm 1 2 9999`)
+        with pytest.raises(JobNotFound, match="job 9999 does not exist"):
+            remove_jobs(store, [first, 9999], home)
         # two jobs read it: the command given names both, not one that is refused again
         third = _finished(store, home, "third", {"model": "mlp", "dir_file": reused})
         with pytest.raises(InvalidTransition, match=rf"job {second} \(and 1 more\) reads .* remove it too "
