@@ -56,36 +56,43 @@ class Diverging(nn.Module):
         return z
 
 
-class Hanging(Slow):
-    """The slow MLP, whose forward pass hangs (a stuck data loader or device call) once a
-    file ``hang_now`` lies beside this module."""
+class OnMarker(Slow):
+    """The slow MLP, whose forward pass calls ``then(marker_path)`` while a file named
+    ``marker`` lies beside this module (pause 0: no sleep)."""
+
+    def __init__(self, marker, then, pause=0.05):
+        super().__init__(pause)
+        self.marker = marker
+        self.then = then
 
     def forward(self, x):
         import os
 
-        while os.path.exists(os.path.join(os.path.dirname(__file__), "hang_now")):
-            time.sleep(0.1)
+        path = os.path.join(os.path.dirname(__file__), self.marker)
+        if os.path.exists(path):
+            self.then(path)
         return super().forward(x)
+
+
+def _hang(path):
+    import os
+
+    while os.path.exists(path):  # a stuck data loader or device call
+        time.sleep(0.1)
+
+
+def _exit_7(path):
+    import os
+
+    os._exit(7)  # a library that calls exit
 
 
 def hanging():
-    return Hanging(0.05)
-
-
-class Exiting(Slow):
-    """The slow MLP, whose forward pass ends its process with status 7 (a library that
-    calls exit) once a file ``exit_now`` lies beside this module."""
-
-    def forward(self, x):
-        import os
-
-        if os.path.exists(os.path.join(os.path.dirname(__file__), "exit_now")):
-            os._exit(7)
-        return super().forward(x)
+    return OnMarker("hang_now", _hang)
 
 
 def exiting():
-    return Exiting(0.0)
+    return OnMarker("exit_now", _exit_7, pause=0.0)
 
 
 def slow():

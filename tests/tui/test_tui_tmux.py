@@ -62,6 +62,21 @@ class Tmux:
     def kill(self) -> None:
         self.run("kill-server", check=False)
 
+    def app_in_shell(self, command: str) -> str:
+        """Start a shell at 80x24, run ``command`` (the app) in it, then ``echo rc=$?``;
+        once the app shows, return its process id."""
+        self.start("env PS1='$ ' bash --norc --noprofile", 80, 24)
+        self.type(f"{command}; echo rc=$?\n")
+        self.wait(lambda s: "jobs" in s and "daemon" in s, 30, "the app")
+        pid = self.run("list-panes", "-t", self.name, "-F", "#{pane_pid}").strip()
+        app = subprocess.run(["pgrep", "-P", pid], capture_output=True, text=True).stdout.split()
+        assert app, "the app's process"
+        return app[0]
+
+    def ended(self) -> str:
+        """The screen once the shell said the app's exit status (``rc=N``)."""
+        return self.wait(lambda s: re.search(r"rc=\d", s) is not None, 20, "the app to end")
+
 
 @pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
 def test_lstui_in_tmux_queues_a_job_with_the_form_and_shows_it_done(daemon_home: Path, tmp_path: Path) -> None:
@@ -119,15 +134,10 @@ def test_a_tui_ended_by_sigterm_or_sighup_gives_the_terminal_back(stopped_home: 
     hidden and mouse tracking on: the shell beneath was unusable."""
     lstui = Path(sys.executable).parent / "lstui"
     tmux = Tmux(tmp_path / "tmux.sock", "shell")
-    tmux.start("env PS1='$ ' bash --norc --noprofile", 80, 24)
     try:
-        tmux.type(f"env LSTUI_HOME={stopped_home} {lstui}; echo rc=$?\n")
-        tmux.wait(lambda s: "jobs" in s and "daemon" in s, 30, "the app")
-        pid = tmux.run("list-panes", "-t", "shell", "-F", "#{pane_pid}").strip()
-        app = subprocess.run(["pgrep", "-P", pid], capture_output=True, text=True).stdout.split()
-        assert app, "the app's process"
-        subprocess.run(["kill", f"-{signum}", app[0]], check=True)
-        text = tmux.wait(lambda s: re.search(r"rc=\d", s) is not None, 20, "the app to end")
+        app = tmux.app_in_shell(f"env LSTUI_HOME={stopped_home} {lstui}")
+        subprocess.run(["kill", f"-{signum}", app], check=True)
+        text = tmux.ended()
         assert "lstui: interrupted" in text and "rc=130" in text and "Traceback" not in text
         state = tmux.run("display", "-p", "-t", "shell", "#{alternate_on} #{cursor_flag} #{mouse_any_flag}")
         assert state.split() == ["0", "1", "0"]
@@ -185,17 +195,12 @@ def test_a_tui_whose_terminal_died_still_ends_on_sighup(stopped_home: Path, tmp_
     script.write_text(DEAD_TERMINAL)
     dead = tmp_path / "dead"
     tmux = Tmux(tmp_path / "tmux.sock", "shell")
-    tmux.start("env PS1='$ ' bash --norc --noprofile", 80, 24)
     try:
-        tmux.type(f"{sys.executable} {script} {stopped_home} {dead}; echo rc=$?\n")
-        tmux.wait(lambda s: "jobs" in s and "daemon" in s, 30, "the app")
-        pid = tmux.run("list-panes", "-t", "shell", "-F", "#{pane_pid}").strip()
-        app = subprocess.run(["pgrep", "-P", pid], capture_output=True, text=True).stdout.split()
-        assert app, "the app's process"
+        app = tmux.app_in_shell(f"{sys.executable} {script} {stopped_home} {dead}")
         dead.touch()
         time.sleep(4)  # the output thread dies at the app's next write; the one after waits on it
-        subprocess.run(["kill", "-HUP", app[0]], check=True)
-        text = tmux.wait(lambda s: re.search(r"rc=\d", s) is not None, 20, "the app to end")
+        subprocess.run(["kill", "-HUP", app], check=True)
+        text = tmux.ended()
         assert "rc=129" in text, text
     finally:
         tmux.kill()
@@ -230,7 +235,7 @@ def test_a_tui_that_ends_on_an_error_exits_non_zero(stopped_home: Path, tmp_path
     tmux.start("env PS1='$ ' bash --norc --noprofile", 80, 24)
     try:
         tmux.type(f"{sys.executable} {script} {stopped_home} 2>/dev/null; echo rc=$?\n")
-        text = tmux.wait(lambda s: re.search(r"rc=\d", s) is not None, 30, "the app to end")
+        text = tmux.ended()
         assert "rc=1" in text, text
     finally:
         tmux.kill()
