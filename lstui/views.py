@@ -394,6 +394,9 @@ def terminal_plot(store: Store, job: JobRow, *, width: int = 80, height: int = 2
 
     if color is None:
         color = "NO_COLOR" not in os.environ and sys.stdout.isatty()
+    from lstui.plots.palette import terminal_has_256_colours
+
+    eight_bit = color and terminal_has_256_colours(dict(os.environ))
     surface = job_surface(store, job)
     key = "train_loss" if "train_loss" in surface.arrays else "test_loss"
     pending = ~surface.computed(key)  # told apart from diverged points on the last line
@@ -410,6 +413,7 @@ def terminal_plot(store: Store, job: JobRow, *, width: int = 80, height: int = 2
             surface.xcoordinates, surface.ycoordinates, values,
             width=width, height=height, title=f"{job.name} — {label}", color=color,
             path=_trajectory_path(job) if job.kind == "trajectory" else None, pending=pending,
+            eight_bit=eight_bit,
         )
     except OverflowError:  # plotext, on a span of 1e-320 (queued before such grids were refused)
         spans = [f"{a[0]:.3g} to {a[-1]:.3g}" for a in (surface.xcoordinates, surface.ycoordinates) if a is not None]

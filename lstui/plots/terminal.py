@@ -26,6 +26,7 @@ from lstui.plots.levels import (
     finite_values,
     quantise,
 )
+from lstui.plots.palette import distinct_in_256
 
 _PLOTEXT_LOCK = threading.Lock()
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -126,6 +127,7 @@ def terminal_heatmap(
     color: bool = True,
     path: tuple[ArrayLike, ArrayLike] | None = None,
     pending: ArrayLike | None = None,
+    eight_bit: bool = False,
 ) -> str:
     """A surface as a heatmap of contour bands, ``height`` lines of at most ``width`` columns.
 
@@ -137,7 +139,8 @@ def terminal_heatmap(
     holds the values between them), then the markers and the count of blank points.
     ``path`` (a trajectory's ``(xs, ys)``) is drawn over the bands with ``•``.
     ``pending`` (a boolean mask of ``Z``'s shape) names the points not computed yet, so
-    the last line counts them apart from the NaN/inf ones.
+    the last line counts them apart from the NaN/inf ones. ``eight_bit``: for a terminal
+    of 256 colours, one palette colour a band (:func:`~lstui.plots.palette.distinct_in_256`).
 
     A grid finer than the plot shows each computed point in the character it falls in,
     so a partial surface (computed coarse points first) shows every point it has.
@@ -151,6 +154,8 @@ def terminal_heatmap(
     bands = quantise(zs, chosen)
     n_bands = chosen.size + 1
     colours = band_colours(n_bands)
+    if eight_bit:  # neighbouring viridis bands were one colour there
+        colours = distinct_in_256(colours)
     chars = band_chars(n_bands)
 
     def swatch(k: int) -> tuple[str, str]:

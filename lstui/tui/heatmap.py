@@ -13,19 +13,19 @@ Rows go from the largest ``y`` at the top to the smallest at the bottom, as in a
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.ma  # noqa: F401  (np.percentile imports it on first use: 20 ms of the event loop)
-from rich.color import Color, ColorSystem
+from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
 
 from lstui.errors import BadInput
 from lstui.plots.levels import contour_levels, quantise
+from lstui.plots.palette import distinct_in_256
 
 RGB = tuple[int, int, int]
 
@@ -53,23 +53,6 @@ NOT_FINITE_BAND = -2
 NOT_FINITE_LABEL = "NaN/inf"
 
 
-_CUBE = (0, 95, 135, 175, 215, 255)
-"""The channel values of the 256-colour palette's 6×6×6 cube (colours 16 to 231)."""
-
-
-@functools.cache
-def _eight_bit_colours() -> tuple[RGB, ...]:
-    """The cube's colours that a 256-colour terminal shows as themselves: those rich
-    turns into their own palette number (not a near-grey it sends to the grey ramp)."""
-    out = []
-    for number in range(16, 232):
-        k = number - 16
-        rgb = (_CUBE[k // 36], _CUBE[k // 6 % 6], _CUBE[k % 6])
-        if Color.from_rgb(*rgb).downgrade(ColorSystem.EIGHT_BIT).number == number:
-            out.append(rgb)
-    return tuple(out)
-
-
 def band_colours(n_bands: int, *, eight_bit: bool = False) -> list[RGB]:
     """``n_bands`` viridis colours, lowest band first.
 
@@ -79,12 +62,7 @@ def band_colours(n_bands: int, *, eight_bit: bool = False) -> list[RGB]:
     if n_bands <= 1:
         return [_VIRIDIS[0]]
     if eight_bit:
-        palette = np.asarray(_eight_bit_colours(), dtype=np.float64)
-        taken: list[int] = []
-        for rgb in band_colours(n_bands):
-            order = np.argsort(((palette - np.asarray(rgb, dtype=np.float64)) ** 2).sum(axis=1), kind="stable")
-            taken.append(next(int(i) for i in order if int(i) not in taken))
-        return [_eight_bit_colours()[i] for i in taken]
+        return distinct_in_256(band_colours(n_bands))
     out: list[RGB] = []
     anchors = np.asarray(_VIRIDIS, dtype=np.float64)
     for t in np.linspace(0.0, 1.0, n_bands):

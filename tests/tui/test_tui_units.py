@@ -115,7 +115,14 @@ def test_a_256_colour_terminal_gets_one_palette_colour_a_band(n_bands: int) -> N
     shown = numbers(band_colours(n_bands, eight_bit=True))
     assert len(set(shown)) == n_bands, shown
     assert shown[0] == numbers(band_colours(n_bands))[0] and shown[-1] == numbers(band_colours(n_bands))[-1]
-    # the map and its bar alike
+    # the map and its bar alike; and `lstui show`'s plot
+    from lstui.plots.palette import distinct_in_256, terminal_has_256_colours
+    from lstui.plots.terminal import band_colours as show_colours
+
+    assert len(set(numbers(distinct_in_256(show_colours(n_bands))))) == n_bands
+    assert terminal_has_256_colours({"TERM": "screen-256color"})
+    assert not terminal_has_256_colours({"TERM": "screen-256color", "COLORTERM": "truecolor"})
+    assert not terminal_has_256_colours({"TERM": "xterm-kitty"})
     levels = np.linspace(0.0, 1.0, n_bands - 1)
     Z = np.linspace(-0.1, 1.1, 40)[None, :].repeat(20, axis=0)
     picture = draw_surface(np.linspace(-1, 1, 40), np.linspace(-1, 1, 20), Z, 40, 10, levels=levels,

@@ -1,0 +1,50 @@
+"""Colours a 256-colour terminal tells apart (tmux's default), for the terminal previews.
+
+No matplotlib here: the TUI imports it. A terminal of 256 colours shows a truecolour RGB
+as the nearest colour of its palette, and neighbouring viridis colours there became one:
+two bands of a preview, one colour.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+import numpy as np
+from rich.color import Color, ColorSystem
+
+RGB = tuple[int, int, int]
+
+_CUBE = (0, 95, 135, 175, 215, 255)
+"""The channel values of the 256-colour palette's 6×6×6 cube (colours 16 to 231)."""
+
+
+@functools.cache
+def eight_bit_colours() -> tuple[RGB, ...]:
+    """The cube's colours that a 256-colour terminal shows as themselves: those rich
+    turns into their own palette number (not a near-grey it sends to the grey ramp)."""
+    out = []
+    for number in range(16, 232):
+        k = number - 16
+        rgb = (_CUBE[k // 36], _CUBE[k // 6 % 6], _CUBE[k % 6])
+        if Color.from_rgb(*rgb).downgrade(ColorSystem.EIGHT_BIT).number == number:
+            out.append(rgb)
+    return tuple(out)
+
+
+def distinct_in_256(colours: Sequence[RGB]) -> list[RGB]:
+    """``colours`` (lowest band first) as palette colours, one each: each takes the one
+    nearest it that no earlier colour took. Exact palette colours, so a terminal that
+    maps truecolour to its palette shows them as they are."""
+    palette = np.asarray(eight_bit_colours(), dtype=np.float64)
+    taken: list[int] = []
+    for rgb in colours:
+        order = np.argsort(((palette - np.asarray(rgb, dtype=np.float64)) ** 2).sum(axis=1), kind="stable")
+        taken.append(next(int(i) for i in order if int(i) not in taken))
+    return [eight_bit_colours()[i] for i in taken]
+
+
+def terminal_has_256_colours(environ: dict[str, str]) -> bool:
+    """Whether a terminal of this environment shows 256 colours, not truecolour (tmux's
+    default ``TERM=screen-256color`` without ``COLORTERM=truecolor``)."""
+    return environ.get("COLORTERM", "").lower() not in ("truecolor", "24bit") and "256" in environ.get("TERM", "")
