@@ -492,6 +492,9 @@ def _note_no_checkpoint(spec: JobSpec, device_type: str | None = None) -> None:
                else "on the CPU: it runs on CUDA" if device_type == "cpu" else None)
         if why:
             click.echo(f"note: --triton-conv {spec.triton_conv} does nothing {why}", err=True)
+    for note in _LATER_NOTES:
+        click.echo(f"note: {note}", err=True)
+    _LATER_NOTES.clear()
     if spec.kind == "surface" and not spec.checkpoint:
         click.echo(f"note: no --checkpoint: the surface is around {spec.model}'s initialisation "
                    f"(seed {spec.seed}), not a trained minimizer", err=True)
@@ -1486,6 +1489,25 @@ def reference_flags(args: Sequence[str]) -> list[str]:
     return out
 
 
+def _note_x_flags_only(args: Sequence[str]) -> None:
+    """A 2D surface given the reference's ``--xnorm``/``--xignore`` and no ``--ynorm``/
+    ``--yignore``: lstui's y takes x's settings, where plot_surface.py's would take its
+    own defaults (not normalised, nothing ignored). Said, since the numbers differ."""
+    def given(flag: str) -> bool:
+        return any(a == flag or a.startswith(flag + "=") for a in args)
+
+    x_flags = [f for f in ("--xnorm", "--xignore") if given(f)]
+    if "surface" in args and given("--y") and x_flags and not (given("--ynorm") or given("--yignore")):
+        _LATER_NOTES.append(f"{' and '.join(x_flags)} set y's direction too (lstui treats both alike); "
+                            "plot_surface.py's y would take --ynorm '' --yignore '' (not normalised, "
+                            "nothing ignored)")
+
+
+_LATER_NOTES: list[str] = []
+"""Notes on how the command line was read, said once the job is queued or computed (not
+before an error, which is then the one line)."""
+
+
 _GLYPHS_SAID: list[bool] = []
 
 
@@ -1513,6 +1535,7 @@ def main(argv: list[str] | None = None) -> None:
     args: list[str] = []
     try:
         args = reference_flags(home_first(sys.argv[1:] if argv is None else argv))
+        _note_x_flags_only(args)
         code = cli.main(args=args, prog_name="lstui", standalone_mode=False)
     except no_command as exc:  # `lstui submit`, `lstui daemon` alone: their help, not an error
         assert exc.ctx is not None

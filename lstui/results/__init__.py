@@ -3,6 +3,7 @@
 from lstui.results.h5files import (
     SURFACE_KEYS,
     SurfaceFile,
+    read_direction_arrays,
     read_direction_attrs,
     read_directions,
     read_projection,
@@ -15,6 +16,7 @@ from lstui.results.h5files import (
 __all__ = [
     "SURFACE_KEYS",
     "SurfaceFile",
+    "read_direction_arrays",
     "read_direction_attrs",
     "read_directions",
     "read_projection",

@@ -267,6 +267,13 @@ def direction_file_keys(path: Path) -> set[str]:
         return set()
 
 
+def read_direction_arrays(path: Path, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """The top-level arrays ``names`` of a direction file that it holds, without reading
+    its directions (a wide network's are gigabytes)."""
+    with _open_for_reading(path, "direction file") as f:
+        return {k: np.array(f[k]) for k in names if isinstance(f.get(k), h5py.Dataset)}
+
+
 def read_directions(path: Path) -> tuple[list[torch.Tensor], list[torch.Tensor] | None, dict[str, np.ndarray]]:
     """Read a direction file (the reference's own included): x, y (or None), extra arrays."""
     with _open_for_reading(path, "direction file") as f:

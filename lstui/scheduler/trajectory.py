@@ -35,6 +35,8 @@ GIVEN_KEY = "directions_from"
 ORIGIN_KEY = "origin_checkpoint"
 #: The path of the run a plane was made from, copied beside a path put on it (--origin plane).
 PLANE_PROJECTION_FILE = "plane_projection.h5"
+PCA_KEYS = ("explained_variance_ratio_", "explained_variance_", "singular_values_")
+"""The arrays of a PCA direction file beside its directions, as the reference names them."""
 DEFAULT_NUM = 21
 MARGIN = 0.25
 
@@ -177,15 +179,13 @@ def compute_plane(spec: JobSpec, out: Path, *, origin: str = "own") -> Trajector
         pca = trajectory_pca(load, count, ignore_biasbn=ignore)
         xdirection, ydirection = pca.xdirection, pca.ydirection
         ratios = pca.explained_variance_ratio
-        extra = {
-            "explained_variance_ratio_": np.asarray(pca.explained_variance_ratio),
-            "explained_variance_": np.asarray(pca.explained_variance),
-            "singular_values_": np.asarray(pca.singular_values),
-        }
+        extra = dict(zip(PCA_KEYS, (np.asarray(pca.explained_variance_ratio), np.asarray(pca.explained_variance),
+                                    np.asarray(pca.singular_values)), strict=True))
     else:
         from lstui.results import read_directions
 
-        if read_directions(given)[1] is None:
+        _, given_y, given_extra = read_directions(given)
+        if given_y is None:
             raise BadInput(f"--dir-file: direction file {str(given)!r} has one direction (no "
                            "ydirection); a trajectory is projected on two")
         try:
@@ -194,6 +194,9 @@ def compute_plane(spec: JobSpec, out: Path, *, origin: str = "own") -> Trajector
         except BadInput as exc:
             raise BadInput(f"--dir-file: {exc}") from None
         extra = {GIVEN_KEY: np.array(str(given).encode())}
+        # its PCA's arrays, kept: the reference's plot_2D reads explained_variance_ratio_ of
+        # the file a surface names (a KeyError without it), as its --dir_file run would
+        extra.update({k: given_extra[k] for k in PCA_KEYS if k in given_extra})
     # (0, 0) of this plane, for a later run's --origin plane
     extra[ORIGIN_KEY] = np.array(str(centre or Path(spec.checkpoints[-1]).resolve()).encode())
     px, py = project(load, len(files), (xdirection, ydirection), method=spec.projection, ignore_biasbn=ignore)
@@ -336,16 +339,20 @@ def given_axis_labels(dir_file: Path | None) -> tuple[str, str] | None:
 
 def pca_ratios(dir_file: Path | None) -> tuple[float, float] | None:
     """The explained variance ratios of a PCA direction file's two directions (lstui's
-    or the reference's ``explained_variance_ratio_``); None for a file without them, or
-    one that cannot be read."""
+    or the reference's ``explained_variance_ratio_``); None for a file without them, for
+    one that cannot be read, and for a plane copied from another run's ``--dir-file``
+    (it keeps that run's PCA arrays for the reference's readers; its axes are α and β,
+    not this run's PCs)."""
     from lstui.errors import LstuiError
-    from lstui.results import read_directions
+    from lstui.results import read_direction_arrays
 
     if dir_file is None or not Path(dir_file).is_file():
         return None
     try:
-        _, _, extra = read_directions(Path(dir_file))
+        extra = read_direction_arrays(Path(dir_file), ("explained_variance_ratio_", GIVEN_KEY))
     except LstuiError:
+        return None
+    if GIVEN_KEY in extra:
         return None
     ratio = extra.get("explained_variance_ratio_")
     if ratio is None or len(ratio) < 2 or not all(0.0 <= float(r) <= 1.0 for r in ratio[:2]):

@@ -66,3 +66,20 @@ def test_a_reference_style_command_line_gives_the_job_the_dashed_one_gives(tmp_p
         specs.append(json.loads((out / "spec.json").read_text()))
     assert specs[0] == specs[1]
     assert (specs[0]["norm"], specs[0]["ignore"], specs[0]["loss"]) == ("none", "none", "ce")
+
+
+def test_x_flags_alone_on_a_2d_surface_say_that_y_takes_them_too(tmp_path) -> None:
+    """plot_surface.py's y direction takes its own defaults (--ynorm '', --yignore ''):
+    a reference command line giving the x flags only got another y from lstui, silently."""
+    home = tmp_path / "home"
+    grid = ("--model", "mlp", "--x=-1:1:3", "--y=-1:1:3")
+    said = run_lstui("submit", "surface", *grid, "--xnorm", "filter", "--xignore", "biasbn", home=home)
+    assert said.returncode == 0, said.stderr
+    assert ("note: --xnorm and --xignore set y's direction too (lstui treats both alike); plot_surface.py's y "
+            "would take --ynorm '' --yignore '' (not normalised, nothing ignored)") in said.stderr
+    for quiet in (("--xnorm", "filter", "--ynorm", "filter"), ("--norm", "filter")):
+        done = run_lstui("submit", "surface", *grid, *quiet, home=home)
+        assert done.returncode == 0 and "y's direction too" not in done.stderr, done.stderr
+    refused = run_lstui("submit", "surface", "--model", "mlp", "--x=-1:1:3", "--y=1:-1:3", "--xnorm", "filter",
+                        home=home)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, "the error alone"

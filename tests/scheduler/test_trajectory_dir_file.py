@@ -72,8 +72,14 @@ def test_a_run_s_path_is_projected_on_another_run_s_pca_plane(tmp_path: Path) ->
     for key in given:
         for x, y in zip(given[key], copied[key], strict=True):
             np.testing.assert_array_equal(x, y)
-    # not run A's variance ratios: B's axes name the directions, not B's PCs
+    # not run A's variance ratios: B's axes name the directions, not B's PCs; the copy
+    # keeps A's PCA arrays all the same, which the reference's plot_2D reads (a KeyError)
     assert pca_ratios(plane_b) is None
+    from lstui.results import read_direction_arrays
+
+    keys = ("explained_variance_ratio_", "explained_variance_", "singular_values_")
+    kept, source = read_direction_arrays(plane_b, keys), read_direction_arrays(Path(plane_a), keys)
+    assert set(kept) == set(keys) and all(np.array_equal(kept[k], source[k]) for k in keys)
     assert given_axis_labels(plane_b) == ("α", "β")  # as any surface on given directions
     assert given_axis_labels(Path(plane_a)) is None
 
