@@ -946,6 +946,8 @@ def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
 @click.option("--vmax", type=float, default=None, help="highest contour level (the reference's --vmax)")
 @click.option("--vlevel", type=float, default=None, help="spacing of contour levels (the reference's --vlevel)")
 @click.option("--zmax", type=float, default=None, help="clip the 3D surface / VTP at this loss (> 0)")
+@click.option("--loss-max", type=float, default=None,
+              help="top of a 1D figure's loss axis (the reference's plot_1D.py --loss_max)")
 @click.option("--log/--no-log", "log_scale", default=None,
               help="log loss scale [default: when the loss spans two decades or more; on 2D "
                    "figures, leaving out its highest 5 %; a comparison's 1D curves: linear]")
@@ -964,7 +966,7 @@ def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
 def export(ctx: click.Context, target: str, formats: str, out: Path | None, dpi: int | None,
            vmin: float | None, vmax: float | None, vlevel: float | None, zmax: float | None,
            log_scale: bool | None, surf_names: str | None, proj_file: Path | None,
-           dir_file: Path | None) -> None:
+           dir_file: Path | None, loss_max: float | None) -> None:
     """Export figures of a job (by id) or of a surface file (lstui's or the reference's).
 
     A reference trajectory is drawn as its plot_2D.py would: `lstui export SURF_FILE
@@ -993,7 +995,11 @@ def export(ctx: click.Context, target: str, formats: str, out: Path | None, dpi:
     if zmax is not None and not (math.isfinite(zmax) and zmax > 0):
         raise BadInput(f"--zmax must be a positive loss to clip at, not {zmax:g} "
                        "(the reference's -1, no clip, is leaving --zmax out)")
+    if loss_max is not None and not (math.isfinite(loss_max) and loss_max > 0):
+        raise BadInput(f"--loss-max must be a positive loss, the top of the 1D figure's axis, not {loss_max:g}")
     options: dict[str, Any] = dict(dpi=dpi, vmin=vmin, vmax=vmax, vlevel=vlevel, zmax=zmax, log=log_scale)
+    if loss_max is not None:
+        options["loss_max"] = loss_max
     if surf_names is not None:
         options["surf_names"] = tuple(dict.fromkeys(n.strip() for n in surf_names.split(",") if n.strip()))
         if not options["surf_names"]:
@@ -1434,9 +1440,23 @@ REFERENCE_ONLY = {
                       "'FOLDER/model_*.t7' (a glob, in epoch order)",
     "--plot": "lstui draws a job's figures when it finishes (lstui export draws them again)",
     "--show": "lstui draws a job's figures when it finishes (lstui export draws them again)",
+    "--threads": "lstui's CPU workers share the cores the daemon may use (lstui daemon start "
+                 "--devices cpu:N); it has no --threads",
+    "--split-idx": "lstui computes every point of a job itself, over the daemon's workers; "
+                   "it has no --split_idx (--data-split N uses len // N samples, as the reference)",
+    "--prefix": "lstui submit trajectory takes the checkpoints as --checkpoints 'FOLDER/model_*.t7' "
+                "(a glob, in epoch order); it has no --prefix",
+    "--suffix": "lstui submit trajectory takes the checkpoints as --checkpoints 'FOLDER/model_*.t7' "
+                "(a glob, in epoch order); it has no --suffix",
+    "--start-epoch": "lstui submit trajectory takes the checkpoints a glob names (--checkpoints "
+                     "'FOLDER/model_*.t7', or a comma list); it has no --start_epoch",
+    "--max-epoch": "lstui submit trajectory takes the checkpoints a glob names (--checkpoints "
+                   "'FOLDER/model_*.t7', or a comma list); it has no --max_epoch",
+    "--save-epoch": "lstui submit trajectory takes the checkpoints a glob names (--checkpoints "
+                    "'FOLDER/model_*.t7', or a comma list); it has no --save_epoch",
 }
 """Flags of the reference's scripts with no lstui counterpart, and what to do instead."""
-DRAWING_FLAGS = ("--vmin", "--vmax", "--vlevel", "--zmax", "--log", "--proj-file", "--surf-name")
+DRAWING_FLAGS = ("--vmin", "--vmax", "--vlevel", "--zmax", "--log", "--proj-file", "--surf-name", "--loss-max")
 """Flags of the reference's plot_2D.py / h52vtp.py: ``lstui export``'s, not a job's."""
 EMPTY_MEANS_NONE = ("--xnorm", "--ynorm", "--xignore", "--yignore", "--norm", "--ignore")
 

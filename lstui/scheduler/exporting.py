@@ -98,6 +98,7 @@ def export_surface(
     axis_labels: tuple[str, str] | None = None,
     surf_names: Sequence[str] | None = None,
     on_note: Callable[[str], None] | None = None,
+    loss_max: float | None = None,
 ) -> list[Path]:
     """Draw the figures of a surface file (lstui's or the reference's) into ``out``.
 
@@ -111,6 +112,8 @@ def export_surface(
     the values (log when they span two decades), True or False forces it. A 2D
     surface's axes read ``axis_labels`` (a trajectory's "1st PC: 91.15 %"), α and β
     without.
+
+    ``loss_max``: the top of a 1D figure's loss axis (the reference's ``--loss_max``).
 
     ``surf_names``: which values a 2D surface's figures draw (the reference's
     ``--surf_name``: :data:`SURF_NAMES`, an error being 100 − accuracy); the train loss,
@@ -150,9 +153,12 @@ def export_surface(
         interp = saved.get("kind") == "interp"
         if image_formats:
             fig = plots.plot_1d(x, curves, title=title, interpolation=interp, names=_endpoint_names(saved),
-                                log=log, pending=pending)
+                                log=log, pending=pending, loss_max=loss_max)
             written += plots.save_figure(fig, out / f"{stem}_1d", image_formats, dpi=dpi)
         return written
+    if loss_max is not None:
+        raise BadInput("--loss-max is the top of a 1D figure's loss axis; this surface is 2D "
+                       "(its levels: --vmin, --vmax; its 3D surface: --zmax)")
     y = surface.ycoordinates
     kinds = tuple(kinds) if kinds is not None else FIGURE_KINDS_2D
     bad = [k for k in kinds if k not in FIGURE_KINDS_2D]
@@ -486,9 +492,9 @@ def export_job(
 
         if set(formats) == {"vtp"}:
             raise BadInput("--format vtp: a comparison's figures are drawings; choose png, pdf or svg")
-        for key in ("vmin", "vmax", "vlevel", "zmax", "surf_names"):
+        for key in ("vmin", "vmax", "vlevel", "zmax", "surf_names", "loss_max"):
             if options.get(key) is not None:
-                flag = "--surf-name" if key == "surf_names" else f"--{key}"
+                flag = "--surf-name" if key == "surf_names" else f"--{key.replace('_', '-')}"
                 raise BadInput(f"{flag} has no effect on a comparison's figures (one scale for all its "
                                "surfaces, from their values); drop it")
         dpi, log = options.get("dpi"), options.get("log")

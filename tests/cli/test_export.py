@@ -566,3 +566,36 @@ def test_a_surface_file_of_text_coordinates_is_said_to_hold_text(tmp_path):
     result = run_lstui("export", str(path), "--format", "png", home=tmp_path / "home")
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip() == f"lstui: error: surface file {str(path)!r}: its 'xcoordinates' holds |S1 values, not numbers"
+
+
+def test_loss_max_tops_a_1d_figure_s_loss_axis_as_the_reference_s_plot_1d(tmp_path):
+    """The reference's `plot_1D.py --loss_max`: refused as unknown before; the plot had it."""
+    import re
+
+    path = tmp_path / "curve.h5"
+    with h5py.File(path, "w") as f:
+        f["xcoordinates"] = np.linspace(-1, 1, 9)
+        f["train_loss"] = 2 + 40 * np.linspace(-1, 1, 9) ** 2  # linear (no accuracy: one axis of ticks)
+    drawn = run_lstui("export", str(path), "--format", "png", "--loss_max", "5", "--out", str(tmp_path / "o"),
+                      home=tmp_path / "home")
+    assert drawn.returncode == 0, drawn.stderr
+    from lstui.scheduler.exporting import export_file
+
+    def ticks(**options: float) -> set[float]:
+        with matplotlib.rc_context({"svg.fonttype": "none"}):  # text as text, to read the ticks
+            (svg,) = export_file(path, tmp_path / "svg", formats=("svg",), **options)
+        return {float(t) for t in re.findall(r">\s*(\d+(?:\.\d+)?)\s*</text>", svg.read_text())}
+
+    assert 40.0 in ticks(), "the loss axis reaches the curve's 40"
+    topped = ticks(loss_max=5.0)
+    assert 5.0 in topped and not topped & {10.0, 20.0, 30.0, 40.0}, topped  # stopped at 5
+    plane = tmp_path / "plane.h5"
+    with h5py.File(plane, "w") as f:
+        f["xcoordinates"] = np.linspace(-1, 1, 3)
+        f["ycoordinates"] = np.linspace(-1, 1, 3)
+        f["train_loss"] = np.ones((3, 3))
+    refused = run_lstui("export", str(plane), "--loss-max", "5", home=tmp_path / "home")
+    assert refused.returncode == 2
+    assert "--loss-max is the top of a 1D figure's loss axis; this surface is 2D" in refused.stderr
+    job_flag = run_lstui("run", "surface", "--loss_max", "5", home=tmp_path / "home")
+    assert job_flag.returncode == 2 and "--loss_max is a drawing option: lstui export takes it" in job_flag.stderr

@@ -36,6 +36,10 @@ def test_underscores_values_and_empty_norms_become_lstui_s_spellings() -> None:
         (["submit", "trajectory", "--model_folder", "run/"], "lstui submit trajectory takes the checkpoints"),
         (["--home", "h", "run", "--vmax", "5"], "--vmax is a drawing option: lstui export takes it"),
         (["export", "--surf_file", "s.h5"], "--surf_file: give the surface file as lstui export FILE"),
+        (["run", "surface", "--threads", "4"], "--threads: lstui's CPU workers share the cores"),
+        (["run", "surface", "--split_idx", "0"], "--split_idx: lstui computes every point of a job itself"),
+        (["submit", "trajectory", "--prefix", "model_"], "--prefix: lstui submit trajectory takes the checkpoints"),
+        (["submit", "trajectory", "--max_epoch=300"], "--max_epoch: lstui submit trajectory takes the checkpoints"),
     ],
 )
 def test_a_reference_flag_lstui_has_no_use_for_says_what_to_do_instead(argv: list[str], says: str) -> None:
