@@ -184,8 +184,9 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except OSError as exc:
             where = f" {exc.filename}" if exc.filename else ""
             name = Path(str(exc.filename or "")).name
-            if name.startswith(".") and name.endswith(".tmp") and ".pid" in name:
-                # an atomic write's temporary file: the folder is what the person can mend
+            if (name.startswith(".") and name.endswith(".tmp") and ".pid" in name
+                    and exc.errno in _FILE_ERRORS):
+                # an atomic write's temporary file refused: the folder is what the person can mend
                 where = f" in {Path(str(exc.filename)).parent}"
             if exc.errno in _PATH_ERRORS:
                 _fail(f"path{where}: {exc.strerror} ({_PATH_ERRORS[exc.errno]})", 2)
@@ -1517,7 +1518,8 @@ def _note_x_flags_only(args: Sequence[str]) -> None:
         return any(a == flag or a.startswith(flag + "=") for a in args)
 
     x_flags = [f for f in ("--xnorm", "--xignore") if given(f)]
-    if "surface" in args and given("--y") and x_flags and not (given("--ynorm") or given("--yignore")):
+    surface = any(a == "surface" and n and args[n - 1] in ("run", "submit") for n, a in enumerate(args))
+    if surface and given("--y") and x_flags and not (given("--ynorm") or given("--yignore")):
         _LATER_NOTES.append(f"{' and '.join(x_flags)} set y's direction too (lstui treats both alike); "
                             "plot_surface.py's y would take --ynorm '' --yignore '' (not normalised, "
                             "nothing ignored)")
@@ -1541,7 +1543,10 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
             return
         _GLYPHS_SAID.append(True)
         text = f"the figures' font lacks some characters of their text, drawn as boxes ({text})"
-    click.echo(f"lstui: warning: {text}", err=True)
+    try:
+        click.echo(f"lstui: warning: {text}", err=True)
+    except (OSError, ValueError):  # stderr gone (a closed pipe, a dropped terminal): as Python's, dropped
+        pass
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -1550,6 +1555,9 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(stream, io.TextIOWrapper):
             stream.reconfigure(errors="replace")
     _interrupt_on_termination()
+    _LATER_NOTES.clear()  # (a process may call main more than once: the tests do)
+    _GLYPHS_SAID.clear()
+    shown_before = warnings.showwarning
     warnings.showwarning = _show_warning
     no_command = getattr(click.exceptions, "NoArgsIsHelpError", ())
     args: list[str] = []
@@ -1574,6 +1582,8 @@ def main(argv: list[str] | None = None) -> None:
     except click.Abort:
         click.echo("lstui: interrupted", err=True)
         sys.exit(130)
+    finally:
+        warnings.showwarning = shown_before
     sys.exit(code if isinstance(code, int) else 0)
 
 

@@ -42,6 +42,12 @@ class Slow(nn.Module):
 ``time``, ``torch`` and ``nn``)."""
 
 
+def _default_hangup() -> None:
+    """(In the child, before exec.)"""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def wait_until(
     what: str, check: Callable[[], Any], timeout_s: float = DEFAULT_TIMEOUT_S, every_s: float = 0.05
 ) -> Any:
@@ -121,7 +127,9 @@ class Lab:
         return proc
 
     def popen(self, *args: str) -> subprocess.Popen[str]:
-        """Start ``lstui ARGS`` without waiting for it."""
+        """Start ``lstui ARGS`` without waiting for it, as from a terminal: SIGHUP and
+        SIGTERM at their default (a test run under ``nohup`` passed SIGHUP ignored on,
+        and lstui leaves an ignored SIGHUP ignored)."""
         return subprocess.Popen(
             [sys.executable, "-m", "lstui.cli", *args],
             env=self.env,
@@ -129,6 +137,7 @@ class Lab:
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
             text=True,
+            preexec_fn=_default_hangup,
         )
 
     def submit(self, *args: str) -> int:

@@ -88,11 +88,12 @@ class SurfaceGrid:
         lstui, is still computed and read back)."""
         for flag, axis in (("--x", self.x), ("--y", self.y)):
             if axis is not None and np.any(np.diff(axis.coordinates.astype(np.float32)) <= 0):
-                # the weights are stepped in float32: ±1e-320 is 0 there, every point the same
+                # a step is taken in float32: ±1e-320 is 0 there, every point the same
                 step = (axis.max - axis.min) / (axis.num - 1)
                 shown = ":".join(repr(v) for v in (axis.min, axis.max)) + f":{axis.num}"
-                raise GridError(f"{flag} {shown}: a step of {step:.3g} is lost in float32, the weights' "
-                                "precision (its points would be the same); use a wider range or fewer points")
+                raise GridError(f"{flag} {shown}: a step of {step:.3g} is lost in float32, where the "
+                                "weights are stepped (its coordinates would repeat); use a wider range or "
+                                "fewer points")
         if self.num_points > MAX_POINTS:
             raise GridError(
                 f"--x {self.x} × --y {self.y} is {self.num_points:,} points; one job takes at most "

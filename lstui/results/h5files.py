@@ -349,8 +349,9 @@ def read_surface(path: Path) -> SurfaceFile:
             steps = np.diff(values)
             if steps.size and not (np.all(steps > 0) or np.all(steps < 0)):
                 # every x the same drew a figure of nothing, under matplotlib's warnings
+                how = "hold NaN or inf" if not np.all(np.isfinite(values)) else "repeat a value or turn back"
                 raise BadInput(f"surface file {str(path)!r}: its {name} ({values[0]:g} … {values[-1]:g}) "
-                               "are not a grid's: they repeat a value or turn back")
+                               f"are not a grid's: they {how}")
         shape = (len(x),) if y is None else (len(y), len(x))
         arrays: dict[str, np.ndarray] = {}
         for key in SURFACE_KEYS:

@@ -33,11 +33,11 @@ SHARPNESS = "sharpness"
 """The stem of the sharpness table's files in a comparison's results folder: ``.json`` and
 ``.csv`` (every digit), ``.png`` and ``.pdf`` (the table drawn)."""
 SHARPNESS_TITLE = "sharpness: Δloss@d = ½ (L(−d) + L(+d)) − L(0) along each 1D curve"
+"""The table's figure says what its columns are (L: the curves' loss, train or test)."""
 FILE_ONLY_COLUMNS = ("checkpoint", "L", "data", "norm", "ignore", "seed")
 """The sharpness table's columns kept in its CSV and JSON, for whoever reads them later
 (which minimizer, which values, which directions), but not drawn or shown: the table
 on the page and the screen holds the numbers to compare."""
-"""The table's figure says what its columns are (L: the curves' loss, train or test)."""
 
 
 @dataclass(frozen=True)

@@ -277,6 +277,8 @@ class WorkerSlot:
     restarts: int = 0
     next_start: float = 0.0
     started_at: float = 0.0
+    started_wall: float = 0.0  # (unix time) the same moment: its worker row's is later
+    killed: bool = False  # its process was killed on purpose (its job stopped, its point hung)
 
 
 FULL_LOOK_S = 300.0
@@ -461,13 +463,17 @@ class Daemon:
             args += ["--threads", str(slot.threads)]
         if slot.device in RAY_DEVICES:
             args += ["--ray-address", self.ray_address]
+        slot.started_wall = time.time()
         slot.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL)
         slot.started_at = time.monotonic()
+        slot.killed = False
         log.info("started worker pid %d on %s", slot.proc.pid, slot.device)
 
     def _tend_workers(self, store: Store) -> None:
         now = time.monotonic()
         for slot in self.slots:
+            if slot.proc is not None and slot.killed and slot.proc.poll() is not None:
+                slot.proc = None  # killed on purpose, said then: replaced at once, no backoff
             if slot.proc is not None and slot.proc.poll() is not None:
                 code = slot.proc.returncode
                 how = f"was killed by signal {-code}" if code < 0 else f"exited with {code}"
@@ -495,11 +501,16 @@ class Daemon:
         if now - self._left_look < LEFT_JOB_LOOK_S:
             return
         self._left_look = now
-        by_pid = {s.proc.pid: s for s in self.slots if s.proc is not None and s.proc.poll() is None}
+        by_pid = {s.proc.pid: s for s in self.slots
+                  if s.proc is not None and not s.killed and s.proc.poll() is None}
+        host = socket.gethostname()
         still: dict[int, float] = {}
         for w in store.workers():
             slot = by_pid.get(w.pid)
-            if slot is None or slot.proc is None or w.state == "retired" or w.current_job is None:
+            # this daemon's worker: its host, and registered after the slot's process began
+            # (not a killed daemon's row whose pid was reused)
+            if (slot is None or slot.proc is None or w.state == "retired" or w.current_job is None
+                    or w.host != host or w.started < slot.started_wall - 1.0):
                 continue
             try:
                 state = store.job_state(w.current_job)
@@ -511,11 +522,11 @@ class Daemon:
             if now - since < self.left_job_wait_s:
                 continue
             slot.proc.kill()
-            slot.proc.wait()
+            slot.killed = True  # reaped by _tend_workers (a process in a hung kernel call may take a while)
             del still[w.id]
             why = (f"worker {w.id} on {w.device} was still computing a point of job {w.current_job}, "
                    f"{state.value} {now - since:.0f} s before, and was killed; a fresh one starts")
-            store.release_stopped_worker(w.id, why, requeued="queued again: its worker was killed")
+            store.release_stopped_worker(w.id, why, requeued=None)  # its job stopped: nothing to queue
             log.warning("%s", why)
             store.add_event(None, "warning", why)
         self._left_since = still
@@ -730,9 +741,9 @@ class Daemon:
                 if self.stopping:
                     break
                 try:
-                    self._free_workers_of_stopped_jobs(store)
                     self._tend_workers(store)
                     self._recover(store)
+                    self._free_workers_of_stopped_jobs(store)
                     backoff = 0.0
                 except DatabaseDamaged as exc:  # no wait mends it: the daemon stops, saying why
                     log.error("%s; the daemon stops", exc)

@@ -1060,12 +1060,13 @@ class Store:
             return cur.rowcount == 1
 
     def release_stopped_worker(self, worker_id: int, why: str,
-                               requeued: str = "queued again: the daemon stopped") -> int:
+                               requeued: str | None = "queued again: the daemon stopped") -> int:
         """A worker the daemon stopped in the middle of a point (``lstui daemon stop``
         waited for it no longer, or its job stopped long before): its units go back
         untouched, the attempt not counted against them (nothing in them failed), it is
         retired, and each job's log says ``why``; a running job no worker holds now is
-        queued again, its log saying ``requeued``. Returns how many units went back."""
+        queued again, its log saying ``requeued`` (None: none is, the worker's job having
+        stopped). Returns how many units went back."""
         with self._immediate() as c:
             held = self._rows(
                 c,
@@ -1083,7 +1084,8 @@ class Store:
             c.execute(
                 "UPDATE workers SET state = 'retired', current_job = NULL WHERE id = ?", (worker_id,)
             )
-            self._queue_unheld(c, requeued)
+            if requeued is not None:
+                self._queue_unheld(c, requeued)
             return len(held)
 
     def fail_unit(self, unit_id: int, worker_id: int, error: str, *, max_attempts: int = 3) -> bool:

@@ -55,7 +55,7 @@ from lstui.tui.snapshot import (
     read_device_facts,
     wal_index_identity,
 )
-from lstui.tui.widgets import ACC_KEYS, LABELS, Preview, drawn_quantity
+from lstui.tui.widgets import ACC_KEYS, LABELS, Preview, drawn_quantity, lift_toasts
 
 NARROW_BELOW = 81
 POLL_S = 1.0
@@ -154,7 +154,10 @@ class LstuiApp(App[None]):
         self.daemon_devices = daemon_devices
         self.write_timeout_s = write_timeout_s
         self.terminated = False  # ended by SIGTERM or SIGHUP
-        self.leave_timer: threading.Timer | None = None  # ends the process if leaving hangs
+        self.leave_asked = threading.Event()  # set by SIGTERM/SIGHUP: the watch starts its grace
+        self.left = threading.Event()  # set once the app has left: the watch ends
+        self.leave_code = 0  # 128 + the signal, if the watch must end the process
+        self.watch_leave = False  # run_app's: a process that ends when the app leaves
         self.signal_handlers_before: dict[int, Any] = {}  # put back once the app has left
         self.snapshot: Snapshot | None = None
         self.preview_job: int | None = None
@@ -190,6 +193,8 @@ class LstuiApp(App[None]):
         whose own messages use it ("Press [b]q[/b] to quit"); ours go through
         :meth:`say`."""
         self.notices.append((severity, str(message)))
+        with contextlib.suppress(Exception):  # (no screen yet, or one going): where Textual puts it
+            lift_toasts(self.screen)
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def say(self, message: str, *, severity: SeverityLevel = "information", timeout: float | None = None) -> None:
@@ -212,6 +217,8 @@ class LstuiApp(App[None]):
             with contextlib.suppress(ValueError, OSError):  # not the main thread (tests)
                 before = signal.signal(signum, lambda signum, frame: self._terminated(loop, signum))
                 self.signal_handlers_before.setdefault(signum, before)
+        if self.signal_handlers_before and self.watch_leave:  # started here, not in the handler (its locks)
+            threading.Thread(target=self._watch_leave, name="leave-watch", daemon=True).start()
 
     async def on_event(self, event: events.Event) -> None:
         """Run the binding of a key that a text field or a choice does not type (tab,
@@ -246,14 +253,22 @@ class LstuiApp(App[None]):
     def _terminated(self, loop: asyncio.AbstractEventLoop, signum: int) -> None:
         """Leave as ``q`` does; and if that has not ended the process after
         :data:`LEAVE_GRACE_S` (its terminal gone, the output thread dead on a write to it
-        and the app waiting on that thread), end it anyway, with ``128 + signum``."""
+        and the app waiting on that thread), :meth:`_watch_leave` ends it anyway. Only
+        flags and an event here: a thread started in a signal handler takes threading's
+        own locks, which the interrupted main thread may hold."""
         self.terminated = True
-        if self.leave_timer is None:
-            self.leave_timer = threading.Timer(LEAVE_GRACE_S, os._exit, args=(128 + signum,))
-            self.leave_timer.daemon = True
-            self.leave_timer.start()
+        if not self.leave_asked.is_set():
+            self.leave_code = 128 + signum
+            self.leave_asked.set()
         with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
             loop.call_soon_threadsafe(self.exit)
+
+    def _watch_leave(self) -> None:
+        """Once asked to leave by a signal, end the process with ``128 + signum`` unless
+        the app has left within :data:`LEAVE_GRACE_S`."""
+        self.leave_asked.wait()
+        if not self.left.wait(LEAVE_GRACE_S):
+            os._exit(self.leave_code)
 
     def on_resize(self, event: events.Resize) -> None:
         self.follow_width(event.size.width)
@@ -698,10 +713,10 @@ def run_app(home: Path | None = None) -> int:
         KeyboardInterrupt: it was ended by SIGTERM or SIGHUP (once the terminal is back).
     """
     app = LstuiApp(home)
+    app.watch_leave = True
     app.run()
+    app.left.set()
     app.put_back_signal_handlers()
-    if app.leave_timer is not None:
-        app.leave_timer.cancel()
     if app.terminated:
         raise KeyboardInterrupt
     return app.return_code or 0

@@ -113,7 +113,7 @@ def test_a_grid_whose_points_are_one_in_float32_is_refused_and_one_queued_before
     for text, step in (("-1e-320:1e-320:3", "1e-320"), ("1:1.0000001:3", "5e-08"), ("-1e-300:1e-300:5", "5e-301")):
         with pytest.raises(GridError, match=rf"a step of {step} is lost in float32"):
             JobSpec(model="mlp", x=parse_axis("-1:1:3"), y=parse_axis(text)).checked_size()
-    JobSpec(model="mlp", x=parse_axis("0:1e-30:3")).checked_size()  # tiny, but distinct
+    JobSpec(model="mlp", x=parse_axis("0:1e-30:3")).checked_size()  # tiny coordinates, distinct in float32
     code, _, err = cli_in_process(["submit", "surface", "--x=-1e-320:1e-320:3"], tmp_path / "home")
     assert code == 2 and "--x -1e-320:1e-320:3: a step of 1e-320 is lost in float32" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "home").exists()

@@ -8,7 +8,7 @@ from lstui.tui.widgets._devices import (
     status_line,
 )
 from lstui.tui.widgets._job_table import JobTable, TableLayout, table_layout
-from lstui.tui.widgets._key_bar import KeyBar
+from lstui.tui.widgets._key_bar import KeyBar, lift_toasts
 from lstui.tui.widgets._preview import (
     ACC_KEYS,
     LABELS,
@@ -35,6 +35,7 @@ __all__ = [
     "device_lines",
     "device_summary",
     "drawn_quantity",
+    "lift_toasts",
     "quantities",
     "status_line",
     "table_layout",

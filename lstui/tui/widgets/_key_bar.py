@@ -52,15 +52,15 @@ class KeyBar(Footer):
         super().__init__(compact=True)
         self._cell = 1
         self._counts = (0, 0)  # the keys, and those of GIVES_WAY among them
-        self._rows = (0, 0)  # their columns side by side (:func:`_row_width`)
+        self._rows = (0, 0)  # their columns side by side (:func:`_row_width`), and without GIVES_WAY's
         self._shown: tuple[int, bool] | None = None
 
     def _layout(self) -> tuple[int, bool]:
         """The rows at the terminal's width now, and whether the keys of
         :data:`GIVES_WAY` show."""
-        width, (keys, spare), (row, spare_row) = self.app.size.width, self._counts, self._rows
+        width, (keys, spare), (row, row_kept) = self.app.size.width, self._counts, self._rows
         rows = key_rows(width, keys, self._cell, row)
-        fewer = key_rows(width, keys - spare, self._cell, row - spare_row)
+        fewer = key_rows(width, keys - spare, self._cell, row_kept)
         if spare and fewer < rows:
             return fewer, False
         return rows, True
@@ -72,12 +72,11 @@ class KeyBar(Footer):
         self._cell = max((_label_width(k) for k in keys), default=1)
         spare = [k for k in keys if isinstance(k, FooterKey) and k.action in GIVES_WAY]
         self._counts = (len(keys), len(spare))
-        self._rows = (_row_width(keys), _row_width(spare))
+        self._rows = (_row_width(keys), _row_width([k for k in keys if k not in spare]))
         self._shown = rows, keep = self._layout()
         if not keep:
             keys = [k for k in keys if k not in spare]
         self.set_class(rows > 1, "-grid")
-        self.call_after_refresh(self._lift_toasts, rows)
         if rows > 1:
             self.styles.grid_size_columns = math.ceil(len(keys) / rows)
             self.styles.height = rows
@@ -85,21 +84,15 @@ class KeyBar(Footer):
             self.styles.clear_rule("height")
         yield from keys
 
-    def _lift_toasts(self, rows: int) -> None:
-        """Notifications stand above the bar, not over its rows (Textual leaves one row,
-        a one-row footer's): at 80 columns one hid ``c Cancel p Pause r Retry``."""
-        for rack in self.screen.query(ToastRack):
-            rack.styles.margin = (0, 0, rows, 0)
-
     def on_resize(self, event: events.Resize) -> None:
         if self._shown is not None and self._shown != self._layout():
             self.call_after_refresh(self.recompose)
 
 
 def _row_width(keys: Sequence[Widget]) -> int:
-    """The columns ``keys`` take in one row: each label and the gap after it, and one
-    more for the command palette's separator."""
-    return sum(_label_width(k) + 1 for k in keys) + 1 if keys else 0
+    """The columns ``keys`` (the command palette's among them) take in one row: each
+    label and the gap after it (measured: 16 keys took 127 columns of 128)."""
+    return sum(_label_width(k) + 1 for k in keys)
 
 
 def _label_width(key: Widget) -> int:
@@ -107,3 +100,15 @@ def _label_width(key: Widget) -> int:
     if isinstance(key, FooterKey):
         return cell_len(key.key_display) + 1 + cell_len(key.description)
     return 1
+
+
+def lift_toasts(screen: Widget) -> None:
+    """Notifications on ``screen`` stand above its key bar, not over its rows (Textual
+    leaves one row, a one-row footer's: at 80 columns one hid ``c Cancel p Pause r
+    Retry``). Called as one is shown, not at each layout: setting the margin lays the
+    screen out again, and the table lost its scroll to the selected row."""
+    bars = screen.query(KeyBar)
+    rows = max((bar.size.height for bar in bars), default=1) or 1
+    for rack in screen.query(ToastRack):
+        if rack.styles.margin.bottom != rows:
+            rack.styles.margin = (0, 0, rows, 0)
