@@ -245,7 +245,7 @@ def _run_common(kind: str, out: Path | None, device: str, flags: dict[str, Any],
     out_dir = out if out is not None else Path("lstui-out") / kind
     code = run_foreground(spec, out_dir, device=device, figure=not no_figure)
     if code == 0:
-        _note_no_checkpoint(spec, on.type)
+        _say_job_notes(spec, on.type)
     sys.exit(code)
 
 
@@ -479,8 +479,11 @@ def submit_file(ctx: click.Context, files: tuple[Path, ...]) -> None:
         sys.exit(_follow(ctx, ids))
 
 
-def _note_no_checkpoint(spec: JobSpec, device_type: str | None = None) -> None:
-    """A surface with no --checkpoint is one around a random initialisation: allowed (a
+def _say_job_notes(spec: JobSpec, device_type: str | None = None) -> None:
+    """The notes of a job queued or computed: how its command line was read
+    (:data:`_LATER_NOTES`), then what its settings mean.
+
+    A surface with no --checkpoint is one around a random initialisation: allowed (a
     landscape at initialisation is a thing to look at), said, as the reference wants a
     model file and hours of GPU time on an untrained net are easily spent by mistake.
     So is a ``--target`` with ``weights`` directions of a net with BatchNorm: x = 1 is not
@@ -529,7 +532,7 @@ def _queue_and_report(ctx: click.Context, spec: JobSpec, priority: int) -> None:
     with _store(ctx) as store:
         job_id = submit_spec(store, spec, unit_size=ctx.obj.get("unit_size"))
     click.echo(job_id)
-    _note_no_checkpoint(spec)
+    _say_job_notes(spec)
     _warn_if_no_daemon(ctx)
     if ctx.obj.get("wait"):
         sys.exit(_follow(ctx, [job_id]))

@@ -478,6 +478,8 @@ class Daemon:
                 code = slot.proc.returncode
                 how = f"was killed by signal {-code}" if code < 0 else f"exited with {code}"
                 self._exits[slot.proc.pid] = how  # for its units' log: how their worker died
+                while len(self._exits) > 64:  # (one that died before it registered has no row)
+                    del self._exits[next(iter(self._exits))]
                 log.warning("worker pid %d on %s %s", slot.proc.pid, slot.device, how)
                 if now - slot.started_at >= HEALTHY_RUN_S:
                     slot.restarts = 0
