@@ -253,6 +253,16 @@ class Lab(_lab.Lab):
     def jobs(self) -> list[dict[str, Any]]:
         return self.query("SELECT * FROM jobs ORDER BY id")
 
+    def jobs_so_far(self) -> list[dict[str, Any]]:
+        """The jobs; none while another process is still making the database (its file
+        there, its tables not yet: "no such table: jobs")."""
+        import sqlite3
+
+        try:
+            return self.jobs()
+        except sqlite3.OperationalError:
+            return []
+
     def events(self, job_id: int | None = None) -> list[str]:
         if job_id is None:
             rows = self.query("SELECT message FROM events ORDER BY id")

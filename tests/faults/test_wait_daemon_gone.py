@@ -14,7 +14,7 @@ def test_wait_ends_in_one_line_when_the_daemon_it_follows_is_killed(lab: Lab) ->
     pid = lab.start_daemon("cpu:1")
     waiting = lab.popen("submit", "surface", *SLOW_SPEC, "--name", "waitkill", "--wait")
     try:
-        job = wait_until("a first point", lambda: next((j for j in lab.jobs() if j["done_points"] > 0), None))
+        job = wait_until("a first point", lambda: next((j for j in lab.jobs_so_far() if j["done_points"] > 0), None))
         os.kill(pid, signal.SIGKILL)
         out, err = waiting.communicate(timeout=60)
     finally:
@@ -33,7 +33,7 @@ def test_wait_with_no_daemon_says_the_job_waits_for_one(lab: Lab) -> None:
     waiting = lab.popen("submit", "surface", "--model", "mlp", "--data", "digits", "--subset", "100",
                         "--x", "-1:1:3", "--wait")
     try:
-        wait_until("the job", lambda: lab.jobs())
+        wait_until("the job", lambda: lab.jobs_so_far())
         lab.start_daemon("cpu:1")
         out, err = waiting.communicate(timeout=60)
     finally:
