@@ -1140,7 +1140,7 @@ def daemon_status_cmd(ctx: click.Context) -> None:
     import time
     from collections import Counter
 
-    from lstui.scheduler.daemon import daemon_status, worker_process_exists
+    from lstui.scheduler.daemon import daemon_status, listed_workers
     from lstui.views import STALE_HEARTBEAT_S
 
     status = daemon_status(_home(ctx))
@@ -1153,9 +1153,7 @@ def daemon_status_cmd(ctx: click.Context) -> None:
     click.echo(f"daemon: running (pid {status.pid}) on {devices}")
     with _store(ctx, existing=True) as store:
         now = time.time()
-        # a silent one is listed while its process exists (stopped: its job computes nothing)
-        workers = [w for w in store.workers(alive_within_s=3600)
-                   if now - w.heartbeat <= 120 or worker_process_exists(w)]
+        workers = listed_workers(store, now, recent_s=120)
         for w in workers:
             job = f"job {w.current_job}" if w.current_job else "idle"
             # a worker stopped (SIGSTOP), or stuck on a locked database, beats no more

@@ -857,9 +857,22 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def worker_process_exists(worker: WorkerRow) -> bool:
+WORKER_SILENT_S = 3600.0
+"""A silent worker (stopped, stuck on a hung device call) is listed this long while its
+process exists on this machine: its job reads running while it computes nothing."""
+
+
+def listed_workers(store: Store, now: float, recent_s: float) -> list[WorkerRow]:
+    """The workers to show: those that beat within ``recent_s``, and silent ones (for up
+    to :data:`WORKER_SILENT_S`) whose process exists on this machine (one stopped with
+    SIGSTOP does; a killed daemon's, gone, does not)."""
+    return [w for w in store.workers(alive_within_s=WORKER_SILENT_S)
+            if now - w.heartbeat <= recent_s or _process_exists(w)]
+
+
+def _process_exists(worker: WorkerRow) -> bool:
     """Whether ``worker``'s process runs on this machine (one of another host cannot be
-    looked at: no). A stopped one (SIGSTOP) exists; a killed daemon's, gone, does not."""
+    looked at: no)."""
     return worker.host == socket.gethostname() and _pid_alive(worker.pid)
 
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from lstui.errors import LstuiError
 from lstui.landscape.grid import parse_axis
-from lstui.scheduler.daemon import DaemonStatus, daemon_status, worker_process_exists
+from lstui.scheduler.daemon import DaemonStatus, daemon_status, listed_workers
 from lstui.scheduler.devices import DeviceFacts, cpu_facts, gpu_facts
 from lstui.spec import split_keys
 from lstui.store import DB_NAME, Event, JobRow, JobState, PointRow, Store, WorkerRow
@@ -37,10 +37,6 @@ MAX_EVENTS = 500
 MAX_FILES = 200
 WORKER_ALIVE_S = 60.0
 """A worker that beat this recently is listed."""
-WORKER_SILENT_S = 3600.0
-"""A silent worker (stopped, stuck on a hung device call) is listed this long while its
-process exists on this machine: its job reads running while it computes nothing. The
-process of a killed daemon's worker that is gone is not listed."""
 DEVICES_EVERY_S = 2.0
 PREVIEW_CACHE = 6
 
@@ -313,8 +309,7 @@ class StorePoller:
                             error=f"the database {self.home / DB_NAME} was deleted; waiting for a new one")
         try:
             jobs = self._jobs(store)
-            workers = tuple(w for w in store.workers(alive_within_s=WORKER_SILENT_S)
-                            if now - w.heartbeat <= WORKER_ALIVE_S or worker_process_exists(w))
+            workers = tuple(listed_workers(store, now, recent_s=WORKER_ALIVE_S))
         except LstuiError as exc:
             return Snapshot(now, (), error=str(exc), database=self.identity, notice=notice)
         daemon = daemon_status(self.home)
