@@ -182,10 +182,11 @@ def compute_plane(spec: JobSpec, out: Path, *, origin: str = "own") -> Trajector
         extra = dict(zip(PCA_KEYS, (np.asarray(pca.explained_variance_ratio), np.asarray(pca.explained_variance),
                                     np.asarray(pca.singular_values)), strict=True))
     else:
-        from lstui.results import read_directions
+        from lstui.results import read_direction_arrays
+        from lstui.results.h5files import direction_file_keys
 
-        _, given_y, given_extra = read_directions(given)
-        if given_y is None:
+        given_extra = read_direction_arrays(given, PCA_KEYS)  # (its directions are read once, below)
+        if "ydirection" not in direction_file_keys(given):
             raise BadInput(f"--dir-file: direction file {str(given)!r} has one direction (no "
                            "ydirection); a trajectory is projected on two")
         try:
