@@ -11,7 +11,6 @@ import re
 import threading
 from collections.abc import Mapping
 
-import matplotlib
 import numpy as np
 import plotext
 from numpy.typing import ArrayLike
@@ -26,7 +25,7 @@ from lstui.plots.levels import (
     finite_values,
     quantise,
 )
-from lstui.plots.palette import distinct_in_256
+from lstui.plots.palette import band_colours
 
 _PLOTEXT_LOCK = threading.Lock()
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -56,13 +55,6 @@ _CURVE_STYLE = {
 def strip_ansi(text: str) -> str:
     """``text`` without ANSI escape sequences."""
     return _ANSI.sub("", text)
-
-
-def band_colours(n_bands: int) -> list[tuple[int, int, int]]:
-    """Viridis RGB for each band, lowest first (the figures' colour map)."""
-    cmap = matplotlib.colormaps[st.CMAP_NAME]
-    positions = np.linspace(0.0, 1.0, max(n_bands, 1))
-    return [tuple(int(round(255 * c)) for c in cmap(p)[:3]) for p in positions]  # type: ignore[misc]
 
 
 def band_chars(n_bands: int) -> list[str]:
@@ -153,9 +145,7 @@ def terminal_heatmap(
         chosen = contour_levels(zs, log=log, num=TERMINAL_NUM_LEVELS)
     bands = quantise(zs, chosen)
     n_bands = chosen.size + 1
-    colours = band_colours(n_bands)
-    if eight_bit:  # neighbouring viridis bands were one colour there
-        colours = distinct_in_256(colours)
+    colours = band_colours(n_bands, eight_bit=eight_bit)  # 256 colours: one palette colour a band
     chars = band_chars(n_bands)
 
     def swatch(k: int) -> tuple[str, str]:

@@ -25,16 +25,8 @@ from rich.style import Style
 
 from lstui.errors import BadInput
 from lstui.plots.levels import contour_levels, quantise
-from lstui.plots.palette import distinct_in_256
+from lstui.plots.palette import RGB, band_colours
 
-RGB = tuple[int, int, int]
-
-# viridis at 0, 1/9, … 1 (matplotlib's values, rounded)
-_VIRIDIS: tuple[RGB, ...] = (
-    (68, 1, 84), (72, 36, 117), (64, 67, 135), (52, 94, 141), (41, 120, 142),
-    (32, 144, 141), (34, 168, 132), (68, 191, 112), (122, 209, 81), (189, 223, 38),
-    (253, 231, 37),
-)
 PLAIN_RAMP = ".:-=+*#%@"
 """Band characters when colours are off (NO_COLOR), from the lowest band to the highest."""
 CENTRE_MARK = "+"
@@ -51,28 +43,6 @@ NOT_FINITE_CHAR = "x"
 NOT_FINITE_BAND = -2
 """The band of such pixels in a band array (``-1``: nothing computed there yet)."""
 NOT_FINITE_LABEL = "NaN/inf"
-
-
-def band_colours(n_bands: int, *, eight_bit: bool = False) -> list[RGB]:
-    """``n_bands`` viridis colours, lowest band first.
-
-    ``eight_bit``: for a terminal of 256 colours (tmux's default), where neighbouring
-    viridis colours became the same palette colour and two bands one: each band takes
-    the palette colour nearest its viridis colour that no lower band took."""
-    if n_bands <= 1:
-        return [_VIRIDIS[0]]
-    if eight_bit:
-        return distinct_in_256(band_colours(n_bands))
-    out: list[RGB] = []
-    anchors = np.asarray(_VIRIDIS, dtype=np.float64)
-    for t in np.linspace(0.0, 1.0, n_bands):
-        pos = t * (len(anchors) - 1)
-        lo = int(math.floor(pos))
-        hi = min(lo + 1, len(anchors) - 1)
-        frac = pos - lo
-        rgb = anchors[lo] * (1 - frac) + anchors[hi] * frac
-        out.append((int(round(rgb[0])), int(round(rgb[1])), int(round(rgb[2]))))
-    return out
 
 
 def band_chars(n_bands: int) -> list[str]:
