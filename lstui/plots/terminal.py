@@ -162,13 +162,14 @@ def terminal_heatmap(
             tokens.append((f"{label} {swatch(k)[0]}", f"{label} {swatch(k)[1]}"))
     finite = np.isfinite(zs)
     markers: list[str] = []
-    if xs.min() <= 0 <= xs.max() and ys.min() <= 0 <= ys.max():
-        markers.append(f"{CENTRE_MARK} centre")
     position = st.argmin_position(xs, ys, zs)
+    # a minimum at the centre (a trained minimizer's usual picture) hides its +
+    at_centre = position is not None and position[0] == 0 and position[1] == 0
+    if xs.min() <= 0 <= xs.max() and ys.min() <= 0 <= ys.max() and not at_centre:
+        markers.append(f"{CENTRE_MARK} centre")
     if position is not None:
-        markers.append(
-            f"{MIN_MARK} min {st.format_level(position[2])} at ({position[0]:.3g}, {position[1]:.3g})"
-        )
+        where = "the centre (0, 0)" if at_centre else f"({position[0]:.3g}, {position[1]:.3g})"
+        markers.append(f"{MIN_MARK} min {st.format_level(position[2])} at {where}")
     path_x, path_y = _path_points(path)
     if path_x.size:
         markers.append(f"{PATH_MARK} trajectory")

@@ -56,6 +56,14 @@ def test_heatmap_without_colour_is_plain_text_with_a_legend(two_minima_with_hole
     assert "66 points NaN/inf (blank)" in text
 
 
+def test_a_minimum_at_the_centre_is_named_there_not_under_a_hidden_plus() -> None:
+    grid = np.linspace(-1.0, 1.0, 9)
+    Z = 0.5 + grid[None, :] ** 2 + grid[:, None] ** 2
+    text = terminal_heatmap(grid, grid, Z, width=70, height=22, color=False)
+    assert "+ centre" not in text
+    assert "* min 0.5 at the centre (0, 0)" in text
+
+
 def test_heatmap_with_colour_uses_truecolour_blocks(two_minima):
     x, y, Z = two_minima
     text = terminal_heatmap(x, y, Z, width=60, height=18)

@@ -285,3 +285,32 @@ def test_row_ticks_give_a_flat_curve_one_label_on_its_own_row() -> None:
             assert labels == [label] and lo < ticks[0] < hi
             row = (hi - ticks[0]) / (hi - lo) * (rows - 1)
             assert row == pytest.approx((rows - 1) // 2), "on a row, the middle one"
+
+
+def test_a_minimum_at_the_centre_is_named_there_not_under_a_hidden_plus(tmp_path: Path) -> None:
+    """A trained minimizer's surface has its minimum at (0, 0), where the * is drawn over
+    the +: the legend said "+ centre (0,0)" of a mark nowhere to be seen."""
+    home = tmp_path / "home"
+    with Store.open_home(home) as store:
+        worker = store.register_worker("cpu", 1, "here")
+        job = store.add_job(kind="surface", name="basin", spec={"x": "-1:1:5", "y": "-1:1:5", "split": "train"},
+                            total_points=25, units=[list(range(25))], results_root=home / "results")
+        claim = store.claim_unit(worker, 60, job_ids=[job])
+        assert claim is not None
+        grid = np.linspace(-1, 1, 5)
+        store.write_points(claim.unit_id, worker, [
+            PointRow(i, 0.5 + grid[i % 5] ** 2 + grid[i // 5] ** 2, 90.0) for i in range(25)])
+        assert store.complete_unit(claim.unit_id, worker)
+
+    async def drive() -> None:
+        app = fixed_app(home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await select_job(pilot, job)
+            await wait_for(pilot, lambda: app.main.preview.surface.display, 5, "the surface")
+            await pilot.pause(0.3)
+            text = "\n".join(screen_text(app))
+            assert "+ centre" not in text, text
+            assert "* min 0.5" in text and "at the centre (0,0)" in text, text
+
+    asyncio.run(drive())

@@ -518,13 +518,17 @@ class Preview(Vertical):
             head,
             Text(f"{data.done_points}/{data.total_points} points{_not_finite_note(data)}{prio}"),
             Text(f"{LABELS.get(key_name, key_name)} · {scale}"),
-            Text.assemble((CENTRE_MARK, "bold"), " centre (0,0)"),
         ]
+        # the extreme at the centre (a trained minimizer's usual picture) is drawn over
+        # its + there: the legend names the mark that shows
+        at_centre = mark is not None and mark[0] == 0 and mark[1] == 0
+        if not at_centre:
+            info.append(Text.assemble((CENTRE_MARK, "bold"), " centre (0,0)"))
         tails = {2: Text(NEXT_HINT, style="dim")} if len(quantities(data)) > 1 else {}
         if mark is not None:
             info.append(Text.assemble((MIN_MARK, "bold" if self.app.no_color else "bold red"),
                                       f" {'max' if accuracy else 'min'} {mark[2]:.4g}"))
-            info.append(Text(f"  at ({mark[0]:.3g}, {mark[1]:.3g})"))
+            info.append(Text("  at the centre (0,0)" if at_centre else f"  at ({mark[0]:.3g}, {mark[1]:.3g})"))
         if data.path is not None:
             info.append(Text.assemble(("•", "bold"), " trajectory"))
         self._title(None)
