@@ -58,9 +58,10 @@ def parse_axis(text: str, flag: str = "--x") -> Axis:
         raise GridError(f"{flag} {text!r}: NUM must be at least 2; {accepted}")
     if re.fullmatch(_NUMBER, num_text) and float(num_text) > MAX_AXIS_POINTS:
         raise GridError(f"{flag} {text!r}: NUM must be at most {MAX_AXIS_POINTS}; {accepted}")
-    if not re.fullmatch(r"\d+", num_text):
+    # a whole number written as a float (51.0, 5.1e1) is taken, as the reference's int(float(...))
+    if not (re.fullmatch(r"\d+", num_text) or (re.fullmatch(_NUMBER, num_text) and float(num_text).is_integer())):
         raise GridError(f"{flag} {text!r}: NUM {num_text!r} is not a whole number; {accepted}")
-    num = int(num_text)
+    num = int(float(num_text)) if not num_text.isdigit() else int(num_text)
     if not (math.isfinite(lo) and math.isfinite(hi)):
         raise GridError(f"{flag} {text!r}: MIN and MAX must be finite; {accepted}")
     if max(abs(lo), abs(hi)) > MAX_COORDINATE:

@@ -12,7 +12,13 @@ def test_parse_axis_reads_min_max_num():
     assert str(axis) == "-1:1:51"
 
 
-@pytest.mark.parametrize("text", ["1:-1:5", "a:b:c", "-1:1:0", "-1:1:1.5", "-1:1", "", "0:0:5", "-1:1:1", "nan:1:3"])
+@pytest.mark.parametrize("text", ["-1:1:51.0", "-1:1:51.", "-1:1:5.1e1"])
+def test_a_whole_count_written_as_a_float_is_taken_as_the_reference_takes_it(text):
+    """The reference reads NUM as int(float(NUM)): --x=-1:1:51.0 from its command lines."""
+    assert parse_axis(text) == parse_axis("-1:1:51")
+
+
+@pytest.mark.parametrize("text", ["1:-1:5", "a:b:c", "-1:1:0", "-1:1:1.5", "-1:1:1.0", "-1:1", "", "0:0:5", "-1:1:1", "nan:1:3"])
 def test_bad_grid_specs_say_what_is_accepted(text):
     with pytest.raises(GridError, match="MIN:MAX:NUM"):
         parse_axis(text)
