@@ -367,8 +367,6 @@ class JobSpec:
                 "--bn recompute re-estimates BatchNorm statistics on the training split; "
                 "use --split train or both"
             )
-        if spec.target_y is not None and spec.target is None:
-            raise SpecError("--target-y needs --target")
         if spec.target_y is not None and spec.y is None:
             raise SpecError("--target-y needs a 2D grid (--y)")
         if spec.kind == "figure" and not spec.figure:

@@ -507,3 +507,35 @@ def test_a_fifo_or_dev_null_as_checkpoint_is_not_called_missing(tmp_path: Path) 
     for path in (str(fifo), "/dev/null"):
         line = _fails(tmp_path / "home", "submit", "surface", "--model", "mlp", "--checkpoint", path, "--x", "-1:1:3")
         assert line == f"lstui: error: --checkpoint {path!r}: not a regular file"
+
+
+def test_a_y_target_without_an_x_target_gives_a_random_x_as_the_reference_does(tmp_path: Path) -> None:
+    """plot_surface.py --model_file3 without --model_file2: x random, y towards the third
+    model. lstui refused it ("--target-y needs --target")."""
+    from lstui.results import read_directions, read_surface
+
+    a, b = _checkpoint(tmp_path, "a.pt", 0), _checkpoint(tmp_path, "b.pt", 1)
+    out = tmp_path / "out"
+    got, _, err = cli_in_process(["run", "surface", "--model", "cnn", "--data", "digits", "--subset", "64",
+                                  "--checkpoint", str(a), "--model_file3", str(b),
+                                  "--x", "-1:1:3", "--y", "0:1:2", "--out", str(out)], tmp_path / "home")
+    assert got == 0, err
+    x, y, _ = read_directions(out / "directions.h5")
+    assert y is not None
+    sa = torch.load(a)["state_dict"]
+    sb = torch.load(b)["state_dict"]
+    weights = [k for k, v in sa.items() if v.dtype.is_floating_point and "running" not in k]
+    towards_b = [sb[k] - sa[k] for k in weights]
+    assert len(y) == len(towards_b)
+    for d, want in zip(y, towards_b):
+        torch.testing.assert_close(torch.as_tensor(d).reshape(want.shape), want)
+    assert any(float(torch.as_tensor(d).abs().sum()) > 0 for d in x)
+    assert not all(torch.allclose(torch.as_tensor(dx).reshape(w.shape), w) for dx, w in zip(x, towards_b))
+    # the point (0, 1) is model b itself: its loss is b's, as at b's own centre
+    surface = read_surface(out / "surface.h5")
+    b_out = tmp_path / "b_out"
+    got, _, err = cli_in_process(["run", "surface", "--model", "cnn", "--data", "digits", "--subset", "64",
+                                  "--checkpoint", str(b), "--x", "-1:1:3", "--out", str(b_out)], tmp_path / "home")
+    assert got == 0, err
+    at_b = read_surface(b_out / "surface.h5")
+    assert abs(float(surface.arrays["train_loss"][1, 1]) - float(at_b.arrays["train_loss"][1])) < 1e-4
