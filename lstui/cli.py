@@ -1186,10 +1186,7 @@ def _trajectory_spec_and_plane(
 ) -> tuple[JobSpec, TrajectoryPlane]:
     """Expand the checkpoints, run the PCA (``plane_for``: into which folder), and
     return the job's spec and its plane."""
-    import dataclasses
-
-    from lstui.scheduler.imports import check_factories
-    from lstui.scheduler.trajectory import expand_checkpoints, trajectory_spec
+    from lstui.scheduler.trajectory import expand_checkpoints, plan_trajectory
 
     _refuse_unused("trajectory")
     items = flags.pop("checkpoint_items")
@@ -1203,11 +1200,8 @@ def _trajectory_spec_and_plane(
         raise SpecError(f"--num must be between 2 and 1001, got {num}")
     if flags.get("norm") == "filter":
         flags["norm"] = "none"
-    spec = spec_from_flags("trajectory", flags)
-    spec = dataclasses.replace(spec, checkpoint=spec.checkpoints[-1])
-    check_factories(spec)  # the PCA builds the model: its module imported from here first
-    plane = plane_for(spec, origin)
-    spec = trajectory_spec(spec, plane, x_given=x_given, y_given=y_given, num=num)
+    spec, plane = plan_trajectory(spec_from_flags("trajectory", flags), plane_for,
+                                  x_given=x_given, y_given=y_given, num=num, origin=origin)
     _note_path_outside(plane, spec)
     return spec, plane
 

@@ -13,7 +13,7 @@ import math
 import re
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,6 +135,27 @@ def plane_in_new_dir(home: Path, spec: JobSpec, *, origin: str = "own") -> Traje
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
+
+
+def plan_trajectory(
+    spec: JobSpec,
+    plane_for: Callable[[JobSpec, str], TrajectoryPlane],
+    *,
+    x_given: bool,
+    y_given: bool,
+    num: int = DEFAULT_NUM,
+    origin: str = "own",
+) -> tuple[JobSpec, TrajectoryPlane]:
+    """The PCA plane of ``spec``'s checkpoints (expanded already), made by
+    ``plane_for(spec, origin)`` (into which folder), and the job on it: a surface around
+    the last checkpoint whose grid covers the path where ``x``/``y`` were not given.
+    ``lstui submit``/``run trajectory`` and the TUI's form plan a trajectory alike."""
+    from lstui.scheduler.imports import check_factories
+
+    spec = dataclasses.replace(spec, checkpoint=spec.checkpoints[-1])
+    check_factories(spec)  # the PCA builds the model: its module imported from here first
+    plane = plane_for(spec, origin)
+    return trajectory_spec(spec, plane, x_given=x_given, y_given=y_given, num=num), plane
 
 
 def compute_plane(spec: JobSpec, out: Path, *, origin: str = "own") -> TrajectoryPlane:
@@ -275,7 +296,8 @@ def plane_note(plane: TrajectoryPlane, spec: JobSpec) -> str:
     return f"its PCA plane: {plane.dir_file}{share}; another run's path goes on it with --dir-file"
 
 
-def path_outside(plane: TrajectoryPlane, x: Axis, y: Axis | None) -> str | None:
+def path_outside(plane: TrajectoryPlane, x: Axis, y: Axis | None, *,
+                 remedy: str = "without --x/--y the grid covers it") -> str | None:
     """What a note says when the checkpoints' path leaves the grid the person gave (its
     start off the figure, with nothing to tell it); None when the grid holds it."""
     out = []
@@ -288,7 +310,7 @@ def path_outside(plane: TrajectoryPlane, x: Axis, y: Axis | None) -> str | None:
     if not out:
         return None
     return (f"the checkpoints' path leaves the grid {' and '.join(out)}: the figure shows only "
-            "its part on the grid; without --x/--y the grid covers it")
+            f"its part on the grid; {remedy}")
 
 
 def trajectory_path(spec: JobSpec) -> tuple[np.ndarray, np.ndarray] | None:

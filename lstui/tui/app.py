@@ -483,7 +483,24 @@ class LstuiApp(App[None]):
             if job_id is not None:  # once the form is gone: a table under it does not scroll
                 self.main.table.select_when_shown(job_id)
 
-        self.push_screen(NewJobScreen(self.queue_spec, self.form_values), closed)
+        self.push_screen(NewJobScreen(self.queue_spec, self.form_values, plan=self.plan_trajectory), closed)
+
+    def plan_trajectory(self, spec: JobSpec, x_given: bool, y_given: bool) -> tuple[JobSpec, Callable[[], None], str]:
+        """The PCA plane of a trajectory the form checked, in a folder of its own under
+        the home's ``trajectories/`` as ``lstui submit trajectory`` makes it (called in
+        the form's thread): the job on it, what removes the folder, its PCA's variance shares."""
+        import shutil
+
+        from lstui.scheduler.trajectory import path_outside, plan_trajectory, plane_in_new_dir
+
+        job, plane = plan_trajectory(spec, lambda s, origin: plane_in_new_dir(self.home, s, origin=origin),
+                                     x_given=x_given, y_given=y_given)
+        ratios = plane.explained_variance_ratio
+        # the plane's file is listed on the job's screen; a toast says what the figure will
+        share = f"its PCA plane: 1st PC {100 * ratios[0]:.2f} %, 2nd PC {100 * ratios[1]:.2f} %" if ratios else ""
+        outside = path_outside(plane, job.x, job.y, remedy="with x and y left empty the grid covers it")
+        note = "; ".join(n for n in (share, outside) if n)
+        return job, lambda: shutil.rmtree(plane.dir_file.parent, ignore_errors=True), note
 
     def queue_spec(self, spec: JobSpec) -> int:
         """Queue ``spec``, whose files the form checked; returns its id. Called in the

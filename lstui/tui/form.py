@@ -15,12 +15,27 @@ from lstui.landscape.grid import parse_axis
 from lstui.landscape.options import DIR_TYPES, NORMS, PRECISIONS, SPLITS
 from lstui.spec import INTERP_X, JobSpec
 
-FORM_KINDS = ("surface", "interp")
-DEFAULT_X = {"surface": "-1:1:51", "interp": INTERP_X}
-DEFAULT_DIR_TYPE = {"surface": "weights", "interp": "states"}
-HIDDEN = {"interp": ("norm",)}
-"""The fields a kind of job does not use (an interpolation moves along B − A unscaled):
-hidden while that kind is picked, and not sent (the CLI refuses the flag)."""
+FORM_KINDS = ("surface", "interp", "trajectory")
+DEFAULT_X = {"surface": "-1:1:51", "interp": INTERP_X, "trajectory": ""}
+DEFAULT_DIR_TYPE = {"surface": "weights", "interp": "states", "trajectory": "weights"}
+HIDDEN = {
+    "surface": ("checkpoints",),
+    "interp": ("norm", "checkpoints"),
+    "trajectory": ("checkpoint", "checkpoint_b", "norm"),
+}
+"""The fields a kind of job does not use (an interpolation moves along B − A unscaled, a
+trajectory's PCA directions are its own): hidden while that kind is picked, and not sent
+(the CLI refuses the flag)."""
+PLACEHOLDERS = {
+    "trajectory": {
+        "x": "MIN:MAX:NUM; empty: the path's extent",
+        "y": "MIN:MAX:NUM; empty: the path's extent",
+    },
+}
+"""Placeholders of a kind of job where they differ from the fields' own."""
+AUTO_NUM = 21
+"""A trajectory's grid points on an axis left empty, which covers its path (the CLI's
+``--num`` default)."""
 GENERAL = "form"
 """The key of an error that belongs to no single field."""
 
@@ -41,6 +56,7 @@ FIELDS: tuple[Field, ...] = (
     Field("model", "model", "cnn", placeholder="resnet56, torchvision:NAME, pkg.mod:factory"),
     Field("checkpoint", "checkpoint", placeholder="file of model A (empty: seeded init)"),
     Field("checkpoint_b", "checkpoint-b", placeholder="file of model B (interp only)"),
+    Field("checkpoints", "checkpoints", placeholder="the run's: run/model_*.pt or a.pt,b.pt,c.pt"),
     Field("data", "data", "digits", placeholder="digits, cifar10:PATH, imagefolder:PATH"),
     Field("x", "x", DEFAULT_X["surface"], placeholder="MIN:MAX:NUM"),
     Field("y", "y", placeholder="MIN:MAX:NUM for a 2D surface, empty for 1D"),
@@ -59,6 +75,16 @@ FIELD_KEYS = tuple(f.key for f in FIELDS)
 def defaults() -> dict[str, str]:
     """The form's starting values (the CLI's defaults)."""
     return {f.key: f.default for f in FIELDS}
+
+
+def placeholder_of(field: Field, kind: str) -> str:
+    """``field``'s placeholder while ``kind`` is picked."""
+    return PLACEHOLDERS.get(kind, {}).get(field.key, field.placeholder)
+
+
+def axes_given(values: Mapping[str, str]) -> tuple[bool, bool]:
+    """Whether a trajectory's x and y were typed, or are to cover its path."""
+    return bool(values.get("x", "").strip()), bool(values.get("y", "").strip())
 
 
 def _check_alone(key: str, value: object) -> str | None:
@@ -108,13 +134,17 @@ def validate_form(values: Mapping[str, str]) -> tuple[JobSpec | None, dict[str, 
         out[key] = text[key]
 
     for key in ("checkpoint", "checkpoint_b", "subset"):
-        if text[key]:
+        if text[key] and key not in HIDDEN.get(kind, ()):
             reason = _check_alone(key, text[key])
             if reason:
                 errors[key] = reason
             out[key] = text[key]
 
     for key in ("x", "y"):
+        if kind == "trajectory" and not text[key]:
+            if key == "x":  # the grid is made to cover the path once its plane is known
+                out[key] = parse_axis(f"-1:1:{AUTO_NUM}")
+            continue
         if key == "y" and not text[key]:
             continue
         try:
@@ -141,6 +171,17 @@ def validate_form(values: Mapping[str, str]) -> tuple[JobSpec | None, dict[str, 
             errors["checkpoint_b"] = "interp needs checkpoint B (x = 1)"
         if text["y"] and "y" not in errors:
             errors["y"] = "interp is one-dimensional; leave y empty"
+    elif kind == "trajectory":
+        out["norm"] = "none"  # the PCA's directions, as they are
+        if not text["checkpoints"]:
+            errors["checkpoints"] = "a trajectory needs its run's checkpoints: a glob (run/model_*.pt) or a.pt,b.pt,c.pt"
+        else:
+            from lstui.scheduler.trajectory import expand_checkpoints
+
+            try:
+                out["checkpoints"] = tuple(expand_checkpoints([text["checkpoints"]]))
+            except LstuiError as exc:
+                errors["checkpoints"] = str(exc)
     elif text["checkpoint_b"] and "checkpoint_b" not in errors:
         errors["checkpoint_b"] = "only an interp job uses checkpoint B; leave it empty or pick kind interp"
 
@@ -149,4 +190,4 @@ def validate_form(values: Mapping[str, str]) -> tuple[JobSpec | None, dict[str, 
     try:
         return JobSpec.from_dict(out).checked_size(), {}
     except LstuiError as exc:
-        return None, {GENERAL: str(exc)}
+        return None, {"checkpoints" if "--checkpoints " in str(exc) else GENERAL: str(exc)}

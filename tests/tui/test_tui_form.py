@@ -250,3 +250,61 @@ async def _queue_until_it_fails(fixed_home: Path, holder: sqlite3.Connection) ->
         await pilot.press("ctrl+s")  # the database is free again
         await wait_for(pilot, lambda: app.screen is not form, 30, "the form to close")
         await wait_for(pilot, lambda: not app.actions_running(), 30, "the job queued")
+
+
+def test_a_trajectory_is_queued_from_the_form_on_the_plane_the_cli_would_make(
+    fixed_home: Path, tmp_path: Path
+) -> None:
+    """The form offered surfaces and interpolations only: a trajectory needs its PCA plane
+    before it is queued. It is computed in the form's thread, as `submit trajectory` does."""
+    from tests.faults.support import cli_in_process
+
+    for seed in range(4):
+        torch.manual_seed(seed)
+        torch.save({"state_dict": build_model("cnn", input_shape=(1, 8, 8)).state_dict()},
+                   tmp_path / f"model_{seed}.pt")
+    _, errors = validate_form({"kind": "trajectory", "checkpoints": str(tmp_path / "nope_*.pt")})
+    assert "matches no file" in errors["checkpoints"]
+    _, errors = validate_form({"kind": "trajectory", "checkpoints": f"{tmp_path / 'model_0.pt'},{tmp_path / 'no.pt'},x"})
+    assert "no such file" in errors["checkpoints"] and GENERAL not in errors
+    spec, errors = validate_form({"kind": "trajectory", "checkpoints": str(tmp_path / "model_*.pt"),
+                                  "checkpoint": "/left/from/a/surface.pt", "x": ""})
+    assert errors == {} and spec is not None and spec.checkpoint is None and len(spec.checkpoints) == 4
+
+    with Store.open_home(fixed_home) as store:
+        before = {job.id for job in store.list_jobs()}
+
+    async def drive() -> None:
+        from textual.widgets import Input, Select
+
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            form = await open_form(pilot)
+            form.query_one("#field-kind", Select).value = "trajectory"
+            await pilot.pause(0.1)
+            assert form.values()["x"] == "", "the grid covers the path"
+            assert "path's extent" in form.query_one("#field-x", Input).placeholder
+            for key, shown in (("checkpoint", False), ("checkpoint_b", False), ("norm", False),
+                               ("checkpoints", True)):
+                row = form.query_one(f"#field-{key}").parent
+                assert row is not None and row.display is shown, key
+            form.set_value("checkpoints", str(tmp_path / "model_*.pt"))
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: not isinstance(app.screen, NewJobScreen), 120, "the form to close")
+            await wait_for(pilot, lambda: not app.actions_running(), 30, "the job queued")
+
+    asyncio.run(drive())
+    with Store.open_home(fixed_home) as store:
+        (job,) = [job for job in store.list_jobs() if job.id not in before]
+    assert job.kind == "trajectory"
+    assert job.spec["checkpoint"] == str(tmp_path / "model_3.pt")
+    plane = Path(job.spec["dir_file"])
+    assert plane.parent.parent == fixed_home / "trajectories" and (plane.parent / "projection.h5").is_file()
+    # the same run queued by the CLI: the same grid over its path
+    got, out, err = cli_in_process(["submit", "trajectory", "--checkpoints", str(tmp_path / "model_*.pt")],
+                                   fixed_home)
+    assert got == 0, err
+    with Store.open_home(fixed_home) as store:
+        cli_job = store.get_job(int(out.split()[-1]))
+    assert (cli_job.spec["x"], cli_job.spec["y"], cli_job.spec["norm"]) == (job.spec["x"], job.spec["y"], "none")
+    assert job.spec["norm"] == "none" and job.spec["ignore"] == cli_job.spec["ignore"]

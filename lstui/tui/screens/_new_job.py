@@ -14,16 +14,31 @@ from textual.widgets import Button, Input, Label, Select, Static
 
 from lstui.errors import LstuiError
 from lstui.spec import JobSpec
-from lstui.tui.form import DEFAULT_DIR_TYPE, DEFAULT_X, FIELDS, GENERAL, HIDDEN, validate_form
+from lstui.tui.form import (
+    DEFAULT_DIR_TYPE,
+    DEFAULT_X,
+    FIELDS,
+    GENERAL,
+    HIDDEN,
+    axes_given,
+    placeholder_of,
+    validate_form,
+)
 
 TITLE = "New job · tab: next field · enter: queue · esc: cancel"
 """Whole in the 56 columns the form leaves at 60 (ctrl+s queues too, from any field)."""
 CHECKING = "checking the job's files …"
+PLANNING = "computing the PCA plane of the checkpoints …"
 QUEUEING = "queueing …"
 WAITING = "queueing: waiting for the database, which another process is writing to …"
 
 #: The fields whose files the check reads, in the order a reason naming a file is matched.
-FILE_FIELDS = ("checkpoint", "checkpoint_b", "data")
+FILE_FIELDS = ("checkpoint", "checkpoint_b", "checkpoints", "data")
+
+Plan = Callable[[JobSpec, bool, bool], tuple[JobSpec, Callable[[], None], str]]
+"""Plans a trajectory the form checked (``spec``, whether x and y were typed): returns
+the job on its PCA plane, what removes the plane when the job is not queued after all,
+and a note on the plane."""
 
 
 class NewJobScreen(ModalScreen[int | None]):
@@ -40,8 +55,12 @@ class NewJobScreen(ModalScreen[int | None]):
     queues, ``esc`` cancels; the focus starts in the first text field, so that
     ``enter`` queues rather than opening the kind's list.
 
+    A trajectory's PCA plane is computed in that thread too, after the check and
+    before the queueing (``plan``), as ``lstui submit trajectory`` computes it.
+
     Args:
         queue: queues a spec (called in a thread); returns the job's id.
+        plan: see :data:`Plan` (called in that thread).
         remembered: the values of the last job queued from the form, which it opens
             with (and which it updates when it queues one): a person queueing a second
             job of their own model does not type its factory and data again.
@@ -52,9 +71,11 @@ class NewJobScreen(ModalScreen[int | None]):
         Binding("ctrl+s", "submit", "Queue"),
     ]
 
-    def __init__(self, queue: Callable[[JobSpec], int], remembered: dict[str, str] | None = None) -> None:
+    def __init__(self, queue: Callable[[JobSpec], int], remembered: dict[str, str] | None = None,
+                 plan: Plan | None = None) -> None:
         super().__init__(id="new-job")
         self.queue = queue
+        self.plan = plan
         self.remembered = remembered if remembered is not None else {}
         self.errors: dict[str, str] = {}
         self.checking = False
@@ -89,9 +110,13 @@ class NewJobScreen(ModalScreen[int | None]):
         self.query_one("#field-model").focus()
 
     def _show_fields_of(self, kind: str) -> None:
-        """Hide the fields ``kind`` does not use (:data:`~lstui.tui.form.HIDDEN`)."""
+        """Hide the fields ``kind`` does not use (:data:`~lstui.tui.form.HIDDEN`), and
+        give the others its placeholders."""
         for f in FIELDS:
-            row = self.query_one(f"#field-{f.key}").parent
+            field = self.query_one(f"#field-{f.key}")
+            if isinstance(field, Input):
+                field.placeholder = placeholder_of(f, kind)
+            row = field.parent
             if isinstance(row, Widget):
                 row.display = f.key not in HIDDEN.get(kind, ())
 
@@ -179,18 +204,25 @@ class NewJobScreen(ModalScreen[int | None]):
         def check_and_queue() -> None:
             from lstui.scheduler.preflight import check_inputs
 
+            job = spec
+            discard: Callable[[], None] = lambda: None  # noqa: E731
+            note = ""
             try:
                 check_inputs([spec])
+                if spec.kind == "trajectory" and self.plan is not None:
+                    self.app.call_from_thread(self._stage, "planning", PLANNING)
+                    job, discard, note = self.plan(spec, *axes_given(values))
             except (LstuiError, OSError) as exc:  # what the CLI shows as one line
                 self.app.call_from_thread(self._refused, str(exc), values)
                 return
             self.app.call_from_thread(self._stage, "queueing", QUEUEING)
             try:
-                job_id = self.queue(spec)
+                job_id = self.queue(job)
             except (LstuiError, OSError) as exc:  # the database locked too long, say
+                discard()
                 self.app.call_from_thread(self._refused, str(exc), None)
             else:
-                self.app.call_from_thread(self._queued, job_id, spec, values)
+                self.app.call_from_thread(self._queued, job_id, job, values, note)
 
         # in the app's "actions" group: checking is the first step of queueing
         self.run_worker(check_and_queue, name="queue", group="actions", thread=True)
@@ -210,13 +242,14 @@ class NewJobScreen(ModalScreen[int | None]):
             self.query_one("#form-title", Static).update(WAITING)
             self.notify(WAITING, markup=False)
 
-    def _queued(self, job_id: int, spec: JobSpec, values: dict[str, str]) -> None:
-        """Say that ``spec`` is queued as ``job_id``, remember its values for the next
-        form, and close (unless ``esc`` closed the form already)."""
+    def _queued(self, job_id: int, spec: JobSpec, values: dict[str, str], note: str = "") -> None:
+        """Say that ``spec`` is queued as ``job_id`` (and ``note``), remember its values
+        for the next form, and close (unless ``esc`` closed the form already)."""
         self.remembered.clear()
         self.remembered.update(values)
         self.stage = ""
-        self.app.notify(f"queued job {job_id}: {spec.default_name()}", markup=False)
+        said = f"queued job {job_id}: {spec.default_name()}" + (f"\n{note}" if note else "")
+        self.app.notify(said, markup=False, timeout=10 if note else 5)
         if self.is_active:
             self.dismiss(job_id)
 
