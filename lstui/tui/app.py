@@ -132,8 +132,9 @@ class LstuiApp(App[None]):
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
         # a TUI over SSH: ctrl+c quits, as q does (Textual only said "press ctrl+q"),
-        # also from a text field, where Textual would copy
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        # also from a text field, where Textual would copy, and from a dialog or the form,
+        # where q is off (its own action: "quit" is off under them)
+        Binding("ctrl+c", "interrupt", "Quit", show=False, priority=True),
     ]
 
     def __init__(
@@ -329,6 +330,10 @@ class LstuiApp(App[None]):
         if isinstance(screen, MainScreen):
             return screen.selected_job()
         return None
+
+    async def action_interrupt(self) -> None:
+        """ctrl+c: quit from any screen, as ``q`` does from the main one."""
+        await self.action_quit()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in _UNDER_MODAL_OFF and isinstance(self.screen, ModalScreen):
@@ -654,10 +659,17 @@ class LstuiApp(App[None]):
         devices = self.daemon_devices
 
         def start(_: Store) -> str:
+            from collections import Counter
+
             from lstui.scheduler.daemon import start_daemon
+            from lstui.scheduler.devices import parse_devices
 
             pid = start_daemon(self.home, devices)
-            return f"daemon started (pid {pid})"
+            # which workers: `d` starts the default (every GPU, else one CPU worker)
+            workers = ", ".join(name if n == 1 else f"{n} × {name}"
+                                for name, n in Counter(parse_devices(devices)).items())
+            return (f"daemon started (pid {pid}): {workers}; others with "
+                    "lstui daemon start --devices 0,2 / cpu:4")
 
         self.say("starting the daemon…")
         self.in_thread("daemon", start, slow=None)

@@ -20,11 +20,11 @@ DEFAULT_X = {"surface": "-1:1:51", "interp": INTERP_X, "trajectory": ""}
 DEFAULT_DIR_TYPE = {"surface": "weights", "interp": "states", "trajectory": "weights"}
 HIDDEN = {
     "surface": ("checkpoints",),
-    "interp": ("norm", "checkpoints"),
+    "interp": ("norm", "y", "checkpoints"),
     "trajectory": ("checkpoint", "checkpoint_b", "norm"),
 }
-"""The fields a kind of job does not use (an interpolation moves along B − A unscaled, a
-trajectory's PCA directions are its own): hidden while that kind is picked, and not sent
+"""The fields a kind of job does not use (an interpolation moves along B − A unscaled, on
+one axis; a trajectory's PCA directions are its own): hidden while that kind is picked, and not sent
 (the CLI refuses the flag)."""
 PLACEHOLDERS = {
     "trajectory": {
@@ -141,6 +141,8 @@ def validate_form(values: Mapping[str, str]) -> tuple[JobSpec | None, dict[str, 
             out[key] = text[key]
 
     for key in ("x", "y"):
+        if key in HIDDEN.get(kind, ()):
+            continue
         if kind == "trajectory" and not text[key]:
             if key == "x":  # the grid is made to cover the path once its plane is known
                 out[key] = parse_axis(f"-1:1:{AUTO_NUM}")
@@ -169,8 +171,6 @@ def validate_form(values: Mapping[str, str]) -> tuple[JobSpec | None, dict[str, 
             errors["checkpoint"] = "interp needs checkpoint A (x = 0)"
         if not text["checkpoint_b"] and "checkpoint_b" not in errors:
             errors["checkpoint_b"] = "interp needs checkpoint B (x = 1)"
-        if text["y"] and "y" not in errors:
-            errors["y"] = "interp is one-dimensional; leave y empty"
     elif kind == "trajectory":
         out["norm"] = "none"  # the PCA's directions, as they are
         if not text["checkpoints"]:

@@ -233,6 +233,7 @@ def test_d_starts_a_daemon_when_none_runs(tmp_path: Path) -> None:
             assert app.snapshot is not None and not app.snapshot.daemon.running
             await _act(pilot, "d")
             assert app.notices[-1][1].startswith("daemon started")
+            assert "): cpu; others with lstui daemon start --devices" in app.notices[-1][1], "its workers"
             await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.daemon.running, 10,
                            "the daemon in the status line")
 

@@ -41,16 +41,18 @@ def test_every_wrong_field_gets_its_own_reason(tmp_path: Path) -> None:
 
 
 def test_interp_needs_both_checkpoints_and_one_axis(tmp_path: Path) -> None:
+    """A y left from a surface is not sent: the field is hidden for an interpolation (it
+    was kept, then refused with "interp is one-dimensional")."""
     spec, errors = validate_form({"kind": "interp", "y": "-1:1:3"})
     assert spec is None
-    assert set(errors) == {"checkpoint", "checkpoint_b", "y"}
+    assert set(errors) == {"checkpoint", "checkpoint_b"}
     a, b = tmp_path / "a.pt", tmp_path / "b.pt"
     a.write_bytes(b"")
     b.write_bytes(b"")
     spec, errors = validate_form({"kind": "interp", "checkpoint": str(a), "checkpoint_b": str(b),
-                                  "x": "-0.5:1.5:41", "dir_type": "states"})
+                                  "x": "-0.5:1.5:41", "y": "-1:1:3", "dir_type": "states"})
     assert errors == {}
-    assert spec is not None and spec.checkpoint_b == str(b)
+    assert spec is not None and spec.checkpoint_b == str(b) and spec.y is None
 
 
 def test_an_interpolation_s_form_hides_the_norm_it_does_not_use(fixed_home: Path, tmp_path: Path) -> None:

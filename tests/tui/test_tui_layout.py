@@ -490,6 +490,36 @@ def test_the_form_title_keeps_esc_cancel_at_60_columns(fixed_home: Path) -> None
     asyncio.run(drive())
 
 
+def test_ctrl_c_quits_from_the_form_the_help_and_a_dialog_too(fixed_home: Path) -> None:
+    """ctrl+c did nothing while the form, the help or a confirm dialog was open ("quit" is
+    off under them, for q); the main screen's key bar under a dialog still offered
+    "⏎ Open" (enter answers the dialog) and "/ Filter"."""
+    from lstui.store import JobState
+    from lstui.tui.screens import MainScreen
+
+    with Store.open_home(fixed_home) as store:
+        queued = next(job.id for job in store.list_jobs() if job.state is JobState.QUEUED)
+
+    async def drive() -> None:
+        for opener in ("n", "question_mark", "c"):
+            app = fixed_app(fixed_home)
+            async with app.run_test(size=(80, 24)) as pilot:
+                await settle(pilot)
+                if opener == "c":
+                    await select_job(pilot, queued)
+                await pilot.press(opener)
+                await wait_for(pilot, lambda: not isinstance(app.screen, MainScreen), 5, "the screen over it")  # noqa: B023
+                await pilot.pause(0.2)
+                if opener == "c":
+                    bar = app.main.query_one(KeyBar)
+                    shown = {key.action for key in bar.query(FooterKey)}
+                    assert not shown & {"open_job", "filter", "new_job", "cancel_job"}, shown
+                await pilot.press("ctrl+c")
+                await wait_for(pilot, lambda: not app.is_running, 5, f"the app to end from {opener}")  # noqa: B023
+
+    asyncio.run(drive())
+
+
 def test_ctrl_c_quits_as_q_does_even_from_a_text_field(fixed_home: Path) -> None:
     async def drive() -> None:
         for first in ((), ("slash", *"surf")):

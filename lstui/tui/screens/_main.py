@@ -164,7 +164,11 @@ class MainScreen(Screen[None]):
     # -- actions ---------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """``esc`` (and its footer key) only while there is a filter to clear."""
+        """``esc`` (and its footer key) only while there is a filter to clear; none of
+        this screen's keys while a dialog or the form is over it (its key bar, still in
+        sight, offered ``⏎ Open`` where enter answers the dialog)."""
+        if self.app.screen is not self:
+            return False
         if action == "clear_filter" and self.ready:
             return self._filter.display or bool(self._filter.value)
         return True
