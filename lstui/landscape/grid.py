@@ -123,23 +123,23 @@ class SurfaceGrid:
         return float(xs[index % nx]), float(self.y.coordinates[index // nx])
 
     def coarse_to_fine(self) -> list[int]:
-        """All flat indices, every 2^k-th point of both axes first, halving k each pass.
+        """All flat indices, the points of the lattice of every 2^k-th point of both axes
+        first (:func:`lattice_indices`: counted from the centre, and the ends), halving k
+        each pass.
 
         A prefix of this order already covers the whole plane, so a partial surface
-        is a coarse picture of the full one.
+        is a coarse picture of the full one; the centre, the model itself, is in the
+        first pass (counted from the first point, a 51-point axis had its centre, 25,
+        in the last, and a paused 51×51 job showed no θ*).
         """
         nx = self.x.num
         ny = 1 if self.y is None else self.y.num
         top = max(0, int(math.floor(math.log2(max(nx, ny) - 1))) if max(nx, ny) > 1 else 0)
-
-        def level(k: int) -> int:
-            i, j = divmod(k, nx)
-            lv = 0
-            while lv < top and i % (2 ** (lv + 1)) == 0 and j % (2 ** (lv + 1)) == 0:
-                lv += 1
-            return lv
-
-        return sorted(range(self.num_points), key=lambda k: (-level(k), k))
+        level_x = _axis_levels(nx, axis_anchor(self.x.coordinates), top)
+        level_y = (np.zeros(1, dtype=np.int64) + top if self.y is None
+                   else _axis_levels(ny, axis_anchor(self.y.coordinates), top))
+        levels = np.minimum(level_y[:, None], level_x[None, :]).ravel()
+        return [int(k) for k in np.lexsort((np.arange(levels.size), -levels))]
 
     def work_units(self, chunk: int, taper: int = 0) -> list[list[int]]:
         """The coarse-to-fine order cut into chunks of at most ``chunk`` points; with
@@ -155,6 +155,28 @@ class SurfaceGrid:
 
     def describe(self) -> str:
         return str(self.x) if self.y is None else f"{self.x} × {self.y}"
+
+
+def axis_anchor(coordinates: np.ndarray) -> int:
+    """The index an axis's coarse-to-fine lattices count from: its point at 0 (the model
+    itself: a surface's centre, an interpolation's A) where it has one, else its first."""
+    zero = np.flatnonzero(np.asarray(coordinates) == 0.0)
+    return int(zero[0]) if zero.size else 0
+
+
+def lattice_indices(n: int, anchor: int, step: int) -> np.ndarray:
+    """The indices of an axis of ``n`` points on its lattice of ``step``: every
+    ``step``-th point counted from ``anchor`` both ways, and the axis's two ends (so that
+    a coarse picture spans the whole axis). Finer lattices hold the coarser ones."""
+    return np.array(sorted(set(range(anchor % step, n, step)) | {0, n - 1}), dtype=np.int64)
+
+
+def _axis_levels(n: int, anchor: int, top: int) -> np.ndarray:
+    """Each index's pass: the largest ``k ≤ top`` whose lattice of ``2^k`` holds it."""
+    levels = np.zeros(n, dtype=np.int64)
+    for k in range(1, top + 1):
+        levels[lattice_indices(n, anchor, 2**k)] = k
+    return levels
 
 
 def unit_sizes(points: int, chunk: int, taper: int = 0) -> list[int]:

@@ -16,13 +16,14 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 from numpy.typing import ArrayLike
 
+from lstui.landscape.grid import axis_anchor
 from lstui.plots import _style as st
 from lstui.plots.levels import (
     blank_pending,
     count_bad,
     count_bad_points,
     finite_values,
-    lattice_stride,
+    lattice,
     wants_log,
 )
 
@@ -75,9 +76,8 @@ def plot_1d(
         xlabel: the x-axis label (default "α").
         loss_max: the top of the loss axis (the reference's ``--loss_max``); default auto.
         pending: a boolean mask of ``x``'s shape, True where a point is not computed;
-            a job stopped early (points computed coarse first) is drawn on every
-            ``s``-th point (:func:`~lstui.plots.levels.lattice_stride`), where its
-            lines join.
+            a job stopped early (points computed coarse first) is drawn on a
+            lattice of them (:func:`~lstui.plots.levels.lattice`), where its lines join.
     """
     xs = np.asarray(x, dtype=np.float64).ravel()
     unknown = sorted(set(curves) - set(CURVE_NAMES))
@@ -89,7 +89,8 @@ def plot_1d(
     n_pending = 0
     for name, values in data.items():
         data[name], n_pending = blank_pending(values, pending)
-    step = lattice_stride(pending) if n_pending else 1
+    index = lattice(pending, (axis_anchor(xs),)) if n_pending else None
+    drawn = index[0] if index is not None else np.arange(xs.size)
     n_bad = count_bad_points(data.values())
 
     fig = st.new_figure(st.FIGSIZE_1D)
@@ -104,7 +105,7 @@ def plot_1d(
     for keys, ax, colour in ((losses, ax_loss, st.LOSS_COLOUR), (accs, ax_acc, st.ACC_COLOUR)):
         for name in keys:
             style = "-" if name.startswith("train") else "--"
-            x_drawn, y_drawn = xs[::step], data[name][::step]
+            x_drawn, y_drawn = xs[drawn], data[name][drawn]
             (line,) = ax.plot(x_drawn, y_drawn, style, color=colour, linewidth=1.4, label=_LABELS[name])
             handles.append(line)
             alone = _isolated(y_drawn)
@@ -141,7 +142,7 @@ def plot_1d(
     if interpolation:
         _mark_endpoints(ax_loss, xs, names)
     st.figure_title(fig, title)
-    st.legend_below(fig, handles, n_bad, xs.size, n_pending=n_pending, partial=step > 1,
+    st.legend_below(fig, handles, n_bad, xs.size, n_pending=n_pending, partial=index is not None,
                     gap_patch=diverged)
     return fig
 

@@ -9,7 +9,7 @@ a *bad* point: it never takes part in a range, a level or a colour scale.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -82,7 +82,7 @@ def bad_note(n_bad: int, n_total: int, n_pending: int = 0, *, partial: bool = Fa
     or cancelled: the note does not guess which), and said so: "2268 points not
     computed"; the rest are NaN/inf (diverged, or of unknown cause when the caller could
     not tell): "3 points NaN/inf (not shown)". ``partial``: the figure is drawn on a
-    coarser lattice of the computed points (:func:`lattice_stride`), and the note counts
+    coarser lattice of the computed points (:func:`lattice`), and the note counts
     what was computed instead: "partial: 777 of 6561 points".
     """
     if n_bad <= 0:
@@ -116,41 +116,57 @@ LATTICE_SHARE = 0.9
 """A finer lattice is drawn when it covers at least this share of what the best one does."""
 
 
-def lattice_stride(pending: ArrayLike | None) -> int:
-    """The step ``s`` of the lattice a partial surface's contours and 3D view are drawn on.
+def lattice(pending: ArrayLike | None, anchors: Sequence[int] | None = None) -> tuple[np.ndarray, ...] | None:
+    """The indices, axis by axis, of the lattice a partial surface's contours and 3D view
+    are drawn on; None for the full grid.
 
-    Points are computed coarse first (every ``2^k``-th point of every axis, then half
-    that step: :meth:`lstui.landscape.grid.SurfaceGrid.coarse_to_fine`), so a job
-    stopped early holds scattered points of the full grid, no grid cell has its corners
-    computed, and a contour has nothing to join. The lattice of every ``s``-th point
-    (``Z[::s, ::s]``, or ``y[::s]`` for a curve) is then complete. This picks the
+    Points are computed coarse first (the lattice of every ``2^k``-th point of every
+    axis, then of half that step: :meth:`lstui.landscape.grid.SurfaceGrid.coarse_to_fine`),
+    so a job stopped early holds scattered points of the full grid, no grid cell has its
+    corners computed, and a contour has nothing to join. A lattice of those
+    (:func:`~lstui.landscape.grid.lattice_indices`) is then complete. This picks the
     finest step whose complete cells cover at least :data:`LATTICE_SHARE` of the area
-    the best step covers; 1 (the full grid) when nothing is pending, or when the missing
-    points are whole rows or regions and the computed part has complete cells.
+    the best step covers; None (the full grid) when nothing is pending, or when the
+    missing points are whole rows or regions and the computed part has complete cells.
 
     Args:
-        pending: a boolean mask, True where a point is not computed; None: unknown (1).
+        pending: a boolean mask, True where a point is not computed; None: unknown.
+        anchors: each axis's :func:`~lstui.landscape.grid.axis_anchor` (its point at 0),
+            which the lattices count from; lattices counted from the first point are
+            tried too (a job queued before they counted from the centre).
     """
+    from lstui.landscape.grid import lattice_indices
+
     if pending is None:
-        return 1
+        return None
     known = ~np.asarray(pending, dtype=bool)
     if known.all() or not known.any() or known.ndim == 0:
-        return 1
-    covered: list[tuple[int, int]] = []
-    step = 1
-    while all((n - 1) // step >= 1 for n in known.shape):
-        cells = known[(slice(None, None, step),) * known.ndim]
-        for axis in range(cells.ndim):
-            head = [slice(None)] * cells.ndim
-            tail = list(head)
-            head[axis], tail[axis] = slice(None, -1), slice(1, None)
-            cells = cells[tuple(head)] & cells[tuple(tail)]
-        covered.append((step, int(np.count_nonzero(cells)) * step**known.ndim))
-        step *= 2
-    best = max((area for _, area in covered), default=0)
+        return None
+    origins = [tuple(anchors) if anchors is not None else (0,) * known.ndim]
+    if any(origins[0]):
+        origins.append((0,) * known.ndim)
+    covered: list[tuple[int, tuple[np.ndarray, ...], int]] = []
+    for origin in origins:
+        step = 1
+        while all((n - 1) // step >= 1 for n in known.shape):
+            index = tuple(lattice_indices(n, a, step) for n, a in zip(known.shape, origin, strict=True))
+            cells = known[np.ix_(*index)]
+            spans = [np.diff(i) for i in index]
+            for axis in range(cells.ndim):
+                head = [slice(None)] * cells.ndim
+                tail = list(head)
+                head[axis], tail[axis] = slice(None, -1), slice(1, None)
+                cells = cells[tuple(head)] & cells[tuple(tail)]
+            area = cells.astype(np.int64)
+            for axis, span in enumerate(spans):  # each cell's area on the full grid
+                area = area * span.reshape([-1 if a == axis else 1 for a in range(cells.ndim)])
+            covered.append((step, index, int(area.sum())))
+            step *= 2
+    best = max((area for *_, area in covered), default=0)
     if best == 0:
-        return 1
-    return next(step for step, area in covered if area >= LATTICE_SHARE * best)
+        return None
+    step, index, _ = min((c for c in covered if c[2] >= LATTICE_SHARE * best), key=lambda c: c[0])
+    return None if step == 1 else index
 
 
 def robust_range(Z: ArrayLike) -> tuple[float, float] | None:

@@ -10,7 +10,7 @@ names the points not computed (a partial job), so the legend tells them from div
 ones ("2268 points not computed"). A job stopped early holds points scattered over the
 grid (computed coarse first), none with a whole cell around it: its contours and 3D view
 are drawn on the finest lattice of every ``s``-th point that is computed
-(:func:`~lstui.plots.levels.lattice_stride`), and the legend says "partial: 777 of 6561
+(:func:`~lstui.plots.levels.lattice`), and the legend says "partial: 777 of 6561
 points". A flat surface says so ("flat: every point 2.3026"), and its colour scales all
 follow :func:`~lstui.plots.levels.nonempty_range`.
 
@@ -39,6 +39,7 @@ from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import Bbox
 from numpy.typing import ArrayLike
 
+from lstui.landscape.grid import axis_anchor
 from lstui.plots import _style as st
 from lstui.plots.levels import (
     blank_pending,
@@ -46,7 +47,7 @@ from lstui.plots.levels import (
     count_bad,
     finite_values,
     flat_note,
-    lattice_stride,
+    lattice,
     nonempty_range,
     robust_range,
     wants_log,
@@ -102,9 +103,19 @@ def _lattice(
     x: np.ndarray, y: np.ndarray, Z: np.ndarray, pending: ArrayLike | None, n_pending: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """``(x, y, Z)`` of the lattice a partial surface is drawn on, and whether it is a
-    coarser one than the grid (see :func:`~lstui.plots.levels.lattice_stride`)."""
-    step = lattice_stride(pending) if n_pending else 1
-    return x[::step], y[::step], Z[::step, ::step], step > 1
+    coarser one than the grid (see :func:`~lstui.plots.levels.lattice`)."""
+    index = _lattice_of(x, y, pending, n_pending)
+    if index is None:
+        return x, y, Z, False
+    iy, ix = index
+    return x[ix], y[iy], Z[np.ix_(iy, ix)], True
+
+
+def _lattice_of(
+    x: np.ndarray, y: np.ndarray, pending: ArrayLike | None, n_pending: int
+) -> tuple[np.ndarray, ...] | None:
+    """The indices (rows, columns) of a partial surface's :func:`~lstui.plots.levels.lattice`."""
+    return lattice(pending, (axis_anchor(y), axis_anchor(x))) if n_pending else None
 
 
 def _notes(Z: np.ndarray) -> list[str]:
@@ -454,7 +465,7 @@ def plot_heatmap(
     st.figure_title(fig, title)
     st.equal_aspect_if_sensible(ax, edges_x, edges_y)
     handles = st.mark_centre_and_min(ax, xs, ys, zs)
-    partial = bool(n_pending) and lattice_stride(pending) > 1  # (the cells are drawn as they are)
+    partial = _lattice_of(xs, ys, pending, n_pending) is not None  # (the cells are drawn as they are)
     st.legend_below(fig, handles, count_bad(zs), zs.size, n_pending=n_pending, partial=partial,
                     gap_patch=True, notes=notes)
     st.trim_height(fig, ax)

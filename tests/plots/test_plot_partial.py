@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from lstui.landscape.grid import Axis, SurfaceGrid
 from lstui.plots import plot_1d, plot_contour, plot_filled_contour, plot_surface_3d, plot_trajectory
-from lstui.plots.levels import lattice_stride
+from lstui.plots.levels import lattice
 
 
 def legend_texts(fig: Figure) -> list[str]:
@@ -32,20 +32,43 @@ def cancelled_job(n: int = 81, done: int = 777) -> tuple[np.ndarray, np.ndarray,
 
 def test_the_lattice_of_a_coarse_first_prefix_is_the_finest_one_complete():
     *_, pending = cancelled_job(81, 777)  # every 4th point (21 × 21 = 441) done, every 2nd not
-    assert lattice_stride(pending) == 4
+    rows, cols = lattice(pending, (40, 40))
+    assert list(rows) == list(cols) == list(range(0, 81, 4))
     assert not pending[::4, ::4].any()
     *_, pending = cancelled_job(81, 81 * 81)
-    assert lattice_stride(pending) == 1
-    assert lattice_stride(None) == 1
+    assert lattice(pending, (40, 40)) is None
+    assert lattice(None) is None
 
 
 def test_missing_whole_rows_keep_the_full_grid():
     pending = np.zeros((21, 41), dtype=bool)
     pending[11:, :] = True  # the top half not computed: the bottom half has whole cells
-    assert lattice_stride(pending) == 1
+    assert lattice(pending) is None
     pending = np.zeros((21, 41), dtype=bool)
     pending[:, 30:] = True
-    assert lattice_stride(pending) == 1
+    assert lattice(pending) is None
+
+
+def test_a_51x51_job_paused_early_has_its_centre_and_draws_it():
+    """θ* (the point at (0, 0)) came in the last pass of a 51×51 grid, counted from its
+    first point: a paused job's figures marked a "minimum" beside a centre never
+    computed. The lattices count from the centre now, and hold the axes' ends."""
+    x, y, Z, pending = cancelled_job(51, 200)
+    assert not pending[25, 25]
+    rows, cols = lattice(pending, (25, 25))
+    assert 25 in rows and 25 in cols and rows[0] == 0 and rows[-1] == 50
+    fig = plot_filled_contour(x, y, Z, pending=pending)
+    assert "partial: 200 of 2601 points" in legend_texts(fig)
+    assert "minimum (0.01)" in legend_texts(fig), "θ*, the surface's minimum, not a neighbour of it"
+
+
+def test_a_job_queued_in_the_old_order_is_still_drawn_on_its_lattice():
+    """Jobs queued before hold the lattices counted from the first point."""
+    pending = np.ones((51, 51), dtype=bool)
+    pending[::8, ::8] = False
+    pending[::16, ::16] = False
+    rows, cols = lattice(pending, (25, 25))
+    assert list(rows) == list(cols) == [*range(0, 51, 8), 50]  # (its end, not computed yet: a gap)
 
 
 @pytest.mark.parametrize("draw", [plot_contour, plot_filled_contour])

@@ -154,8 +154,8 @@ def test_a_partial_surface_shows_every_computed_point_and_counts_the_rest_as_not
     pending = partial == -1.0
     text = terminal_heatmap(x, y, partial, width=80, height=24, color=False, pending=pending)
     assert text.split("\n")[-1].endswith("2268 points not computed, 1 NaN/inf (blank)")
-    # the minimum of the computed points (every 4th column: 0.28, not the true 0.3)
-    assert "* min 0.5 at (0.28, 0.6)" in text
+    # the minimum of the computed points (every 4th column from the centre: 0.32, not the true 0.3)
+    assert "* min 0.504 at (0.32, 0.64)" in text
     rows = canvas(text)
     (star_row,) = [row for row in rows if "*" in row]
     assert sum(ch in PLAIN_RAMP for ch in star_row) >= 10
