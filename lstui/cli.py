@@ -509,6 +509,13 @@ def _say_job_notes(spec: JobSpec, device_type: str | None = None) -> None:
                 click.echo(f"note: {flag} with --dir-type weights moves the weights only: at 1 the model has "
                            f"{name}'s weights with the centre's BatchNorm statistics, not {name} itself "
                            "(--dir-type states moves those too)", err=True)
+    if spec.kind == "surface":
+        # an even count over a range symmetric about 0 (-1:1:2, -1:1:50) steps over it
+        missed = [f"--{name} {axis}" for name, axis in (("x", spec.x), ("y", spec.y))
+                  if axis is not None and axis.min < 0 < axis.max and not (axis.coordinates == 0.0).any()]
+        if missed:
+            click.echo(f"note: {' and '.join(missed)} has no point at 0: the centre (the model itself) is "
+                       "not on the grid (an odd count over -1:1 puts it there)", err=True)
 
 
 def _has_running_statistics(path: str, trust: bool) -> bool:
@@ -1033,6 +1040,10 @@ def export(ctx: click.Context, target: str, formats: str, out: Path | None, dpi:
         if not computed:
             click.echo(f"warning: no point of {surface} is computed: its figures show none", err=True)
             sys.exit(1)
+        if computed < total:  # the legends say it; a script or a person reading the paths did not see it
+            again = " (export again when the job is done)" if target.isdigit() else ""
+            click.echo(f"note: partial: {computed:,} of {total:,} points are computed; the figures "
+                       f"show those{again}", err=True)
         if diverged:
             click.echo(f"warning: {diverged_text(diverged, total)}; they are drawn as gaps", err=True)
             sys.exit(EXIT_DIVERGED)

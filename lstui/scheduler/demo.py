@@ -222,11 +222,6 @@ def _run_demo(home: Path | None, out: Path, *, quick: bool, devices: str | None,
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and not _exported(store, done):
                 time.sleep(0.5)
-            unwritten = [job_id for job_id in done if not _exported(store, [job_id])]
-            if unwritten:
-                console.print(f"note: the figures of jobs {id_ranges(unwritten)} are not written yet; "
-                              "they are not in the figures folder (lstui export ID writes them)",
-                              markup=False)
         except KeyboardInterrupt:
             try:
                 left = [j.id for j in map(store.get_job, ids) if j.state not in FINISHED]
@@ -240,6 +235,13 @@ def _run_demo(home: Path | None, out: Path, *, quick: bool, devices: str | None,
         finally:
             if started_daemon:
                 stop_daemon(store.path.parent)
+        # asked after the daemon it started stopped: it writes the figures it has queued
+        # first (the note named a job whose figures were then in the folder)
+        unwritten = [job_id for job_id in done if not _exported(store, [job_id])]
+        if unwritten:
+            console.print(f"note: the figures of jobs {id_ranges(unwritten)} are not written yet; "
+                          "they are not in the figures folder (lstui export ID writes them)",
+                          markup=False)
         code = report_failures(jobs, console)
         figures = gather_figures(store, ids, out)
     sharp = out / "figures"

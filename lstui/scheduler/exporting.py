@@ -492,6 +492,10 @@ def export_job(
 
         if set(formats) == {"vtp"}:
             raise BadInput("--format vtp: a comparison's figures are drawings; choose png, pdf or svg")
+        if "vtp" in formats:  # said, as a 1D job's is (it was dropped without a word)
+            _note("no vtp written: a comparison's figures are drawings; its surfaces' jobs export "
+                  "theirs (lstui export ID --format vtp)", lambda text: record("warning", text))
+            formats = [f for f in formats if f != "vtp"]
         for key in ("vmin", "vmax", "vlevel", "zmax", "surf_names", "loss_max"):
             if options.get(key) is not None:
                 flag = "--surf-name" if key == "surf_names" else f"--{key.replace('_', '-')}"

@@ -116,8 +116,9 @@ def test_figure_job_waits_for_its_dependencies_then_draws_one_scale(tmp_path, da
     # the comparison's figures drawn again as SVG (the checkpoints gone: the sharpness
     # table from its stored rows); was refused ("it drew its figures when it ran")
     again = tmp_path / "svg"
-    exported = run_lstui("export", str(ids[-1]), "--format", "svg", "--out", str(again), home=daemon_home)
+    exported = run_lstui("export", str(ids[-1]), "--format", "svg,vtp", "--out", str(again), home=daemon_home)
     assert exported.returncode == 0, exported.stderr
+    assert "no vtp written: a comparison's figures are drawings" in exported.stderr  # not dropped unsaid
     assert sorted(p.name for p in again.glob("*.svg")) == [
         "comparison_1d.svg", "comparison_2d.svg", "interpolation_1.svg", "sharpness.svg"]
     assert json.loads((again / "sharpness.json").read_text()) == rows

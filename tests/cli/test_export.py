@@ -124,6 +124,11 @@ def test_a_paused_job_names_its_points_not_computed_yet_apart_from_diverged_ones
     for path in paths:
         text = " ".join(t.text or "" for t in ET.parse(path).getroot().iter() if t.tag.endswith("text"))
         assert "partial: 20 of 81 points," in text and "1 NaN/inf (not shown)" in text, path.name
+    # and `lstui export` says it, where only the figures' legends did
+    result = run_lstui("export", str(job.id), "--format", "png", "--out", str(tmp_path / "cli"), home=home)
+    assert result.returncode == 3, result.stderr  # one point diverged
+    assert ("note: partial: 20 of 81 points are computed; the figures show those "
+            "(export again when the job is done)") in result.stderr
 
 
 def test_vtp_of_a_1d_job_is_skipped_with_a_line_in_its_log(tmp_path):

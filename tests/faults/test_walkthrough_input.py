@@ -539,3 +539,15 @@ def test_a_y_target_without_an_x_target_gives_a_random_x_as_the_reference_does(t
     assert got == 0, err
     at_b = read_surface(b_out / "surface.h5")
     assert abs(float(surface.arrays["train_loss"][1, 1]) - float(at_b.arrays["train_loss"][1])) < 1e-4
+
+
+def test_a_grid_that_steps_over_the_centre_says_so(tmp_path: Path) -> None:
+    """-1:1:2 (or :50) has no point at 0: the model itself is not on the grid, and a
+    contour figure's "centre (0, 0)" cross sat on an interpolated plateau."""
+    home = tmp_path / "home"
+    code, _, err = cli_in_process(["submit", "surface", "--model", "mlp", "--x", "-1:1:2", "--y", "-1:1:3"], home)
+    assert code == 0
+    assert "note: --x -1:1:2 has no point at 0: the centre (the model itself) is not on the grid" in err
+    for grid in (["--x", "-1:1:3"], ["--x", "0:1:2"], ["--x", "0.5:1:4"]):  # on the grid, or not in its range
+        code, _, err = cli_in_process(["submit", "surface", "--model", "mlp", *grid], home)
+        assert code == 0 and "no point at 0" not in err, grid
