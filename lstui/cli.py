@@ -953,10 +953,10 @@ def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
 @click.option("--out", type=_Folder(), default=None,
               help="folder of the figures [default: the job's results folder, or the file's folder]")
 @click.option("--dpi", default=None, type=click.IntRange(20, 1200), help="of PNG figures [default: 300]")
-@click.option("--vmin", type=float, default=None, help="lowest contour level (the reference's --vmin)")
-@click.option("--vmax", type=float, default=None, help="highest contour level (the reference's --vmax)")
+@click.option("--vmin", type=float, default=None, help="lowest contour level (the reference's --vmin); the heatmap's and 3D surface's colour scale too")
+@click.option("--vmax", type=float, default=None, help="highest contour level (the reference's --vmax); the heatmap's and 3D surface's colour scale too")
 @click.option("--vlevel", type=float, default=None, help="spacing of contour levels (the reference's --vlevel)")
-@click.option("--zmax", type=float, default=None, help="clip the 3D surface / VTP at this loss (> 0)")
+@click.option("--zmax", type=float, default=None, help="clip the 3D surface / VTP at this loss (> 0), the 3D z axis's top")
 @click.option("--loss-max", type=float, default=None,
               help="top of a 1D figure's loss axis (the reference's plot_1D.py --loss_max)")
 @click.option("--log/--no-log", "log_scale", default=None,

@@ -488,6 +488,8 @@ def plot_surface_3d(
     Z: ArrayLike,
     *,
     zmax: float | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
     log: bool | None = None,
     title: str | None = None,
     zlabel: str = "loss",
@@ -499,10 +501,12 @@ def plot_surface_3d(
 ) -> Figure:
     """The surface in 3D, coloured by value; NaN/inf points leave holes.
 
-    ``zmax`` clips larger values to a plateau (the reference's ``--zmax``). ``log`` sets
-    the colour scale only (None: as for contours), its colorbar ticked at 1-2-5 values
-    as the filled contours' is; heights stay linear, and the z axis is labelled
-    ``zlabel`` as the colorbar is.
+    ``zmax`` clips larger values to a plateau (the reference's ``--zmax``) and tops the
+    z axis there. ``vmin``/``vmax`` set the colour scale (the filled contours' flags), so
+    that two minimizers' surfaces drawn side by side share it, and ``vmin`` the z axis's
+    bottom where no value lies below it. ``log`` sets the colour scale only (None: as
+    for contours), its colorbar ticked at 1-2-5 values as the filled contours' is;
+    heights stay linear, and the z axis is labelled ``zlabel`` as the colorbar is.
     """
     xs, ys, zs = st.check_surface(x, y, Z)
     zs, n_pending = blank_pending(zs, pending)
@@ -517,6 +521,10 @@ def plot_surface_3d(
     dx, dy, dz, partial = _lattice(xs, ys, zs, pending, n_pending)
     if values.size:
         lo, hi = float(values.min()), float(values.max())
+        use_log = use_log and lo > 0
+        data_lo = lo
+        lo = lo if vmin is None else float(vmin)
+        hi = hi if vmax is None else float(vmax)
         use_log = use_log and lo > 0
         if hi <= lo:  # a flat surface: the scale of its filled contours
             flat = _flat_levels(zs, None, None, use_log)
@@ -537,6 +545,10 @@ def plot_surface_3d(
         # a log scale's default ticks are its decades only: "1" and "10" for 0.1 to 20
         ticks = contour_levels(np.array([lo, hi]), lo, hi, log=True, num=7) if use_log else None
         st.colorbar(fig, surface, ax, zlabel, ticks=ticks, shrink=0.6, pad=0.16)
+        if vmin is not None and vmin <= data_lo:
+            ax.set_zlim(bottom=float(vmin))
+        if zmax is not None and zmax > (vmin if vmin is not None and vmin <= data_lo else data_lo):
+            ax.set_zlim(top=float(zmax))
     ax.view_init(elev=elev, azim=azim)
     if xlabel:
         ax.set_xlabel(xlabel, fontsize=st.LABEL_SIZE, labelpad=0)

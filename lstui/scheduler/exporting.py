@@ -231,7 +231,7 @@ def _surface_figures(
             elif kind == "2dheat":
                 fig = plots.plot_heatmap(x, y, Z, vmin=vmin, vmax=vmax, **common, zlabel=zlabel)
             else:
-                fig = plots.plot_surface_3d(x, y, Z, zmax=zmax, **common, zlabel=zlabel)
+                fig = plots.plot_surface_3d(x, y, Z, zmax=zmax, vmin=vmin, vmax=vmax, **common, zlabel=zlabel)
             written += plots.save_figure(fig, Path(f"{base}_{kind}"), image_formats, dpi=dpi)
     if vtp:
         import numpy as np

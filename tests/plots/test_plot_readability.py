@@ -433,3 +433,22 @@ def test_a_minimum_on_the_grid_s_edge_is_marked_whole():
     markers = {line.get_label().split(" ")[0]: line for line in fig.axes[0].lines}
     assert markers["minimum"].get_ydata()[0] == pytest.approx(-0.3)  # on the edge
     assert not markers["minimum"].get_clip_on() and not markers["centre"].get_clip_on()
+
+
+def test_two_3d_surfaces_share_one_colour_scale_and_z_range_when_asked():
+    """The paper's side by side: `export --vmin --vmax --zmax` set the contours' scale,
+    and the 3D surfaces kept each its own colour bar (0.005–50 beside 0.03–50)."""
+    x = y = np.linspace(-1, 1, 21)
+    X, Y = np.meshgrid(x, y)
+    sharp, flat = 0.005 + 50 * (X**2 + Y**2), 0.03 + 5 * (X**2 + Y**2)
+    shown = []
+    for Z in (sharp, flat):
+        fig = plot_surface_3d(x, y, Z, vmin=0.01, vmax=20, zmax=60)
+        fig.canvas.draw()
+        ax, colorbar = fig.axes
+        (surface,) = ax.collections
+        shown.append(((surface.norm.vmin, surface.norm.vmax), ax.get_zlim()[1]))
+    assert shown[0] == shown[1] == ((0.01, 20.0), 60.0), shown
+    fig = plot_surface_3d(x, y, flat)  # alone: its own values
+    (surface,) = fig.axes[0].collections
+    assert (surface.norm.vmin, surface.norm.vmax) == (pytest.approx(0.03), pytest.approx(float(flat.max())))
