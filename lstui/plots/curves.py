@@ -37,6 +37,8 @@ _LABELS = {
 _LINESTYLES = ("-", "--", "-.", ":")
 ACC_MARGIN = 2.0
 """The accuracy axis runs from −2 to 102 %, so a curve at 100 % is not drawn on the frame."""
+FEW_POINTS = 15
+"""A curve of at most this many points drawn marks each (a 2-point grid was a plain line)."""
 
 
 def _curve(x: np.ndarray, values: ArrayLike, name: str) -> np.ndarray:
@@ -106,7 +108,10 @@ def plot_1d(
         for name in keys:
             style = "-" if name.startswith("train") else "--"
             x_drawn, y_drawn = xs[drawn], data[name][drawn]
-            (line,) = ax.plot(x_drawn, y_drawn, style, color=colour, linewidth=1.4, label=_LABELS[name])
+            # a curve of few points shows them: its straight segments are not measured values
+            marker = "." if x_drawn.size <= FEW_POINTS else None
+            (line,) = ax.plot(x_drawn, y_drawn, style, color=colour, linewidth=1.4, label=_LABELS[name],
+                              marker=marker, markersize=6)
             handles.append(line)
             alone = _isolated(y_drawn)
             if alone.any():  # a line needs two points: a finite one between gaps was not drawn

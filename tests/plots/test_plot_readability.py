@@ -452,3 +452,10 @@ def test_two_3d_surfaces_share_one_colour_scale_and_z_range_when_asked():
     fig = plot_surface_3d(x, y, flat)  # alone: its own values
     (surface,) = fig.axes[0].collections
     assert (surface.norm.vmin, surface.norm.vmax) == (pytest.approx(0.03), pytest.approx(float(flat.max())))
+
+
+def test_a_curve_of_few_points_marks_them_and_a_fine_one_does_not():
+    few = plot_1d(np.linspace(-1, 1, 7), {"train_loss": np.linspace(1, 2, 7)})
+    fine = plot_1d(np.linspace(-1, 1, 41), {"train_loss": np.linspace(1, 2, 41)})
+    assert [line.get_marker() for line in few.axes[0].get_lines() if line.get_label() == "train loss"] == ["."]
+    assert [line.get_marker() for line in fine.axes[0].get_lines() if line.get_label() == "train loss"] == ["None"]
