@@ -39,6 +39,7 @@ from lstui.spec import JobSpec
 from lstui.store import (
     DB_NAME,
     DEFAULT_TIMEOUT_S,
+    FINISHED,
     JobRow,
     JobState,
     Store,
@@ -75,11 +76,12 @@ class SnapshotReady(Message):
 
 # (action, title, help) for the command palette
 COMMANDS: tuple[tuple[str, str, str], ...] = (
-    ("new_job", "New job", "Queue a surface or an interpolation with a form (n)"),
+    ("new_job", "New job", "Queue a surface, an interpolation or a trajectory with a form (n)"),
     ("open_selected", "Open job", "Spec, timings, files and log of the selected job (enter)"),
     ("cancel_job", "Cancel job", "Cancel the selected job, after asking (c)"),
     ("pause_job", "Pause or resume job", "Pause a queued or running job, resume a paused one (p)"),
     ("retry_job", "Retry job", "Queue a failed or cancelled job again (r)"),
+    ("remove_job", "Remove job", "Take a finished job out of the store, its results folder off the disk, after asking (x)"),
     ("priority(1)", "Raise priority", "Priority of the selected job + 1 (+)"),
     ("priority(-1)", "Lower priority", "Priority of the selected job − 1 (-)"),
     ("export_job", "Export figures", "PNG and PDF figures of the selected job (e)"),
@@ -94,7 +96,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
 
 _UNDER_MODAL_OFF = frozenset(
     {"new_job", "cancel_job", "pause_job", "retry_job", "priority", "export_job", "logs",
-     "toggle_log_scale", "cycle_quantity", "start_daemon", "help", "quit", "open_selected", "filter"}
+     "toggle_log_scale", "cycle_quantity", "start_daemon", "help", "quit", "open_selected", "filter",
+     "remove_job"}
 )
 
 
@@ -122,6 +125,8 @@ class LstuiApp(App[None]):
         Binding("c", "cancel_job", "Cancel"),
         Binding("p", "pause_job", "Pause"),
         Binding("r", "retry_job", "Retry"),
+        # not in the key bar (full at 80 columns): the help and the palette list it
+        Binding("x", "remove_job", "Remove", show=False),
         Binding("plus", "priority(1)", "Prio+"),
         Binding("minus", "priority(-1)", "Prio-"),
         Binding("e", "export_job", "Export"),
@@ -543,6 +548,40 @@ class LstuiApp(App[None]):
             answered,
         )
 
+    def action_remove_job(self) -> None:
+        """``lstui rm`` of the selected job, after asking: a finished job out of the store,
+        its results folder off the disk."""
+        job = self._need_job()
+        if job is None:
+            return
+        if job.state not in FINISHED:
+            self.say(f"job {job.id} is {job.state.value}; only a finished job is removed (cancel it first)",
+                     severity="error", timeout=8)
+            return
+        job_id, database = job.id, self.shown_database()
+        running = bool(self.snapshot and self.snapshot.daemon.running)
+
+        def remove(store: Store) -> str:
+            from lstui.scheduler.prune import remove_jobs
+
+            removal = remove_jobs(store, [job_id], self.home, daemon_running=running)
+            if removal.left:
+                folder, why = removal.left[0]
+                raise LstuiError(f"job {job_id} is out of the store, but {folder} could not be deleted "
+                                 f"({why}): delete it by hand")
+            return f"removed job {job_id}" + (f", {removal.freed_bytes / 2**20:.1f} MB of files"
+                                              if removal.folders else "")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.in_thread("remove", remove, database=database)
+
+        self.push_screen(
+            ConfirmScreen(f"Remove job {job_id} “{job.name}”?\nIts points, its log and its results folder "
+                          "are deleted, for good."),
+            answered,
+        )
+
     def action_pause_job(self) -> None:
         job = self._need_job()
         if job is not None:
@@ -680,7 +719,9 @@ class LstuiApp(App[None]):
     # -- command palette ---------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # not Textual's "Keys" panel: `?` is the help, and the panel squeezed the key bar's
+        # labels ("c Canc") and closed neither with esc nor with `?`
+        yield from (c for c in super().get_system_commands(screen) if c.title != "Keys")
         for action, title, help_text in COMMANDS:
             yield SystemCommand(title, help_text, _runner(self, action))
 

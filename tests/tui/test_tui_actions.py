@@ -123,6 +123,7 @@ async def _drive(home: Path, size: tuple[int, int], tag: str, done: int, held: i
             titles = {title for _, title, _ in COMMANDS}
             palette = {c.title for c in app.get_system_commands(app.screen)}
             assert titles <= palette
+            assert "Keys" not in palette, "Textual's keys panel, which esc did not close: ? is the help"
 
             # export figures of the finished job
             await select_job(pilot, done)
@@ -270,3 +271,38 @@ def test_an_action_waiting_for_a_locked_database_says_so_at_once(fixed_home: Pat
         holder.close()
     with Store.open_home(fixed_home) as store:
         assert store.get_job(5).state is JobState.PAUSED
+
+
+def test_x_removes_a_finished_job_after_asking_and_refuses_an_unfinished_one(fixed_home: Path) -> None:
+    """The TUI had no way to remove a job: a researcher cleaning up quit for `lstui rm`."""
+    with Store.open_home(fixed_home) as store:
+        jobs = store.list_jobs(include_finished=True)
+    done = next(j for j in jobs if j.state is JobState.DONE)
+    queued = next(j for j in jobs if j.state is JobState.QUEUED)
+    folder = Path(done.results_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "surface.h5").write_bytes(b"x" * 4096)
+
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await select_job(pilot, queued.id)
+            await _act(pilot, "x")
+            assert app.notices[-1] == ("error", f"job {queued.id} is queued; only a finished job is removed "
+                                                "(cancel it first)")
+            await select_job(pilot, done.id)
+            await pilot.press("x")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5, "the question")
+            await _act(pilot, "n")
+            assert folder.is_dir()
+            await pilot.press("x")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5, "the question")
+            await _act(pilot, "y")
+            assert app.notices[-1][1].startswith(f"removed job {done.id}, "), app.notices[-1]
+
+    asyncio.run(drive())
+    assert not folder.exists()
+    with Store.open_home(fixed_home) as store:
+        assert done.id not in {j.id for j in store.list_jobs(include_finished=True)}
+        assert queued.id in {j.id for j in store.list_jobs(include_finished=True)}

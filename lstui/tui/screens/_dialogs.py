@@ -51,6 +51,7 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("c", "cancel the job (asks first)"),
     ("p", "pause a queued or running job; resume a paused one"),
     ("r", "retry a failed or cancelled job (points already computed are kept)"),
+    ("x", "remove a finished job and its results folder (asks first)"),
     ("+ / -", "raise / lower the job's priority (higher runs first)"),
     ("e", "export the job's figures (PNG and PDF into its results folder)"),
     ("l", "the job's log"),
