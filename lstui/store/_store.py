@@ -57,6 +57,14 @@ PACE_WINDOW_S = 60.0
 """A running job's rate is measured over its last minute or a little more (its run
 since its first stored points while that is shorter): what ETAs and points/s show."""
 EVENT_LEVELS = frozenset({"debug", "info", "warning", "error"})
+LOCK_WAIT_NOTICE_S = 2.0
+"""A write that waited this long for another process's lock marks the store as having
+seen one (see :data:`LOCK_GRACE_S`)."""
+LOCK_GRACE_S = 30.0
+"""For this long after one of its writes waited for another process's lock, a store
+takes a lease for expired only this much after its end: the holders' renewals waited
+behind the same lock (a 40 s lock took a live worker's unit, and three such locks
+failed its job with "it may be crashing the worker")."""
 
 
 def _sql_set(states: frozenset[JobState]) -> str:
@@ -94,6 +102,8 @@ _NEXT_UNIT_ID_SQL = (
 
 WORKER_DIED = "its worker died"
 """Why a dead worker's units went back, when nothing more is known of its end."""
+LEASE_EXPIRED = "its lease expired"
+"""Why a unit went back from a worker that stopped renewing its lease."""
 
 # The next unit to run: of the claimable jobs, the one with the highest priority, then a
 # running one (a retried or resumed older job does not take the workers of a newer one
@@ -181,6 +191,7 @@ class Store:
         self.timeout_s = timeout_s
         self._clock = clock
         self._lock = threading.RLock()
+        self._lock_seen: float | None = None  # time.monotonic() of the last long wait for a lock
         self._unwritable: tuple[str, str] | None = None  # (why, what would help) when read-only
         self._immutable = False
         try:
@@ -401,12 +412,16 @@ class Store:
             c = self._conn
             if c.in_transaction:
                 raise RuntimeError("Store write transactions do not nest")
+            asked = time.monotonic()
             try:
                 c.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
                 raise self._store_error(exc) from exc
             except sqlite3.DatabaseError as exc:
                 self._raise_damaged(exc)
+            finally:
+                if time.monotonic() - asked >= LOCK_WAIT_NOTICE_S:
+                    self._lock_seen = time.monotonic()
             try:
                 yield c
                 c.execute("COMMIT")
@@ -862,9 +877,9 @@ class Store:
             self._requeue(
                 c,
                 "state = 'leased' AND lease_expires < ?",
-                (now,),
+                (self._lease_cutoff(),),
                 max_attempts,
-                "its lease expired",
+                LEASE_EXPIRED,
             )
             row = self._one(
                 c,
@@ -1145,10 +1160,18 @@ class Store:
             return self._requeue(
                 c,
                 "state = 'leased' AND lease_expires < ?",
-                (self._clock(),),
+                (self._lease_cutoff(),),
                 max_attempts,
-                "its lease expired",
+                LEASE_EXPIRED,
             )
+
+    def _lease_cutoff(self) -> float:
+        """The time before which a lease has expired: now, or :data:`LOCK_GRACE_S` before
+        now while this store has lately waited for another process's lock (called
+        inside the write transaction, after its own wait)."""
+        if self._lock_seen is not None and time.monotonic() - self._lock_seen < LOCK_GRACE_S:
+            return self._clock() - LOCK_GRACE_S
+        return self._clock()
 
     def recover_orphans(self, live_worker_ids: Iterable[int], *, max_attempts: int = 3) -> int:
         """After workers died (or the daemon restarted): units leased by any worker not
@@ -1514,7 +1537,11 @@ class Store:
                     u["job_id"],
                     state,
                     f"unit {u['seq']} lost its worker {u['attempts']} times, last because "
-                    f"{reason}; it may be crashing the worker"
+                    f"{reason}; "
+                    # a lease runs out on a worker that hangs or is stopped, or one that
+                    # another process's long hold of the database kept from renewing it
+                    + ("the worker hung or was stopped, or another process held the database "
+                       "that long" if why == LEASE_EXPIRED else "it may be crashing the worker")
                     # a process killed (SIGKILL: the kernel's OOM killer), or gone we know not how
                     + (" (out of memory?)" if why == WORKER_DIED or "signal 9" in why else ""),
                 )

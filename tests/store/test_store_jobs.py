@@ -755,3 +755,31 @@ def test_diverged_points_are_counted_in_sqlite_by_the_splits_evaluated(tmp_path:
         assert store.diverged_count(job, ["train", "test"]) == 4
         with pytest.raises(ValueError):
             store.diverged_count(job, ["train_loss; DROP TABLE points"])
+
+
+def test_a_lease_run_out_behind_another_process_s_lock_is_left_to_its_worker(tmp_path: Path) -> None:
+    """A 40 s hold of the database (another process's BEGIN EXCLUSIVE) kept a live worker
+    from renewing its lease; the daemon, let in after the same wait, took the unit back
+    and counted a try: three such holds failed a healthy job. A store that has just
+    waited for a lock gives leases that much longer; one that has not, none."""
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    with Store.open_home(home) as store:
+        add_job(store, tmp_path, points=1)
+        worker = store.register_worker("cpu", 1, "h")
+        assert store.claim_unit(worker, lease_s=1.0) is not None
+    waited, fresh = Store.open_home(home), Store.open_home(home)
+    hold = ("import sqlite3, sys, time\n"
+            "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+            "c.execute('BEGIN EXCLUSIVE'); print('held', flush=True); time.sleep(4); c.execute('COMMIT')\n")
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(home / "lstui.db")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        assert waited.requeue_expired() == 0, "its renewal waited behind the same lock"
+    finally:
+        holder.wait(10)
+    assert fresh.requeue_expired() == 1  # no wait seen: run out is run out
+    waited.close()
+    fresh.close()
