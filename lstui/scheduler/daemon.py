@@ -61,12 +61,14 @@ from lstui.scheduler.devices import RAY_DEVICES
 from lstui.store import (
     DEFAULT_TIMEOUT_S,
     FINISHED,
+    FULL_BELOW,
     WORKER_DIED,
     JobRow,
     JobState,
     Store,
     WorkerRow,
     default_home,
+    free_bytes,
 )
 
 log = logging.getLogger("lstui.daemon")
@@ -243,6 +245,10 @@ def start_daemon(
         if proc.poll() is not None:
             lines = log_path.read_text(errors="replace").strip().splitlines()
             tail = lines[-1].removeprefix("lstui: error: ") if lines else "(no log)"
+            if not lines:  # nothing written: the disk may be full
+                free = free_bytes(h)
+                if free is not None and free < FULL_BELOW:
+                    tail = f"its home's file system is full ({free // 2**10} KiB free under {h}); free some space"
             raise DaemonError(f"the daemon exited at start: {tail} (log: {log_path})")
         status = daemon_status(h)
         if status.running and status.pid == proc.pid:
@@ -345,9 +351,15 @@ class Daemon:
             pid_path = self.home / PID_FILE
             info = {"pid": os.getpid(), "devices": self.devices, "started": time.time()}
             tmp = pid_path.with_name(f".{PID_FILE}.{os.getpid()}")
-            tmp.write_text(json.dumps(info))
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, pid_path)
+            try:
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as f:
+                    f.write(json.dumps(info))
+                os.replace(tmp, pid_path)
+            except OSError as exc:  # a full disk, a home made immutable: one line, not a traceback
+                tmp.unlink(missing_ok=True)
+                raise DaemonError(f"cannot write {pid_path} ({exc.strerror or exc}); the home must be "
+                                  "writable, with some space free") from exc
             try:
                 store = self._open_store()
                 if store is None:  # stopped while the database was locked

@@ -6,7 +6,14 @@ The only package of lstui that writes SQL. See :class:`Store`.
 from lstui.store._paths import DB_NAME, default_home, safe_name
 from lstui.store._rows import Event, JobRow, PointRow, UnitClaim, UnitRow, WorkerRow
 from lstui.store._schema import SCHEMA_VERSION
-from lstui.store._store import DEFAULT_TIMEOUT_S, PACE_WINDOW_S, WORKER_DIED, Store
+from lstui.store._store import (
+    DEFAULT_TIMEOUT_S,
+    FULL_BELOW,
+    PACE_WINDOW_S,
+    WORKER_DIED,
+    Store,
+    free_bytes,
+)
 from lstui.store.states import (
     ACTIONS,
     FINISHED,
@@ -22,6 +29,7 @@ __all__ = [
     "DB_NAME",
     "DEFAULT_TIMEOUT_S",
     "FINISHED",
+    "FULL_BELOW",
     "PACE_WINDOW_S",
     "SCHEMA_VERSION",
     "TRANSITIONS",
@@ -38,5 +46,6 @@ __all__ = [
     "check_action",
     "check_transition",
     "default_home",
+    "free_bytes",
     "safe_name",
 ]

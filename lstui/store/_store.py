@@ -210,7 +210,8 @@ class Store:
             if isinstance(exc, sqlite3.OperationalError) and _is_locked(exc):
                 raise self._store_error(exc) from exc
             # A home that cannot be written is no damaged database: read it without writing.
-            unwritable = _unwritable(self.path) if _cannot_open(exc) else None
+            unwritable = (_unwritable(self.path) if _cannot_open(exc) or _full_disk_error(exc, self.path)
+                          else None)
             if unwritable is None:
                 raise StoreError(
                     f"database {self.path} is damaged or not an lstui database ({exc}); "
@@ -265,7 +266,7 @@ class Store:
             try:
                 self._open("ro")
             except sqlite3.OperationalError as exc:
-                if not _cannot_open(exc) or _wal_file(self.path).exists():
+                if not (_cannot_open(exc) or _full_disk_error(exc, self.path)) or _wal_has_frames(self.path):
                     raise
                 self._open("immutable")
         except sqlite3.DatabaseError as exc:
@@ -326,7 +327,7 @@ class Store:
                 mode = c.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 break
             except sqlite3.OperationalError as exc:
-                if _cannot_open(exc):
+                if _cannot_open(exc) or _full_disk_error(exc, self.path):
                     raise  # the caller tells an unwritable home from a damaged file
                 if not _is_locked(exc) or time.monotonic() > deadline:
                     raise self._store_error(exc) from exc
@@ -441,7 +442,7 @@ class Store:
     def _read(self) -> Iterator[sqlite3.Connection]:
         """A consistent snapshot for several SELECTs (joins an open transaction)."""
         with self._lock:
-            if self._immutable and not self._conn.in_transaction and _wal_file(self.path).exists():
+            if self._immutable and not self._conn.in_transaction and _wal_has_frames(self.path):
                 self._reopen_shared()
             c = self._conn
             if c.in_transaction:
@@ -1568,6 +1569,36 @@ def _wal_file(path: Path) -> Path:
     return path.with_name(path.name + "-wal")
 
 
+def _wal_has_frames(path: Path) -> bool:
+    """Whether the database ``path`` has a WAL holding commits (an empty one, left by an
+    open that could not go on, holds none: the file alone is the whole database)."""
+    try:
+        return _wal_file(path).stat().st_size > 0
+    except OSError:
+        return False
+
+
+FULL_BELOW = 256 * 2**10
+"""Bytes free under which a home's file system counts as full (the WAL's shared-memory
+file alone takes 32 KiB)."""
+
+
+def free_bytes(folder: Path) -> int | None:
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize
+
+
+def _full_disk_error(exc: sqlite3.DatabaseError, path: Path) -> bool:
+    """Whether ``exc`` is SQLite failing to write for want of space (the shared-memory
+    file of a home whose file system is full: SQLITE_IOERR_SHMSIZE, "disk I/O error")."""
+    text = str(exc).lower()
+    free = free_bytes(path.parent)
+    return ("disk i/o error" in text or "disk is full" in text) and free is not None and free < FULL_BELOW
+
+
 def _unwritable(path: Path) -> tuple[str, str] | None:
     """Why this process cannot write the database ``path`` and the journal files beside
     it, and what would help; None when it can (as far as permissions and mounts say)."""
@@ -1576,6 +1607,12 @@ def _unwritable(path: Path) -> tuple[str, str] | None:
         read_only_mount = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
     except OSError:
         return None
+    free = free_bytes(folder)
+    if free is not None and free < FULL_BELOW:
+        return (
+            f"its file system is full ({free // 2**10} KiB free under {folder})",
+            "free some space (a running daemon and its workers wait for it)",
+        )
     if read_only_mount:
         return (
             f"its folder {folder} is on a read-only file system",

@@ -163,3 +163,54 @@ def test_after_a_full_disk_the_job_finishes_with_every_point_once(
 
 def test_the_daemon_rides_out_a_full_disk(full_disk_run: FullDiskRun) -> None:
     assert full_disk_run.daemon_survived
+
+
+@pytest.fixture
+def full_home(tmp_path: Path) -> Iterator[Path]:
+    """A home holding one queued job on a 2 MB tmpfs, then filled to the last byte (a
+    real full file system: needs root and mount, else the test is skipped)."""
+    import os
+    import subprocess
+
+    mount = tmp_path / "tiny"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    try:
+        home = mount / "home"
+        from lstui.store import Store
+        from tests.store.support import add_job
+
+        with Store.open_home(home) as store:
+            add_job(store, tmp_path, points=4)
+        fd = os.open(mount / "filler", os.O_WRONLY | os.O_CREAT)
+        try:
+            with pytest.raises(OSError):
+                while True:
+                    os.write(fd, b"\0" * 4096)
+        finally:
+            os.close(fd)
+        yield home
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_file_system_reads_the_queue_and_refuses_writes_and_the_daemon_in_one_line(
+    full_home: Path, lab: Lab
+) -> None:
+    """`ls`, `show` and `logs` failed on a full disk ("cannot be written (disk I/O error)":
+    SQLite could not make the WAL's shared-memory file); `daemon start` said "(no log)"."""
+    from tests.faults.support import cli_in_process
+
+    for command in (["ls"], ["show", "1"], ["logs", "1"]):
+        code, out, err = cli_in_process(command, full_home)
+        assert code == 0, err
+        assert "job" in out or "queued" in out
+    code, _, err = cli_in_process(["cancel", "1"], full_home)
+    assert code == 1
+    assert "cannot be written: its file system is full" in one_error_line(err)
+    code, _, err = cli_in_process(["daemon", "start", "--devices", "cpu:1"], full_home)
+    assert code != 0
+    line = one_error_line(err)
+    assert "full" in line and "free some space" in line, line
