@@ -912,6 +912,7 @@ def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
     import time
 
     from lstui.scheduler.daemon import daemon_status, finish_marked
+    from lstui.scheduler.follow import DAEMON_GONE_S, DAEMON_LOOK_S
     from lstui.store import FINISHED, JobState
     from lstui.views import format_event
 
@@ -920,7 +921,11 @@ def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
         store.get_job(job_id)
         last = 0
         files_by = 0.0  # once finished: how long to wait for the daemon's files ("wrote …")
-        if follow and store.job_state(job_id) not in FINISHED and not daemon_status(store.path.parent).running:
+        # a daemon that ran while following and has been gone DAEMON_GONE_S: said, and the
+        # following ends as submit --wait's does (it waited for ever after a kill -9)
+        seen = daemon_status(store.path.parent).running
+        looked, gone_since = time.monotonic(), None if seen else time.monotonic()
+        if follow and store.job_state(job_id) not in FINISHED and not seen:
             click.echo(f"note: no daemon is running on this home: job {job_id} makes no progress until "
                        "'lstui daemon start'", err=True)
         while True:
@@ -944,6 +949,18 @@ def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
                     if ended.state is not JobState.DONE:  # as submit --wait: a script sees it
                         sys.exit(1)
                     break
+            elif time.monotonic() - looked >= DAEMON_LOOK_S:
+                looked = time.monotonic()
+                if daemon_status(store.path.parent).running:
+                    seen, gone_since = True, None
+                elif gone_since is None:
+                    gone_since = looked
+                elif seen and looked - gone_since >= DAEMON_GONE_S:
+                    now_at = store.get_job(job_id)
+                    click.echo(f"lstui: error: the daemon stopped while logs -f followed job {job_id} "
+                               f"({now_at.done_points}/{now_at.total_points} points): lstui daemon start "
+                               "goes on with it", err=True)
+                    sys.exit(1)
             time.sleep(0.5)
 
 

@@ -28,6 +28,24 @@ def test_wait_ends_in_one_line_when_the_daemon_it_follows_is_killed(lab: Lab) ->
     assert listed["state"] == "running" and listed["stalled"]  # a new daemon goes on with it
 
 
+def test_logs_follow_ends_in_one_line_when_the_daemon_is_killed(lab: Lab) -> None:
+    """`logs -f` looked for a daemon only as it began: after a kill -9 it waited for ever."""
+    pid = lab.start_daemon("cpu:1")
+    job_id = int(lab.cli("submit", "surface", *SLOW_SPEC, "--name", "logkill").stdout.split()[-1])
+    following = lab.popen("logs", str(job_id), "-f")
+    try:
+        wait_until("a first point", lambda: next((j for j in lab.jobs_so_far() if j["done_points"] > 0), None))
+        os.kill(pid, signal.SIGKILL)
+        out, err = following.communicate(timeout=60)
+    finally:
+        if following.poll() is None:
+            following.kill()
+    assert following.returncode == 1, (out, err)
+    line = err.strip().splitlines()[-1]
+    assert line.startswith(f"lstui: error: the daemon stopped while logs -f followed job {job_id} ("), err
+    assert line.endswith("points): lstui daemon start goes on with it"), err
+
+
 def test_wait_with_no_daemon_says_the_job_waits_for_one(lab: Lab) -> None:
     """No daemon from the start: it waits (one may be started), and says what for."""
     waiting = lab.popen("submit", "surface", "--model", "mlp", "--data", "digits", "--subset", "100",
