@@ -119,6 +119,9 @@ stop`` gave up after 60 s and said the daemon had not stopped. The rest is left 
 next daemon."""
 FINAL_WRITES_MIN_S = 5.0
 """The least time a stopping daemon gives those files, however long its workers took."""
+STOP_LOCK_WAIT_S = 5.0
+"""How long each of a stopping daemon's final writes waits for another process's hold
+of the database (the next daemon does what is left undone)."""
 LOCK_WAIT_S = 3.0
 """How long a starting daemon retries the lock (status checks hold it for an instant)."""
 START_TRY_S = 1.0
@@ -272,7 +275,9 @@ def stop_daemon(home: Path | None = None, timeout_s: float = 60.0) -> int | None
         if not daemon_status(h).running:
             return status.pid
         time.sleep(0.1)
-    raise DaemonError(f"the daemon (pid {status.pid}) did not stop within {timeout_s:.0f} s")
+    raise DaemonError(f"the daemon (pid {status.pid}) did not stop within {timeout_s:.0f} s; it may be "
+                      "waiting for a worker's point or for the database (another process holding it), "
+                      "and stops once it has it")
 
 
 @dataclass
@@ -804,6 +809,9 @@ class Daemon:
         self._pending.clear()
         if self.orphaned:  # nothing to write: the files would land in a home that is gone
             return
+        # another process holding the database: each final write waited 30 s for it, and
+        # `lstui daemon stop` gave up at a minute on a daemon that stopped at ninety
+        store.set_timeout(min(store.timeout_s, STOP_LOCK_WAIT_S))
         try:
             self._release_killed(store, killed, timeout_s)
             self._recover(store)
@@ -817,9 +825,14 @@ class Daemon:
                         "left to the next daemon (lstui daemon start writes them)")
                 log.info("%s", said)
                 store.add_event(None, "info", said)
+        except DatabaseLocked as exc:  # the next daemon takes the units back and writes the files
+            log.warning("stopping without the final writes: %s; the next daemon does them", first_line(exc))
         except Exception:
             log.exception("final recovery and writes failed")
-        store.add_event(None, "info", f"daemon pid {os.getpid()} stopped")
+        try:
+            store.add_event(None, "info", f"daemon pid {os.getpid()} stopped")
+        except LstuiError as exc:
+            log.warning("the stop is not in the job's store: %s", first_line(exc))
         log.info("stopped after %.1f s", time.monotonic() - began)
 
 
