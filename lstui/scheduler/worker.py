@@ -152,11 +152,17 @@ class LeaseKeeper:
         return self._lost == claim.unit_id
 
     def _run(self) -> None:
+        said: str | None = None  # the last store error said: a full disk's, every 0.25 s, filled the log
         while not self._stop.wait(WATCH_EVERY_S):
             try:
                 self._tick()
+                said = None
             except DatabaseLocked as exc:  # waited out at the next round: one line, no traceback
                 log.warning("lease keeper: %s; trying again", first_line(exc))
+            except StoreError as exc:  # a full disk, say: one line while it lasts
+                if first_line(exc) != said:
+                    said = first_line(exc)
+                    log.warning("lease keeper: %s; trying again", said)
             except Exception:  # a busy database must not end the keeper; try next round
                 log.exception("lease keeper")
 
