@@ -57,7 +57,7 @@ PACE_WINDOW_S = 60.0
 """A running job's rate is measured over its last minute or a little more (its run
 since its first stored points while that is shorter): what ETAs and points/s show."""
 EVENT_LEVELS = frozenset({"debug", "info", "warning", "error"})
-LOCK_WAIT_NOTICE_S = 2.0
+LOCK_WAIT_NOTICE_S = 5.0
 """A write that waited this long for another process's lock marks the store as having
 seen one (see :data:`LOCK_GRACE_S`)."""
 LOCK_GRACE_S = 30.0

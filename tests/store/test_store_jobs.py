@@ -773,7 +773,7 @@ def test_a_lease_run_out_behind_another_process_s_lock_is_left_to_its_worker(tmp
     waited, fresh = Store.open_home(home), Store.open_home(home)
     hold = ("import sqlite3, sys, time\n"
             "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-            "c.execute('BEGIN EXCLUSIVE'); print('held', flush=True); time.sleep(4); c.execute('COMMIT')\n")
+            "c.execute('BEGIN EXCLUSIVE'); print('held', flush=True); time.sleep(7); c.execute('COMMIT')\n")
     holder = subprocess.Popen([sys.executable, "-c", hold, str(home / "lstui.db")], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
