@@ -321,6 +321,7 @@ class Store:
             # the WAL's files: let its error through as SQLite's, for _open_read_only.
             c.execute("PRAGMA user_version").fetchone()
             return
+        self._refuse_foreign(c)
         deadline = time.monotonic() + self.timeout_s
         while True:  # a brand-new file opened by many processes at once may be busy
             try:
@@ -341,6 +342,23 @@ class Store:
         # the WAL file is cut back to this after each checkpoint: it kept its largest size
         # for good (10 MB after a run of 9,500 jobs)
         c.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT:d}")
+
+    def _refuse_foreign(self, c: sqlite3.Connection) -> None:
+        """Refuse another program's SQLite file (no lstui schema, tables of its own)
+        before anything of it changes (its journal mode, lstui's tables added to it)."""
+        try:
+            if c.execute("PRAGMA user_version").fetchone()[0] != 0:
+                return
+            others = [r[0] for r in c.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+        except sqlite3.OperationalError:
+            return  # a lock, an unreadable file: what follows says it
+        if others:
+            raise StoreError(
+                f"database {self.path} is not an lstui database (it holds table "
+                f"{', '.join(sorted(others)[:3])}{' …' if len(others) > 3 else ''} and no lstui "
+                "schema): give lstui a home of its own (--home, LSTUI_HOME)"
+            )
 
     def _migrate(self) -> None:
         with self._read():

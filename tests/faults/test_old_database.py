@@ -91,6 +91,26 @@ def test_a_database_from_a_newer_lstui_is_one_line(tmp_path: Path) -> None:
     assert _version(path) == SCHEMA_VERSION + 7  # left alone
 
 
+def test_another_program_s_database_is_not_taken_over(tmp_path: Path) -> None:
+    """A SQLite file of another program at lstui.db (no lstui schema, a table of its own)
+    had lstui's tables added to it, silently."""
+    import hashlib
+
+    home = tmp_path / "home"
+    home.mkdir()
+    path = home / "lstui.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE foo (x)")
+    conn.execute("INSERT INTO foo VALUES (1)")
+    conn.commit()
+    conn.close()
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    code, _, err = cli_in_process(["ls"], home)
+    assert code == 1
+    assert "is not an lstui database (it holds table foo and no lstui schema)" in one_error_line(err)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before and _version(path) == 0
+
+
 @pytest.mark.parametrize("damage", ["garbage", "truncated"])
 def test_a_damaged_database_is_one_line(tmp_path: Path, damage: str) -> None:
     home = tmp_path / "home"
