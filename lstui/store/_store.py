@@ -61,10 +61,11 @@ LOCK_WAIT_NOTICE_S = 5.0
 """A write that waited this long for another process's lock marks the store as having
 seen one (see :data:`LOCK_GRACE_S`)."""
 LOCK_GRACE_S = 30.0
-"""For this long after one of its writes waited for another process's lock, a store
-takes a lease for expired only this much after its end: the holders' renewals waited
-behind the same lock (a 40 s lock took a live worker's unit, and three such locks
-failed its job with "it may be crashing the worker")."""
+"""For this long after one of its writes waited out another process's hold of the
+database, a store takes a lease for expired only as long after its end as the hold
+lasted, and this much more: the holders' renewals waited behind the same hold (a 40 s
+hold took a live worker's unit, and three such holds failed its job with "it may be
+crashing the worker")."""
 
 
 def _sql_set(states: frozenset[JobState]) -> str:
@@ -191,7 +192,9 @@ class Store:
         self.timeout_s = timeout_s
         self._clock = clock
         self._lock = threading.RLock()
-        self._lock_seen: float | None = None  # time.monotonic() of the last long wait for a lock
+        # (start, end), time.monotonic(), of the last hold of the database by another process
+        # that a write of this store waited out: waits that follow each other make one
+        self._lock_seen: tuple[float, float] | None = None
         self._unwritable: tuple[str, str] | None = None  # (why, what would help) when read-only
         self._immutable = False
         try:
@@ -256,9 +259,10 @@ class Store:
         A WAL database is read through its shared-memory file (``-shm``), which SQLite
         creates on first use. Where it exists (a daemon writes through another mount,
         say), a plain ``mode=ro`` connection shares it and sees every commit. Where it
-        does not and cannot be created, the file is read as immutable; that is only
-        sound while no ``-wal`` file exists (so every commit is in the file), and
-        :meth:`_read` switches to ``mode=ro`` as soon as one appears.
+        does not and cannot be created (an unwritable folder, a full file system), the
+        file is read as immutable; that is only sound while no ``-wal`` file holds
+        commits (an empty one, left by an open that could not go on, holds none), and
+        :meth:`_read` switches to ``mode=ro`` as soon as one does.
         """
         assert self._unwritable is not None
         why, helps = self._unwritable
@@ -439,8 +443,11 @@ class Store:
             except sqlite3.DatabaseError as exc:
                 self._raise_damaged(exc)
             finally:
-                if time.monotonic() - asked >= LOCK_WAIT_NOTICE_S:
-                    self._lock_seen = time.monotonic()
+                ended = time.monotonic()
+                if ended - asked >= LOCK_WAIT_NOTICE_S:
+                    seen = self._lock_seen
+                    began = seen[0] if seen is not None and asked - seen[1] < LOCK_WAIT_NOTICE_S else asked
+                    self._lock_seen = (began, ended)
             try:
                 yield c
                 c.execute("COMMIT")
@@ -1185,11 +1192,14 @@ class Store:
             )
 
     def _lease_cutoff(self) -> float:
-        """The time before which a lease has expired: now, or :data:`LOCK_GRACE_S` before
-        now while this store has lately waited for another process's lock (called
-        inside the write transaction, after its own wait)."""
-        if self._lock_seen is not None and time.monotonic() - self._lock_seen < LOCK_GRACE_S:
-            return self._clock() - LOCK_GRACE_S
+        """The time before which a lease has expired: now; or, for :data:`LOCK_GRACE_S`
+        after this store waited out another process's hold of the database, as long
+        before now as that hold lasted, and :data:`LOCK_GRACE_S` more (the holders'
+        renewals waited as long: a 60 s hold still took units with a flat grace).
+        Called inside the write transaction, after its own wait."""
+        seen = self._lock_seen
+        if seen is not None and time.monotonic() - seen[1] < LOCK_GRACE_S:
+            return self._clock() - (seen[1] - seen[0]) - LOCK_GRACE_S
         return self._clock()
 
     def recover_orphans(self, live_worker_ids: Iterable[int], *, max_attempts: int = 3) -> int:
@@ -1602,6 +1612,7 @@ file alone takes 32 KiB)."""
 
 
 def free_bytes(folder: Path) -> int | None:
+    """Bytes free to this user on ``folder``'s file system; None when it cannot be asked."""
     try:
         st = os.statvfs(folder)
     except OSError:
@@ -1625,16 +1636,16 @@ def _unwritable(path: Path) -> tuple[str, str] | None:
         read_only_mount = bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
     except OSError:
         return None
+    if read_only_mount:  # (before "full": squashfs and iso9660 say 0 bytes free)
+        return (
+            f"its folder {folder} is on a read-only file system",
+            "remount it read-write, or use a writable home (--home)",
+        )
     free = free_bytes(folder)
     if free is not None and free < FULL_BELOW:
         return (
             f"its file system is full ({free // 2**10} KiB free under {folder})",
             "free some space (a running daemon and its workers wait for it)",
-        )
-    if read_only_mount:
-        return (
-            f"its folder {folder} is on a read-only file system",
-            "remount it read-write, or use a writable home (--home)",
         )
     helps = "check the permissions, or use a writable home (--home)"
     if not os.access(folder, os.W_OK | os.X_OK):

@@ -783,3 +783,31 @@ def test_a_lease_run_out_behind_another_process_s_lock_is_left_to_its_worker(tmp
     assert fresh.requeue_expired() == 1  # no wait seen: run out is run out
     waited.close()
     fresh.close()
+
+
+def test_the_grace_after_a_hold_is_as_long_as_the_hold(tmp_path: Path) -> None:
+    """A flat 30 s grace let a hold of a minute take a live worker's unit all the same:
+    its renewal waited as long as the hold lasted."""
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    clock = FakeClock()
+    with Store.open_home(home, clock=clock) as store:
+        add_job(store, tmp_path, points=1)
+        worker = store.register_worker("cpu", 1, "h")
+        assert store.claim_unit(worker, lease_s=1.0) is not None  # expires at clock + 1
+    waited = Store.open_home(home, clock=clock)
+    hold = ("import sqlite3, sys, time\n"
+            "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+            "c.execute('BEGIN EXCLUSIVE'); print('held', flush=True); time.sleep(7); c.execute('COMMIT')\n")
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(home / "lstui.db")], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        clock.advance(37)  # the hold as the leases see it: longer than 30 s past the expiry
+        assert waited.requeue_expired() == 0, "a hold of ~7 s and 30 s more: not yet"
+    finally:
+        holder.wait(10)
+    clock.advance(10)
+    assert waited.requeue_expired() == 1
+    waited.close()
