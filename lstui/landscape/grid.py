@@ -164,11 +164,13 @@ def axis_anchor(coordinates: np.ndarray) -> int:
     return int(zero[0]) if zero.size else 0
 
 
-def lattice_indices(n: int, anchor: int, step: int) -> np.ndarray:
+def lattice_indices(n: int, anchor: int, step: int, *, ends: bool = True) -> np.ndarray:
     """The indices of an axis of ``n`` points on its lattice of ``step``: every
     ``step``-th point counted from ``anchor`` both ways, and the axis's two ends (so that
-    a coarse picture spans the whole axis). Finer lattices hold the coarser ones."""
-    return np.array(sorted(set(range(anchor % step, n, step)) | {0, n - 1}), dtype=np.int64)
+    a coarse picture spans the whole axis; ``ends=False``: without them, the lattices of
+    the jobs queued before). Finer lattices hold the coarser ones."""
+    picked = set(range(anchor % step, n, step)) | ({0, n - 1} if ends else set())
+    return np.array(sorted(picked), dtype=np.int64)
 
 
 def _axis_levels(n: int, anchor: int, top: int) -> np.ndarray:

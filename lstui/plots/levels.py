@@ -142,14 +142,18 @@ def lattice(pending: ArrayLike | None, anchors: Sequence[int] | None = None) -> 
     known = ~np.asarray(pending, dtype=bool)
     if known.all() or not known.any() or known.ndim == 0:
         return None
-    origins = [tuple(anchors) if anchors is not None else (0,) * known.ndim]
-    if any(origins[0]):
-        origins.append((0,) * known.ndim)
+    # (origin, with the ends): this order's lattices; those of a job queued in the order
+    # before (every step-th point from the first, no ends) after them
+    origins = [(tuple(anchors) if anchors is not None else (0,) * known.ndim, True), ((0,) * known.ndim, False)]
     covered: list[tuple[int, tuple[np.ndarray, ...], int]] = []
-    for origin in origins:
+    for origin, ends in origins:
         step = 1
-        while all((n - 1) // step >= 1 for n in known.shape):
-            index = tuple(lattice_indices(n, a, step) for n, a in zip(known.shape, origin, strict=True))
+        # the longer axis sets the steps: a 3 × 51 grid's first pass is its ends and centre
+        while any((n - 1) // step >= 1 for n in known.shape):
+            index = tuple(lattice_indices(n, a, step, ends=ends) for n, a in zip(known.shape, origin, strict=True))
+            if any(i.size < 2 for i in index):  # no cell on an axis
+                step *= 2
+                continue
             cells = known[np.ix_(*index)]
             spans = [np.diff(i) for i in index]
             for axis in range(cells.ndim):
@@ -165,7 +169,8 @@ def lattice(pending: ArrayLike | None, anchors: Sequence[int] | None = None) -> 
     best = max((area for *_, area in covered), default=0)
     if best == 0:
         return None
-    step, index, _ = min((c for c in covered if c[2] >= LATTICE_SHARE * best), key=lambda c: c[0])
+    # the finest step near the best cover; of its lattices, the one that covers most
+    step, index, _ = min((c for c in covered if c[2] >= LATTICE_SHARE * best), key=lambda c: (c[0], -c[2]))
     return None if step == 1 else index
 
 

@@ -9,8 +9,8 @@ them on the same grey as the filled ones. ``pending``, a boolean mask of ``Z``'s
 names the points not computed (a partial job), so the legend tells them from diverged
 ones ("2268 points not computed"). A job stopped early holds points scattered over the
 grid (computed coarse first), none with a whole cell around it: its contours and 3D view
-are drawn on the finest lattice of every ``s``-th point that is computed
-(:func:`~lstui.plots.levels.lattice`), and the legend says "partial: 777 of 6561
+are drawn on the finest lattice of every ``s``-th point (counted from the centre, with
+the ends) that is computed (:func:`~lstui.plots.levels.lattice`), and the legend says "partial: 777 of 6561
 points". A flat surface says so ("flat: every point 2.3026"), and its colour scales all
 follow :func:`~lstui.plots.levels.nonempty_range`.
 

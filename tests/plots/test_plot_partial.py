@@ -68,7 +68,7 @@ def test_a_job_queued_in_the_old_order_is_still_drawn_on_its_lattice():
     pending[::8, ::8] = False
     pending[::16, ::16] = False
     rows, cols = lattice(pending, (25, 25))
-    assert list(rows) == list(cols) == [*range(0, 51, 8), 50]  # (its end, not computed yet: a gap)
+    assert list(rows) == list(cols) == list(range(0, 51, 8))  # (not its end, not computed yet)
 
 
 @pytest.mark.parametrize("draw", [plot_contour, plot_filled_contour])
@@ -110,3 +110,13 @@ def test_a_cancelled_1d_job_draws_its_curve_through_the_computed_points():
     ydata = np.asarray(line.get_ydata(), dtype=float)
     assert ydata.size == 9 and np.isfinite(ydata).all()
     assert "partial: 9 of 33 points" in legend_texts(fig)
+
+
+def test_a_grid_far_longer_than_high_is_drawn_from_its_first_pass():
+    """3 × 51: the steps were capped by the short axis, and the first 16 points (its ends
+    and centre, then more) drew no cell."""
+    grid = SurfaceGrid(Axis(-1.0, 1.0, 51), Axis(-1.0, 1.0, 3))
+    pending = np.ones((3, 51), dtype=bool)
+    pending.flat[grid.coarse_to_fine()[:9]] = False
+    rows, cols = lattice(pending, (1, 25))
+    assert list(rows) == [0, 1, 2] and list(cols) == [0, 25, 50]
