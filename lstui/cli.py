@@ -514,8 +514,9 @@ def _say_job_notes(spec: JobSpec, device_type: str | None = None) -> None:
         missed = [f"--{name} {axis}" for name, axis in (("x", spec.x), ("y", spec.y))
                   if axis is not None and axis.min < 0 < axis.max and not (axis.coordinates == 0.0).any()]
         if missed:
-            click.echo(f"note: {' and '.join(missed)} has no point at 0: the centre (the model itself) is "
-                       "not on the grid (an odd count over -1:1 puts it there)", err=True)
+            click.echo(f"note: {' and '.join(missed)} {'have' if len(missed) > 1 else 'has'} no point at 0: "
+                       "the centre (the model itself) is not on the grid (0 must be MIN + k·(MAX − MIN)/(NUM − 1) "
+                       "for a whole k: an odd NUM over -1:1)", err=True)
 
 
 def _has_running_statistics(path: str, trust: bool) -> bool:
@@ -903,7 +904,7 @@ job's files and their log lines (a 51×51 surface's figures take a few seconds).
 @click.argument("job")
 @click.option("-f", "--follow", is_flag=True,
               help="keep printing new lines until the job finishes and its files are written "
-                   "(exit 1 when it ends failed or cancelled, as submit --wait)")
+                   "(exit 1 when it ends failed or cancelled, or its daemon is gone, as submit --wait)")
 @click.option("--debug", is_flag=True, help="also show debug lines (tracebacks)")
 @click.pass_context
 @handle_errors

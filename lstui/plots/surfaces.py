@@ -526,8 +526,8 @@ def plot_surface_3d(
         lo = lo if vmin is None else float(vmin)
         hi = hi if vmax is None else float(vmax)
         use_log = use_log and lo > 0
-        if hi <= lo:  # a flat surface: the scale of its filled contours
-            flat = _flat_levels(zs, None, None, use_log)
+        if hi <= lo and (vmin is None or vmax is None or vmax <= vmin):  # a flat surface: the
+            flat = _flat_levels(zs, None, None, use_log)  # scale of its filled contours
             lo, hi = float(flat[0]), float(flat[-1])
         norm = st.make_norm(np.array([lo, hi]), use_log)
         X, Y = np.meshgrid(dx, dy)

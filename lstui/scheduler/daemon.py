@@ -232,6 +232,7 @@ def start_daemon(
     args += extra_args or []
     log_path = h / LOG_FILE
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    before = os.fstat(fd).st_size  # what this daemon says comes after: not an old run's last line
     try:
         proc = subprocess.Popen(
             args,
@@ -246,7 +247,9 @@ def start_daemon(
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            lines = log_path.read_text(errors="replace").strip().splitlines()
+            with open(log_path, "rb") as f:
+                f.seek(before)
+                lines = f.read().decode(errors="replace").strip().splitlines()
             tail = lines[-1].removeprefix("lstui: error: ") if lines else "(no log)"
             if not lines:  # nothing written: the disk may be full
                 free = free_bytes(h)
