@@ -493,24 +493,51 @@ class LstuiApp(App[None]):
             if job_id is not None:  # once the form is gone: a table under it does not scroll
                 self.main.table.select_when_shown(job_id)
 
-        self.push_screen(NewJobScreen(self.queue_spec, self.form_values, plan=self.plan_trajectory), closed)
+        self.push_screen(NewJobScreen(self.queue_spec, self.form_values, plan=self.queue_trajectory), closed)
 
-    def plan_trajectory(self, spec: JobSpec, x_given: bool, y_given: bool) -> tuple[JobSpec, Callable[[], None], str]:
-        """The PCA plane of a trajectory the form checked, in a folder of its own under
-        the home's ``trajectories/`` as ``lstui submit trajectory`` makes it (called in
-        the form's thread): the job on it, what removes the folder, its PCA's variance shares."""
-        import shutil
+    def queue_trajectory(self, values: dict[str, str], stopped: Callable[[], bool]) -> tuple[int, str]:
+        """Queue the trajectory of the form's ``values`` with ``lstui submit trajectory``
+        in a process of its own (it checks the files and computes the PCA plane first,
+        into this home's ``trajectories/``), killed when ``stopped()`` says so (the app
+        quit). Called in the form's thread; see :data:`~lstui.tui.screens._new_job.Plan`."""
+        import subprocess
+        import sys
 
-        from lstui.scheduler.trajectory import path_outside, plan_trajectory, plane_in_new_dir
+        argv = [sys.executable, "-m", "lstui.cli", "--home", str(self.home), "submit", "trajectory",
+                "--checkpoints", values["checkpoints"].strip()]
+        for key in ("model", "data", "x", "y", "dir_type", "split", "precision", "subset", "name", "priority"):
+            if values.get(key, "").strip():
+                argv += [f"--{key.replace('_', '-')}", values[key].strip()]
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, start_new_session=True)
+        try:
+            while True:
+                try:
+                    out, err = proc.communicate(timeout=0.2)
+                    break
+                except subprocess.TimeoutExpired:
+                    if stopped():
+                        raise LstuiError("not queued: the TUI closed while the trajectory was planned") from None
+        finally:
+            if proc.poll() is None:  # SIGTERM first: `lstui` removes a plane it had begun
+                proc.terminate()
+                try:
+                    proc.wait(5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+        lines = [line.strip() for line in err.splitlines() if line.strip()]
+        if proc.returncode != 0:
+            errors = [line.removeprefix("lstui: error: ") for line in lines if line.startswith("lstui: error: ")]
+            raise LstuiError(errors[-1] if errors else (lines[-1] if lines else f"exit status {proc.returncode}"))
+        import re
 
-        job, plane = plan_trajectory(spec, lambda s, origin: plane_in_new_dir(self.home, s, origin=origin),
-                                     x_given=x_given, y_given=y_given)
-        ratios = plane.explained_variance_ratio
-        # the plane's file is listed on the job's screen; a toast says what the figure will
-        share = f"its PCA plane: 1st PC {100 * ratios[0]:.2f} %, 2nd PC {100 * ratios[1]:.2f} %" if ratios else ""
-        outside = path_outside(plane, job.x, job.y, remedy="with x and y left empty the grid covers it")
-        note = "; ".join(n for n in (share, outside) if n)
-        return job, lambda: shutil.rmtree(plane.dir_file.parent, ignore_errors=True), note
+        notes = [line.removeprefix("note: ") for line in lines
+                 if line.startswith("note: ") and "no daemon is running" not in line]
+        # the plane's file is listed on the job's screen: a toast says its variance shares
+        notes = [re.sub(r"^its PCA plane: .* \((1st PC [^)]*)\); another run's path goes on it with --dir-file$",
+                        r"its PCA plane: \1", note) for note in notes]
+        return int(out.split()[-1]), " ".join(notes)
 
     def queue_spec(self, spec: JobSpec) -> int:
         """Queue ``spec``, whose files the form checked; returns its id. Called in the

@@ -33,9 +33,6 @@ PLACEHOLDERS = {
     },
 }
 """Placeholders of a kind of job where they differ from the fields' own."""
-AUTO_NUM = 21
-"""A trajectory's grid points on an axis left empty, which covers its path (the CLI's
-``--num`` default)."""
 GENERAL = "form"
 """The key of an error that belongs to no single field."""
 
@@ -80,11 +77,6 @@ def defaults() -> dict[str, str]:
 def placeholder_of(field: Field, kind: str) -> str:
     """``field``'s placeholder while ``kind`` is picked."""
     return PLACEHOLDERS.get(kind, {}).get(field.key, field.placeholder)
-
-
-def axes_given(values: Mapping[str, str]) -> tuple[bool, bool]:
-    """Whether a trajectory's x and y were typed, or are to cover its path."""
-    return bool(values.get("x", "").strip()), bool(values.get("y", "").strip())
 
 
 def _check_alone(key: str, value: object) -> str | None:
@@ -144,8 +136,8 @@ def validate_form(values: Mapping[str, str]) -> tuple[JobSpec | None, dict[str, 
         if key in HIDDEN.get(kind, ()):
             continue
         if kind == "trajectory" and not text[key]:
-            if key == "x":  # the grid is made to cover the path once its plane is known
-                out[key] = parse_axis(f"-1:1:{AUTO_NUM}")
+            if key == "x":  # a stand-in: `submit trajectory` covers the path once its plane is known
+                out[key] = parse_axis("-1:1:3")
             continue
         if key == "y" and not text[key]:
             continue

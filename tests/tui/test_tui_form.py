@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from pathlib import Path
 
 import torch
@@ -310,3 +311,51 @@ def test_a_trajectory_is_queued_from_the_form_on_the_plane_the_cli_would_make(
         cli_job = store.get_job(int(out.split()[-1]))
     assert (cli_job.spec["x"], cli_job.spec["y"], cli_job.spec["norm"]) == (job.spec["x"], job.spec["y"], "none")
     assert job.spec["norm"] == "none" and job.spec["ignore"] == cli_job.spec["ignore"]
+
+
+def test_a_trajectory_the_cli_refuses_keeps_the_form_and_ctrl_c_stops_its_planning(
+    fixed_home: Path, tmp_path: Path
+) -> None:
+    """The trajectory is queued by `lstui submit trajectory` in a process of its own: its
+    refusal goes under the form, and quitting while it plans stops it (the PCA ran on in
+    the TUI's own process, which would not end until it had)."""
+
+    for seed in range(3):
+        torch.manual_seed(seed)
+        torch.save({"state_dict": build_model("cnn", input_shape=(1, 8, 8)).state_dict()},
+                   tmp_path / f"model_{seed}.pt")
+    with Store.open_home(fixed_home) as store:
+        before = len(store.list_jobs(include_finished=True))
+
+    async def drive(quit_early: bool) -> float:
+        from textual.widgets import Select
+
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            form = await open_form(pilot)
+            form.query_one("#field-kind", Select).value = "trajectory"
+            await pilot.pause(0.1)
+            form.set_value("checkpoints", str(tmp_path / "model_*.pt"))
+            # refused: the checkpoints are a cnn's; quit early: a job that would be queued
+            form.set_value("model", "cnn" if quit_early else "mlp")
+            await pilot.press("ctrl+s")
+            if quit_early:
+                await wait_for(pilot, lambda: form.stage == "planning", 10, "the planning")
+                began = time.monotonic()
+                await pilot.press("ctrl+c")
+                await wait_for(pilot, lambda: not app.is_running, 15, "the app to end")
+                return time.monotonic() - began
+            await wait_for(pilot, lambda: "checkpoints" in form.errors or "form" in form.errors, 120, "the refusal")
+            assert isinstance(app.screen, NewJobScreen)
+            reason = form.errors.get("checkpoints") or form.errors["form"]
+            assert "mlp" in reason, reason
+            await pilot.press("escape")
+            return 0.0
+
+    asyncio.run(drive(False))
+    assert asyncio.run(drive(True)) < 10
+    time.sleep(5)  # as long as its planning would have taken to queue it
+    with Store.open_home(fixed_home) as store:
+        assert len(store.list_jobs(include_finished=True)) == before
+    planes = fixed_home / "trajectories"
+    assert not planes.exists() or not list(planes.iterdir()), list(planes.iterdir())

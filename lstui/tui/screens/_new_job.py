@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, Label, Select, Static
+from textual.worker import get_current_worker
 
 from lstui.errors import LstuiError
 from lstui.spec import JobSpec
@@ -20,7 +21,6 @@ from lstui.tui.form import (
     FIELDS,
     GENERAL,
     HIDDEN,
-    axes_given,
     placeholder_of,
     validate_form,
 )
@@ -35,10 +35,11 @@ WAITING = "queueing: waiting for the database, which another process is writing 
 #: The fields whose files the check reads, in the order a reason naming a file is matched.
 FILE_FIELDS = ("checkpoint", "checkpoint_b", "checkpoints", "data")
 
-Plan = Callable[[JobSpec, bool, bool], tuple[JobSpec, Callable[[], None], str]]
-"""Plans a trajectory the form checked (``spec``, whether x and y were typed): returns
-the job on its PCA plane, what removes the plane when the job is not queued after all,
-and a note on the plane."""
+Plan = Callable[[dict[str, str], Callable[[], bool]], tuple[int, str]]
+"""Queues a trajectory the form checked, from its fields' values, as ``lstui submit
+trajectory`` does (which computes its PCA plane first), giving up when the second
+argument says so (the form or the app closed): returns the job's id and the notes said
+of it; raises :class:`~lstui.errors.LstuiError` with the reason it was refused."""
 
 
 class NewJobScreen(ModalScreen[int | None]):
@@ -55,8 +56,9 @@ class NewJobScreen(ModalScreen[int | None]):
     queues, ``esc`` cancels; the focus starts in the first text field, so that
     ``enter`` queues rather than opening the kind's list.
 
-    A trajectory's PCA plane is computed in that thread too, after the check and
-    before the queueing (``plan``), as ``lstui submit trajectory`` computes it.
+    A trajectory is queued by ``lstui submit trajectory`` in a process of its own
+    (``plan``), which checks its files and computes its PCA plane first: the TUI
+    computes nothing, and quitting stops it.
 
     Args:
         queue: queues a spec (called in a thread); returns the job's id.
@@ -204,25 +206,37 @@ class NewJobScreen(ModalScreen[int | None]):
         def check_and_queue() -> None:
             from lstui.scheduler.preflight import check_inputs
 
-            job = spec
-            discard: Callable[[], None] = lambda: None  # noqa: E731
-            note = ""
+            if spec.kind == "trajectory":
+                plan_and_queue()
+                return
             try:
                 check_inputs([spec])
-                if spec.kind == "trajectory" and self.plan is not None:
-                    self.app.call_from_thread(self._stage, "planning", PLANNING)
-                    job, discard, note = self.plan(spec, *axes_given(values))
             except (LstuiError, OSError) as exc:  # what the CLI shows as one line
                 self.app.call_from_thread(self._refused, str(exc), values)
                 return
             self.app.call_from_thread(self._stage, "queueing", QUEUEING)
             try:
-                job_id = self.queue(job)
+                job_id = self.queue(spec)
             except (LstuiError, OSError) as exc:  # the database locked too long, say
-                discard()
                 self.app.call_from_thread(self._refused, str(exc), None)
             else:
-                self.app.call_from_thread(self._queued, job_id, job, values, note)
+                self.app.call_from_thread(self._queued, job_id, spec.default_name(), values)
+
+        def plan_and_queue() -> None:
+            if self.plan is None:
+                self.app.call_from_thread(self._refused, "this form cannot queue trajectories here; "
+                                          "use lstui submit trajectory", values)
+                return
+            worker = get_current_worker()
+            self.app.call_from_thread(self._stage, "planning", PLANNING)
+            try:
+                job_id, note = self.plan(values, lambda: worker.is_cancelled or not self.app.is_running)
+            except LstuiError as exc:
+                if self.app.is_running:
+                    self.app.call_from_thread(self._refused, str(exc), values)
+                return
+            if self.app.is_running:
+                self.app.call_from_thread(self._queued, job_id, "a trajectory", values, note)
 
         # in the app's "actions" group: checking is the first step of queueing
         self.run_worker(check_and_queue, name="queue", group="actions", thread=True)
@@ -242,13 +256,13 @@ class NewJobScreen(ModalScreen[int | None]):
             self.query_one("#form-title", Static).update(WAITING)
             self.notify(WAITING, markup=False)
 
-    def _queued(self, job_id: int, spec: JobSpec, values: dict[str, str], note: str = "") -> None:
-        """Say that ``spec`` is queued as ``job_id`` (and ``note``), remember its values
-        for the next form, and close (unless ``esc`` closed the form already)."""
+    def _queued(self, job_id: int, name: str, values: dict[str, str], note: str = "") -> None:
+        """Say that job ``name`` is queued as ``job_id`` (and ``note``), remember its
+        values for the next form, and close (unless ``esc`` closed the form already)."""
         self.remembered.clear()
         self.remembered.update(values)
         self.stage = ""
-        said = f"queued job {job_id}: {spec.default_name()}" + (f"\n{note}" if note else "")
+        said = f"queued job {job_id}: {name}" + (f"\n{note}" if note else "")
         self.app.notify(said, markup=False, timeout=10 if note else 5)
         if self.is_active:
             self.dismiss(job_id)
