@@ -420,6 +420,11 @@ class LstuiApp(App[None]):
         path = self.home / DB_NAME
         with self._store_lock:
             self._drop_changed_store()
+            if self._store is not None and self._store.read_only:
+                # opened read-only (a full disk, an unwritable home): opened again, so that
+                # a write works once space or permission is back, not only after a restart
+                self._store.close()
+                self._store = None
             if database is not None and database_identity(path) != database:
                 raise LstuiError(f"not done: the database {path} was deleted or replaced since the jobs "
                                  "on screen were read from it; look at the list again")
@@ -727,14 +732,14 @@ class LstuiApp(App[None]):
         def start(_: Store) -> str:
             from collections import Counter
 
-            from lstui.scheduler.daemon import start_daemon
-            from lstui.scheduler.devices import parse_devices
+            from lstui.scheduler.daemon import daemon_status, start_daemon
 
             pid = start_daemon(self.home, devices)
-            # which workers: `d` starts the default (every GPU, else one CPU worker)
-            workers = ", ".join(name if n == 1 else f"{n} × {name}"
-                                for name, n in Counter(parse_devices(devices)).items())
-            return (f"daemon started (pid {pid}): {workers}; others with "
+            # which workers, as the daemon wrote them (`d` starts the default: every GPU,
+            # else one CPU worker); asking here would import torch into the TUI
+            started = daemon_status(self.home).devices
+            workers = ", ".join(name if n == 1 else f"{n} × {name}" for name, n in Counter(started).items())
+            return (f"daemon started (pid {pid}){': ' + workers if workers else ''}; others with "
                     "lstui daemon start --devices 0,2 / cpu:4")
 
         self.say("starting the daemon…")
