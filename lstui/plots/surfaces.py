@@ -705,7 +705,10 @@ def plot_trajectory(
         (other,) = ax.plot(ox, oy, color="0.45", linewidth=1.0, marker=".", markersize=3, zorder=2,
                            linestyle="--", label="the plane's own run")
         handles.append(other)
-    ax.plot(px, py, color=st.PATH_COLOUR, linewidth=1.2, marker=".", markersize=4, zorder=3)
+    (path_line,) = ax.plot(px, py, color=st.PATH_COLOUR, linewidth=1.2, marker=".", markersize=4, zorder=3,
+                           label="this run")
+    if handles:  # two paths: the legend names both, not the plane's own alone
+        handles.insert(0, path_line)
     (start,) = ax.plot(
         px[:1],
         py[:1],
@@ -732,7 +735,10 @@ def plot_trajectory(
     st.trim_height(fig, ax)
     if cs is not None:
         ends = [(float(px[0]), float(py[0]), 3.5), (float(px[-1]), float(py[-1]), 5.5)]
-        _label_lines(fig, ax, cs, [*ends, *((float(a), float(b), 2.5) for a, b in zip(px, py, strict=True))])
+        beside = [] if other_path is None else [  # contour labels off the plane's own run's path too
+            (float(a), float(b), 2.5) for a, b in zip(np.ravel(other_path[0]), np.ravel(other_path[1]), strict=True)]
+        _label_lines(fig, ax, cs, [*ends, *((float(a), float(b), 2.5) for a, b in zip(px, py, strict=True)),
+                                   *beside])
     return fig
 
 

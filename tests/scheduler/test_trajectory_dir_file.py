@@ -231,7 +231,9 @@ def test_the_plane_s_own_path_is_drawn_and_named_beside_the_path() -> None:
     labels = [line.get_label() for line in fig.axes[0].lines]
     assert "the plane's own run" in labels
     texts = [t.get_text() for t in fig.legends[0].get_texts()] if fig.legends else []
-    assert "the plane's own run" in texts
+    assert "the plane's own run" in texts and "this run" in texts, "both paths named"
+    alone = plots.plot_trajectory(None, None, None, [1.0, 0.5, 0.2], [0.2, 0.1, 0.3])
+    assert "this run" not in [t.get_text() for t in alone.legends[0].get_texts()]
 
 
 def test_a_job_file_s_trajectory_takes_origin_as_the_flag_does(tmp_path: Path) -> None:
