@@ -355,7 +355,11 @@ def _log_levels(lo: float, hi: float, num: int) -> np.ndarray:
         if inside.size > num * 1.3:
             break
         best = inside
-    if best is None or best.size < 2 or best.size < num // 3:
+    if best is None:  # more decades than levels (0.005 to 2e20): every k-th decade
+        k = math.ceil((last_decade - first_decade) / max(num - 1, 1))
+        powers = np.array([10.0**d for d in range(first_decade, last_decade + 1) if d % k == 0])
+        best = powers[(powers >= lo * (1 - 1e-9)) & (powers <= hi * (1 + 1e-9))]
+    if best.size < 2 or best.size < num // 3:
         return np.geomspace(lo, hi, num)
     return np.array([float(f"{v:.6g}") for v in best])
 

@@ -459,3 +459,13 @@ def test_a_curve_of_few_points_marks_them_and_a_fine_one_does_not():
     fine = plot_1d(np.linspace(-1, 1, 41), {"train_loss": np.linspace(1, 2, 41)})
     assert [line.get_marker() for line in few.axes[0].get_lines() if line.get_label() == "train loss"] == ["."]
     assert [line.get_marker() for line in fine.axes[0].get_lines() if line.get_label() == "train loss"] == ["None"]
+
+
+def test_levels_over_more_decades_than_levels_fall_on_powers_of_ten():
+    """0.005 to 2e20 (a grid of ±1e6): the levels were geometric steps (6.96, 9.67e3,
+    1.34e7 …), which read as nothing; they are every k-th power of ten now."""
+    from lstui.plots.levels import contour_levels
+
+    levels = contour_levels(np.array([0.005, 3.0, 2e20]), log=True, num=9)
+    exponents = np.log10(levels)
+    assert np.allclose(exponents, np.round(exponents)) and levels.size >= 3, levels
