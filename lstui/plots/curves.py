@@ -121,6 +121,9 @@ def plot_1d(
         if log is None:
             log = wants_log(np.concatenate([data[name] for name in losses]), robust=False)
         if log:
+            if loss_max is not None:  # capped first: its ticks are labelled for the range shown
+                ax_loss.set_yscale("log")
+                ax_loss.set_ylim(top=loss_max)
             _log_axis(ax_loss)
         elif loss_max is None:
             ax_loss.set_ylim(bottom=0)

@@ -469,3 +469,16 @@ def test_levels_over_more_decades_than_levels_fall_on_powers_of_ten():
     levels = contour_levels(np.array([0.005, 3.0, 2e20]), log=True, num=9)
     exponents = np.log10(levels)
     assert np.allclose(exponents, np.round(exponents)) and levels.size >= 3, levels
+
+
+def test_a_log_axis_capped_by_loss_max_labels_its_top():
+    """--loss-max 5 on a log axis of 0.004 to 25: its top, 5, had no label (the ticks
+    were chosen for the range before the cap)."""
+    x = np.linspace(-1, 1, 41)
+    fig = plot_1d(x, {"train_loss": 0.004 + 25 * x**4}, loss_max=5, log=True)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    lo, hi = ax.get_ylim()
+    shown = [t.get_text() for t in ax.yaxis.get_ticklabels(which="both")
+             if t.get_text() and lo <= t.get_position()[1] <= hi]
+    assert hi == 5 and "5" in shown, shown
