@@ -130,8 +130,11 @@ def unused_settings(spec: Mapping[str, Any]) -> frozenset[str]:
     """The settings a stored spec holds (their defaults) that its job does not use
     (:data:`UNUSED_KEYS`, :data:`UNUSED_WITH_DIR_FILE`): shown as "-", not as if they
     had shaped its numbers (an interpolation's ``norm filter``)."""
-    unused = set(UNUSED_KEYS.get(str(spec.get("kind", "surface")), {}))
-    if spec.get("dir_file"):
+    kind = str(spec.get("kind", "surface"))
+    unused = set(UNUSED_KEYS.get(kind, {}))
+    # a trajectory's stored dir_file is the plane lstui made of its checkpoints, with
+    # its --ignore (the plane's shares differ with it), not one the person gave
+    if spec.get("dir_file") and kind != "trajectory":
         unused.update(UNUSED_WITH_DIR_FILE)
     return frozenset(unused)
 

@@ -87,3 +87,18 @@ def test_x_flags_alone_on_a_2d_surface_say_that_y_takes_them_too(tmp_path) -> No
     refused = run_lstui("submit", "surface", "--model", "mlp", "--x=-1:1:3", "--y=1:-1:3", "--xnorm", "filter",
                         home=home)
     assert refused.returncode == 2 and refused.stderr.count("\n") == 1, "the error alone"
+
+
+def test_a_trajectory_shows_the_ignore_its_plane_was_made_with() -> None:
+    """A queued trajectory's spec names its own PCA plane as dir_file, and show and the
+    TUI said "ignore -" as for a direction file someone gave, though --ignore none and
+    biasbn make different planes."""
+    from lstui.spec import shown_setting
+
+    for ignore in ("none", "biasbn"):
+        spec = {"kind": "trajectory", "dir_file": "/h/trajectories/x/pca_directions.h5", "ignore": ignore,
+                "norm": "none"}
+        assert shown_setting(spec, "ignore") == ignore
+        assert shown_setting(spec, "norm") == "-"
+    given = {"kind": "surface", "dir_file": "/some/directions.h5", "ignore": "biasbn"}
+    assert shown_setting(given, "ignore") == "-"
