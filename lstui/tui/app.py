@@ -200,7 +200,8 @@ class LstuiApp(App[None]):
         :meth:`say`."""
         self.notices.append((severity, str(message)))
         with contextlib.suppress(Exception):  # (no screen yet, or one going): where Textual puts it
-            lift_toasts(self.screen)
+            for screen in self.screen_stack:  # the form's toast stays up on the list it closes to
+                lift_toasts(screen, self.main)
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def say(self, message: str, *, severity: SeverityLevel = "information", timeout: float | None = None) -> None:

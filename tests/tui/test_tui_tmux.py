@@ -256,3 +256,23 @@ def test_a_notification_stands_above_the_two_row_key_bar(stopped_home: Path, tmp
         assert "p Pause" in bar[0] and "- Prio-" in bar[0] and "q Quit" in bar[1], bar
     finally:
         tmux.kill()
+
+
+def test_the_form_s_toast_stands_above_the_key_bar_it_closes_to(stopped_home: Path, tmp_path: Path) -> None:
+    """The "queued job …" toast of the form was lifted on the form (no key bar) and then
+    covered the list's first key row ("c Cancel ▌") for its seconds."""
+    lstui = Path(sys.executable).parent / "lstui"
+    tmux = Tmux(tmp_path / "tmux.sock", "lstui")
+    tmux.start(f"env LSTUI_HOME={stopped_home} {lstui}", 80, 24)
+    try:
+        tmux.wait(lambda s: "jobs" in s and "q Quit" in s, 30, "the app")
+        tmux.keys("n")
+        tmux.wait(lambda s: "New job" in s, 10, "the form")
+        tmux.keys("Tab", "Tab", "Tab", "Tab", "C-u")  # model → x: a small grid
+        tmux.type("-1:1:3")
+        tmux.keys("Enter")
+        text = tmux.wait(lambda s: "queued job" in s and "q Quit" in s, 60, "the toast")
+        bar = text.rstrip("\n").splitlines()[-2:]
+        assert "p Pause" in bar[0] and "- Prio-" in bar[0] and "q Quit" in bar[1], bar
+    finally:
+        tmux.kill()

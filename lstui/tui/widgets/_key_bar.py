@@ -102,12 +102,14 @@ def _label_width(key: Widget) -> int:
     return 1
 
 
-def lift_toasts(screen: Widget) -> None:
+def lift_toasts(screen: Widget, bars_of: Widget | None = None) -> None:
     """Notifications on ``screen`` stand above its key bar, not over its rows (Textual
     leaves one row, a one-row footer's: at 80 columns one hid ``c Cancel p Pause r
-    Retry``). Called as one is shown, not at each layout: setting the margin lays the
-    screen out again, and the table lost its scroll to the selected row."""
-    bars = screen.query(KeyBar)
+    Retry``); a screen without a key bar of its own (the form, a dialog: its toasts go
+    to the screen below when it closes) takes ``bars_of``'s. Called as one is shown,
+    not at each layout: setting the margin lays the screen out again, and the table
+    lost its scroll to the selected row."""
+    bars = list(screen.query(KeyBar)) or (list(bars_of.query(KeyBar)) if bars_of is not None else [])
     rows = max((bar.size.height for bar in bars), default=1) or 1
     for rack in screen.query(ToastRack):
         if rack.styles.margin.bottom != rows:
