@@ -97,7 +97,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
 _UNDER_MODAL_OFF = frozenset(
     {"new_job", "cancel_job", "pause_job", "retry_job", "priority", "export_job", "logs",
      "toggle_log_scale", "cycle_quantity", "start_daemon", "help", "quit", "open_selected", "filter",
-     "remove_job"}
+     "remove_job", "command_palette"}
 )
 
 

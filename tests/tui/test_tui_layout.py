@@ -513,9 +513,42 @@ def test_ctrl_c_quits_from_the_form_the_help_and_a_dialog_too(fixed_home: Path) 
                 if opener == "c":
                     bar = app.main.query_one(KeyBar)
                     shown = {key.action for key in bar.query(FooterKey)}
-                    assert not shown & {"open_job", "filter", "new_job", "cancel_job"}, shown
+                    assert not shown & {"open_job", "select_cursor", "filter", "new_job", "cancel_job",
+                                        "command_palette"}, shown
                 await pilot.press("ctrl+c")
                 await wait_for(pilot, lambda: not app.is_running, 5, f"the app to end from {opener}")  # noqa: B023
+
+    asyncio.run(drive())
+
+
+def test_a_dialog_over_a_job_s_screen_leaves_none_of_its_keys_in_its_bar(fixed_home: Path) -> None:
+    """esc Back, l Log and v Plot stayed in the job screen's bar under a dialog, where
+    esc answers it and l and v do nothing."""
+    from lstui.store import JobState
+
+    with Store.open_home(fixed_home) as store:
+        done = next(job.id for job in store.list_jobs(include_finished=True) if job.state is JobState.DONE)
+
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await select_job(pilot, done)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, JobScreen), 5, "the job screen")
+            job_screen = app.screen
+            await pilot.pause(0.2)
+            before = {key.action for key in job_screen.query(FooterKey)}
+            assert {"back", "toggle_log"} <= before, before
+            await pilot.press("x")
+            await wait_for(pilot, lambda: app.screen is not job_screen, 5, "the dialog")
+            await pilot.pause(0.2)
+            under = {key.action for key in job_screen.query(FooterKey)}
+            assert not under & {"back", "toggle_log", "toggle_plot", "command_palette"}, under
+            await pilot.press("n")
+            await wait_for(pilot, lambda: app.screen is job_screen, 5, "the job screen again")
+            await pilot.pause(0.2)
+            assert {"back", "toggle_log"} <= {key.action for key in job_screen.query(FooterKey)}
 
     asyncio.run(drive())
 

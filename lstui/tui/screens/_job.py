@@ -443,6 +443,8 @@ class JobScreen(Screen[None]):
     """The keys of a plot (v, g, t), which a figure job's screen does not offer."""
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.app.screen is not self:  # a dialog over it: esc, l, v answer or do nothing there
+            return False
         return not (self.kind == "figure" and action in self.PLOT_ACTIONS)
 
     def action_back(self) -> None:

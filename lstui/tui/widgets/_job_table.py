@@ -211,6 +211,11 @@ class JobTable(DataTable[Text]):
         Binding("end,ctrl+end", "scroll_bottom", "Last", show=False),
     ]
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """None of the table's keys while a dialog or the form is over its screen: its
+        key bar still offered "⏎ Open", where enter answers the dialog."""
+        return self.app.screen is self.screen
+
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes, cursor_type="row", cell_padding=0)
         self.layout_spec = table_layout(80)
