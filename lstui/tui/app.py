@@ -543,7 +543,10 @@ class LstuiApp(App[None]):
         # the plane's file is listed on the job's screen: a toast says its variance shares
         notes = [re.sub(r"^its PCA plane: .* \((1st PC [^)]*)\); another run's path goes on it with --dir-file$",
                         r"its PCA plane: \1", note) for note in notes]
-        return int(out.split()[-1]), " ".join(notes)
+        # the form's fields are x and y, not the command line's flags
+        notes = [note.replace("without --x/--y the grid covers it", "with x and y left empty the grid covers it")
+                 for note in notes]
+        return int(out.split()[-1]), "\n".join(notes)
 
     def queue_spec(self, spec: JobSpec) -> int:
         """Queue ``spec``, whose files the form checked; returns its id. Called in the
@@ -607,6 +610,9 @@ class LstuiApp(App[None]):
 
         def answered(yes: bool | None) -> None:
             if yes:
+                screen = self.screen
+                if isinstance(screen, JobScreen) and screen.job_id == job_id:
+                    screen.dismiss(None)  # back to the list: the job's screen would show it gone
                 self.in_thread("remove", remove, database=database)
 
         self.push_screen(

@@ -19,7 +19,7 @@ FORM_KINDS = ("surface", "interp", "trajectory")
 DEFAULT_X = {"surface": "-1:1:51", "interp": INTERP_X, "trajectory": ""}
 DEFAULT_DIR_TYPE = {"surface": "weights", "interp": "states", "trajectory": "weights"}
 HIDDEN = {
-    "surface": ("checkpoints",),
+    "surface": ("checkpoint_b", "checkpoints"),
     "interp": ("norm", "y", "checkpoints"),
     "trajectory": ("checkpoint", "checkpoint_b", "norm"),
 }
@@ -174,8 +174,6 @@ def validate_form(values: Mapping[str, str]) -> tuple[JobSpec | None, dict[str, 
                 out["checkpoints"] = tuple(expand_checkpoints([text["checkpoints"]]))
             except LstuiError as exc:
                 errors["checkpoints"] = str(exc)
-    elif text["checkpoint_b"] and "checkpoint_b" not in errors:
-        errors["checkpoint_b"] = "only an interp job uses checkpoint B; leave it empty or pick kind interp"
 
     if errors:
         return None, errors

@@ -34,6 +34,9 @@ def test_logs_follow_ends_in_one_line_when_the_daemon_is_killed(lab: Lab) -> Non
     job_id = int(lab.cli("submit", "surface", *SLOW_SPEC, "--name", "logkill").stdout.split()[-1])
     following = lab.popen("logs", str(job_id), "-f")
     try:
+        # its first line: it has looked for the daemon (one gone before it looked is one it
+        # waits for: started again, it goes on)
+        assert following.stdout is not None and "queued" in following.stdout.readline()
         wait_until("a first point", lambda: next((j for j in lab.jobs_so_far() if j["done_points"] > 0), None))
         os.kill(pid, signal.SIGKILL)
         out, err = following.communicate(timeout=60)

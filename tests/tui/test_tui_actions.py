@@ -204,7 +204,7 @@ async def _drive(home: Path, size: tuple[int, int], tag: str, done: int, held: i
             await wait_for(pilot, lambda: isinstance(app.screen, NewJobScreen), 5, "the form")
             assert app.focused is app.screen.query_one("#field-model"), "the first text field"
             await pilot.press("ctrl+u", *"mlp")
-            for _ in range(4):
+            for _ in range(3):  # checkpoint, data, x (checkpoint-b: an interp's, hidden)
                 await pilot.press("tab")
             await pilot.press(*"-1:1:3", "tab", *"-1:1:3")
             for _ in range(6):  # norm, dir-type, split, precision, subset, name
@@ -306,3 +306,24 @@ def test_x_removes_a_finished_job_after_asking_and_refuses_an_unfinished_one(fix
     with Store.open_home(fixed_home) as store:
         assert done.id not in {j.id for j in store.list_jobs(include_finished=True)}
         assert queued.id in {j.id for j in store.list_jobs(include_finished=True)}
+
+
+def test_x_on_a_job_s_own_screen_goes_back_to_the_list(fixed_home: Path) -> None:
+    """Removed from its own screen, the job's screen stayed up, its files gone."""
+    with Store.open_home(fixed_home) as store:
+        done = next(j for j in store.list_jobs(include_finished=True) if j.state is JobState.DONE)
+
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await select_job(pilot, done.id)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, JobScreen), 5, "the job screen")
+            await pilot.press("x")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5, "the question")
+            await _act(pilot, "y")
+            await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), 5, "the list")
+            assert app.notices[-1][1].startswith(f"removed job {done.id}")
+
+    asyncio.run(drive())

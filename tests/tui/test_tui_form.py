@@ -13,7 +13,7 @@ from textual.widgets import Static
 from lstui.models import build_model
 from lstui.scheduler.submit import submit_spec
 from lstui.store import Store
-from lstui.tui.form import GENERAL, defaults, validate_form
+from lstui.tui.form import GENERAL, HIDDEN, defaults, validate_form
 from lstui.tui.screens import NewJobScreen
 from lstui.tui.screens._new_job import WAITING
 from tests.tui.support import fixed_app, open_form, screen_text, tiny_spec, wait_for
@@ -85,10 +85,12 @@ def test_an_interpolation_s_form_hides_the_norm_it_does_not_use(fixed_home: Path
     asyncio.run(drive())
 
 
-def test_checkpoint_b_without_interp_is_refused() -> None:
-    _, errors = validate_form({"checkpoint_b": "/etc/hostname"})
-    assert "only an interp job" in errors["checkpoint_b"]
-    assert GENERAL not in errors
+def test_checkpoint_b_is_hidden_and_not_sent_but_for_an_interpolation() -> None:
+    """A surface showed checkpoint-b only to refuse it ("only an interp job uses
+    checkpoint B"); it is hidden there now, and a value left from an interp not sent."""
+    spec, errors = validate_form({"checkpoint_b": "/etc/hostname"})
+    assert errors == {} and spec is not None and spec.checkpoint_b is None
+    assert "checkpoint_b" in HIDDEN["surface"] and "checkpoint_b" not in HIDDEN["interp"]
 
 
 def test_bad_input_in_the_form_is_marked_and_nothing_is_queued(fixed_home: Path) -> None:
@@ -104,8 +106,8 @@ async def _fill_the_form_badly(fixed_home: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         form = await open_form(pilot)
         await pilot.press("ctrl+u")  # model (the focus starts there): emptied
-        for _ in range(4):
-            await pilot.press("tab")  # checkpoint, checkpoint-b, data, x
+        for _ in range(3):
+            await pilot.press("tab")  # checkpoint, data, x (checkpoint-b: an interp's, hidden)
         await pilot.press("ctrl+u", *"1:-1:5", "tab", *"zero")  # x, then y
         form.set_value("priority", "high")
         await pilot.press("enter")

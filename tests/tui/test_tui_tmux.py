@@ -90,7 +90,7 @@ def test_lstui_in_tmux_queues_a_job_with_the_form_and_shows_it_done(daemon_home:
         tmux.keys("C-u")  # the focus starts in the model field
         tmux.type("mlp")
         tmux.wait(lambda s: re.search(r"│ model +mlp ", s) is not None, 5, "model mlp")
-        tmux.keys("Tab", "Tab", "Tab", "Tab")
+        tmux.keys("Tab", "Tab", "Tab")  # checkpoint, data, x (checkpoint-b: hidden)
         tmux.type("-1:1:5")
         tmux.wait(lambda s: re.search(r"│ x +-1:1:5 ", s) is not None, 5, "x -1:1:5")
         tmux.keys("Tab")
@@ -268,7 +268,7 @@ def test_the_form_s_toast_stands_above_the_key_bar_it_closes_to(stopped_home: Pa
         tmux.wait(lambda s: "jobs" in s and "q Quit" in s, 30, "the app")
         tmux.keys("n")
         tmux.wait(lambda s: "New job" in s, 10, "the form")
-        tmux.keys("Tab", "Tab", "Tab", "Tab", "C-u")  # model → x: a small grid
+        tmux.keys("Tab", "Tab", "Tab", "C-u")  # model → checkpoint → data → x: a small grid
         tmux.type("-1:1:3")
         tmux.keys("Enter")
         text = tmux.wait(lambda s: "queued job" in s and "q Quit" in s, 60, "the toast")

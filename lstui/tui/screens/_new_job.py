@@ -279,6 +279,8 @@ class NewJobScreen(ModalScreen[int | None]):
         key = GENERAL
         if values is not None:
             key = next((k for k in FILE_FIELDS if values[k] and values[k] in reason), GENERAL)
+            if key == GENERAL and values.get("kind") == "trajectory" and "checkpoint" in reason:
+                key = "checkpoints"  # a file its glob or list expanded to, which the text does not hold
         self.show_errors({key: reason})
 
     def action_cancel(self) -> None:

@@ -54,6 +54,7 @@ class KeyBar(Footer):
         self._counts = (0, 0)  # the keys, and those of GIVES_WAY among them
         self._rows = (0, 0)  # their columns side by side (:func:`_row_width`), and without GIVES_WAY's
         self._shown: tuple[int, bool] | None = None
+        self._resizing = False  # the next compose is a resize's
 
     def _layout(self) -> tuple[int, bool]:
         """The rows at the terminal's width now, and whether the keys of
@@ -73,7 +74,13 @@ class KeyBar(Footer):
         spare = [k for k in keys if isinstance(k, FooterKey) and k.action in GIVES_WAY]
         self._counts = (len(keys), len(spare))
         self._rows = (_row_width(keys), _row_width([k for k in keys if k not in spare]))
+        before = self._shown[0] if self._shown is not None else None
         self._shown = rows, keep = self._layout()
+        # keys changed (a dialog closed): toasts shown meanwhile stand above the bar; not
+        # on a resize, as the margin lays the screen out again (the table lost its scroll)
+        if before is not None and rows != before and not self._resizing:
+            self.call_after_refresh(lift_toasts, self.screen, None, rows)
+        self._resizing = False
         if not keep:
             keys = [k for k in keys if k not in spare]
         self.set_class(rows > 1, "-grid")
@@ -86,6 +93,7 @@ class KeyBar(Footer):
 
     def on_resize(self, event: events.Resize) -> None:
         if self._shown is not None and self._shown != self._layout():
+            self._resizing = True
             self.call_after_refresh(self.recompose)
 
 
@@ -102,15 +110,16 @@ def _label_width(key: Widget) -> int:
     return 1
 
 
-def lift_toasts(screen: Widget, bars_of: Widget | None = None) -> None:
+def lift_toasts(screen: Widget, bars_of: Widget | None = None, rows: int | None = None) -> None:
     """Notifications on ``screen`` stand above its key bar, not over its rows (Textual
     leaves one row, a one-row footer's: at 80 columns one hid ``c Cancel p Pause r
     Retry``); a screen without a key bar of its own (the form, a dialog: its toasts go
     to the screen below when it closes) takes ``bars_of``'s. Called as one is shown,
     not at each layout: setting the margin lays the screen out again, and the table
     lost its scroll to the selected row."""
-    bars = list(screen.query(KeyBar)) or (list(bars_of.query(KeyBar)) if bars_of is not None else [])
-    rows = max((bar.size.height for bar in bars), default=1) or 1
+    if rows is None:  # (``rows``: the bar's own, as it lays itself out again)
+        bars = list(screen.query(KeyBar)) or (list(bars_of.query(KeyBar)) if bars_of is not None else [])
+        rows = max((bar.size.height for bar in bars), default=1) or 1
     for rack in screen.query(ToastRack):
         if rack.styles.margin.bottom != rows:
             rack.styles.margin = (0, 0, rows, 0)
