@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -757,13 +759,30 @@ def test_diverged_points_are_counted_in_sqlite_by_the_splits_evaluated(tmp_path:
             store.diverged_count(job, ["train_loss; DROP TABLE points"])
 
 
+@contextmanager
+def _held(db: Path, seconds: float) -> Iterator[None]:
+    """Another process holds ``db``'s write lock (``BEGIN EXCLUSIVE``) for ``seconds``,
+    from when this is entered; on leaving, it has let go."""
+    import subprocess
+    import sys
+
+    hold = ("import sqlite3, sys, time\n"
+            "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+            "c.execute('BEGIN EXCLUSIVE'); print('held', flush=True); time.sleep(float(sys.argv[2]))\n"
+            "c.execute('COMMIT')\n")
+    holder = subprocess.Popen([sys.executable, "-c", hold, str(db), str(seconds)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        yield
+    finally:
+        holder.wait(seconds + 10)
+
+
 def test_a_lease_run_out_behind_another_process_s_lock_is_left_to_its_worker(tmp_path: Path) -> None:
     """A 40 s hold of the database (another process's BEGIN EXCLUSIVE) kept a live worker
     from renewing its lease; the daemon, let in after the same wait, took the unit back
     and counted a try: three such holds failed a healthy job. A store that has just
     waited for a lock gives leases that much longer; one that has not, none."""
-    import subprocess
-    import sys
 
     home = tmp_path / "home"
     with Store.open_home(home) as store:
@@ -771,15 +790,8 @@ def test_a_lease_run_out_behind_another_process_s_lock_is_left_to_its_worker(tmp
         worker = store.register_worker("cpu", 1, "h")
         assert store.claim_unit(worker, lease_s=1.0) is not None
     waited, fresh = Store.open_home(home), Store.open_home(home)
-    hold = ("import sqlite3, sys, time\n"
-            "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-            "c.execute('BEGIN EXCLUSIVE'); print('held', flush=True); time.sleep(7); c.execute('COMMIT')\n")
-    holder = subprocess.Popen([sys.executable, "-c", hold, str(home / "lstui.db")], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with _held(home / "lstui.db", 7):
         assert waited.requeue_expired() == 0, "its renewal waited behind the same lock"
-    finally:
-        holder.wait(10)
     assert fresh.requeue_expired() == 1  # no wait seen: run out is run out
     waited.close()
     fresh.close()
@@ -788,8 +800,6 @@ def test_a_lease_run_out_behind_another_process_s_lock_is_left_to_its_worker(tmp
 def test_the_grace_after_a_hold_is_as_long_as_the_hold(tmp_path: Path) -> None:
     """A flat 30 s grace let a hold of a minute take a live worker's unit all the same:
     its renewal waited as long as the hold lasted."""
-    import subprocess
-    import sys
 
     home = tmp_path / "home"
     clock = FakeClock()
@@ -798,16 +808,9 @@ def test_the_grace_after_a_hold_is_as_long_as_the_hold(tmp_path: Path) -> None:
         worker = store.register_worker("cpu", 1, "h")
         assert store.claim_unit(worker, lease_s=1.0) is not None  # expires at clock + 1
     waited = Store.open_home(home, clock=clock)
-    hold = ("import sqlite3, sys, time\n"
-            "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-            "c.execute('BEGIN EXCLUSIVE'); print('held', flush=True); time.sleep(7); c.execute('COMMIT')\n")
-    holder = subprocess.Popen([sys.executable, "-c", hold, str(home / "lstui.db")], stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with _held(home / "lstui.db", 7):
         clock.advance(37)  # the hold as the leases see it: longer than 30 s past the expiry
         assert waited.requeue_expired() == 0, "a hold of ~7 s and 30 s more: not yet"
-    finally:
-        holder.wait(10)
     clock.advance(10)
     assert waited.requeue_expired() == 1
     waited.close()
