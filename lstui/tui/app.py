@@ -506,6 +506,7 @@ class LstuiApp(App[None]):
         in a process of its own (it checks the files and computes the PCA plane first,
         into this home's ``trajectories/``), killed when ``stopped()`` says so (the app
         quit). Called in the form's thread; see :data:`~lstui.tui.screens._new_job.Plan`."""
+        import re
         import subprocess
         import sys
 
@@ -536,8 +537,6 @@ class LstuiApp(App[None]):
         if proc.returncode != 0:
             errors = [line.removeprefix("lstui: error: ") for line in lines if line.startswith("lstui: error: ")]
             raise LstuiError(errors[-1] if errors else (lines[-1] if lines else f"exit status {proc.returncode}"))
-        import re
-
         notes = [line.removeprefix("note: ") for line in lines
                  if line.startswith("note: ") and "no daemon is running" not in line]
         # the plane's file is listed on the job's screen: a toast says its variance shares
