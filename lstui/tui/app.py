@@ -614,11 +614,24 @@ class LstuiApp(App[None]):
                     screen.dismiss(None)  # back to the list: the job's screen would show it gone
                 self.in_thread("remove", remove, database=database)
 
-        self.push_screen(
-            ConfirmScreen(f"Remove job {job_id} “{job.name}”?\nIts points, its log and its results folder "
-                          "are deleted, for good."),
-            answered,
-        )
+        def ask() -> None:
+            self.push_screen(
+                ConfirmScreen(f"Remove job {job_id} “{job.name}”?\nIts points, its log and its results folder "
+                              "are deleted, for good."),
+                answered,
+            )
+
+        def check(store: Store) -> None:
+            """What `lstui rm` would refuse, said before the question, not after its yes
+            (a job another job reads, one whose files the daemon is writing)."""
+            from lstui.scheduler.prune import unremovable
+
+            why = unremovable(store, [job_id], self.home, keep_files=False, daemon_running=running)
+            if why:
+                raise LstuiError(next(iter(why.values())))
+            self.call_from_thread(ask)
+
+        self.in_thread("remove", check, database=database)
 
     def action_pause_job(self) -> None:
         job = self._need_job()

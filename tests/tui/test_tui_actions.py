@@ -327,3 +327,27 @@ def test_x_on_a_job_s_own_screen_goes_back_to_the_list(fixed_home: Path) -> None
             assert app.notices[-1][1].startswith(f"removed job {done.id}")
 
     asyncio.run(drive())
+
+
+def test_x_on_a_job_another_reads_says_so_before_asking(fixed_home: Path) -> None:
+    """The question came first ("deleted, for good"), the refusal only after its yes."""
+    with Store.open_home(fixed_home) as store:
+        done = next(j for j in store.list_jobs(include_finished=True) if j.state is JobState.DONE)
+        folder = Path(done.results_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "directions.h5").write_bytes(b"x")
+        reader = store.add_job(kind="surface", name="reads it", spec={"x": "-1:1:3",
+                               "dir_file": str(folder / "directions.h5")},
+                               total_points=3, units=[[0, 1, 2]], results_root=fixed_home / "results")
+
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await select_job(pilot, done.id)
+            await _act(pilot, "x")
+            assert not isinstance(app.screen, ConfirmScreen), "no question"
+            assert app.notices[-1][0] == "error" and f"job {reader} reads" in app.notices[-1][1], app.notices[-1]
+
+    asyncio.run(drive())
+    assert folder.is_dir()
