@@ -354,14 +354,10 @@ _LOW_SPACE_BYTES = 16 * 2**20
 def _note_if_disk_full(ctx: click.Context) -> None:
     """Say so when the home's disk is (nearly) full: the daemon and its workers wait,
     quietly, for space, and the job store cannot record why."""
-    import os
+    from lstui.store import free_bytes
 
-    try:
-        st = os.statvfs(_home_path(ctx))
-    except OSError:
-        return
-    free = st.f_bavail * st.f_frsize
-    if free < _LOW_SPACE_BYTES:
+    free = free_bytes(_home_path(ctx))
+    if free is not None and free < _LOW_SPACE_BYTES:
         click.echo(f"note: the disk holding {_home_path(ctx)} has {free / 2**20:.1f} MiB free: the daemon "
                    "and its workers wait for space (their points are kept)", err=True)
 

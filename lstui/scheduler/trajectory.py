@@ -296,8 +296,7 @@ def plane_note(plane: TrajectoryPlane, spec: JobSpec) -> str:
     return f"its PCA plane: {plane.dir_file}{share}; another run's path goes on it with --dir-file"
 
 
-def path_outside(plane: TrajectoryPlane, x: Axis, y: Axis | None, *,
-                 remedy: str = "without --x/--y the grid covers it") -> str | None:
+def path_outside(plane: TrajectoryPlane, x: Axis, y: Axis | None) -> str | None:
     """What a note says when the checkpoints' path leaves the grid the person gave (its
     start off the figure, with nothing to tell it); None when the grid holds it."""
     out = []
@@ -310,7 +309,7 @@ def path_outside(plane: TrajectoryPlane, x: Axis, y: Axis | None, *,
     if not out:
         return None
     return (f"the checkpoints' path leaves the grid {' and '.join(out)}: the figure shows only "
-            f"its part on the grid; {remedy}")
+            "its part on the grid; without --x/--y the grid covers it")
 
 
 def trajectory_path(spec: JobSpec) -> tuple[np.ndarray, np.ndarray] | None:
