@@ -350,14 +350,15 @@ class Store:
     def _refuse_foreign(self, c: sqlite3.Connection) -> None:
         """Refuse another program's SQLite file (no lstui schema, tables of its own)
         before anything of it changes (its journal mode, lstui's tables added to it)."""
-        try:
-            if c.execute("PRAGMA user_version").fetchone()[0] != 0:
-                return
-            others = [r[0] for r in c.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+        try:  # one statement, one snapshot: another process may migrate the file between two
+            version, names = c.execute(
+                "SELECT (SELECT user_version FROM pragma_user_version),"
+                " (SELECT group_concat(name, char(31)) FROM sqlite_master"
+                "  WHERE type = 'table' AND name NOT LIKE 'sqlite_%')").fetchone()
         except sqlite3.OperationalError:
             return  # a lock, an unreadable file: what follows says it
-        if others:
+        others = names.split("\x1f") if names else []
+        if version == 0 and others:
             raise StoreError(
                 f"database {self.path} is not an lstui database (it holds table "
                 f"{', '.join(sorted(others)[:3])}{' …' if len(others) > 3 else ''} and no lstui "
