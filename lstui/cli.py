@@ -505,6 +505,9 @@ def _say_job_notes(spec: JobSpec, device_type: str | None = None) -> None:
                 click.echo(f"note: {flag} with --dir-type weights moves the weights only: at 1 the model has "
                            f"{name}'s weights with the centre's BatchNorm statistics, not {name} itself "
                            "(--dir-type states moves those too)", err=True)
+    fine = _steps_below_float32(spec)
+    if fine:
+        click.echo(f"note: {fine}", err=True)
     if spec.kind == "surface":
         # an even count over a range symmetric about 0 (-1:1:2, -1:1:50) steps over it
         missed = [f"--{name} {axis}" for name, axis in (("x", spec.x), ("y", spec.y))
@@ -513,6 +516,28 @@ def _say_job_notes(spec: JobSpec, device_type: str | None = None) -> None:
             click.echo(f"note: {' and '.join(missed)} {'have' if len(missed) > 1 else 'has'} no point at 0: "
                        "the centre (the model itself) is not on the grid (0 must be MIN + k·(MAX − MIN)/(NUM − 1) "
                        "for a whole k: an odd NUM over -1:1)", err=True)
+
+
+FLOAT32_STEP_NOTE_BELOW = 1e-6
+"""A step of a grid along a direction scaled to the weights (filter, layer or weight
+norm; an interpolation's B − A) under which the weights, stepped in float32 (about 7
+significant digits), change by their rounding only: 0:1e-12:5 passed the grid checks
+and drew a flat surface, or rounding noise, with no word why."""
+
+
+def _steps_below_float32(spec: JobSpec) -> str | None:
+    """What to say of a grid whose steps move the weights by less than float32 resolves."""
+    if spec.kind not in ("surface", "interp") or spec.dir_file:
+        return None
+    if spec.kind == "surface" and spec.norm == "none":  # unit directions: no scale of the weights to go by
+        return None
+    fine = [f"--{name} {axis} steps by {(axis.max - axis.min) / (axis.num - 1):.2g}"
+            for name, axis in (("x", spec.x), ("y", spec.y))
+            if axis is not None and (axis.max - axis.min) / (axis.num - 1) < FLOAT32_STEP_NOTE_BELOW]
+    if not fine:
+        return None
+    return (f"{' and '.join(fine)} of the weights' scale: stepped in float32 (about 7 digits), the "
+            "weights change by their rounding only, and the surface shows that, not the loss's change")
 
 
 def _has_running_statistics(path: str, trust: bool) -> bool:

@@ -551,3 +551,18 @@ def test_a_grid_that_steps_over_the_centre_says_so(tmp_path: Path) -> None:
     for grid in (["--x", "-1:1:3"], ["--x", "0:1:2"], ["--x", "0.5:1:4"]):  # on the grid, or not in its range
         code, _, err = cli_in_process(["submit", "surface", "--model", "mlp", *grid], home)
         assert code == 0 and "no point at 0" not in err, grid
+
+
+def test_a_grid_finer_than_float32_steps_the_weights_says_so(tmp_path: Path) -> None:
+    """0:1e-12:5 passed every grid check and drew the weights' float32 rounding as a
+    flat surface, with no word why."""
+    home = tmp_path / "home"
+    code, _, err = cli_in_process(["submit", "surface", "--model", "mlp", "--x", "0:1e-12:5",
+                                   "--y", "-1:1:3"], home)
+    assert code == 0
+    assert ("note: --x 0:1e-12:5 steps by 2.5e-13 of the weights' scale: stepped in float32 (about 7 "
+            "digits), the weights change by their rounding only") in err
+    assert "--y" not in err.split("float32")[0]
+    for grid in (["--x", "0:1e-4:5"], ["--x", "0:1e-12:5", "--norm", "none"]):  # fine enough; unit directions
+        code, _, err = cli_in_process(["submit", "surface", "--model", "mlp", *grid], home)
+        assert code == 0 and "float32" not in err, grid
