@@ -501,7 +501,7 @@ class LstuiApp(App[None]):
 
         self.push_screen(NewJobScreen(self.queue_spec, self.form_values, plan=self.queue_trajectory), closed)
 
-    def queue_trajectory(self, values: dict[str, str], stopped: Callable[[], bool]) -> tuple[int, str]:
+    def queue_trajectory(self, values: dict[str, str], stopped: Callable[[], bool]) -> tuple[int, str, str]:
         """Queue the trajectory of the form's ``values`` with ``lstui submit trajectory``
         in a process of its own (it checks the files and computes the PCA plane first,
         into this home's ``trajectories/``), killed when ``stopped()`` says so (the app
@@ -545,7 +545,12 @@ class LstuiApp(App[None]):
         # the form's fields are x and y, not the command line's flags
         notes = [note.replace("without --x/--y the grid covers it", "with x and y left empty the grid covers it")
                  for note in notes]
-        return int(out.split()[-1]), "\n".join(notes)
+        job_id = int(out.split()[-1])
+        try:  # its name, as a surface's toast names its job ("queued job 7: a trajectory" did not)
+            name = self._action_store().get_job(job_id).name
+        except LstuiError:  # queued all the same: the database busy, or the job removed at once
+            name = "a trajectory"
+        return job_id, name, "\n".join(notes)
 
     def queue_spec(self, spec: JobSpec) -> int:
         """Queue ``spec``, whose files the form checked; returns its id. Called in the

@@ -297,11 +297,15 @@ def test_a_trajectory_is_queued_from_the_form_on_the_plane_the_cli_would_make(
             await pilot.press("ctrl+s")
             await wait_for(pilot, lambda: not isinstance(app.screen, NewJobScreen), 120, "the form to close")
             await wait_for(pilot, lambda: not app.actions_running(), 30, "the job queued")
+            said.extend(message for _, message in app.notices)
 
+    said: list[str] = []
     asyncio.run(drive())
     with Store.open_home(fixed_home) as store:
         (job,) = [job for job in store.list_jobs() if job.id not in before]
     assert job.kind == "trajectory"
+    # the toast names the job, as a surface's does ("queued job 7: a trajectory" did not)
+    assert any(message.startswith(f"queued job {job.id}: {job.name}\n") for message in said), said
     assert job.spec["checkpoint"] == str(tmp_path / "model_3.pt")
     plane = Path(job.spec["dir_file"])
     assert plane.parent.parent == fixed_home / "trajectories" and (plane.parent / "projection.h5").is_file()

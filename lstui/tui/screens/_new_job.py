@@ -35,11 +35,11 @@ WAITING = "queueing: waiting for the database, which another process is writing 
 #: The fields whose files the check reads, in the order a reason naming a file is matched.
 FILE_FIELDS = ("checkpoint", "checkpoint_b", "checkpoints", "data")
 
-Plan = Callable[[dict[str, str], Callable[[], bool]], tuple[int, str]]
+Plan = Callable[[dict[str, str], Callable[[], bool]], tuple[int, str, str]]
 """Queues a trajectory the form checked, from its fields' values, as ``lstui submit
 trajectory`` does (which computes its PCA plane first), giving up when the second
-argument says so (the form or the app closed): returns the job's id and the notes said
-of it; raises :class:`~lstui.errors.LstuiError` with the reason it was refused."""
+argument says so (the form or the app closed): returns the job's id, its name and the
+notes said of it; raises :class:`~lstui.errors.LstuiError` with the reason it was refused."""
 
 
 class NewJobScreen(ModalScreen[int | None]):
@@ -230,13 +230,13 @@ class NewJobScreen(ModalScreen[int | None]):
             worker = get_current_worker()
             self.app.call_from_thread(self._stage, "planning", PLANNING)
             try:
-                job_id, note = self.plan(values, lambda: worker.is_cancelled or not self.app.is_running)
+                job_id, name, note = self.plan(values, lambda: worker.is_cancelled or not self.app.is_running)
             except LstuiError as exc:
                 if self.app.is_running:
                     self.app.call_from_thread(self._refused, str(exc), values)
                 return
             if self.app.is_running:
-                self.app.call_from_thread(self._queued, job_id, "a trajectory", values, note)
+                self.app.call_from_thread(self._queued, job_id, name, values, note)
 
         # in the app's "actions" group: checking is the first step of queueing
         self.run_worker(check_and_queue, name="queue", group="actions", thread=True)
