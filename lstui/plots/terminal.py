@@ -161,28 +161,50 @@ def terminal_heatmap(
             label = st.format_level(float(level), digits)
             tokens.append((f"{label} {swatch(k)[0]}", f"{label} {swatch(k)[1]}"))
     finite = np.isfinite(zs)
-    markers: list[str] = []
     position = st.argmin_position(xs, ys, zs)
     # a minimum at the centre (a trained minimizer's usual picture) hides its +
     at_centre = position is not None and position[0] == 0 and position[1] == 0
-    if xs.min() <= 0 <= xs.max() and ys.min() <= 0 <= ys.max() and not at_centre:
-        markers.append(f"{CENTRE_MARK} centre")
-    if position is not None:
-        where = "the centre (0, 0)" if at_centre else f"({position[0]:.3g}, {position[1]:.3g})"
-        markers.append(f"{MIN_MARK} min {st.format_level(position[2])} at {where}")
+    centre_in = bool(xs.min() <= 0 <= xs.max() and ys.min() <= 0 <= ys.max())
     path_x, path_y = _path_points(path)
-    if path_x.size:
-        markers.append(f"{PATH_MARK} trajectory")
     note = bad_note(count_bad(zs), zs.size, n_pending)
-    if note is not None:
-        markers.append(note.replace("not shown", "blank"))
-    footer = _wrap(tokens, width) + _wrap([(m, m) for m in markers], width, sep="  ")
+
+    def footer_of(over_centre: bool) -> list[str]:
+        """The legend's lines; ``over_centre``: the minimum's * is drawn in the centre's
+        character, off (0, 0), and the legend named a + that is not there."""
+        markers: list[str] = []
+        if centre_in and not at_centre and not over_centre:
+            markers.append(f"{CENTRE_MARK} centre")
+        if position is not None:
+            where = "the centre (0, 0)" if at_centre else f"({position[0]:.3g}, {position[1]:.3g})"
+            markers.append(f"{MIN_MARK} min {st.format_level(position[2])} at {where}"
+                           + (", over the centre" if over_centre else ""))
+        if path_x.size:
+            markers.append(f"{PATH_MARK} trajectory")
+        if note is not None:
+            markers.append(note.replace("not shown", "blank"))
+        return _wrap(tokens, width) + _wrap([(m, m) for m in markers], width, sep="  ")
+
+    footer = footer_of(False)
     plot_height = max(_MIN_PLOT_HEIGHT, height - len(footer))
 
     xlim = (float(xs.min()), float(xs.max()))
     ylim = (float(ys.min()), float(ys.max()))
+
+    def cell(px: float, py: float, cols: int, rows: int) -> tuple[int, int]:
+        """The character (column, row) plotext draws the point ``(px, py)`` in."""
+        return (round((px - xlim[0]) / ((xlim[1] - xlim[0]) or 1.0) * (cols - 1)),
+                round((py - ylim[0]) / ((ylim[1] - ylim[0]) or 1.0) * (rows - 1)))
+
     with _PLOTEXT_LOCK:
         cols, rows = _canvas_size(width, plot_height, xlim, ylim, title)
+        draw_centre = centre_in and not at_centre
+        if (draw_centre and position is not None and cols > 0 and rows > 0
+                and cell(position[0], position[1], cols, rows) == cell(0.0, 0.0, cols, rows)):
+            draw_centre = False
+            footer = footer_of(True)
+            if max(_MIN_PLOT_HEIGHT, height - len(footer)) != plot_height:
+                plot_height = max(_MIN_PLOT_HEIGHT, height - len(footer))
+                cols, rows = _canvas_size(width, plot_height, xlim, ylim, title)
         plotext.clear_figure()
         plotext.plot_size(width, plot_height)
         plotext.theme("clear")
@@ -214,7 +236,7 @@ def terminal_heatmap(
             plotext.scatter(path_x.tolist(), path_y.tolist(), marker=PATH_MARK,
                             color=_PATH_COLOUR if color else None)
         mark_colour = _MARK_COLOUR if color else None
-        if markers and markers[0].startswith(CENTRE_MARK):
+        if draw_centre:
             plotext.scatter([0.0], [0.0], marker=CENTRE_MARK, color=mark_colour)
         if position is not None:
             plotext.scatter([position[0]], [position[1]], marker=MIN_MARK, color=mark_colour)

@@ -64,6 +64,22 @@ def test_a_minimum_at_the_centre_is_named_there_not_under_a_hidden_plus() -> Non
     assert "* min 0.5 at the centre (0, 0)" in text
 
 
+def test_a_minimum_in_the_centres_character_is_named_over_it_not_beside_a_hidden_plus() -> None:
+    """On a grid finer than the plot, a minimum at (0.01, 0) is drawn in the centre's
+    character: its * hid the +, which the legend still named."""
+    x, y = np.linspace(-1.0, 1.0, 401), np.linspace(-1.0, 1.0, 101)
+    for off, hidden in ((0.01, True), (-0.01, True), (0.5, False)):
+        Z = 0.1 + (x[None, :] - off) ** 2 + y[:, None] ** 2
+        text = terminal_heatmap(x, y, Z, width=80, height=24, color=False)
+        drawn = "".join(canvas(text))
+        assert drawn.count("*") == 1
+        if hidden:
+            assert "+" not in drawn and "+ centre" not in text
+            assert f"* min 0.1 at ({off:g}, 0), over the centre" in text
+        else:
+            assert drawn.count("+") == 1 and "+ centre" in text and "over the centre" not in text
+
+
 def test_heatmap_with_colour_uses_truecolour_blocks(two_minima):
     x, y, Z = two_minima
     text = terminal_heatmap(x, y, Z, width=60, height=18)
