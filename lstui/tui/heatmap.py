@@ -248,6 +248,8 @@ class Picture:
     log: bool
     extreme: tuple[float, float, float] | None
     """``(x, y, value)`` of the point :data:`MIN_MARK` marks (see :func:`extreme_mark`)."""
+    centre_hidden: bool = False
+    """The extreme, off (0, 0), is drawn in the centre's cell: no :data:`CENTRE_MARK` shows."""
 
 
 def draw_surface(
@@ -315,8 +317,11 @@ def draw_surface(
         where = cell_of(m.x, m.y)
         if where is not None:
             marks[where] = (m.char, PLAIN_MARK_STYLE if plain else m.style)
+    centre = cell_of(0.0, 0.0)
+    hidden = (extreme is not None and (extreme[0], extreme[1]) != (0.0, 0.0) and centre is not None
+              and cell_of(extreme[0], extreme[1]) == centre)
     painter = HeatmapPainter(colours, plain=plain)
-    return Picture(painter.paint(bands, marks), width, levels, colours, log, extreme)
+    return Picture(painter.paint(bands, marks), width, levels, colours, log, extreme, hidden)
 
 
 def level_formatter(levels: np.ndarray) -> Callable[[float], str]:

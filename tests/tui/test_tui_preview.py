@@ -287,6 +287,37 @@ def test_row_ticks_give_a_flat_curve_one_label_on_its_own_row() -> None:
             assert row == pytest.approx((rows - 1) // 2), "on a row, the middle one"
 
 
+def test_a_minimum_drawn_in_the_centres_cell_is_named_over_it(tmp_path: Path) -> None:
+    """On a grid finer than the map, a minimum at (0.02, 0) is drawn in the centre's
+    cell: its * hid the +, which the legend still named."""
+    home = tmp_path / "home"
+    xs, ys = np.linspace(-1, 1, 101), np.linspace(-1, 1, 11)
+    with Store.open_home(home) as store:
+        worker = store.register_worker("cpu", 1, "here")
+        job = store.add_job(kind="surface", name="fine", spec={"x": "-1:1:101", "y": "-1:1:11", "split": "train"},
+                            total_points=xs.size * ys.size, units=[list(range(xs.size * ys.size))],
+                            results_root=home / "results")
+        claim = store.claim_unit(worker, 60, job_ids=[job])
+        assert claim is not None
+        store.write_points(claim.unit_id, worker, [
+            PointRow(i, 0.5 + (xs[i % xs.size] - 0.02) ** 2 + ys[i // xs.size] ** 2, 90.0)
+            for i in range(xs.size * ys.size)])
+        assert store.complete_unit(claim.unit_id, worker)
+
+    async def drive() -> None:
+        app = fixed_app(home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await select_job(pilot, job)
+            await wait_for(pilot, lambda: app.main.preview.surface.display, 5, "the surface")
+            await pilot.pause(0.3)
+            text = "\n".join(screen_text(app))
+            assert "+ centre" not in text and "+" not in "".join(line[:40] for line in screen_text(app)), text
+            assert "* min 0.5" in text and "at (0.02, 0), over +" in text, text
+
+    asyncio.run(drive())
+
+
 def test_a_minimum_at_the_centre_is_named_there_not_under_a_hidden_plus(tmp_path: Path) -> None:
     """A trained minimizer's surface has its minimum at (0, 0), where the * is drawn over
     the +: the legend said "+ centre (0,0)" of a mark nowhere to be seen."""

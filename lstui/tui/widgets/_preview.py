@@ -138,6 +138,7 @@ class SurfaceView(Widget):
         self.highest = False
         self.info: list[Text] = []
         self.tails: dict[int, Text] = {}
+        self.over_centre: dict[int, Text | None] = {}
         self.plain = False
         self._cache_key: tuple[object, ...] | None = None
         self._strips: list[Strip] = []
@@ -145,18 +146,22 @@ class SurfaceView(Widget):
         """How many times the picture was painted (tests and the benchmark read it)."""
 
     def set_surface(self, data: PreviewData, key: str, levels: np.ndarray, log: bool,
-                    info: list[Text], *, highest: bool = False, tails: dict[int, Text] | None = None) -> None:
+                    info: list[Text], *, highest: bool = False, tails: dict[int, Text] | None = None,
+                    over_centre: dict[int, Text | None] | None = None) -> None:
         """Draw ``data.arrays[key]`` in the bands between ``levels``, ``info`` beside it.
 
         Args:
             highest: mark the largest value (an accuracy), not the smallest.
             tails: text to add to the end of some info lines (by index) where the whole
                 line fits; it does not widen the room the info takes.
+            over_centre: info lines (by index) to replace, or drop (None), when the
+                extreme's mark hides the centre's (drawn in its cell, off (0, 0)).
         """
         self.surface_data, self.surface_key, self.levels, self.log_levels = data, key, levels, log
         self.highest = highest
         self.info = info
         self.tails = tails or {}
+        self.over_centre = over_centre or {}
         self._cache_key = None
         self.refresh()
 
@@ -211,6 +216,11 @@ class SurfaceView(Widget):
         room = max(0, width - (0 if under else picture.width + legend_w + 2 * GAP))
         info = []
         for n, text in enumerate(self.info):
+            if picture.centre_hidden and n in self.over_centre:  # no + drawn: none named
+                swapped = self.over_centre[n]
+                if swapped is None:
+                    continue
+                text = swapped
             line = text.copy()
             tail = self.tails.get(n)
             if tail is not None and line.cell_len + tail.cell_len <= room:
@@ -522,16 +532,21 @@ class Preview(Vertical):
         # the extreme at the centre (a trained minimizer's usual picture) is drawn over
         # its + there: the legend names the mark that shows
         at_centre = mark is not None and mark[0] == 0 and mark[1] == 0
+        # off the centre but drawn in its cell (a fine grid), the mark hides the + too
+        over_centre: dict[int, Text | None] = {}
         if not at_centre:
+            over_centre[len(info)] = None
             info.append(Text.assemble((CENTRE_MARK, "bold"), " centre (0,0)"))
         tails = {2: Text(NEXT_HINT, style="dim")} if len(quantities(data)) > 1 else {}
         if mark is not None:
             info.append(Text.assemble((MIN_MARK, "bold" if self.app.no_color else "bold red"),
                                       f" {'max' if accuracy else 'min'} {mark[2]:.4g}"))
             info.append(Text("  at the centre (0,0)" if at_centre else f"  at ({mark[0]:.3g}, {mark[1]:.3g})"))
+            over_centre[len(info) - 1] = Text(f"  at ({mark[0]:.3g}, {mark[1]:.3g}), over +")
         if data.path is not None:
             info.append(Text.assemble(("•", "bold"), " trajectory"))
         self._title(None)
         self._switch("surface")
         self.drawn = key_name
-        self.surface.set_surface(data, key_name, levels, log, info, highest=accuracy, tails=tails)
+        self.surface.set_surface(data, key_name, levels, log, info, highest=accuracy, tails=tails,
+                                 over_centre=over_centre)
