@@ -482,8 +482,9 @@ def _say_job_notes(spec: JobSpec, device_type: str | None = None) -> None:
     A surface with no --checkpoint is one around a random initialisation: allowed (a
     landscape at initialisation is a thing to look at), said, as the reference wants a
     model file and hours of GPU time on an untrained net are easily spent by mistake.
-    So is a ``--target`` with ``weights`` directions of a net with BatchNorm: x = 1 is not
-    B (B's weights with A's running statistics), as the reference's is not either.
+    So is a ``--target`` (an interpolation's ``--checkpoint-b``) with ``weights``
+    directions of a net with BatchNorm: x = 1 is not B (B's weights with A's running
+    statistics), as the reference's is not either.
     And a ``--triton-conv`` asked for where it cannot run (``device_type``: where the job
     ran, None when a daemon's worker will decide)."""
     if spec.triton_conv != "off":
@@ -498,12 +499,16 @@ def _say_job_notes(spec: JobSpec, device_type: str | None = None) -> None:
     if spec.kind == "surface" and not spec.checkpoint:
         click.echo(f"note: no --checkpoint: the surface is around {spec.model}'s initialisation "
                    f"(seed {spec.seed}), not a trained minimizer", err=True)
-    if spec.kind == "surface" and spec.dir_type == "weights" and spec.bn != "recompute":
-        for flag, path in (("--target", spec.target), ("--target-y", spec.target_y)):
+    if spec.dir_type == "weights" and spec.bn != "recompute" and spec.kind in ("surface", "interp"):
+        # an interpolation's B likewise (its default is states: this is asked for)
+        ends = ((("--target", spec.target), ("--target-y", spec.target_y)) if spec.kind == "surface"
+                else (("--checkpoint-b", spec.checkpoint_b),))
+        for flag, path in ends:
             if path and _has_running_statistics(path, spec.trust_checkpoint):
                 name = Path(path).name
+                centre = "A's" if spec.kind == "interp" else "the centre's"
                 click.echo(f"note: {flag} with --dir-type weights moves the weights only: at 1 the model has "
-                           f"{name}'s weights with the centre's BatchNorm statistics, not {name} itself "
+                           f"{name}'s weights with {centre} BatchNorm statistics, not {name} itself "
                            "(--dir-type states moves those too)", err=True)
     fine = _steps_below_float32(spec)
     if fine:

@@ -487,6 +487,13 @@ def test_a_target_with_weights_directions_of_a_batchnorm_net_says_x_1_is_not_b(t
                  ["--model", "mlp", "--checkpoint", str(tmp_path / "ma.pt"), "--target", str(tmp_path / "mb.pt")]):
         code, _, err = cli_in_process(["submit", "surface", *argv, *grid], home)
         assert code == 0 and "BatchNorm" not in err, (argv, err)  # B itself at 1: nothing to say
+    # an interpolation asked for weights (its default is states) likewise
+    ends = ("--checkpoint", str(tmp_path / "a.pt"), "--checkpoint-b", str(tmp_path / "b.pt"))
+    code, _, err = cli_in_process(["submit", "interp", *ends, "--dir-type", "weights"], home)
+    assert code == 0 and ("note: --checkpoint-b with --dir-type weights moves the weights only: at 1 the model "
+                          "has b.pt's weights with A's BatchNorm statistics, not b.pt itself") in err, err
+    code, _, err = cli_in_process(["submit", "interp", *ends], home)
+    assert code == 0 and "BatchNorm" not in err, err
 
 
 def test_an_unquoted_checkpoints_glob_is_said_to_need_quotes(tmp_path: Path) -> None:
