@@ -416,7 +416,7 @@ _SUBMIT_EPILOG = ("Also, anywhere on the line: --wait (follow the job with a pro
 
 
 @cli.group(cls=_SubmitGroup)
-@click.option("--wait", is_flag=True, help="follow the job(s) with a progress bar; exit 1 if one fails, 3 if all finish but some points are NaN/inf")
+@click.option("--wait", is_flag=True, help="follow the job(s) with a progress bar until they finish and their files are written; exit 1 if one fails or is cancelled, 3 if all finish but some points are NaN/inf")
 @click.option("--unit-size", default=None, type=int,
               help="points per work unit (default: 16, a job's last units smaller)")
 @click.pass_context
@@ -720,17 +720,11 @@ def _states(text: str | None) -> frozenset[Any]:
 
 def _files_pending(job: JobRow) -> bool | None:
     """Whether a finished job's surface file and figures are still to be written by a
-    daemon (None while it has not finished). A job finished with no point (cancelled
-    while queued, failed before its first point) and a comparison's figure job (it draws
-    its figures as it runs) have none to wait for."""
-    from lstui.scheduler.daemon import finish_marked
+    daemon (:func:`~lstui.scheduler.follow.files_to_come`; None while it has not finished)."""
+    from lstui.scheduler.follow import files_to_come
     from lstui.store import FINISHED
 
-    if job.state not in FINISHED:
-        return None
-    if job.kind == "figure" or not job.done_points:
-        return False
-    return not finish_marked(job)
+    return None if job.state not in FINISHED else files_to_come(job)
 
 
 def _terminal_width() -> int | None:
@@ -921,11 +915,6 @@ def priority(ctx: click.Context, job: str, value: int) -> None:
     click.echo(f"job {job_id}: priority {value}")
 
 
-FOLLOW_FILES_S = 60.0
-"""How long ``lstui logs -f`` waits, once its job finished, for the daemon to write the
-job's files and their log lines (a 51×51 surface's figures take a few seconds)."""
-
-
 @cli.command("logs")
 @click.argument("job")
 @click.option("-f", "--follow", is_flag=True,
@@ -939,7 +928,7 @@ def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
     import time
 
     from lstui.scheduler.daemon import daemon_status, finish_marked
-    from lstui.scheduler.follow import DAEMON_GONE_S, DAEMON_LOOK_S
+    from lstui.scheduler.follow import DAEMON_GONE_S, DAEMON_LOOK_S, FOLLOW_FILES_S
     from lstui.store import FINISHED, JobState
     from lstui.views import format_event
 
@@ -1036,6 +1025,7 @@ def export(ctx: click.Context, target: str, formats: str, out: Path | None, dpi:
 
     from lstui.results import read_surface
     from lstui.results.h5files import remove_stale_temporaries
+    from lstui.scheduler.daemon import write_finish_mark
     from lstui.scheduler.exporting import (
         SURFACE_FILE,
         check_exportable,
@@ -1069,6 +1059,8 @@ def export(ctx: click.Context, target: str, formats: str, out: Path | None, dpi:
             check_exportable(job)
             remove_stale_temporaries(out or job.results_dir)  # of an export killed half way
             paths = export_job(store, job, formats=fmt, out=out, **options)
+            if out is None and job.kind != "figure":  # its own folder holds its files now
+                write_finish_mark(job)
         surface = None if job.kind == "figure" else Path(job.results_dir) / SURFACE_FILE
     else:
         surface = Path(target)
@@ -1368,7 +1360,7 @@ def submit_trajectory(ctx: click.Context, **flags: Any) -> None:
 @click.option("--trust-checkpoint", is_flag=True, help="allow checkpoints holding arbitrary pickled objects")
 @click.option("--labels", default=None, help="comma-separated labels, one per checkpoint")
 @click.option("--name", default="", help="a prefix for the job names")
-@click.option("--wait", is_flag=True, help="follow the jobs; exit 1 if one fails, 3 if all finish but some points are NaN/inf (an interpolation's BatchNorm statistics often are beyond its ends)")
+@click.option("--wait", is_flag=True, help="follow the jobs until they finish and their files are written; exit 1 if one fails or is cancelled, 3 if all finish but some points are NaN/inf (an interpolation's BatchNorm statistics often are beyond its ends)")
 @click.pass_context
 @handle_errors
 def compare(ctx: click.Context, checkpoints: tuple[str, ...], curve_x: str, surface_grid: str, interp_x: str,

@@ -305,9 +305,10 @@ def _is_dir(path: Path) -> bool:
 
 def _files_note(job: JobRow, files_pending: bool | None, daemon_running: bool,
                 events: Sequence[Event] = ()) -> str:
-    if job.state in FINISHED and not files_pending and not _is_dir(Path(job.results_dir)):
-        # failed or cancelled before its first point (or deleted since): not there
-        return "   (not there: no file of it)"
+    if job.state in FINISHED and not _is_dir(Path(job.results_dir)):
+        if files_pending:  # points computed, their folder deleted since: no daemon writes it again
+            return f"   (not there: deleted since; lstui export {job.id} writes its files again)"
+        return "   (not there: no file of it)"  # failed or cancelled before its first point
     if job.state is JobState.QUEUED and job.started is None and not _is_dir(Path(job.results_dir)):
         return "   (not there yet: made when it starts)"
     if job.state not in FINISHED or not files_pending:

@@ -80,6 +80,17 @@ FINISH_MARK = ".lstui-finished"
 """In a job's results folder: the ``finished`` time of the finish whose files were written."""
 
 
+def write_finish_mark(job: JobRow) -> None:
+    """Mark ``job``'s results folder as holding every file of this finished run (see
+    :func:`finish_marked`): the daemon's when it wrote them, ``lstui export``'s when it
+    wrote them again into a folder deleted since (``show`` said "being written" of it
+    for ever: the daemon had handled the job)."""
+    results = Path(job.results_dir)
+    if job.state in FINISHED and results.is_dir():
+        with contextlib.suppress(OSError):
+            write_private_bytes(results / FINISH_MARK, f"{job.finished!r}\n".encode())
+
+
 def finish_marked(job: JobRow) -> bool:
     """Whether a daemon has written everything of this finished run of ``job`` (its
     surface file, its figures): its results folder holds the mark of this finish."""
@@ -698,9 +709,7 @@ class Daemon:
         self._retry_wait.pop(job.id, None)
         self._check_directions(store, job)
         self._note_diverged(store, job)
-        if results.is_dir():
-            with contextlib.suppress(OSError):
-                write_private_bytes(results / FINISH_MARK, f"{job.finished!r}\n".encode())
+        write_finish_mark(job)
         self._written[job.id] = job.done_points
 
     @staticmethod

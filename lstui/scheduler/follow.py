@@ -12,6 +12,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from lstui.errors import DaemonError
 from lstui.store import FINISHED, JobRow, JobState, Store
 
+FOLLOW_FILES_S = 60.0
+"""How long ``--wait`` and ``lstui logs -f`` wait, once their jobs finished, for the
+daemon to write the jobs' files (a 51×51 surface's figures take a few seconds):
+``submit --wait && cp results/*.pdf …`` found some of the figures."""
 DAEMON_GONE_S = 10.0
 """How long a daemon seen while following may be gone before the following stops."""
 DAEMON_LOOK_S = 2.0
@@ -28,19 +32,24 @@ def follow_jobs(
     reads "stalled (no daemon)" and a queued one "queued (no daemon)"; and once a daemon
     seen while following has been gone for :data:`DAEMON_GONE_S` (killed, stopped), the
     following ends with a :class:`DaemonError` naming the jobs left, not a bar that waits
-    for ever. With no daemon from the start it waits: one may be started.
+    for ever. With no daemon from the start it waits: one may be started. Once every job
+    finished, it waits up to :data:`FOLLOW_FILES_S` for the daemon running to write their
+    files (surface file, figures), as ``lstui logs -f`` does.
 
     ``interrupted``: polled at each round; True ends the following with a
     KeyboardInterrupt raised here, between rounds (a Ctrl-C caught by a handler that
     sets a flag, not raised wherever the main thread happens to be: inside the progress
     display's lock it hung the process).
     """
+    from lstui.scheduler.daemon import daemon_status
+
     console = console or Console(stderr=True)
     start = time.monotonic()
     seen = False  # a daemon ran while these jobs were followed
     gone_since: float | None = None
     looked = -DAEMON_LOOK_S
     running = True
+    files_by = 0.0  # once every job finished: how long their files may still take
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
         TextColumn("{task.fields[state]}"), TimeElapsedColumn(), console=console,
@@ -53,16 +62,18 @@ def follow_jobs(
         while True:
             now = time.monotonic()
             if home is not None and now - looked >= DAEMON_LOOK_S:
-                from lstui.scheduler.daemon import daemon_status
-
                 looked, running = now, daemon_status(home).running
                 seen = seen or running
                 gone_since = None if running else (gone_since if gone_since is not None else now)
             jobs = [store.get_job(j) for j in ids]
             for job in jobs:
-                progress.update(tasks[job.id], completed=job.done_points, state=_state_shown(job, running))
+                shown = "writing files" if files_to_come(job) else _state_shown(job, running)
+                progress.update(tasks[job.id], completed=job.done_points, state=shown)
             if all(job.state in FINISHED for job in jobs):
-                return jobs
+                files_by = files_by or now + FOLLOW_FILES_S
+                if (not any(map(files_to_come, jobs)) or now > files_by
+                        or (home is not None and not daemon_status(home).running)):
+                    return jobs
             if seen and gone_since is not None and now - gone_since >= DAEMON_GONE_S:
                 left = [job for job in jobs if job.state not in FINISHED]
                 raise DaemonError(
@@ -76,6 +87,18 @@ def follow_jobs(
             time.sleep(poll_s)
             if interrupted is not None and interrupted():
                 raise KeyboardInterrupt
+
+
+def files_to_come(job: JobRow) -> bool:
+    """Whether a finished job's surface file and figures are still to be written by a
+    daemon (False while it has not finished). A job finished with no point (cancelled
+    while queued, failed before its first point) and a comparison's figure job (it draws
+    its figures as it runs) have none to wait for."""
+    from lstui.scheduler.daemon import finish_marked
+
+    if job.state not in FINISHED or job.kind == "figure" or not job.done_points:
+        return False
+    return not finish_marked(job)
 
 
 def _state_shown(job: JobRow, daemon_running: bool) -> str:

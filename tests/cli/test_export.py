@@ -604,3 +604,30 @@ def test_loss_max_tops_a_1d_figure_s_loss_axis_as_the_reference_s_plot_1d(tmp_pa
     assert "--loss-max is the top of a 1D figure's loss axis; this surface is 2D" in refused.stderr
     job_flag = run_lstui("run", "surface", "--loss_max", "5", home=tmp_path / "home")
     assert job_flag.returncode == 2 and "--loss_max is a drawing option: lstui export takes it" in job_flag.stderr
+
+
+def test_a_done_job_exported_again_into_its_deleted_folder_is_marked_written(tmp_path):
+    """`show` said "files being written by the daemon" for ever of a done job whose folder
+    was deleted and then written again by `lstui export`: nothing marked it written."""
+    from lstui.scheduler.daemon import finish_marked
+
+    home = tmp_path / "home"
+    spec = JobSpec(x=parse_axis("-1:1:3"), name="again")
+    with Store.open_home(home) as store:
+        job_id = store.add_job(kind=spec.kind, name=spec.name, spec=spec.to_dict(), total_points=3,
+                               units=[[0, 1, 2]], results_root=home / "results")
+        worker = store.register_worker("cpu", os.getpid(), "test")
+        claim = store.claim_unit(worker, lease_s=60, job_ids=[job_id])
+        store.write_points(claim.unit_id, worker, [PointRow(i, 0.5 + i, 50.0) for i in claim.todo])
+        assert store.complete_unit(claim.unit_id, worker)
+        job = store.get_job(job_id)
+    assert not finish_marked(job)
+    done = run_lstui("export", str(job_id), "--format", "png", home=home)
+    assert done.returncode == 0, done.stderr
+    assert finish_marked(job) and (job.results_dir / "surface.h5").is_file()
+    shown = run_lstui("show", str(job_id), "--no-plot", home=home).stdout
+    assert "not there" not in shown and "being written" not in shown and "not written" not in shown, shown
+    # into another folder: its own is not marked by it
+    (job.results_dir / ".lstui-finished").unlink()
+    assert run_lstui("export", str(job_id), "--out", str(tmp_path / "elsewhere"), home=home).returncode == 0
+    assert not finish_marked(job)

@@ -24,6 +24,7 @@ def test_a_done_job_says_whether_its_files_are_still_to_be_written(tmp_path: Pat
         store.cancel(cancelled)  # while queued: no point, no folder, nothing to write
         finish_job(store, store.register_worker("cpu", 1, "h"), done)
         row = store.get_job(done)
+    Path(row.results_dir).mkdir(parents=True)  # made as it starts
     runner = CliRunner()
 
     def run(*args: str) -> str:
@@ -41,6 +42,12 @@ def test_a_done_job_says_whether_its_files_are_still_to_be_written(tmp_path: Pat
     with holding_daemon_lock(home):
         assert "(files being written by the daemon)" in run("show", str(done), "--no-plot")
 
+    # its folder deleted: nothing writes it again (the daemon handled the job), and
+    # `show` said "being written" of it for ever
+    Path(row.results_dir).rmdir()
+    with holding_daemon_lock(home):
+        assert f"(not there: deleted since; lstui export {done} writes its files again)" in run(
+            "show", str(done), "--no-plot")
     Path(row.results_dir).mkdir(parents=True, exist_ok=True)  # what the daemon leaves when it is done
     (Path(row.results_dir) / FINISH_MARK).write_text(f"{row.finished!r}\n")
     assert {j["id"]: j for j in json.loads(run("ls", "--all", "--json"))}[done]["files_pending"] is False

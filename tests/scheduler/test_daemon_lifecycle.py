@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lstui.scheduler.daemon import finish_marked
 from lstui.store import JobState, Store
 from tests.scheduler.support import (
     SLOW_SPEC,
@@ -170,6 +171,11 @@ def test_failing_model_fails_its_job_with_the_message_and_the_next_job_runs(
     next_id = int(following.stdout.split()[-1])
     assert "5/5" in following.stderr  # the progress bar, completed
     assert shared.job(next_id).state is JobState.DONE
+    # it ends once the files are written too: `submit --wait && cp results/*.pdf` found
+    # the surface file and a contour figure, the rest a few seconds later
+    folder = shared.job(next_id).results_dir
+    assert (folder / "surface.h5").is_file() and sorted(folder.glob("*.pdf")), sorted(folder.iterdir())
+    assert finish_marked(shared.job(next_id))
 
 
 def test_ls_and_show_speak_json(shared: Lab) -> None:
