@@ -452,22 +452,31 @@ def submit_file(ctx: click.Context, files: tuple[Path, ...]) -> None:
         except BadInput as exc:
             raise type(exc)(f"{entry.where}: {exc}") from None
     unit_size = ctx.obj.get("unit_size")
-    with _store(ctx) as store:
-        for n, entry in enumerate(entries):
-            if entry.spec.kind == "trajectory":  # its PCA plane now, as `submit trajectory` does
-                try:
-                    plane = plane_in_new_dir(store.path.parent, entry.spec, origin=entry.origin)
-                except BadInput as exc:
-                    raise type(exc)(f"{entry.where}: {exc}") from None
-                x_given, y_given = entry.axes_given
-                spec = trajectory_spec(entry.spec, plane, x_given=x_given, y_given=y_given, num=entry.num)
-                _note_path_outside(plane, spec)
-                _note_plane(plane, spec)
-                entries[n] = dataclasses.replace(entry, spec=spec)
-        ids = [
-            submit_spec(store, e.spec, unit_size=e.unit_size if unit_size is None else unit_size, check=False)
-            for e in entries
-        ]
+    planes: dict[int, TrajectoryPlane] = {}  # entry → the plane made for it
+    ids: list[int] = []
+    try:
+        with _store(ctx) as store:
+            for n, entry in enumerate(entries):
+                if entry.spec.kind == "trajectory":  # its PCA plane now, as `submit trajectory` does
+                    try:
+                        plane = plane_in_new_dir(store.path.parent, entry.spec, origin=entry.origin)
+                    except BadInput as exc:
+                        raise type(exc)(f"{entry.where}: {exc}") from None
+                    planes[n] = plane
+                    x_given, y_given = entry.axes_given
+                    spec = trajectory_spec(entry.spec, plane, x_given=x_given, y_given=y_given, num=entry.num)
+                    _note_path_outside(plane, spec)
+                    entries[n] = dataclasses.replace(entry, spec=spec)
+            for e in entries:
+                ids.append(submit_spec(store, e.spec, unit_size=e.unit_size if unit_size is None else unit_size,
+                                       check=False))
+    except BaseException:  # a later job refused, the database locked: no plane left behind unqueued
+        for n, plane in planes.items():
+            if n >= len(ids):
+                _drop_plane(plane)
+        raise
+    for n, plane in planes.items():
+        _note_plane(plane, entries[n].spec)
     for job_id in ids:
         click.echo(job_id)
     _warn_if_no_daemon(ctx)
@@ -556,16 +565,27 @@ def _submit_one(ctx: click.Context, kind: str, flags: dict[str, Any]) -> None:
     _queue_and_report(ctx, spec_from_flags(kind, flags), priority)
 
 
-def _queue_and_report(ctx: click.Context, spec: JobSpec, priority: int) -> None:
+def _queue_and_report(ctx: click.Context, spec: JobSpec, priority: int,
+                      plane: TrajectoryPlane | None = None) -> None:
+    """Queue ``spec`` and say its id and notes; ``plane``: a trajectory's, made for it,
+    removed when the job is not queued (the database locked: it was left behind, with a
+    note naming it as a plane to use)."""
     from lstui.scheduler.submit import submit_spec
 
     if priority:
         import dataclasses
 
         spec = dataclasses.replace(spec, priority=priority).validated()
-    with _store(ctx) as store:
-        job_id = submit_spec(store, spec, unit_size=ctx.obj.get("unit_size"))
+    try:
+        with _store(ctx) as store:
+            job_id = submit_spec(store, spec, unit_size=ctx.obj.get("unit_size"))
+    except BaseException:
+        if plane is not None:
+            _drop_plane(plane)
+        raise
     click.echo(job_id)
+    if plane is not None:
+        _note_plane(plane, spec)
     _say_job_notes(spec)
     _warn_if_no_daemon(ctx)
     if ctx.obj.get("wait"):
@@ -1253,6 +1273,14 @@ def _trajectory_spec_and_plane(
     return spec, plane
 
 
+def _drop_plane(plane: TrajectoryPlane) -> None:
+    """Remove the folder made for ``plane`` (under the home's ``trajectories/``), whose
+    job was not queued."""
+    import shutil
+
+    shutil.rmtree(Path(plane.dir_file).parent, ignore_errors=True)
+
+
 def _note_plane(plane: TrajectoryPlane, spec: JobSpec) -> None:
     from lstui.scheduler.trajectory import plane_note
 
@@ -1335,8 +1363,7 @@ def submit_trajectory(ctx: click.Context, **flags: Any) -> None:
     priority = flags.pop("priority", 0)
     spec, plane = _trajectory_spec_and_plane(
         flags, lambda spec, origin: plane_in_new_dir(home, spec, origin=origin))
-    _note_plane(plane, spec)
-    _queue_and_report(ctx, spec, priority)
+    _queue_and_report(ctx, spec, priority, plane)
 
 
 @cli.command("compare")

@@ -573,3 +573,39 @@ def test_a_grid_finer_than_float32_steps_the_weights_says_so(tmp_path: Path) -> 
     for grid in (["--x", "0:1e-4:5"], ["--x", "0:1e-12:5", "--norm", "none"]):  # fine enough; unit directions
         code, _, err = cli_in_process(["submit", "surface", "--model", "mlp", *grid], home)
         assert code == 0 and "float32" not in err, grid
+
+
+def test_a_trajectory_not_queued_leaves_no_plane_behind(tmp_path: Path) -> None:
+    """A job file whose second trajectory was refused, and a submit that met a locked
+    database, left the PCA plane they had made under ``trajectories/``, owned by no job
+    (``rm`` never takes it), with a note naming it as a plane to use."""
+    import sqlite3
+
+    run = [_checkpoint(tmp_path, f"model_{n}.pt", seed=n) for n in range(3)]
+    same = ",".join([str(run[0])] * 3)
+    home = tmp_path / "home"
+    spec = tmp_path / "t.toml"
+    spec.write_text(f'[defaults]\nkind = "trajectory"\nmodel = "cnn"\nsubset = "64"\nnum = 3\n\n'
+                    f'[[job]]\nname = "good"\ncheckpoints = "{tmp_path}/model_*.pt"\n\n'
+                    f'[[job]]\nname = "bad"\ncheckpoints = "{same}"\n')
+    got, _, err = cli_in_process(["submit", str(spec)], home)
+    assert got == 2 and "all checkpoints are identical" in err, err
+    assert "its PCA plane" not in err, err  # no note of a plane thrown away
+    planes = home / "trajectories"
+    assert not planes.exists() or not list(planes.iterdir()), list(planes.iterdir())
+    assert not listed_jobs(home)
+
+    holder = sqlite3.connect(home / "lstui.db", isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")
+        got, _, err = cli_in_process(["submit", "trajectory", "--model", "cnn", "--subset", "64", "--num", "3",
+                                      "--checkpoints", f"{tmp_path}/model_*.pt"], home)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert got == 1 and "locked" in err and "its PCA plane" not in err, err
+    assert not list(planes.iterdir()), list(planes.iterdir())
+    # queued: the plane stays, named after the id
+    got, out, err = cli_in_process(["submit", "trajectory", "--model", "cnn", "--subset", "64", "--num", "3",
+                                    "--checkpoints", f"{tmp_path}/model_*.pt"], home)
+    assert got == 0 and "its PCA plane" in err and len(list(planes.iterdir())) == 1, err
