@@ -80,9 +80,11 @@ _PATH_KEYS = ("dir_file", "checkpoint", "checkpoint_b", "target", "target_y", "p
 
 def unremovable(store: Store, job_ids: Sequence[int], home: Path, *, keep_files: bool,
                 daemon_running: bool, now: float | None = None) -> dict[int, str]:
-    """The jobs of ``job_ids`` that cannot go now, each with why, in one line: one whose
-    files a running daemon is writing, or (unless ``keep_files``) one whose folder holds a
-    file a job left in the store reads (a ``--dir-file`` reusing its directions)."""
+    """The jobs of ``job_ids`` that cannot go now, each with why, in one line: one a job
+    left in the store is drawn from (a comparison's figures, as :meth:`Store.remove_jobs`
+    refuses: the TUI asked first and refused after the yes), one whose files a running
+    daemon is writing, or (unless ``keep_files``) one whose folder holds a file a job left
+    in the store reads (a ``--dir-file`` reusing its directions)."""
     from lstui.scheduler.daemon import finish_marked
 
     now = time.time() if now is None else now
@@ -96,6 +98,13 @@ def unremovable(store: Store, job_ids: Sequence[int], home: Path, *, keep_files:
                 and job.done_points and not finish_marked(job) and Path(job.results_dir).is_dir()
                 and job.finished is not None and now - job.finished < WRITING_S):
             why[job_id] = f"job {job_id}'s files are being written by the daemon; try again in a moment"
+    drawn = {job_id: sorted(o.id for o in jobs if o.id not in wanted and job_id in (o.depends_on or ()))
+             for job_id in job_ids if job_id not in why}
+    if any(drawn.values()):
+        together = " ".join(str(j) for j in sorted(wanted | {d for ds in drawn.values() for d in ds}))
+        for job_id, ds in drawn.items():
+            if ds:
+                why[job_id] = f"job {ds[0]} is drawn from job {job_id}: remove it too (lstui rm {together}) or keep job {job_id}"
     if keep_files:
         return why
     home = home.resolve()

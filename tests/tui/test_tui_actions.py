@@ -351,3 +351,26 @@ def test_x_on_a_job_another_reads_says_so_before_asking(fixed_home: Path) -> Non
 
     asyncio.run(drive())
     assert folder.is_dir()
+
+
+def test_x_on_a_job_a_comparison_is_drawn_from_says_so_before_asking(fixed_home: Path) -> None:
+    """A comparison's figure job drawn from a done job: `lstui rm` refused at once, the
+    TUI asked "deleted, for good" first and refused only after the yes."""
+    with Store.open_home(fixed_home) as store:
+        done = next(j for j in store.list_jobs(include_finished=True) if j.state is JobState.DONE)
+        figures = store.add_job(kind="figure", name="figures", spec={}, total_points=0, units=[],
+                                results_root=fixed_home / "results", depends_on=[done.id])
+
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await select_job(pilot, done.id)
+            await _act(pilot, "x")
+            assert not isinstance(app.screen, ConfirmScreen), "no question"
+            assert app.notices[-1] == ("error", f"job {figures} is drawn from job {done.id}: remove it too "
+                                                f"(lstui rm {done.id} {figures}) or keep job {done.id}"), app.notices[-1]
+
+    asyncio.run(drive())
+    with Store.open_home(fixed_home) as store:
+        assert done.id in {j.id for j in store.list_jobs(include_finished=True)}
