@@ -273,6 +273,14 @@ def job_details(
         f"precision {_setting(spec, 'precision')}  bn {_setting(spec, 'bn')}  ignore {shown_setting(spec, 'ignore')}",
         f"  results   {job.results_dir}{_files_note(job, files_pending, daemon_running, events)}",
     ]
+    # the other ends and given directions, which decide the numbers as the centre does
+    # (an interpolation's B was in --json only; the TUI's job screen names it)
+    ends = [(label, spec.get(key)) for key, label in (("checkpoint_b", "ckpt B"), ("target", "target"),
+                                                     ("target_y", "target y")) if spec.get(key)]
+    if job.kind == "surface" and spec.get("dir_file"):
+        ends.append(("dir file", spec.get("dir_file")))
+    at = next(n for n, line in enumerate(lines) if line.startswith("  model ")) + 1
+    lines[at:at] = [f"  {label:<9} {value}" for label, value in ends]
     if job.kind == "trajectory" and spec.get("dir_file"):  # another run's --dir-file takes it
         lines.append(f"  plane     {spec.get('dir_file')}")
     if job.kind == "figure":  # it draws what the jobs it waits on computed: no grid of its own

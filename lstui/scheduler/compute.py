@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lstui.errors import BadInput
+from lstui.errors import BadInput, SpecError
 from lstui.landscape.grid import SurfaceGrid
 from lstui.results import (
     SURFACE_KEYS,
@@ -134,17 +134,29 @@ def make_directions(spec: JobSpec, model: torch.nn.Module, data: LandscapeData) 
     )
 
     centre = [t.detach().cpu() for t in model_tensors(model, spec.dir_type)]
+
+    def towards(flag: str, path: str | None) -> Direction:
+        """The direction from the centre to the model of ``path``; a zero one refused
+        (a copy of the centre given as B or a target drew a flat curve, with no word why)."""
+        other = build_centre(spec, data, path)
+        direction = target_direction(centre, [t.cpu() for t in model_tensors(other, spec.dir_type)])
+        if all(not bool(t.any()) for t in direction):
+            raise SpecError(f"{flag} {path}: the direction towards it is zero (its {spec.dir_type} are "
+                            "--checkpoint's); give another checkpoint")
+        return direction
+
     if spec.kind == "interp":
-        other = build_centre(spec, data, spec.checkpoint_b)
-        return [target_direction(centre, [t.cpu() for t in model_tensors(other, spec.dir_type)])]
+        return [towards("--checkpoint-b", spec.checkpoint_b)]
     dirs: list[Direction] = []
     generator = torch.Generator().manual_seed(spec.seed)
-    for target in (spec.target, spec.target_y if spec.y is not None else None):
+    for flag, target in (("--target", spec.target), ("--target-y", spec.target_y if spec.y is not None else None)):
         if len(dirs) == (1 if spec.y is None else 2):
             break
         if target is not None:
-            other = build_centre(spec, data, target)
-            dirs.append(target_direction(centre, [t.cpu() for t in model_tensors(other, spec.dir_type)]))
+            dirs.append(towards(flag, target))
+            if len(dirs) == 2 and all(torch.equal(a, b) for a, b in zip(dirs[0], dirs[1], strict=True)):
+                raise SpecError(f"--target-y {target}: its direction is --target's, and the plane would be a "
+                                "line; give another checkpoint")
         else:
             dirs.append(
                 create_random_direction(

@@ -15,9 +15,9 @@ import dataclasses
 import hashlib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from lstui.errors import BadInput
+from lstui.errors import BadInput, SpecError
 from lstui.spec import JobSpec, ignores_data_shape
 
 if TYPE_CHECKING:
@@ -84,13 +84,49 @@ def _check_model_files(spec: JobSpec, probe: DataProbe | None) -> None:
         _check_takes_inputs(spec, model, probe)
     if not files and not spec.dir_file:
         return
+    states = {}
     for file in files:
         state = load_checkpoint(file, trust=spec.trust_checkpoint)
         if model is not None:
             shape = (probe.input_shape, probe.num_classes) if probe is not None else (None, None)
             fitted_state_dict(model, state, subject=misfit_subject(file, spec.model, *shape))
+        states[file] = state
+    _refuse_same_models(spec, states)
     if spec.dir_file:
         _check_dir_file(spec, model)
+
+
+def _refuse_same_models(spec: JobSpec, states: dict[str, Any]) -> None:
+    """Refuse an end or direction that is the model it starts from, in another file (a
+    copy of A given as B: a flat curve, with no word why; only the same path was refused),
+    and two targets that are one model (the plane's two directions one)."""
+    import torch
+
+    def same(a: str | None, b: str | None) -> bool:
+        if a is None or b is None or a not in states or b not in states:
+            return False
+        x, y = states[a], states[b]
+        if not isinstance(x, dict) or not isinstance(y, dict) or x.keys() != y.keys():
+            return False
+        for key, value in x.items():
+            other = y[key]
+            if isinstance(value, torch.Tensor) and isinstance(other, torch.Tensor):
+                if value.shape != other.shape or value.dtype != other.dtype or not torch.equal(value, other):
+                    return False
+            elif value is not other and value != other:
+                return False
+        return True
+
+    for flag, path, base_flag, base in (("--checkpoint-b", spec.checkpoint_b, "--checkpoint", spec.checkpoint),
+                                        ("--target", spec.target, "--checkpoint", spec.checkpoint),
+                                        ("--target-y", spec.target_y, "--checkpoint", spec.checkpoint),
+                                        ("--target-y", spec.target_y, "--target", spec.target)):
+        if same(path, base):
+            why = ("the two directions would be one" if base_flag == "--target"
+                   else "the direction towards it would be zero")
+            what = (f"{flag} is the {base_flag} file itself" if path == base else
+                    f"{flag} {path} holds the same model as {base_flag} {base} (every tensor equal)")
+            raise SpecError(f"{what}: {why}; give another checkpoint")
 
 
 def worker_files(spec: JobSpec) -> list[str]:

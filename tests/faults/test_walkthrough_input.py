@@ -609,3 +609,30 @@ def test_a_trajectory_not_queued_leaves_no_plane_behind(tmp_path: Path) -> None:
     got, out, err = cli_in_process(["submit", "trajectory", "--model", "cnn", "--subset", "64", "--num", "3",
                                     "--checkpoints", f"{tmp_path}/model_*.pt"], home)
     assert got == 0 and "its PCA plane" in err and len(list(planes.iterdir())) == 1, err
+
+
+def test_a_copy_of_the_centre_given_as_the_other_end_is_refused_by_submit_run_and_compare(tmp_path: Path) -> None:
+    """Only the same path was refused: a byte-identical copy of A as B (or as a target)
+    drew a flat curve, and ``--target X --target-y X`` a plane that is a line."""
+    import shutil
+
+    a, b = _checkpoint(tmp_path, "a.pt", seed=0), _checkpoint(tmp_path, "b.pt", seed=1)
+    copy = tmp_path / "copy_of_a.pt"
+    shutil.copy(a, copy)
+    home = tmp_path / "home"
+    line = _fails(home, "submit", "interp", "--model", "cnn", "--checkpoint", str(a), "--checkpoint-b", str(copy))
+    assert line == (f"lstui: error: --checkpoint-b {copy} holds the same model as --checkpoint {a} (every tensor "
+                    "equal): the direction towards it would be zero; give another checkpoint")
+    line = _fails(home, "submit", "surface", "--model", "cnn", "--checkpoint", str(a), "--target", str(b),
+                  "--target-y", str(b), "--x", "-1:1:3", "--y", "-1:1:3")
+    assert line.endswith("--target-y is the --target file itself: the two directions would be one; "
+                         "give another checkpoint"), line
+    assert "same model as --checkpoint" in _fails(home, "compare", "--model", "cnn", str(a), str(copy))
+    out = tmp_path / "out"
+    line = _fails(home, "run", "surface", "--model", "cnn", "--subset", "64", "--checkpoint", str(a),
+                  "--target", str(copy), "--x", "-1:1:3", "--out", str(out))
+    assert line.endswith(f"--target {copy}: the direction towards it is zero (its weights are --checkpoint's); "
+                         "give another checkpoint"), line
+    assert not out.exists()
+    assert not listed_jobs(home)
+    _submit(home, "--model", "cnn", "--checkpoint", str(a), "--target", str(b), "--x", "-1:1:3")  # another model
