@@ -636,3 +636,19 @@ def test_a_copy_of_the_centre_given_as_the_other_end_is_refused_by_submit_run_an
     assert not out.exists()
     assert not listed_jobs(home)
     _submit(home, "--model", "cnn", "--checkpoint", str(a), "--target", str(b), "--x", "-1:1:3")  # another model
+
+
+def test_show_names_an_interpolations_b_and_a_surfaces_targets(tmp_path: Path) -> None:
+    """`show` named A only: B was in `--json` alone (the TUI's job screen names it)."""
+    a, b, c = (_checkpoint(tmp_path, f"{n}.pt", seed=k) for k, n in enumerate("abc"))
+    home = tmp_path / "home"
+    got, out, err = cli_in_process(["submit", "interp", "--model", "cnn", "--checkpoint", str(a),
+                                    "--checkpoint-b", str(b)], home)
+    assert got == 0, err
+    shown = cli_in_process(["show", out.split()[-1], "--no-plot"], home)[1].splitlines()
+    assert f"  ckpt B    {b}" in shown and shown.index(f"  ckpt B    {b}") == 1 + next(
+        n for n, line in enumerate(shown) if line.startswith("  model "))
+    job = _submit(home, "--model", "cnn", "--checkpoint", str(a), "--target", str(b), "--target-y", str(c),
+                  "--x", "-1:1:3", "--y", "-1:1:3")
+    shown = cli_in_process(["show", str(job), "--no-plot"], home)[1].splitlines()
+    assert f"  target    {b}" in shown and f"  target y  {c}" in shown
