@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import functools
 import io
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -213,6 +214,11 @@ def cli(ctx: click.Context, home_text: str | None) -> None:
     flag = "--home" if given else "$LSTUI_HOME"
     if home_text is not None and not home_text.strip():  # (Path("") would be the current folder)
         raise click.UsageError(f"{flag} is empty; give a folder")
+    if home_text is None and os.environ.get("LSTUI_HOME") == "":
+        # click reads an empty variable as none: `LSTUI_HOME=$MISTYPED lstui submit …`
+        # queued into ~/.local/share/lstui without a word
+        raise click.UsageError("$LSTUI_HOME is set but empty; give a folder, or unset it for "
+                               "~/.local/share/lstui")
     home = Path(home_text) if home_text is not None else None
     try:
         not_folder = home is not None and home.exists() and not home.is_dir()

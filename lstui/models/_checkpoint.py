@@ -10,6 +10,7 @@ trusts them.
 from __future__ import annotations
 
 import re
+import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -50,9 +51,18 @@ def load_checkpoint(path: str | Path, *, trust: bool = False) -> dict[str, torch
     if file.is_dir():
         raise CheckpointError(f"checkpoint {str(file)!r} is a directory, not a file")
     try:
-        stored = torch.load(file, map_location="cpu", weights_only=not trust)
+        with warnings.catch_warnings():  # torch's "Detected pickle protocol 4 … file an issue" of a plain pickle
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            stored = torch.load(file, map_location="cpu", weights_only=not trust)
     except Exception as error:  # any failure to read means the file is not usable
-        raise CheckpointError(_unreadable(file, error, trust)) from error
+        if not _plain_pickle(file):
+            raise CheckpointError(_unreadable(file, error, trust)) from error
+        if not trust:  # its tensors are pickled objects: it cannot be read as tensors only
+            raise CheckpointError(
+                f"checkpoint {str(file)!r} is a plain pickle (pickle.dump), not a torch.save file; "
+                "--trust-checkpoint loads it with pickle if you trust the file"
+            ) from error
+        stored = _load_plain_pickle(file)
     state = strip_wrapper_prefixes(_find_state_dict(stored, file))
     _check_has_data(state, file)
     _check_no_nan(state, file)
@@ -104,6 +114,35 @@ _REASON_CHARS = 120
 
 #: What PyTorch and pickle say when a legacy (pickle) checkpoint ends early.
 _PICKLE_CUT_SHORT = ("unexpected EOF", "pickle data was truncated", "Ran out of input")
+
+
+_LEGACY_TORCH_HEAD = b"\x80\x02\x8a\x0a"
+"""How a legacy (pickle, before zip) ``torch.save`` file begins: its magic number,
+pickled first with protocol 2; a plain ``pickle.dump`` of a state dict begins otherwise."""
+
+
+def _plain_pickle(file: Path) -> bool:
+    """Whether ``file`` is a pickle that ``torch.save`` did not write (``pickle.dump`` of a
+    state dict: torch.load says "Invalid magic number", or, tensors only, "Unsupported
+    operand", and ``--trust-checkpoint`` was a dead end)."""
+    try:
+        with file.open("rb") as handle:
+            head = handle.read(len(_LEGACY_TORCH_HEAD))
+    except OSError:
+        return False
+    return head.startswith(b"\x80") and head != _LEGACY_TORCH_HEAD
+
+
+def _load_plain_pickle(file: Path) -> object:
+    """A trusted plain pickle's object; its tensors as their pickles made them (on the
+    device they were saved from: put on the CPU where the model takes them)."""
+    import pickle
+
+    try:
+        with file.open("rb") as handle:
+            return pickle.load(handle)  # noqa: S301 - the person vouched for the file (--trust-checkpoint)
+    except Exception as error:
+        raise CheckpointError(f"{str(file)!r} is not a readable pickle ({described(error)[:_REASON_CHARS]})") from error
 
 
 def _unreadable(file: Path, error: Exception, trust: bool) -> str:

@@ -59,6 +59,9 @@ def expand_checkpoints(items: Sequence[str]) -> list[str]:
                 if not found:
                     raise SpecError(f"--checkpoints {part!r} matches no file")
                 out += found
+            elif Path(pattern).is_dir():  # "needs at least 3 checkpoints, got 1" said nothing of why
+                raise SpecError(f"--checkpoints {part!r} is a folder; give its checkpoints, as in "
+                                f"--checkpoints '{part.rstrip('/')}/model_*.t7' (quoted)")
             else:
                 out.append(pattern)
     if len(out) < 3:

@@ -7,6 +7,7 @@ Real CLI entry point (in process), real store, real checkpoints written by torch
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -652,3 +653,37 @@ def test_show_names_an_interpolations_b_and_a_surfaces_targets(tmp_path: Path) -
                   "--x", "-1:1:3", "--y", "-1:1:3")
     shown = cli_in_process(["show", str(job), "--no-plot"], home)[1].splitlines()
     assert f"  target    {b}" in shown and f"  target y  {c}" in shown
+
+
+def test_an_empty_lstui_home_a_folder_of_checkpoints_and_a_plain_pickle_are_one_clear_line(tmp_path: Path) -> None:
+    """``LSTUI_HOME=$MISTYPED`` queued into ~/.local/share/lstui without a word (``--home
+    ''`` was refused); ``--checkpoints run/`` said "needs at least 3 checkpoints, got 1";
+    a ``pickle.dump`` of a state dict asked for ``--trust-checkpoint``, which then said
+    "Invalid magic number"."""
+    import pickle
+    import subprocess
+
+    from tests.cli.conftest import LSTUI
+
+    empty = subprocess.run([*LSTUI, "ls"], capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "LSTUI_HOME": "", "HOME": str(tmp_path)})
+    assert empty.returncode == 2 and one_error_line(empty.stderr).startswith(
+        "lstui: error: $LSTUI_HOME is set but empty; give a folder, or unset it"), empty.stderr
+    assert not (tmp_path / ".local").exists()
+
+    home = tmp_path / "home"
+    run = tmp_path / "run"
+    run.mkdir()
+    assert _fails(home, "submit", "trajectory", "--checkpoints", f"{run}/") == (
+        f"lstui: error: --checkpoints '{run}/' is a folder; give its checkpoints, as in "
+        f"--checkpoints '{run}/model_*.t7' (quoted)")
+
+    plain = tmp_path / "plain.pkl"
+    with plain.open("wb") as f:
+        pickle.dump(torch.load(_checkpoint(tmp_path, "a.pt"))["state_dict"], f)
+    argv = ("run", "surface", "--model", "cnn", "--subset", "64", "--checkpoint", str(plain), "--x", "-1:1:3",
+            "--no-figure", "--out", str(tmp_path / "out"))
+    assert _fails(home, *argv) == (f"lstui: error: checkpoint '{plain}' is a plain pickle (pickle.dump), not a "
+                                   "torch.save file; --trust-checkpoint loads it with pickle if you trust the file")
+    got, _, err = cli_in_process([*argv, "--trust-checkpoint"], home)
+    assert got == 0 and "warning" not in err, err
