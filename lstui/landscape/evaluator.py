@@ -397,6 +397,26 @@ class _GlobalFlags:
         torch.backends.cudnn.benchmark = True
 
 
+
+def replay_matches(eager: torch.Tensor, replayed: torch.Tensor) -> bool | None:
+    """Whether a CUDA graph's outputs are the eager model's: NaN and infinite at the same
+    places, the rest close (to 1e-3 of the largest finite output); None when no output is
+    finite (a diverged point checks nothing). ``allclose`` over all of them was False for
+    any NaN, and a graph captured at a grid's diverged corner was turned off for the job."""
+    want, got = eager.float(), replayed.float()
+    if want.shape != got.shape:
+        return False
+    finite = torch.isfinite(want)
+    if not bool(finite.any()):
+        return None
+    infinite = torch.isinf(want)
+    if (not torch.equal(finite, torch.isfinite(got)) or not torch.equal(infinite, torch.isinf(got))
+            or not torch.equal(want[infinite], got[infinite])):  # NaN where NaN, ±inf where ±inf
+        return False
+    scale = max(1.0, float(want[finite].abs().max()))
+    return bool(torch.allclose(got[finite], want[finite], rtol=1e-3, atol=1e-3 * scale))
+
+
 class Evaluator:
     """Evaluate a model at points of the plane spanned by one or two directions.
 
@@ -929,16 +949,23 @@ class Evaluator:
                 self.cuda_graphs = False
                 self._graphs.clear()
                 return self._forward_model(xb)
+            if entry is None:  # a point whose every output diverged: captured at a later one
+                return self._forward_model(xb)
             self._graphs[key] = entry
         graph, static_in, static_out = entry
         static_in.copy_(xb)
         graph.replay()
         return static_out
 
-    def _capture(self, xb: torch.Tensor) -> tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor]:
+    def _capture(self, xb: torch.Tensor) -> tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor] | None:
         """A graph of the eager model for ``xb``'s shape, checked once against the eager
         outputs: a graph holds a forward pass's Python as it ran at capture, so a model
-        whose outputs depend on more than its tensors is not replayed."""
+        whose outputs depend on more than its tensors is not replayed.
+
+        Outputs NaN or infinite (a diverged point: a grid's corner, an interpolation
+        past B) are checked for being so at the same places, the rest for being close;
+        None when none is finite (nothing to check: captured again at a later call).
+        A NaN failed the check, and turned graphs off for the rest of the job."""
         static_in = xb.clone()
         side = torch.cuda.Stream(self.device)
         side.wait_stream(torch.cuda.current_stream(self.device))
@@ -951,9 +978,10 @@ class Evaluator:
         with torch.cuda.graph(graph, stream=torch.cuda.Stream(self.device), capture_error_mode="thread_local"):
             static_out = self._forward_model(static_in)
         graph.replay()
-        want, got = eager.float(), static_out.float()
-        scale = max(1.0, float(want.abs().max()))
-        if want.shape != got.shape or not torch.allclose(got, want, rtol=1e-3, atol=1e-3 * scale):
+        same = replay_matches(eager, static_out)
+        if same is None:
+            return None
+        if not same:
             raise RuntimeError("the replayed graph's outputs differ from the eager model's")
         return graph, static_in, static_out
 

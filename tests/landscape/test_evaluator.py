@@ -253,3 +253,19 @@ def test_a_mean_loss_whose_batch_sum_overflows_float32_is_finite():
     result = Evaluator(model, [zero], train=EvalData(x, y), batch_size=64).evaluate(0.0)
     assert result.train_loss == pytest.approx(1e37, rel=1e-6)
     assert result.train_acc == 0.0
+
+
+def test_a_graphs_replay_is_checked_on_its_finite_outputs_and_its_diverged_ones_alike() -> None:
+    """A CUDA graph captured at a diverged point (a grid's corner) failed its check, any
+    NaN making ``allclose`` False, and graphs were off for the rest of the job."""
+    from lstui.landscape.evaluator import replay_matches
+
+    nan, inf = float("nan"), float("inf")
+    eager = torch.tensor([[1.0, nan, 3.0], [inf, 5.0, -inf]])
+    assert replay_matches(eager, eager.clone() * (1 + 1e-5)) is True  # close, NaN and ±inf where they are
+    assert replay_matches(eager, torch.tensor([[1.0, 2.0, 3.0], [inf, 5.0, -inf]])) is False  # NaN lost
+    assert replay_matches(eager, torch.tensor([[1.0, nan, 3.0], [-inf, 5.0, -inf]])) is False  # sign of inf
+    assert replay_matches(eager, torch.tensor([[1.0, nan, 3.5], [inf, 5.0, -inf]])) is False  # a value off
+    assert replay_matches(eager, eager[:1]) is False
+    assert replay_matches(torch.full((2, 3), nan), torch.full((2, 3), nan)) is None  # nothing to check
+    assert replay_matches(eager.to(torch.bfloat16), eager.to(torch.bfloat16)) is True
