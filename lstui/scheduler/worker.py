@@ -366,6 +366,7 @@ class Worker:
         if not claim.todo:  # taken over from a worker that stored every point
             self._timed(self.store.complete_unit, claim.unit_id, self.worker_id)
             return
+        short_of_memory: str | None = None
         try:
             prepared = self._prepare(claim)
         except OSError as exc:
@@ -381,12 +382,27 @@ class Worker:
             self._idle(self._space_wait)
             return
         except LstuiError as exc:  # one line; what a person's code raised under it, whole, as detail
-            self._end_if_device_broken(claim, exc)  # (a model's first samples met the device's error)
-            self._fail_job(claim, str(exc), traceback.format_exc() if exc.__cause__ is not None else None)
-            return
+            under = exc.__cause__ or exc.__context__  # (a factory's model built on the GPU)
+            if under is None or not _is_oom(under):
+                self._end_if_device_broken(claim, exc)  # (a model's first samples met the device's error)
+                self._fail_job(claim, str(exc), traceback.format_exc() if exc.__cause__ is not None else None)
+                return
+            short_of_memory = str(exc)
         except Exception as exc:  # a bug or a broken user model: the job fails, not the worker
-            self._end_if_device_broken(claim, exc)
-            self._fail_job(claim, described(exc), traceback.format_exc())
+            if not _is_oom(exc):
+                self._end_if_device_broken(claim, exc)
+                self._fail_job(claim, described(exc), traceback.format_exc())
+                return
+            # the model or the data did not fit, beside what others hold on a shared GPU:
+            # a try counted, as at a point, not the job's end (freed below, out of the
+            # except block, whose traceback holds what was built)
+            short_of_memory = first_line(exc)
+        if short_of_memory is not None:
+            self._forget_prepared()
+            self._free_device()
+            self._timed(self.store.fail_unit, claim.unit_id, self.worker_id,
+                        f"out of memory making the job ready: {short_of_memory}",
+                        max_attempts=self.config.max_attempts)
             return
         self._space_wait = 0.0
         assert self.keeper is not None

@@ -74,6 +74,7 @@ def test_a_worker_whose_device_is_left_broken_counts_the_try_and_ends(
         assert "the device cpu failed" in (unit.last_error or "")
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_a_device_side_assert_ends_the_worker_not_every_job_after_it(tmp_path: Path) -> None:
     home = tmp_path / "home"
@@ -91,3 +92,36 @@ def test_a_device_side_assert_ends_the_worker_not_every_job_after_it(tmp_path: P
         assert store.get_job(bad).state is not JobState.FAILED
         said = [e.message for e in store.events(None)]
         assert any("worker on cuda:0 stopped: the device cuda:0 failed" in m for m in said), said
+
+
+OOM_MODEL = '''
+import torch
+
+
+def model():
+    raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (others hold the GPU)")
+'''
+
+
+def test_a_job_that_does_not_fit_as_it_is_made_ready_counts_a_try_not_the_jobs_end(tmp_path: Path) -> None:
+    """An out-of-memory while the model and the data were put on the device (another
+    process holding half a shared GPU) failed the job for good; at a point it counted one
+    try. It counts one try now too, and the device is freed for the next."""
+    folder = tmp_path / "mods"
+    folder.mkdir()
+    (folder / "oom_model.py").write_text(OOM_MODEL)
+    with Store.open_home(tmp_path / "home") as store:
+        spec = JobSpec(model="oom_model:model", data="digits", subset=50, x=parse_axis("-1:1:3")).validated()
+        job_id = submit_spec(store, with_import_path(spec, first=[folder]), unit_size=3, check=False)
+        worker = Worker(WorkerConfig(tmp_path / "home", "cpu"), store)
+        worker.worker_id = store.register_worker("cpu", os.getpid(), "here")
+        worker.keeper = LeaseKeeper(store, worker.worker_id, 60.0)
+        claim = store.claim_unit(worker.worker_id, lease_s=60)
+        assert claim is not None
+        worker.keeper.hold(claim)
+        worker.run_unit(claim)
+        assert store.get_job(job_id).state is not JobState.FAILED
+        (unit,) = store.units(job_id)
+        assert (unit.state, unit.attempts) == ("pending", 1)
+        assert (unit.last_error or "").startswith("out of memory making the job ready: model 'oom_model:model': "
+                                                  "model() failed: OutOfMemoryError: CUDA out of memory."), unit
