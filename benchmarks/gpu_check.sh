@@ -40,7 +40,8 @@ PY
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
 $PY -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name(0))" | tee -a "$OUT/gpu.txt"
 has tests && timeout "${TESTS_S:-200}" $PY -m pytest -q -p no:cacheprovider -m gpu tests/landscape/test_precision.py \
-  tests/landscape/test_fold.py tests/landscape/test_triton_conv.py 2>&1 | tail -12 | tee "$OUT/gpu_tests.txt"
+  tests/landscape/test_fold.py tests/landscape/test_triton_conv.py tests/scheduler/test_device_fault.py 2>&1 \
+  | tail -12 | tee "$OUT/gpu_tests.txt"
 # modes: precision (the Evaluator's defaults: on CUDA convolution + sum + ReLU as one cuDNN call,
 # the eager model replayed from CUDA graphs), then flags: u neither of those, c compiled, g compiled
 # with CUDA graphs, a max-autotune, n BatchNorm not folded, t lstui's Triton convolution (tf32, bf16;

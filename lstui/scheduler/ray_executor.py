@@ -98,8 +98,11 @@ class RemoteEvaluator:
 
         self.job_id, self.prepared = None, None  # one job's evaluator at a time
         if torch.cuda.is_available():
+            import gc
+
+            gc.collect()  # the last job's folded model sits in a reference cycle: freed first
             torch.cuda.empty_cache()
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = "cuda" if torch.cuda.is_available() else "cpu"  # Ray narrows CUDA_VISIBLE_DEVICES to its GPU
         self.prepared = prepare_job(JobSpec.from_dict(spec), Path(results_dir), device=device)
         self.job_id = job_id
         return list(self.prepared.notes)
