@@ -643,8 +643,12 @@ class Evaluator:
         n = inputs.numel()
         float_bytes = 4 * n
         raw_bytes = inputs.element_size() * n
+        # on a GPU, what this process's allocator holds cached counts as free: it is this
+        # process's to use (a job's data kept cached after the last job read as used)
         free = (
-            float(torch.cuda.mem_get_info(self.device)[0]) if self._cuda else _host_memory_available()
+            float(torch.cuda.mem_get_info(self.device)[0] + torch.cuda.memory_reserved(self.device)
+                  - torch.cuda.memory_allocated(self.device))
+            if self._cuda else _host_memory_available()
         )
         if float_bytes <= FLOAT_BUDGET * free:
             return "float"

@@ -418,22 +418,29 @@ class Worker:
                 self._flush(claim, buffer)
                 return
             start = time.perf_counter()
+            out_of_memory: str | None = None
             try:
                 result = self._evaluate(prepared, index)
             except Exception as exc:
                 self._flush(claim, buffer)
-                if _is_oom(exc):
-                    self._forget_prepared()  # a try again starts at the full batch, on a clean device
-                    self._timed(
-                        self.store.fail_unit,
-                        claim.unit_id,
-                        self.worker_id,
-                        f"out of memory at batch size 1: {first_line(exc)}",
-                        max_attempts=self.config.max_attempts,
-                    )
+                if not _is_oom(exc):
+                    self._end_if_device_broken(claim, exc)
+                    self._fail_job(claim, described(exc), traceback.format_exc())
                     return
-                self._end_if_device_broken(claim, exc)
-                self._fail_job(claim, described(exc), traceback.format_exc())
+                out_of_memory = first_line(exc)
+            if out_of_memory is not None:
+                # a try again starts at the full batch, on a clean device: freed here, out of
+                # the except block, whose traceback (and `prepared`) held the evaluator
+                del prepared
+                self._forget_prepared()
+                self._free_device()
+                self._timed(
+                    self.store.fail_unit,
+                    claim.unit_id,
+                    self.worker_id,
+                    f"out of memory at batch size 1: {out_of_memory}",
+                    max_attempts=self.config.max_attempts,
+                )
                 return
             self.stats.compute_s += time.perf_counter() - start
             self.stats.points += 1

@@ -125,3 +125,51 @@ def test_a_job_that_does_not_fit_as_it_is_made_ready_counts_a_try_not_the_jobs_e
         assert (unit.state, unit.attempts) == ("pending", 1)
         assert (unit.last_error or "").startswith("out of memory making the job ready: model 'oom_model:model': "
                                                   "model() failed: OutOfMemoryError: CUDA out of memory."), unit
+
+
+OOM_OFF_CENTRE = '''
+import torch
+from torch import nn
+
+
+class OffCentre(nn.Module):
+    """Runs at its own weights (the centre), and out of memory anywhere else: at every
+    batch, down to one sample."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(64, 10)
+        self.register_buffer("start", self.fc.weight.detach().clone(), persistent=False)
+
+    def forward(self, x):
+        if not torch.equal(self.fc.weight, self.start):
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 1.00 GiB")
+        return self.fc(x.flatten(1))
+
+
+def model():
+    torch.manual_seed(0)
+    return OffCentre()
+'''
+
+
+def test_a_point_out_of_memory_at_one_sample_counts_a_try_and_lets_the_evaluator_go(tmp_path: Path) -> None:
+    folder = tmp_path / "mods"
+    folder.mkdir()
+    (folder / "off_centre.py").write_text(OOM_OFF_CENTRE)
+    with Store.open_home(tmp_path / "home") as store:
+        spec = JobSpec(model="off_centre:model", data="digits", subset=50, x=parse_axis("-1:1:3"),
+                       fold_bn=False).validated()
+        job_id = submit_spec(store, with_import_path(spec, first=[folder]), unit_size=3, check=False)
+        worker = Worker(WorkerConfig(tmp_path / "home", "cpu"), store)
+        worker.worker_id = store.register_worker("cpu", os.getpid(), "here")
+        worker.keeper = LeaseKeeper(store, worker.worker_id, 60.0)
+        claim = store.claim_unit(worker.worker_id, lease_s=60)
+        assert claim is not None
+        worker.keeper.hold(claim)
+        worker.run_unit(claim)
+        assert store.get_job(job_id).state is not JobState.FAILED
+        (unit,) = store.units(job_id)
+        assert (unit.state, unit.attempts) == ("pending", 1)
+        assert (unit.last_error or "").startswith("out of memory at batch size 1: CUDA out of memory."), unit
+        assert not worker._prepared  # the evaluator let go, for a try on a clean device
