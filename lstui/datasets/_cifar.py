@@ -135,7 +135,28 @@ def batch_folder(kind: str, path: str) -> Path:
             f"{layout.kind} folder {folder} lacks {', '.join(missing)}; "
             f"expected {', '.join(layout.files)}"
         )
+    for name in layout.files:  # cut short, or not a batch: said at submit, not by a failed job
+        if (folder / name).is_file():
+            _check_whole(folder / name)
     return folder
+
+
+def _check_whole(path: Path) -> None:
+    """Refuse a batch file that cannot be a whole pickle, reading its first and last byte
+    only: a pickle of protocol 2 or more begins with 0x80 and every pickle ends with
+    ``.`` (STOP). A download cut short passed the names' check and failed its job later,
+    and again at each retry."""
+    try:
+        with path.open("rb") as handle:
+            first = handle.read(1)
+            if first:
+                handle.seek(-1, 2)
+            last = handle.read(1)
+    except OSError as exc:
+        raise DataError(f"{path} is not a readable CIFAR batch: {exc.strerror or exc}") from exc
+    if first != b"\x80" or last != b".":
+        raise DataError(f"{path} is not a readable CIFAR batch: it looks cut short or damaged "
+                        "(download and extract it again)")
 
 
 def has_test_batch(kind: str, folder: Path) -> bool:

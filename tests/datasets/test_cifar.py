@@ -119,6 +119,18 @@ def test_missing_batch_file_is_named(tmp_path):
         load_data(f"cifar10:{root}")
 
 
+@pytest.mark.parametrize("damage", ["cut", "junk", "empty"])
+def test_a_batch_cut_short_or_not_a_pickle_is_refused_by_the_probe_a_submit_makes(tmp_path, damage):
+    """A download cut short passed the names' check at submit and failed its job later
+    (and again at each retry)."""
+    root = write_cifar10(tmp_path, n_per_batch=20)
+    batch = root / CIFAR10_FOLDER / ("test_batch" if damage == "empty" else "data_batch_5")
+    whole = batch.read_bytes()
+    batch.write_bytes({"cut": whole[: len(whole) // 2], "junk": b"junk" + whole[4:], "empty": b""}[damage])
+    with pytest.raises(DataError, match=f"{batch} is not a readable CIFAR batch: it looks cut short or damaged"):
+        probe_data(f"cifar10:{root}")
+
+
 def test_a_folder_without_the_test_batch_has_a_train_split_only(tmp_path):
     root = write_cifar10(tmp_path, n_per_batch=2)
     (root / CIFAR10_FOLDER / "test_batch").unlink()
