@@ -378,7 +378,9 @@ def check_surf_name(job: JobRow, surf_name: str) -> None:
     stored = surf_name.replace("_err", "_acc")
     if stored not in computed:
         choices = [name for name in SURF_NAMES if name.replace("_err", "_acc") in computed]
-        raise BadInput(f"--surf-name {surf_name}: job {job.id} holds no {stored} "
+        # named as asked: "holds no test_acc" of a --surf-name test_err read as a typo
+        split = surf_name.split("_", 1)[0]
+        raise BadInput(f"--surf-name {surf_name}: job {job.id} computed no {split} split "
                        f"(its choices: {', '.join(choices)})")
 
 

@@ -187,7 +187,8 @@ def surface_values(surface: Any, key: str, source: str) -> tuple[Any, str]:
     split, what = key.split("_")
     stored = f"{split}_acc" if what == "err" else key  # no accuracy surfaces: see SURF_NAMES
     if stored not in surface.arrays:
-        raise BadInput(f"--surf-name {key}: {source} holds no {stored} "
+        drawn_from = f", from which {key} is drawn" if stored != key else ""
+        raise BadInput(f"--surf-name {key}: {source} holds no {stored}{drawn_from} "
                        f"(it holds {', '.join(sorted(surface.arrays))})")
     values = surface.values(stored)
     if what == "err":

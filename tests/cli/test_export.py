@@ -358,7 +358,7 @@ def test_error_surfaces_are_drawn_on_request_as_the_reference_s_surf_name(tmp_pa
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.glob("*.png")) == [
         f"s_train_err_{kind}.png" for kind in ("2dcontour", "2dcontourf", "2dheat", "3dsurface")]
-    for bad, says in (("test_err", "holds no test_acc"), ("train_acc", "choose from train_loss, test_loss")):
+    for bad, says in (("test_err", "holds no test_acc, from which test_err is drawn"), ("train_acc", "choose from train_loss, test_loss")):
         fresh = tmp_path / bad
         result = run_lstui("export", str(src), "--format", "png", "--surf-name", f"train_loss,{bad}",
                            "--out", str(fresh))

@@ -687,3 +687,17 @@ def test_an_empty_lstui_home_a_folder_of_checkpoints_and_a_plain_pickle_are_one_
                                    "torch.save file; --trust-checkpoint loads it with pickle if you trust the file")
     got, _, err = cli_in_process([*argv, "--trust-checkpoint"], home)
     assert got == 0 and "warning" not in err, err
+
+
+def test_bn_recompute_of_a_model_without_batchnorm_says_it_does_nothing(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    plain = tmp_path / "mlp.pt"
+    torch.save(build_model("mlp", input_shape=DIGITS).state_dict(), plain)
+    home = tmp_path / "home"
+    code, _, err = cli_in_process(["submit", "surface", "--model", "mlp", "--checkpoint", str(plain),
+                                   "--x", "-1:1:3", "--bn", "recompute"], home)
+    assert code == 0 and ("note: --bn recompute does nothing here: mlp.pt holds no BatchNorm statistics to "
+                          "re-estimate") in err, err
+    code, _, err = cli_in_process(["submit", "surface", "--checkpoint", str(_checkpoint(tmp_path, "cnn.pt")),
+                                   "--x", "-1:1:3", "--bn", "recompute"], home)
+    assert code == 0 and "does nothing" not in err, err

@@ -154,7 +154,7 @@ def test_show_draws_the_quantity_asked_for_and_refuses_one_the_job_lacks(lab: La
     for extra in ((), ("--json",), ("--no-plot",)):  # refused whatever is shown
         lacking = lab.cli("show", "2", "--surf-name", "test_err", *extra, check=False)
         assert lacking.returncode == 2 and lacking.stdout == ""
-        assert lacking.stderr.strip() == ("lstui: error: --surf-name test_err: job 2 holds no test_acc "
+        assert lacking.stderr.strip() == ("lstui: error: --surf-name test_err: job 2 computed no test split "
                                           "(its choices: train_loss, train_err)")
 
 
