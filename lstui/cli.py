@@ -528,10 +528,10 @@ def _say_job_notes(spec: JobSpec, device_type: str | None = None) -> None:
     fine = _steps_below_float32(spec)
     if fine:
         click.echo(f"note: {fine}", err=True)
-    centre = spec.checkpoint or (spec.checkpoints[-1] if spec.checkpoints else None)
-    if spec.bn == "recompute" and centre and not _has_running_statistics(centre, spec.trust_checkpoint):
+    model_file = spec.checkpoint or (spec.checkpoints[-1] if spec.checkpoints else None)
+    if spec.bn == "recompute" and model_file and not _has_running_statistics(model_file, spec.trust_checkpoint):
         # accepted in silence, every point paying for a pass over the training batches
-        click.echo(f"note: --bn recompute does nothing here: {Path(centre).name} holds no BatchNorm "
+        click.echo(f"note: --bn recompute does nothing here: {Path(model_file).name} holds no BatchNorm "
                    "statistics to re-estimate", err=True)
     if spec.kind == "surface":
         # an even count over a range symmetric about 0 (-1:1:2, -1:1:50) steps over it
