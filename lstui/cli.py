@@ -573,6 +573,10 @@ def _has_running_statistics(path: str, trust: bool) -> bool:
 
 def _submit_one(ctx: click.Context, kind: str, flags: dict[str, Any]) -> None:
     priority = flags.pop("priority", 0)
+    if (kind == "surface" and flags.get("y") is not None
+            and ctx.get_parameter_source("x") is click.core.ParameterSource.DEFAULT):
+        # `--y -1:1:5` alone queued 51×5 points: x's default, taken in silence
+        _LATER_NOTES.append(f"no --x given: x takes its default, {flags.get('x')}")
     _queue_and_report(ctx, spec_from_flags(kind, flags), priority)
 
 

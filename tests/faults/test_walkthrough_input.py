@@ -701,3 +701,12 @@ def test_bn_recompute_of_a_model_without_batchnorm_says_it_does_nothing(tmp_path
     code, _, err = cli_in_process(["submit", "surface", "--checkpoint", str(_checkpoint(tmp_path, "cnn.pt")),
                                    "--x", "-1:1:3", "--bn", "recompute"], home)
     assert code == 0 and "does nothing" not in err, err
+
+
+def test_a_y_given_without_x_names_xs_default(tmp_path: Path) -> None:
+    """`--y -1:1:5` alone queued 51×5 points, x's default taken in silence."""
+    home = tmp_path / "home"
+    code, _, err = cli_in_process(["submit", "surface", "--model", "mlp", "--y", "-1:1:5"], home)
+    assert code == 0 and "note: no --x given: x takes its default, -1:1:51" in err, err
+    code, _, err = cli_in_process(["submit", "surface", "--model", "mlp", "--x", "-1:1:51", "--y", "-1:1:5"], home)
+    assert code == 0 and "no --x given" not in err, err
