@@ -149,6 +149,12 @@ def export_surface(
     # every array of a file holds -1 at the same points: those not computed yet
     pending = ~surface.computed(keys[0] if keys else next(iter(surface.arrays)))
     if surface.ycoordinates is None:
+        # a 2D surface's options, ignored here without a word, as --loss-max is refused on 2D
+        for flag, value in (("--surf-name", surf_names), ("--vmin", vmin), ("--vmax", vmax),
+                            ("--vlevel", vlevel), ("--zmax", zmax)):
+            if value is not None:
+                raise BadInput(f"{flag} is for a 2D surface's figures; this surface is 1D (its curves "
+                               "draw every quantity; their loss axis: --loss-max, --log)")
         curves = {k: surface.values(k) for k in surface.arrays}
         interp = saved.get("kind") == "interp"
         if image_formats:

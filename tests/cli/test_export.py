@@ -631,3 +631,21 @@ def test_a_done_job_exported_again_into_its_deleted_folder_is_marked_written(tmp
     (job.results_dir / ".lstui-finished").unlink()
     assert run_lstui("export", str(job_id), "--out", str(tmp_path / "elsewhere"), home=home).returncode == 0
     assert not finish_marked(job)
+
+
+def test_a_2d_surfaces_options_given_for_a_1d_one_are_refused_not_ignored(tmp_path):
+    """`export --surf-name foo` or `--vmin 5 --vmax 1` of a 1D surface drew its curves and
+    exited 0, as if they had been taken (`--loss-max` of a 2D one is refused)."""
+    src = tmp_path / "line.h5"
+    with h5py.File(src, "w") as f:
+        f["dir_file"] = ""
+        f["xcoordinates"] = np.linspace(-1, 1, 5)
+        f["train_loss"] = np.linspace(1, 2, 5)
+    for option in (("--surf-name", "foo"), ("--vmin", "5"), ("--vmax", "1"), ("--vlevel", "0.5"), ("--zmax", "3")):
+        result = run_lstui("export", str(src), "--format", "png", *option, "--out", str(tmp_path / "o"))
+        assert result.returncode == 2, option
+        assert result.stderr.strip() == (f"lstui: error: {option[0]} is for a 2D surface's figures; this surface "
+                                         "is 1D (its curves draw every quantity; their loss axis: --loss-max, "
+                                         "--log)"), result.stderr
+    assert not (tmp_path / "o").exists()
+    assert run_lstui("export", str(src), "--format", "png", "--loss-max", "3", "--out", str(tmp_path / "o")).returncode == 0
