@@ -212,13 +212,12 @@ def cli(ctx: click.Context, home_text: str | None) -> None:
     Without a command, lstui opens its terminal app (the TUI) on the home's jobs."""
     given = ctx.get_parameter_source("home_text") is click.core.ParameterSource.COMMANDLINE
     flag = "--home" if given else "$LSTUI_HOME"
-    if home_text is not None and not home_text.strip():  # (Path("") would be the current folder)
-        raise click.UsageError(f"{flag} is empty; give a folder")
-    if home_text is None and os.environ.get("LSTUI_HOME") == "":
-        # click reads an empty variable as none: `LSTUI_HOME=$MISTYPED lstui submit …`
-        # queued into ~/.local/share/lstui without a word
-        raise click.UsageError("$LSTUI_HOME is set but empty; give a folder, or unset it for "
-                               "~/.local/share/lstui")
+    # click reads an empty variable as none: `LSTUI_HOME=$MISTYPED lstui submit …` queued
+    # into ~/.local/share/lstui without a word (a subcommand's --help is still shown)
+    empty_env = home_text is None and os.environ.get("LSTUI_HOME") == "" and "--help" not in sys.argv[1:]
+    if empty_env or (home_text is not None and not home_text.strip()):  # (Path("") would be the current folder)
+        raise click.UsageError("--home is empty; give a folder" if given else
+                               "$LSTUI_HOME is set but empty; give a folder, or unset it for ~/.local/share/lstui")
     home = Path(home_text) if home_text is not None else None
     try:
         not_folder = home is not None and home.exists() and not home.is_dir()
@@ -561,8 +560,9 @@ def _steps_below_float32(spec: JobSpec) -> str | None:
             if axis is not None and (axis.max - axis.min) / (axis.num - 1) < FLOAT32_STEP_NOTE_BELOW]
     if not fine:
         return None
-    return (f"{' and '.join(fine)} of the weights' scale: stepped in float32 (about 7 digits), the "
-            "weights change by their rounding only, and the surface shows that, not the loss's change")
+    return (f"{' and '.join(fine)} of the direction (scaled to the weights, or B − A): the weights, stepped "
+            "in float32 (about 7 digits), change by a few of its roundings at most, and the surface shows "
+            "those, not the loss's change")
 
 
 def _has_running_statistics(path: str, trust: bool) -> bool:
@@ -962,8 +962,8 @@ def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
     """A job's log lines (events)."""
     import time
 
-    from lstui.scheduler.daemon import daemon_status, finish_marked
-    from lstui.scheduler.follow import DAEMON_GONE_S, DAEMON_LOOK_S, FOLLOW_FILES_S
+    from lstui.scheduler.daemon import daemon_status
+    from lstui.scheduler.follow import DAEMON_GONE_S, DAEMON_LOOK_S, FOLLOW_FILES_S, files_to_come
     from lstui.store import FINISHED, JobState
     from lstui.views import format_event
 
@@ -990,9 +990,9 @@ def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
             if store.job_state(job_id) in FINISHED:
                 files_by = files_by or time.monotonic() + FOLLOW_FILES_S
                 ended = store.get_job(job_id)
-                # a job that ended with no point (failed as it started) has no files to come
-                nothing_to_write = ended.state is not JobState.DONE and not ended.done_points
-                if (nothing_to_write or finish_marked(ended) or time.monotonic() > files_by
+                # a job that ended with no point (failed as it started) has no files to come, nor
+                # a comparison's figure job (it drew them as it ran: it waited 60 s for a mark)
+                if (not files_to_come(ended) or time.monotonic() > files_by
                         or not daemon_status(store.path.parent).running):
                     for event in store.events(job_id, after_id=last):  # the lines written with the mark
                         if event.level != "debug" or debug:
@@ -1092,9 +1092,12 @@ def export(ctx: click.Context, target: str, formats: str, out: Path | None, dpi:
         with _store(ctx, existing=True) as store:
             job = store.get_job(job_id)
             check_exportable(job)
+            # a folder deleted since the job finished: written again here, and marked so (the
+            # daemon, which had handled the job, does not); one there is the daemon's to mark
+            gone = out is None and job.kind != "figure" and not Path(job.results_dir).is_dir()
             remove_stale_temporaries(out or job.results_dir)  # of an export killed half way
             paths = export_job(store, job, formats=fmt, out=out, **options)
-            if out is None and job.kind != "figure":  # its own folder holds its files now
+            if gone:
                 write_finish_mark(job)
         surface = None if job.kind == "figure" else Path(job.results_dir) / SURFACE_FILE
     else:

@@ -143,8 +143,8 @@ def batch_folder(kind: str, path: str) -> Path:
 
 def _check_whole(path: Path) -> None:
     """Refuse a batch file that cannot be a whole pickle, reading its first and last byte
-    only: a pickle of protocol 2 or more begins with 0x80 and every pickle ends with
-    ``.`` (STOP). A download cut short passed the names' check and failed its job later,
+    only: a pickle of protocol 2 or more begins with 0x80 (a dict of protocol 0 or 1 with
+    ``(`` or ``}``) and every pickle ends with ``.`` (STOP). A download cut short passed the names' check and failed its job later,
     and again at each retry."""
     try:
         with path.open("rb") as handle:
@@ -154,7 +154,7 @@ def _check_whole(path: Path) -> None:
             last = handle.read(1)
     except OSError as exc:
         raise DataError(f"{path} is not a readable CIFAR batch: {exc.strerror or exc}") from exc
-    if first != b"\x80" or last != b".":
+    if first not in (b"\x80", b"(", b"}") or last != b".":  # protocol 2+, or 0 and 1's dict
         raise DataError(f"{path} is not a readable CIFAR batch: it looks cut short or damaged "
                         "(download and extract it again)")
 

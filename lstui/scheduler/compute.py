@@ -141,8 +141,9 @@ def make_directions(spec: JobSpec, model: torch.nn.Module, data: LandscapeData) 
         other = build_centre(spec, data, path)
         direction = target_direction(centre, [t.cpu() for t in model_tensors(other, spec.dir_type)])
         if all(not bool(t.any()) for t in direction):
+            hint = "; --dir-type states moves BatchNorm's statistics too" if spec.dir_type == "weights" else ""
             raise SpecError(f"{flag} {path}: the direction towards it is zero (its {spec.dir_type} are "
-                            "--checkpoint's); give another checkpoint")
+                            f"--checkpoint's{hint}); give another checkpoint")
         return direction
 
     if spec.kind == "interp":

@@ -96,19 +96,30 @@ def _check_model_files(spec: JobSpec, probe: DataProbe | None) -> None:
         _check_dir_file(spec, model)
 
 
+BN_STATISTICS = ("running_mean", "running_var", "num_batches_tracked")
+"""The state dict entries of BatchNorm's statistics, which ``weights`` directions leave."""
+
+
 def _refuse_same_models(spec: JobSpec, states: dict[str, Any]) -> None:
     """Refuse an end or direction that is the model it starts from, in another file (a
     copy of A given as B: a flat curve, with no word why; only the same path was refused),
     and two targets that are one model (the plane's two directions one)."""
     import torch
 
-    def same(a: str | None, b: str | None) -> bool:
+    def moved(key: str) -> bool:
+        """Whether the direction moves this entry: weights directions leave BatchNorm's
+        statistics (buffers) where they are."""
+        return spec.dir_type != "weights" or not key.endswith(BN_STATISTICS)
+
+    def same(a: str | None, b: str | None, *, all_of_them: bool = False) -> bool:
         if a is None or b is None or a not in states or b not in states:
             return False
         x, y = states[a], states[b]
         if not isinstance(x, dict) or not isinstance(y, dict) or x.keys() != y.keys():
             return False
         for key, value in x.items():
+            if not (all_of_them or moved(key)):
+                continue
             other = y[key]
             if isinstance(value, torch.Tensor) and isinstance(other, torch.Tensor):
                 if value.shape != other.shape or value.dtype != other.dtype or not torch.equal(value, other):
@@ -124,8 +135,13 @@ def _refuse_same_models(spec: JobSpec, states: dict[str, Any]) -> None:
         if same(path, base):
             why = ("the two directions would be one" if base_flag == "--target"
                    else "the direction towards it would be zero")
-            what = (f"{flag} is the {base_flag} file itself" if path == base else
-                    f"{flag} {path} holds the same model as {base_flag} {base} (every tensor equal)")
+            if path == base:
+                what = f"{flag} is the {base_flag} file itself"
+            elif same(path, base, all_of_them=True):
+                what = f"{flag} {path} holds the same model as {base_flag} {base} (every tensor equal)"
+            else:  # B's statistics recomputed, say: states directions move those
+                what = (f"{flag} {path} holds the weights of {base_flag} {base}, with other BatchNorm "
+                        "statistics (--dir-type states moves those too)")
             raise SpecError(f"{what}: {why}; give another checkpoint")
 
 

@@ -382,8 +382,10 @@ class Worker:
             self._idle(self._space_wait)
             return
         except LstuiError as exc:  # one line; what a person's code raised under it, whole, as detail
-            under = exc.__cause__ or exc.__context__  # (a factory's model built on the GPU)
-            if under is None or not _is_oom(under):
+            # a factory's model built on the GPU: lstui's line about the out-of-memory under
+            # it (said `from None`); not an error raised while one was handled (a fallback's)
+            under = exc.__cause__ or exc.__context__
+            if under is None or not _is_oom(under) or "out of memory" not in str(exc).lower():
                 self._end_if_device_broken(claim, exc)  # (a model's first samples met the device's error)
                 self._fail_job(claim, str(exc), traceback.format_exc() if exc.__cause__ is not None else None)
                 return

@@ -293,6 +293,15 @@ def test_a_diverged_interpolation_says_so_once_in_its_log(tmp_path, daemon_home)
         (interp,) = [store.get_job(i) for i in ids if store.get_job(i).kind == "interp"]
         said = [e.message for e in store.events(interp.id) if "NaN" in e.message]
     assert len(said) == 1 and said[0].startswith("2 of 3 points"), said
+    # the figure job drew its figures as it ran: `logs -f` of it ends at once (it waited
+    # the minute given to a daemon's files for a mark no daemon writes of it)
+    import time
+
+    with Store.open_home(daemon_home) as store:
+        (figures,) = [i for i in ids if store.get_job(i).kind == "figure"]
+    began = time.monotonic()
+    follow = run_lstui("logs", str(figures), "-f", home=daemon_home, timeout=120)
+    assert follow.returncode == 0 and time.monotonic() - began < 20, (follow.stderr, time.monotonic() - began)
 
 
 def test_the_sharpness_table_says_a_diverged_point_and_never_steps_over_it():

@@ -627,9 +627,11 @@ def test_a_done_job_exported_again_into_its_deleted_folder_is_marked_written(tmp
     assert finish_marked(job) and (job.results_dir / "surface.h5").is_file()
     shown = run_lstui("show", str(job_id), "--no-plot", home=home).stdout
     assert "not there" not in shown and "being written" not in shown and "not written" not in shown, shown
-    # into another folder: its own is not marked by it
+    # into another folder, or into its own folder there: the daemon's to mark (an export
+    # of svg alone right after the finish ended `submit --wait` before its png and pdf)
     (job.results_dir / ".lstui-finished").unlink()
     assert run_lstui("export", str(job_id), "--out", str(tmp_path / "elsewhere"), home=home).returncode == 0
+    assert run_lstui("export", str(job_id), "--format", "svg", home=home).returncode == 0
     assert not finish_marked(job)
 
 

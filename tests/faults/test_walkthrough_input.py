@@ -568,8 +568,8 @@ def test_a_grid_finer_than_float32_steps_the_weights_says_so(tmp_path: Path) -> 
     code, _, err = cli_in_process(["submit", "surface", "--model", "mlp", "--x", "0:1e-12:5",
                                    "--y", "-1:1:3"], home)
     assert code == 0
-    assert ("note: --x 0:1e-12:5 steps by 2.5e-13 of the weights' scale: stepped in float32 (about 7 "
-            "digits), the weights change by their rounding only") in err
+    assert ("note: --x 0:1e-12:5 steps by 2.5e-13 of the direction (scaled to the weights, or B − A): the "
+            "weights, stepped in float32 (about 7 digits), change by a few of its roundings at most") in err
     assert "--y" not in err.split("float32")[0]
     for grid in (["--x", "0:1e-4:5"], ["--x", "0:1e-12:5", "--norm", "none"]):  # fine enough; unit directions
         code, _, err = cli_in_process(["submit", "surface", "--model", "mlp", *grid], home)
@@ -632,11 +632,22 @@ def test_a_copy_of_the_centre_given_as_the_other_end_is_refused_by_submit_run_an
     out = tmp_path / "out"
     line = _fails(home, "run", "surface", "--model", "cnn", "--subset", "64", "--checkpoint", str(a),
                   "--target", str(copy), "--x", "-1:1:3", "--out", str(out))
-    assert line.endswith(f"--target {copy}: the direction towards it is zero (its weights are --checkpoint's); "
-                         "give another checkpoint"), line
+    assert line.endswith(f"--target {copy}: the direction towards it is zero (its weights are --checkpoint's; "
+                         "--dir-type states moves BatchNorm's statistics too); give another checkpoint"), line
     assert not out.exists()
     assert not listed_jobs(home)
     _submit(home, "--model", "cnn", "--checkpoint", str(a), "--target", str(b), "--x", "-1:1:3")  # another model
+    # A with other BatchNorm statistics: weights directions do not move them, states ones do
+    state = torch.load(a)["state_dict"]
+    recomputed = tmp_path / "a_recomputed.pt"
+    torch.save({k: (v + 1 if k.endswith("running_mean") else v) for k, v in state.items()}, recomputed)
+    ends = ("--model", "cnn", "--checkpoint", str(a), "--checkpoint-b", str(recomputed))
+    line = _fails(home, "submit", "interp", *ends, "--dir-type", "weights")
+    assert line == (f"lstui: error: --checkpoint-b {recomputed} holds the weights of --checkpoint {a}, with other "
+                    "BatchNorm statistics (--dir-type states moves those too): the direction towards it would be "
+                    "zero; give another checkpoint")
+    code, _, err = cli_in_process(["submit", "interp", *ends], home)
+    assert code == 0, err
 
 
 def test_show_names_an_interpolations_b_and_a_surfaces_targets(tmp_path: Path) -> None:
