@@ -9,11 +9,14 @@ trusts them.
 
 from __future__ import annotations
 
+import io
+import pickle
 import re
 import warnings
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -50,19 +53,23 @@ def load_checkpoint(path: str | Path, *, trust: bool = False) -> dict[str, torch
         raise CheckpointError(f"checkpoint {str(file)!r} does not exist")
     if file.is_dir():
         raise CheckpointError(f"checkpoint {str(file)!r} is a directory, not a file")
+    plain = _plain_pickle(file)
     try:
-        with warnings.catch_warnings():  # torch's "Detected pickle protocol 4 … file an issue" of a plain pickle
-            warnings.filterwarnings("ignore", message="Detected pickle protocol")
-            stored = torch.load(file, map_location="cpu", weights_only=not trust)
+        if plain and trust:  # (torch.load unpickles it whole as its "magic number", then fails)
+            stored = _load_plain_pickle(file)
+        else:
+            with warnings.catch_warnings():  # torch's "Detected pickle protocol 4 … file an issue"
+                warnings.filterwarnings("ignore", message="Detected pickle protocol")
+                stored = torch.load(file, map_location="cpu", weights_only=not trust)
+    except CheckpointError:
+        raise
     except Exception as error:  # any failure to read means the file is not usable
-        if not _plain_pickle(file):
-            raise CheckpointError(_unreadable(file, error, trust)) from error
-        if not trust:  # its tensors are pickled objects: it cannot be read as tensors only
+        if plain:  # its tensors are pickled objects: it cannot be read as tensors only
             raise CheckpointError(
                 f"checkpoint {str(file)!r} is a plain pickle (pickle.dump), not a torch.save file; "
                 "--trust-checkpoint loads it with pickle if you trust the file"
             ) from error
-        stored = _load_plain_pickle(file)
+        raise CheckpointError(_unreadable(file, error, trust)) from error
     state = strip_wrapper_prefixes(_find_state_dict(stored, file))
     _check_has_data(state, file)
     _check_no_nan(state, file)
@@ -116,31 +123,40 @@ _REASON_CHARS = 120
 _PICKLE_CUT_SHORT = ("unexpected EOF", "pickle data was truncated", "Ran out of input")
 
 
-_LEGACY_TORCH_HEAD = b"\x80\x02\x8a\x0a"
-"""How a legacy (pickle, before zip) ``torch.save`` file begins: its magic number,
-pickled first with protocol 2; a plain ``pickle.dump`` of a state dict begins otherwise."""
+_LEGACY_TORCH_MAGIC = b"\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
+"""How a legacy (pickle, before zip) ``torch.save`` file begins, after the pickle's
+protocol (and, from protocol 4, frame) opcodes: its magic number, pickled as a long. A
+plain ``pickle.dump`` of a state dict has none."""
 
 
 def _plain_pickle(file: Path) -> bool:
-    """Whether ``file`` is a pickle that ``torch.save`` did not write (``pickle.dump`` of a
-    state dict: torch.load says "Invalid magic number", or, tensors only, "Unsupported
-    operand", and ``--trust-checkpoint`` was a dead end)."""
+    """Whether ``file`` is a pickle (protocol 2 or later) that ``torch.save`` did not write
+    (``pickle.dump`` of a state dict: torch.load said "Invalid magic number", or, tensors
+    only, "Unsupported operand", and ``--trust-checkpoint`` was a dead end)."""
     try:
         with file.open("rb") as handle:
-            head = handle.read(len(_LEGACY_TORCH_HEAD))
+            head = handle.read(32)
     except OSError:
         return False
-    return head.startswith(b"\x80") and head != _LEGACY_TORCH_HEAD
+    return head.startswith(b"\x80") and _LEGACY_TORCH_MAGIC not in head
+
+
+class _CpuUnpickler(pickle.Unpickler):
+    """A plain pickle's tensors onto the CPU: pickled by themselves, each is a
+    ``torch.save`` of its storage, loaded where it was saved from (a GPU, on a machine
+    that may have none)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == ("torch.storage", "_load_from_bytes"):
+            return lambda data: torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
+        return super().find_class(module, name)
 
 
 def _load_plain_pickle(file: Path) -> object:
-    """A trusted plain pickle's object; its tensors as their pickles made them (on the
-    device they were saved from: put on the CPU where the model takes them)."""
-    import pickle
-
+    """A trusted plain pickle's object, its tensors on the CPU."""
     try:
         with file.open("rb") as handle:
-            return pickle.load(handle)  # noqa: S301 - the person vouched for the file (--trust-checkpoint)
+            return _CpuUnpickler(handle).load()  # the person vouched for the file (--trust-checkpoint)
     except Exception as error:
         raise CheckpointError(f"{str(file)!r} is not a readable pickle ({described(error)[:_REASON_CHARS]})") from error
 

@@ -698,6 +698,14 @@ def test_an_empty_lstui_home_a_folder_of_checkpoints_and_a_plain_pickle_are_one_
                                    "torch.save file; --trust-checkpoint loads it with pickle if you trust the file")
     got, _, err = cli_in_process([*argv, "--trust-checkpoint"], home)
     assert got == 0 and "warning" not in err, err
+    # torch.save's own legacy format, pickled with protocol 4: not taken for a plain pickle
+    import argparse
+
+    legacy = tmp_path / "legacy.pt"
+    torch.save({"state_dict": torch.load(plain.with_name("a.pt"))["state_dict"], "args": argparse.Namespace(lr=0.1)},
+               legacy, _use_new_zipfile_serialization=False, pickle_protocol=4)
+    line = _fails(home, *[str(legacy) if a == str(plain) else a for a in argv])
+    assert "plain pickle" not in line and "--trust-checkpoint loads it" in line, line
 
 
 def test_bn_recompute_of_a_model_without_batchnorm_says_it_does_nothing(tmp_path: Path) -> None:
