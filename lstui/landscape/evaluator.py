@@ -562,6 +562,10 @@ class Evaluator:
             )
             self.cuda_graphs = self._cuda and cuda_graphs is not False
             self._graphs: dict[tuple[object, ...], tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor]] = {}
+            # a shape whose capture had no finite output to check: eager calls to go before the
+            # next try, and how many the last wait was (doubling: a worker in a diverged
+            # corner paid a capture, 4 forward passes, at every batch)
+            self._capture_wait: dict[tuple[object, ...], tuple[int, int]] = {}
 
             self.compile_mode = compile
             self.inductor_mode = compile_mode
@@ -943,8 +947,12 @@ class Evaluator:
         key = (tuple(xb.shape), xb.stride(), xb.dtype)
         entry = self._graphs.get(key)
         if entry is None:
+            left, last = self._capture_wait.get(key, (0, 0))
+            if left > 0:
+                self._capture_wait[key] = (left - 1, last)
+                return self._forward_model(xb)
             try:
-                entry = self._capture(xb)
+                captured = self._capture(xb)
             except Exception as exc:  # a forward pass that syncs with the host, or reads it
                 if is_out_of_memory(exc):
                     raise
@@ -953,23 +961,26 @@ class Evaluator:
                 self.cuda_graphs = False
                 self._graphs.clear()
                 return self._forward_model(xb)
-            if entry is None:  # a point whose every output diverged: captured at a later one
-                return self._forward_model(xb)
-            self._graphs[key] = entry
+            if isinstance(captured, torch.Tensor):  # every output diverged: captured at a later call
+                wait = min(64, 2 * last or 1)
+                self._capture_wait[key] = (wait, wait)
+                return captured  # the eager outputs the capture's warm-up computed
+            self._capture_wait.pop(key, None)
+            self._graphs[key] = entry = captured
         graph, static_in, static_out = entry
         static_in.copy_(xb)
         graph.replay()
         return static_out
 
-    def _capture(self, xb: torch.Tensor) -> tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor] | None:
+    def _capture(self, xb: torch.Tensor) -> tuple[torch.cuda.CUDAGraph, torch.Tensor, torch.Tensor] | torch.Tensor:
         """A graph of the eager model for ``xb``'s shape, checked once against the eager
         outputs: a graph holds a forward pass's Python as it ran at capture, so a model
         whose outputs depend on more than its tensors is not replayed.
 
         Outputs NaN or infinite (a diverged point: a grid's corner, an interpolation
         past B) are checked for being so at the same places, the rest for being close;
-        None when none is finite (nothing to check: captured again at a later call).
-        A NaN failed the check, and turned graphs off for the rest of the job."""
+        when none is finite (nothing to check), the eager outputs, a later call capturing
+        again. A NaN failed the check, and turned graphs off for the rest of the job."""
         static_in = xb.clone()
         side = torch.cuda.Stream(self.device)
         side.wait_stream(torch.cuda.current_stream(self.device))
@@ -984,7 +995,7 @@ class Evaluator:
         graph.replay()
         same = replay_matches(eager, static_out)
         if same is None:
-            return None
+            return eager
         if not same:
             raise RuntimeError("the replayed graph's outputs differ from the eager model's")
         return graph, static_in, static_out
