@@ -19,7 +19,7 @@ from lstui.scheduler.imports import with_import_path
 from lstui.scheduler.submit import submit_spec
 from lstui.scheduler.worker import DeviceFault, LeaseKeeper, Worker, WorkerConfig
 from lstui.spec import JobSpec
-from lstui.store import JobState, Store
+from lstui.store import JobState, Store, UnitRow
 
 BAD_MODEL = '''
 import torch
@@ -103,15 +103,16 @@ def model():
 '''
 
 
-def test_a_job_that_does_not_fit_as_it_is_made_ready_counts_a_try_not_the_jobs_end(tmp_path: Path) -> None:
-    """An out-of-memory while the model and the data were put on the device (another
-    process holding half a shared GPU) failed the job for good; at a point it counted one
-    try. It counts one try now too, and the device is freed for the next."""
+def _run_one_unit(tmp_path: Path, module: str, source: str, **settings: object) -> tuple[Worker, UnitRow]:
+    """Queue a 3-point job of the model ``module:model`` (its ``source``), run its unit in
+    a worker of this process on the CPU, and return the worker and the unit after; the
+    job must not have failed."""
     folder = tmp_path / "mods"
     folder.mkdir()
-    (folder / "oom_model.py").write_text(OOM_MODEL)
+    (folder / f"{module}.py").write_text(source)
     with Store.open_home(tmp_path / "home") as store:
-        spec = JobSpec(model="oom_model:model", data="digits", subset=50, x=parse_axis("-1:1:3")).validated()
+        spec = JobSpec(model=f"{module}:model", data="digits", subset=50, x=parse_axis("-1:1:3"),
+                       **settings).validated()  # type: ignore[arg-type]
         job_id = submit_spec(store, with_import_path(spec, first=[folder]), unit_size=3, check=False)
         worker = Worker(WorkerConfig(tmp_path / "home", "cpu"), store)
         worker.worker_id = store.register_worker("cpu", os.getpid(), "here")
@@ -122,9 +123,17 @@ def test_a_job_that_does_not_fit_as_it_is_made_ready_counts_a_try_not_the_jobs_e
         worker.run_unit(claim)
         assert store.get_job(job_id).state is not JobState.FAILED
         (unit,) = store.units(job_id)
-        assert (unit.state, unit.attempts) == ("pending", 1)
-        assert (unit.last_error or "").startswith("out of memory making the job ready: model 'oom_model:model': "
-                                                  "model() failed: OutOfMemoryError: CUDA out of memory."), unit
+    return worker, unit
+
+
+def test_a_job_that_does_not_fit_as_it_is_made_ready_counts_a_try_not_the_jobs_end(tmp_path: Path) -> None:
+    """An out-of-memory while the model and the data were put on the device (another
+    process holding half a shared GPU) failed the job for good; at a point it counted one
+    try. It counts one try now too, and the device is freed for the next."""
+    _, unit = _run_one_unit(tmp_path, "oom_model", OOM_MODEL)
+    assert (unit.state, unit.attempts) == ("pending", 1)
+    assert (unit.last_error or "").startswith("out of memory making the job ready: model 'oom_model:model': "
+                                              "model() failed: OutOfMemoryError: CUDA out of memory."), unit
 
 
 OOM_OFF_CENTRE = '''
@@ -154,22 +163,7 @@ def model():
 
 
 def test_a_point_out_of_memory_at_one_sample_counts_a_try_and_lets_the_evaluator_go(tmp_path: Path) -> None:
-    folder = tmp_path / "mods"
-    folder.mkdir()
-    (folder / "off_centre.py").write_text(OOM_OFF_CENTRE)
-    with Store.open_home(tmp_path / "home") as store:
-        spec = JobSpec(model="off_centre:model", data="digits", subset=50, x=parse_axis("-1:1:3"),
-                       fold_bn=False).validated()
-        job_id = submit_spec(store, with_import_path(spec, first=[folder]), unit_size=3, check=False)
-        worker = Worker(WorkerConfig(tmp_path / "home", "cpu"), store)
-        worker.worker_id = store.register_worker("cpu", os.getpid(), "here")
-        worker.keeper = LeaseKeeper(store, worker.worker_id, 60.0)
-        claim = store.claim_unit(worker.worker_id, lease_s=60)
-        assert claim is not None
-        worker.keeper.hold(claim)
-        worker.run_unit(claim)
-        assert store.get_job(job_id).state is not JobState.FAILED
-        (unit,) = store.units(job_id)
-        assert (unit.state, unit.attempts) == ("pending", 1)
-        assert (unit.last_error or "").startswith("out of memory at batch size 1: CUDA out of memory."), unit
-        assert not worker._prepared  # the evaluator let go, for a try on a clean device
+    worker, unit = _run_one_unit(tmp_path, "off_centre", OOM_OFF_CENTRE, fold_bn=False)
+    assert (unit.state, unit.attempts) == ("pending", 1)
+    assert (unit.last_error or "").startswith("out of memory at batch size 1: CUDA out of memory."), unit
+    assert not worker._prepared  # the evaluator let go, for a try on a clean device
