@@ -1428,7 +1428,7 @@ def compare(ctx: click.Context, checkpoints: tuple[str, ...], curve_x: str, surf
         if not Path(checkpoint).expanduser().is_file():
             what = "is a folder" if Path(checkpoint).expanduser().is_dir() else "no such file"
             raise SpecError(f"checkpoint {checkpoint!r}: {what}")
-    from lstui.scheduler.compare import off_grid_distances, off_grid_names
+    from lstui.scheduler.compare import left_out_distances, off_grid_distances, off_grid_names
 
     base = JobSpec(**flags).validated()
     axis = parse_axis(surface_grid, "--surface")
@@ -1438,6 +1438,11 @@ def compare(ctx: click.Context, checkpoints: tuple[str, ...], curve_x: str, surf
         click.echo(f"note: --x {curve_x} has no points at {off_grid_names(off_grid)}: the sharpness "
                    "table interpolates those values between grid points (a point every 0.05, as "
                    "-1:1:41 has, gives them exactly)", err=True)
+    left_out = left_out_distances(curve_axis.coordinates)
+    if left_out:  # a value there would be drawn from L(0): a share of the next Δloss, no measure
+        click.echo(f"note: --x {curve_x} has no point between the centre and {off_grid_names(left_out)}: "
+                   "the sharpness table leaves those columns out (a point every 0.05, as -1:1:41 has, "
+                   "gives them)", err=True)
     with _store(ctx) as store:
         plan = queue_comparison(
             store, list(checkpoints), base,

@@ -168,7 +168,7 @@ def sharpness(
     centre = _value_at(x, loss, 0.0)
     out: dict[str, float | None] = {"loss@0": centre}
     for d in distances:
-        sides = [_value_at(x, loss, s) for s in (-d, d) if x.min() <= s <= x.max()]
+        sides = [_value_at(x, loss, s) for s in (-d, d) if x.min() <= s <= x.max() and not _from_centre(x, s)]
         if not sides:
             out[f"Δloss@{d:g}"] = None
         elif not math.isfinite(centre):  # an increase from a diverged centre is no number (not −inf)
@@ -193,6 +193,30 @@ _ON_GRID = 1e-9
 """How near a grid point a distance of the table must be to be that point."""
 
 
+def _from_centre(x: np.ndarray, at: float) -> bool:
+    """Whether ``at``, off grid ``x``, lies between the centre and the first point beyond
+    it: its value would be drawn straight from L(0), and its Δloss be a fixed share of the
+    next one's (Δloss@0.25 = Δloss@0.5 / 2 on -1:1:5), which says nothing of the
+    curvature there. The table leaves it out ("–")."""
+    if at == 0.0 or np.isclose(x, at, rtol=0, atol=_ON_GRID).any():
+        return False
+    i = int(np.searchsorted(x, at))
+    lower, upper = float(x[max(i - 1, 0)]), float(x[min(i, x.size - 1)])
+    return lower <= 0.0 <= upper
+
+
+def left_out_distances(x: np.ndarray, distances: Sequence[float] = SHARPNESS_DISTANCES) -> list[float]:
+    """The distances of the table whose every side inside grid ``x`` lies between the
+    centre and its neighbour (:func:`_from_centre`): no value, "–"."""
+    x = np.asarray(x, dtype=np.float64)
+    out = []
+    for d in distances:
+        inside = [s for s in (-d, d) if x.min() - _ON_GRID <= s <= x.max() + _ON_GRID]
+        if inside and all(_from_centre(x, s) for s in inside):
+            out.append(d)
+    return out
+
+
 def off_grid_distances(x: np.ndarray, distances: Sequence[float] = SHARPNESS_DISTANCES) -> list[float]:
     """The distances of the sharpness table whose values are interpolated: 0 (``loss@0``,
     from which every Δloss is measured) or a ±d inside grid ``x`` that is not one of its
@@ -202,7 +226,7 @@ def off_grid_distances(x: np.ndarray, distances: Sequence[float] = SHARPNESS_DIS
     lo, hi = float(x.min()), float(x.max())
     out = []
     for d in (0.0, *distances):
-        inside = [s for s in (-d, d) if lo - _ON_GRID <= s <= hi + _ON_GRID]
+        inside = [s for s in (-d, d) if lo - _ON_GRID <= s <= hi + _ON_GRID and (d == 0 or not _from_centre(x, s))]
         if any(not np.isclose(x, s, rtol=0, atol=_ON_GRID).any() for s in inside):
             out.append(d)
     return out
@@ -303,6 +327,12 @@ def run_figure_job(
             store.add_event(figure_job, "info", f"{label}: the loss at {off_grid_names(off_grid)} "
                             "is interpolated between the curve's grid points (a grid with a point every "
                             "0.05, like -1:1:41, has them)")
+        left_out = left_out_distances(s.xcoordinates)
+        if left_out and figure_job is not None:
+            store.add_event(figure_job, "info", f"{label}: the table leaves out Δloss at "
+                            f"{off_grid_names(left_out)}: no grid point lies between the centre and it, and a "
+                            "value drawn from L(0) would be a share of the next one's (a grid with a point "
+                            "every 0.05, like -1:1:41, has them)")
         diverged = [d for d in (0.0, *SHARPNESS_DISTANCES)
                     if any(not math.isfinite(_value_at(s.xcoordinates, loss, t))
                            for t in {-d, d} if s.xcoordinates.min() <= t <= s.xcoordinates.max())]

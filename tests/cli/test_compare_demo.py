@@ -58,7 +58,9 @@ def test_figure_job_waits_for_its_dependencies_then_draws_one_scale(tmp_path, da
     a, b = _checkpoints(tmp_path)
     queued = run_lstui("compare", str(a), str(b), *COMPARE, "--labels", "small,large", home=daemon_home)
     assert queued.returncode == 0, queued.stderr
-    assert "note: --x -1:1:5 has no points at ±0.25: the sharpness table interpolates" in queued.stderr
+    # ±0.25 lies between the centre and 0.5: its value would be drawn from L(0), Δloss@0.5 / 2
+    assert ("note: --x -1:1:5 has no point between the centre and ±0.25: the sharpness table leaves those "
+            "columns out") in queued.stderr
     ids = [int(line) for line in queued.stdout.split()]
     assert len(ids) == 1 + 2 + 2 + 1
     with Store.open_home(daemon_home) as store:
@@ -92,10 +94,11 @@ def test_figure_job_waits_for_its_dependencies_then_draws_one_scale(tmp_path, da
     assert all(r["weight norm"] > 0 for r in rows)
     with Store.open_home(daemon_home) as store:  # the curves' grid -1:1:5 lacks ±0.25: said
         said = [e.message for e in store.events(ids[-1])]
-    assert any("small: the loss at ±0.25 is interpolated" in m for m in said), said
-    assert [r["interpolated"] for r in rows] == ["Δloss@0.25"] * 2  # and in the table itself
+    # between the centre and 0.5 it would be drawn from L(0), Δloss@0.5 / 2: left out ("–")
+    assert any("small: the table leaves out Δloss at ±0.25" in m for m in said), said
+    assert [r["Δloss@0.25"] for r in rows] == [None, None] and all(r["Δloss@0.5"] is not None for r in rows)
     assert (results / "sharpness.csv").read_text().splitlines()[0].endswith(
-        ",weight norm,interpolated,checkpoint,L,data,norm,ignore,seed")
+        ",weight norm,checkpoint,L,data,norm,ignore,seed")
     # what each row is of, for whoever reads the files later; not drawn, not shown
     assert [(r["checkpoint"], r["L"], r["norm"], r["ignore"]) for r in rows] == [
         (str(a), "train_loss", "filter", "biasbn"), (str(b), "train_loss", "filter", "biasbn")]
@@ -275,6 +278,14 @@ def test_the_sharpness_distances_are_points_of_compare_s_default_grid():
     assert off_grid_distances(np.linspace(0, 1, 11)) == [0.25]
     # the centre, from which every Δloss is measured, was interpolated without a word
     assert off_grid_distances(np.linspace(-1, 1, 40)) == [0.0, 0.25, 0.5]
+    # between the centre and its neighbour a value is drawn from L(0): not interpolated, left out
+    from lstui.scheduler.compare import left_out_distances, sharpness
+
+    assert (off_grid_distances(np.linspace(-1, 1, 5)), left_out_distances(np.linspace(-1, 1, 5))) == ([], [0.25])
+    assert left_out_distances(np.linspace(-1, 1, 41)) == [] and left_out_distances(np.linspace(0, 1, 11)) == []
+    assert left_out_distances(np.linspace(-1, 1, 4)) == [0.25]  # the centre itself between ±1/3
+    x = np.linspace(-1, 1, 5)
+    assert sharpness(x, 10 * x**2)["Δloss@0.25"] is None
     assert "[default: -1:1:41]" in run_lstui("compare", "--help").stdout
 
 
