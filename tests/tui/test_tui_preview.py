@@ -287,6 +287,39 @@ def test_row_ticks_give_a_flat_curve_one_label_on_its_own_row() -> None:
             assert row == pytest.approx((rows - 1) // 2), "on a row, the middle one"
 
 
+@pytest.mark.parametrize("size", [(80, 24), (70, 40)])
+def test_the_lines_under_a_wide_map_are_all_in_the_panel(tmp_path: Path, size: tuple[int, int]) -> None:
+    """A wide map (a trajectory's grid) puts its lines under the map and the colour bar;
+    the bar took the panel's whole height, and the lines after "points" ran under the key
+    bar: "+ centre", "* min … at", "• trajectory" were not seen."""
+    home = tmp_path / "home"
+    xs, ys = np.linspace(-8, 2, 41), np.linspace(-1, 1, 5)
+    with Store.open_home(home) as store:
+        worker = store.register_worker("cpu", 1, "here")
+        job = store.add_job(kind="surface", name="wide", spec={"x": "-8:2:41", "y": "-1:1:5", "split": "train"},
+                            total_points=xs.size * ys.size, units=[list(range(xs.size * ys.size))],
+                            results_root=home / "results")
+        claim = store.claim_unit(worker, 60, job_ids=[job])
+        assert claim is not None
+        store.write_points(claim.unit_id, worker, [
+            PointRow(i, 0.1 * np.exp(0.6 * abs(xs[i % xs.size] + 3)) + ys[i // xs.size] ** 2, 90.0)
+            for i in range(xs.size * ys.size)])
+        assert store.complete_unit(claim.unit_id, worker)
+
+    async def drive() -> None:
+        app = fixed_app(home)
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            await select_job(pilot, job)
+            await wait_for(pilot, lambda: app.main.preview.surface.display, 5, "the surface")
+            await pilot.pause(0.3)
+            text = "\n".join(screen_text(app))
+            for said in ("job 1 · wide", "points", "+ centre", "* min", "at (-3, 0)"):
+                assert said in text, (said, text)
+
+    asyncio.run(drive())
+
+
 def test_a_minimum_drawn_in_the_centres_cell_is_named_over_it(tmp_path: Path) -> None:
     """On a grid finer than the map, a minimum at (0.02, 0) is drawn in the centre's
     cell: its * hid the +, which the legend still named."""

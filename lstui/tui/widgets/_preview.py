@@ -209,6 +209,11 @@ class SurfaceView(Widget):
         fit_beside, fit_below = fit(x_span, y_span, *beside), fit(x_span, y_span, *below)
         under = fit_below[0] * fit_below[1] > fit_beside[0] * fit_beside[1]
         map_cols, map_rows = below if under else beside
+        if under:  # the bar as high as the map at most: the lines under both ran off the panel
+            bar_rows = max(1, map_rows - 1 if has_not_finite else map_rows)
+            levels = merged_levels(self.levels, bar_rows, highest=self.highest)
+            legend = legend_lines(levels, band_colours(len(levels) + 1, eight_bit=eight_bit), map_rows,
+                                  plain=self.plain, not_finite=has_not_finite, eight_bit=eight_bit)
         picture = draw_surface(data.x, data.y, data.arrays[key], map_cols, map_rows,
                                levels=levels, log=self.log_levels, path=data.path, plain=self.plain,
                                not_finite=not_finite, highest=self.highest, eight_bit=eight_bit)
