@@ -85,3 +85,30 @@ def test_the_cursor_follows_jobs_that_start_until_the_person_moves_it(fixed_home
             assert table.selected_job_id() == 4, "the person's row is kept"
 
     asyncio.run(drive())
+
+
+def test_the_selected_row_stays_in_view_after_questions_are_answered(fixed_home: Path) -> None:
+    """End, then `x` and `n` twice: the table had grown while the question hid the key bar,
+    and shrank back without scrolling: the selected job's row was out of view, and the
+    next `x` or `c` acted on a job nobody could see."""
+    from lstui.tui.screens import ConfirmScreen
+
+    ids = [_queue(fixed_home, f"more {n}") for n in range(8)]
+
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            table = app.main.table
+            await pilot.press("end")
+            await wait_for(pilot, lambda: table.selected_job_id() == ids[-1], 5, "the last job")
+            for _ in range(3):
+                await pilot.press("c")  # a queued job: cancel asks first
+                await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5, "the question")
+                await pilot.press("n")
+                await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen), 5, "the answer")
+                await pilot.pause(0.3)
+                assert table.selected_job_id() == ids[-1]
+                assert _row_in_view(app, ids[-1]), screen_text(app)
+
+    asyncio.run(drive())
