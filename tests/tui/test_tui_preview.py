@@ -123,7 +123,7 @@ def test_the_1d_preview_has_its_legend_in_the_title_and_ticks_on_every_other_row
             assert isinstance(curves, CurvePlot) and curves.plot_rows() >= 5
             text = screen_text(app)
             title = next(line for line in text if "points ·" in line)
-            assert "━ train loss" in title and "━ train acc % (right)" in title
+            assert "━ train loss · ━ train acc % (right)" in title, title
             top = curves.region.y
             plot = text[top + 1: top + 1 + curves.plot_rows()]
             assert not any("train loss" in line for line in plot), "no legend over the curves"

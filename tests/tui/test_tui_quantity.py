@@ -211,7 +211,8 @@ def test_t_leaves_a_1d_preview_alone_and_says_when_a_job_has_one_quantity(tmp_pa
             await pilot.pause(0.2)
             before = screen_text(app)
             title = next(line for line in before if "points ·" in line)
-            assert "━ test loss" in title and "━ train acc % (right)" in title
+            # every curve named within 80 columns ("test acc" ran past the edge)
+            assert "loss ━ train ━ test · acc % (right) ━ train ━ test" in title, title
             await _press(pilot, "t")
             assert app.notices[-1] == ("information", "a 1D preview draws every quantity already")
             assert preview.curves.display and preview.quantity is None

@@ -364,15 +364,25 @@ def row_ticks(values: np.ndarray, rows: int, *, log: bool) -> tuple[tuple[float,
 
 def curve_legend(data: PreviewData) -> Text:
     """The 1D preview's legend, for its title line: a coloured dash and the name of each
-    curve drawn; accuracies are read on the right axis."""
+    curve drawn, the two splits of a quantity together ("loss ━ train ━ test"; one alone:
+    "━ train loss"); accuracies are read on the right axis. Each curve named once and
+    short: at 80 columns the four of them ran past the panel's edge, "test acc" unseen."""
     text = Text()
-    for key in (*LOSS_KEYS, *ACC_KEYS):
-        if key not in data.arrays or not np.isfinite(data.arrays[key]).any():
+    for keys, name in ((LOSS_KEYS, "loss"), (ACC_KEYS, "acc % (right)")):
+        drawn = [key for key in keys if key in data.arrays and np.isfinite(data.arrays[key]).any()]
+        if not drawn:
             continue
         if text:
-            text.append(" ")
-        text.append("━ ", style=LEGEND_STYLES.get(key, ""))
-        text.append(LABELS.get(key, key) + (" (right)" if key in ACC_KEYS else ""))
+            text.append(" · ")
+        if len(drawn) > 1:
+            text.append(f"{name} ")
+        for n, key in enumerate(drawn):
+            if n:
+                text.append(" ")
+            text.append("━ ", style=LEGEND_STYLES.get(key, ""))
+            text.append(key.split("_", 1)[0])
+        if len(drawn) == 1:
+            text.append(f" {name}")
     return text
 
 
