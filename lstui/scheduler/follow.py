@@ -126,7 +126,11 @@ def diverged_text(count: int, total: int) -> str:
 
 
 def diverged_note(job: JobRow, count: int) -> str:
-    return f"{diverged_text(count, job.total_points)}; they are saved as they are and drawn as gaps"
+    note = f"{diverged_text(count, job.total_points)}; they are saved as they are and drawn as gaps"
+    if job.spec.get("dir_type") == "states":  # an interpolation's default: "diverged" misled there
+        note += ("; with --dir-type states a BatchNorm running variance may have turned negative there "
+                 "(past an interpolation's ends), which makes a point NaN too")
+    return note
 
 
 def report_failures(jobs: Sequence[JobRow], console: Console, store: Store | None = None) -> int:

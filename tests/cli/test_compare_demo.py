@@ -304,6 +304,7 @@ def test_a_diverged_interpolation_says_so_once_in_its_log(tmp_path, daemon_home)
         (interp,) = [store.get_job(i) for i in ids if store.get_job(i).kind == "interp"]
         said = [e.message for e in store.events(interp.id) if "NaN" in e.message]
     assert len(said) == 1 and said[0].startswith("2 of 3 points"), said
+    assert "with --dir-type states a BatchNorm running variance may have turned negative" in said[0]
     # the figure job drew its figures as it ran: `logs -f` of it ends at once (it waited
     # the minute given to a daemon's files for a mark no daemon writes of it)
     import time
