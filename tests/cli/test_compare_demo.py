@@ -195,6 +195,7 @@ def test_demo_quick_writes_figures_that_are_not_blank(tmp_path):
     assert sum(line.startswith("model ") for line in result.stderr.splitlines()) == 1
     said = " ".join(result.stderr.split())  # rich wraps the long path
     assert f"({len(list((out / 'figures').iterdir())) - 1 - 3} files) in" in said, said[-500:]
+    assert "note: --quick trains too little for the paper's picture" in said  # its story ran backwards
     pngs = sorted(p for p in (out / "figures").glob("*.png") if p not in mine)
     assert len(pngs) == 33  # the trajectories' 20 too: they came late, once (the daemon's look)
     names = " ".join(p.name for p in pngs)
