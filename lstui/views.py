@@ -279,6 +279,12 @@ def job_details(
                                                      ("target_y", "target y")) if spec.get(key)]
     if job.kind == "surface" and spec.get("dir_file"):
         ends.append(("dir file", spec.get("dir_file")))
+    stored = spec.get("figure")
+    figure: Mapping[str, Any] = stored if isinstance(stored, Mapping) else {}
+    if job.kind == "figure" and figure.get("checkpoints"):  # the model line names A alone
+        labels = list(figure.get("labels") or []) + [""] * len(figure["checkpoints"])
+        ends += [("compares" if n == 0 else "", f"{label}: {path}" if label else path)
+                 for n, (label, path) in enumerate(zip(labels, figure["checkpoints"], strict=False))]
     at = next(n for n, line in enumerate(lines) if line.startswith("  model ")) + 1
     lines[at:at] = [f"  {label:<9} {value}" for label, value in ends]
     if job.kind == "trajectory" and spec.get("dir_file"):  # another run's --dir-file takes it

@@ -91,6 +91,8 @@ def test_figure_job_waits_for_its_dependencies_then_draws_one_scale(tmp_path, da
     assert [r["model"] for r in rows] == ["small", "large"]
     shown = json.loads(run_lstui("show", str(ids[-1]), "--json", home=daemon_home).stdout)
     assert shown["surface_file"] is None  # a figure job draws figures; it has no surface file
+    details = run_lstui("show", str(ids[-1]), "--no-plot", home=daemon_home).stdout.splitlines()
+    assert f"  compares  small: {a}" in details and f"            large: {b}" in details, details
     assert all(r["weight norm"] > 0 for r in rows)
     with Store.open_home(daemon_home) as store:  # the curves' grid -1:1:5 lacks ±0.25: said
         said = [e.message for e in store.events(ids[-1])]
