@@ -113,13 +113,14 @@ def queue_comparison(
     figure = {
         "type": "comparison",
         "labels": list(labels),
-        "checkpoints": list(checkpoints),
+        # as the jobs hold them (absolute): the sharpness table's column kept them as typed
+        "checkpoints": [spec.checkpoint for spec in curve_specs],
         "interps": list(interps),
         "curves": list(curves),
         "surfaces": list(surfaces),
     }
     figure_spec = dataclasses.replace(
-        base, kind="figure", checkpoint=checkpoints[0], figure=figure,
+        base, kind="figure", checkpoint=curve_specs[0].checkpoint, figure=figure,
         name=f"{prefix}comparison figures {' vs '.join(labels)}",
     ).validated()
     fig_id = submit_spec(store, figure_spec, depends_on=(*interps, *curves, *surfaces))
