@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from lstui.landscape.grid import parse_axis
 from lstui.store import PointRow, Store
 from lstui.tui import LstuiApp
 from lstui.tui.heatmap import NOT_FINITE_CHAR, NOT_FINITE_LABEL, draw_surface, legend_lines
@@ -287,24 +289,29 @@ def test_row_ticks_give_a_flat_curve_one_label_on_its_own_row() -> None:
             assert row == pytest.approx((rows - 1) // 2), "on a row, the middle one"
 
 
+def _stored_surface(home: Path, name: str, x: str, y: str, loss: Callable[[float, float], float]) -> int:
+    """A done 2D job of grid ``x`` × ``y`` whose train loss at (x, y) is ``loss(x, y)``."""
+    xs, ys = parse_axis(x).coordinates, parse_axis(y).coordinates
+    with Store.open_home(home) as store:
+        worker = store.register_worker("cpu", 1, "here")
+        job = store.add_job(kind="surface", name=name, spec={"x": x, "y": y, "split": "train"},
+                            total_points=xs.size * ys.size, units=[list(range(xs.size * ys.size))],
+                            results_root=home / "results")
+        claim = store.claim_unit(worker, 60, job_ids=[job])
+        assert claim is not None
+        store.write_points(claim.unit_id, worker, [
+            PointRow(i, float(loss(xs[i % xs.size], ys[i // xs.size])), 90.0) for i in range(xs.size * ys.size)])
+        assert store.complete_unit(claim.unit_id, worker)
+    return job
+
+
 @pytest.mark.parametrize("size", [(80, 24), (70, 40)])
 def test_the_lines_under_a_wide_map_are_all_in_the_panel(tmp_path: Path, size: tuple[int, int]) -> None:
     """A wide map (a trajectory's grid) puts its lines under the map and the colour bar;
     the bar took the panel's whole height, and the lines after "points" ran under the key
     bar: "+ centre", "* min … at", "• trajectory" were not seen."""
     home = tmp_path / "home"
-    xs, ys = np.linspace(-8, 2, 41), np.linspace(-1, 1, 5)
-    with Store.open_home(home) as store:
-        worker = store.register_worker("cpu", 1, "here")
-        job = store.add_job(kind="surface", name="wide", spec={"x": "-8:2:41", "y": "-1:1:5", "split": "train"},
-                            total_points=xs.size * ys.size, units=[list(range(xs.size * ys.size))],
-                            results_root=home / "results")
-        claim = store.claim_unit(worker, 60, job_ids=[job])
-        assert claim is not None
-        store.write_points(claim.unit_id, worker, [
-            PointRow(i, 0.1 * np.exp(0.6 * abs(xs[i % xs.size] + 3)) + ys[i // xs.size] ** 2, 90.0)
-            for i in range(xs.size * ys.size)])
-        assert store.complete_unit(claim.unit_id, worker)
+    job = _stored_surface(home, "wide", "-8:2:41", "-1:1:5", lambda x, y: 0.1 * np.exp(0.6 * abs(x + 3)) + y**2)
 
     async def drive() -> None:
         app = fixed_app(home)
@@ -324,18 +331,7 @@ def test_a_minimum_drawn_in_the_centres_cell_is_named_over_it(tmp_path: Path) ->
     """On a grid finer than the map, a minimum at (0.02, 0) is drawn in the centre's
     cell: its * hid the +, which the legend still named."""
     home = tmp_path / "home"
-    xs, ys = np.linspace(-1, 1, 101), np.linspace(-1, 1, 11)
-    with Store.open_home(home) as store:
-        worker = store.register_worker("cpu", 1, "here")
-        job = store.add_job(kind="surface", name="fine", spec={"x": "-1:1:101", "y": "-1:1:11", "split": "train"},
-                            total_points=xs.size * ys.size, units=[list(range(xs.size * ys.size))],
-                            results_root=home / "results")
-        claim = store.claim_unit(worker, 60, job_ids=[job])
-        assert claim is not None
-        store.write_points(claim.unit_id, worker, [
-            PointRow(i, 0.5 + (xs[i % xs.size] - 0.02) ** 2 + ys[i // xs.size] ** 2, 90.0)
-            for i in range(xs.size * ys.size)])
-        assert store.complete_unit(claim.unit_id, worker)
+    job = _stored_surface(home, "fine", "-1:1:101", "-1:1:11", lambda x, y: 0.5 + (x - 0.02) ** 2 + y**2)
 
     async def drive() -> None:
         app = fixed_app(home)
