@@ -545,8 +545,8 @@ def _say_job_notes(spec: JobSpec, device_type: str | None = None) -> None:
 FLOAT32_STEP_NOTE_BELOW = 1e-6
 """A step of a grid along a direction scaled to the weights (filter, layer or weight
 norm; an interpolation's B − A) under which the weights, stepped in float32 (about 7
-significant digits), change by their rounding only: 0:1e-12:5 passed the grid checks
-and drew a flat surface, or rounding noise, with no word why."""
+significant digits), change by a few of its roundings at most: 0:1e-12:5 passed the grid
+checks and drew a flat surface, or rounding noise, with no word why."""
 
 
 def _steps_below_float32(spec: JobSpec) -> str | None:

@@ -347,6 +347,16 @@ class Worker:
             self._prepared.clear()
             self._free_device()
 
+    def _short_of_memory(self, claim: UnitClaim, message: str) -> None:
+        """Count a try of ``claim``'s unit for an out-of-memory (the job goes on, up to its
+        tries), after letting go of the evaluator and freeing the device: a try again
+        starts at the full batch, on a clean device. Called out of the except block,
+        whose traceback held what was built."""
+        self._prepared.clear()
+        self._free_device()
+        self._timed(self.store.fail_unit, claim.unit_id, self.worker_id, message,
+                    max_attempts=self.config.max_attempts)
+
     def _fail_job(self, claim: UnitClaim, message: str, detail: str | None = None) -> None:
         self._forget_prepared()
         try:
@@ -400,11 +410,7 @@ class Worker:
             # except block, whose traceback holds what was built)
             short_of_memory = first_line(exc)
         if short_of_memory is not None:
-            self._forget_prepared()
-            self._free_device()
-            self._timed(self.store.fail_unit, claim.unit_id, self.worker_id,
-                        f"out of memory making the job ready: {short_of_memory}",
-                        max_attempts=self.config.max_attempts)
+            self._short_of_memory(claim, f"out of memory making the job ready: {short_of_memory}")
             return
         self._space_wait = 0.0
         assert self.keeper is not None
@@ -431,18 +437,8 @@ class Worker:
                     return
                 out_of_memory = first_line(exc)
             if out_of_memory is not None:
-                # a try again starts at the full batch, on a clean device: freed here, out of
-                # the except block, whose traceback (and `prepared`) held the evaluator
-                del prepared
-                self._forget_prepared()
-                self._free_device()
-                self._timed(
-                    self.store.fail_unit,
-                    claim.unit_id,
-                    self.worker_id,
-                    f"out of memory at batch size 1: {out_of_memory}",
-                    max_attempts=self.config.max_attempts,
-                )
+                del prepared  # (and the except block's traceback, gone with it, held it too)
+                self._short_of_memory(claim, f"out of memory at batch size 1: {out_of_memory}")
                 return
             self.stats.compute_s += time.perf_counter() - start
             self.stats.points += 1
