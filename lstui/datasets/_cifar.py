@@ -144,8 +144,8 @@ def batch_folder(kind: str, path: str) -> Path:
 def _check_whole(path: Path) -> None:
     """Refuse a batch file that cannot be a whole pickle, reading its first and last byte
     only: a pickle of protocol 2 or more begins with 0x80 (a dict of protocol 0 or 1 with
-    ``(`` or ``}``) and every pickle ends with ``.`` (STOP). A download cut short passed the names' check and failed its job later,
-    and again at each retry."""
+    ``(`` or ``}``) and every pickle ends with ``.`` (STOP). A download cut short passed
+    the names' check and failed its job later, and again at each retry."""
     try:
         with path.open("rb") as handle:
             first = handle.read(1)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lstui.errors import BadInput, InvalidTransition, first_line
-from lstui.store import FINISHED, JobRow, Store
+from lstui.store import FINISHED, JobRow, Store, drawn_from
 
 _AGE = re.compile(r"(\d+(?:\.\d+)?)([smhdw]?)")
 _UNIT_S = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0, "": 86400.0}
@@ -100,11 +100,8 @@ def unremovable(store: Store, job_ids: Sequence[int], home: Path, *, keep_files:
             why[job_id] = f"job {job_id}'s files are being written by the daemon; try again in a moment"
     drawn = {job_id: sorted(o.id for o in jobs if o.id not in wanted and job_id in (o.depends_on or ()))
              for job_id in job_ids if job_id not in why}
-    if any(drawn.values()):
-        together = " ".join(str(j) for j in sorted(wanted | {d for ds in drawn.values() for d in ds}))
-        for job_id, ds in drawn.items():
-            if ds:
-                why[job_id] = f"job {ds[0]} is drawn from job {job_id}: remove it too (lstui rm {together}) or keep job {job_id}"
+    with_drawn = [*wanted, *(d for ds in drawn.values() for d in ds)]
+    why.update({job_id: drawn_from(ds[0], job_id, with_drawn) for job_id, ds in drawn.items() if ds})
     if keep_files:
         return why
     home = home.resolve()

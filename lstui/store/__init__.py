@@ -12,6 +12,7 @@ from lstui.store._store import (
     PACE_WINDOW_S,
     WORKER_DIED,
     Store,
+    drawn_from,
     free_bytes,
 )
 from lstui.store.states import (
@@ -46,6 +47,7 @@ __all__ = [
     "check_action",
     "check_transition",
     "default_home",
+    "drawn_from",
     "free_bytes",
     "safe_name",
 ]

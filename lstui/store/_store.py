@@ -159,6 +159,14 @@ def _cannot_open(exc: sqlite3.DatabaseError) -> bool:
 WAL_SIZE_LIMIT = 4 * 2**20
 """Bytes the WAL file is truncated to after a checkpoint (SQLite's journal_size_limit)."""
 
+
+def drawn_from(dependent: int, job: int, together: Iterable[int]) -> str:
+    """Why ``job`` cannot be removed alone: ``dependent`` (a comparison's figures) is drawn
+    from it; with the command that does what was asked: every id of ``together``, the ids
+    given and the jobs drawn from them (``lstui rm`` and the TUI's ``x`` say it alike)."""
+    ids = " ".join(str(j) for j in sorted(set(together)))
+    return f"job {dependent} is drawn from job {job}: remove it too (lstui rm {ids}) or keep job {job}"
+
 class Store:
     """The job store in one SQLite file.
 
@@ -679,12 +687,8 @@ class Store:
                 (wanted, wanted),
             ).fetchall()
             if needed:
-                # the command that does what was asked: every id given, and the jobs drawn from them
-                together = " ".join(str(j) for j in sorted(set(ids) | {int(r[1]) for r in needed}))
-                raise InvalidTransition(
-                    f"job {needed[0][1]} is drawn from job {needed[0][0]}: remove it too "
-                    f"(lstui rm {together}) or keep job {needed[0][0]}"
-                )
+                raise InvalidTransition(drawn_from(int(needed[0][1]), int(needed[0][0]),
+                                                   [*ids, *(int(r[1]) for r in needed)]))
             rows = self._rows(
                 c, f"SELECT {_JOB_COLUMNS} FROM jobs j WHERE j.id IN (SELECT value FROM json_each(?))"
                 " ORDER BY j.id", (wanted,),
