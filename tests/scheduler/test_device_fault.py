@@ -19,7 +19,7 @@ from lstui.scheduler.imports import with_import_path
 from lstui.scheduler.submit import submit_spec
 from lstui.scheduler.worker import DeviceFault, LeaseKeeper, Worker, WorkerConfig
 from lstui.spec import JobSpec
-from lstui.store import JobState, Store, UnitRow
+from lstui.store import JobState, Store, UnitClaim, UnitRow
 
 BAD_MODEL = '''
 import torch
@@ -43,12 +43,30 @@ def model():
 '''
 
 
-def _queue_bad_job(store: Store, tmp_path: Path) -> int:
+def _queue_job(store: Store, tmp_path: Path, module: str, source: str, *, check: bool = True,
+               **settings: object) -> int:
+    """Queue a 3-point job, one unit, of the model ``module:model`` written from ``source``."""
     folder = tmp_path / "mods"
     folder.mkdir()
-    (folder / "oob_model.py").write_text(BAD_MODEL)
-    spec = JobSpec(model="oob_model:model", data="digits", subset=50, x=parse_axis("-1:1:3")).validated()
-    return submit_spec(store, with_import_path(spec, first=[folder]), unit_size=3)
+    (folder / f"{module}.py").write_text(source)
+    spec = JobSpec(model=f"{module}:model", data="digits", subset=50, x=parse_axis("-1:1:3"),
+                   **settings).validated()  # type: ignore[arg-type]
+    return submit_spec(store, with_import_path(spec, first=[folder]), unit_size=3, check=check)
+
+
+def _queue_bad_job(store: Store, tmp_path: Path) -> int:
+    return _queue_job(store, tmp_path, "oob_model", BAD_MODEL)
+
+
+def _worker_holding_a_unit(store: Store, tmp_path: Path) -> tuple[Worker, UnitClaim]:
+    """A worker of this process on the CPU, and the unit it claimed and holds."""
+    worker = Worker(WorkerConfig(tmp_path / "home", "cpu"), store)
+    worker.worker_id = store.register_worker("cpu", os.getpid(), "here")
+    worker.keeper = LeaseKeeper(store, worker.worker_id, 60.0)
+    claim = store.claim_unit(worker.worker_id, lease_s=60)
+    assert claim is not None
+    worker.keeper.hold(claim)
+    return worker, claim
 
 
 def test_a_worker_whose_device_is_left_broken_counts_the_try_and_ends(
@@ -59,12 +77,7 @@ def test_a_worker_whose_device_is_left_broken_counts_the_try_and_ends(
     with Store.open_home(tmp_path / "home") as store:
         job_id = _queue_bad_job(store, tmp_path)
         monkeypatch.setattr(worker_module, "_device_broken", lambda device: True)
-        worker = Worker(WorkerConfig(tmp_path / "home", "cpu"), store)
-        worker.worker_id = store.register_worker("cpu", os.getpid(), "here")
-        worker.keeper = LeaseKeeper(store, worker.worker_id, 60.0)
-        claim = store.claim_unit(worker.worker_id, lease_s=60)
-        assert claim is not None
-        worker.keeper.hold(claim)
+        worker, claim = _worker_holding_a_unit(store, tmp_path)
         with pytest.raises(DeviceFault, match="the device cpu failed: .*IndexError: index 7 is out of bounds"):
             worker.run_unit(claim)
         job = store.get_job(job_id)
@@ -107,19 +120,9 @@ def _run_one_unit(tmp_path: Path, module: str, source: str, **settings: object) 
     """Queue a 3-point job of the model ``module:model`` (its ``source``), run its unit in
     a worker of this process on the CPU, and return the worker and the unit after; the
     job must not have failed."""
-    folder = tmp_path / "mods"
-    folder.mkdir()
-    (folder / f"{module}.py").write_text(source)
     with Store.open_home(tmp_path / "home") as store:
-        spec = JobSpec(model=f"{module}:model", data="digits", subset=50, x=parse_axis("-1:1:3"),
-                       **settings).validated()  # type: ignore[arg-type]
-        job_id = submit_spec(store, with_import_path(spec, first=[folder]), unit_size=3, check=False)
-        worker = Worker(WorkerConfig(tmp_path / "home", "cpu"), store)
-        worker.worker_id = store.register_worker("cpu", os.getpid(), "here")
-        worker.keeper = LeaseKeeper(store, worker.worker_id, 60.0)
-        claim = store.claim_unit(worker.worker_id, lease_s=60)
-        assert claim is not None
-        worker.keeper.hold(claim)
+        job_id = _queue_job(store, tmp_path, module, source, check=False, **settings)
+        worker, claim = _worker_holding_a_unit(store, tmp_path)
         worker.run_unit(claim)
         assert store.get_job(job_id).state is not JobState.FAILED
         (unit,) = store.units(job_id)

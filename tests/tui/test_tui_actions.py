@@ -329,6 +329,23 @@ def test_x_on_a_job_s_own_screen_goes_back_to_the_list(fixed_home: Path) -> None
     asyncio.run(drive())
 
 
+def _x_refused_at_once(home: Path, job_id: int) -> tuple[str, str]:
+    """Press ``x`` on job ``job_id`` at 80×24: no question may come; the last notice."""
+    said: list[tuple[str, str]] = []
+
+    async def drive() -> None:
+        app = fixed_app(home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await select_job(pilot, job_id)
+            await _act(pilot, "x")
+            assert not isinstance(app.screen, ConfirmScreen), "no question"
+            said.append(app.notices[-1])
+
+    asyncio.run(drive())
+    return said[-1]
+
+
 def test_x_on_a_job_another_reads_says_so_before_asking(fixed_home: Path) -> None:
     """The question came first ("deleted, for good"), the refusal only after its yes."""
     with Store.open_home(fixed_home) as store:
@@ -340,16 +357,8 @@ def test_x_on_a_job_another_reads_says_so_before_asking(fixed_home: Path) -> Non
                                "dir_file": str(folder / "directions.h5")},
                                total_points=3, units=[[0, 1, 2]], results_root=fixed_home / "results")
 
-    async def drive() -> None:
-        app = fixed_app(fixed_home)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await select_job(pilot, done.id)
-            await _act(pilot, "x")
-            assert not isinstance(app.screen, ConfirmScreen), "no question"
-            assert app.notices[-1][0] == "error" and f"job {reader} reads" in app.notices[-1][1], app.notices[-1]
-
-    asyncio.run(drive())
+    refusal = _x_refused_at_once(fixed_home, done.id)
+    assert refusal[0] == "error" and f"job {reader} reads" in refusal[1], refusal
     assert folder.is_dir()
 
 
@@ -361,16 +370,8 @@ def test_x_on_a_job_a_comparison_is_drawn_from_says_so_before_asking(fixed_home:
         figures = store.add_job(kind="figure", name="figures", spec={}, total_points=0, units=[],
                                 results_root=fixed_home / "results", depends_on=[done.id])
 
-    async def drive() -> None:
-        app = fixed_app(fixed_home)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await select_job(pilot, done.id)
-            await _act(pilot, "x")
-            assert not isinstance(app.screen, ConfirmScreen), "no question"
-            assert app.notices[-1] == ("error", f"job {figures} is drawn from job {done.id}: remove it too "
-                                                f"(lstui rm {done.id} {figures}) or keep job {done.id}"), app.notices[-1]
-
-    asyncio.run(drive())
+    refusal = _x_refused_at_once(fixed_home, done.id)
+    assert refusal == ("error", f"job {figures} is drawn from job {done.id}: remove it too "
+                                f"(lstui rm {done.id} {figures}) or keep job {done.id}"), refusal
     with Store.open_home(fixed_home) as store:
         assert done.id in {j.id for j in store.list_jobs(include_finished=True)}

@@ -289,6 +289,23 @@ def test_row_ticks_give_a_flat_curve_one_label_on_its_own_row() -> None:
             assert row == pytest.approx((rows - 1) // 2), "on a row, the middle one"
 
 
+def _surface_preview(home: Path, job: int, size: tuple[int, int] = (80, 24)) -> list[str]:
+    """The screen's lines once job ``job``'s 2D preview is drawn."""
+    lines: list[str] = []
+
+    async def drive() -> None:
+        app = fixed_app(home)
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            await select_job(pilot, job)
+            await wait_for(pilot, lambda: app.main.preview.surface.display, 5, "the surface")
+            await pilot.pause(0.3)
+            lines.extend(screen_text(app))
+
+    asyncio.run(drive())
+    return lines
+
+
 def _stored_surface(home: Path, name: str, x: str, y: str, loss: Callable[[float, float], float]) -> int:
     """A done 2D job of grid ``x`` × ``y`` whose train loss at (x, y) is ``loss(x, y)``."""
     xs, ys = parse_axis(x).coordinates, parse_axis(y).coordinates
@@ -313,18 +330,9 @@ def test_the_lines_under_a_wide_map_are_all_in_the_panel(tmp_path: Path, size: t
     home = tmp_path / "home"
     job = _stored_surface(home, "wide", "-8:2:41", "-1:1:5", lambda x, y: 0.1 * np.exp(0.6 * abs(x + 3)) + y**2)
 
-    async def drive() -> None:
-        app = fixed_app(home)
-        async with app.run_test(size=size) as pilot:
-            await settle(pilot)
-            await select_job(pilot, job)
-            await wait_for(pilot, lambda: app.main.preview.surface.display, 5, "the surface")
-            await pilot.pause(0.3)
-            text = "\n".join(screen_text(app))
-            for said in ("job 1 · wide", "points", "+ centre", "* min", "at (-3, 0)"):
-                assert said in text, (said, text)
-
-    asyncio.run(drive())
+    text = "\n".join(_surface_preview(home, job, size))
+    for said in ("job 1 · wide", "points", "+ centre", "* min", "at (-3, 0)"):
+        assert said in text, (said, text)
 
 
 def test_a_minimum_drawn_in_the_centres_cell_is_named_over_it(tmp_path: Path) -> None:
@@ -333,44 +341,18 @@ def test_a_minimum_drawn_in_the_centres_cell_is_named_over_it(tmp_path: Path) ->
     home = tmp_path / "home"
     job = _stored_surface(home, "fine", "-1:1:101", "-1:1:11", lambda x, y: 0.5 + (x - 0.02) ** 2 + y**2)
 
-    async def drive() -> None:
-        app = fixed_app(home)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await select_job(pilot, job)
-            await wait_for(pilot, lambda: app.main.preview.surface.display, 5, "the surface")
-            await pilot.pause(0.3)
-            text = "\n".join(screen_text(app))
-            assert "+ centre" not in text and "+" not in "".join(line[:40] for line in screen_text(app)), text
-            assert "* min 0.5" in text and "at (0.02, 0), over +" in text, text
-
-    asyncio.run(drive())
+    lines = _surface_preview(home, job)
+    text = "\n".join(lines)
+    assert "+ centre" not in text and "+" not in "".join(line[:40] for line in lines), text
+    assert "* min 0.5" in text and "at (0.02, 0), over +" in text, text
 
 
 def test_a_minimum_at_the_centre_is_named_there_not_under_a_hidden_plus(tmp_path: Path) -> None:
     """A trained minimizer's surface has its minimum at (0, 0), where the * is drawn over
     the +: the legend said "+ centre (0,0)" of a mark nowhere to be seen."""
     home = tmp_path / "home"
-    with Store.open_home(home) as store:
-        worker = store.register_worker("cpu", 1, "here")
-        job = store.add_job(kind="surface", name="basin", spec={"x": "-1:1:5", "y": "-1:1:5", "split": "train"},
-                            total_points=25, units=[list(range(25))], results_root=home / "results")
-        claim = store.claim_unit(worker, 60, job_ids=[job])
-        assert claim is not None
-        grid = np.linspace(-1, 1, 5)
-        store.write_points(claim.unit_id, worker, [
-            PointRow(i, 0.5 + grid[i % 5] ** 2 + grid[i // 5] ** 2, 90.0) for i in range(25)])
-        assert store.complete_unit(claim.unit_id, worker)
+    job = _stored_surface(home, "basin", "-1:1:5", "-1:1:5", lambda x, y: 0.5 + x**2 + y**2)
 
-    async def drive() -> None:
-        app = fixed_app(home)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await select_job(pilot, job)
-            await wait_for(pilot, lambda: app.main.preview.surface.display, 5, "the surface")
-            await pilot.pause(0.3)
-            text = "\n".join(screen_text(app))
-            assert "+ centre" not in text, text
-            assert "* min 0.5" in text and "at the centre (0,0)" in text, text
-
-    asyncio.run(drive())
+    text = "\n".join(_surface_preview(home, job))
+    assert "+ centre" not in text, text
+    assert "* min 0.5" in text and "at the centre (0,0)" in text, text
