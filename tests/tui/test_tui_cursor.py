@@ -107,8 +107,7 @@ def test_the_selected_row_stays_in_view_after_questions_are_answered(fixed_home:
                 await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5, "the question")
                 await pilot.press("n")
                 await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen), 5, "the answer")
-                await pilot.pause(0.3)
                 assert table.selected_job_id() == ids[-1]
-                assert _row_in_view(app, ids[-1]), screen_text(app)
+                await wait_for(pilot, lambda: _row_in_view(app, ids[-1]), 5, "the selected row in view")
 
     asyncio.run(drive())

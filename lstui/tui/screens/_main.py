@@ -74,14 +74,6 @@ class MainScreen(Screen[None]):
         if self.lstui.snapshot is not None:
             self.apply_snapshot(self.lstui.snapshot)
 
-    def on_screen_resume(self) -> None:
-        """Back from a question or another screen: the table, grown while the key bar was
-        hidden, shrinks again; its selected row is put back in view (it was left out of
-        it, and the next `x` or `c` acted on a job nobody could see)."""
-        if self.ready:
-            self._table.call_after_refresh(self._table.scroll_to_cursor)
-            self.set_timer(0.1, self._table.scroll_to_cursor)  # after the key bar laid itself out again
-
     # -- snapshots -------------------------------------------------------------------
 
     @property

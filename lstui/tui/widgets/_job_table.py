@@ -9,6 +9,7 @@ from rich.cells import cell_len
 from rich.text import Text
 from textual.binding import Binding
 from textual.cache import LRUCache
+from textual.geometry import Size
 from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowKey
@@ -621,9 +622,16 @@ class JobTable(DataTable[Text]):
         if self.row_count and self.is_mounted:
             self._scroll_cursor_into_view(animate=False)
 
-    def on_resize(self) -> None:
-        """A smaller table keeps its selected row in view."""
-        self.call_after_refresh(self.scroll_to_cursor)
+    def _size_updated(self, size: Size, virtual_size: Size, container_size: Size, layout: bool = True) -> bool:
+        """A smaller table keeps its selected row in view.
+
+        Hooked here, not on the Resize event: back from a question, the table shrinks to
+        make room for the key bar again, and Textual sends no Resize for that; scrolling
+        on a timer instead left the row out of view when the timer ran first."""
+        changed = super()._size_updated(size, virtual_size, container_size, layout)
+        if changed:
+            self.call_after_refresh(self.scroll_to_cursor)
+        return changed
 
     @staticmethod
     def _keys(job: JobRow, now: float, layout: TableLayout, daemon_running: bool = True) -> dict[str, str]:
