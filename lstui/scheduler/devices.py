@@ -33,9 +33,13 @@ RAY_DEVICES = ("ray", "ray-cpu")
 
 
 def parse_devices(text: str | None) -> list[str]:
-    """``None`` → every visible GPU, or one CPU worker; ``0,2`` → GPUs; ``cpu:N`` → N CPU
+    """``None`` or ``auto`` → every visible GPU, or one CPU worker; ``0,2`` → GPUs; ``cpu:N`` → N CPU
     workers; ``ray:N`` / ``ray-cpu:N`` → N workers on GPUs / CPU cores of a Ray cluster."""
-    if text is None or text.strip() in ("", "auto"):
+    if text is not None and not text.strip():
+        # `--devices "$GPUS"` with GPUS unset: every GPU of a shared server was taken
+        raise BadInput("--devices '' is empty: give GPU indices such as 0,2, cpu:N, ray:N or ray-cpu:N, "
+                       "or leave it out (or auto) for every GPU")
+    if text is None or text.strip().lower() == "auto":
         count = cuda_count()
         return [f"cuda:{n}" for n in range(count)] if count else ["cpu"]
     text = text.strip()

@@ -218,7 +218,7 @@ def test_parse_devices_reads_cpu_counts(text: str, devices: list[str]) -> None:
     assert parse_devices(text) == devices
 
 
-@pytest.mark.parametrize("text", ["cpux", "cpu:0", "cpu:-1", "cpu:two", "0,0", "7", "a,b"])
+@pytest.mark.parametrize("text", ["cpux", "cpu:0", "cpu:-1", "cpu:two", "0,0", "7", "a,b", "", " "])
 def test_parse_devices_rejects_nonsense_in_one_line(text: str) -> None:
     with pytest.raises(BadInput, match="--devices"):
         parse_devices(text)
