@@ -331,7 +331,8 @@ class JobSpec:
                 f"--name must be at most {MAX_NAME} printable characters without control characters"
             )
         _check_model(self.model)
-        _check_data(self.data)
+        data = _data_kind_lower(self.data)
+        _check_data(data)
         subset = _check_subset(self.subset)
         changes: dict[str, Any] = {"subset": subset}
         for key in ("checkpoint", "checkpoint_b", "target", "target_y", "dir_file"):
@@ -342,7 +343,8 @@ class JobSpec:
             changes["checkpoints"] = tuple(
                 _file(c, "--checkpoints", base, check_files) for c in self.checkpoints
             )
-        data = self.data
+        if data != self.data:
+            changes["data"] = data
         kind, _, rest = data.partition(":")
         if kind in _DATA_FOLDERS and rest:
             folder = _absolute(rest, base, "--data")
@@ -468,6 +470,17 @@ def _check_model(model: str) -> None:
         )
     if ":" not in text and text.lower() not in BUILTIN_MODELS:
         raise SpecError(f"--model: {unknown_model_message(text)}")
+
+
+def _data_kind_lower(data: str) -> str:
+    """``Digits`` → ``digits``, ``CIFAR10:PATH`` → ``cifar10:PATH``: a built-in data set's
+    name in any case, as a built-in model's (the folder and a factory's path as typed)."""
+    kind, sep, rest = data.strip().partition(":")
+    if kind.lower() == "digits" and not sep:
+        return "digits"
+    if kind.lower() in _DATA_FOLDERS and sep:
+        return f"{kind.lower()}:{rest}"
+    return data
 
 
 def _check_data(data: str) -> None:

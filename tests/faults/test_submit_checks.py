@@ -78,6 +78,19 @@ def test_a_cifar_folder_lacking_a_batch_is_refused_at_submit(tmp_path: Path) -> 
     assert "lacks data_batch_5" in line
 
 
+def test_a_built_in_data_set_is_named_in_any_case_as_a_built_in_model(tmp_path: Path) -> None:
+    """`--model CNN` was taken and `--data Digits` refused as "not a data set"; both are
+    taken now, the data set stored by its name (its folder as typed)."""
+    root = write_cifar10(tmp_path / "cifar", n_per_batch=4)
+    assert JobSpec(kind="surface", model="CNN", data=" Digits", x="-1:1:3").validated().data == "digits"
+    spec = JobSpec(kind="surface", model="resnet20", data=f"CIFAR10:{root}", x="-1:1:3").validated()
+    assert spec.data == f"cifar10:{root}"
+    assert probe_data(spec.data) is not None
+    line = _refused(tmp_path / "home", "submit", "surface", "--model", "cnn", "--data", "Cifar100:nowhere",
+                    "--x", "-1:1:3")
+    assert line == "lstui: error: --data 'cifar100:nowhere': no such folder", line
+
+
 def _image_folder(root: Path, size: tuple[int, int] = (6, 5), test: bool = False) -> Path:
     for split in ("train", "test") if test else ("train",):
         for label in ("cat", "dog"):
