@@ -470,7 +470,7 @@ def submit_file(ctx: click.Context, files: tuple[Path, ...]) -> None:
                     planes[n] = plane
                     x_given, y_given = entry.axes_given
                     spec = trajectory_spec(entry.spec, plane, x_given=x_given, y_given=y_given, num=entry.num)
-                    _note_path_outside(plane, spec)
+                    _note_trajectory(plane, spec, x_given=x_given, y_given=y_given)
                     entries[n] = dataclasses.replace(entry, spec=spec)
             for e in entries:
                 ids.append(submit_spec(store, e.spec, unit_size=e.unit_size if unit_size is None else unit_size,
@@ -510,6 +510,12 @@ def _say_job_notes(spec: JobSpec, device_type: str | None = None) -> None:
     for note in _LATER_NOTES:
         click.echo(f"note: {note}", err=True)
     _LATER_NOTES.clear()
+    if (spec.kind == "surface" and spec.dir_type == "states" and spec.ignore == "biasbn"
+            and not (spec.target or spec.target_y or spec.dir_file)
+            and spec.checkpoint and _has_running_statistics(spec.checkpoint, spec.trust_checkpoint)):
+        from lstui.scheduler.trajectory import STATES_LIKE_WEIGHTS
+
+        click.echo(f"note: {STATES_LIKE_WEIGHTS}", err=True)
     if spec.kind == "surface" and not spec.checkpoint:
         click.echo(f"note: no --checkpoint: the surface is around {spec.model}'s initialisation "
                    f"(seed {spec.seed}), not a trained minimizer", err=True)
@@ -1256,7 +1262,8 @@ def daemon_status_cmd(ctx: click.Context) -> None:
 
 def _trajectory_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option("--checkpoints", "checkpoint_items", multiple=True, required=True,
-                      help="a glob or comma-separated list in training order (natural sort); the last is the centre")(fn)
+                      help="a glob (sorted naturally: model_2 before model_10) or a comma-separated "
+                           "list (as given), in training order; the last is the centre")(fn)
     fn = click.option("--projection", default="cos", show_default=True, type=click.Choice(PROJECTIONS))(fn)
     fn = click.option("--num", default=21, show_default=True, type=int, help="grid points per axis when --x/--y are not given")(fn)
     fn = click.option("--origin", default="own", show_default=True, type=click.Choice(ORIGINS),
@@ -1287,7 +1294,7 @@ def _trajectory_spec_and_plane(
         flags["norm"] = "none"
     spec, plane = plan_trajectory(spec_from_flags("trajectory", flags), plane_for,
                                   x_given=x_given, y_given=y_given, num=num, origin=origin)
-    _note_path_outside(plane, spec)
+    _note_trajectory(plane, spec, x_given=x_given, y_given=y_given)
     return spec, plane
 
 
@@ -1305,11 +1312,11 @@ def _note_plane(plane: TrajectoryPlane, spec: JobSpec) -> None:
     click.echo(f"note: {plane_note(plane, spec)}", err=True)
 
 
-def _note_path_outside(plane: TrajectoryPlane, spec: JobSpec) -> None:
-    from lstui.scheduler.trajectory import path_outside
+def _note_trajectory(plane: TrajectoryPlane, spec: JobSpec, *, x_given: bool, y_given: bool) -> None:
+    from lstui.scheduler.trajectory import path_outside, trajectory_notes
 
-    note = path_outside(plane, spec.x, spec.y)
-    if note:
+    outside = path_outside(plane, spec.x, spec.y)
+    for note in ([outside] if outside else []) + trajectory_notes(spec, plane, x_given=x_given, y_given=y_given):
         click.echo(f"note: {note}", err=True)
 
 

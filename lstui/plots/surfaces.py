@@ -625,7 +625,13 @@ def pc_axis_labels(explained_variance: tuple[float, float] | None) -> tuple[str,
     r1, r2 = (float(r) for r in explained_variance)
     if not (0.0 <= r1 <= 1.0 and 0.0 <= r2 <= 1.0):
         raise ValueError(f"explained_variance takes ratios in [0, 1], got ({r1}, {r2})")
-    return f"1st PC: {100 * r1:.2f} %", f"2nd PC: {100 * r2:.2f} %"
+    return f"1st PC: {pc_percent(r1)} %", f"2nd PC: {pc_percent(r2)} %"
+
+
+def pc_percent(ratio: float) -> str:
+    """A PC's share of the variance in percent: "93.15", and "5e-05" rather than "0.00" for
+    a share too small for two decimals (a path along a line: its 2nd PC)."""
+    return f"{100 * ratio:.2f}" if 100 * ratio >= 0.005 or ratio == 0 else f"{100 * ratio:.1g}"
 
 
 def plot_trajectory(

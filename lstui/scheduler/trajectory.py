@@ -38,6 +38,9 @@ PLANE_PROJECTION_FILE = "plane_projection.h5"
 PCA_KEYS = ("explained_variance_ratio_", "explained_variance_", "singular_values_")
 """The arrays of a PCA direction file beside its directions, as the reference names them."""
 DEFAULT_NUM = 21
+NEAR_LINE_BELOW = 1e-3
+"""A 2nd PC under this share of the two PCs' variance: a path along a line, its plane's
+y axis noise (1e-4 of noise on a straight run gave 5e-7, with a dramatic zigzag drawn)."""
 MARGIN = 0.25
 
 
@@ -64,6 +67,13 @@ def expand_checkpoints(items: Sequence[str]) -> list[str]:
                                 f"--checkpoints '{part.rstrip('/')}/model_*.t7' (quoted)")
             else:
                 out.append(pattern)
+    seen: dict[Path, int] = {}
+    for n, path in enumerate(out):  # counted twice, it weighed twice in the PCA, a step drawn twice
+        first = out[seen.setdefault(Path(path).resolve(), n)]
+        if seen[Path(path).resolve()] != n:
+            what = f"{path} twice" if first == path else f"one file twice ({first} and {path})"
+            raise SpecError(f"--checkpoints names {what}: a trajectory's checkpoints are each one "
+                            "step of one run, in training order")
     if len(out) < 3:
         raise SpecError(f"a trajectory needs at least 3 checkpoints, got {len(out)}")
     return out
@@ -191,10 +201,22 @@ def compute_plane(spec: JobSpec, out: Path, *, origin: str = "own") -> Trajector
     # the checkpoints to load: this run's, and last the one at (0, 0) when it is not its own
     files = [*spec.checkpoints, *([str(centre)] if centre is not None else [])]
 
+    digests: dict[bytes, int] = {}  # of each of this run's checkpoints, at its first load
+    checked: set[int] = set()
+
     def load(i: int) -> list:  # type: ignore[type-arg]
         state = load_checkpoint(files[i], trust=spec.trust_checkpoint)
         apply_state_dict(model, state, subject=files[i])
-        return [t.detach().clone() for t in model_tensors(model, spec.dir_type)]
+        tensors = [t.detach().clone() for t in model_tensors(model, spec.dir_type)]
+        if i < count and i not in checked:
+            checked.add(i)
+            same = files[digests.setdefault(_digest(tensors), i)]
+            if same != files[i]:  # a glob's best.pt or model_final.pt beside the epochs
+                first, second = sorted((same, files[i]), key=files.index)
+                raise BadInput(f"--checkpoints {first} and {second} hold the same model (every tensor "
+                               "equal): counted twice, it weighs twice in the PCA; a trajectory's "
+                               "checkpoints are each one step of one run (name the files, or narrow the glob)")
+        return tensors
 
     count = len(spec.checkpoints)
     ratios: tuple[float, float] | None = None
@@ -237,6 +259,20 @@ def compute_plane(spec: JobSpec, out: Path, *, origin: str = "own") -> Trajector
         plane_path = read_projection(given.parent / PROJECTION_FILE)
         write_projection(out / PLANE_PROJECTION_FILE, *plane_path)
     return TrajectoryPlane(dir_file, proj_file, np.asarray(px), np.asarray(py), ratios, given, centre, plane_path)
+
+
+def _digest(tensors: Sequence[Any]) -> bytes:
+    """The bytes of ``tensors``, hashed: equal for two checkpoints of one model only."""
+    import hashlib
+
+    import torch
+
+    hasher = hashlib.blake2b(digest_size=20)
+    for t in tensors:
+        flat = t.detach().cpu().contiguous().reshape(-1)
+        hasher.update(str((t.dtype, tuple(t.shape))).encode())
+        hasher.update(flat.view(torch.uint8).numpy().tobytes() if flat.numel() else b"")
+    return hasher.digest()
 
 
 def plane_origin(dir_file: Path) -> Path:
@@ -295,8 +331,41 @@ def plane_note(plane: TrajectoryPlane, spec: JobSpec) -> str:
                 f"surface's centre, are this run's own last checkpoint {spec.checkpoints[-1]} "
                 "(--origin plane puts both runs' paths in one frame)")
     ratios = plane.explained_variance_ratio
-    share = f" (1st PC {100 * ratios[0]:.2f} %, 2nd PC {100 * ratios[1]:.2f} %)" if ratios else ""
-    return f"its PCA plane: {plane.dir_file}{share}; another run's path goes on it with --dir-file"
+    from lstui.plots.surfaces import pc_percent
+
+    share = f" (1st PC {pc_percent(ratios[0])} %, 2nd PC {pc_percent(ratios[1])} %)" if ratios else ""
+    line = ""
+    if ratios and ratios[1] < NEAR_LINE_BELOW * sum(ratios):
+        line = ("; the path is nearly a line: the 2nd PC, the y axis, holds only its wobble about it "
+                "(lstui submit interp draws the loss along a line)")
+    return f"its PCA plane: {plane.dir_file}{share}{line}; another run's path goes on it with --dir-file"
+
+
+def trajectory_notes(spec: JobSpec, plane: TrajectoryPlane, *, x_given: bool, y_given: bool) -> list[str]:
+    """What ``submit``/``run trajectory`` and a job file say of a trajectory beside its
+    plane: an axis the path chose, checkpoints not in their names' order, BatchNorm
+    statistics that its states directions leave alone."""
+    notes = []
+    if x_given != y_given:  # `--x` alone read as a 1D job, as a surface's is: it is 2D, 21 rows
+        given, chosen = ("x", "y") if x_given else ("y", "x")
+        notes.append(f"no --{chosen} given: {chosen} {getattr(spec, chosen)} covers the path "
+                     f"(a trajectory's surface is 2D: {spec.grid.num_points} points)")
+    names = list(spec.checkpoints)
+    if names != sorted(names, key=natural_key):
+        notes.append(f"the checkpoints are taken in the order given, not their names': "
+                     f"{Path(names[0]).name} first, {Path(names[-1]).name} last, the centre")
+    if spec.dir_type == "states" and spec.ignore == "biasbn" and plane.given_from is None:
+        from lstui.models import has_running_statistics
+
+        if has_running_statistics(spec.checkpoints[-1], trust=spec.trust_checkpoint):
+            notes.append(STATES_LIKE_WEIGHTS)
+    return notes
+
+
+STATES_LIKE_WEIGHTS = (
+    "--dir-type states with --ignore biasbn: BatchNorm's running statistics are 1-dim tensors, "
+    "zero in the directions as the biases are, so they stay the centre's, as under --dir-type "
+    "weights (--ignore none moves them too)")
 
 
 def path_outside(plane: TrajectoryPlane, x: Axis, y: Axis | None) -> str | None:

@@ -399,6 +399,25 @@ def test_the_job_screen_wraps_facts_under_their_values_between_their_parts(stopp
     assert all(len(line) <= 58 for line in facts)
 
 
+def test_the_job_screen_names_a_trajectorys_centre_run_and_plane(stopped_home: Path) -> None:
+    """It read "checkpoint <the other run's model>" for a path on another run's plane
+    (--origin plane), and "epochs 5 checkpoints"; the plane was not named."""
+    with Store.open_home(stopped_home) as store:
+        job = store.get_job(3)
+    run = [f"/runs/small/model_{n}.pt" for n in range(5)]
+    plane = "/home/lstui/trajectories/20261207-trajectory-cnn-model_4/pca_directions.h5"
+    job = dataclasses.replace(job, kind="trajectory", spec={
+        **job.spec, "checkpoint": "/runs/large/model_12.pt", "checkpoints": run, "dir_file": plane})
+    facts = job_facts(job, NOW).plain.splitlines()
+    assert "centre     /runs/large/model_12.pt" in facts, facts
+    assert "run        5 checkpoints, model_0.pt … model_4.pt in /runs/small" in facts, facts
+    assert f"plane      {plane}" in facts, facts
+    assert not any(line.startswith(("checkpoint ", "epochs ")) for line in facts), facts
+    spread = dataclasses.replace(job, spec={**job.spec, "checkpoints": [*run[:4], "/runs/more/model_5.pt"]})
+    assert ("run        5 checkpoints, /runs/small/model_0.pt … /runs/more/model_5.pt"
+            in job_facts(spread, NOW).plain.splitlines())
+
+
 def test_the_job_screen_says_a_figure_job_draws_figures_and_a_waiting_job_has_no_device(
     stopped_home: Path,
 ) -> None:

@@ -6,7 +6,7 @@ import json
 import textwrap
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING
 
 from rich.cells import cell_len
@@ -128,11 +128,19 @@ def job_facts(job: JobRow, now: float, colour: bool = True, daemon_running: bool
     rate = "" if job.kind == "figure" else f"   {throughput(job, now, daemon_running)}"
     line("elapsed", f"{format_duration(elapsed_s(job, now, daemon_running=daemon_running))}   ETA {eta}{rate}")
     line("model", f"{spec.get('model')}")
-    for key, label in (("checkpoint", "checkpoint"), ("checkpoint_b", "ckpt B")):
+    # a trajectory's centre: its last checkpoint, or (--origin plane) another run's
+    for key, label in (("checkpoint", "centre" if job.kind == "trajectory" else "checkpoint"),
+                       ("checkpoint_b", "ckpt B")):
         if spec.get(key):
             line(label, path(spec[key]))
     if spec.get("checkpoints"):
-        line("epochs", f"{len(spec['checkpoints'])} checkpoints")
+        run = [PurePath(c) for c in spec["checkpoints"]]
+        ends = f"{run[0].name} … {run[-1].name}"
+        folders = {c.parent for c in run}
+        line("run", f"{len(run)} checkpoints, {ends} in {path(run[0].parent)}" if len(folders) == 1
+             else f"{len(run)} checkpoints, {path(run[0])} … {path(run[-1])}")
+    if job.kind == "trajectory" and spec.get("dir_file"):
+        line("plane", path(spec["dir_file"]))
     data = f"{spec.get('data')}   split {spec.get('split')}   loss {spec.get('loss')}"
     if spec.get("subset"):
         data += f"   subset {spec['subset']}"
