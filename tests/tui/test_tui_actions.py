@@ -156,9 +156,8 @@ async def _drive(home: Path, size: tuple[int, int], tag: str, done: int, held: i
             # v gives the plot the screen: at 80 columns it has no room beside the facts
             await pilot.press("v")
             assert screen.has_class("plot-full") and not screen.has_class("log-full")
-            await pilot.pause(0.2)
-            assert screen.query_one("#job-preview").region.width >= size[0] - 4
-            assert screen.query_one("#job-info").region.width == 0
+            await wait_for(pilot, lambda: screen.query_one("#job-preview").region.width >= size[0] - 4
+                           and screen.query_one("#job-info").region.width == 0, 5, "the plot full width")
             await pilot.press("v")
             assert not screen.has_class("plot-full")
             await pilot.press("escape")
@@ -172,15 +171,12 @@ async def _drive(home: Path, size: tuple[int, int], tag: str, done: int, held: i
             # filter
             await pilot.press("slash")
             await pilot.press(*"done")
-            await pilot.pause(0.1)
-            shown = [store.get_job(j) for j in app.main.table._shown]
-            assert done in app.main.table._shown
-            assert all("done" in f"{j.name} {j.state.value}" for j in shown)
-            assert held not in app.main.table._shown
+            await wait_for(pilot, lambda: done in app.main.table._shown and held not in app.main.table._shown
+                           and all("done" in f"{j.name} {j.state.value}"
+                                   for j in (store.get_job(k) for k in app.main.table._shown)), 5, "the filter")
             await pilot.press("enter", "escape")
-            await pilot.pause(0.1)
-            assert len(app.main.table._shown) == len(store.list_jobs())
-            assert not app.main.query_one("#filter", Input).display
+            await wait_for(pilot, lambda: len(app.main.table._shown) == len(store.list_jobs())
+                           and not app.main.query_one("#filter", Input).display, 5, "the filter cleared")
 
             # log scale of the preview
             await pilot.press("g")

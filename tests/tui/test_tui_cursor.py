@@ -47,8 +47,8 @@ def test_home_and_end_go_to_the_first_and_last_job_and_the_help_says_so(fixed_ho
             await wait_for(pilot, lambda: app.main.preview.job_id == 7, 5, "the last job's preview")
             await pilot.press("question_mark")
             await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), 5, "the help")
-            await pilot.pause(0.2)
-            assert any("home / end" in line and "the first / the last job" in line for line in screen_text(app))
+            await wait_for(pilot, lambda: any("home / end" in line and "the first / the last job" in line
+                                              for line in screen_text(app)), 5, "home / end in the help")
 
     asyncio.run(drive())
 

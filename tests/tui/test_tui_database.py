@@ -147,6 +147,12 @@ def test_the_app_says_the_store_cannot_be_read_in_the_status_and_the_preview(fix
     def text(app: object) -> list[str]:
         return screen_text(app)  # type: ignore[arg-type]
 
+    def says_unreadable(app: object) -> bool:
+        lines = text(app)
+        shown = " ".join(line.strip() for line in lines)
+        return (lines[0].rstrip() == " lstui can't read the job store (see below) │ 0 jobs"
+                and "The job store can't be read:" in shown and DAMAGED in shown)
+
     async def drive() -> None:
         app = fixed_app(fixed_home)
         async with app.run_test(size=(80, 24)) as pilot:
@@ -155,7 +161,7 @@ def test_the_app_says_the_store_cannot_be_read_in_the_status_and_the_preview(fix
             await wait_for(pilot, lambda: app.main.table.row_count == 8, 5, "the new job")
             _damage_in_place(fixed_home)
             await wait_for(pilot, lambda: app.main.table.row_count == 0, 5, "the table emptied")
-            await pilot.pause(0.3)
+            await wait_for(pilot, lambda: says_unreadable(app), 5, "the store named unreadable")
             lines = text(app)
             assert lines[0].rstrip() == " lstui can't read the job store (see below) │ 0 jobs", lines[0]
             shown = " ".join(line.strip() for line in lines)
@@ -165,7 +171,7 @@ def test_the_app_says_the_store_cannot_be_read_in_the_status_and_the_preview(fix
         app = fixed_app(fixed_home)
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_for(pilot, lambda: app.refreshes >= 2, 10, "the first snapshots")
-            await pilot.pause(0.3)
+            await wait_for(pilot, lambda: says_unreadable(app), 5, "the store named unreadable")
             lines = text(app)
             assert lines[0].rstrip() == " lstui can't read the job store (see below) │ 0 jobs", lines[0]
             shown = " ".join(line.strip() for line in lines)

@@ -72,7 +72,9 @@ def sharpness_screen(home: Path, job_id: int) -> list[str]:
         async with app.run_test(size=(80, 24)) as pilot:
             screen = await open_job_screen(pilot, job_id)
             await wait_for(pilot, lambda: screen.query_one(SharpnessTable).display, 5, "the table")
-            await pilot.pause(0.1)
+            await wait_for(pilot, lambda: any(line.strip() == SHARPNESS_TITLE
+                                              or line.strip().startswith("no sharpness table: ")
+                                              for line in screen_text(app)), 5, "the table on screen")
             lines.extend(line.strip() for line in screen_text(app))
             assert isinstance(app.screen, JobScreen)
 
@@ -148,7 +150,8 @@ def test_other_jobs_show_no_sharpness_table(stopped_home: Path) -> None:
             assert not screen.query_one(SharpnessTable).display
             text = "\n".join(screen_text(app))
             assert "sharpness" not in text
-            assert all(key in text for key in ("v Plot", "g Scale", "t What")), "a surface's plot keys"
+            await wait_for(pilot, lambda: all(key in "\n".join(screen_text(app))
+                                              for key in ("v Plot", "g Scale", "t What")), 5, "a surface's plot keys")
 
     asyncio.run(drive())
 
@@ -174,7 +177,7 @@ def test_a_priority_out_of_range_is_said_under_its_field(fixed_home: Path) -> No
             assert not form.query_one(f"#error-{GENERAL}", Static).display
             assert form.query_one("#field-priority").has_class("-wrong")
             assert app.focused is form.query_one("#field-priority")
-            await pilot.pause(0.1)
+            await wait_for(pilot, lambda: any("↑ --priority" in line for line in screen_text(app)), 5, "the arrow")
             lines = screen_text(app)
             arrow = next(n for n, line in enumerate(lines) if "↑ --priority" in line)
             assert "priority" in lines[arrow - 1] and huge in lines[arrow - 1]

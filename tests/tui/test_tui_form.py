@@ -75,12 +75,10 @@ def test_an_interpolation_s_form_hides_the_norm_it_does_not_use(fixed_home: Path
             row = form.query_one("#field-norm").parent
             assert row is not None and row.display
             form.query_one("#field-kind", Select).value = "interp"
-            await pilot.pause(0.1)
-            assert not row.display
-            assert "norm" not in "\n".join(screen_text(app))
+            await wait_for(pilot, lambda: not row.display and "norm" not in "\n".join(screen_text(app)), 5,
+                           "the norm row hidden")
             form.query_one("#field-kind", Select).value = "surface"
-            await pilot.pause(0.1)
-            assert row.display
+            await wait_for(pilot, lambda: row.display, 5, "the norm row shown")
 
     asyncio.run(drive())
 
@@ -112,8 +110,8 @@ async def _fill_the_form_badly(fixed_home: Path) -> None:
         form.set_value("priority", "high")
         await pilot.press("enter")
         await pilot.pause(0.1)
+        await wait_for(pilot, lambda: set(form.errors) == {"model", "x", "y", "priority"}, 5, "the reasons")
         assert isinstance(app.screen, NewJobScreen), "the form stays open"
-        assert set(form.errors) == {"model", "x", "y", "priority"}
         for key in ("model", "x", "y", "priority"):
             label = form.query_one(f"#error-{key}", Static)
             assert label.display
@@ -126,13 +124,12 @@ async def _fill_the_form_badly(fixed_home: Path) -> None:
         # editing a wrong field takes its reason away; the others keep theirs
         await pilot.press(*"mlp")
         await pilot.pause(0.1)
-        assert set(form.errors) == {"x", "y", "priority"}
+        await wait_for(pilot, lambda: set(form.errors) == {"x", "y", "priority"}, 5, "the model's reason gone")
         assert not form.query_one("#error-model", Static).display
         assert not form.query_one("#field-model").has_class("-wrong")
         assert form.query_one("#error-x", Static).display
         await pilot.press("escape")
-        await pilot.pause(0.1)
-        assert not isinstance(app.screen, NewJobScreen)
+        await wait_for(pilot, lambda: not isinstance(app.screen, NewJobScreen), 5, "the form to close")
 
 
 def test_a_checkpoint_of_another_model_keeps_the_form_open_with_its_reason(
@@ -222,8 +219,8 @@ async def _queue_while_locked(fixed_home: Path, holder: sqlite3.Connection) -> N
         await wait_for(pilot, lambda: not app.actions_running(), 30, "the job queued")
         assert app.notices[-1][1].startswith("queued job 12: ")
         await wait_for(pilot, lambda: app.main.table.selected_job_id() == 12, 10, "the new job selected")
-        await pilot.pause(0.3)
-        assert any(line.split()[:2] == ["12", "waited"] for line in screen_text(app)), "its row in view"
+        await wait_for(pilot, lambda: any(line.split()[:2] == ["12", "waited"] for line in screen_text(app)), 5,
+                       "its row in view")
 
 
 def test_queueing_that_fails_on_a_locked_database_keeps_the_form_and_its_values(fixed_home: Path) -> None:
@@ -286,9 +283,9 @@ def test_a_trajectory_is_queued_from_the_form_on_the_plane_the_cli_would_make(
         async with app.run_test(size=(80, 24)) as pilot:
             form = await open_form(pilot)
             form.query_one("#field-kind", Select).value = "trajectory"
-            await pilot.pause(0.1)
-            assert form.values()["x"] == "", "the grid covers the path"
-            assert "path's extent" in form.query_one("#field-x", Input).placeholder
+            await wait_for(pilot, lambda: form.values()["x"] == ""
+                           and "path's extent" in form.query_one("#field-x", Input).placeholder, 5,
+                           "the trajectory's fields")
             for key, shown in (("checkpoint", False), ("checkpoint_b", False), ("norm", False),
                                ("checkpoints", True)):
                 row = form.query_one(f"#field-{key}").parent

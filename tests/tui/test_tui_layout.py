@@ -43,9 +43,10 @@ def test_resizing_folds_and_unfolds_the_device_panel(fixed_home: Path) -> None:
             narrow_name = main.table.columns[next(k for k in main.table.columns if k.value == "name")].width
             await pilot.resize_terminal(160, 48)
             await wait_for(pilot, lambda: not app.has_class("narrow"), 5, "the wide layout")
-            await pilot.pause(0.3)
-            assert main._devices.region.width > 30
-            assert "NVIDIA H100" in str(main._devices.render())
+            await wait_for(pilot, lambda: main._devices.region.width > 30
+                           and "NVIDIA H100" in str(main._devices.render())
+                           and main.table.columns[next(k for k in main.table.columns if k.value == "name")].width
+                           > narrow_name + 40, 5, "the device panel and the wide name column")
             wide_name = main.table.columns[next(k for k in main.table.columns if k.value == "name")].width
             assert wide_name > narrow_name + 40
             assert main.table.virtual_size.width <= 160
@@ -53,13 +54,14 @@ def test_resizing_folds_and_unfolds_the_device_panel(fixed_home: Path) -> None:
             await wait_for(pilot, lambda: isinstance(app.screen, JobScreen), 5, "the job screen")
             await pilot.resize_terminal(80, 24)
             await wait_for(pilot, lambda: app.has_class("narrow"), 5, "the narrow layout")
-            await pilot.pause(0.3)
+            await wait_for(pilot, lambda: isinstance(app.screen, JobScreen) and app.screen._preview.region.width == 0,
+                           5, "no room for the preview beside the facts")
             screen = app.screen
             assert isinstance(screen, JobScreen)
             assert screen._preview.region.width == 0, "no room for the preview beside the facts"
             await pilot.press("escape")
-            await pilot.pause(0.3)
-            assert main.table.virtual_size.width <= 80
+            await wait_for(pilot, lambda: app.screen is main and main.table.virtual_size.width <= 80, 5,
+                           "the main screen's table within 80 columns")
 
     asyncio.run(drive())
 
@@ -164,14 +166,17 @@ def test_long_names_are_cut_so_that_id_kind_state_and_points_stay_in_view(fixed_
             await settle(pilot)
             await select_job(pilot, job_id)
             await wait_for(pilot, lambda: app.main.preview.job_id == job_id and preview_ready(app), 10, "the preview")
-            await pilot.pause(0.3)
+            await wait_for(pilot, lambda: any(f"job {job_id} · resnet56" in line for line in screen_text(app))
+                           and any("2/5 points · prio 0 · ━ train loss" in line for line in screen_text(app)), 5,
+                           "the preview's head and points line")
             lines = screen_text(app)
             head = next(n for n, line in enumerate(lines) if f"job {job_id} · resnet56" in line)
             assert lines[head].rstrip().endswith("…"), lines[head]
             assert "2/5 points · prio 0 · ━ train loss" in lines[head + 1], lines[head:head + 2]
             await pilot.press("enter")
             await wait_for(pilot, lambda: isinstance(app.screen, JobScreen), 5, "the job screen")
-            await pilot.pause(0.5)
+            await wait_for(pilot, lambda: screen_text(app)[0].rstrip().startswith(f" job {job_id} · resnet56 sgd")
+                           and screen_text(app)[0].rstrip().endswith("… · surface · running"), 5, "the job's title")
             title = screen_text(app)[0].rstrip()
             assert title.startswith(f" job {job_id} · resnet56 sgd")
             assert title.endswith("… · surface · running"), title
@@ -189,7 +194,10 @@ def test_a_narrow_terminal_keeps_elapsed_and_eta_and_puts_columns_back_in_order(
             full = [str(c.key.value) for c in table.ordered_columns]
             await pilot.resize_terminal(64, 24)
             await wait_for(pilot, lambda: len(table.ordered_columns) < len(full), 5, "the narrower layout")
-            await pilot.pause(0.3)
+            narrow = ["id", "name", "state", "progress", "points", "elapsed", "eta"]
+            await wait_for(pilot, lambda: [str(c.key.value) for c in table.ordered_columns] == narrow
+                           and next((line for line in screen_text(app) if " ID " in line), "").split()[-3:]
+                           == ["POINTS", "ELAPSED", "ETA"], 5, "the narrow columns drawn")
             assert [str(c.key.value) for c in table.ordered_columns] == [
                 "id", "name", "state", "progress", "points", "elapsed", "eta"]
             header = next(line for line in screen_text(app) if " ID " in line)
@@ -197,13 +205,16 @@ def test_a_narrow_terminal_keeps_elapsed_and_eta_and_puts_columns_back_in_order(
             row = next(line for line in screen_text(app) if line.startswith("   2 "))
             assert row.split()[-2:] == ["15m", "24m"]
             await wait_for(pilot, lambda: app.main.query_one(KeyBar).size.height == 3, 5, "three rows of keys")
-            await pilot.pause(0.3)
+            labels = ("/ Filter", "c Cancel", "e Export", "d Daemon", "^p palette")
+            await wait_for(pilot, lambda: all(label in "\n".join(screen_text(app)[-3:]) for label in labels), 5,
+                           "the keys drawn")
             footer = "\n".join(screen_text(app)[-3:])
-            for label in ("/ Filter", "c Cancel", "e Export", "d Daemon", "^p palette"):
+            for label in labels:
                 assert label in footer, footer
             await pilot.resize_terminal(80, 24)
             await wait_for(pilot, lambda: len(table.ordered_columns) == len(full), 5, "the 80-column layout")
-            await pilot.pause(0.3)
+            await wait_for(pilot, lambda: [str(c.key.value) for c in table.ordered_columns] == full
+                           and table.get_cell("2", "device").plain.strip() == "cuda:0", 5, "every column back")
             assert [str(c.key.value) for c in table.ordered_columns] == full
             assert table.get_cell("2", "device").plain.strip() == "cuda:0"
 
@@ -244,13 +255,12 @@ def test_textual_s_own_notices_render_their_markup_and_ours_stay_plain(fixed_hom
         async with app.run_test(size=(80, 24), notifications=True) as pilot:
             await settle(pilot)
             app.action_help_quit()  # Textual's "Press [b]q[/b] to quit the app"
-            await pilot.pause(0.3)
+            await wait_for(pilot, lambda: "to quit the app" in "\n".join(screen_text(app)), 5, "Textual's notice")
             shown = "\n".join(screen_text(app))
             assert "to quit the app" in shown
             assert "[b]" not in shown and "[/b]" not in shown
             app.say("wrote ~/figs/[b]run[/b].png")
-            await pilot.pause(0.3)
-            assert "~/figs/[b]run[/b].png" in "\n".join(screen_text(app))
+            await wait_for(pilot, lambda: "~/figs/[b]run[/b].png" in "\n".join(screen_text(app)), 5, "our notice")
 
     asyncio.run(drive())
 
@@ -302,8 +312,7 @@ def test_the_help_says_how_to_close_it_and_both_keys_do(fixed_home: Path) -> Non
             for close in ("question_mark", "escape"):
                 await pilot.press("question_mark")
                 await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), 5, "the help")
-                await pilot.pause(0.2)
-                assert "esc or ?: close" in "\n".join(screen_text(app))
+                await wait_for(pilot, lambda: "esc or ?: close" in "\n".join(screen_text(app)), 5, "how to close it")
                 await pilot.press(close)
                 await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), 5, f"{close} to close it")
 
@@ -378,7 +387,14 @@ def test_the_status_lines_are_cut_not_wrapped_below_81_columns(fixed_home: Path,
         async with app.run_test(size=size) as pilot:
             await settle(pilot)
             await pilot.press("slash", *"surface queued", "enter")
-            await pilot.pause(0.5)
+
+            def cut() -> bool:
+                lines = screen_text(app)
+                return (app.main._status.size.height == 2 and lines[0].startswith(" lstui 7 jobs · 2 running")
+                        and lines[1].startswith(" ● daemon running │ cuda:0") and lines[0].rstrip().endswith("…")
+                        and any(line.startswith("surface queued") for line in lines))
+
+            await wait_for(pilot, cut, 5, "the status lines cut and the kept filter")
             status = app.main._status
             assert status.size.height == 2
             lines = screen_text(app)[:2]
@@ -399,6 +415,8 @@ def test_a_kept_filter_leaves_the_footer_two_rows_at_80_columns(fixed_home: Path
             await wait_for(pilot, lambda: any(k.key == "escape" for k in app.main.query(FooterKey)), 5,
                            "the esc key in the footer")
             await pilot.pause(0.3)
+            await wait_for(pilot, lambda: all(label in "\n".join(screen_text(app)[-2:])
+                                              for label in ("esc Clear", "^p palette", "q Quit")), 5, "the keys drawn")
             footer = app.main.query_one(KeyBar)
             assert footer.size.height == 2
             keys = list(app.main.query(FooterKey))
@@ -417,7 +435,9 @@ def test_the_one_row_key_bar_shows_every_key_it_keeps_whole(fixed_home: Path, wi
         app = fixed_app(fixed_home)
         async with app.run_test(size=(width, 30)) as pilot:
             await settle(pilot)
-            await pilot.pause(0.3)
+            await wait_for(pilot, lambda: app.main.query_one(KeyBar).size.height == 1
+                           and "q Quit" in screen_text(app)[-1] and "^p palette" in screen_text(app)[-1], 5,
+                           "one row of keys")
             assert app.main.query_one(KeyBar).size.height == 1
             last = screen_text(app)[-1]
             assert "q Quit" in last and "^p palette" in last, last
@@ -434,12 +454,12 @@ def test_the_preview_shows_the_priority_the_narrow_table_leaves_out(fixed_home: 
             assert "prio" not in app.main.table.layout_spec.columns
             await select_job(pilot, 5)
             await wait_for(pilot, lambda: preview_ready(app) and app.main.preview.job_id == 5, 5, "job 5")
-            await pilot.pause(0.2)
-            assert any("0/2601 points · queued · prio 3" in line for line in screen_text(app))
+            await wait_for(pilot, lambda: any("0/2601 points · queued · prio 3" in line for line in screen_text(app)),
+                           5, "job 5's priority")
             await select_job(pilot, 1)
             await wait_for(pilot, lambda: preview_ready(app) and app.main.preview.job_id == 1, 5, "job 1")
-            await pilot.pause(0.2)
-            assert any("441/441 points · prio 0" in line for line in screen_text(app))
+            await wait_for(pilot, lambda: any("441/441 points · prio 0" in line for line in screen_text(app)), 5,
+                           "job 1's priority")
 
     asyncio.run(drive())
 
@@ -462,7 +482,16 @@ def test_the_main_screen_takes_the_layout_of_a_resize_made_on_the_job_screen(
             await pilot.pause(0.3)
             await pilot.press("escape")
             await wait_for(pilot, lambda: app.screen is app.main, 5, "the main screen")
-            await pilot.pause(0.3)
+
+            def laid_out() -> bool:
+                main = app.main
+                if then[0] < 81:
+                    return (main._devices.region.width == 0 and main._status.size.height == 2
+                            and main.preview.region.width == then[0] and "daemon" in screen_text(app)[1])
+                return (main._devices.region.width == 44 and main._status.size.height == 1
+                        and main.preview.region.width == then[0] - 44)
+
+            await wait_for(pilot, laid_out, 5, "the new width's layout")
             main = app.main
             width = then[0]
             if width < 81:
@@ -483,7 +512,8 @@ def test_the_form_title_keeps_esc_cancel_at_60_columns(fixed_home: Path) -> None
         app = fixed_app(fixed_home)
         async with app.run_test(size=(60, 20)) as pilot:
             await open_form(pilot)
-            await pilot.pause(0.2)
+            await wait_for(pilot, lambda: any("New job" in line and "esc: cancel" in line and "enter: queue" in line
+                                              for line in screen_text(app)), 5, "the form's title")
             title = next(line for line in screen_text(app) if "New job" in line)
             assert "esc: cancel" in title and "enter: queue" in title, title
 
@@ -537,7 +567,8 @@ def test_a_dialog_over_a_job_s_screen_leaves_none_of_its_keys_in_its_bar(fixed_h
             await pilot.press("enter")
             await wait_for(pilot, lambda: isinstance(app.screen, JobScreen), 5, "the job screen")
             job_screen = app.screen
-            await pilot.pause(0.2)
+            await wait_for(pilot, lambda: {"back", "toggle_log"} <= {key.action for key in job_screen.query(FooterKey)},
+                           5, "the job screen's keys")
             before = {key.action for key in job_screen.query(FooterKey)}
             assert {"back", "toggle_log"} <= before, before
             await pilot.press("x")
@@ -547,8 +578,8 @@ def test_a_dialog_over_a_job_s_screen_leaves_none_of_its_keys_in_its_bar(fixed_h
             assert not under & {"back", "toggle_log", "toggle_plot", "command_palette"}, under
             await pilot.press("n")
             await wait_for(pilot, lambda: app.screen is job_screen, 5, "the job screen again")
-            await pilot.pause(0.2)
-            assert {"back", "toggle_log"} <= {key.action for key in job_screen.query(FooterKey)}
+            await wait_for(pilot, lambda: {"back", "toggle_log"} <= {key.action for key in job_screen.query(FooterKey)},
+                           5, "the job screen's keys again")
 
     asyncio.run(drive())
 

@@ -80,7 +80,17 @@ def test_every_colour_the_map_draws_has_its_row_in_the_colour_bar(tmp_path: Path
             surface = app.main.preview.surface
             await wait_for(pilot, lambda: surface.display and surface.surface_data is not None
                            and surface.surface_data.job_id == 1, 5, "job 1's surface")
-            await pilot.pause(0.3)
+
+            def every_colour_in_the_bar() -> bool:
+                """What the asserts below check, as a condition to wait for."""
+                drawn, bar = _map_and_bar_colours(surface._build(), surface.rich_style.bgcolor)
+                if not (len(drawn) >= 3 and bar and drawn <= set(bar)):
+                    return False
+                if size == (60, 20):
+                    return surface.size.height < len(surface.levels) + 1 and len(bar) == surface.size.height
+                return len(bar) == len(surface.levels) + 1
+
+            await wait_for(pilot, every_colour_in_the_bar, 5, "every colour drawn in the colour bar")
             assert isinstance(surface, SurfaceView)
             drawn, bar = _map_and_bar_colours(surface._build(), surface.rich_style.bgcolor)
             assert len(drawn) >= 3 and bar, (drawn, bar)

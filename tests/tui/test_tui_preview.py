@@ -96,14 +96,17 @@ def test_the_preview_says_how_many_points_diverged_and_keeps_the_grid_s_range(tm
             await settle(pilot)
             await select_job(pilot, 1)
             await wait_for(pilot, lambda: app.main.preview.curves.display, 5, "the curves")
-            await pilot.pause(0.3)
+            await wait_for(pilot, lambda: any("41/41 points · 8 NaN/inf" in line for line in screen_text(app)), 5,
+                           "job 1's points line")
             text = screen_text(app)
             assert any("41/41 points · 8 NaN/inf" in line for line in text), text
             axis = next(line for line in text if "-0.50" in line)
             assert axis.split()[-1] == "1.50", "the x axis ends where the grid does"
             await select_job(pilot, 2)
             await wait_for(pilot, lambda: app.main.preview.surface.display, 5, "the surface")
-            await pilot.pause(0.3)
+            await wait_for(pilot, lambda: any("20/25 points · 4 NaN/inf" in line for line in screen_text(app))
+                           and any(f"██ {NOT_FINITE_LABEL}" in line for line in screen_text(app)), 5,
+                           "job 2's points line and colour bar")
             text = screen_text(app)
             assert any("20/25 points · 4 NaN/inf" in line for line in text), text
             assert any(f"██ {NOT_FINITE_LABEL}" in line for line in text), "the colour bar names NaN cells"
@@ -121,7 +124,10 @@ def test_the_1d_preview_has_its_legend_in_the_title_and_ticks_on_every_other_row
             await select_job(pilot, 1)
             curves = app.main.preview.curves
             await wait_for(pilot, lambda: curves.display, 5, "the curves")
-            await pilot.pause(0.3)
+            await wait_for(pilot, lambda: curves.plot_rows() >= 5
+                           and "━ train loss · ━ train acc % (right)"
+                           in next((line for line in screen_text(app) if "points ·" in line), ""), 5,
+                           "the curves' title")
             assert isinstance(curves, CurvePlot) and curves.plot_rows() >= 5
             text = screen_text(app)
             title = next(line for line in text if "points ·" in line)
@@ -136,7 +142,8 @@ def test_the_1d_preview_has_its_legend_in_the_title_and_ticks_on_every_other_row
             steps = np.diff(values)
             assert np.allclose(steps, steps[0], rtol=0.05, atol=0.002)
             await pilot.resize_terminal(60, 14)
-            await pilot.pause(0.5)
+            await wait_for(pilot, lambda: curves.plot_rows() < 3
+                           and any(TOO_SMALL in line for line in screen_text(app)), 5, "the panel too small")
             assert curves.plot_rows() < 3
             assert any(TOO_SMALL in line for line in screen_text(app))
 
@@ -155,7 +162,15 @@ def test_the_info_lines_under_a_trajectory_s_map_clear_its_colour_bar(tmp_path: 
             await select_job(pilot, 2)
             surface = app.main.preview.surface
             await wait_for(pilot, lambda: surface.display, 5, "the surface")
-            await pilot.pause(0.3)
+
+            def info_under_the_bar() -> bool:
+                lines = [strip.text for strip in surface._build()]
+                head = next((i for i, line in enumerate(lines) if "job 2 · bowl" in line), None)
+                bar = [i for i, line in enumerate(lines) if "██" in line]
+                return (head is not None and bool(bar) and len(bar) > head - 2 and head > max(bar)
+                        and lines[head].lstrip().startswith("job 2"))
+
+            await wait_for(pilot, info_under_the_bar, 5, "the info lines under the colour bar")
             assert isinstance(surface, SurfaceView)
             lines = [strip.text for strip in surface._build()]
             head = next(i for i, line in enumerate(lines) if "job 2 · bowl" in line)
@@ -220,13 +235,29 @@ def test_the_1d_preview_labels_a_narrow_curve_s_rows_apart_in_few_digits(tmp_pat
             await select_job(pilot, 1)
             curves = app.main.preview.curves
             await wait_for(pilot, lambda: curves.display, 5, "the curves")
+
+            def labels_apart(digits: tuple[int, int]) -> bool:
+                """What the asserts below check, as a condition to wait for."""
+                if curves.plot_rows() < 5:
+                    return False
+                left, right = _tick_labels(app, curves)
+                if len(left) < 3 or len(set(left)) != len(left) or len(right) < 3 or len(set(right)) != len(right):
+                    return False
+                try:
+                    values = [float(label) for label in left]
+                except ValueError:
+                    return False
+                return (values == sorted(values, reverse=True)
+                        and NARROW_LOSS[0] - 1e-3 <= values[-1] < values[0] <= NARROW_LOSS[1] + 1e-3
+                        and (max(map(_significant_digits, left)), max(map(_significant_digits, right))) == digits)
+
             # digits of the loss and the accuracy: 13 rows of 10.2 to 10.7 % need a fourth
             for size, scale, digits in (((80, 24), "linear", (4, 3)), ((80, 24), "log", (4, 3)),
                                         ((100, 40), "log", (4, 4)), ((100, 40), "linear", (4, 4))):
                 if (scale == "log") != app.main.preview.log_scale:
                     await pilot.press("g")
                 await pilot.resize_terminal(*size)
-                await pilot.pause(0.3)
+                await wait_for(pilot, lambda d=digits: labels_apart(d), 5, f"{size} {scale}: the labels")  # type: ignore[misc]
                 assert isinstance(curves, CurvePlot) and curves.plot_rows() >= 5
                 left, right = _tick_labels(app, curves)
                 where = f"{size} {scale}: {left} {right}"
@@ -253,7 +284,7 @@ def test_the_1d_preview_labels_a_flat_curve_once_with_its_value(tmp_path: Path) 
             for log in (False, True):
                 if log != app.main.preview.log_scale:
                     await pilot.press("g")
-                await pilot.pause(0.3)
+                await wait_for(pilot, lambda: _tick_labels(app, curves) == (["2.3026"], ["10"]), 5, f"log: {log}")
                 assert isinstance(curves, CurvePlot)
                 assert _tick_labels(app, curves) == (["2.3026"], ["10"]), f"log: {log}"
                 top = curves.region.y
@@ -299,7 +330,7 @@ def _surface_preview(home: Path, job: int, size: tuple[int, int] = (80, 24)) -> 
             await settle(pilot)
             await select_job(pilot, job)
             await wait_for(pilot, lambda: app.main.preview.surface.display, 5, "the surface")
-            await pilot.pause(0.3)
+            await wait_for(pilot, lambda: any("* min" in line for line in screen_text(app)), 5, "the minimum named")
             lines.extend(screen_text(app))
 
     asyncio.run(drive())

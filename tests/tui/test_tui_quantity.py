@@ -105,7 +105,8 @@ def test_t_steps_the_2d_preview_through_the_job_s_quantities(tmp_path: Path) -> 
         app = fixed_app(home)
         async with app.run_test(size=(80, 24)) as pilot:
             preview = await _on_job_one(pilot, app)
-            await pilot.pause(0.2)
+            await wait_for(pilot, lambda: any("train loss · linear (g) · t: next" in line
+                                              for line in _lines(preview)), 5, "the train loss's line")
             assert "train loss · linear (g) · t: next" in _quantity_line(preview)
             pictures = [_painted(preview.surface)]
             expected = [("test_loss", "test loss · linear (g) · t: next", "* min"),
@@ -157,7 +158,9 @@ def test_the_choice_is_app_wide_kept_across_jobs_and_followed_by_the_job_screen(
             # job 2 has no test accuracy: its first quantity, and the line says which
             await select_job(pilot, TRAIN)
             await wait_for(pilot, lambda: preview.job_id == TRAIN and preview.drawn is not None, 10, "job 2")
-            await pilot.pause(0.2)
+            await wait_for(pilot, lambda: preview.drawn == "train_loss" and preview.quantity == "test_acc"
+                           and any("train loss · linear (g) · t: next" in line for line in _lines(preview)), 5,
+                           "job 2's train loss")
             assert preview.drawn == "train_loss" and preview.quantity == "test_acc"
             assert "train loss · linear (g) · t: next" in _quantity_line(preview)
             await select_job(pilot, BOTH)
@@ -184,7 +187,8 @@ def test_the_choice_is_app_wide_kept_across_jobs_and_followed_by_the_job_screen(
             assert job_preview.drawn == preview.drawn == "test_loss"
             await _press(pilot, "escape")
             await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), 5, "the main screen")
-            await pilot.pause(0.3)
+            await wait_for(pilot, lambda: any("test loss · log (g) · t: next" in line for line in _lines(preview)), 5,
+                           "the main preview's test loss")
             assert "test loss · log (g) · t: next" in _quantity_line(preview)
 
             # under a dialog, t does nothing
@@ -208,7 +212,9 @@ def test_t_leaves_a_1d_preview_alone_and_says_when_a_job_has_one_quantity(tmp_pa
             preview = app.main.preview
             await select_job(pilot, CURVE)
             await wait_for(pilot, lambda: preview.job_id == CURVE and preview.curves.display, 10, "the curves")
-            await pilot.pause(0.2)
+            await wait_for(pilot, lambda: "loss ━ train ━ test · acc % (right) ━ train ━ test"
+                           in next((line for line in screen_text(app) if "points ·" in line), ""), 5,
+                           "every curve named")
             before = screen_text(app)
             title = next(line for line in before if "points ·" in line)
             # every curve named within 80 columns ("test acc" ran past the edge)
@@ -221,7 +227,8 @@ def test_t_leaves_a_1d_preview_alone_and_says_when_a_job_has_one_quantity(tmp_pa
             await select_job(pilot, LOSS_ONLY)
             await wait_for(pilot, lambda: preview.job_id == LOSS_ONLY and preview.drawn is not None, 10,
                            "the loss-only surface")
-            await pilot.pause(0.2)
+            await wait_for(pilot, lambda: any("train loss · linear (g)" in line for line in _lines(preview)), 5,
+                           "the train loss's line")
             line = _quantity_line(preview)
             assert "train loss · linear (g)" in line and "t: next" not in line
             shown = _painted(preview.surface)
@@ -258,14 +265,12 @@ def test_the_palette_runs_t_and_the_key_bar_shows_it_where_it_adds_no_row(tmp_pa
             assert "t" not in keys(app) and bar.size.height == 2
             await pilot.resize_terminal(140, 30)
             await wait_for(pilot, lambda: "t" in keys(app), 5, "t back in one row")
-            await pilot.pause(0.3)
-            assert bar.size.height == 1 and "escape" in keys(app)
+            await wait_for(pilot, lambda: bar.size.height == 1 and "escape" in keys(app), 5, "one row at 140 columns")
             # at 120 they do not all fit in one row, nor without t: two rows, with q Quit
             # in view (it was cut off past the edge of one row)
             await pilot.resize_terminal(120, 30)
             await wait_for(pilot, lambda: bar.size.height == 2, 5, "two rows at 120 columns")
-            await pilot.pause(0.3)
-            assert "q Quit" in "".join(screen_text(app)[-2:]), screen_text(app)[-2:]
+            await wait_for(pilot, lambda: "q Quit" in "".join(screen_text(app)[-2:]), 5, "q Quit in view")
             await pilot.resize_terminal(80, 24)
             await wait_for(pilot, lambda: "t" not in keys(app), 5, "t gone at 80 columns")
             await pilot.press("escape")

@@ -103,7 +103,8 @@ def test_a_filter_that_matches_nothing_says_so_in_the_table(fixed_home: Path) ->
             table = app.main.table
             await pilot.press("slash", *"zebra")
             await wait_for(pilot, lambda: table.filter_text == "zebra" and table.row_count == 0, 5, "the filter")
-            await pilot.pause(0.2)
+            await wait_for(pilot, lambda: any(line.strip() == "no job matches 'zebra' — esc clears"
+                                              for line in screen_text(app)), 5, "the table's line")
             lines = screen_text(app)
             header = next(i for i, line in enumerate(lines) if line.lstrip().startswith("ID NAME"))
             assert lines[header + 1].strip() == "no job matches 'zebra' — esc clears"
@@ -113,8 +114,8 @@ def test_a_filter_that_matches_nothing_says_so_in_the_table(fixed_home: Path) ->
             assert not any("no job matches" in line for line in screen_text(app))
             await pilot.press(*" zz")
             await wait_for(pilot, lambda: table.row_count == 0, 5, "mlp zz")
-            await pilot.pause(0.2)
-            assert any("no job matches 'mlp zz'" in line for line in screen_text(app)), "the filter it quotes follows"
+            await wait_for(pilot, lambda: any("no job matches 'mlp zz'" in line for line in screen_text(app)), 5,
+                           "the filter it quotes follows")
             await pilot.press("escape")
             await wait_for(pilot, lambda: table.row_count == 7, 5, "the filter cleared")
             await pilot.pause(0.2)

@@ -68,6 +68,11 @@ def _header(app: LstuiApp) -> str:
     return next(line for line in screen_text(app) if line.lstrip().startswith("ID "))
 
 
+def _shown_header(app: LstuiApp) -> str:
+    """The header, or "" while none is drawn (to wait on)."""
+    return next((line for line in screen_text(app) if line.lstrip().startswith("ID ")), "")
+
+
 async def _sort(pilot: object, app: LstuiApp, name: str) -> None:
     """Press ``s`` once and wait for the table to take the order ``name``."""
 
@@ -137,7 +142,8 @@ def test_at_80_columns_the_hidden_priority_still_orders_and_the_name_header_says
         await wait_for(pilot, lambda: "hidden below 120" in "\n".join(screen_text(app)), 5, "the notice")
         await pilot.resize_terminal(160, 48)
         await wait_for(pilot, lambda: "prio" in table.layout_spec.columns, 5, "the wide layout")
-        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: "PRIO▼" in _shown_header(app).split() and "·PRIO" not in _shown_header(app), 5,
+                       "PRIO's own header marked")
         header = _header(app)
         assert "PRIO▼" in header.split() and "·PRIO" not in header, header
         assert _rows(table) == BY_PRIORITY
@@ -274,8 +280,8 @@ def test_the_help_lists_s(tmp_path: Path) -> None:
     async def steps(pilot: Pilot[None], app: LstuiApp) -> None:
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), 5, "the help")
-        await pilot.pause(0.2)
-        assert any(line.strip("│ ").startswith("s ") and "sort jobs: id → priority → state → progress" in line
-                   for line in screen_text(app))
+        await wait_for(pilot, lambda: any(line.strip("│ ").startswith("s ")
+                                          and "sort jobs: id → priority → state → progress" in line
+                                          for line in screen_text(app)), 5, "s in the help")
 
     drive_app(home, steps)

@@ -33,13 +33,13 @@ def test_keys_typed_ahead_after_slash_go_into_the_filter(fixed_home: Path) -> No
             await settle(pilot)
             _burst(app, "/surface queued\r")
             await pilot.pause(0.5)
+            await wait_for(pilot, lambda: app.main.table.filter_text == "surface queued", 5, "the filter")
             assert isinstance(app.screen, MainScreen)
             assert app.main.table.filter_text == "surface queued"
             assert not app.actions_running() and not [m for s, m in app.notices if s != "information"]
             await pilot.press("escape")
             _burst(app, "/a/b")  # the first opens the filter, the second is typed into it
-            await pilot.pause(0.3)
-            assert app.main.query_one("#filter", Input).value == "a/b"
+            await wait_for(pilot, lambda: app.main.query_one("#filter", Input).value == "a/b", 5, "a/b in the filter")
         with Store.open_home(fixed_home) as store:
             assert store.get_job(2).state is JobState.RUNNING
 
@@ -88,7 +88,7 @@ def test_a_backspace_typed_ahead_after_slash_acts_in_its_place(fixed_home: Path)
             box = app.main.query_one("#filter", Input)
             _keys(app, "/", "backspace", "a", "b", "c", "backspace", "d")
             await pilot.pause(0.5)
-            assert box.value == "abd"
+            await wait_for(pilot, lambda: box.value == "abd", 5, "abd in the filter")
 
     asyncio.run(drive())
 
@@ -102,11 +102,12 @@ def test_slash_again_refines_the_kept_filter(fixed_home: Path) -> None:
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
             await pilot.press("slash", *"interp", "enter")
-            await pilot.pause(0.2)
-            assert app.main.table.filter_text == "interp" and app.focused is app.main.table
+            await wait_for(pilot, lambda: app.main.table.filter_text == "interp" and app.focused is app.main.table, 5,
+                           "the kept filter")
             await pilot.press("slash", "space", *"done")
-            await pilot.pause(0.2)
             box = app.main.query_one("#filter", Input)
+            await wait_for(pilot, lambda: box.value == "interp done" and box.cursor_position == len("interp done")
+                           and app.main.table.filter_text == "interp done", 5, "the refined filter")
             assert box.value == "interp done" and box.cursor_position == len("interp done")
             assert app.main.table.filter_text == "interp done"
 
@@ -126,6 +127,8 @@ def test_text_typed_after_a_tab_goes_into_the_next_field_of_the_form(fixed_home:
             # a field tabbed back into has its text selected (Input's select_on_focus): end first
             _keys(app, "ctrl+u", *"mlp", "tab", *"xyz", "tab", *"uvw", "shift+tab", "end", "backspace", "tab", "end", "q")
             await pilot.pause(0.5)
+            await wait_for(pilot, lambda: (form.values()["model"], form.values()["checkpoint"], form.values()["data"])
+                           == ("mlp", "xy", "uvwq"), 5, "the text in its fields")
             values = form.values()
             # (checkpoint-b, an interp's, is hidden: data follows checkpoint)
             assert (values["model"], values["checkpoint"], values["data"]) == ("mlp", "xy", "uvwq")
