@@ -528,8 +528,9 @@ class Daemon:
 
     def _free_workers_of_stopped_jobs(self, store: Store) -> None:
         """Kill a worker still computing a point of a job cancelled, paused or failed
-        :attr:`left_job_wait_s` ago (:meth:`_tend_workers` starts a fresh one); its
-        units go back uncounted."""
+        :attr:`left_job_wait_s` ago, or one stopped (SIGSTOP) and silent past its lease
+        and that wait (:meth:`_tend_workers` starts a fresh one); its units go back
+        uncounted."""
         now = time.monotonic()
         if now - self._left_look < LEFT_JOB_LOOK_S:
             return
@@ -542,8 +543,22 @@ class Daemon:
             slot = by_pid.get(w.pid)
             # this daemon's worker: its host, and registered after the slot's process began
             # (not a killed daemon's row whose pid was reused)
-            if (slot is None or slot.proc is None or w.state == "retired" or w.current_job is None
+            if (slot is None or slot.proc is None or w.state == "retired"
                     or w.host != host or w.started < slot.started_wall - 1.0):
+                continue
+            silent_s = time.time() - w.heartbeat
+            if silent_s > self.lease_s + SILENT_STOPPED_AFTER_S + self.left_job_wait_s and _stopped(w.pid):
+                # SIGSTOP (or a debugger's): its lease expired and its unit went back, but
+                # no fresh worker took its place: its job read running, the queue waited
+                slot.proc.kill()
+                slot.killed = True
+                why = (f"worker {w.id} on {w.device} was stopped (SIGSTOP?), silent for {silent_s:.0f} s, "
+                       "and was killed; a fresh one starts")
+                store.release_stopped_worker(w.id, why, requeued="queued again: its worker was stopped")
+                log.warning("%s", why)
+                store.add_event(w.current_job, "warning", why)
+                continue
+            if w.current_job is None:
                 continue
             try:
                 state = store.job_state(w.current_job)
@@ -882,6 +897,22 @@ def _remove_own_pid_file(pid_path: Path) -> None:
             pid_path.unlink()
     except (OSError, ValueError, AttributeError):
         pass
+
+
+SILENT_STOPPED_AFTER_S = 10.0
+"""Beyond its lease and ``--kill-after``, how long a stopped worker (its process in state
+T) may be silent before the daemon kills it: two missed heartbeats (one every 5 s)."""
+
+
+def _stopped(pid: int) -> bool:
+    """Whether process ``pid`` is stopped (SIGSTOP, SIGTSTP, a debugger: state T or t in
+    /proc); False where /proc cannot tell."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = stat.rpartition(")")[2].split()  # the name, in parentheses, may hold spaces
+    return bool(fields) and fields[0] in ("T", "t")
 
 
 def _pid_alive(pid: int) -> bool:

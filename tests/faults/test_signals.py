@@ -4,6 +4,7 @@ real signals."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -15,6 +16,7 @@ import pytest
 from lstui.results import read_surface
 from lstui.results.h5files import remove_stale_temporaries
 from tests.faults.support import SLOW_SPEC, Lab, wait_until
+from tests.lab import pid_alive
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
@@ -121,6 +123,34 @@ def test_daemon_status_says_which_worker_has_gone_silent(lab: Lab) -> None:
         return "no heartbeat" not in lab.cli("daemon", "status").stdout
 
     wait_until("a heartbeat again", heard_again)
+
+
+def test_a_stopped_worker_is_killed_past_its_lease_and_its_job_goes_on(lab: Lab) -> None:
+    """A worker stopped with SIGSTOP lost its lease and its unit went back, but nothing
+    took its place: its job read running for ever, every job queued behind it waited."""
+    from lstui.scheduler.daemon import SILENT_STOPPED_AFTER_S, start_daemon
+
+    # a short lease and wait (flags of the daemon's own, not of `lstui daemon start`)
+    lab.daemon_pids.append(start_daemon(lab.home, "cpu:1", extra_args=["--export", "", "--lease", "3",
+                                                                         "--kill-after", "1"]))
+    job_id = lab.submit("surface", *SLOW_SPEC)
+    lab.wait_job(job_id, ("running",))
+    wait_until("a point", lambda: lab.job(job_id)["done_points"] > 0)
+    (worker,) = lab.live_workers()
+    os.kill(worker["pid"], signal.SIGSTOP)
+    stopped = time.monotonic()
+    try:
+        done = lab.wait_job(job_id, ("done",), timeout_s=120)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(worker["pid"], signal.SIGCONT)
+    assert time.monotonic() - stopped > 3 + SILENT_STOPPED_AFTER_S  # not killed before its lease and wait
+    assert done["done_points"] == 49
+    assert lab.query("SELECT count(*) AS n FROM points WHERE job_id = ?", (job_id,))[0]["n"] == 49
+    said = lab.events(job_id)
+    assert any(f"worker {worker['id']} on cpu was stopped (SIGSTOP?)" in m and "was killed; a fresh one starts" in m
+               for m in said), said
+    assert not pid_alive(worker["pid"])
 
 
 def test_a_temporary_file_whose_writer_was_killed_is_removed_at_once(tmp_path: Path) -> None:
