@@ -207,6 +207,47 @@ def test_a_whole_zip_that_is_no_checkpoint_gives_a_short_reason(tmp_path: Path) 
     assert len(reason) <= 121, message
 
 
+def _flipped(source: Path, target: Path) -> Path:
+    """``source`` with 100 bytes of its first tensor's data inverted, as a bad disk or copy
+    leaves it: torch.load reads it without a word."""
+    import zipfile
+
+    data = bytearray(source.read_bytes())
+    with zipfile.ZipFile(source) as archive:
+        part = next(p for p in archive.infolist() if p.filename.endswith("/data/0"))
+    start = part.header_offset + 30 + len(part.filename.encode()) + len(part.extra)
+    for n in range(start, start + min(100, part.file_size)):
+        data[n] ^= 0xFF
+    target.write_bytes(bytes(data))
+    return target
+
+
+def test_a_checkpoint_whose_bits_flipped_is_refused_by_its_checksums(tmp_path: Path) -> None:
+    """A walk flipped 100 bytes of a checkpoint: torch.load took it, and `lstui retry` of
+    its job computed a surface of weights up to 373."""
+    whole = _saved(tmp_path / "whole.pt", _mlp_state())
+    flipped = _flipped(whole, tmp_path / "flipped.pt")
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(flipped)
+    assert str(caught.value) == (
+        f"checkpoint {str(flipped)!r} is damaged: a part of it fails its checksum (Bad CRC-32 for file "
+        "'whole/data/0'); a bit changed on the disk or in a copy: copy it again from where it was saved")
+    home = tmp_path / "home"
+    result = run_lstui("submit", "surface", *SMALL, "--checkpoint", str(flipped), home=home, cwd=tmp_path)
+    assert result.returncode == 2 and "fails its checksum" in _one_error_line(result.stderr), result.stderr
+    assert json.loads(run_lstui("ls", "--all", "--json", home=home, cwd=tmp_path).stdout) == []
+
+
+def test_a_checkpoint_saved_without_checksums_loads(tmp_path: Path) -> None:
+    """``torch.serialization.set_crc32_options(False)`` writes 0 for every part's CRC."""
+    torch.serialization.set_crc32_options(False)
+    try:
+        path = _saved(tmp_path / "fast.pt", _mlp_state())
+    finally:
+        torch.serialization.set_crc32_options(True)
+    assert set(load_checkpoint(path)) == set(_mlp_state())
+
+
 @pytest.mark.parametrize("percent", [10, 99])
 def test_lstui_run_on_a_truncated_checkpoint_prints_one_line(tmp_path: Path, percent: int) -> None:
     whole = _saved(tmp_path / "whole.pt", _mlp_state())
