@@ -40,7 +40,7 @@ from lstui.errors import (
     described,
     first_line,
 )
-from lstui.results.h5files import no_space
+from lstui.results.h5files import may_pass_later, no_space
 from lstui.scheduler.allocator import keep_freed_memory
 from lstui.scheduler.devices import RAY_DEVICES
 from lstui.store import JobState, PointRow, Store, UnitClaim
@@ -196,6 +196,17 @@ class LeaseKeeper:
         if now - self._beat >= HEARTBEAT_EVERY_S or job != self._job:
             self._store.heartbeat(self._worker_id, job)
             self._beat, self._job = now, job
+
+
+def _results_not_allowed(exc: OSError, results_dir: Path) -> bool:
+    """Whether ``exc`` is a write refused (EACCES, EPERM, EROFS) in the job's results
+    folder or the folder of all results, where it is made: not a file of the person's
+    (a checkpoint, a direction file) that cannot be read, which fails the job."""
+    if not may_pass_later(exc) or no_space(exc) or not exc.filename:
+        return False
+    where = Path(os.fsdecode(exc.filename)).absolute()
+    results = results_dir.absolute()
+    return where in (results, results.parent) or results in where.parents
 
 
 class ExecutorLost(BaseException):
@@ -380,15 +391,18 @@ class Worker:
         try:
             prepared = self._prepare(claim)
         except OSError as exc:
-            if not no_space(exc):
+            not_allowed = _results_not_allowed(exc, Path(claim.results_dir))
+            if not (no_space(exc) or not_allowed):
                 self._fail_job(claim, described(exc), traceback.format_exc())
                 return
-            # a full disk passes: the unit goes back untouched, and this worker waits
+            # a full disk passes, and a results folder made read-only (chattr +i) once a
+            # person allows it again: the unit goes back untouched, and this worker waits
             self._space_wait = min(NO_SPACE_WAIT_MAX_S, 2 * self._space_wait or NO_SPACE_WAIT_S)
             self._timed(self.store.release_unit, claim.unit_id, self.worker_id)
+            what = (f"its results folder cannot be written ({first_line(exc)}): allow it (chmod, chattr -i)"
+                    if not_allowed else f"no space to make the job ready ({first_line(exc)})")
             with contextlib.suppress(StoreError):  # the store may be out of space too
-                self._note(claim.job_id, f"no space to make the job ready ({first_line(exc)}); "
-                                         f"trying again in {self._space_wait:.0f} s")
+                self._note(claim.job_id, f"{what}; trying again in {self._space_wait:.0f} s")
             self._idle(self._space_wait)
             return
         except LstuiError as exc:  # one line; what a person's code raised under it, whole, as detail

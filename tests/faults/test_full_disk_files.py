@@ -90,3 +90,26 @@ def test_files_a_read_only_folder_refused_are_written_once_it_is_writable_again(
 
     assert read_surface(results / "surface.h5").computed("train_loss").all()  # every point, not 38 of 121
     assert "files being written" not in lab.cli("show", str(job_id)).stdout
+
+
+def test_a_read_only_results_folder_at_a_jobs_start_is_waited_out(lab: Lab) -> None:
+    """`chattr +i $LSTUI_HOME/results`: the job failed at once with "PermissionError:
+    [Errno 1] Operation not permitted: …/results/00001-…", where one made read-only while
+    it ran waits; it waits too now, its log saying what to allow."""
+    import pytest
+
+    results_root = lab.home / "results"
+    results_root.mkdir(parents=True, exist_ok=True)
+    if not _chattr("+i", results_root):
+        pytest.skip("chattr +i is not allowed here (not root, or the file system has no such flag)")
+    try:
+        lab.start_daemon("cpu:1", "--export", "")
+        job_id = lab.submit("surface", "--model", "mlp", *TINY, "--x", "-1:1:3")
+        wait_until("the worker to find the folder read-only",
+                   lambda: any("its results folder cannot be written" in m and "allow it (chmod, chattr -i)" in m
+                               and "trying again in" in m for m in lab.events(job_id)))
+        assert lab.job(job_id)["state"] in ("queued", "running"), lab.job(job_id)
+    finally:
+        _chattr("-i", results_root)
+    lab.wait_job(job_id)
+    assert_points_once(lab, job_id)
