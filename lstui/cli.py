@@ -345,7 +345,7 @@ def _store(ctx: click.Context, *, existing: bool = False):  # type: ignore[no-un
                           "(is $LSTUI_HOME or --home right?)") from None
         except OSError:
             pass  # a path through a file, a folder it may not read: the store says so
-    return Store.open_home(_home(ctx))
+    return Store.open_home(_home(ctx), on_lock_wait=lambda line: click.echo(f"note: {line}…", err=True))
 
 
 class NoStore(LstuiError):

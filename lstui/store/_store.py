@@ -57,6 +57,9 @@ PACE_WINDOW_S = 60.0
 """A running job's rate is measured over its last minute or a little more (its run
 since its first stored points while that is shorter): what ETAs and points/s show."""
 EVENT_LEVELS = frozenset({"debug", "info", "warning", "error"})
+SAY_LOCK_WAIT_AFTER_S = 2.0
+"""A write that has waited this long for another process's lock tells ``on_lock_wait``
+(a command says so, rather than 20 s of silence)."""
 LOCK_WAIT_NOTICE_S = 5.0
 """A write that waited this long for another process's lock marks the store as having
 seen one (see :data:`LOCK_GRACE_S`)."""
@@ -176,6 +179,8 @@ class Store:
         timeout_s: how long a write waits for another process's write to finish
             before giving up with :class:`StoreError`.
         clock: the source of unix time (tests pass a fake one to expire leases).
+        on_lock_wait: called, once, with a line to show when a write has waited
+            :data:`SAY_LOCK_WAIT_AFTER_S` for another process's lock.
 
     Raises:
         DatabaseLocked: another process holds the write lock for more than ``timeout_s``.
@@ -190,6 +195,7 @@ class Store:
         *,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         clock: Callable[[], float] = time.time,
+        on_lock_wait: Callable[[str], object] | None = None,
     ) -> None:
         if sqlite3.sqlite_version_info < MIN_SQLITE:
             raise StoreError(
@@ -199,6 +205,9 @@ class Store:
         self.path = Path(path).expanduser()
         self.timeout_s = timeout_s
         self._clock = clock
+        # told once when a write has waited SAY_LOCK_WAIT_AFTER_S for another process's
+        # lock (a command's "waiting for the database …": 20 s of silence before)
+        self._on_lock_wait = on_lock_wait
         self._lock = threading.RLock()
         # (start, end), time.monotonic(), of the last hold of the database by another process
         # that a write of this store waited out: waits that follow each other make one
@@ -436,6 +445,29 @@ class Store:
                 f"database {self.path} cannot be written: {why}; nothing was changed; {helps}"
             )
 
+    def _begin(self, c: sqlite3.Connection) -> None:
+        """``BEGIN IMMEDIATE``, waiting up to ``timeout_s`` for another process's write
+        lock; past :data:`SAY_LOCK_WAIT_AFTER_S` of it, ``on_lock_wait`` is told (once)."""
+        say_after = SAY_LOCK_WAIT_AFTER_S
+        if self._on_lock_wait is None or self.timeout_s <= say_after:
+            c.execute("BEGIN IMMEDIATE")
+            return
+        c.execute(f"PRAGMA busy_timeout = {int(say_after * 1000):d}")
+        try:
+            try:
+                c.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_locked(exc):
+                    raise
+            tell, self._on_lock_wait = self._on_lock_wait, None
+            tell(f"waiting for the database {self.path}: another process holds its write lock "
+                 f"(for up to {self.timeout_s:g} s)")
+            c.execute(f"PRAGMA busy_timeout = {int((self.timeout_s - say_after) * 1000):d}")
+            c.execute("BEGIN IMMEDIATE")
+        finally:
+            c.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000):d}")
+
     @contextmanager
     def _immediate(self) -> Iterator[sqlite3.Connection]:
         """One write transaction: ``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` on error."""
@@ -446,7 +478,7 @@ class Store:
                 raise RuntimeError("Store write transactions do not nest")
             asked = time.monotonic()
             try:
-                c.execute("BEGIN IMMEDIATE")
+                self._begin(c)
             except sqlite3.OperationalError as exc:
                 raise self._store_error(exc) from exc
             except sqlite3.DatabaseError as exc:

@@ -180,3 +180,21 @@ def test_a_daemon_waiting_for_a_locked_database_stops_promptly(lab: Lab) -> None
         assert time.monotonic() - start < 10.0  # not the 30 s a locked write may wait
         assert not pid_alive(pid)
     assert "lstui: error" not in (lab.home / "daemon.log").read_text()
+
+
+def test_a_command_waiting_for_a_locked_database_says_so(lab: Lab) -> None:
+    """`submit` under another process's write lock took 20 s, `cancel` 30 s, with nothing
+    said until the "locked" error: a command says it waits once 2 s have gone by."""
+    job = lab.submit(*TINY_JOB)
+    with write_lock(lab):
+        waiting = lab.popen("pause", str(job))
+        time.sleep(4.0)
+        assert waiting.poll() is None, "it waits for the lock"
+    out, err = waiting.communicate(timeout=60)
+    assert waiting.returncode == 0, err
+    assert err.startswith(f"note: waiting for the database {lab.home / 'lstui.db'}: another process holds "
+                          "its write lock (for up to 30 s)…\n"), err
+    assert err.count("waiting for the database") == 1, err
+    assert lab.job(job)["state"] == "paused"
+    quick = lab.cli("resume", str(job))
+    assert "waiting" not in quick.stderr, quick.stderr
