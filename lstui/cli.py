@@ -1222,6 +1222,23 @@ def _last_trouble(events: Sequence[Event]) -> str | None:
     return None
 
 
+def _stalled_jobs(ctx: click.Context) -> str:
+    """What `daemon status` adds when no daemon runs but jobs were left running (a daemon
+    killed, the machine rebooted): they wait for one."""
+    from lstui.store import JobState
+
+    try:
+        with _store(ctx, existing=True) as store:
+            left = [j.id for j in store.list_jobs(include_finished=False) if j.state is JobState.RUNNING]
+    except LstuiError:
+        return ""
+    if not left:
+        return ""
+    which = ", ".join(map(str, left[:5])) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
+    return (f"; job{'s' if len(left) > 1 else ''} {which} stalled (left running by a daemon that "
+            "ended without stopping): lstui daemon start resumes them")
+
+
 @daemon.command("status")
 @click.pass_context
 @handle_errors
@@ -1236,12 +1253,15 @@ def daemon_status_cmd(ctx: click.Context) -> None:
 
     status = daemon_status(_home(ctx))
     if not status.running:
-        click.echo("daemon: not running")
+        click.echo("daemon: not running" + _stalled_jobs(ctx))
         sys.exit(3)
     _note_if_disk_full(ctx)
     counts = Counter(status.devices)  # cpu:2 is two workers on "cpu"
     devices = ", ".join(d if n == 1 else f"{d} ×{n}" for d, n in counts.items())
-    click.echo(f"daemon: running (pid {status.pid}) on {devices}")
+    pid = status.pid if status.pid is not None else "unknown"
+    # its pid file moved or damaged: "running (pid None) on " said nothing of what it runs on
+    on = f" on {devices}" if devices else " (its pid file is unreadable: what it runs on is not known)"
+    click.echo(f"daemon: running (pid {pid}){on}")
     with _store(ctx, existing=True) as store:
         now = time.time()
         workers = listed_workers(store, now, recent_s=120)

@@ -211,7 +211,26 @@ def daemon_status(home: Path | None = None) -> DaemonStatus:
             True, int(info["pid"]), tuple(info.get("devices", ())), info.get("started")
         )
     except (OSError, ValueError, KeyError, TypeError):
-        return DaemonStatus(True)
+        # its pid file moved or damaged: the lock's holder, as the kernel lists it
+        # (`daemon stop` said only that the pid file was unreadable, and could not stop it)
+        return DaemonStatus(True, _lock_holder(h / LOCK_FILE))
+
+
+def _lock_holder(path: Path) -> int | None:
+    """The pid of the process holding ``path``'s exclusive lock, from /proc/locks; None
+    where that cannot be told (no /proc, another machine's lock on a shared disk)."""
+    try:
+        st = path.stat()
+        listed = Path("/proc/locks").read_text()
+    except OSError:
+        return None
+    where = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    for line in listed.splitlines():
+        fields = line.split()
+        if "->" not in fields and len(fields) > 5 and fields[3] == "WRITE" and fields[5] == where:
+            with contextlib.suppress(ValueError):
+                return int(fields[4])
+    return None
 
 
 def refuse_if_running(home: Path | None) -> None:
@@ -281,7 +300,9 @@ def stop_daemon(home: Path | None = None, timeout_s: float = 60.0) -> int | None
     if not status.running:
         return None
     if status.pid is None:
-        raise DaemonError(f"a daemon holds {h / LOCK_FILE} but its pid file is unreadable")
+        raise DaemonError(f"a daemon holds {h / LOCK_FILE} but its pid file is unreadable and no "
+                          f"process here holds the lock (another machine's?); `fuser -v {h / LOCK_FILE}` "
+                          "on the machine that runs it names it: stop it with kill PID")
     with contextlib.suppress(ProcessLookupError):
         os.kill(status.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout_s

@@ -239,3 +239,28 @@ def test_a_job_whose_worker_keeps_exiting_says_how_it_ended(tmp_path: Path) -> N
         lab.teardown()
     assert "lost its worker 3 times, last because its worker died: it exited with 7" in failed["error"], failed
     assert "out of memory" not in failed["error"]
+
+
+def test_a_daemon_whose_pid_file_went_is_found_by_its_lock_and_stopped(lab: Lab) -> None:
+    """With daemon.pid moved aside, status said "running (pid None) on " and `daemon stop`
+    "its pid file is unreadable", exit 1: nothing stopped it but a hunt for its pid."""
+    pid = lab.start_daemon("cpu:1", "--export", "")
+    (lab.home / "daemon.pid").rename(lab.home / "daemon.pid.aside")
+    status = lab.cli("daemon", "status").stdout
+    assert status.splitlines()[0] == (f"daemon: running (pid {pid}) (its pid file is unreadable: what it runs "
+                                      "on is not known)"), status
+    stopped = lab.cli("daemon", "stop")
+    assert stopped.returncode == 0 and f"(pid {pid}) stopped" in stopped.stdout, stopped
+    assert not pid_alive(pid)
+
+
+def test_status_after_a_daemon_was_killed_names_its_stalled_jobs(lab: Lab) -> None:
+    pid = lab.start_daemon("cpu:1", "--export", "")
+    job_id = lab.submit("surface", *SLOW_SPEC)
+    lab.wait_job(job_id, ("running",))
+    os.kill(pid, signal.SIGKILL)
+    wait_until("the daemon gone", lambda: not pid_alive(pid))
+    status = lab.cli("daemon", "status", check=False)
+    assert status.returncode == 3
+    assert status.stdout.strip() == (f"daemon: not running; job {job_id} stalled (left running by a daemon that "
+                                     "ended without stopping): lstui daemon start resumes them"), status.stdout
