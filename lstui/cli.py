@@ -1222,6 +1222,27 @@ def _last_trouble(events: Sequence[Event]) -> str | None:
     return None
 
 
+def _locked_in_log(home: Path, pid: int | None) -> str | None:
+    """The daemon's last "database is locked" warning, from the end of its log: a daemon
+    waiting for another process's lock cannot write it in the store (status said only "0
+    of 1 workers running")."""
+    from lstui.scheduler.daemon import LOG_FILE
+
+    try:
+        with (home / LOG_FILE).open("rb") as log:
+            log.seek(0, os.SEEK_END)
+            log.seek(max(0, log.tell() - 8192))
+            tail = log.read().decode(errors="replace").splitlines()
+    except OSError:
+        return None
+    mark = f"daemon[{pid}] WARNING " if pid is not None else " WARNING "
+    for line in reversed(tail[-20:]):  # its last lines: a lock met long ago is not why now
+        if mark in line and "the database is locked" in line:
+            when, _, said = line.partition(mark)
+            return f"warning: {said.strip()} (at {when.strip().split(',')[0]})"
+    return None
+
+
 def _stalled_jobs(ctx: click.Context) -> str:
     """What `daemon status` adds when no daemon runs but jobs were left running (a daemon
     killed, the machine rebooted): they wait for one."""
@@ -1275,7 +1296,7 @@ def daemon_status_cmd(ctx: click.Context) -> None:
             click.echo(f"  {len(workers)} of {len(status.devices)} workers running")
             # this daemon's troubles: not those of one stopped before it started
             since = max(time.time() - TROUBLE_WINDOW_S, status.started or 0.0)
-            trouble = _last_trouble(store.daemon_events(since))
+            trouble = _last_trouble(store.daemon_events(since)) or _locked_in_log(_home_path(ctx), status.pid)
             if trouble:
                 click.echo(f"  {trouble}")
 

@@ -164,6 +164,8 @@ def test_a_daemon_started_on_a_locked_database_waits_then_runs_the_queue(lab: La
         assert pid_alive(pid)
         status = lab.cli("daemon", "status", check=False)
         assert f"daemon: running (pid {pid})" in status.stdout, status
+        # why none works: said in its log, not in the store it cannot write
+        assert "  0 of 1 workers running\n  warning: the database is locked (" in status.stdout, status.stdout
         assert lab.job(job)["state"] == "queued"
     lab.wait_job(job)
     assert pid_alive(pid)
