@@ -191,6 +191,8 @@ def _shade_diverged(
 
 LABEL_SUBS_BELOW = 1000.0
 """A log axis spanning less than this ratio has its 2 and 5 ticks labelled too."""
+LABEL_ALL_SUBS_BELOW = 10.0
+"""A log axis spanning less than a decade has every tick (2 to 9) labelled."""
 
 
 def _log_axis(ax: Axes) -> None:
@@ -205,7 +207,11 @@ def _log_axis(ax: Axes) -> None:
     decades = (
         np.floor(np.log10(high) + 1e-9) - np.ceil(np.log10(low) - 1e-9) + 1 if 0 < low < high else 0
     )
-    if 0 < low < high and (high / low < LABEL_SUBS_BELOW or decades < 4):
+    if 0 < low < high and high / low < LABEL_ALL_SUBS_BELOW:
+        # 0.13 to 0.5 read "0.2" and "0.5" only: every tick of its decades labelled
+        ax.yaxis.set_minor_locator(LogLocator(base=10.0, subs=tuple(float(n) for n in range(2, 10))))
+        ax.yaxis.set_minor_formatter(plain)
+    elif 0 < low < high and (high / low < LABEL_SUBS_BELOW or decades < 4):
         ax.yaxis.set_minor_locator(LogLocator(base=10.0, subs=(2.0, 5.0)))
         ax.yaxis.set_minor_formatter(plain)
     else:

@@ -352,6 +352,19 @@ def test_a_log_axis_over_two_decades_labels_its_2_and_5_ticks():
     assert {"0.2", "0.5", "1", "2", "5", "10", "20"} <= shown, shown
 
 
+def test_a_log_axis_within_a_decade_labels_every_tick():
+    """`export --loss-max 0.5 --log` of a curve from 0.13: "0.2" and "0.5" were its only
+    labels, the bottom near 0.13 unlabelled."""
+    x = np.linspace(-0.5, 1.5, 41)
+    fig = plot_1d(x, {"train_loss": np.clip(0.13 + 0.58 * (x - 0.3) ** 2, 0, 0.5)}, log=True)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    low, high = ax.get_ylim()
+    shown = {t.get_text() for t in ax.yaxis.get_ticklabels(which="both")
+             if t.get_text() and low <= t.get_position()[1] <= high}
+    assert shown == {"0.2", "0.3", "0.4", "0.5"}, shown
+
+
 @pytest.mark.parametrize("n, rows", [(2, 1), (3, 1), (4, 2), (5, 2)])
 def test_a_comparison_fits_a_pages_text_width_on_one_colour_scale(n, rows):
     from lstui.plots import plot_comparison_2d
