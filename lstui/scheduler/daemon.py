@@ -577,7 +577,9 @@ class Daemon:
                        "and was killed; a fresh one starts")
                 store.release_stopped_worker(w.id, why, requeued="queued again: its worker was stopped")
                 log.warning("%s", why)
-                store.add_event(w.current_job, "warning", why)
+                store.add_event(None, "warning", why)  # the daemon's troubles (`daemon status`)
+                if w.current_job is not None:
+                    store.add_event(w.current_job, "warning", why)
                 continue
             if w.current_job is None:
                 continue

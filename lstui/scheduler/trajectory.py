@@ -67,10 +67,11 @@ def expand_checkpoints(items: Sequence[str]) -> list[str]:
                                 f"--checkpoints '{part.rstrip('/')}/model_*.t7' (quoted)")
             else:
                 out.append(pattern)
-    seen: dict[Path, int] = {}
-    for n, path in enumerate(out):  # counted twice, it weighed twice in the PCA, a step drawn twice
-        first = out[seen.setdefault(Path(path).resolve(), n)]
-        if seen[Path(path).resolve()] != n:
+    seen: dict[Path, str] = {}
+    for path in out:  # counted twice, it weighed twice in the PCA, a step drawn twice
+        first = seen.get(key := Path(path).resolve())
+        seen[key] = path
+        if first is not None:
             what = f"{path} twice" if first == path else f"one file twice ({first} and {path})"
             raise SpecError(f"--checkpoints names {what}: a trajectory's checkpoints are each one "
                             "step of one run, in training order")
@@ -347,7 +348,7 @@ def trajectory_notes(spec: JobSpec, plane: TrajectoryPlane, *, x_given: bool, y_
     statistics that its states directions leave alone."""
     notes = []
     if x_given != y_given:  # `--x` alone read as a 1D job, as a surface's is: it is 2D, 21 rows
-        given, chosen = ("x", "y") if x_given else ("y", "x")
+        chosen = "y" if x_given else "x"
         notes.append(f"no --{chosen} given: {chosen} {getattr(spec, chosen)} covers the path "
                      f"(a trajectory's surface is 2D: {spec.grid.num_points} points)")
     names = list(spec.checkpoints)
