@@ -378,7 +378,12 @@ class _SubmitGroup(click.Group):
     """``submit KIND …`` or ``submit FILE.toml``: a first word that is no kind is a file."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        args = self._own_options_first(args)
+        # the options of the kinds that take a value: `--name --wait` names a job "--wait"
+        values_of_kinds = {
+            name for command in self.commands.values() for p in command.params
+            if isinstance(p, click.Option) and not p.is_flag and not p.count for name in p.opts
+        }
+        args = self._own_options_first(args, values_of_kinds)
         takes_value = {
             name for p in self.params if isinstance(p, click.Option) and not p.is_flag for name in p.opts
         }
@@ -393,17 +398,25 @@ class _SubmitGroup(click.Group):
         return super().parse_args(ctx, args)
 
     @staticmethod
-    def _own_options_first(args: list[str]) -> list[str]:
+    def _own_options_first(args: list[str], values_of_kinds: set[str]) -> list[str]:
         """``--wait`` and ``--unit-size N`` where they are given (``submit surface … --wait``,
-        ``submit jobs.toml --wait``, as ``compare … --wait``), moved before the kind."""
+        ``submit jobs.toml --wait``, as ``compare … --wait``), moved before the kind; not
+        where one is the value of a kind's option (``--name --wait``)."""
         own: list[str] = []
         rest: list[str] = []
         n = 0
+        a_value = False  # the argument is the value of the option before it
         while n < len(args):
             arg = args[n]
+            if a_value:
+                rest.append(arg)  # whatever it reads
+                a_value = False
+                n += 1
+                continue
             if arg == "--":
                 rest += args[n:]
                 break
+            a_value = arg in values_of_kinds
             if arg == "--wait" or arg.startswith("--unit-size="):
                 own.append(arg)
             elif arg == "--unit-size":  # (alone at the end: click says it needs a value)

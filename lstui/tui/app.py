@@ -511,10 +511,10 @@ class LstuiApp(App[None]):
         import sys
 
         argv = [sys.executable, "-m", "lstui.cli", "--home", str(self.home), "submit", "trajectory",
-                "--checkpoints", values["checkpoints"].strip()]
+                f"--checkpoints={values['checkpoints'].strip()}"]
         for key in ("model", "data", "x", "y", "dir_type", "split", "precision", "subset", "name", "priority"):
-            if values.get(key, "").strip():
-                argv += [f"--{key.replace('_', '-')}", values[key].strip()]
+            if values.get(key, "").strip():  # --name=--wait: a name, not the flag
+                argv.append(f"--{key.replace('_', '-')}={values[key].strip()}")
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, start_new_session=True)
         try:

@@ -302,6 +302,21 @@ def test_submit_s_own_options_are_taken_after_the_kind_too(tmp_path: Path) -> No
     assert "--wait" in out and "--unit-size N" in out
 
 
+def test_a_job_named_like_submit_s_own_options_is_named_so(tmp_path: Path) -> None:
+    """`--name --wait --priority 0` (as the TUI's form ran it for a trajectory) took the
+    name for the flag and left "0" over: "Got unexpected extra argument (0) (quote
+    --checkpoints' glob …)"."""
+    from lstui.store import Store
+
+    home = tmp_path / "home"
+    for name in ("--wait", "--unit-size"):
+        code, out, err = cli_in_process(["submit", "surface", "--model", "mlp", "--x", "-1:1:3", "--name", name,
+                                         "--priority", "0"], home)
+        assert code == 0, err
+        with Store.open_home(home) as store:
+            assert store.get_job(int(out.split()[0])).name == name
+
+
 def test_daemon_status_and_stop_make_no_home_of_a_mistyped_path(tmp_path: Path) -> None:
     home = tmp_path / "typo"
     code, out, _ = cli_in_process(["daemon", "status"], home)
