@@ -362,3 +362,57 @@ def test_a_trajectory_the_cli_refuses_keeps_the_form_and_ctrl_c_stops_its_planni
         assert len(store.list_jobs(include_finished=True)) == before
     planes = fixed_home / "trajectories"
     assert not planes.exists() or not list(planes.iterdir()), list(planes.iterdir())
+
+
+def test_a_reason_goes_under_a_shown_field_not_one_the_kind_hides(fixed_home: Path, tmp_path: Path) -> None:
+    """A surface's checkpoint left in its (now hidden) field when the kind became a
+    trajectory: the trajectory's misfit checkpoint, the same file, was said under "model",
+    the arrow pointing at the hidden row."""
+    from textual.widgets import Select
+
+    for seed in range(2):
+        torch.manual_seed(seed)
+        torch.save({"state_dict": build_model("cnn", input_shape=(1, 8, 8)).state_dict()},
+                   tmp_path / f"model_{seed}.pt")
+    misfit = tmp_path / "model_2.pt"
+    torch.save({"state_dict": build_model("mlp", input_shape=(1, 8, 8)).state_dict()}, misfit)
+
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            form = await open_form(pilot)
+            form.set_value("model", "cnn")
+            form.set_value("checkpoint", str(misfit))
+            form.query_one("#field-kind", Select).value = "trajectory"
+            await wait_for(pilot, lambda: not form.query_one("#field-checkpoint").parent.display, 5,  # type: ignore[union-attr]
+                           "the checkpoint hidden")
+            form.set_value("checkpoints", str(tmp_path / "model_*.pt"))
+            form.set_value("x", "")
+            form.set_value("y", "")
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: bool(form.errors), 60, "the check's reason")
+            assert list(form.errors) == ["checkpoints"], form.errors
+            assert "does not fit model 'cnn'" in form.errors["checkpoints"] and str(misfit) in form.errors["checkpoints"]
+            await pilot.press("escape")
+
+    asyncio.run(drive())
+
+
+def test_a_reason_below_the_fold_is_scrolled_into_view(fixed_home: Path) -> None:
+    """At 100×30 the form, its fields spaced, fills its box: a priority's reason sat under
+    the last row in view, and enter seemed to do nothing."""
+    from textual.widgets import Select
+
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(100, 30)) as pilot:
+            form = await open_form(pilot)
+            assert form.query_one("#field-kind", Select).value == "surface"
+            form.set_value("priority", "abc")
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: list(form.errors) == ["priority"], 10, "the priority's reason")
+            await wait_for(pilot, lambda: any("↑ priority 'abc' is not a whole number" in line
+                                              for line in screen_text(app)), 5, "the reason on screen")
+            await pilot.press("escape")
+
+    asyncio.run(drive())

@@ -471,3 +471,20 @@ def test_the_folded_device_line_names_each_percentage_as_the_panel_does() -> Non
     assert line == "● daemon running │ cuda:0 util 87% 31.0/80.0G 61°C │ cpu load 100%"
     panel = device_lines(running, 40, colour=False).plain
     assert "util " in panel and "load " in panel, "the words of the unfolded panel"
+
+
+def test_a_file_check_s_reason_names_its_field() -> None:
+    """`cifar10:ck` (said with its folder made absolute) and an interpolation from a file to
+    itself ("--checkpoint-b is the --checkpoint file itself") went to the form's foot."""
+    from lstui.tui.form import GENERAL
+    from lstui.tui.screens._new_job import _field_named
+
+    values = {"kind": "interp", "checkpoint": "ck/a.pt", "checkpoint_b": "ck/a.pt", "data": "cifar10:ck",
+              "checkpoints": "", "model": "cnn"}
+    folder = str(Path("ck").absolute())
+    assert _field_named(f"cifar10 folder {folder} holds no cifar-10-batches-py/", values) == "data"
+    assert _field_named("--checkpoint-b is the --checkpoint file itself: nothing to interpolate", values) \
+        == "checkpoint_b"
+    assert _field_named("the database is locked", values) == GENERAL
+    trajectory = {**values, "kind": "trajectory", "checkpoints": "run/*.pt"}  # its checkpoint is hidden
+    assert _field_named("checkpoint 'ck/a.pt' does not fit model 'cnn'", trajectory) == "checkpoints"

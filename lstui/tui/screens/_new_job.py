@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from textual import on
 from textual.app import ComposeResult
@@ -40,6 +41,26 @@ Plan = Callable[[dict[str, str], Callable[[], bool]], tuple[int, str, str]]
 trajectory`` does (which computes its PCA plane first), giving up when the second
 argument says so (the form or the app closed): returns the job's id, its name and the
 notes said of it; raises :class:`~lstui.errors.LstuiError` with the reason it was refused."""
+
+
+def _field_named(reason: str, values: dict[str, str]) -> str:
+    """The shown field a file check's ``reason`` is about: the one whose text, or folder
+    made absolute, or flag it quotes (``--checkpoint-b is the --checkpoint file itself``);
+    :data:`GENERAL` for none. A kind's hidden field keeps its text: it is passed over."""
+    hidden = HIDDEN.get(values.get("kind", ""), ())
+    shown = [k for k in FILE_FIELDS if k not in hidden and values.get(k, "").strip()]
+    for k in shown:
+        text = values[k].strip()
+        _, sep, folder = text.partition(":")
+        if text in reason or (k == "data" and sep and folder and str(Path(folder).expanduser().absolute()) in reason):
+            return k
+    flags = sorted(shown, key=len, reverse=True)  # --checkpoint-b before --checkpoint
+    for k in flags:
+        if f"--{k.replace('_', '-')}" in reason:
+            return k
+    if values.get("kind") == "trajectory" and "checkpoint" in reason:
+        return "checkpoints"  # a file its glob or list expanded to, which the text does not hold
+    return GENERAL
 
 
 class NewJobScreen(ModalScreen[int | None]):
@@ -144,12 +165,15 @@ class NewJobScreen(ModalScreen[int | None]):
         """Write each reason under its field; clear the others."""
         self.errors = errors
         first: Widget | None = None
+        shown: Static | None = None  # the first reason, scrolled into view
         for f in [*FIELDS, None]:
             key = GENERAL if f is None else f.key
             label = self.query_one(f"#error-{key}", Static)
             reason = errors.get(key)
             label.update(f"↑ {reason}" if reason and f is not None else reason or "")
             label.display = bool(reason)
+            if reason and shown is None:
+                shown = label
             if f is not None:
                 field = self.query_one(f"#field-{key}")
                 field.set_class(bool(reason), "-wrong")
@@ -157,7 +181,11 @@ class NewJobScreen(ModalScreen[int | None]):
                     first = field
         if first is not None:
             first.focus()
-            self.query_one("#form-fields", VerticalScroll).scroll_to_widget(first, animate=False)
+        if shown is not None:
+            # the reason under its field, not the field alone: at 100×30 the form, spaced,
+            # fills its box, and a reason below the fold left enter seeming to do nothing
+            fields = self.query_one("#form-fields", VerticalScroll)
+            self.call_after_refresh(fields.scroll_to_widget, shown, animate=False)
 
     @on(Input.Changed)
     @on(Select.Changed)
@@ -278,9 +306,7 @@ class NewJobScreen(ModalScreen[int | None]):
         self.query_one("#form-title", Static).update(TITLE)
         key = GENERAL
         if values is not None:
-            key = next((k for k in FILE_FIELDS if values[k] and values[k] in reason), GENERAL)
-            if key == GENERAL and values.get("kind") == "trajectory" and "checkpoint" in reason:
-                key = "checkpoints"  # a file its glob or list expanded to, which the text does not hold
+            key = _field_named(reason, values)
         self.show_errors({key: reason})
 
     def action_cancel(self) -> None:
