@@ -71,13 +71,21 @@ Y_KEYS = {"ynorm": "norm", "yignore": "ignore"}
 
 
 def _canonical(table: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """``table`` with the reference's names (:data:`ALIASES`) as lstui's; both given: refused."""
+    """``table`` with the reference's names (:data:`ALIASES`) and values (``xnorm = ""``,
+    ``loss_name = "crossentropy"``) as lstui's; a name and its alias both given: refused."""
     values = dict(table)
     for alias, key in ALIASES.items():
         if alias in values:
             if key in values:
                 raise SpecError(f"{where}: {alias} and {key} are one setting; give one of them")
             values[key] = values.pop(alias)
+    # the reference's values, as the flags take them: '' (its default) for no
+    # normalisation, nothing ignored; crossentropy for ce
+    for key in ("norm", "ignore", *Y_KEYS):
+        if values.get(key) == "":
+            values[key] = "none"
+    if values.get("loss") == "crossentropy":
+        values["loss"] = "ce"
     return values
 
 

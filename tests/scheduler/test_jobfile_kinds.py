@@ -84,6 +84,20 @@ def test_a_job_file_takes_the_reference_s_names_the_flags_take(tmp_path: Path) -
                           in one_error_line(err))
 
 
+def test_a_job_file_takes_the_reference_s_values_the_flags_take(tmp_path: Path) -> None:
+    """`--xnorm ''`, `--xignore ''` and `--loss-name crossentropy` were queued, and the
+    same in a job file refused ("--norm '' is not known")."""
+    home = tmp_path / "home"
+    (tmp_path / "v.toml").write_text('# x\nmodel = "mlp"\nx = "-1:1:3"\ny = "-1:1:3"\nxnorm = ""\nxignore = ""\n'
+                                     'ynorm = ""\nyignore = ""\nloss_name = "crossentropy"\n')
+    (from_file,) = _submit(home, str(tmp_path / "v.toml"))
+    (from_flags,) = _submit(home, "surface", "--model", "mlp", "--x", "-1:1:3", "--y", "-1:1:3", "--xnorm", "",
+                            "--xignore", "", "--ynorm", "", "--yignore", "", "--loss-name", "crossentropy")
+    got, want = _spec(home, from_file), _spec(home, from_flags)
+    assert (got["norm"], got["ignore"], got["loss"]) == ("none", "none", "ce")
+    assert {k: v for k, v in got.items() if k != "name"} == {k: v for k, v in want.items() if k != "name"}
+
+
 def test_keys_of_another_kind_are_refused_in_a_table_not_dropped(tmp_path: Path) -> None:
     """checkpoint_b in a surface's table (kind forgotten) queued a surface, and digested B."""
     a, b = walk_checkpoints(tmp_path / "ck", steps=2)
