@@ -162,6 +162,7 @@ async def _queue_with_a_misfit_checkpoint(fixed_home: Path, checkpoint: Path) ->
         assert form.query_one("#error-checkpoint", Static).display
         assert not form.checking
         form.set_value("model", "cnn")
+        form.set_value("name", "the first")
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: not isinstance(app.screen, NewJobScreen), 60, "the form to close")
         await wait_for(pilot, lambda: not app.actions_running(), 30, "the job queued")
@@ -171,6 +172,7 @@ async def _queue_with_a_misfit_checkpoint(fixed_home: Path, checkpoint: Path) ->
         assert again is not form
         assert (again.values()["model"], again.values()["checkpoint"], again.values()["x"]) == (
             "cnn", str(checkpoint), "-1:1:3")
+        assert again.values()["name"] == "", "a name names one job: the next did not take it too"
         await pilot.press("escape")
 
 

@@ -86,7 +86,8 @@ class NewJobScreen(ModalScreen[int | None]):
         plan: see :data:`Plan` (called in that thread).
         remembered: the values of the last job queued from the form, which it opens
             with (and which it updates when it queues one): a person queueing a second
-            job of their own model does not type its factory and data again.
+            job of their own model does not type its factory and data again. Not its
+            name, which names one job.
     """
 
     BINDINGS = [
@@ -288,7 +289,8 @@ class NewJobScreen(ModalScreen[int | None]):
         """Say that job ``name`` is queued as ``job_id`` (and ``note``), remember its
         values for the next form, and close (unless ``esc`` closed the form already)."""
         self.remembered.clear()
-        self.remembered.update(values)
+        # not its name: every job queued after it took that name too
+        self.remembered.update({k: v for k, v in values.items() if k != "name"})
         self.stage = ""
         said = f"queued job {job_id}: {name}" + (f"\n{note}" if note else "")
         self.app.notify(said, markup=False, timeout=10 if note else 5)
