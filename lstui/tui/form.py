@@ -27,6 +27,8 @@ HIDDEN = {
 one axis; a trajectory's PCA directions are its own): hidden while that kind is picked, and not sent
 (the CLI refuses the flag)."""
 PLACEHOLDERS = {
+    "surface": {"checkpoint": "the minimizer's file (empty: seeded init)"},
+    "interp": {"checkpoint": "file of model A (x = 0)", "checkpoint_b": "file of model B (x = 1)"},
     "trajectory": {
         "x": "MIN:MAX:NUM; empty: the path's extent",
         "y": "MIN:MAX:NUM; empty: the path's extent",

@@ -488,3 +488,13 @@ def test_a_file_check_s_reason_names_its_field() -> None:
     assert _field_named("the database is locked", values) == GENERAL
     trajectory = {**values, "kind": "trajectory", "checkpoints": "run/*.pt"}  # its checkpoint is hidden
     assert _field_named("checkpoint 'ck/a.pt' does not fit model 'cnn'", trajectory) == "checkpoints"
+
+
+def test_an_interpolation_s_checkpoint_placeholder_does_not_offer_an_empty_field() -> None:
+    """It read "file of model A (empty: seeded init)", where an interpolation needs A."""
+    from lstui.tui.form import FIELDS, placeholder_of
+
+    field = {f.key: f for f in FIELDS}
+    assert "empty" not in placeholder_of(field["checkpoint"], "interp")
+    assert placeholder_of(field["checkpoint_b"], "interp") == "file of model B (x = 1)"
+    assert "empty: seeded init" in placeholder_of(field["checkpoint"], "surface")
