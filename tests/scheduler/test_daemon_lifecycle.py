@@ -194,10 +194,11 @@ def test_ls_and_show_speak_json(shared: Lab) -> None:
 
 
 def test_priority_changes_which_job_is_claimed_next(shared: Lab) -> None:
-    # 256 points of 0.1 s in 64 units: busy for a while however loaded the machine is
-    # (64 points were done before the third CLI call on a busy one); cancelled after
-    blocker = shared.submit("--unit-size", "4", "surface", *SLOWER_8X8[:2], "--x", "-1:1:16",
-                            "--y", "-1:1:16", "--subset", "200")
+    # 1,024 points of 0.1 s in 256 units: busy for a while however loaded the machine is
+    # (64 points were done before the third CLI call on a busy one, and all 256 of a 16×16
+    # grid handed out before the priority changed on one busier still); cancelled after
+    blocker = shared.submit("--unit-size", "4", "surface", *SLOWER_8X8[:2], "--x", "-1:1:32",
+                            "--y", "-1:1:32", "--subset", "200")
     first = shared.submit("surface", *TINY, "--name", "queued first")
     second = shared.submit("surface", *TINY, "--name", "queued second")
     assert shared.cli("priority", str(second), "5").stdout.strip() == f"job {second}: priority 5"
