@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import math
 import multiprocessing
@@ -69,8 +70,11 @@ def make_store(home: Path, n_jobs: int) -> tuple[int, JobSpec]:
                 store.cancel(job_id)
         big = JobSpec(model="resnet56", data="digits", x=parse_axis("-1:1:101"), y=parse_axis("-1:1:101"),
                       name="resnet56 101x101").validated()
-        big_id = submit_spec(store, big, unit_size=64)
-    return big_id, big
+        # one for each size measured: at 400 points a second the first is written whole
+        # (10,201 points) before the second size's run began, which then saw none arrive
+        big_ids = [submit_spec(store, dataclasses.replace(big, name=f"resnet56 101x101 ({n})"), unit_size=64)
+                   for n in (1, 2)]
+    return big_ids, big
 
 
 class Writer:
@@ -204,15 +208,15 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp) / "home"
-        big_id, big = make_store(home, args.jobs)
-        writer = Writer(home, big_id, big, args.rate)
-        writer.start()
+        big_ids, big = make_store(home, args.jobs)
         runs = {}
-        # poll_s 0.25: four times the default rate, for more samples of a filling surface
-        runs["80x24"] = asyncio.run(measure(home, big_id, (80, 24), args.seconds, 0.25, writer))
-        runs["160x48"] = asyncio.run(measure(home, big_id, (160, 48), args.seconds, 0.25, writer))
-        writer.finish()
-        idle_run = asyncio.run(measure_idle(home, big_id, (160, 48), args.idle_s))
+        for big_id, (width, height) in zip(big_ids, ((80, 24), (160, 48)), strict=True):
+            writer = Writer(home, big_id, big, args.rate)
+            writer.start()
+            # poll_s 0.25: four times the default rate, for more samples of a filling surface
+            runs[f"{width}x{height}"] = asyncio.run(measure(home, big_id, (width, height), args.seconds, 0.25, writer))
+            writer.finish()
+        idle_run = asyncio.run(measure_idle(home, big_ids[-1], (160, 48), args.idle_s))
         for name, run in runs.items():
             print(
                 f"{name}: {run['refreshes']} refreshes while {run['points_written']} points arrived "
