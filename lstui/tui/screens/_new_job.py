@@ -54,8 +54,7 @@ def _field_named(reason: str, values: dict[str, str]) -> str:
         _, sep, folder = text.partition(":")
         if text in reason or (k == "data" and sep and folder and str(Path(folder).expanduser().absolute()) in reason):
             return k
-    flags = sorted(shown, key=len, reverse=True)  # --checkpoint-b before --checkpoint
-    for k in flags:
+    for k in sorted(shown, key=len, reverse=True):  # --checkpoint-b before --checkpoint
         if f"--{k.replace('_', '-')}" in reason:
             return k
     if values.get("kind") == "trajectory" and "checkpoint" in reason:
