@@ -1235,27 +1235,6 @@ def _last_trouble(events: Sequence[Event]) -> str | None:
     return None
 
 
-def _locked_in_log(home: Path, pid: int | None) -> str | None:
-    """The daemon's last "database is locked" warning, from the end of its log: a daemon
-    waiting for another process's lock cannot write it in the store (status said only "0
-    of 1 workers running")."""
-    from lstui.scheduler.daemon import LOG_FILE
-
-    try:
-        with (home / LOG_FILE).open("rb") as log:
-            log.seek(0, os.SEEK_END)
-            log.seek(max(0, log.tell() - 8192))
-            tail = log.read().decode(errors="replace").splitlines()
-    except OSError:
-        return None
-    mark = f"daemon[{pid}] WARNING " if pid is not None else " WARNING "
-    for line in reversed(tail[-20:]):  # its last lines: a lock met long ago is not why now
-        if mark in line and "the database is locked" in line:
-            when, _, said = line.partition(mark)
-            return f"warning: {said.strip()} (at {when.strip().split(',')[0]})"
-    return None
-
-
 def _stalled_jobs(ctx: click.Context) -> str:
     """What `daemon status` adds when no daemon runs but jobs were left running (a daemon
     killed, the machine rebooted): they wait for one."""
@@ -1282,7 +1261,7 @@ def daemon_status_cmd(ctx: click.Context) -> None:
     import time
     from collections import Counter
 
-    from lstui.scheduler.daemon import daemon_status, listed_workers
+    from lstui.scheduler.daemon import daemon_status, listed_workers, locked_in_log
     from lstui.views import STALE_HEARTBEAT_S
 
     status = daemon_status(_home(ctx))
@@ -1309,7 +1288,7 @@ def daemon_status_cmd(ctx: click.Context) -> None:
             click.echo(f"  {len(workers)} of {len(status.devices)} workers running")
             # this daemon's troubles: not those of one stopped before it started
             since = max(time.time() - TROUBLE_WINDOW_S, status.started or 0.0)
-            trouble = _last_trouble(store.daemon_events(since)) or _locked_in_log(_home_path(ctx), status.pid)
+            trouble = _last_trouble(store.daemon_events(since)) or locked_in_log(_home_path(ctx), status.pid)
             if trouble:
                 click.echo(f"  {trouble}")
 

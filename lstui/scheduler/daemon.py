@@ -233,6 +233,25 @@ def _lock_holder(path: Path) -> int | None:
     return None
 
 
+def locked_in_log(home: Path, pid: int | None) -> str | None:
+    """The daemon's last "database is locked" warning, from the end of its log (written
+    in :func:`main`'s format): a daemon waiting for another process's lock cannot write it
+    in the store (`daemon status` said only "0 of 1 workers running")."""
+    try:
+        with (home / LOG_FILE).open("rb") as log:
+            log.seek(0, os.SEEK_END)
+            log.seek(max(0, log.tell() - 8192))
+            tail = log.read().decode(errors="replace").splitlines()
+    except OSError:
+        return None
+    mark = f"daemon[{pid}] WARNING " if pid is not None else " WARNING "
+    for line in reversed(tail[-20:]):  # its last lines: a lock met long ago is not why now
+        if mark in line and "the database is locked" in line:
+            when, _, said = line.partition(mark)
+            return f"warning: {said.strip()} (at {when.strip().split(',')[0]})"
+    return None
+
+
 def refuse_if_running(home: Path | None) -> None:
     """Raise :class:`DaemonError` when a daemon runs on ``home`` already."""
     h = _home(home)
