@@ -1170,8 +1170,10 @@ def daemon_start(ctx: click.Context, devices: str | None, ray_address: str, fore
     from lstui.scheduler.daemon import main as daemon_main
     from lstui.scheduler.daemon import parse_export_formats, start_daemon
     from lstui.scheduler.devices import RAY_DEVICES, parse_devices
+    from lstui.scheduler.worker import local_point_timeout_s
 
     parse_export_formats(export_formats)  # refused here, in one line, not by the daemon it would start
+    local_point_timeout_s("cpu")  # a bad $LSTUI_POINT_TIMEOUT_S too, not by each worker
     if math.isnan(max_gpu_share):
         raise SpecError("--max-gpu-share must be a number from 0 to 1, got nan")
     home = _home(ctx)

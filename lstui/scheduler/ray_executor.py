@@ -22,14 +22,20 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lstui.errors import DaemonError, first_line
 from lstui.scheduler.devices import RAY_DEVICES
-from lstui.scheduler.worker import ExecutorLost, Worker, evaluate_with_backoff, refuse_newer_spec
+from lstui.scheduler.worker import (
+    SLOWEST_POINT_FACTOR,
+    ExecutorLost,
+    Worker,
+    evaluate_with_backoff,
+    refuse_newer_spec,
+    seconds_from_env,
+)
 from lstui.store import UnitClaim
 
 log = logging.getLogger("lstui.ray")
@@ -41,7 +47,6 @@ POINT_TIMEOUT_S = 900.0
 (a GPU or a file system that stopped answering), at least: 20 times its slowest point so
 far, if longer. ``$LSTUI_RAY_POINT_TIMEOUT_S`` sets it, for jobs whose points take longer."""
 POINT_TIMEOUT_ENV = "LSTUI_RAY_POINT_TIMEOUT_S"
-SLOWEST_POINT_FACTOR = 20.0
 
 
 def point_timeout_s() -> float:
@@ -50,17 +55,7 @@ def point_timeout_s() -> float:
     Raises:
         DaemonError: the variable is not a number of seconds above 0.
     """
-    text = os.environ.get(POINT_TIMEOUT_ENV)
-    if text is None:
-        return POINT_TIMEOUT_S
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0 or value == float("inf"):
-        raise DaemonError(f"{POINT_TIMEOUT_ENV}={text!r}: give the seconds a Ray actor may take "
-                          f"for a point before it is taken for hung, above 0 (default {POINT_TIMEOUT_S:g})")
-    return value
+    return seconds_from_env(POINT_TIMEOUT_ENV, POINT_TIMEOUT_S, "a Ray actor may take for a point")
 
 
 class ActorHung(Exception):
@@ -120,11 +115,10 @@ class RayWorker(Worker):
     address: str = "auto"
     gpu: bool = True
     _actor: Any = None
-    _slowest_s: float = 0.0
-    _point_timeout_s: float = POINT_TIMEOUT_S
+    _actor_timeout_s: float = POINT_TIMEOUT_S
 
     def run(self) -> int:
-        self._point_timeout_s = point_timeout_s()
+        self._actor_timeout_s = point_timeout_s()
         ray = connect(self.address)
         try:
             self._place()
@@ -186,11 +180,12 @@ class RayWorker(Worker):
         """Nothing here: the actor frees its device when it prepares the next job."""
 
     def _evaluate(self, prepared: Any, index: int) -> Any:
-        start = time.monotonic()
-        timeout_s = max(self._point_timeout_s, SLOWEST_POINT_FACTOR * self._slowest_s)
-        result = self._remote(self._actor.evaluate.remote(prepared, index), timeout_s)
-        self._slowest_s = max(self._slowest_s, time.monotonic() - start)
-        return result
+        timeout_s = max(self._actor_timeout_s, SLOWEST_POINT_FACTOR * self._slowest_s)
+        return self._remote(self._actor.evaluate.remote(prepared, index), timeout_s)
+
+    def _point_timeout(self) -> float | None:
+        """None: the actor's point is waited for with its own time (:meth:`_evaluate`)."""
+        return None
 
     def _end_if_device_broken(self, claim: UnitClaim, exc: BaseException) -> None:
         """A hung actor ends this worker as a broken GPU ends a local one: the unit's try

@@ -31,6 +31,7 @@ from types import FrameType
 from typing import Any, NoReturn, TypeVar
 
 from lstui.errors import (
+    DaemonError,
     DatabaseDamaged,
     DatabaseLocked,
     InvalidTransition,
@@ -59,9 +60,46 @@ WATCH_EVERY_S = 0.25
 """How often the lease keeper looks at the state of the job in hand."""
 HEARTBEAT_EVERY_S = 5.0
 """How often the lease keeper tells the store the worker is alive."""
+POINT_TIMEOUT_S = 900.0
+"""How long a point may take on a GPU before its worker takes it for hung (a device, a
+driver or a file system that stopped answering), at least: 20 times its slowest point so
+far, if longer. ``$LSTUI_POINT_TIMEOUT_S`` sets it, and, set, applies to CPU workers too."""
+POINT_TIMEOUT_ENV = "LSTUI_POINT_TIMEOUT_S"
+SLOWEST_POINT_FACTOR = 20.0
+EXIT_HUNG = 4
+"""The exit status of a worker that ended for a hung point."""
 
 _CLAIMABLE = frozenset({JobState.QUEUED, JobState.RUNNING})
 T = TypeVar("T")
+
+
+def seconds_from_env(name: str, default: float, what: str) -> float:
+    """``$name`` as seconds above 0, or ``default`` when it is not set.
+
+    Raises:
+        DaemonError: the variable is not a number of seconds above 0.
+    """
+    text = os.environ.get(name)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise DaemonError(f"{name}={text!r}: give the seconds {what} before it is taken for hung, "
+                          f"above 0 (default {default:g})")
+    return value
+
+
+def local_point_timeout_s(device: str) -> float | None:
+    """How long a point on ``device`` may take before the worker takes it for hung, at
+    least (:data:`POINT_TIMEOUT_S`); None: never (a CPU worker, unless
+    ``$LSTUI_POINT_TIMEOUT_S`` is set: a big model's point on a CPU may take hours)."""
+    seconds = seconds_from_env(POINT_TIMEOUT_ENV, POINT_TIMEOUT_S, "a point may take")
+    if POINT_TIMEOUT_ENV in os.environ or device.startswith("cuda"):
+        return seconds
+    return None
 
 
 @dataclass
@@ -234,6 +272,11 @@ class Worker:
     """The job this worker is ready for, keyed by its id and its spec as it is now: a job
     retried with a mended checkpoint (new digests) is made ready again, not computed from
     the model read before."""
+    _in_hand: tuple[UnitClaim, int, float, list[PointRow]] | None = None
+    """The point being computed: its unit, index, start (monotonic) and the unit's points
+    not yet written."""
+    _slowest_s: float = 0.0
+    _point_timeout_s: float | None = None
 
     def request_stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
         self.stopping = True
@@ -272,7 +315,41 @@ class Worker:
             finally:
                 self.stats.store_s += time.perf_counter() - start
 
+    def _watch(self) -> None:
+        """The lease keeper's look at this worker: asked to stop, orphaned, hung."""
+        self._orphaned()
+        self._end_if_hung()
+
+    def _end_if_hung(self) -> None:
+        """End this worker when the point in hand has taken longer than its time: a hung
+        device call never returns, and its job would read running for good. Called from
+        the lease keeper's thread, while the main thread is stuck in the point: the
+        unit's points so far are written, its try counted (a point that hangs each time
+        fails its job after its tries), and the process exits; the daemon starts a fresh
+        one, with a fresh device context."""
+        in_hand, limit = self._in_hand, self._point_timeout_s
+        if in_hand is None or limit is None:
+            return
+        claim, index, since, buffer = in_hand
+        spent = time.monotonic() - since
+        if spent <= max(limit, SLOWEST_POINT_FACTOR * self._slowest_s):
+            return
+        message = (f"point {index} took over {spent:.0f} s on {self.config.device} (hung?; "
+                   f"{POINT_TIMEOUT_ENV} in the daemon's environment gives points longer); "
+                   "its worker ended and a fresh one starts")
+        log.error("job %d: %s", claim.job_id, message)
+        try:
+            if buffer:
+                self.store.write_points(claim.unit_id, self.worker_id, list(buffer))
+            self.store.add_event(claim.job_id, "warning", message)
+            self.store.fail_unit(claim.unit_id, self.worker_id, message, max_attempts=self.config.max_attempts)
+            self.store.add_event(None, "error", f"worker on {self.config.device} stopped: {message}")
+        finally:  # its lease runs out if the store could not be told: the unit goes back then
+            logging.shutdown()
+            os._exit(EXIT_HUNG)
+
     def run(self) -> int:
+        self._point_timeout_s = self._point_timeout()
         self.worker_id = self.store.register_worker(
             self.config.device, os.getpid(), socket.gethostname()
         )
@@ -281,7 +358,7 @@ class Worker:
             self.store,
             self.worker_id,
             self.config.lease_s,
-            on_tick=self._orphaned,
+            on_tick=self._watch,
             stats=self.stats,
         )
         self.keeper.start()
@@ -318,6 +395,10 @@ class Worker:
         return 0
 
     # -- one unit -------------------------------------------------------------------
+    def _point_timeout(self) -> float | None:
+        """How long a point may take here before this worker takes it for hung."""
+        return local_point_timeout_s(self.config.device)
+
     def _note(self, job_id: int, message: str) -> None:
         """A warning about a job (e.g. a damaged file set aside), kept in its log."""
         log.warning("job %d: %s", job_id, message)
@@ -441,8 +522,12 @@ class Worker:
                 return
             start = time.perf_counter()
             out_of_memory: str | None = None
+            self._in_hand = (claim, index, time.monotonic(), buffer)
             try:
-                result = self._evaluate(prepared, index)
+                try:
+                    result = self._evaluate(prepared, index)
+                finally:
+                    self._in_hand = None
             except Exception as exc:
                 self._flush(claim, buffer)
                 if not _is_oom(exc):
@@ -454,7 +539,9 @@ class Worker:
                 del prepared  # (and the except block's traceback, gone with it, held it too)
                 self._short_of_memory(claim, f"out of memory at batch size 1: {out_of_memory}")
                 return
-            self.stats.compute_s += time.perf_counter() - start
+            spent = time.perf_counter() - start
+            self._slowest_s = max(self._slowest_s, spent)
+            self.stats.compute_s += spent
             self.stats.points += 1
             buffer.append(
                 PointRow(

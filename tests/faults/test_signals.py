@@ -15,7 +15,7 @@ import pytest
 
 from lstui.results import read_surface
 from lstui.results.h5files import remove_stale_temporaries
-from tests.faults.support import SLOW_SPEC, Lab, wait_until
+from tests.faults.support import SLOW_SPEC, Lab, one_error_line, wait_until
 from tests.lab import pid_alive
 
 
@@ -264,3 +264,43 @@ def test_status_after_a_daemon_was_killed_names_its_stalled_jobs(lab: Lab) -> No
     assert status.returncode == 3
     assert status.stdout.strip() == (f"daemon: not running; job {job_id} stalled (left running by a daemon that "
                                      "ended without stopping): lstui daemon start resumes them"), status.stdout
+
+
+def test_a_point_that_hangs_ends_its_worker_and_the_job_goes_on(tmp_path: Path) -> None:
+    """A point stuck in a device call that never returns (its worker alive, its lease
+    kept by the keeper's thread) held its job "running" for good, the queue behind it
+    waiting. Past $LSTUI_POINT_TIMEOUT_S the worker writes what it has, counts the
+    unit's try and ends; a fresh one computes the rest."""
+    from tests.faults.support import write_fault_models
+
+    modules = write_fault_models(tmp_path / "modules")
+    hang = modules / "hang_now"
+    lab = Lab(tmp_path / "home", modules)
+    lab.env["LSTUI_POINT_TIMEOUT_S"] = "3"
+    try:
+        lab.start_daemon("cpu:1", "--export", "")
+        job = lab.submit("surface", "--model", "fault_models:hanging", "--data", "digits", "--subset", "150",
+                         "--x", "-1:1:7", "--y", "-1:1:7")
+        wait_until("a point", lambda: lab.job(job)["done_points"] > 0)
+        hang.touch()
+        wait_until("the hung point said", lambda: any("took over" in m for m in lab.events(job)), timeout_s=60)
+        hang.unlink()  # the fresh worker's points pass
+        done = lab.wait_job(job, ("done",), timeout_s=120)
+        said = lab.events(job)
+        troubles = lab.events()
+    finally:
+        hang.unlink(missing_ok=True)
+        lab.teardown()
+    assert done["done_points"] == 49
+    hung = [m for m in said if "took over" in m]
+    assert hung and "on cpu (hung?; LSTUI_POINT_TIMEOUT_S in the daemon's environment gives points longer)" in hung[0]
+    assert any("exited with 4; restarting it" in m for m in troubles), troubles
+
+
+def test_a_bad_point_timeout_is_refused_when_the_daemon_starts(lab: Lab) -> None:
+    lab.env["LSTUI_POINT_TIMEOUT_S"] = "soon"
+    done = lab.cli("daemon", "start", "--devices", "cpu:1", check=False)
+    assert done.returncode == 1, done
+    assert one_error_line(done.stderr) == ("lstui: error: LSTUI_POINT_TIMEOUT_S='soon': give the seconds a point "
+                                           "may take before it is taken for hung, above 0 (default 900)")
+    assert lab.daemon_pid() is None
