@@ -1470,11 +1470,17 @@ def compare(ctx: click.Context, checkpoints: tuple[str, ...], curve_x: str, surf
         if not Path(checkpoint).expanduser().is_file():
             what = "is a folder" if Path(checkpoint).expanduser().is_dir() else "no such file"
             raise SpecError(f"checkpoint {checkpoint!r}: {what}")
+    import numpy as np
+
     from lstui.scheduler.compare import left_out_distances, off_grid_distances, off_grid_names
 
     base = JobSpec(**flags).validated()
     axis = parse_axis(surface_grid, "--surface")
     curve_axis = parse_axis(curve_x, "--x")
+    interp_axis = parse_axis(interp_x, "--interp-x")
+    if not np.isclose(curve_axis.coordinates, 0.0, rtol=0, atol=1e-9).any():
+        raise SpecError(f"--x {curve_x} has no point at 0, the minimizer itself: the sharpness table is "
+                        "measured from its loss there; give a grid through 0 (an odd count, as -1:1:41)")
     off_grid = off_grid_distances(curve_axis.coordinates)
     if off_grid:
         click.echo(f"note: --x {curve_x} has no points at {off_grid_names(off_grid)}: the sharpness "
@@ -1485,11 +1491,16 @@ def compare(ctx: click.Context, checkpoints: tuple[str, ...], curve_x: str, surf
         click.echo(f"note: --x {curve_x} has no point between the centre and {off_grid_names(left_out)}: "
                    "the sharpness table leaves those columns out (a point every 0.05, as -1:1:41 has, "
                    "gives them)", err=True)
+    ends = [a for a in (0, 1) if not np.isclose(interp_axis.coordinates, a, rtol=0, atol=1e-9).any()]
+    if ends:
+        click.echo(f"note: --interp-x {interp_x} has no point at α = {' and '.join(map(str, ends))}, "
+                   f"{'the minimizers' if len(ends) == 2 else 'a minimizer'} themselves: the curves pass "
+                   "between their losses unmeasured (-0.5:1.5:41 has both)", err=True)
     with _store(ctx) as store:
         plan = queue_comparison(
             store, list(checkpoints), base,
             curve_x=curve_axis, surface_x=axis, surface_y=axis,
-            interp_x=parse_axis(interp_x, "--interp-x"), labels=label_list, name=name,
+            interp_x=interp_axis, labels=label_list, name=name,
         )
     for job_id in plan.all:
         click.echo(job_id)

@@ -136,7 +136,7 @@ def style_axes(ax: Axes, xlabel: str | None, ylabel: str | None, *, locate: str 
         ax.set_xlabel(xlabel, fontsize=LABEL_SIZE)
     if ylabel:
         ax.set_ylabel(ylabel, fontsize=LABEL_SIZE)
-    ax.tick_params(labelsize=TICK_SIZE)
+    ax.tick_params(which="both", labelsize=TICK_SIZE)  # a log axis labels minor ticks too
     for name in locate:
         axis = ax.xaxis if name == "x" else ax.yaxis
         if axis.get_scale() == "linear":

@@ -125,10 +125,10 @@ def plot_1d(
                 ax_loss.set_yscale("log")
                 ax_loss.set_ylim(top=loss_max)
             _log_axis(ax_loss)
-        elif loss_max is None:
+        else:  # from 0, as the reference's plot_1D.py draws it, with --loss-max too
             ax_loss.set_ylim(bottom=0)
             highest = finite_values(np.concatenate([data[name] for name in losses]))
-            if accs and highest.size and highest.max() > 0:
+            if loss_max is None and accs and highest.size and highest.max() > 0:
                 # the loss peaks at 4/5 of the height, under the accuracies (near 100 % at
                 # a good minimizer), not among them at the top
                 ax_loss.set_ylim(top=1.25 * float(highest.max()))

@@ -155,7 +155,8 @@ def sharpness(
     x: np.ndarray, loss: np.ndarray, distances: Sequence[float] = SHARPNESS_DISTANCES
 ) -> dict[str, float | None]:
     """Loss increase at filter-normalised distance d: mean of L(−d) and L(+d), minus L(0);
-    None where the grid holds neither side (the table's "–").
+    None where the grid holds neither side (the table's "–"), and everywhere when it has
+    no point at 0.
 
     A value between grid points is interpolated from its two neighbours (see
     :func:`off_grid_distances`); one taken from a diverged point is that point's: +inf
@@ -164,8 +165,9 @@ def sharpness(
     """
     x = np.asarray(x, dtype=np.float64)
     loss = np.asarray(loss, dtype=np.float64)
-    if x.size < 2 or not (x.min() <= 0.0 <= x.max()):
-        return {f"Δloss@{d:g}": None for d in distances}
+    if x.size < 2 or not np.isclose(x, 0.0, rtol=0, atol=_ON_GRID).any():
+        # L(0) is the minimum: a line between its neighbours passes far above it
+        return dict.fromkeys(["loss@0", *(f"Δloss@{d:g}" for d in distances)])
     centre = _value_at(x, loss, 0.0)
     out: dict[str, float | None] = {"loss@0": centre}
     for d in distances:
@@ -210,6 +212,8 @@ def left_out_distances(x: np.ndarray, distances: Sequence[float] = SHARPNESS_DIS
     """The distances of the table whose every side inside grid ``x`` lies between the
     centre and its neighbour (:func:`_from_centre`): no value, "–"."""
     x = np.asarray(x, dtype=np.float64)
+    if not np.isclose(x, 0.0, rtol=0, atol=_ON_GRID).any():  # no L(0): every column (:func:`sharpness`)
+        return list(distances)
     out = []
     for d in distances:
         inside = [s for s in (-d, d) if x.min() - _ON_GRID <= s <= x.max() + _ON_GRID]
@@ -224,6 +228,8 @@ def off_grid_distances(x: np.ndarray, distances: Sequence[float] = SHARPNESS_DIS
     points (outside it there is no value: the table says "–"; with one side outside, the
     other alone is used)."""
     x = np.asarray(x, dtype=np.float64)
+    if not np.isclose(x, 0.0, rtol=0, atol=_ON_GRID).any():  # nothing: no L(0), the table left out
+        return []
     lo, hi = float(x.min()), float(x.max())
     out = []
     for d in (0.0, *distances):

@@ -279,17 +279,34 @@ def test_the_sharpness_distances_are_points_of_compare_s_default_grid():
     assert off_grid_distances(np.linspace(-0.1, 0.1, 21)) == []
     assert off_grid_distances(np.linspace(0, 1, 21)) == []
     assert off_grid_distances(np.linspace(0, 1, 11)) == [0.25]
-    # the centre, from which every Δloss is measured, was interpolated without a word
-    assert off_grid_distances(np.linspace(-1, 1, 40)) == [0.0, 0.25, 0.5]
+    # the centre, from which every Δloss is measured, was interpolated: across the minimum, a
+    # loss@0 ten times the minimizer's; now no column has a value ("–") and compare refuses it
+    assert off_grid_distances(np.linspace(-1, 1, 40)) == []
     # between the centre and its neighbour a value is drawn from L(0): not interpolated, left out
     from lstui.scheduler.compare import left_out_distances, sharpness
 
     assert (off_grid_distances(np.linspace(-1, 1, 5)), left_out_distances(np.linspace(-1, 1, 5))) == ([], [0.25])
     assert left_out_distances(np.linspace(-1, 1, 41)) == [] and left_out_distances(np.linspace(0, 1, 11)) == []
-    assert left_out_distances(np.linspace(-1, 1, 4)) == [0.25]  # the centre itself between ±1/3
+    assert left_out_distances(np.linspace(-1, 1, 4)) == [0.25, 0.5, 1.0]  # no centre: no column
+    assert set(sharpness(np.linspace(-1, 1, 4), np.array([2.0, 0.5, 0.4, 2.1])).values()) == {None}
     x = np.linspace(-1, 1, 5)
     assert sharpness(x, 10 * x**2)["Δloss@0.25"] is None
     assert "[default: -1:1:41]" in run_lstui("compare", "--help").stdout
+
+
+def test_compare_refuses_a_curve_grid_without_its_centre_and_notes_interpolations_past_the_ends(tmp_path):
+    a, b = _checkpoints(tmp_path)
+    home = tmp_path / "home"
+    done = run_lstui("compare", str(a), str(b), "--model", "mlp", "--x", "-1:1:4", home=home)
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        "lstui: error: --x -1:1:4 has no point at 0, the minimizer itself: the sharpness table is measured from "
+        "its loss there; give a grid through 0 (an odd count, as -1:1:41)"], done.stderr
+    assert not (home / "results").exists()
+    done = run_lstui("compare", str(a), str(b), "--model", "mlp", "--x", "-1:1:5", "--surface", "-1:1:3",
+                     "--interp-x", "-0.5:1.5:11", "--subset", "50", home=home)
+    assert done.returncode == 0, done.stderr
+    assert ("note: --interp-x -0.5:1.5:11 has no point at α = 0 and 1, the minimizers themselves: the curves pass "
+            "between their losses unmeasured (-0.5:1.5:41 has both)") in done.stderr
 
 
 def test_a_diverged_interpolation_says_so_once_in_its_log(tmp_path, daemon_home):
@@ -340,7 +357,7 @@ def test_the_sharpness_table_says_a_diverged_point_and_never_steps_over_it():
     centre_only[at[0.0]] = np.inf  # an increase from an infinite centre is no number, not −inf
     table = sharpness(x, centre_only)
     assert table["loss@0"] == np.inf and all(np.isnan(table[f"Δloss@{d:g}"]) for d in (0.25, 0.5, 1))
-    between = np.linspace(-1, 1, 40)  # 0.25 lies between two points: one of them diverged
+    between = np.linspace(-1, 1, 51)  # 0.25 lies between two points: one of them diverged
     sharp = 10 * between**2
     sharp[np.searchsorted(between, 0.25)] = np.inf
     assert sharpness(between, sharp)["Δloss@0.25"] == np.inf

@@ -495,3 +495,23 @@ def test_a_log_axis_capped_by_loss_max_labels_its_top():
     shown = [t.get_text() for t in ax.yaxis.get_ticklabels(which="both")
              if t.get_text() and lo <= t.get_position()[1] <= hi]
     assert hi == 5 and "5" in shown, shown
+
+
+def test_a_linear_1d_axis_capped_by_loss_max_starts_at_zero():
+    """--loss-max 3 --no-log on losses of 0.13 to 20.7: the axis ran from about -0.9, a
+    quarter of the plot negative loss (plot_1D.py draws ylim(0, loss_max))."""
+    x = np.linspace(-1, 1, 41)
+    fig = plot_1d(x, {"train_loss": 0.13 + 20.6 * x**4, "train_acc": 100 - 60 * x**2}, loss_max=3, log=False)
+    assert fig.axes[0].get_ylim() == (0, 3)
+
+
+def test_the_labelled_minor_ticks_of_a_log_comparison_are_the_size_of_the_others():
+    """comparison_1d --log drew its 2 and 5 labels larger than its 1 and 10 (the minor
+    ticks kept matplotlib's default size)."""
+    x = np.linspace(-1, 1, 21)
+    fig = plot_comparison_1d([("a", x, 0.1 + 20 * x**2), ("b", x, 0.3 + 5 * x**2)], log=True)
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    sizes = {t.get_text(): t.get_fontsize() for t in ax.yaxis.get_ticklabels(which="both") if t.get_text()}
+    sizes |= {t.get_text(): t.get_fontsize() for t in ax.xaxis.get_ticklabels() if t.get_text()}
+    assert len(sizes) > 4 and len(set(sizes.values())) == 1, sizes
