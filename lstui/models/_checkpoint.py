@@ -61,6 +61,7 @@ def load_checkpoint(path: str | Path, *, trust: bool = False) -> dict[str, torch
         else:
             with warnings.catch_warnings():  # torch's "Detected pickle protocol 4 … file an issue"
                 warnings.filterwarnings("ignore", message="Detected pickle protocol")
+                warnings.filterwarnings("ignore", message="Validating sparse tensor")  # (refused later)
                 stored = torch.load(file, map_location="cpu", weights_only=not trust)
     except CheckpointError:
         raise
@@ -346,6 +347,10 @@ def fitted_state_dict(
         raise CheckpointError(
             f"{subject}: {'; '.join(parts)} — is it for another model or number of classes?"
         )
+    odd = next(((key, why) for key, value in full.items()
+                if (why := _kind_misfit(value, expected[key])) is not None), None)
+    if odd is not None:
+        raise CheckpointError(f"{_checkpoint_named(subject)}: {odd[0]} {odd[1]}")
     # an infinity in a buffer may be on purpose (a mask); in a parameter, a run diverged
     parameters = {name for name, _ in model.named_parameters()}
     infinite = [key for key in full if key in parameters and _dense_float(full[key])
@@ -356,6 +361,24 @@ def fitted_state_dict(
             "run that saved it had diverged; leave it out, or take an earlier one"
         )
     return full
+
+
+def _kind_misfit(value: torch.Tensor, expected: torch.Tensor) -> str | None:
+    """Why tensor ``value`` cannot stand for the model's real, dense ``expected`` one (its
+    weights are moved along real directions), or None: a sparse tensor failed in a
+    traceback at the first point, a complex one lost its imaginary part with a warning of
+    torch's, an integer one was taken without a word."""
+    if not expected.is_floating_point() or expected.is_complex():
+        return None
+    if value.layout != torch.strided:
+        return f"is a sparse tensor ({value.layout}): save the state dict dense (.to_dense())"
+    if value.is_quantized:
+        return "is a quantized tensor: save the float model's state dict"
+    if value.is_complex():
+        return f"holds complex numbers ({value.dtype}) where the model's are real ({expected.dtype})"
+    if not value.is_floating_point():
+        return f"holds {value.dtype} where the model's weights are {expected.dtype}: is it another model's?"
+    return None
 
 
 def _dense_float(value: torch.Tensor) -> bool:

@@ -169,6 +169,30 @@ def test_lstui_submit_refuses_a_nan_checkpoint_and_queues_nothing(
     assert json.loads(listed.stdout) == []
 
 
+@pytest.mark.parametrize(("change", "said"), [
+    (lambda t: t.to_sparse(), "fc1.weight is a sparse tensor (torch.sparse_coo): save the state dict dense (.to_dense())"),
+    (lambda t: t.to(torch.complex64), "fc1.weight holds complex numbers (torch.complex64) where the model's are "
+                                       "real (torch.float32)"),
+    (lambda t: t.to(torch.int64), "fc1.weight holds torch.int64 where the model's weights are torch.float32: "
+                                   "is it another model's?"),
+])
+def test_a_sparse_complex_or_integer_weight_is_refused_at_submit_in_one_line(
+    tmp_path: Path, change: object, said: str
+) -> None:
+    """A sparse weight was queued and failed its job ("copy_() between dense and sparse
+    Tensors", cut to its first line in the job's log; `run`: 48 lines); a complex one was
+    computed with its imaginary part dropped (a warning of torch's); an integer one was
+    taken without a word."""
+    state = _mlp_state()
+    state["fc1.weight"] = change(state["fc1.weight"])  # type: ignore[operator]
+    path = _saved(tmp_path / "odd.pt", state)
+    home = tmp_path / "home"
+    result = run_lstui("submit", "surface", *SMALL, "--checkpoint", str(path), home=home, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert _one_error_line(result.stderr) == f"lstui: error: checkpoint {str(path)!r}: {said}"
+    assert json.loads(run_lstui("ls", "--all", "--json", home=home, cwd=tmp_path).stdout) == []
+
+
 # --- cut short -------------------------------------------------------------------------
 
 
