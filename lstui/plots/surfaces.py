@@ -293,6 +293,10 @@ def _label_spot(
     return None
 
 
+_BAND_BOUND = 1e249
+"""The largest value a filled contour is given (below matplotlib's 1e250)."""
+
+
 def _draw_filled(
     ax: Axes,
     x: np.ndarray,
@@ -303,7 +307,11 @@ def _draw_filled(
     extend: str,
 ) -> QuadContourSet:
     """Filled bands between the levels, thin dark lines on their edges, gaps in grey."""
-    masked = np.ma.masked_invalid(Z)
+    # beyond ±1e250, matplotlib's own bounds of the extended bands, contourf fails ("upper_level
+    # must be larger than lower_level"): such values (a foreign file's) fill the top band alike
+    if levels.size and float(np.abs(levels).max()) >= _BAND_BOUND:  # levels beyond too: no extended bands
+        extend, Z = "neither", np.clip(Z, levels[0], levels[-1])
+    masked = np.ma.masked_invalid(np.clip(Z, -_BAND_BOUND, _BAND_BOUND))
     ax.set_facecolor(st.GAP_COLOUR)
     filled = ax.contourf(x, y, masked, levels=levels, cmap=st.fill_cmap(), norm=norm, extend=extend)
     ax.contour(x, y, masked, levels=levels, colors="black", linewidths=0.3, alpha=0.4)

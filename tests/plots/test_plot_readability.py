@@ -515,3 +515,12 @@ def test_the_labelled_minor_ticks_of_a_log_comparison_are_the_size_of_the_others
     sizes = {t.get_text(): t.get_fontsize() for t in ax.yaxis.get_ticklabels(which="both") if t.get_text()}
     sizes |= {t.get_text(): t.get_fontsize() for t in ax.xaxis.get_ticklabels() if t.get_text()}
     assert len(sizes) > 4 and len(set(sizes.values())) == 1, sizes
+
+
+def test_a_filled_contour_of_values_near_the_float_maximum_is_drawn():
+    """A foreign file's losses of 1e300: contourf failed in a traceback ("upper_level must
+    be larger than lower_level", matplotlib's extended bands end at 1e250)."""
+    x = np.linspace(-1, 1, 5)
+    Z = np.random.default_rng(0).random((5, 5)) * 1e300 + 1
+    fig = plot_filled_contour(x, x, Z)
+    fig.canvas.draw()
