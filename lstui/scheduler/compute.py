@@ -238,9 +238,10 @@ def load_or_make_directions(
             f"{damage}; moved it to {aside.name if aside else 'one side'} and made the "
             f"directions again from the job's settings (seed {spec.seed})"
         )
-        log.warning("%s", note)
-        if on_note is not None:
+        if on_note is not None:  # said once: by the caller (`lstui run` printed it twice)
             on_note(note)
+        else:
+            log.warning("%s", note)
     dirs = make_directions(spec, model, data)
     write_directions(path, dirs[0], dirs[1] if len(dirs) > 1 else None, attrs={DIRECTIONS_KEY: key})
     return dirs, path

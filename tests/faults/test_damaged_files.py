@@ -104,6 +104,7 @@ def test_run_sets_aside_damaged_surface_and_direction_files_and_computes_the_sam
     assert len(warnings) == 2, proc.stderr
     assert "surface.h5.corrupt-" in warnings[0] and "directions.h5.corrupt-" in warnings[1]
     assert proc.stderr.count("surface.h5.corrupt-") == 1  # was said twice, once bare
+    assert proc.stderr.count("directions.h5.corrupt-") == 1  # likewise
     assert len(list(out.glob("surface.h5.corrupt-*"))) == 1
     assert len(list(out.glob("directions.h5.corrupt-*"))) == 1
     _same_surface(out / "surface.h5", reference_run / "surface.h5")
