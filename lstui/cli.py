@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from lstui import __version__
-from lstui.errors import BadInput, LstuiError, SpecError
+from lstui.errors import BadInput, DatabaseLocked, LstuiError, SpecError
 from lstui.landscape.grid import parse_axis
 from lstui.landscape.options import (
     BN_MODES,
@@ -180,6 +180,9 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except DatabaseLocked as exc:  # what to do, as for a database that cannot be written
+            _fail(f"{exc}; run the command again once it lets go (a long transaction: a sqlite3 shell, "
+                  "a backup)", exc.exit_code)
         except LstuiError as exc:
             _fail(str(exc), exc.exit_code)
         except OSError as exc:

@@ -801,6 +801,9 @@ class Store:
         is checked before the first is changed, in one transaction (a job that changed
         state meanwhile leaves them all as they were)."""
         change = {"cancel": self._cancel, "pause": self._pause, "resume": self._resume}[action]
+        with self._read() as c:  # refused at once, not after waiting out another's write lock
+            for job_id in job_ids:
+                check_action(self._state(c, job_id), action, job_id=job_id)
         with self._immediate() as c:
             for job_id in job_ids:
                 check_action(self._state(c, job_id), action, job_id=job_id)

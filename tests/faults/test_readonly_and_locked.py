@@ -200,3 +200,19 @@ def test_a_command_waiting_for_a_locked_database_says_so(lab: Lab) -> None:
     assert lab.job(job)["state"] == "paused"
     quick = lab.cli("resume", str(job))
     assert "waiting" not in quick.stderr, quick.stderr
+
+
+def test_a_refused_change_is_said_at_once_under_a_lock_and_a_lock_error_says_what_to_do(lab: Lab) -> None:
+    """`cancel` of a finished job waited out another process's write lock (30 s) before
+    saying the job was done; the lock's error said neither what to do."""
+    job = lab.submit(*TINY_JOB)
+    lab.cli("cancel", str(job))
+    with write_lock(lab):
+        start = time.monotonic()
+        refused = lab.cli("resume", str(job), check=False)
+        assert time.monotonic() - start < 10.0
+        assert refused.returncode == 2 and "is cancelled" in one_error_line(refused.stderr), refused.stderr
+        locked = lab.cli("priority", str(job), "3", check=False, timeout_s=90)
+    assert locked.returncode == 1
+    assert one_error_line(locked.stderr).endswith(
+        "; run the command again once it lets go (a long transaction: a sqlite3 shell, a backup)"), locked.stderr
