@@ -72,6 +72,21 @@ def parse_formats(text: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
+def _saved_title(saved: dict[str, object]) -> str | None:
+    """The title of a surface file's figures: its job's name, or the name `lstui run` gave
+    its figure (the settings it was computed with); None for a file without lstui's spec."""
+    if saved.get("name"):
+        return str(saved["name"])
+    if not saved:
+        return None
+    from lstui.spec import JobSpec
+
+    try:
+        return JobSpec.from_dict(saved, check_files=False).default_name()
+    except Exception:  # an older or foreign spec: no title rather than no figure
+        return None
+
+
 def _saved_spec(surface: SurfaceFile) -> dict[str, object]:
     """The settings lstui stored in a surface file (empty for the reference's files)."""
     try:
@@ -142,7 +157,7 @@ def export_surface(
     out = Path(out)  # made by the first file saved: a refused option leaves no empty folder
     stem = stem or Path(surface_path).stem
     saved = _saved_spec(surface)
-    title = title or (str(saved["name"]) if saved.get("name") else None)
+    title = title or _saved_title(saved)
     written: list[Path] = []
     x = surface.xcoordinates
     keys: list[str] = [k for k in ("train_loss", "test_loss") if k in surface.arrays]

@@ -169,6 +169,19 @@ def test_an_interpolation_names_its_ends_after_the_checkpoints(tmp_path):
     assert " A " not in f" {text} " and " B " not in f" {text} "
 
 
+def test_a_run_s_surface_exported_keeps_the_title_run_gave_its_figure(tmp_path):
+    """`lstui run --out o` titles its PNG "surface cnn model_4 -1:1:21"; `lstui export
+    o/surface.h5` wrote it again, and the PDF, untitled (a run's spec has no name)."""
+    from lstui.scheduler.exporting import export_surface
+
+    spec = JobSpec(x=parse_axis("-1:1:9"), model="cnn", checkpoint="ck/model_4.pt").to_dict()
+    xs = np.linspace(-1, 1, 9)
+    _lstui_surface(tmp_path / "s.h5", spec, xs, None, 0.1 + xs**2)
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        (path,) = export_surface(tmp_path / "s.h5", tmp_path / "figs", formats=("svg",))
+    assert "surface cnn model_4 -1:1:9" in _svg_text(path)
+
+
 def test_a_1d_export_takes_a_log_axis_when_the_loss_spans_decades_and_keeps_an_explicit_choice(
     tmp_path, monkeypatch
 ):
