@@ -333,6 +333,20 @@ def write_surface(path: Path, surface: SurfaceFile) -> None:
             f.attrs[k] = v
 
 
+def _not_a_surface(f: h5py.File) -> str:
+    """What else an HDF5 file without a surface's coordinates is, if it is one of the other
+    files lstui and the reference write, and what to give instead; else nothing."""
+    if "proj_xcoord" in f:
+        return (": it is a trajectory's projection (proj_xcoord); draw it on its surface: "
+                "lstui export SURF_FILE --proj-file FILE --dir-file ITS_PCA_DIR_FILE")
+    if "explained_variance_ratio_" in f:
+        return (": it is a trajectory's PCA directions; export the trajectory job, or compute "
+                "a surface on them with --dir-file")
+    if "xdirection" in f:
+        return ": it is a direction file; export the surface file computed along it (surface.h5)"
+    return ""
+
+
 def read_surface(path: Path) -> SurfaceFile:
     """Read a surface file of lstui or of the reference.
 
@@ -341,7 +355,7 @@ def read_surface(path: Path) -> SurfaceFile:
     """
     with _open_for_reading(path, "surface file") as f:
         if "xcoordinates" not in f:
-            raise BadInput(f"surface file {str(path)!r} has no 'xcoordinates'")
+            raise BadInput(f"surface file {str(path)!r} has no 'xcoordinates'{_not_a_surface(f)}")
         x = _numbers(f, "xcoordinates", "surface file", path)
         y = _numbers(f, "ycoordinates", "surface file", path) if "ycoordinates" in f else None
         for name, axis in (("xcoordinates", x), ("ycoordinates", y)):

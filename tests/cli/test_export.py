@@ -7,8 +7,10 @@ import xml.etree.ElementTree as ET
 import h5py
 import matplotlib
 import numpy as np
+import pytest
 from PIL import Image
 
+from lstui.errors import BadInput
 from lstui.landscape.grid import parse_axis
 from lstui.scheduler.exporting import export_job
 from lstui.spec import JobSpec
@@ -66,6 +68,30 @@ def test_export_bad_format_and_missing_file(tmp_path):
     missing = run_lstui("export", str(tmp_path / "nope.h5"))
     assert missing.returncode == 2 and "does not exist" in missing.stderr
     assert "Traceback" not in missing.stderr + bad.stderr
+
+
+def test_exporting_a_direction_pca_or_projection_file_says_which_it_is(tmp_path):
+    """Each said "has no 'xcoordinates'", as for any HDF5 file."""
+    from lstui.scheduler.exporting import export_surface
+
+    files = {"directions.h5": {"xdirection/0": np.zeros(3)},
+             "pca_directions.h5": {"xdirection/0": np.zeros(3), "explained_variance_ratio_": np.ones(2)},
+             "projection.h5": {"proj_xcoord": np.zeros(4), "proj_ycoord": np.zeros(4)}}
+    said = {}
+    for name, datasets in files.items():
+        with h5py.File(tmp_path / name, "w") as f:
+            for key, value in datasets.items():
+                f[key] = value
+        with pytest.raises(BadInput) as caught:
+            export_surface(tmp_path / name, tmp_path / "figs")
+        said[name] = str(caught.value).partition("has no 'xcoordinates': ")[2]
+    assert said == {
+        "directions.h5": "it is a direction file; export the surface file computed along it (surface.h5)",
+        "pca_directions.h5": "it is a trajectory's PCA directions; export the trajectory job, or compute a "
+                             "surface on them with --dir-file",
+        "projection.h5": "it is a trajectory's projection (proj_xcoord); draw it on its surface: lstui export "
+                         "SURF_FILE --proj-file FILE --dir-file ITS_PCA_DIR_FILE"}
+    assert not (tmp_path / "figs").exists()
 
 
 def _surface_1d(path):
