@@ -1172,7 +1172,7 @@ def daemon_start(ctx: click.Context, devices: str | None, ray_address: str, fore
 
     from lstui.scheduler.daemon import main as daemon_main
     from lstui.scheduler.daemon import parse_export_formats, start_daemon
-    from lstui.scheduler.devices import RAY_DEVICES, parse_devices
+    from lstui.scheduler.devices import RAY_DEVICES, crowded_cpu_note, parse_devices
     from lstui.scheduler.worker import local_point_timeout_s
 
     parse_export_formats(export_formats)  # refused here, in one line, not by the daemon it would start
@@ -1183,6 +1183,9 @@ def daemon_start(ctx: click.Context, devices: str | None, ray_address: str, fore
     extra = ["--export", export_formats, "--max-gpu-share", str(max_gpu_share), "--ray-address", ray_address,
              "--kill-after", str(kill_after)]
     parsed = parse_devices(devices)
+    crowded = crowded_cpu_note(parsed)
+    if crowded:
+        click.echo(crowded, err=True)
     if any(d in RAY_DEVICES for d in parsed):
         from lstui.scheduler.daemon import refuse_if_running
         from lstui.scheduler.ray_executor import check_cluster

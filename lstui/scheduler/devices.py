@@ -68,6 +68,17 @@ def parse_devices(text: str | None) -> list[str]:
     return out
 
 
+def crowded_cpu_note(devices: list[str]) -> str | None:
+    """A note for more CPU workers than this process may use cores (``cpu:100`` on 2): they
+    share the cores, each with its own torch (about 600 MB); None when they fit."""
+    workers = devices.count("cpu")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if workers <= cores:
+        return None
+    return (f"note: cpu:{workers} starts {workers} workers on {cores} core{'s' if cores > 1 else ''}: they "
+            "share those cores, each holding its own torch (about 600 MB of memory)")
+
+
 def cuda_count() -> int:
     """Number of visible CUDA devices, without initialising CUDA in this process when possible."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")

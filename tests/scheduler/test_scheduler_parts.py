@@ -350,3 +350,16 @@ def test_a_job_waiting_on_a_failed_or_cancelled_one_is_retried_only_with_it(
     retry_jobs(store, [child, parent])  # together, in either order
     assert store.get_job(parent).state is JobState.QUEUED
     assert store.get_job(child).state is JobState.QUEUED
+
+
+def test_more_cpu_workers_than_cores_get_a_note() -> None:
+    """`daemon start --devices cpu:100` on 2 cores started 100 workers (600 MB each) without a word."""
+    import os
+
+    from lstui.scheduler.devices import crowded_cpu_note
+
+    cores = len(os.sched_getaffinity(0))
+    assert crowded_cpu_note(parse_devices(f"cpu:{cores}")) is None
+    assert crowded_cpu_note(parse_devices(f"cpu:{cores + 1}")) == (
+        f"note: cpu:{cores + 1} starts {cores + 1} workers on {cores} core{'s' if cores > 1 else ''}: they share "
+        "those cores, each holding its own torch (about 600 MB of memory)")
