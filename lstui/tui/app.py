@@ -59,6 +59,9 @@ from lstui.tui.snapshot import (
 from lstui.tui.widgets import ACC_KEYS, LABELS, Preview, drawn_quantity, lift_toasts
 
 NARROW_BELOW = 81
+SHORT_BELOW = 22
+"""Below this many rows the preview and the log give up height (the main screen scrolled
+as a whole at 18 rows, its scrollbar over the ETA column and the keys)."""
 POLL_S = 1.0
 EXPORT_FORMATS = ("png", "pdf")
 SLOW_S = 1.0
@@ -213,7 +216,7 @@ class LstuiApp(App[None]):
         return self.main
 
     def on_mount(self) -> None:
-        self.follow_width(self.size.width)
+        self.follow_size(self.size.width, self.size.height)
         self._poll_store()
         # `kill` or an SSH connection dropped: leave as `q` does, giving the terminal back
         # (a KeyboardInterrupt raised inside the event loop left it in the app's modes).
@@ -278,23 +281,24 @@ class LstuiApp(App[None]):
             os._exit(self.leave_code)
 
     def on_resize(self, event: events.Resize) -> None:
-        self.follow_width(event.size.width)
+        self.follow_size(event.size.width, event.size.height)
         if self.main.ready:
             self.main.relayout(event.size.width)
 
-    def follow_width(self, width: int) -> None:
-        """Give the app the class "narrow" below :data:`NARROW_BELOW` columns, and
-        restyle every screen of the stack for it.
+    def follow_size(self, width: int, height: int) -> None:
+        """Give the app the class "narrow" below :data:`NARROW_BELOW` columns and "short"
+        below :data:`SHORT_BELOW` rows, and restyle every screen of the stack for them.
 
         Textual restyles only the screens on top (down to the first opaque one) when
         the app's classes change: the main screen, under the job screen during a
         resize, came back in the layout of the old width (the device panel squeezing
         the preview to 8 columns at 80, the status line without its daemon line).
         """
-        narrow = width < NARROW_BELOW
-        if narrow == self.has_class("narrow"):
+        narrow, short = width < NARROW_BELOW, height < SHORT_BELOW
+        if narrow == self.has_class("narrow") and short == self.has_class("short"):
             return
         self.set_class(narrow, "narrow")
+        self.set_class(short, "short")
         for screen in self.screen_stack:
             screen.update_node_styles(animate=False)
 

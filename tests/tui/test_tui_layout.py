@@ -594,3 +594,21 @@ def test_ctrl_c_quits_as_q_does_even_from_a_text_field(fixed_home: Path) -> None
                 await wait_for(pilot, lambda: not app.is_running, 5, "the app to end")  # noqa: B023
 
     asyncio.run(drive())
+
+
+@pytest.mark.parametrize("size", [(80, 18), (80, 16), (60, 14)])
+def test_a_short_terminal_keeps_the_main_screen_whole_without_scrolling(fixed_home: Path,
+                                                                      size: tuple[int, int]) -> None:
+    """Below about 20 rows the main screen scrolled as a whole: its scrollbar took two
+    columns (the ETA column lost) and, at 16 rows, lay over the keys."""
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            await wait_for(pilot, lambda: app.main.ready and app.has_class("short"), 5, "the short layout")
+            await settle(pilot)
+            assert app.screen.max_scroll_y == 0, app.screen.virtual_size
+            header = next(line for line in screen_text(app) if line.lstrip().startswith("ID "))
+            assert header.rstrip().endswith("ETA"), header
+
+    asyncio.run(drive())
