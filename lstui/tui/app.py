@@ -493,7 +493,12 @@ class LstuiApp(App[None]):
     def _need_job(self) -> JobRow | None:
         job = self.current_job()
         if job is None:
-            self.say("no job selected", severity="warning")
+            screen = self.screen
+            if isinstance(screen, JobScreen) and self.snapshot is not None and screen.shows(self.snapshot):
+                # its job removed meanwhile (lstui rm): as its title says
+                self.say(f"job {screen.job_id} no longer exists — esc: back", severity="warning")
+            else:
+                self.say("no job selected", severity="warning")
         return job
 
     # -- actions -----------------------------------------------------------------------

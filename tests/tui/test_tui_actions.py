@@ -371,3 +371,29 @@ def test_x_on_a_job_a_comparison_is_drawn_from_says_so_before_asking(fixed_home:
                                 f"(lstui rm {done.id} {figures}) or keep job {done.id}"), refusal
     with Store.open_home(fixed_home) as store:
         assert done.id in {j.id for j in store.list_jobs(include_finished=True)}
+
+
+def test_a_key_on_the_screen_of_a_job_removed_elsewhere_says_the_job_is_gone(fixed_home: Path) -> None:
+    """`lstui rm N` under N's open screen: its title said "job N no longer exists", and
+    `r` said "no job selected"."""
+    from lstui.scheduler.prune import remove_jobs
+
+    with Store.open_home(fixed_home) as store:
+        done = next(j for j in store.list_jobs(include_finished=True) if j.state is JobState.DONE)
+
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await select_job(pilot, done.id)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, JobScreen), 5, "the job screen")
+            with Store.open_home(fixed_home) as store:
+                remove_jobs(store, [done.id], fixed_home, keep_files=True, daemon_running=False)
+            await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.job(done.id) is None, 5,
+                           "the job gone")
+            await pilot.press("r")
+            await wait_for(pilot, lambda: bool(app.notices), 5, "a notice")
+            assert app.notices[-1] == ("warning", f"job {done.id} no longer exists — esc: back"), app.notices
+
+    asyncio.run(drive())
