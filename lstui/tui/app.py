@@ -785,8 +785,9 @@ class LstuiApp(App[None]):
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         # not Textual's "Keys" panel: `?` is the help, and the panel squeezed the key bar's
-        # labels ("c Canc") and closed neither with esc nor with `?`
-        yield from (c for c in super().get_system_commands(screen) if c.title != "Keys")
+        # labels ("c Canc") and closed neither with esc nor with `?`; nor its "Maximize",
+        # which showed the job table at its height in a screen of hatching
+        yield from (c for c in super().get_system_commands(screen) if c.title not in ("Keys", "Maximize"))
         for action, title, help_text in COMMANDS:
             yield SystemCommand(title, help_text, _runner(self, action))
 

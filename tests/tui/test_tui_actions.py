@@ -124,6 +124,7 @@ async def _drive(home: Path, size: tuple[int, int], tag: str, done: int, held: i
             palette = {c.title for c in app.get_system_commands(app.screen)}
             assert titles <= palette
             assert "Keys" not in palette, "Textual's keys panel, which esc did not close: ? is the help"
+            assert "Maximize" not in palette, "the table at its height in a screen of hatching"
 
             # export figures of the finished job
             await select_job(pilot, done)
