@@ -176,7 +176,7 @@ def read_job_file(path: Path) -> list[JobEntry]:
     if len(raw) > MAX_FILE_BYTES:
         raise SpecError(f"{where} is larger than {MAX_FILE_BYTES // 1000} kB")
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")  # a byte-order mark (a Windows editor's) before the TOML
     except UnicodeDecodeError:
         raise SpecError(f"{where} is not UTF-8 text") from None
     if _LONG_DOTTED_KEY.search(text):

@@ -97,3 +97,12 @@ def test_a_unit_size_out_of_range_names_its_file_and_job(tmp_path: Path, value: 
     path.write_text(f'# one\nmodel = "mlp"\nx = "-1:1:3"\nunit_size = {value}\n')
     with pytest.raises(SpecError, match=r"^s\.toml job 1: unit_size must be a whole number from 1 to 10000$"):
         read_job_file(path)
+
+
+def test_a_job_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """A file a Windows editor saved with a UTF-8 byte-order mark: "not valid TOML:
+    Invalid statement (at line 1, column 1)", with no word of the mark."""
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + b'[[job]]\nkind = "surface"\nmodel = "mlp"\nx = "-1:1:3"\r\n')
+    (entry,) = read_job_file(path)
+    assert entry.spec.model == "mlp"
