@@ -37,6 +37,7 @@ from lstui.landscape.options import (
 from lstui.spec import (
     BUILTIN_MODELS,
     INTERP_X,
+    REFERENCE_ONLY,
     SURF_NAMES,
     UNUSED_KEYS,
     JobSpec,
@@ -1469,7 +1470,8 @@ def compare(ctx: click.Context, checkpoints: tuple[str, ...], curve_x: str, surf
 
     label_list = [s.strip() for s in labels.split(",")] if labels else None
     if label_list is not None and len(label_list) != len(checkpoints):
-        raise SpecError(f"--labels gives {len(label_list)} labels for {len(checkpoints)} checkpoints")
+        raise SpecError(f"--labels gives {len(label_list)} label{'s' if len(label_list) != 1 else ''} "
+                        f"for {len(checkpoints)} checkpoints")
     if label_list is not None and (not all(label_list) or len(set(label_list)) < len(label_list)):
         raise SpecError(f"--labels {labels!r}: give each checkpoint a label of its own, none empty")
     for checkpoint in checkpoints:  # named as compare's arguments, not as the flags they become
@@ -1572,42 +1574,6 @@ def home_first(args: Sequence[str]) -> list[str]:
     return moved + args
 
 
-REFERENCE_ONLY = {
-    "--mpi": "lstui spreads a job over every GPU through its daemon (lstui daemon start "
-             "--devices 0,1,…); it has no --mpi",
-    "--cuda": "lstui uses the GPUs it finds (lstui run --device cuda:0; the daemon: --devices); "
-              "it has no --cuda",
-    "--ngpu": "the daemon runs one worker per GPU (lstui daemon start --devices 0,1,…); it has no --ngpu",
-    "--surf-file": "lstui names the surface file itself: surface.h5 in the job's results folder "
-                   "(lstui run: in --out); it has no --surf_file",
-    "--same-dir": "lstui has no --same_dir (y along x's direction): for the loss along one "
-                  "direction give a 1D surface (--x, no --y); a 2D surface takes two random directions",
-    "--idx": "lstui draws random directions from --seed, or reads a direction file with --dir-file; "
-             "it has no --idx",
-    "--dataset": "lstui names the data with --data: cifar10:PATH, cifar100:PATH, imagefolder:PATH, "
-                 "digits or module:factory",
-    "--datapath": "lstui names the data with --data: cifar10:PATH (the folder holding "
-                  "cifar-10-batches-py), imagefolder:PATH, …",
-    "--model-folder": "lstui submit trajectory takes the checkpoints as --checkpoints "
-                      "'FOLDER/model_*.t7' (a glob, in epoch order)",
-    "--plot": "lstui draws a job's figures when it finishes (lstui export draws them again)",
-    "--show": "lstui draws a job's figures when it finishes (lstui export draws them again)",
-    "--threads": "lstui's CPU workers share the cores the daemon may use (lstui daemon start "
-                 "--devices cpu:N); it has no --threads",
-    "--split-idx": "lstui computes every point of a job itself, over the daemon's workers; "
-                   "it has no --split_idx (--data-split N uses len // N samples, as the reference)",
-    "--prefix": "lstui submit trajectory takes the checkpoints as --checkpoints 'FOLDER/model_*.t7' "
-                "(a glob, in epoch order); it has no --prefix",
-    "--suffix": "lstui submit trajectory takes the checkpoints as --checkpoints 'FOLDER/model_*.t7' "
-                "(a glob, in epoch order); it has no --suffix",
-    "--start-epoch": "lstui submit trajectory takes the checkpoints a glob names (--checkpoints "
-                     "'FOLDER/model_*.t7', or a comma list); it has no --start_epoch",
-    "--max-epoch": "lstui submit trajectory takes the checkpoints a glob names (--checkpoints "
-                   "'FOLDER/model_*.t7', or a comma list); it has no --max_epoch",
-    "--save-epoch": "lstui submit trajectory takes the checkpoints a glob names (--checkpoints "
-                    "'FOLDER/model_*.t7', or a comma list); it has no --save_epoch",
-}
-"""Flags of the reference's scripts with no lstui counterpart, and what to do instead."""
 DRAWING_FLAGS = ("--vmin", "--vmax", "--vlevel", "--zmax", "--log", "--proj-file", "--surf-name", "--loss-max")
 """Flags of the reference's plot_2D.py / h52vtp.py: ``lstui export``'s, not a job's."""
 EMPTY_MEANS_NONE = ("--xnorm", "--ynorm", "--xignore", "--yignore", "--norm", "--ignore")

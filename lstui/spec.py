@@ -42,6 +42,42 @@ MAX_PRIORITY = 1_000_000_000
 MAX_BATCH_SIZE = 2**24
 MAX_DATA_SPLIT = 1_000_000
 _NAME_REFUSED = frozenset({"Cc", "Cs", "Zl", "Zp"})  # control chars, lone surrogates, line breaks
+REFERENCE_ONLY = {
+    "--mpi": "lstui spreads a job over every GPU through its daemon (lstui daemon start "
+             "--devices 0,1,…); it has no --mpi",
+    "--cuda": "lstui uses the GPUs it finds (lstui run --device cuda:0; the daemon: --devices); "
+              "it has no --cuda",
+    "--ngpu": "the daemon runs one worker per GPU (lstui daemon start --devices 0,1,…); it has no --ngpu",
+    "--surf-file": "lstui names the surface file itself: surface.h5 in the job's results folder "
+                   "(lstui run: in --out); it has no --surf_file",
+    "--same-dir": "lstui has no --same_dir (y along x's direction): for the loss along one "
+                  "direction give a 1D surface (--x, no --y); a 2D surface takes two random directions",
+    "--idx": "lstui draws random directions from --seed, or reads a direction file with --dir-file; "
+             "it has no --idx",
+    "--dataset": "lstui names the data with --data: cifar10:PATH, cifar100:PATH, imagefolder:PATH, "
+                 "digits or module:factory",
+    "--datapath": "lstui names the data with --data: cifar10:PATH (the folder holding "
+                  "cifar-10-batches-py), imagefolder:PATH, …",
+    "--model-folder": "lstui submit trajectory takes the checkpoints as --checkpoints "
+                      "'FOLDER/model_*.t7' (a glob, in epoch order)",
+    "--plot": "lstui draws a job's figures when it finishes (lstui export draws them again)",
+    "--show": "lstui draws a job's figures when it finishes (lstui export draws them again)",
+    "--threads": "lstui's CPU workers share the cores the daemon may use (lstui daemon start "
+                 "--devices cpu:N); it has no --threads",
+    "--split-idx": "lstui computes every point of a job itself, over the daemon's workers; "
+                   "it has no --split_idx (--data-split N uses len // N samples, as the reference)",
+    "--prefix": "lstui submit trajectory takes the checkpoints as --checkpoints 'FOLDER/model_*.t7' "
+                "(a glob, in epoch order); it has no --prefix",
+    "--suffix": "lstui submit trajectory takes the checkpoints as --checkpoints 'FOLDER/model_*.t7' "
+                "(a glob, in epoch order); it has no --suffix",
+    "--start-epoch": "lstui submit trajectory takes the checkpoints a glob names (--checkpoints "
+                     "'FOLDER/model_*.t7', or a comma list); it has no --start_epoch",
+    "--max-epoch": "lstui submit trajectory takes the checkpoints a glob names (--checkpoints "
+                   "'FOLDER/model_*.t7', or a comma list); it has no --max_epoch",
+    "--save-epoch": "lstui submit trajectory takes the checkpoints a glob names (--checkpoints "
+                    "'FOLDER/model_*.t7', or a comma list); it has no --save_epoch",
+}
+"""Flags of the reference's scripts with no lstui counterpart, and what to do instead."""
 _IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")  # pkg.module:factory
 _MODEL_NAME = re.compile(r"[A-Za-z_][\w.-]*")
 _DATA_FOLDERS = ("cifar10", "cifar100", "imagefolder")
@@ -278,6 +314,9 @@ class JobSpec:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
+            flag = "--" + str(unknown[0]).replace("_", "-")
+            if flag in REFERENCE_ONLY:  # a reference script's setting (mpi = true): what to do instead
+                raise SpecError(f"unknown key {unknown[0]!r} in job spec: {REFERENCE_ONLY[flag]}")
             shown = sorted((known - set(INTERNAL_KEYS)) | set(extra_keys))
             close = difflib.get_close_matches(str(unknown[0]), shown, n=1, cutoff=0.6)
             hint = f"did you mean {close[0]!r}? " if close else ""
@@ -285,7 +324,10 @@ class JobSpec:
         values = dict(data)
         for key in ("x", "y"):
             if key in values and values[key] is not None and not isinstance(values[key], Axis):
-                values[key] = parse_axis(str(values[key]), f"--{key}")
+                if not isinstance(values[key], str):  # a job file's x = ["-1:1:5"] or x = 5
+                    raise SpecError(f"{key} must be a string MIN:MAX:NUM, as x = \"-1:1:51\"; got "
+                                    f"{type(values[key]).__name__} {values[key]!r}")
+                values[key] = parse_axis(values[key], f"--{key}")
         if "checkpoints" in values:
             cps = values["checkpoints"]
             if isinstance(cps, str) or not isinstance(cps, list | tuple):

@@ -50,7 +50,7 @@ class Axis:
 def parse_axis(text: str, flag: str = "--x") -> Axis:
     """Parse ``min:max:num``; raise :class:`GridError` naming what is accepted."""
     accepted = f"expected {flag} MIN:MAX:NUM with MIN < MAX and NUM a whole number ≥ 2, e.g. -1:1:51"
-    match = _SPEC.match(str(text))
+    match = _SPEC.match(str(text).replace("\u2212", "-"))  # a minus sign copied from a paper or a PDF
     if match is None:
         raise GridError(f"{flag} {text!r} is not a grid spec; {accepted}")
     lo, hi, num_text = float(match.group(1)), float(match.group(2)), match.group(3)

@@ -132,3 +132,8 @@ def test_a_grid_whose_points_are_one_in_float32_is_refused_and_one_queued_before
                                units=[list(range(9))], results_root=home / "results")
         shown = terminal_plot(store, store.get_job(job_id), color=False)
     assert shown == "(no terminal plot: its grid spans too little to draw: -1e-320 to 1e-320, -1 to 1)"
+
+
+def test_a_minus_sign_copied_from_a_paper_is_read_as_a_hyphen():
+    """"−1:1:5" (U+2212, as the README's prose and PDFs write it) was "not a grid spec"."""
+    assert parse_axis("\u22121:1:5") == parse_axis("-1:1:5")

@@ -106,3 +106,20 @@ def test_a_job_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
     path.write_bytes(b"\xef\xbb\xbf" + b'[[job]]\nkind = "surface"\nmodel = "mlp"\nx = "-1:1:3"\r\n')
     (entry,) = read_job_file(path)
     assert entry.spec.model == "mlp"
+
+
+@pytest.mark.parametrize(("line", "said"), [
+    ("mpi = true", "unknown key 'mpi' in job spec: lstui spreads a job over every GPU through its daemon "
+                   "(lstui daemon start --devices 0,1,…); it has no --mpi"),
+    ('x = ["-1:1:5"]', "x must be a string MIN:MAX:NUM, as x = \"-1:1:51\"; got list ['-1:1:5']"),
+])
+def test_a_reference_setting_or_a_grid_of_another_type_in_a_job_file_says_what_to_do(
+    tmp_path: Path, line: str, said: str
+) -> None:
+    """`mpi = true` got "did you mean 'compile'?"; `x = ["-1:1:5"]` "--x "['-1:1:5']" is
+    not a grid spec"."""
+    path = tmp_path / "job.toml"
+    path.write_text(f'[[job]]\nkind = "surface"\nmodel = "mlp"\n{line}\n')
+    with pytest.raises(SpecError) as caught:
+        read_job_file(path)
+    assert str(caught.value).endswith(said), caught.value
