@@ -118,8 +118,11 @@ def plot_1d(
                 ax.plot(x_drawn[alone], y_drawn[alone], "o", color=colour, markersize=3)
 
     if losses:
+        every_loss = finite_values(np.concatenate([data[name] for name in losses]))
         if log is None:
             log = wants_log(np.concatenate([data[name] for name in losses]), robust=False)
+        elif log and not (every_loss > 0).any():  # no value a log axis can show (all 0): linear
+            log = False
         if log:
             if loss_max is not None:  # capped first: its ticks are labelled for the range shown
                 ax_loss.set_yscale("log")

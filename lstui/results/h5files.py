@@ -360,6 +360,9 @@ def read_surface(path: Path) -> SurfaceFile:
         y = _numbers(f, "ycoordinates", "surface file", path) if "ycoordinates" in f else None
         for name, axis in (("xcoordinates", x), ("ycoordinates", y)):
             values = axis.ravel() if axis is not None else np.empty(0)
+            if axis is not None and values.size < 2:  # a figure of one point drew nothing, under warnings
+                raise BadInput(f"surface file {str(path)!r}: its {name} hold {values.size} "
+                               f"value{'' if values.size == 1 else 's'}; a grid has at least 2")
             steps = np.diff(values)
             if steps.size and not (np.all(steps > 0) or np.all(steps < 0)):
                 # every x the same drew a figure of nothing, under matplotlib's warnings

@@ -188,9 +188,24 @@ def read_fitting_directions(
     dirs = [x] if wanted == 1 else [x] + ([y] if y is not None else [])
     if len(dirs) < wanted:
         raise BadInput(f"direction file {str(path)!r} has no ydirection, but the grid is 2D")
+    dirs = [_with_counters(d, tensors) for d in dirs]
     for n, d in enumerate(dirs):
         check_direction_fits(d, tensors, f"direction file {str(path)!r} ({'xy'[n]})")
     return dirs
+
+
+def _with_counters(direction: Direction, tensors: list[torch.Tensor]) -> Direction:
+    """A states direction made before PyTorch 0.4.1 (the reference's time), whose models
+    had no BatchNorm ``num_batches_tracked``: a zero stands in for each of those integer
+    counters, which no direction moves; any other direction as it is."""
+    import torch
+
+    counters = [not t.is_floating_point() for t in tensors]
+    if not any(counters) or len(direction) != len(tensors) - sum(counters):
+        return direction
+    given = iter(direction)
+    return [torch.zeros(tuple(t.shape)) if counter else next(given)
+            for t, counter in zip(tensors, counters, strict=True)]
 
 
 def load_or_make_directions(

@@ -690,3 +690,22 @@ def test_a_2d_surfaces_options_given_for_a_1d_one_are_refused_not_ignored(tmp_pa
                                          "--log)"), result.stderr
     assert not (tmp_path / "o").exists()
     assert run_lstui("export", str(src), "--format", "png", "--loss-max", "3", "--out", str(tmp_path / "o")).returncode == 0
+
+
+@pytest.mark.parametrize("num", [0, 1])
+def test_a_surface_file_of_fewer_than_two_points_is_refused_in_one_line(tmp_path, num):
+    path = tmp_path / "s.h5"
+    with h5py.File(path, "w") as f:
+        f["xcoordinates"] = np.linspace(-1, 1, num)
+        f["train_loss"] = np.ones(num)
+    done = run_lstui("export", str(path), "--format", "png", "--out", str(tmp_path / "o"), home=tmp_path / "home")
+    assert done.returncode == 2 and done.stderr.strip().splitlines() == [
+        f"lstui: error: surface file {str(path)!r}: its xcoordinates hold {num} value{'' if num == 1 else 's'}; "
+        "a grid has at least 2"], done.stderr
+
+
+def test_a_log_1d_figure_of_losses_that_are_all_zero_is_drawn_linear(tmp_path):
+    from lstui.plots import plot_1d
+
+    fig = plot_1d(np.linspace(-1, 1, 5), {"train_loss": np.zeros(5)}, log=True)
+    assert fig.axes[0].get_yscale() == "linear"

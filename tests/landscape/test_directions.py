@@ -114,3 +114,25 @@ def test_filter_direction_scales_with_the_layer():
     d2 = create_random_direction(scaled, torch.Generator().manual_seed(3))
     torch.testing.assert_close(d2[0], 10.0 * d1[0], rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(d2[2], d1[2])
+
+
+def test_a_states_direction_file_made_before_batchnorm_counted_its_batches_is_read(tmp_path):
+    """A reference states direction file of PyTorch < 0.4.1 (no num_batches_tracked): "has
+    12 tensors but the model has 14 for this direction type (check --dir-type and --model)"."""
+    from lstui.results import write_directions
+    from lstui.scheduler.compute import read_fitting_directions
+
+    model = conv_bn()
+    tensors = model_tensors(model, "states")
+    counters = [n for n, t in enumerate(tensors) if not t.is_floating_point()]
+    assert counters, "the model counts its batches"
+    direction = create_random_direction(model, torch.Generator().manual_seed(3), dir_type="states")
+    old = [d for n, d in enumerate(direction) if n not in counters]
+    write_directions(tmp_path / "old.h5", old, None)
+    (read,) = read_fitting_directions(tmp_path / "old.h5", tensors, 1)
+    assert len(read) == len(tensors)
+    for n, (got, want) in enumerate(zip(read, direction, strict=True)):
+        assert torch.equal(got, torch.zeros_like(got) if n in counters else want.float()), n
+    with pytest.raises(BadInput, match="tensors but the model has"):  # one more missing: refused
+        write_directions(tmp_path / "short.h5", old[:-1], None)
+        read_fitting_directions(tmp_path / "short.h5", tensors, 1)
