@@ -383,6 +383,12 @@ def export_file(
     options["dpi"] = options.get("dpi") or DEFAULT_DPI
     if options.get("axis_labels") is None:  # a plane of given directions: α, β, not "1st PC"
         options["axis_labels"] = given_axis_labels(found[1]) or _pc_labels(ratios)
+    if ratios is None and given_axis_labels(found[1]) is None:
+        # random directions (a surface's own directions.h5): the path was projected on them
+        # only if its maker said so (projection.py --dir_file); a PCA plane's path read "1st PC"
+        options["axis_labels"] = options.get("axis_labels") or ("α", "β")
+        _note(f"{found[1]} holds no PCA directions: {found[0]} is drawn on them as it is; it belongs "
+              "on this surface only if it was projected on those directions", options.get("on_note"))
     written = export_surface(surface_path, out, formats=formats, **options)
     stem = options.get("stem") or surface_path.stem
     return written + draw_trajectory(surface_path, path, ratios, Path(out) / f"{stem}_trajectory",

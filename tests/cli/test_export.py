@@ -709,3 +709,33 @@ def test_a_log_1d_figure_of_losses_that_are_all_zero_is_drawn_linear(tmp_path):
 
     fig = plot_1d(np.linspace(-1, 1, 5), {"train_loss": np.zeros(5)}, log=True)
     assert fig.axes[0].get_yscale() == "linear"
+
+
+def test_a_path_drawn_over_a_surface_of_random_directions_is_labelled_alpha_beta_with_a_note(tmp_path):
+    """`export SURF --proj-file P` of a surface on random directions drew P's path on axes
+    reading "1st PC", without a word: P may belong to another plane."""
+    import torch
+
+    from lstui.results import write_directions
+    from lstui.scheduler.exporting import export_file
+
+    directions = tmp_path / "directions.h5"
+    write_directions(directions, [torch.ones(3)], [torch.ones(3)])  # no PCA arrays
+    proj = tmp_path / "projection.h5"
+    with h5py.File(proj, "w") as f:
+        f["proj_xcoord"], f["proj_ycoord"] = np.array([-0.5, 0.0]), np.array([0.3, 0.0])
+    xs = np.linspace(-1, 1, 7)
+    xx, yy = np.meshgrid(xs, xs)
+    surface = tmp_path / "surface.h5"
+    with h5py.File(surface, "w") as f:
+        f["dir_file"] = str(directions)
+        f["xcoordinates"], f["ycoordinates"] = xs, xs
+        f["train_loss"] = 0.1 + xx**2 + yy**2
+    notes: list[str] = []
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        paths = export_file(surface, tmp_path / "figs", formats=("svg",), proj_file=proj, on_note=notes.append)
+    assert paths[-1].name == "surface_trajectory.svg"
+    text = _svg_text(paths[-1])
+    assert "PC" not in text and "α" in text and "β" in text, text
+    assert notes == [f"{directions} holds no PCA directions: {proj} is drawn on them as it is; it belongs on this "
+                     "surface only if it was projected on those directions"], notes
