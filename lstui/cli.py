@@ -999,6 +999,7 @@ def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
         # following ends as submit --wait's does (it waited for ever after a kill -9)
         seen = daemon_status(store.path.parent).running
         looked, gone_since = time.monotonic(), None if seen else time.monotonic()
+        alive_at = looked  # the last look that found it running
         if follow and store.job_state(job_id) not in FINISHED and not seen:
             click.echo(f"note: no daemon is running on this home: job {job_id} makes no progress until "
                        "'lstui daemon start'", err=True)
@@ -1026,10 +1027,10 @@ def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
             elif time.monotonic() - looked >= DAEMON_LOOK_S:
                 looked = time.monotonic()
                 if daemon_status(store.path.parent).running:
-                    seen, gone_since = True, None
-                elif gone_since is None:
-                    gone_since = looked
-                elif seen and looked - gone_since >= DAEMON_GONE_S:
+                    seen, gone_since, alive_at = True, None, looked
+                elif gone_since is None:  # counted from when it was last seen running
+                    gone_since = alive_at if seen else looked
+                if seen and gone_since is not None and looked - gone_since >= DAEMON_GONE_S:
                     now_at = store.get_job(job_id)
                     click.echo(f"lstui: error: the daemon stopped while logs -f followed job {job_id} "
                                f"({now_at.done_points}/{now_at.total_points} points): lstui daemon start "

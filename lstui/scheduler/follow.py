@@ -16,8 +16,9 @@ FOLLOW_FILES_S = 60.0
 """How long ``--wait`` and ``lstui logs -f`` wait, once their jobs finished, for the
 daemon to write the jobs' files (a 51×51 surface's figures take a few seconds):
 ``submit --wait && cp results/*.pdf …`` found some of the figures."""
-DAEMON_GONE_S = 10.0
-"""How long a daemon seen while following may be gone before the following stops."""
+DAEMON_GONE_S = 9.0
+"""How long after the last look that found it running a daemon seen while following may
+be gone before the following stops: within 10 s of its end."""
 DAEMON_LOOK_S = 2.0
 """How often the following looks whether a daemon runs (its pid file and lock)."""
 
@@ -46,25 +47,33 @@ def follow_jobs(
     console = console or Console(stderr=True)
     start = time.monotonic()
     seen = False  # a daemon ran while these jobs were followed
-    gone_since: float | None = None
+    gone_since: float | None = None  # the last look that found it running, once it is gone
+    alive_at = 0.0
     looked = -DAEMON_LOOK_S
     running = True
     files_by = 0.0  # once every job finished: how long their files may still take
+    # below 100 columns a shorter name and bar: at 80 the counts and the state were cut
+    # ("121/1… writing files", "4… stalled (no daemon)")
+    width, bar = (44, 40) if console.width >= 100 else (28, 10)
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("{task.description}"), BarColumn(bar_width=bar), MofNCompleteColumn(),
         TextColumn("{task.fields[state]}"), TimeElapsedColumn(), console=console,
     ) as progress:
         tasks = {}
         for job_id in ids:
             job = store.get_job(job_id)
             label = f"{job.id:>4} {job.name}"
-            tasks[job_id] = progress.add_task(label[:44].ljust(44), total=job.total_points, state=job.state.value)
+            label = label if len(label) <= width else label[:width - 1] + "…"
+            tasks[job_id] = progress.add_task(label.ljust(width), total=job.total_points, state=job.state.value)
         while True:
             now = time.monotonic()
             if home is not None and now - looked >= DAEMON_LOOK_S:
                 looked, running = now, daemon_status(home).running
                 seen = seen or running
-                gone_since = None if running else (gone_since if gone_since is not None else now)
+                if running:
+                    alive_at, gone_since = now, None
+                elif gone_since is None:  # counted from when it was last seen: "within 10 s" of its end
+                    gone_since = alive_at if seen else now
             jobs = [store.get_job(j) for j in ids]
             for job in jobs:
                 shown = "writing files" if files_to_come(job) else _state_shown(job, running)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 
 from tests.faults.support import SLOW_SPEC, Lab, wait_until
 
@@ -16,11 +17,15 @@ def test_wait_ends_in_one_line_when_the_daemon_it_follows_is_killed(lab: Lab) ->
     try:
         job = wait_until("a first point", lambda: next((j for j in lab.jobs_so_far() if j["done_points"] > 0), None))
         os.kill(pid, signal.SIGKILL)
+        killed = time.monotonic()
         out, err = waiting.communicate(timeout=60)
+        took = time.monotonic() - killed
     finally:
         if waiting.poll() is None:
             waiting.kill()
     assert waiting.returncode == 1, (out, err)
+    # the README's "within 10 s" (it took 12.6 s: counted from the first look that missed it)
+    assert took < 11.5, took
     line = err.strip().splitlines()[-1]
     assert line.startswith(f"lstui: error: the daemon stopped while --wait followed job {job['id']} ("), err
     assert line.endswith("points): lstui daemon start goes on with it"), err
