@@ -93,9 +93,9 @@ def job_options(default_x: str | None, kind: str = "surface") -> Callable[[Calla
             click.option("--ignore", "--xignore", "ignore", default="biasbn", show_default=True, type=click.Choice(IGNORES),
                          hidden=hide("ignore")),
             click.option("--ynorm", "ynorm", default=None, type=click.Choice(NORMS), hidden=hide("norm"),
-                         help="the reference's --ynorm: taken when it is --norm's (both directions alike)"),
+                         help="the reference's --ynorm: accepted only when it equals --norm (both directions alike)"),
             click.option("--yignore", "yignore", default=None, type=click.Choice(IGNORES), hidden=hide("ignore"),
-                         help="the reference's --yignore: taken when it is --ignore's"),
+                         help="the reference's --yignore: accepted only when it equals --ignore"),
             click.option("--dir-type", default=default_dir_type, show_default=True, type=click.Choice(DIR_TYPES)),
             click.option("--target", "--model-file2", "target", default=None, help="checkpoint: x direction towards it",
                          hidden=hide("target")),
@@ -311,7 +311,7 @@ def _need_checkpoint_b(flags: dict[str, Any]) -> None:
     raise SpecError("an interpolation needs --checkpoint-b: checkpoint B, at x = 1 (A, --checkpoint, at x = 0)")
 
 
-@run.command("interp")
+@run.command("interp", short_help="The 1D interpolation from checkpoint A (x = 0) to B (x = 1).")
 @job_options(INTERP_X, kind="interp")
 @click.option("--checkpoint-b", default=None, help="checkpoint B: x = 1 (required)")
 @_with(_run_extra)
@@ -437,7 +437,7 @@ _SUBMIT_EPILOG = ("Also, anywhere on the line: --wait (follow the job with a pro
                   "work unit).")
 
 
-@cli.group(cls=_SubmitGroup)
+@cli.group(cls=_SubmitGroup, short_help="Queue jobs: submit surface|interp|trajectory, or job files.")
 @click.option("--wait", is_flag=True, help="follow the job(s) with a progress bar until they finish and their files are written; exit 1 if one fails or is cancelled, 3 if all finish but some points are NaN/inf")
 @click.option("--unit-size", default=None, type=int,
               help="points per work unit (default: 16, a job's last units smaller)")
@@ -891,11 +891,19 @@ _LIFECYCLE_HELP = {
 }
 
 
+_LIFECYCLE_SHORT = {
+    "cancel": "Cancel queued, running or paused jobs, keeping their points.",
+    "pause": "Pause queued or running jobs until resume, keeping their points.",
+    "resume": "Resume paused jobs: they are queued again.",
+    "retry": "Queue failed or cancelled jobs again, keeping their points.",
+}
+
+
 for _action in ("cancel", "pause", "resume", "retry"):
-    cli.command(_action)(_lifecycle(_action))
+    cli.command(_action, short_help=_LIFECYCLE_SHORT[_action])(_lifecycle(_action))
 
 
-@cli.command("rm")
+@cli.command("rm", short_help="Remove finished jobs from the store, with their folders.")
 @click.argument("jobs", nargs=-1)
 @click.option("--older-than", "older_than", default=None,
               help="every finished job that finished longer ago than this (30d, 12h, 90m, 2w): "
@@ -1039,7 +1047,7 @@ def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
             time.sleep(0.5)
 
 
-@cli.command("export")
+@cli.command("export", short_help="Export figures of a job (by id) or of a surface file.")
 @click.argument("target")
 @click.option("--format", "formats", default="png,pdf", show_default=True, help="png,pdf,svg,vtp")
 @click.option("--out", type=_Folder(), default=None,
@@ -1202,7 +1210,7 @@ def daemon_start(ctx: click.Context, devices: str | None, ray_address: str, fore
     click.echo(f"daemon started (pid {pid})")
 
 
-@daemon.command("stop")
+@daemon.command("stop", short_help="Stop the daemon gracefully, keeping every point.")
 @click.pass_context
 @handle_errors
 def daemon_stop(ctx: click.Context) -> None:
@@ -1262,7 +1270,7 @@ def _stalled_jobs(ctx: click.Context) -> str:
             "ended without stopping): lstui daemon start resumes them")
 
 
-@daemon.command("status")
+@daemon.command("status", short_help="Whether a daemon runs, its workers, and its troubles.")
 @click.pass_context
 @handle_errors
 def daemon_status_cmd(ctx: click.Context) -> None:
@@ -1307,7 +1315,11 @@ def _trajectory_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option("--checkpoints", "checkpoint_items", multiple=True, required=True,
                       help="a glob (sorted naturally: model_2 before model_10) or a comma-separated "
                            "list (as given), in training order; the last is the centre")(fn)
-    fn = click.option("--projection", default="cos", show_default=True, type=click.Choice(PROJECTIONS))(fn)
+    fn = click.option("--projection", default="cos", show_default=True, type=click.Choice(PROJECTIONS),
+                      help="how a checkpoint's offset d from the last is put on the plane, as the reference's "
+                           "--proj_method: cos, d·dx/‖dx‖ and d·dy/‖dy‖; lstsq, the least-squares x, y of "
+                           "x·dx + y·dy ≈ d (the same on PCA directions; they differ on a --dir-file plane "
+                           "whose directions are not orthogonal)")(fn)
     fn = click.option("--num", default=21, show_default=True, type=int, help="grid points per axis when --x/--y are not given")(fn)
     fn = click.option("--origin", default="own", show_default=True, type=click.Choice(ORIGINS),
                       help="where (0, 0) and the surface's centre are: this run's last checkpoint (the "
@@ -1363,7 +1375,7 @@ def _note_trajectory(plane: TrajectoryPlane, spec: JobSpec, *, x_given: bool, y_
         click.echo(f"note: {note}", err=True)
 
 
-@run.command("trajectory")
+@run.command("trajectory", short_help="A training run's PCA plane, its path and the surface on it.")
 @job_options(None, kind="trajectory")
 @_trajectory_options
 @_with(_run_extra)
@@ -1413,7 +1425,8 @@ def _plane_into(out_dir: Path, flags: dict[str, Any]) -> JobSpec:
     return spec
 
 
-@submit.command("trajectory", epilog=_SUBMIT_EPILOG)
+@submit.command("trajectory", epilog=_SUBMIT_EPILOG,
+                short_help="Queue a trajectory: its PCA plane now, then the surface on it.")
 @job_options(None, kind="trajectory")
 @_trajectory_options
 @click.option("--priority", default=0, show_default=True, type=int,
@@ -1434,7 +1447,7 @@ def submit_trajectory(ctx: click.Context, **flags: Any) -> None:
     _queue_and_report(ctx, spec, priority, plane)
 
 
-@cli.command("compare")
+@cli.command("compare", short_help="Queue the comparison of minimizers A B [C …], with its figures.")
 @click.argument("checkpoints", nargs=-1, required=True)
 @click.option("--model", default="cnn", show_default=True)
 @click.option("--data", default="digits", show_default=True)
@@ -1519,7 +1532,7 @@ def compare(ctx: click.Context, checkpoints: tuple[str, ...], curve_x: str, surf
         sys.exit(_follow(ctx, list(plan.all)))
 
 
-@cli.command("demo")
+@cli.command("demo", short_help="Train small- and large-batch CNNs on digits and compare them.")
 @click.option("--out", type=_Folder(), default=Path("lstui-demo"), show_default=True,
               help="its folder: the figures in OUT/figures (an earlier demo's copies there replaced), "
                    "the trained checkpoints in OUT/checkpoints (an earlier demo's replaced)")

@@ -326,7 +326,7 @@ class JobSpec:
             if key in values and values[key] is not None and not isinstance(values[key], Axis):
                 if not isinstance(values[key], str):  # a job file's x = ["-1:1:5"] or x = 5
                     raise SpecError(f"{key} must be a string MIN:MAX:NUM, as x = \"-1:1:51\"; got "
-                                    f"{type(values[key]).__name__} {values[key]!r}")
+                                    f"{type(values[key]).__name__} {values[key]}")
                 values[key] = parse_axis(values[key], f"--{key}")
         if "checkpoints" in values:
             cps = values["checkpoints"]
@@ -585,5 +585,7 @@ def _file(path: str, flag: str, base: Path | None, must_exist: bool) -> str:
         raise SpecError(f"{flag} {path!r} is a folder; give a file")
     if must_exist and not Path(resolved).is_file():
         there = Path(resolved).exists()  # a FIFO, /dev/null: there, but not a file to read
-        raise SpecError(f"{flag} {path!r}: {'not a regular file' if there else 'no such file'}")
+        # where it was looked for, when that is not what was typed (~, a job file's folder)
+        looked = f" ({resolved})" if "~" in path or (base is not None and not Path(path).is_absolute()) else ""
+        raise SpecError(f"{flag} {path!r}{looked}: {'not a regular file' if there else 'no such file'}")
     return resolved

@@ -238,7 +238,7 @@ BAD_FILES = {
     "1,001 jobs": (b'[[job]]\nmodel = "mlp"\n' * 1001, "1 to 1000"),
     "a job table that is not a table": (b"job = 3\n", "array of tables"),
     "an unknown key": (b'modle = "mlp"\n', "unknown key 'modle'"),
-    "a date for a grid": (b"x = 1979-05-27\n", "not a grid spec"),
+    "a date for a grid": (b"x = 1979-05-27\n", "x must be a string MIN:MAX:NUM, as x = \"-1:1:51\"; got date 1979-05-27"),
 }
 
 

@@ -49,7 +49,7 @@ def test_digits_demo_validates_whole() -> None:
 def test_resnet56_file_is_the_papers_surface_and_asks_for_its_checkpoint() -> None:
     path = JOBS / "resnet56_51x51.toml"
     with pytest.raises(
-        SpecError, match=r"--checkpoint '~/checkpoints/.*model_300\.t7': no such file"
+        SpecError, match=r"--checkpoint '~/checkpoints/.*model_300\.t7' \(/.*/checkpoints/.*model_300\.t7\): no such file"
     ):
         read_job_file(path)
     data = tomllib.loads(path.read_text())
