@@ -1084,8 +1084,9 @@ def export(ctx: click.Context, target: str, formats: str, out: Path | None, dpi:
     --proj-file PROJ_FILE --dir-file DIR_FILE`, or just the surface file when the
     projection lies beside the direction file it names.
 
-    Exits 3 when some points diverged (as `lstui run`), 1 when no point is computed,
-    the figures drawn either way."""
+    Exits 3 when some points diverged (as `lstui run`), 1 when a file holds no computed
+    point, the figures drawn either way; a job with no point yet is refused (2): nothing
+    to draw."""
     import math
 
     import numpy as np
