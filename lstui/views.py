@@ -166,6 +166,9 @@ _LS_DROPPED_FIRST = ("device", "prio", "progress", "code")
 """The columns a narrow terminal loses first, in order (the state says what the code
 says; the counts say what the bar shows)."""
 NAME_MIN = 8
+NAME_WANTED = 24
+"""Columns are dropped (:data:`_LS_DROPPED_FIRST`) until the name has this many cells: at
+80 columns names were cut to 16 ("trajectory cnn…" three times over)."""
 
 
 def jobs_table(
@@ -177,8 +180,9 @@ def jobs_table(
     ``hidden_finished``: how many finished jobs the caller left out; an empty table then
     says so rather than that there are no jobs at all. ``daemon_running`` False: running
     jobs are shown stalled, without an ETA (see :data:`STALLED`). ``width``: the
-    terminal's; a narrower one loses DEVICE, PRIO, PROGRESS and ST in turn, and the
-    name is cut with an ellipsis (None: every column, whole names).
+    terminal's; a narrower one loses DEVICE, PRIO, PROGRESS and ST in turn (until the
+    name has :data:`NAME_WANTED` cells), and the name is cut in its middle with an
+    ellipsis (None: every column, whole names).
     """
     if not jobs:
         if hidden_finished:
@@ -209,7 +213,7 @@ def jobs_table(
 
     if width is not None:
         for key in _LS_DROPPED_FIRST:
-            if fixed() + NAME_MIN <= width:
+            if fixed() + NAME_WANTED <= width:
                 break
             columns = [c for c in columns if c[0] != key]
 
@@ -217,7 +221,7 @@ def jobs_table(
         # a cut column (DEVICE: cpu,ray:vm/cpu) ends in "…", not in what looks like a name
         parts = [f"{cells[k]:>{w}}" if right else f"{_cut(cells[k], w):<{w}}" for k, _, w, right in columns]
         if width is not None:
-            name = _cut(name, max(NAME_MIN, width - fixed()))
+            name = _cut_middle(name, max(NAME_MIN, width - fixed()))
         return " ".join(parts) + "  " + name
 
     header = line({k: h for k, h, _, _ in columns}, "NAME")
@@ -231,6 +235,22 @@ def _cut(text: str, cells: int) -> str:
     if cell_len(text) <= cells:
         return text
     return set_cell_size(text, cells - 1).rstrip() + "…"
+
+
+def _cut_middle(text: str, cells: int) -> str:
+    """``text`` in at most ``cells`` terminal cells, its middle left out (``…``) when cut:
+    names lstui makes differ at their ends ("trajectory cnn model_12 on …'s plane", "demo:
+    1D small-batch")."""
+    from rich.cells import cell_len, set_cell_size
+
+    if cell_len(text) <= cells:
+        return text
+    head = (cells - 1) * 2 // 5
+    tail = cells - 1 - head
+    end = text
+    while cell_len(end) > tail:
+        end = end[1:]
+    return set_cell_size(text, head).rstrip() + "…" + end.lstrip()
 
 
 def format_time(ts: float | None) -> str:
