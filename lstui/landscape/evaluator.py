@@ -184,6 +184,24 @@ OutOfMemoryError: type[BaseException] = getattr(
 )
 
 
+def _moved_once(tensors: list[torch.Tensor]) -> list[int]:
+    """The positions of ``tensors`` a point moves: the floating ones, each storage once. A
+    weight tied under two names (an embedding and its output layer) is in a state dict
+    twice: moved by both entries, a ``states`` interpolation ended at A + 2(B − A), not at
+    B. It moves by its first entry's direction, as ``weights`` directions (its parameter
+    once) move it."""
+    seen: set[tuple[object, ...]] = set()
+    moving = []
+    for n, t in enumerate(tensors):
+        if not t.is_floating_point():
+            continue
+        key = (t.untyped_storage().data_ptr(), t.storage_offset(), tuple(t.shape), t.stride())
+        if key not in seen:
+            seen.add(key)
+            moving.append(n)
+    return moving
+
+
 @dataclass(frozen=True)
 class PointResult:
     """Loss (mean over samples) and accuracy (percent) at one point; None where not evaluated."""
@@ -537,7 +555,7 @@ class Evaluator:
             for n, d in enumerate(directions):
                 check_direction_fits(d, tensors, f"the {'xy'[n]} direction")
             # Only floating tensors move; integer ones (num_batches_tracked) stay as they are.
-            moving = [n for n, t in enumerate(tensors) if t.is_floating_point()]
+            moving = _moved_once(tensors)
             self._targets = [tensors[n] for n in moving]
             self._origin = [t.detach().clone() for t in self._targets]
                 # laid out as the tensors they move (channels-last weights too): CUDA's

@@ -269,3 +269,30 @@ def test_a_graphs_replay_is_checked_on_its_finite_outputs_and_its_diverged_ones_
     assert replay_matches(eager, eager[:1]) is False
     assert replay_matches(torch.full((2, 3), nan), torch.full((2, 3), nan)) is None  # nothing to check
     assert replay_matches(eager.to(torch.bfloat16), eager.to(torch.bfloat16)) is True
+
+
+def test_a_tied_weight_is_moved_once_so_a_states_interpolation_ends_at_b():
+    """An embedding and its output layer sharing one weight: listed twice in the state dict,
+    it was moved twice, and a states interpolation's x = 1 was A + 2(B − A), not B
+    (train loss 0.396 where B's is 0.098)."""
+    from lstui.landscape.directions import target_direction
+
+    class Tied(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = torch.nn.Linear(12, 3, bias=False)
+            self.out = torch.nn.Linear(12, 3)
+            self.out.weight = self.emb.weight
+
+        def forward(self, x):
+            return self.emb(x) + self.out(x)
+
+    torch.manual_seed(0)
+    a, b = Tied(), Tied()
+    x, y = torch.randn(40, 12), torch.randint(0, 3, (40,))
+    for dir_type in ("states", "weights"):
+        d = target_direction(model_tensors(a, dir_type), model_tensors(b, dir_type))
+        ev = Evaluator(copy.deepcopy(a), [d], dir_type=dir_type, train=EvalData(x, y))
+        with torch.no_grad():
+            want = F.cross_entropy(b(x), y).item()
+        assert ev.evaluate(1.0).train_loss == pytest.approx(want, rel=1e-5), dir_type
