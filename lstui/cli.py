@@ -106,7 +106,9 @@ def job_options(default_x: str | None, kind: str = "surface") -> Callable[[Calla
                               "its own (another run's plane; the reference's too)" if kind == "trajectory"
                               else "reuse a direction file (the reference's too)"),
             click.option("--split", default="train", show_default=True, type=click.Choice(SPLITS)),
-            click.option("--loss", "--loss-name", "loss", default="ce", show_default=True, type=click.Choice(LOSSES)),
+            click.option("--loss", "--loss-name", "loss", default="ce", show_default=True, type=click.Choice(LOSSES),
+                         help="ce: cross-entropy; mse: the reference's, the softmax of the logits against "
+                              "one-hot classes (a classifier's, not a regression loss)"),
             click.option("--subset", default=None, help="a count or fraction of the train split (seeded); the test split is cut to the same count"),
             click.option("--data-split", default=1, show_default=True, type=int, help="use len // N training samples (reference rule)"),
             click.option("--raw-data", is_flag=True, help="skip input normalisation (CIFAR: the reference's "
@@ -1457,7 +1459,8 @@ def submit_trajectory(ctx: click.Context, **flags: Any) -> None:
 @click.option("--surface", "surface_grid", default="-1:1:51", show_default=True, help="grid of each axis of the 2D surfaces")
 @click.option("--interp-x", default=INTERP_X, show_default=True, help="grid of the interpolations")
 @click.option("--split", default="train", show_default=True, type=click.Choice(SPLITS))
-@click.option("--loss", default="ce", show_default=True, type=click.Choice(LOSSES))
+@click.option("--loss", "--loss-name", "loss", default="ce", show_default=True, type=click.Choice(LOSSES),
+              help="ce: cross-entropy; mse: the softmax of the logits against one-hot classes")
 @click.option("--subset", default=None, help="a count or fraction of the train split (seeded); the test split is cut to the same count")
 @click.option("--raw-data", is_flag=True, help="skip input normalisation")
 @click.option("--seed", default=123, show_default=True, type=int, help="of the random directions and the subset")

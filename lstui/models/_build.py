@@ -120,6 +120,15 @@ def _factory_model(spec: str, module_name: str, attribute: str) -> nn.Module:
     return model
 
 
+def _float_inputs_hint(exc: BaseException) -> str:
+    """What to do when a model wants integer inputs (token ids for an embedding): lstui
+    gives every model float32 inputs."""
+    text = str(exc)
+    if "Long, Int" in text or ("indices" in text and "Float" in text):
+        return " (lstui gives models float32 inputs: an embedding model takes its ids back with x.long())"
+    return ""
+
+
 def check_takes_inputs(
     model: nn.Module, name: str, input_shape: tuple[int, ...], num_classes: int
 ) -> None:
@@ -145,7 +154,7 @@ def check_takes_inputs(
     except Exception as exc:  # a shape PyTorch refuses, or the person's forward() raising
         raise ModelError(
             f"model {name!r} cannot take the data's inputs of shape "
-            f"{'×'.join(map(str, input_shape))}: {described(exc)}"
+            f"{'×'.join(map(str, input_shape))}: {described(exc)}{_float_inputs_hint(exc)}"
         ) from None
     finally:
         model.train(was_training)

@@ -59,6 +59,28 @@ class Picky(nn.Module):
 
 def picky():
     return Picky()
+
+
+class Tokens(nn.Module):
+    """An embedding of token ids (the digits' 64 grey levels, 0 to 16, as ids)."""
+
+    def __init__(self, cast=False):
+        super().__init__()
+        self.cast = cast
+        self.emb = nn.Embedding(17, 4)
+        self.fc = nn.Linear(256, 10)
+
+    def forward(self, x):
+        ids = x.flatten(1).long() if self.cast else x.flatten(1)
+        return self.fc(self.emb(ids).flatten(1))
+
+
+def tokens():
+    return Tokens()
+
+
+def tokens_cast():
+    return Tokens(cast=True)
 '''
 
 
@@ -257,3 +279,16 @@ def test_a_job_file_s_module_is_found_next_to_it_and_a_misspelt_factory_is_refus
     assert refused.returncode == 2
     assert "module 'file_net' has no 'mkae'" in one_error_line(refused.stderr)
     assert len(lab.jobs()) == 1
+
+
+def test_an_embedding_model_fed_float_inputs_is_told_to_take_its_ids_back(tmp_path: Path, own_models: str) -> None:
+    """An embedding of token ids failed with PyTorch's "Expected tensor for argument #1
+    'indices' to have one of the following scalar types: Long, Int" and no word of what
+    lstui feeds a model; x.long() in its forward is the way."""
+    code, _, err = _run(tmp_path, "--model", f"{own_models}:tokens", "--raw-data", "--x", "-1:1:3",
+                        "--out", str(tmp_path / "o"))
+    assert code == 2 and one_error_line(err).endswith(
+        "(lstui gives models float32 inputs: an embedding model takes its ids back with x.long())"), err
+    code, _, err = _run(tmp_path, "--model", f"{own_models}:tokens_cast", "--raw-data", "--x", "-1:1:3",
+                        "--out", str(tmp_path / "o"))
+    assert code == 0, err
