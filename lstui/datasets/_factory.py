@@ -119,13 +119,16 @@ def factory_function(spec: str) -> Any:
     """
     module_name, _, attr = spec.partition(":")
     try:
-        target: Any = importlib.import_module(module_name)
+        module = importlib.import_module(module_name)
     except Exception as exc:
         raise DataError(f"cannot import {module_name} for data {spec}: {exc}") from exc
+    target: Any = module
     for part in attr.split("."):
         target = getattr(target, part, None)
     if not callable(target):
-        raise DataError(f"data {spec}: {module_name} has no callable {attr}")
+        from lstui.models._build import module_file
+
+        raise DataError(f"data {spec}: module {module_name!r}{module_file(module)} has no callable {attr!r}")
     return target
 
 

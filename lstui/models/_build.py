@@ -88,7 +88,7 @@ def model_factory(spec: str) -> Callable[[], object]:
     factory: object = module
     for part in attribute.split("."):
         if not hasattr(factory, part):
-            raise ModelError(f"model {spec!r}: module {module_name!r} has no {attribute!r}")
+            raise ModelError(f"model {spec!r}: module {module_name!r}{module_file(module)} has no {attribute!r}")
         factory = getattr(factory, part)
     if not callable(factory):
         raise ModelError(
@@ -118,6 +118,13 @@ def _factory_model(spec: str, module_name: str, attribute: str) -> nn.Module:
             "not a torch.nn.Module"
         )
     return model
+
+
+def module_file(module: object) -> str:
+    """`` (/its/file.py)``: which file an import found, for a message saying it lacks a
+    factory (a person's code.py beside the job lost to the standard library's code)."""
+    file = getattr(module, "__file__", None)
+    return f" ({file})" if file else ""
 
 
 def _float_inputs_hint(exc: BaseException) -> str:

@@ -126,8 +126,8 @@ def test_a_data_set_that_states_its_classes_keeps_those_its_labels_lack(user_mod
     ("spec", "message"),
     [
         ("lstui_no_such_module_xyz:make", "cannot import lstui_no_such_module_xyz"),
-        (f"{MODULE}:missing", "no callable missing"),
-        (f"{MODULE}:NOT_CALLABLE", "no callable NOT_CALLABLE"),
+        (f"{MODULE}:missing", "no callable 'missing'"),
+        (f"{MODULE}:NOT_CALLABLE", "no callable 'NOT_CALLABLE'"),
         (f"{MODULE}:not_a_pair", r"expected \(train_dataset, test_dataset_or_None\)"),
         (f"{MODULE}:broken", "failed: RuntimeError: no such file"),
         (f"{MODULE}:float_labels", "expected an integer class index"),
