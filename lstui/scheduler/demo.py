@@ -176,6 +176,13 @@ COPIES_LIST = ".lstui-demo-copies"
 """The file in ``OUT/figures`` naming the copies the last demo wrote there."""
 
 
+def jobs_ahead(store: Store, first: int, priority: int = 0) -> list[int]:
+    """The jobs a daemon runs before job ``first`` (of ``priority``) and those after it:
+    those running, and those queued before it at its priority or above."""
+    return [j.id for j in store.list_jobs(include_finished=False) if j.id < first and (
+        j.state is JobState.RUNNING or (j.state is JobState.QUEUED and j.priority >= priority))]
+
+
 def run_demo(home: Path | None, out: Path, *, quick: bool = False, devices: str | None = None,
              console: Console | None = None, timeout_s: float | None = None) -> int:
     """The whole demo; returns the exit code. What it writes under ``out`` (checkpoints,
@@ -206,6 +213,11 @@ def _run_demo(home: Path | None, out: Path, *, quick: bool, devices: str | None,
     with Store.open_home(home) as store:
         ids = queue_demo(store, settings, checkpoints, out, console)
         console.print(f"queued jobs {ids[0]}–{ids[-1]} in {store.path}")
+        ahead = jobs_ahead(store, ids[0])
+        if ahead:  # on a busy daemon the demo took 121 s, not 20, without a word why
+            console.print(f"note: job{'s' if len(ahead) > 1 else ''} {id_ranges(ahead)} of this home "
+                          f"{'are' if len(ahead) > 1 else 'is'} queued or running before the demo's: they go "
+                          "first (lstui priority raises the demo's)")
         started_daemon = False
         if not daemon_status(store.path.parent).running:
             if devices is None:

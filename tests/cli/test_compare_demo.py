@@ -450,3 +450,21 @@ def test_a_comparison_s_interpolations_share_one_loss_scale(tmp_path: Path, monk
                                  formats=("png",), dpi=50)
     assert [p.name for p in written] == ["interpolation_1.png", "interpolation_2.png"]
     assert scales == ["log", "log"]  # B→C spans five decades: both on its scale
+
+
+def test_the_demo_names_the_jobs_a_busy_daemon_runs_before_its_own(tmp_path):
+    """On a daemon with jobs queued the demo took 121 s, not 20, and said nothing of why."""
+    from lstui.landscape.grid import parse_axis
+    from lstui.scheduler.demo import jobs_ahead
+    from lstui.scheduler.submit import submit_spec
+    from lstui.spec import JobSpec
+
+    with Store.open_home(tmp_path / "home") as store:
+        def queue(priority):
+            return submit_spec(store, JobSpec(model="mlp", x=parse_axis("-1:1:3"), priority=priority), check=False)
+
+        first, low, paused = queue(0), queue(-1), queue(5)
+        store.act("pause", [paused])
+        demo = queue(0)
+        assert jobs_ahead(store, demo) == [first]  # not the lower priority's, nor the paused one
+        assert low not in jobs_ahead(store, demo) and paused not in jobs_ahead(store, demo)
