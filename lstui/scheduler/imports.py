@@ -135,17 +135,26 @@ def factory_files(spec: JobSpec) -> list[str]:
     roots = [Path(f) for f in spec.import_path or ()]
     files: list[str] = []
     for _, _, module in _factories(spec):
-        found = _module_file(module, roots)
-        if found is not None:
-            files.append(str(found))
-    todo = list(files)
-    while todo:  # the imports of each, found in the same folders, and theirs
-        for name in _imported_names(Path(todo.pop()), roots):
+        for name in _with_packages(module):  # a package's __init__.py runs as it is imported
             found = _module_file(name, roots)
             if found is not None and str(found) not in files:
                 files.append(str(found))
-                todo.append(str(found))
+    todo = list(files)
+    while todo:  # the imports of each, found in the same folders, and theirs
+        for imported in _imported_names(Path(todo.pop()), roots):
+            for name in _with_packages(imported):
+                found = _module_file(name, roots)
+                if found is not None and str(found) not in files:
+                    files.append(str(found))
+                    todo.append(str(found))
     return files
+
+
+def _with_packages(module: str) -> list[str]:
+    """``a.b.c`` and the packages above it, whose ``__init__.py`` an import of it runs:
+    ``a``, ``a.b``, ``a.b.c``."""
+    parts = module.split(".")
+    return [".".join(parts[: n + 1]) for n in range(len(parts))]
 
 
 def _module_file(module: str, roots: Sequence[Path]) -> Path | None:

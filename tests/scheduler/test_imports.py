@@ -127,8 +127,20 @@ def test_a_job_digests_the_helpers_its_factory_imports_and_no_other_module_of_it
     spec_p = JobSpec(model="lt_pkg.nets:make", x=None, import_path=root)
     assert factory_files(spec_a) == [str(tmp_path / "lt_models_a.py"), str(tmp_path / "lt_common.py")]
     assert factory_files(spec_b) == [str(tmp_path / "lt_models_b.py")]
-    assert factory_files(spec_p) == [str(tmp_path / "lt_pkg" / "nets.py"), str(tmp_path / "lt_pkg" / "__init__.py"),
+    assert factory_files(spec_p) == [str(tmp_path / "lt_pkg" / "__init__.py"), str(tmp_path / "lt_pkg" / "nets.py"),
                                      str(tmp_path / "lt_pkg" / "blocks.py")]
+    # the packages above a factory's module run as it is imported: a walker's mypkg/__init__.py
+    # set the data's scale, and an edit to it went unseen
+    (tmp_path / "lt_pkg" / "sub").mkdir()
+    (tmp_path / "lt_pkg" / "sub" / "__init__.py").write_text("")
+    (tmp_path / "lt_pkg" / "sub" / "deep.py").write_text("def make():\n    pass\n")
+    (tmp_path / "lt_pkg" / "__init__.py").write_text("from . import lt_scale\n")
+    (tmp_path / "lt_pkg" / "lt_scale.py").write_text("SCALE = 40.0\n")
+    spec_d = JobSpec(model="lt_pkg.sub.deep:make", x=None, import_path=root)
+    assert factory_files(spec_d) == [str(tmp_path / "lt_pkg" / "__init__.py"),
+                                     str(tmp_path / "lt_pkg" / "sub" / "__init__.py"),
+                                     str(tmp_path / "lt_pkg" / "sub" / "deep.py"),
+                                     str(tmp_path / "lt_pkg" / "lt_scale.py")]
     assert not [name for name in sys.modules if name.startswith("lt_")]  # read, not imported
 
 
