@@ -95,19 +95,20 @@ def model_factory(spec: str) -> Callable[[], object]:
             f"model {spec!r}: {attribute} is of type {type(factory).__name__}, "
             "not a callable factory"
         )
+    try:  # said where the factory is found (submit), not by the worker's first point
+        inspect.signature(factory).bind()
+    except TypeError:
+        raise ModelError(
+            f"model {spec!r}: {attribute}() needs arguments, but the factory is called with none "
+            "(wrap it: def make(): return Net(width=16), or functools.partial)"
+        ) from None
+    except ValueError:
+        pass  # no signature to inspect (a builtin); just call it
     return factory
 
 
 def _factory_model(spec: str, module_name: str, attribute: str) -> nn.Module:
     factory = model_factory(f"{module_name}:{attribute}")
-    try:
-        inspect.signature(factory).bind()
-    except TypeError:
-        raise ModelError(
-            f"model {spec!r}: {attribute}() needs arguments, but the factory is called with none"
-        ) from None
-    except ValueError:
-        pass  # no signature to inspect (a builtin); just call it
     try:
         model = factory()
     except Exception as exc:  # the person's code: its error in one line, not a traceback

@@ -81,6 +81,10 @@ def tokens():
 
 def tokens_cast():
     return Tokens(cast=True)
+
+
+def needs(width):
+    return nn.Linear(64, width)
 '''
 
 
@@ -293,3 +297,13 @@ def test_an_embedding_model_fed_float_inputs_is_told_to_take_its_ids_back(tmp_pa
     code, _, err = _run(tmp_path, "--model", f"{own_models}:tokens_cast", "--raw-data", "--x", "-1:1:3",
                         "--out", str(tmp_path / "o"))
     assert code == 0, err
+
+
+def test_a_factory_that_needs_arguments_is_refused_at_submit(tmp_path: Path, own_models: str) -> None:
+    """`lstui run` refused it at once; `lstui submit` queued it, and its job failed."""
+    code, _, err = cli_in_process(["submit", "surface", "--model", f"{own_models}:needs", "--x", "-1:1:3"],
+                                  tmp_path / "home")
+    assert code == 2 and one_error_line(err).endswith(
+        "needs() needs arguments, but the factory is called with none (wrap it: def make(): return "
+        "Net(width=16), or functools.partial)"), err
+    assert listed_jobs(tmp_path / "home") == []
