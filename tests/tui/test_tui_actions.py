@@ -305,23 +305,31 @@ def test_x_removes_a_finished_job_after_asking_and_refuses_an_unfinished_one(fix
         assert queued.id in {j.id for j in store.list_jobs(include_finished=True)}
 
 
+def _done_job(home: Path) -> int:
+    with Store.open_home(home) as store:
+        return next(j.id for j in store.list_jobs(include_finished=True) if j.state is JobState.DONE)
+
+
+async def _open_job_screen(pilot: Pilot[None], app: LstuiApp, job_id: int) -> None:
+    await settle(pilot)
+    await select_job(pilot, job_id)
+    await pilot.press("enter")
+    await wait_for(pilot, lambda: isinstance(app.screen, JobScreen), 5, "the job screen")
+
+
 def test_x_on_a_job_s_own_screen_goes_back_to_the_list(fixed_home: Path) -> None:
     """Removed from its own screen, the job's screen stayed up, its files gone."""
-    with Store.open_home(fixed_home) as store:
-        done = next(j for j in store.list_jobs(include_finished=True) if j.state is JobState.DONE)
+    done = _done_job(fixed_home)
 
     async def drive() -> None:
         app = fixed_app(fixed_home)
         async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await select_job(pilot, done.id)
-            await pilot.press("enter")
-            await wait_for(pilot, lambda: isinstance(app.screen, JobScreen), 5, "the job screen")
+            await _open_job_screen(pilot, app, done)
             await pilot.press("x")
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), 5, "the question")
             await _act(pilot, "y")
             await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), 5, "the list")
-            assert app.notices[-1][1].startswith(f"removed job {done.id}")
+            assert app.notices[-1][1].startswith(f"removed job {done}")
 
     asyncio.run(drive())
 
@@ -379,22 +387,18 @@ def test_a_key_on_the_screen_of_a_job_removed_elsewhere_says_the_job_is_gone(fix
     `r` said "no job selected"."""
     from lstui.scheduler.prune import remove_jobs
 
-    with Store.open_home(fixed_home) as store:
-        done = next(j for j in store.list_jobs(include_finished=True) if j.state is JobState.DONE)
+    done = _done_job(fixed_home)
 
     async def drive() -> None:
         app = fixed_app(fixed_home)
         async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await select_job(pilot, done.id)
-            await pilot.press("enter")
-            await wait_for(pilot, lambda: isinstance(app.screen, JobScreen), 5, "the job screen")
+            await _open_job_screen(pilot, app, done)
             with Store.open_home(fixed_home) as store:
-                remove_jobs(store, [done.id], fixed_home, keep_files=True, daemon_running=False)
-            await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.job(done.id) is None, 5,
+                remove_jobs(store, [done], fixed_home, keep_files=True, daemon_running=False)
+            await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.job(done) is None, 5,
                            "the job gone")
             await pilot.press("r")
             await wait_for(pilot, lambda: bool(app.notices), 5, "a notice")
-            assert app.notices[-1] == ("warning", f"job {done.id} no longer exists — esc: back"), app.notices
+            assert app.notices[-1] == ("warning", f"job {done} no longer exists — esc: back"), app.notices
 
     asyncio.run(drive())
