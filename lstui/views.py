@@ -219,7 +219,7 @@ def jobs_table(
 
     def line(cells: dict[str, str], name: str) -> str:
         # a cut column (DEVICE: cpu,ray:vm/cpu) ends in "…", not in what looks like a name
-        parts = [f"{cells[k]:>{w}}" if right else f"{_cut(cells[k], w):<{w}}" for k, _, w, right in columns]
+        parts = [f"{cells[k]:>{w}}" if right else f"{cut_cells(cells[k], w):<{w}}" for k, _, w, right in columns]
         if width is not None:
             name = _cut_middle(name, max(NAME_MIN, width - fixed()))
         return " ".join(parts) + "  " + name
@@ -228,7 +228,7 @@ def jobs_table(
     return "\n".join([header, *(line(cells, name) for cells, name in rows)])
 
 
-def _cut(text: str, cells: int) -> str:
+def cut_cells(text: str, cells: int) -> str:
     """``text`` in at most ``cells`` terminal cells, ending in ``…`` when cut."""
     from rich.cells import cell_len, set_cell_size
 

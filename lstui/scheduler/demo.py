@@ -177,8 +177,8 @@ COPIES_LIST = ".lstui-demo-copies"
 
 
 def jobs_ahead(store: Store, first: int, priority: int = 0) -> list[int]:
-    """The jobs a daemon runs before job ``first`` (of ``priority``) and those after it:
-    those running, and those queued before it at its priority or above."""
+    """The jobs a daemon runs before job ``first``, queued at ``priority``: those
+    running, and those queued before it at its priority or above."""
     return [j.id for j in store.list_jobs(include_finished=False) if j.id < first and (
         j.state is JobState.RUNNING or (j.state is JobState.QUEUED and j.priority >= priority))]
 

@@ -381,12 +381,12 @@ def export_file(
     path = read_projection(found[0])  # a bad projection file said before any figure is drawn
     ratios = pca_ratios(found[1])
     options["dpi"] = options.get("dpi") or DEFAULT_DPI
+    given = given_axis_labels(found[1])
     if options.get("axis_labels") is None:  # a plane of given directions: α, β, not "1st PC"
-        options["axis_labels"] = given_axis_labels(found[1]) or _pc_labels(ratios)
-    if ratios is None and given_axis_labels(found[1]) is None:
+        options["axis_labels"] = given or _pc_labels(ratios) or ("α", "β")
+    if ratios is None and given is None:
         # random directions (a surface's own directions.h5): the path was projected on them
         # only if its maker said so (projection.py --dir_file); a PCA plane's path read "1st PC"
-        options["axis_labels"] = options.get("axis_labels") or ("α", "β")
         _note(f"{found[1]} holds no PCA directions: {found[0]} is drawn on them as it is; it belongs "
               "on this surface only if it was projected on those directions", options.get("on_note"))
     written = export_surface(surface_path, out, formats=formats, **options)

@@ -6,11 +6,13 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lstui.errors import DaemonError
 from lstui.store import FINISHED, JobRow, JobState, Store
+from lstui.views import cut_cells
 
 FOLLOW_FILES_S = 60.0
 """How long ``--wait`` and ``lstui logs -f`` wait, once their jobs finished, for the
@@ -62,9 +64,9 @@ def follow_jobs(
         tasks = {}
         for job_id in ids:
             job = store.get_job(job_id)
-            label = f"{job.id:>4} {job.name}"
-            label = label if len(label) <= width else label[:width - 1] + "…"
-            tasks[job_id] = progress.add_task(label.ljust(width), total=job.total_points, state=job.state.value)
+            label = cut_cells(f"{job.id:>4} {job.name}", width)
+            tasks[job_id] = progress.add_task(label + " " * (width - cell_len(label)), total=job.total_points,
+                                              state=job.state.value)
         while True:
             now = time.monotonic()
             if home is not None and now - looked >= DAEMON_LOOK_S:
