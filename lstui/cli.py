@@ -996,7 +996,7 @@ def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
     import time
 
     from lstui.scheduler.daemon import daemon_status
-    from lstui.scheduler.follow import DAEMON_GONE_S, DAEMON_LOOK_S, FOLLOW_FILES_S, files_to_come
+    from lstui.scheduler.follow import FOLLOW_FILES_S, DaemonWatch, files_to_come
     from lstui.store import FINISHED, JobState
     from lstui.views import format_event
 
@@ -1007,10 +1007,8 @@ def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
         files_by = 0.0  # once finished: how long to wait for the daemon's files ("wrote …")
         # a daemon that ran while following and has been gone DAEMON_GONE_S: said, and the
         # following ends as submit --wait's does (it waited for ever after a kill -9)
-        seen = daemon_status(store.path.parent).running
-        looked, gone_since = time.monotonic(), None if seen else time.monotonic()
-        alive_at = looked  # the last look that found it running
-        if follow and store.job_state(job_id) not in FINISHED and not seen:
+        watch = DaemonWatch(store.path.parent)
+        if follow and store.job_state(job_id) not in FINISHED and not watch.look(time.monotonic()):
             click.echo(f"note: no daemon is running on this home: job {job_id} makes no progress until "
                        "'lstui daemon start'", err=True)
         while True:
@@ -1034,13 +1032,9 @@ def logs(ctx: click.Context, job: str, follow: bool, debug: bool) -> None:
                     if ended.state is not JobState.DONE:  # as submit --wait: a script sees it
                         sys.exit(1)
                     break
-            elif time.monotonic() - looked >= DAEMON_LOOK_S:
-                looked = time.monotonic()
-                if daemon_status(store.path.parent).running:
-                    seen, gone_since, alive_at = True, None, looked
-                elif gone_since is None:  # counted from when it was last seen running
-                    gone_since = alive_at if seen else looked
-                if seen and gone_since is not None and looked - gone_since >= DAEMON_GONE_S:
+            else:
+                watch.look(time.monotonic())
+                if watch.gone(time.monotonic()):
                     now_at = store.get_job(job_id)
                     click.echo(f"lstui: error: the daemon stopped while logs -f followed job {job_id} "
                                f"({now_at.done_points}/{now_at.total_points} points): lstui daemon start "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,6 +24,35 @@ DAEMON_GONE_S = 9.0
 be gone before the following stops: within 10 s of its end."""
 DAEMON_LOOK_S = 2.0
 """How often the following looks whether a daemon runs (its pid file and lock)."""
+
+
+class DaemonWatch:
+    """Whether the daemon of ``home`` runs, looked at every :data:`DAEMON_LOOK_S` (its pid
+    file and lock); :meth:`gone` once a daemon seen while following has been gone for
+    :data:`DAEMON_GONE_S` since the last look that found it running (killed, stopped)."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.running = True
+        self.seen = False  # a daemon ran while following
+        self._looked = -math.inf
+        self._alive_at = 0.0
+        self._gone_since: float | None = None
+
+    def look(self, now: float) -> bool:
+        """Whether it runs, looked at again when :data:`DAEMON_LOOK_S` has gone by."""
+        from lstui.scheduler.daemon import daemon_status
+
+        if now - self._looked >= DAEMON_LOOK_S:
+            self._looked, self.running = now, daemon_status(self.home).running
+            if self.running:
+                self.seen, self._alive_at, self._gone_since = True, now, None
+            elif self._gone_since is None:  # counted from when it was last seen: "within 10 s" of its end
+                self._gone_since = self._alive_at if self.seen else now
+        return self.running
+
+    def gone(self, now: float) -> bool:
+        return self.seen and self._gone_since is not None and now - self._gone_since >= DAEMON_GONE_S
 
 
 def follow_jobs(
@@ -48,10 +78,7 @@ def follow_jobs(
 
     console = console or Console(stderr=True)
     start = time.monotonic()
-    seen = False  # a daemon ran while these jobs were followed
-    gone_since: float | None = None  # the last look that found it running, once it is gone
-    alive_at = 0.0
-    looked = -DAEMON_LOOK_S
+    watch = DaemonWatch(home) if home is not None else None
     running = True
     files_by = 0.0  # once every job finished: how long their files may still take
     # below 100 columns a shorter name and bar: at 80 the counts and the state were cut
@@ -69,13 +96,8 @@ def follow_jobs(
                                               state=job.state.value)
         while True:
             now = time.monotonic()
-            if home is not None and now - looked >= DAEMON_LOOK_S:
-                looked, running = now, daemon_status(home).running
-                seen = seen or running
-                if running:
-                    alive_at, gone_since = now, None
-                elif gone_since is None:  # counted from when it was last seen: "within 10 s" of its end
-                    gone_since = alive_at if seen else now
+            if watch is not None:
+                running = watch.look(now)
             jobs = [store.get_job(j) for j in ids]
             for job in jobs:
                 shown = "writing files" if files_to_come(job) else _state_shown(job, running)
@@ -85,7 +107,7 @@ def follow_jobs(
                 if (not any(map(files_to_come, jobs)) or now > files_by
                         or (home is not None and not daemon_status(home).running)):
                     return jobs
-            if seen and gone_since is not None and now - gone_since >= DAEMON_GONE_S:
+            if watch is not None and watch.gone(now):
                 left = [job for job in jobs if job.state not in FINISHED]
                 raise DaemonError(
                     "the daemon stopped while --wait followed "
