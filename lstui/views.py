@@ -315,6 +315,11 @@ def job_details(
         lines.append(f"  waits on  {', '.join(str(d) for d in job.depends_on)}")
     if job.error:
         lines.append(f"  error     {job.error}")
+    if job.state is JobState.CANCELLED and job.kind != "figure" and job.total_points \
+            and job.done_points == job.total_points:
+        # cancelled in its last unit, whose points the worker still stored: 100 %, no figures
+        lines.append(f"  note      every point was computed: lstui retry {job.id} marks it done and draws "
+                     "its figures")
     shown = [e for e in events if e.level != "debug"][-5:]  # a traceback is `logs --debug`'s
     if shown:
         lines.append("  log (last lines):")

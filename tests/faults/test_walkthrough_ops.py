@@ -3,6 +3,7 @@ CLI process on a real home with a real daemon."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -221,3 +222,19 @@ def test_show_says_dash_for_the_settings_an_interpolation_does_not_use(lab: Lab,
     surface = lab.submit("surface", "--model", "mlp", "--x", "-1:1:3")
     shown = lab.cli("show", str(surface)).stdout
     assert "norm filter  dir-type weights" in shown and "ignore biasbn" in shown, shown
+
+
+def test_a_job_cancelled_in_its_last_unit_with_every_point_says_retry_finishes_it() -> None:
+    """A cancel that landed in a job's last unit: the worker still stored its points, and
+    `show` read "cancelled, 121/121" with no figures and no word of what to do."""
+    from pathlib import Path
+
+    from lstui.store import JobRow, JobState
+    from lstui.views import job_details
+
+    job = JobRow(id=75, name="late", kind="surface", spec={}, state=JobState.CANCELLED, priority=0, created=0.0,
+                 started=0.0, finished=1.0, attempts=1, error=None, results_dir=Path("/r"), total_points=121,
+                 done_points=121, device="cpu", run_s=20.0)
+    note = "  note      every point was computed: lstui retry 75 marks it done and draws its figures"
+    assert note in job_details(job).splitlines()
+    assert note not in job_details(dataclasses.replace(job, done_points=113)).splitlines()
