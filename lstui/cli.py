@@ -451,7 +451,7 @@ def submit(ctx: click.Context, wait: bool, unit_size: int | None) -> None:
 
 
 @submit.command("file", hidden=True)
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.pass_context
 @handle_errors
 def submit_file(ctx: click.Context, files: tuple[Path, ...]) -> None:

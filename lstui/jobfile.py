@@ -162,6 +162,9 @@ def read_job_file(path: Path) -> list[JobEntry]:
     path = Path(path).expanduser()
     where = f"job file {str(path)!r}"
     try:
+        if path.is_dir():  # click said "(see 'lstui submit file --help')", a command it hides
+            raise SpecError(f"{where} is a folder: give job files (.toml), or a kind: "
+                            "lstui submit surface|interp|trajectory …")
         if not path.is_file():
             kinds = ("surface", "interp", "trajectory")
             close = difflib.get_close_matches(path.name, kinds, n=1, cutoff=0.6) if not path.suffix else []
