@@ -1113,6 +1113,11 @@ def export(ctx: click.Context, target: str, formats: str, out: Path | None, dpi:
         options["surf_names"] = tuple(dict.fromkeys(n.strip() for n in surf_names.split(",") if n.strip()))
         if not options["surf_names"]:
             raise BadInput("--surf-name is empty; give e.g. train_loss,train_err")
+        bounds = [flag for flag, value in (("--vmin", vmin), ("--vmax", vmax), ("--vlevel", vlevel),
+                                           ("--zmax", zmax)) if value is not None]
+        if bounds and len(options["surf_names"]) > 1:  # an error's 3.5–90 % under a loss's 0.1–10: one colour
+            click.echo(f"note: {', '.join(bounds)} apply to each of {', '.join(options['surf_names'])}; "
+                       "export them one at a time for bounds of their own", err=True)
     if target.isdigit():
         if proj_file is not None or dir_file is not None:
             raise BadInput(f"--{'proj' if proj_file is not None else 'dir'}-file is for a surface file; "

@@ -403,6 +403,12 @@ def test_error_surfaces_are_drawn_on_request_as_the_reference_s_surf_name(tmp_pa
                            "--out", str(fresh))
         assert result.returncode == 2 and says in result.stderr, result.stderr
         assert not list(fresh.glob("*.png"))  # refused before the first figure
+    # one set of bounds over a loss and an error left the error one colour, without a word
+    both = run_lstui("export", str(src), "--format", "png", "--surf-name", "train_loss,train_err", "--vmin", "0.1",
+                     "--vmax", "10", "--out", str(tmp_path / "both"), "--dpi", "60")
+    assert both.returncode == 0, both.stderr
+    assert ("note: --vmin, --vmax apply to each of train_loss, train_err; export them one at a time for bounds "
+            "of their own") in both.stderr
 
 
 def test_exporting_a_job_that_failed_before_its_first_point_says_it_failed(tmp_path):
