@@ -214,11 +214,11 @@ from pathlib import Path
 import lstui.tui.app as app
 
 
-def broken(self, width):
+def broken(self, width, height):
     raise RuntimeError("a drawing bug")
 
 
-app.LstuiApp.follow_width = broken
+app.LstuiApp.follow_size = broken
 from lstui.cli import cli
 
 sys.argv = ["lstui", "--home", sys.argv[1]]
@@ -229,6 +229,9 @@ cli()
 @pytest.mark.skipif(TMUX is None, reason="tmux is not installed")
 def test_a_tui_that_ends_on_an_error_exits_non_zero(stopped_home: Path, tmp_path: Path) -> None:
     """A job whose preview raised ended the app with Textual's traceback, and exit 0."""
+    from lstui.tui.app import LstuiApp
+
+    assert hasattr(LstuiApp, "follow_size"), "the method the script breaks (renamed: the app ran on)"
     script = tmp_path / "crashing.py"
     script.write_text(CRASHING)
     tmux = Tmux(tmp_path / "tmux.sock", "shell")
