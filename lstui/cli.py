@@ -1497,13 +1497,18 @@ def compare(ctx: click.Context, checkpoints: tuple[str, ...], curve_x: str, surf
             raise SpecError(f"checkpoint {checkpoint!r}: {what}")
     import numpy as np
 
-    from lstui.scheduler.compare import left_out_distances, off_grid_distances, off_grid_names
+    from lstui.scheduler.compare import (
+        has_centre,
+        left_out_distances,
+        off_grid_distances,
+        off_grid_names,
+    )
 
     base = JobSpec(**flags).validated()
     axis = parse_axis(surface_grid, "--surface")
     curve_axis = parse_axis(curve_x, "--x")
     interp_axis = parse_axis(interp_x, "--interp-x")
-    if not np.isclose(curve_axis.coordinates, 0.0, rtol=0, atol=1e-9).any():
+    if not has_centre(curve_axis.coordinates):
         raise SpecError(f"--x {curve_x} has no point at 0, the minimizer itself: the sharpness table is "
                         "measured from its loss there; give a grid through 0 (an odd count, as -1:1:41)")
     off_grid = off_grid_distances(curve_axis.coordinates)

@@ -80,3 +80,10 @@ def described(exc: BaseException) -> str:
     """``exc`` in one line: ``Type: first line of its message``, or ``Type``."""
     line = first_line(exc)
     return f"{type(exc).__name__}: {line}" if line else type(exc).__name__
+
+
+def module_file(module: object) -> str:
+    """`` (/its/file.py)``: which file an import found, for a message saying it lacks a
+    factory (a person's code.py beside the job lost to the standard library's code)."""
+    file = getattr(module, "__file__", None)
+    return f" ({file})" if file else ""

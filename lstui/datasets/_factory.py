@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from lstui.datasets._arrays import ArraySplit, LandscapeData
-from lstui.errors import DataError, described
+from lstui.errors import DataError, described, module_file
 
 FACTORY_PATTERN = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
@@ -126,8 +126,6 @@ def factory_function(spec: str) -> Any:
     for part in attr.split("."):
         target = getattr(target, part, None)
     if not callable(target):
-        from lstui.models._build import module_file
-
         raise DataError(f"data {spec}: module {module_name!r}{module_file(module)} has no callable {attr!r}")
     return target
 

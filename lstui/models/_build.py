@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from torch import nn
 
-from lstui.errors import ModelError, described
+from lstui.errors import ModelError, described, module_file
 from lstui.models._zoo import BUILTIN
 from lstui.spec import unknown_model_message
 
@@ -119,13 +119,6 @@ def _factory_model(spec: str, module_name: str, attribute: str) -> nn.Module:
             "not a torch.nn.Module"
         )
     return model
-
-
-def module_file(module: object) -> str:
-    """`` (/its/file.py)``: which file an import found, for a message saying it lacks a
-    factory (a person's code.py beside the job lost to the standard library's code)."""
-    file = getattr(module, "__file__", None)
-    return f" ({file})" if file else ""
 
 
 def _float_inputs_hint(exc: BaseException) -> str:

@@ -165,7 +165,7 @@ def sharpness(
     """
     x = np.asarray(x, dtype=np.float64)
     loss = np.asarray(loss, dtype=np.float64)
-    if x.size < 2 or not np.isclose(x, 0.0, rtol=0, atol=_ON_GRID).any():
+    if x.size < 2 or not has_centre(x):
         # L(0) is the minimum: a line between its neighbours passes far above it
         return dict.fromkeys(["loss@0", *(f"Δloss@{d:g}" for d in distances)])
     centre = _value_at(x, loss, 0.0)
@@ -196,6 +196,11 @@ _ON_GRID = 1e-9
 """How near a grid point a distance of the table must be to be that point."""
 
 
+def has_centre(x: np.ndarray) -> bool:
+    """Whether grid ``x`` has a point at 0, the minimizer, from which the table measures."""
+    return bool(np.isclose(np.asarray(x, dtype=np.float64), 0.0, rtol=0, atol=_ON_GRID).any())
+
+
 def _from_centre(x: np.ndarray, at: float) -> bool:
     """Whether ``at``, off grid ``x``, lies between the centre and the first point beyond
     it: its value would be drawn straight from L(0), and its Δloss be a fixed share of the
@@ -212,7 +217,7 @@ def left_out_distances(x: np.ndarray, distances: Sequence[float] = SHARPNESS_DIS
     """The distances of the table whose every side inside grid ``x`` lies between the
     centre and its neighbour (:func:`_from_centre`): no value, "–"."""
     x = np.asarray(x, dtype=np.float64)
-    if not np.isclose(x, 0.0, rtol=0, atol=_ON_GRID).any():  # no L(0): every column (:func:`sharpness`)
+    if not has_centre(x):  # no L(0): every column (:func:`sharpness`)
         return list(distances)
     out = []
     for d in distances:
@@ -228,7 +233,7 @@ def off_grid_distances(x: np.ndarray, distances: Sequence[float] = SHARPNESS_DIS
     points (outside it there is no value: the table says "–"; with one side outside, the
     other alone is used)."""
     x = np.asarray(x, dtype=np.float64)
-    if not np.isclose(x, 0.0, rtol=0, atol=_ON_GRID).any():  # nothing: no L(0), the table left out
+    if not has_centre(x):  # nothing: no L(0), the table left out
         return []
     lo, hi = float(x.min()), float(x.max())
     out = []

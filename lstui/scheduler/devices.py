@@ -72,7 +72,7 @@ def crowded_cpu_note(devices: list[str]) -> str | None:
     """A note for more CPU workers than this process may use cores (``cpu:100`` on 2): they
     share the cores, each with its own torch (about 600 MB); None when they fit."""
     workers = devices.count("cpu")
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = usable_cpus()
     if workers <= cores:
         return None
     return (f"note: cpu:{workers} starts {workers} workers on {cores} core{'s' if cores > 1 else ''}: they "

@@ -79,11 +79,12 @@ def _saved_title(saved: dict[str, object]) -> str | None:
         return str(saved["name"])
     if not saved:
         return None
+    from lstui.errors import LstuiError
     from lstui.spec import JobSpec
 
     try:
         return JobSpec.from_dict(saved, check_files=False).default_name()
-    except Exception:  # an older or foreign spec: no title rather than no figure
+    except LstuiError:  # an older or foreign spec: no title rather than no figure
         return None
 
 
