@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from lstui.datasets import DataProbe
 
 
-def check_inputs(specs: Iterable[JobSpec]) -> None:
+def check_inputs(specs: Iterable[JobSpec], *, named: Mapping[str, str] | None = None) -> None:
     """Raise the BadInput a worker would meet preparing any of ``specs``, naming it.
 
     Checked for each spec: the data (:func:`~lstui.datasets.probe_data`) and that a test
@@ -35,7 +35,9 @@ def check_inputs(specs: Iterable[JobSpec]) -> None:
     data's shapes are known, fits the model; a ``dir_file`` fits the model and the grid.
     A trajectory's other checkpoints were read by its PCA already. Figure jobs read
     only results, and jobs on the embedded digits with no file to read have nothing to
-    check: both are skipped without importing torch.
+    check: both are skipped without importing torch. ``named`` gives checkpoints the
+    names a command other than ``submit`` knows them by (``compare``'s "checkpoint 2
+    (b.pt)"), for the message refusing two that hold one model.
     """
     from lstui.scheduler.imports import check_factories
 
@@ -66,10 +68,10 @@ def check_inputs(specs: Iterable[JobSpec]) -> None:
             from lstui.datasets._select import parse_subset, subset_count
 
             subset_count(parse_subset(spec.subset), probe.train_size // spec.data_split)
-        _check_model_files(spec, probe)
+        _check_model_files(spec, probe, named or {})
 
 
-def _check_model_files(spec: JobSpec, probe: DataProbe | None) -> None:
+def _check_model_files(spec: JobSpec, probe: DataProbe | None, named: Mapping[str, str]) -> None:
     from lstui.models import fitted_state_dict, load_checkpoint, misfit_subject
 
     files = _model_files(spec)
@@ -91,7 +93,7 @@ def _check_model_files(spec: JobSpec, probe: DataProbe | None) -> None:
             shape = (probe.input_shape, probe.num_classes) if probe is not None else (None, None)
             fitted_state_dict(model, state, subject=misfit_subject(file, spec.model, *shape))
         states[file] = state
-    _refuse_same_models(spec, states)
+    _refuse_same_models(spec, states, named)
     if spec.dir_file:
         _check_dir_file(spec, model)
 
@@ -100,7 +102,7 @@ BN_STATISTICS = ("running_mean", "running_var", "num_batches_tracked")
 """The state dict entries of BatchNorm's statistics, which ``weights`` directions leave."""
 
 
-def _refuse_same_models(spec: JobSpec, states: dict[str, Any]) -> None:
+def _refuse_same_models(spec: JobSpec, states: dict[str, Any], named: Mapping[str, str]) -> None:
     """Refuse an end or direction that is the model it starts from, in another file (a
     copy of A given as B: a flat curve, with no word why; only the same path was refused),
     and two targets that are one model (the plane's two directions one)."""
@@ -135,6 +137,9 @@ def _refuse_same_models(spec: JobSpec, states: dict[str, Any]) -> None:
         if same(path, base):
             why = ("the two directions would be one" if base_flag == "--target"
                    else "the direction towards it would be zero")
+            if path in named and base in named:  # compare's: it has no such flags
+                raise SpecError(f"{named[base]} and {named[path]} hold the same model: there is nothing "
+                                "between them to interpolate; compare two minimizers")
             if path == base:
                 what = f"{flag} is the {base_flag} file itself"
             elif same(path, base, all_of_them=True):

@@ -645,7 +645,9 @@ def test_a_copy_of_the_centre_given_as_the_other_end_is_refused_by_submit_run_an
                   "--target-y", str(b), "--x", "-1:1:3", "--y", "-1:1:3")
     assert line.endswith("--target-y is the --target file itself: the two directions would be one; "
                          "give another checkpoint"), line
-    assert "same model as --checkpoint" in _fails(home, "compare", "--model", "cnn", str(a), str(copy))
+    line = _fails(home, "compare", "--model", "cnn", str(a), str(copy))  # no --checkpoint-b flag to name
+    assert line == ("lstui: error: checkpoint 1 (a.pt) and checkpoint 2 (copy_of_a.pt) hold the same model: "
+                    "there is nothing between them to interpolate; compare two minimizers"), line
     out = tmp_path / "out"
     line = _fails(home, "run", "surface", "--model", "cnn", "--subset", "64", "--checkpoint", str(a),
                   "--target", str(copy), "--x", "-1:1:3", "--out", str(out))
