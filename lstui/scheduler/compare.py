@@ -106,7 +106,7 @@ def queue_comparison(
         dataclasses.replace(base, kind="surface", checkpoint=c, x=surface_x, y=surface_y, name=f"{prefix}2D {lab}").validated()
         for c, lab in zip(checkpoints, labels, strict=True)
     ]
-    named = {spec.checkpoint: f"checkpoint {n + 1} ({Path(c).name})"
+    named = {str(spec.checkpoint): f"checkpoint {n + 1} ({Path(c).name})"
              for n, (spec, c) in enumerate(zip(curve_specs, checkpoints, strict=True))}
     check_inputs([*interp_specs, *curve_specs, *surface_specs], named=named)
     interps = tuple(submit_spec(store, s, unit_size=unit_size, check=False) for s in interp_specs)

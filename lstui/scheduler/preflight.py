@@ -134,20 +134,21 @@ def _refuse_same_models(spec: JobSpec, states: dict[str, Any], named: Mapping[st
                                         ("--target", spec.target, "--checkpoint", spec.checkpoint),
                                         ("--target-y", spec.target_y, "--checkpoint", spec.checkpoint),
                                         ("--target-y", spec.target_y, "--target", spec.target)):
-        if same(path, base):
-            why = ("the two directions would be one" if base_flag == "--target"
-                   else "the direction towards it would be zero")
-            if path in named and base in named:  # compare's: it has no such flags
-                raise SpecError(f"{named[base]} and {named[path]} hold the same model: there is nothing "
-                                "between them to interpolate; compare two minimizers")
-            if path == base:
-                what = f"{flag} is the {base_flag} file itself"
-            elif same(path, base, all_of_them=True):
-                what = f"{flag} {path} holds the same model as {base_flag} {base} (every tensor equal)"
-            else:  # B's statistics recomputed, say: states directions move those
-                what = (f"{flag} {path} holds the weights of {base_flag} {base}, with other BatchNorm "
-                        "statistics (--dir-type states moves those too)")
-            raise SpecError(f"{what}: {why}; give another checkpoint")
+        if path is None or base is None or not same(path, base):
+            continue
+        why = ("the two directions would be one" if base_flag == "--target"
+               else "the direction towards it would be zero")
+        if path in named and base in named:  # compare's: it has no such flags
+            raise SpecError(f"{named[base]} and {named[path]} hold the same model: there is nothing "
+                            "between them to interpolate; compare two minimizers")
+        if path == base:
+            what = f"{flag} is the {base_flag} file itself"
+        elif same(path, base, all_of_them=True):
+            what = f"{flag} {path} holds the same model as {base_flag} {base} (every tensor equal)"
+        else:  # B's statistics recomputed, say: states directions move those
+            what = (f"{flag} {path} holds the weights of {base_flag} {base}, with other BatchNorm "
+                    "statistics (--dir-type states moves those too)")
+        raise SpecError(f"{what}: {why}; give another checkpoint")
 
 
 def worker_files(spec: JobSpec) -> list[str]:
