@@ -154,6 +154,8 @@ def trajectory_pca(
 
     block_buf = torch.empty((k, p), dtype=torch.float64, device=device)
     stream_buf = torch.empty((min(s, rows - k), p), dtype=torch.float64, device=device)
+    # rows stream as many at a time as the buffer holds: fewer than s where k < rows < k + s
+    step = max(1, stream_buf.shape[0])
 
     def load_rows(first: int, out: torch.Tensor) -> None:
         """Rows ``first … first + len(out) − 1`` of D into ``out``."""
@@ -170,8 +172,8 @@ def trajectory_pca(
         load_rows(start, own)
         end = start + block
         gram[start:end, start:end] = (own @ own.T).cpu().numpy()
-        for j in range(end, rows, s):
-            batch = stream_buf[: min(s, rows - j)]
+        for j in range(end, rows, step):
+            batch = stream_buf[: min(step, rows - j)]
             load_rows(j, batch)
             cross = (own @ batch.T).cpu().numpy()
             gram[start:end, j : j + len(batch)] = cross
@@ -185,8 +187,8 @@ def trajectory_pca(
     # Pass 2: components v = Dᵀ (H u) / S; the last block is still in its buffer.
     w = torch.from_numpy(weights).to(device)
     acc = w[last_start:rows].T @ block_buf[:block]
-    for j in range(0, last_start, s):
-        batch = stream_buf[: min(s, last_start - j)]
+    for j in range(0, last_start, step):
+        batch = stream_buf[: min(step, last_start - j)]
         load_rows(j, batch)
         acc.addmm_(w[j : j + len(batch)].T, batch)
     del block_buf, stream_buf

@@ -102,6 +102,23 @@ def test_blocks_and_batches_of_streamed_rows_give_sklearn_pca(
     assert max(loader.loads) == math.ceil(39 / block)
 
 
+@pytest.mark.parametrize("count", range(3, 21))
+def test_every_count_of_checkpoints_gives_sklearn_pca_with_a_small_budget(count: int) -> None:
+    """Room 8 (blocks of 6, 2 streamed) and 16 (12 and 4): a trajectory of a few rows
+    more than a block has a stream buffer smaller than ``s``. Pass 2 stepped by ``s``
+    through it and left rows out of the components (orthogonal no more), while the
+    variances, from pass 1, stayed right."""
+    checkpoints = random_walk(count, seed=count)
+    ref = PCA(n_components=2, svd_solver="full").fit(trajectory_matrix(checkpoints, True))
+    for room in (8, 16):
+        pca = trajectory_pca(CountingLoader(checkpoints), count, max_bytes=budget(room))
+        np.testing.assert_allclose(pca.explained_variance, ref.explained_variance_, rtol=1e-9)
+        x, y = (flatten(d, ignore_biasbn=False).numpy() for d in (pca.xdirection, pca.ydirection))
+        assert abs(float(np.dot(x, y))) < 1e-6, (room, np.dot(x, y))  # float32 directions
+        for v, component in zip((x, y), ref.components_):
+            np.testing.assert_allclose(v, component, atol=1e-6)
+
+
 def test_components_are_orthonormal_with_the_largest_entry_positive() -> None:
     pca = trajectory_pca(CountingLoader(random_walk(8)), 8)
     assert isinstance(pca, TrajectoryPCA)
