@@ -1320,8 +1320,9 @@ def _trajectory_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option("--projection", default="cos", show_default=True, type=click.Choice(PROJECTIONS),
                       help="how a checkpoint's offset d from the last is put on the plane, as the reference's "
                            "--proj_method: cos, d·dx/‖dx‖ and d·dy/‖dy‖; lstsq, the least-squares x, y of "
-                           "x·dx + y·dy ≈ d (the same on PCA directions; they differ on a --dir-file plane "
-                           "whose directions are not orthogonal)")(fn)
+                           "x·dx + y·dy ≈ d, the α, β of the surface's axes (the same on orthonormal directions, "
+                           "PCA's; a surface's random --dir-file directions are not: there cos "
+                           "is not where the path lies on the surface)")(fn)
     fn = click.option("--num", default=21, show_default=True, type=int, help="grid points per axis when --x/--y are not given")(fn)
     fn = click.option("--origin", default="own", show_default=True, type=click.Choice(ORIGINS),
                       help="where (0, 0) and the surface's centre are: this run's last checkpoint (the "

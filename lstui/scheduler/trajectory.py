@@ -90,6 +90,8 @@ class TrajectoryPlane:
     given_from: Path | None = None  # the --dir-file copied, for a plane of given directions
     origin: Path | None = None  # the checkpoint at (0, 0) when not this run's last (--origin plane)
     plane_path: tuple[np.ndarray, np.ndarray] | None = None  # the plane's own run's, drawn beside
+    # ‖dx‖, ‖dy‖ and their cosine, for --projection cos on given directions not orthonormal
+    skew: tuple[float, float, float] | None = None
 
 
 def _covering_axis(values: np.ndarray, num: int) -> Axis:
@@ -248,6 +250,7 @@ def compute_plane(spec: JobSpec, out: Path, *, origin: str = "own") -> Trajector
     # (0, 0) of this plane, for a later run's --origin plane
     extra[ORIGIN_KEY] = np.array(str(centre or Path(spec.checkpoints[-1]).resolve()).encode())
     px, py = project(load, len(files), (xdirection, ydirection), method=spec.projection, ignore_biasbn=ignore)
+    skew = _skew(xdirection, ydirection) if given is not None and spec.projection == "cos" else None
     px, py = px[:count], py[:count]
     make_private_dirs(out)  # $LSTUI_HOME/trajectories too: 0700, as the results
     dir_file = out / PCA_DIRECTIONS_FILE
@@ -259,7 +262,21 @@ def compute_plane(spec: JobSpec, out: Path, *, origin: str = "own") -> Trajector
         # the plane's own run, drawn beside this path: same directions, same origin
         plane_path = read_projection(given.parent / PROJECTION_FILE)
         write_projection(out / PLANE_PROJECTION_FILE, *plane_path)
-    return TrajectoryPlane(dir_file, proj_file, np.asarray(px), np.asarray(py), ratios, given, centre, plane_path)
+    return TrajectoryPlane(dir_file, proj_file, np.asarray(px), np.asarray(py), ratios, given, centre, plane_path, skew)
+
+
+def _skew(xdirection: Sequence[Any], ydirection: Sequence[Any]) -> tuple[float, float, float] | None:
+    """``(‖dx‖, ‖dy‖, cos(dx, dy))`` when the two directions are not orthonormal (to
+    1e-3), else None: then ``cos`` coordinates are not the α, β of the surface's axes."""
+    import torch
+
+    dx = torch.cat([t.detach().double().reshape(-1).cpu() for t in xdirection])
+    dy = torch.cat([t.detach().double().reshape(-1).cpu() for t in ydirection])
+    nx, ny = float(dx.norm()), float(dy.norm())
+    cos = float(dx @ dy) / (nx * ny) if nx and ny else 0.0
+    if max(abs(nx - 1), abs(ny - 1), abs(cos)) <= 1e-3:
+        return None
+    return nx, ny, cos
 
 
 def _digest(tensors: Sequence[Any]) -> bytes:
@@ -345,7 +362,8 @@ def plane_note(plane: TrajectoryPlane, spec: JobSpec) -> str:
 def trajectory_notes(spec: JobSpec, plane: TrajectoryPlane, *, x_given: bool, y_given: bool) -> list[str]:
     """What ``submit``/``run trajectory`` and a job file say of a trajectory beside its
     plane: an axis the path chose, checkpoints not in their names' order, BatchNorm
-    statistics that its states directions leave alone."""
+    statistics that its states directions leave alone, ``cos`` coordinates that are not
+    the surface's α, β."""
     notes = []
     if x_given != y_given:  # `--x` alone read as a 1D job, as a surface's is: it is 2D, 21 rows
         chosen = "y" if x_given else "x"
@@ -360,6 +378,12 @@ def trajectory_notes(spec: JobSpec, plane: TrajectoryPlane, *, x_given: bool, y_
 
         if has_running_statistics(spec.checkpoints[-1], trust=spec.trust_checkpoint):
             notes.append(STATES_LIKE_WEIGHTS)
+    if plane.skew is not None:
+        nx, ny, cos = plane.skew
+        notes.append(f"--projection cos on directions that are not orthonormal (‖dx‖ {nx:.3g}, ‖dy‖ {ny:.3g}, "
+                     f"cosine {cos:.2g}): the path's x, y are d·dx/‖dx‖ and d·dy/‖dy‖, not the α, β of "
+                     "θ + α·dx + β·dy the surface is drawn in, so it is not drawn where it lies on it; "
+                     "--projection lstsq puts it at its α, β")
     return notes
 
 

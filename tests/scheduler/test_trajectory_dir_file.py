@@ -137,6 +137,34 @@ def test_a_direction_file_a_trajectory_cannot_use_is_one_line_and_queues_nothing
     assert not any((home / "trajectories").glob("*"))  # no plane folder left behind
 
 
+def test_cos_on_directions_that_are_not_orthonormal_says_the_path_is_not_at_its_alpha_beta(tmp_path: Path) -> None:
+    """A surface's random directions are as long as the weights (‖dx‖ ≈ 15 for a CNN):
+    cos coordinates were drawn on that surface's α, β axes ‖dx‖ times too far out,
+    without a word. lstsq's coordinates are the α, β, and PCA's directions give both."""
+    from lstui.results import write_directions
+
+    walk_checkpoints(tmp_path / "a", seed=1)
+    gen = torch.Generator().manual_seed(0)
+    shapes = [p.shape for p in build_model("cnn", input_shape=DIGITS).parameters()]
+    dx, dy = ([torch.randn(s, generator=gen) for s in shapes] for _ in range(2))
+    given = tmp_path / "random_directions.h5"
+    write_directions(given, dx, dy)
+    norm = float(torch.cat([t.reshape(-1) for t in dx]).norm())
+    home = tmp_path / "home"
+    argv = ["submit", "trajectory", "--checkpoints", str(tmp_path / "a" / "cnn_*.pt"), "--subset", "100",
+            "--num", "3", "--dir-file", str(given)]
+    code, _, err = cli_in_process(argv, home)
+    assert code == 0, err
+    assert (f"note: --projection cos on directions that are not orthonormal (‖dx‖ {norm:.3g}, ") in err, err
+    assert "--projection lstsq puts it at its α, β" in err
+    code, _, err = cli_in_process([*argv, "--projection", "lstsq"], home)
+    assert code == 0 and "orthonormal" not in err, err
+    plane = _spec(home, _submit(home, "trajectory", "--checkpoints", str(tmp_path / "a" / "cnn_*.pt"),
+                                "--subset", "100", "--num", "3"))["dir_file"]
+    code, _, err = cli_in_process(argv[:-1] + [plane], home)  # a PCA plane: orthonormal
+    assert code == 0 and "orthonormal" not in err, err
+
+
 def test_a_path_on_given_directions_is_drawn_with_their_names_on_the_axes(tmp_path: Path) -> None:
     from lstui import plots
 
