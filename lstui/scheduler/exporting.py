@@ -221,13 +221,20 @@ def surface_values(surface: Any, key: str, source: str) -> tuple[Any, str]:
 
 def _endpoint_names(saved: dict[str, object]) -> tuple[str, str]:
     """An interpolation's ends as the comparison names them: the checkpoints' file stems
-    (their folders too when the stems are the same); "A" and "B" for a file without them."""
+    (their folders too when the stems are the same); "A" and "B" for a file without them.
+    Under ``--dir-type weights`` a B with BatchNorm statistics is "B's weights" (two lines): the model
+    at 1 has A's statistics, as submit says."""
     from lstui.scheduler.compare import checkpoint_labels
 
     a, b = saved.get("checkpoint"), saved.get("checkpoint_b")
     if not (isinstance(a, str) and a and isinstance(b, str) and b):
         return ("A", "B")
     first, second = checkpoint_labels([a, b])
+    if saved.get("dir_type") == "weights" and saved.get("bn") != "recompute":
+        from lstui.models import has_running_statistics
+
+        if has_running_statistics(b, trust=saved.get("trust_checkpoint") is True):
+            second = f"{second}'s\nweights"
     return first, second
 
 

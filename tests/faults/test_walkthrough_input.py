@@ -511,6 +511,15 @@ def test_a_target_with_weights_directions_of_a_batchnorm_net_says_x_1_is_not_b(t
                           "has b.pt's weights with A's BatchNorm statistics, not b.pt itself") in err, err
     code, _, err = cli_in_process(["submit", "interp", *ends], home)
     assert code == 0 and "BatchNorm" not in err, err
+    # and the figure, which is what is kept, names what is at 1 (it named b)
+    from lstui.scheduler.exporting import _endpoint_names
+
+    saved = {"checkpoint": str(tmp_path / "a.pt"), "checkpoint_b": str(tmp_path / "b.pt"), "bn": "eval"}
+    assert _endpoint_names({**saved, "dir_type": "weights"}) == ("a", "b's\nweights")
+    assert _endpoint_names({**saved, "dir_type": "states"}) == ("a", "b")
+    assert _endpoint_names({**saved, "dir_type": "weights", "bn": "recompute"}) == ("a", "b")
+    mlp = {"checkpoint": str(tmp_path / "ma.pt"), "checkpoint_b": str(tmp_path / "mb.pt"), "dir_type": "weights"}
+    assert _endpoint_names(mlp) == ("ma", "mb")
 
 
 def test_an_unquoted_checkpoints_glob_is_said_to_need_quotes(tmp_path: Path) -> None:
