@@ -160,9 +160,16 @@ def diverged_text(count: int, total: int) -> str:
 
 def diverged_note(job: JobRow, count: int) -> str:
     note = f"{diverged_text(count, job.total_points)}; they are saved as they are and drawn as gaps"
-    if job.spec.get("dir_type") == "states":  # an interpolation's default: "diverged" misled there
-        note += ("; with --dir-type states a BatchNorm running variance may have turned negative there "
-                 "(past an interpolation's ends), which makes a point NaN too")
+    spec = job.spec
+    # does the direction move BatchNorm's statistics? --ignore biasbn zeroes them (1-dim) in
+    # random and PCA directions; B − A, a target's and another file's directions move them
+    moved = (job.kind == "interp" or spec.get("ignore") != "biasbn" or bool(spec.get("target"))
+             or bool(spec.get("target_y")) or (job.kind != "trajectory" and bool(spec.get("dir_file"))))
+    if spec.get("dir_type") == "states" and moved:  # an interpolation's default: "diverged" misled there
+        where = ("past an interpolation's ends" if job.kind == "interp"
+                 else "far along a direction that moves the statistics")
+        note += (f"; with --dir-type states a BatchNorm running variance may have turned negative there "
+                 f"({where}), which makes a point NaN too")
     return note
 
 

@@ -363,3 +363,36 @@ def test_more_cpu_workers_than_cores_get_a_note() -> None:
     assert crowded_cpu_note(parse_devices(f"cpu:{cores + 1}")) == (
         f"note: cpu:{cores + 1} starts {cores + 1} workers on {cores} core{'s' if cores > 1 else ''}: they share "
         "those cores, each holding its own torch (about 600 MB of memory)")
+
+
+@pytest.mark.parametrize(("kind", "spec", "where"), [
+    ("interp", {"dir_type": "states", "ignore": "biasbn"}, "past an interpolation's ends"),
+    ("surface", {"dir_type": "states", "ignore": "none"}, "far along a direction that moves the statistics"),
+    ("trajectory", {"dir_type": "states", "ignore": "none", "dir_file": "p.h5"}, "far along"),
+    ("surface", {"dir_type": "states", "ignore": "biasbn", "target": "b.pt"}, "far along"),
+    ("surface", {"dir_type": "states", "ignore": "biasbn"}, None),
+    ("trajectory", {"dir_type": "states", "ignore": "biasbn", "dir_file": "p.h5"}, None),
+    ("surface", {"dir_type": "weights", "ignore": "none"}, None),
+])
+def test_a_diverged_note_blames_batchnorm_only_where_the_direction_moves_its_statistics(
+    kind: str, spec: dict, where: str | None
+) -> None:
+    """A trajectory's note said "(past an interpolation's ends)"; and --ignore biasbn
+    zeroes the statistics in random and PCA directions, so they cannot turn negative."""
+    from lstui.scheduler.follow import diverged_note
+
+    job = store_row(kind, spec)
+    note = diverged_note(job, 2)
+    assert note.startswith("2 of 9 points have NaN or infinite loss (diverged)")
+    if where is None:
+        assert "BatchNorm" not in note, note
+    else:
+        assert f"running variance may have turned negative there ({where}" in note, note
+
+
+def store_row(kind: str, spec: dict):  # type: ignore[no-untyped-def]
+    from lstui.store._rows import JobRow
+
+    return JobRow(id=1, name="j", kind=kind, spec=spec, state=JobState.DONE, priority=0, created=0.0,
+                  started=0.0, finished=1.0, attempts=1, error=None, results_dir=Path("r"),
+                  total_points=9, done_points=9, device=None)
