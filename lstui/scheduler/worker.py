@@ -452,9 +452,7 @@ class Worker:
     def _fail_job(self, claim: UnitClaim, message: str, detail: str | None = None) -> None:
         self._forget_prepared()
         try:
-            if detail:
-                self.store.add_event(claim.job_id, "debug", detail)
-            self.store.fail_job(claim.job_id, message)
+            self.store.fail_job(claim.job_id, message, detail)
         except InvalidTransition:
             # Another worker failed it first, or a person cancelled it meanwhile.
             log.info("job %d is already finished; not failing it again", claim.job_id)
@@ -596,12 +594,11 @@ class Worker:
         except Exception as exc:
             self._fail_job(claim, described(exc), traceback.format_exc())
             return
+        # as every other store call of a worker: retried while the store is locked or full
         for path in paths:
-            self.store.add_event(claim.job_id, "info", f"wrote {path}")
-        self.store.write_points(
-            claim.unit_id, self.worker_id, [PointRow(0, None, None, None, None)]
-        )
-        self.store.complete_unit(claim.unit_id, self.worker_id)
+            self._timed(self.store.add_event, claim.job_id, "info", f"wrote {path}")
+        self._timed(self.store.write_points, claim.unit_id, self.worker_id, [PointRow(0, None, None, None, None)])
+        self._timed(self.store.complete_unit, claim.unit_id, self.worker_id)
 
 
 def evaluate_with_backoff(prepared: Any, index: int) -> Any:

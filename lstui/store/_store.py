@@ -868,10 +868,16 @@ class Store:
             c.execute("UPDATE jobs SET priority = ? WHERE id = ?", (int(priority), job_id))
             self._event(c, job_id, "info", f"priority set to {int(priority)}")
 
-    def fail_job(self, job_id: int, error: str) -> None:
-        """Mark a job failed with ``error`` (one line a person reads)."""
+    def fail_job(self, job_id: int, error: str, detail: str | None = None) -> None:
+        """Mark a job failed with ``error`` (one line a person reads); ``detail`` (a
+        traceback) goes before it as a debug event, in the same transaction: written only
+        by the one that fails it, not by a second worker failing it too."""
         with self._immediate() as c:
-            self._fail_job(c, job_id, self._state(c, job_id), error)
+            old = self._state(c, job_id)
+            check_transition(old, JobState.FAILED, job_id=job_id, action="fail")
+            if detail:
+                self._event(c, job_id, "debug", detail)
+            self._fail_job(c, job_id, old, error)
 
     def fail_dependants(self, job_id: int) -> list[int]:
         """Fail the queued or paused jobs that wait, directly or not, on a failed or

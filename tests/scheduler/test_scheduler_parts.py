@@ -114,10 +114,12 @@ def test_a_worker_failing_a_job_that_is_already_finished_carries_on(
     worker.worker_id = store.register_worker("cpu", os.getpid(), "here")
     claim = store.claim_unit(worker.worker_id, lease_s=60)
     assert claim is not None
-    store.fail_job(job_id, "the other worker's error")
-    worker._fail_job(claim, "RuntimeError: the same error, second")
+    worker._fail_job(claim, "the other worker's error", "Traceback: first")
+    worker._fail_job(claim, "RuntimeError: the same error, second", "Traceback: second")
     job = store.get_job(job_id)
     assert job.state is JobState.FAILED and job.error == "the other worker's error"
+    # one traceback in the log, the first's: `logs --debug` showed the second's after the failure
+    assert [e.message for e in store.events(job_id) if e.level == "debug"] == ["Traceback: first"]
 
 
 def test_status_checks_never_keep_a_daemon_from_starting(tmp_path: Path) -> None:
@@ -396,3 +398,37 @@ def store_row(kind: str, spec: dict):  # type: ignore[no-untyped-def]
     return JobRow(id=1, name="j", kind=kind, spec=spec, state=JobState.DONE, priority=0, created=0.0,
                   started=0.0, finished=1.0, attempts=1, error=None, results_dir=Path("r"),
                   total_points=9, done_points=9, device=None)
+
+
+def test_a_figure_job_s_last_writes_wait_out_a_locked_database(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A figure job's event, point and completion went to the store unguarded: a lock
+    held past the busy timeout ended the worker with a traceback, the unit back only at
+    its lease's expiry, its try counted. They wait it out as every other worker write."""
+    import sqlite3
+
+    from lstui.scheduler import compare
+
+    spec = JobSpec(kind="figure", figure={"type": "comparison"}).to_dict()
+    job_id = store.add_job(kind="figure", name="f", spec=spec, total_points=1, units=[[0]],
+                           results_root=tmp_path / "results")
+    figure = tmp_path / "figure.png"
+    monkeypatch.setattr(compare, "run_figure_job", lambda *_: [figure])  # its drawing is tested elsewhere
+    worker = Worker(WorkerConfig(tmp_path / "home"), store)
+    worker.worker_id = store.register_worker("cpu", os.getpid(), "here")
+    claim = store.claim_unit(worker.worker_id, lease_s=60)
+    assert claim is not None
+    store.set_timeout(0.2)
+    holder = sqlite3.connect(tmp_path / "home" / "lstui.db", isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    release = threading.Timer(1.5, lambda: holder.execute("ROLLBACK"))
+    release.start()
+    try:
+        worker._run_figure(claim)
+    finally:
+        release.join()
+        holder.close()
+    job = store.get_job(job_id)
+    assert job.state is JobState.DONE, job
+    assert any(e.message == f"wrote {figure}" for e in store.events(job_id))
