@@ -351,7 +351,34 @@ def _store(ctx: click.Context, *, existing: bool = False):  # type: ignore[no-un
                           "(is $LSTUI_HOME or --home right?)") from None
         except OSError:
             pass  # a path through a file, a folder it may not read: the store says so
-    return Store.open_home(_home(ctx), on_lock_wait=lambda line: click.echo(f"note: {line}…", err=True))
+    store = Store.open_home(_home(ctx), on_lock_wait=lambda line: click.echo(f"note: {line}…", err=True))
+    _say_versions(ctx, store)
+    return store
+
+
+_VERSIONS_SAID: set[Path] = set()
+
+
+def _say_versions(ctx: click.Context, store: Any) -> None:
+    """Once a process, for a home: that this command upgraded its job store (an older lstui
+    can no longer open it), and that its daemon was started by an older lstui, whose
+    workers fail the jobs a newer one queues (their specs' new keys) until it restarts."""
+    from lstui.scheduler.daemon import daemon_status
+    from lstui.store import SCHEMA_VERSION
+
+    home = _home_path(ctx)
+    if home in _VERSIONS_SAID:
+        return
+    _VERSIONS_SAID.add(home)
+    if store.upgraded_from is not None:
+        click.echo(f"note: upgraded the job store {store.path} from schema {store.upgraded_from} to "
+                   f"{SCHEMA_VERSION}: an older lstui can no longer open it", err=True)
+    status = daemon_status(home)
+    if status.running and status.schema != SCHEMA_VERSION:
+        which = f"schema {status.schema}" if status.schema is not None else "an older schema"
+        click.echo(f"note: the daemon{f' (pid {status.pid})' if status.pid else ''} was started by another "
+                   f"lstui ({which}; this one's is {SCHEMA_VERSION}): its workers may fail the jobs queued "
+                   "now; restart it (lstui daemon stop, then lstui daemon start)", err=True)
 
 
 class NoStore(LstuiError):

@@ -30,6 +30,10 @@ def elapsed_s(job: JobRow, now: float | None = None, *, daemon_running: bool = T
         end = now or time.time()
         if stalled(job, daemon_running=daemon_running):
             end = min(end, max(job.run_since, job.last_point or job.run_since))
+        elif job.finished is not None and job.state is not JobState.RUNNING:
+            # a run a store's upgrade began that an older daemon ended without a word: not
+            # on for ever, it ended with the job
+            end = min(end, max(job.run_since, job.finished))
         spent += max(0.0, end - job.run_since)
     return spent
 
@@ -283,8 +287,8 @@ def job_details(
         f"  created   {format_time(job.created)}   started {format_time(job.started)}   finished {format_time(job.finished)}",
         f"  elapsed   {format_duration(elapsed_s(job, daemon_running=daemon_running))}   "
         f"ETA {format_duration(eta_s(job, daemon_running=daemon_running))}"
-        + (f"   {format_rate(points_per_s(job, daemon_running=daemon_running))}"
-           if job.state is JobState.RUNNING and job.kind != "figure" else ""),
+        + (f"   {format_rate(rate)}" if (rate := points_per_s(job, daemon_running=daemon_running)) is not None
+           and job.state is JobState.RUNNING and job.kind != "figure" else ""),
         f"  model     {spec.get('model')}  checkpoint {spec.get('checkpoint') or '-'}",
         f"  data      {spec.get('data')}  split {spec.get('split')}  loss {spec.get('loss')}",
         f"  grid      x {spec.get('x')}  y {spec.get('y') or '-'}  norm {shown_setting(spec, 'norm')}  dir-type {spec.get('dir_type')}",

@@ -62,6 +62,7 @@ from lstui.store import (
     DEFAULT_TIMEOUT_S,
     FINISHED,
     FULL_BELOW,
+    SCHEMA_VERSION,
     WORKER_DIED,
     JobRow,
     JobState,
@@ -148,6 +149,8 @@ class DaemonStatus:
     pid: int | None = None
     devices: tuple[str, ...] = ()
     started: float | None = None
+    schema: int | None = None
+    """The job store schema the daemon's lstui knows (None: one from before it said)."""
 
 
 def _home(home: Path | None) -> Path:
@@ -207,8 +210,10 @@ def daemon_status(home: Path | None = None) -> DaemonStatus:
             return DaemonStatus(False)
     try:
         info = json.loads((h / PID_FILE).read_text())
+        schema = info.get("schema")
         return DaemonStatus(
-            True, int(info["pid"]), tuple(info.get("devices", ())), info.get("started")
+            True, int(info["pid"]), tuple(info.get("devices", ())), info.get("started"),
+            schema if isinstance(schema, int) else None,
         )
     except (OSError, ValueError, KeyError, TypeError):
         # its pid file moved or damaged: the lock's holder, as the kernel lists it
@@ -408,7 +413,7 @@ class Daemon:
             # a damaged store is refused there, not after "daemon started" was said
             self._check_pages_first()
             pid_path = self.home / PID_FILE
-            info = {"pid": os.getpid(), "devices": self.devices, "started": time.time()}
+            info = {"pid": os.getpid(), "devices": self.devices, "started": time.time(), "schema": SCHEMA_VERSION}
             tmp = pid_path.with_name(f".{PID_FILE}.{os.getpid()}")
             try:
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -500,6 +505,18 @@ class Daemon:
         if self.orphaned:
             log.error("stopping: %s", self.orphaned)
             self.stopping = True
+
+    def _check_schema(self, store: Store) -> None:
+        """Stop when a newer lstui has upgraded the store: this one's workers would fail
+        the jobs it queues (their specs' new keys), and its writes may not fit. Nothing
+        more is written, as for a home gone: the newer daemon recovers the units."""
+        with contextlib.suppress(StoreError):
+            version = store.schema_version
+            if version > SCHEMA_VERSION:
+                self.orphaned = (f"the job store was upgraded to schema {version} by a newer lstui (this "
+                                 f"daemon's is {SCHEMA_VERSION}): start the daemon again with it")
+                log.error("stopping: %s", self.orphaned)
+                self.stopping = True
 
     # -- workers --------------------------------------------------------------------
     def _make_slots(self, store: Store) -> None:
@@ -826,6 +843,7 @@ class Daemon:
             backoff = 0.0
             while not self.stopping:
                 self._check_home(store)
+                self._check_schema(store)
                 if self.stopping:
                     break
                 try:

@@ -44,7 +44,7 @@ from lstui.errors import (
 from lstui.results.h5files import may_pass_later, no_space
 from lstui.scheduler.allocator import keep_freed_memory
 from lstui.scheduler.devices import RAY_DEVICES
-from lstui.store import JobState, PointRow, Store, UnitClaim
+from lstui.store import SCHEMA_VERSION, JobState, PointRow, Store, UnitClaim
 
 log = logging.getLogger("lstui.worker")
 
@@ -450,6 +450,12 @@ class Worker:
                     max_attempts=self.config.max_attempts)
 
     def _fail_job(self, claim: UnitClaim, message: str, detail: str | None = None) -> None:
+        newer = self._store_upgraded()
+        if newer is not None:  # a spec this lstui cannot read (a new key) is no fault of the job
+            log.error("the job store was upgraded to schema %d by a newer lstui (this worker's is %d): "
+                      "job %d is left queued for it, not failed (%s); this worker ends",
+                      newer, SCHEMA_VERSION, claim.job_id, message)
+            raise SystemExit(0)  # the run loop gives the unit back, uncounted
         self._forget_prepared()
         try:
             self.store.fail_job(claim.job_id, message, detail)
@@ -458,6 +464,14 @@ class Worker:
             log.info("job %d is already finished; not failing it again", claim.job_id)
             return
         log.error("job %d failed: %s", claim.job_id, message)
+
+    def _store_upgraded(self) -> int | None:
+        """The store's schema when a newer lstui has upgraded it under this worker."""
+        with contextlib.suppress(StoreError):
+            version = self.store.schema_version
+            if version > SCHEMA_VERSION:
+                return version
+        return None
 
     def run_unit(self, claim: UnitClaim) -> None:
         if claim.kind == "figure":

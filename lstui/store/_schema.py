@@ -9,6 +9,7 @@ migration that has shipped: append a new one.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import PurePosixPath
 
 from sqlite_utils import Database
 from sqlite_utils.db import Table
@@ -170,12 +171,30 @@ def _m005_jobs_version(db: Database) -> None:
         )
 
 
+def _m006_results_in_home(db: Database) -> None:
+    """Results folders kept relative to the home (``results/00001-name``), so a home moved
+    or copied elsewhere finds its own: the absolute paths stored before sent a copy's
+    exports and retried jobs into the original home's folders. A job's folder made under
+    a home (``…/results/{id:05d}-…``, as every one was) becomes relative to it.
+
+    Also repairs a database that had an early form of migration 4 (``pace_ts`` and
+    three more columns, no ``pace_marks``): it stopped every query."""
+    jobs = _table(db, "jobs")
+    if "pace_marks" not in jobs.columns_dict:
+        jobs.add_column("pace_marks", str)
+    for job_id, value in db.execute("SELECT id, results_dir FROM jobs").fetchall():
+        path = PurePosixPath(value or "")
+        if path.is_absolute() and path.parent.name == "results" and path.name.startswith(f"{job_id:05d}-"):
+            db.execute("UPDATE jobs SET results_dir = ? WHERE id = ?", (f"results/{path.name}", job_id))
+
+
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     _m001_core,
     _m002_meta_and_device,
     _m003_running_time,
     _m004_pace,
     _m005_jobs_version,
+    _m006_results_in_home,
 )
 """Every migration, in order; a database at version N has had the first N."""
 

@@ -203,6 +203,9 @@ class Store:
                 f"lstui needs {'.'.join(map(str, MIN_SQLITE))} or newer"
             )
         self.path = Path(path).expanduser()
+        self._home = self.path.parent.absolute()  # what results folders are relative to
+        # the schema this store was upgraded from on opening (None: none was needed)
+        self.upgraded_from: int | None = None
         self.timeout_s = timeout_s
         self._clock = clock
         # told once when a write has waited SAY_LOCK_WAIT_AFTER_S for another process's
@@ -398,7 +401,10 @@ class Store:
                     f"upgrade to {SCHEMA_VERSION}, but cannot be written: {why}; {helps}"
                 )
             with self._immediate():
+                before = schema_version(self._db)  # another process may have upgraded it meanwhile
                 apply_migrations(self._db)  # re-reads the version under the write lock
+            if 0 < before < SCHEMA_VERSION:
+                self.upgraded_from = before
 
     # -- transactions ----------------------------------------------------------------
 
@@ -625,7 +631,9 @@ class Store:
             )
             job_id = int(cur.lastrowid or 0)
             results_dir = _fresh_folder(root / f"{job_id:05d}-{safe_name(name)}")
-            c.execute("UPDATE jobs SET results_dir = ? WHERE id = ?", (str(results_dir), job_id))
+            # under the home: kept relative to it, so a home moved or copied finds its own
+            stored = results_dir.relative_to(self._home) if results_dir.is_relative_to(self._home) else results_dir
+            c.execute("UPDATE jobs SET results_dir = ? WHERE id = ?", (str(stored), job_id))
             c.executemany(
                 "INSERT INTO job_deps (job_id, depends_on) VALUES (?, ?)",
                 [(job_id, d) for d in deps],
@@ -658,7 +666,7 @@ class Store:
             row = self._one(c, f"SELECT {_JOB_COLUMNS} FROM jobs j WHERE j.id = ?", (job_id,))
         if row is None:
             raise JobNotFound(f"job {job_id} does not exist")
-        return _job_row(row)
+        return _job_row(row, self._home)
 
     def list_jobs(
         self, *, include_finished: bool = True, limit: int | None = None, finished_after: float | None = None
@@ -685,7 +693,7 @@ class Store:
             params = (*params, int(limit))
         with self._read() as c:
             rows = self._rows(c, sql, params)
-        return [_job_row(r) for r in reversed(rows)]
+        return [_job_row(r, self._home) for r in reversed(rows)]
 
     def count_jobs(self) -> int:
         """How many jobs the store holds, finished ones included (without reading them)."""
@@ -725,7 +733,7 @@ class Store:
                 c, f"SELECT {_JOB_COLUMNS} FROM jobs j WHERE j.id IN (SELECT value FROM json_each(?))"
                 " ORDER BY j.id", (wanted,),
             )
-            removed = [_job_row(r) for r in rows]
+            removed = [_job_row(r, self._home) for r in rows]
             held = c.execute(
                 "SELECT current_job, id FROM workers WHERE state = 'alive' AND heartbeat >= ?"
                 " AND current_job IN (SELECT value FROM json_each(?)) ORDER BY current_job",
@@ -1009,7 +1017,7 @@ class Store:
             lease_expires=row["lease_expires"],
             kind=job["kind"],
             spec=json.loads(job["spec"]),
-            results_dir=Path(job["results_dir"]),
+            results_dir=_results_path(job["results_dir"], self._home),
         )
 
     def renew_lease(self, unit_id: int, worker_id: int, lease_s: float) -> bool:
@@ -1736,7 +1744,14 @@ def _real(value: float | None) -> float | None:
     return None if value is None else float(value)
 
 
-def _job_row(r: sqlite3.Row) -> JobRow:
+def _results_path(value: str, home: Path) -> Path:
+    """A job's results folder as stored: relative to its home (since schema 6), or an
+    absolute path (a folder outside the home, made by a caller of :meth:`Store.add_job`)."""
+    path = Path(value)
+    return path if path.is_absolute() else home / path
+
+
+def _job_row(r: sqlite3.Row, home: Path) -> JobRow:
     deps = r["deps"]
     return JobRow(
         id=r["id"],
@@ -1750,7 +1765,7 @@ def _job_row(r: sqlite3.Row) -> JobRow:
         finished=r["finished"],
         attempts=r["attempts"],
         error=r["error"],
-        results_dir=Path(r["results_dir"]),
+        results_dir=_results_path(r["results_dir"], home),
         total_points=r["total_points"],
         done_points=r["done_points"],
         device=r["device"],

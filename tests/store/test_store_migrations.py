@@ -39,7 +39,7 @@ def test_opening_a_version_1_database_upgrades_it_and_keeps_its_data(tmp_path: P
         assert "device" not in [r[1] for r in raw.execute("PRAGMA table_info(jobs)")]
 
     with Store(path) as store:
-        assert store.schema_version == SCHEMA_VERSION == 5
+        assert store.schema_version == SCHEMA_VERSION == 6
         job = store.get_job(1)
         assert (job.name, job.kind, job.spec, job.state, job.device) == (
             "old",
@@ -144,3 +144,66 @@ def test_migration_4_measures_a_running_jobs_rate_from_its_next_points(tmp_path:
     with Store(path) as store:
         rows = {j.name: (j.pace_since, j.pace_done) for j in store.list_jobs()}
     assert rows == {"running": (None, None), "queued": (None, None)}  # ETAs: the run's average till then
+
+
+def test_migration_6_makes_results_folders_the_home_s_own_so_a_moved_or_copied_home_finds_them(
+    tmp_path: Path,
+) -> None:
+    """A copied home exported and ran its jobs into the original home's folders (their
+    absolute paths were stored); a moved one said its results were deleted."""
+    import shutil
+
+    first = tmp_path / "first"
+    first.mkdir()
+    conn = sqlite3.connect(first / "lstui.db", isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    assert _schema.apply_migrations(Database(conn), upto=5) == 5
+    for job_id, folder in ((1, f"{first}/results/00001-a"), (2, "/data/elsewhere/00002-b")):
+        conn.execute(
+            "INSERT INTO jobs (id, name, kind, spec, state, priority, created, attempts, results_dir,"
+            " total_points, done_points) VALUES (?, 'j', 'surface', '{}', 'done', 0, 1.0, 1, ?, 1, 1)",
+            (job_id, folder),
+        )
+    conn.execute("COMMIT")
+    conn.close()
+    moved = tmp_path / "moved"
+    shutil.move(first, moved)
+    with Store(moved / "lstui.db") as store:
+        assert store.get_job(1).results_dir == moved / "results" / "00001-a"
+        assert store.get_job(2).results_dir == Path("/data/elsewhere/00002-b")  # not a home's: as it was
+        new = store.add_job(kind="surface", name="new", spec={}, total_points=1, units=[[0]],
+                            results_root=moved / "results")
+        outside = store.add_job(kind="surface", name="out", spec={}, total_points=1, units=[[0]],
+                                results_root=tmp_path / "elsewhere")
+    copy = tmp_path / "copy"
+    shutil.copytree(moved, copy)
+    with Store(copy / "lstui.db") as store:
+        assert [store.get_job(i).results_dir for i in (1, new, outside)] == [
+            copy / "results" / "00001-a", copy / "results" / f"{new:05d}-new",
+            tmp_path / "elsewhere" / f"{outside:05d}-out"]
+        claim = store.claim_unit(store.register_worker("cpu", 1, "h"), lease_s=10)
+        assert claim is not None and claim.job_id == new
+        assert claim.results_dir == copy / "results" / f"{new:05d}-new"  # where a worker writes
+
+
+def test_migration_6_mends_a_database_of_migration_4_s_early_form(tmp_path: Path) -> None:
+    """Migration 4 first added pace_ts and three more columns, later pace_marks: a
+    database of the early form, upgraded to 5, failed every query ("no such column:
+    j.pace_marks") and could go neither forward nor back."""
+    path = tmp_path / "lstui.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    db = Database(conn)
+    assert _schema.apply_migrations(db, upto=3) == 3
+    for column in ("pace_ts", "pace_done", "pace_next_ts", "pace_next_done"):
+        db.table("jobs").add_column(column, float)
+    _schema.MIGRATIONS[4](db)
+    conn.execute("PRAGMA user_version = 5")
+    conn.execute(
+        "INSERT INTO jobs (name, kind, spec, state, priority, created, attempts, results_dir,"
+        " total_points, done_points) VALUES ('old', 'surface', '{}', 'queued', 0, 1.0, 0, '/r/00001-old', 2, 0)"
+    )
+    conn.execute("COMMIT")
+    conn.close()
+    with Store(path) as store:
+        assert [j.name for j in store.list_jobs()] == ["old"]

@@ -221,3 +221,31 @@ def test_the_rate_moves_in_small_steps_as_its_window_moves(
     steps = [abs(b - a) / a for a, b in zip(rates[130:], rates[131:])]
     assert max(steps) < 0.12, max(steps)  # no jump of a third at a window's move
     assert abs(rates[-1] - 4.0) < 0.2  # and a minute on, the rate is the new one
+
+
+def test_a_finished_job_with_a_run_left_open_stops_counting_at_its_finish() -> None:
+    """Migration 3 began a run for a job running then (run_since = started); an older
+    daemon that finished the job did not end it, and its ELAPSED grew for ever (13 s,
+    then 35 s, then 1 min 18 s … for a job of 4 s)."""
+    import dataclasses
+
+    from lstui.store._rows import JobRow
+
+    row = JobRow(id=1, name="j", kind="surface", spec={}, state=JobState.DONE, priority=0, created=0.0,
+                 started=100.0, finished=104.0, attempts=1, error=None, results_dir=Path("r"),
+                 total_points=9, done_points=9, device=None, run_s=0.0, run_since=100.0)
+    assert elapsed_s(row, 5000.0) == pytest.approx(4)
+    running = dataclasses.replace(row, state=JobState.RUNNING, finished=None)
+    assert elapsed_s(running, 5000.0) == pytest.approx(4900)  # a run that goes on, counted on
+
+
+def test_show_says_no_rate_for_a_running_job_that_has_none_yet() -> None:
+    """`show` printed "ETA -   -": the unknown rate's own dash after the ETA's."""
+    from lstui.store._rows import JobRow
+    from lstui.views import job_details
+
+    row = JobRow(id=1, name="j", kind="surface", spec={}, state=JobState.RUNNING, priority=0, created=0.0,
+                 started=100.0, finished=None, attempts=1, error=None, results_dir=Path("r"),
+                 total_points=9, done_points=0, device="cpu", run_s=0.0, run_since=100.0)
+    (line,) = [x for x in job_details(row).splitlines() if x.strip().startswith("elapsed")]
+    assert line.rstrip().endswith("ETA -"), line

@@ -1,0 +1,100 @@
+"""lstui upgraded in place: a job store from an older lstui, and a daemon it started.
+
+A command that upgrades the store says so once (an older lstui cannot open it after);
+a command run while a daemon started by an older lstui runs says to restart it, whose
+workers would fail the jobs the newer one queues (their specs' new keys).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from lstui.scheduler.daemon import PID_FILE
+from lstui.store import SCHEMA_VERSION, _schema
+from tests.faults.support import Lab
+
+TINY_JOB = ("submit", "surface", "--model", "mlp", "--x", "-1:1:3", "--subset", "50")
+
+
+def test_a_command_that_upgrades_the_store_says_so_once(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    conn = sqlite3.connect(home / "lstui.db", isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    _schema.apply_migrations(Database(conn), upto=2)
+    conn.execute("COMMIT")
+    conn.close()
+    lab = Lab(home, tmp_path)
+    try:
+        first = lab.cli("ls")
+        again = lab.cli("ls")
+    finally:
+        lab.teardown()
+    assert first.stderr.splitlines() == [
+        f"note: upgraded the job store {home / 'lstui.db'} from schema 2 to {SCHEMA_VERSION}: an older lstui "
+        "can no longer open it"], first.stderr
+    assert again.stderr == ""
+
+
+def test_a_daemon_started_by_an_older_lstui_is_said_to_need_a_restart(lab: Lab) -> None:
+    pid = lab.start_daemon("cpu:1")
+    queued = lab.cli(*TINY_JOB)
+    assert "was started by another lstui" not in queued.stderr, queued.stderr  # its own: nothing to say
+    info = json.loads((lab.home / PID_FILE).read_text())
+    assert info["schema"] == SCHEMA_VERSION
+    del info["schema"]  # as an lstui from before this one wrote it
+    (lab.home / PID_FILE).write_text(json.dumps(info))
+    queued = lab.cli(*TINY_JOB)
+    assert (f"note: the daemon (pid {pid}) was started by another lstui (an older schema; this one's is "
+            f"{SCHEMA_VERSION}): its workers may fail the jobs queued now; restart it (lstui daemon stop, "
+            "then lstui daemon start)") in queued.stderr.splitlines(), queued.stderr
+    assert queued.stdout.strip().isdigit()  # queued all the same
+    lab.stop_daemon()
+
+
+def _bump_schema(home: Path) -> int:
+    """The store upgraded under the running processes, as a newer lstui's first command does."""
+    newer = SCHEMA_VERSION + 1
+    with sqlite3.connect(home / "lstui.db") as raw:
+        raw.execute(f"PRAGMA user_version = {newer}")
+    return newer
+
+
+def test_a_worker_leaves_a_job_it_cannot_read_queued_when_a_newer_lstui_upgraded_the_store(
+    tmp_path: Path,
+) -> None:
+    """An older worker failed every job a newer lstui queued ("unknown key 'digests' in
+    job spec"): the job is no fault of its own, and waits for the newer daemon."""
+    import pytest
+
+    from lstui.scheduler.worker import Worker, WorkerConfig
+    from lstui.store import JobState, Store
+
+    home = tmp_path / "home"
+    with Store.open_home(home) as store:
+        spec = {"kind": "surface", "model": "mlp", "a_key_of_a_newer_lstui": 1}
+        job_id = store.add_job(kind="surface", name="new", spec=spec, total_points=1, units=[[0]],
+                               results_root=home / "results")
+        newer = _bump_schema(home)
+        worker = Worker(WorkerConfig(home, exit_when_idle=True), store)
+        with pytest.raises(SystemExit):
+            worker.run()
+        job = store.get_job(job_id)
+        assert (job.state, job.error) == (JobState.QUEUED, None), job
+        assert store.schema_version == newer
+
+
+def test_a_daemon_stops_when_a_newer_lstui_upgrades_the_store_under_it(lab: Lab) -> None:
+    from tests.faults.support import wait_until
+
+    lab.start_daemon("cpu:1")
+    newer = _bump_schema(lab.home)
+    wait_until("the daemon to stop", lambda: lab.daemon_pid() is None, 20)
+    log = (lab.home / "daemon.log").read_text()
+    assert (f"stopping: the job store was upgraded to schema {newer} by a newer lstui (this daemon's is "
+            f"{SCHEMA_VERSION}): start the daemon again with it") in log, log[-2000:]
+    wait_until("its worker to end", lambda: not lab.lab_pids(), 20)
