@@ -239,10 +239,6 @@ class EvalData:
     std: tuple[float, ...] | None = None
 
 
-def has_batchnorm(model: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
-
-
 @dataclass
 class _Split:
     """One split as the Evaluator holds it."""

@@ -461,5 +461,3 @@ def _compute_keys(d: Mapping[str, object]) -> dict[str, object]:
         keys["batch_size"] = d.get("batch_size") or BN_RECOMPUTE_BATCH
     return keys
 
-
-ProgressCallback = Callable[[int, "PointResult"], None]

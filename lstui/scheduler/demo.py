@@ -106,7 +106,7 @@ def train_runs(settings: DemoSettings, out: Path, console: Console) -> dict[str,
     return checkpoints
 
 
-def queue_demo(store: Store, settings: DemoSettings, checkpoints: dict[str, list[str]], out: Path, console: Console) -> list[int]:
+def queue_demo(store: Store, settings: DemoSettings, checkpoints: dict[str, list[str]], console: Console) -> list[int]:
     """Queue the comparison and one trajectory per run; returns every job id."""
     from lstui.scheduler.compare import queue_comparison
     from lstui.scheduler.submit import submit_spec
@@ -211,7 +211,7 @@ def _run_demo(home: Path | None, out: Path, *, quick: bool, devices: str | None,
     console.rule("lstui demo: small- vs large-batch minimizers on digits")
     checkpoints = train_runs(settings, out, console)
     with Store.open_home(home) as store:
-        ids = queue_demo(store, settings, checkpoints, out, console)
+        ids = queue_demo(store, settings, checkpoints, console)
         console.print(f"queued jobs {ids[0]}–{ids[-1]} in {store.path}")
         ahead = jobs_ahead(store, ids[0])
         if ahead:  # on a busy daemon the demo took 121 s, not 20, without a word why

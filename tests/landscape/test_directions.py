@@ -6,6 +6,7 @@ import torch
 from lstui.errors import BadInput
 from lstui.landscape.directions import (
     create_random_direction,
+    filter_normalize,
     model_tensors,
     normalize_direction,
     random_direction,
@@ -136,3 +137,16 @@ def test_a_states_direction_file_made_before_batchnorm_counted_its_batches_is_re
     with pytest.raises(BadInput, match="tensors but the model has"):  # one more missing: refused
         write_directions(tmp_path / "short.h5", old[:-1], None)
         read_fitting_directions(tmp_path / "short.h5", tensors, 1)
+
+
+def test_filter_normalize_gives_each_filter_its_weight_s_norm_and_zeroes_biases() -> None:
+    """The paper's normalisation by its name: ‖d_i,j‖ = ‖θ_i,j‖ for every filter j of
+    every layer i, 0/1-dim tensors (biases, BatchNorm) zero."""
+    gen = torch.Generator().manual_seed(0)
+    weights = [torch.randn(4, 3, 3, 3, generator=gen), torch.randn(4, generator=gen), torch.randn(10, 36, generator=gen)]
+    direction = filter_normalize(random_direction(weights, gen), weights)
+    for d, w in zip(direction, weights, strict=True):
+        if w.dim() <= 1:
+            assert torch.count_nonzero(d) == 0
+            continue
+        torch.testing.assert_close(d.flatten(1).norm(dim=1), w.flatten(1).norm(dim=1))
