@@ -18,6 +18,19 @@ from rich.color import Color, ColorSystem
 
 RGB = tuple[int, int, int]
 
+PLAIN_RAMP = ".,:;-=~oO#@"
+"""Band characters without colour (NO_COLOR, `show --no-color`), from the lowest band to
+the highest; the TUI's map and `lstui show`'s plot alike. Not the marks (``+`` the centre,
+``*`` the minimum, ``•`` a path) nor the TUI's ``x`` of NaN/inf."""
+
+
+def band_chars(n_bands: int) -> list[str]:
+    """Plain characters for ``n_bands`` bands, spread over :data:`PLAIN_RAMP`."""
+    if n_bands <= 1:
+        return [PLAIN_RAMP[0]]
+    picks = np.round(np.linspace(0, len(PLAIN_RAMP) - 1, n_bands)).astype(int)
+    return [PLAIN_RAMP[k] for k in picks]
+
 _CUBE = (0, 95, 135, 175, 215, 255)
 """The channel values of the 256-colour palette's 6×6×6 cube (colours 16 to 231)."""
 

@@ -25,14 +25,12 @@ from lstui.plots.levels import (
     finite_values,
     quantise,
 )
-from lstui.plots.palette import band_colours
+from lstui.plots.palette import band_chars, band_colours
 
 _PLOTEXT_LOCK = threading.Lock()
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 TERMINAL_NUM_LEVELS = 9
-PLAIN_RAMP = ".,:;-=~oxO#@"
-"""Band characters without colour, from the lowest band to the highest."""
 BLOCK = "█"
 CENTRE_MARK = "+"
 MIN_MARK = "*"
@@ -55,14 +53,6 @@ _CURVE_STYLE = {
 def strip_ansi(text: str) -> str:
     """``text`` without ANSI escape sequences."""
     return _ANSI.sub("", text)
-
-
-def band_chars(n_bands: int) -> list[str]:
-    """Plain-text band characters, spread over :data:`PLAIN_RAMP`."""
-    if n_bands <= 1:
-        return [PLAIN_RAMP[0]]
-    picks = np.round(np.linspace(0, len(PLAIN_RAMP) - 1, n_bands)).astype(int)
-    return [PLAIN_RAMP[k] for k in picks]
 
 
 def _paint(text: str, rgb: tuple[int, int, int]) -> str:
@@ -125,7 +115,7 @@ def terminal_heatmap(
 
     Values are quantised into the bands between ``levels`` (default: about 9 automatic
     levels, log-spaced by the same rule as the figures); each band has one viridis colour
-    (or, with ``color=False``, one character of :data:`PLAIN_RAMP`, low to high). NaN/inf
+    (or, with ``color=False``, one character of :data:`~lstui.plots.palette.PLAIN_RAMP`, low to high). NaN/inf
     points stay blank. ``+`` marks the centre (0, 0) and ``*`` the minimum. Below the plot
     a legend reads like a colorbar: ``█ 0.01 █ 0.02 █`` (the band between two numbers
     holds the values between them), then the markers and the count of blank points.

@@ -25,10 +25,8 @@ from rich.style import Style
 
 from lstui.errors import BadInput
 from lstui.plots.levels import contour_levels, quantise
-from lstui.plots.palette import RGB, band_colours
+from lstui.plots.palette import RGB, band_chars, band_colours
 
-PLAIN_RAMP = ".:-=+*#%@"
-"""Band characters when colours are off (NO_COLOR), from the lowest band to the highest."""
 CENTRE_MARK = "+"
 MIN_MARK = "*"
 """Marks the smallest value computed (the largest, for an accuracy)."""
@@ -43,14 +41,6 @@ NOT_FINITE_CHAR = "x"
 NOT_FINITE_BAND = -2
 """The band of such pixels in a band array (``-1``: nothing computed there yet)."""
 NOT_FINITE_LABEL = "NaN/inf"
-
-
-def band_chars(n_bands: int) -> list[str]:
-    """Plain characters for ``n_bands`` bands, spread over :data:`PLAIN_RAMP`."""
-    if n_bands <= 1:
-        return [PLAIN_RAMP[0]]
-    picks = np.round(np.linspace(0, len(PLAIN_RAMP) - 1, n_bands)).astype(int)
-    return [PLAIN_RAMP[k] for k in picks]
 
 
 def surface_levels(Z: np.ndarray, *, log: bool, num: int, highest: bool = False) -> tuple[np.ndarray, bool]:

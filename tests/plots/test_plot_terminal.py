@@ -10,7 +10,8 @@ import pytest
 
 from lstui.landscape.grid import Axis, SurfaceGrid
 from lstui.plots import contour_levels, terminal_heatmap, terminal_lines
-from lstui.plots.terminal import PLAIN_RAMP, strip_ansi
+from lstui.plots.palette import PLAIN_RAMP
+from lstui.plots.terminal import strip_ansi
 
 ANSI = re.compile(r"\x1b\[")
 
