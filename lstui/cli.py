@@ -982,7 +982,7 @@ def rm(ctx: click.Context, jobs: tuple[str, ...], older_than: str | None, yes: b
                            f"{id_ranges(ids)}; lstui rm --older-than {older_than} --yes removes them")
                 return
         removal = remove_jobs(store, ids, home, keep_files=keep_files, daemon_running=running)
-    freed = f", {removal.freed_bytes / 2**20:.1f} MB of files" if removal.folders else ""
+    freed = f", {removal.freed_bytes / 2**20:.1f} MiB of files" if removal.folders else ""
     kept_note = " (their folders kept)" if keep_files else ""
     click.echo(f"removed {len(removal.jobs)} job{'s' if len(removal.jobs) != 1 else ''}: "
                f"{id_ranges([j.id for j in removal.jobs])}{freed}{kept_note}")

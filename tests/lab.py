@@ -203,16 +203,21 @@ class Lab:
 
     # -- the store, read-only -------------------------------------------------------
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        """Rows of a read-only query on the live database."""
+        """Rows of a read-only query on the live database; a ``results_dir`` as a path
+        (the store keeps one under the home relative to it)."""
         db = self.home / "lstui.db"
         if not db.exists():
             return []
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=60)
         try:
             conn.row_factory = sqlite3.Row
-            return [dict(r) for r in conn.execute(sql, params).fetchall()]
+            rows = [dict(r) for r in conn.execute(sql, params).fetchall()]
         finally:
             conn.close()
+        for row in rows:
+            if isinstance(row.get("results_dir"), str):
+                row["results_dir"] = str(self.home / row["results_dir"])  # (an absolute one: as it is)
+        return rows
 
     def workers(self) -> list[dict[str, Any]]:
         return self.query("SELECT * FROM workers ORDER BY id")

@@ -794,10 +794,12 @@ class Daemon:
 
         if job.state is not JobState.DONE:
             return
-        with contextlib.suppress(Exception):
+        try:
             count = diverged_points(store, job)
             if count:
                 store.add_event(job.id, "warning", diverged_note(job, count))
+        except Exception:  # (a locked store, say) the job is done all the same; its log lacks the line
+            log.warning("job %d: its diverged points could not be counted or noted", job.id, exc_info=True)
 
     @staticmethod
     def _check_directions(store: Store, job: JobRow) -> None:

@@ -554,7 +554,10 @@ class LstuiApp(App[None]):
         # the form's fields are x and y, not the command line's flags
         notes = [note.replace("without --x/--y the grid covers it", "with x and y left empty the grid covers it")
                  for note in notes]
-        job_id = int(out.split()[-1])
+        try:
+            job_id = int(out.split()[-1])
+        except (IndexError, ValueError):  # (exit 0 yet no id: a bug, said in one line, not a traceback)
+            raise LstuiError(f"lstui submit trajectory printed no job id: {out.strip()!r}") from None
         try:  # its name, as a surface's toast names its job ("queued job 7: a trajectory" did not)
             name = self._action_store().get_job(job_id).name
         except LstuiError:  # queued all the same: the database busy, or the job removed at once
@@ -618,7 +621,7 @@ class LstuiApp(App[None]):
                 folder, why = removal.left[0]
                 raise LstuiError(f"job {job_id} is out of the store, but {folder} could not be deleted "
                                  f"({why}): delete it by hand")
-            return f"removed job {job_id}" + (f", {removal.freed_bytes / 2**20:.1f} MB of files"
+            return f"removed job {job_id}" + (f", {removal.freed_bytes / 2**20:.1f} MiB of files"
                                               if removal.folders else "")
 
         def answered(yes: bool | None) -> None:

@@ -34,7 +34,7 @@ def test_rm_takes_finished_jobs_and_their_folders_and_the_daemon_leaves_them_gon
     first, second, third = _done_jobs(lab, 3)
     folders = {j: Path(lab.job(j)["results_dir"]) for j in (first, second, third)}
     out = lab.cli("rm", str(first), str(third)).stdout.strip()
-    assert out.startswith(f"removed 2 jobs: {first}, {third}, ") and out.endswith(" MB of files"), out
+    assert out.startswith(f"removed 2 jobs: {first}, {third}, ") and out.endswith(" MiB of files"), out
     assert [j["id"] for j in lab.jobs()] == [second]
     assert not folders[first].exists() and not folders[third].exists() and folders[second].is_dir()
     assert not lab.query("SELECT * FROM points WHERE job_id IN (?, ?)", (first, third))
@@ -170,7 +170,7 @@ def test_rm_of_a_folder_that_cannot_be_deleted_says_so_and_exits_1(tmp_path: Pat
     finally:
         subprocess.run(["chattr", "-i", str(folder)], capture_output=True)
     assert code == 1, (out, err)
-    assert out.strip() == f"removed 1 job: {job_id}, 0.0 MB of files"  # nothing freed
+    assert out.strip() == f"removed 1 job: {job_id}, 0.0 MiB of files"  # nothing freed
     assert err.strip() == (f"lstui: error: {folder.resolve()} could not be deleted ([Errno 1] Operation not "
                            "permitted: 'directions.h5'); its job is out of the store, its files are still on "
                            "the disk: delete them by hand")

@@ -133,7 +133,7 @@ class Lab(_lab.Lab):
             for job in self.query("SELECT state, results_dir FROM jobs"):
                 if job["state"] in ("queued", "running"):
                     return False
-                folder = self.home / job["results_dir"]  # relative to the home (an absolute one: as it is)
+                folder = Path(job["results_dir"])
                 if job["state"] in ("done", "failed", "cancelled") and folder.is_dir():
                     if not (folder / ".lstui-finished").exists():
                         return False
