@@ -374,7 +374,7 @@ def _say_versions(ctx: click.Context, store: Any) -> None:
         click.echo(f"note: upgraded the job store {store.path} from schema {store.upgraded_from} to "
                    f"{SCHEMA_VERSION}: an older lstui can no longer open it", err=True)
     status = daemon_status(home)
-    if status.running and status.schema != SCHEMA_VERSION:
+    if status.running and status.pid_file_read and status.schema != SCHEMA_VERSION:
         which = f"schema {status.schema}" if status.schema is not None else "an older schema"
         click.echo(f"note: the daemon{f' (pid {status.pid})' if status.pid else ''} was started by another "
                    f"lstui ({which}; this one's is {SCHEMA_VERSION}): its workers may fail the jobs queued "
@@ -1213,12 +1213,16 @@ def daemon_start(ctx: click.Context, devices: str | None, ray_address: str, fore
     from lstui.scheduler.daemon import parse_export_formats, start_daemon
     from lstui.scheduler.devices import RAY_DEVICES, crowded_cpu_note, parse_devices
     from lstui.scheduler.worker import local_point_timeout_s
+    from lstui.store import DB_NAME, SCHEMA_VERSION, file_schema_version
 
     parse_export_formats(export_formats)  # refused here, in one line, not by the daemon it would start
     local_point_timeout_s("cpu")  # a bad $LSTUI_POINT_TIMEOUT_S too, not by each worker
     if math.isnan(max_gpu_share):
         raise SpecError("--max-gpu-share must be a number from 0 to 1, got nan")
     home = _home(ctx)
+    version = file_schema_version(_home_path(ctx) / DB_NAME)
+    if version is not None and 0 < version < SCHEMA_VERSION:
+        _store(ctx).close()  # upgraded here, and said: the daemon would do it without a word
     extra = ["--export", export_formats, "--max-gpu-share", str(max_gpu_share), "--ray-address", ray_address,
              "--kill-after", str(kill_after)]
     parsed = parse_devices(devices)

@@ -150,7 +150,10 @@ class DaemonStatus:
     devices: tuple[str, ...] = ()
     started: float | None = None
     schema: int | None = None
-    """The job store schema the daemon's lstui knows (None: one from before it said)."""
+    """The job store schema the daemon's lstui knows (None: one from before it said, or
+    its pid file unread)."""
+    pid_file_read: bool = True
+    """Whether the pid file was read (False: it is gone or damaged; pid from the lock)."""
 
 
 def _home(home: Path | None) -> Path:
@@ -218,7 +221,7 @@ def daemon_status(home: Path | None = None) -> DaemonStatus:
     except (OSError, ValueError, KeyError, TypeError):
         # its pid file moved or damaged: the lock's holder, as the kernel lists it
         # (`daemon stop` said only that the pid file was unreadable, and could not stop it)
-        return DaemonStatus(True, _lock_holder(h / LOCK_FILE))
+        return DaemonStatus(True, _lock_holder(h / LOCK_FILE), pid_file_read=False)
 
 
 def _lock_holder(path: Path) -> int | None:

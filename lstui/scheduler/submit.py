@@ -81,12 +81,18 @@ def retry_jobs(store: Store, job_ids: Sequence[int]) -> None:
     jobs = [store.get_job(job_id) for job_id in job_ids]
     for job in jobs:
         check_action(job.state, "retry", job_id=job.id)
+    listed = ", ".join(str(j) for j in dict.fromkeys(job_ids))
+
+    def not_retried(job_id: int) -> str:  # several: that none was, not only this one
+        return (f"job {job_id} was not retried" if len(jobs) == 1
+                else f"none of jobs {listed} was retried; job {job_id}")
+
     for job in jobs:  # a job waiting on a job that will not run would wait for ever
         for dep in job.depends_on:
             state = store.get_job(dep).state
             if dep not in job_ids and state in (JobState.FAILED, JobState.CANCELLED):
                 raise InvalidTransition(
-                    f"job {job.id} was not retried: it waits on job {dep}, which is "
+                    f"{not_retried(job.id)}: it waits on job {dep}, which is "
                     f"{state.value}; retry both: lstui retry {dep} {job.id}"
                 )
     specs = {}
@@ -95,16 +101,16 @@ def retry_jobs(store: Store, job_ids: Sequence[int]) -> None:
             spec = JobSpec.from_dict(job.spec)
             check_inputs([spec])  # the files must still be there
         except BadInput as exc:
-            raise type(exc)(f"job {job.id} was not retried: {exc}") from None
+            raise type(exc)(f"{not_retried(job.id)}: {exc}") from None
         changed = changed_files(spec)
         if changed and spec.kind == "trajectory":
             raise BadInput(
-                f"job {job.id} was not retried: {changed[0]!r} changed after it was queued, and "
+                f"{not_retried(job.id)}: {changed[0]!r} changed after it was queued, and "
                 "its PCA plane and path are of the old checkpoints; queue the trajectory again"
             )
         if changed and job.done_points:
             raise BadInput(
-                f"job {job.id} was not retried: {changed[0]!r} changed after it was queued, "
+                f"{not_retried(job.id)}: {changed[0]!r} changed after it was queued, "
                 f"and its {job.done_points} "
                 f"{'point is' if job.done_points == 1 else 'points are'} of the old file; "
                 "queue a new job"

@@ -13,6 +13,7 @@ from lstui.store._store import (
     WORKER_DIED,
     Store,
     drawn_from,
+    file_schema_version,
     free_bytes,
 )
 from lstui.store.states import (
@@ -48,6 +49,7 @@ __all__ = [
     "check_transition",
     "default_home",
     "drawn_from",
+    "file_schema_version",
     "free_bytes",
     "safe_name",
 ]

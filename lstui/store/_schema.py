@@ -8,6 +8,7 @@ migration that has shipped: append a new one.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
@@ -175,7 +176,8 @@ def _m006_results_in_home(db: Database) -> None:
     """Results folders kept relative to the home (``results/00001-name``), so a home moved
     or copied elsewhere finds its own: the absolute paths stored before sent a copy's
     exports and retried jobs into the original home's folders. A job's folder made under
-    a home (``…/results/{id:05d}-…``, as every one was) becomes relative to it.
+    a home (``…/results/{id:05d}-…``, as every one was) becomes relative to it, and so
+    does a trajectory's PCA plane (``…/trajectories/FOLDER/pca_directions.h5``, lstui's).
 
     Also repairs a database that had an early form of migration 4 (``pace_ts`` and
     three more columns, no ``pace_marks``): it stopped every query."""
@@ -186,6 +188,13 @@ def _m006_results_in_home(db: Database) -> None:
         path = PurePosixPath(value or "")
         if path.is_absolute() and path.parent.name == "results" and path.name.startswith(f"{job_id:05d}-"):
             db.execute("UPDATE jobs SET results_dir = ? WHERE id = ?", (f"results/{path.name}", job_id))
+    # a trajectory's PCA plane likewise: lstui's own file, HOME/trajectories/FOLDER/FILE
+    for job_id, text in db.execute("SELECT id, spec FROM jobs WHERE kind = 'trajectory'").fetchall():
+        spec = json.loads(text)
+        plane = PurePosixPath(spec.get("dir_file") or "")
+        if plane.is_absolute() and plane.parent.parent.name == "trajectories":
+            spec["dir_file"] = f"trajectories/{plane.parent.name}/{plane.name}"
+            db.execute("UPDATE jobs SET spec = ? WHERE id = ?", (json.dumps(spec, sort_keys=True), job_id))
 
 
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (

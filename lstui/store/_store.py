@@ -606,7 +606,7 @@ class Store:
             ValueError: the units do not cover ``range(total_points)`` exactly once.
         """
         _check_units(units, total_points)
-        spec_json = json.dumps(spec, sort_keys=True)
+        spec_json = json.dumps(_spec_to_store(spec, self._home), sort_keys=True)
         deps = sorted({int(d) for d in depends_on})
         root = Path(results_root).expanduser().absolute()
         shown = display_name(name)
@@ -856,7 +856,8 @@ class Store:
                 )
             if spec is not None:
                 c.execute(
-                    "UPDATE jobs SET spec = ? WHERE id = ?", (json.dumps(dict(spec), sort_keys=True), job_id)
+                    "UPDATE jobs SET spec = ? WHERE id = ?",
+                    (json.dumps(_spec_to_store(spec, self._home), sort_keys=True), job_id),
                 )
             c.execute(
                 "UPDATE jobs SET state = 'queued', error = NULL, finished = NULL WHERE id = ?",
@@ -1016,7 +1017,7 @@ class Store:
             attempts=row["attempts"],
             lease_expires=row["lease_expires"],
             kind=job["kind"],
-            spec=json.loads(job["spec"]),
+            spec=_spec_in_home(json.loads(job["spec"]), self._home),
             results_dir=_results_path(job["results_dir"], self._home),
         )
 
@@ -1751,13 +1752,49 @@ def _results_path(value: str, home: Path) -> Path:
     return path if path.is_absolute() else home / path
 
 
+def file_schema_version(path: Path) -> int | None:
+    """The schema of the database file at ``path``, read without changing it or waiting
+    for a writer; None where it cannot be read (missing, damaged, not a database)."""
+    try:
+        conn = sqlite3.connect(f"file:{urllib.parse.quote(str(path))}?mode=ro", uri=True, timeout=1)
+    except sqlite3.Error:
+        return None
+    try:
+        return int(conn.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+
+
+def _spec_to_store(spec: Mapping[str, Any], home: Path) -> dict[str, Any]:
+    """``spec`` as stored: a trajectory's PCA plane, lstui's own file under the home's
+    ``trajectories/``, relative to the home (as results folders: a home moved or copied
+    reads its own)."""
+    out = dict(spec)
+    plane = out.get("dir_file")
+    if out.get("kind") == "trajectory" and isinstance(plane, str) and Path(plane).is_absolute():
+        path = Path(plane)
+        if path.is_relative_to(home / "trajectories"):
+            out["dir_file"] = str(path.relative_to(home))
+    return out
+
+
+def _spec_in_home(spec: dict[str, Any], home: Path) -> dict[str, Any]:
+    """A stored spec as jobs read it: a relative plane (:func:`_spec_to_store`) under ``home``."""
+    plane = spec.get("dir_file")
+    if spec.get("kind") == "trajectory" and isinstance(plane, str) and plane and not Path(plane).is_absolute():
+        spec["dir_file"] = str(home / plane)
+    return spec
+
+
 def _job_row(r: sqlite3.Row, home: Path) -> JobRow:
     deps = r["deps"]
     return JobRow(
         id=r["id"],
         name=r["name"],
         kind=r["kind"],
-        spec=json.loads(r["spec"]),
+        spec=_spec_in_home(json.loads(r["spec"]), home),
         state=JobState(r["state"]),
         priority=r["priority"],
         created=r["created"],

@@ -40,6 +40,7 @@ from lstui.store import (
     DB_NAME,
     DEFAULT_TIMEOUT_S,
     FINISHED,
+    SCHEMA_VERSION,
     JobRow,
     JobState,
     Store,
@@ -371,6 +372,11 @@ class LstuiApp(App[None]):
                 try:
                     if poller is None:
                         poller = StorePoller(self.home, clock=self.clock, device_facts=self.device_facts)
+                        upgraded = poller.store.upgraded_from if poller.store is not None else None
+                        if upgraded is not None:  # said as `lstui ls` says it
+                            self.call_from_thread(self.say, f"upgraded the job store from schema {upgraded} to "
+                                                  f"{SCHEMA_VERSION}: an older lstui can no longer open it",
+                                                  timeout=20)
                     snapshot = poller.poll(self.preview_job, self.detail_job)
                 except (LstuiError, OSError, sqlite3.Error) as exc:  # locked, too new, unwritable: say so, retry
                     snapshot = Snapshot(self.clock(), (), error=str(exc))

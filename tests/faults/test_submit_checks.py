@@ -229,7 +229,9 @@ def test_retry_reads_the_files_again_and_retries_all_or_none(tmp_path: Path) -> 
 
     code, _, err = cli_in_process(["retry", *map(str, ids)], home)
     line = one_error_line(err)
-    assert code == 2 and f"job {ids[1]} was not retried: " in line and "mended.pt" in line
+    # it said "job B was not retried", as if A were: neither was
+    assert code == 2 and f"none of jobs {ids[0]}, {ids[1]} was retried; job {ids[1]}: " in line, line
+    assert "mended.pt" in line
     assert _states(home) == {ids[0]: "failed", ids[1]: "failed"}
 
     mended.write_bytes(content)

@@ -98,3 +98,49 @@ def test_a_daemon_stops_when_a_newer_lstui_upgrades_the_store_under_it(lab: Lab)
     assert (f"stopping: the job store was upgraded to schema {newer} by a newer lstui (this daemon's is "
             f"{SCHEMA_VERSION}): start the daemon again with it") in log, log[-2000:]
     wait_until("its worker to end", lambda: not lab.lab_pids(), 20)
+
+
+def _old_home(home: Path, version: int = 2) -> Path:
+    home.mkdir(parents=True)
+    conn = sqlite3.connect(home / "lstui.db", isolation_level=None)
+    conn.execute("BEGIN IMMEDIATE")
+    _schema.apply_migrations(Database(conn), upto=version)
+    conn.execute("COMMIT")
+    conn.close()
+    return home
+
+
+def test_daemon_start_and_the_tui_say_they_upgraded_the_store(tmp_path: Path) -> None:
+    """`daemon stop; daemon start`, the usual step after an upgrade, and the TUI upgraded
+    an older store without a word (the daemon process did it, detached)."""
+    lab = Lab(_old_home(tmp_path / "home"), tmp_path)
+    try:
+        started = lab.cli("daemon", "start", "--devices", "cpu:1")
+        lab.daemon_pids.append(lab.daemon_pid())
+        assert (f"note: upgraded the job store {lab.home / 'lstui.db'} from schema 2 to {SCHEMA_VERSION}: an "
+                "older lstui can no longer open it") in started.stderr.splitlines(), started.stderr
+        lab.stop_daemon()
+    finally:
+        lab.teardown()
+
+    import asyncio
+
+    from tests.tui.support import fixed_app, screen_text, wait_for
+
+    app = fixed_app(_old_home(tmp_path / "tui_home", version=5))
+
+    async def drive() -> None:
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            await wait_for(pilot, lambda: "upgraded the job store from schema 5" in "\n".join(screen_text(app)),
+                           10, "the upgrade's notice")
+
+    asyncio.run(drive())
+
+
+def test_a_daemon_whose_pid_file_went_is_not_called_older(lab: Lab) -> None:
+    """Its pid (from the lock) is all that is known: no "started by another lstui"."""
+    lab.start_daemon("cpu:1")
+    (lab.home / PID_FILE).unlink()
+    listed = lab.cli("ls")
+    assert "started by another lstui" not in listed.stderr, listed.stderr
+    lab.stop_daemon()

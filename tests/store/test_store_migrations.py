@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -158,11 +159,16 @@ def test_migration_6_makes_results_folders_the_home_s_own_so_a_moved_or_copied_h
     conn = sqlite3.connect(first / "lstui.db", isolation_level=None)
     conn.execute("BEGIN IMMEDIATE")
     assert _schema.apply_migrations(Database(conn), upto=5) == 5
-    for job_id, folder in ((1, f"{first}/results/00001-a"), (2, "/data/elsewhere/00002-b")):
+    plane = f"{first}/trajectories/20261207-t/pca_directions.h5"  # lstui's own; a person's file stays
+    for job_id, folder, kind, spec in (
+        (1, f"{first}/results/00001-a", "surface", {}),
+        (2, "/data/elsewhere/00002-b", "surface", {"kind": "surface", "dir_file": "/data/trajectories/x/d.h5"}),
+        (3, f"{first}/results/00003-t", "trajectory", {"kind": "trajectory", "dir_file": plane}),
+    ):
         conn.execute(
             "INSERT INTO jobs (id, name, kind, spec, state, priority, created, attempts, results_dir,"
-            " total_points, done_points) VALUES (?, 'j', 'surface', '{}', 'done', 0, 1.0, 1, ?, 1, 1)",
-            (job_id, folder),
+            " total_points, done_points) VALUES (?, 'j', ?, ?, 'done', 0, 1.0, 1, ?, 1, 1)",
+            (job_id, kind, json.dumps(spec), folder),
         )
     conn.execute("COMMIT")
     conn.close()
@@ -171,6 +177,10 @@ def test_migration_6_makes_results_folders_the_home_s_own_so_a_moved_or_copied_h
     with Store(moved / "lstui.db") as store:
         assert store.get_job(1).results_dir == moved / "results" / "00001-a"
         assert store.get_job(2).results_dir == Path("/data/elsewhere/00002-b")  # not a home's: as it was
+        assert store.get_job(2).spec["dir_file"] == "/data/trajectories/x/d.h5"
+        assert store.get_job(3).spec["dir_file"] == str(moved / "trajectories/20261207-t/pca_directions.h5")
+        traj = store.add_job(kind="trajectory", name="t2", total_points=1, units=[[0]], results_root=moved / "results",
+                             spec={"kind": "trajectory", "dir_file": str(moved / "trajectories/u/pca_directions.h5")})
         new = store.add_job(kind="surface", name="new", spec={}, total_points=1, units=[[0]],
                             results_root=moved / "results")
         outside = store.add_job(kind="surface", name="out", spec={}, total_points=1, units=[[0]],
@@ -181,9 +191,13 @@ def test_migration_6_makes_results_folders_the_home_s_own_so_a_moved_or_copied_h
         assert [store.get_job(i).results_dir for i in (1, new, outside)] == [
             copy / "results" / "00001-a", copy / "results" / f"{new:05d}-new",
             tmp_path / "elsewhere" / f"{outside:05d}-out"]
+        # a trajectory's PCA plane (its path, its exports) is the copy's own too
+        assert [store.get_job(i).spec["dir_file"] for i in (3, traj)] == [
+            str(copy / "trajectories/20261207-t/pca_directions.h5"), str(copy / "trajectories/u/pca_directions.h5")]
         claim = store.claim_unit(store.register_worker("cpu", 1, "h"), lease_s=10)
-        assert claim is not None and claim.job_id == new
-        assert claim.results_dir == copy / "results" / f"{new:05d}-new"  # where a worker writes
+        assert claim is not None and claim.job_id == traj
+        assert claim.results_dir == copy / "results" / f"{traj:05d}-t2"  # where a worker writes
+        assert claim.spec["dir_file"] == str(copy / "trajectories/u/pca_directions.h5")  # and reads
 
 
 def test_migration_6_mends_a_database_of_migration_4_s_early_form(tmp_path: Path) -> None:
