@@ -1736,10 +1736,10 @@ def main(argv: list[str] | None = None) -> None:
         args = reference_flags(home_first(sys.argv[1:] if argv is None else argv))
         _note_x_flags_only(args)
         code = cli.main(args=args, prog_name="lstui", standalone_mode=False)
-    except no_command as exc:  # `lstui submit`, `lstui daemon` alone: their help, not an error
-        assert exc.ctx is not None
-        click.echo(exc.ctx.get_help())
-        sys.exit(0)
+    except no_command as exc:  # `lstui submit`, `lstui daemon` alone: their help, not an error line,
+        assert exc.ctx is not None  # but on stderr and exit 2: `id=$(lstui submit $(ls *.toml))` of no file
+        click.echo(exc.ctx.get_help(), err=True)  # got the help as its id, and exit 0
+        sys.exit(2)
     except click.UsageError as exc:
         hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
         if "--checkpoints" in args and exc.format_message().startswith("Got unexpected extra argument"):

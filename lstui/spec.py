@@ -42,6 +42,9 @@ MAX_PRIORITY = 1_000_000_000
 MAX_BATCH_SIZE = 2**24
 MAX_DATA_SPLIT = 1_000_000
 _NAME_REFUSED = frozenset({"Cc", "Cs", "Zl", "Zp"})  # control chars, lone surrogates, line breaks
+_BIDI_CONTROLS = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Characters that reorder the text around them (an RTL override makes "exe.txt" read
+"txt.exe"): refused in a name as controls are, not silently dropped from it."""
 REFERENCE_ONLY = {
     "--mpi": "lstui spreads a job over every GPU through its daemon (lstui daemon start "
              "--devices 0,1,…); it has no --mpi",
@@ -367,7 +370,7 @@ class JobSpec:
         _check_range(self.seed, 0, MAX_SEED, "--seed")
         _check_range(self.priority, -MAX_PRIORITY, MAX_PRIORITY, "--priority")
         if len(self.name) > MAX_NAME or any(
-            unicodedata.category(ch) in _NAME_REFUSED for ch in self.name
+            unicodedata.category(ch) in _NAME_REFUSED or ch in _BIDI_CONTROLS for ch in self.name
         ):
             raise SpecError(
                 f"--name must be at most {MAX_NAME} printable characters without control characters"

@@ -307,7 +307,7 @@ def test_any_name_stays_inside_the_results_folder(
         spec = JobSpec(model="mlp", x=parse_axis("-1:1:3"), name=name).validated()
     except BadInput:
         assert (
-            any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F or c in "\u2028\u2029" for c in name)
+            any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F or c in "\u2028\u2029" or c in BIDI for c in name)
             or len(name) > 80
         )
         return
@@ -326,7 +326,11 @@ def test_a_path_as_name_on_the_command_line_stays_inside(tmp_path: Path, name: s
         _inside_results(home, store.get_job(int(out.split()[-1])).results_dir)
 
 
-@pytest.mark.parametrize("name", ["a\x1b]0;pwned\x07b", "two\nlines", "nul\x00", "c1\x9bcontrol"])
+BIDI = "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+@pytest.mark.parametrize("name", ["a\x1b]0;pwned\x07b", "two\nlines", "nul\x00", "c1\x9bcontrol",
+                                  "rtl\u202eexe.txt", "isolate\u2067x\u2069"])
 def test_control_characters_in_a_name_are_one_line_exit_2(tmp_path: Path, name: str) -> None:
     home = tmp_path / "home"
     argv = ["submit", "surface", "--model", "mlp", "--name", name]
