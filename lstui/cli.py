@@ -521,6 +521,7 @@ def submit_file(ctx: click.Context, files: tuple[Path, ...]) -> None:
             for e in entries:
                 ids.append(submit_spec(store, e.spec, unit_size=e.unit_size if unit_size is None else unit_size,
                                        check=False))
+            twins = [note for note in (_twins_note(store, job_id) for job_id in ids) if note]
     except BaseException:  # a later job refused, the database locked: no plane left behind unqueued
         for n, plane in planes.items():
             if n >= len(ids):
@@ -530,6 +531,8 @@ def submit_file(ctx: click.Context, files: tuple[Path, ...]) -> None:
         _note_plane(plane, entries[n].spec)
     for job_id in ids:
         click.echo(job_id)
+    for note in twins:
+        click.echo(note, err=True)
     _warn_if_no_daemon(ctx)
     if ctx.obj.get("wait"):
         sys.exit(_follow(ctx, ids))
@@ -632,6 +635,18 @@ def _submit_one(ctx: click.Context, kind: str, flags: dict[str, Any]) -> None:
     _queue_and_report(ctx, spec_from_flags(kind, flags), priority)
 
 
+def _twins_note(store: Any, job_id: int) -> str | None:
+    """The note on a job queued whose numbers other jobs compute (a script run twice)."""
+    from lstui.scheduler.submit import same_settings
+
+    twins = same_settings(store, job_id)
+    if not twins:
+        return None
+    listed = ", ".join(f"{t.id} ({t.state.value})" for t in twins[:3]) + (" …" if len(twins) > 3 else "")
+    return (f"note: job{'s' if len(twins) > 1 else ''} {listed} compute{'' if len(twins) > 1 else 's'} the same "
+            f"numbers as job {job_id}: it computes them again (lstui cancel {job_id} takes it back)")
+
+
 def _queue_and_report(ctx: click.Context, spec: JobSpec, priority: int,
                       plane: TrajectoryPlane | None = None) -> None:
     """Queue ``spec`` and say its id and notes; ``plane``: a trajectory's, made for it,
@@ -646,11 +661,14 @@ def _queue_and_report(ctx: click.Context, spec: JobSpec, priority: int,
     try:
         with _store(ctx) as store:
             job_id = submit_spec(store, spec, unit_size=ctx.obj.get("unit_size"))
+            twins = _twins_note(store, job_id)
     except BaseException:
         if plane is not None:
             _drop_plane(plane)
         raise
     click.echo(job_id)
+    if twins:
+        click.echo(twins, err=True)
     if plane is not None:
         _note_plane(plane, spec)
     _say_job_notes(spec)

@@ -9,7 +9,7 @@ from lstui.errors import BadInput, InvalidTransition, SpecError
 from lstui.scheduler.imports import add_import_path, with_import_path
 from lstui.scheduler.preflight import changed_files, check_inputs, with_digests
 from lstui.spec import MAX_UNIT_SIZE, JobSpec
-from lstui.store import JobState, Store
+from lstui.store import JobRow, JobState, Store
 from lstui.store.states import check_action
 
 DEFAULT_UNIT_SIZE = 16
@@ -69,6 +69,22 @@ def submit_spec(
         depends_on=tuple(depends_on),
         results_root=results_root(store),
     )
+
+
+def same_settings(store: Store, job_id: int) -> list[JobRow]:
+    """The earlier jobs, queued, running, paused or done, that compute what job ``job_id`` computes
+    (every setting that changes the numbers equal, its files' contents too): a sweep
+    script run again queued each of its jobs twice without a word."""
+    from lstui.scheduler.compute import _compute_keys
+
+    job = store.get_job(job_id)
+    if job.kind in ("figure", "trajectory"):  # (a trajectory's plane is its own each time)
+        return []
+    wanted = _compute_keys(job.spec)
+    live = (JobState.QUEUED, JobState.RUNNING, JobState.PAUSED, JobState.DONE)
+    return [other for other in store.list_jobs()
+            if other.id < job_id and other.kind == job.kind and other.state in live
+            and _compute_keys(other.spec) == wanted]
 
 
 def retry_jobs(store: Store, job_ids: Sequence[int]) -> None:

@@ -759,3 +759,24 @@ def test_a_y_given_without_x_names_xs_default(tmp_path: Path) -> None:
     assert code == 0 and "note: no --x given: x takes its default, -1:1:51" in err, err
     code, _, err = cli_in_process(["submit", "surface", "--model", "mlp", "--x", "-1:1:51", "--y", "-1:1:5"], home)
     assert code == 0 and "no --x given" not in err, err
+
+
+def test_a_job_queued_again_with_the_same_numbers_to_compute_is_said(tmp_path: Path) -> None:
+    """A sweep script run again after a crash queued each of its jobs twice, without a
+    word; the name alone does not make a job another."""
+    home = tmp_path / "home"
+    a = _checkpoint(tmp_path, "a.pt")
+    grid = ("--model", "cnn", "--checkpoint", str(a), "--x", "-1:1:3", "--subset", "64")
+    first = _submit(home, *grid, "--name", "one")
+    code, out, err = cli_in_process(["submit", "surface", *grid, "--name", "another name"], home)
+    second = int(out)
+    assert code == 0 and (f"note: job {first} (queued) computes the same numbers as job {second}: it computes "
+                          f"them again (lstui cancel {second} takes it back)") in err.splitlines(), err
+    for other in (("--seed", "7"), ("--x", "-1:1:5"), ("--split", "test")):  # other numbers: nothing said
+        code, _, err = cli_in_process(["submit", "surface", *grid, *other], home)
+        assert code == 0 and "computes the same numbers" not in err, (other, err)
+    cli_in_process(["cancel", str(first)], home)
+    spec = tmp_path / "sweep.toml"
+    spec.write_text(f'[[job]]\nkind = "surface"\nmodel = "cnn"\ncheckpoint = "{a}"\nx = "-1:1:3"\nsubset = "64"\n')
+    code, out, err = cli_in_process(["submit", str(spec)], home)
+    assert code == 0 and f"note: job {second} (queued) computes the same numbers as job {int(out)}" in err, err
