@@ -316,10 +316,13 @@ def draw_surface(
 
 def level_formatter(levels: np.ndarray) -> Callable[[float], str]:
     """A format that tells neighbouring levels apart: as many decimals as their spacing
-    needs (``2.295``, ``2.300``), or three significant digits for log-spaced ones."""
+    needs (``2.295``, ``2.300``), or three significant digits for log-spaced ones, written
+    as the axes' ticks and the figures write them (``1.23e6``, not ``1.23e+06``)."""
+    from lstui.plots.levels import format_level
+
     finite = levels[np.isfinite(levels)]
     if finite.size < 2:
-        return lambda v: f"{v:.3g}"
+        return format_level
     steps = np.diff(finite)
     if np.any(steps <= 0) or finite.min() <= 0 or finite.max() / finite.min() < 50:
         step = float(steps.min()) if steps.size and steps.min() > 0 else 1.0
@@ -327,7 +330,7 @@ def level_formatter(levels: np.ndarray) -> Callable[[float], str]:
         if 1e-3 <= big < 1e6:
             decimals = max(0, min(6, math.ceil(-math.log10(step) + 1e-9)))
             return lambda v: f"{v:.{decimals}f}"
-    return lambda v: f"{v:.3g}"
+    return format_level
 
 
 def legend_lines(levels: np.ndarray, colours: Sequence[RGB], rows: int, *, plain: bool = False,

@@ -162,3 +162,13 @@ def test_a_filter_keeps_the_selected_job_or_goes_to_the_first_match(fixed_home: 
             assert table.selected_job_id() == 1, "job 2 hidden: the first (and only) match"
 
     asyncio.run(drive())
+
+
+def test_the_colour_bar_writes_large_levels_as_the_axes_do() -> None:
+    """The bar said 1.23e+06 beside axis ticks and figures that say 1.23e6."""
+    from lstui.plots.levels import format_level
+    from lstui.tui.heatmap import level_formatter
+
+    levels = np.array([1234567.0, 2345678.0, 3456789.0])
+    assert [level_formatter(levels)(v) for v in levels] == [format_level(v) for v in levels] == [
+        "1.23e6", "2.35e6", "3.46e6"]
