@@ -60,6 +60,7 @@ def plot_1d(
     xlabel: str | None = None,
     loss_max: float | None = None,
     pending: ArrayLike | None = None,
+    loss_label: str = "loss",
 ) -> Figure:
     """Loss (left axis) and accuracy in percent (right axis) along one direction.
 
@@ -80,6 +81,7 @@ def plot_1d(
         pending: a boolean mask of ``x``'s shape, True where a point is not computed;
             a job stopped early (points computed coarse first) is drawn on a
             lattice of them (:func:`~lstui.plots.levels.lattice`), where its lines join.
+        loss_label: the loss axis's label ("MSE loss" for a surface of ``--loss mse``).
     """
     xs = np.asarray(x, dtype=np.float64).ravel()
     unknown = sorted(set(curves) - set(CURVE_NAMES))
@@ -138,7 +140,7 @@ def plot_1d(
         if loss_max is not None:
             ax_loss.set_ylim(top=loss_max)
         colour = st.LOSS_COLOUR if accs else "black"
-        ax_loss.set_ylabel("loss", color=colour, fontsize=st.LABEL_SIZE)
+        ax_loss.set_ylabel(loss_label, color=colour, fontsize=st.LABEL_SIZE)
         ax_loss.tick_params(axis="y", which="both", colors=colour, labelsize=st.TICK_SIZE)
     if accs:
         ax_acc.set_ylim(-ACC_MARGIN, 100 + ACC_MARGIN)

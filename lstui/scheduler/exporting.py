@@ -175,7 +175,7 @@ def export_surface(
         interp = saved.get("kind") == "interp"
         if image_formats:
             fig = plots.plot_1d(x, curves, title=title, interpolation=interp, names=_endpoint_names(saved),
-                                log=log, pending=pending, loss_max=loss_max)
+                                log=log, pending=pending, loss_max=loss_max, loss_label=loss_name(surface))
             written += plots.save_figure(fig, out / f"{stem}_1d", image_formats, dpi=dpi)
         return written
     if loss_max is not None:
@@ -215,8 +215,14 @@ def surface_values(surface: Any, key: str, source: str) -> tuple[Any, str]:
     values = surface.values(stored)
     if what == "err":
         values = 100.0 - values
-    label = {"loss": f"{split} loss", "err": f"{split} error (%)"}[what]
+    label = {"loss": f"{split} {loss_name(surface)}", "err": f"{split} error (%)"}[what]
     return values, label
+
+
+def loss_name(surface: Any) -> str:
+    """"loss", or "MSE loss" for a surface of ``--loss mse`` (its settings say so): a
+    figure read without its job does not tell it from cross-entropy otherwise."""
+    return "MSE loss" if _saved_spec(surface).get("loss") == "mse" else "loss"
 
 
 def _endpoint_names(saved: dict[str, object]) -> tuple[str, str]:

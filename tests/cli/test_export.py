@@ -745,3 +745,23 @@ def test_a_path_drawn_over_a_surface_of_random_directions_is_labelled_alpha_beta
     assert "PC" not in text and "α" in text and "β" in text, text
     assert notes == [f"{directions} holds no PCA directions: {proj} is drawn on them as it is; it belongs on this "
                      "surface only if it was projected on those directions"], notes
+
+
+def test_a_surface_of_mse_loss_says_so_on_its_figures(tmp_path) -> None:
+    """Its axes and titles read "loss", as cross-entropy's: a figure read without its job
+    did not say which loss it shows."""
+    from lstui import plots
+    from lstui.results import read_surface
+    from lstui.scheduler.exporting import loss_name, surface_values
+
+    for loss, x, y in (("mse", "-1:1:3", ("--y", "-1:1:3")), ("crossentropy", "-1:1:3", ())):
+        out = tmp_path / loss
+        done = run_lstui("run", "surface", "--model", "mlp", "--subset", "50", "--loss", loss, "--x", x, *y,
+                         "--out", str(out), home=tmp_path / "home")
+        assert done.returncode == 0, done.stderr
+        surface = read_surface(out / "surface.h5")
+        expected = "MSE loss" if loss == "mse" else "loss"
+        assert loss_name(surface) == expected
+        assert surface_values(surface, "train_loss", "it")[1] == f"train {expected}"
+    fig = plots.plot_1d([0.0, 1.0], {"train_loss": [1.0, 2.0]}, loss_label="MSE loss")
+    assert fig.axes[0].get_ylabel() == "MSE loss"
