@@ -428,7 +428,7 @@ def existing_points(
     if saved_spec is not None and not isinstance(saved_spec, dict):
         saved_spec = {}
     if saved_spec is not None:
-        saved_keys, keys = _compute_keys(saved_spec), _compute_keys(spec.to_dict())
+        saved_keys, keys = compute_keys(saved_spec), compute_keys(spec.to_dict())
         saved_digests, digests = saved_keys.pop("digests", None), keys.pop("digests", None)
         if saved_keys != keys:
             differ = sorted(k for k in {*saved_keys, *keys} if saved_keys.get(k) != keys.get(k))
@@ -450,7 +450,7 @@ def existing_points(
     return surface_points(surface)
 
 
-def _compute_keys(d: Mapping[str, object]) -> dict[str, object]:
+def compute_keys(d: Mapping[str, object]) -> dict[str, object]:
     """The settings that change the numbers (not the name, priority or batch size; the
     batch size does under ``--bn recompute``: the statistics are averages over batches)."""
     from lstui.landscape.evaluator import BN_RECOMPUTE_BATCH

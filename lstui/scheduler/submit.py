@@ -75,16 +75,16 @@ def same_settings(store: Store, job_id: int) -> list[JobRow]:
     """The earlier jobs, queued, running, paused or done, that compute what job ``job_id`` computes
     (every setting that changes the numbers equal, its files' contents too): a sweep
     script run again queued each of its jobs twice without a word."""
-    from lstui.scheduler.compute import _compute_keys
+    from lstui.scheduler.compute import compute_keys
 
     job = store.get_job(job_id)
     if job.kind in ("figure", "trajectory"):  # (a trajectory's plane is its own each time)
         return []
-    wanted = _compute_keys(job.spec)
+    wanted = compute_keys(job.spec)
     live = (JobState.QUEUED, JobState.RUNNING, JobState.PAUSED, JobState.DONE)
     return [other for other in store.list_jobs()
             if other.id < job_id and other.kind == job.kind and other.state in live
-            and _compute_keys(other.spec) == wanted]
+            and compute_keys(other.spec) == wanted]
 
 
 def retry_jobs(store: Store, job_ids: Sequence[int]) -> None:

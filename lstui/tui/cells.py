@@ -209,6 +209,10 @@ def middle_path(path: Path | str, width: int) -> str:
     room = width - cell_len(name) - 2  # "…/"
     if room >= 1:
         return ellipsis(text[: len(text) - len(name)], room + 1).rstrip("…") + "…/" + name
+    if cell_len(name) < width:  # the name whole, its folders a "…" (its halves overlapped: "f…figures")
+        return ("…/" if cell_len(name) + 2 <= width else "…") + name
+    if cell_len(name) == width:
+        return name
     if width <= 2:
         return _tail(name, width)
     head = (width - 1) // 2

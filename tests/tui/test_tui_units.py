@@ -353,6 +353,19 @@ def test_ls_and_the_tui_say_stalled_when_no_daemon_runs(stopped_home: Path) -> N
     assert (keys["state"], keys["eta"]) == ("running", "24m")
 
 
+@pytest.mark.parametrize("width", [42, 43, 44, 45, 46])
+def test_a_name_that_fits_without_its_folders_is_shown_whole(width: int) -> None:
+    """At 44 and 45 cells a 43-cell folder name was cut in its middle all the same, its
+    halves overlapping ("00013-cmp-comparison-f…figures-small-vs-large")."""
+    name = "00013-cmp-comparison-figures-small-vs-large"
+    cut = middle_path(f"/tmp/walk/home/results/{name}", width)
+    assert cell_len(cut) <= width
+    if width >= len(name):
+        assert cut.endswith(name) and cut.count("…") <= 1, cut
+    else:
+        assert cut.replace("…", "") in (name[:21] + name[-21:], name[:20] + name[-21:]), cut
+
+
 @pytest.mark.parametrize("width", [8, 12, 20, 30, 47, 200])
 def test_long_paths_are_cut_in_the_middle_keeping_the_file_name(width: int) -> None:
     path = "/srv/lab/experiments/2026-resnet56/sgd-lr0.1-batch128/checkpoints/model_300.t7"
@@ -362,8 +375,8 @@ def test_long_paths_are_cut_in_the_middle_keeping_the_file_name(width: int) -> N
         assert cut == path
     elif width >= len("model_300.t7") + 3:
         assert cut.endswith("…/model_300.t7") and path.startswith(cut.split("…")[0])
-    else:
-        assert "…" in cut and cut.endswith(".t7")
+    else:  # the name whole where it fits alone, else cut in its middle
+        assert cut.endswith(".t7") and ("…" in cut or cut == "model_300.t7"), cut
 
 
 def test_the_job_screen_cuts_paths_to_its_width_so_they_keep_their_labels(stopped_home: Path) -> None:
