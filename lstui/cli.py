@@ -647,6 +647,19 @@ def _twins_note(store: Any, job_id: int) -> str | None:
             f"numbers as job {job_id}: it computes them again (lstui cancel {job_id} takes it back)")
 
 
+def _comparison_twins(store: Any, plan: Any) -> str | None:
+    """The note on a comparison whose jobs earlier ones compute (the command run twice)."""
+    from lstui.scheduler.submit import same_settings
+
+    pairs = [(job_id, twins[0].id) for job_id in (*plan.interps, *plan.curves, *plan.surfaces)
+             if (twins := same_settings(store, job_id))]
+    if not pairs:
+        return None
+    listed = ", ".join(f"{new} as {old}" for new, old in pairs)
+    return (f"note: earlier jobs compute the same numbers as {len(pairs)} of this comparison's jobs ({listed}): "
+            f"they are computed again (lstui cancel {' '.join(map(str, plan.all))} takes the comparison back)")
+
+
 def _queue_and_report(ctx: click.Context, spec: JobSpec, priority: int,
                       plane: TrajectoryPlane | None = None) -> None:
     """Queue ``spec`` and say its id and notes; ``plane``: a trajectory's, made for it,
@@ -1582,8 +1595,11 @@ def compare(ctx: click.Context, checkpoints: tuple[str, ...], curve_x: str, surf
             curve_x=curve_axis, surface_x=axis, surface_y=axis,
             interp_x=interp_axis, labels=label_list, name=name,
         )
+        twins = _comparison_twins(store, plan)
     for job_id in plan.all:
         click.echo(job_id)
+    if twins:
+        click.echo(twins, err=True)
     click.echo(f"figures will be in job {plan.figure}'s results folder (lstui show {plan.figure})", err=True)
     _warn_if_no_daemon(ctx)
     if wait:

@@ -514,7 +514,8 @@ class LstuiApp(App[None]):
             if job_id is not None:  # once the form is gone: a table under it does not scroll
                 self.main.table.select_when_shown(job_id)
 
-        self.push_screen(NewJobScreen(self.queue_spec, self.form_values, plan=self.queue_trajectory), closed)
+        self.push_screen(NewJobScreen(self.queue_spec, self.form_values, plan=self.queue_trajectory,
+                                      twins=self.twins_note), closed)
 
     def queue_trajectory(self, values: dict[str, str], stopped: Callable[[], bool]) -> tuple[int, str, str]:
         """Queue the trajectory of the form's ``values`` with ``lstui submit trajectory``
@@ -580,6 +581,17 @@ class LstuiApp(App[None]):
             return submit_spec(self._action_store(), spec, check=False)
         finally:
             self._wake.set()
+
+    def twins_note(self, job_id: int) -> str | None:
+        """What the form says of a job it queued that earlier jobs compute, as `lstui submit` does."""
+        from lstui.scheduler.submit import same_settings
+
+        twins = same_settings(self._action_store(), job_id)
+        if not twins:
+            return None
+        listed = ", ".join(str(t.id) for t in twins[:3]) + (" …" if len(twins) > 3 else "")
+        return (f"job{'s' if len(twins) > 1 else ''} {listed} compute{'' if len(twins) > 1 else 's'} the same "
+                "numbers: this one computes them again (c cancels it)")
 
     def action_open_selected(self) -> None:
         job = self._need_job()

@@ -780,3 +780,18 @@ def test_a_job_queued_again_with_the_same_numbers_to_compute_is_said(tmp_path: P
     spec.write_text(f'[[job]]\nkind = "surface"\nmodel = "cnn"\ncheckpoint = "{a}"\nx = "-1:1:3"\nsubset = "64"\n')
     code, out, err = cli_in_process(["submit", str(spec)], home)
     assert code == 0 and f"note: job {second} (queued) computes the same numbers as job {int(out)}" in err, err
+
+
+def test_a_comparison_queued_again_is_said_to_compute_the_same_numbers(tmp_path: Path) -> None:
+    a, b = _checkpoint(tmp_path, "a.pt", seed=0), _checkpoint(tmp_path, "b.pt", seed=1)
+    home = tmp_path / "home"
+    argv = ["compare", str(a), str(b), "--model", "cnn", "--x", "-1:1:3", "--surface", "-1:1:3",
+            "--interp-x", "0:1:3", "--subset", "64"]
+    code, first, err = cli_in_process(argv, home)
+    assert code == 0 and "compute the same numbers" not in err, err
+    code, again, err = cli_in_process(argv, home)
+    old, new = ([int(n) for n in out.split()] for out in (first, again))
+    pairs = ", ".join(f"{n} as {o}" for n, o in zip(new[:-1], old[:-1], strict=True))  # not the figure job
+    assert code == 0 and (f"note: earlier jobs compute the same numbers as 5 of this comparison's jobs ({pairs}): "
+                          f"they are computed again (lstui cancel {' '.join(map(str, new))} takes the comparison "
+                          "back)") in err.splitlines(), err

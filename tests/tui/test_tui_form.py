@@ -418,3 +418,23 @@ def test_a_reason_below_the_fold_is_scrolled_into_view(fixed_home: Path) -> None
             await pilot.press("escape")
 
     asyncio.run(drive())
+
+
+def test_a_job_the_form_queues_again_is_said_to_compute_the_same_numbers(fixed_home: Path) -> None:
+    """`lstui submit` said it; the form queued the same job twice without a word."""
+
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(120, 40), notifications=True) as pilot:
+            for name in ("first", "again"):
+                form = await open_form(pilot)
+                _fill(form, name)
+                await pilot.press("ctrl+s")
+                await wait_for(pilot, lambda f=form: app.screen is not f, 30, "the form to close")  # type: ignore[misc]
+                await wait_for(pilot, lambda: not app.actions_running(), 30, "the job queued")
+            await wait_for(pilot, lambda: "computes the same" in "\n".join(screen_text(app)), 10, "the note")
+            shown = "\n".join(screen_text(app))
+            first = app.main.table.row_count  # (its id: the jobs before it, and itself)
+            assert f"job {first - 1} computes the same" in shown and "numbers: this one computes them" in shown, shown
+
+    asyncio.run(drive())

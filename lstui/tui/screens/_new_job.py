@@ -83,6 +83,8 @@ class NewJobScreen(ModalScreen[int | None]):
     Args:
         queue: queues a spec (called in a thread); returns the job's id.
         plan: see :data:`Plan` (called in that thread).
+        twins: what to say of a job queued that earlier jobs compute (called in that
+            thread with its id; None: nothing).
         remembered: the values of the last job queued from the form, which it opens
             with (and which it updates when it queues one): a person queueing a second
             job of their own model does not type its factory and data again. Not its
@@ -95,10 +97,11 @@ class NewJobScreen(ModalScreen[int | None]):
     ]
 
     def __init__(self, queue: Callable[[JobSpec], int], remembered: dict[str, str] | None = None,
-                 plan: Plan | None = None) -> None:
+                 plan: Plan | None = None, twins: Callable[[int], str | None] | None = None) -> None:
         super().__init__(id="new-job")
         self.queue = queue
         self.plan = plan
+        self.twins = twins
         self.remembered = remembered if remembered is not None else {}
         self.errors: dict[str, str] = {}
         self.checking = False
@@ -248,7 +251,13 @@ class NewJobScreen(ModalScreen[int | None]):
             except (LstuiError, OSError) as exc:  # the database locked too long, say
                 self.app.call_from_thread(self._refused, str(exc), None)
             else:
-                self.app.call_from_thread(self._queued, job_id, spec.default_name(), values)
+                note = ""
+                if self.twins is not None:
+                    try:
+                        note = self.twins(job_id) or ""
+                    except (LstuiError, OSError):  # (queued all the same: the note is a kindness)
+                        note = ""
+                self.app.call_from_thread(self._queued, job_id, spec.default_name(), values, note)
 
         def plan_and_queue() -> None:
             if self.plan is None:
