@@ -436,7 +436,7 @@ def terminal_plot(store: Store, job: JobRow, *, width: int = 80, height: int = 2
     import sys
 
     from lstui import plots
-    from lstui.scheduler.exporting import job_surface, surface_values
+    from lstui.scheduler.exporting import job_surface, loss_name, surface_values
 
     if color is None:
         color = "NO_COLOR" not in os.environ and sys.stdout.isatty()
@@ -453,7 +453,7 @@ def terminal_plot(store: Store, job: JobRow, *, width: int = 80, height: int = 2
             curves = {k: surface.values(k) for k in surface.arrays}
             return plots.terminal_lines(
                 surface.xcoordinates, curves, width=width, height=height, title=job.name,
-                color=color, pending=pending,
+                color=color, pending=pending, loss_label=loss_name(surface),
             )
         return plots.terminal_heatmap(
             surface.xcoordinates, surface.ycoordinates, values,

@@ -280,6 +280,7 @@ def terminal_lines(
     color: bool = True,
     log: bool = False,
     pending: ArrayLike | None = None,
+    loss_label: str = "loss",
 ) -> str:
     """1D loss (left axis) and accuracy (right axis) curves, ``height`` lines.
 
@@ -287,6 +288,7 @@ def terminal_lines(
     NaN/inf points break the lines and are counted on the last line. With
     ``color=False`` each curve has its own marker (``* o + x``) instead of a colour.
     ``pending`` (a boolean mask of ``x``'s shape) names the points not computed yet.
+    ``loss_label``: what the losses are called in the legend ("MSE loss" for ``--loss mse``).
     """
     xs = np.asarray(x, dtype=np.float64).ravel()
     unknown = sorted(set(curves) - set(_CURVE_STYLE))
@@ -312,6 +314,7 @@ def terminal_lines(
         plotext.theme("clear")
         for name, values in data.items():
             label, rgb, plain_marker = _CURVE_STYLE[name]
+            label = label.replace("loss", loss_label)
             side = "right" if (name.endswith("acc") and has_loss) else "left"
             for k, (sx, sy) in enumerate(_segments(xs, values)):
                 plotext.plot(

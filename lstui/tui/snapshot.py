@@ -100,6 +100,8 @@ class PreviewData:
     path: tuple[np.ndarray, np.ndarray] | None = None
     note: str | None = None
     computed: np.ndarray | None = None
+    loss_label: str = "loss"
+    """What its loss is called: "MSE loss" for a job of ``--loss mse``, as its figures say."""
 
     @property
     def ndim(self) -> int:
@@ -410,7 +412,8 @@ def _empty_preview(job: JobRow) -> PreviewData:
     keys = split_keys(spec.get("split"))
     arrays = {key: np.full(shape, np.nan) for key in keys}
     return PreviewData(job.id, job.kind, job.name, 0, job.total_points, x, y, arrays, 0,
-                       computed=np.zeros(shape, dtype=bool))
+                       computed=np.zeros(shape, dtype=bool),
+                       loss_label="MSE loss" if spec.get("loss") == "mse" else "loss")
 
 
 _COLUMNS = ("train_loss", "train_acc", "test_loss", "test_acc")

@@ -765,3 +765,17 @@ def test_a_surface_of_mse_loss_says_so_on_its_figures(tmp_path) -> None:
         assert surface_values(surface, "train_loss", "it")[1] == f"train {expected}"
     fig = plots.plot_1d([0.0, 1.0], {"train_loss": [1.0, 2.0]}, loss_label="MSE loss")
     assert fig.axes[0].get_ylabel() == "MSE loss"
+
+
+def test_show_and_the_tui_call_an_mse_loss_so_too() -> None:
+    """The figures said "MSE loss"; `show`'s 1D legend and the TUI's preview said "loss"."""
+    from lstui.plots import terminal_lines
+    from lstui.tui.snapshot import PreviewData
+    from lstui.tui.widgets._preview import curve_legend
+
+    text = terminal_lines([0.0, 1.0], {"train_loss": [1.0, 2.0]}, width=60, height=12, loss_label="MSE loss")
+    assert "train MSE loss" in text
+    data = PreviewData(1, "surface", "j", 2, 2, np.array([0.0, 1.0]), None,
+                       {"train_loss": np.array([1.0, 2.0]), "test_loss": np.array([1.0, 2.0])}, 1,
+                       loss_label="MSE loss")
+    assert curve_legend(data).plain.startswith("MSE loss ━ train ━ test")

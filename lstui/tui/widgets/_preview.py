@@ -368,7 +368,7 @@ def curve_legend(data: PreviewData) -> Text:
     "━ train loss"); accuracies are read on the right axis. Each curve named once and
     short: at 80 columns the four of them ran past the panel's edge, "test acc" unseen."""
     text = Text()
-    for keys, name in ((LOSS_KEYS, "loss"), (ACC_KEYS, "acc % (right)")):
+    for keys, name in ((LOSS_KEYS, data.loss_label), (ACC_KEYS, "acc % (right)")):
         drawn = [key for key in keys if key in data.arrays and np.isfinite(data.arrays[key]).any()]
         if not drawn:
             continue
@@ -542,7 +542,7 @@ class Preview(Vertical):
         info = [
             head,
             Text(f"{data.done_points}/{data.total_points} points{_not_finite_note(data)}{prio}"),
-            Text(f"{LABELS.get(key_name, key_name)} · {scale}"),
+            Text(f"{LABELS.get(key_name, key_name).replace('loss', data.loss_label)} · {scale}"),
         ]
         # the extreme at the centre (a trained minimizer's usual picture) is drawn over
         # its + there: the legend names the mark that shows
