@@ -184,3 +184,17 @@ def test_a_priority_out_of_range_is_said_under_its_field(fixed_home: Path) -> No
             assert lines[arrow].index("↑") == lines[arrow - 1].index(huge), "under the field's value"
 
     asyncio.run(drive())
+
+
+def test_a_comparison_s_job_screen_names_every_checkpoint_it_compares(stopped_home: Path) -> None:
+    """It named the first alone ("checkpoint …/small-batch.pt"); `lstui show` names both."""
+    from lstui.tui.screens._job import job_facts
+
+    job_id = add_done_figure_job(stopped_home, None)
+    with Store.open_home(stopped_home) as store:
+        job = store.get_job(job_id)
+    lines = job_facts(job, 0.0, colour=False, width=80).plain.splitlines()
+    compared = [line for line in lines if "small-batch.pt" in line or "large-batch.pt" in line]
+    assert compared[0].startswith("compares   small-batch: ") and compared[0].endswith("small-batch.pt"), lines
+    assert compared[1].startswith("           large-batch: ") and compared[1].endswith("large-batch.pt"), lines
+    assert len(compared) == 2 and not any(line.startswith("checkpoint") for line in lines), lines

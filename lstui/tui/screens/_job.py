@@ -7,7 +7,7 @@ import textwrap
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path, PurePath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -129,9 +129,16 @@ def job_facts(job: JobRow, now: float, colour: bool = True, daemon_running: bool
     line("elapsed", f"{format_duration(elapsed_s(job, now, daemon_running=daemon_running))}   ETA {eta}{rate}")
     line("model", f"{spec.get('model')}")
     # a trajectory's centre: its last checkpoint, or (--origin plane) another run's
+    stored = spec.get("figure")
+    figure: dict[str, Any] = stored if isinstance(stored, dict) else {}
+    compared = figure.get("checkpoints") if job.kind == "figure" else None
+    if compared:  # a comparison's figure job: every checkpoint it compares, as `show` names them
+        labels = list(figure.get("labels") or []) + [""] * len(compared)
+        for n, (name, file) in enumerate(zip(labels, compared, strict=False)):
+            line("compares" if n == 0 else "", f"{name}: {path(file)}" if name else path(file))
     for key, label in (("checkpoint", "centre" if job.kind == "trajectory" else "checkpoint"),
                        ("checkpoint_b", "ckpt B")):
-        if spec.get(key):
+        if spec.get(key) and not compared:
             line(label, path(spec[key]))
     if spec.get("checkpoints"):
         run = [PurePath(c) for c in spec["checkpoints"]]
