@@ -779,3 +779,15 @@ def test_show_and_the_tui_call_an_mse_loss_so_too() -> None:
                        {"train_loss": np.array([1.0, 2.0]), "test_loss": np.array([1.0, 2.0])}, 1,
                        loss_label="MSE loss")
     assert curve_legend(data).plain.startswith("MSE loss ━ train ━ test")
+
+
+def test_without_colour_the_tui_s_1d_curves_have_each_its_own_mark() -> None:
+    """With NO_COLOR four braille lines of one colour and four alike "━" in the legend
+    could not be told apart; `lstui show` marks them * o + x."""
+    from lstui.tui.snapshot import PreviewData
+    from lstui.tui.widgets._preview import curve_legend
+
+    arrays = {k: np.array([1.0, 2.0]) for k in ("train_loss", "test_loss", "train_acc", "test_acc")}
+    data = PreviewData(1, "surface", "j", 2, 2, np.array([0.0, 1.0]), None, arrays, 1)
+    assert curve_legend(data, plain=True).plain == "loss * train o test · acc % (right) + train x test"
+    assert curve_legend(data).plain == "loss ━ train ━ test · acc % (right) ━ train ━ test"

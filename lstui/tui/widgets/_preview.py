@@ -45,6 +45,9 @@ INFO_MIN = 30
 LABELS = {"train_loss": "train loss", "test_loss": "test loss",
           "train_acc": "train acc %", "test_acc": "test acc %"}
 CURVE_COLOURS = {"train_loss": "cyan", "test_loss": "blue", "train_acc": "orange", "test_acc": "red"}
+PLAIN_MARKERS = {"train_loss": "*", "test_loss": "o", "train_acc": "+", "test_acc": "x"}
+"""Each curve's own mark without colour (NO_COLOR), as `lstui show` draws them: four
+braille lines of one colour could not be told apart."""
 LEGEND_STYLES = {"train_loss": "bold cyan", "test_loss": "bold blue", "train_acc": "bold dark_orange",
                  "test_acc": "bold red"}
 """:data:`CURVE_COLOURS` in rich's names, for the legend in the title line."""
@@ -306,8 +309,9 @@ class CurvePlot(PlotextPlot):
                 done = np.isfinite(values)
                 if not done.any():
                     continue
+                plain = self.app.no_color
                 plt.plot(x[done].tolist(), values[done].tolist(), color=CURVE_COLOURS.get(key, "white"),
-                         marker="braille", yside=side)
+                         marker=PLAIN_MARKERS.get(key, "•") if plain else "braille", yside=side)
                 shown.append(values[done])
             if shown:
                 _row_ticks(plt, np.concatenate(shown), rows, side, log=self.log_scale and side == "left")
@@ -362,10 +366,11 @@ def row_ticks(values: np.ndarray, rows: int, *, log: bool) -> tuple[tuple[float,
     return limits, [centre], [format_level(value_of(centre), FLAT_DIGITS)]
 
 
-def curve_legend(data: PreviewData) -> Text:
+def curve_legend(data: PreviewData, plain: bool = False) -> Text:
     """The 1D preview's legend, for its title line: a coloured dash and the name of each
     curve drawn, the two splits of a quantity together ("loss ━ train ━ test"; one alone:
-    "━ train loss"); accuracies are read on the right axis. Each curve named once and
+    "━ train loss"; ``plain``, without colour: each curve's own mark, "loss * train o test");
+    accuracies are read on the right axis. Each curve named once and
     short: at 80 columns the four of them ran past the panel's edge, "test acc" unseen."""
     text = Text()
     for keys, name in ((LOSS_KEYS, data.loss_label), (ACC_KEYS, "acc % (right)")):
@@ -379,7 +384,7 @@ def curve_legend(data: PreviewData) -> Text:
         for n, key in enumerate(drawn):
             if n:
                 text.append(" ")
-            text.append("━ ", style=LEGEND_STYLES.get(key, ""))
+            text.append(f"{PLAIN_MARKERS.get(key, '•')} " if plain else "━ ", style=LEGEND_STYLES.get(key, ""))
             text.append(key.split("_", 1)[0])
         if len(drawn) == 1:
             text.append(f" {name}")
@@ -524,7 +529,7 @@ class Preview(Vertical):
         if data.ndim == 1:
             # the legend before the scale: cut at the panel's edge, the scale matters least
             second = Text(f"{data.done_points}/{data.total_points} points{_not_finite_note(data)}{prio} · ")
-            second.append_text(curve_legend(data))
+            second.append_text(curve_legend(data, plain=self.app.no_color))
             second.append(f" · {'log' if self.log_scale else 'linear'} (g)")
             self._title(head, second)
             self._switch("curves")
