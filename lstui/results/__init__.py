@@ -3,6 +3,7 @@
 from lstui.results.h5files import (
     SURFACE_KEYS,
     SurfaceFile,
+    direction_cosine,
     read_direction_arrays,
     read_direction_attrs,
     read_directions,
@@ -16,6 +17,7 @@ from lstui.results.h5files import (
 __all__ = [
     "SURFACE_KEYS",
     "SurfaceFile",
+    "direction_cosine",
     "read_direction_arrays",
     "read_direction_attrs",
     "read_directions",

@@ -267,6 +267,24 @@ def direction_file_keys(path: Path) -> set[str]:
         return set()
 
 
+def direction_cosine(path: Path) -> float | None:
+    """The cosine of a direction file's x and y directions, read in float64 one tensor at
+    a time without torch; None for a file of one direction or one that cannot be read."""
+    try:
+        with _open_for_reading(path, "direction file") as f:
+            groups = [f.get(name) for name in ("xdirection", "ydirection")]
+            if not all(isinstance(g, h5py.Group) for g in groups):
+                return None
+            dot = nx = ny = 0.0
+            for n in range(len(groups[0])):
+                a = np.asarray(groups[0][str(n)], dtype=np.float64).ravel()
+                b = np.asarray(groups[1][str(n)], dtype=np.float64).ravel()
+                dot, nx, ny = dot + float(a @ b), nx + float(a @ a), ny + float(b @ b)
+    except (BadInput, OSError, KeyError, ValueError):
+        return None
+    return dot / float(np.sqrt(nx * ny)) if nx and ny else None
+
+
 def read_direction_arrays(path: Path, names: Sequence[str]) -> dict[str, np.ndarray]:
     """The top-level arrays ``names`` of a direction file that it holds, without reading
     its directions (a wide network's are gigabytes)."""

@@ -436,6 +436,7 @@ def export_trajectory(
     if found is None or spec.dir_file is None:
         return []
     dir_file = Path(spec.dir_file)
+    _warn_if_skewed_plane(dir_file)
     beside = dir_file.parent / PLANE_PROJECTION_FILE  # --origin plane: the plane's own run's path
     other = read_projection(beside) if beside.is_file() else None
     return draw_trajectory(surface_path, found, pca_ratios(dir_file), Path(out) / "trajectory",
@@ -454,6 +455,24 @@ def given_axis_labels(dir_file: Path | None) -> tuple[str, str] | None:
     if GIVEN_KEY not in direction_file_keys(Path(dir_file)):
         return None
     return "α", "β"  # lstui.plots' own labels of a plane
+
+
+def _warn_if_skewed_plane(dir_file: Path) -> None:
+    """Warn of an lstui PCA plane whose directions are not orthogonal: made before the
+    fix of its streaming PCA, which left checkpoints out of the directions of a run a few
+    checkpoints longer than its block (235–310 of ResNet-56's); its path and surface are
+    on the wrong plane, though its variance shares are right."""
+    import warnings
+
+    from lstui.results import direction_cosine
+
+    if pca_ratios(dir_file) is None:  # not a PCA plane of lstui's own
+        return
+    cosine = direction_cosine(dir_file)
+    if cosine is not None and abs(cosine) > 1e-3:
+        warnings.warn(f"the PCA plane {dir_file} has directions that are not orthogonal (cosine {cosine:.3g}): "
+                      "an earlier lstui's trajectory PCA left checkpoints out of them; queue the trajectory "
+                      "again for the right plane", stacklevel=2)
 
 
 def pca_ratios(dir_file: Path | None) -> tuple[float, float] | None:

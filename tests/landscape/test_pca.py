@@ -357,3 +357,28 @@ def test_streaming_pca_memory_stays_within_budget_not_the_full_matrix() -> None:
     # allocator slack: 145-160 MB measured, under a quarter of the full matrix.
     assert extra < 0.4 * FULL_MATRIX_BYTES, (extra, baseline, peak)
     assert ratio[0] > 0.5 and 0.0 < ratio[1] and sum(ratio) <= 1.0
+
+
+def test_a_pca_plane_made_with_directions_not_orthogonal_is_warned_of_when_drawn(tmp_path) -> None:
+    """Planes made before the streaming fix have directions that are not orthogonal
+    (x·y = −0.10 for 301 checkpoints): drawing one says to queue the trajectory again."""
+    import warnings
+
+    from lstui.results import direction_cosine, write_directions
+    from lstui.scheduler.trajectory import _warn_if_skewed_plane
+
+    gen = torch.Generator().manual_seed(0)
+    x = [torch.randn(4, 3, generator=gen), torch.randn(5, generator=gen)]
+    y = [t + 0.3 * torch.randn(t.shape, generator=gen) for t in x]
+    ratios = {"explained_variance_ratio_": np.array([0.6, 0.3])}
+    skewed, fine = tmp_path / "skewed.h5", tmp_path / "fine.h5"
+    write_directions(skewed, x, y, extra=ratios)
+    orthogonal = [t - float(torch.cat([a.ravel() for a in y]) @ torch.cat([b.ravel() for b in x]))
+                  / float(torch.cat([b.ravel() for b in x]).norm() ** 2) * u for t, u in zip(y, x, strict=True)]
+    write_directions(fine, x, orthogonal, extra=ratios)
+    assert abs(direction_cosine(fine)) < 1e-6 < abs(direction_cosine(skewed))
+    with pytest.warns(UserWarning, match="not orthogonal .*queue the trajectory again"):
+        _warn_if_skewed_plane(skewed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _warn_if_skewed_plane(fine)
