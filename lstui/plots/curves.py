@@ -139,6 +139,8 @@ def plot_1d(
                 ax_loss.set_ylim(top=1.25 * float(highest.max()))
         if loss_max is not None:
             ax_loss.set_ylim(top=loss_max)
+        elif not every_loss.size:  # no loss to read: no made-up scale (0 to 0.05) beside the note
+            ax_loss.set_yticks([])
         colour = st.LOSS_COLOUR if accs else "black"
         ax_loss.set_ylabel(loss_label, color=colour, fontsize=st.LABEL_SIZE)
         ax_loss.tick_params(axis="y", which="both", colors=colour, labelsize=st.TICK_SIZE)

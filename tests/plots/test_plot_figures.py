@@ -273,6 +273,15 @@ def test_1d_figure_breaks_lines_at_nan_and_reports_them():
         plot_1d(x, {"train_err": loss})
 
 
+def test_an_all_nan_1d_figure_has_no_made_up_loss_scale():
+    """Every loss NaN drew a loss axis from 0 to 0.05 beside "nothing to show"."""
+    x = np.linspace(-1, 1, 5)
+    fig = plot_1d(x, {"train_loss": np.full(5, np.nan), "train_acc": np.full(5, np.nan)})
+    fig.canvas.draw()
+    assert list(fig.axes[0].get_yticks()) == []
+    assert "all 5 points NaN/inf (nothing to show)" in legend_texts(fig)
+
+
 def test_1d_figure_marks_a_finite_point_between_gaps():
     """A lone finite point between diverged ones drew nothing: a line needs two points
     (only the centre finite left an empty axis)."""
