@@ -434,6 +434,11 @@ def export_trajectory(
     ``contours``: :func:`draw_trajectory`'s ``surf_name``, ``vmin``, ``vmax``, ``vlevel``, ``log``."""
     found = trajectory_path(spec)
     if found is None or spec.dir_file is None:
+        if spec.dir_file is not None:  # its plane's folder gone (deleted, or a home moved by hand)
+            import warnings
+
+            warnings.warn(f"{Path(spec.dir_file).parent / PROJECTION_FILE} is not there: the path over the "
+                          "contours (trajectory.*) is not drawn", stacklevel=2)
         return []
     dir_file = Path(spec.dir_file)
     _warn_if_skewed_plane(dir_file)

@@ -278,3 +278,17 @@ def test_a_job_file_s_trajectory_takes_origin_as_the_flag_does(tmp_path: Path) -
     (tmp_path / "s.toml").write_text('# x\nmodel = "mlp"\nx = "-1:1:3"\norigin = "plane"\n')
     code, _, err = cli_in_process(["submit", str(tmp_path / "s.toml")], home)
     assert code == 2 and "s.toml job 1: origin is for trajectory jobs" in one_error_line(err), err
+
+
+def test_a_trajectory_whose_plane_folder_is_gone_says_its_path_is_not_drawn(tmp_path: Path) -> None:
+    """`export` of it wrote the surface figures and silently no trajectory.*."""
+    import pytest
+
+    from lstui.scheduler.trajectory import export_trajectory
+    from lstui.spec import JobSpec
+
+    gone = tmp_path / "trajectories" / "20261207-run" / "pca_directions.h5"
+    spec = JobSpec(kind="trajectory", model="mlp", dir_file=str(gone),
+                   checkpoints=(str(tmp_path / "a.pt"), str(tmp_path / "b.pt")))
+    with pytest.warns(UserWarning, match="projection.h5 is not there: the path over the contours"):
+        assert export_trajectory(spec, tmp_path / "surface.h5", tmp_path, formats=("png",)) == []
