@@ -453,11 +453,12 @@ def existing_points(
 def compute_keys(d: Mapping[str, object]) -> dict[str, object]:
     """The settings that change the numbers (not the name, priority or batch size; the
     batch size does under ``--bn recompute``: the statistics are averages over batches)."""
-    from lstui.landscape.evaluator import BN_RECOMPUTE_BATCH
-
     ignore = {"name", "priority", "batch_size", "compile", "fold_bn", "triton_conv", "figure", "import_path"}
     keys = {k: v for k, v in d.items() if k not in ignore}
     if d.get("bn") == "recompute":  # (none given is the default, the same numbers)
+        # imported here only: it imports torch, 2 s of every submit's same-numbers check
+        from lstui.landscape.evaluator import BN_RECOMPUTE_BATCH
+
         keys["batch_size"] = d.get("batch_size") or BN_RECOMPUTE_BATCH
     return keys
 
