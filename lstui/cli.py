@@ -637,14 +637,10 @@ def _submit_one(ctx: click.Context, kind: str, flags: dict[str, Any]) -> None:
 
 def _twins_note(store: Any, job_id: int) -> str | None:
     """The note on a job queued whose numbers other jobs compute (a script run twice)."""
-    from lstui.scheduler.submit import same_settings
+    from lstui.scheduler.submit import same_settings_note
 
-    twins = same_settings(store, job_id)
-    if not twins:
-        return None
-    listed = ", ".join(f"{t.id} ({t.state.value})" for t in twins[:3]) + (" …" if len(twins) > 3 else "")
-    return (f"note: job{'s' if len(twins) > 1 else ''} {listed} compute{'' if len(twins) > 1 else 's'} the same "
-            f"numbers as job {job_id}: it computes them again (lstui cancel {job_id} takes it back)")
+    note = same_settings_note(store, job_id, f"lstui cancel {job_id} takes it back")
+    return f"note: {note}" if note else None
 
 
 def _comparison_twins(store: Any, plan: Any) -> str | None:

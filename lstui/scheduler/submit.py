@@ -82,9 +82,21 @@ def same_settings(store: Store, job_id: int) -> list[JobRow]:
         return []
     wanted = compute_keys(job.spec)
     live = (JobState.QUEUED, JobState.RUNNING, JobState.PAUSED, JobState.DONE)
-    return [other for other in store.list_jobs()
-            if other.id < job_id and other.kind == job.kind and other.state in live
-            and compute_keys(other.spec) == wanted]
+    return [other for other in store.list_jobs(kind=job.kind)
+            if other.id < job_id and other.state in live and compute_keys(other.spec) == wanted]
+
+
+def same_settings_note(store: Store, job_id: int, take_back: str) -> str | None:
+    """What is said of job ``job_id`` when earlier jobs compute its numbers
+    (:func:`same_settings`), by `lstui submit` and the TUI's form alike; ``take_back``:
+    how to take it back there (``lstui cancel 7``, ``c cancels it``)."""
+    twins = same_settings(store, job_id)
+    if not twins:
+        return None
+    several = len(twins) > 1
+    listed = ", ".join(f"{t.id} ({t.state.value})" for t in twins[:3]) + (" …" if len(twins) > 3 else "")
+    return (f"job{'s' if several else ''} {listed} compute{'' if several else 's'} the same numbers as "
+            f"job {job_id}: it computes them again ({take_back})")
 
 
 def retry_jobs(store: Store, job_ids: Sequence[int]) -> None:

@@ -669,7 +669,8 @@ class Store:
         return _job_row(row, self._home)
 
     def list_jobs(
-        self, *, include_finished: bool = True, limit: int | None = None, finished_after: float | None = None
+        self, *, include_finished: bool = True, limit: int | None = None, finished_after: float | None = None,
+        kind: str | None = None,
     ) -> list[JobRow]:
         """Jobs in id order, with their stored-point counts, in one query.
 
@@ -678,15 +679,19 @@ class Store:
             limit: keep only the newest ``limit`` jobs (still returned in id order).
             finished_after: with ``include_finished``, only the finished jobs that
                 finished after this unix time (the store's clock).
+            kind: only the jobs of this kind (``surface``, ``interp`` …).
         """
         params: tuple[Any, ...] = ()
         if not include_finished:
             where = f"WHERE j.state NOT IN {_FINISHED_SQL}"
         elif finished_after is not None:
-            where = f"WHERE j.state NOT IN {_FINISHED_SQL} OR j.finished > ?"
+            where = f"WHERE (j.state NOT IN {_FINISHED_SQL} OR j.finished > ?)"
             params = (float(finished_after),)
         else:
             where = ""
+        if kind is not None:
+            where = f"{where} AND j.kind = ?" if where else "WHERE j.kind = ?"
+            params = (*params, kind)
         sql = f"SELECT {_JOB_COLUMNS} FROM jobs j {where} ORDER BY j.id DESC"
         if limit is not None:
             sql += " LIMIT ?"

@@ -584,14 +584,9 @@ class LstuiApp(App[None]):
 
     def twins_note(self, job_id: int) -> str | None:
         """What the form says of a job it queued that earlier jobs compute, as `lstui submit` does."""
-        from lstui.scheduler.submit import same_settings
+        from lstui.scheduler.submit import same_settings_note
 
-        twins = same_settings(self._action_store(), job_id)
-        if not twins:
-            return None
-        listed = ", ".join(str(t.id) for t in twins[:3]) + (" …" if len(twins) > 3 else "")
-        return (f"job{'s' if len(twins) > 1 else ''} {listed} compute{'' if len(twins) > 1 else 's'} the same "
-                "numbers: this one computes them again (c cancels it)")
+        return same_settings_note(self._action_store(), job_id, "c cancels it")
 
     def action_open_selected(self) -> None:
         job = self._need_job()

@@ -594,6 +594,24 @@ def test_list_jobs_keeps_finished_jobs_after_a_moment(store: Store, tmp_path: Pa
     assert [j.id for j in store.list_jobs(finished_after=clock.now - 50, limit=1)] == [waiting]
 
 
+def test_list_jobs_of_one_kind(store: Store, tmp_path: Path, clock: FakeClock) -> None:
+    """submit's same-numbers check reads only the jobs of the new job's kind."""
+    worker = store.register_worker("cpu", 10, "host")
+    old = add_job(store, tmp_path)
+    finish_job(store, worker, old)
+    clock.advance(100)
+    interp = store.add_job(kind="interp", name="i", spec={"model": "resnet56", "x": [0.0, 1.0, 3]},
+                           total_points=3, units=[[0, 1, 2]], results_root=tmp_path / "results")
+    recent = add_job(store, tmp_path)
+    finish_job(store, worker, recent)
+    waiting = add_job(store, tmp_path)
+    assert [j.id for j in store.list_jobs(kind="surface")] == [old, recent, waiting]
+    assert [j.id for j in store.list_jobs(kind="interp")] == [interp]
+    assert [j.id for j in store.list_jobs(kind="trajectory")] == []
+    assert [j.id for j in store.list_jobs(kind="surface", include_finished=False)] == [waiting]
+    assert [j.id for j in store.list_jobs(kind="surface", finished_after=clock.now - 50)] == [recent, waiting]
+
+
 def test_the_wal_file_is_cut_back_after_a_big_write(store: Store, tmp_path: Path) -> None:
     """The WAL file kept its largest size for good (10 MB after 9,500 jobs)."""
     from lstui.store._store import WAL_SIZE_LIMIT

@@ -435,6 +435,7 @@ def test_a_job_the_form_queues_again_is_said_to_compute_the_same_numbers(fixed_h
             await wait_for(pilot, lambda: "computes the same" in "\n".join(screen_text(app)), 10, "the note")
             shown = "\n".join(screen_text(app))
             first = app.main.table.row_count  # (its id: the jobs before it, and itself)
-            assert f"job {first - 1} computes the same" in shown and "numbers: this one computes them" in shown, shown
+            assert f"job {first - 1} (queued) computes the same" in shown, shown
+            assert f"as job {first}: it" in shown and "(c cancels it)" in shown, shown
 
     asyncio.run(drive())
