@@ -37,6 +37,9 @@ ORIGIN_KEY = "origin_checkpoint"
 PLANE_PROJECTION_FILE = "plane_projection.h5"
 PCA_KEYS = ("explained_variance_ratio_", "explained_variance_", "singular_values_")
 """The arrays of a PCA direction file beside its directions, as the reference names them."""
+EVERY_CHECKPOINT_ATTR = "pca_rows"
+"""The attribute of a PCA plane made since its streaming PCA reads every checkpoint:
+planes without it are checked for directions that are not orthogonal when drawn."""
 DEFAULT_NUM = 21
 NEAR_LINE_BELOW = 1e-3
 """A 2nd PC under this share of the two PCs' variance: a path along a line, its plane's
@@ -254,7 +257,8 @@ def compute_plane(spec: JobSpec, out: Path, *, origin: str = "own") -> Trajector
     px, py = px[:count], py[:count]
     make_private_dirs(out)  # $LSTUI_HOME/trajectories too: 0700, as the results
     dir_file = out / PCA_DIRECTIONS_FILE
-    write_directions(dir_file, xdirection, ydirection, extra=extra)
+    write_directions(dir_file, xdirection, ydirection, extra=extra,
+                     attrs={EVERY_CHECKPOINT_ATTR: "every checkpoint"} if given is None else None)
     proj_file = out / PROJECTION_FILE
     write_projection(proj_file, px, py)
     plane_path = None
@@ -441,10 +445,12 @@ def export_trajectory(
                           "contours (trajectory.*) is not drawn", stacklevel=2)
         return []
     dir_file = Path(spec.dir_file)
-    _warn_if_skewed_plane(dir_file)
+    ratios = pca_ratios(dir_file)
+    if ratios is not None:  # a PCA plane of lstui's own (not a copied --dir-file)
+        _warn_if_skewed_plane(dir_file)
     beside = dir_file.parent / PLANE_PROJECTION_FILE  # --origin plane: the plane's own run's path
     other = read_projection(beside) if beside.is_file() else None
-    return draw_trajectory(surface_path, found, pca_ratios(dir_file), Path(out) / "trajectory",
+    return draw_trajectory(surface_path, found, ratios, Path(out) / "trajectory",
                            formats=formats, title=title, dpi=dpi, axis_labels=given_axis_labels(dir_file),
                            other_path=other, **contours)
 
@@ -466,12 +472,13 @@ def _warn_if_skewed_plane(dir_file: Path) -> None:
     """Warn of an lstui PCA plane whose directions are not orthogonal: made before the
     fix of its streaming PCA, which left checkpoints out of the directions of a run a few
     checkpoints longer than its block (235–310 of ResNet-56's); its path and surface are
-    on the wrong plane, though its variance shares are right."""
+    on the wrong plane, though its variance shares are right. A plane made since
+    (:data:`EVERY_CHECKPOINT_ATTR`) is not read again: its directions can be gigabytes."""
     import warnings
 
-    from lstui.results import direction_cosine
+    from lstui.results import direction_cosine, read_direction_attrs
 
-    if pca_ratios(dir_file) is None:  # not a PCA plane of lstui's own
+    if EVERY_CHECKPOINT_ATTR in read_direction_attrs(dir_file):
         return
     cosine = direction_cosine(dir_file)
     if cosine is not None and abs(cosine) > 1e-3:

@@ -365,7 +365,7 @@ def test_a_pca_plane_made_with_directions_not_orthogonal_is_warned_of_when_drawn
     import warnings
 
     from lstui.results import direction_cosine, write_directions
-    from lstui.scheduler.trajectory import _warn_if_skewed_plane
+    from lstui.scheduler.trajectory import EVERY_CHECKPOINT_ATTR, _warn_if_skewed_plane
 
     gen = torch.Generator().manual_seed(0)
     x = [torch.randn(4, 3, generator=gen), torch.randn(5, generator=gen)]
@@ -382,3 +382,7 @@ def test_a_pca_plane_made_with_directions_not_orthogonal_is_warned_of_when_drawn
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _warn_if_skewed_plane(fine)
+        # a plane made since the fix says so: its directions (gigabytes for a wide net) are not read
+        marked = tmp_path / "marked.h5"
+        write_directions(marked, x, y, extra=ratios, attrs={EVERY_CHECKPOINT_ATTR: "every checkpoint"})
+        _warn_if_skewed_plane(marked)

@@ -55,6 +55,10 @@ def test_a_run_s_path_is_projected_on_another_run_s_pca_plane(tmp_path: Path) ->
     plane_a = _spec(home, _submit(home, "trajectory", "--checkpoints", str(tmp_path / "a" / "cnn_*.pt"),
                                   "--subset", "100", "--num", "5"))["dir_file"]
     assert len(a) == 4 and pca_ratios(Path(plane_a)) is not None
+    from lstui.results import read_direction_attrs
+    from lstui.scheduler.trajectory import EVERY_CHECKPOINT_ATTR
+
+    assert EVERY_CHECKPOINT_ATTR in read_direction_attrs(Path(plane_a))  # not read again when drawn
 
     code, out, err = cli_in_process(["submit", "trajectory", "--checkpoints", str(tmp_path / "b" / "cnn_*.pt"),
                                      "--subset", "100", "--num", "5", "--dir-file", plane_a], home)
@@ -74,7 +78,7 @@ def test_a_run_s_path_is_projected_on_another_run_s_pca_plane(tmp_path: Path) ->
             np.testing.assert_array_equal(x, y)
     # not run A's variance ratios: B's axes name the directions, not B's PCs; the copy
     # keeps A's PCA arrays all the same, which the reference's plot_2D reads (a KeyError)
-    assert pca_ratios(plane_b) is None
+    assert pca_ratios(plane_b) is None and EVERY_CHECKPOINT_ATTR not in read_direction_attrs(plane_b)
     from lstui.results import read_direction_arrays
 
     keys = ("explained_variance_ratio_", "explained_variance_", "singular_values_")
