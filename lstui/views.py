@@ -162,13 +162,13 @@ def progress_bar(fraction: float, width: int = 10) -> str:
 
 _LS_COLUMNS = (  # key, header, width, right-aligned
     ("id", "ID", 5, True), ("code", "ST", 2, False), ("state", "STATE", 9, False),
-    ("prio", "PRIO", 4, True), ("progress", "PROGRESS", 10, False),
+    ("kind", "KIND", 10, False), ("prio", "PRIO", 4, True), ("progress", "PROGRESS", 10, False),
     ("points", "DONE/TOTAL", 11, True), ("device", "DEVICE", 10, False),
     ("elapsed", "ELAPSED", 7, True), ("eta", "ETA", 7, True),
 )
-_LS_DROPPED_FIRST = ("device", "prio", "progress", "code")
+_LS_DROPPED_FIRST = ("device", "prio", "progress", "code", "kind")
 """The columns a narrow terminal loses first, in order (the state says what the code
-says; the counts say what the bar shows)."""
+says; the counts say what the bar shows; a default name begins with the kind)."""
 NAME_MIN = 8
 NAME_WANTED = 24
 """Columns are dropped (:data:`_LS_DROPPED_FIRST`) until the name has this many cells: at
@@ -184,7 +184,7 @@ def jobs_table(
     ``hidden_finished``: how many finished jobs the caller left out; an empty table then
     says so rather than that there are no jobs at all. ``daemon_running`` False: running
     jobs are shown stalled, without an ETA (see :data:`STALLED`). ``width``: the
-    terminal's; a narrower one loses DEVICE, PRIO, PROGRESS and ST in turn (until the
+    terminal's; a narrower one loses DEVICE, PRIO, PROGRESS, ST and KIND in turn (until the
     name has :data:`NAME_WANTED` cells), and the name is cut in its middle with an
     ellipsis (None: every column, whole names).
     """
@@ -198,6 +198,7 @@ def jobs_table(
         "id": str(j.id),
         "code": state_code(j, daemon_running=daemon_running),
         "state": state_name(j, daemon_running=daemon_running),
+        "kind": j.kind,
         "prio": str(j.priority),
         "progress": progress_bar(j.progress),
         "points": f"{j.done_points}/{j.total_points}",
