@@ -341,6 +341,7 @@ def _home_path(ctx: click.Context) -> Path:
 def _store(ctx: click.Context, *, existing: bool = False):  # type: ignore[no-untyped-def]
     """The home's job store; ``existing``: for a command that reads or changes jobs, a
     home with no store is an error (a mistyped $LSTUI_HOME), not a new empty store."""
+    from lstui.scheduler.daemon import refuse_upgrade_under_older_daemon
     from lstui.store import DB_NAME, Store
 
     if existing:
@@ -351,7 +352,8 @@ def _store(ctx: click.Context, *, existing: bool = False):  # type: ignore[no-un
                           "(is $LSTUI_HOME or --home right?)") from None
         except OSError:
             pass  # a path through a file, a folder it may not read: the store says so
-    store = Store.open_home(_home(ctx), on_lock_wait=lambda line: click.echo(f"note: {line}…", err=True))
+    store = Store.open_home(_home(ctx), on_lock_wait=lambda line: click.echo(f"note: {line}…", err=True),
+                            before_upgrade=refuse_upgrade_under_older_daemon(_home_path(ctx)))
     _say_versions(ctx, store)
     return store
 
@@ -779,7 +781,7 @@ def _parse_job_ids(text: tuple[str, ...]) -> list[int]:
 @click.pass_context
 @handle_errors
 def ls(ctx: click.Context, show_all: bool, as_json: bool, states_text: str | None, last: int | None) -> None:
-    """One line per job: id, state, progress, device, name."""
+    """One line per job: id, state, kind, progress, device, name."""
     from lstui.scheduler.daemon import daemon_status
     from lstui.store import FINISHED, JobState
     from lstui.views import job_summary, jobs_table

@@ -36,7 +36,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +59,7 @@ from lstui.results.h5files import (
 )
 from lstui.scheduler.devices import RAY_DEVICES
 from lstui.store import (
+    DB_NAME,
     DEFAULT_TIMEOUT_S,
     FINISHED,
     FULL_BELOW,
@@ -222,6 +223,25 @@ def daemon_status(home: Path | None = None) -> DaemonStatus:
         # its pid file moved or damaged: the lock's holder, as the kernel lists it
         # (`daemon stop` said only that the pid file was unreadable, and could not stop it)
         return DaemonStatus(True, _lock_holder(h / LOCK_FILE), pid_file_read=False)
+
+
+def refuse_upgrade_under_older_daemon(home: Path | None) -> Callable[[int], None]:
+    """A store's ``before_upgrade`` for ``home``: raises while a daemon started by an lstui
+    from before pid files named their schema runs there. Its code cannot follow the
+    upgrade: it took schema 6's results folders, relative to the home, as relative to the
+    folder it was started from, and wrote a job's files there."""
+
+    h = Path(home) if home is not None else default_home()
+
+    def check(version: int) -> None:
+        status = daemon_status(h)
+        if status.running and status.pid_file_read and status.schema is None:
+            raise StoreError(
+                f"the job store {h / DB_NAME} is of an older lstui (schema {version}) and its daemon "
+                f"(pid {status.pid}) was started by that lstui, which cannot go on in the store this one "
+                "upgrades: stop it first (lstui daemon stop), then run this again; nothing was changed")
+
+    return check
 
 
 def _lock_holder(path: Path) -> int | None:

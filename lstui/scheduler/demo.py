@@ -210,7 +210,9 @@ def _run_demo(home: Path | None, out: Path, *, quick: bool, devices: str | None,
     start = time.monotonic()
     console.rule("lstui demo: small- vs large-batch minimizers on digits")
     checkpoints = train_runs(settings, out, console)
-    with Store.open_home(home) as store:
+    from lstui.scheduler.daemon import refuse_upgrade_under_older_daemon
+
+    with Store.open_home(home, before_upgrade=refuse_upgrade_under_older_daemon(home)) as store:
         ids = queue_demo(store, settings, checkpoints, console)
         console.print(f"queued jobs {ids[0]}–{ids[-1]} in {store.path}")
         ahead = jobs_ahead(store, ids[0])

@@ -196,6 +196,7 @@ class Store:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         clock: Callable[[], float] = time.time,
         on_lock_wait: Callable[[str], object] | None = None,
+        before_upgrade: Callable[[int], object] | None = None,
     ) -> None:
         if sqlite3.sqlite_version_info < MIN_SQLITE:
             raise StoreError(
@@ -211,6 +212,9 @@ class Store:
         # told once when a write has waited SAY_LOCK_WAIT_AFTER_S for another process's
         # lock (a command's "waiting for the database …": 20 s of silence before)
         self._on_lock_wait = on_lock_wait
+        # called with the file's schema before an older store is upgraded; raises to refuse
+        # (a daemon of an older lstui runs on it)
+        self._before_upgrade = before_upgrade
         self._lock = threading.RLock()
         # (start, end), time.monotonic(), of the last hold of the database by another process
         # that a write of this store waited out: waits that follow each other make one
@@ -400,6 +404,8 @@ class Store:
                     f"database {self.path} has schema version {version} and needs an "
                     f"upgrade to {SCHEMA_VERSION}, but cannot be written: {why}; {helps}"
                 )
+            if version > 0 and self._before_upgrade is not None:
+                self._before_upgrade(version)
             with self._immediate():
                 before = schema_version(self._db)  # another process may have upgraded it meanwhile
                 apply_migrations(self._db)  # re-reads the version under the write lock

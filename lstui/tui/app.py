@@ -440,7 +440,10 @@ class LstuiApp(App[None]):
                 raise LstuiError(f"not done: the database {path} was deleted or replaced since the jobs "
                                  "on screen were read from it; look at the list again")
             if self._store is None:
-                self._store = Store.open_home(self.home, timeout_s=self.write_timeout_s)
+                from lstui.scheduler.daemon import refuse_upgrade_under_older_daemon
+
+                self._store = Store.open_home(self.home, timeout_s=self.write_timeout_s,
+                                              before_upgrade=refuse_upgrade_under_older_daemon(self.home))
                 self._store_identity = database_identity(self._store.path)
                 self._store_wal_index = wal_index_identity(self._store.path)
             if database is not None and self._store_identity != database:

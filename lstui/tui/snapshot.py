@@ -27,7 +27,12 @@ import numpy as np
 
 from lstui.errors import LstuiError
 from lstui.landscape.grid import parse_axis
-from lstui.scheduler.daemon import DaemonStatus, daemon_status, listed_workers
+from lstui.scheduler.daemon import (
+    DaemonStatus,
+    daemon_status,
+    listed_workers,
+    refuse_upgrade_under_older_daemon,
+)
 from lstui.scheduler.devices import DeviceFacts, cpu_facts, gpu_facts
 from lstui.spec import split_keys
 from lstui.store import DB_NAME, Event, JobRow, JobState, PointRow, Store, WorkerRow
@@ -212,7 +217,8 @@ class StorePoller:
     ) -> None:
         self.home = Path(home)
         self.clock = clock
-        self.store: Store | None = Store.open_home(self.home, clock=clock)
+        self.store: Store | None = Store.open_home(self.home, clock=clock,
+                                                   before_upgrade=refuse_upgrade_under_older_daemon(self.home))
         self.identity = database_identity(self.store.path)
         """The identity of the database file :attr:`store` reads (see :func:`database_identity`)."""
         self._wal_index = wal_index_identity(self.store.path)
@@ -277,7 +283,8 @@ class StorePoller:
         if now is None:  # not created again here: lstui submit or the form will
             return None  # the snapshot's error says it, as long as it lasts
         unreadable, self._unreadable = self._unreadable, True
-        self.store = Store.open_home(self.home, clock=self.clock)
+        self.store = Store.open_home(self.home, clock=self.clock,
+                                      before_upgrade=refuse_upgrade_under_older_daemon(self.home))
         self._unreadable = False
         self.identity = database_identity(self.store.path)
         self._wal_index = wal_index_identity(self.store.path)

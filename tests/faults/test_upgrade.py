@@ -56,6 +56,34 @@ def test_a_daemon_started_by_an_older_lstui_is_said_to_need_a_restart(lab: Lab) 
     lab.stop_daemon()
 
 
+def test_a_store_is_not_upgraded_under_a_daemon_of_an_older_lstui(lab: Lab) -> None:
+    """Its code cannot follow the upgrade: schema 6's results folders, relative to the
+    home, it took as relative to the folder it was started from, and wrote a job's files
+    there. Every command, the TUI and the demo refuse until it is stopped; `daemon stop`
+    stops it, and the next command upgrades."""
+    pid = lab.start_daemon("cpu:1")
+    info = json.loads((lab.home / PID_FILE).read_text())
+    del info["schema"]  # as an lstui from before pid files named their schema wrote it
+    (lab.home / PID_FILE).write_text(json.dumps(info))
+    with sqlite3.connect(lab.home / "lstui.db") as raw:
+        raw.execute("PRAGMA user_version = 5")  # the store of that lstui (schema 6 is idempotent)
+    for args in (("ls",), TINY_JOB):
+        refused = lab.cli(*args, check=False)
+        assert refused.returncode == 1 and refused.stdout == "", refused
+        assert refused.stderr.splitlines() == [
+            f"lstui: error: the job store {lab.home / 'lstui.db'} is of an older lstui (schema 5) and its daemon "
+            f"(pid {pid}) was started by that lstui, which cannot go on in the store this one upgrades: stop it "
+            "first (lstui daemon stop), then run this again; nothing was changed"], refused.stderr
+    with sqlite3.connect(lab.home / "lstui.db") as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 5
+    stopped = lab.cli("daemon", "stop")
+    # (a worker still importing torch on a loaded machine may be killed after 30 s: a second line)
+    assert stopped.stdout.startswith(f"daemon (pid {pid}) stopped\n") and "another lstui" not in stopped.stderr, stopped
+    assert lab.cli("ls").returncode == 0
+    with sqlite3.connect(lab.home / "lstui.db") as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
 def _bump_schema(home: Path) -> int:
     """The store upgraded under the running processes, as a newer lstui's first command does."""
     newer = SCHEMA_VERSION + 1
