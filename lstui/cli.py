@@ -904,7 +904,7 @@ def show(ctx: click.Context, job: str, as_json: bool, no_plot: bool, surf_name: 
             # drawn first: a --surf-name the job lacks is one line, before anything else
             plot = terminal_plot(store, row, width=min(size.columns, 100), height=20, surf_name=surf_name)
         click.echo(job_details(row, events, daemon_running=daemon_running, files_pending=files_pending))
-        from lstui.scheduler.compare import SHARPNESS, shown_rows
+        from lstui.scheduler.compare import SHARPNESS, sharpness_of, shown_rows
 
         table = Path(row.results_dir) / f"{SHARPNESS}.json"
         if row.kind == "figure" and table.is_file():
@@ -912,8 +912,10 @@ def show(ctx: click.Context, job: str, as_json: bool, no_plot: bool, surf_name: 
 
             from lstui.views import rows_text
 
-            click.echo("\nsharpness (every digit: sharpness.csv, sharpness.json)")
-            click.echo(rows_text(shown_rows(json.loads(table.read_text()))))
+            rows = json.loads(table.read_text())
+            what = sharpness_of(rows)
+            click.echo(f"\nsharpness{f' of the {what}' if what else ''} (every digit: sharpness.csv, sharpness.json)")
+            click.echo(rows_text(shown_rows(rows)))
         if plot is not None:
             click.echo(plot)
 

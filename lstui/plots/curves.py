@@ -112,7 +112,8 @@ def plot_1d(
             x_drawn, y_drawn = xs[drawn], data[name][drawn]
             # a curve of few points shows them: its straight segments are not measured values
             marker = "." if x_drawn.size <= FEW_POINTS else None
-            (line,) = ax.plot(x_drawn, y_drawn, style, color=colour, linewidth=1.4, label=_LABELS[name],
+            label = _LABELS[name].replace("loss", loss_label) if name.endswith("_loss") else _LABELS[name]
+            (line,) = ax.plot(x_drawn, y_drawn, style, color=colour, linewidth=1.4, label=label,
                               marker=marker, markersize=6)
             handles.append(line)
             alone = _isolated(y_drawn)

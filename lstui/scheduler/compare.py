@@ -34,7 +34,7 @@ SHARPNESS = "sharpness"
 ``.csv`` (every digit), ``.png`` and ``.pdf`` (the table drawn)."""
 SHARPNESS_TITLE = "sharpness: Δloss@d = ½ (L(−d) + L(+d)) − L(0) along each 1D curve"
 """The table's figure says what its columns are (L: the curves' loss, train or test)."""
-FILE_ONLY_COLUMNS = ("checkpoint", "L", "data", "norm", "ignore", "seed")
+FILE_ONLY_COLUMNS = ("checkpoint", "L", "loss", "data", "norm", "ignore", "seed")
 """The sharpness table's columns kept in its CSV and JSON, for whoever reads them later
 (which minimizer, which values, which directions), but not drawn or shown: the table
 on the page and the screen holds the numbers to compare."""
@@ -129,6 +129,18 @@ def queue_comparison(
     return ComparisonPlan(interps, curves, surfaces, fig_id)
 
 
+def sharpness_of(rows: Sequence[Mapping[str, object]]) -> str | None:
+    """What a sharpness table's L is, from its rows: "train loss", "train MSE loss"; None
+    for a table whose rows do not say, or say different things."""
+    said = {(row.get("L"), row.get("loss", "ce")) for row in rows}
+    if len(said) != 1:
+        return None
+    key, loss = said.pop()
+    if not isinstance(key, str) or not key.endswith("_loss"):
+        return None
+    return _value_label([key], "MSE loss" if loss == "mse" else "loss")
+
+
 def shown_rows(rows: Sequence[Mapping[str, object]]) -> list[dict[str, object]]:
     """The sharpness table's rows as drawn and shown: without :data:`FILE_ONLY_COLUMNS`."""
     return [{k: v for k, v in row.items() if k not in FILE_ONLY_COLUMNS} for row in rows]
@@ -147,10 +159,19 @@ def _key(surface) -> str:  # type: ignore[no-untyped-def]
     return "train_loss" if "train_loss" in surface.arrays else "test_loss"
 
 
-def _value_label(keys: Sequence[str]) -> str:
+def _value_label(keys: Sequence[str], loss: str = "loss") -> str:
     """What the figure of these arrays shows: "train loss" (or "test loss"); "loss"
-    when the surfaces drawn together are of different splits."""
-    return keys[0].replace("_", " ") if keys and len(set(keys)) == 1 else "loss"
+    when the surfaces drawn together are of different splits. ``loss``: the loss's name
+    (:func:`~lstui.scheduler.exporting.loss_name`: "MSE loss" under ``--loss mse``)."""
+    return keys[0].replace("_loss", f" {loss}") if keys and len(set(keys)) == 1 else loss
+
+
+def _loss_name(surfaces: Sequence[Any]) -> str:
+    """The loss the comparison's surfaces are of: "MSE loss" when every one says so."""
+    from lstui.scheduler.exporting import loss_name
+
+    names = {loss_name(s) for s in surfaces}
+    return names.pop() if len(names) == 1 else "loss"
 
 
 def sharpness(
@@ -263,7 +284,8 @@ def _provenance(curve_spec: Mapping[str, Any], checkpoint: str, key: str) -> dic
     data = str(curve_spec.get("data", ""))
     if curve_spec.get("subset"):
         data += f" (subset {curve_spec['subset']})"
-    return {"checkpoint": checkpoint, "L": key, "data": data, "norm": curve_spec.get("norm"),
+    return {"checkpoint": checkpoint, "L": key, "loss": curve_spec.get("loss", "ce"), "data": data,
+            "norm": curve_spec.get("norm"),
             "ignore": curve_spec.get("ignore"), "seed": curve_spec.get("seed")}
 
 
@@ -309,23 +331,27 @@ def run_figure_job(
 
     panels = []
     panel_keys = []
+    panel_surfaces = []
     for job_id, label in zip(fig.get("surfaces", []), labels, strict=False):
         _, s = _done_surface(store, job_id)
         panel_keys.append(_key(s))
+        panel_surfaces.append(s)
         panels.append((label, s.xcoordinates, s.ycoordinates, s.values(_key(s))))
     if panels:
         written += plots.save_figure(
             plots.plot_comparison_2d(panels, title="loss surfaces (filter-normalised directions)",
-                                     zlabel=_value_label(panel_keys), log=log),
+                                     zlabel=_value_label(panel_keys, _loss_name(panel_surfaces)), log=log),
             results_dir / "comparison_2d", formats, dpi=dpi,
         )
 
     rows: list[dict[str, object]] = []
     curves = []
     curve_keys = []
+    curve_surfaces = []
     for job_id, label, checkpoint in zip(fig.get("curves", []), labels, fig.get("checkpoints", []), strict=False):
         curve_job, s = _done_surface(store, job_id)
         curve_keys.append(_key(s))
+        curve_surfaces.append(s)
         loss = s.values(_key(s))
         curves.append((label, s.xcoordinates, loss))
         off_grid = off_grid_distances(s.xcoordinates)
@@ -355,7 +381,7 @@ def run_figure_job(
                             "NaN/inf (diverged): the sharpness table says so, it does not step over it")
     if curves:
         written += plots.save_figure(
-            plots.plot_comparison_1d(curves, ylabel=_value_label(curve_keys), log=log,
+            plots.plot_comparison_1d(curves, ylabel=_value_label(curve_keys, _loss_name(curve_surfaces)), log=log,
                                      title="1D loss curves (filter-normalised)"),
             results_dir / "comparison_1d", formats, dpi=dpi,
         )
@@ -372,14 +398,15 @@ def run_figure_job(
         curves_1d = {k: s.values(k) for k in s.arrays}
         written += plots.save_figure(
             plots.plot_1d(s.xcoordinates, curves_1d, interpolation=True, names=names, log=interp_log,
-                          title=f"interpolation {names[0]} → {names[1]}"),
+                          title=f"interpolation {names[0]} → {names[1]}", loss_label=_loss_name([s])),
             results_dir / f"interpolation_{n + 1}", formats, dpi=dpi,
         )
     if stored_rows is not None:
         rows = stored_rows
     if rows:
         # which L: a table of test losses read as train losses (its columns say "loss")
-        title = SHARPNESS_TITLE + (f", L the {_value_label(curve_keys)}" if curve_keys else "")
+        title = SHARPNESS_TITLE + (f", L the {_value_label(curve_keys, _loss_name(curve_surfaces))}"
+                                   if curve_keys else "")
         written += plots.save_figure(plots.plot_sharpness_table(shown_rows(rows), title=title), results_dir / SHARPNESS,
                                      formats, dpi=dpi)
         json_path = results_dir / f"{SHARPNESS}.json"

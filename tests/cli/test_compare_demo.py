@@ -100,13 +100,13 @@ def test_figure_job_waits_for_its_dependencies_then_draws_one_scale(tmp_path, da
     assert any("small: the table leaves out Δloss at ±0.25" in m for m in said), said
     assert [r["Δloss@0.25"] for r in rows] == [None, None] and all(r["Δloss@0.5"] is not None for r in rows)
     assert (results / "sharpness.csv").read_text().splitlines()[0].endswith(
-        ",weight norm,checkpoint,L,data,norm,ignore,seed")
+        ",weight norm,checkpoint,L,loss,data,norm,ignore,seed")
     # what each row is of, for whoever reads the files later; not drawn, not shown
     assert [(r["checkpoint"], r["L"], r["norm"], r["ignore"]) for r in rows] == [
         (str(a), "train_loss", "filter", "biasbn"), (str(b), "train_loss", "filter", "biasbn")]
     assert all(isinstance(r["seed"], int) and r["data"] for r in rows), rows
     shown_text = run_lstui("show", str(ids[-1]), home=daemon_home).stdout
-    assert "weight norm" in shown_text and "checkpoint" not in shown_text.split("sharpness (")[1]
+    assert "weight norm" in shown_text and "checkpoint" not in shown_text.split("sharpness of the train loss (")[1]
     # private, as every result (the table's CSV and JSON followed the umask)
     modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in results.iterdir()}
     assert {name for name, mode in modes.items() if mode & 0o077} == set(), modes
@@ -450,6 +450,64 @@ def test_a_comparison_s_interpolations_share_one_loss_scale(tmp_path: Path, monk
                                  formats=("png",), dpi=50)
     assert [p.name for p in written] == ["interpolation_1.png", "interpolation_2.png"]
     assert scales == ["log", "log"]  # B→C spans five decades: both on its scale
+
+
+def test_a_comparison_of_mse_loss_says_so_on_every_figure(tmp_path: Path, monkeypatch) -> None:
+    """The jobs' own figures said "MSE loss"; the comparison's said "loss" and "train
+    loss", and its sharpness table did not record the loss (MSE's numbers ~100x smaller)."""
+    import numpy as np
+    from matplotlib.figure import Figure
+    from matplotlib.text import Text
+
+    from lstui.landscape.grid import parse_axis
+    from lstui.scheduler.compare import _provenance, run_figure_job, sharpness_of
+    from lstui.spec import JobSpec
+    from lstui.store import PointRow, Store
+
+    x = np.linspace(-1, 1, 5)
+    rows_from = tmp_path / "sharpness.json"  # (rows computed need the checkpoints: read back, as export does)
+    rows_from.write_text(json.dumps([{"model": "A", "loss@0": 0.1, "L": "train_loss", "loss": "mse"}]))
+    with Store.open_home(tmp_path / "home") as store:
+        worker = store.register_worker("cpu", 4251, "lab")
+
+        def done(kind: str, y: str | None) -> int:
+            spec = JobSpec(kind="surface", model="mlp", x=parse_axis("-1:1:5"), loss="mse",
+                           y=parse_axis(y) if y else None).to_dict()
+            if kind == "interp":
+                spec.update(kind="interp", checkpoint="a.pt", checkpoint_b="b.pt")  # files not read
+            total = 5 * (5 if y else 1)
+            job_id = store.add_job(kind=kind, name=kind, spec=spec, total_points=total, units=[list(range(total))],
+                                   results_root=tmp_path / "home" / "results")
+            claim = store.claim_unit(worker, lease_s=60, job_ids=[job_id])
+            assert claim is not None
+            store.write_points(claim.unit_id, worker, [PointRow(i, 0.1 + i / 10) for i in range(total)])
+            assert store.complete_unit(claim.unit_id, worker)
+            return job_id
+
+        figure = {"type": "comparison", "labels": ["A", "B"], "interps": [done("interp", None)],
+                  "curves": [done("surface", None)], "surfaces": [done("surface", "-1:1:5")], "checkpoints": ["a.pt"]}
+        said: list[str] = []
+        original = Figure.savefig
+
+        def record(fig, *args, **kwargs):  # every text drawn: titles, axes, legends, colour bars
+            said.append(" | ".join(t.get_text() for t in fig.findobj(Text) if t.get_text()))
+            return original(fig, *args, **kwargs)
+
+        monkeypatch.setattr(Figure, "savefig", record)
+        written = run_figure_job(JobSpec(kind="figure", model="mlp", figure=figure), store, tmp_path / "figs",
+                                 formats=("png",), dpi=50, rows_from=rows_from)
+    assert [p.name for p in written][:3] == ["comparison_2d.png", "comparison_1d.png", "interpolation_1.png"]
+    drawn = dict(zip([p.stem for p in written], said, strict=False))
+    assert "train MSE loss" in drawn["comparison_2d"], drawn
+    assert "train MSE loss" in drawn["comparison_1d"], drawn
+    assert "MSE loss" in drawn["interpolation_1"] and "train MSE loss" in drawn["interpolation_1"], drawn
+    assert "L the train MSE loss" in drawn["sharpness"], drawn
+    assert not any(f"{split} loss" in text for text in drawn.values() for split in ("train", "test")), drawn
+    # the table's own record of it, and what `show` and the TUI title it
+    assert _provenance({"loss": "mse"}, "a.pt", "train_loss")["loss"] == "mse"
+    assert sharpness_of([{"L": "train_loss", "loss": "mse"}]) == "train MSE loss"
+    assert sharpness_of([{"L": "train_loss"}]) == "train loss"  # a table from before the column: cross-entropy
+    assert sharpness_of([{"L": "train_loss"}, {"L": "test_loss"}]) is None
 
 
 def test_the_demo_names_the_jobs_a_busy_daemon_runs_before_its_own(tmp_path):

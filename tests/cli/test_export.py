@@ -765,6 +765,10 @@ def test_a_surface_of_mse_loss_says_so_on_its_figures(tmp_path) -> None:
         assert surface_values(surface, "train_loss", "it")[1] == f"train {expected}"
     fig = plots.plot_1d([0.0, 1.0], {"train_loss": [1.0, 2.0]}, loss_label="MSE loss")
     assert fig.axes[0].get_ylabel() == "MSE loss"
+    from matplotlib.legend import Legend
+
+    legends = [t.get_text() for legend in fig.findobj(Legend) for t in legend.get_texts()]
+    assert legends == ["train MSE loss"], legends  # was "train loss"
 
 
 def test_show_and_the_tui_call_an_mse_loss_so_too() -> None:

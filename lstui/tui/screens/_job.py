@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import RichLog, Static
 
 from lstui.plots.cells import table_cells
-from lstui.scheduler.compare import SHARPNESS, SHARPNESS_TITLE, shown_rows
+from lstui.scheduler.compare import SHARPNESS, SHARPNESS_TITLE, sharpness_of, shown_rows
 from lstui.spec import shown_setting
 from lstui.store import Event, JobRow, JobState
 from lstui.tui.cells import (
@@ -293,7 +293,8 @@ class SharpnessTable(Vertical):
         if path is None:
             return
         try:
-            table = sharpness_text(shown_rows(read_sharpness(path)), colour)
+            rows = read_sharpness(path)
+            table = sharpness_text(shown_rows(rows), colour)
         except FileNotFoundError:
             reason = "is not in the results folder"
         except OSError as exc:
@@ -301,7 +302,9 @@ class SharpnessTable(Vertical):
         except ValueError as exc:
             reason = f"is {exc}"
         else:
-            self._title.update(Text(SHARPNESS_TITLE, style="bold"))
+            what = sharpness_of(rows)  # said where it is not the usual train loss (80 columns are full)
+            self._title.update(Text(SHARPNESS_TITLE + (f", L the {what}" if what not in (None, "train loss") else ""),
+                                    style="bold"))
             self._rows.update(table)
             self._scroll.display = True
             return
