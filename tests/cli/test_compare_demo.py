@@ -455,7 +455,6 @@ def test_a_comparison_s_interpolations_share_one_loss_scale(tmp_path: Path, monk
 def test_a_comparison_of_mse_loss_says_so_on_every_figure(tmp_path: Path, monkeypatch) -> None:
     """The jobs' own figures said "MSE loss"; the comparison's said "loss" and "train
     loss", and its sharpness table did not record the loss (MSE's numbers ~100x smaller)."""
-    import numpy as np
     from matplotlib.figure import Figure
     from matplotlib.text import Text
 
@@ -464,7 +463,6 @@ def test_a_comparison_of_mse_loss_says_so_on_every_figure(tmp_path: Path, monkey
     from lstui.spec import JobSpec
     from lstui.store import PointRow, Store
 
-    x = np.linspace(-1, 1, 5)
     rows_from = tmp_path / "sharpness.json"  # (rows computed need the checkpoints: read back, as export does)
     rows_from.write_text(json.dumps([{"model": "A", "loss@0": 0.1, "L": "train_loss", "loss": "mse"}]))
     with Store.open_home(tmp_path / "home") as store:
