@@ -523,7 +523,7 @@ def submit_file(ctx: click.Context, files: tuple[Path, ...]) -> None:
             for e in entries:
                 ids.append(submit_spec(store, e.spec, unit_size=e.unit_size if unit_size is None else unit_size,
                                        check=False))
-            twins = [note for note in (_twins_note(store, job_id) for job_id in ids) if note]
+            twins = _twins_notes(store, ids)
     except BaseException:  # a later job refused, the database locked: no plane left behind unqueued
         for n, plane in planes.items():
             if n >= len(ids):
@@ -637,20 +637,19 @@ def _submit_one(ctx: click.Context, kind: str, flags: dict[str, Any]) -> None:
     _queue_and_report(ctx, spec_from_flags(kind, flags), priority)
 
 
-def _twins_note(store: Any, job_id: int) -> str | None:
-    """The note on a job queued whose numbers other jobs compute (a script run twice)."""
-    from lstui.scheduler.submit import same_settings_note
+def _twins_notes(store: Any, job_ids: Sequence[int]) -> list[str]:
+    """The notes on jobs queued whose numbers other jobs compute (a script run twice)."""
+    from lstui.scheduler.submit import same_settings_notes
 
-    note = same_settings_note(store, job_id, f"lstui cancel {job_id} takes it back")
-    return f"note: {note}" if note else None
+    return [f"note: {note}" for note in same_settings_notes(store, job_ids, "lstui cancel {id} takes it back").values()]
 
 
 def _comparison_twins(store: Any, plan: Any) -> str | None:
     """The note on a comparison whose jobs earlier ones compute (the command run twice)."""
     from lstui.scheduler.submit import same_settings
 
-    pairs = [(job_id, twins[0].id) for job_id in (*plan.interps, *plan.curves, *plan.surfaces)
-             if (twins := same_settings(store, job_id))]
+    pairs = [(job_id, twins[0].id)
+             for job_id, twins in same_settings(store, [*plan.interps, *plan.curves, *plan.surfaces]).items() if twins]
     if not pairs:
         return None
     listed = ", ".join(f"{new} as {old}" for new, old in pairs)
@@ -672,14 +671,14 @@ def _queue_and_report(ctx: click.Context, spec: JobSpec, priority: int,
     try:
         with _store(ctx) as store:
             job_id = submit_spec(store, spec, unit_size=ctx.obj.get("unit_size"))
-            twins = _twins_note(store, job_id)
+            twins = _twins_notes(store, [job_id])
     except BaseException:
         if plane is not None:
             _drop_plane(plane)
         raise
     click.echo(job_id)
-    if twins:
-        click.echo(twins, err=True)
+    for note in twins:
+        click.echo(note, err=True)
     if plane is not None:
         _note_plane(plane, spec)
     _say_job_notes(spec)

@@ -71,32 +71,40 @@ def submit_spec(
     )
 
 
-def same_settings(store: Store, job_id: int) -> list[JobRow]:
-    """The earlier jobs, queued, running, paused or done, that compute what job ``job_id`` computes
-    (every setting that changes the numbers equal, its files' contents too): a sweep
-    script run again queued each of its jobs twice without a word."""
+def same_settings(store: Store, job_ids: Sequence[int]) -> dict[int, list[JobRow]]:
+    """For each of jobs ``job_ids``, the earlier jobs, queued, running, paused or done, that
+    compute what it computes (every setting that changes the numbers equal, its files'
+    contents too): a sweep script run again queued each of its jobs twice without a word.
+    The store is read once for each kind, however many jobs a job file queued."""
     from lstui.scheduler.compute import compute_keys
 
-    job = store.get_job(job_id)
-    if job.kind in ("figure", "trajectory"):  # (a trajectory's plane is its own each time)
-        return []
-    wanted = compute_keys(job.spec)
+    new = [store.get_job(job_id) for job_id in job_ids]
     live = (JobState.QUEUED, JobState.RUNNING, JobState.PAUSED, JobState.DONE)
-    return [other for other in store.list_jobs(kind=job.kind)
-            if other.id < job_id and other.state in live and compute_keys(other.spec) == wanted]
+    found: dict[int, list[JobRow]] = {job.id: [] for job in new}
+    for kind in dict.fromkeys(job.kind for job in new):
+        if kind in ("figure", "trajectory"):  # (a trajectory's plane is its own each time)
+            continue
+        keyed = [(other, compute_keys(other.spec)) for other in store.list_jobs(kind=kind) if other.state in live]
+        for job in new:
+            if job.kind == kind:
+                wanted = compute_keys(job.spec)
+                found[job.id] = [other for other, keys in keyed if other.id < job.id and keys == wanted]
+    return found
 
 
-def same_settings_note(store: Store, job_id: int, take_back: str) -> str | None:
-    """What is said of job ``job_id`` when earlier jobs compute its numbers
+def same_settings_notes(store: Store, job_ids: Sequence[int], take_back: str) -> dict[int, str]:
+    """What is said of each of jobs ``job_ids`` whose numbers earlier jobs compute
     (:func:`same_settings`), by `lstui submit` and the TUI's form alike; ``take_back``:
-    how to take it back there (``lstui cancel 7``, ``c cancels it``)."""
-    twins = same_settings(store, job_id)
-    if not twins:
-        return None
-    several = len(twins) > 1
-    listed = ", ".join(f"{t.id} ({t.state.value})" for t in twins[:3]) + (" …" if len(twins) > 3 else "")
-    return (f"job{'s' if several else ''} {listed} compute{'' if several else 's'} the same numbers as "
-            f"job {job_id}: it computes them again ({take_back})")
+    how to take one back there (``lstui cancel {id}``, ``c cancels it``)."""
+    notes = {}
+    for job_id, twins in same_settings(store, job_ids).items():
+        if not twins:
+            continue
+        several = len(twins) > 1
+        listed = ", ".join(f"{t.id} ({t.state.value})" for t in twins[:3]) + (" …" if len(twins) > 3 else "")
+        notes[job_id] = (f"job{'s' if several else ''} {listed} compute{'' if several else 's'} the same numbers "
+                         f"as job {job_id}: it computes them again ({take_back.format(id=job_id)})")
+    return notes
 
 
 def retry_jobs(store: Store, job_ids: Sequence[int]) -> None:

@@ -587,9 +587,9 @@ class LstuiApp(App[None]):
 
     def twins_note(self, job_id: int) -> str | None:
         """What the form says of a job it queued that earlier jobs compute, as `lstui submit` does."""
-        from lstui.scheduler.submit import same_settings_note
+        from lstui.scheduler.submit import same_settings_notes
 
-        return same_settings_note(self._action_store(), job_id, "c cancels it")
+        return same_settings_notes(self._action_store(), [job_id], "c cancels it").get(job_id)
 
     def action_open_selected(self) -> None:
         job = self._need_job()

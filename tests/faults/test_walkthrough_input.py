@@ -795,3 +795,26 @@ def test_a_comparison_queued_again_is_said_to_compute_the_same_numbers(tmp_path:
     assert code == 0 and (f"note: earlier jobs compute the same numbers as 5 of this comparison's jobs ({pairs}): "
                           f"they are computed again (lstui cancel {' '.join(map(str, new))} takes the comparison "
                           "back)") in err.splitlines(), err
+
+
+def test_the_same_numbers_check_reads_the_store_once_for_a_job_file_s_many_jobs(tmp_path: Path,
+                                                                                 monkeypatch) -> None:
+    """Each new job read every job of its kind: a 40-job file took 38-56 s on a store of
+    15,000 surfaces (0.8 s on a small one)."""
+    from lstui.landscape.grid import parse_axis
+    from lstui.scheduler.submit import same_settings, submit_spec
+    from lstui.spec import JobSpec
+
+    with Store.open_home(tmp_path / "home") as store:
+        def queue(seed: int) -> int:
+            spec = JobSpec(kind="surface", model="mlp", x=parse_axis("-1:1:3"), seed=seed)
+            return submit_spec(store, spec, check=False)
+
+        old = [queue(seed) for seed in range(4)]
+        new = [queue(seed) for seed in (2, 3, 9)]  # a sweep file run again, one job new
+        reads: list[object] = []
+        list_jobs = store.list_jobs
+        monkeypatch.setattr(store, "list_jobs", lambda **kw: reads.append(kw) or list_jobs(**kw))
+        found = same_settings(store, new)
+    assert {k: [t.id for t in v] for k, v in found.items()} == {new[0]: [old[2]], new[1]: [old[3]], new[2]: []}
+    assert reads == [{"kind": "surface"}]
