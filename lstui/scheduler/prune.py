@@ -60,7 +60,7 @@ def finished_before(store: Store, cutoff: float) -> tuple[list[int], list[int]]:
     while changed:  # a job kept keeps what it is drawn from, and so on
         changed = False
         for job in jobs:
-            if job.id in old - kept:
+            if job.id in old and job.id not in kept:  # (old - kept made anew for each job: minutes on 15,000)
                 continue
             for dep in job.depends_on:
                 if dep in old and dep not in kept:
@@ -74,7 +74,7 @@ WRITING_S = 120.0
 finished this recently, is taken to be in its hands (after that: a folder deleted by
 hand, or one it could not write, is nothing to wait for)."""
 
-_PATH_KEYS = ("dir_file", "checkpoint", "checkpoint_b", "target", "target_y", "projection")
+_PATH_KEYS = ("dir_file", "checkpoint", "checkpoint_b", "target", "target_y")
 """The keys of a job's spec that name a file it reads (``checkpoints``: a list of them)."""
 
 
@@ -98,22 +98,26 @@ def unremovable(store: Store, job_ids: Sequence[int], home: Path, *, keep_files:
                 and job.done_points and not finish_marked(job) and Path(job.results_dir).is_dir()
                 and job.finished is not None and now - job.finished < WRITING_S):
             why[job_id] = f"job {job_id}'s files are being written by the daemon; try again in a moment"
-    drawn = {job_id: sorted(o.id for o in jobs if o.id not in wanted and job_id in (o.depends_on or ()))
-             for job_id in job_ids if job_id not in why}
+    drawn_by: dict[int, list[int]] = {}  # job → the jobs drawn from it (one pass: not one per job removed)
+    for other in jobs:
+        if other.id not in wanted:
+            for dep in other.depends_on or ():
+                drawn_by.setdefault(dep, []).append(other.id)
+    drawn = {job_id: sorted(drawn_by.get(job_id, ())) for job_id in job_ids if job_id not in why}
     with_drawn = [*wanted, *(d for ds in drawn.values() for d in ds)]
     why.update({job_id: drawn_from(ds[0], job_id, with_drawn) for job_id, ds in drawn.items() if ds})
     if keep_files:
         return why
     home = home.resolve()
-    folders = {j: _own_folders(by_id[j], home) for j in job_ids if j in by_id}
+    owner = {folder: j for j in job_ids if j in by_id and j not in why for folder in _own_folders(by_id[j], home)}
     readers: dict[int, list[tuple[int, Path]]] = {}  # job → (a job left that reads its folder, what)
     for other in jobs:
-        if other.id in wanted:
+        if other.id in wanted or not owner:
             continue
         for used in _paths_read(other):
-            for job_id, owned in folders.items():
-                if job_id not in why and any(used == f or f in used.parents for f in owned):
-                    readers.setdefault(job_id, []).append((other.id, used))
+            owners = {owner[f] for f in (used, *used.parents) if f in owner}  # (a lookup: not every folder)
+            for job_id in sorted(owners):
+                readers.setdefault(job_id, []).append((other.id, used))
     if readers:
         # the command that does what was asked: the ids given and every job reading their folders
         together = " ".join(str(j) for j in sorted(wanted | {r for rs in readers.values() for r, _ in rs}))

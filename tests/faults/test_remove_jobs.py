@@ -177,3 +177,15 @@ def test_rm_of_a_folder_that_cannot_be_deleted_says_so_and_exits_1(tmp_path: Pat
     assert (folder / "directions.h5").exists()
     with Store.open_home(home) as store:
         assert store.list_jobs(include_finished=True) == []
+
+
+def test_rm_from_inside_the_folder_it_removes(lab: Lab) -> None:
+    """Every job's spec says ``projection = "cos"``, which rm took for a file read: from
+    inside job 2's folder, "job 1 reads …/00002-…/cos from job 2's folder", refused."""
+    first, second = lab.submit(*TINY_JOB), lab.submit(*TINY_JOB)
+    lab.cli("cancel", str(first), str(second))
+    folder = Path(lab.job(second)["results_dir"])
+    folder.mkdir(parents=True, exist_ok=True)
+    removed = lab.cli("rm", str(second), cwd=folder, check=False)
+    assert removed.returncode == 0 and removed.stdout.startswith(f"removed 1 job: {second}"), removed
+    assert [j["id"] for j in lab.jobs()] == [first] and not folder.exists()
