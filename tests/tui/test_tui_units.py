@@ -511,3 +511,25 @@ def test_an_interpolation_s_checkpoint_placeholder_does_not_offer_an_empty_field
     assert "empty" not in placeholder_of(field["checkpoint"], "interp")
     assert placeholder_of(field["checkpoint_b"], "interp") == "file of model B (x = 1)"
     assert "empty: seeded init" in placeholder_of(field["checkpoint"], "surface")
+
+
+@pytest.mark.parametrize("size", [(80, 24), (119, 30), (120, 30)])
+def test_five_digit_job_ids_are_shown_whole(tmp_path: Path, size: tuple[int, int]) -> None:
+    """Below 120 columns the ID column held 3 digits and a gap: jobs 14960-14969 all read
+    "1496", the id of another job; at 119 columns job 15006 read "1500"."""
+    from tests.tui.support import drive_app, screen_text
+
+    home = tmp_path / "home"
+    with Store.open_home(home) as store:
+        store.set_meta("last_removed_job", "998")  # (a long-used store: ids past those removed)
+        first = submit_spec(store, tiny_spec(name="one"))  # job 999: the ID column fits it
+        store.set_meta("last_removed_job", "14999")
+        later = [submit_spec(store, tiny_spec(name=f"n{n}")) for n in range(2)]
+    assert (first, later) == (999, [15000, 15001])
+
+    async def steps(pilot, app) -> None:  # type: ignore[no-untyped-def]
+        rows = [line.split() for line in screen_text(app)]
+        ids = [row[1] if row[0] in "│▏┃" else row[0] for row in rows if len(row) > 2]
+        assert {"999", "15000", "15001"} <= set(ids), screen_text(app)
+
+    drive_app(home, steps, size=size)

@@ -136,8 +136,10 @@ class TableLayout:
         return dict(self.widths)[column]
 
 
-def table_layout(width: int) -> TableLayout:
-    """Column widths for a table ``width`` cells wide (one column kept for the scrollbar).
+def table_layout(width: int, id_digits: int = 1) -> TableLayout:
+    """Column widths for a table ``width`` cells wide (one column kept for the scrollbar),
+    its ids up to ``id_digits`` digits long (they are never cut: job 14,960 read "1496",
+    another job's id).
 
     Below :data:`WIDE` columns the priority is left out, and below about 74 the columns
     of :data:`NARROW_DROPS` one after another (the job screen shows them all). The
@@ -146,13 +148,14 @@ def table_layout(width: int) -> TableLayout:
     column fits ``PRIO▼`` with its gap (the ETA's longest text, ``23h59m``, keeps one).
     """
     if width >= WIDE:
-        fixed = {"id": 6, "kind": 11, "state": 10, "progress": 17, "points": POINTS_MAX + 1,
+        fixed = {"id": max(6, id_digits + 1), "kind": 11, "state": 10, "progress": 17, "points": POINTS_MAX + 1,
                  "device": 12, "elapsed": 8, "eta": 7, "prio": 6}
         bar, short = 10, False
     else:
         fixed = {"id": 4, "kind": 8, "state": 10, "progress": 11, "points": POINTS_MAX + 1,
                  "device": 8, "elapsed": 7, "eta": 6}
         bar, short = 5, True
+        fixed["id"] = max(fixed["id"], id_digits + 1)
         for column in NARROW_DROPS:
             if width - 1 - sum(fixed.values()) >= MIN_NAME:
                 break
@@ -220,6 +223,8 @@ class JobTable(DataTable[Text]):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes, cursor_type="row", cell_padding=0)
         self.layout_spec = table_layout(80)
+        self._width = 80
+        self._id_digits = 1
         self.filter_text = ""
         self._jobs: dict[int, JobRow] = {}
         self._shown: dict[int, dict[str, str]] = {}
@@ -380,7 +385,8 @@ class JobTable(DataTable[Text]):
 
     def relayout(self, width: int) -> None:
         """Fit the columns to ``width`` cells; cells are redrawn at their new widths."""
-        spec = table_layout(width)
+        self._width = width
+        spec = table_layout(width, self._id_digits)
         if spec == self.layout_spec:
             return
         self.layout_spec = spec
@@ -413,6 +419,12 @@ class JobTable(DataTable[Text]):
         table's :attr:`order`; with ``daemon_running`` False, running jobs are shown
         stalled (no daemon computes them)."""
         self._last = (jobs, now, daemon_running)
+        digits = len(str(max(job.id for job in jobs))) if jobs else 1
+        if digits != self._id_digits:  # ids one digit longer (job 1000, 10000): a wider ID column
+            self._id_digits = digits
+            if table_layout(self._width, digits) != self.layout_spec:
+                self.relayout(self._width)  # (which shows the jobs)
+                return
         selected = self.selected_job_id()
         if selected is None and not self.row_count:
             selected = self._cursor_job
