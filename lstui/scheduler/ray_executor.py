@@ -227,7 +227,14 @@ def connect(address: str) -> Any:
 
 def _reachable(address: str, timeout_s: float = 5.0) -> None:
     """A ``HOST:PORT`` nobody answers on is refused at once (Ray itself would retry for
-    minutes); ``auto`` and ``ray://`` addresses are left to Ray."""
+    minutes, deaf to Ctrl-C); ``auto`` is the ``RAY_ADDRESS`` it names, if any, checked
+    likewise; ``ray://`` addresses, and ``auto`` without it, are left to Ray."""
+    where = f"--ray-address {address}"
+    if address == "auto":
+        named = os.environ.get("RAY_ADDRESS", "").strip()
+        if not named or named == "auto":
+            return
+        address, where = named, f"RAY_ADDRESS={named} (--ray-address auto)"
     host, sep, port = address.rpartition(":")
     if not sep or not port.isdigit() or "://" in address:
         return
@@ -240,13 +247,13 @@ def _reachable(address: str, timeout_s: float = 5.0) -> None:
                 answer = None  # a TLS cluster's handshake is Ray's to make
     except OSError as exc:
         raise DaemonError(
-            f"no Ray cluster at --ray-address {address} ({exc.strerror or exc}); start one "
+            f"no Ray cluster at {where} ({exc.strerror or exc}); start one "
             "with 'ray start --head' or give its address"
         ) from None
     if answer is not None and not (len(answer) == 9 and answer[3] == _HTTP2_SETTINGS):
         # something else listens there (Ray would try for minutes, printing C++ warnings)
         raise DaemonError(
-            f"--ray-address {address} answers, but not as a Ray cluster's head (no gRPC); "
+            f"{where} answers, but not as a Ray cluster's head (no gRPC); "
             "give the port 'ray start --head' printed (6379 by default)"
         )
 

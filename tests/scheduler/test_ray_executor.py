@@ -220,3 +220,22 @@ def test_a_cluster_that_goes_away_is_named_by_daemon_status(lab: Lab, lab_module
     assert "0 of 1 workers running" in out
     (line,) = [line for line in out.splitlines() if "no Ray cluster" in line]
     assert line.startswith("  error: worker on ray-cpu stopped: no Ray cluster at --ray-address")
+
+
+def test_a_ray_address_nobody_answers_on_is_refused_when_ray_address_names_it(monkeypatch) -> None:
+    """`--ray-address auto` (the default) with RAY_ADDRESS=HOST:PORT of no cluster: Ray
+    tried for over 10 minutes, printing C++ warnings and deaf to Ctrl-C; the same address
+    given as --ray-address was refused at once."""
+    from lstui.errors import DaemonError
+    from lstui.scheduler.ray_executor import _reachable
+
+    nobody = f"127.0.0.1:{_free_port()}"
+    monkeypatch.setenv("RAY_ADDRESS", nobody)
+    started = time.monotonic()
+    with pytest.raises(DaemonError, match=f"^no Ray cluster at RAY_ADDRESS={nobody} \\(--ray-address auto\\) "):
+        _reachable("auto")
+    assert time.monotonic() - started < 5
+    monkeypatch.setenv("RAY_ADDRESS", "auto")  # Ray's own look for a cluster here: left to it
+    _reachable("auto")
+    monkeypatch.delenv("RAY_ADDRESS")
+    _reachable("auto")
