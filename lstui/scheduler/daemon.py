@@ -244,6 +244,15 @@ def refuse_upgrade_under_older_daemon(home: Path | None) -> Callable[[int], None
     return check
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    """A file's (device, inode); None when it is not there."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def _lock_holder(path: Path) -> int | None:
     """The pid of the process holding ``path``'s exclusive lock, from /proc/locks; None
     where that cannot be told (no /proc, another machine's lock on a shared disk)."""
@@ -410,6 +419,8 @@ class Daemon:
     _retry_wait: dict[int, float] = field(default_factory=dict)
     _writer: ThreadPoolExecutor | None = None
     _db_identity: tuple[int, int] | None = None  # (device, inode) of the database opened
+    _lock_identity: tuple[int, int] | None = None  # (device, inode) of the lock file held
+    _lock_fds: list[int] = field(default_factory=list)  # lock files made again, held (_check_lock)
     orphaned: str | None = None  # why the daemon's database is no longer its home's
     failed: bool = False  # it stopped on a damaged database
     _pages_checked: bool = False  # the store's pages checked at start (Store.check_pages)
@@ -432,6 +443,7 @@ class Daemon:
                 status = daemon_status(self.home)
                 who = f" (pid {status.pid})" if status.pid else ""
                 raise DaemonError(f"a daemon already runs on {self.home}{who}; stop it first")
+            self._lock_identity = _identity(self.home / LOCK_FILE)
             # before the pid file, which `lstui daemon start` takes for a started daemon:
             # a damaged store is refused there, not after "daemon started" was said
             self._check_pages_first()
@@ -513,8 +525,42 @@ class Daemon:
         while not self.stopping and time.monotonic() < deadline:
             time.sleep(0.05)
 
+    def _check_lock(self) -> None:
+        """Hold the home's lock file again when it was deleted (a tidy person, a cleaner
+        of old files: it is empty and never changes): a second daemon started on the home,
+        and `daemon status` said none ran. Stop when another daemon took it meanwhile."""
+        path = self.home / LOCK_FILE
+        if _identity(path) == self._lock_identity:
+            return
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:  # a full disk: the next round tries again
+            log.warning("its lock file %s is gone and cannot be made again (%s)", path, exc.strerror or exc)
+            return
+        deadline = time.monotonic() + LOCK_WAIT_S  # (a status check holds it a moment)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                os.close(fd)
+                other = daemon_status(self.home).pid
+                self.orphaned = (f"its lock file {path} was deleted, and another daemon"
+                                 f"{f' (pid {other})' if other else ''} started on this home meanwhile")
+                log.error("stopping: %s", self.orphaned)
+                self.stopping = True
+                return
+        self._lock_fds.append(fd)  # held until the daemon ends
+        self._lock_identity = _identity(path)
+        log.warning("its lock file %s was deleted: made again and held, so that no second daemon starts "
+                    "on this home", path)
+
     def _check_home(self, store: Store) -> None:
-        """Stop when the database file at the home's path is no longer the one opened."""
+        """Stop when the database file at the home's path is no longer the one opened;
+        else hold the lock file again if it was deleted (:meth:`_check_lock`)."""
         try:
             st = os.stat(store.path)
         except FileNotFoundError:
@@ -528,6 +574,8 @@ class Daemon:
         if self.orphaned:
             log.error("stopping: %s", self.orphaned)
             self.stopping = True
+            return
+        self._check_lock()  # (after: a daemon whose home was deleted makes no lock in the new one)
 
     def _check_schema(self, store: Store) -> None:
         """Stop when a newer lstui has upgraded the store: this one's workers would fail
