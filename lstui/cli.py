@@ -1342,7 +1342,7 @@ def daemon_status_cmd(ctx: click.Context) -> None:
     import time
     from collections import Counter
 
-    from lstui.scheduler.daemon import daemon_status, listed_workers, locked_in_log
+    from lstui.scheduler.daemon import daemon_status, listed_workers, locked_in_log, process_stopped
     from lstui.views import STALE_HEARTBEAT_S
 
     status = daemon_status(_home(ctx))
@@ -1356,6 +1356,9 @@ def daemon_status_cmd(ctx: click.Context) -> None:
     # its pid file moved or damaged: "running (pid None) on " said nothing of what it runs on
     on = f" on {devices}" if devices else " (its pid file is unreadable: what it runs on is not known)"
     click.echo(f"daemon: running (pid {pid}){on}")
+    if process_stopped(status.pid):  # it looked running, a job's ETA growing, nothing computed
+        click.echo(f"  but stopped (Ctrl-Z or SIGSTOP): it computes nothing until continued (fg in its "
+                   f"terminal, or kill -CONT {pid}); lstui daemon stop continues and stops it")
     with _store(ctx, existing=True) as store:
         now = time.time()
         workers = listed_workers(store, now, recent_s=120)

@@ -349,6 +349,19 @@ def start_daemon(
     raise DaemonError(f"the daemon did not start within {wait_s:.0f} s (log: {log_path})")
 
 
+def process_stopped(pid: int | None) -> bool:
+    """Whether process ``pid`` is stopped (Ctrl-Z on `daemon start --foreground`, SIGSTOP):
+    it runs nothing, and reads no signal but SIGCONT and SIGKILL, until continued."""
+    if pid is None:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    fields = stat.rpartition(")")[2].split()
+    return bool(fields) and fields[0] in ("T", "t")
+
+
 def stop_daemon(home: Path | None = None, timeout_s: float = 60.0) -> int | None:
     """Ask the daemon to stop (SIGTERM) and wait for it; returns its pid, None if none ran."""
     h = Path(home) if home is not None else default_home()
@@ -361,6 +374,11 @@ def stop_daemon(home: Path | None = None, timeout_s: float = 60.0) -> int | None
                           "on the machine that runs it names it: stop it with kill PID")
     with contextlib.suppress(ProcessLookupError):
         os.kill(status.pid, signal.SIGTERM)
+    if process_stopped(status.pid):  # Ctrl-Z'd: it would not see the SIGTERM (60 s, then "did not stop")
+        with contextlib.suppress(OSError):  # its workers, stopped with it (one process group), then it
+            os.killpg(os.getpgid(status.pid), signal.SIGCONT)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(status.pid, signal.SIGCONT)
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if not daemon_status(h).running:

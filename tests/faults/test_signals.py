@@ -304,3 +304,23 @@ def test_a_bad_point_timeout_is_refused_when_the_daemon_starts(lab: Lab) -> None
     assert one_error_line(done.stderr) == ("lstui: error: LSTUI_POINT_TIMEOUT_S='soon': give the seconds a point "
                                            "may take before it is taken for hung, above 0 (default 900)")
     assert lab.daemon_pid() is None
+
+
+def test_a_stopped_daemon_is_said_stopped_and_daemon_stop_ends_it_at_once(lab: Lab) -> None:
+    """Ctrl-Z on `daemon start --foreground` (or SIGSTOP): status said "running", and
+    `daemon stop` waited 60 s, then blamed a worker's point or the database."""
+    pid = lab.start_daemon("cpu:1", "--export", "")
+    lab.wait_workers(1)
+    assert os.getpgid(pid) == pid  # (its own session: the stop below reaches none of the tests)
+    os.killpg(pid, signal.SIGSTOP)  # the daemon and its workers, as Ctrl-Z stops its job
+    try:
+        status = lab.cli("daemon", "status").stdout
+        assert (f"  but stopped (Ctrl-Z or SIGSTOP): it computes nothing until continued (fg in its terminal, "
+                f"or kill -CONT {pid}); lstui daemon stop continues and stops it") in status.splitlines(), status
+        started = time.monotonic()
+        stopped = lab.cli("daemon", "stop")
+        assert stopped.stdout.startswith(f"daemon (pid {pid}) stopped"), stopped
+        assert time.monotonic() - started < 30
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGCONT)
