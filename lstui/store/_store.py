@@ -52,6 +52,9 @@ from lstui.store.states import (
 )
 
 MIN_SQLITE = (3, 35, 0)  # UPDATE … RETURNING
+MAX_PATH_BYTES = 512 - len("-journal")
+"""The longest database path SQLite opens (its 512-byte pathnames, less the suffix of its
+journal), symlinks resolved: a longer one read "damaged or not an lstui database"."""
 DEFAULT_TIMEOUT_S = 30.0
 PACE_WINDOW_S = 60.0
 """A running job's rate is measured over its last minute or a little more (its run
@@ -221,6 +224,12 @@ class Store:
         self._lock_seen: tuple[float, float] | None = None
         self._unwritable: tuple[str, str] | None = None  # (why, what would help) when read-only
         self._immutable = False
+        real = os.fsencode(os.path.realpath(self.path))
+        if len(real) > MAX_PATH_BYTES:
+            resolved = " (symlinks resolved)" if real != os.fsencode(self.path.absolute()) else ""
+            raise StoreError(f"the path of database {self.path} is {len(real)} bytes long{resolved}, more than "
+                             f"SQLite opens ({MAX_PATH_BYTES}): give lstui a home with a shorter path (--home, "
+                             "LSTUI_HOME)")
         try:
             _create_private(self.path)
         except OSError as exc:

@@ -338,3 +338,23 @@ def test_control_characters_in_a_name_are_one_line_exit_2(tmp_path: Path, name: 
     assert code == 2
     assert "--name" in one_error_line(err)
     assert not (home / "results").exists()
+
+
+def test_a_home_whose_path_is_too_long_for_sqlite_is_said_so(tmp_path: Path) -> None:
+    """SQLite opens no path over 512 bytes: the store was called "damaged or not an lstui
+    database", with the advice to move it aside, and an empty lstui.db was left there."""
+    from lstui.store import DB_NAME
+    from lstui.store._store import MAX_PATH_BYTES
+
+    home = tmp_path
+    while len(str(home / DB_NAME)) <= MAX_PATH_BYTES:
+        home = home / ("d" * 100)
+    code, out, err = cli_in_process(["submit", "surface", "--model", "mlp", "--x", "-1:1:3"], home)
+    assert code == 1 and out == "", (code, out)
+    assert one_error_line(err).startswith(f"lstui: error: the path of database {home / DB_NAME} is "), err
+    assert "give lstui a home with a shorter path" in err and "damaged" not in err, err
+    assert not (home / DB_NAME).exists()
+    shorter = home.parent.parent / DB_NAME  # a path just short enough works
+    assert len(str(shorter)) <= MAX_PATH_BYTES
+    code, out, err = cli_in_process(["submit", "surface", "--model", "mlp", "--x", "-1:1:3"], home.parent.parent)
+    assert code == 0, err
