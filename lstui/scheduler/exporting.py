@@ -154,7 +154,7 @@ def export_surface(
         what = "vtp needs a 2D surface (--x and --y) and this one is 1D"
         if not image_formats:
             raise BadInput(f"--format vtp: {what}; export its curves as png, pdf or svg")
-        _note(f"no vtp written: {what}", on_note)
+        note(f"no vtp written: {what}", on_note)
     out = Path(out)  # made by the first file saved: a refused option leaves no empty folder
     stem = stem or Path(surface_path).stem
     saved = _saved_spec(surface)
@@ -277,12 +277,14 @@ def _surface_figures(
         if np.isfinite(np.asarray(Z, dtype=np.float64)).any():
             written.append(plots.write_vtp(x, y, Z, Path(name), log=bool(log), zmax=zmax))
         else:
-            _note(f"{Path(name).name} not written: no point of the surface is finite (all diverged "
+            note(f"{Path(name).name} not written: no point of the surface is finite (all diverged "
                   "or none computed yet)", None)
     return written
 
 
-def _note(text: str, on_note: Callable[[str], None] | None) -> None:
+def note(text: str, on_note: Callable[[str], None] | None) -> None:
+    """Say ``text``, a note on figures drawn or not drawn: logged, and told ``on_note`` (the
+    daemon's and the TUI's job log)."""
     # Logged too: with no handler set up (the command line) logging's last resort
     # prints a warning on stderr, and the daemon's log file keeps it.
     log.warning("%s", text)
@@ -318,7 +320,7 @@ def export_figures(
 
         written += export_trajectory(
             spec, surface_path, out, formats=formats, title=title, dpi=options["dpi"],
-            **_trajectory_contours(options),
+            on_note=options.get("on_note"), **_trajectory_contours(options),
         )
     return written
 
@@ -401,7 +403,7 @@ def export_file(
     if ratios is None and given is None:
         # random directions (a surface's own directions.h5): the path was projected on them
         # only if its maker said so (projection.py --dir_file); a PCA plane's path read "1st PC"
-        _note(f"{found[1]} holds no PCA directions: {found[0]} is drawn on them as it is; it belongs "
+        note(f"{found[1]} holds no PCA directions: {found[0]} is drawn on them as it is; it belongs "
               "on this surface only if it was projected on those directions", options.get("on_note"))
     written = export_surface(surface_path, out, formats=formats, **options)
     stem = options.get("stem") or surface_path.stem
@@ -535,7 +537,7 @@ def export_job(
         if set(formats) == {"vtp"}:
             raise BadInput("--format vtp: a comparison's figures are drawings; choose png, pdf or svg")
         if "vtp" in formats:  # said, as a 1D job's is (it was dropped without a word)
-            _note("no vtp written: a comparison's figures are drawings; its surfaces' jobs export "
+            note("no vtp written: a comparison's figures are drawings; its surfaces' jobs export "
                   "theirs (lstui export ID --format vtp)", lambda text: record("warning", text))
             formats = [f for f in formats if f != "vtp"]
         for key in ("vmin", "vmax", "vlevel", "zmax", "surf_names", "loss_max"):
@@ -554,10 +556,14 @@ def export_job(
     path = write_job_surface(store, job)
     spec = JobSpec.from_dict(job.spec, check_files=False)
 
-    written = export_figures(
-        spec, path, out or results, formats=formats, title=job.name,
-        on_note=lambda text: record("warning", text), **options,
-    )
+    also = options.pop("on_note", None)  # (the TUI's: its toast says them too)
+
+    def said(text: str) -> None:
+        record("warning", text)
+        if callable(also):
+            also(text)
+
+    written = export_figures(spec, path, out or results, formats=formats, title=job.name, on_note=said, **options)
     for figure in written:
         record("info", f"wrote {figure}")
     return written

@@ -432,22 +432,26 @@ def export_trajectory(
     formats: Sequence[str],
     title: str | None = None,
     dpi: int = 150,
+    on_note: Callable[[str], None] | None = None,
     **contours: Any,
 ) -> list[Path]:
     """The path over the contours, axes labelled with each PC's explained variance;
-    ``contours``: :func:`draw_trajectory`'s ``surf_name``, ``vmin``, ``vmax``, ``vlevel``, ``log``."""
+    ``contours``: :func:`draw_trajectory`'s ``surf_name``, ``vmin``, ``vmax``, ``vlevel``, ``log``;
+    ``on_note``: told what is wrong with the plane, as the other export notes (the job's log)."""
+    from lstui.scheduler.exporting import note
+
     found = trajectory_path(spec)
     if found is None or spec.dir_file is None:
         if spec.dir_file is not None:  # its plane's folder gone (deleted, or a home moved by hand)
-            import warnings
-
-            warnings.warn(f"{Path(spec.dir_file).parent / PROJECTION_FILE} is not there: the path over the "
-                          "contours (trajectory.*) is not drawn", stacklevel=2)
+            note(f"{Path(spec.dir_file).parent / PROJECTION_FILE} is not there: the path over the "
+                 "contours (trajectory.*) is not drawn", on_note)
         return []
     dir_file = Path(spec.dir_file)
     ratios = pca_ratios(dir_file)
     if ratios is not None:  # a PCA plane of lstui's own (not a copied --dir-file)
-        _warn_if_skewed_plane(dir_file)
+        skewed = skewed_plane(dir_file)
+        if skewed is not None:
+            note(skewed, on_note)
     beside = dir_file.parent / PLANE_PROJECTION_FILE  # --origin plane: the plane's own run's path
     other = read_projection(beside) if beside.is_file() else None
     return draw_trajectory(surface_path, found, ratios, Path(out) / "trajectory",
@@ -468,23 +472,22 @@ def given_axis_labels(dir_file: Path | None) -> tuple[str, str] | None:
     return "α", "β"  # lstui.plots' own labels of a plane
 
 
-def _warn_if_skewed_plane(dir_file: Path) -> None:
-    """Warn of an lstui PCA plane whose directions are not orthogonal: made before the
-    fix of its streaming PCA, which left checkpoints out of the directions of a run a few
-    checkpoints longer than its block (235–310 of ResNet-56's); its path and surface are
-    on the wrong plane, though its variance shares are right. A plane made since
-    (:data:`EVERY_CHECKPOINT_ATTR`) is not read again: its directions can be gigabytes."""
-    import warnings
-
+def skewed_plane(dir_file: Path) -> str | None:
+    """What to say of an lstui PCA plane whose directions are not orthogonal: made before
+    the fix of its streaming PCA, which left checkpoints out of the directions of a run a
+    few checkpoints longer than its block (235–310 of ResNet-56's); its path and surface
+    are on the wrong plane, though its variance shares are right. None for a sound one; a
+    plane made since (:data:`EVERY_CHECKPOINT_ATTR`) is not read: its directions can be
+    gigabytes."""
     from lstui.results import direction_cosine, read_direction_attrs
 
     if EVERY_CHECKPOINT_ATTR in read_direction_attrs(dir_file):
-        return
+        return None
     cosine = direction_cosine(dir_file)
-    if cosine is not None and abs(cosine) > 1e-3:
-        warnings.warn(f"the PCA plane {dir_file} has directions that are not orthogonal (cosine {cosine:.3g}): "
-                      "an earlier lstui's trajectory PCA left checkpoints out of them; queue the trajectory "
-                      "again for the right plane", stacklevel=2)
+    if cosine is None or abs(cosine) <= 1e-3:
+        return None
+    return (f"the PCA plane {dir_file} has directions that are not orthogonal (cosine {cosine:.3g}): an earlier "
+            "lstui's trajectory PCA left checkpoints out of them; queue the trajectory again for the right plane")
 
 
 def pca_ratios(dir_file: Path | None) -> tuple[float, float] | None:

@@ -711,10 +711,11 @@ class LstuiApp(App[None]):
 
             fresh = store.get_job(job_id)
             check_exportable(fresh)
-            paths = export_job(store, fresh, formats=EXPORT_FORMATS)
+            notes: list[str] = []  # (a trajectory's path not drawn, its plane skewed: in its log too)
+            paths = export_job(store, fresh, formats=EXPORT_FORMATS, on_note=notes.append)
             return f"job {job_id}: {len(paths)} figures in {short_path(fresh.results_dir)}" + _names(
                 p.name for p in paths
-            )
+            ) + "".join(f"\nnote: {n}" for n in notes)
 
         self.say(f"exporting the figures of job {job_id}…")
         self.in_thread("export", export, slow=None, database=self.shown_database())

@@ -362,10 +362,10 @@ def test_streaming_pca_memory_stays_within_budget_not_the_full_matrix() -> None:
 def test_a_pca_plane_made_with_directions_not_orthogonal_is_warned_of_when_drawn(tmp_path) -> None:
     """Planes made before the streaming fix have directions that are not orthogonal
     (x·y = −0.10 for 301 checkpoints): drawing one says to queue the trajectory again."""
-    import warnings
+    import re
 
     from lstui.results import direction_cosine, write_directions
-    from lstui.scheduler.trajectory import EVERY_CHECKPOINT_ATTR, _warn_if_skewed_plane
+    from lstui.scheduler.trajectory import EVERY_CHECKPOINT_ATTR, skewed_plane
 
     gen = torch.Generator().manual_seed(0)
     x = [torch.randn(4, 3, generator=gen), torch.randn(5, generator=gen)]
@@ -377,12 +377,10 @@ def test_a_pca_plane_made_with_directions_not_orthogonal_is_warned_of_when_drawn
                   / float(torch.cat([b.ravel() for b in x]).norm() ** 2) * u for t, u in zip(y, x, strict=True)]
     write_directions(fine, x, orthogonal, extra=ratios)
     assert abs(direction_cosine(fine)) < 1e-6 < abs(direction_cosine(skewed))
-    with pytest.warns(UserWarning, match="not orthogonal .*queue the trajectory again"):
-        _warn_if_skewed_plane(skewed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        _warn_if_skewed_plane(fine)
-        # a plane made since the fix says so: its directions (gigabytes for a wide net) are not read
-        marked = tmp_path / "marked.h5"
-        write_directions(marked, x, y, extra=ratios, attrs={EVERY_CHECKPOINT_ATTR: "every checkpoint"})
-        _warn_if_skewed_plane(marked)
+    said = skewed_plane(skewed)
+    assert said is not None and re.search("not orthogonal .*queue the trajectory again", said), said
+    assert skewed_plane(fine) is None
+    # a plane made since the fix says so: its directions (gigabytes for a wide net) are not read
+    marked = tmp_path / "marked.h5"
+    write_directions(marked, x, y, extra=ratios, attrs={EVERY_CHECKPOINT_ATTR: "every checkpoint"})
+    assert skewed_plane(marked) is None

@@ -286,13 +286,27 @@ def test_a_job_file_s_trajectory_takes_origin_as_the_flag_does(tmp_path: Path) -
 
 def test_a_trajectory_whose_plane_folder_is_gone_says_its_path_is_not_drawn(tmp_path: Path) -> None:
     """`export` of it wrote the surface figures and silently no trajectory.*."""
-    import pytest
-
     from lstui.scheduler.trajectory import export_trajectory
     from lstui.spec import JobSpec
 
     gone = tmp_path / "trajectories" / "20261207-run" / "pca_directions.h5"
     spec = JobSpec(kind="trajectory", model="mlp", dir_file=str(gone),
                    checkpoints=(str(tmp_path / "a.pt"), str(tmp_path / "b.pt")))
-    with pytest.warns(UserWarning, match="projection.h5 is not there: the path over the contours"):
-        assert export_trajectory(spec, tmp_path / "surface.h5", tmp_path, formats=("png",)) == []
+    said: list[str] = []  # (the daemon's and the TUI's job log)
+    assert export_trajectory(spec, tmp_path / "surface.h5", tmp_path, formats=("png",), on_note=said.append) == []
+    assert said == [f"{gone.parent / 'projection.h5'} is not there: the path over the contours (trajectory.*) "
+                    "is not drawn"]
+    # the way the daemon and the TUI's `e` come: the job's log says it, not only daemon.log's stderr
+    import numpy as np
+
+    from lstui.results import SurfaceFile, write_surface
+    from lstui.scheduler.exporting import export_figures
+
+    xs = np.linspace(-1, 1, 3)
+    write_surface(tmp_path / "surface.h5", SurfaceFile(xs, xs, {"train_loss": np.ones((3, 3))}, "d.h5"))
+    said.clear()
+    written = export_figures(spec, tmp_path / "surface.h5", tmp_path / "figs", formats=("png",), dpi=40,
+                             on_note=said.append)
+    assert written and not any("trajectory" in p.name for p in written)
+    assert [n for n in said if "is not there" in n] == [f"{gone.parent / 'projection.h5'} is not there: the path "
+                                                        "over the contours (trajectory.*) is not drawn"], said
