@@ -1299,6 +1299,8 @@ def daemon_stop(ctx: click.Context) -> None:
 
 TROUBLE_WINDOW_S = 600.0
 """How far back ``lstui daemon status`` looks for why workers are missing."""
+STARTING_S = 120.0
+"""For this long after it started, a daemon's workers not listed yet are said to be starting."""
 
 
 def _last_trouble(events: Sequence[Event]) -> str | None:
@@ -1375,6 +1377,10 @@ def daemon_status_cmd(ctx: click.Context) -> None:
             trouble = _last_trouble(store.daemon_events(since)) or locked_in_log(_home_path(ctx), status.pid)
             if trouble:
                 click.echo(f"  {trouble}")
+            elif status.started is not None and 0 <= now - status.started < STARTING_S:
+                # right after `daemon start` "0 of 2 workers running" alone read as a failure
+                click.echo(f"  (starting: the daemon started {now - status.started:.0f} s ago, and each worker "
+                           "loads PyTorch before it is listed)")
 
 
 def _trajectory_options(fn: Callable[..., Any]) -> Callable[..., Any]:

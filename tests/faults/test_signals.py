@@ -324,3 +324,17 @@ def test_a_stopped_daemon_is_said_stopped_and_daemon_stop_ends_it_at_once(lab: L
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGCONT)
+
+
+def test_daemon_status_right_after_start_says_its_workers_are_starting(lab: Lab) -> None:
+    """"0 of 2 workers running", alone, for the 12-20 s its workers load PyTorch, read as a
+    failure."""
+    lab.cli("daemon", "start", "--devices", "cpu:1", "--export", "", preexec_fn=None)
+    lab.daemon_pids.append(lab.daemon_pid())
+    status = lab.cli("daemon", "status").stdout.splitlines()
+    if "  0 of 1 workers running" in status:  # (a fast machine may list it already)
+        after = status[status.index("  0 of 1 workers running") + 1]
+        assert after.startswith("  (starting: the daemon started ") and "loads PyTorch" in after, status
+    lab.wait_workers(1)
+    assert not any("starting" in line for line in lab.cli("daemon", "status").stdout.splitlines())
+    lab.stop_daemon()
