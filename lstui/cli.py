@@ -234,7 +234,8 @@ def cli(ctx: click.Context, home_text: str | None) -> None:
     ctx.ensure_object(dict)
     ctx.obj["home"] = home
     if ctx.invoked_subcommand is None:
-        if not (sys.stdin.isatty() and sys.stdout.isatty()):  # it drew into the pipe, and waited for keys
+        # it drew into the pipe, and waited for keys; a closed one is None (lstui <&-: a traceback)
+        if not (sys.stdin is not None and sys.stdin.isatty() and sys.stdout is not None and sys.stdout.isatty()):
             raise click.UsageError("the TUI needs a terminal (its input and output are not one); "
                                    "for scripts: lstui ls, lstui show JOB, lstui logs JOB")
         from lstui.tui import run_app
@@ -848,7 +849,7 @@ def _terminal_width() -> int | None:
     import os
     import shutil
 
-    if "COLUMNS" in os.environ or sys.stdout.isatty():
+    if "COLUMNS" in os.environ or (sys.stdout is not None and sys.stdout.isatty()):  # (>&-: None)
         return shutil.get_terminal_size().columns
     return None
 

@@ -440,7 +440,7 @@ def terminal_plot(store: Store, job: JobRow, *, width: int = 80, height: int = 2
     from lstui.scheduler.exporting import job_surface, loss_name, surface_values
 
     if color is None:
-        color = "NO_COLOR" not in os.environ and sys.stdout.isatty()
+        color = "NO_COLOR" not in os.environ and sys.stdout is not None and sys.stdout.isatty()
     from lstui.plots.palette import terminal_has_256_colours
 
     eight_bit = color and terminal_has_256_colours(dict(os.environ))

@@ -338,3 +338,12 @@ def test_daemon_status_right_after_start_says_its_workers_are_starting(lab: Lab)
     lab.wait_workers(1)
     assert not any("starting" in line for line in lab.cli("daemon", "status").stdout.splitlines())
     lab.stop_daemon()
+
+
+def test_a_closed_stdout_or_stdin_is_no_traceback(lab: Lab) -> None:
+    """`lstui ls >&-` (Python's sys.stdout then None) ended in an AttributeError traceback;
+    so did `lstui show 1 >&-` and `lstui <&-`."""
+    job = lab.submit("surface", "--model", "mlp", "--x", "-1:1:3", "--subset", "50")
+    for args, fd, code in ((("ls", "--all"), 1, 0), (("show", str(job)), 1, 0), ((), 0, 2)):
+        ran = lab.cli(*args, check=False, preexec_fn=lambda fd=fd: os.close(fd))  # type: ignore[misc]
+        assert ran.returncode == code and "Traceback" not in ran.stderr, (args, ran)
