@@ -115,13 +115,19 @@ def retry_jobs(store: Store, job_ids: Sequence[int]) -> None:
     checked before the first is retried: either all are queued again or none is.
     """
     jobs = [store.get_job(job_id) for job_id in job_ids]
-    for job in jobs:
-        check_action(job.state, "retry", job_id=job.id)
     listed = ", ".join(str(j) for j in dict.fromkeys(job_ids))
 
     def not_retried(job_id: int) -> str:  # several: that none was, not only this one
         return (f"job {job_id} was not retried" if len(jobs) == 1
                 else f"none of jobs {listed} was retried; job {job_id}")
+
+    for job in jobs:
+        try:
+            check_action(job.state, "retry", job_id=job.id)
+        except InvalidTransition as exc:
+            if len(jobs) == 1:
+                raise
+            raise InvalidTransition(f"none of jobs {listed} was retried: {exc}") from None
 
     for job in jobs:  # a job waiting on a job that will not run would wait for ever
         for dep in job.depends_on:

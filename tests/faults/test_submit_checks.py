@@ -234,6 +234,14 @@ def test_retry_reads_the_files_again_and_retries_all_or_none(tmp_path: Path) -> 
     assert "mended.pt" in line
     assert _states(home) == {ids[0]: "failed", ids[1]: "failed"}
 
+    # refused for its state (done), not its file: the same words
+    code, out, err = cli_in_process(["submit", "surface", "--model", "cnn", "--checkpoint", str(good),
+                                     "--x", "-1:1:3", "--seed", "5"], home)
+    code, _, err = cli_in_process(["retry", str(ids[0]), out.strip()], home)
+    assert code == 2 and one_error_line(err) == (f"lstui: error: none of jobs {ids[0]}, {out.strip()} was retried: "
+                                                 f"job {out.strip()} is queued; cannot retry it"), err
+    cli_in_process(["cancel", out.strip()], home)
+    cli_in_process(["rm", out.strip()], home)
     mended.write_bytes(content)
     code, out, err = cli_in_process(["retry", *map(str, ids)], home)
     assert code == 0, err
