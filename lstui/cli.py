@@ -200,6 +200,12 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             if exc.errno not in _FILE_ERRORS:
                 raise
             _fail(f"cannot write{where}: {exc.strerror} ({_FILE_ERRORS[exc.errno]})", 1)
+        except ImportError as exc:
+            # PyTorch's libraries refused (a memory limit, `ulimit -v`, maps them): a traceback
+            if "torch" not in f"{exc.name or ''} {exc}":
+                raise
+            _fail(f"cannot load PyTorch: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__} (under a memory limit, such as `ulimit -v` on a login "
+                  "node? PyTorch maps a few GB of libraries)", 1)
         except KeyboardInterrupt:
             click.echo("lstui: interrupted", err=True)
             sys.exit(130)

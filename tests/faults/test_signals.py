@@ -347,3 +347,21 @@ def test_a_closed_stdout_or_stdin_is_no_traceback(lab: Lab) -> None:
     for args, fd, code in ((("ls", "--all"), 1, 0), (("show", str(job)), 1, 0), ((), 0, 2)):
         ran = lab.cli(*args, check=False, preexec_fn=lambda fd=fd: os.close(fd))  # type: ignore[misc]
         assert ran.returncode == code and "Traceback" not in ran.stderr, (args, ran)
+
+
+def test_pytorch_refused_by_a_memory_limit_is_one_line(lab: Lab) -> None:
+    """Under `ulimit -v` (a login node's), PyTorch's libraries cannot be mapped: `run` (and
+    `submit` of a checkpoint) ended in an ImportError traceback."""
+    import resource
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1_500_000 * 1024, 1_500_000 * 1024))
+
+    out = lab.home.parent / "run_out"
+    ran = lab.cli("run", "surface", "--model", "mlp", "--x", "-1:1:3", "--subset", "50", "--out", str(out),
+                  check=False, preexec_fn=limited)
+    if ran.returncode == 0:  # (PyTorch loaded in 1.5 GB here: nothing to show)
+        pytest.skip("PyTorch loads under this limit here")
+    assert ran.returncode == 1 and "Traceback" not in ran.stderr, ran
+    assert one_error_line(ran.stderr).startswith("lstui: error: cannot load PyTorch: "), ran.stderr
+    assert "ulimit -v" in ran.stderr
