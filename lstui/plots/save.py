@@ -73,6 +73,11 @@ def save_figure(
             with os.fdopen(handle, "wb") as stream:
                 fig.savefig(stream, format=fmt, dpi=dpi, metadata=_METADATA[fmt])
             os.replace(tmp_name, target)
+        except OSError as exc:
+            Path(tmp_name).unlink(missing_ok=True)
+            if exc.filename is None:  # a write to the stream (a full disk) names no file: the figure's
+                raise type(exc)(exc.errno, exc.strerror, str(target)) from exc
+            raise
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)
             raise

@@ -81,6 +81,18 @@ def test_full_disk_while_writing_the_surface_file_says_what_is_lost_and_a_rerun_
         assert surface.arrays[key] == pytest.approx(values, abs=1e-6)
 
 
+def test_full_disk_while_drawing_a_figure_names_the_figure(lab: Lab, tmp_path: Path, reference_run: Path) -> None:
+    """Every other full-disk line names its file; a figure's said only "cannot write: File
+    too large" (matplotlib's write to the stream names none)."""
+    out = tmp_path / "figs"
+    proc = lab.cli("export", str(reference_run / "surface.h5"), "--format", "png", "--out", str(out),
+                   check=False, preexec_fn=file_size_limit(SMALL_FILE))
+    assert proc.returncode == 1, proc.stderr
+    line = one_error_line(proc.stderr)
+    assert line.startswith(f"lstui: error: cannot write {out}/") and ".png: File too large" in line, line
+    assert _leftovers(out) == [] and not list(out.glob("*.png"))
+
+
 def test_full_disk_refuses_a_submit_in_one_line_and_the_database_stays_whole(lab: Lab) -> None:
     first = lab.submit("surface", *KILL_SPEC)
     proc = lab.cli("submit", "surface", *KILL_SPEC, check=False, preexec_fn=file_size_limit(1))
