@@ -236,3 +236,38 @@ def test_a_removed_job_is_forgotten_and_its_folder_not_written_again(tmp_path: P
         daemon._write_results(store, wait=True)
         assert gone not in daemon._retry_at and gone not in daemon._retry_wait and gone not in daemon._handled
         assert finish_marked(store.get_job(kept))
+
+
+def test_jobs_finished_long_ago_wait_behind_a_job_finishing_now(tmp_path: Path) -> None:
+    """A copied 15,000-job store (or folders deleted by hand): the daemon queued every old
+    job's files at once, in id order, and a new 3×3 job still had no figures 80 s after it
+    finished. The old ones go a few at a time, newest first."""
+    import time
+
+    home = tmp_path / "home"
+    now = [time.time() - 3600.0]
+    with Store.open_home(home, clock=lambda: now[0]) as store:
+        worker = store.register_worker("cpu", os.getpid(), socket.gethostname())
+        old = [_job(store, name) for name in ("a", "b", "c")]
+        for job_id in old:
+            _compute(store, worker, job_id, 3)
+            now[0] += 60.0  # finished an hour ago, a minute apart
+        now[0] = time.time()
+        new = _job(store, "new")
+        _compute(store, worker, new, 3)
+        daemon = _daemon(home)
+        assert daemon._writer is not None
+        busy = threading.Event()
+        daemon._writer.submit(busy.wait, 10.0)  # the writer is busy
+        daemon._write_results(store)
+        assert set(daemon._pending) == {new}  # the new job's files first
+        daemon._write_results(store)
+        assert set(daemon._pending) == {new, old[-1]}  # then the newest old one, and no more
+        busy.set()
+        for _ in range(20):
+            for future in list(daemon._pending.values()):
+                future.result(timeout=30)
+            daemon._write_results(store)
+            if all(finish_marked(store.get_job(j)) for j in (*old, new)):
+                break
+        assert all(finish_marked(store.get_job(j)) for j in (*old, new))
