@@ -204,8 +204,9 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             # PyTorch's libraries refused (a memory limit, `ulimit -v`, maps them): a traceback
             if "torch" not in f"{exc.name or ''} {exc}":
                 raise
-            _fail(f"cannot load PyTorch: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__} (under a memory limit, such as `ulimit -v` on a login "
-                  "node? PyTorch maps a few GB of libraries)", 1)
+            why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            _fail(f"cannot load PyTorch: {why} (under a memory limit, such as `ulimit -v` on a login node? "
+                  "PyTorch maps a few GB of libraries)", 1)
         except KeyboardInterrupt:
             click.echo("lstui: interrupted", err=True)
             sys.exit(130)
@@ -648,7 +649,8 @@ def _twins_notes(store: Any, job_ids: Sequence[int]) -> list[str]:
     """The notes on jobs queued whose numbers other jobs compute (a script run twice)."""
     from lstui.scheduler.submit import same_settings_notes
 
-    return [f"note: {note}" for note in same_settings_notes(store, job_ids, "lstui cancel {id} takes it back").values()]
+    notes = same_settings_notes(store, job_ids, "lstui cancel {id} takes it back")
+    return [f"note: {note}" for note in notes.values()]
 
 
 def _comparison_twins(store: Any, plan: Any) -> str | None:

@@ -407,13 +407,13 @@ FULL_LOOK_S = 300.0
 jobs and those finished in the last :data:`LATE_POINTS_S` or so (9,500 jobs read at each
 point stored took half a core of a 2-core machine)."""
 LATE_POINTS_S = 600.0
+"""How long after its finish a job's files are still looked after between full reads:
+its workers' last points (the one in hand at a cancel) come after the finish."""
 BACKLOG_IN_FLIGHT = 2
 """At most this many jobs' file work in the writer's hands while jobs that finished long
 ago wait for theirs (folders deleted by hand, a home's database copied): they go a few
 at a time, newest first, so that a job finishing now is not queued behind thousands (a
 copied 15,000-job store's new 3×3 job still had no figures 80 s after it finished)."""
-"""How long after its finish a job's files are still looked after between full reads:
-its workers' last points (the one in hand at a cancel) come after the finish."""
 
 
 @dataclass
