@@ -1739,9 +1739,20 @@ def _note_x_flags_only(args: Sequence[str]) -> None:
     def given(flag: str) -> bool:
         return any(a == flag or a.startswith(flag + "=") for a in args)
 
+    def value(flag: str) -> str | None:  # the last value given
+        found = None
+        for n, a in enumerate(args):
+            if a.startswith(flag + "="):
+                found = a.split("=", 1)[1]
+            elif a == flag and n + 1 < len(args):
+                found = args[n + 1]
+        return found
+
     x_flags = [f for f in ("--xnorm", "--xignore") if given(f)]
+    # both '' (none): y takes none and none, as plot_surface.py's does: no difference to say
+    as_reference = all(value(f) in ("", "none") for f in ("--xnorm", "--xignore"))
     surface = any(a == "surface" and n and args[n - 1] in ("run", "submit") for n, a in enumerate(args))
-    if surface and given("--y") and x_flags and not (given("--ynorm") or given("--yignore")):
+    if surface and given("--y") and x_flags and not as_reference and not (given("--ynorm") or given("--yignore")):
         _LATER_NOTES.append(f"{' and '.join(x_flags)} set y's direction too (lstui treats both alike); "
                             "plot_surface.py's y would take --ynorm '' --yignore '' (not normalised, "
                             "nothing ignored)")

@@ -81,7 +81,9 @@ def test_x_flags_alone_on_a_2d_surface_say_that_y_takes_them_too(tmp_path) -> No
     assert said.returncode == 0, said.stderr
     assert ("note: --xnorm and --xignore set y's direction too (lstui treats both alike); plot_surface.py's y "
             "would take --ynorm '' --yignore '' (not normalised, nothing ignored)") in said.stderr
-    for quiet in (("--xnorm", "filter", "--ynorm", "filter"), ("--norm", "filter")):
+    # both '' (none): lstui's y is plot_surface.py's; nothing to say
+    for quiet in (("--xnorm", "filter", "--ynorm", "filter"), ("--norm", "filter"), ("--xnorm", "", "--xignore", ""),
+                  ("--xnorm=", "--xignore=none")):
         done = run_lstui("submit", "surface", *grid, *quiet, home=home)
         assert done.returncode == 0 and "y's direction too" not in done.stderr, done.stderr
     refused = run_lstui("submit", "surface", "--model", "mlp", "--x=-1:1:3", "--y=1:-1:3", "--xnorm", "filter",
