@@ -716,10 +716,15 @@ def main(argv: list[str] | None = None) -> int:
     # a file-size limit (a full quota) must give an error to handle, not kill the process
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     signal.signal(signal.SIGINT, stop)
+    from lstui.scheduler.daemon import refuse_upgrade_under_older_daemon
+
+    # a worker of a daemon that an older lstui started, restarted after lstui was upgraded in
+    # place, upgraded the store under that daemon (which then wrote into the wrong folders)
+    guard = refuse_upgrade_under_older_daemon(args.home)
     if args.device in RAY_DEVICES:
         from lstui.scheduler.ray_executor import RayWorker
 
-        with Store.open_home(args.home) as store:
+        with Store.open_home(args.home, before_upgrade=guard) as store:
             ray_worker = RayWorker(config, store, address=args.ray_address, gpu=args.device == "ray")
             worker_box.append(ray_worker)
             try:
@@ -728,7 +733,16 @@ def main(argv: list[str] | None = None) -> int:
                 log.error("%s", exc)
                 _say_why(store, args.device, exc)
                 return 1
-    import torch
+    try:
+        import torch
+    except ImportError as exc:  # a memory limit (ulimit -v): said where `daemon status` looks
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        log.error("cannot load PyTorch: %s", why)
+        with Store.open_home(args.home, before_upgrade=guard) as store:
+            _say_why(store, args.device, LstuiError(
+                f"cannot load PyTorch: {why} (under a memory limit, such as `ulimit -v`, where the daemon "
+                "was started?)"))
+        return 1
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -736,7 +750,7 @@ def main(argv: list[str] | None = None) -> int:
         keep_freed_memory()
     if args.device.startswith("cuda") and torch.device(args.device).index is not None:
         torch.cuda.set_device(torch.device(args.device))
-    with Store.open_home(args.home) as store:
+    with Store.open_home(args.home, before_upgrade=guard) as store:
         worker = Worker(config, store)
         worker_box.append(worker)
         try:

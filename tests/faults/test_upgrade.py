@@ -62,6 +62,7 @@ def test_a_store_is_not_upgraded_under_a_daemon_of_an_older_lstui(lab: Lab) -> N
     there. Every command, the TUI and the demo refuse until it is stopped; `daemon stop`
     stops it, and the next command upgrades."""
     pid = lab.start_daemon("cpu:1")
+    lab.wait_workers(1)
     info = json.loads((lab.home / PID_FILE).read_text())
     del info["schema"]  # as an lstui from before pid files named their schema wrote it
     (lab.home / PID_FILE).write_text(json.dumps(info))
@@ -74,6 +75,19 @@ def test_a_store_is_not_upgraded_under_a_daemon_of_an_older_lstui(lab: Lab) -> N
             f"lstui: error: the job store {lab.home / 'lstui.db'} is of an older lstui (schema 5) and its daemon "
             f"(pid {pid}) was started by that lstui, which cannot go on in the store this one upgrades: stop it "
             "first (lstui daemon stop), then run this again; nothing was changed"], refused.stderr
+    with sqlite3.connect(lab.home / "lstui.db") as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 5
+    # a worker that daemon restarts runs this lstui's code: it leaves the store as it is too
+    import os
+    import signal
+    import time
+
+    from tests.faults.support import wait_until
+
+    (old_worker,) = [p for p in lab.lab_pids() if p != pid]
+    os.kill(old_worker, signal.SIGKILL)
+    wait_until("a worker started again", lambda: any(p not in (pid, old_worker) for p in lab.lab_pids()), 30)
+    time.sleep(3)  # (it opened the store, or would have)
     with sqlite3.connect(lab.home / "lstui.db") as raw:
         assert raw.execute("PRAGMA user_version").fetchone()[0] == 5
     stopped = lab.cli("daemon", "stop")
