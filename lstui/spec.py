@@ -42,9 +42,12 @@ MAX_PRIORITY = 1_000_000_000
 MAX_BATCH_SIZE = 2**24
 MAX_DATA_SPLIT = 1_000_000
 _NAME_REFUSED = frozenset({"Cc", "Cs", "Zl", "Zp"})  # control chars, lone surrogates, line breaks
-_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+                           "\u200b\u2060\ufeff\u00ad")
 """Characters that reorder the text around them (an RTL override makes "exe.txt" read
-"txt.exe"): refused in a name as controls are, not silently dropped from it."""
+"txt.exe"), and the invisible ones (a zero-width space, a byte-order mark, a soft hyphen:
+two names that read alike are not): refused in a name as controls are, not silently
+dropped from it. (The zero-width joiner of emoji sequences is allowed.)"""
 REFERENCE_ONLY = {
     "--mpi": "lstui spreads a job over every GPU through its daemon (lstui daemon start "
              "--devices 0,1,…); it has no --mpi",

@@ -101,7 +101,8 @@ def same_settings_notes(store: Store, job_ids: Sequence[int], take_back: str) ->
         if not twins:
             continue
         several = len(twins) > 1
-        listed = ", ".join(f"{t.id} ({t.state.value})" for t in twins[:3]) + (" …" if len(twins) > 3 else "")
+        # the newest three: a file queued a third time names its last run, not its first
+        listed = ("… " if len(twins) > 3 else "") + ", ".join(f"{t.id} ({t.state.value})" for t in twins[-3:])
         notes[job_id] = (f"job{'s' if several else ''} {listed} compute{'' if several else 's'} the same numbers "
                          f"as job {job_id}: it computes them again ({take_back.format(id=job_id)})")
     return notes

@@ -227,9 +227,9 @@ class Store:
         real = os.fsencode(os.path.realpath(self.path))
         if len(real) > MAX_PATH_BYTES:
             resolved = " (symlinks resolved)" if real != os.fsencode(self.path.absolute()) else ""
-            raise StoreError(f"the path of database {self.path} is {len(real)} bytes long{resolved}, more than "
-                             f"SQLite opens ({MAX_PATH_BYTES}): give lstui a home with a shorter path (--home, "
-                             "LSTUI_HOME)")
+            raise StoreError(f"the path of database {os.fsdecode(real)} is {len(real)} bytes long{resolved}, "
+                             f"more than SQLite opens ({MAX_PATH_BYTES}): give lstui a home with a shorter path "
+                             "(--home, LSTUI_HOME)")
         try:
             _create_private(self.path)
         except OSError as exc:

@@ -326,11 +326,12 @@ def test_a_path_as_name_on_the_command_line_stays_inside(tmp_path: Path, name: s
         _inside_results(home, store.get_job(int(out.split()[-1])).results_dir)
 
 
-BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+BIDI = "\u200b\u2060\ufeff\u00ad\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 
 
 @pytest.mark.parametrize("name", ["a\x1b]0;pwned\x07b", "two\nlines", "nul\x00", "c1\x9bcontrol",
-                                  "rtl\u202eexe.txt", "isolate\u2067x\u2069", "arabic mark\u061c"])
+                                  "rtl\u202eexe.txt", "isolate\u2067x\u2069", "arabic mark\u061c",
+                                  "zero\u200bwidth", "bom\ufeff", "soft\u00adhyphen"])
 def test_control_characters_in_a_name_are_one_line_exit_2(tmp_path: Path, name: str) -> None:
     home = tmp_path / "home"
     argv = ["submit", "surface", "--model", "mlp", "--name", name]

@@ -818,3 +818,18 @@ def test_the_same_numbers_check_reads_the_store_once_for_a_job_file_s_many_jobs(
         found = same_settings(store, new)
     assert {k: [t.id for t in v] for k, v in found.items()} == {new[0]: [old[2]], new[1]: [old[3]], new[2]: []}
     assert reads == [{"kind": "surface"}]
+
+
+def test_the_same_numbers_note_names_the_newest_earlier_jobs(tmp_path: Path) -> None:
+    """It named the three oldest and hid the rest: a file queued again named its first runs,
+    not the last one."""
+    from lstui.landscape.grid import parse_axis
+    from lstui.scheduler.submit import same_settings_notes, submit_spec
+    from lstui.spec import JobSpec
+
+    with Store.open_home(tmp_path / "home") as store:
+        ids = [submit_spec(store, JobSpec(kind="surface", model="mlp", x=parse_axis("-1:1:3")), check=False)
+               for _ in range(5)]
+        notes = same_settings_notes(store, [ids[-1]], "lstui cancel {id}")
+    assert notes == {ids[-1]: f"jobs … {ids[1]} (queued), {ids[2]} (queued), {ids[3]} (queued) compute the same "
+                              f"numbers as job {ids[-1]}: it computes them again (lstui cancel {ids[-1]})"}
