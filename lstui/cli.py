@@ -933,6 +933,8 @@ def _lifecycle(action: str) -> Callable[..., Any]:
     @click.pass_context
     @handle_errors
     def command(ctx: click.Context, jobs: tuple[str, ...]) -> None:
+        from lstui.errors import InvalidTransition, JobNotFound
+
         ids = list(dict.fromkeys(_parse_job_ids(jobs)))  # `pause 3 3` pauses job 3 once
         with _store(ctx, existing=True) as store:
             if action == "retry":  # their files are read first, as at submit: all or none
@@ -940,7 +942,14 @@ def _lifecycle(action: str) -> Callable[..., Any]:
 
                 retry_jobs(store, ids)
             else:  # every job allowed before the first is changed, in one transaction
-                store.act(action, ids)
+                try:
+                    store.act(action, ids)
+                except (InvalidTransition, JobNotFound) as exc:
+                    if len(ids) == 1:
+                        raise
+                    # "job 1 is done; cannot cancel it" read as if the others were cancelled
+                    done = {"cancel": "cancelled", "pause": "paused", "resume": "resumed"}[action]
+                    raise type(exc)(f"none of jobs {', '.join(map(str, ids))} was {done}: {exc}") from None
             for job_id in ids:
                 click.echo(f"job {job_id}: {store.get_job(job_id).state.value}")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from lstui.errors import BadInput, InvalidTransition, SpecError
+from lstui.errors import BadInput, InvalidTransition, JobNotFound, SpecError
 from lstui.scheduler.imports import add_import_path, with_import_path
 from lstui.scheduler.preflight import changed_files, check_inputs, with_digests
 from lstui.spec import MAX_UNIT_SIZE, JobSpec
@@ -115,8 +115,13 @@ def retry_jobs(store: Store, job_ids: Sequence[int]) -> None:
     mended, so each job's spec is checked as :func:`submit_spec` checks it. All are
     checked before the first is retried: either all are queued again or none is.
     """
-    jobs = [store.get_job(job_id) for job_id in job_ids]
     listed = ", ".join(str(j) for j in dict.fromkeys(job_ids))
+    try:
+        jobs = [store.get_job(job_id) for job_id in job_ids]
+    except JobNotFound as exc:
+        if len(set(job_ids)) == 1:
+            raise
+        raise JobNotFound(f"none of jobs {listed} was retried: {exc}") from None
 
     def not_retried(job_id: int) -> str:  # several: that none was, not only this one
         return (f"job {job_id} was not retried" if len(jobs) == 1

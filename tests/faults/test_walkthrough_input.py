@@ -85,10 +85,16 @@ def test_pause_of_several_jobs_changes_none_when_one_cannot_be_paused(tmp_path: 
     assert cli_in_process(["cancel", str(cancelled)], home)[0] == 0
     for order in ((queued, cancelled), (cancelled, queued)):
         line = _fails(home, "pause", *map(str, order))
-        assert f"job {cancelled} is cancelled; cannot pause it" in line
+        # the others named too: "job 5 is cancelled; cannot pause it" alone read as if they were paused
+        assert (f"none of jobs {', '.join(map(str, order))} was paused: job {cancelled} is cancelled; cannot "
+                "pause it") in line, line
         assert {j["id"]: j["state"] for j in listed_jobs(home)} == {
             queued: "queued", cancelled: "cancelled"
         }
+    line = _fails(home, "cancel", str(queued), "9999")
+    assert f"none of jobs {queued}, 9999 was cancelled: job 9999 does not exist" in line, line
+    line = _fails(home, "retry", str(cancelled), "9999")
+    assert f"none of jobs {cancelled}, 9999 was retried: job 9999 does not exist" in line, line
     got, out, _ = cli_in_process(["pause", str(queued), str(queued)], home)
     assert got == 0 and out.splitlines() == [f"job {queued}: paused"]
 
