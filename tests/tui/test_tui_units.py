@@ -218,7 +218,12 @@ def test_the_table_fits_the_terminal(width: int) -> None:
 
 
 def test_cells_stay_short() -> None:
+    from lstui.views import format_duration
+
     assert [count(n) for n in (12, 9999, 10201, 250_000, 1_500_000)] == ["12", "9999", "10.2k", "250k", "1.5M"]
+    # a year-old job's "ago" read 8757h09m; days past 99 hours, in the ELAPSED column's 7 cells
+    assert [format_duration(s) for s in (59, 3599, 99 * 3600 + 3599, 100 * 3600, 31_527_000)] == [
+        "59s", "59m59s", "99h59m", "4d04h", "364d21h"]
     assert device_text("cuda:0,cuda:1") == "cuda:0,1"
     assert device_text(None) == "-"
     assert ellipsis("resnet56 small batch", 10) == "resnet56 …"
