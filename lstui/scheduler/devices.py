@@ -46,6 +46,9 @@ def parse_devices(text: str | None) -> list[str]:
     for kind in ("cpu", *RAY_DEVICES):
         if text.lower() == kind or text.lower().startswith(f"{kind}:"):
             n_text = text[len(kind) + 1:].strip() or "1"
+            if "," in n_text:  # `ray:1,cpu:1`: "expected ray:N" did not say what was wrong
+                raise BadInput(f"--devices {text!r}: one kind of device at a time (GPU indices, cpu:N, ray:N or "
+                               "ray-cpu:N); a daemon does not mix them")
             if not n_text.isdigit() or not 1 <= int(n_text) <= 256:
                 raise BadInput(
                     f"--devices {text!r}: expected {kind}:N with N a whole number from 1 to 256"

@@ -218,10 +218,9 @@ def connect(address: str) -> Any:
     except (ConnectionError, RuntimeError, ValueError) as exc:
         # Ray's own advice names its flags (`--address`), not lstui's: its first sentence only
         first = (first_line(exc) or type(exc).__name__).split(". ")[0].rstrip(".")
-        raise DaemonError(
-            f"no Ray cluster at --ray-address {address} ({first}); start one with "
-            "'ray start --head' or give its address"
-        ) from None
+        helps = ("install it in lstui's environment, or give the head's HOST:PORT" if "ray[client]" in first
+                 else "start one with 'ray start --head' or give its address")
+        raise DaemonError(f"no Ray cluster at --ray-address {address} ({first}); {helps}") from None
     return ray
 
 

@@ -226,6 +226,13 @@ def test_parse_devices_rejects_nonsense_in_one_line(text: str) -> None:
         parse_devices(text)
 
 
+@pytest.mark.parametrize("text", ["ray:1,cpu:1", "cpu:2,0", "ray-cpu:1,ray:1"])
+def test_parse_devices_says_kinds_are_not_mixed(text: str) -> None:
+    """`ray:1,cpu:1` said "expected ray:N with N a whole number from 1 to 256"."""
+    with pytest.raises(BadInput, match="one kind of device at a time"):
+        parse_devices(text)
+
+
 def test_a_gpu_used_by_others_beyond_the_share_is_left_alone() -> None:
     from lstui.scheduler.devices import DeviceFacts, busy_by_others
 
