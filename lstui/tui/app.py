@@ -34,6 +34,7 @@ from textual.widgets import Input, Select
 from textual.worker import Worker, get_current_worker
 
 from lstui.errors import LstuiError
+from lstui.scheduler.daemon import DaemonStatus, daemon_status
 from lstui.scheduler.devices import DeviceFacts
 from lstui.spec import JobSpec
 from lstui.store import (
@@ -379,7 +380,9 @@ class LstuiApp(App[None]):
                                                   timeout=20)
                     snapshot = poller.poll(self.preview_job, self.detail_job)
                 except (LstuiError, OSError, sqlite3.Error) as exc:  # locked, too new, unwritable: say so, retry
-                    snapshot = Snapshot(self.clock(), (), error=str(exc))
+                    # the daemon as it is: "daemon stopped (d starts it)" was said of one that ran, whose
+                    # store this lstui leaves alone (an older lstui's), and d then said it runs
+                    snapshot = Snapshot(self.clock(), (), daemon=_daemon_or_none(self.home), error=str(exc))
                 if worker.is_cancelled:
                     break
                 self._pending.set()
@@ -785,7 +788,7 @@ class LstuiApp(App[None]):
         def start(_: Store) -> str:
             from collections import Counter
 
-            from lstui.scheduler.daemon import daemon_status, start_daemon
+            from lstui.scheduler.daemon import start_daemon
 
             pid = start_daemon(self.home, devices)
             # which workers, as the daemon wrote them (`d` starts the default: every GPU,
@@ -810,6 +813,14 @@ class LstuiApp(App[None]):
         yield from (c for c in super().get_system_commands(screen) if c.title not in ("Keys", "Maximize"))
         for action, title, help_text in COMMANDS:
             yield SystemCommand(title, help_text, _runner(self, action))
+
+
+def _daemon_or_none(home: Path) -> DaemonStatus:
+    """The home's daemon, or none running when that cannot be told (a home it cannot read)."""
+    try:
+        return daemon_status(home)
+    except OSError:
+        return DaemonStatus(False)
 
 
 def _knows_internals(app: App[None], widget: Widget) -> bool:

@@ -186,3 +186,31 @@ def test_a_daemon_whose_pid_file_went_is_not_called_older(lab: Lab) -> None:
     listed = lab.cli("ls")
     assert "started by another lstui" not in listed.stderr, listed.stderr
     lab.stop_daemon()
+
+
+def test_the_tui_on_a_store_an_older_daemon_runs_says_it_runs(lab: Lab) -> None:
+    """It said "daemon stopped (d starts it)" beside the refusal, and `d` then said a
+    daemon runs."""
+    import asyncio
+
+    from tests.tui.support import fixed_app, screen_text, wait_for
+
+    pid = lab.start_daemon("cpu:1")
+    lab.wait_workers(1)
+    info = json.loads((lab.home / PID_FILE).read_text())
+    del info["schema"]
+    (lab.home / PID_FILE).write_text(json.dumps(info))
+    with sqlite3.connect(lab.home / "lstui.db") as raw:
+        raw.execute("PRAGMA user_version = 5")
+    app = fixed_app(lab.home)
+
+    async def drive() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: "stop it first" in " ".join(screen_text(app)), 15, "the refusal")
+            shown = "\n".join(screen_text(app))
+            assert "daemon running" in shown and "daemon stopped" not in shown, shown
+            assert f"pid {pid}" in " ".join(shown.split()), shown
+
+    asyncio.run(drive())
+    with sqlite3.connect(lab.home / "lstui.db") as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 5
