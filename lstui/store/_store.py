@@ -715,6 +715,11 @@ class Store:
             rows = self._rows(c, sql, params)
         return [_job_row(r, self._home) for r in reversed(rows)]
 
+    def job_ids(self) -> set[int]:
+        """The ids of every job the store holds (without reading the jobs)."""
+        with self._read() as c:
+            return {int(r[0]) for r in c.execute("SELECT id FROM jobs").fetchall()}
+
     def count_jobs(self) -> int:
         """How many jobs the store holds, finished ones included (without reading them)."""
         with self._read() as c:

@@ -183,6 +183,7 @@ class LstuiApp(App[None]):
         self.notices: deque[tuple[str, str]] = deque(maxlen=50)
         """The latest notifications as ``(severity, message)``."""
         self._wake = threading.Event()
+        self._acted = threading.Event()  # an action of this app changed jobs: the poller reads them all
         self._pending = threading.Event()
         self._store: Store | None = None
         self._store_identity: tuple[int, int] | None = None
@@ -378,6 +379,9 @@ class LstuiApp(App[None]):
                             self.call_from_thread(self.say, f"upgraded the job store from schema {upgraded} to "
                                                   f"{SCHEMA_VERSION}: an older lstui can no longer open it",
                                                   timeout=20)
+                    if self._acted.is_set():  # (a failed job's new priority: not half a minute later)
+                        self._acted.clear()
+                        poller.read_all_next()
                     snapshot = poller.poll(self.preview_job, self.detail_job)
                 except (LstuiError, OSError, sqlite3.Error) as exc:  # locked, too new, unwritable: say so, retry
                     # the daemon as it is: "daemon stopped (d starts it)" was said of one that ran, whose
@@ -483,6 +487,7 @@ class LstuiApp(App[None]):
                 if message:
                     self.call_from_thread(self.say, message)
             finally:
+                self._acted.set()
                 self._wake.set()
 
         worker = self.run_worker(run, name=name, group="actions", thread=True)

@@ -35,7 +35,7 @@ from lstui.scheduler.daemon import (
 )
 from lstui.scheduler.devices import DeviceFacts, cpu_facts, gpu_facts
 from lstui.spec import split_keys
-from lstui.store import DB_NAME, Event, JobRow, JobState, PointRow, Store, WorkerRow
+from lstui.store import DB_NAME, FINISHED, Event, JobRow, JobState, PointRow, Store, WorkerRow
 
 PROJECTION_FILE = "projection.h5"
 MAX_EVENTS = 500
@@ -44,6 +44,14 @@ WORKER_ALIVE_S = 60.0
 """A worker that beat this recently is listed."""
 DEVICES_EVERY_S = 2.0
 PREVIEW_CACHE = 6
+ALL_JOBS_EVERY_S = 30.0
+"""While the jobs change, every job is read again at least this often; in between, only
+the unfinished ones and those finished lately (with 15,000 jobs the TUI read every one at
+each second a job ran: 12 % of a core). A finished job's priority changed by another
+process shows within this time."""
+LATE_FINISH_S = 600.0
+"""Jobs finished this long before the last read of every job are read again each time:
+a cancelled job's last points come after its finish."""
 
 
 def database_identity(path: Path) -> tuple[int, int] | None:
@@ -238,6 +246,9 @@ class StorePoller:
         """How many times the jobs were read (tests check that idle polls read none)."""
         self._jobs_read: tuple[Store, object, tuple[JobRow, ...]] | None = None
         """The store the jobs were last read from, its marker just before, and the jobs."""
+        self._all_read: tuple[Store, float, float, dict[int, JobRow]] | None = None
+        """The last read of every job: its store, when (monotonic, and the store's clock),
+        and the jobs then finished (those read again only at the next such read)."""
 
     def close(self) -> None:
         for store in (self.store, self._gone):
@@ -347,9 +358,30 @@ class StorePoller:
         last = self._jobs_read
         if last is not None and last[0] is store and last[1] == marker:
             return last[2]
-        jobs = tuple(store.list_jobs())
+        jobs = self._jobs_since(store)
         self.jobs_reads += 1
         self._jobs_read = (store, marker, jobs)
+        return jobs
+
+    def read_all_next(self) -> None:
+        """Read every job at the next poll that finds the jobs changed (after an action of
+        the app's own: a failed job's priority is not among the jobs read in between)."""
+        self._all_read = None
+
+    def _jobs_since(self, store: Store) -> tuple[JobRow, ...]:
+        """Every job: between reads of all of them (:data:`ALL_JOBS_EVERY_S`), the
+        unfinished ones and those finished since shortly before the last such read, with
+        the rest as that read found them. A job retried since is among the unfinished; one
+        removed or added since changes the store's ids, and every job is read again."""
+        now = time.monotonic()
+        full = self._all_read
+        if full is not None and full[0] is store and now - full[1] < ALL_JOBS_EVERY_S:
+            recent = store.list_jobs(finished_after=full[2] - LATE_FINISH_S)
+            merged = {**full[3], **{job.id: job for job in recent}}
+            if merged.keys() == store.job_ids():
+                return tuple(merged[job_id] for job_id in sorted(merged))
+        jobs = tuple(store.list_jobs())
+        self._all_read = (store, now, self.clock(), {job.id: job for job in jobs if job.state in FINISHED})
         return jobs
 
     # -- preview ---------------------------------------------------------------------

@@ -192,3 +192,63 @@ def test_idle_polls_reuse_the_jobs_but_times_and_the_daemon_move_on(stopped_home
                 assert same, "still not read again"
 
     asyncio.run(drive())
+
+
+def test_between_reads_of_every_job_the_poller_reads_only_those_that_can_change(tmp_path: Path,
+                                                                                monkeypatch) -> None:
+    """With 15,000 jobs the TUI read every one at each second a job ran (12 % of a core).
+    Finished jobs are read again every half minute, or at once when an action of the app
+    asks; one retried, removed or added shows at the next poll."""
+    from lstui.scheduler.submit import submit_spec
+    from lstui.store import PointRow
+    from lstui.tui import snapshot as snapshot_module
+    from tests.tui.support import Clock, tiny_spec
+
+    home = tmp_path / "home"
+    clock = Clock(NOW - 7200)
+    with Store.open_home(home, clock=clock) as store:  # finished two hours ago
+        old = [submit_spec(store, tiny_spec(name=f"old{n}"), check=False) for n in range(3)]
+        store.fail_job(old[0], "boom")
+        store.cancel(old[1])
+        store.cancel(old[2])
+    clock.now = NOW
+    with Store.open_home(home, clock=clock) as store:
+        running = submit_spec(store, tiny_spec(name="running"), check=False)
+    poller = StorePoller(home, clock=clock, device_facts=fixed_devices)
+    try:
+        assert poller.store is not None
+        asked: list[object] = []
+        listed = poller.store.list_jobs
+        monkeypatch.setattr(poller.store, "list_jobs", lambda **kw: asked.append(kw.get("finished_after")) or listed(**kw))
+        first = poller.poll()
+        assert [j.id for j in first.jobs] == [*old, running] and asked == [None]  # every job, once
+
+        def fresh() -> list[tuple[int, str, int, int]]:
+            return [(j.id, j.state.value, j.priority, j.done_points) for j in listed()]
+
+        with Store.open_home(home, clock=clock) as store:  # a worker stores a point
+            worker = store.register_worker("cpu", 1, "h")
+            claim = store.claim_unit(worker, lease_s=60, job_ids=[running])
+            assert claim is not None
+            store.write_points(claim.unit_id, worker, [PointRow(claim.todo[0], 1.0)])
+        after = poller.poll()
+        assert asked[-1] == NOW - snapshot_module.LATE_FINISH_S  # the unfinished and the lately finished
+        assert [(j.id, j.state.value, j.priority, j.done_points) for j in after.jobs] == fresh()
+        with Store.open_home(home, clock=clock) as store:  # another shell: retry, rm, submit
+            store.retry(old[1])
+            store.remove_jobs([old[2]])
+            added = submit_spec(store, tiny_spec(name="added"), check=False)
+        later = poller.poll()
+        assert [j.id for j in later.jobs] == [old[0], old[1], running, added]
+        assert [(j.id, j.state.value, j.priority, j.done_points) for j in later.jobs] == fresh()
+        with Store.open_home(home, clock=clock) as store:  # `lstui priority` of the old failed job
+            store.set_priority(old[0], 5)
+        reads = len(asked)
+        assert poller.poll().job(old[0]).priority == 0  # type: ignore[union-attr]  # (not read in between)
+        poller.read_all_next()  # as after an action of the app's own
+        with Store.open_home(home, clock=clock) as store:
+            store.set_priority(old[0], 6)
+        assert poller.poll().job(old[0]).priority == 6  # type: ignore[union-attr]
+        assert asked[reads:] == [NOW - snapshot_module.LATE_FINISH_S, None]
+    finally:
+        poller.close()
