@@ -1435,6 +1435,28 @@ class Store:
             rows = c.execute(sql, params).fetchall()
         return [Event(*r) for r in rows]
 
+    def space(self) -> tuple[int, int]:
+        """``(bytes, free)``: the database file's size, and how much of it is free pages (of
+        jobs removed), which new jobs reuse but the disk does not get back (:meth:`compact`)."""
+        with self._read() as c:
+            page = int(c.execute("PRAGMA page_size").fetchone()[0])
+            pages = int(c.execute("PRAGMA page_count").fetchone()[0])
+            free = int(c.execute("PRAGMA freelist_count").fetchone()[0])
+        return pages * page, free * page
+
+    def compact(self) -> int:
+        """Give the free pages back to the disk (SQLite's ``VACUUM``: the file is written
+        again, which needs as much space free as it holds, and holds the write lock while it
+        runs); returns the bytes given back."""
+        self._refuse_write()
+        before, _ = self.space()
+        with self._lock:
+            try:
+                self._conn.execute("VACUUM")
+            except sqlite3.OperationalError as exc:
+                raise self._store_error(exc) from exc
+        return before - self.space()[0]
+
     def check_pages(self) -> None:
         """SQLite's ``quick_check`` of every page (0.08 s for 40 MB): a long-lived writer
         (the daemon) refuses to start on a damaged file, where a write could spread the
