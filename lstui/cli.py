@@ -543,14 +543,21 @@ def submit_file(ctx: click.Context, files: tuple[Path, ...]) -> None:
         click.echo(job_id)
     for note in twins:
         click.echo(note, err=True)
+    said: dict[str, list[str]] = {}  # a note → the jobs it is of (a 40-job sweep: said once)
+    for e in entries:
+        for note in _job_notes(e.spec):
+            said.setdefault(note, []).append(e.where)
+    for note, where in said.items():
+        more = f" (and {len(where) - 1} more of its jobs)" if len(where) > 1 else ""
+        click.echo(f"note: {where[0]}{more}: {note}", err=True)
     _warn_if_no_daemon(ctx)
     if ctx.obj.get("wait"):
         sys.exit(_follow(ctx, ids))
 
 
-def _say_job_notes(spec: JobSpec, device_type: str | None = None) -> None:
-    """The notes of a job queued or computed: how its command line was read
-    (:data:`_LATER_NOTES`), then what its settings mean.
+def _job_notes(spec: JobSpec, device_type: str | None = None) -> list[str]:
+    """What a job's settings mean, said when it is queued or computed (from flags or a job
+    file).
 
     A surface with no --checkpoint is one around a random initialisation: allowed (a
     landscape at initialisation is a thing to look at), said, as the reference wants a
@@ -560,24 +567,22 @@ def _say_job_notes(spec: JobSpec, device_type: str | None = None) -> None:
     statistics), as the reference's is not either.
     And a ``--triton-conv`` asked for where it cannot run (``device_type``: where the job
     ran, None when a daemon's worker will decide)."""
+    notes: list[str] = []
     if spec.triton_conv != "off":
         why = ("under --no-fold-bn: it runs the folded convolutions" if not spec.fold_bn
                else "under strict --precision fp32: it runs under bf16 or tf32" if spec.precision == "fp32"
                else "on the CPU: it runs on CUDA" if device_type == "cpu" else None)
         if why:
-            click.echo(f"note: --triton-conv {spec.triton_conv} does nothing {why}", err=True)
-    for note in _LATER_NOTES:
-        click.echo(f"note: {note}", err=True)
-    _LATER_NOTES.clear()
+            notes.append(f"--triton-conv {spec.triton_conv} does nothing {why}")
     if (spec.kind == "surface" and spec.dir_type == "states" and spec.ignore == "biasbn"
             and not (spec.target or spec.target_y or spec.dir_file)
             and spec.checkpoint and _has_running_statistics(spec.checkpoint, spec.trust_checkpoint)):
         from lstui.scheduler.trajectory import STATES_LIKE_WEIGHTS
 
-        click.echo(f"note: {STATES_LIKE_WEIGHTS}", err=True)
+        notes.append(STATES_LIKE_WEIGHTS)
     if spec.kind == "surface" and not spec.checkpoint:
-        click.echo(f"note: no --checkpoint: the surface is around {spec.model}'s initialisation "
-                   f"(seed {spec.seed}), not a trained minimizer", err=True)
+        notes.append(f"no --checkpoint: the surface is around {spec.model}'s initialisation "
+                     f"(seed {spec.seed}), not a trained minimizer")
     if spec.dir_type == "weights" and spec.bn != "recompute" and spec.kind in ("surface", "interp"):
         # an interpolation's B likewise (its default is states: this is asked for)
         ends = ((("--target", spec.target), ("--target-y", spec.target_y)) if spec.kind == "surface"
@@ -586,25 +591,34 @@ def _say_job_notes(spec: JobSpec, device_type: str | None = None) -> None:
             if path and _has_running_statistics(path, spec.trust_checkpoint):
                 name = Path(path).name
                 centre = "A's" if spec.kind == "interp" else "the centre's"
-                click.echo(f"note: {flag} with --dir-type weights moves the weights only: at 1 the model has "
-                           f"{name}'s weights with {centre} BatchNorm statistics, not {name} itself "
-                           "(--dir-type states moves those too)", err=True)
+                notes.append(f"{flag} with --dir-type weights moves the weights only: at 1 the model has "
+                             f"{name}'s weights with {centre} BatchNorm statistics, not {name} itself "
+                             "(--dir-type states moves those too)")
     fine = _steps_below_float32(spec)
     if fine:
-        click.echo(f"note: {fine}", err=True)
+        notes.append(fine)
     model_file = spec.checkpoint or (spec.checkpoints[-1] if spec.checkpoints else None)
     if spec.bn == "recompute" and model_file and not _has_running_statistics(model_file, spec.trust_checkpoint):
         # accepted in silence, every point paying for a pass over the training batches
-        click.echo(f"note: --bn recompute does nothing here: {Path(model_file).name} holds no BatchNorm "
-                   "statistics to re-estimate", err=True)
+        notes.append(f"--bn recompute does nothing here: {Path(model_file).name} holds no BatchNorm "
+                     "statistics to re-estimate")
     if spec.kind == "surface":
         # an even count over a range symmetric about 0 (-1:1:2, -1:1:50) steps over it
         missed = [f"--{name} {axis}" for name, axis in (("x", spec.x), ("y", spec.y))
                   if axis is not None and axis.min < 0 < axis.max and not (axis.coordinates == 0.0).any()]
         if missed:
-            click.echo(f"note: {' and '.join(missed)} {'have' if len(missed) > 1 else 'has'} no point at 0: "
-                       "the centre (the model itself) is not on the grid (0 must be MIN + k·(MAX − MIN)/(NUM − 1) "
-                       "for a whole k: an odd NUM over -1:1)", err=True)
+            notes.append(f"{' and '.join(missed)} {'have' if len(missed) > 1 else 'has'} no point at 0: "
+                         "the centre (the model itself) is not on the grid (0 must be MIN + k·(MAX − MIN)/(NUM − 1) "
+                         "for a whole k: an odd NUM over -1:1)")
+    return notes
+
+
+def _say_job_notes(spec: JobSpec, device_type: str | None = None) -> None:
+    """The notes of a job queued or computed: how its command line was read
+    (:data:`_LATER_NOTES`), then what its settings mean (:func:`_job_notes`)."""
+    for note in [*_LATER_NOTES, *_job_notes(spec, device_type)]:
+        click.echo(f"note: {note}", err=True)
+    _LATER_NOTES.clear()
 
 
 FLOAT32_STEP_NOTE_BELOW = 1e-6

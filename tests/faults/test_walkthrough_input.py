@@ -839,3 +839,18 @@ def test_the_same_numbers_note_names_the_newest_earlier_jobs(tmp_path: Path) -> 
         notes = same_settings_notes(store, [ids[-1]], "lstui cancel {id}")
     assert notes == {ids[-1]: f"jobs … {ids[1]} (queued), {ids[2]} (queued), {ids[3]} (queued) compute the same "
                               f"numbers as job {ids[-1]}: it computes them again (lstui cancel {ids[-1]})"}
+
+
+def test_a_job_file_s_jobs_get_the_notes_their_flags_get_once_each(tmp_path: Path) -> None:
+    """A job from a file is the job the same flags give, but the flags' notes (a surface
+    around its initialisation, a grid without 0) were not said for it."""
+    home = tmp_path / "home"
+    spec = tmp_path / "sweep.toml"
+    spec.write_text("# a sweep\n[defaults]\nmodel = \"mlp\"\nsubset = \"50\"\n"
+                    + "".join(f'[[job]]\nx = "-1:1:{n}"\n' for n in (3, 4, 5)))
+    code, out, err = cli_in_process(["submit", str(spec)], home)
+    assert code == 0 and len(out.split()) == 3, err
+    lines = [line for line in err.splitlines() if line.startswith("note: sweep.toml")]
+    assert lines[0].startswith("note: sweep.toml job 1 (and 2 more of its jobs): no --checkpoint: the surface is "
+                               "around mlp's initialisation (seed 123)"), err
+    assert any(line.startswith("note: sweep.toml job 2: --x -1:1:4 has no point at 0") for line in lines), err
