@@ -926,6 +926,8 @@ def show(ctx: click.Context, job: str, as_json: bool, no_plot: bool, surf_name: 
             # drawn first: a --surf-name the job lacks is one line, before anything else
             plot = terminal_plot(store, row, width=min(size.columns, 100), height=20, surf_name=surf_name)
         click.echo(job_details(row, events, daemon_running=daemon_running, files_pending=files_pending))
+        if row.state is JobState.QUEUED:
+            _say_if_no_worker(ctx, store)
         from lstui.scheduler.compare import SHARPNESS, sharpness_of, shown_rows
 
         table = Path(row.results_dir) / f"{SHARPNESS}.json"
@@ -940,6 +942,22 @@ def show(ctx: click.Context, job: str, as_json: bool, no_plot: bool, surf_name: 
             click.echo(rows_text(shown_rows(rows)))
         if plot is not None:
             click.echo(plot)
+
+
+def _say_if_no_worker(ctx: click.Context, store: Any) -> None:
+    """Under a queued job's details: that the daemon runs no worker (a Ray cluster gone,
+    PyTorch refused by a memory limit), where `daemon status` says why; the job read
+    "requeued: no worker holds it" and waited without a word."""
+    import time
+
+    from lstui.scheduler.daemon import daemon_status, listed_workers
+
+    status = daemon_status(_home(ctx))
+    if not status.running or status.started is None or time.time() - status.started < STARTING_S:
+        return
+    if not listed_workers(store, time.time(), recent_s=120):
+        click.echo("  note: the daemon runs no worker now: nothing computes this job (lstui daemon status "
+                   "says why)")
 
 
 def _lifecycle(action: str) -> Callable[..., Any]:

@@ -367,7 +367,7 @@ def test_pytorch_refused_by_a_memory_limit_is_one_line(lab: Lab) -> None:
     assert "ulimit -v" in ran.stderr
 
 
-def test_a_daemon_whose_workers_cannot_load_pytorch_says_why(lab: Lab) -> None:
+def test_a_daemon_whose_workers_cannot_load_pytorch_says_why(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
     """Started under `ulimit -v`, its workers exited at `import torch` and restarted in a
     loop; `daemon status` said only "exited with 1", the ImportError in daemon.log."""
     import resource
@@ -388,4 +388,13 @@ def test_a_daemon_whose_workers_cannot_load_pytorch_says_why(lab: Lab) -> None:
             pytest.skip("PyTorch loads under this limit here")
         raise
     assert "error: worker on cpu stopped: cannot load PyTorch: " in out and "ulimit -v" in out, out
+    # a queued job's `show` says that nothing computes it (it read "queued" and waited, without a word)
+    import lstui.cli
+    from tests.faults.support import cli_in_process
+
+    job = lab.submit("surface", "--model", "mlp", "--x", "-1:1:3", "--subset", "50")
+    monkeypatch.setattr(lstui.cli, "STARTING_S", 0.0)  # (past the daemon's first two minutes)
+    code, shown, _ = cli_in_process(["show", str(job), "--no-plot"], lab.home)
+    assert code == 0 and ("note: the daemon runs no worker now: nothing computes this job (lstui daemon status "
+                          "says why)") in shown, shown
     lab.stop_daemon()
