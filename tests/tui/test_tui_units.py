@@ -538,3 +538,17 @@ def test_five_digit_job_ids_are_shown_whole(tmp_path: Path, size: tuple[int, int
         assert {"999", "15000", "15001"} <= set(ids), screen_text(app)
 
     drive_app(home, steps, size=size)
+
+
+def test_a_log_line_of_another_day_has_its_date() -> None:
+    """A year-old job's log lines read as of today (their time of day only)."""
+    from datetime import datetime
+
+    from lstui.store import Event
+    from lstui.tui.screens._job import event_line
+
+    event = Event(1, 1, NOW - 365 * 86400, "info", "wrote surface.h5")
+    assert event_line(event, None, NOW).plain.startswith(
+        datetime.fromtimestamp(NOW - 365 * 86400).strftime("%Y-%m-%d %H:%M:%S info"))
+    today = Event(2, 1, NOW - 60, "info", "wrote surface.h5")
+    assert event_line(today, None, NOW).plain[:9].count(":") == 2 and "-" not in event_line(today, None, NOW).plain[:9]

@@ -312,13 +312,18 @@ class SharpnessTable(Vertical):
         self._scroll.display = False
 
 
-def event_line(event: Event, results_dir: Path | str | None = None) -> Text:
-    """One log line; paths inside ``results_dir`` are written relative to it.
+def event_line(event: Event, results_dir: Path | str | None = None, now: float | None = None) -> Text:
+    """One log line, its date too when it is not the day of ``now`` (today's); paths
+    inside ``results_dir`` are written relative to it.
 
     The files panel above names the folder; repeating it in every "wrote" line made each
     of them wrap over two or three rows of an 80-column terminal.
     """
-    text = Text(datetime.fromtimestamp(event.ts).strftime("%H:%M:%S "), style="dim")
+    when = datetime.fromtimestamp(event.ts)
+    today = datetime.fromtimestamp(now).date() if now is not None else datetime.now().date()
+    # a year-old job's log read as of today
+    shown = when.strftime("%H:%M:%S " if when.date() == today else "%Y-%m-%d %H:%M:%S ")
+    text = Text(shown, style="dim")
     text.append(f"{event.level:<7} ", style=LEVEL_STYLES.get(event.level, ""))
     message = event.message
     if results_dir:
@@ -430,7 +435,7 @@ class JobScreen(Screen[None]):
                           width=self._statics["#job-facts"].content_region.width or None)
         self._update("#job-facts", facts.markup, facts)
         if snapshot.detail is not None and snapshot.detail.job_id == self.job_id:
-            self._show_detail(snapshot.detail, job.results_dir)
+            self._show_detail(snapshot.detail, job.results_dir, snapshot.taken)
             self._show_sharpness(job, snapshot.detail.files, colour)
         preview = self._preview
         if snapshot.preview is not None and snapshot.preview.job_id == self.job_id:
@@ -438,13 +443,13 @@ class JobScreen(Screen[None]):
         elif preview.job_id != self.job_id:
             preview.show_nothing(job, "loading…")
 
-    def _show_detail(self, detail: JobDetail, results_dir: Path) -> None:
+    def _show_detail(self, detail: JobDetail, results_dir: Path, now: float | None = None) -> None:
         files = files_text(detail.files)
         self._update("#job-files", files.markup, files)
         log = self._log
         for event in detail.events:
             if event.id > self._last_event:
-                log.write(event_line(event, results_dir))
+                log.write(event_line(event, results_dir, now))
                 self._last_event = event.id
 
     def _show_sharpness(self, job: JobRow, files: Sequence[tuple[str, int]], colour: bool) -> None:
