@@ -246,6 +246,8 @@ class StorePoller:
         """How many times the jobs were read (tests check that idle polls read none)."""
         self._jobs_read: tuple[Store, object, tuple[JobRow, ...]] | None = None
         """The store the jobs were last read from, its marker just before, and the jobs."""
+        self._partial = False
+        """The jobs last handed out were read in part (:meth:`_jobs_since`)."""
         self._all_read: tuple[Store, float, float, dict[int, JobRow]] | None = None
         """The last read of every job: its store, when (monotonic, and the store's clock),
         and the jobs then finished (those read again only at the next such read)."""
@@ -356,7 +358,11 @@ class StorePoller:
         """
         marker = store.jobs_version()
         last = self._jobs_read
-        if last is not None and last[0] is store and last[1] == marker:
+        full = self._all_read
+        # read since only in part: every job once more when that is due, though nothing moved
+        # since (a finished job's priority changed elsewhere was among what was not read)
+        due = self._partial and full is not None and time.monotonic() - full[1] >= ALL_JOBS_EVERY_S
+        if last is not None and last[0] is store and last[1] == marker and not due:
             return last[2]
         jobs = self._jobs_since(store)
         self.jobs_reads += 1
@@ -379,8 +385,10 @@ class StorePoller:
             recent = store.list_jobs(finished_after=full[2] - LATE_FINISH_S)
             merged = {**full[3], **{job.id: job for job in recent}}
             if merged.keys() == store.job_ids():
+                self._partial = True
                 return tuple(merged[job_id] for job_id in sorted(merged))
         jobs = tuple(store.list_jobs())
+        self._partial = False
         self._all_read = (store, now, self.clock(), {job.id: job for job in jobs if job.state in FINISHED})
         return jobs
 

@@ -250,5 +250,15 @@ def test_between_reads_of_every_job_the_poller_reads_only_those_that_can_change(
             store.set_priority(old[0], 6)
         assert poller.poll().job(old[0]).priority == 6  # type: ignore[union-attr]
         assert asked[reads:] == [NOW - snapshot_module.LATE_FINISH_S, None]
+        # changed elsewhere, read in part, then nothing moves: read whole once that is due
+        with Store.open_home(home, clock=clock) as store:
+            store.set_priority(old[0], 7)
+        assert poller.poll().job(old[0]).priority == 6  # type: ignore[union-attr]
+        assert poller.poll().job(old[0]).priority == 6  # type: ignore[union-attr]  # (the store unchanged)
+        monkeypatch.setattr(snapshot_module, "ALL_JOBS_EVERY_S", 0.0)  # (half a minute later)
+        assert poller.poll().job(old[0]).priority == 7  # type: ignore[union-attr]
+        reads = poller.jobs_reads
+        poller.poll()
+        assert poller.jobs_reads == reads  # read whole: nothing more to read while nothing moves
     finally:
         poller.close()
