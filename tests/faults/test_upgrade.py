@@ -206,10 +206,12 @@ def test_the_tui_on_a_store_an_older_daemon_runs_says_it_runs(lab: Lab) -> None:
 
     async def drive() -> None:
         async with app.run_test(size=(80, 24)) as pilot:
-            await wait_for(pilot, lambda: "stop it first" in " ".join(screen_text(app)), 15, "the refusal")
-            shown = "\n".join(screen_text(app))
-            assert "daemon running" in shown and "daemon stopped" not in shown, shown
-            assert f"pid {pid}" in " ".join(shown.split()), shown
+            def said() -> str:  # (the line wraps where the home's path length has it: words joined again)
+                return " ".join(" ".join(screen_text(app)).split())
+
+            await wait_for(pilot, lambda: "stop it first" in said(), 15, "the refusal")
+            assert "daemon running" in said() and "daemon stopped" not in said(), said()
+            assert f"pid {pid}" in said(), said()
 
     asyncio.run(drive())
     with sqlite3.connect(lab.home / "lstui.db") as raw:
