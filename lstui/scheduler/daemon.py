@@ -245,8 +245,10 @@ def refuse_upgrade_under_older_daemon(home: Path | None) -> Callable[[int], None
     return check
 
 
-def _identity(path: Path) -> tuple[int, int] | None:
-    """A file's (device, inode); None when it is not there."""
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """A file's ``(st_dev, st_ino)``; None when it is not there (or cannot be stat'ed).
+    It tells the daemon that its database or lock file was deleted or replaced by
+    another file (:meth:`Daemon._check_home`), and the TUI that the store it reads was."""
     try:
         st = os.stat(path)
     except OSError:
@@ -469,7 +471,7 @@ class Daemon:
                 status = daemon_status(self.home)
                 who = f" (pid {status.pid})" if status.pid else ""
                 raise DaemonError(f"a daemon already runs on {self.home}{who}; stop it first")
-            self._lock_identity = _identity(self.home / LOCK_FILE)
+            self._lock_identity = file_identity(self.home / LOCK_FILE)
             # before the pid file, which `lstui daemon start` takes for a started daemon:
             # a damaged store is refused there, not after "daemon started" was said
             self._check_pages_first()
@@ -556,7 +558,7 @@ class Daemon:
         of old files: it is empty and never changes): a second daemon started on the home,
         and `daemon status` said none ran. Stop when another daemon took it meanwhile."""
         path = self.home / LOCK_FILE
-        if _identity(path) == self._lock_identity:
+        if file_identity(path) == self._lock_identity:
             return
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -580,19 +582,17 @@ class Daemon:
                 self.stopping = True
                 return
         self._lock_fds.append(fd)  # held until the daemon ends
-        self._lock_identity = _identity(path)
+        self._lock_identity = file_identity(path)
         log.warning("its lock file %s was deleted: made again and held, so that no second daemon starts "
                     "on this home", path)
 
     def _check_home(self, store: Store) -> None:
         """Stop when the database file at the home's path is no longer the one opened;
         else hold the lock file again if it was deleted (:meth:`_check_lock`)."""
-        try:
-            st = os.stat(store.path)
-        except FileNotFoundError:
+        identity = file_identity(store.path)
+        if identity is None:
             self.orphaned = f"its database {store.path} was deleted"
         else:
-            identity = (st.st_dev, st.st_ino)
             if self._db_identity is None:
                 self._db_identity = identity
             elif identity != self._db_identity:

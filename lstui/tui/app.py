@@ -34,7 +34,7 @@ from textual.widgets import Input, Select
 from textual.worker import Worker, get_current_worker
 
 from lstui.errors import LstuiError
-from lstui.scheduler.daemon import DaemonStatus, daemon_status
+from lstui.scheduler.daemon import DaemonStatus, daemon_status, file_identity
 from lstui.scheduler.devices import DeviceFacts
 from lstui.spec import JobSpec
 from lstui.store import (
@@ -54,7 +54,6 @@ from lstui.tui.snapshot import (
     Snapshot,
     StorePoller,
     changed_in_place,
-    database_identity,
     read_device_facts,
     wal_index_identity,
 )
@@ -432,7 +431,7 @@ class LstuiApp(App[None]):
 
         Args:
             database: the identity of the file the job acted on was read from (see
-                :func:`~lstui.tui.snapshot.database_identity`). When the file at the
+                :func:`~lstui.scheduler.daemon.file_identity`). When the file at the
                 path is another one, nothing is done: job 1 there is another job.
         """
         path = self.home / DB_NAME
@@ -443,7 +442,7 @@ class LstuiApp(App[None]):
                 # a write works once space or permission is back, not only after a restart
                 self._store.close()
                 self._store = None
-            if database is not None and database_identity(path) != database:
+            if database is not None and file_identity(path) != database:
                 raise LstuiError(f"not done: the database {path} was deleted or replaced since the jobs "
                                  "on screen were read from it; look at the list again")
             if self._store is None:
@@ -451,7 +450,7 @@ class LstuiApp(App[None]):
 
                 self._store = Store.open_home(self.home, timeout_s=self.write_timeout_s,
                                               before_upgrade=refuse_upgrade_under_older_daemon(self.home))
-                self._store_identity = database_identity(self._store.path)
+                self._store_identity = file_identity(self._store.path)
                 self._store_wal_index = wal_index_identity(self._store.path)
             if database is not None and self._store_identity != database:
                 raise LstuiError(f"not done: the database {path} was replaced while the action started")
@@ -464,7 +463,7 @@ class LstuiApp(App[None]):
         if self._store is None:
             return
         path = self.home / DB_NAME
-        if database_identity(path) != self._store_identity or changed_in_place(path, self._store_wal_index):
+        if file_identity(path) != self._store_identity or changed_in_place(path, self._store_wal_index):
             self._store.close()
             self._store = None
 

@@ -30,6 +30,7 @@ from lstui.landscape.grid import parse_axis
 from lstui.scheduler.daemon import (
     DaemonStatus,
     daemon_status,
+    file_identity,
     listed_workers,
     refuse_upgrade_under_older_daemon,
 )
@@ -54,21 +55,10 @@ LATE_FINISH_S = 600.0
 a cancelled job's last points come after its finish."""
 
 
-def database_identity(path: Path) -> tuple[int, int] | None:
-    """``(st_dev, st_ino)`` of the file at ``path``, or None when there is none: the
-    same test the daemon makes (``_check_home``) to tell that its database was deleted
-    or replaced by another file."""
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None
-    return st.st_dev, st.st_ino
-
-
 def wal_index_identity(path: Path) -> tuple[int, int] | None:
-    """The identity (see :func:`database_identity`) of the database's WAL index, the
+    """The identity (see :func:`~lstui.scheduler.daemon.file_identity`) of the database's WAL index, the
     ``-shm`` file beside it, which SQLite keeps while a connection is open."""
-    return database_identity(path.with_name(path.name + "-shm"))
+    return file_identity(path.with_name(path.name + "-shm"))
 
 
 def changed_in_place(path: Path, wal_index: tuple[int, int] | None) -> bool:
@@ -227,8 +217,8 @@ class StorePoller:
         self.clock = clock
         self.store: Store | None = Store.open_home(self.home, clock=clock,
                                                    before_upgrade=refuse_upgrade_under_older_daemon(self.home))
-        self.identity = database_identity(self.store.path)
-        """The identity of the database file :attr:`store` reads (see :func:`database_identity`)."""
+        self.identity = file_identity(self.store.path)
+        """The identity of the database file :attr:`store` reads (see :func:`~lstui.scheduler.daemon.file_identity`)."""
         self._wal_index = wal_index_identity(self.store.path)
         self._gone: Store | None = None
         """The connection to a database file since deleted, kept open to keep its inode."""
@@ -269,7 +259,7 @@ class StorePoller:
                 next poll tries again.
         """
         path = self.home / DB_NAME
-        now = database_identity(path)
+        now = file_identity(path)
         in_place = False
         if self.store is not None and now == self.identity:
             if not changed_in_place(path, self._wal_index):
@@ -299,7 +289,7 @@ class StorePoller:
         self.store = Store.open_home(self.home, clock=self.clock,
                                       before_upgrade=refuse_upgrade_under_older_daemon(self.home))
         self._unreadable = False
-        self.identity = database_identity(self.store.path)
+        self.identity = file_identity(self.store.path)
         self._wal_index = wal_index_identity(self.store.path)
         if self._gone is not None:
             self._gone.close()
