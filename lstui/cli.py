@@ -381,8 +381,9 @@ def _say_versions(ctx: click.Context, store: Any) -> None:
         return
     _VERSIONS_SAID.add(home)
     if store.upgraded_from is not None:
+        kept = f" (kept as it was in {store.upgrade_copy.name})" if store.upgrade_copy is not None else ""
         click.echo(f"note: upgraded the job store {store.path} from schema {store.upgraded_from} to "
-                   f"{SCHEMA_VERSION}: an older lstui can no longer open it", err=True)
+                   f"{SCHEMA_VERSION}: an older lstui can no longer open it{kept}", err=True)
     status = daemon_status(home)
     if status.running and status.pid_file_read and status.schema != SCHEMA_VERSION:
         which = f"schema {status.schema}" if status.schema is not None else "an older schema"

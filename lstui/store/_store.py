@@ -210,6 +210,8 @@ class Store:
         self._home = self.path.parent.absolute()  # what results folders are relative to
         # the schema this store was upgraded from on opening (None: none was needed)
         self.upgraded_from: int | None = None
+        # where the database was copied as it was before that upgrade (None: no upgrade)
+        self.upgrade_copy: Path | None = None
         self.timeout_s = timeout_s
         self._clock = clock
         # told once when a write has waited SAY_LOCK_WAIT_AFTER_S for another process's
@@ -417,9 +419,48 @@ class Store:
                 self._before_upgrade(version)
             with self._immediate():
                 before = schema_version(self._db)  # another process may have upgraded it meanwhile
+                if 0 < before < SCHEMA_VERSION:  # (under the write lock: one process copies it)
+                    self.upgrade_copy = self._copy_before_upgrade(before)
                 apply_migrations(self._db)  # re-reads the version under the write lock
             if 0 < before < SCHEMA_VERSION:
                 self.upgraded_from = before
+
+    def _copy_before_upgrade(self, version: int) -> Path:
+        """A copy of the database as it is, made before it is upgraded from schema
+        ``version``: ``lstui.db.schema5.bak`` beside it (``….schema5.2.bak`` where one is
+        there), which the older lstui opens again once renamed to ``lstui.db``. Made under
+        the write lock, it holds every write made before and none half-made.
+        Where it cannot be written (a full disk), the upgrade is refused."""
+        number = 1
+        while True:
+            name = f"{self.path.name}.schema{version}{f'.{number}' if number > 1 else ''}.bak"
+            copy = self.path.with_name(name)
+            try:
+                fd = os.open(copy, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                number += 1
+                continue
+            except OSError as exc:
+                raise StoreError(f"database {self.path} has schema version {version} and needs an upgrade to "
+                                 f"{SCHEMA_VERSION}, but a copy of it as it is cannot be made first ({exc}); "
+                                 "nothing was changed") from exc
+            os.close(fd)
+            break
+        try:  # (from a connection of its own: SQLite's backup refuses one in a write transaction)
+            source, target = sqlite3.connect(self.path, timeout=self.timeout_s), sqlite3.connect(copy)
+            try:
+                source.backup(target)
+                target.execute("PRAGMA journal_mode = DELETE")  # one file, as copies are
+            finally:
+                source.close()
+                target.close()
+        except sqlite3.Error as exc:
+            with suppress(OSError):
+                copy.unlink()
+            raise StoreError(f"database {self.path} has schema version {version} and needs an upgrade to "
+                             f"{SCHEMA_VERSION}, but a copy of it as it is cannot be made first at {copy} "
+                             f"({exc}); free some space there; nothing was changed") from exc
+        return copy
 
     # -- transactions ----------------------------------------------------------------
 

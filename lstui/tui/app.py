@@ -375,8 +375,10 @@ class LstuiApp(App[None]):
                         poller = StorePoller(self.home, clock=self.clock, device_facts=self.device_facts)
                         upgraded = poller.store.upgraded_from if poller.store is not None else None
                         if upgraded is not None:  # said as `lstui ls` says it
+                            copy = poller.store.upgrade_copy if poller.store is not None else None
+                            kept = f" (kept as it was in {copy.name})" if copy is not None else ""
                             self.call_from_thread(self.say, f"upgraded the job store from schema {upgraded} to "
-                                                  f"{SCHEMA_VERSION}: an older lstui can no longer open it",
+                                                  f"{SCHEMA_VERSION}: an older lstui can no longer open it{kept}",
                                                   timeout=20)
                     if self._acted.is_set():  # (a failed job's new priority: not half a minute later)
                         self._acted.clear()

@@ -36,7 +36,7 @@ def test_a_command_that_upgrades_the_store_says_so_once(tmp_path: Path) -> None:
         lab.teardown()
     assert first.stderr.splitlines() == [
         f"note: upgraded the job store {home / 'lstui.db'} from schema 2 to {SCHEMA_VERSION}: an older lstui "
-        "can no longer open it"], first.stderr
+        "can no longer open it (kept as it was in lstui.db.schema2.bak)"], first.stderr
     assert again.stderr == ""
 
 
@@ -160,7 +160,8 @@ def test_daemon_start_and_the_tui_say_they_upgraded_the_store(tmp_path: Path) ->
         started = lab.cli("daemon", "start", "--devices", "cpu:1")
         lab.daemon_pids.append(lab.daemon_pid())
         assert (f"note: upgraded the job store {lab.home / 'lstui.db'} from schema 2 to {SCHEMA_VERSION}: an "
-                "older lstui can no longer open it") in started.stderr.splitlines(), started.stderr
+                "older lstui can no longer open it (kept as it was in lstui.db.schema2.bak)"
+                ) in started.stderr.splitlines(), started.stderr
         lab.stop_daemon()
     finally:
         lab.teardown()
@@ -175,6 +176,7 @@ def test_daemon_start_and_the_tui_say_they_upgraded_the_store(tmp_path: Path) ->
         async with app.run_test(size=(80, 24), notifications=True) as pilot:
             await wait_for(pilot, lambda: "upgraded the job store from schema 5" in "\n".join(screen_text(app)),
                            10, "the upgrade's notice")
+            assert any("kept as it was in lstui.db.schema5.bak" in text for _, text in app.notices), app.notices
 
     asyncio.run(drive())
 

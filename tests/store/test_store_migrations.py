@@ -221,3 +221,63 @@ def test_migration_6_mends_a_database_of_migration_4_s_early_form(tmp_path: Path
     conn.close()
     with Store(path) as store:
         assert [j.name for j in store.list_jobs()] == ["old"]
+
+
+def test_an_upgrade_keeps_a_copy_of_the_store_as_it_was_that_the_older_lstui_opens(tmp_path: Path) -> None:
+    """No copy was made before an upgrade: the older lstui (a rollback, another machine
+    on the same home) could no longer open the store at all."""
+    path = tmp_path / "lstui.db"
+    _version_1_database(path)
+    with Store(path) as store:
+        assert store.upgraded_from == 1
+        copy = store.upgrade_copy
+        assert copy == tmp_path / "lstui.db.schema1.bak"
+        store.set_meta("after", "the upgrade")  # (not in the copy)
+    assert copy.stat().st_mode & 0o777 == 0o600  # (a job store is its owner's alone)
+    with sqlite3.connect(copy) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "delete"  # one file
+        assert raw.execute("SELECT name, results_dir FROM jobs").fetchall() == [("old", "/r/00001-old")]
+        assert raw.execute("SELECT train_loss FROM points").fetchall() == [(0.5,)]
+    with Store(path) as again:  # an upgraded store is not copied again
+        assert again.upgraded_from is None and again.upgrade_copy is None
+    assert sorted(p.name for p in tmp_path.glob("*.bak")) == ["lstui.db.schema1.bak"]
+
+    other = tmp_path / "other"  # a copy already there (an upgrade of a store put back) is kept
+    other.mkdir()
+    _version_1_database(other / "lstui.db")
+    (other / "lstui.db.schema1.bak").write_bytes(b"kept")
+    with Store(other / "lstui.db") as store:
+        assert store.upgrade_copy == other / "lstui.db.schema1.2.bak"
+    assert (other / "lstui.db.schema1.bak").read_bytes() == b"kept"
+
+
+def test_an_upgrade_whose_copy_cannot_be_written_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+    """A disk too full for the copy (here a file-size limit below the store's size):
+    one line, the store still of its old schema, no half copy left."""
+    path = tmp_path / "lstui.db"
+    _version_1_database(path)
+    size = path.stat().st_size
+    script = (
+        "import resource, signal, sys\n"
+        "from lstui.errors import StoreError\n"
+        "from lstui.store import Store\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({size - 4096}, {size - 4096}))\n"
+        "try:\n"
+        f"    Store({str(path)!r})\n"
+        "except StoreError as exc:\n"
+        "    print(exc)\n"
+        "    sys.exit(3)\n"
+    )
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3, done.stdout + done.stderr
+    line = done.stdout.strip()
+    assert "\n" not in line
+    assert "needs an upgrade to" in line and "cannot be made first" in line and "nothing was changed" in line, line
+    assert not list(tmp_path.glob("*.bak"))
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
