@@ -129,7 +129,8 @@ def job_summary(
     (scripts compare them); ``stalled`` says that no daemon computes a running job;
     ``files_pending`` whether a daemon has still to write a finished job's surface file
     and figures (None while it has not finished: a job is done when its last point is
-    stored, its files come after); ``error`` why a failed job failed (None otherwise)."""
+    stored, its files come after); ``error`` why a failed job failed (None otherwise);
+    ``device`` where it runs or ran (None while it waits)."""
     return {
         "id": job.id,
         "name": job.name,
@@ -140,7 +141,7 @@ def job_summary(
         "done": job.done_points,
         "total": job.total_points,
         "progress": round(job.progress, 4),
-        "device": shown_device(job),
+        "device": shown_device(job) or None,  # (null while it waits, as eta_s and error are)
         "elapsed_s": elapsed_s(job, daemon_running=daemon_running),
         "eta_s": eta_s(job, daemon_running=daemon_running),
         "points_per_s": points_per_s(job, daemon_running=daemon_running)

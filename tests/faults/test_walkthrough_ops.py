@@ -129,7 +129,7 @@ def test_a_job_waiting_again_shows_no_device_where_it_last_ran(lab: Lab) -> None
     assert waiting.device == "cuda:1"  # the store keeps where it last ran
     assert "cuda:1" in jobs_table([running]) and "cuda:1" not in jobs_table([waiting])
     assert "device    cuda:1" in job_details(running) and "device    -" in job_details(waiting)
-    assert job_summary(waiting)["device"] == "" and json.dumps(job_summary(running))
+    assert job_summary(waiting)["device"] is None and json.dumps(job_summary(running))
     done: JobRow = dataclasses.replace(waiting, state=JobState.DONE)
     assert job_summary(done)["device"] == "cuda:1"  # a finished job: where it ran
 
