@@ -16,6 +16,7 @@ import contextlib
 import os
 import signal
 import sqlite3
+import sys
 import threading
 import time
 from collections import deque
@@ -885,6 +886,12 @@ def run_app(home: Path | None = None) -> int:
     Raises:
         KeyboardInterrupt: it was ended by SIGTERM or SIGHUP (once the terminal is back).
     """
+    if sys.stdout is not None and sys.stdout.isatty():
+        # Textual sizes the screen with shutil.get_terminal_size, which takes $COLUMNS and
+        # $LINES first: exported by a shell (for wide `ps`), they held the app at their
+        # size in a corner of the window, and it never followed a resize
+        for name in ("COLUMNS", "LINES"):
+            os.environ.pop(name, None)
     app = LstuiApp(home)
     app.watch_leave = True
     app.run()

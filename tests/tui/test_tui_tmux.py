@@ -288,3 +288,22 @@ def test_the_form_s_toast_stands_above_the_key_bar_it_closes_to(stopped_home: Pa
         assert bar_whole(text), text
     finally:
         tmux.kill()
+
+
+def test_exported_columns_and_lines_neither_size_the_tui_nor_stop_it_following_the_window(
+        stopped_home: Path, tmp_path: Path) -> None:
+    """`export COLUMNS LINES` (in a .bashrc, for wide `ps`): the app drew at their size in
+    a corner of the window and never followed a resize."""
+    lstui = Path(sys.executable).parent / "lstui"
+    tmux = Tmux(tmp_path / "tmux.sock", "lstui")
+    tmux.start(f"env COLUMNS=40 LINES=10 LSTUI_HOME={stopped_home} {lstui}", 80, 24)
+    try:
+        text = tmux.wait(lambda s: "q Quit" in s and len(s.rstrip("\n").splitlines()) >= 20, 30,
+                         "the app over the whole window")
+        assert "q Quit" in text.rstrip("\n").splitlines()[-1], text
+        tmux.run("resize-window", "-t", "lstui", "-x", "100", "-y", "30")
+        text = tmux.wait(lambda s: len(s.rstrip("\n").splitlines()) == 30 and "q Quit" in s.splitlines()[29],
+                         30, "the app following the window to 100×30")
+        assert max(len(line.rstrip()) for line in text.splitlines()) > 80, text
+    finally:
+        tmux.kill()
