@@ -426,7 +426,7 @@ def check_surf_name(job: JobRow, surf_name: str) -> None:
 def terminal_plot(store: Store, job: JobRow, *, width: int = 80, height: int = 20, color: bool | None = None,
                   surf_name: str | None = None) -> str:
     """The job's result so far as a plotext picture (2D heatmap with bands, 1D lines, a
-    trajectory's path). Colours by default only on a terminal and without ``NO_COLOR``:
+    trajectory's path). Colours by default only on a terminal, not ``TERM=dumb``, and without ``NO_COLOR``:
     click drops them from a pipe, where the bands would all be the same ``█``.
 
     ``surf_name``: what a 2D heatmap draws, as ``export --surf-name`` names it
@@ -442,8 +442,9 @@ def terminal_plot(store: Store, job: JobRow, *, width: int = 80, height: int = 2
     from lstui import plots
     from lstui.scheduler.exporting import job_surface, loss_name, surface_values
 
-    if color is None:
-        color = "NO_COLOR" not in os.environ and sys.stdout is not None and sys.stdout.isatty()
+    if color is None:  # (TERM=dumb: Emacs' shell, which showed the escapes; Rich's test)
+        color = ("NO_COLOR" not in os.environ and sys.stdout is not None and sys.stdout.isatty()
+                 and os.environ.get("TERM", "").strip().lower() not in ("dumb", "unknown"))
     from lstui.plots.palette import terminal_has_256_colours
 
     eight_bit = color and terminal_has_256_colours(dict(os.environ))

@@ -14,6 +14,15 @@ from lstui.scheduler.daemon import start_daemon, stop_daemon
 from tests.tui.support import build_fixed_store, holding_daemon_lock
 
 
+@pytest.fixture(autouse=True)
+def a_truecolour_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's colours do not depend on the terminal the tests run from: a 16-colour
+    one (TERM=xterm, or none) draws the map's bands in characters, a 256-colour one in
+    palette colours of its own."""
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.setenv("COLORTERM", "truecolor")
+
+
 @pytest.fixture
 def utc() -> Iterator[None]:
     """Local time is UTC, so clock times in snapshots do not depend on the machine."""

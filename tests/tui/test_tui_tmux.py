@@ -307,3 +307,36 @@ def test_exported_columns_and_lines_neither_size_the_tui_nor_stop_it_following_t
         assert max(len(line.rstrip()) for line in text.splitlines()) > 80, text
     finally:
         tmux.kill()
+
+
+def test_a_16_colour_terminal_draws_the_map_s_bands_in_characters_of_their_own(
+        stopped_home: Path, tmp_path: Path) -> None:
+    """TERM=xterm (PuTTY's default), screen, linux: Textual gave each of the map's bands
+    the nearest of 16 colours, and the 9 bands of a surface showed as 4, the lowest four
+    (the basin) one grey. They are drawn as NO_COLOR draws them."""
+    lstui = Path(sys.executable).parent / "lstui"
+    tmux = Tmux(tmp_path / "tmux.sock", "lstui")
+    tmux.start(f"env -u COLORTERM TERM=xterm LSTUI_HOME={stopped_home} {lstui}", 80, 24)
+    try:
+        text = tmux.wait(lambda s: "≥3.0" in s and "q Quit" in s, 30, "the preview of job 2")
+        assert "@@ ≥3.0" in text and ".. <0.5" in text, text
+    finally:
+        tmux.kill()
+
+
+@pytest.mark.parametrize("term", ["dumb", "xterm-256color"])
+def test_show_colours_its_plot_on_a_terminal_but_not_a_dumb_one(stopped_home: Path, tmp_path: Path,
+                                                               term: str) -> None:
+    """`lstui show` under TERM=dumb (Emacs' shell) wrote 24-bit colour escapes."""
+    lstui = Path(sys.executable).parent / "lstui"
+    tmux = Tmux(tmp_path / "tmux.sock", "show")
+    tmux.start(f"env TERM={term} LSTUI_HOME={stopped_home} {lstui} show 1; sleep 60", 80, 40)
+    try:
+        tmux.wait(lambda s: "centre" in s, 30, "the plot")
+        time.sleep(0.5)
+        coloured = tmux.run("capture-pane", "-p", "-e", "-t", "show")
+        assert ("\x1b[38;" in coloured) is (term != "dumb"), coloured
+        if term == "dumb":
+            assert any(ch in coloured for ch in "@#O"), coloured  # the bands in characters
+    finally:
+        tmux.kill()

@@ -424,7 +424,10 @@ class Preview(Vertical):
         yield self._note
 
     def on_mount(self) -> None:
-        self.surface.plain = self.app.no_color
+        # 16 colours (TERM=xterm, screen, linux …): Textual gives each band the nearest of
+        # them, and a map's 9 bands showed as 4 (the basin's lowest four one grey): its
+        # bands drawn as NO_COLOR draws them, in characters of their own
+        self.surface.plain = self.app.no_color or self.app.console.color_system in ("standard", "windows")
 
     def _switch(self, which: str) -> None:
         self.surface.display = which == "surface"
