@@ -351,7 +351,7 @@ class StorePoller:
         full = self._all_read
         # read since only in part: every job once more when that is due, though nothing moved
         # since (a finished job's priority changed elsewhere was among what was not read)
-        due = self._partial and full is not None and time.monotonic() - full[1] >= ALL_JOBS_EVERY_S
+        due = self._partial and (full is None or time.monotonic() - full[1] >= ALL_JOBS_EVERY_S)
         if last is not None and last[0] is store and last[1] == marker and not due:
             return last[2]
         jobs = self._jobs_since(store)
@@ -360,8 +360,10 @@ class StorePoller:
         return jobs
 
     def read_all_next(self) -> None:
-        """Read every job at the next poll that finds the jobs changed (after an action of
-        the app's own: a failed job's priority is not among the jobs read in between)."""
+        """Read every job at the next poll (after an action of the app's own: a failed
+        job's priority is not among the jobs read in between). An action that changes no
+        job (an export) reads them whole too: one changed elsewhere, read in part before
+        it, stayed stale for good, as nothing else made a read of every job due."""
         self._all_read = None
 
     def _jobs_since(self, store: Store) -> tuple[JobRow, ...]:

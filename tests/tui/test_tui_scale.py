@@ -260,5 +260,16 @@ def test_between_reads_of_every_job_the_poller_reads_only_those_that_can_change(
         reads = poller.jobs_reads
         poller.poll()
         assert poller.jobs_reads == reads  # read whole: nothing more to read while nothing moves
+        # changed elsewhere and read in part, then an action of the app's own that changes no
+        # job (`e`): that job stayed stale for good, the half-minute read of all no longer due
+        monkeypatch.setattr(snapshot_module, "ALL_JOBS_EVERY_S", 30.0)
+        with Store.open_home(home, clock=clock) as store:
+            store.set_priority(running, 3)  # (a job moving: the next poll reads in part)
+        poller.poll()
+        with Store.open_home(home, clock=clock) as store:
+            store.set_priority(old[0], 8)
+        assert poller.poll().job(old[0]).priority == 7  # type: ignore[union-attr]  # (read in part)
+        poller.read_all_next()
+        assert poller.poll().job(old[0]).priority == 8  # type: ignore[union-attr]
     finally:
         poller.close()
