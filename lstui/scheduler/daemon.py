@@ -1166,6 +1166,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         home = _home(args.home)
+        _log_to_file_too(home)
         formats = parse_export_formats(args.export)
         daemon = Daemon(
             home, parse_devices(args.devices), lease_s=args.lease, export_formats=formats,
@@ -1180,6 +1181,33 @@ def main(argv: list[str] | None = None) -> int:
     except LstuiError as exc:  # bad flags, another daemon, a locked or too new database …
         print(f"lstui: error: {exc}", file=sys.stderr)
         return 1
+
+
+def _log_to_file_too(home: Path) -> None:
+    """A daemon in a terminal (``--foreground``) logs to ``daemon.log`` too: one hung up
+    with its SSH link left no line saying why it stopped, nor what it did. (A detached
+    daemon's stderr is that file already.)"""
+    path = home / LOG_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    except OSError:
+        return  # (an unwritable home: said at once by what follows)
+    try:
+        same = _identity_of_fd(2) == _identity_of_fd(fd)
+    finally:
+        os.close(fd)
+    if not same:
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(logging.Formatter(f"%(asctime)s daemon[{os.getpid()}] %(levelname)s %(message)s"))
+        logging.getLogger().addHandler(handler)
+
+
+def _identity_of_fd(fd: int) -> tuple[int, int] | None:
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 if __name__ == "__main__":

@@ -716,6 +716,10 @@ def main(argv: list[str] | None = None) -> int:
     # a file-size limit (a full quota) must give an error to handle, not kill the process
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     signal.signal(signal.SIGINT, stop)
+    # the hang-up of a terminal running `daemon start --foreground` (an SSH link dropped)
+    # reaches its workers too: it killed them mid-point, which counted against the unit,
+    # and three hang-ups failed a sound job
+    signal.signal(signal.SIGHUP, stop)
     from lstui.scheduler.daemon import refuse_upgrade_under_older_daemon
 
     # a worker of a daemon that an older lstui started, restarted after lstui was upgraded in

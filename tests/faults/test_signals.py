@@ -93,6 +93,37 @@ def test_a_daemon_hung_up_on_says_so_in_its_log(lab: Lab) -> None:
     assert "INFO stopping (SIGHUP): its workers finish the point in hand" in (lab.home / "daemon.log").read_text()
 
 
+def test_a_foreground_daemon_hung_up_on_lets_its_workers_finish_their_points(lab: Lab) -> None:
+    """An SSH link dropped under `daemon start --foreground`: the terminal's hang-up
+    reaches its whole process group. The workers died of it mid-point, which counted
+    against the unit (three hang-ups failed a sound job: "it may be crashing the
+    worker"), and the daemon, logging to the dead terminal only, left no line in
+    daemon.log."""
+    import subprocess
+    import sys
+
+    from tests.lab import _default_hangup
+
+    job_id = lab.submit("surface", *SLOW_SPEC)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lstui.cli", "daemon", "start", "--foreground", "--devices", "cpu:1",
+         "--export", ""], env=lab.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=_default_hangup)
+    lab.daemon_pids.append(proc.pid)  # (its group, killed at teardown whatever happens)
+    lab.wait_job(job_id, ("running",))
+    wait_until("a point", lambda: lab.job(job_id)["done_points"] > 0)
+    os.killpg(proc.pid, signal.SIGHUP)  # what the terminal does to its foreground job
+    assert proc.wait(timeout=120) == 0
+    wait_until("its workers gone", lambda: not lab.lab_pids())
+    units = lab.query("SELECT state, attempts, last_error FROM units WHERE job_id = ?", (job_id,))
+    assert not [u for u in units if u["last_error"] or (u["state"] != "done" and u["attempts"])], lab.diagnose(job_id)
+    events = " ".join(e["message"] for e in lab.query("SELECT message FROM events WHERE job_id = ?", (job_id,)))
+    assert "died" not in events, events
+    assert lab.job(job_id)["state"] == "queued"
+    log = (lab.home / "daemon.log").read_text()
+    assert f"daemon[{proc.pid}] INFO stopping (SIGHUP): its workers finish the point in hand" in log, log[-2000:]
+
+
 def test_temporary_files_of_killed_writes_are_removed_once_stale(tmp_path: Path) -> None:
     old = tmp_path / ".surface_train_loss_2dcontour.ab12cd.pdf.tmp"
     fresh = tmp_path / ".surface.h5.xy98zz.tmp"  # a write going on now, in another process
