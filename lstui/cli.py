@@ -500,7 +500,7 @@ def submit_file(ctx: click.Context, files: tuple[Path, ...]) -> None:
     from lstui.jobfile import read_job_file
     from lstui.scheduler.imports import add_import_path, with_import_path
     from lstui.scheduler.preflight import check_inputs
-    from lstui.scheduler.submit import submit_spec
+    from lstui.scheduler.submit import prepare_spec, queue_prepared
     from lstui.scheduler.trajectory import plane_in_new_dir, trajectory_spec
 
     entries = [entry for file in files for entry in read_job_file(file)]
@@ -529,13 +529,14 @@ def submit_file(ctx: click.Context, files: tuple[Path, ...]) -> None:
                     spec = trajectory_spec(entry.spec, plane, x_given=x_given, y_given=y_given, num=entry.num)
                     _note_trajectory(plane, spec, x_given=x_given, y_given=y_given)
                     entries[n] = dataclasses.replace(entry, spec=spec)
-            for e in entries:
-                ids.append(submit_spec(store, e.spec, unit_size=e.unit_size if unit_size is None else unit_size,
-                                       check=False))
+            ready = [prepare_spec(e.spec, unit_size=e.unit_size if unit_size is None else unit_size, check=False)
+                     for e in entries]
+            with store.together():  # all or none: interrupted half way, it left the first queued
+                ids = [queue_prepared(store, job) for job in ready]
             twins = _twins_notes(store, ids)
-    except BaseException:  # a later job refused, the database locked: no plane left behind unqueued
-        for n, plane in planes.items():
-            if n >= len(ids):
+    except BaseException:  # a job refused, the database locked, Ctrl-C: no plane left behind unqueued
+        if not ids:
+            for plane in planes.values():
                 _drop_plane(plane)
         raise
     for n, plane in planes.items():

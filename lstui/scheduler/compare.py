@@ -24,7 +24,7 @@ from lstui.errors import BadInput, SpecError
 from lstui.landscape.grid import Axis
 from lstui.results.h5files import write_private_bytes
 from lstui.scheduler.preflight import check_inputs
-from lstui.scheduler.submit import submit_spec
+from lstui.scheduler.submit import prepare_spec, queue_prepared
 from lstui.spec import JobSpec, same_file
 from lstui.store import JobState, Store
 
@@ -109,9 +109,15 @@ def queue_comparison(
     named = {str(spec.checkpoint): f"checkpoint {n + 1} ({Path(c).name})"
              for n, (spec, c) in enumerate(zip(curve_specs, checkpoints, strict=True))}
     check_inputs([*interp_specs, *curve_specs, *surface_specs], named=named)
-    interps = tuple(submit_spec(store, s, unit_size=unit_size, check=False) for s in interp_specs)
-    curves = tuple(submit_spec(store, s, unit_size=unit_size, check=False) for s in curve_specs)
-    surfaces = tuple(submit_spec(store, s, unit_size=unit_size, check=False) for s in surface_specs)
+    ready = [[prepare_spec(s, unit_size=unit_size, check=False) for s in specs]
+             for specs in (interp_specs, curve_specs, surface_specs)]
+    with store.together():  # all or none: interrupted, it left the interpolations queued alone
+        interps, curves, surfaces = (tuple(queue_prepared(store, job) for job in jobs) for jobs in ready)
+        return _queue_figure(store, base, labels, prefix, curve_specs, interps, curves, surfaces)
+
+
+def _queue_figure(store: Store, base: JobSpec, labels: Sequence[str], prefix: str, curve_specs: Sequence[JobSpec],
+                  interps: tuple[int, ...], curves: tuple[int, ...], surfaces: tuple[int, ...]) -> ComparisonPlan:
     figure = {
         "type": "comparison",
         "labels": list(labels),
@@ -124,8 +130,8 @@ def queue_comparison(
     figure_spec = dataclasses.replace(
         base, kind="figure", checkpoint=curve_specs[0].checkpoint, figure=figure,
         name=f"{prefix}comparison figures {' vs '.join(labels)}",
-    ).validated()
-    fig_id = submit_spec(store, figure_spec, depends_on=(*interps, *curves, *surfaces))
+    ).validated()  # (its checkpoint checked with the curves')
+    fig_id = queue_prepared(store, prepare_spec(figure_spec, check=False), depends_on=(*interps, *curves, *surfaces))
     return ComparisonPlan(interps, curves, surfaces, fig_id)
 
 

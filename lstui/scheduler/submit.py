@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from lstui.errors import BadInput, InvalidTransition, JobNotFound, SpecError
@@ -26,17 +27,21 @@ def results_root(store: Store) -> Path:
     return store.path.parent / "results"
 
 
-def submit_spec(
-    store: Store,
-    spec: JobSpec,
-    *,
-    unit_size: int | None = None,
-    depends_on: Sequence[int] = (),
-    check: bool = True,
-) -> int:
-    """Queue ``spec`` with its points cut into coarse-to-fine units: of ``unit_size``
-    points each if given, else of :data:`DEFAULT_UNIT_SIZE` with the last ones smaller
-    (:data:`TAPER`); returns the job id.
+@dataclass(frozen=True)
+class Prepared:
+    """A job ready to queue (:func:`prepare_spec`): its spec with the digests of the files
+    its workers read, and its points cut into units."""
+
+    spec: JobSpec
+    units: list[list[int]]
+    total: int
+
+
+def prepare_spec(spec: JobSpec, *, unit_size: int | None = None, check: bool = True) -> Prepared:
+    """``spec`` ready to queue, its points cut into coarse-to-fine units: of
+    ``unit_size`` points each if given, else of :data:`DEFAULT_UNIT_SIZE` with the last
+    ones smaller (:data:`TAPER`). The files are read here, not while a set of jobs is
+    queued under the store's write lock (:meth:`~lstui.store.Store.together`).
 
     With ``check`` (the default) the job's data, checkpoints and direction file are read
     first (:func:`~lstui.scheduler.preflight.check_inputs`), so input a worker would
@@ -53,22 +58,35 @@ def submit_spec(
         check_inputs([spec])
     spec = with_digests(spec)
     if spec.kind == "figure":
-        units: list[list[int]] = [[0]]
-        total = 1
-    else:
-        grid = spec.grid
-        units = grid.work_units(unit_size, taper=taper)
-        total = grid.num_points
+        return Prepared(spec, [[0]], 1)
+    grid = spec.grid
+    return Prepared(spec, grid.work_units(unit_size, taper=taper), grid.num_points)
+
+
+def queue_prepared(store: Store, job: Prepared, *, depends_on: Sequence[int] = ()) -> int:
+    """Queue a job :func:`prepare_spec` made ready; returns its id."""
     return store.add_job(
-        kind=spec.kind,
-        name=spec.default_name(),
-        spec=spec.to_dict(),
-        total_points=total,
-        units=units,
-        priority=spec.priority,
+        kind=job.spec.kind,
+        name=job.spec.default_name(),
+        spec=job.spec.to_dict(),
+        total_points=job.total,
+        units=job.units,
+        priority=job.spec.priority,
         depends_on=tuple(depends_on),
         results_root=results_root(store),
     )
+
+
+def submit_spec(
+    store: Store,
+    spec: JobSpec,
+    *,
+    unit_size: int | None = None,
+    depends_on: Sequence[int] = (),
+    check: bool = True,
+) -> int:
+    """Queue ``spec`` (:func:`prepare_spec`, :func:`queue_prepared`); returns the job id."""
+    return queue_prepared(store, prepare_spec(spec, unit_size=unit_size, check=check), depends_on=depends_on)
 
 
 def same_settings(store: Store, job_ids: Sequence[int]) -> dict[int, list[JobRow]]:

@@ -224,6 +224,7 @@ class Store:
         # (start, end), time.monotonic(), of the last hold of the database by another process
         # that a write of this store waited out: waits that follow each other make one
         self._lock_seen: tuple[float, float] | None = None
+        self._together = False  # inside together(): writes join its transaction
         self._unwritable: tuple[str, str] | None = None  # (why, what would help) when read-only
         self._immutable = False
         real = os.fsencode(os.path.realpath(self.path))
@@ -531,11 +532,32 @@ class Store:
             c.execute(f"PRAGMA busy_timeout = {int(self.timeout_s * 1000):d}")
 
     @contextmanager
+    def together(self) -> Iterator[None]:
+        """The writes made inside, by this thread, as one transaction: all of them or
+        none. A command interrupted half way through queueing a set of jobs (a
+        comparison's, a job file's) left some queued, a comparison's figure job without
+        the jobs it draws. The write lock is held throughout: keep it short."""
+        with self._lock:
+            if self._together:
+                yield
+                return
+            with self._immediate():
+                self._together = True
+                try:
+                    yield
+                finally:
+                    self._together = False
+
+    @contextmanager
     def _immediate(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction: ``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` on error."""
+        """One write transaction: ``BEGIN IMMEDIATE`` … ``COMMIT``, or ``ROLLBACK`` on error;
+        inside :meth:`together`, a part of its transaction."""
         self._refuse_write()
         with self._lock:
             c = self._conn
+            if self._together and c.in_transaction:
+                yield c
+                return
             if c.in_transaction:
                 raise RuntimeError("Store write transactions do not nest")
             asked = time.monotonic()

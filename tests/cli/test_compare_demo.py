@@ -524,3 +524,49 @@ def test_the_demo_names_the_jobs_a_busy_daemon_runs_before_its_own(tmp_path):
         demo = queue(0)
         assert jobs_ahead(store, demo) == [first]  # not the lower priority's, nor the paused one
         assert low not in jobs_ahead(store, demo) and paused not in jobs_ahead(store, demo)
+
+
+_CTRL_C_AT_THIRD_JOB = '''
+import os, signal
+from lstui.store import _store
+
+_add = _store.Store.add_job
+_calls = []
+
+
+def add_job(self, **kwargs):
+    job_id = _add(self, **kwargs)
+    _calls.append(job_id)
+    if len(_calls) == 3:  # Ctrl-C, the real signal, with two jobs written
+        os.kill(os.getpid(), signal.SIGINT)
+    return job_id
+
+
+_store.Store.add_job = add_job
+'''
+
+
+@pytest.mark.parametrize("what", ["compare", "job file"])
+def test_a_set_of_jobs_interrupted_while_queued_is_queued_whole_or_not_at_all(tmp_path: Path, what: str) -> None:
+    """Ctrl-C half way through `compare` left its interpolation queued alone (no curves,
+    no figure job), which a daemon then computed for nothing; a job file's first jobs
+    likewise."""
+    a, b = _checkpoints(tmp_path)
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(_CTRL_C_AT_THIRD_JOB)
+    home = tmp_path / "home"
+    if what == "compare":
+        args = ["compare", str(a), str(b), *COMPARE]
+    else:
+        jobs = tmp_path / "sweep.toml"
+        jobs.write_text('[defaults]\nmodel = "mlp"\nx = "-1:1:3"\nsubset = "50"\n'
+                        + "".join(f'[[job]]\nname = "s{n}"\nseed = {n}\n' for n in range(5)))
+        args = ["submit", str(jobs)]
+    done = run_lstui(*args, home=home, env={"PYTHONPATH": f"{hook}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"})
+    assert done.returncode == 130 and done.stderr.strip().splitlines()[-1] == "lstui: interrupted", done.stderr
+    listed = run_lstui("ls", "--all", "--json", home=home)
+    assert json.loads(listed.stdout) == [], listed.stdout
+    again = run_lstui(*args, home=home)  # (the hook's file gone: the same set, whole)
+    assert again.returncode == 0, again.stderr
+    assert len(json.loads(run_lstui("ls", "--all", "--json", home=home).stdout)) == (6 if what == "compare" else 5)

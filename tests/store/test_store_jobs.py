@@ -832,3 +832,19 @@ def test_the_grace_after_a_hold_is_as_long_as_the_hold(tmp_path: Path) -> None:
     clock.advance(10)
     assert waited.requeue_expired() == 1
     waited.close()
+
+
+def test_jobs_queued_together_are_all_kept_or_none(store: Store, tmp_path: Path) -> None:
+    """A set of jobs (a comparison's, a job file's) interrupted half way was half queued."""
+    with pytest.raises(KeyboardInterrupt), store.together():
+        first = add_job(store, tmp_path, name="a")
+        with store.together():  # (nested: the same transaction)
+            add_job(store, tmp_path, name="b", depends_on=[first])
+        raise KeyboardInterrupt
+    assert store.list_jobs() == [] and not store.events()
+    with store.together():
+        first = add_job(store, tmp_path, name="a")
+        add_job(store, tmp_path, name="b", depends_on=[first])
+    assert [(j.name, j.depends_on) for j in store.list_jobs()] == [("a", ()), ("b", (first,))]
+    add_job(store, tmp_path, name="c")  # (a write of its own again)
+    assert len(store.list_jobs()) == 3
