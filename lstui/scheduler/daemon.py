@@ -333,6 +333,34 @@ def start_daemon(
         )
     finally:
         os.close(fd)
+    try:
+        return _wait_started(proc, h, log_path, before, wait_s)
+    except BaseException:  # Ctrl-C, a hang-up: a daemon half started is not left running unsaid
+        _stop_unstarted(proc)
+        raise
+
+
+def _stop_unstarted(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a daemon whose start was interrupted (it ran on, detached, computing the
+    queue, while the command said "interrupted"): SIGTERM, which it takes as a stop once
+    its handlers are set and dies of before, then SIGKILL to its group past a while."""
+    if proc.poll() is not None:
+        return
+    with contextlib.suppress(OSError):
+        proc.terminate()
+    try:
+        proc.wait(timeout=STOP_UNSTARTED_S)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(OSError):
+            os.killpg(proc.pid, signal.SIGKILL)  # (it leads its session: its workers too)
+        proc.wait()
+
+
+STOP_UNSTARTED_S = 30.0
+"""How long a daemon whose start was interrupted has to stop before it is killed."""
+
+
+def _wait_started(proc: subprocess.Popen[bytes], h: Path, log_path: Path, before: int, wait_s: float) -> int:
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:

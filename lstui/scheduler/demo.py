@@ -221,15 +221,16 @@ def _run_demo(home: Path | None, out: Path, *, quick: bool, devices: str | None,
                           f"{'are' if len(ahead) > 1 else 'is'} queued or running before the demo's: they go "
                           "first (lstui priority raises the demo's)")
         started_daemon = False
-        if not daemon_status(store.path.parent).running:
-            if devices is None:
-                from lstui.scheduler.devices import cuda_count
-
-                devices = None if cuda_count() else "cpu:2"
-            pid = start_daemon(store.path.parent, devices)
-            started_daemon = True
-            console.print(f"no daemon was running: started one for the demo (pid {pid}, devices {devices or 'all GPUs'})")
         try:
+            if not daemon_status(store.path.parent).running:  # (interrupted, start_daemon stops it)
+                if devices is None:
+                    from lstui.scheduler.devices import cuda_count
+
+                    devices = None if cuda_count() else "cpu:2"
+                pid = start_daemon(store.path.parent, devices)
+                started_daemon = True
+                console.print(f"no daemon was running: started one for the demo (pid {pid}, devices "
+                              f"{devices or 'all GPUs'})")
             jobs = follow_jobs(store, ids, console=console, timeout_s=timeout_s, home=store.path.parent)
             # the daemon exports figures right after a job finishes; give it a moment
             done = [job.id for job in jobs if job.state is JobState.DONE]

@@ -124,6 +124,42 @@ def test_a_foreground_daemon_hung_up_on_lets_its_workers_finish_their_points(lab
     assert f"daemon[{proc.pid}] INFO stopping (SIGHUP): its workers finish the point in hand" in log, log[-2000:]
 
 
+_SLOW_DAEMON_START = """
+import sys, time
+if "lstui.scheduler.daemon" in sys.orig_argv:
+    time.sleep(4)  # a daemon slow to start (a loaded machine): the window an interrupt hit
+"""
+
+
+@pytest.mark.parametrize("command", [("daemon", "start", "--devices", "cpu:1"), ("demo", "--quick")])
+def test_daemon_start_interrupted_leaves_no_daemon_running(lab: Lab, tmp_path: Path, command: tuple[str, ...]) -> None:
+    """Ctrl-C while `daemon start` (or the demo) waited for its daemon said "interrupted",
+    and the daemon, detached, ran on and computed the queue (the demo's jobs too, with no
+    word that they were queued)."""
+    import subprocess
+    import sys
+
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(_SLOW_DAEMON_START)
+    env = {**lab.env, "PYTHONPATH": f"{hook}{os.pathsep}{lab.env.get('PYTHONPATH', '')}"}
+    proc = subprocess.Popen([sys.executable, "-m", "lstui.cli", *command], cwd=tmp_path,
+                            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    spawned = wait_until("the daemon's process", lambda: lab.lab_pids(), timeout_s=120)
+    lab.daemon_pids.extend(spawned)
+    os.kill(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "lstui: interrupted", (out, err)
+    assert "daemon started" not in out and "started one for the demo" not in out
+    if command[0] == "demo":
+        assert "the demo's jobs 1–8 stay queued" in out + err, (out, err)
+    wait_until("no daemon process", lambda: not lab.lab_pids(), timeout_s=30)
+    assert lab.daemon_pid() is None
+    status = lab.cli("daemon", "status", check=False)
+    assert (status.returncode, status.stdout.strip()) == (3, "daemon: not running"), status
+
+
 def test_temporary_files_of_killed_writes_are_removed_once_stale(tmp_path: Path) -> None:
     old = tmp_path / ".surface_train_loss_2dcontour.ab12cd.pdf.tmp"
     fresh = tmp_path / ".surface.h5.xy98zz.tmp"  # a write going on now, in another process
