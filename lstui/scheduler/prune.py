@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lstui.errors import BadInput, InvalidTransition, first_line
+from lstui.scheduler.shield import signals_held
 from lstui.store import FINISHED, JobRow, Store, drawn_from
 
 _AGE = re.compile(r"(\d+(?:\.\d+)?)([smhdw]?)")
@@ -161,21 +162,24 @@ def remove_jobs(
     why = unremovable(store, job_ids, home, keep_files=keep_files, daemon_running=daemon_running)
     if why:
         raise InvalidTransition(next(iter(why.values())))
-    removal = Removal(store.remove_jobs(job_ids))
-    if keep_files:
+    # Ctrl-C between the jobs leaving the store and their folders going left folders that
+    # no command could reach again: both happen, then the signal is delivered
+    with signals_held():
+        removal = Removal(store.remove_jobs(job_ids))
+        if keep_files:
+            return removal
+        home = home.resolve()
+        for job in removal.jobs:
+            for folder in _own_folders(job, home):
+                before = _size(folder)
+                errors = _remove_tree(folder)
+                if folder.exists():  # said, not counted as freed: its files are still on the disk
+                    removal.left.append((folder, errors[0] if errors else "it is still there"))
+                    removal.freed_bytes += before - _size(folder)
+                else:
+                    removal.freed_bytes += before
+                removal.folders.append(folder)
         return removal
-    home = home.resolve()
-    for job in removal.jobs:
-        for folder in _own_folders(job, home):
-            before = _size(folder)
-            errors = _remove_tree(folder)
-            if folder.exists():  # said, not counted as freed: its files are still on the disk
-                removal.left.append((folder, errors[0] if errors else "it is still there"))
-                removal.freed_bytes += before - _size(folder)
-            else:
-                removal.freed_bytes += before
-            removal.folders.append(folder)
-    return removal
 
 
 def _remove_tree(folder: Path) -> list[str]:

@@ -234,3 +234,42 @@ def test_rm_compact_gives_the_database_space_back(lab: Lab, monkeypatch: pytest.
         assert [j.id for j in store.list_jobs()] == [ids[3]] and store.point_count(ids[3]) == 40_000
     nothing = lab.cli("rm", check=False)
     assert nothing.returncode == 2 and "not both, not neither" in nothing.stderr
+
+
+_CTRL_C_AT_FIRST_FOLDER = """
+import os, shutil, signal
+
+_rmtree = shutil.rmtree
+
+
+def rmtree(path, *args, **kwargs):
+    os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, the real signal, as the first folder goes
+    return _rmtree(path, *args, **kwargs)
+
+
+shutil.rmtree = rmtree
+"""
+
+
+def test_rm_interrupted_takes_every_folder_of_the_jobs_it_took(lab: Lab, tmp_path: Path) -> None:
+    """Ctrl-C right after the jobs left the store left their other folders on the disk,
+    where no command could reach them again (`rm 3`: "job 3 does not exist")."""
+    import os
+    import subprocess
+    import sys
+
+    ids = [lab.submit(*TINY_JOB) for _ in range(3)]
+    lab.cli("cancel", *map(str, ids))
+    folders = [Path(lab.job(j)["results_dir"]) for j in ids]
+    for folder in folders:  # as the daemon leaves them
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "surface.h5").write_bytes(b"x" * 1000)
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(_CTRL_C_AT_FIRST_FOLDER)
+    env = {**lab.env, "PYTHONPATH": f"{hook}{os.pathsep}{lab.env.get('PYTHONPATH', '')}"}
+    done = subprocess.run([sys.executable, "-m", "lstui.cli", "rm", *map(str, ids)], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 130 and done.stderr.strip().splitlines()[-1] == "lstui: interrupted", done
+    assert lab.jobs() == []
+    assert [f for f in folders if f.exists()] == []
