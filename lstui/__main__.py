@@ -1,6 +1,6 @@
 """``python -m lstui``: the ``lstui`` command."""
 
-from lstui.cli import main
+from lstui._entry import main
 
 if __name__ == "__main__":
     main()

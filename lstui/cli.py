@@ -14,7 +14,7 @@ import sys
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -208,10 +208,20 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             _fail(f"cannot load PyTorch: {why} (under a memory limit, such as `ulimit -v` on a login node? "
                   "PyTorch maps a few GB of libraries)", 1)
         except KeyboardInterrupt:
-            click.echo("lstui: interrupted", err=True)
-            sys.exit(130)
+            _interrupted("")
 
     return wrapper
+
+
+def _interrupted(note: str) -> NoReturn:
+    """Say "interrupted" (and ``note``) and exit 130, deaf to more interrupts from now: a
+    second Ctrl-C, an impatient one, broke into PyTorch's exit handlers with a traceback."""
+    import signal
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
+    click.echo(f"lstui: interrupted{note}", err=True)
+    sys.exit(130)
 
 
 @click.group(invoke_without_command=True)
@@ -756,10 +766,11 @@ def _follow(ctx: click.Context, ids: list[int]) -> int:
         try:
             jobs = follow_jobs(store, ids, console=console, home=store.path.parent, interrupted=lambda: bool(hit))
         except KeyboardInterrupt:  # only the following stops: the jobs stay queued
-            click.echo(f"lstui: interrupted{_left_note(ctx, store, ids)}", err=True)
-            sys.exit(130)
-        finally:
+            _interrupted(_left_note(ctx, store, ids))  # (deaf to more from now: not the handler before)
+        except BaseException:
             signal.signal(signal.SIGINT, previous)
+            raise
+        signal.signal(signal.SIGINT, previous)
         return report_failures(jobs, console, store)
 
 
@@ -1887,8 +1898,7 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"lstui: error: {exc.format_message()}", err=True)
         sys.exit(exc.exit_code)
     except click.Abort:
-        click.echo("lstui: interrupted", err=True)
-        sys.exit(130)
+        _interrupted("")
     finally:
         warnings.showwarning = shown_before
     sys.exit(code if isinstance(code, int) else 0)

@@ -160,6 +160,61 @@ def test_daemon_start_interrupted_leaves_no_daemon_running(lab: Lab, tmp_path: P
     assert (status.returncode, status.stdout.strip()) == (3, "daemon: not running"), status
 
 
+_CTRL_C_WHILE_NUMPY_LOADS = """
+import importlib.abc, os, signal, sys
+
+
+class CtrlC(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "numpy":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, the real signal, as numpy loads
+        return None
+
+
+sys.meta_path.insert(0, CtrlC())
+"""
+
+_CTRL_C_AGAIN_AT_EXIT = """
+import atexit, os, signal, time
+
+
+def again():
+    os.kill(os.getpid(), signal.SIGINT)  # an impatient second Ctrl-C, as the process ends
+    time.sleep(0.2)
+
+
+atexit.register(again)
+"""
+
+
+@pytest.mark.parametrize("hook", ["while the modules load", "again while it ends"])
+def test_ctrl_c_at_any_moment_of_a_command_is_one_line(lab: Lab, tmp_path: Path, hook: str) -> None:
+    """Ctrl-C while `lstui`'s modules loaded printed a 15-line traceback of the import
+    (numpy's); a second Ctrl-C after "lstui: interrupted" one of PyTorch's exit handlers."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "hook"
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(
+        _CTRL_C_WHILE_NUMPY_LOADS if hook == "while the modules load" else _CTRL_C_AGAIN_AT_EXIT)
+    env = {**lab.env, "PYTHONPATH": f"{folder}{os.pathsep}{lab.env.get('PYTHONPATH', '')}"}
+    if hook == "while the modules load":
+        args = ["daemon", "status"]
+    else:  # a run interrupted: SIGINT at its first point, then again at exit
+        args = ["run", "surface", *SLOW_SPEC, "--out", str(tmp_path / "out"), "--device", "cpu", "--no-figure"]
+    proc = subprocess.Popen([sys.executable, "-m", "lstui", *args], env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if hook != "while the modules load":
+        wait_until("a point", lambda: (tmp_path / "out" / "surface.h5").exists(), timeout_s=120)
+        time.sleep(1)
+        proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (out, err)
+    assert err.strip().splitlines()[-1] == "lstui: interrupted" and "Traceback" not in err, err
+
+
 def test_temporary_files_of_killed_writes_are_removed_once_stale(tmp_path: Path) -> None:
     old = tmp_path / ".surface_train_loss_2dcontour.ab12cd.pdf.tmp"
     fresh = tmp_path / ".surface.h5.xy98zz.tmp"  # a write going on now, in another process
