@@ -117,7 +117,7 @@ def run_foreground(
         TimeRemainingColumn(),
     )
     start = time.monotonic()
-    failed_write = False
+    failed_write = interrupted = False
     try:
         with Progress(*columns, console=console, transient=False) as progress:
             task = progress.add_task("points", total=grid.num_points, completed=len(done), rate="-")
@@ -139,9 +139,15 @@ def run_foreground(
                         failed_write = True
                         raise
                     last_write = time.monotonic()
+    except KeyboardInterrupt:  # (Ctrl-C, SIGTERM, a hang-up)
+        interrupted = True
+        raise
     finally:
         if not failed_write and (len(points) > len(done) or surface_path.exists()):
             write()  # what was computed (an interrupted run goes on from it); nothing: no file
+            if interrupted:  # it said only "interrupted": the person did not know it goes on
+                console.print(f"kept {len(points)} of {grid.num_points} points in {surface_path}: the same "
+                              "command goes on from them", soft_wrap=True, highlight=False, markup=False)
     computed = len(points) - len(done)
     if computed:
         spent = time.monotonic() - start

@@ -36,6 +36,8 @@ def test_run_ended_by_a_signal_keeps_its_points_and_says_so(lab: Lab, tmp_path: 
     assert "lstui: interrupted" in err and "Traceback" not in err
     kept = int(read_surface(out / "surface.h5").computed().sum())
     assert 0 < kept < 49
+    # it said "interrupted" alone: whether the points were kept, and that a rerun goes on, unsaid
+    assert f"kept {kept} of 49 points in {out / 'surface.h5'}: the same command goes on from them" in err, err
 
 
 def test_ctrl_c_in_submit_wait_says_which_jobs_are_left_and_how_to_drop_them(lab: Lab) -> None:
