@@ -1452,12 +1452,18 @@ def daemon_status_cmd(ctx: click.Context) -> None:
     # its pid file moved or damaged: "running (pid None) on " said nothing of what it runs on
     on = f" on {devices}" if devices else " (its pid file is unreadable: what it runs on is not known)"
     click.echo(f"daemon: running (pid {pid}){on}")
-    if process_stopped(status.pid):  # it looked running, a job's ETA growing, nothing computed
-        click.echo(f"  but stopped (Ctrl-Z or SIGSTOP): it computes nothing until continued (fg in its "
-                   f"terminal, or kill -CONT {pid}); lstui daemon stop continues and stops it")
     with _store(ctx, existing=True) as store:
         now = time.time()
         workers = listed_workers(store, now, recent_s=120)
+        if status.suspended:  # it looked running, a job's ETA growing, nothing computed
+            import socket
+
+            here = socket.gethostname()  # (a Ray worker's pid is of another machine)
+            going = [w for w in workers if not (w.host == here and process_stopped(w.pid))]  # (SIGSTOP to it alone)
+            what = ("its workers go on computing, but the files and figures of the jobs that finish wait, "
+                    "and no worker is restarted," if going else "it computes nothing")
+            click.echo(f"  but stopped (Ctrl-Z or SIGSTOP): {what} until continued (fg in its "
+                       f"terminal, or kill -CONT {pid}); lstui daemon stop continues and stops it")
         for w in workers:
             job = f"job {w.current_job}" if w.current_job else "idle"
             # a worker stopped (SIGSTOP), or stuck on a locked database, beats no more

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import errno
 import fcntl
 import heapq
@@ -156,6 +157,9 @@ class DaemonStatus:
     its pid file unread)."""
     pid_file_read: bool = True
     """Whether the pid file was read (False: it is gone or damaged; pid from the lock)."""
+    suspended: bool = False
+    """Whether it is stopped (Ctrl-Z, SIGSTOP; :func:`process_stopped`): it writes no
+    finished job's files and restarts no worker until continued."""
 
 
 def _home(home: Path | None) -> Path:
@@ -205,8 +209,16 @@ def _daemon_lock(path: Path, wait_s: float = LOCK_WAIT_S) -> contextlib.Abstract
 
 
 def daemon_status(home: Path | None = None) -> DaemonStatus:
-    """Whether a daemon holds this home's lock, and what its pid file says. A home
-    without a lock file (or none at all) has no daemon: nothing is made there."""
+    """Whether a daemon holds this home's lock, what its pid file says, and whether it is
+    stopped (:attr:`DaemonStatus.suspended`). A home without a lock file (or none at all)
+    has no daemon: nothing is made there."""
+    status = _daemon_status(home)
+    if status.running and process_stopped(status.pid):
+        return dataclasses.replace(status, suspended=True)
+    return status
+
+
+def _daemon_status(home: Path | None) -> DaemonStatus:
     h = Path(home) if home is not None else default_home()
     if not (h / LOCK_FILE).exists():
         return DaemonStatus(False)

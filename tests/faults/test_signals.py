@@ -450,6 +450,30 @@ def test_a_stopped_daemon_is_said_stopped_and_daemon_stop_ends_it_at_once(lab: L
             os.killpg(pid, signal.SIGCONT)
 
 
+def test_a_daemon_stopped_alone_is_said_to_leave_its_workers_computing(lab: Lab) -> None:
+    """`kill -STOP` of the daemon alone: status said "it computes nothing" while its
+    workers went on computing jobs (their files and figures waited), and the TUI said
+    "daemon running"."""
+    from lstui.scheduler.daemon import daemon_status
+    from lstui.tui.widgets._devices import daemon_text
+
+    pid = lab.start_daemon("cpu:1", "--export", "")
+    lab.wait_workers(1)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        status = lab.cli("daemon", "status").stdout
+        assert ("  but stopped (Ctrl-Z or SIGSTOP): its workers go on computing, but the files and figures of the "
+                "jobs that finish wait, and no worker is restarted, until continued (fg in its terminal, or kill "
+                f"-CONT {pid}); lstui daemon stop continues and stops it") in status.splitlines(), status
+        seen = daemon_status(lab.home)
+        assert seen.running and seen.suspended
+        assert daemon_text(seen).plain == f"○ daemon suspended (Ctrl-Z or SIGSTOP): fg, or kill -CONT {pid}"
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert not daemon_status(lab.home).suspended
+    assert daemon_text(daemon_status(lab.home)).plain.startswith("● daemon running")
+
+
 def test_daemon_status_right_after_start_says_its_workers_are_starting(lab: Lab) -> None:
     """"0 of 2 workers running", alone, for the 12-20 s its workers load PyTorch, read as a
     failure."""

@@ -22,6 +22,11 @@ STOPPED_DOT = "○"
 
 def daemon_text(daemon: DaemonStatus, *, short: bool = False, colour: bool = True) -> Text:
     """``● daemon running (pid 12, cpu×2)`` or ``○ daemon stopped — d: start``."""
+    if daemon.running and daemon.suspended:  # (Ctrl-Z, SIGSTOP: "running" hid why nothing moved)
+        text = Text(STOPPED_DOT + " ", style="yellow" if colour else "")
+        text.append("daemon suspended", style="bold yellow" if colour else "bold reverse")
+        text.append(" (kill -CONT)" if short else f" (Ctrl-Z or SIGSTOP): fg, or kill -CONT {daemon.pid}")
+        return text
     if daemon.running:
         text = Text(RUNNING_DOT + " ", style="green" if colour else "")
         text.append("daemon running", style="green" if colour else "bold")
