@@ -1058,6 +1058,8 @@ def rm(ctx: click.Context, jobs: tuple[str, ...], older_than: str | None, yes: b
 
     if jobs and older_than is not None or not (jobs or older_than is not None or compact):
         raise SpecError("give job ids (lstui rm 3 5) or --older-than AGE, not both, not neither")
+    if keep_files and not (jobs or older_than is not None):  # (`rm --compact --keep-files`: said nothing)
+        raise SpecError("--keep-files keeps the folders of the jobs removed: give job ids or --older-than AGE")
     ids = _parse_job_ids(jobs)
     if compact and daemon_status(_home_path(ctx)).running:  # (it would wait on the daemon's writes, and they on it)
         raise DaemonError("--compact rewrites the database: stop the daemon first (lstui daemon stop)")
@@ -1080,10 +1082,13 @@ def rm(ctx: click.Context, jobs: tuple[str, ...], older_than: str | None, yes: b
             ids = [j for j in ids if j not in busy]
             if not ids:
                 click.echo(f"no finished job is older than {older_than}")
+                if compact and yes:  # (it was dropped without a word)
+                    _compact(store)
                 return
-            if not yes:
+            if not yes:  # the flags given kept in the command it suggests (--compact was dropped)
+                flags = "".join(f" --{f}" for f, given in (("keep-files", keep_files), ("compact", compact)) if given)
                 click.echo(f"{len(ids)} finished job{'s' if len(ids) > 1 else ''} older than {older_than}: "
-                           f"{id_ranges(ids)}; lstui rm --older-than {older_than} --yes removes them")
+                           f"{id_ranges(ids)}; lstui rm --older-than {older_than} --yes{flags} removes them")
                 return
         removal = remove_jobs(store, ids, home, keep_files=keep_files, daemon_running=running)
         freed = f", {removal.freed_bytes / 2**20:.1f} MiB of files" if removal.folders else ""
@@ -1112,9 +1117,11 @@ COMPACT_NOTE_BYTES = 64 * 2**20
 def _compact(store: Any) -> None:
     """``lstui rm --compact``: the database's free pages back to the disk, said."""
     size, free = store.space()
-    given = store.compact()
+    given, held = store.compact()
+    # (a TUI open on it: the file kept its size on the disk, "compacted" said otherwise)
+    later = "; the file shrinks on the disk once the programs reading it (a TUI?) close it" if held else ""
     click.echo(f"compacted {store.path.name}: {size / 2**20:.1f} MiB → {(size - given) / 2**20:.1f} MiB "
-               f"({free / 2**20:.1f} MiB of it was free)")
+               f"({free / 2**20:.1f} MiB of it was free){later}")
 
 
 @cli.command("priority", context_settings={"ignore_unknown_options": True})  # `priority 3 -5`

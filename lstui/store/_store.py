@@ -1507,18 +1507,21 @@ class Store:
             free = int(c.execute("PRAGMA freelist_count").fetchone()[0])
         return pages * page, free * page
 
-    def compact(self) -> int:
+    def compact(self) -> tuple[int, bool]:
         """Give the free pages back to the disk (SQLite's ``VACUUM``: the file is written
         again, which needs as much space free as it holds, and holds the write lock while it
-        runs); returns the bytes given back."""
+        runs); returns the bytes given back, and whether the file keeps its size on the
+        disk until another connection reading it (the TUI) lets go: the new pages wait in
+        the WAL until it can be checkpointed, which a reader holds back."""
         self._refuse_write()
         before, _ = self.space()
         with self._lock:
             try:
                 self._conn.execute("VACUUM")
+                busy = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
             except sqlite3.OperationalError as exc:
                 raise self._store_error(exc) from exc
-        return before - self.space()[0]
+        return before - self.space()[0], bool(busy)
 
     def check_pages(self) -> None:
         """SQLite's ``quick_check`` of every page (0.08 s for 40 MB): a long-lived writer

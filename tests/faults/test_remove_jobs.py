@@ -234,6 +234,34 @@ def test_rm_compact_gives_the_database_space_back(lab: Lab, monkeypatch: pytest.
         assert [j.id for j in store.list_jobs()] == [ids[3]] and store.point_count(ids[3]) == 40_000
     nothing = lab.cli("rm", check=False)
     assert nothing.returncode == 2 and "not both, not neither" in nothing.stderr
+    # --compact was dropped without a word: from --older-than's list and its suggested
+    # command, when it selected nothing; --keep-files beside it alone meant nothing
+    listed = lab.cli("rm", "--older-than", "0s", "--compact", "--keep-files").stdout
+    assert listed.strip().endswith("lstui rm --older-than 0s --yes --keep-files --compact removes them"), listed
+    none = lab.cli("rm", "--older-than", "30d", "--yes", "--compact").stdout.splitlines()
+    assert none[0] == "no finished job is older than 30d" and none[1].startswith("compacted lstui.db: "), none
+    alone = lab.cli("rm", "--compact", "--keep-files", check=False)
+    assert alone.returncode == 2 and "--keep-files keeps the folders of the jobs removed" in alone.stderr, alone
+    # a reader open on it (a TUI): the file keeps its size on the disk until it closes
+    with Store.open_home(lab.home) as store:
+        job = store.add_job(kind="surface", name="big", spec={"model": "mlp", "x": [-1.0, 1.0, 40_000]},
+                            total_points=40_000, units=[list(range(40_000))], results_root=lab.home / "results")
+        worker = store.register_worker("cpu", 1, "h")
+        claim = store.claim_unit(worker, lease_s=60, job_ids=[job])
+        assert claim is not None
+        store.write_points(claim.unit_id, worker, [PointRow(i, 1.0, 50.0) for i in claim.todo])
+        assert store.complete_unit(claim.unit_id, worker)
+    lab.cli("rm", str(job))
+    import sqlite3
+
+    reader = sqlite3.connect(lab.home / "lstui.db")
+    try:
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM jobs").fetchone()  # (a read held open, as a poll's)
+        held = lab.cli("rm", "--compact").stdout
+    finally:
+        reader.close()
+    assert held.strip().endswith("the file shrinks on the disk once the programs reading it (a TUI?) close it"), held
 
 
 _CTRL_C_AT_FIRST_FOLDER = """
