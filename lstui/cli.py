@@ -680,10 +680,11 @@ def _twins_notes(store: Any, job_ids: Sequence[int]) -> list[str]:
 
 
 def _comparison_twins(store: Any, plan: Any) -> str | None:
-    """The note on a comparison whose jobs earlier ones compute (the command run twice)."""
+    """The note on a comparison whose jobs earlier ones compute (the command run twice): each
+    job named beside the newest of them (a third run named the first run's, as `submit` did)."""
     from lstui.scheduler.submit import same_settings
 
-    pairs = [(job_id, twins[0].id)
+    pairs = [(job_id, twins[-1].id)
              for job_id, twins in same_settings(store, [*plan.interps, *plan.curves, *plan.surfaces]).items() if twins]
     if not pairs:
         return None

@@ -801,6 +801,10 @@ def test_a_comparison_queued_again_is_said_to_compute_the_same_numbers(tmp_path:
     assert code == 0 and (f"note: earlier jobs compute the same numbers as 5 of this comparison's jobs ({pairs}): "
                           f"they are computed again (lstui cancel {' '.join(map(str, new))} takes the comparison "
                           "back)") in err.splitlines(), err
+    code, third, err = cli_in_process(argv, home)  # named beside the newest run's, not the first's
+    latest = [int(n) for n in third.split()]
+    pairs = ", ".join(f"{n} as {o}" for n, o in zip(latest[:-1], new[:-1], strict=True))
+    assert code == 0 and f"this comparison's jobs ({pairs})" in err, err
 
 
 def test_the_same_numbers_check_reads_the_store_once_for_a_job_file_s_many_jobs(tmp_path: Path,
