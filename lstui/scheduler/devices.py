@@ -47,13 +47,18 @@ def parse_devices(text: str | None) -> list[str]:
         if text.lower() == kind or text.lower().startswith(f"{kind}:"):
             n_text = text[len(kind) + 1:].strip() or "1"
             if "," in n_text:  # `ray:1,cpu:1`: "expected ray:N" did not say what was wrong
-                raise BadInput(f"--devices {text!r}: one kind of device at a time (GPU indices, cpu:N, ray:N or "
-                               "ray-cpu:N); a daemon does not mix them")
+                parts = [p.strip().lower() for p in text.split(",") if p.strip()]
+                if len(parts) > 1 and all(p == kind or p.startswith(f"{kind}:") for p in parts):
+                    raise BadInput(f"--devices {text!r}: {kind}:N is N workers ({kind}:2 for two): name it once")
+                if len(parts) > 1:
+                    raise _mixed(text)
             if not n_text.isdigit() or not 1 <= int(n_text) <= 256:
                 raise BadInput(
                     f"--devices {text!r}: expected {kind}:N with N a whole number from 1 to 256"
                 )
             return [kind] * int(n_text)
+    if any(p.strip().lower().startswith(kind) for p in text.split(",") for kind in ("cpu", *RAY_DEVICES)):
+        raise _mixed(text)  # (`0,cpu:2`: said "no GPU is visible here" on a CPU machine)
     out: list[str] = []
     count = cuda_count()
     for part in text.split(","):
@@ -69,6 +74,11 @@ def parse_devices(text: str | None) -> list[str]:
     if len(set(out)) != len(out):
         raise BadInput(f"--devices {text!r} names a GPU twice")
     return out
+
+
+def _mixed(text: str) -> BadInput:
+    return BadInput(f"--devices {text!r}: one kind of device at a time (GPU indices, cpu:N, ray:N or "
+                    "ray-cpu:N); a daemon does not mix them")
 
 
 def crowded_cpu_note(devices: list[str]) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -226,10 +227,19 @@ def test_parse_devices_rejects_nonsense_in_one_line(text: str) -> None:
         parse_devices(text)
 
 
-@pytest.mark.parametrize("text", ["ray:1,cpu:1", "cpu:2,0", "ray-cpu:1,ray:1"])
+@pytest.mark.parametrize("text", ["ray:1,cpu:1", "cpu:2,0", "ray-cpu:1,ray:1", "0,cpu:2", "1,ray:2"])
 def test_parse_devices_says_kinds_are_not_mixed(text: str) -> None:
-    """`ray:1,cpu:1` said "expected ray:N with N a whole number from 1 to 256"."""
+    """`ray:1,cpu:1` said "expected ray:N with N a whole number from 1 to 256"; `0,cpu:2`,
+    on a machine without a GPU, "no GPU is visible here"."""
     with pytest.raises(BadInput, match="one kind of device at a time"):
+        parse_devices(text)
+
+
+@pytest.mark.parametrize(("text", "said"), [("cpu:1,cpu:1", "cpu:N is N workers (cpu:2 for two): name it once"),
+                                            ("cpu:1,", "expected cpu:N with N a whole number")])
+def test_parse_devices_says_what_is_wrong_with_one_kind_named_twice(text: str, said: str) -> None:
+    """Both were said to mix kinds of device."""
+    with pytest.raises(BadInput, match=re.escape(said)):
         parse_devices(text)
 
 
