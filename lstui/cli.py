@@ -10,6 +10,7 @@ import errno
 import functools
 import io
 import os
+import re
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -555,16 +556,33 @@ def submit_file(ctx: click.Context, files: tuple[Path, ...]) -> None:
         click.echo(job_id)
     for note in twins:
         click.echo(note, err=True)
-    said: dict[str, list[str]] = {}  # a note → the jobs it is of (a 40-job sweep: said once)
-    for e in entries:
-        for note in _job_notes(e.spec):
-            said.setdefault(note, []).append(e.where)
-    for note, where in said.items():
-        more = f" (and {len(where) - 1} more of its jobs)" if len(where) > 1 else ""
-        click.echo(f"note: {where[0]}{more}: {note}", err=True)
+    _say_file_notes([(job_id, _job_notes(e.spec)) for job_id, e in zip(ids, entries, strict=True)])
     _warn_if_no_daemon(ctx)
     if ctx.obj.get("wait"):
         sys.exit(_follow(ctx, ids))
+
+
+_SEED_SAID = re.compile(r"\(seed (\d+)\)")
+
+
+def _say_file_notes(notes: Sequence[tuple[int, Sequence[str]]]) -> None:
+    """A job file's notes (:func:`_job_notes`), each said once with the jobs it is of, by
+    their ids (a 40-job sweep said one note 40 times; "sweep.toml job 1" read as job 1
+    of the store); a note of each job's seed once with the seeds (a seed sweep's 100
+    jobs said it 100 times)."""
+    from lstui.views import id_ranges
+
+    said: dict[str, list[tuple[int, int | None]]] = {}
+    for job_id, texts in notes:
+        for text in texts:
+            seed = _SEED_SAID.search(text)
+            key = _SEED_SAID.sub("(seed …)", text) if seed else text
+            said.setdefault(key, []).append((job_id, int(seed.group(1)) if seed else None))
+    for key, jobs in said.items():
+        seeds = sorted({s for _, s in jobs if s is not None})
+        text = key.replace("(seed …)", f"(seed{'s' if len(seeds) > 1 else ''} {id_ranges(seeds)})") if seeds else key
+        ids = sorted({j for j, _ in jobs})
+        click.echo(f"note: job{'s' if len(ids) > 1 else ''} {id_ranges(ids)}: {text}", err=True)
 
 
 def _job_notes(spec: JobSpec, device_type: str | None = None) -> list[str]:

@@ -854,7 +854,18 @@ def test_a_job_file_s_jobs_get_the_notes_their_flags_get_once_each(tmp_path: Pat
                     + "".join(f'[[job]]\nx = "-1:1:{n}"\n' for n in (3, 4, 5)))
     code, out, err = cli_in_process(["submit", str(spec)], home)
     assert code == 0 and len(out.split()) == 3, err
-    lines = [line for line in err.splitlines() if line.startswith("note: sweep.toml")]
-    assert lines[0].startswith("note: sweep.toml job 1 (and 2 more of its jobs): no --checkpoint: the surface is "
+    first, second, third = map(int, out.split())
+    lines = [line for line in err.splitlines() if line.startswith("note: job")]
+    # by the jobs' ids: "sweep.toml job 1" read as job 1 of the store, another job
+    assert lines[0].startswith(f"note: jobs {first}–{third}: no --checkpoint: the surface is "
                                "around mlp's initialisation (seed 123)"), err
-    assert any(line.startswith("note: sweep.toml job 2: --x -1:1:4 has no point at 0") for line in lines), err
+    assert any(line.startswith(f"note: job {second}: --x -1:1:4 has no point at 0") for line in lines), err
+    # a seed sweep: one note with its seeds, not one a job (100 lines for 100 seeds)
+    seeds = tmp_path / "seeds.toml"
+    seeds.write_text("[defaults]\nmodel = \"mlp\"\nsubset = \"50\"\nx = \"-1:1:3\"\n"
+                     + "".join(f"[[job]]\nseed = {n}\n" for n in (1000, 1001, 1002, 1005)))
+    code, out, err = cli_in_process(["submit", str(seeds)], home)
+    ids = list(map(int, out.split()))
+    notes = [line for line in err.splitlines() if "initialisation" in line]
+    assert code == 0 and notes == [f"note: jobs {ids[0]}–{ids[-1]}: no --checkpoint: the surface is around mlp's "
+                                   "initialisation (seeds 1000–1002, 1005), not a trained minimizer"], err
