@@ -903,9 +903,10 @@ def _terminal_width() -> int | None:
     import os
     import shutil
 
-    if "COLUMNS" in os.environ or (sys.stdout is not None and sys.stdout.isatty()):  # (>&-: None)
+    given = os.environ.get("COLUMNS", "").strip()
+    if (given.isdigit() and int(given) > 0) or (sys.stdout is not None and sys.stdout.isatty()):  # (>&-: None)
         return shutil.get_terminal_size().columns
-    return None
+    return None  # (COLUMNS= or COLUMNS=abc on a pipe: shutil's 80, names cut)
 
 
 @cli.command("show")

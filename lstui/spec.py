@@ -372,6 +372,9 @@ class JobSpec:
             _check_range(self.batch_size, 1, MAX_BATCH_SIZE, "--batch-size")
         _check_range(self.seed, 0, MAX_SEED, "--seed")
         _check_range(self.priority, -MAX_PRIORITY, MAX_PRIORITY, "--priority")
+        if any("\udc80" <= ch <= "\udcff" for ch in self.name):  # (the bytes of another encoding)
+            raise SpecError("--name is not UTF-8 text: it holds a byte of another encoding (a Latin-1 "
+                            "terminal's é?); give it in UTF-8")
         if len(self.name) > MAX_NAME or any(
             unicodedata.category(ch) in _NAME_REFUSED or ch in _BIDI_CONTROLS for ch in self.name
         ):

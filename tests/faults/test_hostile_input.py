@@ -359,3 +359,18 @@ def test_a_home_whose_path_is_too_long_for_sqlite_is_said_so(tmp_path: Path) -> 
     assert len(str(shorter)) <= MAX_PATH_BYTES
     code, out, err = cli_in_process(["submit", "surface", "--model", "mlp", "--x", "-1:1:3"], home.parent.parent)
     assert code == 0, err
+
+
+def test_a_name_of_another_encoding_s_bytes_is_said_to_be_not_utf8(tmp_path: Path) -> None:
+    """`--name $'caf\\xe9'` from a Latin-1 terminal was refused as "at most 80 printable
+    characters without control characters", which it is; the bytes are the trouble."""
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "lstui.cli", "submit", "surface", "--model", "mlp", "--name",
+                           b"caf\xe9 latin1"], env={**os.environ, "LSTUI_HOME": str(tmp_path / "home")},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert one_error_line(done.stderr) == ("lstui: error: --name is not UTF-8 text: it holds a byte of another "
+                                          "encoding (a Latin-1 terminal's é?); give it in UTF-8"), done.stderr

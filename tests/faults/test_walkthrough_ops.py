@@ -91,9 +91,11 @@ def test_ls_fits_the_terminal_and_gives_scripts_whole_lines(lab: Lab) -> None:
         assert max(len(line) for line in lines) <= columns, out
         assert not set(dropped) & set(lines[0].split()) and "…" in lines[1] and lines[1].endswith("nd on")
         assert lines[1].split()[0] == "1" and "0/3" in lines[1]
-    whole = subprocess.run([sys.executable, "-m", "lstui.cli", "ls"], env=env, capture_output=True, text=True,
-                           check=True).stdout  # a pipe without $COLUMNS: a script's
-    assert whole.splitlines()[1].endswith(name) and "DEVICE" in whole
+    for columns in (None, "", "abc", "0"):  # a pipe without $COLUMNS (a script's), or with an unusable one
+        given = env if columns is None else {**env, "COLUMNS": columns}
+        whole = subprocess.run([sys.executable, "-m", "lstui.cli", "ls"], env=given, capture_output=True, text=True,
+                               check=True).stdout
+        assert whole.splitlines()[1].endswith(name) and "DEVICE" in whole, (columns, whole)
 
 
 def test_a_cut_device_column_ends_in_an_ellipsis_not_in_a_name() -> None:
