@@ -229,7 +229,8 @@ class Store:
         self._immutable = False
         real = os.fsencode(os.path.realpath(self.path))
         if len(real) > MAX_PATH_BYTES:
-            resolved = " (symlinks resolved)" if real != os.fsencode(self.path.absolute()) else ""
+            # (`..` alone is no symlink: abspath folds it as realpath does)
+            resolved = " (symlinks resolved)" if real != os.fsencode(os.path.abspath(self.path)) else ""
             raise StoreError(f"the path of database {os.fsdecode(real)} is {len(real)} bytes long{resolved}, "
                              f"more than SQLite opens ({MAX_PATH_BYTES}): give lstui a home with a shorter path "
                              "(--home, LSTUI_HOME)")

@@ -354,7 +354,13 @@ def test_a_home_whose_path_is_too_long_for_sqlite_is_said_so(tmp_path: Path) -> 
     assert code == 1 and out == "", (code, out)
     assert one_error_line(err).startswith(f"lstui: error: the path of database {home / DB_NAME} is "), err
     assert "give lstui a home with a shorter path" in err and "damaged" not in err, err
+    assert "symlinks" not in err, err  # (none here)
     assert not (home / DB_NAME).exists()
+    # `..` in it is no symlink: it was said to be one ("(symlinks resolved)")
+    home.mkdir(parents=True)
+    dotted = home.parent / ".." / home.parent.name / home.name
+    code, out, err = cli_in_process(["submit", "surface", "--model", "mlp", "--x", "-1:1:3"], dotted)
+    assert code == 1 and f"database {home / DB_NAME} is " in err and "symlinks" not in err, err
     shorter = home.parent.parent / DB_NAME  # a path just short enough works
     assert len(str(shorter)) <= MAX_PATH_BYTES
     code, out, err = cli_in_process(["submit", "surface", "--model", "mlp", "--x", "-1:1:3"], home.parent.parent)
