@@ -486,6 +486,7 @@ class Daemon:
     _writer: ThreadPoolExecutor | None = None
     _db_identity: tuple[int, int] | None = None  # (device, inode) of the database opened
     _lock_identity: tuple[int, int] | None = None  # (device, inode) of the lock file held
+    _pid_info: dict[str, object] = field(default_factory=dict)  # what its pid file says
     _lock_fds: list[int] = field(default_factory=list)  # lock files made again, held (_check_lock)
     _backlog: list[tuple[float, int]] = field(default_factory=list)  # heap of (−finished, job): see BACKLOG_IN_FLIGHT
     _backlogged: set[int] = field(default_factory=set)  # the jobs in it
@@ -516,15 +517,11 @@ class Daemon:
             # a damaged store is refused there, not after "daemon started" was said
             self._check_pages_first()
             pid_path = self.home / PID_FILE
-            info = {"pid": os.getpid(), "devices": self.devices, "started": time.time(), "schema": SCHEMA_VERSION}
-            tmp = pid_path.with_name(f".{PID_FILE}.{os.getpid()}")
+            self._pid_info = {"pid": os.getpid(), "devices": self.devices, "started": time.time(),
+                              "schema": SCHEMA_VERSION}
             try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-                with os.fdopen(fd, "w") as f:
-                    f.write(json.dumps(info))
-                os.replace(tmp, pid_path)
+                self._write_pid_file()
             except OSError as exc:  # a full disk, a home made immutable: one line, not a traceback
-                tmp.unlink(missing_ok=True)
                 raise DaemonError(f"cannot write {pid_path} ({exc.strerror or exc}); the home must be "
                                   "writable, with some space free") from exc
             try:
@@ -535,6 +532,32 @@ class Daemon:
                     return self._loop(store)
             finally:
                 _remove_own_pid_file(pid_path)
+
+    def _write_pid_file(self) -> None:
+        """``daemon.pid``: what the daemon runs on, since when, for which schema."""
+        pid_path = self.home / PID_FILE
+        tmp = pid_path.with_name(f".{PID_FILE}.{os.getpid()}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(json.dumps(self._pid_info))
+            os.replace(tmp, pid_path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def _check_pid_file(self) -> None:
+        """Write the pid file again when it was deleted (with the lock file, by a cleaner
+        of old files): `daemon status` called it "unreadable", and what the daemon runs on
+        unknown."""
+        if (self.home / PID_FILE).exists():
+            return
+        try:
+            self._write_pid_file()
+        except OSError as exc:  # a full disk: the next round tries again
+            log.warning("its pid file is gone and cannot be written again (%s)", exc.strerror or exc)
+            return
+        log.warning("its pid file %s was deleted: written again", self.home / PID_FILE)
 
     def _open_store(self) -> Store | None:
         """Open the store and start up (:meth:`_start_up`), waiting out a locked database.
@@ -642,6 +665,8 @@ class Daemon:
             self.stopping = True
             return
         self._check_lock()  # (after: a daemon whose home was deleted makes no lock in the new one)
+        if not self.stopping:
+            self._check_pid_file()
 
     def _check_schema(self, store: Store) -> None:
         """Stop when a newer lstui has upgraded the store: this one's workers would fail

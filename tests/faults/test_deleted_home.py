@@ -53,8 +53,14 @@ def test_a_deleted_lock_file_is_made_again_and_a_second_daemon_still_refused(lab
     assert second.returncode == 1 and "a daemon already runs" in second.stderr, second
     assert "its lock file" in (lab.home / "daemon.log").read_text() and "was deleted: made again" in (
         lab.home / "daemon.log").read_text()
+    # its pid file with it: status called it "unreadable", what it runs on unknown
+    (lab.home / "daemon.pid").unlink()
+    wait_until("the pid file written again", lambda: (lab.home / "daemon.pid").exists(), 20)
+    assert lab.cli("daemon", "status").stdout.splitlines()[0] == f"daemon: running (pid {first}) on cpu"
+    assert "its pid file" in (lab.home / "daemon.log").read_text()
     lab.stop_daemon()
     wait_until("the daemon to stop", lambda: not pid_alive(first), 20)
+    assert not (lab.home / "daemon.pid").exists()
 
 
 def test_a_daemon_whose_lock_another_daemon_took_stops(lab: Lab) -> None:
