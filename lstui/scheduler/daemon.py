@@ -1007,8 +1007,9 @@ class Daemon:
         except (LstuiError, OSError) as exc:
             why = "is gone" if not path.exists() else f"cannot be read ({first_line(exc)})"
             with contextlib.suppress(Exception):
-                store.add_event(job.id, "warning", f"its direction file {path} {why} (changed while the job "
-                                "ran?): the points are all kept, but its directions cannot be reused")
+                store.add_event(job.id, "warning", f"its direction file {path} {why} (its folder deleted, or the "
+                                "file changed, since it was written?): the points are all kept, but its directions "
+                                "cannot be reused")
 
     @staticmethod
     def _results_failed(store: Store, job: JobRow, exc: BaseException) -> None:
