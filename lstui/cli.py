@@ -817,13 +817,35 @@ def _left_note(ctx: click.Context, store: Store, ids: list[int]) -> str:
     return f"; {which} still {who}: lstui cancel {' '.join(map(str, left))} drops {'it' if len(left) == 1 else 'them'}"
 
 
-def _parse_job_ids(text: tuple[str, ...]) -> list[int]:
-    out = []
+def _parse_job_ids(text: tuple[str, ...], *, ranges: bool = False) -> list[int]:
+    """Job ids as given; with ``ranges``, ``9-16`` (or ``9–16``, as lstui writes them)
+    for every id from 9 to 16: `lstui cancel 9-24` said "expected a whole number"."""
+    out: list[int] = []
     for t in text:
-        if not (t.isascii() and t.isdigit()) or not 1 <= int(t) <= MAX_JOB_ID:  # not "１" for 1
-            raise SpecError(f"job id {t!r}: expected a whole number from 1 to {MAX_JOB_ID}")
-        out.append(int(t))
+        first, dash, last = t.replace("–", "-").partition("-") if ranges else (t, "", "")
+        if dash and _job_id_or_none(first) is not None and _job_id_or_none(last) is not None:
+            low, high = int(first), int(last)
+            if high < low or high - low >= MAX_IDS_IN_A_RANGE:
+                raise SpecError(f"job ids {t!r}: expected a range from a lower id to a higher one, "
+                                f"of at most {MAX_IDS_IN_A_RANGE} ids")
+            out.extend(range(low, high + 1))
+            continue
+        job_id = _job_id_or_none(t)
+        if job_id is None:
+            also = " or a range such as 9-16" if ranges else ""
+            raise SpecError(f"job id {t!r}: expected a whole number from 1 to {MAX_JOB_ID}{also}")
+        out.append(job_id)
     return out
+
+
+MAX_IDS_IN_A_RANGE = 100_000
+
+
+def _job_id_or_none(t: str) -> int | None:
+    t = t.strip()
+    if not (t.isascii() and t.isdigit()) or not 1 <= int(t) <= MAX_JOB_ID:  # not "１" for 1
+        return None
+    return int(t)
 
 
 @cli.command("ls")
@@ -1000,7 +1022,7 @@ def _lifecycle(action: str) -> Callable[..., Any]:
     def command(ctx: click.Context, jobs: tuple[str, ...]) -> None:
         from lstui.errors import InvalidTransition, JobNotFound
 
-        ids = list(dict.fromkeys(_parse_job_ids(jobs)))  # `pause 3 3` pauses job 3 once
+        ids = list(dict.fromkeys(_parse_job_ids(jobs, ranges=True)))  # `pause 3 3` pauses job 3 once
         with _store(ctx, existing=True) as store:
             if action == "retry":  # their files are read first, as at submit: all or none
                 from lstui.scheduler.submit import retry_jobs
@@ -1080,7 +1102,7 @@ def rm(ctx: click.Context, jobs: tuple[str, ...], older_than: str | None, yes: b
         raise SpecError("give job ids (lstui rm 3 5) or --older-than AGE, not both, not neither")
     if keep_files and not (jobs or older_than is not None):  # (`rm --compact --keep-files`: said nothing)
         raise SpecError("--keep-files keeps the folders of the jobs removed: give job ids or --older-than AGE")
-    ids = _parse_job_ids(jobs)
+    ids = list(dict.fromkeys(_parse_job_ids(jobs, ranges=True)))
     if compact and daemon_status(_home_path(ctx)).running:  # (it would wait on the daemon's writes, and they on it)
         raise DaemonError("--compact rewrites the database: stop the daemon first (lstui daemon stop)")
     if not jobs and older_than is None:

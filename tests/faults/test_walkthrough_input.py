@@ -71,6 +71,23 @@ def test_a_home_that_is_a_file_or_lies_under_one_is_one_line(tmp_path: Path) -> 
     assert file.read_text() == "not a folder\n"
 
 
+def test_lifecycle_verbs_and_rm_take_ranges_of_ids_as_lstui_writes_them(tmp_path: Path) -> None:
+    """`lstui cancel 9-24` said "expected a whole number", while lstui writes ids as
+    ranges ("the demo's jobs 9–16 stay queued")."""
+    home = tmp_path / "home"
+    ids = [_submit(home, "--model", "mlp", "--x", "-1:1:3") for _ in range(5)]
+    got, out, err = cli_in_process(["cancel", f"{ids[1]}-{ids[3]}"], home)
+    assert got == 0, err
+    with Store.open_home(home) as store:
+        assert [store.get_job(j).state.value for j in ids] == ["queued", "cancelled", "cancelled", "cancelled",
+                                                              "queued"]
+    got, out, err = cli_in_process(["rm", f"{ids[1]}–{ids[2]}", str(ids[3])], home)  # (lstui's own dash)
+    assert got == 0 and out.startswith(f"removed 3 jobs: {ids[1]}–{ids[3]}"), (out, err)
+    assert "or a range such as 9-16" in _fails(home, "pause", "x-2")
+    assert "from a lower id to a higher one" in _fails(home, "resume", f"{ids[4]}-{ids[0]}")
+    assert "job id '1-2'" in _fails(home, "show", "1-2")  # (one job's verbs take one id)
+
+
 @pytest.mark.parametrize("command", ["show", "logs", "cancel", "retry", "export"])
 @pytest.mark.parametrize("job", ["99999999999999999999999", "0"])
 def test_job_ids_out_of_sqlites_range_are_one_line(tmp_path: Path, command: str, job: str) -> None:
