@@ -11,6 +11,10 @@ def main() -> None:
     try:
         from lstui.cli import main as command_line
     except KeyboardInterrupt:
+        import signal
+
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # (a second Ctrl-C: no traceback)
+            signal.signal(signum, signal.SIG_IGN)
         sys.stderr.write("lstui: interrupted\n")
         raise SystemExit(130) from None
     command_line()

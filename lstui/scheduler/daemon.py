@@ -1242,7 +1242,8 @@ def main(argv: list[str] | None = None) -> int:
         # a file-size limit (a full quota) must give an error to handle, not kill the process
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         signal.signal(signal.SIGINT, daemon.request_stop)
-        signal.signal(signal.SIGHUP, daemon.request_stop)  # --foreground over SSH, dropped
+        if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # (under nohup it runs on)
+            signal.signal(signal.SIGHUP, daemon.request_stop)  # --foreground over SSH, dropped
         return daemon.run()
     except LstuiError as exc:  # bad flags, another daemon, a locked or too new database …
         print(f"lstui: error: {exc}", file=sys.stderr)

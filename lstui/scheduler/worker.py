@@ -719,7 +719,8 @@ def main(argv: list[str] | None = None) -> int:
     # the hang-up of a terminal running `daemon start --foreground` (an SSH link dropped)
     # reaches its workers too: it killed them mid-point, which counted against the unit,
     # and three hang-ups failed a sound job
-    signal.signal(signal.SIGHUP, stop)
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # (`nohup lstui daemon start --foreground`)
+        signal.signal(signal.SIGHUP, stop)
     from lstui.scheduler.daemon import refuse_upgrade_under_older_daemon
 
     # a worker of a daemon that an older lstui started, restarted after lstui was upgraded in

@@ -419,11 +419,18 @@ class Store:
                 )
             if version > 0 and self._before_upgrade is not None:
                 self._before_upgrade(version)
-            with self._immediate():
-                before = schema_version(self._db)  # another process may have upgraded it meanwhile
-                if 0 < before < SCHEMA_VERSION:  # (under the write lock: one process copies it)
-                    self.upgrade_copy = self._copy_before_upgrade(before)
-                apply_migrations(self._db)  # re-reads the version under the write lock
+            try:
+                with self._immediate():
+                    before = schema_version(self._db)  # another process may have upgraded it meanwhile
+                    if 0 < before < SCHEMA_VERSION:  # (under the write lock: one process copies it)
+                        self.upgrade_copy = self._copy_before_upgrade(before)
+                    apply_migrations(self._db)  # re-reads the version under the write lock
+            except BaseException:  # (Ctrl-C in a long upgrade: each left a copy of the whole store)
+                if self.upgrade_copy is not None:
+                    with suppress(OSError):
+                        self.upgrade_copy.unlink()
+                    self.upgrade_copy = None
+                raise
             if 0 < before < SCHEMA_VERSION:
                 self.upgraded_from = before
 

@@ -126,6 +126,31 @@ def test_a_foreground_daemon_hung_up_on_lets_its_workers_finish_their_points(lab
     assert f"daemon[{proc.pid}] INFO stopping (SIGHUP): its workers finish the point in hand" in log, log[-2000:]
 
 
+def _hangup_ignored() -> None:
+    """(In the child, before exec: as `nohup` starts a command.)"""
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def test_a_foreground_daemon_under_nohup_runs_on_when_hung_up(lab: Lab) -> None:
+    """`nohup lstui daemon start --foreground &`: the daemon (and, with the hang-up
+    handled, its workers) replaced nohup's ignored SIGHUP, and stopped with the terminal."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lstui.cli", "daemon", "start", "--foreground", "--devices", "cpu:1",
+         "--export", ""], env=lab.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True, preexec_fn=_hangup_ignored)
+    lab.daemon_pids.append(proc.pid)
+    (worker,) = lab.wait_workers(1)
+    os.killpg(proc.pid, signal.SIGHUP)
+    time.sleep(3)
+    assert proc.poll() is None and pid_alive(worker["pid"]), (lab.home / "daemon.log").read_text()[-1500:]
+    lab.stop_daemon()
+    assert proc.wait(timeout=60) == 0
+
+
 _SLOW_DAEMON_START = """
 import sys, time
 if "lstui.scheduler.daemon" in sys.orig_argv:
@@ -199,8 +224,8 @@ def test_ctrl_c_at_any_moment_of_a_command_is_one_line(lab: Lab, tmp_path: Path,
 
     folder = tmp_path / "hook"
     folder.mkdir()
-    (folder / "sitecustomize.py").write_text(
-        _CTRL_C_WHILE_NUMPY_LOADS if hook == "while the modules load" else _CTRL_C_AGAIN_AT_EXIT)
+    (folder / "sitecustomize.py").write_text(  # (after the first, a second Ctrl-C as the process ends)
+        (_CTRL_C_WHILE_NUMPY_LOADS if hook == "while the modules load" else "") + _CTRL_C_AGAIN_AT_EXIT)
     env = {**lab.env, "PYTHONPATH": f"{folder}{os.pathsep}{lab.env.get('PYTHONPATH', '')}"}
     if hook == "while the modules load":
         args = ["daemon", "status"]

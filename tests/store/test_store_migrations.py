@@ -79,6 +79,16 @@ def test_a_failing_migration_leaves_the_database_as_it_was(
         assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
         tables = {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert "meta" not in tables and "jobs" in tables
+    # nor its copy made before: an upgrade stopped (Ctrl-C in a long one) left one each time
+    assert not list(tmp_path.glob("*.bak"))
+
+    def interrupted(db: Database) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_schema, "MIGRATIONS", (_schema.MIGRATIONS[0], interrupted))
+    with pytest.raises(KeyboardInterrupt):
+        Store(path)
+    assert not list(tmp_path.glob("*.bak"))
 
 
 def test_a_database_from_a_newer_lstui_is_refused(tmp_path: Path) -> None:
