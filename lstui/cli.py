@@ -511,6 +511,7 @@ def submit_file(ctx: click.Context, files: tuple[Path, ...]) -> None:
     from lstui.jobfile import read_job_file
     from lstui.scheduler.imports import add_import_path, with_import_path
     from lstui.scheduler.preflight import check_inputs
+    from lstui.scheduler.shield import signals_held
     from lstui.scheduler.submit import prepare_spec, queue_prepared
     from lstui.scheduler.trajectory import plane_in_new_dir, trajectory_spec
 
@@ -542,18 +543,20 @@ def submit_file(ctx: click.Context, files: tuple[Path, ...]) -> None:
                     entries[n] = dataclasses.replace(entry, spec=spec)
             ready = [prepare_spec(e.spec, unit_size=e.unit_size if unit_size is None else unit_size, check=False)
                      for e in entries]
-            with store.together():  # all or none: interrupted half way, it left the first queued
-                ids = [queue_prepared(store, job) for job in ready]
-            twins = _twins_notes(store, ids)
+            # an interrupt waits until what was queued is said (all queued, "interrupted" alone)
+            with signals_held():
+                with store.together():  # all or none: interrupted half way, it left the first queued
+                    ids = [queue_prepared(store, job) for job in ready]
+                twins = _twins_notes(store, ids)
+                for n, plane in planes.items():
+                    _note_plane(plane, entries[n].spec)
+                for job_id in ids:
+                    click.echo(job_id)
     except BaseException:  # a job refused, the database locked, Ctrl-C: no plane left behind unqueued
         if not ids:
             for plane in planes.values():
                 _drop_plane(plane)
         raise
-    for n, plane in planes.items():
-        _note_plane(plane, entries[n].spec)
-    for job_id in ids:
-        click.echo(job_id)
     for note in twins:
         click.echo(note, err=True)
     _say_file_notes([(job_id, _job_notes(e.spec)) for job_id, e in zip(ids, entries, strict=True)])
@@ -1096,6 +1099,7 @@ def rm(ctx: click.Context, jobs: tuple[str, ...], older_than: str | None, yes: b
         remove_jobs,
         unremovable,
     )
+    from lstui.scheduler.shield import signals_held
     from lstui.views import id_ranges
 
     if jobs and older_than is not None or not (jobs or older_than is not None or compact):
@@ -1132,11 +1136,12 @@ def rm(ctx: click.Context, jobs: tuple[str, ...], older_than: str | None, yes: b
                 click.echo(f"{len(ids)} finished job{'s' if len(ids) > 1 else ''} older than {older_than}: "
                            f"{id_ranges(ids)}; lstui rm --older-than {older_than} --yes{flags} removes them")
                 return
-        removal = remove_jobs(store, ids, home, keep_files=keep_files, daemon_running=running)
-        freed = f", {removal.freed_bytes / 2**20:.1f} MiB of files" if removal.folders else ""
-        kept_note = " (their folders kept)" if keep_files else ""
-        click.echo(f"removed {len(removal.jobs)} job{'s' if len(removal.jobs) != 1 else ''}: "
-                   f"{id_ranges([j.id for j in removal.jobs])}{freed}{kept_note}")
+        with signals_held():  # an interrupt waits until what was removed is said ("interrupted" alone)
+            removal = remove_jobs(store, ids, home, keep_files=keep_files, daemon_running=running)
+            freed = f", {removal.freed_bytes / 2**20:.1f} MiB of files" if removal.folders else ""
+            kept_note = " (their folders kept)" if keep_files else ""
+            click.echo(f"removed {len(removal.jobs)} job{'s' if len(removal.jobs) != 1 else ''}: "
+                       f"{id_ranges([j.id for j in removal.jobs])}{freed}{kept_note}")
         if compact:
             _compact(store)
         else:
@@ -1746,18 +1751,20 @@ def compare(ctx: click.Context, checkpoints: tuple[str, ...], curve_x: str, surf
         click.echo(f"note: --interp-x {interp_x} has no point at α = {' and '.join(map(str, ends))}, "
                    f"{'the minimizers' if len(ends) == 2 else 'a minimizer'} themselves: the curves pass "
                    "between their losses unmeasured (-0.5:1.5:41 has both)", err=True)
+    def say(plan: Any) -> None:  # (before an interrupt that came as they were queued)
+        twins = _comparison_twins(store, plan)
+        for job_id in plan.all:
+            click.echo(job_id)
+        if twins:
+            click.echo(twins, err=True)
+        click.echo(f"figures will be in job {plan.figure}'s results folder (lstui show {plan.figure})", err=True)
+
     with _store(ctx) as store:
         plan = queue_comparison(
             store, list(checkpoints), base,
             curve_x=curve_axis, surface_x=axis, surface_y=axis,
-            interp_x=interp_axis, labels=label_list, name=name,
+            interp_x=interp_axis, labels=label_list, name=name, queued=say,
         )
-        twins = _comparison_twins(store, plan)
-    for job_id in plan.all:
-        click.echo(job_id)
-    if twins:
-        click.echo(twins, err=True)
-    click.echo(f"figures will be in job {plan.figure}'s results folder (lstui show {plan.figure})", err=True)
     _warn_if_no_daemon(ctx)
     if wait:
         sys.exit(_follow(ctx, list(plan.all)))

@@ -13,7 +13,7 @@ import dataclasses
 import io
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from lstui.errors import BadInput, SpecError
 from lstui.landscape.grid import Axis
 from lstui.results.h5files import write_private_bytes
 from lstui.scheduler.preflight import check_inputs
+from lstui.scheduler.shield import signals_held
 from lstui.scheduler.submit import prepare_spec, queue_prepared
 from lstui.spec import JobSpec, same_file
 from lstui.store import JobState, Store
@@ -75,8 +76,11 @@ def queue_comparison(
     labels: Sequence[str] | None = None,
     name: str = "",
     unit_size: int | None = None,
+    queued: Callable[[ComparisonPlan], object] | None = None,
 ) -> ComparisonPlan:
-    """Queue every job of the comparison, all validated before the first is queued."""
+    """Queue every job of the comparison, all validated before the first is queued, in one
+    transaction; ``queued`` is called with them (to say them) before an interrupt that
+    came meanwhile is taken."""
     if len(checkpoints) < 2:
         raise SpecError("compare needs at least two checkpoints")
     for n, (a, b) in enumerate(zip(checkpoints, checkpoints[1:], strict=False)):
@@ -111,9 +115,15 @@ def queue_comparison(
     check_inputs([*interp_specs, *curve_specs, *surface_specs], named=named)
     ready = [[prepare_spec(s, unit_size=unit_size, check=False) for s in specs]
              for specs in (interp_specs, curve_specs, surface_specs)]
-    with store.together():  # all or none: interrupted, it left the interpolations queued alone
-        interps, curves, surfaces = (tuple(queue_prepared(store, job) for job in jobs) for jobs in ready)
-        return _queue_figure(store, base, labels, prefix, curve_specs, interps, curves, surfaces)
+    # an interrupt waits until what was queued is said (all of it queued, nothing said, the
+    # command run again queued it twice)
+    with signals_held():
+        with store.together():  # all or none: interrupted, it left the interpolations queued alone
+            interps, curves, surfaces = (tuple(queue_prepared(store, job) for job in jobs) for jobs in ready)
+            plan = _queue_figure(store, base, labels, prefix, curve_specs, interps, curves, surfaces)
+        if queued is not None:
+            queued(plan)
+    return plan
 
 
 def _queue_figure(store: Store, base: JobSpec, labels: Sequence[str], prefix: str, curve_specs: Sequence[JobSpec],

@@ -546,15 +546,39 @@ _store.Store.add_job = add_job
 '''
 
 
+_CTRL_C_RIGHT_AFTER_THE_COMMIT = '''
+import os, signal
+from contextlib import contextmanager
+from lstui.store import _store
+
+_together = _store.Store.together
+
+
+@contextmanager
+def together(self):
+    with _together(self):
+        yield
+    os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C, the real signal, with every job queued
+
+
+_store.Store.together = together
+'''
+
+
+@pytest.mark.parametrize("when", ["as the third job is queued", "right after the last"])
 @pytest.mark.parametrize("what", ["compare", "job file"])
-def test_a_set_of_jobs_interrupted_while_queued_is_queued_whole_or_not_at_all(tmp_path: Path, what: str) -> None:
+def test_a_set_of_jobs_interrupted_as_it_is_queued_is_queued_whole_and_said(tmp_path: Path, what: str,
+                                                                           when: str) -> None:
     """Ctrl-C half way through `compare` left its interpolation queued alone (no curves,
     no figure job), which a daemon then computed for nothing; a job file's first jobs
-    likewise."""
+    likewise. Right after the last was queued, it said "lstui: interrupted" alone: the
+    command run again queued them twice. The interrupt waits until all are queued and
+    said."""
     a, b = _checkpoints(tmp_path)
     hook = tmp_path / "hook"
     hook.mkdir()
-    (hook / "sitecustomize.py").write_text(_CTRL_C_AT_THIRD_JOB)
+    (hook / "sitecustomize.py").write_text(
+        _CTRL_C_AT_THIRD_JOB if when == "as the third job is queued" else _CTRL_C_RIGHT_AFTER_THE_COMMIT)
     home = tmp_path / "home"
     if what == "compare":
         args = ["compare", str(a), str(b), *COMPARE]
@@ -565,8 +589,6 @@ def test_a_set_of_jobs_interrupted_while_queued_is_queued_whole_or_not_at_all(tm
         args = ["submit", str(jobs)]
     done = run_lstui(*args, home=home, env={"PYTHONPATH": f"{hook}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"})
     assert done.returncode == 130 and done.stderr.strip().splitlines()[-1] == "lstui: interrupted", done.stderr
-    listed = run_lstui("ls", "--all", "--json", home=home)
-    assert json.loads(listed.stdout) == [], listed.stdout
-    again = run_lstui(*args, home=home)  # (the hook's file gone: the same set, whole)
-    assert again.returncode == 0, again.stderr
-    assert len(json.loads(run_lstui("ls", "--all", "--json", home=home).stdout)) == (6 if what == "compare" else 5)
+    queued = [job["id"] for job in json.loads(run_lstui("ls", "--all", "--json", home=home).stdout)]
+    assert len(queued) == (6 if what == "compare" else 5)
+    assert [int(n) for n in done.stdout.split()] == queued, done.stdout

@@ -299,5 +299,6 @@ def test_rm_interrupted_takes_every_folder_of_the_jobs_it_took(lab: Lab, tmp_pat
     done = subprocess.run([sys.executable, "-m", "lstui.cli", "rm", *map(str, ids)], env=env,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 130 and done.stderr.strip().splitlines()[-1] == "lstui: interrupted", done
+    assert done.stdout.startswith(f"removed 3 jobs: {ids[0]}–{ids[2]}"), done  # (it said "interrupted" alone)
     assert lab.jobs() == []
     assert [f for f in folders if f.exists()] == []
