@@ -214,6 +214,13 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def _session_of(pid: int) -> int | None:
+    try:
+        return os.getsid(pid)
+    except OSError:
+        return None
+
+
 def _interrupted(note: str) -> NoReturn:
     """Say "interrupted" (and ``note``) and exit 130, deaf to more interrupts from now: a
     second Ctrl-C, an impatient one, broke into PyTorch's exit handlers with a traceback."""
@@ -1516,8 +1523,10 @@ def daemon_status_cmd(ctx: click.Context) -> None:
             going = [w for w in workers if not (w.host == here and process_stopped(w.pid))]  # (SIGSTOP to it alone)
             what = ("its workers go on computing, but the files and figures of the jobs that finish wait, "
                     "and no worker is restarted," if going else "it computes nothing")
-            click.echo(f"  but stopped (Ctrl-Z or SIGSTOP): {what} until continued (fg in its "
-                       f"terminal, or kill -CONT {pid}); lstui daemon stop continues and stops it")
+            # (a detached daemon leads a session of its own: no terminal to `fg` it in)
+            fg = "fg in its terminal, or " if status.pid is None or _session_of(status.pid) != status.pid else ""
+            click.echo(f"  but stopped (Ctrl-Z or SIGSTOP): {what} until continued ({fg}kill -CONT {pid}); "
+                       "lstui daemon stop continues and stops it")
         for w in workers:
             job = f"job {w.current_job}" if w.current_job else "idle"
             # a worker stopped (SIGSTOP), or stuck on a locked database, beats no more

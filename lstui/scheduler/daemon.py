@@ -497,6 +497,7 @@ class Daemon:
     left_job_wait_s: float = LEFT_JOB_WAIT_S
     _left_since: dict[int, float] = field(default_factory=dict)  # worker → (monotonic) its job stopped
     _left_look: float = -math.inf
+    continued: bool = False  # SIGCONT came: it was stopped (see continue_workers)
     _exits: dict[int, str] = field(default_factory=dict)  # pid → how its worker process ended
 
     def request_stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
@@ -745,6 +746,18 @@ class Daemon:
             if slot.proc is None and now >= slot.next_start and not self.stopping:
                 self._start(slot)
 
+    def continue_workers(self) -> None:
+        """After the daemon was stopped and continued (SIGCONT): continue its workers that
+        are still stopped. Ctrl-Z of `daemon start --foreground` stops them with it, and
+        `kill -CONT` of the daemon's pid (what `daemon status` says) continued it alone:
+        they stayed stopped until killed past their leases, their units given back."""
+        self.continued = False
+        for slot in self.slots:
+            if slot.proc is not None and slot.proc.poll() is None and process_stopped(slot.proc.pid):
+                with contextlib.suppress(OSError):
+                    slot.proc.send_signal(signal.SIGCONT)
+                log.warning("its worker (pid %d) was stopped with it: continued", slot.proc.pid)
+
     def _free_workers_of_stopped_jobs(self, store: Store) -> None:
         """Kill a worker still computing a point of a job cancelled, paused or failed
         :attr:`left_job_wait_s` ago, or one stopped (SIGSTOP) and silent past its lease
@@ -766,7 +779,7 @@ class Daemon:
                     or w.host != host or w.started < slot.started_wall - 1.0):
                 continue
             silent_s = time.time() - w.heartbeat
-            if silent_s > self.lease_s + SILENT_STOPPED_AFTER_S + self.left_job_wait_s and _stopped(w.pid):
+            if silent_s > self.lease_s + SILENT_STOPPED_AFTER_S + self.left_job_wait_s and process_stopped(w.pid):
                 # SIGSTOP (or a debugger's): its lease expired and its unit went back, but
                 # no fresh worker took its place: its job read running, the queue waited
                 slot.proc.kill()
@@ -1031,6 +1044,8 @@ class Daemon:
         try:
             backoff = 0.0
             while not self.stopping:
+                if self.continued:
+                    self.continue_workers()
                 self._check_home(store)
                 self._check_schema(store)
                 if self.stopping:
@@ -1153,17 +1168,6 @@ SILENT_STOPPED_AFTER_S = 10.0
 T) may be silent before the daemon kills it: two missed heartbeats (one every 5 s)."""
 
 
-def _stopped(pid: int) -> bool:
-    """Whether process ``pid`` is stopped (SIGSTOP, SIGTSTP, a debugger: state T or t in
-    /proc); False where /proc cannot tell."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    fields = stat.rpartition(")")[2].split()  # the name, in parentheses, may hold spaces
-    return bool(fields) and fields[0] in ("T", "t")
-
-
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -1242,6 +1246,7 @@ def main(argv: list[str] | None = None) -> int:
         # a file-size limit (a full quota) must give an error to handle, not kill the process
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         signal.signal(signal.SIGINT, daemon.request_stop)
+        signal.signal(signal.SIGCONT, lambda _signum, _frame: setattr(daemon, "continued", True))
         if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # (under nohup it runs on)
             signal.signal(signal.SIGHUP, daemon.request_stop)  # --foreground over SSH, dropped
         return daemon.run()

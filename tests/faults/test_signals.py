@@ -391,10 +391,11 @@ def test_a_job_whose_worker_keeps_exiting_says_how_it_ended(tmp_path: Path) -> N
 
 
 def test_a_daemon_whose_pid_file_went_is_found_by_its_lock_and_stopped(lab: Lab) -> None:
-    """With daemon.pid moved aside, status said "running (pid None) on " and `daemon stop`
-    "its pid file is unreadable", exit 1: nothing stopped it but a hunt for its pid."""
+    """With daemon.pid damaged (or moved aside, before the daemon writes it again), status
+    said "running (pid None) on " and `daemon stop` "its pid file is unreadable", exit 1:
+    nothing stopped it but a hunt for its pid."""
     pid = lab.start_daemon("cpu:1", "--export", "")
-    (lab.home / "daemon.pid").rename(lab.home / "daemon.pid.aside")
+    (lab.home / "daemon.pid").write_text("{damaged")
     status = lab.cli("daemon", "status").stdout
     assert status.splitlines()[0] == (f"daemon: running (pid {pid}) (its pid file is unreadable: what it runs "
                                       "on is not known)"), status
@@ -464,8 +465,8 @@ def test_a_stopped_daemon_is_said_stopped_and_daemon_stop_ends_it_at_once(lab: L
     os.killpg(pid, signal.SIGSTOP)  # the daemon and its workers, as Ctrl-Z stops its job
     try:
         status = lab.cli("daemon", "status").stdout
-        assert (f"  but stopped (Ctrl-Z or SIGSTOP): it computes nothing until continued (fg in its terminal, "
-                f"or kill -CONT {pid}); lstui daemon stop continues and stops it") in status.splitlines(), status
+        assert (f"  but stopped (Ctrl-Z or SIGSTOP): it computes nothing until continued "
+                f"(kill -CONT {pid}); lstui daemon stop continues and stops it") in status.splitlines(), status
         started = time.monotonic()
         stopped = lab.cli("daemon", "stop")
         assert stopped.stdout.startswith(f"daemon (pid {pid}) stopped"), stopped
@@ -473,6 +474,28 @@ def test_a_stopped_daemon_is_said_stopped_and_daemon_stop_ends_it_at_once(lab: L
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGCONT)
+
+
+def test_a_daemon_stopped_with_its_workers_and_continued_alone_continues_them(lab: Lab) -> None:
+    """Ctrl-Z of `daemon start --foreground` stops its workers with it; `kill -CONT` of the
+    daemon's pid, as `daemon status` says, continued it alone: its workers stayed stopped
+    until killed past their leases, their units given back."""
+    from lstui.scheduler.daemon import process_stopped
+
+    pid = lab.start_daemon("cpu:1", "--export", "")
+    (worker,) = lab.wait_workers(1)
+    os.killpg(pid, signal.SIGSTOP)  # (its own session: as Ctrl-Z stops its job)
+    try:
+        wait_until("the worker stopped", lambda: process_stopped(worker["pid"]), 10)
+        status = lab.cli("daemon", "status").stdout  # (detached: no terminal to fg it in)
+        assert f"it computes nothing until continued (kill -CONT {pid}); lstui daemon stop" in status, status
+        os.kill(pid, signal.SIGCONT)
+        wait_until("the worker continued by the daemon", lambda: not process_stopped(worker["pid"]), 20)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGCONT)
+    assert pid_alive(worker["pid"])
+    assert "was stopped with it: continued" in (lab.home / "daemon.log").read_text()
 
 
 def test_a_daemon_stopped_alone_is_said_to_leave_its_workers_computing(lab: Lab) -> None:
@@ -488,7 +511,7 @@ def test_a_daemon_stopped_alone_is_said_to_leave_its_workers_computing(lab: Lab)
     try:
         status = lab.cli("daemon", "status").stdout
         assert ("  but stopped (Ctrl-Z or SIGSTOP): its workers go on computing, but the files and figures of the "
-                "jobs that finish wait, and no worker is restarted, until continued (fg in its terminal, or kill "
+                "jobs that finish wait, and no worker is restarted, until continued (kill "
                 f"-CONT {pid}); lstui daemon stop continues and stops it") in status.splitlines(), status
         seen = daemon_status(lab.home)
         assert seen.running and seen.suspended

@@ -184,7 +184,7 @@ def test_daemon_start_and_the_tui_say_they_upgraded_the_store(tmp_path: Path) ->
 def test_a_daemon_whose_pid_file_went_is_not_called_older(lab: Lab) -> None:
     """Its pid (from the lock) is all that is known: no "started by another lstui"."""
     lab.start_daemon("cpu:1")
-    (lab.home / PID_FILE).unlink()
+    (lab.home / PID_FILE).write_text("{damaged")  # (deleted, the daemon writes it again)
     listed = lab.cli("ls")
     assert "started by another lstui" not in listed.stderr, listed.stderr
     lab.stop_daemon()
