@@ -966,8 +966,9 @@ def show(ctx: click.Context, job: str, as_json: bool, no_plot: bool, surf_name: 
         # a running job that no daemon computes is stalled, as `ls` says
         files_pending = _files_pending(row)
         # asked only when it matters: a running job may be stalled, a finished one's files pending
-        daemon_running = (row.state is not JobState.RUNNING and not files_pending
-                          ) or daemon_status(_home(ctx)).running
+        status = daemon_status(_home(ctx)) if row.state is JobState.RUNNING or files_pending else None
+        daemon_running = status is None or status.running
+        suspended = status is not None and status.suspended
         if as_json:
             import json
 
@@ -990,7 +991,8 @@ def show(ctx: click.Context, job: str, as_json: bool, no_plot: bool, surf_name: 
             size = shutil.get_terminal_size((80, 24))
             # drawn first: a --surf-name the job lacks is one line, before anything else
             plot = terminal_plot(store, row, width=min(size.columns, 100), height=20, surf_name=surf_name)
-        click.echo(job_details(row, events, daemon_running=daemon_running, files_pending=files_pending))
+        click.echo(job_details(row, events, daemon_running=daemon_running, files_pending=files_pending,
+                               daemon_suspended=suspended))
         if row.state is JobState.QUEUED:
             _say_if_no_worker(ctx, store)
         from lstui.scheduler.compare import SHARPNESS, sharpness_of, shown_rows

@@ -271,10 +271,11 @@ def format_event(event: Event) -> str:
 
 def job_details(
     job: JobRow, events: Sequence[Event] = (), *, daemon_running: bool = True,
-    files_pending: bool | None = None,
+    files_pending: bool | None = None, daemon_suspended: bool = False,
 ) -> str:
     """``lstui show``'s lines; ``daemon_running`` False: a running job is shown stalled.
-    ``files_pending`` True: a finished job's files are said to be on their way.
+    ``files_pending`` True: a finished job's files are said to be on their way (or to
+    wait, ``daemon_suspended``, for a daemon stopped with SIGSTOP).
     ``events``: its log, of which the last five lines that are not debug are shown."""
     spec = job.spec
     state = f"{state_name(job, daemon_running=daemon_running)} ({state_code(job, daemon_running=daemon_running)})"
@@ -299,7 +300,7 @@ def job_details(
         # what else decides the numbers: a figure is read with these beside it
         f"  settings  subset {spec.get('subset') or 'all'}  seed {_setting(spec, 'seed')}  "
         f"precision {_setting(spec, 'precision')}  bn {_setting(spec, 'bn')}  ignore {shown_setting(spec, 'ignore')}",
-        f"  results   {job.results_dir}{_files_note(job, files_pending, daemon_running, events)}",
+        f"  results   {job.results_dir}{_files_note(job, files_pending, daemon_running, events, daemon_suspended)}",
     ]
     # the other ends and given directions, which decide the numbers as the centre does
     # (an interpolation's B was in --json only; the TUI's job screen names it)
@@ -351,7 +352,7 @@ def _is_dir(path: Path) -> bool:
 
 
 def _files_note(job: JobRow, files_pending: bool | None, daemon_running: bool,
-                events: Sequence[Event] = ()) -> str:
+                events: Sequence[Event] = (), daemon_suspended: bool = False) -> str:
     if job.state in FINISHED and not _is_dir(Path(job.results_dir)):
         if files_pending:  # points computed, their folder deleted since: no daemon writes it again
             return f"   (not there: deleted since; lstui export {job.id} writes its files again)"
@@ -362,6 +363,8 @@ def _files_note(job: JobRow, files_pending: bool | None, daemon_running: bool,
         return ""
     if not daemon_running:
         return "   (files not written yet: lstui daemon start writes them)"
+    if daemon_suspended:  # ("being written" by a daemon stopped with SIGSTOP: never)
+        return "   (files not written yet: the daemon is suspended; lstui daemon status says how to continue it)"
     from lstui.scheduler.daemon import RETRY_WORDS
 
     last = next((e for e in reversed(events) if e.level != "debug"), None)

@@ -99,8 +99,11 @@ def follow_jobs(
             if watch is not None:
                 running = watch.look(now)
             jobs = [store.get_job(j) for j in ids]
+            # a daemon stopped with SIGSTOP writes none: "writing files" sat there for good
+            waiting = ("files wait: daemon suspended" if home is not None and any(map(files_to_come, jobs))
+                       and daemon_status(home).suspended else "writing files")
             for job in jobs:
-                shown = "writing files" if files_to_come(job) else _state_shown(job, running)
+                shown = waiting if files_to_come(job) else _state_shown(job, running)
                 progress.update(tasks[job.id], completed=job.done_points, state=shown)
             if all(job.state in FINISHED for job in jobs):
                 files_by = files_by or now + FOLLOW_FILES_S

@@ -93,12 +93,21 @@ def unremovable(store: Store, job_ids: Sequence[int], home: Path, *, keep_files:
     jobs = store.list_jobs(include_finished=True)
     by_id = {j.id: j for j in jobs}
     why: dict[int, str] = {}
+    suspended: bool | None = None  # (asked once, when it matters)
     for job_id in job_ids:
         job = by_id.get(job_id)
         if (daemon_running and job is not None and job.state in FINISHED and job.kind != "figure"
                 and job.done_points and not finish_marked(job) and Path(job.results_dir).is_dir()
                 and job.finished is not None and now - job.finished < WRITING_S):
-            why[job_id] = f"job {job_id}'s files are being written by the daemon; try again in a moment"
+            if suspended is None:
+                from lstui.scheduler.daemon import daemon_status
+
+                suspended = daemon_status(home).suspended
+            # (a daemon stopped with SIGSTOP writes nothing: "in a moment" was never)
+            why[job_id] = (f"job {job_id}'s files wait for the daemon, which is suspended (Ctrl-Z or SIGSTOP): "
+                           "continue it (lstui daemon status says how) or stop it (lstui daemon stop) first"
+                           if suspended else
+                           f"job {job_id}'s files are being written by the daemon; try again in a moment")
     drawn_by: dict[int, list[int]] = {}  # job → the jobs drawn from it (one pass: not one per job removed)
     for other in jobs:
         if other.id not in wanted:

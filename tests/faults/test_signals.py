@@ -516,6 +516,14 @@ def test_a_daemon_stopped_alone_is_said_to_leave_its_workers_computing(lab: Lab)
         seen = daemon_status(lab.home)
         assert seen.running and seen.suspended
         assert daemon_text(seen).plain == f"○ daemon suspended (Ctrl-Z or SIGSTOP): fg, or kill -CONT {pid}"
+        # a job its workers finish meanwhile: its files wait; `rm` said "being written … try
+        # again in a moment", `show` "(files being written by the daemon)", for good
+        job_id = lab.submit("surface", "--model", "mlp", "--x", "-1:1:3", "--subset", "50")
+        lab.wait_job(job_id, ("done",))
+        refused = lab.cli("rm", str(job_id), check=False)
+        assert refused.returncode == 2 and "files wait for the daemon, which is suspended" in refused.stderr, refused
+        shown = lab.cli("show", str(job_id), "--no-plot").stdout
+        assert "(files not written yet: the daemon is suspended; lstui daemon status says how" in shown, shown
     finally:
         os.kill(pid, signal.SIGCONT)
     assert not daemon_status(lab.home).suspended
