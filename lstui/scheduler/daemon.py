@@ -1236,7 +1236,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         home = _home(args.home)
-        _log_to_file_too(home)
+        log_to_file_too(home)
         formats = parse_export_formats(args.export)
         daemon = Daemon(
             home, parse_devices(args.devices), lease_s=args.lease, export_formats=formats,
@@ -1255,10 +1255,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def _log_to_file_too(home: Path) -> None:
-    """A daemon in a terminal (``--foreground``) logs to ``daemon.log`` too: one hung up
-    with its SSH link left no line saying why it stopped, nor what it did. (A detached
-    daemon's stderr is that file already.)"""
+def log_to_file_too(home: Path, who: str = "daemon") -> None:
+    """A daemon in a terminal (``--foreground``), and its workers, log to ``daemon.log``
+    too: one hung up with its SSH link left no line saying why it stopped, nor what it
+    did. (A detached daemon's stderr, and its workers', is that file already.)"""
     path = home / LOG_FILE
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -1270,7 +1270,7 @@ def _log_to_file_too(home: Path) -> None:
         os.close(fd)
     if not same:
         handler = logging.FileHandler(path, encoding="utf-8")
-        handler.setFormatter(logging.Formatter(f"%(asctime)s daemon[{os.getpid()}] %(levelname)s %(message)s"))
+        handler.setFormatter(logging.Formatter(f"%(asctime)s {who}[{os.getpid()}] %(levelname)s %(message)s"))
         logging.getLogger().addHandler(handler)
 
 

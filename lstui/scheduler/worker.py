@@ -691,6 +691,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format=f"%(asctime)s worker[{os.getpid()}] %(levelname)s %(message)s"
     )
+    from lstui.scheduler.daemon import log_to_file_too
+
+    log_to_file_too(args.home, "worker")  # (a --foreground daemon's: their lines went to its terminal only)
     # a crash in native code (SIGSEGV in a CUDA library) leaves its Python stack in
     # daemon.log, not only the daemon's "was killed by signal 11"
     faulthandler.enable()

@@ -124,6 +124,7 @@ def test_a_foreground_daemon_hung_up_on_lets_its_workers_finish_their_points(lab
     assert lab.job(job_id)["state"] == "queued"
     log = (lab.home / "daemon.log").read_text()
     assert f"daemon[{proc.pid}] INFO stopping (SIGHUP): its workers finish the point in hand" in log, log[-2000:]
+    assert " worker[" in log and " points, " in log, log[-2000:]  # its workers' lines too (their summary)
 
 
 def _hangup_ignored() -> None:
