@@ -1426,7 +1426,10 @@ def daemon_start(ctx: click.Context, devices: str | None, ray_address: str, fore
     if foreground:
         args = (["--home", str(home)] if home else []) + (["--devices", devices] if devices else []) + extra
         sys.exit(daemon_main(args))
-    pid = start_daemon(home, devices, extra_args=extra)
+    try:
+        pid = start_daemon(home, devices, extra_args=extra)
+    except KeyboardInterrupt:  # (start_daemon stopped it: "interrupted" alone left that unsaid)
+        _interrupted("; the daemon it was starting was stopped")
     click.echo(f"daemon started (pid {pid})")
 
 
