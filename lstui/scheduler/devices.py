@@ -57,7 +57,8 @@ def parse_devices(text: str | None) -> list[str]:
                     f"--devices {text!r}: expected {kind}:N with N a whole number from 1 to 256"
                 )
             return [kind] * int(n_text)
-    if any(p.strip().lower().startswith(kind) for p in text.split(",") for kind in ("cpu", *RAY_DEVICES)):
+    named = [p.strip().lower() for p in text.split(",")]
+    if any(p == kind or p.startswith(f"{kind}:") for p in named for kind in ("cpu", *RAY_DEVICES)):
         raise _mixed(text)  # (`0,cpu:2`: said "no GPU is visible here" on a CPU machine)
     out: list[str] = []
     count = cuda_count()
