@@ -43,9 +43,12 @@ class Slow(nn.Module):
 
 
 def _default_hangup() -> None:
-    """(In the child, before exec.)"""
+    """(In the child, before exec.) The ending signals at their default, as from a
+    terminal: a test run under `nohup`, or as a background job of a script (which has
+    SIGINT ignored), passes them ignored on, and lstui leaves an ignored signal ignored."""
     signal.signal(signal.SIGHUP, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_until(

@@ -528,6 +528,8 @@ def test_the_demo_names_the_jobs_a_busy_daemon_runs_before_its_own(tmp_path):
 
 _CTRL_C_AT_THIRD_JOB = '''
 import os, signal
+
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as from a terminal (not a script's background job)
 from lstui.store import _store
 
 _add = _store.Store.add_job
@@ -548,6 +550,8 @@ _store.Store.add_job = add_job
 
 _CTRL_C_RIGHT_AFTER_THE_COMMIT = '''
 import os, signal
+
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as from a terminal (not a script's background job)
 from contextlib import contextmanager
 from lstui.store import _store
 

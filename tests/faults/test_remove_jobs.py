@@ -296,8 +296,10 @@ def test_rm_interrupted_takes_every_folder_of_the_jobs_it_took(lab: Lab, tmp_pat
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(_CTRL_C_AT_FIRST_FOLDER)
     env = {**lab.env, "PYTHONPATH": f"{hook}{os.pathsep}{lab.env.get('PYTHONPATH', '')}"}
+    from tests.lab import _default_hangup
+
     done = subprocess.run([sys.executable, "-m", "lstui.cli", "rm", *map(str, ids)], env=env,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, preexec_fn=_default_hangup)
     assert done.returncode == 130 and done.stderr.strip().splitlines()[-1] == "lstui: interrupted", done
     assert done.stdout.startswith(f"removed 3 jobs: {ids[0]}–{ids[2]}"), done  # (it said "interrupted" alone)
     assert lab.jobs() == []

@@ -89,7 +89,9 @@ def test_a_stopped_daemon_leaves_its_running_job_queued_not_stalled(lab: Lab) ->
 
 def test_a_daemon_hung_up_on_says_so_in_its_log(lab: Lab) -> None:
     """SIGHUP (a --foreground daemon's SSH connection dropped) stopped it without a word."""
-    pid = lab.start_daemon("cpu:1", "--export", "")
+    from tests.lab import _default_hangup
+
+    pid = lab.start_daemon("cpu:1", "--export", "", preexec_fn=_default_hangup)  # (not nohup's)
     os.kill(pid, signal.SIGHUP)
     wait_until("the daemon to stop", lambda: lab.daemon_pid() is None)
     assert "INFO stopping (SIGHUP): its workers finish the point in hand" in (lab.home / "daemon.log").read_text()
@@ -171,9 +173,11 @@ def test_daemon_start_interrupted_leaves_no_daemon_running(lab: Lab, tmp_path: P
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(_SLOW_DAEMON_START)
     env = {**lab.env, "PYTHONPATH": f"{hook}{os.pathsep}{lab.env.get('PYTHONPATH', '')}"}
+    from tests.lab import _default_hangup
+
     proc = subprocess.Popen([sys.executable, "-m", "lstui.cli", *command], cwd=tmp_path,
                             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=_default_hangup)
     spawned = wait_until("the daemon's process", lambda: lab.lab_pids(), timeout_s=120)
     lab.daemon_pids.extend(spawned)
     os.kill(proc.pid, signal.SIGINT)
@@ -234,8 +238,10 @@ def test_ctrl_c_at_any_moment_of_a_command_is_one_line(lab: Lab, tmp_path: Path,
         args = ["daemon", "status"]
     else:  # a run interrupted: SIGINT at its first point, then again at exit
         args = ["run", "surface", *SLOW_SPEC, "--out", str(tmp_path / "out"), "--device", "cpu", "--no-figure"]
+    from tests.lab import _default_hangup
+
     proc = subprocess.Popen([sys.executable, "-m", "lstui", *args], env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_hangup)
     if hook != "while the modules load":
         wait_until("a point", lambda: (tmp_path / "out" / "surface.h5").exists(), timeout_s=120)
         time.sleep(1)
