@@ -257,10 +257,11 @@ def refuse_upgrade_under_older_daemon(home: Path | None) -> Callable[[int], None
     return check
 
 
-def file_identity(path: Path) -> tuple[int, int] | None:
-    """A file's ``(st_dev, st_ino)``; None when it is not there (or cannot be stat'ed).
-    It tells the daemon that its database or lock file was deleted or replaced by
-    another file (:meth:`Daemon._check_home`), and the TUI that the store it reads was."""
+def file_identity(path: Path | int) -> tuple[int, int] | None:
+    """A file's ``(st_dev, st_ino)``, by path or open fd; None when it is not there (or
+    cannot be stat'ed). It tells the daemon that its database or lock file was deleted or
+    replaced by another file (:meth:`Daemon._check_home`), the TUI that the store it reads
+    was, and :func:`log_to_file_too` whether stderr is ``daemon.log`` already."""
     try:
         st = os.stat(path)
     except OSError:
@@ -1265,21 +1266,13 @@ def log_to_file_too(home: Path, who: str = "daemon") -> None:
     except OSError:
         return  # (an unwritable home: said at once by what follows)
     try:
-        same = _identity_of_fd(2) == _identity_of_fd(fd)
+        same = file_identity(2) == file_identity(fd)
     finally:
         os.close(fd)
     if not same:
         handler = logging.FileHandler(path, encoding="utf-8")
         handler.setFormatter(logging.Formatter(f"%(asctime)s {who}[{os.getpid()}] %(levelname)s %(message)s"))
         logging.getLogger().addHandler(handler)
-
-
-def _identity_of_fd(fd: int) -> tuple[int, int] | None:
-    try:
-        st = os.fstat(fd)
-    except OSError:
-        return None
-    return st.st_dev, st.st_ino
 
 
 if __name__ == "__main__":
