@@ -58,7 +58,7 @@ from lstui.tui.snapshot import (
     read_device_facts,
     wal_index_identity,
 )
-from lstui.tui.widgets import ACC_KEYS, LABELS, Preview, drawn_quantity, lift_toasts
+from lstui.tui.widgets import ACC_KEYS, LABELS, Preview, drawn_quantity, lift_toasts, start_refused
 
 NARROW_BELOW = 81
 SHORT_BELOW = 22
@@ -786,9 +786,9 @@ class LstuiApp(App[None]):
             self.say(f"the preview will draw {LABELS.get(quantity, quantity)}")
 
     def action_start_daemon(self) -> None:
-        status = self.snapshot.daemon if self.snapshot else None
-        if status is not None and status.running:
-            self.say(f"a daemon already runs on this home (pid {status.pid})")
+        refused = start_refused(self.snapshot.daemon if self.snapshot else None)
+        if refused:
+            self.say(refused)
             return
         devices = self.daemon_devices
 

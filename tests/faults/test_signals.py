@@ -512,7 +512,7 @@ def test_a_daemon_stopped_alone_is_said_to_leave_its_workers_computing(lab: Lab)
     workers went on computing jobs (their files and figures waited), and the TUI said
     "daemon running"."""
     from lstui.scheduler.daemon import daemon_status
-    from lstui.tui.widgets._devices import daemon_text
+    from lstui.tui.widgets._devices import daemon_text, start_refused
 
     pid = lab.start_daemon("cpu:1", "--export", "")
     lab.wait_workers(1)
@@ -525,6 +525,10 @@ def test_a_daemon_stopped_alone_is_said_to_leave_its_workers_computing(lab: Lab)
         seen = daemon_status(lab.home)
         assert seen.running and seen.suspended
         assert daemon_text(seen).plain == f"○ daemon suspended (Ctrl-Z or SIGSTOP): fg, or kill -CONT {pid}"
+        assert daemon_text(seen, short=True).plain == f"○ daemon suspended (kill -CONT {pid})"  # (80 columns)
+        # the TUI's `d` said "a daemon already runs"
+        assert start_refused(seen) == (f"the daemon (pid {pid}) is suspended (Ctrl-Z or SIGSTOP): fg, or kill "
+                                       f"-CONT {pid}, continues it")
         # a job its workers finish meanwhile: its files wait; `rm` said "being written … try
         # again in a moment", `show` "(files being written by the daemon)", for good
         job_id = lab.submit("surface", "--model", "mlp", "--x", "-1:1:3", "--subset", "50")

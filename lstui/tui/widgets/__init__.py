@@ -5,6 +5,7 @@ from lstui.tui.widgets._devices import (
     StatusBar,
     device_lines,
     device_summary,
+    start_refused,
     status_line,
 )
 from lstui.tui.widgets._job_table import JobTable, TableLayout, table_layout
@@ -37,6 +38,7 @@ __all__ = [
     "drawn_quantity",
     "lift_toasts",
     "quantities",
+    "start_refused",
     "status_line",
     "table_layout",
 ]

@@ -25,7 +25,7 @@ def daemon_text(daemon: DaemonStatus, *, short: bool = False, colour: bool = Tru
     if daemon.running and daemon.suspended:  # (Ctrl-Z, SIGSTOP: "running" hid why nothing moved)
         text = Text(STOPPED_DOT + " ", style="yellow" if colour else "")
         text.append("daemon suspended", style="bold yellow" if colour else "bold reverse")
-        text.append(" (kill -CONT)" if short else f" (Ctrl-Z or SIGSTOP): fg, or kill -CONT {daemon.pid}")
+        text.append(f" (kill -CONT {daemon.pid})" if short else f" (Ctrl-Z or SIGSTOP): fg, or kill -CONT {daemon.pid}")
         return text
     if daemon.running:
         text = Text(RUNNING_DOT + " ", style="green" if colour else "")
@@ -41,6 +41,17 @@ def daemon_text(daemon: DaemonStatus, *, short: bool = False, colour: bool = Tru
     text.append("daemon stopped", style="bold yellow" if colour else "bold reverse")
     text.append(" (d starts it)" if short else " — press d to start it")
     return text
+
+
+def start_refused(daemon: DaemonStatus | None) -> str | None:
+    """Why ``d`` starts no daemon: one runs, or is suspended (it said "a daemon already
+    runs", and nothing moved); None when none runs."""
+    if daemon is None or not daemon.running:
+        return None
+    if daemon.suspended:
+        return (f"the daemon (pid {daemon.pid}) is suspended (Ctrl-Z or SIGSTOP): fg, or kill -CONT "
+                f"{daemon.pid}, continues it")
+    return f"a daemon already runs on this home (pid {daemon.pid})"
 
 
 def utilisation_word(device: str) -> str:
