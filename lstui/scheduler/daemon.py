@@ -780,14 +780,21 @@ class Daemon:
                     or w.host != host or w.started < slot.started_wall - 1.0):
                 continue
             silent_s = time.time() - w.heartbeat
-            if silent_s > self.lease_s + SILENT_STOPPED_AFTER_S + self.left_job_wait_s and process_stopped(w.pid):
+            stopped = silent_s > self.lease_s + SILENT_STOPPED_AFTER_S + self.left_job_wait_s and process_stopped(w.pid)
+            # silent and not stopped: its lease keeper's thread never runs (a call that holds
+            # the interpreter's lock and never returns), so its own hung-point limit never
+            # comes; it held its device for good, the queue waiting
+            wedged = not stopped and silent_s > self.lease_s + self.left_job_wait_s + _silent_limit_s(slot.device)
+            if stopped or wedged:
                 # SIGSTOP (or a debugger's): its lease expired and its unit went back, but
                 # no fresh worker took its place: its job read running, the queue waited
                 slot.proc.kill()
                 slot.killed = True
-                why = (f"worker {w.id} on {w.device} was stopped (SIGSTOP?), silent for {silent_s:.0f} s, "
-                       "and was killed; a fresh one starts")
-                store.release_stopped_worker(w.id, why, requeued="queued again: its worker was stopped")
+                how = "was stopped (SIGSTOP?)" if stopped else "hung (its heartbeat stopped, its process did not)"
+                why = f"worker {w.id} on {w.device} {how}, silent for {silent_s:.0f} s, and was killed; a fresh one starts"
+                store.release_stopped_worker(  # a stop is not the unit's fault; a hang is its try
+                    w.id, why, requeued=f"queued again: its worker {'was stopped' if stopped else 'hung'}",
+                    counted=wedged)
                 log.warning("%s", why)
                 store.add_event(None, "warning", why)  # the daemon's troubles (`daemon status`)
                 if w.current_job is not None:
@@ -1167,6 +1174,16 @@ def _remove_own_pid_file(pid_path: Path) -> None:
 SILENT_STOPPED_AFTER_S = 10.0
 """Beyond its lease and ``--kill-after``, how long a stopped worker (its process in state
 T) may be silent before the daemon kills it: two missed heartbeats (one every 5 s)."""
+
+
+def _silent_limit_s(device: str) -> float:
+    """Beyond its lease and ``--kill-after``, how long a worker that is not stopped may be
+    silent before the daemon takes it for hung: as long as a point may take on its device
+    (``$LSTUI_POINT_TIMEOUT_S``, 900 s by default, on a CPU too: silence is not a long
+    point, whose heartbeats go on)."""
+    from lstui.scheduler.worker import POINT_TIMEOUT_S, local_point_timeout_s
+
+    return local_point_timeout_s(device) or POINT_TIMEOUT_S
 
 
 def _pid_alive(pid: int) -> bool:

@@ -1252,13 +1252,15 @@ class Store:
             return cur.rowcount == 1
 
     def release_stopped_worker(self, worker_id: int, why: str,
-                               requeued: str | None = "queued again: the daemon stopped") -> int:
+                               requeued: str | None = "queued again: the daemon stopped", *,
+                               counted: bool = False) -> int:
         """A worker the daemon stopped in the middle of a point (``lstui daemon stop``
         waited for it no longer, or its job stopped long before): its units go back
-        untouched, the attempt not counted against them (nothing in them failed), it is
-        retired, and each job's log says ``why``; a running job no worker holds now is
-        queued again, its log saying ``requeued`` (None: none is, the worker's job having
-        stopped). Returns how many units went back."""
+        untouched, the attempt not counted against them (nothing in them failed; with
+        ``counted``, a worker that hung in them, it is), it is retired, and each job's log
+        says ``why``; a running job no worker holds now is queued again, its log saying
+        ``requeued`` (None: none is, the worker's job having stopped). Returns how many
+        units went back."""
         with self._immediate() as c:
             held = self._rows(
                 c,
@@ -1269,8 +1271,8 @@ class Store:
             for u in held:
                 c.execute(
                     "UPDATE units SET state = 'pending', lease_owner = NULL, lease_expires = NULL,"
-                    " attempts = max(attempts - 1, 0) WHERE id = ?",
-                    (u["id"],),
+                    " attempts = max(attempts - ?, 0) WHERE id = ?",
+                    (0 if counted else 1, u["id"]),
                 )
                 self._event(c, u["job_id"], "warning", f"unit {u['seq']} back: {why}")
             c.execute(

@@ -81,6 +81,12 @@ def _hang(path):
         time.sleep(0.1)
 
 
+def _hold_the_interpreter(path):
+    import ctypes
+
+    ctypes.PyDLL(None).sleep(3600)  # a C call that keeps the GIL: no other thread runs
+
+
 def _exit_7(path):
     import os
 
@@ -89,6 +95,10 @@ def _exit_7(path):
 
 def hanging():
     return OnMarker("hang_now", _hang)
+
+
+def holding():
+    return OnMarker("hold_now", _hold_the_interpreter)
 
 
 def exiting():

@@ -311,6 +311,45 @@ def test_a_stopped_worker_is_killed_past_its_lease_and_its_job_goes_on(lab: Lab)
     assert not pid_alive(worker["pid"])
 
 
+def test_a_worker_hung_holding_the_interpreter_is_killed_and_its_job_goes_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A point stuck in a C call that keeps the GIL: the worker's lease keeper never ran
+    again, so neither its heartbeat nor its own hung-point limit came; its lease expired,
+    but the worker held its device for good, its job reading running. Silent past its
+    lease, --kill-after and $LSTUI_POINT_TIMEOUT_S, it is killed and a fresh one starts."""
+    from lstui.scheduler.daemon import start_daemon
+    from tests.faults.support import write_fault_models
+
+    modules = write_fault_models(tmp_path / "modules")
+    hold = modules / "hold_now"
+    lab = Lab(tmp_path / "home", modules)
+    monkeypatch.setenv("LSTUI_POINT_TIMEOUT_S", "2")
+    monkeypatch.setenv("PYTHONPATH", lab.env["PYTHONPATH"])
+    try:
+        lab.daemon_pids.append(start_daemon(lab.home, "cpu:1", extra_args=["--export", "", "--lease", "3",
+                                                                             "--kill-after", "1"]))
+        job = lab.submit("surface", "--model", "fault_models:holding", "--data", "digits", "--subset", "150",
+                         "--x", "-1:1:7", "--y", "-1:1:7")
+        wait_until("a point", lambda: lab.job(job)["done_points"] > 0)
+        (worker,) = lab.live_workers()
+        hold.touch()
+        wait_until("the hung worker said", lambda: any("hung (its heartbeat stopped" in m for m in lab.events(job)),
+                   timeout_s=60)
+        hold.unlink()  # the fresh worker's points pass
+        done = lab.wait_job(job, ("done",), timeout_s=120)
+        said = lab.events(job)
+        points = lab.query("SELECT count(*) AS n FROM points WHERE job_id = ?", (job,))[0]["n"]
+    finally:
+        hold.unlink(missing_ok=True)
+        lab.teardown()
+    assert done["done_points"] == 49 and points == 49
+    hung = next(m for m in said if "hung (its heartbeat stopped" in m)
+    assert hung.startswith(f"worker {worker['id']} on cpu hung (its heartbeat stopped, its process did not), "
+                           "silent for "), hung
+    assert hung.endswith("and was killed; a fresh one starts"), hung
+    assert not pid_alive(worker["pid"])
+
+
 def test_a_temporary_file_whose_writer_was_killed_is_removed_at_once(tmp_path: Path) -> None:
     """A daemon killed while it wrote a figure left `.NAME.XXXX.pdf.tmp`; its successor,
     restarted within the ten minutes, left it there for good. A temporary file names its
