@@ -47,6 +47,7 @@ from lstui.spec import (
 )
 
 if TYPE_CHECKING:
+    from lstui.scheduler.daemon import DaemonStatus
     from lstui.scheduler.trajectory import TrajectoryPlane
     from lstui.store import Event, JobRow, Store
 
@@ -1478,6 +1479,35 @@ def _last_trouble(events: Sequence[Event]) -> str | None:
     return None
 
 
+def _daemon_status_json(ctx: click.Context, status: DaemonStatus) -> NoReturn:
+    """``daemon status --json``: the daemon, its workers (each one's seconds since its last
+    heartbeat), its latest trouble since it started, and the jobs a daemon that ended
+    without stopping left running; exit 3 when none runs, as without ``--json``."""
+    import contextlib
+    import json
+    import time
+
+    from lstui.scheduler.daemon import listed_workers
+    from lstui.store import JobState
+
+    now = time.time()
+    out: dict[str, Any] = {"running": status.running, "pid": status.pid, "suspended": status.suspended,
+                           "started": status.started, "devices": list(status.devices), "workers": [],
+                           "trouble": None, "stalled_jobs": []}
+    with contextlib.suppress(NoStore), _store(ctx, existing=True) as store:  # (no store: no jobs, no workers)
+        if status.running:
+            out["workers"] = [{"id": w.id, "pid": w.pid, "host": w.host, "device": w.device,
+                               "job": w.current_job, "silent_s": round(now - w.heartbeat, 1)}
+                              for w in listed_workers(store, now, recent_s=120)]
+            since = max(now - TROUBLE_WINDOW_S, status.started or 0.0)
+            out["trouble"] = _last_trouble(store.daemon_events(since))
+        else:
+            out["stalled_jobs"] = [j.id for j in store.list_jobs(include_finished=False)
+                                   if j.state is JobState.RUNNING]
+    click.echo(json.dumps(out, indent=1))
+    sys.exit(0 if status.running else 3)
+
+
 def _stalled_jobs(ctx: click.Context) -> str:
     """What `daemon status` adds when no daemon runs but jobs were left running (a daemon
     killed, the machine rebooted): they wait for one."""
@@ -1496,9 +1526,10 @@ def _stalled_jobs(ctx: click.Context) -> str:
 
 
 @daemon.command("status", short_help="Whether a daemon runs, its workers, and its troubles.")
+@click.option("--json", "as_json", is_flag=True, help="one JSON object (for scripts); exit 3 still when none runs")
 @click.pass_context
 @handle_errors
-def daemon_status_cmd(ctx: click.Context) -> None:
+def daemon_status_cmd(ctx: click.Context, as_json: bool) -> None:
     """Whether a daemon runs, and its workers (and, when some are missing, why); exit 3
     when none runs."""
     import time
@@ -1508,6 +1539,8 @@ def daemon_status_cmd(ctx: click.Context) -> None:
     from lstui.views import STALE_HEARTBEAT_S
 
     status = daemon_status(_home(ctx))
+    if as_json:
+        _daemon_status_json(ctx, status)
     if not status.running:
         click.echo("daemon: not running" + _stalled_jobs(ctx))
         sys.exit(3)

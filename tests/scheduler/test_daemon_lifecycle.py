@@ -193,6 +193,22 @@ def test_ls_and_show_speak_json(shared: Lab) -> None:
     assert shown["surface_file"] == str(Path(shown["results_dir"]) / "surface.h5")
 
 
+def test_daemon_status_speaks_json(shared: Lab, lab: Lab) -> None:
+    """`daemon status --json`: the daemon, its workers and what they compute, for scripts
+    that read the text; exit 3 when none runs."""
+    wait_until("two workers", lambda: len(json.loads(shared.cli("daemon", "status", "--json").stdout)["workers"]) == 2)
+    said = json.loads(shared.cli("daemon", "status", "--json").stdout)
+    assert said["running"] is True and said["suspended"] is False
+    assert said["pid"] == shared.daemon_pid() and said["devices"] == ["cpu", "cpu"]
+    assert sorted(w["pid"] for w in said["workers"]) == sorted(w["pid"] for w in shared.live_workers())
+    assert all(w["device"] == "cpu" and w["silent_s"] < 30 for w in said["workers"])
+    assert time.time() - 3600 < said["started"] <= time.time()
+
+    none = lab.cli("daemon", "status", "--json", check=False)  # (a home never used: no store made)
+    assert none.returncode == 3 and json.loads(none.stdout)["running"] is False, none
+    assert not (lab.home / "lstui.db").exists()  # (its stalled jobs: test_signals' killed daemon)
+
+
 def test_priority_changes_which_job_is_claimed_next(shared: Lab) -> None:
     # 1,024 points of 0.1 s in 256 units: busy for a while however loaded the machine is
     # (64 points were done before the third CLI call on a busy one, and all 256 of a 16×16
