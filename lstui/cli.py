@@ -1978,9 +1978,12 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: usage errors become one line and exit code 2."""
-    for stream in (sys.stdout, sys.stderr):  # a terminal that is not UTF-8: `?`, not a traceback
+    from lstui import glyphs
+
+    glyphs.register()
+    for stream in (sys.stdout, sys.stderr):  # a terminal that is not UTF-8: plain stand-ins, not a traceback
         if isinstance(stream, io.TextIOWrapper):
-            stream.reconfigure(errors="replace")
+            stream.reconfigure(errors=glyphs.ERRORS)
     _interrupt_on_termination()
     _LATER_NOTES.clear()  # (a process may call main more than once: the tests do)
     _GLYPHS_SAID.clear()

@@ -58,7 +58,9 @@ def test_a_negative_priority_needs_no_double_dash(lab: Lab) -> None:
 
 
 def test_show_on_a_terminal_that_is_not_utf8_prints_no_traceback(lab: Lab) -> None:
-    """``→`` in an interpolation's name, on a latin-1 terminal."""
+    """``→`` in an interpolation's name, on a latin-1 terminal: no traceback, and every
+    glyph the encoding lacks (the name's arrow, the bars, the plot's frame) is a plain
+    stand-in; each was ``?``."""
     a = lab.home.parent / "a.pt"
     b = lab.home.parent / "b.pt"
     code = ("import torch; from lstui.models import build_model\n"
@@ -71,6 +73,8 @@ def test_show_on_a_terminal_that_is_not_utf8_prints_no_traceback(lab: Lab) -> No
         proc = subprocess.run([sys.executable, "-m", "lstui.cli", *argv], env=env, capture_output=True)
         assert proc.returncode == 0 and b"Traceback" not in proc.stderr, proc.stderr.decode("latin-1")
         assert b"interp a" in proc.stdout or argv == ["logs", "1"]
+        assert b"?" not in proc.stdout, proc.stdout.decode("latin-1")
+        assert b"interp a->b" in proc.stdout or argv == ["logs", "1"], proc.stdout.decode("latin-1")
 
 
 def test_ls_fits_the_terminal_and_gives_scripts_whole_lines(lab: Lab) -> None:
