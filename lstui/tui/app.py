@@ -64,6 +64,10 @@ NARROW_BELOW = 81
 SHORT_BELOW = 22
 """Below this many rows the preview and the log give up height (the main screen scrolled
 as a whole at 18 rows, its scrollbar over the ETA column and the keys)."""
+TINY_BELOW = (40, 12)
+"""Below this many columns or rows (a small tmux pane) the key bar and the main screen's
+preview give way to the job table: at 20×5 the keys took every row, no job in sight
+(they work unseen; ``?`` lists them)."""
 POLL_S = 1.0
 EXPORT_FORMATS = ("png", "pdf")
 SLOW_S = 1.0
@@ -289,8 +293,9 @@ class LstuiApp(App[None]):
             self.main.relayout(event.size.width)
 
     def follow_size(self, width: int, height: int) -> None:
-        """Give the app the class "narrow" below :data:`NARROW_BELOW` columns and "short"
-        below :data:`SHORT_BELOW` rows, and restyle every screen of the stack for them.
+        """Give the app the class "narrow" below :data:`NARROW_BELOW` columns, "short"
+        below :data:`SHORT_BELOW` rows and "tiny" below :data:`TINY_BELOW`, and restyle
+        every screen of the stack for them.
 
         Textual restyles only the screens on top (down to the first opaque one) when
         the app's classes change: the main screen, under the job screen during a
@@ -298,10 +303,12 @@ class LstuiApp(App[None]):
         the preview to 8 columns at 80, the status line without its daemon line).
         """
         narrow, short = width < NARROW_BELOW, height < SHORT_BELOW
-        if narrow == self.has_class("narrow") and short == self.has_class("short"):
+        tiny = width < TINY_BELOW[0] or height < TINY_BELOW[1]
+        if (narrow, short, tiny) == (self.has_class("narrow"), self.has_class("short"), self.has_class("tiny")):
             return
         self.set_class(narrow, "narrow")
         self.set_class(short, "short")
+        self.set_class(tiny, "tiny")
         for screen in self.screen_stack:
             screen.update_node_styles(animate=False)
 

@@ -612,3 +612,30 @@ def test_a_short_terminal_keeps_the_main_screen_whole_without_scrolling(fixed_ho
             assert header.rstrip().endswith("ETA"), header
 
     asyncio.run(drive())
+
+
+@pytest.mark.parametrize("size", [(20, 5), (39, 10), (50, 11)])
+def test_a_tiny_pane_shows_jobs_not_only_keys(fixed_home: Path, size: tuple[int, int]) -> None:
+    """At 20×5 (a small tmux pane) the key bar took every row, no job in sight. Below
+    40 columns or 12 rows the keys (working unseen; `?` lists them) and the preview give
+    way to the job table; they come back with the room."""
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await pilot.resize_terminal(*size)
+            await wait_for(pilot, lambda: app.has_class("tiny"), 5, "the tiny layout")
+            await pilot.pause(0.3)
+            bar = app.main.query_one(KeyBar)
+            assert bar.region.height == 0 and app.main.preview.region.height == 0
+            rows = [line.split() for line in screen_text(app)]
+            assert ["ID", "NAME"] in [r[:2] for r in rows], screen_text(app)
+            assert any(r[:1] == ["1"] for r in rows), screen_text(app)
+            await pilot.press("question_mark")
+            await wait_for(pilot, lambda: any("lstui — keys" in line for line in screen_text(app)), 5, "the help")
+            await pilot.press("escape")
+            await pilot.resize_terminal(80, 24)
+            await wait_for(pilot, lambda: not app.has_class("tiny") and bar.region.height == 2
+                           and app.main.preview.region.height > 5, 5, "the keys and the preview back")
+
+    asyncio.run(drive())
