@@ -500,6 +500,7 @@ class Daemon:
     _left_look: float = -math.inf
     continued: bool = False  # SIGCONT came: it was stopped (see continue_workers)
     _exits: dict[int, str] = field(default_factory=dict)  # pid → how its worker process ended
+    _before: set[int] = field(default_factory=set)  # workers of the daemon before, seen at start: their units uncounted
 
     def request_stop(self, signum: int = 0, frame: FrameType | None = None) -> None:
         # said in the log when the loop sees it (a signal handler must not log: its lock)
@@ -826,15 +827,31 @@ class Daemon:
 
         A worker on this host is dead when its process is gone; one elsewhere loses its
         units when its lease expires. Only the dead are named, so a worker that registers
-        while the daemon looks never loses the unit it just claimed.
+        while the daemon looks never loses the unit it just claimed. The units of a daemon
+        before this one's workers (``startup`` sees them) go back uncounted.
         """
         host = socket.gethostname()
         workers = store.workers()
         dead = [
             w for w in workers if w.state != "retired" and w.host == host and not _pid_alive(w.pid)
         ]
-        if startup and not dead:
+        if startup:
+            # the workers of a daemon before this one, which ended without stopping (killed
+            # with them, the machine restarted): when they are gone (one may still be ending,
+            # a zombie for a while), their units go back uncounted, nothing in them failed;
+            # three such crashes in one unit failed a sound job "crashing the worker"
+            self._before = {w.id for w in workers if w.state != "retired" and w.host == host}
             store.recover_workers([])
+        gone_before = [w for w in dead if w.id in self._before]
+        for w in gone_before:
+            self._before.discard(w.id)
+            store.release_stopped_worker(
+                w.id, f"worker {w.id} (pid {w.pid}) ended with a daemon that ended without stopping "
+                "(killed, or the machine restarted); not counted against the unit",
+                requeued="requeued: no worker holds it")
+            log.info("worker %d (pid %d on %s) ended with the daemon before; its units are back",
+                     w.id, w.pid, w.device)
+        dead = [w for w in dead if w not in gone_before]
         for w in dead:  # each with how it ended, if this daemon saw its process end
             how = self._exits.pop(w.pid, None)
             store.recover_workers([w.id], why=f"its worker died: it {how}" if how else WORKER_DIED)

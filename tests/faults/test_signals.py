@@ -466,6 +466,34 @@ def test_status_after_a_daemon_was_killed_names_its_stalled_jobs(lab: Lab) -> No
     assert said.returncode == 3 and json.loads(said.stdout)["stalled_jobs"] == [job_id], said
 
 
+def test_a_daemon_killed_with_its_workers_in_the_same_unit_three_times_fails_no_job(lab: Lab) -> None:
+    """A machine restarted (or the daemon's group killed) three times while one unit was in
+    hand failed a sound job: "lost its worker 3 times … it may be crashing the worker",
+    right after `daemon status` said `daemon start` resumes it. A daemon that starts gives
+    back the units of the workers that ended with the daemon before it, uncounted."""
+    job_id = lab.submit("--unit-size", "49", "surface", *SLOW_SPEC)
+
+    def holder() -> list[int]:  # the pid of the live worker holding the unit (not one killed before)
+        rows = lab.query("SELECT w.pid FROM units u JOIN workers w ON w.id = u.lease_owner"
+                         " WHERE u.job_id = ? AND u.state = 'leased'", (job_id,))
+        return [r["pid"] for r in rows if pid_alive(r["pid"])]
+
+    for _ in range(3):
+        pid = lab.start_daemon("cpu:1", "--export", "")
+        (worker_pid,) = wait_until("the unit in a live worker's hand", holder, timeout_s=60)
+        time.sleep(0.3)
+        os.killpg(pid, signal.SIGKILL)  # (its own session: the daemon and its workers, as a restart)
+        pids = (pid, worker_pid)
+        wait_until("the daemon and its worker gone", lambda pids=pids: not any(map(pid_alive, pids)))
+    lab.start_daemon("cpu:1", "--export", "")
+    done = lab.wait_job(job_id, ("done", "failed"), timeout_s=120)
+    assert done["state"] == "done", lab.events(job_id)
+    assert lab.query("SELECT count(*) AS n FROM points WHERE job_id = ?", (job_id,))[0]["n"] == 49
+    said = lab.events(job_id)
+    assert sum("ended with a daemon that ended without stopping (killed, or the machine restarted); not counted "
+               "against the unit" in m for m in said) == 3, "\n".join(said)
+
+
 def test_a_point_that_hangs_ends_its_worker_and_the_job_goes_on(tmp_path: Path) -> None:
     """A point stuck in a device call that never returns (its worker alive, its lease
     kept by the keeper's thread) held its job "running" for good, the queue behind it
