@@ -1586,8 +1586,9 @@ def daemon_status_cmd(ctx: click.Context, as_json: bool) -> None:
 
 def _trajectory_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     fn = click.option("--checkpoints", "checkpoint_items", multiple=True, required=True,
-                      help="a glob (sorted naturally: model_2 before model_10) or a comma-separated "
-                           "list (as given), in training order; the last is the centre")(fn)
+                      help="a path or glob (sorted naturally: model_2 before model_10), taken whole first "
+                           "(folders named lr=0.1,bs=128 or run[1] work), else a comma-separated list (as "
+                           "given); in training order; the last is the centre")(fn)
     fn = click.option("--projection", default="cos", show_default=True, type=click.Choice(PROJECTIONS),
                       help="how a checkpoint's offset d from the last is put on the plane, as the reference's "
                            "--proj_method: cos, d·dx/‖dx‖ and d·dy/‖dy‖; lstsq, the least-squares x, y of "

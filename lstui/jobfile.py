@@ -143,16 +143,16 @@ def _entry(defaults: Mapping[str, Any], table: Mapping[str, Any], base: Path, wh
 
 
 def _checkpoints(value: str | list[Any], base: Path, where: str) -> list[str]:
-    """A trajectory's ``checkpoints`` (a glob, a list of paths and globs), expanded as
-    ``--checkpoints`` is, relative to the job file's folder."""
+    """A trajectory's ``checkpoints`` (a glob, a list of paths and globs) expanded as
+    ``--checkpoints`` is, relative to the job file's folder: each item taken whole first
+    (a sweep's folders are named like ``lr=0.1,bs=128``), then as a comma-separated list."""
     from lstui.scheduler.trajectory import expand_checkpoints
 
     items = [value] if isinstance(value, str) else value
     if not all(isinstance(item, str) for item in items):
         raise SpecError(f"{where}: checkpoints must be paths or globs")
-    parts = [part.strip() for item in items for part in item.split(",") if part.strip()]
     try:
-        return expand_checkpoints([str(base / Path(part).expanduser()) for part in parts])
+        return expand_checkpoints(items, base=base)
     except BadInput as exc:
         raise type(exc)(f"{where}: {exc}") from None
 

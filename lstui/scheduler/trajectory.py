@@ -52,24 +52,31 @@ def natural_key(path: str) -> list[object]:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path)]
 
 
-def expand_checkpoints(items: Sequence[str]) -> list[str]:
-    """Globs and comma-separated lists → checkpoint paths in natural order (within each glob)."""
+def expand_checkpoints(items: Sequence[str], *, base: Path | None = None) -> list[str]:
+    """Globs and comma-separated lists → checkpoint paths in natural order (within each glob).
+
+    Each item is first taken whole, since sweep folders are named like ``lr=0.1,bs=128``
+    (Hydra's override_dirname) or ``run[1]``: a file it names is that file, and a glob it
+    is that matches files is that glob. Only then is it the documented comma-separated
+    list, each part by the same rules (see :func:`_listed_files`).
+
+    Args:
+        items: what was given, one ``--checkpoints`` each.
+        base: the folder relative paths are in (a job file's), else the working directory.
+    """
     out: list[str] = []
     for item in items:
-        for part in (p.strip() for p in item.split(",")):
-            if not part:
-                continue
-            pattern = str(Path(part).expanduser())
-            if any(ch in pattern for ch in "*?["):
-                found = sorted((p for p in glob.glob(pattern) if Path(p).is_file()), key=natural_key)
-                if not found:
-                    raise SpecError(f"--checkpoints {part!r} matches no file")
-                out += found
-            elif Path(pattern).is_dir():  # "needs at least 3 checkpoints, got 1" said nothing of why
-                raise SpecError(f"--checkpoints {part!r} is a folder; give its checkpoints, as in "
-                                f"--checkpoints '{part.rstrip('/')}/model_*.t7' (quoted)")
-            else:
-                out.append(pattern)
+        given = item.strip()
+        if not given:
+            continue
+        found = _named_files(given, base)
+        if found is None and "," in given:
+            found = _listed_files(given, base)
+        elif found is None and _is_glob(given):
+            raise SpecError(f"--checkpoints {given!r}{_looked(given, base)} matches no file")
+        elif found is None:  # missing: said by the spec's check of every file, as for --checkpoint
+            found = [_literal(given, base)]
+        out += found
     seen: dict[Path, str] = {}
     for path in out:  # counted twice, it weighed twice in the PCA, a step drawn twice
         first = seen.get(key := Path(path).resolve())
@@ -81,6 +88,85 @@ def expand_checkpoints(items: Sequence[str]) -> list[str]:
     if len(out) < 3:
         raise SpecError(f"a trajectory needs at least 3 checkpoints, got {len(out)}")
     return out
+
+
+def _is_glob(text: str) -> bool:
+    return any(ch in text for ch in "*?[")
+
+
+def _literal(text: str, base: Path | None) -> str:
+    """The path ``text`` names, relative to ``base`` when given."""
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError as exc:  # ~unknownuser
+        raise SpecError(f"--checkpoints {text!r} is not a usable path ({exc})") from None
+    return str(base / path if base is not None else path)
+
+
+def _looked(text: str, base: Path | None) -> str:
+    """`` (PATH)``, where ``text`` was looked for, when that is not what was typed (``~``, a
+    job file's folder), as the spec's check of a file says it."""
+    if "~" not in text and (base is None or Path(text).expanduser().is_absolute()):
+        return ""
+    return f" ({_literal(text, base)})"
+
+
+def _named_files(text: str, base: Path | None) -> list[str] | None:
+    """The checkpoints one path or glob names, None when it names none.
+
+    A file named as written is that file, even with ``*?[`` in its name. A glob's ``[`` is
+    read literally when, as a character class, it matched nothing: a folder ``run[1]``.
+    """
+    path = _literal(text, base)
+    if Path(path).is_dir():  # "needs at least 3 checkpoints, got 1" said nothing of why
+        raise SpecError(f"--checkpoints {text!r} is a folder; give its checkpoints, as in "
+                        f"--checkpoints '{text.rstrip('/')}/model_*.t7' (quoted)")
+    if Path(path).exists():  # a FIFO too: the spec's check says it is "not a regular file"
+        return [path]
+    if not _is_glob(text):
+        return None
+    relative = str(Path(text).expanduser())  # (usable: _literal said so)
+    tries = (relative, relative.replace("[", "[[]")) if "[" in relative else (relative,)
+    for attempt in tries:
+        # the job file's folder is where it is, whatever its name: never a pattern
+        pattern = str(Path(glob.escape(str(base))) / attempt) if base is not None else attempt
+        found = sorted((p for p in glob.glob(pattern) if Path(p).is_file()), key=natural_key)
+        if found:
+            return found
+    return None
+
+
+def _listed_files(given: str, base: Path | None) -> list[str]:
+    """The checkpoints of a comma-separated list, each part by :func:`_named_files`.
+
+    A part is the longest run of the pieces between commas that names files, so that
+    ``ck/lr=0.1,bs=128/a.pt,ck/lr=0.1,bs=128/b.pt`` lists two files, as a sweep's are. A
+    part naming nothing is refused here, saying the item was split: "--checkpoints
+    'bs=128/model_*.pt' matches no file" hid that a glob in ``lr=0.1,bs=128`` had been.
+    """
+    pieces = given.split(",")
+    found: list[str] = []
+    start = 0
+    while start < len(pieces):
+        if not pieces[start].strip():
+            start += 1
+            continue
+        longest = len(pieces) - 1 if start == 0 else len(pieces)  # the whole: named nothing
+        for end in range(longest, start, -1):
+            in_part = _named_files(",".join(pieces[start:end]).strip(), base)
+            if in_part is not None:
+                break
+        else:
+            part = pieces[start].strip()
+            if _is_glob(given):
+                how = "matches" if _is_glob(part) else "names"
+                raise SpecError(f"--checkpoints {given!r}{_looked(given, base)} matches no file, nor "
+                                f"split at its commas ({part!r} {how} none)")
+            raise SpecError(f"--checkpoints {part!r}{_looked(part, base)} (of {given!r}, split at "
+                            "its commas): no such file")
+        found += in_part
+        start = end
+    return found
 
 
 @dataclass(frozen=True)
