@@ -286,6 +286,38 @@ def _lock_holder(path: Path) -> int | None:
     return None
 
 
+class LogFormatter(logging.Formatter):
+    """``daemon.log``'s lines, ``2026-12-07 23:22:30,123+0000 daemon[PID] INFO …``: the time
+    with its UTC offset. A daemon restarted in another zone (``TZ``) wrote lines hours
+    back from the last with nothing to say so, and ``daemon status`` showed a lock
+    warning's time in the daemon's zone as if in the reader's."""
+
+    def __init__(self, who: str) -> None:
+        super().__init__(f"%(asctime)s {who}[{os.getpid()}] %(levelname)s %(message)s")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802 (logging's)
+        return super().formatTime(record, datefmt) + time.strftime("%z", self.converter(record.created))
+
+
+def log_to_stderr(who: str) -> None:
+    """Log INFO and above to stderr (``daemon.log`` for a detached daemon and its workers)
+    in :class:`LogFormatter`'s lines."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(LogFormatter(who))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+
+
+def _local_time(stamp: str) -> str:
+    """A ``daemon.log`` line's time in this process's zone; as written (without its
+    milliseconds) when it has no offset (a line of an older lstui)."""
+    from datetime import datetime
+
+    try:
+        return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f%z").astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    except ValueError:
+        return stamp.split(",")[0]
+
+
 def locked_in_log(home: Path, pid: int | None) -> str | None:
     """The daemon's last "database is locked" warning, from the end of its log (written
     in :func:`main`'s format): a daemon waiting for another process's lock cannot write it
@@ -301,7 +333,7 @@ def locked_in_log(home: Path, pid: int | None) -> str | None:
     for line in reversed(tail[-20:]):  # its last lines: a lock met long ago is not why now
         if mark in line and "the database is locked" in line:
             when, _, said = line.partition(mark)
-            return f"warning: {said.strip()} (at {when.strip().split(',')[0]})"
+            return f"warning: {said.strip()} (at {_local_time(when.strip())})"
     return None
 
 
@@ -1262,9 +1294,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kill-after", type=float, default=LEFT_JOB_WAIT_S,
                         help="kill a worker still on a point of a job stopped this many seconds ago")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format=f"%(asctime)s daemon[{os.getpid()}] %(levelname)s %(message)s"
-    )
+    log_to_stderr("daemon")
     logging.getLogger("fontTools").setLevel(logging.WARNING)
     logging.getLogger("matplotlib").setLevel(logging.WARNING)
     from lstui.scheduler.devices import parse_devices
@@ -1305,7 +1335,7 @@ def log_to_file_too(home: Path, who: str = "daemon") -> None:
         os.close(fd)
     if not same:
         handler = logging.FileHandler(path, encoding="utf-8")
-        handler.setFormatter(logging.Formatter(f"%(asctime)s {who}[{os.getpid()}] %(levelname)s %(message)s"))
+        handler.setFormatter(LogFormatter(who))
         logging.getLogger().addHandler(handler)
 
 

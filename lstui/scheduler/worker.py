@@ -688,10 +688,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parent", type=int, default=None, help="stop when this process is gone")
     parser.add_argument("--ray-address", default="auto", help="the Ray cluster of a ray device")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format=f"%(asctime)s worker[{os.getpid()}] %(levelname)s %(message)s"
-    )
-    from lstui.scheduler.daemon import log_to_file_too
+    from lstui.scheduler.daemon import log_to_file_too, log_to_stderr
+
+    log_to_stderr("worker")
 
     log_to_file_too(args.home, "worker")  # (a --foreground daemon's: their lines went to its terminal only)
     # a crash in native code (SIGSEGV in a CUDA library) leaves its Python stack in

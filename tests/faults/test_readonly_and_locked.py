@@ -157,15 +157,25 @@ def write_lock(lab: Lab) -> Iterator[None]:
 
 
 def test_a_daemon_started_on_a_locked_database_waits_then_runs_the_queue(lab: Lab) -> None:
+    """And `daemon status`, in another time zone than the daemon's, says when in its own:
+    the warning's time was the daemon's log's, 5 h 30 off from a warning seconds old."""
+    from datetime import datetime, timedelta, timezone
+
     job = lab.submit(*TINY_JOB)
     with write_lock(lab):
+        lab.env["TZ"] = "Asia/Kolkata"
         pid = lab.start_daemon("cpu:1", "--export", "")
+        lab.env["TZ"] = "UTC"
         wait_until("two 'locked' warnings in the daemon's log", lambda: _locked_warnings(lab) >= 2)
         assert pid_alive(pid)
         status = lab.cli("daemon", "status", check=False)
         assert f"daemon: running (pid {pid})" in status.stdout, status
         # why none works: said in its log, not in the store it cannot write
         assert "  0 of 1 workers running\n  warning: the database is locked (" in status.stdout, status.stdout
+        said = status.stdout.rsplit("(at ", 1)[1].split(")")[0]
+        when = datetime.strptime(said, "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
+        assert abs(datetime.now(timezone.utc) - when) < timedelta(minutes=2), status.stdout
+        assert "+0530 daemon[" in (lab.home / "daemon.log").read_text()  # (its lines name their zone)
         assert lab.job(job)["state"] == "queued"
     lab.wait_job(job)
     assert pid_alive(pid)
