@@ -892,15 +892,29 @@ def ls(ctx: click.Context, show_all: bool, as_json: bool, states_text: str | Non
             return
         if not jobs and not show_all and not as_json:
             hidden = store.count_jobs()
-    # a running job that no daemon computes is stalled: no ETA (only asked when it matters)
-    daemon_running = not any(j.state is JobState.RUNNING for j in jobs) or daemon_status(_home(ctx)).running
+        # a running job that no daemon computes is stalled: no ETA (only asked when it matters)
+        daemon_running = not any(j.state is JobState.RUNNING for j in jobs) or daemon_status(_home(ctx)).running
+        # as is one whose workers are silent (stopped: Ctrl-Z of a foreground daemon)
+        silent = _silent_jobs(store, jobs) if daemon_running else {}
     if as_json:
         import json
 
-        click.echo(json.dumps([job_summary(j, daemon_running=daemon_running, files_pending=_files_pending(j))
-                               for j in jobs], indent=1))
+        click.echo(json.dumps([job_summary(j, daemon_running=daemon_running and j.id not in silent,
+                                           files_pending=_files_pending(j)) for j in jobs], indent=1))
         return
-    click.echo(jobs_table(jobs, hidden_finished=hidden, daemon_running=daemon_running, width=_terminal_width()))
+    click.echo(jobs_table(jobs, hidden_finished=hidden, daemon_running=daemon_running, width=_terminal_width(),
+                          silent=silent))
+
+
+def _silent_jobs(store: Store, jobs: Sequence[JobRow]) -> dict[int, float]:
+    """:func:`lstui.views.silent_jobs` of ``jobs``, the workers read only when one runs."""
+    from lstui.scheduler.daemon import WORKER_SILENT_S
+    from lstui.store import JobState
+    from lstui.views import silent_jobs
+
+    if not any(j.state is JobState.RUNNING for j in jobs):
+        return {}
+    return silent_jobs(jobs, store.workers(alive_within_s=WORKER_SILENT_S))
 
 
 def _states(text: str | None) -> frozenset[Any]:
@@ -970,12 +984,13 @@ def show(ctx: click.Context, job: str, as_json: bool, no_plot: bool, surf_name: 
         status = daemon_status(_home(ctx)) if row.state is JobState.RUNNING or files_pending else None
         daemon_running = status is None or status.running
         suspended = status is not None and status.suspended
+        silent_s = _silent_jobs(store, [row]).get(row.id) if daemon_running else None
         if as_json:
             import json
 
             from lstui.scheduler.exporting import SURFACE_FILE
 
-            info = job_summary(row, daemon_running=daemon_running, files_pending=files_pending)
+            info = job_summary(row, daemon_running=daemon_running and silent_s is None, files_pending=files_pending)
             info.update(
                 spec=row.spec, results_dir=str(row.results_dir), error=row.error,
                 # a comparison's figure job draws figures, it has no surface file
@@ -993,7 +1008,7 @@ def show(ctx: click.Context, job: str, as_json: bool, no_plot: bool, surf_name: 
             # drawn first: a --surf-name the job lacks is one line, before anything else
             plot = terminal_plot(store, row, width=min(size.columns, 100), height=20, surf_name=surf_name)
         click.echo(job_details(row, events, daemon_running=daemon_running, files_pending=files_pending,
-                               daemon_suspended=suspended))
+                               daemon_suspended=suspended, silent_s=silent_s))
         if row.state is JobState.QUEUED:
             _say_if_no_worker(ctx, store)
         from lstui.scheduler.compare import SHARPNESS, sharpness_of, shown_rows

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from lstui.errors import BadInput, LstuiError
 from lstui.spec import SURF_NAMES, JobSpec, shown_setting, split_keys
-from lstui.store import FINISHED, Event, JobRow, JobState, Store
+from lstui.store import FINISHED, Event, JobRow, JobState, Store, WorkerRow
 
 if TYPE_CHECKING:
     import numpy as np
@@ -65,6 +65,20 @@ STALE_HEARTBEAT_S = 30.0
 """A worker silent this long (it beats every few seconds) is shown as such by
 ``lstui daemon status`` and the TUI's device panel: stopped (SIGSTOP), stuck on a locked
 database or a hung device call, it computes nothing while its job still reads running."""
+
+
+def silent_jobs(jobs: Sequence[JobRow], workers: Sequence[WorkerRow], now: float | None = None) -> dict[int, float]:
+    """Running jobs whose every worker on them has been silent past :data:`STALE_HEARTBEAT_S`
+    (stopped with SIGSTOP, with its daemon by a Ctrl-Z, or hung): job id → seconds since
+    the latest heartbeat of them. Shown stalled, as with no daemon: they read running,
+    their clock and ETA growing, while nothing computed them."""
+    now = time.time() if now is None else now
+    quiet: dict[int, float] = {}
+    for w in workers:
+        if w.current_job is not None and w.state != "retired":
+            quiet[w.current_job] = min(quiet.get(w.current_job, float("inf")), now - w.heartbeat)
+    return {j.id: quiet[j.id] for j in jobs
+            if j.state is JobState.RUNNING and quiet.get(j.id, 0.0) > STALE_HEARTBEAT_S}
 
 
 PACE_MIN_S = 10.0
@@ -180,13 +194,14 @@ NAME_WANTED = 24
 
 def jobs_table(
     jobs: Sequence[JobRow], *, hidden_finished: int = 0, daemon_running: bool = True,
-    width: int | None = None,
+    width: int | None = None, silent: Mapping[int, float] | None = None,
 ) -> str:
     """One line per job, aligned, for terminals and scripts.
 
     ``hidden_finished``: how many finished jobs the caller left out; an empty table then
     says so rather than that there are no jobs at all. ``daemon_running`` False: running
-    jobs are shown stalled, without an ETA (see :data:`STALLED`). ``width``: the
+    jobs are shown stalled, without an ETA (see :data:`STALLED`), as are those ``silent``
+    names (:func:`silent_jobs`). ``width``: the
     terminal's; a narrower one loses DEVICE, PRIO, PROGRESS, ST and KIND in turn (until the
     name has :data:`NAME_WANTED` cells), and the name is cut in its middle with an
     ellipsis (None: every column, whole names).
@@ -197,18 +212,24 @@ def jobs_table(
                     f"(lstui ls --all shows them)")
         return "no jobs (queue one with 'lstui submit')"
     now = time.time()
-    rows = [({
-        "id": str(j.id),
-        "code": state_code(j, daemon_running=daemon_running),
-        "state": state_name(j, daemon_running=daemon_running),
-        "kind": j.kind,
-        "prio": str(j.priority),
-        "progress": progress_bar(j.progress),
-        "points": f"{j.done_points}/{j.total_points}",
-        "device": shown_device(j) or "-",
-        "elapsed": format_duration(elapsed_s(j, now, daemon_running=daemon_running)),
-        "eta": format_duration(eta_s(j, now, daemon_running=daemon_running)),
-    }, j.name) for j in jobs]
+    silent = silent or {}
+
+    def row(j: JobRow) -> dict[str, str]:
+        computed = daemon_running and j.id not in silent
+        return {
+            "id": str(j.id),
+            "code": state_code(j, daemon_running=computed),
+            "state": state_name(j, daemon_running=computed),
+            "kind": j.kind,
+            "prio": str(j.priority),
+            "progress": progress_bar(j.progress),
+            "points": f"{j.done_points}/{j.total_points}",
+            "device": shown_device(j) or "-",
+            "elapsed": format_duration(elapsed_s(j, now, daemon_running=computed)),
+            "eta": format_duration(eta_s(j, now, daemon_running=computed)),
+        }
+
+    rows = [(row(j), j.name) for j in jobs]
     # a column as wide as its longest number (a priority of -1000, 1000 h, 10⁶ points);
     # DEVICE, a list of devices, is cut instead
     columns = [
@@ -271,16 +292,21 @@ def format_event(event: Event) -> str:
 
 def job_details(
     job: JobRow, events: Sequence[Event] = (), *, daemon_running: bool = True,
-    files_pending: bool | None = None, daemon_suspended: bool = False,
+    files_pending: bool | None = None, daemon_suspended: bool = False, silent_s: float | None = None,
 ) -> str:
-    """``lstui show``'s lines; ``daemon_running`` False: a running job is shown stalled.
+    """``lstui show``'s lines; ``daemon_running`` False: a running job is shown stalled, as
+    it is when its workers have been silent ``silent_s`` (:func:`silent_jobs`).
     ``files_pending`` True: a finished job's files are said to be on their way (or to
     wait, ``daemon_suspended``, for a daemon stopped with SIGSTOP).
     ``events``: its log, of which the last five lines that are not debug are shown."""
     spec = job.spec
-    state = f"{state_name(job, daemon_running=daemon_running)} ({state_code(job, daemon_running=daemon_running)})"
+    computed = daemon_running and silent_s is None
+    state = f"{state_name(job, daemon_running=computed)} ({state_code(job, daemon_running=computed)})"
     if stalled(job, daemon_running=daemon_running):
         state += ": no daemon runs on this home (lstui daemon start)"
+    elif stalled(job, daemon_running=computed):
+        state += (f": its worker has been silent {format_duration(silent_s)} (stopped, as by Ctrl-Z or "
+                  "SIGSTOP, or hung; lstui daemon status)")
     lines = [
         f"job {job.id}: {job.name}",
         f"  kind      {job.kind}",
@@ -290,9 +316,9 @@ def job_details(
         f"  progress  {'figures drawn' if job.state is JobState.DONE else 'figures not drawn yet'}",
         f"  device    {shown_device(job) or '-'}",
         f"  created   {format_time(job.created)}   started {format_time(job.started)}   finished {format_time(job.finished)}",
-        f"  elapsed   {format_duration(elapsed_s(job, daemon_running=daemon_running))}   "
-        f"ETA {format_duration(eta_s(job, daemon_running=daemon_running))}"
-        + (f"   {format_rate(rate)}" if (rate := points_per_s(job, daemon_running=daemon_running)) is not None
+        f"  elapsed   {format_duration(elapsed_s(job, daemon_running=computed))}   "
+        f"ETA {format_duration(eta_s(job, daemon_running=computed))}"
+        + (f"   {format_rate(rate)}" if (rate := points_per_s(job, daemon_running=computed)) is not None
            and job.state is JobState.RUNNING and job.kind != "figure" else ""),
         f"  model     {spec.get('model')}  checkpoint {spec.get('checkpoint') or '-'}",
         f"  data      {spec.get('data')}  split {spec.get('split')}  loss {spec.get('loss')}",

@@ -265,22 +265,34 @@ def test_temporary_files_of_killed_writes_are_removed_once_stale(tmp_path: Path)
 
 def test_daemon_status_says_which_worker_has_gone_silent(lab: Lab) -> None:
     """A worker stopped (SIGSTOP, or stuck) was listed as working on its job with no sign
-    that it had not been heard from for a while."""
+    that it had not been heard from for a while; and `ls` and `show` said its job was
+    running, its elapsed time and ETA growing (2m20s → 12m05s in a minute stopped)."""
     lab.start_daemon("cpu:1", "--export", "")
     (worker,) = wait_until("a worker", lambda: lab.live_workers())
+    job_id = lab.submit("surface", *SLOW_SPEC)
+    wait_until("a point", lambda: lab.job(job_id)["done_points"] > 0)
     os.kill(worker["pid"], signal.SIGSTOP)
     try:
         time.sleep(36)  # past 30 s without a heartbeat (it beats every 5 s)
         out = lab.cli("daemon", "status").stdout
+        listed = lab.cli("ls").stdout
+        listed_json = json.loads(lab.cli("ls", "--json").stdout)
+        shown = lab.cli("show", str(job_id), "--no-plot").stdout
     finally:
         os.kill(worker["pid"], signal.SIGCONT)
     line = next(line for line in out.splitlines() if f"worker {worker['id']} " in line)
     assert "(no heartbeat for 3" in line, out
+    row = next(line.split() for line in listed.splitlines() if line.split()[:1] == [str(job_id)])
+    assert row[1:3] == ["ST", "stalled"] and row[9] == "-", listed  # (no ETA)
+    assert listed_json[0]["stalled"] is True and listed_json[0]["eta_s"] is None, listed_json
+    assert "  state     stalled (ST): its worker has been silent 3" in shown, shown
+    assert "(stopped, as by Ctrl-Z or SIGSTOP, or hung; lstui daemon status)" in shown, shown
 
     def heard_again() -> bool:
         return "no heartbeat" not in lab.cli("daemon", "status").stdout
 
     wait_until("a heartbeat again", heard_again)
+    assert lab.wait_job(job_id)["state"] == "done"
 
 
 def test_a_stopped_worker_is_killed_past_its_lease_and_its_job_goes_on(lab: Lab) -> None:
