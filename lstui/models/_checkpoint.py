@@ -3,20 +3,22 @@
 A checkpoint is whatever ``torch.save`` wrote: a bare state dict, or a dict that holds one
 under ``state_dict`` (the reference's layout), ``model_state_dict``, ``model`` or ``net``.
 Keys may carry the ``module.`` prefix of ``DataParallel`` (or ``_orig_mod.`` of
-``torch.compile``). Files are unpickled with ``weights_only=True`` unless the person
-trusts them.
+``torch.compile``), and a wrapper's prefix (Lightning's ``model.``, ``AveragedModel``'s
+``module.``); they are fitted to the model's own keys, which may carry such a prefix
+themselves. Files are unpickled with ``weights_only=True`` unless the person trusts them.
 """
 
 from __future__ import annotations
 
 import io
 import pickle
+import pickletools
 import re
 import warnings
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 from torch import nn
@@ -28,6 +30,10 @@ STATE_DICT_KEYS = ("state_dict", "model_state_dict", "model", "net")
 
 #: Key prefixes added by wrappers around the model, stripped when every key has one.
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")
+
+#: The buffer ``torch.optim.swa_utils.AveragedModel`` keeps beside its ``module.`` keys:
+#: how many models it averaged, no weight of the model's.
+AVERAGED_COUNT = "n_averaged"
 
 _UNSUPPORTED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
 
@@ -53,6 +59,11 @@ def load_checkpoint(path: str | Path, *, trust: bool = False) -> dict[str, torch
         raise CheckpointError(f"checkpoint {str(file)!r} does not exist")
     if file.is_dir():
         raise CheckpointError(f"checkpoint {str(file)!r} is a directory, not a file")
+    if _is_safetensors(file):
+        raise CheckpointError(
+            f"checkpoint {str(file)!r} is a safetensors file, which lstui does not read: convert it "
+            "with safetensors.torch.load_file and torch.save the dict it returns"
+        )
     plain = _plain_pickle(file)
     _check_checksums(file)
     try:
@@ -157,6 +168,21 @@ protocol (and, from protocol 4, frame) opcodes: its magic number, pickled as a l
 plain ``pickle.dump`` of a state dict has none."""
 
 
+def _is_safetensors(file: Path) -> bool:
+    """Whether ``file`` is laid out as a safetensors file: an 8-byte little-endian header
+    length, then a JSON header (``{"``) that fits in the file. It was called "neither a zip
+    archive nor a pickle", or (when the length's low byte is 0x80) a plain pickle."""
+    try:
+        with file.open("rb") as handle:
+            head = handle.read(10)
+        size = file.stat().st_size
+    except OSError:
+        return False
+    if len(head) < 10 or head[8:10] != b'{"':
+        return False
+    return 2 <= int.from_bytes(head[:8], "little") <= size - 8
+
+
 def _plain_pickle(file: Path) -> bool:
     """Whether ``file`` is a pickle (protocol 2 or later) that ``torch.save`` did not write
     (``pickle.dump`` of a state dict: torch.load said "Invalid magic number", or, tensors
@@ -186,6 +212,9 @@ def _load_plain_pickle(file: Path) -> object:
         with file.open("rb") as handle:
             return _CpuUnpickler(handle).load()  # the person vouched for the file (--trust-checkpoint)
     except Exception as error:
+        unimportable = _unimportable_class(file, error)
+        if unimportable is not None:
+            raise CheckpointError(unimportable) from error
         raise CheckpointError(f"{str(file)!r} is not a readable pickle ({described(error)[:_REASON_CHARS]})") from error
 
 
@@ -193,8 +222,11 @@ def _unreadable(file: Path, error: Exception, trust: bool) -> str:
     try:
         with file.open("rb") as handle:
             head = handle.read(4)
-    except OSError:
-        head = _CHECKPOINT_MAGIC[0]
+    except OSError as denied:  # (permission denied was called a zip archive cut short)
+        return f"cannot read {str(file)!r}: {denied.strerror or denied}"
+    unimportable = _unimportable_class(file, error) if trust else None
+    if unimportable is not None:
+        return unimportable
     if not head.startswith(_CHECKPOINT_MAGIC):
         what = "is empty" if not head else "is neither a zip archive nor a pickle"
         return f"{str(file)!r} is not a torch checkpoint: it {what}"
@@ -229,6 +261,95 @@ def _unreadable(file: Path, error: Exception, trust: bool) -> str:
     return f"{str(file)!r} is not a readable torch checkpoint ({detail})"
 
 
+_CANT_GET_ATTRIBUTE = re.compile(r"Can't get attribute '([\w.]+)' on <module '([\w.]+)'")
+"""What pickle says of a class its module no longer (or never) holds."""
+
+
+def _unimportable_class(file: Path, error: Exception) -> str | None:
+    """What to say of a trusted pickle naming a class that cannot be imported here (a whole
+    model, ``torch.save(model)``, from a training script's ``__main__`` or a module not on
+    the path), or None for another failure: pickle's bare "Can't get attribute 'Net' on
+    <module '__main__'…>" came after the --trust-checkpoint lstui itself had suggested."""
+    found = _CANT_GET_ATTRIBUTE.search(str(error)) if isinstance(error, AttributeError) else None
+    if found is None and not (isinstance(error, ModuleNotFoundError) and error.name):
+        return None
+    named = _pickled_globals(file)
+    if found is not None:
+        # the pickle's name for it: this process's __main__ may be shown by its spec's name
+        attribute, shown = found.group(1), f"{found.group(2)}.{found.group(1)}"
+        pickled = [name for name in named if name.endswith(f".{attribute}")]
+        wanted = shown if shown in pickled or not pickled else pickled[0]
+        module = wanted[: -len(attribute) - 1]
+    else:
+        module = str(getattr(error, "name", ""))
+        wanted = next((name for name in named if name.startswith(f"{module}.")), f"in {module}")
+    # a pickled module holds its parameters and, mostly, submodules of torch's
+    whole = any(name.startswith("torch.nn.modules.") or name == "torch._utils._rebuild_parameter"
+                for name in named)
+    what = (f"is a whole pickled model (torch.save(model)) whose class {wanted} cannot" if whole
+            else f"holds objects of the class {wanted}, which cannot")
+    if module == "__main__":
+        return (
+            f"checkpoint {str(file)!r} {what} be imported here: it was defined in the script that "
+            "saved it; save model.state_dict() there instead, and give lstui that file"
+        )
+    return (
+        f"checkpoint {str(file)!r} {what} be imported here ({described(error)[:_REASON_CHARS]}); "
+        f"save model.state_dict() instead, or run lstui from the folder (or with the PYTHONPATH) "
+        f"that holds {module}"
+    )
+
+
+_STRING_OPS = frozenset({"SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "STRING",
+                         "BINSTRING", "SHORT_BINSTRING"})
+_GET_OPS = frozenset({"GET", "BINGET", "LONG_BINGET"})
+_PUT_OPS = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
+
+
+def _pickled_globals(file: Path) -> list[str]:
+    """The classes and functions (``module.name``) a checkpoint's pickles name, in order,
+    read without importing any; as many as could be read (none of a damaged file)."""
+    found: list[str] = []
+    try:
+        with file.open("rb") as handle:
+            if zipfile.is_zipfile(handle):
+                with zipfile.ZipFile(handle) as archive:
+                    name = next((n for n in archive.namelist() if n.rsplit("/", 1)[-1] == "data.pkl"), None)
+                    if name is not None:
+                        with archive.open(name) as stream:
+                            _read_globals(stream, found, pickles=1)
+            else:  # a legacy torch.save file is 5 pickles (magic, protocol, info, object, keys)
+                handle.seek(0)
+                _read_globals(handle, found, pickles=5)
+    except (OSError, zipfile.BadZipFile, ValueError):
+        pass
+    return list(dict.fromkeys(found))
+
+
+def _read_globals(stream: IO[bytes], found: list[str], *, pickles: int) -> None:
+    """Add to ``found`` the globals named by the next ``pickles`` pickles of ``stream``,
+    stopping at what is not a pickle (a legacy file's raw storage bytes) or is cut short."""
+    for _ in range(pickles):
+        pushed: list[object] = []  # what each opcode pushed: a string, or None
+        memo: dict[object, object] = {}
+        try:
+            for op, arg, _ in pickletools.genops(stream):
+                if op.name == "GLOBAL":
+                    found.append(str(arg).replace(" ", "."))
+                elif op.name == "STACK_GLOBAL" and len(pushed) > 1 and all(isinstance(p, str) for p in pushed[-2:]):
+                    found.append(f"{pushed[-2]}.{pushed[-1]}")
+                if op.name == "MEMOIZE" and pushed:
+                    memo[len(memo)] = pushed[-1]
+                elif op.name in _PUT_OPS and pushed:
+                    memo[arg] = pushed[-1]
+                elif op.name in _GET_OPS:
+                    pushed.append(memo.get(arg))
+                else:
+                    pushed.append(arg if op.name in _STRING_OPS else None)
+        except Exception:  # the reading of a file's pickles ends at the first that is not one
+            return
+
+
 def _zip_is_whole(file: Path) -> bool:
     """Whether ``file`` is a zip archive whose central directory (at its end) can be read:
     a ``torch.save`` file cut short by a full disk or a broken copy has none."""
@@ -257,6 +378,11 @@ def _find_state_dict(stored: object, file: Path) -> Mapping[str, torch.Tensor]:
         assert isinstance(stored, Mapping)
         return stored
     if isinstance(stored, Mapping):
+        if not stored:
+            raise CheckpointError(
+                f"checkpoint {str(file)!r} holds an empty dict, no weights: save model.state_dict() "
+                "of the trained model"
+            )
         for key in STATE_DICT_KEYS:
             value = stored.get(key)
             if isinstance(value, nn.Module):
@@ -310,14 +436,15 @@ def apply_state_dict(
 def fitted_state_dict(
     model: nn.Module, state: Mapping[str, torch.Tensor], *, subject: str | None = None
 ) -> dict[str, torch.Tensor]:
-    """``state`` checked against ``model``'s keys and shapes, with a missing BatchNorm
-    counter taken from the model; loads nothing, so ``model`` may be on the meta device.
+    """``state`` checked against ``model``'s keys and shapes, with its keys fitted to the
+    model's (see :func:`_fitted_keys`) and a missing BatchNorm counter taken from the model;
+    loads nothing, so ``model`` may be on the meta device.
 
     Raises:
         CheckpointError: as :func:`apply_state_dict`.
     """
     expected = model.state_dict()
-    full = dict(state)
+    full = _fitted_keys(state, expected)
     missing = []
     for key, value in expected.items():
         if key not in full:
@@ -344,9 +471,7 @@ def fitted_state_dict(
                 f"model {list(want)})"
             )
         subject = subject or f"checkpoint does not fit {type(model).__name__}"
-        raise CheckpointError(
-            f"{subject}: {'; '.join(parts)} — is it for another model or number of classes?"
-        )
+        raise CheckpointError(f"{subject}: {'; '.join(parts)} — {_misfit_reason(missing, unexpected, expected)}")
     odd = next(((key, why) for key, value in full.items()
                 if (why := _kind_misfit(value, expected[key])) is not None), None)
     if odd is not None:
@@ -361,6 +486,82 @@ def fitted_state_dict(
             "run that saved it had diverged; leave it out, or take an earlier one"
         )
     return full
+
+
+def _fitted_keys(state: Mapping[str, torch.Tensor], expected: Collection[str]) -> dict[str, torch.Tensor]:
+    """``state`` with its keys fitted to the model's ``expected`` ones: as they are, without
+    a prefix every key shares (a wrapper's: Lightning's ``model.``, ``AveragedModel``'s
+    ``module.``, whose ``n_averaged`` counter is dropped), or with a prefix every one of the
+    model's keys shares (a model that is a wrapper: timm's ``ModelEmaV2``, ``torch.compile``,
+    ``self.module = backbone``, whose keys ``load_checkpoint`` had stripped from its own
+    checkpoint); the first whose keys are the model's (but for BatchNorm counters), or
+    ``state`` as it is when none is, for its misfit to be named."""
+    wanted = set(expected)
+    counters = {key for key in wanted if key.endswith("num_batches_tracked")}
+    layouts = [dict(state)]
+    rest = [key for key in state if key != AVERAGED_COUNT]
+    if AVERAGED_COUNT in state and AVERAGED_COUNT not in wanted and rest and all(
+        key.startswith("module.") for key in rest
+    ):
+        layouts.append({key: state[key] for key in rest})
+    for layout in layouts:
+        for strip in _shared_prefixes(layout):
+            for add in _shared_prefixes(wanted):
+                keys = {add + key[len(strip) :] for key in layout}
+                if keys <= wanted and wanted - keys <= counters:
+                    return {add + key[len(strip) :]: value for key, value in layout.items()}
+    return dict(state)
+
+
+def _shared_prefixes(keys: Iterable[str]) -> list[str]:
+    """``""`` and each longer prefix of whole components that every key shares, leaving
+    each a name: ``["", "module.", "module.net."]`` for keys all under ``module.net.``."""
+    parts = [key.split(".") for key in keys]
+    prefixes = [""]
+    if not parts:
+        return prefixes
+    for i in range(min(len(part) for part in parts) - 1):
+        if any(part[i] != parts[0][i] for part in parts):
+            break
+        prefixes.append(f"{prefixes[-1]}{parts[0][i]}.")
+    return prefixes
+
+
+def _misfit_reason(missing: list[str], unexpected: list[str], expected: Collection[str]) -> str:
+    """Why keys do not fit: a prefix under which the checkpoint holds every missing key (or
+    the model every key of the checkpoint) is named, for keys that are the model's but
+    for a wrapper's extra ones; else the likeliest cause."""
+    prefix = _prefix_above(missing, unexpected)
+    if prefix is not None:
+        extra = [key for key in unexpected if not (key.startswith(prefix) and key[len(prefix) :] in expected)]
+        beside = f", beside {len(extra)} the model lacks (first {extra[0]})" if extra else ""
+        return (
+            f"the checkpoint holds every missing key under the prefix {prefix!r}{beside}: save the "
+            "model's own state dict"
+        )
+    prefix = _prefix_above(unexpected, expected)
+    if prefix is not None:
+        extra = [key for key in missing if not (key.startswith(prefix) and key[len(prefix) :] in unexpected)]
+        beside = f", beside {len(extra)} the checkpoint lacks (first {extra[0]})" if extra else ""
+        return (
+            f"the model holds every key of the checkpoint under the prefix {prefix!r}{beside}: build "
+            "the model without its wrapper, or save the wrapper's state dict"
+        )
+    return "is it for another model or number of classes?"
+
+
+def _prefix_above(keys: list[str], among: Collection[str]) -> str | None:
+    """The one prefix (whole components) under which every one of ``keys`` is in ``among``,
+    or None."""
+    if not keys:
+        return None
+    others = set(among)
+    for candidate in among:
+        if candidate.endswith(f".{keys[0]}"):
+            prefix = candidate[: -len(keys[0])]
+            if all(prefix + key in others for key in keys):
+                return prefix
+    return None
 
 
 def _kind_misfit(value: torch.Tensor, expected: torch.Tensor) -> str | None:

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import textwrap
 from collections import OrderedDict
 from pathlib import Path
 
@@ -195,3 +202,173 @@ def test_checkpoint_holding_no_dict_is_refused(tmp_path: Path) -> None:
     torch.save(torch.zeros(3), path)
     with pytest.raises(CheckpointError, match="holds a Tensor, not a state dict"):
         load_checkpoint(path)
+
+
+def test_empty_dict_is_called_empty(tmp_path: Path) -> None:
+    path = tmp_path / "empty.pt"
+    torch.save({}, path)
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(path)
+    assert str(caught.value) == (
+        f"checkpoint {str(path)!r} holds an empty dict, no weights: save model.state_dict() of the "
+        "trained model"
+    )
+
+
+def _safetensors(path: Path, header_length: int) -> None:
+    """A safetensors file written by hand (the package is not installed): its header's
+    length, 8 bytes little-endian, then the JSON header (padded with spaces, as the
+    format allows) and the data."""
+    header = json.dumps({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()
+    header += b" " * (header_length - len(header))
+    path.write_bytes(struct.pack("<Q", len(header)) + header + struct.pack("<2f", 1.0, 2.0))
+
+
+@pytest.mark.parametrize("header_length", [0x78, 0x180])  # 0x180: the length begins with 0x80
+def test_safetensors_file_is_named_with_how_to_convert_it(tmp_path: Path, header_length: int) -> None:
+    path = tmp_path / "model.safetensors"
+    _safetensors(path, header_length)
+    for trust in (False, True):
+        with pytest.raises(CheckpointError) as caught:
+            load_checkpoint(path, trust=trust)
+        assert str(caught.value) == (
+            f"checkpoint {str(path)!r} is a safetensors file, which lstui does not read: convert it "
+            "with safetensors.torch.load_file and torch.save the dict it returns"
+        )
+
+
+_READ_AS_DENIED = """
+import sys
+from lstui.errors import CheckpointError
+from lstui.models import load_checkpoint
+try:
+    open(sys.argv[1], "rb").close()
+except PermissionError:
+    pass
+else:
+    sys.exit(3)  # read all the same: nothing to test
+for trust in (False, True):
+    try:
+        load_checkpoint(sys.argv[1], trust=trust)
+    except CheckpointError as error:
+        print(error)
+"""
+
+
+def test_checkpoint_without_read_permission_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "denied.pt"
+    torch.save({"state_dict": {"w": torch.ones(2)}}, path)
+    path.chmod(0)
+    command = [sys.executable, "-c", _READ_AS_DENIED, str(path)]
+    if os.geteuid() == 0:  # root reads a 000 file: drop the capabilities that let it
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv: cannot be refused a file")
+        drop = "-dac_override,-dac_read_search"
+        command = [setpriv, f"--bounding-set={drop}", f"--inh-caps={drop}", *command]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).parents[2])
+    if done.returncode == 3:
+        pytest.skip("the file is readable all the same here")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [f"cannot read {str(path)!r}: Permission denied"] * 2
+
+
+_SAVE_A_WHOLE_MODEL = """
+import pickle
+import sys
+
+import torch
+from torch import nn
+
+sys.path.insert(0, sys.argv[2])
+try:
+    from {module} import Net
+except ImportError:
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(2, 2)
+
+path, how = sys.argv[1], sys.argv[3]
+if how == "pickle":
+    with open(path, "wb") as handle:
+        pickle.dump(Net(), handle)
+else:
+    torch.save(Net(), path, _use_new_zipfile_serialization=how == "zip")
+"""
+
+_A_MODULE_OF_ITS_OWN = """
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+"""
+
+
+def _save_whole_model(path: Path, how: str, module: str | None, folder: Path) -> None:
+    """``torch.save(model)`` (or pickle.dump) in a training script of its own, whose
+    class ``Net`` is its ``__main__``'s or, given ``module``, that module's in ``folder``."""
+    if module is not None:
+        (folder / f"{module}.py").write_text(_A_MODULE_OF_ITS_OWN)
+    script = _SAVE_A_WHOLE_MODEL.format(module=module or "no_such_module_here")
+    subprocess.run([sys.executable, "-c", script, str(path), str(folder), how], check=True)
+
+
+@pytest.mark.parametrize("how", ["zip", "legacy", "pickle"])
+def test_whole_model_of_a_training_scripts_main_says_to_save_its_state_dict(
+    tmp_path: Path, how: str
+) -> None:
+    path = tmp_path / "whole.pt"
+    _save_whole_model(path, how, None, tmp_path)
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(path, trust=True)
+    assert str(caught.value) == (
+        f"checkpoint {str(path)!r} is a whole pickled model (torch.save(model)) whose class "
+        "__main__.Net cannot be imported here: it was defined in the script that saved it; save "
+        "model.state_dict() there instead, and give lstui that file"
+    )
+
+
+@pytest.mark.parametrize("how", ["zip", "legacy", "pickle"])
+def test_whole_model_whose_module_is_not_on_the_path_says_where_to_run(
+    tmp_path: Path, how: str
+) -> None:
+    module = f"lstui_test_gone_{how}"
+    folder = tmp_path / "training"
+    folder.mkdir()
+    path = tmp_path / "whole.pt"
+    _save_whole_model(path, how, module, folder)
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(path, trust=True)
+    message = str(caught.value)
+    assert message.startswith(
+        f"checkpoint {str(path)!r} is a whole pickled model (torch.save(model)) whose class "
+        f"{module}.Net cannot be imported here (ModuleNotFoundError: No module named '{module}'); "
+    )
+    assert message.endswith(
+        f"save model.state_dict() instead, or run lstui from the folder (or with the PYTHONPATH) "
+        f"that holds {module}"
+    )
+    assert "\n" not in message
+
+
+def test_custom_object_of_a_training_scripts_main_is_not_called_a_model(tmp_path: Path) -> None:
+    path = tmp_path / "with_note.pt"
+    script = textwrap.dedent("""
+        import sys
+        import torch
+
+        class Note:
+            pass
+
+        torch.save({"state_dict": {"w": torch.ones(2)}, "note": Note()}, sys.argv[1])
+    """)
+    subprocess.run([sys.executable, "-c", script, str(path)], check=True)
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(path, trust=True)
+    assert str(caught.value).startswith(
+        f"checkpoint {str(path)!r} holds objects of the class __main__.Note, which cannot be imported here"
+    )
