@@ -995,7 +995,6 @@ def show(ctx: click.Context, job: str, as_json: bool, no_plot: bool, surf_name: 
                 spec=row.spec, results_dir=str(row.results_dir), error=row.error,
                 # a comparison's figure job draws figures, it has no surface file
                 surface_file=None if row.kind == "figure" else str(Path(row.results_dir) / SURFACE_FILE),
-                created=row.created, started=row.started, finished=row.finished,
                 depends_on=list(row.depends_on),
             )
             click.echo(json.dumps(info, indent=1))
@@ -1098,8 +1097,8 @@ for _action in ("cancel", "pause", "resume", "retry"):
 @cli.command("rm", short_help="Remove finished jobs from the store, with their folders.")
 @click.argument("jobs", nargs=-1)
 @click.option("--older-than", "older_than", default=None,
-              help="every finished job that finished longer ago than this (30d, 12h, 90m, 2w): "
-                   "listed, and removed with --yes")
+              help="every finished job that finished longer ago than this (30d, 12h, 90m, 2w; a "
+                   "bare number is days): listed, and removed with --yes")
 @click.option("--yes", is_flag=True, help="remove what --older-than selects")
 @click.option("--keep-files", is_flag=True, help="leave their folders on the disk")
 @click.option("--compact", is_flag=True,

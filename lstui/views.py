@@ -144,7 +144,8 @@ def job_summary(
     ``files_pending`` whether a daemon has still to write a finished job's surface file
     and figures (None while it has not finished: a job is done when its last point is
     stored, its files come after); ``error`` why a failed job failed (None otherwise);
-    ``device`` where it runs or ran (None while it waits)."""
+    ``device`` where it runs or ran (None while it waits); ``created``, ``started`` and
+    ``finished`` Unix times (None: not yet)."""
     return {
         "id": job.id,
         "name": job.name,
@@ -163,6 +164,10 @@ def job_summary(
         "stalled": stalled(job, daemon_running=daemon_running),
         "files_pending": files_pending if job.state in FINISHED else None,
         "error": job.error if job.state is JobState.FAILED else None,
+        # (Unix times, as show --json's: a script sorting jobs by age read each job's show)
+        "created": job.created,
+        "started": job.started,
+        "finished": job.finished,
     }
 
 

@@ -32,7 +32,8 @@ def parse_age(text: str) -> float:
     """
     match = _AGE.fullmatch(text.strip())
     if match is None:
-        raise BadInput(f"--older-than {text!r}: give a number and a unit, like 30d, 12h, 90m or 2w")
+        raise BadInput(f"--older-than {text!r}: give a number and a unit, like 30d, 12h, 90m or 2w (a bare "
+                       "number is days)")
     return float(match.group(1)) * _UNIT_S[match.group(2)]
 
 

@@ -187,8 +187,11 @@ def test_ls_and_show_speak_json(shared: Lab) -> None:
     assert (row["name"], row["kind"], row["state"]) == ("json please", "surface", "done")
     assert (row["done"], row["total"], row["priority"], row["device"]) == (5, 5, 0, "cpu")
     assert job_id not in [r["id"] for r in json.loads(shared.cli("ls", "--json").stdout)]
+    # its times, as show's: a script sorting jobs by age asked show of each
+    assert row["created"] <= row["started"] <= row["finished"] <= time.time()
 
     shown = json.loads(shared.cli("show", "--json", str(job_id)).stdout)
+    assert (shown["created"], shown["started"], shown["finished"]) == (row["created"], row["started"], row["finished"])
     assert shown["results_dir"] == str(shared.job(job_id).results_dir)
     assert shown["surface_file"] == str(Path(shown["results_dir"]) / "surface.h5")
 
