@@ -521,7 +521,7 @@ def submit_file(ctx: click.Context, files: tuple[Path, ...]) -> None:
     from lstui.scheduler.preflight import check_inputs
     from lstui.scheduler.shield import signals_held
     from lstui.scheduler.submit import prepare_spec, queue_prepared
-    from lstui.scheduler.trajectory import plane_in_new_dir, trajectory_spec
+    from lstui.scheduler.trajectory import plane_in_new_dir, plane_queued, trajectory_spec
 
     entries = [entry for file in files for entry in read_job_file(file)]
     for n, entry in enumerate(entries):  # every job checked before the first is queued
@@ -555,6 +555,8 @@ def submit_file(ctx: click.Context, files: tuple[Path, ...]) -> None:
             with signals_held():
                 with store.together():  # all or none: interrupted half way, it left the first queued
                     ids = [queue_prepared(store, job) for job in ready]
+                for plane in planes.values():
+                    plane_queued(plane)
                 twins = _twins_notes(store, ids)
                 for n, plane in planes.items():
                     _note_plane(plane, entries[n].spec)
@@ -736,6 +738,20 @@ def _queue_and_report(ctx: click.Context, spec: JobSpec, priority: int,
     try:
         with _store(ctx) as store:
             job_id = submit_spec(store, spec, unit_size=ctx.obj.get("unit_size"))
+            if plane is not None:
+                import contextlib
+
+                from lstui.scheduler.trajectory import (
+                    plane_dirs_in_use,
+                    plane_queued,
+                    remove_unqueued_planes,
+                )
+
+                plane_queued(plane)
+                # those of earlier submits killed before they queued theirs (a failure here
+                # must not take this job's plane: it is queued)
+                with contextlib.suppress(LstuiError, OSError):
+                    remove_unqueued_planes(store.path.parent, lambda: plane_dirs_in_use(store))
             twins = _twins_notes(store, [job_id])
     except BaseException:
         if plane is not None:

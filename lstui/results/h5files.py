@@ -84,7 +84,7 @@ def temporary_prefix(name: str) -> str:
 _WRITER = re.compile(r"\.pid(\d+)@")
 
 
-def _writer_dead(name: str) -> bool:
+def writer_dead(name: str) -> bool:
     """Whether ``name`` (a temporary file's) names its writer, on this machine, and that
     process is gone."""
     found = _WRITER.search(name)
@@ -115,7 +115,7 @@ def remove_stale_temporaries(folder: Path, older_than_s: float = STALE_TEMPORARY
         if entry.name.startswith(".") and entry.name.endswith(".tmp"):
             with contextlib.suppress(OSError):
                 if entry.is_file() and not entry.is_symlink() and (
-                    _writer_dead(entry.name) or entry.stat().st_mtime < cutoff
+                    writer_dead(entry.name) or entry.stat().st_mtime < cutoff
                 ):
                     entry.unlink()
                     removed.append(entry)

@@ -644,6 +644,10 @@ class Daemon:
         )
         self._load_marks(store)
         self._recover(store, startup=True)
+        from lstui.scheduler.trajectory import plane_dirs_in_use, remove_unqueued_planes
+
+        for folder in remove_unqueued_planes(self.home, lambda: plane_dirs_in_use(store)):
+            log.info("removed %s: a trajectory's plane whose submit was killed before it queued the job", folder)
 
     def _pause(self, seconds: float) -> None:
         """Sleep ``seconds``, or less if asked to stop (sleep resumes after signals)."""

@@ -110,7 +110,7 @@ def queue_demo(store: Store, settings: DemoSettings, checkpoints: dict[str, list
     """Queue the comparison and one trajectory per run; returns every job id."""
     from lstui.scheduler.compare import queue_comparison
     from lstui.scheduler.submit import submit_spec
-    from lstui.scheduler.trajectory import plane_in_new_dir, trajectory_spec
+    from lstui.scheduler.trajectory import plane_in_new_dir, plane_queued, trajectory_spec
 
     base = JobSpec(model=settings.model, data=settings.data, split="both", seed=123).validated()
     finals = [paths[-1] for paths in checkpoints.values()]
@@ -138,6 +138,7 @@ def queue_demo(store: Store, settings: DemoSettings, checkpoints: dict[str, list
         )
         job_spec = trajectory_spec(spec, plane, x_given=False, y_given=False, num=settings.trajectory_num)
         ids.append(submit_spec(store, job_spec))
+        plane_queued(plane)
     return ids
 
 

@@ -7,13 +7,14 @@ over the PCA plane around the final checkpoint, like any other.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import glob
 import math
 import re
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from lstui.errors import BadInput, SpecError
 from lstui.landscape.grid import Axis
 from lstui.landscape.options import ORIGINS
 from lstui.results import read_projection, read_surface, write_directions, write_projection
-from lstui.results.h5files import make_private_dirs
+from lstui.results.h5files import make_private_dirs, temporary_prefix, writer_dead
 from lstui.spec import JobSpec
 
 PROJECTION_FILE = "projection.h5"
@@ -227,8 +228,65 @@ def new_plane_dir(home: Path, spec: JobSpec) -> Path:
             folder.mkdir(mode=0o700)  # atomic: two submits at once get two folders
         except FileExistsError:
             continue
+        (folder / temporary_prefix(UNQUEUED)).touch(mode=0o600)  # until its job is queued (plane_queued)
         return folder
     raise OSError(f"no free folder name for {stem!r} under {root}")
+
+
+UNQUEUED = "unqueued"
+"""The mark a new plane's folder holds, ``.unqueued.pidPID@HOST-``, until its job is
+queued: a submit killed meanwhile (SIGKILL, a machine restarted) left folders, and a PCA's
+files, that no job named and nothing removed (:func:`remove_unqueued_planes`)."""
+
+
+def plane_queued(plane: TrajectoryPlane) -> None:
+    """Take away the mark of ``plane``'s folder, its job queued."""
+    _unmark(Path(plane.dir_file).parent)
+
+
+def _unmark(folder: Path) -> None:
+    for mark in folder.glob(f".{UNQUEUED}.*"):
+        with contextlib.suppress(OSError):
+            mark.unlink()
+
+
+def remove_unqueued_planes(home: Path, in_use: Callable[[], Collection[Path]]) -> list[Path]:
+    """Remove the folders under ``home/trajectories`` that a submit killed before it queued
+    their job left (marked, their writer gone from this machine), but for those ``in_use``
+    names (their jobs' plane folders, resolved: one killed after the queueing); returns them.
+    ``in_use`` is asked only when such a folder is there."""
+    root = home / "trajectories"
+    try:
+        folders = [f for f in root.iterdir() if f.is_dir() and not f.is_symlink()]
+    except OSError:
+        return []
+    left = []
+    for folder in folders:
+        marks = [m.name for m in folder.glob(f".{UNQUEUED}.*")]
+        if marks and all(writer_dead(mark) for mark in marks):
+            left.append(folder)
+    if not left:
+        return []
+    used = set(in_use())
+    removed = []
+    for folder in left:
+        if folder.resolve() in used:
+            _unmark(folder)
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def plane_dirs_in_use(store: Any) -> set[Path]:
+    """The folders of every trajectory job's plane in ``store``, resolved."""
+    used = set()
+    for job in store.list_jobs(include_finished=True):
+        dir_file = job.spec.get("dir_file") if job.kind == "trajectory" else None
+        if isinstance(dir_file, str) and dir_file:
+            with contextlib.suppress(OSError):
+                used.add(Path(dir_file).parent.resolve())
+    return used
 
 
 def plane_in_new_dir(home: Path, spec: JobSpec, *, origin: str = "own") -> TrajectoryPlane:
