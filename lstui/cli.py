@@ -920,6 +920,38 @@ def ls(ctx: click.Context, show_all: bool, as_json: bool, states_text: str | Non
         return
     click.echo(jobs_table(jobs, hidden_finished=hidden, daemon_running=daemon_running, width=_terminal_width(),
                           silent=silent))
+    _note_files_to_come(ctx, jobs)
+
+
+FILES_NOTE_S = 24 * 3600.0
+"""How long after its finish ``ls`` may say a job's files are still to come (one finished
+long ago without them had its folder deleted by hand: ``show`` says so)."""
+
+
+def _note_files_to_come(ctx: click.Context, jobs: Sequence[JobRow]) -> None:
+    """Under ``ls``: which of the done jobs listed have their figures and surface file
+    still to come. After a daemon's restart 61 jobs read done for two minutes, their
+    folders without figures, and only ``show`` said why."""
+    import time
+
+    from lstui.scheduler.daemon import daemon_status
+    from lstui.scheduler.follow import files_to_come
+    from lstui.views import id_ranges
+
+    recent = time.time() - FILES_NOTE_S
+    waiting = [j.id for j in jobs if j.finished is not None and j.finished > recent and files_to_come(j)
+               and Path(j.results_dir).is_dir()]
+    if not waiting:
+        return
+    status = daemon_status(_home(ctx))
+    which = f"job{'s' if len(waiting) > 1 else ''} {id_ranges(waiting)}"
+    if not status.running:
+        how = "not written yet: lstui daemon start writes them"
+    elif status.suspended:
+        how = "not written yet: the daemon is suspended (lstui daemon status says how to continue it)"
+    else:
+        how = "being written by the daemon"
+    click.echo(f"note: the figures and surface file of {which} are {how}", err=True)
 
 
 def _silent_jobs(store: Store, jobs: Sequence[JobRow]) -> dict[int, float]:

@@ -618,6 +618,9 @@ def test_a_daemon_stopped_alone_is_said_to_leave_its_workers_computing(lab: Lab)
         assert refused.returncode == 2 and "files wait for the daemon, which is suspended" in refused.stderr, refused
         shown = lab.cli("show", str(job_id), "--no-plot").stdout
         assert "(files not written yet: the daemon is suspended; lstui daemon status says how" in shown, shown
+        listed = lab.cli("ls", "--all").stderr  # (`ls` said nothing of folders without figures)
+        assert (f"note: the figures and surface file of job {job_id} are not written yet: the daemon is "
+                "suspended (lstui daemon status says how to continue it)") in listed, listed
     finally:
         os.kill(pid, signal.SIGCONT)
     assert not daemon_status(lab.home).suspended
