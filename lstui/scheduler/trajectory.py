@@ -336,7 +336,7 @@ def compute_plane(spec: JobSpec, out: Path, *, origin: str = "own") -> Trajector
     """
     from lstui.landscape.directions import model_tensors
     from lstui.landscape.pca import project, trajectory_pca
-    from lstui.models import apply_state_dict, load_checkpoint
+    from lstui.models import apply_state_dict, load_checkpoint, misfit_subject
     from lstui.scheduler.compute import build_centre, load_job_data, read_fitting_directions
 
     given = Path(spec.dir_file) if spec.dir_file else None
@@ -356,7 +356,8 @@ def compute_plane(spec: JobSpec, out: Path, *, origin: str = "own") -> Trajector
 
     def load(i: int) -> list:  # type: ignore[type-arg]
         state = load_checkpoint(files[i], trust=spec.trust_checkpoint)
-        apply_state_dict(model, state, subject=files[i])
+        # (its bare path, "ck/mlp.pt: 12 missing", said not what it did not fit)
+        apply_state_dict(model, state, subject=misfit_subject(files[i], spec.model))
         tensors = [t.detach().clone() for t in model_tensors(model, spec.dir_type)]
         if i < count and i not in checked:
             checked.add(i)

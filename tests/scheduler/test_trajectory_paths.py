@@ -126,3 +126,21 @@ def test_a_job_file_s_list_item_naming_no_file_whole_is_split_at_its_commas(tmp_
                                      'checkpoints = "run/cnn_1.pt,run/cnn_2.pt, run/cnn_3.pt"\n')
     (entry,) = read_job_file(tmp_path / "s.toml")
     assert entry.spec.checkpoints == tuple(str(p) for p in run)
+
+
+def test_a_checkpoint_of_another_model_before_the_last_is_named_with_the_model(tmp_path: Path) -> None:
+    """Said by its bare path, "/…/mlp_2.pt: 12 missing …", where the last checkpoint's
+    misfit says which model it does not fit."""
+    import torch
+
+    from lstui.models import build_model
+
+    run = walk_checkpoints(tmp_path / "run", steps=3)
+    other = tmp_path / "run" / "mlp_2.pt"
+    torch.save(build_model("mlp", input_shape=(1, 8, 8)).state_dict(), other)
+    home = tmp_path / "home"
+    code, _, err = _submit(home, "--checkpoints", ",".join(map(str, [run[0], other, run[2]])))
+    assert code == 2
+    line = one_error_line(err)
+    assert line.startswith(f"lstui: error: checkpoint {str(other)!r} does not fit model 'cnn': "), line
+    assert listed_jobs(home) == []
