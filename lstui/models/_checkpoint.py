@@ -390,6 +390,14 @@ def _find_state_dict(stored: object, file: Path) -> Mapping[str, torch.Tensor]:
             if _is_state_dict(value):
                 assert isinstance(value, Mapping)
                 return value
+        others = [k for k, v in stored.items() if not isinstance(v, torch.Tensor)]
+        if len(others) < len(stored) / 2:  # weights with an 'epoch' among them: name it, not 8 weights
+            shown = ", ".join(f"{k!r} ({type(stored[k]).__name__})" for k in others[:4])
+            raise CheckpointError(
+                f"checkpoint {str(file)!r} holds a state dict with entries that are not tensors: {shown}"
+                f"{' …' if len(others) > 4 else ''}; save the weights apart, as {{'state_dict': "
+                "model.state_dict(), 'epoch': …}"
+            )
         keys = ", ".join(repr(k) for k in list(stored)[:8])
         raise CheckpointError(
             f"checkpoint {str(file)!r} holds a dict without a state dict (keys: {keys}; "

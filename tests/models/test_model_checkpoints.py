@@ -204,6 +204,18 @@ def test_checkpoint_holding_no_dict_is_refused(tmp_path: Path) -> None:
         load_checkpoint(path)
 
 
+def test_a_state_dict_with_an_epoch_among_its_weights_names_the_epoch(tmp_path: Path) -> None:
+    """It listed eight of the weights as the dict's keys, not the 'epoch' that was wrong."""
+    path = tmp_path / "ep.pt"
+    torch.save({**build_model("mlp", input_shape=(1, 8, 8)).state_dict(), "epoch": 3}, path)
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(path)
+    assert str(caught.value) == (
+        f"checkpoint {str(path)!r} holds a state dict with entries that are not tensors: 'epoch' (int); save "
+        "the weights apart, as {'state_dict': model.state_dict(), 'epoch': …}"
+    )
+
+
 def test_empty_dict_is_called_empty(tmp_path: Path) -> None:
     path = tmp_path / "empty.pt"
     torch.save({}, path)
