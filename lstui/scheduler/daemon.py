@@ -823,8 +823,8 @@ class Daemon:
             # comes; it held its device for good, the queue waiting
             wedged = not stopped and silent_s > self.lease_s + self.left_job_wait_s + _silent_limit_s(slot.device)
             if stopped or wedged:
-                # SIGSTOP (or a debugger's): its lease expired and its unit went back, but
-                # no fresh worker took its place: its job read running, the queue waited
+                # stopped (SIGSTOP, a debugger) or wedged: its lease expired and its unit went
+                # back, but no fresh worker took its place: its job read running, the queue waited
                 slot.proc.kill()
                 slot.killed = True
                 how = "was stopped (SIGSTOP?)" if stopped else "hung (its heartbeat stopped, its process did not)"
@@ -863,8 +863,8 @@ class Daemon:
 
         A worker on this host is dead when its process is gone; one elsewhere loses its
         units when its lease expires. Only the dead are named, so a worker that registers
-        while the daemon looks never loses the unit it just claimed. The units of a daemon
-        before this one's workers (``startup`` sees them) go back uncounted.
+        while the daemon looks never loses the unit it just claimed. The units of the workers
+        of a daemon before this one (``startup`` sees them) go back uncounted.
         """
         host = socket.gethostname()
         workers = store.workers()
