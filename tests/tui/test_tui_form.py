@@ -439,3 +439,25 @@ def test_a_job_the_form_queues_again_is_said_to_compute_the_same_numbers(fixed_h
             assert f"as job {first}: it" in shown and "(c cancels it)" in shown, shown
 
     asyncio.run(drive())
+
+
+def test_a_whole_pickled_model_in_the_form_says_the_cli_trusts_it(fixed_home: Path, tmp_path: Path) -> None:
+    """The reason said "--trust-checkpoint loads it", a flag the form has not."""
+    checkpoint = tmp_path / "whole.pt"
+    torch.save(build_model("mlp", input_shape=(1, 8, 8)), checkpoint)
+
+    async def drive() -> None:
+        app = fixed_app(fixed_home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            form = await open_form(pilot)
+            form.set_value("model", "mlp")
+            form.set_value("checkpoint", str(checkpoint))
+            form.set_value("x", "-1:1:3")
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: "checkpoint" in form.errors, 60, "the check's reason")
+            said = form.errors["checkpoint"]
+            assert "--trust-checkpoint loads it" in said, said
+            assert said.endswith("; the form trusts no file: queue it with lstui submit … --trust-checkpoint"), said
+            await pilot.press("escape")
+
+    asyncio.run(drive())

@@ -317,6 +317,8 @@ class NewJobScreen(ModalScreen[int | None]):
         key = GENERAL
         if values is not None:
             key = _field_named(reason, values)
+        if "--trust-checkpoint" in reason:  # a flag the form has not: it sent the person looking for it
+            reason += "; the form trusts no file: queue it with lstui submit … --trust-checkpoint"
         self.show_errors({key: reason})
 
     def action_cancel(self) -> None:
