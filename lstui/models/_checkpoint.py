@@ -541,21 +541,25 @@ def _misfit_reason(missing: list[str], unexpected: list[str], expected: Collecti
     for a wrapper's extra ones; else the likeliest cause."""
     prefix = _prefix_above(missing, unexpected)
     if prefix is not None:
-        extra = [key for key in unexpected if not (key.startswith(prefix) and key[len(prefix) :] in expected)]
-        beside = f", beside {len(extra)} the model lacks (first {extra[0]})" if extra else ""
         return (
-            f"the checkpoint holds every missing key under the prefix {prefix!r}{beside}: save the "
-            "model's own state dict"
+            f"the checkpoint holds every missing key under the prefix {prefix!r}"
+            f"{_beside(unexpected, prefix, expected, 'the model lacks')}: save the model's own state dict"
         )
     prefix = _prefix_above(unexpected, expected)
     if prefix is not None:
-        extra = [key for key in missing if not (key.startswith(prefix) and key[len(prefix) :] in unexpected)]
-        beside = f", beside {len(extra)} the checkpoint lacks (first {extra[0]})" if extra else ""
         return (
-            f"the model holds every key of the checkpoint under the prefix {prefix!r}{beside}: build "
-            "the model without its wrapper, or save the wrapper's state dict"
+            f"the model holds every key of the checkpoint under the prefix {prefix!r}"
+            f"{_beside(missing, prefix, unexpected, 'the checkpoint lacks')}: build the model without its "
+            "wrapper, or save the wrapper's state dict"
         )
     return "is it for another model or number of classes?"
+
+
+def _beside(keys: list[str], prefix: str, within: Collection[str], lacks: str) -> str:
+    """``, beside N {lacks} (first KEY)``: the ``keys`` that are not ``prefix`` + a key of
+    ``within`` (a wrapper's own), or nothing."""
+    extra = [key for key in keys if not (key.startswith(prefix) and key[len(prefix) :] in within)]
+    return f", beside {len(extra)} {lacks} (first {extra[0]})" if extra else ""
 
 
 def _prefix_above(keys: list[str], among: Collection[str]) -> str | None:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import torch
+from textual.pilot import Pilot
 from textual.widgets import Static
 
 from lstui.models import build_model
@@ -148,15 +149,21 @@ def test_a_checkpoint_of_another_model_keeps_the_form_open_with_its_reason(
     assert jobs[-1].spec["model"] == "cnn" and jobs[-1].spec["checkpoint"] == str(checkpoint)
 
 
+async def _refused_checkpoint(pilot: Pilot[None], checkpoint: Path) -> NewJobScreen:
+    """The form, filled for mlp with ``checkpoint`` and sent, once its check refused it."""
+    form = await open_form(pilot)
+    form.set_value("model", "mlp")
+    form.set_value("checkpoint", str(checkpoint))
+    form.set_value("x", "-1:1:3")
+    await pilot.press("ctrl+s")
+    await wait_for(pilot, lambda: "checkpoint" in form.errors, 60, "the check's reason")
+    return form
+
+
 async def _queue_with_a_misfit_checkpoint(fixed_home: Path, checkpoint: Path) -> None:
     app = fixed_app(fixed_home)
     async with app.run_test(size=(80, 24)) as pilot:
-        form = await open_form(pilot)
-        form.set_value("model", "mlp")
-        form.set_value("checkpoint", str(checkpoint))
-        form.set_value("x", "-1:1:3")
-        await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: "checkpoint" in form.errors, 60, "the check's reason")
+        form = await _refused_checkpoint(pilot, checkpoint)
         assert isinstance(app.screen, NewJobScreen), "the form stays open"
         assert "does not fit model 'mlp'" in form.errors["checkpoint"]
         assert form.query_one("#error-checkpoint", Static).display
@@ -449,13 +456,7 @@ def test_a_whole_pickled_model_in_the_form_says_the_cli_trusts_it(fixed_home: Pa
     async def drive() -> None:
         app = fixed_app(fixed_home)
         async with app.run_test(size=(80, 24)) as pilot:
-            form = await open_form(pilot)
-            form.set_value("model", "mlp")
-            form.set_value("checkpoint", str(checkpoint))
-            form.set_value("x", "-1:1:3")
-            await pilot.press("ctrl+s")
-            await wait_for(pilot, lambda: "checkpoint" in form.errors, 60, "the check's reason")
-            said = form.errors["checkpoint"]
+            said = (await _refused_checkpoint(pilot, checkpoint)).errors["checkpoint"]
             assert "--trust-checkpoint loads it" in said, said
             assert said.endswith("; the form trusts no file: queue it with lstui submit … --trust-checkpoint"), said
             await pilot.press("escape")
