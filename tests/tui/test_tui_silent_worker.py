@@ -49,3 +49,43 @@ def test_a_stopped_worker_is_listed_as_silent_and_a_gone_one_is_not(tmp_path: Pa
         stopped.send_signal(signal.SIGCONT)
         stopped.kill()
         stopped.wait()
+
+
+def test_a_running_job_whose_worker_is_silent_is_shown_stalled(tmp_path: Path) -> None:
+    """As `ls` shows it: its row read running, its elapsed time and ETA growing, while
+    its worker (stopped with the daemon by a Ctrl-Z) computed nothing."""
+    import asyncio
+    import contextlib
+    import os
+
+    from lstui.scheduler.submit import results_root
+    from lstui.tui import LstuiApp
+    from lstui.tui.widgets import status_line
+    from tests.tui.support import T0, holding_daemon_lock, settle, wait_for
+
+    home = tmp_path / "home"
+    with Store.open_home(home, clock=lambda: T0) as store:
+        job = store.add_job(kind="surface", name="silent one", spec={"kind": "surface", "model": "mlp", "x": "-1:1:3"},
+                            total_points=3, units=[[0, 1, 2]], results_root=results_root(store))
+        worker = store.register_worker("cpu", os.getpid(), socket.gethostname())  # (a live process)
+        assert store.claim_unit(worker, 3600.0) is not None
+        store.heartbeat(worker, job)
+    clock = Clock(T0 + 5)
+
+    async def drive() -> None:
+        app = LstuiApp(home, clock=clock, device_facts=fixed_devices, poll_s=0.2)
+        with contextlib.ExitStack() as daemon:
+            daemon.enter_context(holding_daemon_lock(home))
+            async with app.run_test(size=(80, 24)) as pilot:
+                await settle(pilot)
+                table = app.main.table
+                await wait_for(pilot, lambda: table.get_cell(str(job), "state").plain.strip() == "running", 5,
+                               "running while heard from")
+                clock.now = T0 + 60
+                await wait_for(pilot, lambda: table.get_cell(str(job), "state").plain.strip() == "stalled", 5,
+                               "stalled once silent")
+                assert table.get_cell(str(job), "eta").plain.strip() == "-"
+                assert app.snapshot is not None
+                assert "1 stalled" in status_line(app.snapshot, "", devices=True, colour=False).plain
+
+    asyncio.run(drive())

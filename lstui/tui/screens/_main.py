@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Input
 from lstui.store import JobRow
 from lstui.tui.snapshot import Snapshot
 from lstui.tui.widgets import DevicePanel, JobTable, KeyBar, Preview, StatusBar
+from lstui.views import silent_jobs
 
 if TYPE_CHECKING:
     from lstui.tui.app import LstuiApp
@@ -100,7 +101,8 @@ class MainScreen(Screen[None]):
                 table.forget_jobs()
                 self.preview.forget()
             self.database = snapshot.database
-        table.apply(snapshot.jobs, snapshot.taken, daemon_running=snapshot.daemon.running)
+        table.apply(snapshot.jobs, snapshot.taken, daemon_running=snapshot.daemon.running,
+                    silent=silent_jobs(snapshot.jobs, snapshot.workers, snapshot.taken))
         self._status.show(snapshot, table.filter_text, devices=narrow)
         if not narrow:
             self._devices.show(snapshot)

@@ -12,7 +12,7 @@ from lstui.scheduler.daemon import DaemonStatus
 from lstui.store import JobRow, JobState, WorkerRow
 from lstui.tui.cells import PLAIN_STALLED_STYLE, STALLED_STYLE, bar, ellipsis, gib, state_style
 from lstui.tui.snapshot import Snapshot
-from lstui.views import STALE_HEARTBEAT_S, STALLED, format_duration, state_name
+from lstui.views import STALE_HEARTBEAT_S, STALLED, format_duration, silent_jobs, state_name
 
 RUNNING_DOT = "●"
 STORE_UNREADABLE = "can't read the job store (see below)"
@@ -139,7 +139,8 @@ def status_line(snapshot: Snapshot, filter_text: str, *, devices: bool, colour: 
         text.append_text(daemon_text(snapshot.daemon, short=True, colour=colour))
         text.append(" │ ")
     running = snapshot.daemon.running
-    counts = Counter(state_name(j, daemon_running=running) for j in snapshot.jobs)
+    silent = silent_jobs(snapshot.jobs, snapshot.workers, snapshot.taken)  # (stalled, as the table shows them)
+    counts = Counter(state_name(j, daemon_running=running and j.id not in silent) for j in snapshot.jobs)
     text.append(f"{len(snapshot.jobs)} job{'' if len(snapshot.jobs) == 1 else 's'}")
     if counts[STALLED]:
         text.append(" · ")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from rich.cells import cell_len
@@ -230,6 +230,8 @@ class JobTable(DataTable[Text]):
         self._shown: dict[int, dict[str, str]] = {}
         self._row_keys: dict[int, tuple[object, ...]] = {}
         self._last: tuple[Sequence[JobRow], float, bool] = ((), 0.0, True)
+        self._silent: frozenset[int] = frozenset()
+        """Running jobs whose workers are silent (:func:`~lstui.views.silent_jobs`): shown stalled."""
         self._placed_cursor = False
         self.follows = True
         """Whether the cursor follows the work (see the class); False once the person moved it."""
@@ -292,6 +294,10 @@ class JobTable(DataTable[Text]):
 
     def job(self, job_id: int | None) -> JobRow | None:
         return None if job_id is None else self._jobs.get(job_id)
+
+    def _computed(self, job: JobRow, daemon_running: bool) -> bool:
+        """Whether something computes ``job`` if it runs: a daemon, and workers heard from."""
+        return daemon_running and job.id not in self._silent
 
     def matches(self, job: JobRow, daemon_running: bool = True) -> bool:
         """Whether the filter lets ``job`` show: every word is in its id, name, state
@@ -414,11 +420,14 @@ class JobTable(DataTable[Text]):
             self.add_column(self._label(column), width=spec.width(column), key=column, default=Text(""))
 
     def apply(self, jobs: Sequence[JobRow], now: float, *, daemon_running: bool = True,
-              force_dimensions: bool = False) -> None:
+              force_dimensions: bool = False, silent: Collection[int] | None = None) -> None:
         """Show ``jobs`` (in id order) as of unix time ``now``, their rows in the
         table's :attr:`order`; with ``daemon_running`` False, running jobs are shown
-        stalled (no daemon computes them)."""
+        stalled (no daemon computes them), as are those ``silent`` names (None: those
+        of the last call)."""
         self._last = (jobs, now, daemon_running)
+        if silent is not None:
+            self._silent = frozenset(silent)
         digits = len(str(max(job.id for job in jobs))) if jobs else 1
         if digits != self._id_digits:  # ids one digit longer (job 1000, 10000): a wider ID column
             self._id_digits = digits
@@ -430,7 +439,7 @@ class JobTable(DataTable[Text]):
             selected = self._cursor_job
         was_empty = not self.row_count
         layout = self.layout_spec
-        visible = [job for job in jobs if self.matches(job, daemon_running)]
+        visible = [job for job in jobs if self.matches(job, self._computed(job, daemon_running))]
         wanted = {job.id for job in visible}
         gone = [j for j in self._shown if j not in wanted]
         for job_id in gone:
@@ -447,16 +456,17 @@ class JobTable(DataTable[Text]):
         moved: list[int] = []  # the rows added, and those whose sort key changed
         for job in visible:
             shown = self._shown.get(job.id)
-            row_key = _row_key(job, daemon_running)
+            computed = self._computed(job, daemon_running)
+            row_key = _row_key(job, computed)
             if shown and self._row_keys.get(job.id) == row_key and not _time_dependent(job):
                 continue
             if shown is None:
-                cells, keys = self._new_row(job, row_key, now, daemon_running)
+                cells, keys = self._new_row(job, row_key, now, computed)
                 self.add_row(*cells, key=str(job.id))
             else:
                 self._row_keys[job.id] = row_key
-                keys = self._keys(job, now, layout, daemon_running)
-                changed = {column: self._cell(column, job, keys[column], layout, daemon_running)
+                keys = self._keys(job, now, layout, computed)
+                changed = {column: self._cell(column, job, keys[column], layout, computed)
                            for column in layout.columns if shown.get(column) != keys[column]}
                 if changed:
                     self._update_row(str(job.id), changed)
@@ -509,7 +519,8 @@ class JobTable(DataTable[Text]):
             if keys is not None:
                 rows.append((job.id, self.get_row(str(job.id)), keys))
             else:
-                rows.append((job.id, *self._new_row(job, _row_key(job, daemon_running), now, daemon_running)))
+                computed = self._computed(job, daemon_running)
+                rows.append((job.id, *self._new_row(job, _row_key(job, computed), now, computed)))
         self.clear()
         self._shown = {}
         order_key = self.order.key
