@@ -74,7 +74,7 @@ def test_show_on_a_terminal_that_is_not_utf8_prints_no_traceback(lab: Lab) -> No
         assert proc.returncode == 0 and b"Traceback" not in proc.stderr, proc.stderr.decode("latin-1")
         assert b"interp a" in proc.stdout or argv == ["logs", "1"]
         assert b"?" not in proc.stdout, proc.stdout.decode("latin-1")
-        assert b"interp a->b" in proc.stdout or argv == ["logs", "1"], proc.stdout.decode("latin-1")
+        assert b"interp a>b" in proc.stdout or argv == ["logs", "1"], proc.stdout.decode("latin-1")
 
 
 def test_ls_fits_the_terminal_and_gives_scripts_whole_lines(lab: Lab) -> None:
