@@ -1549,7 +1549,7 @@ def _daemon_status_json(ctx: click.Context, status: DaemonStatus) -> NoReturn:
     import json
     import time
 
-    from lstui.scheduler.daemon import listed_workers
+    from lstui.scheduler.daemon import listed_workers, locked_in_log
     from lstui.store import JobState
 
     now = time.time()
@@ -1566,6 +1566,8 @@ def _daemon_status_json(ctx: click.Context, status: DaemonStatus) -> NoReturn:
         else:
             out["stalled_jobs"] = [j.id for j in store.list_jobs(include_finished=False)
                                    if j.state is JobState.RUNNING]
+    if status.running and out["trouble"] is None:  # a database locked: said in its log, not the store
+        out["trouble"] = locked_in_log(_home_path(ctx), status.pid)
     click.echo(json.dumps(out, indent=1))
     sys.exit(0 if status.running else 3)
 
@@ -1584,7 +1586,7 @@ def _stalled_jobs(ctx: click.Context) -> str:
         return ""
     which = ", ".join(map(str, left[:5])) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
     return (f"; job{'s' if len(left) > 1 else ''} {which} stalled (left running by a daemon that "
-            "ended without stopping): lstui daemon start resumes them")
+            f"ended without stopping): lstui daemon start resumes {'them' if len(left) > 1 else 'it'}")
 
 
 @daemon.command("status", short_help="Whether a daemon runs, its workers, and its troubles.")

@@ -176,6 +176,8 @@ def test_a_daemon_started_on_a_locked_database_waits_then_runs_the_queue(lab: La
         when = datetime.strptime(said, "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
         assert abs(datetime.now(timezone.utc) - when) < timedelta(minutes=2), status.stdout
         assert "+0530 daemon[" in (lab.home / "daemon.log").read_text()  # (its lines name their zone)
+        trouble = json.loads(lab.cli("daemon", "status", "--json").stdout)["trouble"]  # (it was null)
+        assert trouble is not None and trouble.startswith("warning: the database is locked ("), trouble
         assert lab.job(job)["state"] == "queued"
     lab.wait_job(job)
     assert pid_alive(pid)

@@ -475,7 +475,7 @@ def test_status_after_a_daemon_was_killed_names_its_stalled_jobs(lab: Lab) -> No
     status = lab.cli("daemon", "status", check=False)
     assert status.returncode == 3
     assert status.stdout.strip() == (f"daemon: not running; job {job_id} stalled (left running by a daemon that "
-                                     "ended without stopping): lstui daemon start resumes them"), status.stdout
+                                     "ended without stopping): lstui daemon start resumes it"), status.stdout
     said = lab.cli("daemon", "status", "--json", check=False)
     assert said.returncode == 3 and json.loads(said.stdout)["stalled_jobs"] == [job_id], said
 
