@@ -6,6 +6,7 @@ them, so ``lstui ls`` answers quickly.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import io
@@ -521,7 +522,13 @@ def submit_file(ctx: click.Context, files: tuple[Path, ...]) -> None:
     from lstui.scheduler.preflight import check_inputs
     from lstui.scheduler.shield import signals_held
     from lstui.scheduler.submit import prepare_spec, queue_prepared
-    from lstui.scheduler.trajectory import plane_in_new_dir, plane_queued, trajectory_spec
+    from lstui.scheduler.trajectory import (
+        plane_dirs_in_use,
+        plane_in_new_dir,
+        plane_queued,
+        remove_unqueued_planes,
+        trajectory_spec,
+    )
 
     entries = [entry for file in files for entry in read_job_file(file)]
     for n, entry in enumerate(entries):  # every job checked before the first is queued
@@ -557,6 +564,9 @@ def submit_file(ctx: click.Context, files: tuple[Path, ...]) -> None:
                     ids = [queue_prepared(store, job) for job in ready]
                 for plane in planes.values():
                     plane_queued(plane)
+                if planes:  # those of earlier submits killed before they queued theirs (as submit trajectory)
+                    with contextlib.suppress(LstuiError, OSError):
+                        remove_unqueued_planes(store.path.parent, lambda: plane_dirs_in_use(store))
                 twins = _twins_notes(store, ids)
                 for n, plane in planes.items():
                     _note_plane(plane, entries[n].spec)
@@ -739,8 +749,6 @@ def _queue_and_report(ctx: click.Context, spec: JobSpec, priority: int,
         with _store(ctx) as store:
             job_id = submit_spec(store, spec, unit_size=ctx.obj.get("unit_size"))
             if plane is not None:
-                import contextlib
-
                 from lstui.scheduler.trajectory import (
                     plane_dirs_in_use,
                     plane_queued,
@@ -1503,7 +1511,6 @@ def daemon_stop(ctx: click.Context) -> None:
     """Stop the daemon gracefully: each worker finishes the point in hand (for up to 30 s;
     one still computing then is killed and its point computed again later) and gives its
     unit back; finished jobs' files are written."""
-    import contextlib
     import time
 
     from lstui.scheduler.daemon import stop_daemon
@@ -1545,7 +1552,6 @@ def _daemon_status_json(ctx: click.Context, status: DaemonStatus) -> NoReturn:
     """``daemon status --json``: the daemon, its workers (each one's seconds since its last
     heartbeat), its latest trouble since it started, and the jobs a daemon that ended
     without stopping left running; exit 3 when none runs, as without ``--json``."""
-    import contextlib
     import json
     import time
 

@@ -115,8 +115,10 @@ def _looked(text: str, base: Path | None) -> str:
 def _named_files(text: str, base: Path | None) -> list[str] | None:
     """The checkpoints one path or glob names, None when it names none.
 
-    A file named as written is that file, even with ``*?[`` in its name. A glob's ``[`` is
-    read literally when, as a character class, it matched nothing: a folder ``run[1]``.
+    A file named as written is that file, even with ``*?[`` in its name. A part of the
+    glob (a folder, a file name) that names an existing folder or file as written is read
+    literally (``run[1]``: beside a ``run1``, the glob had taken that run's checkpoints),
+    the rest as a glob (``run[1]/model_[1-3].pt``); as a last try, every ``[`` literally.
     """
     path = _literal(text, base)
     if Path(path).is_dir():  # "needs at least 3 checkpoints, got 1" said nothing of why
@@ -127,14 +129,28 @@ def _named_files(text: str, base: Path | None) -> list[str] | None:
     if not _is_glob(text):
         return None
     relative = str(Path(text).expanduser())  # (usable: _literal said so)
-    tries = (relative, relative.replace("[", "[[]")) if "[" in relative else (relative,)
-    for attempt in tries:
+    tries = [_escaped_where_named(relative, base), relative, relative.replace("[", "[[]")] if "[" in relative else [
+        relative]
+    for attempt in dict.fromkeys(tries):
         # the job file's folder is where it is, whatever its name: never a pattern
         pattern = str(Path(glob.escape(str(base))) / attempt) if base is not None else attempt
         found = sorted((p for p in glob.glob(pattern) if Path(p).is_file()), key=natural_key)
         if found:
             return found
     return None
+
+
+def _escaped_where_named(relative: str, base: Path | None) -> str:
+    """``relative`` with each part holding ``[`` that names an existing folder or file (from
+    the part before, as written) escaped: read literally, not as a character class."""
+    parts = Path(relative).parts
+    out: list[str] = []
+    here = base if base is not None else Path()
+    for part in parts:
+        literal = "[" in part and (here / part).exists()
+        out.append(glob.escape(part) if literal else part)
+        here = here / part
+    return str(Path(*out)) if out else relative
 
 
 def _listed_files(given: str, base: Path | None) -> list[str]:

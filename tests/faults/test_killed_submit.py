@@ -44,8 +44,10 @@ def _hook(folder: Path, when: str) -> Path:
 ARGS = ("submit", "trajectory", "--model", "cnn", "--data", "digits", "--num", "3", "--subset", "100")
 
 
+@pytest.mark.parametrize("next_by", ["submit trajectory", "a job file"])
 @pytest.mark.parametrize("when", ["before its job is queued", "after its job is queued"])
-def test_a_plane_left_by_a_killed_submit_goes_at_the_next_unless_its_job_was_queued(tmp_path: Path, when: str) -> None:
+def test_a_plane_left_by_a_killed_submit_goes_at_the_next_unless_its_job_was_queued(
+        tmp_path: Path, when: str, next_by: str) -> None:
     run = walk_checkpoints(tmp_path / "run", steps=3)
     home = tmp_path / "home"
     hook = _hook(tmp_path / "hook", when)
@@ -58,7 +60,13 @@ def test_a_plane_left_by_a_killed_submit_goes_at_the_next_unless_its_job_was_que
     queued_before = listed_jobs(home)
     assert len(queued_before) == (0 if when == "before its job is queued" else 1)
 
-    code, out, err = cli_in_process([*ARGS, "--checkpoints", ",".join(map(str, run))], home)
+    if next_by == "a job file":
+        job_file = tmp_path / "t.toml"
+        job_file.write_text('kind = "trajectory"\nmodel = "cnn"\nnum = 3\nsubset = "100"\n'
+                            f"checkpoints = {[str(p) for p in run]!r}\n".replace("'", '"'))
+        code, out, err = cli_in_process(["submit", str(job_file)], home)
+    else:
+        code, out, err = cli_in_process([*ARGS, "--checkpoints", ",".join(map(str, run))], home)
     assert code == 0, err
     planes = sorted((home / "trajectories").iterdir())
     if when == "before its job is queued":

@@ -43,6 +43,20 @@ def test_a_glob_in_a_sweep_folder_finds_its_checkpoints(tmp_path: Path, folder: 
     assert _queued_checkpoints(home, out) == [str(p) for p in run]
 
 
+def test_a_bracketed_folder_is_itself_beside_its_glob_s_namesake_and_under_a_class(tmp_path: Path) -> None:
+    """With `run1/` beside `run[1]/`, `run[1]/cnn_*.pt` took run1's checkpoints without a
+    word; `run[1]/cnn_[1-3].pt` (a class in the file name) matched no file."""
+    ours = walk_checkpoints(tmp_path / "ck" / "run[1]", steps=4)
+    walk_checkpoints(tmp_path / "ck" / "run1", seed=2, steps=3)
+    home = tmp_path / "home"
+    code, out, err = _submit(home, "--checkpoints", str(tmp_path / "ck" / "run[1]" / "cnn_*.pt"))
+    assert code == 0, err
+    assert _queued_checkpoints(home, out) == [str(p) for p in ours]
+    code, out, err = _submit(home, "--checkpoints", str(tmp_path / "ck" / "run[1]" / "cnn_[1-3].pt"))
+    assert code == 0, err
+    assert _queued_checkpoints(home, out) == [str(p) for p in ours[:3]]
+
+
 def test_a_comma_list_of_files_in_sweep_folders_is_those_files(tmp_path: Path) -> None:
     """The documented comma-separated list still splits, each part a file of its own even
     with brackets or commas in its folder's name (`lr=0.1` alone names nothing)."""
