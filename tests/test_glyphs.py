@@ -13,6 +13,7 @@ def test_each_glyph_is_one_plain_character_so_that_columns_stay() -> None:
     assert glyphs.plain("small → large … α·β ±0.1") == "small > large ~ a.b +0.1"
     assert glyphs.plain("café ☃ 損") == "cafe ? ??"  # (a wide character: two cells, two)
     assert glyphs.plain("\u2800⣀⠉") == " .."  # a curve's braille dots
+    assert glyphs.plain("⅃ train acc") == "] train acc"  # (a 1D plot's right-axis mark)
     for glyph in glyphs.PLAIN:
         assert len(glyphs.plain(glyph)) == 1, glyph
 

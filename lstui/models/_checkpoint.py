@@ -387,6 +387,11 @@ def _find_state_dict(stored: object, file: Path) -> Mapping[str, torch.Tensor]:
             value = stored.get(key)
             if isinstance(value, nn.Module):
                 return value.state_dict()
+            if isinstance(value, Mapping) and not value:  # (it was "a dict without a state dict")
+                raise CheckpointError(
+                    f"checkpoint {str(file)!r} holds an empty state dict under {key!r}, no weights: save "
+                    "model.state_dict() of the trained model"
+                )
             if _is_state_dict(value):
                 assert isinstance(value, Mapping)
                 return value

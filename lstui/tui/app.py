@@ -64,7 +64,7 @@ NARROW_BELOW = 81
 SHORT_BELOW = 22
 """Below this many rows the preview and the log give up height (the main screen scrolled
 as a whole at 18 rows, its scrollbar over the ETA column and the keys)."""
-TINY_BELOW = (40, 12)
+TINY_BELOW = (50, 12)
 """Below this many columns or rows (a small tmux pane) the key bar and the main screen's
 preview give way to the job table: at 20×5 the keys took every row, no job in sight
 (they work unseen; ``?`` lists them)."""

@@ -607,11 +607,10 @@ def test_a_daemon_stopped_alone_is_said_to_leave_its_workers_computing(lab: Lab)
                 f"-CONT {pid}); lstui daemon stop continues and stops it") in status.splitlines(), status
         seen = daemon_status(lab.home)
         assert seen.running and seen.suspended
-        assert daemon_text(seen).plain == f"○ daemon suspended (Ctrl-Z or SIGSTOP): fg, or kill -CONT {pid}"
+        assert daemon_text(seen).plain == f"○ daemon suspended (Ctrl-Z or SIGSTOP): kill -CONT {pid}"
         assert daemon_text(seen, short=True).plain == f"○ daemon suspended (kill -CONT {pid})"  # (80 columns)
         # the TUI's `d` said "a daemon already runs"
-        assert start_refused(seen) == (f"the daemon (pid {pid}) is suspended (Ctrl-Z or SIGSTOP): fg, or kill "
-                                       f"-CONT {pid}, continues it")
+        assert start_refused(seen) == f"the daemon (pid {pid}) is suspended (Ctrl-Z or SIGSTOP): kill -CONT {pid} continues it"
         # a job its workers finish meanwhile: its files wait; `rm` said "being written … try
         # again in a moment", `show` "(files being written by the daemon)", for good
         job_id = lab.submit("surface", "--model", "mlp", "--x", "-1:1:3", "--subset", "50")

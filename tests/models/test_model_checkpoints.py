@@ -225,6 +225,13 @@ def test_empty_dict_is_called_empty(tmp_path: Path) -> None:
         f"checkpoint {str(path)!r} holds an empty dict, no weights: save model.state_dict() of the "
         "trained model"
     )
+    torch.save({"state_dict": {}, "epoch": 3}, path)
+    with pytest.raises(CheckpointError) as caught:
+        load_checkpoint(path)
+    assert str(caught.value) == (
+        f"checkpoint {str(path)!r} holds an empty state dict under 'state_dict', no weights: save "
+        "model.state_dict() of the trained model"
+    )
 
 
 def _safetensors(path: Path, header_length: int) -> None:

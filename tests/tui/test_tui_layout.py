@@ -614,10 +614,10 @@ def test_a_short_terminal_keeps_the_main_screen_whole_without_scrolling(fixed_ho
     asyncio.run(drive())
 
 
-@pytest.mark.parametrize("size", [(20, 5), (39, 10), (50, 11)])
+@pytest.mark.parametrize("size", [(20, 5), (39, 10), (49, 14), (50, 11)])
 def test_a_tiny_pane_shows_jobs_not_only_keys(fixed_home: Path, size: tuple[int, int]) -> None:
     """At 20×5 (a small tmux pane) the key bar took every row, no job in sight. Below
-    40 columns or 12 rows the keys (working unseen; `?` lists them) and the preview give
+    50 columns or 12 rows the keys (working unseen; `?` lists them) and the preview give
     way to the job table; they come back with the room."""
     async def drive() -> None:
         app = fixed_app(fixed_home)

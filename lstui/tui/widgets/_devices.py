@@ -25,7 +25,8 @@ def daemon_text(daemon: DaemonStatus, *, short: bool = False, colour: bool = Tru
     if daemon.running and daemon.suspended:  # (Ctrl-Z, SIGSTOP: "running" hid why nothing moved)
         text = Text(STOPPED_DOT + " ", style="yellow" if colour else "")
         text.append("daemon suspended", style="bold yellow" if colour else "bold reverse")
-        text.append(f" (kill -CONT {daemon.pid})" if short else f" (Ctrl-Z or SIGSTOP): fg, or kill -CONT {daemon.pid}")
+        # (not "fg": a detached daemon has no terminal to bring it back in)
+        text.append(f" (kill -CONT {daemon.pid})" if short else f" (Ctrl-Z or SIGSTOP): kill -CONT {daemon.pid}")
         return text
     if daemon.running:
         text = Text(RUNNING_DOT + " ", style="green" if colour else "")
@@ -49,8 +50,7 @@ def start_refused(daemon: DaemonStatus | None) -> str | None:
     if daemon is None or not daemon.running:
         return None
     if daemon.suspended:
-        return (f"the daemon (pid {daemon.pid}) is suspended (Ctrl-Z or SIGSTOP): fg, or kill -CONT "
-                f"{daemon.pid}, continues it")
+        return f"the daemon (pid {daemon.pid}) is suspended (Ctrl-Z or SIGSTOP): kill -CONT {daemon.pid} continues it"
     return f"a daemon already runs on this home (pid {daemon.pid})"
 
 
