@@ -129,8 +129,9 @@ def _named_files(text: str, base: Path | None) -> list[str] | None:
     if not _is_glob(text):
         return None
     relative = str(Path(text).expanduser())  # (usable: _literal said so)
-    tries = [_escaped_where_named(relative, base), relative, relative.replace("[", "[[]")] if "[" in relative else [
-        relative]
+    tries = [relative]
+    if "[" in relative:
+        tries = [_escaped_where_named(relative, base), relative, relative.replace("[", "[[]")]
     for attempt in dict.fromkeys(tries):
         # the job file's folder is where it is, whatever its name: never a pattern
         pattern = str(Path(glob.escape(str(base))) / attempt) if base is not None else attempt

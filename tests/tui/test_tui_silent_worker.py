@@ -55,7 +55,6 @@ def test_a_running_job_whose_worker_is_silent_is_shown_stalled(tmp_path: Path) -
     """As `ls` shows it: its row read running, its elapsed time and ETA growing, while
     its worker (stopped with the daemon by a Ctrl-Z) computed nothing."""
     import asyncio
-    import contextlib
     import os
 
     from lstui.scheduler.submit import results_root
@@ -72,20 +71,19 @@ def test_a_running_job_whose_worker_is_silent_is_shown_stalled(tmp_path: Path) -
         store.heartbeat(worker, job)
     clock = Clock(T0 + 5)
 
-    async def drive() -> None:
-        app = LstuiApp(home, clock=clock, device_facts=fixed_devices, poll_s=0.2)
-        with contextlib.ExitStack() as daemon:
-            daemon.enter_context(holding_daemon_lock(home))
-            async with app.run_test(size=(80, 24)) as pilot:
-                await settle(pilot)
-                table = app.main.table
-                await wait_for(pilot, lambda: table.get_cell(str(job), "state").plain.strip() == "running", 5,
-                               "running while heard from")
-                clock.now = T0 + 60
-                await wait_for(pilot, lambda: table.get_cell(str(job), "state").plain.strip() == "stalled", 5,
-                               "stalled once silent")
-                assert table.get_cell(str(job), "eta").plain.strip() == "-"
-                assert app.snapshot is not None
-                assert "1 stalled" in status_line(app.snapshot, "", devices=True, colour=False).plain
+    def state() -> str:
+        return str(app.main.table.get_cell(str(job), "state").plain.strip())
 
-    asyncio.run(drive())
+    async def drive() -> None:
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            await wait_for(pilot, lambda: state() == "running", 5, "running while heard from")
+            clock.now = T0 + 60
+            await wait_for(pilot, lambda: state() == "stalled", 5, "stalled once silent")
+            assert app.main.table.get_cell(str(job), "eta").plain.strip() == "-"
+            assert app.snapshot is not None
+            assert "1 stalled" in status_line(app.snapshot, "", devices=True, colour=False).plain
+
+    app = LstuiApp(home, clock=clock, device_facts=fixed_devices, poll_s=0.2)
+    with holding_daemon_lock(home):
+        asyncio.run(drive())
