@@ -283,7 +283,8 @@ def test_daemon_status_says_which_worker_has_gone_silent(lab: Lab) -> None:
     finally:
         os.kill(worker["pid"], signal.SIGCONT)
     line = next(line for line in out.splitlines() if f"worker {worker['id']} " in line)
-    assert "(no heartbeat for 3" in line, out
+    # (36 s stopped, and up to 5 s since its last beat before: 41 s under load)
+    assert re.search(r"\(no heartbeat for (3\d|4\d) s\)", line), out
     row = next(line.split() for line in listed.splitlines() if line.split()[:1] == [str(job_id)])
     assert row[1:3] == ["ST", "stalled"] and row[9] == "-", listed  # (no ETA)
     assert listed_json[0]["stalled"] is True and listed_json[0]["eta_s"] is None, listed_json
