@@ -595,6 +595,7 @@ def _file(path: str, flag: str, base: Path | None, must_exist: bool) -> str:
     if must_exist and not Path(resolved).is_file():
         there = Path(resolved).exists()  # a FIFO, /dev/null: there, but not a file to read
         # where it was looked for, when that is not what was typed (~, a job file's folder)
-        looked = f" ({resolved})" if "~" in path or (base is not None and not Path(path).is_absolute()) else ""
+        shown = resolved if resolved.isprintable() else repr(resolved)  # (a newline in it: still one line)
+        looked = f" ({shown})" if "~" in path or (base is not None and not Path(path).is_absolute()) else ""
         raise SpecError(f"{flag} {path!r}{looked}: {'not a regular file' if there else 'no such file'}")
     return resolved

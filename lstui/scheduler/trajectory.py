@@ -109,7 +109,8 @@ def _looked(text: str, base: Path | None) -> str:
     job file's folder), as the spec's check of a file says it."""
     if "~" not in text and (base is None or Path(text).expanduser().is_absolute()):
         return ""
-    return f" ({_literal(text, base)})"
+    looked = _literal(text, base)
+    return f" ({looked if looked.isprintable() else repr(looked)})"  # (a newline in it: still one line)
 
 
 def _named_files(text: str, base: Path | None) -> list[str] | None:

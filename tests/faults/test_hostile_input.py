@@ -169,6 +169,7 @@ def test_any_toml_job_file_is_valid_jobs_or_bad_input(tmp_path: Path, content: s
 @given(st.dictionaries(st.sampled_from(FIELD_KEYS), text))
 @example({"checkpoint": "a\x00b"})
 @example({"checkpoint": "~nosuchuser/x.pt"})
+@example({"checkpoint": "0\n~"})  # (the path looked at, shown with its newline, was two lines)
 @example({"x": "1.0000001:1.0000002:5"})
 def test_any_form_input_is_a_spec_or_reasons_per_field(fields: dict[str, str]) -> None:
     spec, errors = validate_form(fields)

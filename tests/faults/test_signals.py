@@ -288,7 +288,7 @@ def test_daemon_status_says_which_worker_has_gone_silent(lab: Lab) -> None:
     row = next(line.split() for line in listed.splitlines() if line.split()[:1] == [str(job_id)])
     assert row[1:3] == ["ST", "stalled"] and row[9] == "-", listed  # (no ETA)
     assert listed_json[0]["stalled"] is True and listed_json[0]["eta_s"] is None, listed_json
-    assert re.search(r"^  state     stalled \(ST\): its worker has been silent \d+s ", shown, re.M), shown
+    assert re.search(r"^  state     stalled \(ST\): its worker has been silent \S+ \(stopped", shown, re.M), shown
     assert "(stopped, as by Ctrl-Z or SIGSTOP, or hung; lstui daemon status)" in shown, shown
 
     def heard_again() -> bool:
